@@ -1,0 +1,79 @@
+"""Errors and diagnostics: what went wrong, where, and what to do, with a stable reference.
+
+IOKit reports problems as log lines and return codes (``kOSKextReturn*``, "Couldn't alloc
+class"); here every problem has a kebab-case ``reference`` that tests and scripts can rely on,
+the file and key it concerns, and a hint. A :class:`Diagnostic` is a report that lets the rest
+go on (a refused kext, a failed driver); an :class:`IOKitError` is raised when the caller
+cannot go on. Only the CLI renders them.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from enum import Enum
+from typing import Any
+
+__all__ = ["Diagnostic", "IOKitError", "Severity"]
+
+
+class Severity(str, Enum):
+    ERROR = "error"
+    WARNING = "warning"
+
+
+@dataclass(frozen=True, slots=True)
+class Diagnostic:
+    """One reported problem.
+
+    :param reference: stable kebab-case id, e.g. ``kext-dependency-cycle``.
+    :param message: what is wrong, in one sentence.
+    :param file: the file it was found in, when there is one.
+    :param key: the key, path or node it concerns (``IOKitPersonalities.Foo.IOProbeScore``).
+    :param hint: what to do about it.
+    :param subject: what it is about (a bundle id, a registry path, a driver class).
+    """
+
+    reference: str
+    message: str
+    file: str | None = None
+    key: str | None = None
+    hint: str | None = None
+    subject: str | None = None
+    severity: Severity = Severity.ERROR
+    context: dict[str, Any] = field(default_factory=dict, compare=False, hash=False)
+
+    def __str__(self) -> str:
+        where = ": ".join(part for part in (self.file, self.key) if part)
+        text = f"{self.severity.value}[{self.reference}]: "
+        text += f"{where}: {self.message}" if where else self.message
+        return text + (f"\n  hint: {self.hint}" if self.hint else "")
+
+    def to_json(self) -> dict[str, Any]:
+        data: dict[str, Any] = {"reference": self.reference, "severity": self.severity.value,
+                                "message": self.message}
+        for name in ("file", "key", "hint", "subject"):
+            value = getattr(self, name)
+            if value is not None:
+                data[name] = value
+        return data
+
+
+class IOKitError(Exception):
+    """An error the caller cannot go on from; carries a :class:`Diagnostic`.
+
+    Subclasses set ``reference``; construct with a message and the same keywords as
+    :class:`Diagnostic`.
+    """
+
+    reference = "iokit-error"
+
+    def __init__(self, message: str, *, file: str | None = None, key: str | None = None,
+                 hint: str | None = None, subject: str | None = None,
+                 reference: str | None = None) -> None:
+        self.diagnostic = Diagnostic(reference or self.reference, message, file=file, key=key,
+                                     hint=hint, subject=subject)
+        super().__init__(str(self.diagnostic))
+
+    @property
+    def ref(self) -> str:
+        return self.diagnostic.reference

@@ -1,0 +1,95 @@
+"""Machine models: the hardware tree a host boots, as value objects (a Mac's nubs before matching).
+
+On a Mac the platform expert and the bus drivers publish the nubs (``IOPCIDevice``,
+``IOUSBHostDevice``, ...) that drivers then match. A :class:`MachineModel` describes those nubs
+directly: the platform-expert device at the root of the IOService plane, the nubs below it with
+their classes, names, locations and typed properties, extra plane links (IODeviceTree, IOACPIPlane,
+or any plane the model names) and the superclasses of classes the host does not know.
+
+Nodes imported from a real ``ioreg`` dump that were *drivers* on the Mac are kept with
+``recorded_driver=True``: a record of what macOS bound, with the personality it matched in its
+properties.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator, Mapping
+from dataclasses import dataclass, field
+from types import MappingProxyType
+from typing import Any
+
+__all__ = ["MachineModel", "NubSpec", "PlaneLink"]
+
+_EMPTY: Mapping[str, Any] = MappingProxyType({})
+
+
+@dataclass(frozen=True, slots=True)
+class PlaneLink:
+    """A link of a nub into a plane other than IOService.
+
+    :param plane: the plane's name.
+    :param parent: the model ``id`` of the parent nub there, or None for the plane's root
+        (attached directly under the registry root).
+    :param name: the nub's name in that plane, when it differs from its global name.
+    :param location: the nub's location in that plane.
+    """
+
+    plane: str
+    parent: str | None = None
+    name: str | None = None
+    location: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class NubSpec:
+    """One nub (or recorded driver) and its subtree in the IOService plane.
+
+    :param class_name: IOKit class, e.g. ``IOPCIDevice``.
+    :param name: global name (``IOName``); None shows the class name, as IOKit does.
+    :param location: global location (``PCI0@0`` has location ``0``).
+    :param properties: typed property values (see ``iokit_sdk.values``).
+    :param children: nubs below this one in the IOService plane, in order.
+    :param id: model-local id, so other planes' links can name this nub as parent.
+    :param planes: links into other planes.
+    :param recorded_driver: True for a driver node kept from a real dump (not a nub).
+    """
+
+    class_name: str
+    name: str | None = None
+    location: str | None = None
+    properties: Mapping[str, Any] = field(default=_EMPTY)
+    children: tuple[NubSpec, ...] = ()
+    id: str | None = None
+    planes: tuple[PlaneLink, ...] = ()
+    recorded_driver: bool = False
+
+    def walk(self, depth: int = 0) -> Iterator[tuple[int, NubSpec]]:
+        """Depth-first ``(depth, nub)`` pairs, this nub first."""
+        yield depth, self
+        for child in self.children:
+            yield from child.walk(depth + 1)
+
+
+@dataclass(frozen=True, slots=True)
+class MachineModel:
+    """A machine to boot.
+
+    :param name: short name (``default``, ``macbookpro8,2``) used by ``--machine``.
+    :param description: one line for ``iokit machine list``.
+    :param root: the platform-expert device, root of the IOService plane.
+    :param classes: superclass of each class the host does not know (name -> superclass).
+    :param planes: planes beyond IOService, IOPower and IODeviceTree.
+    :param source: the file it was read from, for diagnostics.
+    :param root_properties: properties of the registry root (``Root``).
+    """
+
+    name: str
+    description: str
+    root: NubSpec
+    classes: Mapping[str, str] = field(default=_EMPTY)
+    planes: tuple[str, ...] = ()
+    source: str | None = None
+    root_properties: Mapping[str, Any] = field(default=_EMPTY)
+
+    def nubs(self) -> Iterator[tuple[int, NubSpec]]:
+        return self.root.walk()

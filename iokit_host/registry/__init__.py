@@ -1,0 +1,7 @@
+"""The IORegistry: entries linked in planes, ids, and paths (xnu ``IORegistryEntry``)."""
+
+from iokit_host.registry.path import PathError, from_path, get_path, locations_equal
+from iokit_host.registry.registry import REGISTRY_ID_RESERVED, IORegistry, RegistryError
+
+__all__ = ["IORegistry", "PathError", "REGISTRY_ID_RESERVED", "RegistryError", "from_path",
+           "get_path", "locations_equal"]

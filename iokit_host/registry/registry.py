@@ -1,0 +1,139 @@
+"""IORegistry: the registry's planes, entry ids and links (xnu ``IORegistryEntry.cpp``, static side).
+
+One :class:`IORegistry` per host. Its root is a plain ``IORegistryEntry`` named ``Root`` that
+takes the first id, 0x100000100 (``kIORegistryIDReserved`` + 1); every other entry gets the next
+id the first time it is attached to any parent, and ids are never reused. Links are ordered
+arrays per plane, so an entry may have several parents; the first parent is the provider, and
+children keep attach order, which is the order ioreg prints.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Iterator
+
+from iokit_sdk.entry import IORegistryEntry
+from iokit_sdk.keys import STANDARD_PLANES
+
+from iokit_host.errors import IOKitError
+
+__all__ = ["IORegistry", "RegistryError", "REGISTRY_ID_RESERVED"]
+
+REGISTRY_ID_RESERVED = (1 << 32) + 255
+
+
+class RegistryError(IOKitError):
+    reference = "registry-error"
+
+
+class IORegistry:
+    """Planes, ids and links of one registry.
+
+    :param planes: planes to create beside the standard IOService, IOPower and IODeviceTree.
+    """
+
+    def __init__(self, planes: Iterable[str] = ()) -> None:
+        self._last_id = REGISTRY_ID_RESERVED
+        self._planes: list[str] = []
+        self._by_id: dict[int, IORegistryEntry] = {}
+        self.root = IORegistryEntry(name="Root")
+        self._assign_id(self.root)
+        for plane in (*STANDARD_PLANES, *planes):
+            self.make_plane(plane)
+
+    # -- planes --------------------------------------------------------------------------
+    def make_plane(self, name: str) -> None:
+        """Create a plane by name (``makePlane``); creating an existing plane is a no-op."""
+        if not name or not isinstance(name, str):
+            raise RegistryError(f"a plane needs a non-empty name, not {name!r}")
+        if name in self._planes:
+            return
+        self._planes.append(name)
+        self.root._props["IORegistryPlanes"] = {p: p for p in self._planes}
+
+    @property
+    def planes(self) -> tuple[str, ...]:
+        return tuple(self._planes)
+
+    def has_plane(self, name: str) -> bool:
+        return name in self._planes
+
+    def _require_plane(self, plane: str) -> None:
+        if plane not in self._planes:
+            raise RegistryError(f"no plane named {plane!r}", key=plane,
+                                hint=f"known planes: {', '.join(self._planes)}")
+
+    # -- ids -----------------------------------------------------------------------------
+    def _assign_id(self, entry: IORegistryEntry) -> None:
+        if entry._entry_id is None:
+            self._last_id += 1
+            entry._entry_id = self._last_id
+            self._by_id[self._last_id] = entry
+
+    def entry_for_id(self, entry_id: int) -> IORegistryEntry | None:
+        return self._by_id.get(entry_id)
+
+    def __len__(self) -> int:
+        return len(self._by_id)
+
+    # -- links ---------------------------------------------------------------------------
+    def attach(self, child: IORegistryEntry, parent: IORegistryEntry, plane: str) -> None:
+        """Link ``child`` under ``parent`` in ``plane`` (``attachToParent``); idempotent."""
+        self._require_plane(plane)
+        if child is parent:
+            raise RegistryError(f"{child!r} cannot be its own parent in {plane}")
+        self._assign_id(child)
+        child_links = _links_for(child, plane)
+        if parent in child_links[0]:
+            return
+        child_links[0].append(parent)
+        _links_for(parent, plane)[1].append(child)
+
+    def detach(self, child: IORegistryEntry, parent: IORegistryEntry, plane: str) -> None:
+        """Remove the ``parent``-``child`` link in ``plane`` (``detachFromParent``)."""
+        for entry, side, other in ((child, 0, parent), (parent, 1, child)):
+            links = entry._links.get(plane) if entry._links else None
+            if links and other in links[side]:
+                links[side].remove(other)
+                if not links[0] and not links[1] and entry._links is not None:
+                    del entry._links[plane]
+
+    def detach_all(self, entry: IORegistryEntry) -> None:
+        """Remove every link of ``entry`` in every plane (its id stays taken)."""
+        for plane in list(entry.planes()):
+            for parent in entry.get_parent_entries(plane):
+                self.detach(entry, parent, plane)
+            for child in entry.get_child_entries(plane):
+                self.detach(child, entry, plane)
+        self._by_id.pop(entry._entry_id or -1, None)
+
+    # -- walking -------------------------------------------------------------------------
+    def plane_root(self, plane: str) -> IORegistryEntry | None:
+        """The root's first child in ``plane``: what ``Plane:/`` names."""
+        children = self.root.get_child_entries(plane)
+        return children[0] if children else None
+
+    def walk(self, plane: str, start: IORegistryEntry | None = None
+             ) -> Iterator[tuple[int, IORegistryEntry]]:
+        """Depth-first, children in attach order: yields ``(depth, entry)`` from ``start``.
+
+        An entry reachable through several parents is yielded under each, as ioreg prints it.
+        """
+        stack: list[tuple[int, IORegistryEntry]] = [(0, start or self.root)]
+        while stack:
+            depth, entry = stack.pop()
+            yield depth, entry
+            children = entry.get_child_entries(plane)
+            stack.extend((depth + 1, child) for child in reversed(children))
+
+    def entries(self) -> Iterator[IORegistryEntry]:
+        """Every entry that has an id, in id order."""
+        return iter(list(self._by_id.values()))
+
+
+def _links_for(entry: IORegistryEntry, plane: str) -> tuple[list[IORegistryEntry], list[IORegistryEntry]]:
+    if entry._links is None:
+        entry._links = {}
+    links = entry._links.get(plane)
+    if links is None:
+        links = entry._links[plane] = ([], [])
+    return links

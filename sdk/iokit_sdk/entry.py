@@ -1,0 +1,172 @@
+"""IORegistryEntry: one node of the registry, with typed properties, names and plane links.
+
+This is the object part of xnu's ``IORegistryEntry``: a property table, a name and location
+(global or per plane) and, per plane, ordered arrays of parent and child links. The registry
+itself (ids, planes, paths, attach and detach) belongs to the host's ``IORegistry``, which
+is the only code that changes links; drivers read them.
+
+IOKit class identity (the OSMetaClass role) is the Python class: every subclass has an IOKit
+class name (its ``__name__``, or ``iokit_class_name`` when set) and a class chain from
+itself up to ``IORegistryEntry``, which ``meta_cast`` walks as ``OSDynamicCast`` does.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator, Mapping
+from types import MappingProxyType
+from typing import Any, ClassVar
+
+from iokit_sdk.keys import SERVICE_PLANE
+from iokit_sdk.values import PropertyValue, check_value
+
+__all__ = ["IORegistryEntry"]
+
+
+class IORegistryEntry:
+    """A registry node. Subclasses are IOKit classes; their instances are entries.
+
+    :param properties: the initial property table (copied; values are checked).
+    :param name: the global name (``IOName``); without one the class name is used.
+    :param location: the global location (``IOLocation``), as in ``PCI0@0``.
+    """
+
+    __slots__ = ("_props", "_name", "_location", "_plane_naming", "_links", "_entry_id",
+                 "__weakref__")
+
+    iokit_class_name: ClassVar[str] = "IORegistryEntry"
+    #: Most-derived first, ending with ``IORegistryEntry`` (``OSObject`` left out, as ioreg -i).
+    class_chain: ClassVar[tuple[str, ...]] = ("IORegistryEntry",)
+    _class_chain_set: ClassVar[frozenset[str]] = frozenset(class_chain)
+
+    def __init_subclass__(cls, **kwargs: Any) -> None:
+        super().__init_subclass__(**kwargs)
+        name = cls.__dict__.get("iokit_class_name", cls.__name__)
+        cls.iokit_class_name = name
+        parent_chain = next(
+            (b.class_chain for b in cls.__mro__[1:] if issubclass(b, IORegistryEntry)), ()
+        )
+        chain = (name, *parent_chain) if not parent_chain or parent_chain[0] != name else parent_chain
+        cls.class_chain = chain
+        cls._class_chain_set = frozenset(chain)
+
+    def __init__(
+        self,
+        properties: Mapping[str, PropertyValue] | None = None,
+        *,
+        name: str | None = None,
+        location: str | None = None,
+    ) -> None:
+        self._props: dict[str, Any] = {}
+        if properties:
+            for key, value in properties.items():
+                self.set_property(key, value)
+        self._name = name
+        self._location = location
+        self._plane_naming: dict[str, tuple[str | None, str | None]] | None = None
+        self._links: dict[str, tuple[list[IORegistryEntry], list[IORegistryEntry]]] | None = None
+        self._entry_id: int | None = None
+
+    # -- class identity ------------------------------------------------------------------
+    @classmethod
+    def class_name(cls) -> str:
+        """The IOKit class name (``getMetaClass()->getClassName()``)."""
+        return cls.iokit_class_name
+
+    def meta_cast(self, class_name: str) -> bool:
+        """True when this entry's class is ``class_name`` or inherits from it."""
+        return class_name in self._class_chain_set
+
+    # -- properties ----------------------------------------------------------------------
+    def get_property(self, key: str, default: Any = None) -> Any:
+        return self._props.get(key, default)
+
+    def has_property(self, key: str) -> bool:
+        return key in self._props
+
+    def set_property(self, key: str, value: PropertyValue) -> None:
+        """Set one property; ``value`` must be a registry property type (see ``values``)."""
+        if not isinstance(key, str):
+            raise TypeError(f"property keys are strings, not {type(key).__name__}")
+        check_value(value, key)
+        self._props[key] = value
+
+    def remove_property(self, key: str) -> None:
+        self._props.pop(key, None)
+
+    @property
+    def properties(self) -> Mapping[str, Any]:
+        """A read-only view of the property table, in insertion order."""
+        return MappingProxyType(self._props)
+
+    def copy_properties(self) -> dict[str, Any]:
+        return dict(self._props)
+
+    # -- names and locations -------------------------------------------------------------
+    def get_name(self, plane: str | None = None) -> str:
+        """Per-plane name, then the global ``IOName``, then the class name (``getName``)."""
+        if plane and self._plane_naming and plane in self._plane_naming:
+            plane_name = self._plane_naming[plane][0]
+            if plane_name is not None:
+                return plane_name
+        return self._name if self._name is not None else self.iokit_class_name
+
+    def get_location(self, plane: str | None = None) -> str | None:
+        """Per-plane location, then the global ``IOLocation``; None when neither is set."""
+        if plane and self._plane_naming and plane in self._plane_naming:
+            plane_location = self._plane_naming[plane][1]
+            if plane_location is not None:
+                return plane_location
+        return self._location
+
+    def set_name(self, name: str, plane: str | None = None) -> None:
+        if plane is None:
+            self._name = name
+        else:
+            self._set_plane_naming(plane, name, None, set_name=True)
+
+    def set_location(self, location: str | None, plane: str | None = None) -> None:
+        if plane is None:
+            self._location = location
+        else:
+            self._set_plane_naming(plane, None, location, set_name=False)
+
+    def _set_plane_naming(self, plane: str, name: str | None, loc: str | None, *,
+                          set_name: bool) -> None:
+        naming = self._plane_naming if self._plane_naming is not None else {}
+        old_name, old_loc = naming.get(plane, (None, None))
+        naming[plane] = (name, old_loc) if set_name else (old_name, loc)
+        self._plane_naming = naming
+
+    # -- links (read side; the host's IORegistry writes them) ------------------------------
+    def get_registry_entry_id(self) -> int | None:
+        """The 64-bit registry id, assigned at first attach; None before that."""
+        return self._entry_id
+
+    def get_parent_entry(self, plane: str = SERVICE_PLANE) -> IORegistryEntry | None:
+        """The first parent in ``plane`` (``getParentEntry``; for IOService, the provider)."""
+        links = self._links.get(plane) if self._links else None
+        return links[0][0] if links and links[0] else None
+
+    def get_parent_entries(self, plane: str = SERVICE_PLANE) -> tuple[IORegistryEntry, ...]:
+        links = self._links.get(plane) if self._links else None
+        return tuple(links[0]) if links else ()
+
+    def get_child_entries(self, plane: str = SERVICE_PLANE) -> tuple[IORegistryEntry, ...]:
+        """Children in attach order, which is the order ioreg prints them."""
+        links = self._links.get(plane) if self._links else None
+        return tuple(links[1]) if links else ()
+
+    def iter_child_entries(self, plane: str = SERVICE_PLANE) -> Iterator[IORegistryEntry]:
+        links = self._links.get(plane) if self._links else None
+        return iter(links[1]) if links else iter(())
+
+    def in_plane(self, plane: str) -> bool:
+        return bool(self._links and plane in self._links)
+
+    def planes(self) -> tuple[str, ...]:
+        """The planes this entry is linked in."""
+        return tuple(self._links) if self._links else ()
+
+    def __repr__(self) -> str:
+        entry_id = f"0x{self._entry_id:x}" if self._entry_id is not None else "unattached"
+        return f"<{self.iokit_class_name} {self.get_name()!r} {entry_id}>"

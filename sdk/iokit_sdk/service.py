@@ -1,0 +1,188 @@
+"""IOService: the base class of every driver and nub, and what a driver may ask the kernel.
+
+As in IOKit, a driver is a subclass of ``IOService`` that the kernel instantiates by class name
+from a personality's ``IOClass``; it overrides ``probe``, ``start`` and ``stop`` and rarely
+anything else. The kernel calls those methods through the pluggy hooks in
+:mod:`iokit_sdk.hookspecs`; the host's built-in plugin forwards each hook to the method here,
+so a driver is a plain subclass and host-wide plugins can wrap every call.
+
+Requests that change the registry (``attach``, ``register_service``, ``terminate``,
+``publish_resource``) go to the host through the :class:`Kernel` protocol, which the host
+sets on every service it creates or adopts. A service built by a driver (a nub) learns its
+kernel from its provider when it attaches.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import TYPE_CHECKING, Any, ClassVar, Protocol
+
+from iokit_sdk.entry import IORegistryEntry
+
+if TYPE_CHECKING:
+    from iokit_sdk.values import PropertyValue
+
+__all__ = [
+    "IOService",
+    "IOResources",
+    "Kernel",
+    "ServiceState",
+    "TERMINATE_SYNCHRONOUS",
+    "TERMINATE_WITH_REMATCH",
+    "TERMINATE_NEED_WILL_TERMINATE",
+    "SYNCHRONOUS",
+]
+
+# registerService / terminate option bits (IOService.h)
+SYNCHRONOUS = 0x2
+TERMINATE_SYNCHRONOUS = 0x2
+TERMINATE_WITH_REMATCH = 0x10
+TERMINATE_NEED_WILL_TERMINATE = 0x100
+
+
+class ServiceState:
+    """The ``__state[0]`` bits that ``getState()`` reports and ioreg prints."""
+
+    INACTIVE = 0x1
+    REGISTERED = 0x2
+    MATCHED = 0x4
+    FIRST_PUBLISH = 0x8
+    FIRST_MATCH = 0x10
+
+
+class Kernel(Protocol):
+    """What a service may ask of the host. The host implements it; drivers never do."""
+
+    def attach(self, service: IOService, provider: IOService) -> bool: ...
+
+    def detach(self, service: IOService, provider: IOService) -> None: ...
+
+    def register_service(self, service: IOService, options: int = 0) -> None: ...
+
+    def terminate(self, service: IOService, options: int = 0) -> bool: ...
+
+    def publish_resource(self, key: str, value: PropertyValue | None = None) -> None: ...
+
+
+class IOService(IORegistryEntry):
+    """Base class for drivers and nubs.
+
+    Override the lifecycle methods below; each documents when the kernel calls it. The
+    defaults are IOKit's: ``probe`` keeps the score, ``start`` succeeds, ``stop`` does nothing.
+    """
+
+    __slots__ = ("_state", "_busy", "_busy_time_ns", "_kernel", "_instance_data")
+
+    #: Class names a subclass declares it is, for matching (``IOProviderClass``) only when
+    #: the Python class chain cannot express it. Rarely needed.
+    iokit_class_name: ClassVar[str] = "IOService"
+
+    def __init__(
+        self,
+        properties: Mapping[str, PropertyValue] | None = None,
+        *,
+        name: str | None = None,
+        location: str | None = None,
+    ) -> None:
+        super().__init__(properties, name=name, location=location)
+        self._state = 0
+        self._busy = 0
+        self._busy_time_ns = 0
+        self._kernel: Kernel | None = None
+        self._instance_data: dict[str, Any] | None = None
+
+    # -- lifecycle: the kernel calls these (through hooks) ---------------------------------
+    def init(self, properties: Mapping[str, Any]) -> bool:
+        """Adopt ``properties`` (the matched personality copy) as the property table.
+
+        Called once, right after the kernel allocates the class named by ``IOClass`` and
+        before ``attach``/``probe``. Return False to refuse; the candidate is dropped.
+        """
+        for key, value in properties.items():
+            self.set_property(key, value)
+        return True
+
+    def probe(self, provider: IOService, score: int) -> int | None:
+        """Confirm the match while attached to ``provider``; return the (new) score or None.
+
+        Called for every candidate that passed passive matching, before any ``start``.
+        Returning None declines the match (IOKit's ``probe`` returning NULL).
+        """
+        return score
+
+    def start(self, provider: IOService) -> bool:
+        """Bring the driver up on ``provider``; return False to let the next candidate try.
+
+        Called for the best-scoring candidate of each match category. A driver publishes
+        its own nubs here (``nub.attach(self)``; ``nub.register_service()``).
+        """
+        return True
+
+    def stop(self, provider: IOService) -> None:
+        """Undo ``start``: called during termination, leaves first, before ``detach``."""
+
+    def free(self) -> None:
+        """Release what ``init`` took: called after the last detach of a terminated service."""
+
+    def will_terminate(self, provider: IOService, options: int) -> bool:
+        """``provider`` is being terminated: called top-down in termination phase 2."""
+        return True
+
+    def did_terminate(self, provider: IOService, options: int) -> bool:
+        """``provider`` finished terminating: called bottom-up, before ``stop``."""
+        return True
+
+    def message(self, message_type: int, provider: IOService | None, argument: Any = None) -> int:
+        """A message from ``provider`` (``kIOMessage*``); the default is kIOReturnUnsupported."""
+        return 0xE00002C7
+
+    # -- requests to the kernel ----------------------------------------------------------
+    def attach(self, provider: IOService) -> bool:
+        """Link this service under ``provider`` in the IOService plane."""
+        kernel = self._kernel or provider._kernel
+        if kernel is None:
+            raise RuntimeError(f"{self!r}: provider {provider!r} belongs to no host")
+        self._kernel = kernel
+        return kernel.attach(self, provider)
+
+    def detach(self, provider: IOService) -> None:
+        if self._kernel is not None:
+            self._kernel.detach(self, provider)
+
+    def register_service(self, options: int = 0) -> None:
+        """Publish this service so matching runs on it (``registerService``)."""
+        self._require_kernel().register_service(self, options)
+
+    def terminate(self, options: int = 0) -> bool:
+        """Start terminating this service and its sole-provider clients."""
+        return self._require_kernel().terminate(self, options)
+
+    def publish_resource(self, key: str, value: PropertyValue | None = None) -> None:
+        """Publish ``key`` on IOResources, waking personalities that wait on it."""
+        self._require_kernel().publish_resource(key, value)
+
+    def get_provider(self) -> IOService | None:
+        parent = self.get_parent_entry()
+        return parent if isinstance(parent, IOService) else None
+
+    def get_clients(self) -> tuple[IOService, ...]:
+        return tuple(c for c in self.get_child_entries() if isinstance(c, IOService))
+
+    # -- state ---------------------------------------------------------------------------
+    def get_state(self) -> int:
+        return self._state
+
+    def is_inactive(self) -> bool:
+        return bool(self._state & ServiceState.INACTIVE)
+
+    def get_busy_state(self) -> int:
+        return self._busy
+
+    def _require_kernel(self) -> Kernel:
+        if self._kernel is None:
+            raise RuntimeError(f"{self!r} is not attached to a host yet")
+        return self._kernel
+
+
+class IOResources(IOService):
+    """The resources nub: ``publish_resource`` sets properties here (``IOResources``)."""

@@ -1,0 +1,124 @@
+"""Typed registry property values: the libkern container types (OSNumber, OSString, OSData, ...).
+
+IOKit stores properties as libkern objects. Here the Python types stand in for them:
+
+======================  ==========================================================
+libkern                 here
+======================  ==========================================================
+``OSNumber``            :class:`OSNumber`, an ``int`` that remembers its bit width
+``OSString``/``OSSymbol`` ``str``
+``OSData``              ``bytes``
+``OSBoolean``           ``bool``
+``OSArray``             ``list`` (or ``tuple``)
+``OSDictionary``        ``dict`` with ``str`` keys
+``OSSet``               ``frozenset``
+======================  ==========================================================
+
+A plain ``int`` is accepted wherever an ``OSNumber`` is and counts as 64 bits, as the
+kernel's XML parser treats an ``<integer>`` without a ``size`` attribute.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import Any, Union
+
+__all__ = [
+    "OSNumber",
+    "PropertyValue",
+    "PropertyTypeError",
+    "check_value",
+    "number_bits",
+    "values_equal",
+]
+
+_WIDTHS = (8, 16, 32, 64)
+
+
+class OSNumber(int):
+    """An unsigned number of 8, 16, 32 or 64 bits, masked to its width as ``OSNumber::init`` does.
+
+    It is an ``int``, so it compares, hashes and does arithmetic by value: a 16-bit 5 equals a
+    64-bit 5, which is ``OSNumber::isEqualTo``. Arithmetic results are plain ``int``.
+    """
+
+    bits: int
+
+    def __new__(cls, value: int, bits: int = 64) -> OSNumber:
+        if bits not in _WIDTHS:
+            raise ValueError(f"OSNumber width must be one of {_WIDTHS}, not {bits}")
+        if isinstance(value, bool) or not isinstance(value, int):
+            raise TypeError(f"OSNumber needs an int, not {type(value).__name__}")
+        self = super().__new__(cls, value & ((1 << bits) - 1))
+        self.bits = bits
+        return self
+
+    def __repr__(self) -> str:
+        return f"OSNumber({int(self)}, bits={self.bits})"
+
+    def __reduce__(self) -> tuple[Any, ...]:
+        return (OSNumber, (int(self), self.bits))
+
+
+PropertyValue = Union[
+    OSNumber, int, str, bytes, bool, list[Any], tuple[Any, ...], dict[str, Any], frozenset[Any]
+]
+
+
+class PropertyTypeError(TypeError):
+    """A value that is not one of the registry's property types, with the path to it."""
+
+    def __init__(self, path: str, value: object) -> None:
+        super().__init__(f"{path}: {type(value).__name__} is not a registry property type")
+        self.path = path
+        self.value = value
+
+
+def number_bits(value: int) -> int:
+    """The bit width of a number property: its own for an :class:`OSNumber`, else 64."""
+    return value.bits if isinstance(value, OSNumber) else 64
+
+
+def check_value(value: object, path: str = "value") -> None:
+    """Raise :class:`PropertyTypeError` unless ``value`` is a property value, recursively."""
+    if isinstance(value, (str, bytes, bool, int)):
+        return
+    if isinstance(value, (list, tuple, frozenset)):
+        for index, item in enumerate(value):
+            check_value(item, f"{path}[{index}]")
+        return
+    if isinstance(value, Mapping):
+        for key, item in value.items():
+            if not isinstance(key, str):
+                raise PropertyTypeError(f"{path} key {key!r}", key)
+            check_value(item, f"{path}.{key}")
+        return
+    raise PropertyTypeError(path, value)
+
+
+def values_equal(a: object, b: object) -> bool:
+    """libkern's ``isEqualTo`` across types, as matching uses it.
+
+    Numbers compare by value whatever their width; a string equals data holding the same
+    bytes, optionally followed by one NUL (``OSString``/``OSData``, both directions);
+    booleans compare by identity; arrays element by element; dictionaries key by key.
+    """
+    if isinstance(a, bool) or isinstance(b, bool):
+        return a is b or (isinstance(a, bool) and isinstance(b, bool) and a == b)
+    if isinstance(a, str) and isinstance(b, bytes):
+        return _string_equals_data(a, b)
+    if isinstance(a, bytes) and isinstance(b, str):
+        return _string_equals_data(b, a)
+    if isinstance(a, (list, tuple)) and isinstance(b, (list, tuple)):
+        return len(a) == len(b) and all(values_equal(x, y) for x, y in zip(a, b))
+    if isinstance(a, Mapping) and isinstance(b, Mapping):
+        return len(a) == len(b) and all(k in b and values_equal(v, b[k]) for k, v in a.items())
+    if type(a) is not type(b) and not (isinstance(a, int) and isinstance(b, int)):
+        if not (isinstance(a, (frozenset, set)) and isinstance(b, (frozenset, set))):
+            return False
+    return bool(a == b)
+
+
+def _string_equals_data(text: str, data: bytes) -> bool:
+    raw = text.encode("utf-8")
+    return data == raw or data == raw + b"\x00"
