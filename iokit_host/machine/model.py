@@ -57,7 +57,7 @@ class NubSpec:
     class_name: str
     name: str | None = None
     location: str | None = None
-    properties: Mapping[str, Any] = field(default=_EMPTY)
+    properties: Mapping[str, Any] = field(default_factory=lambda: _EMPTY)
     children: tuple[NubSpec, ...] = ()
     id: str | None = None
     planes: tuple[PlaneLink, ...] = ()
@@ -86,10 +86,10 @@ class MachineModel:
     name: str
     description: str
     root: NubSpec
-    classes: Mapping[str, str] = field(default=_EMPTY)
+    classes: Mapping[str, str] = field(default_factory=lambda: _EMPTY)
     planes: tuple[str, ...] = ()
     source: str | None = None
-    root_properties: Mapping[str, Any] = field(default=_EMPTY)
+    root_properties: Mapping[str, Any] = field(default_factory=lambda: _EMPTY)
 
     def nubs(self) -> Iterator[tuple[int, NubSpec]]:
         return self.root.walk()

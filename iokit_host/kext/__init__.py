@@ -1,0 +1,1 @@
+"""Kexts: bundles, versions, discovery, dependency resolution and loading (xnu ``OSKext``)."""
