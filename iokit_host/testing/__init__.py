@@ -1,0 +1,1 @@
+"""Testing support for driver authors: the pytest plugin and machine builders."""

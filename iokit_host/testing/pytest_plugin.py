@@ -1,0 +1,1 @@
+"""The iokit pytest plugin (fixtures for booting hosts and asserting driver fates)."""

@@ -1,0 +1,32 @@
+"""Diagnostics name the reference, file, key and hint a user needs to act."""
+
+from __future__ import annotations
+
+import json
+
+from iokit_host.errors import Diagnostic, IOKitError, Severity
+
+
+def test_diagnostic_text_names_reference_file_key_and_hint() -> None:
+    diagnostic = Diagnostic("personality-bad-probe-score", "IOProbeScore must be an integer",
+                            file="Info.plist", key="IOKitPersonalities.Foo.IOProbeScore",
+                            hint="write <integer>100</integer>")
+    text = str(diagnostic)
+    assert text.startswith("error[personality-bad-probe-score]: Info.plist: "
+                           "IOKitPersonalities.Foo.IOProbeScore: IOProbeScore must be")
+    assert "hint: write <integer>100</integer>" in text
+
+
+def test_diagnostic_json_leaves_out_what_it_does_not_know() -> None:
+    data = Diagnostic("kext-library-missing", "no such library",
+                      severity=Severity.WARNING).to_json()
+    assert json.loads(json.dumps(data)) == {"reference": "kext-library-missing",
+                                            "severity": "warning", "message": "no such library"}
+
+
+def test_error_subclass_carries_its_reference_and_can_override_it() -> None:
+    class MachineError(IOKitError):
+        reference = "machine-model-invalid"
+
+    assert MachineError("bad").ref == "machine-model-invalid"
+    assert MachineError("bad", reference="machine-plane-unknown").ref == "machine-plane-unknown"
