@@ -67,7 +67,9 @@ class IORegistry:
         if entry._entry_id is None:
             self._last_id += 1
             entry._entry_id = self._last_id
-            self._by_id[self._last_id] = entry
+        # An entry detached from everything and attached again keeps its id (ids are never
+        # reused or reassigned) and becomes findable by it again.
+        self._by_id[entry._entry_id] = entry
 
     def entry_for_id(self, entry_id: int) -> IORegistryEntry | None:
         return self._by_id.get(entry_id)

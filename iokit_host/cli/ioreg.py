@@ -1,0 +1,84 @@
+"""``iokit ioreg``: boot a machine and print its registry as Apple's ``ioreg`` does.
+
+Flags are ioreg's (``-l -p -c -n -k -r -t -d -w -x -i -a -s -S -y``) plus ``--json`` for
+scripts. As ioreg, ``-w`` defaults to the terminal width when stdout is a terminal and to
+unlimited otherwise.
+"""
+
+from __future__ import annotations
+
+import argparse
+import shutil
+import sys
+
+from iokit_sdk.keys import SERVICE_PLANE
+
+from iokit_host.cli.common import add_boot_arguments, host_from_args
+from iokit_host.ioreg import IoregOptions, render_archive, render_json, render_text
+
+__all__ = ["configure", "options_from_args", "run"]
+
+
+def configure(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("-l", dest="list_properties", action="store_true",
+                        help="list properties of all objects")
+    parser.add_argument("-p", dest="plane", default=SERVICE_PLANE, metavar="PLANE",
+                        help="traverse the registry over this plane (default: IOService)")
+    parser.add_argument("-c", dest="class_name", metavar="CLASS",
+                        help="list properties of objects of (or inheriting from) this class")
+    parser.add_argument("-n", dest="name", metavar="NAME",
+                        help="list properties of objects with this name (name@location too)")
+    parser.add_argument("-k", dest="key", metavar="KEY",
+                        help="list properties of objects that have this property")
+    parser.add_argument("-r", dest="root", action="store_true",
+                        help="show only the subtrees rooted at matched objects")
+    parser.add_argument("-t", dest="tree", action="store_true",
+                        help="with -r, also show the ancestors of each subtree")
+    parser.add_argument("-d", dest="depth", type=int, default=0, metavar="DEPTH",
+                        help="limit the tree to this depth (0: unlimited)")
+    parser.add_argument("-w", dest="width", type=int, default=None, metavar="WIDTH",
+                        help="clip lines to this width, 0 for unlimited "
+                             "(default: the terminal's width on a terminal, else unlimited)")
+    parser.add_argument("-x", dest="hex_numbers", action="store_true",
+                        help="show numbers and data as hexadecimal")
+    parser.add_argument("-i", dest="inheritance", action="store_true",
+                        help="show each object's class inheritance")
+    parser.add_argument("-s", dest="state", action="store_true", default=True,
+                        help="show object state: id, busy state, retain count (default)")
+    parser.add_argument("-S", dest="state", action="store_false",
+                        help="do not show object state")
+    parser.add_argument("-y", dest="ignore_user_classes", action="store_true",
+                        help="with -c, ignore DriverKit IOUserClasses")
+    output = parser.add_mutually_exclusive_group()
+    output.add_argument("-a", dest="archive", action="store_true",
+                        help="write an XML property list archive instead of text")
+    output.add_argument("--json", dest="json", action="store_true",
+                        help="write typed JSON for scripts instead of text")
+    add_boot_arguments(parser)
+
+
+def options_from_args(args: argparse.Namespace, is_tty: bool | None = None) -> IoregOptions:
+    """The :class:`IoregOptions` the parsed flags ask for."""
+    width = args.width
+    if width is None:
+        tty = sys.stdout.isatty() if is_tty is None else is_tty
+        width = shutil.get_terminal_size().columns if tty else 0
+    return IoregOptions(
+        plane=args.plane, list_properties=args.list_properties, class_name=args.class_name,
+        name=args.name, key=args.key, root=args.root, tree=args.tree, depth=max(args.depth, 0),
+        width=max(width, 0), hex_numbers=args.hex_numbers, inheritance=args.inheritance,
+        state=args.state, ignore_user_classes=args.ignore_user_classes)
+
+
+def run(args: argparse.Namespace) -> int:
+    options = options_from_args(args)
+    registry = host_from_args(args).boot().registry
+    if args.archive:
+        sys.stdout.flush()
+        sys.stdout.buffer.write(render_archive(registry, options))
+        sys.stdout.buffer.flush()
+    elif args.json:
+        sys.stdout.write(render_json(registry, options) + "\n")
+    else:
+        sys.stdout.write(render_text(registry, options))
+    return 0

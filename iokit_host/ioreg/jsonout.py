@@ -1,0 +1,132 @@
+"""``iokit ioreg --json``: the same selection as ``ioreg -a``, as typed, lossless JSON for scripts.
+
+Each entry is an object::
+
+    {"name": "ARPT", "location": "0", "class": "IOPCIDevice", "id": 4294967742,
+     "state": {"registered": true, "matched": true, "active": true, "busy": 0,
+               "busy_time_ns": 743000000, "bits": 6} | null,
+     "retain": 11, "properties": {...} | null, "children": [...]}
+
+``inheritance`` (``IORegistryEntry`` first) is added with ``-i``. ``state`` is null for
+entries that are not IOServices (Root). ``properties`` is null when not shown (neither ``-l``
+nor matched), exactly when ``ioreg -a`` leaves them out. ``children`` lists the shown
+children (empty at the ``-d`` limit). The top level is Root's object, or with ``-r`` an
+array of the matched subtrees.
+
+Property values keep their registry types (:func:`encode_json_value`;
+:func:`decode_json_value` is its inverse):
+
+=================  ===========================================================
+registry type      JSON
+=================  ===========================================================
+string             string
+boolean            true / false
+number             ``{"number": <unsigned value>, "bits": 8|16|32|64}``
+data               ``{"data": "<lowercase hex>"}``
+array              array
+dictionary         ``{"dict": {key: value, ...}}`` (so it never reads as a tag)
+set                ``{"set": [values]}`` (sorted by ioreg's printed form)
+=================  ===========================================================
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Mapping
+from typing import Any
+
+from iokit_sdk.entry import IORegistryEntry
+from iokit_sdk.values import OSNumber, number_bits
+
+from iokit_host.errors import IOKitError
+from iokit_host.ioreg.format import format_value
+from iokit_host.ioreg.node import inheritance, retain_count, service_facts
+from iokit_host.ioreg.options import IoregOptions, check_plane
+from iokit_host.ioreg.select import build_trees
+from iokit_host.registry import IORegistry
+
+__all__ = ["JsonValueError", "decode_json_value", "encode_json_value", "render_json"]
+
+
+class JsonValueError(IOKitError):
+    reference = "ioreg-json-value-invalid"
+
+
+def render_json(registry: IORegistry, options: IoregOptions | None = None,
+                indent: int | None = 2) -> str:
+    """The selected tree(s) as JSON text.
+
+    :raises UnknownPlaneError: when ``options.plane`` is not a plane of ``registry``.
+    """
+    options = options or IoregOptions()
+    check_plane(registry, options.plane)
+    trees = build_trees(registry, options, lambda entry: _node(entry, options), "children")
+    top: Any = trees if options.root else trees[0]
+    return json.dumps(top, indent=indent, ensure_ascii=False)
+
+
+def _node(entry: IORegistryEntry, options: IoregOptions) -> dict[str, Any]:
+    node: dict[str, Any] = {"name": entry.get_name(options.plane),
+                            "location": entry.get_location(options.plane),
+                            "class": entry.class_name()}
+    if options.inheritance:
+        node["inheritance"] = list(inheritance(entry))
+    node["id"] = entry.get_registry_entry_id()
+    facts = service_facts(entry)
+    node["state"] = None if facts is None else {
+        "registered": facts.registered, "matched": facts.matched, "active": facts.active,
+        "busy": facts.busy, "busy_time_ns": facts.busy_time_ns, "bits": facts.state}
+    node["retain"] = retain_count(entry)
+    node["properties"] = ({key: encode_json_value(value) for key, value in entry.properties.items()}
+                          if options.shows_properties(entry) else None)
+    node["children"] = []
+    return node
+
+
+def encode_json_value(value: Any) -> Any:
+    """A property value as typed JSON (see the module's table)."""
+    if isinstance(value, (bool, str)):
+        return value
+    if isinstance(value, int):
+        bits = number_bits(value)
+        return {"number": int(value) % (1 << bits), "bits": bits}
+    if isinstance(value, (bytes, bytearray)):
+        return {"data": bytes(value).hex()}
+    if isinstance(value, Mapping):
+        return {"dict": {key: encode_json_value(item) for key, item in value.items()}}
+    if isinstance(value, (frozenset, set)):
+        return {"set": [encode_json_value(item) for item in sorted(value, key=format_value)]}
+    if isinstance(value, (list, tuple)):
+        return [encode_json_value(item) for item in value]
+    raise JsonValueError(f"{type(value).__name__} is not a registry property type")
+
+
+def decode_json_value(value: Any) -> Any:
+    """The registry value :func:`encode_json_value` encoded (sets as frozensets).
+
+    :raises JsonValueError: for JSON that is not an encoded property value.
+    """
+    if isinstance(value, (bool, str)):
+        return value
+    if isinstance(value, list):
+        return [decode_json_value(item) for item in value]
+    if isinstance(value, dict) and len(value) in (1, 2):
+        return _decode_tagged(value)
+    raise JsonValueError(f"not an encoded property value: {value!r:.80}",
+                         hint="values are strings, booleans, arrays or tagged objects")
+
+
+def _decode_tagged(value: dict[str, Any]) -> Any:
+    try:
+        if set(value) == {"number", "bits"}:
+            return OSNumber(value["number"], value["bits"])
+        if set(value) == {"data"}:
+            return bytes.fromhex(value["data"])
+        if set(value) == {"dict"} and isinstance(value["dict"], dict):
+            return {str(k): decode_json_value(v) for k, v in value["dict"].items()}
+        if set(value) == {"set"} and isinstance(value["set"], list):
+            return frozenset(decode_json_value(item) for item in value["set"])
+    except (TypeError, ValueError) as error:
+        raise JsonValueError(f"bad encoded value {value!r:.80}: {error}") from error
+    raise JsonValueError(f"unknown tagged value {value!r:.80}",
+                         hint="tags are number+bits, data, dict and set")

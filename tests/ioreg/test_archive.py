@@ -1,0 +1,71 @@
+"""``-a``: the XML plist archive loads with plistlib and mirrors the tree."""
+
+from __future__ import annotations
+
+import plistlib
+from typing import Any
+
+from iokit_sdk.service import IOService
+from iokit_sdk.values import OSNumber
+
+from iokit_host.ioreg import IoregOptions, render_archive
+from iokit_host.registry import IORegistry
+
+from .conftest import Maker
+
+
+def _names(node: dict[str, Any]) -> list[Any]:
+    return [node["IORegistryEntryName"],
+            [_names(kid) for kid in node.get("IORegistryEntryChildren", [])]]
+
+
+def test_archive_round_trips_the_tree(registry: IORegistry, make: Maker) -> None:
+    pe = make(None, "IOPlatformExpertDevice", name="MacBookPro8,2", busy_ms=5)
+    pci = make(pe, "IOPCIDevice", name="ARPT", location="0",
+               props={"vendor-id": b"\xe4\x14\x00\x00", "IOProbeScore": OSNumber(-100 & 0xFFFFFFFF, 32),
+                      "wide": OSNumber(0xFFFFFFFF, 64), "flags": frozenset({2, 1}),
+                      "IONameMatch": ("pci14e4,4331",), "IOPCIResourced": True})
+    make(pci, "AirPort_Brcm4331")
+    root = plistlib.loads(render_archive(registry, IoregOptions(list_properties=True)))
+    assert _names(root) == ["Root", [["MacBookPro8,2", [["ARPT", [["AirPort_Brcm4331", []]]]]]]]
+    arpt = root["IORegistryEntryChildren"][0]["IORegistryEntryChildren"][0]
+    assert arpt["IORegistryEntryLocation"] == "0"
+    assert arpt["IOObjectClass"] == "IOPCIDevice"
+    assert arpt["IORegistryEntryID"] == pci.get_registry_entry_id()
+    assert arpt["IOServiceState"] == 6 and arpt["IOServiceBusyState"] == 0
+    assert arpt["vendor-id"] == b"\xe4\x14\x00\x00"
+    assert arpt["IOProbeScore"] == -100  # a 32-bit number is a CF SInt32
+    assert arpt["wide"] == 0xFFFFFFFF
+    assert arpt["flags"] == [1, 2]
+    assert arpt["IONameMatch"] == ["pci14e4,4331"] and arpt["IOPCIResourced"] is True
+    assert root["IORegistryEntryChildren"][0]["IOServiceBusyTime"] == 5_000_000
+    assert "IOServiceState" not in root and root["IORegistryEntryID"] == 0x100000100
+
+
+def test_properties_only_when_listed_or_matched(registry: IORegistry, make: Maker) -> None:
+    make(None, name="A", props={"k": 1})
+    make(None, name="B", props={"k": 2})
+    root = plistlib.loads(render_archive(registry, IoregOptions(name="B")))
+    a, b = root["IORegistryEntryChildren"]
+    assert "k" not in a and b["k"] == 2
+
+
+def test_root_option_writes_an_array_and_tree_wraps_ancestors(registry: IORegistry,
+                                                               make: Maker) -> None:
+    pe = make(None, name="PE")
+    make(pe, "IOUSBHostDevice", name="Mouse")
+    make(pe, "IOUSBHostDevice", name="Keyboard")
+    found = plistlib.loads(render_archive(registry, IoregOptions(root=True,
+                                                                 class_name="IOUSBHostDevice")))
+    assert [n["IORegistryEntryName"] for n in found] == ["Mouse", "Keyboard"]
+    wrapped = plistlib.loads(render_archive(registry, IoregOptions(
+        root=True, tree=True, name="Keyboard", inheritance=True)))
+    assert _names(wrapped[0]) == ["Root", [["PE", [["Keyboard", []]]]]]
+    keyboard = wrapped[0]["IORegistryEntryChildren"][0]["IORegistryEntryChildren"][0]
+    assert keyboard["IOObjectInheritance"] == ["IORegistryEntry", "IOService", "IOUSBHostDevice"]
+
+
+def test_depth_limit_drops_children(registry: IORegistry) -> None:
+    registry.attach(IOService(name="A"), registry.root, "IOService")
+    root = plistlib.loads(render_archive(registry, IoregOptions(depth=1)))
+    assert "IORegistryEntryChildren" not in root

@@ -1,0 +1,73 @@
+"""The SDK's registry entry and typed values (``iokit_sdk.entry``, ``iokit_sdk.values``)."""
+
+from __future__ import annotations
+
+import pickle
+
+import pytest
+from iokit_sdk.entry import IORegistryEntry
+from iokit_sdk.service import IOService
+from iokit_sdk.values import OSNumber, PropertyTypeError, values_equal
+
+
+def test_osnumber_masks_to_its_width_and_compares_by_value() -> None:
+    assert OSNumber(-1, 32) == 0xFFFFFFFF and OSNumber(0x1FF, 8) == 0xFF
+    assert OSNumber(5, 16) == OSNumber(5, 64) and OSNumber(5, 8).bits == 8
+    assert pickle.loads(pickle.dumps(OSNumber(7, 16))).bits == 16
+    with pytest.raises(ValueError):
+        OSNumber(1, 12)
+    with pytest.raises(TypeError):
+        OSNumber(True, 8)
+
+
+@pytest.mark.parametrize(("a", "b", "equal"), [
+    ("pci14e4,4331", b"pci14e4,4331\x00", True),
+    (b"abc", "abc", True),
+    ("abc", b"abc\x00\x00", False),
+    (OSNumber(1, 8), 1, True),
+    (True, 1, False),
+    ([1, "a"], (1, "a"), True),
+    ({"a": OSNumber(2, 32)}, {"a": 2}, True),
+    ({"a": 1}, {"b": 1}, False),
+    (frozenset({1}), frozenset({1}), True),
+])
+def test_values_equal_is_libkern_is_equal_to(a: object, b: object, equal: bool) -> None:
+    assert values_equal(a, b) is equal
+
+
+def test_properties_are_checked_and_kept_in_insertion_order() -> None:
+    entry = IORegistryEntry({"b": 1, "a": "x"})
+    entry.set_property("c", [b"\x00"])
+    assert list(entry.properties) == ["b", "a", "c"]
+    with pytest.raises(PropertyTypeError) as caught:
+        entry.set_property("bad", {"k": [1.5]})
+    assert caught.value.path == "bad.k[0]"
+    with pytest.raises(TypeError):
+        entry.properties["z"] = 1  # type: ignore[index]
+
+
+def test_names_fall_back_from_plane_to_global_to_class() -> None:
+    service = IOService()
+    assert service.get_name() == "IOService" and service.get_location() is None
+    service.set_name("pci-bridge")
+    service.set_location("1C,1")
+    service.set_name("/", plane="IODeviceTree")
+    assert service.get_name("IODeviceTree") == "/" and service.get_name("IOService") == "pci-bridge"
+    assert service.get_location("IODeviceTree") == "1C,1"
+    service.set_location("1c0001", plane="IOACPIPlane")
+    assert service.get_location("IOACPIPlane") == "1c0001"
+    assert service.get_name("IOACPIPlane") == "pci-bridge"
+
+
+def test_class_chain_and_meta_cast() -> None:
+    class IOPCIDevice(IOService):
+        __slots__ = ()
+
+    class Renamed(IOPCIDevice):
+        __slots__ = ()
+        iokit_class_name = "AppleThing"
+
+    thing = Renamed()
+    assert thing.class_name() == "AppleThing"
+    assert Renamed.class_chain == ("AppleThing", "IOPCIDevice", "IOService", "IORegistryEntry")
+    assert thing.meta_cast("IOPCIDevice") and not thing.meta_cast("IOUSBDevice")

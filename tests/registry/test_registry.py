@@ -1,0 +1,98 @@
+"""IORegistry: planes, ids, multi-parent links and the walk order."""
+
+from __future__ import annotations
+
+import pytest
+from iokit_sdk.entry import IORegistryEntry
+from iokit_sdk.service import IOService
+
+from iokit_host.registry import REGISTRY_ID_RESERVED, IORegistry, RegistryError
+
+
+def test_root_takes_the_first_id_and_standard_planes_exist() -> None:
+    registry = IORegistry(planes=["IOUSB"])
+    assert registry.root.get_registry_entry_id() == 0x100000100 == REGISTRY_ID_RESERVED + 1
+    assert registry.root.get_name() == "Root"
+    assert registry.planes == ("IOService", "IOPower", "IODeviceTree", "IOUSB")
+    assert registry.root.get_property("IORegistryPlanes")["IOUSB"] == "IOUSB"
+
+
+def test_ids_follow_first_attach_and_are_never_reused() -> None:
+    registry = IORegistry()
+    a, b, c = IOService(name="a"), IOService(name="b"), IOService(name="c")
+    assert a.get_registry_entry_id() is None
+    registry.attach(b, registry.root, "IOService")
+    registry.attach(a, b, "IOService")
+    registry.attach(a, registry.root, "IODeviceTree")  # a second attach keeps the id
+    assert (b.get_registry_entry_id(), a.get_registry_entry_id()) == (0x100000101, 0x100000102)
+    registry.detach_all(a)
+    assert registry.entry_for_id(0x100000102) is None
+    registry.attach(c, b, "IOService")
+    assert c.get_registry_entry_id() == 0x100000103
+    registry.attach(a, b, "IOService")  # re-attached: same id as before
+    assert a.get_registry_entry_id() == 0x100000102
+
+
+def test_multi_parent_links_keep_order_and_the_first_parent_is_the_provider() -> None:
+    registry = IORegistry()
+    p1, p2, child = IOService(name="p1"), IOService(name="p2"), IOService(name="child")
+    for parent in (p1, p2):
+        registry.attach(parent, registry.root, "IOService")
+    registry.attach(child, p1, "IOService")
+    registry.attach(child, p2, "IOService")
+    registry.attach(child, p2, "IOService")  # idempotent
+    assert child.get_parent_entries() == (p1, p2)
+    assert child.get_provider() is p1
+    assert p2.get_child_entries() == (child,)
+    registry.detach(child, p1, "IOService")
+    assert child.get_provider() is p2
+
+
+def test_walk_is_depth_first_in_attach_order_and_repeats_shared_children() -> None:
+    registry = IORegistry()
+    a, b, shared = IORegistryEntry(name="a"), IORegistryEntry(name="b"), IORegistryEntry(name="s")
+    registry.attach(a, registry.root, "IOService")
+    registry.attach(b, registry.root, "IOService")
+    registry.attach(shared, a, "IOService")
+    registry.attach(shared, b, "IOService")
+    walked = [(depth, entry.get_name()) for depth, entry in registry.walk("IOService")]
+    assert walked == [(0, "Root"), (1, "a"), (2, "s"), (1, "b"), (2, "s")]
+    assert registry.plane_root("IOService") is a
+    assert registry.plane_root("IOPower") is None
+
+
+def test_planes_are_separate() -> None:
+    registry = IORegistry()
+    entry = IORegistryEntry(name="e")
+    registry.attach(entry, registry.root, "IODeviceTree")
+    assert registry.root.get_child_entries("IOService") == ()
+    assert entry.planes() == ("IODeviceTree",)
+
+
+def test_bad_attachments_are_refused() -> None:
+    registry = IORegistry()
+    entry = IORegistryEntry()
+    with pytest.raises(RegistryError) as caught:
+        registry.attach(entry, registry.root, "IOBogus")
+    assert "IOService" in (caught.value.diagnostic.hint or "")
+    with pytest.raises(RegistryError):
+        registry.attach(entry, entry, "IOService")
+    with pytest.raises(RegistryError):
+        registry.make_plane("")
+
+
+def test_entry_detached_from_everything_and_attached_again_keeps_its_id() -> None:
+    from iokit_sdk import IOService
+
+    from iokit_host.registry import IORegistry
+
+    registry = IORegistry()
+    parent, child = IOService(), IOService()
+    registry.attach(parent, registry.root, "IOService")
+    registry.attach(child, parent, "IOService")
+    first_id = child.get_registry_entry_id()
+    registry.detach_all(child)
+    assert registry.entry_for_id(first_id) is None
+    registry.attach(child, parent, "IOService")
+    assert child.get_registry_entry_id() == first_id
+    assert registry.entry_for_id(first_id) is child
