@@ -3,23 +3,70 @@
 A Mac's kernel is a set of globals (``gIOCatalogue``, ``gIOServiceRoot``, ``sKextsByID``); here
 one :class:`IOKitHost` object owns all of that state, so tests build as many hosts as they like
 and nothing happens at import time. ``boot`` does what a Mac's boot does, in order: build the
-machine's nubs, resolve the installed kexts, fill the catalogue and run matching.
+machine's nubs, resolve the installed kexts, fill the catalogue and run matching until the
+kernel's job queue is quiet.
 """
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+import os
+from collections.abc import Callable, Iterable, Mapping, Sequence
+from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from iokit_sdk import keys
+from iokit_sdk.service import IOService, ServiceState
+
+from iokit_host.builtin_kexts import BUILTIN_BUNDLE_ID, BUILTIN_CLASSES, BUILTIN_PERSONALITIES
+from iokit_host.catalogue import IOCatalogue
 from iokit_host.classes import ClassRegistry
-from iokit_host.errors import Diagnostic
-from iokit_host.registry import IORegistry
+from iokit_host.clock import HostClock
+from iokit_host.errors import Diagnostic, IOKitError, Severity
+from iokit_host.kernel import IOKernel
+from iokit_host.registry import IORegistry, PathError, from_path, get_path
 
 if TYPE_CHECKING:
-    from iokit_host.machine.model import MachineModel
+    from iokit_host.explain import Explanation
+    from iokit_host.kext.bundle import KextBundle
+    from iokit_host.kext.resolver import Resolution
+    from iokit_host.machine.model import MachineModel, NubSpec
+    from iokit_host.notifications import Notifier
+    from iokit_host.waiting import WaitingEntry
 
-__all__ = ["IOKitHost"]
+__all__ = ["BootFailedError", "BootSummary", "IOKitHost", "NoSuchServiceError"]
+
+#: Diagnostic references that mean a driver misbehaved (what strict mode fails on).
+DRIVER_FAILURES = frozenset({
+    "driver-init-raised", "driver-probe-raised", "driver-start-raised", "driver-stop-raised",
+    "driver-free-raised", "driver-will-terminate-raised", "driver-did-terminate-raised",
+    "driver-detach-raised", "class-unknown", "kext-import-failed", "class-duplicate",
+    "notification-raised",
+})
+
+
+class BootFailedError(IOKitError):
+    reference = "boot-failed-strict"
+
+
+class NoSuchServiceError(IOKitError):
+    reference = "service-not-found"
+
+
+@dataclass(frozen=True, slots=True)
+class BootSummary:
+    """The one-line outcome of a boot (what ``iokit boot`` prints last)."""
+
+    nubs: int
+    drivers_started: int
+    kexts_loaded: int
+    refusals: int
+    waiting: int
+
+    def __str__(self) -> str:
+        return (f"{self.nubs} nubs, {self.drivers_started} drivers started, "
+                f"{self.kexts_loaded} kexts loaded, {self.refusals} refusals, "
+                f"{self.waiting} waiting")
 
 
 class IOKitHost:
@@ -28,48 +75,217 @@ class IOKitHost:
     :param machine: a :class:`MachineModel`, a built-in machine's name, a model file or an
         ioreg dump path; None is the built-in default machine.
     :param kexts: kext bundles to use instead of discovering installed distributions
-        (for tests: only these are loaded).
+        (only these are loaded; the pytest plugin relies on it).
     :param kext_paths: extra ``Info.plist`` files or kext folders to load as codeless kexts.
     :param defines: values for build placeholders such as ``$(PRODUCT_BUNDLE_IDENTIFIER)``.
-    :param strict: make driver and kext failures fatal (``IOKIT_STRICT=1`` does the same).
+    :param strict: make driver and kext failures fatal (``IOKIT_STRICT=1`` does the same):
+        ``boot`` raises :class:`BootFailedError` at its end.
+    :param plugins: host plugins (objects with ``@hookimpl`` methods) to register.
+    :param disable_plugins: names of plugins to block (also ``IOKIT_DISABLE_PLUGINS``).
+    :param clock: the driven clock; a new one at t=0 when None.
     """
 
     def __init__(
         self,
         machine: MachineModel | str | Path | None = None,
         *,
-        kexts: Sequence[Any] | None = None,
+        kexts: Sequence[KextBundle] | None = None,
         kext_paths: Sequence[str | Path] = (),
         defines: Mapping[str, str] | None = None,
         strict: bool = False,
+        plugins: Iterable[object] = (),
+        disable_plugins: Iterable[str] = (),
+        clock: HostClock | None = None,
     ) -> None:
         self.machine_spec = machine
-        self.kext_override = kexts
+        self.kext_override = tuple(kexts) if kexts is not None else None
         self.kext_paths = tuple(kext_paths)
         self.defines = dict(defines or {})
-        self.strict = strict
+        self.strict = strict or os.environ.get("IOKIT_STRICT", "") not in ("", "0")
         self.classes = ClassRegistry()
         self.registry = IORegistry()
+        self.catalogue = IOCatalogue()
+        self.clock = clock if clock is not None else HostClock()
         self.diagnostics: list[Diagnostic] = []
         self.machine: MachineModel | None = None
+        self.resolution: Resolution | None = None
         self.booted = False
+        self.kernel = IOKernel(registry=self.registry, classes=self.classes,
+                               catalogue=self.catalogue, clock=self.clock,
+                               diagnostics=self.diagnostics, plugins=plugins,
+                               disable_plugins=disable_plugins)
 
-    def load_machine(self) -> MachineModel:
-        """Resolve and build the machine's nubs into the registry (first step of ``boot``)."""
+    # -- boot ----------------------------------------------------------------------------------
+    def load_machine(self) -> list[IOService]:
+        """Build the machine's nubs into the registry; returns the nubs to register."""
         from iokit_host.machine import load_machine
         from iokit_host.machine.build import populate
 
         model = load_machine(self.machine_spec)
         self.machine = model
-        for plane in model.planes:
-            self.registry.make_plane(plane)
-        self.classes.declare(model.classes)
-        populate(self, model)
-        return model
+        return populate(self, model)
 
     def boot(self) -> IOKitHost:
-        """Build the machine; later steps (kexts, matching) extend this."""
-        if not self.booted:
-            self.load_machine()
-            self.booted = True
+        """Machine, kexts, catalogue, then a matching pass on every nub until quiet.
+
+        :raises BootFailedError: in strict mode, when a kext was refused or a driver failed.
+        """
+        if self.booted:
+            return self
+        nubs = self.load_machine()
+        self.kernel.ensure_resources()
+        self._load_catalogue()
+        for nub in nubs:
+            self.kernel.register_service(nub)
+        self.kernel.run_until_quiet()
+        self.booted = True
+        if self.strict:
+            self.check_strict()
         return self
+
+    def _load_catalogue(self) -> None:
+        from iokit_host.kext.resolver import resolve
+
+        bundles = self._bundles()
+        self.resolution = resolve(bundles)
+        self.kernel.resolution = self.resolution
+        self.diagnostics.extend(self.resolution.diagnostics)
+        self.classes.register_kext_classes(BUILTIN_BUNDLE_ID, BUILTIN_CLASSES)
+        self.catalogue.add_personalities(BUILTIN_PERSONALITIES.items())
+        for bundle in self.resolution.load_order:
+            self.catalogue.add_bundle(bundle)
+
+    def _bundles(self) -> list[KextBundle]:
+        from iokit_host.kext.manifest import read_manifest
+
+        if self.kext_override is not None:
+            bundles = list(self.kext_override)
+        else:
+            from iokit_host.kext.discovery import discover
+
+            found = discover(defines=self.defines or None)
+            bundles = list(found.bundles)
+            self.diagnostics.extend(found.diagnostics)
+        for path in self.kext_paths:
+            bundle, problems = read_manifest(path, defines=self.defines or None)
+            self.diagnostics.extend(problems)
+            if bundle is not None:
+                bundles.append(bundle)
+        return bundles
+
+    def failures(self) -> list[Diagnostic]:
+        """Diagnostics strict mode fails on: refused kexts and misbehaving drivers."""
+        refused = set(self.resolution.refused) if self.resolution else set()
+        return [d for d in self.diagnostics if d.severity is Severity.ERROR and (
+            d.reference in DRIVER_FAILURES or d.subject in refused)]
+
+    def check_strict(self) -> None:
+        failures = self.failures()
+        if failures:
+            raise BootFailedError(
+                f"{len(failures)} failure(s) in strict mode; first: {failures[0]}",
+                hint="see host.diagnostics; run without strict mode to boot past them")
+
+    # -- lookups -------------------------------------------------------------------------------
+    @property
+    def waiting(self) -> tuple[WaitingEntry, ...]:
+        """Everything that waits, with its reason (parked starts, resources, service waits)."""
+        return self.kernel.waiting.entries()
+
+    def find(self, path_or_name: str) -> IOService | None:
+        """A service by registry path (``IOService:/...``) or by name, class or ``name@loc``."""
+        if ":" in path_or_name.split("/", 1)[0]:
+            try:
+                found = from_path(self.registry, path_or_name)
+            except PathError:
+                return None
+            return found if isinstance(found, IOService) else None
+        for _, entry in self.registry.walk(keys.SERVICE_PLANE):
+            if isinstance(entry, IOService) and path_or_name in _names_of(entry):
+                return entry
+        return None
+
+    def path_of(self, service: IOService) -> str | None:
+        return get_path(self.registry, service, keys.SERVICE_PLANE)
+
+    def _service(self, path_or_service: str | IOService) -> IOService:
+        if isinstance(path_or_service, IOService):
+            return path_or_service
+        found = self.find(path_or_service)
+        if found is None:
+            raise NoSuchServiceError(f"no service {path_or_service!r} in the IOService plane",
+                                     key=path_or_service,
+                                     hint="give an IOService:/ path or a name from iokit boot")
+        return found
+
+    def drivers_of(self, nub: str | IOService) -> list[IOService]:
+        """The live drivers matched to ``nub`` (clients carrying an ``IOMatchCategory``)."""
+        return [c for c in self._service(nub).get_clients()
+                if c.has_property(keys.MATCH_CATEGORY) and not c.is_inactive()]
+
+    def explain(self, path_or_service: str | IOService) -> Explanation:
+        from iokit_host.explain import explain
+
+        return explain(self.kernel, self._service(path_or_service))
+
+    def summary(self) -> BootSummary:
+        binder = self.kernel.binder
+        nubs = sum(1 for s in self.kernel.services() if s.get_state() & ServiceState.REGISTERED)
+        refused = len(self.resolution.refused) if self.resolution else 0
+        return BootSummary(nubs, len(binder.started), len(binder.loaded_kexts), refused,
+                           len(self.kernel.waiting))
+
+    # -- hot-plug, resources, notifications, waiting -------------------------------------------
+    def plug(self, spec: NubSpec | IOService, parent: str | IOService) -> IOService:
+        """Attach a nub (and a spec's children) under ``parent``, register it, match at once."""
+        from iokit_host.lifecycle import build_nub
+
+        provider = self._service(parent)
+        if isinstance(spec, IOService):
+            nub, children = spec, ()
+        else:
+            nub, children = build_nub(self.classes, spec), spec.children
+        if not self.kernel.attach(nub, provider):
+            raise NoSuchServiceError(f"cannot attach under {provider!r}: it is inactive")
+        self.kernel.register_service(nub)
+        for child in children:
+            self.plug(child, nub)
+        self.kernel.run_until_quiet()
+        return nub
+
+    def unplug(self, path_or_service: str | IOService) -> list[IOService]:
+        """Terminate a nub and everything that depends only on it; returns the victims."""
+        from iokit_host.termination import terminate
+
+        victims = terminate(self.kernel, self._service(path_or_service))
+        self.kernel.run_until_quiet()
+        return victims
+
+    def publish_resource(self, key: str, value: Any = None) -> None:
+        self.kernel.publish_resource(key, value)
+        self.kernel.run_until_quiet()
+
+    def add_matching_notification(self, kind: str, matching: Mapping[str, Any],
+                                  handler: Callable[[IOService], None], *,
+                                  priority: int = 0) -> Notifier:
+        """Install a notifier (``addMatchingNotification``); existing services are delivered."""
+        return self.kernel.notifications.install(kind, matching, handler, priority=priority,
+                                                 existing=self.kernel.services())
+
+    def wait_for_matching_service(self, matching: Mapping[str, Any],
+                                  timeout_ns: int | None = None) -> IOService | None:
+        """A matched service matching ``matching``, waiting on the host clock up to ``timeout_ns``.
+
+        Waiting runs the clock forward to each timer that falls due before the deadline (events
+        scheduled with ``host.clock.call_at``), so a test never sleeps; on timeout the clock
+        stands at the deadline and None is returned.
+        """
+        from iokit_host.waiting import wait_for_matching_service
+
+        return wait_for_matching_service(self.kernel, matching, timeout_ns)
+
+
+def _names_of(entry: IOService) -> tuple[str, ...]:
+    name = entry.get_name()
+    location = entry.get_location()
+    return (name, entry.iokit_class_name, f"{name}@{location}" if location else name)

@@ -41,10 +41,23 @@ def default_compare_name(nub: IORegistryEntry, wanted: str) -> str | None:
 
 
 def _tables() -> tuple[dict[str, FamilyMatcher], dict[str, NameComparer]]:
-    matchers: dict[str, FamilyMatcher] = {}
-    comparers: dict[str, NameComparer] = {}
-    # Family modules add entries here (class name -> function); imported lazily so that
-    # importing this package costs nothing until the first match.
+    # Family modules are imported here, lazily, so that importing this package costs nothing
+    # until the first match. PCI matching uses the x86_64 rules (no +1000 bonus); see pci.py.
+    from iokit_host.families import names, pci, usb
+
+    matchers: dict[str, FamilyMatcher] = {
+        "IOPCIDevice": pci.pci_match_property_table,
+        "IOUSBDevice": usb.usb_device_match_property_table,
+        "IOUSBHostDevice": usb.usb_device_match_property_table,
+        "IOUSBInterface": usb.usb_interface_match_property_table,
+        "IOUSBHostInterface": usb.usb_interface_match_property_table,
+    }
+    comparers: dict[str, NameComparer] = {
+        "IOPCIDevice": names.dt_compare_nub_name,
+        "IOPlatformExpertDevice": names.dt_compare_nub_name,
+        "IOPlatformDevice": names.platform_compare_name,
+        "IOACPIPlatformDevice": names.acpi_compare_name,
+    }
     return matchers, comparers
 
 

@@ -13,7 +13,7 @@ from dataclasses import dataclass, field
 from types import MappingProxyType
 from typing import Any
 
-from iokit_host.errors import Diagnostic
+from iokit_host.errors import Diagnostic, Severity
 
 __all__ = ["DistributionInfo", "KextBundle"]
 
@@ -43,6 +43,8 @@ class KextBundle:
     :param package: the import package that holds the driver classes (the entry point's value),
         None for a codeless kext.
     :param has_executable: True when the kext has code (``CFBundleExecutable`` or a package).
+    :param is_dext: a DriverKit extension (``IOUserServerName`` personalities); never has
+        kernel code of its own.
     :param source: the Info.plist path it was read from.
     :param distribution: the installed distribution, when it came from one.
     :param info: the raw info dictionary, for ``iokit kext inspect``.
@@ -61,6 +63,7 @@ class KextBundle:
     required: str | None = None
     is_interface: bool = False
     is_kernel_resource: bool = False
+    is_dext: bool = False
     source: str | None = None
     distribution: DistributionInfo | None = None
     info: Mapping[str, Any] = field(default_factory=lambda: _EMPTY, compare=False)
@@ -70,3 +73,12 @@ class KextBundle:
     def is_library(self) -> bool:
         """A library has a compatible version (``isLibrary``: compatibleVersion > 0)."""
         return bool(self.compatible_version_value and self.compatible_version_value > 0)
+
+    @property
+    def is_codeless(self) -> bool:
+        """No code to load or start: only personalities (and, for a library, its links)."""
+        return not self.has_executable and not self.is_interface
+
+    @property
+    def errors(self) -> tuple[Diagnostic, ...]:
+        return tuple(d for d in self.diagnostics if d.severity is Severity.ERROR)

@@ -6,6 +6,7 @@ implement hooks with :data:`hookimpl`.
 """
 
 from iokit_sdk.entry import IORegistryEntry
+from iokit_sdk.hookspecs import hookimpl, hookspec
 from iokit_sdk.returns import IOReturn
 from iokit_sdk.service import IOResources, IOService, Kernel, ServiceState
 from iokit_sdk.values import OSNumber, PropertyValue
@@ -19,4 +20,6 @@ __all__ = [
     "OSNumber",
     "PropertyValue",
     "ServiceState",
+    "hookimpl",
+    "hookspec",
 ]
