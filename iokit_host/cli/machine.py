@@ -1,0 +1,101 @@
+"""``iokit machine``: list, show and import machine models (no IOKit tool; the nearest is
+``ioreg`` on the hardware itself, or ``system_profiler SPHardwareDataType``).
+
+- ``iokit machine list``: the built-in machines and ``host``;
+- ``iokit machine show NAME_OR_FILE [--json]``: name, description, source, counts by class and
+  the tree of nubs with class, name and location;
+- ``iokit machine import DUMP -o FILE``: an ``ioreg -lw0`` dump as an editable model file.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from collections import Counter
+from pathlib import Path
+from typing import Any
+
+from iokit_host.machine import MachineModel, dump_machine, list_machines, load_machine
+from iokit_host.machine.loader import import_dump
+from iokit_host.machine.model import NubSpec
+
+__all__ = ["configure", "run"]
+
+
+def configure(parser: argparse.ArgumentParser) -> None:
+    actions = parser.add_subparsers(dest="action", required=True, metavar="ACTION")
+    actions.add_parser("list", help="built-in machines")
+    show = actions.add_parser("show", help="summarise a machine and print its tree of nubs")
+    show.add_argument("machine", metavar="NAME_OR_FILE")
+    show.add_argument("--json", action="store_true", help="print JSON for scripts")
+    imp = actions.add_parser("import", help="convert an ioreg text dump to a model file")
+    imp.add_argument("dump", metavar="DUMP", type=Path)
+    imp.add_argument("-o", "--output", type=Path, required=True, metavar="FILE")
+
+
+def run(args: argparse.Namespace) -> int:
+    if args.action == "list":
+        return _list()
+    if args.action == "show":
+        return _show(load_machine(args.machine), as_json=args.json)
+    return _import(args.dump, args.output)
+
+
+def _list() -> int:
+    machines = list_machines()
+    width = max(len(name) for name, _ in machines)
+    for name, description in machines:
+        print(f"{name:<{width}}  {description}")
+    return 0
+
+
+def summary(model: MachineModel) -> dict[str, Any]:
+    """What ``show --json`` prints: the model's identity, class counts and tree."""
+    counts = Counter(nub.class_name for _, nub in model.nubs())
+    return {"name": model.name, "description": model.description, "source": model.source,
+            "nubs": sum(counts.values()),
+            "recorded_drivers": sum(1 for _, n in model.nubs() if n.recorded_driver),
+            "classes": dict(sorted(counts.items(), key=lambda kv: (-kv[1], kv[0]))),
+            "tree": _tree(model.root)}
+
+
+def _tree(nub: NubSpec) -> dict[str, Any]:
+    node: dict[str, Any] = {"class": nub.class_name, "name": nub.name or nub.class_name}
+    if nub.location is not None:
+        node["location"] = nub.location
+    if nub.recorded_driver:
+        node["recorded_driver"] = True
+    if nub.children:
+        node["children"] = [_tree(child) for child in nub.children]
+    return node
+
+
+def _show(model: MachineModel, *, as_json: bool) -> int:
+    info = summary(model)
+    if as_json:
+        json.dump(info, sys.stdout, indent=2)
+        print()
+        return 0
+    print(f"name:        {info['name']}")
+    print(f"description: {info['description']}")
+    print(f"source:      {info['source'] or '-'}")
+    print(f"nubs:        {info['nubs']} ({info['recorded_drivers']} recorded drivers)")
+    print("classes:")
+    for class_name, count in info["classes"].items():
+        print(f"  {count:4d}  {class_name}")
+    print()
+    for depth, nub in model.nubs():
+        shown = nub.name or nub.class_name
+        where = f"@{nub.location}" if nub.location else ""
+        mark = ", recorded driver" if nub.recorded_driver else ""
+        print(f"{'  ' * depth}+-o {shown}{where}  <class {nub.class_name}{mark}>")
+    return 0
+
+
+def _import(dump: Path, output: Path) -> int:
+    model = import_dump(dump)
+    output.write_text(dump_machine(model), encoding="utf-8")
+    count = sum(1 for _ in model.nubs())
+    print(f"wrote {output}: {count} nubs from {dump}")
+    return 0

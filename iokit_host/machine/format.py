@@ -1,0 +1,350 @@
+"""The machine-model file format: a hardware tree in TOML (a Mac's firmware-published nubs as text).
+
+On a Mac the platform expert and bus drivers publish the nubs that drivers match; a model file
+lists those nubs directly. ``[machine]`` names the model, ``[classes]`` declares superclasses of
+classes the host does not know, ``[root-properties]`` fills the registry root, and each
+``[[nub]]`` is one nub (or recorded driver) in IOService-plane pre-order, naming its ``parent``
+by ``id``. Typed property values are described in :mod:`iokit_host.machine.values`; the whole
+format, with every key, in ``docs/machine-models.md``.
+
+Ids that start with ``_`` are labels: children may name them as ``parent``, but they are not
+kept as the nub's model id (``dump_machine`` writes such labels for parents that have no id).
+"""
+
+from __future__ import annotations
+
+import difflib
+import tomllib
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass
+from pathlib import Path
+from types import MappingProxyType
+from typing import Any, NoReturn
+
+from iokit_sdk.keys import RESOURCES_CLASS, SERVICE_PLANE, STANDARD_PLANES
+
+from iokit_host.classes import STANDARD_CLASSES
+from iokit_host.machine import errors as E
+from iokit_host.machine.errors import MachineModelError
+from iokit_host.machine.model import MachineModel, NubSpec, PlaneLink
+from iokit_host.machine.values import decode_value
+
+__all__ = ["dump_machine", "node_path", "parse_document", "parse_machine", "read_machine"]
+
+_TOP_KEYS = ("machine", "classes", "root-properties", "nub")
+_MACHINE_KEYS = ("name", "description", "planes")
+_NUB_KEYS = ("id", "parent", "class", "name", "location", "recorded-driver", "properties",
+             "planes")
+_LINK_KEYS = ("plane", "parent", "name", "location")
+
+
+def read_machine(path: str | Path) -> MachineModel:
+    """Read a model file; its stem is the machine's name unless ``[machine] name`` says."""
+    path = Path(path)
+    try:
+        text = path.read_text(encoding="utf-8")
+    except FileNotFoundError:
+        raise MachineModelError(f"no machine-model file at {path}", reference=E.NOT_FOUND,
+                                file=str(path)) from None
+    except (OSError, UnicodeDecodeError) as error:
+        raise MachineModelError(f"cannot read {path}: {error}", reference=E.SYNTAX,
+                                file=str(path)) from None
+    return parse_machine(text, source=str(path))
+
+
+def parse_machine(text: str, *, source: str | None = None) -> MachineModel:
+    """Parse model text; every problem raises :class:`MachineModelError` naming the place."""
+    try:
+        doc = tomllib.loads(text)
+    except tomllib.TOMLDecodeError as error:
+        raise MachineModelError(f"not valid TOML: {error}", reference=E.SYNTAX,
+                                file=source) from None
+    return parse_document(doc, source=source)
+
+
+def parse_document(doc: Mapping[str, Any], *, source: str | None = None) -> MachineModel:
+    """Validate an already-parsed model document (what ``tomllib`` returns) into a model."""
+    return _Parser(source).parse(doc)
+
+
+def node_path(chain: Iterable[NubSpec]) -> str:
+    """``root/PCI0@0/ARPT@1C,1``: the root nub, then ``name[@location]`` of each below it."""
+    parts = ["root"]
+    for index, nub in enumerate(chain):
+        if index:
+            parts.append(_component(nub.name, nub.class_name, nub.location))
+    return "/".join(parts)
+
+
+def _component(name: str | None, class_name: str, location: str | None) -> str:
+    shown = name if name is not None else class_name
+    return f"{shown}@{location}" if location else shown
+
+
+@dataclass(slots=True)
+class _Raw:
+    """One ``[[nub]]`` table after its structural keys are read."""
+
+    index: int
+    table: dict[str, Any]
+    path: str
+    id: str | None
+    parent: int | None
+    class_name: str
+    name: str | None
+    location: str | None
+
+
+class _Parser:
+    def __init__(self, source: str | None) -> None:
+        self.file = source
+
+    def fail(self, reference: str, message: str, *, node: str | None = None,
+             key: str | None = None, hint: str | None = None) -> NoReturn:
+        raise MachineModelError(message, reference=reference, file=self.file, node=node,
+                                key=key, hint=hint)
+
+    # -- top level -----------------------------------------------------------------------
+    def parse(self, doc: Mapping[str, Any]) -> MachineModel:
+        if not isinstance(doc, Mapping):
+            self.fail(E.WRONG_TYPE, f"a model is a table, not {_type(doc)}")
+        self.check_keys(doc, _TOP_KEYS, None, "")
+        machine = self.table(doc.get("machine", {}), None, "machine")
+        self.check_keys(machine, _MACHINE_KEYS, None, "machine.")
+        planes = self.plane_names(machine.get("planes", []))
+        classes = self.classes(self.table(doc.get("classes", {}), None, "classes"))
+        root_props = self.properties(doc.get("root-properties", {}), None, "root-properties")
+        raws = self.structure(doc.get("nub"))
+        specs = self.build(raws, planes)
+        return MachineModel(
+            name=self.text(machine.get("name", self.default_name()), None, "machine.name"),
+            description=self.text(machine.get("description", ""), None,
+                                  "machine.description"),
+            root=specs, classes=MappingProxyType(classes), planes=planes, source=self.file,
+            root_properties=root_props)
+
+    def default_name(self) -> str:
+        return Path(self.file).stem if self.file else "machine"
+
+    def check_keys(self, table: Mapping[str, Any], allowed: tuple[str, ...], node: str | None,
+                   prefix: str) -> None:
+        for key in table:
+            if key not in allowed:
+                close = difflib.get_close_matches(key, allowed, n=1)
+                hint = f"did you mean '{close[0]}'?" if close else f"known keys: {', '.join(allowed)}"
+                self.fail(E.UNKNOWN_KEY, f"unknown key '{key}'", node=node,
+                          key=f"{prefix}{key}", hint=hint)
+
+    def table(self, value: Any, node: str | None, key: str) -> dict[str, Any]:
+        if not isinstance(value, dict):
+            self.fail(E.WRONG_TYPE, f"expected a table, not {_type(value)}", node=node, key=key)
+        return value
+
+    def text(self, value: Any, node: str | None, key: str, *, empty: bool = True) -> str:
+        if not isinstance(value, str):
+            self.fail(E.WRONG_TYPE, f"expected a string, not {_type(value)}", node=node, key=key)
+        if not empty and not value:
+            self.fail(E.BAD_VALUE, "must not be empty", node=node, key=key)
+        return value
+
+    def optional_text(self, table: Mapping[str, Any], key: str, node: str | None,
+                      prefix: str = "") -> str | None:
+        value = table.get(key)
+        return None if value is None else self.text(value, node, prefix + key)
+
+    def plane_names(self, value: Any) -> tuple[str, ...]:
+        if not isinstance(value, list):
+            self.fail(E.WRONG_TYPE, f"expected an array of plane names, not {_type(value)}",
+                      key="machine.planes")
+        return tuple(self.text(p, None, f"machine.planes[{i}]", empty=False)
+                     for i, p in enumerate(value))
+
+    def properties(self, value: Any, node: str | None, key: str) -> Mapping[str, Any]:
+        table = self.table(value, node, key)
+        decoded = {k: decode_value(v, file=self.file, node=node, key=f"{key}.{k}")
+                   for k, v in table.items()}
+        return MappingProxyType(decoded)
+
+    # -- classes -------------------------------------------------------------------------
+    def classes(self, table: dict[str, Any]) -> dict[str, str]:
+        declared = {}
+        for name, superclass in table.items():
+            self.text(superclass, None, f"classes.{name}", empty=False)
+            if not name:
+                self.fail(E.BAD_VALUE, "a class name must not be empty", key="classes")
+            declared[name] = superclass
+        self.check_class_loops(declared)
+        return declared
+
+    def check_class_loops(self, declared: dict[str, str]) -> None:
+        # The host keeps its standard ancestry over a model's, so loops are judged that way.
+        effective = {**declared, **STANDARD_CLASSES}
+        for name in declared:
+            chain = [name]
+            while (nxt := effective.get(chain[-1])) is not None:
+                if nxt in chain:
+                    loop = " -> ".join([*chain[chain.index(nxt):], nxt])
+                    self.fail(E.CLASS_LOOP, f"class ancestry loops: {loop}",
+                              key=f"classes.{name}",
+                              hint="each class needs a superclass chain ending at IOService")
+                chain.append(nxt)
+
+    # -- the tree ------------------------------------------------------------------------
+    def structure(self, value: Any) -> list[_Raw]:
+        if value is None:
+            self.fail(E.STRUCTURE, "a machine needs at least one [[nub]], its root",
+                      key="nub", hint="start with the platform-expert device")
+        if not isinstance(value, list) or not value:
+            self.fail(E.STRUCTURE, "nub must be a non-empty array of tables ([[nub]])",
+                      key="nub")
+        raws: list[_Raw] = []
+        ids: dict[str, int] = {}
+        for index, table in enumerate(value):
+            raws.append(self.raw_nub(index, table, raws, ids))
+        return raws
+
+    def raw_nub(self, index: int, table: Any, raws: list[_Raw], ids: dict[str, int]) -> _Raw:
+        label = f"nub[{index}]"
+        table = self.table(table, label, "nub")
+        self.check_keys(table, _NUB_KEYS, label, "")
+        if "class" not in table:
+            self.fail(E.STRUCTURE, "a nub needs a class", node=label, key="class",
+                      hint='add class = "IOService"')
+        class_name = self.text(table["class"], label, "class", empty=False)
+        name = self.optional_text(table, "name", label)
+        location = self.optional_text(table, "location", label)
+        parent = self.parent_index(table, index, label, ids)
+        path = "root" if parent is None else \
+            f"{raws[parent].path}/{_component(name, class_name, location)}"
+        nub_id = self.optional_text(table, "id", path)
+        if nub_id is not None:
+            if not nub_id:
+                self.fail(E.BAD_VALUE, "an id must not be empty", node=path, key="id")
+            if nub_id in ids:
+                self.fail(E.DUPLICATE_ID, f"id '{nub_id}' is already used by "
+                          f"{raws[ids[nub_id]].path}", node=path, key="id",
+                          hint="ids are unique within a model")
+            ids[nub_id] = index
+        return _Raw(index, table, path, nub_id, parent, class_name, name, location)
+
+    def parent_index(self, table: dict[str, Any], index: int, label: str,
+                     ids: dict[str, int]) -> int | None:
+        parent = self.optional_text(table, "parent", label)
+        if index == 0:
+            if parent is not None:
+                self.fail(E.STRUCTURE, "the first nub is the root and has no parent",
+                          node=label, key="parent")
+            return None
+        if parent is None:
+            self.fail(E.STRUCTURE, "only the first nub may be without a parent", node=label,
+                      key="parent", hint="a machine has one root; name this nub's parent id")
+        if parent not in ids:
+            self.fail(E.UNKNOWN_ID, f"parent '{parent}' is not the id of an earlier nub",
+                      node=label, key="parent",
+                      hint="give the parent nub this id, and define it before its children")
+        return ids[parent]
+
+    def build(self, raws: list[_Raw], planes: tuple[str, ...]) -> NubSpec:
+        model_ids = {r.id for r in raws if r.id is not None and not r.id.startswith("_")}
+        known_planes = (*STANDARD_PLANES, *planes)
+        children: list[list[NubSpec]] = [[] for _ in raws]
+        built: NubSpec | None = None
+        for raw in reversed(raws):
+            built = self.nub(raw, tuple(reversed(children[raw.index])), model_ids,
+                             known_planes)
+            if raw.parent is not None:
+                children[raw.parent].append(built)
+        assert built is not None
+        self.check_plane_loops(built)
+        self.check_resources(raws)
+        return built
+
+    def nub(self, raw: _Raw, children: tuple[NubSpec, ...], model_ids: set[str],
+            known_planes: tuple[str, ...]) -> NubSpec:
+        recorded = raw.table.get("recorded-driver", False)
+        if not isinstance(recorded, bool):
+            self.fail(E.WRONG_TYPE, f"expected true or false, not {_type(recorded)}",
+                      node=raw.path, key="recorded-driver")
+        links = self.links(raw, model_ids, known_planes)
+        return NubSpec(
+            class_name=raw.class_name, name=raw.name, location=raw.location,
+            properties=self.properties(raw.table.get("properties", {}), raw.path,
+                                       "properties"),
+            children=children,
+            id=raw.id if raw.id is not None and not raw.id.startswith("_") else None,
+            planes=links, recorded_driver=recorded)
+
+    def links(self, raw: _Raw, model_ids: set[str], known_planes: tuple[str, ...]
+              ) -> tuple[PlaneLink, ...]:
+        value = raw.table.get("planes", [])
+        if not isinstance(value, list):
+            self.fail(E.WRONG_TYPE, f"expected an array of tables, not {_type(value)}",
+                      node=raw.path, key="planes")
+        return tuple(self.link(raw, i, item, model_ids, known_planes)
+                     for i, item in enumerate(value))
+
+    def link(self, raw: _Raw, i: int, item: Any, model_ids: set[str],
+             known_planes: tuple[str, ...]) -> PlaneLink:
+        prefix = f"planes[{i}]."
+        table = self.table(item, raw.path, f"planes[{i}]")
+        self.check_keys(table, _LINK_KEYS, raw.path, prefix)
+        if "plane" not in table:
+            self.fail(E.STRUCTURE, "a plane link needs plane", node=raw.path,
+                      key=prefix + "plane")
+        plane = self.text(table["plane"], raw.path, prefix + "plane", empty=False)
+        if plane not in known_planes:
+            self.fail(E.UNKNOWN_PLANE, f"plane '{plane}' is not declared", node=raw.path,
+                      key=prefix + "plane",
+                      hint=f'add it to [machine] planes, e.g. planes = ["{plane}"]')
+        parent = self.optional_text(table, "parent", raw.path, prefix)
+        if parent is not None and parent not in model_ids:
+            self.fail(E.UNKNOWN_ID, f"no nub has id '{parent}'", node=raw.path,
+                      key=prefix + "parent", hint="plane links name a nub's id")
+        if parent is not None and parent == raw.id:
+            self.fail(E.STRUCTURE, "a nub cannot be its own parent", node=raw.path,
+                      key=prefix + "parent")
+        if plane == SERVICE_PLANE and parent is None:
+            self.fail(E.STRUCTURE, "an extra IOService-plane link needs a parent",
+                      node=raw.path, key=prefix + "parent",
+                      hint="the IOService plane has one root, the first nub")
+        return PlaneLink(plane, parent, self.optional_text(table, "name", raw.path, prefix),
+                         self.optional_text(table, "location", raw.path, prefix))
+
+    def check_plane_loops(self, root: NubSpec) -> None:
+        edges: dict[tuple[str, str], list[str]] = {}
+        for _, nub in root.walk():
+            for link in nub.planes:
+                if link.parent is not None and nub.id is not None:
+                    edges.setdefault((link.plane, nub.id), []).append(link.parent)
+        for (plane, start), parents in edges.items():
+            seen, pending = {start}, list(parents)
+            while pending:
+                current = pending.pop()
+                if current == start:
+                    self.fail(E.STRUCTURE, f"links in plane {plane} loop through '{start}'",
+                              key="planes", hint="a plane is a tree (or a DAG), not a cycle")
+                if current not in seen:
+                    seen.add(current)
+                    pending.extend(edges.get((plane, current), ()))
+
+    def check_resources(self, raws: list[_Raw]) -> None:
+        for raw in raws:
+            if raw.class_name == RESOURCES_CLASS and raw.parent != 0:
+                self.fail(E.RESOURCES_PLACEMENT, "IOResources must be a child of the root",
+                          node=raw.path, key="parent",
+                          hint="IOKit attaches IOResources directly under the platform-expert "
+                               "device (setPlatform)")
+
+
+def _type(value: Any) -> str:
+    return {dict: "a table", list: "an array", str: "a string", bool: "a boolean",
+            int: "an integer", float: "a float"}.get(type(value), type(value).__name__)
+
+
+# -- writing ------------------------------------------------------------------------------
+
+def dump_machine(model: MachineModel) -> str:
+    """TOML text that :func:`parse_machine` reads back to an equal model."""
+    from iokit_host.machine.writer import write_model
+
+    return write_model(model)

@@ -1,0 +1,57 @@
+"""load_machine / list_machines: finding the machine a host boots."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from iokit_host.machine import MachineModel, NubSpec, list_machines, load_machine
+from iokit_host.machine.errors import MachineModelError
+from iokit_host.machine.format import dump_machine
+
+
+def test_no_spec_is_the_default_laptop() -> None:
+    model = load_machine(None)
+    assert model.name == "default"
+    assert model.root.class_name == "IOPlatformExpertDevice"
+
+
+def test_list_names_builtins_and_host() -> None:
+    names = dict(list_machines())
+    assert "default" in names and "host" in names
+    assert "MacBookPro8,2" in names["default"]
+
+
+def test_a_model_object_is_used_as_is() -> None:
+    model = MachineModel("x", "", NubSpec("IOPlatformExpertDevice"))
+    assert load_machine(model) is model
+
+
+def test_a_toml_path_is_read(tmp_path: Path) -> None:
+    path = tmp_path / "mine.toml"
+    path.write_text(dump_machine(MachineModel("mine", "d", NubSpec("IOPlatformExpertDevice"))),
+                    encoding="utf-8")
+    assert load_machine(str(path)).name == "mine"
+    assert load_machine(path).source == str(path)
+
+
+def test_unknown_names_suggest_known_ones() -> None:
+    with pytest.raises(MachineModelError) as caught:
+        load_machine("defualt")
+    assert caught.value.ref == "machine-unknown"
+    assert "did you mean 'default'?" in (caught.value.diagnostic.hint or "")
+
+
+def test_a_missing_file_path_is_not_found() -> None:
+    with pytest.raises(MachineModelError) as caught:
+        load_machine("/nowhere/model.toml")
+    assert caught.value.ref == "machine-model-not-found"
+
+
+def test_an_ioreg_dump_is_detected_by_content(corpus: Path) -> None:
+    pytest.importorskip("iokit_host.ioreg_import")
+    dump = corpus / "ioreg" / "khronokernel__DarwinDumped__MacBookPro_MacBookPro8_2_IORegDump_IOReg.txt"
+    model = load_machine(str(dump))
+    assert isinstance(model, MachineModel)
+    assert any(n.name == "ARPT" for _, n in model.nubs())
