@@ -23,9 +23,9 @@ from iokit_sdk.entry import IORegistryEntry
 __all__ = [
     "FamilyMatcher",
     "NameComparer",
+    "default_compare_name",
     "family_matcher_for",
     "name_comparer_for",
-    "default_compare_name",
 ]
 
 #: ``(nub, personality, score) -> (matched, score)``: the family's matchPropertyTable. It sees

@@ -1,0 +1,215 @@
+"""PCI family matching: IOPCIFamily's ``IOPCIBridge::pciMatchNub``, ``matchKeys`` and
+``matchNubWithPropertyTable`` (what ``IOPCIDevice::matchPropertyTable`` delegates to).
+
+Four keys compare hex ``value[&mask]`` lists against 32-bit configuration registers; every key
+present must match (AND), any entry of a key may (OR):
+
+==========================  ================================================  ===========
+key                         register                                          default mask
+==========================  ================================================  ===========
+``IOPCIMatch``              0x00 (device<<16 | vendor), then 0x2C (subsystem)  0xFFFFFFFF
+``IOPCIPrimaryMatch``       0x00                                              0xFFFFFFFF
+``IOPCISecondaryMatch``     0x2C (subsystem id<<16 | subsystem vendor)        0xFFFFFFFF
+``IOPCIClassMatch``         0x08 (class code<<8 | revision)                   0xFFFFFF00
+==========================  ================================================  ===========
+
+**Architecture.** An ``IOPCIMatch`` hit on register 0x00 adds 1000 to the probe score only where
+IOPCIFamily is built without ``ACPI_SUPPORT``, i.e. not on Intel. :func:`pci_match_property_table`
+takes ``arch`` (``"x86_64"`` by default, as every dump in the corpus is; ``"arm64"`` for Apple
+silicon); the table entry used by matching is the x86_64 one.
+
+**Registers from properties.** A nub's registers come from its ``vendor-id``, ``device-id``,
+``subsystem-vendor-id``, ``subsystem-id``, ``class-code`` and ``revision-id`` properties: 4-byte
+data cells (or numbers, in hand-written models). Intel firmware stores the cells
+little-endian; Open Firmware on PowerPC big-endian. The byte order is decided per nub from its
+``vendor-id`` cell alone: a vendor id is 16 bits and never 0 (0xFFFF means "no device"), so
+exactly one half of the cell is zero -- the high-address half when little-endian
+(``<86800000>``), the low-address half when big-endian (``<0000106b>``). A cell that does not
+decide (missing, or both halves set) means little-endian. Missing registers read as 0.
+
+**Thunderbolt.** On a nub with ``IOPCITunnelled`` = true, a personality whose ``IOClass`` is not
+``IOPCI2PCIBridge`` is refused unless it says ``IOPCITunnelCompatible`` = true (the configurator's
+``kIOPCIConfiguratorCheckTunnel`` policy; :class:`TunnelPolicy` can relax it to refusing only an
+explicit false, or tighten it to refusing all drivers, ``kIOPCIConfiguratorNoTunnelDrv``).
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Mapping
+from dataclasses import dataclass
+from typing import Any
+
+from iokit_sdk.entry import IORegistryEntry
+from iokit_sdk.keys import (
+    CLASS,
+    PCI_CLASS_MATCH,
+    PCI_MATCH,
+    PCI_PRIMARY_MATCH,
+    PCI_SECONDARY_MATCH,
+    PCI_TUNNEL_COMPATIBLE,
+)
+
+__all__ = [
+    "ARCHITECTURES",
+    "PCI_TUNNELLED",
+    "PCIRegisters",
+    "TunnelPolicy",
+    "match_keys",
+    "pci_failed_key",
+    "pci_match_nub",
+    "pci_match_property_table",
+    "pci_registers",
+    "tunnel_allows",
+]
+
+ARCHITECTURES = ("x86_64", "arm64")
+#: Set (true) by IOPCIFamily on nubs behind a Thunderbolt tunnel (``gIOPCITunnelledKey``).
+PCI_TUNNELLED = "IOPCITunnelled"
+PRIMARY_BONUS = 1000
+_ALL = 0xFFFFFFFF
+_CLASS_MASK = 0xFFFFFF00
+_ULONG_MAX = (1 << 64) - 1
+_STRTOUL = re.compile(r"[ \t\n\v\f\r]*([+-]?)(?:0[xX](?=[0-9a-fA-F]))?([0-9a-fA-F]+)")
+_MASK_START = re.compile(r" *&")
+
+
+@dataclass(frozen=True, slots=True)
+class PCIRegisters:
+    """The three configuration-space dwords matching reads (``savedConfig``)."""
+
+    id: int  # 0x00: device id << 16 | vendor id
+    class_revision: int  # 0x08: class code << 8 | revision id
+    subsystem: int  # 0x2C: subsystem id << 16 | subsystem vendor id
+
+
+@dataclass(frozen=True, slots=True)
+class TunnelPolicy:
+    """The configurator flags that govern drivers on Thunderbolt-tunnelled nubs.
+
+    :param check_tunnel: ``kIOPCIConfiguratorCheckTunnel``: refuse unless the personality
+        says ``IOPCITunnelCompatible`` = true. When False only an explicit false refuses.
+    :param no_tunnel_drivers: ``kIOPCIConfiguratorNoTunnelDrv``: refuse every driver.
+    """
+
+    check_tunnel: bool = True
+    no_tunnel_drivers: bool = False
+
+
+def pci_registers(nub: IORegistryEntry) -> PCIRegisters:
+    """The nub's registers 0x00, 0x08 and 0x2C from its properties (byte order: module doc)."""
+    little = _little_endian(nub.get_property("vendor-id"))
+
+    def cell(key: str) -> int:
+        return _cell_value(nub.get_property(key), little)
+
+    return PCIRegisters(
+        id=(cell("device-id") & 0xFFFF) << 16 | (cell("vendor-id") & 0xFFFF),
+        class_revision=(cell("class-code") & 0xFFFFFF) << 8 | (cell("revision-id") & 0xFF),
+        subsystem=(cell("subsystem-id") & 0xFFFF) << 16 | (cell("subsystem-vendor-id") & 0xFFFF),
+    )
+
+
+def _little_endian(vendor: object) -> bool:
+    if isinstance(vendor, bytes) and len(vendor) == 4:
+        low, high = vendor[:2], vendor[2:]
+        if high == b"\0\0" and low != b"\0\0":
+            return True
+        if low == b"\0\0" and high != b"\0\0":
+            return False
+    return True
+
+
+def _cell_value(value: object, little: bool) -> int:
+    if isinstance(value, bool):
+        return 0
+    if isinstance(value, int):
+        return value
+    if isinstance(value, bytes) and value:
+        return int.from_bytes(value[:4], "little" if little else "big")
+    return 0
+
+
+def _strtoul(text: str, pos: int) -> tuple[int, int] | None:
+    """C ``strtoul(..., 16)`` truncated to 32 bits: (value, end) or None when nothing parses."""
+    match = _STRTOUL.match(text, pos)
+    if match is None:
+        return None
+    value = min(int(match.group(2), 16), _ULONG_MAX)
+    if match.group(1) == "-":
+        value = -value % (1 << 64)
+    return value & _ALL, match.end()
+
+
+def match_keys(keys: object, register: int, default_mask: int) -> bool:
+    """``IOPCIBridge::matchKeys``: does any ``value[&mask]`` entry of ``keys`` match ``register``?
+
+    Entries are hex numbers (``0x`` optional) separated by white space; parsing stops at the
+    first token that is not a number. A value that is not a string matches nothing.
+    """
+    if not isinstance(keys, str):
+        return False
+    pos = 0
+    while (parsed := _strtoul(keys, pos)) is not None:
+        value, pos = parsed
+        mask = default_mask
+        amp = _MASK_START.match(keys, pos)
+        if amp is not None:
+            masked = _strtoul(keys, amp.end())
+            mask, pos = masked if masked is not None else (0, amp.end())
+        if value & mask == register & mask:
+            return True
+    return False
+
+
+def pci_match_nub(registers: PCIRegisters, table: Mapping[str, Any]) -> tuple[bool, str | None, bool]:
+    """``pciMatchNub`` on registers: ``(matched, failed key, primary IOPCIMatch hit)``."""
+    primary_hit = False
+    if PCI_MATCH in table:
+        primary_hit = match_keys(table[PCI_MATCH], registers.id, _ALL)
+        if not primary_hit and not match_keys(table[PCI_MATCH], registers.subsystem, _ALL):
+            return False, PCI_MATCH, False
+    checks = ((PCI_PRIMARY_MATCH, registers.id, _ALL),
+              (PCI_SECONDARY_MATCH, registers.subsystem, _ALL),
+              (PCI_CLASS_MATCH, registers.class_revision, _CLASS_MASK))
+    for key, register, mask in checks:
+        if key in table and not match_keys(table[key], register, mask):
+            return False, key, primary_hit
+    return True, None, primary_hit
+
+
+def tunnel_allows(nub: IORegistryEntry, table: Mapping[str, Any],
+                  policy: TunnelPolicy = TunnelPolicy()) -> bool:
+    """``matchNubWithPropertyTable``'s Thunderbolt rule (see the module doc)."""
+    if nub.get_property(PCI_TUNNELLED) is not True or table.get(CLASS) == "IOPCI2PCIBridge":
+        return True
+    compatible = table.get(PCI_TUNNEL_COMPATIBLE)
+    if policy.no_tunnel_drivers or compatible is False:
+        return False
+    return compatible is True or not policy.check_tunnel
+
+
+def pci_match_property_table(nub: IORegistryEntry, table: Mapping[str, Any], score: int, *,
+                             arch: str = "x86_64",
+                             policy: TunnelPolicy = TunnelPolicy()) -> tuple[bool, int]:
+    """``IOPCIDevice::matchPropertyTable``: ``(matched, score)`` for ``table`` on ``nub``.
+
+    :param arch: ``"x86_64"`` (no score bonus) or ``"arm64"`` (+1000 on a primary IOPCIMatch).
+    """
+    if arch not in ARCHITECTURES:
+        raise ValueError(f"arch must be one of {ARCHITECTURES}, not {arch!r}")
+    matched, _, primary_hit = pci_match_nub(pci_registers(nub), table)
+    if not matched or not tunnel_allows(nub, table, policy):
+        return False, score
+    if primary_hit and arch == "arm64":
+        score += PRIMARY_BONUS
+    return True, score
+
+
+def pci_failed_key(nub: IORegistryEntry, table: Mapping[str, Any],
+                   policy: TunnelPolicy = TunnelPolicy()) -> str | None:
+    """The key that made ``table`` fail on ``nub`` (for explanations), or None when it matches."""
+    matched, failed, _ = pci_match_nub(pci_registers(nub), table)
+    if not matched:
+        return failed
+    return None if tunnel_allows(nub, table, policy) else PCI_TUNNEL_COMPATIBLE

@@ -1,0 +1,200 @@
+"""USB family matching: IOUSBFamily's ``IOUSBDevice::matchPropertyTable`` and
+``IOUSBInterface::matchPropertyTable`` (Apple QA1076), for legacy ``IOUSBDevice``/``IOUSBInterface``
+and modern ``IOUSBHostDevice``/``IOUSBHostInterface`` nubs.
+
+A personality scores by the first row of a ladder whose key combination it satisfies; no row
+means no match. "Required" keys must be in the personality and equal to the nub's (or ``"*"``),
+"optional" keys must be equal when present, "absent" keys must not be in the personality.
+
+Device nubs (class keys ``bDeviceClass``/``SubClass``/``Protocol``)::
+
+    100000  vendor product release          optional: class subclass protocol
+     90000  vendor product                  optional: release class subclass protocol
+     80000  vendor subclass protocol        optional: class; absent: product release   (nub class 0xFF)
+     70000  vendor subclass                 optional: class; absent: protocol product release (0xFF)
+     60000  class subclass protocol         absent: vendor product release             (nub class != 0xFF)
+     50000  class subclass                  absent: protocol vendor product release    (!= 0xFF)
+
+Interface nubs use ``bInterfaceClass``/``SubClass``/``Protocol``; rows 100000 and 90000 also
+require ``bConfigurationValue`` and ``bInterfaceNumber``, every lower row requires them absent,
+and the 0xFF tests read the nub's ``bInterfaceClass``.
+
+Then: the personality's ``IOProbeScore`` (a number; 9000 when it is 10000 or more) is added,
+1000 is taken off for each ``"*"`` among the row's keys, and 500 when the product id matched only
+through ``idProductMask``. ``idProductArray`` (numbers) replaces the ``idProduct`` test and counts
+as a product key for "absent". IOUSBHostFamily is closed source; Apple documents the same
+combinations in the same order, so the legacy numbers are used for both.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass
+from typing import Any
+
+from iokit_sdk.entry import IORegistryEntry
+from iokit_sdk.keys import PROBE_SCORE
+from iokit_sdk.values import values_equal
+
+__all__ = [
+    "USB_KEYS",
+    "USBMatch",
+    "usb_device_match_property_table",
+    "usb_failed_key",
+    "usb_interface_match_property_table",
+    "usb_score",
+]
+
+VENDOR, PRODUCT, RELEASE = "idVendor", "idProduct", "bcdDevice"
+PRODUCT_ARRAY, PRODUCT_MASK = "idProductArray", "idProductMask"
+CONFIG, INTERFACE = "bConfigurationValue", "bInterfaceNumber"
+DEVICE_CLASS = ("bDeviceClass", "bDeviceSubClass", "bDeviceProtocol")
+INTERFACE_CLASS = ("bInterfaceClass", "bInterfaceSubClass", "bInterfaceProtocol")
+USB_KEYS = frozenset({VENDOR, PRODUCT, RELEASE, PRODUCT_ARRAY, PRODUCT_MASK, CONFIG, INTERFACE,
+                      *DEVICE_CLASS, *INTERFACE_CLASS})
+VENDOR_SPECIFIC = 0xFF
+WILDCARD = "*"
+SCORE_CAP, SCORE_CAP_FROM = 9000, 10000
+WILDCARD_PENALTY, MASK_PENALTY = 1000, 500
+
+
+@dataclass(frozen=True, slots=True)
+class USBMatch:
+    """The outcome of the ladder: ``score`` 0 means no row applied."""
+
+    matched: bool
+    score: int
+    base: int
+    wildcards: int = 0
+    used_mask: bool = False
+
+
+@dataclass(frozen=True, slots=True)
+class _Key:
+    present: bool
+    matches: bool
+    wildcard: bool = False
+
+
+def _compare(table: Mapping[str, Any], nub: IORegistryEntry, key: str) -> _Key:
+    if key not in table:
+        return _Key(False, False)
+    wanted = table[key]
+    if wanted == WILDCARD:
+        return _Key(True, True, True)
+    actual = nub.get_property(key)
+    return _Key(True, actual is not None and values_equal(wanted, actual))
+
+
+def _product(table: Mapping[str, Any], nub: IORegistryEntry) -> tuple[_Key, bool]:
+    """The product-id test with ``idProductArray`` and ``idProductMask``: (key, used mask)."""
+    actual = nub.get_property(PRODUCT)
+    if PRODUCT_ARRAY in table:
+        wanted = table[PRODUCT_ARRAY]
+        values = list(wanted) if isinstance(wanted, (list, tuple)) else []
+        key = _Key(True, actual is not None and any(values_equal(v, actual) for v in values))
+    else:
+        key = _compare(table, nub, PRODUCT)
+        values = [table[PRODUCT]] if PRODUCT in table else []
+    mask = table.get(PRODUCT_MASK)
+    if key.matches or not isinstance(mask, int) or isinstance(mask, bool):
+        return key, False
+    if not isinstance(actual, int) or isinstance(actual, bool):
+        return key, False
+    hit = any(isinstance(v, int) and not isinstance(v, bool) and v & mask == actual & mask
+              for v in values)
+    return (_Key(True, True), True) if hit else (key, False)
+
+
+def _probe_score(table: Mapping[str, Any]) -> int:
+    value = table.get(PROBE_SCORE, 0)
+    if not isinstance(value, int) or isinstance(value, bool):
+        return 0  # a string IOProbeScore counts as 0
+    value &= 0xFFFFFFFF
+    value = value - (1 << 32) if value >= 1 << 31 else value  # read as SInt32
+    return SCORE_CAP if value >= SCORE_CAP_FROM else value
+
+
+def usb_score(nub: IORegistryEntry, table: Mapping[str, Any], *, interface: bool) -> USBMatch:
+    """The QA1076 ladder for ``table`` on a device (``interface=False``) or interface nub."""
+    class_keys = INTERFACE_CLASS if interface else DEVICE_CLASS
+    vendor = _compare(table, nub, VENDOR)
+    product, used_mask = _product(table, nub)
+    release = _compare(table, nub, RELEASE)
+    klass, sub, proto = (_compare(table, nub, key) for key in class_keys)
+    config, number = _compare(table, nub, CONFIG), _compare(table, nub, INTERFACE)
+    nub_class = nub.get_property(class_keys[0])
+    vendor_specific = nub_class is not None and values_equal(nub_class, VENDOR_SPECIFIC)
+
+    def optional(*keys: _Key) -> bool:
+        return all(k.matches or not k.present for k in keys)
+
+    def absent(*keys: _Key) -> bool:
+        return not any(k.present for k in keys)
+
+    addressed = (config.matches and number.matches) if interface else True
+    unaddressed = absent(config, number) if interface else True
+    rows: tuple[tuple[int, bool, tuple[_Key, ...]], ...] = (
+        (100000, vendor.matches and product.matches and release.matches and addressed
+         and optional(klass, sub, proto), (vendor, product, release, config, number, klass, sub,
+                                           proto)),
+        (90000, vendor.matches and product.matches and addressed
+         and optional(release, klass, sub, proto), (vendor, product, release, config, number,
+                                                    klass, sub, proto)),
+        (80000, vendor.matches and sub.matches and proto.matches and optional(klass)
+         and absent(product, release) and unaddressed and vendor_specific,
+         (vendor, klass, sub, proto)),
+        (70000, vendor.matches and sub.matches and optional(klass)
+         and absent(proto, product, release) and unaddressed and vendor_specific,
+         (vendor, klass, sub)),
+        (60000, klass.matches and sub.matches and proto.matches
+         and absent(vendor, product, release) and unaddressed and not vendor_specific,
+         (klass, sub, proto)),
+        (50000, klass.matches and sub.matches
+         and absent(proto, vendor, product, release) and unaddressed and not vendor_specific,
+         (klass, sub)),
+    )
+    for base, applies, keys in rows:
+        if applies:
+            wildcards = sum(1 for k in keys if k.wildcard)
+            score = base + _probe_score(table) - WILDCARD_PENALTY * wildcards
+            score -= MASK_PENALTY if used_mask else 0
+            return USBMatch(True, score, base, wildcards, used_mask)
+    return USBMatch(False, 0, 0)
+
+
+def usb_device_match_property_table(nub: IORegistryEntry, table: Mapping[str, Any],
+                                    score: int) -> tuple[bool, int]:
+    """``IOUSBDevice::matchPropertyTable``: the device ladder; a miss keeps ``score``."""
+    result = usb_score(nub, table, interface=False)
+    return (True, result.score) if result.matched else (False, score)
+
+
+def usb_interface_match_property_table(nub: IORegistryEntry, table: Mapping[str, Any],
+                                       score: int) -> tuple[bool, int]:
+    """``IOUSBInterface::matchPropertyTable``: the interface ladder; a miss keeps ``score``."""
+    result = usb_score(nub, table, interface=True)
+    return (True, result.score) if result.matched else (False, score)
+
+
+def usb_failed_key(nub: IORegistryEntry, table: Mapping[str, Any], *, interface: bool
+                   ) -> str | None:
+    """For explanations: the key that kept ``table`` off every row, or None when it matches.
+
+    The first USB key given with a value the nub does not have; otherwise the key the nearest
+    row still needs (``bConfigurationValue``/``bInterfaceNumber`` for an interface personality
+    with vendor and product, the subclass for a class-only one, else ``idVendor``).
+    """
+    if usb_score(nub, table, interface=interface).matched:
+        return None
+    class_keys = INTERFACE_CLASS if interface else DEVICE_CLASS
+    order = (VENDOR, PRODUCT, RELEASE, CONFIG, INTERFACE, *class_keys)
+    for key in order:
+        product_ok = key == PRODUCT and _product(table, nub)[0].matches
+        if key in table and not _compare(table, nub, key).matches and not product_ok:
+            return key
+    if interface and VENDOR in table and (PRODUCT in table or PRODUCT_ARRAY in table):
+        return CONFIG if CONFIG not in table else INTERFACE
+    if class_keys[0] in table:
+        return class_keys[1]
+    return VENDOR

@@ -1,0 +1,227 @@
+"""ioreg's property value syntax, read back into typed values (the inverse of ioreg.c ``cfshow``).
+
+``ioreg`` prints a CF property list as text: ``"str"``, unsigned decimal (or ``0x`` hex with
+``-x``) numbers, ``Yes``/``No``, ``<hex>`` data or ``<"a","b">`` for data that holds
+NUL-terminated strings, ``(a,b)`` arrays, ``{"k"=v}`` dictionaries and ``[a,b]`` sets. This
+module reads one such value into the types of :mod:`iokit_sdk.values`.
+
+Rules where the text is lossy (documented because they are choices, not IOKit facts):
+
+- ioreg does not print a number's width. A value below 2**32 becomes a 32-bit ``OSNumber``,
+  anything larger 64-bit. Matching ignores width (``OSNumber::isEqualTo``), so this only
+  affects re-rendering.
+- ``<"a","b">`` becomes ``b"a\\0b\\0"``: each string NUL-terminated, as ``compatible`` and
+  ``name`` data are in the device tree. A string equals such data (``values_equal``).
+- ioreg prints strings without escaping. A top-level string runs to the end of the line; inside
+  a container a string ends at the first ``"`` followed by a delimiter (``, = ) } ] >``).
+- ioreg prints nothing for a string it cannot convert (e.g. a user name in another encoding);
+  such an empty value reads as ``""``.
+- A set whose members are not hashable (dictionaries, arrays) reads as an array.
+- Numbers printed with a fraction (CF floats) read as strings: there is no float property type.
+
+The reader is a single left-to-right pass with regular expressions anchored at the current
+position, so the 400 KB ``IOKitDiagnostics`` line costs linear time. Nesting is limited to
+:data:`MAX_DEPTH` levels so that hostile input cannot exhaust the Python stack.
+"""
+
+from __future__ import annotations
+
+import re
+from typing import Any
+
+from iokit_sdk.values import OSNumber
+
+from iokit_host.ioreg_import.errors import ValueSyntaxError
+
+__all__ = ["MAX_DEPTH", "parse_value"]
+
+MAX_DEPTH = 64
+
+_NUMBER = re.compile(r"(0x[0-9a-fA-F]+|[0-9]+)(\.[0-9]+)?")
+_HEX = re.compile(r"[0-9a-fA-F]*")
+_SPACE = re.compile(r"[ \t]*")
+_DELIMITERS = frozenset(",=)}]>")
+_CLOSERS = frozenset(",)}]")
+_WORDS = {"Yes": True, "No": False}
+
+
+def parse_value(text: str) -> Any:
+    """One whole property value, e.g. the text after ``"key" = `` on a property line.
+
+    :raises ValueSyntaxError: with the 0-based column of the first thing that cannot be read.
+    """
+    if len(text) >= 2 and text[0] == '"' and text[-1] == '"':
+        return text[1:-1]  # a top-level string is everything between the outer quotes
+    reader = _Reader(text)
+    value = reader.value(0)
+    reader.skip_space()
+    if reader.pos != len(text):
+        raise ValueSyntaxError("unexpected text after the value", reader.pos)
+    return value
+
+
+class _Reader:
+    __slots__ = ("pos", "text")
+
+    def __init__(self, text: str) -> None:
+        self.text = text
+        self.pos = 0
+
+    def skip_space(self) -> None:
+        match = _SPACE.match(self.text, self.pos)
+        self.pos = match.end() if match else self.pos
+
+    def peek(self) -> str:
+        return self.text[self.pos] if self.pos < len(self.text) else ""
+
+    def expect(self, char: str) -> None:
+        self.skip_space()
+        if self.peek() != char:
+            found = repr(self.peek()) if self.peek() else "the end of the line"
+            raise ValueSyntaxError(f"expected {char!r}, found {found}", self.pos)
+        self.pos += 1
+
+    def value(self, depth: int) -> Any:
+        if depth > MAX_DEPTH:
+            raise ValueSyntaxError(f"values nested deeper than {MAX_DEPTH} levels", self.pos)
+        self.skip_space()
+        char = self.peek()
+        if char == "" or char in _CLOSERS:
+            return ""  # ioreg printed nothing for an unconvertible string
+        if char == '"':
+            return self.string(_DELIMITERS)
+        if char == "(":
+            return self.sequence(")", depth)
+        if char == "[":
+            return _as_set(self.sequence("]", depth))
+        if char == "{":
+            return self.dictionary(depth)
+        if char == "<":
+            return self.data()
+        return self.scalar()
+
+    def string(self, enders: frozenset[str] | None) -> str:
+        """A quoted string; ``enders=None`` applies the rule for strings inside data."""
+        start = self.pos + 1
+        end = start
+        text = self.text
+        while True:
+            end = text.find('"', end)
+            if end < 0:
+                raise ValueSyntaxError("unterminated string", self.pos)
+            if self._closes(end + 1, enders):
+                self.pos = end + 1
+                return text[start:end]
+            end += 1
+
+    def _closes(self, after: int, enders: frozenset[str] | None) -> bool:
+        text = self.text
+        if enders is not None:
+            match = _SPACE.match(text, after)
+            after = match.end() if match else after
+            return after >= len(text) or text[after] in enders
+        # Inside <"..."> a string may hold '>' (serialized XML does): it ends before ',"'
+        # or before a '>' that itself ends the data.
+        if text.startswith(',"', after):
+            return True
+        return text.startswith(">", after) and self._ends_token(after + 1)
+
+    def sequence(self, closer: str, depth: int) -> list[Any]:
+        self.pos += 1
+        items: list[Any] = []
+        self.skip_space()
+        if self.peek() == closer:
+            self.pos += 1
+            return items
+        while True:
+            items.append(self.value(depth + 1))
+            self.skip_space()
+            char = self.peek()
+            if char == closer:
+                self.pos += 1
+                return items
+            if char != ",":
+                raise ValueSyntaxError(f"expected ',' or {closer!r} in a collection", self.pos)
+            self.pos += 1
+
+    def dictionary(self, depth: int) -> dict[str, Any]:
+        self.pos += 1
+        result: dict[str, Any] = {}
+        self.skip_space()
+        if self.peek() == "}":
+            self.pos += 1
+            return result
+        while True:
+            self.skip_space()
+            key = self.value(depth + 1)
+            if not isinstance(key, str):
+                key = str(key)  # CF allows non-string keys; the registry does not
+            self.expect("=")
+            result[key] = self.value(depth + 1)
+            self.skip_space()
+            char = self.peek()
+            if char == "}":
+                self.pos += 1
+                return result
+            if char != ",":
+                raise ValueSyntaxError("expected ',' or '}' in a dictionary", self.pos)
+            self.pos += 1
+
+    def data(self) -> bytes:
+        self.pos += 1
+        self.skip_space()
+        if self.peek() == '"':
+            return self.string_list()
+        match = _HEX.match(self.text, self.pos)
+        digits = match.group() if match else ""
+        self.pos += len(digits)
+        self.expect(">")
+        if len(digits) % 2:
+            raise ValueSyntaxError("data has an odd number of hex digits", self.pos - 1)
+        return bytes.fromhex(digits)
+
+    def string_list(self) -> bytes:
+        parts: list[bytes] = []
+        while True:
+            parts.append(self.string(None).encode("utf-8") + b"\x00")
+            self.skip_space()
+            char = self.peek()
+            self.pos += 1
+            if char == ">":
+                return b"".join(parts)
+            if char != ",":
+                raise ValueSyntaxError("expected ',' or '>' in string data", self.pos - 1)
+            self.skip_space()
+            if self.peek() != '"':
+                raise ValueSyntaxError("expected a string in string data", self.pos)
+
+    def scalar(self) -> Any:
+        start = self.pos
+        for word, flag in _WORDS.items():
+            end = start + len(word)
+            if self.text.startswith(word, start) and self._ends_token(end):
+                self.pos = end
+                return flag
+        match = _NUMBER.match(self.text, start)
+        if match and self._ends_token(match.end()):
+            self.pos = match.end()
+            if match.group(2):
+                return match.group()
+            digits = match.group(1)
+            number = int(digits, 16 if digits.startswith("0x") else 10)
+            if number >= 1 << 64:
+                raise ValueSyntaxError("number wider than 64 bits", start)
+            return OSNumber(number, 32 if number < 1 << 32 else 64)
+        raise ValueSyntaxError(f"unexpected {self.text[start]!r}", start)
+
+    def _ends_token(self, end: int) -> bool:
+        match = _SPACE.match(self.text, end)
+        after = match.end() if match else end
+        return after >= len(self.text) or self.text[after] in _DELIMITERS
+
+
+def _as_set(items: list[Any]) -> frozenset[Any] | list[Any]:
+    try:
+        return frozenset(items)
+    except TypeError:
+        return items

@@ -1,0 +1,122 @@
+"""PCI family matching (IOPCIBridge::pciMatchNub / matchKeys), incl. Appendix B scenario 2."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import pytest
+from iokit_sdk.entry import IORegistryEntry
+
+from iokit_host.classes import ClassRegistry
+from iokit_host.families import family_matcher_for
+from iokit_host.families.pci import (
+    TunnelPolicy,
+    match_keys,
+    pci_failed_key,
+    pci_match_property_table,
+    pci_registers,
+)
+
+
+def le(value: int) -> bytes:
+    return value.to_bytes(4, "little")
+
+
+def pci_nub(vendor: int = 0x8086, device: int = 0x1234, *, sub_vendor: int = 0x106B,
+            sub_device: int = 0x00F0, class_code: int = 0x020000, revision: int = 0x03,
+            **extra: Any) -> IORegistryEntry:
+    cls = ClassRegistry().resolve("IOPCIDevice")
+    props = {"vendor-id": le(vendor), "device-id": le(device), "subsystem-vendor-id": le(sub_vendor),
+             "subsystem-id": le(sub_device), "class-code": le(class_code),
+             "revision-id": le(revision), **extra}
+    return cls(props, name="ethernet")
+
+
+def test_scenario_2_vendor_mask_entry_matches_any_device_of_the_vendor() -> None:
+    keys = "0x12348086 0x00008086&0x0000ffff"
+    assert pci_match_property_table(pci_nub(device=0x1234), {"IOPCIMatch": keys}, 0)[0]
+    assert pci_match_property_table(pci_nub(device=0x10D3), {"IOPCIMatch": keys}, 0)[0]
+    assert not pci_match_property_table(pci_nub(vendor=0x14E4), {"IOPCIMatch": keys}, 0)[0]
+
+
+def test_scenario_2_bonus_only_on_arm64() -> None:
+    table = {"IOPCIMatch": "0x12348086"}
+    assert pci_match_property_table(pci_nub(), table, 100) == (True, 100)
+    assert pci_match_property_table(pci_nub(), table, 100, arch="arm64") == (True, 1100)
+
+
+def test_scenario_2_class_match_and_pci_match_must_both_hold() -> None:
+    ethernet = {"IOPCIClassMatch": "0x02000000&0xffff0000"}
+    assert pci_match_property_table(pci_nub(class_code=0x020000), ethernet, 0)[0]
+    assert not pci_match_property_table(pci_nub(class_code=0x030000), ethernet, 0)[0]
+    both = {**ethernet, "IOPCIMatch": "0x12348086"}
+    assert pci_match_property_table(pci_nub(), both, 0)[0]
+    assert not pci_match_property_table(pci_nub(device=0x9999), both, 0)[0]
+    assert pci_failed_key(pci_nub(device=0x9999), both) == "IOPCIMatch"
+    assert pci_failed_key(pci_nub(class_code=0x030000), both) == "IOPCIClassMatch"
+
+
+def test_pci_match_falls_back_to_subsystem_register_without_bonus() -> None:
+    table = {"IOPCIMatch": "0x00f0106b"}
+    assert pci_match_property_table(pci_nub(), table, 0, arch="arm64") == (True, 0)
+
+
+def test_primary_and_secondary_keys_read_one_register_each() -> None:
+    nub = pci_nub()
+    assert pci_match_property_table(nub, {"IOPCIPrimaryMatch": "0x12348086"}, 0, arch="arm64") == (
+        True, 0)
+    assert not pci_match_property_table(nub, {"IOPCIPrimaryMatch": "0x00f0106b"}, 0)[0]
+    assert pci_match_property_table(nub, {"IOPCISecondaryMatch": "0x00f0106b"}, 0)[0]
+    assert not pci_match_property_table(nub, {"IOPCISecondaryMatch": "0x12348086"}, 0)[0]
+
+
+def test_class_match_default_mask_ignores_revision() -> None:
+    assert match_keys("0x02000000", 0x02000003, 0xFFFFFF00)
+    assert not match_keys("0x02000000", 0x02000003, 0xFFFFFFFF)
+
+
+@pytest.mark.parametrize(("keys", "expected"), [
+    ("01168086", True),  # 0x prefix optional (strtoul base 16)
+    ("0x11118086 junk 0x01168086", False),  # parsing stops at the first non-number
+    ("0x1111  &0x0000ffff", False),  # spaces before '&' are allowed
+    ("0x8086  &0x0000ffff", True),
+    ("0x0000-0x9999", False),  # no range syntax
+    (12345, False),  # not a string
+])
+def test_match_keys_syntax(keys: object, expected: bool) -> None:
+    assert match_keys(keys, 0x01168086, 0xFFFFFFFF) is expected
+
+
+def test_registers_little_and_big_endian_cells() -> None:
+    intel = pci_nub(vendor=0x8086, device=0x100F, class_code=0x030000)
+    regs = pci_registers(intel)
+    assert (regs.id, regs.class_revision >> 8) == (0x100F8086, 0x030000)
+    cls = ClassRegistry().resolve("IOPCIDevice")
+    ppc = cls({"vendor-id": bytes.fromhex("0000106b"), "device-id": bytes.fromhex("00000022"),
+               "class-code": bytes.fromhex("00030000")})
+    regs = pci_registers(ppc)
+    assert (regs.id, regs.class_revision >> 8) == (0x0022106B, 0x030000)
+
+
+def test_tunnelled_nub_needs_tunnel_compatible_except_for_pci_bridges() -> None:
+    nub = pci_nub(IOPCITunnelled=True)
+    table = {"IOPCIMatch": "0x12348086", "IOClass": "MyDriver"}
+    assert not pci_match_property_table(nub, table, 0)[0]
+    assert pci_failed_key(nub, table) == "IOPCITunnelCompatible"
+    assert pci_match_property_table(nub, {**table, "IOPCITunnelCompatible": True}, 0)[0]
+    assert pci_match_property_table(nub, {**table, "IOClass": "IOPCI2PCIBridge"}, 0)[0]
+    lenient = TunnelPolicy(check_tunnel=False)
+    assert pci_match_property_table(nub, table, 0, policy=lenient)[0]
+    assert not pci_match_property_table(nub, {**table, "IOPCITunnelCompatible": False}, 0,
+                                        policy=lenient)[0]
+    assert pci_match_property_table(pci_nub(), table, 0)[0]
+
+
+def test_dispatch_finds_pci_matcher_for_subclasses() -> None:
+    agp = ClassRegistry().resolve("IOAGPDevice")()
+    assert family_matcher_for(agp) is pci_match_property_table
+
+
+def test_unknown_arch_is_refused() -> None:
+    with pytest.raises(ValueError):
+        pci_match_property_table(pci_nub(), {}, 0, arch="ppc")

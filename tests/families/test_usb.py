@@ -1,0 +1,106 @@
+"""USB family matching (QA1076 ladders), incl. Appendix B scenario 3."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import pytest
+from iokit_sdk.entry import IORegistryEntry
+from iokit_sdk.values import OSNumber
+
+from iokit_host.classes import ClassRegistry
+from iokit_host.families import family_matcher_for
+from iokit_host.families.usb import usb_failed_key, usb_score
+
+DEVICE = {"idVendor": 1452, "idProduct": 0x8509, "bcdDevice": 0x0516, "bDeviceClass": 239,
+          "bDeviceSubClass": 2, "bDeviceProtocol": 1}
+INTERFACE = {"idVendor": 1452, "idProduct": 0x8509, "bcdDevice": 0x0516,
+             "bConfigurationValue": 1, "bInterfaceNumber": 0, "bInterfaceClass": 3,
+             "bInterfaceSubClass": 1, "bInterfaceProtocol": 2}
+
+
+def usb_nub(class_name: str, props: dict[str, Any], **changes: Any) -> IORegistryEntry:
+    values = {k: OSNumber(v, 16) for k, v in {**props, **changes}.items()}
+    return ClassRegistry().resolve(class_name)(values)
+
+
+def match(nub: IORegistryEntry, table: dict[str, Any]) -> tuple[bool, int]:
+    matcher = family_matcher_for(nub)
+    assert matcher is not None
+    return matcher(nub, table, 0)
+
+
+@pytest.mark.parametrize("klass", ["IOUSBInterface", "IOUSBHostInterface"])
+def test_scenario_3_vendor_product_on_an_interface_needs_config_and_number(klass: str) -> None:
+    nub = usb_nub(klass, INTERFACE)
+    assert match(nub, {"idVendor": 1452, "idProduct": 0x8509})[0] is False
+    assert usb_failed_key(nub, {"idVendor": 1452, "idProduct": 0x8509},
+                          interface=True) == "bConfigurationValue"
+    full = {"idVendor": 1452, "idProduct": 0x8509, "bConfigurationValue": 1,
+            "bInterfaceNumber": 0}
+    assert match(nub, full) == (True, 90000)
+
+
+@pytest.mark.parametrize("klass", ["IOUSBInterface", "IOUSBHostInterface"])
+def test_scenario_3_hid_class_pair_scores_50000_plus_clamped_probe_score(klass: str) -> None:
+    nub = usb_nub(klass, INTERFACE)
+    table = {"bInterfaceClass": 3, "bInterfaceSubClass": 1}
+    assert match(nub, table) == (True, 50000)
+    assert match(nub, {**table, "IOProbeScore": 5000}) == (True, 55000)
+    assert match(nub, {**table, "IOProbeScore": 20000}) == (True, 59000)
+    assert match(nub, {**table, "IOProbeScore": "high"}) == (True, 50000)
+
+
+@pytest.mark.parametrize(("table", "score"), [
+    ({"idVendor": 1452, "idProduct": 0x8509, "bcdDevice": 0x0516}, 100000),
+    ({"idVendor": 1452, "idProduct": 0x8509, "bcdDevice": 0x0516, "bDeviceClass": 239}, 100000),
+    ({"idVendor": 1452, "idProduct": 0x8509}, 90000),
+    ({"bDeviceClass": 239, "bDeviceSubClass": 2, "bDeviceProtocol": 1}, 60000),
+    ({"bDeviceClass": 239, "bDeviceSubClass": 2}, 50000),
+    ({"idVendor": 1452, "idProduct": "*"}, 89000),
+    ({"idVendor": "*", "idProduct": "*"}, 88000),
+    ({"idVendor": 1452, "idProductArray": [1, 0x8509]}, 90000),
+    ({"idVendor": 1452, "idProduct": 0x8500, "idProductMask": 0xFF00}, 89500),
+    ({"idVendor": 1452, "idProductArray": [0x8400, 0x8501], "idProductMask": 0xFF00}, 89500),
+])
+def test_device_ladder_rows(table: dict[str, Any], score: int) -> None:
+    assert match(usb_nub("IOUSBDevice", DEVICE), table) == (True, score)
+
+
+@pytest.mark.parametrize("table", [
+    {"idVendor": 1452},  # no valid combination
+    {"idVendor": 1452, "idProduct": 0x8509, "bcdDevice": 1},  # release given and wrong
+    {"idVendor": 1452, "idProduct": 0x8509, "bDeviceClass": 9},  # optional key wrong
+    {"idVendor": 1452, "idProduct": 0x1111},
+    {"bDeviceClass": 239, "bDeviceSubClass": 2, "idVendor": 1452},  # vendor must be absent
+    {"bDeviceClass": 239},
+])
+def test_device_ladder_refusals(table: dict[str, Any]) -> None:
+    assert match(usb_nub("IOUSBHostDevice", DEVICE), table) == (False, 0)
+
+
+def test_vendor_specific_rows_need_class_ff_on_the_nub() -> None:
+    vendor_specific = usb_nub("IOUSBDevice", DEVICE, bDeviceClass=0xFF)
+    table = {"idVendor": 1452, "bDeviceSubClass": 2, "bDeviceProtocol": 1}
+    assert match(vendor_specific, table) == (True, 80000)
+    assert match(vendor_specific, {"idVendor": 1452, "bDeviceSubClass": 2}) == (True, 70000)
+    assert match(usb_nub("IOUSBDevice", DEVICE), table)[0] is False
+    # class-only rows refuse vendor-specific nubs
+    assert match(vendor_specific, {"bDeviceClass": 255, "bDeviceSubClass": 2})[0] is False
+
+
+def test_interface_rows_below_90000_need_config_and_number_absent() -> None:
+    nub = usb_nub("IOUSBInterface", INTERFACE)
+    table = {"bInterfaceClass": 3, "bInterfaceSubClass": 1, "bInterfaceProtocol": 2}
+    assert match(nub, table) == (True, 60000)
+    assert match(nub, {**table, "bInterfaceNumber": 0})[0] is False
+    full = {"idVendor": 1452, "idProduct": 0x8509, "bcdDevice": 0x0516,
+            "bConfigurationValue": 1, "bInterfaceNumber": 0}
+    assert match(nub, full) == (True, 100000)
+
+
+def test_usb_score_reports_wildcards_and_mask() -> None:
+    result = usb_score(usb_nub("IOUSBDevice", DEVICE),
+                       {"idVendor": "*", "idProduct": 0x8500, "idProductMask": 0xFF00},
+                       interface=False)
+    assert (result.base, result.wildcards, result.used_mask, result.score) == (90000, 1, True, 88500)
