@@ -36,15 +36,6 @@ if TYPE_CHECKING:
 
 __all__ = ["BootFailedError", "BootSummary", "IOKitHost", "NoSuchServiceError"]
 
-#: Diagnostic references that mean a driver misbehaved (what strict mode fails on).
-DRIVER_FAILURES = frozenset({
-    "driver-init-raised", "driver-probe-raised", "driver-start-raised", "driver-stop-raised",
-    "driver-free-raised", "driver-will-terminate-raised", "driver-did-terminate-raised",
-    "driver-detach-raised", "class-unknown", "kext-import-failed", "class-duplicate",
-    "notification-raised",
-})
-
-
 class BootFailedError(IOKitError):
     reference = "boot-failed-strict"
 
@@ -174,10 +165,8 @@ class IOKitHost:
         return bundles
 
     def failures(self) -> list[Diagnostic]:
-        """Diagnostics strict mode fails on: refused kexts and misbehaving drivers."""
-        refused = set(self.resolution.refused) if self.resolution else set()
-        return [d for d in self.diagnostics if d.severity is Severity.ERROR and (
-            d.reference in DRIVER_FAILURES or d.subject in refused)]
+        """Diagnostics strict mode fails on: every error (refused kexts, failed drivers)."""
+        return [d for d in self.diagnostics if d.severity is Severity.ERROR]
 
     def check_strict(self) -> None:
         failures = self.failures()
@@ -241,6 +230,7 @@ class IOKitHost:
         from iokit_host.lifecycle import build_nub
 
         provider = self._service(parent)
+        children: tuple[NubSpec, ...]
         if isinstance(spec, IOService):
             nub, children = spec, ()
         else:

@@ -1,13 +1,17 @@
-"""Options every booting subcommand shares (``--machine``, ``--kext``, ``--define``, ``--strict``)."""
+"""Options every booting subcommand shares (``--machine``, ``--kext``, ``--define``, ``--strict``)
+and the pip-style rendering of diagnostics on stderr."""
 
 from __future__ import annotations
 
 import argparse
 import os
+import sys
+from collections.abc import Iterable
 
+from iokit_host.errors import Diagnostic
 from iokit_host.host import IOKitHost
 
-__all__ = ["add_boot_arguments", "host_from_args", "parse_defines"]
+__all__ = ["add_boot_arguments", "host_from_args", "parse_defines", "print_diagnostics"]
 
 
 def add_boot_arguments(parser: argparse.ArgumentParser) -> None:
@@ -18,6 +22,8 @@ def add_boot_arguments(parser: argparse.ArgumentParser) -> None:
     group.add_argument("--kext", action="append", default=[], metavar="PATH",
                        help="also load this Info.plist or kext folder as a codeless kext "
                             "(repeatable)")
+    group.add_argument("--only-kexts", action="store_true",
+                       help="load only the --kext paths, not the installed kexts")
     group.add_argument("--define", action="append", default=[], metavar="NAME=VALUE",
                        help="value for a build placeholder such as PRODUCT_BUNDLE_IDENTIFIER "
                             "(repeatable)")
@@ -25,6 +31,8 @@ def add_boot_arguments(parser: argparse.ArgumentParser) -> None:
                        default=os.environ.get("IOKIT_STRICT", "") not in ("", "0"),
                        help="exit non-zero when a kext is refused or a driver fails "
                             "(also IOKIT_STRICT=1)")
+    group.add_argument("--disable-plugin", action="append", default=[], metavar="NAME",
+                       help="block a host plugin by name (also IOKIT_DISABLE_PLUGINS)")
 
 
 def parse_defines(items: list[str]) -> dict[str, str]:
@@ -38,6 +46,18 @@ def parse_defines(items: list[str]) -> dict[str, str]:
 
 
 def host_from_args(args: argparse.Namespace) -> IOKitHost:
-    """Build (not boot) a host from the shared options."""
-    return IOKitHost(args.machine, kext_paths=args.kext, defines=parse_defines(args.define),
-                     strict=args.strict)
+    """Build (not boot) a host from the shared options; strict is checked by the command."""
+    only = getattr(args, "only_kexts", False)
+    return IOKitHost(args.machine, kexts=[] if only else None, kext_paths=args.kext,
+                     defines=parse_defines(args.define),
+                     disable_plugins=getattr(args, "disable_plugin", ()))
+
+
+def print_diagnostics(diagnostics: Iterable[Diagnostic], *, file: object = None) -> int:
+    """Render diagnostics on stderr with reference and hint; returns how many."""
+    out = file if file is not None else sys.stderr
+    count = 0
+    for diagnostic in diagnostics:
+        print(str(diagnostic), file=out)  # type: ignore[call-overload]
+        count += 1
+    return count

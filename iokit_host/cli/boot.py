@@ -1,0 +1,56 @@
+"""``iokit boot``: boot a machine, match drivers, print the IOService plane and a summary.
+
+The printout is ``iokit ioreg``'s IOService plane; then, with ``--events FILE``, the changes
+each event made; last one line: nubs, drivers started, kexts loaded, refusals, waiting.
+Diagnostics (refused kexts, failed drivers) go to stderr with their reference and hint.
+"""
+
+from __future__ import annotations
+
+import argparse
+
+from iokit_host.cli.common import add_boot_arguments, host_from_args, print_diagnostics
+from iokit_host.host import IOKitHost
+
+__all__ = ["configure", "run"]
+
+
+def configure(parser: argparse.ArgumentParser) -> None:
+    add_boot_arguments(parser)
+    parser.add_argument("--events", metavar="FILE", default=None,
+                        help="apply a scenario of plug/unplug/publish events after boot "
+                             "(TOML; see docs/lifecycle.md)")
+
+
+def run(args: argparse.Namespace) -> int:
+    host = host_from_args(args).boot()
+    print(render_plane(host).rstrip("\n"))
+    if args.events:
+        from iokit_host.scenario import apply_events, read_events
+
+        for line in apply_events(host, read_events(args.events)):
+            print(line)
+    print(host.summary())
+    print_diagnostics(host.diagnostics)
+    waiting = host.waiting
+    for entry in waiting:
+        print(f"waiting[{entry.kind}]: {entry.subject}: {entry.reason}")
+    return 1 if args.strict and host.failures() else 0
+
+
+def render_plane(host: IOKitHost) -> str:
+    """The IOService plane as ``iokit ioreg`` prints it."""
+    try:
+        from iokit_host.ioreg import IoregOptions, render_text
+    except ImportError:  # the ioreg renderer is optional for a boot printout
+        return _simple_tree(host)
+    return render_text(host.registry, IoregOptions())
+
+
+def _simple_tree(host: IOKitHost) -> str:
+    lines = []
+    for depth, entry in host.registry.walk("IOService"):
+        location = entry.get_location()
+        name = entry.get_name() + (f"@{location}" if location else "")
+        lines.append(f"{'  ' * depth}+-o {name}  <class {entry.iokit_class_name}>")
+    return "\n".join(lines)

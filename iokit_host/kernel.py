@@ -1,0 +1,177 @@
+"""The kernel: one work loop that serialises every registry change and every driver call.
+
+IOKit runs matching on a pool of config threads fed by a FIFO of jobs (``_IOServiceJob``),
+serialised per object by work loops and command gates. Here one :class:`IOKernel` per host
+runs the same FIFO single-threaded, which keeps IOKit's order between nubs deterministic:
+``register_service`` queues a matching pass (or runs it inline with ``SYNCHRONOUS``), a
+driver's ``start`` that registers a nub just queues another job, and :meth:`run_until_quiet`
+drains the queue. It implements the SDK's :class:`~iokit_sdk.service.Kernel` protocol: every
+request a service makes arrives here and leaves as a hook call, so host plugins see it.
+"""
+
+from __future__ import annotations
+
+from collections import deque
+from collections.abc import Callable, Iterable, Mapping
+from typing import TYPE_CHECKING, Any
+
+from iokit_sdk import keys
+from iokit_sdk.service import SYNCHRONOUS, IOResources, IOService, ServiceState
+
+from iokit_host import lifecycle, termination
+from iokit_host.binding import Binder
+from iokit_host.errors import Diagnostic, Severity
+from iokit_host.matching import match_passive
+from iokit_host.notifications import Notifications
+from iokit_host.plugins import make_plugin_manager
+from iokit_host.waiting import WaitingQueue
+
+if TYPE_CHECKING:
+    from iokit_host.catalogue import IOCatalogue
+    from iokit_host.classes import ClassRegistry
+    from iokit_host.clock import HostClock
+    from iokit_host.registry import IORegistry
+
+__all__ = ["IOKernel"]
+
+Job = Callable[[], None]
+
+
+class IOKernel:
+    """The work loop of one host; services reach it as ``service._kernel``.
+
+    :param plugins: host plugins to register beside the entry-point ones.
+    :param disable_plugins: plugin names to block.
+    :param load_entry_points: False to skip the ``iokit`` entry-point group (tests).
+    """
+
+    def __init__(self, *, registry: IORegistry, classes: ClassRegistry, catalogue: IOCatalogue,
+                 clock: HostClock, diagnostics: list[Diagnostic] | None = None,
+                 plugins: Iterable[object] = (), disable_plugins: Iterable[str] = (),
+                 load_entry_points: bool = True, resolution: Any = None) -> None:
+        self.registry = registry
+        self.classes = classes
+        self.catalogue = catalogue
+        self.clock = clock
+        self.diagnostics = diagnostics if diagnostics is not None else []
+        self.resolution = resolution
+        self.notifications = Notifications()
+        self.waiting = WaitingQueue()
+        self.plugin_manager = make_plugin_manager(
+            self, plugins=plugins, disable=disable_plugins, load_entry_points=load_entry_points)
+        self.hook = self.plugin_manager.hook
+        self.binder = Binder(self)
+        self.resources: IOService | None = None
+        self.resource_generation = 0
+        self._jobs: deque[Job] = deque()
+        self._queued: set[int] = set()
+        self._busy_since: dict[int, int] = {}
+
+    # -- the Kernel protocol: what services ask ---------------------------------------------
+    def attach(self, service: IOService, provider: IOService) -> bool:
+        return bool(self.hook.iokit_attach(service=service, provider=provider))
+
+    def detach(self, service: IOService, provider: IOService) -> None:
+        self.hook.iokit_detach(service=service, provider=provider)
+
+    def register_service(self, service: IOService, options: int = 0) -> None:
+        self.hook.iokit_register_service(service=service, options=options)
+
+    def terminate(self, service: IOService, options: int = 0) -> bool:
+        termination.terminate(self, service, options)
+        return True
+
+    def publish_resource(self, key: str, value: Any = None) -> None:
+        """Set ``key`` on IOResources, wake starts parked on it and re-match IOResources."""
+        resources = self.ensure_resources()
+        resources.set_property(key, value if value is not None else "IOService")
+        self.resource_generation += 1
+        for parked in self.waiting.release_ready(resources.properties):
+            self._jobs.append(lambda parked=parked: self.binder.resume(parked))
+        self.register_service(resources)
+
+    # -- what the built-in plugin does for attach, detach and register_service ----------------
+    def link(self, service: IOService, provider: IOService) -> bool:
+        """Make the IOService-plane link (``attach``); refused on an inactive provider."""
+        if provider.is_inactive():
+            return False
+        self.registry.attach(service, provider, keys.SERVICE_PLANE)
+        service._kernel = self
+        return True
+
+    def unlink(self, service: IOService, provider: IOService) -> None:
+        self.registry.detach(service, provider, keys.SERVICE_PLANE)
+
+    def start_matching(self, service: IOService, options: int = 0) -> bool:
+        """Queue (or with ``SYNCHRONOUS`` run) a matching pass on ``service`` (``startMatching``)."""
+        if service.is_inactive():
+            return False
+        if not lifecycle.is_registry_member(self.registry, service):
+            self.report(Diagnostic(
+                "service-not-registry-member", "register_service on a service that is not "
+                "attached up to the registry root", subject=repr(service),
+                hint="attach the nub to its provider before calling register_service()",
+                severity=Severity.WARNING))
+            return False
+        service._kernel = self
+        if options & SYNCHRONOUS:
+            self.adjust_busy(service, +1)
+            self.binder.match_nub(service)
+        elif id(service) not in self._queued:
+            self.adjust_busy(service, +1)
+            self._queued.add(id(service))
+            self._jobs.append(lambda: self._run_match_job(service))
+        return True
+
+    def _run_match_job(self, service: IOService) -> None:
+        self._queued.discard(id(service))
+        self.binder.match_nub(service)
+
+    # -- the work loop -------------------------------------------------------------------------
+    def run_until_quiet(self) -> int:
+        """Run queued jobs in FIFO order until none is left; returns how many ran."""
+        ran = 0
+        jobs = self._jobs
+        while jobs:
+            jobs.popleft()()
+            ran += 1
+        return ran
+
+    def pending_jobs(self) -> int:
+        return len(self._jobs)
+
+    def adjust_busy(self, service: IOService, delta: int) -> None:
+        lifecycle.adjust_busy(service, delta, self.clock, self._busy_since)
+
+    def report(self, diagnostic: Diagnostic) -> None:
+        self.diagnostics.append(diagnostic)
+
+    # -- IOResources and lookups ---------------------------------------------------------------
+    def ensure_resources(self) -> IOService:
+        """The IOResources nub under the IOService-plane root, created when the machine has none."""
+        if self.resources is not None:
+            return self.resources
+        root = self.registry.plane_root(keys.SERVICE_PLANE)
+        if not isinstance(root, IOService):
+            raise RuntimeError("the machine has no IOService-plane root yet")  # noqa: TRY004 - a state error, not a type error
+        found = next((c for c in root.get_child_entries() if isinstance(c, IOService)
+                      and c.meta_cast(keys.RESOURCES_CLASS)), None)
+        if found is None:
+            cls = self.classes.lookup(keys.RESOURCES_CLASS) or IOResources
+            found = cls()  # type: ignore[assignment]
+            assert isinstance(found, IOService)
+            self.link(found, root)
+        found._kernel = self
+        self.resources = found
+        return found
+
+    def services(self) -> list[IOService]:
+        """Every service in the IOService plane, depth-first."""
+        return [e for _, e in self.registry.walk(keys.SERVICE_PLANE)
+                if isinstance(e, IOService)]
+
+    def copy_matching_services(self, matching: Mapping[str, Any]) -> list[IOService]:
+        """Matched, active services that passively match (``getMatchingServices``)."""
+        return [s for s in self.services()
+                if s.get_state() & ServiceState.MATCHED and not s.is_inactive()
+                and match_passive(matching, s, registry=self.registry).matched]

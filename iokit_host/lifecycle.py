@@ -1,0 +1,70 @@
+"""Lifecycle bookkeeping: busy counts, registry membership, and hot-plugged nub trees.
+
+IOKit keeps a 10-bit busy count per service (``_adjustBusy``): a matching pass holds +1 on
+its nub, a parked start holds +1, each termination victim holds +1 until it detaches. When a
+count goes 0 -> nonzero its provider gains +1, and when it returns to 0 the provider loses
+it, so a parent stays busy while any descendant is; ``waitQuiet`` waits for the root's count
+to reach 0. ``registerService`` refuses a nub that is not attached up to the registry root.
+
+The calls themselves (init, attach, probe, start, stop, detach, free, will/did terminate)
+go through the hooks in :mod:`iokit_sdk.hookspecs`; docs/lifecycle.md gives their order.
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING
+
+from iokit_sdk.keys import SERVICE_PLANE
+from iokit_sdk.service import IOService
+
+if TYPE_CHECKING:
+    from iokit_host.classes import ClassRegistry
+    from iokit_host.clock import HostClock
+    from iokit_host.machine.model import NubSpec
+    from iokit_host.registry import IORegistry
+
+__all__ = ["BUSY_MAX", "adjust_busy", "build_nub", "is_registry_member"]
+
+BUSY_MAX = 1023
+
+
+def adjust_busy(service: IOService, delta: int, clock: HostClock, since: dict[int, int]) -> None:
+    """Add ``delta`` to ``service``'s busy count, propagating 0<->nonzero changes upward.
+
+    :param since: per-service time it became busy (keyed by ``id``), for accumulated busy time.
+    """
+    node: IOService | None = service
+    while node is not None and delta:
+        old = node._busy
+        new = max(0, old + delta)
+        node._busy = new
+        if (old == 0) == (new == 0):
+            return
+        if new:
+            since[id(node)] = clock.now_ns()
+        else:
+            node._busy_time_ns += clock.now_ns() - since.pop(id(node), clock.now_ns())
+        delta = 1 if new else -1
+        node = node.get_provider()
+
+
+def is_registry_member(registry: IORegistry, service: IOService) -> bool:
+    """True when ``service`` is attached in the IOService plane all the way up to the root."""
+    node = service.get_parent_entry(SERVICE_PLANE)
+    if service is registry.plane_root(SERVICE_PLANE):
+        return True
+    seen = 0
+    while node is not None and seen < 10_000:
+        if node is registry.root:
+            return True
+        node = node.get_parent_entry(SERVICE_PLANE)
+        seen += 1
+    return False
+
+
+def build_nub(classes: ClassRegistry, spec: NubSpec) -> IOService:
+    """Instantiate ``spec`` (not its children) as an unattached service of its class."""
+    cls = classes.resolve(spec.class_name, default_super="IOService")
+    if not issubclass(cls, IOService):
+        raise TypeError(f"{spec.class_name} is not an IOService class")
+    return cls(dict(spec.properties), name=spec.name, location=spec.location)

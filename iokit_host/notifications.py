@@ -1,0 +1,100 @@
+"""Matching notifications: handlers told when services are published, matched or terminated.
+
+IOKit keeps notifiers per type (``IOServicePublish``, ``IOServiceFirstPublish``,
+``IOServiceMatched``, ``IOServiceFirstMatch``, ``IOServiceTerminate``) in sets ordered by
+priority, higher first and FIFO among equals; each has a matching dictionary tested with
+passive matching against the service. Installing one delivers the services that already
+qualify (``addMatchingNotification``). Here the kernel fires the ``iokit_publish`` ...
+``iokit_terminated`` hooks at IOKit's points and the built-in plugin hands each to
+:meth:`Notifications.deliver`.
+"""
+
+from __future__ import annotations
+
+import itertools
+from collections.abc import Callable, Iterable, Mapping
+from dataclasses import dataclass, field
+from typing import Any
+
+from iokit_sdk.service import IOService, ServiceState
+
+from iokit_host.matching import match_passive
+
+__all__ = ["NOTIFICATION_TYPES", "Notifications", "Notifier"]
+
+#: notification type -> the state bit a service must have to be delivered at install time
+#: (0: none are delivered; terminated notifications are never replayed).
+NOTIFICATION_TYPES: Mapping[str, int] = {
+    "publish": ServiceState.REGISTERED,
+    "first_publish": ServiceState.FIRST_PUBLISH,
+    "matched": ServiceState.MATCHED,
+    "first_match": ServiceState.FIRST_MATCH,
+    "terminated": 0,
+}
+
+Handler = Callable[[IOService], None]
+
+
+@dataclass(eq=False, slots=True)
+class Notifier:
+    """One installed notifier; :meth:`remove` uninstalls it."""
+
+    kind: str
+    matching: Mapping[str, Any]
+    handler: Handler
+    priority: int
+    seq: int
+    _owner: Notifications | None = field(default=None, repr=False)
+
+    def remove(self) -> None:
+        if self._owner is not None:
+            self._owner._remove(self)
+            self._owner = None
+
+
+class Notifications:
+    """The notifiers of one host, per type, ordered by priority (higher first, FIFO)."""
+
+    def __init__(self) -> None:
+        self._by_kind: dict[str, list[Notifier]] = {kind: [] for kind in NOTIFICATION_TYPES}
+        self._seq = itertools.count()
+
+    def install(self, kind: str, matching: Mapping[str, Any], handler: Handler, *,
+                priority: int = 0, existing: Iterable[IOService] = ()) -> Notifier:
+        """Install a notifier and deliver the qualifying ``existing`` services to it."""
+        if kind not in NOTIFICATION_TYPES:
+            raise ValueError(f"unknown notification type {kind!r}; "
+                             f"one of {', '.join(NOTIFICATION_TYPES)}")
+        notifier = Notifier(kind, dict(matching), handler, priority, next(self._seq), self)
+        ordered = self._by_kind[kind]
+        ordered.append(notifier)
+        ordered.sort(key=lambda n: (-n.priority, n.seq))
+        bit = NOTIFICATION_TYPES[kind]
+        for service in list(existing) if bit else ():
+            if notifier._owner is None:
+                break
+            if service.get_state() & bit and not service.is_inactive():
+                self._deliver_one(notifier, service)
+        return notifier
+
+    def deliver(self, kind: str, service: IOService) -> None:
+        """Call every notifier of ``kind`` whose matching dictionary matches ``service``."""
+        notifiers = self._by_kind[kind]
+        if not notifiers:
+            return
+        for notifier in list(notifiers):
+            if notifier._owner is not None:
+                self._deliver_one(notifier, service)
+
+    def __len__(self) -> int:
+        return sum(len(v) for v in self._by_kind.values())
+
+    @staticmethod
+    def _deliver_one(notifier: Notifier, service: IOService) -> None:
+        if match_passive(notifier.matching, service).matched:
+            notifier.handler(service)
+
+    def _remove(self, notifier: Notifier) -> None:
+        ordered = self._by_kind[notifier.kind]
+        if notifier in ordered:
+            ordered.remove(notifier)

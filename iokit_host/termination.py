@@ -1,0 +1,142 @@
+"""Termination: taking a service and the clients that depend on it out of the registry.
+
+IOKit's ``terminate`` runs in phases (IOService.cpp ``terminatePhase1``, ``terminateWorker``):
+
+1. breadth-first from the victim, each victim becomes inactive, loses its registered and
+   matched states, takes +1 busy and fires ``IOServiceTerminate`` notifications; a client is
+   terminated too only when the victim is its sole provider (``requestTerminate``);
+2. ``willTerminate`` on every client of every victim, top-down; then ``didTerminate``,
+   bottom-up;
+3. leaves first: ``stop`` then ``detach`` from each provider; a victim detached from its last
+   provider drops its busy count to 0 and is freed.
+
+The three phases run here inside the ``terminate`` call, in that order, on the kernel's
+single work loop (IOKit hands phase 2 to a terminate thread; the order is the same).
+``TERMINATE_WITH_REMATCH`` re-registers the victim's provider after it detaches, which is
+how IOKit re-runs matching after a driver is replaced.
+"""
+
+from __future__ import annotations
+
+from collections import deque
+from collections.abc import Callable
+from typing import TYPE_CHECKING, Any
+
+from iokit_sdk.keys import SERVICE_PLANE
+from iokit_sdk.service import (
+    TERMINATE_NEED_WILL_TERMINATE,
+    TERMINATE_WITH_REMATCH,
+    IOService,
+    ServiceState,
+)
+
+from iokit_host.errors import Diagnostic
+
+if TYPE_CHECKING:
+    from iokit_host.kernel import IOKernel
+
+__all__ = ["terminate"]
+
+_CLEARED = (ServiceState.REGISTERED | ServiceState.MATCHED | ServiceState.FIRST_PUBLISH
+            | ServiceState.FIRST_MATCH)
+
+
+def terminate(kernel: IOKernel, victim: IOService, options: int = 0) -> list[IOService]:
+    """Terminate ``victim`` and its sole-provider clients; returns the victims, top-down."""
+    victims = _phase1(kernel, victim)
+    if not victims:
+        return victims
+    providers = [p for p in victim.get_parent_entries(SERVICE_PLANE) if isinstance(p, IOService)]
+    _phase2(kernel, victims, providers if options & TERMINATE_NEED_WILL_TERMINATE else [],
+            options)
+    _phase3(kernel, victims)
+    if options & TERMINATE_WITH_REMATCH:
+        for provider in providers:
+            if not provider.is_inactive():
+                kernel.register_service(provider)
+    return victims
+
+
+def _phase1(kernel: IOKernel, victim: IOService) -> list[IOService]:
+    queue: deque[IOService] = deque([victim])
+    victims: list[IOService] = []
+    while queue:
+        service = queue.popleft()
+        if service.is_inactive():
+            continue
+        service._state = (service._state | ServiceState.INACTIVE) & ~_CLEARED
+        kernel.adjust_busy(service, +1)
+        victims.append(service)
+        _guard(kernel, "notification-raised", service,
+               lambda s=service: kernel.hook.iokit_terminated(service=s))
+        kernel.waiting.drop_nub(service)
+        for client in service.get_clients():
+            # requestTerminate: only a client whose sole provider is the victim goes too.
+            if client.get_parent_entries(SERVICE_PLANE) == (service,):
+                queue.append(client)
+    return victims
+
+
+def _phase2(kernel: IOKernel, victims: list[IOService], providers: list[IOService],
+            options: int) -> None:
+    hook = kernel.hook
+    root = victims[0]
+    for provider in providers:
+        _guard(kernel, "driver-will-terminate-raised", root, lambda p=provider: hook.iokit_will_terminate(
+            service=root, provider=p, options=options))
+    for victim in victims:
+        for client in victim.get_clients():
+            _guard(kernel, "driver-will-terminate-raised", client,
+                   lambda c=client, v=victim: hook.iokit_will_terminate(
+                       service=c, provider=v, options=options))
+    for victim in reversed(victims):
+        for client in victim.get_clients():
+            _guard(kernel, "driver-did-terminate-raised", client,
+                   lambda c=client, v=victim: hook.iokit_did_terminate(
+                       service=c, provider=v, options=options))
+    for provider in providers:
+        _guard(kernel, "driver-did-terminate-raised", root, lambda p=provider: hook.iokit_did_terminate(
+            service=root, provider=p, options=options))
+
+
+def _phase3(kernel: IOKernel, victims: list[IOService]) -> None:
+    # Reversed breadth-first order puts every victim after all of its descendants.
+    for victim in reversed(victims):
+        for survivor in victim.get_clients():
+            _stop_and_detach(kernel, survivor, victim)
+        providers = [p for p in victim.get_parent_entries(SERVICE_PLANE)
+                     if isinstance(p, IOService)]
+        for index, provider in enumerate(providers):
+            if index == len(providers) - 1:
+                kernel.adjust_busy(victim, -victim.get_busy_state())
+            _stop_and_detach(kernel, victim, provider)
+        if not providers:
+            kernel.adjust_busy(victim, -victim.get_busy_state())
+        _finalize(kernel, victim)
+
+
+def _stop_and_detach(kernel: IOKernel, client: IOService, provider: IOService) -> None:
+    hook = kernel.hook
+    _guard(kernel, "driver-stop-raised", client,
+           lambda: hook.iokit_stop(service=client, provider=provider))
+    _guard(kernel, "driver-detach-raised", client,
+           lambda: hook.iokit_detach(service=client, provider=provider))
+
+
+def _finalize(kernel: IOKernel, victim: IOService) -> None:
+    _guard(kernel, "driver-free-raised", victim, lambda: kernel.hook.iokit_free(service=victim))
+    kernel.registry.detach_all(victim)
+    kernel.binder.forget(victim)
+    if victim is kernel.resources:
+        kernel.resources = None
+
+
+def _guard(kernel: IOKernel, reference: str, service: IOService, call: Callable[[], Any]) -> None:
+    """Run one termination call; an exception is reported and termination goes on."""
+    try:
+        call()
+    except Exception as error:  # noqa: BLE001 - driver code may raise anything
+        kernel.report(Diagnostic(
+            reference, f"{service.iokit_class_name} {service.get_name()!r}: "
+            f"{type(error).__name__}: {error}", subject=service.iokit_class_name,
+            hint="termination went on without it", context={"exception": error}))

@@ -1,0 +1,76 @@
+"""Benchmark: a lifecycle hook through the host vs a bare pluggy call (DESIGN.md's costs).
+
+Targets: a hook call through the host costs at most 1.5x a bare pluggy hook with one
+implementation that calls the method; a host-wide wrapper adds no more than pluggy's own
+wrapper cost (x1.5 for noise). Baselines are measured in the same run.
+"""
+
+from __future__ import annotations
+
+import statistics
+import time
+from collections.abc import Callable, Generator
+
+import pluggy
+import pytest
+from iokit_sdk import IOService, hookimpl, hookspecs
+
+from iokit_host.host import IOKitHost
+
+pytestmark = pytest.mark.bench
+
+N = 20_000
+
+
+def _median_ns(call: Callable[[], object], repeat: int = 9) -> float:
+    samples = []
+    for _ in range(repeat):
+        start = time.perf_counter_ns()
+        for _ in range(N):
+            call()
+        samples.append((time.perf_counter_ns() - start) / N)
+    return statistics.median(samples)
+
+
+class _Bare:
+    @hookimpl
+    def iokit_start(self, service: IOService, provider: IOService) -> bool:
+        return service.start(provider)
+
+
+class _Wrapper:
+    @hookimpl(wrapper=True)
+    def iokit_start(self, service: IOService, provider: IOService) -> Generator[None, bool, bool]:
+        return (yield)
+
+
+def _bare_manager(*plugins: object) -> pluggy.PluginManager:
+    manager = pluggy.PluginManager("iokit")
+    manager.add_hookspecs(hookspecs)
+    for plugin in (_Bare(), *plugins):
+        manager.register(plugin)
+    return manager
+
+
+def test_host_hook_call_costs_at_most_1_5x_a_bare_pluggy_call(benchmark) -> None:  # type: ignore[no-untyped-def]
+    driver, provider = IOService(), IOService()
+    bare = _bare_manager().hook.iokit_start
+    host_hook = IOKitHost(disable_plugins=()).kernel.hook.iokit_start
+    bare_wrapped = _bare_manager(_Wrapper()).hook.iokit_start
+    wrapped_host = IOKitHost(plugins=[_Wrapper()]).kernel.hook.iokit_start
+
+    def through_host() -> object:
+        return host_hook(service=driver, provider=provider)
+
+    benchmark(through_host)
+    base = _median_ns(lambda: bare(service=driver, provider=provider))
+    host = _median_ns(through_host)
+    base_w = _median_ns(lambda: bare_wrapped(service=driver, provider=provider))
+    host_w = _median_ns(lambda: wrapped_host(service=driver, provider=provider))
+    method = _median_ns(lambda: driver.start(provider))
+    print(f"\nmethod call {method:.0f} ns; bare pluggy {base:.0f} ns; through host {host:.0f} ns "
+          f"(ratio {host / base:.2f})")
+    print(f"wrapper cost: pluggy {base_w - base:.0f} ns, host {host_w - host:.0f} ns "
+          f"(ratio {(host_w - host) / max(base_w - base, 1):.2f})")
+    assert host <= 1.5 * base
+    assert host_w - host <= 1.5 * (base_w - base) + 50

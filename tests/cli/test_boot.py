@@ -1,0 +1,101 @@
+"""``iokit boot``: the IOService plane, the events scenario, the summary, strict mode."""
+
+from __future__ import annotations
+
+import plistlib
+from pathlib import Path
+
+import pytest
+
+from iokit_host.cli import main
+
+MACHINE = """\
+[machine]
+name = "wifi"
+description = "one Broadcom Wi-Fi card"
+
+[[nub]]
+id = "root"
+class = "IOPlatformExpertDevice"
+name = "TestMac"
+
+[[nub]]
+parent = "root"
+class = "IOPCIDevice"
+name = "pci14e4,4331"
+location = "0"
+[nub.properties]
+"vendor-id" = { data = "e4140000" }
+"""
+
+EVENTS = """\
+[[event]]
+action = "plug"
+parent = "TestMac"
+at-ns = 1000
+[event.nub]
+class = "IOPCIDevice"
+name = "pci8086,1"
+location = "1"
+
+[[event]]
+action = "unplug"
+path = "pci14e4,4331@0"
+"""
+
+
+def _plist(tmp_path: Path, personalities: dict) -> Path:  # type: ignore[type-arg]
+    path = tmp_path / "Info.plist"
+    path.write_bytes(plistlib.dumps({
+        "CFBundleIdentifier": "com.real.wifi", "CFBundleVersion": "1.0",
+        "CFBundleName": "RealWiFi", "IOKitPersonalities": personalities,
+        "OSBundleLibraries": {"com.apple.kpi.iokit": "8.0"}}))
+    return path
+
+
+@pytest.fixture()
+def files(tmp_path: Path) -> dict[str, str]:
+    (tmp_path / "machine.toml").write_text(MACHINE)
+    (tmp_path / "events.toml").write_text(EVENTS)
+    plist = _plist(tmp_path, {"Wi-Fi": {
+        "IOClass": "AppleRealWiFi", "IOProviderClass": "IOPCIDevice", "IOProbeScore": 5000,
+        "CFBundleIdentifier": "com.real.wifi",
+        "IOPropertyMatch": {"vendor-id": b"\xe4\x14\x00\x00"}}})
+    return {"machine": str(tmp_path / "machine.toml"), "events": str(tmp_path / "events.toml"),
+            "kext": str(plist)}
+
+
+def _boot(files: dict[str, str], *extra: str) -> list[str]:
+    return ["boot", "--machine", files["machine"], "--only-kexts", "--kext", files["kext"],
+            *extra]
+
+
+def test_boot_prints_the_plane_and_one_summary_line(
+        files: dict[str, str], capsys: pytest.CaptureFixture[str]) -> None:
+    assert main(_boot(files)) == 0
+    out = capsys.readouterr().out.splitlines()
+    assert any("+-o AppleRealWiFi  <class AppleRealWiFi" in line for line in out)
+    assert out[-1] == "3 nubs, 1 drivers started, 1 kexts loaded, 0 refusals, 0 waiting"
+
+
+def test_boot_applies_events_and_prints_what_changed(
+        files: dict[str, str], capsys: pytest.CaptureFixture[str]) -> None:
+    assert main(_boot(files, "--events", files["events"])) == 0
+    out = capsys.readouterr().out.splitlines()
+    assert "[t=1000ns] plugged IOService:/pci8086,1@1: IOPCIDeviceGeneric" in out
+    assert ("[t=1000ns] unplugged pci14e4,4331@0: terminated IOPCIDevice, AppleRealWiFi"
+            in out)
+    assert out[-1] == "3 nubs, 1 drivers started, 1 kexts loaded, 0 refusals, 0 waiting"
+
+
+def test_strict_boot_fails_on_a_refused_kext(
+        tmp_path: Path, files: dict[str, str], capsys: pytest.CaptureFixture[str]) -> None:
+    bad = tmp_path / "bad"
+    bad.mkdir()
+    (bad / "Info.plist").write_bytes(plistlib.dumps({
+        "CFBundleIdentifier": "com.bad", "CFBundleVersion": "1.0f0",
+        "IOKitPersonalities": {}}))
+    args = ["boot", "--machine", files["machine"], "--only-kexts", "--kext", str(bad / "Info.plist")]
+    assert main(args) == 0
+    assert main([*args, "--strict"]) == 1
+    assert "error[manifest-bad-version]" in capsys.readouterr().err

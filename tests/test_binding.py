@@ -1,0 +1,222 @@
+"""Binding: probe and start per category, fallback, failures, lazy loading, stand-ins."""
+
+from __future__ import annotations
+
+import sys
+import textwrap
+from pathlib import Path
+
+import pytest
+from hostkit import Journal, kext, make_host, personality, wifi_nub
+from iokit_sdk import IOService
+
+from iokit_host.errors import Diagnostic
+from iokit_host.host import BootFailedError
+
+NUB = "pci14e4,4331"
+
+
+def _drivers(journal: Journal, fail_start: set[str] = frozenset(),  # type: ignore[assignment]
+             ) -> dict[str, type[IOService]]:
+    """Driver classes A, B, C that journal probe/start; names in ``fail_start`` fail start."""
+
+    def make(name: str) -> type[IOService]:
+        def probe(self: IOService, provider: IOService, score: int) -> int | None:
+            journal.add("probe", self, provider)
+            return score
+
+        def start(self: IOService, provider: IOService) -> bool:
+            journal.add("start", self, provider)
+            return name not in fail_start
+
+        return type(name, (IOService,), {"probe": probe, "start": start,
+                                         "get_name": lambda self, plane=None: name})
+
+    return {name: make(name) for name in ("A", "B", "C")}
+
+
+def _scenario_one(fail_start: set[str]) -> tuple[Journal, object]:
+    journal = Journal()
+    classes = _drivers(journal, fail_start)
+    bundle = kext("com.test.cat", {
+        "A": personality("A", score=1000),
+        "B": personality("B", score=2000),
+        "C": personality("C", score=10, IOMatchCategory="X"),
+    })
+    host = make_host([wifi_nub()], [bundle], {"com.test.cat": classes.values()})
+    return journal, host.boot()
+
+
+def test_appendix_b1_best_starts_and_the_other_is_never_started() -> None:
+    journal, host = _scenario_one(set())
+    assert journal.methods("probe") == ["B", "A", "C"]  # every candidate probes first
+    assert journal.methods("start") == ["B", "C"]
+    drivers = {d.iokit_class_name: d for d in host.drivers_of(NUB)}  # type: ignore[attr-defined]
+    assert set(drivers) == {"B", "C"}
+    assert drivers["C"].get_property("IOMatchCategory") == "X"
+    assert drivers["B"].get_property("IOMatchCategory") == "IODefaultMatchCategory"
+
+
+def test_appendix_b1_start_failure_falls_back_to_the_next_candidate() -> None:
+    journal, host = _scenario_one({"B"})
+    assert journal.methods("start") == ["B", "A", "C"]
+    assert sorted(d.iokit_class_name for d in host.drivers_of(NUB)) == ["A", "C"]  # type: ignore[attr-defined]
+    outcome = host.explain(NUB).outcome_of("B")  # type: ignore[attr-defined]
+    assert outcome.outcome == "start-failed" and outcome.reason == "start returned False"
+
+
+class _Scored(IOService):
+    def probe(self, provider: IOService, score: int) -> int | None:
+        return 9000
+
+
+class _Declines(IOService):
+    def probe(self, provider: IOService, score: int) -> int | None:
+        return None
+
+
+def test_probe_may_raise_the_score_or_decline() -> None:
+    bundle = kext("com.test.probe", {
+        "decl": personality("_Declines", score=50000),
+        "low": personality("_Scored", score=1),
+        "builtin-beater": personality("IOService", score=5000),
+    })
+    host = make_host([wifi_nub()], [bundle], {"com.test.probe": [_Scored, _Declines]}).boot()
+    (driver,) = host.drivers_of(NUB)
+    assert type(driver) is _Scored and driver.get_property("IOProbeScore") == 9000
+    explained = host.explain(NUB)
+    assert explained.outcome_of("_Declines").outcome == "declined"
+    assert explained.outcome_of("IOService").outcome == "lost"
+
+
+class _RaisesInStart(IOService):
+    def start(self, provider: IOService) -> bool:
+        raise RuntimeError("firmware missing")
+
+
+class _RaisesInProbe(IOService):
+    def probe(self, provider: IOService, score: int) -> int | None:
+        raise ValueError("bad register")
+
+
+def _raising_bundle() -> object:
+    return kext("com.test.raise", {
+        "probe": personality("_RaisesInProbe", score=9000),
+        "start": personality("_RaisesInStart", score=8000),
+    })
+
+
+def _references(diagnostics: list[Diagnostic]) -> list[str]:
+    return [d.reference for d in diagnostics]
+
+
+def test_a_raising_driver_is_reported_and_the_next_candidate_starts() -> None:
+    host = make_host([wifi_nub(), wifi_nub(location="1")], [_raising_bundle()],
+                     {"com.test.raise": [_RaisesInStart, _RaisesInProbe]}).boot()
+    for nub in ("pci14e4,4331@0", "pci14e4,4331@1"):  # the boot went on to the second nub
+        (driver,) = host.drivers_of(nub)
+        assert driver.iokit_class_name == "IOPCIDeviceGeneric"
+    assert _references(host.diagnostics).count("driver-probe-raised") == 2
+    assert _references(host.diagnostics).count("driver-start-raised") == 2
+    explained = host.explain("pci14e4,4331@0")
+    assert explained.outcome_of("_RaisesInStart").reason == \
+        "start raised RuntimeError: firmware missing"
+    assert explained.outcome_of("_RaisesInProbe").outcome == "probe-failed"
+
+
+def test_strict_mode_raises_at_the_end_of_boot() -> None:
+    host = make_host([wifi_nub()], [_raising_bundle()],
+                     {"com.test.raise": [_RaisesInStart, _RaisesInProbe]}, strict=True)
+    with pytest.raises(BootFailedError) as failure:
+        host.boot()
+    assert failure.value.ref == "boot-failed-strict"
+    assert host.drivers_of(NUB)[0].iokit_class_name == "IOPCIDeviceGeneric"
+
+
+def test_unknown_class_of_a_kext_with_code_is_skipped(tmp_path: Path,
+                                                      monkeypatch: pytest.MonkeyPatch) -> None:
+    (tmp_path / "emptykext").mkdir()
+    (tmp_path / "emptykext" / "__init__.py").write_text("")
+    monkeypatch.syspath_prepend(str(tmp_path))
+    bundle = kext("com.test.empty", {"p": personality("Missing", score=900)},
+                  package="emptykext")
+    host = make_host([wifi_nub()], [bundle]).boot()
+    assert "class-unknown" in _references(host.diagnostics)
+    assert host.explain(NUB).outcome_of("Missing").outcome == "class-unknown"
+    assert host.drivers_of(NUB)[0].iokit_class_name == "IOPCIDeviceGeneric"
+
+
+def test_codeless_kext_starts_a_stand_in_of_its_class() -> None:
+    bundle = kext("com.real.plist", {"p": personality("AppleRealDriver", score=900)})
+    host = make_host([wifi_nub()], [bundle]).boot()
+    (driver,) = host.drivers_of(NUB)
+    assert driver.iokit_class_name == "AppleRealDriver"
+    assert driver.get_property("IOKitHostStandIn") is True
+    assert driver.get_property("CFBundleIdentifier") == "com.real.plist"
+
+
+def _write_package(root: Path, name: str, body: str) -> None:
+    (root / name).mkdir()
+    (root / name / "__init__.py").write_text(textwrap.dedent(body))
+
+
+def test_kexts_are_imported_only_when_a_personality_survives(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    marker = tmp_path / "imported"
+    _write_package(tmp_path, "neverkext", f"""
+        open({str(marker)!r}, "w").write("yes")
+        raise ImportError("must never be imported")
+    """)
+    _write_package(tmp_path, "lazykext", """
+        from iokit_sdk import IOService
+        class LazyDriver(IOService):
+            pass
+    """)
+    monkeypatch.syspath_prepend(str(tmp_path))
+    never = kext("com.test.never", {"p": personality(
+        "Never", score=99999, IOPropertyMatch={"vendor-id": b"\x86\x80\x00\x00"})},
+        package="neverkext")
+    lazy = kext("com.test.lazy", {"p": personality("LazyDriver", score=1000)},
+                package="lazykext")
+    host = make_host([wifi_nub()], [never, lazy]).boot()
+    assert not marker.exists() and "neverkext" not in sys.modules
+    assert host.drivers_of(NUB)[0].iokit_class_name == "LazyDriver"
+    assert list(host.kernel.binder.loaded_kexts) == ["com.test.lazy"]
+    assert host.classes.owner_of("LazyDriver") == "com.test.lazy"
+
+
+def test_a_kext_that_fails_to_import_is_reported_once_and_skipped(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    _write_package(tmp_path, "brokenkext", "raise RuntimeError('boom')\n")
+    monkeypatch.syspath_prepend(str(tmp_path))
+    broken = kext("com.test.broken", {"p": personality("X", score=900)}, package="brokenkext")
+    host = make_host([wifi_nub(), wifi_nub(location="1")], [broken]).boot()
+    assert _references(host.diagnostics).count("kext-import-failed") == 1
+    assert host.explain("pci14e4,4331@1").outcome_of("X").outcome == "kext-load-failed"
+    assert host.drivers_of("pci14e4,4331@1")[0].iokit_class_name == "IOPCIDeviceGeneric"
+
+
+class _Bus(IOService):
+    def start(self, provider: IOService) -> bool:
+        for unit in ("0", "1"):
+            child = IOService({"unit": unit}, name="bus-child", location=unit)
+            child.attach(self)
+            child.register_service()
+        return True
+
+
+class _ChildDriver(IOService):
+    pass
+
+
+def test_nubs_published_from_start_match_in_turn() -> None:
+    bundle = kext("com.test.bus", {
+        "bus": personality("_Bus", score=1000),
+        "child": personality("_ChildDriver", provider="IOService", score=1,
+                             IOPropertyMatch={"unit": "1"}),
+    })
+    host = make_host([wifi_nub()], [bundle], {"com.test.bus": [_Bus, _ChildDriver]}).boot()
+    assert [d.iokit_class_name for d in host.drivers_of("bus-child@1")] == ["_ChildDriver"]
+    assert host.drivers_of("bus-child@0") == []
+    assert host.find("bus-child@1").get_busy_state() == 0
+    assert host.registry.plane_root("IOService").get_busy_state() == 0

@@ -1,0 +1,73 @@
+"""IOCatalogue: indexing by provider class, class-chain lookup, score order, duplicates."""
+
+from __future__ import annotations
+
+from iokit_sdk import IOService
+
+from iokit_host.catalogue import IOCatalogue, probe_score
+from iokit_host.classes import ClassRegistry
+
+
+def _nub(class_name: str) -> IOService:
+    cls = ClassRegistry().resolve(class_name, default_super="IOService")
+    nub = cls()
+    assert isinstance(nub, IOService)
+    return nub
+
+
+def _names(entries: list) -> list[str]:
+    return [e.name for e in entries]
+
+
+def test_candidates_walk_the_class_chain_and_sort_by_score_fifo_on_ties() -> None:
+    catalogue = IOCatalogue()
+    catalogue.add_personalities([
+        ("service-low", {"IOProviderClass": "IOService", "IOClass": "A", "IOProbeScore": 10}),
+        ("pci-first", {"IOProviderClass": "IOPCIDevice", "IOClass": "B", "IOProbeScore": 10}),
+        ("pci-second", {"IOProviderClass": "IOPCIDevice", "IOClass": "C", "IOProbeScore": 10}),
+        ("agp-best", {"IOProviderClass": "IOAGPDevice", "IOClass": "D", "IOProbeScore": 50}),
+        ("agp-tie", {"IOProviderClass": "IOAGPDevice", "IOClass": "E", "IOProbeScore": 10}),
+        ("entry", {"IOProviderClass": "IORegistryEntry", "IOClass": "F"}),
+    ])
+    found = catalogue.find_drivers(_nub("IOAGPDevice"))
+    # most derived class first among equal scores, then insertion order; never past IOService
+    assert _names(found) == ["agp-best", "agp-tie", "pci-first", "pci-second", "service-low"]
+    assert _names(catalogue.find_drivers(_nub("IOPCIDevice"))) == [
+        "pci-first", "pci-second", "service-low"]
+
+
+def test_scores_missing_or_not_numbers_count_as_zero_and_wrap_as_sint32() -> None:
+    assert probe_score({}) == 0
+    assert probe_score({"IOProbeScore": "5000"}) == 0
+    assert probe_score({"IOProbeScore": True}) == 0
+    assert probe_score({"IOProbeScore": 0xFFFFFFFF}) == -1
+    catalogue = IOCatalogue()
+    catalogue.add_personalities([
+        ("stringy", {"IOProviderClass": "IOService", "IOClass": "A", "IOProbeScore": "900"}),
+        ("negative", {"IOProviderClass": "IOService", "IOClass": "B", "IOProbeScore": -5}),
+        ("plain", {"IOProviderClass": "IOService", "IOClass": "C", "IOProbeScore": 1}),
+    ])
+    assert _names(catalogue.find_drivers(_nub("IOPCIDevice"))) == ["plain", "stringy", "negative"]
+
+
+def test_exact_duplicates_are_dropped_but_supersets_kept_and_generation_counts() -> None:
+    catalogue = IOCatalogue()
+    base = {"IOProviderClass": "IOPCIDevice", "IOClass": "A", "IOProbeScore": 5}
+    assert catalogue.generation == 0
+    catalogue.add_personalities([("one", base)])
+    catalogue.add_personalities([("again", dict(base)),
+                                 ("superset", {**base, "IOMatchCategory": "X"}),
+                                 ("no-provider", {"IOClass": "Z"})])
+    assert catalogue.generation == 2
+    assert _names(catalogue.find_drivers(_nub("IOPCIDevice"))) == ["one", "superset"]
+    assert len(catalogue) == 2
+
+
+def test_remove_bundle_drops_its_personalities() -> None:
+    catalogue = IOCatalogue()
+    catalogue.add_personalities([
+        ("a", {"IOProviderClass": "IOPCIDevice", "IOClass": "A", "CFBundleIdentifier": "x.a"}),
+        ("b", {"IOProviderClass": "IOPCIDevice", "IOClass": "B", "CFBundleIdentifier": "x.b"}),
+    ])
+    assert catalogue.remove_bundle("x.a") == 1
+    assert _names(catalogue.find_drivers(_nub("IOPCIDevice"))) == ["b"]

@@ -1,0 +1,72 @@
+"""Matching notifications: order within a pass, priorities, delivery of existing services."""
+
+from __future__ import annotations
+
+from hostkit import kext, make_host, personality, wifi_nub
+from iokit_sdk import IOService, hookimpl
+
+
+class _Recorder:
+    """A host plugin that records every notification hook."""
+
+    def __init__(self) -> None:
+        self.seen: list[tuple[str, str]] = []
+
+    @hookimpl
+    def iokit_first_publish(self, service: IOService) -> None:
+        self.seen.append(("first_publish", service.get_name()))
+
+    @hookimpl
+    def iokit_publish(self, service: IOService) -> None:
+        self.seen.append(("publish", service.get_name()))
+
+    @hookimpl
+    def iokit_start(self, service: IOService, provider: IOService) -> None:
+        self.seen.append(("start", service.get_name()))
+
+    @hookimpl
+    def iokit_matched(self, service: IOService) -> None:
+        self.seen.append(("matched", service.get_name()))
+
+    @hookimpl
+    def iokit_first_match(self, service: IOService) -> None:
+        self.seen.append(("first_match", service.get_name()))
+
+
+def test_notifications_fire_around_the_drivers_start_in_iokit_order() -> None:
+    recorder = _Recorder()
+    bundle = kext("com.test.n", {"d": personality("IOService", score=900)})
+    host = make_host([wifi_nub()], [bundle], plugins=[recorder]).boot()
+    for_nub = [kind for kind, name in recorder.seen if name in ("pci14e4,4331", "IOService")]
+    assert for_nub == ["first_publish", "publish", "start", "matched", "first_match"]
+    host.kernel.register_service(host.find("pci14e4,4331"))
+    host.kernel.run_until_quiet()
+    again = [kind for kind, name in recorder.seen[len(recorder.seen) - 2:]]
+    assert again == ["publish", "matched"]  # the "first" ones fire once per lifetime
+
+
+def test_notifiers_are_ordered_by_priority_and_get_existing_services() -> None:
+    host = make_host([wifi_nub(), wifi_nub(location="1")], []).boot()
+    order: list[str] = []
+    host.add_matching_notification("matched", {"IOProviderClass": "IOPCIDevice"},
+                                   lambda s: order.append(f"low:{s.get_location()}"))
+    host.add_matching_notification("matched", {"IOProviderClass": "IOPCIDevice"},
+                                   lambda s: order.append(f"high:{s.get_location()}"),
+                                   priority=10)
+    assert order == ["low:0", "low:1", "high:0", "high:1"]  # delivered at install
+    order.clear()
+    host.plug(host.find("pci14e4,4331@1").__class__({"x": 1}, name="hot", location="2"),
+              host.registry.plane_root("IOService"))
+    assert order == ["high:2", "low:2"]
+
+
+def test_removed_notifier_is_not_called_and_matching_filters() -> None:
+    host = make_host([wifi_nub()], []).boot()
+    seen: list[str] = []
+    notifier = host.add_matching_notification(
+        "terminated", {"IONameMatch": "pci14e4,4331"}, lambda s: seen.append(s.get_name()))
+    host.unplug(host.drivers_of("pci14e4,4331")[0])
+    assert seen == []  # the generic driver's name does not match
+    notifier.remove()
+    host.unplug("pci14e4,4331")
+    assert seen == []

@@ -1,0 +1,84 @@
+"""Plugins: the built-in plugin forwards to drivers; host plugins wrap, replace, are disabled."""
+
+from __future__ import annotations
+
+from collections.abc import Generator
+
+import pytest
+from hostkit import kext, make_host, personality, wifi_nub
+from iokit_sdk import IOService, hookimpl
+
+from iokit_host.plugins import BUILTIN_PLUGIN_NAME
+
+
+class _Driver(IOService):
+    def start(self, provider: IOService) -> bool:
+        self.set_property("started-by-method", True)
+        return True
+
+
+def _bundle() -> object:
+    return kext("com.test.plug", {"d": personality("_Driver", score=900)})
+
+
+class _Tracer:
+    def __init__(self) -> None:
+        self.calls: list[str] = []
+
+    @hookimpl(wrapper=True)
+    def iokit_start(self, service: IOService, provider: IOService) -> Generator[None, bool, bool]:
+        self.calls.append(f"before {service.iokit_class_name}")
+        result = yield
+        self.calls.append(f"after {service.iokit_class_name}: {result}")
+        return result
+
+
+class _FaultInjector:
+    """Replaces start for one class: the driver's method never runs."""
+
+    @hookimpl(tryfirst=True)
+    def iokit_start(self, service: IOService, provider: IOService) -> bool | None:
+        return False if isinstance(service, _Driver) else None
+
+
+def test_builtin_plugin_calls_the_drivers_method_and_a_wrapper_sees_it() -> None:
+    tracer = _Tracer()
+    host = make_host([wifi_nub()], [_bundle()], {"com.test.plug": [_Driver]},
+                     plugins=[tracer]).boot()
+    (driver,) = host.drivers_of("pci14e4,4331")
+    assert driver.get_property("started-by-method") is True
+    assert tracer.calls == ["before _Driver", "after _Driver: True"]
+
+
+def test_a_plugin_can_replace_a_call_for_fault_injection() -> None:
+    host = make_host([wifi_nub()], [_bundle()], {"com.test.plug": [_Driver]},
+                     plugins=[_FaultInjector()]).boot()
+    (driver,) = host.drivers_of("pci14e4,4331")
+    assert driver.iokit_class_name == "IOPCIDeviceGeneric"
+    assert host.explain("pci14e4,4331").outcome_of("_Driver").outcome == "start-failed"
+
+
+def test_plugins_are_disabled_by_name_from_the_environment(
+        monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("IOKIT_DISABLE_PLUGINS", "injector, other")
+    host = make_host([wifi_nub()], [_bundle()], {"com.test.plug": [_Driver]})
+    host.kernel.plugin_manager.register(_FaultInjector(), name="injector")
+    host.boot()
+    assert host.drivers_of("pci14e4,4331")[0].iokit_class_name == "_Driver"
+
+
+def test_disable_parameter_blocks_a_plugin_but_never_the_builtin() -> None:
+    injector = _FaultInjector()
+    host = make_host([wifi_nub()], [_bundle()], {"com.test.plug": [_Driver]},
+                     plugins=[injector],
+                     disable_plugins=[BUILTIN_PLUGIN_NAME, str(id(injector))]).boot()
+    assert host.kernel.plugin_manager.get_plugin(BUILTIN_PLUGIN_NAME) is not None
+    assert host.drivers_of("pci14e4,4331")[0].iokit_class_name == "_Driver"
+
+
+def test_one_plugin_manager_per_host() -> None:
+    first = make_host([wifi_nub()], [])
+    second = make_host([wifi_nub()], [], plugins=[_Tracer()])
+    assert first.kernel.plugin_manager is not second.kernel.plugin_manager
+    assert len(first.kernel.plugin_manager.get_plugins()) < \
+        len(second.kernel.plugin_manager.get_plugins())
