@@ -1,0 +1,108 @@
+"""Discovery cost with 300 installed kext distributions: cold vs a bare scan, warm vs cold.
+
+The 300 distributions are real: 300 generated wheels installed by one ``pip install
+--target`` into a temporary site dir, which the timing process has on ``sys.path``
+(PYTHONPATH). Timings run in a fresh interpreter, after imports, interleaved, 25 rounds each:
+
+- baseline: ``importlib.metadata.entry_points(group="iokit.kexts")`` plus locating and
+  ``plistlib``-reading each Info.plist;
+- cold: ``discover()`` with no kernel collection (scan, validate, write the collection);
+- warm: ``discover()`` from a fresh kernel collection.
+
+Targets: cold <= 1.3 x baseline, warm <= 0.3 x cold.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from tests.kext.dists import info_plist, pip_install_target, write_wheel
+
+pytestmark = pytest.mark.bench
+
+COUNT = 300
+
+SCRIPT = r'''
+import json, plistlib, statistics, sys, tempfile, time
+from pathlib import Path
+from importlib.metadata import entry_points
+from iokit_host.kext.discovery import discover
+
+def baseline():
+    found = []
+    for ep in entry_points(group="iokit.kexts"):
+        manifest = ep.dist.locate_file(ep.module.replace(".", "/") + "/Info.plist")
+        with open(manifest, "rb") as stream:
+            found.append(plistlib.load(stream))
+    return len(found)
+
+cache = Path(tempfile.mkdtemp())
+def cold():
+    for old in cache.glob("*"):
+        old.unlink()
+    result = discover(cache_dir=cache)
+    assert result.cache_status == "rebuilt", result.cache_status
+    return len(result.bundles)
+
+def warm():
+    result = discover(cache_dir=cache)
+    assert result.cache_status == "fresh", result.cache_status
+    return len(result.bundles)
+
+def timed(fn):
+    start = time.perf_counter()
+    count = fn()
+    return time.perf_counter() - start, count
+
+counts = {name: timed(fn)[1] for name, fn in (("baseline", baseline), ("cold", cold), ("warm", warm))}
+samples = {"baseline": [], "cold": [], "warm": []}
+for _ in range(25):
+    for name, fn in (("baseline", baseline), ("cold", cold), ("warm", warm)):
+        samples[name].append(timed(fn)[0])
+print(json.dumps({"counts": counts,
+                  "medians": {k: statistics.median(v) for k, v in samples.items()}}))
+'''
+
+
+@pytest.fixture(scope="module")
+def site(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    wheels = tmp_path_factory.mktemp("wheels")
+    target = tmp_path_factory.mktemp("site300")
+    built = []
+    for n in range(COUNT):
+        package = f"bench_kext_{n:03d}"
+        bundle_id = f"com.example.bench.k{n:03d}"
+        personalities = {f"P{i}": {"IOProviderClass": "IOPCIDevice", "IOClass": f"Drv{n}",
+                                   "IOPCIMatch": f"0x{n:04x}8086", "IOProbeScore": 1000 + i}
+                         for i in range(2)}
+        built.append(write_wheel(
+            wheels, f"bench-kext-{n:03d}", "1.0.0", package,
+            plist=info_plist(bundle_id, "1.0.0", personalities=personalities),
+            entry_points={bundle_id: package}))
+    pip_install_target(built, target)  # one pip install of 300 wheels
+    return target
+
+
+def test_discovery_cold_and_warm(site: Path) -> None:
+    repo = Path(__file__).resolve().parents[2]
+    env = {**os.environ, "PYTHONPATH": os.pathsep.join([str(site), str(repo), str(repo / "sdk")])}
+    env.pop("IOKIT_NO_CACHE", None)
+    out = subprocess.run([sys.executable, "-c", SCRIPT], env=env, check=True,
+                         capture_output=True, text=True).stdout
+    data = json.loads(out)
+    assert data["counts"] == {"baseline": COUNT, "cold": COUNT, "warm": COUNT}
+    medians = data["medians"]
+    cold_ratio = medians["cold"] / medians["baseline"]
+    warm_ratio = medians["warm"] / medians["cold"]
+    print(f"\n{COUNT} kext distributions, medians of 25: "
+          f"baseline entry_points+plist {medians['baseline'] * 1e3:.1f} ms, "
+          f"cold discover {medians['cold'] * 1e3:.1f} ms ({cold_ratio:.2f}x baseline), "
+          f"warm discover {medians['warm'] * 1e3:.1f} ms ({warm_ratio:.2f}x cold)")
+    assert cold_ratio <= 1.3
+    assert warm_ratio <= 0.3
