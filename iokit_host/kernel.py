@@ -13,6 +13,7 @@ from __future__ import annotations
 
 from collections import deque
 from collections.abc import Callable, Iterable, Mapping
+from functools import partial
 from typing import TYPE_CHECKING, Any
 
 from iokit_sdk import keys
@@ -87,7 +88,7 @@ class IOKernel:
         resources.set_property(key, value if value is not None else "IOService")
         self.resource_generation += 1
         for parked in self.waiting.release_ready(resources.properties):
-            self._jobs.append(lambda parked=parked: self.binder.resume(parked))
+            self._jobs.append(partial(self.binder.resume, parked))
         self.register_service(resources)
 
     # -- what the built-in plugin does for attach, detach and register_service ----------------

@@ -20,6 +20,7 @@ from __future__ import annotations
 
 from collections import deque
 from collections.abc import Callable
+from functools import partial
 from typing import TYPE_CHECKING, Any
 
 from iokit_sdk.keys import SERVICE_PLANE
@@ -68,7 +69,7 @@ def _phase1(kernel: IOKernel, victim: IOService) -> list[IOService]:
         kernel.adjust_busy(service, +1)
         victims.append(service)
         _guard(kernel, "notification-raised", service,
-               lambda s=service: kernel.hook.iokit_terminated(service=s))
+               partial(kernel.hook.iokit_terminated, service=service))
         kernel.waiting.drop_nub(service)
         for client in service.get_clients():
             # requestTerminate: only a client whose sole provider is the victim goes too.
@@ -82,21 +83,21 @@ def _phase2(kernel: IOKernel, victims: list[IOService], providers: list[IOServic
     hook = kernel.hook
     root = victims[0]
     for provider in providers:
-        _guard(kernel, "driver-will-terminate-raised", root, lambda p=provider: hook.iokit_will_terminate(
-            service=root, provider=p, options=options))
+        _guard(kernel, "driver-will-terminate-raised", root, partial(
+            hook.iokit_will_terminate, service=root, provider=provider, options=options))
     for victim in victims:
         for client in victim.get_clients():
             _guard(kernel, "driver-will-terminate-raised", client,
-                   lambda c=client, v=victim: hook.iokit_will_terminate(
-                       service=c, provider=v, options=options))
+                   partial(hook.iokit_will_terminate, service=client, provider=victim,
+                           options=options))
     for victim in reversed(victims):
         for client in victim.get_clients():
             _guard(kernel, "driver-did-terminate-raised", client,
-                   lambda c=client, v=victim: hook.iokit_did_terminate(
-                       service=c, provider=v, options=options))
+                   partial(hook.iokit_did_terminate, service=client, provider=victim,
+                           options=options))
     for provider in providers:
-        _guard(kernel, "driver-did-terminate-raised", root, lambda p=provider: hook.iokit_did_terminate(
-            service=root, provider=p, options=options))
+        _guard(kernel, "driver-did-terminate-raised", root, partial(
+            hook.iokit_did_terminate, service=root, provider=provider, options=options))
 
 
 def _phase3(kernel: IOKernel, victims: list[IOService]) -> None:

@@ -7,6 +7,7 @@ import argparse
 import os
 import sys
 from collections.abc import Iterable
+from typing import TextIO
 
 from iokit_host.errors import Diagnostic
 from iokit_host.host import IOKitHost
@@ -53,11 +54,11 @@ def host_from_args(args: argparse.Namespace) -> IOKitHost:
                      disable_plugins=getattr(args, "disable_plugin", ()))
 
 
-def print_diagnostics(diagnostics: Iterable[Diagnostic], *, file: object = None) -> int:
+def print_diagnostics(diagnostics: Iterable[Diagnostic], *, file: TextIO | None = None) -> int:
     """Render diagnostics on stderr with reference and hint; returns how many."""
     out = file if file is not None else sys.stderr
     count = 0
     for diagnostic in diagnostics:
-        print(str(diagnostic), file=out)  # type: ignore[call-overload]
+        print(str(diagnostic), file=out)
         count += 1
     return count
