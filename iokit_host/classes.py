@@ -18,9 +18,11 @@ from collections.abc import Iterable, Mapping
 from iokit_sdk.entry import IORegistryEntry
 from iokit_sdk.service import IOResources, IOService
 
+from iokit_host.class_table import KNOWN_DRIVER_CLASSES
 from iokit_host.errors import IOKitError
 
-__all__ = ["STANDARD_CLASSES", "ClassRegistry", "DuplicateClassError", "UnknownClassError"]
+__all__ = ["KNOWN_DRIVER_CLASSES", "STANDARD_CLASSES", "ClassRegistry", "DuplicateClassError",
+           "UnknownClassError"]
 
 #: Standard IOKit family classes and their superclasses (from Apple's headers and
 #: real ioreg ``-i`` output). Only ancestry matters here; behaviour lives in families/.
@@ -137,7 +139,10 @@ class ClassRegistry:
     def __init__(self) -> None:
         self._classes: dict[str, type[IORegistryEntry]] = {}
         self._owners: dict[str, str] = {}
-        self._declared: dict[str, str] = dict(STANDARD_CLASSES)
+        # Built-in ancestry: the standard family classes, then driver classes whose ancestry
+        # is documented outside the dumps (iokit_host.class_table). Both come first, so
+        # declare() -- which keeps the first superclass it knows -- never overrides them.
+        self._declared: dict[str, str] = {**KNOWN_DRIVER_CLASSES, **STANDARD_CLASSES}
         for cls in (IORegistryEntry, IOService, IOResources):
             self._classes[cls.iokit_class_name] = cls
 

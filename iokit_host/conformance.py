@@ -27,9 +27,13 @@ Which nodes are drivers is decided by the importer (``IOProviderClass`` and ``IO
 :mod:`iokit_host.ioreg_import.model`). Dumps without properties, and device-tree plane dumps
 (whose parents are not providers), have no recorded attachments.
 
-Class ancestry comes from the host's built-in table of standard family classes and from ``-i``
-chains in the dump; it is never inferred from the pair being checked, so a provider whose
-class the table does not know is rejected on ``IOProviderClass`` with that reason.
+Class ancestry comes from the host's built-in tables (standard family classes, and driver
+classes whose ancestry is documented outside the dumps: :mod:`iokit_host.class_table`), from
+``-i`` chains in the dump, and from the caller's ``classes`` (``iokit conformance --classes
+FILE``: a TOML ``[classes]`` table, as in a machine model). It is never inferred from the pair
+being checked, nor from other pairs, so a provider whose class nobody documents is rejected on
+``IOProviderClass`` with that reason. Built-in ancestry wins over declared ancestry (see
+:class:`~iokit_host.classes.ClassRegistry`), then the dump's, then the caller's.
 """
 
 from __future__ import annotations
@@ -55,6 +59,7 @@ __all__ = [
     "Rejection",
     "check_dump",
     "check_model",
+    "read_classes",
     "recorded_personality",
     "run_conformance",
 ]
@@ -131,16 +136,29 @@ def recorded_personality(properties: Mapping[str, Any]) -> dict[str, Any]:
     return {key: value for key, value in properties.items() if key in PERSONALITY_KEYS}
 
 
-def run_conformance(paths: Iterable[str | Path]) -> ConformanceReport:
-    """The measure over the dumps at ``paths``, in order."""
-    return ConformanceReport(tuple(check_dump(path) for path in paths))
+def run_conformance(paths: Iterable[str | Path], *,
+                    classes: Mapping[str, str] | None = None) -> ConformanceReport:
+    """The measure over the dumps at ``paths``, in order.
+
+    :param classes: extra class ancestry (name -> superclass) the caller knows, e.g. from an
+        ``ioreg -i`` dump of the same machine (:func:`read_classes`).
+    """
+    return ConformanceReport(tuple(check_dump(path, classes=classes) for path in paths))
 
 
-def check_dump(path: str | Path) -> DumpConformance:
+def read_classes(path: str | Path) -> dict[str, str]:
+    """The ``[classes]`` table of a TOML file, validated as a machine model's (see
+    :func:`iokit_host.machine.format.read_classes_file`)."""
+    from iokit_host.machine.format import read_classes_file
+
+    return read_classes_file(path)
+
+
+def check_dump(path: str | Path, *, classes: Mapping[str, str] | None = None) -> DumpConformance:
     """Import the dump at ``path`` and replay its recorded bindings."""
     from iokit_host.ioreg_import import import_dump
 
-    return check_model(import_dump(path), file=str(path))
+    return check_model(import_dump(path), file=str(path), classes=classes)
 
 
 @dataclass(slots=True)
@@ -151,12 +169,20 @@ class _Workspace:
     registry: IORegistry
 
 
-def check_model(model: MachineModel, *, file: str | None = None) -> DumpConformance:
-    """Replay every recorded driver of ``model`` against its parent (see the module doc)."""
+def check_model(model: MachineModel, *, file: str | None = None,
+                classes: Mapping[str, str] | None = None) -> DumpConformance:
+    """Replay every recorded driver of ``model`` against its parent (see the module doc).
+
+    :param classes: extra ancestry, declared after the model's own (so it fills gaps only).
+    """
     from iokit_host.machine.build import populate
     from iokit_host.matching import match_passive
 
     space = _Workspace(ClassRegistry(), IORegistry(model.planes))
+    # The dump's own ancestry (-i chains) first, then the caller's: declare() keeps the first
+    # superclass it is given, and the built-in tables come before both.
+    space.classes.declare(model.classes)
+    space.classes.declare(classes or {})
     populate(space, model)
     top = space.registry.plane_root(keys.SERVICE_PLANE)
     attachments = accepted = 0
@@ -207,7 +233,10 @@ def _explain(personality: Mapping[str, Any], provider: IORegistryEntry, key: str
     where = f"provider {provider.get_name()} ({provider.iokit_class_name})"
     if key == keys.PROVIDER_CLASS and getattr(type(provider), "synthesised", False):
         reason = (f"{reason}; the ancestry of {provider.iokit_class_name} is unknown: the dump "
-                  "was not taken with ioreg -i and it is not a standard family class")
+                  "was not taken with ioreg -i and the class is in neither the host's class "
+                  "table nor the declared classes (--classes)")
+    if key == keys.NAME_MATCH and keys.NAME_MATCH in personality:
+        reason = _name_reason(personality[keys.NAME_MATCH], provider)
     family_key: str | None = None
     if provider.meta_cast("IOPCIDevice"):
         family_key = pci_failed_key(provider, personality)
@@ -221,6 +250,42 @@ def _explain(personality: Mapping[str, Any], provider: IORegistryEntry, key: str
         if reason is None or "matchPropertyTable" in reason or "family" in reason:
             reason = _family_reason(family_key, personality, provider)
     return key or "matchPropertyTable", f"{where}: {reason or 'refused'}"
+
+
+def _name_reason(wanted: Any, provider: IORegistryEntry) -> str:
+    """Say which of the nub's names ``compareName`` tried. Device-tree, platform and ACPI nubs
+    compare ``name``/``compatible``/``device_type``/``model`` (ACPI nubs also ``_HID``/``_CID``;
+    platform and ACPI nubs then the entry name), other classes only the entry name
+    (``IORegistryEntry::compareName``); see :mod:`iokit_host.families.names`."""
+    from iokit_host import families
+    from iokit_host.families import names
+
+    compare = families.name_comparer_for(provider)
+    tried: tuple[str, ...] = ()
+    if compare in (names.dt_compare_nub_name, names.platform_compare_name,
+                   names.acpi_compare_name):
+        tried = names.DT_NAME_KEYS
+    if compare is names.acpi_compare_name:
+        tried = (*tried, *names.ACPI_ID_KEYS)
+    shown = []
+    for key in tried:
+        strings = list(names._strings(provider.get_property(key)))
+        if strings:
+            shown.append(f"{key} {strings[0]!r}" if len(strings) == 1 else f"{key} {strings!r}")
+    if compare is not names.dt_compare_nub_name:
+        tried = (*tried, "entry name")
+        shown.append(f"entry name {provider.get_name()!r}")
+    listed = [wanted] if isinstance(wanted, str) else list(wanted) if isinstance(
+        wanted, (list, tuple)) else wanted
+    reason = f"none of {listed!r} matches the nub's {'/'.join(tried)} ({', '.join(shown)})"
+    if getattr(type(provider), "synthesised", False) and compare is families.default_compare_name:
+        others = [f"{key} {list(names._strings(provider.get_property(key)))!r}"
+                  for key in names.DT_NAME_KEYS[1:] if provider.get_property(key) is not None]
+        reason += (f"; the ancestry of {provider.iokit_class_name} is unknown, so only "
+                   "IORegistryEntry::compareName (the entry name) applies"
+                   + (f" -- a device-tree name comparer would also try {', '.join(others)}"
+                      if others else ""))
+    return reason
 
 
 _USB_NUBS = ("IOUSBDevice", "IOUSBInterface", "IOUSBHostDevice", "IOUSBHostInterface")

@@ -1,10 +1,12 @@
-"""``iokit conformance DUMP... [--json]``: replay the bindings recorded in real ioreg dumps.
+"""``iokit conformance DUMP... [--classes FILE] [--json]``: replay the bindings recorded in real ioreg dumps.
 
 No IOKit tool does this; it is the project's measure of fidelity (see
 :mod:`iokit_host.conformance`): for every driver a dump records, does passive matching accept
 its recorded personality against its recorded provider? Prints one line per dump, then each
-rejection with the key that failed and why; ``--json`` prints the report as JSON. Exits 0 when
-every recorded binding was accepted, 1 otherwise.
+rejection with the key that failed and why; ``--json`` prints the report as JSON.
+``--classes FILE`` supplies class ancestry the dumps do not show (a TOML ``[classes]`` table,
+``Name = "Superclass"``, as in a machine model -- e.g. transcribed from ``ioreg -i``). Exits 0
+when every recorded binding was accepted, 1 otherwise.
 """
 
 from __future__ import annotations
@@ -14,7 +16,7 @@ import json
 import sys
 from typing import TextIO
 
-from iokit_host.conformance import ConformanceReport, run_conformance
+from iokit_host.conformance import ConformanceReport, read_classes, run_conformance
 
 __all__ = ["configure", "render_text", "run"]
 
@@ -22,6 +24,9 @@ __all__ = ["configure", "render_text", "run"]
 def configure(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("dumps", nargs="+", metavar="DUMP",
                         help="ioreg text dump (ioreg -lw0 output) to check")
+    parser.add_argument("--classes", metavar="FILE",
+                        help="TOML file whose [classes] table declares superclasses "
+                             "(Name = \"Superclass\") the dumps do not show")
     parser.add_argument("--json", action="store_true", help="print the report as JSON")
 
 
@@ -37,7 +42,8 @@ def render_text(report: ConformanceReport, out: TextIO) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    report = run_conformance(args.dumps)
+    classes = read_classes(args.classes) if args.classes else None
+    report = run_conformance(args.dumps, classes=classes)
     if args.json:
         json.dump(report.to_json(), sys.stdout, indent=2)
         sys.stdout.write("\n")

@@ -67,6 +67,26 @@ def parse_document(doc: Mapping[str, Any], *, source: str | None = None) -> Mach
     return _Parser(source).parse(doc)
 
 
+def read_classes_file(path: str | Path) -> dict[str, str]:
+    """The ``[classes]`` table of a TOML file (``Name = "Superclass"``), validated exactly as a
+    machine model's ``[classes]`` is (for ``iokit conformance --classes``).
+
+    :raises MachineModelError: when the file is missing, not TOML, or the table is invalid.
+    """
+    path = Path(path)
+    try:
+        doc = tomllib.loads(path.read_text(encoding="utf-8"))
+    except FileNotFoundError:
+        raise MachineModelError(f"no classes file at {path}", reference=E.NOT_FOUND,
+                                file=str(path)) from None
+    except (OSError, UnicodeDecodeError, tomllib.TOMLDecodeError) as error:
+        raise MachineModelError(f"cannot read {path}: {error}", reference=E.SYNTAX,
+                                file=str(path)) from None
+    parser = _Parser(str(path))
+    parser.check_keys(doc, ("classes",), None, "")
+    return parser.classes(parser.table(doc.get("classes", {}), None, "classes"))
+
+
 def node_path(chain: Iterable[NubSpec]) -> str:
     """``root/PCI0@0/ARPT@1C,1``: the root nub, then ``name[@location]`` of each below it."""
     parts = ["root"]

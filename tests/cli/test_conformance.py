@@ -8,7 +8,7 @@ from pathlib import Path
 import pytest
 
 from iokit_host.cli import main
-from tests.test_conformance import DUMP
+from tests.test_conformance import DUMP, VENDOR_DUMP
 
 
 @pytest.fixture()
@@ -48,3 +48,28 @@ def test_bad_dump_reports_ioreg_dump_invalid(tmp_path: Path,
     path.write_text("not a dump\n")
     assert main(["conformance", str(path)]) == 1
     assert "ioreg-dump-invalid" in capsys.readouterr().err
+
+
+def test_classes_file_turns_a_rejection_into_an_acceptance(
+        tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    dump = tmp_path / "vendor.txt"
+    dump.write_text(VENDOR_DUMP)
+    classes = tmp_path / "classes.toml"
+    classes.write_text('[classes]\nVendorDisk = "IOBlockStorageDevice"\n')
+    assert main(["conformance", str(dump)]) == 1
+    before = capsys.readouterr().out
+    assert "1/2" not in before and "0/2 recorded bindings accepted" in before
+    assert main(["conformance", "--classes", str(classes), str(dump)]) == 1
+    out = capsys.readouterr().out
+    assert "1/2 recorded bindings accepted" in out
+    assert "VendorDisk/IOBlockStorageDriver" not in out
+    assert "key IOProviderClass: provider OtherDisk (OtherDisk)" in out
+
+
+def test_bad_classes_file_is_reported(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    dump = tmp_path / "vendor.txt"
+    dump.write_text(VENDOR_DUMP)
+    classes = tmp_path / "classes.toml"
+    classes.write_text("[classes]\nVendorDisk = 3\n")
+    assert main(["conformance", "--classes", str(classes), str(dump)]) == 1
+    assert "machine-model-wrong-type" in capsys.readouterr().err
