@@ -1,0 +1,213 @@
+"""``iokit new``: scaffold a driver package from the copier template.
+
+Fast tests render with copier into tmp and read the result; the slow ones install it with pip
+into the session's throwaway environment and run what the next-steps text tells a user to run.
+"""
+
+from __future__ import annotations
+
+import os
+import plistlib
+import subprocess
+import sys
+import tomllib
+from pathlib import Path
+
+import copier
+import pytest
+import yaml
+
+from iokit_host.cli import main
+from iokit_host.kext.manifest import read_manifest
+from iokit_host.kext.version import INVALID, try_parse_version
+from iokit_host.scaffold import template_path
+from iokit_host.testing.venv import Venv
+
+
+def new(capsys: pytest.CaptureFixture[str], *args: str) -> tuple[int, str, str]:
+    status = main(["new", *args])
+    out, err = capsys.readouterr()
+    return status, out, err
+
+
+def test_defaults_render_a_complete_driver_package(tmp_path: Path,
+                                                   capsys: pytest.CaptureFixture[str]) -> None:
+    status, out, _ = new(capsys, "acme-keyboard", "--defaults", "--output", str(tmp_path))
+    assert status == 0
+    root = tmp_path / "acme-keyboard"
+    files = {p.relative_to(root).as_posix() for p in root.rglob("*") if p.is_file()}
+    assert files == {"pyproject.toml", "README.md", "tox.ini", ".copier-answers.yml",
+                     "acme_keyboard/__init__.py", "acme_keyboard/driver.py",
+                     "acme_keyboard/Info.plist", "tests/test_acme_keyboard.py"}
+    project = tomllib.loads((root / "pyproject.toml").read_text())["project"]
+    assert project["entry-points"]["iokit.kexts"] == {
+        "com.example.driver.AcmeKeyboard": "acme_keyboard"}
+    assert any(dep.startswith("iokit-sdk") for dep in project["dependencies"])
+    # the next steps a newcomer follows
+    assert f"cd {root}" in out
+    assert 'pip install -e ".[test]"' in out and "pytest" in out and "tox" in out
+
+
+def test_the_manifest_is_a_valid_kext_with_one_personality(tmp_path: Path,
+                                                           capsys: pytest.CaptureFixture[str]
+                                                           ) -> None:
+    new(capsys, "acme-keyboard", "--defaults", "-o", str(tmp_path),
+        "--bundle-id", "org.acme.driver.Keyboard", "--kext-version", "2.0b3")
+    bundle, problems = read_manifest(tmp_path / "acme-keyboard" / "acme_keyboard",
+                                     package="acme_keyboard")
+    assert bundle is not None, problems
+    assert (bundle.bundle_id, bundle.version) == ("org.acme.driver.Keyboard", "2.0b3")
+    (personality,) = bundle.personalities.values()
+    assert personality["IOClass"] == "AcmeKeyboard"
+    assert personality["IOProviderClass"] == "IOUSBHostInterface"
+    assert (personality["bInterfaceClass"], personality["bInterfaceSubClass"],
+            personality["bInterfaceProtocol"]) == (3, 1, 1)
+    assert "org.iokit-host.sdk" in bundle.libraries
+    version = tomllib.loads((tmp_path / "acme-keyboard" / "pyproject.toml").read_text())
+    assert version["project"]["version"] == "2.0b3"
+
+
+@pytest.mark.parametrize(("provider", "key"), [
+    ("IOPCIDevice", "IOPCIMatch"), ("IOUSBHostDevice", "idProduct"),
+    ("IOResources", "IOResourceMatch"), ("AppleSMCDevice", "IONameMatch")])
+def test_each_provider_class_gets_its_matching_keys(tmp_path: Path, provider: str, key: str,
+                                                    capsys: pytest.CaptureFixture[str]) -> None:
+    status, _, err = new(capsys, "x-driver", "--defaults", "-o", str(tmp_path),
+                         "--provider-class", provider)
+    assert status == 0, err
+    info = plistlib.loads((tmp_path / "x-driver" / "x_driver" / "Info.plist").read_bytes())
+    (personality,) = info["IOKitPersonalities"].values()
+    assert personality["IOProviderClass"] == provider
+    assert key in personality
+    test = tmp_path / "x-driver" / "tests" / "test_x_driver.py"
+    compile(test.read_text(), str(test), "exec")  # the generated tests are valid Python
+
+
+def test_an_existing_folder_is_never_overwritten(tmp_path: Path,
+                                                 capsys: pytest.CaptureFixture[str]) -> None:
+    mine = tmp_path / "acme-keyboard"
+    mine.mkdir()
+    (mine / "notes.txt").write_text("mine")
+    status, out, err = new(capsys, "acme-keyboard", "--defaults", "-o", str(tmp_path))
+    assert status == 1
+    assert "new-destination-exists" in err and "already exists" in err
+    assert [p.name for p in mine.iterdir()] == ["notes.txt"]
+    assert out == ""
+
+
+@pytest.mark.parametrize(("option", "value", "message"), [
+    ("--bundle-id", "acme", "bundle_id must be reverse-DNS"),
+    ("--kext-version", "1.0fc0", "version must be an OSKext version"),
+    ("--kext-version", "1.0-beta", "version must be an OSKext version"),
+    ("--class-name", "acme", "class_name must be a Python class name"),
+])
+def test_invalid_answers_are_refused_and_nothing_is_written(
+        tmp_path: Path, capsys: pytest.CaptureFixture[str], option: str, value: str,
+        message: str) -> None:
+    status, _, err = new(capsys, "acme-keyboard", "--defaults", "-o", str(tmp_path),
+                         option, value)
+    assert status == 1
+    assert "new-invalid-answer" in err and message in err
+    assert not (tmp_path / "acme-keyboard").exists()
+
+
+@pytest.mark.parametrize("version", [
+    "1", "1.", "1.0.0", "01.0", "1b3", "1.0b3", "1.0f1", "1.0d0", "1.2.3d255",
+    "9999.9999.9999fc255", "1.2.3333.", "1.2.3333.b1",
+    "10000", "1.2.3.4", "1.0fc0", "1.2.3d256", "1.0-beta", "1.00000", "1.2.3.b1", "1.2.3b"])
+def test_the_version_validator_agrees_with_the_kernels_parser(tmp_path: Path,
+                                                                version: str) -> None:
+    try:
+        copier.run_copy(str(template_path()), str(tmp_path / "x"), data={
+            "name": "x", "version": version}, defaults=True, quiet=True, pretend=True)
+        accepted = True
+    except ValueError:
+        accepted = False
+    assert accepted == (try_parse_version(version) != INVALID)
+
+
+def test_the_template_needs_no_trust() -> None:
+    config = yaml.safe_load((template_path() / "copier.yml").read_text())
+    assert not {"_tasks", "_migrations", "_jinja_extensions"} & set(config)
+
+
+def test_re_rendering_keeps_the_files_the_author_owns(tmp_path: Path,
+                                                      capsys: pytest.CaptureFixture[str]) -> None:
+    new(capsys, "acme-keyboard", "--defaults", "-o", str(tmp_path))
+    root = tmp_path / "acme-keyboard"
+    owned = ["acme_keyboard/driver.py", "acme_keyboard/Info.plist", "README.md",
+             "tests/test_acme_keyboard.py"]
+    for name in [*owned, "tox.ini"]:
+        (root / name).write_text("edited by the author\n")
+    # what `copier recopy` / `copier update` does with the stored answers
+    copier.run_recopy(str(root), defaults=True, overwrite=True, quiet=True)
+    assert all((root / name).read_text() == "edited by the author\n" for name in owned)
+    assert "[testenv]" in (root / "tox.ini").read_text()  # boilerplate follows the template
+
+
+# -- slow: installed, as a user does it ----------------------------------------------------------
+IOREG_LINE = "+-o Apple Internal Keyboard@0"
+
+
+@pytest.mark.slow
+def test_a_scaffolded_keyboard_driver_installs_binds_and_passes_its_tests(
+        iokit_venv: Venv, tmp_path: Path) -> None:
+    # The venv's iokit-host is a regular (non-editable) install: the template comes from
+    # the wheel's package data.
+    iokit = str(iokit_venv.bin / "iokit")
+    done = iokit_venv.run(iokit, "new", "acme-keyboard", "--defaults", "-o", tmp_path)
+    assert "Next steps" in done.stdout
+    package = tmp_path / "acme-keyboard"
+    iokit_venv.pip_install(package)
+
+    try:
+        tree = iokit_venv.run(iokit, "ioreg", "-w", "0", env={"IOKIT_NO_CACHE": "1"}).stdout
+        lines = tree.splitlines()
+        (at,) = [i for i, line in enumerate(lines) if IOREG_LINE in line]
+        assert "+-o AcmeKeyboard  <class AcmeKeyboard" in lines[at + 1], \
+            "\n".join(lines[at:at + 3])
+
+        tests = iokit_venv.run(iokit_venv.python, "-m", "pytest", "-q", "-p",
+                               "no:cacheprovider", cwd=package, check=False)
+        assert tests.returncode == 0, tests.stdout + tests.stderr
+        assert "3 passed" in tests.stdout
+    finally:
+        # Leave the shared environment as other tests expect it.
+        iokit_venv.run(iokit_venv.python, "-m", "pip", "uninstall", "-y", "-q", "acme-keyboard")
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("provider", ["IOPCIDevice", "IOUSBHostDevice", "AppleSMCDevice"])
+def test_generated_tests_pass_for_other_provider_classes(iokit_venv: Venv, tmp_path: Path,
+                                                         provider: str) -> None:
+    name = f"gen-{provider.lower()}"
+    iokit_venv.run(iokit_venv.bin / "iokit", "new", name, "--defaults", "-o", tmp_path,
+                   "--provider-class", provider)
+    iokit_venv.pip_install(tmp_path / name)
+    try:
+        tests = iokit_venv.run(iokit_venv.python, "-m", "pytest", "-q", "-p",
+                               "no:cacheprovider", cwd=tmp_path / name, check=False)
+        assert tests.returncode == 0, tests.stdout + tests.stderr
+    finally:
+        # Leave the shared environment as other tests expect it.
+        iokit_venv.run(iokit_venv.python, "-m", "pip", "uninstall", "-y", "-q", name)
+
+
+
+
+@pytest.mark.slow
+def test_the_generated_tox_matrix_runs(tmp_path: Path, capsys: pytest.CaptureFixture[str]
+                                       ) -> None:
+    new(capsys, "acme-keyboard", "--defaults", "-o", str(tmp_path))
+    checkout = Path(__file__).resolve().parents[2]
+    env = f"py3{sys.version_info.minor}-hostlatest"
+    environ = {k: v for k, v in os.environ.items()
+               if not k.startswith(("PYTEST_", "TOX_", "VIRTUAL_ENV"))}
+    # iokit-host is not on an index here: point the matrix at this checkout, as CI would.
+    environ |= {"IOKIT_HOST_SPEC": str(checkout), "IOKIT_SDK_SPEC": str(checkout / "sdk")}
+    done = subprocess.run([sys.executable, "-m", "tox", "-e", env, "--workdir",
+                           str(tmp_path / "tox")], cwd=tmp_path / "acme-keyboard",
+                          capture_output=True, text=True, env=environ, check=False)
+    assert done.returncode == 0, done.stdout + done.stderr
+    assert "3 passed" in done.stdout
+    assert f"{env}: OK" in done.stdout
