@@ -23,6 +23,11 @@ BUILTIN_BUNDLE_ID = "org.iokit-host.builtin"
 class IOPCIDeviceGeneric(IOService):
     """Claims a PCI device that no kext drives; does nothing else."""
 
+    def start(self, provider: IOService) -> bool:
+        # Registered like every started driver on a Mac, so ioreg shows it "registered, matched".
+        self.register_service()
+        return True
+
 
 BUILTIN_CLASSES: tuple[type[IOService], ...] = (IOPCIDeviceGeneric,)
 

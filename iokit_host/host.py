@@ -219,7 +219,10 @@ class IOKitHost:
 
     def summary(self) -> BootSummary:
         binder = self.kernel.binder
-        nubs = sum(1 for s in self.kernel.services() if s.get_state() & ServiceState.REGISTERED)
+        # A started driver that registers itself is published too, but it is counted as a
+        # driver, not a nub, so the line reads like the machine's hardware plus its drivers.
+        nubs = sum(1 for s in self.kernel.services()
+                   if s.get_state() & ServiceState.REGISTERED and s not in binder.started)
         refused = len(self.resolution.refused) if self.resolution else 0
         return BootSummary(nubs, len(binder.started), len(binder.loaded_kexts), refused,
                            len(self.kernel.waiting))

@@ -36,4 +36,5 @@ class SampleHIDKeyboard(IOService):
         if not events.attach(self):
             return False
         events.register_service()
+        self.register_service()
         return True

@@ -19,6 +19,7 @@ class ThirdPartyWiFiKext(IOService):
             return False
         # IONameMatched is set by the kernel to the name string that matched.
         self.set_property("ThirdPartyChip", self.get_property("IONameMatched", provider.get_name()))
+        self.register_service()
         return True
 
     def stop(self, provider: IOService) -> None:

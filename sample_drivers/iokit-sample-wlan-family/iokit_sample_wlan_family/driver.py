@@ -28,6 +28,8 @@ class IOWLANDriver(IOService):
             return False
         self.set_property("IOWLANFamilyVersion", FAMILY_API_VERSION)
         self.set_property("IOWLANChip", self.chip_name(provider))
+        # Publish the driver itself, as IOKit drivers do, so clients can match on it.
+        self.register_service()
         return True
 
     def chip_name(self, provider: IOService) -> str:
