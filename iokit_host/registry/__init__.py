@@ -3,5 +3,12 @@
 from iokit_host.registry.path import PathError, from_path, get_path, locations_equal
 from iokit_host.registry.registry import REGISTRY_ID_RESERVED, IORegistry, RegistryError
 
-__all__ = ["IORegistry", "PathError", "REGISTRY_ID_RESERVED", "RegistryError", "from_path",
-           "get_path", "locations_equal"]
+__all__ = [
+           "REGISTRY_ID_RESERVED",
+           "IORegistry",
+           "PathError",
+           "RegistryError",
+           "from_path",
+           "get_path",
+           "locations_equal",
+]

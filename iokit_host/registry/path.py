@@ -17,7 +17,7 @@ from iokit_sdk.entry import IORegistryEntry
 from iokit_host.errors import IOKitError
 from iokit_host.registry.registry import IORegistry
 
-__all__ = ["PathError", "format_component", "get_path", "from_path", "locations_equal"]
+__all__ = ["PathError", "format_component", "from_path", "get_path", "locations_equal"]
 
 _LOCATION_SPLIT = re.compile(r"[,:]")
 

@@ -16,7 +16,7 @@ from iokit_sdk.keys import STANDARD_PLANES
 
 from iokit_host.errors import IOKitError
 
-__all__ = ["IORegistry", "RegistryError", "REGISTRY_ID_RESERVED"]
+__all__ = ["REGISTRY_ID_RESERVED", "IORegistry", "RegistryError"]
 
 REGISTRY_ID_RESERVED = (1 << 32) + 255
 

@@ -30,8 +30,15 @@ class IORegistryEntry:
     :param location: the global location (``IOLocation``), as in ``PCI0@0``.
     """
 
-    __slots__ = ("_props", "_name", "_location", "_plane_naming", "_links", "_entry_id",
-                 "__weakref__")
+    __slots__ = (
+        "__weakref__",
+        "_entry_id",
+        "_links",
+        "_location",
+        "_name",
+        "_plane_naming",
+        "_props",
+    )
 
     iokit_class_name: ClassVar[str] = "IORegistryEntry"
     #: Most-derived first, ending with ``IORegistryEntry`` (``OSObject`` left out, as ioreg -i).

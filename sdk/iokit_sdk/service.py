@@ -23,14 +23,14 @@ if TYPE_CHECKING:
     from iokit_sdk.values import PropertyValue
 
 __all__ = [
-    "IOService",
-    "IOResources",
-    "Kernel",
-    "ServiceState",
+    "SYNCHRONOUS",
+    "TERMINATE_NEED_WILL_TERMINATE",
     "TERMINATE_SYNCHRONOUS",
     "TERMINATE_WITH_REMATCH",
-    "TERMINATE_NEED_WILL_TERMINATE",
-    "SYNCHRONOUS",
+    "IOResources",
+    "IOService",
+    "Kernel",
+    "ServiceState",
 ]
 
 # registerService / terminate option bits (IOService.h)
@@ -71,7 +71,7 @@ class IOService(IORegistryEntry):
     defaults are IOKit's: ``probe`` keeps the score, ``start`` succeeds, ``stop`` does nothing.
     """
 
-    __slots__ = ("_state", "_busy", "_busy_time_ns", "_kernel", "_instance_data")
+    __slots__ = ("_busy", "_busy_time_ns", "_instance_data", "_kernel", "_state")
 
     #: Class names a subclass declares it is, for matching (``IOProviderClass``) only when
     #: the Python class chain cannot express it. Rarely needed.

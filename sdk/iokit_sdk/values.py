@@ -21,12 +21,12 @@ kernel's XML parser treats an ``<integer>`` without a ``size`` attribute.
 from __future__ import annotations
 
 from collections.abc import Mapping
-from typing import Any, Union
+from typing import Any
 
 __all__ = [
     "OSNumber",
-    "PropertyValue",
     "PropertyTypeError",
+    "PropertyValue",
     "check_value",
     "number_bits",
     "values_equal",
@@ -44,7 +44,7 @@ class OSNumber(int):
 
     bits: int
 
-    def __new__(cls, value: int, bits: int = 64) -> OSNumber:
+    def __new__(cls, value: int, bits: int = 64) -> OSNumber:  # noqa: PYI034 (int subclass)
         if bits not in _WIDTHS:
             raise ValueError(f"OSNumber width must be one of {_WIDTHS}, not {bits}")
         if isinstance(value, bool) or not isinstance(value, int):
@@ -60,9 +60,10 @@ class OSNumber(int):
         return (OSNumber, (int(self), self.bits))
 
 
-PropertyValue = Union[
-    OSNumber, int, str, bytes, bool, list[Any], tuple[Any, ...], dict[str, Any], frozenset[Any]
-]
+PropertyValue = (
+    OSNumber | int | str | bytes | bool | list[Any] | tuple[Any, ...] | dict[str, Any]
+    | frozenset[Any]
+)
 
 
 class PropertyTypeError(TypeError):
@@ -113,9 +114,10 @@ def values_equal(a: object, b: object) -> bool:
         return len(a) == len(b) and all(values_equal(x, y) for x, y in zip(a, b))
     if isinstance(a, Mapping) and isinstance(b, Mapping):
         return len(a) == len(b) and all(k in b and values_equal(v, b[k]) for k, v in a.items())
-    if type(a) is not type(b) and not (isinstance(a, int) and isinstance(b, int)):
-        if not (isinstance(a, (frozenset, set)) and isinstance(b, (frozenset, set))):
-            return False
+    both_numbers = isinstance(a, int) and isinstance(b, int)
+    both_sets = isinstance(a, (frozenset, set)) and isinstance(b, (frozenset, set))
+    if type(a) is not type(b) and not both_numbers and not both_sets:
+        return False
     return bool(a == b)
 
 
