@@ -76,6 +76,12 @@ class CandidateOutcome:
     reason: str
     seq: int
 
+    def to_json(self) -> dict[str, Any]:
+        """The shape ``iokit explain --json`` prints for one candidate."""
+        return {"bundle": self.bundle, "class": self.io_class, "category": self.category,
+                "score": self.score, "initial_score": self.initial_score,
+                "outcome": self.outcome, "reason": self.reason}
+
 
 class _Candidate:
     """A personality that survived passive matching, and its driver instance once allocated."""

@@ -26,23 +26,8 @@ if TYPE_CHECKING:
 __all__ = ["ExplainedCandidate", "Explanation", "explain"]
 
 
-@dataclass(frozen=True, slots=True)
-class ExplainedCandidate:
-    """One personality considered for the nub."""
-
-    bundle: str | None
-    io_class: str | None
-    category: str
-    initial_score: int
-    score: int | None
-    outcome: str
-    reason: str
-    personality: str
-
-    def to_json(self) -> dict[str, Any]:
-        return {"bundle": self.bundle, "class": self.io_class, "category": self.category,
-                "score": self.score, "initial_score": self.initial_score,
-                "outcome": self.outcome, "reason": self.reason}
+#: One personality considered for the nub: the binder's own record of its fate.
+ExplainedCandidate = CandidateOutcome
 
 
 @dataclass(frozen=True, slots=True)
@@ -72,9 +57,7 @@ def explain(kernel: IOKernel, nub: IOService) -> Explanation:
 def _explain_one(kernel: IOKernel, nub: IOService, entry: CatalogueEntry,
                  record: CandidateOutcome | None) -> ExplainedCandidate:
     if record is not None:
-        return ExplainedCandidate(record.bundle, record.io_class, record.category,
-                                  record.initial_score, record.score, record.outcome,
-                                  record.reason, record.personality)
+        return record
     match = match_passive(entry.table, nub, registry=kernel.registry)
     if not match.matched:
         outcome, reason = Outcome.NO_MATCH, f"{match.failed_key}: {match.reason}"
@@ -82,9 +65,9 @@ def _explain_one(kernel: IOKernel, nub: IOService, entry: CatalogueEntry,
             outcome = Outcome.WAITING
     else:
         outcome, reason = _unrun_reason(nub, entry)
-    return ExplainedCandidate(entry.bundle_id, entry.io_class, entry.category, entry.score,
-                              match.score if match.matched else None, outcome, reason,
-                              entry.name)
+    return CandidateOutcome(entry.name, entry.bundle_id, entry.io_class, entry.category,
+                            entry.score, match.score if match.matched else None, outcome,
+                            reason, entry.seq)
 
 
 def _unrun_reason(nub: IOService, entry: CatalogueEntry) -> tuple[str, str]:

@@ -9,25 +9,6 @@ import pytest
 
 from iokit_host.cli import main
 
-MACHINE = """\
-[machine]
-name = "wifi"
-description = "one Broadcom Wi-Fi card"
-
-[[nub]]
-id = "root"
-class = "IOPlatformExpertDevice"
-name = "TestMac"
-
-[[nub]]
-parent = "root"
-class = "IOPCIDevice"
-name = "pci14e4,4331"
-location = "0"
-[nub.properties]
-"vendor-id" = { data = "e4140000" }
-"""
-
 EVENTS = """\
 [[event]]
 action = "plug"
@@ -54,14 +35,13 @@ def _plist(tmp_path: Path, personalities: dict) -> Path:  # type: ignore[type-ar
 
 
 @pytest.fixture()
-def files(tmp_path: Path) -> dict[str, str]:
-    (tmp_path / "machine.toml").write_text(MACHINE)
+def files(tmp_path: Path, wifi_machine: Path) -> dict[str, str]:
     (tmp_path / "events.toml").write_text(EVENTS)
     plist = _plist(tmp_path, {"Wi-Fi": {
         "IOClass": "AppleRealWiFi", "IOProviderClass": "IOPCIDevice", "IOProbeScore": 5000,
         "CFBundleIdentifier": "com.real.wifi",
         "IOPropertyMatch": {"vendor-id": b"\xe4\x14\x00\x00"}}})
-    return {"machine": str(tmp_path / "machine.toml"), "events": str(tmp_path / "events.toml"),
+    return {"machine": str(wifi_machine), "events": str(tmp_path / "events.toml"),
             "kext": str(plist)}
 
 

@@ -10,29 +10,9 @@ import pytest
 
 from iokit_host.cli import main
 
-MACHINE = """\
-[machine]
-name = "wifi"
-description = "one Broadcom Wi-Fi card"
-
-[[nub]]
-id = "root"
-class = "IOPlatformExpertDevice"
-name = "TestMac"
-
-[[nub]]
-parent = "root"
-class = "IOPCIDevice"
-name = "pci14e4,4331"
-location = "0"
-[nub.properties]
-"vendor-id" = { data = "e4140000" }
-"""
-
 
 @pytest.fixture()
-def args(tmp_path: Path) -> list[str]:
-    (tmp_path / "machine.toml").write_text(MACHINE)
+def args(tmp_path: Path, wifi_machine: Path) -> list[str]:
     plist = tmp_path / "Info.plist"
     plist.write_bytes(plistlib.dumps({
         "CFBundleIdentifier": "com.real.wifi", "CFBundleVersion": "1.0",
@@ -43,7 +23,7 @@ def args(tmp_path: Path) -> list[str]:
             "Intel": {"IOClass": "IntelOnly", "IOProviderClass": "IOPCIDevice",
                       "IOProbeScore": 9000, "CFBundleIdentifier": "com.real.wifi",
                       "IOPropertyMatch": {"vendor-id": b"\x86\x80\x00\x00"}}}}))
-    return ["--machine", str(tmp_path / "machine.toml"), "--only-kexts", "--kext", str(plist)]
+    return ["--machine", str(wifi_machine), "--only-kexts", "--kext", str(plist)]
 
 
 def test_explain_json_lists_every_candidate_with_its_outcome(
