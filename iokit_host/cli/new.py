@@ -85,6 +85,6 @@ def next_steps(destination: Path) -> str:
         "  python -m pytest                     # boots a modelled machine with only this kext",
         "  iokit boot                           # the default machine with every installed kext",
         "  tox                                  # every Python x iokit-host version in tox.ini",
-        "    (until iokit-host is on PyPI: IOKIT_HOST_SPEC=<checkout> "
-        "IOKIT_SDK_SPEC=<checkout>/sdk tox)",
+        ("    (until iokit-host is on PyPI: IOKIT_HOST_SPEC=<checkout> "
+         "IOKIT_SDK_SPEC=<checkout>/sdk tox)"),
     ])
