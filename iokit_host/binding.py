@@ -31,7 +31,13 @@ from iokit_sdk.service import IOService, ServiceState
 from iokit_sdk.values import OSNumber
 
 from iokit_host.errors import Diagnostic, IOKitError
-from iokit_host.matching import PassiveMatch, match_passive, resource_names
+from iokit_host.matching import (
+    MatchPlan,
+    PassiveMatch,
+    compile_plan,
+    match_passive,
+    resource_names,
+)
 from iokit_host.waiting import ParkedStart, WaitingEntry
 
 if TYPE_CHECKING:
@@ -110,6 +116,8 @@ class Binder:
         self.outcomes: dict[IOService, list[CandidateOutcome]] = {}
         #: Drivers started and not yet freed, in start order.
         self.started: dict[IOService, None] = {}
+        # One compiled match plan per catalogue entry (by its never-reused seq).
+        self._plans: dict[int, MatchPlan] = {}
 
     # -- doServiceMatch ------------------------------------------------------------------------
     def match_nub(self, nub: IOService) -> None:
@@ -166,7 +174,7 @@ class Binder:
             if entry.category in taken:
                 continue
             match = match_passive(entry.table, nub, registry=kernel.registry,
-                                  check_provider_class=False)
+                                  check_provider_class=False, plan=self._plan(entry))
             if not match.matched:
                 if is_resources and match.failed_key == keys.RESOURCE_MATCH:
                     self._note_resource_wait(nub, entry, match)
@@ -177,6 +185,12 @@ class Binder:
         if len(survivors) > 1:
             survivors.sort(key=_by_score)
         return survivors
+
+    def _plan(self, entry: CatalogueEntry) -> MatchPlan:
+        plan = self._plans.get(entry.seq)
+        if plan is None:
+            plan = self._plans[entry.seq] = compile_plan(entry.table)
+        return plan
 
     def _note_resource_wait(self, nub: IOService, entry: CatalogueEntry,
                             match: PassiveMatch) -> None:

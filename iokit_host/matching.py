@@ -15,7 +15,9 @@ from __future__ import annotations
 
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any
+from functools import partial
+from types import MappingProxyType
+from typing import TYPE_CHECKING, Any, NamedTuple
 
 from iokit_sdk import keys
 from iokit_sdk.values import values_equal
@@ -31,7 +33,9 @@ if TYPE_CHECKING:
 __all__ = [
     "BOOKKEEPING_KEYS",
     "GENERIC_KEYS",
+    "MatchPlan",
     "PassiveMatch",
+    "compile_plan",
     "match_passive",
     "resource_names",
 ]
@@ -63,18 +67,23 @@ BOOKKEEPING_KEYS = frozenset({
 })
 
 _CONSUMED = GENERIC_KEYS | BOOKKEEPING_KEYS
+_AFTER_FAMILY_KEYS = (keys.PARENT_MATCH, keys.LOCATION_MATCH, keys.RESOURCE_MATCH)
+_ABSENT = object()
+_Rule = Callable[[Any, "IORegistryEntry", "IORegistry | None"], None]
 
 
-@dataclass(frozen=True, slots=True)
-class PassiveMatch:
+class PassiveMatch(NamedTuple):
     """The outcome of passive matching.
+
+    A named tuple rather than a frozen dataclass: matching builds one per candidate per nub,
+    and a tuple is several times cheaper to construct (measured: 0.15 against 0.8 us).
 
     :param matched: True when every key matched.
     :param score: the probe score after family matching (the personality's own when the
         family hook did not run).
     :param name_matched: the string ``IONameMatch`` matched (``IONameMatched``), or None.
     :param failed_key: the first key that failed, or None.
-    :param reason: why it failed, in one sentence, or None.
+    :param explanation: why it failed, or a function that says so; read it as ``reason``.
     :param resources: resources ``IOResourceMatch`` names on a non-IOResources nub; the
         driver starts only once all are published.
     :param waiting_for: those of ``resources`` not published on the ``resources`` entry given
@@ -85,23 +94,60 @@ class PassiveMatch:
     score: int
     name_matched: str | None = None
     failed_key: str | None = None
-    reason: str | None = None
+    explanation: str | Callable[[], str] | None = None
     resources: tuple[str, ...] = ()
     waiting_for: tuple[str, ...] = ()
 
+    @property
+    def reason(self) -> str | None:
+        """Why it failed, in one sentence, or None. Worked out on first reading: a boot
+        rejects most candidates and never asks."""
+        why = self.explanation
+        return why() if callable(why) else why
+
 
 class _Fail(Exception):
-    """Internal: one key failed; carries the key and the reason."""
+    """Internal: one key failed; carries the key and the reason (or a function for it)."""
 
-    def __init__(self, key: str, reason: str) -> None:
+    def __init__(self, key: str, reason: str | Callable[[], str]) -> None:
         self.key = key
         self.reason = reason
+
+
+@dataclass(frozen=True, slots=True)
+class MatchPlan:
+    """What matching needs of one personality, worked out once: its score, the generic rules
+    its keys call for (in ``matchInternal`` order, with their values), and whether the family
+    hook and the keys checked after it apply. The catalogue's personalities are matched against
+    every nub of their class, so the binder compiles each once and reuses it."""
+
+    score: int
+    provider_class: Any
+    name_match: Any
+    rules: tuple[tuple[_Rule, Any], ...]
+    family: bool
+    after_family: bool
+
+
+def compile_plan(personality: Mapping[str, Any]) -> MatchPlan:
+    """The :class:`MatchPlan` for ``personality`` (pure; the personality is not kept)."""
+    rules = tuple((rule, _PREPARE.get(key, _as_is)(personality[key]))
+                  for key, rule in _RULES if key in personality)
+    rules += tuple((_bsd_rule(key), personality[key]) for key in BSD_KEYS if key in personality)
+    return MatchPlan(
+        score=probe_score(personality),
+        provider_class=personality.get(keys.PROVIDER_CLASS, _ABSENT),
+        name_match=personality.get(keys.NAME_MATCH, _ABSENT),
+        rules=rules,
+        family=any(key not in _CONSUMED for key in personality),
+        after_family=any(key in personality for key in _AFTER_FAMILY_KEYS))
 
 
 def match_passive(personality: Mapping[str, Any], nub: IORegistryEntry, *,
                   registry: IORegistry | None = None,
                   resources: IORegistryEntry | Mapping[str, Any] | None = None,
-                  check_provider_class: bool = True) -> PassiveMatch:
+                  check_provider_class: bool = True,
+                  plan: MatchPlan | None = None) -> PassiveMatch:
     """Match ``personality`` against ``nub`` without side effects (``matchPassive``).
 
     :param personality: a personality or matching dictionary.
@@ -111,16 +157,20 @@ def match_passive(personality: Mapping[str, Any], nub: IORegistryEntry, *,
         ``waiting_for``.
     :param check_provider_class: False when the caller already filtered by class (the
         catalogue's lookup), as IOKit's ``kIOServiceClassDone``.
+    :param plan: ``compile_plan(personality)``, when the caller keeps one; same result.
     """
-    score = probe_score(personality)
+    if plan is None:
+        plan = compile_plan(personality)
+    score = plan.score
+    needed: tuple[str, ...] = ()
     try:
-        name_matched = _match_generic(personality, nub, registry, check_provider_class)
-        unconsumed = any(key not in _CONSUMED for key in personality)
-        if unconsumed:
+        name_matched = _match_generic(plan, nub, registry, check_provider_class)
+        if plan.family:
             score = _match_family(personality, nub, score)
-        _match_parent(personality, nub, registry)
-        _match_location_dict(personality, nub)
-        needed = _match_resources(personality, nub)
+        if plan.after_family:
+            _match_parent(personality, nub, registry)
+            _match_location_dict(personality, nub)
+            needed = _match_resources(personality, nub)
     except _Fail as failure:
         return PassiveMatch(False, score, None, failure.key, failure.reason)
     waiting = _missing_resources(needed, resources)
@@ -128,20 +178,24 @@ def match_passive(personality: Mapping[str, Any], nub: IORegistryEntry, *,
 
 
 # -- matchInternal --------------------------------------------------------------------------
-def _match_generic(table: Mapping[str, Any], nub: IORegistryEntry,
-                   registry: IORegistry | None, check_provider_class: bool) -> str | None:
-    if check_provider_class and keys.PROVIDER_CLASS in table:
-        _match_provider_class(table[keys.PROVIDER_CLASS], nub)
+def _match_generic(plan: MatchPlan, nub: IORegistryEntry, registry: IORegistry | None,
+                   check_provider_class: bool) -> str | None:
+    if check_provider_class and plan.provider_class is not _ABSENT:
+        _match_provider_class(plan.provider_class, nub)
     name_matched = None
-    if keys.NAME_MATCH in table:
-        name_matched = _match_name(table[keys.NAME_MATCH], nub)
-    for key, rule in _RULES:
-        if key in table:
-            rule(table[key], nub, registry)
-    for key in BSD_KEYS:
-        if key in table and not values_equal(table[key], nub.get_property(key)):
-            raise _Fail(key, f"{key} is {nub.get_property(key)!r}, not {table[key]!r}")
+    if plan.name_match is not _ABSENT:
+        name_matched = _match_name(plan.name_match, nub)
+    for rule, wanted in plan.rules:
+        rule(wanted, nub, registry)
     return name_matched
+
+
+def _bsd_rule(key: str) -> _Rule:
+    """Plain equality against the nub's property of the same name (the ``IOBSD*`` keys)."""
+    def rule(wanted: Any, nub: IORegistryEntry, _: IORegistry | None) -> None:
+        if not values_equal(wanted, nub.get_property(key)):
+            raise _Fail(key, f"{key} is {nub.get_property(key)!r}, not {wanted!r}")
+    return rule
 
 
 def _match_provider_class(wanted: Any, nub: IORegistryEntry) -> None:
@@ -167,32 +221,45 @@ def _match_location_string(wanted: Any, nub: IORegistryEntry, _: IORegistry | No
                     f"location is {nub.get_location()!r}, not {wanted!r}")
 
 
-def _match_property(wanted: Any, nub: IORegistryEntry, _: IORegistry | None) -> None:
-    tables = [wanted] if isinstance(wanted, Mapping) else list(wanted) if isinstance(
+#: Concrete mapping types first: an ``isinstance`` against them is far cheaper than the ABC.
+_MAPPINGS = (dict, MappingProxyType, Mapping)
+
+
+def _property_tables(wanted: Any) -> tuple[tuple[tuple[str, Any], ...], ...]:
+    """``IOPropertyMatch`` as (key, value) pairs per table: one dictionary, or an array of
+    them meaning any; anything else in the array can never match and is left out."""
+    tables = [wanted] if isinstance(wanted, _MAPPINGS) else list(wanted) if isinstance(
         wanted, (list, tuple)) else []
+    return tuple(tuple(t.items()) for t in tables if isinstance(t, _MAPPINGS))
+
+
+def _match_property(tables: tuple[tuple[tuple[str, Any], ...], ...], nub: IORegistryEntry,
+                    _: IORegistry | None) -> None:
     props = _properties_for_matching(nub)
-    for table in tables:
-        if isinstance(table, Mapping) and all(
-                key in props and values_equal(value, props[key]) for key, value in table.items()):
+    for items in tables:
+        for key, value in items:
+            if key not in props or not values_equal(value, props[key]):
+                break
+        else:
             return
-    raise _Fail(keys.PROPERTY_MATCH, _property_mismatch(tables, props))
+    raise _Fail(keys.PROPERTY_MATCH, partial(_property_mismatch, tables, props))
 
 
 def _properties_for_matching(nub: IORegistryEntry) -> Mapping[str, Any]:
     """The nub's properties merged with ``IOUserServiceProperties`` (``_copyPropertiesForMatching``)."""
     props = nub.properties
     user = props.get("IOUserServiceProperties")
-    return {**props, **user} if isinstance(user, Mapping) else props
+    return {**props, **user} if user is not None and isinstance(user, _MAPPINGS) else props
 
 
-def _property_mismatch(tables: list[Any], props: Mapping[str, Any]) -> str:
-    for table in tables:
-        if isinstance(table, Mapping):
-            for key, value in table.items():
-                if key not in props:
-                    return f"the nub has no property {key!r}"
-                if not values_equal(value, props[key]):
-                    return f"{key!r} is {props[key]!r}, not {value!r}"
+def _property_mismatch(tables: tuple[tuple[tuple[str, Any], ...], ...],
+                       props: Mapping[str, Any]) -> str:
+    for items in tables:
+        for key, value in items:
+            if key not in props:
+                return f"the nub has no property {key!r}"
+            if not values_equal(value, props[key]):
+                return f"{key!r} is {props[key]!r}, not {value!r}"
     return "no property table in it matches"
 
 
@@ -232,7 +299,14 @@ def _match_service_count(wanted: Any, nub: IORegistryEntry, _: IORegistry | None
                     f"{count} matched clients, not {wanted!r}")
 
 
-_Rule = Callable[[Any, "IORegistryEntry", "IORegistry | None"], None]
+def _as_is(value: Any) -> Any:
+    return value
+
+
+#: Per-key conversion of a personality's value when its plan is compiled.
+_PREPARE: Mapping[str, Callable[[Any], Any]] = MappingProxyType(
+    {keys.PROPERTY_MATCH: _property_tables})
+
 _RULES: tuple[tuple[str, _Rule], ...] = (
     (keys.LOCATION_MATCH, _match_location_string),
     (keys.PROPERTY_MATCH, _match_property),

@@ -104,6 +104,11 @@ def values_equal(a: object, b: object) -> bool:
     bytes, optionally followed by one NUL (``OSString``/``OSData``, both directions);
     booleans compare by identity; arrays element by element; dictionaries key by key.
     """
+    kind = type(a)
+    if kind is type(b) and kind in _SAME_TYPE_BY_VALUE:
+        # The common case in matching (str to str, data to data, number to number): plain
+        # equality is libkern's answer, and it skips the ABC checks below.
+        return bool(a == b)
     if isinstance(a, bool) or isinstance(b, bool):
         return a is b or (isinstance(a, bool) and isinstance(b, bool) and a == b)
     if isinstance(a, str) and isinstance(b, bytes):
@@ -119,6 +124,9 @@ def values_equal(a: object, b: object) -> bool:
     if type(a) is not type(b) and not both_numbers and not both_sets:
         return False
     return bool(a == b)
+
+
+_SAME_TYPE_BY_VALUE = frozenset({str, bytes, int, bool, OSNumber})
 
 
 def _string_equals_data(text: str, data: bytes) -> bool:

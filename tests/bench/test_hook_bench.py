@@ -73,4 +73,6 @@ def test_host_hook_call_costs_at_most_1_5x_a_bare_pluggy_call(benchmark) -> None
     print(f"wrapper cost: pluggy {base_w - base:.0f} ns, host {host_w - host:.0f} ns "
           f"(ratio {(host_w - host) / max(base_w - base, 1):.2f})")
     assert host <= 1.5 * base
-    assert host_w - host <= 1.5 * (base_w - base) + 50
+    # The host's wrapper is pluggy's own mechanism, so the two costs differ only by noise;
+    # 1.25x leaves room for that and still catches any extra layer the host would add.
+    assert host_w - host <= 1.25 * (base_w - base)
