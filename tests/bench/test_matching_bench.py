@@ -69,24 +69,27 @@ def _baseline(nubs: int) -> None:
         hook(service=nub)
 
 
-def _median_s(call: Callable[[], object], repeat: int = 3) -> float:
-    samples = []
-    for _ in range(repeat):
-        # Collect the previous run's hosts first, so no sample pays for another's garbage.
-        gc.collect()
-        start = time.perf_counter()
-        call()
-        samples.append(time.perf_counter() - start)
-    return statistics.median(samples)
+def _interleaved_s(calls: dict[str, Callable[[], object]], rounds: int = 5) -> dict[str, list[float]]:
+    """Seconds per call of each variant, measured round by round in turn (so drift on a noisy
+    machine lands on every variant alike), collecting the previous run's garbage first so no
+    sample pays for another's."""
+    samples: dict[str, list[float]] = {name: [] for name in calls}
+    for _ in range(rounds):
+        for name, call in calls.items():
+            gc.collect()
+            start = time.perf_counter()
+            call()
+            samples[name].append(time.perf_counter() - start)
+    return samples
 
 
 def test_boot_is_linear_in_nubs_and_within_10x_of_building_the_registry(benchmark) -> None:  # type: ignore[no-untyped-def]
     host = benchmark.pedantic(_boot, args=(10_000,), rounds=1, iterations=1)
     assert host.summary().drivers_started == 10_000
     del host
-    big = _median_s(lambda: _boot(10_000))
-    small = _median_s(lambda: _boot(1_000), repeat=5)
-    base = _median_s(lambda: _baseline(10_000))
+    runs = _interleaved_s({"big": lambda: _boot(10_000), "small": lambda: _boot(1_000),
+                           "base": lambda: _baseline(10_000)})
+    big, small, base = (statistics.median(runs[name]) for name in ("big", "small", "base"))
     print(f"\nboot 1k nubs {small * 1e3:.0f} ms; 10k nubs {big * 1e3:.0f} ms "
           f"(ratio {big / small:.1f}); registry + one hook per node {base * 1e3:.0f} ms "
           f"(boot/baseline {big / base:.1f})")
