@@ -59,7 +59,8 @@ class IOKernel:
         self.notifications = Notifications()
         self.waiting = WaitingQueue()
         self.plugin_manager = make_plugin_manager(
-            self, plugins=plugins, disable=disable_plugins, load_entry_points=load_entry_points)
+            self, plugins=plugins, disable=disable_plugins, load_entry_points=load_entry_points,
+            report=self.report)
         self.hook = self.plugin_manager.hook
         self.binder = Binder(self)
         self.resources: IOService | None = None

@@ -16,12 +16,15 @@ from __future__ import annotations
 
 import os
 import sys
-from collections.abc import Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping
+from importlib import metadata
 from typing import TYPE_CHECKING, Any
 
 import pluggy
 from iokit_sdk import hookspecs
 from iokit_sdk.hookspecs import PROJECT, hookimpl
+
+from iokit_host.errors import Diagnostic
 
 if TYPE_CHECKING:
     from iokit_sdk.service import IOService
@@ -112,12 +115,15 @@ def disabled_plugin_names(extra: Iterable[str] = ()) -> frozenset[str]:
 
 
 def make_plugin_manager(kernel: IOKernel, *, plugins: Iterable[object] = (),
-                        disable: Iterable[str] = (),
-                        load_entry_points: bool = True) -> pluggy.PluginManager:
+                        disable: Iterable[str] = (), load_entry_points: bool = True,
+                        report: Callable[[Diagnostic], None] | None = None,
+                        ) -> pluggy.PluginManager:
     """Build the host's manager: specs, the built-in plugin, entry-point and given plugins.
 
     :param plugins: plugin objects (modules or instances) to register after the built-in one.
     :param disable: plugin names to block (the built-in plugin cannot be blocked).
+    :param report: receives a ``host-plugin-failed`` diagnostic for each entry-point plugin
+        that cannot be imported or registered; the others still load.
     """
     manager = pluggy.PluginManager(PROJECT)
     manager.add_hookspecs(hookspecs)
@@ -126,7 +132,7 @@ def make_plugin_manager(kernel: IOKernel, *, plugins: Iterable[object] = (),
     for name in blocked:
         manager.set_blocked(name)
     if load_entry_points:
-        manager.load_setuptools_entrypoints(ENTRY_POINT_GROUP)
+        _load_entry_point_plugins(manager, report or (lambda diagnostic: None))
     for plugin in plugins:
         name = manager.get_canonical_name(plugin)
         if name not in blocked and not manager.is_registered(plugin):
@@ -135,6 +141,26 @@ def make_plugin_manager(kernel: IOKernel, *, plugins: Iterable[object] = (),
     if os.environ.get("IOKIT_TRACE_HOOKS", "") not in ("", "0"):
         _enable_tracing(manager)
     return manager
+
+
+def _load_entry_point_plugins(manager: pluggy.PluginManager,
+                              report: Callable[[Diagnostic], None]) -> None:
+    """Register each ``iokit`` entry point on its own, unlike pluggy's
+    ``load_setuptools_entrypoints``, so one broken plugin package never takes the host down."""
+    for entry_point in metadata.entry_points(group=ENTRY_POINT_GROUP):
+        if manager.get_plugin(entry_point.name) is not None or manager.is_blocked(
+                entry_point.name):
+            continue
+        try:
+            manager.register(entry_point.load(), name=entry_point.name)
+        except Exception as error:  # noqa: BLE001 - any failure of third-party code is reported
+            dist = entry_point.dist.name if entry_point.dist else "?"
+            report(Diagnostic(
+                "host-plugin-failed", f"host plugin {entry_point.name!r} ({entry_point.value}) "
+                f"could not be loaded: {type(error).__name__}: {error}", subject=dist,
+                key=f"entry point {ENTRY_POINT_GROUP}:{entry_point.name}",
+                hint=f"fix or uninstall {dist}, or block it with "
+                     f"IOKIT_DISABLE_PLUGINS={entry_point.name}"))
 
 
 def _enable_tracing(manager: pluggy.PluginManager) -> None:

@@ -3,11 +3,13 @@
 from __future__ import annotations
 
 from collections.abc import Generator
+from pathlib import Path
 
 import pytest
 from hostkit import kext, make_host, personality, wifi_nub
 from iokit_sdk import IOService, hookimpl
 
+from iokit_host.host import IOKitHost
 from iokit_host.plugins import BUILTIN_PLUGIN_NAME
 
 
@@ -82,3 +84,37 @@ def test_one_plugin_manager_per_host() -> None:
     assert first.kernel.plugin_manager is not second.kernel.plugin_manager
     assert len(first.kernel.plugin_manager.get_plugins()) < \
         len(second.kernel.plugin_manager.get_plugins())
+
+
+def _install_plugin_dist(site: Path, name: str, module_source: str) -> None:
+    """Lay out an installed distribution (as ``pip install --target`` does) with an ``iokit``
+    entry point named ``name`` pointing at module ``name``."""
+    (site / f"{name}.py").write_text(module_source)
+    info = site / f"{name}-1.0.dist-info"
+    info.mkdir()
+    (info / "METADATA").write_text(f"Metadata-Version: 2.1\nName: {name}\nVersion: 1.0\n")
+    (info / "entry_points.txt").write_text(f"[iokit]\n{name} = {name}\n")
+
+
+def test_a_broken_host_plugin_is_reported_and_the_others_still_load(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    _install_plugin_dist(tmp_path, "broken_iokit_plugin", "raise ImportError('missing dep')\n")
+    _install_plugin_dist(tmp_path, "tracing_iokit_plugin", (
+        "from iokit_sdk.hookspecs import hookimpl\n"
+        "STARTED = []\n"
+        "@hookimpl(wrapper=True)\n"
+        "def iokit_start(service, provider):\n"
+        "    STARTED.append(service.iokit_class_name)\n"
+        "    return (yield)\n"))
+    monkeypatch.syspath_prepend(str(tmp_path))
+    host = IOKitHost()
+    failed = [d for d in host.diagnostics if d.reference == "host-plugin-failed"]
+    assert len(failed) == 1
+    assert "broken_iokit_plugin" in failed[0].message and "missing dep" in failed[0].message
+    assert "IOKIT_DISABLE_PLUGINS=broken_iokit_plugin" in (failed[0].hint or "")
+    host.boot()
+    import tracing_iokit_plugin  # type: ignore[import-not-found]
+
+    assert "IOPCIDeviceGeneric" in tracing_iokit_plugin.STARTED
+    monkeypatch.setenv("IOKIT_DISABLE_PLUGINS", "broken_iokit_plugin")
+    assert not [d for d in IOKitHost().diagnostics if d.reference == "host-plugin-failed"]
