@@ -243,16 +243,15 @@ class Binder:
         return False
 
     def _dependencies(self, bundle: KextBundle) -> list[KextBundle]:
+        """The libraries ``bundle`` links against that still need loading: the host's own
+        (``com.apple.kpi.*``) are part of the kernel and loaded already."""
         resolution = self.kernel.resolution
         if resolution is None:
             return []
-        try:
-            found = resolution.dependencies(bundle.bundle_id)
-        except (KeyError, LookupError):
-            return []
-        by_id = {b.bundle_id: b for b in getattr(resolution, "load_order", ())}
-        result = [by_id.get(d, None) if isinstance(d, str) else d for d in found]
-        return [d for d in result if d is not None and d.bundle_id != bundle.bundle_id]
+        builtin = {library.bundle_id for library in resolution.builtin}
+        return [library for library_id in resolution.dependencies(bundle.bundle_id)
+                if library_id not in builtin
+                and (library := resolution.bundle(library_id)) is not None]
 
     # -- phase B -------------------------------------------------------------------------------
     def _probe_phase(self, nub: IOService, survivors: list[_Candidate]

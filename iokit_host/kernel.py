@@ -31,6 +31,7 @@ if TYPE_CHECKING:
     from iokit_host.catalogue import IOCatalogue
     from iokit_host.classes import ClassRegistry
     from iokit_host.clock import HostClock
+    from iokit_host.kext.resolver import Resolution
     from iokit_host.registry import IORegistry
 
 __all__ = ["IOKernel"]
@@ -49,7 +50,7 @@ class IOKernel:
     def __init__(self, *, registry: IORegistry, classes: ClassRegistry, catalogue: IOCatalogue,
                  clock: HostClock, diagnostics: list[Diagnostic] | None = None,
                  plugins: Iterable[object] = (), disable_plugins: Iterable[str] = (),
-                 load_entry_points: bool = True, resolution: Any = None) -> None:
+                 load_entry_points: bool = True, resolution: Resolution | None = None) -> None:
         self.registry = registry
         self.classes = classes
         self.catalogue = catalogue

@@ -220,3 +220,27 @@ def test_nubs_published_from_start_match_in_turn() -> None:
     assert host.drivers_of("bus-child@0") == []
     assert host.find("bus-child@1").get_busy_state() == 0
     assert host.registry.plane_root("IOService").get_busy_state() == 0
+
+
+def test_a_library_kext_is_loaded_before_the_kext_that_links_it(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    order = tmp_path / "order"
+    for package, driver in (("famlib", "FamilyDriver"), ("vendorkext", "VendorDriver")):
+        _write_package(tmp_path, package, f"""
+            from iokit_sdk import IOService
+            with open({str(order)!r}, "a") as log:
+                log.write("{package}\\n")
+            class {driver}(IOService):
+                pass
+        """)
+    monkeypatch.syspath_prepend(str(tmp_path))
+    family = kext("com.test.family", {}, package="famlib", version="2.0", compatible="1.0",
+                  libraries={"com.apple.kpi.iokit": "8.0"})
+    vendor = kext("com.test.vendor", {"p": personality("VendorDriver", score=5000)},
+                  package="vendorkext",
+                  libraries={"com.apple.kpi.iokit": "8.0", "com.test.family": "1.5"})
+    host = make_host([wifi_nub()], [vendor, family]).boot()
+    assert host.drivers_of(NUB)[0].iokit_class_name == "VendorDriver"
+    assert order.read_text().split() == ["famlib", "vendorkext"]
+    # The host's own libraries are part of the kernel: linked against, never "loaded".
+    assert list(host.kernel.binder.loaded_kexts) == ["com.test.family", "com.test.vendor"]
