@@ -9,7 +9,6 @@ kernel's job queue is quiet.
 
 from __future__ import annotations
 
-import os
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -25,6 +24,7 @@ from iokit_host.clock import HostClock
 from iokit_host.errors import Diagnostic, IOKitError, Severity
 from iokit_host.kernel import IOKernel
 from iokit_host.registry import IORegistry, PathError, from_path, get_path
+from iokit_host.settings import env_flag
 
 if TYPE_CHECKING:
     from iokit_host.explain import Explanation
@@ -69,7 +69,7 @@ class IOKitHost:
         (only these are loaded; the pytest plugin relies on it).
     :param kext_paths: extra ``Info.plist`` files or kext folders to load as codeless kexts.
     :param defines: values for build placeholders such as ``$(PRODUCT_BUNDLE_IDENTIFIER)``.
-    :param strict: make driver and kext failures fatal (``IOKIT_STRICT=1`` does the same):
+    :param strict: make driver and kext failures fatal; None (the default) reads ``IOKIT_STRICT``:
         ``boot`` raises :class:`BootFailedError` at its end.
     :param plugins: host plugins (objects with ``@hookimpl`` methods) to register.
     :param disable_plugins: names of plugins to block (also ``IOKIT_DISABLE_PLUGINS``).
@@ -83,7 +83,7 @@ class IOKitHost:
         kexts: Sequence[KextBundle] | None = None,
         kext_paths: Sequence[str | Path] = (),
         defines: Mapping[str, str] | None = None,
-        strict: bool = False,
+        strict: bool | None = None,
         plugins: Iterable[object] = (),
         disable_plugins: Iterable[str] = (),
         clock: HostClock | None = None,
@@ -92,7 +92,7 @@ class IOKitHost:
         self.kext_override = tuple(kexts) if kexts is not None else None
         self.kext_paths = tuple(kext_paths)
         self.defines = dict(defines or {})
-        self.strict = strict or os.environ.get("IOKIT_STRICT", "") not in ("", "0")
+        self.strict = env_flag("IOKIT_STRICT") if strict is None else strict
         self.classes = ClassRegistry()
         self.registry = IORegistry()
         self.catalogue = IOCatalogue()

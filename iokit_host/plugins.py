@@ -25,6 +25,7 @@ from iokit_sdk import hookspecs
 from iokit_sdk.hookspecs import PROJECT, hookimpl
 
 from iokit_host.errors import Diagnostic
+from iokit_host.settings import env_flag
 
 if TYPE_CHECKING:
     from iokit_sdk.service import IOService
@@ -138,7 +139,7 @@ def make_plugin_manager(kernel: IOKernel, *, plugins: Iterable[object] = (),
         if name not in blocked and not manager.is_registered(plugin):
             manager.register(plugin)
     manager.check_pending()
-    if os.environ.get("IOKIT_TRACE_HOOKS", "") not in ("", "0"):
+    if env_flag("IOKIT_TRACE_HOOKS"):
         _enable_tracing(manager)
     return manager
 

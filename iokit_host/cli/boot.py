@@ -9,7 +9,12 @@ from __future__ import annotations
 
 import argparse
 
-from iokit_host.cli.common import add_boot_arguments, host_from_args, print_diagnostics
+from iokit_host.cli.common import (
+    add_boot_arguments,
+    exit_status,
+    host_from_args,
+    print_diagnostics,
+)
 from iokit_host.host import IOKitHost
 
 __all__ = ["configure", "run"]
@@ -35,7 +40,7 @@ def run(args: argparse.Namespace) -> int:
     waiting = host.waiting
     for entry in waiting:
         print(f"waiting[{entry.kind}]: {entry.subject}: {entry.reason}")
-    return 1 if args.strict and host.failures() else 0
+    return exit_status(args, host)
 
 
 def render_plane(host: IOKitHost) -> str:

@@ -4,15 +4,16 @@ and the pip-style rendering of diagnostics on stderr."""
 from __future__ import annotations
 
 import argparse
-import os
 import sys
 from collections.abc import Iterable
 from typing import TextIO
 
 from iokit_host.errors import Diagnostic
 from iokit_host.host import IOKitHost
+from iokit_host.settings import env_flag
 
-__all__ = ["add_boot_arguments", "host_from_args", "parse_defines", "print_diagnostics"]
+__all__ = ["add_boot_arguments", "exit_status", "host_from_args", "parse_defines",
+           "print_diagnostics"]
 
 
 def add_boot_arguments(parser: argparse.ArgumentParser) -> None:
@@ -29,7 +30,7 @@ def add_boot_arguments(parser: argparse.ArgumentParser) -> None:
                        help="value for a build placeholder such as PRODUCT_BUNDLE_IDENTIFIER "
                             "(repeatable)")
     group.add_argument("--strict", action="store_true",
-                       default=os.environ.get("IOKIT_STRICT", "") not in ("", "0"),
+                       default=env_flag("IOKIT_STRICT"),
                        help="exit non-zero when a kext is refused or a driver fails "
                             "(also IOKIT_STRICT=1)")
     group.add_argument("--disable-plugin", action="append", default=[], metavar="NAME",
@@ -47,11 +48,20 @@ def parse_defines(items: list[str]) -> dict[str, str]:
 
 
 def host_from_args(args: argparse.Namespace) -> IOKitHost:
-    """Build (not boot) a host from the shared options; strict is checked by the command."""
+    """Build (not boot) a host from the shared options.
+
+    The host is never strict itself (``IOKIT_STRICT`` is read into ``--strict`` instead): a
+    command prints what it booted first and only then fails, through :func:`exit_status`.
+    """
     only = getattr(args, "only_kexts", False)
     return IOKitHost(args.machine, kexts=[] if only else None, kext_paths=args.kext,
-                     defines=parse_defines(args.define),
+                     defines=parse_defines(args.define), strict=False,
                      disable_plugins=getattr(args, "disable_plugin", ()))
+
+
+def exit_status(args: argparse.Namespace, host: IOKitHost) -> int:
+    """1 under ``--strict`` (or ``IOKIT_STRICT=1``) when a kext was refused or a driver failed."""
+    return 1 if args.strict and host.failures() else 0
 
 
 def print_diagnostics(diagnostics: Iterable[Diagnostic], *, file: TextIO | None = None) -> int:

@@ -12,7 +12,12 @@ import argparse
 import json
 import sys
 
-from iokit_host.cli.common import add_boot_arguments, host_from_args, print_diagnostics
+from iokit_host.cli.common import (
+    add_boot_arguments,
+    exit_status,
+    host_from_args,
+    print_diagnostics,
+)
 from iokit_host.explain import Explanation
 
 __all__ = ["configure", "run"]
@@ -33,7 +38,7 @@ def run(args: argparse.Namespace) -> int:
     else:
         _print_table(explanation)
     print_diagnostics(host.diagnostics)
-    return 1 if args.strict and host.failures() else 0
+    return exit_status(args, host)
 
 
 def _print_table(explanation: Explanation) -> None:

@@ -13,7 +13,12 @@ import sys
 
 from iokit_sdk.keys import SERVICE_PLANE
 
-from iokit_host.cli.common import add_boot_arguments, host_from_args
+from iokit_host.cli.common import (
+    add_boot_arguments,
+    exit_status,
+    host_from_args,
+    print_diagnostics,
+)
 from iokit_host.ioreg import IoregOptions, render_archive, render_json, render_text
 
 __all__ = ["configure", "options_from_args", "run"]
@@ -72,7 +77,8 @@ def options_from_args(args: argparse.Namespace, is_tty: bool | None = None) -> I
 
 def run(args: argparse.Namespace) -> int:
     options = options_from_args(args)
-    registry = host_from_args(args).boot().registry
+    host = host_from_args(args).boot()
+    registry = host.registry
     if args.archive:
         sys.stdout.flush()
         sys.stdout.buffer.write(render_archive(registry, options))
@@ -81,4 +87,7 @@ def run(args: argparse.Namespace) -> int:
         sys.stdout.write(render_json(registry, options) + "\n")
     else:
         sys.stdout.write(render_text(registry, options))
-    return 0
+    if args.strict:
+        # stdout carries only the registry (it may be a plist or JSON); failures go to stderr.
+        print_diagnostics(host.failures())
+    return exit_status(args, host)

@@ -27,6 +27,7 @@ from pathlib import Path
 from iokit_host.errors import Diagnostic, Severity
 from iokit_host.kext.bundle import DistributionInfo, KextBundle
 from iokit_host.kext.manifest import read_plist_file
+from iokit_host.settings import env_flag
 
 __all__ = ["GROUP", "Discovery", "DistributionRecord", "KextRecord", "discover", "scan"]
 
@@ -95,7 +96,7 @@ def discover(
     """
     from iokit_host.kext import collection
 
-    if not use_cache or os.environ.get("IOKIT_NO_CACHE", "") not in ("", "0"):
+    if not use_cache or env_flag("IOKIT_NO_CACHE"):
         return _from_records(scan(path=path, defines=defines), "off", None)
     target = collection.collection_path(cache_dir, path)
     records = collection.load_fresh(target, path=path, defines=defines)

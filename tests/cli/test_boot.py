@@ -79,3 +79,22 @@ def test_strict_boot_fails_on_a_refused_kext(
     assert main(args) == 0
     assert main([*args, "--strict"]) == 1
     assert "error[manifest-bad-version]" in capsys.readouterr().err
+
+
+def test_iokit_strict_in_the_environment_acts_as_the_flag(
+        tmp_path: Path, files: dict[str, str], capsys: pytest.CaptureFixture[str],
+        monkeypatch: pytest.MonkeyPatch) -> None:
+    bad = tmp_path / "Info.plist"
+    bad.write_bytes(plistlib.dumps({"CFBundleIdentifier": "com.bad", "CFBundleVersion": "1.0f0",
+                                    "IOKitPersonalities": {}}))
+    monkeypatch.setenv("IOKIT_STRICT", "1")
+    args = ["--machine", files["machine"], "--only-kexts", "--kext", str(bad)]
+    assert main(["boot", *args]) == 1
+    out, err = capsys.readouterr()
+    assert "+-o TestMac" in out and out.rstrip().endswith("0 waiting")  # printed, then failed
+    assert "error[manifest-bad-version]" in err
+    assert main(["ioreg", *args]) == 1
+    out, err = capsys.readouterr()
+    assert "+-o TestMac" in out and "error[manifest-bad-version]" in err
+    monkeypatch.setenv("IOKIT_STRICT", "0")
+    assert main(["ioreg", *args]) == 0

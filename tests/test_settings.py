@@ -1,0 +1,26 @@
+"""The IOKIT_* on/off switches read alike everywhere."""
+
+from __future__ import annotations
+
+import pytest
+
+from iokit_host.host import IOKitHost
+from iokit_host.settings import env_flag
+
+
+@pytest.mark.parametrize(("value", "on"), [("", False), ("0", False), ("1", True),
+                                          ("yes", True)])
+def test_a_switch_is_off_only_when_unset_empty_or_zero(
+        monkeypatch: pytest.MonkeyPatch, value: str, on: bool) -> None:
+    monkeypatch.setenv("IOKIT_STRICT", value)
+    assert env_flag("IOKIT_STRICT") is on
+
+
+def test_the_host_reads_iokit_strict_only_when_the_caller_did_not_decide(
+        monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.delenv("IOKIT_STRICT", raising=False)
+    assert not env_flag("IOKIT_STRICT")
+    assert IOKitHost().strict is False
+    monkeypatch.setenv("IOKIT_STRICT", "1")
+    assert IOKitHost().strict is True
+    assert IOKitHost(strict=False).strict is False
