@@ -24,6 +24,7 @@ reads back. A driver that raises is reported with a kebab-case reference and the
 from __future__ import annotations
 
 from dataclasses import dataclass
+from functools import partial
 from typing import TYPE_CHECKING, Any
 
 from iokit_sdk import keys
@@ -31,6 +32,7 @@ from iokit_sdk.service import IOService, ServiceState
 from iokit_sdk.values import OSNumber
 
 from iokit_host.errors import Diagnostic, IOKitError
+from iokit_host.lifecycle import guarded_call
 from iokit_host.matching import (
     MatchPlan,
     PassiveMatch,
@@ -423,19 +425,14 @@ class Binder:
     # -- helpers -------------------------------------------------------------------------------
     def _stop_quietly(self, instance: IOService, nub: IOService) -> None:
         """Stop a driver that raised; a second exception is only reported."""
-        try:
-            self.hook.iokit_stop(service=instance, provider=nub)
-        except Exception as error:  # noqa: BLE001 - driver code may raise anything
-            self.kernel.report(Diagnostic(
-                "driver-stop-raised", _raised_reason("stop", error),
-                subject=instance.iokit_class_name))
+        guarded_call(self.kernel, "driver-stop-raised", instance,
+                     partial(self.hook.iokit_stop, service=instance, provider=nub),
+                     hint="the candidate was dropped")
 
     def _free(self, instance: IOService) -> None:
-        try:
-            self.hook.iokit_free(service=instance)
-        except Exception as error:  # noqa: BLE001 - driver code may raise anything
-            self.kernel.report(Diagnostic("driver-free-raised", _raised_reason("free", error),
-                                          subject=instance.iokit_class_name))
+        guarded_call(self.kernel, "driver-free-raised", instance,
+                     partial(self.hook.iokit_free, service=instance),
+                     hint="the candidate was dropped")
 
     def _raised(self, reference: str, nub: IOService, candidate: _Candidate,
                 error: BaseException) -> None:

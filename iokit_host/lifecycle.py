@@ -12,18 +12,22 @@ go through the hooks in :mod:`iokit_sdk.hookspecs`; docs/lifecycle.md gives thei
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
+from collections.abc import Callable
+from typing import TYPE_CHECKING, Any
 
 from iokit_sdk.keys import SERVICE_PLANE
 from iokit_sdk.service import IOService
 
+from iokit_host.errors import Diagnostic
+
 if TYPE_CHECKING:
     from iokit_host.classes import ClassRegistry
     from iokit_host.clock import HostClock
+    from iokit_host.kernel import IOKernel
     from iokit_host.machine.model import NubSpec
     from iokit_host.registry import IORegistry
 
-__all__ = ["BUSY_MAX", "adjust_busy", "build_nub", "is_registry_member"]
+__all__ = ["BUSY_MAX", "adjust_busy", "build_nub", "guarded_call", "is_registry_member"]
 
 BUSY_MAX = 1023
 
@@ -68,3 +72,16 @@ def build_nub(classes: ClassRegistry, spec: NubSpec) -> IOService:
     if not issubclass(cls, IOService):
         raise TypeError(f"{spec.class_name} is not an IOService class")
     return cls(dict(spec.properties), name=spec.name, location=spec.location)
+
+
+def guarded_call(kernel: IOKernel, reference: str, service: IOService, call: Callable[[], Any],
+                 *, hint: str) -> None:
+    """Make one driver call whose failure must not stop the caller (a stop, detach or free on
+    the way out): an exception is reported under ``reference`` and the caller goes on."""
+    try:
+        call()
+    except Exception as error:  # noqa: BLE001 - driver code may raise anything
+        kernel.report(Diagnostic(
+            reference, f"{service.iokit_class_name} {service.get_name()!r}: "
+            f"{type(error).__name__}: {error}", subject=service.iokit_class_name,
+            hint=hint, context={"exception": error}))

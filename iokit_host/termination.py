@@ -31,7 +31,7 @@ from iokit_sdk.service import (
     ServiceState,
 )
 
-from iokit_host.errors import Diagnostic
+from iokit_host.lifecycle import guarded_call
 
 if TYPE_CHECKING:
     from iokit_host.kernel import IOKernel
@@ -133,11 +133,4 @@ def _finalize(kernel: IOKernel, victim: IOService) -> None:
 
 
 def _guard(kernel: IOKernel, reference: str, service: IOService, call: Callable[[], Any]) -> None:
-    """Run one termination call; an exception is reported and termination goes on."""
-    try:
-        call()
-    except Exception as error:  # noqa: BLE001 - driver code may raise anything
-        kernel.report(Diagnostic(
-            reference, f"{service.iokit_class_name} {service.get_name()!r}: "
-            f"{type(error).__name__}: {error}", subject=service.iokit_class_name,
-            hint="termination went on without it", context={"exception": error}))
+    guarded_call(kernel, reference, service, call, hint="termination went on without it")

@@ -244,3 +244,26 @@ def test_a_library_kext_is_loaded_before_the_kext_that_links_it(
     assert order.read_text().split() == ["famlib", "vendorkext"]
     # The host's own libraries are part of the kernel: linked against, never "loaded".
     assert list(host.kernel.binder.loaded_kexts) == ["com.test.family", "com.test.vendor"]
+
+
+class _RaisesEverywhere(IOService):
+    def start(self, provider: IOService) -> bool:
+        raise RuntimeError("firmware missing")
+
+    def stop(self, provider: IOService) -> None:
+        raise RuntimeError("never started")
+
+    def free(self) -> None:
+        raise RuntimeError("nothing to free")
+
+
+def test_cleanup_after_a_raising_start_may_raise_too_and_the_next_candidate_still_starts(
+        ) -> None:
+    bundle = kext("com.test.messy", {"p": personality("_RaisesEverywhere", score=8000)})
+    host = make_host([wifi_nub()], [bundle], {"com.test.messy": [_RaisesEverywhere]}).boot()
+    assert host.drivers_of(NUB)[0].iokit_class_name == "IOPCIDeviceGeneric"
+    by_reference = {d.reference: d for d in host.diagnostics}
+    assert {"driver-start-raised", "driver-stop-raised", "driver-free-raised"} <= set(
+        by_reference)
+    assert "never started" in by_reference["driver-stop-raised"].message
+    assert by_reference["driver-free-raised"].hint == "the candidate was dropped"
