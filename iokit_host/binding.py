@@ -24,7 +24,7 @@ reads back. A driver that raises is reported with a kebab-case reference and the
 from __future__ import annotations
 
 from dataclasses import dataclass
-from functools import partial
+from functools import lru_cache, partial
 from typing import TYPE_CHECKING, Any
 
 from iokit_sdk import keys
@@ -131,12 +131,12 @@ class Binder:
             self.kernel.adjust_busy(nub, -1)
 
     def _match_passes(self, nub: IOService) -> None:
-        hook = self.hook
+        notify = self.kernel.notify
         if not nub._state & ServiceState.FIRST_PUBLISH:
             nub._state |= ServiceState.FIRST_PUBLISH
-            hook.iokit_first_publish(service=nub)
+            notify("first_publish", nub)
         nub._state |= ServiceState.REGISTERED
-        hook.iokit_publish(service=nub)
+        notify("publish", nub)
         catalogue = self.kernel.catalogue
         generation = -1
         # Drivers added while the pass ran (a start that loads kexts) get their turn, as
@@ -149,10 +149,10 @@ class Binder:
         if nub.is_inactive():
             return
         nub._state |= ServiceState.MATCHED
-        hook.iokit_matched(service=nub)
+        notify("matched", nub)
         if not nub._state & ServiceState.FIRST_MATCH:
             nub._state |= ServiceState.FIRST_MATCH
-            hook.iokit_first_match(service=nub)
+            notify("first_match", nub)
 
     def probe_candidates(self, nub: IOService, candidates: list[CatalogueEntry]) -> None:
         survivors = self._passive_phase(nub, candidates)
@@ -172,11 +172,14 @@ class Binder:
             waiting.clear_resource_matches(nub)
         survivors: list[_Candidate] = []
         taken = _taken_categories(nub)
+        registry = kernel.registry
+        plans = self._plans
         for entry in candidates:
             if entry.category in taken:
                 continue
-            match = match_passive(entry.table, nub, registry=kernel.registry,
-                                  check_provider_class=False, plan=self._plan(entry))
+            plan = plans.get(entry.seq) or self._plan(entry)
+            match = match_passive(entry.table, nub, registry=registry,
+                                  check_provider_class=False, plan=plan)
             if not match.matched:
                 if is_resources and match.failed_key == keys.RESOURCE_MATCH:
                     self._note_resource_wait(nub, entry, match)
@@ -337,7 +340,7 @@ class Binder:
             self._free(instance)
             return False
         candidate.score = int(score)
-        instance.set_property(keys.PROBE_SCORE, OSNumber(candidate.score, 32))
+        instance.set_property(keys.PROBE_SCORE, _score_number(candidate.score))
         return True
 
     # -- phase C -------------------------------------------------------------------------------
@@ -466,6 +469,13 @@ class Binder:
     def forget(self, service: IOService) -> None:
         self.outcomes.pop(service, None)
         self.started.pop(service, None)
+
+
+@lru_cache(maxsize=4096)
+def _score_number(score: int) -> OSNumber:
+    """The 32-bit ``IOProbeScore`` number, shared: boots set the same few scores on thousands
+    of drivers, and each distinct ``OSNumber`` costs an object and its attribute dict."""
+    return OSNumber(score, 32)
 
 
 def _taken_categories(nub: IOService) -> set[str]:

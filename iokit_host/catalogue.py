@@ -20,7 +20,7 @@ from types import MappingProxyType
 from typing import TYPE_CHECKING, Any
 
 from iokit_sdk import keys
-from iokit_sdk.values import values_equal
+from iokit_sdk.values import equality_key, values_equal
 
 if TYPE_CHECKING:
     from iokit_sdk.entry import IORegistryEntry
@@ -80,6 +80,10 @@ class IOCatalogue:
 
     def __init__(self) -> None:
         self._by_provider: dict[str, list[CatalogueEntry]] = {}
+        # Personalities by the hash of their equality_key, so the "no two equal personalities"
+        # rule of addDrivers costs a hash per add instead of a comparison with every entry of
+        # the class (the hash, not the key: equal hashes are confirmed with values_equal).
+        self._by_key: dict[int, list[CatalogueEntry]] = {}
         self._seq = itertools.count()
         self.generation = 0
 
@@ -99,8 +103,8 @@ class IOCatalogue:
         provider_class = table.get(keys.PROVIDER_CLASS)
         if not isinstance(provider_class, str):
             return None
-        same_class = self._by_provider.setdefault(provider_class, [])
-        if any(values_equal(existing.table, table) for existing in same_class):
+        twins = self._by_key.setdefault(hash(equality_key(table)), [])
+        if any(values_equal(existing.table, table) for existing in twins):
             return None
         category = table.get(keys.MATCH_CATEGORY)
         entry = CatalogueEntry(
@@ -108,7 +112,8 @@ class IOCatalogue:
             provider_class=provider_class, score=probe_score(table),
             category=category if isinstance(category, str) else keys.DEFAULT_MATCH_CATEGORY,
             seq=next(self._seq))
-        same_class.append(entry)
+        self._by_provider.setdefault(provider_class, []).append(entry)
+        twins.append(entry)
         return entry
 
     def remove_bundle(self, bundle_id: str) -> int:
@@ -118,6 +123,8 @@ class IOCatalogue:
             kept = [e for e in entries if e.bundle_id != bundle_id]
             removed += len(entries) - len(kept)
             self._by_provider[provider_class] = kept
+        for key, twins in list(self._by_key.items()):
+            self._by_key[key] = [e for e in twins if e.bundle_id != bundle_id]
         if removed:
             self.generation += 1
         return removed

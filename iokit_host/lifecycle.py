@@ -38,6 +38,7 @@ def adjust_busy(service: IOService, delta: int, clock: HostClock, since: dict[in
     :param since: per-service time it became busy (keyed by ``id``), for accumulated busy time.
     """
     node: IOService | None = service
+    now = clock.now_ns()
     while node is not None and delta:
         old = node._busy
         new = max(0, old + delta)
@@ -45,9 +46,9 @@ def adjust_busy(service: IOService, delta: int, clock: HostClock, since: dict[in
         if (old == 0) == (new == 0):
             return
         if new:
-            since[id(node)] = clock.now_ns()
+            since[id(node)] = now
         else:
-            node._busy_time_ns += clock.now_ns() - since.pop(id(node), clock.now_ns())
+            node._busy_time_ns += now - since.pop(id(node), now)
         delta = 1 if new else -1
         node = node.get_provider()
 

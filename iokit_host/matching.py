@@ -3,7 +3,8 @@
 This is IOKit's ``IOService::matchPassive`` and ``matchInternal`` as a pure function: no
 registry change, no kext load, no driver call, so ``iokit explain`` and the conformance
 check can run it on any entry, booted or not. The generic keys are checked in
-``matchInternal``'s order and the first failure ends the match, naming the key and why.
+``matchInternal``'s order (the checks are in :mod:`iokit_host.match_keys`) and the first
+failure ends the match, naming the key and why.
 Then, only when the personality has keys the generic code did not consume, the family's
 ``matchPropertyTable`` runs (it may change the score); then ``IOParentMatch`` and the
 dictionary form of ``IOLocationMatch``. ``IOResourceMatch`` is checked here only on an
@@ -15,15 +16,20 @@ from __future__ import annotations
 
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
-from functools import partial
-from types import MappingProxyType
 from typing import TYPE_CHECKING, Any, NamedTuple
 
 from iokit_sdk import keys
-from iokit_sdk.values import values_equal
 
 from iokit_host import families
 from iokit_host.catalogue import probe_score
+from iokit_host.match_keys import (
+    BSD_KEYS,
+    Failure,
+    Rule,
+    compile_rules,
+    match_name,
+    match_provider_class,
+)
 
 if TYPE_CHECKING:
     from iokit_sdk.entry import IORegistryEntry
@@ -39,8 +45,6 @@ __all__ = [
     "match_passive",
     "resource_names",
 ]
-
-BSD_KEYS = ("BSD Name", "BSD Major", "BSD Minor", "BSD Unit")
 
 #: Keys ``matchInternal`` consumes, in the order it checks them.
 GENERIC_KEYS = frozenset({
@@ -69,7 +73,6 @@ BOOKKEEPING_KEYS = frozenset({
 _CONSUMED = GENERIC_KEYS | BOOKKEEPING_KEYS
 _AFTER_FAMILY_KEYS = (keys.PARENT_MATCH, keys.LOCATION_MATCH, keys.RESOURCE_MATCH)
 _ABSENT = object()
-_Rule = Callable[[Any, "IORegistryEntry", "IORegistry | None"], None]
 
 
 class PassiveMatch(NamedTuple):
@@ -106,14 +109,6 @@ class PassiveMatch(NamedTuple):
         return why() if callable(why) else why
 
 
-class _Fail(Exception):
-    """Internal: one key failed; carries the key and the reason (or a function for it)."""
-
-    def __init__(self, key: str, reason: str | Callable[[], str]) -> None:
-        self.key = key
-        self.reason = reason
-
-
 @dataclass(frozen=True, slots=True)
 class MatchPlan:
     """What matching needs of one personality, worked out once: its score, the generic rules
@@ -124,21 +119,18 @@ class MatchPlan:
     score: int
     provider_class: Any
     name_match: Any
-    rules: tuple[tuple[_Rule, Any], ...]
+    rules: tuple[tuple[Rule, Any], ...]
     family: bool
     after_family: bool
 
 
 def compile_plan(personality: Mapping[str, Any]) -> MatchPlan:
     """The :class:`MatchPlan` for ``personality`` (pure; the personality is not kept)."""
-    rules = tuple((rule, _PREPARE.get(key, _as_is)(personality[key]))
-                  for key, rule in _RULES if key in personality)
-    rules += tuple((_bsd_rule(key), personality[key]) for key in BSD_KEYS if key in personality)
     return MatchPlan(
         score=probe_score(personality),
         provider_class=personality.get(keys.PROVIDER_CLASS, _ABSENT),
         name_match=personality.get(keys.NAME_MATCH, _ABSENT),
-        rules=rules,
+        rules=compile_rules(personality),
         family=any(key not in _CONSUMED for key in personality),
         after_family=any(key in personality for key in _AFTER_FAMILY_KEYS))
 
@@ -161,172 +153,58 @@ def match_passive(personality: Mapping[str, Any], nub: IORegistryEntry, *,
     """
     if plan is None:
         plan = compile_plan(personality)
+    name_matched = None
+    failure = None
+    if check_provider_class and plan.provider_class is not _ABSENT:
+        failure = match_provider_class(plan.provider_class, nub)
+    if failure is None and plan.name_match is not _ABSENT:
+        name_matched, failure = match_name(plan.name_match, nub)
+    if failure is None:
+        for rule, wanted in plan.rules:
+            failure = rule(wanted, nub, registry)
+            if failure is not None:
+                break
+    if failure is not None:
+        return PassiveMatch(False, plan.score, None, failure[0], failure[1])
+    if plan.family or plan.after_family:
+        return _match_after_generic(personality, plan, nub, registry, resources, name_matched)
+    return PassiveMatch(True, plan.score, name_matched)
+
+
+def _match_after_generic(personality: Mapping[str, Any], plan: MatchPlan, nub: IORegistryEntry,
+                         registry: IORegistry | None,
+                         resources: IORegistryEntry | Mapping[str, Any] | None,
+                         name_matched: str | None) -> PassiveMatch:
+    """The family's ``matchPropertyTable``, then IOParentMatch, the dictionary IOLocationMatch
+    and IOResourceMatch, for a personality that passed the generic keys."""
     score = plan.score
+    failure = None
     needed: tuple[str, ...] = ()
-    try:
-        name_matched = _match_generic(plan, nub, registry, check_provider_class)
-        if plan.family:
-            score = _match_family(personality, nub, score)
-        if plan.after_family:
-            _match_parent(personality, nub, registry)
-            _match_location_dict(personality, nub)
-            needed = _match_resources(personality, nub)
-    except _Fail as failure:
-        return PassiveMatch(False, score, None, failure.key, failure.reason)
+    if plan.family:
+        score, failure = _match_family(personality, nub, score)
+    if failure is None and plan.after_family:
+        failure = (_match_parent(personality, nub, registry)
+                   or _match_location_dict(personality, nub))
+        if failure is None:
+            needed, failure = _match_resources(personality, nub)
+    if failure is not None:
+        return PassiveMatch(False, score, None, failure[0], failure[1])
     waiting = _missing_resources(needed, resources)
     return PassiveMatch(True, score, name_matched, resources=needed, waiting_for=waiting)
 
 
-# -- matchInternal --------------------------------------------------------------------------
-def _match_generic(plan: MatchPlan, nub: IORegistryEntry, registry: IORegistry | None,
-                   check_provider_class: bool) -> str | None:
-    if check_provider_class and plan.provider_class is not _ABSENT:
-        _match_provider_class(plan.provider_class, nub)
-    name_matched = None
-    if plan.name_match is not _ABSENT:
-        name_matched = _match_name(plan.name_match, nub)
-    for rule, wanted in plan.rules:
-        rule(wanted, nub, registry)
-    return name_matched
-
-
-def _bsd_rule(key: str) -> _Rule:
-    """Plain equality against the nub's property of the same name (the ``IOBSD*`` keys)."""
-    def rule(wanted: Any, nub: IORegistryEntry, _: IORegistry | None) -> None:
-        if not values_equal(wanted, nub.get_property(key)):
-            raise _Fail(key, f"{key} is {nub.get_property(key)!r}, not {wanted!r}")
-    return rule
-
-
-def _match_provider_class(wanted: Any, nub: IORegistryEntry) -> None:
-    if not isinstance(wanted, str) or not nub.meta_cast(wanted):
-        raise _Fail(keys.PROVIDER_CLASS,
-                    f"{nub.iokit_class_name} is not a {wanted} (class chain "
-                    f"{' > '.join(nub.class_chain)})")
-
-
-def _match_name(wanted: Any, nub: IORegistryEntry) -> str:
-    names = [wanted] if isinstance(wanted, str) else list(wanted) if isinstance(
-        wanted, (list, tuple, frozenset)) else []
-    compare = families.name_comparer_for(nub)
-    for name in names:
-        if isinstance(name, str) and (matched := compare(nub, name)) is not None:
-            return matched
-    raise _Fail(keys.NAME_MATCH, f"none of {names!r} matches the name {nub.get_name()!r}")
-
-
-def _match_location_string(wanted: Any, nub: IORegistryEntry, _: IORegistry | None) -> None:
-    if isinstance(wanted, str) and wanted != nub.get_location():
-        raise _Fail(keys.LOCATION_MATCH,
-                    f"location is {nub.get_location()!r}, not {wanted!r}")
-
-
-#: Concrete mapping types first: an ``isinstance`` against them is far cheaper than the ABC.
-_MAPPINGS = (dict, MappingProxyType, Mapping)
-
-
-def _property_tables(wanted: Any) -> tuple[tuple[tuple[str, Any], ...], ...]:
-    """``IOPropertyMatch`` as (key, value) pairs per table: one dictionary, or an array of
-    them meaning any; anything else in the array can never match and is left out."""
-    tables = [wanted] if isinstance(wanted, _MAPPINGS) else list(wanted) if isinstance(
-        wanted, (list, tuple)) else []
-    return tuple(tuple(t.items()) for t in tables if isinstance(t, _MAPPINGS))
-
-
-def _match_property(tables: tuple[tuple[tuple[str, Any], ...], ...], nub: IORegistryEntry,
-                    _: IORegistry | None) -> None:
-    props = _properties_for_matching(nub)
-    for items in tables:
-        for key, value in items:
-            if key not in props or not values_equal(value, props[key]):
-                break
-        else:
-            return
-    raise _Fail(keys.PROPERTY_MATCH, partial(_property_mismatch, tables, props))
-
-
-def _properties_for_matching(nub: IORegistryEntry) -> Mapping[str, Any]:
-    """The nub's properties merged with ``IOUserServiceProperties`` (``_copyPropertiesForMatching``)."""
-    props = nub.properties
-    user = props.get("IOUserServiceProperties")
-    return {**props, **user} if user is not None and isinstance(user, _MAPPINGS) else props
-
-
-def _property_mismatch(tables: tuple[tuple[tuple[str, Any], ...], ...],
-                       props: Mapping[str, Any]) -> str:
-    for items in tables:
-        for key, value in items:
-            if key not in props:
-                return f"the nub has no property {key!r}"
-            if not values_equal(value, props[key]):
-                return f"{key!r} is {props[key]!r}, not {value!r}"
-    return "no property table in it matches"
-
-
-def _match_property_exists(wanted: Any, nub: IORegistryEntry, _: IORegistry | None) -> None:
-    names = [wanted] if isinstance(wanted, str) else list(wanted) if isinstance(
-        wanted, (list, tuple, frozenset)) else []
-    if not any(isinstance(n, str) and nub.has_property(n) for n in names):
-        raise _Fail(keys.PROPERTY_EXISTS_MATCH, f"the nub has none of {names!r}")
-
-
-def _match_path(wanted: Any, nub: IORegistryEntry, registry: IORegistry | None) -> None:
-    if isinstance(wanted, str):
-        if registry is not None:
-            from iokit_host.registry import PathError, from_path
-            try:
-                if from_path(registry, wanted, keys.SERVICE_PLANE) is nub:
-                    return
-            except PathError:
-                pass
-        if nub.get_property("IOPath") == wanted:
-            return
-    raise _Fail(keys.PATH_MATCH, f"the nub is not at {wanted!r}")
-
-
-def _match_entry_id(wanted: Any, nub: IORegistryEntry, _: IORegistry | None) -> None:
-    if not values_equal(wanted, nub.get_registry_entry_id()):
-        raise _Fail(keys.REGISTRY_ENTRY_ID_MATCH,
-                    f"entry id is {nub.get_registry_entry_id()!r}, not {wanted!r}")
-
-
-def _match_service_count(wanted: Any, nub: IORegistryEntry, _: IORegistry | None) -> None:
-    count = sum(1 for client in nub.get_child_entries(keys.SERVICE_PLANE)
-                if client.has_property(keys.MATCH_CATEGORY)
-                and not getattr(client, "is_inactive", lambda: False)())
-    if not values_equal(wanted, count):
-        raise _Fail(keys.MATCHED_SERVICE_COUNT_MATCH,
-                    f"{count} matched clients, not {wanted!r}")
-
-
-def _as_is(value: Any) -> Any:
-    return value
-
-
-#: Per-key conversion of a personality's value when its plan is compiled.
-_PREPARE: Mapping[str, Callable[[Any], Any]] = MappingProxyType(
-    {keys.PROPERTY_MATCH: _property_tables})
-
-_RULES: tuple[tuple[str, _Rule], ...] = (
-    (keys.LOCATION_MATCH, _match_location_string),
-    (keys.PROPERTY_MATCH, _match_property),
-    (keys.PROPERTY_EXISTS_MATCH, _match_property_exists),
-    (keys.PATH_MATCH, _match_path),
-    (keys.REGISTRY_ENTRY_ID_MATCH, _match_entry_id),
-    (keys.MATCHED_SERVICE_COUNT_MATCH, _match_service_count),
-)
-
-
 # -- after the generic keys ------------------------------------------------------------------
-def _match_family(table: Mapping[str, Any], nub: IORegistryEntry, score: int) -> int:
+def _match_family(table: Mapping[str, Any], nub: IORegistryEntry,
+                  score: int) -> tuple[int, Failure | None]:
+    """The score after the family's ``matchPropertyTable``, or the failure."""
     matcher = families.family_matcher_for(nub)
     if matcher is None:
-        return score
+        return score, None
     matched, new_score = matcher(nub, table, score)
     if not matched:
-        raise _Fail(_family_key(table), f"the {nub.iokit_class_name} family's "
-                    "matchPropertyTable rejected it")
-    return new_score
+        why = f"the {nub.iokit_class_name} family's matchPropertyTable rejected it"
+        return new_score, (_family_key(table), why)
+    return new_score, None
 
 
 def _family_key(table: Mapping[str, Any]) -> str:
@@ -335,16 +213,16 @@ def _family_key(table: Mapping[str, Any]) -> str:
 
 
 def _match_parent(table: Mapping[str, Any], nub: IORegistryEntry,
-                  registry: IORegistry | None) -> None:
+                  registry: IORegistry | None) -> Failure | None:
     wanted = table.get(keys.PARENT_MATCH)
     if not isinstance(wanted, Mapping):
-        return
+        return None
     ancestor = nub.get_parent_entry(keys.SERVICE_PLANE)
     while ancestor is not None:
         if match_passive(wanted, ancestor, registry=registry).matched:
-            return
+            return None
         ancestor = ancestor.get_parent_entry(keys.SERVICE_PLANE)
-    raise _Fail(keys.PARENT_MATCH, "no ancestor of the nub matches it")
+    return keys.PARENT_MATCH, "no ancestor of the nub matches it"
 
 
 #: Classes whose ``matchLocation`` answers for their clients (IOKit's default walks up and
@@ -352,18 +230,18 @@ def _match_parent(table: Mapping[str, Any], nub: IORegistryEntry,
 _LOCATION_ANSWERERS = ("IOPCIDevice", "IOPlatformDevice")
 
 
-def _match_location_dict(table: Mapping[str, Any], nub: IORegistryEntry) -> None:
+def _match_location_dict(table: Mapping[str, Any], nub: IORegistryEntry) -> Failure | None:
     wanted = table.get(keys.LOCATION_MATCH)
     if not isinstance(wanted, Mapping):
-        return
+        return None
     ancestor = nub.get_parent_entry(keys.SERVICE_PLANE)
     while ancestor is not None:
         if any(ancestor.meta_cast(name) for name in _LOCATION_ANSWERERS):
             if match_passive(wanted, ancestor, check_provider_class=True).matched:
-                return
+                return None
             break
         ancestor = ancestor.get_parent_entry(keys.SERVICE_PLANE)
-    raise _Fail(keys.LOCATION_MATCH, "the nub's matchLocation does not match the table")
+    return keys.LOCATION_MATCH, "the nub's matchLocation does not match the table"
 
 
 def resource_names(value: Any) -> tuple[str, ...]:
@@ -375,16 +253,19 @@ def resource_names(value: Any) -> tuple[str, ...]:
     return ()
 
 
-def _match_resources(table: Mapping[str, Any], nub: IORegistryEntry) -> tuple[str, ...]:
+def _match_resources(table: Mapping[str, Any],
+                     nub: IORegistryEntry) -> tuple[tuple[str, ...], Failure | None]:
+    """The resources that gate ``start`` on an ordinary nub; on IOResources itself, the
+    failure when one is not published."""
     if keys.RESOURCE_MATCH not in table:
-        return ()
+        return (), None
     names = resource_names(table[keys.RESOURCE_MATCH])
     if not nub.meta_cast(keys.RESOURCES_CLASS) and not nub.meta_cast("IOUserResources"):
-        return names
+        return names, None
     missing = [name for name in names if not nub.has_property(name)]
     if missing:
-        raise _Fail(keys.RESOURCE_MATCH, f"resource {missing[0]!r} is not published")
-    return ()
+        return (), (keys.RESOURCE_MATCH, f"resource {missing[0]!r} is not published")
+    return (), None
 
 
 def _missing_resources(needed: tuple[str, ...],

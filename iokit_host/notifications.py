@@ -86,6 +86,10 @@ class Notifications:
             if notifier._owner is not None:
                 self._deliver_one(notifier, service)
 
+    def installed(self, kind: str) -> bool:
+        """True when a notifier of ``kind`` is installed."""
+        return bool(self._by_kind[kind])
+
     def __len__(self) -> int:
         return sum(len(v) for v in self._by_kind.values())
 

@@ -10,6 +10,9 @@ test. Host plugins come from the entry-point group ``iokit`` and from the host's
 
 One manager per host, built once: the per-call path is a cached ``HookCaller`` and one
 implementation, never ``call_extra`` or a manager per call (see DESIGN.md's measured costs).
+:class:`HostPluginManager` counts the changes that can make a hook call observable
+(registering, unregistering, hook-call monitoring), so the kernel can skip a matching
+notification that only the built-in plugin implements while no notifier is installed.
 """
 
 from __future__ import annotations
@@ -32,8 +35,8 @@ if TYPE_CHECKING:
 
     from iokit_host.kernel import IOKernel
 
-__all__ = ["BUILTIN_PLUGIN_NAME", "BuiltinPlugin", "disabled_plugin_names",
-           "make_plugin_manager"]
+__all__ = ["BUILTIN_PLUGIN_NAME", "BuiltinPlugin", "HostPluginManager",
+           "disabled_plugin_names", "make_plugin_manager"]
 
 BUILTIN_PLUGIN_NAME = "iokit-builtin"
 ENTRY_POINT_GROUP = PROJECT
@@ -108,6 +111,44 @@ class BuiltinPlugin:
         self._notifications.deliver("terminated", service)
 
 
+class HostPluginManager(pluggy.PluginManager):
+    """pluggy's manager plus :attr:`generation`, bumped whenever the set of code that sees a
+    hook call may have changed: a plugin registered or unregistered, monitoring (tracing)
+    added or undone. The subclassing pattern is pytest's ``PytestPluginManager``."""
+
+    def __init__(self, project_name: str) -> None:
+        super().__init__(project_name)
+        self.generation = 0
+        self.monitored = 0
+
+    def register(self, plugin: object, name: str | None = None) -> str | None:
+        self.generation += 1
+        return super().register(plugin, name)
+
+    def unregister(self, plugin: object | None = None, name: str | None = None) -> Any:
+        self.generation += 1
+        return super().unregister(plugin, name)
+
+    def add_hookcall_monitoring(self, before: Any, after: Any) -> Callable[[], None]:
+        undo_monitoring = super().add_hookcall_monitoring(before, after)
+        self.generation += 1
+        self.monitored += 1
+
+        def undo() -> None:
+            undo_monitoring()
+            self.generation += 1
+            self.monitored -= 1
+        return undo
+
+    def only_builtin(self, hook_name: str) -> bool:
+        """True when the built-in plugin is the only implementation of ``hook_name`` and no
+        monitor watches hook calls: such a call has no effect beyond the built-in one."""
+        if self.monitored:
+            return False
+        impls = getattr(self.hook, hook_name).get_hookimpls()
+        return len(impls) == 1 and impls[0].plugin_name == BUILTIN_PLUGIN_NAME
+
+
 def disabled_plugin_names(extra: Iterable[str] = ()) -> frozenset[str]:
     """Names blocked by ``IOKIT_DISABLE_PLUGINS`` plus ``extra``."""
     from_env = os.environ.get("IOKIT_DISABLE_PLUGINS", "")
@@ -118,7 +159,7 @@ def disabled_plugin_names(extra: Iterable[str] = ()) -> frozenset[str]:
 def make_plugin_manager(kernel: IOKernel, *, plugins: Iterable[object] = (),
                         disable: Iterable[str] = (), load_entry_points: bool = True,
                         report: Callable[[Diagnostic], None] | None = None,
-                        ) -> pluggy.PluginManager:
+                        ) -> HostPluginManager:
     """Build the host's manager: specs, the built-in plugin, entry-point and given plugins.
 
     :param plugins: plugin objects (modules or instances) to register after the built-in one.
@@ -126,7 +167,7 @@ def make_plugin_manager(kernel: IOKernel, *, plugins: Iterable[object] = (),
     :param report: receives a ``host-plugin-failed`` diagnostic for each entry-point plugin
         that cannot be imported or registered; the others still load.
     """
-    manager = pluggy.PluginManager(PROJECT)
+    manager = HostPluginManager(PROJECT)
     manager.add_hookspecs(hookspecs)
     manager.register(BuiltinPlugin(kernel), name=BUILTIN_PLUGIN_NAME)
     blocked = disabled_plugin_names(disable) - {BUILTIN_PLUGIN_NAME}

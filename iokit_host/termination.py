@@ -69,7 +69,7 @@ def _phase1(kernel: IOKernel, victim: IOService) -> list[IOService]:
         kernel.adjust_busy(service, +1)
         victims.append(service)
         _guard(kernel, "notification-raised", service,
-               partial(kernel.hook.iokit_terminated, service=service))
+               partial(kernel.notify, "terminated", service))
         kernel.waiting.drop_nub(service)
         for client in service.get_clients():
             # requestTerminate: only a client whose sole provider is the victim goes too.

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from iokit_sdk import IOService
+from iokit_sdk.values import OSNumber
 
 from iokit_host.catalogue import IOCatalogue, probe_score
 from iokit_host.classes import ClassRegistry
@@ -71,3 +72,17 @@ def test_remove_bundle_drops_its_personalities() -> None:
     ])
     assert catalogue.remove_bundle("x.a") == 1
     assert _names(catalogue.find_drivers(_nub("IOPCIDevice"))) == ["b"]
+
+
+def test_a_personality_equal_in_libkern_terms_is_a_duplicate_and_removal_forgets_it() -> None:
+    # isEqualTo, not Python equality: a number of another width and a NUL-terminated data copy
+    # of a string are the same personality; once its bundle is removed it can be added again.
+    catalogue = IOCatalogue()
+    base = {"IOProviderClass": "IOPCIDevice", "IOClass": "A", "IOProbeScore": 5,
+            "IONameMatch": ["pci14e4,4331"], "CFBundleIdentifier": "x.a"}
+    twin = {"IOProviderClass": "IOPCIDevice", "IOClass": b"A\x00",
+            "IOProbeScore": OSNumber(5, 32), "IONameMatch": ("pci14e4,4331",),
+            "CFBundleIdentifier": "x.a"}
+    assert len(catalogue.add_personalities([("one", base), ("twin", twin)])) == 1
+    assert catalogue.remove_bundle("x.a") == 1
+    assert _names(catalogue.add_personalities([("twin", twin)])) == ["twin"]

@@ -70,3 +70,40 @@ def test_removed_notifier_is_not_called_and_matching_filters() -> None:
     notifier.remove()
     host.unplug("pci14e4,4331")
     assert seen == []
+
+
+def test_a_plugin_registered_after_boot_sees_notifications_of_later_nubs() -> None:
+    # Unobserved notifications are skipped; registering a plugin must make them fire again.
+    host = make_host([wifi_nub()], [kext("com.test.n", {})]).boot()
+    recorder = _Recorder()
+    host.kernel.plugin_manager.register(recorder)
+    host.plug(IOService(name="late"), host.find("pci14e4,4331"))
+    assert [kind for kind, name in recorder.seen if name == "late"] == [
+        "first_publish", "publish", "matched", "first_match"]
+    host.kernel.plugin_manager.unregister(recorder)
+    host.plug(IOService(name="later"), host.find("pci14e4,4331"))
+    assert not [kind for kind, name in recorder.seen if name == "later"]
+
+
+def test_hook_call_monitoring_sees_every_notification() -> None:
+    host = make_host([wifi_nub()], [kext("com.test.n", {})]).boot()
+    traced: list[str] = []
+    undo = host.kernel.plugin_manager.add_hookcall_monitoring(
+        lambda name, impls, kwargs: traced.append(name), lambda *args: None)
+    host.plug(IOService(name="traced"), host.find("pci14e4,4331"))
+    assert {"iokit_first_publish", "iokit_publish", "iokit_matched",
+            "iokit_first_match"} <= set(traced)
+    undo()
+    traced.clear()
+    host.plug(IOService(name="untraced"), host.find("pci14e4,4331"))
+    assert "iokit_publish" not in traced
+    assert "iokit_register_service" not in traced
+
+
+def test_a_notifier_installed_after_boot_is_called_for_later_nubs() -> None:
+    host = make_host([wifi_nub()], [kext("com.test.n", {})]).boot()
+    seen: list[str] = []
+    host.kernel.notifications.install("matched", {"IONameMatch": "late"},
+                                      lambda service: seen.append(service.get_name()))
+    host.plug(IOService(name="late"), host.find("pci14e4,4331"))
+    assert seen == ["late"]

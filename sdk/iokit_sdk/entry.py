@@ -17,7 +17,7 @@ from types import MappingProxyType
 from typing import Any, ClassVar
 
 from iokit_sdk.keys import SERVICE_PLANE
-from iokit_sdk.values import PropertyValue, check_value
+from iokit_sdk.values import SCALAR_TYPES, PropertyValue, check_value
 
 __all__ = ["IORegistryEntry"]
 
@@ -94,7 +94,8 @@ class IORegistryEntry:
         """Set one property; ``value`` must be a registry property type (see ``values``)."""
         if not isinstance(key, str):
             raise TypeError(f"property keys are strings, not {type(key).__name__}")
-        check_value(value, key)
+        if type(value) not in SCALAR_TYPES:  # scalars are valid as they are: skip the call
+            check_value(value, key)
         self._props[key] = value
 
     def remove_property(self, key: str) -> None:

@@ -20,14 +20,16 @@ kernel's XML parser treats an ``<integer>`` without a ``size`` attribute.
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Hashable, Mapping
 from typing import Any
 
 __all__ = [
+    "SCALAR_TYPES",
     "OSNumber",
     "PropertyTypeError",
     "PropertyValue",
     "check_value",
+    "equality_key",
     "number_bits",
     "values_equal",
 ]
@@ -80,6 +82,10 @@ def number_bits(value: int) -> int:
     return value.bits if isinstance(value, OSNumber) else 64
 
 
+#: The exact types of scalar property values (OSString, OSData, OSBoolean, OSNumber).
+SCALAR_TYPES = frozenset({str, bytes, bool, int, OSNumber})
+
+
 def check_value(value: object, path: str = "value") -> None:
     """Raise :class:`PropertyTypeError` unless ``value`` is a property value, recursively."""
     if isinstance(value, (str, bytes, bool, int)):
@@ -105,7 +111,7 @@ def values_equal(a: object, b: object) -> bool:
     booleans compare by identity; arrays element by element; dictionaries key by key.
     """
     kind = type(a)
-    if kind is type(b) and kind in _SAME_TYPE_BY_VALUE:
+    if kind is type(b) and kind in SCALAR_TYPES:
         # The common case in matching (str to str, data to data, number to number): plain
         # equality is libkern's answer, and it skips the ABC checks below.
         return bool(a == b)
@@ -118,7 +124,7 @@ def values_equal(a: object, b: object) -> bool:
     if isinstance(a, (list, tuple)) and isinstance(b, (list, tuple)):
         return len(a) == len(b) and all(values_equal(x, y) for x, y in zip(a, b))
     if isinstance(a, Mapping) and isinstance(b, Mapping):
-        return len(a) == len(b) and all(k in b and values_equal(v, b[k]) for k, v in a.items())
+        return _mappings_equal(a, b)
     both_numbers = isinstance(a, int) and isinstance(b, int)
     both_sets = isinstance(a, (frozenset, set)) and isinstance(b, (frozenset, set))
     if type(a) is not type(b) and not both_numbers and not both_sets:
@@ -126,7 +132,39 @@ def values_equal(a: object, b: object) -> bool:
     return bool(a == b)
 
 
-_SAME_TYPE_BY_VALUE = frozenset({str, bytes, int, bool, OSNumber})
+def _mappings_equal(a: Mapping[Any, Any], b: Mapping[Any, Any]) -> bool:
+    # A loop, not all(<generator>): the catalogue compares every new personality with those
+    # already there for its class (IOCatalogue::addDrivers), and the generator doubled that.
+    if len(a) != len(b):
+        return False
+    for key, value in a.items():
+        if key not in b or not values_equal(value, b[key]):
+            return False
+    return True
+
+
+def equality_key(value: object) -> Hashable:
+    """A hashable key with ``values_equal(a, b)`` implying ``equality_key(a) == equality_key(b)``,
+    so equal property values can be found by hashing and confirmed with :func:`values_equal`.
+
+    Strings and data share a key space (a string equals data with its bytes and one optional
+    NUL, so data drops one trailing NUL); numbers key by value, booleans apart from them.
+    """
+    if isinstance(value, bool):
+        return ("bool", value)
+    if isinstance(value, int):
+        return int(value)
+    if isinstance(value, str):
+        return value.encode("utf-8")
+    if isinstance(value, bytes):
+        return value[:-1] if value.endswith(b"\x00") else value
+    if isinstance(value, (list, tuple)):
+        return ("array", tuple(equality_key(item) for item in value))
+    if isinstance(value, Mapping):
+        return ("dict", frozenset((key, equality_key(item)) for key, item in value.items()))
+    if isinstance(value, (set, frozenset)):
+        return ("set", frozenset(value))
+    return ("other", id(value))
 
 
 def _string_equals_data(text: str, data: bytes) -> bool:
