@@ -34,6 +34,12 @@ FILE``: a TOML ``[classes]`` table, as in a machine model). It is never inferred
 being checked, nor from other pairs, so a provider whose class nobody documents is rejected on
 ``IOProviderClass`` with that reason. Built-in ancestry wins over declared ancestry (see
 :class:`~iokit_host.classes.ClassRegistry`), then the dump's, then the caller's.
+
+**State from after the match.** A dump is taken long after matching, and some providers changed
+since: the x86 booter names the device-tree root ``ACPI`` and platform code renames it to the
+model later; a driver can hang under the provider of the nub it matched. Such pairs stay
+rejected -- accepting them would take a rule IOKit does not have -- and the reason says what the
+dump cannot show (the booter's root names; the provider's nubs that carry a wanted property).
 """
 
 from __future__ import annotations
@@ -237,6 +243,8 @@ def _explain(personality: Mapping[str, Any], provider: IORegistryEntry, key: str
                   "table nor the declared classes (--classes)")
     if key == keys.NAME_MATCH and keys.NAME_MATCH in personality:
         reason = _name_reason(personality[keys.NAME_MATCH], provider)
+    if key == keys.PROPERTY_MATCH and (holders := _clients_holding(personality, provider)):
+        reason = f"{reason}; the provider's clients carry it: {', '.join(holders)}"
     family_key: str | None = None
     if provider.meta_cast("IOPCIDevice"):
         family_key = pci_failed_key(provider, personality)
@@ -285,7 +293,34 @@ def _name_reason(wanted: Any, provider: IORegistryEntry) -> str:
                    "IORegistryEntry::compareName (the entry name) applies"
                    + (f" -- a device-tree name comparer would also try {', '.join(others)}"
                       if others else ""))
+    if provider.meta_cast("IOPlatformExpertDevice") and "ACPI" in listed:
+        reason += _BOOTER_ROOT_NOTE
     return reason
+
+
+#: Why a post-boot dump cannot show the name the platform expert matched on x86: Apple's i386
+#: booter (boot-132; the same code in Chameleon's i386/libsaio/bootstruct.c and misc.c)
+#: creates the device-tree root with getPlatformName()'s "ACPI" as both compatible and model,
+#: and the values a dump shows were written after the platform expert matched (a public
+#: VMware dump shows the same: IONameMatched "ACPI" under a root whose compatible is the model).
+_BOOTER_ROOT_NOTE = ("; the booter creates the device-tree root with compatible and model "
+                     "'ACPI' (boot-132 getPlatformName), so this dump shows the root's "
+                     "names as they were after matching, not the ones matched")
+
+
+def _clients_holding(personality: Mapping[str, Any], provider: IORegistryEntry) -> list[str]:
+    """The provider's nubs (clients that are not drivers) carrying the first key of the first
+    ``IOPropertyMatch`` table that the provider lacks, with their values: a dump can show a
+    driver under the provider of the nub it matched."""
+    wanted = personality.get(keys.PROPERTY_MATCH)
+    tables = [wanted] if isinstance(wanted, Mapping) else [
+        t for t in wanted if isinstance(t, Mapping)] if isinstance(wanted, (list, tuple)) else []
+    missing = next((k for k in tables[0] if not provider.has_property(k)), None) if tables else None
+    if missing is None:
+        return []
+    return [f"{client.get_name()} ({missing} {client.get_property(missing)!r})"
+            for client in provider.get_child_entries(keys.SERVICE_PLANE)
+            if client.has_property(missing) and not client.has_property(keys.MATCH_CATEGORY)]
 
 
 _USB_NUBS = ("IOUSBDevice", "IOUSBInterface", "IOUSBHostDevice", "IOUSBHostInterface")

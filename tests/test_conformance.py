@@ -114,6 +114,10 @@ def test_corpus_recall_and_every_rejection_explained(corpus: Path) -> None:
             assert rejection.reason.startswith("provider ")
             if rejection.key == "IOProviderClass":
                 assert "ancestry" in rejection.reason
+            if rejection.key == "IONameMatch" and "(IOPlatformExpertDevice)" in rejection.reason:
+                assert "boot-132" in rejection.reason
+            if rejection.key == "IOPropertyMatch":
+                assert "NVDAgl (nubType 'NVDAgl')" in rejection.reason
 
 
 VENDOR_DUMP = """\
@@ -149,3 +153,51 @@ def test_declared_classes_fill_ancestry_the_dump_does_not_show(tmp_path: Path) -
     assert still == before.rejected[1]
     assert still.key == "IOProviderClass" and "OtherDisk is not a IOBlockStorageDevice" in still.reason
     assert "--classes" in still.reason
+
+
+MOVED_DUMP = """\
++-o Root  <class IORegistryEntry, id 0x100000100, retain 10>
+  +-o Mac1,1  <class IOPlatformExpertDevice, id 0x100000110, registered, matched, active, busy 0, retain 4>
+    | {
+    |   "compatible" = <"Mac1,1">
+    |   "model" = <"Mac1,1">
+    |   "name" = <"/">
+    | }
+    | 
+    +-o AppleACPIPlatformExpert  <class AppleACPIPlatformExpert, id 0x100000111, registered, matched, active, busy 0, retain 5>
+    |   {
+    |     "IOClass" = "AppleACPIPlatformExpert"
+    |     "IOProviderClass" = "IOPlatformExpertDevice"
+    |     "IONameMatch" = "ACPI"
+    |     "IONameMatched" = "ACPI"
+    |   }
+    |   
+    +-o GFX0@0  <class IOPCIDevice, id 0x100000200, registered, matched, active, busy 0, retain 5>
+      +-o NVDAgl  <class IOService, id 0x100000201, registered, matched, active, busy 0, retain 5>
+      |   {
+      |     "nubType" = "NVDAgl"
+      |   }
+      |   
+      +-o NVKernel  <class NVKernel, id 0x100000202, registered, matched, active, busy 0, retain 5>
+          {
+            "IOClass" = "NVKernel"
+            "IOProviderClass" = "IOService"
+            "IOPropertyMatch" = {"nubType"="NVDAgl"}
+            "IOMatchCategory" = "IOAccelerator"
+          }
+          
+"""
+
+
+def test_rejections_say_when_the_dump_shows_state_from_after_the_match() -> None:
+    result = check_model(parse_dump(MOVED_DUMP, source="moved.txt"))
+    by_class = {r.class_name: r for r in result.rejected}
+    assert (result.attachments, result.accepted) == (2, 0)
+    # The booter's root said "ACPI"; what the dump shows was written after matching.
+    platform = by_class["AppleACPIPlatformExpert"]
+    assert platform.key == "IONameMatch"
+    assert "compatible and model 'ACPI' (boot-132 getPlatformName)" in platform.reason
+    # The property the table wants is on a nub beside the driver, not on its provider.
+    kernel = by_class["NVKernel"]
+    assert kernel.key == "IOPropertyMatch"
+    assert kernel.reason.endswith("the provider's clients carry it: NVDAgl (nubType 'NVDAgl')")
