@@ -43,6 +43,7 @@ def bsd_rule(key: str) -> Rule:
 
 
 def match_provider_class(wanted: Any, nub: IORegistryEntry) -> Failure | None:
+    """``IOProviderClass``: the nub's class is ``wanted`` or inherits from it (``metaCast``)."""
     if isinstance(wanted, str) and nub.meta_cast(wanted):
         return None
     return keys.PROVIDER_CLASS, (f"{nub.iokit_class_name} is not a {wanted} (class chain "

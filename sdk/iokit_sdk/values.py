@@ -164,7 +164,11 @@ def equality_key(value: object) -> Hashable:
         return ("dict", frozenset((key, equality_key(item)) for key, item in value.items()))
     if isinstance(value, (set, frozenset)):
         return ("set", frozenset(value))
-    return ("other", id(value))
+    try:  # a plist <real> and the like, which values_equal compares with ==
+        hash(value)
+    except TypeError:
+        return ("other", id(value))
+    return ("other", value)
 
 
 def _string_equals_data(text: str, data: bytes) -> bool:

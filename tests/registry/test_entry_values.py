@@ -79,6 +79,8 @@ def test_equality_key_separates_what_values_equal_separates() -> None:
     assert equality_key(True) != equality_key(1)
     assert equality_key({"a": OSNumber(2, 32)}) == equality_key({"a": 2})
     assert equality_key([1, "a"]) == equality_key((1, "a")) != equality_key([1, "b"])
+    # A manifest's <real> is no property type, but personalities may carry one.
+    assert equality_key({"k": 1.5}) == equality_key({"k": 1.5}) != equality_key({"k": 2.5})
 
 
 def test_properties_are_checked_and_kept_in_insertion_order() -> None:
