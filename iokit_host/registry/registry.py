@@ -84,20 +84,30 @@ class IORegistry:
         if child is parent:
             raise RegistryError(f"{child!r} cannot be its own parent in {plane}")
         self._assign_id(child)
-        child_links = _links_for(child, plane)
-        if parent in child_links[0]:
+        if child._parents is None:
+            child._parents = {}
+        parents = child._parents.get(plane)
+        if parents is None:
+            parents = child._parents[plane] = []
+        elif parent in parents:
             return
-        child_links[0].append(parent)
-        _links_for(parent, plane)[1].append(child)
+        parents.append(parent)
+        if parent._children is None:
+            parent._children = {}
+        children = parent._children.get(plane)
+        if children is None:
+            parent._children[plane] = [child]
+        else:
+            children.append(child)
 
     def detach(self, child: IORegistryEntry, parent: IORegistryEntry, plane: str) -> None:
         """Remove the ``parent``-``child`` link in ``plane`` (``detachFromParent``)."""
-        for entry, side, other in ((child, 0, parent), (parent, 1, child)):
-            links = entry._links.get(plane) if entry._links else None
-            if links and other in links[side]:
-                links[side].remove(other)
-                if not links[0] and not links[1] and entry._links is not None:
-                    del entry._links[plane]
+        for links, other in ((child._parents, parent), (parent._children, child)):
+            linked = links.get(plane) if links else None
+            if linked and other in linked:
+                linked.remove(other)
+                if not linked and links is not None:
+                    del links[plane]
 
     def detach_all(self, entry: IORegistryEntry) -> None:
         """Remove every link of ``entry`` in every plane (its id stays taken)."""
@@ -131,11 +141,3 @@ class IORegistry:
         """Every entry that has an id, in id order."""
         return iter(list(self._by_id.values()))
 
-
-def _links_for(entry: IORegistryEntry, plane: str) -> tuple[list[IORegistryEntry], list[IORegistryEntry]]:
-    if entry._links is None:
-        entry._links = {}
-    links = entry._links.get(plane)
-    if links is None:
-        links = entry._links[plane] = ([], [])
-    return links

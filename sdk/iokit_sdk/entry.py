@@ -32,10 +32,11 @@ class IORegistryEntry:
 
     __slots__ = (
         "__weakref__",
+        "_children",
         "_entry_id",
-        "_links",
         "_location",
         "_name",
+        "_parents",
         "_plane_naming",
         "_props",
     )
@@ -70,7 +71,10 @@ class IORegistryEntry:
         self._name = name
         self._location = location
         self._plane_naming: dict[str, tuple[str | None, str | None]] | None = None
-        self._links: dict[str, tuple[list[IORegistryEntry], list[IORegistryEntry]]] | None = None
+        # Per plane, parents and children in attach order; two maps rather than one of pairs,
+        # so a leaf (most of a registry: every driver) carries no empty child list.
+        self._parents: dict[str, list[IORegistryEntry]] | None = None
+        self._children: dict[str, list[IORegistryEntry]] | None = None
         self._entry_id: int | None = None
 
     # -- class identity ------------------------------------------------------------------
@@ -152,28 +156,29 @@ class IORegistryEntry:
 
     def get_parent_entry(self, plane: str = SERVICE_PLANE) -> IORegistryEntry | None:
         """The first parent in ``plane`` (``getParentEntry``; for IOService, the provider)."""
-        links = self._links.get(plane) if self._links else None
-        return links[0][0] if links and links[0] else None
+        parents = self._parents.get(plane) if self._parents else None
+        return parents[0] if parents else None
 
     def get_parent_entries(self, plane: str = SERVICE_PLANE) -> tuple[IORegistryEntry, ...]:
-        links = self._links.get(plane) if self._links else None
-        return tuple(links[0]) if links else ()
+        parents = self._parents.get(plane) if self._parents else None
+        return tuple(parents) if parents else ()
 
     def get_child_entries(self, plane: str = SERVICE_PLANE) -> tuple[IORegistryEntry, ...]:
         """Children in attach order, which is the order ioreg prints them."""
-        links = self._links.get(plane) if self._links else None
-        return tuple(links[1]) if links else ()
+        children = self._children.get(plane) if self._children else None
+        return tuple(children) if children else ()
 
     def iter_child_entries(self, plane: str = SERVICE_PLANE) -> Iterator[IORegistryEntry]:
-        links = self._links.get(plane) if self._links else None
-        return iter(links[1]) if links else iter(())
+        children = self._children.get(plane) if self._children else None
+        return iter(children) if children else iter(())
 
     def in_plane(self, plane: str) -> bool:
-        return bool(self._links and plane in self._links)
+        return bool(self._parents and plane in self._parents
+                    or self._children and plane in self._children)
 
     def planes(self) -> tuple[str, ...]:
-        """The planes this entry is linked in."""
-        return tuple(self._links) if self._links else ()
+        """The planes this entry is linked in, in the order it joined them."""
+        return tuple(dict.fromkeys([*(self._parents or ()), *(self._children or ())]))
 
     def __repr__(self) -> str:
         entry_id = f"0x{self._entry_id:x}" if self._entry_id is not None else "unattached"

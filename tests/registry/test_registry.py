@@ -48,6 +48,21 @@ def test_multi_parent_links_keep_order_and_the_first_parent_is_the_provider() ->
     assert child.get_provider() is p2
 
 
+def test_an_entry_is_in_a_plane_while_it_has_a_parent_or_a_child_there() -> None:
+    registry = IORegistry()
+    bus, nub, driver = IOService(name="bus"), IOService(name="nub"), IOService(name="driver")
+    registry.attach(nub, registry.root, "IODeviceTree")
+    registry.attach(bus, registry.root, "IOService")
+    registry.attach(driver, nub, "IOService")  # nub joins IOService as a parent only
+    assert nub.planes() == ("IODeviceTree", "IOService")
+    assert nub.in_plane("IOService") and not driver.in_plane("IODeviceTree")
+    assert (nub.get_child_entries(), driver.get_child_entries()) == ((driver,), ())
+    registry.detach(driver, nub, "IOService")
+    assert nub.planes() == ("IODeviceTree",)
+    assert not nub.in_plane("IOService") and not driver.in_plane("IOService")
+    assert driver.get_provider() is None and list(nub.iter_child_entries()) == []
+
+
 def test_walk_is_depth_first_in_attach_order_and_repeats_shared_children() -> None:
     registry = IORegistry()
     a, b, shared = IORegistryEntry(name="a"), IORegistryEntry(name="b"), IORegistryEntry(name="s")
