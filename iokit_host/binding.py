@@ -9,29 +9,29 @@ one pluggy call plus the method (tests/bench/test_hook_bench.py).
 A pass runs in IOKit's three phases:
 
 A. passive: candidates from the catalogue, best first; skip categories that already have a
-   live client; :func:`~iokit_host.matching.match_passive`; import the kext only now that one
-   of its personalities survived (lazy loading).
+   live client; :func:`~iokit_host.matching.match_passive`; load the kext only now that one
+   of its personalities survived (lazy loading, :mod:`iokit_host.kext_loading`).
 B. probe: allocate ``IOClass``, ``init`` with a copy of the personality (plus ``IONameMatched``,
    ``IOMatchCategory``), attach, probe, detach; group survivors by category.
 C. start: per category, best score first, until one ``start`` succeeds; a failure or an
    exception lets the next one try; missing ``IOResourceMatch`` resources park the rest of
    the category in the waiting queue.
 
-Every candidate's fate is classified in one place, :meth:`Binder._record`, which ``explain``
-reads back. A driver that raises is reported with a kebab-case reference and the boot goes on.
+Every candidate's fate is classified in one place, :meth:`Binder._record`, and kept in an
+:class:`~iokit_host.outcomes.OutcomeBook` that ``explain`` reads back. A driver that raises is reported with a kebab-case reference and the boot goes on.
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass
 from functools import lru_cache, partial
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
 from iokit_sdk import keys
 from iokit_sdk.service import IOService, ServiceState
 from iokit_sdk.values import OSNumber
 
-from iokit_host.errors import Diagnostic, IOKitError
+from iokit_host.errors import Diagnostic
+from iokit_host.kext_loading import KextLoader
 from iokit_host.lifecycle import guarded_call
 from iokit_host.matching import (
     MatchPlan,
@@ -40,55 +40,17 @@ from iokit_host.matching import (
     match_passive,
     resource_names,
 )
+from iokit_host.outcomes import CandidateOutcome, Outcome, OutcomeBook
 from iokit_host.waiting import ParkedStart, WaitingEntry
 
 if TYPE_CHECKING:
     from iokit_host.catalogue import CatalogueEntry
     from iokit_host.kernel import IOKernel
-    from iokit_host.kext.bundle import KextBundle
 
-__all__ = ["STAND_IN_KEY", "Binder", "CandidateOutcome", "Outcome"]
+__all__ = ["STAND_IN_KEY", "Binder"]
 
 #: Property marking a stand-in for a codeless kext's ``IOClass`` that has no Python code.
 STAND_IN_KEY = "IOKitHostStandIn"
-
-
-class Outcome:
-    """What became of one candidate (the values ``explain`` prints)."""
-
-    STARTED = "started"
-    LOST = "lost"
-    DECLINED = "declined"
-    START_FAILED = "start-failed"
-    PROBE_FAILED = "probe-failed"
-    INIT_FAILED = "init-failed"
-    CLASS_UNKNOWN = "class-unknown"
-    KEXT_FAILED = "kext-load-failed"
-    WAITING = "waiting"
-    NO_MATCH = "no-match"
-    CATEGORY_TAKEN = "category-taken"
-    NOT_RUN = "not-run"
-
-
-@dataclass(frozen=True, slots=True)
-class CandidateOutcome:
-    """The fate of one personality on one nub."""
-
-    personality: str
-    bundle: str | None
-    io_class: str | None
-    category: str
-    initial_score: int
-    score: int | None
-    outcome: str
-    reason: str
-    seq: int
-
-    def to_json(self) -> dict[str, Any]:
-        """The shape ``iokit explain --json`` prints for one candidate."""
-        return {"bundle": self.bundle, "class": self.io_class, "category": self.category,
-                "score": self.score, "initial_score": self.initial_score,
-                "outcome": self.outcome, "reason": self.reason}
 
 
 class _Candidate:
@@ -113,9 +75,11 @@ class Binder:
     def __init__(self, kernel: IOKernel) -> None:
         self.kernel = kernel
         self.hook = kernel.hook
-        self.loaded_kexts: dict[str, KextBundle] = {}
-        self.failed_kexts: dict[str, Diagnostic] = {}
-        self.outcomes: dict[IOService, list[CandidateOutcome]] = {}
+        self.kexts = KextLoader(kernel)
+        #: Kexts loaded and kexts refused, by bundle id (the loader's own maps).
+        self.loaded_kexts = self.kexts.loaded
+        self.failed_kexts = self.kexts.failed
+        self.outcomes = OutcomeBook()
         #: Drivers started and not yet freed, in start order.
         self.started: dict[IOService, None] = {}
         # One compiled match plan per catalogue entry (by its never-reused seq).
@@ -207,56 +171,15 @@ class Binder:
 
     # -- lazy kext loading ---------------------------------------------------------------------
     def _ensure_loaded(self, entry: CatalogueEntry, nub: IOService) -> bool:
-        bundle = entry.bundle
-        if bundle is None or bundle.bundle_id in self.loaded_kexts:
+        """Load the entry's kext now that one of its personalities survived passive matching;
+        a kext that cannot load refuses the candidate with the reason."""
+        if entry.bundle is None:
             return True
-        if bundle.bundle_id in self.failed_kexts:
-            self._record(nub, entry, None, Outcome.KEXT_FAILED,
-                         self.failed_kexts[bundle.bundle_id].message)
-            return False
-        if self._load(bundle):
+        failure = self.kexts.ensure_loaded(entry.bundle)
+        if failure is None:
             return True
-        self._record(nub, entry, None, Outcome.KEXT_FAILED,
-                     self.failed_kexts[bundle.bundle_id].message)
+        self._record(nub, entry, None, Outcome.KEXT_FAILED, failure.message)
         return False
-
-    def _load(self, bundle: KextBundle) -> bool:
-        """Load ``bundle`` and, first, the libraries it links against (``OSKext::load``)."""
-        for dependency in self._dependencies(bundle):
-            if dependency.bundle_id not in self.loaded_kexts and not self._load(dependency):
-                self.failed_kexts[bundle.bundle_id] = Diagnostic(
-                    "kext-dependency-failed", f"library {dependency.bundle_id} failed to load",
-                    subject=bundle.bundle_id)
-                return False
-        if bundle.package is not None:
-            try:
-                classes = _import_kext_classes(bundle)
-                self.kernel.classes.register_kext_classes(bundle.bundle_id, classes)
-            except IOKitError as error:
-                return self._load_failed(bundle, error.diagnostic)
-            except Exception as error:  # a kext's import may raise anything  # noqa: BLE001 - driver code may raise anything
-                return self._load_failed(bundle, Diagnostic(
-                    "kext-import-failed", f"importing {bundle.package} raised "
-                    f"{type(error).__name__}: {error}", subject=bundle.bundle_id,
-                    hint="fix the import error in the driver package"))
-        self.loaded_kexts[bundle.bundle_id] = bundle
-        return True
-
-    def _load_failed(self, bundle: KextBundle, diagnostic: Diagnostic) -> bool:
-        self.failed_kexts[bundle.bundle_id] = diagnostic
-        self.kernel.report(diagnostic)
-        return False
-
-    def _dependencies(self, bundle: KextBundle) -> list[KextBundle]:
-        """The libraries ``bundle`` links against that still need loading: the host's own
-        (``com.apple.kpi.*``) are part of the kernel and loaded already."""
-        resolution = self.kernel.resolution
-        if resolution is None:
-            return []
-        builtin = {library.bundle_id for library in resolution.builtin}
-        return [library for library_id in resolution.dependencies(bundle.bundle_id)
-                if library_id not in builtin
-                and (library := resolution.bundle(library_id)) is not None]
 
     # -- phase B -------------------------------------------------------------------------------
     def _probe_phase(self, nub: IOService, survivors: list[_Candidate]
@@ -334,7 +257,7 @@ class Binder:
         finally:
             hook.iokit_detach(service=instance, provider=nub)
         if score is None:
-            if not self._has_record(nub, candidate.entry):
+            if not self.outcomes.has(nub, candidate.entry.seq):
                 self._record(nub, candidate.entry, None, Outcome.DECLINED,
                              "probe returned None")
             self._free(instance)
@@ -453,21 +376,10 @@ class Binder:
         record = CandidateOutcome(entry.name, entry.bundle_id, entry.io_class, entry.category,
                                   entry.score if initial is None else initial, score, outcome,
                                   reason, entry.seq)
-        records = self.outcomes.get(nub)
-        if records is None:
-            self.outcomes[nub] = [record]
-            return
-        for index, old in enumerate(records):
-            if old.seq == entry.seq:
-                records[index] = record
-                return
-        records.append(record)
-
-    def _has_record(self, nub: IOService, entry: CatalogueEntry) -> bool:
-        return any(r.seq == entry.seq for r in self.outcomes.get(nub, ()))
+        self.outcomes.keep(nub, record)
 
     def forget(self, service: IOService) -> None:
-        self.outcomes.pop(service, None)
+        self.outcomes.forget(service)
         self.started.pop(service, None)
 
 
@@ -492,8 +404,3 @@ def _taken_categories(nub: IOService) -> set[str]:
 def _raised_reason(call: str, error: BaseException) -> str:
     return f"{call} raised {type(error).__name__}: {error}"
 
-
-def _import_kext_classes(bundle: KextBundle) -> tuple[type[Any], ...]:
-    from iokit_host.kext.loader import import_kext_classes
-
-    return tuple(import_kext_classes(bundle))

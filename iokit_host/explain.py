@@ -13,8 +13,8 @@ from typing import TYPE_CHECKING, Any
 
 from iokit_sdk import keys
 
-from iokit_host.binding import CandidateOutcome, Outcome
 from iokit_host.matching import match_passive
+from iokit_host.outcomes import CandidateOutcome, Outcome
 from iokit_host.registry import get_path
 
 if TYPE_CHECKING:
@@ -47,7 +47,7 @@ class Explanation:
 
 
 def explain(kernel: IOKernel, nub: IOService) -> Explanation:
-    recorded = {r.seq: r for r in kernel.binder.outcomes.get(nub, ())}
+    recorded = {r.seq: r for r in kernel.binder.outcomes.of(nub)}
     candidates = [_explain_one(kernel, nub, entry, recorded.get(entry.seq))
                   for entry in kernel.catalogue.find_drivers(nub)]
     path = get_path(kernel.registry, nub, keys.SERVICE_PLANE) or nub.get_name()

@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import sys
-import textwrap
 from pathlib import Path
 
 import pytest
@@ -155,47 +153,6 @@ def test_codeless_kext_starts_a_stand_in_of_its_class() -> None:
     assert driver.get_property("CFBundleIdentifier") == "com.real.plist"
 
 
-def _write_package(root: Path, name: str, body: str) -> None:
-    (root / name).mkdir()
-    (root / name / "__init__.py").write_text(textwrap.dedent(body))
-
-
-def test_kexts_are_imported_only_when_a_personality_survives(
-        tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    marker = tmp_path / "imported"
-    _write_package(tmp_path, "neverkext", f"""
-        open({str(marker)!r}, "w").write("yes")
-        raise ImportError("must never be imported")
-    """)
-    _write_package(tmp_path, "lazykext", """
-        from iokit_sdk import IOService
-        class LazyDriver(IOService):
-            pass
-    """)
-    monkeypatch.syspath_prepend(str(tmp_path))
-    never = kext("com.test.never", {"p": personality(
-        "Never", score=99999, IOPropertyMatch={"vendor-id": b"\x86\x80\x00\x00"})},
-        package="neverkext")
-    lazy = kext("com.test.lazy", {"p": personality("LazyDriver", score=1000)},
-                package="lazykext")
-    host = make_host([wifi_nub()], [never, lazy]).boot()
-    assert not marker.exists() and "neverkext" not in sys.modules
-    assert host.drivers_of(NUB)[0].iokit_class_name == "LazyDriver"
-    assert list(host.kernel.binder.loaded_kexts) == ["com.test.lazy"]
-    assert host.classes.owner_of("LazyDriver") == "com.test.lazy"
-
-
-def test_a_kext_that_fails_to_import_is_reported_once_and_skipped(
-        tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    _write_package(tmp_path, "brokenkext", "raise RuntimeError('boom')\n")
-    monkeypatch.syspath_prepend(str(tmp_path))
-    broken = kext("com.test.broken", {"p": personality("X", score=900)}, package="brokenkext")
-    host = make_host([wifi_nub(), wifi_nub(location="1")], [broken]).boot()
-    assert _references(host.diagnostics).count("kext-import-failed") == 1
-    assert host.explain("pci14e4,4331@1").outcome_of("X").outcome == "kext-load-failed"
-    assert host.drivers_of("pci14e4,4331@1")[0].iokit_class_name == "IOPCIDeviceGeneric"
-
-
 class _Bus(IOService):
     def start(self, provider: IOService) -> bool:
         for unit in ("0", "1"):
@@ -220,30 +177,6 @@ def test_nubs_published_from_start_match_in_turn() -> None:
     assert host.drivers_of("bus-child@0") == []
     assert host.find("bus-child@1").get_busy_state() == 0
     assert host.registry.plane_root("IOService").get_busy_state() == 0
-
-
-def test_a_library_kext_is_loaded_before_the_kext_that_links_it(
-        tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    order = tmp_path / "order"
-    for package, driver in (("famlib", "FamilyDriver"), ("vendorkext", "VendorDriver")):
-        _write_package(tmp_path, package, f"""
-            from iokit_sdk import IOService
-            with open({str(order)!r}, "a") as log:
-                log.write("{package}\\n")
-            class {driver}(IOService):
-                pass
-        """)
-    monkeypatch.syspath_prepend(str(tmp_path))
-    family = kext("com.test.family", {}, package="famlib", version="2.0", compatible="1.0",
-                  libraries={"com.apple.kpi.iokit": "8.0"})
-    vendor = kext("com.test.vendor", {"p": personality("VendorDriver", score=5000)},
-                  package="vendorkext",
-                  libraries={"com.apple.kpi.iokit": "8.0", "com.test.family": "1.5"})
-    host = make_host([wifi_nub()], [vendor, family]).boot()
-    assert host.drivers_of(NUB)[0].iokit_class_name == "VendorDriver"
-    assert order.read_text().split() == ["famlib", "vendorkext"]
-    # The host's own libraries are part of the kernel: linked against, never "loaded".
-    assert list(host.kernel.binder.loaded_kexts) == ["com.test.family", "com.test.vendor"]
 
 
 class _RaisesEverywhere(IOService):

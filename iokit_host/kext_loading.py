@@ -1,0 +1,82 @@
+"""Loading a kext the first time one of its personalities matches: IOKit's ``OSKext::load``.
+
+IOKit keeps personalities in the catalogue without loading their kexts; the first time one
+survives passive matching, the kext is loaded (``OSKext::loadKextWithIdentifier``), and
+``OSKext::load`` loads the libraries it links against first. Here loading means importing the
+kext's Python package and registering its classes (the OSMetaClass role), libraries first; the
+host's own ``com.apple.kpi.*`` libraries are part of the kernel. A kext that fails to load is
+remembered with its diagnostic, so later matches of it are refused at once with the same reason.
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Any
+
+from iokit_host.errors import Diagnostic, IOKitError
+
+if TYPE_CHECKING:
+    from iokit_host.kernel import IOKernel
+    from iokit_host.kext.bundle import KextBundle
+
+__all__ = ["KextLoader"]
+
+
+class KextLoader:
+    """The kexts one kernel has loaded, and those that failed to."""
+
+    def __init__(self, kernel: IOKernel) -> None:
+        self.kernel = kernel
+        self.loaded: dict[str, KextBundle] = {}
+        self.failed: dict[str, Diagnostic] = {}
+
+    def ensure_loaded(self, bundle: KextBundle) -> Diagnostic | None:
+        """Load ``bundle`` unless it is loaded already; the diagnostic when it cannot be."""
+        if bundle.bundle_id in self.loaded:
+            return None
+        if bundle.bundle_id not in self.failed:
+            self._load(bundle)
+        return self.failed.get(bundle.bundle_id)
+
+    def _load(self, bundle: KextBundle) -> bool:
+        """Load ``bundle`` and, first, the libraries it links against (``OSKext::load``)."""
+        for dependency in self._dependencies(bundle):
+            if dependency.bundle_id not in self.loaded and not self._load(dependency):
+                self.failed[bundle.bundle_id] = Diagnostic(
+                    "kext-dependency-failed", f"library {dependency.bundle_id} failed to load",
+                    subject=bundle.bundle_id)
+                return False
+        if bundle.package is not None:
+            try:
+                classes = _import_kext_classes(bundle)
+                self.kernel.classes.register_kext_classes(bundle.bundle_id, classes)
+            except IOKitError as error:
+                return self._load_failed(bundle, error.diagnostic)
+            except Exception as error:  # noqa: BLE001 - driver code may raise anything
+                return self._load_failed(bundle, Diagnostic(
+                    "kext-import-failed", f"importing {bundle.package} raised "
+                    f"{type(error).__name__}: {error}", subject=bundle.bundle_id,
+                    hint="fix the import error in the driver package"))
+        self.loaded[bundle.bundle_id] = bundle
+        return True
+
+    def _load_failed(self, bundle: KextBundle, diagnostic: Diagnostic) -> bool:
+        self.failed[bundle.bundle_id] = diagnostic
+        self.kernel.report(diagnostic)
+        return False
+
+    def _dependencies(self, bundle: KextBundle) -> list[KextBundle]:
+        """The libraries ``bundle`` links against that still need loading: the host's own
+        (``com.apple.kpi.*``) are part of the kernel and loaded already."""
+        resolution = self.kernel.resolution
+        if resolution is None:
+            return []
+        builtin = {library.bundle_id for library in resolution.builtin}
+        return [library for library_id in resolution.dependencies(bundle.bundle_id)
+                if library_id not in builtin
+                and (library := resolution.bundle(library_id)) is not None]
+
+
+def _import_kext_classes(bundle: KextBundle) -> tuple[type[Any], ...]:
+    from iokit_host.kext.loader import import_kext_classes
+
+    return tuple(import_kext_classes(bundle))

@@ -1,0 +1,84 @@
+"""The fate of every candidate on every nub: what ``iokit explain`` reads back.
+
+IOKit keeps no record of the personalities that lost, declined or failed on a nub; it logs
+them with ``kIOLogMatch`` and ``IOKitDebug``. The host keeps one record per candidate per nub,
+replaced as the candidate moves on (waiting, then started; started, then lost to a later
+winner), so ``explain`` can show the seed's picture as a table without re-running anything.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from iokit_sdk.service import IOService
+
+__all__ = ["CandidateOutcome", "Outcome", "OutcomeBook"]
+
+
+class Outcome:
+    """What became of one candidate (the values ``explain`` prints)."""
+
+    STARTED = "started"
+    LOST = "lost"
+    DECLINED = "declined"
+    START_FAILED = "start-failed"
+    PROBE_FAILED = "probe-failed"
+    INIT_FAILED = "init-failed"
+    CLASS_UNKNOWN = "class-unknown"
+    KEXT_FAILED = "kext-load-failed"
+    WAITING = "waiting"
+    NO_MATCH = "no-match"
+    CATEGORY_TAKEN = "category-taken"
+    NOT_RUN = "not-run"
+
+
+@dataclass(frozen=True, slots=True)
+class CandidateOutcome:
+    """The fate of one personality on one nub."""
+
+    personality: str
+    bundle: str | None
+    io_class: str | None
+    category: str
+    initial_score: int
+    score: int | None
+    outcome: str
+    reason: str
+    seq: int
+
+    def to_json(self) -> dict[str, Any]:
+        """The shape ``iokit explain --json`` prints for one candidate."""
+        return {"bundle": self.bundle, "class": self.io_class, "category": self.category,
+                "score": self.score, "initial_score": self.initial_score,
+                "outcome": self.outcome, "reason": self.reason}
+
+
+class OutcomeBook:
+    """Each nub's candidates' latest fates, in the order they were first recorded."""
+
+    def __init__(self) -> None:
+        self._by_nub: dict[IOService, list[CandidateOutcome]] = {}
+
+    def keep(self, nub: IOService, record: CandidateOutcome) -> None:
+        """Record ``record``, replacing the same personality's earlier fate on ``nub``."""
+        records = self._by_nub.get(nub)
+        if records is None:
+            self._by_nub[nub] = [record]
+            return
+        for index, old in enumerate(records):
+            if old.seq == record.seq:
+                records[index] = record
+                return
+        records.append(record)
+
+    def of(self, nub: IOService) -> tuple[CandidateOutcome, ...]:
+        return tuple(self._by_nub.get(nub, ()))
+
+    def has(self, nub: IOService, seq: int) -> bool:
+        """True when the personality with catalogue ``seq`` has a fate on ``nub``."""
+        return any(record.seq == seq for record in self._by_nub.get(nub, ()))
+
+    def forget(self, nub: IOService) -> None:
+        self._by_nub.pop(nub, None)
