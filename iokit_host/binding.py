@@ -141,7 +141,7 @@ class Binder:
         for entry in candidates:
             if entry.category in taken:
                 continue
-            plan = plans.get(entry.seq) or self._plan(entry)
+            plan = plans.get(entry.seq) or self._compile_plan(entry)
             match = match_passive(entry.table, nub, registry=registry,
                                   check_provider_class=False, plan=plan)
             if not match.matched:
@@ -155,10 +155,9 @@ class Binder:
             survivors.sort(key=_by_score)
         return survivors
 
-    def _plan(self, entry: CatalogueEntry) -> MatchPlan:
-        plan = self._plans.get(entry.seq)
-        if plan is None:
-            plan = self._plans[entry.seq] = compile_plan(entry.table)
+    def _compile_plan(self, entry: CatalogueEntry) -> MatchPlan:
+        """Compile and keep the plan of ``entry`` (the pass looks kept ones up inline)."""
+        plan = self._plans[entry.seq] = compile_plan(entry.table)
         return plan
 
     def _note_resource_wait(self, nub: IOService, entry: CatalogueEntry,

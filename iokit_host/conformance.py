@@ -56,6 +56,7 @@ from iokit_host.classes import ClassRegistry
 from iokit_host.families.pci import PCI_TUNNELLED, pci_failed_key
 from iokit_host.families.usb import USB_KEYS, usb_failed_key
 from iokit_host.machine.model import MachineModel, NubSpec
+from iokit_host.match_keys import property_tables
 from iokit_host.registry import IORegistry
 
 __all__ = [
@@ -312,10 +313,9 @@ def _clients_holding(personality: Mapping[str, Any], provider: IORegistryEntry) 
     """The provider's nubs (clients that are not drivers) carrying the first key of the first
     ``IOPropertyMatch`` table that the provider lacks, with their values: a dump can show a
     driver under the provider of the nub it matched."""
-    wanted = personality.get(keys.PROPERTY_MATCH)
-    tables = [wanted] if isinstance(wanted, Mapping) else [
-        t for t in wanted if isinstance(t, Mapping)] if isinstance(wanted, (list, tuple)) else []
-    missing = next((k for k in tables[0] if not provider.has_property(k)), None) if tables else None
+    tables = property_tables(personality.get(keys.PROPERTY_MATCH))
+    missing = next((k for k, _ in tables[0] if not provider.has_property(k)),
+                   None) if tables else None
     if missing is None:
         return []
     return [f"{client.get_name()} ({missing} {client.get_property(missing)!r})"

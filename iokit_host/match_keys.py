@@ -24,7 +24,7 @@ if TYPE_CHECKING:
     from iokit_host.registry import IORegistry
 
 __all__ = ["BSD_KEYS", "Failure", "Rule", "bsd_rule", "compile_rules", "match_name",
-           "match_provider_class"]
+           "match_provider_class", "property_tables"]
 
 BSD_KEYS = ("BSD Name", "BSD Major", "BSD Minor", "BSD Unit")
 
@@ -72,7 +72,7 @@ def _match_location_string(wanted: Any, nub: IORegistryEntry,
 _MAPPINGS = (dict, MappingProxyType, Mapping)
 
 
-def _property_tables(wanted: Any) -> tuple[tuple[tuple[str, Any], ...], ...]:
+def property_tables(wanted: Any) -> tuple[tuple[tuple[str, Any], ...], ...]:
     """``IOPropertyMatch`` as (key, value) pairs per table: one dictionary, or an array of
     them meaning any; anything else in the array can never match and is left out."""
     tables = [wanted] if isinstance(wanted, _MAPPINGS) else list(wanted) if isinstance(
@@ -157,7 +157,7 @@ def _as_is(value: Any) -> Any:
 
 #: Per-key conversion of a personality's value when its plan is compiled.
 _PREPARE: Mapping[str, Callable[[Any], Any]] = MappingProxyType(
-    {keys.PROPERTY_MATCH: _property_tables})
+    {keys.PROPERTY_MATCH: property_tables})
 
 _RULES: tuple[tuple[str, Rule], ...] = (
     (keys.LOCATION_MATCH, _match_location_string),
