@@ -4,7 +4,7 @@ In an ``ioreg -l`` dump every driver node carries (a copy of) the personality it
 its parent in the IOService plane is the provider it matched against -- IOKit's
 ``probeCandidates`` copies the personality into the instance (``IOService::init``). So each
 (provider, recorded personality) pair is a match ``IOService::matchPassive`` accepted on a Mac.
-This module replays every pair through :func:`iokit_host.matching.match_passive` and reports
+This module replays every pair through :func:`iokit_host.matching.passive.match_passive` and reports
 the recall: accepted pairs over all recorded pairs, with the failing key and reason for each
 rejection.
 
@@ -28,12 +28,12 @@ Which nodes are drivers is decided by the importer (``IOProviderClass`` and ``IO
 (whose parents are not providers), have no recorded attachments.
 
 Class ancestry comes from the host's built-in tables (standard family classes, and driver
-classes whose ancestry is documented outside the dumps: :mod:`iokit_host.class_table`), from
+classes whose ancestry is documented outside the dumps: :mod:`iokit_host.matching.class_table`), from
 ``-i`` chains in the dump, and from the caller's ``classes`` (``iokit conformance --classes
 FILE``: a TOML ``[classes]`` table, as in a machine model). It is never inferred from the pair
 being checked, nor from other pairs, so a provider whose class nobody documents is rejected on
 ``IOProviderClass`` with that reason. Built-in ancestry wins over declared ancestry (see
-:class:`~iokit_host.classes.ClassRegistry`), then the dump's, then the caller's.
+:class:`~iokit_host.matching.classes.ClassRegistry`), then the dump's, then the caller's.
 
 **State from after the match.** A dump is taken long after matching, and some providers changed
 since: the x86 booter names the device-tree root ``ACPI`` and platform code renames it to the
@@ -52,11 +52,11 @@ from typing import Any
 from iokit_sdk import keys
 from iokit_sdk.entry import IORegistryEntry
 
-from iokit_host.classes import ClassRegistry
-from iokit_host.families.pci import PCI_TUNNELLED, pci_failed_key
-from iokit_host.families.usb import USB_KEYS, usb_failed_key
 from iokit_host.machine.model import MachineModel, NubSpec
-from iokit_host.match_keys import property_tables
+from iokit_host.matching.classes import ClassRegistry
+from iokit_host.matching.families.pci import PCI_TUNNELLED, pci_failed_key
+from iokit_host.matching.families.usb import USB_KEYS, usb_failed_key
+from iokit_host.matching.generic_keys import property_tables
 from iokit_host.registry import IORegistry
 
 __all__ = [
@@ -183,7 +183,7 @@ def check_model(model: MachineModel, *, file: str | None = None,
     :param classes: extra ancestry, declared after the model's own (so it fills gaps only).
     """
     from iokit_host.machine.build import populate
-    from iokit_host.matching import match_passive
+    from iokit_host.matching.passive import match_passive
 
     space = _Workspace(ClassRegistry(), IORegistry(model.planes))
     # The dump's own ancestry (-i chains) first, then the caller's: declare() keeps the first
@@ -265,9 +265,9 @@ def _name_reason(wanted: Any, provider: IORegistryEntry) -> str:
     """Say which of the nub's names ``compareName`` tried. Device-tree, platform and ACPI nubs
     compare ``name``/``compatible``/``device_type``/``model`` (ACPI nubs also ``_HID``/``_CID``;
     platform and ACPI nubs then the entry name), other classes only the entry name
-    (``IORegistryEntry::compareName``); see :mod:`iokit_host.families.names`."""
-    from iokit_host import families
-    from iokit_host.families import names
+    (``IORegistryEntry::compareName``); see :mod:`iokit_host.matching.families.names`."""
+    from iokit_host.matching import families
+    from iokit_host.matching.families import names
 
     compare = families.name_comparer_for(provider)
     tried: tuple[str, ...] = ()

@@ -13,15 +13,15 @@ from typing import TYPE_CHECKING, Any
 
 from iokit_sdk import keys
 
-from iokit_host.matching import match_passive
-from iokit_host.outcomes import CandidateOutcome, Outcome
+from iokit_host.kernel.outcomes import CandidateOutcome, Outcome
+from iokit_host.matching.passive import match_passive
 from iokit_host.registry import get_path
 
 if TYPE_CHECKING:
     from iokit_sdk.service import IOService
 
-    from iokit_host.catalogue import CatalogueEntry
-    from iokit_host.kernel import IOKernel
+    from iokit_host.kernel.workloop import IOKernel
+    from iokit_host.matching.catalogue import CatalogueEntry
 
 __all__ = ["ExplainedCandidate", "Explanation", "explain"]
 

@@ -18,21 +18,21 @@ from iokit_sdk import keys
 from iokit_sdk.service import IOService, ServiceState
 
 from iokit_host.builtin_kexts import BUILTIN_BUNDLE_ID, BUILTIN_CLASSES, BUILTIN_PERSONALITIES
-from iokit_host.catalogue import IOCatalogue
-from iokit_host.classes import ClassRegistry
 from iokit_host.clock import HostClock
 from iokit_host.errors import Diagnostic, IOKitError, Severity
-from iokit_host.kernel import IOKernel
+from iokit_host.kernel.workloop import IOKernel
+from iokit_host.matching.catalogue import IOCatalogue
+from iokit_host.matching.classes import ClassRegistry
 from iokit_host.registry import IORegistry, PathError, from_path, get_path
 from iokit_host.settings import env_flag
 
 if TYPE_CHECKING:
     from iokit_host.explain import Explanation
+    from iokit_host.kernel.notifications import Notifier
+    from iokit_host.kernel.waiting import WaitingEntry
     from iokit_host.kext.bundle import KextBundle
     from iokit_host.kext.resolver import Resolution
     from iokit_host.machine.model import MachineModel, NubSpec
-    from iokit_host.notifications import Notifier
-    from iokit_host.waiting import WaitingEntry
 
 __all__ = ["BootFailedError", "BootSummary", "IOKitHost", "NoSuchServiceError"]
 
@@ -230,7 +230,7 @@ class IOKitHost:
     # -- hot-plug, resources, notifications, waiting -------------------------------------------
     def plug(self, spec: NubSpec | IOService, parent: str | IOService) -> IOService:
         """Attach a nub (and a spec's children) under ``parent``, register it, match at once."""
-        from iokit_host.lifecycle import build_nub
+        from iokit_host.kernel.lifecycle import build_nub
 
         provider = self._service(parent)
         children: tuple[NubSpec, ...]
@@ -248,7 +248,7 @@ class IOKitHost:
 
     def unplug(self, path_or_service: str | IOService) -> list[IOService]:
         """Terminate a nub and everything that depends only on it; returns the victims."""
-        from iokit_host.termination import terminate
+        from iokit_host.kernel.termination import terminate
 
         victims = terminate(self.kernel, self._service(path_or_service))
         self.kernel.run_until_quiet()
@@ -273,7 +273,7 @@ class IOKitHost:
         scheduled with ``host.clock.call_at``), so a test never sleeps; on timeout the clock
         stands at the deadline and None is returned.
         """
-        from iokit_host.waiting import wait_for_matching_service
+        from iokit_host.kernel.waiting import wait_for_matching_service
 
         return wait_for_matching_service(self.kernel, matching, timeout_ns)
 

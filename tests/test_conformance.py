@@ -104,7 +104,7 @@ def test_corpus_recall_and_every_rejection_explained(corpus: Path) -> None:
     # Remaining rejections: vendor driver classes whose ancestry only `ioreg -i` shows,
     # and providers whose properties changed after the match (see the module doc).
     assert report.recall is not None and report.recall >= 0.85
-    # With iokit_host.class_table (NVDA, the Bluetooth serial streams): 395 of 428.
+    # With iokit_host.matching.class_table (NVDA, the Bluetooth serial streams): 395 of 428.
     assert report.accepted >= 395 and report.recall >= 0.92
     providers = {r.reason.split(":", 1)[0] for d in with_properties for r in d.rejected}
     assert not any("(NVDA)" in p or "SerialClient" in p for p in providers)

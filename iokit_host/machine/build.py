@@ -16,8 +16,8 @@ from iokit_sdk.entry import IORegistryEntry
 from iokit_sdk.keys import RESOURCES_CLASS, SERVICE_PLANE
 from iokit_sdk.service import IOService, ServiceState
 
-from iokit_host.classes import ClassRegistry
 from iokit_host.machine.model import MachineModel, NubSpec
+from iokit_host.matching.classes import ClassRegistry
 from iokit_host.registry import IORegistry
 
 __all__ = ["STANDARD_RESOURCES", "populate"]

@@ -23,11 +23,11 @@ from typing import Any, NoReturn
 
 from iokit_sdk.keys import RESOURCES_CLASS, SERVICE_PLANE, STANDARD_PLANES
 
-from iokit_host.classes import STANDARD_CLASSES
 from iokit_host.machine import errors as E
 from iokit_host.machine.errors import MachineModelError
 from iokit_host.machine.model import MachineModel, NubSpec, PlaneLink
 from iokit_host.machine.values import decode_value
+from iokit_host.matching.classes import STANDARD_CLASSES
 
 __all__ = ["dump_machine", "node_path", "parse_document", "parse_machine", "read_machine"]
 

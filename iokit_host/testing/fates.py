@@ -15,7 +15,7 @@ from typing import TYPE_CHECKING, Any, NoReturn
 from iokit_sdk import IOService, keys
 
 from iokit_host.errors import Diagnostic, Severity
-from iokit_host.matching import PassiveMatch, match_passive
+from iokit_host.matching.passive import PassiveMatch, match_passive
 
 if TYPE_CHECKING:
     from iokit_host.host import IOKitHost

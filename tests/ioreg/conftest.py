@@ -9,7 +9,7 @@ import pytest
 from iokit_sdk.entry import IORegistryEntry
 from iokit_sdk.service import IOService, ServiceState
 
-from iokit_host.classes import ClassRegistry
+from iokit_host.matching.classes import ClassRegistry
 from iokit_host.registry import IORegistry
 
 Maker = Callable[..., IORegistryEntry]

@@ -6,9 +6,9 @@ from types import SimpleNamespace
 
 from iokit_sdk.service import IOResources, IOService, ServiceState
 
-from iokit_host.classes import ClassRegistry
 from iokit_host.machine import load_machine, parse_machine
 from iokit_host.machine.build import populate
+from iokit_host.matching.classes import ClassRegistry
 from iokit_host.registry import IORegistry, from_path, get_path
 
 MODEL = """

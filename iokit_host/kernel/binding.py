@@ -9,8 +9,8 @@ one pluggy call plus the method (tests/bench/test_hook_bench.py).
 A pass runs in IOKit's three phases:
 
 A. passive: candidates from the catalogue, best first; skip categories that already have a
-   live client; :func:`~iokit_host.matching.match_passive`; load the kext only now that one
-   of its personalities survived (lazy loading, :mod:`iokit_host.kext_loading`).
+   live client; :func:`~iokit_host.matching.passive.match_passive`; load the kext only now that one
+   of its personalities survived (lazy loading, :mod:`iokit_host.kernel.kext_loading`).
 B. probe: allocate ``IOClass``, ``init`` with a copy of the personality (plus ``IONameMatched``,
    ``IOMatchCategory``), attach, probe, detach; group survivors by category.
 C. start: per category, best score first, until one ``start`` succeeds; a failure or an
@@ -18,7 +18,7 @@ C. start: per category, best score first, until one ``start`` succeeds; a failur
    the category in the waiting queue.
 
 Every candidate's fate is classified in one place, :meth:`Binder._record`, and kept in an
-:class:`~iokit_host.outcomes.OutcomeBook` that ``explain`` reads back. A driver that raises is reported with a kebab-case reference and the boot goes on.
+:class:`~iokit_host.kernel.outcomes.OutcomeBook` that ``explain`` reads back. A driver that raises is reported with a kebab-case reference and the boot goes on.
 """
 
 from __future__ import annotations
@@ -31,21 +31,21 @@ from iokit_sdk.service import IOService, ServiceState
 from iokit_sdk.values import OSNumber
 
 from iokit_host.errors import Diagnostic
-from iokit_host.kext_loading import KextLoader
-from iokit_host.lifecycle import guarded_call
-from iokit_host.matching import (
+from iokit_host.kernel.kext_loading import KextLoader
+from iokit_host.kernel.lifecycle import guarded_call
+from iokit_host.kernel.outcomes import CandidateOutcome, Outcome, OutcomeBook
+from iokit_host.kernel.waiting import ParkedStart, WaitingEntry
+from iokit_host.matching.passive import (
     MatchPlan,
     PassiveMatch,
     compile_plan,
     match_passive,
     resource_names,
 )
-from iokit_host.outcomes import CandidateOutcome, Outcome, OutcomeBook
-from iokit_host.waiting import ParkedStart, WaitingEntry
 
 if TYPE_CHECKING:
-    from iokit_host.catalogue import CatalogueEntry
-    from iokit_host.kernel import IOKernel
+    from iokit_host.kernel.protocol import WorkLoop
+    from iokit_host.matching.catalogue import CatalogueEntry
 
 __all__ = ["STAND_IN_KEY", "Binder"]
 
@@ -72,7 +72,7 @@ def _by_score(candidate: _Candidate) -> int:
 class Binder:
     """Runs matching passes for one kernel and remembers what happened on each nub."""
 
-    def __init__(self, kernel: IOKernel) -> None:
+    def __init__(self, kernel: WorkLoop) -> None:
         self.kernel = kernel
         self.hook = kernel.hook
         self.kexts = KextLoader(kernel)

@@ -2,9 +2,9 @@
 
 from __future__ import annotations
 
-from iokit_host.classes import ClassRegistry
-from iokit_host.families import default_compare_name, name_comparer_for
-from iokit_host.families.merge import merge_provider_properties
+from iokit_host.matching.classes import ClassRegistry
+from iokit_host.matching.families import default_compare_name, name_comparer_for
+from iokit_host.matching.families.merge import merge_provider_properties
 from iokit_host.registry import IORegistry
 
 

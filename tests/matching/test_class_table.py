@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import pytest
 
-from iokit_host.class_table import KNOWN_DRIVER_CLASSES
-from iokit_host.classes import STANDARD_CLASSES, ClassRegistry
+from iokit_host.matching.class_table import KNOWN_DRIVER_CLASSES
+from iokit_host.matching.classes import STANDARD_CLASSES, ClassRegistry
 
 
 @pytest.mark.parametrize(("name", "superclass"), sorted(KNOWN_DRIVER_CLASSES.items()))

@@ -21,10 +21,10 @@ from iokit_sdk.service import IOService
 from iokit_host.errors import Diagnostic
 
 if TYPE_CHECKING:
-    from iokit_host.classes import ClassRegistry
     from iokit_host.clock import HostClock
-    from iokit_host.kernel import IOKernel
+    from iokit_host.kernel.protocol import Reporter
     from iokit_host.machine.model import NubSpec
+    from iokit_host.matching.classes import ClassRegistry
     from iokit_host.registry import IORegistry
 
 __all__ = ["BUSY_MAX", "adjust_busy", "build_nub", "guarded_call", "is_registry_member"]
@@ -75,7 +75,7 @@ def build_nub(classes: ClassRegistry, spec: NubSpec) -> IOService:
     return cls(dict(spec.properties), name=spec.name, location=spec.location)
 
 
-def guarded_call(kernel: IOKernel, reference: str, service: IOService, call: Callable[[], Any],
+def guarded_call(kernel: Reporter, reference: str, service: IOService, call: Callable[[], Any],
                  *, hint: str) -> None:
     """Make one driver call whose failure must not stop the caller (a stop, detach or free on
     the way out): an exception is reported under ``reference`` and the caller goes on."""

@@ -3,7 +3,7 @@
 Every check takes the personality's value and the nub and returns None when the key matches,
 or a :data:`Failure`: the key and why. A boot rejects most candidates, and a returned tuple
 costs a fraction of a raised exception (whose traceback the cyclic collector must also clear).
-:mod:`iokit_host.matching` runs them in order after IOProviderClass and IONameMatch.
+:mod:`iokit_host.matching.passive` runs them in order after IOProviderClass and IONameMatch.
 """
 
 from __future__ import annotations
@@ -16,7 +16,7 @@ from typing import TYPE_CHECKING, Any
 from iokit_sdk import keys
 from iokit_sdk.values import values_equal
 
-from iokit_host import families
+from iokit_host.matching import families
 
 if TYPE_CHECKING:
     from iokit_sdk.entry import IORegistryEntry

@@ -10,7 +10,7 @@ from hostkit import kext, make_host, personality, wifi_nub
 from iokit_sdk import IOService, hookimpl
 
 from iokit_host.host import IOKitHost
-from iokit_host.plugins import BUILTIN_PLUGIN_NAME
+from iokit_host.kernel.plugins import BUILTIN_PLUGIN_NAME
 
 
 class _Driver(IOService):

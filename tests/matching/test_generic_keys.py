@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from iokit_sdk import IOService
 
-from iokit_host.match_keys import compile_rules, match_name, match_provider_class
+from iokit_host.matching.generic_keys import compile_rules, match_name, match_provider_class
 
 
 def _run(personality: dict[str, object], nub: IOService) -> list[str]:

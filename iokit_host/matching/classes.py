@@ -18,8 +18,8 @@ from collections.abc import Iterable, Mapping
 from iokit_sdk.entry import IORegistryEntry
 from iokit_sdk.service import IOResources, IOService
 
-from iokit_host.class_table import KNOWN_DRIVER_CLASSES
 from iokit_host.errors import IOKitError
+from iokit_host.matching.class_table import KNOWN_DRIVER_CLASSES
 
 __all__ = ["KNOWN_DRIVER_CLASSES", "STANDARD_CLASSES", "ClassRegistry", "DuplicateClassError",
            "UnknownClassError"]
@@ -140,7 +140,7 @@ class ClassRegistry:
         self._classes: dict[str, type[IORegistryEntry]] = {}
         self._owners: dict[str, str] = {}
         # Built-in ancestry: the standard family classes, then driver classes whose ancestry
-        # is documented outside the dumps (iokit_host.class_table). Both come first, so
+        # is documented outside the dumps (iokit_host.matching.class_table). Both come first, so
         # declare() -- which keeps the first superclass it knows -- never overrides them.
         self._declared: dict[str, str] = {**KNOWN_DRIVER_CLASSES, **STANDARD_CLASSES}
         for cls in (IORegistryEntry, IOService, IOResources):

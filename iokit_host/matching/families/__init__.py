@@ -43,7 +43,7 @@ def default_compare_name(nub: IORegistryEntry, wanted: str) -> str | None:
 def _tables() -> tuple[dict[str, FamilyMatcher], dict[str, NameComparer]]:
     # Family modules are imported here, lazily, so that importing this package costs nothing
     # until the first match. PCI matching uses the x86_64 rules (no +1000 bonus); see pci.py.
-    from iokit_host.families import names, pci, usb
+    from iokit_host.matching.families import names, pci, usb
 
     matchers: dict[str, FamilyMatcher] = {
         "IOPCIDevice": pci.pci_match_property_table,

@@ -19,19 +19,19 @@ from typing import TYPE_CHECKING, Any
 from iokit_sdk import keys
 from iokit_sdk.service import SYNCHRONOUS, IOResources, IOService, ServiceState
 
-from iokit_host import lifecycle, termination
-from iokit_host.binding import Binder
 from iokit_host.errors import Diagnostic, Severity
-from iokit_host.matching import match_passive
-from iokit_host.notifications import NOTIFICATION_TYPES, Notifications
-from iokit_host.plugins import make_plugin_manager
-from iokit_host.waiting import WaitingQueue
+from iokit_host.kernel import lifecycle, termination
+from iokit_host.kernel.binding import Binder
+from iokit_host.kernel.notifications import NOTIFICATION_TYPES, Notifications
+from iokit_host.kernel.plugins import make_plugin_manager
+from iokit_host.kernel.waiting import WaitingQueue
+from iokit_host.matching.passive import match_passive
 
 if TYPE_CHECKING:
-    from iokit_host.catalogue import IOCatalogue
-    from iokit_host.classes import ClassRegistry
     from iokit_host.clock import HostClock
     from iokit_host.kext.resolver import Resolution
+    from iokit_host.matching.catalogue import IOCatalogue
+    from iokit_host.matching.classes import ClassRegistry
     from iokit_host.registry import IORegistry
 
 __all__ = ["IOKernel"]
@@ -167,6 +167,10 @@ class IOKernel:
 
     def report(self, diagnostic: Diagnostic) -> None:
         self.diagnostics.append(diagnostic)
+
+    def forget(self, service: IOService) -> None:
+        """Drop what the matching pass remembers of a freed ``service``."""
+        self.binder.forget(service)
 
     # -- IOResources and lookups ---------------------------------------------------------------
     def ensure_resources(self) -> IOService:

@@ -33,7 +33,7 @@ from iokit_host.settings import env_flag
 if TYPE_CHECKING:
     from iokit_sdk.service import IOService
 
-    from iokit_host.kernel import IOKernel
+    from iokit_host.kernel.protocol import WorkLoop
 
 __all__ = ["BUILTIN_PLUGIN_NAME", "BuiltinPlugin", "HostPluginManager",
            "disabled_plugin_names", "make_plugin_manager"]
@@ -45,7 +45,7 @@ ENTRY_POINT_GROUP = PROJECT
 class BuiltinPlugin:
     """Forwards each hook to the service's own method; registry changes go to the kernel."""
 
-    def __init__(self, kernel: IOKernel) -> None:
+    def __init__(self, kernel: WorkLoop) -> None:
         self._kernel = kernel
         self._notifications = kernel.notifications
 
@@ -156,7 +156,7 @@ def disabled_plugin_names(extra: Iterable[str] = ()) -> frozenset[str]:
     return frozenset(names | set(extra))
 
 
-def make_plugin_manager(kernel: IOKernel, *, plugins: Iterable[object] = (),
+def make_plugin_manager(kernel: WorkLoop, *, plugins: Iterable[object] = (),
                         disable: Iterable[str] = (), load_entry_points: bool = True,
                         report: Callable[[Diagnostic], None] | None = None,
                         ) -> HostPluginManager:

@@ -7,9 +7,9 @@ from typing import Any
 import pytest
 from iokit_sdk.entry import IORegistryEntry
 
-from iokit_host.classes import ClassRegistry
-from iokit_host.families import family_matcher_for
-from iokit_host.families.pci import (
+from iokit_host.matching.classes import ClassRegistry
+from iokit_host.matching.families import family_matcher_for
+from iokit_host.matching.families.pci import (
     TunnelPolicy,
     match_keys,
     pci_failed_key,

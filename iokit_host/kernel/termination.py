@@ -31,10 +31,10 @@ from iokit_sdk.service import (
     ServiceState,
 )
 
-from iokit_host.lifecycle import guarded_call
+from iokit_host.kernel.lifecycle import guarded_call
 
 if TYPE_CHECKING:
-    from iokit_host.kernel import IOKernel
+    from iokit_host.kernel.protocol import WorkLoop
 
 __all__ = ["terminate"]
 
@@ -42,7 +42,7 @@ _CLEARED = (ServiceState.REGISTERED | ServiceState.MATCHED | ServiceState.FIRST_
             | ServiceState.FIRST_MATCH)
 
 
-def terminate(kernel: IOKernel, victim: IOService, options: int = 0) -> list[IOService]:
+def terminate(kernel: WorkLoop, victim: IOService, options: int = 0) -> list[IOService]:
     """Terminate ``victim`` and its sole-provider clients; returns the victims, top-down."""
     victims = _phase1(kernel, victim)
     if not victims:
@@ -58,7 +58,7 @@ def terminate(kernel: IOKernel, victim: IOService, options: int = 0) -> list[IOS
     return victims
 
 
-def _phase1(kernel: IOKernel, victim: IOService) -> list[IOService]:
+def _phase1(kernel: WorkLoop, victim: IOService) -> list[IOService]:
     queue: deque[IOService] = deque([victim])
     victims: list[IOService] = []
     while queue:
@@ -78,7 +78,7 @@ def _phase1(kernel: IOKernel, victim: IOService) -> list[IOService]:
     return victims
 
 
-def _phase2(kernel: IOKernel, victims: list[IOService], providers: list[IOService],
+def _phase2(kernel: WorkLoop, victims: list[IOService], providers: list[IOService],
             options: int) -> None:
     hook = kernel.hook
     root = victims[0]
@@ -100,7 +100,7 @@ def _phase2(kernel: IOKernel, victims: list[IOService], providers: list[IOServic
             hook.iokit_did_terminate, service=root, provider=provider, options=options))
 
 
-def _phase3(kernel: IOKernel, victims: list[IOService]) -> None:
+def _phase3(kernel: WorkLoop, victims: list[IOService]) -> None:
     # Reversed breadth-first order puts every victim after all of its descendants.
     for victim in reversed(victims):
         for survivor in victim.get_clients():
@@ -116,7 +116,7 @@ def _phase3(kernel: IOKernel, victims: list[IOService]) -> None:
         _finalize(kernel, victim)
 
 
-def _stop_and_detach(kernel: IOKernel, client: IOService, provider: IOService) -> None:
+def _stop_and_detach(kernel: WorkLoop, client: IOService, provider: IOService) -> None:
     hook = kernel.hook
     _guard(kernel, "driver-stop-raised", client,
            lambda: hook.iokit_stop(service=client, provider=provider))
@@ -124,13 +124,13 @@ def _stop_and_detach(kernel: IOKernel, client: IOService, provider: IOService) -
            lambda: hook.iokit_detach(service=client, provider=provider))
 
 
-def _finalize(kernel: IOKernel, victim: IOService) -> None:
+def _finalize(kernel: WorkLoop, victim: IOService) -> None:
     _guard(kernel, "driver-free-raised", victim, lambda: kernel.hook.iokit_free(service=victim))
     kernel.registry.detach_all(victim)
-    kernel.binder.forget(victim)
+    kernel.forget(victim)
     if victim is kernel.resources:
         kernel.resources = None
 
 
-def _guard(kernel: IOKernel, reference: str, service: IOService, call: Callable[[], Any]) -> None:
+def _guard(kernel: WorkLoop, reference: str, service: IOService, call: Callable[[], Any]) -> None:
     guarded_call(kernel, reference, service, call, hint="termination went on without it")

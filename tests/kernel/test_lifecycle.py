@@ -7,7 +7,7 @@ from iokit_sdk import IOService
 from iokit_sdk.service import SYNCHRONOUS, ServiceState
 
 from iokit_host.clock import HostClock
-from iokit_host.lifecycle import adjust_busy
+from iokit_host.kernel.lifecycle import adjust_busy
 
 
 def test_busy_propagates_on_zero_transitions_only_and_accumulates_time() -> None:

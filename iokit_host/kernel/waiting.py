@@ -17,7 +17,7 @@ from typing import TYPE_CHECKING, Any
 if TYPE_CHECKING:
     from iokit_sdk.service import IOService
 
-    from iokit_host.kernel import IOKernel
+    from iokit_host.kernel.protocol import WorkLoop
 
 __all__ = ["ParkedStart", "WaitingEntry", "WaitingQueue", "wait_for_matching_service"]
 
@@ -111,7 +111,7 @@ class WaitingQueue:
         return len(self._parked) + len(self._resource_matches) + len(self._services)
 
 
-def wait_for_matching_service(kernel: IOKernel, matching: Mapping[str, Any],
+def wait_for_matching_service(kernel: WorkLoop, matching: Mapping[str, Any],
                               timeout_ns: int | None) -> IOService | None:
     """``waitForMatchingService`` on the driven clock.
 

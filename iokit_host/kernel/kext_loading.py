@@ -15,7 +15,7 @@ from typing import TYPE_CHECKING, Any
 from iokit_host.errors import Diagnostic, IOKitError
 
 if TYPE_CHECKING:
-    from iokit_host.kernel import IOKernel
+    from iokit_host.kernel.protocol import WorkLoop
     from iokit_host.kext.bundle import KextBundle
 
 __all__ = ["KextLoader"]
@@ -24,7 +24,7 @@ __all__ = ["KextLoader"]
 class KextLoader:
     """The kexts one kernel has loaded, and those that failed to."""
 
-    def __init__(self, kernel: IOKernel) -> None:
+    def __init__(self, kernel: WorkLoop) -> None:
         self.kernel = kernel
         self.loaded: dict[str, KextBundle] = {}
         self.failed: dict[str, Diagnostic] = {}

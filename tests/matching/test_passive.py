@@ -7,9 +7,9 @@ from typing import Any
 import pytest
 from iokit_sdk import IOResources, IOService, OSNumber
 
-from iokit_host import families
-from iokit_host.classes import ClassRegistry
-from iokit_host.matching import match_passive
+from iokit_host.matching import families
+from iokit_host.matching.classes import ClassRegistry
+from iokit_host.matching.passive import match_passive
 from iokit_host.registry import IORegistry
 
 

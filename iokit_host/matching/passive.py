@@ -3,7 +3,7 @@
 This is IOKit's ``IOService::matchPassive`` and ``matchInternal`` as a pure function: no
 registry change, no kext load, no driver call, so ``iokit explain`` and the conformance
 check can run it on any entry, booted or not. The generic keys are checked in
-``matchInternal``'s order (the checks are in :mod:`iokit_host.match_keys`) and the first
+``matchInternal``'s order (the checks are in :mod:`iokit_host.matching.generic_keys`) and the first
 failure ends the match, naming the key and why.
 Then, only when the personality has keys the generic code did not consume, the family's
 ``matchPropertyTable`` runs (it may change the score); then ``IOParentMatch`` and the
@@ -20,9 +20,9 @@ from typing import TYPE_CHECKING, Any, NamedTuple
 
 from iokit_sdk import keys
 
-from iokit_host import families
-from iokit_host.catalogue import probe_score
-from iokit_host.match_keys import (
+from iokit_host.matching import families
+from iokit_host.matching.catalogue import probe_score
+from iokit_host.matching.generic_keys import (
     BSD_KEYS,
     Failure,
     Rule,

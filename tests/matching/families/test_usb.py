@@ -8,9 +8,9 @@ import pytest
 from iokit_sdk.entry import IORegistryEntry
 from iokit_sdk.values import OSNumber
 
-from iokit_host.classes import ClassRegistry
-from iokit_host.families import family_matcher_for
-from iokit_host.families.usb import usb_failed_key, usb_score
+from iokit_host.matching.classes import ClassRegistry
+from iokit_host.matching.families import family_matcher_for
+from iokit_host.matching.families.usb import usb_failed_key, usb_score
 
 DEVICE = {"idVendor": 1452, "idProduct": 0x8509, "bcdDevice": 0x0516, "bDeviceClass": 239,
           "bDeviceSubClass": 2, "bDeviceProtocol": 1}

@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 from iokit_sdk import IOService
 
-from iokit_host.classes import ClassRegistry, DuplicateClassError, UnknownClassError
+from iokit_host.matching.classes import ClassRegistry, DuplicateClassError, UnknownClassError
 
 
 def test_standard_family_class_casts_to_its_ancestors() -> None:

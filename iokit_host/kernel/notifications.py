@@ -18,7 +18,7 @@ from typing import Any
 
 from iokit_sdk.service import IOService, ServiceState
 
-from iokit_host.matching import match_passive
+from iokit_host.matching.passive import match_passive
 
 __all__ = ["NOTIFICATION_TYPES", "Notifications", "Notifier"]
 

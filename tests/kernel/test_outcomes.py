@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from iokit_sdk import IOService
 
-from iokit_host.outcomes import CandidateOutcome, Outcome, OutcomeBook
+from iokit_host.kernel.outcomes import CandidateOutcome, Outcome, OutcomeBook
 
 
 def _fate(seq: int, outcome: str, reason: str = "") -> CandidateOutcome:

@@ -5,8 +5,8 @@ from __future__ import annotations
 from iokit_sdk import IOService
 from iokit_sdk.values import OSNumber
 
-from iokit_host.catalogue import IOCatalogue, probe_score
-from iokit_host.classes import ClassRegistry
+from iokit_host.matching.catalogue import IOCatalogue, probe_score
+from iokit_host.matching.classes import ClassRegistry
 
 
 def _nub(class_name: str) -> IOService:
