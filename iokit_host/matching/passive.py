@@ -202,9 +202,17 @@ def _match_family(table: Mapping[str, Any], nub: IORegistryEntry,
         return score, None
     matched, new_score = matcher(nub, table, score)
     if not matched:
-        why = f"the {nub.iokit_class_name} family's matchPropertyTable rejected it"
-        return new_score, (_family_key(table), why)
+        return new_score, _family_failure(table, nub)
     return new_score, None
+
+
+def _family_failure(table: Mapping[str, Any], nub: IORegistryEntry) -> Failure:
+    """The key the family refused and why, with the values where the family can say them."""
+    explain = families.family_explainer_for(nub)
+    failure = explain(nub, table) if explain is not None else None
+    if failure is not None:
+        return failure
+    return _family_key(table), f"the {nub.iokit_class_name} family's matchPropertyTable rejected it"
 
 
 def _family_key(table: Mapping[str, Any]) -> str:

@@ -173,3 +173,22 @@ def test_a_bundle_id_nobody_installed_is_a_clear_error(iokit_host: Any) -> None:
         iokit_host(kexts=["com.nobody.NotInstalled"])
     assert caught.value.ref == "test-kext-not-found"
     assert "pip install" in str(caught.value)
+
+
+def test_not_matched_names_a_usb_key_with_both_values(iokit_host: Any, make_kext: Any) -> None:
+    folder = make_kext("acme_hub", "com.acme.Hub", personalities={"AcmeHub": {
+        "IOClass": "AcmeHub", "IOProviderClass": "IOUSBHostDevice",
+        "idVendor": 1133, "idProduct": 9491}},
+        code="class AcmeHub(IOService):\n    pass\n")
+    host = iokit_host(kexts=[folder])
+    result = assert_not_matched(host, "AcmeHub", nub="HubDevice", key="idVendor")
+    assert result.reason == "wants 1133, the device has 1060"
+    with pytest.raises(AssertionError, match="not because of idProduct"):
+        assert_not_matched(host, "AcmeHub", nub="HubDevice", key="idProduct")
+
+
+def test_not_matched_gives_the_pci_registers(iokit_host: Any, wifi: list[Path]) -> None:
+    host = iokit_host(kexts=wifi)
+    result = assert_not_matched(host, "AppleBCM43xx", nub="GIGE", key="IOPCIMatch")
+    assert result.reason is not None
+    assert "device register is 0x16b414e4" in result.reason

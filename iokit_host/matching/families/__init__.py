@@ -16,14 +16,17 @@ modules; nothing is registered at run time.
 from __future__ import annotations
 
 from collections.abc import Callable, Mapping
+from functools import partial
 from typing import Any
 
 from iokit_sdk.entry import IORegistryEntry
 
 __all__ = [
+    "FamilyExplainer",
     "FamilyMatcher",
     "NameComparer",
     "default_compare_name",
+    "family_explainer_for",
     "family_matcher_for",
     "name_comparer_for",
 ]
@@ -31,6 +34,10 @@ __all__ = [
 #: ``(nub, personality, score) -> (matched, score)``: the family's matchPropertyTable. It sees
 #: the whole personality and returns the (possibly adjusted) probe score.
 FamilyMatcher = Callable[[IORegistryEntry, Mapping[str, Any], int], tuple[bool, int]]
+#: ``(nub, personality) -> (key, why) or None``: which key the family's matchPropertyTable
+#: refused and a function that says why with the values; asked only after a refusal.
+FamilyExplainer = Callable[[IORegistryEntry, Mapping[str, Any]],
+                           "tuple[str, Callable[[], str]] | None"]
 #: ``(nub, wanted) -> the string that matched, or None``: the family's compareName.
 NameComparer = Callable[[IORegistryEntry, str], "str | None"]
 
@@ -40,7 +47,10 @@ def default_compare_name(nub: IORegistryEntry, wanted: str) -> str | None:
     return wanted if nub.get_name() == wanted else None
 
 
-def _tables() -> tuple[dict[str, FamilyMatcher], dict[str, NameComparer]]:
+_Tables = tuple[dict[str, FamilyMatcher], dict[str, NameComparer], dict[str, FamilyExplainer]]
+
+
+def _tables() -> _Tables:
     # Family modules are imported here, lazily, so that importing this package costs nothing
     # until the first match. PCI matching uses the x86_64 rules (no +1000 bonus); see pci.py.
     from iokit_host.matching.families import names, pci, usb
@@ -58,13 +68,22 @@ def _tables() -> tuple[dict[str, FamilyMatcher], dict[str, NameComparer]]:
         "IOPlatformDevice": names.platform_compare_name,
         "IOACPIPlatformDevice": names.acpi_compare_name,
     }
-    return matchers, comparers
+    device = partial(usb.usb_failure, interface=False)
+    interface = partial(usb.usb_failure, interface=True)
+    explainers: dict[str, FamilyExplainer] = {
+        "IOPCIDevice": pci.pci_failure,
+        "IOUSBDevice": device,
+        "IOUSBHostDevice": device,
+        "IOUSBInterface": interface,
+        "IOUSBHostInterface": interface,
+    }
+    return matchers, comparers, explainers
 
 
-_TABLES: tuple[dict[str, FamilyMatcher], dict[str, NameComparer]] | None = None
+_TABLES: _Tables | None = None
 
 
-def _loaded() -> tuple[dict[str, FamilyMatcher], dict[str, NameComparer]]:
+def _loaded() -> _Tables:
     global _TABLES  # a read-only cache of constant tables, not mutable state
     if _TABLES is None:
         _TABLES = _tables()
@@ -87,3 +106,14 @@ def name_comparer_for(nub: IORegistryEntry) -> NameComparer:
         if name in comparers:
             return comparers[name]
     return default_compare_name
+
+
+def family_explainer_for(nub: IORegistryEntry) -> FamilyExplainer | None:
+    """The explainer of the family whose matcher :func:`family_matcher_for` picks, or None."""
+    explainers = _loaded()[2]
+    for name in nub.class_chain:
+        if name in explainers:
+            return explainers[name]
+        if name in _loaded()[0]:
+            return None
+    return None

@@ -36,9 +36,9 @@ explicit false, or tighten it to refusing all drivers, ``kIOPCIConfiguratorNoTun
 from __future__ import annotations
 
 import re
-from collections.abc import Mapping
+from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, NamedTuple
 
 from iokit_sdk.entry import IORegistryEntry
 from iokit_sdk.keys import (
@@ -53,10 +53,13 @@ from iokit_sdk.keys import (
 __all__ = [
     "ARCHITECTURES",
     "PCI_TUNNELLED",
+    "MatchEntry",
     "PCIRegisters",
     "TunnelPolicy",
+    "match_entries",
     "match_keys",
     "pci_failed_key",
+    "pci_failure",
     "pci_match_nub",
     "pci_match_property_table",
     "pci_registers",
@@ -141,23 +144,48 @@ def _strtoul(text: str, pos: int) -> tuple[int, int] | None:
     return value & _ALL, match.end()
 
 
+class MatchEntry(NamedTuple):
+    """One ``value[&mask]`` entry of a PCI match string, as ``matchKeys`` reads it.
+
+    :param mask: the entry's own mask, None when it has none (the key's default applies).
+    :param end: where parsing goes on after it.
+    :param mask_missing: an ``&`` had no number after it (read as mask 0: every register
+        matches).
+    """
+
+    value: int
+    mask: int | None
+    end: int
+    mask_missing: bool = False
+
+
+def match_entries(text: str) -> Iterator[MatchEntry]:
+    """The entries of a PCI match string in order. Parsing stops at the first token that is
+    not a number: the last entry's ``end`` says where (text after it is never read)."""
+    pos = 0
+    while (parsed := _strtoul(text, pos)) is not None:
+        value, pos = parsed
+        mask: int | None = None
+        missing = False
+        amp = _MASK_START.match(text, pos)
+        if amp is not None:
+            masked = _strtoul(text, amp.end())
+            mask, pos = masked if masked is not None else (0, amp.end())
+            missing = masked is None
+        yield MatchEntry(value, mask, pos, missing)
+
+
 def match_keys(keys: object, register: int, default_mask: int) -> bool:
     """``IOPCIBridge::matchKeys``: does any ``value[&mask]`` entry of ``keys`` match ``register``?
 
-    Entries are hex numbers (``0x`` optional) separated by white space; parsing stops at the
-    first token that is not a number. A value that is not a string matches nothing.
+    Entries are hex numbers (``0x`` optional) separated by white space (:func:`match_entries`).
+    A value that is not a string matches nothing.
     """
     if not isinstance(keys, str):
         return False
-    pos = 0
-    while (parsed := _strtoul(keys, pos)) is not None:
-        value, pos = parsed
-        mask = default_mask
-        amp = _MASK_START.match(keys, pos)
-        if amp is not None:
-            masked = _strtoul(keys, amp.end())
-            mask, pos = masked if masked is not None else (0, amp.end())
-        if value & mask == register & mask:
+    for entry in match_entries(keys):
+        mask = default_mask if entry.mask is None else entry.mask
+        if entry.value & mask == register & mask:
             return True
     return False
 
@@ -209,7 +237,42 @@ def pci_match_property_table(nub: IORegistryEntry, table: Mapping[str, Any], sco
 def pci_failed_key(nub: IORegistryEntry, table: Mapping[str, Any],
                    policy: TunnelPolicy = TunnelPolicy()) -> str | None:
     """The key that made ``table`` fail on ``nub`` (for explanations), or None when it matches."""
-    matched, failed, _ = pci_match_nub(pci_registers(nub), table)
-    if not matched:
-        return failed
-    return None if tunnel_allows(nub, table, policy) else PCI_TUNNEL_COMPATIBLE
+    failure = pci_failure(nub, table, policy)
+    return None if failure is None else failure[0]
+
+
+def pci_failure(nub: IORegistryEntry, table: Mapping[str, Any],
+                policy: TunnelPolicy = TunnelPolicy()) -> tuple[str, Callable[[], str]] | None:
+    """Why ``table`` fails on ``nub``: the key and a function that says why with the values
+    (for ``IOPCIMatch``: ``wants 0x10d38086; device register is 0x153a8086, subsystem register
+    is 0x00000000``), or None when it matches.
+
+    The sentence is worked out only when read: a boot rejects most candidates and never asks.
+    """
+    registers = pci_registers(nub)
+    matched, failed, _ = pci_match_nub(registers, table)
+    if not matched and failed is not None:
+        return failed, lambda: _register_reason(failed, table[failed], registers)
+    if tunnel_allows(nub, table, policy):
+        return None
+    return PCI_TUNNEL_COMPATIBLE, lambda: (
+        f"the nub is behind a Thunderbolt tunnel ({PCI_TUNNELLED}) and the personality's "
+        f"{PCI_TUNNEL_COMPATIBLE} is {table.get(PCI_TUNNEL_COMPATIBLE, 'absent')}, not true")
+
+
+_REGISTER_NAMES = {
+    PCI_PRIMARY_MATCH: (("device", "id"),),
+    PCI_MATCH: (("device", "id"), ("subsystem", "subsystem")),
+    PCI_SECONDARY_MATCH: (("subsystem", "subsystem"),),
+    PCI_CLASS_MATCH: (("class", "class_revision"),),
+}
+
+
+def _register_reason(key: str, wanted: object, registers: PCIRegisters) -> str:
+    if not isinstance(wanted, str):
+        return (f"not a string of hex value&mask words but {type(wanted).__name__} {wanted!r}, "
+                "so it matches nothing")
+    values = " ".join(wanted.split()) or "nothing"
+    actual = ", ".join(f"{label} register is 0x{getattr(registers, field):08x}"
+                       for label, field in _REGISTER_NAMES[key])
+    return f"wants {values}; {actual}"

@@ -28,8 +28,9 @@ combinations in the same order, so the legacy numbers are used for both.
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
+from functools import partial
 from typing import Any
 
 from iokit_sdk.entry import IORegistryEntry
@@ -41,6 +42,7 @@ __all__ = [
     "USBMatch",
     "usb_device_match_property_table",
     "usb_failed_key",
+    "usb_failure",
     "usb_interface_match_property_table",
     "usb_score",
 ]
@@ -179,22 +181,63 @@ def usb_interface_match_property_table(nub: IORegistryEntry, table: Mapping[str,
 
 def usb_failed_key(nub: IORegistryEntry, table: Mapping[str, Any], *, interface: bool
                    ) -> str | None:
-    """For explanations: the key that kept ``table`` off every row, or None when it matches.
+    """For explanations: the key that kept ``table`` off every row, or None when it matches."""
+    failure = usb_failure(nub, table, interface=interface)
+    return None if failure is None else failure[0]
 
-    The first USB key given with a value the nub does not have; otherwise the key the nearest
-    row still needs (``bConfigurationValue``/``bInterfaceNumber`` for an interface personality
-    with vendor and product, the subclass for a class-only one, else ``idVendor``).
+
+def usb_failure(nub: IORegistryEntry, table: Mapping[str, Any], *, interface: bool
+                ) -> tuple[str, Callable[[], str]] | None:
+    """Why ``table`` is on no row for ``nub``: the key and a function that says why with the
+    values (for ``idVendor``: ``wants 1452, the device has 1133``), or None when it matches.
+
+    The key is the first USB key given with a value the nub does not have; otherwise the key
+    the nearest row still needs (``bConfigurationValue``/``bInterfaceNumber`` for an interface
+    personality with vendor and product, the subclass for a class-only one, else ``idVendor``).
     """
     if usb_score(nub, table, interface=interface).matched:
         return None
     class_keys = INTERFACE_CLASS if interface else DEVICE_CLASS
-    order = (VENDOR, PRODUCT, RELEASE, CONFIG, INTERFACE, *class_keys)
-    for key in order:
+    what = "interface" if interface else "device"
+    for key in (VENDOR, PRODUCT, RELEASE, CONFIG, INTERFACE, *class_keys):
         product_ok = key == PRODUCT and _product(table, nub)[0].matches
         if key in table and not _compare(table, nub, key).matches and not product_ok:
-            return key
+            return key, partial(_value_reason, key, table[key], nub, what)
+    if PRODUCT_ARRAY in table and not _product(table, nub)[0].matches:
+        return PRODUCT_ARRAY, partial(_value_reason, PRODUCT_ARRAY, table[PRODUCT_ARRAY], nub,
+                                      what, PRODUCT)
+    needed = _needed_key(table, interface, class_keys)
+    return needed, partial(_row_reason, needed, table, nub, what)
+
+
+def _needed_key(table: Mapping[str, Any], interface: bool, class_keys: tuple[str, ...]) -> str:
     if interface and VENDOR in table and (PRODUCT in table or PRODUCT_ARRAY in table):
         return CONFIG if CONFIG not in table else INTERFACE
     if class_keys[0] in table:
         return class_keys[1]
     return VENDOR
+
+
+def _value_reason(key: str, wanted: object, nub: IORegistryEntry, what: str,
+                  nub_key: str | None = None) -> str:
+    actual = nub.get_property(nub_key or key)
+    return f"wants {_shown(wanted)}, the {what} has {_shown(actual)}"
+
+
+def _shown(value: object) -> str:
+    """A value as the personality or ioreg writes it: numbers plain, whatever their width."""
+    if value is None:
+        return "none"
+    if isinstance(value, int) and not isinstance(value, bool):
+        return str(int(value))
+    if isinstance(value, (list, tuple)):
+        return "[" + ", ".join(_shown(v) for v in value) + "]"
+    return repr(value)
+
+
+def _row_reason(key: str, table: Mapping[str, Any], nub: IORegistryEntry, what: str) -> str:
+    given = ", ".join(k for k in table if k in USB_KEYS) or "no USB keys"
+    class_value = nub.get_property(INTERFACE_CLASS[0] if what == "interface" else DEVICE_CLASS[0])
+    return (f"no QA1076 row takes the combination {given} on this {what} (its class is "
+            f"{_shown(class_value)}); the nearest row also needs "
+            f"{key}")

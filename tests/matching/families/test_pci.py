@@ -13,6 +13,7 @@ from iokit_host.matching.families.pci import (
     TunnelPolicy,
     match_keys,
     pci_failed_key,
+    pci_failure,
     pci_match_property_table,
     pci_registers,
 )
@@ -120,3 +121,29 @@ def test_dispatch_finds_pci_matcher_for_subclasses() -> None:
 def test_unknown_arch_is_refused() -> None:
     with pytest.raises(ValueError):
         pci_match_property_table(pci_nub(), {}, 0, arch="ppc")
+
+
+def pci_reason(nub: IORegistryEntry, table: dict[str, Any]) -> tuple[str, str]:
+    failure = pci_failure(nub, table)
+    assert failure is not None
+    return failure[0], failure[1]()
+
+
+def test_a_refusal_names_the_key_its_values_and_the_registers() -> None:
+    nub = pci_nub(vendor=0x8086, device=0x153A)
+    why = ("wants 0x10d38086 0x10d40000&0xffff0000; device register is 0x153a8086, "
+           "subsystem register is 0x00f0106b")
+    assert pci_reason(nub, {"IOPCIMatch": "0x10d38086  0x10d40000&0xffff0000"}) == (
+        "IOPCIMatch", why)
+    assert pci_reason(nub, {"IOPCIClassMatch": "0x03000000"}) == (
+        "IOPCIClassMatch", "wants 0x03000000; class register is 0x02000003")
+
+
+def test_a_match_key_that_is_not_a_string_says_so() -> None:
+    key, why = pci_reason(pci_nub(), {"IOPCIMatch": 0x12348086})
+    assert key == "IOPCIMatch"
+    assert why == "not a string of hex value&mask words but int 305430662, so it matches nothing"
+
+
+def test_a_match_has_no_failure() -> None:
+    assert pci_failure(pci_nub(), {"IOPCIMatch": "0x12348086"}) is None

@@ -10,7 +10,7 @@ from iokit_sdk.values import OSNumber
 
 from iokit_host.matching.classes import ClassRegistry
 from iokit_host.matching.families import family_matcher_for
-from iokit_host.matching.families.usb import usb_failed_key, usb_score
+from iokit_host.matching.families.usb import usb_failed_key, usb_failure, usb_score
 
 DEVICE = {"idVendor": 1452, "idProduct": 0x8509, "bcdDevice": 0x0516, "bDeviceClass": 239,
           "bDeviceSubClass": 2, "bDeviceProtocol": 1}
@@ -104,3 +104,38 @@ def test_usb_score_reports_wildcards_and_mask() -> None:
                        {"idVendor": "*", "idProduct": 0x8500, "idProductMask": 0xFF00},
                        interface=False)
     assert (result.base, result.wildcards, result.used_mask, result.score) == (90000, 1, True, 88500)
+
+
+def reason_of(nub: IORegistryEntry, table: dict[str, Any], *, interface: bool) -> tuple[str, str]:
+    failure = usb_failure(nub, table, interface=interface)
+    assert failure is not None
+    key, why = failure
+    return key, why()
+
+
+def test_a_refusal_names_the_key_and_both_values() -> None:
+    nub = usb_nub("IOUSBHostDevice", DEVICE)
+    assert reason_of(nub, {"idVendor": 1133, "idProduct": 0x8509}, interface=False) == (
+        "idVendor", "wants 1133, the device has 1452")
+    assert reason_of(nub, {"idVendor": 1452, "idProduct": 0x1234}, interface=False) == (
+        "idProduct", f"wants {0x1234}, the device has {0x8509}")
+
+
+def test_a_refusal_says_when_the_device_has_no_such_property() -> None:
+    nub = usb_nub("IOUSBHostDevice", {"idVendor": 1452})
+    assert reason_of(nub, {"idVendor": 1452, "idProduct": 5}, interface=False) == (
+        "idProduct", "wants 5, the device has none")
+
+
+def test_an_id_product_array_refusal_shows_the_array_and_the_product() -> None:
+    nub = usb_nub("IOUSBHostDevice", DEVICE)
+    key, why = reason_of(nub, {"idVendor": 1452, "idProductArray": [1, 2]}, interface=False)
+    assert key == "idProductArray"
+    assert why == f"wants [1, 2], the device has {0x8509}"
+
+
+def test_a_combination_no_row_takes_names_the_key_the_nearest_row_needs() -> None:
+    nub = usb_nub("IOUSBHostInterface", INTERFACE)
+    key, why = reason_of(nub, {"idVendor": 1452, "idProduct": 0x8509}, interface=True)
+    assert key == "bConfigurationValue"
+    assert "idVendor, idProduct" in why and "needs bConfigurationValue" in why
