@@ -15,6 +15,7 @@ from iokit_host.cli.common import (
     host_from_args,
     print_diagnostics,
 )
+from iokit_host.errors import Diagnostic
 from iokit_host.host import IOKitHost
 
 __all__ = ["configure", "run"]
@@ -28,13 +29,18 @@ def configure(parser: argparse.ArgumentParser) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    host = host_from_args(args).boot()
-    print(render_plane(host).rstrip("\n"))
-    if args.events:
-        from iokit_host.scenario import apply_events, read_events
+    from iokit_host.scenario import apply_events, read_events
 
-        for line in apply_events(host, read_events(args.events)):
-            print(line)
+    # Read the scenario before booting: an unreadable file fails at once; a damaged event is
+    # reported with the boot's diagnostics and only that event is lost.
+    damaged: list[Diagnostic] = []
+    events = read_events(args.events, report=damaged.append) if args.events else []
+    host = host_from_args(args).boot()
+    for diagnostic in damaged:
+        host.kernel.report(diagnostic)
+    print(render_plane(host).rstrip("\n"))
+    for line in apply_events(host, events):
+        print(line)
     print(host.summary())
     print_diagnostics(host.diagnostics)
     waiting = host.waiting
