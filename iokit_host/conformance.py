@@ -45,13 +45,14 @@ dump cannot show (the booter's root names; the provider's nubs that carry a want
 from __future__ import annotations
 
 from collections.abc import Iterable, Iterator, Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
 from iokit_sdk import keys
 from iokit_sdk.entry import IORegistryEntry
 
+from iokit_host.errors import Diagnostic, IOKitError
 from iokit_host.machine.model import MachineModel, NubSpec
 from iokit_host.matching.classes import ClassRegistry
 from iokit_host.matching.families.pci import PCI_TUNNELLED, pci_failed_key
@@ -103,16 +104,28 @@ class Rejection:
 
 @dataclass(frozen=True, slots=True)
 class DumpConformance:
-    """The measure for one dump."""
+    """The measure for one dump.
+
+    :param error: why the dump could not be read at all (then nothing was measured).
+    :param warnings: what reading a damaged dump tolerated (see :mod:`iokit_host.ioreg_import`).
+    """
 
     file: str
     attachments: int
     accepted: int
     rejected: tuple[Rejection, ...] = ()
+    error: Diagnostic | None = None
+    warnings: tuple[Diagnostic, ...] = ()
 
     def to_json(self) -> dict[str, Any]:
-        return {"file": self.file, "attachments": self.attachments, "accepted": self.accepted,
-                "rejected": [r.to_json() for r in self.rejected]}
+        data: dict[str, Any] = {"file": self.file, "attachments": self.attachments,
+                                "accepted": self.accepted,
+                                "rejected": [r.to_json() for r in self.rejected]}
+        if self.error is not None:
+            data["error"] = self.error.to_json()
+        if self.warnings:
+            data["warnings"] = [w.to_json() for w in self.warnings]
+        return data
 
 
 @dataclass(frozen=True, slots=True)
@@ -133,9 +146,15 @@ class ConformanceReport:
     def recall(self) -> float | None:
         return self.accepted / self.attachments if self.attachments else None
 
+    @property
+    def unreadable(self) -> int:
+        """How many dumps could not be read at all."""
+        return sum(d.error is not None for d in self.dumps)
+
     def to_json(self) -> dict[str, Any]:
         return {"dumps": [d.to_json() for d in self.dumps], "attachments": self.attachments,
-                "accepted": self.accepted, "recall": self.recall}
+                "accepted": self.accepted, "recall": self.recall,
+                "unreadable": self.unreadable}
 
 
 def recorded_personality(properties: Mapping[str, Any]) -> dict[str, Any]:
@@ -145,12 +164,20 @@ def recorded_personality(properties: Mapping[str, Any]) -> dict[str, Any]:
 
 def run_conformance(paths: Iterable[str | Path], *,
                     classes: Mapping[str, str] | None = None) -> ConformanceReport:
-    """The measure over the dumps at ``paths``, in order.
+    """The measure over the dumps at ``paths``, in order. A dump that cannot be read is an
+    entry with its ``error``, and the rest are measured all the same.
 
     :param classes: extra class ancestry (name -> superclass) the caller knows, e.g. from an
         ``ioreg -i`` dump of the same machine (:func:`read_classes`).
     """
-    return ConformanceReport(tuple(check_dump(path, classes=classes) for path in paths))
+    return ConformanceReport(tuple(_check_or_report(path, classes) for path in paths))
+
+
+def _check_or_report(path: str | Path, classes: Mapping[str, str] | None) -> DumpConformance:
+    try:
+        return check_dump(path, classes=classes)
+    except IOKitError as error:  # ours: an unreadable dump, or a model that cannot be built
+        return DumpConformance(str(path), 0, 0, error=error.diagnostic)
 
 
 def read_classes(path: str | Path) -> dict[str, str]:
@@ -162,10 +189,15 @@ def read_classes(path: str | Path) -> dict[str, str]:
 
 
 def check_dump(path: str | Path, *, classes: Mapping[str, str] | None = None) -> DumpConformance:
-    """Import the dump at ``path`` and replay its recorded bindings."""
+    """Import the dump at ``path`` and replay its recorded bindings.
+
+    :raises IOKitError: the dump cannot be read (``ioreg-dump-invalid``).
+    """
     from iokit_host.ioreg_import import import_dump
 
-    return check_model(import_dump(path), file=str(path), classes=classes)
+    model = import_dump(path)
+    result = check_model(model, file=str(path), classes=classes)
+    return replace(result, warnings=model.diagnostics)
 
 
 @dataclass(slots=True)

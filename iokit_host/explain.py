@@ -4,11 +4,17 @@ On a Mac the answer is scattered over ``kIOLogMatch`` log lines. Here it is asse
 binder's record of each matching pass (started, lost, declined, failed, waiting) and, for the
 personalities that never got that far, a fresh pure passive match that names the first key
 that failed and why.
+
+Each column means one thing on every row: ``initial`` is the score probe is offered
+(``IOProbeScore`` after the family's ``matchPropertyTable``), ``score`` the score the candidate
+bid with once probed (``-`` when it never was), ``outcome`` one fate: a driver started and
+since terminated reads ``terminated``, not ``started``; candidates queued behind a start
+parked on a resource read ``waiting``, not ``not-run``.
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import TYPE_CHECKING, Any
 
 from iokit_sdk import keys
@@ -57,7 +63,10 @@ def explain(kernel: IOKernel, nub: IOService) -> Explanation:
 def _explain_one(kernel: IOKernel, nub: IOService, entry: CatalogueEntry,
                  record: CandidateOutcome | None) -> ExplainedCandidate:
     if record is not None:
-        return record
+        return _still_started(nub, record) if record.outcome == Outcome.STARTED else record
+    queued = _queued(kernel, nub, entry)
+    if queued is not None:
+        return queued
     match = match_passive(entry.table, nub, registry=kernel.registry)
     if not match.matched:
         outcome, reason = Outcome.NO_MATCH, f"{match.failed_key}: {match.reason}"
@@ -65,16 +74,50 @@ def _explain_one(kernel: IOKernel, nub: IOService, entry: CatalogueEntry,
             outcome = Outcome.WAITING
     else:
         outcome, reason = _unrun_reason(nub, entry)
+    # Never probed: no bid to show, only the score probe would have been offered.
     return CandidateOutcome(entry.name, entry.bundle_id, entry.io_class, entry.category,
-                            entry.score, match.score if match.matched else None, outcome,
-                            reason, entry.seq)
+                            match.score, None, outcome, reason, entry.seq)
+
+
+def _live_driver(nub: IOService, category: str) -> IOService | None:
+    """The nub's active client holding ``category`` (``copyClientWithCategory``)."""
+    return next((client for client in nub.get_clients()
+                 if client.get_property(keys.MATCH_CATEGORY) == category
+                 and not client.is_inactive()), None)
+
+
+def _still_started(nub: IOService, record: CandidateOutcome) -> CandidateOutcome:
+    """A started record whose driver has since been terminated reads ``terminated``."""
+    driver = _live_driver(nub, record.category)
+    if driver is not None and driver.iokit_class_name == record.io_class:
+        return record
+    return replace(record, outcome=Outcome.TERMINATED,
+                   reason=f"{record.reason}; since terminated")
+
+
+def _queued(kernel: IOKernel, nub: IOService, entry: CatalogueEntry) -> CandidateOutcome | None:
+    """A candidate probed and queued behind the first of a category parked on resources."""
+    for parked in kernel.waiting.parked():
+        if parked.nub is not nub:
+            continue
+        if not parked.candidates:
+            continue
+        first, *rest = parked.candidates
+        for candidate in rest:
+            if candidate.entry.seq == entry.seq:
+                return CandidateOutcome(
+                    entry.name, entry.bundle_id, entry.io_class, entry.category,
+                    candidate.match.score, candidate.score, Outcome.WAITING,
+                    f"queued behind {first.entry.bundle_id} {first.entry.io_class}, which "
+                    f"waits for {', '.join(repr(n) for n in parked.needed)}", entry.seq)
+    return None
 
 
 def _unrun_reason(nub: IOService, entry: CatalogueEntry) -> tuple[str, str]:
-    for client in nub.get_clients():
-        if client.get_property(keys.MATCH_CATEGORY) == entry.category:
-            bundle = client.get_property(keys.BUNDLE_IDENTIFIER)
-            return (Outcome.CATEGORY_TAKEN,
-                    f"category {entry.category} already has a driver: "
-                    f"{client.iokit_class_name}" + (f" ({bundle})" if bundle else ""))
+    client = _live_driver(nub, entry.category)
+    if client is not None:
+        bundle = client.get_property(keys.BUNDLE_IDENTIFIER)
+        return (Outcome.CATEGORY_TAKEN,
+                f"category {entry.category} already has a driver: "
+                f"{client.iokit_class_name}" + (f" ({bundle})" if bundle else ""))
     return Outcome.NOT_RUN, "matches passively, but no matching pass has run on this nub"

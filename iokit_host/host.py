@@ -17,7 +17,6 @@ from typing import TYPE_CHECKING, Any
 from iokit_sdk import keys
 from iokit_sdk.service import IOService, ServiceState
 
-from iokit_host.builtin_kexts import BUILTIN_BUNDLE_ID, BUILTIN_CLASSES, BUILTIN_PERSONALITIES
 from iokit_host.clock import HostClock
 from iokit_host.errors import Diagnostic, IOKitError, Severity
 from iokit_host.kernel.workloop import IOKernel
@@ -31,8 +30,11 @@ if TYPE_CHECKING:
     from iokit_host.kernel.notifications import Notifier
     from iokit_host.kernel.waiting import WaitingEntry
     from iokit_host.kext.bundle import KextBundle
+    from iokit_host.kext.loaded import LoadedKext
     from iokit_host.kext.resolver import Resolution
     from iokit_host.machine.model import MachineModel, NubSpec
+    from iokit_host.power.manager import PowerManager
+    from iokit_host.power.rootdomain import Transition
 
 __all__ = ["BootFailedError", "BootSummary", "IOKitHost", "NoSuchServiceError"]
 
@@ -46,7 +48,11 @@ class NoSuchServiceError(IOKitError):
 
 @dataclass(frozen=True, slots=True)
 class BootSummary:
-    """The one-line outcome of a boot (what ``iokit boot`` prints last)."""
+    """The one-line outcome of a boot (what ``iokit boot`` prints last).
+
+    ``kexts_loaded`` counts what ``iokit kextstat -k`` lists; ``refusals`` the manifests, kexts
+    and personalities set aside, each reported by a diagnostic (:meth:`IOKitHost.refusals`).
+    """
 
     nubs: int
     drivers_started: int
@@ -112,8 +118,9 @@ class IOKitHost:
         from iokit_host.machine import load_machine
         from iokit_host.machine.build import populate
 
-        model = load_machine(self.machine_spec)
+        model = load_machine(self.machine_spec, strict=self.strict)
         self.machine = model
+        self.diagnostics.extend(model.diagnostics)  # what a damaged dump lost, as warnings
         return populate(self, model)
 
     def boot(self) -> IOKitHost:
@@ -128,6 +135,7 @@ class IOKitHost:
         self._load_catalogue()
         for nub in nubs:
             self.kernel.register_service(nub)
+        self.kernel.power.boot()  # IOPMrootDomain, and stand-ins for recorded power management
         self.kernel.run_until_quiet()
         self.booted = True
         if self.strict:
@@ -141,8 +149,6 @@ class IOKitHost:
         self.resolution = resolve(bundles)
         self.kernel.resolution = self.resolution
         self.diagnostics.extend(self.resolution.diagnostics)
-        self.classes.register_kext_classes(BUILTIN_BUNDLE_ID, BUILTIN_CLASSES)
-        self.catalogue.add_personalities(BUILTIN_PERSONALITIES.items())
         for bundle in self.resolution.load_order:
             self.catalogue.add_bundle(bundle)
 
@@ -217,15 +223,65 @@ class IOKitHost:
 
         return explain(self.kernel, self._service(path_or_service))
 
+    def refusals(self) -> list[str]:
+        """What this boot set aside (manifests, kexts, personalities), one label each; counted
+        from :attr:`diagnostics`, so the summary agrees with what is printed under it."""
+        from iokit_host.kext.refusals import refused_items
+
+        return refused_items(self.diagnostics, self._publishes)
+
+    def _publishes(self, bundle_id: str, key: str) -> bool | None:
+        """Does the accepted kext ``bundle_id`` publish the personality ``key`` names? One
+        without a string ``IOProviderClass`` is not published: IOCatalogue drops it."""
+        from iokit_host.kext.refusals import personality_published
+
+        accepted = self.resolution.load_order if self.resolution else ()
+        bundle = next((b for b in accepted if b.bundle_id == bundle_id), None)
+        if bundle is None:
+            return None
+        names = [name for name, table in bundle.personalities.items()
+                 if isinstance(table.get(keys.PROVIDER_CLASS), str)]
+        return personality_published(key, names)
+
+    def loaded_kexts(self) -> tuple[LoadedKext, ...]:
+        """What ``kextstat`` lists after this boot: the kernel components, the kexts with a
+        started driver and the libraries they link against, in load order (empty before boot).
+        """
+        from iokit_host.kext.loaded import loaded_kexts
+
+        if self.resolution is None:
+            return ()
+        loaded = self.kernel.binder.loaded_kexts
+        return loaded_kexts(self.resolution, self._kexts_in_use(), load_order=tuple(loaded))
+
+    def _kexts_in_use(self) -> set[str]:
+        """Loaded kexts with a live started driver: the kext that defines the driver's class
+        (OSMetaClass's kmod), or for a codeless kext's stand-in the kext that published it."""
+        loaded = self.kernel.binder.loaded_kexts
+        in_use: set[str] = set()
+        for driver in self.kernel.binder.started:
+            if driver.is_inactive():
+                continue
+            owner = (self.classes.owner_of(driver.iokit_class_name)
+                     or driver.get_property(keys.PERSONALITY_PUBLISHER)
+                     or driver.get_property(keys.BUNDLE_IDENTIFIER))
+            if isinstance(owner, str) and owner in loaded:
+                in_use.add(owner)
+        return in_use
+
     def summary(self) -> BootSummary:
         binder = self.kernel.binder
         # A started driver that registers itself is published too, but it is counted as a
         # driver, not a nub, so the line reads like the machine's hardware plus its drivers.
+        # IOPMrootDomain is the kernel's own service (the platform expert starts it), not a nub.
+        root_domain = self.kernel.power.root_domain
         nubs = sum(1 for s in self.kernel.services()
-                   if s.get_state() & ServiceState.REGISTERED and s not in binder.started)
-        refused = len(self.resolution.refused) if self.resolution else 0
-        return BootSummary(nubs, len(binder.started), len(binder.loaded_kexts), refused,
-                           len(self.kernel.waiting))
+                   if s.get_state() & ServiceState.REGISTERED and s not in binder.started
+                   and s is not root_domain)
+        refused = len(self.refusals())
+        # Counted as kextstat -k lists them, so the two commands agree.
+        kexts = sum(1 for row in self.loaded_kexts() if not row.kernel_component)
+        return BootSummary(nubs, len(binder.started), kexts, refused, len(self.kernel.waiting))
 
     # -- hot-plug, resources, notifications, waiting -------------------------------------------
     def plug(self, spec: NubSpec | IOService, parent: str | IOService) -> IOService:
@@ -264,6 +320,26 @@ class IOKitHost:
         """Install a notifier (``addMatchingNotification``); existing services are delivered."""
         return self.kernel.notifications.install(kind, matching, handler, priority=priority,
                                                  existing=self.kernel.services())
+
+    # -- power management ------------------------------------------------------------------------
+    @property
+    def power(self) -> PowerManager:
+        """Power management: the root domain, the sleep/wake log, assertions, idle timers."""
+        return self.kernel.power
+
+    def sleep(self, reason: str = "Software Sleep") -> Transition:
+        """Put the system to sleep (a demand sleep) and return once it is asleep: the power
+        tree drops leaves first, late drivers are waited for on the host clock and flagged."""
+        return self.kernel.power.sleep(reason)
+
+    def wake(self, reason: str = "User Activity") -> Transition:
+        """Wake the system and return once the tree is back up (root first)."""
+        return self.kernel.power.wake(reason)
+
+    def advance(self, ms: float) -> None:
+        """Move the host clock ``ms`` milliseconds, running the timers that fall due (power
+        acknowledgement timeouts, idle timers) and the work they start."""
+        self.kernel.power.advance(ms)
 
     def wait_for_matching_service(self, matching: Mapping[str, Any],
                                   timeout_ns: int | None = None) -> IOService | None:

@@ -9,15 +9,26 @@ imported only when rendering.
 
 from __future__ import annotations
 
+import shutil
+import tempfile
+import warnings
 from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
 from iokit_host.errors import IOKitError
+from iokit_host.template_questions import (
+    Question,
+    TemplateAnswerError,
+    check_answers,
+    read_questions,
+)
 
-__all__ = ["ScaffoldError", "render_driver", "template_path"]
+__all__ = ["ScaffoldError", "TemplateAnswerError", "render_driver", "template_path"]
 
 DRIVER_TEMPLATE = "driver"
+#: Where copier records the answers it used (the template's ``_copier_conf.answers_file``).
+ANSWERS_FILE = ".copier-answers.yml"
 
 
 class ScaffoldError(IOKitError):
@@ -38,25 +49,85 @@ def render_driver(destination: str | Path, answers: Mapping[str, Any], *,
                   defaults: bool = True, template: str | Path | None = None) -> Path:
     """Render the driver template into ``destination``, which must not exist yet.
 
+    The package is rendered in a temporary folder beside ``destination`` and moved into place
+    only when complete, so a refused answer or a failed write leaves nothing behind.
+
     :param answers: answers to template questions (``name``, ``bundle_id``,
         ``provider_class``, ...); questions not answered take their defaults, or are asked
-        interactively when ``defaults`` is False.
+        interactively when ``defaults`` is False. Text answers are converted to the
+        question's type (``"0x46d"`` for an ``int``).
     :raises ScaffoldError: ``new-destination-exists`` when ``destination`` exists (nothing is
-        written), ``new-invalid-answer`` when an answer fails the template's validator.
+        written), ``new-destination-unwritable`` when it cannot be created.
+    :raises TemplateAnswerError: ``new-unknown-question`` for a key the template does not
+        ask, ``new-invalid-answer`` for a value of the wrong type or one the template's
+        validator refuses, ``new-answer-not-asked`` for a question the other answers skip.
     """
     destination = Path(destination)
+    source = Path(template) if template is not None else template_path()
+    questions = read_questions(source)
+    data = check_answers(answers, questions)
     if destination.exists():
         raise ScaffoldError(f"{destination} already exists; not overwriting it",
                             reference="new-destination-exists",
                             hint="pick another NAME or --output, or remove the folder first")
-    source = Path(template) if template is not None else template_path()
+    staging = _staging_folder(destination)
+    # Rendered one level down, so the package folder gets ordinary permissions, not mkdtemp's.
+    rendered = staging / destination.name
+    try:
+        _render(source, rendered, data, defaults=defaults)
+        _check_all_asked(rendered, data, questions)
+        rendered.rename(destination)
+    except OSError as error:
+        raise _unwritable(destination, error) from None
+    finally:
+        shutil.rmtree(staging, ignore_errors=True)
+    return destination
+
+
+def _staging_folder(destination: Path) -> Path:
+    try:
+        destination.parent.mkdir(parents=True, exist_ok=True)
+        return Path(tempfile.mkdtemp(prefix=f".{destination.name}-", dir=destination.parent))
+    except OSError as error:
+        raise _unwritable(destination, error) from None
+
+
+def _unwritable(destination: Path, error: OSError) -> ScaffoldError:
+    reason = error.strerror or type(error).__name__
+    where = f" ({error.filename})" if error.filename else ""
+    return ScaffoldError(f"cannot create {destination}: {reason}{where}",
+                         reference="new-destination-unwritable", file=str(destination),
+                         hint="give --output a folder you may write to")
+
+
+def _render(source: Path, target: Path, data: dict[str, Any], *, defaults: bool) -> None:
     import copier  # lazy: copier and its dependencies cost ~0.3 s to import
 
     try:
-        copier.run_copy(str(source), str(destination), data=dict(answers), defaults=defaults,
-                        quiet=True, unsafe=False, overwrite=False)
+        with warnings.catch_warnings():
+            # copier warns when it cannot clean up after a failed write; the error says it all.
+            warnings.simplefilter("ignore")
+            copier.run_copy(str(source), str(target), data=data, defaults=defaults,
+                            quiet=True, unsafe=False, overwrite=False, cleanup_on_error=False)
     except ValueError as error:
         # copier reports a failed validator as ValueError("Validation error for question ...").
-        raise ScaffoldError(str(error), reference="new-invalid-answer",
-                            hint="see `iokit new --help` for each option's syntax") from None
-    return destination
+        raise TemplateAnswerError(str(error).strip(),
+                                  hint="see `iokit new --help` for each option's syntax"
+                                  ) from None
+
+
+def _check_all_asked(rendered: Path, data: Mapping[str, Any],
+                     questions: Mapping[str, Question]) -> None:
+    """copier ignores an answer to a question its ``when`` skips (``id_vendor`` for an
+    interface driver); the answers file lists the questions asked."""
+    import yaml  # type: ignore[import-untyped]  # copier's own dependency; no stubs here
+
+    recorded = yaml.safe_load((rendered / ANSWERS_FILE).read_text(encoding="utf-8")) or {}
+    for key in data:
+        if key not in recorded:
+            question = questions[key]
+            raise TemplateAnswerError(
+                f"the template does not ask {key} here; it is asked only when "
+                f"{question.condition}", key=key, reference="new-answer-not-asked",
+                hint="drop it, or give the answers that make the template ask it "
+                     "(e.g. --provider-class)")

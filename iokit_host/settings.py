@@ -1,17 +1,39 @@
 """The ``IOKIT_*`` environment switches (IOKit's boot-args, such as ``iocthreads``, for the host).
 
-``IOKIT_STRICT``, ``IOKIT_NO_CACHE`` and ``IOKIT_TRACE_HOOKS`` are on/off switches: unset,
+``IOKIT_STRICT``, ``IOKIT_NO_CACHE``, ``IOKIT_TRACE_HOOKS`` and ``IOKIT_DEBUG`` (the traceback
+of an ``iokit: internal error``) are on/off switches: unset,
 empty or ``0`` is off, anything else is on. ``IOKIT_DISABLE_PLUGINS`` (comma-separated plugin
-names) and ``IOKIT_CACHE_DIR`` (a folder) carry values and are read where they are used.
+names) and ``IOKIT_CACHE_DIR`` (a folder) carry values and are read where they are used;
+``IOKIT_DRIVER_TIMEOUT`` (seconds a driver call may run, 0 for no limit) through
+:func:`env_seconds`.
 """
 
 from __future__ import annotations
 
+import math
 import os
 
-__all__ = ["env_flag"]
+__all__ = ["env_flag", "env_seconds"]
 
 
 def env_flag(name: str) -> bool:
     """True when the switch ``name`` is set to anything but empty or ``0``."""
     return os.environ.get(name, "") not in ("", "0")
+
+
+def env_seconds(name: str, default: float) -> float:
+    """The non-negative number of seconds in ``name``, or ``default`` when unset or empty.
+
+    :raises ValueError: the value is not a number of seconds (a word, negative, NaN); the
+        message names the variable and the value.
+    """
+    text = os.environ.get(name, "").strip()
+    if not text:
+        return default
+    try:
+        seconds = float(text)
+    except ValueError:
+        seconds = math.nan
+    if math.isnan(seconds) or seconds < 0:
+        raise ValueError(f"{name}={text[:40]!r} is not a number of seconds")
+    return seconds

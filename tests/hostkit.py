@@ -8,6 +8,7 @@ from typing import Any
 from iokit_sdk import IOService, keys
 
 from iokit_host.host import IOKitHost
+from iokit_host.kernel.watchdog import DrivenTime, Watchdog
 from iokit_host.kext.bundle import KextBundle
 from iokit_host.kext.version import parse_version
 from iokit_host.machine.model import MachineModel, NubSpec
@@ -72,3 +73,11 @@ class Journal:
 
     def methods(self, method: str) -> list[str]:
         return [name for m, name, _ in self.calls if m == method]
+
+
+def driven_watchdog(host: IOKitHost, limit_s: float = 5.0) -> DrivenTime:
+    """Give ``host``'s kernel a watchdog on driven time; a hanging test driver calls
+    ``advance`` on the returned clock in its loop and is abandoned after ``limit_s``."""
+    clock = DrivenTime()
+    host.kernel.driver_calls.watchdog = Watchdog(limit_s, clock=clock)
+    return clock

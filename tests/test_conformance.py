@@ -90,7 +90,7 @@ def test_report_json_shape(tmp_path: Path) -> None:
     dump = tmp_path / "mini.txt"
     dump.write_text(DUMP)
     data = run_conformance([dump]).to_json()
-    assert set(data) == {"dumps", "attachments", "accepted", "recall"}
+    assert set(data) == {"dumps", "attachments", "accepted", "recall", "unreadable"}
     assert data["recall"] == 0.5
     assert set(data["dumps"][0]) == {"file", "attachments", "accepted", "rejected"}
     assert set(data["dumps"][0]["rejected"][0]) == {"path", "class", "key", "reason"}

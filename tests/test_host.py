@@ -2,10 +2,15 @@
 
 from __future__ import annotations
 
-from hostkit import kext, make_host, personality, wifi_nub
+import plistlib
+from pathlib import Path
+
+import pytest
+from hostkit import kext, machine, make_host, personality, wifi_nub
 from iokit_sdk import IOService
 from iokit_sdk.keys import SERVICE_PLANE
 
+from iokit_host.host import IOKitHost
 from iokit_host.machine.model import NubSpec
 
 NUB = "pci14e4,4331"
@@ -31,7 +36,10 @@ def _seed_host():  # type: ignore[no-untyped-def]
                                    IOPropertyMatch={"vendor-id": b"\xe4\x14\x00\x00"})},
                libraries={"com.apple.iokit.IOWLANFamily": "1.0"})
     third = kext("com.thirdparty.wifi", {"TP": personality("ThirdPartyWiFiKext", score=600)})
-    return make_host([wifi_nub()], [third, bcm, wlan], {
+    # The demo's catch-all (sample_drivers/iokit-sample-pci-generic), codeless here.
+    generic = kext("com.example.iokit.PCIGeneric",
+                   {"IOPCIDeviceGeneric": personality("IOPCIDeviceGeneric", score=100)})
+    return make_host([wifi_nub()], [third, bcm, wlan, generic], {
         "com.apple.iokit.IOWLANFamily": [IOWLANDriver],
         "com.apple.driver.AppleBCM43xx": [AppleBCM43xx],
         "com.thirdparty.wifi": [ThirdPartyWiFiKext]})
@@ -91,5 +99,75 @@ def test_plug_matches_at_once_and_unplug_removes_the_subtree() -> None:
 def test_boot_is_idempotent_and_uses_only_the_given_kexts() -> None:
     host = make_host([wifi_nub()], [])
     assert host.boot() is host.boot()
-    assert [d.iokit_class_name for d in host.drivers_of(NUB)] == ["IOPCIDeviceGeneric"]
+    assert host.drivers_of(NUB) == []  # the kernel has no driver of its own
     assert host.resolution is not None and host.resolution.load_order == ()
+
+
+# -- the kernel has no drivers of its own ----------------------------------------------------
+QEMU_DUMP = "ioreg/sonvirgo__KVM-QEMU-macOS-Monterey__ioreg.txt"
+XHCI_PLIST = "plists/apple-oss-distributions__IOUSBFamily__AppleUSBXHCI_Plists_Info.plist"
+
+
+def test_a_real_dump_booted_without_kexts_gains_no_driver(corpus: Path) -> None:
+    host = IOKitHost(corpus / QEMU_DUMP, kexts=[]).boot()
+    classes = {service.iokit_class_name for service in host.kernel.services()}
+    assert "IOPCIDeviceGeneric" not in classes
+    assert host.summary().drivers_started == 0
+
+
+def test_apples_xhci_personality_at_score_0_is_not_outbid_by_a_driver_of_the_host(
+        corpus: Path) -> None:
+    xhci = NubSpec("IOPCIDevice", name="pci8086,1e31", location="14",
+                   properties={"class-code": b"\x30\x03\x0c\x00",
+                               "vendor-id": b"\x86\x80\x00\x00"})
+    host = IOKitHost(machine(xhci), kexts=[], kext_paths=[corpus / XHCI_PLIST]).boot()
+    (driver,) = host.drivers_of("pci8086,1e31")
+    assert driver.iokit_class_name == "AppleUSBXHCI"
+    assert driver.get_property("IOProbeScore") == 0
+    assert [c.io_class for c in host.explain("pci8086,1e31").candidates] == ["AppleUSBXHCI"]
+
+
+# -- the summary counts every refusal ---------------------------------------------------------
+_LIBS = {"com.apple.kpi.iokit": "8.0"}
+_REFUSED: dict[str, bytes] = {
+    "unreadable plist": b"not a property list",
+    "placeholder identity": plistlib.dumps({
+        "CFBundleIdentifier": "$(PRODUCT_BUNDLE_IDENTIFIER)", "CFBundleVersion": "1.0",
+        "OSBundleLibraries": _LIBS}),
+    "personality without a class": plistlib.dumps({
+        "CFBundleIdentifier": "com.x.pers", "CFBundleVersion": "1.0", "OSBundleLibraries": _LIBS,
+        "IOKitPersonalities": {"Good": {"IOClass": "G", "IOProviderClass": "IOPCIDevice"},
+                               "Bad": {"IOClass": 5, "IOProviderClass": "IOPCIDevice"}}}),
+    "personality without a provider class": plistlib.dumps({
+        "CFBundleIdentifier": "com.x.prov", "CFBundleVersion": "1.0", "OSBundleLibraries": _LIBS,
+        "IOKitPersonalities": {"P": {"IOClass": "P"}}}),
+    "kext refused by the resolver": plistlib.dumps({
+        "CFBundleIdentifier": "com.x.lonely", "CFBundleVersion": "1.0",
+        "CFBundleExecutable": "Lonely",  # codeless, it would still publish: not refused
+        "OSBundleLibraries": {"org.coolstar.VoodooGPIO": "1.1", **_LIBS}}),
+}
+
+
+@pytest.mark.parametrize("kind", sorted(_REFUSED))
+def test_the_summary_counts_each_kind_of_refusal_once(kind: str, tmp_path: Path) -> None:
+    plist = tmp_path / "Info.plist"
+    plist.write_bytes(_REFUSED[kind])
+    host = IOKitHost(machine(wifi_nub()), kexts=[], kext_paths=[plist]).boot()
+    assert host.summary().refusals == 1, host.diagnostics
+    assert str(host.summary()).endswith("1 refusals, 0 waiting")
+
+
+def test_refusals_add_up_and_warnings_that_refuse_nothing_do_not_count(tmp_path: Path) -> None:
+    paths = []
+    for index, data in enumerate(_REFUSED.values()):
+        paths.append(tmp_path / f"{index}.plist")
+        paths[-1].write_bytes(data)
+    paths.append(tmp_path / "missing.plist")
+    dropped_key = tmp_path / "dropped.plist"  # a key dropped, the personality still published
+    dropped_key.write_bytes(plistlib.dumps({
+        "CFBundleIdentifier": "com.x.score", "CFBundleVersion": "1.0", "OSBundleLibraries": _LIBS,
+        "IOKitPersonalities": {"S": {"IOClass": "S", "IOProviderClass": "IOPCIDevice",
+                                     "IOProbeScore": "12"}}}))
+    host = IOKitHost(machine(wifi_nub()), kexts=[], kext_paths=[*paths, dropped_key]).boot()
+    assert host.summary().refusals == len(_REFUSED) + 1
+    assert "personality-ill-typed-number" in [d.reference for d in host.diagnostics]

@@ -77,7 +77,8 @@ def test_iokit_boot_applies_the_good_events_of_a_damaged_scenario(
         tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
     from iokit_host.cli import main
 
-    path = write(tmp_path, "[[event]]\naction = 5\n" + GOOD_PLUG)
+    plug_under_the_default_root = GOOD_PLUG.replace("TestMac", "MacBookPro8,2")
+    path = write(tmp_path, "[[event]]\naction = 5\n" + plug_under_the_default_root)
     assert main(["boot", "--events", str(path)]) == 0
     captured = capsys.readouterr()
     assert "plugged IOService:/" in captured.out

@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 
 from iokit_host.host import IOKitHost
-from iokit_host.settings import env_flag
+from iokit_host.settings import env_flag, env_seconds
 
 
 @pytest.mark.parametrize(("value", "on"), [("", False), ("0", False), ("1", True),
@@ -24,3 +24,15 @@ def test_the_host_reads_iokit_strict_only_when_the_caller_did_not_decide(
     monkeypatch.setenv("IOKIT_STRICT", "1")
     assert IOKitHost().strict is True
     assert IOKitHost(strict=False).strict is False
+
+
+def test_a_bad_driver_timeout_is_a_warning_on_the_host_not_a_crash(
+        monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("IOKIT_DRIVER_TIMEOUT", "ten")
+    with pytest.raises(ValueError, match="IOKIT_DRIVER_TIMEOUT='ten' is not a number"):
+        env_seconds("IOKIT_DRIVER_TIMEOUT", 10.0)
+    host = IOKitHost()
+    assert [d.reference for d in host.diagnostics] == ["driver-timeout-invalid"]
+    assert host.kernel.driver_calls.watchdog.limit_s == 10.0
+    monkeypatch.setenv("IOKIT_DRIVER_TIMEOUT", " 2.5 ")
+    assert env_seconds("IOKIT_DRIVER_TIMEOUT", 10.0) == 2.5

@@ -3,7 +3,9 @@
 Real IOKit ships separate tools (``ioreg``, ``kextstat``, ``kmutil``, ``pmset``); here they are
 subcommands of one ``iokit`` command that print what those tools print. Each subcommand lives
 in its own module with ``configure(parser)`` and ``run(args) -> int``; ``main`` imports only
-the one asked for, so ``iokit ioreg`` does not pay for copier or the kext scanner.
+the one asked for, so ``iokit ioreg`` does not pay for copier or the kext scanner. Every
+command runs inside :func:`iokit_host.cli.last_resort.guard`: an error, Ctrl-C or a bug ends
+it with one line on stderr and an exit status, never a traceback.
 """
 
 from __future__ import annotations
@@ -14,7 +16,8 @@ import importlib
 import sys
 from collections.abc import Sequence
 
-from iokit_host.errors import IOKitError
+from iokit_host.cli.console import tolerate_any_text
+from iokit_host.cli.last_resort import exit_status, guard, silence_stdout
 
 __all__ = ["COMMANDS", "main", "run"]
 
@@ -30,10 +33,12 @@ COMMANDS: dict[str, tuple[str, str]] = {
     "conformance": ("iokit_host.cli.conformance",
                     "check matching against the bindings recorded in real ioreg dumps"),
     "new": ("iokit_host.cli.new", "scaffold a new driver package from the template"),
+    "kernel": ("iokit_host.cli.kernel",
+               "keep a booted machine running and serve programs on a socket"),
+    "event": ("iokit_host.cli.event", "apply scenario events to a running kernel"),
 }
 
 EXIT_OK = 0
-EXIT_FAILURE = 1
 EXIT_USAGE = 2
 
 
@@ -46,8 +51,14 @@ def _usage() -> str:
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    """Run one subcommand and return its exit status."""
+    """Run one subcommand and return its exit status; nothing escapes (see ``last_resort``)."""
     args = list(sys.argv[1:] if argv is None else argv)
+    name = args[0] if args and args[0] in COMMANDS else None
+    tolerate_any_text()  # a name that is not UTF-8 prints as the bytes it was
+    return guard(f"iokit {name}" if name else "iokit", lambda: _dispatch(args))
+
+
+def _dispatch(args: list[str]) -> int:
     if not args or args[0] in ("-h", "--help"):
         print(_usage())
         return EXIT_OK if args else EXIT_USAGE
@@ -65,17 +76,18 @@ def main(argv: Sequence[str] | None = None) -> int:
     module = importlib.import_module(COMMANDS[name][0])
     parser = argparse.ArgumentParser(prog=f"iokit {name}", description=COMMANDS[name][1])
     module.configure(parser)
-    parsed = parser.parse_args(rest)
     try:
-        return int(module.run(parsed))
-    except IOKitError as error:
-        print(f"iokit {name}: {error}", file=sys.stderr)
-        return EXIT_FAILURE
+        parsed = parser.parse_args(rest)
+    except SystemExit as usage:  # argparse printed the usage error or the help
+        return exit_status(usage)
+    return int(module.run(parsed))
 
 
 def run() -> None:
     """Console-script entry point."""
+    status = main()
     try:
-        sys.exit(main())
-    except BrokenPipeError:
-        sys.exit(EXIT_OK)
+        sys.stdout.flush()
+    except BrokenPipeError:  # the reader left early (``iokit ioreg | head``): not an error
+        silence_stdout()
+    sys.exit(status)

@@ -15,6 +15,7 @@ from iokit_host.cli.common import (
     host_from_args,
     print_diagnostics,
 )
+from iokit_host.cli.input_path import input_path
 from iokit_host.errors import Diagnostic
 from iokit_host.host import IOKitHost
 
@@ -23,7 +24,7 @@ __all__ = ["configure", "run"]
 
 def configure(parser: argparse.ArgumentParser) -> None:
     add_boot_arguments(parser)
-    parser.add_argument("--events", metavar="FILE", default=None,
+    parser.add_argument("--events", metavar="FILE", default=None, type=input_path,
                         help="apply a scenario of plug/unplug/publish events after boot "
                              "(TOML; see docs/lifecycle.md)")
 

@@ -8,7 +8,8 @@ import sys
 from collections.abc import Iterable
 from typing import TextIO
 
-from iokit_host.errors import Diagnostic
+from iokit_host.cli.input_path import input_path
+from iokit_host.errors import Diagnostic, IOKitError
 from iokit_host.host import IOKitHost
 from iokit_host.settings import env_flag
 
@@ -18,10 +19,10 @@ __all__ = ["add_boot_arguments", "exit_status", "host_from_args", "parse_defines
 
 def add_boot_arguments(parser: argparse.ArgumentParser) -> None:
     group = parser.add_argument_group("machine and kexts")
-    group.add_argument("--machine", "-M", metavar="NAME_OR_FILE", default=None,
+    group.add_argument("--machine", "-M", metavar="NAME_OR_FILE", default=None, type=input_path,
                        help="built-in machine name, machine-model file, ioreg dump, or 'host' "
                             "(default: the built-in default machine)")
-    group.add_argument("--kext", action="append", default=[], metavar="PATH",
+    group.add_argument("--kext", action="append", default=[], metavar="PATH", type=input_path,
                        help="also load this Info.plist or kext folder as a codeless kext "
                             "(repeatable)")
     group.add_argument("--only-kexts", action="store_true",
@@ -31,8 +32,8 @@ def add_boot_arguments(parser: argparse.ArgumentParser) -> None:
                             "(repeatable)")
     group.add_argument("--strict", action="store_true",
                        default=env_flag("IOKIT_STRICT"),
-                       help="exit non-zero when a kext is refused or a driver fails "
-                            "(also IOKIT_STRICT=1)")
+                       help="exit non-zero when a kext is refused or a driver fails, and "
+                            "refuse a damaged --machine dump whole (also IOKIT_STRICT=1)")
     group.add_argument("--disable-plugin", action="append", default=[], metavar="NAME",
                        help="block a host plugin by name (also IOKIT_DISABLE_PLUGINS)")
 
@@ -42,7 +43,9 @@ def parse_defines(items: list[str]) -> dict[str, str]:
     for item in items:
         name, sep, value = item.partition("=")
         if not sep or not name:
-            raise argparse.ArgumentTypeError(f"--define takes NAME=VALUE, not {item!r}")
+            raise IOKitError(f"--define takes NAME=VALUE, not {item!r}",
+                             reference="bad-define", key="--define",
+                             hint="e.g. --define PRODUCT_BUNDLE_IDENTIFIER=com.acme.driver")
         defines[name.strip()] = value
     return defines
 
@@ -52,9 +55,16 @@ def host_from_args(args: argparse.Namespace) -> IOKitHost:
 
     The host is never strict itself (``IOKIT_STRICT`` is read into ``--strict`` instead): a
     command prints what it booted first and only then fails, through :func:`exit_status`.
+    The machine is the exception: under ``--strict`` a damaged ioreg dump is refused before
+    anything boots (all or nothing), so it is loaded here.
     """
     only = getattr(args, "only_kexts", False)
-    return IOKitHost(args.machine, kexts=[] if only else None, kext_paths=args.kext,
+    machine = args.machine
+    if getattr(args, "strict", False):
+        from iokit_host.machine import load_machine
+
+        machine = load_machine(machine, strict=True)
+    return IOKitHost(machine, kexts=[] if only else None, kext_paths=args.kext,
                      defines=parse_defines(args.define), strict=False,
                      disable_plugins=getattr(args, "disable_plugin", ()))
 

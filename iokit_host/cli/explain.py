@@ -1,16 +1,26 @@
 """``iokit explain NAME_OR_PATH``: every personality considered for one nub, and its fate.
 
-Boots like ``iokit boot`` and then prints, for the nub, each candidate personality best first:
-bundle, IOClass, category, initial and final score, outcome (started; lost to which; declined
-in probe; start failed; no match with the first key that failed and why; waiting for a
-resource). ``--json`` prints ``{"provider": ..., "candidates": [...]}``.
+Boots like ``iokit boot`` and then prints, for the nub, each candidate personality best first.
+Each column means one thing on every row:
+
+- ``bundle``, ``class``, ``category``: the personality's kext, ``IOClass`` and match category;
+- ``initial``: the score probe is offered, ``IOProbeScore`` as the family's
+  ``matchPropertyTable`` left it (a USB personality's ladder score, not its bare IOProbeScore);
+- ``score``: what the candidate bid once probed (probe may change it), ``-`` when it never
+  was (no match, declined, failed before or in probe, never run);
+- ``outcome``: one fate (:class:`~iokit_host.kernel.outcomes.Outcome`): started, terminated
+  (started, since gone), lost, declined, a failure, waiting, no-match, category-taken, not-run;
+- ``reason``: the details: who it lost to, the key that failed and why, what it waits for.
+
+``--json`` prints ``{"provider": ..., "candidates": [{"bundle", "class", "category",
+"initial_score", "score", "outcome", "reason"}, ...]}`` with the same meanings.
 """
 
 from __future__ import annotations
 
 import argparse
+import io
 import json
-import sys
 
 from iokit_host.cli.common import (
     add_boot_arguments,
@@ -18,9 +28,12 @@ from iokit_host.cli.common import (
     host_from_args,
     print_diagnostics,
 )
+from iokit_host.cli.kernel_option import add_kernel_argument, kernel_path
 from iokit_host.explain import Explanation
 
-__all__ = ["configure", "run"]
+__all__ = ["configure", "render_table", "run"]
+
+_UNWRAPPED = 4096
 
 
 def configure(parser: argparse.ArgumentParser) -> None:
@@ -28,28 +41,46 @@ def configure(parser: argparse.ArgumentParser) -> None:
                         help="the nub: an IOService:/ path, a name, or name@location")
     parser.add_argument("--json", action="store_true", help="print JSON for scripts")
     add_boot_arguments(parser)
+    add_kernel_argument(parser)
 
 
 def run(args: argparse.Namespace) -> int:
+    path = kernel_path(args)
+    if path is not None:  # the running kernel's own record of its matching passes
+        from iokit_host.server.client import fetch_explanation
+
+        explanation, diagnostics = fetch_explanation(path, args.target)
+        _print(explanation, args)
+        print_diagnostics(diagnostics)
+        return 0
     host = host_from_args(args).boot()
-    explanation = host.explain(args.target)
-    if args.json:
-        print(json.dumps(explanation.to_json(), indent=2))
-    else:
-        _print_table(explanation)
+    _print(host.explain(args.target), args)
     print_diagnostics(host.diagnostics)
     return exit_status(args, host)
 
 
-def _print_table(explanation: Explanation) -> None:
+def _print(explanation: Explanation, args: argparse.Namespace) -> None:
+    if args.json:
+        print(json.dumps(explanation.to_json(), indent=2))
+    else:
+        print(render_table(explanation))
+
+
+def render_table(explanation: Explanation) -> str:
+    """The table ``iokit explain`` prints (trailing spaces trimmed)."""
     from rich.console import Console
     from rich.table import Table
 
+    # No box: plain columns, as IOKitTools print, that grep and the README can show.
     table = Table(title=f"{explanation.provider} <class {explanation.provider_class}>",
-                  title_justify="left")
+                  title_justify="left", box=None)
     for column in ("bundle", "class", "category", "initial", "score", "outcome", "reason"):
-        table.add_column(column, overflow="fold")
+        table.add_column(column, no_wrap=True)
     for c in explanation.candidates:
         table.add_row(c.bundle or "-", c.io_class or "-", c.category, str(c.initial_score),
                       "-" if c.score is None else str(c.score), c.outcome, c.reason)
-    Console(file=sys.stdout, width=160, no_color=True).print(table)
+    # Wide enough that no row wraps: one candidate per line, whatever its reason.
+    console = Console(file=io.StringIO(), width=_UNWRAPPED, no_color=True)
+    with console.capture() as captured:
+        console.print(table)
+    return "\n".join(line.rstrip() for line in captured.get().splitlines())

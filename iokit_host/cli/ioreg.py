@@ -19,7 +19,11 @@ from iokit_host.cli.common import (
     host_from_args,
     print_diagnostics,
 )
-from iokit_host.ioreg import IoregOptions, render_archive, render_json, render_text
+from iokit_host.cli.kernel_option import add_kernel_argument, kernel_path
+from iokit_host.ioreg import IoregOptions, render_text
+from iokit_host.ioreg.archive import write_archive
+from iokit_host.ioreg.jsonout import write_json
+from iokit_host.registry import IORegistry
 
 __all__ = ["configure", "options_from_args", "run"]
 
@@ -60,6 +64,7 @@ def configure(parser: argparse.ArgumentParser) -> None:
     output.add_argument("--json", dest="json", action="store_true",
                         help="write typed JSON for scripts instead of text")
     add_boot_arguments(parser)
+    add_kernel_argument(parser)
 
 
 def options_from_args(args: argparse.Namespace, is_tty: bool | None = None) -> IoregOptions:
@@ -77,17 +82,31 @@ def options_from_args(args: argparse.Namespace, is_tty: bool | None = None) -> I
 
 def run(args: argparse.Namespace) -> int:
     options = options_from_args(args)
+    path = kernel_path(args)
+    if path is not None:  # a running kernel's registry, sent as a snapshot
+        from iokit_host.server.client import fetch_registry
+
+        write_registry(fetch_registry(path), args, options)
+        return 0
     host = host_from_args(args).boot()
-    registry = host.registry
-    if args.archive:
-        sys.stdout.flush()
-        sys.stdout.buffer.write(render_archive(registry, options))
-        sys.stdout.buffer.flush()
-    elif args.json:
-        sys.stdout.write(render_json(registry, options) + "\n")
-    else:
-        sys.stdout.write(render_text(registry, options))
+    write_registry(host.registry, args, options)
+    # stdout carries only the registry (it may be a plist or JSON); diagnostics go to stderr:
+    # always what a damaged --machine dump lost, and under --strict the failures.
+    print_diagnostics(host.machine.diagnostics if host.machine is not None else ())
     if args.strict:
-        # stdout carries only the registry (it may be a plist or JSON); failures go to stderr.
         print_diagnostics(host.failures())
     return exit_status(args, host)
+
+
+def write_registry(registry: IORegistry, args: argparse.Namespace,
+                   options: IoregOptions) -> None:
+    """Print ``registry`` in the format the flags ask for (text, ``-a`` plist, ``--json``)."""
+    if args.archive:
+        sys.stdout.flush()
+        write_archive(registry, sys.stdout.buffer, options)
+        sys.stdout.buffer.flush()
+    elif args.json:
+        write_json(registry, sys.stdout, options)  # streamed: deep registries make huge text
+        sys.stdout.write("\n")
+    else:
+        sys.stdout.write(render_text(registry, options))

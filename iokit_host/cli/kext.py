@@ -12,6 +12,7 @@ from pathlib import Path
 from typing import Any
 
 from iokit_host.cli.common import parse_defines
+from iokit_host.cli.input_path import input_path
 from iokit_host.errors import Diagnostic, Severity
 from iokit_host.kext.bundle import KextBundle
 
@@ -21,7 +22,7 @@ __all__ = ["configure", "run"]
 def configure(parser: argparse.ArgumentParser) -> None:
     sub = parser.add_subparsers(dest="action", required=True)
     inspect = sub.add_parser("inspect", help="parse a manifest and print it with diagnostics")
-    inspect.add_argument("target", metavar="PATH_OR_ID",
+    inspect.add_argument("target", metavar="PATH_OR_ID", type=input_path,
                          help="an Info.plist, a kext folder, or an installed bundle id")
     inspect.add_argument("--define", action="append", default=[], metavar="NAME=VALUE",
                          help="value for a build placeholder such as "

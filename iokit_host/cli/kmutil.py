@@ -1,8 +1,10 @@
 """``iokit kmutil``: build the kernel collection, and show loaded kexts as ``kmutil showloaded``.
 
 ``create`` scans every installed kext distribution and writes the collection a boot reads
-instead of scanning (see :mod:`iokit_host.kext.collection`); ``showloaded`` prints what
-``iokit kextstat`` prints, the way ``kmutil showloaded`` does on macOS 11 and later.
+instead of scanning (see :mod:`iokit_host.kext.collection`), and reports on stderr what it
+left out (a distribution it could not read, an entry point whose kext it could not read);
+``showloaded`` prints what ``iokit kextstat`` prints, the way ``kmutil showloaded`` does on
+macOS 11 and later.
 """
 
 from __future__ import annotations
@@ -35,18 +37,26 @@ def run(args: argparse.Namespace) -> int:
 
 
 def _create(args: argparse.Namespace) -> int:
-    from iokit_host.kext import collection
+    from iokit_host.kext import collection, stamps
     from iokit_host.kext.discovery import scan
 
-    records = scan()
+    started = stamps.scan_clock()
+    watched = collection.watch(None, started)
+    records = scan(started=started)
     target = collection.collection_path(args.cache_dir)
-    problem = collection.write(target, records)
+    problem = collection.write(target, records, watched)
+    # What was left out: unreadable distributions and entries whose kext could not be read.
+    left_out = [d for r in records for d in (
+        *r.diagnostics, *(d for k in r.kexts if k.bundle is None for d in k.diagnostics))]
     kexts = sum(len(r.kexts) for r in records)
     if args.json:
         print(json.dumps({"path": str(target), "distributions": len(records), "kexts": kexts,
-                          "written": problem is None}))
+                          "written": problem is None,
+                          "diagnostics": [d.to_json() for d in left_out]}))
     elif problem is None:
         print(f"kernel collection: {target} ({kexts} kexts from {len(records)} distributions)")
+    for diagnostic in left_out:
+        print(f"iokit kmutil: {diagnostic}", file=sys.stderr)
     if problem is not None:
         print(f"iokit kmutil: {problem}", file=sys.stderr)
         return 1

@@ -5,20 +5,26 @@
 - ``iokit machine show NAME_OR_FILE [--json]``: name, description, source, counts by class and
   the tree of nubs with class, name and location;
 - ``iokit machine import DUMP -o FILE``: an ``ioreg -lw0`` dump as an editable model file.
+
+A damaged dump (redacted, CRLF, pasted, cut off) imports with one warning per kind of damage on
+stderr; ``--strict`` (or ``IOKIT_STRICT=1``) refuses it whole instead.
 """
 
 from __future__ import annotations
 
 import argparse
-import json
 import sys
 from collections import Counter
 from pathlib import Path
 from typing import Any
 
+from iokit_host.cli.input_path import input_path
+from iokit_host.cli.output_file import check_writable, write_text
+from iokit_host.ioreg.jsontext import dump
 from iokit_host.machine import MachineModel, dump_machine, list_machines, load_machine
 from iokit_host.machine.loader import import_dump
 from iokit_host.machine.model import NubSpec
+from iokit_host.settings import env_flag
 
 __all__ = ["configure", "run"]
 
@@ -27,19 +33,35 @@ def configure(parser: argparse.ArgumentParser) -> None:
     actions = parser.add_subparsers(dest="action", required=True, metavar="ACTION")
     actions.add_parser("list", help="built-in machines")
     show = actions.add_parser("show", help="summarise a machine and print its tree of nubs")
-    show.add_argument("machine", metavar="NAME_OR_FILE")
+    show.add_argument("machine", metavar="NAME_OR_FILE", type=input_path)
     show.add_argument("--json", action="store_true", help="print JSON for scripts")
+    _add_strict(show)
     imp = actions.add_parser("import", help="convert an ioreg text dump to a model file")
-    imp.add_argument("dump", metavar="DUMP", type=Path)
+    imp.add_argument("dump", metavar="DUMP", type=lambda text: Path(input_path(text)))
     imp.add_argument("-o", "--output", type=Path, required=True, metavar="FILE")
+    _add_strict(imp)
+
+
+def _add_strict(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--strict", action="store_true", default=env_flag("IOKIT_STRICT"),
+                        help="refuse a damaged ioreg dump whole instead of importing what "
+                             "can be read (also IOKIT_STRICT=1)")
 
 
 def run(args: argparse.Namespace) -> int:
     if args.action == "list":
         return _list()
     if args.action == "show":
-        return _show(load_machine(args.machine), as_json=args.json)
-    return _import(args.dump, args.output)
+        model = load_machine(args.machine, strict=args.strict)
+        _warn(model)
+        return _show(model, as_json=args.json)
+    return _import(args.dump, args.output, strict=args.strict)
+
+
+def _warn(model: MachineModel) -> None:
+    """What reading the model tolerated (a damaged dump), on stderr."""
+    for diagnostic in model.diagnostics:
+        print(diagnostic, file=sys.stderr)
 
 
 def _list() -> int:
@@ -60,21 +82,31 @@ def summary(model: MachineModel) -> dict[str, Any]:
             "tree": _tree(model.root)}
 
 
-def _tree(nub: NubSpec) -> dict[str, Any]:
+def _tree(root: NubSpec) -> dict[str, Any]:
+    # An explicit stack: a model may nest thousands of nubs deep.
+    top = _tree_node(root)
+    stack = [(root, top)]
+    while stack:
+        nub, node = stack.pop()
+        if nub.children:
+            node["children"] = [_tree_node(child) for child in nub.children]
+            stack.extend(zip(nub.children, node["children"]))
+    return top
+
+
+def _tree_node(nub: NubSpec) -> dict[str, Any]:
     node: dict[str, Any] = {"class": nub.class_name, "name": nub.name or nub.class_name}
     if nub.location is not None:
         node["location"] = nub.location
     if nub.recorded_driver:
         node["recorded_driver"] = True
-    if nub.children:
-        node["children"] = [_tree(child) for child in nub.children]
     return node
 
 
 def _show(model: MachineModel, *, as_json: bool) -> int:
     info = summary(model)
     if as_json:
-        json.dump(info, sys.stdout, indent=2)
+        dump(info, sys.stdout, indent=2)
         print()
         return 0
     print(f"name:        {info['name']}")
@@ -93,9 +125,13 @@ def _show(model: MachineModel, *, as_json: bool) -> int:
     return 0
 
 
-def _import(dump: Path, output: Path) -> int:
-    model = import_dump(dump)
-    output.write_text(dump_machine(model), encoding="utf-8")
+def _import(dump: Path, output: Path, *, strict: bool) -> int:
+    check_writable(output)  # before the import, which can take a while on a large dump
+    model = import_dump(dump, strict=strict)
+    _warn(model)
+    write_text(output, dump_machine(model))
     count = sum(1 for _ in model.nubs())
-    print(f"wrote {output}: {count} nubs from {dump}")
+    damaged = len(model.diagnostics)
+    note = f" (imported past {damaged} kind(s) of damage: see the warnings)" if damaged else ""
+    print(f"wrote {output}: {count} nubs from {dump}{note}")
     return 0

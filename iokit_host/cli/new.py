@@ -13,6 +13,8 @@ import sys
 from pathlib import Path
 from typing import Any
 
+from iokit_host.template_questions import TemplateAnswerError
+
 __all__ = ["configure", "run"]
 
 #: option dest -> template question
@@ -51,12 +53,19 @@ def configure(parser: argparse.ArgumentParser) -> None:
 
 
 def answers_from(args: argparse.Namespace) -> dict[str, Any]:
+    """The answers the options give; the template checks names and types when rendering."""
     answers: dict[str, Any] = {"name": args.name}
     for item in args.data:
         question, sep, value = item.partition("=")
+        question = question.strip()
         if not sep or not question:
-            raise SystemExit(f"iokit new: --data takes QUESTION=VALUE, not {item!r}")
-        answers[question.strip()] = value
+            raise TemplateAnswerError(f"--data takes QUESTION=VALUE, not {item!r}",
+                                      reference="new-bad-data",
+                                      hint="e.g. --data pci_match=0x43a014e4")
+        if question == "name":
+            raise TemplateAnswerError("--data cannot answer 'name'", reference="new-bad-data",
+                                      hint="the name is the NAME argument: iokit new NAME")
+        answers[question] = value
     for option, question in _QUESTIONS.items():
         value = getattr(args, option)
         if value is not None:

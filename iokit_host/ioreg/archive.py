@@ -14,19 +14,19 @@ written sorted, as CFPropertyListWrite's XML writer does.
 
 from __future__ import annotations
 
-import plistlib
 from collections.abc import Mapping
-from typing import Any
+from typing import Any, BinaryIO
 
 from iokit_sdk.entry import IORegistryEntry
 
 from iokit_host.ioreg.format import cf_number, format_value
 from iokit_host.ioreg.node import inheritance, retain_count, service_facts
 from iokit_host.ioreg.options import IoregOptions, check_plane
+from iokit_host.ioreg.plisttext import dump, dumps
 from iokit_host.ioreg.select import build_trees
 from iokit_host.registry import IORegistry
 
-__all__ = ["archive_value", "render_archive"]
+__all__ = ["archive_value", "render_archive", "write_archive"]
 
 CHILDREN = "IORegistryEntryChildren"
 
@@ -36,11 +36,22 @@ def render_archive(registry: IORegistry, options: IoregOptions | None = None) ->
 
     :raises UnknownPlaneError: when ``options.plane`` is not a plane of ``registry``.
     """
+    return dumps(_document(registry, options))
+
+
+def write_archive(registry: IORegistry, stream: BinaryIO,
+                  options: IoregOptions | None = None) -> None:
+    """:func:`render_archive` written to ``stream`` as it is made (a registry thousands of
+    entries deep makes hundreds of megabytes of indented XML)."""
+    dump(_document(registry, options), stream)
+
+
+def _document(registry: IORegistry, options: IoregOptions | None) -> Any:
     options = options or IoregOptions()
     check_plane(registry, options.plane)
     trees = build_trees(registry, options, lambda entry: _node(entry, options), CHILDREN)
-    top: Any = trees if options.root else trees[0]
-    return plistlib.dumps(top, fmt=plistlib.FMT_XML)
+    # Written by plisttext, not plistlib, whose writer recurses: a deep registry exhausts it.
+    return trees if options.root else trees[0]
 
 
 def _node(entry: IORegistryEntry, options: IoregOptions) -> dict[str, Any]:
@@ -67,7 +78,7 @@ def _node(entry: IORegistryEntry, options: IoregOptions) -> dict[str, Any]:
 
 
 def archive_value(value: Any) -> Any:
-    """A property value as CoreFoundation holds it, ready for ``plistlib``."""
+    """A property value as CoreFoundation holds it, ready for a plist writer."""
     if isinstance(value, bool):
         return value
     if isinstance(value, int):

@@ -31,21 +31,23 @@ set                ``{"set": [values]}`` (sorted by ioreg's printed form)
 
 from __future__ import annotations
 
-import json
+import reprlib
 from collections.abc import Mapping
-from typing import Any
+from typing import Any, TextIO
 
 from iokit_sdk.entry import IORegistryEntry
-from iokit_sdk.values import OSNumber, number_bits
+from iokit_sdk.values import MAX_VALUE_DEPTH, OSNumber, number_bits
 
 from iokit_host.errors import IOKitError
 from iokit_host.ioreg.format import format_value
+from iokit_host.ioreg.jsontext import dump, dumps
 from iokit_host.ioreg.node import inheritance, retain_count, service_facts
 from iokit_host.ioreg.options import IoregOptions, check_plane
 from iokit_host.ioreg.select import build_trees
 from iokit_host.registry import IORegistry
 
-__all__ = ["JsonValueError", "decode_json_value", "encode_json_value", "render_json"]
+__all__ = ["JsonValueError", "decode_json_value", "encode_json_value", "render_json",
+           "write_json"]
 
 
 class JsonValueError(IOKitError):
@@ -58,11 +60,21 @@ def render_json(registry: IORegistry, options: IoregOptions | None = None,
 
     :raises UnknownPlaneError: when ``options.plane`` is not a plane of ``registry``.
     """
+    return dumps(_document(registry, options), indent=indent, ensure_ascii=False)
+
+
+def write_json(registry: IORegistry, stream: TextIO, options: IoregOptions | None = None,
+               indent: int | None = 2) -> None:
+    """:func:`render_json` written to ``stream`` as it is made: a registry thousands of
+    entries deep makes JSON text of hundreds of megabytes (each level indents further)."""
+    dump(_document(registry, options), stream, indent=indent, ensure_ascii=False)
+
+
+def _document(registry: IORegistry, options: IoregOptions | None) -> Any:
     options = options or IoregOptions()
     check_plane(registry, options.plane)
     trees = build_trees(registry, options, lambda entry: _node(entry, options), "children")
-    top: Any = trees if options.root else trees[0]
-    return json.dumps(top, indent=indent, ensure_ascii=False)
+    return trees if options.root else trees[0]
 
 
 def _node(entry: IORegistryEntry, options: IoregOptions) -> dict[str, Any]:
@@ -104,29 +116,51 @@ def encode_json_value(value: Any) -> Any:
 def decode_json_value(value: Any) -> Any:
     """The registry value :func:`encode_json_value` encoded (sets as frozensets).
 
-    :raises JsonValueError: for JSON that is not an encoded property value.
+    :raises JsonValueError: for JSON that is not an encoded property value, or one nesting
+        deeper than ``MAX_VALUE_DEPTH``.
     """
+    return _decode(value, 0)
+
+
+def _decode(value: Any, depth: int) -> Any:
     if isinstance(value, (bool, str)):
         return value
+    if isinstance(value, (list, dict)) and depth >= MAX_VALUE_DEPTH:
+        raise JsonValueError(f"a value nests more than {MAX_VALUE_DEPTH} deep",
+                             hint="property values nest at most "
+                                  f"{MAX_VALUE_DEPTH} arrays or dictionaries")
     if isinstance(value, list):
-        return [decode_json_value(item) for item in value]
+        return [_decode(item, depth + 1) for item in value]
     if isinstance(value, dict) and len(value) in (1, 2):
-        return _decode_tagged(value)
-    raise JsonValueError(f"not an encoded property value: {value!r:.80}",
+        return _decode_tagged(value, depth)
+    raise JsonValueError(f"not an encoded property value: {_brief(value)}",
                          hint="values are strings, booleans, arrays or tagged objects")
 
 
-def _decode_tagged(value: dict[str, Any]) -> Any:
+def _decode_tagged(value: dict[str, Any], depth: int) -> Any:
     try:
         if set(value) == {"number", "bits"}:
             return OSNumber(value["number"], value["bits"])
         if set(value) == {"data"}:
             return bytes.fromhex(value["data"])
         if set(value) == {"dict"} and isinstance(value["dict"], dict):
-            return {str(k): decode_json_value(v) for k, v in value["dict"].items()}
+            return {str(k): _decode(v, depth + 1) for k, v in value["dict"].items()}
         if set(value) == {"set"} and isinstance(value["set"], list):
-            return frozenset(decode_json_value(item) for item in value["set"])
+            return frozenset(_decode(item, depth + 1) for item in value["set"])
     except (TypeError, ValueError) as error:
-        raise JsonValueError(f"bad encoded value {value!r:.80}: {error}") from error
-    raise JsonValueError(f"unknown tagged value {value!r:.80}",
+        raise JsonValueError(f"bad encoded value {_brief(value)}: {error}") from error
+    raise JsonValueError(f"unknown tagged value {_brief(value)}",
                          hint="tags are number+bits, data, dict and set")
+
+
+def _brief(value: Any) -> str:
+    """A short repr: reprlib stops a few levels down, where repr() would recurse through a
+    deep value; numbers past int-to-text's 4300 digits are named by size."""
+    return _Brief().repr(value)[:80]
+
+
+class _Brief(reprlib.Repr):
+    def repr_int(self, x: int, level: int) -> str:
+        if x.bit_length() > 1000:
+            return f"<a {x.bit_length()}-bit integer>"
+        return super().repr_int(x, level)

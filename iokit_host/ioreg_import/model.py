@@ -21,8 +21,10 @@ carries a :class:`PlaneLink` into IODeviceTree with its parent there.
 **Several parents.** An entry with several IOService parents (IOHIDSystem under every HID
 event driver, IONetworkStack under every interface) is printed, with its subtree, under each
 of them, with the same id. The first printed occurrence becomes the nub; each later one adds
-a :class:`PlaneLink` into IOService naming that parent, and its reprinted subtree is skipped.
-The dump does not say which parent came first (the provider), so the order is print order.
+a :class:`PlaneLink` into IOService naming that parent, and its reprinted subtree is folded
+into the first (see :mod:`iokit_host.ioreg_import.occurrences`, which also tells a re-print
+from a line repeated by damage). The dump does not say which parent came first (the provider),
+so the order is print order. Planes other than IOService keep one parent per entry.
 
 **Class ancestry.** Only ``ioreg -i`` prints it (``IORegistryEntry:IOService:IOPCIDevice``);
 those chains become ``MachineModel.classes``. Without ``-i`` nothing is inferred: the host's
@@ -37,6 +39,9 @@ from typing import Any
 
 from iokit_sdk.keys import CLASS, DEVICE_TREE_PLANE, PROVIDER_CLASS, SERVICE_PLANE
 
+from iokit_host.ioreg_import.damage import BAD_ENTRY, DumpDamage
+from iokit_host.ioreg_import.errors import IoregDumpInvalid
+from iokit_host.ioreg_import.occurrences import fold_occurrences, node_id
 from iokit_host.ioreg_import.tree import DumpNode
 from iokit_host.machine.model import MachineModel, NubSpec, PlaneLink
 
@@ -56,26 +61,32 @@ def detect_plane(root: DumpNode) -> str:
 
 
 def build_model(root: DumpNode, *, source: str, plane: str | None = None,
-                name: str | None = None) -> MachineModel:
+                name: str | None = None, damage: DumpDamage | None = None) -> MachineModel:
     """The machine model of a dump whose registry root is ``root``.
 
     :param plane: the plane the dump shows; None detects it (:func:`detect_plane`).
     :param name: the model's short name; default: the platform device's name, lower-cased.
+    :param damage: the damage met reading the dump, continued here and kept as the model's
+        diagnostics; None refuses any damage (strict).
     """
-    plane = plane or detect_plane(root)
+    damage = damage if damage is not None else DumpDamage(source, strict=True)
+    extra = fold_occurrences(root, damage)  # may fold the root's only child into the root
     if not root.children:
-        from iokit_host.ioreg_import.errors import IoregDumpInvalid
-
         raise IoregDumpInvalid("the registry root has no entries below it", file=source,
                                key=f"line {root.line}",
                                hint="dump a whole plane (ioreg -lw0), not a single entry")
+    plane = plane or detect_plane(root)
+    platform_node = root.children[0]
+    for beside in root.children[1:]:
+        damage.note(BAD_ENTRY, beside.line, f"{beside.name!r} sits beside the platform entry "
+                    f"{platform_node.name!r} under Root")
+        damage.lose(BAD_ENTRY, _count_below(beside))
+    top = _build_specs(platform_node, plane, extra if plane == SERVICE_PLANE else {})
     classes: dict[str, str] = {}
-    extra = _extra_parents(root.children[0]) if plane == SERVICE_PLANE else {}
-    top = _Specs(plane, extra).spec(root.children[0], None)
     _collect_ancestry(root, classes)
     nubs = sum(1 for _ in top.walk())
     drivers = sum(1 for _, nub in top.walk() if nub.recorded_driver)
-    platform = _platform_name(root.children[0])
+    platform = _platform_name(platform_node)
     return MachineModel(
         name=name or platform.lower(),
         description=f"{platform} from an ioreg dump of the {plane} plane "
@@ -85,6 +96,7 @@ def build_model(root: DumpNode, *, source: str, plane: str | None = None,
         planes=(),
         source=source,
         root_properties=dict(root.properties or {}),
+        diagnostics=damage.diagnostics(),
     )
 
 
@@ -96,57 +108,44 @@ def _platform_name(node: DumpNode) -> str:
     return node.name
 
 
-def _node_id(node: DumpNode) -> str:
-    return f"0x{node.entry_id:x}" if node.entry_id is not None else f"line-{node.line}"
-
-
-def _extra_parents(top: DumpNode) -> dict[int, list[str]]:
-    """Entry id -> ids of the parents of its later printed occurrences (print order)."""
-    seen: set[int] = set()
-    extra: dict[int, list[str]] = {}
-    stack: list[tuple[DumpNode, DumpNode | None]] = [(top, None)]
+def _build_specs(top: DumpNode, plane: str, extra: dict[int, list[str]]) -> NubSpec:
+    """The NubSpec tree of ``top``, built bottom-up without recursion."""
+    order: list[tuple[DumpNode, str | None]] = []
+    stack: list[tuple[DumpNode, str | None]] = [(top, None)]
     while stack:
-        node, parent = stack.pop()
-        if node.entry_id is not None and node.entry_id in seen:
-            if parent is not None:
-                extra.setdefault(node.entry_id, []).append(_node_id(parent))
-            continue
-        if node.entry_id is not None:
-            seen.add(node.entry_id)
-        stack.extend((child, node) for child in reversed(node.children))
-    return extra
-
-
-class _Specs:
-    """Builds NubSpecs, skipping reprinted occurrences of multi-parent entries."""
-
-    def __init__(self, plane: str, extra: dict[int, list[str]]) -> None:
-        self.plane = plane
-        self.extra = extra
-        self.built: set[int] = set()
-
-    def spec(self, node: DumpNode, parent_id: str | None) -> NubSpec:
-        node_id = _node_id(node)
-        if node.entry_id is not None:
-            self.built.add(node.entry_id)
+        node, parent_id = stack.pop()
+        order.append((node, parent_id))
+        stack.extend((child, node_id(node)) for child in node.children)
+    present = {node_id(node) for node, _ in order}
+    built: dict[int, NubSpec] = {}
+    for node, parent_id in reversed(order):  # every child before its parent
         links: tuple[PlaneLink, ...] = ()
-        if self.plane != SERVICE_PLANE:
-            links = (PlaneLink(plane=self.plane, parent=parent_id),)
-        elif node.entry_id in self.extra:
+        if plane != SERVICE_PLANE:
+            links = (PlaneLink(plane=plane, parent=parent_id),)
+        elif node.entry_id in extra:
+            # A re-print under an entry that is not in the model (one beside the platform
+            # entry, dropped) names no parent the model has.
             links = tuple(PlaneLink(plane=SERVICE_PLANE, parent=parent)
-                          for parent in self.extra[node.entry_id])
-        children = tuple(self.spec(child, node_id) for child in node.children
-                         if child.entry_id is None or child.entry_id not in self.built)
-        return NubSpec(
+                          for parent in extra[node.entry_id] if parent in present)
+        built[id(node)] = NubSpec(
             class_name=node.class_name,
             name=None if node.name == node.class_name else node.name,
             location=node.location,
             properties=dict(node.properties or {}),
-            children=children,
-            id=node_id,
+            children=tuple(built.pop(id(child)) for child in node.children),
+            id=node_id(node),
             planes=links,
-            recorded_driver=self.plane == SERVICE_PLANE and is_recorded_driver(node.properties),
+            recorded_driver=plane == SERVICE_PLANE and is_recorded_driver(node.properties),
         )
+    return built[id(top)]
+
+
+def _count_below(node: DumpNode) -> int:
+    count, stack = 0, list(node.children)
+    while stack:
+        count += 1
+        stack.extend(stack.pop().children)
+    return count
 
 
 def _collect_ancestry(root: DumpNode, classes: dict[str, str]) -> None:

@@ -20,8 +20,13 @@ Rules where the text is lossy (documented because they are choices, not IOKit fa
 - Numbers printed with a fraction (CF floats) read as strings: there is no float property type.
 
 The reader is a single left-to-right pass with regular expressions anchored at the current
-position, so the 400 KB ``IOKitDiagnostics`` line costs linear time. Nesting is limited to
-:data:`MAX_DEPTH` levels so that hostile input cannot exhaust the Python stack.
+position, so the 400 KB ``IOKitDiagnostics`` line costs linear time. It recurses once per
+nesting level, and nesting is limited to :data:`MAX_DEPTH` levels (real dumps nest a handful),
+so hostile input gets a ``values nested deeper than`` error rather than exhausting the Python
+stack. A value holding more items than a property value may (:data:`MAX_VALUE_ITEMS`, counted
+over all its containers) is refused the same way, so one pasted or repeated array costs that
+property, not the whole machine model. Numbers are measured before conversion, so a
+5000-digit number is refused as wider than 64 bits rather than reaching ``int``'s digit limit.
 """
 
 from __future__ import annotations
@@ -29,7 +34,7 @@ from __future__ import annotations
 import re
 from typing import Any
 
-from iokit_sdk.values import OSNumber
+from iokit_sdk.values import MAX_VALUE_ITEMS, OSNumber
 
 from iokit_host.ioreg_import.errors import ValueSyntaxError
 
@@ -50,8 +55,9 @@ def parse_value(text: str) -> Any:
 
     :raises ValueSyntaxError: with the 0-based column of the first thing that cannot be read.
     """
-    if len(text) >= 2 and text[0] == '"' and text[-1] == '"':
-        return text[1:-1]  # a top-level string is everything between the outer quotes
+    stripped = text.rstrip(" \t")  # pasted dumps gain trailing blanks; ioreg prints none
+    if len(stripped) >= 2 and stripped[0] == '"' and stripped[-1] == '"':
+        return stripped[1:-1]  # a top-level string is everything between the outer quotes
     reader = _Reader(text)
     value = reader.value(0)
     reader.skip_space()
@@ -61,11 +67,19 @@ def parse_value(text: str) -> Any:
 
 
 class _Reader:
-    __slots__ = ("pos", "text")
+    __slots__ = ("items", "pos", "text")
 
     def __init__(self, text: str) -> None:
         self.text = text
         self.pos = 0
+        self.items = 0  # container items read so far, over the whole value
+
+    def count_item(self) -> None:
+        """Count one more container item; past :data:`MAX_VALUE_ITEMS` the value is refused
+        (the model would refuse it, and with it the whole machine)."""
+        self.items += 1
+        if self.items > MAX_VALUE_ITEMS:
+            raise ValueSyntaxError(f"value holds more than {MAX_VALUE_ITEMS} items", self.pos)
 
     def skip_space(self) -> None:
         match = _SPACE.match(self.text, self.pos)
@@ -134,6 +148,7 @@ class _Reader:
             self.pos += 1
             return items
         while True:
+            self.count_item()
             items.append(self.value(depth + 1))
             self.skip_space()
             char = self.peek()
@@ -152,6 +167,7 @@ class _Reader:
             self.pos += 1
             return result
         while True:
+            self.count_item()
             self.skip_space()
             key = self.value(depth + 1)
             if not isinstance(key, str):
@@ -208,7 +224,14 @@ class _Reader:
             if match.group(2):
                 return match.group()
             digits = match.group(1)
-            number = int(digits, 16 if digits.startswith("0x") else 10)
+            hexadecimal = digits.startswith("0x")
+            # Measure before converting: int() refuses decimal text over 4300 digits with a
+            # ValueError, and a 64-bit number has at most 20 decimal or 16 hex digits anyway.
+            significant = digits[2:].lstrip("0") if hexadecimal else digits.lstrip("0")
+            if len(significant) > (16 if hexadecimal else 20):
+                raise ValueSyntaxError(f"number of {len(significant)} digits is wider than "
+                                       "64 bits", start)
+            number = int(significant or "0", 16 if hexadecimal else 10)
             if number >= 1 << 64:
                 raise ValueSyntaxError("number wider than 64 bits", start)
             return OSNumber(number, 32 if number < 1 << 32 else 64)

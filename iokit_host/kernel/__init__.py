@@ -6,7 +6,10 @@ gates, and drives matching from ``IOService::probeCandidates``. Here one
 pass driver (:mod:`.binding`), kext loading on first match (:mod:`.kext_loading`), the lifecycle
 steps (:mod:`.lifecycle`), termination (:mod:`.termination`), starts parked on resources
 (:mod:`.waiting`), matching notifications (:mod:`.notifications`), candidates' fates
-(:mod:`.outcomes`) and the pluggy plugin manager (:mod:`.plugins`). The parts depend on the narrow
+(:mod:`.outcomes`), the guard every call into driver code goes through, with its watchdog
+(:mod:`.driver_calls`, :mod:`.driver_results`, :mod:`.watchdog`), and the pluggy plugin manager (:mod:`.plugins`), which admits host plugins one
+at a time (:mod:`.plugin_admission`) and fences them off from the calls they watch
+(:mod:`.plugin_fence`). The parts depend on the narrow
 :class:`~iokit_host.kernel.protocol.WorkLoop` protocol, never on the concrete kernel, so each can
 be read and tested alone.
 """

@@ -18,19 +18,33 @@ C. start: per category, best score first, until one ``start`` succeeds; a failur
    the category in the waiting queue.
 
 Every candidate's fate is classified in one place, :meth:`Binder._record`, and kept in an
-:class:`~iokit_host.kernel.outcomes.OutcomeBook` that ``explain`` reads back. A driver that raises is reported with a kebab-case reference and the boot goes on.
+:class:`~iokit_host.kernel.outcomes.OutcomeBook` that ``explain`` reads back. Every driver call
+goes through the kernel's :class:`~iokit_host.kernel.driver_calls.DriverCalls`: a driver that
+raises (``SystemExit`` included), hangs past the watchdog's limit or returns what its method
+cannot return is reported with a kebab-case reference, that candidate fails, the next one gets
+its turn and the boot goes on. A driver terminated during its own ``probe`` or ``start`` (by
+itself, or with its provider) is neither started nor counted: the next candidate tries, as
+long as the provider is alive.
 """
 
 from __future__ import annotations
 
 from functools import lru_cache, partial
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from iokit_sdk import keys
 from iokit_sdk.service import IOService, ServiceState
 from iokit_sdk.values import OSNumber
 
 from iokit_host.errors import Diagnostic
+from iokit_host.kernel.driver_calls import DriverFault, service_name
+from iokit_host.kernel.driver_results import (
+    SCORE_MAX,
+    SCORE_MIN,
+    Reading,
+    read_score,
+    read_success,
+)
 from iokit_host.kernel.kext_loading import KextLoader
 from iokit_host.kernel.lifecycle import guarded_call
 from iokit_host.kernel.outcomes import CandidateOutcome, Outcome, OutcomeBook
@@ -75,6 +89,7 @@ class Binder:
     def __init__(self, kernel: WorkLoop) -> None:
         self.kernel = kernel
         self.hook = kernel.hook
+        self.calls = kernel.driver_calls
         self.kexts = KextLoader(kernel)
         #: Kexts loaded and kexts refused, by bundle id (the loader's own maps).
         self.loaded_kexts = self.kexts.loaded
@@ -184,7 +199,10 @@ class Binder:
     def _probe_phase(self, nub: IOService, survivors: list[_Candidate]
                      ) -> dict[str, list[_Candidate]]:
         start_lists: dict[str, list[_Candidate]] = {}
-        for candidate in survivors:
+        for index, candidate in enumerate(survivors):
+            if nub.is_inactive():  # a driver's probe terminated its provider
+                self._release(nub, survivors[index:])
+                break
             if self._instantiate(nub, candidate) and self._probe_one(nub, candidate):
                 start_lists.setdefault(candidate.entry.category, []).append(candidate)
         return start_lists
@@ -201,19 +219,24 @@ class Binder:
         props[keys.MATCH_CATEGORY] = entry.category
         if stand_in:
             props[STAND_IN_KEY] = True
+        result = self.calls.call(self._allocate, candidate, cls, props)
+        if isinstance(result, DriverFault):
+            self._driver_fault("driver-init-raised", "init", nub, candidate, result)
+            self._record(nub, entry, None, Outcome.INIT_FAILED, result.reason("init"))
+            return False
+        reading = read_success("init", result, self.calls)
+        self._report_reading(nub, candidate, reading)
+        if not reading.ok:
+            self._record(nub, entry, None, Outcome.INIT_FAILED, reading.reason)
+        return reading.ok
+
+    def _allocate(self, candidate: _Candidate, cls: type[IOService],
+                  properties: dict[str, Any]) -> Any:
+        """``allocClassWithName`` and ``init``: the class's constructor is driver code too."""
         instance = cls()
         instance._kernel = self.kernel
         candidate.instance = instance
-        try:
-            ok = self.hook.iokit_init(service=instance, properties=props)
-        except Exception as error:  # noqa: BLE001 - driver code may raise anything
-            self._raised("driver-init-raised", nub, candidate, error)
-            self._record(nub, entry, None, Outcome.INIT_FAILED, _raised_reason("init", error))
-            return False
-        if ok is False:
-            self._record(nub, entry, None, Outcome.INIT_FAILED, "init returned False")
-            return False
-        return True
+        return self.hook.iokit_init(service=instance, properties=properties)
 
     def _class_for(self, entry: CatalogueEntry) -> tuple[type[IOService] | None, bool]:
         name = entry.io_class
@@ -244,31 +267,48 @@ class Binder:
         if not hook.iokit_attach(service=instance, provider=nub):
             self._record(nub, candidate.entry, None, Outcome.PROBE_FAILED,
                          "attach to the provider was refused")
-            return False
-        try:
-            score = hook.iokit_probe(service=instance, provider=nub, score=candidate.score)
-        except Exception as error:  # noqa: BLE001 - driver code may raise anything
-            self._raised("driver-probe-raised", nub, candidate, error)
-            self._record(nub, candidate.entry, None, Outcome.PROBE_FAILED,
-                         _raised_reason("probe", error))
-            score = None
-            self._stop_quietly(instance, nub)
-        finally:
-            hook.iokit_detach(service=instance, provider=nub)
-        if score is None:
-            if not self.outcomes.has(nub, candidate.entry.seq):
-                self._record(nub, candidate.entry, None, Outcome.DECLINED,
-                             "probe returned None")
             self._free(instance)
             return False
-        candidate.score = int(score)
-        instance.set_property(keys.PROBE_SCORE, _score_number(candidate.score))
+        result = self.calls.call(hook.iokit_probe, service=instance, provider=nub,
+                                 score=candidate.score)
+        if isinstance(result, DriverFault) and not instance.is_inactive():
+            self._stop_quietly(instance, nub)
+        hook.iokit_detach(service=instance, provider=nub)
+        if instance.is_inactive():  # termination already stopped, detached and freed it
+            self._record(nub, candidate.entry, None, Outcome.PROBE_FAILED,
+                         _terminated_reason("probe", nub))
+            return False
+        score: int | None = result
+        if not (type(result) is int and SCORE_MIN <= result <= SCORE_MAX):
+            score = self._probe_result(nub, candidate, result)
+        if score is None:
+            self._free(instance)
+            return False
+        candidate.score = score
+        instance.set_property(keys.PROBE_SCORE, _score_number(score))
         return True
+
+    def _probe_result(self, nub: IOService, candidate: _Candidate, result: Any) -> int | None:
+        """The score of a probe that did not return a plain in-range int, or None after
+        recording why the candidate is dropped (declined, raised, hung or a bad score)."""
+        entry = candidate.entry
+        if isinstance(result, DriverFault):
+            self._driver_fault("driver-probe-raised", "probe", nub, candidate, result)
+            self._record(nub, entry, None, Outcome.PROBE_FAILED, result.reason("probe"))
+            return None
+        reading = read_score(result, self.calls)
+        if reading.ok:
+            return reading.score
+        self._report_reading(nub, candidate, reading)
+        self._record(nub, entry, None, Outcome.PROBE_FAILED if reading.reference
+                     else Outcome.DECLINED, reading.reason)
+        return None
 
     # -- phase C -------------------------------------------------------------------------------
     def _start_category(self, nub: IOService, category: str, ordered: list[_Candidate]) -> None:
         for index, candidate in enumerate(ordered):
             if nub.is_inactive():
+                self._release(nub, ordered[index:])
                 return
             missing = self._missing_resources(nub, candidate)
             if missing:
@@ -310,26 +350,50 @@ class Binder:
         instance = candidate.instance
         assert instance is not None
         hook = self.hook
+        if instance.is_inactive():  # terminated since its probe (by another driver, say)
+            return self._start_failed(nub, candidate, "terminated before start")
         if not hook.iokit_attach(service=instance, provider=nub):
-            self._record(nub, candidate.entry, candidate.score, Outcome.START_FAILED,
-                         "attach to the provider was refused", initial=candidate.match.score)
-            return False
-        try:
-            started = hook.iokit_start(service=instance, provider=nub)
-            reason = "start returned False"
-        except Exception as error:  # noqa: BLE001 - driver code may raise anything
-            self._raised("driver-start-raised", nub, candidate, error)
-            started, reason = False, _raised_reason("start", error)
-            self._stop_quietly(instance, nub)
+            self._free(instance)
+            return self._start_failed(nub, candidate, "attach to the provider was refused")
+        result = self.calls.call(hook.iokit_start, service=instance, provider=nub)
+        started, reason = (True, "") if result is True else \
+            self._start_result(nub, candidate, result)
+        if instance.is_inactive():
+            # Terminated during its start: termination stopped, detached and freed it, so it
+            # is not started whatever start said, and the category is free again.
+            return self._start_failed(nub, candidate, _terminated_reason("start", nub))
         if started:
             self.started[instance] = None
             self._record(nub, candidate.entry, candidate.score, Outcome.STARTED,
                          f"started with score {candidate.score}", initial=candidate.match.score)
             return True
+        if isinstance(result, DriverFault):
+            self._stop_quietly(instance, nub)
         self._undo_start(instance, nub)
+        return self._start_failed(nub, candidate, reason)
+
+    def _start_result(self, nub: IOService, candidate: _Candidate, result: Any
+                      ) -> tuple[bool, str]:
+        """Whether a start that did not return True started, and if not, why."""
+        if isinstance(result, DriverFault):
+            self._driver_fault("driver-start-raised", "start", nub, candidate, result)
+            return False, result.reason("start")
+        reading = read_success("start", result, self.calls)
+        self._report_reading(nub, candidate, reading)
+        return reading.ok, reading.reason
+
+    def _start_failed(self, nub: IOService, candidate: _Candidate, reason: str) -> bool:
         self._record(nub, candidate.entry, candidate.score, Outcome.START_FAILED, reason,
                      initial=candidate.match.score)
         return False
+
+    def _release(self, nub: IOService, rest: list[_Candidate]) -> None:
+        """Drop candidates whose provider was terminated before their turn."""
+        for candidate in rest:
+            self._record(nub, candidate.entry, candidate.score, Outcome.NOT_RUN,
+                         "the provider was terminated", initial=candidate.match.score)
+            if candidate.instance is not None and not candidate.instance.is_inactive():
+                self._free(candidate.instance)
 
     def _undo_start(self, instance: IOService, nub: IOService) -> None:
         """A failed start: terminate nubs it published, detach it, free it."""
@@ -349,32 +413,49 @@ class Binder:
 
     # -- helpers -------------------------------------------------------------------------------
     def _stop_quietly(self, instance: IOService, nub: IOService) -> None:
-        """Stop a driver that raised; a second exception is only reported."""
-        guarded_call(self.kernel, "driver-stop-raised", instance,
+        """Stop a driver that raised or hung; a second failure is only reported."""
+        guarded_call(self.kernel, "driver-stop-raised", "stop", instance,
                      partial(self.hook.iokit_stop, service=instance, provider=nub),
                      hint="the candidate was dropped")
 
     def _free(self, instance: IOService) -> None:
-        guarded_call(self.kernel, "driver-free-raised", instance,
+        guarded_call(self.kernel, "driver-free-raised", "free", instance,
                      partial(self.hook.iokit_free, service=instance),
                      hint="the candidate was dropped")
 
-    def _raised(self, reference: str, nub: IOService, candidate: _Candidate,
-                error: BaseException) -> None:
+    def _driver_fault(self, reference: str, call: str, nub: IOService, candidate: _Candidate,
+                      fault: DriverFault) -> None:
+        entry = candidate.entry
+        hint = ("the call was abandoned and the next candidate got its turn; "
+                "IOKIT_DRIVER_TIMEOUT=<seconds> sets the limit" if fault.timed_out else
+                "the driver was stopped and the next candidate got its turn")
+        self.kernel.report(Diagnostic(
+            fault.reference(reference), f"{_driver(entry, nub)}: {fault.reason(call)}",
+            subject=entry.bundle_id, key=f"IOKitPersonalities.{entry.name}", hint=hint,
+            context={"exception": fault.error}))
+
+    def _report_reading(self, nub: IOService, candidate: _Candidate, reading: Reading) -> None:
+        if reading.reference is None:
+            return
         entry = candidate.entry
         self.kernel.report(Diagnostic(
-            reference, f"{entry.io_class} ({entry.bundle_id}) on {nub.get_name()}: "
-            f"{type(error).__name__}: {error}", subject=entry.bundle_id,
-            key=f"IOKitPersonalities.{entry.name}",
-            hint="the driver was stopped and the next candidate got its turn",
-            context={"exception": error}))
+            reading.reference, f"{_driver(entry, nub)}: {reading.reason}",
+            subject=entry.bundle_id, key=f"IOKitPersonalities.{entry.name}",
+            severity=reading.severity, hint=reading.hint, context={"exception": reading.error}))
 
     def _record(self, nub: IOService, entry: CatalogueEntry, score: int | None, outcome: str,
                 reason: str, *, initial: int | None = None) -> None:
-        """Classify one candidate's fate: the single place outcomes are decided and kept."""
+        """Classify one candidate's fate: the single place outcomes are decided and kept.
+
+        ``initial`` is always the score probe is offered: ``IOProbeScore`` as the family's
+        ``matchPropertyTable`` left it (a USB ladder score, not the bare personality's);
+        worked out again here, purely, for the fates that did not carry it."""
+        if initial is None:
+            initial = match_passive(entry.table, nub, registry=self.kernel.registry,
+                                    check_provider_class=False,
+                                    plan=self._plans.get(entry.seq)).score
         record = CandidateOutcome(entry.name, entry.bundle_id, entry.io_class, entry.category,
-                                  entry.score if initial is None else initial, score, outcome,
-                                  reason, entry.seq)
+                                  initial, score, outcome, reason, entry.seq)
         self.outcomes.keep(nub, record)
 
     def forget(self, service: IOService) -> None:
@@ -400,6 +481,13 @@ def _taken_categories(nub: IOService) -> set[str]:
     return taken
 
 
-def _raised_reason(call: str, error: BaseException) -> str:
-    return f"{call} raised {type(error).__name__}: {error}"
+def _driver(entry: CatalogueEntry, nub: IOService) -> str:
+    return f"{entry.io_class} ({entry.bundle_id}) on {service_name(nub)}"
+
+
+def _terminated_reason(call: str, nub: IOService) -> str:
+    if nub.is_inactive():
+        return f"its provider was terminated during {call}"
+    return f"terminated during {call}"
+
 

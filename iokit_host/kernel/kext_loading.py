@@ -6,6 +6,8 @@ survives passive matching, the kext is loaded (``OSKext::loadKextWithIdentifier`
 kext's Python package and registering its classes (the OSMetaClass role), libraries first; the
 host's own ``com.apple.kpi.*`` libraries are part of the kernel. A kext that fails to load is
 remembered with its diagnostic, so later matches of it are refused at once with the same reason.
+Importing runs the package's module code, so it is a guarded driver call: an import that
+raises (``SystemExit`` included) or hangs past the watchdog's limit fails that kext alone.
 """
 
 from __future__ import annotations
@@ -13,6 +15,7 @@ from __future__ import annotations
 from typing import TYPE_CHECKING, Any
 
 from iokit_host.errors import Diagnostic, IOKitError
+from iokit_host.kernel.driver_calls import DriverFault
 
 if TYPE_CHECKING:
     from iokit_host.kernel.protocol import WorkLoop
@@ -46,16 +49,14 @@ class KextLoader:
                     subject=bundle.bundle_id)
                 return False
         if bundle.package is not None:
+            # Importing runs the package's module code: a driver call like any other.
+            classes = self.kernel.driver_calls.call(_import_kext_classes, bundle)
+            if isinstance(classes, DriverFault):
+                return self._load_failed(bundle, _import_failure(bundle, classes))
             try:
-                classes = _import_kext_classes(bundle)
                 self.kernel.classes.register_kext_classes(bundle.bundle_id, classes)
             except IOKitError as error:
                 return self._load_failed(bundle, error.diagnostic)
-            except Exception as error:  # noqa: BLE001 - driver code may raise anything
-                return self._load_failed(bundle, Diagnostic(
-                    "kext-import-failed", f"importing {bundle.package} raised "
-                    f"{type(error).__name__}: {error}", subject=bundle.bundle_id,
-                    hint="fix the import error in the driver package"))
         self.loaded[bundle.bundle_id] = bundle
         return True
 
@@ -74,6 +75,20 @@ class KextLoader:
         return [library for library_id in resolution.dependencies(bundle.bundle_id)
                 if library_id not in builtin
                 and (library := resolution.bundle(library_id)) is not None]
+
+
+def _import_failure(bundle: KextBundle, fault: DriverFault) -> Diagnostic:
+    if isinstance(fault.error, IOKitError):
+        return fault.error.diagnostic
+    if fault.timed_out:
+        return Diagnostic(
+            "driver-call-timeout", fault.reason(f"importing {bundle.package}"),
+            file=bundle.source, subject=bundle.bundle_id, key=bundle.package, hint="module code must not wait for hardware; do it in start. "
+                 "IOKIT_DRIVER_TIMEOUT=<seconds> sets the limit")
+    return Diagnostic(
+        "kext-import-failed", fault.reason(f"importing {bundle.package}"),
+        file=bundle.source, subject=bundle.bundle_id, key=bundle.package,
+        hint="fix the import error in the driver package")
 
 
 def _import_kext_classes(bundle: KextBundle) -> tuple[type[Any], ...]:

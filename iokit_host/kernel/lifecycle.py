@@ -19,10 +19,11 @@ from iokit_sdk.keys import SERVICE_PLANE
 from iokit_sdk.service import IOService
 
 from iokit_host.errors import Diagnostic
+from iokit_host.kernel.driver_calls import DriverFault, service_name
 
 if TYPE_CHECKING:
     from iokit_host.clock import HostClock
-    from iokit_host.kernel.protocol import Reporter
+    from iokit_host.kernel.protocol import WorkLoop
     from iokit_host.machine.model import NubSpec
     from iokit_host.matching.classes import ClassRegistry
     from iokit_host.registry import IORegistry
@@ -75,14 +76,15 @@ def build_nub(classes: ClassRegistry, spec: NubSpec) -> IOService:
     return cls(dict(spec.properties), name=spec.name, location=spec.location)
 
 
-def guarded_call(kernel: Reporter, reference: str, service: IOService, call: Callable[[], Any],
-                 *, hint: str) -> None:
+def guarded_call(kernel: WorkLoop, reference: str, what: str, service: IOService,
+                 call: Callable[[], Any], *, hint: str) -> None:
     """Make one driver call whose failure must not stop the caller (a stop, detach or free on
-    the way out): an exception is reported under ``reference`` and the caller goes on."""
-    try:
-        call()
-    except Exception as error:  # noqa: BLE001 - driver code may raise anything
+    the way out), guarded by the kernel's :class:`~iokit_host.kernel.driver_calls.DriverCalls`:
+    an exception is reported under ``reference``, a hung call as ``driver-call-timeout``
+    (``what`` names the call), and the caller goes on."""
+    fault = kernel.driver_calls.call(call)
+    if isinstance(fault, DriverFault):
         kernel.report(Diagnostic(
-            reference, f"{service.iokit_class_name} {service.get_name()!r}: "
-            f"{type(error).__name__}: {error}", subject=service.iokit_class_name,
-            hint=hint, context={"exception": error}))
+            fault.reference(reference), f"{service.iokit_class_name} "
+            f"{service_name(service)!r}: {fault.reason(what)}",
+            subject=service.iokit_class_name, hint=hint, context={"exception": fault.error}))

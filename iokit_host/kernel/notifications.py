@@ -33,6 +33,8 @@ NOTIFICATION_TYPES: Mapping[str, int] = {
 }
 
 Handler = Callable[[IOService], None]
+#: How a notifier's handler is called: the kernel passes one that guards it as a driver call.
+Deliver = Callable[["Notifier", IOService], None]
 
 
 @dataclass(eq=False, slots=True)
@@ -53,9 +55,14 @@ class Notifier:
 
 
 class Notifications:
-    """The notifiers of one host, per type, ordered by priority (higher first, FIFO)."""
+    """The notifiers of one host, per type, ordered by priority (higher first, FIFO).
 
-    def __init__(self) -> None:
+    :param deliver: calls one handler; the kernel's reports a handler that raises or hangs
+        and goes on with the others. None calls it bare.
+    """
+
+    def __init__(self, deliver: Deliver | None = None) -> None:
+        self._deliver = deliver or _call_handler
         self._by_kind: dict[str, list[Notifier]] = {kind: [] for kind in NOTIFICATION_TYPES}
         self._seq = itertools.count()
 
@@ -93,12 +100,15 @@ class Notifications:
     def __len__(self) -> int:
         return sum(len(v) for v in self._by_kind.values())
 
-    @staticmethod
-    def _deliver_one(notifier: Notifier, service: IOService) -> None:
+    def _deliver_one(self, notifier: Notifier, service: IOService) -> None:
         if match_passive(notifier.matching, service).matched:
-            notifier.handler(service)
+            self._deliver(notifier, service)
 
     def _remove(self, notifier: Notifier) -> None:
         ordered = self._by_kind[notifier.kind]
         if notifier in ordered:
             ordered.remove(notifier)
+
+
+def _call_handler(notifier: Notifier, service: IOService) -> None:
+    notifier.handler(service)

@@ -18,9 +18,11 @@ __all__ = ["CandidateOutcome", "Outcome", "OutcomeBook"]
 
 
 class Outcome:
-    """What became of one candidate (the values ``explain`` prints)."""
+    """What became of one candidate (the values ``explain`` prints); each names one fate."""
 
     STARTED = "started"
+    #: Started, and since terminated: the nub no longer has it as a client.
+    TERMINATED = "terminated"
     LOST = "lost"
     DECLINED = "declined"
     START_FAILED = "start-failed"
@@ -36,7 +38,13 @@ class Outcome:
 
 @dataclass(frozen=True, slots=True)
 class CandidateOutcome:
-    """The fate of one personality on one nub."""
+    """The fate of one personality on one nub.
+
+    :param initial_score: the score probe is offered: ``IOProbeScore`` as the family's
+        ``matchPropertyTable`` left it (the personality's own when no family hook ran).
+    :param score: the score the candidate bid with, as probe returned it; None when it was
+        never probed or declined (no match, a kext that failed to load, waiting to match).
+    """
 
     personality: str
     bundle: str | None

@@ -20,6 +20,7 @@ if TYPE_CHECKING:
 
     from iokit_host.clock import HostClock
     from iokit_host.errors import Diagnostic
+    from iokit_host.kernel.driver_calls import DriverCalls
     from iokit_host.kernel.notifications import Notifications
     from iokit_host.kernel.waiting import WaitingQueue
     from iokit_host.kext.resolver import Resolution
@@ -48,6 +49,7 @@ class WorkLoop(Kernel, Reporter, Protocol):
     waiting: WaitingQueue
     notifications: Notifications
     resources: IOService | None
+    driver_calls: DriverCalls
 
     @property
     def hook(self) -> pluggy.HookRelay:

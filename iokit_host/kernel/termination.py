@@ -5,10 +5,10 @@ IOKit's ``terminate`` runs in phases (IOService.cpp ``terminatePhase1``, ``termi
 1. breadth-first from the victim, each victim becomes inactive, loses its registered and
    matched states, takes +1 busy and fires ``IOServiceTerminate`` notifications; a client is
    terminated too only when the victim is its sole provider (``requestTerminate``);
-2. ``willTerminate`` on every client of every victim, top-down; then ``didTerminate``,
-   bottom-up;
+2. ``willTerminate`` on every client of every victim, top-down; then, bottom-up, each
+   victim's clients get ``message(kIOMessageServiceIsTerminated)`` and ``didTerminate``;
 3. leaves first: ``stop`` then ``detach`` from each provider; a victim detached from its last
-   provider drops its busy count to 0 and is freed.
+   provider drops its busy count to 0, leaves power management (``PMstop``) and is freed.
 
 The three phases run here inside the ``terminate`` call, in that order, on the kernel's
 single work loop (IOKit hands phase 2 to a terminate thread; the order is the same).
@@ -24,6 +24,7 @@ from functools import partial
 from typing import TYPE_CHECKING, Any
 
 from iokit_sdk.keys import SERVICE_PLANE
+from iokit_sdk.messages import kIOMessageServiceIsTerminated
 from iokit_sdk.service import (
     TERMINATE_NEED_WILL_TERMINATE,
     TERMINATE_WITH_REMATCH,
@@ -44,6 +45,12 @@ _CLEARED = (ServiceState.REGISTERED | ServiceState.MATCHED | ServiceState.FIRST_
 
 def terminate(kernel: WorkLoop, victim: IOService, options: int = 0) -> list[IOService]:
     """Terminate ``victim`` and its sole-provider clients; returns the victims, top-down."""
+    # Armed as the work loop is: termination is entered from outside it too (host.unplug).
+    with kernel.driver_calls.watchdog.armed():
+        return _terminate(kernel, victim, options)
+
+
+def _terminate(kernel: WorkLoop, victim: IOService, options: int) -> list[IOService]:
     victims = _phase1(kernel, victim)
     if not victims:
         return victims
@@ -68,7 +75,7 @@ def _phase1(kernel: WorkLoop, victim: IOService) -> list[IOService]:
         service._state = (service._state | ServiceState.INACTIVE) & ~_CLEARED
         kernel.adjust_busy(service, +1)
         victims.append(service)
-        _guard(kernel, "notification-raised", service,
+        _guard(kernel, "notification-raised", "the terminated notification", service,
                partial(kernel.notify, "terminated", service))
         kernel.waiting.drop_nub(service)
         for client in service.get_clients():
@@ -83,26 +90,31 @@ def _phase2(kernel: WorkLoop, victims: list[IOService], providers: list[IOServic
     hook = kernel.hook
     root = victims[0]
     for provider in providers:
-        _guard(kernel, "driver-will-terminate-raised", root, partial(
+        _guard(kernel, "driver-will-terminate-raised", "will_terminate", root, partial(
             hook.iokit_will_terminate, service=root, provider=provider, options=options))
     for victim in victims:
         for client in victim.get_clients():
-            _guard(kernel, "driver-will-terminate-raised", client,
+            _guard(kernel, "driver-will-terminate-raised", "will_terminate", client,
                    partial(hook.iokit_will_terminate, service=client, provider=victim,
                            options=options))
     for victim in reversed(victims):
+        for client in victim.get_clients():  # messageClients(kIOMessageServiceIsTerminated)
+            _guard(kernel, "driver-message-raised", "message", client, partial(
+                hook.iokit_message, service=client, provider=victim, argument=None,
+                message_type=kIOMessageServiceIsTerminated))
         for client in victim.get_clients():
-            _guard(kernel, "driver-did-terminate-raised", client,
+            _guard(kernel, "driver-did-terminate-raised", "did_terminate", client,
                    partial(hook.iokit_did_terminate, service=client, provider=victim,
                            options=options))
     for provider in providers:
-        _guard(kernel, "driver-did-terminate-raised", root, partial(
+        _guard(kernel, "driver-did-terminate-raised", "did_terminate", root, partial(
             hook.iokit_did_terminate, service=root, provider=provider, options=options))
 
 
 def _phase3(kernel: WorkLoop, victims: list[IOService]) -> None:
     # Reversed breadth-first order puts every victim after all of its descendants.
     for victim in reversed(victims):
+        kernel.power.pm_stop(victim)  # PMstop, as drivers call it in stop(): out of the power tree
         for survivor in victim.get_clients():
             _stop_and_detach(kernel, survivor, victim)
         providers = [p for p in victim.get_parent_entries(SERVICE_PLANE)
@@ -118,19 +130,21 @@ def _phase3(kernel: WorkLoop, victims: list[IOService]) -> None:
 
 def _stop_and_detach(kernel: WorkLoop, client: IOService, provider: IOService) -> None:
     hook = kernel.hook
-    _guard(kernel, "driver-stop-raised", client,
-           lambda: hook.iokit_stop(service=client, provider=provider))
-    _guard(kernel, "driver-detach-raised", client,
-           lambda: hook.iokit_detach(service=client, provider=provider))
+    _guard(kernel, "driver-stop-raised", "stop", client,
+           partial(hook.iokit_stop, service=client, provider=provider))
+    _guard(kernel, "driver-detach-raised", "detach", client,
+           partial(hook.iokit_detach, service=client, provider=provider))
 
 
 def _finalize(kernel: WorkLoop, victim: IOService) -> None:
-    _guard(kernel, "driver-free-raised", victim, lambda: kernel.hook.iokit_free(service=victim))
+    _guard(kernel, "driver-free-raised", "free", victim,
+           partial(kernel.hook.iokit_free, service=victim))
     kernel.registry.detach_all(victim)
     kernel.forget(victim)
     if victim is kernel.resources:
         kernel.resources = None
 
 
-def _guard(kernel: WorkLoop, reference: str, service: IOService, call: Callable[[], Any]) -> None:
-    guarded_call(kernel, reference, service, call, hint="termination went on without it")
+def _guard(kernel: WorkLoop, reference: str, what: str, service: IOService,
+           call: Callable[[], Any]) -> None:
+    guarded_call(kernel, reference, what, service, call, hint="termination went on without it")

@@ -22,10 +22,13 @@ from iokit_sdk.service import SYNCHRONOUS, IOResources, IOService, ServiceState
 from iokit_host.errors import Diagnostic, Severity
 from iokit_host.kernel import lifecycle, termination
 from iokit_host.kernel.binding import Binder
-from iokit_host.kernel.notifications import NOTIFICATION_TYPES, Notifications
+from iokit_host.kernel.driver_calls import DriverCalls, DriverFault, service_name
+from iokit_host.kernel.notifications import NOTIFICATION_TYPES, Notifications, Notifier
 from iokit_host.kernel.plugins import make_plugin_manager
 from iokit_host.kernel.waiting import WaitingQueue
+from iokit_host.kernel.watchdog import Watchdog
 from iokit_host.matching.passive import match_passive
+from iokit_host.power.manager import PowerManager
 
 if TYPE_CHECKING:
     from iokit_host.clock import HostClock
@@ -46,19 +49,27 @@ class IOKernel:
     :param plugins: host plugins to register beside the entry-point ones.
     :param disable_plugins: plugin names to block.
     :param load_entry_points: False to skip the ``iokit`` entry-point group (tests).
+    :param watchdog: watches driver calls; one with ``IOKIT_DRIVER_TIMEOUT``'s limit when None.
     """
 
     def __init__(self, *, registry: IORegistry, classes: ClassRegistry, catalogue: IOCatalogue,
                  clock: HostClock, diagnostics: list[Diagnostic] | None = None,
                  plugins: Iterable[object] = (), disable_plugins: Iterable[str] = (),
-                 load_entry_points: bool = True, resolution: Resolution | None = None) -> None:
+                 load_entry_points: bool = True, resolution: Resolution | None = None,
+                 watchdog: Watchdog | None = None) -> None:
         self.registry = registry
         self.classes = classes
         self.catalogue = catalogue
         self.clock = clock
         self.diagnostics = diagnostics if diagnostics is not None else []
         self.resolution = resolution
-        self.notifications = Notifications()
+        if watchdog is None:
+            watchdog, problem = Watchdog.from_env()
+            if problem is not None:
+                self.report(problem)
+        #: Every call into driver code goes through it (exceptions, SystemExit, the watchdog).
+        self.driver_calls = DriverCalls(watchdog)
+        self.notifications = Notifications(self._deliver_guarded)
         self.waiting = WaitingQueue()
         self.plugin_manager = make_plugin_manager(
             self, plugins=plugins, disable=disable_plugins, load_entry_points=load_entry_points,
@@ -72,6 +83,8 @@ class IOKernel:
         self._busy_since: dict[int, int] = {}
         self._quiet: frozenset[str] = frozenset()
         self._quiet_generation = -1
+        #: Power management (IOServicePM's work loop and IOPMrootDomain): ``service._kernel.power``.
+        self.power = PowerManager(self, post=self._jobs.append)
 
     # -- the Kernel protocol: what services ask ---------------------------------------------
     def attach(self, service: IOService, provider: IOService) -> bool:
@@ -151,12 +164,16 @@ class IOKernel:
 
     # -- the work loop -------------------------------------------------------------------------
     def run_until_quiet(self) -> int:
-        """Run queued jobs in FIFO order until none is left; returns how many ran."""
+        """Run queued jobs in FIFO order until none is left; returns how many ran.
+
+        The watchdog is armed meanwhile: a driver call that hangs in the main thread, even
+        in a blocking sleep, is interrupted (and the signal handler put back afterwards)."""
         ran = 0
         jobs = self._jobs
-        while jobs:
-            jobs.popleft()()
-            ran += 1
+        with self.driver_calls.watchdog.armed():
+            while jobs:
+                jobs.popleft()()
+                ran += 1
         return ran
 
     def pending_jobs(self) -> int:
@@ -167,6 +184,19 @@ class IOKernel:
 
     def report(self, diagnostic: Diagnostic) -> None:
         self.diagnostics.append(diagnostic)
+
+    def _deliver_guarded(self, notifier: Notifier, service: IOService) -> None:
+        """Call one notification handler as a driver call: its failure is reported and the
+        other handlers, and the matching pass, go on."""
+        fault = self.driver_calls.call(notifier.handler, service)
+        if isinstance(fault, DriverFault):
+            self.report(Diagnostic(
+                fault.reference("notification-handler-raised"),
+                f"{notifier.kind} notification for {service_name(service)}: "
+                f"{fault.reason(_handler_name(notifier.handler))}",
+                subject=service.iokit_class_name, key=notifier.kind,
+                hint="the other handlers were called and the boot went on",
+                context={"exception": fault.error}))
 
     def forget(self, service: IOService) -> None:
         """Drop what the matching pass remembers of a freed ``service``."""
@@ -201,3 +231,8 @@ class IOKernel:
         return [s for s in self.services()
                 if s.get_state() & ServiceState.MATCHED and not s.is_inactive()
                 and match_passive(matching, s, registry=self.registry).matched]
+
+
+def _handler_name(handler: Callable[..., Any]) -> str:
+    name = getattr(handler, "__qualname__", None)
+    return f"handler {name}" if isinstance(name, str) else "the handler"

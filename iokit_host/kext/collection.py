@@ -2,22 +2,29 @@
 
 ``iokit kmutil create`` (or any ``discover`` that finds it stale) writes one JSON file holding
 each kext distribution's name, version, path, the validated manifests and their diagnostics
-(a bundle read from it has its fixed-up ``personalities``; its raw ``info`` omits them),
-keyed by file stamps at **full precision** (``st_mtime_ns`` and ``st_size`` of every
-``entry_points.txt`` and ``Info.plist``; stevedore's float32 mtimes miss a rewrite within two
-minutes), plus ``sys.executable``, ``sys.prefix``, the scanned path and each path entry's
-directory stamp (which changes when a distribution is installed or removed). A boot with a fresh
-collection stats those files and reads one file instead of scanning every distribution.
+(a bundle read from it has its fixed-up ``personalities``; its raw ``info`` omits them), in the
+layout of :mod:`~iokit_host.kext.collection_schema`. A boot with a fresh collection stats a few
+hundred files and reads one instead of scanning every distribution.
+
+What makes it stale (then it is rebuilt, silently): another ``sys.executable``, ``sys.prefix``,
+scanned path or defines; a path entry's directory changing (a distribution installed or
+removed); any ``entry_points.txt`` or ``Info.plist`` it was built from, or the folder where a
+missing one was looked for, changing (:mod:`~iokit_host.kext.stamps`: mtime, size and inode
+change time at full precision, and the content of a file touched just before the scan; an edit
+with the mtime put back is noticed); a module of iokit-host itself changing (the reading of a
+manifest is the host's code).
+
+What makes it invalid (rebuilt too, with a ``kernel-collection-invalid`` note): a file that
+cannot be read, is not JSON, has another format number, or any field of the wrong type.
+A collection that cannot be written (read-only or full disk, a directory in its place) is a
+``kernel-collection-unwritable`` warning; the boot goes on from the scan.
 
 Location: ``$IOKIT_CACHE_DIR``, else ``<sys.prefix>/var/iokit-host/``, one file per
-interpreter and path. ``IOKIT_NO_CACHE=1`` bypasses it. A collection that cannot be written is
-reported (``kernel-collection-unwritable``), never silently skipped.
+interpreter and path. ``IOKIT_NO_CACHE=1`` bypasses it.
 """
 
 from __future__ import annotations
 
-import base64
-import datetime as dt
 import hashlib
 import json
 import os
@@ -25,16 +32,19 @@ import sys
 import tempfile
 from collections.abc import Mapping, Sequence
 from pathlib import Path
-from types import MappingProxyType
 from typing import Any
 
 from iokit_host.errors import Diagnostic, Severity
-from iokit_host.kext.bundle import DistributionInfo, KextBundle
-from iokit_host.kext.discovery import DistributionRecord, KextRecord
+from iokit_host.kext import collection_schema, plistjson, stamps
+from iokit_host.kext.collection_schema import FORMAT
+from iokit_host.kext.discovery import DistributionRecord
+from iokit_host.kext.stamps import FileStamp
 
-__all__ = ["FORMAT", "collection_path", "default_cache_dir", "load_fresh", "write"]
+__all__ = ["FORMAT", "collection_path", "default_cache_dir", "load", "watch", "write"]
 
-FORMAT = 1
+_HOST_PACKAGES = ("iokit_host", "iokit_sdk")
+_HINT = ("set IOKIT_CACHE_DIR to a writable directory, or IOKIT_NO_CACHE=1 to scan "
+         "installed distributions on every boot")
 
 
 def default_cache_dir() -> Path:
@@ -46,7 +56,8 @@ def collection_path(cache_dir: str | Path | None = None,
                     path: Sequence[str] | None = None) -> Path:
     """The collection file for this interpreter and path (one per combination, no thrashing)."""
     digest = hashlib.sha256("\0".join(
-        [sys.executable, sys.prefix, *_scan_path(path)]).encode()).hexdigest()[:16]
+        [sys.executable, sys.prefix, *_scan_path(path)]).encode(
+            "utf-8", "surrogateescape")).hexdigest()[:16]
     return Path(cache_dir or default_cache_dir(), f"kernel-collection-{digest}.json")
 
 
@@ -54,161 +65,104 @@ def _scan_path(path: Sequence[str] | None) -> list[str]:
     return list(sys.path if path is None else path)
 
 
-def _path_stamps(path: Sequence[str] | None) -> list[list[Any]]:
-    stamps: list[list[Any]] = []
-    for entry in _scan_path(path):
-        try:
-            status = os.stat(entry or ".")
-            stamps.append([entry, status.st_mtime_ns, status.st_size])
-        except OSError:
-            stamps.append([entry, None, None])
-    return stamps
-
-
-def _header(path: Sequence[str] | None, defines: Mapping[str, str] | None) -> dict[str, Any]:
-    return {"format": FORMAT, "executable": sys.executable, "prefix": sys.prefix,
-            "path": _scan_path(path), "path_stamps": _path_stamps(path),
+def _key(path: Sequence[str] | None, defines: Mapping[str, str] | None) -> dict[str, Any]:
+    return {"executable": sys.executable, "prefix": sys.prefix, "path": _scan_path(path),
             "defines": dict(defines or {})}
 
 
-# -- freshness -------------------------------------------------------------------------------
-def load_fresh(target: Path, *, path: Sequence[str] | None = None,
-               defines: Mapping[str, str] | None = None
-               ) -> tuple[DistributionRecord, ...] | None:
-    """The records of the collection at ``target`` if it is fresh, else None."""
+def watch(path: Sequence[str] | None, started: int) -> tuple[FileStamp, ...]:
+    """Stamps of each path entry's folder (installs and removals change it), taken before
+    the scan so that an install during it leaves the collection stale."""
+    return tuple(stamps.take(entry, started) or FileStamp.absent(entry)
+                 for entry in (e or "." for e in _scan_path(path)))
+
+
+def _host_modules(started: int) -> tuple[FileStamp, ...]:
+    """Stamps of the host's loaded modules: how a manifest reads is the host's code, so a
+    changed iokit-host (an editable checkout, an upgrade in place) rebuilds the collection.
+    Taken after the scan, when every module it used is loaded."""
+    files = sorted({file for name, module in list(sys.modules.items())
+                    if name.partition(".")[0] in _HOST_PACKAGES
+                    and isinstance(file := getattr(module, "__file__", None), str)})
+    return tuple(stamp for stamp in (stamps.take(file, started) for file in files) if stamp)
+
+
+# -- reading ---------------------------------------------------------------------------------
+def load(target: Path, *, path: Sequence[str] | None = None,
+         defines: Mapping[str, str] | None = None
+         ) -> tuple[tuple[DistributionRecord, ...] | None, Diagnostic | None]:
+    """The records of the collection at ``target`` if it is fresh (else None), and a note
+    when the file was there but unusable. Never raises."""
     try:
         raw = target.read_bytes()
-        data = json.loads(raw)
-    except (OSError, ValueError):
-        return None
-    tagged = b'"$data"' in raw or b'"$date"' in raw
-    if not isinstance(data, dict) or data.get("header") != _header(path, defines):
-        return None
+    except (FileNotFoundError, NotADirectoryError):  # none yet (or no folder: write says so)
+        return None, None
+    except OSError as error:
+        return None, _invalid(target, f"it cannot be read ({error.strerror or error})")
     try:
-        distributions = data["distributions"]
-        if not all(_stamps_fresh(d["stamps"]) for d in distributions):
-            return None
-        return tuple(_record_from_json(d, tagged) for d in distributions)
-    except (KeyError, TypeError, ValueError):
-        return None  # written by another version or damaged: rebuild
+        collection = collection_schema.read(json.loads(raw))
+    except collection_schema.ShapeError as error:
+        return None, _invalid(target, f"it does not have the collection's layout: {error}")
+    except (ValueError, RecursionError) as error:  # not JSON, not UTF-8, nested too deep
+        return None, _invalid(target, f"it is not JSON ({type(error).__name__})")
+    if collection.key != _key(path, defines):
+        return None, None
+    current = all(s.is_current() for s in collection.watch) and all(
+        s.is_current() for r in collection.records for s in r.stamps)
+    return (collection.records if current else None), None
 
 
-def _stamps_fresh(stamps: list[list[Any]]) -> bool:
-    for file, mtime_ns, size in stamps:
-        try:
-            status = os.stat(file)
-        except OSError:
-            return False
-        if status.st_mtime_ns != mtime_ns or status.st_size != size:
-            return False
-    return True
+def _invalid(target: Path, reason: str) -> Diagnostic:
+    return Diagnostic(
+        "kernel-collection-invalid",
+        f"the kernel collection was not used: {reason}; it is rebuilt from the installed "
+        "distributions", file=str(target), severity=Severity.WARNING,
+        hint="nothing to do if this happens once (a damaged file, or one written by another "
+             "iokit-host); `iokit kmutil create` rebuilds it by hand")
 
 
-def write(target: Path, records: Sequence[DistributionRecord], *,
+# -- writing ---------------------------------------------------------------------------------
+def write(target: Path, records: Sequence[DistributionRecord],
+          watched: Sequence[FileStamp] | None = None, *,
           path: Sequence[str] | None = None,
           defines: Mapping[str, str] | None = None) -> Diagnostic | None:
-    """Write the collection atomically; a diagnostic when it cannot be written."""
-    data = {"header": _header(path, defines),
-            "distributions": [_record_to_json(r) for r in records]}
+    """Write the collection atomically; a warning (never an exception) when it cannot be.
+
+    :param watched: from :func:`watch`, taken before the scan; taken now when None.
+    """
+    started = stamps.scan_clock()
+    watched = (*(watch(path, started) if watched is None else watched),
+               *_host_modules(started))
     try:
-        target.parent.mkdir(parents=True, exist_ok=True)
-        handle, temporary = tempfile.mkstemp(prefix=".kc-", dir=target.parent)
         # json.dumps (one shot) uses the C encoder; json.dump streams through pure Python.
-        text = json.dumps(data, separators=(",", ":"), default=_tag_value)
-        with os.fdopen(handle, "w", encoding="utf-8") as stream:
-            stream.write(text)
-        os.replace(temporary, target)
+        text = json.dumps(collection_schema.dump(_key(path, defines), watched, records),
+                          separators=(",", ":"))
+    except (plistjson.ValueShapeError, ValueError, TypeError, RecursionError) as error:
+        return Diagnostic(
+            "kernel-collection-unwritable",
+            f"cannot write the kernel collection: a manifest value cannot be stored ({error})",
+            file=str(target), severity=Severity.WARNING, hint=_HINT)
+    try:
+        _replace(target, text)
     except OSError as error:
         return Diagnostic(
             "kernel-collection-unwritable", f"cannot write the kernel collection: {error}",
-            file=str(target), severity=Severity.WARNING,
-            hint="set IOKIT_CACHE_DIR to a writable directory, or IOKIT_NO_CACHE=1 to scan "
-                 "installed distributions on every boot")
+            file=str(target), severity=Severity.WARNING, hint=_HINT)
     return None
 
 
-# -- JSON encoding (plist values: bytes and dates are tagged) --------------------------------
-def _record_to_json(record: DistributionRecord) -> dict[str, Any]:
-    info = record.info
-    return {"name": info.name, "version": info.version, "path": info.path,
-            "stamps": [list(s) for s in record.stamps],
-            "kexts": [_kext_to_json(k) for k in record.kexts]}
-
-
-def _kext_to_json(kext: KextRecord) -> dict[str, Any]:
-    bundle = kext.bundle
-    encoded = None
-    if bundle is not None:
-        encoded = {name: getattr(bundle, name) for name in _BUNDLE_SCALARS}
-        encoded["libraries"] = dict(bundle.libraries)
-        encoded["personalities"] = dict(bundle.personalities)
-        # The personalities are stored once, fixed up; the raw info keeps everything else.
-        encoded["info"] = {k: v for k, v in bundle.info.items()
-                           if not k.startswith("IOKitPersonalities")}
-    return {"entry_point": kext.entry_point, "package": kext.package,
-            "manifest": kext.manifest, "bundle": encoded,
-            "diagnostics": [_diagnostic_to_json(d) for d in kext.diagnostics]}
-
-
-_BUNDLE_SCALARS = ("bundle_id", "version", "version_value", "compatible_version",
-                   "compatible_version_value", "package", "has_executable", "required",
-                   "is_interface", "is_kernel_resource", "is_dext", "source")
-
-
-def _record_from_json(data: dict[str, Any], tagged: bool) -> DistributionRecord:
-    info = DistributionInfo(data["name"], data["version"], data["path"])
-    kexts = tuple(_kext_from_json(k, info, tagged) for k in data["kexts"])
-    return DistributionRecord(info, tuple(tuple(s) for s in data["stamps"]), kexts)
-
-
-def _kext_from_json(data: dict[str, Any], info: DistributionInfo,
-                    tagged: bool) -> KextRecord:
-    diagnostics = tuple(_diagnostic_from_json(d) for d in data["diagnostics"])
-    raw = data["bundle"]
-    bundle = None
-    if raw is not None:
-        scalars = {name: raw[name] for name in _BUNDLE_SCALARS}
-        personalities, whole = raw["personalities"], raw["info"]
-        if tagged:  # only files holding <data> or <date> values pay for the walk
-            personalities, whole = _untag(personalities), _untag(whole)
-        bundle = KextBundle(
-            **scalars, libraries=MappingProxyType(raw["libraries"]),
-            personalities=MappingProxyType(personalities),
-            info=MappingProxyType(whole), distribution=info,
-            diagnostics=diagnostics)
-    return KextRecord(data["entry_point"], data["package"], data["manifest"], bundle,
-                      diagnostics)
-
-
-def _diagnostic_to_json(diagnostic: Diagnostic) -> dict[str, Any]:
-    return diagnostic.to_json()
-
-
-def _diagnostic_from_json(data: dict[str, Any]) -> Diagnostic:
-    return Diagnostic(data["reference"], data["message"], file=data.get("file"),
-                      key=data.get("key"), hint=data.get("hint"), subject=data.get("subject"),
-                      severity=Severity(data["severity"]))
-
-
-def _tag_value(value: Any) -> Any:
-    """Plist values JSON lacks (``json.dumps`` default): bytes and dates become tagged objects."""
-    if isinstance(value, bytes):
-        return {"$data": base64.b64encode(value).decode("ascii")}
-    if isinstance(value, dt.datetime):
-        return {"$date": value.isoformat()}
-    if isinstance(value, MappingProxyType):
-        return dict(value)
-    raise TypeError(f"{type(value).__name__} is not a plist value")
-
-
-def _untag(value: Any) -> Any:
-    if isinstance(value, dict):
-        if len(value) == 1:
-            if "$data" in value:
-                return base64.b64decode(value["$data"])
-            if "$date" in value:
-                return dt.datetime.fromisoformat(value["$date"])
-        return {k: _untag(v) for k, v in value.items()}
-    if isinstance(value, list):
-        return [_untag(v) for v in value]
-    return value
+def _replace(target: Path, text: str) -> None:
+    """Write ``text`` to a temporary file beside ``target`` and rename it over (atomic)."""
+    target.parent.mkdir(parents=True, exist_ok=True)
+    handle, temporary = tempfile.mkstemp(prefix=".kc-", dir=target.parent)
+    try:
+        with os.fdopen(handle, "w", encoding="utf-8") as stream:
+            stream.write(text)
+        os.chmod(temporary, 0o644)  # public metadata: every user of the prefix may read it
+        os.replace(temporary, target)
+    except BaseException:
+        try:
+            os.unlink(temporary)
+        except OSError:
+            pass
+        raise

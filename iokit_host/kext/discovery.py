@@ -9,6 +9,11 @@ editable and path-based installs. Distributions are scanned once, in ``sys.path`
 of a name wins (as ``importlib.metadata`` does); only distributions whose
 ``entry_points.txt`` names the group are parsed.
 
+One bad installed item never stops the rest, as one bad bundle in ``/Library/Extensions``
+does not stop kextd: a distribution whose metadata cannot be read (an ``entry_points.txt``
+that is not UTF-8, a garbled or missing ``METADATA``, no name) or whose entry point is
+malformed costs a warning naming it, and only what it declares is lost.
+
 ``discover`` uses the kernel collection (:mod:`iokit_host.kext.collection`) when it is fresh and
 rebuilds it when the installed set changed.
 """
@@ -18,15 +23,16 @@ from __future__ import annotations
 import importlib.machinery
 import importlib.util
 import os
-import re
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from importlib import metadata
 from pathlib import Path
 
 from iokit_host.errors import Diagnostic, Severity
+from iokit_host.kext import distributions, stamps
 from iokit_host.kext.bundle import DistributionInfo, KextBundle
 from iokit_host.kext.manifest import read_plist_file
+from iokit_host.kext.stamps import FileStamp
 from iokit_host.settings import env_flag
 
 __all__ = ["GROUP", "Discovery", "DistributionRecord", "KextRecord", "discover", "scan"]
@@ -48,11 +54,16 @@ class KextRecord:
 
 @dataclass(frozen=True, slots=True)
 class DistributionRecord:
-    """An installed distribution that declares kexts, with the file stamps that key the cache."""
+    """An installed distribution that declares kexts, with the file stamps that key the cache.
+
+    :param diagnostics: problems of the distribution itself (unreadable metadata), as opposed
+        to those of one of its kexts.
+    """
 
     info: DistributionInfo
-    stamps: tuple[tuple[str, int, int], ...]
+    stamps: tuple[FileStamp, ...]
     kexts: tuple[KextRecord, ...]
+    diagnostics: tuple[Diagnostic, ...] = ()
 
 
 @dataclass(frozen=True, slots=True)
@@ -88,6 +99,9 @@ def discover(
 ) -> Discovery:
     """Find every installed kext (from the kernel collection when it is fresh).
 
+    Never raises: a collection that is damaged or of another format is rebuilt with a
+    ``kernel-collection-invalid`` note; one that cannot be written is a warning.
+
     :param use_cache: read and write the kernel collection; ``IOKIT_NO_CACHE=1`` turns it off.
     :param cache_dir: where the collection lives (``IOKIT_CACHE_DIR``, else
         ``<sys.prefix>/var/iokit-host``).
@@ -99,96 +113,118 @@ def discover(
     if not use_cache or env_flag("IOKIT_NO_CACHE"):
         return _from_records(scan(path=path, defines=defines), "off", None)
     target = collection.collection_path(cache_dir, path)
-    records = collection.load_fresh(target, path=path, defines=defines)
+    records, note = collection.load(target, path=path, defines=defines)
     if records is not None:
         return _from_records(records, "fresh", target)
-    records = scan(path=path, defines=defines)
-    problem = collection.write(target, records, path=path, defines=defines)
-    if problem is not None:
-        result = _from_records(records, "unwritable", target)
-        return Discovery(result.bundles, (*result.diagnostics, problem), result.records,
-                         "unwritable", str(target))
-    return _from_records(records, "rebuilt", target)
+    started = stamps.scan_clock()
+    watched = collection.watch(path, started)  # before the scan: an install during it counts
+    records = scan(path=path, defines=defines, started=started)
+    problem = collection.write(target, records, watched, path=path, defines=defines)
+    notes = tuple(d for d in (note, problem) if d is not None)
+    return _from_records(records, "rebuilt" if problem is None else "unwritable", target, notes)
 
 
 def _from_records(records: Iterable[DistributionRecord], status: str,
-                  target: Path | None) -> Discovery:
+                  target: Path | None, notes: tuple[Diagnostic, ...] = ()) -> Discovery:
     records = tuple(records)
     bundles = [k.bundle for r in records for k in r.kexts if k.bundle is not None]
-    found = [d for r in records for k in r.kexts for d in k.diagnostics]
-    return Discovery(tuple(bundles), tuple(found), records, status,
+    found: list[Diagnostic] = []
+    for record in records:  # the distribution's own problems, then its kexts'
+        found += record.diagnostics
+        found += (d for kext in record.kexts for d in kext.diagnostics)
+    return Discovery(tuple(bundles), (*found, *notes), records, status,
                      str(target) if target else None)
 
 
-def scan(*, path: Sequence[str] | None = None,
-         defines: Mapping[str, str] | None = None) -> tuple[DistributionRecord, ...]:
-    """Read every kext distribution's manifests (no cache)."""
+def scan(*, path: Sequence[str] | None = None, defines: Mapping[str, str] | None = None,
+         started: int | None = None) -> tuple[DistributionRecord, ...]:
+    """Read every kext distribution's manifests (no cache); never raises.
+
+    :param started: when the scan began (:func:`stamps.scan_clock`); files touched just
+        before it get a content digest in their stamps.
+    """
+    started = stamps.scan_clock() if started is None else started
     seen: set[str] = set()
     records: list[DistributionRecord] = []
     found = metadata.distributions() if path is None else metadata.distributions(path=list(path))
-    for dist in found:
-        key = getattr(dist, "_normalized_name", None) or _normalise(dist.metadata["Name"] or "")
+    for dist in distributions.each(found, lambda problem: records.append(DistributionRecord(
+            DistributionInfo("?", "?", ""), (), (), (problem,)))):
+        key = distributions.dedupe_key(dist)
         if key in seen:
             continue
         seen.add(key)
-        text = _entry_points_text(dist)
-        if not text or _GROUP_HEADER not in text:
-            continue
-        records.append(_read_distribution(dist, text, path, defines or {}))
+        try:
+            record = _read_distribution(dist, path, defines or {}, started)
+        except Exception as error:  # noqa: BLE001 - one distribution's fault stays its own
+            watched, problem = distributions.unreadable(
+                dist, f"{type(error).__name__}: {error}", started)
+            record = DistributionRecord(distributions.describe(dist), watched, (), (problem,))
+        if record is not None:
+            records.append(record)
     return tuple(records)
 
 
-def _entry_points_text(dist: metadata.Distribution) -> str | None:
-    where = getattr(dist, "_path", None)
-    if not isinstance(where, Path):
-        return dist.read_text("entry_points.txt")
-    try:  # the same file read_text opens, without pathlib on the per-distribution path
-        with open(os.path.join(where, "entry_points.txt"), encoding="utf-8") as stream:
-            return stream.read()
-    except (OSError, UnicodeDecodeError):
+def _read_distribution(dist: metadata.Distribution, path: Sequence[str] | None,
+                       defines: Mapping[str, str], started: int) -> DistributionRecord | None:
+    """The distribution's kexts, or None when it declares none."""
+    entry_points = distributions.read_entry_points(dist, _GROUP_HEADER, started)
+    if entry_points is None:
         return None
+    info = distributions.describe(dist)
+    file = os.path.join(info.path, "entry_points.txt")
+    watched = [entry_points.stamp] if entry_points.stamp else []
+    kexts = [_read_entry(dist, name, value, info, file, path, defines, started, watched)
+             for name, value in distributions.group_entries(entry_points.text, GROUP)
+             if "\ufffd" not in name + value]  # damaged lines: reported with the file
+    return DistributionRecord(info, tuple(watched), tuple(kexts), entry_points.diagnostics)
 
 
-def _normalise(name: str) -> str:
-    return re.sub(r"[-_.]+", "_", name).lower()
+def _read_entry(dist: metadata.Distribution, name: str, value: str, info: DistributionInfo,
+                file: str, path: Sequence[str] | None, defines: Mapping[str, str],
+                started: int, watched: list[FileStamp]) -> KextRecord:
+    """One ``bundle-id = package`` entry; its manifest's stamp is added to ``watched``."""
+    package = value.partition(":")[0].strip()
+    why = _bad_entry(name, package)
+    if why:
+        return KextRecord(name, package, None, None, (Diagnostic(
+            "kext-entry-point-bad-value",
+            f"{info.name} declares kext {name!r} = {value!r}, which {why}", file=file,
+            key=f"{GROUP}.{name}", subject=name or info.name, severity=Severity.WARNING,
+            hint="an iokit.kexts entry point reads <bundle id> = <import package>, e.g. "
+                 "com.example.driver = example_driver"),))
+    try:
+        manifest, searched = _locate(dist, package, path)
+    except Exception as error:  # noqa: BLE001 - import finders are anyone's code
+        manifest, searched = None, []
+        reason = f"looking for package {package} raised {type(error).__name__}: {error}"
+    else:
+        reason = f"package {package} has no Info.plist"
+    watched += [s for s in (stamps.take(d, started) for d in searched) if s is not None]
+    if manifest is None:
+        return KextRecord(name, package, None, None, (Diagnostic(
+            "kext-manifest-not-found",
+            f"{info.name} declares kext {name} = {value} but {reason}", file=file,
+            key=f"{GROUP}.{name}", subject=name,
+            hint=f"ship {package.replace('.', '/')}/Info.plist as package data "
+                 "(tool.setuptools.package-data)"),))
+    stamp = stamps.take(manifest, started)  # before reading: a later write makes it stale
+    watched += [stamp] if stamp else []
+    try:
+        return _read_kext(name, package, manifest, info, defines)
+    except Exception as error:  # noqa: BLE001 - a reader bug costs this kext, not the boot
+        return KextRecord(name, package, manifest, None, (Diagnostic(
+            "manifest-unreadable", f"reading it raised {type(error).__name__}: {error}",
+            file=manifest, subject=name,
+            hint="this is a bug in iokit-host: please report it with the Info.plist"),))
 
 
-def _group_entries(text: str) -> list[tuple[str, str]]:
-    """``name = value`` lines of the ``[iokit.kexts]`` section (entry_points.txt is INI)."""
-    entries: list[tuple[str, str]] = []
-    section = None
-    for raw in text.splitlines():
-        line = raw.strip()
-        if not line or line[0] in "#;":
-            continue
-        if line.startswith("[") and line.endswith("]"):
-            section = line[1:-1].strip()
-        elif section == GROUP and "=" in line:
-            name, _, value = line.partition("=")
-            entries.append((name.strip(), value.split("[", 1)[0].strip()))
-    return entries
-
-
-def _read_distribution(dist: metadata.Distribution, text: str, path: Sequence[str] | None,
-                       defines: Mapping[str, str]) -> DistributionRecord:
-    info = _distribution_info(dist)
-    stamps = [_stamp(os.path.join(info.path, "entry_points.txt"))]
-    kexts = []
-    for name, value in _group_entries(text):
-        package = value.partition(":")[0].strip()
-        manifest = _locate(dist, package, path)
-        if manifest is None:
-            kexts.append(KextRecord(name, package, None, None, (Diagnostic(
-                "kext-manifest-not-found",
-                f"{info.name} declares kext {name} = {value} but package "
-                f"{package} has no Info.plist", file=os.path.join(info.path, "entry_points.txt"),
-                key=f"{GROUP}.{name}", subject=name,
-                hint=f"ship {package.replace('.', '/')}/Info.plist as package data "
-                     "(tool.setuptools.package-data)"),)))
-            continue
-        stamps.append(_stamp(manifest))
-        kexts.append(_read_kext(name, package, manifest, info, defines))
-    return DistributionRecord(info, tuple(s for s in stamps if s is not None), tuple(kexts))
+def _bad_entry(name: str, package: str) -> str | None:
+    """Why an entry point cannot name a kext, or None."""
+    if not name:
+        return "has no name (the name is the bundle id)"
+    if not package or not all(part.isidentifier() for part in package.split(".")):
+        return "is not an import package name"
+    return None
 
 
 def _read_kext(name: str, package: str, manifest: str, info: DistributionInfo,
@@ -208,18 +244,10 @@ def _read_kext(name: str, package: str, manifest: str, info: DistributionInfo,
     return KextRecord(name, package, manifest, bundle, tuple(found))
 
 
-def _distribution_info(dist: metadata.Distribution) -> DistributionInfo:
-    where = getattr(dist, "_path", None)
-    if isinstance(where, Path):
-        stem = where.name.rsplit(".", 1)[0]
-        name, sep, version = stem.partition("-")
-        if sep and version and where.suffix == ".dist-info":
-            return DistributionInfo(name, version, str(where))
-    return DistributionInfo(dist.metadata["Name"] or "?", dist.version or "?", str(where or ""))
-
-
 def _locate(dist: metadata.Distribution, package: str,
-            path: Sequence[str] | None) -> str | None:
+            path: Sequence[str] | None) -> tuple[str | None, list[str]]:
+    """The package's Info.plist (None if absent), and the folders searched for it, whose
+    stamps notice an Info.plist added later."""
     parts = package.split(".")
     relative = "/".join(parts) + "/Info.plist"
     where = getattr(dist, "_path", None)
@@ -227,24 +255,18 @@ def _locate(dist: metadata.Distribution, package: str,
     candidate = (os.path.join(os.path.dirname(where), relative) if isinstance(where, Path)
                  else str(dist.locate_file(relative)))
     if os.path.isfile(candidate):
-        return candidate
+        return candidate, []
+    searched = [os.path.dirname(candidate)]
     # Editable installs keep the package elsewhere: find it without executing it.
     try:
         spec = (importlib.machinery.PathFinder.find_spec(parts[0], list(path))
                 if path is not None else importlib.util.find_spec(parts[0]))
     except (ImportError, ValueError):
-        return None
+        return None, searched
     locations = list(spec.submodule_search_locations or []) if spec else []
     for location in locations:
         candidate = os.path.join(location, *parts[1:], "Info.plist")
         if os.path.isfile(candidate):
-            return candidate
-    return None
-
-
-def _stamp(file: str) -> tuple[str, int, int] | None:
-    try:
-        status = os.stat(file)
-    except OSError:
-        return None
-    return (file, status.st_mtime_ns, status.st_size)
+            return candidate, []
+        searched.append(os.path.dirname(candidate))
+    return None, searched

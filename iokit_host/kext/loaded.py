@@ -1,7 +1,15 @@
 """The loaded-kext table that ``kextstat`` and ``kmutil showloaded`` print (``OSKextCopyLoadedKextInfo``).
 
-Each loaded kext has a load tag (the Index column: kernel components first, then kexts in load
-order), a reference count (here: how many loaded kexts link against it), a load address and
+What is listed is what a boot loaded and still uses: the kernel components
+(``OSKernelResource``: ``com.apple.kpi.*``, ``com.apple.kec.*``, the SDK interface), always
+loaded; the kexts with a started driver; and the libraries those link against, directly or not
+(a family such as IOPCIFamily appears once a loaded kext links against it). A kext loaded for a
+personality that then lost, declined or failed is not listed: the kernel unloads a kext with no
+instances (``OSKext::considerUnloads``), so that is what kextstat shows once the boot settles.
+The kernel itself (load tag 0, ``__kernel__``) is never printed, as in kextstat.
+
+Each listed kext has a load tag (the Index column: kernel components first, then kexts in load
+order), a reference count (here: how many listed kexts link against it), a load address and
 size (modelled deterministically: kernel components at 0, kexts packed from the x86_64 kext
 base in page units), a UUID (derived from id and version) and the load tags it links against.
 Codeless kexts are not loaded (they only publish personalities), so they are not listed.
@@ -10,7 +18,7 @@ Codeless kexts are not loaded (they only publish personalities), so they are not
 from __future__ import annotations
 
 import uuid
-from collections.abc import Sequence
+from collections.abc import Collection, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -35,6 +43,8 @@ class LoadedKext:
     version: str
     uuid: str
     linked_against: tuple[int, ...]
+    #: Part of the kernel (``OSKernelResource``): what ``kextstat -k`` leaves out.
+    kernel_component: bool = False
 
     def to_json(self) -> dict[str, Any]:
         return {"index": self.index, "refs": self.refs, "address": hex(self.address),
@@ -43,9 +53,16 @@ class LoadedKext:
                 "linked_against": list(self.linked_against)}
 
 
-def loaded_kexts(resolution: Resolution) -> tuple[LoadedKext, ...]:
-    """Kernel components, then every loaded (not codeless) kext in load order."""
-    bundles = [*resolution.builtin, *(b for b in resolution.load_order if not b.is_codeless)]
+def loaded_kexts(resolution: Resolution, in_use: Collection[str] | None = None, *,
+                 load_order: Sequence[str] = ()) -> tuple[LoadedKext, ...]:
+    """Kernel components, then the kexts in use and their libraries, in load order.
+
+    :param in_use: the kexts with a started driver; None takes every kext ``resolution``
+        allows (what a boot *could* load).
+    :param load_order: the ids in the order the boot loaded them (libraries before the kexts
+        that link them), which gives the load tags; others follow in resolution order.
+    """
+    bundles = _listed(resolution, in_use, load_order)
     tags = {b.bundle_id: i for i, b in enumerate(bundles, start=1)}
     refs = {i: 0 for i in tags}
     for bundle in bundles:
@@ -60,9 +77,36 @@ def loaded_kexts(resolution: Resolution) -> tuple[LoadedKext, ...]:
                          if d in tags), reverse=True)
         rows.append(LoadedKext(
             tags[bundle.bundle_id], refs[bundle.bundle_id], address if size else 0, size,
-            size, bundle.bundle_id, bundle.version, _uuid(bundle), tuple(linked)))
+            size, bundle.bundle_id, bundle.version, _uuid(bundle), tuple(linked),
+            bundle.is_kernel_resource))
         address += size
     return tuple(rows)
+
+
+def _listed(resolution: Resolution, in_use: Collection[str] | None,
+            load_order: Sequence[str]) -> list[KextBundle]:
+    """The bundles to list, in load-tag order: the host's own first (part of the kernel)."""
+    bundles = list(resolution.builtin)
+    kexts = [b for b in resolution.load_order if not b.is_codeless]
+    if in_use is not None:
+        wanted = _with_libraries(resolution, in_use)
+        bundles = [b for b in bundles if b.is_kernel_resource or b.bundle_id in wanted]
+        kexts = [b for b in kexts if b.bundle_id in wanted]
+    position = {bundle_id: index for index, bundle_id in enumerate(load_order)}
+    kexts.sort(key=lambda b: position.get(b.bundle_id, len(position)))
+    return [*bundles, *kexts]
+
+
+def _with_libraries(resolution: Resolution, in_use: Collection[str]) -> set[str]:
+    """``in_use`` and every library they link against, directly or through another library."""
+    wanted: set[str] = set()
+    stack = list(in_use)
+    while stack:  # iterative: a library chain is only as deep as the installed kexts make it
+        bundle_id = stack.pop()
+        if bundle_id not in wanted:
+            wanted.add(bundle_id)
+            stack.extend(resolution.dependencies(bundle_id))
+    return wanted
 
 
 def _size(bundle: KextBundle) -> int:

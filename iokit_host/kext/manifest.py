@@ -6,7 +6,10 @@ follows the kernel: ``CFBundleIdentifier`` (required, shorter than ``KMOD_MAX_NA
 ``CFBundleVersion`` (required, must parse) refuse the kext when wrong; a compatible version
 must parse and not exceed the version; ``OS*``/``IO*`` keys honour ``<Key>_<arch>`` overrides
 (``getPropertyForHostArch``). Build placeholders are reported and substituted from ``defines``.
-Everything found comes back as :class:`~iokit_host.errors.Diagnostic`; nothing raises.
+A key of the wrong type costs only what it costs the kernel: an optional one is dropped with a
+warning (:mod:`~iokit_host.kext.info_keys`), a bad personality is refused alone
+(:mod:`~iokit_host.kext.personalities`), and ``OSBundleLibraries`` refuses only a kext with
+code. Everything found comes back as :class:`~iokit_host.errors.Diagnostic`; nothing raises.
 """
 
 from __future__ import annotations
@@ -19,12 +22,16 @@ from types import MappingProxyType
 from typing import Any
 
 from iokit_sdk import keys
+from iokit_sdk.values import MAX_VALUE_DEPTH
 
 from iokit_host.errors import Diagnostic, Severity
 from iokit_host.kext import plistxml
 from iokit_host.kext.bundle import DistributionInfo, KextBundle
+from iokit_host.kext.info_keys import check_optional_keys
 from iokit_host.kext.personalities import fix_up_personalities
 from iokit_host.kext.placeholders import expand
+from iokit_host.kext.plist_types import describe
+from iokit_host.kext.plistshape import check_tree
 from iokit_host.kext.version import INVALID, try_parse_version
 
 __all__ = ["KMOD_MAX_NAME", "host_arch", "locate_manifest", "parse_info", "read_manifest",
@@ -101,6 +108,8 @@ def load_plist(plist: str | Path, data: bytes) -> tuple[Any, Diagnostic | None]:
     """The plist's top-level dictionary, or a diagnostic saying why there is none."""
     try:
         info = plistxml.loads(data)
+    except plistxml.PlistShapeError as error:
+        return None, shape_diagnostic(error, str(plist))
     except Exception as error:  # noqa: BLE001 - any parser failure is the file's fault
         return None, Diagnostic(
             "manifest-unreadable", f"not a property list: {type(error).__name__}: {error}",
@@ -110,6 +119,14 @@ def load_plist(plist: str | Path, data: bytes) -> tuple[Any, Diagnostic | None]:
             "manifest-not-a-dictionary", f"the top level is a {type(info).__name__}",
             file=str(plist), hint="an Info.plist's top level must be a <dict>")
     return info, None
+
+
+def shape_diagnostic(error: plistxml.PlistShapeError, file: str | None) -> Diagnostic:
+    """The refusal of a plist too deep, cyclic, too large or with an out-of-range integer."""
+    return Diagnostic(
+        error.reference, error.reason, file=file, key=error.key or None,
+        hint=f"property values nest at most {MAX_VALUE_DEPTH} arrays or dictionaries deep, "
+             "never contain themselves, and integers fit in 64 bits (as OSUnserialize needs)")
 
 
 def parse_info(
@@ -128,14 +145,21 @@ def parse_info(
         knows the file holds no ``$`` or ``###`` passes False (identity keys are still checked
         for bare macro names).
     """
+    try:  # before anything walks it: _expand and matching recurse into values
+        check_tree(info)
+    except plistxml.PlistShapeError as error:
+        return None, [shape_diagnostic(error, source)]
     reader = _Reader(source, defines or {}, arch or host_arch())
-    info = reader.expand_all(dict(info), deep=deep_placeholders)
+    info = reader.expand_all(reader.string_keys(info), deep=deep_placeholders)
     bundle_id = reader.bundle_id(info)
     version, version_value = reader.version(info, keys.BUNDLE_VERSION, bundle_id, required=True)
     if bundle_id is None or version is None:
         return None, reader.found
+    info, dropped = check_optional_keys(info, arch=reader.arch, file=source, subject=bundle_id)
+    reader.found += dropped
     compat, compat_value = reader.compatible_version(info, bundle_id, version_value)
-    libraries = reader.libraries(info, bundle_id)
+    has_code = package is not None or isinstance(info.get(keys.BUNDLE_EXECUTABLE), str)
+    libraries = reader.libraries(info, bundle_id, has_code=has_code)
     personalities, warnings = fix_up_personalities(
         reader.for_arch(info, keys.KIT_PERSONALITIES), bundle_id, file=source,
         key=reader.arch_key(info, keys.KIT_PERSONALITIES))
@@ -152,8 +176,8 @@ def parse_info(
         has_executable=package is not None or (
             isinstance(info.get(keys.BUNDLE_EXECUTABLE), str) and not is_dext),
         required=reader.required(info, bundle_id),
-        is_interface=reader.flag(info, keys.BUNDLE_IS_INTERFACE, bundle_id),
-        is_kernel_resource=reader.flag(info, keys.KERNEL_RESOURCE, bundle_id),
+        is_interface=reader.flag(info, keys.BUNDLE_IS_INTERFACE),
+        is_kernel_resource=reader.flag(info, keys.KERNEL_RESOURCE),
         is_dext=is_dext,
         source=source, distribution=distribution, info=MappingProxyType(info),
         diagnostics=tuple(reader.found))
@@ -187,6 +211,18 @@ class _Reader:
              subject: str | None = None) -> None:
         self.found.append(Diagnostic(reference, message, file=self.source, key=key, hint=hint,
                                      subject=subject, severity=Severity.WARNING))
+
+    def string_keys(self, info: Mapping[Any, Any]) -> dict[str, Any]:
+        """``info`` without keys that are not strings (a binary plist can hold them)."""
+        kept: dict[str, Any] = {}
+        for key, value in info.items():
+            if isinstance(key, str):
+                kept[key] = value
+                continue
+            self.warn("manifest-unsupported-value", f"a top-level key is {describe(key)}, "
+                      "which the kernel cannot hold (its keys are strings); it is dropped",
+                      str(key), "write every <key> as text")
+        return kept
 
     # -- placeholders --------------------------------------------------------------------
     def expand_all(self, info: dict[str, Any], *, deep: bool = True) -> dict[str, Any]:
@@ -253,8 +289,8 @@ class _Reader:
             return None
         if not isinstance(value, str) or not value.strip():
             self.error("manifest-bad-bundle-identifier",
-                       f"CFBundleIdentifier is {value!r}, not a non-empty string", key,
-                       "use a reverse-DNS string such as com.example.driver")
+                       f"CFBundleIdentifier is {describe(value)}, expected a non-empty string",
+                       key, "use a reverse-DNS string such as com.example.driver")
             return None
         if len(value) >= KMOD_MAX_NAME:
             self.error("manifest-bad-bundle-identifier",
@@ -272,6 +308,11 @@ class _Reader:
                            "add <key>CFBundleVersion</key><string>1.0.0</string>", subject)
             return None, 0
         if key in self.unresolved:
+            return None, INVALID
+        if not isinstance(value, str):
+            self.error("manifest-bad-version", f"{key} is {describe(value)}, expected a "
+                       "version string", key, "write the version as a string, e.g. "
+                       "<string>1.2.3</string>", subject)
             return None, INVALID
         parsed = try_parse_version(value)
         if parsed == INVALID:
@@ -295,48 +336,60 @@ class _Reader:
             return None, None
         return compat, value
 
-    def libraries(self, info: Mapping[str, Any], bundle_id: str) -> dict[str, str] | None:
+    def libraries(self, info: Mapping[str, Any], bundle_id: str, *,
+                  has_code: bool) -> dict[str, str] | None:
+        """``OSBundleLibraries``; None when the kext is refused for it. Only a kext with code
+        needs its libraries (§5.1): for a codeless kext a bad entry is dropped with a warning."""
         key = self.arch_key(info, keys.BUNDLE_LIBRARIES)
         raw = info.get(key)
+        report = self.error if has_code else self.warn
         if raw is None:
             return {}
         if not isinstance(raw, dict):
-            self.error("manifest-bad-libraries", f"{key} is not a dictionary", key,
-                       "map each library's bundle id to the version you link against",
-                       bundle_id)
-            return None
+            report("manifest-bad-libraries", f"{key} is {describe(raw)}, expected a "
+                   "dictionary", key, "map each library's bundle id to the version you link "
+                   "against", bundle_id)
+            return None if has_code else {}
         libraries: dict[str, str] = {}
         for library, requested in raw.items():
             where = f"{key}.{library}"
             if where in self.unresolved:
                 continue
-            if not isinstance(requested, str) or try_parse_version(requested) == INVALID:
-                self.error("manifest-bad-library-version",
-                           f"requested version {requested!r} of {library} is not a valid kext "
-                           "version", where, "write the version of the library you built "
-                           "against as a string, e.g. <string>1.0.0</string>", bundle_id)
+            if isinstance(library, str) and isinstance(requested, str) \
+                    and try_parse_version(requested) != INVALID:
+                libraries[library] = requested
                 continue
-            libraries[library] = requested
-        return libraries
+            report("manifest-bad-library-version", _library_problem(library, requested),
+                   where, "write the version of the library you built against as a string, "
+                   "e.g. <string>1.0.0</string>", bundle_id)
+        return None if has_code and self.refused else libraries
 
     def required(self, info: Mapping[str, Any], bundle_id: str) -> str | None:
         key = self.arch_key(info, keys.BUNDLE_REQUIRED)
         value = info.get(key)
-        if value is not None and value not in BUNDLE_REQUIRED_VALUES:
+        if value is None:
+            return None
+        if not isinstance(value, str):
+            self.warn("manifest-bad-bundle-required", f"{key} is {describe(value)}, expected "
+                      "a string; it is ignored", key,
+                      "use one of " + ", ".join(sorted(BUNDLE_REQUIRED_VALUES)), bundle_id)
+            return None
+        if value not in BUNDLE_REQUIRED_VALUES:
             self.warn("manifest-bad-bundle-required", f"{key} {value!r} is not recognised", key,
                       "use one of " + ", ".join(sorted(BUNDLE_REQUIRED_VALUES)), bundle_id)
             return None
-        return value if isinstance(value, str) else None
-
-    def flag(self, info: Mapping[str, Any], name: str, bundle_id: str) -> bool:
-        key = self.arch_key(info, name)
-        value = info.get(key, False)
-        if not isinstance(value, bool):
-            self.warn("manifest-ill-typed-boolean",
-                      f"{key} is {value!r}, which the kernel reads as false", key,
-                      "write <true/> or <false/>", bundle_id)
-            return False
         return value
+
+    def flag(self, info: Mapping[str, Any], name: str) -> bool:
+        """A boolean key (ill-typed ones were dropped by :func:`check_optional_keys`)."""
+        return info.get(self.arch_key(info, name)) is True
+
+
+def _library_problem(library: object, requested: object) -> str:
+    if not isinstance(library, str):
+        return f"a library id is {describe(library)}, expected a string"
+    return (f"the version requested of {library} is {describe(requested)}, expected a kext "
+            "version string such as 1.0.0")
 
 
 def _define_hint(names: tuple[str, ...]) -> str:

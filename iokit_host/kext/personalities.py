@@ -3,33 +3,85 @@
 Before a kext's personalities reach the catalogue the kernel fills in ``CFBundleIdentifier``
 (the kext's id when absent), sets ``IOPersonalityPublisher`` when the personality names another
 bundle (the codeless-kext case), and defaults ``CFBundleIdentifierKernel`` to the personality's
-``CFBundleIdentifier``. Ill-typed values are not refused by the kernel, only read differently
-(a string ``IOProbeScore`` counts as 0, a ``"YES"`` string is not ``true``), so they are reported
-here as warnings and left as written, for matching to read exactly as IOKit would.
+``CFBundleIdentifier``.
+
+A value of the wrong type costs what it costs the kernel, and no more; each is a warning naming
+the file, the personality and the key, what the key takes and what it got:
+
+- ``IOProviderClass`` or ``IOClass`` not a string: the catalogue cannot index the personality,
+  or no class can be allocated for it, so that personality alone is refused
+  (``personality-ill-typed-class``).
+- A key the kernel reads with ``OSDynamicCast`` (``IOProbeScore``, ``IOMatchCategory``,
+  ``IOKitDebug``, ``IOMatchDefer``, ...) reads as absent when of another type (a string
+  ``IOProbeScore`` counts as 0, ``"YES"`` is not ``true``); the key is dropped, which changes
+  nothing the kernel would do (``personality-ill-typed-number`` / ``-boolean`` / ``-string`` /
+  ``-dictionary``). A non-string ``CFBundleIdentifier`` is then the kext's, as in the kernel.
+- A matching key of the wrong type or with a malformed value is kept, so it never matches as
+  in IOKit, and reported (:mod:`iokit_host.kext.match_key_types`).
+- A value the kernel has no type for (``<real>``, ``<date>``: :mod:`iokit_host.kext.plist_types`)
+  could never become a driver property: the key holding it is dropped; in a matching key the
+  personality could never match, so it is refused (``personality-unsupported-value``).
 """
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
+from enum import Enum
 from typing import Any
 
 from iokit_sdk import keys
 
 from iokit_host.errors import Diagnostic, Severity
+from iokit_host.kext.match_key_types import MATCH_KEYS, check_match_keys
+from iokit_host.kext.plist_types import describe, find_unsupported
 
 __all__ = ["fix_up_personalities"]
 
-#: Personality keys IOKit reads as OSNumber (OSDynamicCast fails for anything else).
-_NUMBER_KEYS = frozenset({
-    keys.PROBE_SCORE, "idVendor", "idProduct", "bcdDevice", "bConfigurationValue",
-    "bInterfaceNumber", "bInterfaceClass", "bInterfaceSubClass", "bInterfaceProtocol",
-    "bDeviceClass", "bDeviceSubClass", "bDeviceProtocol", keys.KIT_DEBUG,
-})
-#: Personality keys IOKit reads as OSBoolean.
-_BOOLEAN_KEYS = frozenset({keys.PCI_TUNNEL_COMPATIBLE, keys.MATCH_DEFER})
-_STRING_KEYS = frozenset({keys.PROVIDER_CLASS, keys.CLASS, keys.MATCH_CATEGORY,
-                          keys.BUNDLE_IDENTIFIER, keys.USER_CLIENT_CLASS})
-_CHECKED_KEYS = _NUMBER_KEYS | _BOOLEAN_KEYS | _STRING_KEYS
+PROVIDER_PARENT_MERGE_PROPERTIES = "IOProviderParentUSBNubMergeProperties"
+
+
+@dataclass(frozen=True, slots=True)
+class _KeyType:
+    """What a key the kernel reads with ``OSDynamicCast`` takes, and how to say it."""
+
+    reference: str
+    expected: str
+    accepts: Callable[[Any], bool]
+    hint: str
+
+
+def _is_integer(value: object) -> bool:
+    return isinstance(value, int) and not isinstance(value, bool)
+
+
+_NUMBER = _KeyType("personality-ill-typed-number", "an integer", _is_integer,
+                   "write <integer>…</integer>")
+_STRING = _KeyType("personality-ill-typed-string", "a string", lambda v: isinstance(v, str),
+                   "write <string>…</string>")
+_BOOLEAN = _KeyType("personality-ill-typed-boolean", "a boolean",
+                    lambda v: isinstance(v, bool), "write <true/> or <false/>")
+_DICTIONARY = _KeyType("personality-ill-typed-dictionary", "a dictionary",
+                       lambda v: isinstance(v, Mapping), "write <dict>…</dict>")
+
+#: Keys the kernel reads with ``OSDynamicCast`` and treats as absent when of another type.
+_KEY_TYPES: Mapping[str, _KeyType] = {
+    keys.PROBE_SCORE: _NUMBER, keys.KIT_DEBUG: _NUMBER,
+    **dict.fromkeys((keys.MATCH_CATEGORY, keys.USER_CLIENT_CLASS, keys.BUNDLE_IDENTIFIER,
+                     keys.BUNDLE_IDENTIFIER_KERNEL, keys.PERSONALITY_PUBLISHER,
+                     keys.USER_SERVER_NAME, keys.USER_CLASS), _STRING),
+    keys.PCI_TUNNEL_COMPATIBLE: _BOOLEAN, keys.MATCH_DEFER: _BOOLEAN,
+    keys.PROVIDER_MERGE_PROPERTIES: _DICTIONARY, PROVIDER_PARENT_MERGE_PROPERTIES: _DICTIONARY,
+}
+#: Keys without which (as strings) the personality cannot be matched or instantiated.
+_CLASS_KEYS = (keys.PROVIDER_CLASS, keys.CLASS)
+_JUDGED = frozenset({*_KEY_TYPES, *_CLASS_KEYS})
+
+
+class _Verdict(Enum):
+    KEEP = "keep"
+    DROP = "drop"
+    REFUSE = "refuse"
 
 
 def fix_up_personalities(
@@ -43,22 +95,28 @@ def fix_up_personalities(
         return {}, []
     if not isinstance(raw, Mapping):
         return {}, [Diagnostic(
-            "manifest-bad-personalities", f"{key} is a {_type(raw)}, not a dictionary",
+            "manifest-bad-personalities", f"{key} is {describe(raw)}, expected a dictionary",
             file=file, key=key, subject=bundle_id, severity=Severity.WARNING,
             hint="make IOKitPersonalities a <dict> of personality name -> <dict>; "
-                 "the kext publishes no personalities until then")]
+                 "the kext publishes no personalities until then",
+            context={"expected": "a dictionary", "got": describe(raw)})]
     result: dict[str, dict[str, Any]] = {}
     found: list[Diagnostic] = []
     for name, personality in raw.items():
         where = f"{key}.{name}"
         if not isinstance(personality, Mapping):
             found.append(Diagnostic(
-                "personality-not-a-dictionary", f"personality {name!r} is a {_type(personality)}",
+                "personality-not-a-dictionary",
+                f"personality {name!r} is {describe(personality)}, expected a dictionary",
                 file=file, key=where, subject=bundle_id, severity=Severity.WARNING,
-                hint="each IOKitPersonalities entry must be a <dict>; this one is skipped"))
+                hint="each IOKitPersonalities entry must be a <dict>; this one is skipped",
+                context={"expected": "a dictionary", "got": describe(personality)}))
             continue
-        found += _check(personality, where, bundle_id, file)
-        result[str(name)] = _fix_up(dict(personality), bundle_id)
+        checked = _Checker(where, bundle_id, file)
+        table = checked.run(personality)
+        found += checked.found
+        if table is not None:
+            result[str(name)] = _fix_up(table, bundle_id)
     return result, found
 
 
@@ -71,38 +129,75 @@ def _fix_up(personality: dict[str, Any], bundle_id: str) -> dict[str, Any]:
     return personality
 
 
-def _check(personality: Mapping[str, Any], where: str, bundle_id: str,
-           file: str | None) -> list[Diagnostic]:
-    found: list[Diagnostic] = []
+@dataclass
+class _Checker:
+    """The checks of one personality: what it keeps, and the warnings found."""
 
-    def warn(reference: str, message: str, key: str, hint: str) -> None:
-        found.append(Diagnostic(reference, message, file=file, key=f"{where}.{key}",
-                                hint=hint, subject=bundle_id, severity=Severity.WARNING))
+    where: str
+    bundle_id: str
+    file: str | None
+    found: list[Diagnostic] = field(default_factory=list)
 
-    if keys.PROVIDER_CLASS not in personality:
-        warn("personality-missing-provider-class", "personality has no IOProviderClass",
-             keys.PROVIDER_CLASS, "IOCatalogue silently drops a personality without "
-             "IOProviderClass; name the provider's class, e.g. IOPCIDevice")
-    for key in sorted(personality.keys() & _CHECKED_KEYS):
-        value = personality[key]
-        if key in _NUMBER_KEYS and (isinstance(value, bool) or not isinstance(value, int)):
-            warn("personality-ill-typed-number", f"{key} is a {_type(value)} ({value!r}), "
-                 "which IOKit reads as 0", key, f"write <integer>{_digits(value)}</integer>")
-        elif key in _BOOLEAN_KEYS and not isinstance(value, bool):
-            warn("personality-ill-typed-boolean", f"{key} is a {_type(value)} ({value!r}), "
-                 "which IOKit reads as false", key, "write <true/> or <false/>")
-        elif key in _STRING_KEYS and not isinstance(value, str):
-            warn("personality-ill-typed-string", f"{key} is a {_type(value)}, not a string",
-                 key, "write <string>…</string>")
-    return found
+    def warn(self, reference: str, message: str, key: str, hint: str,
+             expected: str | None = None, got: str | None = None) -> None:
+        context = {} if expected is None else {"expected": expected, "got": got}
+        self.found.append(Diagnostic(reference, message, file=self.file,
+                                     key=f"{self.where}.{key}", hint=hint,
+                                     subject=self.bundle_id, severity=Severity.WARNING,
+                                     context=context))
 
+    def run(self, personality: Mapping[Any, Any]) -> dict[str, Any] | None:
+        """The personality with ill-typed keys dropped, or None when it is refused."""
+        table: dict[str, Any] = {}
+        # One walk of the whole personality first: a real one almost never holds a value the
+        # kernel cannot, and then no key needs its own walk.
+        suspect = find_unsupported(personality, self.where) is not None
+        for key, value in personality.items():
+            if not suspect and key not in _JUDGED:
+                table[key] = value  # a string key holding kernel values, of any type
+                continue
+            verdict = self.judge(key, value, suspect)
+            if verdict is _Verdict.REFUSE:
+                return None
+            if verdict is _Verdict.KEEP:
+                table[key] = value
+        if keys.PROVIDER_CLASS not in table:
+            self.warn("personality-missing-provider-class", "personality has no IOProviderClass",
+                      keys.PROVIDER_CLASS, "IOCatalogue silently drops a personality without "
+                      "IOProviderClass; name the provider's class, e.g. IOPCIDevice")
+        for problem in check_match_keys(table):
+            self.warn(problem.reference, problem.message, problem.key,
+                      f"write {problem.expected}", problem.expected, problem.got)
+        return table
 
-def _digits(value: object) -> str:
-    text = str(value).strip()
-    return text if text.isdigit() else "…"
+    def judge(self, key: object, value: object, suspect: bool = True) -> _Verdict:
+        if not isinstance(key, str):
+            self.warn("personality-unsupported-value", f"a key is {describe(key)}, which "
+                      "the kernel cannot hold (its keys are strings); it is dropped", str(key),
+                      "write every <key> as text", "a string", describe(key))
+            return _Verdict.DROP
+        bad = find_unsupported(value, key) if suspect else None
+        if bad is not None:
+            return self._unsupported(key, bad.path, bad.got)
+        if key in _CLASS_KEYS and not isinstance(value, str):
+            self.warn("personality-ill-typed-class", f"{key} is {describe(value)}, expected a "
+                      "string (a class name); the personality is not published", key,
+                      "write <string>ClassName</string>", "a string", describe(value))
+            return _Verdict.REFUSE
+        typed = _KEY_TYPES.get(key)
+        if typed is not None and not typed.accepts(value):
+            self.warn(typed.reference, f"{key} is {describe(value)}, expected "
+                      f"{typed.expected}; IOKit reads it as absent, so it is dropped", key,
+                      typed.hint, typed.expected, describe(value))
+            return _Verdict.DROP
+        return _Verdict.KEEP
 
-
-def _type(value: object) -> str:
-    names = {str: "string", bool: "boolean", int: "integer", float: "real", bytes: "data",
-             list: "array", dict: "dictionary"}
-    return next((n for t, n in names.items() if isinstance(value, t)), type(value).__name__)
+    def _unsupported(self, key: str, path: str, got: str) -> _Verdict:
+        matching = key in MATCH_KEYS or key in _CLASS_KEYS
+        outcome = ("this personality could never match, so it is not published" if matching
+                   else f"{key} is dropped")
+        self.warn("personality-unsupported-value", f"{path} is {got}, which the kernel "
+                  f"cannot hold (no real, date or UID type); {outcome}", path,
+                  "use <integer>, <string>, <data>, <true/>/<false/>, <array> or <dict>",
+                  "a kernel value type", got)
+        return _Verdict.REFUSE if matching else _Verdict.DROP

@@ -5,6 +5,10 @@ every XML event. Here the C ElementTree builder makes the tree and one walk turn
 Python values, the same values ``plistlib.loads`` gives (a test checks the whole corpus).
 Anything unusual (binary plists, entity declarations, unknown tags, malformed values) goes
 to ``plistlib`` itself, so its errors and its results stay the reference.
+
+What the kernel would refuse for its shape (nesting past ``MAX_VALUE_DEPTH``, a binary plist
+containing itself, integers beyond 64 bits) raises :class:`PlistShapeError` naming the key
+path, checked before anything recursive walks the value (:mod:`iokit_host.kext.plistshape`).
 """
 
 from __future__ import annotations
@@ -15,7 +19,14 @@ import plistlib
 import xml.etree.ElementTree as ET
 from typing import Any
 
-__all__ = ["loads"]
+from iokit_sdk.values import MAX_VALUE_DEPTH
+
+from iokit_host.kext.plistshape import PlistShapeError, check_binary, check_tree
+
+__all__ = ["PlistShapeError", "loads"]
+
+_INT64_MIN = -(1 << 63)
+_UINT64_END = 1 << 64
 
 
 class _Unusual(Exception):
@@ -23,35 +34,63 @@ class _Unusual(Exception):
 
 
 def loads(data: bytes) -> Any:
-    """Parse a plist like ``plistlib.loads`` (XML fast path, plistlib for the rest)."""
-    if data[:8] == b"bplist00" or b"<!ENTITY" in data:
-        return plistlib.loads(data)
+    """Parse a plist like ``plistlib.loads`` (XML fast path, plistlib for the rest).
+
+    :raises PlistShapeError: for a value too deep, cyclic, too large or out of range.
+    """
+    if data[:8] == b"bplist00":
+        check_binary(data)  # first: plistlib's binary reader recurses, and builds cycles
+        return _checked(data)
+    if b"<!ENTITY" in data:
+        return _checked(data)
     try:
         root = ET.fromstring(data)
         if root.tag != "plist" or len(root) != 1:
             raise _Unusual
-        return _value(root[0])
+        return _value(root[0], 0)
     except (ET.ParseError, _Unusual, ValueError, TypeError, StopIteration, RecursionError):
-        return plistlib.loads(data)
+        # plistlib's XML reader keeps its own stack: it reads any depth, then it is checked.
+        return _checked(data)
 
 
-def _value(element: ET.Element) -> Any:
+def _checked(data: bytes) -> Any:
+    try:
+        value = plistlib.loads(data)
+    except RecursionError:
+        raise PlistShapeError("plist-value-too-deep", "",
+                              f"nested deeper than {MAX_VALUE_DEPTH} levels") from None
+    except ValueError as error:
+        if "digits" not in str(error):  # int()'s limit on decimal text (4300 digits)
+            raise
+        raise PlistShapeError("plist-integer-out-of-range", "",
+                              "an <integer> has thousands of digits; integers fit in 64 "
+                              "bits") from None
+    check_tree(value)
+    return value
+
+
+def _value(element: ET.Element, depth: int) -> Any:
     tag = element.tag
     if tag == "string":
         return element.text or ""
+    if tag in ("dict", "array") and depth >= MAX_VALUE_DEPTH:
+        raise _Unusual  # plistlib reads it, and check_tree names the place
     if tag == "dict":
         result: dict[str, Any] = {}
         children = iter(element)
         for key in children:
             if key.tag != "key":
                 raise _Unusual
-            result[key.text or ""] = _value(next(children))
+            result[key.text or ""] = _value(next(children), depth + 1)
         return result
     if tag == "array":
-        return [_value(child) for child in element]
+        return [_value(child, depth + 1) for child in element]
     if tag == "integer":
         text = (element.text or "").strip()
-        return int(text, 16) if text.lower().startswith(("0x", "-0x")) else int(text)
+        number = int(text, 16) if text.lower().startswith(("0x", "-0x")) else int(text)
+        if not _INT64_MIN <= number < _UINT64_END:
+            raise _Unusual
+        return number
     if tag in ("true", "false"):
         return tag == "true"
     if tag == "real":

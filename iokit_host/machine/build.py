@@ -4,8 +4,9 @@
 ``populate(host, model)`` creates one entry per :class:`NubSpec` with the class the host's class
 registry resolves, links it in the IOService plane in model order and into every extra plane the
 model names, and places IOResources under the platform-expert device. Nodes recorded as drivers
-are marked registered and matched (they were bound on the Mac); the other nubs come back in tree
-order for the kernel to register and match.
+are marked registered and matched (they were bound on the Mac) and hold their ``IOMatchCategory``
+(``IODefaultMatchCategory`` when the record lacks it, as ``probeCandidates`` sets it); the other
+nubs come back in tree order for the kernel to register and match.
 """
 
 from __future__ import annotations
@@ -13,12 +14,20 @@ from __future__ import annotations
 from typing import Any, Protocol
 
 from iokit_sdk.entry import IORegistryEntry
-from iokit_sdk.keys import RESOURCES_CLASS, SERVICE_PLANE
+from iokit_sdk.keys import (
+    DEFAULT_MATCH_CATEGORY,
+    MATCH_CATEGORY,
+    RESOURCES_CLASS,
+    SERVICE_PLANE,
+)
 from iokit_sdk.service import IOService, ServiceState
+from iokit_sdk.values import PropertyTypeError
 
+from iokit_host.machine import errors as E
+from iokit_host.machine.errors import MachineModelError
 from iokit_host.machine.model import MachineModel, NubSpec
 from iokit_host.matching.classes import ClassRegistry
-from iokit_host.registry import IORegistry
+from iokit_host.registry import IORegistry, RegistryError
 
 __all__ = ["STANDARD_RESOURCES", "populate"]
 
@@ -35,14 +44,31 @@ class _Host(Protocol):
 
 
 def populate(host: _Host, model: MachineModel) -> list[IOService]:
-    """Build ``model`` into ``host.registry``; return its nubs (not recorded drivers) in tree order."""
+    """Build ``model`` into ``host.registry``; return its nubs (not recorded drivers) in tree order.
+
+    :raises MachineModelError: for a model the registry cannot hold (a root that is not an
+        IOService, a plane link that loops, a value that is not a property value): a model
+        made in code or imported skips the file format's checks.
+    """
+    try:
+        return _populate(host, model)
+    except PropertyTypeError as error:
+        raise MachineModelError(str(error), reference=E.BAD_VALUE, file=model.source,
+                                hint="property values are strings, numbers, booleans, data, "
+                                     "arrays, dictionaries and sets") from None
+    except RegistryError as error:
+        raise MachineModelError(error.diagnostic.message, reference=E.STRUCTURE,
+                                file=model.source, hint=error.diagnostic.hint) from None
+
+
+def _populate(host: _Host, model: MachineModel) -> list[IOService]:
     registry = host.registry
     for plane in model.planes:
         registry.make_plane(plane)
     host.classes.declare(model.classes)
     for key, value in model.root_properties.items():
         registry.root.set_property(key, value)
-    builder = _Builder(host, getattr(host, "kernel", None))
+    builder = _Builder(host, getattr(host, "kernel", None), model.source)
     root = builder.build(model.root, registry.root)
     if not any(isinstance(child, IOService) and child.meta_cast(RESOURCES_CLASS)
                for child in root.get_child_entries(SERVICE_PLANE)):
@@ -52,7 +78,8 @@ def populate(host: _Host, model: MachineModel) -> list[IOService]:
 
 
 class _Builder:
-    def __init__(self, host: _Host, kernel: Any) -> None:
+    def __init__(self, host: _Host, kernel: Any, source: str | None) -> None:
+        self.source = source
         self.classes = host.classes
         self.registry = host.registry
         self.kernel = kernel
@@ -62,9 +89,18 @@ class _Builder:
 
     def build(self, root_spec: NubSpec, registry_root: IORegistryEntry) -> IORegistryEntry:
         root = self.make(root_spec)
+        if not isinstance(root, IOService):
+            # The platform-expert device is an IOService (getPlatform); IOKit cannot boot
+            # without one, and nothing could match under a plain registry entry.
+            raise MachineModelError(
+                f"the root nub's class {root_spec.class_name} is not an IOService",
+                reference=E.ROOT_NOT_SERVICE, file=self.source, node="root", key="class",
+                hint="the first nub is the platform-expert device: use "
+                     "IOPlatformExpertDevice or another IOService subclass")
         self.registry.attach(root, registry_root, SERVICE_PLANE)
         # Explicit stack, not recursion: imported dumps nest deeper than Python's limit allows.
-        stack = [(root, child) for child in reversed(root_spec.children)]
+        stack: list[tuple[IORegistryEntry, NubSpec]] = [
+            (root, child) for child in reversed(root_spec.children)]
         while stack:
             parent, spec = stack.pop()
             entry = self.make(spec)
@@ -79,6 +115,11 @@ class _Builder:
             entry._kernel = self.kernel
             if spec.recorded_driver:
                 entry._state = _RECORDED_STATE
+                # probeCandidates sets the category on every instance it creates, so a driver
+                # macOS bound holds one even when the record lost the key (a hand-written
+                # model, a trimmed dump): without it a second driver would bind beside it.
+                if not entry.has_property(MATCH_CATEGORY):
+                    entry.set_property(MATCH_CATEGORY, DEFAULT_MATCH_CATEGORY)
             else:
                 self.nubs.append(entry)
         if spec.id is not None:

@@ -18,8 +18,10 @@ __all__ = [
     "IMPORT_UNAVAILABLE",
     "NOT_FOUND",
     "RESOURCES_PLACEMENT",
+    "ROOT_NOT_SERVICE",
     "STRUCTURE",
     "SYNTAX",
+    "TOO_DEEP",
     "UNKNOWN_ID",
     "UNKNOWN_KEY",
     "UNKNOWN_MACHINE",
@@ -40,6 +42,8 @@ UNKNOWN_PLANE = "machine-model-unknown-plane"
 CLASS_LOOP = "machine-model-class-loop"
 STRUCTURE = "machine-model-structure"
 RESOURCES_PLACEMENT = "machine-model-resources-placement"
+ROOT_NOT_SERVICE = "machine-model-root-not-service"
+TOO_DEEP = "machine-model-too-deep"
 NOT_FOUND = "machine-model-not-found"
 UNKNOWN_MACHINE = "machine-unknown"
 IMPORT_UNAVAILABLE = "machine-import-unavailable"
@@ -61,3 +65,10 @@ class MachineModelError(IOKitError):
         super().__init__(f"{where}: {message}" if where else message, file=file, key=key,
                          hint=hint, subject=node, reference=reference)
         self.node = node
+        self.reason = message
+
+    def at_node(self, node: str) -> MachineModelError:
+        """The same error placed at ``node``, for one raised where the node was not known."""
+        found = self.diagnostic
+        return MachineModelError(self.reason, reference=found.reference, file=found.file,
+                                 node=node, key=found.key, hint=found.hint)

@@ -15,17 +15,18 @@ from __future__ import annotations
 
 import difflib
 import tomllib
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable, Iterator, Mapping
 from dataclasses import dataclass
 from pathlib import Path
 from types import MappingProxyType
-from typing import Any, NoReturn
+from typing import Any, NoReturn, TypeAlias
 
 from iokit_sdk.keys import RESOURCES_CLASS, SERVICE_PLANE, STANDARD_PLANES
 
 from iokit_host.machine import errors as E
 from iokit_host.machine.errors import MachineModelError
 from iokit_host.machine.model import MachineModel, NubSpec, PlaneLink
+from iokit_host.machine.nesting import too_deep_error
 from iokit_host.machine.values import decode_value
 from iokit_host.matching.classes import STANDARD_CLASSES
 
@@ -36,6 +37,8 @@ _MACHINE_KEYS = ("name", "description", "planes")
 _NUB_KEYS = ("id", "parent", "class", "name", "location", "recorded-driver", "properties",
              "planes")
 _LINK_KEYS = ("plane", "parent", "name", "location")
+_SERVICE_CLASS = "IOService"
+_ENTRY_CLASS = "IORegistryEntry"
 
 
 def read_machine(path: str | Path) -> MachineModel:
@@ -54,12 +57,23 @@ def read_machine(path: str | Path) -> MachineModel:
 
 def parse_machine(text: str, *, source: str | None = None) -> MachineModel:
     """Parse model text; every problem raises :class:`MachineModelError` naming the place."""
+    return parse_document(_load_toml(text, source), source=source)
+
+
+def _load_toml(text: str, source: str | None) -> dict[str, Any]:
+    """``tomllib.loads``, with every way it fails turned into a model error naming the file."""
     try:
-        doc = tomllib.loads(text)
+        return tomllib.loads(text)
     except tomllib.TOMLDecodeError as error:
         raise MachineModelError(f"not valid TOML: {error}", reference=E.SYNTAX,
                                 file=source) from None
-    return parse_document(doc, source=source)
+    except RecursionError:
+        # tomllib reads inline arrays and tables by recursion; find the place ourselves.
+        raise too_deep_error(text, source) from None
+    except ValueError as error:  # an integer literal past int()'s digit limit, and the like
+        raise MachineModelError(f"not a usable TOML value: {error}", reference=E.BAD_VALUE,
+                                file=source,
+                                hint="integers in a model are at most 64 bits") from None
 
 
 def parse_document(doc: Mapping[str, Any], *, source: str | None = None) -> MachineModel:
@@ -75,13 +89,14 @@ def read_classes_file(path: str | Path) -> dict[str, str]:
     """
     path = Path(path)
     try:
-        doc = tomllib.loads(path.read_text(encoding="utf-8"))
+        text = path.read_text(encoding="utf-8")
     except FileNotFoundError:
         raise MachineModelError(f"no classes file at {path}", reference=E.NOT_FOUND,
                                 file=str(path)) from None
-    except (OSError, UnicodeDecodeError, tomllib.TOMLDecodeError) as error:
+    except (OSError, UnicodeDecodeError) as error:
         raise MachineModelError(f"cannot read {path}: {error}", reference=E.SYNTAX,
                                 file=str(path)) from None
+    doc = _load_toml(text, str(path))
     parser = _Parser(str(path))
     parser.check_keys(doc, ("classes",), None, "")
     return parser.classes(parser.table(doc.get("classes", {}), None, "classes"))
@@ -107,21 +122,42 @@ class _Raw:
 
     index: int
     table: dict[str, Any]
-    path: str
+    up: _Raw | None
     id: str | None
-    parent: int | None
     class_name: str
     name: str | None
     location: str | None
+
+    @property
+    def parent(self) -> int | None:
+        return None if self.up is None else self.up.index
+
+    @property
+    def path(self) -> str:
+        """The node's path, spelt only when an error needs it: a chain of thousands of nubs
+        would otherwise cost a path of thousands of components per nub."""
+        parts: list[str] = []
+        raw: _Raw | None = self
+        while raw is not None and raw.up is not None:
+            parts.append(_component(raw.name, raw.class_name, raw.location))
+            raw = raw.up
+        if len(parts) > 12:
+            parts = [*parts[:3], f"…({len(parts) - 9} more)…", *parts[-6:]]
+        return "/".join(["root", *reversed(parts)])
+
+
+#: Where a problem is: a node's path, the node itself (its path spelt when needed), or nowhere.
+_Node: TypeAlias = "str | _Raw | None"
 
 
 class _Parser:
     def __init__(self, source: str | None) -> None:
         self.file = source
 
-    def fail(self, reference: str, message: str, *, node: str | None = None,
+    def fail(self, reference: str, message: str, *, node: _Node = None,
              key: str | None = None, hint: str | None = None) -> NoReturn:
-        raise MachineModelError(message, reference=reference, file=self.file, node=node,
+        where = node.path if isinstance(node, _Raw) else node
+        raise MachineModelError(message, reference=reference, file=self.file, node=where,
                                 key=key, hint=hint)
 
     # -- top level -----------------------------------------------------------------------
@@ -135,6 +171,7 @@ class _Parser:
         classes = self.classes(self.table(doc.get("classes", {}), None, "classes"))
         root_props = self.properties(doc.get("root-properties", {}), None, "root-properties")
         raws = self.structure(doc.get("nub"))
+        self.check_root_class(raws[0], classes)
         specs = self.build(raws, planes)
         return MachineModel(
             name=self.text(machine.get("name", self.default_name()), None, "machine.name"),
@@ -146,7 +183,7 @@ class _Parser:
     def default_name(self) -> str:
         return Path(self.file).stem if self.file else "machine"
 
-    def check_keys(self, table: Mapping[str, Any], allowed: tuple[str, ...], node: str | None,
+    def check_keys(self, table: Mapping[str, Any], allowed: tuple[str, ...], node: _Node,
                    prefix: str) -> None:
         for key in table:
             if key not in allowed:
@@ -155,19 +192,19 @@ class _Parser:
                 self.fail(E.UNKNOWN_KEY, f"unknown key '{key}'", node=node,
                           key=f"{prefix}{key}", hint=hint)
 
-    def table(self, value: Any, node: str | None, key: str) -> dict[str, Any]:
+    def table(self, value: Any, node: _Node, key: str) -> dict[str, Any]:
         if not isinstance(value, dict):
             self.fail(E.WRONG_TYPE, f"expected a table, not {_type(value)}", node=node, key=key)
         return value
 
-    def text(self, value: Any, node: str | None, key: str, *, empty: bool = True) -> str:
+    def text(self, value: Any, node: _Node, key: str, *, empty: bool = True) -> str:
         if not isinstance(value, str):
             self.fail(E.WRONG_TYPE, f"expected a string, not {_type(value)}", node=node, key=key)
         if not empty and not value:
             self.fail(E.BAD_VALUE, "must not be empty", node=node, key=key)
         return value
 
-    def optional_text(self, table: Mapping[str, Any], key: str, node: str | None,
+    def optional_text(self, table: Mapping[str, Any], key: str, node: _Node,
                       prefix: str = "") -> str | None:
         value = table.get(key)
         return None if value is None else self.text(value, node, prefix + key)
@@ -179,10 +216,15 @@ class _Parser:
         return tuple(self.text(p, None, f"machine.planes[{i}]", empty=False)
                      for i, p in enumerate(value))
 
-    def properties(self, value: Any, node: str | None, key: str) -> Mapping[str, Any]:
+    def properties(self, value: Any, node: _Node, key: str) -> Mapping[str, Any]:
         table = self.table(value, node, key)
-        decoded = {k: decode_value(v, file=self.file, node=node, key=f"{key}.{k}")
-                   for k, v in table.items()}
+        try:
+            decoded = {k: decode_value(v, file=self.file, key=f"{key}.{k}")
+                       for k, v in table.items()}
+        except MachineModelError as error:
+            if node is None:
+                raise
+            raise error.at_node(node.path if isinstance(node, _Raw) else node) from None
         return MappingProxyType(decoded)
 
     # -- classes -------------------------------------------------------------------------
@@ -209,6 +251,20 @@ class _Parser:
                               hint="each class needs a superclass chain ending at IOService")
                 chain.append(nxt)
 
+    def check_root_class(self, root: _Raw, declared: dict[str, str]) -> None:
+        """The root is the platform-expert device, an IOService (``IOService::getPlatform``);
+        an ancestry that ends at IORegistryEntry without passing IOService cannot be one."""
+        effective = {**declared, **STANDARD_CLASSES}
+        chain = [root.class_name]
+        while chain[-1] != _SERVICE_CLASS and (nxt := effective.get(chain[-1])) is not None:
+            chain.append(nxt)  # no loop: check_class_loops ran first
+        if chain[-1] == _ENTRY_CLASS:
+            self.fail(E.ROOT_NOT_SERVICE,
+                      f"the root nub's class {root.class_name} is not an IOService "
+                      f"({' -> '.join(chain)})", node=root, key="class",
+                      hint="the first nub is the platform-expert device: use "
+                           "IOPlatformExpertDevice or another IOService subclass")
+
     # -- the tree ------------------------------------------------------------------------
     def structure(self, value: Any) -> list[_Raw]:
         if value is None:
@@ -234,18 +290,19 @@ class _Parser:
         name = self.optional_text(table, "name", label)
         location = self.optional_text(table, "location", label)
         parent = self.parent_index(table, index, label, ids)
-        path = "root" if parent is None else \
-            f"{raws[parent].path}/{_component(name, class_name, location)}"
-        nub_id = self.optional_text(table, "id", path)
+        raw = _Raw(index, table, None if parent is None else raws[parent], None, class_name,
+                   name, location)
+        nub_id = self.optional_text(table, "id", raw)
         if nub_id is not None:
             if not nub_id:
-                self.fail(E.BAD_VALUE, "an id must not be empty", node=path, key="id")
+                self.fail(E.BAD_VALUE, "an id must not be empty", node=raw, key="id")
             if nub_id in ids:
                 self.fail(E.DUPLICATE_ID, f"id '{nub_id}' is already used by "
-                          f"{raws[ids[nub_id]].path}", node=path, key="id",
+                          f"{raws[ids[nub_id]].path}", node=raw, key="id",
                           hint="ids are unique within a model")
             ids[nub_id] = index
-        return _Raw(index, table, path, nub_id, parent, class_name, name, location)
+            raw.id = nub_id
+        return raw
 
     def parent_index(self, table: dict[str, Any], index: int, label: str,
                      ids: dict[str, int]) -> int | None:
@@ -275,7 +332,7 @@ class _Parser:
             if raw.parent is not None:
                 children[raw.parent].append(built)
         assert built is not None
-        self.check_plane_loops(built)
+        self.check_plane_loops(raws)
         self.check_resources(raws)
         return built
 
@@ -284,12 +341,11 @@ class _Parser:
         recorded = raw.table.get("recorded-driver", False)
         if not isinstance(recorded, bool):
             self.fail(E.WRONG_TYPE, f"expected true or false, not {_type(recorded)}",
-                      node=raw.path, key="recorded-driver")
+                      node=raw, key="recorded-driver")
         links = self.links(raw, model_ids, known_planes)
         return NubSpec(
             class_name=raw.class_name, name=raw.name, location=raw.location,
-            properties=self.properties(raw.table.get("properties", {}), raw.path,
-                                       "properties"),
+            properties=self.properties(raw.table.get("properties", {}), raw, "properties"),
             children=children,
             id=raw.id if raw.id is not None and not raw.id.startswith("_") else None,
             planes=links, recorded_driver=recorded)
@@ -299,61 +355,107 @@ class _Parser:
         value = raw.table.get("planes", [])
         if not isinstance(value, list):
             self.fail(E.WRONG_TYPE, f"expected an array of tables, not {_type(value)}",
-                      node=raw.path, key="planes")
+                      node=raw, key="planes")
         return tuple(self.link(raw, i, item, model_ids, known_planes)
                      for i, item in enumerate(value))
 
     def link(self, raw: _Raw, i: int, item: Any, model_ids: set[str],
              known_planes: tuple[str, ...]) -> PlaneLink:
         prefix = f"planes[{i}]."
-        table = self.table(item, raw.path, f"planes[{i}]")
-        self.check_keys(table, _LINK_KEYS, raw.path, prefix)
+        table = self.table(item, raw, f"planes[{i}]")
+        self.check_keys(table, _LINK_KEYS, raw, prefix)
         if "plane" not in table:
-            self.fail(E.STRUCTURE, "a plane link needs plane", node=raw.path,
+            self.fail(E.STRUCTURE, "a plane link needs plane", node=raw,
                       key=prefix + "plane")
-        plane = self.text(table["plane"], raw.path, prefix + "plane", empty=False)
+        plane = self.text(table["plane"], raw, prefix + "plane", empty=False)
         if plane not in known_planes:
-            self.fail(E.UNKNOWN_PLANE, f"plane '{plane}' is not declared", node=raw.path,
+            self.fail(E.UNKNOWN_PLANE, f"plane '{plane}' is not declared", node=raw,
                       key=prefix + "plane",
                       hint=f'add it to [machine] planes, e.g. planes = ["{plane}"]')
-        parent = self.optional_text(table, "parent", raw.path, prefix)
+        parent = self.optional_text(table, "parent", raw, prefix)
         if parent is not None and parent not in model_ids:
-            self.fail(E.UNKNOWN_ID, f"no nub has id '{parent}'", node=raw.path,
+            self.fail(E.UNKNOWN_ID, f"no nub has id '{parent}'", node=raw,
                       key=prefix + "parent", hint="plane links name a nub's id")
         if parent is not None and parent == raw.id:
-            self.fail(E.STRUCTURE, "a nub cannot be its own parent", node=raw.path,
+            self.fail(E.STRUCTURE, "a nub cannot be its own parent", node=raw,
                       key=prefix + "parent")
         if plane == SERVICE_PLANE and parent is None:
             self.fail(E.STRUCTURE, "an extra IOService-plane link needs a parent",
-                      node=raw.path, key=prefix + "parent",
+                      node=raw, key=prefix + "parent",
                       hint="the IOService plane has one root, the first nub")
-        return PlaneLink(plane, parent, self.optional_text(table, "name", raw.path, prefix),
-                         self.optional_text(table, "location", raw.path, prefix))
+        return PlaneLink(plane, parent, self.optional_text(table, "name", raw, prefix),
+                         self.optional_text(table, "location", raw, prefix))
 
-    def check_plane_loops(self, root: NubSpec) -> None:
-        edges: dict[tuple[str, str], list[str]] = {}
-        for _, nub in root.walk():
-            for link in nub.planes:
-                if link.parent is not None and nub.id is not None:
-                    edges.setdefault((link.plane, nub.id), []).append(link.parent)
-        for (plane, start), parents in edges.items():
-            seen, pending = {start}, list(parents)
-            while pending:
-                current = pending.pop()
-                if current == start:
-                    self.fail(E.STRUCTURE, f"links in plane {plane} loop through '{start}'",
-                              key="planes", hint="a plane is a tree (or a DAG), not a cycle")
-                if current not in seen:
-                    seen.add(current)
-                    pending.extend(edges.get((plane, current), ()))
+    def check_plane_loops(self, raws: list[_Raw]) -> None:
+        """Refuse a link that closes a loop in its plane: in IOService counting the tree's own
+        parent links, so a nub linked under its own descendant is caught too. The registry
+        would refuse it at boot; here the error names the file and the node."""
+        by_id = {raw.id: raw.index for raw in raws if raw.id is not None}
+        parents: dict[str, dict[int, list[tuple[int, int]]]] = {}
+        for raw in raws:
+            for number, link in enumerate(raw.table.get("planes", [])):
+                if link.get("parent") is not None:
+                    edges = parents.setdefault(link["plane"], {})
+                    edges.setdefault(raw.index, []).append((by_id[link["parent"]], number))
+        for plane, edges in parents.items():
+            if plane == SERVICE_PLANE:
+                for raw in raws:
+                    if raw.parent is not None:
+                        edges.setdefault(raw.index, []).append((raw.parent, -1))
+            found = _find_loop(edges)
+            if found is not None:
+                raw, number = raws[found[0]], found[1]
+                self.fail(E.STRUCTURE, f"this link makes a loop in plane {plane}: the nub "
+                          "would sit below itself", node=raw,
+                          key=f"planes[{number}].parent",
+                          hint="a plane is a tree (or a DAG): link a nub under an ancestor "
+                               "or a sibling, never under itself or its descendants")
 
     def check_resources(self, raws: list[_Raw]) -> None:
         for raw in raws:
             if raw.class_name == RESOURCES_CLASS and raw.parent != 0:
                 self.fail(E.RESOURCES_PLACEMENT, "IOResources must be a child of the root",
-                          node=raw.path, key="parent",
+                          node=raw, key="parent",
                           hint="IOKit attaches IOResources directly under the platform-expert "
                                "device (setPlatform)")
+
+
+def _find_loop(edges: dict[int, list[tuple[int, int]]]) -> tuple[int, int] | None:
+    """A ``(nub, link number)`` whose link is part of a loop in ``edges`` (child -> parents
+    with the link's number, -1 for the tree's own link), or None. Iterative DFS."""
+    done: set[int] = set()
+    for start, first in edges.items():
+        if start in done:
+            continue
+        # Each frame: a nub, its parents still to follow, and the step that led to it.
+        stack: list[tuple[int, Iterator[tuple[int, int]], tuple[int, int]]] = [
+            (start, iter(first), (start, -1))]
+        on_path = {start}
+        while stack:
+            node, pending, _ = stack[-1]
+            step = next(pending, None)
+            if step is None:
+                stack.pop()
+                on_path.discard(node)
+                done.add(node)
+            elif step[0] in on_path:
+                return _extra_link_in_loop(stack, step[0], (node, step[1]))
+            elif step[0] not in done:
+                on_path.add(step[0])
+                stack.append((step[0], iter(edges.get(step[0], ())), (node, step[1])))
+    return None
+
+
+def _extra_link_in_loop(stack: list[tuple[int, Iterator[tuple[int, int]], tuple[int, int]]],
+                        top: int, closing: tuple[int, int]) -> tuple[int, int]:
+    """The link to blame for the loop from ``top`` back to it: the closing step when it is a
+    model link, else the nearest model link before it (tree links alone cannot loop)."""
+    steps = [closing]
+    for node, _, via in reversed(stack):
+        if node == top:
+            break
+        steps.append(via)
+    return next(step for step in steps if step[1] >= 0)
 
 
 def _type(value: Any) -> str:

@@ -3,11 +3,14 @@ or ``host`` (on a Mac the machine is simply the one the kernel runs on).
 
 ``load_machine(spec)`` accepts None (the built-in ``default``), a :class:`MachineModel`, a
 built-in name, a path to a ``.toml`` model, the word ``host`` (this Linux machine, read from
-``/sys``), or a path to an ``ioreg`` text dump, recognised by its first line ``+-o ``.
+``/sys``), or a path to an ``ioreg`` text dump, recognised by an entry line ``+-o ... <class``
+among its first lines (a prompt line or a pasted indent may come before it). A damaged dump
+imports with warnings in ``model.diagnostics``; ``strict`` refuses it instead.
 """
 
 from __future__ import annotations
 
+import codecs
 import difflib
 import importlib
 import tomllib
@@ -26,6 +29,8 @@ DEFAULT_MACHINE = "default"
 HOST_MACHINE = "host"
 _BUILTIN_PACKAGE = "iokit_host.machine.builtin"
 _DUMP_MARK = "+-o "
+_DUMP_SNIFF = 16384
+_DUMP_SNIFF_LINES = 40
 
 
 def list_machines() -> list[tuple[str, str]]:
@@ -37,8 +42,13 @@ def list_machines() -> list[tuple[str, str]]:
     return machines
 
 
-def load_machine(spec: MachineModel | str | Path | None = None) -> MachineModel:
-    """The machine ``spec`` names; raises MachineModelError when it names none."""
+def load_machine(spec: MachineModel | str | Path | None = None, *,
+                 strict: bool | None = None) -> MachineModel:
+    """The machine ``spec`` names; raises MachineModelError when it names none.
+
+    :param strict: refuse a damaged ioreg dump rather than import its undamaged part; None
+        reads ``IOKIT_STRICT``.
+    """
     if spec is None:
         spec = DEFAULT_MACHINE
     if isinstance(spec, MachineModel):
@@ -55,12 +65,15 @@ def load_machine(spec: MachineModel | str | Path | None = None) -> MachineModel:
                                  source=f"<builtin>/{text}.toml")
     path = Path(text)
     if path.is_file():
-        return import_dump(path) if _is_dump(path) else read_machine(path)
+        return import_dump(path, strict=strict) if _is_dump(path) else read_machine(path)
     raise _unknown(text)
 
 
-def import_dump(path: str | Path) -> MachineModel:
-    """A model of the machine an ``ioreg -lw0`` text dump records (``iokit_host.ioreg_import``)."""
+def import_dump(path: str | Path, *, strict: bool | None = None) -> MachineModel:
+    """A model of the machine an ``ioreg -lw0`` text dump records (``iokit_host.ioreg_import``).
+
+    :param strict: refuse a damaged dump; None reads ``IOKIT_STRICT``.
+    """
     try:
         module = importlib.import_module("iokit_host.ioreg_import")
     except ModuleNotFoundError as error:
@@ -71,7 +84,7 @@ def import_dump(path: str | Path) -> MachineModel:
             reference=E.IMPORT_UNAVAILABLE, file=str(path),
             hint="convert the dump on a host that has it: iokit machine import DUMP -o FILE"
         ) from None
-    model = module.import_dump(path)
+    model = module.import_dump(path, strict=strict)
     if not isinstance(model, MachineModel):
         raise MachineModelError(f"the ioreg importer returned {type(model).__name__}",
                                 reference=E.IMPORT_UNAVAILABLE, file=str(path))
@@ -94,12 +107,18 @@ def _description(text: str) -> str:
 
 
 def _is_dump(path: Path) -> bool:
+    """An entry line (``+-o``) among the first lines (see the module doc)."""
     try:
         with path.open("rb") as handle:
-            head = handle.read(64)
+            head = handle.read(_DUMP_SNIFF)
     except OSError:
         return False
-    return head.lstrip(b"\xef\xbb\xbf").startswith(_DUMP_MARK.encode())
+    if head.startswith((codecs.BOM_UTF16_LE, codecs.BOM_UTF16_BE)):
+        head = head.decode("utf-16", errors="replace").encode()
+    # No TOML line starts with '+-o ' (not even a comment), so any such line decides.
+    mark = _DUMP_MARK.encode()
+    return any(line.lstrip(b"\xef\xbb\xbf \t|>").startswith(mark)
+               for line in head.splitlines()[:_DUMP_SNIFF_LINES])
 
 
 def _unknown(text: str) -> MachineModelError:

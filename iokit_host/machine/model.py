@@ -18,6 +18,8 @@ from dataclasses import dataclass, field
 from types import MappingProxyType
 from typing import Any
 
+from iokit_host.errors import Diagnostic
+
 __all__ = ["MachineModel", "NubSpec", "PlaneLink"]
 
 _EMPTY: Mapping[str, Any] = MappingProxyType({})
@@ -64,10 +66,43 @@ class NubSpec:
     recorded_driver: bool = False
 
     def walk(self, depth: int = 0) -> Iterator[tuple[int, NubSpec]]:
-        """Depth-first ``(depth, nub)`` pairs, this nub first."""
-        yield depth, self
-        for child in self.children:
-            yield from child.walk(depth + 1)
+        """Depth-first ``(depth, nub)`` pairs, this nub first.
+
+        Iterative: a model may nest thousands of nubs deep (a chain of bridges, an import).
+        """
+        stack: list[tuple[int, NubSpec]] = [(depth, self)]
+        while stack:
+            level, nub = stack.pop()
+            yield level, nub
+            stack.extend((level + 1, child) for child in reversed(nub.children))
+
+    def __eq__(self, other: object) -> bool:
+        # Field by field, subtrees on an explicit stack: the generated __eq__ recurses.
+        if not isinstance(other, NubSpec):
+            return NotImplemented
+        pending: list[tuple[NubSpec, NubSpec]] = [(self, other)]
+        while pending:
+            a, b = pending.pop()
+            if a is b:
+                continue
+            if _own_fields(a) != _own_fields(b) or len(a.children) != len(b.children):
+                return False
+            pending.extend(zip(a.children, b.children))
+        return True
+
+    def __hash__(self) -> int:
+        return hash(_own_fields(self)[:3])
+
+    def __repr__(self) -> str:
+        # Children by count only: a deep tree's nested repr would recurse without end in sight.
+        return (f"NubSpec(class_name={self.class_name!r}, name={self.name!r}, "
+                f"location={self.location!r}, id={self.id!r}, "
+                f"children=<{len(self.children)}>)")
+
+
+def _own_fields(nub: NubSpec) -> tuple[Any, ...]:
+    return (nub.class_name, nub.name, nub.location, dict(nub.properties), nub.id, nub.planes,
+            nub.recorded_driver)
 
 
 @dataclass(frozen=True, slots=True)
@@ -81,6 +116,8 @@ class MachineModel:
     :param planes: planes beyond IOService, IOPower and IODeviceTree.
     :param source: the file it was read from, for diagnostics.
     :param root_properties: properties of the registry root (``Root``).
+    :param diagnostics: warnings about what reading the source tolerated (a damaged ioreg
+        dump's redacted values, cut tail, ...); not part of the machine, so not compared.
     """
 
     name: str
@@ -90,6 +127,7 @@ class MachineModel:
     planes: tuple[str, ...] = ()
     source: str | None = None
     root_properties: Mapping[str, Any] = field(default_factory=lambda: _EMPTY)
+    diagnostics: tuple[Diagnostic, ...] = field(default=(), compare=False)
 
     def nubs(self) -> Iterator[tuple[int, NubSpec]]:
         return self.root.walk()

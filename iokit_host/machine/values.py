@@ -29,7 +29,7 @@ import string
 from collections.abc import Mapping
 from typing import Any, NoReturn
 
-from iokit_sdk.values import OSNumber, number_bits
+from iokit_sdk.values import MAX_VALUE_DEPTH, OSNumber, PropertyShapeError, check_shape, number_bits
 
 from iokit_host.machine import errors as E
 from iokit_host.machine.errors import MachineModelError
@@ -68,36 +68,53 @@ class _Site:
 def decode_value(raw: Any, *, file: str | None = None, node: str | None = None,
                  key: str = "value") -> Any:
     """The property value a parsed TOML value stands for; raises MachineModelError."""
-    return _decode(raw, _Site(file, node, key))
+    return _decode(raw, _Site(file, node, key), 0)
 
 
-def _decode(raw: Any, site: _Site) -> Any:
+def _decode(raw: Any, site: _Site, depth: int) -> Any:
     if isinstance(raw, (bool, str)):
         return raw
     if isinstance(raw, int):
         return _plain_number(raw, site)
     if isinstance(raw, list):
-        return [_decode(item, site.at(f"[{i}]")) for i, item in enumerate(raw)]
+        depth = _deeper(site, depth)
+        return [_decode(item, site.at(f"[{i}]"), depth) for i, item in enumerate(raw)]
     if isinstance(raw, dict):
         keys = frozenset(raw)
         if keys in TYPED_FORMS:
-            return _decode_form(raw, keys, site)
-        return {k: _decode(v, site.at(f".{k}")) for k, v in raw.items()}
+            return _decode_form(raw, keys, site, depth)
+        depth = _deeper(site, depth)
+        return {k: _decode(v, site.at(f".{k}"), depth) for k, v in raw.items()}
     site.fail(E.WRONG_TYPE, f"a {type(raw).__name__} is not a property value",
               "use a string, boolean, integer, array, table or one of the typed forms "
               "({ number, bits }, { data }, { le32 }, { strings }, { set })")
 
 
+def _deeper(site: _Site, depth: int) -> int:
+    """One container further down; past the one nesting limit of property values, refused."""
+    if depth >= MAX_VALUE_DEPTH:
+        key = site.key if len(site.key) <= 80 else f"{site.key[:48]}…{site.key[-24:]}"
+        _Site(site.file, site.node, key).fail(
+            E.TOO_DEEP, f"nested {depth + 1} deep; property values nest at most "
+            f"{MAX_VALUE_DEPTH} arrays or tables", "flatten the value")
+    return depth + 1
+
+
+def _shown(number: int) -> str:
+    """A number for a message: huge ones by size, as int-to-text is capped at 4300 digits."""
+    return str(number) if abs(number) < 1 << 256 else f"a {number.bit_length()}-bit number"
+
+
 def _plain_number(value: int, site: _Site) -> OSNumber:
     if value < 0:
-        site.fail(E.BAD_VALUE, f"plain integers are unsigned, not {value}",
-                  f"write {{ number = {value}, bits = 32 }} for a two's-complement value")
+        site.fail(E.BAD_VALUE, f"plain integers are unsigned, not {_shown(value)}",
+                  "write { number = -1, bits = 32 } for a two's-complement value")
     if value >= 1 << 64:
-        site.fail(E.BAD_VALUE, f"{value} does not fit in 64 bits")
+        site.fail(E.BAD_VALUE, f"{_shown(value)} does not fit in 64 bits")
     return OSNumber(value, default_bits(value))
 
 
-def _decode_form(raw: dict[str, Any], keys: frozenset[str], site: _Site) -> Any:
+def _decode_form(raw: dict[str, Any], keys: frozenset[str], site: _Site, depth: int) -> Any:
     if "bits" in keys:
         return _explicit_number(raw["number"], raw["bits"], site)
     (form,) = keys
@@ -109,10 +126,11 @@ def _decode_form(raw: dict[str, Any], keys: frozenset[str], site: _Site) -> Any:
     if form == "strings":
         return _string_list(body, site.at(".strings"))
     if form == "set":
-        return _set(body, site.at(".set"))
+        return _set(body, site.at(".set"), depth)
     if not isinstance(body, dict):
         site.at(".dict").fail(E.WRONG_TYPE, f"expected a table, not {type(body).__name__}")
-    return {k: _decode(v, site.at(f".{k}")) for k, v in body.items()}
+    depth = _deeper(site, depth)
+    return {k: _decode(v, site.at(f".{k}"), depth) for k, v in body.items()}
 
 
 def _explicit_number(number: Any, bits: Any, site: _Site) -> OSNumber:
@@ -124,7 +142,7 @@ def _explicit_number(number: Any, bits: Any, site: _Site) -> OSNumber:
         site.at(".number").fail(E.WRONG_TYPE,
                                 f"expected an integer, not {type(number).__name__}")
     if not -(1 << (bits - 1)) <= number < (1 << bits):
-        site.at(".number").fail(E.BAD_VALUE, f"{number} does not fit in {bits} bits",
+        site.at(".number").fail(E.BAD_VALUE, f"{_shown(number)} does not fit in {bits} bits",
                                 "widen bits, or write the value masked to the width")
     return OSNumber(number, bits)
 
@@ -133,7 +151,8 @@ def _number_text(text: str, site: _Site) -> int:
     try:
         return int(text.replace("_", ""), 0)
     except ValueError:
-        site.fail(E.BAD_VALUE, f"{text!r} is not an integer", "write 0x1F or 31")
+        shown = repr(text) if len(text) <= 40 else f"{text[:20]!r}… ({len(text)} characters)"
+        site.fail(E.BAD_VALUE, f"{shown} is not a 64-bit integer", "write 0x1F or 31")
 
 
 def _hex_data(text: Any, site: _Site) -> bytes:
@@ -153,7 +172,7 @@ def _little_endian(value: Any, size: int, site: _Site) -> bytes:
     if isinstance(value, bool) or not isinstance(value, int):
         site.fail(E.WRONG_TYPE, f"expected an integer, not {type(value).__name__}")
     if not 0 <= value < 1 << (8 * size):
-        site.fail(E.BAD_VALUE, f"{value} does not fit in {8 * size} bits")
+        site.fail(E.BAD_VALUE, f"{_shown(value)} does not fit in {8 * size} bits")
     return value.to_bytes(size, "little")
 
 
@@ -168,10 +187,11 @@ def _string_list(items: Any, site: _Site) -> bytes:
         site.fail(E.BAD_VALUE, f"string is not encodable as UTF-8: {error.reason}")
 
 
-def _set(items: Any, site: _Site) -> frozenset[Any]:
+def _set(items: Any, site: _Site, depth: int) -> frozenset[Any]:
     if not isinstance(items, list):
         site.fail(E.WRONG_TYPE, f"expected an array, not {type(items).__name__}")
-    members = [_decode(item, site.at(f"[{i}]")) for i, item in enumerate(items)]
+    depth = _deeper(site, depth)
+    members = [_decode(item, site.at(f"[{i}]"), depth) for i, item in enumerate(items)]
     if any(isinstance(m, (list, dict)) for m in members):
         site.fail(E.WRONG_TYPE, "a set holds strings, numbers, booleans or data only")
     return frozenset(members)
@@ -180,7 +200,15 @@ def _set(items: Any, site: _Site) -> frozenset[Any]:
 # -- writing ------------------------------------------------------------------------------
 
 def encode_value(value: Any, *, node: str | None = None, key: str = "value") -> Any:
-    """The TOML value (str, bool, int, list, dict) that decodes back to ``value`` exactly."""
+    """The TOML value (str, bool, int, list, dict) that decodes back to ``value`` exactly.
+
+    A value deeper than the nesting limit (or containing itself) raises MachineModelError:
+    it could not be read back, and writing it would recurse without bound.
+    """
+    try:
+        check_shape(value, key)
+    except PropertyShapeError as error:
+        _Site(None, node, error.path).fail(E.TOO_DEEP, error.reason)
     return _encode(value, _Site(None, node, key))
 
 
@@ -206,7 +234,7 @@ def _encode_number(value: int, site: _Site) -> Any:
     bits = number_bits(value)
     number = int(value)
     if not 0 <= number < 1 << bits:
-        site.fail(E.BAD_VALUE, f"{number} is not an unsigned {bits}-bit number")
+        site.fail(E.BAD_VALUE, f"{_shown(number)} is not an unsigned {bits}-bit number")
     if number >= 1 << 63:
         # Beyond TOML's signed 64-bit integers: other readers would refuse the literal.
         return {"number": f"0x{number:x}", "bits": bits}

@@ -16,9 +16,11 @@ from iokit_sdk.keys import STANDARD_PLANES
 
 from iokit_host.errors import IOKitError
 
-__all__ = ["REGISTRY_ID_RESERVED", "IORegistry", "RegistryError"]
+__all__ = ["REGISTRY_CYCLE", "REGISTRY_ID_RESERVED", "IORegistry", "RegistryError"]
 
 REGISTRY_ID_RESERVED = (1 << 32) + 255
+#: The reference of an attach refused because it would close a loop in a plane.
+REGISTRY_CYCLE = "registry-cycle"
 
 
 class RegistryError(IOKitError):
@@ -79,10 +81,18 @@ class IORegistry:
 
     # -- links ---------------------------------------------------------------------------
     def attach(self, child: IORegistryEntry, parent: IORegistryEntry, plane: str) -> None:
-        """Link ``child`` under ``parent`` in ``plane`` (``attachToParent``); idempotent."""
+        """Link ``child`` under ``parent`` in ``plane`` (``attachToParent``); idempotent.
+
+        :raises RegistryError: ``registry-cycle`` when ``child`` is ``parent`` or one of its
+            ancestors in ``plane``: a plane is a tree (or a DAG), and every walk relies on it.
+        """
         self._require_plane(plane)
-        if child is parent:
-            raise RegistryError(f"{child!r} cannot be its own parent in {plane}")
+        if child is parent or self._is_ancestor(child, parent, plane):
+            raise RegistryError(
+                f"attaching {child!r} under {parent!r} would make a loop in {plane}",
+                key=plane, reference=REGISTRY_CYCLE,
+                hint="an entry cannot sit below itself: attach a new entry as the child, "
+                     "not the provider or one of its ancestors")
         self._assign_id(child)
         if child._parents is None:
             child._parents = {}
@@ -99,6 +109,23 @@ class IORegistry:
             parent._children[plane] = [child]
         else:
             children.append(child)
+
+    @staticmethod
+    def _is_ancestor(entry: IORegistryEntry, below: IORegistryEntry, plane: str) -> bool:
+        """Whether ``entry`` is reached going up from ``below`` in ``plane`` (any parent)."""
+        if not entry.get_child_entries(plane):
+            return False  # a leaf is no one's ancestor: attaching new entries stays O(1)
+        seen: set[int] = set()
+        pending = [below]
+        while pending:
+            node = pending.pop()
+            for parent in node.get_parent_entries(plane):
+                if parent is entry:
+                    return True
+                if id(parent) not in seen:
+                    seen.add(id(parent))
+                    pending.append(parent)
+        return False
 
     def detach(self, child: IORegistryEntry, parent: IORegistryEntry, plane: str) -> None:
         """Remove the ``parent``-``child`` link in ``plane`` (``detachFromParent``)."""

@@ -52,11 +52,12 @@ def explain_text(host: IOKitHost, nub: IOService) -> str:
     header = f"explain {explained.provider} ({explained.provider_class}):"
     if not records:
         return header + "\n  no personality was a candidate (none has this IOProviderClass)"
-    rows = [("personality", "IOClass", "bundle", "score", "outcome", "reason")]
-    rows += [(r.personality, r.io_class or "-", r.bundle or "-", _score(r), r.outcome, r.reason)
-             for r in records]
-    widths = [max(len(row[i]) for row in rows) for i in range(5)]
-    lines = ["  " + "  ".join(cell.ljust(w) for cell, w in zip(row, widths)) + "  " + row[5]
+    # One meaning per column, as ``iokit explain``: the score probe was offered, then its bid.
+    rows = [("personality", "IOClass", "bundle", "initial", "score", "outcome", "reason")]
+    rows += [(r.personality, r.io_class or "-", r.bundle or "-", str(r.initial_score),
+              "-" if r.score is None else str(r.score), r.outcome, r.reason) for r in records]
+    widths = [max(len(row[i]) for row in rows) for i in range(6)]
+    lines = ["  " + "  ".join(cell.ljust(w) for cell, w in zip(row, widths)) + "  " + row[6]
              for row in rows]
     return "\n".join([header, *lines])
 
@@ -211,12 +212,6 @@ def _records(host: IOKitHost, nub: IOService) -> Sequence[Any]:
 def _record_for(host: IOKitHost, nub: IOService, driver: str) -> Any:
     return next((r for r in _records(host, nub)
                  if r.io_class == driver and r.outcome == "started"), None)
-
-
-def _score(record: Any) -> str:
-    if record.score is None or record.score == record.initial_score:
-        return str(record.initial_score if record.score is None else record.score)
-    return f"{record.initial_score}->{record.score}"
 
 
 def _personalities(host: IOKitHost, driver: str) -> list[tuple[str, Any]]:

@@ -13,6 +13,7 @@ import json
 import os
 import subprocess
 import sys
+import tempfile
 import venv as stdlib_venv
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
@@ -68,9 +69,43 @@ class Venv:
 
     def pip_install(self, *requirements: str | Path,
                     options: Sequence[str] = ("--no-build-isolation",)) -> None:
-        """``pip install`` into this environment (local folders build with its setuptools)."""
+        """``pip install`` into this environment (local folders build with its setuptools).
+
+        A local project folder is first built into a wheel by :meth:`build_wheel`, so that
+        installing never writes into its sources.
+        """
+        wanted = [self.build_wheel(r, options=options) if _is_project(r) else r
+                  for r in requirements]
         self.run(self.python, "-m", "pip", "install", "--quiet", "--disable-pip-version-check",
-                 *options, *requirements)
+                 *options, *wanted)
+
+    def build_wheel(self, project: str | Path,
+                    options: Sequence[str] = ("--no-build-isolation",)) -> Path:
+        """A wheel of the project folder ``project``, built in a scratch folder of this
+        environment.
+
+        setuptools writes ``build/`` and ``*.egg-info`` beside the sources it builds, where a
+        checkout would change and two test runs at once (``tox -p``) would race; an extra
+        configuration file (``DIST_EXTRA_CONFIG``) sends both into the scratch folder, one per
+        build, since a ``build/`` shared by two projects leaks one's modules into the other's
+        wheel.
+        """
+        scratch = Path(tempfile.mkdtemp(prefix="build-", dir=self.path))
+        config = scratch / "setuptools.cfg"
+        config.write_text(f"[build]\nbuild_base = {scratch / 'build'}\n"
+                          f"[egg_info]\negg_base = {scratch}\n", encoding="utf-8")
+        self.run(self.python, "-m", "pip", "wheel", "--quiet", "--disable-pip-version-check",
+                 "--no-deps", *options, "--wheel-dir", scratch, Path(project).resolve(),
+                 env={"DIST_EXTRA_CONFIG": str(config)})
+        (wheel,) = scratch.glob("*.whl")
+        return wheel
+
+
+def _is_project(requirement: str | Path) -> bool:
+    """Whether ``requirement`` names a local project folder rather than a requirement."""
+    folder = Path(requirement)
+    return folder.is_dir() and any((folder / name).is_file()
+                                   for name in ("pyproject.toml", "setup.py"))
 
 
 def create_venv(path: str | Path, *, requirements: Sequence[str | Path] = ()) -> Venv:

@@ -222,3 +222,137 @@ def iokit_terminated(service: IOService) -> None:
     Fires in termination phase 1, top-down (breadth-first from the terminated service),
     once per victim, before any ``iokit_will_terminate``.
     """
+
+
+# -- power management -----------------------------------------------------------------------
+@hookspec(firstresult=True)
+def iokit_set_power_state(service: IOService, ordinal: int, device: IOService) -> int | None:
+    """Move ``device`` to state ``ordinal`` (``setPowerState``, on the controlling driver).
+
+    :param service: the controlling driver registered with ``register_power_driver``
+        (usually ``device`` itself).
+    :param ordinal: the index of the new state in the registered table.
+    :param device: the power-managed service whose state changes.
+    :returns: ``kIOPMAckImplied`` (0) or a negative value when done; a positive value is the
+        longest wait in µs (at least 10 s is waited) before the kernel flags the driver
+        ``IOPMTardyAckSetPowerState`` and goes on.
+
+    Fires once per power change of ``device``: after ``iokit_power_state_will_change_to`` on
+    its interested drivers (and, for a drop, after its power children dropped), before
+    ``iokit_power_state_did_change_to``. A system sleep fires it leaves first, a wake root
+    first.
+    """
+
+
+@hookspec(firstresult=True)
+def iokit_power_state_will_change_to(service: IOService, capabilities: int, ordinal: int,
+                                     device: IOService) -> int | None:
+    """``device`` is about to enter state ``ordinal`` (``powerStateWillChangeTo``).
+
+    :param service: an interested driver of ``device`` (``register_interested_driver``, or the
+        controlling driver when it overrides the method).
+    :param capabilities: the capability flags of the new state.
+    :param ordinal: the new state's index.
+    :param device: the power-managed service whose state changes.
+    :returns: 0 when done, or a wait in µs ended by ``device.acknowledge_power_change``; a
+        late driver is flagged ``IOPMTardyAckPowerStateChange``.
+
+    Fires at the start of each power change of ``device``, before its power children are
+    told and before ``iokit_set_power_state``.
+    """
+
+
+@hookspec(firstresult=True)
+def iokit_power_state_did_change_to(service: IOService, capabilities: int, ordinal: int,
+                                    device: IOService) -> int | None:
+    """``device`` entered state ``ordinal`` (``powerStateDidChangeTo``).
+
+    :param service: an interested driver of ``device``.
+    :param capabilities: the capability flags of the new state.
+    :param ordinal: the new state's index.
+    :param device: the power-managed service whose state changed.
+    :returns: 0 when done, or a wait in µs ended by ``device.acknowledge_power_change``.
+
+    Fires after ``iokit_set_power_state`` of each power change of ``device``; on a rise,
+    before its power children rise.
+    """
+
+
+@hookspec(firstresult=True)
+def iokit_message(service: IOService, message_type: int, provider: IOService | None,
+                  argument: Any) -> int | None:
+    """Deliver a ``kIOMessage*`` message to ``service`` (``message``).
+
+    :param service: the client the message is for.
+    :param message_type: the message (``iokit_sdk.messages``: ``kIOMessageCanSystemSleep``,
+        ``kIOMessageSystemWillSleep``, ``kIOMessageSystemWillPowerOn``,
+        ``kIOMessageSystemHasPoweredOn``, ``kIOMessageServiceIsTerminated``, ...).
+    :param provider: the service sending it (the root domain, or the terminated provider).
+    :param argument: an ``IOPowerStateChangeNotification`` for the sleep questions, else None.
+    :returns: an IOReturn (``kIOReturnSuccess`` = 0 answers a sleep question at once).
+
+    Fires for system messages on the clients of ``register_priority_sleep_wake_interest``:
+    can-system-sleep before an idle sleep, will-sleep before the power tree drops,
+    will-power-on and has-powered-on around a wake (or after a vetoed idle sleep); and in
+    termination phase 2, bottom-up, with ``kIOMessageServiceIsTerminated`` on each client of
+    a victim before its ``iokit_did_terminate``.
+    """
+
+
+# -- user clients ---------------------------------------------------------------------------
+@hookspec(firstresult=True)
+def iokit_new_user_client(service: IOService, owning_task: Any, security_id: Any, type: int,
+                          properties: Mapping[str, Any] | None) -> Any:
+    """Make a user client for a program opening ``service`` (``newUserClient``).
+
+    :param service: the service named in ``IOServiceOpen``.
+    :param owning_task: the caller's :class:`~iokit_sdk.userclient.OwningTask` (pid, uid, gid,
+        name, entitlements), learnt by the kernel from the socket.
+    :param security_id: the caller's security token (the task again, as in IOKit).
+    :param type: the connection type the caller passed to ``IOServiceOpen``.
+    :param properties: the open's properties (None: IOKitLib passes none).
+    :returns: a new, unattached ``IOUserClient``, or an IOReturn code refusing the open.
+
+    Fires once per ``IOServiceOpen``, before the client's ``init_with_task``, ``iokit_attach``
+    and ``iokit_start``; the built-in implementation calls ``service.new_user_client`` and,
+    when that returns None, instantiates the class named by ``IOUserClientClass``.
+    """
+
+
+@hookspec(firstresult=True)
+def iokit_external_method(service: IOService, selector: int, arguments: Any) -> int | None:
+    """Run one call of a user client (``externalMethod``).
+
+    :param service: the open ``IOUserClient``.
+    :param selector: the method number the caller passed to ``IOConnectCallMethod``.
+    :param arguments: the :class:`~iokit_sdk.userclient.IOExternalMethodArguments`, whose
+        outputs the method fills.
+    :returns: the call's IOReturn.
+
+    Fires for every ``IOConnectCall*Method`` on an open connection, after the kernel checked
+    the 16-scalar and struct transport limits and before the reply is sent.
+    """
+
+
+@hookspec(firstresult=True)
+def iokit_client_close(service: IOService) -> int | None:
+    """The caller closed its connection (``clientClose``).
+
+    :param service: the ``IOUserClient`` being closed.
+    :returns: an IOReturn (informational).
+
+    Fires at most once per connection: on ``IOServiceClose``, after ``iokit_client_died`` when
+    the caller dies, when an open fails after the client was made, and at kernel shutdown.
+    """
+
+
+@hookspec(firstresult=True)
+def iokit_client_died(service: IOService) -> int | None:
+    """The caller's process died or dropped its connection (``clientDied``).
+
+    :param service: an ``IOUserClient`` the process had open and not closed.
+    :returns: an IOReturn (informational).
+
+    Fires once per open connection of a process whose socket closed without
+    ``IOServiceClose``, right before that connection's ``iokit_client_close``.
+    """

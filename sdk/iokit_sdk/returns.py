@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from enum import IntEnum
 
-__all__ = ["IOReturn"]
+__all__ = ["IOReturn", "IOReturnError", "return_name"]
 
 
 class IOReturn(IntEnum):
@@ -63,3 +63,34 @@ class IOReturn(IntEnum):
     NOT_RESPONDING = 0xE00002ED
     ISO_TOO_OLD = 0xE00002EE
     ISO_TOO_NEW = 0xE00002EF
+    NOT_FOUND = 0xE00002F0
+    INVALID = 0xE0000001
+
+
+#: Apple's spelling where title case of the member name is not it (``kIOReturnIPCError``).
+_ACRONYMS = {"Ipc": "IPC", "Vm": "VM", "Io": "IO", "Rld": "RLD", "Dma": "DMA", "Id": "ID"}
+
+
+def return_name(code: int) -> str:
+    """``kIOReturnBadArgument`` for 0xE00002C2; an unknown code as ``0x........``."""
+    try:
+        member = IOReturn(code)
+    except ValueError:
+        return f"0x{code & 0xFFFFFFFF:08x}"
+    words = [_ACRONYMS.get(word.title(), word.title()) for word in member.name.split("_")]
+    return "kIOReturn" + "".join(words)
+
+
+class IOReturnError(Exception):
+    """A call across the user-client boundary failed with an IOReturn other than success.
+
+    IOKitLib returns the code; here the call raises this, carrying ``code`` and its ``name``
+    (``kIOReturnBadArgument``), so ``except IOReturnError as e: if e.code == IOReturn.BUSY``
+    reads as the C does.
+    """
+
+    def __init__(self, code: int, message: str | None = None) -> None:
+        self.code = int(code)
+        self.name = return_name(self.code)
+        text = f"{self.name} (0x{self.code & 0xFFFFFFFF:08x})"
+        super().__init__(f"{text}: {message}" if message else text)

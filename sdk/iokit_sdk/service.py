@@ -18,8 +18,10 @@ from collections.abc import Mapping
 from typing import TYPE_CHECKING, Any, ClassVar, Protocol
 
 from iokit_sdk.entry import IORegistryEntry
+from iokit_sdk.pm import PowerManagement
 
 if TYPE_CHECKING:
+    from iokit_sdk.pm import PowerRequests
     from iokit_sdk.values import PropertyValue
 
 __all__ = [
@@ -53,6 +55,11 @@ class ServiceState:
 class Kernel(Protocol):
     """What a service may ask of the host. The host implements it; drivers never do."""
 
+    @property
+    def power(self) -> PowerRequests:
+        """The power manager: where the power-management requests of
+        :class:`~iokit_sdk.pm.PowerManagement` go."""
+
     def attach(self, service: IOService, provider: IOService) -> bool: ...
 
     def detach(self, service: IOService, provider: IOService) -> None: ...
@@ -64,7 +71,7 @@ class Kernel(Protocol):
     def publish_resource(self, key: str, value: PropertyValue | None = None) -> None: ...
 
 
-class IOService(IORegistryEntry):
+class IOService(IORegistryEntry, PowerManagement):
     """Base class for drivers and nubs.
 
     Override the lifecycle methods below; each documents when the kernel calls it. The
@@ -106,7 +113,9 @@ class IOService(IORegistryEntry):
         """Confirm the match while attached to ``provider``; return the (new) score or None.
 
         Called for every candidate that passed passive matching, before any ``start``.
-        Returning None declines the match (IOKit's ``probe`` returning NULL).
+        Returning None declines the match (IOKit's ``probe`` returning NULL). A score is an
+        integer within IOKit's ``SInt32`` (-2**31 to 2**31-1); anything else (a float, a
+        bool, a string) drops the candidate with a diagnostic.
         """
         return score
 
@@ -114,7 +123,9 @@ class IOService(IORegistryEntry):
         """Bring the driver up on ``provider``; return False to let the next candidate try.
 
         Called for the best-scoring candidate of each match category. A driver publishes
-        its own nubs here (``nub.attach(self)``; ``nub.register_service()``).
+        its own nubs here (``nub.attach(self)``; ``nub.register_service()``). Returning None
+        (a forgotten ``return True``) counts as started, with a warning naming the driver.
+        A call still running after ``IOKIT_DRIVER_TIMEOUT`` seconds (10) is abandoned.
         """
         return True
 
@@ -135,6 +146,17 @@ class IOService(IORegistryEntry):
     def message(self, message_type: int, provider: IOService | None, argument: Any = None) -> int:
         """A message from ``provider`` (``kIOMessage*``); the default is kIOReturnUnsupported."""
         return 0xE00002C7
+
+    def new_user_client(self, owning_task: Any, security_id: Any, type: int,
+                        properties: Mapping[str, Any] | None) -> Any:
+        """A program opens this service (``newUserClient``, from ``IOServiceOpen``).
+
+        Return a new, unattached ``IOUserClient`` (the kernel initialises, attaches and starts
+        it), or an IOReturn code to refuse (``IOReturn.EXCLUSIVE_ACCESS``, ...). The default,
+        None, makes the kernel instantiate the class named by ``IOUserClientClass``
+        (``kIOReturnUnsupported`` without one).
+        """
+        return None
 
     # -- requests to the kernel ----------------------------------------------------------
     def attach(self, provider: IOService) -> bool:

@@ -16,18 +16,26 @@ libkern                 here
 
 A plain ``int`` is accepted wherever an ``OSNumber`` is and counts as 64 bits, as the
 kernel's XML parser treats an ``<integer>`` without a ``size`` attribute.
+
+Containers nest at most :data:`MAX_VALUE_DEPTH` deep and never contain themselves: values
+read from files are checked where they are read (:func:`check_shape`), values a driver sets
+when it sets them (:func:`check_value`), so everything that walks a value later may recurse.
 """
 
 from __future__ import annotations
 
-from collections.abc import Hashable, Mapping
+from collections.abc import Hashable, Iterable, Mapping
 from typing import Any
 
 __all__ = [
+    "MAX_VALUE_DEPTH",
+    "MAX_VALUE_ITEMS",
     "SCALAR_TYPES",
     "OSNumber",
+    "PropertyShapeError",
     "PropertyTypeError",
     "PropertyValue",
+    "check_shape",
     "check_value",
     "equality_key",
     "number_bits",
@@ -35,6 +43,16 @@ __all__ = [
 ]
 
 _WIDTHS = (8, 16, 32, 64)
+
+#: The deepest nesting of containers (arrays, dictionaries, sets) a property value, or a
+#: property list holding such values, may have: ``[[1]]`` is 2 deep. The one limit for every
+#: reader (plists, machine models, dumps) and for ``set_property``. Real manifests and
+#: registries nest under 10; the kernel's unserializers bound nesting too, and a bound lets
+#: everything that walks a value (matching, ioreg, JSON) recurse without fear.
+MAX_VALUE_DEPTH = 128
+#: The most items a value may hold counted as a tree: a binary plist can refer to one array
+#: many times, so a small file can stand for an enormous tree.
+MAX_VALUE_ITEMS = 1 << 18
 
 
 class OSNumber(int):
@@ -77,6 +95,19 @@ class PropertyTypeError(TypeError):
         self.value = value
 
 
+class PropertyShapeError(PropertyTypeError):
+    """A value nested deeper than :data:`MAX_VALUE_DEPTH`, containing itself, or larger than
+    :data:`MAX_VALUE_ITEMS`. ``path`` leads to where it happened, ``depth`` is how deep that is.
+    """
+
+    def __init__(self, path: str, value: object, reason: str, depth: int) -> None:
+        TypeError.__init__(self, f"{path}: {reason}")
+        self.path = path
+        self.value = value
+        self.reason = reason
+        self.depth = depth
+
+
 def number_bits(value: int) -> int:
     """The bit width of a number property: its own for an :class:`OSNumber`, else 64."""
     return value.bits if isinstance(value, OSNumber) else 64
@@ -87,20 +118,105 @@ SCALAR_TYPES = frozenset({str, bytes, bool, int, OSNumber})
 
 
 def check_value(value: object, path: str = "value") -> None:
-    """Raise :class:`PropertyTypeError` unless ``value`` is a property value, recursively."""
-    if isinstance(value, (str, bytes, bool, int)):
+    """Raise :class:`PropertyTypeError` unless ``value`` is a property value, to any depth.
+
+    A too deep, cyclic or too large value raises :class:`PropertyShapeError` (a subclass).
+    """
+    _walk(value, path, typed=True)
+
+
+def check_shape(value: object, path: str = "value") -> None:
+    """Raise :class:`PropertyShapeError` when ``value`` (any nest of dicts, lists, tuples and
+    sets, whatever its leaves) is deeper than :data:`MAX_VALUE_DEPTH`, contains itself or holds
+    more than :data:`MAX_VALUE_ITEMS` items. Iterative: safe on any input.
+    """
+    _walk(value, path, typed=False)
+
+
+# A breadcrumb to an item: (the parent's crumb, the key or index that leads here, the
+# container holding it). Made per container only, so a walk costs little; the path is spelt
+# out only when something is refused.
+_Crumb = tuple[Any, object, object]
+
+
+_CONTAINERS = (Mapping, list, tuple, frozenset, set)
+#: Containers a property value may be (a mutable ``set`` is not: OSSet is ``frozenset``).
+_VALUE_CONTAINERS = (Mapping, list, tuple, frozenset)
+
+
+def _walk(value: object, path: str, *, typed: bool) -> None:
+    containers = _VALUE_CONTAINERS if typed else _CONTAINERS
+    if not isinstance(value, containers):
+        if typed and not isinstance(value, (str, bytes, bool, int)):
+            raise PropertyTypeError(path, value)
         return
-    if isinstance(value, (list, tuple, frozenset)):
-        for index, item in enumerate(value):
-            check_value(item, f"{path}[{index}]")
-        return
-    if isinstance(value, Mapping):
-        for key, item in value.items():
-            if not isinstance(key, str):
-                raise PropertyTypeError(f"{path} key {key!r}", key)
-            check_value(item, f"{path}.{key}")
-        return
-    raise PropertyTypeError(path, value)
+    # Only containers go on the stack; leaves are checked where they are met.
+    stack: list[tuple[Any, int, _Crumb | None]] = [(value, 0, None)]
+    items = 0
+    while stack:
+        item, depth, crumb = stack.pop()
+        if depth >= MAX_VALUE_DEPTH:
+            raise _too_deep(path, crumb, item, depth + 1)
+        items += len(item)
+        if items > MAX_VALUE_ITEMS:
+            raise PropertyShapeError(_spell(path, crumb), value,
+                                     f"holds more than {MAX_VALUE_ITEMS} items", depth)
+        if isinstance(item, Mapping):
+            if typed:
+                _check_keys(item, path, crumb)
+            pairs: Iterable[tuple[object, object]] = item.items()
+        else:
+            pairs = enumerate(item)
+        for key, child in pairs:
+            if type(child) in SCALAR_TYPES:
+                continue
+            if isinstance(child, containers):
+                stack.append((child, depth + 1, (crumb, key, item)))
+            elif typed and not isinstance(child, (str, bytes, bool, int)):
+                raise PropertyTypeError(_spell(path, (crumb, key, item)), child)
+
+
+def _check_keys(item: Mapping[Any, Any], path: str, crumb: _Crumb | None) -> None:
+    for key in item:
+        if not isinstance(key, str):
+            raise PropertyTypeError(f"{_spell(path, crumb)} key {key!r}", key)
+
+
+def _too_deep(path: str, crumb: _Crumb | None, item: object, depth: int) -> PropertyShapeError:
+    steps = _steps(crumb)
+    # Past the limit, a container met again on the way down means the value contains itself:
+    # name the way to where it first comes back.
+    seen: set[int] = set()
+    children = [container for _, container in steps[1:]] + [item]
+    for index, ((_, container), child) in enumerate(zip(steps, children)):
+        seen.add(id(container))
+        if id(child) in seen:
+            return PropertyShapeError(_spell(path, steps[: index + 1]), item,
+                                      "contains itself (a cycle)", index + 1)
+    return PropertyShapeError(_spell(path, steps), item,
+                              f"nested {depth} deep; the limit is {MAX_VALUE_DEPTH}", depth)
+
+
+def _steps(crumb: _Crumb | None) -> list[tuple[object, object]]:
+    """``(key, container)`` from the top down to ``crumb``."""
+    steps: list[tuple[object, object]] = []
+    while crumb is not None:
+        parent, key, container = crumb
+        steps.append((key, container))
+        crumb = parent
+    steps.reverse()
+    return steps
+
+
+def _spell(path: str, steps: list[tuple[object, object]] | _Crumb | None) -> str:
+    """``path.key[3].other``; a long trail keeps its ends (``path.a.b[0]…(120 more)…[0]``)."""
+    if not isinstance(steps, list):
+        steps = _steps(steps)
+    parts = [f".{key}" if isinstance(container, Mapping) else f"[{key}]"
+             for key, container in steps]
+    if len(parts) > 12:
+        parts = [*parts[:6], f"…({len(parts) - 9} more)…", *parts[-3:]]
+    return path + "".join(parts)
 
 
 def values_equal(a: object, b: object) -> bool:
@@ -109,11 +225,20 @@ def values_equal(a: object, b: object) -> bool:
     Numbers compare by value whatever their width; a string equals data holding the same
     bytes, optionally followed by one NUL (``OSString``/``OSData``, both directions);
     booleans compare by identity; arrays element by element; dictionaries key by key.
+
+    :raises PropertyShapeError: past :data:`MAX_VALUE_DEPTH` (a value no reader lets in).
     """
     kind = type(a)
     if kind is type(b) and kind in SCALAR_TYPES:
         # The common case in matching (str to str, data to data, number to number): plain
         # equality is libkern's answer, and it skips the ABC checks below.
+        return bool(a == b)
+    return _equal(a, b, 0)
+
+
+def _equal(a: object, b: object, depth: int) -> bool:
+    kind = type(a)
+    if kind is type(b) and kind in SCALAR_TYPES:
         return bool(a == b)
     if isinstance(a, bool) or isinstance(b, bool):
         return a is b or (isinstance(a, bool) and isinstance(b, bool) and a == b)
@@ -122,9 +247,12 @@ def values_equal(a: object, b: object) -> bool:
     if isinstance(a, bytes) and isinstance(b, str):
         return _string_equals_data(b, a)
     if isinstance(a, (list, tuple)) and isinstance(b, (list, tuple)):
-        return len(a) == len(b) and all(values_equal(x, y) for x, y in zip(a, b))
+        if len(a) != len(b):
+            return False
+        depth = _deeper(a, depth)
+        return all(_equal(x, y, depth) for x, y in zip(a, b))
     if isinstance(a, Mapping) and isinstance(b, Mapping):
-        return _mappings_equal(a, b)
+        return _mappings_equal(a, b, _deeper(a, depth))
     both_numbers = isinstance(a, int) and isinstance(b, int)
     both_sets = isinstance(a, (frozenset, set)) and isinstance(b, (frozenset, set))
     if type(a) is not type(b) and not both_numbers and not both_sets:
@@ -132,13 +260,21 @@ def values_equal(a: object, b: object) -> bool:
     return bool(a == b)
 
 
-def _mappings_equal(a: Mapping[Any, Any], b: Mapping[Any, Any]) -> bool:
+def _deeper(value: object, depth: int) -> int:
+    """One level further down ``value``; refused past the limit, so recursion stays bounded."""
+    if depth >= MAX_VALUE_DEPTH:
+        raise PropertyShapeError("value", value,
+                                 f"nested more than {MAX_VALUE_DEPTH} deep", depth + 1)
+    return depth + 1
+
+
+def _mappings_equal(a: Mapping[Any, Any], b: Mapping[Any, Any], depth: int) -> bool:
     # A loop, not all(<generator>): the catalogue compares every new personality with those
     # already there for its class (IOCatalogue::addDrivers), and the generator doubled that.
     if len(a) != len(b):
         return False
     for key, value in a.items():
-        if key not in b or not values_equal(value, b[key]):
+        if key not in b or not _equal(value, b[key], depth):
             return False
     return True
 
@@ -149,7 +285,13 @@ def equality_key(value: object) -> Hashable:
 
     Strings and data share a key space (a string equals data with its bytes and one optional
     NUL, so data drops one trailing NUL); numbers key by value, booleans apart from them.
+
+    :raises PropertyShapeError: past :data:`MAX_VALUE_DEPTH` (a value no reader lets in).
     """
+    return _key(value, 0)
+
+
+def _key(value: object, depth: int) -> Hashable:
     if isinstance(value, bool):
         return ("bool", value)
     if isinstance(value, int):
@@ -159,9 +301,11 @@ def equality_key(value: object) -> Hashable:
     if isinstance(value, bytes):
         return value[:-1] if value.endswith(b"\x00") else value
     if isinstance(value, (list, tuple)):
-        return ("array", tuple(equality_key(item) for item in value))
+        depth = _deeper(value, depth)
+        return ("array", tuple([_key(item, depth) for item in value]))
     if isinstance(value, Mapping):
-        return ("dict", frozenset((key, equality_key(item)) for key, item in value.items()))
+        depth = _deeper(value, depth)
+        return ("dict", frozenset([(key, _key(item, depth)) for key, item in value.items()]))
     if isinstance(value, (set, frozenset)):
         return ("set", frozenset(value))
     try:  # a plist <real> and the like, which values_equal compares with ==

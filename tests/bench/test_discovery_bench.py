@@ -29,7 +29,7 @@ pytestmark = pytest.mark.bench
 COUNT = 300
 
 SCRIPT = r'''
-import json, plistlib, statistics, sys, tempfile, time
+import importlib.util, json, os, plistlib, statistics, sys, tempfile, time
 from pathlib import Path
 from importlib.metadata import entry_points
 from iokit_host.kext.discovery import discover
@@ -38,6 +38,9 @@ def baseline():
     found = []
     for ep in entry_points(group="iokit.kexts"):
         manifest = ep.dist.locate_file(ep.module.replace(".", "/") + "/Info.plist")
+        if not os.path.isfile(manifest):  # an editable install: its package is elsewhere
+            spec = importlib.util.find_spec(ep.module)
+            manifest = os.path.join(spec.submodule_search_locations[0], "Info.plist")
         with open(manifest, "rb") as stream:
             found.append(plistlib.load(stream))
     return len(found)

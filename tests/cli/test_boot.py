@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
+import os
 import plistlib
+import subprocess
+import sys
 from pathlib import Path
 
 import pytest
@@ -29,7 +32,8 @@ def _plist(tmp_path: Path, personalities: dict) -> Path:  # type: ignore[type-ar
     path = tmp_path / "Info.plist"
     path.write_bytes(plistlib.dumps({
         "CFBundleIdentifier": "com.real.wifi", "CFBundleVersion": "1.0",
-        "CFBundleName": "RealWiFi", "IOKitPersonalities": personalities,
+        "CFBundleName": "RealWiFi", "CFBundleExecutable": "RealWiFi",  # a kext with code
+        "IOKitPersonalities": personalities,
         "OSBundleLibraries": {"com.apple.kpi.iokit": "8.0"}}))
     return path
 
@@ -40,7 +44,9 @@ def files(tmp_path: Path, wifi_machine: Path) -> dict[str, str]:
     plist = _plist(tmp_path, {"Wi-Fi": {
         "IOClass": "AppleRealWiFi", "IOProviderClass": "IOPCIDevice", "IOProbeScore": 5000,
         "CFBundleIdentifier": "com.real.wifi",
-        "IOPropertyMatch": {"vendor-id": b"\xe4\x14\x00\x00"}}})
+        "IOPropertyMatch": {"vendor-id": b"\xe4\x14\x00\x00"}}, "Generic": {
+        "IOClass": "IOPCIDeviceGeneric", "IOProviderClass": "IOPCIDevice", "IOProbeScore": 100,
+        "CFBundleIdentifier": "com.real.wifi"}})
     return {"machine": str(wifi_machine), "events": str(tmp_path / "events.toml"),
             "kext": str(plist)}
 
@@ -98,3 +104,33 @@ def test_iokit_strict_in_the_environment_acts_as_the_flag(
     assert "+-o TestMac" in out and "error[manifest-bad-version]" in err
     monkeypatch.setenv("IOKIT_STRICT", "0")
     assert main(["ioreg", *args]) == 0
+
+
+def test_the_summary_counts_the_refusals_printed_under_it(
+        tmp_path: Path, files: dict[str, str]) -> None:
+    """The real command: an unreadable plist, a placeholder identity, a personality without a
+    class and a kext whose library is missing are four refusals, printed and counted."""
+    unreadable = tmp_path / "unreadable.plist"
+    unreadable.write_bytes(b"\x00not a plist")
+    libraries = {"com.apple.kpi.iokit": "8.0"}
+    placeholder = tmp_path / "placeholder.plist"
+    placeholder.write_bytes(plistlib.dumps({
+        "CFBundleIdentifier": "$(PRODUCT_BUNDLE_IDENTIFIER)", "CFBundleVersion": "1.0",
+        "OSBundleLibraries": libraries}))
+    classless = _plist(tmp_path, {"Bad": {"IOClass": ["x"], "IOProviderClass": "IOPCIDevice"}})
+    lonely = tmp_path / "lonely.plist"
+    lonely.write_bytes(plistlib.dumps({
+        "CFBundleIdentifier": "com.lonely", "CFBundleVersion": "1.0", "CFBundleExecutable": "L",
+        "OSBundleLibraries": {"org.coolstar.VoodooGPIO": "1.1", **libraries}}))
+    args = ["boot", "--machine", files["machine"], "--only-kexts"]
+    for path in (unreadable, placeholder, classless, lonely):
+        args += ["--kext", str(path)]
+    done = subprocess.run([sys.executable, "-m", "iokit_host", *args], capture_output=True,
+                          text=True, check=False, timeout=120,
+                          env={**os.environ, "IOKIT_NO_CACHE": "1"})
+    assert done.returncode == 0, done.stderr
+    assert done.stdout.splitlines()[-1].endswith("4 refusals, 0 waiting")
+    printed = [line.split("]")[0] for line in done.stderr.splitlines()
+               if line.startswith(("error[", "warning["))]
+    assert printed == ["error[manifest-unreadable", "error[manifest-build-placeholder",
+                       "warning[personality-ill-typed-class", "error[kext-library-missing"]

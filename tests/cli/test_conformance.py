@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import json
+import subprocess
+import sys
 from pathlib import Path
 
 import pytest
@@ -73,3 +75,61 @@ def test_bad_classes_file_is_reported(tmp_path: Path, capsys: pytest.CaptureFixt
     classes.write_text("[classes]\nVendorDisk = 3\n")
     assert main(["conformance", "--classes", str(classes), str(dump)]) == 1
     assert "machine-model-wrong-type" in capsys.readouterr().err
+
+
+def test_unreadable_dumps_are_entries_with_their_error_and_the_rest_is_measured(
+        dump: Path, tmp_path: Path) -> None:
+    garbage, empty, folder = tmp_path / "garbage.bin", tmp_path / "empty.txt", tmp_path / "dir"
+    garbage.write_bytes(bytes(range(256)) * 20)
+    empty.write_bytes(b"")
+    folder.mkdir()
+    bad = [garbage, empty, folder]
+    command = [sys.executable, "-m", "iokit_host", "conformance", str(garbage), str(dump),
+               str(empty), str(folder)]
+    done = subprocess.run(command, capture_output=True, text=True, check=False, timeout=120)
+    assert done.returncode == 1 and "Traceback" not in done.stderr
+    lines = done.stdout.splitlines()
+    assert [line.split(": ")[0] for line in lines if ": not read: " in line] == [
+        str(path) for path in bad]
+    assert f"{dump}: 2/4 recorded bindings accepted (recall 0.5000)" in lines
+    assert lines[-1] == "total: 2/4 accepted, recall 0.5000, 3 dump(s) not read"
+    assert done.stderr.count("error[ioreg-dump-invalid]") == 3
+    as_json = subprocess.run([*command, "--json"], capture_output=True, text=True, check=False,
+                             timeout=120)
+    assert as_json.returncode == 1
+    report = json.loads(as_json.stdout)
+    assert [entry["file"] for entry in report["dumps"]] == [str(garbage), str(dump), str(empty),
+                                                            str(folder)]
+    assert [entry.get("error", {}).get("reference") for entry in report["dumps"]] == [
+        "ioreg-dump-invalid", None, "ioreg-dump-invalid", "ioreg-dump-invalid"]
+    assert (report["accepted"], report["attachments"], report["unreadable"]) == (2, 4, 3)
+
+
+def test_a_damaged_dump_is_measured_with_its_warnings(
+        tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    path = tmp_path / "posted.txt"
+    path.write_text("$ ioreg -lw0\n" + DUMP.replace("\n", "\r\n"), newline="")
+    assert main(["conformance", str(path), "--json"]) == 1
+    captured = capsys.readouterr()
+    entry = json.loads(captured.out)["dumps"][0]
+    assert (entry["accepted"], entry["attachments"]) == (2, 4)
+    assert [w["reference"] for w in entry["warnings"]] == ["ioreg-dump-line-endings",
+                                                           "ioreg-dump-noise"]
+    assert "warning[ioreg-dump-noise]" in captured.err
+
+
+def test_all_dumps_readable_and_accepted_exits_zero_even_with_warnings(
+        tmp_path: Path) -> None:
+    path = tmp_path / "tree.txt"
+    path.write_text("\t+-o Root  <class IORegistryEntry, retain 1>\n"
+                    "\t  +-o Mac  <class IOPlatformExpertDevice, retain 1>\n")
+    assert main(["conformance", str(path)]) == 0
+
+
+def test_a_path_given_as_undecodable_bytes_is_reported_printably(
+        dump: Path) -> None:
+    command = [sys.executable, "-m", "iokit_host", "conformance", "\udcff.txt", str(dump)]
+    done = subprocess.run(command, capture_output=True, text=True, check=False, timeout=120,
+                          errors="backslashreplace")
+    assert done.returncode == 1 and "internal error" not in done.stderr
+    assert done.stdout.startswith("\\xff.txt: not read: cannot read the dump: No such file")

@@ -50,3 +50,19 @@ def test_unknown_id_is_refused(capsys: pytest.CaptureFixture[str],
     monkeypatch.setenv("IOKIT_NO_CACHE", "1")
     assert main(["kext", "inspect", "com.example.nowhere"]) == 1
     assert "kext-not-installed" in capsys.readouterr().out
+
+
+def test_ill_typed_keys_are_diagnosed_and_the_rest_kept(tmp_path: Path,
+                                                        capsys: pytest.CaptureFixture[str]) -> None:
+    from tests.kext.dists import info_plist
+
+    plist = tmp_path / "Info.plist"
+    plist.write_bytes(info_plist("com.example.required", OSBundleRequired=["Root"],
+                                 personalities={"P": {"IOProviderClass": "IOPCIDevice",
+                                                      "IOClass": "P", "IOPCIMatch": 1.5}}))
+    assert main(["kext", "inspect", str(plist), "--json"]) == 0
+    report = json.loads(capsys.readouterr().out)
+    assert report["usable"] and report["bundle"]["IOKitPersonalities"] == {}
+    assert [(d["reference"], d["key"]) for d in report["diagnostics"]] == [
+        ("personality-unsupported-value", "IOKitPersonalities.P.IOPCIMatch"),
+        ("manifest-bad-bundle-required", "OSBundleRequired")]

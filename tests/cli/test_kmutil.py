@@ -20,6 +20,22 @@ def test_create_writes_a_collection_a_boot_then_uses(tmp_path: Path,
     assert discover(cache_dir=tmp_path).cache_status == "fresh"
 
 
+def test_create_replaces_a_damaged_collection(tmp_path: Path,
+                                              capsys: pytest.CaptureFixture[str]) -> None:
+    from iokit_host.kext import collection
+    from iokit_host.kext.discovery import discover
+
+    target = collection.collection_path(tmp_path)
+    target.write_bytes(b'{"format": 2, "key": []}')
+    found = discover(cache_dir=tmp_path)  # a boot rebuilds it, and says why
+    assert found.cache_status == "rebuilt"
+    assert "kernel-collection-invalid" in [d.reference for d in found.diagnostics]
+    target.write_bytes(b"\x00garbage")
+    assert main(["kmutil", "create", "--cache-dir", str(tmp_path), "--json"]) == 0
+    assert json.loads(capsys.readouterr().out)["written"]
+    assert discover(cache_dir=tmp_path).cache_status == "fresh"
+
+
 def test_create_unwritable_fails_loudly(tmp_path: Path,
                                         capsys: pytest.CaptureFixture[str]) -> None:
     blocker = tmp_path / "file"

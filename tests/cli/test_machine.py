@@ -3,6 +3,9 @@
 from __future__ import annotations
 
 import json
+import os
+import subprocess
+import sys
 from pathlib import Path
 
 import pytest
@@ -47,3 +50,72 @@ def test_import_writes_a_model_that_reads_back(corpus: Path, tmp_path: Path,
     assert "wrote" in capsys.readouterr().out
     model = read_machine(out)
     assert any(n.name == "ARPT" for _, n in model.nubs())
+
+
+POSTED_DUMP = """\
+$ ioreg -lw0\r
++-o Root  <class IORegistryEntry, id 0x100000100, retain 10>\r
+  +-o Mac  <class IOPlatformExpertDevice, id 0x100000110, registered, retain 4>\r
+    | {\r
+    |   "IOPlatformSerialNumber" = "C02****"\r
+    | }\r
+    | \r
+    +-o en0@0  <class IOEthernetInterface, id 0x100000112, registered, retain 4>\r
+    |   {\r
+    |     "IOMACAddress" = <3c07****c7a5>\r
+    |     "IOMTU" = 1500\r
+    |   }\r
+    |   \r
+    +-o IOResources  <class IOResources, id 0x100000113, registered, retain 4>\r
+        {\r
+          "IOKit" = "IOSer"""
+
+
+def _iokit(*args: str, **env: str) -> subprocess.CompletedProcess[str]:
+    return subprocess.run([sys.executable, "-m", "iokit_host", *args], capture_output=True,
+                          text=True, check=False, timeout=120, env={**os.environ, **env})
+
+
+def test_import_of_a_posted_dump_warns_once_per_damage_and_keeps_the_rest(
+        tmp_path: Path) -> None:
+    pytest.importorskip("iokit_host.ioreg_import")
+    dump, out = tmp_path / "posted.txt", tmp_path / "posted.toml"
+    dump.write_text(POSTED_DUMP, newline="")
+    done = _iokit("machine", "import", str(dump), "-o", str(out), IOKIT_STRICT="0")
+    assert done.returncode == 0, done.stderr
+    warned = [line for line in done.stderr.splitlines() if line.startswith("warning[")]
+    assert [line.split("]")[0] for line in warned] == [
+        "warning[ioreg-dump-line-endings", "warning[ioreg-dump-noise",
+        "warning[ioreg-dump-redacted", "warning[ioreg-dump-truncated"]
+    assert f"{dump}: line 5: redacted values" in done.stderr
+    assert "Traceback" not in done.stderr
+    model = read_machine(out)
+    assert [n.name or n.class_name for _, n in model.nubs()] == ["Mac", "en0"]
+    assert model.root.properties["IOPlatformSerialNumber"] == "C02****"
+
+
+def test_strict_import_refuses_a_posted_dump_whole(tmp_path: Path) -> None:
+    pytest.importorskip("iokit_host.ioreg_import")
+    dump, out = tmp_path / "posted.txt", tmp_path / "posted.toml"
+    dump.write_text(POSTED_DUMP, newline="")
+    for done in (_iokit("machine", "import", str(dump), "-o", str(out), "--strict"),
+                 _iokit("machine", "import", str(dump), "-o", str(out), IOKIT_STRICT="1"),
+                 _iokit("boot", "--machine", str(dump), "--only-kexts", "--strict")):
+        assert done.returncode == 1
+        assert f"error[ioreg-dump-invalid]: {dump}: line 1:" in done.stderr
+        assert not out.exists() and "Traceback" not in done.stderr
+
+
+def test_booting_a_posted_dump_prints_its_warnings(tmp_path: Path) -> None:
+    pytest.importorskip("iokit_host.ioreg_import")
+    dump = tmp_path / "posted.txt"
+    dump.write_text(POSTED_DUMP, newline="")
+    done = _iokit("boot", "--machine", str(dump), "--only-kexts", IOKIT_STRICT="0",
+                  IOKIT_NO_CACHE="1")
+    assert done.returncode == 0, done.stderr
+    assert "+-o en0@0" in done.stdout
+    assert "warning[ioreg-dump-redacted]" in done.stderr
+    ioreg = _iokit("ioreg", "--machine", str(dump), "--only-kexts", IOKIT_STRICT="0",
+                   IOKIT_NO_CACHE="1")
+    assert ioreg.returncode == 0 and "warning[ioreg-dump-truncated]" in ioreg.stderr
+    assert "warning" not in ioreg.stdout

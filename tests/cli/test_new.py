@@ -111,6 +111,55 @@ def test_invalid_answers_are_refused_and_nothing_is_written(
     assert not (tmp_path / "acme-keyboard").exists()
 
 
+def _nothing_written(folder: Path) -> bool:
+    return not any(folder.iterdir())
+
+
+@pytest.mark.parametrize(("data", "expected"), [
+    ("id_vender=1133", ("error[new-unknown-question]: id_vender: the driver template has no "
+                        "question 'id_vender'\n  hint: did you mean 'id_vendor'?")),
+    ("probe_scor=5", "did you mean 'probe_score'?"),
+    ("probe_score=abc", "error[new-invalid-answer]: probe_score: 'abc' is not an integer"),
+    ("interface_class=3.5", "interface_class: '3.5' is not an integer"),
+    ("name=other", "error[new-bad-data]: --data cannot answer 'name'"),
+    ("no-equals-sign", "--data takes QUESTION=VALUE, not 'no-equals-sign'"),
+    # asked only for a device driver: copier would drop it without a word
+    ("id_vendor=1133", ("error[new-answer-not-asked]: id_vendor: the template does not ask "
+                        "id_vendor here; it is asked only when provider_class == "
+                        "'IOUSBHostDevice'")),
+])
+def test_a_bad_data_answer_is_refused_by_name_and_nothing_is_written(
+        tmp_path: Path, capsys: pytest.CaptureFixture[str], data: str, expected: str) -> None:
+    status, out, err = new(capsys, "acme-keyboard", "--defaults", "-o", str(tmp_path),
+                           "--data", data)
+    assert status == 1, out
+    assert expected in err
+    assert "Traceback" not in err and "internal error" not in err
+    assert _nothing_written(tmp_path)
+
+
+def test_data_integers_may_be_hexadecimal(tmp_path: Path,
+                                          capsys: pytest.CaptureFixture[str]) -> None:
+    status, _, err = new(capsys, "logi-mouse", "--defaults", "-o", str(tmp_path),
+                         "--provider-class", "IOUSBHostDevice", "--data", "id_vendor=0x046d",
+                         "--data", "id_product=49271")
+    assert status == 0, err
+    info = plistlib.loads((tmp_path / "logi-mouse" / "logi_mouse" / "Info.plist").read_bytes())
+    (personality,) = info["IOKitPersonalities"].values()
+    assert (personality["idVendor"], personality["idProduct"]) == (0x046D, 49271)
+
+
+def test_an_output_that_cannot_hold_the_package_is_a_clear_error(
+        tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    a_file = tmp_path / "a-file"
+    a_file.write_text("")
+    status, _, err = new(capsys, "acme-keyboard", "--defaults", "-o", str(a_file))
+    assert status == 1
+    assert f"error[new-destination-unwritable]: {a_file / 'acme-keyboard'}: cannot create" in err
+    assert "Traceback" not in err and "Warning" not in err
+    assert [p.name for p in tmp_path.iterdir()] == ["a-file"]
+
+
 @pytest.mark.parametrize("version", [
     "1", "1.", "1.0.0", "01.0", "1b3", "1.0b3", "1.0f1", "1.0d0", "1.2.3d255",
     "9999.9999.9999fc255", "1.2.3333.", "1.2.3333.b1",
@@ -195,19 +244,97 @@ def test_generated_tests_pass_for_other_provider_classes(iokit_venv: Venv, tmp_p
 
 
 
-@pytest.mark.slow
-def test_the_generated_tox_matrix_runs(tmp_path: Path, capsys: pytest.CaptureFixture[str]
-                                       ) -> None:
-    new(capsys, "acme-keyboard", "--defaults", "-o", str(tmp_path))
-    checkout = Path(__file__).resolve().parents[2]
-    env = f"py3{sys.version_info.minor}-hostlatest"
+# -- the tox matrix: what hostmin and hostlatest install ---------------------------------------
+def _tox_deps(package: Path, env: dict[str, str]) -> dict[str, list[str]]:
+    """``tox config``'s resolved deps of both host factors, for the running Python."""
+    names = [f"py3{sys.version_info.minor}-host{factor}" for factor in ("min", "latest")]
     environ = {k: v for k, v in os.environ.items()
-               if not k.startswith(("PYTEST_", "TOX_", "VIRTUAL_ENV"))}
-    # iokit-host is not on an index here: point the matrix at this checkout, as CI would.
-    environ |= {"IOKIT_HOST_SPEC": str(checkout), "IOKIT_SDK_SPEC": str(checkout / "sdk")}
-    done = subprocess.run([sys.executable, "-m", "tox", "-e", env, "--workdir",
-                           str(tmp_path / "tox")], cwd=tmp_path / "acme-keyboard",
-                          capture_output=True, text=True, env=environ, check=False)
-    assert done.returncode == 0, done.stdout + done.stderr
-    assert "3 passed" in done.stdout
-    assert f"{env}: OK" in done.stdout
+               if not k.startswith(("PYTEST_", "TOX_", "IOKIT_HOST_", "IOKIT_SDK_"))} | env
+    # env_list cut to these two: tox would otherwise look for every Python in the matrix.
+    done = subprocess.run([sys.executable, "-m", "tox", "config", "-e", ",".join(names),
+                           "-k", "deps", "-x", f"tox.env_list={','.join(names)}"], cwd=package, env=environ, capture_output=True,
+                          text=True, check=True, timeout=120)
+    deps: dict[str, list[str]] = {}
+    for line in done.stdout.splitlines():
+        if line.startswith("[testenv:"):
+            current = deps.setdefault(line.split("-host")[1].rstrip("]"), [])
+        elif line.startswith("  "):
+            current.append(line.strip())
+    return deps
+
+
+def test_hostmin_installs_the_floor_of_the_drivers_ranges_and_hostlatest_the_newest(
+        tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    from packaging.requirements import Requirement
+    from packaging.version import Version
+
+    new(capsys, "acme-keyboard", "--defaults", "-o", str(tmp_path))
+    package = tmp_path / "acme-keyboard"
+    project = tomllib.loads((package / "pyproject.toml").read_text())["project"]
+    declared = {r.name: r for r in map(Requirement, [
+        *project["dependencies"], *project["optional-dependencies"]["test"]])}
+    floors = {name: next(s.version for s in declared[name].specifier if s.operator == ">=")
+              for name in ("iokit-sdk", "iokit-host")}
+    deps = _tox_deps(package, {})
+    pinned = [Requirement(line) for line in deps["min"]]
+    assert [r.name for r in pinned] == ["iokit-sdk", "iokit-host"]
+    for requirement in pinned:
+        (spec,) = requirement.specifier
+        assert spec.operator == "==" and Version(spec.version) == Version(floors[requirement.name])
+    # the newest within the declared range: the same upper bound, no floor
+    for requirement in map(Requirement, deps["latest"]):
+        assert set(requirement.specifier) == {s for s in declared[requirement.name].specifier
+                                              if s.operator == "<"}
+
+
+def test_a_checkout_feeds_both_factors_unless_hostmin_is_given_its_own(
+        tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    new(capsys, "acme-keyboard", "--defaults", "-o", str(tmp_path))
+    package = tmp_path / "acme-keyboard"
+    checkout = {"IOKIT_HOST_SPEC": "/src/host", "IOKIT_SDK_SPEC": "/src/host/sdk"}
+    assert _tox_deps(package, checkout) == {"min": ["/src/host/sdk", "/src/host"],
+                                            "latest": ["/src/host/sdk", "/src/host"]}
+    older = {"IOKIT_HOST_MIN_SPEC": "/old/host", "IOKIT_SDK_MIN_SPEC": "/old/host/sdk"}
+    assert _tox_deps(package, checkout | older) == {"min": ["/old/host/sdk", "/old/host"],
+                                                    "latest": ["/src/host/sdk", "/src/host"]}
+    # and the README says so
+    readme = (package / "README.md").read_text()
+    assert "today both install the same version" in readme and "IOKIT_HOST_MIN_SPEC" in readme
+
+
+# -- the generated README: every command it lists runs -----------------------------------------
+def _readme_commands(readme: Path) -> list[str]:
+    """The lines of the README's first ``bash`` block (each with its trailing # comment)."""
+    block = readme.read_text().split("```bash\n", 1)[1].split("```", 1)[0]
+    return [line for line in block.splitlines() if line.strip()]
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("provider", ["IOUSBHostInterface", "IOPCIDevice", "AppleSMCDevice"])
+def test_every_command_in_the_generated_readme_runs(iokit_venv: Venv, tmp_path: Path,
+                                                    provider: str) -> None:
+    name = f"readme-{provider.lower()}"
+    iokit_venv.run(iokit_venv.bin / "iokit", "new", name, "--defaults", "-o", tmp_path,
+                   "--provider-class", provider)
+    package = tmp_path / name
+    commands = _readme_commands(package / "README.md")
+    assert [c.split()[0] for c in commands][:3] == ["pip", "pytest", "iokit"]
+    assert commands[-1].split()[0] == "tox"
+    checkout = Path(__file__).resolve().parents[2]
+    iokit_venv.pip_install("tox>=4.11", options=())  # what a driver author has installed
+    # iokit-host is not on an index here: the README's own advice, with wheels of this
+    # checkout (a folder would be built in place); the matrix is cut to this Python.
+    minor = sys.version_info.minor
+    env = {"IOKIT_SDK_SPEC": str(iokit_venv.build_wheel(checkout / "sdk")),
+           "IOKIT_HOST_SPEC": str(iokit_venv.build_wheel(checkout)), "IOKIT_NO_CACHE": "1",
+           "TOXENV": f"py3{minor}-hostmin,py3{minor}-hostlatest"}
+    try:
+        for command in commands:
+            done = iokit_venv.run("bash", "-c", command, cwd=package, env=env, check=False)
+            assert done.returncode == 0, f"{command}\n{done.stdout}{done.stderr}"
+            if command.startswith("tox"):
+                assert "3 passed" in done.stdout or provider == "IOResources"
+                assert f"py3{minor}-hostmin: OK" in done.stdout
+                assert f"py3{minor}-hostlatest: OK" in done.stdout
+    finally:
+        iokit_venv.run(iokit_venv.python, "-m", "pip", "uninstall", "-y", "-q", name)

@@ -69,3 +69,12 @@ def test_depth_limit_drops_children(registry: IORegistry) -> None:
     registry.attach(IOService(name="A"), registry.root, "IOService")
     root = plistlib.loads(render_archive(registry, IoregOptions(depth=1)))
     assert "IORegistryEntryChildren" not in root
+
+
+def test_a_registry_thousands_deep_is_archived(registry: IORegistry, make: Maker) -> None:
+    node = None
+    for level in range(2000):
+        node = make(node, name=f"n{level}")
+    data = render_archive(registry, IoregOptions())
+    assert data.count(b"<string>IOService</string>") == 2000
+    assert b"<string>n1999</string>" in data

@@ -72,3 +72,37 @@ def test_root_option_gives_a_list(registry: IORegistry, make: Maker) -> None:
     make(None, name="A")
     assert [n["name"] for n in json.loads(render_json(registry, IoregOptions(root=True,
                                                                              name="A")))] == ["A"]
+
+
+def test_a_registry_thousands_deep_renders(registry: IORegistry, make: Maker) -> None:
+    node = None
+    for level in range(2000):
+        node = make(node, name=f"n{level}")
+    text = render_json(registry, IoregOptions(state=False))
+    assert text.count('"class": "IOService"') == 2000
+    assert '"name": "n1999"' in text
+
+
+def test_values_at_the_nesting_limit_render(registry: IORegistry, make: Maker) -> None:
+    from iokit_sdk.values import MAX_VALUE_DEPTH
+
+    deep: Any = []
+    for _ in range(MAX_VALUE_DEPTH - 1):
+        deep = [deep]
+    make(None, name="deep", props={"deep": deep})
+    document = json.loads(render_json(registry, IoregOptions(list_properties=True)))
+    value = document["children"][0]["properties"]["deep"]
+    for _ in range(MAX_VALUE_DEPTH - 1):
+        value = value[0]
+    assert value == []
+
+
+def test_decoding_refuses_json_nested_past_the_limit_in_our_error() -> None:
+    deep: Any = []
+    for _ in range(3000):
+        deep = [deep]
+    for value in (deep, {"dict": {"a": deep}}, {"a": 1, "b": 2, "c": deep},
+                  {"number": 10 ** 5000, "bits": 7}):
+        with pytest.raises(JsonValueError) as caught:
+            decode_json_value(value)
+        assert len(str(caught.value)) < 400

@@ -1,11 +1,18 @@
-"""Every real dump in the corpus imports, quickly, with what the files show."""
+"""Every real dump in the corpus imports, quickly, with what the files show; damaged copies of
+one import with a warning per kind of damage and keep every entry the damage did not touch."""
 
 from __future__ import annotations
 
+import re
+import textwrap
 import time
+from collections.abc import Callable
 from pathlib import Path
 
-from iokit_host.ioreg_import import import_dump
+import pytest
+
+from iokit_host.ioreg_import import IoregDumpInvalid, import_dump, parse_dump
+from iokit_host.machine.model import MachineModel
 
 
 def test_all_corpus_dumps_import(corpus: Path) -> None:
@@ -37,3 +44,157 @@ def test_device_tree_dump_imports_as_device_tree_plane(corpus: Path) -> None:
     children = model.root.children
     assert children and all(c.planes[0].plane == "IODeviceTree" for c in children)
     assert not any(nub.recorded_driver for _, nub in model.nubs())
+
+
+# -- damaged real dumps: only the damage is lost -------------------------------------------------
+
+MBP = "khronokernel__DarwinDumped__MacBookPro_MacBookPro8_2_IORegDump_IOReg.txt"
+
+
+def _lines(raw: bytes) -> list[bytes]:
+    return raw.split(b"\n")
+
+
+def _redact(raw: bytes) -> bytes:
+    raw = re.sub(rb'("IOPlatformSerialNumber" = "...)[^"]*"', rb'\1****"', raw)
+    raw = re.sub(rb'("IOMACAddress" = <....)[0-9a-f]{4}', rb"\1****", raw)
+    return re.sub(rb'("IOPCIExpressLinkStatus" = )[0-9]+', rb"\1XXXX", raw)
+
+
+def _entry_line(raw: bytes, fraction: float) -> int:
+    """The index of an entry line with a property block, about ``fraction`` into the dump."""
+    lines = _lines(raw)
+    start = int(len(lines) * fraction)
+    return next(n for n in range(start, len(lines)) if b"+-o " in lines[n]
+                and lines[n + 1].strip(b" |") == b"{")
+
+
+def _cut_mid_property(raw: bytes) -> bytes:
+    lines = _lines(raw)
+    entry = _entry_line(raw, 0.6)
+    return b"\n".join(lines[:entry + 3]) + b"\n" + lines[entry + 3][:25]
+
+
+def _cut_mid_entry_line(raw: bytes) -> bytes:
+    lines = _lines(raw)
+    entry = _entry_line(raw, 0.6)
+    return b"\n".join(lines[:entry]) + b"\n" + lines[entry][:len(lines[entry]) - 40]
+
+
+def _repeat_an_entry_line(raw: bytes) -> bytes:
+    lines = _lines(raw)
+    entry = _entry_line(raw, 0.3)
+    return b"\n".join([*lines[:entry + 1], lines[entry], *lines[entry + 1:]])
+
+
+def _fold(raw: bytes, width: int = 80) -> bytes:
+    """What ``fold -w 80`` (or a terminal that wraps) makes of the dump."""
+    return b"\n".join(line[start:start + width] for line in _lines(raw)
+                      for start in range(0, max(len(line), 1), width))
+
+
+def _mail(raw: bytes, width: int = 76) -> bytes:
+    """What a mail client makes of the dump: lines broken at a blank, the blank dropped."""
+    text = raw.decode("utf-8", errors="surrogateescape")
+    lines = [piece for line in text.split("\n")
+             for piece in (textwrap.wrap(line, width) if len(line) > width else [line])]
+    return "\n".join(lines).encode("utf-8", errors="surrogateescape")
+
+
+DAMAGES = {
+    "redacted": (_redact, "ioreg-dump-redacted"),
+    "crlf": (lambda raw: raw.replace(b"\n", b"\r\n"), "ioreg-dump-line-endings"),
+    "tab-indented": (lambda raw: b"\n".join(b"\t" + line for line in _lines(raw)),
+                     "ioreg-dump-indent"),
+    "tabified": (lambda raw: b"\n".join(re.sub(rb"^((?:  )+)", lambda m: b"\t" * (len(m[1]) // 2),
+                                               line) for line in _lines(raw)),
+                 "ioreg-dump-indent"),
+    "prompt-line": (lambda raw: b"$ ioreg -lw0\n" + raw + b"\n$ ", "ioreg-dump-noise"),
+    "not-utf8": (lambda raw: raw.replace(b"Darwin Kernel", b"Darwin K\xe9rnel", 1),
+                 "ioreg-dump-not-utf8"),
+    "repeated-line": (_repeat_an_entry_line, "ioreg-dump-repeated-entry"),
+    "redacted-words": (lambda raw: re.sub(rb'("IOMACAddress" = )<[0-9a-f]*>', rb"\1<redacted>", raw),
+                       "ioreg-dump-redacted"),
+    "folded": (_fold, "ioreg-dump-wrapped"),
+    "mail-wrapped": (_mail, "ioreg-dump-wrapped"),
+    "curly-quotes": (lambda raw: re.sub(rb'"([^"\n]*)"', "\u201c\\1\u201d".encode(), raw),
+                     "ioreg-dump-curly-quotes"),
+    "nul-bytes": (lambda raw: raw.replace(b"\n", b"\x00\n"), "ioreg-dump-nul"),
+    "root-line-damaged": (lambda raw: raw.replace(b"<class IORegistryEntry", b"<clas ", 1),
+                          "ioreg-dump-bad-entry"),
+}
+
+
+@pytest.fixture(scope="module")
+def mbp(corpus: Path) -> tuple[bytes, MachineModel]:
+    path = corpus / "ioreg" / MBP
+    return path.read_bytes(), import_dump(path)
+
+
+@pytest.mark.parametrize("name", list(DAMAGES))
+def test_a_damaged_real_dump_imports_with_a_warning_and_keeps_every_entry(
+        name: str, mbp: tuple[bytes, MachineModel], tmp_path: Path) -> None:
+    raw, clean = mbp
+    damage, reference = DAMAGES[name]
+    path = tmp_path / "posted.txt"
+    path.write_bytes(damage(raw))
+    model = import_dump(path)
+    assert _entries(model) == _entries(clean)
+    if name in ("redacted", "redacted-words", "not-utf8", "mail-wrapped"):  # values differ
+        assert _shape(model) == _shape(clean)
+    else:
+        assert model.root == clean.root and model.root_properties == clean.root_properties
+    if name == "not-utf8":  # the byte is kept, read as Latin-1, not replaced
+        assert str(model.root_properties["IOKitBuildVersion"]).startswith("Darwin K\u00e9rnel")
+    assert [d.reference for d in model.diagnostics] == [reference]
+
+
+def test_redacted_values_are_dropped_or_kept_as_printed(mbp: tuple[bytes, MachineModel]) -> None:
+    raw, clean = mbp
+    model = parse_dump(_redact(raw))
+    platform = model.root.properties
+    assert str(platform["IOPlatformSerialNumber"]).endswith("****")
+    assert not any("IOMACAddress" in nub.properties for _, nub in model.nubs())
+    assert any("IOMACAddress" in nub.properties for _, nub in clean.nubs())
+    assert platform.keys() == clean.root.properties.keys()
+
+
+@pytest.mark.parametrize("cut", [_cut_mid_property, _cut_mid_entry_line])
+def test_a_cut_off_real_dump_keeps_every_entry_before_the_cut(
+        cut: Callable[[bytes], bytes], mbp: tuple[bytes, MachineModel]) -> None:
+    raw, _ = mbp
+    entry = _entry_line(raw, 0.6)
+    before_cut = parse_dump(b"\n".join(_lines(raw)[:entry]) + b"\n")
+    model = parse_dump(cut(raw))
+    assert 100 < _entries(model) == _entries(before_cut)
+    assert model.root == before_cut.root
+    (truncated,) = model.diagnostics
+    assert (truncated.reference, truncated.key) == ("ioreg-dump-truncated", f"line {entry + 1}")
+
+
+def test_every_damage_at_once(mbp: tuple[bytes, MachineModel]) -> None:
+    raw, clean = mbp
+    damaged = raw
+    for name in ("redacted", "not-utf8", "prompt-line", "tab-indented", "crlf"):
+        damaged = DAMAGES[name][0](damaged)
+    model = parse_dump(damaged, source="posted.txt")
+    assert _entries(model) == _entries(clean)
+    assert {d.reference for d in model.diagnostics} == {DAMAGES[name][1] for name in (
+        "redacted", "not-utf8", "prompt-line", "tab-indented", "crlf")}
+
+
+def test_strict_refuses_a_damaged_real_dump(mbp: tuple[bytes, MachineModel]) -> None:
+    raw, _ = mbp
+    with pytest.raises(IoregDumpInvalid) as info:
+        parse_dump(_redact(raw), source="posted.txt", strict=True)
+    assert info.value.diagnostic.key is not None
+    assert info.value.diagnostic.key.startswith("line ")
+
+
+def _entries(model: MachineModel) -> int:
+    return sum(1 for _ in model.nubs())
+
+
+def _shape(model: MachineModel) -> list[tuple[int, str, str | None, str | None, bool]]:
+    return [(depth, nub.class_name, nub.name, nub.id, nub.recorded_driver)
+            for depth, nub in model.nubs()]

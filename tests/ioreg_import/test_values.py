@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import pytest
-from iokit_sdk.values import OSNumber
+from iokit_sdk.values import MAX_VALUE_ITEMS, OSNumber
 
 from iokit_host.ioreg_import.errors import ValueSyntaxError
 from iokit_host.ioreg_import.values import MAX_DEPTH, parse_value
@@ -62,3 +62,35 @@ def test_nesting_is_bounded() -> None:
 def test_huge_line_parses_in_linear_time() -> None:
     text = "{" + ",".join(f'"Class{i}"={i}' for i in range(40000)) + "}"
     assert len(parse_value(text)) == 40000
+
+
+@pytest.mark.parametrize("digits", ["9" * 4301, "1" * 100_000, "0x" + "f" * 5000, "1" * 21])
+def test_huge_numbers_are_a_syntax_error_not_a_conversion_error(digits: str) -> None:
+    # int() refuses decimal text over 4300 digits with a bare ValueError.
+    with pytest.raises(ValueSyntaxError, match="wider than 64 bits"):
+        parse_value(digits)
+    with pytest.raises(ValueSyntaxError, match="wider than 64 bits"):
+        parse_value(f'{{"n"=({digits})}}')
+
+
+def test_leading_zeros_do_not_make_a_number_wide() -> None:
+    assert parse_value("0" * 5000 + "42") == 42
+
+
+def test_very_deep_nesting_is_refused_without_exhausting_the_stack() -> None:
+    with pytest.raises(ValueSyntaxError, match="nested deeper"):
+        parse_value("{" * 200_000 + "}" * 200_000)
+
+
+def test_trailing_blanks_after_a_top_level_string_are_not_part_of_it() -> None:
+    assert parse_value('"say "hi""   \t') == 'say "hi"'
+
+
+@pytest.mark.parametrize("text", ["(" + "1," * MAX_VALUE_ITEMS + "1)",
+                                  "(" + "(1,2)," * (MAX_VALUE_ITEMS // 2) + "())",
+                                  "{" + '"a"=1,' * MAX_VALUE_ITEMS + '"b"=2}'])
+def test_a_value_larger_than_a_property_may_be_is_a_syntax_error(text: str) -> None:
+    # The model refuses such a value, and with it the whole machine; refused here, the
+    # importer drops only that property.
+    with pytest.raises(ValueSyntaxError, match=f"more than {MAX_VALUE_ITEMS} items"):
+        parse_value(text)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import numbers
 from pathlib import Path
 
 import pytest
@@ -77,7 +78,7 @@ def test_probe_may_raise_the_score_or_decline() -> None:
     bundle = kext("com.test.probe", {
         "decl": personality("_Declines", score=50000),
         "low": personality("_Scored", score=1),
-        "builtin-beater": personality("IOService", score=5000),
+        "plain": personality("IOService", score=5000),
     })
     host = make_host([wifi_nub()], [bundle], {"com.test.probe": [_Scored, _Declines]}).boot()
     (driver,) = host.drivers_of(NUB)
@@ -101,6 +102,7 @@ def _raising_bundle() -> object:
     return kext("com.test.raise", {
         "probe": personality("_RaisesInProbe", score=9000),
         "start": personality("_RaisesInStart", score=8000),
+        "fallback": personality("Fallback", score=100),  # a codeless stand-in
     })
 
 
@@ -113,7 +115,7 @@ def test_a_raising_driver_is_reported_and_the_next_candidate_starts() -> None:
                      {"com.test.raise": [_RaisesInStart, _RaisesInProbe]}).boot()
     for nub in ("pci14e4,4331@0", "pci14e4,4331@1"):  # the boot went on to the second nub
         (driver,) = host.drivers_of(nub)
-        assert driver.iokit_class_name == "IOPCIDeviceGeneric"
+        assert driver.iokit_class_name == "Fallback"
     assert _references(host.diagnostics).count("driver-probe-raised") == 2
     assert _references(host.diagnostics).count("driver-start-raised") == 2
     explained = host.explain("pci14e4,4331@0")
@@ -128,7 +130,7 @@ def test_strict_mode_raises_at_the_end_of_boot() -> None:
     with pytest.raises(BootFailedError) as failure:
         host.boot()
     assert failure.value.ref == "boot-failed-strict"
-    assert host.drivers_of(NUB)[0].iokit_class_name == "IOPCIDeviceGeneric"
+    assert host.drivers_of(NUB)[0].iokit_class_name == "Fallback"
 
 
 def test_unknown_class_of_a_kext_with_code_is_skipped(tmp_path: Path,
@@ -141,7 +143,7 @@ def test_unknown_class_of_a_kext_with_code_is_skipped(tmp_path: Path,
     host = make_host([wifi_nub()], [bundle]).boot()
     assert "class-unknown" in _references(host.diagnostics)
     assert host.explain(NUB).outcome_of("Missing").outcome == "class-unknown"
-    assert host.drivers_of(NUB)[0].iokit_class_name == "IOPCIDeviceGeneric"
+    assert host.drivers_of(NUB) == []
 
 
 def test_codeless_kext_starts_a_stand_in_of_its_class() -> None:
@@ -192,11 +194,179 @@ class _RaisesEverywhere(IOService):
 
 def test_cleanup_after_a_raising_start_may_raise_too_and_the_next_candidate_still_starts(
         ) -> None:
-    bundle = kext("com.test.messy", {"p": personality("_RaisesEverywhere", score=8000)})
+    bundle = kext("com.test.messy", {"p": personality("_RaisesEverywhere", score=8000),
+                                     "fallback": personality("Fallback", score=100)})
     host = make_host([wifi_nub()], [bundle], {"com.test.messy": [_RaisesEverywhere]}).boot()
-    assert host.drivers_of(NUB)[0].iokit_class_name == "IOPCIDeviceGeneric"
+    assert host.drivers_of(NUB)[0].iokit_class_name == "Fallback"
     by_reference = {d.reference: d for d in host.diagnostics}
     assert {"driver-start-raised", "driver-stop-raised", "driver-free-raised"} <= set(
         by_reference)
     assert "never started" in by_reference["driver-stop-raised"].message
     assert by_reference["driver-free-raised"].hint == "the candidate was dropped"
+
+
+# -- what a driver returns, and re-entrancy ---------------------------------------------------
+class _NoTruth:
+    def __bool__(self) -> bool:
+        raise ValueError("no truth value")
+
+
+def _against_vendor(cls: type[IOService], score: int = 9000) -> object:
+    """Boot ``cls`` (score 9000) against a codeless VendorDriver (score 100) on one nub."""
+    faulty = kext("com.test.faulty", {"f": personality(cls.__name__, score=score)})
+    vendor = kext("com.test.vendor", {"v": personality("VendorDriver", score=100)})
+    return make_host([wifi_nub()], [faulty, vendor], {"com.test.faulty": [cls]}).boot()
+
+
+def _bound(host: object) -> list[str]:
+    return [d.iokit_class_name for d in host.drivers_of(NUB)]  # type: ignore[attr-defined]
+
+
+class _Number:
+    """An integer type of a numeric library (NumPy's): an Integral, not an int."""
+
+    def __init__(self, value: int) -> None:
+        self.value = value
+
+    def __index__(self) -> int:
+        return self.value
+
+
+numbers.Integral.register(_Number)
+
+
+@pytest.mark.parametrize("returned", [
+    "high", float("nan"), float("inf"), 5000.0, [5000], object(), True, False, 2**31,
+    -(2**31) - 1, 10**5000,
+], ids=["str", "nan", "inf", "float", "list", "object", "true", "false", "beyond-32-bits",
+        "below-32-bits", "huge"])
+def test_a_probe_returning_no_integer_score_declines_with_a_diagnostic(returned: object,
+                                                                      ) -> None:
+    class BadScore(IOService):
+        def probe(self, provider: IOService, score: int) -> int | None:
+            return returned  # type: ignore[return-value]
+
+    host = _against_vendor(BadScore)
+    assert _bound(host) == ["VendorDriver"]
+    (found,) = [d for d in host.diagnostics  # type: ignore[attr-defined]
+                if d.reference == "driver-probe-bad-score"]
+    assert found.message.startswith("BadScore (com.test.faulty) on pci14e4,4331: probe returned")
+    assert len(found.message) < 300
+    fate = host.explain(NUB).outcome_of("BadScore")  # type: ignore[attr-defined]
+    assert fate.outcome == "probe-failed" and fate.reason in found.message
+
+
+@pytest.mark.parametrize("returned", [_Number(2**31 - 1), -(2**31), 0])
+def test_an_integral_score_in_range_is_taken(returned: object) -> None:
+    class Integral(IOService):
+        def probe(self, provider: IOService, score: int) -> int | None:
+            return returned  # type: ignore[return-value]
+
+    host = _against_vendor(Integral, score=-(2**31))
+    expected = int(returned)  # type: ignore[call-overload]
+    winner = "Integral" if expected > 100 else "VendorDriver"
+    assert _bound(host) == [winner]
+    if winner == "Integral":
+        assert host.drivers_of(NUB)[0].get_property("IOProbeScore") == expected  # type: ignore[attr-defined]
+
+
+def test_start_returning_none_starts_with_a_warning_naming_the_driver() -> None:
+    class Forgetful(IOService):
+        def start(self, provider: IOService) -> bool:
+            self.set_property("Up", True)  # forgot: return True
+
+    host = _against_vendor(Forgetful)
+    assert _bound(host) == ["Forgetful"]
+    (warning,) = host.diagnostics  # type: ignore[attr-defined]
+    assert (warning.reference, warning.severity.value) == ("driver-start-returned-none", "warning")
+    assert "Forgetful (com.test.faulty) on pci14e4,4331: start returned None" in warning.message
+    assert host.summary().drivers_started == 1  # type: ignore[attr-defined]
+
+
+def test_start_returning_a_value_without_truth_is_a_failed_start() -> None:
+    class Truthless(IOService):
+        def start(self, provider: IOService) -> bool:
+            return _NoTruth()  # type: ignore[return-value]
+
+    host = _against_vendor(Truthless)
+    assert _bound(host) == ["VendorDriver"]
+    (error,) = host.diagnostics  # type: ignore[attr-defined]
+    assert error.reference == "driver-start-bad-result"
+    assert "truth value raised ValueError: no truth value" in error.message
+
+
+def test_a_driver_whose_constructor_raises_fails_at_init() -> None:
+    class Unbuildable(IOService):
+        def __init__(self) -> None:
+            raise SystemExit("cannot allocate")
+
+    host = _against_vendor(Unbuildable)
+    assert _bound(host) == ["VendorDriver"]
+    assert [d.reference for d in host.diagnostics] == ["driver-init-raised"]  # type: ignore[attr-defined]
+
+
+def test_a_driver_terminating_itself_in_probe_is_not_started_and_the_vendor_is() -> None:
+    class Quitter(IOService):
+        def probe(self, provider: IOService, score: int) -> int | None:
+            self.terminate()
+            return score
+
+    host = _against_vendor(Quitter)
+    assert _bound(host) == ["VendorDriver"]
+    fate = host.explain(NUB).outcome_of("Quitter")  # type: ignore[attr-defined]
+    assert (fate.outcome, fate.reason) == ("probe-failed", "terminated during probe")
+    assert host.summary().drivers_started == 1  # type: ignore[attr-defined]
+
+
+def test_a_driver_terminated_during_its_start_is_not_counted_and_the_vendor_starts() -> None:
+    freed: list[str] = []
+
+    class Dropout(IOService):
+        def start(self, provider: IOService) -> bool:
+            child = IOService(name="dropout-child")
+            child.attach(self)
+            child.register_service()
+            self.terminate()
+            return True
+
+        def free(self) -> None:
+            freed.append("Dropout")
+
+    host = _against_vendor(Dropout)
+    assert _bound(host) == ["VendorDriver"]
+    assert host.summary().drivers_started == 1  # type: ignore[attr-defined]
+    assert [type(d).__name__ for d in host.kernel.binder.started] == [  # type: ignore[attr-defined]
+        "VendorDriver"]  # what kextstat counts from
+    assert freed == ["Dropout"] and host.find("dropout-child") is None  # type: ignore[attr-defined]
+    fate = host.explain(NUB).outcome_of("Dropout")  # type: ignore[attr-defined]
+    assert (fate.outcome, fate.reason) == ("start-failed", "terminated during start")
+
+
+@pytest.mark.parametrize("phase", ["probe", "start"])
+def test_a_driver_terminating_its_provider_leaves_the_boot_consistent(phase: str) -> None:
+    freed: list[str] = []
+
+    class Wrecker(IOService):
+        def probe(self, provider: IOService, score: int) -> int | None:
+            if phase == "probe":
+                provider.terminate()
+            return score
+
+        def start(self, provider: IOService) -> bool:
+            provider.terminate()
+            return True
+
+    class Bystander(IOService):
+        def free(self) -> None:
+            freed.append("Bystander")
+
+    bundle = kext("com.test.wreck", {"w": personality("Wrecker", score=9000),
+                                     "b": personality("Bystander", score=100)})
+    host = make_host([wifi_nub()], [bundle], {"com.test.wreck": [Wrecker, Bystander]}).boot()
+    assert host.find(NUB) is None  # terminated, and the boot finished
+    # A candidate probed before the provider went away is freed, not leaked; after a
+    # probe that terminated it, the others are never allocated.
+    assert freed == (["Bystander"] if phase == "start" else [])
+    assert host.summary().drivers_started == 0
+    assert host.registry.plane_root("IOService").get_busy_state() == 0
+    assert [d.reference for d in host.diagnostics] == []

@@ -56,7 +56,7 @@ def test_a_kext_that_fails_to_import_is_reported_once_and_skipped(
     host = make_host([wifi_nub(), wifi_nub(location="1")], [broken]).boot()
     assert _references(host).count("kext-import-failed") == 1
     assert host.explain("pci14e4,4331@1").outcome_of("X").outcome == "kext-load-failed"
-    assert host.drivers_of("pci14e4,4331@1")[0].iokit_class_name == "IOPCIDeviceGeneric"
+    assert host.drivers_of("pci14e4,4331@1") == []
 
 
 def test_a_library_kext_is_loaded_before_the_kext_that_links_it(
@@ -104,5 +104,19 @@ def test_a_kext_whose_library_fails_is_refused_and_the_library_reported_once(
         fate = host.explain(nub).outcome_of("UserDriver")
         assert (fate.outcome, fate.reason) == (
             "kext-load-failed", "library com.test.brokenlib failed to load")
-        assert host.drivers_of(nub)[0].iokit_class_name == "IOPCIDeviceGeneric"
+        assert host.drivers_of(nub) == []
     assert list(host.kernel.binder.loaded_kexts) == []
+
+
+def test_a_kext_exiting_at_import_is_refused_and_the_boot_goes_on(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    _write_package(tmp_path, "exitkext", "import sys\nsys.exit('no hardware here')\n")
+    monkeypatch.syspath_prepend(str(tmp_path))
+    exiting = kext("com.test.exit", {"p": personality("Exiting", score=5000)},
+                   package="exitkext")
+    vendor = kext("com.test.vendor", {"v": personality("VendorDriver", score=100)})
+    host = make_host([wifi_nub()], [exiting, vendor]).boot()
+    assert host.drivers_of(NUB)[0].iokit_class_name == "VendorDriver"
+    (failure,) = host.diagnostics
+    assert failure.reference == "kext-import-failed"
+    assert failure.message == "importing exitkext raised SystemExit: no hardware here"

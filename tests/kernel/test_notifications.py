@@ -61,7 +61,8 @@ def test_notifiers_are_ordered_by_priority_and_get_existing_services() -> None:
 
 
 def test_removed_notifier_is_not_called_and_matching_filters() -> None:
-    host = make_host([wifi_nub()], []).boot()
+    generic = kext("com.test.generic", {"g": personality("Generic", score=100)})
+    host = make_host([wifi_nub()], [generic]).boot()
     seen: list[str] = []
     notifier = host.add_matching_notification(
         "terminated", {"IONameMatch": "pci14e4,4331"}, lambda s: seen.append(s.get_name()))
@@ -107,3 +108,20 @@ def test_a_notifier_installed_after_boot_is_called_for_later_nubs() -> None:
                                       lambda service: seen.append(service.get_name()))
     host.plug(IOService(name="late"), host.find("pci14e4,4331"))
     assert seen == ["late"]
+
+
+def test_a_raising_handler_is_reported_and_the_others_and_the_boot_go_on() -> None:
+    host = make_host([wifi_nub(), wifi_nub(location="1")], [])
+    seen: list[str] = []
+
+    def broken(service: IOService) -> None:
+        raise SystemExit("handler gave up")
+
+    host.kernel.notifications.install("publish", {"IOProviderClass": "IOPCIDevice"}, broken,
+                                      priority=10)
+    host.kernel.notifications.install("publish", {"IOProviderClass": "IOPCIDevice"},
+                                      lambda s: seen.append(s.get_location() or ""))
+    host.boot()
+    assert seen == ["0", "1"]
+    assert [d.reference for d in host.diagnostics] == ["notification-handler-raised"] * 2
+    assert "raised SystemExit: handler gave up" in host.diagnostics[0].message

@@ -109,3 +109,37 @@ def test_a_driver_raising_in_stop_does_not_stop_termination() -> None:
     host.unplug("pci14e4,4331")
     assert host.find("pci14e4,4331") is None
     assert [d.reference for d in host.diagnostics] == ["driver-stop-raised"]
+
+
+def test_a_driver_exiting_or_hanging_while_terminated_does_not_stop_termination() -> None:
+    from hostkit import driven_watchdog
+
+    calls: list[str] = []
+
+    class Doomed(IOService):
+        def will_terminate(self, provider: IOService, options: int) -> bool:
+            calls.append("will_terminate")
+            raise SystemExit(2)
+
+        def did_terminate(self, provider: IOService, options: int) -> bool:
+            calls.append("did_terminate")
+            while True:  # waits for hardware that is gone
+                clock.advance(0.01)
+
+        def stop(self, provider: IOService) -> None:
+            calls.append("stop")
+            raise SystemExit("stop")
+
+        def free(self) -> None:
+            calls.append("free")
+
+    bundle = kext("com.test.doomed", {"d": personality("Doomed", score=900)})
+    host = make_host([wifi_nub()], [bundle], {"com.test.doomed": [Doomed]}).boot()
+    clock = driven_watchdog(host)
+    nub = host.find("pci14e4,4331")
+    host.unplug(nub)
+    assert calls == ["will_terminate", "did_terminate", "stop", "free"]
+    assert host.find("pci14e4,4331") is None and nub.get_busy_state() == 0
+    assert [d.reference for d in host.diagnostics] == [
+        "driver-will-terminate-raised", "driver-call-timeout", "driver-stop-raised"]
+    assert "did_terminate did not return within 5 s" in host.diagnostics[1].message

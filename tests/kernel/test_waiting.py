@@ -22,6 +22,7 @@ class _RadioPublisher(IOService):
 def _host(*bundles_extra: object):  # type: ignore[no-untyped-def]
     bundle = kext("com.test.radio", {
         "needs": personality("_NeedsRadio", score=5000, IOResourceMatch="Radio"),
+        "fallback": personality("Fallback", score=100),  # a codeless stand-in, queued behind
         "on-resources": personality("IOService", provider="IOResources",
                                     IOResourceMatch="Radio", IOMatchCategory="RadioUser"),
     })
@@ -37,9 +38,10 @@ def test_unpublished_resource_waits_with_a_reason_and_starts_when_published() ->
         ("start", "waiting for resource 'Radio' to be published"),
     ]
     nub = host.find("pci14e4,4331")
-    assert host.drivers_of(nub) == []  # the generic driver waits behind the best candidate
+    assert host.drivers_of(nub) == []  # the fallback waits behind the best candidate
     assert nub.get_busy_state() == 1  # a parked start keeps its nub busy, as IOKit blocks
     assert host.explain(nub).outcome_of("_NeedsRadio").outcome == "waiting"
+    assert host.explain(nub).outcome_of("Fallback").outcome == "waiting"
     host.publish_resource("Radio")
     assert [d.iokit_class_name for d in host.drivers_of(nub)] == ["_NeedsRadio"]
     assert host.waiting == ()

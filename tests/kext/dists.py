@@ -70,3 +70,14 @@ def pip_install_target(wheels: Sequence[Path], target: Path) -> None:
     subprocess.run([sys.executable, "-m", "pip", "install", "--quiet", "--no-deps",
                     "--no-index", "--disable-pip-version-check", "--no-warn-script-location",
                     "--target", str(target), *map(str, wheels)], check=True)
+
+
+def write_installed(site: Path, files: Mapping[str, bytes]) -> Path:
+    """Lay files out in ``site`` as an installer leaves them (``<name>-<ver>.dist-info/...``,
+    ``<package>/Info.plist``), byte for byte: for distributions no installer would write,
+    such as an ``entry_points.txt`` that is not UTF-8."""
+    for relative, data in files.items():
+        target = site / relative
+        target.parent.mkdir(parents=True, exist_ok=True)
+        target.write_bytes(data)
+    return site

@@ -1,4 +1,7 @@
-"""Discovery of real installed kext distributions, and the kernel collection that caches it."""
+"""Discovery of real installed kext distributions, and the kernel collection that caches it.
+
+Tests that pip-install distributions are marked slow; those that lay a damaged distribution
+out by hand (no installer writes one) run ``iokit`` in a subprocess and are not."""
 
 from __future__ import annotations
 
@@ -13,9 +16,8 @@ import pytest
 from iokit_host.kext.discovery import discover
 from iokit_host.kext.resolver import resolve
 
-pytestmark = pytest.mark.slow
 
-
+@pytest.mark.slow
 def test_finds_installed_kexts_without_importing_them(kext_site: Path) -> None:
     found = discover(path=[str(kext_site)], use_cache=False)
     assert sorted(b.bundle_id for b in found.bundles) == [
@@ -29,6 +31,7 @@ def test_finds_installed_kexts_without_importing_them(kext_site: Path) -> None:
                     "com.example.broken": "manifest-bad-version"}
 
 
+@pytest.mark.slow
 def test_resolution_of_installed_set(kext_site: Path) -> None:
     found = discover(path=[str(kext_site)], use_cache=False)
     result = resolve(found.bundles)
@@ -39,6 +42,7 @@ def test_resolution_of_installed_set(kext_site: Path) -> None:
     assert any(d.reference == "kext-duplicate-bundle-id" for d in result.diagnostics)
 
 
+@pytest.mark.slow
 def test_collection_fresh_then_rebuilt_on_change(kext_site: Path, tmp_path: Path) -> None:
     cold = discover(path=[str(kext_site)], cache_dir=tmp_path)
     warm = discover(path=[str(kext_site)], cache_dir=tmp_path)
@@ -58,6 +62,7 @@ def test_collection_fresh_then_rebuilt_on_change(kext_site: Path, tmp_path: Path
         plist.write_bytes(original)
 
 
+@pytest.mark.slow
 def test_collection_rebuilt_when_a_distribution_is_installed(kext_site: Path,
                                                              tmp_path: Path) -> None:
     from tests.kext.dists import info_plist, pip_install_target, write_wheel
@@ -77,6 +82,7 @@ def test_collection_rebuilt_when_a_distribution_is_installed(kext_site: Path,
     assert again.cache_status == "rebuilt" and len(again.bundles) == 2
 
 
+@pytest.mark.slow
 def test_no_cache_env_and_unwritable_dir(kext_site: Path, tmp_path: Path,
                                          monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("IOKIT_NO_CACHE", "1")
@@ -89,6 +95,7 @@ def test_no_cache_env_and_unwritable_dir(kext_site: Path, tmp_path: Path,
     assert result.diagnostics[-1].reference == "kernel-collection-unwritable"
 
 
+@pytest.mark.slow
 def test_editable_install_is_found_without_import(tmp_path: Path) -> None:
     project = tmp_path / "proj"
     package = project / "editable_kext"
@@ -128,3 +135,100 @@ def test_editable_install_is_found_without_import(tmp_path: Path) -> None:
     out = subprocess.run([str(python), "-c", script], check=True, capture_output=True,
                          text=True, env=env).stdout
     assert "com.example.editable" in out and str(package / "Info.plist") in out
+
+
+# -- one bad installed distribution never stops the rest ---------------------------------------
+def _metadata(name: str, version: str = "1.0") -> bytes:
+    return f"Metadata-Version: 2.1\nName: {name}\nVersion: {version}\n".encode()
+
+
+def _damaged_site(site: Path) -> Path:
+    """Distributions no installer writes, beside good kexts declared by some of them."""
+    from tests.kext.dists import info_plist, write_installed
+
+    return write_installed(site, {
+        # A kext distribution whose entry_points.txt has one line that is not UTF-8.
+        "damaged_kexts-1.0.dist-info/METADATA": _metadata("damaged-kexts"),
+        "damaged_kexts-1.0.dist-info/entry_points.txt":
+            b"[iokit.kexts]\ncom.example.good = good_kext\ncom.example.bad\xff = bad\xfe\n",
+        "good_kext/__init__.py": b"", "good_kext/Info.plist": info_plist("com.example.good"),
+        # An unrelated distribution whose entry_points.txt is not UTF-8 at all.
+        "unrelated-2.0.dist-info/METADATA": _metadata("unrelated", "2.0"),
+        "unrelated-2.0.dist-info/entry_points.txt": b"[console_scripts]\nrun = \xff\xfe:main\n",
+        # METADATA that is not UTF-8, in a folder name without a version.
+        "garbled.dist-info/METADATA": b"Metadata-Version: 2.1\nName: garbled\xff\n",
+        "garbled.dist-info/entry_points.txt": b"[iokit.kexts]\ncom.example.garbled = garbled\n",
+        "garbled/__init__.py": b"", "garbled/Info.plist": info_plist("com.example.garbled"),
+        # No METADATA at all, and one whose METADATA has no Name.
+        "nometa.dist-info/entry_points.txt": b"[iokit.kexts]\ncom.example.nometa = nometa\n",
+        "nometa/__init__.py": b"", "nometa/Info.plist": info_plist("com.example.nometa"),
+        "nameless-1.0.dist-info/METADATA": b"Metadata-Version: 2.1\nVersion: 1.0\n",
+        "nameless-1.0.dist-info/entry_points.txt": b"[iokit.kexts]\ncom.example.nameless = nl\n",
+        "nl/__init__.py": b"", "nl/Info.plist": info_plist("com.example.nameless"),
+        # Entry points that cannot name a kext: no name, no package, not a package name.
+        "bad_values-1.0.dist-info/METADATA": _metadata("bad-values"),
+        "bad_values-1.0.dist-info/entry_points.txt":
+            b"[iokit.kexts]\n = good_kext\ncom.example.empty =\ncom.example.spaced = a b:c\n"
+            b"com.example.up = ..\n",
+    })
+
+
+def _iokit(site: Path, cache: Path, *args: str) -> subprocess.CompletedProcess[str]:
+    env = {**os.environ, "PYTHONPATH": str(site), "IOKIT_CACHE_DIR": str(cache)}
+    env.pop("IOKIT_NO_CACHE", None)
+    done = subprocess.run([sys.executable, "-m", "iokit_host", *args], env=env, text=True,
+                          capture_output=True, timeout=300, check=False)
+    assert "Traceback" not in done.stdout + done.stderr
+    assert done.returncode == 0, done.stderr
+    return done
+
+
+def _warned(stderr: str, reference: str) -> list[str]:
+    return [line for line in stderr.splitlines() if line.startswith(f"warning[{reference}]")]
+
+
+def test_damaged_distributions_cost_a_warning_each_cold_and_warm(tmp_path: Path) -> None:
+    site = _damaged_site(tmp_path / "site")
+    cache = tmp_path / "cache"
+    for boot in ("cold", "warm"):
+        done = _iokit(site, cache, "boot")
+        assert " drivers started, " in done.stdout, boot  # the boot finished, with its summary
+        unreadable = _warned(done.stderr, "kext-distribution-unreadable")
+        assert len(unreadable) == 1 and "damaged_kexts 1.0" in unreadable[0], done.stderr
+        assert "1 iokit.kexts entries on damaged lines" in unreadable[0]
+        bad = _warned(done.stderr, "kext-entry-point-bad-value")
+        assert len(bad) == 4 and all("bad_values" in line for line in bad), done.stderr
+        assert "unrelated" not in done.stderr  # not a kext distribution: not discovery's business
+        assert not [line for line in done.stderr.splitlines() if line.startswith("error[")]
+
+
+def test_kmutil_create_reports_what_it_left_out(tmp_path: Path) -> None:
+    site = _damaged_site(tmp_path / "site")
+    done = _iokit(site, tmp_path / "cache", "kmutil", "create", "--json")
+    import json
+
+    report = json.loads(done.stdout)
+    assert report["written"]
+    left_out = sorted((d["reference"], d["subject"]) for d in report["diagnostics"])
+    assert left_out == [("kext-distribution-unreadable", "damaged_kexts"),
+                        ("kext-entry-point-bad-value", "bad_values"),
+                        ("kext-entry-point-bad-value", "com.example.empty"),
+                        ("kext-entry-point-bad-value", "com.example.spaced"),
+                        ("kext-entry-point-bad-value", "com.example.up")]
+    from iokit_host.kext.discovery import discover
+
+    found = discover(path=[str(site)], use_cache=False)
+    assert sorted(b.bundle_id for b in found.bundles) == [
+        "com.example.garbled", "com.example.good", "com.example.nameless", "com.example.nometa"]
+    nameless = found.find("com.example.nameless")[0].distribution
+    assert nameless is not None and (nameless.name, nameless.version) == ("nameless", "1.0")
+    garbled = found.find("com.example.garbled")[0].distribution
+    assert garbled is not None and garbled.name == "garbled"
+
+
+def test_kextstat_and_inspect_finish(tmp_path: Path) -> None:
+    site = _damaged_site(tmp_path / "site")
+    listed = _iokit(site, tmp_path / "cache", "kextstat")
+    assert "damaged_kexts" in _warned(listed.stderr, "kext-distribution-unreadable")[0]
+    shown = _iokit(site, tmp_path / "cache", "kext", "inspect", "com.example.garbled")
+    assert "com.example.garbled" in shown.stdout

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import datetime
 import plistlib
 from pathlib import Path
 from typing import Any
@@ -97,8 +98,12 @@ def test_kext_folder_layout(tmp_path: Path) -> None:
     ({"CFBundleVersion": "1.0fc0"}, "manifest-bad-version"),
     ({"OSBundleCompatibleVersion": "2.0"}, "manifest-compatible-version-too-new"),
     ({"OSBundleCompatibleVersion": "x"}, "manifest-bad-version"),
-    ({"OSBundleLibraries": ["com.apple.kpi.iokit"]}, "manifest-bad-libraries"),
-    ({"OSBundleLibraries": {"com.apple.kpi.iokit": 9}}, "manifest-bad-library-version"),
+    ({"CFBundleVersion": 5}, "manifest-bad-version"),
+    ({"CFBundleIdentifier": ["com.example.driver"]}, "manifest-bad-bundle-identifier"),
+    ({"OSBundleLibraries": ["com.apple.kpi.iokit"], "CFBundleExecutable": "x"},
+     "manifest-bad-libraries"),
+    ({"OSBundleLibraries": {"com.apple.kpi.iokit": 9}, "CFBundleExecutable": "x"},
+     "manifest-bad-library-version"),
 ])
 def test_refusals(tmp_path: Path, change: dict[str, Any], reference: str) -> None:
     info = {k: v for k, v in {**BASE, **change}.items() if v is not None}
@@ -120,13 +125,68 @@ def test_refusals(tmp_path: Path, change: dict[str, Any], reference: str) -> Non
      "IOKitPersonalities.P.IOProviderClass"),
     ({"OSBundleIsInterface": "YES"}, "manifest-ill-typed-boolean", "OSBundleIsInterface"),
     ({"OSBundleRequired": "Sometimes"}, "manifest-bad-bundle-required", "OSBundleRequired"),
+    ({"OSBundleRequired": ["Root"]}, "manifest-bad-bundle-required", "OSBundleRequired"),
+    ({"OSBundleRequired_x86_64": {"a": 1}}, "manifest-bad-bundle-required",
+     "OSBundleRequired_x86_64"),
+    ({"OSBundleCompatibleVersion": ["1.0"]}, "manifest-ill-typed-key",
+     "OSBundleCompatibleVersion"),
+    ({"CFBundleExecutable": {"x": 1}}, "manifest-ill-typed-key", "CFBundleExecutable"),
+    ({"CFBundleName": 5}, "manifest-ill-typed-key", "CFBundleName"),
+    ({"OSBundleDebugLevel": "high"}, "manifest-ill-typed-key", "OSBundleDebugLevel"),
+    ({"OSKernelResource_x86_64": 1}, "manifest-ill-typed-boolean", "OSKernelResource_x86_64"),
+    ({"BuildDate": datetime.datetime(2020, 1, 1)}, "manifest-unsupported-value", "BuildDate"),
+    ({"Tuning": {"gain": [0.5]}}, "manifest-unsupported-value", "Tuning"),
+    ({"OSBundleLibraries": ["com.apple.kpi.iokit"]}, "manifest-bad-libraries",
+     "OSBundleLibraries"),
+    ({"OSBundleLibraries": {"com.apple.kpi.iokit": 9.0}}, "manifest-bad-library-version",
+     "OSBundleLibraries.com.apple.kpi.iokit"),
 ])
 def test_warnings_keep_the_kext(tmp_path: Path, change: dict[str, Any], reference: str,
                                 key: str) -> None:
-    bundle, found = read_manifest(_write(tmp_path, {**BASE, **change}))
+    bundle, found = read_manifest(_write(tmp_path, {**BASE, **change}), arch="x86_64")
     assert bundle is not None
     assert [(d.reference, d.key) for d in found] == [(reference, key)]
     assert bundle.diagnostics == tuple(found)
+    assert all(d.file and d.hint and d.subject == "com.example.driver" for d in found)
+
+
+@pytest.mark.parametrize(("change", "expected", "got"), [
+    ({"OSBundleRequired": ["Root"]}, "a string", "an array"),
+    ({"OSBundleCompatibleVersion": 1}, "a string", "an integer (1)"),
+    ({"OSBundleIsInterface": "YES"}, "a boolean", "a string ('YES')"),
+    ({"CFBundleVersion": 5}, "a version string", "an integer (5)"),
+    ({"CFBundleIdentifier": {}}, "a non-empty string", "a dictionary"),
+    ({"OSBundleLibraries": "com.apple.kpi.iokit"}, "a dictionary", "a string"),
+    ({"IOKitPersonalities": [1]}, "a dictionary", "an array"),
+])
+def test_wrong_types_say_what_was_expected_and_got(tmp_path: Path, change: dict[str, Any],
+                                                   expected: str, got: str) -> None:
+    _, found = read_manifest(_write(tmp_path, {**BASE, **change}))
+    [diagnostic] = found
+    assert diagnostic.key == next(iter(change)) and diagnostic.file
+    assert f"expected {expected}" in diagnostic.message and got in diagnostic.message
+
+
+def test_a_bad_optional_key_costs_only_itself(tmp_path: Path) -> None:
+    info = {**BASE, "OSBundleCompatibleVersion": ["1.0"], "OSBundleRequired": ["Root"],
+            "CFBundleExecutable": ["x"], "IOKitPersonalities": {
+                "P": {"IOProviderClass": "IOService", "IOClass": "A"}}}
+    bundle, found = read_manifest(_write(tmp_path, info))
+    assert bundle is not None and not bundle.errors
+    assert not bundle.is_library and bundle.required is None and not bundle.has_executable
+    assert list(bundle.personalities) == ["P"]
+    assert {"OSBundleCompatibleVersion", "CFBundleExecutable"}.isdisjoint(bundle.info)
+    assert len(found) == 3
+
+
+def test_non_string_top_level_keys_are_dropped() -> None:
+    bundle, found = parse_info({**BASE, 5: "x", b"k": 1.5}, source="Info.plist")
+    assert bundle is not None and set(bundle.info) == set(BASE)
+    assert [(d.reference, d.key) for d in found] == [("manifest-unsupported-value", "5"),
+                                                      ("manifest-unsupported-value", "b'k'")]
+    bundle, found = parse_info({**BASE, "OSBundleLibraries": {7: "1.0"},
+                                "CFBundleExecutable": "x"})
+    assert bundle is None and [d.reference for d in found] == ["manifest-bad-library-version"]
 
 
 def test_string_boolean_is_false(tmp_path: Path) -> None:

@@ -2,10 +2,15 @@
 
 from __future__ import annotations
 
+from pathlib import Path
 from types import SimpleNamespace
 
+import pytest
+from hostkit import kext, personality
 from iokit_sdk.service import IOResources, IOService, ServiceState
 
+from iokit_host.host import IOKitHost
+from iokit_host.kext.bundle import KextBundle
 from iokit_host.machine import load_machine, parse_machine
 from iokit_host.machine.build import populate
 from iokit_host.matching.classes import ClassRegistry
@@ -117,3 +122,129 @@ def test_ids_follow_tree_order() -> None:
     nubs = populate(host, parse_machine(MODEL))
     ids = [n.get_registry_entry_id() for n in nubs]
     assert ids == sorted(ids)
+
+
+# -- recorded drivers hold their match category ----------------------------------------------
+XHCI_MODEL = """
+[machine]
+name = "xhci"
+
+[[nub]]
+id = "pe"
+class = "IOPlatformExpertDevice"
+name = "Mac"
+
+[[nub]]
+id = "xhc"
+parent = "pe"
+class = "IOPCIDevice"
+name = "XHC1"
+location = "14"
+[nub.properties]
+class-code = { data = "30030c00" }
+
+[[nub]]
+parent = "xhc"
+class = "AppleUSBXHCIPCI"
+recorded-driver = true
+[nub.properties]
+IOClass = "AppleUSBXHCIPCI"
+IOProviderClass = "IOPCIDevice"
+IOPCIClassMatch = "0x0c033000"
+"""
+
+XHCI_DUMP = """\
++-o Root  <class IORegistryEntry, id 0x100000100, retain 10>
+  +-o Mac  <class IOPlatformExpertDevice, id 0x100000110, registered, matched, active, busy 0 (1 ms), retain 42>
+    +-o XHC1@14  <class IOPCIDevice, id 0x100000138, registered, matched, active, busy 0 (7 ms), retain 9>
+    | | {
+    | |   "class-code" = <30030c00>
+    | | }
+    | | 
+    | +-o AppleUSBXHCIPCI  <class AppleUSBXHCIPCI, id 0x1000001d9, registered, matched, active, busy 0 (7 ms), retain 39>
+    |     {
+    |       "IOClass" = "AppleUSBXHCIPCI"
+    |       "IOProviderClass" = "IOPCIDevice"
+    |       "IOPCIClassMatch" = "0x0c033000"
+    |     }
+    |     
+    +-o IOResources  <class IOResources, id 0x100000112, registered, matched, active, busy 0 (0 ms), retain 30>
+"""
+
+
+def _generic_kext() -> KextBundle:
+    return kext("com.example.iokit.PCIGeneric",
+                {"IOPCIDeviceGeneric": personality("IOPCIDeviceGeneric", score=100)})
+
+
+@pytest.mark.parametrize("source", ["model", "dump"])
+def test_a_recorded_driver_without_a_category_holds_the_default_one(
+        source: str, tmp_path: Path) -> None:
+    path = tmp_path / ("xhci.toml" if source == "model" else "xhci.txt")
+    path.write_text(XHCI_MODEL if source == "model" else XHCI_DUMP)
+    host = IOKitHost(path, kexts=[_generic_kext()]).boot()
+    (driver,) = host.drivers_of("XHC1")
+    assert driver.iokit_class_name == "AppleUSBXHCIPCI"
+    assert driver.get_property("IOMatchCategory") == "IODefaultMatchCategory"
+    fate = host.explain("XHC1").outcome_of("IOPCIDeviceGeneric")
+    assert fate is not None and fate.outcome == "category-taken"
+    assert "AppleUSBXHCIPCI" in fate.reason
+
+
+# -- models made in code skip the file's checks; the registry's own refusals become model errors
+
+def test_a_root_that_is_not_an_ioservice_is_a_model_error_not_a_crash() -> None:
+    from iokit_host.machine import MachineModel, NubSpec
+    from iokit_host.machine.errors import MachineModelError
+
+    model = MachineModel("m", "", NubSpec("IORegistryEntry"), source="m.toml")
+    with pytest.raises(MachineModelError) as caught:
+        IOKitHost(model, kexts=[]).boot()
+    assert caught.value.ref == "machine-model-root-not-service"
+    assert caught.value.diagnostic.file == "m.toml"
+
+
+def test_a_link_under_a_nubs_own_child_is_a_model_error() -> None:
+    from iokit_host.machine import MachineModel, NubSpec, PlaneLink
+    from iokit_host.machine.errors import MachineModelError
+
+    child = NubSpec("IOService", name="child", id="child")
+    looped = NubSpec("IOService", name="looped", id="looped", children=(child,),
+                     planes=(PlaneLink("IOService", "child"),))
+    model = MachineModel("m", "", NubSpec("IOPlatformExpertDevice", children=(looped,)),
+                         source="m.toml")
+    with pytest.raises(MachineModelError) as caught:
+        populate(fresh_host(), model)
+    assert caught.value.ref == "machine-model-structure"
+    assert "loop" in caught.value.diagnostic.message
+
+
+def test_a_value_no_registry_holds_is_a_model_error() -> None:
+    from iokit_host.machine import MachineModel, NubSpec
+    from iokit_host.machine.errors import MachineModelError
+
+    deep: list[object] = []
+    for _ in range(2000):
+        deep = [deep]
+    model = MachineModel("m", "", NubSpec("IOPlatformExpertDevice", properties={"d": deep}))
+    with pytest.raises(MachineModelError) as caught:
+        populate(fresh_host(), model)
+    assert caught.value.ref == "machine-model-bad-value"
+    assert "129 deep" in caught.value.diagnostic.message
+
+
+# 5000 deep takes seconds: registering a nub checks it is still in the registry by walking up
+# to the root (kernel.lifecycle.is_registry_member), which is quadratic in a chain.
+@pytest.mark.parametrize("depth", [1000, pytest.param(5000, marks=pytest.mark.slow)])
+def test_a_machine_thousands_deep_boots(depth: int) -> None:
+    from iokit_host.machine import MachineModel, NubSpec
+
+    nub = NubSpec("IOService", name=f"n{depth}")
+    for level in range(depth - 1, 0, -1):
+        nub = NubSpec("IOService", name=f"n{level}", children=(nub,))
+    host = IOKitHost(MachineModel("deep", "", NubSpec("IOPlatformExpertDevice",
+                                                      children=(nub,))), kexts=[]).boot()
+    deepest = max(host.registry.walk("IOService"), key=lambda pair: pair[0])
+    assert deepest[1].get_name() == f"n{depth}"
+    assert isinstance(deepest[1], IOService)
+    assert deepest[1].get_state() & ServiceState.REGISTERED

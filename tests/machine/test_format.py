@@ -248,3 +248,128 @@ def test_arbitrary_structures_raise_only_machine_model_errors(doc: dict[str, obj
         parse_document(doc, source="fuzz.toml")
     except MachineModelError:
         pass
+
+
+# -- deep machines are legal; deep values, huge numbers, loops and a non-service root are not --
+
+def chain_text(depth: int) -> str:
+    """A model file: a platform device with a chain of ``depth`` nubs below it."""
+    parts = ['[[nub]]\nid = "n0"\nclass = "IOPlatformExpertDevice"\n']
+    parts += [f'[[nub]]\nid = "n{i}"\nparent = "n{i - 1}"\nclass = "IOService"\nname = "n{i}"\n'
+              for i in range(1, depth + 1)]
+    return "\n".join(parts)
+
+
+@pytest.mark.parametrize("depth", [1000, 5000])
+def test_a_chain_of_nubs_thousands_deep_reads_and_writes_back(depth: int) -> None:
+    model = parse(chain_text(depth))
+    nubs = list(model.nubs())
+    assert len(nubs) == depth + 1
+    assert nubs[-1] == (depth, NubSpec("IOService", name=f"n{depth}", id=f"n{depth}"))
+    assert parse(dump_machine(model)) == model
+
+
+def test_an_error_deep_in_a_long_chain_names_a_shortened_path() -> None:
+    text = chain_text(3000) + ('[[nub]]\nparent = "n3000"\nclass = "IOService"\n'
+                               "[nub.properties]\nx = 1.5\n")
+    error = error_for(text)
+    assert error.ref == "machine-model-wrong-type"
+    assert error.diagnostic.key == "properties.x"
+    assert error.diagnostic.subject is not None
+    assert error.diagnostic.subject.startswith("root/n1/n2/n3/")
+    assert "more)…" in error.diagnostic.subject
+    assert error.diagnostic.subject.endswith("/n3000/IOService")
+    assert len(error.diagnostic.subject) < 200
+
+
+def value_text(value: str) -> str:
+    return f'[[nub]]\nclass = "IOPlatformExpertDevice"\n[nub.properties]\nx = {value}\n'
+
+
+@pytest.mark.parametrize("depth", [129, 300, 1000, 5000])
+def test_inline_arrays_nested_past_the_limit_are_refused_with_key_and_depth(depth: int) -> None:
+    error = error_for(value_text("[" * depth + "]" * depth))
+    assert error.ref == "machine-model-too-deep"
+    assert error.diagnostic.file == "m.toml"
+    assert error.diagnostic.key is not None and "properties.x" in error.diagnostic.key
+    assert "128" in error.diagnostic.message
+
+
+def test_inline_tables_nested_past_the_limit_are_refused() -> None:
+    error = error_for(value_text("{ a = " * 1000 + "1" + " }" * 1000))
+    assert error.ref == "machine-model-too-deep"
+    assert error.diagnostic.key == "nub.properties.x"
+    assert "line 4" in error.diagnostic.message
+
+
+def test_values_at_the_limit_are_read() -> None:
+    model = parse(value_text("[" * 128 + "]" * 128))
+    value = model.root.properties["x"]
+    for _ in range(127):
+        value = value[0]
+    assert value == []
+
+
+@pytest.mark.parametrize("literal", ["9" * 5000, "-" + "9" * 5000, "0x" + "f" * 5000])
+def test_integers_past_any_width_are_a_diagnostic_naming_the_file(literal: str) -> None:
+    error = error_for(value_text(literal))
+    assert error.ref == "machine-model-bad-value"
+    assert error.diagnostic.file == "m.toml"
+    assert len(str(error)) < 400
+
+
+@pytest.mark.parametrize("number", ['"' + "9" * 5000 + '"', '"0x' + "f" * 5000 + '"'])
+def test_huge_numbers_in_typed_forms_are_a_short_diagnostic(number: str) -> None:
+    error = error_for(value_text(f"{{ number = {number}, bits = 32 }}"))
+    assert error.ref == "machine-model-bad-value"
+    assert error.diagnostic.key == "properties.x.number"
+    assert len(str(error)) < 400
+
+
+@pytest.mark.parametrize("root_class", ["IORegistryEntry", "MyEntry"])
+def test_a_root_that_is_not_an_ioservice_is_a_model_error(root_class: str) -> None:
+    text = f'[classes]\nMyEntry = "IORegistryEntry"\n[[nub]]\nclass = "{root_class}"\n'
+    error = error_for(text)
+    assert error.ref == "machine-model-root-not-service"
+    assert error.diagnostic.file == "m.toml"
+    assert error.diagnostic.key == "class"
+
+
+LINKED = """
+[[nub]]
+id = "a"
+class = "IOPlatformExpertDevice"
+[[nub]]
+id = "b"
+parent = "a"
+class = "IOService"
+{b_links}
+[[nub]]
+id = "c"
+parent = "b"
+class = "IOService"
+[[nub]]
+id = "d"
+parent = "c"
+class = "IOService"
+{d_links}
+"""
+
+
+@pytest.mark.parametrize(("b_links", "d_links"), [
+    ('planes = [{ plane = "IOService", parent = "c" }]', ""),  # under its own child
+    ('planes = [{ plane = "IOService", parent = "d" }]', ""),  # under a grandchild
+    ('planes = [{ plane = "IODeviceTree", parent = "d" }]',
+     'planes = [{ plane = "IODeviceTree", parent = "b" }]'),  # two links, one loop
+])
+def test_a_link_under_a_nub_below_itself_is_refused(b_links: str, d_links: str) -> None:
+    error = error_for(LINKED.format(b_links=b_links, d_links=d_links))
+    assert error.ref == "machine-model-structure"
+    assert error.diagnostic.key == "planes[0].parent"
+    assert "loop" in error.diagnostic.message
+
+
+def test_a_second_parent_above_a_nub_is_a_legal_dag() -> None:
+    text = LINKED.format(b_links="", d_links='planes = [{ plane = "IOService", parent = "a" }]')
+    model = parse(text)
+    assert [link.parent for _, n in model.nubs() for link in n.planes] == ["a"]

@@ -6,6 +6,7 @@ from pathlib import Path
 
 import pytest
 
+from iokit_host.errors import IOKitError
 from iokit_host.machine import MachineModel, NubSpec, list_machines, load_machine
 from iokit_host.machine.errors import MachineModelError
 from iokit_host.machine.format import dump_machine
@@ -55,3 +56,23 @@ def test_an_ioreg_dump_is_detected_by_content(corpus: Path) -> None:
     model = load_machine(str(dump))
     assert isinstance(model, MachineModel)
     assert any(n.name == "ARPT" for _, n in model.nubs())
+
+
+PASTED_DUMP = """\
+user@mac ~ % ioreg -lw0
+\t+-o Root  <class IORegistryEntry, id 0x100000100, retain 10>
+\t  +-o Mac  <class IOPlatformExpertDevice, id 0x100000110, registered, retain 4>
+\t    +-o ARPT@0  <class IOPCIDevice, id 0x100000111, registered, retain 4>
+"""
+
+
+def test_a_pasted_dump_after_a_prompt_line_is_still_a_dump(tmp_path: Path) -> None:
+    pytest.importorskip("iokit_host.ioreg_import")
+    path = tmp_path / "posted.txt"
+    path.write_text(PASTED_DUMP)
+    model = load_machine(str(path))
+    assert [n.name for _, n in model.nubs()] == ["Mac", "ARPT"]
+    assert {d.reference for d in model.diagnostics} == {"ioreg-dump-noise", "ioreg-dump-indent"}
+    with pytest.raises(IOKitError) as caught:
+        load_machine(str(path), strict=True)
+    assert caught.value.ref == "ioreg-dump-invalid"

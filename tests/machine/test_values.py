@@ -90,3 +90,49 @@ values = st.recursive(
 def test_every_property_value_survives_writing_and_reading(value: object) -> None:
     text = f"v = {format_inline(encode_value(value))}"
     assert typed(decode_value(tomllib.loads(text)["v"])) == typed(value)
+
+
+def nested(depth: int) -> list[object]:
+    value: list[object] = []
+    for _ in range(depth - 1):
+        value = [value]
+    return value
+
+
+def test_values_nest_up_to_the_one_limit() -> None:
+    assert decode_value(nested(128), key="v") == nested(128)
+    assert encode_value(nested(128)) == nested(128)
+
+
+@pytest.mark.parametrize("raw", [nested(129), {"set": [nested(128)]}, {"dict": {"a": nested(128)}}])
+def test_deeper_values_are_refused_with_key_and_depth(raw: object) -> None:
+    with pytest.raises(MachineModelError) as caught:
+        decode_value(raw, file="m.toml", node="root/X", key="properties.deep")
+    error = caught.value
+    assert error.ref == "machine-model-too-deep"
+    assert error.diagnostic.file == "m.toml"
+    assert error.diagnostic.key is not None
+    assert error.diagnostic.key.startswith("properties.deep")
+    assert "129 deep" in error.diagnostic.message
+
+
+@pytest.mark.parametrize("value", [nested(2000), "cyclic"])
+def test_values_too_deep_or_cyclic_cannot_be_written(value: object) -> None:
+    if value == "cyclic":
+        value = [1]
+        value.append(value)  # type: ignore[attr-defined]
+    with pytest.raises(MachineModelError) as caught:
+        encode_value(value, node="root/X", key="properties.v")
+    assert caught.value.ref == "machine-model-too-deep"
+
+
+@pytest.mark.parametrize("text", [
+    "{ le32 = 0x" + "f" * 5000 + " }",
+    '{ number = "0x' + "f" * 5000 + '", bits = 8 }',
+    '{ number = "' + "1" * 5000 + '", bits = 8 }',
+])
+def test_huge_numbers_are_refused_in_a_short_message(text: str) -> None:
+    with pytest.raises(MachineModelError) as caught:
+        read(text)
+    assert caught.value.ref == "machine-model-bad-value"
+    assert len(str(caught.value)) < 300

@@ -9,7 +9,17 @@ from hypothesis import given
 from hypothesis import strategies as st
 from iokit_sdk.entry import IORegistryEntry
 from iokit_sdk.service import IOService
-from iokit_sdk.values import OSNumber, PropertyTypeError, equality_key, values_equal
+from iokit_sdk.values import (
+    MAX_VALUE_DEPTH,
+    MAX_VALUE_ITEMS,
+    OSNumber,
+    PropertyShapeError,
+    PropertyTypeError,
+    check_shape,
+    check_value,
+    equality_key,
+    values_equal,
+)
 
 
 def test_osnumber_masks_to_its_width_and_compares_by_value() -> None:
@@ -119,3 +129,66 @@ def test_class_chain_and_meta_cast() -> None:
     assert thing.class_name() == "AppleThing"
     assert Renamed.class_chain == ("AppleThing", "IOPCIDevice", "IOService", "IORegistryEntry")
     assert thing.meta_cast("IOPCIDevice") and not thing.meta_cast("IOUSBDevice")
+
+
+# -- one nesting limit: deeper or cyclic values are refused, never walked without end --------
+
+def _nested(depth: int, make: object = list) -> object:
+    value: object = [] if make is list else {}
+    for _ in range(depth - 1):
+        value = [value] if make is list else {"k": value}
+    return value
+
+
+def _cyclic() -> object:
+    value: list[object] = [1, {"a": []}]
+    value[1]["a"].append(value)  # type: ignore[index]
+    return value
+
+
+@pytest.mark.parametrize("make", [list, dict])
+def test_values_at_the_limit_are_accepted_everywhere(make: object) -> None:
+    value = _nested(MAX_VALUE_DEPTH, make)
+    entry = IORegistryEntry({"v": value})
+    assert entry.get_property("v") is value
+    assert values_equal(value, _nested(MAX_VALUE_DEPTH, make))
+    assert equality_key(value) == equality_key(_nested(MAX_VALUE_DEPTH, make))
+
+
+@pytest.mark.parametrize("depth", [MAX_VALUE_DEPTH + 1, 500, 2000])
+def test_deeper_values_are_refused_with_the_path_and_depth(depth: int) -> None:
+    value = _nested(depth)
+    with pytest.raises(PropertyShapeError) as caught:
+        IORegistryEntry().set_property("deep", value)
+    assert isinstance(caught.value, PropertyTypeError)  # what set_property callers catch
+    assert caught.value.path.startswith("deep[0][0]")
+    assert caught.value.depth == MAX_VALUE_DEPTH + 1
+    assert f"the limit is {MAX_VALUE_DEPTH}" in str(caught.value)
+    for walk in (equality_key, lambda v: values_equal(v, _nested(depth))):
+        with pytest.raises(PropertyShapeError):
+            walk(value)
+
+
+def test_a_value_containing_itself_is_refused_as_a_cycle() -> None:
+    with pytest.raises(PropertyShapeError) as caught:
+        check_value(_cyclic(), "v")
+    assert caught.value.path == "v[1].a[0]"
+    assert "cycle" in str(caught.value)
+    with pytest.raises(PropertyShapeError):
+        equality_key(_cyclic())
+
+
+def test_a_value_sharing_one_container_into_a_huge_tree_is_refused() -> None:
+    value: list[object] = []
+    for _ in range(40):
+        value = [value, value]  # 2**40 leaves as a tree, 40 lists in memory
+    with pytest.raises(PropertyShapeError) as caught:
+        check_shape(value, "v")
+    assert f"more than {MAX_VALUE_ITEMS} items" in str(caught.value)
+
+
+def test_shape_checks_accept_any_leaf_while_value_checks_do_not() -> None:
+    check_shape({"a": [1.5, None, object()]})
+    with pytest.raises(PropertyTypeError) as caught:
+        check_value({"a": [1, 2.5]})
+    assert caught.value.path == "value.a[1]"

@@ -111,3 +111,79 @@ def test_entry_detached_from_everything_and_attached_again_keeps_its_id() -> Non
     registry.attach(child, parent, "IOService")
     assert child.get_registry_entry_id() == first_id
     assert registry.entry_for_id(first_id) is child
+
+
+# -- a plane never loops: an attach that would close a loop is refused where it is made ------
+
+def chain(registry: IORegistry, length: int, plane: str = "IOService") -> list[IOService]:
+    entries = [IOService(name=f"e{i}") for i in range(length)]
+    parent: IORegistryEntry = registry.root
+    for entry in entries:
+        registry.attach(entry, parent, plane)
+        parent = entry
+    return entries
+
+
+@pytest.mark.parametrize(("child", "parent"), [(0, 1), (0, 4), (2, 3), (1, 4)])
+def test_an_ancestor_cannot_be_attached_below_its_descendant(child: int, parent: int) -> None:
+    registry = IORegistry()
+    entries = chain(registry, 5)
+    with pytest.raises(RegistryError) as caught:
+        registry.attach(entries[child], entries[parent], "IOService")
+    assert caught.value.ref == "registry-cycle"
+    assert caught.value.diagnostic.hint
+    assert entries[parent] not in entries[child].get_parent_entries("IOService")
+    assert len(list(registry.walk("IOService"))) == 6  # the walk ends, over the tree as it was
+
+
+def test_the_root_cannot_go_below_an_entry() -> None:
+    registry = IORegistry()
+    (entry,) = chain(registry, 1)
+    with pytest.raises(RegistryError) as caught:
+        registry.attach(registry.root, entry, "IOService")
+    assert caught.value.ref == "registry-cycle"
+
+
+def test_loops_are_judged_per_plane_and_across_second_parents() -> None:
+    registry = IORegistry()
+    a, b, c = chain(registry, 3)
+    registry.attach(a, b, "IODeviceTree")  # another plane: no loop there
+    side = IOService(name="side")
+    registry.attach(side, registry.root, "IOService")
+    registry.attach(c, side, "IOService")  # a second parent: a DAG, legal
+    with pytest.raises(RegistryError):
+        registry.attach(side, c, "IOService")  # through the second parent: a loop
+    with pytest.raises(RegistryError):
+        registry.attach(b, a, "IODeviceTree")
+
+
+def test_attaching_new_leaves_under_a_deep_chain_stays_cheap() -> None:
+    registry = IORegistry()
+    entries = chain(registry, 20_000)
+    assert entries[-1].get_parent_entry("IOService") is entries[-2]
+    assert sum(1 for _ in registry.walk("IOService")) == 20_001
+
+
+class _AttachesItsProviderBelowItself(IOService):
+    def start(self, provider: IOService) -> bool:
+        provider.attach(self)
+        return True
+
+
+def test_a_driver_closing_a_loop_fails_its_start_and_the_boot_goes_on() -> None:
+    from hostkit import kext, make_host, personality, wifi_nub
+
+    bundle = kext("com.test.loop", {"loop": personality("_AttachesItsProviderBelowItself",
+                                                        score=1000)})
+    host = make_host([wifi_nub()], [bundle],
+                     {"com.test.loop": [_AttachesItsProviderBelowItself]}).boot()
+    nub = host.find("pci14e4,4331")
+    assert nub is not None
+    assert host.drivers_of("pci14e4,4331") == []
+    outcome = host.explain("pci14e4,4331").outcome_of("_AttachesItsProviderBelowItself")
+    assert outcome is not None
+    assert outcome.outcome == "start-failed"
+    assert "registry-cycle" in outcome.reason
+    assert nub.get_parent_entry("IOService") is host.registry.plane_root("IOService")
+    # root, platform, nub, IOResources, and the kernel's IOPMrootDomain with its IORootParent
+    assert sum(1 for _ in host.registry.walk("IOService")) == 6

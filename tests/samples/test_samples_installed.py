@@ -44,6 +44,9 @@ def test_every_sample_is_discovered_by_its_entry_point(samples_venv: Venv, in_ve
                                                        "iokit_sample_bcm43xx"]
     assert found["com.example.thirdparty.WiFiKext"][1] == "iokit-sample-thirdparty-wifi"
     assert found["com.example.driver.HIDKeyboard"][1] == "iokit-sample-hid-keyboard"
+    # The seed picture's generic driver is a sample kext, not part of the kernel.
+    assert found["com.example.iokit.PCIGeneric"][1:] == ["iokit-sample-pci-generic",
+                                                         "iokit_sample_pci_generic"]
 
 
 def test_the_bcm4331_goes_to_the_highest_probe_score(samples_venv: Venv, in_venv: Run) -> None:

@@ -15,20 +15,31 @@ from pathlib import Path
 
 import pytest
 
-from .conftest import SAMPLES
+from iokit_host.testing.venv import Venv
+
+from .conftest import FAMILY_1, FAMILY_2, SAMPLES
 
 pytestmark = pytest.mark.slow
 
 PY = f"py3{sys.version_info.minor}"
 
 
-def test_both_family_lines_pass_with_their_own_expectation(tmp_path: Path) -> None:
+def test_both_family_lines_pass_with_their_own_expectation(tmp_path: Path,
+                                                          iokit_venv: Venv) -> None:
     envs = [f"{PY}-family1", f"{PY}-family2"]
     environ = {k: v for k, v in os.environ.items()
                if not k.startswith(("PYTEST_", "TOX_", "VIRTUAL_ENV"))}
+    # What tox installs is built here first, outside the sources: tox would build each folder
+    # in place (build/, *.egg-info), into the checkout and at the same time as other runs.
+    checkout = SAMPLES.parent
+    environ |= {variable: str(iokit_venv.build_wheel(folder)) for variable, folder in {
+        "IOKIT_SDK_SPEC": checkout / "sdk", "IOKIT_HOST_SPEC": checkout,
+        "WLAN_FAMILY1_SPEC": FAMILY_1, "WLAN_FAMILY2_SPEC": FAMILY_2}.items()}
+    driver = iokit_venv.build_wheel(SAMPLES / "iokit-sample-bcm43xx")
     done = subprocess.run(
         [sys.executable, "-m", "tox", "-e", ",".join(envs), "--workdir", str(tmp_path),
-         "-c", str(SAMPLES / "iokit-sample-bcm43xx"), "--", "-v", "-p", "no:cacheprovider"],
+         "-c", str(SAMPLES / "iokit-sample-bcm43xx"), "--installpkg", str(driver),
+         "--", "-v", "-p", "no:cacheprovider"],
         capture_output=True, text=True, env=environ, check=False)
     output = done.stdout + done.stderr
     assert done.returncode == 0, output

@@ -5,6 +5,7 @@ Kexts are named by folder here (no install needed); tests/samples covers install
 
 from __future__ import annotations
 
+import re
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
@@ -28,7 +29,7 @@ Folder = Callable[[str], Path]
 
 @pytest.fixture
 def wifi(sample_kext: Folder) -> list[Path]:
-    return [sample_kext(n) for n in ("wlan-family", "bcm43xx", "thirdparty-wifi")]
+    return [sample_kext(n) for n in ("wlan-family", "bcm43xx", "thirdparty-wifi", "pci-generic")]
 
 
 def test_the_vendor_driver_wins_the_bcm4331_with_its_probe_score(iokit_host: Any,
@@ -57,6 +58,10 @@ def test_a_wrong_score_fails_with_the_explain_table(iokit_host: Any, wifi: list[
     # every candidate of the nub, with its fate
     assert "IOWLANDriver" in text and "lost" in text
     assert "ThirdPartyWiFiKext" in text and "IOPCIDeviceGeneric" in text
+    # One meaning per column: the score probe was offered, then what it bid.
+    assert re.search(r"personality\s+IOClass\s+bundle\s+initial\s+score\s+outcome", text)
+    assert re.search(r"AppleBCM43xx\s+com\.example\.driver\.BCM43xx\s+2000\s+5000\s+started",
+                     text)
 
 
 def test_a_driver_that_lost_is_reported_with_who_beat_it(iokit_host: Any,

@@ -1,0 +1,40 @@
+"""``iokit event FILE``: apply a scenario's events (plug, unplug, publish) to a running kernel.
+
+The file is the one ``iokit boot --events`` reads (docs/lifecycle.md). It is read here: a
+damaged event is reported with its ``event[N].key`` and skipped, the others are sent to the
+kernel (``--kernel PATH``, ``$IOKIT_KERNEL``, else the per-user socket), which applies them in
+order on its work loop; each change prints one line, as ``iokit boot --events`` prints it, and
+an event the kernel could not apply is reported with its reason.
+"""
+
+from __future__ import annotations
+
+import argparse
+
+from iokit_sdk.iokitlib.wire import kernel_socket_path
+
+from iokit_host.cli.common import print_diagnostics
+from iokit_host.cli.kernel_option import add_kernel_argument, kernel_path
+from iokit_host.errors import Diagnostic, Severity
+
+__all__ = ["configure", "run"]
+
+
+def configure(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("file", metavar="FILE", help="a scenario of [[event]] tables (TOML)")
+    add_kernel_argument(parser, doing="change the running kernel ('iokit kernel')", instead="")
+
+
+def run(args: argparse.Namespace) -> int:
+    from iokit_host.scenario import read_events
+    from iokit_host.server.client import apply_events
+
+    damaged: list[Diagnostic] = []
+    events = read_events(args.file, report=damaged.append)
+    path = kernel_path(args) or kernel_socket_path()
+    lines, diagnostics = apply_events(path, events) if events else ([], [])
+    for line in lines:
+        print(line)
+    print_diagnostics([*damaged, *diagnostics])
+    failed = any(d.severity is Severity.ERROR for d in damaged)
+    return 1 if failed else 0

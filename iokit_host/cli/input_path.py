@@ -1,0 +1,28 @@
+"""Paths a command reads (``--kext``, ``--events``, ``--machine``, dumps, ``--classes``): a
+device is refused where the arguments are parsed.
+
+A reader reads a file to its end; a device such as ``/dev/zero`` or ``/dev/urandom`` has none
+(the command would fill memory), and ``/dev/tty`` waits for a keyboard. Everything else, a
+missing path included, goes on to the reader, whose diagnostic names the file and the reason;
+``/dev/null`` (empty) and pipes (``--events <(generate)``) end, and are read.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import stat
+
+__all__ = ["input_path"]
+
+
+def input_path(text: str) -> str:
+    """argparse ``type`` for a path the command reads; refuses a character or block device."""
+    try:
+        mode = os.stat(text).st_mode
+    except (OSError, ValueError):
+        return text  # not there, or not a path at all: the reader says so
+    if (stat.S_ISCHR(mode) or stat.S_ISBLK(mode)) and not os.path.samefile(text, os.devnull):
+        raise argparse.ArgumentTypeError(
+            f"{text} is a device, not a file: reading it would never end")
+    return text

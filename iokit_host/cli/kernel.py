@@ -1,0 +1,70 @@
+"""``iokit kernel``: boot a machine and keep it running, serving other processes on a socket.
+
+It boots as ``iokit boot`` does (``--machine``, ``--kext``, ...), then listens on ``--socket``
+(``$IOKIT_KERNEL``, else ``$XDG_RUNTIME_DIR/iokit/kernel.sock``, else a 0700 directory of the
+user's own under the temp dir), prints exactly one line on stdout, ``iokit kernel: listening on
+PATH``, and serves IOKitLib clients (``iokit_sdk.iokitlib``) and the tools' ``--kernel`` until
+SIGTERM or SIGINT. It then stops listening, tells its clients, closes every user client,
+terminates the services and exits 0. Its log (boot diagnostics, refused peers, failing drivers)
+goes to stderr. ``--entitlements FILE`` is the operator's entitlement policy; ``--group``
+shares the socket with a group (mode 0660).
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+
+from iokit_sdk.iokitlib.wire import kernel_socket_path
+
+from iokit_host.cli.common import add_boot_arguments, host_from_args, print_diagnostics
+
+__all__ = ["configure", "run"]
+
+
+def configure(parser: argparse.ArgumentParser) -> None:
+    add_boot_arguments(parser)
+    group = parser.add_argument_group("the running kernel")
+    group.add_argument("--socket", metavar="PATH", default=None,
+                       help="listen here (default: $IOKIT_KERNEL, else the per-user socket)")
+    group.add_argument("--entitlements", metavar="FILE", default=None,
+                       help="the entitlement policy: which uids, gids and executables hold "
+                            "which entitlement (TOML; see docs/userclients.md)")
+    group.add_argument("--group", metavar="GROUP", default=None,
+                       help="share the socket with this group (mode 0660); its members may "
+                            "connect")
+
+
+def run(args: argparse.Namespace) -> int:
+    from iokit_host.errors import Diagnostic
+    from iokit_host.server.context import KernelContext
+    from iokit_host.server.frontend import FrontEnd
+    from iokit_host.server.listener import Listener, resolve_group
+    from iokit_host.server.signals import StopSignals
+    from iokit_host.userclient.entitlements import EntitlementPolicy, read_policy
+
+    signals = StopSignals()
+    signals.install()  # before the boot: a SIGTERM during it still ends the kernel in order
+    problems: list[Diagnostic] = []
+    policy = (read_policy(args.entitlements, problems.append) if args.entitlements
+              else EntitlementPolicy())
+    gid = resolve_group(args.group) if args.group else None
+    path = kernel_socket_path(args.socket)
+    host = host_from_args(args).boot()
+    for problem in problems:
+        host.kernel.report(problem)
+    if args.strict and host.failures():  # --strict: a kernel that booted with failures
+        print_diagnostics(host.diagnostics)  # does not start serving
+        return 1
+    listener = Listener(path, gid)
+    frontend = FrontEnd(KernelContext.for_host(host, policy), listener, gid=gid,
+                        signals=signals)
+    frontend.print_log()  # the boot's diagnostics come before the ready line
+    print(f"iokit kernel: listening on {path}", flush=True)
+    try:
+        frontend.serve()
+    finally:
+        summary = frontend.shutdown()
+        signals.close()
+    print(f"iokit kernel: {summary}", file=sys.stderr, flush=True)
+    return 0

@@ -1,0 +1,110 @@
+"""The ``iokit`` command's last resort: how a command ends when it does not return normally.
+
+Apple's command-line tools end a run they cannot finish with one line on stderr and an exit
+status, never a stack trace (a crash leaves a report in DiagnosticReports instead). Here every
+command runs inside :func:`guard`, which turns each way out into such a line:
+
+- an :class:`~iokit_host.errors.IOKitError`: the command's own diagnostic, exit 1;
+- an ``OSError`` about a file (missing, unreadable, a folder, no space): the path and the
+  reason, exit 1;
+- Ctrl-C: ``iokit: interrupted``, exit 130 (128 + SIGINT, as a shell reports it);
+- a closed stdout (``iokit ioreg | head``): quiet, exit 0; ``head`` got what it wanted;
+- anything else, ``SystemExit`` and other ``BaseException`` kinds included (argparse's own
+  exits are taken before the command runs, see :func:`exit_status`; a ``sys.exit`` deeper
+  down, from a driver say, must not end the host unexplained), is a bug in iokit-host:
+  ``iokit: internal error: <type>: <message>``, how to report it, exit 2; ``IOKIT_DEBUG=1``
+  prints the traceback too.
+"""
+
+from __future__ import annotations
+
+import os
+import sys
+import traceback
+from collections.abc import Callable
+
+from iokit_host.errors import Diagnostic, IOKitError
+from iokit_host.settings import env_flag
+
+__all__ = ["EXIT_FAILURE", "EXIT_INTERNAL", "EXIT_INTERRUPTED", "EXIT_OK", "exit_status",
+           "guard", "silence_stdout"]
+
+EXIT_OK = 0
+EXIT_FAILURE = 1
+#: argparse's usage status doubles as the internal-error status, as with Python itself.
+EXIT_INTERNAL = 2
+EXIT_INTERRUPTED = 130
+
+BUG_HINT = ("this is a bug in iokit-host, not in your input: please report it to the "
+            "iokit-host maintainers with the command you ran; run it again with IOKIT_DEBUG=1 "
+            "to include the traceback")
+
+
+def guard(prefix: str, command: Callable[[], int]) -> int:
+    """Run ``command`` and return its exit status, whatever way it ends.
+
+    :param prefix: what starts each error line, e.g. ``iokit machine``.
+    """
+    try:
+        return int(command())
+    except BrokenPipeError:
+        silence_stdout()
+        return EXIT_OK
+    except KeyboardInterrupt:
+        return _report("iokit: interrupted", EXIT_INTERRUPTED)
+    except IOKitError as error:
+        return _report(f"{prefix}: {error}", EXIT_FAILURE)
+    except OSError as error:
+        if error.filename is None:
+            return _internal_error(error)
+        return _report(f"{prefix}: {_file_error(error)}", EXIT_FAILURE)
+    except BaseException as error:  # noqa: BLE001 - every other escape is a bug, SystemExit too
+        return _internal_error(error)
+
+
+def _file_error(error: OSError) -> Diagnostic:
+    reason = error.strerror or type(error).__name__
+    paths = " -> ".join(str(p) for p in (error.filename, error.filename2) if p is not None)
+    return Diagnostic("file-error", reason, file=paths,
+                      hint="check that the path exists, is the kind of file the option "
+                           "takes, and that you may read (or write) it")
+
+
+def _internal_error(error: BaseException) -> int:
+    if env_flag("IOKIT_DEBUG"):
+        traceback.print_exception(error, file=sys.stderr)
+    message = str(error).strip().replace("\n", " ")[:500] or "(no message)"
+    return _report(f"iokit: internal error: {type(error).__name__}: {message}\n"
+                   f"  hint: {BUG_HINT}", EXIT_INTERNAL)
+
+
+def exit_status(exit_: SystemExit) -> int:
+    """What the interpreter would do with ``exit_`` (argparse's): print a message, map it to 1."""
+    code = exit_.code
+    if code is None:
+        return EXIT_OK
+    if isinstance(code, int):
+        return code
+    return _report(str(code), EXIT_FAILURE)
+
+
+def _report(text: str, status: int) -> int:
+    try:
+        sys.stdout.flush()  # what the command printed so far comes first
+    except (OSError, ValueError):
+        silence_stdout()
+    try:
+        print(text, file=sys.stderr)
+    except (OSError, ValueError):
+        pass  # nowhere left to say it; the status still says it
+    return status
+
+
+def silence_stdout() -> None:
+    """Point stdout at /dev/null so the interpreter's final flush of a closed pipe is quiet."""
+    try:
+        devnull = os.open(os.devnull, os.O_WRONLY)
+        os.dup2(devnull, sys.stdout.fileno())
+        os.close(devnull)
+    except (OSError, ValueError, AttributeError):
+        pass  # not a real file (a test's capture): nothing will flush into a closed pipe

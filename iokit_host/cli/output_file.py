@@ -1,0 +1,57 @@
+"""Output files a command writes (``iokit machine import DUMP -o FILE``; ``ioreg -a > FILE`` on
+macOS, where the shell is what complains).
+
+An output path is checked before the work starts, so a long import is not thrown away for a
+typo in ``-o``; the write itself can still fail (a full disk, a read-only file system), and
+either way the user gets the path and the reason as an :class:`OutputError`, never a traceback.
+"""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+from iokit_host.errors import IOKitError
+
+__all__ = ["OutputError", "check_writable", "write_text"]
+
+_HINT = "give -o a file in a folder that exists and that you may write to"
+
+
+class OutputError(IOKitError):
+    reference = "output-not-writable"
+
+
+def check_writable(path: Path) -> None:
+    """Refuse ``path`` now if it clearly cannot be written: a folder, a missing or unwritable
+    parent folder, a read-only file.
+
+    Anything else that exists (``/dev/stdout``, a pipe) is the user's choice and is allowed.
+    """
+    if path.is_dir():
+        raise OutputError("cannot write the output file: it is a folder", file=str(path),
+                          hint=f"name a file inside it, e.g. {path / 'out.toml'}")
+    parent = path.parent
+    if not parent.exists():
+        raise OutputError(f"cannot write the output file: the folder {parent} does not exist",
+                          file=str(path), hint=f"create it first (mkdir -p {parent}) or {_HINT}")
+    if not parent.is_dir():
+        raise OutputError(f"cannot write the output file: {parent} is not a folder",
+                          file=str(path), hint=_HINT)
+    if path.exists() and not os.access(path, os.W_OK):
+        raise OutputError("cannot write the output file: it is read-only", file=str(path),
+                          hint=_HINT)
+    if not path.exists() and not os.access(parent, os.W_OK | os.X_OK):
+        raise OutputError(f"cannot write the output file: the folder {parent} is not writable",
+                          file=str(path), hint=_HINT)
+
+
+def write_text(path: Path, text: str) -> None:
+    """Write ``text`` (UTF-8) to ``path``; :class:`OutputError` with the reason when it fails."""
+    check_writable(path)
+    try:
+        path.write_text(text, encoding="utf-8")
+    except OSError as error:
+        reason = error.strerror or type(error).__name__
+        raise OutputError(f"cannot write the output file: {reason}", file=str(path),
+                          hint=_HINT) from None

@@ -1,0 +1,103 @@
+"""Entries printed more than once: a re-print under another parent, or a repeated line.
+
+IOKit's counterpart is an entry attached to several parents in one plane (``attachToParent``
+called again with another parent: IOHIDSystem under every HID event driver). ``ioreg`` prints
+such an entry, with its subtree, under each parent, with the same id; the first printed
+occurrence is the entry, each later one names another parent. A registry never attaches an
+entry twice to the same parent, nor under itself, so the same id printed again under the same
+parent (or under itself) is not a re-print but damage: a line duplicated while pasting or
+editing. Both are folded into the first occurrence here: the later occurrence's children that
+the first lacks move to it (a re-print's subtree repeats the first's, so nothing moves then;
+after a duplicated line the entry's block and children follow the copy, and they move), and
+properties the first lacks are taken from the later one. Only a re-print adds a parent;
+a repeated line is counted as damage (``ioreg-dump-repeated-entry``). An entry that shares an
+id with an entry of another name, location or class is neither: its id was edited (zeroed,
+copied), so it is kept as an entry of its own, without the id (``ioreg-dump-bad-id``).
+
+The walk is iterative and in print order, so the parents are listed in print order.
+"""
+
+from __future__ import annotations
+
+from iokit_host.ioreg_import.damage import BAD_ID, REPEATED, DumpDamage
+from iokit_host.ioreg_import.tree import DumpNode
+
+__all__ = ["fold_occurrences", "node_id"]
+
+
+def node_id(node: DumpNode) -> str:
+    """The model id of an entry: its registry id, or its line when the dump shows no ids."""
+    return f"0x{node.entry_id:x}" if node.entry_id is not None else f"line-{node.line}"
+
+
+def fold_occurrences(root: DumpNode, damage: DumpDamage) -> dict[int, list[str]]:
+    """Fold every later occurrence of an entry into its first (in place, see the module doc).
+
+    :returns: entry id -> the ids of the further parents its re-prints name, in print order.
+    """
+    first: dict[int, DumpNode] = {}
+    parent_of: dict[int, DumpNode] = {}  # id() of a kept entry -> its parent
+    extra: dict[int, list[str]] = {}
+    stack: list[tuple[DumpNode, DumpNode | None, bool]] = [(root, None, False)]
+    while stack:
+        node, parent, echo = stack.pop()
+        printed = node.children
+        known = first.get(node.entry_id) if node.entry_id is not None else None
+        if known is not None and not _same_entry(known, node):
+            damage.note(BAD_ID, node.line, f"{node.name!r} has the id {node_id(node)} of "
+                        f"{known.name!r} ({known.class_name}, line {known.line})")
+            node.entry_id = known = None
+        entry_id = node.entry_id
+        if entry_id is None or known is None or parent is None:
+            if entry_id is not None:
+                first.setdefault(entry_id, node)
+            if parent is not None:
+                parent.children.append(node)
+                parent_of[id(node)] = parent
+            node.children = []
+            target = node
+        else:
+            target = known
+            if echo or _repeated(known, parent, parent_of):
+                if not echo:
+                    damage.note(REPEATED, node.line, f"{node.name!r} (id {node_id(node)}) "
+                                f"printed again under the same parent, first at line "
+                                f"{known.line}")
+                _merge_properties(known, node)
+            else:
+                parents = extra.setdefault(entry_id, [])
+                if node_id(parent) not in parents:
+                    parents.append(node_id(parent))
+                echo = True
+        stack.extend((child, target, echo) for child in reversed(printed))
+    return extra
+
+
+def _same_entry(known: DumpNode, later: DumpNode) -> bool:
+    """True when ``later`` prints the entry ``known`` is: a re-print or a repeated line shows
+    the same name, location and class; anything else sharing its id has an edited id."""
+    return (known.name, known.location, known.class_name) == (
+        later.name, later.location, later.class_name)
+
+
+def _repeated(known: DumpNode, parent: DumpNode, parent_of: dict[int, DumpNode]) -> bool:
+    """True when ``known`` printed again under ``parent`` cannot be a re-print: ``parent`` is
+    its parent already, or ``known`` itself, or below it (a registry has no cycles)."""
+    if parent_of.get(id(known)) is parent:
+        return True
+    ancestor: DumpNode | None = parent
+    while ancestor is not None:
+        if ancestor is known:
+            return True
+        ancestor = parent_of.get(id(ancestor))
+    return False
+
+
+def _merge_properties(known: DumpNode, later: DumpNode) -> None:
+    if later.properties is None:
+        return
+    if known.properties is None:
+        known.properties = later.properties
+        return
+    for key, value in later.properties.items():
+        known.properties.setdefault(key, value)

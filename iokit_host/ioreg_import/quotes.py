@@ -1,0 +1,37 @@
+"""Typographic quotes put back straight: a dump that went through a word processor or a mail.
+
+No IOKit counterpart. ioreg quotes every property name and string with the ASCII ``"``. Text
+pasted through a word processor, a rich-text mail or a chat comes back with "smart" quotes
+(``“IOClass” = “AppleHDA”``; from Windows-1252 bytes 0x93/0x94 too, see
+:mod:`iokit_host.ioreg_import.text`), and then no property on the line can be read. A line
+shows that damage when its property name opens with a typographic double quote, or one closes
+just before `` = ``: every typographic double quote on such a line is read as ``"``. Other lines
+are left alone, so a string that really holds a curly quote keeps it.
+"""
+
+from __future__ import annotations
+
+import re
+
+from iokit_host.ioreg_import.damage import QUOTES, DumpDamage
+
+__all__ = ["straighten_quotes"]
+
+_CURLY = "\u201c\u201d\u201e\u201f\u2033"  # “ ” „ ‟ ″
+_CURLY_TABLE = str.maketrans(dict.fromkeys(_CURLY, '"'))
+_ANY_CURLY = re.compile(f"[{_CURLY}]")
+#: A property line whose name's quotes were curled: at its start, or closing before '='.
+_CURLED_NAME = re.compile(f"^[ \t|>]*[{_CURLY}]|[{_CURLY}] ?= ")
+
+
+def straighten_quotes(lines: list[str], damage: DumpDamage) -> list[str]:
+    """The lines, each one whose quotes an editor curled read with straight quotes."""
+    result = lines
+    for number, line in enumerate(lines):
+        if _ANY_CURLY.search(line) is None or _CURLED_NAME.search(line) is None:
+            continue
+        if result is lines:
+            result = list(lines)
+        result[number] = line.translate(_CURLY_TABLE)
+        damage.note(QUOTES, number + 1, f"{line.strip()[:40]!r}")
+    return result

@@ -1,0 +1,45 @@
+"""Redacted values: serial numbers and MAC addresses masked before a dump is posted.
+
+No IOKit counterpart. People mask what identifies their Mac before sharing ``ioreg`` output:
+``"IOPlatformSerialNumber" = "C02****"``, ``"IOMACAddress" = <3c07****c7a5>``, numbers
+replaced by ``XXXX``, addresses by ``XX:XX:XX:XX:XX:XX``, whole values by ``<redacted>``,
+``[REMOVED]``, ``"..."`` or ``<...>``. ioreg itself never prints ``***``, a run of four ``X`` or
+``XX:XX`` outside a string, and real strings almost never hold them, so either marks a value as
+redacted: a string stays as printed (it is still a string), anything else cannot be read and is
+dropped. Two tests, because the cost of a wrong guess differs:
+
+- :func:`looks_redacted` for a value that reads (a string): only marks no real string holds,
+  or a string that is nothing but a mask word (``"<redacted>"``, ``"..."``), so a real
+  ``"Loading..."`` is not reported as redacted;
+- :func:`looks_masked` for a value that cannot be read anyway: any of those, or a mask word or
+  filler (``redacted``, ``removed``, ``hidden``, ``...``, ``###``, ``---``, a lone ``*``)
+  anywhere in it, so the warning says "redacted" rather than "cannot be read".
+"""
+
+from __future__ import annotations
+
+import re
+
+__all__ = ["looks_masked", "looks_redacted"]
+
+_MASK = re.compile(r"\*{3,}|[xX]{4,}|(?:[xX]{2}[:-]){2,}[xX]{2}")
+_WORDS = r"redacted|removed|hidden|censored|private|anonymi[sz]ed|snip|omitted|deleted"
+#: A string that is a mask word and nothing else (brackets and filler allowed around it).
+_MASK_ONLY = re.compile(rf"[\s<\[({{]*(?:{_WORDS}|\.{{3,}}|\u2026)[\s>\])}}]*", re.IGNORECASE)
+_FILLER = re.compile(rf"{_WORDS}|\.{{3}}|\u2026|#{{3,}}|-{{3,}}|\?{{3,}}|^\W*\*\W*$",
+                     re.IGNORECASE)
+
+
+def looks_redacted(value_text: str) -> bool:
+    """True when a printed value holds a mark no real value holds (``***``, ``XXXX``,
+    ``XX:XX:XX``), or is a quoted mask word alone (``"<redacted>"``, ``"..."``)."""
+    if _MASK.search(value_text) is not None:
+        return True
+    text = value_text.strip()
+    return len(text) >= 2 and text[0] == text[-1] == '"' and (
+        _MASK_ONLY.fullmatch(text[1:-1]) is not None)
+
+
+def looks_masked(value_text: str) -> bool:
+    """True when a value that cannot be read was masked (see the module doc)."""
+    return looks_redacted(value_text) or _FILLER.search(value_text) is not None

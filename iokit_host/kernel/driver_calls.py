@@ -1,0 +1,127 @@
+"""Driver calls: the one place that says how the kernel calls into driver code.
+
+A kext runs in the kernel: an exception it does not catch, or a call that never returns, takes
+the machine with it. Here every call into code a kext brought (importing its package, its
+class's constructor, ``init``, ``probe``, ``start``, ``stop``, ``will_terminate``,
+``did_terminate``, ``free``, a notification handler) goes through :meth:`DriverCalls.call`,
+which turns whatever goes wrong into a :class:`DriverFault` value, the caller's to report:
+
+- any exception, ``SystemExit`` and other ``BaseException`` subclasses included (a driver's
+  ``sys.exit`` is its own failure, not the host's exit); only ``KeyboardInterrupt`` travels on,
+  so Ctrl-C still stops the command;
+- a call the :class:`~iokit_host.kernel.watchdog.Watchdog` abandoned (a fault even when the
+  call returned after all: its result is ignored).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+from threading import get_ident
+from typing import TYPE_CHECKING, Any
+
+from iokit_host.kernel.watchdog import DriverCallTimeout, Watchdog
+
+if TYPE_CHECKING:
+    from iokit_sdk.service import IOService
+
+__all__ = ["DriverCalls", "DriverFault", "describe_error", "service_name"]
+
+
+@dataclass(frozen=True, slots=True)
+class DriverFault:
+    """Why a driver call gave no result.
+
+    :param error: what it raised; None when the watchdog abandoned it.
+    :param limit_s: the watchdog's limit, when it abandoned the call.
+    """
+
+    error: BaseException | None
+    limit_s: float | None = None
+
+    @property
+    def timed_out(self) -> bool:
+        return self.error is None
+
+    def reference(self, raised: str) -> str:
+        """``raised`` (``driver-start-raised``, ...) or ``driver-call-timeout``."""
+        return "driver-call-timeout" if self.timed_out else raised
+
+    def reason(self, call: str) -> str:
+        """One line for the outcome table: ``start raised RuntimeError: no firmware``."""
+        if self.error is None:
+            return f"{call} did not return within {self.limit_s or 0:g} s and was abandoned"
+        return f"{call} raised {describe_error(self.error)}"
+
+
+class DriverCalls:
+    """Guards the driver calls of one kernel; :attr:`watchdog` may be replaced (tests)."""
+
+    def __init__(self, watchdog: Watchdog) -> None:
+        self.watchdog = watchdog
+
+    def call(self, function: Callable[..., Any], /, *args: Any, **kwargs: Any) -> Any:
+        """``function(*args, **kwargs)``'s result, or a :class:`DriverFault`."""
+        # The watchdog's slot is written inline: this runs several times per nub of a boot.
+        watchdog = self.watchdog
+        stack = watchdog.stack
+        if not stack:
+            watchdog.owner = get_ident()
+        token = next(watchdog.tokens)
+        stack.append(token)
+        if not watchdog.ready:
+            watchdog.prepare()
+        try:
+            result = function(*args, **kwargs)
+        except BaseException as error:  # noqa: BLE001 - driver code may raise anything
+            stack.pop()
+            return self._fault(watchdog, watchdog.fired is not None and watchdog.settle(token),
+                               error)
+        stack.pop()
+        if watchdog.fired is not None and watchdog.settle(token):
+            return DriverFault(None, watchdog.limit_s)
+        return result
+
+    @staticmethod
+    def _fault(watchdog: Watchdog, abandoned: bool, error: BaseException) -> DriverFault:
+        if _is_interrupt(error):
+            raise error
+        if abandoned or (isinstance(error, DriverCallTimeout) and watchdog.outer_abandoned()):
+            # An interruption meant for an enclosing call that reached this one stops here,
+            # never crossing the host's code in between; the enclosing call is abandoned when
+            # it returns, or interrupted again in its own code.
+            return DriverFault(None, watchdog.limit_s)
+        return DriverFault(error)
+
+
+def _is_interrupt(error: BaseException) -> bool:
+    """Ctrl-C, alone or inside an exception group."""
+    if isinstance(error, KeyboardInterrupt):
+        return True
+    return isinstance(error, BaseExceptionGroup) and error.subgroup(KeyboardInterrupt) is not None
+
+
+def describe_error(error: BaseException) -> str:
+    """``Type: message``, even for an exception whose ``str`` raises or is huge."""
+    name = type(error).__name__
+    try:
+        text = str(error)
+    except KeyboardInterrupt:
+        raise
+    except BaseException:  # noqa: BLE001 - a driver's exception may not even print
+        return f"{name} (its message could not be printed)"
+    if len(text) > 500:
+        text = text[:500] + "..."
+    return f"{name}: {text}" if text else name
+
+
+def service_name(service: IOService) -> str:
+    """``service``'s name for a diagnostic; its class name when a driver's ``get_name``
+    override fails."""
+    try:
+        name = service.get_name()
+    except KeyboardInterrupt:
+        raise
+    except BaseException:  # noqa: BLE001 - an override of get_name is driver code
+        return service.iokit_class_name
+    return name if isinstance(name, str) else service.iokit_class_name

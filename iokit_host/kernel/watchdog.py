@@ -1,0 +1,381 @@
+"""The driver-call watchdog: a driver call still running after a limit is abandoned.
+
+A kext runs in the kernel, and one that never returns from ``start`` hangs its config thread
+for good; IOKit only logs a slow start (``kIOLogStart``, over 500 ms). Its answer to code that
+must not hang the system is to move it out of the kernel (DriverKit: a dext that stops answering
+is killed). Here a driver is Python code in the host's process, so the host watches each call
+itself: one :class:`Watchdog` per kernel, and one thread per watchdog that exists only while
+driver calls are being made.
+
+The hot path stays cheap (a boot makes about seven driver calls per nub): the calling thread
+writes the watchdog's slot, :attr:`Watchdog.stack`, pushing a token when a call begins and
+popping it when the call ends (:class:`~iokit_host.kernel.driver_calls.DriverCalls` does it
+inline); no clock is read, no lock taken, no system call made. The thread wakes every
+:attr:`Watchdog.tick_s` (an eighth of the limit, at most 1 s), notes the tokens it sees for the
+first time, and when one has been on the stack for the limit (the innermost such: the calls
+around it wait for it) it interrupts the calling thread:
+
+- the main thread, inside :meth:`Watchdog.armed` periods (the kernel's work loop), with a
+  signal (``SIGUSR2``) whose handler raises :class:`DriverCallTimeout`: a signal also breaks
+  a blocking ``time.sleep`` or ``select``. The previous handler is restored when the period
+  ends and receives every ``SIGUSR2`` the watchdog did not send;
+- any other thread, or the main thread outside an armed period, with an asynchronous
+  exception (``PyThreadState_SetAsyncExc``), which arrives at the thread's next bytecode
+  (not inside a blocking call). Where it lands is checked when it is sent, not when it
+  arrives, so this path is best effort: in a rare race it may land in the host's code.
+
+:class:`DriverCallTimeout` is a ``BaseException``, so a driver's ``except Exception`` does not
+swallow it. It is raised only in the abandoned call's own code: not in a call it made into
+another driver (that one has its own limit), not in the host's code nor in the standard
+library's locking and importing (an exception there could leave a registry half-changed or a
+lock held); there the watchdog waits for the next tick. A call that swallows it is
+interrupted again at every tick, and whatever it returns afterwards is ignored: the call was
+abandoned. What no in-process watchdog can stop (``os._exit``, a C extension that never
+returns, a bare ``except:`` around a loop) is listed in docs/lifecycle.md; out-of-process
+drivers will be.
+
+Time is a :class:`WatchdogClock`: :class:`RealTime` by default, :class:`DrivenTime` in tests,
+whose :meth:`~DrivenTime.advance` wakes the watchdog, so a test's hanging driver is abandoned
+without the test sleeping.
+"""
+
+from __future__ import annotations
+
+import _thread
+import ctypes
+import itertools
+import math
+import signal
+import sys
+import threading
+import time
+from collections.abc import Iterator
+from contextlib import contextmanager
+from types import FrameType
+from typing import Any, Protocol
+
+from iokit_host.errors import Diagnostic, Severity
+from iokit_host.settings import env_seconds
+
+__all__ = ["DEFAULT_LIMIT_S", "TIMEOUT_ENV", "DrivenTime", "DriverCallTimeout", "RealTime",
+           "Watchdog", "WatchdogClock"]
+
+DEFAULT_LIMIT_S = 10.0
+TIMEOUT_ENV = "IOKIT_DRIVER_TIMEOUT"
+#: The signal that interrupts the main thread; its previous handler gets every other one.
+WATCHDOG_SIGNAL = signal.SIGUSR2
+#: Code an exception must never cut short: the host's own (its registry, busy counts and
+#: termination phases stay consistent), and the standard library's locking and importing,
+#: which an exception between acquiring a lock and entering its ``with`` block would leak.
+_UNINTERRUPTIBLE = ("iokit_host.", "threading", "importlib.", "_weakrefset")
+#: Real seconds a watchdog thread on a driven clock waits before looking for an idle stack.
+_DRIVEN_IDLE_POLL_S = 0.25
+
+
+class DriverCallTimeout(BaseException):
+    """Raised inside a driver call the watchdog abandoned (not an ``Exception``, so a driver's
+    ``except Exception`` lets it through)."""
+
+
+class WatchdogClock(Protocol):
+    """The time a watchdog measures calls with."""
+
+    def now(self) -> float:
+        """Seconds on this clock (any origin)."""
+
+    def wait(self, condition: threading.Condition, seconds: float) -> None:
+        """Called by the watchdog thread holding ``condition``: wait about ``seconds`` of this
+        clock's time, or less when ``condition`` is notified."""
+
+
+class RealTime:
+    """Monotonic wall time."""
+
+    def now(self) -> float:
+        return time.monotonic()
+
+    def wait(self, condition: threading.Condition, seconds: float) -> None:
+        condition.wait(seconds)
+
+
+class DrivenTime:
+    """Time that moves only when :meth:`advance` is called; advancing past the time a
+    watchdog waits for wakes it, so a test drives a timeout without sleeping. A hanging test
+    driver loops on ``advance`` with small steps: most calls are one addition."""
+
+    def __init__(self) -> None:
+        self._now = 0.0
+        self._wake_at = math.inf
+        self._waiting: list[threading.Condition] = []
+        self._lock = threading.Lock()
+
+    def now(self) -> float:
+        return self._now
+
+    def advance(self, seconds: float) -> None:
+        self._now += seconds
+        if self._now >= self._wake_at:
+            self._wake()
+
+    def wait(self, condition: threading.Condition, seconds: float) -> None:
+        with self._lock:
+            self._waiting.append(condition)
+            self._wake_at = min(self._wake_at, self._now + seconds)
+        # Driven time alone would wake the thread only on advance; the real-time poll lets
+        # it notice that no call is in progress any more and retire.
+        condition.wait(_DRIVEN_IDLE_POLL_S)
+
+    def _wake(self) -> None:
+        with self._lock:
+            waiting, self._waiting, self._wake_at = self._waiting, [], math.inf
+        for condition in waiting:
+            with condition:
+                condition.notify_all()
+
+
+class Watchdog:
+    """Watches the driver calls of one kernel (see the module docstring).
+
+    :param limit_s: seconds a call may run; None turns watching off (calls are still
+        guarded against exceptions).
+    :param clock: where time comes from; :class:`RealTime` when None.
+    """
+
+    def __init__(self, limit_s: float | None = DEFAULT_LIMIT_S, *,
+                 clock: WatchdogClock | None = None) -> None:
+        self.limit_s = limit_s
+        self.clock: WatchdogClock = clock if clock is not None else RealTime()
+        self.tick_s = 1.0 if limit_s is None else min(1.0, max(limit_s / 8, 0.001))
+        #: How many times a call was interrupted (a call that swallows it is counted again).
+        self.interruptions = 0
+        # The slot the calling thread writes (see DriverCalls.call, which inlines it):
+        #: tokens of the calls in progress, outermost first;
+        self.stack: list[int] = []
+        #: where tokens come from;
+        self.tokens = itertools.count(1)
+        #: the thread making the calls (set when the outermost call begins);
+        self.owner = 0
+        #: the token of the call the watchdog abandoned, until that call settles;
+        self.fired: int | None = None
+        #: False when :meth:`prepare` must run before the next call (start the thread, arm
+        #: the main thread).
+        self.ready = limit_s is None
+        self._lock = threading.Lock()
+        self._condition = threading.Condition(threading.Lock())
+        self._thread: threading.Thread | None = None
+        self._closed = False
+        self._arming = 0
+        self._previous: Any = None
+        self._installed = False
+        self._signal_sent = False
+
+    @classmethod
+    def from_env(cls) -> tuple[Watchdog, Diagnostic | None]:
+        """A watchdog with the limit of ``IOKIT_DRIVER_TIMEOUT`` (seconds; 0 turns it off),
+        and a warning when that value cannot be used."""
+        try:
+            limit = env_seconds(TIMEOUT_ENV, DEFAULT_LIMIT_S)
+        except ValueError as error:
+            return cls(DEFAULT_LIMIT_S), Diagnostic(
+                "driver-timeout-invalid", f"{error}; using {DEFAULT_LIMIT_S:g} s",
+                key=TIMEOUT_ENV, severity=Severity.WARNING,
+                hint="give the limit in seconds (10, 0.5); 0 turns the watchdog off")
+        return cls(None if limit == 0 or math.isinf(limit) else limit), None
+
+    # -- the calling thread, after a call popped its token ---------------------------------
+    def settle(self, token: int) -> bool:
+        """Called when :attr:`fired` is set: True when the call of ``token`` (just popped) was
+        abandoned; withdraws an interruption not yet delivered."""
+        with self._lock:
+            fired = self.fired
+            if fired == token or (fired is not None and fired not in self.stack):
+                self.fired = None
+                _cancel_async(self.owner)
+            return fired == token
+
+    def outer_abandoned(self) -> bool:
+        """True when a call enclosing the current one was abandoned: a
+        :class:`DriverCallTimeout` caught after the current call settled belongs to it."""
+        fired = self.fired
+        return fired is not None and fired in self.stack
+
+    # -- arming the main thread --------------------------------------------------------------
+    @contextmanager
+    def armed(self) -> Iterator[None]:
+        """A period in which the main thread is interrupted with a signal (which breaks a
+        blocking sleep) rather than an asynchronous exception; the previous handler is back
+        when the outermost period ends. Elsewhere than in the main thread, nothing changes."""
+        self._arming += 1
+        if self._arming == 1 and self.limit_s is not None:
+            self.ready = False  # the next call installs the handler
+        try:
+            yield
+        finally:
+            self._arming -= 1
+            if not self._arming:
+                self._disarm()
+
+    def close(self) -> None:
+        """Stop the thread and restore the signal handler (the watchdog still guards calls)."""
+        with self._condition:
+            self._closed = True
+            self._condition.notify_all()
+        self._disarm()
+
+    # -- slow paths -----------------------------------------------------------------------
+    def prepare(self) -> None:
+        """Start the thread, and arm the main thread in an armed period (when not
+        :attr:`ready`)."""
+        with self._lock:
+            if self._closed:
+                self.ready = True
+                return
+            if self._thread is None:
+                thread = threading.Thread(target=self._watch, name="iokit-watchdog",
+                                          daemon=True)
+                try:
+                    thread.start()
+                except RuntimeError:  # no thread to be had: this call goes unwatched
+                    return
+                self._thread = thread
+            if self._arming and not self._installed and _on_main_thread():
+                self._install()
+            self.ready = True
+
+    def _install(self) -> None:
+        previous = signal.getsignal(WATCHDOG_SIGNAL)
+        if previous is None:  # a handler not set from Python: it could not be restored
+            return
+        try:
+            signal.signal(WATCHDOG_SIGNAL, self._on_signal)
+        except (ValueError, OSError):
+            return
+        self._previous, self._installed = previous, True
+
+    def _disarm(self) -> None:
+        if not self._installed or self.stack or not _on_main_thread():
+            return
+        with self._lock:
+            if signal.getsignal(WATCHDOG_SIGNAL) == self._on_signal:
+                signal.signal(WATCHDOG_SIGNAL, self._previous)
+            self._installed, self._previous = False, None
+            self.ready = self.limit_s is None
+
+    def _on_signal(self, signum: int, frame: FrameType | None) -> None:
+        if not self._signal_sent:
+            self._chain(signum, frame)
+            return
+        self._signal_sent = False
+        if not self._in_fired_call():
+            return  # the call returned, or a nested call runs: the next tick looks again
+        if not _interruptible(frame):
+            # Host or library code, which returns to the driver soon: look again at the next
+            # bytecode boundary (a simulated signal, no system call).
+            self._signal_sent = True
+            _thread.interrupt_main(signal.Signals(signum))
+            return
+        raise DriverCallTimeout(f"driver call abandoned after {self.limit_s:g} s")
+
+    def _may_raise(self, frame: FrameType | None) -> bool:
+        """True when the abandoned call is running its own code in ``frame``: not a call it
+        made into another driver (which has its own limit), not code an exception must not
+        cut short mid-way (see ``_UNINTERRUPTIBLE``)."""
+        return self._in_fired_call() and _interruptible(frame)
+
+    def _in_fired_call(self) -> bool:
+        fired, stack = self.fired, self.stack
+        return fired is not None and bool(stack) and stack[-1] == fired
+
+    def _chain(self, signum: int, frame: FrameType | None) -> None:
+        previous = self._previous
+        if callable(previous):
+            previous(signum, frame)
+        elif previous == signal.SIG_DFL:
+            signal.signal(signum, signal.SIG_DFL)
+            signal.raise_signal(signum)
+
+    # -- the watchdog thread --------------------------------------------------------------
+    def _watch(self) -> None:
+        try:
+            self._watch_calls()
+        finally:
+            with self._lock:
+                if self._thread is threading.current_thread():  # closed, or failed
+                    self._thread = None
+                    self.ready = self.limit_s is None or self._closed
+
+    def _watch_calls(self) -> None:
+        first_seen: dict[int, float] = {}
+        clock = self.clock
+        limit = self.limit_s if self.limit_s is not None else math.inf
+        while True:
+            with self._condition:
+                if self._closed:
+                    break
+                clock.wait(self._condition, self.tick_s)
+                if self._closed:
+                    break
+            stack = tuple(self.stack)
+            if not stack:
+                first_seen.clear()
+                if self._retire():
+                    return
+                continue
+            now = clock.now()
+            first_seen = {token: first_seen.get(token, now) for token in stack}
+            # The innermost expired call is the one hanging: the calls around it wait for it.
+            expired = next((t for t in reversed(stack) if now - first_seen[t] >= limit), None)
+            if expired is not None:
+                self._fire(expired)
+
+    def _retire(self) -> bool:
+        """Leave the thread when no call is in progress; False when one began meanwhile."""
+        with self._lock:
+            ready, self.ready = self.ready, False
+            if self.stack:
+                self.ready = ready
+                return False
+            self._thread = None
+            return True
+
+    def _fire(self, token: int) -> None:
+        with self._lock:
+            self.fired = token  # before the check: the caller reads it after popping
+            if token not in self.stack:
+                self.fired = None
+                return
+            owner = self.owner
+            if self._installed and owner == threading.main_thread().ident:
+                self._signal_sent = True
+                try:
+                    signal.pthread_kill(owner, WATCHDOG_SIGNAL)
+                except OSError:  # the main thread is gone: the interpreter is exiting
+                    return
+            elif self._may_raise(sys._current_frames().get(owner)):
+                _raise_async(owner)  # delivered at its next bytecode: racy, see the docstring
+            else:
+                return  # a nested call or the host is running: the next tick tries again
+            self.interruptions += 1
+
+
+def _on_main_thread() -> bool:
+    return threading.current_thread() is threading.main_thread()
+
+
+def _interruptible(frame: FrameType | None) -> bool:
+    """True when the innermost ``frame`` runs driver code (the frames beneath it are waiting
+    on a call into the driver, and take an exception from it like any other)."""
+    if frame is None:
+        return False
+    name = str(frame.f_globals.get("__name__", ""))
+    return not name.startswith(_UNINTERRUPTIBLE)
+
+
+def _raise_async(thread_id: int) -> None:
+    ctypes.pythonapi.PyThreadState_SetAsyncExc(ctypes.c_ulong(thread_id),
+                                               ctypes.py_object(DriverCallTimeout))
+
+
+def _cancel_async(thread_id: int) -> None:
+    """Withdraw an asynchronous exception not yet delivered (NULL clears it)."""
+    ctypes.pythonapi.PyThreadState_SetAsyncExc(ctypes.c_ulong(thread_id), None)

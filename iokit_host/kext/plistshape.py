@@ -1,0 +1,189 @@
+"""The shape of a property list: how deep it nests, whether it contains itself, how large it is
+as a tree, and whether its integers fit in 64 bits (OSUnserializeXML and OSUnserializeBinary
+refuse what the kernel cannot hold: deep or cyclic containers, out-of-range numbers).
+
+Checked where a plist is read, before anything walks it: a binary plist can make an array that
+contains itself, or share one array so many times that a small file stands for an enormous
+tree, and ``plistlib``'s binary reader recurses once per level. The one nesting limit is
+``iokit_sdk.values.MAX_VALUE_DEPTH``. :func:`check_binary` reads a binary plist's object
+table itself, without recursion, so even a plist too deep for ``plistlib`` is refused with
+the key path and the depth.
+"""
+
+from __future__ import annotations
+
+import struct
+from collections.abc import Mapping
+
+from iokit_sdk.values import MAX_VALUE_DEPTH, MAX_VALUE_ITEMS, PropertyShapeError, check_shape
+
+__all__ = ["PlistShapeError", "check_binary", "check_tree"]
+
+_INT64_MIN = -(1 << 63)
+_UINT64_END = 1 << 64
+
+
+class PlistShapeError(ValueError):
+    """A plist the kernel would refuse for its shape: ``key`` is the path to the place
+    (``IOKitPersonalities.Foo.Deep[0][0]``), ``reason`` what is wrong there, ``reference``
+    the kebab-case kind (``plist-value-too-deep``, ``plist-value-cyclic``, ...)."""
+
+    def __init__(self, reference: str, key: str, reason: str) -> None:
+        super().__init__(f"{key}: {reason}" if key else reason)
+        self.reference = reference
+        self.key = key
+        self.reason = reason
+
+
+def check_tree(value: object) -> None:
+    """Refuse a parsed plist that nests too deep, contains itself, is too large as a tree, or
+    holds an integer outside 64 bits. Iterative."""
+    try:
+        check_shape(value, "")
+    except PropertyShapeError as error:
+        raise _shape_error(error.path.lstrip("."), error.reason) from None
+    stack: list[tuple[object, str]] = [(value, "")]
+    while stack:
+        item, where = stack.pop()
+        if isinstance(item, Mapping):
+            stack.extend((child, f"{where}.{key}" if where else str(key))
+                         for key, child in item.items())
+        elif isinstance(item, (list, tuple)):
+            stack.extend((child, f"{where}[{index}]") for index, child in enumerate(item))
+        elif isinstance(item, int) and not isinstance(item, bool):
+            check_integer(item, where)
+
+
+def check_integer(value: int, key: str) -> None:
+    """Refuse an ``<integer>`` that fits neither a signed nor an unsigned 64-bit number."""
+    if not _INT64_MIN <= value < _UINT64_END:
+        raise PlistShapeError("plist-integer-out-of-range", key,
+                              f"a {value.bit_length()}-bit integer does not fit in 64 bits")
+
+
+def _shape_error(key: str, reason: str) -> PlistShapeError:
+    if "cycle" in reason:
+        return PlistShapeError("plist-value-cyclic", key, reason)
+    if "items" in reason:
+        return PlistShapeError("plist-value-too-large", key, reason)
+    return PlistShapeError("plist-value-too-deep", key, reason)
+
+
+# -- binary plists ---------------------------------------------------------------------------
+
+def check_binary(data: bytes) -> None:
+    """Refuse a binary plist whose containers nest too deep, contain themselves or expand to
+    too many items. A file too damaged to read is left for ``plistlib`` to report."""
+    try:
+        table = _ObjectTable(data)
+    except (IndexError, ValueError, struct.error):
+        return
+    # Each stack item: an object ref, its depth, and a crumb (parent crumb, key, parent ref)
+    # to spell the way there should it be refused.
+    stack: list[tuple[int, int, _Crumb | None]] = [(table.top, 0, None)]
+    items = 0
+    while stack:
+        ref, depth, crumb = stack.pop()
+        try:
+            children = table.children(ref)
+        except (IndexError, ValueError, struct.error):
+            return
+        if children is None:
+            continue
+        if depth >= MAX_VALUE_DEPTH:
+            raise _binary_problem(_trail(crumb), ref, depth + 1)
+        items += len(children)
+        if items > MAX_VALUE_ITEMS:
+            raise PlistShapeError("plist-value-too-large", _spell(_trail(crumb)),
+                                  f"holds more than {MAX_VALUE_ITEMS} items")
+        stack.extend((child, depth + 1, (crumb, key, ref)) for key, child in children)
+
+
+_Crumb = tuple[object, str, int]
+
+
+def _trail(crumb: _Crumb | None) -> list[tuple[str, int]]:
+    """``(key, parent ref)`` from the top object down to ``crumb``."""
+    trail: list[tuple[str, int]] = []
+    while crumb is not None:
+        parent, key, ref = crumb
+        trail.append((key, ref))
+        crumb = parent  # type: ignore[assignment]
+    trail.reverse()
+    return trail
+
+
+def _binary_problem(trail: list[tuple[str, int]], ref: int, depth: int) -> PlistShapeError:
+    refs = [parent for _, parent in trail] + [ref]
+    seen: set[int] = set()
+    for index, current in enumerate(refs):
+        if current in seen:
+            return PlistShapeError("plist-value-cyclic", _spell(trail[:index]),
+                                   "contains itself (a cycle)")
+        seen.add(current)
+    return PlistShapeError("plist-value-too-deep", _spell(trail),
+                           f"nested {depth} deep; the limit is {MAX_VALUE_DEPTH}")
+
+
+def _spell(trail: list[tuple[str, int]]) -> str:
+    parts = [key for key, _ in trail]
+    if len(parts) > 12:
+        parts = [*parts[:6], f"…({len(parts) - 9} more)…", *parts[-3:]]
+    return "".join(parts).lstrip(".")
+
+
+class _ObjectTable:
+    """The object table of a ``bplist00`` file (CFBinaryPList.c), read for containers only."""
+
+    def __init__(self, data: bytes) -> None:
+        if len(data) < 40:
+            raise ValueError("too short")
+        self.data = data
+        (self.offset_size, self.ref_size, count, self.top,
+         self.table) = struct.unpack(">6xBBQQQ", data[-32:])
+        if not self.offset_size or not self.ref_size or \
+                self.table + count * self.offset_size > len(data) or self.top >= count:
+            raise ValueError("bad trailer")
+        self.count = count
+
+    def children(self, ref: int) -> list[tuple[str, int]] | None:
+        """``(key, child ref)`` of an array or dictionary object; None for anything else."""
+        if ref >= self.count:
+            raise ValueError("bad ref")
+        offset = self._int(self.table + ref * self.offset_size, self.offset_size)
+        token = self.data[offset]
+        kind, size = token & 0xF0, token & 0x0F
+        if kind not in (0xA0, 0xD0):
+            return None
+        count, start = self._size(size, offset + 1)
+        refs = count * (2 if kind == 0xD0 else 1)
+        if start + refs * self.ref_size > len(self.data):
+            raise ValueError("truncated")
+        values = [self._int(start + i * self.ref_size, self.ref_size) for i in range(refs)]
+        if kind == 0xA0:
+            return [(f"[{index}]", child) for index, child in enumerate(values)]
+        return [(f".{self._key(key)}", child) for key, child in zip(values[:count],
+                                                                      values[count:])]
+
+    def _size(self, size: int, position: int) -> tuple[int, int]:
+        if size != 0x0F:
+            return size, position
+        width = 1 << (self.data[position] & 0x3)
+        return self._int(position + 1, width), position + 1 + width
+
+    def _int(self, position: int, width: int) -> int:
+        chunk = self.data[position:position + width]
+        if len(chunk) != width:
+            raise ValueError("truncated")
+        return int.from_bytes(chunk, "big")
+
+    def _key(self, ref: int) -> str:
+        offset = self._int(self.table + ref * self.offset_size, self.offset_size)
+        token = self.data[offset]
+        kind, size = token & 0xF0, token & 0x0F
+        if kind in (0x50, 0x60):
+            length, start = self._size(size, offset + 1)
+            if kind == 0x50:
+                return self.data[start:start + length].decode("ascii", "replace")
+            return self.data[start:start + 2 * length].decode("utf-16-be", "replace")
+        return f"<key #{ref}>"

@@ -1,0 +1,119 @@
+"""Power assertions (``IOPMAssertionCreateWithName`` / ``IOPMAssertionRelease``, kept by powerd;
+what ``pmset -g assertions`` lists).
+
+An assertion has an id, a type (``PreventUserIdleSystemSleep``, ``PreventSystemSleep``,
+``PreventUserIdleDisplaySleep``, ...), a name, a level (``kIOPMAssertionLevelOn`` = 255 or
+``kIOPMAssertionLevelOff`` = 0), an owner (pid and process name) and its creation time. The
+root domain consults them before an idle sleep (``checkSystemCanSleep``): an idle-sleep
+preventer at level On holds idle sleep off; a demand sleep (lid, menu, ``pmset sleepnow``)
+goes ahead regardless, as on a Mac.
+"""
+
+from __future__ import annotations
+
+import itertools
+from dataclasses import dataclass
+
+from iokit_host.errors import IOKitError
+
+__all__ = ["ASSERTION_TYPES", "IDLE_SLEEP_PREVENTERS", "SYSTEM_SLEEP_PREVENTERS", "Assertion",
+           "AssertionError_", "Assertions", "kIOPMAssertionLevelOff", "kIOPMAssertionLevelOn"]
+
+kIOPMAssertionLevelOff = 0
+kIOPMAssertionLevelOn = 255
+
+#: Assertion types (IOPMLib.h, ``kIOPMAssert*`` / ``kIOPMAssertionType*``), in the order
+#: ``pmset -g assertions`` prints its system-wide lines.
+ASSERTION_TYPES = (
+    "PreventUserIdleSystemSleep", "PreventUserIdleDisplaySleep", "PreventSystemSleep",
+    "NetworkClientActive", "PreventDiskIdle", "UserIsActive", "BackgroundTask",
+    "ApplePushServiceTask", "InteractivePushServiceTask", "ExternalMedia",
+    "NoIdleSleepAssertion", "NoDisplaySleepAssertion",
+)
+#: Types that hold idle sleep off (``NoIdleSleepAssertion`` is the deprecated spelling).
+IDLE_SLEEP_PREVENTERS = frozenset({"PreventUserIdleSystemSleep", "PreventSystemSleep",
+                                   "NoIdleSleepAssertion"})
+SYSTEM_SLEEP_PREVENTERS = frozenset({"PreventSystemSleep"})
+_MAX_NAME = 128
+
+
+class AssertionError_(IOKitError):
+    """An assertion request powerd would refuse (``kIOReturnBadArgument``)."""
+
+    reference = "power-assertion-invalid"
+
+
+@dataclass(frozen=True, slots=True)
+class Assertion:
+    """One assertion, as ``pmset -g assertions`` lists it.
+
+    :param assertion_id: the id returned to its creator.
+    :param type: the ``AssertType``.
+    :param name: the ``AssertName`` its creator gave.
+    :param level: 255 (on) or 0 (off).
+    :param owner: the owning process's name.
+    :param pid: the owning process's id.
+    :param created_ns: host-clock time of creation.
+    """
+
+    assertion_id: int
+    type: str
+    name: str
+    level: int
+    owner: str
+    pid: int
+    created_ns: int
+
+    @property
+    def on(self) -> bool:
+        return self.level == kIOPMAssertionLevelOn
+
+
+class Assertions:
+    """The assertions of one host, in creation order."""
+
+    def __init__(self) -> None:
+        self._by_id: dict[int, Assertion] = {}
+        self._serial = itertools.count(1)
+
+    def create(self, type: str, name: str, *, level: int = kIOPMAssertionLevelOn,
+               owner: str = "iokit", pid: int = 0, now_ns: int = 0) -> Assertion:
+        """Record a new assertion.
+
+        :raises AssertionError_: an unknown type, an empty or too long name, a level other
+            than 0 or 255, a negative pid.
+        """
+        if type not in ASSERTION_TYPES:
+            raise AssertionError_(f"unknown assertion type {type!r}", key="type",
+                                  hint=f"one of: {', '.join(ASSERTION_TYPES)}")
+        if not isinstance(name, str) or not name or len(name) > _MAX_NAME:
+            raise AssertionError_(f"an assertion name is 1 to {_MAX_NAME} characters",
+                                  key="name", hint="name what the assertion is for")
+        if level not in (kIOPMAssertionLevelOff, kIOPMAssertionLevelOn) or isinstance(level, bool):
+            raise AssertionError_(f"level {level!r} is neither 0 (off) nor 255 (on)",
+                                  key="level", hint="use kIOPMAssertionLevelOn (255)")
+        if not isinstance(pid, int) or pid < 0:
+            raise AssertionError_(f"pid {pid!r} is not a process id", key="pid")
+        assertion_id = (pid << 32) | (0x10000 + next(self._serial))
+        assertion = Assertion(assertion_id, type, name, level, owner, pid, now_ns)
+        self._by_id[assertion_id] = assertion
+        return assertion
+
+    def release(self, assertion_id: int) -> Assertion | None:
+        """Drop an assertion; None when no assertion has that id."""
+        return self._by_id.pop(assertion_id, None)
+
+    def active(self) -> tuple[Assertion, ...]:
+        return tuple(self._by_id.values())
+
+    def preventing_idle_sleep(self) -> tuple[Assertion, ...]:
+        """Assertions at level On that hold idle sleep off."""
+        return tuple(a for a in self._by_id.values() if a.on and a.type in IDLE_SLEEP_PREVENTERS)
+
+    def system_wide(self) -> dict[str, int]:
+        """``Assertion status system-wide``: per type, 1 when an assertion of it is on."""
+        status = dict.fromkeys(ASSERTION_TYPES, 0)
+        for assertion in self._by_id.values():
+            if assertion.on:
+                status[assertion.type] = 1
+        return status

@@ -1,0 +1,557 @@
+"""PowerManager: one host's power management (IOServicePM's PM work loop plus IOPMrootDomain).
+
+It implements the SDK's :class:`~iokit_sdk.pm.PowerRequests` (every ``pm_init``,
+``register_power_driver``, ``change_power_state_to``, acknowledgement ... a driver makes
+arrives here), owns the per-service blocks, the PM work queue, the sleep/wake log, the
+assertions and the root domain, and gives the host its controls: :meth:`sleep`, :meth:`wake`,
+:meth:`idle_sleep`, :meth:`create_assertion`, :meth:`release_assertion`, :meth:`tickle`,
+:meth:`advance` and :meth:`run_until_idle`.
+
+PM work never runs inside a driver's call: a request made from driver code (``start``,
+``set_power_state``, ``message``) is queued and the work runs when that call has returned, as
+IOKit's PM work loop runs beside the driver's thread; a request from elsewhere (a test, the
+host) runs at once. ``run_until_idle`` drives the host clock from timer to timer while a change
+waits for an acknowledgement, so ``host.sleep()`` returns with the sleep complete, late drivers
+flagged.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+from typing import TYPE_CHECKING
+
+from iokit_sdk.keys import POWER_PLANE, SERVICE_PLANE
+from iokit_sdk.power import IOPMPowerState, kIOPMNotYetInitialized
+from iokit_sdk.returns import IOReturn
+from iokit_sdk.service import IOService
+
+from iokit_host.errors import Diagnostic, Severity
+from iokit_host.kernel.driver_calls import service_name
+from iokit_host.power.acks import Answers
+from iokit_host.power.assertions import Assertion, Assertions
+from iokit_host.power.change import Changes
+from iokit_host.power.idle import IdleTimers
+from iokit_host.power.log import PowerLog
+from iokit_host.power.messages import SleepWakeClients
+from iokit_host.power.pm import CHILD_PROXY, DEVICE, DRIVER, POWER_MANAGEMENT, ServicePM
+from iokit_host.power.queue import Task, WorkQueue
+from iokit_host.power.rootdomain import (
+    ON_STATE,
+    ROOT_PARENT_FLAGS,
+    ROOT_STATES,
+    IOPMrootDomain,
+    SystemPower,
+    Transition,
+)
+from iokit_host.power.standins import read_recorded
+from iokit_host.power.tables import StateTable, check_table
+from iokit_host.power.tree import IOPowerConnection, IORootParent, link, power_parent_for, unlink
+from iokit_host.registry import RegistryError
+
+if TYPE_CHECKING:
+    from iokit_host.kernel.protocol import WorkLoop
+    from iokit_host.power.queue import Ack
+
+__all__ = ["KERNEL_BUNDLE", "PowerManager"]
+
+#: OSKext's name for the kernel itself, which owns the root domain's classes.
+KERNEL_BUNDLE = "__kernel__"
+#: ``kIOPMPowerStateMax``: "the highest state", before the table is known.
+_STATE_MAX = 0xFFFF_FFFF
+#: How many clock steps ``run_until_idle`` takes before it reports PM work that never ends.
+_MAX_STEPS = 100_000
+_ROOT_PARENT_PM = {"DevicePowerState": 1, "CurrentPowerState": 1, "CapabilityFlags": 0,
+                   "MaxPowerState": 1}
+
+Job = Callable[[], None]
+
+
+class PowerManager:
+    """Power management for the kernel ``kernel``.
+
+    :param post: queues a job on the kernel's work loop (PM work asked for inside a driver call
+        runs there, after the call).
+    """
+
+    def __init__(self, kernel: WorkLoop, post: Callable[[Job], None]) -> None:
+        self.kernel = kernel
+        self.clock = kernel.clock
+        self.log = PowerLog(kernel.registry)
+        self.queue = WorkQueue(self._task_failed)
+        self.assertions = Assertions()
+        self._pms: dict[int, ServicePM] = {}
+        self._interest: dict[int, list[ServicePM]] = {}
+        self._answers = Answers(self)
+        self.changes = Changes(self, self._answers)
+        self.idle = IdleTimers(self, self.changes.request_adjust)
+        self.changes.on_changed.append(self.idle.changed)
+        self.clients = SleepWakeClients(self, self._answers)
+        self.system = SystemPower(self, self.changes, self.clients, self.idle, self.assertions,
+                                  self._describe_waits)
+        self._post = post
+        self._posted = False
+        kernel.classes.register_kext_classes(
+            KERNEL_BUNDLE, (IOPMrootDomain, IORootParent, IOPowerConnection))
+
+    # -- the host's view ----------------------------------------------------------------------------
+    @property
+    def root_domain(self) -> IOService | None:
+        return self.system.root.service if self.system.root is not None else None
+
+    @property
+    def asleep(self) -> bool:
+        return self.system.asleep
+
+    def pm_of(self, service: IOService) -> ServicePM | None:
+        return self._pms.get(id(service))
+
+    def managed(self) -> list[ServicePM]:
+        """Every power-managed service's block, in the order they joined."""
+        return list(self._pms.values())
+
+    def power_state(self, service: IOService) -> int:
+        pm = self._pms.get(id(service))
+        return pm.current if pm is not None else 0
+
+    # -- boot --------------------------------------------------------------------------------------------
+    def boot(self) -> None:
+        """Publish IOPMrootDomain (and IORootParent) and give every service the machine records
+        as power managed its stand-in (:mod:`.standins`)."""
+        self.publish_root_domain()
+        self.adopt_recorded()
+
+    def publish_root_domain(self) -> IOService | None:
+        """IOPMrootDomain under the platform expert (as ``PMInstantiatePowerDomains``), ON."""
+        if self.system.root is not None:
+            return self.system.root.service
+        registry = self.kernel.registry
+        platform = registry.plane_root(SERVICE_PLANE)
+        if not isinstance(platform, IOService):
+            return None
+        expert = next((c for c in platform.get_clients() if c.meta_cast("IOPlatformExpert")),
+                      platform)
+        root = _child_of_class(expert, IOPMrootDomain) or _child_of_class(platform, IOPMrootDomain)
+        if root is None:
+            root = IOPMrootDomain()
+            if not self.kernel.attach(root, expert):
+                return None
+            self.kernel.register_service(root)
+        patriarch = _child_of_class(root, IORootParent)
+        if patriarch is None:
+            patriarch = IORootParent()
+            self.kernel.attach(patriarch, root)
+        patriarch._props[POWER_MANAGEMENT] = dict(_ROOT_PARENT_PM)
+        registry.attach(patriarch, registry.root, POWER_PLANE)
+        connection = IOPowerConnection()
+        registry.attach(connection, patriarch, POWER_PLANE)
+        registry.attach(root, connection, POWER_PLANE)
+        pm = ServicePM(root)
+        pm.table = StateTable.of(ROOT_STATES)
+        pm.driver = root
+        pm.current = ON_STATE
+        pm.set_client(DEVICE, ON_STATE)
+        pm.parent_flags_fixed = ROOT_PARENT_FLAGS
+        self._pms[id(root)] = pm
+        self.system.root = pm
+        pm.publish()
+        return root
+
+    def adopt_recorded(self) -> int:
+        """Give stand-in power management to every entry recording ``IOPowerManagement``
+        (providers first); returns how many."""
+        skip = (IOPMrootDomain, IORootParent, IOPowerConnection)
+        found = [e for e in self.kernel.registry.entries()
+                 if POWER_MANAGEMENT in e._props and isinstance(e, IOService)
+                 and not isinstance(e, skip) and id(e) not in self._pms]
+        found.sort(key=lambda e: e._entry_id or 0)
+        adopted = 0
+        for service in found:
+            recorded = read_recorded(service._props[POWER_MANAGEMENT])
+            assert isinstance(service, IOService)
+            if recorded is None:
+                continue
+            pm = ServicePM(service)
+            pm.table = recorded.table
+            pm.driver = service
+            pm.current = recorded.current
+            pm.set_floor(recorded.current)
+            for name, value in recorded.clients.items():
+                pm.set_client(name, value)
+            self._pms[id(service)] = pm
+            provider = service.get_provider()
+            parent = power_parent_for(provider, self._managed, self.system.root) \
+                if provider is not None else self.system.root
+            if parent is not None and self._link(parent, pm):
+                self.changes.set_request(parent, pm.parents[-1], parent.table.supplying(
+                    recorded.table.states[pm.current].input_power_requirement)
+                    if parent.table is not None else None)
+            pm.publish()
+            adopted += 1
+        self.kick()
+        return adopted
+
+    # -- PowerRequests: joining and leaving -----------------------------------------------------------
+    def pm_init(self, service: IOService) -> None:
+        if id(service) not in self._pms:
+            pm = ServicePM(service)
+            self._pms[id(service)] = pm
+            pm.publish()
+
+    def join_pm_tree(self, provider: IOService, driver: IOService) -> None:
+        if not isinstance(driver, IOService):
+            self._answers.fault(provider, f"join_pm_tree({driver!r}): not an IOService", None)
+            return
+        self.pm_init(driver)
+        child = self._pms[id(driver)]
+        if child.parents:
+            return  # already in the tree
+        parent = power_parent_for(provider, self._managed, self.system.root)
+        if parent is child:  # called on the driver itself: look above it
+            above = provider.get_provider()
+            parent = power_parent_for(above, self._managed, self.system.root) \
+                if above is not None else self.system.root
+        if parent is None or parent is child or not self._link(parent, child):
+            return
+        if CHILD_PROXY in parent.clients and len(parent.children) == 1:
+            parent.drop_client(CHILD_PROXY)  # temporaryPowerClampOn lasts until a child joins
+            self.changes.request_adjust(parent)
+        if child.table is not None and not child.initial_pending:
+            self.changes.set_request(parent, child.parents[-1], _request_for(parent, child))
+        self.changes.start_initial(child)
+        self.kick()
+
+    def register_power_driver(self, service: IOService, driver: IOService,
+                              states: Sequence[IOPMPowerState]) -> int:
+        pm = self._pms.get(id(service))
+        if pm is None:
+            return kIOPMNotYetInitialized
+        if pm.table is not None:
+            return IOReturn.SUCCESS  # only the first registration counts
+        if not isinstance(driver, IOService):
+            self._answers.fault(service, f"register_power_driver({driver!r}): the driver is "
+                                         "not an IOService", None)
+            return IOReturn.BAD_ARGUMENT
+        table, problems = check_table(states, driver.iokit_class_name)
+        if table is None:
+            for problem in problems:
+                self.kernel.report(problem)
+            self._answers.fault(driver, f"power-state table refused: {problems[0].message}",
+                                None)
+            return IOReturn.BAD_ARGUMENT
+        pm.table = table
+        pm.driver = driver
+        pm.current = 0
+        pm.changed()
+        for name, value in list(pm.clients.items()):
+            pm.set_client(name, table.clamp(value))
+        if _overrides_notifications(driver) and driver not in pm.informees:
+            self._add_informee(pm, driver)
+        pm.initial_pending = True
+        pm.publish()
+        self.changes.start_initial(pm)
+        self.kick()
+        return IOReturn.SUCCESS
+
+    def pm_stop(self, service: IOService) -> None:
+        self.clients.forget(service)
+        for watched in self._interest.pop(id(service), ()):
+            self._drop_informee(watched, service)
+        pm = self._pms.pop(id(service), None)
+        if pm is None:
+            return
+        pm.stopped = True
+        self.idle.stop(pm)
+        self.log.keep_path(service)
+        for ack in (pm.pending_set, *pm.pending_informees.values()):
+            if ack is not None:
+                self._answers.close(pm, ack, "the service stopped power management")
+        registry = self.kernel.registry
+        for connection in tuple(pm.parents):
+            if connection.parent_pm is not None:
+                self.changes.set_request(connection.parent_pm, connection, None)
+            unlink(registry, connection)
+        for connection in tuple(pm.children):
+            unlink(registry, connection)
+        for informee in pm.informees:
+            interested_in = self._interest.get(id(informee))
+            if interested_in is not None and pm in interested_in:
+                interested_in.remove(pm)
+        self.changes.wake_waiters(pm)
+        service._props.pop(POWER_MANAGEMENT, None)
+        if pm is self.system.root:
+            self.system.root = None
+        self.kick()
+
+    # -- PowerRequests: the controlling driver and interested drivers ---------------------------------
+    def acknowledge_set_power_state(self, service: IOService, ordinal: int | None = None) -> int:
+        pm = self._pms.get(id(service))
+        if pm is None:
+            self._answers.fault(service, "acknowledge_set_power_state on a service that is not "
+                                         "power managed; ignored", ordinal)
+            return kIOPMNotYetInitialized
+        ok = self._answers.acknowledge_set(pm, ordinal)
+        return IOReturn.SUCCESS if ok else IOReturn.BAD_ARGUMENT
+
+    def register_interested_driver(self, service: IOService, driver: IOService) -> int:
+        pm = self._pms.get(id(service))
+        if pm is None or not isinstance(driver, IOService):
+            self._answers.fault(service, "register_interested_driver on a service that is not "
+                                         "power managed, or with no driver; ignored", None)
+            return 0
+        if driver not in pm.informees:
+            self._add_informee(pm, driver)
+        return pm.capability_flags()
+
+    def deregister_interested_driver(self, service: IOService, driver: IOService) -> int:
+        pm = self._pms.get(id(service))
+        if pm is None or driver not in pm.informees:
+            return IOReturn.BAD_ARGUMENT
+        self._drop_informee(pm, driver)
+        watched = self._interest.get(id(driver))
+        if watched is not None and pm in watched:
+            watched.remove(pm)
+        return IOReturn.SUCCESS
+
+    def acknowledge_power_change(self, service: IOService, driver: IOService) -> int:
+        pm = self._pms.get(id(service))
+        if pm is None:
+            self._answers.fault(driver, "acknowledge_power_change on a service that is not "
+                                        "power managed; ignored", None)
+            return kIOPMNotYetInitialized
+        ok = self._answers.acknowledge_change(pm, driver)
+        return IOReturn.SUCCESS if ok else IOReturn.BAD_ARGUMENT
+
+    # -- PowerRequests: desires ------------------------------------------------------------------------
+    def change_power_state_to(self, service: IOService, ordinal: int) -> int:
+        return self._request(service, DRIVER, ordinal, "change_power_state_to")
+
+    def change_power_state_to_priv(self, service: IOService, ordinal: int) -> int:
+        return self._request(service, DEVICE, ordinal, "change_power_state_to_priv")
+
+    def make_usable(self, service: IOService) -> int:
+        return self._request(service, DEVICE, _STATE_MAX, "make_usable")
+
+    def temporary_power_clamp_on(self, service: IOService) -> int:
+        return self._request(service, CHILD_PROXY, _STATE_MAX, "temporary_power_clamp_on")
+
+    def activity_tickle(self, service: IOService, policy: int, state: int) -> bool:
+        pm = self._pms.get(id(service))
+        if pm is None or pm.stopped:
+            return False
+        if pm.calling and type(state) is int:
+            self._note_nested(pm, "activity_tickle", state)
+        queued_rise = not self.idle.tickle(pm, policy, state)
+        self.kick()
+        return not queued_rise
+
+    def set_idle_timer_period(self, service: IOService, seconds: int) -> int:
+        pm = self._pms.get(id(service))
+        if pm is None:
+            return kIOPMNotYetInitialized
+        return self.idle.set_period(pm, seconds)
+
+    def get_power_state(self, service: IOService) -> int:
+        return self.power_state(service)
+
+    # -- PowerRequests: system messages ----------------------------------------------------------------
+    def register_priority_sleep_wake_interest(self, service: IOService) -> int:
+        return self.clients.register(service)
+
+    def allow_power_change(self, service: IOService, ref: int) -> int:
+        return self.clients.answer(service, ref, allow=True)
+
+    def cancel_power_change(self, service: IOService, ref: int) -> int:
+        return self.clients.answer(service, ref, allow=False)
+
+    # -- the host's controls ------------------------------------------------------------------------------
+    def sleep(self, reason: str = "Software Sleep") -> Transition:
+        """Demand sleep (``IOPMSleepSystem``): completes, whoever objects."""
+        return self._system("sleep", reason)
+
+    def idle_sleep(self, reason: str = "Idle Sleep") -> Transition:
+        """Idle sleep: refused under an idle-sleep assertion; vetoable through
+        ``kIOMessageCanSystemSleep``."""
+        return self._system("idle", reason)
+
+    def wake(self, reason: str = "User Activity") -> Transition:
+        return self._system("wake", reason)
+
+    def request_transition(self, kind: str, reason: str = "") -> Transition:
+        """Queue a system transition (``sleep``, ``idle`` or ``wake``) and run it as far as it
+        goes without moving the clock: :meth:`advance` or :meth:`run_until_idle` finish it."""
+        if kind not in ("sleep", "idle", "wake"):
+            raise ValueError(f"unknown system transition {kind!r}: sleep, idle or wake")
+        transition = self.system.request(kind, str(reason))
+        self.kick()
+        return transition
+
+    def create_assertion(self, type: str, name: str, *, level: int = 255,
+                         owner: str = "iokit", pid: int = 0) -> Assertion:
+        """Create an assertion (``IOPMAssertionCreateWithName``); it is logged.
+
+        :raises AssertionError_: ``power-assertion-invalid`` for a type, name or level
+            powerd would refuse.
+        """
+        now = self.clock.now_ns()
+        assertion = self.assertions.create(type, name, level=level, owner=owner, pid=pid,
+                                           now_ns=now)
+        self.log.add(now, "assertion", None, f'created {type} "{name}" '
+                     f"[0x{assertion.assertion_id:016x}] level {level} by pid {pid}({owner})")
+        return assertion
+
+    def release_assertion(self, assertion_id: int) -> bool:
+        """Release an assertion; False when there is none with that id."""
+        assertion = self.assertions.release(assertion_id)
+        if assertion is None:
+            return False
+        self.log.add(self.clock.now_ns(), "assertion", None,
+                     f'released {assertion.type} "{assertion.name}" '
+                     f"[0x{assertion_id:016x}]")
+        return True
+
+    def tickle(self, service: IOService, state: int | None = None) -> bool:
+        """Device activity on ``service`` (``activityTickle`` at ``state``, by default the
+        highest), then run until the rise is done; returns what ``activity_tickle`` did."""
+        pm = self._pms.get(id(service))
+        if pm is None or pm.table is None:
+            return False
+        result = self.activity_tickle(service, 1, pm.table.highest if state is None else state)
+        self.run_until_idle()
+        return result
+
+    def advance(self, ms: float) -> None:
+        """Move the host clock ``ms`` milliseconds forward, running the timers (acknowledgement
+        timeouts, idle timers) and the PM work they start, each at its time."""
+        self.clock.advance(max(0, int(ms * 1_000_000)))
+        self._run_posted()
+        self.kernel.run_until_quiet()
+
+    def run_until_idle(self) -> None:
+        """Run PM work until none is left, driving the clock to the next timer whenever
+        something waits for an acknowledgement."""
+        for _ in range(_MAX_STEPS):
+            self._run_posted()
+            self.kernel.run_until_quiet()
+            if not self.busy:
+                return
+            deadline = self.clock.next_deadline()
+            if deadline is None:
+                break
+            self.clock.advance_to(deadline)
+        self.kernel.report(Diagnostic(
+            "power-stalled", "power management still has work waiting after "
+            f"{_MAX_STEPS} timer steps: {'; '.join(self._describe_waits()[:5]) or 'no timer'}",
+            severity=Severity.WARNING, hint="see the sleep/wake log (iokit pmset -g log)"))
+
+    @property
+    def busy(self) -> bool:
+        """PM work is ready, waiting for an answer, or a system transition is pending."""
+        return bool(self.queue) or self.queue.waiting > 0 or self.system.busy
+
+    # -- PowerContext ---------------------------------------------------------------------------------------
+    def kick(self) -> None:
+        if self.queue.running:
+            return  # the loop already running picks the work up
+        if self.kernel.driver_calls.watchdog.stack:
+            if not self._posted:  # inside a driver call: run once it has returned
+                self._posted = True
+                self._post(self._run_posted)
+            return
+        self.queue.run()
+
+    def _run_posted(self) -> None:
+        self._posted = False
+        self.queue.run()
+
+    # -- helpers ---------------------------------------------------------------------------------------------
+    def _system(self, kind: str, reason: str) -> Transition:
+        transition = self.request_transition(kind, reason)
+        self.run_until_idle()
+        return transition
+
+    def _request(self, service: IOService, client: str, ordinal: object, call: str) -> int:
+        pm = self._pms.get(id(service))
+        if pm is None:
+            return kIOPMNotYetInitialized
+        if type(ordinal) is not int or ordinal < 0:
+            return IOReturn.BAD_ARGUMENT
+        if pm.calling:
+            self._note_nested(pm, call, ordinal)
+        value = pm.table.clamp(ordinal) if pm.table is not None else min(ordinal, _STATE_MAX)
+        if pm.set_client(client, value):
+            self.idle.forget_tickles(pm)
+            self.changes.request_adjust(pm)
+            self.kick()
+        return IOReturn.SUCCESS
+
+    def _note_nested(self, pm: ServicePM, call: str, ordinal: int) -> None:
+        pending = pm.pending_set
+        now = self.clock.now_ns()
+        self.log.add(now, "request", pm.driver or pm.service,
+                     f"{call}({ordinal}) from inside set_power_state"
+                     f"({pending.ordinal if pending else '?'}): it runs after this change")
+
+    def _link(self, parent: ServicePM, child: ServicePM) -> bool:
+        try:
+            link(self.kernel.registry, parent, child)
+        except RegistryError as error:
+            self.kernel.report(Diagnostic(
+                "power-tree-cycle", f"{child.service.iokit_class_name} cannot join the power "
+                f"tree under {parent.service.iokit_class_name}: {error.diagnostic.message}",
+                subject=child.service.iokit_class_name, severity=Severity.WARNING,
+                hint="join_pm_tree is called on the provider with the driver as argument"))
+            return False
+        return True
+
+    def _managed(self, service: IOService) -> ServicePM | None:
+        return self._pms.get(id(service))
+
+    def _add_informee(self, pm: ServicePM, driver: IOService) -> None:
+        pm.informees.append(driver)
+        self._interest.setdefault(id(driver), []).append(pm)
+
+    def _drop_informee(self, pm: ServicePM, driver: IOService) -> None:
+        if driver in pm.informees:
+            pm.informees.remove(driver)
+        ack = pm.pending_informees.get(id(driver))
+        if ack is not None:
+            self._answers.close(pm, ack, "the driver is no longer interested")
+
+    def _describe_waits(self) -> list[str]:
+        waits = []
+        for pm in self._pms.values():
+            acks: list[Ack] = [a for a in (pm.pending_set, *pm.pending_informees.values())
+                               if a is not None and not a.done]
+            for ack in acks:
+                since = (self.clock.now_ns() - ack.started_ns) // 1_000_000
+                waits.append(f"{self._answers.call_text(ack)} on {service_name(pm.service)} "
+                             f"(for {since} ms)")
+        waits.extend(self.clients.describe_open())
+        return waits
+
+    def _task_failed(self, task: Task, error: Exception) -> None:
+        self.kernel.report(Diagnostic(
+            "power-change-failed", f"power-management work '{task.label}' failed: "
+            f"{type(error).__name__}: {error}", severity=Severity.ERROR,
+            hint="the host's power code raised; the change was abandoned and the rest went on",
+            context={"exception": error}))
+        self.log.add(self.clock.now_ns(), "fault", None,
+                     f"{task.label} abandoned: {type(error).__name__}: {error}")
+
+
+def _child_of_class(parent: IOService, cls: type[IOService]) -> IOService | None:
+    return next((c for c in parent.get_clients() if isinstance(c, cls)), None)
+
+
+def _overrides_notifications(driver: IOService) -> bool:
+    """Does ``driver`` override ``power_state_will_change_to`` or ``..._did_change_to``? IOKit
+    adds such a controlling driver to the interested drivers."""
+    cls = type(driver)
+    return (cls.power_state_will_change_to is not IOService.power_state_will_change_to
+            or cls.power_state_did_change_to is not IOService.power_state_did_change_to)
+
+
+def _request_for(parent: ServicePM, child: ServicePM) -> int | None:
+    if parent.table is None or child.table is None:
+        return None
+    return parent.table.supplying(child.table.states[child.current].input_power_requirement)

@@ -1,0 +1,110 @@
+"""The tools' side of the socket: what ``iokit ioreg --kernel`` and friends ask a running kernel.
+
+Each function opens a :class:`~iokit_sdk.iokitlib.port.MainPort`, asks one ``tool.*`` request
+and rebuilds the host's own records from the reply, so the tool prints them with the code it
+uses after booting a host of its own. A kernel that cannot be reached, refuses us or speaks
+another protocol version is an :class:`~iokit_host.errors.IOKitError` naming the socket.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterator, Sequence
+from contextlib import contextmanager
+from typing import Any, TypeVar
+
+from iokit_sdk.iokitlib.port import KernelConnectionError, MainPort
+from iokit_sdk.returns import IOReturnError
+
+from iokit_host.errors import Diagnostic, IOKitError, Severity
+from iokit_host.explain import Explanation
+from iokit_host.kernel.outcomes import CandidateOutcome
+from iokit_host.kext.loaded import LoadedKext
+from iokit_host.registry import IORegistry
+from iokit_host.scenario import Event
+from iokit_host.server import snapshot
+from iokit_host.server.tool_ops import encode_event
+
+__all__ = ["KernelToolError", "apply_events", "fetch_explanation", "fetch_loaded",
+           "fetch_registry", "kernel_port"]
+
+T = TypeVar("T")
+
+
+class KernelToolError(IOKitError):
+    reference = "kernel-unreachable"
+
+
+@contextmanager
+def kernel_port(path: str, tool: str) -> Iterator[MainPort]:
+    """A connection to the kernel at ``path`` for ``tool``; failures are IOKitErrors."""
+    try:
+        port = MainPort(path, client=tool)
+    except KernelConnectionError as error:
+        raise KernelToolError(str(error).split(": ", 1)[-1], file=path,
+                              reference=error.reference,
+                              hint="start one with 'iokit kernel', or pass --kernel PATH / set "
+                                   "IOKIT_KERNEL to its socket") from error
+    try:
+        yield port
+    except IOReturnError as error:
+        raise KernelToolError(f"the kernel answered {error}", file=path,
+                              reference=getattr(error, "reference", "kernel-request-failed"),
+                              hint="see the kernel's log (its stderr)") from error
+    finally:
+        port.close()
+
+
+def _ask(path: str, tool: str, op: str, read: Callable[[dict[str, Any]], T],
+         **fields: Any) -> T:
+    with kernel_port(path, tool) as port:
+        reply = port.request(op, **fields)
+        error = reply.get("error")
+        if isinstance(error, dict):
+            raise IOKitError(str(error.get("message")), reference=str(error.get("reference")),
+                             key=error.get("key"), hint=error.get("hint"), file=error.get("file"))
+        if reply.get("ret", 0) != 0:
+            raise IOReturnError(reply["ret"], str(reply.get("message") or op))
+        try:
+            return read(reply)
+        except (KeyError, TypeError, ValueError) as bad:
+            raise KernelToolError(f"the kernel's {op} reply is not one this tool reads: {bad}",
+                                  file=path, reference="kernel-reply-invalid",
+                                  hint="use an iokit-host of the kernel's version") from bad
+
+
+def fetch_registry(path: str) -> IORegistry:
+    """The running kernel's registry, rebuilt for the ``ioreg`` renderers."""
+    def read(reply: dict[str, Any]) -> IORegistry:
+        return snapshot.rebuild(reply["snapshot"])
+    return _ask(path, "iokit ioreg", "tool.registry", read)
+
+
+def fetch_explanation(path: str, target: str) -> tuple[Explanation, list[Diagnostic]]:
+    def read(reply: dict[str, Any]) -> tuple[Explanation, list[Diagnostic]]:
+        data = reply["explanation"]
+        candidates = tuple(CandidateOutcome(**c) for c in data["candidates"])
+        return (Explanation(data["provider"], data["provider_class"], candidates),
+                diagnostics_from(reply.get("diagnostics", ())))
+    return _ask(path, "iokit explain", "tool.explain", read, target=target)
+
+
+def fetch_loaded(path: str) -> tuple[list[LoadedKext], list[Diagnostic]]:
+    def read(reply: dict[str, Any]) -> tuple[list[LoadedKext], list[Diagnostic]]:
+        rows = [LoadedKext(**{**row, "linked_against": tuple(row["linked_against"])})
+                for row in reply["rows"]]
+        return rows, diagnostics_from(reply.get("diagnostics", ()))
+    return _ask(path, "iokit kextstat", "tool.kextstat", read)
+
+
+def apply_events(path: str, events: Sequence[Event]) -> tuple[list[str], list[Diagnostic]]:
+    """Apply ``events`` to the running kernel; its lines and the diagnostics they caused."""
+    def read(reply: dict[str, Any]) -> tuple[list[str], list[Diagnostic]]:
+        return [str(line) for line in reply["lines"]], diagnostics_from(reply["diagnostics"])
+    return _ask(path, "iokit event", "tool.events", read,
+                events=[encode_event(e) for e in events])
+
+
+def diagnostics_from(items: Sequence[dict[str, Any]]) -> list[Diagnostic]:
+    return [Diagnostic(str(d["reference"]), str(d["message"]), file=d.get("file"),
+                       key=d.get("key"), hint=d.get("hint"), subject=d.get("subject"),
+                       severity=Severity(d.get("severity", "error"))) for d in items]

@@ -1,0 +1,36 @@
+"""What the request handlers work on: the booted host and the kernel's user-space state.
+
+One :class:`KernelContext` per running kernel: the host (registry, catalogue, work loop), the
+open user-client connections, the programs' notifications and the entitlement policy. The
+front end makes it; every request handler receives it with the session that sent the request.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from iokit_host.host import IOKitHost
+from iokit_host.server.notifications import UserNotifications
+from iokit_host.userclient.connections import UserClients
+from iokit_host.userclient.entitlements import EntitlementPolicy
+
+__all__ = ["KernelContext"]
+
+#: The kernel plugin's name (it tells programs when services they watch terminate).
+SERVER_PLUGIN_NAME = "iokit-kernel-server"
+
+
+@dataclass(eq=False)
+class KernelContext:
+    host: IOKitHost
+    user_clients: UserClients
+    notifications: UserNotifications
+    policy: EntitlementPolicy
+
+    @classmethod
+    def for_host(cls, host: IOKitHost,
+                 policy: EntitlementPolicy | None = None) -> KernelContext:
+        """The context of a booted ``host``; registers the server's kernel plugin."""
+        notifications = UserNotifications(host.kernel)
+        host.kernel.plugin_manager.register(notifications, name=SERVER_PLUGIN_NAME)
+        return cls(host, UserClients(host.kernel), notifications, policy or EntitlementPolicy())

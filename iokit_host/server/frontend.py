@@ -1,0 +1,294 @@
+"""The front end: every socket read and written without blocking, one work loop behind it.
+
+IOKit serialises registry changes and driver calls on work loops while Mach queues messages
+for it. Here one thread (the main one) runs a ``selectors`` loop: it accepts connections
+(refusing a peer of another uid, or not in ``--group``), reads whatever each socket has,
+decodes frames into the session's inbox, hands requests to :func:`~.requests.handle` in turn
+(a few per session per round, so no client starves another) and writes what each socket
+takes. A client that sends faster than it reads is not read until its replies drain; one that
+never reads loses notifications past its queue's bound, never the kernel's time.
+
+SIGTERM and SIGINT end :meth:`FrontEnd.serve`; :meth:`FrontEnd.shutdown` then stops listening,
+tells every client, closes every user client, terminates the services and returns.
+"""
+
+from __future__ import annotations
+
+import os
+import selectors
+import socket
+import sys
+import time
+from typing import TextIO
+
+from iokit_sdk.iokitlib.wire import FrameError, pack
+from iokit_sdk.keys import SERVICE_PLANE
+from iokit_sdk.service import IOService
+
+from iokit_host.errors import Diagnostic, Severity
+from iokit_host.server.context import KernelContext
+from iokit_host.server.listener import Listener
+from iokit_host.server.peer import Peer, peer_of
+from iokit_host.server.registry_ops import forget_object
+from iokit_host.server.requests import handle
+from iokit_host.server.session import REPLY_BACKLOG_LIMIT, Session
+from iokit_host.server.signals import StopSignals
+from iokit_host.userclient.connections import Connection
+
+__all__ = ["MAX_SESSIONS", "FrontEnd"]
+
+MAX_SESSIONS = 1024
+#: Requests of one session served per round before the next session's.
+_PER_ROUND = 32
+_READ = 1 << 16
+_READS_PER_ROUND = 8
+#: How long shutdown waits for clients to take the last messages (wall time; then it goes on).
+_FLUSH_S = 2.0
+
+
+class FrontEnd:
+    """Serves ``ctx``'s kernel on ``listener``; ``log`` receives the kernel's diagnostics."""
+
+    def __init__(self, ctx: KernelContext, listener: Listener, *, gid: int | None = None,
+                 log: TextIO | None = None, signals: StopSignals | None = None) -> None:
+        self.ctx = ctx
+        self.listener = listener
+        self.gid = gid
+        self.log = log if log is not None else sys.stderr
+        self.sessions: dict[int, Session] = {}
+        self.signals = signals if signals is not None else StopSignals()
+        self._selector = selectors.DefaultSelector()
+        self._registered: dict[int, int] = {}
+        self._logged = 0
+        self._uid = os.geteuid()
+
+    # -- the loop ------------------------------------------------------------------------
+    def serve(self) -> None:
+        """Serve until a stop is requested (SIGTERM, SIGINT or :meth:`StopSignals.request`)."""
+        self._selector.register(self.listener.socket, selectors.EVENT_READ, "listener")
+        self._selector.register(self.signals.wake, selectors.EVENT_READ, "wake")
+        self.print_log()
+        while not self.signals.requested:
+            busy = any(s.inbox and s.outbox.backlog < REPLY_BACKLOG_LIMIT
+                       for s in self.sessions.values())
+            for key, mask in self._selector.select(0 if busy else None):
+                self._ready(key, mask)
+            self._serve_requests()
+            self.print_log()  # before the replies: a client that was answered sees the log
+            self._settle()
+
+    def _ready(self, key: selectors.SelectorKey, mask: int) -> None:
+        if key.data == "listener":
+            self._accept()
+        elif key.data == "wake":
+            self.signals.drain()
+        else:
+            session = self.sessions.get(key.fd)
+            if session is None:
+                return
+            if mask & selectors.EVENT_READ:
+                self._read(session)
+            if mask & selectors.EVENT_WRITE and not session.gone:
+                self._write(session)
+
+    # -- connections -----------------------------------------------------------------------
+    def _accept(self) -> None:
+        while True:
+            try:
+                sock, _ = self.listener.socket.accept()
+            except (BlockingIOError, InterruptedError):
+                return
+            except OSError as error:  # out of descriptors: try again on the next round
+                self._log(Diagnostic("kernel-accept-failed", f"accept failed: {error}",
+                                     severity=Severity.WARNING))
+                return
+            self._admit(sock)
+
+    def _admit(self, sock: socket.socket) -> None:
+        sock.setblocking(False)
+        try:
+            peer = peer_of(sock)
+        except OSError:
+            sock.close()
+            return
+        refusal = self._refusal(peer)
+        if refusal is not None:
+            self._log(Diagnostic("kernel-peer-refused", f"refused pid {peer.pid} "
+                                 f"({peer.name}, uid {peer.uid}): {refusal}",
+                                 severity=Severity.WARNING))
+            self.print_log()  # logged before the peer hears it
+            try:
+                sock.send(pack({"fatal": "peer-not-allowed", "message": refusal}))
+            except OSError:
+                pass
+            sock.close()
+            return
+        session = Session(sock, peer, peer.task(self.ctx.policy))
+        self.sessions[sock.fileno()] = session
+        self._watch(session)
+
+    def _refusal(self, peer: Peer) -> str | None:
+        if len(self.sessions) >= MAX_SESSIONS:
+            return f"the kernel serves at most {MAX_SESSIONS} clients at once"
+        if peer.uid == self._uid:
+            return None
+        if self.gid is not None and self.gid in peer.all_groups():
+            return None
+        return (f"uid {peer.uid} is not the kernel's (uid {self._uid})"
+                + ("" if self.gid is None else f" and not in group {self.gid}"))
+
+    def _read(self, session: Session) -> None:
+        """Read what the socket holds (a few reads at most, for fairness), so that a peer that
+        sent its last request and died is seen dead before anyone else's next request."""
+        for _ in range(_READS_PER_ROUND):
+            try:
+                data = session.sock.recv(_READ)
+            except (BlockingIOError, InterruptedError):
+                return
+            except OSError:
+                self._end(session)
+                return
+            if not data:
+                self._end(session)
+                return
+            try:
+                session.inbox.extend(session.reader.feed(data))
+            except FrameError as error:
+                session.fatal(error.reference, str(error))
+                return
+            if not session.wants_read:
+                return
+
+    def _write(self, session: Session) -> None:
+        try:
+            session.outbox.send(session.sock)
+        except OSError:
+            self._end(session)
+
+    # -- requests --------------------------------------------------------------------------
+    def _serve_requests(self) -> None:
+        ctx = self.ctx
+        if not any(session.inbox for session in self.sessions.values()):
+            return  # arming the watchdog costs signal calls: only around driver work
+        with ctx.host.kernel.driver_calls.watchdog.armed():
+            for session in list(self.sessions.values()):
+                served = 0
+                while (session.inbox and served < _PER_ROUND and not session.gone
+                       and session.outbox.backlog < REPLY_BACKLOG_LIMIT):
+                    handle(ctx, session, session.inbox.popleft())
+                    served += 1
+
+    def _settle(self) -> None:
+        """Write what can be written, close finished sessions, update what is watched."""
+        for session in list(self.sessions.values()):
+            if session.outbox.has_data():
+                self._write(session)
+            if session.gone:
+                continue
+            if session.closing is not None and not session.outbox.has_data():
+                self._end(session)
+            else:
+                self._watch(session)
+
+    def _watch(self, session: Session) -> None:
+        fd = session.sock.fileno()
+        events = ((selectors.EVENT_READ if session.wants_read else 0)
+                  | (selectors.EVENT_WRITE if session.outbox.has_data() else 0))
+        current = self._registered.get(fd)
+        if events == current:
+            return
+        if current is not None:
+            if events:
+                self._selector.modify(session.sock, events)
+            else:
+                self._selector.unregister(session.sock)
+                del self._registered[fd]
+                return
+        elif events:
+            self._selector.register(session.sock, events)
+        self._registered[fd] = events
+
+    def _end(self, session: Session) -> None:
+        """The client is gone: its connections die (``clientDied``), its notifications and
+        ports go, its handles are dropped."""
+        if session.gone:
+            return
+        session.gone = True
+        fd = session.sock.fileno()
+        if self._registered.pop(fd, None) is not None:
+            self._selector.unregister(session.sock)
+        self.sessions.pop(fd, None)
+        session.sock.close()
+        handles = list(session.handles.items())
+        # Connections first: a client_died or client_close may still complete async calls,
+        # which are dropped now that the session is gone.
+        for handle_, obj in sorted(handles, key=lambda item: not isinstance(item[1], Connection)):
+            session.handles.forget(handle_)
+            forget_object(self.ctx, session, obj)
+        self.ctx.host.kernel.run_until_quiet()
+
+    # -- the log -------------------------------------------------------------------------
+    def print_log(self) -> None:
+        """Print the kernel's diagnostics reported since the last call (its kernel log)."""
+        diagnostics = self.ctx.host.diagnostics
+        for diagnostic in diagnostics[self._logged:]:
+            self._print(str(diagnostic))
+        self._logged = len(diagnostics)
+
+    def _log(self, diagnostic: Diagnostic) -> None:
+        self.ctx.host.kernel.report(diagnostic)
+
+    def _print(self, text: str) -> None:
+        try:
+            print(f"iokit kernel: {text}", file=self.log, flush=True)
+        except (OSError, ValueError):
+            pass
+
+    # -- shutdown --------------------------------------------------------------------------
+    def shutdown(self) -> str:
+        """Stop listening, tell the clients, close the user clients, terminate the services.
+
+        :returns: one line saying what was done.
+        """
+        self.listener.close()
+        told = 0
+        for session in list(self.sessions.values()):
+            if not session.gone:
+                session.outbox.reply(pack({"kind": "shutdown"}))
+                told += 1
+        self._flush_all()
+        closed = self.ctx.user_clients.close_all()
+        for session in list(self.sessions.values()):
+            self._end(session)
+        terminated = self._terminate_services()
+        self.print_log()
+        self._selector.close()
+        return (f"shut down: {told} client(s) told, {closed} user client(s) closed, "
+                f"{terminated} service(s) terminated")
+
+    def _flush_all(self) -> None:
+        deadline = time.monotonic() + _FLUSH_S
+        while time.monotonic() < deadline:
+            pending = [s for s in self.sessions.values() if s.outbox.has_data() and not s.gone]
+            if not pending:
+                return
+            for session in pending:
+                self._write(session)
+            waiting = [s for s in pending if s.outbox.has_data() and not s.gone]
+            if waiting:
+                selectors_ = selectors.DefaultSelector()
+                for session in waiting:
+                    selectors_.register(session.sock, selectors.EVENT_WRITE)
+                selectors_.select(max(deadline - time.monotonic(), 0.0))
+                selectors_.close()
+
+    def _terminate_services(self) -> int:
+        from iokit_host.kernel.termination import terminate
+
+        kernel = self.ctx.host.kernel
+        root = self.ctx.host.registry.plane_root(SERVICE_PLANE)
+        if not isinstance(root, IOService) or root.is_inactive():
+            return 0
+        victims = terminate(kernel, root)
+        kernel.run_until_quiet()
+        return len(victims)

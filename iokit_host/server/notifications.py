@@ -1,0 +1,160 @@
+"""Programs' notifications: matching and interest notifications on notification ports
+(IOUserClient.cpp ``IOServiceUserNotification``, ``IOServiceMessageUserNotification``).
+
+``IOServiceAddMatchingNotification`` installs a kernel notifier whose handler queues the new
+service for the program's port; ``IOServiceAddInterestNotification`` registers interest in
+one service's messages (``registerInterest``): here ``kIOMessageServiceIsTerminated`` when it
+terminates, and whatever another part of the kernel posts with :meth:`UserNotifications.message`.
+Everything a port holds goes when the port is destroyed, the notification released or the
+program gone; what the program does not read in time is dropped and counted (:mod:`.session`).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Any
+
+from iokit_sdk.hookspecs import hookimpl
+from iokit_sdk.messages import kIOMessageServiceIsTerminated
+from iokit_sdk.service import IOService
+
+from iokit_host.server.session import Session
+
+if TYPE_CHECKING:
+    from collections.abc import Mapping
+
+    from iokit_host.kernel.notifications import Notifier
+    from iokit_host.kernel.workloop import IOKernel
+
+__all__ = ["INTEREST_TYPES", "MATCHING_TYPES", "InterestNotification", "MatchingNotification",
+           "NotificationPort", "UserNotifications"]
+
+#: IOKit's notification type names -> the kernel's notifier kinds.
+MATCHING_TYPES = {"IOServicePublish": "publish", "IOServiceFirstPublish": "first_publish",
+                  "IOServiceMatched": "matched", "IOServiceFirstMatch": "first_match",
+                  "IOServiceTerminate": "terminated"}
+INTEREST_TYPES = frozenset({"IOGeneralInterest", "IOBusyInterest", "IOAppPowerStateInterest",
+                            "IOPriorityPowerStateInterest"})
+
+
+@dataclass(eq=False)
+class NotificationPort:
+    """A program's notification port (``IONotificationPortCreate``)."""
+
+    session: Session
+    handle: int = 0
+    records: list[MatchingNotification | InterestNotification] = field(default_factory=list)
+    destroyed: bool = False
+
+    def send(self, note: dict[str, Any]) -> bool:
+        """Queue ``note`` for the program; False when dropped or the port is gone."""
+        if self.destroyed:
+            return False
+        return self.session.notify(self.handle, note)
+
+
+@dataclass(eq=False)
+class MatchingNotification:
+    port: NotificationPort
+    kind: str
+    notifier: Notifier | None = None
+    handle: int = 0
+
+
+@dataclass(eq=False)
+class InterestNotification:
+    port: NotificationPort
+    service: IOService
+    interest: str
+    service_handle: int
+    handle: int = 0
+
+
+class UserNotifications:
+    """Every notification programs installed on one kernel; also the kernel plugin that sees
+    services terminate (``iokit_terminated``) and tells interested programs."""
+
+    def __init__(self, kernel: IOKernel) -> None:
+        self.kernel = kernel
+        self._interest: dict[int, list[InterestNotification]] = {}
+
+    # -- matching --------------------------------------------------------------------------
+    def add_matching(self, port: NotificationPort, kind: str,
+                     matching: Mapping[str, Any]) -> tuple[MatchingNotification, list[IOService]]:
+        """Install a notifier; returns it and the services that qualify already."""
+        record = MatchingNotification(port, kind)
+        existing: list[IOService] = []
+        installing = True
+
+        def handler(service: IOService) -> None:
+            if installing:
+                existing.append(service)
+            else:
+                self._deliver(record, service)
+
+        kernel = self.kernel
+        record.notifier = kernel.notifications.install(kind, matching, handler,
+                                                       existing=kernel.services())
+        installing = False
+        port.records.append(record)
+        return record, existing
+
+    def _deliver(self, record: MatchingNotification, service: IOService) -> None:
+        port = record.port
+        session = port.session
+        if port.destroyed or session.gone:
+            return
+        if not session.outbox.has_room():
+            session.outbox.drop(port.handle)
+            return
+        handle = session.handles.add(service)
+        if handle is None:
+            session.outbox.drop(port.handle)
+            return
+        port.send({"kind": "matching", "notification": record.handle, "objects": [handle]})
+
+    # -- interest --------------------------------------------------------------------------
+    def add_interest(self, port: NotificationPort, service: IOService, interest: str,
+                     service_handle: int) -> InterestNotification:
+        record = InterestNotification(port, service, interest, service_handle)
+        self._interest.setdefault(id(service), []).append(record)
+        port.records.append(record)
+        return record
+
+    def message(self, service: IOService, message_type: int, argument: Any = None,
+                interest: str = "IOGeneralInterest") -> int:
+        """Post ``message_type`` to the programs interested in ``service``; returns how many
+        were told."""
+        told = 0
+        for record in list(self._interest.get(id(service), ())):
+            if record.interest == interest and record.port.send(
+                    {"kind": "interest", "notification": record.handle,
+                     "service": record.service_handle, "message": message_type,
+                     "argument": argument}):
+                told += 1
+        return told
+
+    @hookimpl
+    def iokit_terminated(self, service: IOService) -> None:
+        if id(service) in self._interest:
+            self.message(service, kIOMessageServiceIsTerminated)
+
+    # -- removal ---------------------------------------------------------------------------
+    def remove(self, record: MatchingNotification | InterestNotification) -> None:
+        if isinstance(record, MatchingNotification):
+            if record.notifier is not None:
+                record.notifier.remove()
+                record.notifier = None
+        else:
+            records = self._interest.get(id(record.service), [])
+            if record in records:
+                records.remove(record)
+            if not records:
+                self._interest.pop(id(record.service), None)
+        if record in record.port.records:
+            record.port.records.remove(record)
+
+    def remove_port(self, port: NotificationPort) -> None:
+        port.destroyed = True
+        for record in list(port.records):
+            self.remove(record)

@@ -1,0 +1,103 @@
+"""Handing requests to the kernel, one at a time (the MIG server routines' dispatch).
+
+Every request of every session comes through :func:`handle`, on the one work loop, in the order
+the front end takes them: the handshake first (``hello``: a client of another protocol version
+is told so and disconnected, and the kernel logs it), then one handler per ``op``. Whatever a
+request holds, the kernel answers with an IOReturn: a malformed field is
+``kIOReturnBadArgument``, an unknown op ``kIOReturnUnsupported``, and a failure of the kernel's
+own code ``kIOReturnInternalError`` with a diagnostic on the kernel's log; the kernel and the
+other sessions go on. Matching jobs a request queued run before the next request.
+"""
+
+from __future__ import annotations
+
+import os
+import traceback
+from collections.abc import Callable
+from typing import Any
+
+from iokit_sdk.iokitlib.wire import PROTOCOL, PROTOCOL_VERSION, fit_integers
+from iokit_sdk.returns import IOReturn
+
+from iokit_host.errors import Diagnostic, Severity
+from iokit_host.server import notify_ops, registry_ops, tool_ops, userclient_ops
+from iokit_host.server.args import Args, BadRequest
+from iokit_host.server.context import KernelContext
+from iokit_host.server.session import Session
+from iokit_host.settings import env_flag
+
+__all__ = ["OPS", "handle"]
+
+Op = Callable[[KernelContext, Session, Args], dict[str, Any]]
+OPS: dict[str, Op] = {**registry_ops.OPS, **userclient_ops.OPS, **notify_ops.OPS,
+                      **tool_ops.OPS}
+
+
+def handle(ctx: KernelContext, session: Session, message: dict[str, Any]) -> None:
+    """Serve one request of ``session`` and queue its reply."""
+    if not session.ready:
+        _hello(ctx, session, message)
+        return
+    request_id, op = message.get("id"), message.get("op")
+    if isinstance(request_id, bool) or not isinstance(request_id, int) or not isinstance(op, str):
+        session.fatal("request-malformed", "a request is a map with an integer 'id' and a "
+                      "string 'op'")
+        return
+    function = OPS.get(op)
+    if function is None:
+        session.reply(request_id, {"ret": IOReturn.UNSUPPORTED, "message": f"unknown op {op!r}"})
+        return
+    fields = _run(ctx, session, op, function, message)
+    try:
+        try:
+            session.reply(request_id, fields)
+        except OverflowError:  # a driver's property past 64 bits: sent as an OSNumber holds it
+            session.reply(request_id, fit_integers(fields))
+    except (TypeError, ValueError, OverflowError) as error:
+        _report(ctx, session, op, error)
+        session.reply(request_id, {"ret": IOReturn.INTERNAL_ERROR,
+                                   "message": "the reply could not be encoded"})
+
+
+def _run(ctx: KernelContext, session: Session, op: str, function: Op,
+         message: dict[str, Any]) -> dict[str, Any]:
+    try:
+        fields = function(ctx, session, Args(message))
+        ctx.host.kernel.run_until_quiet()
+    except BadRequest as error:
+        return {"ret": error.code, "message": str(error)}
+    except Exception as error:  # noqa: BLE001 - the kernel outlives a failed request
+        _report(ctx, session, op, error)
+        return {"ret": IOReturn.INTERNAL_ERROR, "message": f"{type(error).__name__}: {error}"}
+    fields.setdefault("ret", IOReturn.SUCCESS)
+    return fields
+
+
+def _hello(ctx: KernelContext, session: Session, message: dict[str, Any]) -> None:
+    if message.get("op") != "hello":
+        session.fatal("hello-expected", "the first message on the kernel socket must be hello")
+        return
+    protocol, version = message.get("protocol"), message.get("version")
+    if protocol != PROTOCOL or version != PROTOCOL_VERSION:
+        text = (f"protocol version mismatch: this kernel speaks {PROTOCOL} version "
+                f"{PROTOCOL_VERSION}, the client {protocol!r} version {version!r}")
+        ctx.host.kernel.report(Diagnostic(
+            "protocol-version-mismatch", f"refused {session!r}: {text}",
+            severity=Severity.WARNING, hint="the client needs an iokit-sdk of this protocol"))
+        session.fatal("protocol-version-mismatch",
+                      f"{text}; use an iokit-sdk that matches the running iokit-host")
+        return
+    session.ready = True
+    session.reply(message.get("id"), {"ret": IOReturn.SUCCESS, "protocol": PROTOCOL,
+                                      "version": PROTOCOL_VERSION, "kernel_pid": os.getpid(),
+                                      "client_pid": session.peer.pid})
+
+
+def _report(ctx: KernelContext, session: Session, op: str, error: BaseException) -> None:
+    if env_flag("IOKIT_DEBUG"):
+        traceback.print_exception(error)
+    ctx.host.kernel.report(Diagnostic(
+        "kernel-request-failed", f"{op} from {session!r} failed: {type(error).__name__}: "
+        f"{error}", key=op, severity=Severity.ERROR,
+        hint="this is a bug in iokit-host; the client got kIOReturnInternalError and the "
+             "kernel went on (IOKIT_DEBUG=1 prints the traceback)"))

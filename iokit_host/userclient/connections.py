@@ -1,0 +1,134 @@
+"""Open connections and their end (``io_connect_t`` ports, ``clientClose``, ``clientDied``).
+
+Each successful open is a :class:`Connection`; :class:`UserClients` holds them for one kernel.
+Closing runs the client's ``client_close`` once, guarded by the connection's closed flag as
+IOKit's ``closed`` ivar guards it; a process that dies (its socket closes) has each connection
+it left open ``client_died`` then ``client_close``-d. After a close the kernel makes sure the
+client has left the registry: IOKit leaves a client whose ``clientClose`` forgot to terminate
+until its provider goes, but no user client may outlive its connection here.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import TYPE_CHECKING
+
+from iokit_sdk.returns import IOReturn
+from iokit_sdk.userclient import IOUserClient, OwningTask
+
+from iokit_host.errors import Diagnostic, Severity
+from iokit_host.kernel.driver_calls import DriverFault, service_name
+from iokit_host.userclient.calls import CallRequest, CallResult, call_method
+from iokit_host.userclient.opening import (
+    check_entitlements,
+    make_user_client,
+    release_client,
+    start_user_client,
+)
+
+if TYPE_CHECKING:
+    from iokit_sdk.service import IOService
+
+    from iokit_host.kernel.protocol import WorkLoop
+
+__all__ = ["Connection", "UserClients"]
+
+
+@dataclass(eq=False, slots=True)
+class Connection:
+    """One open user client and the task that opened it."""
+
+    client: IOUserClient
+    service: IOService
+    task: OwningTask
+    type: int
+    closed: bool = False
+
+
+class UserClients:
+    """The open connections of one kernel, and the exclusive opens of its services."""
+
+    def __init__(self, kernel: WorkLoop) -> None:
+        self.kernel = kernel
+        self._open: dict[int, Connection] = {}
+        self._exclusive: dict[int, Connection] = {}
+
+    def __len__(self) -> int:
+        return len(self._open)
+
+    def connections(self) -> tuple[Connection, ...]:
+        return tuple(self._open.values())
+
+    def open(self, service: IOService, task: OwningTask, type: int) -> Connection | int:
+        """``IOServiceOpen``: the connection, or the IOReturn that refused it."""
+        kernel = self.kernel
+        made = make_user_client(kernel, service, task, type)
+        if isinstance(made, int):
+            return made
+        started = start_user_client(kernel, made, service, task, type)
+        if started != IOReturn.SUCCESS:
+            return started
+        connection = Connection(made, service, task, type)
+        refused = check_entitlements(made, task) or self._claim(connection)
+        if refused != IOReturn.SUCCESS:
+            self._close_client(connection)
+            return refused
+        self._open[id(connection)] = connection
+        return connection
+
+    def _claim(self, connection: Connection) -> int:
+        """The single-owner open of an exclusive client's provider."""
+        if not connection.client.exclusive:
+            return IOReturn.SUCCESS
+        holder = self._exclusive.get(id(connection.service))
+        if holder is not None and not holder.closed and not holder.client.is_inactive():
+            return IOReturn.EXCLUSIVE_ACCESS
+        self._exclusive[id(connection.service)] = connection
+        return IOReturn.SUCCESS
+
+    def call(self, connection: Connection, request: CallRequest) -> CallResult:
+        if connection.closed:
+            return CallResult(IOReturn.NOT_OPEN)
+        return call_method(self.kernel, connection.client, connection.task, request)
+
+    def close(self, connection: Connection) -> int:
+        """``IOServiceClose``: ``client_close`` once; a second close is ignored."""
+        if connection.closed:
+            return IOReturn.SUCCESS
+        self._open.pop(id(connection), None)
+        self._close_client(connection)
+        return IOReturn.SUCCESS
+
+    def died(self, connection: Connection) -> None:
+        """The owning process is gone: ``client_died``, then the close."""
+        if connection.closed:
+            return
+        died = self.kernel.driver_calls.call(self.kernel.hook.iokit_client_died,
+                                             service=connection.client)
+        self._check(connection, died, "client_died")
+        self.close(connection)
+
+    def close_all(self) -> int:
+        """Close every open connection (kernel shutdown); returns how many."""
+        open_now = self.connections()
+        for connection in open_now:
+            self.close(connection)
+        return len(open_now)
+
+    def _close_client(self, connection: Connection) -> None:
+        connection.closed = True
+        if self._exclusive.get(id(connection.service)) is connection:
+            del self._exclusive[id(connection.service)]
+        kernel, client = self.kernel, connection.client
+        closed = kernel.driver_calls.call(kernel.hook.iokit_client_close, service=client)
+        self._check(connection, closed, "client_close")
+        release_client(kernel, client, connection.service)
+        kernel.run_until_quiet()
+
+    def _check(self, connection: Connection, result: object, call: str) -> None:
+        if isinstance(result, DriverFault):
+            self.kernel.report(Diagnostic(
+                result.reference(f"user-client-{call.replace('_', '-')}-raised"),
+                result.reason(f"{call} of {service_name(connection.client)}"),
+                subject=connection.client.iokit_class_name, severity=Severity.WARNING,
+                hint="the connection is closed all the same and the client left the registry"))

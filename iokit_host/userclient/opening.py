@@ -1,0 +1,149 @@
+"""Opening a user client (``is_io_service_open_extended``, ``IOService::newUserClient``).
+
+The order and the codes are IOKit's (IOKIT_SEMANTICS.md §7.1):
+
+1. ``newUserClient``: the ``iokit_new_user_client`` hook (the service's override); when it
+   gives nothing, the class named by ``IOUserClientClass``: missing is
+   ``kIOReturnUnsupported``, a class not loaded ``kIOReturnNoMemory`` (``allocClassWithName``
+   failed), one that is not an ``IOUserClient`` ``kIOReturnUnsupported``;
+2. ``initWithTask`` refused: ``kIOReturnBadArgument``; ``attach`` or ``start`` refused:
+   ``kIOReturnUnsupported``; the client is then a child of the service in the IOService plane;
+3. ``IOUserClientCreator`` = ``"pid N, name"``; an ``IOUserClient2022`` without the three
+   default-locking properties: ``kIOReturnError``; the entitlement check
+   (``IOUserClientEntitlements``: a string the task must hold, False for anyone; an
+   ``IOUserClient2022`` without it is denied): ``kIOReturnNotPrivileged``;
+4. on a failure after the client exists: ``clientClose`` and release, so it leaves.
+
+Exclusive access is the family policy of :attr:`IOUserClient.exclusive` (the provider's
+single-owner ``open``): a second open while one is open is ``kIOReturnExclusiveAccess``.
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING
+
+from iokit_sdk import keys
+from iokit_sdk.returns import IOReturn
+from iokit_sdk.userclient import (
+    IOUserClient,
+    IOUserClient2022,
+    OwningTask,
+    kIOUserClientCreatorKey,
+    kIOUserClientDefaultLockingKey,
+    kIOUserClientDefaultLockingSetPropertiesKey,
+    kIOUserClientDefaultLockingSingleThreadExternalMethodKey,
+    kIOUserClientEntitlementsKey,
+)
+
+from iokit_host.errors import Diagnostic, Severity
+from iokit_host.kernel.driver_calls import DriverFault, service_name
+
+if TYPE_CHECKING:
+    from iokit_sdk.service import IOService
+
+    from iokit_host.kernel.protocol import WorkLoop
+
+__all__ = ["check_entitlements", "make_user_client", "release_client", "start_user_client"]
+
+_LOCKING_KEYS = (kIOUserClientDefaultLockingKey, kIOUserClientDefaultLockingSetPropertiesKey,
+                 kIOUserClientDefaultLockingSingleThreadExternalMethodKey)
+
+
+def make_user_client(kernel: WorkLoop, service: IOService, task: OwningTask,
+                     type: int) -> IOUserClient | int:
+    """Step 1: a new, unattached client, or the IOReturn that refuses the open."""
+    made = kernel.driver_calls.call(kernel.hook.iokit_new_user_client, service=service,
+                                    owning_task=task, security_id=task, type=type,
+                                    properties=None)
+    if isinstance(made, DriverFault):
+        _report(kernel, service, made.reference("user-client-new-raised"),
+                made.reason(f"new_user_client of {service_name(service)}"))
+        return IOReturn.INTERNAL_ERROR
+    if made is None:
+        return _from_class(kernel, service)
+    if isinstance(made, IOUserClient):
+        return made
+    if isinstance(made, int) and not isinstance(made, bool) and made != IOReturn.SUCCESS:
+        return made & 0xFFFFFFFF
+    _report(kernel, service, "user-client-new-invalid",
+            f"new_user_client of {service_name(service)} returned {made!r}, not an "
+            "IOUserClient or an IOReturn code")
+    return IOReturn.INTERNAL_ERROR
+
+
+def _from_class(kernel: WorkLoop, service: IOService) -> IOUserClient | int:
+    name = service.get_property(keys.USER_CLIENT_CLASS)
+    if not isinstance(name, str):
+        return IOReturn.UNSUPPORTED
+    cls = kernel.classes.lookup(name)
+    if cls is None:
+        return IOReturn.NO_MEMORY
+    if not issubclass(cls, IOUserClient):
+        return IOReturn.UNSUPPORTED
+    made = kernel.driver_calls.call(cls)
+    if isinstance(made, DriverFault):
+        _report(kernel, service, made.reference("user-client-new-raised"),
+                made.reason(f"{name}()"))
+        return IOReturn.NO_MEMORY
+    return made  # type: ignore[no-any-return]
+
+
+def start_user_client(kernel: WorkLoop, client: IOUserClient, service: IOService,
+                      task: OwningTask, type: int) -> int:
+    """Step 2: ``init_with_task``, attach under ``service``, start; releases on failure."""
+    calls = kernel.driver_calls
+    client._kernel = kernel
+    initialised = calls.call(client.init_with_task, task, task, type, None)
+    if initialised is not True:
+        _fault(kernel, client, initialised, "init_with_task")
+        release_client(kernel, client, service)
+        return IOReturn.BAD_ARGUMENT
+    if not kernel.attach(client, service):
+        release_client(kernel, client, service)
+        return IOReturn.UNSUPPORTED
+    started = calls.call(kernel.hook.iokit_start, service=client, provider=service)
+    if started is not True:
+        _fault(kernel, client, started, "start")
+        release_client(kernel, client, service)
+        return IOReturn.UNSUPPORTED
+    client.set_property(kIOUserClientCreatorKey, task.creator)
+    return IOReturn.SUCCESS
+
+
+def check_entitlements(client: IOUserClient, task: OwningTask) -> int:
+    """Step 3: the default-locking properties of an ``IOUserClient2022``, then
+    ``IOUserClientEntitlements``."""
+    is_2022 = isinstance(client, IOUserClient2022)
+    if is_2022 and not all(client.has_property(key) for key in _LOCKING_KEYS):
+        return IOReturn.ERROR
+    wanted = client.get_property(kIOUserClientEntitlementsKey)
+    if wanted is False:
+        return IOReturn.SUCCESS
+    if isinstance(wanted, str):
+        return IOReturn.SUCCESS if task.has_entitlement(wanted) else IOReturn.NOT_PRIVILEGED
+    return IOReturn.NOT_PRIVILEGED if is_2022 else IOReturn.SUCCESS
+
+
+def release_client(kernel: WorkLoop, client: IOUserClient, service: IOService) -> None:
+    """Take a client that will not be used out of the registry (``release``): terminate it
+    when attached, else free it."""
+    if client.is_inactive():
+        return  # terminated already (its client_close): termination phase 3 freed it
+    if client.get_provider() is not None:
+        kernel.terminate(client)
+        return
+    kernel.driver_calls.call(kernel.hook.iokit_free, service=client)
+
+
+def _fault(kernel: WorkLoop, client: IOUserClient, result: object, call: str) -> None:
+    if isinstance(result, DriverFault):
+        _report(kernel, client, result.reference(f"user-client-{call.replace('_', '-')}-raised"),
+                result.reason(f"{call} of {service_name(client)}"))
+
+
+def _report(kernel: WorkLoop, subject: IOService, reference: str, message: str,
+            severity: Severity = Severity.ERROR) -> None:
+    kernel.report(Diagnostic(reference, message, subject=subject.iokit_class_name,
+                             hint="the open failed; the kernel and other clients go on",
+                             severity=severity))
+

@@ -1,0 +1,178 @@
+"""Driver calls: what a guarded call turns into a fault and what it lets through, and a faulty
+driver in every phase leaving the boot finished with the rightful driver bound."""
+
+from __future__ import annotations
+
+import sys
+import types
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+from hostkit import driven_watchdog, kext, make_host, personality, wifi_nub
+
+from iokit_host.kernel.driver_calls import DriverCalls, DriverFault, describe_error
+from iokit_host.kernel.watchdog import Watchdog
+
+NUB = "pci14e4,4331"
+
+
+def _calls() -> DriverCalls:
+    return DriverCalls(Watchdog(None))
+
+
+class _Custom(BaseException):
+    pass
+
+
+@pytest.mark.parametrize("error", [
+    RuntimeError("boom"), SystemExit(3), GeneratorExit(), _Custom("mine"),
+    BaseExceptionGroup("several", [SystemExit(1), ValueError("v")]),
+], ids=["exception", "system-exit", "generator-exit", "base-exception", "group"])
+def test_any_driver_exception_is_the_calls_fault(error: BaseException) -> None:
+    def driver() -> None:
+        raise error
+
+    fault = _calls().call(driver)
+    assert isinstance(fault, DriverFault) and fault.error is error and not fault.timed_out
+    assert fault.reason("start").startswith(f"start raised {type(error).__name__}")
+
+
+@pytest.mark.parametrize("error", [
+    KeyboardInterrupt(), BaseExceptionGroup("ctrl-c inside", [KeyboardInterrupt()]),
+], ids=["keyboard-interrupt", "group-with-keyboard-interrupt"])
+def test_ctrl_c_is_never_a_drivers_fault(error: BaseException) -> None:
+    def driver() -> None:
+        raise error
+
+    with pytest.raises(type(error)):
+        _calls().call(driver)
+
+
+def test_results_and_arguments_pass_through() -> None:
+    assert _calls().call(divmod, 7, 2) == (3, 1)
+    assert _calls().call(dict, a=1) == {"a": 1}
+
+
+def test_an_exception_that_cannot_print_itself_is_still_described() -> None:
+    class Unprintable(Exception):
+        def __str__(self) -> str:
+            raise SystemExit("not even this")
+
+    assert describe_error(Unprintable()) == "Unprintable (its message could not be printed)"
+    assert describe_error(ValueError("x" * 5000)).endswith("...")
+
+
+# -- a faulty driver in every phase ----------------------------------------------------------
+PHASES = ["import", "init", "probe", "start", "stop", "will_terminate"]
+FAULTS = {
+    "raise": "raise RuntimeError('faulty driver')",
+    "exit": "raise SystemExit(3)",
+    "hang": "while True:\n        CLOCK.advance(0.01)",
+}
+#: What each phase returns normally, and what it returns when its fault is a bad return.
+NORMAL = {"init": "return True", "probe": "return score", "start": "return True",
+          "stop": "return None", "will_terminate": "return True"}
+BAD = {"import": '__all__ = ["Faulty", 3]', "init": "return BadTruth()",
+       "probe": 'return "high"', "start": "return BadTruth()", "stop": "return BadTruth()",
+       "will_terminate": "return BadTruth()"}
+#: The diagnostic each (phase, fault) is reported with (None: the value is ignored).
+RAISED = {"import": "kext-import-failed", "init": "driver-init-raised",
+          "probe": "driver-probe-raised", "start": "driver-start-raised",
+          "stop": "driver-stop-raised", "will_terminate": "driver-will-terminate-raised"}
+BAD_REFERENCE = {"import": "kext-import-failed", "init": "driver-init-bad-result",
+                 "probe": "driver-probe-bad-score", "start": "driver-start-bad-result",
+                 "stop": None, "will_terminate": None}
+
+SOURCE = '''\
+import sys
+
+from iokit_sdk import IOService
+from iokit_sdk.service import TERMINATE_NEED_WILL_TERMINATE
+
+CLOCK = sys.modules["iokit_test_driven_clock"].CLOCK
+
+
+class BadTruth:
+    def __bool__(self):
+        raise ValueError("no truth value")
+
+
+def fault():
+    {fault}
+
+
+class Faulty(IOService):
+    def init(self, properties):
+        super().init(properties)
+        {init}
+
+    def probe(self, provider, score):
+        {probe}
+
+    def start(self, provider):
+        {start}
+
+    def stop(self, provider):
+        {stop}
+
+    def will_terminate(self, provider, options):
+        {will_terminate}
+
+{module}
+'''
+
+
+def _source(phase: str, fault: str) -> str:
+    bodies = dict(NORMAL)
+    if phase in ("stop", "will_terminate"):  # reached by terminating itself in start
+        bodies["start"] = "self.terminate(TERMINATE_NEED_WILL_TERMINATE)\n        return True"
+    module = ""
+    if phase == "import":
+        module = BAD["import"] if fault == "bad" else "fault()"
+    else:
+        bodies[phase] = BAD[phase] if fault == "bad" else f"fault()\n        {bodies[phase]}"
+    return SOURCE.format(fault=FAULTS.get(fault, "pass"), module=module, **bodies)
+
+
+@pytest.fixture()
+def package_dir(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[Path]:
+    monkeypatch.syspath_prepend(str(tmp_path))
+    before = set(sys.modules)
+    yield tmp_path
+    for name in set(sys.modules) - before:  # the faulty packages are per test
+        if name.startswith("faulty_"):
+            del sys.modules[name]
+
+
+@pytest.mark.parametrize("fault", ["raise", "exit", "bad", "hang"])
+@pytest.mark.parametrize("phase", PHASES)
+def test_a_faulty_driver_in_any_phase_leaves_the_boot_finished_and_the_vendor_bound(
+        phase: str, fault: str, package_dir: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    package = f"faulty_{phase}_{fault}"
+    (package_dir / package).mkdir()
+    (package_dir / package / "__init__.py").write_text(_source(phase, fault))
+    faulty = kext("com.test.faulty", {"f": personality("Faulty", score=9000)}, package=package)
+    vendor = kext("com.test.vendor", {"v": personality("VendorDriver", score=100)})
+    host = make_host([wifi_nub()], [faulty, vendor])
+    clock_module = types.ModuleType("iokit_test_driven_clock")
+    clock_module.CLOCK = driven_watchdog(host)  # type: ignore[attr-defined]
+    monkeypatch.setitem(sys.modules, "iokit_test_driven_clock", clock_module)
+
+    host.boot()
+
+    assert [d.iokit_class_name for d in host.drivers_of(NUB)] == ["VendorDriver"]
+    summary = host.summary()
+    assert summary.drivers_started == 1 and summary.nubs == 3
+    expected = ("driver-call-timeout" if fault == "hang" else
+                BAD_REFERENCE[phase] if fault == "bad" else RAISED[phase])
+    references = [d.reference for d in host.diagnostics]
+    if expected is None:
+        assert references == []
+    else:
+        (found,) = [d for d in host.diagnostics if d.reference == expected]
+        assert (package if phase == "import" else "Faulty") in found.message
+        if fault == "exit":
+            assert "SystemExit: 3" in found.message
+    assert host.registry.plane_root("IOService").get_busy_state() == 0
+    assert host.kernel.driver_calls.watchdog.stack == []

@@ -1,0 +1,232 @@
+"""The driver-call watchdog: hung calls abandoned on driven time, in and out of the main thread,
+nested calls, swallowed interruptions, the signal handler given back, the real path end to end."""
+
+from __future__ import annotations
+
+import os
+import plistlib
+import signal
+import subprocess
+import sys
+import threading
+import time
+from pathlib import Path
+from types import FrameType
+from typing import Any
+
+import pytest
+
+from iokit_host.kernel.driver_calls import DriverCalls, DriverFault
+from iokit_host.kernel.watchdog import (
+    WATCHDOG_SIGNAL,
+    DrivenTime,
+    DriverCallTimeout,
+    Watchdog,
+)
+
+
+def _calls(limit_s: float = 5.0) -> tuple[DriverCalls, DrivenTime]:
+    clock = DrivenTime()
+    return DriverCalls(Watchdog(limit_s, clock=clock)), clock
+
+
+def _hang(clock: DrivenTime) -> None:
+    while True:
+        clock.advance(0.01)
+
+
+@pytest.mark.parametrize("armed", [False, True], ids=["async-exception", "signal"])
+def test_a_hung_call_is_abandoned_after_the_limit_of_driven_time(armed: bool) -> None:
+    calls, clock = _calls(5.0)
+    with calls.watchdog.armed() if armed else _nothing():
+        fault = calls.call(_hang, clock)
+    assert isinstance(fault, DriverFault) and fault.timed_out
+    assert fault.reason("start") == "start did not return within 5 s and was abandoned"
+    assert clock.now() >= 5.0
+    assert calls.call(lambda: "next") == "next"  # the next call is not interrupted
+
+
+def test_a_hung_call_off_the_main_thread_is_abandoned_too() -> None:
+    calls, clock = _calls()
+    found: list[Any] = []
+    worker = threading.Thread(target=lambda: found.append(calls.call(_hang, clock)))
+    worker.start()
+    worker.join(timeout=60)
+    assert not worker.is_alive()
+    (fault,) = found
+    assert isinstance(fault, DriverFault) and fault.timed_out
+
+
+def test_a_call_that_swallows_the_interruption_is_interrupted_again_and_still_abandoned(
+        ) -> None:
+    calls, clock = _calls()
+    swallowed = 0
+
+    def stubborn() -> str:
+        nonlocal swallowed
+        while swallowed < 3:
+            try:
+                _hang(clock)
+            except BaseException:  # noqa: BLE001 - the driver bug under test
+                swallowed += 1
+        return "done anyway"
+
+    with calls.watchdog.armed():
+        fault = calls.call(stubborn)
+    assert swallowed == 3 and calls.watchdog.interruptions >= 3
+    assert isinstance(fault, DriverFault) and fault.timed_out  # its result is ignored
+
+
+def test_the_enclosing_call_that_hung_is_abandoned_not_the_inner_one() -> None:
+    calls, clock = _calls()
+    inner: list[Any] = []
+
+    def outer() -> None:
+        while True:  # a driver that keeps calling into other drivers
+            inner.append(calls.call(clock.advance, 1.0))
+
+    with calls.watchdog.armed():
+        fault = calls.call(outer)
+    assert isinstance(fault, DriverFault) and fault.timed_out
+    assert inner and all(result is None for result in inner)  # no inner call took the blame
+
+
+def test_a_driver_raising_the_timeout_itself_is_an_ordinary_failure() -> None:
+    calls, _ = _calls()
+
+    def forged() -> None:
+        raise DriverCallTimeout("not from the watchdog")
+
+    fault = calls.call(forged)
+    assert isinstance(fault, DriverFault) and isinstance(fault.error, DriverCallTimeout)
+
+
+def test_an_armed_period_gives_the_previous_signal_handler_back_and_chains_to_it() -> None:
+    received: list[int] = []
+
+    def previous(signum: int, frame: FrameType | None) -> None:
+        received.append(signum)
+
+    old = signal.signal(WATCHDOG_SIGNAL, previous)
+    try:
+        calls, _ = _calls()
+        with calls.watchdog.armed():
+            assert calls.call(signal.getsignal, WATCHDOG_SIGNAL) != previous  # installed
+            calls.call(signal.raise_signal, WATCHDOG_SIGNAL)  # not the watchdog's own
+        assert received == [WATCHDOG_SIGNAL]
+        assert signal.getsignal(WATCHDOG_SIGNAL) is previous
+    finally:
+        signal.signal(WATCHDOG_SIGNAL, old)
+
+
+def test_a_closed_or_unlimited_watchdog_guards_without_watching() -> None:
+    calls = DriverCalls(Watchdog(None))
+    assert calls.call(lambda: 1) == 1
+    assert isinstance(calls.call(sys.exit, 4), DriverFault)
+    watched, _ = _calls()
+    watched.watchdog.close()
+    assert watched.call(lambda: 2) == 2
+
+
+@pytest.mark.parametrize(("value", "limit", "warned"), [
+    (None, 10.0, False), ("0.5", 0.5, False), ("0", None, False), ("inf", None, False),
+    ("soon", 10.0, True), ("-1", 10.0, True), ("nan", 10.0, True),
+])
+def test_the_limit_comes_from_iokit_driver_timeout(
+        monkeypatch: pytest.MonkeyPatch, value: str | None, limit: float | None,
+        warned: bool) -> None:
+    if value is None:
+        monkeypatch.delenv("IOKIT_DRIVER_TIMEOUT", raising=False)
+    else:
+        monkeypatch.setenv("IOKIT_DRIVER_TIMEOUT", value)
+    watchdog, problem = Watchdog.from_env()
+    assert watchdog.limit_s == limit
+    assert (problem is not None) == warned
+    if problem is not None:
+        assert problem.reference == "driver-timeout-invalid"
+        assert problem.key == "IOKIT_DRIVER_TIMEOUT" and repr(value) in problem.message
+
+
+class _nothing:
+    def __enter__(self) -> None:
+        return None
+
+    def __exit__(self, *exc: object) -> None:
+        return None
+
+
+# -- the real path: `iokit boot` in a subprocess, a driver sleeping in start -------------------
+HANGING_DRIVER = """\
+import time
+
+from iokit_sdk import IOService
+
+
+class SleepyDriver(IOService):
+    def start(self, provider):
+        time.sleep(3600)  # waits for hardware that never answers
+        return True
+"""
+MACHINE = """\
+[machine]
+name = "one-card"
+description = "one PCI card"
+
+[[nub]]
+id = "root"
+class = "IOPlatformExpertDevice"
+name = "TestMac"
+
+[[nub]]
+parent = "root"
+class = "IOPCIDevice"
+name = "pci1234,5678"
+location = "0"
+[nub.properties]
+"vendor-id" = { data = "34120000" }
+"""
+
+
+def _install_sleepy_kext(site: Path) -> None:
+    """An installed distribution: the package, its Info.plist, dist-info with the entry point."""
+    package = site / "sleepy_kext"
+    package.mkdir(parents=True)
+    (package / "__init__.py").write_text(HANGING_DRIVER)
+    (package / "Info.plist").write_bytes(plistlib.dumps({
+        "CFBundleIdentifier": "com.example.sleepy", "CFBundleVersion": "1.0",
+        "OSBundleLibraries": {"com.apple.kpi.iokit": "9.0"},
+        "IOKitPersonalities": {"Sleepy": {
+            "IOClass": "SleepyDriver", "IOProviderClass": "IOPCIDevice",
+            "IOPCIMatch": "0x00001234&0x0000ffff", "IOProbeScore": 90000}}}))
+    info = site / "sleepy_kext-1.0.dist-info"
+    info.mkdir()
+    (info / "METADATA").write_text("Metadata-Version: 2.1\nName: sleepy-kext\nVersion: 1.0\n")
+    (info / "entry_points.txt").write_text("[iokit.kexts]\ncom.example.sleepy = sleepy_kext\n")
+
+
+def test_iokit_boot_abandons_a_driver_sleeping_in_start_and_binds_the_next(
+        tmp_path: Path) -> None:
+    _install_sleepy_kext(tmp_path / "site")
+    (tmp_path / "machine.toml").write_text(MACHINE)
+    vendor = tmp_path / "Vendor.plist"
+    vendor.write_bytes(plistlib.dumps({
+        "CFBundleIdentifier": "com.example.vendor", "CFBundleVersion": "1.0",
+        "IOKitPersonalities": {"Vendor": {
+            "IOClass": "VendorDriver", "IOProviderClass": "IOPCIDevice",
+            "IOPCIMatch": "0x00001234&0x0000ffff", "IOProbeScore": 5000}}}))
+    env = {**os.environ, "PYTHONPATH": str(tmp_path / "site"), "IOKIT_DRIVER_TIMEOUT": "0.3",
+           "IOKIT_CACHE_DIR": str(tmp_path / "cache")}
+    began = time.monotonic()
+    result = subprocess.run(
+        [sys.executable, "-m", "iokit_host", "boot", "--machine", str(tmp_path / "machine.toml"),
+         "--kext", str(vendor)], env=env, capture_output=True, text=True, timeout=120,
+        check=False)
+    took = time.monotonic() - began
+    assert "Traceback" not in result.stdout + result.stderr
+    assert result.returncode == 0, result.stderr
+    assert "error[driver-call-timeout]" in result.stderr
+    assert "SleepyDriver (com.example.sleepy) on pci1234,5678: start did not return within " \
+           "0.3 s and was abandoned" in result.stderr
+    assert "+-o VendorDriver  <class VendorDriver" in result.stdout
+    assert " drivers started, " in result.stdout.splitlines()[-1]  # the summary, last
+    assert took < 60  # not the driver's hour

@@ -1,0 +1,56 @@
+"""Assertions: idle sleep held off while one is on, demand sleep never; refused requests."""
+
+from __future__ import annotations
+
+import pytest
+from powerkit import add_device, events, power_host
+
+from iokit_host.errors import IOKitError
+
+
+def test_an_idle_sleep_preventer_holds_idle_sleep_off_but_not_a_demand_sleep() -> None:
+    host = power_host()
+    device = add_device(host, None, "Disk")
+    assertion = host.power.create_assertion("PreventUserIdleSystemSleep", "copying files",
+                                            owner="cp", pid=314)
+    assert host.power.idle_sleep().result == "prevented"
+    assert device.get_power_state() == 2
+    (veto,) = events(host, "veto")
+    assert 'PreventUserIdleSystemSleep "copying files" (pid 314)' in veto.detail
+    assert host.sleep().result == "asleep"  # the lid closed
+    host.wake()
+    assert host.power.release_assertion(assertion.assertion_id)
+    assert host.power.idle_sleep().result == "asleep"
+
+
+def test_display_sleep_assertions_do_not_hold_the_system_up() -> None:
+    host = power_host()
+    host.power.create_assertion("PreventUserIdleDisplaySleep", "video")
+    off = host.power.create_assertion("PreventSystemSleep", "at level off", level=0)
+    assert not off.on
+    assert host.power.idle_sleep().result == "asleep"
+
+
+def test_assertions_are_listed_and_logged_with_their_ids() -> None:
+    host = power_host()
+    first = host.power.create_assertion("NoIdleSleepAssertion", "legacy")
+    second = host.power.create_assertion("PreventSystemSleep", "backup", pid=7)
+    assert first.assertion_id != second.assertion_id and second.assertion_id >> 32 == 7
+    assert [a.name for a in host.power.assertions.active()] == ["legacy", "backup"]
+    assert host.power.assertions.system_wide()["PreventSystemSleep"] == 1
+    assert not host.power.release_assertion(12345)
+    host.power.release_assertion(first.assertion_id)
+    logged = [e.detail for e in events(host, "assertion")]
+    assert logged[0].startswith('created NoIdleSleepAssertion "legacy" [0x')
+    assert logged[-1].startswith('released NoIdleSleepAssertion "legacy"')
+
+
+@pytest.mark.parametrize(("kind", "name", "level"), [
+    ("PreventEverything", "x", 255), ("PreventSystemSleep", "", 255),
+    ("PreventSystemSleep", "x", 100), ("PreventSystemSleep", "x" * 200, 255)])
+def test_requests_powerd_would_refuse_raise_our_error(kind: str, name: str, level: int) -> None:
+    host = power_host()
+    with pytest.raises(IOKitError) as caught:
+        host.power.create_assertion(kind, name, level=level)
+    assert caught.value.ref == "power-assertion-invalid"
+    assert not host.power.assertions.active()

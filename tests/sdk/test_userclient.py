@@ -1,0 +1,61 @@
+"""The SDK's dispatch: checks in IOKit's order, each kIOReturnBadArgument; 2022's extras."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from iokit_sdk.returns import IOReturn
+from iokit_sdk.userclient import (
+    IOExternalMethodArguments,
+    IOExternalMethodDispatch,
+    IOExternalMethodDispatch2022,
+    IOUserClient,
+    IOUserClient2022,
+    OSAsyncReference64,
+    OwningTask,
+    check_arguments,
+    kIOUCVariableStructureSize,
+)
+
+VAR = kIOUCVariableStructureSize
+
+
+def _ok(target: Any, reference: Any, args: IOExternalMethodArguments) -> int:
+    args.scalar_output[-1] = 1
+    return IOReturn.SUCCESS
+
+
+def test_checks_skip_variable_entries_and_zero_fill_outputs() -> None:
+    args = IOExternalMethodArguments(0, (1, 2), b"xyz", 3, 0)
+    assert args.scalar_output == [0, 0, 0]
+    assert check_arguments(args, IOExternalMethodDispatch(_ok, VAR, VAR, 3, VAR)) == 0
+    assert check_arguments(args, IOExternalMethodDispatch(_ok, 2, 3, 2, 0)) == \
+        IOReturn.BAD_ARGUMENT
+
+
+def test_the_legacy_client_without_a_table_is_unsupported() -> None:
+    client = IOUserClient()
+    args = IOExternalMethodArguments(0)
+    assert client.external_method(0, args) == IOReturn.UNSUPPORTED
+    assert client.external_method(0, args, IOExternalMethodDispatch(None)) == \
+        IOReturn.NO_COMPLETION
+    assert client.external_method(0, IOExternalMethodArguments(0, scalar_output_count=1),
+                                  IOExternalMethodDispatch(_ok, 0, 0, 1, 0)) == 0
+
+
+def test_2022_entitlement_before_async_before_counts() -> None:
+    class Client(IOUserClient2022):
+        dispatch_table = (IOExternalMethodDispatch2022(_ok, 1, 0, 0, 0,
+                                                       check_entitlement="com.x"),)
+
+    client = Client()
+    reference = OSAsyncReference64((0,), lambda result, args: 0)
+    stranger = OwningTask(1, 1, 1, "s")
+    insider = OwningTask(1, 1, 1, "s", entitlements=frozenset({"com.x"}))
+    wrong_counts = IOExternalMethodArguments(0, async_reference=reference, task=stranger)
+    assert client.external_method(0, wrong_counts) == IOReturn.NOT_PRIVILEGED
+    wrong_counts.task = insider
+    assert client.external_method(0, wrong_counts) == IOReturn.BAD_ARGUMENT  # not async
+    assert client.external_method(1, wrong_counts) == IOReturn.BAD_ARGUMENT  # past the table
+    assert client.dispatch_external_method(0, wrong_counts, None, client, None) == \
+        IOReturn.ERROR

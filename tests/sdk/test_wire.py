@@ -1,0 +1,94 @@
+"""The wire format: frames in any chunks, typed registry values, limits, only FrameError."""
+
+from __future__ import annotations
+
+import os
+import struct
+
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+from iokit_sdk.iokitlib.wire import (
+    MAX_REQUEST_FRAME,
+    FrameError,
+    FrameReader,
+    kernel_socket_path,
+    pack,
+    user_socket_path,
+)
+from iokit_sdk.returns import IOReturn
+from iokit_sdk.values import OSNumber
+
+
+def test_registry_values_keep_their_types() -> None:
+    value = {"n": OSNumber(5, 16), "big": OSNumber((1 << 64) - 1), "set": frozenset({1, "a"}),
+             "data": b"\x00\xff", "list": (1, [True]), "ret": IOReturn.BAD_ARGUMENT}
+    (decoded,) = FrameReader(MAX_REQUEST_FRAME).feed(pack(value))
+    assert decoded["n"] == 5 and decoded["n"].bits == 16
+    assert decoded["big"].bits == 64
+    assert decoded["set"] == frozenset({1, "a"})
+    assert decoded["list"] == [1, [True]] and decoded["data"] == b"\x00\xff"
+    assert decoded["ret"] == 0xE00002C2 and type(decoded["ret"]) is int
+
+
+@settings(max_examples=100, deadline=None)
+@given(cut=st.lists(st.integers(1, 40), max_size=20))
+def test_frames_arrive_whole_whatever_the_chunks(cut: list[int]) -> None:
+    stream = b"".join(pack({"id": n, "pad": "x" * n}) for n in range(10))
+    reader = FrameReader(MAX_REQUEST_FRAME)
+    got: list[dict[str, object]] = []
+    offset = 0
+    for size in [*cut, len(stream)]:
+        got.extend(reader.feed(stream[offset:offset + size]))
+        offset += size
+    assert [m["id"] for m in got] == list(range(10)) and reader.pending == 0
+
+
+def test_over_the_limit_is_refused_from_the_header_alone() -> None:
+    with pytest.raises(FrameError) as raised:
+        FrameReader(100).feed(struct.pack(">I", 101))
+    assert raised.value.reference == "frame-too-large"
+
+
+def test_sets_are_refused_where_the_reader_does_not_take_them() -> None:
+    with pytest.raises(FrameError, match="frame-malformed|unknown extension"):
+        FrameReader(MAX_REQUEST_FRAME, sets=False).feed(pack({"s": frozenset({1})}))
+
+
+@settings(max_examples=200, deadline=None)
+@given(data=st.binary(max_size=512))
+def test_random_bytes_give_messages_or_a_frame_error(data: bytes) -> None:
+    try:
+        messages = FrameReader(MAX_REQUEST_FRAME, sets=False).feed(data)
+    except FrameError as error:
+        assert error.reference in ("frame-too-large", "frame-malformed")
+        return
+    assert all(isinstance(m, dict) for m in messages)
+
+
+@settings(max_examples=100, deadline=None)
+@given(body=st.binary(max_size=256))
+def test_random_bodies_give_a_map_or_a_frame_error(body: bytes) -> None:
+    frame = struct.pack(">I", len(body)) + body
+    try:
+        (message,) = FrameReader(MAX_REQUEST_FRAME, sets=False).feed(frame)
+    except FrameError:
+        return
+    assert isinstance(message, dict)
+
+
+def test_deep_nesting_is_a_frame_error() -> None:
+    body = b"\x91" * 100_000 + b"\x00"
+    with pytest.raises(FrameError):
+        FrameReader(MAX_REQUEST_FRAME).feed(struct.pack(">I", len(body)) + body)
+
+
+def test_socket_paths(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("XDG_RUNTIME_DIR", "/run/user/501")
+    monkeypatch.delenv("IOKIT_KERNEL", raising=False)
+    assert user_socket_path() == "/run/user/501/iokit/kernel.sock"
+    assert kernel_socket_path() == "/run/user/501/iokit/kernel.sock"
+    monkeypatch.setenv("IOKIT_KERNEL", "/tmp/k.sock")
+    assert kernel_socket_path() == "/tmp/k.sock" and kernel_socket_path("/x") == "/x"
+    monkeypatch.delenv("XDG_RUNTIME_DIR")
+    assert user_socket_path().endswith(f"iokit-{os.getuid()}/kernel.sock")

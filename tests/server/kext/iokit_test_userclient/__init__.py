@@ -1,0 +1,141 @@
+"""A test kext with user clients: IOKIT_SEMANTICS.md Appendix B scenario 7 and §7's rules.
+
+``TestUCDriver`` drives the default machine's SMC nub (``IONameMatch`` ``APP0001``, as AppleSMC
+does) and names ``TestUserClient`` in ``IOUserClientClass``; other connection types come from
+its ``new_user_client`` override. Loaded by the kernel the tests start, from a distribution
+folder the tests put on ``PYTHONPATH``.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import Any, ClassVar
+
+from iokit_sdk import IOReturn, IOService
+from iokit_sdk.userclient import (
+    IOExternalMethodArguments,
+    IOExternalMethodDispatch2022,
+    IOUserClient,
+    IOUserClient2022,
+    OSAsyncReference64,
+    kIOUCVariableStructureSize,
+    kIOUserClientDefaultLockingKey,
+    kIOUserClientDefaultLockingSetPropertiesKey,
+    kIOUserClientDefaultLockingSingleThreadExternalMethodKey,
+    kIOUserClientEntitlementsKey,
+)
+
+__all__ = ["EntitledOpenClient", "ExclusiveClient", "NoEntitlementsClient", "TestUCDriver",
+           "TestUserClient"]
+
+LOCKING = {kIOUserClientDefaultLockingKey: True,
+           kIOUserClientDefaultLockingSetPropertiesKey: True,
+           kIOUserClientDefaultLockingSingleThreadExternalMethodKey: True}
+VAR = kIOUCVariableStructureSize
+WRITE = "com.test.userclient.write"
+
+
+class TestUCDriver(IOService):
+    def start(self, provider: IOService) -> bool:
+        self.value = 0
+        self.watchers: list[tuple[IOUserClient, OSAsyncReference64]] = []
+        self.register_service()
+        return True
+
+    def new_user_client(self, owning_task: Any, security_id: Any, type: int,
+                        properties: Any) -> Any:
+        if type == 0:
+            return None  # the IOUserClientClass path
+        factory = {1: NoEntitlementsClient, 2: ExclusiveClient, 3: EntitledOpenClient}
+        return factory[type]() if type in factory else IOReturn.BAD_ARGUMENT
+
+    def set_value(self, value: int) -> None:
+        self.value = value
+        for client, reference in list(self.watchers):
+            if client.is_inactive():
+                self.watchers.remove((client, reference))
+            else:
+                client.send_async_result(reference, IOReturn.SUCCESS, [value])
+
+
+def _driver(target: IOUserClient) -> TestUCDriver:
+    provider = target.get_provider()
+    assert isinstance(provider, TestUCDriver)
+    return provider
+
+
+def _set(target: IOUserClient, reference: Any, args: IOExternalMethodArguments) -> int:
+    _driver(target).set_value(args.scalar_input[0])
+    return IOReturn.SUCCESS
+
+
+def _get(target: IOUserClient, reference: Any, args: IOExternalMethodArguments) -> int:
+    args.scalar_output[0] = _driver(target).value
+    return IOReturn.SUCCESS
+
+
+def _echo(target: IOUserClient, reference: Any, args: IOExternalMethodArguments) -> int:
+    args.structure_output = bytes(reversed(args.structure_input))
+    return IOReturn.SUCCESS
+
+
+def _add(target: IOUserClient, reference: Any, args: IOExternalMethodArguments) -> int:
+    args.scalar_output[0] = args.scalar_input[0] + args.scalar_input[1]
+    return IOReturn.SUCCESS
+
+
+def _watch(target: IOUserClient, reference: Any, args: IOExternalMethodArguments) -> int:
+    assert args.async_reference is not None
+    _driver(target).watchers.append((target, args.async_reference))
+    return IOReturn.SUCCESS
+
+
+def _raise(target: IOUserClient, reference: Any, args: IOExternalMethodArguments) -> int:
+    raise RuntimeError("the test driver fails on purpose")
+
+
+class TestUserClient(IOUserClient2022):
+    user_client_properties: ClassVar[Mapping[str, Any]] = {
+        **LOCKING, kIOUserClientEntitlementsKey: False}
+    dispatch_table = (
+        IOExternalMethodDispatch2022(_set, 1, 0, 0, 0),  # 0: Appendix B 7's entry
+        IOExternalMethodDispatch2022(_get, 0, 0, 1, 0),  # 1: one scalar out
+        IOExternalMethodDispatch2022(_echo, 0, VAR, 0, VAR),  # 2: struct in, struct out
+        IOExternalMethodDispatch2022(_add, 2, 0, 1, 0),  # 3: two in, one out
+        IOExternalMethodDispatch2022(_watch, 0, 0, 0, 0, allow_async=True),  # 4: async
+        IOExternalMethodDispatch2022(_set, 1, 0, 0, 0, check_entitlement=WRITE),  # 5
+        IOExternalMethodDispatch2022(_raise, 0, 0, 0, 0),  # 6: the driver raises
+        IOExternalMethodDispatch2022(None, 0, 0, 0, 0),  # 7: no function
+    )
+
+
+    def client_died(self) -> int:
+        _record(self, "client_died")
+        return super().client_died()
+
+    def client_close(self) -> int:
+        _record(self, "client_close")
+        return super().client_close()
+
+
+def _record(client: IOUserClient, event: str) -> None:
+    """Keep the last calls on the driver, where a test reads them (``ClientEvents``)."""
+    provider = client.get_provider()
+    if provider is not None:
+        events = list(provider.get_property("ClientEvents", []))[-9:]
+        provider.set_property("ClientEvents", [*events, event])
+
+
+class NoEntitlementsClient(IOUserClient2022):
+    """An IOUserClient2022 without IOUserClientEntitlements: denied (Appendix B 7)."""
+
+    user_client_properties = LOCKING
+
+
+class ExclusiveClient(TestUserClient):
+    exclusive = True
+
+
+class EntitledOpenClient(TestUserClient):
+    user_client_properties: ClassVar[Mapping[str, Any]] = {
+        **LOCKING, kIOUserClientEntitlementsKey: "com.test.userclient.open"}

@@ -1,0 +1,75 @@
+"""Tools reading a running kernel (``--kernel``, ``IOKIT_KERNEL``) print what they print after a
+boot of their own; ``iokit event`` changes the running kernel, and ``ioreg --kernel`` shows it."""
+
+from __future__ import annotations
+
+import textwrap
+from pathlib import Path
+
+import pytest
+from kernelkit import KernelFactory, KernelProcess, iokit, kernel_env
+
+
+@pytest.mark.parametrize("flags", [["-l"], ["-a"], ["--json"], ["-l", "-p", "IODeviceTree"],
+                                   ["-r", "-c", "IOPCIDevice", "-t", "-x"], ["-i", "-w", "80"],
+                                   ["-r", "-n", "TestUCDriver", "-l"]])
+def test_ioreg_of_a_running_kernel_prints_what_a_boot_prints(kernel: KernelProcess,
+                                                             kext_dist: Path,
+                                                             flags: list[str]) -> None:
+    env = kernel_env(kext_dist)
+    booted = iokit("ioreg", *flags, env=env)
+    served = iokit("ioreg", *flags, "--kernel", kernel.path, env=env)
+    assert served.returncode == 0, served.stderr
+    assert served.stdout == booted.stdout
+
+
+def test_iokit_kernel_in_the_environment_is_read_too(kernel: KernelProcess,
+                                                     kext_dist: Path) -> None:
+    env = kernel_env(kext_dist, IOKIT_KERNEL=kernel.path, PYTHONPATH="")
+    # The tool's own process has no test kext: what it shows comes from the kernel.
+    served = iokit("ioreg", "-r", "-c", "TestUCDriver", env=env)
+    assert "TestUCDriver" in served.stdout, served.stderr
+
+
+def test_explain_and_kextstat_read_the_kernel(kernel: KernelProcess, kext_dist: Path) -> None:
+    env = kernel_env(kext_dist, PYTHONPATH="")
+    explained = iokit("explain", "SMC", "--kernel", kernel.path, env=env)
+    assert explained.returncode == 0, explained.stderr
+    assert "com.test.userclient" in explained.stdout and "started" in explained.stdout
+    loaded = iokit("kextstat", "--kernel", kernel.path, "-b", "com.test.userclient", env=env)
+    assert "com.test.userclient (1.0.0)" in loaded.stdout, loaded.stderr
+    missing = iokit("explain", "NoSuchNub", "--kernel", kernel.path, env=env)
+    assert missing.returncode == 1 and "service-not-found" in missing.stderr
+
+
+def test_a_hot_plug_applied_with_iokit_event_shows_in_ioreg(kernel_factory: KernelFactory,
+                                                            tmp_path: Path) -> None:
+    kernel = kernel_factory.start()
+    scenario = tmp_path / "plug.toml"
+    scenario.write_text(textwrap.dedent("""\
+        [[event]]
+        action = "plug"
+        parent = "AppleACPIPlatformExpert"
+        [event.nub]
+        class = "IOACPIPlatformDevice"
+        name = "SMC2"
+        location = "9"
+        [event.nub.properties]
+        "name" = { data = "41505030303031" }
+
+        [[event]]
+        action = "unplug"
+        path = "NotThere"
+
+        [[event]]
+        action = "beam"
+        """), encoding="utf-8")
+    applied = iokit("event", str(scenario), "--kernel", kernel.path)
+    assert applied.stdout.splitlines()[0] == (
+        "[t=0ns] plugged IOService:/AppleACPIPlatformExpert/SMC2@9: TestUCDriver")
+    assert "skipped unplug" in applied.stdout
+    assert "event[2].action" in applied.stderr  # the damaged event, named, was not sent
+    assert "scenario-event-failed" in applied.stderr
+    shown = iokit("ioreg", "-r", "-n", "SMC2@9", "--kernel", kernel.path)
+    assert "+-o SMC2@9  <class IOACPIPlatformDevice" in shown.stdout
+    assert "+-o TestUCDriver  <class TestUCDriver" in shown.stdout

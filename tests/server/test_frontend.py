@@ -1,0 +1,210 @@
+"""The running kernel as a process: its ready line, its socket, its clients, its shutdown."""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import signal
+import socket
+import stat
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+from iokit_sdk.iokitlib import (
+    IONotificationPortCreate,
+    IONotificationPortDispatch,
+    IOReturnError,
+    IOServiceGetMatchingService,
+    IOServiceMatching,
+    IOServiceOpen,
+    KernelConnectionError,
+    MainPort,
+    ProtocolVersionError,
+    mach_task_self,
+)
+from iokit_sdk.iokitlib.api import IOConnectCallAsyncScalarMethod, IOConnectCallScalarMethod
+from iokit_sdk.iokitlib.wire import PROTOCOL_VERSION
+from kernelkit import KernelFactory, KernelProcess, kernel_env, run_client, short_dir
+
+
+def test_ready_line_then_sigterm_shuts_down_with_status_0(kernel_factory: KernelFactory) -> None:
+    kernel = kernel_factory.start()
+    mode = stat.S_IMODE(os.stat(kernel.path).st_mode)
+    assert mode == 0o600
+    assert kernel.stop(signal.SIGTERM) == 0
+    assert kernel.stdout_rest() == ""  # exactly one line on stdout: the ready line
+    assert not os.path.exists(kernel.path)
+    assert "shut down:" in kernel.stderr()
+
+
+def test_sigint_tells_clients_and_closes_their_user_clients(
+        kernel_factory: KernelFactory) -> None:
+    kernel = kernel_factory.start()
+    with MainPort(kernel.path) as port:
+        service = IOServiceGetMatchingService(port, IOServiceMatching("TestUCDriver"))
+        connect = IOServiceOpen(service, mach_task_self(), 0)
+        assert kernel.stop(signal.SIGINT) == 0
+        assert "1 client(s) told, 1 user client(s) closed" in kernel.stderr()
+        with pytest.raises(KernelConnectionError):
+            IOConnectCallScalarMethod(connect, 1, [], 1)
+
+
+def test_the_default_socket_is_per_user_and_private(kernel_factory: KernelFactory) -> None:
+    runtime = short_dir()
+    kernel_factory.dirs.append(runtime)
+    expected = os.path.join(runtime, "iokit", "kernel.sock")
+    env = kernel_env(kernel_factory.kext_dist, XDG_RUNTIME_DIR=runtime)
+    kernel = kernel_factory.start(path=expected, socket_option=False, env=env)
+    assert stat.S_IMODE(os.stat(os.path.dirname(expected)).st_mode) == 0o700
+    assert stat.S_IMODE(os.stat(expected).st_mode) == 0o600
+    # A client finds it the same way, with nothing configured but the environment.
+    found = run_client("from iokit_sdk.iokitlib import *\n"
+                       "print(IOObjectGetClass(IOServiceGetMatchingService(0, "
+                       "IOServiceMatching('TestUCDriver'))))", kernel,
+                       env={**env, "IOKIT_KERNEL": ""})
+    assert found.stdout.strip() == "TestUCDriver", found.stderr
+    assert kernel.stop() == 0
+
+
+def test_group_shares_the_socket_0660(kernel_factory: KernelFactory) -> None:
+    kernel = kernel_factory.start("--group", str(os.getgid()))
+    info = os.stat(kernel.path)
+    assert stat.S_IMODE(info.st_mode) == 0o660
+    assert info.st_gid == os.getgid()
+
+
+def test_a_second_kernel_on_a_live_socket_is_refused(kernel: KernelProcess,
+                                                     kernel_factory: KernelFactory) -> None:
+    second = kernel_factory.start(path=kernel.path, wait=False)
+    assert second.proc.wait(timeout=60) == 1
+    assert "another iokit kernel is listening" in second.stderr()
+    with MainPort(kernel.path) as port:
+        assert port.kernel_pid == kernel.pid  # the first one still serves
+
+
+def test_a_stale_socket_file_is_replaced(kernel_factory: KernelFactory) -> None:
+    directory = short_dir()
+    kernel_factory.dirs.append(directory)
+    path = os.path.join(directory, "k.sock")
+    dead = socket.socket(socket.AF_UNIX)
+    dead.bind(path)  # bound, never listening: what a killed kernel leaves
+    dead.close()
+    kernel = kernel_factory.start(path=path)
+    with MainPort(kernel.path) as port:
+        assert port.kernel_pid == kernel.pid
+
+
+def test_a_version_mismatch_is_a_clear_error_on_both_sides(kernel: KernelProcess) -> None:
+    with pytest.raises(ProtocolVersionError) as raised:
+        MainPort(kernel.path, version=PROTOCOL_VERSION + 1)
+    text = str(raised.value)
+    assert f"version {PROTOCOL_VERSION}" in text and f"version {PROTOCOL_VERSION + 1}" in text
+    assert "protocol-version-mismatch" in kernel.stderr()
+    with MainPort(kernel.path) as port:
+        assert port.kernel_pid == kernel.pid
+
+
+def test_a_tool_without_a_kernel_says_where_it_looked() -> None:
+    result = subprocess.run([sys.executable, "-m", "iokit_host", "ioreg", "--kernel",
+                             "/nonexistent/k.sock"], capture_output=True, text=True,
+                            timeout=60, check=False)
+    assert result.returncode == 1
+    assert "kernel-unreachable" in result.stderr and "/nonexistent/k.sock" in result.stderr
+    assert "Traceback" not in result.stderr
+
+
+@pytest.mark.skipif(os.geteuid() != 0, reason="needs root to connect as another uid")
+def test_a_client_of_another_uid_is_refused(kernel_factory: KernelFactory) -> None:
+    kernel = kernel_factory.start()
+    # Open the path to everyone, so only the kernel's SO_PEERCRED check stands in the way.
+    os.chmod(os.path.dirname(kernel.path), 0o755)
+    os.chmod(kernel.path, 0o666)
+    read, write = os.pipe()
+    child = os.fork()
+    if child == 0:  # pragma: no cover - the child reports through the pipe
+        os.close(read)
+        answer = b"?"
+        try:
+            os.setgid(65534)
+            os.setuid(65534)
+            answer = _hello_answer(kernel.path)
+        except Exception as error:  # noqa: BLE001 - reported to the parent, which fails
+            answer = repr(error).encode()
+        finally:
+            os.write(write, answer)
+            os._exit(0)
+    os.close(write)
+    with os.fdopen(read, "rb") as pipe:
+        answer = pipe.read().decode()
+    os.waitpid(child, 0)
+    assert answer.startswith("peer-not-allowed: uid 65534 is not the kernel's"), answer
+    assert "kernel-peer-refused" in kernel.stderr()
+
+
+def _hello_answer(path: str) -> bytes:
+    """What the kernel answers a hello from this process: its refusal, or 'accepted'."""
+    from iokit_sdk.iokitlib.wire import MAX_KERNEL_FRAME, FrameReader, pack
+
+    with socket.socket(socket.AF_UNIX) as sock:
+        sock.connect(path)
+        with contextlib.suppress(BrokenPipeError):  # a refused peer is closed at once
+            sock.sendall(pack({"op": "hello", "id": 0, "protocol": "iokit",
+                               "version": PROTOCOL_VERSION}))
+        reader = FrameReader(MAX_KERNEL_FRAME)
+        while not (messages := reader.feed(sock.recv(4096))):
+            pass
+    message = messages[0]
+    if "fatal" in message:
+        return f"{message['fatal']}: {message['message']}".encode()
+    return b"accepted"
+
+
+def test_a_slow_client_loses_notifications_not_the_kernels_time(kernel: KernelProcess) -> None:
+    with MainPort(kernel.path) as slow:
+        service = IOServiceGetMatchingService(slow, IOServiceMatching("TestUCDriver"))
+        connect = IOServiceOpen(service, mach_task_self(), 0)
+        port = IONotificationPortCreate(slow)
+        values: list[int] = []
+        reference = [0, lambda refcon, result, args: values.append(args[0]), None]
+        IOConnectCallAsyncScalarMethod(connect, 4, port, reference, [], 0)  # then never read
+        # Another process makes the driver notify the slow client far more than it can hold.
+        busy = run_client(
+            "from iokit_sdk.iokitlib import *\n"
+            "s = IOServiceGetMatchingService(0, IOServiceMatching('TestUCDriver'))\n"
+            "c = IOServiceOpen(s, mach_task_self(), 0)\n"
+            "for i in range(6000):\n    IOConnectCallScalarMethod(c, 0, [i], 0)\n"
+            "print(IOConnectCallScalarMethod(c, 1, [], 1)[0])\n", kernel)
+        assert busy.stdout.strip() == "5999", busy.stderr
+        while IONotificationPortDispatch(port, 1.0):
+            pass
+        assert port.dropped > 0
+        assert len(values) + port.dropped == 6000  # each one delivered or counted
+        assert values == sorted(values) and values[0] == 0  # in order, oldest kept
+
+
+def test_many_clients_at_once_get_their_own_replies(kernel: KernelProcess) -> None:
+    code = ("import os, sys\nfrom iokit_sdk.iokitlib import *\n"
+            "s = IOServiceGetMatchingService(0, IOServiceMatching('TestUCDriver'))\n"
+            "c = IOServiceOpen(s, mach_task_self(), 0)\n"
+            "n = int(sys.argv[1])\n"
+            "for i in range(300):\n"
+            "    (r,) = IOConnectCallScalarMethod(c, 3, [n, i], 1)\n"
+            "    assert r == n + i, (n, i, r)\n"
+            "print('ok')\n")
+    env = dict(os.environ, IOKIT_KERNEL=kernel.path)
+    procs = [subprocess.Popen([sys.executable, "-c", code, str(n * 1000)], env=env,
+                              stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+             for n in range(6)]
+    outputs = [p.communicate(timeout=120) for p in procs]
+    assert [out.strip() for out, _ in outputs] == ["ok"] * 6, outputs
+
+
+def test_the_kernel_log_names_a_failing_driver_method(kernel: KernelProcess) -> None:
+    with MainPort(kernel.path) as port:
+        service = IOServiceGetMatchingService(port, IOServiceMatching("TestUCDriver"))
+        connect = IOServiceOpen(service, mach_task_self(), 0)
+        with pytest.raises(IOReturnError, match="kIOReturnInternalError"):
+            IOConnectCallScalarMethod(connect, 6, [], 0)
+    assert "user-client-method-raised" in Path(kernel.log).read_text(encoding="utf-8")

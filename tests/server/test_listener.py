@@ -1,0 +1,71 @@
+"""The listening socket: private modes, stale files replaced, a live kernel or a file refused."""
+
+from __future__ import annotations
+
+import os
+import shutil
+import socket
+import stat
+from collections.abc import Iterator
+
+import pytest
+from kernelkit import short_dir
+
+from iokit_host.server.listener import Listener, ListenError, resolve_group
+
+
+@pytest.fixture
+def directory() -> Iterator[str]:
+    path = short_dir()
+    yield path
+    shutil.rmtree(path, ignore_errors=True)
+
+
+def test_the_socket_is_0600_and_removed_on_close(directory: str) -> None:
+    path = os.path.join(directory, "sub", "k.sock")
+    listener = Listener(path)
+    assert stat.S_IMODE(os.stat(path).st_mode) == 0o600
+    assert stat.S_IMODE(os.stat(os.path.dirname(path)).st_mode) == 0o700
+    listener.close()
+    assert not os.path.exists(path)
+
+
+def test_a_group_socket_is_0660(directory: str) -> None:
+    listener = Listener(os.path.join(directory, "k.sock"), gid=os.getgid())
+    assert stat.S_IMODE(os.stat(listener.path).st_mode) == 0o660
+    listener.close()
+
+
+def test_a_live_socket_or_a_plain_file_is_refused(directory: str) -> None:
+    path = os.path.join(directory, "k.sock")
+    live = Listener(path)
+    with pytest.raises(ListenError, match="another iokit kernel is listening"):
+        Listener(path)
+    live.close()
+    with open(path, "w", encoding="utf-8"):
+        pass
+    with pytest.raises(ListenError, match="not a socket"):
+        Listener(path)
+
+
+def test_a_stale_socket_is_replaced(directory: str) -> None:
+    path = os.path.join(directory, "k.sock")
+    with socket.socket(socket.AF_UNIX) as dead:
+        dead.bind(path)
+    Listener(path).close()
+
+
+def test_a_private_default_directory_must_be_private(directory: str,
+                                                     monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("XDG_RUNTIME_DIR", directory)
+    private = os.path.join(directory, "iokit")
+    os.mkdir(private, 0o755)
+    os.chmod(private, 0o755)
+    with pytest.raises(ListenError, match="not private"):
+        Listener(os.path.join(private, "kernel.sock"))
+
+
+def test_groups_by_name_or_number() -> None:
+    assert resolve_group("0") == 0
+    with pytest.raises(ListenError, match="no group named"):
+        resolve_group("no-such-group-here")

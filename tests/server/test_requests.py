@@ -1,0 +1,112 @@
+"""Requests handed to the kernel one at a time: the handshake, IOReturns for bad requests, and
+replies that always encode (in-process, on a socket pair)."""
+
+from __future__ import annotations
+
+import socket
+from collections.abc import Iterator
+from typing import Any
+
+import pytest
+from iokit_sdk import IOReturn, IOService
+from iokit_sdk.iokitlib.wire import MAX_KERNEL_FRAME, PROTOCOL_VERSION, FrameReader
+
+from iokit_host.host import IOKitHost
+from iokit_host.server.context import KernelContext
+from iokit_host.server.peer import peer_of
+from iokit_host.server.requests import handle
+from iokit_host.server.session import Session
+from iokit_host.server.snapshot import rebuild
+
+
+class Wire:
+    """A session whose replies this test reads back."""
+
+    def __init__(self, ctx: KernelContext) -> None:
+        self.ctx = ctx
+        self.kernel_end, self.client_end = socket.socketpair()
+        peer = peer_of(self.kernel_end)
+        self.session = Session(self.kernel_end, peer, peer.task(ctx.policy))
+        self.reader = FrameReader(MAX_KERNEL_FRAME)
+        self.ids = 0
+
+    def ask(self, op: str, **fields: Any) -> dict[str, Any]:
+        self.ids += 1
+        handle(self.ctx, self.session, {"op": op, "id": self.ids, **fields})
+        return self.take()[-1]
+
+    def take(self) -> list[dict[str, Any]]:
+        self.session.outbox.send(self.kernel_end)
+        self.client_end.settimeout(5)
+        return self.reader.feed(self.client_end.recv(1 << 24))
+
+    def close(self) -> None:
+        self.kernel_end.close()
+        self.client_end.close()
+
+
+@pytest.fixture
+def wire(uc_host: IOKitHost) -> Iterator[Wire]:
+    ctx = KernelContext.for_host(uc_host)
+    connection = Wire(ctx)
+    handle(ctx, connection.session, {"op": "hello", "id": 0, "protocol": "iokit",
+                                     "version": PROTOCOL_VERSION})
+    assert connection.take()[0]["version"] == PROTOCOL_VERSION
+    yield connection
+    connection.close()
+
+
+def test_a_request_before_hello_or_of_another_version_is_fatal(uc_host: IOKitHost) -> None:
+    ctx = KernelContext.for_host(uc_host)
+    early = Wire(ctx)
+    handle(ctx, early.session, {"op": "get_matching", "id": 1})
+    assert early.take()[0]["fatal"] == "hello-expected" and early.session.closing
+    other = Wire(ctx)
+    handle(ctx, other.session, {"op": "hello", "id": 0, "protocol": "iokit", "version": 9})
+    assert other.take()[0]["fatal"] == "protocol-version-mismatch"
+    assert uc_host.diagnostics[-1].reference == "protocol-version-mismatch"
+    early.close()
+    other.close()
+
+
+def test_bad_fields_are_bad_argument_and_unknown_ops_unsupported(wire: Wire) -> None:
+    assert wire.ask("warp")["ret"] == IOReturn.UNSUPPORTED
+    assert wire.ask("class", object=12345)["ret"] == IOReturn.BAD_ARGUMENT
+    assert wire.ask("get_matching", matching={"IOProviderClass": 1.5})["ret"] == \
+        IOReturn.BAD_ARGUMENT
+    assert wire.ask("call", connect="x")["ret"] == IOReturn.BAD_ARGUMENT
+    assert wire.ask("add_matching", port=0, type="IOServiceSoon", matching={})["ret"] == \
+        IOReturn.BAD_ARGUMENT  # the port is checked first
+    handle(wire.ctx, wire.session, {"op": "class", "id": "one"})
+    assert wire.take()[-1]["fatal"] == "request-malformed"
+
+
+def test_lookups_return_handles_counted_per_session(wire: Wire, driver: IOService) -> None:
+    (first,) = wire.ask("get_matching", matching={"IOProviderClass": "TestUCDriver"},
+                        single=True)["objects"]
+    (again,) = wire.ask("get_matching", matching={"IOProviderClass": "TestUCDriver"},
+                        single=True)["objects"]
+    assert first == again and wire.session.handles.get(first, IOService) is driver
+    assert wire.ask("class", object=first)["class"] == "TestUCDriver"
+    parent = wire.ask("parent", object=first, plane="IOService")["object"]
+    assert wire.ask("name", object=parent, plane=None)["name"] == "SMC"
+    assert wire.ask("parent", object=parent, plane="IOPower")["ret"] == IOReturn.NO_DEVICE
+    wire.ask("release", objects=[first, first])
+    assert wire.ask("class", object=first)["ret"] == IOReturn.BAD_ARGUMENT
+
+
+def test_a_property_past_64_bits_does_not_break_the_reply(wire: Wire, driver: IOService) -> None:
+    driver.set_property("Huge", 1 << 70)
+    reply = wire.ask("tool.registry")
+    assert reply["ret"] == IOReturn.SUCCESS
+    registry = rebuild(reply["snapshot"])
+    (copy,) = [e for e in registry.entries() if e.get_property("Huge") is not None]
+    assert copy.get_property("Huge") == (1 << 70) & ((1 << 64) - 1)
+
+
+def test_events_are_checked_before_any_is_applied(wire: Wire) -> None:
+    reply = wire.ask("tool.events", events=[{"action": "publish", "resource": "Radio"},
+                                            {"action": "plug", "target": "SMC"}])
+    assert reply["ret"] == IOReturn.BAD_ARGUMENT and "event[1].nub" in reply["message"]
+    reply = wire.ask("tool.events", events=[{"action": "publish", "resource": "Radio"}])
+    assert reply["lines"] == ["[t=0ns] published Radio: started nothing"]

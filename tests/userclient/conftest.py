@@ -1,0 +1,15 @@
+"""Fixtures: running kernels, and in-process hosts with the test kext (tests/kernelkit.py)."""
+
+from kernelkit import (
+    driver,
+    kernel,
+    kernel_factory,
+    kext_dist,
+    task,
+    test_kext,
+    uc_host,
+    user_clients,
+)
+
+__all__ = ["driver", "kernel", "kernel_factory", "kext_dist", "task", "test_kext", "uc_host",
+           "user_clients"]

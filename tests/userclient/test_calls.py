@@ -1,0 +1,152 @@
+"""One call: the transport limits, the dispatch checks in IOKit's order, the outputs (§7.3)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import pytest
+from hostkit import driven_watchdog
+from iokit_sdk import IOReturn, IOService
+from iokit_sdk.userclient import (
+    IOExternalMethodArguments,
+    IOExternalMethodDispatch2022,
+    OSAsyncReference64,
+    OwningTask,
+    kIOConnectMethodVarOutputSize,
+)
+
+from iokit_host.host import IOKitHost
+from iokit_host.userclient.calls import CallRequest
+from iokit_host.userclient.connections import Connection, UserClients
+
+
+@pytest.fixture
+def connection(user_clients: UserClients, driver: IOService, task: OwningTask) -> Connection:
+    opened = user_clients.open(driver, task, 0)
+    assert isinstance(opened, Connection)
+    return opened
+
+
+def _call(user_clients: UserClients, connection: Connection, selector: int,
+          scalars: tuple[int, ...] = (), structure: bytes = b"", scalar_out: int = 0,
+          struct_out: int = 0, async_reference: OSAsyncReference64 | None = None) -> Any:
+    return user_clients.call(connection, CallRequest(selector, scalars, structure, scalar_out,
+                                                     struct_out, async_reference))
+
+
+def test_appendix_b_7_a_scalar_out_count_other_than_the_entrys_is_bad_argument(
+        user_clients: UserClients, connection: Connection) -> None:
+    assert _call(user_clients, connection, 0, (5,), scalar_out=1).ret == IOReturn.BAD_ARGUMENT
+    assert _call(user_clients, connection, 0, (5,), scalar_out=0).ret == IOReturn.SUCCESS
+    assert _call(user_clients, connection, 1, scalar_out=1).scalars == (5,)
+
+
+@pytest.mark.parametrize(("scalars", "structure", "scalar_out", "struct_out"), [
+    ((1,), b"", 0, 0),  # scalar-in count
+    ((), b"x", 0, 0),  # struct-in size
+    ((), b"", 1, 0),  # scalar-out count
+    ((), b"", 0, 4),  # struct-out size
+])
+def test_each_check_is_exact_equality(user_clients: UserClients, connection: Connection,
+                                      scalars: tuple[int, ...], structure: bytes,
+                                      scalar_out: int, struct_out: int) -> None:
+    entry = IOExternalMethodDispatch2022(lambda *a: IOReturn.SUCCESS, 0, 0, 0, 0)
+    connection.client.dispatch_table = (entry,)  # type: ignore[attr-defined]
+    assert _call(user_clients, connection, 0, scalars, structure, scalar_out,
+                 struct_out).ret == IOReturn.BAD_ARGUMENT
+    assert _call(user_clients, connection, 0).ret == IOReturn.SUCCESS
+
+
+def test_variable_sizes_skip_the_check_and_outputs_come_back(
+        user_clients: UserClients, connection: Connection) -> None:
+    result = _call(user_clients, connection, 2, structure=b"abc",
+                   struct_out=kIOConnectMethodVarOutputSize)
+    assert (result.ret, result.structure) == (IOReturn.SUCCESS, b"cba")
+    assert _call(user_clients, connection, 2, structure=b"abc", struct_out=2).ret == \
+        IOReturn.NO_SPACE  # the output is larger than the caller's capacity
+    assert _call(user_clients, connection, 3, (40, 2), scalar_out=1).scalars == (42,)
+
+
+def test_selectors_async_entitlements_and_missing_functions(
+        user_clients: UserClients, connection: Connection) -> None:
+    reference = OSAsyncReference64((0,), lambda result, args: IOReturn.SUCCESS)
+    assert _call(user_clients, connection, 8).ret == IOReturn.BAD_ARGUMENT  # past the table
+    assert _call(user_clients, connection, 1, scalar_out=1,
+                 async_reference=reference).ret == IOReturn.BAD_ARGUMENT  # not allow_async
+    assert _call(user_clients, connection, 5, (1,)).ret == IOReturn.NOT_PRIVILEGED
+    assert _call(user_clients, connection, 7).ret == IOReturn.NO_COMPLETION
+
+
+def test_the_method_sees_the_kernels_task_and_an_entitled_one_may_call(
+        user_clients: UserClients, driver: IOService) -> None:
+    writer = OwningTask(7, 501, 20, "w", entitlements=frozenset({"com.test.userclient.write"}))
+    opened = user_clients.open(driver, writer, 0)
+    assert isinstance(opened, Connection)
+    assert _call(user_clients, opened, 5, (9,)).ret == IOReturn.SUCCESS
+    assert _call(user_clients, opened, 1, scalar_out=1).scalars == (9,)
+
+
+def test_transport_limits_come_before_the_driver(user_clients: UserClients,
+                                                 connection: Connection) -> None:
+    assert _call(user_clients, connection, 0, tuple(range(17))).ret == IOReturn.BAD_ARGUMENT
+    assert _call(user_clients, connection, 1, scalar_out=17).ret == IOReturn.BAD_ARGUMENT
+    too_long = OSAsyncReference64(tuple(range(9)), lambda result, args: IOReturn.SUCCESS)
+    assert _call(user_clients, connection, 4, async_reference=too_long).ret == \
+        IOReturn.BAD_ARGUMENT
+
+
+def test_a_driver_that_raises_or_returns_nonsense_is_reported_and_the_kernel_goes_on(
+        uc_host: IOKitHost, user_clients: UserClients, connection: Connection) -> None:
+    assert _call(user_clients, connection, 6).ret == IOReturn.INTERNAL_ERROR
+    assert uc_host.diagnostics[-1].reference == "user-client-method-raised"
+
+    def bad_output(target: Any, reference: Any, args: IOExternalMethodArguments) -> int:
+        args.scalar_output[0] = "seven"  # type: ignore[call-overload]
+        return IOReturn.SUCCESS
+
+    connection.client.dispatch_table = (  # type: ignore[attr-defined]
+        IOExternalMethodDispatch2022(bad_output, 0, 0, 1, 0),
+        IOExternalMethodDispatch2022(lambda *a: "fine", 0, 0, 0, 0))
+    assert _call(user_clients, connection, 0, scalar_out=1).ret == IOReturn.INTERNAL_ERROR
+    assert _call(user_clients, connection, 1).ret == IOReturn.INTERNAL_ERROR
+    assert [d.reference for d in uc_host.diagnostics[-2:]] == [
+        "user-client-output-invalid", "user-client-method-invalid"]
+
+
+def test_a_call_after_the_provider_terminated_is_not_attached(
+        uc_host: IOKitHost, user_clients: UserClients, connection: Connection) -> None:
+    uc_host.unplug("SMC")
+    assert connection.client.is_inactive()
+    assert _call(user_clients, connection, 1, scalar_out=1).ret == IOReturn.NOT_ATTACHED
+
+
+def test_async_results_go_through_the_reference(user_clients: UserClients,
+                                                connection: Connection) -> None:
+    sent: list[tuple[int, tuple[int, ...]]] = []
+
+    def deliver(result: int, args: tuple[int, ...]) -> int:
+        sent.append((result, args))
+        return IOReturn.SUCCESS
+
+    reference = OSAsyncReference64((1, 2), deliver)
+    assert _call(user_clients, connection, 4, async_reference=reference).ret == IOReturn.SUCCESS
+    _call(user_clients, connection, 0, (31,))
+    assert sent == [(IOReturn.SUCCESS, (31,))]
+    assert connection.client.send_async_result(reference, 0, list(range(17))) == \
+        IOReturn.MESSAGE_TOO_LARGE
+
+
+def test_a_method_that_hangs_is_abandoned_and_the_kernel_goes_on(
+        uc_host: IOKitHost, user_clients: UserClients, connection: Connection) -> None:
+    clock = driven_watchdog(uc_host, limit_s=5.0)
+
+    def hang(target: Any, reference: Any, args: IOExternalMethodArguments) -> int:
+        while True:
+            clock.advance(1.0)
+
+    connection.client.dispatch_table = (  # type: ignore[attr-defined]
+        IOExternalMethodDispatch2022(hang, 0, 0, 0, 0),
+        IOExternalMethodDispatch2022(lambda *a: IOReturn.SUCCESS, 0, 0, 0, 0))
+    assert _call(user_clients, connection, 0).ret == IOReturn.INTERNAL_ERROR
+    assert uc_host.diagnostics[-1].reference == "driver-call-timeout"
+    assert _call(user_clients, connection, 1).ret == IOReturn.SUCCESS

@@ -1,0 +1,108 @@
+"""Opening a user client: IOKit's sequence and its exact IOReturn codes (§7.1, Appendix B 7)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from iokit_sdk import IOReturn, IOService
+from iokit_sdk.userclient import IOUserClient, OwningTask
+
+from iokit_host.host import IOKitHost
+from iokit_host.ioreg import render_text
+from iokit_host.userclient.connections import Connection, UserClients
+
+
+def _register(host: IOKitHost, *classes: type[IOService]) -> None:
+    host.classes.register_kext_classes("com.test.extra", classes)
+
+
+def _user_clients_in(host: IOKitHost) -> list[str]:
+    return [line for line in render_text(host.registry).splitlines()
+            if "Client" in line.split("<class ", 1)[-1]]
+
+
+def test_the_user_client_class_path_makes_a_child_with_its_creator(
+        uc_host: IOKitHost, user_clients: UserClients, driver: IOService,
+        task: OwningTask) -> None:
+    opened = user_clients.open(driver, task, 0)
+    assert isinstance(opened, Connection)
+    assert opened.client.get_provider() is driver
+    assert opened.client.get_property("IOUserClientCreator") == "pid 4242, tester"
+    (line,) = _user_clients_in(uc_host)
+    assert "<class TestUserClient, id" in line and "!registered, !matched, active" in line
+
+
+def test_a_service_without_user_client_class_is_unsupported(
+        uc_host: IOKitHost, user_clients: UserClients, task: OwningTask) -> None:
+    nub = uc_host.find("SMC")
+    assert nub is not None
+    assert user_clients.open(nub, task, 0) == IOReturn.UNSUPPORTED
+
+
+def test_a_class_not_loaded_is_no_memory_and_not_a_user_client_unsupported(
+        uc_host: IOKitHost, user_clients: UserClients, driver: IOService,
+        task: OwningTask) -> None:
+    driver.set_property("IOUserClientClass", "NotLoadedClient")
+    assert user_clients.open(driver, task, 0) == IOReturn.NO_MEMORY
+
+    class PlainService(IOService):
+        pass
+
+    _register(uc_host, PlainService)
+    driver.set_property("IOUserClientClass", "PlainService")
+    assert user_clients.open(driver, task, 0) == IOReturn.UNSUPPORTED
+
+
+def test_init_refused_is_bad_argument_and_start_refused_unsupported(
+        uc_host: IOKitHost, user_clients: UserClients, driver: IOService,
+        task: OwningTask) -> None:
+    class Refuses(IOUserClient):
+        def init_with_task(self, *args: Any) -> bool:
+            return False
+
+    class WontStart(IOUserClient):
+        def start(self, provider: IOService) -> bool:
+            return False
+
+    _register(uc_host, Refuses, WontStart)
+    driver.set_property("IOUserClientClass", "Refuses")
+    assert user_clients.open(driver, task, 0) == IOReturn.BAD_ARGUMENT
+    driver.set_property("IOUserClientClass", "WontStart")
+    assert user_clients.open(driver, task, 0) == IOReturn.UNSUPPORTED
+    assert _user_clients_in(uc_host) == []  # neither stayed in the registry
+
+
+def test_a_2022_client_needs_its_locking_properties_then_its_entitlement(
+        uc_host: IOKitHost, user_clients: UserClients, driver: IOService,
+        task: OwningTask) -> None:
+    from iokit_sdk.userclient import IOUserClient2022
+
+    class Unlocked(IOUserClient2022):
+        user_client_properties = {"IOUserClientEntitlements": False}  # noqa: RUF012
+
+    _register(uc_host, Unlocked)
+    driver.set_property("IOUserClientClass", "Unlocked")
+    assert user_clients.open(driver, task, 0) == IOReturn.ERROR
+    assert user_clients.open(driver, task, 1) == IOReturn.NOT_PRIVILEGED  # Appendix B 7
+    assert _user_clients_in(uc_host) == []
+
+
+def test_a_named_entitlement_must_be_held(uc_host: IOKitHost, user_clients: UserClients,
+                                          driver: IOService, task: OwningTask) -> None:
+    assert user_clients.open(driver, task, 3) == IOReturn.NOT_PRIVILEGED
+    entitled = OwningTask(1, 501, 20, "tester", entitlements=frozenset(
+        {"com.test.userclient.open"}))
+    assert isinstance(user_clients.open(driver, entitled, 3), Connection)
+
+
+def test_an_override_may_refuse_with_its_own_code_and_a_raising_one_is_reported(
+        uc_host: IOKitHost, user_clients: UserClients, driver: IOService,
+        task: OwningTask) -> None:
+    assert user_clients.open(driver, task, 99) == IOReturn.BAD_ARGUMENT
+
+    def broken(*args: Any) -> Any:
+        raise RuntimeError("no user clients today")
+
+    driver.new_user_client = broken  # type: ignore[method-assign]
+    assert user_clients.open(driver, task, 0) == IOReturn.INTERNAL_ERROR
+    assert uc_host.diagnostics[-1].reference == "user-client-new-raised"
