@@ -36,7 +36,8 @@ if TYPE_CHECKING:
     from iokit_host.power.manager import PowerManager
     from iokit_host.power.rootdomain import Transition
 
-__all__ = ["BootFailedError", "BootSummary", "IOKitHost", "NoSuchServiceError"]
+__all__ = ["BootFailedError", "BootSummary", "IOKitHost", "NoSuchServiceError",
+           "NotUnpluggableError"]
 
 class BootFailedError(IOKitError):
     reference = "boot-failed-strict"
@@ -44,6 +45,13 @@ class BootFailedError(IOKitError):
 
 class NoSuchServiceError(IOKitError):
     reference = "service-not-found"
+
+
+class NotUnpluggableError(IOKitError):
+    """The IOService plane's root or IOResources: the machine and the kernel, not a device a
+    bus could remove (terminating them would end every service)."""
+
+    reference = "service-not-unpluggable"
 
 
 @dataclass(frozen=True, slots=True)
@@ -133,6 +141,9 @@ class IOKitHost:
         nubs = self.load_machine()
         self.kernel.ensure_resources()
         self._load_catalogue()
+        from iokit_host.dext.placement import publish_user_resources
+
+        publish_user_resources(self.kernel)  # IOUserResources, when a dext is catalogued
         for nub in nubs:
             self.kernel.register_service(nub)
         self.kernel.power.boot()  # IOPMrootDomain, and stand-ins for recorded power management
@@ -303,10 +314,19 @@ class IOKitHost:
         return nub
 
     def unplug(self, path_or_service: str | IOService) -> list[IOService]:
-        """Terminate a nub and everything that depends only on it; returns the victims."""
+        """Terminate a nub and everything that depends only on it; returns the victims.
+
+        :raises NotUnpluggableError: for the IOService plane's root and IOResources.
+        """
         from iokit_host.kernel.termination import terminate
 
-        victims = terminate(self.kernel, self._service(path_or_service))
+        service = self._service(path_or_service)
+        if service.get_provider() is None or service is self.kernel.resources:
+            raise NotUnpluggableError(
+                f"{service.get_name()} ({service.iokit_class_name}) is the machine or the "
+                "kernel itself, not a device a bus can remove", key=str(path_or_service),
+                hint="unplug a device nub below the platform expert (iokit ioreg shows them)")
+        victims = terminate(self.kernel, service)
         self.kernel.run_until_quiet()
         return victims
 

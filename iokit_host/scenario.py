@@ -1,8 +1,12 @@
-"""Event scenarios: plug, unplug and publish events applied to a booted host (``--events``).
+"""Event scenarios: hot-plug and power events applied to a booted host (``--events``).
 
 On a Mac devices arrive and leave while the system runs (hot-plug: a bus driver publishes or
-terminates a nub) and drivers publish resources. A scenario file lists such events in TOML,
-in order, each optionally at a time on the host clock; docs/lifecycle.md documents the format.
+terminates a nub), drivers publish resources, the system sleeps and wakes, time passes, devices
+see activity and processes take power assertions. A scenario file lists such events in TOML,
+in order, each optionally at a time on the host clock: ``plug``, ``unplug``, ``publish``,
+``sleep``, ``wake``, ``idle`` (an idle-sleep attempt), ``advance`` (``ms`` of the host clock),
+``tickle`` (activity on a service's ``path``), ``assert`` and ``release`` (a power assertion by
+``name`` and ``type``); docs/lifecycle.md documents the format.
 
 A scenario is user input: a damaged event is reported (file, ``event[N]``, key, reason) and
 skipped, and an event that cannot be applied (an unplug of a path that is not there) is
@@ -12,6 +16,7 @@ refuses the whole scenario.
 
 from __future__ import annotations
 
+import math
 import tomllib
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
@@ -19,8 +24,10 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from iokit_host.errors import Diagnostic, IOKitError, Severity
+from iokit_host.input_file import read_input_file
 from iokit_host.machine.model import NubSpec
 from iokit_host.machine.values import decode_value
+from iokit_host.power.assertions import ASSERTION_TYPES
 
 if TYPE_CHECKING:
     from iokit_host.host import IOKitHost
@@ -29,6 +36,12 @@ __all__ = ["MAX_AT_NS", "Event", "ScenarioError", "apply_events", "read_events"]
 
 #: The host clock counts nanoseconds in 64 bits, as ``mach_absolute_time`` does.
 MAX_AT_NS = (1 << 64) - 1
+#: Largest scenario file read; a scenario of a million events is a few tens of megabytes.
+MAX_SCENARIO_BYTES = 64 << 20
+#: The longest ``advance``: the whole 64-bit clock, in milliseconds.
+MAX_ADVANCE_MS = MAX_AT_NS // 1_000_000
+_MAX_NAME = 128
+_MAX_STATE = 0xFFFF_FFFF
 Report = Callable[[Diagnostic], None]
 
 
@@ -38,13 +51,24 @@ class ScenarioError(IOKitError):
 
 @dataclass(frozen=True, slots=True)
 class Event:
-    """One event: ``plug`` (``nub`` under ``target``), ``unplug`` (``target``), ``publish``."""
+    """One event: ``plug`` (``nub`` under ``target``), ``unplug`` (``target``), ``publish``
+    (``resource``); ``sleep``, ``wake``, ``idle`` (with an optional ``reason``), ``advance``
+    (``ms``), ``tickle`` (``target``, optionally at ``state``), ``assert`` and ``release``
+    (``name`` and ``assertion_type``; ``assert`` also ``level``, ``owner`` and ``pid``)."""
 
     action: str
     target: str | None = None
     nub: NubSpec | None = None
     resource: str | None = None
     at_ns: int | None = None
+    ms: float | None = None
+    state: int | None = None
+    reason: str | None = None
+    name: str | None = None
+    assertion_type: str | None = None
+    level: int = 255
+    owner: str = "iokit"
+    pid: int = 0
 
 
 def read_events(path: str | Path, *, report: Report | None = None) -> list[Event]:
@@ -72,8 +96,13 @@ def read_events(path: str | Path, *, report: Report | None = None) -> list[Event
 
 def _load(path: str | Path) -> dict[str, Any]:
     try:
-        return tomllib.loads(Path(path).read_text(encoding="utf-8"))
-    except (OSError, UnicodeDecodeError, tomllib.TOMLDecodeError) as error:
+        # utf-8-sig: Windows editors start UTF-8 with a byte-order mark, which TOML refuses
+        return tomllib.loads(read_input_file(path, limit=MAX_SCENARIO_BYTES).decode("utf-8-sig"))
+    except OSError as error:
+        raise ScenarioError(f"cannot read scenario: {error.strerror or error}", file=str(path),
+                            hint="a scenario is a UTF-8 TOML file of [[event]] tables"
+                            ) from error
+    except (UnicodeDecodeError, tomllib.TOMLDecodeError) as error:
         raise ScenarioError(f"cannot read scenario: {error}", file=str(path),
                             hint="a scenario is a UTF-8 TOML file of [[event]] tables"
                             ) from error
@@ -116,7 +145,65 @@ def _publish(raw: Mapping[str, Any], where: str, file: str, at_ns: int | None) -
     return Event("publish", resource=_text(raw, "resource", where, file), at_ns=at_ns)
 
 
-_READERS = {"plug": _plug, "unplug": _unplug, "publish": _publish}
+def _system(action: str) -> Callable[[Mapping[str, Any], str, str, int | None], Event]:
+    """A reader of ``sleep``, ``wake`` or ``idle``: an optional ``reason`` for the log."""
+    def read(raw: Mapping[str, Any], where: str, file: str, at_ns: int | None) -> Event:
+        return Event(action, reason=_text(raw, "reason", where, file, optional=True),
+                     at_ns=at_ns)
+    return read
+
+
+def _advance(raw: Mapping[str, Any], where: str, file: str, at_ns: int | None) -> Event:
+    value = raw.get("ms")
+    if isinstance(value, bool) or not isinstance(value, (int, float)) \
+            or not (math.isfinite(value) and 0 <= value <= MAX_ADVANCE_MS):
+        raise ScenarioError(f"'ms' must be milliseconds from 0 to {MAX_ADVANCE_MS}, not "
+                            f"{value!r}", file=file, key=f"{where}.ms",
+                            hint="advance moves the host clock: ms = 100")
+    return Event("advance", ms=value, at_ns=at_ns)
+
+
+def _tickle(raw: Mapping[str, Any], where: str, file: str, at_ns: int | None) -> Event:
+    state = raw.get("state")
+    if state is not None and (isinstance(state, bool) or not isinstance(state, int)
+                              or not 0 <= state <= _MAX_STATE):
+        raise ScenarioError(f"'state' must be a power-state ordinal, not {state!r}", file=file,
+                            key=f"{where}.state", hint="leave it out for the highest state")
+    return Event("tickle", _text(raw, "path", where, file), state=state, at_ns=at_ns)
+
+
+def _assertion(action: str) -> Callable[[Mapping[str, Any], str, str, int | None], Event]:
+    """A reader of ``assert`` or ``release``: ``name`` and ``type``; ``assert`` also takes
+    ``level`` (255 on, 0 off), ``owner`` and ``pid``, as ``IOPMAssertionCreateWithName``."""
+    def read(raw: Mapping[str, Any], where: str, file: str, at_ns: int | None) -> Event:
+        name = _text(raw, "name", where, file)
+        assert name is not None
+        if len(name) > _MAX_NAME:
+            raise ScenarioError(f"'name' is at most {_MAX_NAME} characters", file=file,
+                                key=f"{where}.name")
+        kind = raw.get("type")
+        if kind not in ASSERTION_TYPES:
+            raise ScenarioError(f"'type' must be an assertion type, not {kind!r}", file=file,
+                                key=f"{where}.type", hint=f"one of: {', '.join(ASSERTION_TYPES)}")
+        if action == "release":
+            return Event(action, name=name, assertion_type=kind, at_ns=at_ns)
+        level, pid = raw.get("level", 255), raw.get("pid", 0)
+        if level not in (0, 255) or isinstance(level, bool):
+            raise ScenarioError(f"'level' is 255 (on) or 0 (off), not {level!r}", file=file,
+                                key=f"{where}.level")
+        if isinstance(pid, bool) or not isinstance(pid, int) or not 0 <= pid < 2**31:
+            raise ScenarioError(f"'pid' must be a process id, not {pid!r}", file=file,
+                                key=f"{where}.pid")
+        owner = _text(raw, "owner", where, file, optional=True) or "iokit"
+        return Event(action, name=name, assertion_type=kind, level=int(level), owner=owner,
+                     pid=pid, at_ns=at_ns)
+    return read
+
+
+_READERS = {"plug": _plug, "unplug": _unplug, "publish": _publish, "sleep": _system("sleep"),
+            "wake": _system("wake"), "idle": _system("idle"), "advance": _advance,
+            "tickle": _tickle, "assert": _assertion("assert"),
+            "release": _assertion("release")}
 
 
 def _text(raw: Mapping[str, Any], key: str, where: str, file: str, *,
@@ -161,20 +248,34 @@ def apply_events(host: IOKitHost, events: list[Event]) -> list[str]:
     for index, event in enumerate(events):
         if event.at_ns is not None and event.at_ns > host.clock.now_ns():
             host.clock.advance_to(event.at_ns)
+            host.power.advance(0)  # the PM work the timers on the way started, done
         try:
             lines.extend(_apply_one(host, event))
         except IOKitError as error:
             message = error.diagnostic.message
             lines.append(f"[t={host.clock.now_ns()}ns] skipped {event.action}: {message}")
             host.kernel.report(Diagnostic(
-                "scenario-event-failed", f"{event.action} event {index}: {message}", subject=event.target or event.resource,
-                hint="name the nub by a registry path or a name `iokit ioreg` shows",
+                "scenario-event-failed", f"{event.action} event {index}: {message}",
+                subject=event.target or event.resource or event.name,
+                hint=error.diagnostic.hint or _HINTS.get(event.action, _HINTS["plug"]),
                 severity=Severity.WARNING))
     return lines
 
 
+_HINTS = {
+    "plug": "name the nub by a registry path or a name `iokit ioreg` shows",
+    "tickle": "tickle a power-managed service (one `iokit ioreg -p IOPower` shows) by its "
+              "registry path or name",
+    "assert": "see `iokit pmset -g assertions` for the assertions a scenario holds",
+    "release": "release an assertion an earlier assert event created, by its name and type",
+}
+
+
 def _apply_one(host: IOKitHost, event: Event) -> list[str]:
     at = f"[t={host.clock.now_ns()}ns]"
+    power = _POWER_APPLIERS.get(event.action)
+    if power is not None:
+        return [f"{at} {power(host, event)}"]
     if event.action == "plug":
         assert event.nub is not None and event.target is not None
         nub = host.plug(event.nub, event.target)
@@ -190,3 +291,63 @@ def _apply_one(host: IOKitHost, event: Event) -> list[str]:
     host.publish_resource(event.resource)
     started = [d.iokit_class_name for d in host.kernel.binder.started if d not in before]
     return [f"{at} published {event.resource}: started {', '.join(started) or 'nothing'}"]
+
+
+# -- power events -----------------------------------------------------------------------------
+def _sleep(host: IOKitHost, event: Event) -> str:
+    result = host.sleep(event.reason or "Software Sleep").result
+    return f"sleep ({event.reason or 'Software Sleep'}): {result}"
+
+
+def _wake(host: IOKitHost, event: Event) -> str:
+    result = host.wake(event.reason or "User Activity").result
+    return f"wake ({event.reason or 'User Activity'}): {result}"
+
+
+def _idle(host: IOKitHost, event: Event) -> str:
+    result = host.power.idle_sleep(event.reason or "Idle Sleep").result
+    return f"idle sleep ({event.reason or 'Idle Sleep'}): {result}"
+
+
+def _advance_clock(host: IOKitHost, event: Event) -> str:
+    assert event.ms is not None
+    host.advance(event.ms)
+    return f"advanced {event.ms:g} ms to t={host.clock.now_ns()}ns"
+
+
+def _tickle_service(host: IOKitHost, event: Event) -> str:
+    assert event.target is not None
+    service = host.find(event.target)
+    if service is None:
+        raise ScenarioError(f"no service {event.target!r} in the IOService plane",
+                            key=event.target)
+    pm = host.power.pm_of(service)
+    if pm is None or pm.table is None:
+        raise ScenarioError(f"{event.target} is not power managed (no power-state table)",
+                            key=event.target)
+    host.power.tickle(service, event.state)
+    return (f"tickled {host.path_of(service)}: {service.iokit_class_name} in state "
+            f"{host.power.power_state(service)}")
+
+
+def _assert(host: IOKitHost, event: Event) -> str:
+    assert event.assertion_type is not None and event.name is not None
+    created = host.power.create_assertion(event.assertion_type, event.name, level=event.level,
+                                          owner=event.owner, pid=event.pid)
+    return (f'asserted {created.type} "{created.name}" '
+            f"[0x{created.assertion_id:016x}] level {created.level}")
+
+
+def _release(host: IOKitHost, event: Event) -> str:
+    held = [a for a in host.power.assertions.active()
+            if a.name == event.name and a.type == event.assertion_type]
+    if not held:
+        raise ScenarioError(f'no {event.assertion_type} assertion named "{event.name}" is held',
+                            key=event.name)
+    host.power.release_assertion(held[-1].assertion_id)
+    return f'released {held[-1].type} "{held[-1].name}" [0x{held[-1].assertion_id:016x}]'
+
+
+_POWER_APPLIERS: dict[str, Callable[[IOKitHost, Event], str]] = {
+    "sleep": _sleep, "wake": _wake, "idle": _idle, "advance": _advance_clock,
+    "tickle": _tickle_service, "assert": _assert, "release": _release}

@@ -138,7 +138,13 @@ class KernelFactory:
         return kernel
 
     def close(self) -> None:
-        for kernel in self.running:
+        for kernel in self.running:  # SIGTERM first: the kernel removes its runtime files
+            if kernel.proc.poll() is None:
+                kernel.proc.terminate()
+                try:
+                    kernel.proc.wait(timeout=STOP_TIMEOUT_S)
+                except subprocess.TimeoutExpired:
+                    pass
             kernel.kill()
         for directory in self.dirs:
             shutil.rmtree(directory, ignore_errors=True)

@@ -17,7 +17,7 @@ GUIDE = Path(__file__).resolve().parents[1] / "docs" / "driver-guide.md"
 LIFECYCLE_METHODS = ("init", "probe", "start", "stop", "free", "will_terminate",
                      "did_terminate")
 ASSERTIONS = ("assert_bound", "assert_not_bound", "assert_not_matched", "assert_waiting",
-              "assert_failed", "assert_kext_refused")
+              "assert_failed", "assert_kext_refused", "assert_power_state")
 
 
 def section(title: str) -> str:

@@ -10,7 +10,7 @@ from hostkit import kext, machine, make_host, personality, wifi_nub
 from iokit_sdk import IOService
 from iokit_sdk.keys import SERVICE_PLANE
 
-from iokit_host.host import IOKitHost
+from iokit_host.host import IOKitHost, NotUnpluggableError
 from iokit_host.machine.model import NubSpec
 
 NUB = "pci14e4,4331"
@@ -94,6 +94,18 @@ def test_plug_matches_at_once_and_unplug_removes_the_subtree() -> None:
     assert host.find("pci8086,1") is None
     assert host.summary().drivers_started == 1
     assert root.get_busy_state() == 0
+
+
+@pytest.mark.parametrize("target", ["IOService:/", "TestMac", "IOResources"])
+def test_the_machine_and_iokit_resources_cannot_be_unplugged(target: str) -> None:
+    # Unplugging the IOService plane's root terminated every service, IOResources included.
+    host = make_host([wifi_nub()], []).boot()
+    before = len(host.kernel.services())
+    with pytest.raises(NotUnpluggableError) as refused:
+        host.unplug(target)
+    assert refused.value.diagnostic.reference == "service-not-unpluggable"
+    assert refused.value.diagnostic.hint
+    assert len(host.kernel.services()) == before and not host.find("IOResources").is_inactive()
 
 
 def test_boot_is_idempotent_and_uses_only_the_given_kexts() -> None:

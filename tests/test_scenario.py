@@ -103,11 +103,14 @@ def toml_value(value: Any) -> str:
 scalars = st.one_of(st.booleans(), st.integers(min_value=-(2**70), max_value=2**70),
                     st.floats(), st.text(max_size=12),
                     st.sampled_from(["plug", "unplug", "publish", "TestMac", "ARPT", "IOService",
-                                     "IOPCIDevice", "pci14e4,4331@0", "IOService:/TestMac"]))
+                                     "IOPCIDevice", "pci14e4,4331@0", "IOService:/TestMac",
+                                     "sleep", "wake", "idle", "advance", "tickle", "assert",
+                                     "release", "PreventUserIdleSystemSleep"]))
 values = st.recursive(scalars, lambda inner: st.one_of(
     st.lists(inner, max_size=3), st.dictionaries(st.text(max_size=8), inner, max_size=4)),
     max_leaves=12)
-event_keys = st.sampled_from(["action", "parent", "path", "resource", "at-ns", "nub", "x"])
+event_keys = st.sampled_from(["action", "parent", "path", "resource", "at-ns", "nub", "x", "ms",
+                              "name", "type", "state", "reason", "level", "pid", "owner"])
 nub_tables = st.fixed_dictionaries({}, optional={
     "class": st.one_of(st.sampled_from(["IOPCIDevice", "IOService", "NoSuchClass"]), values),
     "name": values, "location": values, "properties": values})
@@ -145,3 +148,175 @@ def test_any_bytes_as_a_scenario_are_read_or_refused_clearly(tmp_path: Path,
         read_events(path, report=lambda _: None)
     except ScenarioError as error:
         assert error.diagnostic.file == str(path)
+
+
+# -- power events: sleep, wake, idle, advance, tickle, assert, release ------------------------
+POWER = """
+[[event]]
+action = "assert"
+name = "copying files"
+type = "PreventUserIdleSystemSleep"
+pid = 314
+owner = "cp"
+
+[[event]]
+action = "idle"
+
+[[event]]
+action = "release"
+name = "copying files"
+type = "PreventUserIdleSystemSleep"
+
+[[event]]
+action = "idle"
+reason = "Idle Sleep"
+
+[[event]]
+action = "wake"
+reason = "Lid Open"
+at-ns = 2000000000
+
+[[event]]
+action = "advance"
+ms = 2500
+
+[[event]]
+action = "tickle"
+path = "Keys"
+"""
+
+
+def test_power_events_are_read_with_their_fields(tmp_path: Path) -> None:
+    events = read_events(write(tmp_path, POWER + '[[event]]\naction = "sleep"\n'))
+    assert [e.action for e in events] == ["assert", "idle", "release", "idle", "wake",
+                                         "advance", "tickle", "sleep"]
+    held = events[0]
+    assert (held.name, held.assertion_type, held.pid, held.owner, held.level) == (
+        "copying files", "PreventUserIdleSystemSleep", 314, "cp", 255)
+    assert (events[4].reason, events[4].at_ns) == ("Lid Open", 2_000_000_000)
+    assert events[5].ms == 2500 and events[6].target == "Keys" and events[6].state is None
+
+
+def test_power_events_drive_the_hosts_power_and_print_one_line_each(tmp_path: Path) -> None:
+    from powerkit import add_device, power_host
+
+    host = power_host()
+    keys = add_device(host, None, "Keys", want=0)  # up only while used: idle timer, tickles
+    keys.set_idle_timer_period(1)
+    then_idle = '[[event]]\naction = "advance"\nms = 2500\n'
+    lines = apply_events(host, read_events(write(tmp_path, POWER + then_idle)))
+    assert lines == [
+        ('[t=0ns] asserted PreventUserIdleSystemSleep "copying files" [0x0000013a00010001] '
+         "level 255"),
+        "[t=0ns] idle sleep (Idle Sleep): prevented",
+        '[t=0ns] released PreventUserIdleSystemSleep "copying files" [0x0000013a00010001]',
+        "[t=0ns] idle sleep (Idle Sleep): asleep",
+        "[t=2000000000ns] wake (Lid Open): awake",
+        "[t=2000000000ns] advanced 2500 ms to t=4500000000ns",
+        "[t=4500000000ns] tickled IOService:/Keys: PMDevice in state 2",
+        "[t=4500000000ns] advanced 2500 ms to t=7000000000ns"]
+    drops = [e for e in host.power.log.events() if e.kind == "idle-drop"]
+    assert [(e.t_ms, e.from_state, e.to_state) for e in drops] == [(5500, 2, 1), (6500, 1, 0)]
+    assert keys.get_power_state() == 0 and not host.diagnostics
+
+
+@pytest.mark.parametrize(("damage", "key"), [
+    ('action = "advance"\n', "event[0].ms"),
+    ('action = "advance"\nms = -1\n', "event[0].ms"),
+    ('action = "advance"\nms = nan\n', "event[0].ms"),
+    ('action = "advance"\nms = "soon"\n', "event[0].ms"),
+    ('action = "tickle"\n', "event[0].path"),
+    ('action = "tickle"\npath = "Keys"\nstate = -1\n', "event[0].state"),
+    ('action = "sleep"\nreason = 3\n', "event[0].reason"),
+    ('action = "assert"\ntype = "PreventSystemSleep"\n', "event[0].name"),
+    ('action = "assert"\nname = "x"\ntype = "PreventEverything"\n', "event[0].type"),
+    ('action = "assert"\nname = "x"\ntype = "PreventSystemSleep"\nlevel = 100\n',
+     "event[0].level"),
+    ('action = "assert"\nname = "x"\ntype = "PreventSystemSleep"\npid = -4\n', "event[0].pid"),
+    ('action = "release"\nname = "x"\n', "event[0].type"),
+])
+def test_a_damaged_power_event_is_reported_and_the_rest_are_read(tmp_path: Path, damage: str,
+                                                                 key: str) -> None:
+    path = write(tmp_path, "[[event]]\n" + damage + '[[event]]\naction = "sleep"\n')
+    reported: list[Diagnostic] = []
+    assert [e.action for e in read_events(path, report=reported.append)] == ["sleep"]
+    assert [(d.reference, d.key) for d in reported] == [("scenario-invalid", key)]
+
+
+def test_power_events_that_cannot_be_applied_are_reported_and_the_next_one_runs() -> None:
+    host = make_host([wifi_nub()], []).boot()
+    lines = apply_events(host, [
+        Event("tickle", "pci14e4,4331@0"), Event("tickle", "Nowhere"),
+        Event("release", name="never", assertion_type="PreventSystemSleep"),
+        Event("sleep")])
+    assert lines[0] == ("[t=0ns] skipped tickle: pci14e4,4331@0 is not power managed (no "
+                        "power-state table)")
+    assert lines[1].startswith("[t=0ns] skipped tickle: no service 'Nowhere'")
+    assert lines[2] == ('[t=0ns] skipped release: no PreventSystemSleep assertion named '
+                        '"never" is held')
+    assert lines[3] == "[t=0ns] sleep (Software Sleep): asleep"
+    failed = [d for d in host.diagnostics if d.reference == "scenario-event-failed"]
+    assert [d.subject for d in failed] == ["pci14e4,4331@0", "Nowhere", "never"]
+    assert "power-managed" in (failed[0].hint or "")
+
+
+_ASCII = st.text(st.characters(min_codepoint=32, max_codepoint=126), max_size=6)
+_POWER_ACTIONS = st.sampled_from(["sleep", "wake", "idle", "advance", "tickle", "assert",
+                                  "release", "bogus"])
+_POWER_FIELDS = st.fixed_dictionaries({"action": _POWER_ACTIONS}, optional={
+    "ms": st.one_of(st.integers(-5, 40_000), st.floats(allow_nan=True), _ASCII),
+    "path": st.sampled_from(["Keys", "Disk", "IOService:/Keys", "Nowhere", "", "IOService:/"]),
+    "state": st.one_of(st.integers(-2, 4), st.booleans()),
+    "name": st.sampled_from(["a", "b", "", "x" * 200]),
+    "type": st.sampled_from(["PreventUserIdleSystemSleep", "PreventSystemSleep",
+                             "NoIdleSleepAssertion", "PreventUserIdleDisplaySleep", "Nope"]),
+    "level": st.sampled_from([0, 255, 7, True]),
+    "pid": st.one_of(st.integers(-1, 2**32), _ASCII),
+    "reason": st.one_of(_ASCII, st.integers()),
+    "at-ns": st.integers(-1, 60_000_000_000),
+})
+
+
+@settings(max_examples=120, deadline=None,
+          suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(raw=st.lists(_POWER_FIELDS, max_size=12))
+def test_any_power_event_file_runs_to_the_end_with_only_our_diagnostics(
+        tmp_path: Path, raw: list[dict[str, Any]]) -> None:
+    from powerkit import add_device, power_host
+
+    text = "".join("[[event]]\n" + "".join(f"{json.dumps(k)} = {toml_value(v)}\n"
+                                           for k, v in table.items()) for table in raw)
+    reported: list[Diagnostic] = []
+    parsed = read_events(write(tmp_path, text), report=reported.append)
+    assert len(parsed) + len(reported) == len(raw)
+    assert {d.reference for d in reported} <= {"scenario-invalid"}
+    host = power_host()
+    disk = add_device(host, None, "Disk")
+    add_device(host, disk, "Keys").set_idle_timer_period(2)
+    host.diagnostics.clear()
+    lines = apply_events(host, parsed)
+    assert len(lines) == len(parsed)
+    assert {d.reference for d in host.diagnostics} <= {"scenario-event-failed"}
+    log = host.power.log
+    assert log.unfinished() == 0
+    times = [e.t_ms for e in log.events()]
+    assert times == sorted(times)
+    if not host.power.asleep:  # awake: every device back at what it asks for
+        assert disk.get_power_state() == 2
+
+
+def test_a_scenario_saved_with_a_byte_order_mark_reads(tmp_path: Path) -> None:
+    # Windows editors start UTF-8 files with one; tomllib refused the whole scenario.
+    path = tmp_path / "events.toml"
+    path.write_bytes(b"\xef\xbb\xbf" + GOOD_PLUG.encode())
+    (event,) = read_events(path)
+    assert event.action == "plug" and event.target == "TestMac"
+
+
+def test_unplugging_the_machine_is_an_event_that_fails_with_its_reason() -> None:
+    host = make_host([wifi_nub()], []).boot()
+    lines = apply_events(host, [Event("unplug", "IOService:/"), Event("publish", resource="R")])
+    assert "skipped unplug: TestMac (IOPlatformExpertDevice) is the machine" in lines[0]
+    assert lines[1] == "[t=0ns] published R: started nothing"
+    (failed,) = [d for d in host.diagnostics if d.reference == "scenario-event-failed"]
+    assert failed.hint is not None and "below the platform expert" in failed.hint

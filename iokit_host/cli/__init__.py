@@ -36,6 +36,10 @@ COMMANDS: dict[str, tuple[str, str]] = {
     "kernel": ("iokit_host.cli.kernel",
                "keep a booted machine running and serve programs on a socket"),
     "event": ("iokit_host.cli.event", "apply scenario events to a running kernel"),
+    "dext": ("iokit_host.cli.dext",
+             "driver extensions and their driver processes, as systemextensionsctl lists"),
+    "pmset": ("iokit_host.cli.pmset",
+              "the sleep/wake log and power assertions, as pmset prints them"),
 }
 
 EXIT_OK = 0

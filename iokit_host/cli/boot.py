@@ -25,7 +25,8 @@ __all__ = ["configure", "run"]
 def configure(parser: argparse.ArgumentParser) -> None:
     add_boot_arguments(parser)
     parser.add_argument("--events", metavar="FILE", default=None, type=input_path,
-                        help="apply a scenario of plug/unplug/publish events after boot "
+                        help="apply a scenario of events after boot: plug, unplug, publish, "
+                             "sleep, wake, idle, advance, tickle, assert, release "
                              "(TOML; see docs/lifecycle.md)")
 
 

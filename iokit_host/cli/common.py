@@ -36,6 +36,9 @@ def add_boot_arguments(parser: argparse.ArgumentParser) -> None:
                             "refuse a damaged --machine dump whole (also IOKIT_STRICT=1)")
     group.add_argument("--disable-plugin", action="append", default=[], metavar="NAME",
                        help="block a host plugin by name (also IOKIT_DISABLE_PLUGINS)")
+    group.add_argument("--isolate", action="append", default=[], metavar="BUNDLE_ID",
+                       help="run this kext's drivers in a driver process, as a dext's "
+                            "(repeatable; docs/driverkit.md)")
 
 
 def parse_defines(items: list[str]) -> dict[str, str]:
@@ -64,9 +67,14 @@ def host_from_args(args: argparse.Namespace) -> IOKitHost:
         from iokit_host.machine import load_machine
 
         machine = load_machine(machine, strict=True)
-    return IOKitHost(machine, kexts=[] if only else None, kext_paths=args.kext,
+    host = IOKitHost(machine, kexts=[] if only else None, kext_paths=args.kext,
                      defines=parse_defines(args.define), strict=False,
                      disable_plugins=getattr(args, "disable_plugin", ()))
+    if getattr(args, "isolate", None):
+        from iokit_host.dext.manager import manager_for
+
+        manager_for(host.kernel).isolated.update(args.isolate)
+    return host
 
 
 def exit_status(args: argparse.Namespace, host: IOKitHost) -> int:

@@ -19,8 +19,8 @@ Each column means one thing on every row:
 from __future__ import annotations
 
 import argparse
-import io
 import json
+import unicodedata
 
 from iokit_host.cli.common import (
     add_boot_arguments,
@@ -32,9 +32,6 @@ from iokit_host.cli.kernel_option import add_kernel_argument, kernel_path
 from iokit_host.explain import Explanation
 
 __all__ = ["configure", "render_table", "run"]
-
-_UNWRAPPED = 4096
-
 
 def configure(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("target", metavar="NAME_OR_PATH",
@@ -67,20 +64,45 @@ def _print(explanation: Explanation, args: argparse.Namespace) -> None:
 
 
 def render_table(explanation: Explanation) -> str:
-    """The table ``iokit explain`` prints (trailing spaces trimmed)."""
-    from rich.console import Console
-    from rich.table import Table
+    """The table ``iokit explain`` prints: a title line, then one line per candidate in plain
+    columns (no box), as IOKitTools print, that grep and the README can show.
 
-    # No box: plain columns, as IOKitTools print, that grep and the README can show.
-    table = Table(title=f"{explanation.provider} <class {explanation.provider_class}>",
-                  title_justify="left", box=None)
-    for column in ("bundle", "class", "category", "initial", "score", "outcome", "reason"):
-        table.add_column(column, no_wrap=True)
-    for c in explanation.candidates:
-        table.add_row(c.bundle or "-", c.io_class or "-", c.category, str(c.initial_score),
-                      "-" if c.score is None else str(c.score), c.outcome, c.reason)
-    # Wide enough that no row wraps: one candidate per line, whatever its reason.
-    console = Console(file=io.StringIO(), width=_UNWRAPPED, no_color=True)
-    with console.capture() as captured:
-        console.print(table)
-    return "\n".join(line.rstrip() for line in captured.get().splitlines())
+    Built by hand, not by a table library: the cells are the manifest's own text, so nothing
+    in them may be read as markup (a ``[/]`` in a bundle id), a control character is shown
+    escaped so every candidate stays on one line, and 100,000 personalities print in moments.
+    """
+    rows = [_HEADER] + [
+        tuple(_printable(cell) for cell in (
+            c.bundle or "-", c.io_class or "-", c.category, str(c.initial_score),
+            "-" if c.score is None else str(c.score), c.outcome, c.reason))
+        for c in explanation.candidates]
+    widths = [max(_cell_width(row[column]) for row in rows) for column in range(len(_HEADER))]
+    title = _printable(f"{explanation.provider} <class {explanation.provider_class}>")
+    lines = [title] + [_row_line(row, widths) for row in rows]
+    return "\n".join(line.rstrip() for line in lines)
+
+
+_HEADER = ("bundle", "class", "category", "initial", "score", "outcome", "reason")
+
+
+def _row_line(row: tuple[str, ...], widths: list[int]) -> str:
+    """One row: each cell padded to its column's width, columns two apart, one space in."""
+    cells = [cell + " " * (width - _cell_width(cell)) for cell, width in zip(row, widths)]
+    return " " + "  ".join(cells)
+
+
+def _printable(text: str) -> str:
+    """``text`` with control characters escaped (``\\n``), so a cell stays on its line."""
+    if text.isprintable():
+        return text
+    return "".join(char if char.isprintable() else char.encode("unicode_escape").decode("ascii")
+                   for char in text)
+
+
+def _cell_width(text: str) -> int:
+    """Columns ``text`` takes on a terminal: wide East Asian characters two, combining marks
+    none."""
+    if text.isascii():
+        return len(text)
+    return sum(0 if unicodedata.combining(char) else
+               2 if unicodedata.east_asian_width(char) in "WF" else 1 for char in text)

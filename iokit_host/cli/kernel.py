@@ -14,10 +14,14 @@ from __future__ import annotations
 
 import argparse
 import sys
+from typing import TYPE_CHECKING
 
 from iokit_sdk.iokitlib.wire import kernel_socket_path
 
 from iokit_host.cli.common import add_boot_arguments, host_from_args, print_diagnostics
+
+if TYPE_CHECKING:
+    from iokit_host.server.signals import StopSignals
 
 __all__ = ["configure", "run"]
 
@@ -36,15 +40,22 @@ def configure(parser: argparse.ArgumentParser) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
+    from iokit_host.server.shared_memory import shared_memory_directory
+    from iokit_host.server.signals import StopSignals
+
+    signals = StopSignals()
+    signals.install()  # before the boot: a SIGTERM during it still ends the kernel in order
+    with shared_memory_directory():  # drivers may share buffers from their start on
+        return _serve(args, signals)
+
+
+def _serve(args: argparse.Namespace, signals: StopSignals) -> int:
     from iokit_host.errors import Diagnostic
     from iokit_host.server.context import KernelContext
     from iokit_host.server.frontend import FrontEnd
     from iokit_host.server.listener import Listener, resolve_group
-    from iokit_host.server.signals import StopSignals
     from iokit_host.userclient.entitlements import EntitlementPolicy, read_policy
 
-    signals = StopSignals()
-    signals.install()  # before the boot: a SIGTERM during it still ends the kernel in order
     problems: list[Diagnostic] = []
     policy = (read_policy(args.entitlements, problems.append) if args.entitlements
               else EntitlementPolicy())

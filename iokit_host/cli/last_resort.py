@@ -6,7 +6,8 @@ command runs inside :func:`guard`, which turns each way out into such a line:
 
 - an :class:`~iokit_host.errors.IOKitError`: the command's own diagnostic, exit 1;
 - an ``OSError`` about a file (missing, unreadable, a folder, no space): the path and the
-  reason, exit 1;
+  reason, exit 1; writing the output failing for want of space or for a device error
+  (``iokit boot > /dev/full``): that reason, exit 1;
 - Ctrl-C: ``iokit: interrupted``, exit 130 (128 + SIGINT, as a shell reports it);
 - a closed stdout (``iokit ioreg | head``): quiet, exit 0; ``head`` got what it wanted;
 - anything else, ``SystemExit`` and other ``BaseException`` kinds included (argparse's own
@@ -18,6 +19,7 @@ command runs inside :func:`guard`, which turns each way out into such a line:
 
 from __future__ import annotations
 
+import errno
 import os
 import sys
 import traceback
@@ -55,6 +57,9 @@ def guard(prefix: str, command: Callable[[], int]) -> int:
     except IOKitError as error:
         return _report(f"{prefix}: {error}", EXIT_FAILURE)
     except OSError as error:
+        if error.filename is None and error.errno in _OUTPUT_ERRNOS:
+            silence_stdout()  # the interpreter's last flush would fail the same way
+            return _report(f"{prefix}: {_output_error(error)}", EXIT_FAILURE)
         if error.filename is None:
             return _internal_error(error)
         return _report(f"{prefix}: {_file_error(error)}", EXIT_FAILURE)
@@ -68,6 +73,17 @@ def _file_error(error: OSError) -> Diagnostic:
     return Diagnostic("file-error", reason, file=paths,
                       hint="check that the path exists, is the kind of file the option "
                            "takes, and that you may read (or write) it")
+
+
+#: Why writing a stream fails that is the system's doing, not a bug: a full disk or quota,
+#: a file over its size limit, a device error (``iokit boot > /dev/full``).
+_OUTPUT_ERRNOS = frozenset({errno.ENOSPC, errno.EDQUOT, errno.EFBIG, errno.EIO})
+
+
+def _output_error(error: OSError) -> Diagnostic:
+    reason = error.strerror or os.strerror(error.errno or 0)
+    return Diagnostic("output-write-failed", f"cannot write the output: {reason}",
+                      hint="make room on the disk the output goes to, or send it elsewhere")
 
 
 def _internal_error(error: BaseException) -> int:

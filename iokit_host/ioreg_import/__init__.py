@@ -7,10 +7,11 @@ the drivers macOS bound are kept as ``recorded_driver=True`` nodes (see
 :mod:`iokit_host.ioreg_import.model` for the rule).
 
 Damaged dumps import with only the damage lost: redacted values, CRLF or CR line endings,
-a pasted indent or tabs, a prompt line, a cut-off tail, repeated lines, clipped lines. Each kind
-of damage becomes one warning in ``model.diagnostics`` (see
-:mod:`iokit_host.ioreg_import.damage`). Lines that are not UTF-8 (user names in older dumps) are
-read as Latin-1. With ``strict`` (default: ``IOKIT_STRICT``) the first damage refuses the dump
+a pasted indent or tabs, lines wrapped by a mail client, curly quotes, NUL bytes, a prompt line,
+a cut-off tail, repeated lines, clipped lines, edited ids. Each kind of damage becomes one
+warning in ``model.diagnostics`` (see :mod:`iokit_host.ioreg_import.damage`). Lines that are not
+UTF-8 (user names in older dumps) are read as Windows-1252 or Latin-1. Past the size of any
+real registry (:data:`MAX_DUMP_BYTES`, ``tree.MAX_ENTRIES``) the rest is not read. With ``strict`` (default: ``IOKIT_STRICT``) the first damage refuses the dump
 instead. Text that is not a dump at all, or a file that cannot be read, raises
 :class:`IoregDumpInvalid` (``ioreg-dump-invalid``) naming the file, the line and the reason.
 """
@@ -19,6 +20,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
+from iokit_host.input_file import read_input_head
 from iokit_host.ioreg_import.damage import TOO_LARGE, DumpDamage
 from iokit_host.ioreg_import.errors import IoregDumpInvalid
 from iokit_host.ioreg_import.model import build_model, detect_plane, is_recorded_driver
@@ -74,24 +76,35 @@ def _damage(source: str, strict: bool | None) -> DumpDamage:
 
 def _parse(text: str | bytes, damage: DumpDamage, *, source: str,
            plane: str | None) -> MachineModel:
+    _refuse_property_list(text[:64], source)
     if isinstance(text, bytes):
         text = decode_dump(text, damage)  # the bytes are no longer held: only the text
     root = read_tree(text, source, damage=damage)
     return build_model(root, source=source, plane=plane, damage=damage)
 
 
+def _refuse_property_list(head: str | bytes, source: str) -> None:
+    """Refuse, naming what it is, the archive ``ioreg -a`` writes (an XML property list) or
+    IORegistryExplorer saves (a binary one): the same registry, in a form this reader does
+    not take."""
+    start = head.encode("latin-1", errors="replace") if isinstance(head, str) else head
+    start = start.removeprefix(b"\xef\xbb\xbf").lstrip()
+    if start.startswith((b"bplist", b"<?xml", b"<plist", b"<!DOCTYPE plist")):
+        raise IoregDumpInvalid("this is a property list (ioreg -a, or an IORegistryExplorer "
+                               "archive), not ioreg's text output", file=source, key="line 1",
+                               hint="dump the registry as text: ioreg -lw0 > dump.txt")
+
+
 def _read_head(path: Path, damage: DumpDamage) -> bytes:
-    """The file's first :data:`MAX_DUMP_BYTES`, cut after a whole line when there is more."""
-    hint = "give the path of an ioreg text dump (ioreg -lw0 > dump.txt)"
-    if path.exists() and not path.is_file():  # a folder; reading a device or FIFO never ends
-        what = "a folder" if path.is_dir() else "not a regular file"
-        raise IoregDumpInvalid(f"cannot read the dump: {what}", file=str(path), hint=hint)
+    """The file's first :data:`MAX_DUMP_BYTES`, cut after a whole line when there is more. A
+    pipe (``<(ssh mac ioreg -lw0)``) is read to its end, a FIFO nobody writes to as empty."""
     try:
-        with path.open("rb") as handle:
-            raw = handle.read(MAX_DUMP_BYTES + 1)
+        raw = read_input_head(path, MAX_DUMP_BYTES + 1)
     except OSError as error:
-        raise IoregDumpInvalid(f"cannot read the dump: {error.strerror or error}",
-                               file=str(path), hint=hint) from None
+        what = "a folder" if isinstance(error, IsADirectoryError) else error.strerror or error
+        raise IoregDumpInvalid(f"cannot read the dump: {what}", file=str(path),
+                               hint="give the path of an ioreg text dump (ioreg -lw0 > dump.txt)"
+                               ) from None
     if len(raw) <= MAX_DUMP_BYTES:
         return raw
     head = raw[:raw.rfind(b"\n", 0, MAX_DUMP_BYTES) + 1]

@@ -17,10 +17,13 @@ Damage is read past, not refused (see :mod:`iokit_host.ioreg_import.damage`, whi
 kind; given ``strict`` it refuses at the first): lines around or inside the dump that are not
 dump lines are skipped; a property value that cannot be read is dropped (a redacted string is
 kept as printed); an entry line that cannot be read or placed is dropped with the entries
-indented under it; a property block cut off by an entry line keeps what was read; a dump that
-ends inside an entry drops that entry (in a dump with property blocks, an entry line with no
-block after it at the end, when every other entry has one, counts as cut). Values that fail on a line are only reported when
-their block closes, so a cut-off tail is reported once, as the cut. Text that does not start at
+indented under it (but a damaged root line is replaced by a root, keeping the registry); an id
+that cannot be read is dropped and its entry kept; past :data:`MAX_ENTRIES` entries the rest is
+not read; the block of a dropped entry is skipped unread; a property block cut off by an entry
+line keeps what was read; a dump that ends inside an entry drops that entry (in a dump with
+property blocks, an entry line with no block after it at the end, when every other entry has
+one, counts as cut). Values that fail on a line are only reported when their block closes, so
+a cut-off tail is reported once, as the cut. Text that does not start at
 ``+-o Root`` is put under a synthesised root, so the first entry is the platform entry.
 """
 

@@ -15,9 +15,10 @@ B. probe: allocate ``IOClass``, ``init`` with a copy of the personality (plus ``
    ``IOMatchCategory``), attach, probe, detach; group survivors by category.
 C. start: per category, best score first, until one ``start`` succeeds; a failure or an
    exception lets the next one try; missing ``IOResourceMatch`` resources park the rest of
-   the category in the waiting queue.
+   the category in the waiting queue (:mod:`iokit_host.kernel.starting`).
 
-Every candidate's fate is classified in one place, :meth:`Binder._record`, and kept in an
+Every candidate's fate is classified in one place,
+:meth:`~iokit_host.kernel.candidates.CandidateWork._record`, and kept in an
 :class:`~iokit_host.kernel.outcomes.OutcomeBook` that ``explain`` reads back. Every driver call
 goes through the kernel's :class:`~iokit_host.kernel.driver_calls.DriverCalls`: a driver that
 raises (``SystemExit`` included), hangs past the watchdog's limit or returns what its method
@@ -29,26 +30,30 @@ long as the provider is alive.
 
 from __future__ import annotations
 
-from functools import lru_cache, partial
 from typing import TYPE_CHECKING, Any
 
 from iokit_sdk import keys
 from iokit_sdk.service import IOService, ServiceState
-from iokit_sdk.values import OSNumber
 
+from iokit_host.dext.placement import admit as admit_out_of_process
+from iokit_host.dext.placement import proxy_for
 from iokit_host.errors import Diagnostic
-from iokit_host.kernel.driver_calls import DriverFault, service_name
+from iokit_host.kernel.candidates import (
+    Candidate,
+    by_score,
+    score_number,
+    terminated_reason,
+)
+from iokit_host.kernel.driver_calls import DriverFault
 from iokit_host.kernel.driver_results import (
     SCORE_MAX,
     SCORE_MIN,
-    Reading,
     read_score,
     read_success,
 )
-from iokit_host.kernel.kext_loading import KextLoader
-from iokit_host.kernel.lifecycle import guarded_call
-from iokit_host.kernel.outcomes import CandidateOutcome, Outcome, OutcomeBook
-from iokit_host.kernel.waiting import ParkedStart, WaitingEntry
+from iokit_host.kernel.outcomes import Outcome
+from iokit_host.kernel.starting import StartPhase
+from iokit_host.kernel.waiting import WaitingEntry
 from iokit_host.matching.passive import (
     MatchPlan,
     PassiveMatch,
@@ -58,7 +63,6 @@ from iokit_host.matching.passive import (
 )
 
 if TYPE_CHECKING:
-    from iokit_host.kernel.protocol import WorkLoop
     from iokit_host.matching.catalogue import CatalogueEntry
 
 __all__ = ["STAND_IN_KEY", "Binder"]
@@ -67,38 +71,8 @@ __all__ = ["STAND_IN_KEY", "Binder"]
 STAND_IN_KEY = "IOKitHostStandIn"
 
 
-class _Candidate:
-    """A personality that survived passive matching, and its driver instance once allocated."""
-
-    __slots__ = ("entry", "instance", "match", "score")
-
-    def __init__(self, entry: CatalogueEntry, match: PassiveMatch) -> None:
-        self.entry = entry
-        self.match = match
-        self.instance: IOService | None = None
-        self.score = match.score
-
-
-def _by_score(candidate: _Candidate) -> int:
-    return -candidate.score
-
-
-class Binder:
+class Binder(StartPhase):
     """Runs matching passes for one kernel and remembers what happened on each nub."""
-
-    def __init__(self, kernel: WorkLoop) -> None:
-        self.kernel = kernel
-        self.hook = kernel.hook
-        self.calls = kernel.driver_calls
-        self.kexts = KextLoader(kernel)
-        #: Kexts loaded and kexts refused, by bundle id (the loader's own maps).
-        self.loaded_kexts = self.kexts.loaded
-        self.failed_kexts = self.kexts.failed
-        self.outcomes = OutcomeBook()
-        #: Drivers started and not yet freed, in start order.
-        self.started: dict[IOService, None] = {}
-        # One compiled match plan per catalogue entry (by its never-reused seq).
-        self._plans: dict[int, MatchPlan] = {}
 
     # -- doServiceMatch ------------------------------------------------------------------------
     def match_nub(self, nub: IOService) -> None:
@@ -139,17 +113,17 @@ class Binder:
             return
         start_lists = self._probe_phase(nub, survivors)
         for category, ordered in start_lists.items():
-            ordered.sort(key=_by_score)
+            ordered.sort(key=by_score)
             self._start_category(nub, category, ordered)
 
     # -- phase A -------------------------------------------------------------------------------
-    def _passive_phase(self, nub: IOService, candidates: list[CatalogueEntry]) -> list[_Candidate]:
+    def _passive_phase(self, nub: IOService, candidates: list[CatalogueEntry]) -> list[Candidate]:
         kernel = self.kernel
         waiting = kernel.waiting
         is_resources = nub is kernel.resources
         if is_resources:
             waiting.clear_resource_matches(nub)
-        survivors: list[_Candidate] = []
+        survivors: list[Candidate] = []
         taken = _taken_categories(nub)
         registry = kernel.registry
         plans = self._plans
@@ -165,9 +139,9 @@ class Binder:
                 continue
             if not self._ensure_loaded(entry, nub):
                 continue
-            survivors.append(_Candidate(entry, match))
+            survivors.append(Candidate(entry, match))
         if len(survivors) > 1:
-            survivors.sort(key=_by_score)
+            survivors.sort(key=by_score)
         return survivors
 
     def _compile_plan(self, entry: CatalogueEntry) -> MatchPlan:
@@ -189,6 +163,8 @@ class Binder:
         a kext that cannot load refuses the candidate with the reason."""
         if entry.bundle is None:
             return True
+        if admit_out_of_process(self.kernel, entry, self.loaded_kexts):
+            return True  # its driver process imports it, never the host (iokit_host.dext)
         failure = self.kexts.ensure_loaded(entry.bundle)
         if failure is None:
             return True
@@ -196,9 +172,9 @@ class Binder:
         return False
 
     # -- phase B -------------------------------------------------------------------------------
-    def _probe_phase(self, nub: IOService, survivors: list[_Candidate]
-                     ) -> dict[str, list[_Candidate]]:
-        start_lists: dict[str, list[_Candidate]] = {}
+    def _probe_phase(self, nub: IOService, survivors: list[Candidate]
+                     ) -> dict[str, list[Candidate]]:
+        start_lists: dict[str, list[Candidate]] = {}
         for index, candidate in enumerate(survivors):
             if nub.is_inactive():  # a driver's probe terminated its provider
                 self._release(nub, survivors[index:])
@@ -207,7 +183,7 @@ class Binder:
                 start_lists.setdefault(candidate.entry.category, []).append(candidate)
         return start_lists
 
-    def _instantiate(self, nub: IOService, candidate: _Candidate) -> bool:
+    def _instantiate(self, nub: IOService, candidate: Candidate) -> bool:
         entry = candidate.entry
         cls, stand_in = self._class_for(entry)
         if cls is None:
@@ -230,7 +206,7 @@ class Binder:
             self._record(nub, entry, None, Outcome.INIT_FAILED, reading.reason)
         return reading.ok
 
-    def _allocate(self, candidate: _Candidate, cls: type[IOService],
+    def _allocate(self, candidate: Candidate, cls: type[IOService],
                   properties: dict[str, Any]) -> Any:
         """``allocClassWithName`` and ``init``: the class's constructor is driver code too."""
         instance = cls()
@@ -242,6 +218,9 @@ class Binder:
         name = entry.io_class
         if name is None:
             return None, False
+        proxy = proxy_for(self.kernel, entry)  # a dext or isolated kext: IOUserService
+        if proxy is not None:
+            return proxy, False
         classes = self.kernel.classes
         cls = classes.lookup(name)
         codeless = entry.bundle is not None and entry.bundle.package is None
@@ -260,7 +239,7 @@ class Binder:
             hint="define the class in the kext's package (a subclass of IOService)"))
         self._record(nub, entry, None, Outcome.CLASS_UNKNOWN, message)
 
-    def _probe_one(self, nub: IOService, candidate: _Candidate) -> bool:
+    def _probe_one(self, nub: IOService, candidate: Candidate) -> bool:
         instance = candidate.instance
         assert instance is not None
         hook = self.hook
@@ -276,7 +255,7 @@ class Binder:
         hook.iokit_detach(service=instance, provider=nub)
         if instance.is_inactive():  # termination already stopped, detached and freed it
             self._record(nub, candidate.entry, None, Outcome.PROBE_FAILED,
-                         _terminated_reason("probe", nub))
+                         terminated_reason("probe", nub))
             return False
         score: int | None = result
         if not (type(result) is int and SCORE_MIN <= result <= SCORE_MAX):
@@ -285,10 +264,10 @@ class Binder:
             self._free(instance)
             return False
         candidate.score = score
-        instance.set_property(keys.PROBE_SCORE, _score_number(score))
+        instance.set_property(keys.PROBE_SCORE, score_number(score))
         return True
 
-    def _probe_result(self, nub: IOService, candidate: _Candidate, result: Any) -> int | None:
+    def _probe_result(self, nub: IOService, candidate: Candidate, result: Any) -> int | None:
         """The score of a probe that did not return a plain in-range int, or None after
         recording why the candidate is dropped (declined, raised, hung or a bad score)."""
         entry = candidate.entry
@@ -304,171 +283,6 @@ class Binder:
                      else Outcome.DECLINED, reading.reason)
         return None
 
-    # -- phase C -------------------------------------------------------------------------------
-    def _start_category(self, nub: IOService, category: str, ordered: list[_Candidate]) -> None:
-        for index, candidate in enumerate(ordered):
-            if nub.is_inactive():
-                self._release(nub, ordered[index:])
-                return
-            missing = self._missing_resources(nub, candidate)
-            if missing:
-                self._park(nub, category, ordered[index:], missing)
-                return
-            if self._start_one(nub, candidate):
-                self._record_losers(nub, candidate, ordered[index + 1:])
-                return
-
-    def _missing_resources(self, nub: IOService, candidate: _Candidate) -> tuple[str, ...]:
-        needed = candidate.match.resources
-        if nub is not self.kernel.resources and nub.has_property(keys.RESOURCE_MATCH):
-            needed = (*needed, *resource_names(nub.get_property(keys.RESOURCE_MATCH)))
-        if not needed:
-            return ()
-        resources = self.kernel.ensure_resources()
-        return tuple(name for name in needed if not resources.has_property(name))
-
-    def _park(self, nub: IOService, category: str, rest: list[_Candidate],
-              missing: tuple[str, ...]) -> None:
-        first = rest[0]
-        reason = f"waiting for resource {', '.join(repr(m) for m in missing)} to be published"
-        entry = WaitingEntry("start", f"{first.entry.bundle_id}/{first.entry.io_class} on "
-                             f"{nub.get_name()}", reason, missing, self.kernel.clock.now_ns())
-        self.kernel.adjust_busy(nub, +1)
-        self.kernel.waiting.park(ParkedStart(nub, category, rest, missing, entry))
-        self._record(nub, first.entry, first.score, Outcome.WAITING, reason,
-                     initial=first.match.score)
-
-    def resume(self, parked: ParkedStart) -> None:
-        """Continue a category parked on resources, now that they are published."""
-        try:
-            if not parked.nub.is_inactive():
-                self._start_category(parked.nub, parked.category, parked.candidates)
-        finally:
-            self.kernel.adjust_busy(parked.nub, -1)
-
-    def _start_one(self, nub: IOService, candidate: _Candidate) -> bool:
-        instance = candidate.instance
-        assert instance is not None
-        hook = self.hook
-        if instance.is_inactive():  # terminated since its probe (by another driver, say)
-            return self._start_failed(nub, candidate, "terminated before start")
-        if not hook.iokit_attach(service=instance, provider=nub):
-            self._free(instance)
-            return self._start_failed(nub, candidate, "attach to the provider was refused")
-        result = self.calls.call(hook.iokit_start, service=instance, provider=nub)
-        started, reason = (True, "") if result is True else \
-            self._start_result(nub, candidate, result)
-        if instance.is_inactive():
-            # Terminated during its start: termination stopped, detached and freed it, so it
-            # is not started whatever start said, and the category is free again.
-            return self._start_failed(nub, candidate, _terminated_reason("start", nub))
-        if started:
-            self.started[instance] = None
-            self._record(nub, candidate.entry, candidate.score, Outcome.STARTED,
-                         f"started with score {candidate.score}", initial=candidate.match.score)
-            return True
-        if isinstance(result, DriverFault):
-            self._stop_quietly(instance, nub)
-        self._undo_start(instance, nub)
-        return self._start_failed(nub, candidate, reason)
-
-    def _start_result(self, nub: IOService, candidate: _Candidate, result: Any
-                      ) -> tuple[bool, str]:
-        """Whether a start that did not return True started, and if not, why."""
-        if isinstance(result, DriverFault):
-            self._driver_fault("driver-start-raised", "start", nub, candidate, result)
-            return False, result.reason("start")
-        reading = read_success("start", result, self.calls)
-        self._report_reading(nub, candidate, reading)
-        return reading.ok, reading.reason
-
-    def _start_failed(self, nub: IOService, candidate: _Candidate, reason: str) -> bool:
-        self._record(nub, candidate.entry, candidate.score, Outcome.START_FAILED, reason,
-                     initial=candidate.match.score)
-        return False
-
-    def _release(self, nub: IOService, rest: list[_Candidate]) -> None:
-        """Drop candidates whose provider was terminated before their turn."""
-        for candidate in rest:
-            self._record(nub, candidate.entry, candidate.score, Outcome.NOT_RUN,
-                         "the provider was terminated", initial=candidate.match.score)
-            if candidate.instance is not None and not candidate.instance.is_inactive():
-                self._free(candidate.instance)
-
-    def _undo_start(self, instance: IOService, nub: IOService) -> None:
-        """A failed start: terminate nubs it published, detach it, free it."""
-        for client in instance.get_clients():
-            self.kernel.terminate(client)
-        self.hook.iokit_detach(service=instance, provider=nub)
-        self._free(instance)
-
-    def _record_losers(self, nub: IOService, winner: _Candidate, losers: list[_Candidate]) -> None:
-        reason = (f"lost to {winner.entry.bundle_id} {winner.entry.io_class} "
-                  f"(score {winner.score})")
-        for loser in losers:
-            self._record(nub, loser.entry, loser.score, Outcome.LOST, reason,
-                         initial=loser.match.score)
-            if loser.instance is not None:
-                self._free(loser.instance)
-
-    # -- helpers -------------------------------------------------------------------------------
-    def _stop_quietly(self, instance: IOService, nub: IOService) -> None:
-        """Stop a driver that raised or hung; a second failure is only reported."""
-        guarded_call(self.kernel, "driver-stop-raised", "stop", instance,
-                     partial(self.hook.iokit_stop, service=instance, provider=nub),
-                     hint="the candidate was dropped")
-
-    def _free(self, instance: IOService) -> None:
-        guarded_call(self.kernel, "driver-free-raised", "free", instance,
-                     partial(self.hook.iokit_free, service=instance),
-                     hint="the candidate was dropped")
-
-    def _driver_fault(self, reference: str, call: str, nub: IOService, candidate: _Candidate,
-                      fault: DriverFault) -> None:
-        entry = candidate.entry
-        hint = ("the call was abandoned and the next candidate got its turn; "
-                "IOKIT_DRIVER_TIMEOUT=<seconds> sets the limit" if fault.timed_out else
-                "the driver was stopped and the next candidate got its turn")
-        self.kernel.report(Diagnostic(
-            fault.reference(reference), f"{_driver(entry, nub)}: {fault.reason(call)}",
-            subject=entry.bundle_id, key=f"IOKitPersonalities.{entry.name}", hint=hint,
-            context={"exception": fault.error}))
-
-    def _report_reading(self, nub: IOService, candidate: _Candidate, reading: Reading) -> None:
-        if reading.reference is None:
-            return
-        entry = candidate.entry
-        self.kernel.report(Diagnostic(
-            reading.reference, f"{_driver(entry, nub)}: {reading.reason}",
-            subject=entry.bundle_id, key=f"IOKitPersonalities.{entry.name}",
-            severity=reading.severity, hint=reading.hint, context={"exception": reading.error}))
-
-    def _record(self, nub: IOService, entry: CatalogueEntry, score: int | None, outcome: str,
-                reason: str, *, initial: int | None = None) -> None:
-        """Classify one candidate's fate: the single place outcomes are decided and kept.
-
-        ``initial`` is always the score probe is offered: ``IOProbeScore`` as the family's
-        ``matchPropertyTable`` left it (a USB ladder score, not the bare personality's);
-        worked out again here, purely, for the fates that did not carry it."""
-        if initial is None:
-            initial = match_passive(entry.table, nub, registry=self.kernel.registry,
-                                    check_provider_class=False,
-                                    plan=self._plans.get(entry.seq)).score
-        record = CandidateOutcome(entry.name, entry.bundle_id, entry.io_class, entry.category,
-                                  initial, score, outcome, reason, entry.seq)
-        self.outcomes.keep(nub, record)
-
-    def forget(self, service: IOService) -> None:
-        self.outcomes.forget(service)
-        self.started.pop(service, None)
-
-
-@lru_cache(maxsize=4096)
-def _score_number(score: int) -> OSNumber:
-    """The 32-bit ``IOProbeScore`` number, shared: boots set the same few scores on thousands
-    of drivers, and each distinct ``OSNumber`` costs an object and its attribute dict."""
-    return OSNumber(score, 32)
-
 
 def _taken_categories(nub: IOService) -> set[str]:
     """Categories with a live client on ``nub`` (``copyClientWithCategory``)."""
@@ -479,15 +293,3 @@ def _taken_categories(nub: IOService) -> set[str]:
                 and not client.is_inactive():
             taken.add(category)
     return taken
-
-
-def _driver(entry: CatalogueEntry, nub: IOService) -> str:
-    return f"{entry.io_class} ({entry.bundle_id}) on {service_name(nub)}"
-
-
-def _terminated_reason(call: str, nub: IOService) -> str:
-    if nub.is_inactive():
-        return f"its provider was terminated during {call}"
-    return f"terminated during {call}"
-
-

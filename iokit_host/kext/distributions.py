@@ -58,14 +58,23 @@ def each(found: Iterable[_T], report: Callable[[Diagnostic], None]) -> Iterator[
             return
 
 
+_SEPARATORS = re.compile(r"[-_.]+")
+
+
 def dedupe_key(dist: metadata.Distribution) -> str:
     """The normalised name, first of a name wins; a nameless distribution keys by its path."""
+    where = getattr(dist, "_path", None)
+    if isinstance(where, Path) and where.suffix in (".dist-info", ".egg-info"):
+        # The name half of ``name-version.dist-info``, as importlib's own _normalized_name
+        # reads it, without the property machinery: every installed distribution is keyed.
+        name = where.stem.partition("-")[0]
+        if name:
+            return _SEPARATORS.sub("_", name).lower()
     name = _quietly(lambda: getattr(dist, "_normalized_name", None))
     if not isinstance(name, str) or not name:
         name = _metadata_field(dist, "Name")
     if name:
-        return re.sub(r"[-_.]+", "_", name).lower()
-    where = getattr(dist, "_path", None)
+        return _SEPARATORS.sub("_", name).lower()
     return f"path:{where if where is not None else id(dist)}"
 
 

@@ -22,9 +22,10 @@ from types import MappingProxyType
 from typing import Any
 
 from iokit_sdk import keys
-from iokit_sdk.values import MAX_VALUE_DEPTH
+from iokit_sdk.values import MAX_VALUE_DEPTH, MAX_VALUE_ITEMS
 
 from iokit_host.errors import Diagnostic, Severity
+from iokit_host.input_file import read_input_file
 from iokit_host.kext import plistxml
 from iokit_host.kext.bundle import DistributionInfo, KextBundle
 from iokit_host.kext.info_keys import check_optional_keys
@@ -34,10 +35,12 @@ from iokit_host.kext.plist_types import describe
 from iokit_host.kext.plistshape import check_tree
 from iokit_host.kext.version import INVALID, try_parse_version
 
-__all__ = ["KMOD_MAX_NAME", "host_arch", "locate_manifest", "parse_info", "read_manifest",
-           "read_plist_file"]
+__all__ = ["KMOD_MAX_NAME", "MAX_MANIFEST_BYTES", "host_arch", "locate_manifest", "parse_info",
+           "read_manifest", "read_plist_file"]
 
 KMOD_MAX_NAME = 64
+#: Largest manifest read: real ones are a few hundred kilobytes, the largest a few megabytes.
+MAX_MANIFEST_BYTES = 64 << 20
 BUNDLE_REQUIRED_VALUES = frozenset(
     {"Root", "Local-Root", "Network-Root", "Console", "Safe Boot", "DriverKit"})
 #: Keys whose unresolved placeholders refuse the kext (identity and versions).
@@ -90,8 +93,7 @@ def read_plist_file(
 ) -> tuple[KextBundle | None, list[Diagnostic]]:
     """:func:`read_manifest` for a path known to be the plist itself (no folder lookup)."""
     try:
-        with open(plist, "rb") as stream:
-            data = stream.read()
+        data = read_input_file(plist, limit=MAX_MANIFEST_BYTES)  # a FIFO does not block
     except OSError as error:
         return None, [Diagnostic(
             "manifest-not-found", f"cannot read {Path(plist).name}: {error.strerror or error}",
@@ -101,7 +103,8 @@ def read_plist_file(
         return None, [problem]
     return parse_info(info, source=str(plist), defines=defines, package=package,
                       distribution=distribution, arch=arch,
-                      deep_placeholders=_PLACEHOLDER_BYTES.search(data) is not None)
+                      deep_placeholders=_PLACEHOLDER_BYTES.search(data) is not None,
+                      shape_checked=True)
 
 
 def load_plist(plist: str | Path, data: bytes) -> tuple[Any, Diagnostic | None]:
@@ -126,7 +129,8 @@ def shape_diagnostic(error: plistxml.PlistShapeError, file: str | None) -> Diagn
     return Diagnostic(
         error.reference, error.reason, file=file, key=error.key or None,
         hint=f"property values nest at most {MAX_VALUE_DEPTH} arrays or dictionaries deep, "
-             "never contain themselves, and integers fit in 64 bits (as OSUnserialize needs)")
+             f"never contain themselves, hold at most {MAX_VALUE_ITEMS} values, and integers "
+             "fit in 64 bits (as OSUnserialize needs)")
 
 
 def parse_info(
@@ -138,17 +142,21 @@ def parse_info(
     distribution: DistributionInfo | None = None,
     arch: str | None = None,
     deep_placeholders: bool = True,
+    shape_checked: bool = False,
 ) -> tuple[KextBundle | None, list[Diagnostic]]:
     """Validate an info dictionary already in memory (see :func:`read_manifest`).
 
     :param deep_placeholders: walk every value for ``$(...)`` placeholders; a caller that
         knows the file holds no ``$`` or ``###`` passes False (identity keys are still checked
         for bare macro names).
+    :param shape_checked: ``info`` comes straight from :func:`load_plist`, which refused any
+        value too deep, cyclic or out of range; other callers' dictionaries are checked here.
     """
-    try:  # before anything walks it: _expand and matching recurse into values
-        check_tree(info)
-    except plistxml.PlistShapeError as error:
-        return None, [shape_diagnostic(error, source)]
+    if not shape_checked:
+        try:  # before anything walks it: _expand and matching recurse into values
+            check_tree(info)
+        except plistxml.PlistShapeError as error:
+            return None, [shape_diagnostic(error, source)]
     reader = _Reader(source, defines or {}, arch or host_arch())
     info = reader.expand_all(reader.string_keys(info), deep=deep_placeholders)
     bundle_id = reader.bundle_id(info)
@@ -292,9 +300,10 @@ class _Reader:
                        f"CFBundleIdentifier is {describe(value)}, expected a non-empty string",
                        key, "use a reverse-DNS string such as com.example.driver")
             return None
-        if len(value) >= KMOD_MAX_NAME:
+        size = len(value.encode("utf-8", errors="surrogatepass"))  # OSString::getLength: bytes
+        if size >= KMOD_MAX_NAME:
             self.error("manifest-bad-bundle-identifier",
-                       f"CFBundleIdentifier is {len(value)} characters; the limit is "
+                       f"CFBundleIdentifier is {size} bytes in UTF-8; the limit is "
                        f"{KMOD_MAX_NAME - 1}", key, "shorten the identifier (KMOD_MAX_NAME)")
             return None
         return None if key in self.unresolved else value

@@ -11,6 +11,7 @@ read by the family's own parser (:func:`iokit_host.matching.families.pci.match_e
 
 from __future__ import annotations
 
+import re
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from typing import Any
@@ -89,8 +90,15 @@ def _is_dictionary(value: object) -> bool:
     return isinstance(value, Mapping)
 
 
+_HEX = r"(?:0[xX])?[0-9a-fA-F]+"
+#: A well-formed list, which nearly every real personality holds: no need to parse it here.
+_WELL_FORMED_PCI = re.compile(rf"\s*{_HEX}(?: *& *{_HEX})?(?:\s+{_HEX}(?: *& *{_HEX})?)*\s*")
+
+
 def _pci_string(key: str, value: Any) -> list[MatchKeyProblem]:
     """``value[&mask]`` hex words, read by IOPCIFamily's ``matchKeys`` (§2.1)."""
+    if isinstance(value, str) and _WELL_FORMED_PCI.fullmatch(value):
+        return []
     expected = "a string of hex value[&mask] words such as 0x43311028&0xffffffff"
     if not isinstance(value, str):
         return [MatchKeyProblem(key, ILL_TYPED, expected, describe(value), _NEVER)]

@@ -42,16 +42,31 @@ def check_tree(value: object) -> None:
         check_shape(value, "")
     except PropertyShapeError as error:
         raise _shape_error(error.path.lstrip("."), error.reason) from None
-    stack: list[tuple[object, str]] = [(value, "")]
+    # Integers: one cheap pass over the values; the path is spelt out only for a bad one.
+    stack: list[object] = [value]
+    while stack:
+        item = stack.pop()
+        if isinstance(item, Mapping):
+            stack.extend(item.values())
+        elif isinstance(item, (list, tuple)):
+            stack.extend(item)
+        elif isinstance(item, int) and not _INT64_MIN <= item < _UINT64_END:
+            check_integer(item, _path_to(value, item))
+
+
+def _path_to(root: object, target: object) -> str:
+    """The key path from ``root`` to ``target`` (already known to be a finite tree)."""
+    stack: list[tuple[object, str]] = [(root, "")]
     while stack:
         item, where = stack.pop()
+        if item is target:
+            return where
         if isinstance(item, Mapping):
             stack.extend((child, f"{where}.{key}" if where else str(key))
                          for key, child in item.items())
         elif isinstance(item, (list, tuple)):
             stack.extend((child, f"{where}[{index}]") for index, child in enumerate(item))
-        elif isinstance(item, int) and not isinstance(item, bool):
-            check_integer(item, where)
+    return ""
 
 
 def check_integer(value: int, key: str) -> None:

@@ -7,8 +7,8 @@ Anything unusual (binary plists, entity declarations, unknown tags, malformed va
 to ``plistlib`` itself, so its errors and its results stay the reference.
 
 What the kernel would refuse for its shape (nesting past ``MAX_VALUE_DEPTH``, a binary plist
-containing itself, integers beyond 64 bits) raises :class:`PlistShapeError` naming the key
-path, checked before anything recursive walks the value (:mod:`iokit_host.kext.plistshape`).
+containing itself, more than ``MAX_VALUE_ITEMS`` values, integers beyond 64 bits) raises
+:class:`PlistShapeError` naming the key path, the same in XML and binary form, checked before anything recursive walks the value (:mod:`iokit_host.kext.plistshape`).
 """
 
 from __future__ import annotations
@@ -19,7 +19,7 @@ import plistlib
 import xml.etree.ElementTree as ET
 from typing import Any
 
-from iokit_sdk.values import MAX_VALUE_DEPTH
+from iokit_sdk.values import MAX_VALUE_DEPTH, MAX_VALUE_ITEMS
 
 from iokit_host.kext.plistshape import PlistShapeError, check_binary, check_tree
 
@@ -47,7 +47,10 @@ def loads(data: bytes) -> Any:
         root = ET.fromstring(data)
         if root.tag != "plist" or len(root) != 1:
             raise _Unusual
+        _check_items(root)
         return _value(root[0], 0)
+    except PlistShapeError:
+        raise  # a ValueError, but the file's own shape: plistlib would only say it again
     except (ET.ParseError, _Unusual, ValueError, TypeError, StopIteration, RecursionError):
         # plistlib's XML reader keeps its own stack: it reads any depth, then it is checked.
         return _checked(data)
@@ -67,6 +70,16 @@ def _checked(data: bytes) -> Any:
                               "bits") from None
     check_tree(value)
     return value
+
+
+def _check_items(root: ET.Element) -> None:
+    """Refuse, as the other readers do (:func:`check_tree`, :func:`check_binary`), a plist
+    holding more than ``MAX_VALUE_ITEMS`` values in its arrays and dictionaries: every element
+    but the ``<plist>``, the top value and the ``<key>``s is one."""
+    items = sum(1 for element in root.iter() if element.tag != "key") - 2
+    if items > MAX_VALUE_ITEMS:
+        raise PlistShapeError("plist-value-too-large", "",
+                              f"holds {items} values, more than {MAX_VALUE_ITEMS}")
 
 
 def _value(element: ET.Element, depth: int) -> Any:

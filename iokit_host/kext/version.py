@@ -70,7 +70,8 @@ class _Scanner:
         return self.text[index] if index < len(self.text) else "\0"
 
 
-_PLAIN = re.compile(r"(\d{1,4})(?:\.(\d{1,4})(?:\.(\d{1,4}))?)?")
+#: ASCII digits only, as the C code's ``'0'..'9'`` tests: ``\d`` would take ``１.０`` too.
+_PLAIN = re.compile(r"([0-9]{1,4})(?:\.([0-9]{1,4})(?:\.([0-9]{1,4}))?)?")
 
 
 def try_parse_version(text: object) -> int:

@@ -15,8 +15,7 @@ from __future__ import annotations
 
 import difflib
 import tomllib
-from collections.abc import Iterable, Iterator, Mapping
-from dataclasses import dataclass
+from collections.abc import Mapping
 from pathlib import Path
 from types import MappingProxyType
 from typing import Any, NoReturn, TypeAlias
@@ -25,8 +24,10 @@ from iokit_sdk.keys import RESOURCES_CLASS, SERVICE_PLANE, STANDARD_PLANES
 
 from iokit_host.machine import errors as E
 from iokit_host.machine.errors import MachineModelError
+from iokit_host.machine.links import find_loop
 from iokit_host.machine.model import MachineModel, NubSpec, PlaneLink
 from iokit_host.machine.nesting import too_deep_error
+from iokit_host.machine.nodes import Raw, node_path
 from iokit_host.machine.values import decode_value
 from iokit_host.matching.classes import STANDARD_CLASSES
 
@@ -102,52 +103,8 @@ def read_classes_file(path: str | Path) -> dict[str, str]:
     return parser.classes(parser.table(doc.get("classes", {}), None, "classes"))
 
 
-def node_path(chain: Iterable[NubSpec]) -> str:
-    """``root/PCI0@0/ARPT@1C,1``: the root nub, then ``name[@location]`` of each below it."""
-    parts = ["root"]
-    for index, nub in enumerate(chain):
-        if index:
-            parts.append(_component(nub.name, nub.class_name, nub.location))
-    return "/".join(parts)
-
-
-def _component(name: str | None, class_name: str, location: str | None) -> str:
-    shown = name if name is not None else class_name
-    return f"{shown}@{location}" if location else shown
-
-
-@dataclass(slots=True)
-class _Raw:
-    """One ``[[nub]]`` table after its structural keys are read."""
-
-    index: int
-    table: dict[str, Any]
-    up: _Raw | None
-    id: str | None
-    class_name: str
-    name: str | None
-    location: str | None
-
-    @property
-    def parent(self) -> int | None:
-        return None if self.up is None else self.up.index
-
-    @property
-    def path(self) -> str:
-        """The node's path, spelt only when an error needs it: a chain of thousands of nubs
-        would otherwise cost a path of thousands of components per nub."""
-        parts: list[str] = []
-        raw: _Raw | None = self
-        while raw is not None and raw.up is not None:
-            parts.append(_component(raw.name, raw.class_name, raw.location))
-            raw = raw.up
-        if len(parts) > 12:
-            parts = [*parts[:3], f"…({len(parts) - 9} more)…", *parts[-6:]]
-        return "/".join(["root", *reversed(parts)])
-
-
 #: Where a problem is: a node's path, the node itself (its path spelt when needed), or nowhere.
-_Node: TypeAlias = "str | _Raw | None"
+_Node: TypeAlias = "str | Raw | None"
 
 
 class _Parser:
@@ -156,7 +113,7 @@ class _Parser:
 
     def fail(self, reference: str, message: str, *, node: _Node = None,
              key: str | None = None, hint: str | None = None) -> NoReturn:
-        where = node.path if isinstance(node, _Raw) else node
+        where = node.path if isinstance(node, Raw) else node
         raise MachineModelError(message, reference=reference, file=self.file, node=where,
                                 key=key, hint=hint)
 
@@ -224,7 +181,7 @@ class _Parser:
         except MachineModelError as error:
             if node is None:
                 raise
-            raise error.at_node(node.path if isinstance(node, _Raw) else node) from None
+            raise error.at_node(node.path if isinstance(node, Raw) else node) from None
         return MappingProxyType(decoded)
 
     # -- classes -------------------------------------------------------------------------
@@ -251,7 +208,7 @@ class _Parser:
                               hint="each class needs a superclass chain ending at IOService")
                 chain.append(nxt)
 
-    def check_root_class(self, root: _Raw, declared: dict[str, str]) -> None:
+    def check_root_class(self, root: Raw, declared: dict[str, str]) -> None:
         """The root is the platform-expert device, an IOService (``IOService::getPlatform``);
         an ancestry that ends at IORegistryEntry without passing IOService cannot be one."""
         effective = {**declared, **STANDARD_CLASSES}
@@ -266,20 +223,20 @@ class _Parser:
                            "IOPlatformExpertDevice or another IOService subclass")
 
     # -- the tree ------------------------------------------------------------------------
-    def structure(self, value: Any) -> list[_Raw]:
+    def structure(self, value: Any) -> list[Raw]:
         if value is None:
             self.fail(E.STRUCTURE, "a machine needs at least one [[nub]], its root",
                       key="nub", hint="start with the platform-expert device")
         if not isinstance(value, list) or not value:
             self.fail(E.STRUCTURE, "nub must be a non-empty array of tables ([[nub]])",
                       key="nub")
-        raws: list[_Raw] = []
+        raws: list[Raw] = []
         ids: dict[str, int] = {}
         for index, table in enumerate(value):
             raws.append(self.raw_nub(index, table, raws, ids))
         return raws
 
-    def raw_nub(self, index: int, table: Any, raws: list[_Raw], ids: dict[str, int]) -> _Raw:
+    def raw_nub(self, index: int, table: Any, raws: list[Raw], ids: dict[str, int]) -> Raw:
         label = f"nub[{index}]"
         table = self.table(table, label, "nub")
         self.check_keys(table, _NUB_KEYS, label, "")
@@ -290,7 +247,7 @@ class _Parser:
         name = self.optional_text(table, "name", label)
         location = self.optional_text(table, "location", label)
         parent = self.parent_index(table, index, label, ids)
-        raw = _Raw(index, table, None if parent is None else raws[parent], None, class_name,
+        raw = Raw(index, table, None if parent is None else raws[parent], None, class_name,
                    name, location)
         nub_id = self.optional_text(table, "id", raw)
         if nub_id is not None:
@@ -321,7 +278,7 @@ class _Parser:
                       hint="give the parent nub this id, and define it before its children")
         return ids[parent]
 
-    def build(self, raws: list[_Raw], planes: tuple[str, ...]) -> NubSpec:
+    def build(self, raws: list[Raw], planes: tuple[str, ...]) -> NubSpec:
         model_ids = {r.id for r in raws if r.id is not None and not r.id.startswith("_")}
         known_planes = (*STANDARD_PLANES, *planes)
         children: list[list[NubSpec]] = [[] for _ in raws]
@@ -336,7 +293,7 @@ class _Parser:
         self.check_resources(raws)
         return built
 
-    def nub(self, raw: _Raw, children: tuple[NubSpec, ...], model_ids: set[str],
+    def nub(self, raw: Raw, children: tuple[NubSpec, ...], model_ids: set[str],
             known_planes: tuple[str, ...]) -> NubSpec:
         recorded = raw.table.get("recorded-driver", False)
         if not isinstance(recorded, bool):
@@ -350,7 +307,7 @@ class _Parser:
             id=raw.id if raw.id is not None and not raw.id.startswith("_") else None,
             planes=links, recorded_driver=recorded)
 
-    def links(self, raw: _Raw, model_ids: set[str], known_planes: tuple[str, ...]
+    def links(self, raw: Raw, model_ids: set[str], known_planes: tuple[str, ...]
               ) -> tuple[PlaneLink, ...]:
         value = raw.table.get("planes", [])
         if not isinstance(value, list):
@@ -359,7 +316,7 @@ class _Parser:
         return tuple(self.link(raw, i, item, model_ids, known_planes)
                      for i, item in enumerate(value))
 
-    def link(self, raw: _Raw, i: int, item: Any, model_ids: set[str],
+    def link(self, raw: Raw, i: int, item: Any, model_ids: set[str],
              known_planes: tuple[str, ...]) -> PlaneLink:
         prefix = f"planes[{i}]."
         table = self.table(item, raw, f"planes[{i}]")
@@ -386,7 +343,7 @@ class _Parser:
         return PlaneLink(plane, parent, self.optional_text(table, "name", raw, prefix),
                          self.optional_text(table, "location", raw, prefix))
 
-    def check_plane_loops(self, raws: list[_Raw]) -> None:
+    def check_plane_loops(self, raws: list[Raw]) -> None:
         """Refuse a link that closes a loop in its plane: in IOService counting the tree's own
         parent links, so a nub linked under its own descendant is caught too. The registry
         would refuse it at boot; here the error names the file and the node."""
@@ -402,7 +359,7 @@ class _Parser:
                 for raw in raws:
                     if raw.parent is not None:
                         edges.setdefault(raw.index, []).append((raw.parent, -1))
-            found = _find_loop(edges)
+            found = find_loop(edges)
             if found is not None:
                 raw, number = raws[found[0]], found[1]
                 self.fail(E.STRUCTURE, f"this link makes a loop in plane {plane}: the nub "
@@ -411,51 +368,13 @@ class _Parser:
                           hint="a plane is a tree (or a DAG): link a nub under an ancestor "
                                "or a sibling, never under itself or its descendants")
 
-    def check_resources(self, raws: list[_Raw]) -> None:
+    def check_resources(self, raws: list[Raw]) -> None:
         for raw in raws:
             if raw.class_name == RESOURCES_CLASS and raw.parent != 0:
                 self.fail(E.RESOURCES_PLACEMENT, "IOResources must be a child of the root",
                           node=raw, key="parent",
                           hint="IOKit attaches IOResources directly under the platform-expert "
                                "device (setPlatform)")
-
-
-def _find_loop(edges: dict[int, list[tuple[int, int]]]) -> tuple[int, int] | None:
-    """A ``(nub, link number)`` whose link is part of a loop in ``edges`` (child -> parents
-    with the link's number, -1 for the tree's own link), or None. Iterative DFS."""
-    done: set[int] = set()
-    for start, first in edges.items():
-        if start in done:
-            continue
-        # Each frame: a nub, its parents still to follow, and the step that led to it.
-        stack: list[tuple[int, Iterator[tuple[int, int]], tuple[int, int]]] = [
-            (start, iter(first), (start, -1))]
-        on_path = {start}
-        while stack:
-            node, pending, _ = stack[-1]
-            step = next(pending, None)
-            if step is None:
-                stack.pop()
-                on_path.discard(node)
-                done.add(node)
-            elif step[0] in on_path:
-                return _extra_link_in_loop(stack, step[0], (node, step[1]))
-            elif step[0] not in done:
-                on_path.add(step[0])
-                stack.append((step[0], iter(edges.get(step[0], ())), (node, step[1])))
-    return None
-
-
-def _extra_link_in_loop(stack: list[tuple[int, Iterator[tuple[int, int]], tuple[int, int]]],
-                        top: int, closing: tuple[int, int]) -> tuple[int, int]:
-    """The link to blame for the loop from ``top`` back to it: the closing step when it is a
-    model link, else the nearest model link before it (tree links alone cannot loop)."""
-    steps = [closing]
-    for node, _, via in reversed(stack):
-        if node == top:
-            break
-        steps.append(via)
-    return next(step for step in steps if step[1] >= 0)
 
 
 def _type(value: Any) -> str:

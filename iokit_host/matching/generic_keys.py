@@ -17,6 +17,7 @@ from iokit_sdk import keys
 from iokit_sdk.values import values_equal
 
 from iokit_host.matching import families
+from iokit_host.matching.families.names import compared_names
 
 if TYPE_CHECKING:
     from iokit_sdk.entry import IORegistryEntry
@@ -58,7 +59,9 @@ def match_name(wanted: Any, nub: IORegistryEntry) -> tuple[str | None, Failure |
     for name in names:
         if isinstance(name, str) and (matched := compare(nub, name)) is not None:
             return matched, None
-    return None, (keys.NAME_MATCH, f"none of {names!r} matches the name {nub.get_name()!r}")
+    # A PCI nub is matched by its name/compatible properties, not its entry name: say so.
+    return None, (keys.NAME_MATCH, lambda: f"none of {names!r} matches: "
+                  f"{compared_names(nub, compare)}")
 
 
 def _match_location_string(wanted: Any, nub: IORegistryEntry,

@@ -21,6 +21,7 @@ the sleep/wake log ``pmset -g log`` reads. Modules, one concept each:
 - :mod:`.rootdomain`: IOPMrootDomain and system sleep and wake;
 - :mod:`.standins`: stand-in power management for recorded machines;
 - :mod:`.log`: the sleep/wake log;
+- :mod:`.pmset_text`: what ``pmset -g log`` and ``pmset -g assertions`` print;
 - :mod:`.hooks`: the built-in plugin's power hooks;
 - :mod:`.context`: what the parts see of the whole;
 - :mod:`.manager`: the whole, as the kernel and the host see it.

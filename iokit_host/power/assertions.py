@@ -16,7 +16,7 @@ from dataclasses import dataclass
 
 from iokit_host.errors import IOKitError
 
-__all__ = ["ASSERTION_TYPES", "IDLE_SLEEP_PREVENTERS", "SYSTEM_SLEEP_PREVENTERS", "Assertion",
+__all__ = ["AGGREGATED_AS", "ASSERTION_TYPES", "IDLE_SLEEP_PREVENTERS", "SYSTEM_SLEEP_PREVENTERS", "Assertion",
            "AssertionError_", "Assertions", "kIOPMAssertionLevelOff", "kIOPMAssertionLevelOn"]
 
 kIOPMAssertionLevelOff = 0
@@ -34,6 +34,10 @@ ASSERTION_TYPES = (
 IDLE_SLEEP_PREVENTERS = frozenset({"PreventUserIdleSystemSleep", "PreventSystemSleep",
                                    "NoIdleSleepAssertion"})
 SYSTEM_SLEEP_PREVENTERS = frozenset({"PreventSystemSleep"})
+#: Deprecated names powerd counts under their current type in the system-wide status
+#: (``kIOPMAssertionTypeNoIdleSleep`` is ``PreventUserIdleSystemSleep`` there).
+AGGREGATED_AS = {"NoIdleSleepAssertion": "PreventUserIdleSystemSleep",
+                 "NoDisplaySleepAssertion": "PreventUserIdleDisplaySleep"}
 _MAX_NAME = 128
 
 
@@ -111,9 +115,10 @@ class Assertions:
         return tuple(a for a in self._by_id.values() if a.on and a.type in IDLE_SLEEP_PREVENTERS)
 
     def system_wide(self) -> dict[str, int]:
-        """``Assertion status system-wide``: per type, 1 when an assertion of it is on."""
-        status = dict.fromkeys(ASSERTION_TYPES, 0)
+        """``Assertion status system-wide``: per type, 1 when an assertion of it is on; a
+        deprecated type counts under its current name (:data:`AGGREGATED_AS`)."""
+        status = {name: 0 for name in ASSERTION_TYPES if name not in AGGREGATED_AS}
         for assertion in self._by_id.values():
             if assertion.on:
-                status[assertion.type] = 1
+                status[AGGREGATED_AS.get(assertion.type, assertion.type)] = 1
         return status

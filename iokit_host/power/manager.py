@@ -20,8 +20,8 @@ from __future__ import annotations
 from collections.abc import Callable, Sequence
 from typing import TYPE_CHECKING
 
-from iokit_sdk.keys import POWER_PLANE, SERVICE_PLANE
-from iokit_sdk.power import IOPMPowerState, kIOPMNotYetInitialized
+from iokit_sdk.keys import POWER_PLANE, SERVICE_PLANE, USER_CLIENT_CLASS
+from iokit_sdk.power import IOPMPowerState, kIOPMNotYetInitialized, kIOPMPreventIdleSleep
 from iokit_sdk.returns import IOReturn
 from iokit_sdk.service import IOService
 
@@ -47,6 +47,7 @@ from iokit_host.power.standins import read_recorded
 from iokit_host.power.tables import StateTable, check_table
 from iokit_host.power.tree import IOPowerConnection, IORootParent, link, power_parent_for, unlink
 from iokit_host.registry import RegistryError
+from iokit_host.userclient.rootdomain import ROOT_DOMAIN_USER_CLIENT, RootDomainUserClient
 
 if TYPE_CHECKING:
     from iokit_host.kernel.protocol import WorkLoop
@@ -88,10 +89,12 @@ class PowerManager:
         self.clients = SleepWakeClients(self, self._answers)
         self.system = SystemPower(self, self.changes, self.clients, self.idle, self.assertions,
                                   self._describe_waits)
+        self.system.idle_preventers = self.idle_sleep_preventers
         self._post = post
         self._posted = False
         kernel.classes.register_kext_classes(
-            KERNEL_BUNDLE, (IOPMrootDomain, IORootParent, IOPowerConnection))
+            KERNEL_BUNDLE, (IOPMrootDomain, IORootParent, IOPowerConnection,
+                            RootDomainUserClient))
 
     # -- the host's view ----------------------------------------------------------------------------
     @property
@@ -108,6 +111,14 @@ class PowerManager:
     def managed(self) -> list[ServicePM]:
         """Every power-managed service's block, in the order they joined."""
         return list(self._pms.values())
+
+    def idle_sleep_preventers(self) -> list[IOService]:
+        """Services whose current state has ``kIOPMPreventIdleSleep``: they hold idle sleep
+        off, as IOPMrootDomain's ``preventIdleSleepList`` (``pmset``'s "Idle sleep
+        preventers")."""
+        return [pm.service for pm in self._pms.values()
+                if pm.table is not None and pm is not self.system.root
+                and pm.capability_flags() & kIOPMPreventIdleSleep]
 
     def power_state(self, service: IOService) -> int:
         pm = self._pms.get(id(service))
@@ -133,6 +144,8 @@ class PowerManager:
         root = _child_of_class(expert, IOPMrootDomain) or _child_of_class(platform, IOPMrootDomain)
         if root is None:
             root = IOPMrootDomain()
+            # What programs open (IORegisterForSystemPower, IOPMSleepSystem), as on a Mac.
+            root._props[USER_CLIENT_CLASS] = ROOT_DOMAIN_USER_CLIENT
             if not self.kernel.attach(root, expert):
                 return None
             self.kernel.register_service(root)
@@ -177,6 +190,10 @@ class PowerManager:
             pm.set_floor(recorded.current)
             for name, value in recorded.clients.items():
                 pm.set_client(name, value)
+            if any(value > recorded.current for value in recorded.clients.values()):
+                # The Mac held it below what its clients asked (an override ceiling, which
+                # IOPowerManagement does not show): it stays there, across a sleep too.
+                pm.set_override(recorded.current)
             self._pms[id(service)] = pm
             provider = service.get_provider()
             parent = power_parent_for(provider, self._managed, self.system.root) \

@@ -11,7 +11,8 @@ parent, always on) below it; in the IOPower plane ``IORootParent`` is the root.
 
 - demand sleep (``sleepSystem``: the lid, the menu, ``pmset sleepnow``): the clients are told
   ``kIOMessageSystemWillSleep``, the tree drops, the system is asleep; nobody can veto it;
-- idle sleep: refused while an assertion holds idle sleep off; otherwise the clients are asked
+- idle sleep: refused while an assertion holds idle sleep off, or a service is in a state
+  with ``kIOPMPreventIdleSleep`` (``updatePreventIdleSleepList``); otherwise the clients are asked
   ``kIOMessageCanSystemSleep`` first, and one cancel vetoes it, after which they are told
   ``kIOMessageSystemWillPowerOn`` and ``kIOMessageSystemHasPoweredOn`` (``tellChangeUp``), not
   sleep; otherwise it goes on as a demand sleep;
@@ -120,6 +121,8 @@ class SystemPower:
         self._describe_waits = describe_waits
         self.root: ServicePM | None = None
         self.asleep = False
+        #: The services whose current state holds idle sleep off (``preventIdleSleepList``).
+        self.idle_preventers: Callable[[], list[IOService]] = list
         self._pending: deque[Task] = deque()
         self._running: Task | None = None
 
@@ -185,6 +188,12 @@ class SystemPower:
             names = ", ".join(f'{a.type} "{a.name}" (pid {a.pid})' for a in preventers)
             context.log.add(context.clock.now_ns(), "veto", root.service,
                             f"idle sleep prevented by assertion {names}")
+            return "prevented"
+        services = self.idle_preventers()
+        if services:
+            names = ", ".join(service.iokit_class_name for service in services)
+            context.log.add(context.clock.now_ns(), "veto", root.service,
+                            f"idle sleep prevented by {names} (kIOPMPreventIdleSleep)")
             return "prevented"
         flags = ROOT_STATES[SLEEP_STATE].capability_flags
         question = self._clients.ask(root.service, kIOMessageCanSystemSleep, SLEEP_STATE, flags)

@@ -5,7 +5,9 @@ driver that is not here. At boot each gets a stand-in: a table of ``MaxPowerStat
 (the top one ``kIOPMPowerOn | kIOPMDeviceUsable``, in and out ``kIOPMPowerOn``; those between
 ``kIOPMLowPower``, still supplying ``kIOPMPowerOn``; state 0 off), joined to its nearest power-managed provider (else the root
 domain), in the state it was recorded in and desiring it, with the recorded ``DevicePowerState``,
-``DriverPowerState`` and ``ChildProxyPowerState`` as its power clients. The service's own
+``DriverPowerState`` and ``ChildProxyPowerState`` as its power clients (a record whose clients
+ask for more than its current state had a ceiling on the Mac: the stand-in keeps it, so a wake
+brings it back to the recorded state, not above). The service's own
 ``set_power_state`` (IOService's: acknowledged at once) is what a sleep and a wake call, so a
 real Mac's tree sleeps and wakes with every recorded device in it.
 

@@ -19,13 +19,15 @@ from iokit_host.errors import Diagnostic, IOKitError, Severity
 from iokit_host.explain import Explanation
 from iokit_host.kernel.outcomes import CandidateOutcome
 from iokit_host.kext.loaded import LoadedKext
+from iokit_host.power.assertions import Assertion
+from iokit_host.power.log import PowerEvent
 from iokit_host.registry import IORegistry
 from iokit_host.scenario import Event
 from iokit_host.server import snapshot
 from iokit_host.server.tool_ops import encode_event
 
-__all__ = ["KernelToolError", "apply_events", "fetch_explanation", "fetch_loaded",
-           "fetch_registry", "kernel_port"]
+__all__ = ["KernelToolError", "apply_events", "fetch_assertions", "fetch_explanation",
+           "fetch_loaded", "fetch_power_log", "fetch_registry", "kernel_port", "request_power"]
 
 T = TypeVar("T")
 
@@ -102,6 +104,36 @@ def apply_events(path: str, events: Sequence[Event]) -> tuple[list[str], list[Di
         return [str(line) for line in reply["lines"]], diagnostics_from(reply["diagnostics"])
     return _ask(path, "iokit event", "tool.events", read,
                 events=[encode_event(e) for e in events])
+
+
+def fetch_power_log(path: str) -> tuple[PowerEvent, ...]:
+    """The running kernel's sleep/wake log (``pmset -g log``)."""
+    def read(reply: dict[str, Any]) -> tuple[PowerEvent, ...]:
+        return tuple(PowerEvent(**{_LOG_FIELDS.get(k, k): v for k, v in event.items()})
+                     for event in reply["log"]["events"])
+    return _ask(path, "iokit pmset", "tool.pmset_log", read)
+
+
+_LOG_FIELDS = {"class": "class_name", "from": "from_state", "to": "to_state"}
+
+
+def fetch_assertions(path: str) -> tuple[tuple[Assertion, ...], dict[str, int], list[str], int]:
+    """What ``pmset -g assertions`` prints: the assertions, the system-wide status, the idle
+    sleep preventers and the kernel's clock."""
+    def read(reply: dict[str, Any]) -> tuple[tuple[Assertion, ...], dict[str, int], list[str],
+                                             int]:
+        return (tuple(Assertion(**a) for a in reply["assertions"]),
+                {str(k): int(v) for k, v in reply["system_wide"].items()},
+                [str(name) for name in reply["idle_sleep_preventers"]], int(reply["now_ns"]))
+    return _ask(path, "iokit pmset", "pm_assertions", read)
+
+
+def request_power(path: str, kind: str) -> str | None:
+    """Start a system ``sleep``, ``idle`` sleep or ``wake``; its result, None while pending."""
+    def read(reply: dict[str, Any]) -> str | None:
+        result = reply["result"]
+        return None if result is None else str(result)
+    return _ask(path, "iokit pmset", "tool.power", read, kind=kind)
 
 
 def diagnostics_from(items: Sequence[dict[str, Any]]) -> list[Diagnostic]:

@@ -27,7 +27,10 @@ from iokit_sdk.service import IOService
 
 from iokit_host.errors import Diagnostic, Severity
 from iokit_host.server.context import KernelContext
+from iokit_host.server.dext_ops import WATCH as DEXT_WATCH
+from iokit_host.server.dext_ops import DextWatch
 from iokit_host.server.listener import Listener
+from iokit_host.server.live_clock import LiveClock
 from iokit_host.server.peer import Peer, peer_of
 from iokit_host.server.registry_ops import forget_object
 from iokit_host.server.requests import handle
@@ -67,15 +70,25 @@ class FrontEnd:
         """Serve until a stop is requested (SIGTERM, SIGINT or :meth:`StopSignals.request`)."""
         self._selector.register(self.listener.socket, selectors.EVENT_READ, "listener")
         self._selector.register(self.signals.wake, selectors.EVENT_READ, "wake")
+        dexts = DextWatch(self.ctx.host, self._selector)  # driver processes dying while idle
         self.print_log()
-        while not self.signals.requested:
-            busy = any(s.inbox and s.outbox.backlog < REPLY_BACKLOG_LIMIT
-                       for s in self.sessions.values())
-            for key, mask in self._selector.select(0 if busy else None):
-                self._ready(key, mask)
-            self._serve_requests()
-            self.print_log()  # before the replies: a client that was answered sees the log
-            self._settle()
+        live = LiveClock(self.ctx.host)
+        # One armed period for the whole loop: the watchdog's signal handler stays installed
+        # instead of being swapped in and out around every request (two system calls each).
+        with self.ctx.host.kernel.driver_calls.watchdog.armed():
+            while not self.signals.requested:
+                busy = any(s.inbox and s.outbox.backlog < REPLY_BACKLOG_LIMIT
+                           for s in self.sessions.values())
+                dexts.sync()
+                for key, mask in self._selector.select(0 if busy else live.wait_s()):
+                    if key.data == DEXT_WATCH:
+                        dexts.ready()
+                    else:
+                        self._ready(key, mask)
+                live.run_due()  # host-clock timers (a client's time to answer) in wall time
+                self._serve_requests()
+                self.print_log()  # before the replies: a client that was answered sees it
+                self._settle()
 
     def _ready(self, key: selectors.SelectorKey, mask: int) -> None:
         if key.data == "listener":
@@ -168,15 +181,12 @@ class FrontEnd:
     # -- requests --------------------------------------------------------------------------
     def _serve_requests(self) -> None:
         ctx = self.ctx
-        if not any(session.inbox for session in self.sessions.values()):
-            return  # arming the watchdog costs signal calls: only around driver work
-        with ctx.host.kernel.driver_calls.watchdog.armed():
-            for session in list(self.sessions.values()):
-                served = 0
-                while (session.inbox and served < _PER_ROUND and not session.gone
-                       and session.outbox.backlog < REPLY_BACKLOG_LIMIT):
-                    handle(ctx, session, session.inbox.popleft())
-                    served += 1
+        for session in list(self.sessions.values()):
+            served = 0
+            while (session.inbox and served < _PER_ROUND and not session.gone
+                   and session.outbox.backlog < REPLY_BACKLOG_LIMIT):
+                handle(ctx, session, session.inbox.popleft())
+                served += 1
 
     def _settle(self) -> None:
         """Write what can be written, close finished sessions, update what is watched."""

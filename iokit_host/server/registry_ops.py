@@ -21,6 +21,7 @@ from iokit_host.server.notifications import (
     MatchingNotification,
     NotificationPort,
 )
+from iokit_host.server.power_ops import HeldAssertion, release_held
 from iokit_host.server.session import Session
 from iokit_host.userclient.connections import Connection
 
@@ -68,6 +69,8 @@ def forget_object(ctx: KernelContext, session: Session, obj: object) -> None:
         ctx.notifications.remove_port(obj)
     elif isinstance(obj, (MatchingNotification, InterestNotification)):
         ctx.notifications.remove(obj)
+    elif isinstance(obj, HeldAssertion):  # powerd releases a dead process's assertions
+        release_held(ctx, obj)
 
 
 def retain(ctx: KernelContext, session: Session, args: Args) -> dict[str, Any]:

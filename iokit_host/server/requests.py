@@ -20,7 +20,14 @@ from iokit_sdk.iokitlib.wire import PROTOCOL, PROTOCOL_VERSION, fit_integers
 from iokit_sdk.returns import IOReturn
 
 from iokit_host.errors import Diagnostic, Severity
-from iokit_host.server import notify_ops, registry_ops, tool_ops, userclient_ops
+from iokit_host.server import (
+    dext_ops,
+    notify_ops,
+    power_ops,
+    registry_ops,
+    tool_ops,
+    userclient_ops,
+)
 from iokit_host.server.args import Args, BadRequest
 from iokit_host.server.context import KernelContext
 from iokit_host.server.session import Session
@@ -30,7 +37,7 @@ __all__ = ["OPS", "handle"]
 
 Op = Callable[[KernelContext, Session, Args], dict[str, Any]]
 OPS: dict[str, Op] = {**registry_ops.OPS, **userclient_ops.OPS, **notify_ops.OPS,
-                      **tool_ops.OPS}
+                      **tool_ops.OPS, **power_ops.OPS, **dext_ops.OPS}
 
 
 def handle(ctx: KernelContext, session: Session, message: dict[str, Any]) -> None:

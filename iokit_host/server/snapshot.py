@@ -13,6 +13,7 @@ from collections.abc import Mapping
 from typing import Any
 
 from iokit_sdk.entry import IORegistryEntry
+from iokit_sdk.iokitlib.wire import gc_paused
 from iokit_sdk.service import IOService
 
 from iokit_host.ioreg.node import service_facts
@@ -29,8 +30,9 @@ class SnapshotError(ValueError):
 
 def take(registry: IORegistry) -> dict[str, Any]:
     """The snapshot of ``registry``: its planes and one record per entry, in id order."""
-    return {"planes": list(registry.planes), "root": registry.root.get_registry_entry_id(),
-            "entries": [_record(entry) for entry in registry.entries()]}
+    with gc_paused():  # thousands of records: no collection walks the kernel's heap meanwhile
+        return {"planes": list(registry.planes), "root": registry.root.get_registry_entry_id(),
+                "entries": [_record(entry) for entry in registry.entries()]}
 
 
 def _record(entry: IORegistryEntry) -> Record:
@@ -63,7 +65,8 @@ def rebuild(snapshot: Mapping[str, Any]) -> IORegistry:
     :raises SnapshotError: the snapshot is not one :func:`take` makes.
     """
     try:
-        return _rebuild(snapshot)
+        with gc_paused():
+            return _rebuild(snapshot)
     except (KeyError, TypeError, ValueError, AttributeError) as error:
         raise SnapshotError(f"not a registry snapshot: {type(error).__name__}: {error}"
                             ) from error

@@ -90,4 +90,14 @@ def _async_reference(session: Session, args: Args) -> OSAsyncReference64 | None:
     return OSAsyncReference64(words, deliver)
 
 
-OPS: dict[str, Op] = {"open": open_, "close": close, "call": call}
+def map_memory(ctx: KernelContext, session: Session, args: Args) -> dict[str, Any]:
+    """``IOConnectMapMemory``: where the client's memory of ``type`` is, for the program to
+    map (a file in the kernel's private runtime directory)."""
+    connection = args.handle(session, "connect", Connection)
+    found = ctx.user_clients.memory(connection, args.number("type", high=_U32))
+    if isinstance(found, int):
+        return {"ret": found}
+    return {"path": found.path, "size": found.length}
+
+
+OPS: dict[str, Op] = {"open": open_, "close": close, "call": call, "map_memory": map_memory}

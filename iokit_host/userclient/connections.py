@@ -13,6 +13,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
+from iokit_sdk.memory import IOBufferMemoryDescriptor
 from iokit_sdk.returns import IOReturn
 from iokit_sdk.userclient import IOUserClient, OwningTask
 
@@ -90,6 +91,22 @@ class UserClients:
         if connection.closed:
             return CallResult(IOReturn.NOT_OPEN)
         return call_method(self.kernel, connection.client, connection.task, request)
+
+    def memory(self, connection: Connection, type: int) -> IOBufferMemoryDescriptor | int:
+        """``IOConnectMapMemory``: the client's ``client_memory_for_type(type)``, when it is
+        memory a program can map; else the IOReturn (a driver fault is
+        ``kIOReturnInternalError``, reported)."""
+        if connection.closed:
+            return IOReturn.NOT_OPEN
+        made = self.kernel.driver_calls.call(connection.client.client_memory_for_type, type)
+        if isinstance(made, DriverFault):
+            self._check(connection, made, "client_memory_for_type")
+            return IOReturn.INTERNAL_ERROR
+        if isinstance(made, int) and not isinstance(made, bool):
+            return made & 0xFFFFFFFF if made != IOReturn.SUCCESS else IOReturn.BAD_ARGUMENT
+        if not isinstance(made, IOBufferMemoryDescriptor) or made.released:
+            return IOReturn.BAD_ARGUMENT
+        return made if made.path is not None else IOReturn.UNSUPPORTED
 
     def close(self, connection: Connection) -> int:
         """``IOServiceClose``: ``client_close`` once; a second close is ignored."""

@@ -239,6 +239,13 @@ class IOUserClient(IOService):
         calls :meth:`client_close` right after, once, whatever this returns."""
         return IOReturn.SUCCESS
 
+    def client_memory_for_type(self, type: int) -> Any:
+        """Memory of ``type`` for the caller to map (``clientMemoryForType``, from
+        ``IOConnectMapMemory``): an :class:`~iokit_sdk.memory.IOBufferMemoryDescriptor` the
+        client keeps (it stays the driver's; the program maps it), or an IOReturn. The default
+        is ``kIOReturnUnsupported``."""
+        return IOReturn.UNSUPPORTED
+
     def send_async_result(self, reference: OSAsyncReference64, result: int,
                           args: Sequence[int] = ()) -> int:
         """Complete an async call (``sendAsyncResult64``): ``result`` and up to

@@ -101,3 +101,24 @@ def test_the_readme_example_is_what_explain_prints_for_the_seed_picture(
                for name in SEED]
     host = iokit_host(kexts=folders)
     assert render_table(host.explain("ARPT")).splitlines() == _readme_example()
+
+
+def test_manifest_text_is_printed_as_is_one_candidate_per_line(tmp_path: Path,
+                                                               wifi_machine: Path) -> None:
+    # A bundle id or IOClass holding '[/]' crashed the table (read as markup), and a newline
+    # in a manifest string split a candidate over two lines.
+    plist = tmp_path / "Info.plist"
+    plist.write_bytes(plistlib.dumps({
+        "CFBundleIdentifier": "com.acme.[/]", "CFBundleVersion": "1.0",
+        "IOKitPersonalities": {"P": {"IOClass": "[bold]Evil\nLine", "IOProviderClass":
+                                     "IOPCIDevice", "IOMatchCategory": "[/red]",
+                                     "IONameMatch": "nothing"}}}))
+    done = subprocess.run([sys.executable, "-m", "iokit_host", "explain", "pci14e4,4331",
+                           "--machine", str(wifi_machine), "--only-kexts", "--kext", str(plist)],
+                          capture_output=True, text=True, check=False, timeout=120,
+                          env={**os.environ, "IOKIT_NO_CACHE": "1"})
+    assert done.returncode == 0, done.stderr
+    _, header, row = done.stdout.splitlines()
+    assert header.split() == ["bundle", "class", "category", "initial", "score", "outcome",
+                              "reason"]
+    assert row.split()[:3] == ["com.acme.[/]", "[bold]Evil\\nLine", "[/red]"]

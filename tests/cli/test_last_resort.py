@@ -140,3 +140,16 @@ def test_a_bad_define_is_a_clear_error(capsys: pytest.CaptureFixture[str]) -> No
     assert main(["kextstat", "--define", "NOVALUE"]) == 1
     err = capsys.readouterr().err
     assert "error[bad-define]" in err and "'NOVALUE'" in err and "internal error" not in err
+
+
+@pytest.mark.skipif(not Path("/dev/full").exists(), reason="needs /dev/full")
+@pytest.mark.parametrize("args", [["machine", "list"], ["kextstat"], ["--version"]])
+def test_output_that_cannot_be_written_is_a_clear_error_not_a_bug(args: list[str]) -> None:
+    # `iokit kextstat > /dev/full` (or a full disk) was reported as an internal error.
+    with open("/dev/full", "w") as full:
+        done = subprocess.run([sys.executable, "-m", "iokit_host", *args], stdout=full,
+                              stderr=subprocess.PIPE, text=True, check=False, timeout=120)
+    assert done.returncode == 1, done.stderr
+    assert "error[output-write-failed]: cannot write the output: No space left on device" \
+        in done.stderr
+    assert "internal error" not in done.stderr and "Traceback" not in done.stderr

@@ -12,6 +12,7 @@ import subprocess
 import sys
 import tomllib
 from pathlib import Path
+from typing import Any
 
 import copier
 import pytest
@@ -194,6 +195,22 @@ def test_re_rendering_keeps_the_files_the_author_owns(tmp_path: Path,
     assert "[testenv]" in (root / "tox.ini").read_text()  # boilerplate follows the template
 
 
+def test_the_rendered_driver_has_a_power_table_and_sleeps_and_wakes(
+        tmp_path: Path, capsys: pytest.CaptureFixture[str], iokit_host: Any) -> None:
+    from iokit_host.testing import assert_power_state, sleep, wake
+
+    assert new(capsys, "acme-keyboard", "--defaults", "--output", str(tmp_path))[0] == 0
+    host = iokit_host(kexts=[tmp_path / "acme-keyboard" / "acme_keyboard"])
+    driver = assert_power_state(host, "AcmeKeyboard", 1)
+    assert len(host.power.pm_of(driver).table) == 2  # type: ignore[union-attr]
+    sleep(host)
+    assert_power_state(host, driver, 0)
+    wake(host)
+    assert_power_state(host, driver, 1)
+    host.unplug("Apple Internal Keyboard")  # stop leaves the power tree (pm_stop)
+    assert host.power.pm_of(driver) is None and not host.diagnostics
+
+
 # -- slow: installed, as a user does it ----------------------------------------------------------
 IOREG_LINE = "+-o Apple Internal Keyboard@0"
 
@@ -219,7 +236,7 @@ def test_a_scaffolded_keyboard_driver_installs_binds_and_passes_its_tests(
         tests = iokit_venv.run(iokit_venv.python, "-m", "pytest", "-q", "-p",
                                "no:cacheprovider", cwd=package, check=False)
         assert tests.returncode == 0, tests.stdout + tests.stderr
-        assert "3 passed" in tests.stdout
+        assert "4 passed" in tests.stdout  # binds, other nub, unplug, sleep and wake
     finally:
         # Leave the shared environment as other tests expect it.
         iokit_venv.run(iokit_venv.python, "-m", "pip", "uninstall", "-y", "-q", "acme-keyboard")

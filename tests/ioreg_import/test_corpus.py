@@ -198,3 +198,13 @@ def _entries(model: MachineModel) -> int:
 def _shape(model: MachineModel) -> list[tuple[int, str, str | None, str | None, bool]]:
     return [(depth, nub.class_name, nub.name, nub.id, nub.recorded_driver)
             for depth, nub in model.nubs()]
+
+
+def test_a_real_dump_whose_ids_were_all_edited_keeps_every_entry(
+        mbp: tuple[bytes, MachineModel]) -> None:
+    # Every id made the root's: the entries folded into the root and the import crashed.
+    raw, clean = mbp
+    model = parse_dump(re.sub(rb"id 0x[0-9a-f]+", b"id 0x100000100", raw), source="ids.txt")
+    lines = raw.count(b"+-o ") - 1  # every entry line but the root's, re-prints included
+    assert _entries(model) == lines >= _entries(clean)
+    assert [d.reference for d in model.diagnostics] == ["ioreg-dump-bad-id"]

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import plistlib
 import subprocess
 import sys
 import time
@@ -11,8 +12,7 @@ from pathlib import Path
 import pytest
 
 from iokit_host import ioreg_import
-from iokit_host.ioreg_import import IoregDumpInvalid, import_dump, looks_like_dump, parse_dump
-from iokit_host.ioreg_import import tree
+from iokit_host.ioreg_import import IoregDumpInvalid, import_dump, looks_like_dump, parse_dump, tree
 
 DUMP = ("+-o Root  <class IORegistryEntry, id 0x100000100, retain 10>\n"
         "  +-o Mac  <class IOPlatformExpertDevice, id 0x100000110, registered, retain 4>\n")
@@ -33,10 +33,23 @@ def test_a_folder_a_missing_file_and_an_empty_file_are_refused(tmp_path: Path) -
 
 
 @pytest.mark.skipif(not hasattr(os, "mkfifo"), reason="no FIFOs here")
-def test_a_fifo_is_refused_without_waiting_for_a_writer(tmp_path: Path) -> None:
+def test_a_fifo_nobody_writes_to_is_read_as_empty_without_waiting(tmp_path: Path) -> None:
     fifo = tmp_path / "dump.fifo"
     os.mkfifo(fifo)
-    assert "not a regular file" in _refusal(fifo)
+    assert "no entry lines" in _refusal(fifo)
+
+
+@pytest.mark.skipif(not Path("/dev/fd").is_dir(), reason="no /dev/fd here")
+def test_a_pipe_is_read_to_its_end() -> None:
+    # What a shell passes for iokit machine import <(ssh mac ioreg -lw0) -o mac.toml
+    read_end, write_end = os.pipe()
+    try:
+        os.write(write_end, DUMP.encode())
+        os.close(write_end)
+        model = import_dump(f"/dev/fd/{read_end}")
+    finally:
+        os.close(read_end)
+    assert model.root.name == "Mac"
 
 
 def test_binary_garbage_is_refused_as_binary(tmp_path: Path) -> None:
@@ -99,3 +112,12 @@ def test_a_50_mb_file_of_repeated_lines_imports_quickly_in_bounded_memory(
     assert time.monotonic() - started < 20
     assert "warning[ioreg-dump-too-large]" in done.stderr
     assert int(done.stderr.split()[-1]) < 600_000  # KiB; it took 950 MB before the limit
+
+
+@pytest.mark.parametrize("fmt", [plistlib.FMT_XML, plistlib.FMT_BINARY])
+def test_an_ioreg_archive_is_refused_for_what_it_is(fmt: plistlib.PlistFormat,
+                                                    tmp_path: Path) -> None:
+    # `ioreg -a` output was refused as "no entry lines that can be read".
+    path = tmp_path / "mac.ioreg"
+    path.write_bytes(plistlib.dumps([{"IORegistryEntryName": "Root"}], fmt=fmt))
+    assert "this is a property list (ioreg -a" in _refusal(path)

@@ -94,6 +94,9 @@ def test_kext_folder_layout(tmp_path: Path) -> None:
     ({"CFBundleIdentifier": None}, "manifest-missing-bundle-identifier"),
     ({"CFBundleIdentifier": 7}, "manifest-bad-bundle-identifier"),
     ({"CFBundleIdentifier": "c" * 64}, "manifest-bad-bundle-identifier"),
+    # KMOD_MAX_NAME counts bytes (OSString::getLength): 41 characters, 73 bytes
+    ({"CFBundleIdentifier": "com.acme." + "\u0434" * 32}, "manifest-bad-bundle-identifier"),
+    ({"CFBundleVersion": "\uff11.\uff10"}, "manifest-bad-version"),  # not ASCII digits
     ({"CFBundleVersion": None}, "manifest-missing-version"),
     ({"CFBundleVersion": "1.0fc0"}, "manifest-bad-version"),
     ({"OSBundleCompatibleVersion": "2.0"}, "manifest-compatible-version-too-new"),

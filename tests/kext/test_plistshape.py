@@ -170,6 +170,15 @@ def test_a_binary_plist_sharing_one_array_into_a_huge_tree_is_refused() -> None:
     assert error.reference == "plist-value-too-large"
 
 
+def test_a_plist_past_the_item_limit_is_refused_alike_in_xml_and_binary_form() -> None:
+    # The XML fast path accepted 100,000 personalities that the binary reader refused.
+    info = {"CFBundleIdentifier": "com.acme.many", "IOKitPersonalities": {
+        f"P{i}": {"IOClass": "X", "IOProviderClass": "IOPCIDevice", "IOPCIMatch": f"0x{i:04x}8086",
+                  "IOProbeScore": i % 100} for i in range(60_000)}}
+    for data in (plistlib.dumps(info), plistlib.dumps(info, fmt=plistlib.FMT_BINARY)):
+        assert refusal(data).reference == "plist-value-too-large"
+
+
 @pytest.mark.parametrize("integer", ["0x" + "f" * 5000, "9" * 5000, "-" + "9" * 5000,
                                      str(1 << 64), str(-(1 << 63) - 1)])
 def test_integers_beyond_64_bits_are_refused(integer: str) -> None:

@@ -53,6 +53,7 @@ def test_encoding(text: str, value: int) -> None:
 @pytest.mark.parametrize("text", [
     "", "v1", "1.0b256", "1.0b1000", "1.0.0.1", "12345", "1.23456", "1.0fc", "1.0b", "1.0x1",
     "1.0.0a1b",
+    "\uff11.\uff10", "\u0661.\u0660", "1.\uff10", "1.0b\uff13",  # not ASCII digits, as OSKext
 ])
 def test_invalid(text: str) -> None:
     assert try_parse_version(text) == -1

@@ -46,3 +46,25 @@ def test_provider_class_and_name_answer_with_what_matched_or_why_not() -> None:
     matched, failure = match_name("nope", nub)
     assert matched is None
     assert failure is not None and failure[0] == "IONameMatch"
+
+
+def test_a_name_failure_names_what_the_family_compared_not_the_entry_name() -> None:
+    # An IOPCIDevice is matched by its name/compatible properties (IODTCompareNubName): the
+    # reason quoted the entry name ('ARPT') that was never compared, and matched it.
+    from iokit_host.matching.families.names import compared_names, dt_compare_nub_name
+
+    class IOPCIDevice(IOService):
+        pass
+
+    nub = IOPCIDevice({"name": b"pci14e4,4331\0", "compatible": b"pci106b,d6\0pciclass\0"},
+                      name="ARPT")
+    _, failure = match_name(["ARPT"], nub)
+    assert failure is not None
+    reason = failure[1]() if callable(failure[1]) else failure[1]
+    assert reason == ("none of ['ARPT'] matches: name 'pci14e4,4331'; compatible "
+                      "'pci106b,d6', 'pciclass'")
+    assert compared_names(IOService(name="x"), dt_compare_nub_name) == (
+        "no name, compatible, device_type or model property")
+    _, plain = match_name("y", IOService(name="x"))
+    assert plain is not None and callable(plain[1]) and plain[1]() == (
+        "none of ['y'] matches: the entry name 'x'")

@@ -54,3 +54,35 @@ def test_requests_powerd_would_refuse_raise_our_error(kind: str, name: str, leve
         host.power.create_assertion(kind, name, level=level)
     assert caught.value.ref == "power-assertion-invalid"
     assert not host.power.assertions.active()
+
+
+def test_deprecated_types_count_under_their_current_name_system_wide() -> None:
+    # pmset -g assertions on a Mac: a NoIdleSleepAssertion shows PreventUserIdleSystemSleep 1
+    host = power_host()
+    host.power.create_assertion("NoIdleSleepAssertion", "legacy")
+    host.power.create_assertion("NoDisplaySleepAssertion", "legacy video")
+    status = host.power.assertions.system_wide()
+    assert status["PreventUserIdleSystemSleep"] == 1
+    assert status["PreventUserIdleDisplaySleep"] == 1
+    assert "NoIdleSleepAssertion" not in status and "NoDisplaySleepAssertion" not in status
+
+
+def test_a_service_in_a_prevent_idle_sleep_state_holds_idle_sleep_off_but_not_a_demand_sleep(
+        ) -> None:
+    from iokit_sdk.power import IOPMPowerState, kIOPMPowerOn, kIOPMPreventIdleSleep
+
+    busy = (IOPMPowerState(), IOPMPowerState(
+        capability_flags=kIOPMPowerOn | kIOPMPreventIdleSleep,
+        output_power_character=kIOPMPowerOn, input_power_requirement=kIOPMPowerOn))
+    host = power_host()
+    display = add_device(host, None, "Display", states=busy)
+    assert host.power.idle_sleep_preventers() == [display]
+    assert host.power.idle_sleep().result == "prevented"
+    (veto,) = events(host, "veto")
+    assert veto.detail == "idle sleep prevented by PMDevice (kIOPMPreventIdleSleep)"
+    assert host.sleep().result == "asleep"
+    assert host.power.idle_sleep_preventers() == []  # off while asleep
+    host.wake()
+    display.change_power_state_to(0)
+    host.power.run_until_idle()
+    assert host.power.idle_sleep().result == "asleep"

@@ -14,6 +14,7 @@ from iokit_host.power.rootdomain import IOPMrootDomain
 from iokit_host.power.standins import read_recorded
 
 MBP_DUMP = "ioreg/khronokernel__DarwinDumped__MacBookPro_MacBookPro8_2_IORegDump_IOReg.txt"
+IMAC_DUMP = "ioreg/khronokernel__DarwinDumped__iMac_iMac13_2_IORegDump_IOReg.txt"
 
 
 def _recorded(host: IOKitHost) -> dict[int, tuple[IOService, int]]:
@@ -40,7 +41,7 @@ def _assert_sleeps_leaves_first_and_wakes_back(host: IOKitHost) -> None:
 
 
 def test_the_default_machine_keeps_its_recorded_power_states_and_publishes_them_live() -> None:
-    host = IOKitHost().boot()
+    host = IOKitHost(kexts=[]).boot()  # no driver: a sample keyboard would be a power child
     ehci = host.find("AppleUSBEHCI")
     assert ehci is not None
     assert ehci.get_property(POWER_MANAGEMENT) == {
@@ -53,12 +54,26 @@ def test_the_default_machine_keeps_its_recorded_power_states_and_publishes_them_
 
 
 def test_the_default_machine_sleeps_leaves_first_and_wakes_back_to_its_recorded_states() -> None:
-    host = IOKitHost().boot()
+    host = IOKitHost(kexts=[]).boot()  # the recorded devices only (tests/power/test_order.py:
+    # the same with the installed sample drivers)
     _assert_sleeps_leaves_first_and_wakes_back(host)
     kinds = [e.kind for e in host.power.log.events()]
     assert kinds[0] == "system-sleep" and kinds.count("system-wake") == 1
     sleep_index, wake_index = kinds.index("system-sleep"), kinds.index("system-wake")
     assert sleep_index < wake_index
+
+
+def test_a_stand_in_recorded_below_what_its_clients_ask_wakes_back_to_its_record(
+        corpus: Path) -> None:
+    # iMac13,2: Thunderbolt ports recorded off with ChildProxyPowerState 2 (the Mac held them
+    # off); a sleep and a wake must not power them up
+    host = IOKitHost(corpus / IMAC_DUMP, kexts=[]).boot()
+    held = [pm for pm in host.power.managed() if pm.current == 0
+            and any(value > 0 for value in pm.clients.values())]
+    assert held
+    assert all(pm.service.get_property(POWER_MANAGEMENT)["ChildProxyPowerState"] == 2
+               for pm in held if "ChildProxyPowerState" in pm.clients)  # shown as recorded
+    _assert_sleeps_leaves_first_and_wakes_back(host)
 
 
 def test_a_real_macs_dump_sleeps_and_wakes_with_every_recorded_device(corpus: Path) -> None:

@@ -20,6 +20,8 @@ from iokit_sdk.iokitlib import (
     IOConnectCallMethod,
     IOConnectCallScalarMethod,
     IOConnectCallStructMethod,
+    IOConnectMapMemory,
+    IOConnectUnmapMemory,
     IONotificationPortCreate,
     IONotificationPortDispatch,
     IORegistryEntryCreateCFProperty,
@@ -38,6 +40,7 @@ from iokit_sdk.iokitlib import (
     kIOConnectMethodVarOutputSize,
     kIOFirstMatchNotification,
     kIOGeneralInterest,
+    kIOMapAnywhere,
     kIOTerminatedNotification,
     mach_task_self,
 )
@@ -226,3 +229,19 @@ def test_entitlements_come_from_the_policy_not_the_client(kernel_factory: Kernel
                                    extra_groups=[4242], timeout=60, check=False)
             assert child.stdout.strip() == "()", child.stderr
             assert IOConnectCallScalarMethod(connect, 1, [], 1) == (99,)
+
+
+# -- shared memory --------------------------------------------------------------------------
+def test_a_driver_s_writes_are_seen_in_the_program_s_mapping(port: MainPort) -> None:
+    connect = IOServiceOpen(_driver(port), mach_task_self(), 0)
+    mapping = IOConnectMapMemory(connect, 0, mach_task_self(), kIOMapAnywhere)
+    assert len(mapping) == 4096
+    IOConnectCallScalarMethod(connect, 8, [100, 0xAB], 0)  # the driver writes in the kernel
+    assert mapping[100] == 0xAB
+    mapping[200] = 0x5A  # and sees what the program writes: it writes it back one byte on
+    IOConnectCallScalarMethod(connect, 8, [201, mapping[200] + 1], 0)
+    assert mapping[201] == 0x5B
+    with pytest.raises(IOReturnError, match="kIOReturnBadArgument"):
+        IOConnectMapMemory(connect, 7, mach_task_self(), kIOMapAnywhere)  # not the driver's
+    IOConnectUnmapMemory(connect, 0, mach_task_self(), mapping)
+    IOServiceClose(connect)

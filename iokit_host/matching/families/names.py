@@ -33,6 +33,7 @@ __all__ = [
     "DT_NAME_KEYS",
     "acpi_compare_name",
     "compare_key",
+    "compared_names",
     "dt_compare_nub_name",
     "platform_compare_name",
 ]
@@ -92,3 +93,16 @@ def acpi_compare_name(nub: IORegistryEntry, wanted: str) -> str | None:
     if found is None and nub.get_name() == wanted:
         found = wanted
     return found
+
+
+def compared_names(nub: IORegistryEntry, comparer: object) -> str:
+    """What ``comparer`` (one of this module's, or the entry-name default) compared a wanted
+    name with on ``nub``, with the values, for the reason an ``IONameMatch`` failed."""
+    keys: tuple[str, ...] = ()
+    if comparer in (dt_compare_nub_name, platform_compare_name, acpi_compare_name):
+        keys = DT_NAME_KEYS + (ACPI_ID_KEYS if comparer is acpi_compare_name else ())
+    parts = [f"{key} " + ", ".join(repr(text) for text in found)
+             for key in keys if (found := list(_strings(nub.get_property(key))))]
+    if comparer is not dt_compare_nub_name:  # the others fall back to the entry's name
+        parts.append(f"the entry name {nub.get_name()!r}")
+    return "; ".join(parts) or "no name, compatible, device_type or model property"

@@ -3,6 +3,10 @@
 Passive matching gives every personality for the BCM4331 a chance; ``probe`` is where a
 driver looks at the device and bids. This one bids 5000 for chips in its table, far above the
 family's own 1500 and a generic driver's 100, and declines anything else.
+
+Power comes from the family (off and on, joined under the PCI nub). As a Broadcom card does,
+the chip loses its firmware when its power goes for sleep, so each power-up after the first
+loads it again (``firmware_loads``).
 """
 
 from __future__ import annotations
@@ -36,6 +40,9 @@ def pci_id(provider: IOService, key: str) -> int | None:
 class AppleBCM43xx(IOWLANDriver):
     """Drives the BCM43xx chips listed in :data:`SUPPORTED_CHIPS`."""
 
+    #: How many times the chip's firmware was loaded: at the first power-up and each wake.
+    firmware_loads: int = 0
+
     def probe(self, provider: IOService, score: int) -> int | None:
         # Decline what the table does not know: a broader IOPCIMatch would otherwise make
         # this driver win chips it cannot run.
@@ -48,6 +55,11 @@ class AppleBCM43xx(IOWLANDriver):
             return False
         self.set_property("IOFirmwareVersion", "7.15.166.24")
         return True
+
+    def set_power_state(self, ordinal: int, device: IOService) -> int:
+        if ordinal and not self.radio_on:
+            self.firmware_loads += 1  # powered up: the chip needs its firmware again
+        return super().set_power_state(ordinal, device)
 
     def chip_name(self, provider: IOService) -> str:
         device = pci_id(provider, "device-id")

@@ -18,6 +18,9 @@ from iokit_host.testing import (
     assert_kext_refused,
     assert_not_bound,
     assert_not_matched,
+    assert_power_state,
+    sleep,
+    wake,
 )
 
 FAMILY = "com.example.iokit.WLANFamily"
@@ -47,6 +50,27 @@ def test_outbids_the_family_on_the_bcm4331(iokit_host: Any) -> None:
 def test_leaves_other_pci_devices_alone(iokit_host: Any) -> None:
     host = iokit_host(kexts=[FAMILY, DRIVER])
     assert_not_matched(host, "AppleBCM43xx", nub="GIGE", key="IOPCIMatch")
+
+
+@needs_family_2
+def test_powers_down_for_sleep_and_back_up_on_wake(iokit_host: Any) -> None:
+    host = iokit_host(kexts=[FAMILY, DRIVER])
+    driver = assert_power_state(host, "AppleBCM43xx", 1)
+    assert driver.radio_on and driver.firmware_loads == 1
+    # In the power tree under its PCI nub, as ``ioreg -p IOPower`` shows it.
+    connection = driver.get_parent_entry("IOPower")
+    assert connection.get_parent_entry("IOPower") is driver.get_provider()
+    sleep(host)
+    assert_power_state(host, driver, 0)
+    assert not driver.radio_on
+    assert driver.get_property("IOPowerManagement")["CurrentPowerState"] == 0
+    dropped = [e.path for e in host.power.log.events()
+               if e.kind == "set-power-state" and e.to_state == 0]
+    slot = host.path_of(driver.get_provider())
+    assert dropped.index(host.path_of(driver)) < dropped.index(slot)  # the card, then its slot
+    wake(host)
+    assert_power_state(host, driver, 1)
+    assert driver.radio_on and driver.firmware_loads == 2  # the firmware is loaded again
 
 
 @needs_family_1

@@ -2,6 +2,14 @@
 
 from __future__ import annotations
 
-from iokit_sample_hid_keyboard.driver import SampleHIDKeyboard, SampleHIDKeyboardEvents
+from iokit_sample_hid_keyboard.driver import (
+    IDLE_SECONDS,
+    KEYBOARD_OFF,
+    KEYBOARD_ON,
+    KEYBOARD_SUSPENDED,
+    SampleHIDKeyboard,
+    SampleHIDKeyboardEvents,
+)
 
-__all__ = ["SampleHIDKeyboard", "SampleHIDKeyboardEvents"]
+__all__ = ["IDLE_SECONDS", "KEYBOARD_OFF", "KEYBOARD_ON", "KEYBOARD_SUSPENDED",
+           "SampleHIDKeyboard", "SampleHIDKeyboardEvents"]

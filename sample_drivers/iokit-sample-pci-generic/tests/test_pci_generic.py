@@ -6,7 +6,14 @@ import plistlib
 from pathlib import Path
 from typing import Any
 
-from iokit_host.testing import assert_bound, assert_not_bound, drivers_named
+from iokit_host.testing import (
+    assert_bound,
+    assert_not_bound,
+    assert_power_state,
+    drivers_named,
+    sleep,
+    wake,
+)
 
 KEXT = "com.example.iokit.PCIGeneric"
 
@@ -39,3 +46,16 @@ def test_stops_when_its_device_is_removed(iokit_host: Any) -> None:
     host.unplug("ARPT")
     assert len(drivers_named(host, "IOPCIDeviceGeneric")) == before - 1
     assert_bound(host, "IOPCIDeviceGeneric", nub="GIGE", score=100)
+
+
+def test_keeps_its_device_on_and_sleeps_and_wakes_with_it(iokit_host: Any) -> None:
+    host = iokit_host(kexts=[KEXT])
+    drivers = drivers_named(host, "IOPCIDeviceGeneric")
+    for driver in drivers:
+        assert_power_state(host, driver, 1)
+    sleep(host)
+    for driver in drivers:
+        assert_power_state(host, driver, 0)
+    wake(host)
+    for driver in drivers:
+        assert_power_state(host, driver, 1)

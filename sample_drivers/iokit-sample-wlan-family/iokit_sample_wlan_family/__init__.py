@@ -7,6 +7,12 @@ the BCM4331 itself, at a modest score, so that a vendor driver can outbid it.
 
 from __future__ import annotations
 
-from iokit_sample_wlan_family.driver import FAMILY_API_VERSION, IOWLANDriver
+from iokit_sample_wlan_family.driver import (
+    FAMILY_API_VERSION,
+    WLAN_OFF,
+    WLAN_ON,
+    WLAN_POWER_STATES,
+    IOWLANDriver,
+)
 
-__all__ = ["FAMILY_API_VERSION", "IOWLANDriver"]
+__all__ = ["FAMILY_API_VERSION", "WLAN_OFF", "WLAN_ON", "WLAN_POWER_STATES", "IOWLANDriver"]

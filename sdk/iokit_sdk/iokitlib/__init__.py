@@ -14,7 +14,7 @@ is imported. A failing ``IOReturn`` raises :class:`IOReturnError` with the code 
     (count,), _ = IOConnectCallMethod(connect, 2, (), b"", 1, 0)
     IOServiceClose(connect)
 
-Not yet here: ``IOConnectMapMemory`` (shared memory) and the power APIs
+``IOConnectMapMemory`` maps a driver's shared memory; IOPMLib's power APIs
 (``IOPMAssertionCreateWithName``, ``IORegisterForSystemPower``).
 """
 
@@ -70,6 +70,12 @@ from iokit_sdk.iokitlib.api import (
     kIOTerminatedNotification,
     mach_task_self,
 )
+from iokit_sdk.iokitlib.memory import (
+    IOConnectMapMemory,
+    IOConnectUnmapMemory,
+    kIOMapAnywhere,
+    kIOMapDefaultCache,
+)
 from iokit_sdk.iokitlib.notify import IONotificationPort
 from iokit_sdk.iokitlib.objects import (
     IO_OBJECT_NULL,
@@ -79,6 +85,26 @@ from iokit_sdk.iokitlib.objects import (
     io_registry_entry_t,
     io_service_t,
     task_t,
+)
+from iokit_sdk.iokitlib.pmlib import (
+    IOAllowPowerChange,
+    IOCancelPowerChange,
+    IODeregisterForSystemPower,
+    IOPMAssertionCreateWithName,
+    IOPMAssertionID,
+    IOPMAssertionRelease,
+    IOPMCopyAssertionsByProcess,
+    IOPMCopyAssertionsStatus,
+    IOPMFindPowerManagement,
+    IOPMSleepSystem,
+    IORegisterForSystemPower,
+    kIOPMAssertionLevelOff,
+    kIOPMAssertionLevelOn,
+    kIOPMAssertionTypeNoDisplaySleep,
+    kIOPMAssertionTypeNoIdleSleep,
+    kIOPMAssertionTypePreventSystemSleep,
+    kIOPMAssertionTypePreventUserIdleDisplaySleep,
+    kIOPMAssertionTypePreventUserIdleSystemSleep,
 )
 from iokit_sdk.iokitlib.port import KernelConnectionError, MainPort, ProtocolVersionError
 from iokit_sdk.returns import IOReturn, IOReturnError, return_name
@@ -150,4 +176,29 @@ __all__ = [
     "mach_task_self",
     "return_name",
     "task_t",
+]
+# IOConnectMapMemory (iokitlib/memory.py), IOPMLib (iokitlib/pmlib.py)
+__all__ += [
+    "IOAllowPowerChange",
+    "IOCancelPowerChange",
+    "IOConnectMapMemory",
+    "IOConnectUnmapMemory",
+    "IODeregisterForSystemPower",
+    "IOPMAssertionCreateWithName",
+    "IOPMAssertionID",
+    "IOPMAssertionRelease",
+    "IOPMCopyAssertionsByProcess",
+    "IOPMCopyAssertionsStatus",
+    "IOPMFindPowerManagement",
+    "IOPMSleepSystem",
+    "IORegisterForSystemPower",
+    "kIOMapAnywhere",
+    "kIOMapDefaultCache",
+    "kIOPMAssertionLevelOff",
+    "kIOPMAssertionLevelOn",
+    "kIOPMAssertionTypeNoDisplaySleep",
+    "kIOPMAssertionTypeNoIdleSleep",
+    "kIOPMAssertionTypePreventSystemSleep",
+    "kIOPMAssertionTypePreventUserIdleDisplaySleep",
+    "kIOPMAssertionTypePreventUserIdleSystemSleep",
 ]

@@ -13,6 +13,7 @@ import itertools
 import os
 import selectors
 import socket
+import struct
 import sys
 import threading
 import time
@@ -80,7 +81,7 @@ class MainPort:
         self._queues: dict[int, deque[Note]] = {}
         self.on_unrouted: Callable[[Note], None] | None = None
         self.closed_reason: str | None = None
-        self._sock = _connect(self.path)
+        self._sock = _connect(self.path, timeout)
         self._selector = selectors.DefaultSelector()  # poll-based: any descriptor number
         self._selector.register(self._sock, selectors.EVENT_READ)
         try:
@@ -112,7 +113,7 @@ class MainPort:
                 raise self._lost(f"the kernel went away ({error.strerror or error})") from error
             deadline = time.monotonic() + self.timeout
             while request_id not in self._replies:
-                self._receive(deadline)
+                self._receive_reply(deadline)
             return self._replies.pop(request_id)
 
     def call(self, op: str, **fields: Any) -> dict[str, Any]:
@@ -143,6 +144,21 @@ class MainPort:
                         break
 
     # -- the socket ----------------------------------------------------------------------
+    def _receive_reply(self, deadline: float) -> None:
+        """Read once, waiting for the reply in ``recv`` itself: one system call per read (the
+        socket's ``SO_RCVTIMEO`` bounds the wait) where a ``select`` first would take two."""
+        try:
+            data = self._sock.recv(_RECV)
+        except BlockingIOError:  # SO_RCVTIMEO passed without data
+            if time.monotonic() < deadline:
+                return
+            raise KernelConnectionError(
+                f"the kernel did not answer within {self.timeout:g} s",
+                reference="kernel-timeout", code=IOReturn.TIMEOUT) from None
+        except (OSError, ValueError) as error:  # ValueError: the socket is already closed
+            raise self._lost(f"the kernel went away ({error})") from error
+        self._absorb(data)
+
     def _receive(self, deadline: float | None, *, quiet_timeout: bool = False) -> bool:
         """Read once, waiting until ``deadline``; False when nothing came in time."""
         remaining = None if deadline is None else max(deadline - time.monotonic(), 0.0)
@@ -157,6 +173,10 @@ class MainPort:
             raise KernelConnectionError(
                 f"the kernel did not answer within {self.timeout:g} s",
                 reference="kernel-timeout", code=IOReturn.TIMEOUT)
+        self._absorb(data)
+        return True
+
+    def _absorb(self, data: bytes) -> None:
         if not data:
             raise self._lost("the kernel closed the connection")
         try:
@@ -165,7 +185,6 @@ class MainPort:
             raise self._lost(f"the kernel sent a bad frame: {error}") from error
         for message in messages:
             self._route(message)
-        return True
 
     def _read_refusal(self) -> None:
         """Read what the kernel sent before closing; raises its refusal if there is one."""
@@ -225,8 +244,11 @@ class MainPort:
         self.close()
 
 
-def _connect(path: str) -> socket.socket:
+def _connect(path: str, timeout: float) -> socket.socket:
     sock = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+    seconds = min(max(timeout, 0.001), 1e6)  # a reply's wait, bounded in recv itself
+    sock.setsockopt(socket.SOL_SOCKET, socket.SO_RCVTIMEO,
+                    struct.pack("ll", int(seconds), int(seconds % 1 * 1e6)))
     try:
         sock.connect(path)
     except OSError as error:

@@ -12,6 +12,7 @@ from collections.abc import Mapping
 from typing import Any, ClassVar
 
 from iokit_sdk import IOReturn, IOService
+from iokit_sdk.memory import IOBufferMemoryDescriptor
 from iokit_sdk.userclient import (
     IOExternalMethodArguments,
     IOExternalMethodDispatch2022,
@@ -48,6 +49,12 @@ class TestUCDriver(IOService):
             return None  # the IOUserClientClass path
         factory = {1: NoEntitlementsClient, 2: ExclusiveClient, 3: EntitledOpenClient}
         return factory[type]() if type in factory else IOReturn.BAD_ARGUMENT
+
+    def shared_page(self) -> IOBufferMemoryDescriptor:
+        page = getattr(self, "_page", None)
+        if page is None:
+            page = self._page = IOBufferMemoryDescriptor.with_capacity(4096)
+        return page
 
     def set_value(self, value: int) -> None:
         self.value = value
@@ -90,6 +97,13 @@ def _watch(target: IOUserClient, reference: Any, args: IOExternalMethodArguments
     return IOReturn.SUCCESS
 
 
+def _poke(target: IOUserClient, reference: Any, args: IOExternalMethodArguments) -> int:
+    offset, value = args.scalar_input
+    page = _driver(target).shared_page()
+    return IOReturn.SUCCESS if page.write_bytes(offset, bytes([value & 0xFF])) else \
+        IOReturn.BAD_ARGUMENT
+
+
 def _raise(target: IOUserClient, reference: Any, args: IOExternalMethodArguments) -> int:
     raise RuntimeError("the test driver fails on purpose")
 
@@ -106,7 +120,14 @@ class TestUserClient(IOUserClient2022):
         IOExternalMethodDispatch2022(_set, 1, 0, 0, 0, check_entitlement=WRITE),  # 5
         IOExternalMethodDispatch2022(_raise, 0, 0, 0, 0),  # 6: the driver raises
         IOExternalMethodDispatch2022(None, 0, 0, 0, 0),  # 7: no function
+        IOExternalMethodDispatch2022(_poke, 2, 0, 0, 0),  # 8: write a byte to shared memory
     )
+
+    def client_memory_for_type(self, type: int) -> Any:
+        """Type 0: the driver's one shared page; any other type is not ours."""
+        if type != 0:
+            return IOReturn.BAD_ARGUMENT
+        return _driver(self).shared_page()
 
 
     def client_died(self) -> int:

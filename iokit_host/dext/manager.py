@@ -1,0 +1,600 @@
+"""One kernel's driver processes: launch on first match, forward calls, account for crashes.
+
+IOKit's side of DriverKit lives in ``IOUserServer`` (``launchUserServer``, ``rpc``,
+``clientClose``, ``finalize``) and ``IOService::probeCandidates``. Here a :class:`DextManager`
+per kernel keeps one :class:`ServerRecord` per server name. A proxy's first call launches the
+server (or reuses it), creates the driver object there and forwards the call; replies carry the
+driver's property changes and the nubs it published, which the kernel applies. A process that
+dies or hangs is a crash (:meth:`DextManager._crashed`): it is recorded on the host clock, the
+services it hosted are terminated with rematch (``ClientCrashed``), so the next match relaunches
+it; past the daily limit (:mod:`iokit_host.dext.crashes`) it is not relaunched until the window
+passes, and ``dext-crash-limit`` says so.
+"""
+
+from __future__ import annotations
+
+import itertools
+import select
+import socket
+import weakref
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from functools import partial
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from iokit_sdk import keys
+from iokit_sdk.returns import IOReturn
+from iokit_sdk.service import TERMINATE_WITH_REMATCH, IOService
+from iokit_sdk.userclient import IOExternalMethodArguments
+from iokit_sdk.values import OSNumber
+
+from iokit_host.clock import Timer
+from iokit_host.dext.crashes import MAX_CRASHES_PER_DAY, CrashLedger
+from iokit_host.dext.power import join_power
+from iokit_host.dext.process import DextProcessError, DriverProcess
+from iokit_host.dext.proxy import (
+    DextObject,
+    IOUserServer,
+    IOUserService,
+    IOUserUserClient,
+    nub_class,
+)
+from iokit_host.errors import Diagnostic, Severity
+from iokit_host.settings import env_seconds
+
+if TYPE_CHECKING:
+    from iokit_host.kernel.protocol import WorkLoop
+
+__all__ = ["DextCallError", "DextCrashedError", "DextManager", "DextRow", "ServerRecord",
+           "manager_for"]
+
+_MANAGERS: weakref.WeakKeyDictionary[Any, DextManager] = weakref.WeakKeyDictionary()
+_UNSUPPORTED = 0xE00002C7
+
+
+class DextCrashedError(Exception):
+    """The driver process died or hung during a call (the call's driver fault)."""
+
+
+class DextCallError(Exception):
+    """The driver process refused a call (an unknown class, say); it is still running."""
+
+
+def manager_for(kernel: WorkLoop) -> DextManager:
+    """The :class:`DextManager` of ``kernel``, made on first use."""
+    manager = _MANAGERS.get(kernel)
+    if manager is None:
+        manager = _MANAGERS[kernel] = DextManager(kernel)
+    return manager
+
+
+@dataclass
+class ServerRecord:
+    """One server name's state (mutable: it follows the process through relaunches)."""
+
+    name: str
+    bundle_id: str
+    package: str | None
+    paths: tuple[str, ...]
+    process: DriverProcess | None = None
+    state: str = "launching"
+    entry: IOUserServer | None = None
+    proxies: dict[int, DextObject] = field(default_factory=dict)
+    started: dict[DextObject, None] = field(default_factory=dict)
+    launches: int = 0
+    last_reason: str = ""
+    providers_sent: set[int] = field(default_factory=set)
+    waiting: list[IOService] = field(default_factory=list)
+    timer: Timer | None = None
+
+    @property
+    def pid(self) -> int | None:
+        process = self.process
+        return process.pid if process is not None and process.alive else None
+
+
+@dataclass(frozen=True, slots=True)
+class DextRow:
+    """One line of ``iokit dext list`` (``systemextensionsctl list``)."""
+
+    bundle_id: str
+    server: str
+    pid: int | None
+    state: str
+    crashes: int
+    crashes_total: int
+    launches: int
+    services: int
+    version: str | None = None
+
+    def to_json(self) -> dict[str, Any]:
+        return {"bundle_id": self.bundle_id, "version": self.version, "server": self.server,
+                "pid": self.pid, "state": self.state, "crashes_in_window": self.crashes,
+                "crashes_total": self.crashes_total, "launches": self.launches,
+                "services": self.services}
+
+
+class DextManager:
+    """The driver processes of one kernel."""
+
+    def __init__(self, kernel: WorkLoop) -> None:
+        self.kernel = kernel
+        #: Bundle ids whose ordinary drivers run in driver processes (``--isolate``).
+        self.isolated: set[str] = set()
+        self.servers: dict[str, ServerRecord] = {}
+        self.crashes = CrashLedger()
+        self.checkin_timeout_s = self._seconds("IOKIT_DEXT_CHECKIN_TIMEOUT", 10.0)
+        self.call_timeout_s = self._seconds("IOKIT_DEXT_CALL_TIMEOUT", 10.0)
+        self._objects = itertools.count(1)
+        self._processes: list[DriverProcess] = []
+        # Every server ends with the kernel: when the manager goes, or the interpreter exits.
+        self._finalizer = weakref.finalize(self, _stop_all, self._processes)
+
+    def _seconds(self, name: str, default: float) -> float:
+        try:
+            return env_seconds(name, default)
+        except ValueError as error:
+            self.kernel.report(Diagnostic("dext-bad-timeout", str(error), key=name,
+                                          hint=f"give seconds; {default:g} is used",
+                                          severity=Severity.WARNING))
+            return default
+
+    # -- the proxy's calls ---------------------------------------------------------------------
+    def probe(self, proxy: DextObject, provider: IOService, score: int) -> Any:
+        """The driver's ``probe`` in its process: what it returned (the kernel reads it)."""
+        record = self._live_record(proxy) or self._server(proxy, provider)
+        if record is None:
+            return None
+        if proxy.dext_obj is None and not self._create(record, proxy):
+            return None
+        return self._call(record, proxy, "probe", provider, [score]).get("result")
+
+    def start(self, proxy: DextObject, provider: IOService) -> Any:
+        """The driver's ``start`` in its process: what it returned (None warns, as in-kernel)."""
+        record = self._live_record(proxy)
+        if record is None and isinstance(proxy, IOUserUserClient):
+            raise DextCrashedError(f"driver process {proxy.dext_server}: not running")
+        record = record or self._server(proxy, provider)
+        if record is None:
+            return False
+        if proxy.dext_obj is None and not self._create(record, proxy):
+            return False
+        result = self._call(record, proxy, "start", provider, []).get("result")
+        if result is not False and not proxy.is_inactive():
+            record.started[proxy] = None
+            if not isinstance(proxy, IOUserUserClient):
+                join_power(proxy, provider)  # serviceStarted: DriverKit's fixed power table
+        return result
+
+    # -- user clients (IOUserUserClient) -------------------------------------------------------
+    def new_user_client(self, proxy: IOUserService, task: Any, type: int,
+                        properties: Mapping[str, Any] | None) -> Any:
+        """``NewUserClient`` in the process: a kernel-side :class:`IOUserUserClient` for the
+        user client made there, or an IOReturn (``kIOReturnNotResponding`` when the process
+        is gone or dies answering)."""
+        record = self._live_record(proxy)
+        if record is None:
+            return IOReturn.NOT_RESPONDING
+        obj = next(self._objects)
+        try:
+            reply = self._send(record, proxy, {
+                "op": "call", "obj": proxy.dext_obj, "method": "new_user_client", "uc": obj,
+                "args": [type, dict(properties or {}), _task(task)]}, "new_user_client")
+        except (DextCrashedError, DextCallError):
+            return IOReturn.NOT_RESPONDING
+        result = reply.get("result")
+        if not isinstance(result, dict):
+            return result if type_is_int(result) else IOReturn.UNSUPPORTED
+        client = IOUserUserClient(dict(result.get("props") or {}))
+        name = result.get("name")
+        if isinstance(name, str):
+            client.set_name(name)
+        client.dext_obj, client.dext_server = obj, record.name
+        record.proxies[obj] = client
+        return client
+
+    def external_method(self, client: IOUserUserClient, selector: int,
+                        arguments: IOExternalMethodArguments) -> int:
+        """``ExternalMethod`` in the process; the scalars and structure it wrote come back
+        into ``arguments``. Async calls do not cross (``kIOReturnUnsupported``)."""
+        if arguments.is_async:
+            return IOReturn.UNSUPPORTED
+        record = self._live_record(client)
+        if record is None:
+            return IOReturn.NOT_RESPONDING
+        try:
+            reply = self._call(record, client, "external_method", None, [
+                selector, list(arguments.scalar_input), bytes(arguments.structure_input),
+                arguments.scalar_output_count, arguments.structure_output_size])
+        except (DextCrashedError, DextCallError):
+            return IOReturn.NOT_RESPONDING
+        result = reply.get("result")
+        if not isinstance(result, dict) or not type_is_int(result.get("ret")):
+            return IOReturn.INTERNAL_ERROR
+        scalars = result.get("scalars")
+        if isinstance(scalars, list) and all(type_is_int(v) for v in scalars):
+            arguments.scalar_output = list(scalars)
+        structure = result.get("structure")
+        if isinstance(structure, bytes):
+            arguments.structure_output = structure
+        return int(result["ret"])
+
+    def forward(self, proxy: DextObject, method: str, provider: IOService | None,
+                args: list[Any], default: Any) -> Any:
+        """A call whose failure changes nothing for the caller (``stop``, ``will_terminate``):
+        a dead or refusing server answers ``default``."""
+        record = self._live_record(proxy)
+        if record is None:
+            return default
+        try:
+            return self._call(record, proxy, method, provider, args).get("result", default)
+        except (DextCrashedError, DextCallError):
+            return default
+
+    def free(self, proxy: DextObject) -> None:
+        record = self._live_record(proxy)
+        if record is not None:
+            self.forward(proxy, "free", None, [], None)
+        record = self.servers.get(proxy.dext_server or "")
+        if record is not None and proxy.dext_obj is not None:
+            record.proxies.pop(proxy.dext_obj, None)
+            record.started.pop(proxy, None)
+            if not record.proxies and record.process is not None and record.process.alive:
+                self._retire(record)
+
+    def _retire(self, record: ServerRecord) -> None:
+        """The server hosts nothing any more: it exits, as a dext does when its last service
+        goes (``IOUserServer::finalize``); not a crash. The next match launches it again."""
+        assert record.process is not None
+        record.process.stop()
+        if record.process in self._processes:
+            self._processes.remove(record.process)
+        record.process, record.state = None, "idle"
+        if record.entry is not None and not record.entry.is_inactive():
+            self.kernel.terminate(record.entry)
+        record.entry = None
+
+    # -- servers -------------------------------------------------------------------------------
+    def _live_record(self, proxy: DextObject) -> ServerRecord | None:
+        record = self.servers.get(proxy.dext_server or "")
+        if record is None or proxy.dext_obj is None or record.process is None \
+                or not record.process.alive or record.proxies.get(proxy.dext_obj) is not proxy:
+            return None
+        return record
+
+    def _record_for(self, proxy: DextObject) -> ServerRecord:
+        personality = proxy.dext_personality
+        dext_name = personality.get(keys.USER_SERVER_NAME)
+        bundle_id = str(personality.get(keys.BUNDLE_IDENTIFIER, ""))
+        name = dext_name if isinstance(dext_name, str) and dext_name else bundle_id
+        record = self.servers.get(name)
+        if record is None:
+            package, paths = self._code_of(bundle_id)
+            record = self.servers[name] = ServerRecord(name, bundle_id, package, paths)
+        return record
+
+    def _code_of(self, bundle_id: str) -> tuple[str | None, tuple[str, ...]]:
+        resolution = self.kernel.resolution
+        bundle = resolution.bundle(bundle_id) if resolution is not None else None
+        if bundle is None or bundle.package is None:
+            return None, ()
+        paths: tuple[str, ...] = ()
+        if bundle.distribution is None and bundle.source is not None:
+            paths = (str(Path(bundle.source).parent.parent),)
+        return bundle.package, paths
+
+    def _server(self, proxy: DextObject, provider: IOService) -> ServerRecord | None:
+        """The running server for ``proxy``, launched if needed; None past the crash limit.
+
+        :raises DextCrashedError: the launch failed (it is counted as a crash).
+        """
+        record = self._record_for(proxy)
+        if proxy.dext_obj is not None and self._live_record(proxy) is not None:
+            return record
+        # Created in a process that died since (another candidate's crash): a fresh object in
+        # the relaunched process, as a rematch would make.
+        proxy.dext_obj = None
+        if record.process is not None and record.process.alive:
+            return record
+        now = self.kernel.clock.now_ns()
+        if self.crashes.limited(record.name, now):
+            self._limited(record, provider, now)
+            return None
+        self._launch(record, proxy)
+        return record
+
+    def _launch(self, record: ServerRecord, proxy: DextObject) -> None:
+        process = DriverProcess(record.name, record.package, record.paths)
+        self._processes.append(process)
+        record.state = "launching"
+        record.providers_sent.clear()
+        try:
+            process.launch(self.checkin_timeout_s)
+        except DextProcessError as error:
+            record.process = process
+            self._crashed(record, str(error))
+            raise DextCrashedError(f"driver process {record.name}: {error}") from None
+        finally:
+            if not process.alive and process in self._processes:
+                self._processes.remove(process)
+        record.process = process
+        record.state = "running"
+        record.launches += 1
+        record.entry = self._publish_server(record.name, proxy)
+
+    def _publish_server(self, name: str, proxy: IOService) -> IOUserServer | None:
+        tag = proxy.get_registry_entry_id() or 0
+        entry = IOUserServer({keys.USER_SERVER_NAME: name, "IOUserServerTag": OSNumber(tag, 64)},
+                             name=f"IOUserServer({name}-0x{tag:x})")
+        root = self.kernel.registry.plane_root(keys.SERVICE_PLANE)
+        if not isinstance(root, IOService) or not self.kernel.link(entry, root):
+            return None
+        self.kernel.register_service(entry)
+        return entry
+
+    # -- calls ---------------------------------------------------------------------------------
+    def _create(self, record: ServerRecord, proxy: DextObject) -> bool:
+        obj = next(self._objects)
+        proxy.dext_obj, proxy.dext_server = obj, record.name
+        record.proxies[obj] = proxy
+        personality = proxy.dext_personality
+        user_class = personality.get(keys.USER_CLASS)
+        is_dext = isinstance(user_class, str) and keys.USER_SERVER_NAME in personality
+        class_name = user_class if is_dext else proxy.iokit_class_name
+        reply = self._send(record, proxy, {
+            "op": "create", "obj": obj, "class": class_name, "props": personality,
+            "codeless": record.package is None}, "init")
+        if is_dext:
+            # serviceAttach: the kernel service takes the user class's name and chain.
+            assert isinstance(class_name, str)
+            proxy.set_name(class_name)
+            chain = [c for c in reply.get("chain") or [class_name]
+                     if isinstance(c, str) and c != "IORegistryEntry"]
+            proxy.set_property("IOUserClasses", [*chain, "OSObject"])
+            proxy.set_property("IOMatchedPersonality", _personality(personality))
+        return reply.get("result") is not False
+
+    def _call(self, record: ServerRecord, proxy: DextObject, method: str,
+              provider: IOService | None, args: list[Any]) -> dict[str, Any]:
+        message = {"op": "call", "obj": proxy.dext_obj, "method": method, "args": args,
+                   "provider": self._provider_spec(record, provider)}
+        return self._send(record, proxy, message, method)
+
+    def _send(self, record: ServerRecord, proxy: DextObject, message: dict[str, Any],
+              what: str) -> dict[str, Any]:
+        process = record.process
+        if process is None:
+            raise DextCrashedError(f"driver process {record.name}: {record.last_reason}")
+        try:
+            reply = process.call(message, self.call_timeout_s, what)
+        except DextProcessError as error:
+            self._crashed(record, str(error))
+            raise DextCrashedError(f"driver process {record.name}: {error}") from None
+        if not reply.get("ok"):
+            raise DextCallError(str(reply.get("error")))
+        self._apply(record, proxy, reply)
+        return reply
+
+    def _provider_spec(self, record: ServerRecord, provider: IOService | None
+                       ) -> dict[str, Any] | None:
+        if provider is None:
+            return None
+        if isinstance(provider, IOUserService) and provider.dext_server == record.name \
+                and provider.dext_obj is not None:
+            return {"local": provider.dext_obj}  # the driver object itself, in that process
+        key = id(provider)
+        spec: dict[str, Any] = {"obj": key}
+        if key not in record.providers_sent:
+            record.providers_sent.add(key)
+            spec.update(chain=list(provider.class_chain), name=provider.get_name(),
+                        location=provider.get_location(), props=dict(provider.properties))
+        return spec
+
+    def _apply(self, record: ServerRecord, proxy: DextObject, reply: Mapping[str, Any]
+               ) -> None:
+        """What the driver did during the call: properties, nubs, requests. A part that does
+        not read is reported and dropped; the rest is applied."""
+        for part, apply in (("props", self._apply_props), ("removed", self._apply_removed),
+                            ("others", self._apply_others),
+                            ("published", self._apply_published),
+                            ("requests", self._apply_requests)):
+            value = reply.get(part)
+            if value is None:
+                continue
+            try:
+                apply(record, proxy, value)
+            except (TypeError, ValueError, AttributeError, KeyError) as error:
+                self._report_value(record, part, error)
+
+    def _apply_props(self, record: ServerRecord, proxy: DextObject, props: Any) -> None:
+        for key, value in dict(props).items():
+            try:
+                proxy.set_property(str(key), value)
+            except (TypeError, ValueError) as error:
+                self._report_value(record, str(key), error)
+
+    def _apply_removed(self, record: ServerRecord, proxy: DextObject, keys_: Any) -> None:
+        for key in list(keys_):
+            if isinstance(key, str):
+                proxy.remove_property(key)
+
+    def _apply_others(self, record: ServerRecord, proxy: DextObject, others: Any) -> None:
+        for obj, props, removed in list(others):
+            other = record.proxies.get(_int(obj))
+            if other is not None and not other.is_inactive():
+                self._apply_props(record, other, props)
+                self._apply_removed(record, other, removed)
+
+    def _apply_published(self, record: ServerRecord, proxy: DextObject, nubs: Any) -> None:
+        for spec in list(nubs):
+            try:
+                self._publish_nub(record, dict(spec))
+            except (TypeError, ValueError, AttributeError, KeyError) as error:
+                self._report_value(record, "published nub", error)
+
+    def _apply_requests(self, record: ServerRecord, proxy: DextObject, requests: Any
+                        ) -> None:
+        for request in list(requests):
+            if isinstance(request, dict):
+                self._request(record, request)
+
+    def _publish_nub(self, record: ServerRecord, spec: Mapping[str, Any]) -> None:
+        owner = record.proxies.get(_int(spec.get("provider")))
+        if owner is None or owner.is_inactive():
+            return
+        chain = [c for c in spec.get("chain") or () if isinstance(c, str)] or ["IOService"]
+        name, location = spec.get("name"), spec.get("location")
+        nub = nub_class(chain)(dict(spec.get("props") or {}),
+                               name=name if isinstance(name, str) else None,
+                               location=location if isinstance(location, str) else None)
+        if nub.attach(owner):
+            nub.register_service()
+
+    def _request(self, record: ServerRecord, request: Mapping[str, Any]) -> None:
+        if request.get("op") == "terminate":
+            target = record.proxies.get(_int(request.get("obj")))
+            if target is not None and not target.is_inactive():
+                self.kernel.terminate(target, _int(request.get("options")))
+        elif request.get("op") == "publish_resource" and isinstance(request.get("key"), str):
+            self.kernel.publish_resource(request["key"], request.get("value"))
+
+    def _report_value(self, record: ServerRecord, key: str, error: Exception) -> None:
+        self.kernel.report(Diagnostic(
+            "dext-bad-property", f"driver process {record.name} sent {key} the kernel cannot "
+            f"hold: {type(error).__name__}: {error}", subject=record.bundle_id, key=key, severity=Severity.WARNING,
+            hint="registry values are numbers, strings, data, booleans, arrays and "
+                 "dictionaries"))
+
+    # -- crashes -------------------------------------------------------------------------------
+    def _crashed(self, record: ServerRecord, reason: str) -> None:
+        """``clientClose`` and ``finalize``: count the crash, drop the server's registry entry,
+        terminate what it hosted with rematch (a relaunch follows unless limited)."""
+        process, pid = record.process, record.process.pid if record.process else None
+        if process is None or process.crash_counted:
+            return
+        process.crash_counted = True
+        now = self.kernel.clock.now_ns()
+        self.crashes.record(record.name, now, reason)
+        record.state, record.last_reason, record.process = "crashed", reason, None
+        if process in self._processes:
+            self._processes.remove(process)
+        self.kernel.report(Diagnostic(
+            "dext-client-crashed",
+            f"driver process {record.name} (pid {pid}) "
+            f"{reason.removeprefix('the driver process ')}",
+            subject=record.bundle_id,
+            hint=f"ClientCrashed: its services are terminated and rematched, so it is "
+                 f"relaunched; more than {MAX_CRASHES_PER_DAY} crashes in 24 hours stop that"))
+        started = [p for p in record.started if not p.is_inactive()]
+        record.started.clear()
+        record.proxies.clear()
+        if record.entry is not None and not record.entry.is_inactive():
+            self.kernel.terminate(record.entry)
+        record.entry = None
+        for proxy in started:
+            self.kernel.terminate(proxy, TERMINATE_WITH_REMATCH)
+
+    def _limited(self, record: ServerRecord, provider: IOService, now: int) -> None:
+        ends = self.crashes.window_ends_ns(record.name, now) or now
+        record.state = "crash-limit"
+        if provider in record.waiting:
+            return
+        record.waiting.append(provider)
+        count = len(self.crashes.in_window(record.name, now))
+        self.kernel.report(Diagnostic(
+            "dext-crash-limit", f"driver process {record.name} crashed {count} times within "
+            f"24 hours of host time (more than {MAX_CRASHES_PER_DAY}); it is not relaunched "
+            f"for {provider.get_name()} until host time {ends / 1e9:g} s",
+            subject=record.bundle_id,
+            hint=f"last crash: {record.last_reason}; fix the driver, or advance the host "
+                 "clock past the window; other drivers may match the device meanwhile"))
+        if record.timer is None:
+            record.timer = self.kernel.clock.call_at(ends, partial(self._window_passed, record))
+
+    def _window_passed(self, record: ServerRecord) -> None:
+        """The oldest crash left the window: rematch the devices left without the server."""
+        record.timer = None
+        waiting, record.waiting = record.waiting, []
+        if record.state == "crash-limit":
+            record.state = "crashed"
+        for nub in waiting:
+            if not nub.is_inactive():
+                self.kernel.register_service(nub)
+
+    def poll(self, timeout_s: float = 0.0) -> list[str]:
+        """Notice servers that died while idle (waiting up to ``timeout_s`` for one to), handle
+        their crashes and return their names; the caller runs the work loop after."""
+        live = {r.process.channel.fileno(): r for r in self.servers.values()
+                if r.process is not None and r.process.alive and r.process.channel is not None}
+        if not live:
+            return []
+        ready, _, _ = select.select(list(live), [], [], timeout_s)
+        crashed: list[str] = []
+        for fd in ready:
+            record = live[fd]
+            process = record.process
+            if process is None or not _closed(fd):
+                continue
+            self._crashed(record, process.died())
+            crashed.append(record.name)
+        return crashed
+
+    def shutdown(self) -> None:
+        """Stop every server (the kernel is going away): not crashes."""
+        for record in self.servers.values():
+            if record.process is not None:
+                record.process.stop()
+                record.process = None
+            record.state = "stopped"
+        self._processes.clear()
+
+    def rows(self) -> list[DextRow]:
+        now = self.kernel.clock.now_ns()
+        return [DextRow(r.bundle_id, r.name, r.pid, r.state,
+                        len(self.crashes.in_window(r.name, now)),
+                        self.crashes.total.get(r.name, 0), r.launches, len(r.started))
+                for r in sorted(self.servers.values(), key=lambda r: r.name)]
+
+
+def type_is_int(value: Any) -> bool:
+    return isinstance(value, int) and not isinstance(value, bool)
+
+
+def _task(task: Any) -> dict[str, Any] | None:
+    """The caller, as a driver process's user client sees it (``OwningTask``'s fields)."""
+    if task is None:
+        return None
+    return {"pid": getattr(task, "pid", 0), "uid": getattr(task, "uid", 0),
+            "gid": getattr(task, "gid", 0), "name": str(getattr(task, "name", "")),
+            "entitlements": sorted(getattr(task, "entitlements", ()))}
+
+
+def _int(value: Any) -> int:
+    """An object number or option word from a reply: an int, else 0 (names nothing)."""
+    return value if type(value) is int else 0
+
+
+def _closed(fd: int) -> bool:
+    """A readable socket that has nothing to read: its peer is gone."""
+    sock = socket.socket(fileno=fd)
+    try:
+        return sock.recv(1, socket.MSG_PEEK | socket.MSG_DONTWAIT) == b""
+    except BlockingIOError:
+        return False
+    except OSError:
+        return True
+    finally:
+        sock.detach()
+
+
+def _personality(properties: Mapping[str, Any]) -> dict[str, Any]:
+    """The matched personality as ``IOMatchedPersonality`` records it (without what the kernel
+    added to the instance's copy)."""
+    return {k: v for k, v in properties.items() if k != keys.NAME_MATCHED}
+
+
+def _stop_all(processes: list[DriverProcess]) -> None:
+    for process in list(processes):
+        process.stop()
+    processes.clear()

@@ -1,0 +1,204 @@
+"""One driver process: launch, check-in, calls with deadlines, death and reaping.
+
+IOKit asks kernelmanagerd to spawn a dext (``OSKext::requestDaemonLaunch``) and waits up to
+120 s for it to check in with the token it was given (``IOUserServerCheckInToken``). Here the
+kernel spawns ``python -m iokit_host.dext.server`` itself with a socket pair (its calls) and a
+life pipe whose closing ends the child when the kernel's process dies, however it dies. The
+check-in and every call wait in **real** time (the peer is a real process; the host clock moves
+only when driven): ``IOKIT_DEXT_CHECKIN_TIMEOUT`` (10 s) and ``IOKIT_DEXT_CALL_TIMEOUT`` (10 s).
+A child is always reaped (``wait``), so no zombie stays behind.
+"""
+
+from __future__ import annotations
+
+import os
+import secrets
+import signal
+import socket
+import subprocess
+import sys
+import tempfile
+from pathlib import Path
+from typing import Any
+
+from iokit_host.dext.channel import Channel, ChannelClosed, ChannelTimeout
+
+__all__ = ["DextProcessError", "DriverProcess"]
+
+#: How long a killed or released child may take to be reaped (it is SIGKILLed first).
+_REAP_S = 10.0
+
+
+class DextProcessError(Exception):
+    """The driver process is gone (crashed, killed, hung, never checked in); ``reason`` says how."""
+
+
+class DriverProcess:
+    """A driver process for one server name.
+
+    :param name: the server name (``IOUserServerName``, or an isolated kext's bundle id).
+    :param package: the kext's import package; None for a codeless dext (stand-in classes).
+    :param paths: folders the child needs on its import path first.
+    """
+
+    def __init__(self, name: str, package: str | None, paths: tuple[str, ...] = ()) -> None:
+        self.name = name
+        self.package = package
+        self.paths = paths
+        self.proc: subprocess.Popen[bytes] | None = None
+        self.channel: Channel | None = None
+        self.pid: int | None = None
+        self._life_w: int | None = None
+        self._log = tempfile.TemporaryFile()  # noqa: SIM115 - lives as long as the process
+        self.dead_reason: str | None = None
+        #: Set once the kernel has counted this process's death as a crash.
+        self.crash_counted = False
+
+    # -- launch --------------------------------------------------------------------------------
+    def launch(self, checkin_timeout_s: float) -> None:
+        """Spawn the child and wait for its check-in.
+
+        :raises DextProcessError: it exited, or did not check in within the timeout (then it
+            is killed); either way it is reaped.
+        """
+        ours, theirs = socket.socketpair(socket.AF_UNIX, socket.SOCK_STREAM)
+        life_r, life_w = os.pipe()
+        token = secrets.token_hex(16)
+        env = dict(os.environ, IOKIT_DEXT_TOKEN=token,
+                   PYTHONPATH=os.pathsep.join(_import_path(self.paths)))
+        command = [sys.executable, "-m", "iokit_host.dext.server", "--fd", str(theirs.fileno()),
+                   "--life-fd", str(life_r), "--name", self.name,
+                   "--package", self.package or ""]
+        try:
+            self.proc = subprocess.Popen(
+                command, pass_fds=(theirs.fileno(), life_r), stdin=subprocess.DEVNULL,
+                stdout=subprocess.DEVNULL, stderr=self._log, env=env)
+        except OSError as error:
+            ours.close()
+            os.close(life_w)
+            raise DextProcessError(f"could not start a driver process: {error}") from error
+        finally:
+            theirs.close()
+            os.close(life_r)
+        self.pid = self.proc.pid
+        self._life_w = life_w
+        self.channel = Channel(ours)
+        self._check_in(token, checkin_timeout_s)
+
+    def _check_in(self, token: str, timeout_s: float) -> None:
+        assert self.channel is not None
+        try:
+            message = self.channel.receive(timeout_s)
+        except ChannelTimeout:
+            raise self._fail(f"did not check in within {timeout_s:g} s and was killed") from None
+        except ChannelClosed:
+            raise self._fail(self._exit_reason("before checking in")) from None
+        if message.get("op") != "checkin" or not secrets.compare_digest(
+                str(message.get("token", "")), token):
+            raise self._fail("check-in token verification failed; the process was killed")
+
+    # -- calls ---------------------------------------------------------------------------------
+    def call(self, message: dict[str, Any], timeout_s: float, what: str) -> dict[str, Any]:
+        """Send ``message`` and return the reply.
+
+        :raises DextProcessError: the process died during the call, or did not answer within
+            ``timeout_s`` (then it is killed: a hang is a crash).
+        """
+        if self.channel is None or self.dead_reason is not None:
+            raise DextProcessError(self.dead_reason or "the driver process is not running")
+        try:
+            return self.channel.call(message, timeout_s)
+        except ChannelTimeout:
+            raise self._fail(f"did not answer {what} within {timeout_s:g} s and was "
+                             "killed") from None
+        except ChannelClosed:
+            raise self._fail(self._exit_reason(f"during {what}")) from None
+
+    @property
+    def alive(self) -> bool:
+        return self.dead_reason is None and self.proc is not None
+
+    def died(self) -> str:
+        """Record that the process is gone (its socket closed); reap it; the reason."""
+        if self.dead_reason is None:
+            self._fail(self._exit_reason("while idle"))
+        assert self.dead_reason is not None
+        return self.dead_reason
+
+    def stop(self) -> None:
+        """End the process on purpose (the kernel is going away): not a crash."""
+        if self.dead_reason is None:
+            self.dead_reason = "stopped"
+            if self.channel is not None:
+                try:
+                    self.channel.send({"op": "exit"})
+                except ChannelClosed:
+                    pass
+        self._kill_and_reap()
+
+    # -- death ---------------------------------------------------------------------------------
+    def _fail(self, reason: str) -> DextProcessError:
+        self.dead_reason = reason
+        self._kill_and_reap()
+        return DextProcessError(reason)
+
+    def _kill_and_reap(self) -> None:
+        proc = self.proc
+        if proc is not None and proc.poll() is None:
+            proc.kill()
+        if proc is not None:
+            try:
+                proc.wait(_REAP_S)
+            except subprocess.TimeoutExpired:  # pragma: no cover - SIGKILL not delivered
+                pass
+        if self.channel is not None:
+            self.channel.close()
+        if self._life_w is not None:
+            os.close(self._life_w)
+            self._life_w = None
+        self._log.close()
+
+    def _exit_reason(self, when: str) -> str:
+        proc = self.proc
+        status: int | None = None
+        if proc is not None:
+            try:
+                status = proc.wait(_REAP_S)
+            except subprocess.TimeoutExpired:
+                proc.kill()
+                status = proc.wait(_REAP_S)
+        if status is None:
+            how = "exited"
+        elif status < 0:
+            how = f"was killed by {_signal_name(-status)}"
+        else:
+            how = f"exited with status {status}"
+        last = self.last_error()
+        return f"the driver process {how} {when}" + (f" ({last})" if last else "")
+
+    def last_error(self) -> str:
+        """The last line the child wrote on stderr (an escaping exception's summary)."""
+        try:
+            self._log.seek(0)
+            lines = self._log.read()[-4096:].decode("utf-8", "replace").strip().splitlines()
+        except (OSError, ValueError):
+            return ""
+        return lines[-1][:300] if lines else ""
+
+
+def _signal_name(number: int) -> str:
+    try:
+        return signal.Signals(number).name
+    except ValueError:
+        return f"signal {number}"
+
+
+def _import_path(extra: tuple[str, ...]) -> list[str]:
+    """The child's import path: ``extra``, then the kernel's own (so it finds the same SDK and
+    kext packages, including folders a test put on ``sys.path``)."""
+    seen: list[str] = []
+    for entry in (*extra, *sys.path):
+        path = str(Path(entry or ".").resolve())
+        if path not in seen and Path(path).is_dir():
+            seen.append(path)
+    return seen

@@ -1,0 +1,60 @@
+"""A model's nubs as the parser meets them, and the paths that name them in errors.
+
+The platform expert's nubs form a tree; a model file lists them in pre-order, each naming its
+``parent``. These are the parser's working records and the ``root/PCI0@0/ARPT@0`` paths that
+errors use to say which nub is wrong.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from dataclasses import dataclass
+from typing import Any
+
+from iokit_host.machine.model import NubSpec
+
+__all__ = ["Raw", "node_path"]
+
+
+def node_path(chain: Iterable[NubSpec]) -> str:
+    """``root/PCI0@0/ARPT@1C,1``: the root nub, then ``name[@location]`` of each below it."""
+    parts = ["root"]
+    for index, nub in enumerate(chain):
+        if index:
+            parts.append(_component(nub.name, nub.class_name, nub.location))
+    return "/".join(parts)
+
+
+def _component(name: str | None, class_name: str, location: str | None) -> str:
+    shown = name if name is not None else class_name
+    return f"{shown}@{location}" if location else shown
+
+
+@dataclass(slots=True)
+class Raw:
+    """One ``[[nub]]`` table after its structural keys are read."""
+
+    index: int
+    table: dict[str, Any]
+    up: Raw | None
+    id: str | None
+    class_name: str
+    name: str | None
+    location: str | None
+
+    @property
+    def parent(self) -> int | None:
+        return None if self.up is None else self.up.index
+
+    @property
+    def path(self) -> str:
+        """The node's path, spelt only when an error needs it: a chain of thousands of nubs
+        would otherwise cost a path of thousands of components per nub."""
+        parts: list[str] = []
+        raw: Raw | None = self
+        while raw is not None and raw.up is not None:
+            parts.append(_component(raw.name, raw.class_name, raw.location))
+            raw = raw.up
+        if len(parts) > 12:
+            parts = [*parts[:3], f"…({len(parts) - 9} more)…", *parts[-6:]]
+        return "/".join(["root", *reversed(parts)])

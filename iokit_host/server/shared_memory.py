@@ -1,0 +1,67 @@
+"""Where a running kernel's shared memory lives: a private runtime directory of its own.
+
+``IOConnectMapMemory`` maps a driver's :class:`~iokit_sdk.memory.IOBufferMemoryDescriptor`
+into the program. A running kernel backs every such buffer with a file in a directory made for
+it at start (``$XDG_RUNTIME_DIR`` or the temp dir, mode 0700: only the kernel's user may open
+what is in it, as only that user may connect unless ``--group`` says otherwise) and removes the
+directory when it stops. Programs map the file the kernel names, by path.
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+import tempfile
+from collections.abc import Iterator
+from contextlib import contextmanager
+
+from iokit_sdk.memory import IOBufferMemoryDescriptor
+
+__all__ = ["shared_memory_directory"]
+
+_PREFIX = "iokit-mem-"
+
+
+@contextmanager
+def shared_memory_directory() -> Iterator[str]:
+    """Back the kernel's shared buffers with files in a fresh private directory."""
+    runtime = os.environ.get("XDG_RUNTIME_DIR")
+    parent = runtime if runtime and os.path.isdir(runtime) else tempfile.gettempdir()
+    _remove_stale(parent)
+    directory = tempfile.mkdtemp(prefix=f"{_PREFIX}{os.getpid()}-", dir=parent)
+    IOBufferMemoryDescriptor.backing_directory = directory
+    try:
+        yield directory
+    finally:
+        IOBufferMemoryDescriptor.backing_directory = None
+        shutil.rmtree(directory, ignore_errors=True)
+
+
+def _remove_stale(parent: str) -> None:
+    """Remove the directories of this user's kernels that were killed (SIGKILL skips the
+    cleanup): their pid no longer runs."""
+    try:
+        entries = list(os.scandir(parent))
+    except OSError:
+        return
+    for entry in entries:
+        pid_text = entry.name[len(_PREFIX):].split("-", 1)[0]
+        if not entry.name.startswith(_PREFIX) or not pid_text.isdigit():
+            continue
+        try:
+            if entry.stat(follow_symlinks=False).st_uid != os.getuid() or \
+                    not entry.is_dir(follow_symlinks=False) or _running(int(pid_text)):
+                continue
+        except OSError:
+            continue
+        shutil.rmtree(entry.path, ignore_errors=True)
+
+
+def _running(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except OSError:  # another user's process: running
+        return True
+    return True

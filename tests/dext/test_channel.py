@@ -1,0 +1,55 @@
+"""Frames between kernel and driver process: whole, split, bad, late, gone."""
+
+from __future__ import annotations
+
+import socket
+
+import pytest
+from iokit_sdk.iokitlib.wire import pack
+from iokit_sdk.values import OSNumber
+
+from iokit_host.dext.channel import Channel, ChannelClosed, ChannelTimeout
+
+
+@pytest.fixture
+def pair():
+    a, b = socket.socketpair()
+    left, right = Channel(a), Channel(b)
+    yield left, right
+    left.close()
+    right.close()
+
+
+def test_messages_keep_their_libkern_types_and_big_integers_are_cut_to_64_bits(pair):
+    left, right = pair
+    left.send({"n": OSNumber(7, 16), "big": 1 << 70, "set": frozenset({1})})
+    got = right.receive(5)
+    assert got["n"] == 7 and got["n"].bits == 16
+    assert got["big"] == (1 << 70) & ((1 << 64) - 1)
+    assert got["set"] == frozenset({1})
+
+
+def test_a_frame_split_across_reads_and_two_in_one_read_both_arrive(pair):
+    left, right = pair
+    frame = pack({"a": 1})
+    left.sock.sendall(frame[:3])
+    left.sock.sendall(frame[3:] + pack({"b": 2}))
+    assert right.receive(5) == {"a": 1}
+    assert right.receive(5) == {"b": 2}
+
+
+def test_no_reply_before_the_deadline_is_a_timeout_and_a_closed_peer_is_closed(pair):
+    left, right = pair
+    with pytest.raises(ChannelTimeout, match="no reply within 0.05 s"):
+        right.receive(0.05)
+    left.close()
+    with pytest.raises(ChannelClosed):
+        right.receive(5)
+
+
+def test_a_frame_that_is_not_a_map_closes_the_channel(pair):
+    left, right = pair
+    body = b"\x93\x01\x02\x03"  # a msgpack array
+    left.sock.sendall(len(body).to_bytes(4, "big") + body)
+    with pytest.raises(ChannelClosed, match="map"):
+        right.receive(5)

@@ -1,0 +1,52 @@
+"""Driver processes end with their kernel, and never stay as zombies."""
+
+from __future__ import annotations
+
+import os
+import select
+import subprocess
+import sys
+import textwrap
+from pathlib import Path
+
+from .conftest import DEXT, EXIT_WAIT_S, pid_alive
+
+_HOST = textwrap.dedent(f"""
+    import os, sys
+    from iokit_host.host import IOKitHost
+    from iokit_host.testing.kexts import kext_bundles
+    from iokit_host.dext.manager import manager_for
+    host = IOKitHost(kexts=kext_bundles([{str(DEXT)!r}])).boot()
+    print(manager_for(host.kernel).rows()[0].pid, flush=True)
+    sys.stdin.read()  # until the test kills us
+""")
+
+
+def test_servers_exit_when_the_host_process_is_killed():
+    with subprocess.Popen([sys.executable, "-c", _HOST], stdin=subprocess.PIPE,
+                          stdout=subprocess.PIPE, text=True) as host:
+        try:
+            assert host.stdout is not None
+            ready, _, _ = select.select([host.stdout], [], [], 60)
+            assert ready, "the host printed no server pid"
+            server = int(host.stdout.readline())
+            watch = os.pidfd_open(server)
+            host.kill()
+            host.wait(EXIT_WAIT_S)
+            # The server is the dead host's child (now init's): wait on its pidfd, bounded.
+            assert select.select([watch], [], [], EXIT_WAIT_S)[0], "the server outlived its host"
+            os.close(watch)
+        finally:
+            if host.poll() is None:
+                host.kill()
+
+
+def test_a_stopped_server_is_reaped(dext_host):
+    from .conftest import dexts
+
+    host = dext_host()
+    pid = dexts(host).rows()[0].pid
+    dexts(host).shutdown()
+    assert not pid_alive(pid)
+    assert not Path(f"/proc/{pid}").exists()  # reaped, not a zombie
+    assert dexts(host).rows()[0].state == "stopped"
