@@ -67,9 +67,9 @@ def dedupe_key(dist: metadata.Distribution) -> str:
     if isinstance(where, Path) and where.suffix in (".dist-info", ".egg-info"):
         # The name half of ``name-version.dist-info``, as importlib's own _normalized_name
         # reads it, without the property machinery: every installed distribution is keyed.
-        name = where.stem.partition("-")[0]
-        if name:
-            return _SEPARATORS.sub("_", name).lower()
+        stem_name = where.stem.partition("-")[0]
+        if stem_name:
+            return _SEPARATORS.sub("_", stem_name).lower()
     name = _quietly(lambda: getattr(dist, "_normalized_name", None))
     if not isinstance(name, str) or not name:
         name = _metadata_field(dist, "Name")
