@@ -50,16 +50,22 @@ def test_a_folder_and_a_file_too_large_are_os_errors_naming_the_path(tmp_path: P
                                   ["boot", "--only-kexts", "--kext", "{fifo}"],
                                   ["kextstat", "--only-kexts", "--kext", "{fifo}"],
                                   ["kext", "inspect", "{fifo}"],
-                                  ["machine", "import", "{fifo}", "-o", "{out}"]])
+                                  ["machine", "import", "{fifo}", "-o", "{out}"],
+                                  ["boot", "--only-kexts", "--machine", "{fifo}"],
+                                  ["machine", "show", "{fifo}"],
+                                  ["conformance", "--classes", "{fifo}", "{dump}"]])
 def test_a_command_given_a_fifo_ends_with_its_diagnostic(argv: list[str],
                                                         tmp_path: Path) -> None:
     fifo = tmp_path / "input.fifo"
     os.mkfifo(fifo)
-    args = [part.format(fifo=fifo, out=tmp_path / "out.toml") for part in argv]
+    dump = tmp_path / "dump.txt"
+    dump.write_text("+-o Root  <class IORegistryEntry, id 0x100000100, retain 5>\n")
+    args = [part.format(fifo=fifo, out=tmp_path / "out.toml", dump=dump) for part in argv]
     done = subprocess.run([sys.executable, "-m", "iokit_host", *args], capture_output=True,
                           text=True, check=False, timeout=60, cwd=tmp_path,
                           env={**os.environ, "IOKIT_NO_CACHE": "1"})
     assert done.returncode in (0, 1), done.stderr
     assert "Traceback" not in done.stderr and "internal error" not in done.stderr
-    if "--events" not in argv:  # an empty scenario is a scenario; an empty manifest is not
+    if "--events" not in argv and "--classes" not in argv:
+        # an empty scenario or classes table is one; an empty manifest, model or dump is not
         assert str(fifo) in done.stdout + done.stderr

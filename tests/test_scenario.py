@@ -320,3 +320,13 @@ def test_unplugging_the_machine_is_an_event_that_fails_with_its_reason() -> None
     assert lines[1] == "[t=0ns] published R: started nothing"
     (failed,) = [d for d in host.diagnostics if d.reference == "scenario-event-failed"]
     assert failed.hint is not None and "below the platform expert" in failed.hint
+
+
+def test_plugging_a_plain_registry_entry_is_an_event_that_fails_with_its_reason() -> None:
+    from iokit_host.machine.model import NubSpec
+
+    host = make_host([wifi_nub()], []).boot()
+    lines = apply_events(host, [Event("plug", "TestMac", NubSpec("IORegistryEntry")),
+                                Event("publish", resource="R")])
+    assert "skipped plug: IORegistryEntry is not an IOService class" in lines[0]
+    assert lines[1] == "[t=0ns] published R: started nothing"

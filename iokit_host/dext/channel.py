@@ -1,7 +1,7 @@
 """A request/reply channel with deadlines: the IORPC message's place between kernel and dext.
 
 Both ends speak the running kernel's framing (:mod:`iokit_sdk.iokitlib.wire`: length-prefixed
-msgpack maps) on one ``AF_UNIX`` stream socket. A read waits at most until its deadline, in
+msgpack maps, encoded by :mod:`iokit_host.dext.codec`) on one ``AF_UNIX`` stream socket. A read waits at most until its deadline, in
 real time, because the peer is a real process: the host clock only moves when someone moves
 it. The peer closing its end (it exited, was killed, crashed) is :class:`ChannelClosed`.
 """
@@ -14,16 +14,14 @@ import time
 from typing import Any
 
 import msgpack
-from iokit_sdk.iokitlib.wire import MAX_KERNEL_FRAME, FrameError, FrameReader, fit_integers
 
-# The kernel socket's own codec (OSNumber and set extension types), with a Packer kept per
-# channel instead of one made per message: a third of a forwarded call's cost otherwise.
-from iokit_sdk.iokitlib.wire import _default as _wire_default
-from iokit_sdk.iokitlib.wire import _ext_hook as _wire_ext_hook
+from iokit_host.dext.codec import HEADER, ext_hook, fit_integers, new_packer
 
-__all__ = ["Channel", "ChannelClosed", "ChannelTimeout"]
+__all__ = ["MAX_FRAME", "Channel", "ChannelClosed", "ChannelTimeout"]
 
-_HEADER = struct.Struct(">I")
+#: The largest frame either end reads (the kernel socket's ``MAX_KERNEL_FRAME``).
+MAX_FRAME = 256 << 20
+_HEADER = HEADER
 _TIMEVAL = struct.Struct("@ll")
 
 
@@ -41,11 +39,10 @@ class Channel:
     def __init__(self, sock: socket.socket) -> None:
         sock.setblocking(True)
         self.sock = sock
-        self._reader = FrameReader(MAX_KERNEL_FRAME)
+        self._buffer = bytearray()
         self._queued: list[dict[str, Any]] = []
-        self._packer = msgpack.Packer(default=_wire_default, strict_types=True,
-                                      use_bin_type=True)
-        self._hook = _wire_ext_hook(True)
+        # One packer per channel, not one per message: a third of a forwarded call otherwise.
+        self._packer = new_packer()
         self._timeout: float | None = None
 
     def fileno(self) -> int:
@@ -107,20 +104,28 @@ class Channel:
             raise ChannelClosed(f"the peer is gone ({error.strerror or error})") from error
         if not data:
             raise ChannelClosed("the peer closed the connection")
-        if not self._reader.pending and len(data) > _HEADER.size \
+        if not self._buffer and len(data) > _HEADER.size \
                 and _HEADER.unpack_from(data)[0] == len(data) - _HEADER.size:
             # The usual case, one whole frame in one read: decode it in place.
             self._queued.append(self._decode(data))
             return
-        try:
-            self._queued.extend(self._reader.feed(data))
-        except FrameError as error:
-            raise ChannelClosed(f"unreadable frame: {error}") from error
+        buffer = self._buffer
+        buffer += data
+        while len(buffer) >= _HEADER.size:
+            (size,) = _HEADER.unpack_from(buffer)
+            if size > MAX_FRAME:
+                raise ChannelClosed(f"unreadable frame: {size} bytes is over the limit of "
+                                    f"{MAX_FRAME}")
+            end = _HEADER.size + size
+            if len(buffer) < end:
+                break
+            self._queued.append(self._decode(bytes(buffer[:end])))
+            del buffer[:end]
 
     def _decode(self, frame: bytes) -> dict[str, Any]:
         try:
             message = msgpack.unpackb(memoryview(frame)[_HEADER.size:], raw=False,
-                                      ext_hook=self._hook, strict_map_key=True)
+                                      ext_hook=ext_hook, strict_map_key=True)
         except Exception as error:
             raise ChannelClosed(f"unreadable frame: {error}") from error
         if not isinstance(message, dict):

@@ -124,8 +124,9 @@ class DextManager:
         self.isolated: set[str] = set()
         self.servers: dict[str, ServerRecord] = {}
         self.crashes = CrashLedger()
-        self.checkin_timeout_s = self._seconds("IOKIT_DEXT_CHECKIN_TIMEOUT", 10.0)
-        self.call_timeout_s = self._seconds("IOKIT_DEXT_CALL_TIMEOUT", 10.0)
+        # Real-time bounds (the child is a real process); 0 means no bound.
+        self.checkin_timeout_s = self._seconds("IOKIT_DEXT_CHECKIN_TIMEOUT", 10.0) or None
+        self.call_timeout_s = self._seconds("IOKIT_DEXT_CALL_TIMEOUT", 10.0) or None
         self._objects = itertools.count(1)
         self._processes: list[DriverProcess] = []
         # Every server ends with the kernel: when the manager goes, or the interpreter exits.

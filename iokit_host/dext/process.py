@@ -55,7 +55,7 @@ class DriverProcess:
         self.crash_counted = False
 
     # -- launch --------------------------------------------------------------------------------
-    def launch(self, checkin_timeout_s: float) -> None:
+    def launch(self, checkin_timeout_s: float | None) -> None:
         """Spawn the child and wait for its check-in.
 
         :raises DextProcessError: it exited, or did not check in within the timeout (then it
@@ -85,7 +85,7 @@ class DriverProcess:
         self.channel = Channel(ours)
         self._check_in(token, checkin_timeout_s)
 
-    def _check_in(self, token: str, timeout_s: float) -> None:
+    def _check_in(self, token: str, timeout_s: float | None) -> None:
         assert self.channel is not None
         try:
             message = self.channel.receive(timeout_s)
@@ -98,7 +98,8 @@ class DriverProcess:
             raise self._fail("check-in token verification failed; the process was killed")
 
     # -- calls ---------------------------------------------------------------------------------
-    def call(self, message: dict[str, Any], timeout_s: float, what: str) -> dict[str, Any]:
+    def call(self, message: dict[str, Any], timeout_s: float | None, what: str
+             ) -> dict[str, Any]:
         """Send ``message`` and return the reply.
 
         :raises DextProcessError: the process died during the call, or did not answer within

@@ -18,7 +18,7 @@ from typing import TYPE_CHECKING, Any
 from iokit_sdk.keys import SERVICE_PLANE
 from iokit_sdk.service import IOService
 
-from iokit_host.errors import Diagnostic
+from iokit_host.errors import Diagnostic, IOKitError
 from iokit_host.kernel.driver_calls import DriverFault, service_name
 
 if TYPE_CHECKING:
@@ -28,7 +28,7 @@ if TYPE_CHECKING:
     from iokit_host.matching.classes import ClassRegistry
     from iokit_host.registry import IORegistry
 
-__all__ = ["BUSY_MAX", "adjust_busy", "build_nub", "guarded_call", "is_registry_member"]
+__all__ = ["BUSY_MAX", "NotAServiceError", "adjust_busy", "build_nub", "guarded_call", "is_registry_member"]
 
 BUSY_MAX = 1023
 
@@ -59,20 +59,28 @@ def is_registry_member(registry: IORegistry, service: IOService) -> bool:
     node = service.get_parent_entry(SERVICE_PLANE)
     if service is registry.plane_root(SERVICE_PLANE):
         return True
-    seen = 0
-    while node is not None and seen < 10_000:
+    # No step limit: the registry refuses a link that would make a loop (registry-cycle), so
+    # the walk ends, and a nub 10,000 deep is as much a member as one near the root.
+    while node is not None:
         if node is registry.root:
             return True
         node = node.get_parent_entry(SERVICE_PLANE)
-        seen += 1
     return False
+
+
+class NotAServiceError(IOKitError):
+    reference = "nub-not-a-service"
 
 
 def build_nub(classes: ClassRegistry, spec: NubSpec) -> IOService:
     """Instantiate ``spec`` (not its children) as an unattached service of its class."""
     cls = classes.resolve(spec.class_name, default_super="IOService")
     if not issubclass(cls, IOService):
-        raise TypeError(f"{spec.class_name} is not an IOService class")
+        # A nub is published and matched: a plain registry entry can be neither.
+        raise NotAServiceError(
+            f"{spec.class_name} is not an IOService class, so it cannot be a nub",
+            key="class", subject=spec.class_name,
+            hint="plug a nub of an IOService subclass (IOPCIDevice, IOUSBHostDevice, ...)")
     return cls(dict(spec.properties), name=spec.name, location=spec.location)
 
 

@@ -100,8 +100,8 @@ def _holds_only_kernel_values(value: object) -> bool:
                 continue
             seen.add(id(item))
             stack.extend(item)
-        else:  # rare: tuples, mappings of other kinds, or a value the kernel cannot hold
-            return not _walk(item, None)
+        elif _walk(item, None):  # rare: tuples, other mappings, or a value the kernel cannot hold
+            return False  # (and the rest of the stack still to check when it holds none)
     return True
 
 
@@ -121,9 +121,10 @@ def _walk(value: object, report: tuple[str, list[Unsupported]] | None) -> bool:
             continue
         seen.add(id(item))
         if isinstance(item, Mapping):
-            bad_key = next((k for k in item if type(k) is not str), None)
-            if bad_key is not None:
-                return _found(report, where, f"a dictionary key that is {describe(bad_key)}")
+            # A list, not next(..., None): a binary plist's null object can be a key itself.
+            bad_keys = [k for k in item if type(k) is not str][:1]
+            if bad_keys:
+                return _found(report, where, f"a dictionary key that is {describe(bad_keys[0])}")
             children = list(item.items())
             if report is None:
                 stack += [(v, "") for _, v in children]

@@ -110,7 +110,7 @@ class _Builder:
 
     def make(self, spec: NubSpec) -> IORegistryEntry:
         cls = self.classes.resolve(spec.class_name, default_super="IOService")
-        entry = cls(spec.properties, name=spec.name, location=spec.location)
+        entry = _instantiate(cls, spec)
         if isinstance(entry, IOService):
             entry._kernel = self.kernel
             if spec.recorded_driver:
@@ -146,3 +146,23 @@ class _Builder:
                     entry.set_name(link.name, plane=link.plane)
                 if link.location is not None:
                     entry.set_location(link.location, plane=link.plane)
+
+
+def _instantiate(cls: type[IORegistryEntry], spec: NubSpec) -> IORegistryEntry:
+    """An entry of ``cls`` holding the record's properties.
+
+    A record names the class macOS had, and the host may implement that class itself with a
+    constructor of its own (the root domain's user client takes its owner, say). A record is a
+    snapshot, not a working object, so a plain entry of the same name stands in; a bad
+    property value still fails, in the stand-in's constructor."""
+    try:
+        return cls(spec.properties, name=spec.name, location=spec.location)
+    except TypeError as error:
+        if isinstance(error, PropertyTypeError):
+            raise
+    base = IOService if issubclass(cls, IOService) else IORegistryEntry
+    stand_in = type(cls.__name__, (base,), {"__slots__": (), "synthesised": True,
+                                            "iokit_class_name": spec.class_name})
+    entry: IORegistryEntry = stand_in(spec.properties, name=spec.name, location=spec.location)
+    return entry
+

@@ -22,6 +22,7 @@ from typing import Any, NoReturn, TypeAlias
 
 from iokit_sdk.keys import RESOURCES_CLASS, SERVICE_PLANE, STANDARD_PLANES
 
+from iokit_host.input_file import read_input_file
 from iokit_host.machine import errors as E
 from iokit_host.machine.errors import MachineModelError
 from iokit_host.machine.links import find_loop
@@ -45,15 +46,23 @@ _ENTRY_CLASS = "IORegistryEntry"
 def read_machine(path: str | Path) -> MachineModel:
     """Read a model file; its stem is the machine's name unless ``[machine] name`` says."""
     path = Path(path)
+    return parse_machine(_read_text(path, "machine-model"), source=str(path))
+
+
+#: Far above any model (a 10,000-nub import is a few MB); past it the file is not one.
+MAX_MODEL_BYTES = 256 << 20
+
+
+def _read_text(path: Path, what: str) -> str:
+    """The file's text, UTF-8 with or without a BOM; never waits on a FIFO (input_file)."""
     try:
-        text = path.read_text(encoding="utf-8")
+        return read_input_file(path, limit=MAX_MODEL_BYTES).decode("utf-8-sig")
     except FileNotFoundError:
-        raise MachineModelError(f"no machine-model file at {path}", reference=E.NOT_FOUND,
+        raise MachineModelError(f"no {what} file at {path}", reference=E.NOT_FOUND,
                                 file=str(path)) from None
     except (OSError, UnicodeDecodeError) as error:
         raise MachineModelError(f"cannot read {path}: {error}", reference=E.SYNTAX,
                                 file=str(path)) from None
-    return parse_machine(text, source=str(path))
 
 
 def parse_machine(text: str, *, source: str | None = None) -> MachineModel:
@@ -89,15 +98,7 @@ def read_classes_file(path: str | Path) -> dict[str, str]:
     :raises MachineModelError: when the file is missing, not TOML, or the table is invalid.
     """
     path = Path(path)
-    try:
-        text = path.read_text(encoding="utf-8")
-    except FileNotFoundError:
-        raise MachineModelError(f"no classes file at {path}", reference=E.NOT_FOUND,
-                                file=str(path)) from None
-    except (OSError, UnicodeDecodeError) as error:
-        raise MachineModelError(f"cannot read {path}: {error}", reference=E.SYNTAX,
-                                file=str(path)) from None
-    doc = _load_toml(text, str(path))
+    doc = _load_toml(_read_text(path, "classes"), str(path))
     parser = _Parser(str(path))
     parser.check_keys(doc, ("classes",), None, "")
     return parser.classes(parser.table(doc.get("classes", {}), None, "classes"))

@@ -18,6 +18,7 @@ from importlib import resources
 from importlib.resources.abc import Traversable
 from pathlib import Path
 
+from iokit_host.input_file import read_input_head
 from iokit_host.machine import errors as E
 from iokit_host.machine.errors import MachineModelError
 from iokit_host.machine.format import parse_machine, read_machine
@@ -108,9 +109,8 @@ def _description(text: str) -> str:
 
 def _is_dump(path: Path) -> bool:
     """An entry line (``+-o``) among the first lines (see the module doc)."""
-    try:
-        with path.open("rb") as handle:
-            head = handle.read(_DUMP_SNIFF)
+    try:  # without waiting on a FIFO nobody writes to
+        head = read_input_head(path, _DUMP_SNIFF)
     except OSError:
         return False
     if head.startswith((codecs.BOM_UTF16_LE, codecs.BOM_UTF16_BE)):

@@ -4,10 +4,12 @@ A booted host's clock is driven (tests move it); a running kernel has nobody to 
 timer armed there (a sleep/wake client's 30 s to answer, an acknowledgement timeout, an idle
 timer) would never fire, and a program that never answers ``kIOMessageSystemWillSleep`` would
 hold a sleep forever. :class:`LiveClock` maps wall time onto the host clock from the moment
-the kernel starts serving: the front end waits in ``select`` no longer than the next timer and
-then advances the host clock to the wall time reached, which runs the due timers and the power
-work they start ("tardy equates to approval"). The clock is only moved when a timer is due,
-so a busy kernel pays one comparison per round.
+the kernel starts serving: while power management waits (an answer, an acknowledgement, a
+transition), the front end waits in ``select`` no longer than the next timer and then advances
+the host clock to the wall time reached, which runs the due timers and the power work they
+start ("tardy equates to approval"). Otherwise the clock stands still, as before: idle timers
+do not step devices down behind the tools' backs (``ioreg --kernel`` shows what a boot shows),
+and a kernel at rest pays one check per round.
 """
 
 from __future__ import annotations
@@ -37,7 +39,7 @@ class LiveClock:
     def wait_s(self) -> float | None:
         """How long ``select`` may wait before the next timer is due (None: no timer)."""
         deadline = self.host.clock.next_deadline()
-        if deadline is None:
+        if deadline is None or not self.host.power.busy:
             return None
         return max(0.0, (deadline - self._reached()) / 1e9)
 
@@ -45,7 +47,7 @@ class LiveClock:
         """Advance the host clock to wall time if a timer is due; True when it did."""
         clock = self.host.clock
         deadline = clock.next_deadline()
-        if deadline is None:
+        if deadline is None or not self.host.power.busy:
             return False
         reached = self._reached()
         if deadline > reached:

@@ -41,8 +41,15 @@ NubRef = IOService | str
 
 # -- queries ----------------------------------------------------------------------------------
 def drivers_named(host: IOKitHost, driver: str) -> list[IOService]:
-    """Active instances of class ``driver`` in the IOService plane, depth-first."""
-    return [s for s in _services(host) if s.class_name() == driver and not s.is_inactive()]
+    """Active instances of class ``driver`` in the IOService plane, depth-first; a dext's
+    service counts by its user class too (``IOUserClasses``, as ``ioreg -c`` reads it)."""
+    return [s for s in _services(host) if not s.is_inactive() and (
+        s.class_name() == driver or _user_class(s) == driver)]
+
+
+def _user_class(service: IOService) -> str | None:
+    classes = service.get_property("IOUserClasses")
+    return classes[0] if isinstance(classes, list) and classes else None
 
 
 def explain_text(host: IOKitHost, nub: IOService) -> str:

@@ -121,6 +121,8 @@ def test_a_scalar_call_round_trip_costs_at_most_2x_a_raw_echo(kernel: KernelProc
         median = _interleaved_ns({"echo": echo, "call": call})
     sock.close()
     peer.wait(timeout=60)
+    if peer.stdout is not None:
+        peer.stdout.close()
     ratio = median["call"] / median["echo"]
     print(f"\nraw 64-byte AF_UNIX echo {median['echo'] / 1000:.1f} us; "
           f"IOConnectCallScalarMethod {median['call'] / 1000:.1f} us (ratio {ratio:.2f})")

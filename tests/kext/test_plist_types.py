@@ -51,3 +51,16 @@ def test_deep_shared_and_cyclic_values_cost_one_pass() -> None:
     cyclic: list[Any] = [1]
     cyclic.append(cyclic)
     assert find_unsupported(cyclic, "K") is None
+
+
+def test_a_null_dictionary_key_from_a_damaged_binary_plist_is_found() -> None:
+    # A bplist null object (byte 0x00) read as a key: the naming pass missed it and crashed.
+    found = find_unsupported({"P": {None: 1, "IOClass": "X"}}, "IOKitPersonalities")
+    assert found == Unsupported("IOKitPersonalities.P", "a dictionary key that is a NoneType "
+                                                         "(None)")
+
+
+def test_a_tuple_holding_kernel_values_does_not_hide_a_real_after_it() -> None:
+    # The quick pass returned at the first tuple, answering for the whole value.
+    found = find_unsupported({"b": 1.5, "a": (1, 2)}, "P")
+    assert found == Unsupported("P.b", "a real (1.5)")

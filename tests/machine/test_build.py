@@ -248,3 +248,45 @@ def test_a_machine_thousands_deep_boots(depth: int) -> None:
     assert deepest[1].get_name() == f"n{depth}"
     assert isinstance(deepest[1], IOService)
     assert deepest[1].get_state() & ServiceState.REGISTERED
+
+
+def test_a_record_of_a_class_the_host_implements_with_its_own_constructor_still_builds() -> None:
+    # A dump records the root domain's user client; the host's own RootDomainUserClient takes
+    # its owner. The record is a snapshot, so a plain entry of that name stands in for it.
+    model = parse_machine("""
+[[nub]]
+id = "root"
+class = "IOPlatformExpertDevice"
+name = "Mac"
+
+[[nub]]
+parent = "root"
+class = "RootDomainUserClient"
+recorded-driver = true
+[nub.properties]
+IOUserClientCreator = "pid 1, launchd"
+""")
+    host = IOKitHost(model, kexts=[]).boot()
+    entry = host.find("RootDomainUserClient")
+    assert entry is not None and entry.iokit_class_name == "RootDomainUserClient"
+    assert entry.get_property("IOUserClientCreator") == "pid 1, launchd"
+
+
+def test_a_nub_eleven_thousand_deep_registers_and_matches() -> None:
+    chain = "\n".join(f"""
+[[nub]]
+id = "n{i}"
+parent = "{'root' if i == 0 else f'n{i - 1}'}"
+class = "IOService"
+name = "n{i}"
+""" for i in range(11_000))
+    model = parse_machine(f"""
+[[nub]]
+id = "root"
+class = "IOPlatformExpertDevice"
+name = "Mac"
+{chain}
+""")
+    host = IOKitHost(model, kexts=[]).boot()
+    deepest = host.find("n10999")
+    assert deepest is not None and deepest.get_state() & ServiceState.REGISTERED

@@ -5,11 +5,16 @@ On a Mac AppleSMC matches the ACPI device ``APP0001`` (``IONameMatch`` on an
 its user client, ``AppleSMCClient`` (:mod:`.client`). Here the keys come from the nub's
 properties (:mod:`.keys`); a write changes the key and tells every program that asked to be
 told (an async method's reference, completed with ``send_async_result``).
+
+Like every Apple driver it is power managed: two states, off for system sleep and on; while
+off, key reads and writes are refused with ``kIOReturnNotReady`` by the user client's caller
+seeing ``powered`` false.
 """
 
 from __future__ import annotations
 
 from iokit_sdk import IOReturn, IOService
+from iokit_sdk.power import IOPMPowerState, kIOPMAckImplied, kIOPMDeviceUsable, kIOPMPowerOn
 from iokit_sdk.userclient import IOUserClient, OSAsyncReference64
 
 from iokit_sample_smc.keys import SMCKey, fourcc, key_table
@@ -17,6 +22,14 @@ from iokit_sample_smc.keys import SMCKey, fourcc, key_table
 __all__ = ["AppleSMC"]
 
 Watcher = tuple[IOUserClient, OSAsyncReference64, str | None]
+
+SMC_ON = 1
+#: Off (the controller's host interface unpowered in sleep), then on: usable, needing power.
+SMC_POWER_STATES = (
+    IOPMPowerState(),
+    IOPMPowerState(capability_flags=kIOPMPowerOn | kIOPMDeviceUsable,
+                   output_power_character=kIOPMPowerOn, input_power_requirement=kIOPMPowerOn),
+)
 
 
 class AppleSMC(IOService):
@@ -29,8 +42,24 @@ class AppleSMC(IOService):
                                                  provider.get_property("TemperatureSensors", {}))
         self.watchers: list[Watcher] = []
         self.set_property("smc-count", 1)
+        self.powered = False
+        # Power management in IOKit's order: PMinit, join under the ACPI nub, register the
+        # table, ask to be on (the kernel then calls set_power_state(1)).
+        self.pm_init()
+        provider.join_pm_tree(self)
+        self.register_power_driver(self, SMC_POWER_STATES)
+        self.change_power_state_to(SMC_ON)
         self.register_service()
         return True
+
+    def stop(self, provider: IOService) -> None:
+        self.pm_stop()
+        super().stop(provider)
+
+    def set_power_state(self, ordinal: int, device: IOService) -> int:
+        """Off for system sleep (0), on again at wake (1)."""
+        self.powered = ordinal == SMC_ON
+        return kIOPMAckImplied
 
     def read_key(self, name: str) -> SMCKey | None:
         return self.keys.get(name)

@@ -1,18 +1,15 @@
-"""AppleSMC and its user client in-process: the dispatch table's rules, and any input a
-program may send is answered with an IOReturn, never a driver fault."""
+"""AppleSMC and its user client in-process: where it binds and the dispatch table's rules."""
 
 from __future__ import annotations
 
 from typing import Any
 
 import pytest
-from hypothesis import given, settings
-from hypothesis import strategies as st
 from iokit_sample_smc.client import WRITE_ENTITLEMENT, Selector
 from iokit_sample_smc.driver import AppleSMC
 from iokit_sdk.returns import IOReturnError
 
-from iokit_host.testing import assert_bound, open_user_client
+from iokit_host.testing import assert_bound, assert_power_state, open_user_client, sleep, wake
 
 KEXT = "com.example.driver.AppleSMC"
 
@@ -41,16 +38,12 @@ def test_reads_counts_and_writes_with_the_entitlement(host: Any) -> None:
     writer.close()
 
 
-def test_any_input_gets_an_ioreturn(host: Any) -> None:
-    client = open_user_client(host, "AppleSMC", entitlements=[WRITE_ENTITLEMENT])
-
-    @settings(max_examples=150, deadline=None)
-    @given(selector=st.integers(0, 5), data=st.binary(max_size=40))
-    def check(selector: int, data: bytes) -> None:
-        try:
-            client.call_struct(selector, data, structure_size=-3)
-        except IOReturnError as error:
-            assert error.name != "kIOReturnInternalError"  # a driver fault would be that
-
-    check()
-    client.close()
+def test_powers_down_for_sleep_and_up_on_wake(host: Any) -> None:
+    smc = assert_power_state(host, "AppleSMC", 1)
+    assert smc.powered
+    sleep(host)
+    assert_power_state(host, smc, 0)
+    assert not smc.powered
+    wake(host)
+    assert_power_state(host, smc, 1)
+    assert smc.powered
