@@ -33,6 +33,7 @@ import pluggy
 from iokit_sdk.hookspecs import PROJECT
 
 from iokit_host.errors import Diagnostic, Severity
+from iokit_host.kext.distributions import group_entries
 
 __all__ = ["ENTRY_POINT_GROUP", "EntryPointPlugin", "admit", "describe_plugin",
            "entry_point_plugins", "load_entry_point"]
@@ -293,19 +294,9 @@ def _group_text(dist: metadata.Distribution) -> tuple[str, str, bool] | None:
 
 
 def _section(text: str) -> list[tuple[str, str]]:
-    """``name = value`` lines of the ``[iokit]`` section (INI), skipping damaged lines."""
-    entries, section = [], None
-    for raw in text.splitlines():
-        line = raw.strip()
-        if not line or line[0] in "#;":
-            continue
-        if line.startswith("[") and line.endswith("]"):
-            section = line[1:-1].strip()
-        elif section == ENTRY_POINT_GROUP and "=" in line and "\ufffd" not in line:
-            name, _, value = line.partition("=")
-            if name.strip():
-                entries.append((name.strip(), value.strip()))
-    return entries
+    """``name = value`` lines of the ``[iokit]`` section, skipping damaged or nameless ones."""
+    return [(name, value) for name, value in group_entries(text, ENTRY_POINT_GROUP)
+            if name and "\ufffd" not in name + value]
 
 
 def _distribution_name(dist: metadata.Distribution) -> str:
