@@ -23,6 +23,13 @@ WAIT_S = 10.0
 @pytest.fixture
 def dext_kernel(tmp_path: Path) -> Iterator[tuple[KernelFactory, KernelProcess]]:
     shutil.copytree(DEXT, tmp_path / DEXT.name)
+    # The camera sample dext, when installed, bids for the same camera at the same score;
+    # this copy outbids it so the kernel's server for it is the one that runs.
+    plist = tmp_path / DEXT.name / "Info.plist"
+    text = plist.read_text(encoding="utf-8")
+    plist.write_text(text.replace("<key>idProduct</key>", "<key>IOProbeScore</key>"
+                                  "<integer>1000</integer><key>idProduct</key>", 1),
+                     encoding="utf-8")
     info = tmp_path / "iokit_test_dext-1.0.dist-info"
     info.mkdir()
     (info / "METADATA").write_text("Metadata-Version: 2.1\nName: iokit-test-dext\n"
