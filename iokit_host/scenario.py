@@ -32,7 +32,7 @@ from iokit_host.power.assertions import ASSERTION_TYPES
 if TYPE_CHECKING:
     from iokit_host.host import IOKitHost
 
-__all__ = ["MAX_AT_NS", "Event", "ScenarioError", "apply_events", "read_events"]
+__all__ = ["MAX_AT_NS", "Event", "ScenarioError", "apply_events", "events_from_tables", "load_tables", "read_events"]
 
 #: The host clock counts nanoseconds in 64 bits, as ``mach_absolute_time`` does.
 MAX_AT_NS = (1 << 64) - 1
@@ -78,11 +78,25 @@ def read_events(path: str | Path, *, report: Report | None = None) -> list[Event
         the rest are read. Without it the first damaged event raises :class:`ScenarioError`.
     :raises ScenarioError: the file cannot be read or is not a scenario at all.
     """
-    file = str(path)
+    return events_from_tables(load_tables(path), file=str(path), report=report)
+
+
+def load_tables(path: str | Path) -> list[Any]:
+    """The file's ``[[event]]`` tables as TOML gives them, not yet checked one by one.
+
+    :raises ScenarioError: the file cannot be read or is not a scenario at all.
+    """
     raw_events = _load(path).get("event", [])
     if not isinstance(raw_events, list):
-        raise ScenarioError("'event' must be an array of tables ([[event]])", file=file,
+        raise ScenarioError("'event' must be an array of tables ([[event]])", file=str(path),
                             hint="write each event as a [[event]] table")
+    return raw_events
+
+
+def events_from_tables(raw_events: list[Any], *, file: str,
+                       report: Report | None = None) -> list[Event]:
+    """Each table checked and read as an :class:`Event` (see :func:`read_events`); a running
+    kernel reads the tables ``iokit event`` sends it with the same checks."""
     events = []
     for index, raw in enumerate(raw_events):
         try:

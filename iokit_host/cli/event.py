@@ -15,7 +15,7 @@ from iokit_sdk.iokitlib.wire import kernel_socket_path
 
 from iokit_host.cli.common import print_diagnostics
 from iokit_host.cli.kernel_option import add_kernel_argument, kernel_path
-from iokit_host.errors import Diagnostic, Severity
+from iokit_host.errors import Severity
 
 __all__ = ["configure", "run"]
 
@@ -26,15 +26,23 @@ def configure(parser: argparse.ArgumentParser) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    from iokit_host.scenario import read_events
+    from iokit_sdk.values import PropertyShapeError, check_shape
+
+    from iokit_host.scenario import ScenarioError, load_tables
     from iokit_host.server.client import apply_events
 
-    damaged: list[Diagnostic] = []
-    events = read_events(args.file, report=damaged.append)
+    tables = load_tables(args.file)
+    try:  # before it is sent: the kernel reads only bounded values
+        check_shape(tables, "event")
+    except PropertyShapeError as error:
+        raise ScenarioError(f"cannot send the scenario: {error}", file=args.file) from None
     path = kernel_path(args) or kernel_socket_path()
-    lines, diagnostics = apply_events(path, events) if events else ([], [])
+    # The running kernel checks each table with the scenario reader, so every action a
+    # scenario file may hold (plug, sleep, tickle, ...) applies, and damage is reported once.
+    lines, diagnostics = apply_events(path, tables, source=args.file) if tables else ([], [])
     for line in lines:
         print(line)
-    print_diagnostics([*damaged, *diagnostics])
-    failed = any(d.severity is Severity.ERROR for d in damaged)
+    print_diagnostics(diagnostics)
+    failed = any(d.severity is Severity.ERROR for d in diagnostics
+                 if d.reference == "scenario-invalid")
     return 1 if failed else 0

@@ -8,6 +8,7 @@ another protocol version is an :class:`~iokit_host.errors.IOKitError` naming the
 
 from __future__ import annotations
 
+import datetime
 from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from typing import Any, TypeVar
@@ -22,9 +23,7 @@ from iokit_host.kext.loaded import LoadedKext
 from iokit_host.power.assertions import Assertion
 from iokit_host.power.log import PowerEvent
 from iokit_host.registry import IORegistry
-from iokit_host.scenario import Event
 from iokit_host.server import snapshot
-from iokit_host.server.tool_ops import encode_event
 
 __all__ = ["KernelToolError", "apply_events", "fetch_assertions", "fetch_explanation",
            "fetch_loaded", "fetch_power_log", "fetch_registry", "kernel_port", "request_power"]
@@ -98,12 +97,29 @@ def fetch_loaded(path: str) -> tuple[list[LoadedKext], list[Diagnostic]]:
     return _ask(path, "iokit kextstat", "tool.kextstat", read)
 
 
-def apply_events(path: str, events: Sequence[Event]) -> tuple[list[str], list[Diagnostic]]:
-    """Apply ``events`` to the running kernel; its lines and the diagnostics they caused."""
+def apply_events(path: str, tables: list[Any], *, source: str
+                 ) -> tuple[list[str], list[Diagnostic]]:
+    """Apply a scenario's ``[[event]]`` tables to the running kernel, which checks each with
+    the scenario reader; its lines and the diagnostics (damaged events included)."""
     def read(reply: dict[str, Any]) -> tuple[list[str], list[Diagnostic]]:
         return [str(line) for line in reply["lines"]], diagnostics_from(reply["diagnostics"])
-    return _ask(path, "iokit event", "tool.events", read,
-                events=[encode_event(e) for e in events])
+    return _ask(path, "iokit event", "tool.events", read, events=_wire_tables(tables),
+                source=source)
+
+
+def _wire_tables(tables: list[Any]) -> list[Any]:
+    """Tables as msgpack carries them: TOML's dates and times, which no event key takes,
+    become their text (the kernel's reader then refuses them as the wrong type, naming the
+    key). Depth is bounded: the caller checked the tables' shape."""
+    def plain(value: Any) -> Any:
+        if isinstance(value, dict):
+            return {str(k): plain(v) for k, v in value.items()}
+        if isinstance(value, list):
+            return [plain(v) for v in value]
+        if isinstance(value, (datetime.date, datetime.time)):
+            return value.isoformat()
+        return value
+    return [plain(table) for table in tables]
 
 
 def fetch_power_log(path: str) -> tuple[PowerEvent, ...]:
