@@ -116,7 +116,7 @@ def _ids(values: Any, kind: str, key: str, file: str, report: Report) -> frozens
         elif isinstance(value, str):
             try:
                 found.add(getattr(lookup(value), field))
-            except KeyError:
+            except (KeyError, ValueError):  # ValueError: a NUL byte, which no name holds
                 report(_problem(file, f"{key}[{index}]", f"no such name {value!r} on this "
                                 "system", severity=Severity.WARNING))
         else:

@@ -118,3 +118,14 @@ def test_any_policy_gives_only_our_own_diagnostics(tmp_path: Path,
             continue
         assert all(p.reference == "entitlement-policy-invalid" for p in problems)
         policy.entitlements_for(os.getuid(), [os.getgid()], None)  # type: ignore[attr-defined]
+
+
+def test_a_name_with_a_nul_byte_is_no_such_name(tmp_path: Path) -> None:
+    # getgrnam and getpwnam raise ValueError on an embedded NUL: one damaged name, no more.
+    _, problems = _policy(tmp_path, """
+[entitlements."com.example.x"]
+gids = ["wheel\\u0000"]
+uids = [0]
+""")
+    named = [p.key for p in problems if "no such name" in p.message]
+    assert len(named) == 1 and named[0] is not None and named[0].endswith("gids[0]")
