@@ -3,10 +3,9 @@ boot of their own; ``iokit event`` changes the running kernel, and ``ioreg --ker
 
 from __future__ import annotations
 
+import re
 import textwrap
 from pathlib import Path
-
-import re
 
 import pytest
 from kernelkit import KernelFactory, KernelProcess, iokit, kernel_env

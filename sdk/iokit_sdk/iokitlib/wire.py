@@ -3,25 +3,23 @@
 IOKitLib talks to the kernel with Mach messages on the task's IOKit main port. Here a program
 talks to a running ``iokit kernel`` over an ``AF_UNIX`` stream socket: each message is one
 frame, a 4-byte big-endian length then that many bytes of msgpack encoding one map. Registry
-values keep their libkern types: an ``OSNumber`` travels as extension type 1 (its width in one
-byte, its value in eight), a set (``OSSet``) as extension type 2 (a msgpack array), everything
-else as msgpack's own types. docs/protocol.md documents the messages; this module is the one
-place that encodes and decodes them, for the kernel and for its clients alike.
+values keep their libkern types (:mod:`iokit_sdk.wirecodec`, shared with driver processes).
+docs/protocol.md documents the messages; this module frames and reads them, for the kernel and
+for its clients alike.
 """
 
 from __future__ import annotations
 
 import gc
 import os
-import struct
 import tempfile
-from collections.abc import Iterator, Mapping
+from collections.abc import Iterator
 from contextlib import contextmanager
 from typing import Any
 
 import msgpack
 
-from iokit_sdk.values import OSNumber
+from iokit_sdk.wirecodec import HEADER, ext_hook, fit_integers, packb
 
 __all__ = [
     "MAX_KERNEL_FRAME",
@@ -46,15 +44,6 @@ PROTOCOL_VERSION = 1
 MAX_REQUEST_FRAME = 4 << 20
 MAX_KERNEL_FRAME = 256 << 20
 
-_HEADER = struct.Struct(">I")
-_NUMBER = struct.Struct(">BQ")
-_EXT_NUMBER = 1
-_EXT_SET = 2
-_U64 = (1 << 64) - 1
-#: Registry values nest at most MAX_VALUE_DEPTH (128); messages add a few levels around them.
-_FIT_DEPTH = 160
-
-
 class FrameError(ValueError):
     """A frame that cannot be read: too large, not msgpack, or not a map. The connection is
     closed after it; ``reference`` names the reason (``frame-too-large``, ``frame-malformed``)."""
@@ -64,70 +53,14 @@ class FrameError(ValueError):
         super().__init__(message)
 
 
-def _default(value: object) -> Any:
-    # strict_types: OSNumber (an int subclass), tuples and sets arrive here instead of being
-    # packed as their base type, so their libkern type survives.
-    if isinstance(value, OSNumber):
-        return msgpack.ExtType(_EXT_NUMBER, _NUMBER.pack(value.bits, int(value)))
-    if isinstance(value, (frozenset, set)):
-        return msgpack.ExtType(_EXT_SET, _packb(list(value)))
-    if isinstance(value, tuple):
-        return list(value)
-    if isinstance(value, bool):
-        return bool(value)
-    if isinstance(value, int):  # an IntEnum (IOReturn) or another int subclass
-        return int(value)
-    if isinstance(value, str):
-        return str(value)
-    if isinstance(value, (bytes, bytearray, memoryview)):
-        return bytes(value)
-    if isinstance(value, Mapping):
-        return dict(value)
-    if isinstance(value, list):
-        return list(value)
-    raise TypeError(f"{type(value).__name__} cannot travel over the kernel socket")
-
-
-def _packb(value: object) -> bytes:
-    return msgpack.packb(value, default=_default, strict_types=True, use_bin_type=True)  # type: ignore[no-any-return]
-
-
 def pack(message: dict[str, Any]) -> bytes:
     """One frame: the length prefix and the msgpack map.
 
     :raises TypeError: a value has no wire form. :raises OverflowError: an integer does not
         fit in 64 bits.
     """
-    body = _packb(message)
-    return _HEADER.pack(len(body)) + body
-
-
-def fit_integers(value: Any, depth: int = 0) -> Any:
-    """``value`` with every integer msgpack cannot carry (past 64 bits) cut to the 64 bits an
-    ``OSNumber`` holds: a plain ``int`` property counts as 64 bits, as the kernel's does."""
-    if isinstance(value, bool) or depth > _FIT_DEPTH:
-        return value
-    if isinstance(value, int):
-        return value if -(1 << 63) <= value < 1 << 64 else OSNumber(value & _U64)
-    if isinstance(value, Mapping):
-        return {k: fit_integers(v, depth + 1) for k, v in value.items()}
-    if isinstance(value, (list, tuple)):
-        return [fit_integers(v, depth + 1) for v in value]
-    if isinstance(value, (frozenset, set)):
-        return frozenset(fit_integers(v, depth + 1) for v in value)
-    return value
-
-
-def _ext_hook(sets: bool) -> Any:
-    def hook(code: int, data: bytes) -> object:
-        if code == _EXT_NUMBER and len(data) == _NUMBER.size:
-            bits, value = _NUMBER.unpack(data)
-            return OSNumber(value, bits)
-        if code == _EXT_SET and sets:
-            items = msgpack.unpackb(data, raw=False, ext_hook=hook)
-            return frozenset(items) if isinstance(items, list) else items
-        raise ValueError(f"unknown extension type {code}")
-    return hook
+    body = packb(message)
+    return HEADER.pack(len(body)) + body
 
 
 class FrameReader:
@@ -141,7 +74,7 @@ class FrameReader:
     def __init__(self, limit: int, *, sets: bool = True) -> None:
         self.limit = limit
         self._buffer = bytearray()
-        self._hook = _ext_hook(sets)
+        self._hook = ext_hook(sets)
 
     def feed(self, data: bytes) -> list[dict[str, Any]]:
         """Every complete message ``data`` finishes, in order.
@@ -153,15 +86,15 @@ class FrameReader:
         buffer += data
         messages: list[dict[str, Any]] = []
         offset = 0
-        while len(buffer) - offset >= _HEADER.size:
-            (size,) = _HEADER.unpack_from(buffer, offset)
+        while len(buffer) - offset >= HEADER.size:
+            (size,) = HEADER.unpack_from(buffer, offset)
             if size > self.limit:
                 raise FrameError("frame-too-large", f"a frame of {size} bytes is over the "
                                  f"limit of {self.limit}")
-            end = offset + _HEADER.size + size
+            end = offset + HEADER.size + size
             if len(buffer) < end:
                 break
-            messages.append(self._decode(bytes(buffer[offset + _HEADER.size:end])))
+            messages.append(self._decode(bytes(buffer[offset + HEADER.size:end])))
             offset = end
         del buffer[:offset]
         return messages

@@ -1,0 +1,91 @@
+"""How registry values travel over the kernel socket: msgpack with libkern's types kept.
+
+IOKit serialises properties with their OSObject types (``OSSerialize``). Here a message is one
+msgpack map after a 4-byte big-endian length; an ``OSNumber`` travels as extension type 1 (its
+width in one byte, its value in eight), a set (``OSSet``) as extension type 2 (a msgpack
+array), everything else as msgpack's own types. This module is the one place that encodes and
+decodes values, for IOKitLib's client (:mod:`iokit_sdk.iokitlib.wire`) and for driver
+processes (``iokit_host.dext``). It imports nothing of IOKitLib, so a driver process that
+never talks to the kernel as a program does starts without it.
+"""
+
+from __future__ import annotations
+
+import struct
+from collections.abc import Callable, Mapping
+from typing import Any
+
+import msgpack
+
+from iokit_sdk.values import OSNumber
+
+__all__ = ["HEADER", "default", "ext_hook", "fit_integers", "packb"]
+
+#: The frame's length prefix.
+HEADER = struct.Struct(">I")
+_NUMBER = struct.Struct(">BQ")
+_EXT_NUMBER = 1
+_EXT_SET = 2
+_U64 = (1 << 64) - 1
+#: Registry values nest at most MAX_VALUE_DEPTH (128); messages add a few levels around them.
+_FIT_DEPTH = 160
+
+
+def default(value: object) -> Any:
+    """msgpack's ``default`` under ``strict_types``: OSNumber (an int subclass), tuples and
+    sets arrive here instead of being packed as their base type, so their libkern type
+    survives."""
+    if isinstance(value, OSNumber):
+        return msgpack.ExtType(_EXT_NUMBER, _NUMBER.pack(value.bits, int(value)))
+    if isinstance(value, (frozenset, set)):
+        return msgpack.ExtType(_EXT_SET, packb(list(value)))
+    if isinstance(value, tuple):
+        return list(value)
+    if isinstance(value, bool):
+        return bool(value)
+    if isinstance(value, int):  # an IntEnum (IOReturn) or another int subclass
+        return int(value)
+    if isinstance(value, str):
+        return str(value)
+    if isinstance(value, (bytes, bytearray, memoryview)):
+        return bytes(value)
+    if isinstance(value, Mapping):
+        return dict(value)
+    if isinstance(value, list):
+        return list(value)
+    raise TypeError(f"{type(value).__name__} cannot travel over the kernel socket")
+
+
+def packb(value: object) -> bytes:
+    """``value`` in msgpack, libkern types kept (no length prefix)."""
+    return msgpack.packb(value, default=default, strict_types=True, use_bin_type=True)  # type: ignore[no-any-return]
+
+
+def fit_integers(value: Any, depth: int = 0) -> Any:
+    """``value`` with every integer msgpack cannot carry (past 64 bits) cut to the 64 bits an
+    ``OSNumber`` holds: a plain ``int`` property counts as 64 bits, as the kernel's does."""
+    if isinstance(value, bool) or depth > _FIT_DEPTH:
+        return value
+    if isinstance(value, int):
+        return value if -(1 << 63) <= value < 1 << 64 else OSNumber(value & _U64)
+    if isinstance(value, Mapping):
+        return {k: fit_integers(v, depth + 1) for k, v in value.items()}
+    if isinstance(value, (list, tuple)):
+        return [fit_integers(v, depth + 1) for v in value]
+    if isinstance(value, (frozenset, set)):
+        return frozenset(fit_integers(v, depth + 1) for v in value)
+    return value
+
+
+def ext_hook(sets: bool = True) -> Callable[[int, bytes], object]:
+    """msgpack's ``ext_hook`` for the two extension types; ``sets=False`` refuses type 2 (a
+    kernel reading a client's request takes no sets)."""
+    def hook(code: int, data: bytes) -> object:
+        if code == _EXT_NUMBER and len(data) == _NUMBER.size:
+            bits, value = _NUMBER.unpack(data)
+            return OSNumber(value, bits)
+        if code == _EXT_SET and sets:
+            items = msgpack.unpackb(data, raw=False, ext_hook=hook)
+            return frozenset(items) if isinstance(items, list) else items
+        raise ValueError(f"unknown extension type {code}")
+    return hook
