@@ -10,7 +10,6 @@ it with one line on stderr and an exit status, never a traceback.
 
 from __future__ import annotations
 
-import argparse
 import difflib
 import importlib
 import sys
@@ -18,6 +17,7 @@ from collections.abc import Sequence
 
 from iokit_host.cli.console import tolerate_any_text
 from iokit_host.cli.last_resort import exit_status, guard, silence_stdout
+from iokit_host.cli.parser import CommandParser
 
 __all__ = ["COMMANDS", "main", "run"]
 
@@ -78,7 +78,7 @@ def _dispatch(args: list[str]) -> int:
         print(f"iokit: unknown command '{name}'{hint}\n\n{_usage()}", file=sys.stderr)
         return EXIT_USAGE
     module = importlib.import_module(COMMANDS[name][0])
-    parser = argparse.ArgumentParser(prog=f"iokit {name}", description=COMMANDS[name][1])
+    parser = CommandParser(prog=f"iokit {name}", description=COMMANDS[name][1])
     module.configure(parser)
     try:
         parsed = parser.parse_args(rest)
