@@ -9,7 +9,10 @@ from __future__ import annotations
 
 import argparse
 import sys
-from typing import IO
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from _typeshed import SupportsWrite
 
 __all__ = ["CommandParser"]
 
@@ -18,14 +21,16 @@ class CommandParser(argparse.ArgumentParser):
     """``ArgumentParser`` whose help and usage reach stdout or fail loudly (the last resort
     turns the ``OSError`` into ``output-write-failed``)."""
 
-    def print_help(self, file: IO[str] | None = None) -> None:
+    def print_help(self, file: SupportsWrite[str] | None = None) -> None:
         self._write(self.format_help(), file)
 
-    def print_usage(self, file: IO[str] | None = None) -> None:
+    def print_usage(self, file: SupportsWrite[str] | None = None) -> None:
         self._write(self.format_usage(), file)
 
     @staticmethod
-    def _write(text: str, file: IO[str] | None) -> None:
+    def _write(text: str, file: SupportsWrite[str] | None) -> None:
         stream = file or sys.stdout
         stream.write(text)
-        stream.flush()  # a full disk shows now, inside the command's guard, not at exit
+        flush = getattr(stream, "flush", None)
+        if flush is not None:
+            flush()  # a full disk shows now, inside the command's guard, not at exit
