@@ -27,13 +27,16 @@ Which nodes are drivers is decided by the importer (``IOProviderClass`` and ``IO
 :mod:`iokit_host.ioreg_import.model`). Dumps without properties, and device-tree plane dumps
 (whose parents are not providers), have no recorded attachments.
 
-Class ancestry comes from the host's built-in tables (standard family classes, and driver
-classes whose ancestry is documented outside the dumps: :mod:`iokit_host.matching.class_table`), from
-``-i`` chains in the dump, and from the caller's ``classes`` (``iokit conformance --classes
-FILE``: a TOML ``[classes]`` table, as in a machine model). It is never inferred from the pair
-being checked, nor from other pairs, so a provider whose class nobody documents is rejected on
-``IOProviderClass`` with that reason. Built-in ancestry wins over declared ancestry (see
-:class:`~iokit_host.matching.classes.ClassRegistry`), then the dump's, then the caller's.
+Class ancestry comes from the dump's own record (``-i`` chains; an archive's recorded chains),
+which wins, then the public knowledge base chosen for the OS build the dump's root records
+(:mod:`iokit_host.matching.ancestry`) and the host's cited hand table, then the caller's
+``classes`` (``iokit conformance --classes FILE``: a TOML ``[classes]`` table, as in a machine
+model), which fill gaps only (see :class:`~iokit_host.matching.classes.ClassRegistry`). It is
+never inferred from the pair being checked, nor from other pairs, so a provider whose class
+nobody documents is rejected on ``IOProviderClass`` with that reason. Each accepted binding
+whose provider passed ``IOProviderClass`` through such facts is counted in the dump's
+``ancestry`` with the facts and their sources; each rejection has a category
+(:data:`CATEGORIES`; the reasons come from :mod:`iokit_host.rejections`).
 
 **State from after the match.** A dump is taken long after matching, and some providers changed
 since: the x86 booter names the device-tree root ``ACPI`` and platform code renames it to the
@@ -54,14 +57,16 @@ from iokit_sdk.entry import IORegistryEntry
 
 from iokit_host.errors import Diagnostic, IOKitError
 from iokit_host.machine.model import MachineModel, NubSpec
+from iokit_host.matching.ancestry import AncestryFact, describe_ancestry
 from iokit_host.matching.classes import ClassRegistry
-from iokit_host.matching.families.pci import PCI_TUNNELLED, pci_failed_key
-from iokit_host.matching.families.usb import USB_KEYS, usb_failed_key
-from iokit_host.matching.generic_keys import property_tables
+from iokit_host.matching.families.usb import USB_KEYS
 from iokit_host.registry import IORegistry
+from iokit_host.rejections import CATEGORIES, explain_rejection
 
 __all__ = [
+    "CATEGORIES",
     "PERSONALITY_KEYS",
+    "AncestryUse",
     "ConformanceReport",
     "DumpConformance",
     "Rejection",
@@ -90,22 +95,45 @@ class Rejection:
     :param class_name: the driver's class.
     :param key: the personality key that failed.
     :param reason: why, in one sentence, naming the provider.
+    :param category: whose shortfall it is, one of :data:`CATEGORIES`.
     """
 
     path: str
     class_name: str
     key: str
     reason: str
+    category: str = "key-mismatch"
 
     def to_json(self) -> dict[str, str]:
         return {"path": self.path, "class": self.class_name, "key": self.key,
-                "reason": self.reason}
+                "category": self.category, "reason": self.reason}
+
+
+@dataclass(frozen=True, slots=True)
+class AncestryUse:
+    """Ancestry that decided accepted matches: ``provider_class`` is an ``ancestor`` by
+    ``facts`` (one per link), for ``count`` recorded bindings of the dump."""
+
+    provider_class: str
+    ancestor: str
+    facts: tuple[AncestryFact, ...]
+    count: int = 1
+
+    def describe(self) -> str:
+        return describe_ancestry(self.provider_class, self.ancestor, self.facts)
+
+    def to_json(self) -> dict[str, Any]:
+        return {"class": self.provider_class, "is_a": self.ancestor, "bindings": self.count,
+                "facts": [fact.to_json() for fact in self.facts]}
 
 
 @dataclass(frozen=True, slots=True)
 class DumpConformance:
     """The measure for one dump.
 
+    :param ancestry: the class facts that decided accepted matches, with their sources.
+    :param release: the OS release the dump's root records (``11G63``), which chose among
+        facts that changed between releases; None when it records none.
     :param error: why the dump could not be read at all (then nothing was measured).
     :param warnings: what reading a damaged dump tolerated (see :mod:`iokit_host.ioreg_import`).
     """
@@ -116,11 +144,14 @@ class DumpConformance:
     rejected: tuple[Rejection, ...] = ()
     error: Diagnostic | None = None
     warnings: tuple[Diagnostic, ...] = ()
+    ancestry: tuple[AncestryUse, ...] = ()
+    release: str | None = None
 
     def to_json(self) -> dict[str, Any]:
         data: dict[str, Any] = {"file": self.file, "attachments": self.attachments,
-                                "accepted": self.accepted,
-                                "rejected": [r.to_json() for r in self.rejected]}
+                                "accepted": self.accepted, "release": self.release,
+                                "rejected": [r.to_json() for r in self.rejected],
+                                "ancestry": [use.to_json() for use in self.ancestry]}
         if self.error is not None:
             data["error"] = self.error.to_json()
         if self.warnings:
@@ -189,13 +220,19 @@ def read_classes(path: str | Path) -> dict[str, str]:
 
 
 def check_dump(path: str | Path, *, classes: Mapping[str, str] | None = None) -> DumpConformance:
-    """Import the dump at ``path`` and replay its recorded bindings.
+    """Import the dump or archive at ``path`` and replay its recorded bindings.
 
-    :raises IOKitError: the dump cannot be read (``ioreg-dump-invalid``).
+    :raises IOKitError: it cannot be read (``ioreg-dump-invalid``, or the archive reader's
+        reference).
     """
-    from iokit_host.ioreg_import import import_dump
+    from iokit_host.machine.loader import import_archive, import_dump
+    from iokit_host.machine.sniff import file_kind
 
-    model = import_dump(path)
+    # A text dump, an IORegistryExplorer archive or ioreg -a output: each records bindings.
+    # A machine model records none, so anything else is read as a dump and refused as one
+    # (ioreg-dump-invalid), not as a model with a TOML error.
+    archive = file_kind(Path(path)) == "plist"
+    model = import_archive(path) if archive else import_dump(path)
     result = check_model(model, file=str(path), classes=classes)
     return replace(result, warnings=model.diagnostics)
 
@@ -218,14 +255,14 @@ def check_model(model: MachineModel, *, file: str | None = None,
     from iokit_host.matching.passive import match_passive
 
     space = _Workspace(ClassRegistry(), IORegistry(model.planes))
-    # The dump's own ancestry (-i chains) first, then the caller's: declare() keeps the first
-    # superclass it is given, and the built-in tables come before both.
-    space.classes.declare(model.classes)
+    # The dump's own ancestry (-i chains, an archive's) wins (populate gives it to the
+    # registry with the OS build its root records); the caller's fills gaps only.
     space.classes.declare(classes or {})
     populate(space, model)
     top = space.registry.plane_root(keys.SERVICE_PLANE)
     attachments = accepted = 0
     rejected: list[Rejection] = []
+    used: dict[tuple[str, str], AncestryUse] = {}
     for path, spec, entry in _drivers(model.root, top):
         attachments += 1
         personality = recorded_personality(spec.properties)
@@ -233,14 +270,34 @@ def check_model(model: MachineModel, *, file: str | None = None,
         # came first, so any parent that accepts the personality accounts for the binding.
         providers = entry.get_parent_entries(keys.SERVICE_PLANE)
         results = [match_passive(personality, p, registry=space.registry) for p in providers]
-        if any(result.matched for result in results):
+        winner = next((p for p, result in zip(providers, results) if result.matched), None)
+        if winner is not None:
             accepted += 1
+            _note_ancestry(used, space.classes, winner, personality.get(keys.PROVIDER_CLASS))
             continue
         first = results[0]
-        key, reason = _explain(personality, providers[0], first.failed_key, first.reason)
-        rejected.append(Rejection(path, spec.class_name, key, reason))
+        key, reason, category = explain_rejection(personality, providers[0], first.failed_key,
+                                                  first.reason, space.classes)
+        rejected.append(Rejection(path, spec.class_name, key, reason, category))
+    release = space.classes.release
     return DumpConformance(file or model.source or model.name, attachments, accepted,
-                           tuple(rejected))
+                           tuple(rejected), ancestry=tuple(used[k] for k in sorted(used)),
+                           release=str(release) if release is not None else None)
+
+
+def _note_ancestry(used: dict[tuple[str, str], AncestryUse], classes: ClassRegistry,
+                   provider: IORegistryEntry, wanted: Any) -> None:
+    """Count the ancestry facts that let ``provider`` pass ``IOProviderClass`` ``wanted``."""
+    name = provider.iokit_class_name
+    if not isinstance(wanted, str) or wanted == name:
+        return
+    known = used.get((name, wanted))
+    if known is not None:
+        used[(name, wanted)] = replace(known, count=known.count + 1)
+        return
+    facts = classes.facts_between(name, wanted)
+    if facts:
+        used[(name, wanted)] = AncestryUse(name, wanted, facts)
 
 
 def _component(spec: NubSpec) -> str:
@@ -263,108 +320,3 @@ def _drivers(root: NubSpec, top: IORegistryEntry | None
             if child_spec.recorded_driver:
                 yield child_path, child_spec, child
             stack.append((child_spec, child, child_path))
-
-
-def _explain(personality: Mapping[str, Any], provider: IORegistryEntry, key: str | None,
-             reason: str | None) -> tuple[str, str]:
-    """Name the exact key when the family hook refused (the generic result names only
-    ``matchPropertyTable`` when several family keys were present)."""
-    where = f"provider {provider.get_name()} ({provider.iokit_class_name})"
-    if key == keys.PROVIDER_CLASS and getattr(type(provider), "synthesised", False):
-        reason = (f"{reason}; the ancestry of {provider.iokit_class_name} is unknown: the dump "
-                  "was not taken with ioreg -i and the class is in neither the host's class "
-                  "table nor the declared classes (--classes)")
-    if key == keys.NAME_MATCH and keys.NAME_MATCH in personality:
-        reason = _name_reason(personality[keys.NAME_MATCH], provider)
-    if key == keys.PROPERTY_MATCH and (holders := _clients_holding(personality, provider)):
-        reason = f"{reason}; the provider's clients carry it: {', '.join(holders)}"
-    family_key: str | None = None
-    if provider.meta_cast("IOPCIDevice"):
-        family_key = pci_failed_key(provider, personality)
-        if family_key == keys.PCI_TUNNEL_COMPATIBLE:
-            reason = f"{PCI_TUNNELLED} nub and the personality is not tunnel-compatible"
-    elif any(provider.meta_cast(name) for name in _USB_NUBS):
-        family_key = usb_failed_key(provider, personality,
-                                    interface=not _is_usb_device(provider))
-    if family_key is not None and (key is None or key not in personality):
-        key = family_key
-        if reason is None or "matchPropertyTable" in reason or "family" in reason:
-            reason = _family_reason(family_key, personality, provider)
-    return key or "matchPropertyTable", f"{where}: {reason or 'refused'}"
-
-
-def _name_reason(wanted: Any, provider: IORegistryEntry) -> str:
-    """Say which of the nub's names ``compareName`` tried. Device-tree, platform and ACPI nubs
-    compare ``name``/``compatible``/``device_type``/``model`` (ACPI nubs also ``_HID``/``_CID``;
-    platform and ACPI nubs then the entry name), other classes only the entry name
-    (``IORegistryEntry::compareName``); see :mod:`iokit_host.matching.families.names`."""
-    from iokit_host.matching import families
-    from iokit_host.matching.families import names
-
-    compare = families.name_comparer_for(provider)
-    tried: tuple[str, ...] = ()
-    if compare in (names.dt_compare_nub_name, names.platform_compare_name,
-                   names.acpi_compare_name):
-        tried = names.DT_NAME_KEYS
-    if compare is names.acpi_compare_name:
-        tried = (*tried, *names.ACPI_ID_KEYS)
-    shown = []
-    for key in tried:
-        strings = list(names._strings(provider.get_property(key)))
-        if strings:
-            shown.append(f"{key} {strings[0]!r}" if len(strings) == 1 else f"{key} {strings!r}")
-    if compare is not names.dt_compare_nub_name:
-        tried = (*tried, "entry name")
-        shown.append(f"entry name {provider.get_name()!r}")
-    listed = [wanted] if isinstance(wanted, str) else list(wanted) if isinstance(
-        wanted, (list, tuple)) else wanted
-    reason = f"none of {listed!r} matches the nub's {'/'.join(tried)} ({', '.join(shown)})"
-    if getattr(type(provider), "synthesised", False) and compare is families.default_compare_name:
-        others = [f"{key} {list(names._strings(provider.get_property(key)))!r}"
-                  for key in names.DT_NAME_KEYS[1:] if provider.get_property(key) is not None]
-        reason += (f"; the ancestry of {provider.iokit_class_name} is unknown, so only "
-                   "IORegistryEntry::compareName (the entry name) applies"
-                   + (f" -- a device-tree name comparer would also try {', '.join(others)}"
-                      if others else ""))
-    if provider.meta_cast("IOPlatformExpertDevice") and "ACPI" in listed:
-        reason += _BOOTER_ROOT_NOTE
-    return reason
-
-
-#: Why a post-boot dump cannot show the name the platform expert matched on x86: Apple's i386
-#: booter (boot-132; the same code in Chameleon's i386/libsaio/bootstruct.c and misc.c)
-#: creates the device-tree root with getPlatformName()'s "ACPI" as both compatible and model,
-#: and the values a dump shows were written after the platform expert matched (a public
-#: VMware dump shows the same: IONameMatched "ACPI" under a root whose compatible is the model).
-_BOOTER_ROOT_NOTE = ("; the booter creates the device-tree root with compatible and model "
-                     "'ACPI' (boot-132 getPlatformName), so this dump shows the root's "
-                     "names as they were after matching, not the ones matched")
-
-
-def _clients_holding(personality: Mapping[str, Any], provider: IORegistryEntry) -> list[str]:
-    """The provider's nubs (clients that are not drivers) carrying the first key of the first
-    ``IOPropertyMatch`` table that the provider lacks, with their values: a dump can show a
-    driver under the provider of the nub it matched."""
-    tables = property_tables(personality.get(keys.PROPERTY_MATCH))
-    missing = next((k for k, _ in tables[0] if not provider.has_property(k)),
-                   None) if tables else None
-    if missing is None:
-        return []
-    return [f"{client.get_name()} ({missing} {client.get_property(missing)!r})"
-            for client in provider.get_child_entries(keys.SERVICE_PLANE)
-            if client.has_property(missing) and not client.has_property(keys.MATCH_CATEGORY)]
-
-
-_USB_NUBS = ("IOUSBDevice", "IOUSBInterface", "IOUSBHostDevice", "IOUSBHostInterface")
-
-
-def _is_usb_device(nub: IORegistryEntry) -> bool:
-    return nub.meta_cast("IOUSBDevice") or nub.meta_cast("IOUSBHostDevice")
-
-
-def _family_reason(key: str, personality: Mapping[str, Any], provider: IORegistryEntry) -> str:
-    if key in personality and key in PERSONALITY_KEYS and key.startswith("IOPCI"):
-        return f"{key} {personality[key]!r} does not match the nub's config registers"
-    if key in personality:
-        return f"{key} is {personality[key]!r}, the nub has {provider.get_property(key)!r}"
-    return f"no QA1076 key combination applies ({key} is required and missing)"

@@ -1,6 +1,9 @@
 """Explain: why each personality did or did not drive one nub (no IOKit counterpart).
 
-On a Mac the answer is scattered over ``kIOLogMatch`` log lines. Here it is assembled from the
+On a Mac the answer is scattered over ``kIOLogMatch`` log lines. ``ancestry`` says where the
+class facts came from that made the nub an instance of each personality's ``IOProviderClass``
+(a public table, the machine's own record, a declaration; see
+:mod:`iokit_host.matching.ancestry`). Here it is assembled from the
 binder's record of each matching pass (started, lost, declined, failed, waiting) and, for the
 personalities that never got that far, a fresh pure passive match that names the first key
 that failed and why.
@@ -43,10 +46,12 @@ class Explanation:
     provider: str
     provider_class: str
     candidates: tuple[ExplainedCandidate, ...]
+    ancestry: tuple[str, ...] = ()
 
     def to_json(self) -> dict[str, Any]:
         return {"provider": self.provider,
-                "candidates": [c.to_json() for c in self.candidates]}
+                "candidates": [c.to_json() for c in self.candidates],
+                "ancestry": list(self.ancestry)}
 
     def outcome_of(self, io_class: str) -> ExplainedCandidate | None:
         return next((c for c in self.candidates if c.io_class == io_class), None)
@@ -57,7 +62,18 @@ def explain(kernel: IOKernel, nub: IOService) -> Explanation:
     candidates = [_explain_one(kernel, nub, entry, recorded.get(entry.seq))
                   for entry in kernel.catalogue.find_drivers(nub)]
     path = get_path(kernel.registry, nub, keys.SERVICE_PLANE) or nub.get_name()
-    return Explanation(path, nub.iokit_class_name, tuple(candidates))
+    return Explanation(path, nub.iokit_class_name, tuple(candidates),
+                       _ancestry(kernel, nub, candidates))
+
+
+def _ancestry(kernel: IOKernel, nub: IOService,
+              candidates: list[ExplainedCandidate]) -> tuple[str, ...]:
+    """Where the facts came from that made the nub an instance of each candidate's
+    ``IOProviderClass`` (the catalogue offered them by that chain), once per class."""
+    wanted = dict.fromkeys(entry.provider_class for entry in kernel.catalogue.find_drivers(nub)
+                           if entry.provider_class != nub.iokit_class_name)
+    lines = (kernel.classes.describe_ancestry(nub.iokit_class_name, name) for name in wanted)
+    return tuple(line for line in lines if line) if candidates else ()
 
 
 def _explain_one(kernel: IOKernel, nub: IOService, entry: CatalogueEntry,

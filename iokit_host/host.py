@@ -19,6 +19,7 @@ from iokit_sdk.service import IOService, ServiceState
 
 from iokit_host.clock import HostClock
 from iokit_host.errors import Diagnostic, IOKitError, Severity
+from iokit_host.kernel.collector import young_collections_only
 from iokit_host.kernel.workloop import IOKernel
 from iokit_host.matching.catalogue import IOCatalogue
 from iokit_host.matching.classes import ClassRegistry
@@ -138,16 +139,17 @@ class IOKitHost:
         """
         if self.booted:
             return self
-        nubs = self.load_machine()
-        self.kernel.ensure_resources()
-        self._load_catalogue()
-        from iokit_host.dext.placement import publish_user_resources
+        with young_collections_only():  # a boot's objects live on (kernel.collector)
+            nubs = self.load_machine()
+            self.kernel.ensure_resources()
+            self._load_catalogue()
+            from iokit_host.dext.placement import publish_user_resources
 
-        publish_user_resources(self.kernel)  # IOUserResources, when a dext is catalogued
-        for nub in nubs:
-            self.kernel.register_service(nub)
-        self.kernel.power.boot()  # IOPMrootDomain, and stand-ins for recorded power management
-        self.kernel.run_until_quiet()
+            publish_user_resources(self.kernel)  # IOUserResources, when a dext is catalogued
+            for nub in nubs:
+                self.kernel.register_service(nub)
+            self.kernel.power.boot()  # IOPMrootDomain, and stand-ins for recorded PM
+            self.kernel.run_until_quiet()
         self.booted = True
         if self.strict:
             self.check_strict()
@@ -164,8 +166,6 @@ class IOKitHost:
             self.catalogue.add_bundle(bundle)
 
     def _bundles(self) -> list[KextBundle]:
-        from iokit_host.kext.manifest import read_manifest
-
         if self.kext_override is not None:
             bundles = list(self.kext_override)
         else:
@@ -175,6 +175,9 @@ class IOKitHost:
             bundles = list(found.bundles)
             self.diagnostics.extend(found.diagnostics)
         for path in self.kext_paths:
+            # Imported here: a boot from the kernel collection reads no manifest itself.
+            from iokit_host.kext.manifest import read_manifest
+
             bundle, problems = read_manifest(path, defines=self.defines or None)
             self.diagnostics.extend(problems)
             if bundle is not None:

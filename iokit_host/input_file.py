@@ -15,13 +15,13 @@ to its end, a FIFO nobody writes to reads as empty at once. A folder raises
 from __future__ import annotations
 
 import errno
-import io
 import os
 import stat
 
 __all__ = ["read_input_file", "read_input_head"]
 
 _FLAGS = os.O_RDONLY | getattr(os, "O_NONBLOCK", 0) | getattr(os, "O_BINARY", 0)
+_CHUNK = 1 << 16
 
 
 def read_input_file(path: str | os.PathLike[str], *, limit: int) -> bytes:
@@ -44,16 +44,27 @@ def read_input_head(path: str | os.PathLike[str], size: int) -> bytes:
     """
     name = os.fspath(path)
     descriptor = os.open(name, _FLAGS)
-    if stat.S_ISDIR(os.fstat(descriptor).st_mode):
-        os.close(descriptor)
-        raise IsADirectoryError(errno.EISDIR, os.strerror(errno.EISDIR), name)
-    chunks: list[bytes] = []
-    with io.FileIO(descriptor, "rb", closefd=True) as stream:
-        os.set_blocking(descriptor, True)  # a writer's pipe is read to its end
+    try:
+        status = os.fstat(descriptor)
+        if stat.S_ISDIR(status.st_mode):
+            raise IsADirectoryError(errno.EISDIR, os.strerror(errno.EISDIR), name)
+        if not stat.S_ISREG(status.st_mode):
+            os.set_blocking(descriptor, True)  # a writer's pipe is read to its end
+        chunks: list[bytes] = []
+        # A regular file is read in one call of its size (and one more to see its end): a
+        # cold boot reads hundreds of small manifests, and each read allocates what it asks.
+        want = status.st_size + 1 if status.st_size else _CHUNK
         while size > 0:
-            chunk = stream.read(min(size, 1 << 20))
+            try:
+                chunk = os.read(descriptor, min(size, want))
+            except OSError as error:
+                error.filename = name
+                raise
             if not chunk:
                 break
             chunks.append(chunk)
             size -= len(chunk)
-    return b"".join(chunks)
+            want = _CHUNK
+        return b"".join(chunks)
+    finally:
+        os.close(descriptor)

@@ -99,6 +99,8 @@ def events_from_tables(raw_events: list[Any], *, file: str,
     kernel reads the tables ``iokit event`` sends it with the same checks."""
     events = []
     for index, raw in enumerate(raw_events):
+        if raw is None:  # a slot ``iokit event`` could not send, and reported itself
+            continue
         try:
             events.append(_event(raw, f"event[{index}]", file))
         except ScenarioError as error:

@@ -4,7 +4,10 @@ from __future__ import annotations
 
 from pathlib import Path
 
+import pytest
+
 from iokit_host.conformance import (
+    CATEGORIES,
     check_model,
     read_classes,
     recorded_personality,
@@ -92,8 +95,11 @@ def test_report_json_shape(tmp_path: Path) -> None:
     data = run_conformance([dump]).to_json()
     assert set(data) == {"dumps", "attachments", "accepted", "recall", "unreadable"}
     assert data["recall"] == 0.5
-    assert set(data["dumps"][0]) == {"file", "attachments", "accepted", "rejected"}
-    assert set(data["dumps"][0]["rejected"][0]) == {"path", "class", "key", "reason"}
+    assert set(data["dumps"][0]) == {"file", "attachments", "accepted", "rejected", "ancestry",
+                                     "release"}
+    assert set(data["dumps"][0]["rejected"][0]) == {"path", "class", "key", "category",
+                                                    "reason"}
+    assert {r["category"] for r in data["dumps"][0]["rejected"]} <= set(CATEGORIES)
 
 
 def test_corpus_recall_and_every_rejection_explained(corpus: Path) -> None:
@@ -101,11 +107,13 @@ def test_corpus_recall_and_every_rejection_explained(corpus: Path) -> None:
     with_properties = [d for d in report.dumps if d.attachments]
     assert len(with_properties) == 3
     assert report.attachments > 400
-    # Remaining rejections: vendor driver classes whose ancestry only `ioreg -i` shows,
-    # and providers whose properties changed after the match (see the module doc).
-    assert report.recall is not None and report.recall >= 0.85
-    # With iokit_host.matching.class_table (NVDA, the Bluetooth serial streams): 395 of 428.
-    assert report.accepted >= 395 and report.recall >= 0.92
+    # With the public knowledge base (iokit_host.matching.ancestry), chosen for each dump's
+    # OS build: 424 of 428. The rest are providers whose state changed after the match.
+    assert report.recall is not None and report.recall >= 0.99
+    assert report.accepted >= 424
+    categories = {r.category for d in with_properties for r in d.rejected}
+    assert categories <= set(CATEGORIES) and "unknown-ancestry" not in categories
+    assert all(d.ancestry for d in with_properties)
     providers = {r.reason.split(":", 1)[0] for d in with_properties for r in d.rejected}
     assert not any("(NVDA)" in p or "SerialClient" in p for p in providers)
     for dump in with_properties:
@@ -201,3 +209,79 @@ def test_rejections_say_when_the_dump_shows_state_from_after_the_match() -> None
     kernel = by_class["NVKernel"]
     assert kernel.key == "IOPropertyMatch"
     assert kernel.reason.endswith("the provider's clients carry it: NVDAgl (nubType 'NVDAgl')")
+
+
+def _mccs_dump(build: str, chain: str = "AppleMCCSControlModule") -> str:
+    return f"""\
++-o Root  <class IORegistryEntry, id 0x100000100, retain 10>
+  | {{
+  |   "OS Build Version" = "{build}"
+  | }}
+  | 
+  +-o Mac  <class IOPlatformExpertDevice, id 0x100000110, registered, matched, active, busy 0, retain 4>
+    +-o AppleMCCSControlModule  <class {chain}, id 0x100000120, registered, matched, active, busy 0, retain 5>
+    | +-o AppleMCCSParameterHandler  <class AppleMCCSParameterHandler, id 0x100000121, registered, matched, active, busy 0, retain 5>
+    |     {{
+    |       "IOClass" = "AppleMCCSParameterHandler"
+    |       "IOProviderClass" = "AppleMCCSControlFamily"
+    |     }}
+    |     
+    +-o AppleHDAEngineOutput@1B,0,1,2  <class AppleHDAEngineOutput, id 0x100000130, registered, matched, active, busy 0, retain 5>
+    | +-o AudioAUUCDriver  <class AudioAUUCDriver, id 0x100000131, registered, matched, active, busy 0, retain 5>
+    |     {{
+    |       "IOClass" = "AudioAUUCDriver"
+    |       "IOProviderClass" = "IOAudioEngine"
+    |     }}
+    |     
+    +-o VendorThing  <class VendorThing, id 0x100000140, registered, matched, active, busy 0, retain 5>
+      +-o VendorDriver  <class VendorDriver, id 0x100000141, registered, matched, active, busy 0, retain 5>
+          {{
+            "IOClass" = "VendorDriver"
+            "IOProviderClass" = "IOFramebuffer"
+          }}
+          
+"""
+
+
+def test_ancestry_follows_the_build_the_dump_records_and_says_where_it_came_from() -> None:
+    # AppleMCCSControlModule became an AppleMCCSControlFamily in 10.7.4 (11E2705): on a
+    # 10.7.0 machine (11A511) macOS could not have bound this personality to it.
+    old = check_model(parse_dump(_mccs_dump("11A511"), source="old.txt"))
+    new = check_model(parse_dump(_mccs_dump("12C60"), source="new.txt"))
+    assert (new.attachments, new.accepted) == (3, 2)
+    assert (old.release, new.release) == ("11A511", "12C60")
+    assert (old.attachments, old.accepted) == (3, 1)
+    mismatch = {r.class_name: r for r in old.rejected}["AppleMCCSParameterHandler"]
+    assert mismatch.category == "class-mismatch"
+    assert "AppleMCCSControlModule : IOService from archive chain" in mismatch.reason
+    uses = {use.provider_class: use.describe() for use in new.ancestry}
+    assert uses["AppleHDAEngineOutput"].startswith(
+        "AppleHDAEngineOutput is an IOAudioEngine (AppleHDAEngineOutput : AppleHDAEngine, "
+        "archive chain, ")
+    assert "chosen for 12C60" in uses["AppleMCCSControlModule"]
+
+
+def test_the_dumps_own_chain_wins_over_the_public_tables() -> None:
+    # ioreg -i recorded the chain on this machine: it decides, whatever the tables say.
+    dump = _mccs_dump("11A511", chain="IORegistryEntry:IOService:AppleMCCSControlFamily:"
+                                      "AppleMCCSControlModule")
+    result = check_model(parse_dump(dump, source="recorded.txt"))
+    assert "AppleMCCSParameterHandler" not in {r.class_name for r in result.rejected}
+    use = next(u for u in result.ancestry if u.provider_class == "AppleMCCSControlModule")
+    assert [f.kind for f in use.facts] == ["recorded"]
+    assert "recorded by this machine" in use.describe()
+
+
+def test_corpus_archives_recall_with_their_own_recorded_chains(corpus: Path) -> None:
+    archives = sorted((corpus / "archives").glob("*.ioreg"))
+    if not archives:
+        pytest.skip("no IORegistryExplorer archives in the corpus")
+    report = run_conformance(archives)
+    assert report.unreadable == 0
+    assert report.recall is not None and report.recall >= 0.99
+    for dump in report.dumps:
+        assert dump.release is not None  # each archive's root records its OS build
+        assert {r.category for r in dump.rejected} <= {"post-boot-state"}
+        # The machine's own chains decide; the public tables are not needed for them.
+        kinds = {fact.kind for use in dump.ancestry for fact in use.facts}
+        assert kinds == {"recorded"}

@@ -78,3 +78,27 @@ def test_a_driver_terminated_after_it_started_reads_terminated() -> None:
     assert fate is not None
     assert (fate.outcome, fate.reason) == ("terminated",
                                            "started with score 300; since terminated")
+
+
+class _EngineClient(IOService):
+    pass
+
+
+def test_explain_says_where_the_ancestry_that_let_a_personality_match_came_from() -> None:
+    # An AppleHDAEngineOutput is an IOAudioEngine only by facts IORegistryExplorer recorded
+    # on real Macs; explain names them, link by link.
+    engine = NubSpec("AppleHDAEngineOutput", name="Engine", location="1B,0,1,2")
+    bundle = kext("com.test.audio", {"client": personality("_EngineClient", "IOAudioEngine")})
+    host = make_host([engine], [bundle], {"com.test.audio": [_EngineClient]}).boot()
+    explained = host.explain("Engine")
+    started = explained.outcome_of("_EngineClient")
+    assert started is not None and started.outcome == "started"
+    (line,) = [a for a in explained.ancestry if " is an IOAudioEngine " in a]
+    assert line.startswith("AppleHDAEngineOutput is an IOAudioEngine (AppleHDAEngineOutput : "
+                           "AppleHDAEngine, archive chain, ")
+    assert "AppleHDAEngine : IOAudioEngine, archive chain, " in line
+    assert explained.to_json()["ancestry"] == list(explained.ancestry)
+    from iokit_host.cli.explain import render_table
+
+    table = render_table(explained).splitlines()
+    assert f"  ancestry: {line}" in table[1:1 + len(explained.ancestry)]

@@ -10,7 +10,6 @@ it with one line on stderr and an exit status, never a traceback.
 
 from __future__ import annotations
 
-import difflib
 import importlib
 import sys
 from collections.abc import Sequence
@@ -40,6 +39,8 @@ COMMANDS: dict[str, tuple[str, str]] = {
              "driver extensions and their driver processes, as systemextensionsctl lists"),
     "pmset": ("iokit_host.cli.pmset",
               "the sleep/wake log and power assertions, as pmset prints them"),
+    "explore": ("iokit_host.cli.explore",
+                "the registry explorer in the browser, as IORegistryExplorer shows it"),
 }
 
 EXIT_OK = 0
@@ -73,6 +74,8 @@ def _dispatch(args: list[str]) -> int:
         return EXIT_OK
     name, rest = args[0], args[1:]
     if name not in COMMANDS:
+        import difflib  # only for a mistyped command
+
         close = difflib.get_close_matches(name, COMMANDS, n=1)
         hint = f" (did you mean '{close[0]}'?)" if close else ""
         print(f"iokit: unknown command '{name}'{hint}\n\n{_usage()}", file=sys.stderr)

@@ -8,6 +8,7 @@ Diagnostics (refused kexts, failed drivers) go to stderr with their reference an
 from __future__ import annotations
 
 import argparse
+from typing import TYPE_CHECKING
 
 from iokit_host.cli.common import (
     add_boot_arguments,
@@ -18,6 +19,9 @@ from iokit_host.cli.common import (
 from iokit_host.cli.input_path import input_path
 from iokit_host.errors import Diagnostic
 from iokit_host.host import IOKitHost
+
+if TYPE_CHECKING:
+    from iokit_host.scenario import Event
 
 __all__ = ["configure", "run"]
 
@@ -31,18 +35,23 @@ def configure(parser: argparse.ArgumentParser) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    from iokit_host.scenario import apply_events, read_events
-
     # Read the scenario before booting: an unreadable file fails at once; a damaged event is
     # reported with the boot's diagnostics and only that event is lost.
     damaged: list[Diagnostic] = []
-    events = read_events(args.events, report=damaged.append) if args.events else []
+    events: list[Event] = []
+    if args.events:  # the scenario reader is imported only for a boot that has one
+        from iokit_host.scenario import read_events
+
+        events = read_events(args.events, report=damaged.append)
     host = host_from_args(args).boot()
     for diagnostic in damaged:
         host.kernel.report(diagnostic)
     print(render_plane(host).rstrip("\n"))
-    for line in apply_events(host, events):
-        print(line)
+    if events:
+        from iokit_host.scenario import apply_events
+
+        for line in apply_events(host, events):
+            print(line)
     print(host.summary())
     print_diagnostics(host.diagnostics)
     waiting = host.waiting

@@ -20,7 +20,8 @@ __all__ = ["add_boot_arguments", "exit_status", "host_from_args", "parse_defines
 def add_boot_arguments(parser: argparse.ArgumentParser) -> None:
     group = parser.add_argument_group("machine and kexts")
     group.add_argument("--machine", "-M", metavar="NAME_OR_FILE", default=None, type=input_path,
-                       help="built-in machine name, machine-model file, ioreg dump, or 'host' "
+                       help="built-in machine name, machine-model file, ioreg dump (text or "
+                            "ioreg -a), IORegistryExplorer archive (.ioreg), or 'host' "
                             "(default: the built-in default machine)")
     group.add_argument("--kext", action="append", default=[], metavar="PATH", type=input_path,
                        help="also load this Info.plist or kext folder as a codeless kext "

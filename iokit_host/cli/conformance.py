@@ -2,8 +2,10 @@
 
 No IOKit tool does this; it is the project's measure of fidelity (see
 :mod:`iokit_host.conformance`): for every driver a dump records, does passive matching accept
-its recorded personality against its recorded provider? Prints one line per dump, then each
-rejection with the key that failed and why; ``--json`` prints the report as JSON.
+its recorded personality against its recorded provider? Prints one line per dump, then the
+class ancestry that decided accepted matches and where each fact came from (``ancestry``),
+then each rejection with its category (:data:`~iokit_host.conformance.CATEGORIES`), the key
+that failed and why; ``--json`` prints the report as JSON.
 ``--classes FILE`` supplies class ancestry the dumps do not show (a TOML ``[classes]`` table,
 ``Name = "Superclass"``, as in a machine model -- e.g. transcribed from ``ioreg -i``). A dump
 that cannot be read is listed with its error (also on stderr, as are the warnings about damaged
@@ -26,7 +28,8 @@ __all__ = ["configure", "render_text", "run"]
 
 def configure(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("dumps", nargs="+", metavar="DUMP", type=input_path,
-                        help="ioreg text dump (ioreg -lw0 output) to check")
+                        help="ioreg text dump (ioreg -lw0 output), IORegistryExplorer archive "
+                             "(.ioreg) or ioreg -a output to check")
     parser.add_argument("--classes", metavar="FILE", type=input_path,
                         help="TOML file whose [classes] table declares superclasses "
                              "(Name = \"Superclass\") the dumps do not show")
@@ -41,10 +44,14 @@ def render_text(report: ConformanceReport, out: TextIO) -> None:
                       f"[{dump.error.reference}]\n")
             continue
         recall = f"{dump.accepted / dump.attachments:.4f}" if dump.attachments else "n/a"
+        release = f", OS build {dump.release}" if dump.release else ""
         out.write(f"{file}: {dump.accepted}/{dump.attachments} recorded bindings "
-                  f"accepted (recall {recall})\n")
+                  f"accepted (recall {recall}{release})\n")
+        out.writelines(f"  ancestry ({use.count} binding{'s' if use.count > 1 else ''}): "
+                       f"{use.describe()}\n" for use in dump.ancestry)
         out.writelines(f"  rejected {rejection.path} ({rejection.class_name})\n"
-                      f"    key {rejection.key}: {rejection.reason}\n" for rejection in dump.rejected)
+                       f"    [{rejection.category}] key {rejection.key}: {rejection.reason}\n"
+                       for rejection in dump.rejected)
     recall = f"{report.recall:.4f}" if report.recall is not None else "n/a"
     unread = f", {report.unreadable} dump(s) not read" if report.unreadable else ""
     out.write(f"total: {report.accepted}/{report.attachments} accepted, recall {recall}"

@@ -9,11 +9,18 @@ Each column means one thing on every row:
 - ``score``: what the candidate bid once probed (probe may change it), ``-`` when it never
   was (no match, declined, failed before or in probe, never run);
 - ``outcome``: one fate (:class:`~iokit_host.kernel.outcomes.Outcome`): started, terminated
-  (started, since gone), lost, declined, a failure, waiting, no-match, category-taken, not-run;
+  (started, since gone), lost, declined, a failure (not-entitled: a dext DriverKit's
+  entitlement checks refuse), waiting, no-match, category-taken, not-run;
 - ``reason``: the details: who it lost to, the key that failed and why, what it waits for.
 
+Under the title, one ``ancestry:`` line per ``IOProviderClass`` the nub is an instance of
+by known facts rather than its own class, saying where each fact came from
+(``AMDFramebuffer is an IOFramebuffer (AMDFramebuffer : IOFramebuffer, archive chain,
+MacBookPro10,2 12B13 in khronokernel/DarwinDumped)``).
+
 ``--json`` prints ``{"provider": ..., "candidates": [{"bundle", "class", "category",
-"initial_score", "score", "outcome", "reason"}, ...]}`` with the same meanings.
+"initial_score", "score", "outcome", "reason"}, ...], "ancestry": [...]}`` with the same
+meanings.
 """
 
 from __future__ import annotations
@@ -78,7 +85,8 @@ def render_table(explanation: Explanation) -> str:
         for c in explanation.candidates]
     widths = [max(_cell_width(row[column]) for row in rows) for column in range(len(_HEADER))]
     title = _printable(f"{explanation.provider} <class {explanation.provider_class}>")
-    lines = [title] + [_row_line(row, widths) for row in rows]
+    ancestry = [_printable(f"  ancestry: {line}") for line in explanation.ancestry]
+    lines = [title, *ancestry] + [_row_line(row, widths) for row in rows]
     return "\n".join(line.rstrip() for line in lines)
 
 

@@ -7,7 +7,9 @@ PATH``, and serves IOKitLib clients (``iokit_sdk.iokitlib``) and the tools' ``--
 SIGTERM or SIGINT. It then stops listening, tells its clients, closes every user client,
 terminates the services and exits 0. Its log (boot diagnostics, refused peers, failing drivers)
 goes to stderr. ``--entitlements FILE`` is the operator's entitlement policy; ``--group``
-shares the socket with a group (mode 0660).
+shares the socket with a group (mode 0660). ``--http ADDR`` also serves the registry explorer
+in the browser (docs/explorer.md), as a client of the same socket; its URL follows the ready
+line on stdout (``iokit kernel: explorer on URL``).
 """
 
 from __future__ import annotations
@@ -19,6 +21,7 @@ from typing import TYPE_CHECKING
 from iokit_sdk.iokitlib.wire import kernel_socket_path
 
 from iokit_host.cli.common import add_boot_arguments, host_from_args, print_diagnostics
+from iokit_host.cli.explore import add_http_arguments, explorer_for
 
 if TYPE_CHECKING:
     from iokit_host.server.signals import StopSignals
@@ -37,6 +40,7 @@ def configure(parser: argparse.ArgumentParser) -> None:
     group.add_argument("--group", metavar="GROUP", default=None,
                        help="share the socket with this group (mode 0660); its members may "
                             "connect")
+    add_http_arguments(parser)
 
 
 def run(args: argparse.Namespace) -> int:
@@ -61,6 +65,7 @@ def _serve(args: argparse.Namespace, signals: StopSignals) -> int:
               else EntitlementPolicy())
     gid = resolve_group(args.group) if args.group else None
     path = kernel_socket_path(args.socket)
+    explorer = explorer_for(args, path)  # bound before the boot: a taken port fails at once
     host = host_from_args(args).boot()
     for problem in problems:
         host.kernel.report(problem)
@@ -72,10 +77,15 @@ def _serve(args: argparse.Namespace, signals: StopSignals) -> int:
                         signals=signals)
     frontend.print_log()  # the boot's diagnostics come before the ready line
     print(f"iokit kernel: listening on {path}", flush=True)
+    if explorer is not None:
+        explorer.start()
+        print(f"iokit kernel: explorer on {explorer.url}", flush=True)
     try:
         frontend.serve()
     finally:
-        summary = frontend.shutdown()
+        summary = frontend.shutdown()  # first: the explorer's requests in flight fail fast
+        if explorer is not None:
+            explorer.stop()
         signals.close()
     print(f"iokit kernel: {summary}", file=sys.stderr, flush=True)
     return 0

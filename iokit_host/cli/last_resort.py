@@ -22,7 +22,6 @@ from __future__ import annotations
 import errno
 import os
 import sys
-import traceback
 from collections.abc import Callable
 
 from iokit_host.errors import Diagnostic, IOKitError
@@ -88,6 +87,8 @@ def _output_error(error: OSError) -> Diagnostic:
 
 def _internal_error(error: BaseException) -> int:
     if env_flag("IOKIT_DEBUG"):
+        import traceback  # only for a bug, and only when asked
+
         traceback.print_exception(error, file=sys.stderr)
     message = str(error).strip().replace("\n", " ")[:500] or "(no message)"
     return _report(f"iokit: internal error: {type(error).__name__}: {message}\n"

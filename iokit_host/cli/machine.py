@@ -4,10 +4,11 @@
 - ``iokit machine list``: the built-in machines and ``host``;
 - ``iokit machine show NAME_OR_FILE [--json]``: name, description, source, counts by class and
   the tree of nubs with class, name and location;
-- ``iokit machine import DUMP -o FILE``: an ``ioreg -lw0`` dump as an editable model file.
+- ``iokit machine import DUMP -o FILE``: an ``ioreg -lw0`` dump, an IORegistryExplorer archive
+  (``.ioreg``, every plane) or ``ioreg -a`` output as an editable model file.
 
-A damaged dump (redacted, CRLF, pasted, cut off) imports with one warning per kind of damage on
-stderr; ``--strict`` (or ``IOKIT_STRICT=1``) refuses it whole instead.
+A damaged dump or archive (redacted, CRLF, pasted, cut off) imports with one warning per kind of
+damage on stderr; ``--strict`` (or ``IOKIT_STRICT=1``) refuses it whole instead.
 """
 
 from __future__ import annotations
@@ -22,8 +23,9 @@ from iokit_host.cli.input_path import input_path
 from iokit_host.cli.output_file import check_writable, write_text
 from iokit_host.ioreg.jsontext import dump
 from iokit_host.machine import MachineModel, dump_machine, list_machines, load_machine
-from iokit_host.machine.loader import import_dump
+from iokit_host.machine.loader import import_dump, read_machine_file
 from iokit_host.machine.model import NubSpec
+from iokit_host.machine.sniff import file_kind
 from iokit_host.settings import env_flag
 
 __all__ = ["configure", "run"]
@@ -36,7 +38,8 @@ def configure(parser: argparse.ArgumentParser) -> None:
     show.add_argument("machine", metavar="NAME_OR_FILE", type=input_path)
     show.add_argument("--json", action="store_true", help="print JSON for scripts")
     _add_strict(show)
-    imp = actions.add_parser("import", help="convert an ioreg text dump to a model file")
+    imp = actions.add_parser("import", help="convert an ioreg text dump, an IORegistryExplorer "
+                                            "archive or ioreg -a output to a model file")
     imp.add_argument("dump", metavar="DUMP", type=lambda text: Path(input_path(text)))
     imp.add_argument("-o", "--output", type=Path, required=True, metavar="FILE")
     _add_strict(imp)
@@ -78,6 +81,8 @@ def summary(model: MachineModel) -> dict[str, Any]:
     return {"name": model.name, "description": model.description, "source": model.source,
             "nubs": sum(counts.values()),
             "recorded_drivers": sum(1 for _, n in model.nubs() if n.recorded_driver),
+            # Entries in other planes only (device-tree nodes, ACPI objects): an archive's.
+            "plane_entries": len(model.entries), "planes": list(model.planes),
             "classes": dict(sorted(counts.items(), key=lambda kv: (-kv[1], kv[0]))),
             "tree": _tree(model.root)}
 
@@ -113,6 +118,8 @@ def _show(model: MachineModel, *, as_json: bool) -> int:
     print(f"description: {info['description']}")
     print(f"source:      {info['source'] or '-'}")
     print(f"nubs:        {info['nubs']} ({info['recorded_drivers']} recorded drivers)")
+    if info["plane_entries"]:
+        print(f"entries:     {info['plane_entries']} in other planes only")
     print("classes:")
     for class_name, count in info["classes"].items():
         print(f"  {count:4d}  {class_name}")
@@ -127,10 +134,15 @@ def _show(model: MachineModel, *, as_json: bool) -> int:
 
 def _import(dump: Path, output: Path, *, strict: bool) -> int:
     check_writable(output)  # before the import, which can take a while on a large dump
-    model = import_dump(dump, strict=strict)
+    # A text dump whatever its look (its reader names what is wrong); a property list or a zip
+    # as what it holds.
+    if file_kind(dump) in ("plist", "zip"):
+        model = read_machine_file(dump, strict=strict)
+    else:
+        model = import_dump(dump, strict=strict)
     _warn(model)
     write_text(output, dump_machine(model))
-    count = sum(1 for _ in model.nubs())
+    count = sum(1 for _ in model.nubs()) + len(model.entries)
     damaged = len(model.diagnostics)
     note = f" (imported past {damaged} kind(s) of damage: see the warnings)" if damaged else ""
     print(f"wrote {output}: {count} nubs from {dump}{note}")

@@ -2,7 +2,10 @@
 
 Renders ``templates/driver`` with copier's Python API into ``DIR/NAME``: a pip-installable
 distribution with the ``iokit.kexts`` entry point, an ``Info.plist`` with one personality, a
-driver class, tests that use the pytest plugin, a tox matrix and a README. Non-interactive
+driver class, tests that use the pytest plugin, a tox matrix and a README. ``--dext`` makes
+it a DriverKit dext (Xcode's DriverKit driver template): the personality names
+``IOUserServerName``, ``IOUserClass`` and the kernel's ``IOClass``, and an
+``Entitlements.plist`` stands for its code signature's entitlements. Non-interactive
 with flags or ``--defaults`` (and whenever stdin is not a terminal); it never overwrites.
 """
 
@@ -41,6 +44,10 @@ def configure(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--package", metavar="MODULE", help="import package name")
     parser.add_argument("--kext-version", metavar="VERSION",
                         help="CFBundleVersion in OSKext syntax, e.g. 1.0.0 or 1.0b3")
+    parser.add_argument("--dext", action="store_true",
+                        help="a DriverKit dext: the driver runs in a process of its own "
+                             "(IOUserServerName, IOUserClass) with an Entitlements.plist; "
+                             "--provider-class IOUSBHostInterface (default) or IOUserResources")
     parser.add_argument("--author", metavar="NAME")
     parser.add_argument("--description", metavar="TEXT")
     parser.add_argument("--data", action="append", default=[], metavar="QUESTION=VALUE",
@@ -70,6 +77,8 @@ def answers_from(args: argparse.Namespace) -> dict[str, Any]:
         value = getattr(args, option)
         if value is not None:
             answers[question] = value
+    if getattr(args, "dext", False):
+        answers["dext"] = True
     return answers
 
 

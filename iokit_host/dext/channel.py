@@ -4,10 +4,17 @@ Both ends speak the running kernel's framing (:mod:`iokit_sdk.iokitlib.wire`: le
 msgpack maps, encoded by :mod:`iokit_host.dext.codec`) on one ``AF_UNIX`` stream socket. A read waits at most until its deadline, in
 real time, because the peer is a real process: the host clock only moves when someone moves
 it. The peer closing its end (it exited, was killed, crashed) is :class:`ChannelClosed`.
+
+A frame may carry file descriptors (``SCM_RIGHTS``, as a Mach message carries a memory entry's
+port): :meth:`Channel.send` passes them, and a channel told to :attr:`~Channel.accept_fds`
+keeps those it receives for :meth:`Channel.take_fd`; one that is not told drops them unread
+(the socket layer closes them). :meth:`Channel.drain` reads what has arrived without waiting,
+for the messages a peer sends on its own (an async completion while the kernel is idle).
 """
 
 from __future__ import annotations
 
+import os
 import socket
 import struct
 import time
@@ -21,6 +28,8 @@ __all__ = ["MAX_FRAME", "Channel", "ChannelClosed", "ChannelTimeout"]
 
 #: The largest frame either end reads (the kernel socket's ``MAX_KERNEL_FRAME``).
 MAX_FRAME = 256 << 20
+#: The most descriptors one read accepts; more are cut off by the socket layer and closed.
+MAX_FDS = 4
 _HEADER = HEADER
 _TIMEVAL = struct.Struct("@ll")
 
@@ -44,11 +53,16 @@ class Channel:
         # One packer per channel, not one per message: a third of a forwarded call otherwise.
         self._packer = new_packer()
         self._timeout: float | None = None
+        #: Keep the descriptors frames carry (else the socket layer closes them unread).
+        self.accept_fds = False
+        self._fds: list[int] = []
+        #: The peer closed its end; set by :meth:`drain`, which still returns what came first.
+        self.eof = False
 
     def fileno(self) -> int:
         return self.sock.fileno()
 
-    def send(self, message: dict[str, Any]) -> None:
+    def send(self, message: dict[str, Any], fds: tuple[int, ...] = ()) -> None:
         try:
             body = self._packer.pack(message)
         except OverflowError:  # an integer past 64 bits: cut to an OSNumber's, as the kernel
@@ -56,7 +70,12 @@ class Channel:
             body = self._packer.pack(fit_integers(message))
         frame = _HEADER.pack(len(body)) + body
         try:
-            self.sock.sendall(frame)
+            if fds:  # the descriptors ride on the frame's first bytes
+                sent = socket.send_fds(self.sock, [frame], list(fds))
+                if sent < len(frame):
+                    self.sock.sendall(frame[sent:])
+            else:
+                self.sock.sendall(frame)
         except OSError as error:
             raise ChannelClosed(f"the peer is gone ({error.strerror or error})") from error
 
@@ -90,12 +109,55 @@ class Channel:
         self.send(message)
         return self.receive(timeout_s)
 
+    def drain(self) -> list[dict[str, Any]]:
+        """The messages that have arrived, read without waiting; sets :attr:`eof` when the
+        peer closed its end (after returning what it sent before)."""
+        while not self.eof:
+            try:
+                data = self._recv(socket.MSG_DONTWAIT)
+            except BlockingIOError:
+                break
+            except OSError:
+                self.eof = True
+                break
+            if not data:
+                self.eof = True
+                break
+            try:
+                self._take(data)
+            except ChannelClosed:
+                self.eof = True
+                break
+        queued, self._queued = self._queued, []
+        return queued
+
+    def has_queued(self) -> bool:
+        """Whole messages already read and not yet received."""
+        return bool(self._queued)
+
+    def take_fd(self) -> int | None:
+        """The oldest descriptor received and not yet taken (the caller closes it)."""
+        return self._fds.pop(0) if self._fds else None
+
+    def close_fds(self) -> None:
+        """Close the descriptors received that nobody took."""
+        while self._fds:
+            os.close(self._fds.pop())
+
     def close(self) -> None:
+        self.close_fds()
         self.sock.close()
+
+    def _recv(self, flags: int = 0) -> bytes:
+        if not self.accept_fds:
+            return self.sock.recv(1 << 16, flags)
+        data, fds, _flags, _address = socket.recv_fds(self.sock, 1 << 16, MAX_FDS, flags)
+        self._fds.extend(fds)
+        return data
 
     def _read_some(self, deadline: float | None, timeout_s: float | None) -> None:
         try:
-            data = self.sock.recv(1 << 16)
+            data = self._recv()
         except BlockingIOError:  # SO_RCVTIMEO ran out
             if deadline is not None and time.monotonic() >= deadline - 1e-3:
                 raise ChannelTimeout(f"no reply within {timeout_s:g} s") from None
@@ -104,6 +166,10 @@ class Channel:
             raise ChannelClosed(f"the peer is gone ({error.strerror or error})") from error
         if not data:
             raise ChannelClosed("the peer closed the connection")
+        self._take(data)
+
+    def _take(self, data: bytes) -> None:
+        """Queue the whole frames ``data`` completes."""
         if not self._buffer and len(data) > _HEADER.size \
                 and _HEADER.unpack_from(data)[0] == len(data) - _HEADER.size:
             # The usual case, one whole frame in one read: decode it in place.

@@ -2,23 +2,23 @@
 
 IOKit's side of DriverKit lives in ``IOUserServer`` (``launchUserServer``, ``rpc``,
 ``clientClose``, ``finalize``) and ``IOService::probeCandidates``. Here a :class:`DextManager`
-per kernel keeps one :class:`ServerRecord` per server name. A proxy's first call launches the
-server (or reuses it), creates the driver object there and forwards the call; replies carry the
+per kernel keeps one :class:`ServerRecord` per driver process (:mod:`iokit_host.dext.reuse`
+decides which process a service gets). A proxy's first call launches the server (or reuses it), creates the driver object there and forwards the call; replies carry the
 driver's property changes and the nubs it published, which the kernel applies. A process that
 dies or hangs is a crash (:meth:`DextManager._crashed`): it is recorded on the host clock, the
-services it hosted are terminated with rematch (``ClientCrashed``), so the next match relaunches
-it; past the daily limit (:mod:`iokit_host.dext.crashes`) it is not relaunched until the window
+services it hosted are terminated with rematch (``ClientCrashed``; the provider keeps the
+crashed personality, :mod:`iokit_host.dext.rematch`), so the next match relaunches it; past the daily limit (:mod:`iokit_host.dext.crashes`) it is not relaunched until the window
 passes, and ``dext-crash-limit`` says so.
 """
 
 from __future__ import annotations
 
 import itertools
+import os
 import select
-import socket
 import weakref
 from collections.abc import Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from functools import partial
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -31,6 +31,8 @@ from iokit_sdk.values import OSNumber
 
 from iokit_host.clock import Timer
 from iokit_host.dext.crashes import MAX_CRASHES_PER_DAY, CrashLedger
+from iokit_host.dext.entitlements import DextEntitlements, entitlements_of
+from iokit_host.dext.placement import user_client_refusal_for
 from iokit_host.dext.power import join_power
 from iokit_host.dext.process import DextProcessError, DriverProcess
 from iokit_host.dext.proxy import (
@@ -38,13 +40,23 @@ from iokit_host.dext.proxy import (
     IOUserServer,
     IOUserService,
     IOUserUserClient,
+    become_informed,
     nub_class,
 )
+from iokit_host.dext.rematch import (
+    DEFAULT_RELAUNCH_MAX,
+    MATCHED_PERSONALITY,
+    matched_personality,
+    record_rematch,
+)
+from iokit_host.dext.reuse import process_for
+from iokit_host.dext.upcalls import Upcalls
 from iokit_host.errors import Diagnostic, Severity
 from iokit_host.settings import env_seconds
 
 if TYPE_CHECKING:
     from iokit_host.kernel.protocol import WorkLoop
+    from iokit_host.kext.bundle import KextBundle
 
 __all__ = ["DextCallError", "DextCrashedError", "DextManager", "DextRow", "ServerRecord",
            "manager_for"]
@@ -71,7 +83,12 @@ def manager_for(kernel: WorkLoop) -> DextManager:
 
 @dataclass
 class ServerRecord:
-    """One server name's state (mutable: it follows the process through relaunches)."""
+    """One driver process's state (mutable: it follows the process through relaunches).
+
+    ``name`` is the record's key: the ``IOUserServerName`` for the first process of that
+    server, ``<server>-0x<tag>`` for another one running at the same time (a dext without
+    ``IOUserServerOneProcess`` runs a process per service, :mod:`.reuse`); ``server`` is the
+    ``IOUserServerName`` itself."""
 
     name: str
     bundle_id: str
@@ -87,6 +104,15 @@ class ServerRecord:
     providers_sent: set[int] = field(default_factory=set)
     waiting: list[IOService] = field(default_factory=list)
     timer: Timer | None = None
+    server: str = ""
+
+    def __post_init__(self) -> None:
+        self.server = self.server or self.name
+
+    @property
+    def free(self) -> bool:
+        """Hosting nothing and not running: a per-service process may start here."""
+        return not self.proxies and (self.process is None or not self.process.alive)
 
     @property
     def pid(self) -> int | None:
@@ -127,8 +153,15 @@ class DextManager:
         # Real-time bounds (the child is a real process); 0 means no bound.
         self.checkin_timeout_s = self._seconds("IOKIT_DEXT_CHECKIN_TIMEOUT", 10.0) or None
         self.call_timeout_s = self._seconds("IOKIT_DEXT_CALL_TIMEOUT", 10.0) or None
+        #: ``dextrelaunch``: rematches of a crashed dext's own personality before it is
+        #: excluded (:mod:`.rematch`).
+        self.relaunch_max = self._count("IOKIT_DEXT_RELAUNCH_MAX", DEFAULT_RELAUNCH_MAX)
         self._objects = itertools.count(1)
+        self._entitlements: dict[str, DextEntitlements] = {}
+        self._reported: set[tuple[str, str, int]] = set()
         self._processes: list[DriverProcess] = []
+        #: What the processes ask of the kernel on their own: power, completions, memory.
+        self.upcalls = Upcalls(kernel)
         # Every server ends with the kernel: when the manager goes, or the interpreter exits.
         self._finalizer = weakref.finalize(self, _stop_all, self._processes)
 
@@ -140,6 +173,36 @@ class DextManager:
                                           hint=f"give seconds; {default:g} is used",
                                           severity=Severity.WARNING))
             return default
+
+    def entitlements(self, bundle: KextBundle) -> DextEntitlements:
+        """The dext's entitlements (:mod:`.entitlements`), read once per kernel; a file that
+        does not read is reported then."""
+        known = self._entitlements.get(bundle.bundle_id)
+        if known is None:
+            known, problem = entitlements_of(bundle)
+            self._entitlements[bundle.bundle_id] = known
+            if problem is not None:
+                self.kernel.report(replace(problem, subject=bundle.bundle_id))
+        return known
+
+    def report_once(self, diagnostic: Diagnostic, about: object = None) -> None:
+        """Report ``diagnostic`` (about ``about``, a nub) unless it was reported already: a
+        nub is matched again on every rematch."""
+        key = (diagnostic.reference, diagnostic.message, id(about))
+        if key not in self._reported:
+            self._reported.add(key)
+            self.kernel.report(diagnostic)
+
+    def _count(self, name: str, default: int) -> int:
+        text = os.environ.get(name, "").strip()
+        if not text:
+            return default
+        if text.isdigit() and len(text) < 11:
+            return int(text)
+        self.kernel.report(Diagnostic("dext-bad-setting", f"{name}={text[:40]!r} is not a "
+                                      "count", key=name, severity=Severity.WARNING,
+                                      hint=f"give a whole number; {default} is used"))
+        return default
 
     # -- the proxy's calls ---------------------------------------------------------------------
     def probe(self, proxy: DextObject, provider: IOService, score: int) -> Any:
@@ -193,24 +256,38 @@ class DextManager:
             client.set_name(name)
         client.dext_obj, client.dext_server = obj, record.name
         record.proxies[obj] = client
+        refusal = user_client_refusal_for(self.kernel, proxy, task, client)
+        if refusal is not None:
+            self.free(client)  # the user client made in the process goes (terminate)
+            return IOReturn.NOT_PERMITTED
         return client
 
     def external_method(self, client: IOUserUserClient, selector: int,
                         arguments: IOExternalMethodArguments) -> int:
         """``ExternalMethod`` in the process; the scalars and structure it wrote come back
-        into ``arguments``. Async calls do not cross (``kIOReturnUnsupported``)."""
-        if arguments.is_async:
-            return IOReturn.UNSUPPORTED
+        into ``arguments``. An async call's reference is lent to the process as a token
+        (:mod:`.completions`); kept only when the call succeeds."""
         record = self._live_record(client)
         if record is None:
             return IOReturn.NOT_RESPONDING
+        args: list[Any] = [selector, list(arguments.scalar_input),
+                           bytes(arguments.structure_input), arguments.scalar_output_count,
+                           arguments.structure_output_size]
+        token = None
+        if arguments.async_reference is not None:
+            token = self.upcalls.completions.lend(record.name, client,
+                                                  arguments.async_reference)
+            if token is None:
+                return IOReturn.NO_RESOURCES
+            args.append([token, list(arguments.async_reference.words)])
         try:
-            reply = self._call(record, client, "external_method", None, [
-                selector, list(arguments.scalar_input), bytes(arguments.structure_input),
-                arguments.scalar_output_count, arguments.structure_output_size])
+            reply = self._call(record, client, "external_method", None, args)
         except (DextCrashedError, DextCallError):
             return IOReturn.NOT_RESPONDING
         result = reply.get("result")
+        if token is not None and (not isinstance(result, dict)
+                                  or result.get("ret") != IOReturn.SUCCESS):
+            self.upcalls.completions.drop(token)
         if not isinstance(result, dict) or not type_is_int(result.get("ret")):
             return IOReturn.INTERNAL_ERROR
         scalars = result.get("scalars")
@@ -220,6 +297,32 @@ class DextManager:
         if isinstance(structure, bytes):
             arguments.structure_output = structure
         return int(result["ret"])
+
+    def client_memory(self, client: IOUserUserClient, type: int) -> Any:
+        """``CopyClientMemoryForType`` in the process: its buffer, passed to the kernel as a
+        descriptor (:mod:`.memory`), or an IOReturn (``kIOReturnNotResponding`` when the
+        process is gone or dies answering)."""
+        record = self._live_record(client)
+        process = record.process if record is not None else None
+        if record is None or process is None or process.channel is None:
+            return IOReturn.NOT_RESPONDING
+        channel = process.channel
+        channel.accept_fds = True
+        try:
+            reply = self._call(record, client, "client_memory_for_type", None, [type])
+        except (DextCrashedError, DextCallError):
+            return IOReturn.NOT_RESPONDING
+        finally:
+            channel.accept_fds = False
+        fd = channel.take_fd()
+        channel.close_fds()
+        result = reply.get("result")
+        if isinstance(result, dict):
+            return self.upcalls.memory.adopt(record.name, client, fd, result.get("memory"),
+                                             process.memory_dir)
+        if fd is not None:
+            os.close(fd)
+        return result & 0xFFFFFFFF if type_is_int(result) and result else IOReturn.INTERNAL_ERROR
 
     def forward(self, proxy: DextObject, method: str, provider: IOService | None,
                 args: list[Any], default: Any) -> Any:
@@ -234,6 +337,8 @@ class DextManager:
             return default
 
     def free(self, proxy: DextObject) -> None:
+        if isinstance(proxy, IOUserUserClient):
+            self.upcalls.client_gone(proxy)
         record = self._live_record(proxy)
         if record is not None:
             self.forward(proxy, "free", None, [], None)
@@ -264,16 +369,15 @@ class DextManager:
             return None
         return record
 
-    def _record_for(self, proxy: DextObject) -> ServerRecord:
-        personality = proxy.dext_personality
-        dext_name = personality.get(keys.USER_SERVER_NAME)
-        bundle_id = str(personality.get(keys.BUNDLE_IDENTIFIER, ""))
-        name = dext_name if isinstance(dext_name, str) and dext_name else bundle_id
-        record = self.servers.get(name)
+    def record(self, key: str, server: str, bundle_id: str) -> ServerRecord:
+        """The record keyed ``key`` (a process of server ``server``), made on first use."""
+        record = self.servers.get(key)
         if record is None:
             package, paths = self._code_of(bundle_id)
-            record = self.servers[name] = ServerRecord(name, bundle_id, package, paths)
+            record = self.servers[key] = ServerRecord(key, bundle_id, package, paths,
+                                                      server=server)
         return record
+
 
     def _code_of(self, bundle_id: str) -> tuple[str | None, tuple[str, ...]]:
         resolution = self.kernel.resolution
@@ -290,23 +394,26 @@ class DextManager:
 
         :raises DextCrashedError: the launch failed (it is counted as a crash).
         """
-        record = self._record_for(proxy)
-        if proxy.dext_obj is not None and self._live_record(proxy) is not None:
-            return record
+        live = self._live_record(proxy) if proxy.dext_obj is not None else None
+        if live is not None:
+            return live
+        record = process_for(self, proxy, provider)
+        if record is None:
+            return None
         # Created in a process that died since (another candidate's crash): a fresh object in
         # the relaunched process, as a rematch would make.
         proxy.dext_obj = None
         if record.process is not None and record.process.alive:
             return record
         now = self.kernel.clock.now_ns()
-        if self.crashes.limited(record.name, now):
+        if self.crashes.limited(record.server, now):
             self._limited(record, provider, now)
             return None
         self._launch(record, proxy)
         return record
 
     def _launch(self, record: ServerRecord, proxy: DextObject) -> None:
-        process = DriverProcess(record.name, record.package, record.paths)
+        process = DriverProcess(record.server, record.package, record.paths)
         self._processes.append(process)
         record.state = "launching"
         record.providers_sent.clear()
@@ -322,7 +429,7 @@ class DextManager:
         record.process = process
         record.state = "running"
         record.launches += 1
-        record.entry = self._publish_server(record.name, proxy)
+        record.entry = self._publish_server(record.server, proxy)
 
     def _publish_server(self, name: str, proxy: IOService) -> IOUserServer | None:
         tag = proxy.get_registry_entry_id() or 0
@@ -343,9 +450,16 @@ class DextManager:
         user_class = personality.get(keys.USER_CLASS)
         is_dext = isinstance(user_class, str) and keys.USER_SERVER_NAME in personality
         class_name = user_class if is_dext else proxy.iokit_class_name
-        reply = self._send(record, proxy, {
-            "op": "create", "obj": obj, "class": class_name, "props": personality,
-            "codeless": record.package is None}, "init")
+        message = {"op": "create", "obj": obj, "class": class_name, "props": personality,
+                   "codeless": record.package is None}
+        bundle_id = personality.get(keys.BUNDLE_IDENTIFIER)
+        if isinstance(bundle_id, str) and bundle_id != record.bundle_id:
+            # Another dext sharing this server (IOUserServerOneProcess): its code loads too.
+            package, paths = self._code_of(bundle_id)
+            message.update(package=package, paths=list(paths), codeless=package is None)
+        reply = self._send(record, proxy, message, "init")
+        if reply.get("informed") is True and isinstance(proxy, IOUserService):
+            become_informed(proxy)  # its power notifications cross (proxy._Informed)
         if is_dext:
             # serviceAttach: the kernel service takes the user class's name and chain.
             assert isinstance(class_name, str)
@@ -353,7 +467,7 @@ class DextManager:
             chain = [c for c in reply.get("chain") or [class_name]
                      if isinstance(c, str) and c != "IORegistryEntry"]
             proxy.set_property("IOUserClasses", [*chain, "OSObject"])
-            proxy.set_property("IOMatchedPersonality", _personality(personality))
+            proxy.set_property(MATCHED_PERSONALITY, matched_personality(personality))
         return reply.get("result") is not False
 
     def _call(self, record: ServerRecord, proxy: DextObject, method: str,
@@ -368,7 +482,8 @@ class DextManager:
         if process is None:
             raise DextCrashedError(f"driver process {record.name}: {record.last_reason}")
         try:
-            reply = process.call(message, self.call_timeout_s, what)
+            reply = process.call(message, self.call_timeout_s, what,
+                                 partial(self._event, record))
         except DextProcessError as error:
             self._crashed(record, str(error))
             raise DextCrashedError(f"driver process {record.name}: {error}") from None
@@ -377,6 +492,20 @@ class DextManager:
         self._apply(record, proxy, reply)
         return reply
 
+    def _event(self, record: ServerRecord, message: dict[str, Any]) -> None:
+        """A message the process sent on its own (a power request, a completion, what its
+        notification handlers changed)."""
+        try:
+            if message.get("op") == "changed":  # applied as a reply's parts are
+                owner = next(iter(record.proxies.values()), None)
+                if owner is not None:
+                    self._apply(record, owner, {k: v for k, v in message.items()
+                                                if k in ("others", "published", "requests")})
+            else:
+                self.upcalls.event(record, message)
+        except (DextCrashedError, DextCallError):
+            pass  # a call it made back into the process failed: handled there
+
     def _provider_spec(self, record: ServerRecord, provider: IOService | None
                        ) -> dict[str, Any] | None:
         if provider is None:
@@ -384,13 +513,8 @@ class DextManager:
         if isinstance(provider, IOUserService) and provider.dext_server == record.name \
                 and provider.dext_obj is not None:
             return {"local": provider.dext_obj}  # the driver object itself, in that process
-        key = id(provider)
-        spec: dict[str, Any] = {"obj": key}
-        if key not in record.providers_sent:
-            record.providers_sent.add(key)
-            spec.update(chain=list(provider.class_chain), name=provider.get_name(),
-                        location=provider.get_location(), props=dict(provider.properties))
-        return spec
+        # A kernel object: a number in that process, described the first time (.kobjects).
+        return self.upcalls.object_spec(record, provider)
 
     def _apply(self, record: ServerRecord, proxy: DextObject, reply: Mapping[str, Any]
                ) -> None:
@@ -457,6 +581,10 @@ class DextManager:
             target = record.proxies.get(_int(request.get("obj")))
             if target is not None and not target.is_inactive():
                 self.kernel.terminate(target, _int(request.get("options")))
+        elif request.get("op") == "register_service":
+            target = record.proxies.get(_int(request.get("obj")))
+            if target is not None and not target.is_inactive():
+                self.kernel.register_service(target)
         elif request.get("op") == "publish_resource" and isinstance(request.get("key"), str):
             self.kernel.publish_resource(request["key"], request.get("value"))
 
@@ -476,10 +604,11 @@ class DextManager:
             return
         process.crash_counted = True
         now = self.kernel.clock.now_ns()
-        self.crashes.record(record.name, now, reason)
+        self.crashes.record(record.server, now, reason)
         record.state, record.last_reason, record.process = "crashed", reason, None
         if process in self._processes:
             self._processes.remove(process)
+        self.upcalls.gone(record)  # waiting programs get kIOReturnAborted; memory released
         self.kernel.report(Diagnostic(
             "dext-client-crashed",
             f"driver process {record.name} (pid {pid}) "
@@ -494,17 +623,18 @@ class DextManager:
             self.kernel.terminate(record.entry)
         record.entry = None
         for proxy in started:
+            record_rematch(proxy)  # the same dext first (IORematchPersonality, IORematchCount)
             self.kernel.terminate(proxy, TERMINATE_WITH_REMATCH)
 
     def _limited(self, record: ServerRecord, provider: IOService, now: int) -> None:
-        ends = self.crashes.window_ends_ns(record.name, now) or now
+        ends = self.crashes.window_ends_ns(record.server, now) or now
         record.state = "crash-limit"
         if provider in record.waiting:
             return
         record.waiting.append(provider)
-        count = len(self.crashes.in_window(record.name, now))
+        count = len(self.crashes.in_window(record.server, now))
         self.kernel.report(Diagnostic(
-            "dext-crash-limit", f"driver process {record.name} crashed {count} times within "
+            "dext-crash-limit", f"driver process {record.server} crashed {count} times within "
             f"24 hours of host time (more than {MAX_CRASHES_PER_DAY}); it is not relaunched "
             f"for {provider.get_name()} until host time {ends / 1e9:g} s",
             subject=record.bundle_id,
@@ -535,10 +665,15 @@ class DextManager:
         for fd in ready:
             record = live[fd]
             process = record.process
-            if process is None or not _closed(fd):
+            if process is None or process.channel is None:
                 continue
-            self._crashed(record, process.died())
-            crashed.append(record.name)
+            for message in process.channel.drain():  # sent on its own while the kernel idled
+                if "op" in message and record.process is process:
+                    self._event(record, message)
+            if record.process is process and process.channel is not None \
+                    and process.channel.eof:
+                self._crashed(record, process.died())
+                crashed.append(record.name)
         return crashed
 
     def shutdown(self) -> None:
@@ -552,9 +687,9 @@ class DextManager:
 
     def rows(self) -> list[DextRow]:
         now = self.kernel.clock.now_ns()
-        return [DextRow(r.bundle_id, r.name, r.pid, r.state,
-                        len(self.crashes.in_window(r.name, now)),
-                        self.crashes.total.get(r.name, 0), r.launches, len(r.started))
+        return [DextRow(r.bundle_id, r.server, r.pid, r.state,
+                        len(self.crashes.in_window(r.server, now)),
+                        self.crashes.total.get(r.server, 0), r.launches, len(r.started))
                 for r in sorted(self.servers.values(), key=lambda r: r.name)]
 
 
@@ -574,25 +709,6 @@ def _task(task: Any) -> dict[str, Any] | None:
 def _int(value: Any) -> int:
     """An object number or option word from a reply: an int, else 0 (names nothing)."""
     return value if type(value) is int else 0
-
-
-def _closed(fd: int) -> bool:
-    """A readable socket that has nothing to read: its peer is gone."""
-    sock = socket.socket(fileno=fd)
-    try:
-        return sock.recv(1, socket.MSG_PEEK | socket.MSG_DONTWAIT) == b""
-    except BlockingIOError:
-        return False
-    except OSError:
-        return True
-    finally:
-        sock.detach()
-
-
-def _personality(properties: Mapping[str, Any]) -> dict[str, Any]:
-    """The matched personality as ``IOMatchedPersonality`` records it (without what the kernel
-    added to the instance's copy)."""
-    return {k: v for k, v in properties.items() if k != keys.NAME_MATCHED}
 
 
 def _stop_all(processes: list[DriverProcess]) -> None:

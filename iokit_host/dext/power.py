@@ -4,6 +4,9 @@ IOKit gives every dext service the same three power states, 0 off, 1 ``kIOPMLowP
 ``kIOPMPowerOn`` (input = output = capability), and joins it to the power plane under its
 provider once it started. The kernel's ``setPowerState`` on the proxy is then sent to the
 driver process as ``SetPowerState`` (:meth:`~iokit_host.dext.proxy.IOUserService.set_power_state`).
+A driver process's own power requests (``pm_init``, ``register_power_driver``,
+``change_power_state_to``, ``activity_tickle``...) cross to the kernel's power manager
+(:mod:`iokit_host.dext.upcalls`); one that registers its own table keeps it instead of this one.
 """
 
 from __future__ import annotations
@@ -24,7 +27,13 @@ DEXT_POWER_STATES = (
 
 def join_power(service: IOService, provider: IOService) -> None:
     """``serviceJoinPMTree``: initialise power management on ``service``, join it under
-    ``provider``, register the fixed table and ask for its top state."""
+    ``provider``, register the fixed table and ask for its top state. A driver that registered
+    a table of its own in ``start`` (its requests cross, :mod:`.upcalls`) keeps it, and its own
+    requests, as an in-process driver would."""
+    pm_of = getattr(service._require_kernel().power, "pm_of", None)
+    pm = pm_of(service) if callable(pm_of) else None
+    if getattr(pm, "table", None) is not None:
+        return
     service.pm_init()
     provider.join_pm_tree(service)
     service.register_power_driver(service, list(DEXT_POWER_STATES))

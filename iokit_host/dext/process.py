@@ -13,20 +13,28 @@ from __future__ import annotations
 
 import os
 import secrets
+import shutil
 import signal
 import socket
 import subprocess
 import sys
 import tempfile
+import time
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
+from iokit_sdk.memory import IOBufferMemoryDescriptor
+
 from iokit_host.dext.channel import Channel, ChannelClosed, ChannelTimeout
 
-__all__ = ["DextProcessError", "DriverProcess"]
+__all__ = ["DextProcessError", "DriverProcess", "Events"]
 
 #: How long a killed or released child may take to be reaped (it is SIGKILLed first).
 _REAP_S = 10.0
+
+#: What the kernel does with a message the process sent on its own (``op`` set).
+Events = Callable[[dict[str, Any]], None]
 
 
 class DextProcessError(Exception):
@@ -53,6 +61,10 @@ class DriverProcess:
         self.dead_reason: str | None = None
         #: Set once the kernel has counted this process's death as a crash.
         self.crash_counted = False
+        self._seq = 0
+        self._replies: dict[int, dict[str, Any]] = {}
+        #: Where the process's shared buffers are files (``IOKIT_DEXT_MEMORY_DIR``).
+        self.memory_dir: str | None = None
 
     # -- launch --------------------------------------------------------------------------------
     def launch(self, checkin_timeout_s: float | None) -> None:
@@ -64,7 +76,10 @@ class DriverProcess:
         ours, theirs = socket.socketpair(socket.AF_UNIX, socket.SOCK_STREAM)
         life_r, life_w = os.pipe()
         token = secrets.token_hex(16)
-        env = dict(os.environ, IOKIT_DEXT_TOKEN=token,
+        # Its buffers live here, beside the kernel's own; removed when the process goes.
+        self.memory_dir = tempfile.mkdtemp(prefix="dext-",
+                                           dir=IOBufferMemoryDescriptor.backing_directory)
+        env = dict(os.environ, IOKIT_DEXT_TOKEN=token, IOKIT_DEXT_MEMORY_DIR=self.memory_dir,
                    PYTHONPATH=os.pathsep.join(_import_path(self.paths)))
         command = [sys.executable, "-m", "iokit_host.dext.server", "--fd", str(theirs.fileno()),
                    "--life-fd", str(life_r), "--name", self.name,
@@ -76,6 +91,7 @@ class DriverProcess:
         except OSError as error:
             ours.close()
             os.close(life_w)
+            self._remove_memory()
             raise DextProcessError(f"could not start a driver process: {error}") from error
         finally:
             theirs.close()
@@ -98,22 +114,73 @@ class DriverProcess:
             raise self._fail("check-in token verification failed; the process was killed")
 
     # -- calls ---------------------------------------------------------------------------------
-    def call(self, message: dict[str, Any], timeout_s: float | None, what: str
-             ) -> dict[str, Any]:
-        """Send ``message`` and return the reply.
+    def call(self, message: dict[str, Any], timeout_s: float | None, what: str,
+             events: Events | None = None) -> dict[str, Any]:
+        """Send ``message`` and return its reply.
+
+        While the call runs the process may ask the kernel for things (a power request, an
+        async completion: messages with an ``op``); each is handed to ``events``, which may
+        call the process again (calls nest, as IORPC's do). Replies carry their call's
+        ``seq``, so a reply that overtakes a nested one waits for its caller.
 
         :raises DextProcessError: the process died during the call, or did not answer within
             ``timeout_s`` (then it is killed: a hang is a crash).
         """
-        if self.channel is None or self.dead_reason is not None:
+        channel = self.channel
+        if channel is None or self.dead_reason is not None:
             raise DextProcessError(self.dead_reason or "the driver process is not running")
+        self._seq += 1
+        seq = message["seq"] = self._seq
+        deadline = None if timeout_s is None else time.monotonic() + timeout_s
         try:
-            return self.channel.call(message, timeout_s)
+            channel.send(message)
+            while True:
+                reply = self._replies.pop(seq, None)
+                if reply is not None:
+                    self._after(events)
+                    return reply
+                remaining = None if deadline is None else deadline - time.monotonic()
+                if remaining is not None and remaining <= 0:
+                    raise ChannelTimeout(f"no reply within {timeout_s:g} s")
+                got = channel.receive(remaining)
+                if "op" in got:
+                    if events is not None:
+                        events(got)
+                    if self.dead_reason is not None:  # it died during a nested call
+                        raise DextProcessError(self.dead_reason)
+                    continue
+                answered = got.get("seq")
+                if answered == seq or type(answered) is not int:
+                    self._after(events)
+                    return got
+                self._replies[answered] = got
         except ChannelTimeout:
             raise self._fail(f"did not answer {what} within {timeout_s:g} s and was "
                              "killed") from None
         except ChannelClosed:
             raise self._fail(self._exit_reason(f"during {what}")) from None
+
+    def _after(self, events: Events | None) -> None:
+        """What arrived behind a reply, in the same read: replies wait for their callers,
+        the process's own messages are handled now (nothing wakes the kernel for them)."""
+        channel = self.channel
+        while channel is not None and channel.has_queued():
+            got = channel.receive(0)
+            if "op" not in got:
+                answered = got.get("seq")
+                if type(answered) is int:
+                    self._replies[answered] = got
+            elif events is not None:
+                events(got)
+
+    def answer(self, seq: Any, result: Any) -> None:
+        """Answer the process's request ``seq`` (a ``kcall``); a gone process is noticed by
+        its next call or by the kernel's watch."""
+        if self.channel is not None and self.dead_reason is None:
+            try:
+                self.channel.send({"op": "answer", "seq": seq, "result": result})
+            except ChannelClosed:
+                pass
 
     @property
     def alive(self) -> bool:
@@ -158,6 +225,12 @@ class DriverProcess:
             os.close(self._life_w)
             self._life_w = None
         self._log.close()
+        self._remove_memory()
+
+    def _remove_memory(self) -> None:
+        if self.memory_dir is not None:
+            shutil.rmtree(self.memory_dir, ignore_errors=True)
+            self.memory_dir = None
 
     def _exit_reason(self, when: str) -> str:
         proc = self.proc

@@ -12,9 +12,11 @@ running server (``IOUserServer(<name>-0x<tag>)`` at the top of the IOService pla
 
 from __future__ import annotations
 
+import dataclasses
 from collections.abc import Mapping
 from typing import TYPE_CHECKING, Any, cast
 
+from iokit_sdk.pm import IOPowerStateChangeNotification
 from iokit_sdk.returns import IOReturn
 from iokit_sdk.service import IOService
 from iokit_sdk.userclient import IOExternalMethodArguments, IOExternalMethodDispatch, IOUserClient
@@ -23,8 +25,8 @@ if TYPE_CHECKING:
     from iokit_host.dext.manager import DextManager
     from iokit_host.kernel.protocol import WorkLoop
 
-__all__ = ["DextObject", "IOUserResources", "IOUserServer", "IOUserService", "IOUserUserClient", "nub_class",
-           "proxy_class"]
+__all__ = ["DextObject", "IOUserResources", "IOUserServer", "IOUserService", "IOUserUserClient",
+           "become_informed", "nub_class", "proxy_class"]
 
 _UNSUPPORTED = 0xE00002C7
 
@@ -80,9 +82,25 @@ class _Forwarded:
                                      True) is not False
 
     def message(self, message_type: int, provider: IOService | None, argument: Any = None) -> int:
-        result = self._dexts().forward(self._me(), "message", provider, [message_type, None],
+        """``message`` in the driver process. A system power question's
+        ``IOPowerStateChangeNotification`` crosses as its fields, and the µs the driver asks
+        for (``return_value``) come back into it; a service crosses as a kernel object (a
+        proxy there), a registry value as itself; other arguments do not cross (reported, the
+        driver gets None)."""
+        notice = argument if isinstance(argument, IOPowerStateChangeNotification) else None
+        if notice is not None:
+            sent: Any = {"power_notice": dataclasses.asdict(notice)}
+        else:
+            manager = self._dexts()
+            sent = manager.upcalls.message_argument(manager._live_record(self._me()), argument)
+        result = self._dexts().forward(self._me(), "message", provider, [message_type, sent],
                                        _UNSUPPORTED)
-        return result if isinstance(result, int) else _UNSUPPORTED
+        if isinstance(result, dict):  # the driver's answer to a power question
+            wants = result.get("return_value")
+            if notice is not None and type(wants) is int and wants >= 0:
+                notice.return_value = wants
+            result = result.get("result")
+        return result if type(result) is int else _UNSUPPORTED
 
     def free(self) -> None:
         if cast("IOService", self)._kernel is not None:
@@ -103,11 +121,12 @@ class IOUserService(_Forwarded, IOService):
         return super().init(properties)
 
     def set_power_state(self, ordinal: int, device: IOService) -> int:
-        """``SetPowerState`` in the driver process; its reply is the acknowledgement (a driver
-        process's later ``acknowledge_set_power_state`` is not modelled), so this returns
-        ``kIOPMAckImplied`` once the process answered, or died trying."""
-        self._dexts().forward(self, "set_power_state", None, [ordinal], 0)
-        return 0
+        """``SetPowerState`` in the driver process. What the driver returned comes back: 0
+        (``kIOPMAckImplied``), or the µs it needs, after which its
+        ``acknowledge_set_power_state`` crosses to the kernel as any power request does. A
+        process that dies answering acknowledges by dying (``kIOPMAckImplied``)."""
+        result = self._dexts().forward(self, "set_power_state", None, [ordinal], 0)
+        return result if type(result) is int and 0 < result <= 0xFFFFFFFF else 0
 
     def new_user_client(self, owning_task: Any, security_id: Any, type: int,
                         properties: Mapping[str, Any] | None) -> Any:
@@ -141,9 +160,54 @@ class IOUserUserClient(_Forwarded, IOUserClient):
         result = self._dexts().forward(self, "client_died", None, [], IOReturn.SUCCESS)
         return result if isinstance(result, int) else IOReturn.SUCCESS
 
+    def client_memory_for_type(self, type: int) -> Any:
+        """``CopyClientMemoryForType`` in the driver process: its buffer, the same pages the
+        program then maps (:mod:`iokit_host.dext.memory`), or an IOReturn."""
+        return self._dexts().client_memory(self, type)
+
 
 #: An object living in a driver process, as the kernel holds it.
 DextObject = IOUserService | IOUserUserClient
+
+
+class _Informed:
+    """A driver process whose class overrides ``power_state_will_change_to`` or
+    ``power_state_did_change_to``: the kernel's notifications cross, so the power manager
+    treats the proxy as it would treat that driver (an interested driver)."""
+
+    __slots__ = ()
+
+    def power_state_will_change_to(self, capabilities: int, ordinal: int,
+                                   device: IOService) -> int:
+        return _informed(self, "power_state_will_change_to", capabilities, ordinal, device)
+
+    def power_state_did_change_to(self, capabilities: int, ordinal: int,
+                                  device: IOService) -> int:
+        return _informed(self, "power_state_did_change_to", capabilities, ordinal, device)
+
+
+def _informed(proxy: Any, method: str, capabilities: int, ordinal: int,
+              device: IOService) -> int:
+    result = cast("_Forwarded", proxy)._dexts().forward(
+        cast("DextObject", proxy), method, device, [capabilities, ordinal], 0)
+    return result if type(result) is int and 0 <= result <= 0xFFFFFFFF else 0
+
+
+_INFORMED: dict[type, type] = {}
+
+
+def become_informed(proxy: IOUserService) -> None:
+    """The driver in the process overrides the power notifications: from now on the proxy
+    forwards them (its class becomes a subclass with the same IOKit name)."""
+    cls = type(proxy)
+    if issubclass(cls, _Informed):
+        return
+    informed = _INFORMED.get(cls)
+    if informed is None:
+        informed = type(cls.__name__, (_Informed, cls), {
+            "__module__": __name__, "iokit_class_name": cls.iokit_class_name})
+        _INFORMED[cls] = informed
+    proxy.__class__ = informed
 
 
 class IOUserServer(IOService):

@@ -8,7 +8,7 @@ the drivers macOS bound are kept as ``recorded_driver=True`` nodes (see
 
 Damaged dumps import with only the damage lost: redacted values, CRLF or CR line endings,
 a pasted indent or tabs, lines wrapped by a mail client, curly quotes, NUL bytes, a prompt line,
-a cut-off tail, repeated lines, clipped lines, edited ids. Each kind of damage becomes one
+a cut-off tail, repeated lines, clipped lines, edited ids, a copy out of a web page (``&lt;``). Each kind of damage becomes one
 warning in ``model.diagnostics`` (see :mod:`iokit_host.ioreg_import.damage`). Lines that are not
 UTF-8 (user names in older dumps) are read as Windows-1252 or Latin-1. Past the size of any
 real registry (:data:`MAX_DUMP_BYTES`, ``tree.MAX_ENTRIES``) the rest is not read. With ``strict`` (default: ``IOKIT_STRICT``) the first damage refuses the dump
@@ -23,6 +23,7 @@ from pathlib import Path
 from iokit_host.input_file import read_input_head
 from iokit_host.ioreg_import.damage import TOO_LARGE, DumpDamage
 from iokit_host.ioreg_import.errors import IoregDumpInvalid
+from iokit_host.ioreg_import.markup import unescape_markup
 from iokit_host.ioreg_import.model import build_model, detect_plane, is_recorded_driver
 from iokit_host.ioreg_import.text import decode_dump
 from iokit_host.ioreg_import.tree import DumpNode, read_tree
@@ -79,6 +80,7 @@ def _parse(text: str | bytes, damage: DumpDamage, *, source: str,
     _refuse_property_list(text[:64], source)
     if isinstance(text, bytes):
         text = decode_dump(text, damage)  # the bytes are no longer held: only the text
+    text = unescape_markup(text, damage)
     root = read_tree(text, source, damage=damage)
     return build_model(root, source=source, plane=plane, damage=damage)
 
@@ -92,7 +94,9 @@ def _refuse_property_list(head: str | bytes, source: str) -> None:
     if start.startswith((b"bplist", b"<?xml", b"<plist", b"<!DOCTYPE plist")):
         raise IoregDumpInvalid("this is a property list (ioreg -a, or an IORegistryExplorer "
                                "archive), not ioreg's text output", file=source, key="line 1",
-                               hint="dump the registry as text: ioreg -lw0 > dump.txt")
+                               hint="give it as a machine (--machine FILE, iokit machine "
+                                    "import), which reads property lists too; or dump the "
+                                    "registry as text: ioreg -lw0 > dump.txt")
 
 
 def _read_head(path: Path, damage: DumpDamage) -> bytes:

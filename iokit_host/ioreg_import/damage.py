@@ -24,6 +24,7 @@ __all__ = [
     "BAD_VALUE",
     "CLIPPED",
     "CUT_BLOCK",
+    "HTML_ESCAPED",
     "INDENT",
     "LINE_ENDINGS",
     "NOISE",
@@ -109,6 +110,9 @@ REPEATED = DamageKind(
     "ioreg-dump-repeated-entry", "entry lines repeated under the same parent or under "
     "themselves (not a re-print under another parent)", "merged into the first",
     "a line was duplicated while editing or pasting the dump")
+HTML_ESCAPED = DamageKind(
+    "ioreg-dump-html-escaped", "a dump saved from a web page, its markup escaped "
+    "('&lt;class ...&gt;')", "unescaped", "attach the file ioreg wrote, not a web page's text")
 NO_ROOT = DamageKind(
     "ioreg-dump-no-root", "dump does not start at the registry root ('+-o Root')",
     "its first entry read as the platform entry",
@@ -126,18 +130,21 @@ class _Tally:
 class DumpDamage:
     """The damage met while reading one dump (see the module doc)."""
 
-    __slots__ = ("_tallies", "source", "strict")
+    __slots__ = ("_tallies", "source", "strict", "unit")
 
-    def __init__(self, source: str, *, strict: bool) -> None:
+    def __init__(self, source: str, *, strict: bool, unit: str = "line") -> None:
+        """:param unit: what a position counts: ``line`` in a text dump, ``entry`` in the
+        property list ``ioreg -a`` writes (entries in document order)."""
         self.source = source
         self.strict = strict
+        self.unit = unit
         self._tallies: dict[DamageKind, _Tally] = {}
 
     def note(self, kind: DamageKind, line: int, detail: str, *, count: int = 1) -> None:
         """Record ``count`` occurrences, the first at ``line``; under ``strict``, refuse the
         dump there."""
         if self.strict and kind.strict_refuses:
-            raise IoregDumpInvalid(detail, file=self.source, key=f"line {line}",
+            raise IoregDumpInvalid(detail, file=self.source, key=f"{self.unit} {line}",
                                    hint=f"{kind.hint}; strict mode refuses a damaged dump, "
                                         f"without it the rest imports ({kind.outcome})")
         tally = self._tallies.get(kind)
@@ -157,14 +164,15 @@ class DumpDamage:
 
     def diagnostics(self) -> tuple[Diagnostic, ...]:
         """One warning per kind, in the order the kinds were first met."""
-        return tuple(_warning(self.source, kind, tally) for kind, tally in self._tallies.items())
+        return tuple(_warning(self.source, kind, tally, self.unit)
+                     for kind, tally in self._tallies.items())
 
 
-def _warning(source: str, kind: DamageKind, tally: _Tally) -> Diagnostic:
-    message = (f"{kind.what}: {tally.count}, the first at line {tally.line} ({tally.detail}); "
-               f"{kind.outcome}")
+def _warning(source: str, kind: DamageKind, tally: _Tally, unit: str) -> Diagnostic:
+    message = (f"{kind.what}: {tally.count}, the first at {unit} {tally.line} "
+               f"({tally.detail}); {kind.outcome}")
     if tally.lost:
         message += f", with the {tally.lost} entries below them"
-    return Diagnostic(kind.reference, message, file=source, key=f"line {tally.line}",
+    return Diagnostic(kind.reference, message, file=source, key=f"{unit} {tally.line}",
                       hint=kind.hint, severity=Severity.WARNING,
                       context={"count": tally.count, "line": tally.line, "lost": tally.lost})

@@ -55,6 +55,8 @@ def _remove_indent(lines: list[str], first: int, damage: DumpDamage) -> list[str
 
 
 def _expand_tabs(lines: list[str], first: int, damage: DumpDamage) -> list[str]:
+    if "\t" not in "\n".join(lines[first:]):
+        return lines  # the usual dump: one search over the text, not a test per line
     tabbed = [n for n in range(first, len(lines)) if _tabbed(lines[n])]
     if not tabbed:
         return lines

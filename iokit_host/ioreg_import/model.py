@@ -13,10 +13,9 @@ with a personality-like dictionary but were never instantiated by matching (Appl
 enough either (``IODVDServices`` sets it on itself). Nodes printed without a property block
 (tree-only dumps) cannot be classified and are kept as nubs.
 
-**Planes.** A dump shows one plane. It is IODeviceTree when the caller says so, or when the
-registry root's only child is named ``/`` (the device-tree root's name in that plane); otherwise
-IOService. For an IODeviceTree dump the nub tree mirrors the device tree and every nub also
-carries a :class:`PlaneLink` into IODeviceTree with its parent there.
+**Planes.** A dump shows one plane, told by its top (:mod:`iokit_host.ioreg_import.planes`:
+IODeviceTree, IOPower, IOACPIPlane, IOUSB, IOFireWire, else IOService). A dump of another plane
+keeps its entries in that plane only (``MachineModel.entries``), nothing matched on them.
 
 **Several parents.** An entry with several IOService parents (IOHIDSystem under every HID
 event driver, IONetworkStack under every interface) is printed, with its subtree, under each
@@ -35,13 +34,15 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from itertools import pairwise
+from pathlib import PurePath
 from typing import Any
 
-from iokit_sdk.keys import CLASS, DEVICE_TREE_PLANE, PROVIDER_CLASS, SERVICE_PLANE
+from iokit_sdk.keys import CLASS, PROVIDER_CLASS, SERVICE_PLANE, STANDARD_PLANES
 
 from iokit_host.ioreg_import.damage import BAD_ENTRY, DumpDamage
 from iokit_host.ioreg_import.errors import IoregDumpInvalid
 from iokit_host.ioreg_import.occurrences import fold_occurrences, node_id
+from iokit_host.ioreg_import.planes import detect_plane, plane_entries, platform_name
 from iokit_host.ioreg_import.tree import DumpNode
 from iokit_host.machine.model import MachineModel, NubSpec, PlaneLink
 
@@ -51,13 +52,6 @@ __all__ = ["build_model", "detect_plane", "is_recorded_driver"]
 def is_recorded_driver(properties: Mapping[str, Any] | None) -> bool:
     """True when the properties are a matched personality's copy (see the module rules)."""
     return properties is not None and PROVIDER_CLASS in properties and CLASS in properties
-
-
-def detect_plane(root: DumpNode) -> str:
-    """IODeviceTree when the root's only child is the device-tree root ``/``, else IOService."""
-    if len(root.children) == 1 and root.children[0].name == "/":
-        return DEVICE_TREE_PLANE
-    return SERVICE_PLANE
 
 
 def build_model(root: DumpNode, *, source: str, plane: str | None = None,
@@ -77,48 +71,51 @@ def build_model(root: DumpNode, *, source: str, plane: str | None = None,
                                hint="dump a whole plane (ioreg -lw0), not a single entry")
     plane = plane or detect_plane(root)
     platform_node = root.children[0]
-    for beside in root.children[1:]:
-        damage.note(BAD_ENTRY, beside.line, f"{beside.name!r} sits beside the platform entry "
-                    f"{platform_node.name!r} under Root")
-        damage.lose(BAD_ENTRY, _count_below(beside))
-    top = _build_specs(platform_node, plane, extra if plane == SERVICE_PLANE else {})
+    entries: tuple[NubSpec, ...] = ()
+    if plane == SERVICE_PLANE:
+        for beside in root.children[1:]:
+            damage.note(BAD_ENTRY, beside.line, f"{beside.name!r} sits beside the platform "
+                        f"entry {platform_node.name!r} under Root")
+            damage.lose(BAD_ENTRY, _count_below(beside))
+        top = _build_specs(platform_node, plane, extra)
+    else:
+        top, entries = plane_entries(root, plane)
     classes: dict[str, str] = {}
     _collect_ancestry(root, classes)
-    nubs = sum(1 for _ in top.walk())
+    nubs = sum(1 for _ in top.walk()) + len(entries)
     drivers = sum(1 for _, nub in top.walk() if nub.recorded_driver)
-    platform = _platform_name(platform_node)
+    platform = platform_name(platform_node) if top.id != "platform" else _stem(source)
     return MachineModel(
         name=name or platform.lower(),
         description=f"{platform} from an ioreg dump of the {plane} plane "
                     f"({nubs} entries, {drivers} recorded drivers)",
         root=top,
         classes=classes,
-        planes=(),
+        planes=() if plane in STANDARD_PLANES else (plane,),
         source=source,
         root_properties=dict(root.properties or {}),
         diagnostics=damage.diagnostics(),
+        entries=entries,
     )
 
 
-def _platform_name(node: DumpNode) -> str:
-    """The platform device's name; in the device-tree plane (``/``) its ``model`` property."""
-    model = (node.properties or {}).get("model")
-    if node.name == "/" and isinstance(model, bytes) and model.strip(b"\0"):
-        return model.split(b"\0")[0].decode("utf-8", errors="replace")
-    return node.name
+def _stem(source: str) -> str:
+    """A name for a machine whose dump shows no platform device: its file's name."""
+    return PurePath(source).stem or "machine"
 
 
 def _build_specs(top: DumpNode, plane: str, extra: dict[int, list[str]]) -> NubSpec:
     """The NubSpec tree of ``top``, built bottom-up without recursion."""
-    order: list[tuple[DumpNode, str | None]] = []
+    order: list[tuple[DumpNode, str | None, str]] = []  # node, its parent's id, its id
     stack: list[tuple[DumpNode, str | None]] = [(top, None)]
     while stack:
         node, parent_id = stack.pop()
-        order.append((node, parent_id))
-        stack.extend((child, node_id(node)) for child in node.children)
-    present = {node_id(node) for node, _ in order}
+        own = node_id(node)
+        order.append((node, parent_id, own))
+        stack += [(child, own) for child in node.children]
+    present = {own for _, _, own in order}
     built: dict[int, NubSpec] = {}
-    for node, parent_id in reversed(order):  # every child before its parent
+    for node, parent_id, own in reversed(order):  # every child before its parent
         links: tuple[PlaneLink, ...] = ()
         if plane != SERVICE_PLANE:
             links = (PlaneLink(plane=plane, parent=parent_id),)
@@ -132,8 +129,8 @@ def _build_specs(top: DumpNode, plane: str, extra: dict[int, list[str]]) -> NubS
             name=None if node.name == node.class_name else node.name,
             location=node.location,
             properties=dict(node.properties or {}),
-            children=tuple(built.pop(id(child)) for child in node.children),
-            id=node_id(node),
+            children=tuple([built.pop(id(child)) for child in node.children]),
+            id=own,
             planes=links,
             recorded_driver=plane == SERVICE_PLANE and is_recorded_driver(node.properties),
         )

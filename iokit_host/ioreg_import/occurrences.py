@@ -14,10 +14,23 @@ a repeated line is counted as damage (``ioreg-dump-repeated-entry``). An entry t
 id with an entry of another name, location or class is neither: its id was edited (zeroed,
 copied), so it is kept as an entry of its own, without the id (``ioreg-dump-bad-id``).
 
+Dumps without ids (PowerPC-era ``<class X, retain count N>`` headers) print re-prints the
+same way, with nothing to recognise them by but what is printed. One kind is certain: a driver
+that matched ``IOResources`` (its properties hold ``IOProviderClass = IOResources`` and an
+``IOClass``): IOResources is one nub, so each such personality has one instance, and a later
+print of that class with the same name, location and personality (``IOClass``,
+``IOMatchCategory``, bundle, score) is a re-print (IOHIDSystem
+under every HID device, IONetworkStack under every interface, IOBSDConsole under every
+keyboard). Its re-printed subtree is matched to the first's by name, location and class.
+Such a first occurrence takes a negative id internally, so :func:`node_id` still names it
+by its line.
+
 The walk is iterative and in print order, so the parents are listed in print order.
 """
 
 from __future__ import annotations
+
+from iokit_sdk.keys import CLASS, PROVIDER_CLASS, RESOURCES_CLASS
 
 from iokit_host.ioreg_import.damage import BAD_ID, REPEATED, DumpDamage
 from iokit_host.ioreg_import.tree import DumpNode
@@ -27,7 +40,9 @@ __all__ = ["fold_occurrences", "node_id"]
 
 def node_id(node: DumpNode) -> str:
     """The model id of an entry: its registry id, or its line when the dump shows no ids."""
-    return f"0x{node.entry_id:x}" if node.entry_id is not None else f"line-{node.line}"
+    if node.entry_id is not None and node.entry_id >= 0:
+        return f"0x{node.entry_id:x}"
+    return f"line-{node.line}"
 
 
 def fold_occurrences(root: DumpNode, damage: DumpDamage) -> dict[int, list[str]]:
@@ -38,15 +53,24 @@ def fold_occurrences(root: DumpNode, damage: DumpDamage) -> dict[int, list[str]]
     first: dict[int, DumpNode] = {}
     parent_of: dict[int, DumpNode] = {}  # id() of a kept entry -> its parent
     extra: dict[int, list[str]] = {}
+    singles: dict[tuple[str, str | None, str], DumpNode] = {}
     stack: list[tuple[DumpNode, DumpNode | None, bool]] = [(root, None, False)]
     while stack:
         node, parent, echo = stack.pop()
         printed = node.children
+        unnumbered = node.entry_id is None  # printed without one (not an edited one)
         known = first.get(node.entry_id) if node.entry_id is not None else None
         if known is not None and not _same_entry(known, node):
             damage.note(BAD_ID, node.line, f"{node.name!r} has the id {node_id(node)} of "
                         f"{known.name!r} ({known.class_name}, line {known.line})")
             node.entry_id = known = None
+        if unnumbered and parent is not None:
+            known = _unnumbered_first(node, parent, echo, singles)
+            if known is not None:
+                if known.entry_id is None:
+                    known.entry_id = -(known.line + 1)  # never a registry id
+                    first[known.entry_id] = known
+                node.entry_id = known.entry_id
         entry_id = node.entry_id
         if entry_id is None or known is None or parent is None:
             if entry_id is not None:
@@ -71,6 +95,31 @@ def fold_occurrences(root: DumpNode, damage: DumpDamage) -> dict[int, list[str]]
                 echo = True
         stack.extend((child, target, echo) for child in reversed(printed))
     return extra
+
+
+def _unnumbered_first(node: DumpNode, parent: DumpNode, echo: bool,
+                      singles: dict[tuple[str, str | None, str], DumpNode]) -> DumpNode | None:
+    """The first print of an entry printed without an id, when this print is known to repeat
+    it (see the module doc): inside a re-print, the first's child of the same name, location
+    and class; else a driver of IOResources printed before with the same properties."""
+    if echo:
+        return next((child for child in parent.children if _same_entry(child, node)), None)
+    properties = node.properties
+    if properties is None or properties.get(PROVIDER_CLASS) != RESOURCES_CLASS or \
+            CLASS not in properties:
+        return None
+    key = (node.name, node.location, node.class_name)
+    seen = singles.setdefault(key, node)
+    if seen is node or seen.properties is None:
+        return None
+    # The personality it matched with, not live values (IOHIDSystem's idle time moves on).
+    same = all(seen.properties.get(k) == properties.get(k) for k in _PERSONALITY_KEYS)
+    return seen if same else None
+
+
+#: What identifies an IOResources driver's personality (one instance per category).
+_PERSONALITY_KEYS = (CLASS, PROVIDER_CLASS, "IOMatchCategory", "CFBundleIdentifier",
+                     "IOProbeScore")
 
 
 def _same_entry(known: DumpNode, later: DumpNode) -> bool:

@@ -139,7 +139,7 @@ class _TreeReader:
             line = lines[index]
             index += 1
             content = line.lstrip(_GLYPHS)
-            if not content.strip():
+            if not content or content.isspace():  # blank (tells without copying the line)
                 continue
             if self.entries >= MAX_ENTRIES and content.startswith(_NODE):
                 self.stop_reading(index)

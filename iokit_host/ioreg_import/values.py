@@ -19,6 +19,9 @@ Rules where the text is lossy (documented because they are choices, not IOKit fa
 - A set whose members are not hashable (dictionaries, arrays) reads as an array.
 - Numbers printed with a fraction (CF floats) read as strings: there is no float property type.
 
+Well-formed values are read by :mod:`.fastvalues` (one loop, same results); this reader takes
+what that one finds unusual, and says where a value is damaged.
+
 The reader is a single left-to-right pass with regular expressions anchored at the current
 position, so the 400 KB ``IOKitDiagnostics`` line costs linear time. It recurses once per
 nesting level, and nesting is limited to :data:`MAX_DEPTH` levels (real dumps nest a handful),
@@ -37,10 +40,9 @@ from typing import Any
 from iokit_sdk.values import MAX_VALUE_ITEMS, OSNumber
 
 from iokit_host.ioreg_import.errors import ValueSyntaxError
+from iokit_host.ioreg_import.fastvalues import MAX_DEPTH, Unusual, fast_value
 
 __all__ = ["MAX_DEPTH", "parse_value"]
-
-MAX_DEPTH = 64
 
 _NUMBER = re.compile(r"(0x[0-9a-fA-F]+|[0-9]+)(\.[0-9]+)?")
 _HEX = re.compile(r"[0-9a-fA-F]*")
@@ -58,6 +60,10 @@ def parse_value(text: str) -> Any:
     stripped = text.rstrip(" \t")  # pasted dumps gain trailing blanks; ioreg prints none
     if len(stripped) >= 2 and stripped[0] == '"' and stripped[-1] == '"':
         return stripped[1:-1]  # a top-level string is everything between the outer quotes
+    try:
+        return fast_value(text)  # the common road, in one loop (fastvalues)
+    except Unusual:
+        pass  # read again here, which says what is wrong and where
     reader = _Reader(text)
     value = reader.value(0)
     reader.skip_space()

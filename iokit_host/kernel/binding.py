@@ -36,7 +36,8 @@ from iokit_sdk import keys
 from iokit_sdk.service import IOService, ServiceState
 
 from iokit_host.dext.placement import admit as admit_out_of_process
-from iokit_host.dext.placement import proxy_for
+from iokit_host.dext.placement import entitlement_refusal, proxy_for
+from iokit_host.dext.rematch import REMATCH_PERSONALITY, count_dext_matches, rematch_candidates
 from iokit_host.errors import Diagnostic
 from iokit_host.kernel.candidates import (
     Candidate,
@@ -54,6 +55,7 @@ from iokit_host.kernel.driver_results import (
 from iokit_host.kernel.outcomes import Outcome
 from iokit_host.kernel.starting import StartPhase
 from iokit_host.kernel.waiting import WaitingEntry
+from iokit_host.matching.families import FamilyView
 from iokit_host.matching.passive import (
     MatchPlan,
     PassiveMatch,
@@ -96,9 +98,10 @@ class Binder(StartPhase):
         # doServiceMatch loops on the catalogue generation.
         while generation != catalogue.generation and not nub.is_inactive():
             generation = catalogue.generation
-            candidates = catalogue.find_drivers(nub)
+            view = FamilyView(nub)  # the nub's family registers, read once for the pass
+            candidates = catalogue.find_candidates(nub, view.vendor_ids())
             if candidates:
-                self.probe_candidates(nub, candidates)
+                self.probe_candidates(nub, candidates, view)
         if nub.is_inactive():
             return
         nub._state |= ServiceState.MATCHED
@@ -107,8 +110,20 @@ class Binder(StartPhase):
             nub._state |= ServiceState.FIRST_MATCH
             notify("first_match", nub)
 
-    def probe_candidates(self, nub: IOService, candidates: list[CatalogueEntry]) -> None:
-        survivors = self._passive_phase(nub, candidates)
+    def probe_candidates(self, nub: IOService, candidates: list[CatalogueEntry],
+                         view: FamilyView | None = None) -> None:
+        rematch = False
+        if nub.has_property(REMATCH_PERSONALITY):  # after a dext crashed: the same dext first
+            kept, why = rematch_candidates(self.kernel, nub, candidates)
+            rematch = why is not None
+            allowed = {id(entry) for entry in kept}
+            for entry in candidates:
+                if id(entry) not in allowed:
+                    self._record(nub, entry, None, Outcome.NO_MATCH, why or "")
+            candidates = kept
+        survivors = self._passive_phase(nub, candidates, view or FamilyView(nub))
+        if rematch or survivors:
+            count_dext_matches(nub, [c.entry for c in survivors], rematch)
         if not survivors:
             return
         start_lists = self._probe_phase(nub, survivors)
@@ -117,7 +132,8 @@ class Binder(StartPhase):
             self._start_category(nub, category, ordered)
 
     # -- phase A -------------------------------------------------------------------------------
-    def _passive_phase(self, nub: IOService, candidates: list[CatalogueEntry]) -> list[Candidate]:
+    def _passive_phase(self, nub: IOService, candidates: list[CatalogueEntry],
+                       view: FamilyView) -> list[Candidate]:
         kernel = self.kernel
         waiting = kernel.waiting
         is_resources = nub is kernel.resources
@@ -132,12 +148,14 @@ class Binder(StartPhase):
                 continue
             plan = plans.get(entry.seq) or self._compile_plan(entry)
             match = match_passive(entry.table, nub, registry=registry,
-                                  check_provider_class=False, plan=plan)
+                                  check_provider_class=False, plan=plan, view=view)
             if not match.matched:
                 if is_resources and match.failed_key == keys.RESOURCE_MATCH:
                     self._note_resource_wait(nub, entry, match)
                 continue
-            if not self._ensure_loaded(entry, nub):
+            loaded = self._ensure_loaded(entry, nub)
+            view.forget()  # a kext's code ran on loading: read the nub again
+            if not loaded:
                 continue
             survivors.append(Candidate(entry, match))
         if len(survivors) > 1:
@@ -163,6 +181,10 @@ class Binder(StartPhase):
         a kext that cannot load refuses the candidate with the reason."""
         if entry.bundle is None:
             return True
+        refusal = entitlement_refusal(self.kernel, entry, nub)  # a dext's signature
+        if refusal is not None:
+            self._record(nub, entry, None, Outcome.NOT_ENTITLED, refusal)
+            return False
         if admit_out_of_process(self.kernel, entry, self.loaded_kexts):
             return True  # its driver process imports it, never the host (iokit_host.dext)
         failure = self.kexts.ensure_loaded(entry.bundle)

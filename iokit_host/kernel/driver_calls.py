@@ -20,6 +20,8 @@ from dataclasses import dataclass
 from threading import get_ident
 from typing import TYPE_CHECKING, Any
 
+from pluggy import HookCaller
+
 from iokit_host.kernel.watchdog import DriverCallTimeout, Watchdog
 
 if TYPE_CHECKING:
@@ -81,6 +83,16 @@ class DriverCalls:
         if watchdog.fired is not None and watchdog.settle(token):
             return DriverFault(None, watchdog.limit_s)
         return result
+
+    def call_hook(self, hook: HookCaller, kwargs: dict[str, Any]) -> Any:
+        """:meth:`call` of ``hook(**kwargs)`` for a hook call that gives every argument of
+        the spec (the kernel's own calls on a hot path: a user client's method). pluggy's
+        call checks the arguments against the spec and fills in defaults each time; here the
+        manager's hook execution runs directly, so plugins, wrappers and hook-call monitors
+        see the call exactly as any other."""
+        spec = hook.spec
+        firstresult = bool(spec.opts.get("firstresult", False)) if spec is not None else False
+        return self.call(hook._hookexec, hook.name, hook._hookimpls.copy(), kwargs, firstresult)
 
     @staticmethod
     def _fault(watchdog: Watchdog, abandoned: bool, error: BaseException) -> DriverFault:

@@ -30,6 +30,8 @@ class Outcome:
     INIT_FAILED = "init-failed"
     CLASS_UNKNOWN = "class-unknown"
     KEXT_FAILED = "kext-load-failed"
+    #: A dext refused by DriverKit's entitlement checks (``IOUserServer::checkEntitlements``).
+    NOT_ENTITLED = "not-entitled"
     WAITING = "waiting"
     NO_MATCH = "no-match"
     CATEGORY_TAKEN = "category-taken"

@@ -20,65 +20,45 @@ All are warnings that name the plugin, with a hint; every other plugin still loa
 
 from __future__ import annotations
 
-import difflib
 import inspect
-import os
-import re
 from collections.abc import Callable, Iterator
-from dataclasses import dataclass
-from importlib import metadata
-from pathlib import Path
 
 import pluggy
 from iokit_sdk.hookspecs import PROJECT
 
 from iokit_host.errors import Diagnostic, Severity
-from iokit_host.kext.distributions import group_entries
+from iokit_host.kext.host_plugins import ENTRY_POINT_GROUP, DamagedEntryPoints, EntryPointPlugin
 
 __all__ = ["ENTRY_POINT_GROUP", "EntryPointPlugin", "admit", "describe_plugin",
            "entry_point_plugins", "load_entry_point"]
 
-ENTRY_POINT_GROUP = PROJECT
-_HEADER = re.compile(rb"^\s*\[\s*" + re.escape(ENTRY_POINT_GROUP.encode()) + rb"\s*\]",
-                     re.MULTILINE)
 _MARKER = f"{PROJECT}_impl"
 
 Report = Callable[[Diagnostic], None]
 
 
-@dataclass(frozen=True)
-class EntryPointPlugin:
-    """One ``name = value`` line of an ``[iokit]`` section, and the distribution declaring it."""
-
-    name: str
-    value: str
-    distribution: str
-
-
 def entry_point_plugins(report: Report) -> Iterator[EntryPointPlugin]:
     """Every ``iokit`` entry point of the installed distributions, first of a name wins.
 
-    Each distribution is read on its own, as :mod:`iokit_host.kext.discovery` does, so an
-    unrelated one with damaged metadata costs nothing, and one of ours costs a warning."""
-    seen: set[str] = set()
-    for dist in _distributions():
-        entry_points = _group_text(dist)
-        if entry_points is None:
-            continue
-        text, file, damaged = entry_points
-        name = _distribution_name(dist)
-        if damaged:
-            report(_unreadable(name, file))
-        for entry_name, value in _section(text):
-            if entry_name not in seen:
-                seen.add(entry_name)
-                yield EntryPointPlugin(entry_name, value, name)
+    From the install index when it is fresh (:mod:`iokit_host.kext.install_index`), else
+    from a walk over the distributions (:mod:`iokit_host.kext.host_plugins`); a damaged file
+    is reported where the walk met it."""
+    from iokit_host.kext.install_index import host_plugins
+
+    for item in host_plugins().found:
+        if isinstance(item, DamagedEntryPoints):
+            report(_unreadable(item.distribution, item.file))
+        else:
+            yield item
+
 
 
 def load_entry_point(entry: EntryPointPlugin, report: Report) -> tuple[object] | None:
     """Import the object ``entry`` names, as a 1-tuple (it may be None itself); None,
     reported, when that fails in any way."""
     try:
+        from importlib import metadata
+
         plugin: object = metadata.EntryPoint(entry.name, entry.value, ENTRY_POINT_GROUP).load()
     except KeyboardInterrupt:
         raise
@@ -164,6 +144,8 @@ def _unknown_hooks(manager: pluggy.PluginManager, plugin: object) -> list[str]:
         if caller.has_spec() or all(i.optionalhook for i in caller.get_hookimpls()
                                     if i.plugin is plugin):
             continue
+        import difflib  # only for a misspelt hook
+
         close = difflib.get_close_matches(caller.name, known, n=1)
         problems.append(f"implements {caller.name!r}, which is not a hook"
                         + (f" (did you mean {close[0]!r}?)" if close else ""))
@@ -255,58 +237,6 @@ def _canonical_name(manager: pluggy.PluginManager, plugin: object) -> str:
         return manager.get_canonical_name(plugin)
     except Exception:  # noqa: BLE001 - a plugin whose __name__ raises
         return str(id(plugin))
-
-
-# -- the installed distributions ------------------------------------------------------------
-def _distributions() -> Iterator[metadata.Distribution]:
-    """``metadata.distributions()``, ending quietly if a third-party finder fails (kext
-    discovery, which walks the same list first, reports that)."""
-    found = iter(metadata.distributions())
-    while True:
-        try:
-            yield next(found)
-        except StopIteration:
-            return
-        except Exception:  # noqa: BLE001 - reported by kext discovery
-            return
-
-
-def _group_text(dist: metadata.Distribution) -> tuple[str, str, bool] | None:
-    """``entry_points.txt`` (bytes that are not UTF-8 as U+FFFD), its path and whether it was
-    damaged so, when it has our section."""
-    where = getattr(dist, "_path", None)
-    try:
-        if isinstance(where, Path):
-            file = os.path.join(where, "entry_points.txt")
-            with open(file, "rb") as stream:
-                data = stream.read()
-        else:
-            text = dist.read_text("entry_points.txt") or ""
-            file, data = "entry_points.txt", text.encode()
-    except Exception:  # noqa: BLE001 - absent, unreadable: no plugins declared here
-        return None
-    if not _HEADER.search(data):
-        return None
-    try:
-        return data.decode("utf-8-sig"), file, False
-    except UnicodeDecodeError:
-        return data.decode("utf-8-sig", "replace"), file, True
-
-
-def _section(text: str) -> list[tuple[str, str]]:
-    """``name = value`` lines of the ``[iokit]`` section, skipping damaged or nameless ones."""
-    return [(name, value) for name, value in group_entries(text, ENTRY_POINT_GROUP)
-            if name and "\ufffd" not in name + value]
-
-
-def _distribution_name(dist: metadata.Distribution) -> str:
-    try:
-        name = dist.metadata["Name"]
-    except Exception:  # noqa: BLE001 - garbled METADATA
-        name = None
-    where = getattr(dist, "_path", None)
-    return name if isinstance(name, str) and name else (
-        where.name if isinstance(where, Path) else "?")
 
 
 def _unreadable(name: str, file: str) -> Diagnostic:

@@ -75,6 +75,20 @@ class PluginFence:
     def multicall(self, hook_name: str, hook_impls: Sequence[HookImpl],
                   caller_kwargs: Mapping[str, object], firstresult: bool) -> object:
         """pluggy's ``_multicall`` with each host plugin's implementation fenced."""
+        if len(hook_impls) == 1 and hook_impls[0].plugin_name == self.protected:
+            only = hook_impls[0]
+            if not (only.wrapper or only.hookwrapper or only.kwargnames):
+                # The built-in plugin alone (most calls): what pluggy's loop does for one
+                # plain implementation, without the loop; its exceptions are the call's.
+                try:
+                    args = [caller_kwargs[name] for name in only.argnames]
+                except KeyError as error:
+                    raise HookCallError(
+                        f"hook call must provide argument {error.args[0]!r}") from error
+                outcome = only.function(*args)
+                if firstresult:
+                    return outcome
+                return [outcome] if outcome is not None else []
         results: list[object] = []
         exception: BaseException | None = None
         teardowns: list[tuple[_Teardown, HookImpl]] = []

@@ -21,6 +21,7 @@ if TYPE_CHECKING:
     from iokit_host.clock import HostClock
     from iokit_host.errors import Diagnostic
     from iokit_host.kernel.driver_calls import DriverCalls
+    from iokit_host.kernel.interest import Interest
     from iokit_host.kernel.notifications import Notifications
     from iokit_host.kernel.waiting import WaitingQueue
     from iokit_host.kext.resolver import Resolution
@@ -48,6 +49,7 @@ class WorkLoop(Kernel, Reporter, Protocol):
     resolution: Resolution | None
     waiting: WaitingQueue
     notifications: Notifications
+    interest: Interest
     resources: IOService | None
     driver_calls: DriverCalls
 

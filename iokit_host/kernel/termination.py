@@ -102,6 +102,7 @@ def _phase2(kernel: WorkLoop, victims: list[IOService], providers: list[IOServic
             _guard(kernel, "driver-message-raised", "message", client, partial(
                 hook.iokit_message, service=client, provider=victim, argument=None,
                 message_type=kIOMessageServiceIsTerminated))
+        kernel.interest.deliver(victim, kIOMessageServiceIsTerminated)  # applyToInterested
         for client in victim.get_clients():
             _guard(kernel, "driver-did-terminate-raised", "did_terminate", client,
                    partial(hook.iokit_did_terminate, service=client, provider=victim,

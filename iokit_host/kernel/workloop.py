@@ -23,6 +23,7 @@ from iokit_host.errors import Diagnostic, Severity
 from iokit_host.kernel import lifecycle, termination
 from iokit_host.kernel.binding import Binder
 from iokit_host.kernel.driver_calls import DriverCalls, DriverFault, service_name
+from iokit_host.kernel.interest import Interest, InterestHandler, InterestNotifier
 from iokit_host.kernel.notifications import NOTIFICATION_TYPES, Notifications, Notifier
 from iokit_host.kernel.plugins import make_plugin_manager
 from iokit_host.kernel.waiting import WaitingQueue
@@ -70,6 +71,7 @@ class IOKernel:
         #: Every call into driver code goes through it (exceptions, SystemExit, the watchdog).
         self.driver_calls = DriverCalls(watchdog)
         self.notifications = Notifications(self._deliver_guarded)
+        self.interest = Interest(self._deliver_interest_guarded)
         self.waiting = WaitingQueue()
         self.plugin_manager = make_plugin_manager(
             self, plugins=plugins, disable=disable_plugins, load_entry_points=load_entry_points,
@@ -108,6 +110,34 @@ class IOKernel:
         for parked in self.waiting.release_ready(resources.properties):
             self._jobs.append(partial(self.binder.resume, parked))
         self.register_service(resources)
+
+    def add_matching_notification(self, kind: str, matching: Mapping[str, Any],
+                                  handler: Callable[[IOService], None],
+                                  priority: int = 0) -> Notifier:
+        """A driver's ``add_matching_notification``: existing services are delivered."""
+        return self.notifications.install(kind, matching, handler, priority=priority,
+                                          existing=self.services())
+
+    def register_interest(self, service: IOService, handler: InterestHandler
+                          ) -> InterestNotifier:
+        """A driver's ``register_interest`` (``registerInterest``, general interest)."""
+        return self.interest.install(service, handler)
+
+    def message_clients(self, service: IOService, message_type: int,
+                        argument: Any = None) -> None:
+        """``messageClients``: each client's ``message`` (through the hook), then the
+        interest notifiers; a driver that raises or hangs is reported, the others told."""
+        for client in service.get_clients():
+            fault = self.driver_calls.call(partial(
+                self.hook.iokit_message, service=client, provider=service,
+                message_type=message_type, argument=argument))
+            if isinstance(fault, DriverFault):
+                self.report(Diagnostic(
+                    fault.reference("driver-message-raised"),
+                    f"message 0x{message_type & 0xFFFFFFFF:08x} to {service_name(client)}: "
+                    f"{fault.reason('message')}", subject=client.iokit_class_name,
+                    hint="the other clients were told", context={"exception": fault.error}))
+        self.interest.deliver(service, message_type, argument)
 
     # -- what the built-in plugin does for attach, detach and register_service ----------------
     def link(self, service: IOService, provider: IOService) -> bool:
@@ -197,6 +227,17 @@ class IOKernel:
                 subject=service.iokit_class_name, key=notifier.kind,
                 hint="the other handlers were called and the boot went on",
                 context={"exception": fault.error}))
+
+    def _deliver_interest_guarded(self, notifier: InterestNotifier, message_type: int,
+                                  service: IOService, argument: Any) -> None:
+        fault = self.driver_calls.call(notifier.handler, message_type, service, argument)
+        if isinstance(fault, DriverFault):
+            self.report(Diagnostic(
+                fault.reference("notification-handler-raised"),
+                f"interest notification 0x{message_type & 0xFFFFFFFF:08x} for "
+                f"{service_name(service)}: {fault.reason(_handler_name(notifier.handler))}",
+                subject=service.iokit_class_name, key="interest",
+                hint="the other handlers were told", context={"exception": fault.error}))
 
     def forget(self, service: IOService) -> None:
         """Drop what the matching pass remembers of a freed ``service``."""

@@ -40,7 +40,8 @@ from iokit_host.kext.collection_schema import FORMAT
 from iokit_host.kext.discovery import DistributionRecord
 from iokit_host.kext.stamps import FileStamp
 
-__all__ = ["FORMAT", "collection_path", "default_cache_dir", "load", "watch", "write"]
+__all__ = ["FORMAT", "collection_path", "default_cache_dir", "load", "watch", "write",
+           "write_atomically"]
 
 _HOST_PACKAGES = ("iokit_host", "iokit_sdk")
 _HINT = ("set IOKIT_CACHE_DIR to a writable directory, or IOKIT_NO_CACHE=1 to scan "
@@ -143,7 +144,7 @@ def write(target: Path, records: Sequence[DistributionRecord],
             f"cannot write the kernel collection: a manifest value cannot be stored ({error})",
             file=str(target), severity=Severity.WARNING, hint=_HINT)
     try:
-        _replace(target, text)
+        write_atomically(target, text)
     except OSError as error:
         return Diagnostic(
             "kernel-collection-unwritable", f"cannot write the kernel collection: {error}",
@@ -151,7 +152,7 @@ def write(target: Path, records: Sequence[DistributionRecord],
     return None
 
 
-def _replace(target: Path, text: str) -> None:
+def write_atomically(target: Path, text: str) -> None:
     """Write ``text`` to a temporary file beside ``target`` and rename it over (atomic)."""
     target.parent.mkdir(parents=True, exist_ok=True)
     handle, temporary = tempfile.mkstemp(prefix=".kc-", dir=target.parent)

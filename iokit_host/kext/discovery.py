@@ -20,20 +20,24 @@ rebuilds it when the installed set changed.
 
 from __future__ import annotations
 
+import functools
 import importlib.machinery
 import importlib.util
 import os
-from collections.abc import Iterable, Mapping, Sequence
+import stat
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field, replace
-from importlib import metadata
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from iokit_host.errors import Diagnostic, Severity
 from iokit_host.kext import distributions, stamps
 from iokit_host.kext.bundle import DistributionInfo, KextBundle
-from iokit_host.kext.manifest import read_plist_file
 from iokit_host.kext.stamps import FileStamp
 from iokit_host.settings import env_flag
+
+if TYPE_CHECKING:  # imported by the scan only: a boot from the kernel collection never loads it
+    from importlib import metadata
 
 __all__ = ["GROUP", "Discovery", "DistributionRecord", "KextRecord", "discover", "scan"]
 
@@ -146,6 +150,8 @@ def scan(*, path: Sequence[str] | None = None, defines: Mapping[str, str] | None
     started = stamps.scan_clock() if started is None else started
     seen: set[str] = set()
     records: list[DistributionRecord] = []
+    from importlib import metadata
+
     found = metadata.distributions() if path is None else metadata.distributions(path=list(path))
     for dist in distributions.each(found, lambda problem: records.append(DistributionRecord(
             DistributionInfo("?", "?", ""), (), (), (problem,)))):
@@ -193,9 +199,9 @@ def _read_entry(dist: metadata.Distribution, name: str, value: str, info: Distri
             hint="an iokit.kexts entry point reads <bundle id> = <import package>, e.g. "
                  "com.example.driver = example_driver"),))
     try:
-        manifest, searched = _locate(dist, package, path)
+        manifest, searched, status = _locate(dist, package, path)
     except Exception as error:  # noqa: BLE001 - import finders are anyone's code
-        manifest, searched = None, []
+        manifest, searched, status = None, [], None
         reason = f"looking for package {package} raised {type(error).__name__}: {error}"
     else:
         reason = f"package {package} has no Info.plist"
@@ -207,7 +213,9 @@ def _read_entry(dist: metadata.Distribution, name: str, value: str, info: Distri
             key=f"{GROUP}.{name}", subject=name,
             hint=f"ship {package.replace('.', '/')}/Info.plist as package data "
                  "(tool.setuptools.package-data)"),))
-    stamp = stamps.take(manifest, started)  # before reading: a later write makes it stale
+    # Stamped before reading (a later write makes it stale), from the stat that found it.
+    stamp = stamps.take(manifest, started) if status is None else stamps.stamp_of(
+        manifest, status, started)
     watched += [stamp] if stamp else []
     try:
         return _read_kext(name, package, manifest, info, defines)
@@ -229,6 +237,7 @@ def _bad_entry(name: str, package: str) -> str | None:
 
 def _read_kext(name: str, package: str, manifest: str, info: DistributionInfo,
                defines: Mapping[str, str]) -> KextRecord:
+    read_plist_file = _manifest_reader()
     given = {"PRODUCT_BUNDLE_IDENTIFIER": name, "MODULE_NAME": name,
              "PRODUCT_NAME": package.rsplit(".", 1)[-1], **defines}
     bundle, found = read_plist_file(manifest, defines=given, package=package,
@@ -244,29 +253,51 @@ def _read_kext(name: str, package: str, manifest: str, info: DistributionInfo,
     return KextRecord(name, package, manifest, bundle, tuple(found))
 
 
-def _locate(dist: metadata.Distribution, package: str,
-            path: Sequence[str] | None) -> tuple[str | None, list[str]]:
-    """The package's Info.plist (None if absent), and the folders searched for it, whose
-    stamps notice an Info.plist added later."""
+@functools.cache
+def _manifest_reader() -> Callable[..., tuple[KextBundle | None, list[Diagnostic]]]:
+    """The manifest reader, imported on first use: a boot from a fresh kernel collection reads
+    no manifest (and the collection stamps the modules a scan loads, taken after it). Once,
+    not per kext: a function-level import costs microseconds on every call."""
+    from iokit_host.kext.manifest import read_plist_file
+
+    return read_plist_file
+
+
+def _locate(dist: metadata.Distribution, package: str, path: Sequence[str] | None
+            ) -> tuple[str | None, list[str], os.stat_result | None]:
+    """The package's Info.plist (None if absent) with its status, and the folders searched
+    for it, whose stamps notice an Info.plist added later."""
     parts = package.split(".")
     relative = "/".join(parts) + "/Info.plist"
     where = getattr(dist, "_path", None)
     # locate_file is parent(dist-info) / relative; done with strings on the hot path.
     candidate = (os.path.join(os.path.dirname(where), relative) if isinstance(where, Path)
                  else str(dist.locate_file(relative)))
-    if os.path.isfile(candidate):
-        return candidate, []
+    status = _regular_file(candidate)
+    if status is not None:
+        return candidate, [], status
     searched = [os.path.dirname(candidate)]
     # Editable installs keep the package elsewhere: find it without executing it.
     try:
         spec = (importlib.machinery.PathFinder.find_spec(parts[0], list(path))
                 if path is not None else importlib.util.find_spec(parts[0]))
     except (ImportError, ValueError):
-        return None, searched
+        return None, searched, None
     locations = list(spec.submodule_search_locations or []) if spec else []
     for location in locations:
         candidate = os.path.join(location, *parts[1:], "Info.plist")
-        if os.path.isfile(candidate):
-            return candidate, []
+        status = _regular_file(candidate)
+        if status is not None:
+            return candidate, [], status
         searched.append(os.path.dirname(candidate))
-    return None, searched
+    return None, searched, None
+
+
+def _regular_file(path: str) -> os.stat_result | None:
+    """The status of ``path`` when it is a regular file (``os.path.isfile``), else None; the
+    stamp is made from it, which saves a second stat per manifest."""
+    try:
+        status = os.stat(path)
+    except (OSError, ValueError):
+        return None
+    return status if stat.S_ISREG(status.st_mode) else None

@@ -13,14 +13,16 @@ import os
 import re
 from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass
-from importlib import metadata
 from pathlib import Path
-from typing import TypeVar
+from typing import TYPE_CHECKING, TypeVar
 
 from iokit_host.errors import Diagnostic, Severity
 from iokit_host.kext import stamps
 from iokit_host.kext.bundle import DistributionInfo
 from iokit_host.kext.stamps import FileStamp
+
+if TYPE_CHECKING:  # imported by the scan only: a boot from the caches never loads it
+    from importlib import metadata
 
 __all__ = ["EntryPointsFile", "dedupe_key", "describe", "each", "group_entries",
            "read_entry_points", "unreadable"]

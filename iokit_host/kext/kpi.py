@@ -13,10 +13,13 @@ families' own Info.plists declare.
 
 from __future__ import annotations
 
-from importlib import metadata
+import os
 from types import MappingProxyType
+from typing import Any
 
+from iokit_host.kext import install_index, stamps
 from iokit_host.kext.bundle import KextBundle
+from iokit_host.kext.stamps import FileStamp
 from iokit_host.kext.version import parse_version
 
 __all__ = ["KERNEL_VERSION", "SDK_INTERFACE_ID", "builtin_bundles", "sdk_interface_version"]
@@ -62,12 +65,40 @@ def sdk_interface_version() -> tuple[str, str]:
     PEP 440 maps onto kext versions: ``0.1.0`` -> ``0.1.0``, pre-releases ``a``/``b``/``rc``
     -> ``a``/``b``/``fc`` and ``.devN`` -> ``dN``. Within 0.x every minor release may break
     drivers, so the compatible version is ``0.MINOR``; from 1.0 on it is ``MAJOR.0``.
+    Kept in the install index (:mod:`~iokit_host.kext.install_index`) between boots.
     """
+    return install_index.cached("sdk-interface", _sdk_interface_read, _sdk_interface_parse,
+                                (__file__,))
+
+
+def _sdk_interface_read(started: int) -> tuple[list[str], tuple[FileStamp, ...] | None]:
+    """The SDK interface's (version, compatible version), and the files it was read from."""
+    from importlib import metadata
+
+    try:
+        dist = metadata.distribution("iokit-sdk")
+    except metadata.PackageNotFoundError:
+        return ["0.1.0", "0.1"], ()  # installing it changes a path entry's folder
+    where = getattr(dist, "_path", None)
+    read: tuple[FileStamp, ...] | None = None
+    if isinstance(where, os.PathLike):
+        files = (os.path.join(where, name) for name in ("METADATA", "PKG-INFO"))
+        read = tuple(stamps.take(file, started) or FileStamp.absent(file) for file in files)
+    return list(_interface_of(dist.version)), read
+
+
+def _sdk_interface_parse(raw: Any) -> tuple[str, str] | None:
+    if isinstance(raw, list) and len(raw) == 2 and all(isinstance(s, str) for s in raw):
+        return raw[0], raw[1]
+    return None
+
+
+def _interface_of(version: str) -> tuple[str, str]:
     from packaging.version import InvalidVersion, Version
 
     try:
-        release = Version(metadata.version("iokit-sdk"))
-    except (metadata.PackageNotFoundError, InvalidVersion):
+        release = Version(version)
+    except InvalidVersion:
         return "0.1.0", "0.1"
     major, minor, micro = (list(release.release) + [0, 0])[:3]
     text = f"{major % 10000}.{minor % 10000}.{micro % 10000}"

@@ -17,7 +17,7 @@ Codeless kexts are not loaded (they only publish personalities), so they are not
 
 from __future__ import annotations
 
-import uuid
+import hashlib
 from collections.abc import Collection, Sequence
 from dataclasses import dataclass
 from typing import Any
@@ -25,11 +25,13 @@ from typing import Any
 from iokit_host.kext.bundle import KextBundle
 from iokit_host.kext.resolver import Resolution
 
-__all__ = ["HEADER", "LoadedKext", "format_table", "loaded_kexts"]
+__all__ = ["HEADER", "LoadedKext", "format_table", "loaded_kexts", "name_uuid"]
 
 HEADER = "Index Refs Address            Size       Wired      Name (Version) UUID <Linked Against>"
 _KEXT_BASE = 0xFFFFFF7F80000000
 _PAGE = 0x1000
+#: ``uuid.NAMESPACE_URL`` (RFC 4122 appendix C): a kext's UUID is name-based, version 5.
+_NAMESPACE_URL = bytes.fromhex("6ba7b8119dad11d180b400c04fd430c8")
 
 
 @dataclass(frozen=True, slots=True)
@@ -114,7 +116,18 @@ def _size(bundle: KextBundle) -> int:
 
 
 def _uuid(bundle: KextBundle) -> str:
-    return str(uuid.uuid5(uuid.NAMESPACE_URL, f"kext:{bundle.bundle_id}:{bundle.version}")).upper()
+    return name_uuid(f"kext:{bundle.bundle_id}:{bundle.version}")
+
+
+def name_uuid(name: str) -> str:
+    """``uuid.uuid5(NAMESPACE_URL, name)`` in upper case, as ``kextstat`` prints UUIDs,
+    without the ``uuid`` module (whose import, with ``platform``, costs every boot more than
+    all the UUIDs it prints)."""
+    value = int.from_bytes(hashlib.sha1(_NAMESPACE_URL + name.encode()).digest()[:16], "big")
+    value = (value & ~(0xC000 << 48)) | (0x8000 << 48)  # RFC 4122 variant
+    value = (value & ~(0xF000 << 64)) | (5 << 76)  # version 5
+    text = f"{value:032X}"
+    return f"{text[:8]}-{text[8:12]}-{text[12:16]}-{text[16:20]}-{text[20:]}"
 
 
 def format_table(rows: Sequence[LoadedKext], *, header: bool = True) -> str:

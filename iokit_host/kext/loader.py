@@ -12,7 +12,6 @@ broken driver never takes the host down.
 from __future__ import annotations
 
 import importlib
-import traceback
 
 from iokit_sdk.entry import IORegistryEntry
 
@@ -42,6 +41,8 @@ def import_kext_classes(bundle: KextBundle) -> tuple[type[IORegistryEntry], ...]
     try:
         module = importlib.import_module(bundle.package)
     except Exception as error:
+        import traceback  # only for a kext that fails to import
+
         where = traceback.extract_tb(error.__traceback__)[-1] if error.__traceback__ else None
         at = f" at {where.filename}:{where.lineno}" if where else ""
         raise KextLoadError(

@@ -15,14 +15,12 @@ code. Everything found comes back as :class:`~iokit_host.errors.Diagnostic`; not
 from __future__ import annotations
 
 import platform
-import re
 from collections.abc import Mapping
 from pathlib import Path
 from types import MappingProxyType
 from typing import Any
 
 from iokit_sdk import keys
-from iokit_sdk.values import MAX_VALUE_DEPTH, MAX_VALUE_ITEMS
 
 from iokit_host.errors import Diagnostic, Severity
 from iokit_host.input_file import read_input_file
@@ -32,6 +30,7 @@ from iokit_host.kext.info_keys import check_optional_keys
 from iokit_host.kext.personalities import fix_up_personalities
 from iokit_host.kext.placeholders import expand
 from iokit_host.kext.plist_types import describe
+from iokit_host.kext.plistfile import load_plist, shape_diagnostic
 from iokit_host.kext.plistshape import check_tree
 from iokit_host.kext.version import INVALID, try_parse_version
 
@@ -45,7 +44,6 @@ BUNDLE_REQUIRED_VALUES = frozenset(
     {"Root", "Local-Root", "Network-Root", "Console", "Safe Boot", "DriverKit"})
 #: Keys whose unresolved placeholders refuse the kext (identity and versions).
 _IDENTITY_KEYS = (keys.BUNDLE_IDENTIFIER, keys.BUNDLE_VERSION, keys.BUNDLE_COMPATIBLE_VERSION)
-_PLACEHOLDER_BYTES = re.compile(rb"\$|###")
 
 
 def host_arch() -> str:
@@ -103,34 +101,8 @@ def read_plist_file(
         return None, [problem]
     return parse_info(info, source=str(plist), defines=defines, package=package,
                       distribution=distribution, arch=arch,
-                      deep_placeholders=_PLACEHOLDER_BYTES.search(data) is not None,
+                      deep_placeholders=b"$" in data or b"###" in data,
                       shape_checked=True)
-
-
-def load_plist(plist: str | Path, data: bytes) -> tuple[Any, Diagnostic | None]:
-    """The plist's top-level dictionary, or a diagnostic saying why there is none."""
-    try:
-        info = plistxml.loads(data)
-    except plistxml.PlistShapeError as error:
-        return None, shape_diagnostic(error, str(plist))
-    except Exception as error:  # noqa: BLE001 - any parser failure is the file's fault
-        return None, Diagnostic(
-            "manifest-unreadable", f"not a property list: {type(error).__name__}: {error}",
-            file=str(plist), hint="the file must be an XML or binary plist")
-    if not isinstance(info, dict):
-        return None, Diagnostic(
-            "manifest-not-a-dictionary", f"the top level is a {type(info).__name__}",
-            file=str(plist), hint="an Info.plist's top level must be a <dict>")
-    return info, None
-
-
-def shape_diagnostic(error: plistxml.PlistShapeError, file: str | None) -> Diagnostic:
-    """The refusal of a plist too deep, cyclic, too large or with an out-of-range integer."""
-    return Diagnostic(
-        error.reference, error.reason, file=file, key=error.key or None,
-        hint=f"property values nest at most {MAX_VALUE_DEPTH} arrays or dictionaries deep, "
-             f"never contain themselves, hold at most {MAX_VALUE_ITEMS} values, and integers "
-             "fit in 64 bits (as OSUnserialize needs)")
 
 
 def parse_info(

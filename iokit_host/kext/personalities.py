@@ -78,6 +78,20 @@ _CLASS_KEYS = (keys.PROVIDER_CLASS, keys.CLASS)
 _JUDGED = frozenset({*_KEY_TYPES, *_CLASS_KEYS})
 
 
+#: The type each judged key takes when well typed: ``judge`` keeps such a value unreported.
+_WELL_TYPED: Mapping[str, type] = {
+    **{key: str for key in _CLASS_KEYS},
+    **{key: {_NUMBER: int, _STRING: str, _BOOLEAN: bool, _DICTIONARY: dict}[typed]
+       for key, typed in _KEY_TYPES.items()},
+}
+
+
+def _well_typed(key: str, value: object) -> bool:
+    """True for a judged key whose value ``judge`` keeps without a word (a kernel value of
+    exactly the type the key takes); False sends it to ``judge``, which decides."""
+    return type(value) is _WELL_TYPED[key]
+
+
 class _Verdict(Enum):
     KEEP = "keep"
     DROP = "drop"
@@ -153,7 +167,7 @@ class _Checker:
         # kernel cannot, and then no key needs its own walk.
         suspect = find_unsupported(personality, self.where) is not None
         for key, value in personality.items():
-            if not suspect and key not in _JUDGED:
+            if not suspect and (key not in _JUDGED or _well_typed(key, value)):
                 table[key] = value  # a string key holding kernel values, of any type
                 continue
             verdict = self.judge(key, value, suspect)

@@ -34,6 +34,7 @@ _EXACT = {str: "string", bool: "boolean", int: "integer", bytes: "data", list: "
           dict: "dictionary", float: "real", dt.datetime: "date"}
 #: Exact types of values the kernel can hold with nothing inside to check.
 _KERNEL_SCALARS = frozenset({str, bool, int, bytes})
+_STRINGS = frozenset({str})
 
 
 def kind(value: object) -> str:
@@ -81,6 +82,9 @@ def find_unsupported(value: object, path: str) -> Unsupported | None:
 
 def _holds_only_kernel_values(value: object) -> bool:
     """The first pass: no paths, plain dictionaries and lists on the fast path."""
+    if (type(value) is dict and _STRINGS.issuperset(map(type, value))
+            and _KERNEL_SCALARS.issuperset(map(type, value.values()))):
+        return True  # most personalities: string keys to scalars, told in C
     stack = [value]
     seen: set[int] = set()
     while stack:

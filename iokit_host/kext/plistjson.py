@@ -51,6 +51,10 @@ def encode(value: Any) -> Any:
     :raises ValueShapeError: for a type a plist cannot hold, a non-string key, or nesting
         deeper than :data:`MAX_DEPTH`.
     """
+    if type(value) is dict or type(value) is MappingProxyType:
+        flat = _flat_tables(value)
+        if flat is not None:
+            return flat
     root = [value]
     stack: list[tuple[Any, int]] = [(root, -1)]  # our own containers, to convert in place
     while stack:
@@ -59,6 +63,29 @@ def encode(value: Any) -> Any:
             if type(child) not in _JSON_SCALARS:
                 container[slot] = _encoded(child, depth + 1, stack)
     return root[0]
+
+
+def _flat_tables(table: Mapping[Any, Any]) -> Any:
+    """What :func:`encode` gives for a dictionary of JSON scalars and of dictionaries of
+    JSON scalars (a kext's personalities, most info dictionaries), in one pass; None for
+    anything else, which the general walk encodes (or refuses)."""
+    if not _STRINGS.issuperset(map(type, table)):
+        return None
+    out: dict[str, Any] = {}
+    for key, value in table.items():
+        if type(value) in _JSON_SCALARS:
+            out[key] = value
+        elif (type(value) is dict and _STRINGS.issuperset(map(type, value))
+              and _JSON_SCALARS.issuperset(map(type, value.values()))):
+            out[key] = _escaped(value)
+        else:
+            return None
+    return _escaped(out)
+
+
+def _escaped(table: dict[str, Any]) -> Any:
+    """``table``, or ``{"$dict": table}`` when it would read as a tag."""
+    return {_DICT: table} if len(table) == 1 and next(iter(table)) in TAGS else table
 
 
 def _encoded(item: Any, depth: int, stack: list[tuple[Any, int]]) -> Any:

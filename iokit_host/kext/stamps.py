@@ -24,7 +24,8 @@ import stat
 import time
 from dataclasses import dataclass
 
-__all__ = ["RACY_NS", "FileStamp", "content_digest", "read_stamped", "scan_clock", "take"]
+__all__ = ["RACY_NS", "FileStamp", "content_digest", "read_stamped", "scan_clock", "stamp_of",
+           "take"]
 
 #: A file touched this close to the scan (sub-second filesystems) gets a content digest.
 RACY_NS = 100_000_000
@@ -75,6 +76,11 @@ def take(file: str, scan_start_ns: int) -> FileStamp | None:
         status = os.stat(file)
     except OSError:
         return None
+    return stamp_of(file, status, scan_start_ns)
+
+
+def stamp_of(file: str, status: os.stat_result, scan_start_ns: int) -> FileStamp:
+    """:func:`take` from a status the caller has just taken (``os.stat(file)``)."""
     digest = _digest_of(file, status) if _is_racy(status, scan_start_ns) else None
     return FileStamp(file, status.st_mtime_ns, status.st_size, status.st_ctime_ns, digest)
 

@@ -6,7 +6,15 @@ registry resolves, links it in the IOService plane in model order and into every
 model names, and places IOResources under the platform-expert device. Nodes recorded as drivers
 are marked registered and matched (they were bound on the Mac) and hold their ``IOMatchCategory``
 (``IODefaultMatchCategory`` when the record lacks it, as ``probeCandidates`` sets it); the other
-nubs come back in tree order for the kernel to register and match.
+nubs come back in tree order for the kernel to register and match. A recorded state
+(:class:`EntryRecord`, from an archive) is restored on what the kernel will not register: the
+recorded drivers, nubs recorded ``!registered`` and the entries outside the IOService plane
+(``MachineModel.entries``), which are linked into their planes only. Links into other planes
+are made in their recorded order, so each plane's children print as the machine had them,
+except IOPower when a kernel boots the machine: its power manager builds the live IOPower
+plane from the recorded ``IOPowerManagement`` (``power.standins``), and the recorded links
+(an archive's power connections) would stand beside it as a stale second tree. The model keeps
+them (``iokit machine import`` writes them).
 """
 
 from __future__ import annotations
@@ -17,6 +25,7 @@ from iokit_sdk.entry import IORegistryEntry
 from iokit_sdk.keys import (
     DEFAULT_MATCH_CATEGORY,
     MATCH_CATEGORY,
+    POWER_PLANE,
     RESOURCES_CLASS,
     SERVICE_PLANE,
 )
@@ -25,7 +34,7 @@ from iokit_sdk.values import PropertyTypeError
 
 from iokit_host.machine import errors as E
 from iokit_host.machine.errors import MachineModelError
-from iokit_host.machine.model import MachineModel, NubSpec
+from iokit_host.machine.model import EntryRecord, MachineModel, NubSpec
 from iokit_host.matching.classes import ClassRegistry
 from iokit_host.registry import IORegistry, RegistryError
 
@@ -65,11 +74,16 @@ def _populate(host: _Host, model: MachineModel) -> list[IOService]:
     registry = host.registry
     for plane in model.planes:
         registry.make_plane(plane)
-    host.classes.declare(model.classes)
+    # The machine's own ancestry wins over the public tables, whose choice among releases
+    # follows the OS build its root records.
+    host.classes.use_machine(model.classes, model.root_properties, model.source)
     for key, value in model.root_properties.items():
         registry.root.set_property(key, value)
     builder = _Builder(host, getattr(host, "kernel", None), model.source)
+    builder.recorded = dict(model.classes)
     root = builder.build(model.root, registry.root)
+    for spec in model.entries:
+        builder.make(spec, in_service=False)
     if not any(isinstance(child, IOService) and child.meta_cast(RESOURCES_CLASS)
                for child in root.get_child_entries(SERVICE_PLANE)):
         builder.add_resources(root)
@@ -86,6 +100,8 @@ class _Builder:
         self.nubs: list[IOService] = []
         self.by_id: dict[str, IORegistryEntry] = {}
         self.pending_links: list[tuple[IORegistryEntry, NubSpec]] = []
+        self.recorded: dict[str, str] = {}
+        self.stand_ins: dict[str, type[IORegistryEntry]] = {}
 
     def build(self, root_spec: NubSpec, registry_root: IORegistryEntry) -> IORegistryEntry:
         root = self.make(root_spec)
@@ -108,8 +124,11 @@ class _Builder:
             stack.extend((entry, child) for child in reversed(spec.children))
         return root
 
-    def make(self, spec: NubSpec) -> IORegistryEntry:
+    def make(self, spec: NubSpec, *, in_service: bool = True) -> IORegistryEntry:
         cls = self.classes.resolve(spec.class_name, default_super="IOService")
+        if spec.record is not None and not (in_service and not spec.recorded_driver
+                                            and spec.record.registered):
+            cls = self.as_recorded(cls, spec.class_name)
         entry = _instantiate(cls, spec)
         if isinstance(entry, IOService):
             entry._kernel = self.kernel
@@ -120,13 +139,32 @@ class _Builder:
                 # model, a trimmed dump): without it a second driver would bind beside it.
                 if not entry.has_property(MATCH_CATEGORY):
                     entry.set_property(MATCH_CATEGORY, DEFAULT_MATCH_CATEGORY)
-            else:
+            booted = in_service and not spec.recorded_driver and (
+                spec.record is None or spec.record.registered)
+            if booted:
                 self.nubs.append(entry)
+            elif spec.record is not None:
+                _restore(entry, spec.record)
         if spec.id is not None:
             self.by_id[spec.id] = entry
         if spec.planes:
             self.pending_links.append((entry, spec))
         return entry
+
+    def as_recorded(self, cls: type[IORegistryEntry], name: str) -> type[IORegistryEntry]:
+        """For a snapshot the kernel will not run: a stand-in with the superclass the machine
+        recorded when the host's own class of that name has another (the host's root-domain
+        user client is an ``IOUserClient2022``; a 10.8 Mac's was an ``IOUserClient``), so
+        ``ioreg -i`` prints the chain the machine had."""
+        recorded = self.recorded.get(name)
+        if recorded is None or getattr(cls, "synthesised", False) or \
+                cls.class_chain[1:2] == (recorded,) or recorded == name:
+            return cls
+        if name not in self.stand_ins:
+            base = self.classes.resolve(recorded, default_super="IOService")
+            self.stand_ins[name] = type(cls.__name__, (base,), {
+                "__slots__": (), "synthesised": True, "iokit_class_name": name})
+        return self.stand_ins[name]
 
     def add_resources(self, root: IORegistryEntry) -> None:
         cls = self.classes.resolve(RESOURCES_CLASS)
@@ -137,15 +175,32 @@ class _Builder:
         self.registry.attach(resources, root, SERVICE_PLANE)
 
     def link_planes(self) -> None:
-        for entry, spec in self.pending_links:
-            for link in spec.planes:
-                self.registry.make_plane(link.plane)
-                parent = self.registry.root if link.parent is None else self.by_id[link.parent]
-                self.registry.attach(entry, parent, link.plane)
-                if link.name is not None:
-                    entry.set_name(link.name, plane=link.plane)
-                if link.location is not None:
-                    entry.set_location(link.location, plane=link.plane)
+        live_power = self.kernel is not None and getattr(self.kernel, "power", None) is not None
+        links = [(entry, link) for entry, spec in self.pending_links for link in spec.planes
+                 if not (live_power and link.plane == POWER_PLANE)]
+        # Attaching appends to the parent's children, so recorded positions go first, in
+        # order (a stable sort keeps the model's order for links that record none).
+        links.sort(key=lambda pair: -1 if pair[1].order is None else pair[1].order)
+        for entry, link in links:
+            self.registry.make_plane(link.plane)
+            parent = self.registry.root if link.parent is None else self.by_id.get(link.parent)
+            if parent is None:
+                raise MachineModelError(
+                    f"a {link.plane} link names parent {link.parent!r}, which no entry has as "
+                    "its id", reference=E.UNKNOWN_ID, file=self.source, key="planes.parent")
+            self.registry.attach(entry, parent, link.plane)
+            if link.name is not None:
+                entry.set_name(link.name, plane=link.plane)
+            if link.location is not None:
+                entry.set_location(link.location, plane=link.plane)
+
+
+def _restore(entry: IOService, record: EntryRecord) -> None:
+    """The recorded state of an entry the kernel will not register (see the module doc)."""
+    state = ServiceState.REGISTERED if record.registered else 0
+    state |= ServiceState.MATCHED if record.matched else 0
+    entry._state = state | (0 if record.active else ServiceState.INACTIVE)
+    entry._busy = record.busy
 
 
 def _instantiate(cls: type[IORegistryEntry], spec: NubSpec) -> IORegistryEntry:

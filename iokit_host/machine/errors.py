@@ -27,6 +27,7 @@ __all__ = [
     "UNKNOWN_MACHINE",
     "UNKNOWN_PLANE",
     "WRONG_TYPE",
+    "ZIP_UNREADABLE",
     "MachineModelError",
 ]
 
@@ -47,6 +48,7 @@ TOO_DEEP = "machine-model-too-deep"
 NOT_FOUND = "machine-model-not-found"
 UNKNOWN_MACHINE = "machine-unknown"
 IMPORT_UNAVAILABLE = "machine-import-unavailable"
+ZIP_UNREADABLE = "machine-zip-unreadable"
 
 
 class MachineModelError(IOKitError):

@@ -13,35 +13,20 @@ kept as the nub's model id (``dump_machine`` writes such labels for parents that
 
 from __future__ import annotations
 
-import difflib
-import tomllib
 from collections.abc import Mapping
 from pathlib import Path
-from types import MappingProxyType
-from typing import Any, NoReturn, TypeAlias
-
-from iokit_sdk.keys import RESOURCES_CLASS, SERVICE_PLANE, STANDARD_PLANES
+from typing import Any
 
 from iokit_host.input_file import read_input_file
 from iokit_host.machine import errors as E
+from iokit_host.machine.doc_cache import cached_document
+from iokit_host.machine.document import DocumentParser
 from iokit_host.machine.errors import MachineModelError
-from iokit_host.machine.links import find_loop
-from iokit_host.machine.model import MachineModel, NubSpec, PlaneLink
+from iokit_host.machine.model import MachineModel
 from iokit_host.machine.nesting import too_deep_error
-from iokit_host.machine.nodes import Raw, node_path
-from iokit_host.machine.values import decode_value
-from iokit_host.matching.classes import STANDARD_CLASSES
+from iokit_host.machine.nodes import node_path
 
 __all__ = ["dump_machine", "node_path", "parse_document", "parse_machine", "read_machine"]
-
-_TOP_KEYS = ("machine", "classes", "root-properties", "nub")
-_MACHINE_KEYS = ("name", "description", "planes")
-_NUB_KEYS = ("id", "parent", "class", "name", "location", "recorded-driver", "properties",
-             "planes")
-_LINK_KEYS = ("plane", "parent", "name", "location")
-_SERVICE_CLASS = "IOService"
-_ENTRY_CLASS = "IORegistryEntry"
-
 
 def read_machine(path: str | Path) -> MachineModel:
     """Read a model file; its stem is the machine's name unless ``[machine] name`` says."""
@@ -67,11 +52,14 @@ def _read_text(path: Path, what: str) -> str:
 
 def parse_machine(text: str, *, source: str | None = None) -> MachineModel:
     """Parse model text; every problem raises :class:`MachineModelError` naming the place."""
-    return parse_document(_load_toml(text, source), source=source)
+    doc = cached_document(text, source, lambda text: _load_toml(text, source))
+    return parse_document(doc, source=source)
 
 
 def _load_toml(text: str, source: str | None) -> dict[str, Any]:
     """``tomllib.loads``, with every way it fails turned into a model error naming the file."""
+    import tomllib  # only on a miss of the document cache (machine.doc_cache)
+
     try:
         return tomllib.loads(text)
     except tomllib.TOMLDecodeError as error:
@@ -88,7 +76,7 @@ def _load_toml(text: str, source: str | None) -> dict[str, Any]:
 
 def parse_document(doc: Mapping[str, Any], *, source: str | None = None) -> MachineModel:
     """Validate an already-parsed model document (what ``tomllib`` returns) into a model."""
-    return _Parser(source).parse(doc)
+    return DocumentParser(source).parse(doc)
 
 
 def read_classes_file(path: str | Path) -> dict[str, str]:
@@ -99,288 +87,9 @@ def read_classes_file(path: str | Path) -> dict[str, str]:
     """
     path = Path(path)
     doc = _load_toml(_read_text(path, "classes"), str(path))
-    parser = _Parser(str(path))
+    parser = DocumentParser(str(path))
     parser.check_keys(doc, ("classes",), None, "")
     return parser.classes(parser.table(doc.get("classes", {}), None, "classes"))
-
-
-#: Where a problem is: a node's path, the node itself (its path spelt when needed), or nowhere.
-_Node: TypeAlias = "str | Raw | None"
-
-
-class _Parser:
-    def __init__(self, source: str | None) -> None:
-        self.file = source
-
-    def fail(self, reference: str, message: str, *, node: _Node = None,
-             key: str | None = None, hint: str | None = None) -> NoReturn:
-        where = node.path if isinstance(node, Raw) else node
-        raise MachineModelError(message, reference=reference, file=self.file, node=where,
-                                key=key, hint=hint)
-
-    # -- top level -----------------------------------------------------------------------
-    def parse(self, doc: Mapping[str, Any]) -> MachineModel:
-        if not isinstance(doc, Mapping):
-            self.fail(E.WRONG_TYPE, f"a model is a table, not {_type(doc)}")
-        self.check_keys(doc, _TOP_KEYS, None, "")
-        machine = self.table(doc.get("machine", {}), None, "machine")
-        self.check_keys(machine, _MACHINE_KEYS, None, "machine.")
-        planes = self.plane_names(machine.get("planes", []))
-        classes = self.classes(self.table(doc.get("classes", {}), None, "classes"))
-        root_props = self.properties(doc.get("root-properties", {}), None, "root-properties")
-        raws = self.structure(doc.get("nub"))
-        self.check_root_class(raws[0], classes)
-        specs = self.build(raws, planes)
-        return MachineModel(
-            name=self.text(machine.get("name", self.default_name()), None, "machine.name"),
-            description=self.text(machine.get("description", ""), None,
-                                  "machine.description"),
-            root=specs, classes=MappingProxyType(classes), planes=planes, source=self.file,
-            root_properties=root_props)
-
-    def default_name(self) -> str:
-        return Path(self.file).stem if self.file else "machine"
-
-    def check_keys(self, table: Mapping[str, Any], allowed: tuple[str, ...], node: _Node,
-                   prefix: str) -> None:
-        for key in table:
-            if key not in allowed:
-                close = difflib.get_close_matches(key, allowed, n=1)
-                hint = f"did you mean '{close[0]}'?" if close else f"known keys: {', '.join(allowed)}"
-                self.fail(E.UNKNOWN_KEY, f"unknown key '{key}'", node=node,
-                          key=f"{prefix}{key}", hint=hint)
-
-    def table(self, value: Any, node: _Node, key: str) -> dict[str, Any]:
-        if not isinstance(value, dict):
-            self.fail(E.WRONG_TYPE, f"expected a table, not {_type(value)}", node=node, key=key)
-        return value
-
-    def text(self, value: Any, node: _Node, key: str, *, empty: bool = True) -> str:
-        if not isinstance(value, str):
-            self.fail(E.WRONG_TYPE, f"expected a string, not {_type(value)}", node=node, key=key)
-        if not empty and not value:
-            self.fail(E.BAD_VALUE, "must not be empty", node=node, key=key)
-        return value
-
-    def optional_text(self, table: Mapping[str, Any], key: str, node: _Node,
-                      prefix: str = "") -> str | None:
-        value = table.get(key)
-        return None if value is None else self.text(value, node, prefix + key)
-
-    def plane_names(self, value: Any) -> tuple[str, ...]:
-        if not isinstance(value, list):
-            self.fail(E.WRONG_TYPE, f"expected an array of plane names, not {_type(value)}",
-                      key="machine.planes")
-        return tuple(self.text(p, None, f"machine.planes[{i}]", empty=False)
-                     for i, p in enumerate(value))
-
-    def properties(self, value: Any, node: _Node, key: str) -> Mapping[str, Any]:
-        table = self.table(value, node, key)
-        try:
-            decoded = {k: decode_value(v, file=self.file, key=f"{key}.{k}")
-                       for k, v in table.items()}
-        except MachineModelError as error:
-            if node is None:
-                raise
-            raise error.at_node(node.path if isinstance(node, Raw) else node) from None
-        return MappingProxyType(decoded)
-
-    # -- classes -------------------------------------------------------------------------
-    def classes(self, table: dict[str, Any]) -> dict[str, str]:
-        declared = {}
-        for name, superclass in table.items():
-            self.text(superclass, None, f"classes.{name}", empty=False)
-            if not name:
-                self.fail(E.BAD_VALUE, "a class name must not be empty", key="classes")
-            declared[name] = superclass
-        self.check_class_loops(declared)
-        return declared
-
-    def check_class_loops(self, declared: dict[str, str]) -> None:
-        # The host keeps its standard ancestry over a model's, so loops are judged that way.
-        effective = {**declared, **STANDARD_CLASSES}
-        for name in declared:
-            chain = [name]
-            while (nxt := effective.get(chain[-1])) is not None:
-                if nxt in chain:
-                    loop = " -> ".join([*chain[chain.index(nxt):], nxt])
-                    self.fail(E.CLASS_LOOP, f"class ancestry loops: {loop}",
-                              key=f"classes.{name}",
-                              hint="each class needs a superclass chain ending at IOService")
-                chain.append(nxt)
-
-    def check_root_class(self, root: Raw, declared: dict[str, str]) -> None:
-        """The root is the platform-expert device, an IOService (``IOService::getPlatform``);
-        an ancestry that ends at IORegistryEntry without passing IOService cannot be one."""
-        effective = {**declared, **STANDARD_CLASSES}
-        chain = [root.class_name]
-        while chain[-1] != _SERVICE_CLASS and (nxt := effective.get(chain[-1])) is not None:
-            chain.append(nxt)  # no loop: check_class_loops ran first
-        if chain[-1] == _ENTRY_CLASS:
-            self.fail(E.ROOT_NOT_SERVICE,
-                      f"the root nub's class {root.class_name} is not an IOService "
-                      f"({' -> '.join(chain)})", node=root, key="class",
-                      hint="the first nub is the platform-expert device: use "
-                           "IOPlatformExpertDevice or another IOService subclass")
-
-    # -- the tree ------------------------------------------------------------------------
-    def structure(self, value: Any) -> list[Raw]:
-        if value is None:
-            self.fail(E.STRUCTURE, "a machine needs at least one [[nub]], its root",
-                      key="nub", hint="start with the platform-expert device")
-        if not isinstance(value, list) or not value:
-            self.fail(E.STRUCTURE, "nub must be a non-empty array of tables ([[nub]])",
-                      key="nub")
-        raws: list[Raw] = []
-        ids: dict[str, int] = {}
-        for index, table in enumerate(value):
-            raws.append(self.raw_nub(index, table, raws, ids))
-        return raws
-
-    def raw_nub(self, index: int, table: Any, raws: list[Raw], ids: dict[str, int]) -> Raw:
-        label = f"nub[{index}]"
-        table = self.table(table, label, "nub")
-        self.check_keys(table, _NUB_KEYS, label, "")
-        if "class" not in table:
-            self.fail(E.STRUCTURE, "a nub needs a class", node=label, key="class",
-                      hint='add class = "IOService"')
-        class_name = self.text(table["class"], label, "class", empty=False)
-        name = self.optional_text(table, "name", label)
-        location = self.optional_text(table, "location", label)
-        parent = self.parent_index(table, index, label, ids)
-        raw = Raw(index, table, None if parent is None else raws[parent], None, class_name,
-                   name, location)
-        nub_id = self.optional_text(table, "id", raw)
-        if nub_id is not None:
-            if not nub_id:
-                self.fail(E.BAD_VALUE, "an id must not be empty", node=raw, key="id")
-            if nub_id in ids:
-                self.fail(E.DUPLICATE_ID, f"id '{nub_id}' is already used by "
-                          f"{raws[ids[nub_id]].path}", node=raw, key="id",
-                          hint="ids are unique within a model")
-            ids[nub_id] = index
-            raw.id = nub_id
-        return raw
-
-    def parent_index(self, table: dict[str, Any], index: int, label: str,
-                     ids: dict[str, int]) -> int | None:
-        parent = self.optional_text(table, "parent", label)
-        if index == 0:
-            if parent is not None:
-                self.fail(E.STRUCTURE, "the first nub is the root and has no parent",
-                          node=label, key="parent")
-            return None
-        if parent is None:
-            self.fail(E.STRUCTURE, "only the first nub may be without a parent", node=label,
-                      key="parent", hint="a machine has one root; name this nub's parent id")
-        if parent not in ids:
-            self.fail(E.UNKNOWN_ID, f"parent '{parent}' is not the id of an earlier nub",
-                      node=label, key="parent",
-                      hint="give the parent nub this id, and define it before its children")
-        return ids[parent]
-
-    def build(self, raws: list[Raw], planes: tuple[str, ...]) -> NubSpec:
-        model_ids = {r.id for r in raws if r.id is not None and not r.id.startswith("_")}
-        known_planes = (*STANDARD_PLANES, *planes)
-        children: list[list[NubSpec]] = [[] for _ in raws]
-        built: NubSpec | None = None
-        for raw in reversed(raws):
-            built = self.nub(raw, tuple(reversed(children[raw.index])), model_ids,
-                             known_planes)
-            if raw.parent is not None:
-                children[raw.parent].append(built)
-        assert built is not None
-        self.check_plane_loops(raws)
-        self.check_resources(raws)
-        return built
-
-    def nub(self, raw: Raw, children: tuple[NubSpec, ...], model_ids: set[str],
-            known_planes: tuple[str, ...]) -> NubSpec:
-        recorded = raw.table.get("recorded-driver", False)
-        if not isinstance(recorded, bool):
-            self.fail(E.WRONG_TYPE, f"expected true or false, not {_type(recorded)}",
-                      node=raw, key="recorded-driver")
-        links = self.links(raw, model_ids, known_planes)
-        return NubSpec(
-            class_name=raw.class_name, name=raw.name, location=raw.location,
-            properties=self.properties(raw.table.get("properties", {}), raw, "properties"),
-            children=children,
-            id=raw.id if raw.id is not None and not raw.id.startswith("_") else None,
-            planes=links, recorded_driver=recorded)
-
-    def links(self, raw: Raw, model_ids: set[str], known_planes: tuple[str, ...]
-              ) -> tuple[PlaneLink, ...]:
-        value = raw.table.get("planes", [])
-        if not isinstance(value, list):
-            self.fail(E.WRONG_TYPE, f"expected an array of tables, not {_type(value)}",
-                      node=raw, key="planes")
-        return tuple(self.link(raw, i, item, model_ids, known_planes)
-                     for i, item in enumerate(value))
-
-    def link(self, raw: Raw, i: int, item: Any, model_ids: set[str],
-             known_planes: tuple[str, ...]) -> PlaneLink:
-        prefix = f"planes[{i}]."
-        table = self.table(item, raw, f"planes[{i}]")
-        self.check_keys(table, _LINK_KEYS, raw, prefix)
-        if "plane" not in table:
-            self.fail(E.STRUCTURE, "a plane link needs plane", node=raw,
-                      key=prefix + "plane")
-        plane = self.text(table["plane"], raw, prefix + "plane", empty=False)
-        if plane not in known_planes:
-            self.fail(E.UNKNOWN_PLANE, f"plane '{plane}' is not declared", node=raw,
-                      key=prefix + "plane",
-                      hint=f'add it to [machine] planes, e.g. planes = ["{plane}"]')
-        parent = self.optional_text(table, "parent", raw, prefix)
-        if parent is not None and parent not in model_ids:
-            self.fail(E.UNKNOWN_ID, f"no nub has id '{parent}'", node=raw,
-                      key=prefix + "parent", hint="plane links name a nub's id")
-        if parent is not None and parent == raw.id:
-            self.fail(E.STRUCTURE, "a nub cannot be its own parent", node=raw,
-                      key=prefix + "parent")
-        if plane == SERVICE_PLANE and parent is None:
-            self.fail(E.STRUCTURE, "an extra IOService-plane link needs a parent",
-                      node=raw, key=prefix + "parent",
-                      hint="the IOService plane has one root, the first nub")
-        return PlaneLink(plane, parent, self.optional_text(table, "name", raw, prefix),
-                         self.optional_text(table, "location", raw, prefix))
-
-    def check_plane_loops(self, raws: list[Raw]) -> None:
-        """Refuse a link that closes a loop in its plane: in IOService counting the tree's own
-        parent links, so a nub linked under its own descendant is caught too. The registry
-        would refuse it at boot; here the error names the file and the node."""
-        by_id = {raw.id: raw.index for raw in raws if raw.id is not None}
-        parents: dict[str, dict[int, list[tuple[int, int]]]] = {}
-        for raw in raws:
-            for number, link in enumerate(raw.table.get("planes", [])):
-                if link.get("parent") is not None:
-                    edges = parents.setdefault(link["plane"], {})
-                    edges.setdefault(raw.index, []).append((by_id[link["parent"]], number))
-        for plane, edges in parents.items():
-            if plane == SERVICE_PLANE:
-                for raw in raws:
-                    if raw.parent is not None:
-                        edges.setdefault(raw.index, []).append((raw.parent, -1))
-            found = find_loop(edges)
-            if found is not None:
-                raw, number = raws[found[0]], found[1]
-                self.fail(E.STRUCTURE, f"this link makes a loop in plane {plane}: the nub "
-                          "would sit below itself", node=raw,
-                          key=f"planes[{number}].parent",
-                          hint="a plane is a tree (or a DAG): link a nub under an ancestor "
-                               "or a sibling, never under itself or its descendants")
-
-    def check_resources(self, raws: list[Raw]) -> None:
-        for raw in raws:
-            if raw.class_name == RESOURCES_CLASS and raw.parent != 0:
-                self.fail(E.RESOURCES_PLACEMENT, "IOResources must be a child of the root",
-                          node=raw, key="parent",
-                          hint="IOKit attaches IOResources directly under the platform-expert "
-                               "device (setPlatform)")
-
-
-def _type(value: Any) -> str:
-    return {dict: "a table", list: "an array", str: "a string", bool: "a boolean",
-            int: "an integer", float: "a float"}.get(type(value), type(value).__name__)
 
 
 # -- writing ------------------------------------------------------------------------------

@@ -3,35 +3,31 @@ or ``host`` (on a Mac the machine is simply the one the kernel runs on).
 
 ``load_machine(spec)`` accepts None (the built-in ``default``), a :class:`MachineModel`, a
 built-in name, a path to a ``.toml`` model, the word ``host`` (this Linux machine, read from
-``/sys``), or a path to an ``ioreg`` text dump, recognised by an entry line ``+-o ... <class``
-among its first lines (a prompt line or a pasted indent may come before it). A damaged dump
-imports with warnings in ``model.diagnostics``; ``strict`` refuses it instead.
+``/sys``), or a path to an ``ioreg`` text dump, an IORegistryExplorer archive or ``ioreg -a``
+output, each recognised by its structure whatever its name (:mod:`iokit_host.machine.sniff`).
+A damaged dump or archive imports with warnings in ``model.diagnostics``; ``strict`` refuses
+it instead.
 """
 
 from __future__ import annotations
 
-import codecs
-import difflib
 import importlib
-import tomllib
 from importlib import resources
 from importlib.resources.abc import Traversable
 from pathlib import Path
 
-from iokit_host.input_file import read_input_head
 from iokit_host.machine import errors as E
 from iokit_host.machine.errors import MachineModelError
 from iokit_host.machine.format import parse_machine, read_machine
 from iokit_host.machine.model import MachineModel
+from iokit_host.machine.sniff import file_kind
 
-__all__ = ["DEFAULT_MACHINE", "HOST_MACHINE", "import_dump", "list_machines", "load_machine"]
+__all__ = ["DEFAULT_MACHINE", "HOST_MACHINE", "import_archive", "import_dump", "list_machines",
+           "load_machine", "read_machine_file"]
 
 DEFAULT_MACHINE = "default"
 HOST_MACHINE = "host"
 _BUILTIN_PACKAGE = "iokit_host.machine.builtin"
-_DUMP_MARK = "+-o "
-_DUMP_SNIFF = 16384
-_DUMP_SNIFF_LINES = 40
 
 
 def list_machines() -> list[tuple[str, str]]:
@@ -66,8 +62,23 @@ def load_machine(spec: MachineModel | str | Path | None = None, *,
                                  source=f"<builtin>/{text}.toml")
     path = Path(text)
     if path.is_file():
-        return import_dump(path, strict=strict) if _is_dump(path) else read_machine(path)
+        return read_machine_file(path, strict=strict)
     raise _unknown(text)
+
+
+def read_machine_file(path: str | Path, *, strict: bool | None = None) -> MachineModel:
+    """The machine in the file at ``path``, whatever its kind (:func:`~.sniff.file_kind`): a
+    model, an ioreg text dump, an IORegistryExplorer archive or ``ioreg -a`` output."""
+    kind = file_kind(Path(path))
+    if kind == "dump":
+        return import_dump(path, strict=strict)
+    if kind == "plist":
+        return import_archive(path, strict=strict)
+    if kind == "zip":
+        from iokit_host.machine.zipped import read_zipped
+
+        return read_zipped(Path(path), strict=strict)
+    return read_machine(path)
 
 
 def import_dump(path: str | Path, *, strict: bool | None = None) -> MachineModel:
@@ -92,6 +103,20 @@ def import_dump(path: str | Path, *, strict: bool | None = None) -> MachineModel
     return model
 
 
+def import_archive(path: str | Path, *, strict: bool | None = None) -> MachineModel:
+    """A model of the machine an IORegistryExplorer archive or ``ioreg -a`` output records
+    (``iokit_host.explorer_archive``, imported by name: it builds on this package).
+
+    :param strict: refuse a damaged archive; None reads ``IOKIT_STRICT``.
+    """
+    module = importlib.import_module("iokit_host.explorer_archive")
+    model = module.import_archive(path, strict=strict)
+    if not isinstance(model, MachineModel):
+        raise MachineModelError(f"the archive reader returned {type(model).__name__}",
+                                reference=E.IMPORT_UNAVAILABLE, file=str(path))
+    return model
+
+
 def _builtin_files() -> dict[str, Traversable]:
     folder = resources.files(_BUILTIN_PACKAGE)
     return {entry.name[:-5]: entry for entry in folder.iterdir()
@@ -99,6 +124,8 @@ def _builtin_files() -> dict[str, Traversable]:
 
 
 def _description(text: str) -> str:
+    import tomllib  # only to list the machines
+
     try:
         machine = tomllib.loads(text).get("machine", {})
     except tomllib.TOMLDecodeError:
@@ -107,21 +134,9 @@ def _description(text: str) -> str:
     return description if isinstance(description, str) else ""
 
 
-def _is_dump(path: Path) -> bool:
-    """An entry line (``+-o``) among the first lines (see the module doc)."""
-    try:  # without waiting on a FIFO nobody writes to
-        head = read_input_head(path, _DUMP_SNIFF)
-    except OSError:
-        return False
-    if head.startswith((codecs.BOM_UTF16_LE, codecs.BOM_UTF16_BE)):
-        head = head.decode("utf-16", errors="replace").encode()
-    # No TOML line starts with '+-o ' (not even a comment), so any such line decides.
-    mark = _DUMP_MARK.encode()
-    return any(line.lstrip(b"\xef\xbb\xbf \t|>").startswith(mark)
-               for line in head.splitlines()[:_DUMP_SNIFF_LINES])
-
-
 def _unknown(text: str) -> MachineModelError:
+    import difflib  # only for an unknown machine
+
     known = [name for name, _ in list_machines()]
     close = difflib.get_close_matches(text, known, n=1)
     hint = f"did you mean '{close[0]}'? " if close else ""

@@ -8,7 +8,10 @@ or any plane the model names) and the superclasses of classes the host does not 
 
 Nodes imported from a real ``ioreg`` dump that were *drivers* on the Mac are kept with
 ``recorded_driver=True``: a record of what macOS bound, with the personality it matched in its
-properties.
+properties. A snapshot that records more (an IORegistryExplorer archive) keeps each entry's
+state, busy count and owning bundle as an :class:`EntryRecord`, and the entries that are in no
+IOService position (device-tree nodes, ACPI objects, power connections) as
+``MachineModel.entries``, linked only through their planes.
 """
 
 from __future__ import annotations
@@ -20,7 +23,7 @@ from typing import Any
 
 from iokit_host.errors import Diagnostic
 
-__all__ = ["MachineModel", "NubSpec", "PlaneLink"]
+__all__ = ["EntryRecord", "MachineModel", "NubSpec", "PlaneLink"]
 
 _EMPTY: Mapping[str, Any] = MappingProxyType({})
 
@@ -34,12 +37,36 @@ class PlaneLink:
         (attached directly under the registry root).
     :param name: the nub's name in that plane, when it differs from its global name.
     :param location: the nub's location in that plane.
+    :param order: the nub's place among its parent's children there (0 first), when the
+        source recorded it; links are made in that order, so the plane prints as recorded.
     """
 
     plane: str
     parent: str | None = None
     name: str | None = None
     location: str | None = None
+    order: int | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class EntryRecord:
+    """What a registry snapshot recorded about an entry beside its properties (the
+    ``IOServiceGetState``/``getBusyState`` an IORegistryExplorer archive or ``ioreg -a`` keeps,
+    and the kext that owns its class).
+
+    :param registered: ``registerService`` had run; a nub recorded ``!registered`` is not
+        registered at boot either, so nothing matches on it.
+    :param matched: matching had run on it.
+    :param active: not terminated.
+    :param busy: its busy count.
+    :param bundle_id: the bundle owning its class (``com.apple.iokit.IOPCIFamily``).
+    """
+
+    registered: bool = True
+    matched: bool = True
+    active: bool = True
+    busy: int = 0
+    bundle_id: str | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -54,6 +81,7 @@ class NubSpec:
     :param id: model-local id, so other planes' links can name this nub as parent.
     :param planes: links into other planes.
     :param recorded_driver: True for a driver node kept from a real dump (not a nub).
+    :param record: the entry's recorded state, when the source kept it.
     """
 
     class_name: str
@@ -64,6 +92,7 @@ class NubSpec:
     id: str | None = None
     planes: tuple[PlaneLink, ...] = ()
     recorded_driver: bool = False
+    record: EntryRecord | None = None
 
     def walk(self, depth: int = 0) -> Iterator[tuple[int, NubSpec]]:
         """Depth-first ``(depth, nub)`` pairs, this nub first.
@@ -102,7 +131,7 @@ class NubSpec:
 
 def _own_fields(nub: NubSpec) -> tuple[Any, ...]:
     return (nub.class_name, nub.name, nub.location, dict(nub.properties), nub.id, nub.planes,
-            nub.recorded_driver)
+            nub.recorded_driver, nub.record)
 
 
 @dataclass(frozen=True, slots=True)
@@ -112,12 +141,18 @@ class MachineModel:
     :param name: short name (``default``, ``macbookpro8,2``) used by ``--machine``.
     :param description: one line for ``iokit machine list``.
     :param root: the platform-expert device, root of the IOService plane.
-    :param classes: superclass of each class the host does not know (name -> superclass).
+    :param classes: the machine's own class ancestry (name -> superclass): chains it recorded
+        (``ioreg -i``, an IORegistryExplorer archive's ``inheritance``) or its model declares.
+        It wins over the host's tables, which choose among releases by the OS build
+        ``root_properties`` record (``OS Build Version``, ``IOKitBuildVersion``).
     :param planes: planes beyond IOService, IOPower and IODeviceTree.
     :param source: the file it was read from, for diagnostics.
     :param root_properties: properties of the registry root (``Root``).
     :param diagnostics: warnings about what reading the source tolerated (a damaged ioreg
         dump's redacted values, cut tail, ...); not part of the machine, so not compared.
+    :param entries: registry entries in no IOService position (device-tree nodes, ACPI
+        objects, power connections), each linked only through its ``planes``; they have no
+        children of their own and the kernel never registers or matches them.
     """
 
     name: str
@@ -128,6 +163,7 @@ class MachineModel:
     source: str | None = None
     root_properties: Mapping[str, Any] = field(default_factory=lambda: _EMPTY)
     diagnostics: tuple[Diagnostic, ...] = field(default=(), compare=False)
+    entries: tuple[NubSpec, ...] = ()
 
     def nubs(self) -> Iterator[tuple[int, NubSpec]]:
         return self.root.walk()

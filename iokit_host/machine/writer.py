@@ -14,6 +14,7 @@ from typing import Any
 from iokit_host.machine import errors as E
 from iokit_host.machine.errors import MachineModelError
 from iokit_host.machine.model import MachineModel, NubSpec, PlaneLink
+from iokit_host.machine.records import record_table
 from iokit_host.machine.tomltext import format_inline, format_key
 from iokit_host.machine.values import encode_value
 
@@ -29,6 +30,8 @@ def write_model(model: MachineModel) -> str:
         for position, (nub, parent) in enumerate(order):
             _nub(nub, labels.get(position), labels.get(parent) if parent is not None else None,
                  lines)
+        for entry in model.entries:
+            _nub(entry, entry.id, None, lines, table="entry")
     except ValueError as error:
         raise MachineModelError(f"cannot write the model: {error}", reference=E.BAD_VALUE,
                                 file=model.source) from None
@@ -80,8 +83,9 @@ def _labels(order: list[tuple[NubSpec, int | None]]) -> dict[int, str]:
     return labels
 
 
-def _nub(nub: NubSpec, label: str | None, parent: str | None, lines: list[str]) -> None:
-    lines += ["", "[[nub]]"]
+def _nub(nub: NubSpec, label: str | None, parent: str | None, lines: list[str],
+         table: str = "nub") -> None:
+    lines += ["", f"[[{table}]]"]
     if label is not None:
         lines.append(f"id = {format_inline(label)}")
     if parent is not None:
@@ -94,14 +98,16 @@ def _nub(nub: NubSpec, label: str | None, parent: str | None, lines: list[str]) 
         lines.append("recorded-driver = true")
     if nub.planes:
         lines.append(f"planes = {format_inline([_link(link) for link in nub.planes])}")
+    if nub.record is not None:
+        lines.append(f"record = {format_inline(record_table(nub.record))}")
     if nub.properties:
-        lines.append("[nub.properties]")
+        lines.append(f"[{table}.properties]")
         _properties(nub.properties, label or nub.class_name, lines)
 
 
-def _link(link: PlaneLink) -> dict[str, str]:
+def _link(link: PlaneLink) -> dict[str, str | int]:
     fields = {"plane": link.plane, "parent": link.parent, "name": link.name,
-              "location": link.location}
+              "location": link.location, "order": link.order}
     return {k: v for k, v in fields.items() if v is not None}
 
 

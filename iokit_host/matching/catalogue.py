@@ -9,6 +9,11 @@ scores; so a personality for ``OSObject`` or ``IORegistryEntry`` is never a cand
 
 Each change bumps :attr:`IOCatalogue.generation`, which a matching pass compares to notice
 drivers added while it ran.
+
+PCI personalities are also indexed by the vendor ids their keys pin down (IOPCIFamily's tables,
+kmod's ``pci:v...`` aliases): all of a Mac's PCI drivers are ``IOPCIDevice`` personalities, so the
+class index cannot narrow them, but a matching pass on a PCI nub need not try those made for
+other vendors (:meth:`IOCatalogue.find_candidates`). ``findDrivers`` itself still lists them all.
 """
 
 from __future__ import annotations
@@ -30,6 +35,9 @@ if TYPE_CHECKING:
 __all__ = ["CatalogueEntry", "IOCatalogue", "probe_score"]
 
 _STOP_CLASS = "IOService"
+#: The keys PCI matching reads (families.pci.PCI_KEYS, without importing the family early).
+_PCI_KEYS = (keys.PCI_MATCH, keys.PCI_PRIMARY_MATCH, keys.PCI_SECONDARY_MATCH,
+             keys.PCI_CLASS_MATCH)
 
 
 def probe_score(table: Mapping[str, Any]) -> int:
@@ -86,6 +94,10 @@ class IOCatalogue:
         self._by_key: dict[int, list[CatalogueEntry]] = {}
         self._seq = itertools.count()
         self.generation = 0
+        # Per provider class: PCI personalities by each vendor id their keys allow (those
+        # whose keys bound no vendor are not here), and how many entries are indexed.
+        self._by_vendor: dict[str, dict[int, list[CatalogueEntry]]] = {}
+        self._vendor_bound: dict[str, set[int]] = {}
 
     def add_bundle(self, bundle: KextBundle) -> list[CatalogueEntry]:
         """Add every personality of ``bundle`` (``addDrivers``); returns those kept."""
@@ -114,7 +126,22 @@ class IOCatalogue:
             seq=next(self._seq))
         self._by_provider.setdefault(provider_class, []).append(entry)
         twins.append(entry)
+        self._index_vendors(entry)
         return entry
+
+    def _index_vendors(self, entry: CatalogueEntry) -> None:
+        table = entry.table
+        if not any(key in table for key in _PCI_KEYS):
+            return
+        from iokit_host.matching.families.pci import compile_pci_table
+
+        vendors = compile_pci_table(table).vendors
+        if vendors is None:
+            return
+        by_vendor = self._by_vendor.setdefault(entry.provider_class, {})
+        for vendor in vendors:
+            by_vendor.setdefault(vendor, []).append(entry)
+        self._vendor_bound.setdefault(entry.provider_class, set()).add(entry.seq)
 
     def remove_bundle(self, bundle_id: str) -> int:
         """Remove every personality of one kext (``removeDrivers``); returns how many."""
@@ -127,6 +154,11 @@ class IOCatalogue:
             self._by_key[key] = [e for e in twins if e.bundle_id != bundle_id]
         if removed:
             self.generation += 1
+            self._by_vendor.clear()
+            self._vendor_bound.clear()
+            for entries in self._by_provider.values():
+                for entry in entries:
+                    self._index_vendors(entry)
         return removed
 
     def find_drivers(self, nub: IORegistryEntry) -> list[CatalogueEntry]:
@@ -146,6 +178,36 @@ class IOCatalogue:
         if len(found) > 1:
             found.sort(key=_descending_score)
         return found
+
+    def find_candidates(self, nub: IORegistryEntry,
+                        vendors: tuple[int, ...] | None = None) -> list[CatalogueEntry]:
+        """:meth:`find_drivers`, less the PCI personalities whose keys allow none of
+        ``vendors`` (a PCI nub's vendor ids in its registers 0x00 and 0x2C), which cannot
+        match it; same order. ``vendors`` None: every candidate."""
+        if vendors is None or not self._vendor_bound:
+            return self.find_drivers(nub)
+        found: list[CatalogueEntry] = []
+        by_provider = self._by_provider
+        for class_name in nub.class_chain:
+            entries = by_provider.get(class_name)
+            if entries:
+                bound = self._vendor_bound.get(class_name)
+                found.extend(entries if not bound else
+                             self._for_vendors(class_name, entries, bound, vendors))
+            if class_name == _STOP_CLASS:
+                break
+        if len(found) > 1:
+            found.sort(key=_descending_score)
+        return found
+
+    def _for_vendors(self, class_name: str, entries: list[CatalogueEntry], bound: set[int],
+                     vendors: tuple[int, ...]) -> list[CatalogueEntry]:
+        """``entries`` (insertion order) less the vendor-bound ones for other vendors."""
+        by_vendor = self._by_vendor[class_name]
+        chosen = {e.seq: e for vendor in vendors for e in by_vendor.get(vendor, ())}
+        if len(bound) == len(entries):  # all bound: the buckets alone, in insertion order
+            return [chosen[seq] for seq in sorted(chosen)]
+        return [e for e in entries if e.seq not in bound or e.seq in chosen]
 
     def __iter__(self) -> Iterator[CatalogueEntry]:
         for entries in self._by_provider.values():

@@ -8,10 +8,12 @@ Ancestry is never inferred from a recorded binding: a class nobody documents is 
 user who knows it (an ``ioreg -i`` dump, a header) declares it with ``iokit conformance
 --classes FILE`` or a machine model's ``[classes]`` table.
 
-Precedence (:class:`~iokit_host.matching.classes.ClassRegistry`): the standard family table wins over this
-one (they must not overlap), and both win over classes a machine model or ``--classes`` file
-declares, since ``declare`` keeps the first superclass it knows -- as in IOKit, where a class's
-superclass is fixed by the kext that defines it, not by whoever names it later.
+Precedence (:class:`~iokit_host.matching.classes.ClassRegistry`): the standard family table and
+this one must not overlap, and neither may disagree with a Mac source of the public knowledge
+base (:mod:`iokit_host.matching.ancestry`; tests/matching/test_class_table.py checks both):
+where they would, the sourced fact decides and the hand entry goes. A machine's own record
+(``ioreg -i`` chains, an archive, a model's ``[classes]``) wins over both; ``--classes``
+declarations fill only the gaps they and the public tables leave.
 """
 
 from __future__ import annotations

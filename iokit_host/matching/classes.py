@@ -1,11 +1,16 @@
 """The class registry: IOKit class names to Python classes (xnu's OSMetaClass ``sAllClassesDict``).
 
 IOKit instantiates drivers by the name in ``IOClass`` and casts by name along a single
-inheritance chain. Here each host owns a :class:`ClassRegistry`: the SDK's classes, a built-in
-table of the standard family classes (so a provider of class ``AppleACPIPCI`` is known to be an
-``IOPCIBridge``), classes a machine model declares, and the classes each kext registers when it
-loads. A class the host knows only by name is synthesised as an empty subclass of its declared
-superclass, so ``meta_cast`` and the catalogue's class-chain walk work for it unchanged.
+inheritance chain. Here each host owns a :class:`ClassRegistry`: the SDK's classes, the classes
+each kext registers when it loads, and, for classes known only by name, their superclass from
+(best first) the machine's own record (``ioreg -i`` chains, an IORegistryExplorer archive, a
+model's ``[classes]``), the public knowledge base chosen for the machine's OS release
+(:mod:`iokit_host.matching.ancestry`), the hand table below (:data:`STANDARD_CLASSES`,
+:data:`KNOWN_DRIVER_CLASSES`: cited entries for classes the public tables leave out, never
+disagreeing with them), what a caller declares (``--classes``), and last the iOS class dump.
+A class known only by name is synthesised as an empty subclass of its superclass, so
+``meta_cast`` and the catalogue's class-chain walk work for it unchanged, and
+:meth:`ClassRegistry.fact` says which source decided each link.
 
 As OSMetaClass does, a kext whose class names collide with registered ones registers none of
 them (``kOSMetaClassDuplicateClass``).
@@ -14,24 +19,36 @@ them (``kOSMetaClassDuplicateClass``).
 from __future__ import annotations
 
 from collections.abc import Iterable, Mapping
+from pathlib import PurePath
+from typing import Any
 
 from iokit_sdk.entry import IORegistryEntry
 from iokit_sdk.service import IOResources, IOService
 
 from iokit_host.errors import IOKitError
+from iokit_host.matching.ancestry import (
+    STRONG_TIERS,
+    WEAK_TIERS,
+    AncestryFact,
+    AncestryKnowledge,
+    describe_ancestry,
+    shipped_knowledge,
+)
 from iokit_host.matching.class_table import KNOWN_DRIVER_CLASSES
+from iokit_host.matching.releases import OSRelease, release_of
 
 __all__ = ["KNOWN_DRIVER_CLASSES", "STANDARD_CLASSES", "ClassRegistry", "DuplicateClassError",
            "UnknownClassError"]
 
 #: Standard IOKit family classes and their superclasses (from Apple's headers and
 #: real ioreg ``-i`` output). Only ancestry matters here; behaviour lives in families/.
+#: Entries the public tables decide otherwise (or per release) are left to the knowledge base
+#: (tests/matching/test_class_table.py checks that none disagrees with it).
 STANDARD_CLASSES: Mapping[str, str] = {
     # platform
     "IOPlatformExpertDevice": "IOService",
     "IOPlatformExpert": "IOService",
     "IODTPlatformExpert": "IOPlatformExpert",
-    "IOACPIPlatformExpert": "IODTPlatformExpert",
     "AppleACPIPlatformExpert": "IOACPIPlatformExpert",
     "IOPlatformDevice": "IOService",
     "IOACPIPlatformDevice": "IOPlatformDevice",
@@ -42,7 +59,6 @@ STANDARD_CLASSES: Mapping[str, str] = {
     "IOUserResources": "IOService",
     "IOUserClient": "IOService",
     "IOUserService": "IOService",
-    "IOUserServer": "IOUserClient",
     # PCI
     "IOPCIDevice": "IOService",
     "IOAGPDevice": "IOPCIDevice",
@@ -57,14 +73,9 @@ STANDARD_CLASSES: Mapping[str, str] = {
     "IOUSBInterface": "IOUSBNub",
     "IOUSBHostDevice": "IOService",
     "IOUSBHostInterface": "IOService",
-    "IOUSBController": "IOService",
     "IOUSBControllerV2": "IOUSBController",
     "IOUSBControllerV3": "IOUSBControllerV2",
     "IOUSBHostController": "IOService",
-    "AppleUSBXHCI": "IOUSBHostController",
-    "AppleUSBHostController": "IOUSBHostController",
-    "IOUSBRootHubDevice": "IOUSBDevice",
-    "AppleUSBHub": "IOService",
     "AppleUSBHostCompositeDevice": "IOService",
     # HID
     "IOHIDDevice": "IOService",
@@ -95,12 +106,10 @@ STANDARD_CLASSES: Mapping[str, str] = {
     "IODisplayConnect": "IOService",
     "IOAudioDevice": "IOService",
     "IOAudioEngine": "IOService",
-    "IOPMPowerSource": "IOService",
     "IOSMBusController": "IOService",
     "IOI2CController": "IOService",
     "IOSerialDriverSync": "IOService",
     "IOSerialStreamSync": "IOService",
-    "IOFireWireController": "IOService",
     "IOFireWireNub": "IOService",
     "IOFireWireDevice": "IOFireWireNub",
     "IOFireWireUnit": "IOFireWireNub",
@@ -133,24 +142,55 @@ class DuplicateClassError(IOKitError):
     reference = "class-duplicate"
 
 
-class ClassRegistry:
-    """Class name -> Python class, for one host. Lookups are O(1); nothing is global."""
+#: The hand tables as one mapping (the family table first: they must not overlap).
+_HAND_TABLE: Mapping[str, str] = {**KNOWN_DRIVER_CLASSES, **STANDARD_CLASSES}
 
-    def __init__(self) -> None:
+
+class ClassRegistry:
+    """Class name -> Python class, for one host. Lookups are O(1); nothing is global.
+
+    :param knowledge: the public knowledge base; default: the one shipped with the host,
+        read on the first class the hand table does not know.
+    """
+
+    def __init__(self, knowledge: AncestryKnowledge | None = None) -> None:
         self._classes: dict[str, type[IORegistryEntry]] = {}
         self._owners: dict[str, str] = {}
-        # Built-in ancestry: the standard family classes, then driver classes whose ancestry
-        # is documented outside the dumps (iokit_host.matching.class_table). Both come first, so
-        # declare() -- which keeps the first superclass it knows -- never overrides them.
-        self._declared: dict[str, str] = {**KNOWN_DRIVER_CLASSES, **STANDARD_CLASSES}
+        self._recorded: dict[str, str] = {}
+        self._declared: dict[str, str] = {}
+        self._knowledge = knowledge
+        self._release: OSRelease | None = None
+        self._machine = ""
+        self._facts: dict[str, AncestryFact | None] = {}
+        self._defaulted: set[str] = set()
         for cls in (IORegistryEntry, IOService, IOResources):
             self._classes[cls.iokit_class_name] = cls
 
+    # -- what the host learns --------------------------------------------------------------
+    def use_machine(self, classes: Mapping[str, str], root_properties: Mapping[str, Any],
+                    source: str | None = None) -> None:
+        """Take a machine's own ancestry (its recorded chains or model's ``[classes]``: they
+        win over every table) and the OS release its root records, which chooses among
+        facts that changed between releases. Call before its nubs are built."""
+        self._release = release_of(root_properties)
+        self._machine = PurePath(source).name if source else ""
+        for name, superclass in classes.items():
+            if name not in self._classes:
+                self._recorded.setdefault(name, superclass)
+        self._facts.clear()
+
+    @property
+    def release(self) -> OSRelease | None:
+        """The OS release the machine records, or None."""
+        return self._release
+
     def declare(self, ancestry: Mapping[str, str]) -> None:
-        """Declare superclasses of classes known only by name (machine models, dumps)."""
+        """Declare superclasses of classes known only by name (``--classes``): they fill gaps
+        the machine and the public tables leave, keeping the first superclass given."""
         for name, superclass in ancestry.items():
             if name not in self._classes:
                 self._declared.setdefault(name, superclass)
+                self._facts.pop(name, None)
 
     def register_kext_classes(self, owner: str, classes: Iterable[type[IORegistryEntry]]) -> None:
         """Register a kext's classes atomically; a collision registers none of them."""
@@ -173,23 +213,65 @@ class ClassRegistry:
     def owner_of(self, name: str) -> str | None:
         return self._owners.get(name)
 
+    # -- ancestry ----------------------------------------------------------------------------
+    def fact(self, name: str) -> AncestryFact | None:
+        """The fact that gives ``name``'s superclass here (see the module doc for the order);
+        None for a class no source knows. A class defined in code keeps its code's chain
+        whatever the sources say (:meth:`facts_between` skips it)."""
+        if name in self._facts:
+            return self._facts[name]
+        found = self._find_fact(name)
+        self._facts[name] = found
+        return found
+
+    def _find_fact(self, name: str) -> AncestryFact | None:
+        if (superclass := self._recorded.get(name)) is not None:
+            return AncestryFact(name, superclass, "recorded", self._machine)
+        if (superclass := _HAND_TABLE.get(name)) is not None:
+            return AncestryFact(name, superclass, "host-table", "iokit_host/matching/"
+                                + ("classes.py" if name in STANDARD_CLASSES else "class_table.py"))
+        knowledge = self._knowledge or shipped_knowledge()
+        found = knowledge.fact(name, self._release, STRONG_TIERS)
+        if found is not None:
+            return found
+        if (superclass := self._declared.get(name)) is not None:
+            return AncestryFact(name, superclass, "declared", "--classes")
+        return knowledge.fact(name, self._release, WEAK_TIERS)
+
+    def _superclass(self, name: str) -> str | None:
+        found = self.fact(name)
+        return found.superclass if found is not None else None
+
     def is_known(self, name: str) -> bool:
-        return name in self._classes or name in self._declared
+        return name in self._classes or self._superclass(name) is not None
+
+    @property
+    def defaulted(self) -> frozenset[str]:
+        """Classes no source knew, assumed to be ``IOService``s when they were resolved."""
+        return frozenset(self._defaulted)
+
+    def ancestry_known(self, name: str) -> bool:
+        """False when some class on ``name``'s chain had no source and was assumed an
+        ``IOService`` (``resolve``'s ``default_super``)."""
+        return not any(link in self._defaulted for link in self.chain(name))
 
     def lookup(self, name: str) -> type[IORegistryEntry] | None:
         """The registered class (``getMetaClassWithName``), or None. Never synthesises."""
         return self._classes.get(name)
 
     def resolve(self, name: str, default_super: str | None = None) -> type[IORegistryEntry]:
-        """The class for ``name``, synthesising it from declared ancestry when needed.
+        """The class for ``name``, synthesising it from known ancestry when needed.
 
-        :param default_super: superclass to assume for a name nobody declared; without it
-            an undeclared name raises :class:`UnknownClassError`.
+        :param default_super: superclass to assume for a name no source knows; without it
+            an unknown name raises :class:`UnknownClassError`.
         """
         cls = self._classes.get(name)
         if cls is not None:
             return cls
-        superclass = self._declared.get(name, default_super)
+        superclass = self._superclass(name)
+        if superclass is None and default_super is not None:
+            superclass = default_super
+            self._defaulted.add(name)
         if superclass is None:
             raise UnknownClassError(f"class {name} is not known to the host", key=name,
                                     hint="declare its superclass in the machine model's classes")
@@ -201,7 +283,12 @@ class ClassRegistry:
         seen = {name}
         pending = [superclass]
         while pending[-1] not in self._classes:
-            nxt = self._declared.get(pending[-1], "IOService")
+            nxt = self._superclass(pending[-1])
+            if nxt is None:
+                # Known only as someone's superclass: the OSObject classes above IOService
+                # are registered, so an unknown link is taken to be an IOService.
+                nxt = "IOService"
+                self._defaulted.add(pending[-1])
             if nxt in seen or nxt in pending:
                 raise UnknownClassError(f"class ancestry of {name} loops through {nxt}", key=name)
             pending.append(nxt)
@@ -222,7 +309,7 @@ class ClassRegistry:
         if cls is not None:
             chain = cls.class_chain
             return chain[1] if len(chain) > 1 else None
-        return self._declared.get(name)
+        return self._superclass(name)
 
     def chain(self, name: str) -> tuple[str, ...]:
         """The class chain of ``name`` from itself up to IORegistryEntry (as far as known)."""
@@ -230,8 +317,42 @@ class ClassRegistry:
         if cls is not None:
             return cls.class_chain
         chain = [name]
-        while (nxt := self._declared.get(chain[-1])) and nxt not in chain:
+        while (nxt := self._superclass(chain[-1])) and nxt not in chain:
             chain.append(nxt)
             if nxt in self._classes:
                 return (*chain[:-1], *self._classes[nxt].class_chain)
         return tuple(chain)
+
+    def facts_between(self, name: str, ancestor: str) -> tuple[AncestryFact, ...]:
+        """The facts that make ``name`` an ``ancestor``, link by link, from ``name`` up; links
+        a class's own code fixes (SDK and kext classes) have no fact and are skipped."""
+        chain = self.chain(name)
+        if ancestor not in chain:
+            return ()
+        links = chain[:chain.index(ancestor)]
+        found = [self._link_fact(link) for link in links]
+        return tuple(fact for fact in found if fact is not None)
+
+    def _link_fact(self, name: str) -> AncestryFact | None:
+        cls = self._classes.get(name)
+        if cls is not None and not getattr(cls, "synthesised", False):
+            return None
+        if name in self._defaulted:
+            return None
+        return self.cited_fact(name)
+
+    def cited_fact(self, name: str) -> AncestryFact | None:
+        """:meth:`fact`, but a hand-table entry is cited by the public fact that agrees with
+        it when there is one (resolution reads the hand table first only to spare a boot the
+        knowledge base; the two never disagree)."""
+        found = self.fact(name)
+        if found is None or found.kind != "host-table":
+            return found
+        public = (self._knowledge or shipped_knowledge()).fact(name, self._release, STRONG_TIERS)
+        return public if public is not None and public.superclass == found.superclass else found
+
+    def describe_ancestry(self, name: str, ancestor: str) -> str:
+        """``AMDFramebuffer is an IOFramebuffer (AMDFramebuffer : IOFramebuffer, archive chain,
+        MacBookPro10,2 12B13 (khronokernel/DarwinDumped))``; empty when no fact decided it."""
+        facts = self.facts_between(name, ancestor)
+        return describe_ancestry(name, ancestor, facts) if facts else ""

@@ -15,7 +15,7 @@ the candidate until they are published).
 from __future__ import annotations
 
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, NamedTuple
 
 from iokit_sdk import keys
@@ -122,6 +122,8 @@ class MatchPlan:
     rules: tuple[tuple[Rule, Any], ...]
     family: bool
     after_family: bool
+    #: The personality's family keys compiled by each family that met it (by family name).
+    forms: dict[str, Any] = field(default_factory=dict, compare=False, repr=False)
 
 
 def compile_plan(personality: Mapping[str, Any]) -> MatchPlan:
@@ -139,7 +141,8 @@ def match_passive(personality: Mapping[str, Any], nub: IORegistryEntry, *,
                   registry: IORegistry | None = None,
                   resources: IORegistryEntry | Mapping[str, Any] | None = None,
                   check_provider_class: bool = True,
-                  plan: MatchPlan | None = None) -> PassiveMatch:
+                  plan: MatchPlan | None = None,
+                  view: families.FamilyView | None = None) -> PassiveMatch:
     """Match ``personality`` against ``nub`` without side effects (``matchPassive``).
 
     :param personality: a personality or matching dictionary.
@@ -150,9 +153,13 @@ def match_passive(personality: Mapping[str, Any], nub: IORegistryEntry, *,
     :param check_provider_class: False when the caller already filtered by class (the
         catalogue's lookup), as IOKit's ``kIOServiceClassDone``.
     :param plan: ``compile_plan(personality)``, when the caller keeps one; same result.
+    :param view: ``FamilyView(nub)``, when the caller matches many personalities on ``nub`` in
+        one pass (the nub's family facts are then read once); same result.
     """
     if plan is None:
         plan = compile_plan(personality)
+    if view is not None and view.nub is not nub:
+        view = None
     name_matched = None
     failure = None
     if check_provider_class and plan.provider_class is not _ABSENT:
@@ -167,21 +174,24 @@ def match_passive(personality: Mapping[str, Any], nub: IORegistryEntry, *,
     if failure is not None:
         return PassiveMatch(False, plan.score, None, failure[0], failure[1])
     if plan.family or plan.after_family:
-        return _match_after_generic(personality, plan, nub, registry, resources, name_matched)
+        return _match_after_generic(personality, plan, nub, registry, resources, name_matched,
+                                    view)
     return PassiveMatch(True, plan.score, name_matched)
 
 
 def _match_after_generic(personality: Mapping[str, Any], plan: MatchPlan, nub: IORegistryEntry,
                          registry: IORegistry | None,
                          resources: IORegistryEntry | Mapping[str, Any] | None,
-                         name_matched: str | None) -> PassiveMatch:
+                         name_matched: str | None,
+                         view: families.FamilyView | None) -> PassiveMatch:
     """The family's ``matchPropertyTable``, then IOParentMatch, the dictionary IOLocationMatch
     and IOResourceMatch, for a personality that passed the generic keys."""
     score = plan.score
     failure = None
     needed: tuple[str, ...] = ()
     if plan.family:
-        score, failure = _match_family(personality, nub, score)
+        score, failure = _match_family(personality, plan, view or families.FamilyView(nub),
+                                       score)
     if failure is None and plan.after_family:
         failure = (_match_parent(personality, nub, registry)
                    or _match_location_dict(personality, nub))
@@ -194,9 +204,19 @@ def _match_after_generic(personality: Mapping[str, Any], plan: MatchPlan, nub: I
 
 
 # -- after the generic keys ------------------------------------------------------------------
-def _match_family(table: Mapping[str, Any], nub: IORegistryEntry,
+def _match_family(table: Mapping[str, Any], plan: MatchPlan, view: families.FamilyView,
                   score: int) -> tuple[int, Failure | None]:
     """The score after the family's ``matchPropertyTable``, or the failure."""
+    rules = view.rules
+    if rules is not None:
+        form = plan.forms.get(rules.name)
+        if form is None:
+            form = plan.forms[rules.name] = rules.compile(table)
+        matched, score, refusal = rules.match(form, view.facts(rules), score)
+        if matched:
+            return score, None
+        return score, refusal or _family_failure(table, view.nub)
+    nub = view.nub
     matcher = families.family_matcher_for(nub)
     if matcher is None:
         return score, None

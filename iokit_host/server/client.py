@@ -84,7 +84,8 @@ def fetch_explanation(path: str, target: str) -> tuple[Explanation, list[Diagnos
     def read(reply: dict[str, Any]) -> tuple[Explanation, list[Diagnostic]]:
         data = reply["explanation"]
         candidates = tuple(CandidateOutcome(**c) for c in data["candidates"])
-        return (Explanation(data["provider"], data["provider_class"], candidates),
+        return (Explanation(data["provider"], data["provider_class"], candidates,
+                            tuple(data.get("ancestry", ()))),
                 diagnostics_from(reply.get("diagnostics", ())))
     return _ask(path, "iokit explain", "tool.explain", read, target=target)
 
@@ -100,26 +101,57 @@ def fetch_loaded(path: str) -> tuple[list[LoadedKext], list[Diagnostic]]:
 def apply_events(path: str, tables: list[Any], *, source: str
                  ) -> tuple[list[str], list[Diagnostic]]:
     """Apply a scenario's ``[[event]]`` tables to the running kernel, which checks each with
-    the scenario reader; its lines and the diagnostics (damaged events included)."""
+    the scenario reader; its lines and the diagnostics (damaged events included).
+
+    A table the socket cannot carry (an integer past 64 bits under any key) is reported here
+    as ``scenario-invalid`` and sent as an empty slot the kernel skips, so the others keep
+    their ``event[N]`` numbers and still apply.
+    """
+    wired, unsendable = _wire_tables(tables, source)
+
     def read(reply: dict[str, Any]) -> tuple[list[str], list[Diagnostic]]:
-        return [str(line) for line in reply["lines"]], diagnostics_from(reply["diagnostics"])
-    return _ask(path, "iokit event", "tool.events", read, events=_wire_tables(tables),
-                source=source)
+        lines = [str(line) for line in reply["lines"]]
+        return lines, unsendable + diagnostics_from(reply["diagnostics"])
+    return _ask(path, "iokit event", "tool.events", read, events=wired, source=source)
 
 
-def _wire_tables(tables: list[Any]) -> list[Any]:
+def _wire_tables(tables: list[Any], source: str) -> tuple[list[Any], list[Diagnostic]]:
     """Tables as msgpack carries them: TOML's dates and times, which no event key takes,
     become their text (the kernel's reader then refuses them as the wrong type, naming the
-    key). Depth is bounded: the caller checked the tables' shape."""
-    def plain(value: Any) -> Any:
+    key); a table holding an integer msgpack cannot carry becomes ``None`` and a diagnostic.
+    Depth is bounded: the caller checked the tables' shape."""
+    def plain(value: Any, key: str) -> Any:
         if isinstance(value, dict):
-            return {str(k): plain(v) for k, v in value.items()}
+            return {str(k): plain(v, f"{key}.{k}") for k, v in value.items()}
         if isinstance(value, list):
-            return [plain(v) for v in value]
+            return [plain(v, f"{key}[{i}]") for i, v in enumerate(value)]
         if isinstance(value, (datetime.date, datetime.time)):
             return value.isoformat()
+        if isinstance(value, int) and not _WIRE_MIN <= value <= _WIRE_MAX:
+            raise _Unsendable(key, value)
         return value
-    return [plain(table) for table in tables]
+    wired: list[Any] = []
+    unsendable: list[Diagnostic] = []
+    for index, table in enumerate(tables):
+        try:
+            wired.append(plain(table, f"event[{index}]"))
+        except _Unsendable as bad:
+            wired.append(None)
+            unsendable.append(Diagnostic(
+                "scenario-invalid", f"{bad.value} does not fit in 64 bits; this "
+                "event was not sent", file=source, key=bad.key,
+                hint="numbers in a scenario fit in 64 bits, as an OSNumber does"))
+    return wired, unsendable
+
+
+#: msgpack's integers: signed 64-bit below zero, unsigned 64-bit above.
+_WIRE_MIN, _WIRE_MAX = -(1 << 63), (1 << 64) - 1
+
+
+class _Unsendable(Exception):
+    def __init__(self, key: str, value: int) -> None:
+        super().__init__(key)
+        self.key, self.value = key, value
 
 
 def fetch_power_log(path: str) -> tuple[PowerEvent, ...]:

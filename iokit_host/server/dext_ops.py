@@ -1,5 +1,6 @@
 """The running kernel's DriverKit requests and watch: ``iokit dext list --kernel``, and
-noticing a driver process that dies while the kernel is idle (``IOUserServer::clientDied``).
+noticing a driver process that dies while the kernel is idle (``IOUserServer::clientDied``) or
+sends something on its own then (an async completion from a driver thread, a power request).
 
 :class:`DextWatch` keeps the sockets of the live driver processes registered in the front
 end's selector, so a server's death wakes the loop at once: the crash is then handled
@@ -12,7 +13,7 @@ from __future__ import annotations
 import selectors
 from typing import TYPE_CHECKING, Any
 
-from iokit_host.dext.manager import DextRow, manager_for
+from iokit_host.dext.manager import DextManager, DextRow, manager_for
 
 if TYPE_CHECKING:
     from iokit_host.host import IOKitHost
@@ -33,13 +34,29 @@ class DextWatch:
         self.host = host
         self.selector = selector
         self._watched: dict[int, object] = {}  # fd -> the channel it belonged to
+        self._manager: DextManager | None = None
 
     def sync(self) -> None:
         """Watch exactly the live servers' sockets (servers come and go with relaunches; a
         relaunched server's socket may reuse a dead one's descriptor number)."""
-        manager = manager_for(self.host.kernel)
-        live = {r.process.channel.fileno(): r.process.channel for r in manager.servers.values()
-                if r.process is not None and r.process.alive and r.process.channel is not None}
+        manager = self._manager
+        if manager is None:  # made on first use, then the kernel's for good
+            manager = self._manager = manager_for(self.host.kernel)
+        if not manager.servers and not self._watched:
+            return  # no driver process: the common case, every round of the loop
+        live: dict[int, object] = {}
+        for record in manager.servers.values():  # a loop: this runs every round
+            process = record.process
+            if process is not None and process.alive and process.channel is not None:
+                live[process.channel.fileno()] = process.channel
+        watched = self._watched
+        unchanged = len(live) == len(watched)
+        for fd, channel in live.items():
+            if not unchanged:
+                break
+            unchanged = watched.get(fd) is channel
+        if unchanged:
+            return
         for fd, channel in list(self._watched.items()):
             if live.get(fd) is not channel:
                 try:
@@ -53,9 +70,11 @@ class DextWatch:
                 self._watched[fd] = channel
 
     def ready(self) -> None:
-        """A server's socket is readable while idle: it died. Handle it and rematch."""
-        if manager_for(self.host.kernel).poll(0.0):
-            self.host.kernel.run_until_quiet()
+        """A server's socket is readable while idle: it sent something on its own (a
+        completion, a power request), or it died. Handle that (a death: terminate with
+        rematch) and run the work it made."""
+        manager_for(self.host.kernel).poll(0.0)
+        self.host.kernel.run_until_quiet()
         self.sync()
 
 

@@ -29,9 +29,11 @@ from iokit_host.errors import Diagnostic, Severity
 from iokit_host.server.context import KernelContext
 from iokit_host.server.dext_ops import WATCH as DEXT_WATCH
 from iokit_host.server.dext_ops import DextWatch
+from iokit_host.server.fast_lane import one_request
 from iokit_host.server.listener import Listener
 from iokit_host.server.live_clock import LiveClock
 from iokit_host.server.peer import Peer, peer_of
+from iokit_host.server.poller import HANGUP, Poller
 from iokit_host.server.registry_ops import forget_object
 from iokit_host.server.requests import handle
 from iokit_host.server.session import REPLY_BACKLOG_LIMIT, Session
@@ -60,10 +62,12 @@ class FrontEnd:
         self.log = log if log is not None else sys.stderr
         self.sessions: dict[int, Session] = {}
         self.signals = signals if signals is not None else StopSignals()
-        self._selector = selectors.DefaultSelector()
+        self._selector = Poller()
         self._registered: dict[int, int] = {}
         self._logged = 0
         self._uid = os.geteuid()
+        # One receive buffer for every socket: a read copies out what it frames at once.
+        self._received = memoryview(bytearray(_READ))
 
     # -- the loop ------------------------------------------------------------------------
     def serve(self) -> None:
@@ -76,33 +80,51 @@ class FrontEnd:
         # One armed period for the whole loop: the watchdog's signal handler stays installed
         # instead of being swapped in and out around every request (two system calls each).
         with self.ctx.host.kernel.driver_calls.watchdog.armed():
+            select = self._selector.select
+            served = False  # the last round was one request's (:mod:`.fast_lane`)
             while not self.signals.requested:
-                busy = any(s.inbox and s.outbox.backlog < REPLY_BACKLOG_LIMIT
-                           for s in self.sessions.values())
                 dexts.sync()
-                for key, mask in self._selector.select(0 if busy else live.wait_s()):
-                    if key.data == DEXT_WATCH:
+                # After one request's round no session can be busy: none was before it, and
+                # it left nothing unserved.
+                wait = live.wait_s() if served or not self._busy() else 0
+                events = select(wait)
+                served = False
+                if wait is None and len(events) == 1:  # one client's request, most likely
+                    key, mask = events[0]
+                    if mask == selectors.EVENT_READ and type(key.data) is Session:
+                        served = one_request(self, key.data)
+                        if served:
+                            continue
+                        events = []  # read: the round goes on as usual
+                for key, mask in events:
+                    session = key.data  # a session's socket (the key's data), or one of ours
+                    if type(session) is Session:
+                        self._ready(session, mask)
+                    elif session == DEXT_WATCH:
                         dexts.ready()
+                    elif session == "listener":
+                        self._accept()
                     else:
-                        self._ready(key, mask)
+                        self.signals.drain()
                 live.run_due()  # host-clock timers (a client's time to answer) in wall time
                 self._serve_requests()
                 self.print_log()  # before the replies: a client that was answered sees it
                 self._settle()
 
-    def _ready(self, key: selectors.SelectorKey, mask: int) -> None:
-        if key.data == "listener":
-            self._accept()
-        elif key.data == "wake":
-            self.signals.drain()
-        else:
-            session = self.sessions.get(key.fd)
-            if session is None:
-                return
-            if mask & selectors.EVENT_READ:
-                self._read(session)
-            if mask & selectors.EVENT_WRITE and not session.gone:
-                self._write(session)
+    def _busy(self) -> bool:
+        """Some session has requests it may have served now."""
+        for session in self.sessions.values():
+            if session.inbox and session.outbox.backlog < REPLY_BACKLOG_LIMIT:
+                return True
+        return False
+
+    def _ready(self, session: Session, mask: int) -> None:
+        if session.gone:  # ended earlier in this round
+            return
+        if mask & selectors.EVENT_READ:
+            self._read(session, mask & HANGUP)
+        if mask & selectors.EVENT_WRITE and not session.gone:
+            self._write(session)
 
     # -- connections -----------------------------------------------------------------------
     def _accept(self) -> None:
@@ -150,26 +172,29 @@ class FrontEnd:
         return (f"uid {peer.uid} is not the kernel's (uid {self._uid})"
                 + ("" if self.gid is None else f" and not in group {self.gid}"))
 
-    def _read(self, session: Session) -> None:
+    def _read(self, session: Session, hung_up: int) -> None:
         """Read what the socket holds (a few reads at most, for fairness), so that a peer that
-        sent its last request and died is seen dead before anyone else's next request."""
+        sent its last request and died is seen dead before anyone else's next request. A
+        read shorter than the buffer took all there was, unless the peer hung up (then the
+        end of its stream is read too)."""
+        received = self._received
         for _ in range(_READS_PER_ROUND):
             try:
-                data = session.sock.recv(_READ)
+                count = session.sock.recv_into(received)
             except (BlockingIOError, InterruptedError):
                 return
             except OSError:
                 self._end(session)
                 return
-            if not data:
+            if not count:
                 self._end(session)
                 return
             try:
-                session.inbox.extend(session.reader.feed(data))
+                session.inbox.extend(session.reader.feed(received[:count]))
             except FrameError as error:
                 session.fatal(error.reference, str(error))
                 return
-            if not session.wants_read:
+            if (count < _READ and not hung_up) or not session.wants_read:
                 return
 
     def _write(self, session: Session) -> None:
@@ -181,7 +206,7 @@ class FrontEnd:
     # -- requests --------------------------------------------------------------------------
     def _serve_requests(self) -> None:
         ctx = self.ctx
-        for session in list(self.sessions.values()):
+        for session in [s for s in self.sessions.values() if s.inbox]:
             served = 0
             while (session.inbox and served < _PER_ROUND and not session.gone
                    and session.outbox.backlog < REPLY_BACKLOG_LIMIT):
@@ -201,7 +226,7 @@ class FrontEnd:
                 self._watch(session)
 
     def _watch(self, session: Session) -> None:
-        fd = session.sock.fileno()
+        fd = session.fd
         events = ((selectors.EVENT_READ if session.wants_read else 0)
                   | (selectors.EVENT_WRITE if session.outbox.has_data() else 0))
         current = self._registered.get(fd)
@@ -209,13 +234,13 @@ class FrontEnd:
             return
         if current is not None:
             if events:
-                self._selector.modify(session.sock, events)
+                self._selector.modify(session.sock, events, session)
             else:
                 self._selector.unregister(session.sock)
                 del self._registered[fd]
                 return
         elif events:
-            self._selector.register(session.sock, events)
+            self._selector.register(session.sock, events, session)
         self._registered[fd] = events
 
     def _end(self, session: Session) -> None:
@@ -229,6 +254,7 @@ class FrontEnd:
             self._selector.unregister(session.sock)
         self.sessions.pop(fd, None)
         session.sock.close()
+        session.outbox.discard()
         handles = list(session.handles.items())
         # Connections first: a client_died or client_close may still complete async calls,
         # which are dropped now that the session is gone.
@@ -241,6 +267,8 @@ class FrontEnd:
     def print_log(self) -> None:
         """Print the kernel's diagnostics reported since the last call (its kernel log)."""
         diagnostics = self.ctx.host.diagnostics
+        if len(diagnostics) == self._logged:
+            return
         for diagnostic in diagnostics[self._logged:]:
             self._print(str(diagnostic))
         self._logged = len(diagnostics)

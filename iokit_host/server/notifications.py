@@ -4,7 +4,9 @@
 ``IOServiceAddMatchingNotification`` installs a kernel notifier whose handler queues the new
 service for the program's port; ``IOServiceAddInterestNotification`` registers interest in
 one service's messages (``registerInterest``): here ``kIOMessageServiceIsTerminated`` when it
-terminates, and whatever another part of the kernel posts with :meth:`UserNotifications.message`.
+terminates, what the service sends with ``messageClients`` (general interest, through the
+kernel's interest notifiers), and whatever another part of the kernel posts with
+:meth:`UserNotifications.message`.
 Everything a port holds goes when the port is destroyed, the notification released or the
 program gone; what the program does not read in time is dropped and counted (:mod:`.session`).
 """
@@ -17,12 +19,14 @@ from typing import TYPE_CHECKING, Any
 from iokit_sdk.hookspecs import hookimpl
 from iokit_sdk.messages import kIOMessageServiceIsTerminated
 from iokit_sdk.service import IOService
+from iokit_sdk.values import PropertyTypeError, check_value
 
 from iokit_host.server.session import Session
 
 if TYPE_CHECKING:
     from collections.abc import Mapping
 
+    from iokit_host.kernel.interest import InterestNotifier
     from iokit_host.kernel.notifications import Notifier
     from iokit_host.kernel.workloop import IOKernel
 
@@ -68,6 +72,8 @@ class InterestNotification:
     interest: str
     service_handle: int
     handle: int = 0
+    #: The kernel's interest notifier feeding it ``messageClients`` (general interest).
+    notifier: InterestNotifier | None = None
 
 
 class UserNotifications:
@@ -119,7 +125,25 @@ class UserNotifications:
         record = InterestNotification(port, service, interest, service_handle)
         self._interest.setdefault(id(service), []).append(record)
         port.records.append(record)
+        if interest == "IOGeneralInterest":  # the service's messageClients reach the program
+            record.notifier = self.kernel.interest.install(
+                service, lambda message_type, _service, argument: self._relay(
+                    record, message_type, argument))
         return record
+
+    def _relay(self, record: InterestNotification, message_type: int, argument: Any) -> None:
+        """A message the service sent its clients and interested parties; termination's
+        is told at phase 1 already (:meth:`iokit_terminated`). An argument that is not a
+        registry value (a service, an object) reaches the program as None."""
+        if message_type == kIOMessageServiceIsTerminated:
+            return
+        try:
+            check_value(argument, "argument")
+        except PropertyTypeError:
+            argument = None
+        record.port.send({"kind": "interest", "notification": record.handle,
+                          "service": record.service_handle, "message": message_type,
+                          "argument": argument})
 
     def message(self, service: IOService, message_type: int, argument: Any = None,
                 interest: str = "IOGeneralInterest") -> int:
@@ -146,6 +170,9 @@ class UserNotifications:
                 record.notifier.remove()
                 record.notifier = None
         else:
+            if record.notifier is not None:
+                record.notifier.remove()
+                record.notifier = None
             records = self._interest.get(id(record.service), [])
             if record in records:
                 records.remove(record)

@@ -30,10 +30,10 @@ from iokit_host.server import (
 )
 from iokit_host.server.args import Args, BadRequest
 from iokit_host.server.context import KernelContext
-from iokit_host.server.session import Session
+from iokit_host.server.session import Session, close_fds
 from iokit_host.settings import env_flag
 
-__all__ = ["OPS", "handle"]
+__all__ = ["OPS", "answer", "failed", "handle"]
 
 Op = Callable[[KernelContext, Session, Args], dict[str, Any]]
 OPS: dict[str, Op] = {**registry_ops.OPS, **userclient_ops.OPS, **notify_ops.OPS,
@@ -54,13 +54,25 @@ def handle(ctx: KernelContext, session: Session, message: dict[str, Any]) -> Non
     if function is None:
         session.reply(request_id, {"ret": IOReturn.UNSUPPORTED, "message": f"unknown op {op!r}"})
         return
-    fields = _run(ctx, session, op, function, message)
+    answer(ctx, session, op, request_id, _run(ctx, session, op, function, message))
+
+
+def answer(ctx: KernelContext, session: Session, op: str, request_id: int,
+           fields: dict[str, Any]) -> None:
+    """Queue ``fields`` as the reply to request ``request_id`` (an ``op``), with the
+    descriptors the request attached; a reply that cannot be encoded becomes
+    ``kIOReturnInternalError`` and a diagnostic."""
+    fds = session.detach_fds()  # descriptors the reply passes (shared memory): rare
+    if fds and fields.get("ret") != IOReturn.SUCCESS:
+        close_fds(fds)
+        fds = []
     try:
         try:
-            session.reply(request_id, fields)
+            session.reply(request_id, fields, fds)
         except OverflowError:  # a driver's property past 64 bits: sent as an OSNumber holds it
-            session.reply(request_id, fit_integers(fields))
+            session.reply(request_id, fit_integers(fields), fds)
     except (TypeError, ValueError, OverflowError) as error:
+        close_fds(fds)
         _report(ctx, session, op, error)
         session.reply(request_id, {"ret": IOReturn.INTERNAL_ERROR,
                                    "message": "the reply could not be encoded"})
@@ -76,10 +88,16 @@ def _run(ctx: KernelContext, session: Session, op: str, function: Op,
     except BadRequest as error:
         return {"ret": error.code, "message": str(error)}
     except Exception as error:  # noqa: BLE001 - the kernel outlives a failed request
-        _report(ctx, session, op, error)
-        return {"ret": IOReturn.INTERNAL_ERROR, "message": f"{type(error).__name__}: {error}"}
+        return failed(ctx, session, op, error)
     fields.setdefault("ret", IOReturn.SUCCESS)
     return fields
+
+
+def failed(ctx: KernelContext, session: Session, op: str, error: Exception
+           ) -> dict[str, Any]:
+    """The reply to a request the kernel's own code failed (reported on the kernel's log)."""
+    _report(ctx, session, op, error)
+    return {"ret": IOReturn.INTERNAL_ERROR, "message": f"{type(error).__name__}: {error}"}
 
 
 def _hello(ctx: KernelContext, session: Session, message: dict[str, Any]) -> None:

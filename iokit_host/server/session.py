@@ -8,21 +8,28 @@ read, so it holds back only itself); notifications are bounded per connection, a
 a port's queue: what overflows is dropped, counted, and announced by a ``dropped`` message
 once the queue has room again. Writing never blocks: the front end sends what the socket
 takes and keeps the rest.
+
+A reply may carry file descriptors (``IOConnectMapMemory``'s memory, as a Mach reply carries a
+memory entry's port right): they ride on the reply's first byte (``SCM_RIGHTS``), and the
+session's copies are closed once sent, or when the session ends unsent.
 """
 
 from __future__ import annotations
 
+import os
 import socket
 from collections import deque
-from typing import Any
+from typing import Any, ClassVar
 
+import msgpack
 from iokit_sdk.iokitlib.wire import MAX_REQUEST_FRAME, FrameReader, pack
 from iokit_sdk.userclient import OwningTask
+from iokit_sdk.wirecodec import HEADER, default
 
 from iokit_host.server.handles import HandleTable
 from iokit_host.server.peer import Peer
 
-__all__ = ["NOTE_QUEUE_LIMIT", "Outbox", "Session"]
+__all__ = ["NOTE_QUEUE_LIMIT", "Outbox", "Session", "close_fds"]
 
 #: Notifications one connection may have waiting (IOKit's ``kMaxOutstanding`` is 1024 too).
 NOTE_QUEUE_LIMIT = 1024
@@ -36,20 +43,32 @@ _CHUNK = 256 << 10
 class Outbox:
     """What waits to be written on one connection, in order: replies, then notifications."""
 
+    #: Frames queued on any outbox so far: the front end's one-request round
+    #: (:mod:`.fast_lane`) sees from it that a request queued something besides its own reply
+    #: (a notification to another client) and settles every session then.
+    queued: ClassVar[int] = 0
+
     def __init__(self, note_limit: int = NOTE_QUEUE_LIMIT) -> None:
         self.note_limit = note_limit
         self._buffer = bytearray()
         self._replies: deque[bytes] = deque()
         self._reply_bytes = 0
+        #: Descriptors to pass with a reply, by the reply's frame object (rare: shared memory).
+        self._fds: dict[int, tuple[bytes, list[int]]] = {}
         self._notes: deque[bytes] = deque()
         self._dropped: dict[int, int] = {}
 
-    def reply(self, frame: bytes) -> None:
+    def reply(self, frame: bytes, fds: list[int] | None = None) -> None:
+        """Queue ``frame``; ``fds`` (the outbox's to close) travel with its first byte."""
+        Outbox.queued += 1
         self._replies.append(frame)
         self._reply_bytes += len(frame)
+        if fds:
+            self._fds[id(frame)] = (frame, fds)
 
     def note(self, port: int, frame: bytes) -> bool:
         """Queue a notification for ``port``; False when the queue is full and it is dropped."""
+        Outbox.queued += 1
         if len(self._notes) >= self.note_limit:
             self.drop(port)
             return False
@@ -61,6 +80,7 @@ class Outbox:
 
     def drop(self, port: int) -> None:
         """Count a notification for ``port`` that could not be queued."""
+        Outbox.queued += 1  # the ``dropped`` message it makes is written in time
         self._dropped[port] = self._dropped.get(port, 0) + 1
 
     @property
@@ -76,7 +96,22 @@ class Outbox:
 
         :raises OSError: the peer is gone (the session ends).
         """
+        replies = self._replies
+        if not self._buffer and len(replies) == 1 and not self._notes and not self._fds:
+            # The common case, one reply and nothing else: sent as it is, no copy.
+            frame = replies.popleft()
+            self._reply_bytes -= len(frame)
+            try:
+                sent = sock.send(frame)
+            except BlockingIOError:
+                sent = 0
+            if sent < len(frame):
+                self._buffer += memoryview(frame)[sent:]
+            elif not self._dropped:
+                return  # all written
         while True:
+            if self._fds and not self._buffer and self._send_fds(sock):
+                continue
             self._fill()
             if not self._buffer:
                 return
@@ -88,10 +123,31 @@ class Outbox:
             if sent == 0:
                 return
 
+    def _send_fds(self, sock: socket.socket) -> bool:
+        """Send the next reply with the descriptors it carries, when it is next; True when
+        it went (then its descriptors are the peer's, and ours are closed)."""
+        frame = self._replies[0] if self._replies else None
+        carried = self._fds.get(id(frame)) if frame is not None else None
+        if frame is None or carried is None or carried[0] is not frame:
+            return False
+        try:
+            sent = socket.send_fds(sock, [frame], carried[1])
+        except BlockingIOError:
+            return False
+        self._replies.popleft()
+        self._reply_bytes -= len(frame)
+        del self._fds[id(frame)]
+        close_fds(carried[1])
+        self._buffer += memoryview(frame)[sent:]
+        return True
+
     def _fill(self) -> None:
         buffer = self._buffer
-        while len(buffer) < _CHUNK and self._replies:
-            frame = self._replies.popleft()
+        replies, fds = self._replies, self._fds
+        while len(buffer) < _CHUNK and replies:
+            if fds and id(replies[0]) in fds:
+                return  # a reply with descriptors goes on its own (_send_fds)
+            frame = replies.popleft()
             self._reply_bytes -= len(frame)
             buffer += frame
         while len(buffer) < _CHUNK and self._notes:
@@ -101,6 +157,21 @@ class Outbox:
                 buffer += pack({"port": port, "kind": "dropped", "count": count})
             self._dropped.clear()
 
+    def discard(self) -> None:
+        """The connection is gone: close the descriptors that were never sent."""
+        for _frame, fds in self._fds.values():
+            close_fds(fds)
+        self._fds.clear()
+
+
+def close_fds(fds: list[int]) -> None:
+    """Close each of ``fds`` (descriptors that will not be sent after all)."""
+    for fd in fds:
+        try:
+            os.close(fd)
+        except OSError:
+            pass
+
 
 class Session:
     """One client connection."""
@@ -108,12 +179,16 @@ class Session:
     def __init__(self, sock: socket.socket, peer: Peer, task: OwningTask, *,
                  note_limit: int = NOTE_QUEUE_LIMIT) -> None:
         self.sock = sock
+        #: The socket's descriptor number, while the session lives.
+        self.fd = sock.fileno()
         self.peer = peer
         self.task = task
         self.reader = FrameReader(MAX_REQUEST_FRAME, sets=False)
         self.inbox: deque[dict[str, Any]] = deque()
         self.handles = HandleTable()
         self.outbox = Outbox(note_limit)
+        self._packer = msgpack.Packer(default=default, strict_types=True, use_bin_type=True)
+        self._attached: list[int] = []
         #: True once the client said hello with our protocol version.
         self.ready = False
         #: Why the session is ending; set, it is closed once its outbox is written.
@@ -123,8 +198,40 @@ class Session:
     def __repr__(self) -> str:
         return f"<session pid {self.peer.pid} ({self.peer.name})>"
 
-    def reply(self, request_id: Any, fields: dict[str, Any]) -> None:
-        self.outbox.reply(pack({"id": request_id, **fields}))
+    def attach_fd(self, fd: int) -> None:
+        """Pass ``fd`` (now the session's to close) with the reply of the request being
+        served (:meth:`detach_fds` takes it for that reply)."""
+        self._attached.append(fd)
+
+    def detach_fds(self) -> list[int]:
+        attached, self._attached = self._attached, []
+        return attached
+
+    def reply(self, request_id: Any, fields: dict[str, Any], fds: list[int] | None = None
+              ) -> None:
+        """Queue the reply to request ``request_id``; ``fds`` travel with it (and are the
+        outbox's to close from then on).
+
+        :raises TypeError: a value has no wire form. :raises OverflowError: an integer does
+            not fit in 64 bits (nothing is queued then).
+        """
+        self.outbox.reply(self.encode(request_id, fields), fds)
+
+    def encode(self, request_id: Any, fields: dict[str, Any]) -> bytes:
+        """The frame of the reply to request ``request_id`` (:meth:`reply` queues it).
+
+        :raises TypeError: a value has no wire form. :raises OverflowError: an integer does
+            not fit in 64 bits.
+        """
+        fields["id"] = request_id
+        packer = self._packer
+        try:
+            body = packer.pack(fields)
+        except BaseException:
+            packer.reset()  # what a failed pack left in the packer's buffer goes
+            raise
+        frame: bytes = HEADER.pack(len(body)) + body
+        return frame
 
     def notify(self, port: int, note: dict[str, Any]) -> bool:
         """Queue ``note`` for notification port ``port``; False when dropped (or gone)."""
@@ -141,5 +248,6 @@ class Session:
 
     @property
     def wants_read(self) -> bool:
-        return (not self.gone and self.closing is None and len(self.inbox) < INBOX_LIMIT
-                and self.outbox.backlog < REPLY_BACKLOG_LIMIT)
+        if self.gone or self.closing is not None or len(self.inbox) >= INBOX_LIMIT:
+            return False
+        return self.outbox.backlog < REPLY_BACKLOG_LIMIT

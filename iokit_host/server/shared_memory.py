@@ -1,10 +1,13 @@
-"""Where a running kernel's shared memory lives: a private runtime directory of its own.
+"""Where a running kernel's shared memory lives, and how a program gets at it.
 
 ``IOConnectMapMemory`` maps a driver's :class:`~iokit_sdk.memory.IOBufferMemoryDescriptor`
-into the program. A running kernel backs every such buffer with a file in a directory made for
-it at start (``$XDG_RUNTIME_DIR`` or the temp dir, mode 0700: only the kernel's user may open
-what is in it, as only that user may connect unless ``--group`` says otherwise) and removes the
-directory when it stops. Programs map the file the kernel names, by path.
+into the program (IOKit maps the descriptor's pages into the task). A running kernel backs
+every such buffer with a file in a directory made for it at start (``$XDG_RUNTIME_DIR`` or the
+temp dir, mode 0700, each file 0600: nobody but the kernel's user may open one by name) and
+removes the directory when it stops. A program never opens it by name: the kernel passes it a
+descriptor of the buffer with the ``map_memory`` reply (``SCM_RIGHTS``, as a Mach reply
+carries a memory entry's port right), so any peer the socket admits, a ``--group`` member of
+another uid included, maps exactly the memory it was given and nothing else.
 """
 
 from __future__ import annotations
@@ -17,7 +20,7 @@ from contextlib import contextmanager
 
 from iokit_sdk.memory import IOBufferMemoryDescriptor
 
-__all__ = ["shared_memory_directory"]
+__all__ = ["memory_fd", "shared_memory_directory"]
 
 _PREFIX = "iokit-mem-"
 
@@ -35,6 +38,20 @@ def shared_memory_directory() -> Iterator[str]:
     finally:
         IOBufferMemoryDescriptor.backing_directory = None
         shutil.rmtree(directory, ignore_errors=True)
+
+
+def memory_fd(memory: IOBufferMemoryDescriptor) -> int | None:
+    """A new descriptor of ``memory``'s pages, for the caller to pass on and close; None when
+    there is none to be had (out of descriptors, or the file went)."""
+    fileno = getattr(memory, "fileno", None)  # a driver process's buffer: its descriptor
+    try:
+        if callable(fileno):
+            return os.dup(int(fileno()))
+        if memory.path is None:
+            return None
+        return os.open(memory.path, os.O_RDWR | os.O_NOFOLLOW | os.O_CLOEXEC)
+    except (OSError, TypeError, ValueError):
+        return None
 
 
 def _remove_stale(parent: str) -> None:

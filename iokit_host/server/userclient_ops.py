@@ -8,7 +8,7 @@ nothing in the request can change it. An async call's reference routes the drive
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from typing import Any
 
 from iokit_sdk.iokitlib.wire import MAX_REQUEST_FRAME
@@ -26,10 +26,11 @@ from iokit_host.server.context import KernelContext
 from iokit_host.server.notifications import NotificationPort
 from iokit_host.server.registry_ops import add_handles
 from iokit_host.server.session import Session
-from iokit_host.userclient.calls import CallRequest
+from iokit_host.server.shared_memory import memory_fd
+from iokit_host.userclient.calls import CallRequest, run_method
 from iokit_host.userclient.connections import Connection
 
-__all__ = ["OPS"]
+__all__ = ["OPS", "plain_call"]
 
 Op = Callable[[KernelContext, Session, Args], dict[str, Any]]
 _U32 = 0xFFFFFFFF
@@ -57,6 +58,46 @@ def close(ctx: KernelContext, session: Session, args: Args) -> dict[str, Any]:
 
 
 def call(ctx: KernelContext, session: Session, args: Args) -> dict[str, Any]:
+    """``is_io_connect_method``. The common call (synchronous, every field present and of its
+    exact type, in range) is checked in one pass and run without building a request
+    (:func:`plain_call`); anything else goes to :func:`_checked_call`, which names what is
+    wrong."""
+    result = plain_call(ctx, session, args.message)
+    if result is None:
+        return _checked_call(ctx, session, args)
+    ret, outputs, data = result
+    if ret != IOReturn.SUCCESS:
+        return {"ret": ret}
+    return {"ret": 0, "scalars": outputs, "struct": data}
+
+
+def plain_call(ctx: KernelContext, session: Session, message: Mapping[str, Any]
+               ) -> tuple[int, list[int], bytes] | None:
+    """Run a common call: (IOReturn, output scalars, output structure); None, and nothing
+    done, when ``message`` is anything else (async, a field missing, mistyped or out of
+    range: :func:`_checked_call` says which)."""
+    connection = session.handles.get(message.get("connect"), Connection)
+    selector, scalars = message.get("selector"), message.get("scalars", ())
+    structure = message.get("struct", b"")
+    scalar_out, struct_out = message.get("scalar_out"), message.get("struct_out")
+    if not (connection is not None and "port" not in message
+            and type(selector) is int and 0 <= selector <= _U32
+            and type(scalars) is list and len(scalars) <= MAX_SCALARS
+            and type(structure) is bytes and len(structure) <= MAX_REQUEST_FRAME
+            and type(scalar_out) is int and 0 <= scalar_out <= MAX_SCALARS
+            and type(struct_out) is int
+            and (0 <= struct_out <= _U32 or struct_out == kIOConnectMethodVarOutputSize)):
+        return None
+    for value in scalars:
+        if type(value) is not int or not 0 <= value <= _U64:
+            return None
+    if connection.closed:
+        return IOReturn.NOT_OPEN, [], b""
+    return run_method(ctx.user_clients.kernel, connection.client, connection.task, selector,
+                      tuple(scalars), structure, scalar_out, struct_out)
+
+
+def _checked_call(ctx: KernelContext, session: Session, args: Args) -> dict[str, Any]:
     connection = args.handle(session, "connect", Connection)
     struct_out = args.number("struct_out", low=kIOConnectMethodVarOutputSize, high=_U32)
     if struct_out < 0 and struct_out != kIOConnectMethodVarOutputSize:
@@ -91,13 +132,19 @@ def _async_reference(session: Session, args: Args) -> OSAsyncReference64 | None:
 
 
 def map_memory(ctx: KernelContext, session: Session, args: Args) -> dict[str, Any]:
-    """``IOConnectMapMemory``: where the client's memory of ``type`` is, for the program to
-    map (a file in the kernel's private runtime directory)."""
+    """``IOConnectMapMemory``: the client's memory of ``type``, passed to the program as a
+    descriptor with the reply (``SCM_RIGHTS``) and its size; the program maps it whatever
+    its uid, and never learns where the kernel keeps it."""
     connection = args.handle(session, "connect", Connection)
     found = ctx.user_clients.memory(connection, args.number("type", high=_U32))
     if isinstance(found, int):
         return {"ret": found}
-    return {"path": found.path, "size": found.length}
+    fd = memory_fd(found)
+    if fd is None:
+        return {"ret": IOReturn.NO_RESOURCES,
+                "message": "the kernel could not make a descriptor of the memory"}
+    session.attach_fd(fd)
+    return {"size": found.length}
 
 
 OPS: dict[str, Op] = {"open": open_, "close": close, "call": call, "map_memory": map_memory}

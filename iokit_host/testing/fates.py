@@ -34,7 +34,7 @@ __all__ = [
 
 #: Candidate outcomes that mean the driver tried and could not run.
 FAILED_OUTCOMES = frozenset({"start-failed", "probe-failed", "init-failed", "class-unknown",
-                             "kext-load-failed"})
+                             "kext-load-failed", "not-entitled"})
 
 NubRef = IOService | str
 
@@ -109,7 +109,8 @@ def assert_not_bound(host: IOKitHost, driver: str, *, nub: NubRef | None = None)
 
 def assert_not_matched(host: IOKitHost, driver: str, *, nub: NubRef,
                        key: str | None = None) -> PassiveMatch:
-    """Assert no personality with ``IOClass`` ``driver`` passively matches ``nub``.
+    """Assert no personality with ``IOClass`` ``driver`` (or, a dext's, ``IOUserClass``)
+    passively matches ``nub``.
 
     :param key: also assert which key failed (``IOProviderClass``, ``IONameMatch``,
         ``IOPCIMatch``, ...), as IOKit's matching reports the first key that fails.
@@ -222,8 +223,9 @@ def _record_for(host: IOKitHost, nub: IOService, driver: str) -> Any:
 
 
 def _personalities(host: IOKitHost, driver: str) -> list[tuple[str, Any]]:
+    # A dext's personality names its driver in IOUserClass (IOClass is the kernel's proxy).
     return [(entry.name, entry.table) for entry in host.catalogue
-            if entry.io_class == driver]
+            if entry.io_class == driver or entry.table.get("IOUserClass") == driver]
 
 
 def _candidate_nub(host: IOKitHost, driver: str) -> IOService | None:

@@ -32,7 +32,8 @@ from iokit_host.kernel.driver_calls import DriverFault, service_name
 if TYPE_CHECKING:
     from iokit_host.kernel.protocol import WorkLoop
 
-__all__ = ["MAX_VARIABLE_OUTPUT", "CallRequest", "CallResult", "call_method"]
+__all__ = ["MAX_VARIABLE_OUTPUT", "CallRequest", "CallResult", "call_method", "run_method",
+           "transport_error"]
 
 #: The largest variable-size output structure returned (``structureVariableOutputData``).
 MAX_VARIABLE_OUTPUT = 16 << 20
@@ -77,49 +78,76 @@ def call_method(kernel: WorkLoop, client: IOUserClient, task: OwningTask,
     refused = transport_error(request)
     if refused != IOReturn.SUCCESS:
         return CallResult(refused)
+    ret, scalars, data = run_method(kernel, client, task, request.selector, request.scalars,
+                                    request.structure, request.scalar_output_count,
+                                    request.structure_output_size, request.async_reference)
+    return CallResult(ret, tuple(scalars), data)
+
+
+def run_method(kernel: WorkLoop, client: IOUserClient, task: OwningTask, selector: int,
+               scalars: tuple[int, ...], structure: bytes, scalar_output_count: int,
+               structure_output_size: int, async_reference: OSAsyncReference64 | None = None,
+               ) -> tuple[int, list[int], bytes]:
+    """The method and the output checks of a call that passed :func:`transport_error`:
+    (IOReturn, output scalars, output structure). The front end's path for every call,
+    kept free of per-call objects beyond the method's arguments."""
     if client.is_inactive():
-        return CallResult(IOReturn.NOT_ATTACHED)
-    arguments = IOExternalMethodArguments(
-        request.selector, request.scalars, request.structure, request.scalar_output_count,
-        request.structure_output_size, request.async_reference, task)
-    ret = kernel.driver_calls.call(kernel.hook.iokit_external_method, service=client,
-                                   selector=request.selector, arguments=arguments)
+        return IOReturn.NOT_ATTACHED, [], b""
+    arguments = IOExternalMethodArguments(selector, scalars, structure, scalar_output_count,
+                                          structure_output_size, async_reference, task,
+                                          [0] * scalar_output_count)
+    ret = kernel.driver_calls.call_hook(kernel.hook.iokit_external_method,
+                                        {"service": client, "selector": selector,
+                                         "arguments": arguments})
+    if type(ret) is not int:  # an IOReturn member, or not a code at all
+        if isinstance(ret, bool) or not isinstance(ret, int):
+            return _not_a_code(kernel, client, selector, ret), [], b""
+        ret = int(ret)
+    if ret != IOReturn.SUCCESS:
+        return ret & 0xFFFFFFFF, [], b""
+    return _outputs(kernel, client, selector, scalar_output_count, structure_output_size,
+                    arguments)
+
+
+def _not_a_code(kernel: WorkLoop, client: IOUserClient, selector: int, ret: object) -> int:
+    """The IOReturn for a method that gave no IOReturn code: it raised, hung, or returned
+    something else (None: the method is not implemented)."""
     if isinstance(ret, DriverFault):
         _report(kernel, client, ret.reference("user-client-method-raised"),
-                ret.reason(f"external_method {request.selector} of {service_name(client)}"))
-        return CallResult(IOReturn.INTERNAL_ERROR)
-    if isinstance(ret, bool) or not isinstance(ret, int):
-        if ret is None:
-            return CallResult(IOReturn.UNSUPPORTED)
-        _report(kernel, client, "user-client-method-invalid",
-                f"external_method {request.selector} of {service_name(client)} returned "
-                f"{ret!r}, not an IOReturn code")
-        return CallResult(IOReturn.INTERNAL_ERROR)
-    if ret != IOReturn.SUCCESS:
-        return CallResult(ret & 0xFFFFFFFF)
-    return _outputs(kernel, client, request, arguments)
+                ret.reason(f"external_method {selector} of {service_name(client)}"))
+        return IOReturn.INTERNAL_ERROR
+    if ret is None:
+        return IOReturn.UNSUPPORTED
+    _report(kernel, client, "user-client-method-invalid",
+            f"external_method {selector} of {service_name(client)} returned "
+            f"{ret!r}, not an IOReturn code")
+    return IOReturn.INTERNAL_ERROR
 
 
-def _outputs(kernel: WorkLoop, client: IOUserClient, request: CallRequest,
-             arguments: IOExternalMethodArguments) -> CallResult:
-    scalars = list(arguments.scalar_output)[:request.scalar_output_count]
-    if not all(isinstance(v, int) and not isinstance(v, bool) for v in scalars):
-        _report(kernel, client, "user-client-output-invalid",
-                f"method {request.selector} of {service_name(client)} wrote a scalar output "
-                "that is not a number")
-        return CallResult(IOReturn.INTERNAL_ERROR)
+def _outputs(kernel: WorkLoop, client: IOUserClient, selector: int, scalar_output_count: int,
+             structure_output_size: int, arguments: IOExternalMethodArguments,
+             ) -> tuple[int, list[int], bytes]:
+    written = arguments.scalar_output
+    scalars = list(written)[:scalar_output_count]
+    for value in scalars:
+        if type(value) is not int and (isinstance(value, bool) or not isinstance(value, int)):
+            _report(kernel, client, "user-client-output-invalid",
+                    f"method {selector} of {service_name(client)} wrote a scalar output "
+                    "that is not a number")
+            return IOReturn.INTERNAL_ERROR, [], b""
     structure = arguments.structure_output
-    if not isinstance(structure, (bytes, bytearray, memoryview)):
-        _report(kernel, client, "user-client-output-invalid",
-                f"method {request.selector} of {service_name(client)} wrote a structure "
-                f"output of type {type(structure).__name__}, not bytes")
-        return CallResult(IOReturn.INTERNAL_ERROR)
-    data = bytes(structure)
-    capacity = request.structure_output_size
-    limit = MAX_VARIABLE_OUTPUT if capacity == kIOConnectMethodVarOutputSize else capacity
-    if len(data) > limit:
-        return CallResult(IOReturn.NO_SPACE)
-    return CallResult(IOReturn.SUCCESS, tuple(v & _U64 for v in scalars), data)
+    if type(structure) is not bytes:
+        if not isinstance(structure, (bytes, bytearray, memoryview)):
+            _report(kernel, client, "user-client-output-invalid",
+                    f"method {selector} of {service_name(client)} wrote a structure "
+                    f"output of type {type(structure).__name__}, not bytes")
+            return IOReturn.INTERNAL_ERROR, [], b""
+        structure = bytes(structure)
+    limit = (MAX_VARIABLE_OUTPUT if structure_output_size == kIOConnectMethodVarOutputSize
+             else structure_output_size)
+    if len(structure) > limit:
+        return IOReturn.NO_SPACE, [], b""
+    return IOReturn.SUCCESS, [int(v) & _U64 for v in scalars], structure
 
 
 def _report(kernel: WorkLoop, client: IOUserClient, reference: str, message: str) -> None:

@@ -9,8 +9,9 @@ implement hooks with :data:`hookimpl`. Power management's names are here too: th
 :class:`IOService`'s (:mod:`iokit_sdk.pm`).
 """
 
+from typing import TYPE_CHECKING, Any
+
 from iokit_sdk.entry import IORegistryEntry
-from iokit_sdk.hookspecs import hookimpl, hookspec
 from iokit_sdk.messages import (
     kIOMessageCanDevicePowerOff,
     kIOMessageCanSystemPowerOff,
@@ -67,6 +68,9 @@ from iokit_sdk.power import (
 from iokit_sdk.returns import IOReturn
 from iokit_sdk.service import IOResources, IOService, Kernel, ServiceState
 from iokit_sdk.values import OSNumber, PropertyValue
+
+if TYPE_CHECKING:
+    from iokit_sdk.hookspecs import hookimpl, hookspec
 
 __all__ = [
     "IOPMPowerState",
@@ -129,3 +133,13 @@ __all__ = [
     "kIOPMSuperclassPolicy1",
     "kIOPMWillAckLater",
 ]
+
+
+def __getattr__(name: str) -> Any:
+    """``hookimpl`` and ``hookspec`` on first use: they import pluggy, which a driver
+    (notably one in its own process, a dext) never needs."""
+    if name in ("hookimpl", "hookspec"):
+        from iokit_sdk import hookspecs
+
+        return getattr(hookspecs, name)
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")

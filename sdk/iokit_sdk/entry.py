@@ -163,6 +163,23 @@ class IORegistryEntry:
         parents = self._parents.get(plane) if self._parents else None
         return tuple(parents) if parents else ()
 
+    def get_path(self, plane: str = SERVICE_PLANE) -> str | None:
+        """The path in ``plane`` (``getPath``): ``IOService:/name@location/...`` from below the
+        plane's root; None when the entry is not linked up to the registry root."""
+        components: list[str] = []
+        node: IORegistryEntry = self
+        seen: set[int] = set()
+        while True:
+            parent = node.get_parent_entry(plane)
+            if parent is None or id(node) in seen:
+                return None
+            if parent.get_parent_entry(plane) is None:  # node is the plane's root
+                return f"{plane}:/" + "/".join(reversed(components))
+            seen.add(id(node))
+            location, name = node.get_location(plane), node.get_name(plane)
+            components.append(f"{name}@{location}" if location else name)
+            node = parent
+
     def get_child_entries(self, plane: str = SERVICE_PLANE) -> tuple[IORegistryEntry, ...]:
         """Children in attach order, which is the order ioreg prints them."""
         children = self._children.get(plane) if self._children else None

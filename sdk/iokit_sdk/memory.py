@@ -4,10 +4,11 @@ A driver hands a program memory from its user client's ``client_memory_for_type(
 program maps it with ``IOConnectMapMemory`` and both see the same bytes (IOKit maps the
 descriptor's pages into the task). Here a descriptor made in a running kernel is an ``mmap`` of
 a file in the kernel's private runtime directory (:attr:`IOBufferMemoryDescriptor.backing_directory`,
-set by ``iokit kernel``; 0700, the kernel's user's own), and the program maps that file by
-name; without a running kernel it is anonymous memory. :meth:`release` unmaps it and removes the
-file (a mapping the program already has stays valid, as a Mach mapping outlives the
-descriptor's last reference in the kernel).
+set by ``iokit kernel``; 0700, the kernel's user's own), and the kernel passes the program a
+descriptor of that file (``SCM_RIGHTS``), never its name; without a running kernel it is
+anonymous memory. :meth:`release` unmaps it and removes the file (a mapping the program
+already has stays valid, as a Mach mapping outlives the descriptor's last reference in the
+kernel).
 """
 
 from __future__ import annotations
@@ -29,7 +30,9 @@ class IOBufferMemoryDescriptor:
     :raises ValueError: a capacity below 1 or over :data:`MAX_BUFFER`.
     """
 
-    #: Where shared buffers are backed (None: anonymous memory, not shareable).
+    #: Where shared buffers are backed (None: anonymous memory, not shareable). In a driver
+    #: process (a dext) the default is the directory its kernel made for it,
+    #: ``$IOKIT_DEXT_MEMORY_DIR``, so the kernel can pass its buffers on to programs.
     backing_directory: ClassVar[str | None] = None
 
     def __init__(self, capacity: int) -> None:
@@ -38,7 +41,7 @@ class IOBufferMemoryDescriptor:
             raise ValueError(f"a buffer holds 1 to {MAX_BUFFER} bytes, not {capacity!r}")
         self.length = capacity
         self.path: str | None = None
-        directory = type(self).backing_directory
+        directory = type(self).backing_directory or _driver_process_directory()
         if directory is None:
             self._map = mmap.mmap(-1, capacity)
             return
@@ -84,6 +87,11 @@ class IOBufferMemoryDescriptor:
             except OSError:
                 pass
             self.path = None
+
+
+def _driver_process_directory() -> str | None:
+    directory = os.environ.get("IOKIT_DEXT_MEMORY_DIR")
+    return directory if directory and os.path.isdir(directory) else None
 
 
 IOMemoryDescriptor = IOBufferMemoryDescriptor

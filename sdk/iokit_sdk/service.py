@@ -14,7 +14,7 @@ kernel from its provider when it attaches.
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from typing import TYPE_CHECKING, Any, ClassVar, Protocol
 
 from iokit_sdk.entry import IORegistryEntry
@@ -32,6 +32,7 @@ __all__ = [
     "IOResources",
     "IOService",
     "Kernel",
+    "NotificationHandle",
     "ServiceState",
 ]
 
@@ -69,6 +70,24 @@ class Kernel(Protocol):
     def terminate(self, service: IOService, options: int = 0) -> bool: ...
 
     def publish_resource(self, key: str, value: PropertyValue | None = None) -> None: ...
+
+    def add_matching_notification(self, kind: str, matching: Mapping[str, Any],
+                                  handler: Callable[[IOService], None],
+                                  priority: int = 0) -> NotificationHandle: ...
+
+    def register_interest(self, service: IOService,
+                          handler: Callable[[int, IOService, Any], object]
+                          ) -> NotificationHandle: ...
+
+    def message_clients(self, service: IOService, message_type: int,
+                        argument: Any = None) -> None: ...
+
+
+class NotificationHandle(Protocol):
+    """An installed matching notification (IOKit's ``IONotifier``)."""
+
+    def remove(self) -> None:
+        """Stop the notification; no handler call follows."""
 
 
 class IOService(IORegistryEntry, PowerManagement):
@@ -182,6 +201,33 @@ class IOService(IORegistryEntry, PowerManagement):
     def publish_resource(self, key: str, value: PropertyValue | None = None) -> None:
         """Publish ``key`` on IOResources, waking personalities that wait on it."""
         self._require_kernel().publish_resource(key, value)
+
+    def add_matching_notification(self, kind: str, matching: Mapping[str, Any],
+                                  handler: Callable[[IOService], None], *,
+                                  priority: int = 0) -> NotificationHandle:
+        """Call ``handler(service)`` for each service ``matching`` (a matching dictionary)
+        selects when it reaches ``kind``: ``publish``, ``first_publish``, ``matched``,
+        ``first_match`` or ``terminated`` (``addMatchingNotification``; in a dext,
+        ``IOServiceNotificationDispatchSource``). Services that already qualify are delivered
+        at once (not for ``terminated``). ``remove()`` on the result stops it.
+
+        :raises ValueError: ``kind`` is not one of those.
+        """
+        return self._require_kernel().add_matching_notification(kind, matching, handler,
+                                                                priority)
+
+    def register_interest(self, handler: Callable[[int, IOService, Any], object]
+                          ) -> NotificationHandle:
+        """Call ``handler(message_type, service, argument)`` for each message this service
+        sends its clients (``registerInterest``, general interest): ``messageClients``, and
+        ``kIOMessageServiceIsTerminated`` when it terminates. ``remove()`` on the result
+        stops it. In a dext the messages cross, with the argument as ``message``'s does."""
+        return self._require_kernel().register_interest(self, handler)
+
+    def message_clients(self, message_type: int, argument: Any = None) -> None:
+        """Send ``message_type`` to every client's ``message`` and to every interest handler
+        of this service (``messageClients``)."""
+        self._require_kernel().message_clients(self, message_type, argument)
 
     def get_provider(self) -> IOService | None:
         parent = self.get_parent_entry()

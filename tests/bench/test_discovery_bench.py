@@ -2,7 +2,8 @@
 
 The 300 distributions are real: 300 generated wheels installed by one ``pip install
 --target`` into a temporary site dir, which the timing process has on ``sys.path``
-(PYTHONPATH). Timings run in a fresh interpreter, after imports, interleaved, 25 rounds each:
+(PYTHONPATH). Timings run in a fresh interpreter, after imports, interleaved, 25 rounds each,
+in the CPU time of that process (tests/bench/timing.py says why):
 
 - baseline: ``importlib.metadata.entry_points(group="iokit.kexts")`` plus locating and
   ``plistlib``-reading each Info.plist;
@@ -58,10 +59,10 @@ def warm():
     assert result.cache_status == "fresh", result.cache_status
     return len(result.bundles)
 
-def timed(fn):
-    start = time.perf_counter()
+def timed(fn):  # CPU time: what other load on the machine hardly disturbs
+    start = time.process_time()
     count = fn()
-    return time.perf_counter() - start, count
+    return time.process_time() - start, count
 
 counts = {name: timed(fn)[1] for name, fn in (("baseline", baseline), ("cold", cold), ("warm", warm))}
 samples = {"baseline": [], "cold": [], "warm": []}
@@ -92,7 +93,8 @@ def site(tmp_path_factory: pytest.TempPathFactory) -> Path:
     return target
 
 
-def test_discovery_cold_and_warm(site: Path) -> None:
+@pytest.fixture(scope="module")
+def medians(site: Path) -> dict[str, float]:
     repo = Path(__file__).resolve().parents[2]
     env = {**os.environ, "PYTHONPATH": os.pathsep.join([str(site), str(repo), str(repo / "sdk")])}
     env.pop("IOKIT_NO_CACHE", None)
@@ -103,12 +105,18 @@ def test_discovery_cold_and_warm(site: Path) -> None:
     # methods alike; what matters is that each finds the same set, the 300 generated among it.
     counts = data["counts"]
     assert counts["baseline"] == counts["cold"] == counts["warm"] >= COUNT, counts
-    medians = data["medians"]
-    cold_ratio = medians["cold"] / medians["baseline"]
-    warm_ratio = medians["warm"] / medians["cold"]
-    print(f"\n{COUNT} kext distributions, medians of 25: "
-          f"baseline entry_points+plist {medians['baseline'] * 1e3:.1f} ms, "
-          f"cold discover {medians['cold'] * 1e3:.1f} ms ({cold_ratio:.2f}x baseline), "
-          f"warm discover {medians['warm'] * 1e3:.1f} ms ({warm_ratio:.2f}x cold)")
-    assert cold_ratio <= 1.3
-    assert warm_ratio <= 0.3
+    found: dict[str, float] = data["medians"]
+    print(f"\n{COUNT} kext distributions, medians of 25 (CPU time): "
+          f"baseline entry_points+plist {found['baseline'] * 1e3:.1f} ms, "
+          f"cold discover {found['cold'] * 1e3:.1f} ms "
+          f"({found['cold'] / found['baseline']:.2f}x baseline), "
+          f"warm discover {found['warm'] * 1e3:.1f} ms ({found['warm'] / found['cold']:.2f}x cold)")
+    return found
+
+
+def test_warm_discovery_within_0_3x_cold(medians: dict[str, float]) -> None:
+    assert medians["warm"] / medians["cold"] <= 0.3
+
+
+def test_cold_discovery_within_1_3x_a_bare_scan(medians: dict[str, float]) -> None:
+    assert medians["cold"] / medians["baseline"] <= 1.3

@@ -1,14 +1,14 @@
 """Benchmark: a lifecycle hook through the host vs a bare pluggy call (DESIGN.md's costs).
 
 Targets: a hook call through the host costs at most 1.5x a bare pluggy hook with one
-implementation that calls the method; a host-wide wrapper adds no more than pluggy's own
-wrapper cost (x1.5 for noise). Baselines are measured in the same run.
+implementation that calls the method; with a host-wide wrapper, the call costs at most 1.25x
+pluggy's call with the same wrapper. Baselines are measured in the same run, in CPU time
+(tests/bench/timing.py).
 """
 
 from __future__ import annotations
 
 import statistics
-import time
 from collections.abc import Callable, Generator
 
 import pluggy
@@ -16,6 +16,7 @@ import pytest
 from iokit_sdk import IOService, hookimpl, hookspecs
 
 from iokit_host.host import IOKitHost
+from tests.bench.timing import interleaved_cpu
 
 pytestmark = pytest.mark.bench
 
@@ -25,14 +26,8 @@ N = 20_000
 def _interleaved_ns(calls: dict[str, Callable[[], object]], rounds: int = 15) -> dict[str, list[float]]:
     """Per-call ns of each variant, measured round by round in turn, so that drift on a
     noisy machine lands on every variant of a round alike."""
-    samples: dict[str, list[float]] = {name: [] for name in calls}
-    for _ in range(rounds):
-        for name, call in calls.items():
-            start = time.perf_counter_ns()
-            for _ in range(N):
-                call()
-            samples[name].append((time.perf_counter_ns() - start) / N)
-    return samples
+    cpu = interleaved_cpu(calls, rounds, repeat=N, collect=False)  # tests/bench/timing.py
+    return {name: [seconds * 1e9 for seconds in values] for name, values in cpu.items()}
 
 
 class _Bare:
@@ -80,9 +75,12 @@ def test_host_hook_call_costs_at_most_1_5x_a_bare_pluggy_call(benchmark) -> None
     host_wrap = statistics.median(w - h for w, h in zip(runs["host_w"], runs["host"]))
     print(f"\nmethod call {method:.0f} ns; bare pluggy {base:.0f} ns; through host {host:.0f} ns "
           f"(ratio {host / base:.2f})")
-    print(f"wrapper cost: pluggy {base_wrap:.0f} ns, host {host_wrap:.0f} ns "
-          f"(ratio {host_wrap / max(base_wrap, 1):.2f})")
+    print(f"wrapper cost: pluggy {base_wrap:.0f} ns, host {host_wrap:.0f} ns; wrapped call: "
+          f"pluggy {median['base_w']:.0f} ns, host {median['host_w']:.0f} ns "
+          f"(ratio {median['host_w'] / median['base_w']:.2f})")
     assert host <= 1.5 * base
-    # The host's wrapper is pluggy's own mechanism, so the two costs differ only by noise;
-    # 1.25x leaves room for that and still catches any extra layer the host would add.
-    assert host_wrap <= 1.25 * base_wrap
+    # With a wrapper the host runs pluggy's loop (its fenced copy); without one it skips the
+    # loop altogether (the built-in plugin alone), so the difference of the two is not the
+    # wrapper's cost and is printed only. The wrapped call itself must cost what pluggy's does:
+    # 1.25x leaves room for noise and still catches any extra layer the host would add.
+    assert median["host_w"] <= 1.25 * median["base_w"]

@@ -8,9 +8,7 @@ compared.
 
 from __future__ import annotations
 
-import gc
 import statistics
-import time
 from collections.abc import Callable
 
 import pytest
@@ -19,6 +17,7 @@ from iokit_sdk.keys import SERVICE_PLANE
 from powerkit import THREE, power_host
 
 from iokit_host.host import IOKitHost
+from tests.bench.timing import interleaved_cpu
 
 pytestmark = pytest.mark.bench
 
@@ -59,14 +58,7 @@ def _tree() -> tuple[IOKitHost, list[_Node]]:
 def _interleaved_s(runs: dict[str, Callable[[], object]]) -> dict[str, list[float]]:
     """Seconds per run of each variant, round by round in turn, so that drift on a noisy
     machine lands on every variant of a round alike."""
-    samples: dict[str, list[float]] = {name: [] for name in runs}
-    for _ in range(ROUNDS):
-        for name, run in runs.items():
-            gc.collect()  # each variant starts without the garbage the other one left
-            start = time.perf_counter()
-            run()
-            samples[name].append(time.perf_counter() - start)
-    return samples
+    return interleaved_cpu(runs, ROUNDS)  # CPU time: tests/bench/timing.py
 
 
 def test_sleep_and_wake_of_10k_nodes_within_10x_two_hook_calls_per_node(benchmark) -> None:  # type: ignore[no-untyped-def]

@@ -37,7 +37,7 @@ NAMES = ["default", "host", "ARPT", "ARPT@0", "IOService:/", "IOPCIDevice", "IOR
 
 #: Commands that serve until signalled rather than return (tests/server starts them as
 #: processes and stops them).
-SERVES = frozenset({"kernel"})
+SERVES = frozenset({"kernel", "explore"})
 
 
 @pytest.fixture(scope="module")

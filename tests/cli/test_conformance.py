@@ -10,7 +10,7 @@ from pathlib import Path
 import pytest
 
 from iokit_host.cli import main
-from tests.test_conformance import DUMP, VENDOR_DUMP
+from tests.test_conformance import DUMP, VENDOR_DUMP, _mccs_dump
 
 
 @pytest.fixture()
@@ -133,3 +133,19 @@ def test_a_path_given_as_undecodable_bytes_is_reported_printably(
                           errors="backslashreplace")
     assert done.returncode == 1 and "internal error" not in done.stderr
     assert done.stdout.startswith("\\xff.txt: not read: cannot read the dump: No such file")
+
+
+def test_text_output_shows_each_rejections_category_and_where_ancestry_came_from(
+        tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    dump = tmp_path / "mccs.txt"
+    dump.write_text(_mccs_dump("12C60"))
+    assert main(["conformance", str(dump)]) == 1
+    out = capsys.readouterr().out
+    assert "[unknown-ancestry] key IOProviderClass: provider VendorThing (VendorThing)" in out
+    ancestry = [line for line in out.splitlines() if line.startswith("  ancestry ")]
+    assert any(line.startswith("  ancestry (1 binding): AppleHDAEngineOutput is an "
+                               "IOAudioEngine (AppleHDAEngineOutput : AppleHDAEngine, archive "
+                               "chain, ") for line in ancestry), ancestry
+    main(["conformance", str(dump), "--json"])
+    rejected = json.loads(capsys.readouterr().out)["dumps"][0]["rejected"]
+    assert [r["category"] for r in rejected] == ["unknown-ancestry"]

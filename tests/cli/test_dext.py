@@ -77,3 +77,23 @@ def test_boot_with_isolate_finishes_with_the_next_candidate_bound(installed: Pat
     assert done.returncode == 0, done.stderr
     assert "SteadyDriver" in done.stdout
     assert "Traceback" not in done.stderr
+
+
+def test_a_dext_the_entitlement_checks_refuse_is_explained_and_the_boot_goes_on(
+        installed: Path, tmp_path: Path):
+    import plistlib
+
+    root = tmp_path / "site"
+    shutil.copytree(installed, root)
+    path = root / "iokit_test_dext" / "Entitlements.plist"
+    entitlements = plistlib.loads(path.read_bytes())
+    entitlements["com.apple.developer.driverkit.transport.usb"] = [{"idVendor": 1133}]
+    path.write_bytes(plistlib.dumps(entitlements))
+    isolate = ("--isolate", "com.example.test.isolated")  # its os._exit would end iokit
+    boot = _iokit(root, "boot", *isolate)
+    assert boot.returncode == 0 and "Traceback" not in boot.stderr, boot
+    assert "error[dext-not-entitled]" in boot.stderr
+    assert "does not list FaceTime HD Camera (Built-in) (idVendor 1452 (0x05ac))" in boot.stderr
+    explained = _iokit(root, "explain", "FaceTime HD Camera (Built-in)", *isolate)
+    row = next(line for line in explained.stdout.splitlines() if "com.example.test.dext" in line)
+    assert "not-entitled" in row and "provider entitlements check failed" in row

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import socket
 
 import pytest
@@ -53,3 +54,35 @@ def test_a_frame_that_is_not_a_map_closes_the_channel(pair):
     left.sock.sendall(len(body).to_bytes(4, "big") + body)
     with pytest.raises(ChannelClosed, match="map"):
         right.receive(5)
+
+
+def _open_fds() -> int:
+    return len(os.listdir("/proc/self/fd"))
+
+
+def test_descriptors_ride_on_frames_and_are_kept_only_when_accepted(pair, tmp_path):
+    left, right = pair
+    path = tmp_path / "buffer"
+    path.write_bytes(b"shared")
+    before = _open_fds()
+    fd = os.open(path, os.O_RDONLY)
+    left.send({"unasked": 1}, (fd,))  # not accepted: the socket layer drops it
+    assert right.receive(5) == {"unasked": 1} and right.take_fd() is None
+    right.accept_fds = True
+    left.send({"memory": 6}, (fd, fd))
+    assert right.receive(5) == {"memory": 6}
+    taken = right.take_fd()
+    assert taken is not None and os.pread(taken, 6, 0) == b"shared"
+    os.close(taken)
+    right.close_fds()  # the one nobody took
+    os.close(fd)
+    assert _open_fds() == before
+
+
+def test_drain_returns_what_came_before_the_peer_closed(pair):
+    left, right = pair
+    assert right.drain() == [] and not right.eof
+    left.send({"op": "async", "ref": 1})
+    left.close()
+    assert right.drain() == [{"op": "async", "ref": 1}]
+    assert right.eof and right.drain() == []

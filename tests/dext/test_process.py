@@ -1,4 +1,5 @@
-"""Driver processes end with their kernel, and never stay as zombies."""
+"""Driver processes end with their kernel, leave none of their buffers behind, and never
+stay as zombies."""
 
 from __future__ import annotations
 
@@ -17,7 +18,8 @@ _HOST = textwrap.dedent(f"""
     from iokit_host.testing.kexts import kext_bundles
     from iokit_host.dext.manager import manager_for
     host = IOKitHost(kexts=kext_bundles([{str(DEXT)!r}])).boot()
-    print(manager_for(host.kernel).rows()[0].pid, flush=True)
+    record = manager_for(host.kernel).servers["com.example.test.dext"]
+    print(record.pid, record.process.memory_dir, flush=True)
     sys.stdin.read()  # until the test kills us
 """)
 
@@ -29,13 +31,15 @@ def test_servers_exit_when_the_host_process_is_killed():
             assert host.stdout is not None
             ready, _, _ = select.select([host.stdout], [], [], 60)
             assert ready, "the host printed no server pid"
-            server = int(host.stdout.readline())
+            pid, memory_dir = host.stdout.readline().split()
+            server = int(pid)
             watch = os.pidfd_open(server)
             host.kill()
             host.wait(EXIT_WAIT_S)
             # The server is the dead host's child (now init's): wait on its pidfd, bounded.
             assert select.select([watch], [], [], EXIT_WAIT_S)[0], "the server outlived its host"
             os.close(watch)
+            assert not Path(memory_dir).exists()  # it took its buffers with it
         finally:
             if host.poll() is None:
                 host.kill()

@@ -22,7 +22,7 @@ def test_all_corpus_dumps_import(corpus: Path) -> None:
     for path in dumps:
         model = import_dump(path)
         assert model.source == str(path)
-        assert sum(1 for _ in model.nubs()) > 100
+        assert sum(1 for _ in model.nubs()) + len(model.entries) > 100
     assert time.perf_counter() - started < 10
 
 
@@ -41,9 +41,27 @@ def test_device_tree_dump_imports_as_device_tree_plane(corpus: Path) -> None:
     model = import_dump(corpus / "ioreg" /
                         "khronokernel__DarwinDumped__MacBookPro_MacBookPro8_2_IORegDump_IORegDT.txt")
     assert model.name == "macbookpro8,2"
-    children = model.root.children
-    assert children and all(c.planes[0].plane == "IODeviceTree" for c in children)
+    assert model.root.children == ()
+    assert len(model.entries) > 100
+    assert all(entry.planes[0].plane == "IODeviceTree" for entry in model.entries)
     assert not any(nub.recorded_driver for _, nub in model.nubs())
+
+
+def test_device_tree_dump_boots_no_driver_on_device_tree_nodes(corpus: Path) -> None:
+    from iokit_host.host import IOKitHost
+
+    dump = corpus / "ioreg" / "khronokernel__DarwinDumped__MacBookPro_MacBookPro8_2_IORegDump_IORegDT.txt"
+    host = IOKitHost(machine=str(dump))
+    host.boot()
+    tree = host.registry.plane_root("IODeviceTree")
+    assert tree is not None and tree.get_name("IODeviceTree") == "/"
+    names = {entry.get_name("IODeviceTree") for _, entry in host.registry.walk("IODeviceTree")}
+    assert {"chosen", "efi", "cpus", "PCI0"} <= names
+    platform = host.registry.plane_root("IOService")
+    assert platform is not None
+    nodes = [entry for _, entry in host.registry.walk("IODeviceTree", tree)][1:]
+    # Device-tree nodes stay as the dump shows them: none is registered, none gets a driver.
+    assert not any(entry.get_child_entries("IOService") for entry in nodes)
 
 
 # -- damaged real dumps: only the damage is lost -------------------------------------------------

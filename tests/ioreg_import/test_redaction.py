@@ -2,9 +2,16 @@
 
 from __future__ import annotations
 
+import re
+
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from iokit_host.ioreg_import.redaction import looks_masked, looks_redacted
+
+#: The marks as one search (the module finds them faster, starting only where one can).
+_MARKS = re.compile(r"\*{3,}|[xX]{4,}|(?:[xX]{2}[:-]){2,}[xX]{2}")
 
 
 @pytest.mark.parametrize("text", ['"C02****"', "<3c07****c7a5>", "XXXX", '"C02XXXXXXXX"',
@@ -40,3 +47,10 @@ def test_values_that_cannot_be_read_and_were_masked_are_told_apart(text: str) ->
 @pytest.mark.parametrize("text", ["(1 2)", "<abc>", "maybe", '{"a"=1'])
 def test_plain_malformed_values_are_not_masked(text: str) -> None:
     assert not looks_masked(text)
+
+
+@settings(max_examples=200, deadline=None)
+@given(st.text(alphabet="xX*:-a\" ", max_size=24))
+def test_a_mark_anywhere_in_a_value_makes_it_redacted(text: str) -> None:
+    value = f"<{text}>"  # not a string: only the marks can make it redacted
+    assert looks_redacted(value) == (_MARKS.search(value) is not None), value

@@ -81,7 +81,11 @@ def test_device_tree_plane_is_detected() -> None:
             "    | {\n    |   \"model\" = <\"MacBookPro8,2\">\n    | }\n"
             "    +-o chosen  <class IOService, id 0x100000101, !registered, retain 6>\n")
     model = parse_dump(text)
-    (chosen,) = model.root.children
+    # Only the device-tree root is the platform nub: the other nodes sit in IODeviceTree alone.
+    assert model.root.children == ()
+    assert model.root.planes[0].plane == "IODeviceTree"
+    assert model.root.planes[0].name == "/"
+    (chosen,) = model.entries
     assert chosen.planes[0].plane == "IODeviceTree"
     assert chosen.planes[0].parent == "0x100000110"
     assert model.name == "macbookpro8,2"

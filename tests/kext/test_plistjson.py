@@ -118,3 +118,17 @@ def test_any_json_decodes_or_is_refused_with_our_error(value: Any) -> None:
         plistjson.decode(value)
     except ValueShapeError as error:
         assert "depth" in str(error) or any(tag in str(error) for tag in TAGS)
+
+
+# Two-level tables (personalities, info dictionaries) take a one-pass road through encode;
+# the pieces below make them, tag-like keys and values that leave that road included.
+_TABLE_KEYS = st.sampled_from(["IOClass", "k", "$data", "$dict", "$number"])
+_TABLE_LEAVES = st.one_of(st.integers(-5, 5), st.booleans(), st.text(max_size=3),
+                          st.just(OSNumber(7, 16)), st.just(b"\x00"), st.just([1]))
+
+
+@settings(max_examples=200, deadline=None)
+@given(st.dictionaries(_TABLE_KEYS, st.one_of(
+    _TABLE_LEAVES, st.dictionaries(_TABLE_KEYS, _TABLE_LEAVES, max_size=3)), max_size=3))
+def test_two_level_tables_survive_the_collection_exactly(table: dict[str, Any]) -> None:
+    assert _same(_through_json(table), table)

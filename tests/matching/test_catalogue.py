@@ -86,3 +86,41 @@ def test_a_personality_equal_in_libkern_terms_is_a_duplicate_and_removal_forgets
     assert len(catalogue.add_personalities([("one", base), ("twin", twin)])) == 1
     assert catalogue.remove_bundle("x.a") == 1
     assert _names(catalogue.add_personalities([("twin", twin)])) == ["twin"]
+
+
+# -- the PCI vendor index ----------------------------------------------------------------------
+def _pci(name: str, score: int, **keys: object) -> tuple[str, dict[str, object]]:
+    return name, {"IOProviderClass": "IOPCIDevice", "IOClass": name, "IOProbeScore": score,
+                  **keys}
+
+
+def test_a_pci_nub_is_offered_only_personalities_its_vendor_ids_allow_in_catalogue_order() -> None:
+    catalogue = IOCatalogue()
+    catalogue.add_personalities([
+        _pci("intel-nic", 10, IOPCIMatch="0x10d38086 0x153a8086"),
+        _pci("broadcom", 10, IOPCIMatch="0x16b414e4"),
+        _pci("by-class", 10, IOPCIClassMatch="0x02000000&0xffff0000"),
+        _pci("intel-masked", 30, IOPCIMatch="0x00008086&0x0000ffff"),
+        _pci("apple-subsystem", 10, IOPCISecondaryMatch="0x00f0106b"),
+        _pci("any-device-id", 20, IOPCIPrimaryMatch="0x10d30000&0xffff0000"),
+        ("generic", {"IOProviderClass": "IOService", "IOClass": "G"}),
+    ])
+    nub = _nub("IOPCIDevice")
+    everything = catalogue.find_drivers(nub)
+    assert len(everything) == 7  # findDrivers (explain's list) keeps them all
+    intel_on_apple = catalogue.find_candidates(nub, (0x8086, 0x106B))
+    assert _names(intel_on_apple) == ["intel-masked", "any-device-id", "intel-nic", "by-class",
+                                      "apple-subsystem", "generic"]
+    assert _names(catalogue.find_candidates(nub, (0x1AF4, 0x1AF4))) == [
+        "any-device-id", "by-class", "generic"]
+    assert catalogue.find_candidates(nub, None) == everything
+
+
+def test_removing_a_kext_takes_its_personalities_out_of_the_vendor_index() -> None:
+    catalogue = IOCatalogue()
+    catalogue.add_personalities([_pci("a", 1, IOPCIMatch="0x12348086",
+                                      CFBundleIdentifier="com.a")])
+    catalogue.add_personalities([_pci("b", 1, IOPCIMatch="0x56788086",
+                                      CFBundleIdentifier="com.b")])
+    catalogue.remove_bundle("com.a")
+    assert _names(catalogue.find_candidates(_nub("IOPCIDevice"), (0x8086, 0))) == ["b"]

@@ -90,6 +90,7 @@ def test_family_hook_runs_only_for_unconsumed_keys_and_may_change_the_score(
         return table.get("IOPCIMatch") != "0xdead", score + 1000
 
     monkeypatch.setattr(families, "family_matcher_for", lambda nub: matcher)
+    monkeypatch.setattr(families, "family_rules_for", lambda nub: None)  # no compiled form
     nub = _entry()
     bare = {"IOProviderClass": "IOPCIDevice", "IOClass": "X", "IOProbeScore": 7,
             "CFBundleIdentifier": "x", "IOMatchCategory": "c"}

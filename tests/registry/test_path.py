@@ -92,3 +92,13 @@ def test_from_path_raises_only_path_errors(path: str) -> None:
         from_path(registry, path, plane="IOService")
     except PathError:
         pass
+
+
+def test_an_entrys_own_get_path_is_the_registrys_path() -> None:
+    from iokit_host.host import IOKitHost
+
+    host = IOKitHost(kexts=[])  # the default machine's nubs, no drivers
+    host.boot()
+    for _, entry in list(host.registry.walk("IOService"))[:60]:
+        assert entry.get_path() == get_path(host.registry, entry, "IOService")
+    assert IORegistryEntry(name="loose").get_path() is None

@@ -81,3 +81,31 @@ def test_a_hot_plug_applied_with_iokit_event_shows_in_ioreg(kernel_factory: Kern
     shown = iokit("ioreg", "-r", "-n", "SMC2@9", "--kernel", kernel.path)
     assert "+-o SMC2@9  <class IOACPIPlatformDevice" in shown.stdout
     assert "+-o TestUCDriver  <class TestUCDriver" in shown.stdout
+
+
+def test_an_event_the_socket_cannot_carry_costs_only_itself(kernel_factory: KernelFactory,
+                                                             tmp_path: Path) -> None:
+    # An integer past 64 bits made `iokit event` an internal error and sent nothing.
+    kernel = kernel_factory.start()
+    scenario = tmp_path / "plug.toml"
+    scenario.write_text(textwrap.dedent("""\
+        [[event]]
+        action = "unplug"
+        path = "NotThere"
+        note = 99999999999999999999999
+
+        [[event]]
+        action = "plug"
+        parent = "AppleACPIPlatformExpert"
+        [event.nub]
+        class = "IOACPIPlatformDevice"
+        name = "SMC3"
+        location = "7"
+        """), encoding="utf-8")
+    applied = iokit("event", str(scenario), "--kernel", kernel.path)
+    assert applied.returncode == 1
+    assert "error[scenario-invalid]" in applied.stderr
+    assert "event[0].note: 99999999999999999999999 does not fit in 64 bits" in applied.stderr
+    assert "internal error" not in applied.stderr
+    assert applied.stdout.splitlines() == [
+        "[t=0ns] plugged IOService:/AppleACPIPlatformExpert/SMC3@7: no driver"]

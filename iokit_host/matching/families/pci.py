@@ -27,6 +27,14 @@ exactly one half of the cell is zero -- the high-address half when little-endian
 (``<86800000>``), the low-address half when big-endian (``<0000106b>``). A cell that does not
 decide (missing, or both halves set) means little-endian. Missing registers read as 0.
 
+**Compiled once.** Matching meets every PCI personality with every PCI nub, so a personality's
+four keys are parsed once into ``(value & mask, mask)`` pairs (:func:`compile_pci_table`, kept
+by the matching plan) and a nub's registers read once per matching pass (:func:`pci_facts`), as
+IOPCIFamily reads ``savedConfig`` rather than the properties. A compiled table also knows the
+vendor ids a nub must have (in register 0x00 or 0x2C) to be matched at all, when its keys say
+(:attr:`PCITable.vendors`), which lets a matching pass skip it for other vendors, as kmod's
+alias tables are indexed by vendor.
+
 **Thunderbolt.** On a nub with ``IOPCITunnelled`` = true, a personality whose ``IOClass`` is not
 ``IOPCI2PCIBridge`` is refused unless it says ``IOPCITunnelCompatible`` = true (the configurator's
 ``kIOPCIConfiguratorCheckTunnel`` policy; :class:`TunnelPolicy` can relax it to refusing only an
@@ -52,14 +60,21 @@ from iokit_sdk.keys import (
 
 __all__ = [
     "ARCHITECTURES",
+    "PCI_KEYS",
     "PCI_TUNNELLED",
     "MatchEntry",
+    "PCIFacts",
     "PCIRegisters",
+    "PCITable",
     "TunnelPolicy",
+    "compile_pci_table",
     "match_entries",
     "match_keys",
+    "pci_facts",
     "pci_failed_key",
     "pci_failure",
+    "pci_family_match",
+    "pci_match_compiled",
     "pci_match_nub",
     "pci_match_property_table",
     "pci_registers",
@@ -67,6 +82,8 @@ __all__ = [
 ]
 
 ARCHITECTURES = ("x86_64", "arm64")
+#: The keys PCI matching reads from a personality.
+PCI_KEYS = (PCI_MATCH, PCI_PRIMARY_MATCH, PCI_SECONDARY_MATCH, PCI_CLASS_MATCH)
 #: Set (true) by IOPCIFamily on nubs behind a Thunderbolt tunnel (``gIOPCITunnelledKey``).
 PCI_TUNNELLED = "IOPCITunnelled"
 PRIMARY_BONUS = 1000
@@ -111,6 +128,132 @@ def pci_registers(nub: IORegistryEntry) -> PCIRegisters:
         class_revision=(cell("class-code") & 0xFFFFFF) << 8 | (cell("revision-id") & 0xFF),
         subsystem=(cell("subsystem-id") & 0xFFFF) << 16 | (cell("subsystem-vendor-id") & 0xFFFF),
     )
+
+
+@dataclass(frozen=True, slots=True)
+class PCIFacts:
+    """What PCI matching reads of one nub, read once per matching pass."""
+
+    registers: PCIRegisters
+    tunnelled: bool  # IOPCITunnelled is true
+
+
+def pci_facts(nub: IORegistryEntry) -> PCIFacts:
+    return PCIFacts(pci_registers(nub), nub.get_property(PCI_TUNNELLED) is True)
+
+
+#: ``(value & mask, mask)`` pairs of one key; empty when the value is not a string.
+Pairs = tuple[tuple[int, int], ...]
+
+
+@dataclass(frozen=True, slots=True)
+class PCITable:
+    """A personality's PCI keys, parsed once (:func:`compile_pci_table`).
+
+    :param match: ``IOPCIMatch``'s pairs, None when absent.
+    :param checks: the other keys present, in ``pciMatchNub``'s order: ``(key, pairs,
+        register index)`` with 0 = 0x00, 1 = 0x08, 2 = 0x2C.
+    :param bridge: ``IOClass`` is ``IOPCI2PCIBridge`` (exempt from the tunnel rule).
+    :param compatible: ``IOPCITunnelCompatible``, or None when absent.
+    :param vendors: vendor ids of which the nub's register 0x00 or 0x2C must carry one for any
+        match (None when the keys do not bound it); empty when nothing can match.
+    :param table: the personality, for the sentence saying why it failed.
+    """
+
+    match: Pairs | None
+    checks: tuple[tuple[str, Pairs, int], ...]
+    bridge: bool
+    compatible: object
+    vendors: frozenset[int] | None
+    table: Mapping[str, Any]
+
+
+def compile_pci_table(table: Mapping[str, Any]) -> PCITable:
+    match = _pairs(table[PCI_MATCH], _ALL) if PCI_MATCH in table else None
+    checks = tuple((key, _pairs(table[key], mask), index)
+                   for key, index, mask in ((PCI_PRIMARY_MATCH, 0, _ALL),
+                                            (PCI_SECONDARY_MATCH, 2, _ALL),
+                                            (PCI_CLASS_MATCH, 1, _CLASS_MASK))
+                   if key in table)
+    compatible = table.get(PCI_TUNNEL_COMPATIBLE)
+    return PCITable(match, checks, table.get(CLASS) == "IOPCI2PCIBridge", compatible,
+                    _vendors(match, checks), table)
+
+
+def _pairs(keys: object, default_mask: int) -> Pairs:
+    if not isinstance(keys, str):
+        return ()  # matches nothing (matchKeys reads only strings)
+    pairs = []
+    for entry in match_entries(keys):
+        mask = default_mask if entry.mask is None else entry.mask
+        pairs.append((entry.value & mask, mask))
+    return tuple(pairs)
+
+
+def _vendors(match: Pairs | None, checks: tuple[tuple[str, Pairs, int], ...]
+             ) -> frozenset[int] | None:
+    """The vendor ids one key's pairs pin down (each pair's mask covers the vendor half of a
+    register 0x00 or 0x2C); None when no key pins them."""
+    bounded = [] if match is None else [match]
+    bounded.extend(pairs for _, pairs, index in checks if index != 1)
+    for pairs in bounded:
+        if all(mask & 0xFFFF == 0xFFFF for _, mask in pairs):
+            return frozenset(value & 0xFFFF for value, _ in pairs)
+    return None
+
+
+def _hit(pairs: Pairs, register: int) -> bool:
+    for value, mask in pairs:
+        if register & mask == value:
+            return True
+    return False
+
+
+def pci_match_compiled(form: PCITable, registers: PCIRegisters
+                       ) -> tuple[bool, str | None, bool]:
+    """:func:`pci_match_nub` on a compiled table: ``(matched, failed key, primary hit)``."""
+    primary_hit = False
+    if form.match is not None:
+        primary_hit = _hit(form.match, registers.id)
+        if not primary_hit and not _hit(form.match, registers.subsystem):
+            return False, PCI_MATCH, False
+    for key, pairs, index in form.checks:
+        register = (registers.id if index == 0 else registers.class_revision if index == 1
+                    else registers.subsystem)
+        if not _hit(pairs, register):
+            return False, key, primary_hit
+    return True, None, primary_hit
+
+
+def _tunnel_allows(form: PCITable, tunnelled: bool, policy: TunnelPolicy) -> bool:
+    if not tunnelled or form.bridge:
+        return True
+    if policy.no_tunnel_drivers or form.compatible is False:
+        return False
+    return form.compatible is True or not policy.check_tunnel
+
+
+def pci_family_match(form: PCITable, facts: PCIFacts, score: int, *, arch: str = "x86_64",
+                     policy: TunnelPolicy = TunnelPolicy()
+                     ) -> tuple[bool, int, tuple[str, Callable[[], str]] | None]:
+    """``matchPropertyTable`` and, on a refusal, :func:`pci_failure`'s answer, in one go on a
+    compiled table and a nub's facts: ``(matched, score, failure)``."""
+    registers = facts.registers
+    matched, failed, primary_hit = pci_match_compiled(form, registers)
+    if not matched and failed is not None:
+        table = form.table
+        return False, score, (failed, lambda: _register_reason(failed, table[failed], registers))
+    if not _tunnel_allows(form, facts.tunnelled, policy):
+        return False, score, _tunnel_failure(form.table)
+    if primary_hit and arch == "arm64":
+        score += PRIMARY_BONUS
+    return True, score, None
+
+
+def _tunnel_failure(table: Mapping[str, Any]) -> tuple[str, Callable[[], str]]:
+    return PCI_TUNNEL_COMPATIBLE, lambda: (
+        f"the nub is behind a Thunderbolt tunnel ({PCI_TUNNELLED}) and the personality's "
+        f"{PCI_TUNNEL_COMPATIBLE} is {table.get(PCI_TUNNEL_COMPATIBLE, 'absent')}, not true")
 
 
 def _little_endian(vendor: object) -> bool:
@@ -192,29 +335,14 @@ def match_keys(keys: object, register: int, default_mask: int) -> bool:
 
 def pci_match_nub(registers: PCIRegisters, table: Mapping[str, Any]) -> tuple[bool, str | None, bool]:
     """``pciMatchNub`` on registers: ``(matched, failed key, primary IOPCIMatch hit)``."""
-    primary_hit = False
-    if PCI_MATCH in table:
-        primary_hit = match_keys(table[PCI_MATCH], registers.id, _ALL)
-        if not primary_hit and not match_keys(table[PCI_MATCH], registers.subsystem, _ALL):
-            return False, PCI_MATCH, False
-    checks = ((PCI_PRIMARY_MATCH, registers.id, _ALL),
-              (PCI_SECONDARY_MATCH, registers.subsystem, _ALL),
-              (PCI_CLASS_MATCH, registers.class_revision, _CLASS_MASK))
-    for key, register, mask in checks:
-        if key in table and not match_keys(table[key], register, mask):
-            return False, key, primary_hit
-    return True, None, primary_hit
+    return pci_match_compiled(compile_pci_table(table), registers)
 
 
 def tunnel_allows(nub: IORegistryEntry, table: Mapping[str, Any],
                   policy: TunnelPolicy = TunnelPolicy()) -> bool:
     """``matchNubWithPropertyTable``'s Thunderbolt rule (see the module doc)."""
-    if nub.get_property(PCI_TUNNELLED) is not True or table.get(CLASS) == "IOPCI2PCIBridge":
-        return True
-    compatible = table.get(PCI_TUNNEL_COMPATIBLE)
-    if policy.no_tunnel_drivers or compatible is False:
-        return False
-    return compatible is True or not policy.check_tunnel
+    return _tunnel_allows(compile_pci_table(table), nub.get_property(PCI_TUNNELLED) is True,
+                          policy)
 
 
 def pci_match_property_table(nub: IORegistryEntry, table: Mapping[str, Any], score: int, *,
@@ -226,12 +354,9 @@ def pci_match_property_table(nub: IORegistryEntry, table: Mapping[str, Any], sco
     """
     if arch not in ARCHITECTURES:
         raise ValueError(f"arch must be one of {ARCHITECTURES}, not {arch!r}")
-    matched, _, primary_hit = pci_match_nub(pci_registers(nub), table)
-    if not matched or not tunnel_allows(nub, table, policy):
-        return False, score
-    if primary_hit and arch == "arm64":
-        score += PRIMARY_BONUS
-    return True, score
+    matched, score, _ = pci_family_match(compile_pci_table(table), pci_facts(nub), score,
+                                         arch=arch, policy=policy)
+    return matched, score
 
 
 def pci_failed_key(nub: IORegistryEntry, table: Mapping[str, Any],
@@ -249,15 +374,7 @@ def pci_failure(nub: IORegistryEntry, table: Mapping[str, Any],
 
     The sentence is worked out only when read: a boot rejects most candidates and never asks.
     """
-    registers = pci_registers(nub)
-    matched, failed, _ = pci_match_nub(registers, table)
-    if not matched and failed is not None:
-        return failed, lambda: _register_reason(failed, table[failed], registers)
-    if tunnel_allows(nub, table, policy):
-        return None
-    return PCI_TUNNEL_COMPATIBLE, lambda: (
-        f"the nub is behind a Thunderbolt tunnel ({PCI_TUNNELLED}) and the personality's "
-        f"{PCI_TUNNEL_COMPATIBLE} is {table.get(PCI_TUNNEL_COMPATIBLE, 'absent')}, not true")
+    return pci_family_match(compile_pci_table(table), pci_facts(nub), 0, policy=policy)[2]
 
 
 _REGISTER_NAMES = {

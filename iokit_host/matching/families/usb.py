@@ -22,7 +22,9 @@ and the 0xFF tests read the nub's ``bInterfaceClass``.
 Then: the personality's ``IOProbeScore`` (a number; 9000 when it is 10000 or more) is added,
 1000 is taken off for each ``"*"`` among the row's keys, and 500 when the product id matched only
 through ``idProductMask``. ``idProductArray`` (numbers) replaces the ``idProduct`` test and counts
-as a product key for "absent". IOUSBHostFamily is closed source; Apple documents the same
+as a product key for "absent".
+
+A matching pass reads the nub's USB properties once (:func:`usb_facts`) for all its candidates. IOUSBHostFamily is closed source; Apple documents the same
 combinations in the same order, so the legacy numbers are used for both.
 """
 
@@ -39,10 +41,13 @@ from iokit_sdk.values import values_equal
 
 __all__ = [
     "USB_KEYS",
+    "USBFacts",
     "USBMatch",
     "usb_device_match_property_table",
+    "usb_facts",
     "usb_failed_key",
     "usb_failure",
+    "usb_family_match",
     "usb_interface_match_property_table",
     "usb_score",
 ]
@@ -78,25 +83,53 @@ class _Key:
     wildcard: bool = False
 
 
-def _compare(table: Mapping[str, Any], nub: IORegistryEntry, key: str) -> _Key:
+# The four outcomes of one key's test: shared, as a pass makes thousands of them.
+_ABSENT_KEY, _MISSED, _EQUAL, _WILD = (_Key(False, False), _Key(True, False), _Key(True, True),
+                                       _Key(True, True, True))
+
+
+@dataclass(frozen=True, slots=True)
+class USBFacts:
+    """What USB matching reads of one nub, read once per matching pass: its USB properties
+    (None when absent) and whether its device or interface class is vendor-specific."""
+
+    nub: IORegistryEntry
+    values: Mapping[str, Any]
+    device_vendor_specific: bool
+    interface_vendor_specific: bool
+
+
+def usb_facts(nub: IORegistryEntry) -> USBFacts:
+    values = {key: nub.get_property(key) for key in USB_KEYS}
+
+    def vendor_specific(key: str) -> bool:
+        value = values[key]
+        return value is not None and values_equal(value, VENDOR_SPECIFIC)
+
+    return USBFacts(nub, values, vendor_specific(DEVICE_CLASS[0]),
+                    vendor_specific(INTERFACE_CLASS[0]))
+
+
+def _compare(table: Mapping[str, Any], facts: USBFacts, key: str) -> _Key:
     if key not in table:
-        return _Key(False, False)
+        return _ABSENT_KEY
     wanted = table[key]
     if wanted == WILDCARD:
-        return _Key(True, True, True)
-    actual = nub.get_property(key)
-    return _Key(True, actual is not None and values_equal(wanted, actual))
+        return _WILD
+    actual = facts.values[key]
+    return _EQUAL if actual is not None and values_equal(wanted, actual) else _MISSED
 
 
-def _product(table: Mapping[str, Any], nub: IORegistryEntry) -> tuple[_Key, bool]:
+def _product(table: Mapping[str, Any], facts: USBFacts) -> tuple[_Key, bool]:
     """The product-id test with ``idProductArray`` and ``idProductMask``: (key, used mask)."""
-    actual = nub.get_property(PRODUCT)
+    actual = facts.values[PRODUCT]
     if PRODUCT_ARRAY in table:
         wanted = table[PRODUCT_ARRAY]
         values = list(wanted) if isinstance(wanted, (list, tuple)) else []
-        key = _Key(True, actual is not None and any(values_equal(v, actual) for v in values))
+        key = _EQUAL if actual is not None and any(values_equal(v, actual) for v in values) \
+            else _MISSED
     else:
-        key = _compare(table, nub, PRODUCT)
+        key = _compare(table, facts, PRODUCT)
         values = [table[PRODUCT]] if PRODUCT in table else []
     mask = table.get(PRODUCT_MASK)
     if key.matches or not isinstance(mask, int) or isinstance(mask, bool):
@@ -105,7 +138,7 @@ def _product(table: Mapping[str, Any], nub: IORegistryEntry) -> tuple[_Key, bool
         return key, False
     hit = any(isinstance(v, int) and not isinstance(v, bool) and v & mask == actual & mask
               for v in values)
-    return (_Key(True, True), True) if hit else (key, False)
+    return (_EQUAL, True) if hit else (key, False)
 
 
 def _probe_score(table: Mapping[str, Any]) -> int:
@@ -119,14 +152,23 @@ def _probe_score(table: Mapping[str, Any]) -> int:
 
 def usb_score(nub: IORegistryEntry, table: Mapping[str, Any], *, interface: bool) -> USBMatch:
     """The QA1076 ladder for ``table`` on a device (``interface=False``) or interface nub."""
-    class_keys = INTERFACE_CLASS if interface else DEVICE_CLASS
-    vendor = _compare(table, nub, VENDOR)
-    product, used_mask = _product(table, nub)
-    release = _compare(table, nub, RELEASE)
-    klass, sub, proto = (_compare(table, nub, key) for key in class_keys)
-    config, number = _compare(table, nub, CONFIG), _compare(table, nub, INTERFACE)
-    nub_class = nub.get_property(class_keys[0])
-    vendor_specific = nub_class is not None and values_equal(nub_class, VENDOR_SPECIFIC)
+    return _score(table, usb_facts(nub), interface)
+
+
+def _score(table: Mapping[str, Any], facts: USBFacts, interface: bool) -> USBMatch:
+    if interface:
+        class_keys, vendor_specific = INTERFACE_CLASS, facts.interface_vendor_specific
+    else:
+        class_keys, vendor_specific = DEVICE_CLASS, facts.device_vendor_specific
+    vendor = _compare(table, facts, VENDOR)
+    if vendor is _ABSENT_KEY:
+        return _class_rows(table, facts, class_keys, interface, vendor_specific)
+    if not vendor.matches:
+        return _NO_MATCH  # rows 100000 to 70000 need it to match, the class rows absent
+    product, used_mask = _product(table, facts)
+    release = _compare(table, facts, RELEASE)
+    klass, sub, proto = (_compare(table, facts, key) for key in class_keys)
+    config, number = _compare(table, facts, CONFIG), _compare(table, facts, INTERFACE)
 
     def optional(*keys: _Key) -> bool:
         return all(k.matches or not k.present for k in keys)
@@ -162,7 +204,45 @@ def usb_score(nub: IORegistryEntry, table: Mapping[str, Any], *, interface: bool
             score = base + _probe_score(table) - WILDCARD_PENALTY * wildcards
             score -= MASK_PENALTY if used_mask else 0
             return USBMatch(True, score, base, wildcards, used_mask)
-    return USBMatch(False, 0, 0)
+    return _NO_MATCH
+
+
+_NO_MATCH = USBMatch(False, 0, 0)
+
+
+def _class_rows(table: Mapping[str, Any], facts: USBFacts, class_keys: tuple[str, ...],
+                interface: bool, vendor_specific: bool) -> USBMatch:
+    """Rows 60000 and 50000, the only ones a personality without ``idVendor`` can take
+    (:func:`_score`'s ladder, with what the absent vendor decides worked out first)."""
+    if vendor_specific or PRODUCT in table or PRODUCT_ARRAY in table or RELEASE in table:
+        return _NO_MATCH
+    if interface and (CONFIG in table or INTERFACE in table):
+        return _NO_MATCH
+    klass = _compare(table, facts, class_keys[0])
+    if not klass.matches:
+        return _NO_MATCH
+    sub = _compare(table, facts, class_keys[1])
+    if not sub.matches:
+        return _NO_MATCH
+    proto = _compare(table, facts, class_keys[2])
+    if proto.matches:
+        base, wildcards = 60000, klass.wildcard + sub.wildcard + proto.wildcard
+    elif proto is _ABSENT_KEY:
+        base, wildcards = 50000, klass.wildcard + sub.wildcard
+    else:
+        return _NO_MATCH
+    score = base + _probe_score(table) - WILDCARD_PENALTY * wildcards
+    return USBMatch(True, score, base, wildcards, False)
+
+
+def usb_family_match(table: Mapping[str, Any], facts: USBFacts, score: int, *, interface: bool
+                     ) -> tuple[bool, int, tuple[str, Callable[[], str]] | None]:
+    """``matchPropertyTable`` and, on a refusal, :func:`usb_failure`'s answer, in one go on
+    a nub's facts: ``(matched, score, failure)``; a miss keeps ``score``."""
+    result = _score(table, facts, interface)
+    if result.matched:
+        return True, result.score, None
+    return False, score, _failure(table, facts, interface)
 
 
 def usb_device_match_property_table(nub: IORegistryEntry, table: Mapping[str, Any],
@@ -195,15 +275,22 @@ def usb_failure(nub: IORegistryEntry, table: Mapping[str, Any], *, interface: bo
     the nearest row still needs (``bConfigurationValue``/``bInterfaceNumber`` for an interface
     personality with vendor and product, the subclass for a class-only one, else ``idVendor``).
     """
-    if usb_score(nub, table, interface=interface).matched:
+    facts = usb_facts(nub)
+    if _score(table, facts, interface).matched:
         return None
+    return _failure(table, facts, interface)
+
+
+def _failure(table: Mapping[str, Any], facts: USBFacts, interface: bool
+             ) -> tuple[str, Callable[[], str]]:
+    nub = facts.nub
     class_keys = INTERFACE_CLASS if interface else DEVICE_CLASS
     what = "interface" if interface else "device"
     for key in (VENDOR, PRODUCT, RELEASE, CONFIG, INTERFACE, *class_keys):
-        product_ok = key == PRODUCT and _product(table, nub)[0].matches
-        if key in table and not _compare(table, nub, key).matches and not product_ok:
+        if key in table and not _compare(table, facts, key).matches and not (
+                key == PRODUCT and _product(table, facts)[0].matches):
             return key, partial(_value_reason, key, table[key], nub, what)
-    if PRODUCT_ARRAY in table and not _product(table, nub)[0].matches:
+    if PRODUCT_ARRAY in table and not _product(table, facts)[0].matches:
         return PRODUCT_ARRAY, partial(_value_reason, PRODUCT_ARRAY, table[PRODUCT_ARRAY], nub,
                                       what, PRODUCT)
     needed = _needed_key(table, interface, class_keys)

@@ -35,11 +35,33 @@ def test_its_user_client_captures_and_sets_the_exposure(iokit_host: Any) -> None
     clients = UserClients(host.kernel)
     connection = clients.open(driver, OwningTask(4242, 501, 20, "camera-app"), 0)
     assert not isinstance(connection, int)
-    assert clients.call(connection, CallRequest(0, scalar_output_count=1)).scalars == (1,)
+    assert clients.call(connection, CallRequest(0, scalar_output_count=1)).scalars == (0,)
+    assert clients.call(connection, CallRequest(3, scalar_output_count=1)).scalars == (1,)
+    assert clients.call(connection, CallRequest(3, scalar_output_count=1)).scalars == (2,)
     assert clients.call(connection, CallRequest(0, scalar_output_count=1)).scalars == (2,)
     assert clients.call(connection, CallRequest(1, (250,))).ret == IOReturn.SUCCESS
     assert driver.get_property("Exposure") == 250
     assert clients.call(connection, CallRequest(1, (0,))).ret == IOReturn.BAD_ARGUMENT
+    # A watch is an async call: a plain call to it is refused by the dext.
+    assert clients.call(connection, CallRequest(2)).ret == IOReturn.BAD_ARGUMENT
+    clients.close(connection)
+    manager_for(host.kernel).shutdown()
+
+
+def test_it_registers_its_own_power_table_and_captures_are_activity(iokit_host: Any) -> None:
+    host = iokit_host(kexts=[KEXT])
+    driver = assert_bound(host, "SampleCameraDext", nub=CAMERA)
+    pm = driver.get_property("IOPowerManagement")
+    assert (pm["MaxPowerState"], pm["CurrentPowerState"]) == (1, 1)  # its two states
+    assert driver.get_property("CameraPowerState") == 1
+    host.power.advance(31_000)  # the idle timer: no capture for 30 s steps it down
+    assert driver.get_property("CameraPowerState") == 0
+    clients = UserClients(host.kernel)
+    connection = clients.open(driver, OwningTask(4242, 501, 20, "camera-app"), 0)
+    assert not isinstance(connection, int)
+    clients.call(connection, CallRequest(3, scalar_output_count=1))  # a capture tickles
+    host.kernel.run_until_quiet()
+    assert driver.get_property("CameraPowerState") == 1
     clients.close(connection)
     manager_for(host.kernel).shutdown()
 

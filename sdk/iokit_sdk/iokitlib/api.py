@@ -362,22 +362,34 @@ def IOConnectCallAsyncStructMethod(connection: io_connect_t, selector: int,
 def _call(connection: io_connect_t, selector: int, scalars: Sequence[int], struct: bytes,
           scalar_out: int, struct_out: int,
           async_: tuple[int, list[int]] | None) -> tuple[tuple[int, ...], bytes]:
-    port = _owner(connection)
-    values = [_u64(v, "input") for v in scalars]
+    port = getattr(connection, "main_port", None)
+    if type(port) is not MainPort or not connection:  # _owner's checks, inline
+        port = _owner(connection)
+    # Plain ints take the short way; anything else is checked. (A loop, not a comprehension:
+    # on a busy machine each Python call costs more than the work it does here.)
+    values: list[int] = []
+    for value in scalars:
+        values.append(value & _U64 if type(value) is int else _u64(value, "input"))
     if len(values) > MAX_SCALARS or not 0 <= scalar_out <= MAX_SCALARS:
         raise IOReturnError(IOReturn.BAD_ARGUMENT, f"at most {MAX_SCALARS} scalars in or out")
-    data = bytes(struct)
+    data = struct if type(struct) is bytes else bytes(struct)
     if len(data) > MAX_STRUCT_INPUT:
         raise IOReturnError(IOReturn.MESSAGE_TOO_LARGE,
                             f"a structure input of {len(data)} bytes is over {MAX_STRUCT_INPUT}")
     if struct_out != kIOConnectMethodVarOutputSize and not 0 <= struct_out <= 0xFFFFFFFF:
         raise IOReturnError(IOReturn.BAD_ARGUMENT, f"outputStructCnt {struct_out} is not a size")
-    fields: dict[str, Any] = {"connect": int(connection), "selector": _u32(selector, "selector"),
-                              "scalars": values, "struct": data, "scalar_out": scalar_out,
-                              "struct_out": struct_out}
+    fields: dict[str, Any] = {
+        "connect": int(connection),
+        "selector": selector & 0xFFFFFFFF if type(selector) is int else _u32(selector,
+                                                                             "selector"),
+        "scalars": values, "struct": data, "scalar_out": scalar_out, "struct_out": struct_out}
     if async_ is not None:
         fields["port"], fields["reference"] = async_
-    reply = port.call("call", **fields)
+    reply = port.request_with("call", fields)
+    code = reply.get("ret", IOReturn.SUCCESS)
+    if code != IOReturn.SUCCESS:
+        message = reply.get("message")
+        raise IOReturnError(code, message if isinstance(message, str) else None)
     return tuple(reply.get("scalars", ())), bytes(reply.get("struct", b""))
 
 

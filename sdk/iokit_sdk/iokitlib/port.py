@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import itertools
 import os
+import select
 import selectors
 import socket
 import struct
@@ -21,6 +22,8 @@ from collections import deque
 from collections.abc import Callable
 from typing import Any, Self
 
+import msgpack
+
 from iokit_sdk.iokitlib.wire import (
     MAX_KERNEL_FRAME,
     PROTOCOL,
@@ -28,9 +31,9 @@ from iokit_sdk.iokitlib.wire import (
     FrameError,
     FrameReader,
     kernel_socket_path,
-    pack,
 )
 from iokit_sdk.returns import IOReturn, IOReturnError
+from iokit_sdk.wirecodec import HEADER, default
 
 __all__ = ["DEFAULT_TIMEOUT_S", "KernelConnectionError", "MainPort", "ProtocolVersionError"]
 
@@ -39,6 +42,10 @@ DEFAULT_TIMEOUT_S = 60.0
 _RECV = 1 << 16
 #: Reads one ``wait`` makes after the first, taking what has already arrived.
 _MORE_READS = 256
+#: Descriptors one read takes (a reply passes one: ``map_memory``'s memory).
+_MAX_FDS = 4
+_HEADER_SIZE = HEADER.size
+_unpack_header = HEADER.unpack_from
 
 Note = dict[str, Any]
 
@@ -75,6 +82,7 @@ class MainPort:
         self.timeout = timeout
         self.pid = os.getpid()
         self._reader = FrameReader(MAX_KERNEL_FRAME)
+        self._packer = msgpack.Packer(default=default, strict_types=True, use_bin_type=True)
         self._ids = itertools.count(1)
         self._lock = threading.RLock()
         self._replies: dict[int, dict[str, Any]] = {}
@@ -84,6 +92,8 @@ class MainPort:
         self._sock = _connect(self.path, timeout)
         self._selector = selectors.DefaultSelector()  # poll-based: any descriptor number
         self._selector.register(self._sock, selectors.EVENT_READ)
+        self._poll = select.poll()  # what a reply is waited for with (_receive_reply)
+        self._poll.register(self._sock.fileno(), select.POLLIN)
         try:
             hello = self.request("hello", protocol=PROTOCOL, version=version,
                                  client=client or _program_name())
@@ -102,23 +112,100 @@ class MainPort:
     # -- requests ------------------------------------------------------------------------
     def request(self, op: str, **fields: Any) -> dict[str, Any]:
         """Send one request and return its reply (``ret`` is the IOReturn, not raised)."""
+        return self.request_with(op, fields)
+
+    def request_with(self, op: str, fields: dict[str, Any]) -> dict[str, Any]:
+        """:meth:`request` with the fields in a dictionary (which becomes the message)."""
         with self._lock:
+            # _send, inline (on a loaded machine each call costs more than its work here)
             if self.closed_reason is not None:
                 raise KernelConnectionError(self.closed_reason, reference="kernel-gone")
             request_id = next(self._ids)
+            fields["op"], fields["id"] = op, request_id
             try:
-                self._sock.sendall(pack({"op": op, "id": request_id, **fields}))
-            except OSError as error:
-                self._read_refusal()  # a kernel that refused us said why before it closed
-                raise self._lost(f"the kernel went away ({error.strerror or error})") from error
+                body = self._packer.pack(fields)
+                self._sock.sendall(HEADER.pack(len(body)) + body)
+            except BaseException as error:  # noqa: BLE001 - re-raised as what the caller is told
+                raise self._send_failed(op, error) from _cause(error)
             deadline = time.monotonic() + self.timeout
-            while request_id not in self._replies:
-                self._receive_reply(deadline)
-            return self._replies.pop(request_id)
+            if not self._reader.pending:
+                # The common case inline (on a loaded machine each call costs more than its
+                # work): the reply alone, one whole frame in one read.
+                try:
+                    data = self._sock.recv(_RECV) if self._poll.poll(self.timeout * 1e3) else None
+                except BlockingIOError:  # SO_RCVTIMEO passed without data
+                    data = None
+                except (OSError, ValueError) as error:  # ValueError: the socket is closed
+                    raise self._lost(f"the kernel went away ({error})") from error
+                if data is not None:
+                    size = len(data) - _HEADER_SIZE
+                    if 0 < size <= MAX_KERNEL_FRAME and _unpack_header(data)[0] == size:
+                        try:
+                            message = self._reader.decode(data[_HEADER_SIZE:])
+                        except FrameError as error:
+                            raise self._lost(f"the kernel sent a bad frame: {error}") from error
+                        if message.get("id") == request_id and "fatal" not in message:
+                            return message
+                        self._route(message)
+                    else:
+                        self._absorb(data)
+            replies = self._replies
+            while request_id not in replies:
+                reply = self._receive_reply(deadline, request_id)
+                if reply is not None:
+                    return reply
+            return replies.pop(request_id)
+
+    def request_fds(self, op: str, **fields: Any) -> tuple[dict[str, Any], list[int]]:
+        """:meth:`request` for a reply that passes file descriptors (``SCM_RIGHTS``): the
+        reply and the descriptors that came with it, now the caller's to close."""
+        with self._lock:
+            request_id = self._send(op, fields)
+            deadline = time.monotonic() + self.timeout
+            fds: list[int] = []
+            try:
+                while request_id not in self._replies:
+                    self._receive_with_fds(deadline, fds)
+            except BaseException:
+                _close_all(fds)
+                raise
+            return self._replies.pop(request_id), fds
+
+    def _send(self, op: str, fields: dict[str, Any]) -> int:
+        """Frame and send one request (the lock held); its id."""
+        if self.closed_reason is not None:
+            raise KernelConnectionError(self.closed_reason, reference="kernel-gone")
+        request_id = next(self._ids)
+        fields["op"], fields["id"] = op, request_id
+        packer = self._packer
+        try:
+            body = packer.pack(fields)
+            self._sock.sendall(HEADER.pack(len(body)) + body)
+        except BaseException as error:  # noqa: BLE001 - re-raised as what the caller is told
+            raise self._send_failed(op, error) from _cause(error)
+        return request_id
+
+    def _send_failed(self, op: str, error: BaseException) -> BaseException:
+        """What the caller is told when a request could not be sent."""
+        self._packer.reset()  # what a failed pack left in the packer's buffer goes
+        if isinstance(error, OSError):
+            self._read_refusal()  # a kernel that refused us said why before it closed
+            return self._lost(f"the kernel went away ({error.strerror or error})")
+        if isinstance(error, (OverflowError, TypeError, ValueError)):
+            # A value with no wire form (an integer past 64 bits, an object msgpack cannot
+            # carry): nothing was sent, and the caller is told as IOKitLib tells a bad
+            # argument, not with the codec's own exception.
+            return IOReturnError(IOReturn.BAD_ARGUMENT,
+                                 f"{op}: a value cannot be sent to the kernel ({error})")
+        return error
 
     def call(self, op: str, **fields: Any) -> dict[str, Any]:
         """:meth:`request`, raising :class:`IOReturnError` for a failing IOReturn."""
-        reply = self.request(op, **fields)
+        return self.call_with(op, fields)
+
+    def call_with(self, op: str, fields: dict[str, Any]) -> dict[str, Any]:
+        """:meth:`call` with the fields in a dictionary (which becomes the message)."""
+        reply = self.request_with(op, fields)
         code = reply.get("ret", IOReturn.SUCCESS)
         if code != IOReturn.SUCCESS:
             message = reply.get("message")
@@ -144,19 +231,53 @@ class MainPort:
                         break
 
     # -- the socket ----------------------------------------------------------------------
-    def _receive_reply(self, deadline: float) -> None:
-        """Read once, waiting for the reply in ``recv`` itself: one system call per read (the
-        socket's ``SO_RCVTIMEO`` bounds the wait) where a ``select`` first would take two."""
+    def _receive_reply(self, deadline: float, request_id: int) -> dict[str, Any] | None:
+        """Wait for the reply with ``poll``, then read once. (A ``recv`` blocked on the socket
+        is woken each time the kernel reads a request of ours, as the socket's sender, and
+        sleeps again: ``poll`` sleeps until there is something to read.) Returns the reply to
+        ``request_id`` when the read was exactly that one frame (the common case, taken
+        without queueing it), else None after routing what came."""
         try:
+            if not self._poll.poll(max(deadline - time.monotonic(), 0.0) * 1e3):
+                if time.monotonic() < deadline:
+                    return None
+                raise KernelConnectionError(
+                    f"the kernel did not answer within {self.timeout:g} s",
+                    reference="kernel-timeout", code=IOReturn.TIMEOUT)
             data = self._sock.recv(_RECV)
         except BlockingIOError:  # SO_RCVTIMEO passed without data
+            return None
+        except (OSError, ValueError) as error:  # ValueError: the socket is already closed
+            raise self._lost(f"the kernel went away ({error})") from error
+        reader = self._reader
+        if len(data) > HEADER.size and not reader.pending:
+            (size,) = HEADER.unpack_from(data)
+            if size == len(data) - HEADER.size and size <= reader.limit:  # one whole frame
+                try:
+                    message = reader.decode(data[HEADER.size:])
+                except FrameError as error:
+                    raise self._lost(f"the kernel sent a bad frame: {error}") from error
+                if message.get("id") == request_id and "fatal" not in message:
+                    return message
+                self._route(message)
+                return None
+        self._absorb(data)
+        return None
+
+    def _receive_with_fds(self, deadline: float, fds: list[int]) -> None:
+        """:meth:`_receive_reply`, keeping the descriptors that come (``recvmsg``: a plain
+        ``recv`` would make the kernel close them)."""
+        try:
+            data, received, _flags, _address = socket.recv_fds(self._sock, _RECV, _MAX_FDS)
+        except BlockingIOError:
             if time.monotonic() < deadline:
                 return
             raise KernelConnectionError(
                 f"the kernel did not answer within {self.timeout:g} s",
                 reference="kernel-timeout", code=IOReturn.TIMEOUT) from None
-        except (OSError, ValueError) as error:  # ValueError: the socket is already closed
+        except (OSError, ValueError) as error:
             raise self._lost(f"the kernel went away ({error})") from error
+        fds.extend(received)
         self._absorb(data)
 
     def _receive(self, deadline: float | None, *, quiet_timeout: bool = False) -> bool:
@@ -258,6 +379,19 @@ def _connect(path: str, timeout: float) -> socket.socket:
             f"no iokit kernel at {path}: {reason} (start one with 'iokit kernel', or point "
             "IOKIT_KERNEL at its socket)") from error
     return sock
+
+
+def _cause(error: BaseException) -> BaseException | None:
+    """The cause a send failure's exception names: the socket's error; not the codec's."""
+    return error if isinstance(error, OSError) else None
+
+
+def _close_all(fds: list[int]) -> None:
+    for fd in fds:
+        try:
+            os.close(fd)
+        except OSError:
+            pass
 
 
 def _program_name() -> str:

@@ -36,9 +36,10 @@ __all__ = [
 ]
 
 #: The protocol's name and version; a client and a kernel of different versions refuse each
-#: other in the handshake (``hello``), each with a message naming both versions.
+#: other in the handshake (``hello``), each with a message naming both versions. Version 2:
+#: ``map_memory`` passes the memory as a descriptor (``SCM_RIGHTS``), no longer a path.
 PROTOCOL = "iokit"
-PROTOCOL_VERSION = 1
+PROTOCOL_VERSION = 2
 #: The largest frame a kernel reads from a client (a struct input is at most a few MiB) and the
 #: largest a client reads from a kernel (a registry snapshot of a large machine).
 MAX_REQUEST_FRAME = 4 << 20
@@ -76,13 +77,16 @@ class FrameReader:
         self._buffer = bytearray()
         self._hook = ext_hook(sets)
 
-    def feed(self, data: bytes) -> list[dict[str, Any]]:
-        """Every complete message ``data`` finishes, in order.
+    def feed(self, data: bytes | bytearray | memoryview) -> list[dict[str, Any]]:
+        """Every complete message ``data`` finishes, in order (``data`` is not kept: it may
+        be a view of the caller's receive buffer).
 
         :raises FrameError: a frame over the limit (seen from its header alone) or one that
             is not a msgpack map; nothing after it can be trusted.
         """
         buffer = self._buffer
+        if not buffer:
+            return self._feed_fresh(memoryview(data))
         buffer += data
         messages: list[dict[str, Any]] = []
         offset = 0
@@ -94,9 +98,32 @@ class FrameReader:
             end = offset + HEADER.size + size
             if len(buffer) < end:
                 break
-            messages.append(self._decode(bytes(buffer[offset + HEADER.size:end])))
+            messages.append(self.decode(bytes(buffer[offset + HEADER.size:end])))
             offset = end
         del buffer[:offset]
+        return messages
+
+    def _feed_fresh(self, view: memoryview) -> list[dict[str, Any]]:
+        """:meth:`feed` with nothing pending: frames are decoded where they lie (the common
+        case, one whole request per read), only a partial last frame is copied."""
+        total = len(view)
+        if total > HEADER.size and HEADER.unpack_from(view)[0] == total - HEADER.size \
+                and total - HEADER.size <= self.limit:
+            return [self.decode(view[HEADER.size:])]  # exactly one frame
+        messages: list[dict[str, Any]] = []
+        offset = 0
+        while total - offset >= HEADER.size:
+            (size,) = HEADER.unpack_from(view, offset)
+            if size > self.limit:
+                raise FrameError("frame-too-large", f"a frame of {size} bytes is over the "
+                                 f"limit of {self.limit}")
+            end = offset + HEADER.size + size
+            if total < end:
+                break
+            messages.append(self.decode(view[offset + HEADER.size:end]))
+            offset = end
+        if offset < total:
+            self._buffer += view[offset:]
         return messages
 
     @property
@@ -104,7 +131,11 @@ class FrameReader:
         """Bytes received that do not yet make a whole frame."""
         return len(self._buffer)
 
-    def _decode(self, body: bytes) -> dict[str, Any]:
+    def decode(self, body: bytes | memoryview) -> dict[str, Any]:
+        """One frame's body (after its length) as its message.
+
+        :raises FrameError: it is not a msgpack map.
+        """
         try:
             if len(body) < _LARGE:
                 message = msgpack.unpackb(body, raw=False, ext_hook=self._hook,

@@ -5,15 +5,20 @@ from __future__ import annotations
 from typing import Any
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 from iokit_sdk.entry import IORegistryEntry
 
 from iokit_host.matching.classes import ClassRegistry
 from iokit_host.matching.families import family_matcher_for
 from iokit_host.matching.families.pci import (
     TunnelPolicy,
+    compile_pci_table,
     match_keys,
+    pci_facts,
     pci_failed_key,
     pci_failure,
+    pci_family_match,
     pci_match_property_table,
     pci_registers,
 )
@@ -147,3 +152,37 @@ def test_a_match_key_that_is_not_a_string_says_so() -> None:
 
 def test_a_match_has_no_failure() -> None:
     assert pci_failure(pci_nub(), {"IOPCIMatch": "0x12348086"}) is None
+
+
+# -- compiled tables and the vendor bound ------------------------------------------------------
+_WORDS = ["0x12348086", "0x8086&0xffff", "0x00008086&0x0000ffff", "0x02000000&0xffff0000",
+          "8086", "&", "0x1234 & 0xff", "zz", "-0x5", "0x10de10de", "0x0000106b&0x0000fffe"]
+
+
+@settings(max_examples=200, deadline=None)
+@given(st.dictionaries(st.sampled_from(["IOPCIMatch", "IOPCIPrimaryMatch",
+                                        "IOPCISecondaryMatch", "IOPCIClassMatch"]),
+                       st.lists(st.sampled_from(_WORDS), max_size=3).map(" ".join)),
+       st.sampled_from([0x8086, 0x10DE, 0x106B, 0x14E4]), st.sampled_from([0x106B, 0x8086, 0]))
+def test_a_nub_outside_a_tables_vendor_bound_never_matches_it(
+        table: dict[str, str], vendor: int, sub_vendor: int) -> None:
+    form = compile_pci_table(table)
+    nub = pci_nub(vendor, sub_vendor=sub_vendor)
+    matched = pci_match_property_table(nub, table, 0)[0]
+    if form.vendors is not None and not {vendor, sub_vendor} & form.vendors:
+        assert not matched
+    facts = pci_facts(nub)
+    assert pci_family_match(form, facts, 0)[0] == matched
+    failure = pci_failure(nub, table)
+    refusal = pci_family_match(form, facts, 0)[2]
+    assert (failure is None) == (refusal is None)
+    if failure is not None and refusal is not None:
+        assert (failure[0], failure[1]()) == (refusal[0], refusal[1]())
+
+
+def test_a_vendor_masked_table_is_bound_to_its_vendor_and_a_class_match_to_none() -> None:
+    assert compile_pci_table({"IOPCIMatch": "0x00008086&0x0000ffff 0x16b414e4"}).vendors == {
+        0x8086, 0x14E4}
+    assert compile_pci_table({"IOPCIClassMatch": "0x02000000&0xffff0000"}).vendors is None
+    assert compile_pci_table({"IOPCIMatch": "0x00008086&0x0000ff00"}).vendors is None
+    assert compile_pci_table({"IOPCIMatch": 5}).vendors == frozenset()  # matches nothing

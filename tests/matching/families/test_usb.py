@@ -5,6 +5,8 @@ from __future__ import annotations
 from typing import Any
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 from iokit_sdk.entry import IORegistryEntry
 from iokit_sdk.values import OSNumber
 
@@ -139,3 +141,68 @@ def test_a_combination_no_row_takes_names_the_key_the_nearest_row_needs() -> Non
     key, why = reason_of(nub, {"idVendor": 1452, "idProduct": 0x8509}, interface=True)
     assert key == "bConfigurationValue"
     assert "idVendor, idProduct" in why and "needs bConfigurationValue" in why
+
+
+# -- the ladder against its documented table -----------------------------------------------------
+def _documented_row(nub: IORegistryEntry, table: dict[str, Any], interface: bool
+                    ) -> tuple[int, int] | None:
+    """(base, wildcards) of the first row of the module doc's table that ``table`` takes,
+    read literally (product masks and arrays left out: the strategy below has none)."""
+    klass_keys = (("bInterfaceClass", "bInterfaceSubClass", "bInterfaceProtocol") if interface
+                  else ("bDeviceClass", "bDeviceSubClass", "bDeviceProtocol"))
+    vendor, product, release = "idVendor", "idProduct", "bcdDevice"
+    klass, sub, proto = klass_keys
+    def ok(key: str) -> bool:
+        return key in table and (table[key] == "*" or nub.get_property(key) == table[key])
+
+    def optional(*names: str) -> bool:
+        return all(ok(k) or k not in table for k in names)
+
+    def absent(*names: str) -> bool:
+        return not any(k in table for k in names)
+
+    address = ("bConfigurationValue", "bInterfaceNumber") if interface else ()
+    addressed, unaddressed = all(ok(k) for k in address), absent(*address)
+    special = nub.get_property(klass) == 0xFF
+    # A "*" on the address keys counts on the two top rows for device personalities too.
+    counted = ("bConfigurationValue", "bInterfaceNumber")
+    rows = [
+        (100000, ok(vendor) and ok(product) and ok(release) and addressed
+         and optional(klass, sub, proto), (vendor, product, release, *counted, klass, sub, proto)),
+        (90000, ok(vendor) and ok(product) and addressed and optional(release, klass, sub, proto),
+         (vendor, product, release, *counted, klass, sub, proto)),
+        (80000, ok(vendor) and ok(sub) and ok(proto) and optional(klass)
+         and absent(product, release) and unaddressed and special, (vendor, klass, sub, proto)),
+        (70000, ok(vendor) and ok(sub) and optional(klass) and absent(proto, product, release)
+         and unaddressed and special, (vendor, klass, sub)),
+        (60000, ok(klass) and ok(sub) and ok(proto) and absent(vendor, product, release)
+         and unaddressed and not special, (klass, sub, proto)),
+        (50000, ok(klass) and ok(sub) and absent(proto, vendor, product, release)
+         and unaddressed and not special, (klass, sub)),
+    ]
+    for base, applies, names in rows:
+        if applies:
+            return base, sum(1 for k in names if table.get(k) == "*")
+    return None
+
+
+_USB_FIELDS = ("idVendor", "idProduct", "bcdDevice", "bConfigurationValue", "bInterfaceNumber",
+               "bDeviceClass", "bDeviceSubClass", "bDeviceProtocol", "bInterfaceClass",
+               "bInterfaceSubClass", "bInterfaceProtocol")
+
+
+@settings(max_examples=200, deadline=None)
+@given(st.dictionaries(st.sampled_from(_USB_FIELDS), st.sampled_from([0, 1, 2, 0xFF]),
+                       min_size=len(_USB_FIELDS), max_size=len(_USB_FIELDS)),
+       st.dictionaries(st.sampled_from(_USB_FIELDS), st.sampled_from([0, 1, 2, 0xFF, "*"]),
+                       max_size=6),
+       st.booleans())
+def test_the_ladder_takes_the_first_documented_row_and_explains_every_refusal(
+        props: dict[str, int], table: dict[str, Any], interface: bool) -> None:
+    nub = usb_nub("IOUSBHostInterface" if interface else "IOUSBHostDevice", props)
+    result = usb_score(nub, table, interface=interface)
+    row = _documented_row(nub, table, interface)
+    assert (result.base, result.wildcards) == (row if row is not None else (0, 0))
+    assert result.matched == (row is not None)
+    assert (usb_failure(nub, table, interface=interface) is None) == result.matched
+    assert match(nub, table) == ((True, result.score) if result.matched else (False, 0))

@@ -1,0 +1,87 @@
+"""What keeps the explorer local and read-only: host and origin checks, and safe headers.
+
+The explorer binds 127.0.0.1 by default, but a page on another site can still make the
+browser send requests there (and a DNS rebinding can make such a page look same-origin). So
+every request must name the host the explorer serves as (``127.0.0.1``, ``localhost``,
+``[::1]`` or the address it was bound to), a request that changes anything must come from the
+explorer's own page (its ``Origin``) with a JSON body, and every response forbids framing and
+inline scripts (``Content-Security-Policy``): property values are shown as text, and even a
+value that looks like HTML cannot run.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from urllib.parse import urlsplit
+
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
+
+from iokit_host.errors import Diagnostic
+from iokit_host.explorer.errors import error_response
+
+__all__ = ["LOCAL_HOSTS", "SECURITY_HEADERS", "Guard"]
+
+LOCAL_HOSTS = frozenset({"127.0.0.1", "localhost", "::1"})
+SECURITY_HEADERS = {
+    "content-security-policy": ("default-src 'self'; script-src 'self'; style-src 'self'; "
+                                "img-src 'self' data:; object-src 'none'; base-uri 'none'; "
+                                "frame-ancestors 'none'; form-action 'none'"),
+    "x-content-type-options": "nosniff",
+    "referrer-policy": "no-referrer",
+    "cache-control": "no-store",
+}
+
+
+class Guard:
+    """ASGI middleware: refuses foreign hosts and origins, adds :data:`SECURITY_HEADERS`.
+
+    :param hosts: the host names accepted besides :data:`LOCAL_HOSTS`; ``"*"`` accepts any
+        (an explorer bound to a non-local address on purpose).
+    """
+
+    def __init__(self, app: ASGIApp, hosts: Iterable[str] = ()) -> None:
+        self.app = app
+        self.hosts = LOCAL_HOSTS | {h.strip("[]").lower() for h in hosts}
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        headers = {k.decode("latin-1"): v.decode("latin-1") for k, v in scope["headers"]}
+        refusal = self._refusal(scope, headers)
+        if refusal is not None:
+            response = error_response(403, refusal)
+            await response(scope, receive, send)
+            return
+
+        async def send_with_headers(message: Message) -> None:
+            if message["type"] == "http.response.start":
+                extra = [(k.encode(), v.encode()) for k, v in SECURITY_HEADERS.items()]
+                message = {**message, "headers": [*message.get("headers", []), *extra]}
+            await send(message)
+
+        await self.app(scope, receive, send_with_headers)
+
+    def _refusal(self, scope: Scope, headers: dict[str, str]) -> Diagnostic | None:
+        host = _hostname(headers.get("host", ""))
+        if "*" not in self.hosts and host not in self.hosts:
+            return Diagnostic("explorer-host-refused",
+                              f"this explorer does not answer for host {host!r}",
+                              hint="open it as http://127.0.0.1:PORT/ (or the address it "
+                                   "printed)")
+        if scope["method"] in ("GET", "HEAD", "OPTIONS"):
+            return None
+        origin = headers.get("origin")
+        if origin is not None and _hostname(urlsplit(origin).netloc) != host:
+            return Diagnostic("explorer-origin-refused",
+                              f"a request from {origin!r} may not change this kernel",
+                              hint="use the explorer's own page")
+        return None
+
+
+def _hostname(netloc: str) -> str:
+    """``host`` of ``host:port`` or ``[v6]:port``, lower case."""
+    netloc = netloc.strip().lower()
+    if netloc.startswith("["):
+        return netloc[1:].split("]", 1)[0]
+    return netloc.rsplit(":", 1)[0] if netloc.count(":") == 1 else netloc

@@ -1,0 +1,211 @@
+"""Watching the registry: IORegistryExplorer's live updates, as a client of the kernel.
+
+IORegistryExplorer installs matching notifications and refreshes when services come and go.
+The watcher does the same on a connection of its own: matching notifications for every
+service's publication and termination (``IOServicePublish``, ``IOServiceTerminate``) trigger
+a new snapshot at once, and a slower poll catches what no notification announces (a property,
+a power state, a user client attached) while a page watches; with no page watching, a request
+older than the poll's period takes a fresh snapshot instead. Each snapshot that differs from the
+last becomes the current :class:`~.view.RegistryView`, and its :class:`~.changes.Changes` go to
+every browser watching (server-sent events). The poll's period grows with the snapshot's cost
+(20 times it, at least one second), so a big registry does not keep the kernel's work loop
+busy.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import threading
+import time
+from collections.abc import Callable
+from typing import Any
+
+from iokit_sdk.iokitlib.port import KernelConnectionError, MainPort
+from iokit_sdk.returns import IOReturnError
+
+from iokit_host.explorer.bridge import BridgeError, KernelBridge
+from iokit_host.explorer.changes import compare
+from iokit_host.explorer.view import RegistryView
+from iokit_host.server.snapshot import SnapshotError
+
+__all__ = ["LiveRegistry"]
+
+_NOTIFICATIONS = ("IOServicePublish", "IOServiceTerminate")
+_TURN_S = 0.25
+_MIN_POLL_S = 1.0
+_MAX_POLL_S = 30.0
+_RETRY_S = 2.0
+#: Messages waiting for one browser; past that it is told to reload what it shows.
+_QUEUE = 64
+
+
+class LiveRegistry:
+    """The current view of the kernel behind ``bridge``, kept fresh by a watcher thread."""
+
+    def __init__(self, bridge: KernelBridge) -> None:
+        self.bridge = bridge
+        self.gone: str | None = None
+        self._view: RegistryView | None = None
+        self._ready = threading.Event()
+        self._stop = threading.Event()
+        self._lock = threading.Lock()
+        self._refreshing = threading.Lock()  # one refresh at a time: views in order
+        self._taken_at = 0.0
+        self._period = _MIN_POLL_S
+        self._subscribers: list[tuple[asyncio.AbstractEventLoop, asyncio.Queue[Any]]] = []
+        self._thread: threading.Thread | None = None
+
+    # -- the view --------------------------------------------------------------------------
+    def view(self, timeout: float = 60.0) -> RegistryView:
+        """The latest view; waits for the first one.
+
+        :raises BridgeError: the kernel has not answered within ``timeout``.
+        """
+        if not self._ready.wait(timeout) or self._view is None:
+            raise BridgeError(self.gone or "the kernel has not sent its registry yet",
+                              file=self.bridge.path,
+                              hint="is 'iokit kernel' running on that socket?")
+        if not self._subscribers:  # nobody watches, so nobody polls: fresh on demand
+            self._refresh_if_older(self._period)
+        return self._view
+
+    def refresh_now(self) -> None:
+        """Take a snapshot now, on the bridge's connection (after events this server applied:
+        the page reads what it just did)."""
+        self._refresh(self.bridge.snapshot)
+
+    def _refresh_if_older(self, age_s: float) -> None:
+        with self._refreshing:
+            if time.monotonic() - self._taken_at > age_s:
+                self._refresh_locked(self.bridge.snapshot)
+
+    # -- subscribers (called on the web server's event loop) --------------------------------
+    def subscribe(self) -> asyncio.Queue[Any]:
+        queue: asyncio.Queue[Any] = asyncio.Queue(_QUEUE)
+        with self._lock:
+            self._subscribers.append((asyncio.get_running_loop(), queue))
+        return queue
+
+    def unsubscribe(self, queue: asyncio.Queue[Any]) -> None:
+        with self._lock:
+            self._subscribers = [(loop, q) for loop, q in self._subscribers if q is not queue]
+
+    def _broadcast(self, message: dict[str, Any]) -> None:
+        with self._lock:
+            subscribers = list(self._subscribers)
+        for loop, queue in subscribers:
+            try:
+                loop.call_soon_threadsafe(_offer, queue, message)
+            except RuntimeError:  # that loop has closed: the server is stopping
+                pass
+
+    # -- the watcher thread ------------------------------------------------------------------
+    def start(self) -> None:
+        self._thread = threading.Thread(target=self._run, name="iokit-explorer-watch",
+                                        daemon=True)
+        self._thread.start()
+
+    def stop(self) -> None:
+        self._stop.set()
+        if self._thread is not None:
+            self._thread.join(timeout=10)
+
+    def _run(self) -> None:
+        while not self._stop.is_set():
+            try:
+                port = self.bridge.connect("iokit explorer (watch)")
+            except BridgeError as error:
+                self._lost(str(error.diagnostic.message))
+                self._stop.wait(_RETRY_S)
+                continue
+            try:
+                self._watch(port)
+            except (KernelConnectionError, BridgeError, IOReturnError) as error:
+                self._lost(f"the kernel went away: {error}")
+            finally:
+                port.close()
+            self._stop.wait(_RETRY_S)
+
+    def _lost(self, reason: str) -> None:
+        if self.gone is None:
+            self.gone = reason
+            self._broadcast({"kind": "gone", "message": reason})
+        self._ready.set()  # waiting readers get the reason now, not after their timeout
+
+    def _watch(self, port: MainPort) -> None:
+        notifications = _subscribe(port)
+        due = 0.0
+        while not self._stop.is_set():
+            # The poll runs only while a page watches (or before the first view); an explorer
+            # nobody looks at costs the kernel nothing but its notifications.
+            polling = bool(self._subscribers) or self._view is None
+            if (polling and time.monotonic() >= due) or _drain(port, notifications):
+                started = time.monotonic()
+                self._refresh(lambda: dict(port.call("tool.registry")["snapshot"]))
+                cost = time.monotonic() - started
+                self._period = min(max(20 * cost, _MIN_POLL_S), _MAX_POLL_S)
+                due = time.monotonic() + self._period
+            port.wait(_TURN_S)
+            if port.closed_reason is not None:
+                raise KernelConnectionError(port.closed_reason, reference="kernel-gone")
+
+    def _refresh(self, take: Callable[[], dict[str, Any]]) -> None:
+        with self._refreshing:
+            self._refresh_locked(take)
+
+    def _refresh_locked(self, take: Callable[[], dict[str, Any]]) -> None:
+        snapshot = take()
+        self._taken_at = time.monotonic()
+        old = self._view
+        generation = (old.generation + 1) if old is not None else 1
+        try:
+            view = RegistryView(snapshot, generation)
+        except SnapshotError as error:
+            raise BridgeError(f"the kernel's snapshot cannot be read: {error}",
+                              reference="kernel-reply-invalid") from error
+        was_gone, self.gone = self.gone, None
+        if old is None:
+            self._view = view
+            self._ready.set()
+            return
+        changes = compare(old.records, view.records, generation)
+        if changes or was_gone:
+            self._view = view
+            self._broadcast({"kind": "changes", **changes.to_json()})
+
+
+def _subscribe(port: MainPort) -> int:
+    """A notification port with publish and terminate notifications for every service."""
+    handle = int(port.call("port_create")["port"])
+    for kind in _NOTIFICATIONS:
+        reply = port.call("add_matching", port=handle, type=kind,
+                          matching={"IOProviderClass": "IOService"})
+        _release(port, reply.get("objects") or [])
+    return handle
+
+
+def _drain(port: MainPort, handle: int) -> bool:
+    """True when notifications came; the objects they hand over are released at once (the
+    snapshot says everything about them)."""
+    queue = port.queue_for(handle)
+    if not queue:
+        return False
+    objects: list[int] = []
+    while queue:
+        note = queue.popleft()
+        objects.extend(o for o in note.get("objects") or () if isinstance(o, int))
+    _release(port, objects)
+    return True
+
+
+def _release(port: MainPort, objects: list[int]) -> None:
+    if objects:
+        port.call("release", objects=objects)
+
+
+def _offer(queue: asyncio.Queue[Any], message: dict[str, Any]) -> None:
+    if queue.full():  # a browser that does not read: it reloads what it shows instead
+        while not queue.empty():
+            queue.get_nowait()
+        message = {"kind": "resync"}
+    queue.put_nowait(message)

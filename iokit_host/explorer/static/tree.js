@@ -1,0 +1,217 @@
+// One plane as an outline, as IORegistryExplorer draws it: an ARIA tree (role tree, treeitem,
+// group) with a roving tab stop and the keyboard of the ARIA authoring practices. Subtrees
+// are built when first expanded, so a plane of thousands of entries stays quick; no recursion
+// (an explicit stack), as real registries can be deep.
+
+import { el, clear, label } from "./api.js";
+
+const AUTO_EXPAND_ENTRIES = 3000; // smaller planes open fully, as the default machine does
+const AUTO_EXPAND_DEPTH = 3;
+const MAX_DEPTH = 4096;
+
+export class RegistryTree {
+  constructor(root, onSelect) {
+    this.root = root;
+    this.onSelect = onSelect;
+    this.data = null;
+    this.selected = null;
+    this.open = new Set(); // path keys the user opened
+    this.shut = new Set(); // path keys the user closed
+    root.addEventListener("click", (event) => this.clicked(event));
+    root.addEventListener("keydown", (event) => this.key(event));
+  }
+
+  /** Draw ``plane`` (the /api/planes answer); entries in ``flash`` are highlighted. */
+  render(plane, flash = new Map()) {
+    const focusedId = document.activeElement && this.root.contains(document.activeElement)
+      ? document.activeElement.dataset.entryId : null;
+    this.data = plane;
+    this.big = Object.keys(plane.nodes).length > AUTO_EXPAND_ENTRIES;
+    this.root.setAttribute("aria-label", `${plane.plane} plane`);
+    clear(this.root);
+    this.build(this.root, [plane.root], 1, "", flash);
+    this.markSelected();
+    this.ensureTabStop();
+    if (focusedId) {
+      const again = this.root.querySelector(`[data-entry-id="${CSS.escape(focusedId)}"]`);
+      if (again) again.focus();
+    }
+  }
+
+  isOpen(key, depth) {
+    if (this.shut.has(key)) return false;
+    if (this.open.has(key)) return true;
+    return !this.big || depth < AUTO_EXPAND_DEPTH;
+  }
+
+  build(container, ids, depth, parentKey, flash) {
+    const stack = [];
+    for (let i = ids.length - 1; i >= 0; i--) {
+      stack.push([container, ids[i], depth, parentKey, i + 1, ids.length]);
+    }
+    while (stack.length) {
+      const [into, id, level, above, position, count] = stack.pop();
+      const node = this.data.nodes[id];
+      if (!node) continue;
+      const [name, location, cls, children] = node;
+      const key = `${above}/${id}`;
+      const expandable = children.length > 0 && level < MAX_DEPTH;
+      const opened = expandable && this.isOpen(key, level);
+      const item = el("li", {
+        role: "treeitem", "aria-level": level, "aria-setsize": count, "aria-posinset": position,
+        "aria-expanded": expandable ? String(opened) : null, "aria-selected": "false",
+        "aria-label": `${label(name, location)}, ${cls}`, tabindex: "-1",
+        "data-entry-id": id, "data-key": key,
+        class: flash.has(String(id)) ? `flash flash-${flash.get(String(id))}` : null,
+      },
+      el("span", { class: "row" },
+        el("span", { class: "twisty", "aria-hidden": "true",
+                     text: expandable ? (opened ? "▾" : "▸") : "" }),
+        el("span", { class: "name", text: label(name, location) }),
+        el("span", { class: "class", text: cls })));
+      into.append(item);
+      if (opened) {
+        const group = el("ul", { role: "group" });
+        item.append(group);
+        for (let i = children.length - 1; i >= 0; i--) {
+          stack.push([group, children[i], level + 1, key, i + 1, children.length]);
+        }
+      }
+    }
+  }
+
+  items() {
+    return Array.from(this.root.querySelectorAll('[role="treeitem"]'))
+      .filter((item) => item.offsetParent !== null || item === document.activeElement);
+  }
+
+  ensureTabStop() {
+    const current = this.root.querySelector('[role="treeitem"][tabindex="0"]');
+    if (current) return;
+    const first = this.root.querySelector('[aria-selected="true"]')
+      || this.root.querySelector('[role="treeitem"]');
+    if (first) first.tabIndex = 0;
+  }
+
+  markSelected() {
+    for (const item of this.root.querySelectorAll('[aria-selected="true"]')) {
+      item.setAttribute("aria-selected", "false");
+    }
+    if (this.selected === null) return;
+    for (const item of this.root.querySelectorAll(
+      `[data-entry-id="${CSS.escape(String(this.selected))}"]`)) {
+      item.setAttribute("aria-selected", "true");
+    }
+  }
+
+  moveTabStop(item) {
+    for (const other of this.root.querySelectorAll('[role="treeitem"][tabindex="0"]')) {
+      other.tabIndex = -1;
+    }
+    item.tabIndex = 0;
+    item.focus();
+  }
+
+  choose(item) {
+    this.selected = Number(item.dataset.entryId);
+    this.markSelected();
+    this.moveTabStop(item);
+    this.onSelect(this.selected);
+  }
+
+  toggle(item, wanted) {
+    const expanded = item.getAttribute("aria-expanded");
+    if (expanded === null) return false;
+    const opened = expanded === "true";
+    const next = wanted === undefined ? !opened : wanted;
+    if (next === opened) return false;
+    const key = item.dataset.key;
+    if (next) { this.open.add(key); this.shut.delete(key); }
+    else { this.shut.add(key); this.open.delete(key); }
+    item.setAttribute("aria-expanded", String(next));
+    item.querySelector(".twisty").textContent = next ? "▾" : "▸";
+    const group = item.querySelector(':scope > [role="group"]');
+    if (next && !group) {
+      const ul = el("ul", { role: "group" });
+      item.append(ul);
+      const id = item.dataset.entryId;
+      this.build(ul, this.data.nodes[id][3], Number(item.getAttribute("aria-level")) + 1, key,
+                 new Map());
+      this.markSelected();
+    } else if (group) {
+      group.hidden = !next;
+    }
+    return true;
+  }
+
+  clicked(event) {
+    const item = event.target.closest('[role="treeitem"]');
+    if (!item) return;
+    event.stopPropagation();
+    if (event.target.classList.contains("twisty")) this.toggle(item);
+    else this.choose(item);
+  }
+
+  key(event) {
+    const item = event.target.closest('[role="treeitem"]');
+    if (!item) return;
+    const visible = this.items();
+    const at = visible.indexOf(item);
+    const go = (target) => { if (target) { event.preventDefault(); this.moveTabStop(target); } };
+    switch (event.key) {
+      case "ArrowDown": go(visible[at + 1]); break;
+      case "ArrowUp": go(visible[at - 1]); break;
+      case "Home": go(visible[0]); break;
+      case "End": go(visible[visible.length - 1]); break;
+      case "ArrowRight":
+        event.preventDefault();
+        if (!this.toggle(item, true) && item.getAttribute("aria-expanded") === "true") {
+          go(item.querySelector('[role="group"] > [role="treeitem"]'));
+        }
+        break;
+      case "ArrowLeft":
+        event.preventDefault();
+        if (!this.toggle(item, false)) go(item.parentElement.closest('[role="treeitem"]'));
+        break;
+      case "Enter": case " ":
+        event.preventDefault();
+        this.choose(item);
+        break;
+      default:
+    }
+  }
+
+  /** Open the ancestors of ``id`` and select it (a search result, a link). */
+  reveal(id) {
+    if (!this.data || !this.data.nodes[id]) return false;
+    const parents = new Map();
+    const stack = [this.data.root];
+    while (stack.length) {
+      const current = stack.pop();
+      for (const child of this.data.nodes[current][3]) {
+        if (!parents.has(child) && child !== this.data.root) {
+          parents.set(child, current);
+          stack.push(child);
+        }
+      }
+    }
+    const chain = [];
+    for (let at = id; at !== undefined && at !== this.data.root; at = parents.get(at)) {
+      chain.unshift(at);
+    }
+    let key = `/${this.data.root}`;
+    this.open.add(key);
+    this.shut.delete(key);
+    for (const step of chain.slice(0, -1)) {
+      key += `/${step}`;
+      this.open.add(key);
+      this.shut.delete(key);
+    }
+    this.render(this.data);
+    const item = this.root.querySelector(`[data-entry-id="${CSS.escape(String(id))}"]`);
+    if (!item) return false;
+    this.choose(item);
+    item.scrollIntoView({ block: "center" });
+    return true;
+  }
+}

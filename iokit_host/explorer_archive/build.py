@@ -1,0 +1,212 @@
+"""From an archive's entries to a :class:`MachineModel` with every plane (IORegistryExplorer's
+view of a whole registry, booted again).
+
+The rules, each a choice documented here:
+
+- **Root.** The entry marked ``isRegistryRoot`` (else the one named ``Root`` with no parents)
+  is the registry root; its properties become the model's ``root_properties`` (the OS build
+  that chooses among class facts). Its first child in the IOService plane is the platform
+  device, the model's root nub.
+- **IOService.** The IOService tree is walked from the platform device through each entry's
+  ordered ``childrenInPlanes``. An entry is placed where it is first reached (as ``ioreg``
+  prints it first there); each further IOService parent becomes a :class:`PlaneLink` into
+  IOService, as the text importer does for re-printed entries. A child that is already above
+  its parent is a damaged link and is dropped. IOService-plane entries that hold a matched
+  personality's copy are recorded drivers (:func:`~iokit_host.ioreg_import.is_recorded_driver`).
+- **Other planes.** Every entry's parents in every other plane (IODeviceTree, IOPower,
+  IOACPIPlane, IOUSB, IOFireWire, ...) become links with its name and location there (when
+  they differ from its global ones) and its position among the parent's children. Entries in
+  no IOService position go to ``MachineModel.entries``. A link that would close a loop in its
+  plane is dropped and reported. Entries linked nowhere (user clients closed while the archive
+  was being saved) are left out, as ``ioreg`` would not show them; their chains still count.
+- **State.** Each entry keeps its recorded state, busy count and bundle as an
+  :class:`EntryRecord`; the machine builder restores it on what the kernel does not register.
+- **Class chains.** Every entry's ``inheritance`` gives ``MachineModel.classes`` (the first
+  superclass recorded for a class is kept); they are the machine's own ancestry.
+"""
+
+from __future__ import annotations
+
+from itertools import pairwise
+
+from iokit_sdk.keys import SERVICE_PLANE, STANDARD_PLANES
+
+from iokit_host.explorer_archive.damage import BAD_LINK, ArchiveDamage
+from iokit_host.explorer_archive.entries import ArchiveEntry
+from iokit_host.explorer_archive.errors import ArchiveInvalid
+from iokit_host.ioreg_import import is_recorded_driver
+from iokit_host.machine.links import find_loop
+from iokit_host.machine.model import MachineModel, NubSpec, PlaneLink
+
+__all__ = ["build_archive_model", "entry_id"]
+
+
+def entry_id(index: int) -> str:
+    """The model id of the entry at ``$objects[index]``."""
+    return f"object-{index}"
+
+
+def build_archive_model(entries: dict[int, ArchiveEntry], *, source: str,
+                        damage: ArchiveDamage) -> MachineModel:
+    """The machine model of an archive's entries (see the module doc).
+
+    :raises ArchiveInvalid: when no registry root with an IOService child is left.
+    """
+    root = _root(entries, source)
+    service = root.children.get(SERVICE_PLANE, ())
+    if not service:
+        raise ArchiveInvalid("the registry root has no child in the IOService plane",
+                             file=source, key=f"$objects[{root.index}].childrenInPlanes",
+                             hint="save the whole registry (all planes) in IORegistryExplorer")
+    platform = entries[service[0]]
+    tree_parent = _service_tree(platform, entries, damage)
+    links = _plane_links(entries, root, tree_parent, damage)
+    specs = _specs(platform, entries, tree_parent, links)
+    # Entries outside the IOService tree that link somewhere, or that a link names as parent
+    # (an IOPowerConnection whose own parent was never recorded): the rest are unreachable.
+    named = {link.parent for kept in links.values() for link in kept}
+    outside = tuple(_spec(entries[i], links.get(i, ()), ()) for i in entries
+                    if i not in tree_parent and i != root.index
+                    and (links.get(i) or entry_id(i) in named))
+    planes = sorted({plane for entry in entries.values() for plane in entry.parents}
+                    - {*STANDARD_PLANES})
+    drivers = sum(1 for _, nub in specs.walk() if nub.recorded_driver)
+    return MachineModel(
+        name=platform.name.lower(),
+        description=f"{platform.name} from an IORegistryExplorer archive ({len(tree_parent)} "
+                    f"IOService entries, {len(outside)} in other planes only, {drivers} "
+                    "recorded drivers)",
+        root=specs, classes=_classes(entries), planes=tuple(planes), source=source,
+        root_properties=dict(root.properties), diagnostics=damage.diagnostics(),
+        entries=outside)
+
+
+def _root(entries: dict[int, ArchiveEntry], source: str) -> ArchiveEntry:
+    marked = [entry for entry in entries.values() if entry.is_root]
+    if not marked:
+        marked = [entry for entry in entries.values()
+                  if entry.name == "Root" and not any(entry.parents.values())]
+    if not marked:
+        raise ArchiveInvalid("the archive holds no registry root", file=source,
+                             key="$top.root.registryEntries",
+                             hint="save the whole registry in IORegistryExplorer")
+    return marked[0]
+
+
+def _service_tree(platform: ArchiveEntry, entries: dict[int, ArchiveEntry],
+                  damage: ArchiveDamage) -> dict[int, int | None]:
+    """Entry index -> its parent in the IOService tree (None for the platform device)."""
+    parent_of: dict[int, int | None] = {platform.index: None}
+    stack = [platform.index]
+    while stack:
+        index = stack.pop()
+        fresh = [child for child in entries[index].children.get(SERVICE_PLANE, ())
+                 if child not in parent_of]
+        for child in fresh:
+            parent_of[child] = index
+        stack.extend(reversed(fresh))
+    return parent_of
+
+
+def _plane_links(entries: dict[int, ArchiveEntry], root: ArchiveEntry,
+                 tree_parent: dict[int, int | None], damage: ArchiveDamage
+                 ) -> dict[int, tuple[PlaneLink, ...]]:
+    """Each entry's links beside its IOService tree position, loops dropped."""
+    raw: dict[int, list[tuple[str, int]]] = {}
+    for index, entry in entries.items():
+        if index == root.index:
+            continue
+        for plane, parents in entry.parents.items():
+            for parent in parents:
+                in_tree = plane == SERVICE_PLANE and (tree_parent.get(index) == parent
+                                                     or parent == root.index)
+                if not in_tree and not (plane == SERVICE_PLANE and index not in tree_parent):
+                    raw.setdefault(index, []).append((plane, parent))
+    _drop_loops(raw, tree_parent, damage)
+    links: dict[int, tuple[PlaneLink, ...]] = {}
+    for index, pairs in raw.items():
+        entry = entries[index]
+        links[index] = tuple(_link(entry, plane, parent, entries, root) for plane, parent in pairs)
+    return links
+
+
+def _link(entry: ArchiveEntry, plane: str, parent: int, entries: dict[int, ArchiveEntry],
+          root: ArchiveEntry) -> PlaneLink:
+    name = entry.names.get(plane)
+    location = entry.locations.get(plane)
+    siblings = entries[parent].children.get(plane, ())
+    return PlaneLink(
+        plane=plane, parent=None if parent == root.index else entry_id(parent),
+        name=name if name is not None and name != entry.name else None,
+        location=location if location is not None and location != entry.location else None,
+        order=siblings.index(entry.index) if entry.index in siblings else None)
+
+
+def _drop_loops(raw: dict[int, list[tuple[str, int]]], tree_parent: dict[int, int | None],
+                damage: ArchiveDamage) -> None:
+    """Remove, one at a time, each link that closes a loop in its plane (the registry would
+    refuse it), counting the IOService tree's own links."""
+    for plane in {plane for pairs in raw.values() for plane, _ in pairs}:
+        while True:
+            edges: dict[int, list[tuple[int, int]]] = {}
+            for index, pairs in raw.items():
+                for number, (link_plane, parent) in enumerate(pairs):
+                    if link_plane == plane:
+                        edges.setdefault(index, []).append((parent, number))
+            if plane == SERVICE_PLANE:
+                for child, above in tree_parent.items():
+                    if above is not None:
+                        edges.setdefault(child, []).append((above, -1))
+            found = find_loop(edges)
+            if found is None:
+                break
+            index, number = found
+            damage.note(BAD_LINK, f"$objects[{index}].parentsInPlanes.{plane}",
+                        f"links object {index} below object {raw[index][number][1]}, which "
+                        "is below it already")
+            del raw[index][number]
+
+
+def _specs(platform: ArchiveEntry, entries: dict[int, ArchiveEntry],
+           tree_parent: dict[int, int | None], links: dict[int, tuple[PlaneLink, ...]]
+           ) -> NubSpec:
+    """The IOService tree as NubSpecs, built bottom-up without recursion."""
+    children: dict[int, list[int]] = {}
+    for index, parent in tree_parent.items():
+        if parent is not None:
+            children.setdefault(parent, []).append(index)
+    order: list[int] = []
+    stack = [platform.index]
+    while stack:
+        index = stack.pop()
+        order.append(index)
+        stack.extend(children.get(index, ()))
+    built: dict[int, NubSpec] = {}
+    for index in reversed(order):
+        kids = tuple(built.pop(child) for child in _in_order(entries[index], children))
+        built[index] = _spec(entries[index], links.get(index, ()), kids, service=True)
+    return built[platform.index]
+
+
+def _in_order(entry: ArchiveEntry, children: dict[int, list[int]]) -> list[int]:
+    placed = set(children.get(entry.index, ()))
+    return [child for child in entry.children.get(SERVICE_PLANE, ()) if child in placed]
+
+
+def _spec(entry: ArchiveEntry, links: tuple[PlaneLink, ...], children: tuple[NubSpec, ...],
+          *, service: bool = False) -> NubSpec:
+    return NubSpec(
+        class_name=entry.class_name,
+        name=None if entry.name == entry.class_name else entry.name,
+        location=entry.location, properties=dict(entry.properties), children=children,
+        id=entry_id(entry.index), planes=links,
+        recorded_driver=service and is_recorded_driver(entry.properties),
+        record=entry.record)
+
+
+def _classes(entries: dict[int, ArchiveEntry]) -> dict[str, str]:
+    classes: dict[str, str] = {}
+    for entry in entries.values():
+        for child, parent in pairwise(entry.inheritance):
+            classes.setdefault(child, parent)
+    return classes

@@ -1,0 +1,87 @@
+"""Damage in an IORegistryExplorer archive: what reading it tolerated, one warning per kind.
+
+No IOKit counterpart (IORegistryExplorer refuses a damaged file whole). Archives people attach
+have passed through mail, zips and editors; the reader keeps every entry it can and reports each
+kind of damage once, with how often it occurred and the first object and key it occurred at
+(``$objects[1234].properties``). With ``strict`` the first damage refuses the archive instead.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from iokit_host.errors import Diagnostic, Severity
+from iokit_host.explorer_archive.errors import ArchiveInvalid
+
+__all__ = ["BAD_ENTRY", "BAD_FIELD", "BAD_LINK", "BAD_PROPERTIES", "TOO_LARGE", "ArchiveDamage",
+           "ArchiveDamageKind"]
+
+
+@dataclass(frozen=True, slots=True)
+class ArchiveDamageKind:
+    """One kind of damage: its stable reference, what it is, what the reader did about it."""
+
+    reference: str
+    what: str
+    outcome: str
+    hint: str
+
+
+_SAVE_AGAIN = "save the registry again in IORegistryExplorer and attach the file unedited"
+BAD_ENTRY = ArchiveDamageKind(
+    "ioreg-archive-bad-entry", "registry entries that cannot be read (no name or class chain, "
+    "or not an entry at all)", "those entries dropped, with their links", _SAVE_AGAIN)
+BAD_LINK = ArchiveDamageKind(
+    "ioreg-archive-bad-link", "plane links to entries the archive does not hold, or that "
+    "would put an entry below itself", "those links dropped", _SAVE_AGAIN)
+BAD_PROPERTIES = ArchiveDamageKind(
+    "ioreg-archive-bad-properties", "property tables or values that cannot be read",
+    "those properties dropped, the entries kept", _SAVE_AGAIN)
+BAD_FIELD = ArchiveDamageKind(
+    "ioreg-archive-bad-field", "entry fields (state, busy count, bundle, location, plane "
+    "names) that cannot be read", "those fields left at their defaults", _SAVE_AGAIN)
+TOO_LARGE = ArchiveDamageKind(
+    "ioreg-archive-too-large", "more entries than any registry holds",
+    "the rest was not read", "a registry holds a few thousand entries")
+
+
+@dataclass(slots=True)
+class _Tally:
+    count: int
+    where: str
+    detail: str
+
+
+class ArchiveDamage:
+    """The damage met while reading one archive (see the module doc)."""
+
+    __slots__ = ("_tallies", "source", "strict")
+
+    def __init__(self, source: str, *, strict: bool) -> None:
+        self.source = source
+        self.strict = strict
+        self._tallies: dict[ArchiveDamageKind, _Tally] = {}
+
+    def note(self, kind: ArchiveDamageKind, where: str, detail: str) -> None:
+        """Record one occurrence at ``where`` (object and key); strict: refuse the archive."""
+        if self.strict:
+            raise ArchiveInvalid(detail, file=self.source, key=where,
+                                 hint=f"{kind.hint}; strict mode refuses a damaged archive, "
+                                      f"without it the rest imports ({kind.outcome})")
+        tally = self._tallies.get(kind)
+        if tally is None:
+            self._tallies[kind] = _Tally(1, where, detail)
+        else:
+            tally.count += 1
+
+    def kinds(self) -> frozenset[str]:
+        return frozenset(kind.reference for kind in self._tallies)
+
+    def diagnostics(self) -> tuple[Diagnostic, ...]:
+        """One warning per kind, in the order the kinds were first met."""
+        return tuple(
+            Diagnostic(kind.reference, f"{kind.what}: {tally.count}, the first at "
+                       f"{tally.where} ({tally.detail}); {kind.outcome}", file=self.source,
+                       key=tally.where, hint=kind.hint, severity=Severity.WARNING,
+                       context={"count": tally.count})
+            for kind, tally in self._tallies.items())

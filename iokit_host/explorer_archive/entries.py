@@ -1,0 +1,289 @@
+"""The registry entries an IORegistryExplorer archive holds (its ``RexRegistryEntry`` objects).
+
+Each entry records what IOKitLib reported for one ``io_registry_entry_t`` when the archive was
+saved: ``name`` and ``location`` (``IORegistryEntryGetName``/``GetLocationInPlane``),
+``namesInPlanes``/``locationsInPlanes`` (per plane), ``parentsInPlanes``/``childrenInPlanes``
+(the links, per plane, in order), ``inheritance`` (the class chain ``IOObjectCopySuperclass``
+walks, most derived first), ``bundleID`` (``IOObjectCopyBundleIdentifierForClass``),
+``isRegistered``/``isMatched``/``isActive`` and ``busyCount`` (``IOServiceGetBusyState``), and
+``properties`` (``IORegistryEntryCreateCFProperties`` as an XML property list).
+
+:func:`read_entries` finds every entry (the data store's ``registryEntries``, and anything a
+link reaches) on an explicit stack, and reads each on its own: a field that cannot be read is
+left at its default, an entry without a class chain or name is dropped, a link to an object
+that is no entry is dropped; each is reported once per kind (:mod:`.damage`).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from typing import Any
+
+from iokit_host.explorer_archive.damage import (
+    BAD_ENTRY,
+    BAD_FIELD,
+    BAD_LINK,
+    BAD_PROPERTIES,
+    TOO_LARGE,
+    ArchiveDamage,
+)
+from iokit_host.explorer_archive.keyed import ArchiveFault, KeyedArchive
+from iokit_host.explorer_archive.plistdata import PlistUnreadable, load_plist
+from iokit_host.ioreg_import.cfvalues import CFValueError, typed_value
+from iokit_host.machine.model import EntryRecord
+
+__all__ = ["MAX_ENTRIES", "ArchiveEntry", "read_entries"]
+
+#: Far above any registry (real archives hold under a thousand entries).
+MAX_ENTRIES = 50_000
+_ENTRY_CLASS = "RexRegistryEntry"
+
+
+@dataclass(frozen=True, slots=True)
+class ArchiveEntry:
+    """One registry entry as the archive recorded it.
+
+    :param index: its object's index in ``$objects``, which links use.
+    :param inheritance: its class chain, most derived first (``OSObject`` left out).
+    :param parents: per plane, the indexes of its parents there, provider first.
+    :param children: per plane, the indexes of its children there, in order.
+    """
+
+    index: int
+    name: str
+    inheritance: tuple[str, ...]
+    location: str | None = None
+    names: Mapping[str, str] = field(default_factory=dict)
+    locations: Mapping[str, str] = field(default_factory=dict)
+    parents: Mapping[str, tuple[int, ...]] = field(default_factory=dict)
+    children: Mapping[str, tuple[int, ...]] = field(default_factory=dict)
+    properties: Mapping[str, Any] = field(default_factory=dict)
+    record: EntryRecord = field(default_factory=EntryRecord)
+    is_root: bool = False
+
+    @property
+    def class_name(self) -> str:
+        return self.inheritance[0]
+
+
+def read_entries(archive: KeyedArchive, damage: ArchiveDamage) -> dict[int, ArchiveEntry]:
+    """Every readable entry of the archive by object index (see the module doc)."""
+    pending = _listed(archive, damage)
+    pending.reverse()
+    seen = set(pending)
+    entries: dict[int, ArchiveEntry] = {}
+    while pending:
+        index = pending.pop()
+        if len(entries) >= MAX_ENTRIES:
+            damage.note(TOO_LARGE, f"$objects[{index}]", f"more than {MAX_ENTRIES} entries")
+            break
+        entry = _read_entry(archive, index, damage)
+        if entry is None:
+            continue
+        entries[index] = entry
+        for links in (entry.children, entry.parents):
+            for linked in links.values():
+                fresh = [i for i in linked if i not in seen]
+                seen.update(fresh)
+                pending.extend(reversed(fresh))
+    return _without_dangling(entries, damage)
+
+
+def _listed(archive: KeyedArchive, damage: ArchiveDamage) -> list[int]:
+    """The data store's ``registryEntries``, as indexes."""
+    try:
+        store = archive.record(archive.index(archive.top.get("root"), "$top.root"))
+        refs = archive.array(store.get("registryEntries"), "$top.root.registryEntries")
+    except ArchiveFault as fault:
+        damage.note(BAD_ENTRY, fault.where, fault.reason)
+        return []
+    found: list[int] = []
+    for number, ref in enumerate(refs):
+        try:
+            found.append(archive.index(ref, f"$top.root.registryEntries[{number}]"))
+        except ArchiveFault as fault:
+            damage.note(BAD_LINK, fault.where, fault.reason)
+    return list(dict.fromkeys(found))
+
+
+def _read_entry(archive: KeyedArchive, index: int, damage: ArchiveDamage
+                ) -> ArchiveEntry | None:
+    where = f"$objects[{index}]"
+    try:
+        record = archive.record(index)
+        if archive.class_name(record, where) not in (_ENTRY_CLASS, None):
+            raise ArchiveFault(where, "not a registry entry "
+                               f"({archive.class_name(record, where)})")
+        inheritance = _inheritance(archive, record, where)
+        name = archive.string(record.get("name"), f"{where}.name") or inheritance[0]
+    except ArchiveFault as fault:
+        damage.note(BAD_ENTRY, fault.where, fault.reason)
+        return None
+    fields = _Fields(archive, record, where, damage)
+    return ArchiveEntry(
+        index=index, name=name, inheritance=inheritance,
+        location=fields.optional_string("location"),
+        names=fields.strings_in_planes("namesInPlanes"),
+        locations=fields.strings_in_planes("locationsInPlanes"),
+        parents=fields.links("parentsInPlanes"), children=fields.links("childrenInPlanes"),
+        properties=_properties(archive, record, where, damage),
+        record=fields.entry_record(),
+        is_root=fields.flag("isRegistryRoot", False))
+
+
+def _inheritance(archive: KeyedArchive, record: Mapping[str, Any], where: str
+                 ) -> tuple[str, ...]:
+    key = f"{where}.inheritance"
+    chain: list[str] = []
+    for number, ref in enumerate(archive.array(record.get("inheritance"), key)):
+        name = archive.string(ref, f"{key}[{number}]")
+        if not name:
+            raise ArchiveFault(f"{key}[{number}]", "a class chain holds an empty name")
+        if name != "OSObject":
+            chain.append(name)
+    if not chain:
+        raise ArchiveFault(key, "the entry records no class")
+    if len(set(chain)) != len(chain):
+        raise ArchiveFault(key, f"the class chain {':'.join(chain)} names a class twice")
+    return tuple(chain)
+
+
+class _Fields:
+    """Reading an entry's optional fields, each on its own: damage leaves a default."""
+
+    def __init__(self, archive: KeyedArchive, record: Mapping[str, Any], where: str,
+                 damage: ArchiveDamage) -> None:
+        self.archive, self.record, self.where, self.damage = archive, record, where, damage
+
+    def fault(self, fault: ArchiveFault, kind: Any = BAD_FIELD) -> None:
+        self.damage.note(kind, fault.where, fault.reason)
+
+    def optional_string(self, key: str) -> str | None:
+        try:
+            return self.archive.string(self.record.get(key), f"{self.where}.{key}")
+        except ArchiveFault as fault:
+            self.fault(fault)
+            return None
+
+    def flag(self, key: str, default: bool) -> bool:
+        try:
+            value = self.archive.scalar(self.record, key, bool, self.where)
+        except ArchiveFault as fault:
+            self.fault(fault)
+            return default
+        return default if value is None else bool(value)
+
+    def entry_record(self) -> EntryRecord:
+        try:
+            busy = self.archive.scalar(self.record, "busyCount", int, self.where) or 0
+        except ArchiveFault as fault:
+            self.fault(fault)
+            busy = 0
+        return EntryRecord(
+            registered=self.flag("isRegistered", True), matched=self.flag("isMatched", True),
+            active=self.flag("isActive", True), busy=max(0, min(busy, 1 << 31)),
+            bundle_id=self.optional_string("bundleID"))
+
+    def strings_in_planes(self, key: str) -> dict[str, str]:
+        where = f"{self.where}.{key}"
+        try:
+            refs = self.archive.strings_by_key(self.record.get(key), where)
+        except ArchiveFault as fault:
+            self.fault(fault)
+            return {}
+        found: dict[str, str] = {}
+        for plane, ref in refs.items():
+            try:
+                text = self.archive.string(ref, f"{where}.{plane}")
+            except ArchiveFault as fault:
+                self.fault(fault)
+                continue
+            if text is not None:
+                found[plane] = text
+        return found
+
+    def links(self, key: str) -> dict[str, tuple[int, ...]]:
+        where = f"{self.where}.{key}"
+        try:
+            refs = self.archive.strings_by_key(self.record.get(key), where)
+        except ArchiveFault as fault:
+            self.fault(fault, BAD_LINK)
+            return {}
+        found: dict[str, tuple[int, ...]] = {}
+        for plane, ref in refs.items():
+            try:
+                items = self.archive.array(ref, f"{where}.{plane}")
+            except ArchiveFault as fault:
+                self.fault(fault, BAD_LINK)
+                continue
+            indexes: list[int] = []
+            for number, item in enumerate(items):
+                try:
+                    indexes.append(self.archive.index(item, f"{where}.{plane}[{number}]"))
+                except ArchiveFault as fault:
+                    self.fault(fault, BAD_LINK)
+            found[plane] = tuple(dict.fromkeys(indexes))
+        return found
+
+
+def _properties(archive: KeyedArchive, record: Mapping[str, Any], where: str,
+                damage: ArchiveDamage) -> dict[str, Any]:
+    """The entry's properties, typed; a value that cannot be read is dropped alone."""
+    key = f"{where}.properties"
+    try:
+        blob = archive.get(record.get("properties"), key)
+    except ArchiveFault as fault:
+        damage.note(BAD_PROPERTIES, fault.where, fault.reason)
+        return {}
+    if blob is None or blob == "$null":
+        return {}
+    if isinstance(blob, Mapping) and isinstance(blob.get("NS.data"), bytes):
+        blob = blob["NS.data"]  # an NSMutableData
+    if not isinstance(blob, bytes):
+        damage.note(BAD_PROPERTIES, key, "expected a property list's data")
+        return {}
+    try:
+        table = load_plist(blob, values=True)
+    except PlistUnreadable as error:
+        damage.note(BAD_PROPERTIES, key, f"not a property list ({error.reason})")
+        return {}
+    if not isinstance(table, dict):
+        damage.note(BAD_PROPERTIES, key, "the property list is not a dictionary")
+        return {}
+    properties: dict[str, Any] = {}
+    for name, value in table.items():
+        try:
+            properties[name] = typed_value(value, name)
+        except CFValueError as error:
+            damage.note(BAD_PROPERTIES, f"{key}.{error.path}", error.reason)
+    return properties
+
+
+def _without_dangling(entries: dict[int, ArchiveEntry], damage: ArchiveDamage
+                      ) -> dict[int, ArchiveEntry]:
+    """Entries whose links name only entries that were read; the rest dropped and noted."""
+    kept: dict[int, ArchiveEntry] = {}
+    for index, entry in entries.items():
+        parents = _known(entry.parents, entries, f"$objects[{index}].parentsInPlanes", damage)
+        children = _known(entry.children, entries, f"$objects[{index}].childrenInPlanes",
+                          damage)
+        kept[index] = ArchiveEntry(
+            index=entry.index, name=entry.name, inheritance=entry.inheritance,
+            location=entry.location, names=entry.names, locations=entry.locations,
+            parents=parents, children=children, properties=entry.properties,
+            record=entry.record, is_root=entry.is_root)
+    return kept
+
+
+def _known(links: Mapping[str, tuple[int, ...]], entries: Mapping[int, ArchiveEntry],
+           where: str, damage: ArchiveDamage) -> dict[str, tuple[int, ...]]:
+    found: dict[str, tuple[int, ...]] = {}
+    for plane, indexes in links.items():
+        good = tuple(i for i in indexes if i in entries)
+        if len(good) != len(indexes):
+            missing = next(i for i in indexes if i not in entries)
+            damage.note(BAD_LINK, f"{where}.{plane}", f"links to object {missing}, which is "
+                        "not a readable registry entry")
+        found[plane] = good
+    return found

@@ -1,0 +1,55 @@
+"""Loading a property list from untrusted bytes (CoreFoundation's ``CFPropertyListCreateWithData``
+as IORegistryExplorer calls it on an archive and on each entry's properties).
+
+A binary plist is checked for its shape first (:func:`iokit_host.kext.plistshape.check_binary`:
+nesting, cycles, items), because ``plistlib``'s binary reader recurses and builds cycles; the
+XML reader keeps its own stack and refuses entity declarations (XML goes through the kext
+reader's fast path, :func:`iokit_host.kext.plistxml.loads`, which gives ``plistlib``'s values). Every failure, whatever
+``plistlib`` raised, becomes one :class:`PlistUnreadable` with a short reason.
+"""
+
+from __future__ import annotations
+
+import plistlib
+import struct
+from typing import Any
+from xml.parsers.expat import ExpatError
+
+from iokit_host.kext.plistshape import PlistShapeError, check_binary
+from iokit_host.kext.plistxml import loads as loads_xml
+
+__all__ = ["PlistUnreadable", "load_plist"]
+
+#: What ``plistlib`` raises on malformed input (``InvalidFileException`` is a ValueError).
+_PLISTLIB_ERRORS = (ValueError, TypeError, KeyError, IndexError, AttributeError,
+                    OverflowError, RecursionError, MemoryError, struct.error, ExpatError)
+
+
+class PlistUnreadable(Exception):
+    """The bytes are not a readable property list; ``reason`` says why, briefly."""
+
+    def __init__(self, reason: str) -> None:
+        super().__init__(reason)
+        self.reason = reason
+
+
+def load_plist(data: bytes, *, values: bool = False) -> Any:
+    """The value of a property list's bytes (binary or XML).
+
+    :param values: the plist is one entry's property table, held to the limits of property
+        values (depth, items): read by the kext reader's fast path, which checks them (an
+        archive holds ~800 such tables). Otherwise a whole document, which ``ioreg -a`` nests
+        as deep as the registry: read by ``plistlib``'s XML reader, which keeps its own stack.
+    """
+    try:
+        if data[:8] == b"bplist00":
+            check_binary(data)
+            return plistlib.loads(data)
+        return loads_xml(data) if values else plistlib.loads(data)
+    except PlistShapeError as error:
+        raise PlistUnreadable(str(error)) from None
+    except RecursionError:
+        raise PlistUnreadable("nested too deeply") from None
+    except _PLISTLIB_ERRORS as error:
+        text = str(error).strip() or type(error).__name__
+        raise PlistUnreadable(text if len(text) <= 160 else text[:157] + "...") from None

@@ -1,0 +1,278 @@
+"""ioreg's property values read in one loop: the fast path of :mod:`.values` for well-formed text.
+
+A real dump is mostly property values (one ``IOKitDiagnostics`` line is 400 KB of nested
+dictionaries), and :mod:`.values` reads them a character class at a time through a method
+per token. This reads the same grammar with one regular expression per token and an explicit
+stack of open containers (no recursion), giving exactly the values :mod:`.values` gives.
+Plain containers (strings free of syntax characters, decimal numbers, ``Yes``/``No``, no
+blanks: most of a dump's text) are first turned into JSON and read by the ``json`` module's C
+parser; a lone decimal number or word is looked up directly.
+
+It only takes the common road: anything unusual -- text it cannot read, a number wider than
+64 bits, a key that is not a string, nesting past :data:`~.values.MAX_DEPTH`, more items than
+a value may hold -- raises :class:`Unusual`, and :func:`.values.parse_value` reads that value
+again the careful way, which gives the diagnostic with its column. So a damaged value is
+reported exactly as before, and every value read here is one the careful reader would give.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+from typing import Any
+
+from iokit_sdk.values import MAX_VALUE_ITEMS, OSNumber
+
+__all__ = ["MAX_DEPTH", "Unusual", "fast_value"]
+
+
+class Unusual(Exception):
+    """The value needs the careful reader (:mod:`.values`)."""
+
+
+#: What may follow a token: blanks, then a delimiter or the end (``_Reader._ends_token``).
+_ENDS = r"(?=[ \t]*(?:[,=)}\]>]|\Z))"
+_SPACE = re.compile(r"[ \t]*")
+_STRING = re.compile(r'"(.*?)"' + _ENDS, re.DOTALL)
+_DATA_STRING = re.compile(r'"(.*?)"(?=,"|>[ \t]*(?:[,=)}\]>]|\Z))', re.DOTALL)
+_HEX_DATA = re.compile(r"<[ \t]*([0-9a-fA-F]*)[ \t]*>")
+_STRINGS_DATA = re.compile(r'<[ \t]*(?=")')
+_WORD = re.compile(r"(Yes|No)" + _ENDS)
+_NUMBER = re.compile(r"(?:0x([0-9a-fA-F]+)|([0-9]+))(\.[0-9]+)?" + _ENDS)
+_CLOSERS = {"(": ")", "[": "]", "{": "}"}
+_EMPTY = frozenset(",)}]")
+_NEED_KEY = object()
+
+#: How deep values may nest (:mod:`.values` documents and enforces it).
+MAX_DEPTH = 64
+
+
+def fast_value(text: str) -> Any:
+    """The value ``text`` holds (with nothing but blanks after it).
+
+    :raises Unusual: the careful reader must decide.
+    """
+    if text.isdigit() and text.isascii():  # a decimal number alone: most scalars
+        return _NUMBERS[text]
+    if text in _WORDS:
+        return _WORDS[text]
+    if text[:1] in _JSON_OPENERS:
+        value = _plain_container(text)
+        if value is not _NOT_PLAIN:
+            return value
+    try:
+        return _read(text)
+    except Unusual:
+        raise
+    except Exception as error:  # whatever it is, the careful reader says it
+        raise Unusual from error
+
+
+def _read(text: str) -> Any:
+    end = len(text)
+    # Open containers: [opener, items (list or dict), key awaiting its value].
+    stack: list[list[Any]] = []
+    items = 0
+    pos = 0
+    while True:
+        if len(stack) > MAX_DEPTH:
+            raise Unusual
+        pos = _SPACE.match(text, pos).end()  # type: ignore[union-attr]
+        char = text[pos] if pos < end else ""
+        value: Any
+        if char == "" or char in _EMPTY:
+            value = ""  # ioreg printed nothing for a string it could not convert
+        elif char in _CLOSERS:
+            after = _SPACE.match(text, pos + 1).end()  # type: ignore[union-attr]
+            if after < end and text[after] == _CLOSERS[char]:
+                pos = after + 1
+                value = {} if char == "{" else frozenset() if char == "[" else []
+            else:
+                items += 1
+                if items > MAX_VALUE_ITEMS:
+                    raise Unusual
+                stack.append([char, {} if char == "{" else [], _NEED_KEY])
+                pos += 1
+                continue
+        else:
+            value, pos = _scalar(text, pos, char)
+        # Hand the value to the container it belongs to, closing the ones it completes.
+        while True:
+            if not stack:
+                if _SPACE.match(text, pos).end() != end:  # type: ignore[union-attr]
+                    raise Unusual
+                return value
+            frame = stack[-1]
+            opener, container = frame[0], frame[1]
+            if opener == "{":
+                if frame[2] is _NEED_KEY:
+                    if type(value) is not str:
+                        raise Unusual  # the careful reader turns it into a string
+                    frame[2] = value
+                    pos = _SPACE.match(text, pos).end()  # type: ignore[union-attr]
+                    if pos >= end or text[pos] != "=":
+                        raise Unusual
+                    pos += 1
+                    break  # now its value
+                container[frame[2]] = value
+                frame[2] = _NEED_KEY
+            else:
+                container.append(value)
+            pos = _SPACE.match(text, pos).end()  # type: ignore[union-attr]
+            char = text[pos] if pos < end else ""
+            if char == _CLOSERS[opener]:
+                pos += 1
+                stack.pop()
+                value = _as_set(container) if opener == "[" else container
+                continue
+            if char != ",":
+                raise Unusual
+            pos += 1
+            items += 1
+            if items > MAX_VALUE_ITEMS:
+                raise Unusual
+            break  # the next item
+
+
+# -- plain containers, read by the json module ----------------------------------------------
+# Most of a dump's text is containers of strings, decimal numbers and booleans printed with
+# no blank between tokens (HID element trees, IOKitDiagnostics). Where every string in one
+# holds none of the characters the syntax uses, each character outside the strings is syntax,
+# so three substitutions make it JSON, which the C parser reads; anything JSON refuses (an
+# empty item, a leading zero, a key that is not a string) is read the way above instead.
+_JSON_OPENERS = frozenset("{(")
+#: A value made only of such tokens, with no blank between them; strings have no control
+#: character, backslash or syntax character in them, which JSON would read differently.
+#: (Possessive: a text that does not match fails in linear time.)
+_PLAIN = re.compile(r'(?:"[^"\\\x00-\x1f=(){}\[\]<>,]*+"|[{}(),=0-9]++|Yes|No)*+')
+_TO_JSON = str.maketrans({"=": ":", "(": "[", ")": "]"})
+#: A bare Yes or No: inside a string none follows ``:``/``,``/``[`` and precedes ``,]}``.
+#: (The word first, the look back after it: a pattern that starts with a literal is searched
+#: for at memory speed.)
+_YES = re.compile(r"Yes(?<=[:,\[]Yes)(?=[,\]}])")
+_NO = re.compile(r"No(?<=[:,\[]No)(?=[,\]}])")
+#: Innermost brackets, removed once per level to measure the nesting.
+_BRACKETS = re.compile(r"[^(){}]+")
+_INNERMOST = re.compile(r"\(\)|\{\}")
+_NOT_PLAIN = object()
+_WORDS = {"Yes": True, "No": False}
+
+
+class _Numbers(dict[str, OSNumber]):
+    """Decimal text to its OSNumber, made on first sight (the hook ``json`` calls per number)."""
+
+    def __missing__(self, digits: str) -> OSNumber:
+        if len(digits) > 20:
+            raise Unusual
+        number = int(digits)
+        if number >= 1 << 64:
+            raise Unusual
+        if len(self) > _SMALL_BELOW:
+            self.clear()  # a bound on what is kept, not on what is read
+        made = self[digits] = OSNumber(number, 32 if number < 1 << 32 else 64)
+        return made
+
+
+_NUMBERS = _Numbers()
+
+
+def _plain_container(text: str) -> Any:
+    """The value of a plain container (see above), or ``_NOT_PLAIN`` for any other text."""
+    if _PLAIN.fullmatch(text) is None:
+        return _NOT_PLAIN
+    openers = text.count("{") + text.count("(")
+    if openers + text.count(",") > MAX_VALUE_ITEMS or (
+            openers > MAX_DEPTH and not _nests_within(text, MAX_DEPTH)):
+        return _NOT_PLAIN  # the limits are told, with their column, by the readers above
+    json_text = text.translate(_TO_JSON)
+    if "Yes" in json_text:  # a substring test is far cheaper than the substitution
+        json_text = _YES.sub("true", json_text)
+    if "No" in json_text:
+        json_text = _NO.sub("false", json_text)
+    try:
+        return json.loads(json_text, parse_int=_NUMBERS.__getitem__)
+    except (ValueError, RecursionError, Unusual):
+        return _NOT_PLAIN
+
+
+def _nests_within(text: str, levels: int) -> bool:
+    """True when the containers of plain ``text`` (no bracket in its strings) nest at most
+    ``levels`` deep."""
+    brackets = _BRACKETS.sub("", text)
+    for _ in range(levels):
+        if not brackets:
+            return True
+        brackets = _INNERMOST.sub("", brackets)
+    return not brackets
+
+
+def _scalar(text: str, pos: int, char: str) -> tuple[Any, int]:
+    if char == '"':
+        match = _STRING.match(text, pos)
+        if match is None:
+            raise Unusual
+        return match.group(1), match.end()
+    if char == "<":
+        match = _HEX_DATA.match(text, pos)
+        if match is not None:
+            digits = match.group(1)
+            if len(digits) % 2:
+                raise Unusual
+            return bytes.fromhex(digits), match.end()
+        match = _STRINGS_DATA.match(text, pos)
+        if match is None:
+            raise Unusual
+        return _string_data(text, match.end())
+    match = _WORD.match(text, pos)
+    if match is not None:
+        return match.group(1) == "Yes", match.end()
+    match = _NUMBER.match(text, pos)
+    if match is None:
+        raise Unusual
+    if match.group(3):
+        return match.group(), match.end()  # a CF float: read as its text
+    hexadecimal = match.group(1)
+    digits = (hexadecimal if hexadecimal is not None else match.group(2)).lstrip("0")
+    if len(digits) > (16 if hexadecimal is not None else 20):
+        raise Unusual
+    number = int(digits or "0", 16 if hexadecimal is not None else 10)
+    if number >= 1 << 64:
+        raise Unusual
+    return _number(number), match.end()
+
+
+#: Small numbers already made: a dump repeats the same few thousand (ids, flags, sizes),
+#: and an OSNumber is immutable, so one object serves every place that prints it.
+_SMALL: dict[int, OSNumber] = {}
+_SMALL_BELOW = 1 << 16
+
+
+def _number(number: int) -> OSNumber:
+    found = _SMALL.get(number)
+    if found is not None:
+        return found
+    made = OSNumber(number, 32 if number < 1 << 32 else 64)
+    if number < _SMALL_BELOW:
+        _SMALL[number] = made
+    return made
+
+
+def _string_data(text: str, pos: int) -> tuple[bytes, int]:
+    """``<"a","b">`` from its first quote: each string NUL-terminated."""
+    parts: list[bytes] = []
+    while True:
+        match = _DATA_STRING.match(text, pos)
+        if match is None:
+            raise Unusual
+        parts.append(match.group(1).encode("utf-8") + b"\x00")
+        pos = match.end()
+        if text[pos] == ">":
+            return b"".join(parts), pos + 1
+        pos += 1  # the ',' of ',"'
+
+
+def _as_set(items: list[Any]) -> frozenset[Any] | list[Any]:
+    try:
+        return frozenset(items)
+    except TypeError:
+        return items

@@ -1,0 +1,70 @@
+"""Benchmark: ``iokit boot`` of the default machine against ``python -c pass``.
+
+Both run as fresh processes, interleaved round by round, with bytecode compiled once into a
+temporary cache (as an installed package has it; the test environment turns bytecode off) and
+the host's caches (kernel collection, parsed machine model) in a temporary folder, warmed by a
+first run. Each sample is the CPU time the process and its children used (``RUSAGE_CHILDREN``),
+which other load on the machine disturbs far less than wall time; the wall time is printed too.
+
+Target: ``iokit boot`` within 3x ``python -c pass``. Not reached yet (xfail, ratio printed;
+about 10x, from 11x): the camera sample's driver process is a second interpreter launched on
+first match, and the host still imports some 250 modules, creating about 55 dataclasses.
+tests/cli/test_boot_imports.py pins what a boot must not import.
+"""
+
+from __future__ import annotations
+
+import os
+import resource
+import statistics
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+
+pytestmark = pytest.mark.bench
+
+ROUNDS = 15
+BOUND = 3.0
+
+
+def _run(command: list[str], env: dict[str, str]) -> tuple[float, float]:
+    """CPU seconds (user + system, children included) and wall seconds of one run."""
+    before = resource.getrusage(resource.RUSAGE_CHILDREN)
+    start = time.perf_counter()
+    subprocess.run(command, env=env, check=True, stdout=subprocess.DEVNULL,
+                   stderr=subprocess.DEVNULL)
+    wall = time.perf_counter() - start
+    after = resource.getrusage(resource.RUSAGE_CHILDREN)
+    cpu = (after.ru_utime - before.ru_utime) + (after.ru_stime - before.ru_stime)
+    return cpu, wall
+
+
+@pytest.mark.xfail(strict=False, reason="3x is not reached yet: the camera sample's driver "
+                   "process (a second interpreter) and the host's imports (ratio printed)")
+def test_iokit_boot_within_3x_python_pass(tmp_path: Path) -> None:
+    env = {**os.environ, "PYTHONPYCACHEPREFIX": str(tmp_path / "pycache"),
+           "IOKIT_CACHE_DIR": str(tmp_path / "cache")}
+    env.pop("PYTHONDONTWRITEBYTECODE", None)
+    env.pop("IOKIT_NO_CACHE", None)
+    commands = {"pass": [sys.executable, "-c", "pass"],
+                "boot": [sys.executable, "-m", "iokit_host", "boot"]}
+    for command in commands.values():
+        _run(command, env)  # compile the bytecode, write the caches
+    cpu: dict[str, list[float]] = {name: [] for name in commands}
+    wall: dict[str, list[float]] = {name: [] for name in commands}
+    for _ in range(ROUNDS):
+        for name, command in commands.items():
+            used, elapsed = _run(command, env)
+            cpu[name].append(used)
+            wall[name].append(elapsed)
+    median = {name: statistics.median(values) for name, values in cpu.items()}
+    median_wall = {name: statistics.median(values) for name, values in wall.items()}
+    ratio = median["boot"] / median["pass"]
+    print(f"\npython -c pass {median['pass'] * 1e3:.0f} ms CPU ({median_wall['pass'] * 1e3:.0f} "
+          f"ms wall); iokit boot {median['boot'] * 1e3:.0f} ms CPU "
+          f"({median_wall['boot'] * 1e3:.0f} ms wall): ratio {ratio:.1f} CPU, "
+          f"{median_wall['boot'] / median_wall['pass']:.1f} wall (bound {BOUND})")
+    assert ratio <= BOUND

@@ -1,0 +1,210 @@
+"""The explorer in a real browser: Chromium (Debian's package) driven by Playwright, finding
+entries by ARIA role and name as a screen reader does, on a real ``iokit kernel --http``
+changed by real ``iokit event`` processes. Skipped, saying why, where no browser is installed.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+import shutil
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+from explorerkit import Explorer, ExplorerFactory, iokit, write_events
+
+playwright = pytest.importorskip(
+    "playwright.sync_api",
+    reason="the browser tests need the playwright package (pip install -e '.[test]')")
+
+CHROMIUM = os.environ.get("IOKIT_CHROMIUM") or next(
+    (found for name in ("chromium", "chromium-browser") if (found := shutil.which(name))), None)
+pytestmark = pytest.mark.skipif(
+    CHROMIUM is None, reason="no Chromium installed (apt-get install chromium, or set "
+                             "IOKIT_CHROMIUM to a Chromium binary)")
+#: Flags that work in a container as root, without a GPU or a network.
+FLAGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
+         "--disable-background-networking", "--disable-component-update", "--disable-sync"]
+#: How long an expectation waits for the page (a loaded CI machine is slow; never a sleep).
+WAIT_MS = 30_000
+
+
+@pytest.fixture(scope="module")
+def browser() -> Iterator[Any]:
+    with playwright.sync_playwright() as driver:
+        launched = driver.chromium.launch(executable_path=CHROMIUM, args=FLAGS)
+        yield launched
+        launched.close()
+
+
+@pytest.fixture
+def page(browser: Any) -> Iterator[Any]:
+    context = browser.new_context(viewport={"width": 1400, "height": 900})
+    opened = context.new_page()
+    opened.set_default_timeout(WAIT_MS)
+    playwright.expect.set_options(timeout=WAIT_MS)
+    errors: list[str] = []
+    opened.on("pageerror", lambda error: errors.append(str(error)))
+    yield opened
+    context.close()
+    assert errors == [], f"the page raised: {errors}"
+
+
+def treeitem(page: Any, name: str) -> Any:
+    """The tree item whose accessible name starts with ``name`` (``ARPT@0, IOPCIDevice``)."""
+    tree = page.get_by_role("tree", name="IOService plane")
+    return tree.get_by_role("treeitem", name=re.compile(rf"^{re.escape(name)}\b"))
+
+
+def select(item: Any) -> None:
+    item.locator(":scope > .row .name").click()
+    playwright.expect(item).to_have_attribute("aria-selected", "true")
+
+
+def test_the_wifi_card_its_data_its_matching_picture_and_its_unplug_without_a_reload(
+        page: Any, explorer_factory: ExplorerFactory, tmp_path: Path) -> None:
+    """The issue's "done when", step by step."""
+    expect = playwright.expect
+    explorer = explorer_factory.start()
+    page.goto(explorer.url)
+    page.evaluate("window.loadedOnce = true")  # gone if the page reloads
+
+    arpt = treeitem(page, "ARPT@0")
+    expect(arpt).to_have_count(1)
+    select(arpt)
+    vendor = page.get_by_role("table", name="Properties").get_by_role(
+        "row", name=re.compile(r"^vendor-id\b"))
+    expect(vendor.locator(".type")).to_have_text("Data (4 bytes)")
+    expect(vendor.locator(".value")).to_have_text("<e4140000>")
+
+    page.get_by_role("tab", name="Matching").click()
+    picture = page.get_by_role("tabpanel", name="Matching")
+    competing = picture.get_by_role("table", name="Competing personalities")
+    winner = competing.get_by_role("row", name="AppleBCM43xx started")
+    expect(winner).to_contain_text("winner")
+    expect(winner.locator(".score-value")).to_have_text("5000")
+    for io_class, score in (("IOWLANDriver", "1500"), ("ThirdPartyWiFiKext", "600"),
+                            ("IOPCIDeviceGeneric", "100")):
+        loser = competing.get_by_role("row", name=f"{io_class} lost")
+        expect(loser.locator(".score-value")).to_have_text(score)
+        expect(loser).to_contain_text("lost to com.example.driver.BCM43xx AppleBCM43xx")
+    expect(picture.get_by_role("list", name="Lifecycle steps").first).to_contain_text(
+        "✓ start")
+
+    events = write_events(tmp_path, "unplug.toml",
+                          '[[event]]\naction = "unplug"\npath = "ARPT"\n')
+    applied = iokit("event", events, "--kernel", explorer.socket)
+    assert applied.returncode == 0, applied.stderr
+    expect(arpt).to_have_count(0)
+    expect(page.get_by_role("log", name="Changes")).to_contain_text(
+        "ARPT@0 (IOPCIDevice) left the registry")
+    expect(picture.get_by_role("alert")).to_contain_text("has left the registry")
+    assert page.evaluate("window.loadedOnce") is True
+
+
+def test_a_plugged_nub_appears_highlighted_and_its_html_is_shown_as_text(
+        page: Any, explorer: Explorer, tmp_path: Path) -> None:
+    expect = playwright.expect
+    page.goto(explorer.url)
+    expect(treeitem(page, "ARPT@0")).to_have_count(1)
+    hostile = '<img src=x onerror="window.pwned=1">'
+    events = write_events(tmp_path, "plug.toml", (
+        '[[event]]\naction = "plug"\nparent = "AppleACPIPlatformExpert"\n'
+        '[event.nub]\nclass = "IOACPIPlatformDevice"\nname = "HOTP"\nlocation = "7"\n'
+        f"[event.nub.properties]\nmodel = '{hostile}'\n"))
+    applied = iokit("event", events, "--kernel", explorer.socket)
+    assert applied.returncode == 0, applied.stderr
+    plugged = treeitem(page, "HOTP@7")
+    expect(plugged).to_have_class(re.compile(r"\bflash-added\b"))
+    expect(page.get_by_role("log", name="Changes")).to_contain_text("+ HOTP@7")
+    select(plugged)
+    model = page.get_by_role("table", name="Properties").get_by_role(
+        "row", name=re.compile(r"^model\b"))
+    expect(model.locator(".value")).to_have_text(f'"{hostile}"')
+    assert page.locator(".properties img").count() == 0
+    assert page.evaluate("window.pwned") is None
+    unplug = write_events(tmp_path, "unplug.toml",
+                          '[[event]]\naction = "unplug"\npath = "HOTP@7"\n')
+    assert iokit("event", unplug, "--kernel", explorer.socket).returncode == 0
+    expect(plugged).to_have_count(0)
+
+
+def test_search_by_class_reveals_the_driver_in_the_tree(page: Any, explorer: Explorer) -> None:
+    expect = playwright.expect
+    page.goto(explorer.url)
+    search = page.get_by_role("search", name="Search the registry")
+    search.get_by_role("searchbox").fill("applebcm")
+    search.get_by_role("combobox", name="Search in").select_option("class")
+    search.get_by_role("button", name="Search").click()
+    results = page.get_by_role("region", name="Search results")
+    results.get_by_role("button", name=re.compile("AppleBCM43xx")).click()
+    expect(treeitem(page, "AppleBCM43xx")).to_have_attribute("aria-selected", "true")
+    expect(page.get_by_role("heading", name="AppleBCM43xx")).to_be_visible()
+
+
+def test_the_tree_works_from_the_keyboard(page: Any, explorer: Explorer) -> None:
+    expect = playwright.expect
+    page.goto(explorer.url)
+    root = treeitem(page, "Root")
+    expect(root).to_have_attribute("tabindex", "0")
+    root.focus()
+    page.keyboard.press("ArrowDown")
+    page.keyboard.press("Enter")
+    platform = treeitem(page, "MacBookPro8,2")
+    expect(platform).to_have_attribute("aria-selected", "true")
+    page.keyboard.press("ArrowLeft")  # close it: its children leave the visible tree
+    expect(platform).to_have_attribute("aria-expanded", "false")
+    expect(treeitem(page, "ARPT@0")).to_be_hidden()
+    page.keyboard.press("ArrowRight")
+    expect(treeitem(page, "ARPT@0")).to_be_visible()
+
+
+def test_another_plane_is_a_tree_of_its_own(page: Any, explorer: Explorer) -> None:
+    expect = playwright.expect
+    page.goto(explorer.url)
+    page.get_by_role("combobox", name="Plane").select_option("IOPower")
+    power_tree = page.get_by_role("tree", name="IOPower plane")
+    expect(power_tree.get_by_role("treeitem", name=re.compile(r"^IOPMrootDomain\b"))
+           ).to_have_count(1)
+
+
+def test_the_power_tab_marks_the_tardy_driver(page: Any, explorer_factory: ExplorerFactory,
+                                             tmp_path: Path) -> None:
+    expect = playwright.expect
+    explorer = explorer_factory.start()
+    events = write_events(tmp_path, "sleep.toml",
+                          '[[event]]\naction = "sleep"\n\n[[event]]\naction = "wake"\n')
+    assert iokit("event", events, "--kernel", explorer.socket).returncode == 0
+    page.goto(explorer.url)
+    page.get_by_role("tab", name="Power").click()
+    timeline = page.get_by_role("tabpanel", name="Power")
+    sleep = timeline.get_by_role("region", name=re.compile(r"^Sleep at "))
+    late = sleep.get_by_role("row", name=re.compile(r"TardyAudio"))
+    expect(late).to_contain_text("tardy")
+    expect(late).to_contain_text("1 → 0")
+    expect(late.locator("td.num").last).to_have_text(re.compile(r"^10\d{3}\.\d ms$"))
+    expect(timeline.get_by_role("note")).to_contain_text("Tardy:")
+    assert explorer.stop() == 0
+
+
+def test_with_events_allowed_the_page_unplugs_the_selected_service(
+        page: Any, explorer_factory: ExplorerFactory) -> None:
+    expect = playwright.expect
+    explorer = explorer_factory.start("--allow-events")
+    page.goto(explorer.url)
+    arpt = treeitem(page, "ARPT@0")
+    select(arpt)
+    page.get_by_role("group", name="Events").get_by_role("button", name="Unplug").click()
+    expect(arpt).to_have_count(0)
+    expect(page.get_by_role("log", name="Changes")).to_contain_text("unplugged IOService:/")
+    assert explorer.stop() == 0
+
+
+def test_a_read_only_explorer_offers_no_events(page: Any, explorer: Explorer) -> None:
+    expect = playwright.expect
+    page.goto(explorer.url)
+    select(treeitem(page, "ARPT@0"))
+    expect(page.get_by_role("table", name="Properties")).to_be_visible()
+    expect(page.get_by_role("button", name="Unplug")).to_have_count(0)

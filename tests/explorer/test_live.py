@@ -1,0 +1,103 @@
+"""Live updates without the browser: the server-sent event stream of a real explorer tells of
+a real ``iokit event`` unplug, and the entries it names have left the view."""
+
+from __future__ import annotations
+
+import http.client
+import json
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+from urllib.parse import urlsplit
+
+from explorerkit import Explorer, ExplorerFactory, entry_id, iokit, write_events
+from iokit_sdk.iokitlib import (
+    IOServiceClose,
+    IOServiceGetMatchingService,
+    IOServiceMatching,
+    IOServiceOpen,
+    MainPort,
+    mach_task_self,
+)
+
+STREAM_TIMEOUT_S = 60.0
+
+
+@contextmanager
+def open_stream(explorer: Explorer) -> Iterator[http.client.HTTPResponse]:
+    where = urlsplit(explorer.url)
+    connection = http.client.HTTPConnection(where.hostname or "", where.port,
+                                            timeout=STREAM_TIMEOUT_S)
+    try:
+        connection.request("GET", "/api/live", headers={"Accept": "text/event-stream"})
+        with connection.getresponse() as response:
+            assert response.status == 200
+            assert response.headers["content-type"].startswith("text/event-stream")
+            assert response.readline() == b"retry: 2000\n"
+            yield response
+    finally:
+        connection.close()
+
+
+def next_event(stream: http.client.HTTPResponse) -> tuple[str, dict[str, object]]:
+    kind, data = "", ""
+    while True:
+        line = stream.readline().decode()
+        if line.startswith("event: "):
+            kind = line.removeprefix("event: ").strip()
+        elif line.startswith("data: "):
+            data = line.removeprefix("data: ")
+        elif line == "\n" and kind:
+            return kind, json.loads(data)
+
+
+def test_an_unplug_is_streamed_with_every_entry_that_left(explorer_factory: ExplorerFactory,
+                                                         tmp_path: Path) -> None:
+    explorer = explorer_factory.start()
+    arpt = entry_id(explorer, "ARPT")
+    events = write_events(tmp_path, "unplug.toml",
+                          '[[event]]\naction = "unplug"\npath = "ARPT"\n')
+    with open_stream(explorer) as stream:
+        assert iokit("event", events, "--kernel", explorer.socket).returncode == 0
+        kind, changes = next_event(stream)
+    assert kind == "changes"
+    removed = {(e["id"], e["label"]) for e in changes["removed"]}  # type: ignore[union-attr]
+    assert (arpt, "ARPT@0 (IOPCIDevice)") in removed
+    assert "AppleBCM43xx (AppleBCM43xx)" in {label for _, label in removed}
+    status, body = explorer.get(f"/api/entries/{arpt}")
+    assert status == 404 and body["error"]["reference"] == "explorer-no-such-entry"
+    assert explorer.stop() == 0
+
+
+def test_a_user_client_opened_and_closed_by_a_program_is_streamed(
+        explorer_factory: ExplorerFactory, kext_dist: Path) -> None:
+    explorer = explorer_factory.start(also=kext_dist)
+    with open_stream(explorer) as stream, MainPort(explorer.socket) as port:
+        # this test process is the program
+        driver = IOServiceGetMatchingService(port, IOServiceMatching("TestUCDriver"))
+        connect = IOServiceOpen(driver, mach_task_self(), 0)
+        kind, opened = next_event(stream)
+        assert kind == "changes"
+        (added,) = opened["added"]  # type: ignore[misc]
+        assert added["label"] == "TestUserClient (TestUserClient)"
+        IOServiceClose(connect)
+        _, closed = next_event(stream)
+        assert [e["id"] for e in closed["removed"]] == [added["id"]]  # type: ignore[union-attr]
+    assert explorer.stop() == 0
+
+
+def test_a_sleep_is_streamed_as_power_states_that_changed(explorer_factory: ExplorerFactory,
+                                                          tmp_path: Path) -> None:
+    """No notification announces a power change: the watcher's poll finds it."""
+    explorer = explorer_factory.start()
+    arpt = entry_id(explorer, "ARPT")
+    events = write_events(tmp_path, "sleep.toml", '[[event]]\naction = "sleep"\n')
+    with open_stream(explorer) as stream:
+        assert iokit("event", events, "--kernel", explorer.socket).returncode == 0
+        kind, changes = next_event(stream)
+    assert kind == "changes" and not changes["added"] and not changes["removed"]
+    assert arpt in {e["id"] for e in changes["changed"]}  # type: ignore[union-attr]
+    _, entry = explorer.get(f"/api/entries/{arpt}")
+    power = dict(dict(entry["properties"])["IOPowerManagement"]["entries"])
+    assert power["CurrentPowerState"]["dec"] == "0"
+    assert explorer.stop() == 0

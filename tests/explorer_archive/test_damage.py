@@ -1,0 +1,121 @@
+"""A damaged archive imports with only the damage lost, one warning per kind naming the object
+and key; strict refuses it; a file that is no archive is refused naming file and reason."""
+
+from __future__ import annotations
+
+import plistlib
+from typing import Any
+
+import pytest
+
+from iokit_host.explorer_archive import ArchiveInvalid, parse_archive
+from tests.explorer_archive.archivekit import archive_bytes, small_machine
+
+
+def _document() -> dict[str, Any]:
+    return plistlib.loads(archive_bytes(small_machine()))
+
+
+def _entry(document: dict[str, Any], name: str) -> dict[str, Any]:
+    objects = document["$objects"]
+    return next(o for o in objects if isinstance(o, dict) and "inheritance" in o
+                and objects[o["name"].data] == name)
+
+
+def _load(document: dict[str, Any], *, strict: bool = False) -> Any:
+    return parse_archive(plistlib.dumps(document, fmt=plistlib.FMT_BINARY), source="x.ioreg",
+                         strict=strict)
+
+
+def test_unreadable_properties_lose_only_those_properties() -> None:
+    document = _document()
+    entry = _entry(document, "GFX0")
+    document["$objects"][entry["properties"].data] = b"<plist><dict><key>a</key>"
+    model = _load(document)
+    gfx = model.root.children[0]
+    assert gfx.properties == {} and len(gfx.children) == 2
+    (warning,) = model.diagnostics
+    assert warning.reference == "ioreg-archive-bad-properties"
+    assert warning.key is not None and warning.key.endswith(".properties")
+    assert warning.file == "x.ioreg"
+
+
+def test_entry_without_a_class_is_dropped_with_its_links() -> None:
+    document = _document()
+    _entry(document, "Hub")["inheritance"] = plistlib.UID(0)
+    model = _load(document)
+    assert [child.class_name for child in model.root.children[0].children] == [
+        "AppleIntelFramebuffer"]
+    assert {d.reference for d in model.diagnostics} == {"ioreg-archive-bad-entry",
+                                                         "ioreg-archive-bad-link"}
+
+
+def test_reference_past_the_objects_is_a_dropped_link() -> None:
+    document = _document()
+    objects = document["$objects"]
+    gfx = _entry(document, "GFX0")
+    children = objects[gfx["childrenInPlanes"].data]
+    objects[children["NS.objects"][0].data]["NS.objects"].append(plistlib.UID(10**6))
+    model = _load(document)
+    assert len(model.root.children[0].children) == 2
+    (warning,) = model.diagnostics
+    assert warning.reference == "ioreg-archive-bad-link" and "past the" in warning.message
+
+
+def test_a_link_that_loops_is_dropped() -> None:
+    document = _document()
+    objects = document["$objects"]
+    # GFX0 also below its own child, in IODeviceTree: the registry would refuse the loop.
+    gfx, hub = _entry(document, "GFX0"), _entry(document, "Hub")
+    hub_uid = next(plistlib.UID(i) for i, o in enumerate(objects) if o is hub)
+    links = objects[gfx["parentsInPlanes"].data]
+    dt = next(i for i, k in enumerate(links["NS.keys"]) if objects[k.data] == "IODeviceTree")
+    objects[links["NS.objects"][dt].data]["NS.objects"].append(hub_uid)
+    hub_links = objects[hub["parentsInPlanes"].data]
+    hub_links["NS.keys"].append(links["NS.keys"][dt])
+    hub_links["NS.objects"].append(links["NS.objects"][dt])  # Hub below GFX0's DT parents
+    objects[links["NS.objects"][dt].data]["NS.objects"].append(hub_uid)
+    model = _load(document)
+    assert any(d.reference == "ioreg-archive-bad-link" for d in model.diagnostics)
+
+
+def test_strict_refuses_the_first_damage() -> None:
+    document = _document()
+    _entry(document, "Hub")["busyCount"] = "many"
+    assert _load(document).diagnostics[0].reference == "ioreg-archive-bad-field"
+    with pytest.raises(ArchiveInvalid) as caught:
+        _load(document, strict=True)
+    assert caught.value.diagnostic.key is not None
+    assert caught.value.diagnostic.key.endswith(".busyCount")
+
+
+@pytest.mark.parametrize(("data", "words"), [
+    (b"bplist00garbage", "not a readable property list"),
+    (plistlib.dumps({"$archiver": "NSKeyedArchiver", "$objects": []}), "$objects"),
+    (plistlib.dumps({"something": "else"}), "neither"),
+    (plistlib.dumps({"$archiver": "NSKeyedArchiver", "$objects": ["$null"], "$top": {}}),
+     "no readable registry entry"),
+])
+def test_what_is_no_archive_is_refused_by_name(data: bytes, words: str) -> None:
+    with pytest.raises(ArchiveInvalid) as caught:
+        parse_archive(data, source="bad.ioreg")
+    diagnostic = caught.value.diagnostic
+    assert diagnostic.reference == "ioreg-archive-invalid" and diagnostic.file == "bad.ioreg"
+    assert words in str(diagnostic)
+
+
+def test_a_self_referencing_binary_plist_is_refused_not_recursed() -> None:
+    # Object 1 is an array whose one item is itself: plistlib would build a cycle.
+    objects = [b"\xa1\x01"]  # array of 1, ref 1 -> itself
+    offsets, body = [], b""
+    offsets.append(8 + len(body))
+    body += b"\x10\x00"  # object 0: int 0
+    offsets.append(8 + len(body))
+    body += objects[0]
+    table = bytes(offsets)
+    trailer = (b"\x00" * 6 + bytes([1, 1]) + (2).to_bytes(8, "big") + (1).to_bytes(8, "big")
+               + (8 + len(body)).to_bytes(8, "big"))
+    data = b"bplist00" + body + table + trailer
+    with pytest.raises(ArchiveInvalid) as caught:
+        parse_archive(data, source="loop.ioreg")
+    assert caught.value.diagnostic.file == "loop.ioreg"

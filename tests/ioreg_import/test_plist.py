@@ -1,0 +1,87 @@
+"""``ioreg -a`` output (the XML property list) loads as a machine, as its text would."""
+
+from __future__ import annotations
+
+import plistlib
+from pathlib import Path
+
+import pytest
+
+from iokit_host.explorer_archive import ArchiveInvalid, parse_archive
+from iokit_host.host import IOKitHost
+from iokit_host.ioreg import IoregOptions
+from iokit_host.ioreg.archive import render_archive
+from iokit_host.machine.loader import load_machine
+
+
+def _booted() -> IOKitHost:
+    host = IOKitHost()
+    host.boot()
+    return host
+
+
+def test_ioreg_a_of_a_booted_host_loads_with_its_drivers_and_chains(tmp_path: Path) -> None:
+    host = _booted()
+    data = render_archive(host.registry, IoregOptions(list_properties=True, inheritance=True))
+    path = tmp_path / "registry.plist"
+    path.write_bytes(data)
+    model = load_machine(path)
+    service = [entry for _, entry in host.registry.walk("IOService")][1:]
+    assert sum(1 for _ in model.nubs()) == len({id(e) for e in service})
+    drivers = {nub.class_name for _, nub in model.nubs() if nub.recorded_driver}
+    started = {e.class_name() for e in service if e.has_property("IOProviderClass")
+               and e.has_property("IOClass")}
+    assert drivers == started and drivers
+    assert model.classes["IOPCIDevice"] == "IOService"
+    recorded = {nub.record.registered for _, nub in model.nubs() if nub.record is not None}
+    assert recorded == {True, False}  # user clients and IORootParent are never registered
+    assert all(nub.record is not None and nub.record.registered
+               for _, nub in model.nubs() if nub.recorded_driver)
+
+
+def test_ioreg_a_of_the_device_tree_plane_is_a_device_tree_machine() -> None:
+    def node(name: str, cls: str, *children: dict[str, object]) -> dict[str, object]:
+        return {"IORegistryEntryName": name, "IOObjectClass": cls, "IOServiceState": 0,
+                "IORegistryEntryChildren": list(children), "name": name.encode() + b"\0"}
+
+    document = node("Root", "IORegistryEntry", node(
+        "device-tree", "IOPlatformExpertDevice", node("cpus", "IOService"),
+        node("pci", "IOPlatformDevice", node("mac-io", "IOPCIDevice"))))
+    document["IORegistryEntryChildren"][0]["model"] = b"PowerMac3,4\0"  # type: ignore[index]
+    model = parse_archive(plistlib.dumps(document), source="dt.plist")
+    assert model.name == "powermac3,4"
+    assert model.root.children == ()
+    assert [e.name for e in model.entries] == ["cpus", "pci", "mac-io"]
+    assert all(e.record is not None and not e.record.registered for e in model.entries)
+
+
+def test_ioreg_a_r_subtrees_load_with_a_warning() -> None:
+    subtree = {"IOObjectClass": "IOPlatformExpertDevice", "IORegistryEntryName": "Mac",
+               "IORegistryEntryChildren": [{"IOObjectClass": "IOPCIDevice",
+                                            "IORegistryEntryName": "GFX0", "vendor-id": -1}]}
+    model = parse_archive(plistlib.dumps([subtree]), source="r.plist")
+    assert model.root.children[0].properties["vendor-id"] == 0xFFFFFFFF
+    assert [d.reference for d in model.diagnostics] == ["ioreg-dump-no-root"]
+    assert model.diagnostics[0].key == "entry 1"
+
+
+def _deep(levels: int) -> list[object]:
+    value: list[object] = []
+    for _ in range(levels):
+        value = [value]
+    return value
+
+
+def test_damaged_entries_are_dropped_alone() -> None:
+    document = {"IOObjectClass": "IORegistryEntry", "IORegistryEntryName": "Root",
+                "IORegistryEntryChildren": [{
+                    "IOObjectClass": "IOPlatformExpertDevice", "IORegistryEntryName": "Mac",
+                    "IORegistryEntryChildren": ["junk", {"IOObjectClass": "IOService",
+                                                         "when": 0.5, "bad": _deep(200)}]}]}
+    model = parse_archive(plistlib.dumps(document), source="d.plist")
+    assert len(model.root.children) == 1
+    assert model.root.children[0].properties == {"when": "0.5"}
+    assert {d.reference for d in model.diagnostics} == {"ioreg-dump-bad-entry",
+                                                        "ioreg-dump-bad-value"}
+    with pytest.raises(ArchiveInvalid):
+        parse_archive(plistlib.dumps(document), source="d.plist", strict=True)

@@ -1,0 +1,56 @@
+"""A zipped archive or dump (how people share them) boots as the machine it holds."""
+
+from __future__ import annotations
+
+import zipfile
+from pathlib import Path
+
+import pytest
+
+from iokit_host.machine import MachineModelError
+from iokit_host.machine.loader import load_machine
+from tests.explorer_archive.archivekit import archive_bytes, small_machine
+
+DUMP = ("+-o Root  <class IORegistryEntry, id 0x100000100, retain 10>\n"
+        "  +-o Mac-2  <class IOPlatformExpertDevice, id 0x100000110, registered, retain 4>\n")
+
+
+def _zip(path: Path, members: dict[str, bytes]) -> Path:
+    with zipfile.ZipFile(path, "w", compression=zipfile.ZIP_DEFLATED) as archive:
+        for name, data in members.items():
+            archive.writestr(name, data)
+    return path
+
+
+def test_the_archive_in_a_zip_is_read_before_a_dump(tmp_path: Path) -> None:
+    path = _zip(tmp_path / "Mac-1-ioreg.zip", {
+        "__MACOSX/._Mac-1.ioreg": b"\0\5\26\7junk", "notes/IOReg.txt": DUMP.encode(),
+        "Mac-1/Mac-1.ioreg": archive_bytes(small_machine())})
+    model = load_machine(path)
+    assert model.name == "mac-1" and model.source == f"{path}:Mac-1/Mac-1.ioreg"
+    (warning,) = model.diagnostics
+    assert warning.reference == "machine-zip-several" and "notes/IOReg.txt" in warning.message
+
+
+def test_a_zipped_dump_reads(tmp_path: Path) -> None:
+    model = load_machine(_zip(tmp_path / "d.zip", {"IOReg.txt": DUMP.encode()}))
+    assert model.name == "mac-2" and not model.diagnostics
+
+
+@pytest.mark.parametrize("members", [{}, {"readme.md": b"# hello"}])
+def test_a_zip_without_a_registry_is_refused_by_name(tmp_path: Path,
+                                                     members: dict[str, bytes]) -> None:
+    path = _zip(tmp_path / "empty.zip", members)
+    with pytest.raises(MachineModelError) as caught:
+        load_machine(path)
+    assert caught.value.diagnostic.reference == "machine-zip-unreadable"
+    assert caught.value.diagnostic.file == str(path)
+
+
+def test_a_damaged_zip_is_refused_by_name(tmp_path: Path) -> None:
+    good = _zip(tmp_path / "g.zip", {"IOReg.txt": DUMP.encode() * 50}).read_bytes()
+    path = tmp_path / "cut.zip"
+    path.write_bytes(good[: len(good) // 2])
+    with pytest.raises(MachineModelError) as caught:
+        load_machine(path)
+    assert caught.value.diagnostic.reference == "machine-zip-unreadable"
