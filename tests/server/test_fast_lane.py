@@ -19,7 +19,7 @@ from iokit_sdk.iokitlib import (
     MainPort,
     mach_task_self,
 )
-from iokit_sdk.iokitlib.api import IOConnectCallAsyncScalarMethod, IOConnectCallScalarMethod
+from iokit_sdk.iokitlib.connect import IOConnectCallAsyncScalarMethod, IOConnectCallScalarMethod
 from iokit_sdk.iokitlib.wire import MAX_KERNEL_FRAME, PROTOCOL_VERSION, FrameReader, pack
 from iokit_sdk.returns import IOReturn
 from kernelkit import KernelProcess

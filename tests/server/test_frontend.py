@@ -24,7 +24,7 @@ from iokit_sdk.iokitlib import (
     ProtocolVersionError,
     mach_task_self,
 )
-from iokit_sdk.iokitlib.api import IOConnectCallAsyncScalarMethod, IOConnectCallScalarMethod
+from iokit_sdk.iokitlib.connect import IOConnectCallAsyncScalarMethod, IOConnectCallScalarMethod
 from iokit_sdk.iokitlib.wire import PROTOCOL_VERSION
 from kernelkit import KernelFactory, KernelProcess, kernel_env, run_client, short_dir
 

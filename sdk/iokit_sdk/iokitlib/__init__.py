@@ -19,13 +19,6 @@ is imported. A failing ``IOReturn`` raises :class:`IOReturnError` with the code 
 """
 
 from iokit_sdk.iokitlib.api import (
-    MAX_STRUCT_INPUT,
-    IOConnectCallAsyncMethod,
-    IOConnectCallAsyncScalarMethod,
-    IOConnectCallAsyncStructMethod,
-    IOConnectCallMethod,
-    IOConnectCallScalarMethod,
-    IOConnectCallStructMethod,
     IOIteratorIsValid,
     IOIteratorNext,
     IOIteratorReset,
@@ -50,15 +43,10 @@ from iokit_sdk.iokitlib.api import (
     IORegistryEntryIDMatching,
     IOServiceAddInterestNotification,
     IOServiceAddMatchingNotification,
-    IOServiceClose,
     IOServiceGetMatchingService,
     IOServiceGetMatchingServices,
     IOServiceMatching,
     IOServiceNameMatching,
-    IOServiceOpen,
-    kIOAsyncCalloutFuncIndex,
-    kIOAsyncCalloutRefconIndex,
-    kIOAsyncReservedIndex,
     kIOBusyInterest,
     kIOFirstMatchNotification,
     kIOFirstPublishNotification,
@@ -69,6 +57,20 @@ from iokit_sdk.iokitlib.api import (
     kIOPublishNotification,
     kIOTerminatedNotification,
     mach_task_self,
+)
+from iokit_sdk.iokitlib.connect import (
+    MAX_STRUCT_INPUT,
+    IOConnectCallAsyncMethod,
+    IOConnectCallAsyncScalarMethod,
+    IOConnectCallAsyncStructMethod,
+    IOConnectCallMethod,
+    IOConnectCallScalarMethod,
+    IOConnectCallStructMethod,
+    IOServiceClose,
+    IOServiceOpen,
+    kIOAsyncCalloutFuncIndex,
+    kIOAsyncCalloutRefconIndex,
+    kIOAsyncReservedIndex,
 )
 from iokit_sdk.iokitlib.memory import (
     IOConnectMapMemory,

@@ -20,15 +20,17 @@ from collections.abc import Callable
 from typing import Any, Self
 
 from iokit_sdk.iokitlib.api import (
-    IOConnectCallAsyncScalarMethod,
-    IOConnectCallScalarMethod,
-    IOServiceClose,
     IOServiceGetMatchingService,
     IOServiceMatching,
-    IOServiceOpen,
     MainPortArg,
     _port,
     mach_task_self,
+)
+from iokit_sdk.iokitlib.connect import (
+    IOConnectCallAsyncScalarMethod,
+    IOConnectCallScalarMethod,
+    IOServiceClose,
+    IOServiceOpen,
 )
 from iokit_sdk.iokitlib.notify import IONotificationPort
 from iokit_sdk.iokitlib.objects import IO_OBJECT_NULL, io_connect_t, io_object_t
