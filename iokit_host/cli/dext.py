@@ -21,7 +21,7 @@ from iokit_host.cli.common import (
 from iokit_host.cli.kernel_option import add_kernel_argument, kernel_path
 
 if TYPE_CHECKING:
-    from iokit_host.dext.manager import DextRow
+    from iokit_host.dext.records import DextRow
 
 __all__ = ["configure", "run"]
 

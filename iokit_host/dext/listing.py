@@ -9,8 +9,9 @@ from __future__ import annotations
 from dataclasses import replace
 from typing import TYPE_CHECKING
 
-from iokit_host.dext.manager import DextRow, manager_for
+from iokit_host.dext.manager import manager_for
 from iokit_host.dext.placement import server_name
+from iokit_host.dext.records import DextRow
 
 if TYPE_CHECKING:
     from iokit_host.host import IOKitHost

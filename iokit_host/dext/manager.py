@@ -18,7 +18,7 @@ import os
 import select
 import weakref
 from collections.abc import Mapping
-from dataclasses import dataclass, field, replace
+from dataclasses import replace
 from functools import partial
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -29,8 +29,8 @@ from iokit_sdk.service import TERMINATE_WITH_REMATCH, IOService
 from iokit_sdk.userclient import IOExternalMethodArguments
 from iokit_sdk.values import OSNumber
 
-from iokit_host.clock import Timer
 from iokit_host.dext.crashes import MAX_CRASHES_PER_DAY, CrashLedger
+from iokit_host.dext.effects import ReplyEffects
 from iokit_host.dext.entitlements import DextEntitlements, entitlements_of
 from iokit_host.dext.placement import user_client_refusal_for
 from iokit_host.dext.power import join_power
@@ -41,8 +41,8 @@ from iokit_host.dext.proxy import (
     IOUserService,
     IOUserUserClient,
     become_informed,
-    nub_class,
 )
+from iokit_host.dext.records import DextRow, ServerRecord
 from iokit_host.dext.rematch import (
     DEFAULT_RELAUNCH_MAX,
     MATCHED_PERSONALITY,
@@ -58,8 +58,7 @@ if TYPE_CHECKING:
     from iokit_host.kernel.protocol import WorkLoop
     from iokit_host.kext.bundle import KextBundle
 
-__all__ = ["DextCallError", "DextCrashedError", "DextManager", "DextRow", "ServerRecord",
-           "manager_for"]
+__all__ = ["DextCallError", "DextCrashedError", "DextManager", "manager_for"]
 
 _MANAGERS: weakref.WeakKeyDictionary[Any, DextManager] = weakref.WeakKeyDictionary()
 _UNSUPPORTED = 0xE00002C7
@@ -79,66 +78,6 @@ def manager_for(kernel: WorkLoop) -> DextManager:
     if manager is None:
         manager = _MANAGERS[kernel] = DextManager(kernel)
     return manager
-
-
-@dataclass
-class ServerRecord:
-    """One driver process's state (mutable: it follows the process through relaunches).
-
-    ``name`` is the record's key: the ``IOUserServerName`` for the first process of that
-    server, ``<server>-0x<tag>`` for another one running at the same time (a dext without
-    ``IOUserServerOneProcess`` runs a process per service, :mod:`.reuse`); ``server`` is the
-    ``IOUserServerName`` itself."""
-
-    name: str
-    bundle_id: str
-    package: str | None
-    paths: tuple[str, ...]
-    process: DriverProcess | None = None
-    state: str = "launching"
-    entry: IOUserServer | None = None
-    proxies: dict[int, DextObject] = field(default_factory=dict)
-    started: dict[DextObject, None] = field(default_factory=dict)
-    launches: int = 0
-    last_reason: str = ""
-    providers_sent: set[int] = field(default_factory=set)
-    waiting: list[IOService] = field(default_factory=list)
-    timer: Timer | None = None
-    server: str = ""
-
-    def __post_init__(self) -> None:
-        self.server = self.server or self.name
-
-    @property
-    def free(self) -> bool:
-        """Hosting nothing and not running: a per-service process may start here."""
-        return not self.proxies and (self.process is None or not self.process.alive)
-
-    @property
-    def pid(self) -> int | None:
-        process = self.process
-        return process.pid if process is not None and process.alive else None
-
-
-@dataclass(frozen=True, slots=True)
-class DextRow:
-    """One line of ``iokit dext list`` (``systemextensionsctl list``)."""
-
-    bundle_id: str
-    server: str
-    pid: int | None
-    state: str
-    crashes: int
-    crashes_total: int
-    launches: int
-    services: int
-    version: str | None = None
-
-    def to_json(self) -> dict[str, Any]:
-        return {"bundle_id": self.bundle_id, "version": self.version, "server": self.server,
-                "pid": self.pid, "state": self.state, "crashes_in_window": self.crashes,
-                "crashes_total": self.crashes_total, "launches": self.launches,
-                "services": self.services}
 
 
 class DextManager:
@@ -162,6 +101,8 @@ class DextManager:
         self._processes: list[DriverProcess] = []
         #: What the processes ask of the kernel on their own: power, completions, memory.
         self.upcalls = Upcalls(kernel)
+        #: What each reply says the driver did, applied to the registry.
+        self.effects = ReplyEffects(kernel)
         # Every server ends with the kernel: when the manager goes, or the interpreter exits.
         self._finalizer = weakref.finalize(self, _stop_all, self._processes)
 
@@ -489,7 +430,7 @@ class DextManager:
             raise DextCrashedError(f"driver process {record.name}: {error}") from None
         if not reply.get("ok"):
             raise DextCallError(str(reply.get("error")))
-        self._apply(record, proxy, reply)
+        self.effects.apply(record, proxy, reply)
         return reply
 
     def _event(self, record: ServerRecord, message: dict[str, Any]) -> None:
@@ -499,7 +440,7 @@ class DextManager:
             if message.get("op") == "changed":  # applied as a reply's parts are
                 owner = next(iter(record.proxies.values()), None)
                 if owner is not None:
-                    self._apply(record, owner, {k: v for k, v in message.items()
+                    self.effects.apply(record, owner, {k: v for k, v in message.items()
                                                 if k in ("others", "published", "requests")})
             else:
                 self.upcalls.event(record, message)
@@ -515,85 +456,6 @@ class DextManager:
             return {"local": provider.dext_obj}  # the driver object itself, in that process
         # A kernel object: a number in that process, described the first time (.kobjects).
         return self.upcalls.object_spec(record, provider)
-
-    def _apply(self, record: ServerRecord, proxy: DextObject, reply: Mapping[str, Any]
-               ) -> None:
-        """What the driver did during the call: properties, nubs, requests. A part that does
-        not read is reported and dropped; the rest is applied."""
-        for part, apply in (("props", self._apply_props), ("removed", self._apply_removed),
-                            ("others", self._apply_others),
-                            ("published", self._apply_published),
-                            ("requests", self._apply_requests)):
-            value = reply.get(part)
-            if value is None:
-                continue
-            try:
-                apply(record, proxy, value)
-            except (TypeError, ValueError, AttributeError, KeyError) as error:
-                self._report_value(record, part, error)
-
-    def _apply_props(self, record: ServerRecord, proxy: DextObject, props: Any) -> None:
-        for key, value in dict(props).items():
-            try:
-                proxy.set_property(str(key), value)
-            except (TypeError, ValueError) as error:
-                self._report_value(record, str(key), error)
-
-    def _apply_removed(self, record: ServerRecord, proxy: DextObject, keys_: Any) -> None:
-        for key in list(keys_):
-            if isinstance(key, str):
-                proxy.remove_property(key)
-
-    def _apply_others(self, record: ServerRecord, proxy: DextObject, others: Any) -> None:
-        for obj, props, removed in list(others):
-            other = record.proxies.get(_int(obj))
-            if other is not None and not other.is_inactive():
-                self._apply_props(record, other, props)
-                self._apply_removed(record, other, removed)
-
-    def _apply_published(self, record: ServerRecord, proxy: DextObject, nubs: Any) -> None:
-        for spec in list(nubs):
-            try:
-                self._publish_nub(record, dict(spec))
-            except (TypeError, ValueError, AttributeError, KeyError) as error:
-                self._report_value(record, "published nub", error)
-
-    def _apply_requests(self, record: ServerRecord, proxy: DextObject, requests: Any
-                        ) -> None:
-        for request in list(requests):
-            if isinstance(request, dict):
-                self._request(record, request)
-
-    def _publish_nub(self, record: ServerRecord, spec: Mapping[str, Any]) -> None:
-        owner = record.proxies.get(_int(spec.get("provider")))
-        if owner is None or owner.is_inactive():
-            return
-        chain = [c for c in spec.get("chain") or () if isinstance(c, str)] or ["IOService"]
-        name, location = spec.get("name"), spec.get("location")
-        nub = nub_class(chain)(dict(spec.get("props") or {}),
-                               name=name if isinstance(name, str) else None,
-                               location=location if isinstance(location, str) else None)
-        if nub.attach(owner):
-            nub.register_service()
-
-    def _request(self, record: ServerRecord, request: Mapping[str, Any]) -> None:
-        if request.get("op") == "terminate":
-            target = record.proxies.get(_int(request.get("obj")))
-            if target is not None and not target.is_inactive():
-                self.kernel.terminate(target, _int(request.get("options")))
-        elif request.get("op") == "register_service":
-            target = record.proxies.get(_int(request.get("obj")))
-            if target is not None and not target.is_inactive():
-                self.kernel.register_service(target)
-        elif request.get("op") == "publish_resource" and isinstance(request.get("key"), str):
-            self.kernel.publish_resource(request["key"], request.get("value"))
-
-    def _report_value(self, record: ServerRecord, key: str, error: Exception) -> None:
-        self.kernel.report(Diagnostic(
-            "dext-bad-property", f"driver process {record.name} sent {key} the kernel cannot "
-            f"hold: {type(error).__name__}: {error}", subject=record.bundle_id, key=key, severity=Severity.WARNING,
-            hint="registry values are numbers, strings, data, booleans, arrays and "
-                 "dictionaries"))
 
     # -- crashes -------------------------------------------------------------------------------
     def _crashed(self, record: ServerRecord, reason: str) -> None:

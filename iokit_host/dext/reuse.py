@@ -27,8 +27,9 @@ from iokit_sdk.service import IOService
 from iokit_host.errors import Diagnostic, Severity
 
 if TYPE_CHECKING:
-    from iokit_host.dext.manager import DextManager, ServerRecord
+    from iokit_host.dext.manager import DextManager
     from iokit_host.dext.proxy import DextObject
+    from iokit_host.dext.records import ServerRecord
 
 __all__ = ["ONE_PROCESS_KEY", "one_process", "process_for", "reuse_required",
            "same_organisation"]

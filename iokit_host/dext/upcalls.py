@@ -34,8 +34,8 @@ from iokit_host.dext.memory import MemoryGrants
 from iokit_host.errors import Diagnostic, Severity
 
 if TYPE_CHECKING:
-    from iokit_host.dext.manager import ServerRecord
     from iokit_host.dext.process import DriverProcess
+    from iokit_host.dext.records import ServerRecord
     from iokit_host.kernel.protocol import WorkLoop
 
 __all__ = ["Upcalls"]

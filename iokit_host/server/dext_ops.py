@@ -13,7 +13,8 @@ from __future__ import annotations
 import selectors
 from typing import TYPE_CHECKING, Any
 
-from iokit_host.dext.manager import DextManager, DextRow, manager_for
+from iokit_host.dext.manager import DextManager, manager_for
+from iokit_host.dext.records import DextRow
 
 if TYPE_CHECKING:
     from iokit_host.host import IOKitHost

@@ -35,14 +35,16 @@ def message(host: IOKitHost, message_type: int, argument: Any = None) -> Any:
 
 def settle(host: IOKitHost) -> None:
     """Let the process finish the notifications it was sent. A handler waiting on a kernel
-    answer is answered during the next call, whose reply it does not wait for; each of the
-    test driver's handlers asks at most once before it records, so its properties stop
-    changing once every handler is done."""
+    answer is answered during the next call (at least one question per call), whose reply it
+    does not wait for; the test driver's handlers ask at most three questions between two
+    records, so once its properties stay the same for four calls every handler is done."""
     before: Any = None
-    for _ in range(20):
+    stable = 0
+    for _ in range(40):
         message(host, REPORT)
         now = remote_driver(host).copy_properties()
-        if now == before:
+        stable = stable + 1 if now == before else 0
+        if stable == 4:
             return
         before = now
     raise AssertionError("the driver process never settled")

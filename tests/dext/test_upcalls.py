@@ -13,7 +13,7 @@ from iokit_sdk.messages import kIOMessageCanSystemSleep
 from iokit_sdk.userclient import OwningTask
 
 from iokit_host.dext.driverside import POWER_METHODS
-from iokit_host.dext.manager import ServerRecord
+from iokit_host.dext.records import ServerRecord
 from iokit_host.host import IOKitHost
 from iokit_host.userclient.calls import CallRequest
 from iokit_host.userclient.connections import Connection, UserClients

@@ -36,7 +36,7 @@ def test_any_reply_is_applied_or_reported_never_raised(dext_host):
     @given(_PARTS)
     def apply(reply):
         before = len(host.diagnostics)
-        manager._apply(record, driver, reply)
+        manager.effects.apply(record, driver, reply)
         assert {d.reference for d in host.diagnostics[before:]} <= OURS
 
     apply()
