@@ -17,22 +17,18 @@ import itertools
 import os
 import select
 import weakref
-from collections.abc import Mapping
 from dataclasses import replace
 from functools import partial
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from iokit_sdk import keys
-from iokit_sdk.returns import IOReturn
 from iokit_sdk.service import TERMINATE_WITH_REMATCH, IOService
-from iokit_sdk.userclient import IOExternalMethodArguments
 from iokit_sdk.values import OSNumber
 
 from iokit_host.dext.crashes import MAX_CRASHES_PER_DAY, CrashLedger
 from iokit_host.dext.effects import ReplyEffects
 from iokit_host.dext.entitlements import DextEntitlements, entitlements_of
-from iokit_host.dext.placement import user_client_refusal_for
 from iokit_host.dext.power import join_power
 from iokit_host.dext.process import DextProcessError, DriverProcess
 from iokit_host.dext.proxy import (
@@ -95,7 +91,8 @@ class DextManager:
         #: ``dextrelaunch``: rematches of a crashed dext's own personality before it is
         #: excluded (:mod:`.rematch`).
         self.relaunch_max = self._count("IOKIT_DEXT_RELAUNCH_MAX", DEFAULT_RELAUNCH_MAX)
-        self._objects = itertools.count(1)
+        #: Numbers for the objects the kernel names in a driver process (user clients).
+        self.object_numbers = itertools.count(1)
         self._entitlements: dict[str, DextEntitlements] = {}
         self._reported: set[tuple[str, str, int]] = set()
         self._processes: list[DriverProcess] = []
@@ -148,16 +145,16 @@ class DextManager:
     # -- the proxy's calls ---------------------------------------------------------------------
     def probe(self, proxy: DextObject, provider: IOService, score: int) -> Any:
         """The driver's ``probe`` in its process: what it returned (the kernel reads it)."""
-        record = self._live_record(proxy) or self._server(proxy, provider)
+        record = self.live_record(proxy) or self._server(proxy, provider)
         if record is None:
             return None
         if proxy.dext_obj is None and not self._create(record, proxy):
             return None
-        return self._call(record, proxy, "probe", provider, [score]).get("result")
+        return self.call(record, proxy, "probe", provider, [score]).get("result")
 
     def start(self, proxy: DextObject, provider: IOService) -> Any:
         """The driver's ``start`` in its process: what it returned (None warns, as in-kernel)."""
-        record = self._live_record(proxy)
+        record = self.live_record(proxy)
         if record is None and isinstance(proxy, IOUserUserClient):
             raise DextCrashedError(f"driver process {proxy.dext_server}: not running")
         record = record or self._server(proxy, provider)
@@ -165,7 +162,7 @@ class DextManager:
             return False
         if proxy.dext_obj is None and not self._create(record, proxy):
             return False
-        result = self._call(record, proxy, "start", provider, []).get("result")
+        result = self.call(record, proxy, "start", provider, []).get("result")
         if result is not False and not proxy.is_inactive():
             record.started[proxy] = None
             if not isinstance(proxy, IOUserUserClient):
@@ -173,114 +170,22 @@ class DextManager:
         return result
 
     # -- user clients (IOUserUserClient) -------------------------------------------------------
-    def new_user_client(self, proxy: IOUserService, task: Any, type: int,
-                        properties: Mapping[str, Any] | None) -> Any:
-        """``NewUserClient`` in the process: a kernel-side :class:`IOUserUserClient` for the
-        user client made there, or an IOReturn (``kIOReturnNotResponding`` when the process
-        is gone or dies answering)."""
-        record = self._live_record(proxy)
-        if record is None:
-            return IOReturn.NOT_RESPONDING
-        obj = next(self._objects)
-        try:
-            reply = self._send(record, proxy, {
-                "op": "call", "obj": proxy.dext_obj, "method": "new_user_client", "uc": obj,
-                "args": [type, dict(properties or {}), _task(task)]}, "new_user_client")
-        except (DextCrashedError, DextCallError):
-            return IOReturn.NOT_RESPONDING
-        result = reply.get("result")
-        if not isinstance(result, dict):
-            return result if type_is_int(result) else IOReturn.UNSUPPORTED
-        client = IOUserUserClient(dict(result.get("props") or {}))
-        name = result.get("name")
-        if isinstance(name, str):
-            client.set_name(name)
-        client.dext_obj, client.dext_server = obj, record.name
-        record.proxies[obj] = client
-        refusal = user_client_refusal_for(self.kernel, proxy, task, client)
-        if refusal is not None:
-            self.free(client)  # the user client made in the process goes (terminate)
-            return IOReturn.NOT_PERMITTED
-        return client
-
-    def external_method(self, client: IOUserUserClient, selector: int,
-                        arguments: IOExternalMethodArguments) -> int:
-        """``ExternalMethod`` in the process; the scalars and structure it wrote come back
-        into ``arguments``. An async call's reference is lent to the process as a token
-        (:mod:`.completions`); kept only when the call succeeds."""
-        record = self._live_record(client)
-        if record is None:
-            return IOReturn.NOT_RESPONDING
-        args: list[Any] = [selector, list(arguments.scalar_input),
-                           bytes(arguments.structure_input), arguments.scalar_output_count,
-                           arguments.structure_output_size]
-        token = None
-        if arguments.async_reference is not None:
-            token = self.upcalls.completions.lend(record.name, client,
-                                                  arguments.async_reference)
-            if token is None:
-                return IOReturn.NO_RESOURCES
-            args.append([token, list(arguments.async_reference.words)])
-        try:
-            reply = self._call(record, client, "external_method", None, args)
-        except (DextCrashedError, DextCallError):
-            return IOReturn.NOT_RESPONDING
-        result = reply.get("result")
-        if token is not None and (not isinstance(result, dict)
-                                  or result.get("ret") != IOReturn.SUCCESS):
-            self.upcalls.completions.drop(token)
-        if not isinstance(result, dict) or not type_is_int(result.get("ret")):
-            return IOReturn.INTERNAL_ERROR
-        scalars = result.get("scalars")
-        if isinstance(scalars, list) and all(type_is_int(v) for v in scalars):
-            arguments.scalar_output = list(scalars)
-        structure = result.get("structure")
-        if isinstance(structure, bytes):
-            arguments.structure_output = structure
-        return int(result["ret"])
-
-    def client_memory(self, client: IOUserUserClient, type: int) -> Any:
-        """``CopyClientMemoryForType`` in the process: its buffer, passed to the kernel as a
-        descriptor (:mod:`.memory`), or an IOReturn (``kIOReturnNotResponding`` when the
-        process is gone or dies answering)."""
-        record = self._live_record(client)
-        process = record.process if record is not None else None
-        if record is None or process is None or process.channel is None:
-            return IOReturn.NOT_RESPONDING
-        channel = process.channel
-        channel.accept_fds = True
-        try:
-            reply = self._call(record, client, "client_memory_for_type", None, [type])
-        except (DextCrashedError, DextCallError):
-            return IOReturn.NOT_RESPONDING
-        finally:
-            channel.accept_fds = False
-        fd = channel.take_fd()
-        channel.close_fds()
-        result = reply.get("result")
-        if isinstance(result, dict):
-            return self.upcalls.memory.adopt(record.name, client, fd, result.get("memory"),
-                                             process.memory_dir)
-        if fd is not None:
-            os.close(fd)
-        return result & 0xFFFFFFFF if type_is_int(result) and result else IOReturn.INTERNAL_ERROR
-
     def forward(self, proxy: DextObject, method: str, provider: IOService | None,
                 args: list[Any], default: Any) -> Any:
         """A call whose failure changes nothing for the caller (``stop``, ``will_terminate``):
         a dead or refusing server answers ``default``."""
-        record = self._live_record(proxy)
+        record = self.live_record(proxy)
         if record is None:
             return default
         try:
-            return self._call(record, proxy, method, provider, args).get("result", default)
+            return self.call(record, proxy, method, provider, args).get("result", default)
         except (DextCrashedError, DextCallError):
             return default
 
     def free(self, proxy: DextObject) -> None:
         if isinstance(proxy, IOUserUserClient):
             self.upcalls.client_gone(proxy)
-        record = self._live_record(proxy)
+        record = self.live_record(proxy)
         if record is not None:
             self.forward(proxy, "free", None, [], None)
         record = self.servers.get(proxy.dext_server or "")
@@ -303,7 +208,7 @@ class DextManager:
         record.entry = None
 
     # -- servers -------------------------------------------------------------------------------
-    def _live_record(self, proxy: DextObject) -> ServerRecord | None:
+    def live_record(self, proxy: DextObject) -> ServerRecord | None:
         record = self.servers.get(proxy.dext_server or "")
         if record is None or proxy.dext_obj is None or record.process is None \
                 or not record.process.alive or record.proxies.get(proxy.dext_obj) is not proxy:
@@ -335,7 +240,7 @@ class DextManager:
 
         :raises DextCrashedError: the launch failed (it is counted as a crash).
         """
-        live = self._live_record(proxy) if proxy.dext_obj is not None else None
+        live = self.live_record(proxy) if proxy.dext_obj is not None else None
         if live is not None:
             return live
         record = process_for(self, proxy, provider)
@@ -384,7 +289,7 @@ class DextManager:
 
     # -- calls ---------------------------------------------------------------------------------
     def _create(self, record: ServerRecord, proxy: DextObject) -> bool:
-        obj = next(self._objects)
+        obj = next(self.object_numbers)
         proxy.dext_obj, proxy.dext_server = obj, record.name
         record.proxies[obj] = proxy
         personality = proxy.dext_personality
@@ -398,7 +303,7 @@ class DextManager:
             # Another dext sharing this server (IOUserServerOneProcess): its code loads too.
             package, paths = self._code_of(bundle_id)
             message.update(package=package, paths=list(paths), codeless=package is None)
-        reply = self._send(record, proxy, message, "init")
+        reply = self.send(record, proxy, message, "init")
         if reply.get("informed") is True and isinstance(proxy, IOUserService):
             become_informed(proxy)  # its power notifications cross (proxy._Informed)
         if is_dext:
@@ -411,13 +316,13 @@ class DextManager:
             proxy.set_property(MATCHED_PERSONALITY, matched_personality(personality))
         return reply.get("result") is not False
 
-    def _call(self, record: ServerRecord, proxy: DextObject, method: str,
+    def call(self, record: ServerRecord, proxy: DextObject, method: str,
               provider: IOService | None, args: list[Any]) -> dict[str, Any]:
         message = {"op": "call", "obj": proxy.dext_obj, "method": method, "args": args,
                    "provider": self._provider_spec(record, provider)}
-        return self._send(record, proxy, message, method)
+        return self.send(record, proxy, message, method)
 
-    def _send(self, record: ServerRecord, proxy: DextObject, message: dict[str, Any],
+    def send(self, record: ServerRecord, proxy: DextObject, message: dict[str, Any],
               what: str) -> dict[str, Any]:
         process = record.process
         if process is None:
@@ -557,15 +462,6 @@ class DextManager:
 
 def type_is_int(value: Any) -> bool:
     return isinstance(value, int) and not isinstance(value, bool)
-
-
-def _task(task: Any) -> dict[str, Any] | None:
-    """The caller, as a driver process's user client sees it (``OwningTask``'s fields)."""
-    if task is None:
-        return None
-    return {"pid": getattr(task, "pid", 0), "uid": getattr(task, "uid", 0),
-            "gid": getattr(task, "gid", 0), "name": str(getattr(task, "name", "")),
-            "entitlements": sorted(getattr(task, "entitlements", ()))}
 
 
 def _int(value: Any) -> int:

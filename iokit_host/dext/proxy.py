@@ -92,7 +92,7 @@ class _Forwarded:
             sent: Any = {"power_notice": dataclasses.asdict(notice)}
         else:
             manager = self._dexts()
-            sent = manager.upcalls.message_argument(manager._live_record(self._me()), argument)
+            sent = manager.upcalls.message_argument(manager.live_record(self._me()), argument)
         result = self._dexts().forward(self._me(), "message", provider, [message_type, sent],
                                        _UNSUPPORTED)
         if isinstance(result, dict):  # the driver's answer to a power question
@@ -132,7 +132,9 @@ class IOUserService(_Forwarded, IOService):
                         properties: Mapping[str, Any] | None) -> Any:
         """``NewUserClient`` in the driver process: an :class:`IOUserUserClient` standing for
         the user client made there, or the IOReturn that refused the open."""
-        return self._dexts().new_user_client(self, owning_task, type, properties)
+        from iokit_host.dext.userclients import new_user_client
+
+        return new_user_client(self._dexts(), self, owning_task, type, properties)
 
 
 class IOUserUserClient(_Forwarded, IOUserClient):
@@ -148,7 +150,9 @@ class IOUserUserClient(_Forwarded, IOUserClient):
     def external_method(self, selector: int, arguments: IOExternalMethodArguments,
                         dispatch: IOExternalMethodDispatch | None = None,
                         target: Any = None, reference: Any = None) -> int:
-        return self._dexts().external_method(self, selector, arguments)
+        from iokit_host.dext.userclients import external_method as forward_call
+
+        return forward_call(self._dexts(), self, selector, arguments)
 
     def client_close(self) -> int:
         result = self._dexts().forward(self, "client_close", None, [], IOReturn.SUCCESS)
@@ -163,7 +167,9 @@ class IOUserUserClient(_Forwarded, IOUserClient):
     def client_memory_for_type(self, type: int) -> Any:
         """``CopyClientMemoryForType`` in the driver process: its buffer, the same pages the
         program then maps (:mod:`iokit_host.dext.memory`), or an IOReturn."""
-        return self._dexts().client_memory(self, type)
+        from iokit_host.dext.userclients import client_memory
+
+        return client_memory(self._dexts(), self, type)
 
 
 #: An object living in a driver process, as the kernel holds it.
