@@ -13,42 +13,32 @@ those with readers of their own (``OSBundleLibraries``, ``OSBundleRequired``,
 
 from __future__ import annotations
 
-from collections.abc import Callable, Mapping
-from dataclasses import dataclass
+from collections.abc import Mapping
 from typing import Any
 
 from iokit_sdk import keys
 
 from iokit_host.errors import Diagnostic, Severity
-from iokit_host.kext.plist_types import describe, find_unsupported
+from iokit_host.kext.plist_types import KeyType, describe, find_unsupported, is_integer
 
 __all__ = ["OWN_READERS", "check_optional_keys"]
-
-
-@dataclass(frozen=True, slots=True)
-class _KeyType:
-    reference: str
-    expected: str
-    accepts: Callable[[Any], bool]
-    hint: str
 
 
 def _is_string(value: object) -> bool:
     return isinstance(value, str)
 
 
-_STRING = _KeyType("manifest-ill-typed-key", "a string", _is_string, "write <string>…</string>")
-_BOOLEAN = _KeyType("manifest-ill-typed-boolean", "a boolean", lambda v: isinstance(v, bool),
+_STRING = KeyType("manifest-ill-typed-key", "a string", _is_string, "write <string>…</string>")
+_BOOLEAN = KeyType("manifest-ill-typed-boolean", "a boolean", lambda v: isinstance(v, bool),
                     "write <true/> or <false/>")
-_INTEGER = _KeyType("manifest-ill-typed-key", "an integer",
-                    lambda v: isinstance(v, int) and not isinstance(v, bool),
-                    "write <integer>…</integer>")
+_INTEGER = KeyType("manifest-ill-typed-key", "an integer", is_integer,
+                   "write <integer>…</integer>")
 
 #: Keys checked by readers of their own in :mod:`iokit_host.kext.manifest`.
 OWN_READERS = frozenset({keys.BUNDLE_IDENTIFIER, keys.BUNDLE_VERSION, keys.BUNDLE_LIBRARIES,
                          keys.BUNDLE_REQUIRED, keys.KIT_PERSONALITIES})
 
-_TYPES: Mapping[str, _KeyType] = {
+_TYPES: Mapping[str, KeyType] = {
     **dict.fromkeys((
         keys.BUNDLE_COMPATIBLE_VERSION, keys.BUNDLE_EXECUTABLE, keys.BUNDLE_NAME,
         "CFBundlePackageType", "CFBundleShortVersionString", "CFBundleSignature",

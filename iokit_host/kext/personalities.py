@@ -25,7 +25,7 @@ the file, the personality and the key, what the key takes and what it got:
 
 from __future__ import annotations
 
-from collections.abc import Callable, Mapping
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from enum import Enum
 from typing import Any
@@ -34,38 +34,24 @@ from iokit_sdk import keys
 
 from iokit_host.errors import Diagnostic, Severity
 from iokit_host.kext.match_key_types import MATCH_KEYS, check_match_keys
-from iokit_host.kext.plist_types import describe, find_unsupported
+from iokit_host.kext.plist_types import KeyType, describe, find_unsupported, is_integer
 
 __all__ = ["fix_up_personalities"]
 
 PROVIDER_PARENT_MERGE_PROPERTIES = "IOProviderParentUSBNubMergeProperties"
 
 
-@dataclass(frozen=True, slots=True)
-class _KeyType:
-    """What a key the kernel reads with ``OSDynamicCast`` takes, and how to say it."""
-
-    reference: str
-    expected: str
-    accepts: Callable[[Any], bool]
-    hint: str
-
-
-def _is_integer(value: object) -> bool:
-    return isinstance(value, int) and not isinstance(value, bool)
-
-
-_NUMBER = _KeyType("personality-ill-typed-number", "an integer", _is_integer,
+_NUMBER = KeyType("personality-ill-typed-number", "an integer", is_integer,
                    "write <integer>…</integer>")
-_STRING = _KeyType("personality-ill-typed-string", "a string", lambda v: isinstance(v, str),
+_STRING = KeyType("personality-ill-typed-string", "a string", lambda v: isinstance(v, str),
                    "write <string>…</string>")
-_BOOLEAN = _KeyType("personality-ill-typed-boolean", "a boolean",
+_BOOLEAN = KeyType("personality-ill-typed-boolean", "a boolean",
                     lambda v: isinstance(v, bool), "write <true/> or <false/>")
-_DICTIONARY = _KeyType("personality-ill-typed-dictionary", "a dictionary",
+_DICTIONARY = KeyType("personality-ill-typed-dictionary", "a dictionary",
                        lambda v: isinstance(v, Mapping), "write <dict>…</dict>")
 
 #: Keys the kernel reads with ``OSDynamicCast`` and treats as absent when of another type.
-_KEY_TYPES: Mapping[str, _KeyType] = {
+_KEY_TYPES: Mapping[str, KeyType] = {
     keys.PROBE_SCORE: _NUMBER, keys.KIT_DEBUG: _NUMBER,
     **dict.fromkeys((keys.MATCH_CATEGORY, keys.USER_CLIENT_CLASS, keys.BUNDLE_IDENTIFIER,
                      keys.BUNDLE_IDENTIFIER_KERNEL, keys.PERSONALITY_PUBLISHER,

@@ -13,8 +13,9 @@ from __future__ import annotations
 
 import datetime as dt
 import plistlib
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
+from typing import Any
 
 __all__ = ["Unsupported", "describe", "find_unsupported", "kind"]
 
@@ -55,6 +56,22 @@ def describe(value: object) -> str:
     if len(shown) > _SHOWN:
         shown = shown[:_SHOWN - 1] + "…"
     return f"{article} {name} ({shown})"
+
+
+@dataclass(frozen=True, slots=True)
+class KeyType:
+    """What a key the kernel reads with ``OSDynamicCast`` takes, and how to say it: the
+    diagnostic's reference, the expected type in words, the test and the hint."""
+
+    reference: str
+    expected: str
+    accepts: Callable[[Any], bool]
+    hint: str
+
+
+def is_integer(value: object) -> bool:
+    """An ``OSNumber`` in a plist: an int, not a bool (Python's bool is an int)."""
+    return isinstance(value, int) and not isinstance(value, bool)
 
 
 @dataclass(frozen=True, slots=True)
