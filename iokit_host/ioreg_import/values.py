@@ -42,7 +42,7 @@ from iokit_sdk.values import MAX_VALUE_ITEMS, OSNumber
 from iokit_host.ioreg_import.errors import ValueSyntaxError
 from iokit_host.ioreg_import.fastvalues import MAX_DEPTH, Unusual, fast_value
 
-__all__ = ["MAX_DEPTH", "parse_value"]
+__all__ = ["MAX_DEPTH", "parse_value", "read_carefully"]
 
 _NUMBER = re.compile(r"(0x[0-9a-fA-F]+|[0-9]+)(\.[0-9]+)?")
 _HEX = re.compile(r"[0-9a-fA-F]*")
@@ -64,6 +64,15 @@ def parse_value(text: str) -> Any:
         return fast_value(text)  # the common road, in one loop (fastvalues)
     except Unusual:
         pass  # read again here, which says what is wrong and where
+    return read_carefully(text)
+
+
+def read_carefully(text: str) -> Any:
+    """``text`` read character by character: what :func:`parse_value` falls back to when the
+    one-loop reader (:mod:`.fastvalues`) leaves a value, and what that reader must agree with.
+
+    :raises ValueSyntaxError: with the 0-based column of the first thing that cannot be read.
+    """
     reader = _Reader(text)
     value = reader.value(0)
     reader.skip_space()

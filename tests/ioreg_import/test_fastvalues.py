@@ -13,7 +13,8 @@ from iokit_sdk.values import OSNumber
 
 from iokit_host.ioreg_import.errors import ValueSyntaxError
 from iokit_host.ioreg_import.fastvalues import MAX_DEPTH, Unusual, fast_value
-from iokit_host.ioreg_import.values import _Reader, parse_value
+from iokit_host.ioreg_import.values import parse_value
+from iokit_host.ioreg_import.values import read_carefully as careful
 
 CORPUS = Path("/work/shared/corpus/ioreg")
 
@@ -31,15 +32,6 @@ def typed(value: Any) -> Any:
     if isinstance(value, dict):
         return ("dict", [(k, typed(v)) for k, v in value.items()])
     return (type(value).__name__, value)
-
-
-def careful(text: str) -> Any:
-    reader = _Reader(text)
-    value = reader.value(0)
-    reader.skip_space()
-    if reader.pos != len(text):
-        raise ValueSyntaxError("unexpected text after the value", reader.pos)
-    return value
 
 
 def _agrees(text: str) -> None:
