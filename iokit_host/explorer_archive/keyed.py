@@ -114,9 +114,11 @@ class KeyedArchive:
             return []
         keys = value.get("NS.keys") if isinstance(value, Mapping) else None
         items = value.get("NS.objects") if isinstance(value, Mapping) else None
-        if not isinstance(keys, list) or not isinstance(items, list) or \
-                len(keys) != len(items):
+        if not isinstance(keys, list) or not isinstance(items, list):
             raise ArchiveFault(where, f"expected a dictionary, found {_kind(value)}")
+        if len(keys) != len(items):
+            raise ArchiveFault(where, f"a dictionary of {len(keys)} keys and {len(items)} "
+                               "values")
         return list(zip(keys, items, strict=True))
 
     def strings_by_key(self, ref: Any, where: str) -> dict[str, Any]:

@@ -62,6 +62,19 @@ def test_reference_past_the_objects_is_a_dropped_link() -> None:
     assert warning.reference == "ioreg-archive-bad-link" and "past the" in warning.message
 
 
+def test_a_dictionary_with_more_values_than_keys_says_so() -> None:
+    # The reason read "expected a dictionary, found a dictionary" for this damage.
+    document = _document()
+    objects = document["$objects"]
+    gfx = _entry(document, "GFX0")
+    children = objects[gfx["childrenInPlanes"].data]
+    children["NS.objects"].append(children["NS.objects"][0])
+    model = _load(document)
+    (warning,) = model.diagnostics
+    assert warning.reference == "ioreg-archive-bad-link"
+    assert "a dictionary of 1 keys and 2 values" in warning.message
+
+
 def test_a_link_that_loops_is_dropped() -> None:
     document = _document()
     objects = document["$objects"]
