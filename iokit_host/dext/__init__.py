@@ -20,7 +20,7 @@ questions), :mod:`.dextnotify` (matching and interest notifications a process in
 buffers), :mod:`.proxy` (the kernel-side classes), :mod:`.upcalls` (what a process asks of
 the kernel: power requests), :mod:`.completions` (async references lent to processes),
 :mod:`.memory` (a process's buffers as the kernel holds them), :mod:`.crashes` (the daily crash
-limit), :mod:`.placement` (which personalities run out of process), :mod:`.reuse` (which
+limit), :mod:`.crash_policy` (what a crash sets off), :mod:`.placement` (which personalities run out of process), :mod:`.reuse` (which
 process: one per service, or ``IOUserServerOneProcess``), :mod:`.entitlements` (a dext's
 entitlements, from beside its Info.plist) and :mod:`.entitled` (DriverKit's entitlement
 checks), :mod:`.rematch` (``IORematchPersonality``, ``IORematchCount``), :mod:`.manager` (one

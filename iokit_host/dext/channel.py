@@ -81,8 +81,11 @@ class Channel:
 
     def receive(self, timeout_s: float | None = None) -> dict[str, Any]:
         """The next message; waits at most ``timeout_s`` seconds (None: for ever)."""
+        queued = self._queued
+        if not queued and timeout_s is None and self._timeout is None:
+            self._read_some(None, None)  # the driver process's wait for its next call
         deadline = None if timeout_s is None else time.monotonic() + timeout_s
-        while not self._queued:
+        while not queued:
             if deadline is not None:
                 remaining = deadline - time.monotonic()
                 if remaining <= 0:
@@ -91,7 +94,7 @@ class Channel:
             elif self._timeout is not None:
                 self._wait_at_most(None)
             self._read_some(deadline, timeout_s)
-        return self._queued.pop(0)
+        return queued.pop(0)
 
     def _wait_at_most(self, seconds: float | None) -> None:
         """Bound the next reads with ``SO_RCVTIMEO``: the kernel times a blocking ``recv``
@@ -128,7 +131,8 @@ class Channel:
             except ChannelClosed:
                 self.eof = True
                 break
-        queued, self._queued = self._queued, []
+        queued = self._queued[:]
+        self._queued.clear()  # the same list: a receive in progress holds it
         return queued
 
     def has_queued(self) -> bool:
@@ -157,7 +161,7 @@ class Channel:
 
     def _read_some(self, deadline: float | None, timeout_s: float | None) -> None:
         try:
-            data = self._recv()
+            data = self.sock.recv(1 << 16) if not self.accept_fds else self._recv()
         except BlockingIOError:  # SO_RCVTIMEO ran out
             if deadline is not None and time.monotonic() >= deadline - 1e-3:
                 raise ChannelTimeout(f"no reply within {timeout_s:g} s") from None

@@ -62,6 +62,8 @@ POWER_METHODS = frozenset({
     "temporary_power_clamp_on", "get_power_state", "register_priority_sleep_wake_interest",
     "allow_power_change", "cancel_power_change"})
 _NOT_RESPONDING = 0xE00002ED
+#: What :meth:`ObjectTable.changed_properties` gives when nothing changed (read, never filled).
+_UNCHANGED: tuple[dict[str, Any], list[str]] = ({}, [])
 
 
 class UserPower:
@@ -308,10 +310,12 @@ class ObjectTable:
         service = self.objects.get(obj)
         if service is None:
             return {}, []
-        now = dict(service.properties)
         before = self.sent.get(obj, {})
-        if now == before:
-            return {}, []
+        # Compared in place (the table itself, not a read-only view of it made per call):
+        # most calls change nothing.
+        if service._props == before:
+            return _UNCHANGED
+        now = dict(service._props)
         changed = {k: v for k, v in now.items() if k not in before or before[k] is not v
                    and before[k] != v}
         removed = [k for k in before if k not in now]

@@ -19,7 +19,10 @@ if TYPE_CHECKING:
     from iokit_host.dext.records import ServerRecord
     from iokit_host.kernel.protocol import WorkLoop
 
-__all__ = ["ReplyEffects"]
+__all__ = ["REPLY_PARTS", "ReplyEffects"]
+
+#: The parts of a reply that say what the driver did.
+REPLY_PARTS = frozenset(("props", "removed", "others", "published", "requests"))
 
 
 class ReplyEffects:
@@ -32,6 +35,8 @@ class ReplyEffects:
                ) -> None:
         """What the driver did during the call: properties, nubs, requests. A part that does
         not read is reported and dropped; the rest is applied."""
+        if REPLY_PARTS.isdisjoint(reply):
+            return
         for part, apply in (("props", self._apply_props), ("removed", self._apply_removed),
                             ("others", self._apply_others),
                             ("published", self._apply_published),

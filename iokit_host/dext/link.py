@@ -133,7 +133,7 @@ class DriverLink:
     def _reply(self, message: dict[str, Any], reply: dict[str, Any]) -> None:
         if "seq" in message:
             reply["seq"] = message["seq"]
-        fds = tuple(reply.pop("fds", ()))
+        fds = tuple(reply.pop("fds")) if "fds" in reply else ()
         sent = self.send(reply, fds)
         for fd in fds:  # the reply's own copies: the kernel holds them now
             os.close(fd)

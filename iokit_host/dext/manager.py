@@ -3,19 +3,20 @@
 IOKit's side of DriverKit lives in ``IOUserServer`` (``launchUserServer``, ``rpc``,
 ``clientClose``, ``finalize``) and ``IOService::probeCandidates``. Here a :class:`DextManager`
 per kernel keeps one :class:`ServerRecord` per driver process (:mod:`iokit_host.dext.reuse`
-decides which process a service gets). A proxy's first call launches the server (or reuses it), creates the driver object there and forwards the call; replies carry the
-driver's property changes and the nubs it published, which the kernel applies. A process that
-dies or hangs is a crash (:meth:`DextManager._crashed`): it is recorded on the host clock, the
+decides which process a service gets). A proxy's first call launches the server (or reuses
+it), creates the driver object there and forwards the call; replies carry the driver's
+property changes and the nubs it published, which the kernel applies. A process that dies or
+hangs is a crash (:mod:`iokit_host.dext.crash_policy`): it is recorded on the host clock, the
 services it hosted are terminated with rematch (``ClientCrashed``; the provider keeps the
-crashed personality, :mod:`iokit_host.dext.rematch`), so the next match relaunches it; past the daily limit (:mod:`iokit_host.dext.crashes`) it is not relaunched until the window
-passes, and ``dext-crash-limit`` says so.
+crashed personality, :mod:`iokit_host.dext.rematch`), so the next match relaunches it; past
+the daily limit (:mod:`iokit_host.dext.crashes`) it is not relaunched until the window passes,
+and ``dext-crash-limit`` says so.
 """
 
 from __future__ import annotations
 
 import itertools
 import os
-import select
 import weakref
 from dataclasses import replace
 from functools import partial
@@ -23,11 +24,12 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from iokit_sdk import keys
-from iokit_sdk.service import TERMINATE_WITH_REMATCH, IOService
+from iokit_sdk.service import IOService
 from iokit_sdk.values import OSNumber
 
-from iokit_host.dext.crashes import MAX_CRASHES_PER_DAY, CrashLedger
-from iokit_host.dext.effects import ReplyEffects
+from iokit_host.dext.crash_policy import CrashPolicy
+from iokit_host.dext.crashes import CrashLedger
+from iokit_host.dext.effects import REPLY_PARTS, ReplyEffects
 from iokit_host.dext.entitlements import DextEntitlements, entitlements_of
 from iokit_host.dext.power import join_power
 from iokit_host.dext.process import DextProcessError, DriverProcess
@@ -43,7 +45,6 @@ from iokit_host.dext.rematch import (
     DEFAULT_RELAUNCH_MAX,
     MATCHED_PERSONALITY,
     matched_personality,
-    record_rematch,
 )
 from iokit_host.dext.reuse import process_for
 from iokit_host.dext.upcalls import Upcalls
@@ -76,7 +77,7 @@ def manager_for(kernel: WorkLoop) -> DextManager:
     return manager
 
 
-class DextManager:
+class DextManager(CrashPolicy):
     """The driver processes of one kernel."""
 
     def __init__(self, kernel: WorkLoop) -> None:
@@ -335,7 +336,8 @@ class DextManager:
             raise DextCrashedError(f"driver process {record.name}: {error}") from None
         if not reply.get("ok"):
             raise DextCallError(str(reply.get("error")))
-        self.effects.apply(record, proxy, reply)
+        if not REPLY_PARTS.isdisjoint(reply):  # most calls change nothing but their result
+            self.effects.apply(record, proxy, reply)
         return reply
 
     def _event(self, record: ServerRecord, message: dict[str, Any]) -> None:
@@ -361,87 +363,6 @@ class DextManager:
             return {"local": provider.dext_obj}  # the driver object itself, in that process
         # A kernel object: a number in that process, described the first time (.kobjects).
         return self.upcalls.object_spec(record, provider)
-
-    # -- crashes -------------------------------------------------------------------------------
-    def _crashed(self, record: ServerRecord, reason: str) -> None:
-        """``clientClose`` and ``finalize``: count the crash, drop the server's registry entry,
-        terminate what it hosted with rematch (a relaunch follows unless limited)."""
-        process, pid = record.process, record.process.pid if record.process else None
-        if process is None or process.crash_counted:
-            return
-        process.crash_counted = True
-        now = self.kernel.clock.now_ns()
-        self.crashes.record(record.server, now, reason)
-        record.state, record.last_reason, record.process = "crashed", reason, None
-        if process in self._processes:
-            self._processes.remove(process)
-        self.upcalls.gone(record)  # waiting programs get kIOReturnAborted; memory released
-        self.kernel.report(Diagnostic(
-            "dext-client-crashed",
-            f"driver process {record.name} (pid {pid}) "
-            f"{reason.removeprefix('the driver process ')}",
-            subject=record.bundle_id,
-            hint=f"ClientCrashed: its services are terminated and rematched, so it is "
-                 f"relaunched; more than {MAX_CRASHES_PER_DAY} crashes in 24 hours stop that"))
-        started = [p for p in record.started if not p.is_inactive()]
-        record.started.clear()
-        record.proxies.clear()
-        if record.entry is not None and not record.entry.is_inactive():
-            self.kernel.terminate(record.entry)
-        record.entry = None
-        for proxy in started:
-            record_rematch(proxy)  # the same dext first (IORematchPersonality, IORematchCount)
-            self.kernel.terminate(proxy, TERMINATE_WITH_REMATCH)
-
-    def _limited(self, record: ServerRecord, provider: IOService, now: int) -> None:
-        ends = self.crashes.window_ends_ns(record.server, now) or now
-        record.state = "crash-limit"
-        if provider in record.waiting:
-            return
-        record.waiting.append(provider)
-        count = len(self.crashes.in_window(record.server, now))
-        self.kernel.report(Diagnostic(
-            "dext-crash-limit", f"driver process {record.server} crashed {count} times within "
-            f"24 hours of host time (more than {MAX_CRASHES_PER_DAY}); it is not relaunched "
-            f"for {provider.get_name()} until host time {ends / 1e9:g} s",
-            subject=record.bundle_id,
-            hint=f"last crash: {record.last_reason}; fix the driver, or advance the host "
-                 "clock past the window; other drivers may match the device meanwhile"))
-        if record.timer is None:
-            record.timer = self.kernel.clock.call_at(ends, partial(self._window_passed, record))
-
-    def _window_passed(self, record: ServerRecord) -> None:
-        """The oldest crash left the window: rematch the devices left without the server."""
-        record.timer = None
-        waiting, record.waiting = record.waiting, []
-        if record.state == "crash-limit":
-            record.state = "crashed"
-        for nub in waiting:
-            if not nub.is_inactive():
-                self.kernel.register_service(nub)
-
-    def poll(self, timeout_s: float = 0.0) -> list[str]:
-        """Notice servers that died while idle (waiting up to ``timeout_s`` for one to), handle
-        their crashes and return their names; the caller runs the work loop after."""
-        live = {r.process.channel.fileno(): r for r in self.servers.values()
-                if r.process is not None and r.process.alive and r.process.channel is not None}
-        if not live:
-            return []
-        ready, _, _ = select.select(list(live), [], [], timeout_s)
-        crashed: list[str] = []
-        for fd in ready:
-            record = live[fd]
-            process = record.process
-            if process is None or process.channel is None:
-                continue
-            for message in process.channel.drain():  # sent on its own while the kernel idled
-                if "op" in message and record.process is process:
-                    self._event(record, message)
-            if record.process is process and process.channel is not None \
-                    and process.channel.eof:
-                self._crashed(record, process.died())
-                crashed.append(record.name)
-        return crashed
 
     def shutdown(self) -> None:
         """Stop every server (the kernel is going away): not crashes."""

@@ -134,26 +134,28 @@ class DriverProcess:
         deadline = None if timeout_s is None else time.monotonic() + timeout_s
         try:
             channel.send(message)
+            remaining = timeout_s  # the whole time, for the first wait: the call just began
             while True:
-                reply = self._replies.pop(seq, None)
-                if reply is not None:
-                    self._after(events)
-                    return reply
-                remaining = None if deadline is None else deadline - time.monotonic()
-                if remaining is not None and remaining <= 0:
-                    raise ChannelTimeout(f"no reply within {timeout_s:g} s")
                 got = channel.receive(remaining)
                 if "op" in got:
                     if events is not None:
                         events(got)
                     if self.dead_reason is not None:  # it died during a nested call
                         raise DextProcessError(self.dead_reason)
-                    continue
-                answered = got.get("seq")
-                if answered == seq or type(answered) is not int:
+                else:
+                    answered = got.get("seq")
+                    if answered == seq or type(answered) is not int:
+                        if channel.has_queued():
+                            self._after(events)
+                        return got
+                    self._replies[answered] = got
+                reply = self._replies.pop(seq, None)  # answered during a nested call
+                if reply is not None:
                     self._after(events)
-                    return got
-                self._replies[answered] = got
+                    return reply
+                remaining = None if deadline is None else deadline - time.monotonic()
+                if remaining is not None and remaining <= 0:
+                    raise ChannelTimeout(f"no reply within {timeout_s:g} s")
         except ChannelTimeout:
             raise self._fail(f"did not answer {what} within {timeout_s:g} s and was "
                              "killed") from None

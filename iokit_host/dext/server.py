@@ -16,8 +16,9 @@ import os
 import socket
 import sys
 import threading
+from collections.abc import Callable
 from functools import partial
-from typing import Any, cast
+from typing import Any
 
 from iokit_sdk.pm import IOPowerStateChangeNotification
 from iokit_sdk.returns import IOReturn
@@ -74,6 +75,9 @@ class DriverServer:
         self.kernel = UserKernel(self.table, self._power_request, self._registry_request)
         self.remote = RemoteObjects(self._registry_request, self._adopt)
         self.memory = ClientMemory()
+        # Each operation's handler by name, looked up once: a message is one dictionary read.
+        self._handlers: dict[str, Callable[[dict[str, Any]], dict[str, Any]]] = {
+            name[3:]: getattr(self, name) for name in dir(self) if name.startswith("op_")}
 
     def serve(self) -> None:
         self.link.serve()
@@ -83,10 +87,10 @@ class DriverServer:
         op = message.get("op")
         if op == "exit":
             return None
-        handler = getattr(self, f"op_{op}", None)
+        handler = self._handlers.get(op) if isinstance(op, str) else None
         if handler is None:
             return {"ok": False, "error": f"unknown operation {op!r}"}
-        return cast("dict[str, Any]", handler(message))
+        return handler(message)
 
     def _power_request(self, message: dict[str, Any]) -> Any:
         answer = self.link.request({"kind": "power", **message})
@@ -297,19 +301,28 @@ class DriverServer:
         """The call's result and what the call changed: the object's properties, those of
         the process's other objects (a user client calling into its driver), the nubs it
         published and what it asked of the kernel."""
-        changed, removed = self.table.changed_properties(obj)
-        published, requests = self.kernel.take()
-        others = [[other, *self.table.changed_properties(other)]
-                  for other in self.table.objects if other != obj]
-        others = [entry for entry in others if entry[1] or entry[2]]
-        if not isinstance(result, _SCALARS) and not (type(result) is dict):
+        if not isinstance(result, _SCALARS) and type(result) is not dict:
             result = f"<{type(result).__name__}>"
         reply: dict[str, Any] = {"ok": True, "result": result, **extra}
         # Only what happened travels: most calls change nothing but their result.
-        for key, value in (("props", changed), ("removed", removed), ("others", others),
-                           ("published", published), ("requests", requests)):
-            if value:
-                reply[key] = value
+        table = self.table
+        changed, removed = table.changed_properties(obj)
+        if changed:
+            reply["props"] = changed
+        if removed:
+            reply["removed"] = removed
+        if len(table.objects) > 1:
+            others = [[other, *table.changed_properties(other)]
+                      for other in table.objects if other != obj]
+            others = [entry for entry in others if entry[1] or entry[2]]
+            if others:
+                reply["others"] = others
+        if self.kernel.published or self.kernel.requests:
+            published, requests = self.kernel.take()
+            if published:
+                reply["published"] = published
+            if requests:
+                reply["requests"] = requests
         return reply
 
 

@@ -86,9 +86,13 @@ class Upcalls:
     def object_spec(self, record: ServerRecord, service: IOService) -> dict[str, Any] | None:
         """``service`` as it crosses to ``record``'s process (a number, described the first
         time); None when no process runs."""
-        if record.process is None:
+        process = record.process
+        if process is None:
             return None
-        return self._objects_of(record.process).spec(self.kernel.registry, service)
+        last = self._last  # _objects_of's usual case, written out: a provider crosses each call
+        objects = last[1] if last is not None and last[0] is process else \
+            self._objects_of(process)
+        return objects.spec(self.kernel.registry, service)
 
     def message_argument(self, record: ServerRecord | None, argument: Any
                          ) -> dict[str, Any] | None:

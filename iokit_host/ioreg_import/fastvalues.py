@@ -4,9 +4,9 @@ A real dump is mostly property values (one ``IOKitDiagnostics`` line is 400 KB o
 dictionaries), and :mod:`.values` reads them a character class at a time through a method
 per token. This reads the same grammar with one regular expression per token and an explicit
 stack of open containers (no recursion), giving exactly the values :mod:`.values` gives.
-Plain containers (strings free of syntax characters, decimal numbers, ``Yes``/``No``, no
-blanks: most of a dump's text) are first turned into JSON and read by the ``json`` module's C
-parser; a lone decimal number or word is looked up directly.
+Plain containers (strings free of syntax characters, numbers in decimal or hex, ``Yes``/``No``,
+no blanks: most of a dump's text) are first turned into JSON and read by the ``json`` module's
+C parser; a lone decimal number or word is looked up directly.
 
 It only takes the common road: anything unusual -- text it cannot read, a number wider than
 64 bits, a key that is not a string, nesting past :data:`~.values.MAX_DEPTH`, more items than
@@ -19,11 +19,12 @@ from __future__ import annotations
 
 import json
 import re
+from collections.abc import Callable
 from typing import Any
 
 from iokit_sdk.values import MAX_VALUE_ITEMS, OSNumber
 
-__all__ = ["MAX_DEPTH", "Unusual", "fast_value"]
+__all__ = ["MAX_DEPTH", "NUMBERS", "Unusual", "fast_value", "os_number"]
 
 
 class Unusual(Exception):
@@ -53,8 +54,8 @@ def fast_value(text: str) -> Any:
     :raises Unusual: the careful reader must decide.
     """
     if text.isdigit() and text.isascii():  # a decimal number alone: most scalars
-        return _NUMBERS[text]
-    if text in _WORDS:
+        return NUMBERS[text]
+    if len(text) < 4 and text in _WORDS:  # (a long text is not hashed for nothing)
         return _WORDS[text]
     if text[:1] in _JSON_OPENERS:
         value = _plain_container(text)
@@ -135,25 +136,34 @@ def _read(text: str) -> Any:
 
 
 # -- plain containers, read by the json module ----------------------------------------------
-# Most of a dump's text is containers of strings, decimal numbers and booleans printed with
-# no blank between tokens (HID element trees, IOKitDiagnostics). Where every string in one
-# holds none of the characters the syntax uses, each character outside the strings is syntax,
-# so three substitutions make it JSON, which the C parser reads; anything JSON refuses (an
-# empty item, a leading zero, a key that is not a string) is read the way above instead.
+# Most of a dump's text is containers of strings, numbers and booleans printed with no blank
+# between tokens (HID element trees, IOKitDiagnostics; ``ioreg -x`` prints the numbers in
+# hex). Where every string in one holds none of the characters the syntax uses, each
+# character outside the strings is syntax, so a few substitutions make it JSON (a hex number
+# becomes its decimal digits), which the C parser reads; anything JSON refuses (an empty
+# item, a leading zero, a key that is not a string) is read the way above instead.
 _JSON_OPENERS = frozenset("{(")
 #: A value made only of such tokens, with no blank between them; strings have no control
-#: character, backslash or syntax character in them, which JSON would read differently.
+#: character, backslash or syntax character in them, which JSON would read differently. A
+#: hex number is the ``0`` of a run of syntax and an ``x`` token after it; one that is not
+#: a token of its own (``10x5``) is left in the text, which JSON refuses.
 #: (Possessive: a text that does not match fails in linear time.)
-_PLAIN = re.compile(r'(?:"[^"\\\x00-\x1f=(){}\[\]<>,]*+"|[{}(),=0-9]++|Yes|No)*+')
-_TO_JSON = str.maketrans({"=": ":", "(": "[", ")": "]"})
-#: A bare Yes or No: inside a string none follows ``:``/``,``/``[`` and precedes ``,]}``.
-#: (The word first, the look back after it: a pattern that starts with a literal is searched
-#: for at memory speed.)
-_YES = re.compile(r"Yes(?<=[:,\[]Yes)(?=[,\]}])")
-_NO = re.compile(r"No(?<=[:,\[]No)(?=[,\]}])")
+_PLAIN = re.compile(r'[{}(),=0-9]*+(?:(?:"[^"\\\x00-\x1f=(){}\[\]<>,]*+"|Yes|No|x[0-9a-fA-F]++)'
+                    r'[{}(),=0-9]*+)*+')
+#: A hex number where a value starts (after ``=``, ``(``, ``,``, none of which is in a plain
+#: string), so never inside a string. (The literal first, the look back after it: a pattern
+#: that starts with a literal is searched for at memory speed.)
+_HEX_NUMBER = re.compile(r"0x(?<=[=(,]0x)([0-9a-fA-F]+)")
+_TO_JSON = bytes.maketrans(b"=()", b":[]")
+#: A bare Yes or No: what follows it (``,]}``) is in no plain string, so a word followed by
+#: one is outside the strings (and where JSON takes no literal there, it refuses the text).
+#: (A pattern that starts with a literal is searched for at memory speed.)
+_YES = re.compile(r"Yes(?=[,\]}])")
+_NO = re.compile(r"No(?=[,\]}])")
+#: Every byte but the brackets of containers, deleted to measure the nesting.
+_NOT_BRACKETS = bytes(set(range(256)) - set(b"(){}"))
 #: Innermost brackets, removed once per level to measure the nesting.
-_BRACKETS = re.compile(r"[^(){}]+")
-_INNERMOST = re.compile(r"\(\)|\{\}")
+_INNERMOST = re.compile(rb"\(\)|\{\}")
 _NOT_PLAIN = object()
 _WORDS = {"Yes": True, "No": False}
 
@@ -173,7 +183,8 @@ class _Numbers(dict[str, OSNumber]):
         return made
 
 
-_NUMBERS = _Numbers()
+#: Decimal text (at most 20 digits, below 2**64, else :class:`Unusual`) to its OSNumber.
+NUMBERS = _Numbers()
 
 
 def _plain_container(text: str) -> Any:
@@ -184,25 +195,58 @@ def _plain_container(text: str) -> Any:
     if openers + text.count(",") > MAX_VALUE_ITEMS or (
             openers > MAX_DEPTH and not _nests_within(text, MAX_DEPTH)):
         return _NOT_PLAIN  # the limits are told, with their column, by the readers above
-    json_text = text.translate(_TO_JSON)
-    if "Yes" in json_text:  # a substring test is far cheaper than the substitution
-        json_text = _YES.sub("true", json_text)
-    if "No" in json_text:
-        json_text = _NO.sub("false", json_text)
     try:
-        return json.loads(json_text, parse_int=_NUMBERS.__getitem__)
-    except (ValueError, RecursionError, Unusual):
+        json_text = _as_json(text)
+        value, end = _SCAN(json_text, 0)
+    except (ValueError, RecursionError, Unusual, StopIteration):
         return _NOT_PLAIN
+    # As ``json.loads`` decides: the whole text one value (a plain text has no blanks).
+    return value if end == len(json_text) else _NOT_PLAIN
+
+
+def _as_json(text: str) -> str:
+    """Plain ``text`` as JSON (see above); :class:`Unusual` for a hex number past 64 bits."""
+    # A test for one character runs at memory speed (a longer one does not): it spares the
+    # substitution's search where the character is missing.
+    if "x" in text:
+        text = _decimal(text)
+    text = text.encode("utf-8", "surrogatepass").translate(_TO_JSON).decode(
+        "utf-8", "surrogatepass")  # bytes translate at memory speed, text does not
+    if "Y" in text:
+        text = _YES.sub("true", text)
+    if "N" in text:
+        text = _NO.sub("false", text)
+    return text
+
+
+def _decimal(text: str) -> str:
+    """``text`` with its hex numbers in decimal; :class:`Unusual` for one past 64 bits (the
+    careful reader says so). (Split, not substituted: no call per number.)"""
+    pieces = _HEX_NUMBER.split(text)  # text, digits, text, digits, ..., text
+    if len(pieces) == 1:
+        return text
+    numbers = [int(digits, 16) for digits in pieces[1::2]]
+    if max(numbers) >> 64:  # more than 16 significant digits
+        raise Unusual
+    pieces[1::2] = map(str, numbers)
+    return "".join(pieces)
+
+
+#: The json module's scanner (its C one), made once: ``json.loads`` with a hook makes a new
+#: decoder per call, and wraps each scan in calls a plain text does not need.
+#: (The type stubs leave out the decoder's ``scan_once`` attribute.)
+_SCAN: Callable[[str, int], tuple[Any, int]] = json.JSONDecoder(
+    parse_int=NUMBERS.__getitem__).scan_once  # type: ignore[attr-defined]
 
 
 def _nests_within(text: str, levels: int) -> bool:
     """True when the containers of plain ``text`` (no bracket in its strings) nest at most
     ``levels`` deep."""
-    brackets = _BRACKETS.sub("", text)
+    brackets = text.encode("utf-8", "surrogatepass").translate(None, _NOT_BRACKETS)
     for _ in range(levels):
         if not brackets:
             return True
-        brackets = _INNERMOST.sub("", brackets)
+        brackets = _INNERMOST.sub(b"", brackets)
     return not brackets
 
 
@@ -238,7 +282,7 @@ def _scalar(text: str, pos: int, char: str) -> tuple[Any, int]:
     number = int(digits or "0", 16 if hexadecimal is not None else 10)
     if number >= 1 << 64:
         raise Unusual
-    return _number(number), match.end()
+    return os_number(number), match.end()
 
 
 #: Small numbers already made: a dump repeats the same few thousand (ids, flags, sizes),
@@ -247,7 +291,7 @@ _SMALL: dict[int, OSNumber] = {}
 _SMALL_BELOW = 1 << 16
 
 
-def _number(number: int) -> OSNumber:
+def os_number(number: int) -> OSNumber:
     found = _SMALL.get(number)
     if found is not None:
         return found

@@ -24,14 +24,17 @@ _QUOTE = " \t>"  # what a paste puts before every line: an indent, a mail quote 
 _STRUCTURE = (_ENTRY, '"', "{", "}")
 
 
-def normalise_layout(lines: list[str], damage: DumpDamage) -> list[str]:
-    """The lines with a uniform indent removed and glyph-column tabs expanded (see the doc)."""
+def normalise_layout(lines: list[str], damage: DumpDamage, *, tabs: bool = True) -> list[str]:
+    """The lines with a uniform indent removed and glyph-column tabs expanded (see the doc).
+
+    :param tabs: False when the caller knows the lines hold no tab (from their text).
+    """
     first = next((n for n, line in enumerate(lines)
                   if line.lstrip(_QUOTE + _GLYPHS).startswith(_ENTRY)), None)
     if first is None:
         return lines
     lines = _remove_indent(lines, first, damage)
-    return _expand_tabs(lines, first, damage)
+    return _expand_tabs(lines, first, damage) if tabs else lines
 
 
 def _content(line: str) -> str:

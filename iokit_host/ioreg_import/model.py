@@ -77,13 +77,13 @@ def build_model(root: DumpNode, *, source: str, plane: str | None = None,
             damage.note(BAD_ENTRY, beside.line, f"{beside.name!r} sits beside the platform "
                         f"entry {platform_node.name!r} under Root")
             damage.lose(BAD_ENTRY, _count_below(beside))
-        top = _build_specs(platform_node, plane, extra)
+        top, nubs, drivers = _build_specs(platform_node, extra)
     else:
         top, entries = plane_entries(root, plane)
+        nubs = sum(1 for _ in top.walk()) + len(entries)
+        drivers = sum(1 for _, nub in top.walk() if nub.recorded_driver)
     classes: dict[str, str] = {}
     _collect_ancestry(root, classes)
-    nubs = sum(1 for _ in top.walk()) + len(entries)
-    drivers = sum(1 for _, nub in top.walk() if nub.recorded_driver)
     platform = platform_name(platform_node) if top.id != "platform" else _stem(source)
     return MachineModel(
         name=name or platform.lower(),
@@ -104,37 +104,40 @@ def _stem(source: str) -> str:
     return PurePath(source).stem or "machine"
 
 
-def _build_specs(top: DumpNode, plane: str, extra: dict[int, list[str]]) -> NubSpec:
-    """The NubSpec tree of ``top``, built bottom-up without recursion."""
-    order: list[tuple[DumpNode, str | None, str]] = []  # node, its parent's id, its id
-    stack: list[tuple[DumpNode, str | None]] = [(top, None)]
-    while stack:
-        node, parent_id = stack.pop()
-        own = node_id(node)
-        order.append((node, parent_id, own))
-        stack += [(child, own) for child in node.children]
-    present = {own for _, _, own in order}
-    built: dict[int, NubSpec] = {}
-    for node, parent_id, own in reversed(order):  # every child before its parent
+def _build_specs(top: DumpNode, extra: dict[int, list[str]]) -> tuple[NubSpec, int, int]:
+    """The IOService plane's NubSpec tree of ``top``, built bottom-up without recursion, with
+    how many nubs it holds and how many of them are recorded drivers."""
+    order = [top]  # breadth first: a parent before its children, which lie side by side
+    first_child: list[int] = []  # where each node's children start in order
+    for node in order:
+        first_child.append(len(order))
+        order.extend(node.children)
+    present = {node_id(node) for node in order} if extra else set()
+    specs: list[Any] = [None] * len(order)
+    drivers = 0
+    for index in range(len(order) - 1, -1, -1):  # every child before its parent
+        node = order[index]
         links: tuple[PlaneLink, ...] = ()
-        if plane != SERVICE_PLANE:
-            links = (PlaneLink(plane=plane, parent=parent_id),)
-        elif node.entry_id in extra:
+        if extra and node.entry_id in extra:
             # A re-print under an entry that is not in the model (one beside the platform
             # entry, dropped) names no parent the model has.
             links = tuple(PlaneLink(plane=SERVICE_PLANE, parent=parent)
                           for parent in extra[node.entry_id] if parent in present)
-        built[id(node)] = NubSpec(
+        driver = is_recorded_driver(node.properties)
+        drivers += driver
+        count = len(node.children)
+        start = first_child[index]
+        specs[index] = NubSpec(
             class_name=node.class_name,
             name=None if node.name == node.class_name else node.name,
             location=node.location,
-            properties=dict(node.properties or {}),
-            children=tuple([built.pop(id(child)) for child in node.children]),
-            id=own,
+            properties=dict(node.properties) if node.properties else {},
+            children=tuple(specs[start:start + count]) if count else (),
+            id=node_id(node),
             planes=links,
-            recorded_driver=plane == SERVICE_PLANE and is_recorded_driver(node.properties),
+            recorded_driver=driver,
         )
-    return built[id(top)]
+    return specs[0], len(order), drivers
 
 
 def _count_below(node: DumpNode) -> int:

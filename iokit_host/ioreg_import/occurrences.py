@@ -30,6 +30,8 @@ The walk is iterative and in print order, so the parents are listed in print ord
 
 from __future__ import annotations
 
+from itertools import repeat
+
 from iokit_sdk.keys import CLASS, PROVIDER_CLASS, RESOURCES_CLASS
 
 from iokit_host.ioreg_import.damage import BAD_ID, REPEATED, DumpDamage
@@ -93,7 +95,8 @@ def fold_occurrences(root: DumpNode, damage: DumpDamage) -> dict[int, list[str]]
                 if node_id(parent) not in parents:
                     parents.append(node_id(parent))
                 echo = True
-        stack.extend((child, target, echo) for child in reversed(printed))
+        if printed:
+            stack.extend(zip(reversed(printed), repeat(target), repeat(echo)))
     return extra
 
 

@@ -26,6 +26,8 @@ power manager's, see :mod:`iokit_host.machine.build`.)
 
 from __future__ import annotations
 
+from itertools import repeat
+
 from iokit_sdk.keys import ACPI_PLANE, DEVICE_TREE_PLANE, POWER_PLANE, SERVICE_PLANE, USB_PLANE
 
 from iokit_host.ioreg_import.occurrences import node_id
@@ -95,11 +97,15 @@ def plane_entries(root: DumpNode, plane: str) -> tuple[NubSpec, tuple[NubSpec, .
     entries: list[NubSpec] = []
     while stack:
         node, parent, order = stack.pop()
+        own = node_id(node)
+        properties = node.properties
+        # Positional, in the dataclasses' field order: keywords cost a third more, and this
+        # runs once per entry of the dump.
         entries.append(NubSpec(
-            class_name=node.class_name,
-            name=None if node.name == node.class_name else node.name,
-            location=node.location, properties=dict(node.properties or {}), id=node_id(node),
-            planes=(PlaneLink(plane=plane, parent=parent, order=order),)))
-        stack.extend((child, node_id(node), index)
-                     for index, child in reversed(list(enumerate(node.children))))
+            node.class_name, None if node.name == node.class_name else node.name,
+            node.location, dict(properties) if properties else {}, (), own,
+            (PlaneLink(plane, parent, None, None, order),)))
+        if node.children:
+            stack.extend(zip(reversed(node.children), repeat(own),
+                             range(len(node.children) - 1, -1, -1)))
     return nub, tuple(entries)

@@ -15,13 +15,19 @@ import re
 
 from iokit_host.ioreg_import.damage import QUOTES, DumpDamage
 
-__all__ = ["straighten_quotes"]
+__all__ = ["may_have_curly_quotes", "straighten_quotes"]
 
 _CURLY = "\u201c\u201d\u201e\u201f\u2033"  # “ ” „ ‟ ″
 _CURLY_TABLE = str.maketrans(dict.fromkeys(_CURLY, '"'))
 _ANY_CURLY = re.compile(f"[{_CURLY}]")
 #: A property line whose name's quotes were curled: at its start, or closing before '='.
 _CURLED_NAME = re.compile(f"^[ \t|>]*[{_CURLY}]|[{_CURLY}] ?= ")
+
+
+def may_have_curly_quotes(text: str) -> bool:
+    """False when no line of ``text`` needs :func:`straighten_quotes` (it holds no
+    typographic double quote): one search over the text, before it is split."""
+    return any(quote in text for quote in _CURLY)
 
 
 def straighten_quotes(lines: list[str], damage: DumpDamage) -> list[str]:

@@ -12,7 +12,6 @@ at the right line. NUL characters, which ioreg never writes, are removed.
 from __future__ import annotations
 
 import codecs
-import re
 
 from iokit_host.ioreg_import.damage import LINE_ENDINGS, NOT_UTF8, NUL, DumpDamage
 
@@ -29,40 +28,48 @@ def decode_dump(raw: bytes, damage: DumpDamage) -> str:
     raw = raw.removeprefix(codecs.BOM_UTF8)
     try:
         return raw.decode("utf-8")
-    except UnicodeDecodeError:
-        pass
-    # Only the lines that are not UTF-8 are decoded again, so a large dump with one such line
-    # costs no more memory than a clean one.
-    text = raw.decode("utf-8", errors="surrogateescape")
-    del raw
-    return _redecode_escaped_lines(text, damage)
+    except UnicodeDecodeError as error:
+        return _redecode_lines(raw, error.start, damage)
 
 
-#: A byte that is not UTF-8, as ``surrogateescape`` decoding left it.
-_ESCAPED = re.compile("[\udc80-\udcff]")
-
-
-def _redecode_escaped_lines(text: str, damage: DumpDamage) -> str:
-    """``text`` with each line holding escaped bytes decoded again, noting it."""
+def _redecode_lines(raw: bytes, bad: int, damage: DumpDamage) -> str:
+    """``raw``, whose first byte that is not UTF-8 is at ``bad``, decoded as UTF-8 with each
+    line that is not UTF-8 decoded as a legacy encoding, noting it. The rest is decoded in
+    runs of whole lines, so the decoder itself finds each such line (at C speed) and a large
+    dump with one costs no more memory than a clean one; a run after one is short and doubles
+    after each clean run, so a dump of such lines costs time in proportion to its size."""
+    view = memoryview(raw)  # runs are decoded where they lie, not copied first
     parts: list[str] = []
-    done = counted = 0  # text[:done] is in parts; lines before ``counted`` are counted
-    number = 1
-    for found in _ESCAPED.finditer(text):
-        if found.start() < done:
-            continue  # on a line already decoded again
-        start = text.rfind("\n", 0, found.start()) + 1
-        stop = text.find("\n", found.start())
-        stop = len(text) if stop < 0 else stop
-        number += text.count("\n", counted, start)
-        counted = start
-        raw = text[start:stop].encode("utf-8", errors="surrogateescape")
-        column = len(text[start:found.start()].encode("utf-8", errors="surrogateescape"))
-        damage.note(NOT_UTF8, number, f"byte 0x{raw[column]:02x} at column {column + 1} is "
-                    "not UTF-8")
-        parts += (text[done:start], _legacy_decode(raw))
-        done = stop
-    parts.append(text[done:])
-    return "".join(parts)
+    done, number, size = 0, 1, _RUN_AFTER  # raw[:done] is in parts; raw[done] is on line number
+    while True:
+        start = raw.rfind(b"\n", done, bad) + 1 or done
+        stop = raw.find(b"\n", bad)
+        stop = len(raw) if stop < 0 else stop
+        number += raw.count(b"\n", done, start)
+        damage.note(NOT_UTF8, number, f"byte 0x{raw[bad]:02x} at column {bad - start + 1} "
+                    "is not UTF-8")
+        parts += (str(view[done:start], "utf-8"), _legacy_decode(raw[start:stop]))
+        done = stop  # at the end of that line
+        while True:  # clean runs, each twice as long, to the next line that is not UTF-8
+            if done >= len(raw):
+                return "".join(parts)
+            end = raw.find(b"\n", done + size)
+            end = len(raw) if end < 0 else end + 1
+            try:
+                parts.append(str(view[done:end], "utf-8"))
+            except UnicodeDecodeError as error:
+                bad = done + error.start
+                size = _RUN_AFTER
+                break
+            number += raw.count(b"\n", done, end)
+            done = end
+            size = min(size * 2, _RUN)
+
+
+#: Most bytes decoded at a time (then on to the end of the line), and the first run after a
+#: line that is not UTF-8.
+_RUN = 1 << 20
+_RUN_AFTER = 1 << 10
 
 
 def _legacy_decode(raw: bytes) -> str:

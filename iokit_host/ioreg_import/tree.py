@@ -11,7 +11,8 @@ column ``2 * depth``; with ``-l`` it is followed by a property block ``{`` / ``"
 
 Glyphs are not trusted for structure beyond the ``+-o`` column: a line's content is what
 follows the leading ``|`` and spaces. Lines are read once, in order, so a dump costs linear
-time in its size.
+time in its size; a line of a common shape is told by one regular expression
+(:mod:`.fastlines`) and read as the per-line code here would read it, any other by that code.
 
 Damage is read past, not refused (see :mod:`iokit_host.ioreg_import.damage`, which counts each
 kind; given ``strict`` it refuses at the first): lines around or inside the dump that are not
@@ -30,7 +31,6 @@ a cut-off tail is reported once, as the cut. Text that does not start at
 from __future__ import annotations
 
 import re
-from dataclasses import dataclass, field
 from typing import Any
 
 from iokit_host.ioreg_import.damage import (
@@ -48,9 +48,18 @@ from iokit_host.ioreg_import.damage import (
     DamageKind,
     DumpDamage,
 )
+from iokit_host.ioreg_import.entries import DumpNode, parse_node_line
 from iokit_host.ioreg_import.errors import IoregDumpInvalid, ValueSyntaxError
+from iokit_host.ioreg_import.fastlines import (
+    LINE,
+    UNREAD,
+    header_states,
+    remembered_redaction,
+    shape_value,
+)
+from iokit_host.ioreg_import.fastvalues import NUMBERS
 from iokit_host.ioreg_import.layout import normalise_layout
-from iokit_host.ioreg_import.quotes import straighten_quotes
+from iokit_host.ioreg_import.quotes import may_have_curly_quotes, straighten_quotes
 from iokit_host.ioreg_import.redaction import looks_masked, looks_redacted
 from iokit_host.ioreg_import.text import split_lines
 from iokit_host.ioreg_import.values import parse_value
@@ -59,7 +68,6 @@ from iokit_host.ioreg_import.wrapping import unwrap_lines
 __all__ = ["MAX_ENTRIES", "MAX_TREE_DEPTH", "DumpNode", "read_tree"]
 
 _NODE = "+-o "
-_CLASS = "<class "
 _GLYPHS = " |"
 _STRUCTURE = (_NODE, '"', "{", "}")
 #: The registry root's class: ioreg's first line is always ``+-o Root  <class IORegistryEntry``.
@@ -71,32 +79,9 @@ MAX_TREE_DEPTH = 256
 #: Most entries read from one dump; real registries have a few thousand. Past it the rest of
 #: the dump is not read (``ioreg-dump-too-large``), so repeated text cannot eat the memory.
 MAX_ENTRIES = 50_000
-_HEX_DIGITS = re.compile(r"[0-9a-fA-F]+")
-
-
-@dataclass(slots=True, eq=False)  # identity: two entries printed alike are still two
-class DumpNode:
-    """One entry as printed: what the line and its property block say, nothing inferred.
-
-    :param inheritance: the ``-i`` class chain, most derived first; empty without ``-i``.
-    :param properties: None when no property block was printed (tree-only dumps).
-    :param line: 1-based line number of the node line, for diagnostics.
-    :param dropped: True for an entry dropped as damaged; it is never part of the tree.
-    """
-
-    name: str
-    location: str | None
-    class_name: str
-    line: int
-    depth: int
-    inheritance: tuple[str, ...] = ()
-    entry_id: int | None = None
-    states: tuple[str, ...] = ()
-    properties: dict[str, Any] | None = None
-    children: list[DumpNode] = field(default_factory=list)
-    dropped: bool = False
-
-
+#: The property shapes :mod:`.fastlines` reads whole (``other`` is read by :meth:`property`).
+_VALUE_SHAPES = frozenset({"decimal", "hexadecimal", "yes", "no", "string", "data", "cstring"})
+_STRING_SHAPES = frozenset({"string", "cstring"})
 
 
 def read_tree(text: str, source: str, *, damage: DumpDamage | None = None) -> DumpNode:
@@ -107,8 +92,10 @@ def read_tree(text: str, source: str, *, damage: DumpDamage | None = None) -> Du
         can be read (or, strict, at the first damage).
     """
     damage = damage if damage is not None else DumpDamage(source, strict=True)
-    lines = straighten_quotes(split_lines(text, damage), damage)
-    lines = unwrap_lines(normalise_layout(lines, damage), damage)
+    lines = split_lines(text, damage)
+    if may_have_curly_quotes(text):  # (told from the text: the lines need no joining)
+        lines = straighten_quotes(lines, damage)
+    lines = unwrap_lines(normalise_layout(lines, damage, tabs="\t" in text), damage)
     return _TreeReader(source, damage, lines).read()
 
 
@@ -133,28 +120,104 @@ class _TreeReader:
                          if lines[n].lstrip(_GLYPHS).startswith(_STRUCTURE)), 0)
 
     def read(self) -> DumpNode:
+        """Read every line: a line of a common shape (:mod:`.fastlines`) directly, any other
+        by :meth:`read_slowly`, which reads it exactly as such a line would be read there."""
         lines = self.lines
+        count = len(lines)
+        match = LINE.match
+        numbers, value_shapes = NUMBERS, _VALUE_SHAPES
+        properties = None  # the open block's, while its lines are read (not lost)
         index = 0
-        while index < len(lines):
+        while index < count:
             line = lines[index]
             index += 1
-            content = line.lstrip(_GLYPHS)
-            if not content or content.isspace():  # blank (tells without copying the line)
+            found = match(line)
+            shape = found.lastgroup if found is not None else None
+            if properties is not None and shape in value_shapes:
+                assert found is not None
+                if shape == "decimal":  # the commonest value, read here
+                    properties[found["key"]] = numbers[found["decimal"]]
+                    continue
+                value = self.value_of(index, line, found)
+                if value is not UNREAD:
+                    properties[found["key"]] = value
+                    continue
+            elif shape == "blank":
                 continue
-            if self.entries >= MAX_ENTRIES and content.startswith(_NODE):
-                self.stop_reading(index)
-                break
-            if self.last is None and not content.startswith(_NODE):
-                self.damage.note(NOISE, index, "not an ioreg dump line before the first entry: "
-                                 f"{content.strip()[:60]!r}")
+            elif shape == "close" and self.block is not None:
+                self.close_block()
+                properties = None
                 continue
-            if self.lost and _inside_block(content):
-                continue  # lost with a dropped entry: not read, not counted
-            if content.startswith('"') and self.block is not None:
-                index = self.property(index, line, content)
-            else:
-                self.read_line(index, line, content)
+            elif shape == "open" and self.block is None and self.last is not None and (
+                    self.last.properties is None):
+                self.open_block(self.last)
+                properties = None if self.lost else self.last.properties
+                continue
+            elif shape == "tail" and self.entry(index, found):
+                continue
+            index = self.read_slowly(index, line)
+            block = self.block
+            properties = block.properties if block is not None and not self.lost else None
         return self.finish()
+
+    def value_of(self, number: int, line: str, found: re.Match[str]) -> Any:
+        """The value of a property line of a common shape (:func:`.fastlines.shape_value`),
+        a string checked for redaction as any read value is; ``UNREAD`` leaves the line to
+        :meth:`property`."""
+        shape = found.lastgroup or ""
+        value = shape_value(shape, found[shape])
+        if shape in _STRING_SHAPES and remembered_redaction(line[found.end("key") + 4:]):
+            key = found["key"]
+            self.pending.append((REDACTED, number, f"property {key!r}, kept as printed"))
+        return value
+
+    def entry(self, number: int, found: re.Match[str] | None) -> bool:
+        """Place the entry of a modern header line (:mod:`.fastlines`) when nothing about it
+        or its place needs a diagnostic (see :meth:`node`); False leaves it to that."""
+        assert found is not None
+        depth, odd = divmod(found.end("lead"), 2)
+        stack = self.stack
+        if (odd or depth > len(stack) or self.block is not None or self.entries >= MAX_ENTRIES
+                or depth > MAX_TREE_DEPTH or (depth == 0 and self.root is not None)):
+            return False
+        label, class_name, digits, tail = found.group("label", "cls", "id", "tail")
+        states = header_states(tail)
+        if states is None:
+            return False
+        name, at, location = label.rpartition("@")
+        if not at:
+            name, location = label, ""
+        node = DumpNode(name, location or None, class_name, number, depth, (), int(digits, 16),
+                        states)
+        # As place() puts an entry that is not dropped (this runs once per entry).
+        del stack[depth:]
+        if stack:
+            stack[-1].children.append(node)
+        else:
+            self.root = node
+        stack.append(node)
+        self.last = node
+        self.entries += 1
+        return True
+
+    def read_slowly(self, index: int, line: str) -> int:
+        """Read line ``index`` (1-based) of any shape; returns the index of the next line."""
+        content = line.lstrip(_GLYPHS)
+        if not content or content.isspace():  # blank (tells without copying the line)
+            return index
+        if self.entries >= MAX_ENTRIES and content.startswith(_NODE):
+            self.stop_reading(index)
+            return len(self.lines)
+        if self.last is None and not content.startswith(_NODE):
+            self.damage.note(NOISE, index, "not an ioreg dump line before the first entry: "
+                             f"{content.strip()[:60]!r}")
+            return index
+        if self.lost and _inside_block(content):
+            return index  # lost with a dropped entry: not read, not counted
+        if content.startswith('"') and self.block is not None:
+            return self.property(index, line, content)
+        self.read_line(index, line, content)
+        return index
 
     def read_line(self, number: int, line: str, content: str) -> None:
         if content.startswith(_NODE):
@@ -164,10 +227,7 @@ class _TreeReader:
             if last is None or self.block is not None or last.properties is not None:
                 self.damage.note(NOISE, number, "property block without an entry before it")
                 return
-            self.block = last
-            self.blocks += 1
-            last.properties = {}
-            self.lost = any(node.dropped for node in self.stack)
+            self.open_block(last)
         elif content.rstrip() == "}":
             if self.block is None:
                 self.damage.note(NOISE, number, "'}' without an open property block")
@@ -175,6 +235,14 @@ class _TreeReader:
             self.close_block()
         else:
             self.damage.note(NOISE, number, f"unrecognised line: {content[:60]!r}")
+
+    def open_block(self, node: DumpNode) -> None:
+        self.block = node
+        self.blocks += 1
+        node.properties = {}
+        # Only under a dropped entry is the block lost; one is on the stack only when one
+        # was dropped at all.
+        self.lost = bool(self.dropped) and any(entry.dropped for entry in self.stack)
 
     def stop_reading(self, number: int) -> None:
         """Leave the rest of the dump unread, from the entry line ``number`` on (see
@@ -200,7 +268,7 @@ class _TreeReader:
                              f"of {self.block.name!r} (line {self.block.line})")
             self.close_block()
         depth = column // 2
-        node, clipped, bad_id = _parse_node_line(rest, number, depth)
+        node, clipped, bad_id = parse_node_line(rest, number, depth)
         problem = self.misplaced(column) or self.unreadable(number, node, clipped)
         if problem is None:
             assert node is not None
@@ -366,50 +434,3 @@ def _count_kept_below(node: DumpNode) -> int:
         count += not child.dropped
         stack.extend(child.children)
     return count
-
-
-def _parse_node_line(rest: str, number: int,
-                     depth: int) -> tuple[DumpNode | None, bool, str | None]:
-    """The entry a line (after ``+-o ``) shows, whether its header was clipped, and the id
-    text when it cannot be read (the entry is kept without an id then).
-
-    A header clipped before its ``>`` keeps the parts before its last comma (that last part
-    may be cut); one clipped inside the class name cannot be read.
-    """
-    split = rest.rfind(_CLASS)
-    if split < 0:
-        return None, False, None
-    label = rest[:split].rstrip(" \t")
-    header = rest[split + len(_CLASS):].rstrip()
-    clipped = not header.endswith(">")
-    parts = [part.strip() for part in (header if clipped else header[:-1]).split(",")]
-    if clipped:
-        if len(parts) < 2:
-            return None, True, None
-        parts.pop()
-    chain = [name for name in parts[0].split(":") if name]
-    if not chain:
-        return None, clipped, None
-    name, at, location = label.rpartition("@")
-    if not at:
-        name, location = label, ""
-    node = DumpNode(name=name, location=location or None, class_name=chain[-1], line=number,
-                    depth=depth, inheritance=tuple(reversed(chain)) if len(chain) > 1 else ())
-    states: list[str] = []
-    bad_id = None
-    for part in parts[1:]:
-        if part.startswith("id "):
-            node.entry_id = _entry_id(part[3:])
-            bad_id = part[3:] if node.entry_id is None else None
-        elif not part.startswith("retain"):
-            states.append(part)
-    node.states = tuple(states)
-    return node, clipped, bad_id
-
-
-def _entry_id(text: str) -> int | None:
-    """The id printed as ``id 0x<hex>``; None when it was edited (``0xXXXXXXXX``, ``<id>``)."""
-    digits = text.removeprefix("0x")
-    if digits == text or not 0 < len(digits) <= 16 or _HEX_DIGITS.fullmatch(digits) is None:
-        return None
-    return int(digits, 16)

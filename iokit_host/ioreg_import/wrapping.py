@@ -19,6 +19,8 @@ joins it with its newline.
 
 from __future__ import annotations
 
+import re
+
 from iokit_host.ioreg_import.damage import WRAPPED, DumpDamage
 
 __all__ = ["MIN_FRAGMENTS", "unwrap_lines"]
@@ -30,16 +32,19 @@ MIN_FRAGMENTS = 3
 _GLYPHS = " |\t"
 _STRUCTURE = ("+-o ", '"', "{", "}")
 _BLANK_AFTER = ("<class", '" =')
+#: What certainly starts a dump line (see _continues): one test for most lines of a dump.
+_STARTS_A_LINE = re.compile(r'[ |\t]+(?:\+-o |["{}])|\+-o ')
 
 
 def unwrap_lines(lines: list[str], damage: DumpDamage) -> list[str]:
     """The lines with continuations joined back (see the module doc)."""
-    width = max((len(line) for line in lines), default=0)
+    width = max(map(len, lines), default=0)
     if width > MAX_WRAPPED_WIDTH:
         return lines
     first = next((n for n, line in enumerate(lines) if line.startswith("+-o ")), len(lines))
-    fragments = [n for n in range(first + 1, len(lines))
-                 if _continues(lines[n]) and _did_not_fit(lines[n - 1], lines[n], width)]
+    starts = _STARTS_A_LINE.match
+    fragments = [n for n in range(first + 1, len(lines)) if not starts(lines[n])
+                 and _continues(lines[n]) and _did_not_fit(lines[n - 1], lines[n], width)]
     if len(fragments) < MIN_FRAGMENTS:
         return lines
     result = list(lines)

@@ -80,12 +80,12 @@ class PluginFence:
             if not (only.wrapper or only.hookwrapper or only.kwargnames):
                 # The built-in plugin alone (most calls): what pluggy's loop does for one
                 # plain implementation, without the loop; its exceptions are the call's.
-                try:
-                    args = [caller_kwargs[name] for name in only.argnames]
+                try:  # map, not a comprehension: no Python call of its own (3.11)
+                    values = tuple(map(caller_kwargs.__getitem__, only.argnames))
                 except KeyError as error:
                     raise HookCallError(
                         f"hook call must provide argument {error.args[0]!r}") from error
-                outcome = only.function(*args)
+                outcome = only.function(*values)
                 if firstresult:
                     return outcome
                 return [outcome] if outcome is not None else []

@@ -20,6 +20,8 @@ the sleep/wake log ``pmset -g log`` reads. Modules, one concept each:
 - :mod:`.assertions`: power assertions;
 - :mod:`.rootdomain`: IOPMrootDomain and system sleep and wake;
 - :mod:`.standins`: stand-in power management for recorded machines;
+- :mod:`.boot`: the root domain published at boot, and recorded power management adopted;
+- :mod:`.controls`: the host's controls: sleep, wake, assertions, device activity, the clock;
 - :mod:`.log`: the sleep/wake log;
 - :mod:`.pmset_text`: what ``pmset -g log`` and ``pmset -g assertions`` print;
 - :mod:`.hooks`: the built-in plugin's power hooks;

@@ -3,9 +3,10 @@
 It implements the SDK's :class:`~iokit_sdk.pm.PowerRequests` (every ``pm_init``,
 ``register_power_driver``, ``change_power_state_to``, acknowledgement ... a driver makes
 arrives here), owns the per-service blocks, the PM work queue, the sleep/wake log, the
-assertions and the root domain, and gives the host its controls: :meth:`sleep`, :meth:`wake`,
-:meth:`idle_sleep`, :meth:`create_assertion`, :meth:`release_assertion`, :meth:`tickle`,
-:meth:`advance` and :meth:`run_until_idle`.
+assertions and the root domain, and gives the host its controls (:mod:`.controls`:
+:meth:`sleep`, :meth:`wake`, :meth:`idle_sleep`, :meth:`create_assertion`, :meth:`tickle`,
+:meth:`advance`, :meth:`run_until_idle` ...). At boot it publishes the root domain and adopts
+what the machine recorded (:mod:`.boot`).
 
 PM work never runs inside a driver's call: a request made from driver code (``start``,
 ``set_power_state``, ``message``) is queued and the work runs when that call has returned, as
@@ -20,7 +21,6 @@ from __future__ import annotations
 from collections.abc import Callable, Sequence
 from typing import TYPE_CHECKING
 
-from iokit_sdk.keys import POWER_PLANE, SERVICE_PLANE, USER_CLIENT_CLASS
 from iokit_sdk.power import IOPMPowerState, kIOPMNotYetInitialized, kIOPMPreventIdleSleep
 from iokit_sdk.returns import IOReturn
 from iokit_sdk.service import IOService
@@ -28,26 +28,20 @@ from iokit_sdk.service import IOService
 from iokit_host.errors import Diagnostic, Severity
 from iokit_host.kernel.driver_calls import service_name
 from iokit_host.power.acks import Answers
-from iokit_host.power.assertions import Assertion, Assertions
+from iokit_host.power.assertions import Assertions
+from iokit_host.power.boot import adopt_recorded, publish_root_domain
 from iokit_host.power.change import Changes
+from iokit_host.power.controls import HostControls
 from iokit_host.power.idle import IdleTimers
 from iokit_host.power.log import PowerLog
 from iokit_host.power.messages import SleepWakeClients
 from iokit_host.power.pm import CHILD_PROXY, DEVICE, DRIVER, POWER_MANAGEMENT, ServicePM
 from iokit_host.power.queue import Task, WorkQueue
-from iokit_host.power.rootdomain import (
-    ON_STATE,
-    ROOT_PARENT_FLAGS,
-    ROOT_STATES,
-    IOPMrootDomain,
-    SystemPower,
-    Transition,
-)
-from iokit_host.power.standins import read_recorded
-from iokit_host.power.tables import StateTable, check_table
+from iokit_host.power.rootdomain import IOPMrootDomain, SystemPower
+from iokit_host.power.tables import check_table
 from iokit_host.power.tree import IOPowerConnection, IORootParent, link, power_parent_for, unlink
 from iokit_host.registry import RegistryError
-from iokit_host.userclient.rootdomain import ROOT_DOMAIN_USER_CLIENT, RootDomainUserClient
+from iokit_host.userclient.rootdomain import RootDomainUserClient
 
 if TYPE_CHECKING:
     from iokit_host.kernel.protocol import WorkLoop
@@ -59,15 +53,11 @@ __all__ = ["KERNEL_BUNDLE", "PowerManager"]
 KERNEL_BUNDLE = "__kernel__"
 #: ``kIOPMPowerStateMax``: "the highest state", before the table is known.
 _STATE_MAX = 0xFFFF_FFFF
-#: How many clock steps ``run_until_idle`` takes before it reports PM work that never ends.
-_MAX_STEPS = 100_000
-_ROOT_PARENT_PM = {"DevicePowerState": 1, "CurrentPowerState": 1, "CapabilityFlags": 0,
-                   "MaxPowerState": 1}
 
 Job = Callable[[], None]
 
 
-class PowerManager:
+class PowerManager(HostControls):
     """Power management for the kernel ``kernel``.
 
     :param post: queues a job on the kernel's work loop (PM work asked for inside a driver call
@@ -88,7 +78,7 @@ class PowerManager:
         self.changes.on_changed.append(self.idle.changed)
         self.clients = SleepWakeClients(self, self._answers)
         self.system = SystemPower(self, self.changes, self.clients, self.idle, self.assertions,
-                                  self._describe_waits)
+                                  self.describe_waits)
         self.system.idle_preventers = self.idle_sleep_preventers
         self._post = post
         self._posted = False
@@ -132,80 +122,17 @@ class PowerManager:
         self.adopt_recorded()
 
     def publish_root_domain(self) -> IOService | None:
-        """IOPMrootDomain under the platform expert (as ``PMInstantiatePowerDomains``), ON."""
-        if self.system.root is not None:
-            return self.system.root.service
-        registry = self.kernel.registry
-        platform = registry.plane_root(SERVICE_PLANE)
-        if not isinstance(platform, IOService):
-            return None
-        expert = next((c for c in platform.get_clients() if c.meta_cast("IOPlatformExpert")),
-                      platform)
-        root = _child_of_class(expert, IOPMrootDomain) or _child_of_class(platform, IOPMrootDomain)
-        if root is None:
-            root = IOPMrootDomain()
-            # What programs open (IORegisterForSystemPower, IOPMSleepSystem), as on a Mac.
-            root._props[USER_CLIENT_CLASS] = ROOT_DOMAIN_USER_CLIENT
-            if not self.kernel.attach(root, expert):
-                return None
-            self.kernel.register_service(root)
-        patriarch = _child_of_class(root, IORootParent)
-        if patriarch is None:
-            patriarch = IORootParent()
-            self.kernel.attach(patriarch, root)
-        patriarch._props[POWER_MANAGEMENT] = dict(_ROOT_PARENT_PM)
-        registry.attach(patriarch, registry.root, POWER_PLANE)
-        connection = IOPowerConnection()
-        registry.attach(connection, patriarch, POWER_PLANE)
-        registry.attach(root, connection, POWER_PLANE)
-        pm = ServicePM(root)
-        pm.table = StateTable.of(ROOT_STATES)
-        pm.driver = root
-        pm.current = ON_STATE
-        pm.set_client(DEVICE, ON_STATE)
-        pm.parent_flags_fixed = ROOT_PARENT_FLAGS
-        self._pms[id(root)] = pm
-        self.system.root = pm
-        pm.publish()
-        return root
+        """IOPMrootDomain under the platform expert, ON (:mod:`.boot`)."""
+        return publish_root_domain(self)
 
     def adopt_recorded(self) -> int:
-        """Give stand-in power management to every entry recording ``IOPowerManagement``
-        (providers first); returns how many."""
-        skip = (IOPMrootDomain, IORootParent, IOPowerConnection)
-        found = [e for e in self.kernel.registry.entries()
-                 if POWER_MANAGEMENT in e._props and isinstance(e, IOService)
-                 and not isinstance(e, skip) and id(e) not in self._pms]
-        found.sort(key=lambda e: e._entry_id or 0)
-        adopted = 0
-        for service in found:
-            recorded = read_recorded(service._props[POWER_MANAGEMENT])
-            assert isinstance(service, IOService)
-            if recorded is None:
-                continue
-            pm = ServicePM(service)
-            pm.table = recorded.table
-            pm.driver = service
-            pm.current = recorded.current
-            pm.set_floor(recorded.current)
-            for name, value in recorded.clients.items():
-                pm.set_client(name, value)
-            if any(value > recorded.current for value in recorded.clients.values()):
-                # The Mac held it below what its clients asked (an override ceiling, which
-                # IOPowerManagement does not show): it stays there, across a sleep too.
-                pm.set_override(recorded.current)
-            self._pms[id(service)] = pm
-            provider = service.get_provider()
-            parent = power_parent_for(provider, self._managed, self.system.root) \
-                if provider is not None else self.system.root
-            if parent is not None and self._link(parent, pm):
-                self.changes.set_request(parent, pm.parents[-1], parent.table.supplying(
-                    recorded.table.states[pm.current].input_power_requirement)
-                    if parent.table is not None else None)
-            pm.publish()
-            adopted += 1
-        self.kick()
-        return adopted
+        """Stand-in power management for every entry recording ``IOPowerManagement``
+        (:mod:`.boot`); how many."""
+        return adopt_recorded(self)
+
+    def add_block(self, pm: ServicePM) -> None:
+        """Manage ``pm``'s service with ``pm`` (a block made at boot)."""
+        self._pms[id(pm.service)] = pm
 
     # -- PowerRequests: joining and leaving -----------------------------------------------------------
     def pm_init(self, service: IOService) -> None:
@@ -227,7 +154,7 @@ class PowerManager:
             above = provider.get_provider()
             parent = power_parent_for(above, self._managed, self.system.root) \
                 if above is not None else self.system.root
-        if parent is None or parent is child or not self._link(parent, child):
+        if parent is None or parent is child or not self.join(parent, child):
             return
         if CHILD_PROXY in parent.clients and len(parent.children) == 1:
             parent.drop_client(CHILD_PROXY)  # temporaryPowerClampOn lasts until a child joins
@@ -380,86 +307,6 @@ class PowerManager:
     def cancel_power_change(self, service: IOService, ref: int) -> int:
         return self.clients.answer(service, ref, allow=False)
 
-    # -- the host's controls ------------------------------------------------------------------------------
-    def sleep(self, reason: str = "Software Sleep") -> Transition:
-        """Demand sleep (``IOPMSleepSystem``): completes, whoever objects."""
-        return self._system("sleep", reason)
-
-    def idle_sleep(self, reason: str = "Idle Sleep") -> Transition:
-        """Idle sleep: refused under an idle-sleep assertion; vetoable through
-        ``kIOMessageCanSystemSleep``."""
-        return self._system("idle", reason)
-
-    def wake(self, reason: str = "User Activity") -> Transition:
-        return self._system("wake", reason)
-
-    def request_transition(self, kind: str, reason: str = "") -> Transition:
-        """Queue a system transition (``sleep``, ``idle`` or ``wake``) and run it as far as it
-        goes without moving the clock: :meth:`advance` or :meth:`run_until_idle` finish it."""
-        if kind not in ("sleep", "idle", "wake"):
-            raise ValueError(f"unknown system transition {kind!r}: sleep, idle or wake")
-        transition = self.system.request(kind, str(reason))
-        self.kick()
-        return transition
-
-    def create_assertion(self, type: str, name: str, *, level: int = 255,
-                         owner: str = "iokit", pid: int = 0) -> Assertion:
-        """Create an assertion (``IOPMAssertionCreateWithName``); it is logged.
-
-        :raises AssertionError_: ``power-assertion-invalid`` for a type, name or level
-            powerd would refuse.
-        """
-        now = self.clock.now_ns()
-        assertion = self.assertions.create(type, name, level=level, owner=owner, pid=pid,
-                                           now_ns=now)
-        self.log.add(now, "assertion", None, f'created {type} "{name}" '
-                     f"[0x{assertion.assertion_id:016x}] level {level} by pid {pid}({owner})")
-        return assertion
-
-    def release_assertion(self, assertion_id: int) -> bool:
-        """Release an assertion; False when there is none with that id."""
-        assertion = self.assertions.release(assertion_id)
-        if assertion is None:
-            return False
-        self.log.add(self.clock.now_ns(), "assertion", None,
-                     f'released {assertion.type} "{assertion.name}" '
-                     f"[0x{assertion_id:016x}]")
-        return True
-
-    def tickle(self, service: IOService, state: int | None = None) -> bool:
-        """Device activity on ``service`` (``activityTickle`` at ``state``, by default the
-        highest), then run until the rise is done; returns what ``activity_tickle`` did."""
-        pm = self._pms.get(id(service))
-        if pm is None or pm.table is None:
-            return False
-        result = self.activity_tickle(service, 1, pm.table.highest if state is None else state)
-        self.run_until_idle()
-        return result
-
-    def advance(self, ms: float) -> None:
-        """Move the host clock ``ms`` milliseconds forward, running the timers (acknowledgement
-        timeouts, idle timers) and the PM work they start, each at its time."""
-        self.clock.advance(max(0, int(ms * 1_000_000)))
-        self._run_posted()
-        self.kernel.run_until_quiet()
-
-    def run_until_idle(self) -> None:
-        """Run PM work until none is left, driving the clock to the next timer whenever
-        something waits for an acknowledgement."""
-        for _ in range(_MAX_STEPS):
-            self._run_posted()
-            self.kernel.run_until_quiet()
-            if not self.busy:
-                return
-            deadline = self.clock.next_deadline()
-            if deadline is None:
-                break
-            self.clock.advance_to(deadline)
-        self.kernel.report(Diagnostic(
-            "power-stalled", "power management still has work waiting after "
-            f"{_MAX_STEPS} timer steps: {'; '.join(self._describe_waits()[:5]) or 'no timer'}",
-            severity=Severity.WARNING, hint="see the sleep/wake log (iokit pmset -g log)"))
-
     @property
     def busy(self) -> bool:
         """PM work is ready, waiting for an answer, or a system transition is pending."""
@@ -472,20 +319,15 @@ class PowerManager:
         if self.kernel.driver_calls.watchdog.stack:
             if not self._posted:  # inside a driver call: run once it has returned
                 self._posted = True
-                self._post(self._run_posted)
+                self._post(self.run_posted)
             return
         self.queue.run()
 
-    def _run_posted(self) -> None:
+    def run_posted(self) -> None:
         self._posted = False
         self.queue.run()
 
     # -- helpers ---------------------------------------------------------------------------------------------
-    def _system(self, kind: str, reason: str) -> Transition:
-        transition = self.request_transition(kind, reason)
-        self.run_until_idle()
-        return transition
-
     def _request(self, service: IOService, client: str, ordinal: object, call: str) -> int:
         pm = self._pms.get(id(service))
         if pm is None:
@@ -508,7 +350,8 @@ class PowerManager:
                      f"{call}({ordinal}) from inside set_power_state"
                      f"({pending.ordinal if pending else '?'}): it runs after this change")
 
-    def _link(self, parent: ServicePM, child: ServicePM) -> bool:
+    def join(self, parent: ServicePM, child: ServicePM) -> bool:
+        """Link ``child`` under ``parent`` in the power tree; False (reported) for a cycle."""
         try:
             link(self.kernel.registry, parent, child)
         except RegistryError as error:
@@ -534,7 +377,7 @@ class PowerManager:
         if ack is not None:
             self._answers.close(pm, ack, "the driver is no longer interested")
 
-    def _describe_waits(self) -> list[str]:
+    def describe_waits(self) -> list[str]:
         waits = []
         for pm in self._pms.values():
             acks: list[Ack] = [a for a in (pm.pending_set, *pm.pending_informees.values())
@@ -554,10 +397,6 @@ class PowerManager:
             context={"exception": error}))
         self.log.add(self.clock.now_ns(), "fault", None,
                      f"{task.label} abandoned: {type(error).__name__}: {error}")
-
-
-def _child_of_class(parent: IOService, cls: type[IOService]) -> IOService | None:
-    return next((c for c in parent.get_clients() if isinstance(c, cls)), None)
 
 
 def _overrides_notifications(driver: IOService) -> bool:

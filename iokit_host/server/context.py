@@ -16,9 +16,6 @@ from iokit_host.userclient.entitlements import EntitlementPolicy
 
 __all__ = ["KernelContext"]
 
-#: The kernel plugin's name (it tells programs when services they watch terminate).
-SERVER_PLUGIN_NAME = "iokit-kernel-server"
-
 
 @dataclass(eq=False)
 class KernelContext:
@@ -30,7 +27,6 @@ class KernelContext:
     @classmethod
     def for_host(cls, host: IOKitHost,
                  policy: EntitlementPolicy | None = None) -> KernelContext:
-        """The context of a booted ``host``; registers the server's kernel plugin."""
-        notifications = UserNotifications(host.kernel)
-        host.kernel.plugin_manager.register(notifications, name=SERVER_PLUGIN_NAME)
-        return cls(host, UserClients(host.kernel), notifications, policy or EntitlementPolicy())
+        """The context of a booted ``host``."""
+        return cls(host, UserClients(host.kernel), UserNotifications(host.kernel),
+                   policy or EntitlementPolicy())

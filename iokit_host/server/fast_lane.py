@@ -13,12 +13,19 @@ once. Whenever anything else happens (a partial or several frames, a hang-up, a 
 queued a notification for some client, a reply the socket does not take whole) it leaves the
 rest of the round to the usual path, having done exactly what the usual read does, so the
 order of everything the kernel does is the same either way.
+
+A client that waits for each reply sends its next request as soon as it has one; when
+client and kernel share a core, that happens while the kernel is still returning from the
+send that woke it. The front end then reads the next request at once, without waiting for
+readiness first (:data:`NOTHING` when there was none yet), as the usual round serves a few of
+one session's requests in a row.
 """
 
 from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any
 
+import msgpack
 from iokit_sdk.iokitlib.wire import FrameError
 from iokit_sdk.wirecodec import HEADER
 
@@ -29,27 +36,33 @@ from iokit_host.server.userclient_ops import plain_call
 if TYPE_CHECKING:
     from iokit_host.server.frontend import FrontEnd
 
-__all__ = ["one_request"]
+__all__ = ["NOTHING", "one_request"]
 
 _HEADER_SIZE = HEADER.size
 _unpack_header = HEADER.unpack_from
+_pack_header = HEADER.pack
+_unpackb = msgpack.unpackb
 #: What :func:`_call` gives when the reply went to the session's outbox.
 _QUEUED = b""
+#: What :func:`one_request` gives when the socket held nothing to read.
+NOTHING = None
 
 
-def one_request(front: FrontEnd, session: Session) -> bool:
+def one_request(front: FrontEnd, session: Session, at_rest: bool = False) -> bool | None:
     """Serve the round in which only ``session``'s socket is ready, for reading, and no
     timer is due. True when the round is complete; False when the session was read as
-    :meth:`FrontEnd._read` reads it, and the usual round must go on."""
-    if (not session.ready or session.inbox or session.closing is not None
-            or session.reader.pending or session.outbox.has_data()):
+    :meth:`FrontEnd._read` reads it, and the usual round must go on; :data:`NOTHING` when
+    there was nothing to read. ``at_rest``: the last round was this session's and complete
+    (True), and nothing ran since, so the session is known to be at rest without looking."""
+    if not at_rest and (not session.ready or session.inbox or session.closing is not None
+                        or session.reader.unread or session.outbox.has_data()):
         front._read(session, 0)
         return False
     received = front._received
     try:
         count = session.sock.recv_into(received)
     except (BlockingIOError, InterruptedError):
-        return False
+        return NOTHING
     except OSError:
         front._end(session)
         return False
@@ -57,11 +70,18 @@ def one_request(front: FrontEnd, session: Session) -> bool:
             and _unpack_header(received)[0] == count - _HEADER_SIZE):
         _to_inbox(front, session, count)
         return False
-    try:
-        message = session.reader.decode(received[_HEADER_SIZE:count])
-    except FrameError as error:
-        session.fatal(error.reference, str(error))
-        return False
+    reader = session.reader
+    try:  # FrameReader.decode's common case, without its call
+        message = _unpackb(received[_HEADER_SIZE:count], raw=False, ext_hook=reader.ext_hook,
+                           strict_map_key=True)
+    except Exception:  # noqa: BLE001 - decode says what is wrong with the frame
+        message = None
+    if type(message) is not dict:
+        try:
+            message = reader.decode(received[_HEADER_SIZE:count])
+        except FrameError as error:
+            session.fatal(error.reference, str(error))
+            return False
     queued = Outbox.queued
     request_id = message.get("id")
     frame = (_call(front, session, message, request_id)
@@ -109,12 +129,17 @@ def _call(front: FrontEnd, session: Session, message: dict[str, Any], request_id
         answer(ctx, session, "call", request_id, failed(ctx, session, "call", error))
         return _QUEUED
     ret, outputs, data = result
-    fields = {"ret": ret} if ret else {"ret": 0, "scalars": outputs, "struct": data}
+    fields = ({"ret": ret, "id": request_id} if ret else
+              {"ret": 0, "scalars": outputs, "struct": data, "id": request_id})
+    packer = session.packer  # Session.encode, written out
     try:
-        return session.encode(request_id, fields)  # a call's reply passes no descriptors
+        body = packer.pack(fields)  # a call's reply passes no descriptors
     except (TypeError, ValueError, OverflowError):  # the usual reply says why
+        packer.reset()  # what a failed pack left in the packer's buffer goes
         answer(ctx, session, "call", request_id, fields)
         return _QUEUED
+    frame: bytes = _pack_header(len(body)) + body
+    return frame
 
 
 def _to_inbox(front: FrontEnd, session: Session, count: int) -> None:

@@ -29,11 +29,11 @@ from iokit_host.errors import Diagnostic, Severity
 from iokit_host.server.context import KernelContext
 from iokit_host.server.dext_ops import WATCH as DEXT_WATCH
 from iokit_host.server.dext_ops import DextWatch
-from iokit_host.server.fast_lane import one_request
+from iokit_host.server.fast_lane import NOTHING, one_request
 from iokit_host.server.listener import Listener
 from iokit_host.server.live_clock import LiveClock
 from iokit_host.server.peer import Peer, peer_of
-from iokit_host.server.poller import HANGUP, Poller
+from iokit_host.server.poller import EPOLLIN, HANGUP, Poller
 from iokit_host.server.registry_ops import forget_object
 from iokit_host.server.requests import handle
 from iokit_host.server.session import REPLY_BACKLOG_LIMIT, Session
@@ -45,6 +45,9 @@ __all__ = ["MAX_SESSIONS", "FrontEnd"]
 MAX_SESSIONS = 1024
 #: Requests of one session served per round before the next session's.
 _PER_ROUND = 32
+#: One-request rounds after which reading a session's next request ahead is tried again,
+#: once it found nothing (the client runs on another core, and answers later).
+_IDLE_ROUNDS = 64
 _READ = 1 << 16
 _READS_PER_ROUND = 8
 #: How long shutdown waits for clients to take the last messages (wall time; then it goes on).
@@ -72,44 +75,83 @@ class FrontEnd:
     # -- the loop ------------------------------------------------------------------------
     def serve(self) -> None:
         """Serve until a stop is requested (SIGTERM, SIGINT or :meth:`StopSignals.request`)."""
-        self._selector.register(self.listener.socket, selectors.EVENT_READ, "listener")
-        self._selector.register(self.signals.wake, selectors.EVENT_READ, "wake")
-        dexts = DextWatch(self.ctx.host, self._selector)  # driver processes dying while idle
+        poller = self._selector
+        poller.register(self.listener.socket, selectors.EVENT_READ, "listener")
+        poller.register(self.signals.wake, selectors.EVENT_READ, "wake")
+        dexts = DextWatch(self.ctx.host, poller)  # driver processes dying while idle
         self.print_log()
         live = LiveClock(self.ctx.host)
         # One armed period for the whole loop: the watchdog's signal handler stays installed
         # instead of being swapped in and out around every request (two system calls each).
         with self.ctx.host.kernel.driver_calls.watchdog.armed():
-            select = self._selector.select
-            served = False  # the last round was one request's (:mod:`.fast_lane`)
-            while not self.signals.requested:
+            signals = self.signals
+            # The common round, one client's one request and nothing else, is told from the
+            # raw readiness (one descriptor, EPOLLIN alone) before any is converted.
+            epoll_wait = poller.epoll.poll
+            keys = poller.keys_by_fd  # the listener and the wake pipe at least: never empty
+            # The session the last round was, when it was one request's (:mod:`.fast_lane`)
+            # and complete: it is at rest, and it stays so until something else runs.
+            served: Session | None = None
+            ahead = 0  # its requests read ahead in a row: at most a usual round's share
+            idle = 0  # one-request rounds to go before reading ahead again (it found nothing)
+            while not signals.requested:
+                if served is not None and ahead < _PER_ROUND and not idle:
+                    # Its next request is most likely there already: read it without
+                    # waiting (timers, driver processes and the others wait no longer
+                    # than behind a usual round's share of one session's requests).
+                    outcome = one_request(self, served, True)
+                    if outcome:
+                        ahead += 1
+                        continue
+                    if outcome is not NOTHING:  # read: the round goes on as usual
+                        served = None
+                        self._round([], dexts, live)
+                        continue
+                    idle = _IDLE_ROUNDS
+                ahead = 0
                 dexts.sync()
                 # After one request's round no session can be busy: none was before it, and
                 # it left nothing unserved.
-                wait = live.wait_s() if served or not self._busy() else 0
-                events = select(wait)
-                served = False
-                if wait is None and len(events) == 1:  # one client's request, most likely
-                    key, mask = events[0]
-                    if mask == selectors.EVENT_READ and type(key.data) is Session:
-                        served = one_request(self, key.data)
-                        if served:
-                            continue
-                        events = []  # read: the round goes on as usual
-                for key, mask in events:
-                    session = key.data  # a session's socket (the key's data), or one of ours
-                    if type(session) is Session:
-                        self._ready(session, mask)
-                    elif session == DEXT_WATCH:
-                        dexts.ready()
-                    elif session == "listener":
-                        self._accept()
-                    else:
-                        self.signals.drain()
-                live.run_due()  # host-clock timers (a client's time to answer) in wall time
-                self._serve_requests()
-                self.print_log()  # before the replies: a client that was answered sees it
-                self._settle()
+                wait = live.wait_s() if served is not None or not self._busy() else 0
+                if wait is None:
+                    try:
+                        ready = epoll_wait(-1.0, len(keys))
+                    except InterruptedError:
+                        ready = []
+                    if len(ready) == 1 and ready[0][1] == EPOLLIN:
+                        key = keys.get(ready[0][0])
+                        if key is not None and type(key.data) is Session:
+                            session = key.data
+                            if one_request(self, session, session is served):
+                                served = session
+                                if idle:
+                                    idle -= 1
+                                continue
+                            ready = []  # read, or nothing there: the round goes on as usual
+                    served = None
+                    events = poller.events(ready)
+                else:
+                    served = None
+                    events = poller.select(wait)
+                self._round(events, dexts, live)
+
+    def _round(self, events: list[tuple[selectors.SelectorKey, int]], dexts: DextWatch,
+               live: LiveClock) -> None:
+        """The usual round: read what is ready, serve the inboxes, write what can be."""
+        for key, mask in events:
+            session = key.data  # a session's socket (the key's data), or one of ours
+            if type(session) is Session:
+                self._ready(session, mask)
+            elif session == DEXT_WATCH:
+                dexts.ready()
+            elif session == "listener":
+                self._accept()
+            else:
+                self.signals.drain()
+        live.run_due()  # host-clock timers (a client's time to answer) in wall time
+        self._serve_requests()
+        self.print_log()  # before the replies: a client that was answered sees it
+        self._settle()
 
     def _busy(self) -> bool:
         """Some session has requests it may have served now."""

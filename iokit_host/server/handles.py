@@ -29,12 +29,14 @@ class HandleTable:
     def __init__(self, limit: int = DEFAULT_HANDLE_LIMIT) -> None:
         self.limit = limit
         self._names = itertools.count(0x1003, 4)  # shaped like Mach port names
-        self._objects: dict[int, object] = {}
+        #: Each handle's object (read it; change it through the methods): a hot path reads
+        #: it directly instead of calling :meth:`get`.
+        self.objects: dict[int, object] = {}
         self._refs: dict[int, int] = {}
         self._handle_of: dict[int, int] = {}
 
     def __len__(self) -> int:
-        return len(self._objects)
+        return len(self.objects)
 
     def add(self, obj: object) -> int | None:
         """``obj``'s handle with one more reference; None when the table is full."""
@@ -42,10 +44,10 @@ class HandleTable:
         if handle is not None:
             self._refs[handle] = min(self._refs[handle] + 1, _MAX_REFS)
             return handle
-        if len(self._objects) >= self.limit:
+        if len(self.objects) >= self.limit:
             return None
         handle = next(self._names)
-        self._objects[handle] = obj
+        self.objects[handle] = obj
         self._refs[handle] = 1
         self._handle_of[id(obj)] = handle
         return handle
@@ -54,7 +56,7 @@ class HandleTable:
         """The object ``handle`` names if it is a ``kind``, else None (``CHECK`` in xnu)."""
         if not isinstance(handle, int) or isinstance(handle, bool):
             return None
-        obj = self._objects.get(handle)
+        obj = self.objects.get(handle)
         return obj if isinstance(obj, kind) else None
 
     def handle_of(self, obj: object) -> int | None:
@@ -77,11 +79,11 @@ class HandleTable:
 
     def forget(self, handle: int) -> object | None:
         """Drop every reference to ``handle`` at once; returns the object."""
-        obj = self._objects.pop(handle, None)
+        obj = self.objects.pop(handle, None)
         self._refs.pop(handle, None)
         if obj is not None:
             self._handle_of.pop(id(obj), None)
         return obj
 
     def items(self) -> Iterator[tuple[int, object]]:
-        return iter(list(self._objects.items()))
+        return iter(list(self.objects.items()))

@@ -28,6 +28,9 @@ class LiveClock:
     def __init__(self, host: IOKitHost,
                  monotonic_ns: Callable[[], int] = time.monotonic_ns) -> None:
         self.host = host
+        # The kernel's for good: asked every round of the front end's loop.
+        self._clock = host.clock
+        self._power = host.power
         self._monotonic_ns = monotonic_ns
         self._wall_anchor = monotonic_ns()
         self._clock_anchor = host.clock.now_ns()
@@ -38,19 +41,23 @@ class LiveClock:
 
     def wait_s(self) -> float | None:
         """How long ``select`` may wait before the next timer is due (None: no timer)."""
-        deadline = self.host.clock.next_deadline()
-        if deadline is None or not self.host.power.busy:
+        if not self._power.busy:  # first: the common answer, and the cheaper question
+            return None
+        deadline = self._clock.next_deadline()
+        if deadline is None:
             return None
         return max(0.0, (deadline - self._reached()) / 1e9)
 
     def run_due(self) -> bool:
         """Advance the host clock to wall time if a timer is due; True when it did."""
-        clock = self.host.clock
+        if not self._power.busy:
+            return False
+        clock = self._clock
         deadline = clock.next_deadline()
-        if deadline is None or not self.host.power.busy:
+        if deadline is None:
             return False
         reached = self._reached()
         if deadline > reached:
             return False
-        self.host.power.advance(max(0, reached - clock.now_ns()) / 1e6)
+        self._power.advance(max(0, reached - clock.now_ns()) / 1e6)
         return True

@@ -3,9 +3,9 @@
 
 ``IOServiceAddMatchingNotification`` installs a kernel notifier whose handler queues the new
 service for the program's port; ``IOServiceAddInterestNotification`` registers interest in
-one service's messages (``registerInterest``): here ``kIOMessageServiceIsTerminated`` when it
-terminates, what the service sends with ``messageClients`` (general interest, through the
-kernel's interest notifiers), and whatever another part of the kernel posts with
+one service's messages (``registerInterest``): what the service sends with ``messageClients``
+(general interest, through the kernel's interest notifiers; ``kIOMessageServiceIsTerminated``
+in termination's phase 2), and whatever another part of the kernel posts with
 :meth:`UserNotifications.message`.
 Everything a port holds goes when the port is destroyed, the notification released or the
 program gone; what the program does not read in time is dropped and counted (:mod:`.session`).
@@ -16,8 +16,6 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
-from iokit_sdk.hookspecs import hookimpl
-from iokit_sdk.messages import kIOMessageServiceIsTerminated
 from iokit_sdk.service import IOService
 from iokit_sdk.values import PropertyTypeError, check_value
 
@@ -77,8 +75,7 @@ class InterestNotification:
 
 
 class UserNotifications:
-    """Every notification programs installed on one kernel; also the kernel plugin that sees
-    services terminate (``iokit_terminated``) and tells interested programs."""
+    """Every notification programs installed on one kernel."""
 
     def __init__(self, kernel: IOKernel) -> None:
         self.kernel = kernel
@@ -132,11 +129,10 @@ class UserNotifications:
         return record
 
     def _relay(self, record: InterestNotification, message_type: int, argument: Any) -> None:
-        """A message the service sent its clients and interested parties; termination's
-        is told at phase 1 already (:meth:`iokit_terminated`). An argument that is not a
+        """A message the service sent its clients and interested parties, termination's
+        ``kIOMessageServiceIsTerminated`` among them: in phase 2, after every client's
+        ``willTerminate``, as ``terminateWorker`` sends it. An argument that is not a
         registry value (a service, an object) reaches the program as None."""
-        if message_type == kIOMessageServiceIsTerminated:
-            return
         try:
             check_value(argument, "argument")
         except PropertyTypeError:
@@ -157,11 +153,6 @@ class UserNotifications:
                      "argument": argument}):
                 told += 1
         return told
-
-    @hookimpl
-    def iokit_terminated(self, service: IOService) -> None:
-        if id(service) in self._interest:
-            self.message(service, kIOMessageServiceIsTerminated)
 
     # -- removal ---------------------------------------------------------------------------
     def remove(self, record: MatchingNotification | InterestNotification) -> None:

@@ -16,7 +16,7 @@ import select
 import selectors
 from select import EPOLLERR, EPOLLHUP, EPOLLIN, EPOLLOUT
 
-__all__ = ["HANGUP", "Poller"]
+__all__ = ["EPOLLIN", "HANGUP", "Poller"]
 
 #: An event bit beside ``EVENT_READ`` and ``EVENT_WRITE``: the peer closed its end.
 HANGUP = 1 << 2
@@ -25,22 +25,40 @@ HANGUP = 1 << 2
 class Poller(selectors.EpollSelector):
     """``selectors.EpollSelector`` whose :meth:`select` adds :data:`HANGUP` (and
     ``EVENT_READ``, when it is watched) to a socket's events when its peer is gone
-    (``EPOLLHUP`` or ``EPOLLERR``)."""
+    (``EPOLLHUP`` or ``EPOLLERR``).
 
-    def select(self, timeout: float | None = None) -> list[tuple[selectors.SelectorKey, int]]:
+    :meth:`wait` and :meth:`events` are :meth:`select` in two steps, for a loop that looks
+    at the raw readiness first (one socket readable, nothing else: :data:`EPOLLIN` alone).
+    """
+
+    def wait(self, timeout: float | None = None) -> list[tuple[int, int]]:
+        """Wait for readiness: ``(fd, epoll events)`` pairs (none when a signal came)."""
         if timeout is None:
             wait = -1.0
         elif timeout <= 0:
             wait = 0.0
         else:  # epoll_wait counts milliseconds: round up, to wait at least ``timeout``
             wait = math.ceil(timeout * 1e3) * 1e-3
-        # The base class's own epoll object and key table (not in typeshed's stubs).
-        keys: dict[int, selectors.SelectorKey] = self._fd_to_key  # type: ignore[attr-defined]
-        epoll: select.epoll = self._selector  # type: ignore[attr-defined]
         try:
-            fd_events = epoll.poll(wait, max(len(keys), 1))
+            return self.epoll.poll(wait, max(len(self.keys_by_fd), 1))
         except InterruptedError:
             return []
+
+    @property
+    def epoll(self) -> select.epoll:
+        """The base class's own epoll object (not in typeshed's stubs)."""
+        epoll: select.epoll = self._selector  # type: ignore[attr-defined]
+        return epoll
+
+    @property
+    def keys_by_fd(self) -> dict[int, selectors.SelectorKey]:
+        """The base class's key table (not in typeshed's stubs): each descriptor's key."""
+        keys: dict[int, selectors.SelectorKey] = self._fd_to_key  # type: ignore[attr-defined]
+        return keys
+
+    def events(self, fd_events: list[tuple[int, int]]) -> list[tuple[selectors.SelectorKey, int]]:
+        """:meth:`wait`'s readiness as :meth:`select` reports it."""
+        keys = self.keys_by_fd
         ready = []
         for fd, event in fd_events:
             key = keys.get(fd)
@@ -56,3 +74,6 @@ class Poller(selectors.EpollSelector):
                 events |= HANGUP
             ready.append((key, events))
         return ready
+
+    def select(self, timeout: float | None = None) -> list[tuple[selectors.SelectorKey, int]]:
+        return self.events(self.wait(timeout))

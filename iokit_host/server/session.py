@@ -187,7 +187,8 @@ class Session:
         self.inbox: deque[dict[str, Any]] = deque()
         self.handles = HandleTable()
         self.outbox = Outbox(note_limit)
-        self._packer = msgpack.Packer(default=default, strict_types=True, use_bin_type=True)
+        #: Packs this session's replies (:meth:`encode`; the front end's one-request round).
+        self.packer = msgpack.Packer(default=default, strict_types=True, use_bin_type=True)
         self._attached: list[int] = []
         #: True once the client said hello with our protocol version.
         self.ready = False
@@ -224,7 +225,7 @@ class Session:
             not fit in 64 bits.
         """
         fields["id"] = request_id
-        packer = self._packer
+        packer = self.packer
         try:
             body = packer.pack(fields)
         except BaseException:

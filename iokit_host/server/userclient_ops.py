@@ -76,11 +76,12 @@ def plain_call(ctx: KernelContext, session: Session, message: Mapping[str, Any]
     """Run a common call: (IOReturn, output scalars, output structure); None, and nothing
     done, when ``message`` is anything else (async, a field missing, mistyped or out of
     range: :func:`_checked_call` says which)."""
-    connection = session.handles.get(message.get("connect"), Connection)
+    handle = message.get("connect")  # HandleTable.get's checks, written out
+    connection = session.handles.objects.get(handle) if type(handle) is int else None
     selector, scalars = message.get("selector"), message.get("scalars", ())
     structure = message.get("struct", b"")
     scalar_out, struct_out = message.get("scalar_out"), message.get("struct_out")
-    if not (connection is not None and "port" not in message
+    if not (type(connection) is Connection and "port" not in message
             and type(selector) is int and 0 <= selector <= _U32
             and type(scalars) is list and len(scalars) <= MAX_SCALARS
             and type(structure) is bytes and len(structure) <= MAX_REQUEST_FRAME

@@ -38,6 +38,7 @@ __all__ = ["MAX_VARIABLE_OUTPUT", "CallRequest", "CallResult", "call_method", "r
 #: The largest variable-size output structure returned (``structureVariableOutputData``).
 MAX_VARIABLE_OUTPUT = 16 << 20
 _U64 = (1 << 64) - 1
+_SUCCESS = int(IOReturn.SUCCESS)
 
 
 @dataclass(frozen=True, slots=True)
@@ -90,7 +91,8 @@ def run_method(kernel: WorkLoop, client: IOUserClient, task: OwningTask, selecto
                ) -> tuple[int, list[int], bytes]:
     """The method and the output checks of a call that passed :func:`transport_error`:
     (IOReturn, output scalars, output structure). The front end's path for every call,
-    kept free of per-call objects beyond the method's arguments."""
+    kept free of per-call objects beyond the method's arguments, and of Python calls beyond
+    the method's: between two processes each one costs several times its work."""
     if client.is_inactive():
         return IOReturn.NOT_ATTACHED, [], b""
     arguments = IOExternalMethodArguments(selector, scalars, structure, scalar_output_count,
@@ -103,8 +105,22 @@ def run_method(kernel: WorkLoop, client: IOUserClient, task: OwningTask, selecto
         if isinstance(ret, bool) or not isinstance(ret, int):
             return _not_a_code(kernel, client, selector, ret), [], b""
         ret = int(ret)
-    if ret != IOReturn.SUCCESS:
+    if ret:
         return ret & 0xFFFFFFFF, [], b""
+    # The outputs of the common call (a list of ints, bytes within the capacity) are taken
+    # here; anything else is checked by _outputs.
+    written, structure = arguments.scalar_output, arguments.structure_output
+    if type(written) is list and type(structure) is bytes and (
+            len(structure) <= structure_output_size
+            or structure_output_size == kIOConnectMethodVarOutputSize):
+        outputs: list[int] = []
+        for value in written[:scalar_output_count]:
+            if type(value) is not int:
+                break
+            outputs.append(value & _U64)
+        else:
+            if len(structure) <= MAX_VARIABLE_OUTPUT:
+                return _SUCCESS, outputs, structure
     return _outputs(kernel, client, selector, scalar_output_count, structure_output_size,
                     arguments)
 

@@ -101,7 +101,7 @@ class OSAsyncReference64:
     deliver: Callable[[int, tuple[int, ...]], int] = field(repr=False, compare=False)
 
 
-@dataclass(slots=True)
+@dataclass(slots=True, init=False)
 class IOExternalMethodArguments:
     """One call's arguments and results (``IOExternalMethodArguments``, version 2).
 
@@ -112,18 +112,31 @@ class IOExternalMethodArguments:
     """
 
     selector: int
-    scalar_input: tuple[int, ...] = ()
-    structure_input: bytes = b""
-    scalar_output_count: int = 0
-    structure_output_size: int = 0
-    async_reference: OSAsyncReference64 | None = None
-    task: OwningTask | None = None
-    scalar_output: list[int] = field(default_factory=list)
-    structure_output: bytes = b""
+    scalar_input: tuple[int, ...]
+    structure_input: bytes
+    scalar_output_count: int
+    structure_output_size: int
+    async_reference: OSAsyncReference64 | None
+    task: OwningTask | None
+    scalar_output: list[int]
+    structure_output: bytes
 
-    def __post_init__(self) -> None:
-        if not self.scalar_output:
-            self.scalar_output = [0] * self.scalar_output_count
+    def __init__(self, selector: int, scalar_input: tuple[int, ...] = (),
+                 structure_input: bytes = b"", scalar_output_count: int = 0,
+                 structure_output_size: int = 0,
+                 async_reference: OSAsyncReference64 | None = None,
+                 task: OwningTask | None = None, scalar_output: list[int] | None = None,
+                 structure_output: bytes = b"") -> None:
+        # Written out (no generated __init__ and __post_init__): every call makes one.
+        self.selector = selector
+        self.scalar_input = scalar_input
+        self.structure_input = structure_input
+        self.scalar_output_count = scalar_output_count
+        self.structure_output_size = structure_output_size
+        self.async_reference = async_reference
+        self.task = task
+        self.scalar_output = scalar_output or [0] * scalar_output_count
+        self.structure_output = structure_output
 
     @property
     def scalar_input_count(self) -> int:

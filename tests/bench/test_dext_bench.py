@@ -5,7 +5,10 @@
 - launching 20 driver processes (spawn, import, check in, stop) within 2x launching 20 bare
   Python processes that import the SDK.
 
-Both baselines are measured in the same run; each ratio is printed (``-s`` shows it).
+Both baselines are measured in the same run; each ratio is printed (``-s`` shows it). The
+round trips run with the benchmark, the driver process and the echo on one CPU
+(:mod:`tests.bench.placement`): unpinned, each process's placement decides whether its wake-ups
+cross cores, which swings either variant by 3-4x from run to run.
 """
 
 from __future__ import annotations
@@ -23,11 +26,13 @@ from iokit_host.dext.manager import manager_for
 from iokit_host.dext.process import DriverProcess
 from iokit_host.host import IOKitHost
 from iokit_host.testing.kexts import kext_bundles
+from tests.bench.placement import one_cpu
 
 pytestmark = pytest.mark.bench
 
 DEXT = Path(__file__).parents[1] / "dext" / "kext" / "iokit_test_dext"
-CALLS = 500
+CALLS = 250
+ROUNDS = 41
 LAUNCHES = 20
 _ECHO = ("import socket,sys\ns=socket.socket(fileno=int(sys.argv[1]))\n"
          "while (d:=s.recv(65536)):\n    s.sendall(d)\n")
@@ -41,6 +46,11 @@ def _per_call_ns(call: object, n: int) -> float:
 
 
 def test_a_hook_call_into_a_dext_is_within_3x_a_raw_unix_echo():
+    with one_cpu():  # the driver process and the echo start here: they inherit the CPU
+        _hook_call_against_echo()
+
+
+def _hook_call_against_echo() -> None:
     host = IOKitHost(kexts=kext_bundles([DEXT])).boot()
     ours, theirs = socket.socketpair()
     echo = subprocess.Popen([sys.executable, "-c", _ECHO, str(theirs.fileno())],
@@ -60,15 +70,16 @@ def test_a_hook_call_into_a_dext_is_within_3x_a_raw_unix_echo():
             host.kernel.hook.iokit_probe(service=driver, provider=camera, score=1)
 
         dext, raw = [], []
-        for _ in range(25):
+        for _ in range(ROUNDS):
             raw.append(_per_call_ns(roundtrip, CALLS))
             dext.append(_per_call_ns(hook, CALLS))
-        # The best round of each: on a shared machine the other processes' load lands on
-        # round trips at random, and the least disturbed round is the cost itself.
-        ratio = min(dext) / min(raw)
-        print(f"\ndext hook call {min(dext) / 1000:.1f} us (median "
-              f"{statistics.median(dext) / 1000:.1f}), raw AF_UNIX echo {min(raw) / 1000:.1f} us "
-              f"(median {statistics.median(raw) / 1000:.1f}): ratio {ratio:.2f} (target <= 3)")
+        # Medians of short interleaved rounds: load from other processes lands on both
+        # variants alike, and a round it disturbs moves a median far less than a minimum
+        # (one lucky round of the echo's against none of the hook's swung it 2.8x-4.4x).
+        ratio = statistics.median(dext) / statistics.median(raw)
+        print(f"\ndext hook call {statistics.median(dext) / 1000:.1f} us (best "
+              f"{min(dext) / 1000:.1f}), raw AF_UNIX echo {statistics.median(raw) / 1000:.1f} us "
+              f"(best {min(raw) / 1000:.1f}): ratio {ratio:.2f} of the medians (target <= 3)")
         assert ratio <= 3.0
     finally:
         ours.close()

@@ -4,6 +4,11 @@ from __future__ import annotations
 
 import codecs
 
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from iokit_host.ioreg_import import text as text_module
 from iokit_host.ioreg_import.damage import DumpDamage
 from iokit_host.ioreg_import.text import decode_dump, split_lines
 
@@ -68,3 +73,50 @@ def test_in_a_large_text_only_the_line_that_is_not_utf8_is_read_again() -> None:
     text = decode_dump(raw, damage)
     assert text.split("\n")[1] == "Andr\u00e9"
     assert damage.diagnostics()[0].key == "line 2"
+
+
+def _line_by_line(raw: bytes) -> tuple[str, list[int], str]:
+    """What decoding says, worked out one line at a time: the text, the numbers of the lines
+    that are not UTF-8, and where the first one's first bad byte is."""
+    lines, bad, first = [], [], ""
+    for number, line in enumerate(raw.split(b"\n"), 1):
+        try:
+            lines.append(line.decode("utf-8"))
+        except UnicodeDecodeError as error:
+            cp1252 = not any(byte in line for byte in b"\x81\x8d\x8f\x90\x9d")  # undefined there
+            lines.append(line.decode("cp1252" if cp1252 else "latin-1"))
+            bad.append(number)
+            first = first or f"byte 0x{line[error.start]:02x} at column {error.start + 1}"
+    return "\n".join(lines), bad, first
+
+
+_BYTES = st.lists(st.sampled_from([b"a", b"\n", b"\xe9", b"\x81", b"\xc3\xa9", b"\xc3", b"\xe2\x80",
+                                   b"\xf0\x9f\x98\x80", b" ", b"\r"]), max_size=60).map(b"".join)
+
+
+@settings(max_examples=150, deadline=None)
+@given(_BYTES, st.sampled_from([(1 << 20, 1 << 10), (8, 2), (1, 1)]))
+def test_each_line_that_is_not_utf8_is_decoded_on_its_own_and_counted(
+        raw: bytes, runs: tuple[int, int]) -> None:
+    with pytest.MonkeyPatch.context() as monkeypatch:
+        # Short runs put their ends everywhere a long dump's would fall.
+        monkeypatch.setattr(text_module, "_RUN", runs[0])
+        monkeypatch.setattr(text_module, "_RUN_AFTER", runs[1])
+        damage = DumpDamage("d.txt", strict=False)
+        expected, bad, first = _line_by_line(raw)
+        assert decode_dump(raw, damage) == expected
+    if not bad:
+        assert damage.diagnostics() == ()
+        return
+    (warning,) = damage.diagnostics()
+    assert (warning.key, warning.context["count"]) == (f"line {bad[0]}", len(bad))
+    assert first in warning.message
+
+
+def test_a_dump_made_of_lines_that_are_not_utf8_is_read_whole() -> None:
+    damage = DumpDamage("d.txt", strict=False)
+    # Each decoding error copies the bytes it was given: after one, the runs are short, so
+    # this reads in linear time instead of copying the rest of the dump per line.
+    raw = b"Andr\xe9\n" * 200_000
+    assert decode_dump(raw, damage).count("Andr\u00e9") == 200_000
+    assert damage.diagnostics()[0].context["count"] == 200_000

@@ -1,5 +1,5 @@
 """System sleep and wake (Appendix B scenario 6, the order and the veto), the root domain's
-messages and where IOPMrootDomain sits."""
+messages (where IOPMrootDomain sits: test_boot)."""
 
 from __future__ import annotations
 
@@ -14,7 +14,6 @@ from iokit_sdk.messages import (
 from iokit_sdk.pm import IOPowerStateChangeNotification
 from powerkit import PowerJournal, add_device, events, power_host
 
-from iokit_host.host import IOKitHost
 from iokit_host.power.rootdomain import ON_STATE, SLEEP_STATE
 
 
@@ -160,21 +159,3 @@ def test_wake_when_awake_and_sleep_when_asleep_change_nothing() -> None:
     host.sleep()
     assert host.sleep().result == "unchanged"
     assert len(events(host, "system-sleep")) == 1
-
-
-def test_the_root_domain_sits_under_the_platform_expert_with_its_root_parent() -> None:
-    host = IOKitHost(kexts=[]).boot()  # the default machine alone: AppleACPIPlatformExpert drives the root
-    root = host.power.root_domain
-    assert root is not None
-    assert host.path_of(root) == "IOService:/AppleACPIPlatformExpert/IOPMrootDomain"
-    assert [c.iokit_class_name for c in root.get_clients()] == ["IORootParent"]
-    assert root.get_property("IOPowerManagement") == {
-        "DevicePowerState": ON_STATE, "ChildrenPowerState": ON_STATE, "CurrentPowerState": 4,
-        "CapabilityFlags": 2, "MaxPowerState": 4}
-    top = host.registry.plane_root("IOPower")
-    assert top is not None and top.iokit_class_name == "IORootParent"
-    connection = top.get_child_entries("IOPower")[0]
-    assert connection.iokit_class_name == "IOPowerConnection"
-    assert connection.get_child_entries("IOPower") == (root,)
-    # the kernel's own service, not counted among the machine's nubs
-    assert host.summary().nubs == 46  # the model's 45 nubs and IOResources

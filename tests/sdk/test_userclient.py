@@ -4,6 +4,8 @@ from __future__ import annotations
 
 from typing import Any
 
+from hypothesis import given, settings
+from hypothesis import strategies as st
 from iokit_sdk.returns import IOReturn
 from iokit_sdk.userclient import (
     IOExternalMethodArguments,
@@ -59,3 +61,29 @@ def test_2022_entitlement_before_async_before_counts() -> None:
     assert client.external_method(1, wrong_counts) == IOReturn.BAD_ARGUMENT  # past the table
     assert client.dispatch_external_method(0, wrong_counts, None, client, None) == \
         IOReturn.ERROR
+
+
+_COUNTS = st.sampled_from([0, 1, 2, VAR])
+
+
+@settings(max_examples=150, deadline=None)
+@given(entry=st.tuples(_COUNTS, _COUNTS, _COUNTS, _COUNTS),
+       call=st.tuples(*[st.integers(0, 2)] * 4), selector=st.integers(-1, 2))
+def test_2022_dispatch_checks_what_the_base_class_checks(
+        entry: tuple[int, int, int, int], call: tuple[int, int, int, int], selector: int) -> None:
+    """IOUserClient2022 writes IOUserClient.external_method's checks out (every call runs
+    them): for any entry and any call, the outcome is the base class's."""
+    def method(target: Any, reference: Any, args: IOExternalMethodArguments) -> int:
+        return 0x1234
+
+    class Client(IOUserClient2022):
+        dispatch_table = (IOExternalMethodDispatch2022(method, *entry),)
+
+    def arguments() -> IOExternalMethodArguments:
+        return IOExternalMethodArguments(0, (7,) * call[0], b"x" * call[1], call[2], call[3])
+
+    got = Client().external_method(selector, arguments())
+    if selector != 0:
+        assert got == IOReturn.BAD_ARGUMENT  # past the table
+    else:
+        assert got == IOUserClient().external_method(0, arguments(), Client.dispatch_table[0])

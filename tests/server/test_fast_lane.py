@@ -4,7 +4,12 @@ written, the log comes before the reply, frames split or joined on the wire are 
 
 from __future__ import annotations
 
+import os
 import socket
+import subprocess
+import sys
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
@@ -22,7 +27,7 @@ from iokit_sdk.iokitlib import (
 from iokit_sdk.iokitlib.connect import IOConnectCallAsyncScalarMethod, IOConnectCallScalarMethod
 from iokit_sdk.iokitlib.wire import MAX_KERNEL_FRAME, PROTOCOL_VERSION, FrameReader, pack
 from iokit_sdk.returns import IOReturn
-from kernelkit import KernelProcess
+from kernelkit import KernelFactory, KernelProcess
 
 
 def test_a_call_that_notifies_another_client_reaches_it_at_once(kernel: KernelProcess) -> None:
@@ -104,3 +109,59 @@ def test_requests_split_or_joined_on_the_wire_are_each_answered(kernel: KernelPr
                            "struct_out": 0})["scalars"] == [4]
     finally:
         client.sock.close()
+
+
+BUSY = """
+from iokit_sdk.iokitlib import *
+c = IOServiceOpen(IOServiceGetMatchingService(0, IOServiceMatching("TestUCDriver")),
+                  mach_task_self(), 0)
+IOConnectCallScalarMethod(c, 0, [1], 0)
+print("calling", flush=True)
+n = 1
+while True:  # the driver's value counts its calls
+    n += 1
+    IOConnectCallScalarMethod(c, 0, [n], 0)
+"""
+
+
+@contextmanager
+def _one_cpu(*pids: int) -> Iterator[None]:
+    """This process, its children from now on, and ``pids`` on one CPU: a client's next
+    request is then always there before the kernel waits (the kernel reads it ahead)."""
+    allowed = os.sched_getaffinity(0)
+    cpu = {min(allowed)}
+    os.sched_setaffinity(0, cpu)
+    for pid in pids:
+        os.sched_setaffinity(pid, cpu)
+    try:
+        yield
+    finally:
+        os.sched_setaffinity(0, allowed)
+
+
+def test_a_client_calling_without_pause_holds_back_no_other_client_nor_a_stop(
+        kernel_factory: KernelFactory) -> None:
+    kernel = kernel_factory.start()
+    with _one_cpu(kernel.pid):
+        busy = subprocess.Popen([sys.executable, "-c", BUSY], stdout=subprocess.PIPE,
+                                stderr=subprocess.DEVNULL, text=True,
+                                env={**os.environ, "IOKIT_KERNEL": kernel.path})
+        try:
+            assert busy.stdout is not None and busy.stdout.readline().strip() == "calling"
+            with MainPort(kernel.path, timeout=20.0) as port:
+                connect = IOServiceOpen(IOServiceGetMatchingService(
+                    port, IOServiceMatching("TestUCDriver")), mach_task_self(), 0)
+                (before,) = IOConnectCallScalarMethod(connect, 1, [], 1)
+                answers = [IOConnectCallScalarMethod(connect, 3, [n, 1], 1) for n in range(200)]
+                (after,) = IOConnectCallScalarMethod(connect, 1, [], 1)
+            # A client's requests are read one after another without waiting; the other's
+            # still get their turn, both ways (a starved call would time out: an error).
+            assert answers == [(n + 1,) for n in range(200)]
+            assert after > before  # the busy client went on calling meanwhile
+            assert busy.poll() is None
+            assert kernel.stop() == 0  # SIGTERM is heard between its requests too
+        finally:
+            busy.kill()
+            busy.wait()
+            if busy.stdout is not None:
+                busy.stdout.close()

@@ -42,6 +42,7 @@ kIOAsyncCalloutRefconIndex = 2
 #: The largest structure input sent; larger ones fail with ``kIOReturnMessageTooLarge``.
 MAX_STRUCT_INPUT = 2 << 20
 _U64 = (1 << 64) - 1
+_SUCCESS = int(IOReturn.SUCCESS)  # a plain int: an enum member's lookup costs more
 
 
 def IOServiceOpen(service: io_service_t, owningTask: task_t | int,
@@ -132,8 +133,8 @@ def _call(connection: io_connect_t, selector: int, scalars: Sequence[int], struc
     port = getattr(connection, "main_port", None)
     if type(port) is not MainPort or not connection:  # _owner's checks, inline
         port = _owner(connection)
-    # Plain ints take the short way; anything else is checked. (A loop, not a comprehension:
-    # on a busy machine each Python call costs more than the work it does here.)
+    # Plain ints take the short way; anything else is checked. (Written out: between two
+    # processes each Python step costs several times the work it does here.)
     values: list[int] = []
     for value in scalars:
         values.append(value & _U64 if type(value) is int else _u64(value, "input"))
@@ -153,8 +154,8 @@ def _call(connection: io_connect_t, selector: int, scalars: Sequence[int], struc
     if async_ is not None:
         fields["port"], fields["reference"] = async_
     reply = port.request_with("call", fields)
-    code = reply.get("ret", IOReturn.SUCCESS)
-    if code != IOReturn.SUCCESS:
+    code = reply.get("ret", _SUCCESS)
+    if code != _SUCCESS:
         message = reply.get("message")
         raise IOReturnError(code, message if isinstance(message, str) else None)
     return tuple(reply.get("scalars", ())), bytes(reply.get("struct", b""))

@@ -46,6 +46,10 @@ _MORE_READS = 256
 _MAX_FDS = 4
 _HEADER_SIZE = HEADER.size
 _unpack_header = HEADER.unpack_from
+_unpackb = msgpack.unpackb
+#: Bodies under this size are decoded inline (larger ones by FrameReader.decode, which
+#: pauses the garbage collector for them).
+_SMALL = 1 << 16
 
 Note = dict[str, Any]
 
@@ -82,6 +86,9 @@ class MainPort:
         self.timeout = timeout
         self.pid = os.getpid()
         self._reader = FrameReader(MAX_KERNEL_FRAME)
+        #: The reader's bytes that do not yet make a whole frame (the same bytearray).
+        self._unread = self._reader.unread
+        self._ext_hook = self._reader.ext_hook
         self._packer = msgpack.Packer(default=default, strict_types=True, use_bin_type=True)
         self._ids = itertools.count(1)
         self._lock = threading.RLock()
@@ -128,7 +135,7 @@ class MainPort:
             except BaseException as error:  # noqa: BLE001 - re-raised as what the caller is told
                 raise self._send_failed(op, error) from _cause(error)
             deadline = time.monotonic() + self.timeout
-            if not self._reader.pending:
+            if not self._unread:
                 # The common case inline (on a loaded machine each call costs more than its
                 # work): the reply alone, one whole frame in one read.
                 try:
@@ -140,10 +147,15 @@ class MainPort:
                 if data is not None:
                     size = len(data) - _HEADER_SIZE
                     if 0 < size <= MAX_KERNEL_FRAME and _unpack_header(data)[0] == size:
-                        try:
-                            message = self._reader.decode(data[_HEADER_SIZE:])
-                        except FrameError as error:
-                            raise self._lost(f"the kernel sent a bad frame: {error}") from error
+                        message = None
+                        if size < _SMALL:
+                            try:  # FrameReader.decode's common case, without its call
+                                message = _unpackb(data[_HEADER_SIZE:], raw=False,
+                                                   ext_hook=self._ext_hook, strict_map_key=True)
+                            except Exception:  # noqa: BLE001 - decode says what is wrong
+                                message = None
+                        if type(message) is not dict:
+                            message = self._decode(data[_HEADER_SIZE:])
                         if message.get("id") == request_id and "fatal" not in message:
                             return message
                         self._route(message)
@@ -155,6 +167,14 @@ class MainPort:
                 if reply is not None:
                     return reply
             return replies.pop(request_id)
+
+    def _decode(self, body: bytes) -> dict[str, Any]:
+        """One frame's body as its message; a frame that is not a message ends the
+        connection."""
+        try:
+            return self._reader.decode(body)
+        except FrameError as error:
+            raise self._lost(f"the kernel sent a bad frame: {error}") from error
 
     def request_fds(self, op: str, **fields: Any) -> tuple[dict[str, Any], list[int]]:
         """:meth:`request` for a reply that passes file descriptors (``SCM_RIGHTS``): the

@@ -74,8 +74,12 @@ class FrameReader:
 
     def __init__(self, limit: int, *, sets: bool = True) -> None:
         self.limit = limit
-        self._buffer = bytearray()
-        self._hook = ext_hook(sets)
+        #: Bytes received that do not yet make a whole frame: a bytearray that stays the same
+        #: object, so a reader of a hot path may hold it (empty: nothing pending).
+        self.unread = bytearray()
+        #: The extension types' decoder :meth:`decode` passes msgpack (for a hot path that
+        #: decodes a small body itself, then calls :meth:`decode` when that failed).
+        self.ext_hook = ext_hook(sets)
 
     def feed(self, data: bytes | bytearray | memoryview) -> list[dict[str, Any]]:
         """Every complete message ``data`` finishes, in order (``data`` is not kept: it may
@@ -84,7 +88,7 @@ class FrameReader:
         :raises FrameError: a frame over the limit (seen from its header alone) or one that
             is not a msgpack map; nothing after it can be trusted.
         """
-        buffer = self._buffer
+        buffer = self.unread
         if not buffer:
             return self._feed_fresh(memoryview(data))
         buffer += data
@@ -123,13 +127,13 @@ class FrameReader:
             messages.append(self.decode(view[offset + HEADER.size:end]))
             offset = end
         if offset < total:
-            self._buffer += view[offset:]
+            self.unread += view[offset:]
         return messages
 
     @property
     def pending(self) -> int:
         """Bytes received that do not yet make a whole frame."""
-        return len(self._buffer)
+        return len(self.unread)
 
     def decode(self, body: bytes | memoryview) -> dict[str, Any]:
         """One frame's body (after its length) as its message.
@@ -138,11 +142,11 @@ class FrameReader:
         """
         try:
             if len(body) < _LARGE:
-                message = msgpack.unpackb(body, raw=False, ext_hook=self._hook,
+                message = msgpack.unpackb(body, raw=False, ext_hook=self.ext_hook,
                                           strict_map_key=True)
             else:
                 with gc_paused():
-                    message = msgpack.unpackb(body, raw=False, ext_hook=self._hook,
+                    message = msgpack.unpackb(body, raw=False, ext_hook=self.ext_hook,
                                               strict_map_key=True)
         except Exception as error:  # any decoding failure is the frame's fault
             raise FrameError("frame-malformed",

@@ -1,0 +1,53 @@
+"""Programs' interest notifications: what a watched service sends reaches the program's port,
+and termination's ``kIOMessageServiceIsTerminated`` comes in phase 2, after the messages the
+service's clients caused in ``willTerminate`` (as ``terminateWorker`` orders them)."""
+
+from __future__ import annotations
+
+import socket
+from typing import Any
+
+from hostkit import make_host, wifi_nub
+from iokit_sdk import IOService
+from iokit_sdk.iokitlib.wire import MAX_KERNEL_FRAME, FrameReader
+from iokit_sdk.messages import kIOMessageServiceIsTerminated
+
+from iokit_host.server.context import KernelContext
+from iokit_host.server.notifications import NotificationPort
+from iokit_host.server.peer import peer_of
+from iokit_host.server.session import Session
+
+_GOING = 0xE0001234  # a family's own message, sent while the service goes
+
+
+class _Closer(IOService):
+    """A client that tells its provider's other listeners it is going, in willTerminate."""
+
+    def will_terminate(self, provider: IOService, options: int) -> bool:
+        provider.message_clients(_GOING, {"from": "willTerminate"})
+        return True
+
+
+def _messages(session: Session, end: socket.socket) -> list[tuple[int, Any]]:
+    session.outbox.send(session.sock)
+    end.settimeout(5)
+    notes = FrameReader(MAX_KERNEL_FRAME).feed(end.recv(1 << 20))
+    return [(n["message"], n["argument"]) for n in notes if n.get("kind") == "interest"]
+
+
+def test_a_program_hears_termination_after_what_clients_said_in_will_terminate() -> None:
+    host = make_host([wifi_nub()], []).boot()
+    device = host.find("pci14e4,4331")
+    assert device is not None
+    host.plug(_Closer(name="closer"), device)
+    ctx = KernelContext.for_host(host)
+    kernel_end, program_end = socket.socketpair()
+    peer = peer_of(kernel_end)
+    session = Session(kernel_end, peer, peer.task(ctx.policy))
+    port = NotificationPort(session, handle=1)
+    ctx.notifications.add_interest(port, device, "IOGeneralInterest", 7)
+    host.unplug("pci14e4,4331")
+    assert _messages(session, program_end) == [(_GOING, {"from": "willTerminate"}),
+                                               (kIOMessageServiceIsTerminated, None)]
+    kernel_end.close()
+    program_end.close()
