@@ -166,7 +166,13 @@ _LARGE = 1 << 16
 def gc_paused() -> Iterator[None]:
     """Pause the cyclic garbage collector while a large message is built or decoded: its
     thousands of new containers would otherwise trigger collections that walk the whole heap
-    (a running kernel's is large), several times per message. Nothing cyclic is made."""
+    (a running kernel's is large), several times per message. Nothing cyclic is made.
+
+    What was made meanwhile then joins the oldest generation without being walked
+    (``gc.freeze`` and ``gc.unfreeze``: the generations' lists spliced, as before a fork):
+    left young, the first allocation after the pause would start a collection walking all of
+    it, and the older generations' collections it cascades into, costing more than the
+    decoding did."""
     if not gc.isenabled():
         yield
         return
@@ -174,6 +180,8 @@ def gc_paused() -> Iterator[None]:
     try:
         yield
     finally:
+        gc.freeze()
+        gc.unfreeze()
         gc.enable()
 
 
