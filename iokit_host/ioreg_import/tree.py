@@ -36,7 +36,6 @@ from typing import Any
 from iokit_host.ioreg_import.damage import (
     BAD_ENTRY,
     BAD_ID,
-    BAD_VALUE,
     CLIPPED,
     CUT_BLOCK,
     NO_ROOT,
@@ -49,7 +48,7 @@ from iokit_host.ioreg_import.damage import (
     DumpDamage,
 )
 from iokit_host.ioreg_import.entries import DumpNode, parse_node_line
-from iokit_host.ioreg_import.errors import IoregDumpInvalid, ValueSyntaxError
+from iokit_host.ioreg_import.errors import IoregDumpInvalid
 from iokit_host.ioreg_import.fastlines import (
     LINE,
     UNREAD,
@@ -59,10 +58,9 @@ from iokit_host.ioreg_import.fastlines import (
 )
 from iokit_host.ioreg_import.fastvalues import NUMBERS
 from iokit_host.ioreg_import.layout import normalise_layout
+from iokit_host.ioreg_import.property_lines import read_property
 from iokit_host.ioreg_import.quotes import may_have_curly_quotes, straighten_quotes
-from iokit_host.ioreg_import.redaction import looks_masked, looks_redacted
 from iokit_host.ioreg_import.text import split_lines
-from iokit_host.ioreg_import.values import parse_value
 from iokit_host.ioreg_import.wrapping import unwrap_lines
 
 __all__ = ["MAX_ENTRIES", "MAX_TREE_DEPTH", "DumpNode", "read_tree"]
@@ -72,8 +70,6 @@ _GLYPHS = " |"
 _STRUCTURE = (_NODE, '"', "{", "}")
 #: The registry root's class: ioreg's first line is always ``+-o Root  <class IORegistryEntry``.
 ROOT_CLASS = "IORegistryEntry"
-#: Lines a raw multi-line string may continue over before the line counts as malformed.
-MAX_CONTINUATION = 64
 #: Deepest entry accepted; real registries are a few dozen levels deep.
 MAX_TREE_DEPTH = 256
 #: Most entries read from one dump; real registries have a few thousand. Past it the rest of
@@ -327,43 +323,12 @@ class _TreeReader:
         self.entries += 1
 
     def property(self, number: int, line: str, content: str) -> int:
-        """Read the property on line ``number``; returns the index of the next line to read.
-
-        ioreg prints strings raw, so a string holding newlines continues on the following
-        lines without glyphs; those are joined back (at most :data:`MAX_CONTINUATION`, and
-        never a line that reads as the block's next property or its end).
-        """
+        """Read the property on line ``number`` (:mod:`.property_lines`); returns the index
+        of the next line to read."""
         node = self.block
         assert node is not None and node.properties is not None
-        split = content.find('" = ', 1)
-        if split < 0:
-            self.pending.append((BAD_VALUE, number, "property line without '\"key\" = value'"))
-            return number
-        key, text = content[1:split], content[split + 4:]
-        lead = len(line) - len(content)
-        following = number
-        while True:
-            try:
-                value = parse_value(text)
-            except ValueSyntaxError as error:
-                if (error.reason == "unterminated string" and following < len(self.lines)
-                        and following - number < MAX_CONTINUATION
-                        and not _next_in_block(self.lines[following], lead)):
-                    text += "\n" + self.lines[following]
-                    following += 1
-                    continue
-                self.bad_value(number, key, text, error)
-                return following
-            if looks_redacted(text):
-                self.pending.append((REDACTED, number, f"property {key!r}, kept as printed"))
-            node.properties[key] = value
-            return following
-
-    def bad_value(self, number: int, key: str, text: str, error: ValueSyntaxError) -> None:
-        if looks_masked(text):
-            self.pending.append((REDACTED, number, f"property {key!r}, dropped: {error}"))
-        else:
-            self.pending.append((BAD_VALUE, number, f"property {key!r}: {error}"))
+        return read_property(self.lines, number, content, len(line) - len(content),
+                             node.properties, self.pending)
 
     def finish(self) -> DumpNode:
         last = self.last
@@ -414,16 +379,6 @@ class _TreeReader:
 def _inside_block(content: str) -> bool:
     """True for a line of a property block other than its end (an entry line ends it too)."""
     return not content.startswith(_NODE) and content.rstrip() != "}"
-
-
-def _next_in_block(line: str, lead: int) -> bool:
-    """True when ``line`` reads as the next property of a block whose properties sit at
-    column ``lead`` (or as that block's closing brace), so it cannot continue a string."""
-    content = line.lstrip(_GLYPHS)
-    column = len(line) - len(content)
-    if content.startswith('"') and '" = ' in content:
-        return column == lead
-    return content.rstrip() == "}" and column == lead - 2
 
 
 def _count_kept_below(node: DumpNode) -> int:
