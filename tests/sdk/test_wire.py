@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import gc
 import os
 import struct
 
@@ -92,3 +93,27 @@ def test_socket_paths(monkeypatch: pytest.MonkeyPatch) -> None:
     assert kernel_socket_path() == "/tmp/k.sock" and kernel_socket_path("/x") == "/x"
     monkeypatch.delenv("XDG_RUNTIME_DIR")
     assert user_socket_path().endswith(f"iokit-{os.getuid()}/kernel.sock")
+
+
+def _large_frame() -> bytes:
+    return pack({"entries": [{"id": n, "properties": {"name": f"N{n}"}} for n in range(20_000)]})
+
+
+def test_a_large_message_leaves_the_collector_on_and_its_objects_collectable() -> None:
+    frame = _large_frame()
+    assert len(frame) > (1 << 16)  # decoded with the collector paused
+    (decoded,) = FrameReader(MAX_REQUEST_FRAME).feed(frame)
+    assert gc.isenabled() and gc.get_freeze_count() == 0  # nothing left frozen
+    assert gc.is_tracked(decoded) and len(decoded["entries"]) == 20_000
+
+
+def test_a_program_that_froze_its_objects_keeps_them_frozen() -> None:
+    kept = [[n] for n in range(1000)]  # a program's own objects, frozen before a fork
+    gc.freeze()
+    try:
+        frozen = gc.get_freeze_count()
+        FrameReader(MAX_REQUEST_FRAME).feed(_large_frame())
+        assert gc.get_freeze_count() == frozen and gc.isenabled()
+    finally:
+        gc.unfreeze()
+    assert kept

@@ -172,7 +172,8 @@ def gc_paused() -> Iterator[None]:
     (``gc.freeze`` and ``gc.unfreeze``: the generations' lists spliced, as before a fork):
     left young, the first allocation after the pause would start a collection walking all of
     it, and the older generations' collections it cascades into, costing more than the
-    decoding did."""
+    decoding did. A program that froze objects itself (before forking workers) keeps them
+    frozen: then they are left young, as before."""
     if not gc.isenabled():
         yield
         return
@@ -180,8 +181,9 @@ def gc_paused() -> Iterator[None]:
     try:
         yield
     finally:
-        gc.freeze()
-        gc.unfreeze()
+        if not gc.get_freeze_count():  # unfreeze would thaw what the program froze
+            gc.freeze()
+            gc.unfreeze()
         gc.enable()
 
 
