@@ -123,7 +123,8 @@ def _unpin(pid: int) -> None:
     "recv is woken, and switched to, each time the kernel reads its request) and the reply's "
     "checks; the kernel's request checks, IOExternalMethodArguments, the watchdog's slot, the "
     "hook call through pluggy and the plugin fence to the dispatch table and back, and the "
-    "output checks"))
+    "output checks. With that whole call path replaced by a constant reply (an experiment) "
+    "the round trip was still 2.1x: framing, the front end's loop and the client alone"))
 def test_a_scalar_call_round_trip_costs_at_most_2x_a_raw_echo(kernel: KernelProcess,
                                                               tmp_path: Path) -> None:
     """Both round trips run with every process on one CPU (:mod:`tests.bench.placement`):
