@@ -31,8 +31,10 @@ def children() -> list[int]:
     """This process's child pids (running or zombie)."""
     found: list[int] = []
     for task in Path(f"/proc/{os.getpid()}/task").iterdir():
-        text = (task / "children").read_text(encoding="ascii") if (task / "children").exists() \
-            else ""
+        try:
+            text = (task / "children").read_text(encoding="ascii")
+        except OSError:  # a thread that ended since the listing (a watchdog retiring)
+            continue
         found += [int(pid) for pid in text.split()]
     return found
 
