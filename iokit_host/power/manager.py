@@ -149,10 +149,10 @@ class PowerManager(HostControls):
         child = self._pms[id(driver)]
         if child.parents:
             return  # already in the tree
-        parent = power_parent_for(provider, self._managed, self.system.root)
+        parent = power_parent_for(provider, self.pm_of, self.system.root)
         if parent is child:  # called on the driver itself: look above it
             above = provider.get_provider()
-            parent = power_parent_for(above, self._managed, self.system.root) \
+            parent = power_parent_for(above, self.pm_of, self.system.root) \
                 if above is not None else self.system.root
         if parent is None or parent is child or not self.join(parent, child):
             return
@@ -324,6 +324,7 @@ class PowerManager(HostControls):
         self.queue.run()
 
     def run_posted(self) -> None:
+        """Run the PM work queued from inside driver calls (and anything it queues)."""
         self._posted = False
         self.queue.run()
 
@@ -363,9 +364,6 @@ class PowerManager(HostControls):
             return False
         return True
 
-    def _managed(self, service: IOService) -> ServicePM | None:
-        return self._pms.get(id(service))
-
     def _add_informee(self, pm: ServicePM, driver: IOService) -> None:
         pm.informees.append(driver)
         self._interest.setdefault(id(driver), []).append(pm)
@@ -378,6 +376,7 @@ class PowerManager(HostControls):
             self._answers.close(pm, ack, "the driver is no longer interested")
 
     def describe_waits(self) -> list[str]:
+        """Each acknowledgement and system-message answer still awaited, and for how long."""
         waits = []
         for pm in self._pms.values():
             acks: list[Ack] = [a for a in (pm.pending_set, *pm.pending_informees.values())
