@@ -23,14 +23,12 @@ from iokit_sdk.pm import IOPowerStateChangeNotification
 from iokit_sdk.returns import IOReturn
 from iokit_sdk.service import IOService
 from iokit_sdk.userclient import (
+    DEFAULT_LOCKING,
     IOExternalMethodArguments,
     IOExternalMethodDispatch2022,
     IOUserClient,
     IOUserClient2022,
     OSAsyncReference64,
-    kIOUserClientDefaultLockingKey,
-    kIOUserClientDefaultLockingSetPropertiesKey,
-    kIOUserClientDefaultLockingSingleThreadExternalMethodKey,
     kIOUserClientEntitlementsKey,
 )
 
@@ -80,9 +78,7 @@ class RootDomainUserClient(IOUserClient2022):
     """One program's connection to the root domain."""
 
     user_client_properties: ClassVar[Mapping[str, Any]] = {
-        kIOUserClientDefaultLockingKey: True,
-        kIOUserClientDefaultLockingSetPropertiesKey: True,
-        kIOUserClientDefaultLockingSingleThreadExternalMethodKey: True,
+        **DEFAULT_LOCKING,
         kIOUserClientEntitlementsKey: False,
     }
     dispatch_table = (

@@ -15,6 +15,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
+from types import MappingProxyType
 from typing import TYPE_CHECKING, Any, ClassVar
 
 from iokit_sdk.returns import IOReturn
@@ -24,6 +25,7 @@ if TYPE_CHECKING:
     from iokit_sdk.values import PropertyValue
 
 __all__ = [
+    "DEFAULT_LOCKING",
     "INBAND_STRUCT_MAX",
     "MAX_SCALARS",
     "IOExternalMethodArguments",
@@ -62,6 +64,13 @@ kIOUserClientDefaultLockingKey = "IOUserClientDefaultLocking"
 kIOUserClientDefaultLockingSetPropertiesKey = "IOUserClientDefaultLockingSetProperties"
 kIOUserClientDefaultLockingSingleThreadExternalMethodKey = (
     "IOUserClientDefaultLockingSingleThreadExternalMethod")
+#: The three ``IOUserClientDefaultLocking*`` properties an ``IOUserClient2022`` must set
+#: (True: the kernel serialises its calls), for a subclass's :attr:`user_client_properties`.
+DEFAULT_LOCKING: Mapping[str, bool] = MappingProxyType({
+    kIOUserClientDefaultLockingKey: True,
+    kIOUserClientDefaultLockingSetPropertiesKey: True,
+    kIOUserClientDefaultLockingSingleThreadExternalMethodKey: True,
+})
 
 
 @dataclass(frozen=True, slots=True)
@@ -286,7 +295,8 @@ class IOUserClient2022(IOUserClient):
     class must set ``IOUserClientEntitlements`` (a string, or False for anyone) or every open
     is refused with ``kIOReturnNotPrivileged``, and the three ``IOUserClientDefaultLocking*``
     properties, or every open fails with ``kIOReturnError``: put them in
-    :attr:`user_client_properties`.
+    :attr:`user_client_properties` (``{**DEFAULT_LOCKING, kIOUserClientEntitlementsKey:
+    False}``).
     """
 
     dispatch_table: ClassVar[Sequence[IOExternalMethodDispatch2022]] = ()

@@ -31,14 +31,12 @@ from iokit_sdk.power import (
     kIOPMSuperclassPolicy1,
 )
 from iokit_sdk.userclient import (
+    DEFAULT_LOCKING,
     IOExternalMethodArguments,
     IOExternalMethodDispatch2022,
     IOUserClient,
     IOUserClient2022,
     OSAsyncReference64,
-    kIOUserClientDefaultLockingKey,
-    kIOUserClientDefaultLockingSetPropertiesKey,
-    kIOUserClientDefaultLockingSingleThreadExternalMethodKey,
     kIOUserClientEntitlementsKey,
 )
 
@@ -146,9 +144,7 @@ class SampleCameraDextUserClient(IOUserClient2022):
     Only :data:`SELECTOR_WATCH_FRAMES` allows async calls; anyone may open it."""
 
     user_client_properties: ClassVar[Mapping[str, Any]] = {
-        kIOUserClientDefaultLockingKey: True,
-        kIOUserClientDefaultLockingSetPropertiesKey: True,
-        kIOUserClientDefaultLockingSingleThreadExternalMethodKey: True,
+        **DEFAULT_LOCKING,
         kIOUserClientEntitlementsKey: False,
     }
     dispatch_table = (

@@ -28,14 +28,12 @@ from typing import Any, ClassVar
 
 from iokit_sdk import IOReturn
 from iokit_sdk.userclient import (
+    DEFAULT_LOCKING,
     IOExternalMethodArguments,
     IOExternalMethodDispatch2022,
     IOUserClient,
     IOUserClient2022,
     kIOUCVariableStructureSize,
-    kIOUserClientDefaultLockingKey,
-    kIOUserClientDefaultLockingSetPropertiesKey,
-    kIOUserClientDefaultLockingSingleThreadExternalMethodKey,
     kIOUserClientEntitlementsKey,
 )
 
@@ -102,9 +100,7 @@ def _watch(target: IOUserClient, reference: Any, args: IOExternalMethodArguments
 
 class AppleSMCClient(IOUserClient2022):
     user_client_properties: ClassVar[Mapping[str, Any]] = {
-        kIOUserClientDefaultLockingKey: True,
-        kIOUserClientDefaultLockingSetPropertiesKey: True,
-        kIOUserClientDefaultLockingSingleThreadExternalMethodKey: True,
+        **DEFAULT_LOCKING,
         kIOUserClientEntitlementsKey: False,  # anyone may open; writing is entitled
     }
     dispatch_table = (

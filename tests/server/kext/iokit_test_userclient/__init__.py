@@ -14,24 +14,19 @@ from typing import Any, ClassVar
 from iokit_sdk import IOReturn, IOService
 from iokit_sdk.memory import IOBufferMemoryDescriptor
 from iokit_sdk.userclient import (
+    DEFAULT_LOCKING,
     IOExternalMethodArguments,
     IOExternalMethodDispatch2022,
     IOUserClient,
     IOUserClient2022,
     OSAsyncReference64,
     kIOUCVariableStructureSize,
-    kIOUserClientDefaultLockingKey,
-    kIOUserClientDefaultLockingSetPropertiesKey,
-    kIOUserClientDefaultLockingSingleThreadExternalMethodKey,
     kIOUserClientEntitlementsKey,
 )
 
 __all__ = ["EntitledOpenClient", "ExclusiveClient", "NoEntitlementsClient", "TestUCDriver",
            "TestUserClient"]
 
-LOCKING = {kIOUserClientDefaultLockingKey: True,
-           kIOUserClientDefaultLockingSetPropertiesKey: True,
-           kIOUserClientDefaultLockingSingleThreadExternalMethodKey: True}
 VAR = kIOUCVariableStructureSize
 WRITE = "com.test.userclient.write"
 
@@ -110,7 +105,7 @@ def _raise(target: IOUserClient, reference: Any, args: IOExternalMethodArguments
 
 class TestUserClient(IOUserClient2022):
     user_client_properties: ClassVar[Mapping[str, Any]] = {
-        **LOCKING, kIOUserClientEntitlementsKey: False}
+        **DEFAULT_LOCKING, kIOUserClientEntitlementsKey: False}
     dispatch_table = (
         IOExternalMethodDispatch2022(_set, 1, 0, 0, 0),  # 0: Appendix B 7's entry
         IOExternalMethodDispatch2022(_get, 0, 0, 1, 0),  # 1: one scalar out
@@ -150,7 +145,7 @@ def _record(client: IOUserClient, event: str) -> None:
 class NoEntitlementsClient(IOUserClient2022):
     """An IOUserClient2022 without IOUserClientEntitlements: denied (Appendix B 7)."""
 
-    user_client_properties = LOCKING
+    user_client_properties = DEFAULT_LOCKING
 
 
 class ExclusiveClient(TestUserClient):
@@ -159,4 +154,4 @@ class ExclusiveClient(TestUserClient):
 
 class EntitledOpenClient(TestUserClient):
     user_client_properties: ClassVar[Mapping[str, Any]] = {
-        **LOCKING, kIOUserClientEntitlementsKey: "com.test.userclient.open"}
+        **DEFAULT_LOCKING, kIOUserClientEntitlementsKey: "com.test.userclient.open"}
