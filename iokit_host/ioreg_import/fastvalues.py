@@ -137,19 +137,34 @@ def _read(text: str) -> Any:
 
 # -- plain containers, read by the json module ----------------------------------------------
 # Most of a dump's text is containers of strings, numbers and booleans printed with no blank
-# between tokens (HID element trees, IOKitDiagnostics; ``ioreg -x`` prints the numbers in
-# hex). Where every string in one holds none of the characters the syntax uses, each
-# character outside the strings is syntax, so a few substitutions make it JSON (a hex number
-# becomes its decimal digits), which the C parser reads; anything JSON refuses (an empty
-# item, a leading zero, a key that is not a string) is read the way above instead.
+# between tokens (HID element trees, IOKitDiagnostics, IOReportLegend; ``ioreg -x`` prints
+# the numbers in hex). Where the syntax between the strings (a quote, no quote, backslash or
+# control character, a quote) is only brackets, ``=``, ``,``, numbers and ``Yes``/``No``, a
+# few substitutions there make the whole text JSON (a hex number becomes its decimal digits),
+# which the C parser reads; the strings pass unchanged. Anything JSON refuses (an empty item,
+# a leading zero, a key that is not a string, a quote that does not end a string where JSON
+# expects one to) is read the way above instead. A string JSON takes ends where the reader
+# above ends it: after a string JSON accepts only what that reader takes for the end of one
+# (``,`` ``:`` ``]`` ``}``, from ``,`` ``=`` ``)`` ``}``; or the end of the text).
+#
+# Most containers' strings hold no syntax character at all: then every character outside
+# them is syntax, and the substitutions are made on the whole text at once (_PLAIN). Only a
+# text whose strings do hold one (a sentence, a ``47=0%``, a ``pci14e4,4464``) is split at its
+# strings first (_BETWEEN): that makes an object per string, which is still far less than
+# reading it token by token.
 _JSON_OPENERS = frozenset("{(")
-#: A value made only of such tokens, with no blank between them; strings have no control
-#: character, backslash or syntax character in them, which JSON would read differently. A
-#: hex number is the ``0`` of a run of syntax and an ``x`` token after it; one that is not
-#: a token of its own (``10x5``) is left in the text, which JSON refuses.
+#: A text of such tokens, with no blank between them, whose strings hold no syntax character
+#: (so a hex number is the ``0`` of a run of syntax and an ``x`` token after it; one that is
+#: not a token of its own, ``10x5``, is left in the text, which JSON refuses).
 #: (Possessive: a text that does not match fails in linear time.)
 _PLAIN = re.compile(r'[{}(),=0-9]*+(?:(?:"[^"\\\x00-\x1f=(){}\[\]<>,]*+"|Yes|No|x[0-9a-fA-F]++)'
                     r'[{}(),=0-9]*+)*+')
+#: A string as JSON reads it unchanged: no quote, backslash or control character inside.
+_QUOTED = re.compile(r'("[^"\\\x00-\x1f]*+")')
+#: Stands for each string in the text between them (a text that holds one is not taken).
+_MARK = "\x01"
+#: :data:`_PLAIN` for the text between the strings, each string a :data:`_MARK`.
+_BETWEEN = re.compile(r'[{}(),=0-9]*+(?:(?:\x01|Yes|No|x[0-9a-fA-F]++)[{}(),=0-9]*+)*+')
 #: A hex number where a value starts (after ``=``, ``(``, ``,``, none of which is in a plain
 #: string), so never inside a string. (The literal first, the look back after it: a pattern
 #: that starts with a literal is searched for at memory speed.)
@@ -189,14 +204,24 @@ NUMBERS = _Numbers()
 
 def _plain_container(text: str) -> Any:
     """The value of a plain container (see above), or ``_NOT_PLAIN`` for any other text."""
+    pieces: list[str] | None = None  # the text split at its strings, when it had to be
+    syntax = text  # the text between the strings, where the substitutions are made
     if _PLAIN.fullmatch(text) is None:
-        return _NOT_PLAIN
-    openers = text.count("{") + text.count("(")
-    if openers + text.count(",") > MAX_VALUE_ITEMS or (
-            openers > MAX_DEPTH and not _nests_within(text, MAX_DEPTH)):
+        if "<" in text or _MARK in text:  # data, which JSON has no form for (memory speed)
+            return _NOT_PLAIN
+        pieces = _QUOTED.split(text)  # between, string, between, ..., between
+        syntax = _MARK.join(pieces[::2])
+        if _BETWEEN.fullmatch(syntax) is None:
+            return _NOT_PLAIN
+    openers = syntax.count("{") + syntax.count("(")
+    if openers + syntax.count(",") > MAX_VALUE_ITEMS or (
+            openers > MAX_DEPTH and not _nests_within(syntax, MAX_DEPTH)):
         return _NOT_PLAIN  # the limits are told, with their column, by the readers above
     try:
-        json_text = _as_json(text)
+        json_text = _as_json(syntax)
+        if pieces is not None:
+            pieces[::2] = json_text.split(_MARK)
+            json_text = "".join(pieces)
         value, end = _SCAN(json_text, 0)
     except (ValueError, RecursionError, Unusual, StopIteration):
         return _NOT_PLAIN
@@ -205,7 +230,8 @@ def _plain_container(text: str) -> Any:
 
 
 def _as_json(text: str) -> str:
-    """Plain ``text`` as JSON (see above); :class:`Unusual` for a hex number past 64 bits."""
+    """The syntax of a plain container (the whole text, or the text between its strings) as
+    JSON (see above); :class:`Unusual` for a hex number past 64 bits."""
     # A test for one character runs at memory speed (a longer one does not): it spares the
     # substitution's search where the character is missing.
     if "x" in text:
@@ -240,8 +266,8 @@ _SCAN: Callable[[str, int], tuple[Any, int]] = json.JSONDecoder(
 
 
 def _nests_within(text: str, levels: int) -> bool:
-    """True when the containers of plain ``text`` (no bracket in its strings) nest at most
-    ``levels`` deep."""
+    """True when the containers of ``text`` (a plain container's syntax: no bracket in its
+    strings, or none of its strings) nest at most ``levels`` deep."""
     brackets = text.encode("utf-8", "surrogatepass").translate(None, _NOT_BRACKETS)
     for _ in range(levels):
         if not brackets:

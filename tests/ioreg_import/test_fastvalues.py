@@ -108,6 +108,33 @@ def test_plain_containers_read_as_the_careful_reader_reads_them(text: str) -> No
     _agrees(text + ")")
 
 
+# Strings that hold the syntax's own characters (a sentence, "47=0%", "pci14e4,4464"): the
+# text is split at its strings before it becomes JSON. Their near misses: a quote inside a
+# string, a word or hex number inside one, the mark that stands for a string, data.
+_SYNTAX_STRINGS = st.sampled_from(['"47=0%"', '"a,b"', '"x(y)"', '"{k}"', '"a > b"', '"<"',
+                                   '"=0x1f"', '"Yes,"', '",No)"', '"a"b"', '"a""b"', '"\x01"',
+                                   "\x01", '"))"', '"=("', "<00ff>", '"t\tab="', '"b\\\\,"'])
+
+
+@settings(max_examples=300, deadline=None)
+@given(st.lists(st.one_of(_PLAIN_PIECES, _SYNTAX_STRINGS), max_size=16)
+       .map(lambda pieces: "(" + "".join(pieces)))
+def test_containers_whose_strings_hold_syntax_read_as_the_careful_reader_reads_them(
+        text: str) -> None:
+    _agrees(text)
+    _agrees(text + ")")
+    _agrees("{" + text[1:] + "}")
+
+
+@pytest.mark.parametrize("text", [
+    '({"SFIAppNap"={"EffortCurve"="47=0%,69=67%"}},"pci14e4,4464")',
+    '("MSDU successfully transmits >",{"Group"="Interrupt Statistics (by index)"})',
+    '{"k"="a=0x1f","Yes,"=Yes,"v"=0x1f,"l"=("(",")")}',
+])
+def test_strings_holding_syntax_keep_it_and_the_rest_is_read_as_ever(text: str) -> None:
+    assert typed(fast_value(text)) == typed(careful(text))
+
+
 @pytest.mark.parametrize("levels", [MAX_DEPTH - 1, MAX_DEPTH, MAX_DEPTH + 1, MAX_DEPTH + 2])
 def test_plain_nesting_at_the_depth_limit_reads_as_the_careful_reader_says(levels: int) -> None:
     for inner in ("", "1", '{"k"=Yes}'):
