@@ -129,3 +129,126 @@ def test_an_oversized_frame_closes_only_that_connection(
         answers = _read_all(sock)
     assert answers[-1]["fatal"] == "frame-too-large"
     _still_served(kernel, witness, 7)
+
+
+# -- well-formed requests on the session's own objects ---------------------------------------
+# Random fields mostly miss what an op needs and stop at its argument checks. These requests
+# are what a program sends (each op's fields, of their types), on the handles this session
+# was really given (services, connections, notification ports, iterators' objects), with
+# now and then one field replaced by a hostile value or another handle: the deep paths
+# (opening, calling, notifying, releasing what is in use) meet each other's leftovers.
+_HANDLE_KINDS = ("objects", "connect", "port")
+#: The TestUCDriver services a session found: what opens succeed on.
+_DRIVERS = "drivers"
+
+
+#: Calls that fit the test kext's dispatch table (selector: scalars in, struct in, scalars
+#: out, struct out), and calls that miss it by one count.
+_CALLS = st.one_of(
+    st.builds(lambda value: {"selector": 0, "scalars": [value], "struct": b"", "scalar_out": 0,
+                             "struct_out": 0}, st.integers(0, (1 << 64) - 1)),
+    st.just({"selector": 1, "scalars": [], "struct": b"", "scalar_out": 1, "struct_out": 0}),
+    st.builds(lambda data: {"selector": 2, "scalars": [], "struct": data, "scalar_out": 0,
+                            "struct_out": 0xFFFFFFFF}, st.binary(max_size=64)),
+    st.builds(lambda a, b: {"selector": 3, "scalars": [a, b], "struct": b"", "scalar_out": 1,
+                            "struct_out": 0}, st.integers(0, 99), st.integers(0, 99)),
+    st.builds(lambda selector: {"selector": selector, "scalars": [], "struct": b"",
+                                "scalar_out": 0, "struct_out": 0}, st.integers(5, 9)),
+    st.builds(lambda offset, value: {"selector": 8, "scalars": [offset, value], "struct": b"",
+                                     "scalar_out": 0, "struct_out": 0},
+              st.integers(0, 5000), st.integers(0, 255)),
+    st.builds(lambda selector, count: {"selector": selector, "scalars": [0] * count,
+                                       "struct": b"", "scalar_out": count, "struct_out": 0},
+              st.integers(0, 9), st.integers(0, 3)))
+
+
+def _well_formed(draw: Any, op: str, handle: Any) -> dict[str, Any]:
+    kinds = {
+        "open": lambda: {"service": handle(_DRIVERS), "type": draw(st.integers(0, 3))},
+        "close": lambda: {"connect": handle("connect")},
+        "call": lambda: {"connect": handle("connect"), **draw(_CALLS)},
+        "map_memory": lambda: {"connect": handle("connect"), "type": draw(st.integers(0, 1))},
+        "get_matching": lambda: {"matching": {"IOProviderClass": draw(st.sampled_from(
+            ["IOService", "TestUCDriver", "IOUserClient"]))}, "single": draw(st.booleans())},
+        "port_create": dict,
+        "port_destroy": lambda: {"port": handle("port")},
+        "add_matching": lambda: {"port": handle("port"), "type": draw(st.sampled_from(
+            ["IOServiceFirstMatch", "IOServiceMatched", "IOServiceTerminate"])),
+            "matching": {"IOProviderClass": "IOService"}},
+        "add_interest": lambda: {"port": handle("port"), "service": handle("objects"),
+                                 "type": "IOGeneralInterest"},
+        "retain": lambda: {"object": handle("objects")},
+        "release": lambda: {"objects": [handle("objects")]},
+        "properties": lambda: {"object": handle("objects")},
+        "parent": lambda: {"object": handle("objects"), "plane": "IOService"},
+        "children": lambda: {"object": handle("objects"), "plane": "IOService"},
+        "pm_assertion_create": lambda: {"type": "PreventUserIdleSystemSleep", "name": "fuzz",
+                                        "level": 255},
+        "pm_assertion_release": lambda: {"assertion_id": draw(st.integers(0, 40))},
+    }
+    return {"op": op, **kinds[op]()}
+
+
+@_SETTINGS
+@given(data=st.data())
+def test_well_formed_requests_on_real_handles_get_an_ioreturn(
+        kernel: KernelProcess, witness: tuple[MainPort, io_connect_t], data: Any) -> None:
+    handles: dict[str, list[int]] = {kind: [] for kind in (*_HANDLE_KINDS, _DRIVERS)}
+
+    def handle(kind: str) -> int:
+        pool = handles[kind] or [0]
+        return data.draw(st.sampled_from(pool * 4 + [pool[0] + 1, 0]), label=kind)
+
+    with socket.socket(socket.AF_UNIX) as sock:
+        sock.connect(kernel.path)
+        sock.settimeout(30)
+        reader = _Replies(sock)
+        reader.ask(_HELLO)
+        drivers = reader.ask(_frame({"op": "get_matching", "id": 0, "single": True,
+                                     "matching": {"IOProviderClass": "TestUCDriver"}}))
+        assert drivers is not None
+        handles[_DRIVERS] = list(drivers["objects"])
+        ops = ["open", "port_create", *data.draw(st.lists(
+            st.sampled_from(["open", "close", "call", "map_memory", "get_matching",
+                             "port_create", "port_destroy", "add_matching", "add_interest",
+                             "retain", "release", "properties", "parent", "children",
+                             "pm_assertion_create", "pm_assertion_release"]),
+            min_size=1, max_size=16))]
+        for number, op in enumerate(ops, start=1):
+            request = _well_formed(data.draw, op, handle)
+            if data.draw(st.sampled_from([False] * 4 + [True])):  # now and then a field goes bad
+                field = data.draw(st.sampled_from(sorted(set(request) - {"op"}) or ["x"]))
+                request[field] = data.draw(values)
+            answer = reader.ask(_frame({**request, "id": number}))
+            if answer is None or "fatal" in answer:
+                break
+            assert isinstance(answer.get("ret", 0), int), (request, answer)
+            for kind in _HANDLE_KINDS:
+                found = answer.get(kind)
+                found = found if isinstance(found, list) else [found]
+                handles[kind] += [h for h in found if isinstance(h, int) and h > 0]
+    _still_served(kernel, witness, len(ops))
+    assert "kernel-request-failed" not in kernel.stderr()
+
+
+class _Replies:
+    """One request at a time on a raw socket: its reply (notifications are passed over)."""
+
+    def __init__(self, sock: socket.socket) -> None:
+        from iokit_sdk.iokitlib.wire import MAX_KERNEL_FRAME, FrameReader
+
+        self.sock = sock
+        self.reader = FrameReader(MAX_KERNEL_FRAME)
+        self.pending: list[dict[str, Any]] = []
+
+    def ask(self, frame: bytes) -> dict[str, Any] | None:
+        self.sock.sendall(frame)
+        while True:
+            while self.pending:
+                message = self.pending.pop(0)
+                if "id" in message or "fatal" in message:
+                    return message
+            chunk = self.sock.recv(1 << 16)
+            if not chunk:
+                return None
+            self.pending.extend(self.reader.feed(chunk))
