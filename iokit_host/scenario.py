@@ -19,7 +19,7 @@ from __future__ import annotations
 import math
 import tomllib
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -69,6 +69,9 @@ class Event:
     level: int = 255
     owner: str = "iokit"
     pid: int = 0
+    #: Its position in the file (``event[N]``), so a diagnostic names it even when damaged
+    #: events before it were skipped; None for an event made in code.
+    index: int | None = None
 
 
 def read_events(path: str | Path, *, report: Report | None = None) -> list[Event]:
@@ -94,15 +97,19 @@ def load_tables(path: str | Path) -> list[Any]:
 
 
 def events_from_tables(raw_events: list[Any], *, file: str,
-                       report: Report | None = None) -> list[Event]:
+                       report: Report | None = None, first: int = 0) -> list[Event]:
     """Each table checked and read as an :class:`Event` (see :func:`read_events`); a running
-    kernel reads the tables ``iokit event`` sends it with the same checks."""
+    kernel reads the tables ``iokit event`` sends it with the same checks.
+
+    :param first: the file position of ``raw_events[0]`` (``iokit event`` sends a long
+        scenario in parts), so every diagnostic names ``event[N]`` as the file numbers it.
+    """
     events = []
-    for index, raw in enumerate(raw_events):
+    for index, raw in enumerate(raw_events, start=first):
         if raw is None:  # a slot ``iokit event`` could not send, and reported itself
             continue
         try:
-            events.append(_event(raw, f"event[{index}]", file))
+            events.append(replace(_event(raw, f"event[{index}]", file), index=index))
         except ScenarioError as error:
             if report is None:
                 raise
@@ -261,7 +268,8 @@ def apply_events(host: IOKitHost, events: list[Event]) -> list[str]:
     An event that cannot be applied is reported on the host (``scenario-event-failed``) and
     the next one runs."""
     lines: list[str] = []
-    for index, event in enumerate(events):
+    for position, event in enumerate(events):
+        index = event.index if event.index is not None else position
         if event.at_ns is not None and event.at_ns > host.clock.now_ns():
             host.clock.advance_to(event.at_ns)
             host.power.advance(0)  # the PM work the timers on the way started, done

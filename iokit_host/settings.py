@@ -16,9 +16,15 @@ import os
 __all__ = ["env_flag", "env_seconds"]
 
 
+#: What turns a switch off, spaces and case aside: ``IOKIT_STRICT=false`` (or ``no``, ``off``)
+#: means what it says, as ``0`` and unset do, rather than switching it on by being non-empty.
+_OFF = frozenset({"", "0", "false", "no", "off"})
+
+
 def env_flag(name: str) -> bool:
-    """True when the switch ``name`` is set to anything but empty or ``0``."""
-    return os.environ.get(name, "") not in ("", "0")
+    """True when the switch ``name`` is set to anything but empty, ``0``, ``false``, ``no``
+    or ``off`` (spaces and case aside)."""
+    return os.environ.get(name, "").strip().lower() not in _OFF
 
 
 def env_seconds(name: str, default: float) -> float:

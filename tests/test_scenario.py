@@ -73,6 +73,20 @@ def test_an_event_that_cannot_be_applied_is_reported_and_the_next_one_runs() -> 
     assert len(failed) == 1 and failed[0].subject == "NoSuchNub"
 
 
+def test_an_event_that_fails_after_a_damaged_one_is_named_by_its_place_in_the_file(
+        tmp_path: Path) -> None:
+    # The damaged event[0] was skipped, and the failing unplug was called "event 0".
+    reported: list[Diagnostic] = []
+    events = read_events(write(tmp_path, '[[event]]\naction = 5\n[[event]]\n'
+                               'action = "unplug"\npath = "NoSuchNub"\n'),
+                         report=reported.append)
+    assert [d.key for d in reported] == ["event[0].action"]
+    host = make_host([wifi_nub()], []).boot()
+    apply_events(host, events)
+    (failed,) = [d for d in host.diagnostics if d.reference == "scenario-event-failed"]
+    assert failed.message.startswith("unplug event 1:")
+
+
 def test_iokit_boot_applies_the_good_events_of_a_damaged_scenario(
         tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
     from iokit_host.cli import main

@@ -9,8 +9,10 @@ from iokit_host.settings import env_flag, env_seconds
 
 
 @pytest.mark.parametrize(("value", "on"), [("", False), ("0", False), ("1", True),
-                                          ("yes", True)])
-def test_a_switch_is_off_only_when_unset_empty_or_zero(
+                                          ("yes", True), ("false", False), ("No", False),
+                                          (" off ", False), (" 0", False), ("on", True),
+                                          ("TRUE", True)])
+def test_a_switch_is_off_only_when_unset_empty_zero_or_a_word_for_off(
         monkeypatch: pytest.MonkeyPatch, value: str, on: bool) -> None:
     monkeypatch.setenv("IOKIT_STRICT", value)
     assert env_flag("IOKIT_STRICT") is on

@@ -8,6 +8,7 @@ Diagnostics (refused kexts, failed drivers) go to stderr with their reference an
 from __future__ import annotations
 
 import argparse
+import sys
 from typing import TYPE_CHECKING
 
 from iokit_host.cli.common import (
@@ -46,7 +47,7 @@ def run(args: argparse.Namespace) -> int:
     host = host_from_args(args).boot()
     for diagnostic in damaged:
         host.kernel.report(diagnostic)
-    print(render_plane(host).rstrip("\n"))
+    write_plane(host)
     if events:
         from iokit_host.scenario import apply_events
 
@@ -60,13 +61,16 @@ def run(args: argparse.Namespace) -> int:
     return exit_status(args, host)
 
 
-def render_plane(host: IOKitHost) -> str:
-    """The IOService plane as ``iokit ioreg`` prints it."""
+def write_plane(host: IOKitHost) -> None:
+    """Print the IOService plane line by line: a machine thousands of levels deep prints
+    gigabytes of guides, which are never held in memory at once."""
     try:
-        from iokit_host.ioreg import IoregOptions, render_text
+        from iokit_host.ioreg import IoregOptions, iter_text_lines
     except ImportError:  # the ioreg renderer is optional for a boot printout
-        return _simple_tree(host)
-    return render_text(host.registry, IoregOptions())
+        print(_simple_tree(host))
+        return
+    sys.stdout.writelines(f"{line}\n" for line in iter_text_lines(host.registry,
+                                                                   IoregOptions()))
 
 
 def _simple_tree(host: IOKitHost) -> str:

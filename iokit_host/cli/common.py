@@ -11,6 +11,7 @@ from typing import TextIO
 from iokit_host.cli.input_path import input_path
 from iokit_host.errors import Diagnostic, IOKitError
 from iokit_host.host import IOKitHost
+from iokit_host.kernel.iolog import route_driver_output
 from iokit_host.settings import env_flag
 
 __all__ = ["add_boot_arguments", "exit_status", "host_from_args", "parse_defines",
@@ -75,6 +76,8 @@ def host_from_args(args: argparse.Namespace) -> IOKitHost:
         from iokit_host.dext.manager import manager_for
 
         manager_for(host.kernel).isolated.update(args.isolate)
+    # What its drivers print goes to stderr (IOLog), not into the command's output.
+    route_driver_output(host.kernel.driver_calls)
     return host
 
 

@@ -22,6 +22,7 @@ from iokit_sdk.iokitlib.wire import kernel_socket_path
 
 from iokit_host.cli.common import add_boot_arguments, host_from_args, print_diagnostics
 from iokit_host.cli.explore import add_http_arguments, explorer_for
+from iokit_host.cli.input_path import input_path
 
 if TYPE_CHECKING:
     from iokit_host.server.signals import StopSignals
@@ -34,7 +35,7 @@ def configure(parser: argparse.ArgumentParser) -> None:
     group = parser.add_argument_group("the running kernel")
     group.add_argument("--socket", metavar="PATH", default=None,
                        help="listen here (default: $IOKIT_KERNEL, else the per-user socket)")
-    group.add_argument("--entitlements", metavar="FILE", default=None,
+    group.add_argument("--entitlements", metavar="FILE", default=None, type=input_path,
                        help="the entitlement policy: which uids, gids and executables hold "
                             "which entitlement (TOML; see docs/userclients.md)")
     group.add_argument("--group", metavar="GROUP", default=None,
@@ -69,6 +70,8 @@ def _serve(args: argparse.Namespace, signals: StopSignals) -> int:
     host = host_from_args(args).boot()
     for problem in problems:
         host.kernel.report(problem)
+    for taken in signals.reclaim():  # a driver's start took SIGTERM or SIGINT: back first
+        host.kernel.report(taken)
     if args.strict and host.failures():  # --strict: a kernel that booted with failures
         print_diagnostics(host.diagnostics)  # does not start serving
         return 1

@@ -8,6 +8,7 @@ either way the user gets the path and the reason as an :class:`OutputError`, nev
 
 from __future__ import annotations
 
+import errno
 import os
 from pathlib import Path
 
@@ -47,11 +48,31 @@ def check_writable(path: Path) -> None:
 
 
 def write_text(path: Path, text: str) -> None:
-    """Write ``text`` (UTF-8) to ``path``; :class:`OutputError` with the reason when it fails."""
+    """Write ``text`` (UTF-8) to ``path``; :class:`OutputError` with the reason when it fails.
+
+    Opened without waiting: ``open()`` on a named FIFO no process reads waits forever, so
+    that is refused at once; one that is read (``-o >(gzip > m.toml.gz)``) is written as usual.
+    """
     check_writable(path)
     try:
-        path.write_text(text, encoding="utf-8")
+        descriptor = os.open(path, _FLAGS, 0o666)
     except OSError as error:
-        reason = error.strerror or type(error).__name__
-        raise OutputError(f"cannot write the output file: {reason}", file=str(path),
-                          hint=_HINT) from None
+        if error.errno == errno.ENXIO:
+            raise OutputError("cannot write the output file: it is a FIFO no process reads",
+                              file=str(path), hint="start its reader first, or give -o a "
+                              "regular file") from None
+        raise _write_error(path, error) from None
+    try:
+        os.set_blocking(descriptor, True)  # a reader's pipe takes the text at its own pace
+        with os.fdopen(descriptor, "w", encoding="utf-8") as stream:
+            stream.write(text)
+    except OSError as error:
+        raise _write_error(path, error) from None
+
+
+_FLAGS = os.O_WRONLY | os.O_CREAT | os.O_TRUNC | getattr(os, "O_NONBLOCK", 0)
+
+
+def _write_error(path: Path, error: OSError) -> OutputError:
+    reason = error.strerror or type(error).__name__
+    return OutputError(f"cannot write the output file: {reason}", file=str(path), hint=_HINT)

@@ -58,6 +58,8 @@ class Channel:
         self._fds: list[int] = []
         #: The peer closed its end; set by :meth:`drain`, which still returns what came first.
         self.eof = False
+        #: Why what the peer sent could not be read (it broke the protocol; it did not exit).
+        self.garbled: str | None = None
 
     def fileno(self) -> int:
         return self.sock.fileno()
@@ -184,8 +186,7 @@ class Channel:
         while len(buffer) >= _HEADER.size:
             (size,) = _HEADER.unpack_from(buffer)
             if size > MAX_FRAME:
-                raise ChannelClosed(f"unreadable frame: {size} bytes is over the limit of "
-                                    f"{MAX_FRAME}")
+                raise self._unreadable(f"{size} bytes is over the limit of {MAX_FRAME}")
             end = _HEADER.size + size
             if len(buffer) < end:
                 break
@@ -197,8 +198,11 @@ class Channel:
             message = msgpack.unpackb(memoryview(frame)[_HEADER.size:], raw=False,
                                       ext_hook=ext_hook, strict_map_key=True)
         except Exception as error:
-            raise ChannelClosed(f"unreadable frame: {error}") from error
+            raise self._unreadable(str(error)) from error
         if not isinstance(message, dict):
-            raise ChannelClosed(f"unreadable frame: a message is a map, not "
-                                f"{type(message).__name__}")
+            raise self._unreadable(f"a message is a map, not {type(message).__name__}")
         return message
+
+    def _unreadable(self, why: str) -> ChannelClosed:
+        self.garbled = why[:200]
+        return ChannelClosed(f"unreadable frame: {self.garbled}")

@@ -114,14 +114,21 @@ class CrashPolicy:
     def poll(self: _Manager, timeout_s: float = 0.0) -> list[str]:
         """Notice servers that died while idle (waiting up to ``timeout_s`` for one to), handle
         their crashes and return their names; the caller runs the work loop after."""
-        live = {r.process.channel.fileno(): r for r in self.servers.values()
-                if r.process is not None and r.process.alive and r.process.channel is not None}
+        live: dict[int, ServerRecord] = {}
+        for r in self.servers.values():
+            if r.process is not None and r.process.alive and r.process.channel is not None:
+                live[r.process.channel.fileno()] = r
+                if r.process.exit_fd is not None:  # its exit, which a forked child's copy
+                    live[r.process.exit_fd] = r     # of the socket would hide
         if not live:
             return []
         ready, _, _ = select.select(list(live), [], [], timeout_s)
         crashed: list[str] = []
-        for fd in ready:
-            record = live[fd]
+        seen: list[ServerRecord] = []  # its socket and its exit may both be ready
+        for record in (live[fd] for fd in ready):
+            if any(record is other for other in seen):
+                continue
+            seen.append(record)
             process = record.process
             if process is None or process.channel is None:
                 continue
@@ -129,7 +136,7 @@ class CrashPolicy:
                 if "op" in message and record.process is process:
                     self._event(record, message)
             if record.process is process and process.channel is not None \
-                    and process.channel.eof:
+                    and (process.channel.eof or process.exited()):
                 self._crashed(record, process.died())
                 crashed.append(record.name)
         return crashed

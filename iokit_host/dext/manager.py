@@ -334,6 +334,13 @@ class DextManager(CrashPolicy):
         except DextProcessError as error:
             self._crashed(record, str(error))
             raise DextCrashedError(f"driver process {record.name}: {error}") from None
+        except BaseException:
+            # The call was abandoned (the watchdog, Ctrl-C) and the process killed for not
+            # answering (DriverProcess.call): that is its crash, counted and answered now, so
+            # its server entry and services do not outlive it.
+            if record.process is process and process.dead_reason is not None:
+                self._crashed(record, process.dead_reason)
+            raise
         if not reply.get("ok"):
             raise DextCallError(str(reply.get("error")))
         if not REPLY_PARTS.isdisjoint(reply):  # most calls change nothing but their result

@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import os
 import secrets
+import select
 import shutil
 import signal
 import socket
@@ -32,6 +33,9 @@ __all__ = ["DextProcessError", "DriverProcess", "Events"]
 
 #: How long a killed or released child may take to be reaped (it is SIGKILLed first).
 _REAP_S = 10.0
+#: How long a child whose channel closed may take to exit on its own (for its status) before
+#: it is killed: the kernel waits meanwhile, so briefly (a crashing one exits at once).
+_EXIT_GRACE_S = 2.0
 
 #: What the kernel does with a message the process sent on its own (``op`` set).
 Events = Callable[[dict[str, Any]], None]
@@ -56,6 +60,9 @@ class DriverProcess:
         self.proc: subprocess.Popen[bytes] | None = None
         self.channel: Channel | None = None
         self.pid: int | None = None
+        #: Readable when the process has exited (a pidfd): its socket alone does not say so
+        #: when a child it forked holds a copy. None where the system has no pidfds.
+        self.exit_fd: int | None = None
         self._life_w: int | None = None
         self._log = tempfile.TemporaryFile()  # noqa: SIM115 - lives as long as the process
         self.dead_reason: str | None = None
@@ -85,9 +92,12 @@ class DriverProcess:
                    "--life-fd", str(life_r), "--name", self.name,
                    "--package", self.package or ""]
         try:
+            # A process group of its own: what it forks can be killed with it (_kill_group),
+            # and a terminal's Ctrl-C reaches the kernel alone, which stops its processes in
+            # order. Not a session: the scheduler would put a session in a group of its own.
             self.proc = subprocess.Popen(
                 command, pass_fds=(theirs.fileno(), life_r), stdin=subprocess.DEVNULL,
-                stdout=subprocess.DEVNULL, stderr=self._log, env=env)
+                stdout=subprocess.DEVNULL, stderr=self._log, env=env, process_group=0)
         except OSError as error:
             ours.close()
             os.close(life_w)
@@ -97,6 +107,10 @@ class DriverProcess:
             theirs.close()
             os.close(life_r)
         self.pid = self.proc.pid
+        try:
+            self.exit_fd = os.pidfd_open(self.pid)
+        except (AttributeError, OSError):  # no pidfds here: its socket's end must do
+            self.exit_fd = None
         self._life_w = life_w
         self.channel = Channel(ours)
         self._check_in(token, checkin_timeout_s)
@@ -160,7 +174,20 @@ class DriverProcess:
             raise self._fail(f"did not answer {what} within {timeout_s:g} s and was "
                              "killed") from None
         except ChannelClosed:
-            raise self._fail(self._exit_reason(f"during {what}")) from None
+            try:
+                reason = self._exit_reason(f"during {what}")
+            except BaseException:  # abandoned while reading its status: still its crash
+                self._fail(f"closed its channel during {what} and was killed")
+                raise
+            raise self._fail(reason) from None
+        except BaseException:
+            # The kernel gave up on the call (the driver-call watchdog abandoned it, Ctrl-C)
+            # while the process still owes the reply: a process that stops answering is
+            # killed, as DriverKit kills a dext that hangs, so no later call waits on it
+            # again; its next call, or the kernel's watch, reports the crash.
+            self._fail(f"did not answer {what} before the kernel abandoned the call, and was "
+                       "killed")
+            raise
 
     def _after(self, events: Events | None) -> None:
         """What arrived behind a reply, in the same read: replies wait for their callers,
@@ -188,6 +215,11 @@ class DriverProcess:
     def alive(self) -> bool:
         return self.dead_reason is None and self.proc is not None
 
+    def exited(self) -> bool:
+        """Whether the process has exited, whatever its socket says (not reaped yet where
+        there are pidfds: its group is killed first)."""
+        return self.proc is not None and self._exited_within(0)
+
     def died(self) -> str:
         """Record that the process is gone (its socket closed); reap it; the reason."""
         if self.dead_reason is None:
@@ -212,10 +244,33 @@ class DriverProcess:
         self._kill_and_reap()
         return DextProcessError(reason)
 
+    def _exited_within(self, seconds: float) -> bool:
+        """Wait up to ``seconds`` for the process to exit, without reaping it (its pidfd), so
+        its group can still be killed by number; where there are no pidfds, reaping it."""
+        if self.exit_fd is not None:
+            return bool(select.select([self.exit_fd], [], [], seconds)[0])
+        assert self.proc is not None
+        try:
+            self.proc.wait(seconds)
+        except subprocess.TimeoutExpired:
+            return False
+        return True
+
+    def _kill_group(self) -> None:
+        """SIGKILL the process and what it forked: it leads a process group of its own
+        (``process_group=0``), which its children stay in unless they leave it. Never once
+        it is reaped: its number may then be another process's."""
+        if self.proc is None or self.proc.returncode is not None:
+            return
+        try:
+            os.killpg(self.proc.pid, signal.SIGKILL)
+        except (ProcessLookupError, PermissionError):  # all gone (or the pid reused): the
+            if self.proc.poll() is None:             # process itself, by its handle
+                self.proc.kill()
+
     def _kill_and_reap(self) -> None:
         proc = self.proc
-        if proc is not None and proc.poll() is None:
-            proc.kill()
+        self._kill_group()  # its forked children too: it is not reaped yet
         if proc is not None:
             try:
                 proc.wait(_REAP_S)
@@ -223,6 +278,9 @@ class DriverProcess:
                 pass
         if self.channel is not None:
             self.channel.close()
+        if self.exit_fd is not None:
+            os.close(self.exit_fd)
+            self.exit_fd = None
         if self._life_w is not None:
             os.close(self._life_w)
             self._life_w = None
@@ -236,13 +294,20 @@ class DriverProcess:
 
     def _exit_reason(self, when: str) -> str:
         proc = self.proc
+        garbled = self.channel.garbled if self.channel is not None else None
+        if garbled is not None:  # alive and breaking the protocol: not waited for
+            self._kill_group()
+            return f"the driver process wrote an unreadable message {when} ({garbled}) and " \
+                   "was killed"
         status: int | None = None
         if proc is not None:
-            try:
-                status = proc.wait(_REAP_S)
-            except subprocess.TimeoutExpired:
-                proc.kill()
-                status = proc.wait(_REAP_S)
+            exited = self._exited_within(_EXIT_GRACE_S)
+            self._kill_group()  # what it forked, before reaping it frees its group's number
+            if not exited:  # it closed its channel but lived on
+                last = self.last_error()
+                return f"the driver process closed its channel {when} and did not exit; it " \
+                       "was killed" + (f" ({last})" if last else "")
+            status = proc.wait(_REAP_S)
         if status is None:
             how = "exited"
         elif status < 0:

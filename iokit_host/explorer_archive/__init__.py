@@ -21,9 +21,11 @@ damage lost, one ``ioreg-archive-*`` warning per kind in ``model.diagnostics``; 
 from __future__ import annotations
 
 import codecs
+from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
+from iokit_host.errors import Diagnostic, Severity
 from iokit_host.explorer_archive.build import build_archive_model
 from iokit_host.explorer_archive.damage import ArchiveDamage
 from iokit_host.explorer_archive.entries import read_entries
@@ -71,7 +73,24 @@ def parse_archive(data: bytes, *, source: str = "<archive>",
                   strict: bool | None = None) -> MachineModel:
     """The machine model of an archive's (or ``ioreg -a`` output's) bytes."""
     strict = env_flag("IOKIT_STRICT") if strict is None else strict
-    document = _load(data, source)
+    repairs: list[str] = []
+    document = _load(data, source, repairs)
+    if repairs and strict:
+        raise ArchiveInvalid(f"the XML holds {repairs[0]}", file=source,
+                             hint=f"{_REPAIR_HINT}; strict mode refuses a damaged file")
+    model = _document_model(document, source, strict)
+    if repairs:
+        notes = tuple(Diagnostic("ioreg-dump-not-utf8", f"the XML holds {note}; values kept",
+                                 file=source, hint=_REPAIR_HINT, severity=Severity.WARNING)
+                      for note in repairs)
+        model = replace(model, diagnostics=(*model.diagnostics, *notes))
+    return model
+
+
+_REPAIR_HINT = "the file was edited or saved in another encoding; ioreg -a writes UTF-8"
+
+
+def _document_model(document: Any, source: str, strict: bool) -> MachineModel:
     if isinstance(document, dict) and "$archiver" in document:
         return _keyed_model(document, source, strict)
     if is_ioreg_plist(document):
@@ -86,7 +105,7 @@ def parse_archive(data: bytes, *, source: str = "<archive>",
                               "with ioreg -a -l > FILE.plist")
 
 
-def _load(data: bytes, source: str) -> Any:
+def _load(data: bytes, source: str, repairs: list[str]) -> Any:
     if data.startswith((codecs.BOM_UTF16_LE, codecs.BOM_UTF16_BE)):
         data = data.decode("utf-16", errors="replace").encode("utf-8")
     elif not data.startswith(b"bplist") and data[:4096].count(0) * 4 >= len(data[:4096]) > 0:
@@ -95,7 +114,7 @@ def _load(data: bytes, source: str) -> Any:
         data = data.decode(codec, errors="replace").encode("utf-8")
     data = data.removeprefix(codecs.BOM_UTF8).lstrip()
     try:
-        return load_plist(data)
+        return load_plist(data, repairs=repairs)
     except PlistUnreadable as error:
         raise ArchiveInvalid(f"not a readable property list ({error.reason})", file=source,
                              key="$objects", hint="the file is damaged or not an archive; "

@@ -15,6 +15,7 @@ import struct
 from typing import Any
 from xml.parsers.expat import ExpatError
 
+from iokit_host.explorer_archive.xmldocument import XMLDocumentError, load_xml_document
 from iokit_host.kext.plistshape import PlistShapeError, check_binary
 from iokit_host.kext.plistxml import loads as loads_xml
 
@@ -33,23 +34,33 @@ class PlistUnreadable(Exception):
         self.reason = reason
 
 
-def load_plist(data: bytes, *, values: bool = False) -> Any:
+def load_plist(data: bytes, *, values: bool = False, repairs: list[str] | None = None) -> Any:
     """The value of a property list's bytes (binary or XML).
 
     :param values: the plist is one entry's property table, held to the limits of property
         values (depth, items): read by the kext reader's fast path, which checks them (an
         archive holds ~800 such tables). Otherwise a whole document, which ``ioreg -a`` nests
-        as deep as the registry: read by ``plistlib``'s XML reader, which keeps its own stack.
+        as deep as the registry: read by :func:`~iokit_host.explorer_archive.xmldocument.load_xml_document`,
+        which keeps its own stack and leaves an ``UnreadableValue`` where a value's text
+        does not parse.
+    :param repairs: for a whole XML document, where the encoding repairs made are noted
+        (:func:`~iokit_host.explorer_archive.xmldocument.load_xml_document`).
     """
     try:
         if data[:8] == b"bplist00":
             check_binary(data)
             return plistlib.loads(data)
-        return loads_xml(data) if values else plistlib.loads(data)
+        # A whole document loses only the values whose text does not parse (xmldocument).
+        return loads_xml(data) if values else load_xml_document(data, repairs=repairs)
+    except XMLDocumentError as error:
+        raise PlistUnreadable(_clip(error.reason)) from None
     except PlistShapeError as error:
         raise PlistUnreadable(str(error)) from None
     except RecursionError:
         raise PlistUnreadable("nested too deeply") from None
     except _PLISTLIB_ERRORS as error:
-        text = str(error).strip() or type(error).__name__
-        raise PlistUnreadable(text if len(text) <= 160 else text[:157] + "...") from None
+        raise PlistUnreadable(_clip(str(error).strip() or type(error).__name__)) from None
+
+
+def _clip(text: str) -> str:
+    return text if len(text) <= 160 else text[:157] + "..."

@@ -16,7 +16,9 @@ IOKitLib did on the way out:
 Nothing else is a property value: a dictionary key that is not a string, an archiver ``UID``,
 a number wider than 64 bits, a value nested deeper than ``MAX_VALUE_DEPTH`` or holding more
 than ``MAX_VALUE_ITEMS`` items (a binary plist can refer to one array many times, or to
-itself) raises :class:`CFValueError` naming the path to it. The walk is iterative.
+itself) raises :class:`CFValueError` naming the path to it, and so does an
+:class:`UnreadableValue`, which a document reader leaves where a value's text did not parse
+(``<date>soon</date>``). The walk is iterative.
 """
 
 from __future__ import annotations
@@ -27,7 +29,7 @@ from typing import Any
 
 from iokit_sdk.values import MAX_VALUE_DEPTH, MAX_VALUE_ITEMS, OSNumber
 
-__all__ = ["CFValueError", "typed_properties", "typed_value"]
+__all__ = ["CFValueError", "UnreadableValue", "typed_properties", "typed_value"]
 
 
 class CFValueError(ValueError):
@@ -37,6 +39,20 @@ class CFValueError(ValueError):
         super().__init__(f"{path}: {reason}")
         self.path = path
         self.reason = reason
+
+
+class UnreadableValue:
+    """Where a document's value did not parse as its element says (``<integer>12x</integer>``,
+    a ``<date>`` that is no date); ``reason`` says so. Kept in its place, so the reader drops
+    that value alone and names it."""
+
+    __slots__ = ("reason",)
+
+    def __init__(self, reason: str) -> None:
+        self.reason = reason
+
+    def __repr__(self) -> str:
+        return f"UnreadableValue({self.reason!r})"
 
 
 def typed_properties(table: Any, path: str = "properties") -> dict[str, Any]:
@@ -105,6 +121,8 @@ def _scalar(value: Any, path: str) -> Any:
         return value.isoformat()
     if isinstance(value, Mapping | list | tuple):
         return _CONTAINER
+    if isinstance(value, UnreadableValue):
+        raise CFValueError(path, value.reason)
     raise CFValueError(path, f"{_kind(value)} is not a property value")
 
 

@@ -19,6 +19,7 @@ from iokit_host.errors import Diagnostic, Severity
 from iokit_host.ioreg_import.errors import IoregDumpInvalid
 
 __all__ = [
+    "BAD_CLASS_CHAIN",
     "BAD_ENTRY",
     "BAD_ID",
     "BAD_VALUE",
@@ -88,6 +89,11 @@ BAD_VALUE = DamageKind(
 BAD_ENTRY = DamageKind(
     "ioreg-dump-bad-entry", "entry lines that cannot be placed or read",
     "those entries dropped", "dump with ioreg -lw0 and attach the file unedited")
+BAD_CLASS_CHAIN = DamageKind(
+    "ioreg-dump-bad-class-chain", "class chains (ioreg -i) that name a class twice, so that "
+    "it would be its own ancestor",
+    "those links left out; the classes keep the superclass first recorded",
+    "dump with ioreg -lw0 -i and attach the file unedited")
 BAD_ID = DamageKind(
     "ioreg-dump-bad-id", "entry ids that cannot be read, or that a different entry already has",
     "those entries kept without an id (named by their line)",

@@ -39,12 +39,13 @@ from typing import Any
 
 from iokit_sdk.keys import CLASS, PROVIDER_CLASS, SERVICE_PLANE, STANDARD_PLANES
 
-from iokit_host.ioreg_import.damage import BAD_ENTRY, DumpDamage
+from iokit_host.ioreg_import.damage import BAD_CLASS_CHAIN, BAD_ENTRY, DumpDamage
 from iokit_host.ioreg_import.errors import IoregDumpInvalid
 from iokit_host.ioreg_import.occurrences import fold_occurrences, node_id
 from iokit_host.ioreg_import.planes import detect_plane, plane_entries, platform_name
 from iokit_host.ioreg_import.tree import DumpNode
 from iokit_host.machine.model import MachineModel, NubSpec, PlaneLink
+from iokit_host.matching.classes import acyclic_ancestry
 
 __all__ = ["build_model", "detect_plane", "is_recorded_driver"]
 
@@ -82,8 +83,7 @@ def build_model(root: DumpNode, *, source: str, plane: str | None = None,
         top, entries = plane_entries(root, plane)
         nubs = sum(1 for _ in top.walk()) + len(entries)
         drivers = sum(1 for _, nub in top.walk() if nub.recorded_driver)
-    classes: dict[str, str] = {}
-    _collect_ancestry(root, classes)
+    classes = _collect_ancestry(root, damage)
     platform = platform_name(platform_node) if top.id != "platform" else _stem(source)
     return MachineModel(
         name=name or platform.lower(),
@@ -148,11 +148,19 @@ def _count_below(node: DumpNode) -> int:
     return count
 
 
-def _collect_ancestry(root: DumpNode, classes: dict[str, str]) -> None:
+def _collect_ancestry(root: DumpNode, damage: DumpDamage) -> dict[str, str]:
+    """The recorded chains as the machine's ancestry; a link that would make a class its own
+    ancestor (a chain naming a class twice) is left out and noted."""
+    links: list[tuple[str, str, int]] = []
     stack = [root]
     while stack:
         node = stack.pop()
-        chain = node.inheritance
-        for child, parent in pairwise(chain):
-            classes.setdefault(child, parent)
+        links.extend((child, parent, node.line) for child, parent in pairwise(node.inheritance))
         stack.extend(node.children)
+    classes, refused = acyclic_ancestry((child, parent) for child, parent, _ in links)
+    if refused:
+        lines = {(child, parent): line for child, parent, line in reversed(links)}
+        for child, parent in refused:
+            damage.note(BAD_CLASS_CHAIN, lines[child, parent],
+                        f"{child} : {parent} would make {child} its own ancestor")
+    return classes

@@ -7,8 +7,11 @@ class's constructor, ``init``, ``probe``, ``start``, ``stop``, ``will_terminate`
 which turns whatever goes wrong into a :class:`DriverFault` value, the caller's to report:
 
 - any exception, ``SystemExit`` and other ``BaseException`` subclasses included (a driver's
-  ``sys.exit`` is its own failure, not the host's exit); only ``KeyboardInterrupt`` travels on,
-  so Ctrl-C still stops the command;
+  ``sys.exit`` is its own failure, not the host's exit); only the user's Ctrl-C travels on,
+  so it still stops the command. A ``KeyboardInterrupt`` that cannot be one (the running
+  kernel turns SIGINT into a stop request; the watchdog notes each real SIGINT in an armed
+  period, :meth:`~iokit_host.kernel.watchdog.Watchdog.user_interrupt`) is the driver's own
+  ``raise``, and its fault: it must not stop a kernel other programs use;
 - a call the :class:`~iokit_host.kernel.watchdog.Watchdog` abandoned (a fault even when the
   call returned after all: its result is ignored).
 """
@@ -96,7 +99,7 @@ class DriverCalls:
 
     @staticmethod
     def _fault(watchdog: Watchdog, abandoned: bool, error: BaseException) -> DriverFault:
-        if _is_interrupt(error):
+        if _is_interrupt(error) and watchdog.user_interrupt():
             raise error
         if abandoned or (isinstance(error, DriverCallTimeout) and watchdog.outer_abandoned()):
             # An interruption meant for an enclosing call that reached this one stops here,

@@ -16,12 +16,17 @@ diagnostic naming the driver, never an exception in the kernel:
   a float (NaN and infinity included), a string or any other object, or an integer beyond
   32 bits drops the candidate with ``driver-probe-bad-score``.
 
-Reading a value may run the driver's code (``__bool__``, ``__index__``, ``__repr__``), so it
-goes through :class:`~iokit_host.kernel.driver_calls.DriverCalls` too.
+Reading a value may run the driver's code (``__bool__``, ``__index__``), so it goes through
+:class:`~iokit_host.kernel.driver_calls.DriverCalls` too. The other readings every part of the
+kernel makes of what a driver returned run none of the driver's code, so they need no guard:
+:func:`plain_int` takes an IOReturn code or a number (an ``int`` subclass's own ``__int__``,
+``__eq__`` or ``__and__`` never runs), and :func:`short_repr` prints a value for a diagnostic
+(a driver's object is named by its type; its ``__repr__`` may raise, hang or be huge).
 """
 
 from __future__ import annotations
 
+import itertools
 import numbers
 import operator
 import reprlib
@@ -31,7 +36,8 @@ from typing import Any
 from iokit_host.errors import Severity
 from iokit_host.kernel.driver_calls import DriverCalls, DriverFault
 
-__all__ = ["SCORE_MAX", "SCORE_MIN", "Reading", "probe_score", "read_score", "read_success"]
+__all__ = ["SCORE_MAX", "SCORE_MIN", "Reading", "plain_int", "probe_score", "read_score",
+           "read_success", "short_repr"]
 
 #: ``IOProbeScore`` is an SInt32.
 SCORE_MIN, SCORE_MAX = -(2**31), 2**31 - 1
@@ -112,13 +118,52 @@ def probe_score(value: object) -> int | str:
     return score
 
 
+def plain_int(value: object) -> int | None:
+    """``value`` as a plain ``int`` when it is an integer (an ``int``, an IOReturn member, an
+    ``OSNumber``, any ``int`` subclass), else None (a bool is not a code). Runs no driver code:
+    ``operator.index`` copies an ``int`` subclass's value without calling its methods."""
+    if type(value) is int:
+        return value
+    if isinstance(value, int) and not isinstance(value, bool):
+        return operator.index(value)
+    return None
+
+
+#: Types whose repr is the interpreter's own: anything else is a driver's class.
+_PLAIN = frozenset({str, bytes, bytearray, float, bool, type(None), int,
+                    list, tuple, dict, set, frozenset})
+_CONTAINERS = (list, tuple, dict, set, frozenset)
+
+
 def short_repr(value: object) -> str:
-    """A bounded repr: a driver's value may be huge, or fail to print."""
-    if isinstance(value, int) and value.bit_length() > 64:
+    """A bounded repr that runs none of the driver's code: a value of the interpreter's own
+    types (also in containers) is printed clipped; a driver's object, even inside a
+    container, is named by its type, as its ``__repr__`` may raise, hang or be huge."""
+    if type(value) is int and value.bit_length() > 64:
         return f"an integer of {value.bit_length()} bits"
+    if not _is_plain(value):
+        if type(value) in _PLAIN and isinstance(value, _CONTAINERS):
+            return f"<{type(value).__name__} of {len(value)} items>"
+        return f"<{type(value).__name__} object>"
     try:
         return _REPR.repr(value)
-    except KeyboardInterrupt:
-        raise
-    except BaseException:  # noqa: BLE001 - reprlib lets a __repr__'s SystemExit through
-        return f"<{type(value).__name__} that cannot be printed>"
+    except (ValueError, RecursionError):  # an int past the digit limit, deep nesting
+        return f"<{type(value).__name__}>"
+
+
+def _is_plain(value: object, budget: int = 64) -> bool:
+    """True when ``value`` and what it holds (the first items of each container, the ones
+    reprlib shows) are of the interpreter's own types, within ``budget`` items."""
+    stack = [value]
+    while stack:
+        item = stack.pop()
+        if type(item) not in _PLAIN:
+            return False
+        budget -= 1
+        if budget < 0:
+            return False  # too much to check: named by its type
+        if isinstance(item, dict):
+            stack.extend(itertools.islice(itertools.chain.from_iterable(item.items()), 12))
+        elif isinstance(item, _CONTAINERS):
+            stack.extend(itertools.islice(item, 12))
+    return True

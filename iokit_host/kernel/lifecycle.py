@@ -56,16 +56,13 @@ def adjust_busy(service: IOService, delta: int, clock: HostClock, since: dict[in
 
 def is_registry_member(registry: IORegistry, service: IOService) -> bool:
     """True when ``service`` is attached in the IOService plane all the way up to the root."""
-    node = service.get_parent_entry(SERVICE_PLANE)
     if service is registry.plane_root(SERVICE_PLANE):
         return True
     # No step limit: the registry refuses a link that would make a loop (registry-cycle), so
-    # the walk ends, and a nub 10,000 deep is as much a member as one near the root.
-    while node is not None:
-        if node is registry.root:
-            return True
-        node = node.get_parent_entry(SERVICE_PLANE)
-    return False
+    # the walk ends, and a nub 100,000 deep is as much a member as one near the root; the
+    # registry remembers rooted entries, so registering a whole chain stays linear.
+    return service.get_parent_entry(SERVICE_PLANE) is not None and registry.is_rooted(
+        service, SERVICE_PLANE)
 
 
 class NotAServiceError(IOKitError):

@@ -16,8 +16,10 @@ from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
+from iokit_sdk.plain import plain_value
 from iokit_sdk.service import IOService, ServiceState
 
+from iokit_host.kernel.driver_results import plain_int
 from iokit_host.matching.passive import match_passive
 
 __all__ = ["NOTIFICATION_TYPES", "Notifications", "Notifier"]
@@ -69,10 +71,18 @@ class Notifications:
     def install(self, kind: str, matching: Mapping[str, Any], handler: Handler, *,
                 priority: int = 0, existing: Iterable[IOService] = ()) -> Notifier:
         """Install a notifier and deliver the qualifying ``existing`` services to it."""
+        # Kept as built-in values: every later matching pass reads them, and a driver's
+        # value there (a str subclass's __hash__) would run in each of them.
+        kind = str.__str__(kind) if isinstance(kind, str) else kind
         if kind not in NOTIFICATION_TYPES:
             raise ValueError(f"unknown notification type {kind!r}; "
                              f"one of {', '.join(NOTIFICATION_TYPES)}")
-        notifier = Notifier(kind, dict(matching), handler, priority, next(self._seq), self)
+        order = plain_int(priority)
+        if order is None:
+            raise TypeError(f"a notification priority is an integer, not "
+                            f"{type(priority).__name__}")
+        notifier = Notifier(kind, plain_value(dict(matching), "matching"), handler, order,
+                            next(self._seq), self)
         ordered = self._by_kind[kind]
         ordered.append(notifier)
         ordered.sort(key=lambda n: (-n.priority, n.seq))

@@ -168,6 +168,8 @@ class Watchdog:
         self._previous: Any = None
         self._installed = False
         self._signal_sent = False
+        self._sigint_noted = False  # our SIGINT handler is in place (see user_interrupt)
+        self._sigint_seen = False
 
     @classmethod
     def from_env(cls) -> tuple[Watchdog, Diagnostic | None]:
@@ -192,6 +194,16 @@ class Watchdog:
                 self.fired = None
                 _cancel_async(self.owner)
             return fired == token
+
+    def user_interrupt(self) -> bool:
+        """Whether a ``KeyboardInterrupt`` that ended a driver call may be the user's Ctrl-C
+        rather than the driver's own ``raise``: only Python's default SIGINT handler turns a
+        SIGINT into one (``iokit kernel`` installs its own, which asks for a stop), and in an
+        armed period the handler put in its place notes each SIGINT that really came."""
+        handler = signal.getsignal(signal.SIGINT)
+        if self._sigint_noted and handler == self._on_sigint:
+            return self._sigint_seen
+        return handler is signal.default_int_handler
 
     def outer_abandoned(self) -> bool:
         """True when a call enclosing the current one was abandoned: a
@@ -243,6 +255,12 @@ class Watchdog:
             self.ready = True
 
     def _install(self) -> None:
+        if signal.getsignal(signal.SIGINT) is signal.default_int_handler:
+            try:
+                signal.signal(signal.SIGINT, self._on_sigint)
+                self._sigint_noted, self._sigint_seen = True, False
+            except (ValueError, OSError):
+                pass
         previous = signal.getsignal(WATCHDOG_SIGNAL)
         if previous is None:  # a handler not set from Python: it could not be restored
             return
@@ -253,6 +271,10 @@ class Watchdog:
         self._previous, self._installed = previous, True
 
     def _disarm(self) -> None:
+        if self._sigint_noted and not self.stack and _on_main_thread():
+            if signal.getsignal(signal.SIGINT) == self._on_sigint:
+                signal.signal(signal.SIGINT, signal.default_int_handler)
+            self._sigint_noted = False
         if not self._installed or self.stack or not _on_main_thread():
             return
         with self._lock:
@@ -260,6 +282,11 @@ class Watchdog:
                 signal.signal(WATCHDOG_SIGNAL, self._previous)
             self._installed, self._previous = False, None
             self.ready = self.limit_s is None
+
+    def _on_sigint(self, signum: int, frame: FrameType | None) -> None:
+        """Python's default SIGINT handler, noting that a SIGINT really came."""
+        self._sigint_seen = True
+        raise KeyboardInterrupt
 
     def _on_signal(self, signum: int, frame: FrameType | None) -> None:
         if not self._signal_sent:

@@ -14,6 +14,7 @@ from __future__ import annotations
 from collections import deque
 from collections.abc import Callable, Iterable, Mapping
 from functools import partial
+from types import FunctionType, MethodType
 from typing import TYPE_CHECKING, Any
 
 from iokit_sdk import keys
@@ -29,6 +30,7 @@ from iokit_host.kernel.plugins import make_plugin_manager
 from iokit_host.kernel.waiting import WaitingQueue
 from iokit_host.kernel.watchdog import Watchdog
 from iokit_host.matching.passive import match_passive
+from iokit_host.matching.sealed import SealedMethodError, check_class
 from iokit_host.power.manager import PowerManager
 
 if TYPE_CHECKING:
@@ -43,6 +45,9 @@ __all__ = ["IOKernel"]
 Job = Callable[[], None]
 _NOTIFICATION_HOOKS = {kind: f"iokit_{kind}" for kind in NOTIFICATION_TYPES}
 
+
+#: Said of a notifier whose handler hung: removed, as a dext that hangs is killed.
+_REMOVED = "; the handler hung, so its notifier was removed"
 
 class IOKernel:
     """The work loop of one host; services reach it as ``service._kernel``.
@@ -83,6 +88,8 @@ class IOKernel:
         self._jobs: deque[Job] = deque()
         self._queued: set[int] = set()
         self._busy_since: dict[int, int] = {}
+        #: Classes checked at attach (matching.sealed): True when they may be attached.
+        self._attachable: dict[type, bool] = {}
         self._quiet: frozenset[str] = frozenset()
         self._quiet_generation = -1
         #: Power management (IOServicePM's work loop and IOPMrootDomain): ``service._kernel.power``.
@@ -144,8 +151,24 @@ class IOKernel:
         """Make the IOService-plane link (``attach``); refused on an inactive provider."""
         if provider.is_inactive():
             return False
+        kind = type(service)
+        allowed = self._attachable.get(kind)
+        if allowed is None:
+            allowed = self._attachable[kind] = self._may_attach(kind)
+        if not allowed:
+            return False
         self.registry.attach(service, provider, keys.SERVICE_PLANE)
         service._kernel = self
+        return True
+
+    def _may_attach(self, kind: type) -> bool:
+        """A class met first here (not registered by its kext) is checked as a registered
+        one is; refused once, with the diagnostic, and never attached."""
+        try:
+            check_class(kind)
+        except SealedMethodError as error:
+            self.report(error.diagnostic)
+            return False
         return True
 
     def unlink(self, service: IOService, provider: IOService) -> None:
@@ -225,8 +248,10 @@ class IOKernel:
                 f"{notifier.kind} notification for {service_name(service)}: "
                 f"{fault.reason(_handler_name(notifier.handler))}",
                 subject=service.iokit_class_name, key=notifier.kind,
-                hint="the other handlers were called and the boot went on",
-                context={"exception": fault.error}))
+                hint="the other handlers were called and the boot went on"
+                     + _REMOVED * fault.timed_out, context={"exception": fault.error}))
+            if fault.timed_out:  # it would cost the limit again at every later service
+                notifier.remove()
 
     def _deliver_interest_guarded(self, notifier: InterestNotifier, message_type: int,
                                   service: IOService, argument: Any) -> None:
@@ -237,7 +262,10 @@ class IOKernel:
                 f"interest notification 0x{message_type & 0xFFFFFFFF:08x} for "
                 f"{service_name(service)}: {fault.reason(_handler_name(notifier.handler))}",
                 subject=service.iokit_class_name, key="interest",
-                hint="the other handlers were told", context={"exception": fault.error}))
+                hint="the other handlers were told" + _REMOVED * fault.timed_out,
+                context={"exception": fault.error}))
+            if fault.timed_out:  # it would cost the limit again at every later message
+                notifier.remove()
 
     def forget(self, service: IOService) -> None:
         """Drop what the matching pass remembers of a freed ``service``."""
@@ -275,5 +303,10 @@ class IOKernel:
 
 
 def _handler_name(handler: Callable[..., Any]) -> str:
-    name = getattr(handler, "__qualname__", None)
-    return f"handler {name}" if isinstance(name, str) else "the handler"
+    """``handler package.function`` (the driver's package names whose it is); read only
+    from a function or method, as another object's attributes may be the driver's code."""
+    function = handler.__func__ if isinstance(handler, MethodType) else handler
+    if not isinstance(function, FunctionType):
+        return f"the handler, a {type(handler).__name__}"
+    module = function.__module__  # settable to anything; a qualname is always a str
+    return f"handler {module if type(module) is str else '?'}.{function.__qualname__}"

@@ -34,7 +34,9 @@ from iokit_host.settings import env_flag
 __all__ = ["MAX_FILES", "cached_document"]
 
 #: Bump when the stored layout (or what a document means to the parser) changes.
-FORMAT = 1
+#: 2: a header line (format, the text's SHA-256, the document's own SHA-256), then the
+#: document; a document damaged on disk (a flipped byte that is still JSON) is not used.
+FORMAT = 2
 
 #: Below this the TOML parse is cheaper than hashing, reading and decoding the cache.
 _MIN_CHARS = 4096
@@ -69,24 +71,29 @@ def _cache_file(source: str | None) -> Path:
 
 def _read(target: Path, digest: str) -> dict[str, Any] | None:
     try:
-        stored = json.loads(target.read_bytes())
+        header, _, body = target.read_bytes().partition(b"\n")
+        stored = json.loads(header)
+        if not isinstance(stored, dict) or stored.get("format") != FORMAT \
+                or stored.get("sha256") != digest \
+                or stored.get("doc-sha256") != hashlib.sha256(body).hexdigest():
+            return None  # another text's, another format's, or damaged since it was written
+        doc = json.loads(body)
     except (OSError, ValueError, RecursionError):  # none yet, unreadable, not JSON
         return None
-    if not isinstance(stored, dict) or stored.get("format") != FORMAT \
-            or stored.get("sha256") != digest or not isinstance(stored.get("doc"), dict):
-        return None
-    doc: dict[str, Any] = stored["doc"]
-    return doc
+    return doc if isinstance(doc, dict) else None
 
 
 def _write(target: Path, digest: str, doc: dict[str, Any]) -> None:
     try:
-        data = json.dumps({"format": FORMAT, "sha256": digest, "doc": doc},
-                          separators=(",", ":"), ensure_ascii=False, allow_nan=False)
+        body = json.dumps(doc, separators=(",", ":"), ensure_ascii=False, allow_nan=False)
     except (TypeError, ValueError, RecursionError):  # dates, times, NaN: not JSON's to carry
         return
-    if json.loads(data)["doc"] != doc:  # only a document JSON gives back exactly
+    if json.loads(body) != doc:  # only a document JSON gives back exactly
         return
+    encoded = body.encode("utf-8", "surrogatepass")
+    header = json.dumps({"format": FORMAT, "sha256": digest,
+                         "doc-sha256": hashlib.sha256(encoded).hexdigest()})
+    data = header.encode() + b"\n" + encoded
     try:
         target.parent.mkdir(parents=True, exist_ok=True)
         handle, temporary = tempfile.mkstemp(dir=target.parent, prefix=".machine-",
@@ -94,7 +101,7 @@ def _write(target: Path, digest: str, doc: dict[str, Any]) -> None:
     except OSError:  # a read-only or missing folder: the boot goes on from the parse
         return
     try:
-        with os.fdopen(handle, "w", encoding="utf-8") as stream:
+        with os.fdopen(handle, "wb") as stream:
             stream.write(data)
         os.chmod(temporary, 0o644)  # as the kernel collection: every user of the prefix reads it
         os.replace(temporary, target)  # readers see the old file or the new, never half

@@ -12,6 +12,8 @@ it instead.
 from __future__ import annotations
 
 import importlib
+import os
+import stat
 from importlib import resources
 from importlib.resources.abc import Traversable
 from pathlib import Path
@@ -134,6 +136,20 @@ def _description(text: str) -> str:
     return description if isinstance(description, str) else ""
 
 
+def _not_a_file(text: str) -> str | None:
+    """What stands at ``text`` when it is there but is no regular file: a folder, a pipe, a
+    device; None when nothing is there."""
+    try:
+        mode = os.stat(text).st_mode
+    except (OSError, ValueError):
+        return None
+    if stat.S_ISDIR(mode):
+        return "a folder"
+    if stat.S_ISFIFO(mode):
+        return "a pipe (its kind is told from its start, then it is read whole: give a file)"
+    return "a device or special file"
+
+
 def _unknown(text: str) -> MachineModelError:
     import difflib  # only for an unknown machine
 
@@ -142,6 +158,10 @@ def _unknown(text: str) -> MachineModelError:
     hint = f"did you mean '{close[0]}'? " if close else ""
     hint += f"known machines: {', '.join(known)}; or give a .toml model or an ioreg dump path"
     looks_like_path = text.endswith((".toml", ".txt")) or "/" in text
+    kind = _not_a_file(text)
+    if kind is not None:  # there, but nothing a machine is read from
+        return MachineModelError(f"{text} is {kind}, not a machine-model file or dump",
+                                 reference=E.NOT_FOUND, file=text, hint=hint)
     if looks_like_path:
         return MachineModelError(f"no machine-model file at {text}", reference=E.NOT_FOUND,
                                  file=text, hint=hint)

@@ -6,15 +6,19 @@ are an IORegistryExplorer archive or ``ioreg -a`` output come first, then text d
 told by its structure, :mod:`.sniff`), a ``.ioreg`` first within each; macOS's ``__MACOSX/`` resource forks and folders are
 skipped. When several qualify, the first is read and a warning names the others
 (``machine-zip-several``). A member larger than :data:`MAX_MEMBER_BYTES` is not read (a zip
-can claim or expand to anything), and a zip that cannot be read, or holds no registry, is a
-``machine-zip-unreadable`` error naming the file and the reason.
+can claim or expand to anything), nor is a damaged one (a bad CRC or compressed stream, an
+encrypted member): the others are still read, and a warning names it
+(``machine-zip-member-unreadable``). A zip that cannot be read, or holds no readable registry,
+is a ``machine-zip-unreadable`` error naming the file and the reason.
 """
 
 from __future__ import annotations
 
 import importlib
 import io
+import lzma
 import zipfile
+import zlib
 from dataclasses import replace
 from pathlib import Path
 
@@ -37,54 +41,99 @@ def read_zipped(path: Path, *, strict: bool | None = None) -> MachineModel:
     """The machine the zip at ``path`` holds (see the module doc)."""
     try:
         data = read_input_file(path, limit=MAX_MEMBER_BYTES)
-        with zipfile.ZipFile(io.BytesIO(data)) as archive:
-            found = _candidates(archive, str(path))
-            if not found:
-                raise _unreadable(path, "it holds no IORegistryExplorer archive, ioreg -a "
-                                  "output or ioreg dump")
-            kind, info = found[0]
-            member = _read_member(archive, info, path)
-    except (OSError, zipfile.BadZipFile, zipfile.LargeZipFile, RuntimeError, ValueError,
-            NotImplementedError, EOFError) as error:
-        # RuntimeError: an encrypted member; NotImplementedError: a compression it lacks.
-        raise _unreadable(path, str(error) or type(error).__name__) from None
+        archive = zipfile.ZipFile(io.BytesIO(data))
+    except _ZIP_ERRORS as error:
+        raise _unreadable(path, _reason(error)) from None
+    with archive:
+        found, skipped = _candidates(archive)
+        chosen: tuple[str, zipfile.ZipInfo, bytes] | None = None
+        for kind, info in found:
+            try:
+                chosen = kind, info, _read_member(archive, info)
+                break
+            except _ZIP_ERRORS as error:  # a damaged member costs only itself
+                skipped.append((info.filename, _reason(error)))
+    if chosen is None:
+        reason = "it holds no IORegistryExplorer archive, ioreg -a output or ioreg dump"
+        if skipped:
+            reason += " that can be read (" + "; ".join(
+                f"{name}: {why}" for name, why in skipped[:3]) + ")"
+        raise _unreadable(path, reason)
+    kind, info, member = chosen
     source = f"{path}:{info.filename}"
     model = _parse(kind, member, source, strict)
-    if len(found) > 1:
-        others = ", ".join(other.filename for _, other in found[1:6])
-        note = Diagnostic("machine-zip-several", f"the zip holds {len(found)} registries; read "
-                          f"{info.filename}, not {others}", file=str(path), key=info.filename,
-                          hint="unzip it and give the one you mean", severity=Severity.WARNING)
-        model = replace(model, diagnostics=(*model.diagnostics, note))
+    notes = []
+    others = [other.filename for _, other in found if other is not info
+              and other.filename not in dict(skipped)]
+    if others:
+        notes.append(Diagnostic(
+            "machine-zip-several", f"the zip holds {len(others) + 1} registries; read "
+            f"{info.filename}, not {', '.join(others[:5])}", file=str(path), key=info.filename,
+            hint="unzip it and give the one you mean", severity=Severity.WARNING))
+    if skipped:
+        notes.append(Diagnostic(
+            "machine-zip-member-unreadable", f"{len(skipped)} member(s) could not be read, "
+            f"the first {skipped[0][0]}: {skipped[0][1]}; read {info.filename}",
+            file=str(path), key=skipped[0][0], severity=Severity.WARNING,
+            hint="unzip what can be read and give the file you mean"))
+    if notes:
+        model = replace(model, diagnostics=(*model.diagnostics, *notes))
     return model
 
 
-def _candidates(archive: zipfile.ZipFile, where: str) -> list[tuple[str, zipfile.ZipInfo]]:
-    """``(kind, member)`` of each member holding a registry: property lists first."""
+#: What reading a damaged zip or member raises: a bad CRC, deflate, LZMA or bzip2 stream
+#: (``zlib.error``, ``lzma.LZMAError``, ``OSError``), an encrypted member (``RuntimeError``),
+#: a compression ``zipfile`` lacks (``NotImplementedError``), a cut member (``EOFError``).
+_ZIP_ERRORS = (OSError, zipfile.BadZipFile, zipfile.LargeZipFile, RuntimeError, ValueError,
+               NotImplementedError, EOFError, zlib.error, lzma.LZMAError)
+
+
+class _TooLarge(ValueError):
+    """A member that expands past :data:`MAX_MEMBER_BYTES` whatever its header claimed."""
+
+
+def _reason(error: BaseException) -> str:
+    if isinstance(error, RuntimeError) and "encrypted" in str(error):
+        return "it is encrypted (a password is needed)"
+    if isinstance(error, zlib.error | lzma.LZMAError):
+        return f"its compressed data is damaged ({error})"
+    return str(error) or type(error).__name__
+
+
+def _candidates(archive: zipfile.ZipFile
+                ) -> tuple[list[tuple[str, zipfile.ZipInfo]], list[tuple[str, str]]]:
+    """``(kind, member)`` of each member holding a registry, property lists first; and
+    ``(name, reason)`` of each member that could not be looked at."""
     infos = archive.infolist()[:_MAX_MEMBERS]
     found: list[tuple[int, int, str, zipfile.ZipInfo]] = []
+    skipped: list[tuple[str, str]] = []
     for order, info in enumerate(infos):
         name = info.filename
         if info.is_dir() or name.startswith("__MACOSX/") or "/._" in f"/{name}":
             continue
         if info.file_size > MAX_MEMBER_BYTES:
+            skipped.append((name, f"larger than {MAX_MEMBER_BYTES >> 20} MiB"))
             continue
-        with archive.open(info) as stream:
-            kind = kind_of_head(stream.read(_HEAD), complete=info.file_size <= _HEAD)
+        try:
+            with archive.open(info) as stream:
+                kind = kind_of_head(stream.read(_HEAD), complete=info.file_size <= _HEAD)
+        except _ZIP_ERRORS as error:
+            skipped.append((name, _reason(error)))
+            continue
         if kind in ("plist", "dump") or (kind is None and name.lower().endswith(".txt")):
             # Property lists first; among each kind a ``.ioreg`` (what IORegistryExplorer
             # saves, the file people mean to share) before the rest.
             rank = (0 if kind == "plist" else 2) + (0 if name.endswith(".ioreg") else 1)
             found.append((rank, order, kind or "dump", info))
     found.sort(key=lambda item: (item[0], item[1]))
-    return [(kind, info) for _, _, kind, info in found]
+    return [(kind, info) for _, _, kind, info in found], skipped
 
 
-def _read_member(archive: zipfile.ZipFile, info: zipfile.ZipInfo, path: Path) -> bytes:
+def _read_member(archive: zipfile.ZipFile, info: zipfile.ZipInfo) -> bytes:
     with archive.open(info) as stream:
         data = stream.read(MAX_MEMBER_BYTES + 1)
     if len(data) > MAX_MEMBER_BYTES:
-        raise _unreadable(path, f"{info.filename} expands past {MAX_MEMBER_BYTES >> 20} MiB")
+        raise _TooLarge(f"it expands past {MAX_MEMBER_BYTES >> 20} MiB")
     return data
 
 

@@ -36,9 +36,17 @@ from iokit_host.matching.ancestry import (
 )
 from iokit_host.matching.class_table import KNOWN_DRIVER_CLASSES
 from iokit_host.matching.releases import OSRelease, release_of
+from iokit_host.matching.sealed import check_class
 
-__all__ = ["KNOWN_DRIVER_CLASSES", "STANDARD_CLASSES", "ClassRegistry", "DuplicateClassError",
-           "UnknownClassError"]
+__all__ = [
+    "KNOWN_DRIVER_CLASSES",
+    "MAX_CLASS_DEPTH",
+    "STANDARD_CLASSES",
+    "ClassRegistry",
+    "DuplicateClassError",
+    "UnknownClassError",
+    "acyclic_ancestry",
+]
 
 #: Standard IOKit family classes and their superclasses (from Apple's headers and
 #: real ioreg ``-i`` output). Only ancestry matters here; behaviour lives in families/.
@@ -134,6 +142,43 @@ STANDARD_CLASSES: Mapping[str, str] = {
 }
 
 
+#: How many classes a chain holds at most, the class itself and IORegistryEntry included.
+#: IOKit's deepest chains are some twenty long; a recorded or declared ancestry far longer is
+#: damage, and each synthesised class holds its whole chain (its MRO), so without a bound a
+#: chain 100,000 long would take memory quadratic in its length. Links past the bound are
+#: taken to be an ``IOService``, as a link no source knows is.
+MAX_CLASS_DEPTH = 256
+
+
+#: Classes a chain may synthesise between a class and the IOService that ends it.
+_SYNTHESISED_DEPTH = MAX_CLASS_DEPTH - 1 - len(IOService.class_chain)
+
+
+def acyclic_ancestry(links: Iterable[tuple[str, str]]
+                     ) -> tuple[dict[str, str], list[tuple[str, str]]]:
+    """Recorded ``(class, superclass)`` links as a machine's ancestry: the first link of each
+    class, without those that would close a loop (a chain naming a class twice, ``A : B : A``,
+    as a damaged or edited dump can), which would stop every class on the loop from
+    resolving, and with it the boot. Returns the ancestry and the links left out.
+    Each check walks up at most :data:`MAX_CLASS_DEPTH` links, so any input costs linear time.
+    """
+    kept: dict[str, str] = {}
+    refused: list[tuple[str, str]] = []
+    for name, superclass in links:
+        if name in kept:
+            continue  # as IOKit's own records: the first chain that names a class decides
+        node: str | None = superclass
+        for _ in range(MAX_CLASS_DEPTH):
+            if node is None or node == name:
+                break
+            node = kept.get(node)
+        if node == name:
+            refused.append((name, superclass))
+        else:
+            kept[name] = superclass
+    return kept, refused
+
+
 class UnknownClassError(IOKitError):
     reference = "class-unknown"
 
@@ -193,8 +238,11 @@ class ClassRegistry:
                 self._facts.pop(name, None)
 
     def register_kext_classes(self, owner: str, classes: Iterable[type[IORegistryEntry]]) -> None:
-        """Register a kext's classes atomically; a collision registers none of them."""
+        """Register a kext's classes atomically; a collision, or a class overriding what the
+        kernel reads (:mod:`.sealed`), registers none of them."""
         batch = {cls.iokit_class_name: cls for cls in classes}
+        for cls in batch.values():
+            check_class(cls, owner)
         clashes = sorted(n for n in batch if n in self._classes and self._classes[n] is not batch[n])
         if clashes:
             holder = self._owners.get(clashes[0], "the host")
@@ -280,17 +328,19 @@ class ClassRegistry:
         return self._synthesise(name, self._resolve_chain(name, superclass))
 
     def _resolve_chain(self, name: str, superclass: str) -> type[IORegistryEntry]:
-        seen = {name}
+        seen = {name, superclass}
         pending = [superclass]
         while pending[-1] not in self._classes:
             nxt = self._superclass(pending[-1])
-            if nxt is None:
-                # Known only as someone's superclass: the OSObject classes above IOService
-                # are registered, so an unknown link is taken to be an IOService.
+            if nxt is None or len(pending) >= _SYNTHESISED_DEPTH:
+                # Known only as someone's superclass (or past any real chain's length): the
+                # OSObject classes above IOService are registered, so such a link is taken
+                # to be an IOService.
                 nxt = "IOService"
                 self._defaulted.add(pending[-1])
-            if nxt in seen or nxt in pending:
+            if nxt in seen:
                 raise UnknownClassError(f"class ancestry of {name} loops through {nxt}", key=name)
+            seen.add(nxt)
             pending.append(nxt)
         base = self._classes[pending.pop()]
         while pending:
@@ -317,8 +367,11 @@ class ClassRegistry:
         if cls is not None:
             return cls.class_chain
         chain = [name]
-        while (nxt := self._superclass(chain[-1])) and nxt not in chain:
+        seen = {name}
+        while (len(chain) < MAX_CLASS_DEPTH and (nxt := self._superclass(chain[-1]))
+               and nxt not in seen):
             chain.append(nxt)
+            seen.add(nxt)
             if nxt in self._classes:
                 return (*chain[:-1], *self._classes[nxt].class_chain)
         return tuple(chain)

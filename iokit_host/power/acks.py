@@ -26,6 +26,7 @@ from iokit_sdk.entry import IORegistryEntry
 
 from iokit_host.errors import Diagnostic, Severity
 from iokit_host.kernel.driver_calls import DriverFault, service_name
+from iokit_host.kernel.driver_results import plain_int, short_repr
 
 if TYPE_CHECKING:
     from iokit_sdk.service import IOService
@@ -67,11 +68,11 @@ class Answers:
             self._answer(pm, ack, "raised")
         elif ack.done:
             return  # acknowledged during the call: the return value is ignored
-        elif type(result) is int and result > 0:
-            deadline = context.clock.now_ns() + ack_window_ns(result)
+        elif (wait_us := plain_int(result)) is not None and wait_us > 0:
+            deadline = context.clock.now_ns() + ack_window_ns(wait_us)
             ack.timer = context.clock.call_at(deadline, partial(self.timeout, pm, ack))
         else:
-            if result is not None and type(result) is not int:
+            if result is not None and wait_us is None:
                 self.fault(ack.who, f"{self.call_text(ack)} returned {_show(result)}, not an "
                                     "integer; treated as acknowledged", ack.ordinal)
             self._answer(pm, ack, "")
@@ -173,8 +174,6 @@ def _class(who: object) -> str:
 
 
 def _show(value: object) -> str:
-    try:
-        text = repr(value)
-    except Exception:  # noqa: BLE001 - a driver's object may not even print
-        text = f"<{type(value).__name__}>"
+    """A driver's value, printed without running its code (see ``short_repr``)."""
+    text = short_repr(value)
     return text if len(text) <= 40 else text[:37] + "..."

@@ -321,12 +321,19 @@ class PowerManager(HostControls):
                 self._posted = True
                 self._post(self.run_posted)
             return
-        self.queue.run()
+        self._run_queue()
 
     def run_posted(self) -> None:
         """Run the PM work queued from inside driver calls (and anything it queues)."""
         self._posted = False
-        self.queue.run()
+        self._run_queue()
+
+    def _run_queue(self) -> None:
+        # Armed as the work loop is: a power call that blocks (a driver's message handler
+        # in time.sleep) is interrupted too, when the change was asked for from outside it
+        # (host.sleep(), a scenario's events).
+        with self.kernel.driver_calls.watchdog.armed():
+            self.queue.run()
 
     # -- helpers ---------------------------------------------------------------------------------------------
     def _request(self, service: IOService, client: str, ordinal: object, call: str) -> int:

@@ -29,6 +29,7 @@ from iokit_sdk.pm import IOPowerStateChangeNotification
 from iokit_sdk.returns import IOReturn
 
 from iokit_host.kernel.driver_calls import DriverFault
+from iokit_host.kernel.driver_results import plain_int, short_repr
 from iokit_host.power.queue import Ack, Wait
 
 if TYPE_CHECKING:
@@ -93,7 +94,7 @@ class SleepWakeClients:
             if ack.done:
                 continue  # answered from inside message()
             wants = notice.return_value
-            if result == IOReturn.SUCCESS and type(wants) is int and wants > 0:
+            if plain_int(result) == IOReturn.SUCCESS and type(wants) is int and wants > 0:
                 due = context.clock.now_ns() + min(wants, MAX_TIME_REQUESTED_US) * 1000
                 ack.timer = context.clock.call_at(due, partial(self._late, ref))
             else:
@@ -102,10 +103,12 @@ class SleepWakeClients:
 
     def answer(self, client: IOService, ref: object, allow: bool) -> int:
         """``allow_power_change`` / ``cancel_power_change`` from ``client``."""
-        entry = self._open.get(ref) if isinstance(ref, int) else None
-        if entry is None or entry[1].who is not client or not isinstance(ref, int):
+        number = plain_int(ref)  # the driver's value: its own __hash__ and __eq__ never run
+        entry = self._open.get(number) if number is not None else None
+        if entry is None or entry[1].who is not client or number is None:
             self._answers.fault(client, f"{'allow' if allow else 'cancel'}_power_change"
-                                        f"({ref!r}) answers no open question; ignored", None)
+                                        f"({short_repr(ref)}) answers no open question; "
+                                        "ignored", None)
             return IOReturn.BAD_ARGUMENT
         question = entry[0]
         context = self._context
@@ -116,7 +119,7 @@ class SleepWakeClients:
                             f"{client.iokit_class_name} cancelled "
                             f"{MESSAGE_NAMES.get(question.message_type, 'the change')}"
                             + ("" if vetoable else ": ignored, the sleep is decided"))
-        self._close(ref)
+        self._close(number)
         context.kick()
         return IOReturn.SUCCESS
 

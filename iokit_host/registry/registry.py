@@ -37,6 +37,9 @@ class IORegistry:
         self._last_id = REGISTRY_ID_RESERVED
         self._planes: list[str] = []
         self._by_id: dict[int, IORegistryEntry] = {}
+        # Per plane, entries known to be linked up to the root through first parents; an
+        # attach only adds links, so only a detach makes an entry known here stale.
+        self._rooted: dict[str, dict[int, IORegistryEntry]] = {}
         self.root = IORegistryEntry(name="Root")
         self._assign_id(self.root)
         for plane in (*STANDARD_PLANES, *planes):
@@ -129,6 +132,7 @@ class IORegistry:
 
     def detach(self, child: IORegistryEntry, parent: IORegistryEntry, plane: str) -> None:
         """Remove the ``parent``-``child`` link in ``plane`` (``detachFromParent``)."""
+        self._rooted.pop(plane, None)
         for links, other in ((child._parents, parent), (parent._children, child)):
             linked = links.get(plane) if links else None
             if linked and other in linked:
@@ -146,6 +150,23 @@ class IORegistry:
         self._by_id.pop(entry._entry_id or -1, None)
 
     # -- walking -------------------------------------------------------------------------
+    def is_rooted(self, entry: IORegistryEntry, plane: str) -> bool:
+        """Whether ``entry`` reaches the registry root going up first parents in ``plane``.
+
+        Entries found rooted are remembered until the next detach in ``plane``, so checking
+        each nub of a chain 100,000 deep as it registers costs linear time, not quadratic.
+        """
+        known = self._rooted.setdefault(plane, {})
+        path: list[IORegistryEntry] = []
+        node: IORegistryEntry | None = entry
+        while node is not None:
+            if node is self.root or known.get(id(node)) is node:
+                known.update((id(step), step) for step in path)
+                return True
+            path.append(node)
+            node = node.get_parent_entry(plane)
+        return False
+
     def plane_root(self, plane: str) -> IORegistryEntry | None:
         """The root's first child in ``plane``: what ``Plane:/`` names."""
         children = self.root.get_child_entries(plane)

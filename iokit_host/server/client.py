@@ -14,7 +14,10 @@ from contextlib import contextmanager
 from typing import Any, TypeVar
 
 from iokit_sdk.iokitlib.port import KernelConnectionError, MainPort
+from iokit_sdk.iokitlib.wire import MAX_REQUEST_FRAME
 from iokit_sdk.returns import IOReturnError
+from iokit_sdk.values import MAX_VALUE_DEPTH, MAX_VALUE_ITEMS, PropertyShapeError, check_shape
+from iokit_sdk.wirecodec import packb
 
 from iokit_host.errors import Diagnostic, IOKitError, Severity
 from iokit_host.explain import Explanation
@@ -110,16 +113,48 @@ def apply_events(path: str, tables: list[Any], *, source: str
     wired, unsendable = _wire_tables(tables, source)
 
     def read(reply: dict[str, Any]) -> tuple[list[str], list[Diagnostic]]:
-        lines = [str(line) for line in reply["lines"]]
-        return lines, unsendable + diagnostics_from(reply["diagnostics"])
-    return _ask(path, "iokit event", "tool.events", read, events=wired, source=source)
+        return [str(line) for line in reply["lines"]], diagnostics_from(reply["diagnostics"])
+    lines: list[str] = []
+    diagnostics = list(unsendable)
+    # In parts the kernel takes in one request, in order, each saying where it starts, so a
+    # scenario of any length applies and its diagnostics number events as the file does.
+    for first, part in _parts(wired):
+        part_lines, part_diagnostics = _ask(path, "iokit event", "tool.events", read,
+                                            events=part, source=source, first=first)
+        lines += part_lines
+        diagnostics += part_diagnostics
+    return lines, diagnostics
+
+
+#: The most event tables, and bytes of them, the kernel takes in one ``tool.events``
+#: request (its frame limit, less room for the rest of the request).
+EVENTS_PER_REQUEST = 10_000
+_PART_BYTES = MAX_REQUEST_FRAME - (64 << 10)
+
+
+def _parts(wired: list[Any]) -> Iterator[tuple[int, list[Any]]]:
+    """``(position of its first table, tables)`` of each request's share of ``wired``."""
+    first, size = 0, 0
+    part: list[Any] = []
+    for index, table in enumerate(wired):
+        cost = _wire_size(table)
+        if part and (len(part) == EVENTS_PER_REQUEST or size + cost > _PART_BYTES):
+            yield first, part
+            first, part, size = index, [], 0
+        part.append(table)
+        size += cost
+    yield first, part
+
+
+def _wire_size(table: Any) -> int:
+    return len(packb(table))
 
 
 def _wire_tables(tables: list[Any], source: str) -> tuple[list[Any], list[Diagnostic]]:
     """Tables as msgpack carries them: TOML's dates and times, which no event key takes,
     become their text (the kernel's reader then refuses them as the wrong type, naming the
-    key); a table holding an integer msgpack cannot carry becomes ``None`` and a diagnostic.
-    Depth is bounded: the caller checked the tables' shape."""
+    key); a table nested too deep or too large, or holding an integer msgpack cannot carry,
+    becomes ``None`` and a diagnostic. Each is shape-checked before it is walked."""
     def plain(value: Any, key: str) -> Any:
         if isinstance(value, dict):
             return {str(k): plain(v, f"{key}.{k}") for k, v in value.items()}
@@ -134,7 +169,26 @@ def _wire_tables(tables: list[Any], source: str) -> tuple[list[Any], list[Diagno
     unsendable: list[Diagnostic] = []
     for index, table in enumerate(tables):
         try:
+            # Each table on its own: one nested too deep or too large is not sent, the
+            # others still apply (the kernel reads only bounded values).
+            check_shape(table, f"event[{index}]")
+        except PropertyShapeError as error:
+            wired.append(None)
+            unsendable.append(Diagnostic(
+                "scenario-invalid", f"{error}; this event was not sent", file=source,
+                key=f"event[{index}]", hint="event values nest at most "
+                f"{MAX_VALUE_DEPTH} arrays or tables deep and hold at most "
+                f"{MAX_VALUE_ITEMS} items"))
+            continue
+        try:
             wired.append(plain(table, f"event[{index}]"))
+            if _wire_size(wired[-1]) > _PART_BYTES:
+                wired[-1] = None
+                unsendable.append(Diagnostic(
+                    "scenario-invalid", f"the event is larger than the {_PART_BYTES >> 20} MiB "
+                    "a request to the kernel carries; this event was not sent", file=source,
+                    key=f"event[{index}]", hint="keep each event's values small (a property "
+                    "of megabytes is no nub's)"))
         except _Unsendable as bad:
             wired.append(None)
             unsendable.append(Diagnostic(

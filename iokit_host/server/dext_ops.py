@@ -50,6 +50,8 @@ class DextWatch:
             process = record.process
             if process is not None and process.alive and process.channel is not None:
                 live[process.channel.fileno()] = process.channel
+                if process.exit_fd is not None:  # its exit, even if a child keeps the socket
+                    live[process.exit_fd] = process.channel
         watched = self._watched
         unchanged = len(live) == len(watched)
         for fd, channel in live.items():

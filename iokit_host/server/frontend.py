@@ -110,6 +110,9 @@ class FrontEnd:
                     idle = _IDLE_ROUNDS
                 ahead = 0
                 dexts.sync()
+                for taken in signals.reclaim():  # before waiting: SIGTERM must wake it
+                    self._log(taken)
+                    self.print_log()
                 # After one request's round no session can be busy: none was before it, and
                 # it left nothing unserved.
                 wait = live.wait_s() if served is not None or not self._busy() else 0

@@ -30,6 +30,7 @@ from iokit_host.server import (
 )
 from iokit_host.server.args import Args, BadRequest
 from iokit_host.server.context import KernelContext
+from iokit_host.server.repair import repaired, where
 from iokit_host.server.session import Session, close_fds
 from iokit_host.settings import env_flag
 
@@ -72,10 +73,33 @@ def answer(ctx: KernelContext, session: Session, op: str, request_id: int,
         except OverflowError:  # a driver's property past 64 bits: sent as an OSNumber holds it
             session.reply(request_id, fit_integers(fields), fds)
     except (TypeError, ValueError, OverflowError) as error:
+        if _send_repaired(ctx, session, op, request_id, fields, fds):
+            return
         close_fds(fds)
         _report(ctx, session, op, error)
         session.reply(request_id, {"ret": IOReturn.INTERNAL_ERROR,
                                    "message": "the reply could not be encoded"})
+
+
+def _send_repaired(ctx: KernelContext, session: Session, op: str, request_id: int,
+                   fields: dict[str, Any], fds: list[int]) -> bool:
+    """Send ``fields`` with what has no wire form replaced (:mod:`.repair`), and say where;
+    False when even that does not encode (a bug of the kernel's own)."""
+    fixed, replaced = repaired(fields)
+    if not replaced:
+        return False
+    try:
+        session.reply(request_id, fit_integers(fixed), fds)
+    except (TypeError, ValueError, OverflowError):
+        return False
+    shown = ", ".join(where(fields, path) for path in replaced[:3])
+    ctx.host.kernel.report(Diagnostic(
+        "kernel-reply-repaired", f"{len(replaced)} value(s) could not travel and were "
+        f"replaced by a note: {shown}" + (", ..." if len(replaced) > 3 else ""), key=op,
+        severity=Severity.WARNING,
+        hint="a driver changed a property value in place after setting it (or wrote its "
+             "entry's table directly); set a new value with set_property instead"))
+    return True
 
 
 def _run(ctx: KernelContext, session: Session, op: str, function: Op,

@@ -62,9 +62,12 @@ def events(ctx: KernelContext, session: Session, args: Args) -> dict[str, Any]:
     if not isinstance(raw, list) or len(raw) > _MAX_EVENTS:
         raise BadRequest(f"'events' must be an array of at most {_MAX_EVENTS} event tables")
     source = args.message.get("source")
+    first = args.message.get("first", 0)  # a long scenario comes in parts: where this starts
+    if isinstance(first, bool) or not isinstance(first, int) or not 0 <= first < 1 << 31:
+        raise BadRequest("'first' must be the position of the first event, from 0")
     damaged: list[Diagnostic] = []
     decoded = events_from_tables(raw, file=source if isinstance(source, str) else "<client>",
-                                 report=damaged.append)
+                                 report=damaged.append, first=first)
     host = ctx.host
     before = len(host.diagnostics)
     lines = apply_events(host, decoded)

@@ -28,6 +28,7 @@ from iokit_sdk.userclient import (
 
 from iokit_host.errors import Diagnostic
 from iokit_host.kernel.driver_calls import DriverFault, service_name
+from iokit_host.kernel.driver_results import plain_int, short_repr
 
 if TYPE_CHECKING:
     from iokit_host.kernel.protocol import WorkLoop
@@ -102,9 +103,10 @@ def run_method(kernel: WorkLoop, client: IOUserClient, task: OwningTask, selecto
                                         {"service": client, "selector": selector,
                                          "arguments": arguments})
     if type(ret) is not int:  # an IOReturn member, or not a code at all
-        if isinstance(ret, bool) or not isinstance(ret, int):
+        code = plain_int(ret)  # the driver's value: an int subclass's own methods never run
+        if code is None:
             return _not_a_code(kernel, client, selector, ret), [], b""
-        ret = int(ret)
+        ret = code
     if ret:
         return ret & 0xFFFFFFFF, [], b""
     # The outputs of the common call (a list of ints, bytes within the capacity) are taken
@@ -136,34 +138,62 @@ def _not_a_code(kernel: WorkLoop, client: IOUserClient, selector: int, ret: obje
         return IOReturn.UNSUPPORTED
     _report(kernel, client, "user-client-method-invalid",
             f"external_method {selector} of {service_name(client)} returned "
-            f"{ret!r}, not an IOReturn code")
+            f"{short_repr(ret)}, not an IOReturn code")
     return IOReturn.INTERNAL_ERROR
 
 
 def _outputs(kernel: WorkLoop, client: IOUserClient, selector: int, scalar_output_count: int,
              structure_output_size: int, arguments: IOExternalMethodArguments,
              ) -> tuple[int, list[int], bytes]:
-    written = arguments.scalar_output
-    scalars = list(written)[:scalar_output_count]
-    for value in scalars:
-        if type(value) is not int and (isinstance(value, bool) or not isinstance(value, int)):
-            _report(kernel, client, "user-client-output-invalid",
-                    f"method {selector} of {service_name(client)} wrote a scalar output "
-                    "that is not a number")
-            return IOReturn.INTERNAL_ERROR, [], b""
-    structure = arguments.structure_output
-    if type(structure) is not bytes:
-        if not isinstance(structure, (bytes, bytearray, memoryview)):
-            _report(kernel, client, "user-client-output-invalid",
-                    f"method {selector} of {service_name(client)} wrote a structure "
-                    f"output of type {type(structure).__name__}, not bytes")
-            return IOReturn.INTERNAL_ERROR, [], b""
-        structure = bytes(structure)
+    """The outputs of a call that wrote something else than a list of ints and bytes: read
+    through the built-in types' own methods, so none of the driver's code (a subclass's
+    ``__iter__``, ``__int__`` or ``__bytes__``) runs outside the guarded call."""
+    scalars = _scalars(arguments.scalar_output, scalar_output_count)
+    if isinstance(scalars, str):
+        _report(kernel, client, "user-client-output-invalid",
+                f"method {selector} of {service_name(client)} wrote {scalars} as scalar "
+                "output, not a number")
+        return IOReturn.INTERNAL_ERROR, [], b""
+    structure = _bytes(arguments.structure_output)
+    if structure is None:
+        _report(kernel, client, "user-client-output-invalid",
+                f"method {selector} of {service_name(client)} wrote a structure output of "
+                f"type {type(arguments.structure_output).__name__}, not bytes")
+        return IOReturn.INTERNAL_ERROR, [], b""
     limit = (MAX_VARIABLE_OUTPUT if structure_output_size == kIOConnectMethodVarOutputSize
              else structure_output_size)
     if len(structure) > limit:
         return IOReturn.NO_SPACE, [], b""
-    return IOReturn.SUCCESS, [int(v) & _U64 for v in scalars], structure
+    return IOReturn.SUCCESS, scalars, structure
+
+
+def _scalars(written: object, count: int) -> list[int] | str:
+    """The first ``count`` numbers of ``written``, or what is not a number."""
+    if isinstance(written, list):
+        values: list[object] = list.__getitem__(written, slice(0, count))
+    elif isinstance(written, tuple):
+        values = list(tuple.__getitem__(written, slice(0, count)))
+    else:
+        return short_repr(written)
+    numbers: list[int] = []
+    for value in values:
+        number = plain_int(value)
+        if number is None:
+            return short_repr(value)
+        numbers.append(number & _U64)
+    return numbers
+
+
+def _bytes(structure: object) -> bytes | None:
+    if isinstance(structure, memoryview):  # not subclassable
+        return structure.tobytes()
+    if type(structure) is bytearray:
+        return bytes(structure)
+    if isinstance(structure, bytes):
+        return bytes.__getitem__(structure, slice(None))  # a copy, the subclass's code unrun
+    if isinstance(structure, bytearray):
+        return bytes(bytearray.__getitem__(structure, slice(None)))
+    return None
 
 
 def _report(kernel: WorkLoop, client: IOUserClient, reference: str, message: str) -> None:

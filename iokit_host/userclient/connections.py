@@ -10,8 +10,11 @@ until its provider goes, but no user client may outlive its connection here.
 
 from __future__ import annotations
 
+import functools
+import inspect
+from collections.abc import Callable
 from dataclasses import dataclass
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Concatenate, ParamSpec, TypeVar
 
 from iokit_sdk.memory import IOBufferMemoryDescriptor
 from iokit_sdk.returns import IOReturn
@@ -19,6 +22,7 @@ from iokit_sdk.userclient import IOUserClient, OwningTask
 
 from iokit_host.errors import Diagnostic, Severity
 from iokit_host.kernel.driver_calls import DriverFault, service_name
+from iokit_host.kernel.driver_results import plain_int
 from iokit_host.userclient.calls import CallRequest, CallResult, call_method
 from iokit_host.userclient.opening import (
     check_entitlements,
@@ -34,6 +38,9 @@ if TYPE_CHECKING:
 
 __all__ = ["Connection", "UserClients"]
 
+P = ParamSpec("P")
+R = TypeVar("R")
+
 
 @dataclass(eq=False, slots=True)
 class Connection:
@@ -44,6 +51,20 @@ class Connection:
     task: OwningTask
     type: int
     closed: bool = False
+
+
+def _armed(method: Callable[Concatenate[UserClients, P], R],
+           ) -> Callable[Concatenate[UserClients, P], R]:
+    """Run ``method`` in a watchdog armed period, as the kernel's work loop runs (a no-op
+    inside the running kernel's own): a client's driver call that blocks is interrupted
+    and a driver's own KeyboardInterrupt told from Ctrl-C also when the API is used
+    directly (an embedding program, a test)."""
+    def armed(self: UserClients, /, *args: P.args, **kwargs: P.kwargs) -> R:
+        with self.kernel.driver_calls.watchdog.armed():
+            return method(self, *args, **kwargs)
+
+    functools.update_wrapper(armed, method)
+    return armed
 
 
 class UserClients:
@@ -60,6 +81,7 @@ class UserClients:
     def connections(self) -> tuple[Connection, ...]:
         return tuple(self._open.values())
 
+    @_armed
     def open(self, service: IOService, task: OwningTask, type: int) -> Connection | int:
         """``IOServiceOpen``: the connection, or the IOReturn that refused it."""
         kernel = self.kernel
@@ -79,7 +101,8 @@ class UserClients:
 
     def _claim(self, connection: Connection) -> int:
         """The single-owner open of an exclusive client's provider."""
-        if not connection.client.exclusive:
+        # Read as stored: a driver's class may make it a property, whose code would run here.
+        if inspect.getattr_static(connection.client, "exclusive", False) is not True:
             return IOReturn.SUCCESS
         holder = self._exclusive.get(id(connection.service))
         if holder is not None and not holder.closed and not holder.client.is_inactive():
@@ -87,11 +110,13 @@ class UserClients:
         self._exclusive[id(connection.service)] = connection
         return IOReturn.SUCCESS
 
+    @_armed
     def call(self, connection: Connection, request: CallRequest) -> CallResult:
         if connection.closed:
             return CallResult(IOReturn.NOT_OPEN)
         return call_method(self.kernel, connection.client, connection.task, request)
 
+    @_armed
     def memory(self, connection: Connection, type: int) -> IOBufferMemoryDescriptor | int:
         """``IOConnectMapMemory``: the client's ``client_memory_for_type(type)``, when it is
         memory a program can map; else the IOReturn (a driver fault is
@@ -102,12 +127,14 @@ class UserClients:
         if isinstance(made, DriverFault):
             self._check(connection, made, "client_memory_for_type")
             return IOReturn.INTERNAL_ERROR
-        if isinstance(made, int) and not isinstance(made, bool):
-            return made & 0xFFFFFFFF if made != IOReturn.SUCCESS else IOReturn.BAD_ARGUMENT
+        code = plain_int(made)  # the driver's value: an int subclass's own methods never run
+        if code is not None:
+            return code & 0xFFFFFFFF if code != IOReturn.SUCCESS else IOReturn.BAD_ARGUMENT
         if not isinstance(made, IOBufferMemoryDescriptor) or made.released:
             return IOReturn.BAD_ARGUMENT
         return made if made.path is not None else IOReturn.UNSUPPORTED
 
+    @_armed
     def close(self, connection: Connection) -> int:
         """``IOServiceClose``: ``client_close`` once; a second close is ignored."""
         if connection.closed:
@@ -116,6 +143,7 @@ class UserClients:
         self._close_client(connection)
         return IOReturn.SUCCESS
 
+    @_armed
     def died(self, connection: Connection) -> None:
         """The owning process is gone: ``client_died``, then the close."""
         if connection.closed:

@@ -25,11 +25,16 @@ from pathlib import Path
 from typing import Any
 
 from iokit_host.errors import Diagnostic, IOKitError, Severity
+from iokit_host.input_file import read_input_file
 
 __all__ = ["EntitlementPolicy", "EntitlementPolicyError", "Grant", "read_policy"]
 
 Report = Callable[[Diagnostic], None]
 _IDS = {"uids": (pwd.getpwnam, "pw_uid"), "gids": (grp.getgrnam, "gr_gid")}
+
+
+#: Largest policy file read: a policy naming every user of a large site is well under it.
+MAX_POLICY_BYTES = 16 << 20
 
 
 class EntitlementPolicyError(IOKitError):
@@ -70,10 +75,17 @@ def read_policy(path: str | Path, report: Report) -> EntitlementPolicy:
     """
     file = str(path)
     try:
-        data = tomllib.loads(Path(path).read_text(encoding="utf-8"))
-    except (OSError, UnicodeDecodeError, tomllib.TOMLDecodeError, RecursionError,
-            ValueError) as error:
-        raise EntitlementPolicyError(f"cannot read the entitlement policy: {error}", file=file,
+        # Opened without waiting: a FIFO nobody writes to would block the kernel's start
+        # in open(), where even SIGTERM only restarts the wait.
+        text = read_input_file(path, limit=MAX_POLICY_BYTES).decode("utf-8-sig")
+        data = tomllib.loads(text)
+    except RecursionError:
+        raise EntitlementPolicyError(
+            "cannot read the entitlement policy: its arrays or tables nest too deep to parse",
+            file=file, hint="a UTF-8 TOML file of [entitlements.\"NAME\"] tables") from None
+    except (OSError, UnicodeDecodeError, tomllib.TOMLDecodeError, ValueError) as error:
+        reason = error.strerror if isinstance(error, OSError) and error.strerror else error
+        raise EntitlementPolicyError(f"cannot read the entitlement policy: {reason}", file=file,
                                      hint="a UTF-8 TOML file of [entitlements.\"NAME\"] tables"
                                      ) from error
     table = data.get("entitlements", {})

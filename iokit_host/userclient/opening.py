@@ -37,6 +37,7 @@ from iokit_sdk.userclient import (
 
 from iokit_host.errors import Diagnostic, Severity
 from iokit_host.kernel.driver_calls import DriverFault, service_name
+from iokit_host.kernel.driver_results import plain_int, short_repr
 
 if TYPE_CHECKING:
     from iokit_sdk.service import IOService
@@ -63,10 +64,11 @@ def make_user_client(kernel: WorkLoop, service: IOService, task: OwningTask,
         return _from_class(kernel, service)
     if isinstance(made, IOUserClient):
         return made
-    if isinstance(made, int) and not isinstance(made, bool) and made != IOReturn.SUCCESS:
-        return made & 0xFFFFFFFF
+    code = plain_int(made)  # the driver's value: an int subclass's own methods never run
+    if code is not None and code != IOReturn.SUCCESS:
+        return code & 0xFFFFFFFF
     _report(kernel, service, "user-client-new-invalid",
-            f"new_user_client of {service_name(service)} returned {made!r}, not an "
+            f"new_user_client of {service_name(service)} returned {short_repr(made)}, not an "
             "IOUserClient or an IOReturn code")
     return IOReturn.INTERNAL_ERROR
 

@@ -17,7 +17,8 @@ from types import MappingProxyType
 from typing import Any, ClassVar
 
 from iokit_sdk.keys import SERVICE_PLANE
-from iokit_sdk.values import SCALAR_TYPES, PropertyValue, check_value
+from iokit_sdk.plain import plain_value
+from iokit_sdk.values import SCALAR_TYPES, PropertyValue
 
 __all__ = ["IORegistryEntry"]
 
@@ -48,7 +49,7 @@ class IORegistryEntry:
 
     def __init_subclass__(cls, **kwargs: Any) -> None:
         super().__init_subclass__(**kwargs)
-        name = cls.__dict__.get("iokit_class_name", cls.__name__)
+        name = _text(cls.__dict__.get("iokit_class_name", cls.__name__), "iokit_class_name")
         cls.iokit_class_name = name
         parent_chain = next(
             (b.class_chain for b in cls.__mro__[1:] if issubclass(b, IORegistryEntry)), ()
@@ -68,8 +69,8 @@ class IORegistryEntry:
         if properties:
             for key, value in properties.items():
                 self.set_property(key, value)
-        self._name = name
-        self._location = location
+        self._name = None if name is None else _text(name, "name")
+        self._location = None if location is None else _text(location, "location")
         self._plane_naming: dict[str, tuple[str | None, str | None]] | None = None
         # Per plane, parents and children in attach order; two maps rather than one of pairs,
         # so a leaf (most of a registry: every driver) carries no empty child list.
@@ -89,17 +90,27 @@ class IORegistryEntry:
 
     # -- properties ----------------------------------------------------------------------
     def get_property(self, key: str, default: Any = None) -> Any:
-        return self._props.get(key, default)
+        """The property's value; a container comes as a copy (changing it changes nothing:
+        ``set_property`` does), so no driver changes a value in place behind the registry's
+        checks (made to contain itself, or an object no reader knows)."""
+        value = self._props.get(key, default)
+        if type(value) in SCALAR_TYPES or value is default:
+            return value
+        return plain_value(value, key)
 
     def has_property(self, key: str) -> bool:
         return key in self._props
 
     def set_property(self, key: str, value: PropertyValue) -> None:
-        """Set one property; ``value`` must be a registry property type (see ``values``)."""
-        if not isinstance(key, str):
-            raise TypeError(f"property keys are strings, not {type(key).__name__}")
+        """Set one property; ``value`` must be a registry property type (see ``values``). The
+        registry keeps a copy made of the built-in types (:func:`~iokit_sdk.plain.plain_value`):
+        changing ``value`` afterwards does not change the property."""
+        if type(key) is not str:
+            if not isinstance(key, str):
+                raise TypeError(f"property keys are strings, not {type(key).__name__}")
+            key = str.__str__(key)
         if type(value) not in SCALAR_TYPES:  # scalars are valid as they are: skip the call
-            check_value(value, key)
+            value = plain_value(value, key)
         self._props[key] = value
 
     def remove_property(self, key: str) -> None:
@@ -131,12 +142,14 @@ class IORegistryEntry:
         return self._location
 
     def set_name(self, name: str, plane: str | None = None) -> None:
+        name = _text(name, "name")
         if plane is None:
             self._name = name
         else:
             self._set_plane_naming(plane, name, None, set_name=True)
 
     def set_location(self, location: str | None, plane: str | None = None) -> None:
+        location = None if location is None else _text(location, "location")
         if plane is None:
             self._location = location
         else:
@@ -200,3 +213,13 @@ class IORegistryEntry:
     def __repr__(self) -> str:
         entry_id = f"0x{self._entry_id:x}" if self._entry_id is not None else "unattached"
         return f"<{self.iokit_class_name} {self.get_name()!r} {entry_id}>"
+
+
+def _text(value: object, what: str) -> str:
+    """A name as the built-in ``str``: a subclass's methods (``__format__``, ``__eq__``) would
+    otherwise run wherever the registry prints or compares it."""
+    if type(value) is str:
+        return value
+    if isinstance(value, str):
+        return str.__str__(value)
+    raise TypeError(f"a registry entry's {what} is a string, not {type(value).__name__}")

@@ -20,6 +20,8 @@ kernel's XML parser treats an ``<integer>`` without a ``size`` attribute.
 Containers nest at most :data:`MAX_VALUE_DEPTH` deep and never contain themselves: values
 read from files are checked where they are read (:func:`check_shape`), values a driver sets
 when it sets them (:func:`check_value`), so everything that walks a value later may recurse.
+What a driver sets is kept as a copy made of the built-in types alone
+(:func:`iokit_sdk.plain.plain_value`).
 """
 
 from __future__ import annotations

@@ -22,7 +22,8 @@ pytestmark = pytest.mark.skipif(not ZERO.exists(), reason="needs /dev/zero")
     ["ioreg", "--machine", "/dev/zero"], ["kextstat", "--kext", "/dev/zero"],
     ["kext", "inspect", "/dev/zero"], ["conformance", "--classes", "/dev/zero", "x.txt"],
     ["conformance", "/dev/zero"], ["machine", "show", "/dev/zero"],
-    ["machine", "import", "/dev/zero", "-o", "x.toml"]])
+    ["machine", "import", "/dev/zero", "-o", "x.toml"],
+    ["kernel", "--entitlements", "/dev/zero"]])
 def test_a_device_is_a_usage_error_naming_it(argv: list[str],
                                              capsys: pytest.CaptureFixture[str]) -> None:
     assert main(argv) == 2

@@ -101,3 +101,30 @@ def test_write_text_raises_output_error_not_os_error(tmp_path: Path) -> None:
     with pytest.raises(OutputError) as raised:
         write_text(tmp_path / "nope" / "x", "text")
     assert raised.value.ref == "output-not-writable"
+
+
+def test_a_fifo_nobody_reads_is_refused_at_once_and_one_read_is_written(tmp_path: Path
+                                                                        ) -> None:
+    # open() waited for a reader: `iokit machine import DUMP -o FIFO` hung forever.
+    import threading
+
+    fifo = tmp_path / "model.toml"
+    os.mkfifo(fifo)
+    caught: list[BaseException] = []
+
+    def write() -> None:
+        try:
+            write_text(fifo, "x = 1\n")
+        except OutputError as error:
+            caught.append(error)
+    writer = threading.Thread(target=write, daemon=True)
+    writer.start()
+    writer.join(timeout=10)
+    assert not writer.is_alive()
+    assert caught and "a FIFO no process reads" in str(caught[0])
+    reader = os.open(fifo, os.O_RDONLY | os.O_NONBLOCK)  # now someone reads it
+    try:
+        write_text(fifo, "x = 1\n")
+        assert os.read(reader, 100) == b"x = 1\n"
+    finally:
+        os.close(reader)

@@ -5,6 +5,7 @@ a crash too."""
 from __future__ import annotations
 
 import os
+import select
 import signal
 
 import pytest
@@ -69,6 +70,49 @@ def test_a_call_past_its_deadline_kills_the_server_and_counts(dext_host):
     crashed = next(d for d in host.diagnostics if d.reference == "dext-client-crashed")
     assert "did not answer start within 0.5 s and was killed" in crashed.message
     assert dexts(host).rows()[0].crashes == 1 and camera_driver(host) is None
+
+
+def test_a_call_the_watchdog_abandons_kills_the_server_so_nothing_waits_on_it_again(dext_host):
+    """The in-process watchdog gives up first (its limit is below the call deadline): the
+    process that still owes the reply is killed and its crash handled at once, so stop, free
+    and every later call fail fast instead of each waiting out the limit, and its server entry
+    does not outlive it."""
+    host = dext_host(mode="start-hang", IOKIT_DEXT_CALL_TIMEOUT="60", IOKIT_DRIVER_TIMEOUT="0.3")
+    codes = _codes(host)
+    assert codes.count("driver-call-timeout") == 1  # start alone, not stop and free after it
+    crashed = next(d for d in host.diagnostics if d.reference == "dext-client-crashed")
+    assert "did not answer start before the kernel abandoned the call" in crashed.message
+    row, = dexts(host).rows()
+    assert (row.crashes, row.pid) == (1, None) and camera_driver(host) is None
+    assert not [s for s in host.kernel.services() if s.iokit_class_name == "IOUserServer"
+                and DEXT_ID in s.get_name()]
+
+
+def test_a_server_writing_garbage_on_its_channel_is_killed_at_once_and_counted(dext_host):
+    """An unreadable frame is a protocol violation, not an exit: the kernel kills the process
+    rather than waiting for it to exit on its own (it never would); no watchdog or deadline
+    is needed to end the call."""
+    host = dext_host(mode="start-garbage", IOKIT_DEXT_CALL_TIMEOUT="60", IOKIT_DRIVER_TIMEOUT="60")
+    crashed = next(d for d in host.diagnostics if d.reference == "dext-client-crashed")
+    assert "wrote an unreadable message during start" in crashed.message
+    assert "driver-call-timeout" not in _codes(host)
+    assert dexts(host).rows()[0].crashes == 1 and camera_driver(host) is None
+
+
+def test_what_a_server_forked_goes_with_it(dext_host):
+    """A driver process leads a process group: a child it forked (ignoring SIGTERM) is
+    killed with it when it crashes, instead of running on without a kernel."""
+    host = dext_host(mode="start-fork")
+    child = camera_driver(host).get_property("ChildPid")
+    watch = os.pidfd_open(child)
+    try:
+        _kill_and_notice(host, dexts(host).rows()[0].pid)
+        assert select.select([watch], [], [], EXIT_WAIT_S)[0] == [watch]  # it exited
+    finally:
+        os.close(watch)
+        if pid_alive(child):  # not left behind when the test fails
+            os.kill(child, signal.SIGKILL)
+    assert not pid_alive(child)
 
 
 def test_a_server_that_never_checks_in_is_killed_and_counted(dext_host):

@@ -194,6 +194,19 @@ def test_deep_chain_does_not_recurse(registry: IORegistry, make: Maker) -> None:
     assert len(list(iter_text_lines(registry, IoregOptions(state=False)))) == 3001
 
 
+def test_guides_deeper_than_a_machine_word_show_every_sibling_still_to_come(
+        registry: IORegistry, make: Maker) -> None:
+    # Each level has a second child printed after the first's whole subtree: every column of
+    # the deepest line but Root's is a "| ", well past the 64 a machine word of bits holds.
+    node = None
+    for _ in range(100):
+        first = make(node, name="A")
+        make(node, name="B")
+        node = first
+    deepest = max(iter_text_lines(registry, IoregOptions(state=False)), key=len)
+    assert deepest == "  " + "| " * 99 + "+-o A  <class IOService>"
+
+
 trees = st.recursive(st.just([]), lambda kids: st.lists(kids, max_size=3), max_leaves=12)
 
 

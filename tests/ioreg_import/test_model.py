@@ -28,3 +28,21 @@ def test_a_reprint_under_a_dropped_entry_names_no_missing_parent() -> None:
     (a,) = model.root.children
     assert a.planes == ()  # 'Other' is not in the model, so it is no parent of A
     assert check_model(model).attachments == 0  # the model builds
+
+
+def test_a_class_chain_naming_a_class_twice_costs_only_the_closing_link() -> None:
+    # A : B : A in one chain stopped the whole boot ("class ancestry of
+    # IOPlatformExpertDevice loops through A", no file named).
+    from iokit_host.host import IOKitHost
+
+    model = parse_dump("""\
++-o Root  <class IORegistryEntry, id 0x100000100, retain 10>
+  +-o Mac  <class IORegistryEntry:IOService:A:B:A:IOPlatformExpertDevice, id 0x100000110, registered, retain 4>
+    +-o X  <class IORegistryEntry:IOService:B:A:Widget, id 0x100000111, registered, retain 4>
+""", source="d.txt")
+    (warning,) = model.diagnostics
+    assert warning.reference == "ioreg-dump-bad-class-chain" and warning.file == "d.txt"
+    assert warning.key == "line 2"
+    host = IOKitHost(model, kexts=[]).boot()
+    widget = host.find("X")
+    assert widget is not None and widget.meta_cast("A") and widget.meta_cast("IOService")

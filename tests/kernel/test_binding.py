@@ -28,8 +28,7 @@ def _drivers(journal: Journal, fail_start: set[str] = frozenset(),  # type: igno
             journal.add("start", self, provider)
             return name not in fail_start
 
-        return type(name, (IOService,), {"probe": probe, "start": start,
-                                         "get_name": lambda self, plane=None: name})
+        return type(name, (IOService,), {"probe": probe, "start": start})
 
     return {name: make(name) for name in ("A", "B", "C")}
 

@@ -3,6 +3,7 @@ driver in every phase leaving the boot finished with the rightful driver bound."
 
 from __future__ import annotations
 
+import signal
 import sys
 import types
 from collections.abc import Iterator
@@ -47,6 +48,43 @@ def test_ctrl_c_is_never_a_drivers_fault(error: BaseException) -> None:
 
     with pytest.raises(type(error)):
         _calls().call(driver)
+
+
+def test_a_drivers_own_keyboard_interrupt_is_its_fault_where_sigint_cannot_raise_it() -> None:
+    """The running kernel turns SIGINT into a stop request, so a KeyboardInterrupt out of a
+    driver is the driver's own raise: it must not stop the kernel every program uses."""
+    def driver() -> None:
+        raise KeyboardInterrupt
+
+    previous = signal.signal(signal.SIGINT, lambda signum, frame: None)
+    try:
+        fault = _calls().call(driver)
+    finally:
+        signal.signal(signal.SIGINT, previous)
+    assert isinstance(fault, DriverFault) and isinstance(fault.error, KeyboardInterrupt)
+
+
+def test_in_an_armed_period_only_a_sigint_that_came_is_ctrl_c() -> None:
+    """Under Python's default handler the armed watchdog notes real SIGINTs: a driver raising
+    KeyboardInterrupt itself is at fault, a real Ctrl-C during its call still stops the
+    command, and the default handler is back afterwards."""
+    calls = DriverCalls(Watchdog(60.0))
+
+    def raises() -> None:
+        raise KeyboardInterrupt
+
+    def interrupted() -> None:
+        signal.raise_signal(signal.SIGINT)
+
+    assert signal.getsignal(signal.SIGINT) is signal.default_int_handler
+    try:
+        with calls.watchdog.armed():
+            assert isinstance(calls.call(raises), DriverFault)
+            with pytest.raises(KeyboardInterrupt):
+                calls.call(interrupted)
+    finally:
+        calls.watchdog.close()
+    assert signal.getsignal(signal.SIGINT) is signal.default_int_handler
 
 
 def test_results_and_arguments_pass_through() -> None:

@@ -3,11 +3,12 @@
 from __future__ import annotations
 
 import pytest
+from hostilekit import HostileInt, HostileObject, HostileStr
 from hostkit import kext, make_host, personality, wifi_nub
 from iokit_sdk import IOService
 
 from iokit_host.kernel.driver_calls import DriverCalls
-from iokit_host.kernel.driver_results import read_score, read_success, short_repr
+from iokit_host.kernel.driver_results import plain_int, read_score, read_success, short_repr
 from iokit_host.kernel.watchdog import Watchdog
 
 
@@ -68,6 +69,18 @@ def test_short_repr_is_bounded() -> None:
     assert short_repr(10**5000) == "an integer of 16610 bits"
     assert len(short_repr("x" * 10_000)) < 80
     assert len(short_repr(list(range(10_000)))) < 80
+
+
+def test_short_repr_and_plain_int_run_none_of_the_drivers_code() -> None:
+    """Every method of these values raises SystemExit: reading them must call none."""
+    assert short_repr(HostileObject()) == "<HostileObject object>"
+    assert short_repr(HostileStr("x")) == "<HostileStr object>"
+    assert short_repr([1, HostileInt(2)]) == "<list of 2 items>"
+    assert short_repr({"key": [HostileObject()]}) == "<dict of 1 items>"
+    assert short_repr([10**5000]) == "<list>"  # past the interpreter's digit limit
+    assert short_repr({"a": [1, "b"]}) == "{'a': [1, 'b']}"
+    assert plain_int(HostileInt(7)) == 7 and type(plain_int(HostileInt(7))) is int
+    assert plain_int(True) is None and plain_int(HostileObject()) is None
 
 
 def test_init_returning_none_still_starts_the_driver_and_names_it() -> None:

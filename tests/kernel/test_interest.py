@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from hostkit import make_host, wifi_nub
+from hostkit import driven_watchdog, make_host, wifi_nub
 from iokit_sdk import IOService
 from iokit_sdk.messages import kIOMessageServiceIsTerminated
 
@@ -56,3 +56,27 @@ def test_a_raising_handler_is_reported_and_the_others_are_told() -> None:
     assert heard == [0x44]
     assert [d.reference for d in host.diagnostics] == ["notification-handler-raised"]
     assert "listener broke" in host.diagnostics[0].message
+
+
+def test_a_handler_that_hangs_is_abandoned_once_and_no_longer_told() -> None:
+    """Every later message would cost the limit again: the hung handler's notifier goes, as
+    a dext that hangs is killed, and the other handlers are still told."""
+    host = make_host([wifi_nub()], []).boot()
+    clock = driven_watchdog(host)
+    device = host.find("pci14e4,4331")
+    hung: list[int] = []
+    heard: list[int] = []
+
+    def hangs(message_type: int, service: IOService, argument: Any) -> None:
+        hung.append(message_type)
+        while True:
+            clock.advance(0.01)
+
+    device.register_interest(hangs)
+    device.register_interest(lambda t, s, a: heard.append(t))
+    device.message_clients(0x44)
+    device.message_clients(0x45)
+    assert hung == [0x44] and heard == [0x44, 0x45]
+    (timeout,) = host.diagnostics
+    assert timeout.reference == "driver-call-timeout"
+    assert "its notifier was removed" in (timeout.hint or "")

@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
-from hostkit import kext, make_host, personality, wifi_nub
+import pytest
+from hostilekit import HostileBytes, HostileInt, HostileStr
+from hostkit import BCM_VENDOR, driven_watchdog, kext, make_host, personality, wifi_nub
 from iokit_sdk import IOService, hookimpl
 
 
@@ -108,6 +110,42 @@ def test_a_notifier_installed_after_boot_is_called_for_later_nubs() -> None:
                                       lambda service: seen.append(service.get_name()))
     host.plug(IOService(name="late"), host.find("pci14e4,4331"))
     assert seen == ["late"]
+
+
+def test_a_drivers_matching_values_are_kept_as_built_in_values() -> None:
+    """Every later matching pass reads a notifier's dictionary: a driver's str or int
+    subclass in it would run its __hash__/__eq__ in each, so a copy of built-in values is
+    kept, and what is no property value is refused to the driver when it installs."""
+    host = make_host([wifi_nub(), wifi_nub(location="1")], [])
+    seen: list[str] = []
+    host.kernel.notifications.install(
+        HostileStr("publish"), {"IOProviderClass": HostileStr("IOPCIDevice"),
+                                "IOPropertyMatch": {"vendor-id": HostileBytes(BCM_VENDOR)}},
+        lambda s: seen.append(s.get_location() or ""), priority=HostileInt(1))
+    with pytest.raises(TypeError):
+        host.kernel.notifications.install("publish", {"IOProviderClass": object()}, print)
+    host.boot()
+    assert seen == ["0", "1"] and host.diagnostics == []
+
+
+def test_a_handler_that_hangs_is_abandoned_once_and_its_notifier_removed() -> None:
+    """A hung handler costs the limit once, not once for every later service."""
+    host = make_host([wifi_nub(), wifi_nub(location="1")], [])
+    clock = driven_watchdog(host)
+    calls: list[str] = []
+
+    def hangs(service: IOService) -> None:
+        calls.append(service.get_location() or "")
+        while True:
+            clock.advance(0.01)
+
+    host.kernel.notifications.install("publish", {"IOProviderClass": "IOPCIDevice"}, hangs)
+    host.boot()
+    assert calls == ["0"]  # abandoned, then removed: never called for "1"
+    (timeout,) = host.diagnostics
+    assert timeout.reference == "driver-call-timeout"
+    assert "test_notifications.test_a_handler_that_hangs" in timeout.message  # its module
+    assert "its notifier was removed" in (timeout.hint or "")
 
 
 def test_a_raising_handler_is_reported_and_the_others_and_the_boot_go_on() -> None:

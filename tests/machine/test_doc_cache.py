@@ -141,6 +141,19 @@ def test_any_cache_file_content_gives_the_model_of_the_text(
     assert _nubs(path) == expected
 
 
+def test_a_cache_file_damaged_on_disk_but_still_json_is_not_served(
+        cache_dir: Path, tmp_path: Path) -> None:
+    # A flipped byte inside a name keeps the file JSON and its header intact: what the text
+    # says must still come back, not the damaged copy.
+    path = tmp_path / "model.toml"
+    path.write_text(_model_text(), encoding="utf-8")
+    expected = _nubs(path)
+    (cached,) = cache_dir.glob("machine-*.json")
+    cached.write_bytes(cached.read_bytes().replace(b'"N7"', b'"N8"', 1))
+    assert _nubs(path) == expected
+    assert b'"N7"' in cached.read_bytes()  # and the damaged copy was rewritten
+
+
 def test_only_the_most_recently_written_models_are_kept(cache_dir: Path, tmp_path: Path) -> None:
     paths = []
     for index in range(MAX_FILES + 5):

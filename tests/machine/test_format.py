@@ -373,3 +373,48 @@ def test_a_second_parent_above_a_nub_is_a_legal_dag() -> None:
     text = LINKED.format(b_links="", d_links='planes = [{ plane = "IOService", parent = "a" }]')
     model = parse(text)
     assert [link.parent for _, n in model.nubs() for link in n.planes] == ["a"]
+
+
+# -- long class ancestries and many entries: a diagnostic (or the model) at once, never a hang --
+
+def classes_text(names: list[tuple[str, str]]) -> str:
+    return ("[classes]\n" + "".join(f'{name} = "{superclass}"\n' for name, superclass in names)
+            + '[[nub]]\nid = "pe"\nclass = "IOPlatformExpertDevice"\n'
+            + '[[nub]]\nparent = "pe"\nclass = "C0"\n')
+
+
+@pytest.mark.parametrize("backwards", [False, True])
+def test_a_class_ancestry_100000_long_is_refused_naming_its_ends(backwards: bool) -> None:
+    # Each class was walked to the end of its chain, and the chain searched as a list: a
+    # chain this long took minutes, and booting it would synthesise 100,000 classes.
+    names = [(f"C{i}", f"C{i + 1}") for i in range(100_000)] + [("C100000", "IOService")]
+    error = error_for(classes_text(names[::-1] if backwards else names))
+    assert error.ref == "machine-model-too-deep"
+    assert error.diagnostic.key is not None and error.diagnostic.key.startswith("classes.C")
+    assert "more than 256" in error.diagnostic.message
+    assert len(error.diagnostic.message) < 400
+
+
+def test_a_class_ancestry_of_real_length_is_read() -> None:
+    names = [(f"C{i}", f"C{i + 1}") for i in range(40)] + [("C40", "IOPCIDevice")]
+    assert parse(classes_text(names)).classes["C0"] == "C1"
+
+
+def test_a_class_loop_100000_long_names_a_shortened_loop() -> None:
+    error = error_for(classes_text([(f"C{i}", f"C{(i + 1) % 100_000}")
+                                    for i in range(100_000)]))
+    assert error.ref == "machine-model-class-loop"
+    assert "C0 -> C1 -> " in error.diagnostic.message and "more) -> " in error.diagnostic.message
+    assert error.diagnostic.message.endswith("-> C0")
+    assert len(error.diagnostic.message) < 400
+
+
+def test_twenty_thousand_entries_chained_in_a_plane_read() -> None:
+    # The ids were gathered again for every entry: 20,000 entries took a minute.
+    parts = ['[[nub]]\nid = "pe"\nclass = "IOPlatformExpertDevice"\n']
+    parts += [f'[[entry]]\nid = "e{i}"\nclass = "IOService"\nplanes = [{{ plane = '
+              f'"IODeviceTree"{f", parent = {chr(34)}e{i - 1}{chr(34)}" if i else ""} }}]\n'
+              for i in range(20_000)]
+    model = parse("".join(parts))
+    assert len(model.entries) == 20_000
+    assert model.entries[-1].planes[0].parent == "e19998"

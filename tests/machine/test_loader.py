@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 from pathlib import Path
 
 import pytest
@@ -76,3 +77,15 @@ def test_a_pasted_dump_after_a_prompt_line_is_still_a_dump(tmp_path: Path) -> No
     with pytest.raises(IOKitError) as caught:
         load_machine(str(path), strict=True)
     assert caught.value.ref == "ioreg-dump-invalid"
+
+
+def test_a_folder_or_a_pipe_given_as_machine_says_what_it_is(tmp_path: Path) -> None:
+    # Both were "no machine-model file at PATH", though something was there.
+    fifo = tmp_path / "m.fifo"
+    os.mkfifo(fifo)
+    for where, what in ((tmp_path, "is a folder"), (fifo, "is a pipe")):
+        with pytest.raises(MachineModelError) as caught:
+            load_machine(str(where))
+        assert caught.value.diagnostic.reference == "machine-model-not-found"
+        assert caught.value.diagnostic.file == str(where)
+        assert what in caught.value.diagnostic.message

@@ -54,3 +54,35 @@ def test_a_damaged_zip_is_refused_by_name(tmp_path: Path) -> None:
     with pytest.raises(MachineModelError) as caught:
         load_machine(path)
     assert caught.value.diagnostic.reference == "machine-zip-unreadable"
+
+
+def _damage_first_member(path: Path) -> Path:
+    """Flip bytes inside the first member's compressed data (a bad deflate stream or CRC)."""
+    data = bytearray(path.read_bytes())
+    with zipfile.ZipFile(path) as archive:
+        first = archive.infolist()[0]
+    start = first.header_offset + 30 + len(first.filename.encode())
+    for offset in range(start + 2, start + min(first.compress_size, 40), 3):
+        data[offset] ^= 0xFF
+    path.write_bytes(bytes(data))
+    return path
+
+
+def test_a_damaged_member_costs_only_itself(tmp_path: Path) -> None:
+    # A bad deflate stream was a zlib.error: "iokit: internal error", and no other member read.
+    path = _damage_first_member(_zip(tmp_path / "two.zip", {
+        "Mac-1.ioreg": archive_bytes(small_machine()), "IOReg.txt": DUMP.encode()}))
+    model = load_machine(path)
+    assert model.source == f"{path}:IOReg.txt"
+    (warning,) = model.diagnostics
+    assert warning.reference == "machine-zip-member-unreadable"
+    assert warning.key == "Mac-1.ioreg" and warning.file == str(path)
+
+
+def test_a_zip_whose_only_registry_is_damaged_says_why(tmp_path: Path) -> None:
+    path = _damage_first_member(_zip(tmp_path / "one.zip", {"IOReg.txt": DUMP.encode() * 50}))
+    with pytest.raises(MachineModelError) as caught:
+        load_machine(path)
+    assert caught.value.diagnostic.reference == "machine-zip-unreadable"
+    assert "IOReg.txt: " in caught.value.diagnostic.message
+    assert "internal error" not in caught.value.diagnostic.message

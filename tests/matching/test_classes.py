@@ -5,7 +5,13 @@ from __future__ import annotations
 import pytest
 from iokit_sdk import IOService
 
-from iokit_host.matching.classes import ClassRegistry, DuplicateClassError, UnknownClassError
+from iokit_host.matching.classes import (
+    MAX_CLASS_DEPTH,
+    ClassRegistry,
+    DuplicateClassError,
+    UnknownClassError,
+    acyclic_ancestry,
+)
 
 
 def test_standard_family_class_casts_to_its_ancestors() -> None:
@@ -46,6 +52,18 @@ def test_ancestry_loop_is_reported_not_followed_forever() -> None:
         classes.resolve("A")
 
 
+def test_a_recorded_ancestry_100000_long_resolves_to_a_bounded_chain() -> None:
+    # A damaged archive or dump records chains the model reader never sees; each synthesised
+    # class holds its whole chain, so 100,000 of them took memory quadratic in the length.
+    classes = ClassRegistry()
+    classes.use_machine({f"C{i}": f"C{i + 1}" for i in range(100_000)}, {})
+    nub = classes.resolve("C0", default_super="IOService")()
+    assert nub.meta_cast("C1") and nub.meta_cast("IOService")
+    assert len(nub.class_chain) <= MAX_CLASS_DEPTH
+    assert not classes.ancestry_known("C0")  # the links past the bound were assumed
+    assert len(classes.chain("C5")) <= MAX_CLASS_DEPTH
+
+
 def test_kext_with_a_colliding_class_registers_none_of_its_classes() -> None:
     class Fresh(IOService):
         pass
@@ -83,3 +101,10 @@ def test_each_host_has_its_own_synthesised_classes() -> None:
     assert first.is_known("OnlyHere")
     assert not second.is_known("OnlyHere")
     assert first.resolve("IOPCIDevice") is not second.resolve("IOPCIDevice")
+
+
+def test_recorded_links_that_close_a_loop_are_left_out() -> None:
+    kept, refused = acyclic_ancestry([("A", "B"), ("B", "C"), ("C", "A"), ("D", "D"),
+                                      ("A", "Z"), ("E", "B")])
+    assert kept == {"A": "B", "B": "C", "E": "B"}
+    assert refused == [("C", "A"), ("D", "D")]

@@ -5,7 +5,8 @@ from __future__ import annotations
 
 from typing import Any
 
-from iokit_sdk import IOService, hookimpl
+from hostilekit import HostileInt, HostileObject
+from iokit_sdk import IOReturn, IOService, hookimpl
 from powerkit import PMDevice, PowerJournal, add_device, chain, events, power_host
 
 from iokit_host.power.acks import TARDY_CHANGE, TARDY_SET, ack_window_ns
@@ -133,6 +134,25 @@ def test_an_answer_that_is_not_a_number_is_taken_as_an_ack() -> None:
     assert host.sleep().result == "asleep" and host.clock.now_ns() == 0
     (fault,) = events(host, "fault")
     assert "returned 'done', not an integer" in fault.detail
+
+
+def test_answers_are_read_without_running_the_drivers_code() -> None:
+    """An int subclass (an IOReturn member too) is its value; another object is a fault named
+    by its type: its ``__repr__``, ``__eq__`` or ``__bool__`` never runs in the kernel."""
+    host = power_host()
+    enum = add_device(host, None, "Enum")
+    enum.answer = lambda ordinal: IOReturn.SUCCESS
+    counted = add_device(host, None, "Counted")
+    counted.answer = lambda ordinal: HostileInt(5000)  # "within 5 ms", never acknowledged
+    odd = add_device(host, None, "Odd")
+    odd.answer = lambda ordinal: HostileObject()
+    sleep = host.power.request_transition("sleep", "test")
+    host.advance(10_100)
+    assert sleep.done and counted.has_property(TARDY_SET) and not enum.has_property(TARDY_SET)
+    (fault,) = events(host, "fault")
+    assert fault.path is not None and fault.path.endswith("/Odd")
+    assert "returned <HostileObject object>, not an integer" in fault.detail
+    assert host.wake().result == "awake"
 
 
 def test_a_change_asked_for_inside_set_power_state_waits_for_the_change_in_progress() -> None:

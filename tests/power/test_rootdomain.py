@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from hostilekit import HostileInt, HostileObject
 from iokit_sdk.messages import (
     kIOMessageCanSystemSleep,
     kIOMessageSystemHasPoweredOn,
@@ -151,6 +152,26 @@ def test_a_client_that_never_answers_is_counted_as_allowing_after_its_time() -> 
     assert host.clock.now_ns() == 60_000_000_000
     late = events(host, "ack-timeout")
     assert len(late) == 2 and "counted as allowed" in late[0].detail
+
+
+def test_answers_and_refs_of_a_client_are_read_without_running_its_code() -> None:
+    """A client answering a sleep question with an int subclass, and allowing it with a ref of
+    its own class, is read by value and by type: none of its methods run in the kernel."""
+    journal = PowerJournal()
+    host, a = _tree(journal)
+    a.register_priority_sleep_wake_interest()
+
+    def odd(message_type: int, argument: Any) -> Any:
+        if argument is not None:
+            assert a.allow_power_change(HostileObject()) != 0  # answers nothing
+            argument.return_value = 1_000_000
+        return HostileInt(0)
+
+    a.on_message = odd
+    assert host.power.idle_sleep().result == "asleep"
+    assert host.clock.now_ns() == 2_000_000_000  # 1 s asked for twice, as with a plain 0
+    assert any("allow_power_change(<HostileObject object>) answers no open question"
+               in e.detail for e in events(host, "fault"))
 
 
 def test_wake_when_awake_and_sleep_when_asleep_change_nothing() -> None:

@@ -1,13 +1,16 @@
-"""The SDK's registry entry and typed values (``iokit_sdk.entry``, ``iokit_sdk.values``)."""
+"""The SDK's registry entry and typed values (``iokit_sdk.entry``, ``iokit_sdk.values``, and
+``iokit_sdk.plain``, the copy the registry keeps: tested with the checks it mirrors)."""
 
 from __future__ import annotations
 
 import pickle
 
 import pytest
+from hostilekit import HostileInt, HostileStr
 from hypothesis import given
 from hypothesis import strategies as st
 from iokit_sdk.entry import IORegistryEntry
+from iokit_sdk.plain import plain_value
 from iokit_sdk.service import IOService
 from iokit_sdk.values import (
     MAX_VALUE_DEPTH,
@@ -150,7 +153,7 @@ def _cyclic() -> object:
 def test_values_at_the_limit_are_accepted_everywhere(make: object) -> None:
     value = _nested(MAX_VALUE_DEPTH, make)
     entry = IORegistryEntry({"v": value})
-    assert entry.get_property("v") is value
+    assert entry.get_property("v") == value  # a copy (test_a_driver_changing_a_value...)
     assert values_equal(value, _nested(MAX_VALUE_DEPTH, make))
     assert equality_key(value) == equality_key(_nested(MAX_VALUE_DEPTH, make))
 
@@ -169,11 +172,52 @@ def test_deeper_values_are_refused_with_the_path_and_depth(depth: int) -> None:
             walk(value)
 
 
+def test_a_driver_changing_a_value_after_setting_it_does_not_change_the_registry() -> None:
+    """The registry keeps a copy and hands out copies: a list the driver goes on appending to
+    (itself, an object no reader knows) leaves the property as it was set, so every reader
+    may recurse."""
+    entry = IORegistryEntry()
+    listed: list[object] = [1, {"k": [2]}]
+    table: dict[str, object] = {"a": (1, frozenset({3}))}
+    entry.set_property("List", listed)
+    entry.set_property("Table", table)
+    listed.append(listed)
+    listed[1]["k"].append(object())  # type: ignore[index]
+    table["self"] = table
+    assert entry.get_property("List") == [1, {"k": [2]}]
+    assert entry.get_property("Table") == {"a": (1, frozenset({3}))}
+    read = entry.get_property("List")  # and what it reads back is a copy too
+    read.append(read)
+    read[1]["k"].append(object())
+    assert entry.get_property("List") == [1, {"k": [2]}]
+    assert type(entry.get_property("Table")["a"]) is tuple
+    check_value(entry.properties)  # every reader's precondition
+
+
+def test_subclasses_of_the_value_types_are_kept_as_the_built_in_value() -> None:
+    """A driver's ``str``, ``int`` or ``OSNumber`` subclass is stored as the value beneath,
+    so none of its methods (``__format__``, ``__int__``, ``__hash__``) runs in a reader."""
+
+    class Wide(OSNumber):
+        pass
+
+    entry = IORegistryEntry()
+    entry.set_property(HostileStr("Key"), [HostileStr("text"), HostileInt(7)])
+    entry.set_property("Width", Wide(5, 16))
+    (key, value), width = next(iter(entry.properties.items())), entry.get_property("Width")
+    assert type(key) is str and [type(v) for v in value] == [str, int] and value == ["text", 7]
+    assert type(width) is OSNumber and (width, width.bits) == (5, 16)
+    assert plain_value((HostileInt(1), [b"x"])) == (1, [b"x"])
+
+
 def test_a_value_containing_itself_is_refused_as_a_cycle() -> None:
     with pytest.raises(PropertyShapeError) as caught:
         check_value(_cyclic(), "v")
     assert caught.value.path == "v[1].a[0]"
     assert "cycle" in str(caught.value)
+    with pytest.raises(PropertyShapeError) as copied:
+        plain_value(_cyclic(), "v")
+    assert (copied.value.path, copied.value.reason) == ("v[1].a[0]", caught.value.reason)
     with pytest.raises(PropertyShapeError):
         equality_key(_cyclic())
 
@@ -185,6 +229,11 @@ def test_a_value_sharing_one_container_into_a_huge_tree_is_refused() -> None:
     with pytest.raises(PropertyShapeError) as caught:
         check_shape(value, "v")
     assert f"more than {MAX_VALUE_ITEMS} items" in str(caught.value)
+    flat = list(range(1000))
+    for shared in (value, [flat] * 300):  # nested, and flat lists copied in one loop each
+        with pytest.raises(PropertyShapeError) as copied:
+            plain_value(shared, "v")
+        assert f"more than {MAX_VALUE_ITEMS} items" in str(copied.value)
 
 
 def test_shape_checks_accept_any_leaf_while_value_checks_do_not() -> None:

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import itertools
+
 import pytest
 from iokit_sdk.entry import IORegistryEntry
 from iokit_sdk.service import IOService
@@ -187,3 +189,21 @@ def test_a_driver_closing_a_loop_fails_its_start_and_the_boot_goes_on() -> None:
     assert nub.get_parent_entry("IOService") is host.registry.plane_root("IOService")
     # root, platform, nub, IOResources, and the kernel's IOPMrootDomain with its IORootParent
     assert sum(1 for _ in host.registry.walk("IOService")) == 6
+
+
+def test_rooted_entries_are_forgotten_when_a_link_above_them_goes() -> None:
+    # is_rooted remembers entries found linked up to the root, so that registering each nub
+    # of a chain 100,000 deep is linear; a detach must make the memory stale.
+    registry = IORegistry()
+    chain = [IORegistryEntry(name=f"n{i}") for i in range(2000)]
+    registry.attach(chain[0], registry.root, "IOService")
+    for parent, child in itertools.pairwise(chain):
+        registry.attach(child, parent, "IOService")
+    assert all(registry.is_rooted(entry, "IOService") for entry in chain)
+    registry.detach(chain[1000], chain[999], "IOService")
+    assert registry.is_rooted(chain[999], "IOService")
+    assert not registry.is_rooted(chain[1000], "IOService")
+    assert not registry.is_rooted(chain[-1], "IOService")
+    assert not registry.is_rooted(chain[-1], "IODeviceTree")
+    registry.attach(chain[1000], chain[0], "IOService")
+    assert registry.is_rooted(chain[-1], "IOService")

@@ -109,3 +109,63 @@ def test_an_event_the_socket_cannot_carry_costs_only_itself(kernel_factory: Kern
     assert "internal error" not in applied.stderr
     assert applied.stdout.splitlines() == [
         "[t=0ns] plugged IOService:/AppleACPIPlatformExpert/SMC3@7: no driver"]
+
+
+def test_an_event_nested_too_deep_costs_only_itself(kernel_factory: KernelFactory,
+                                                    tmp_path: Path) -> None:
+    # One table past the value limits made `iokit event` refuse the whole scenario, where
+    # `iokit boot --events` loses only that event.
+    kernel = kernel_factory.start()
+    scenario = tmp_path / "plug.toml"
+    deep = "[" * 200 + "]" * 200
+    scenario.write_text(textwrap.dedent(f"""\
+        [[event]]
+        action = "publish"
+        resource = "Before"
+
+        [[event]]
+        action = "plug"
+        parent = "AppleACPIPlatformExpert"
+        [event.nub]
+        class = "IOACPIPlatformDevice"
+        name = "Deep"
+        [event.nub.properties]
+        x = {deep}
+
+        [[event]]
+        action = "plug"
+        parent = "AppleACPIPlatformExpert"
+        [event.nub]
+        class = "IOACPIPlatformDevice"
+        name = "SMC4"
+        location = "8"
+        """), encoding="utf-8")
+    applied = iokit("event", str(scenario), "--kernel", kernel.path)
+    assert applied.returncode == 1
+    assert "error[scenario-invalid]" in applied.stderr
+    assert "event[1]" in applied.stderr and "nested 129 deep" in applied.stderr
+    assert "internal error" not in applied.stderr
+    assert applied.stdout.splitlines() == [
+        "[t=0ns] published Before: started nothing",
+        "[t=0ns] plugged IOService:/AppleACPIPlatformExpert/SMC4@8: no driver"]
+
+
+
+def test_a_scenario_past_one_request_applies_whole_and_numbers_as_the_file(
+        kernel_factory: KernelFactory, tmp_path: Path) -> None:
+    # The kernel takes 10,000 events and 4 MiB a request: a longer scenario was refused whole
+    # ("'events' must be an array of at most 10000"), a larger one too ("a frame of ... bytes").
+    kernel = kernel_factory.start()
+    scenario = tmp_path / "long.toml"
+    advance = '[[event]]\naction = "advance"\nms = 1\n'
+    noted = '[[event]]\naction = "publish"\nresource = "R{}"\nnote = "' + "x" * (3 << 20) + '"\n'
+    scenario.write_text(advance * 10_001 + "".join(noted.format(i) for i in range(3))
+                        + '[[event]]\naction = "nope"\n', encoding="utf-8")
+    applied = iokit("event", str(scenario), "--kernel", kernel.path)
+    assert applied.returncode == 1
+    assert "internal error" not in applied.stderr
+    assert "event[10004].action" in applied.stderr  # numbered as the file numbers it
+    lines = applied.stdout.splitlines()
+    assert len(lines) == 10_004
+    assert [line.split("] ")[1] for line in lines[10_001:]] == [
+        f"published R{i}: started nothing" for i in range(3)]

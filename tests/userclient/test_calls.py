@@ -5,6 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 import pytest
+from hostilekit import HostileBytes, HostileInt, HostileList, HostileObject
 from hostkit import driven_watchdog
 from iokit_sdk import IOReturn, IOService
 from iokit_sdk.userclient import (
@@ -111,6 +112,42 @@ def test_a_driver_that_raises_or_returns_nonsense_is_reported_and_the_kernel_goe
     assert _call(user_clients, connection, 1).ret == IOReturn.INTERNAL_ERROR
     assert [d.reference for d in uc_host.diagnostics[-2:]] == [
         "user-client-output-invalid", "user-client-method-invalid"]
+
+
+@pytest.mark.parametrize(("returned", "scalars", "structure", "expected"), [
+    # int subclasses are read by value, none of their methods run
+    (HostileInt(0), [HostileInt(7)], HostileBytes(b"ab"), (IOReturn.SUCCESS, (7,), b"ab")),
+    (HostileInt(int(IOReturn.BUSY)), [0], b"", (IOReturn.BUSY, (), b"")),
+    (0, HostileList([HostileInt(3)]), b"", (IOReturn.SUCCESS, (3,), b"")),
+    # what is no code or no output is reported, also without running its code
+    (HostileObject(), [0], b"", (IOReturn.INTERNAL_ERROR, (), b"")),
+    (0, HostileObject(), b"", (IOReturn.INTERNAL_ERROR, (), b"")),
+    (0, [HostileObject()], b"", (IOReturn.INTERNAL_ERROR, (), b"")),
+    (0, [0], HostileObject(), (IOReturn.INTERNAL_ERROR, (), b"")),
+], ids=["int-subclasses", "int-subclass-error", "list-subclass", "object-returned",
+        "object-as-scalars", "object-in-scalars", "object-as-structure"])
+def test_values_a_method_hands_back_are_read_without_running_the_drivers_code(
+        uc_host: IOKitHost, user_clients: UserClients, connection: Connection,
+        returned: Any, scalars: Any, structure: Any, expected: tuple[int, tuple[int, ...], bytes],
+) -> None:
+    """A driver's ``__int__``, ``__iter__``, ``__bytes__`` or ``__repr__`` could raise or hang
+    outside the guarded call: the kernel reads the built-in value under them instead."""
+    def method(target: Any, reference: Any, args: IOExternalMethodArguments) -> Any:
+        args.scalar_output = scalars
+        args.structure_output = structure
+        return returned
+
+    connection.client.dispatch_table = (  # type: ignore[attr-defined]
+        IOExternalMethodDispatch2022(method, 0, 0, 1, kIOConnectMethodVarOutputSize),)
+    result = _call(user_clients, connection, 0, scalar_out=1,
+                   struct_out=kIOConnectMethodVarOutputSize)
+    assert (result.ret, result.scalars, result.structure) == expected
+    if expected[0] == IOReturn.INTERNAL_ERROR:
+        (diagnostic,) = uc_host.diagnostics
+        assert diagnostic.subject == "TestUserClient"
+        assert "HostileObject" in diagnostic.message
+    assert _call(user_clients, connection, 0, scalar_out=1,  # the connection goes on
+                 struct_out=kIOConnectMethodVarOutputSize).ret == expected[0]
 
 
 def test_a_call_after_the_provider_terminated_is_not_attached(

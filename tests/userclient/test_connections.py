@@ -3,6 +3,12 @@ opens, and no user client outliving its connection (§7.2)."""
 
 from __future__ import annotations
 
+import threading
+import time
+from types import ModuleType
+
+from hostilekit import HostileInt
+from hostkit import driven_watchdog
 from iokit_sdk import IOReturn, IOService
 from iokit_sdk.userclient import OwningTask
 
@@ -78,4 +84,63 @@ def test_a_raising_client_close_is_reported_and_the_client_still_leaves(
     connection.client.client_close = broken  # type: ignore[method-assign]
     user_clients.close(connection)
     assert uc_host.diagnostics[-1].reference == "user-client-client-close-raised"
+    assert _children(driver) == []
+
+
+def test_a_memory_type_refused_with_an_int_subclass_is_its_code_without_its_methods(
+        user_clients: UserClients, driver: IOService, task: OwningTask) -> None:
+    connection = _open(user_clients, driver, task)
+    connection.client.client_memory_for_type = (  # type: ignore[method-assign]
+        lambda type: HostileInt(int(IOReturn.NO_MEMORY)))
+    assert user_clients.memory(connection, 0) == IOReturn.NO_MEMORY
+    assert user_clients.close(connection) == IOReturn.SUCCESS
+
+
+def test_an_exclusive_flag_that_is_the_drivers_code_is_not_run_by_the_kernel(
+        user_clients: UserClients, driver: IOService, task: OwningTask,
+        test_kext: ModuleType) -> None:
+    """``exclusive`` is read as the class stores it: a property is not True, and not run."""
+
+    class Sneaky(test_kext.TestUserClient):  # type: ignore[misc,name-defined]
+        @property
+        def exclusive(self) -> bool:
+            raise SystemExit("the kernel ran the driver's exclusive")
+
+    driver.new_user_client = lambda *args: Sneaky()  # type: ignore[method-assign]
+    first, second = _open(user_clients, driver, task), _open(user_clients, driver, task)
+    assert user_clients.close(first) == user_clients.close(second) == IOReturn.SUCCESS
+
+
+def test_a_close_blocking_in_the_driver_or_its_own_ctrl_c_do_not_stop_the_caller(
+        uc_host: IOKitHost, user_clients: UserClients, driver: IOService,
+        task: OwningTask) -> None:
+    """Used directly (no running kernel around it), the API still runs its driver calls
+    armed: a ``client_close`` blocked in a sleep is broken by the watchdog's signal, and a
+    KeyboardInterrupt the driver raised itself is its fault, not the caller's Ctrl-C."""
+    clock = driven_watchdog(uc_host)
+    done = threading.Event()
+
+    def drive() -> None:
+        while not done.is_set():
+            clock.advance(0.01)
+
+    blocked, interrupted = _open(user_clients, driver, task), _open(user_clients, driver, task)
+    blocked.client.client_close = lambda: time.sleep(20)  # type: ignore[method-assign]
+
+    def ctrl_c() -> int:
+        raise KeyboardInterrupt
+
+    interrupted.client.client_close = ctrl_c  # type: ignore[method-assign]
+    driving = threading.Thread(target=drive)
+    driving.start()
+    began = time.monotonic()
+    try:
+        assert user_clients.close(blocked) == IOReturn.SUCCESS
+    finally:
+        done.set()
+        driving.join()
+    assert time.monotonic() - began < 10  # not the driver's 20 s
+    assert user_clients.close(interrupted) == IOReturn.SUCCESS
+    assert [d.reference for d in uc_host.diagnostics] == [
+        "driver-call-timeout", "user-client-client-close-raised"]
     assert _children(driver) == []

@@ -129,3 +129,27 @@ uids = [0]
 """)
     named = [p.key for p in problems if "no such name" in p.message]
     assert len(named) == 1 and named[0] is not None and named[0].endswith("gids[0]")
+
+
+def test_a_fifo_nobody_writes_to_reads_as_an_empty_policy_at_once(tmp_path: Path) -> None:
+    # open() waited for a writer: `iokit kernel --entitlements FIFO` never started, and its
+    # SIGTERM handler only restarted the wait.
+    import threading
+
+    fifo = tmp_path / "policy.toml"
+    os.mkfifo(fifo)
+    read: list[object] = []
+    reader = threading.Thread(target=lambda: read.append(read_policy(fifo, lambda d: None)),
+                              daemon=True)
+    reader.start()
+    reader.join(timeout=10)
+    assert not reader.is_alive()
+    assert read and read[0].grants == ()  # type: ignore[attr-defined]
+
+
+def test_a_policy_nested_too_deep_to_parse_is_refused_in_words(tmp_path: Path) -> None:
+    with pytest.raises(EntitlementPolicyError) as caught:
+        _policy(tmp_path, '[entitlements."a.b"]\nuids = ' + "[" * 2000 + "]" * 2000 + "\n")
+    assert caught.value.diagnostic.file is not None
+    assert "nest too deep" in caught.value.diagnostic.message
+    assert "recursion" not in caught.value.diagnostic.message

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from hostilekit import HostileInt, HostileObject
 from iokit_sdk import IOReturn, IOService
 from iokit_sdk.userclient import IOUserClient, OwningTask
 
@@ -106,3 +107,19 @@ def test_an_override_may_refuse_with_its_own_code_and_a_raising_one_is_reported(
     driver.new_user_client = broken  # type: ignore[method-assign]
     assert user_clients.open(driver, task, 0) == IOReturn.INTERNAL_ERROR
     assert uc_host.diagnostics[-1].reference == "user-client-new-raised"
+
+
+def test_what_new_user_client_returns_is_read_without_running_the_drivers_code(
+        uc_host: IOKitHost, user_clients: UserClients, driver: IOService,
+        task: OwningTask) -> None:
+    """An int subclass is its value as an IOReturn; another object is reported by its type,
+    never printed with its own ``__repr__``, and the kernel goes on."""
+    driver.new_user_client = lambda *args: HostileInt(int(IOReturn.BUSY))  # type: ignore[method-assign]
+    assert user_clients.open(driver, task, 0) == IOReturn.BUSY
+    driver.new_user_client = lambda *args: HostileObject()  # type: ignore[method-assign]
+    assert user_clients.open(driver, task, 0) == IOReturn.INTERNAL_ERROR
+    (diagnostic,) = uc_host.diagnostics
+    assert diagnostic.reference == "user-client-new-invalid"
+    assert "returned <HostileObject object>" in diagnostic.message
+    del driver.new_user_client
+    assert isinstance(user_clients.open(driver, task, 0), Connection)

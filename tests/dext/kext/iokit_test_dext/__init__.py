@@ -6,6 +6,7 @@ from __future__ import annotations
 import ctypes
 import os
 import signal
+import sys
 import threading
 
 from iokit_sdk import IOReturn, IOService
@@ -37,6 +38,17 @@ class CameraDriver(IOService):
             signal.pause()
         if mode == "start-segv":
             ctypes.string_at(0)
+        if mode == "start-garbage":  # a frame no reader takes, then waits for ever
+            channel = int(sys.argv[sys.argv.index("--fd") + 1])
+            os.write(channel, b"\xff\xff\xff\xff not a frame")
+            signal.pause()
+        if mode == "start-fork":  # a helper that outlives nothing: it goes with the process
+            child = os.fork()
+            if child == 0:
+                signal.signal(signal.SIGTERM, signal.SIG_IGN)
+                signal.pause()
+                os._exit(0)
+            self.set_property("ChildPid", child)
         self.set_property("DriverPid", os.getpid())
         self.set_property("ProviderName", provider.get_name())
         if mode in ("sleep-veto", "sleep-slow"):

@@ -1,0 +1,143 @@
+"""A property value as the registry keeps it: a copy made of the built-in types alone.
+
+``setProperty`` retains the ``OSObject`` a kext passes, and libkern's containers cannot be
+changed behind the registry's back once set (an ``OSArray`` the kext keeps changing is its own
+object, copied by ``OSSerialize`` when read out). Here a driver's value is a Python object it
+may keep and change, or a subclass whose methods are its code: :func:`plain_value` copies it
+into built-in types in one bounded walk, so a list it appends to afterwards (itself, an
+object) does not change the registry, and a subclass's methods (a ``str`` subclass's
+``__format__``, an ``int`` subclass's ``__int__``) never run in the code that prints or sends
+the registry.
+"""
+
+from __future__ import annotations
+
+import operator
+from collections.abc import Mapping
+from typing import Any
+
+from iokit_sdk.values import (
+    _VALUE_CONTAINERS,
+    _WIDTHS,
+    MAX_VALUE_DEPTH,
+    MAX_VALUE_ITEMS,
+    SCALAR_TYPES,
+    OSNumber,
+    PropertyShapeError,
+    PropertyTypeError,
+    _Crumb,
+    _spell,
+    _too_deep,
+)
+
+__all__ = ["plain_value"]
+
+
+def plain_value(value: object, path: str = "value") -> Any:
+    """``value`` as a property value made of the built-in types alone: containers copied
+    (a ``Mapping`` becomes a ``dict``), subclasses of ``str``, ``bytes`` and ``int`` read as
+    the built-in value beneath (an ``OSNumber`` keeps its width). Refuses what
+    :func:`check_value` refuses, in the same single bounded walk that copies, so a container
+    that answers differently each time it is read cannot slip anything past the check.
+    """
+    flat = _flat_copy(value)
+    if flat is not None:
+        return flat
+    leaf = _plain_scalar(value)
+    if leaf is not None:
+        return leaf
+    if not isinstance(value, _VALUE_CONTAINERS):
+        raise PropertyTypeError(path, value)
+    # Copies are made top-down as lists and dicts, each filled as its items are met; tuples
+    # and frozensets are converted afterwards, innermost first, and put in their parents.
+    top = _empty(value)
+    made: list[tuple[object, Any, Any, object]] = []  # (original, copy, parent copy, key)
+    stack: list[tuple[Any, Any, int, _Crumb | None]] = [(value, top, 0, None)]
+    items = 0
+    while stack:
+        item, copy, depth, crumb = stack.pop()
+        if depth >= MAX_VALUE_DEPTH:
+            raise _too_deep(path, crumb, item, depth + 1)
+        pairs = list(item.items()) if isinstance(item, Mapping) else list(enumerate(item))
+        items += len(pairs)
+        if items > MAX_VALUE_ITEMS:
+            raise PropertyShapeError(_spell(path, crumb), value,
+                                     f"holds more than {MAX_VALUE_ITEMS} items", depth)
+        is_map = isinstance(item, Mapping)
+        for key, child in pairs:
+            if is_map:
+                if not isinstance(key, str):
+                    raise PropertyTypeError(f"{_spell(path, crumb)} key {key!r}", key)
+                key = str.__str__(key)
+            if type(child) in SCALAR_TYPES:
+                plain = child
+            elif depth + 1 < MAX_VALUE_DEPTH and (plain := _flat_copy(child)) is not None:
+                items += len(plain)
+                if items > MAX_VALUE_ITEMS:
+                    raise PropertyShapeError(_spell(path, (crumb, key, item)), value,
+                                             f"holds more than {MAX_VALUE_ITEMS} items", depth)
+            elif (plain := _plain_scalar(child)) is None:
+                if not isinstance(child, _VALUE_CONTAINERS):
+                    raise PropertyTypeError(_spell(path, (crumb, key, item)), child)
+                plain = _empty(child)
+                made.append((child, plain, copy, key))
+                stack.append((child, plain, depth + 1, (crumb, key, item)))
+            if is_map:
+                copy[key] = plain
+            else:
+                copy.append(plain)
+    for original, copy, parent, key in reversed(made):
+        parent[key] = _finished(original, copy)
+    return _finished(value, top)
+
+
+def _flat_copy(value: object) -> Any:
+    """The common value, a built-in container of built-in scalars, copied in one loop (a
+    tuple or frozenset of them is immutable: kept); None for any other."""
+    kind = type(value)
+    scalars = SCALAR_TYPES
+    if kind is dict:
+        if len(value) > MAX_VALUE_ITEMS:  # type: ignore[arg-type]
+            return None
+        for key, item in value.items():  # type: ignore[attr-defined]
+            if type(key) is not str or type(item) not in scalars:
+                return None
+        return dict(value)  # type: ignore[call-overload]
+    if kind is list or kind is tuple or kind is frozenset:
+        if len(value) > MAX_VALUE_ITEMS:  # type: ignore[arg-type]
+            return None
+        for item in value:  # type: ignore[attr-defined]
+            if type(item) not in scalars:
+                return None
+        return list(value) if kind is list else value  # type: ignore[call-overload]
+    return None
+
+
+def _plain_scalar(value: object) -> Any:
+    """The built-in scalar under ``value``, or None for a container or another object."""
+    kind = type(value)
+    if kind in SCALAR_TYPES:
+        return value
+    if isinstance(value, OSNumber):
+        bits = value.__dict__.get("bits")
+        return OSNumber(operator.index(value), bits if type(bits) is int and bits in _WIDTHS
+                        else 64)
+    if isinstance(value, int):  # bool is not subclassable: an int subclass
+        return operator.index(value)  # the value, without the subclass's own __index__
+    if isinstance(value, str):
+        return str.__str__(value)
+    if isinstance(value, bytes):
+        return bytes.__getitem__(value, slice(None))
+    return None
+
+
+def _empty(container: object) -> Any:
+    return {} if isinstance(container, Mapping) else []
+
+
+def _finished(original: object, copy: Any) -> Any:
+    if isinstance(original, tuple):
+        return tuple(copy)
+    if isinstance(original, frozenset):
+        return frozenset(copy)
+    return copy

@@ -1,0 +1,135 @@
+"""An XML property list document read so that one unreadable value loses only itself."""
+
+from __future__ import annotations
+
+import datetime
+import plistlib
+import re
+from typing import Any
+
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from iokit_host.explorer_archive import ArchiveInvalid, parse_archive
+from iokit_host.explorer_archive.xmldocument import XMLDocumentError, load_xml_document
+from iokit_host.ioreg_import.cfvalues import UnreadableValue
+
+SCALARS = st.one_of(
+    st.booleans(), st.integers(-(1 << 63), (1 << 64) - 1), st.text(max_size=8).filter(
+        lambda text: not re.search(r"[\x00-\x08\x0b\x0c\x0e-\x1f\ud800-\udfff\r]", text)),
+    st.binary(max_size=8), st.floats(allow_nan=False, width=32),
+    st.datetimes(min_value=datetime.datetime(1000, 1, 1)).map(
+        lambda moment: moment.replace(microsecond=0)))
+VALUES = st.recursive(SCALARS, lambda inner: st.one_of(
+    st.lists(inner, max_size=4), st.dictionaries(st.text(max_size=4).filter(
+        lambda text: not re.search(r"[\x00-\x08\x0b\x0c\x0e-\x1f\ud800-\udfff\r]", text)),
+        inner, max_size=4)), max_leaves=12)
+
+
+@settings(max_examples=150, deadline=None)
+@given(VALUES)
+def test_a_sound_document_reads_as_plistlib_reads_it(value: Any) -> None:
+    data = plistlib.dumps(value)
+    assert load_xml_document(data) == plistlib.loads(data)
+
+
+#: What a hand edit, a paste or a cut leaves inside one scalar element.
+DAMAGE = st.sampled_from([
+    "<integer>12x</integer>", "<integer>" + "9" * 5000 + "</integer>", "<integer></integer>",
+    "<real>one</real>", "<date>yesterday</date>", "<date>2020-13-45T99:00:00Z</date>",
+    "<data>\u00e9\u00e9</data>", "<data>AAA</data>", "<uid>3</uid>", "<float>1</float>"])
+
+
+@settings(max_examples=150, deadline=None)
+@given(st.lists(st.integers(-(1 << 40), 1 << 40), min_size=1, max_size=8), st.data())
+def test_an_unreadable_scalar_loses_only_itself(numbers: list[int], data: st.DataObject
+                                                ) -> None:
+    document = plistlib.dumps({"keep": "me", "numbers": numbers}).decode()
+    spans = [found.span() for found in re.finditer(r"<integer>[^<]*</integer>", document)]
+    start, end = spans[data.draw(st.integers(0, len(spans) - 1))]
+    damaged = document[:start] + data.draw(DAMAGE) + document[end:]
+    value = load_xml_document(damaged.encode())
+    assert value["keep"] == "me"
+    bad = [i for i, item in enumerate(value["numbers"]) if isinstance(item, UnreadableValue)]
+    assert len(bad) == 1
+    assert [item for item in value["numbers"] if not isinstance(item, UnreadableValue)] == [
+        number for i, number in enumerate(numbers) if i != bad[0]]
+
+
+@pytest.mark.parametrize(("text", "reason"), [
+    (b"<plist><dict><key>a</key></dict></plist>", "after key 'a'"),
+    (b"<plist><array>", "no element found"),
+    (b"<plist><string>a</string><string>b</string></plist>", "one value"),
+    (b'<!DOCTYPE x [<!ENTITY a "b">]><plist><string>&a;</string></plist>', "entity"),
+])
+def test_what_breaks_the_xml_itself_still_refuses_the_file(text: bytes, reason: str) -> None:
+    with pytest.raises(XMLDocumentError, match=reason):
+        load_xml_document(text)
+
+
+def _ioreg_a(properties: str) -> bytes:
+    return ("<plist><dict><key>IORegistryEntryName</key><string>Root</string>"
+            "<key>IOObjectClass</key><string>IORegistryEntry</string>"
+            "<key>IORegistryEntryChildren</key><array><dict>"
+            "<key>IORegistryEntryName</key><string>Mac</string>"
+            "<key>IOObjectClass</key><string>IOPlatformExpertDevice</string>"
+            f"{properties}</dict></array></dict></plist>").encode()
+
+
+def test_an_ioreg_a_document_with_a_bad_date_imports_without_that_property() -> None:
+    # plistlib refused the whole file: "'NoneType' object has no attribute 'groupdict'".
+    model = parse_archive(_ioreg_a(
+        "<key>good</key><integer>5</integer><key>when</key><date>soon</date>"
+        "<key>id</key><integer>" + "9" * 5000 + "</integer>"), source="dump.plist")
+    (mac,) = [nub for _, nub in model.nubs() if nub.name == "Mac"]
+    assert set(mac.properties) == {"good"}
+    (warning,) = model.diagnostics
+    assert warning.reference == "ioreg-dump-bad-value" and warning.file == "dump.plist"
+    assert "<date>soon</date> is not a valid date" in warning.message
+
+
+def test_a_utf16_document_that_says_so_is_read() -> None:
+    text = ('<?xml version="1.0" encoding="UTF-16"?>'
+            + _ioreg_a("<key>a</key><string>\u00e9</string>").decode())
+    # With its byte-order mark, as TextEdit saves it.
+    model = parse_archive(text.encode("utf-16"), source="dump.plist")
+    (mac,) = [nub for _, nub in model.nubs() if nub.name == "Mac"]
+    assert mac.properties["a"] == "\u00e9"
+
+
+def test_a_strict_import_refuses_the_unreadable_value_naming_it() -> None:
+    with pytest.raises(ArchiveInvalid, match="is not a valid integer"):
+        parse_archive(_ioreg_a("<key>n</key><integer>0xZZ</integer>"), source="d.plist",
+                      strict=True)
+
+
+TEXT_WITH_CONTROLS = st.text(alphabet=st.characters(codec="utf-8", exclude_characters="\r"),
+                             max_size=12)
+
+
+@settings(max_examples=150, deadline=None)
+@given(st.dictionaries(TEXT_WITH_CONTROLS, st.lists(TEXT_WITH_CONTROLS, max_size=3),
+                       max_size=4))
+def test_control_characters_written_as_corefoundation_writes_them_read_back(
+        value: dict[str, list[str]]) -> None:
+    # CoreFoundation (so ioreg -a) writes a control character in a string as it is; expat
+    # refuses it, and the whole document was refused ("not well-formed (invalid token)").
+    from iokit_host.ioreg.plisttext import dumps
+
+    repairs: list[str] = []
+    assert load_xml_document(dumps(value), repairs=repairs) == value
+    assert repairs == []
+
+
+def test_bytes_that_are_not_utf8_are_read_as_windows_1252_and_warned_of() -> None:
+    model = parse_archive(_ioreg_a("<key>who</key><string>Andr\xe9 \x80</string>").decode()
+                          .encode("latin-1"), source="edited.plist")
+    (mac,) = [nub for _, nub in model.nubs() if nub.name == "Mac"]
+    assert mac.properties["who"] == "Andr\u00e9 \u20ac"
+    (warning,) = model.diagnostics
+    assert warning.reference == "ioreg-dump-not-utf8" and warning.file == "edited.plist"
+    assert "2 byte(s) that are not UTF-8" in warning.message
+    with pytest.raises(ArchiveInvalid, match="not UTF-8"):
+        parse_archive(_ioreg_a("<key>who</key><string>Andr\xe9</string>").decode()
+                      .encode("latin-1"), source="edited.plist", strict=True)
