@@ -5,7 +5,7 @@ A driver overrides the methods the kernel calls it through (``init``, ``probe``,
 ``stop``, ``message``, ``set_power_state``, ``external_method``, ...): every such call is
 guarded, so whatever the override does is that driver's fault. The kernel also reads every
 entry, a driver's included, in its own code: names, properties, paths, state, links, and the
-object itself (in sets, compared, printed, its truth). In C++ those reads are non-virtual or
+object itself (in sets, compared, its truth). In C++ those reads are non-virtual or
 an override's bug is the kernel's panic; here an override of one (a ``get_name`` that raises
 or hangs, a ``get_property`` that returns something else each time, an ``__eq__`` or
 ``__hash__``) would run the driver's code unguarded in the middle of ``ioreg``, a
@@ -22,7 +22,9 @@ from iokit_host.errors import IOKitError
 
 __all__ = ["SEALED", "SealedMethodError", "check_class", "sealed_overrides"]
 
-#: The methods and attributes the kernel reads in its own code.
+#: The methods and attributes the kernel reads in its own code. (Not ``__repr__``, ``__str__``
+#: or ``__format__``, which a driver may well define for its own logs: the kernel names an
+#: entry by its class and name, never by printing the object.)
 SEALED = frozenset({
     # IORegistryEntry: names, properties, links
     "get_name", "get_location", "set_name", "set_location", "get_property", "has_property",
@@ -32,8 +34,7 @@ SEALED = frozenset({
     # IOService: state and links
     "get_provider", "get_clients", "get_state", "is_inactive", "get_busy_state",
     # the object itself, as the kernel's sets, lists, messages and tests use it
-    "__eq__", "__ne__", "__hash__", "__bool__", "__len__", "__repr__", "__str__",
-    "__format__", "__getattr__", "__getattribute__", "__setattr__", "__delattr__", "__del__",
+    "__eq__", "__ne__", "__hash__", "__bool__", "__len__", "__getattr__", "__getattribute__", "__setattr__", "__delattr__", "__del__",
 })
 _HOST_MODULES = ("iokit_sdk.", "iokit_host.")
 

@@ -12,6 +12,8 @@ from hostkit import kext, make_host, personality, wifi_nub
 from iokit_sdk import IOService
 
 from iokit_host.dext.remote import KernelService
+from iokit_host.ioreg import IoregOptions, render_text
+from iokit_host.kernel.termination import terminate
 from iokit_host.matching.classes import ClassRegistry
 from iokit_host.matching.sealed import SealedMethodError, sealed_overrides
 
@@ -90,3 +92,33 @@ def test_registering_refuses_the_whole_kext_and_the_host_classes_are_not_checked
         registry.register_kext_classes("com.test.n", [Fine, Named])
     assert registry.lookup("Fine") is None  # atomically: none of them
     assert sealed_overrides(KernelService) == ()  # the driver process's own proxies
+
+
+def test_a_driver_that_prints_itself_its_own_way_is_driven_and_never_printed() -> None:
+    """``__repr__``, ``__str__`` and ``__format__`` are the driver's own (its logs): the
+    kernel names entries by class and name, so even ones that raise are never run."""
+
+    class Loud(IOService):
+        def start(self, provider: IOService) -> bool:
+            return True
+
+        def stop(self, provider: IOService) -> None:
+            raise RuntimeError("stop fails")
+
+        def __repr__(self) -> str:
+            raise SystemExit("the kernel printed the driver")
+
+        __str__ = __repr__
+
+        def __format__(self, spec: str) -> str:
+            raise SystemExit("the kernel formatted the driver")
+
+    host = make_host([wifi_nub()], [kext("com.test.loud", {"l": personality("Loud")})],
+                     {"com.test.loud": [Loud]}).boot()
+    (driver,) = host.drivers_of(NUB)
+    assert host.diagnostics == []
+    assert "Loud" in render_text(host.registry, IoregOptions(list_properties=True))
+    terminate(host.kernel, driver)
+    host.kernel.run_until_quiet()
+    (stopped,) = host.diagnostics
+    assert stopped.reference == "driver-stop-raised" and "Loud" in stopped.message
