@@ -99,38 +99,48 @@ def _parse(data: bytes, repairs: list[str] | None) -> tuple[ET.Element, _Restore
             except (UnicodeDecodeError, ET.ParseError):
                 pass
         if repairs is not None:
-            text, notes = _readable(data)
+            text, notes, restore = _readable(data)
             try:
                 root = ET.fromstring(text)
             except ET.ParseError:
                 pass  # broken beyond its characters: the first error says where
             else:
                 repairs.extend(notes)
-                return root, _RESTORE
+                return root, restore
         raise XMLDocumentError(str(error)) from None
 
 
 #: Characters XML 1.0 cannot hold, even escaped, that CoreFoundation writes as they are in a
 #: string (``ioreg -a`` of a property holding a control character): while parsing, each
-#: stands in as a private-use character, given back in every string and key after.
+#: stands in as a private-use character, given back in every string and key after. The
+#: stand-ins are a run of private-use characters the document itself does not hold (a
+#: string may hold any character, those too), so giving them back changes nothing else.
+_CONTROLS = (*range(0x20), 0xFFFE, 0xFFFF)
 _CONTROL = re.compile("[\x00-\x08\x0b\x0c\x0e-\x1f\ufffe\uffff]")
-_STAND_IN = 0xF0000
-_RESTORE = {_STAND_IN + code: code for code in (*range(0x20), 0xFFFE, 0xFFFF)}
+#: Where a run of stand-ins may start: planes 15 and 16 are private use.
+_STAND_INS = range(0xF0000, 0x10FF00, 0x1000)
 #: Bytes that were not UTF-8, as ``surrogateescape`` keeps them.
 _NOT_UTF8 = re.compile("[\udc80-\udcff]")
 
 
-def _readable(data: bytes) -> tuple[str, list[str]]:
+def _readable(data: bytes) -> tuple[str, list[str], dict[int, int]]:
     """The document's text with control characters stood in for and bytes that are not UTF-8
-    read as Windows-1252 (else Latin-1); a line for the latter, which is damage."""
+    read as Windows-1252 (else Latin-1); a line for the latter, which is damage; and the
+    table that gives the control characters back."""
     notes = []
     text = data.decode("utf-8", errors="surrogateescape")
     escaped = len(_NOT_UTF8.findall(text))
     if escaped:
         text = _NOT_UTF8.sub(lambda found: _legacy(ord(found.group()) - 0xDC00), text)
         notes.append(f"{escaped} byte(s) that are not UTF-8, read as Windows-1252 or Latin-1")
-    text = _CONTROL.sub(lambda found: chr(_STAND_IN + ord(found.group())), text)
-    return text, notes
+    base = next((start for start in _STAND_INS
+                 if not re.search(f"[{chr(start)}-{chr(start + len(_CONTROLS) - 1)}]", text)),
+                None)
+    if base is None:  # every run is in the text: nothing stands in, expat says what is wrong
+        return text, notes, {}
+    stand_in = {code: chr(base + index) for index, code in enumerate(_CONTROLS)}
+    text = _CONTROL.sub(lambda found: stand_in[ord(found.group())], text)
+    return text, notes, {ord(char): code for code, char in stand_in.items()}
 
 
 def _legacy(byte: int) -> str:

@@ -8,7 +8,7 @@ import re
 from typing import Any
 
 import pytest
-from hypothesis import given, settings
+from hypothesis import example, given, settings
 from hypothesis import strategies as st
 
 from iokit_host.explorer_archive import ArchiveInvalid, parse_archive
@@ -111,6 +111,7 @@ TEXT_WITH_CONTROLS = st.text(alphabet=st.characters(codec="utf-8", exclude_chara
 @settings(max_examples=150, deadline=None)
 @given(st.dictionaries(TEXT_WITH_CONTROLS, st.lists(TEXT_WITH_CONTROLS, max_size=3),
                        max_size=4))
+@example({"\x1f": ["\U000f0000"]})  # a private-use character where a stand-in would go
 def test_control_characters_written_as_corefoundation_writes_them_read_back(
         value: dict[str, list[str]]) -> None:
     # CoreFoundation (so ioreg -a) writes a control character in a string as it is; expat
