@@ -26,6 +26,7 @@ import xml.etree.ElementTree as ET
 from typing import Any
 
 from iokit_host.ioreg_import.cfvalues import UnreadableValue
+from iokit_host.ioreg_import.text import legacy_decode
 
 __all__ = ["UnreadableValue", "XMLDocumentError", "load_xml_document"]
 
@@ -131,7 +132,8 @@ def _readable(data: bytes) -> tuple[str, list[str], dict[int, int]]:
     text = data.decode("utf-8", errors="surrogateescape")
     escaped = len(_NOT_UTF8.findall(text))
     if escaped:
-        text = _NOT_UTF8.sub(lambda found: _legacy(ord(found.group()) - 0xDC00), text)
+        text = _NOT_UTF8.sub(lambda found: legacy_decode(bytes([ord(found.group()) - 0xDC00])),
+                             text)
         notes.append(f"{escaped} byte(s) that are not UTF-8, read as Windows-1252 or Latin-1")
     base = next((start for start in _STAND_INS
                  if not re.search(f"[{chr(start)}-{chr(start + len(_CONTROLS) - 1)}]", text)),
@@ -141,13 +143,6 @@ def _readable(data: bytes) -> tuple[str, list[str], dict[int, int]]:
     stand_in = {code: chr(base + index) for index, code in enumerate(_CONTROLS)}
     text = _CONTROL.sub(lambda found: stand_in[ord(found.group())], text)
     return text, notes, {ord(char): code for code, char in stand_in.items()}
-
-
-def _legacy(byte: int) -> str:
-    try:
-        return bytes([byte]).decode("cp1252")
-    except UnicodeDecodeError:  # the five bytes Windows-1252 leaves undefined
-        return bytes([byte]).decode("latin-1")
 
 
 def _pairs(element: ET.Element, restore: _Restore) -> list[tuple[str, ET.Element]]:

@@ -15,7 +15,7 @@ import codecs
 
 from iokit_host.ioreg_import.damage import LINE_ENDINGS, NOT_UTF8, NUL, DumpDamage
 
-__all__ = ["decode_dump", "split_lines"]
+__all__ = ["decode_dump", "legacy_decode", "split_lines"]
 
 _UTF16_BOMS = (codecs.BOM_UTF16_LE, codecs.BOM_UTF16_BE)
 
@@ -48,7 +48,7 @@ def _redecode_lines(raw: bytes, bad: int, damage: DumpDamage) -> str:
         number += raw.count(b"\n", done, start)
         damage.note(NOT_UTF8, number, f"byte 0x{raw[bad]:02x} at column {bad - start + 1} "
                     "is not UTF-8")
-        parts += (str(view[done:start], "utf-8"), _legacy_decode(raw[start:stop]))
+        parts += (str(view[done:start], "utf-8"), legacy_decode(raw[start:stop]))
         done = stop  # at the end of that line
         while True:  # clean runs, each twice as long, to the next line that is not UTF-8
             if done >= len(raw):
@@ -72,7 +72,7 @@ _RUN = 1 << 20
 _RUN_AFTER = 1 << 10
 
 
-def _legacy_decode(raw: bytes) -> str:
+def legacy_decode(raw: bytes) -> str:
     """A line that is not UTF-8: Windows-1252 (curly quotes from a Windows editor), else
     Latin-1 (which has a character for each byte Windows-1252 leaves undefined)."""
     try:

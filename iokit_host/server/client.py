@@ -110,7 +110,7 @@ def apply_events(path: str, tables: list[Any], *, source: str
     as ``scenario-invalid`` and sent as an empty slot the kernel skips, so the others keep
     their ``event[N]`` numbers and still apply.
     """
-    wired, unsendable = _wire_tables(tables, source)
+    wired, sizes, unsendable = _wire_tables(tables, source)
 
     def read(reply: dict[str, Any]) -> tuple[list[str], list[Diagnostic]]:
         return [str(line) for line in reply["lines"]], diagnostics_from(reply["diagnostics"])
@@ -118,7 +118,7 @@ def apply_events(path: str, tables: list[Any], *, source: str
     diagnostics = list(unsendable)
     # In parts the kernel takes in one request, in order, each saying where it starts, so a
     # scenario of any length applies and its diagnostics number events as the file does.
-    for first, part in _parts(wired):
+    for first, part in _parts(wired, sizes):
         part_lines, part_diagnostics = _ask(path, "iokit event", "tool.events", read,
                                             events=part, source=source, first=first)
         lines += part_lines
@@ -127,17 +127,19 @@ def apply_events(path: str, tables: list[Any], *, source: str
 
 
 #: The most event tables, and bytes of them, the kernel takes in one ``tool.events``
-#: request (its frame limit, less room for the rest of the request).
+#: request (its frame limit, less room for the rest of the request); the kernel's
+#: ``tool.events`` refuses more tables with the same figure.
 EVENTS_PER_REQUEST = 10_000
 _PART_BYTES = MAX_REQUEST_FRAME - (64 << 10)
 
 
-def _parts(wired: list[Any]) -> Iterator[tuple[int, list[Any]]]:
-    """``(position of its first table, tables)`` of each request's share of ``wired``."""
+def _parts(wired: list[Any], sizes: dict[int, int]) -> Iterator[tuple[int, list[Any]]]:
+    """``(position of its first table, tables)`` of each request's share of ``wired``, whose
+    tables encode in ``sizes[position]`` bytes (an empty slot, ``None``, in one)."""
     first, size = 0, 0
     part: list[Any] = []
     for index, table in enumerate(wired):
-        cost = _wire_size(table)
+        cost = sizes.get(index, 1)
         if part and (len(part) == EVENTS_PER_REQUEST or size + cost > _PART_BYTES):
             yield first, part
             first, part, size = index, [], 0
@@ -146,15 +148,13 @@ def _parts(wired: list[Any]) -> Iterator[tuple[int, list[Any]]]:
     yield first, part
 
 
-def _wire_size(table: Any) -> int:
-    return len(packb(table))
-
-
-def _wire_tables(tables: list[Any], source: str) -> tuple[list[Any], list[Diagnostic]]:
-    """Tables as msgpack carries them: TOML's dates and times, which no event key takes,
-    become their text (the kernel's reader then refuses them as the wrong type, naming the
-    key); a table nested too deep or too large, or holding an integer msgpack cannot carry,
-    becomes ``None`` and a diagnostic. Each is shape-checked before it is walked."""
+def _wire_tables(tables: list[Any], source: str
+                 ) -> tuple[list[Any], dict[int, int], list[Diagnostic]]:
+    """Tables as msgpack carries them, and the bytes each encodes in: TOML's dates and times,
+    which no event key takes, become their text (the kernel's reader then refuses them as the
+    wrong type, naming the key); a table nested too deep or too large, or holding an integer
+    msgpack cannot carry, becomes ``None`` and a diagnostic. Each is shape-checked before it
+    is walked."""
     def plain(value: Any, key: str) -> Any:
         if isinstance(value, dict):
             return {str(k): plain(v, f"{key}.{k}") for k, v in value.items()}
@@ -166,6 +166,7 @@ def _wire_tables(tables: list[Any], source: str) -> tuple[list[Any], list[Diagno
             raise _Unsendable(key, value)
         return value
     wired: list[Any] = []
+    sizes: dict[int, int] = {}  # bytes of each table sent (an empty slot's is one)
     unsendable: list[Diagnostic] = []
     for index, table in enumerate(tables):
         try:
@@ -182,7 +183,10 @@ def _wire_tables(tables: list[Any], source: str) -> tuple[list[Any], list[Diagno
             continue
         try:
             wired.append(plain(table, f"event[{index}]"))
-            if _wire_size(wired[-1]) > _PART_BYTES:
+            size = len(packb(wired[-1]))
+            if size <= _PART_BYTES:
+                sizes[index] = size
+            else:
                 wired[-1] = None
                 unsendable.append(Diagnostic(
                     "scenario-invalid", f"the event is larger than the {_PART_BYTES >> 20} MiB "
@@ -195,7 +199,7 @@ def _wire_tables(tables: list[Any], source: str) -> tuple[list[Any], list[Diagno
                 "scenario-invalid", f"{bad.value} does not fit in 64 bits; this "
                 "event was not sent", file=source, key=bad.key,
                 hint="numbers in a scenario fit in 64 bits, as an OSNumber does"))
-    return wired, unsendable
+    return wired, sizes, unsendable
 
 
 #: msgpack's integers: signed 64-bit below zero, unsigned 64-bit above.

@@ -16,13 +16,13 @@ from iokit_sdk.returns import IOReturn
 from iokit_host.errors import Diagnostic, IOKitError
 from iokit_host.server import snapshot
 from iokit_host.server.args import Args, BadRequest
+from iokit_host.server.client import EVENTS_PER_REQUEST
 from iokit_host.server.context import KernelContext
 from iokit_host.server.session import Session
 
 __all__ = ["OPS"]
 
 Op = Callable[[KernelContext, Session, Args], dict[str, Any]]
-_MAX_EVENTS = 10_000
 
 
 def registry(ctx: KernelContext, session: Session, args: Args) -> dict[str, Any]:
@@ -59,12 +59,11 @@ def events(ctx: KernelContext, session: Session, args: Args) -> dict[str, Any]:
     from iokit_host.scenario import apply_events, events_from_tables
 
     raw = args.message.get("events")
-    if not isinstance(raw, list) or len(raw) > _MAX_EVENTS:
-        raise BadRequest(f"'events' must be an array of at most {_MAX_EVENTS} event tables")
+    if not isinstance(raw, list) or len(raw) > EVENTS_PER_REQUEST:
+        raise BadRequest(f"'events' must be an array of at most {EVENTS_PER_REQUEST} event tables")
     source = args.message.get("source")
-    first = args.message.get("first", 0)  # a long scenario comes in parts: where this starts
-    if isinstance(first, bool) or not isinstance(first, int) or not 0 <= first < 1 << 31:
-        raise BadRequest("'first' must be the position of the first event, from 0")
+    # A long scenario comes in parts: where this one starts in the file.
+    first = args.number("first", high=(1 << 31) - 1) if "first" in args.message else 0
     damaged: list[Diagnostic] = []
     decoded = events_from_tables(raw, file=source if isinstance(source, str) else "<client>",
                                  report=damaged.append, first=first)

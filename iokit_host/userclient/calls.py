@@ -187,8 +187,6 @@ def _scalars(written: object, count: int) -> list[int] | str:
 def _bytes(structure: object) -> bytes | None:
     if isinstance(structure, memoryview):  # not subclassable
         return structure.tobytes()
-    if type(structure) is bytearray:
-        return bytes(structure)
     if isinstance(structure, bytes):
         return bytes.__getitem__(structure, slice(None))  # a copy, the subclass's code unrun
     if isinstance(structure, bytearray):
