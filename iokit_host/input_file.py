@@ -18,7 +18,8 @@ import errno
 import os
 import stat
 
-__all__ = ["read_input_file", "read_input_head"]
+__all__ = ["decode_text", "read_cache_file", "read_input_file", "read_input_head",
+           "undecodable_place"]
 
 _FLAGS = os.O_RDONLY | getattr(os, "O_NONBLOCK", 0) | getattr(os, "O_BINARY", 0)
 _CHUNK = 1 << 16
@@ -68,3 +69,83 @@ def read_input_head(path: str | os.PathLike[str], size: int) -> bytes:
         return b"".join(chunks)
     finally:
         os.close(descriptor)
+
+
+def decode_text(data: bytes) -> str:
+    """The text of a file the user wrote (a TOML model, scenario or policy): UTF-8, a BOM
+    dropped (Windows editors start UTF-8 with one, which TOML refuses), or UTF-16 when its BOM
+    says so (what Notepad's "Unicode" saves).
+
+    :raises UnicodeDecodeError: when the bytes are neither; :func:`undecodable_place` says where.
+    """
+    if data.startswith((b"\xff\xfe", b"\xfe\xff")):
+        return data.decode("utf-16")
+    return data.decode("utf-8-sig")
+
+
+def undecodable_place(data: bytes, error: UnicodeDecodeError) -> str:
+    """Where and why ``data`` is not text, for a diagnostic: ``byte 0xc3 at line 12, column 5
+    is not UTF-8``."""
+    start = min(error.start, max(len(data) - 1, 0))
+    line = data.count(b"\n", 0, start) + 1
+    column = start - (data.rfind(b"\n", 0, start) + 1) + 1
+    byte = f"byte 0x{data[start]:02x}" if data else "the text"
+    encoding = "UTF-16" if error.encoding.startswith("utf-16") else "UTF-8"
+    return f"{byte} at line {line}, column {column} is not {encoding} ({error.reason})"
+
+
+_CACHE_FLAGS = _FLAGS | getattr(os, "O_NOFOLLOW", 0)
+
+
+def read_cache_file(path: str | os.PathLike[str], *, limit: int) -> bytes:
+    """The bytes of a cache file the host wrote itself (the kernel collection, the install
+    index, a parsed model), or ``OSError`` when the file is not one it can have written.
+
+    The host writes its caches as regular files renamed into place, by the user running it
+    (or by root, for a shared prefix). Anything else at that name was put there otherwise and
+    is not read: a FIFO (``open()`` or ``read()`` would wait forever), a device (``/dev/zero``
+    never ends), a symlink (``O_NOFOLLOW``: it points wherever its maker chose), a folder, a
+    file of another user (in a shared cache folder, a forged cache would change what a boot
+    loads), or one larger than ``limit`` (a sparse file of gigabytes).
+
+    :raises OSError: with ``filename`` set; ``FileNotFoundError`` when there is none.
+    """
+    name = os.fspath(path)
+    try:
+        descriptor = os.open(name, _CACHE_FLAGS)
+    except OSError as error:
+        if error.errno == errno.ELOOP and os.path.islink(name):
+            raise OSError(errno.ELOOP, "a symbolic link, so not a cache the host wrote",
+                          name) from None
+        raise
+    try:
+        status = os.fstat(descriptor)
+        refusal = _cache_refusal(status, limit)
+        if refusal:
+            raise OSError(errno.EPERM, refusal, name)
+        os.set_blocking(descriptor, True)
+        chunks: list[bytes] = []
+        remaining = status.st_size + 1  # one more, to see a file that grew past its stat
+        while remaining > 0:
+            chunk = os.read(descriptor, min(remaining, 1 << 24))
+            if not chunk:
+                break
+            chunks.append(chunk)
+            remaining -= len(chunk)
+        data = b"".join(chunks)
+        if len(data) > limit:
+            raise OSError(errno.EFBIG, f"larger than {limit} bytes", name)
+        return data
+    finally:
+        os.close(descriptor)
+
+
+def _cache_refusal(status: os.stat_result, limit: int) -> str | None:
+    if not stat.S_ISREG(status.st_mode):
+        return "not a regular file, so not a cache the host wrote"
+    owner = getattr(os, "geteuid", lambda: 0)()
+    if status.st_uid not in (owner, 0):
+        return f"written by another user (uid {status.st_uid}), so not trusted"
+    if status.st_size > limit:
+        return f"larger than {limit} bytes, more than a cache ever holds"
+    return None

@@ -9,7 +9,10 @@ imported only when rendering.
 
 from __future__ import annotations
 
+import importlib.util
+import keyword
 import shutil
+import sys
 import tempfile
 import warnings
 from collections.abc import Mapping
@@ -60,12 +63,15 @@ def render_driver(destination: str | Path, answers: Mapping[str, Any], *,
         written), ``new-destination-unwritable`` when it cannot be created.
     :raises TemplateAnswerError: ``new-unknown-question`` for a key the template does not
         ask, ``new-invalid-answer`` for a value of the wrong type or one the template's
-        validator refuses, ``new-answer-not-asked`` for a question the other answers skip.
+        validator refuses, ``new-answer-not-asked`` for a question the other answers skip,
+        ``new-bad-package-name`` for an import package that could never be imported as the
+        driver's (a keyword, a standard-library or installed module's name).
     """
     destination = Path(destination)
     source = Path(template) if template is not None else template_path()
     questions = read_questions(source)
     data = check_answers(answers, questions)
+    _check_folder_name(str(data.get("name", destination.name)))
     if destination.exists():
         raise ScaffoldError(f"{destination} already exists; not overwriting it",
                             reference="new-destination-exists",
@@ -76,12 +82,62 @@ def render_driver(destination: str | Path, answers: Mapping[str, Any], *,
     try:
         _render(source, rendered, data, defaults=defaults)
         _check_all_asked(rendered, data, questions)
+        _check_package_name(rendered)
         rendered.rename(destination)
     except OSError as error:
         raise _unwritable(destination, error) from None
     finally:
         shutil.rmtree(staging, ignore_errors=True)
     return destination
+
+
+#: A folder name holds 255 bytes; the staging folder adds a prefix and a random suffix.
+_MAX_NAME_BYTES = 200
+
+
+def _check_folder_name(name: str) -> None:
+    """NAME is the package's folder: an empty, ``.`` or ``..`` one would name the output
+    folder itself (``iokit new ''`` is not "already exists"), a long one cannot be created."""
+    if name.strip() in ("", ".", ".."):
+        raise TemplateAnswerError(
+            f"NAME must name the new package's folder, not {name!r}",
+            key="name", hint="give a distribution name such as acme-keyboard")
+    size = len(name.encode("utf-8", "surrogateescape"))
+    if size > _MAX_NAME_BYTES:
+        raise TemplateAnswerError(
+            f"NAME is {size} bytes long; a folder name holds at most {_MAX_NAME_BYTES} here",
+            key="name", hint="give a shorter distribution name")
+
+
+def _check_package_name(rendered: Path) -> None:
+    """The import package must be one Python can import as this driver's: not a keyword
+    (``import class`` is a syntax error) and not a module that already exists, which the
+    driver would shadow or be shadowed by (``test``, ``pip``, ``iokit_host`` itself)."""
+    import yaml  # type: ignore[import-untyped]  # copier's own dependency; no stubs here
+
+    recorded = yaml.safe_load((rendered / ANSWERS_FILE).read_text(encoding="utf-8")) or {}
+    package = recorded.get("package")
+    if not isinstance(package, str):
+        return
+    reason = None
+    if keyword.iskeyword(package):
+        reason = "is a Python keyword, so no code can import it"
+    elif package in sys.stdlib_module_names:
+        reason = "is a standard-library module's name: one of the two would hide the other"
+    else:
+        try:
+            found = importlib.util.find_spec(package)
+        except (ImportError, ValueError):
+            found = None
+        if found is not None:
+            where = f" ({found.origin})" if found.origin else ""
+            reason = (f"is the name of an installed module{where}: one of the two would hide "
+                      "the other")
+    if reason:
+        raise TemplateAnswerError(f"import package '{package}' {reason}", key="package",
+                                  reference="new-bad-package-name",
+                                  hint="pick another NAME, or name the package with "
+                                       "--package, e.g. --package acme_" + package.strip("_"))
 
 
 def _staging_folder(destination: Path) -> Path:
@@ -120,7 +176,7 @@ def _check_all_asked(rendered: Path, data: Mapping[str, Any],
                      questions: Mapping[str, Question]) -> None:
     """copier ignores an answer to a question its ``when`` skips (``id_vendor`` for an
     interface driver); the answers file lists the questions asked."""
-    import yaml  # type: ignore[import-untyped]  # copier's own dependency; no stubs here
+    import yaml  # copier's own dependency
 
     recorded = yaml.safe_load((rendered / ANSWERS_FILE).read_text(encoding="utf-8")) or {}
     for key in data:

@@ -17,6 +17,7 @@ refuses the whole scenario.
 from __future__ import annotations
 
 import math
+import reprlib
 import tomllib
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, replace
@@ -24,7 +25,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from iokit_host.errors import Diagnostic, IOKitError, Severity
-from iokit_host.input_file import read_input_file
+from iokit_host.input_file import decode_text, read_input_file, undecodable_place
 from iokit_host.machine.model import NubSpec
 from iokit_host.machine.values import decode_value
 from iokit_host.power.assertions import ASSERTION_TYPES
@@ -47,6 +48,20 @@ Report = Callable[[Diagnostic], None]
 
 class ScenarioError(IOKitError):
     reference = "scenario-invalid"
+
+#: The hint of a damaged event whose reader gave none of its own.
+_SKIPPED_HINT = ("this event is skipped and the others still run; docs/lifecycle.md lists "
+                 "each action's keys")
+
+
+_SHOWN = reprlib.Repr()
+_SHOWN.maxstring = _SHOWN.maxother = 60
+_SHOWN.maxlist = _SHOWN.maxdict = 4
+
+
+def _shown(value: object) -> str:
+    """A value as a diagnostic quotes it: short whatever its size (never a 5 MB string)."""
+    return _SHOWN.repr(value)
 
 
 @dataclass(frozen=True, slots=True)
@@ -113,23 +128,32 @@ def events_from_tables(raw_events: list[Any], *, file: str,
         except ScenarioError as error:
             if report is None:
                 raise
-            report(error.diagnostic)
+            found = error.diagnostic
+            report(found if found.hint else replace(found, hint=_SKIPPED_HINT))
     return events
 
 
 def _load(path: str | Path) -> dict[str, Any]:
     try:
-        # utf-8-sig: Windows editors start UTF-8 with a byte-order mark, which TOML refuses
-        return tomllib.loads(read_input_file(path, limit=MAX_SCENARIO_BYTES).decode("utf-8-sig"))
+        data = read_input_file(path, limit=MAX_SCENARIO_BYTES)
     except OSError as error:
         raise ScenarioError(f"cannot read scenario: {error.strerror or error}", file=str(path),
                             hint="a scenario is a UTF-8 TOML file of [[event]] tables"
                             ) from error
-    except (UnicodeDecodeError, tomllib.TOMLDecodeError) as error:
+    try:
+        return tomllib.loads(decode_text(data))
+    except UnicodeDecodeError as error:
+        raise ScenarioError(f"cannot read scenario: {undecodable_place(data, error)}",
+                            file=str(path), hint="save the scenario as UTF-8") from None
+    except tomllib.TOMLDecodeError as error:
         raise ScenarioError(f"cannot read scenario: {error}", file=str(path),
                             hint="a scenario is a UTF-8 TOML file of [[event]] tables"
                             ) from error
-    except (RecursionError, ValueError) as error:  # nesting or an integer past tomllib's limits
+    except RecursionError:  # tomllib reads inline arrays and tables by recursion
+        raise ScenarioError("cannot read scenario: its arrays or tables nest too deep to "
+                            "parse", file=str(path), hint="values nest a few levels at "
+                            "most") from None
+    except ValueError as error:  # an integer past tomllib's limits
         raise ScenarioError(f"cannot read scenario: {type(error).__name__}: {error}",
                             file=str(path), hint="values nest a few levels at most, and "
                             "numbers fit in 64 bits") from error
@@ -140,7 +164,7 @@ def _event(raw: object, where: str, file: str) -> Event:
         raise ScenarioError("an event must be a table", file=file, key=where)
     action = raw.get("action")
     if not isinstance(action, str) or action not in _READERS:
-        raise ScenarioError(f"action must be one of {', '.join(_READERS)}, not {action!r}",
+        raise ScenarioError(f"action must be one of {', '.join(_READERS)}, not {_shown(action)}",
                             file=file, key=f"{where}.action")
     at_ns = _at_ns(raw, where, file)
     return _READERS[action](raw, where, file, at_ns)
@@ -152,7 +176,7 @@ def _at_ns(raw: Mapping[str, Any], where: str, file: str) -> int | None:
         return None
     if isinstance(value, bool) or not isinstance(value, int) or not 0 <= value <= MAX_AT_NS:
         raise ScenarioError(f"'at-ns' must be a whole number of nanoseconds from 0 to 2**64-1, "
-                            f"not {value!r}", file=file, key=f"{where}.at-ns")
+                            f"not {_shown(value)}", file=file, key=f"{where}.at-ns")
     return value
 
 
@@ -181,7 +205,7 @@ def _advance(raw: Mapping[str, Any], where: str, file: str, at_ns: int | None) -
     if isinstance(value, bool) or not isinstance(value, (int, float)) \
             or not (math.isfinite(value) and 0 <= value <= MAX_ADVANCE_MS):
         raise ScenarioError(f"'ms' must be milliseconds from 0 to {MAX_ADVANCE_MS}, not "
-                            f"{value!r}", file=file, key=f"{where}.ms",
+                            f"{_shown(value)}", file=file, key=f"{where}.ms",
                             hint="advance moves the host clock: ms = 100")
     return Event("advance", ms=value, at_ns=at_ns)
 
@@ -190,7 +214,7 @@ def _tickle(raw: Mapping[str, Any], where: str, file: str, at_ns: int | None) ->
     state = raw.get("state")
     if state is not None and (isinstance(state, bool) or not isinstance(state, int)
                               or not 0 <= state <= _MAX_STATE):
-        raise ScenarioError(f"'state' must be a power-state ordinal, not {state!r}", file=file,
+        raise ScenarioError(f"'state' must be a power-state ordinal, not {_shown(state)}", file=file,
                             key=f"{where}.state", hint="leave it out for the highest state")
     return Event("tickle", _text(raw, "path", where, file), state=state, at_ns=at_ns)
 
@@ -206,16 +230,16 @@ def _assertion(action: str) -> Callable[[Mapping[str, Any], str, str, int | None
                                 key=f"{where}.name")
         kind = raw.get("type")
         if kind not in ASSERTION_TYPES:
-            raise ScenarioError(f"'type' must be an assertion type, not {kind!r}", file=file,
+            raise ScenarioError(f"'type' must be an assertion type, not {_shown(kind)}", file=file,
                                 key=f"{where}.type", hint=f"one of: {', '.join(ASSERTION_TYPES)}")
         if action == "release":
             return Event(action, name=name, assertion_type=kind, at_ns=at_ns)
         level, pid = raw.get("level", 255), raw.get("pid", 0)
         if level not in (0, 255) or isinstance(level, bool):
-            raise ScenarioError(f"'level' is 255 (on) or 0 (off), not {level!r}", file=file,
+            raise ScenarioError(f"'level' is 255 (on) or 0 (off), not {_shown(level)}", file=file,
                                 key=f"{where}.level")
         if isinstance(pid, bool) or not isinstance(pid, int) or not 0 <= pid < 2**31:
-            raise ScenarioError(f"'pid' must be a process id, not {pid!r}", file=file,
+            raise ScenarioError(f"'pid' must be a process id, not {_shown(pid)}", file=file,
                                 key=f"{where}.pid")
         owner = _text(raw, "owner", where, file, optional=True) or "iokit"
         return Event(action, name=name, assertion_type=kind, level=int(level), owner=owner,
@@ -235,7 +259,7 @@ def _text(raw: Mapping[str, Any], key: str, where: str, file: str, *,
     if value is None and optional:
         return None
     if not isinstance(value, str) or not value:
-        raise ScenarioError(f"'{key}' must be a non-empty string, not {value!r}", file=file,
+        raise ScenarioError(f"'{key}' must be a non-empty string, not {_shown(value)}", file=file,
                             key=f"{where}.{key}")
     return value
 
@@ -343,7 +367,7 @@ def _tickle_service(host: IOKitHost, event: Event) -> str:
     assert event.target is not None
     service = host.find(event.target)
     if service is None:
-        raise ScenarioError(f"no service {event.target!r} in the IOService plane",
+        raise ScenarioError(f"no service {_shown(event.target)} in the IOService plane",
                             key=event.target)
     pm = host.power.pm_of(service)
     if pm is None or pm.table is None:

@@ -117,8 +117,10 @@ class ExplorerFactory:
         self.running: list[Explorer] = []
         self.dirs: list[str] = []
 
-    def start(self, *args: str, also: Path | None = None) -> Explorer:
-        """A kernel with the tardy kext (and the kexts in folder ``also``) and its explorer."""
+    def start(self, *args: str, also: Path | None = None,
+              env_extra: dict[str, str] | None = None) -> Explorer:
+        """A kernel with the tardy kext (and the kexts in folder ``also``) and its explorer;
+        ``env_extra`` adds to its environment."""
         directory = short_dir()
         self.dirs.append(directory)
         path = os.path.join(directory, "k.sock")
@@ -128,6 +130,7 @@ class ExplorerFactory:
         env = kernel_env(self.kext_dist)
         if also is not None:
             env["PYTHONPATH"] = os.pathsep.join((str(also), env["PYTHONPATH"]))
+        env.update(env_extra or {})
         with open(log, "wb") as stderr:
             proc = subprocess.Popen(command, stdout=subprocess.PIPE, stderr=stderr, env=env)
         ready, explorer = read_lines(proc, 2, log)

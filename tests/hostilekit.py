@@ -32,3 +32,5 @@ HostileStr: type = _hostile(str, "HostileStr")
 HostileBytes: type = _hostile(bytes, "HostileBytes")
 #: A ``list`` subclass.
 HostileList: type = _hostile(list, "HostileList")
+#: A ``tuple`` subclass.
+HostileTuple: type = _hostile(tuple, "HostileTuple")

@@ -34,6 +34,11 @@ KEXT_SOURCE = Path(__file__).parent / "server" / "kext" / "iokit_test_userclient
 READY = "iokit kernel: listening on "
 #: Generous: a loaded CI machine may take a while to boot; a hang still fails, never waits on.
 READY_TIMEOUT_S = 60.0
+#: ``ulimit -n N`` then exec the rest of the command line (the kernel keeps the process).
+_LIMIT_FDS = ("import os, resource, sys\n"
+              "n = int(sys.argv[1])\n"
+              "resource.setrlimit(resource.RLIMIT_NOFILE, (n, n))\n"
+              "os.execv(sys.argv[2], sys.argv[2:])\n")
 STOP_TIMEOUT_S = 30.0
 
 
@@ -117,10 +122,11 @@ class KernelFactory:
         self.dirs: list[str] = []
 
     def start(self, *args: str, path: str | None = None, socket_option: bool = True,
-              env: dict[str, str] | None = None, wait: bool = True) -> KernelProcess:
+              env: dict[str, str] | None = None, wait: bool = True,
+              fd_limit: int | None = None) -> KernelProcess:
         """Start a kernel listening on ``path`` (default: a fresh short directory's
         ``k.sock``), passed as ``--socket`` unless ``socket_option`` is False (the kernel then
-        finds its default path, which ``path`` must name)."""
+        finds its default path, which ``path`` must name); ``fd_limit`` is its ``ulimit -n``."""
         directory = short_dir()
         self.dirs.append(directory)
         path = path if path is not None else os.path.join(directory, "k.sock")
@@ -129,6 +135,8 @@ class KernelFactory:
             command += ["--socket", path]
         log = Path(directory) / "kernel.log"
         with open(log, "wb") as stderr:
+            if fd_limit is not None:  # the same process, once its limit is set (exec)
+                command = [sys.executable, "-c", _LIMIT_FDS, str(fd_limit), *command]
             proc = subprocess.Popen(command, stdout=subprocess.PIPE, stderr=stderr,
                                     env=env if env is not None else kernel_env(self.kext_dist))
         kernel = KernelProcess(proc, path, log)

@@ -11,7 +11,13 @@ from pathlib import Path
 
 import pytest
 
-from iokit_host.input_file import read_input_file, read_input_head
+from iokit_host.input_file import (
+    decode_text,
+    read_cache_file,
+    read_input_file,
+    read_input_head,
+    undecodable_place,
+)
 
 needs_fifo = pytest.mark.skipif(not hasattr(os, "mkfifo"), reason="no FIFOs here")
 
@@ -69,3 +75,66 @@ def test_a_command_given_a_fifo_ends_with_its_diagnostic(argv: list[str],
     if "--events" not in argv and "--classes" not in argv:
         # an empty scenario or classes table is one; an empty manifest, model or dump is not
         assert str(fifo) in done.stdout + done.stderr
+
+
+# -- cache files: only what the host itself can have written is read ------------------------
+@needs_fifo
+def test_a_fifo_at_a_cache_name_is_refused_at_once(tmp_path: Path) -> None:
+    # Every command hung: the kernel collection and the model cache were read with open().
+    fifo = tmp_path / "kernel-collection-x.json"
+    os.mkfifo(fifo)
+    with pytest.raises(OSError, match="not a regular file") as caught:
+        read_cache_file(fifo, limit=100)
+    assert caught.value.filename == str(fifo)
+
+
+def test_a_symlink_at_a_cache_name_is_not_followed(tmp_path: Path) -> None:
+    # A link to /dev/zero filled memory; a link anywhere reads what its maker chose.
+    real = tmp_path / "real.json"
+    real.write_text("{}")
+    link = tmp_path / "machine-x.json"
+    link.symlink_to(real)
+    with pytest.raises(OSError, match="symbolic link"):
+        read_cache_file(link, limit=100)
+    zero = tmp_path / "zero.json"
+    zero.symlink_to("/dev/zero")
+    with pytest.raises(OSError):
+        read_cache_file(zero, limit=100)
+
+
+def test_a_cache_too_large_or_a_folder_is_refused_without_reading_it(tmp_path: Path) -> None:
+    sparse = tmp_path / "big.json"
+    with open(sparse, "wb") as stream:
+        stream.truncate(2 << 30)  # sparse: no disk, but reading it would take 2 GB of memory
+    with pytest.raises(OSError, match="larger than"):
+        read_cache_file(sparse, limit=1 << 20)
+    with pytest.raises(OSError):
+        read_cache_file(tmp_path, limit=100)
+    (tmp_path / "ok.json").write_bytes(b"{}")
+    assert read_cache_file(tmp_path / "ok.json", limit=100) == b"{}"
+
+
+@pytest.mark.skipif(not hasattr(os, "geteuid") or os.geteuid() != 0,
+                    reason="giving a file to another user needs root")
+def test_a_cache_written_by_another_user_is_not_trusted(tmp_path: Path) -> None:
+    forged = tmp_path / "kernel-collection-x.json"
+    forged.write_text("{}")
+    os.chown(forged, 65534, 65534)
+    with pytest.raises(OSError, match="another user"):
+        read_cache_file(forged, limit=100)
+
+
+@pytest.mark.parametrize("encoding", ["utf-8", "utf-8-sig", "utf-16", "utf-16-be", "utf-16-le"])
+def test_text_with_a_byte_order_mark_or_none_decodes(encoding: str) -> None:
+    text = '[machine]\nname = "ü"\n'
+    data = text.encode(encoding)
+    if encoding in ("utf-16-be", "utf-16-le"):
+        data = ("\ufeff" + text).encode(encoding)  # Notepad's "Unicode": a BOM, then UTF-16
+    assert decode_text(data) == text
+
+
+def test_the_place_of_a_byte_that_is_not_utf8_is_line_and_column() -> None:
+    data = b'[machine]\nname = "\xc3\x28"\n'
+    with pytest.raises(UnicodeDecodeError) as caught:
+        decode_text(data)
+    assert undecodable_place(data, caught.value).startswith("byte 0xc3 at line 2, column 9")

@@ -146,6 +146,8 @@ def test_any_scenario_reads_and_applies_with_only_our_diagnostics(
     except ScenarioError:
         return
     assert len(parsed) + len(reported) == len(raw)
+    # each says what to do, and quotes what it read briefly
+    assert all(d.hint and len(str(d)) < 600 for d in reported), reported
     host = make_host([wifi_nub()], []).boot()
     lines = apply_events(host, parsed)
     assert len(lines) == len(parsed)
@@ -344,3 +346,30 @@ def test_plugging_a_plain_registry_entry_is_an_event_that_fails_with_its_reason(
                                 Event("publish", resource="R")])
     assert "skipped plug: IORegistryEntry is not an IOService class" in lines[0]
     assert lines[1] == "[t=0ns] published R: started nothing"
+
+
+def test_a_scenario_saved_as_utf16_reads(tmp_path: Path) -> None:
+    path = tmp_path / "events.toml"
+    path.write_bytes(GOOD_PLUG.encode("utf-16"))
+    (event,) = read_events(path)
+    assert event.action == "plug"
+
+
+def test_a_byte_that_is_not_utf8_is_named_by_line_and_column(tmp_path: Path) -> None:
+    path = tmp_path / "events.toml"
+    path.write_bytes(b'[[event]]\naction = "publish"\nresource = "R\xe9"\n')
+    with pytest.raises(ScenarioError, match=r"byte 0xe9 at line 3, column 14") as caught:
+        read_events(path)
+    assert "codec" not in str(caught.value) and caught.value.diagnostic.hint
+
+
+def test_a_damaged_event_has_a_hint_and_quotes_a_huge_value_briefly(tmp_path: Path) -> None:
+    # "action must be one of ..., not '<5 MB>'", and no hint at all.
+    huge = "x" * 5_000_000
+    path = write(tmp_path, f'[[event]]\naction = "{huge}"\n[[event]]\naction = "publish"\n'
+                           'resource = "Radio"\n')
+    reported: list[Diagnostic] = []
+    (event,) = read_events(path, report=reported.append)
+    assert event.action == "publish"
+    (problem,) = reported
+    assert problem.key == "event[0].action" and problem.hint and len(str(problem)) < 400

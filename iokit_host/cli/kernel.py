@@ -4,7 +4,7 @@ It boots as ``iokit boot`` does (``--machine``, ``--kext``, ...), then listens o
 (``$IOKIT_KERNEL``, else ``$XDG_RUNTIME_DIR/iokit/kernel.sock``, else a 0700 directory of the
 user's own under the temp dir), prints exactly one line on stdout, ``iokit kernel: listening on
 PATH``, and serves IOKitLib clients (``iokit_sdk.iokitlib``) and the tools' ``--kernel`` until
-SIGTERM or SIGINT. It then stops listening, tells its clients, closes every user client,
+SIGTERM, SIGINT or SIGHUP. It then stops listening, tells its clients, closes every user client,
 terminates the services and exits 0. Its log (boot diagnostics, refused peers, failing drivers)
 goes to stderr. ``--entitlements FILE`` is the operator's entitlement policy; ``--group``
 shares the socket with a group (mode 0660). ``--http ADDR`` also serves the registry explorer
@@ -15,6 +15,7 @@ line on stdout (``iokit kernel: explorer on URL``).
 from __future__ import annotations
 
 import argparse
+import os
 import sys
 from typing import TYPE_CHECKING
 
@@ -78,17 +79,36 @@ def _serve(args: argparse.Namespace, signals: StopSignals) -> int:
     listener = Listener(path, gid)
     frontend = FrontEnd(KernelContext.for_host(host, policy), listener, gid=gid,
                         signals=signals)
-    frontend.print_log()  # the boot's diagnostics come before the ready line
-    print(f"iokit kernel: listening on {path}", flush=True)
-    if explorer is not None:
-        explorer.start()
-        print(f"iokit kernel: explorer on {explorer.url}", flush=True)
-    try:
+    try:  # from here on, whatever happens, the socket file goes with the kernel
+        frontend.print_log()  # the boot's diagnostics come before the ready line
+        _announce(f"iokit kernel: listening on {path}")
+        if explorer is not None:
+            explorer.start()
+            _announce(f"iokit kernel: explorer on {explorer.url}")
         frontend.serve()
     finally:
         summary = frontend.shutdown()  # first: the explorer's requests in flight fail fast
         if explorer is not None:
             explorer.stop()
         signals.close()
-    print(f"iokit kernel: {summary}", file=sys.stderr, flush=True)
+    try:
+        print(f"iokit kernel: {summary}", file=sys.stderr, flush=True)
+    except (OSError, ValueError):  # nobody reads the log any more: the kernel stopped anyway
+        pass
     return 0
+
+
+def _announce(line: str) -> None:
+    """Print a line on stdout; a reader that went away (``iokit kernel | head -1``) does not
+    stop the kernel, which says so on its log with the line and goes on serving (its stdout
+    is only ever these lines)."""
+    try:
+        print(line, flush=True)
+    except (OSError, ValueError) as error:
+        reason = getattr(error, "strerror", None) or str(error)
+        try:
+            sys.stdout = open(os.devnull, "w", encoding="utf-8")  # noqa: SIM115 - for good
+            print(f"iokit kernel: stdout is closed ({reason}); {line.removeprefix('iokit kernel: ')}",
+                  file=sys.stderr, flush=True)
+        except (OSError, ValueError):
+            pass

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import argparse
 import json
-from pathlib import Path
+import os
 from typing import Any
 
 from iokit_host.cli.common import parse_defines
@@ -45,7 +45,8 @@ def run(args: argparse.Namespace) -> int:
 def _load(target: str, defines: dict[str, str]) -> tuple[KextBundle | None, list[Diagnostic]]:
     from iokit_host.kext.manifest import read_manifest
 
-    if Path(target).exists() or "/" in target or target.endswith(".plist"):
+    # lexists: a symlink that loops or dangles is still a path the user gave, not an id.
+    if os.path.lexists(target) or "/" in target or target.endswith(".plist"):
         return read_manifest(target, defines=defines)
     return _installed(target, defines)
 

@@ -23,6 +23,8 @@ from iokit_host.cli.input_path import input_path
 from iokit_host.cli.output_file import check_writable, write_text
 from iokit_host.ioreg.jsontext import dump
 from iokit_host.machine import MachineModel, dump_machine, list_machines, load_machine
+from iokit_host.machine.errors import MachineModelError
+from iokit_host.machine.format import parse_machine
 from iokit_host.machine.loader import import_dump, read_machine_file
 from iokit_host.machine.model import NubSpec
 from iokit_host.machine.sniff import file_kind
@@ -132,8 +134,23 @@ def _show(model: MachineModel, *, as_json: bool) -> int:
     return 0
 
 
+def _check_reads_back(text: str, output: Path, dump: Path) -> None:
+    """Refuse, before writing, a model its own reader would refuse (a dump whose first entry
+    is a device-tree ``IORegistryEntry``: no IOService root to boot). The parse is not extra
+    work: it fills the parsed-model cache for ``output``, so the first boot from it is warm."""
+    try:
+        parse_machine(text, source=str(output))
+    except MachineModelError as error:
+        found = error.diagnostic
+        raise MachineModelError(
+            f"the dump imports to no bootable machine ({error.reason}); nothing written",
+            reference=found.reference, file=str(dump), node=error.node, key=found.key,
+            hint=f"{found.hint}; import a dump of the whole IOService plane "
+                 "(ioreg -lw0 > dump.txt)") from None
+
+
 def _import(dump: Path, output: Path, *, strict: bool) -> int:
-    check_writable(output)  # before the import, which can take a while on a large dump
+    check_writable(output, inputs=[dump])  # before the import, which can take a while
     # A text dump whatever its look (its reader names what is wrong); a property list or a zip
     # as what it holds.
     if file_kind(dump) in ("plist", "zip"):
@@ -141,7 +158,9 @@ def _import(dump: Path, output: Path, *, strict: bool) -> int:
     else:
         model = import_dump(dump, strict=strict)
     _warn(model)
-    write_text(output, dump_machine(model))
+    text = dump_machine(model)
+    _check_reads_back(text, output, dump)
+    write_text(output, text)
     count = sum(1 for _ in model.nubs()) + len(model.entries)
     damaged = len(model.diagnostics)
     note = f" (imported past {damaged} kind(s) of damage: see the warnings)" if damaged else ""

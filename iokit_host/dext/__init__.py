@@ -13,6 +13,7 @@ crashes in 24 hours of host time (``OSDextStatistics``). Any ordinary kext can b
 server the same way (``--isolate``, ``IOKitHostIsolate``), as a UMDF driver host does.
 
 Modules: :mod:`.channel` (frames with deadlines), :mod:`.process` (launch, check-in, reap),
+:mod:`.descendants` (what a process forked, daemons included, goes with it),
 :mod:`.server` (the driver process's main), :mod:`.link` (its end of the socket: calls in,
 requests out), :mod:`.driverside` (what a driver sees there), :mod:`.remote` (kernel objects
 as proxies there), :mod:`.kobjects` (the kernel objects a process was shown, and its registry

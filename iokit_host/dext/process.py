@@ -28,6 +28,7 @@ from typing import Any
 from iokit_sdk.memory import IOBufferMemoryDescriptor
 
 from iokit_host.dext.channel import Channel, ChannelClosed, ChannelTimeout
+from iokit_host.dext.descendants import kill_descendants
 
 __all__ = ["DextProcessError", "DriverProcess", "Events"]
 
@@ -258,10 +259,14 @@ class DriverProcess:
 
     def _kill_group(self) -> None:
         """SIGKILL the process and what it forked: it leads a process group of its own
-        (``process_group=0``), which its children stay in unless they leave it. Never once
-        it is reaped: its number may then be another process's."""
+        (``process_group=0``), which its children stay in unless they leave it, and is the
+        subreaper of those that do (:mod:`.descendants`). Never once it is reaped: its number
+        may then be another process's."""
         if self.proc is None or self.proc.returncode is not None:
             return
+        # First what left the group (a setsid'd helper): the process is the subreaper of its
+        # tree only while it lives, so its descendants are walked before it is killed.
+        kill_descendants(self.proc.pid)
         try:
             os.killpg(self.proc.pid, signal.SIGKILL)
         except (ProcessLookupError, PermissionError):  # all gone (or the pid reused): the

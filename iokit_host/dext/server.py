@@ -31,6 +31,7 @@ from iokit_sdk.userclient import (
 )
 
 from iokit_host.dext.channel import Channel
+from iokit_host.dext.descendants import become_subreaper, kill_descendants
 from iokit_host.dext.driverside import (
     ObjectTable,
     UserKernel,
@@ -55,6 +56,7 @@ def _watch_life(fd: int) -> None:
             os.read(fd, 1)
         finally:
             remove_memory_directory()
+            kill_descendants(os.getpid())  # the driver's helpers, even those that left the group
             os._exit(0)
     threading.Thread(target=watch, name="iokit-dext-life", daemon=True).start()
 
@@ -350,6 +352,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--name", required=True)
     parser.add_argument("--package", default="")
     args = parser.parse_args(argv)
+    become_subreaper()  # before the driver's code runs: its orphans stay in this tree
     _watch_life(args.life_fd)
     channel = Channel(socket.socket(fileno=args.fd))
     server = DriverServer(channel, args.package or None)  # imports the driver: may crash
@@ -359,6 +362,7 @@ def main(argv: list[str] | None = None) -> int:
         server.serve()
     finally:  # the kernel said exit, or is gone: this process's buffers go with it
         remove_memory_directory()
+        kill_descendants(os.getpid())
     return 0
 
 

@@ -105,6 +105,7 @@ class ExplorerServer:
 
         from iokit_host.explorer.app import ExplorerState, make_app
         from iokit_host.explorer.bridge import KernelBridge
+        from iokit_host.explorer.connections import GuardedH11Protocol
         from iokit_host.explorer.live import LiveRegistry
 
         self.sock = sock
@@ -114,8 +115,10 @@ class ExplorerServer:
                                    allow_events=allow_events)
         # Bound to a non-loopback address on purpose: answer for whatever name reached it.
         hosts = (host,) if is_loopback(host) else ("*",)
+        # Connections bounded in number and in the time a request may take to arrive: they
+        # cost descriptors of the kernel's own process (:mod:`.connections`).
         config = uvicorn.Config(make_app(self.state, hosts), log_level="warning",
-                                access_log=False, lifespan="off",
+                                access_log=False, lifespan="off", http=GuardedH11Protocol,
                                 timeout_graceful_shutdown=2)
         self.server = uvicorn.Server(config)
         self._thread: threading.Thread | None = None

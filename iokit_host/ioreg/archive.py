@@ -19,7 +19,7 @@ from typing import Any, BinaryIO
 
 from iokit_sdk.entry import IORegistryEntry
 
-from iokit_host.ioreg.format import cf_number, format_value
+from iokit_host.ioreg.format import cf_number, member_key
 from iokit_host.ioreg.node import inheritance, retain_count, service_facts
 from iokit_host.ioreg.options import IoregOptions, check_plane
 from iokit_host.ioreg.plisttext import dump, dumps
@@ -89,7 +89,7 @@ def archive_value(value: Any) -> Any:
         return {key: archive_value(item) for key, item in value.items()}
     if isinstance(value, (frozenset, set)):
         # CFSet order is unspecified; sorting by printed form keeps the archive stable.
-        return [archive_value(item) for item in sorted(value, key=format_value)]
+        return [archive_value(item) for item in sorted(value, key=member_key)]
     if isinstance(value, (list, tuple)):
         return [archive_value(item) for item in value]
     return str(value)

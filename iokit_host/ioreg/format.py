@@ -5,7 +5,8 @@ ioreg reads each property as a CF object and prints it in one line:
 ==============  =========================================================================
 type            printed as
 ==============  =========================================================================
-string          ``"text"`` (no escaping, as ioreg)
+string          ``"text"`` (no escaping, as ioreg); nothing at all for text CF could not
+                give ioreg as a C string (see :func:`format_string`)
 number          unsigned decimal of the value read as a signed 64-bit integer, ``0x..``
                 with ``-x``. OSNumbers of up to 32 bits reach user space as CF SInt32
                 (``IOCFUnserialize`` ``buildNumber``), so a 32-bit 0xFFFFFFFF prints as
@@ -13,10 +14,13 @@ number          unsigned decimal of the value read as a signed 64-bit integer, `
                 forms occur in the real dumps (``_STA`` vs ``Platform Memory Ranges``).
 boolean         ``Yes`` / ``No``
 data            ``<hex>``, or ``<"a","b">`` when it is a NUL-separated set of mostly
-                printable strings (``cfdatashow``; never with ``-x``, never for 1 byte)
+                printable strings (``cfdatashow``; never with ``-x``, never for 1 byte),
+                whose bytes ioreg writes as they are (UTF-8 text reads as itself; other
+                bytes are surrogate escapes, which the ``iokit`` command writes as bytes)
 array           ``(a,b)``
 dictionary      ``{"k"=v,"k2"=v2}``
-set             ``[a,b]`` (sorted by printed form: CFSet order is unspecified)
+set             ``[a,b]`` (sorted by printed form: CFSet order is its hash table's,
+                which the model cannot work out, and the registry keeps built-in sets)
 ==============  =========================================================================
 """
 
@@ -27,7 +31,8 @@ from typing import Any
 
 from iokit_sdk.values import number_bits
 
-__all__ = ["cf_number", "data_strings", "format_data", "format_number", "format_value"]
+__all__ = ["cf_number", "data_strings", "format_data", "format_number", "format_string",
+           "format_value", "member_key"]
 
 _U64 = 1 << 64
 _U32 = 1 << 32
@@ -82,8 +87,38 @@ def data_strings(data: bytes) -> list[str] | None:
         break
     if index < length or not normal or (normal >> 2) < symbol:
         return None
-    # Bytes above 127 are printed raw by ioreg; latin-1 keeps each one a single character.
-    return [part.decode("latin-1") for part in data.split(b"\x00") if part]
+    return [_raw_text(part) for part in data.split(b"\x00") if part]
+
+
+def _raw_text(part: bytes) -> str:
+    """What ioreg's ``print("%c")`` of each byte writes: UTF-8 text (a Mac's name in NVRAM,
+    ``Admin’s MacBook Pro``) as itself; a byte that is not UTF-8 as a surrogate escape,
+    which the ``iokit`` command writes as that byte (``cli.console``), as ioreg did."""
+    return part.decode("utf-8", "surrogateescape")
+
+
+def format_string(value: str) -> str:
+    """``cfstringshow``: ``"text"``, or nothing where CoreFoundation gave ioreg no C string.
+
+    ioreg prints ``CFStringGetCStringPtr(UTF8)`` or, failing that, ``CFStringGetCString`` into
+    a buffer of one byte per UTF-16 unit (plus the NUL), and nothing when both fail. The
+    first gave the 8-bit store of a string CF keeps in Mac OS Roman (the real dumps show such
+    names' ``’`` and ``—`` as their Mac OS Roman bytes); any other text with a
+    character past ASCII needs more bytes in UTF-8 than that buffer holds, so it printed as
+    nothing (``"Product" = `` for a Bluetooth device's name in Cyrillic). ``%s`` stops at a NUL.
+    """
+    if value.isascii() or _mac_roman(value):
+        end = value.find("\x00")
+        return f'"{value}"' if end < 0 else f'"{value[:end]}"'
+    return ""
+
+
+def _mac_roman(value: str) -> bool:
+    try:
+        value.encode("mac_roman")
+    except UnicodeEncodeError:
+        return False
+    return True
 
 
 def format_data(data: bytes, hex_numbers: bool = False) -> str:
@@ -91,6 +126,14 @@ def format_data(data: bytes, hex_numbers: bool = False) -> str:
     if strings is None:
         return f"<{data.hex()}>"
     return "<" + ",".join(f'"{s}"' for s in strings) + ">"
+
+
+def member_key(item: Any) -> tuple[str, str]:
+    """Where a set's member goes when a set is written in order (``-a``, ``--json``): by its
+    printed form, then by its ``repr``, as two members may print alike (two names printed as
+    nothing, a 32-bit 0xFFFFFFFF and a 64-bit 2**64-1), and the order must not then depend on
+    the hashes of the run."""
+    return format_value(item), repr(item)
 
 
 def format_value(value: Any, hex_numbers: bool = False) -> str:
@@ -107,7 +150,8 @@ def _append(parts: list[str], value: Any, hex_numbers: bool) -> None:
     elif isinstance(value, int):
         parts.append(format_number(value, hex_numbers))
     elif isinstance(value, str):
-        parts.append(f'"{value}"')
+        parts.append(f'"{value}"' if value.isascii() and "\x00" not in value
+                     else format_string(value))
     elif isinstance(value, (bytes, bytearray)):
         parts.append(format_data(bytes(value), hex_numbers))
     elif isinstance(value, Mapping):

@@ -39,7 +39,7 @@ from iokit_sdk.entry import IORegistryEntry
 from iokit_sdk.values import MAX_VALUE_DEPTH, OSNumber, number_bits
 
 from iokit_host.errors import IOKitError
-from iokit_host.ioreg.format import format_value
+from iokit_host.ioreg.format import member_key
 from iokit_host.ioreg.jsontext import dump, dumps
 from iokit_host.ioreg.node import inheritance, retain_count, service_facts
 from iokit_host.ioreg.options import IoregOptions, check_plane
@@ -107,7 +107,7 @@ def encode_json_value(value: Any) -> Any:
     if isinstance(value, Mapping):
         return {"dict": {key: encode_json_value(item) for key, item in value.items()}}
     if isinstance(value, (frozenset, set)):
-        return {"set": [encode_json_value(item) for item in sorted(value, key=format_value)]}
+        return {"set": [encode_json_value(item) for item in sorted(value, key=member_key)]}
     if isinstance(value, (list, tuple)):
         return [encode_json_value(item) for item in value]
     raise JsonValueError(f"{type(value).__name__} is not a registry property type")

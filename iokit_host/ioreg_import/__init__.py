@@ -10,7 +10,7 @@ Damaged dumps import with only the damage lost: redacted values, CRLF or CR line
 a pasted indent or tabs, lines wrapped by a mail client, curly quotes, NUL bytes, a prompt line,
 a cut-off tail, repeated lines, clipped lines, edited ids, a copy out of a web page (``&lt;``). Each kind of damage becomes one
 warning in ``model.diagnostics`` (see :mod:`iokit_host.ioreg_import.damage`). Lines that are not
-UTF-8 (user names in older dumps) are read as Windows-1252 or Latin-1. Past the size of any
+UTF-8 (user names in older dumps) are read as Mac OS Roman, Windows-1252 or Latin-1. Past the size of any
 real registry (:data:`MAX_DUMP_BYTES`, ``tree.MAX_ENTRIES``) the rest is not read. With ``strict`` (default: ``IOKIT_STRICT``) the first damage refuses the dump
 instead. Text that is not a dump at all, or a file that cannot be read, raises
 :class:`IoregDumpInvalid` (``ioreg-dump-invalid``) naming the file, the line and the reason.

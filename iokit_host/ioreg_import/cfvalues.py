@@ -5,8 +5,9 @@
 the CoreFoundation objects user space sees, not the kernel's libkern ones. The rules, each what
 IOKitLib did on the way out:
 
-- ``<integer>`` carries no width. A value below 2**32 becomes a 32-bit ``OSNumber``, anything
-  larger 64-bit, as the text importer does (matching ignores width: ``OSNumber::isEqualTo``).
+- ``<integer>`` carries no width. A value below 2**31 becomes a 32-bit ``OSNumber``, anything
+  larger 64-bit (a positive one past an SInt32 was an SInt64: :mod:`.widths`), as the text
+  importer does (matching ignores width: ``OSNumber::isEqualTo``).
   A negative one is a CF SInt32 or SInt64 that held an unsigned kernel number (IOKitLib makes
   a 32-bit 0xFFFFFFFF the SInt32 -1), so it is read back as its two's complement.
 - ``<real>`` has no registry type; it is kept as its text, as the text importer keeps a
@@ -28,6 +29,8 @@ from collections.abc import Mapping
 from typing import Any
 
 from iokit_sdk.values import MAX_VALUE_DEPTH, MAX_VALUE_ITEMS, OSNumber
+
+from iokit_host.ioreg_import.widths import printed_width
 
 __all__ = ["CFValueError", "UnreadableValue", "typed_properties", "typed_value"]
 
@@ -133,7 +136,7 @@ def _number(value: int, path: str) -> OSNumber:
         if value >= -(1 << 63):
             return OSNumber(value, 64)
     elif value < 1 << 64:
-        return OSNumber(value, 32 if value < 1 << 32 else 64)
+        return OSNumber(value, printed_width(value))
     raise CFValueError(path, "a number wider than 64 bits")
 
 

@@ -62,7 +62,7 @@ LINE_ENDINGS = DamageKind(
     "read as plain newlines", "nothing was lost; ioreg writes LF line endings")
 NOT_UTF8 = DamageKind(
     "ioreg-dump-not-utf8", "lines that are not UTF-8",
-    "read as Windows-1252 or Latin-1, values kept",
+    "read as Mac OS Roman, Windows-1252 or Latin-1, values kept",
     "check the strings on those lines; ioreg writes UTF-8", strict_refuses=False)
 NUL = DamageKind(
     "ioreg-dump-nul", "NUL bytes (UTF-16 text saved without its byte-order mark, a mangled copy)",

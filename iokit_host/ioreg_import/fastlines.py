@@ -25,6 +25,7 @@ from typing import Any
 
 from iokit_host.ioreg_import.fastvalues import NUMBERS, os_number
 from iokit_host.ioreg_import.redaction import looks_redacted
+from iokit_host.ioreg_import.text import text_of
 
 __all__ = ["LINE", "UNREAD", "header_states", "remembered_redaction", "shape_value"]
 
@@ -91,9 +92,9 @@ def shape_value(shape: str, text: str) -> Any:
     if shape == "yes" or shape == "no":
         return shape == "yes"
     if shape == "string":
-        return text
+        return text_of(text)  # text (a byte kept for data is read as its line was)
     if shape == "cstring":
-        return text.encode("utf-8") + b"\x00"
+        return text.encode("utf-8", "surrogateescape") + b"\x00"  # bytes kept: text.py
     try:
         data = bytes.fromhex(text)
     except ValueError:

@@ -24,7 +24,15 @@ from typing import Any
 
 from iokit_sdk.values import MAX_VALUE_ITEMS, OSNumber
 
-__all__ = ["MAX_DEPTH", "NUMBERS", "Unusual", "fast_value", "os_number"]
+from iokit_host.ioreg_import.text import has_escapes
+from iokit_host.ioreg_import.widths import printed_width
+
+__all__ = ["MAX_DEPTH", "NUMBERS", "UNPRINTED", "Unusual", "fast_value", "os_number"]
+
+#: What a value ioreg printed as nothing reads as: a string CoreFoundation could not give it
+#: as a C string (``ioreg.format.format_string``), whose text is lost. U+FFFD is Unicode's
+#: character for one that could not be read, and ioreg's rule prints it as nothing again.
+UNPRINTED = "\ufffd"
 
 
 class Unusual(Exception):
@@ -57,6 +65,8 @@ def fast_value(text: str) -> Any:
         return NUMBERS[text]
     if len(text) < 4 and text in _WORDS:  # (a long text is not hashed for nothing)
         return _WORDS[text]
+    if has_escapes(text):
+        raise Unusual  # bytes kept for data (text.line_decode): the careful reader sorts them
     if text[:1] in _JSON_OPENERS:
         value = _plain_container(text)
         if value is not _NOT_PLAIN:
@@ -82,7 +92,7 @@ def _read(text: str) -> Any:
         char = text[pos] if pos < end else ""
         value: Any
         if char == "" or char in _EMPTY:
-            value = ""  # ioreg printed nothing for a string it could not convert
+            value = UNPRINTED  # ioreg printed nothing for a string it could not convert
         elif char in _CLOSERS:
             after = _SPACE.match(text, pos + 1).end()  # type: ignore[union-attr]
             if after < end and text[after] == _CLOSERS[char]:
@@ -194,7 +204,7 @@ class _Numbers(dict[str, OSNumber]):
             raise Unusual
         if len(self) > _SMALL_BELOW:
             self.clear()  # a bound on what is kept, not on what is read
-        made = self[digits] = OSNumber(number, 32 if number < 1 << 32 else 64)
+        made = self[digits] = OSNumber(number, printed_width(number))
         return made
 
 
@@ -321,7 +331,7 @@ def os_number(number: int) -> OSNumber:
     found = _SMALL.get(number)
     if found is not None:
         return found
-    made = OSNumber(number, 32 if number < 1 << 32 else 64)
+    made = OSNumber(number, printed_width(number))
     if number < _SMALL_BELOW:
         _SMALL[number] = made
     return made
@@ -334,7 +344,8 @@ def _string_data(text: str, pos: int) -> tuple[bytes, int]:
         match = _DATA_STRING.match(text, pos)
         if match is None:
             raise Unusual
-        parts.append(match.group(1).encode("utf-8") + b"\x00")
+        # (a byte the dump held that is not UTF-8 came as a surrogate escape: text.py)
+        parts.append(match.group(1).encode("utf-8", "surrogateescape") + b"\x00")
         pos = match.end()
         if text[pos] == ">":
             return b"".join(parts), pos + 1

@@ -128,7 +128,9 @@ class _Reader:
         location = table.get(_LOCATION)
         entry_id = table.get(_ID)
         node = DumpNode(
-            name=name if isinstance(name, str) and name else class_name,
+            # An empty name is a name (an IOMedia's in the device tree plane, ``@1:0``), as
+            # the text importer keeps it; only a missing one falls back to the class's.
+            name=name if isinstance(name, str) else class_name,
             location=location if isinstance(location, str) and location else None,
             class_name=class_name, line=number, depth=depth,
             inheritance=_chain(table.get(_INHERITANCE), class_name),

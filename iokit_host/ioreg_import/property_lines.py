@@ -16,6 +16,7 @@ from typing import Any
 from iokit_host.ioreg_import.damage import BAD_VALUE, REDACTED, DamageKind
 from iokit_host.ioreg_import.errors import ValueSyntaxError
 from iokit_host.ioreg_import.redaction import looks_masked, looks_redacted
+from iokit_host.ioreg_import.text import text_of
 from iokit_host.ioreg_import.values import parse_value
 
 __all__ = ["MAX_CONTINUATION", "read_property"]
@@ -35,7 +36,9 @@ def read_property(lines: list[str], number: int, content: str, lead: int,
     if split < 0:
         pending.append((BAD_VALUE, number, "property line without '\"key\" = value'"))
         return number
-    key, text = content[1:split], content[split + 4:]
+    # (A key is text: a byte kept for data on its line is read as the line was, text.py.
+    # The one-regex line reader takes no key with a quote, so none with such a byte.)
+    key, text = text_of(content[1:split]), content[split + 4:]
     following = number
     while True:
         try:

@@ -3,26 +3,31 @@
 No IOKit counterpart. ioreg writes UTF-8 with LF line endings. A dump that passed through other
 hands may not: an older Mac wrote user names in MacRoman or Latin-1, a Windows editor saves CRLF
 (or UTF-16 with a byte-order mark, or Windows-1252 with its curly quotes), a classic Mac editor
-CR. Each line that is not UTF-8 is read as Windows-1252, or as Latin-1 where that has no
-character for a byte (the two agree on every letter; Latin-1 maps every byte to a character), so
-its value is kept rather than replaced; line numbers stay those of the file, so warnings point
+CR. Each line that is not UTF-8 is read as Mac OS Roman when its bytes are the ones ioreg
+itself wrote that way (CoreFoundation kept such strings in Mac OS Roman and ioreg printed that
+store: byte 0xD5 in ``Alexander?s MacBook`` is the apostrophe), else as Windows-1252, or as
+Latin-1 where that has no character for a byte (the two agree on every letter; Latin-1 maps
+every byte to a character), so its value is kept rather than replaced; data printed as strings
+keeps its bytes (:func:`line_decode`). Line numbers stay those of the file, so warnings point
 at the right line. NUL characters, which ioreg never writes, are removed.
 """
 
 from __future__ import annotations
 
 import codecs
+import re
 
 from iokit_host.ioreg_import.damage import LINE_ENDINGS, NOT_UTF8, NUL, DumpDamage
 
-__all__ = ["decode_dump", "legacy_decode", "split_lines"]
+__all__ = ["decode_dump", "has_escapes", "legacy_decode", "line_decode", "split_lines",
+           "text_of"]
 
 _UTF16_BOMS = (codecs.BOM_UTF16_LE, codecs.BOM_UTF16_BE)
 
 
 def decode_dump(raw: bytes, damage: DumpDamage) -> str:
-    """The text of a dump file: UTF-8 where it is, Windows-1252 or Latin-1 on the lines where
-    it is not (see the module doc)."""
+    """The text of a dump file: UTF-8 where it is, Mac OS Roman, Windows-1252 or Latin-1 on
+    the lines where it is not (see the module doc)."""
     if raw.startswith(_UTF16_BOMS):
         return raw.decode("utf-16", errors="replace")
     raw = raw.removeprefix(codecs.BOM_UTF8)
@@ -48,7 +53,7 @@ def _redecode_lines(raw: bytes, bad: int, damage: DumpDamage) -> str:
         number += raw.count(b"\n", done, start)
         damage.note(NOT_UTF8, number, f"byte 0x{raw[bad]:02x} at column {bad - start + 1} "
                     "is not UTF-8")
-        parts += (str(view[done:start], "utf-8"), legacy_decode(raw[start:stop]))
+        parts += (str(view[done:start], "utf-8"), line_decode(raw[start:stop]))
         done = stop  # at the end of that line
         while True:  # clean runs, each twice as long, to the next line that is not UTF-8
             if done >= len(raw):
@@ -72,9 +77,63 @@ _RUN = 1 << 20
 _RUN_AFTER = 1 << 10
 
 
+#: Bytes a name ioreg printed in Mac OS Roman holds: its accented small letters (but the
+#: four whose bytes are Windows-1252's curly quotes, which an editor puts around keys), and
+#: its typographic punctuation (no-break space, dashes, quotes, ellipsis, guillemets).
+#: Latin-1 text has its letters from 0xC0 up, where these punctuation bytes are capitals
+#: that rarely follow small letters; so a line with only these bytes is read as Mac OS Roman.
+_MAC_ROMAN_TEXT = re.compile(rb"[\x80-\x90\x95-\x9f\xc7-\xd5]")
+_HIGH = re.compile(rb"[\x80-\xff]")
+
+
+#: Data ioreg printed as strings, ``<"a","b">``, where a value starts (after ``= ``, ``=``,
+#: ``(`` or ``,``): ioreg printed each of its bytes as it was (``%c``).
+_DATA_STRINGS = re.compile(rb'(?:(?<== )|(?<=[=(,]))<"[^\n]*?">')
+#: A property line: its glyphs (or a pasted indent), then its key's quote.
+_PROPERTY_LINE = re.compile(rb'[ |\t]*"')
+#: A byte kept as a surrogate escape (:func:`line_decode`).
+_ESCAPED = re.compile("[\udc80-\udcff]")
+
+
+def line_decode(raw: bytes) -> str:
+    """A dump's line that is not UTF-8: its data printed as strings keeps its bytes (a byte
+    that is not UTF-8 as a surrogate escape, which the value readers turn back into that
+    byte: a MAC address printed with its byte 0xFC); the rest is Mac OS Roman where its bytes
+    are what ioreg wrote that way (see :data:`_MAC_ROMAN_TEXT`), else :func:`legacy_decode`."""
+    if _PROPERTY_LINE.match(raw) is None:  # only a property's value holds data
+        return _text_decode(raw)
+    parts = _DATA_STRINGS.split(raw)
+    spans = _DATA_STRINGS.findall(raw)
+    decoded = [_text_decode(parts[0])]
+    for span, part in zip(spans, parts[1:], strict=True):
+        decoded += (span.decode("utf-8", "surrogateescape"), _text_decode(part))
+    return "".join(decoded)
+
+
+def has_escapes(text: str) -> bool:
+    """True when ``text`` holds a byte :func:`line_decode` kept (which only data may hold)."""
+    return not text.isascii() and _ESCAPED.search(text) is not None
+
+
+def text_of(text: str) -> str:
+    """``text`` (a string, not data) with each kept byte read as the rest of its line was:
+    a string is text, and a surrogate escape is no character any output can write."""
+    if text.isascii():
+        return text
+    return _ESCAPED.sub(lambda found: _text_decode(bytes([ord(found.group()) - 0xDC00])),
+                        text)
+
+
+def _text_decode(raw: bytes) -> str:
+    if len(_HIGH.findall(raw)) == len(_MAC_ROMAN_TEXT.findall(raw)):
+        return raw.decode("mac_roman")
+    return legacy_decode(raw)
+
+
 def legacy_decode(raw: bytes) -> str:
-    """A line that is not UTF-8: Windows-1252 (curly quotes from a Windows editor), else
-    Latin-1 (which has a character for each byte Windows-1252 leaves undefined)."""
+    """Bytes that are not UTF-8 and not ioreg's own: Windows-1252 (curly quotes from a Windows
+    editor), else Latin-1 (which has a character for each byte Windows-1252 leaves
+    undefined)."""
     try:
         return raw.decode("cp1252")
     except UnicodeDecodeError:

@@ -7,15 +7,17 @@ module reads one such value into the types of :mod:`iokit_sdk.values`.
 
 Rules where the text is lossy (documented because they are choices, not IOKit facts):
 
-- ioreg does not print a number's width. A value below 2**32 becomes a 32-bit ``OSNumber``,
-  anything larger 64-bit. Matching ignores width (``OSNumber::isEqualTo``), so this only
-  affects re-rendering.
+- ioreg does not print a number's width. A value below 2**31 becomes a 32-bit ``OSNumber``,
+  anything larger 64-bit: a 32-bit number with its top bit set prints sign-extended, so one
+  printed from 2**31 up was wider (:mod:`.widths`). Matching ignores width
+  (``OSNumber::isEqualTo``), so this only decides how the value is printed again.
 - ``<"a","b">`` becomes ``b"a\\0b\\0"``: each string NUL-terminated, as ``compatible`` and
   ``name`` data are in the device tree. A string equals such data (``values_equal``).
 - ioreg prints strings without escaping. A top-level string runs to the end of the line; inside
   a container a string ends at the first ``"`` followed by a delimiter (``, = ) } ] >``).
-- ioreg prints nothing for a string it cannot convert (e.g. a user name in another encoding);
-  such an empty value reads as ``""``.
+- ioreg prints nothing for a string CoreFoundation would not give it as a C string (text past
+  ASCII that Mac OS Roman cannot hold, e.g. a device name in Cyrillic); such an empty value
+  reads as :data:`~.fastvalues.UNPRINTED` (U+FFFD), which prints as nothing again.
 - A set whose members are not hashable (dictionaries, arrays) reads as an array.
 - Numbers printed with a fraction (CF floats) read as strings: there is no float property type.
 
@@ -40,7 +42,9 @@ from typing import Any
 from iokit_sdk.values import MAX_VALUE_ITEMS, OSNumber
 
 from iokit_host.ioreg_import.errors import ValueSyntaxError
-from iokit_host.ioreg_import.fastvalues import MAX_DEPTH, Unusual, fast_value
+from iokit_host.ioreg_import.fastvalues import MAX_DEPTH, UNPRINTED, Unusual, fast_value
+from iokit_host.ioreg_import.text import text_of
+from iokit_host.ioreg_import.widths import printed_width
 
 __all__ = ["MAX_DEPTH", "parse_value", "read_carefully"]
 
@@ -59,7 +63,8 @@ def parse_value(text: str) -> Any:
     """
     stripped = text.rstrip(" \t")  # pasted dumps gain trailing blanks; ioreg prints none
     if len(stripped) >= 2 and stripped[0] == '"' and stripped[-1] == '"':
-        return stripped[1:-1]  # a top-level string is everything between the outer quotes
+        # A top-level string is everything between the outer quotes.
+        return text_of(stripped[1:-1])
     try:
         return fast_value(text)  # the common road, in one loop (fastvalues)
     except Unusual:
@@ -116,7 +121,7 @@ class _Reader:
         self.skip_space()
         char = self.peek()
         if char == "" or char in _CLOSERS:
-            return ""  # ioreg printed nothing for an unconvertible string
+            return UNPRINTED  # ioreg printed nothing for an unconvertible string
         if char == '"':
             return self.string(_DELIMITERS)
         if char == "(":
@@ -140,7 +145,8 @@ class _Reader:
                 raise ValueSyntaxError("unterminated string", self.pos)
             if self._closes(end + 1, enders):
                 self.pos = end + 1
-                return text[start:end]
+                # Data keeps the bytes of its strings (text.line_decode); a string is text.
+                return text[start:end] if enders is None else text_of(text[start:end])
             end += 1
 
     def _closes(self, after: int, enders: frozenset[str] | None) -> bool:
@@ -214,7 +220,8 @@ class _Reader:
     def string_list(self) -> bytes:
         parts: list[bytes] = []
         while True:
-            parts.append(self.string(None).encode("utf-8") + b"\x00")
+            # (a byte the dump held that is not UTF-8 came as a surrogate escape: text.py)
+            parts.append(self.string(None).encode("utf-8", "surrogateescape") + b"\x00")
             self.skip_space()
             char = self.peek()
             self.pos += 1
@@ -249,7 +256,7 @@ class _Reader:
             number = int(significant or "0", 16 if hexadecimal else 10)
             if number >= 1 << 64:
                 raise ValueSyntaxError("number wider than 64 bits", start)
-            return OSNumber(number, 32 if number < 1 << 32 else 64)
+            return OSNumber(number, printed_width(number))
         raise ValueSyntaxError(f"unexpected {self.text[start]!r}", start)
 
     def _ends_token(self, end: int) -> bool:

@@ -8,7 +8,8 @@ steps (:mod:`.lifecycle`), termination (:mod:`.termination`), starts parked on r
 (:mod:`.waiting`), matching notifications (:mod:`.notifications`), interest notifications and
 ``messageClients`` (:mod:`.interest`), candidates' fates
 (:mod:`.outcomes`), the guard every call into driver code goes through, with its watchdog
-(:mod:`.driver_calls`, :mod:`.driver_results`, :mod:`.watchdog`), and the pluggy plugin manager (:mod:`.plugins`), which admits host plugins one
+(:mod:`.driver_calls`, :mod:`.driver_results`, :mod:`.watchdog`), what a driver may not
+change in the host's process (:mod:`.host_fence`), and the pluggy plugin manager (:mod:`.plugins`), which admits host plugins one
 at a time (:mod:`.plugin_admission`) and fences them off from the calls they watch
 (:mod:`.plugin_fence`). The parts depend on the narrow
 :class:`~iokit_host.kernel.protocol.WorkLoop` protocol, never on the concrete kernel, so each can

@@ -13,11 +13,16 @@ which turns whatever goes wrong into a :class:`DriverFault` value, the caller's 
   period, :meth:`~iokit_host.kernel.watchdog.Watchdog.user_interrupt`) is the driver's own
   ``raise``, and its fault: it must not stop a kernel other programs use;
 - a call the :class:`~iokit_host.kernel.watchdog.Watchdog` abandoned (a fault even when the
-  call returned after all: its result is ignored).
+  call returned after all: its result is ignored);
+- a call that changed the host process (:mod:`.host_fence`): it forked it, or changed the
+  interpreter's recursion limit (put back). Its result is ignored too;
+- a call nested :data:`MAX_NESTING` driver calls deep is not made: a driver re-entering the
+  kernel without end fails there, not with a RecursionError in the host's own code.
 """
 
 from __future__ import annotations
 
+import sys
 from collections.abc import Callable
 from dataclasses import dataclass
 from threading import get_ident
@@ -25,12 +30,19 @@ from typing import TYPE_CHECKING, Any
 
 from pluggy import HookCaller
 
+from iokit_host.kernel.host_fence import (
+    TRIPPED,
+    DriverMisdeed,
+    ForkWatch,
+    HostSealedError,
+    register_calls,
+)
 from iokit_host.kernel.watchdog import DriverCallTimeout, Watchdog
 
 if TYPE_CHECKING:
     from iokit_sdk.service import IOService
 
-__all__ = ["DriverCalls", "DriverFault", "describe_error", "service_name"]
+__all__ = ["MAX_NESTING", "DriverCalls", "DriverFault", "describe_error", "service_name"]
 
 
 @dataclass(frozen=True, slots=True)
@@ -49,13 +61,20 @@ class DriverFault:
         return self.error is None
 
     def reference(self, raised: str) -> str:
-        """``raised`` (``driver-start-raised``, ...) or ``driver-call-timeout``."""
+        """``raised`` (``driver-start-raised``, ...), ``driver-call-timeout``, or the reference
+        of what the call did to the host (``driver-forked``, ``driver-changed-host``)."""
+        if isinstance(self.error, DriverMisdeed):
+            return self.error.reference
+        if isinstance(self.error, HostSealedError):
+            return "driver-changed-host"
         return "driver-call-timeout" if self.timed_out else raised
 
     def reason(self, call: str) -> str:
         """One line for the outcome table: ``start raised RuntimeError: no firmware``."""
         if self.error is None:
             return f"{call} did not return within {self.limit_s or 0:g} s and was abandoned"
+        if isinstance(self.error, DriverMisdeed):
+            return f"{call} {self.error}"
         return f"{call} raised {describe_error(self.error)}"
 
 
@@ -64,6 +83,11 @@ class DriverCalls:
 
     def __init__(self, watchdog: Watchdog) -> None:
         self.watchdog = watchdog
+        register_calls(self)
+
+    def active(self) -> bool:
+        """Whether a driver call is running (on any thread)."""
+        return bool(self.watchdog.stack)
 
     def call(self, function: Callable[..., Any], /, *args: Any, **kwargs: Any) -> Any:
         """``function(*args, **kwargs)``'s result, or a :class:`DriverFault`."""
@@ -74,15 +98,26 @@ class DriverCalls:
             watchdog.owner = get_ident()
         token = next(watchdog.tokens)
         stack.append(token)
+        if len(stack) > MAX_NESTING:
+            stack.pop()
+            return DriverFault(_nested_too_deep())
         if not watchdog.ready:
             watchdog.prepare()
+        limit = _recursion_limit()
         try:
             result = function(*args, **kwargs)
         except BaseException as error:  # noqa: BLE001 - driver code may raise anything
             stack.pop()
+            misdeed = _misdeed(limit)
+            if misdeed is not None:
+                return DriverFault(misdeed)
             return self._fault(watchdog, watchdog.fired is not None and watchdog.settle(token),
                                error)
         stack.pop()
+        if TRIPPED or _recursion_limit() != limit:
+            misdeed = _misdeed(limit)
+            if misdeed is not None:
+                return DriverFault(misdeed)
         if watchdog.fired is not None and watchdog.settle(token):
             return DriverFault(None, watchdog.limit_s)
         return result
@@ -107,6 +142,35 @@ class DriverCalls:
             # it returns, or interrupted again in its own code.
             return DriverFault(None, watchdog.limit_s)
         return DriverFault(error)
+
+
+_recursion_limit = sys.getrecursionlimit
+#: Driver calls inside driver calls (a handler that installs a notification, whose delivery
+#: calls a handler ...): past this depth the next is refused, so a driver re-entering the
+#: kernel without end fails in its own call, with the interpreter's stack to spare, instead of
+#: a RecursionError landing in the host's code (a termination cut short, busy counts left up).
+#: Each level costs the stack some 10-25 frames of host and driver code.
+MAX_NESTING = 32
+
+
+def _nested_too_deep() -> DriverMisdeed:
+    return DriverMisdeed("driver-calls-nested", f"was refused: driver calls were nested "
+                         f"{MAX_NESTING} deep, a driver re-entering the kernel from its own "
+                         "calls without end (a handler that installs a notification or "
+                         "terminates a service each time it is called)")
+
+
+def _misdeed(limit: int) -> DriverMisdeed | None:
+    """What the call that just ended did to the host process, put right where it can be."""
+    if TRIPPED:
+        return ForkWatch.settle()
+    changed = _recursion_limit()
+    if changed == limit:
+        return None
+    sys.setrecursionlimit(limit)
+    return DriverMisdeed("driver-changed-host", f"changed the interpreter's recursion limit "
+                         f"from {limit} to {changed}, which the host and every driver share "
+                         "(put back)")
 
 
 def _is_interrupt(error: BaseException) -> bool:

@@ -11,6 +11,7 @@ qualify (``addMatchingNotification``). Here the kernel fires the ``iokit_publish
 
 from __future__ import annotations
 
+import bisect
 import itertools
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
@@ -83,9 +84,9 @@ class Notifications:
                             f"{type(priority).__name__}")
         notifier = Notifier(kind, plain_value(dict(matching), "matching"), handler, order,
                             next(self._seq), self)
-        ordered = self._by_kind[kind]
-        ordered.append(notifier)
-        ordered.sort(key=lambda n: (-n.priority, n.seq))
+        # Kept ordered as installed: a binary search, not a sort of every notifier per install
+        # (a client adding thousands of notifications would pay for each one again).
+        bisect.insort(self._by_kind[kind], notifier, key=_order)
         bit = NOTIFICATION_TYPES[kind]
         for service in list(existing) if bit else ():
             if notifier._owner is None:
@@ -122,3 +123,8 @@ class Notifications:
 
 def _call_handler(notifier: Notifier, service: IOService) -> None:
     notifier.handler(service)
+
+
+def _order(notifier: Notifier) -> tuple[int, int]:
+    """Where a notifier goes: higher priority first, FIFO among equals (IOKit's ordered set)."""
+    return -notifier.priority, notifier.seq

@@ -43,11 +43,33 @@ _CLEARED = (ServiceState.REGISTERED | ServiceState.MATCHED | ServiceState.FIRST_
             | ServiceState.FIRST_MATCH)
 
 
+#: Per kernel (by id), the terminations asked for while one runs: IOKit's terminate thread
+#: list (``gIOTerminateWork``). A driver's ``terminate`` from inside a termination (a stop, a
+#: notification handler) waits there instead of recursing into a termination half done: a
+#: handler that terminates on every notification would otherwise recurse until Python's
+#: limit, and the RecursionError would cut the host's phases short (busy counts left up).
+_PENDING: dict[int, deque[tuple[IOService, int]]] = {}
+
+
 def terminate(kernel: WorkLoop, victim: IOService, options: int = 0) -> list[IOService]:
-    """Terminate ``victim`` and its sole-provider clients; returns the victims, top-down."""
-    # Armed as the work loop is: termination is entered from outside it too (host.unplug).
-    with kernel.driver_calls.watchdog.armed():
-        return _terminate(kernel, victim, options)
+    """Terminate ``victim`` and its sole-provider clients; returns the victims, top-down.
+
+    Called while a termination runs, ``victim`` is queued and terminated when that one is
+    done (before the outer call returns); the queued call returns no victims."""
+    pending = _PENDING.get(id(kernel))
+    if pending is not None:
+        pending.append((victim, options))
+        return []
+    pending = _PENDING[id(kernel)] = deque()
+    try:
+        # Armed as the work loop is: termination is entered from outside it too (host.unplug).
+        with kernel.driver_calls.watchdog.armed():
+            victims = _terminate(kernel, victim, options)
+            while pending:
+                _terminate(kernel, *pending.popleft())
+    finally:
+        del _PENDING[id(kernel)]
+    return victims
 
 
 def _terminate(kernel: WorkLoop, victim: IOService, options: int) -> list[IOService]:

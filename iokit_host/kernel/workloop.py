@@ -24,6 +24,7 @@ from iokit_host.errors import Diagnostic, Severity
 from iokit_host.kernel import lifecycle, termination
 from iokit_host.kernel.binding import Binder
 from iokit_host.kernel.driver_calls import DriverCalls, DriverFault, service_name
+from iokit_host.kernel.host_fence import StdioGuard
 from iokit_host.kernel.interest import Interest, InterestHandler, InterestNotifier
 from iokit_host.kernel.notifications import NOTIFICATION_TYPES, Notifications, Notifier
 from iokit_host.kernel.plugins import make_plugin_manager
@@ -223,11 +224,34 @@ class IOKernel:
         in a blocking sleep, is interrupted (and the signal handler put back afterwards)."""
         ran = 0
         jobs = self._jobs
-        with self.driver_calls.watchdog.armed():
-            while jobs:
-                jobs.popleft()()
-                ran += 1
+        if not jobs:
+            return ran
+        streams = StdioGuard()  # taken here, not once: a test harness swaps them between runs
+        try:
+            with self.driver_calls.watchdog.armed():
+                while jobs:
+                    job = jobs.popleft()
+                    job()
+                    ran += 1
+                    changed = streams.check()
+                    if changed:
+                        self._report_streams(changed, job)
+        finally:
+            streams.close()
         return ran
+
+    def _report_streams(self, changed: list[str], job: Job) -> None:
+        """A driver called by ``job`` closed or redirected the host's standard streams."""
+        nub = job.args[0] if isinstance(job, partial) and job.args else None
+        where = (f"while the kernel matched {service_name(nub)}" if isinstance(nub, IOService)
+                 else "during a work-loop job")
+        self.report(Diagnostic(
+            "driver-changed-host",
+            f"driver code run {where} closed or redirected the host's {', '.join(changed)}; "
+            "put back", subject=nub.iokit_class_name if isinstance(nub, IOService) else None,
+            hint="a kext shares the kernel's process: it must not close or redirect fds 0-2 "
+                 "(iokit explain names the drivers of that nub)",
+            severity=Severity.WARNING))
 
     def pending_jobs(self) -> int:
         return len(self._jobs)

@@ -15,7 +15,9 @@ with the mtime put back is noticed); a module of iokit-host itself changing (the
 manifest is the host's code).
 
 What makes it invalid (rebuilt too, with a ``kernel-collection-invalid`` note): a file that
-cannot be read, is not JSON, has another format number, or any field of the wrong type.
+cannot be read, is not JSON, has another format number, or any field of the wrong type; and
+anything at its name the host cannot have written (a FIFO, a device, a symlink, a folder, a
+file of another user, see :func:`~iokit_host.input_file.read_cache_file`).
 A collection that cannot be written (read-only or full disk, a directory in its place) is a
 ``kernel-collection-unwritable`` warning; the boot goes on from the scan.
 
@@ -35,6 +37,7 @@ from pathlib import Path
 from typing import Any
 
 from iokit_host.errors import Diagnostic, Severity
+from iokit_host.input_file import read_cache_file
 from iokit_host.kext import collection_schema, plistjson, stamps
 from iokit_host.kext.collection_schema import FORMAT
 from iokit_host.kext.discovery import DistributionRecord
@@ -44,6 +47,8 @@ __all__ = ["FORMAT", "collection_path", "default_cache_dir", "load", "watch", "w
            "write_atomically"]
 
 _HOST_PACKAGES = ("iokit_host", "iokit_sdk")
+#: Far past any collection (hundreds of kexts are a few MB); a bigger file is not one.
+MAX_COLLECTION_BYTES = 256 << 20
 _HINT = ("set IOKIT_CACHE_DIR to a writable directory, or IOKIT_NO_CACHE=1 to scan "
          "installed distributions on every boot")
 
@@ -95,7 +100,7 @@ def load(target: Path, *, path: Sequence[str] | None = None,
     """The records of the collection at ``target`` if it is fresh (else None), and a note
     when the file was there but unusable. Never raises."""
     try:
-        raw = target.read_bytes()
+        raw = read_cache_file(target, limit=MAX_COLLECTION_BYTES)
     except (FileNotFoundError, NotADirectoryError):  # none yet (or no folder: write says so)
         return None, None
     except OSError as error:
@@ -147,9 +152,20 @@ def write(target: Path, records: Sequence[DistributionRecord],
         write_atomically(target, text)
     except OSError as error:
         return Diagnostic(
-            "kernel-collection-unwritable", f"cannot write the kernel collection: {error}",
+            "kernel-collection-unwritable",
+            f"cannot write the kernel collection: {_write_reason(target, error)}",
             file=str(target), severity=Severity.WARNING, hint=_HINT)
     return None
+
+
+def _write_reason(target: Path, error: OSError) -> str:
+    """Why the write failed, in words: a cache folder that is a file says so, not EEXIST."""
+    for folder in (target.parent, *target.parent.parents):
+        if folder.is_dir():
+            break
+        if folder.exists() or folder.is_symlink():
+            return f"{folder} is not a folder"
+    return error.strerror or str(error)
 
 
 def write_atomically(target: Path, text: str) -> None:

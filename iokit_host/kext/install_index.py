@@ -26,6 +26,7 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any, TypeVar
 
+from iokit_host.input_file import read_cache_file
 from iokit_host.kext import collection, distributions, stamps
 from iokit_host.kext import host_plugins as plugins
 from iokit_host.kext.host_plugins import DamagedEntryPoints, EntryPointPlugin, EntryPointScan
@@ -117,7 +118,7 @@ def _key() -> dict[str, Any]:
 def _load(target: Path, parse: Callable[[Any], _T | None]) -> _T | None:
     """The answer at ``target`` when it is there, well formed and fresh; else None."""
     try:
-        raw = json.loads(target.read_bytes())
+        raw = json.loads(read_cache_file(target, limit=collection.MAX_COLLECTION_BYTES))
     except (OSError, ValueError, RecursionError):  # missing, unreadable, not JSON or UTF-8
         return None
     if not isinstance(raw, dict) or raw.get("key") != _key():

@@ -21,6 +21,10 @@ __all__ = ["load_plist", "shape_diagnostic"]
 
 def load_plist(plist: str | Path, data: bytes) -> tuple[Any, Diagnostic | None]:
     """The plist's top-level dictionary, or a diagnostic saying why there is none."""
+    if not data.strip():  # plistlib says only "Invalid file"
+        return None, Diagnostic(
+            "manifest-unreadable", "not a property list: the file is empty",
+            file=str(plist), hint="the file must be an XML or binary plist")
     try:
         info = plistxml.loads(data)
     except plistxml.PlistShapeError as error:

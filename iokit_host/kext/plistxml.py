@@ -43,6 +43,7 @@ def loads(data: bytes) -> Any:
         return _checked(data)
     if b"<!ENTITY" in data:
         return _checked(data)
+    _check_size(data)
     try:
         root = ET.fromstring(data)
         if root.tag != "plist" or len(root) != 1:
@@ -70,6 +71,64 @@ def _checked(data: bytes) -> Any:
                               "bits") from None
     check_tree(value)
     return value
+
+
+#: Below this many ``<``, a document cannot hold more values than a plist may (each value
+#: and each key is at least one ``<``; a ``<dict>`` of keys holds about as many as values).
+_FEW_TAGS = 2 * MAX_VALUE_ITEMS + 16
+
+
+def _check_size(data: bytes) -> None:
+    """Refuse a document of more than ``MAX_VALUE_ITEMS`` values before any tree is built.
+
+    An element tree costs some 150 bytes an element, ``plistlib``'s values as much: a 50 MB
+    manifest of small elements took 700 MB to be refused. Counting ``<`` (in C, no
+    allocation) clears every real manifest at once; past it the elements are counted by expat
+    with no tree, and the count stops at the limit. Broken XML is left to the readers below.
+    """
+    if data.count(b"<") <= _FEW_TAGS:
+        return
+    counter = _ValueCounter()
+    parser = ET.XMLParser(target=counter)
+    try:
+        for start in range(0, len(data), _CHUNK):
+            parser.feed(data[start:start + _CHUNK])
+    except _TooMany:
+        raise PlistShapeError("plist-value-too-large", "",
+                              f"holds more than {MAX_VALUE_ITEMS} values") from None
+    except ET.ParseError:
+        if counter.items > MAX_VALUE_ITEMS // 2:
+            raise  # too large to build a tree of only to have plistlib say this again
+        return
+
+
+_CHUNK = 1 << 20
+
+
+class _TooMany(Exception):
+    pass
+
+
+class _ValueCounter:
+    """An expat target that counts values (every element but ``<key>``), keeping none."""
+
+    def __init__(self) -> None:
+        self.items = -2  # the <plist> and its top value are not items
+
+    def start(self, tag: str, attrib: dict[str, str]) -> None:
+        if tag != "key":
+            self.items += 1
+            if self.items > MAX_VALUE_ITEMS:
+                raise _TooMany
+
+    def end(self, tag: str) -> None:
+        pass
+
+    def data(self, text: str) -> None:
+        pass
+
+    def close(self) -> None:
+        pass
 
 
 def _check_items(root: ET.Element) -> None:

@@ -11,7 +11,9 @@ as the text being read now, by the same cache format; the model's validation
 (:func:`~iokit_host.machine.format.parse_document`) runs on it exactly as on a fresh parse, so
 diagnostics are the same. Text that does not parse is never cached (its errors come from
 ``tomllib``, every time); nor is a document JSON cannot carry exactly (TOML dates and times,
-NaN). A cache that cannot be read, is not JSON or has another shape is ignored and rewritten; one
+NaN). A cache that cannot be read, is not JSON or has another shape is ignored and rewritten,
+and so is anything at its name the host cannot have written (a FIFO, a device, a symlink, a
+file of another user: :func:`~iokit_host.input_file.read_cache_file`); one
 that cannot be written is silently skipped (the kernel collection reports its folder's
 problems). At most :data:`MAX_FILES` models are kept, the least recently written going first.
 ``IOKIT_NO_CACHE=1`` bypasses it.
@@ -29,6 +31,7 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
+from iokit_host.input_file import read_cache_file
 from iokit_host.settings import env_flag
 
 __all__ = ["MAX_FILES", "cached_document"]
@@ -43,6 +46,8 @@ _MIN_CHARS = 4096
 #: Cached models kept; past it the least recently written go (temporary model files would
 #: otherwise leave one each, forever).
 MAX_FILES = 32
+#: A cached document is JSON of a model of at most 256 MiB of TOML; past this it is not one.
+_MAX_BYTES = 1 << 30
 
 
 def cached_document(text: str, source: str | None,
@@ -71,14 +76,14 @@ def _cache_file(source: str | None) -> Path:
 
 def _read(target: Path, digest: str) -> dict[str, Any] | None:
     try:
-        header, _, body = target.read_bytes().partition(b"\n")
+        header, _, body = read_cache_file(target, limit=_MAX_BYTES).partition(b"\n")
         stored = json.loads(header)
         if not isinstance(stored, dict) or stored.get("format") != FORMAT \
                 or stored.get("sha256") != digest \
                 or stored.get("doc-sha256") != hashlib.sha256(body).hexdigest():
             return None  # another text's, another format's, or damaged since it was written
         doc = json.loads(body)
-    except (OSError, ValueError, RecursionError):  # none yet, unreadable, not JSON
+    except (OSError, ValueError, RecursionError):  # none yet, unreadable or not ours, not JSON
         return None
     return doc if isinstance(doc, dict) else None
 

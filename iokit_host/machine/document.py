@@ -27,6 +27,11 @@ from iokit_host.matching.classes import MAX_CLASS_DEPTH, STANDARD_CLASSES
 
 __all__ = ["DocumentParser"]
 
+#: The most nubs (or entries) a model holds: four times the entries an ioreg dump imports
+#: (ioreg_import's cap); a Mac's registry has a few thousand. Past it, memory, not the model,
+#: runs out (900,000 nubs took a gigabyte and half a minute).
+MAX_NODES = 200_000
+
 _TOP_KEYS = ("machine", "classes", "root-properties", "nub", "entry")
 _MACHINE_KEYS = ("name", "description", "planes")
 _NUB_KEYS = ("id", "parent", "class", "name", "location", "recorded-driver", "properties",
@@ -193,6 +198,9 @@ class DocumentParser:
         if not isinstance(value, list) or not value:
             self.fail(E.STRUCTURE, "nub must be a non-empty array of tables ([[nub]])",
                       key="nub")
+        if len(value) > MAX_NODES:
+            self.fail(E.TOO_LARGE, f"{len(value)} nubs, more than the {MAX_NODES} a model "
+                      "holds", key="nub")
         raws: list[Raw] = []
         ids: dict[str, int] = {}
         for index, table in enumerate(value):
@@ -228,6 +236,9 @@ class DocumentParser:
         """The ``[[entry]]`` tables: like nubs, but with no parent and no place in the tree."""
         if not isinstance(value, list):
             self.fail(E.STRUCTURE, "entry must be an array of tables ([[entry]])", key="entry")
+        if len(value) + len(raws) > MAX_NODES:
+            self.fail(E.TOO_LARGE, f"{len(value) + len(raws)} nubs and entries, more than the "
+                      f"{MAX_NODES} a model holds", key="entry")
         ids = {raw.id: raw.index for raw in raws if raw.id is not None}
         extra: list[Raw] = []
         for number, table in enumerate(value):
@@ -370,7 +381,8 @@ class DocumentParser:
 
     def check_resources(self, raws: list[Raw]) -> None:
         for raw in raws:
-            if raw.class_name == RESOURCES_CLASS and raw.parent != 0:
+            # The root itself may be IOResources: an `ioreg -r -c IOResources` dump imports so.
+            if raw.class_name == RESOURCES_CLASS and raw.parent not in (0, None):
                 self.fail(E.RESOURCES_PLACEMENT, "IOResources must be a child of the root",
                           node=raw, key="parent",
                           hint="IOKit attaches IOResources directly under the platform-expert "

@@ -17,10 +17,10 @@ from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
-from iokit_host.input_file import read_input_file
+from iokit_host.input_file import decode_text, read_input_file, undecodable_place
 from iokit_host.machine import errors as E
 from iokit_host.machine.doc_cache import cached_document
-from iokit_host.machine.document import DocumentParser
+from iokit_host.machine.document import MAX_NODES, DocumentParser
 from iokit_host.machine.errors import MachineModelError
 from iokit_host.machine.model import MachineModel
 from iokit_host.machine.nesting import too_deep_error
@@ -39,21 +39,40 @@ MAX_MODEL_BYTES = 256 << 20
 
 
 def _read_text(path: Path, what: str) -> str:
-    """The file's text, UTF-8 with or without a BOM; never waits on a FIFO (input_file)."""
+    """The file's text, UTF-8 with or without a BOM (or UTF-16 with one, as some Windows
+    editors save); never waits on a FIFO (input_file)."""
     try:
-        return read_input_file(path, limit=MAX_MODEL_BYTES).decode("utf-8-sig")
+        data = read_input_file(path, limit=MAX_MODEL_BYTES)
     except FileNotFoundError:
         raise MachineModelError(f"no {what} file at {path}", reference=E.NOT_FOUND,
                                 file=str(path)) from None
-    except (OSError, UnicodeDecodeError) as error:
-        raise MachineModelError(f"cannot read {path}: {error}", reference=E.SYNTAX,
+    except OSError as error:
+        reason = error.strerror or type(error).__name__
+        raise MachineModelError(f"cannot read the file: {reason}", reference=E.SYNTAX,
                                 file=str(path)) from None
+    try:
+        return decode_text(data)
+    except UnicodeDecodeError as error:
+        raise MachineModelError(f"not text: {undecodable_place(data, error)}",
+                                reference=E.SYNTAX, file=str(path),
+                                hint="save the file as UTF-8") from None
 
 
 def parse_machine(text: str, *, source: str | None = None) -> MachineModel:
     """Parse model text; every problem raises :class:`MachineModelError` naming the place."""
+    _check_node_count(text, source)
     doc = cached_document(text, source, lambda text: _load_toml(text, source))
     return parse_document(doc, source=source)
+
+
+def _check_node_count(text: str, source: str | None) -> None:
+    """Refuse a model of more nubs than any can hold before TOML builds a table of each (the
+    count of table headers is a scan in C; :class:`DocumentParser` counts exactly later)."""
+    headers = text.count("[[nub]]") + text.count("[[entry]]")
+    if headers > MAX_NODES:
+        raise MachineModelError(f"{headers} [[nub]] and [[entry]] tables, more than the "
+                                f"{MAX_NODES} a model holds", reference=E.TOO_LARGE,
+                                file=source, key="nub")
 
 
 def _load_toml(text: str, source: str | None) -> dict[str, Any]:
@@ -63,8 +82,12 @@ def _load_toml(text: str, source: str | None) -> dict[str, Any]:
     try:
         return tomllib.loads(text)
     except tomllib.TOMLDecodeError as error:
-        raise MachineModelError(f"not valid TOML: {error}", reference=E.SYNTAX,
-                                file=source) from None
+        reason, hint = str(error), None
+        if reason.endswith("(at end of document)"):  # say which line that is: the last
+            reason = f"{reason[:-1]}, line {text.count(chr(10)) + 1})"
+            hint = "the file ends inside a value or table: it was cut off; copy it again"
+        raise MachineModelError(f"not valid TOML: {reason}", reference=E.SYNTAX,
+                                file=source, hint=hint) from None
     except RecursionError:
         # tomllib reads inline arrays and tables by recursion; find the place ourselves.
         raise too_deep_error(text, source) from None

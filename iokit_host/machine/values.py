@@ -29,7 +29,14 @@ import string
 from collections.abc import Mapping
 from typing import Any, NoReturn
 
-from iokit_sdk.values import MAX_VALUE_DEPTH, OSNumber, PropertyShapeError, check_shape, number_bits
+from iokit_sdk.values import (
+    MAX_VALUE_DEPTH,
+    MAX_VALUE_ITEMS,
+    OSNumber,
+    PropertyShapeError,
+    check_shape,
+    number_bits,
+)
 
 from iokit_host.machine import errors as E
 from iokit_host.machine.errors import MachineModelError
@@ -68,7 +75,32 @@ class _Site:
 def decode_value(raw: Any, *, file: str | None = None, node: str | None = None,
                  key: str = "value") -> Any:
     """The property value a parsed TOML value stands for; raises MachineModelError."""
-    return _decode(raw, _Site(file, node, key), 0)
+    site = _Site(file, node, key)
+    if _holds_more_than(raw, MAX_VALUE_ITEMS):
+        # Checked before any value is made: 16 million numbers took 4 GB and a minute.
+        site.fail(E.TOO_LARGE, f"holds more than {MAX_VALUE_ITEMS} items (arrays' and "
+                  "tables' members, counted through every level)", "split or shorten it")
+    return _decode(raw, site, 0)
+
+
+def _holds_more_than(raw: Any, limit: int) -> bool:
+    """Whether ``raw`` has more than ``limit`` members in all (an explicit stack: any depth);
+    stops counting as soon as it is over."""
+    stack = [raw]
+    count = 0
+    while stack:
+        value = stack.pop()
+        if isinstance(value, list):
+            count += len(value)
+            if count > limit:
+                return True
+            stack.extend(value)
+        elif isinstance(value, dict):
+            count += len(value)
+            if count > limit:
+                return True
+            stack.extend(value.values())
+    return False
 
 
 def _decode(raw: Any, site: _Site, depth: int) -> Any:

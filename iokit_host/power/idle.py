@@ -22,6 +22,7 @@ from typing import TYPE_CHECKING
 from iokit_sdk.power import kIOPMSuperclassPolicy1
 from iokit_sdk.returns import IOReturn
 
+from iokit_host.kernel.driver_results import plain_int
 from iokit_host.power.pm import DEVICE
 
 if TYPE_CHECKING:
@@ -80,7 +81,8 @@ class IdleTimers:
         return IOReturn.SUCCESS
 
     def tickle(self, pm: ServicePM, policy: object, state: object) -> bool:
-        if policy != kIOPMSuperclassPolicy1:
+        # Compared as a plain int: a driver's own number type may define ``!=`` as it likes.
+        if plain_int(policy) != kIOPMSuperclassPolicy1:
             return True  # kIOPMSubclassPolicy: the subclass's business
         table = pm.table
         if table is None or type(state) is not int or state < 0:

@@ -19,6 +19,7 @@ from dataclasses import dataclass, fields
 from iokit_sdk.power import IOPMPowerState, kIOPMDeviceUsable
 
 from iokit_host.errors import Diagnostic
+from iokit_host.kernel.driver_results import short_repr
 
 __all__ = ["POWER_TABLE_INVALID", "StateTable", "check_table", "state_for_domain"]
 
@@ -111,9 +112,13 @@ def state_for_domain(states: Sequence[IOPMPowerState], parent_flags: int) -> int
 
 def check_table(states: object, driver: str) -> tuple[StateTable | None, list[Diagnostic]]:
     """Validate ``states`` registered by ``driver``: the table, or None and why not."""
-    if not isinstance(states, Sequence) or isinstance(states, (str, bytes)):
+    if not isinstance(states, (list, tuple)):
         return None, [_invalid(driver, "states", f"is a {type(states).__name__}, not a "
-                                                 "sequence of IOPMPowerState")]
+                                                 "list or tuple of IOPMPowerState")]
+    # Copied by the built-in types' own code: a subclass's __len__, __iter__ or __getitem__
+    # is the driver's and may raise or lie.
+    states = list.copy(states) if isinstance(states, list) else tuple.__getitem__(
+        states, slice(None))
     if len(states) < 2:
         return None, [_invalid(driver, "states", f"has {len(states)} state(s); a table needs "
                                                  "at least two")]
@@ -162,7 +167,7 @@ def _check_order(driver: str, states: Sequence[IOPMPowerState]) -> list[Diagnost
 
 
 def _show(value: object) -> str:
-    text = repr(value)
+    text = short_repr(value)  # runs none of the driver's code
     return text if len(text) <= 40 else text[:37] + "..."
 
 

@@ -38,6 +38,18 @@ class KernelToolError(IOKitError):
     reference = "kernel-unreachable"
 
 
+#: What to do about a kernel the tool could not talk to, by why.
+_HINTS = {
+    "kernel-unreachable": "start one with 'iokit kernel', or pass --kernel PATH / set "
+                          "IOKIT_KERNEL to its socket",
+    "kernel-refused": "a kernel runs there and refused this process (its log says why): "
+                      "another user's kernel, or one at its client limit",
+    "protocol-version-mismatch": "use the iokit-host the running kernel was started from",
+    "kernel-timeout": "the kernel is busy or stuck (a driver call?): see its log (its stderr)",
+    "kernel-gone": "the kernel stopped or closed the connection: see its log (its stderr)",
+}
+
+
 @contextmanager
 def kernel_port(path: str, tool: str) -> Iterator[MainPort]:
     """A connection to the kernel at ``path`` for ``tool``; failures are IOKitErrors."""
@@ -45,9 +57,8 @@ def kernel_port(path: str, tool: str) -> Iterator[MainPort]:
         port = MainPort(path, client=tool)
     except KernelConnectionError as error:
         raise KernelToolError(str(error).split(": ", 1)[-1], file=path,
-                              reference=error.reference,
-                              hint="start one with 'iokit kernel', or pass --kernel PATH / set "
-                                   "IOKIT_KERNEL to its socket") from error
+                              reference=error.reference, hint=_HINTS.get(
+                                  error.reference, _HINTS["kernel-unreachable"])) from error
     try:
         yield port
     except IOReturnError as error:

@@ -7,8 +7,9 @@ front end makes it; every request handler receives it with the session that sent
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
+from iokit_host.errors import Diagnostic
 from iokit_host.host import IOKitHost
 from iokit_host.server.notifications import UserNotifications
 from iokit_host.userclient.connections import UserClients
@@ -23,6 +24,10 @@ class KernelContext:
     user_clients: UserClients
     notifications: UserNotifications
     policy: EntitlementPolicy
+    #: The connections' events (refused peers, version mismatches): the front end prints
+    #: and forgets them, unlike the host's diagnostics, which tools list and which must not
+    #: grow with every client a flood brings.
+    log: list[Diagnostic] = field(default_factory=list)
 
     @classmethod
     def for_host(cls, host: IOKitHost,

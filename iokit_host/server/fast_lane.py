@@ -145,12 +145,12 @@ def _call(front: FrontEnd, session: Session, message: dict[str, Any], request_id
 def _to_inbox(front: FrontEnd, session: Session, count: int) -> None:
     """What the usual read does with ``count`` bytes that are not one whole frame."""
     if not count:
-        front._end(session)
+        front.end_of_stream(session)
         return
     try:
         session.inbox.extend(session.reader.feed(front._received[:count]))
     except FrameError as error:
-        session.fatal(error.reference, str(error))
+        session.bad_frame(error)
         return
     if count == len(front._received) and session.wants_read:
         front._read(session, 0)  # the buffer was filled: more may be waiting

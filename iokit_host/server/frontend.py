@@ -8,13 +8,23 @@ decodes frames into the session's inbox, hands requests to :func:`~.requests.han
 takes. A client that sends faster than it reads is not read until its replies drain; one that
 never reads loses notifications past its queue's bound, never the kernel's time.
 
-SIGTERM and SIGINT end :meth:`FrontEnd.serve`; :meth:`FrontEnd.shutdown` then stops listening,
+Descriptors are finite (``ulimit -n``): the kernel serves at most as many clients as its limit
+leaves room for beside its own files (:func:`session_limit`), and refuses the next one with a
+``fatal`` saying so. When a driver's files took the last descriptor anyway, a spare one kept
+for the purpose is given up to accept the connection and refuse it, so a client never waits
+unanswered in the backlog and the kernel never spins on a listener it cannot accept from.
+Refusals of a flood are logged once, then counted; the count is logged when room returns.
+
+SIGTERM, SIGINT and SIGHUP end :meth:`FrontEnd.serve`; :meth:`FrontEnd.shutdown` then stops listening,
 tells every client, closes every user client, terminates the services and returns.
 """
 
 from __future__ import annotations
 
+import errno
 import os
+import resource
+import select
 import selectors
 import socket
 import sys
@@ -36,13 +46,16 @@ from iokit_host.server.peer import Peer, peer_of
 from iokit_host.server.poller import EPOLLIN, HANGUP, Poller
 from iokit_host.server.registry_ops import forget_object
 from iokit_host.server.requests import handle
-from iokit_host.server.session import REPLY_BACKLOG_LIMIT, Session
+from iokit_host.server.session import Session
 from iokit_host.server.signals import StopSignals
 from iokit_host.userclient.connections import Connection
 
-__all__ = ["MAX_SESSIONS", "FrontEnd"]
+__all__ = ["MAX_SESSIONS", "FrontEnd", "session_limit"]
 
 MAX_SESSIONS = 1024
+#: Descriptors kept free beside the sessions' (shared memory passed in replies, driver
+#: processes, the explorer, a tool's snapshot file): at least this many, or an eighth.
+_FD_HEADROOM = 16
 #: Requests of one session served per round before the next session's.
 _PER_ROUND = 32
 #: One-request rounds after which reading a session's next request ahead is tried again,
@@ -69,6 +82,16 @@ class FrontEnd:
         self._registered: dict[int, int] = {}
         self._logged = 0
         self._uid = os.geteuid()
+        #: The most clients served at once (:func:`session_limit`).
+        self.max_sessions = session_limit()
+        #: Given up to accept (and refuse) a client when descriptors ran out (``EMFILE``).
+        self._spare: int | None = _open_spare()
+        #: A refusal at the limit was logged; those after it are counted, not logged, until
+        #: room returns (a flood of connections logs two lines, not one per connection).
+        self._flooded = False
+        self._refused_quietly = 0
+        self._listening = True
+        self._stopping = False
         # One receive buffer for every socket: a read copies out what it frames at once.
         self._received = memoryview(bytearray(_READ))
 
@@ -111,7 +134,7 @@ class FrontEnd:
                 ahead = 0
                 dexts.sync()
                 for taken in signals.reclaim():  # before waiting: SIGTERM must wake it
-                    self._log(taken)
+                    self.ctx.host.kernel.report(taken)  # a driver's doing: the host's log
                     self.print_log()
                 # After one request's round no session can be busy: none was before it, and
                 # it left nothing unserved.
@@ -159,7 +182,7 @@ class FrontEnd:
     def _busy(self) -> bool:
         """Some session has requests it may have served now."""
         for session in self.sessions.values():
-            if session.inbox and session.outbox.backlog < REPLY_BACKLOG_LIMIT:
+            if session.inbox and not session.outbox.full:
                 return True
         return False
 
@@ -178,11 +201,52 @@ class FrontEnd:
                 sock, _ = self.listener.socket.accept()
             except (BlockingIOError, InterruptedError):
                 return
-            except OSError as error:  # out of descriptors: try again on the next round
-                self._log(Diagnostic("kernel-accept-failed", f"accept failed: {error}",
-                                     severity=Severity.WARNING))
+            except OSError as error:
+                if error.errno in (errno.EMFILE, errno.ENFILE) and self._refuse_without_fds():
+                    continue
+                # Nothing to accept with: stop watching the listener (it would be ready
+                # again at once, every round) until a session ends and frees a descriptor.
+                self._log(Diagnostic(
+                    "kernel-accept-failed", f"cannot accept clients: {error.strerror or error}",
+                    severity=Severity.WARNING,
+                    hint="new clients wait until one disconnects; raise 'ulimit -n'"))
+                self._stop_listening()
                 return
             self._admit(sock)
+
+    def _refuse_without_fds(self) -> bool:
+        """Out of descriptors: give up the spare one to accept the next client and tell it
+        why, then take the spare back. False when there is no spare (or it did not help)."""
+        if self._spare is None:
+            return False
+        os.close(self._spare)
+        self._spare = None
+        try:
+            sock, _ = self.listener.socket.accept()
+        except OSError:
+            return False
+        finally:
+            self._spare = _open_spare()
+        self._refuse(sock, None, "the kernel is out of file descriptors (ulimit -n "
+                     f"{_fd_limit()}); try again when a client disconnects")
+        return True
+
+    def _stop_listening(self) -> None:
+        if self._listening:
+            self._listening = False
+            self._selector.unregister(self.listener.socket)
+
+    def _room_again(self) -> None:
+        """A session ended: listen again if descriptors had run out; log the flood."""
+        if not self._listening and not self._stopping:
+            self._listening = True
+            self._selector.register(self.listener.socket, selectors.EVENT_READ, "listener")
+        if self._refused_quietly:
+            self._log(Diagnostic(
+                "kernel-peer-refused", f"refused {self._refused_quietly} more client(s) while "
+                f"at the limit of {self.max_sessions}", severity=Severity.WARNING))
+        self._refused_quietly = 0
+        self._flooded = False
 
     def _admit(self, sock: socket.socket) -> None:
         sock.setblocking(False)
@@ -193,23 +257,33 @@ class FrontEnd:
             return
         refusal = self._refusal(peer)
         if refusal is not None:
-            self._log(Diagnostic("kernel-peer-refused", f"refused pid {peer.pid} "
-                                 f"({peer.name}, uid {peer.uid}): {refusal}",
-                                 severity=Severity.WARNING))
-            self.print_log()  # logged before the peer hears it
-            try:
-                sock.send(pack({"fatal": "peer-not-allowed", "message": refusal}))
-            except OSError:
-                pass
-            sock.close()
+            self._refuse(sock, peer, refusal)
             return
         session = Session(sock, peer, peer.task(self.ctx.policy))
         self.sessions[sock.fileno()] = session
         self._watch(session)
 
+    def _refuse(self, sock: socket.socket, peer: Peer | None, refusal: str) -> None:
+        """Log the refusal (once per flood at the limit), tell the peer, close."""
+        at_limit = peer is None or len(self.sessions) >= self.max_sessions
+        if at_limit and self._flooded:
+            self._refused_quietly += 1
+        else:
+            who = "a client" if peer is None else f"pid {peer.pid} ({peer.name}, uid {peer.uid})"
+            self._log(Diagnostic("kernel-peer-refused", f"refused {who}: {refusal}",
+                                 severity=Severity.WARNING))
+            self._flooded = at_limit  # those after it, until room returns, are counted
+        try:
+            sock.setblocking(False)
+            sock.send(pack({"fatal": "peer-not-allowed", "message": refusal}))
+        except OSError:
+            pass
+        sock.close()
+
     def _refusal(self, peer: Peer) -> str | None:
-        if len(self.sessions) >= MAX_SESSIONS:
-            return f"the kernel serves at most {MAX_SESSIONS} clients at once"
+        if len(self.sessions) >= self.max_sessions:
+            return (f"the kernel serves at most {self.max_sessions} clients at once "
+                    f"(ulimit -n {_fd_limit()}); try again when a client disconnects")
         if peer.uid == self._uid:
             return None
         if self.gid is not None and self.gid in peer.all_groups():
@@ -232,12 +306,12 @@ class FrontEnd:
                 self._end(session)
                 return
             if not count:
-                self._end(session)
+                self.end_of_stream(session, hung_up)
                 return
             try:
                 session.inbox.extend(session.reader.feed(received[:count]))
             except FrameError as error:
-                session.fatal(error.reference, str(error))
+                session.bad_frame(error)
                 return
             if (count < _READ and not hung_up) or not session.wants_read:
                 return
@@ -254,9 +328,11 @@ class FrontEnd:
         for session in [s for s in self.sessions.values() if s.inbox]:
             served = 0
             while (session.inbox and served < _PER_ROUND and not session.gone
-                   and session.outbox.backlog < REPLY_BACKLOG_LIMIT):
+                   and not session.outbox.full):
                 handle(ctx, session, session.inbox.popleft())
                 served += 1
+            if session.doomed is not None:
+                session.served()
 
     def _settle(self) -> None:
         """Write what can be written, close finished sessions, update what is watched."""
@@ -265,7 +341,8 @@ class FrontEnd:
                 self._write(session)
             if session.gone:
                 continue
-            if session.closing is not None and not session.outbox.has_data():
+            if session.closing is not None and not session.inbox \
+                    and not session.outbox.has_data():
                 self._end(session)
             else:
                 self._watch(session)
@@ -286,7 +363,20 @@ class FrontEnd:
                 return
         elif events:
             self._selector.register(session.sock, events, session)
+        else:  # nothing watched, nothing to watch: its entry stays absent, never 0
+            return
         self._registered[fd] = events
+
+    def end_of_stream(self, session: Session, hung_up: int = 0) -> None:
+        """The client's stream ended. A client that is gone (both directions closed: it
+        exited, or was killed) ends now, its requests not yet served with it; one that only
+        shut its sending side (``shutdown(SHUT_WR)``) has what it sent answered, then the
+        connection closes."""
+        if hung_up or not (session.inbox or session.outbox.has_data()) \
+                or _peer_gone(session.sock):
+            self._end(session)
+        elif session.closing is None:
+            session.closing = "the client closed its end"
 
     def _end(self, session: Session) -> None:
         """The client is gone: its connections die (``clientDied``), its notifications and
@@ -299,6 +389,8 @@ class FrontEnd:
             self._selector.unregister(session.sock)
         self.sessions.pop(fd, None)
         session.sock.close()
+        if not self._listening or self._flooded:
+            self._room_again()
         session.outbox.discard()
         handles = list(session.handles.items())
         # Connections first: a client_died or client_close may still complete async calls,
@@ -310,16 +402,24 @@ class FrontEnd:
 
     # -- the log -------------------------------------------------------------------------
     def print_log(self) -> None:
-        """Print the kernel's diagnostics reported since the last call (its kernel log)."""
+        """Print the kernel's diagnostics reported since the last call (its kernel log),
+        then the connections' (:attr:`KernelContext.log`, printed and forgotten)."""
         diagnostics = self.ctx.host.diagnostics
-        if len(diagnostics) == self._logged:
-            return
-        for diagnostic in diagnostics[self._logged:]:
-            self._print(str(diagnostic))
-        self._logged = len(diagnostics)
+        if len(diagnostics) != self._logged:
+            for diagnostic in diagnostics[self._logged:]:
+                self._print(str(diagnostic))
+            self._logged = len(diagnostics)
+        log = self.ctx.log
+        if log:
+            for diagnostic in log:
+                self._print(str(diagnostic))
+            log.clear()
 
     def _log(self, diagnostic: Diagnostic) -> None:
-        self.ctx.host.kernel.report(diagnostic)
+        """Log a connection's event (printed at once; not the host's: a tool reading the
+        kernel lists the host's diagnostics, and a flood of clients must not grow them)."""
+        self.ctx.log.append(diagnostic)
+        self.print_log()
 
     def _print(self, text: str) -> None:
         try:
@@ -333,7 +433,12 @@ class FrontEnd:
 
         :returns: one line saying what was done.
         """
+        self._stopping = True
+        self._stop_listening()
         self.listener.close()
+        if self._spare is not None:
+            os.close(self._spare)
+            self._spare = None
         told = 0
         for session in list(self.sessions.values()):
             if not session.gone:
@@ -375,3 +480,38 @@ class FrontEnd:
         victims = terminate(kernel, root)
         kernel.run_until_quiet()
         return len(victims)
+
+
+def _fd_limit() -> int:
+    """The kernel's soft descriptor limit (``ulimit -n``)."""
+    soft, _hard = resource.getrlimit(resource.RLIMIT_NOFILE)
+    return soft if soft != resource.RLIM_INFINITY else 1 << 20
+
+
+def session_limit() -> int:
+    """The most clients the kernel serves at once: :data:`MAX_SESSIONS`, or fewer when the
+    descriptor limit leaves less room beside the descriptors open now and the headroom."""
+    limit = _fd_limit()
+    try:
+        open_now = len(os.listdir("/proc/self/fd"))
+    except OSError:
+        open_now = 16
+    room = limit - open_now - max(_FD_HEADROOM, limit // 8)
+    return max(1, min(MAX_SESSIONS, room))
+
+
+def _peer_gone(sock: socket.socket) -> bool:
+    """The peer closed both directions (``POLLHUP``), not only its sending side."""
+    poll = select.poll()
+    poll.register(sock, select.POLLOUT)
+    try:
+        return any(events & (select.POLLHUP | select.POLLERR) for _, events in poll.poll(0))
+    except OSError:
+        return True
+
+
+def _open_spare() -> int | None:
+    try:
+        return os.open(os.devnull, os.O_RDONLY | os.O_CLOEXEC)
+    except OSError:
+        return None

@@ -8,14 +8,20 @@ socket is created 0600 (umask set before ``bind``, so there is no moment when it
 with ``SO_PEERCRED`` (:mod:`.session`), so a permissive path does not widen access.
 
 A socket file left by a kernel that died is replaced; one a live kernel still listens on is
-refused, naming the path.
+refused, naming the path, even when that kernel is too busy to accept (its backlog full: the
+probe never waits). The socket is bound and listening under a private name first, then
+published at the path with ``link``, which fails if the path exists: two kernels started at
+once never both claim it, and no client ever finds the path bound but not yet listening (a
+moment when the other kernel's probe would have taken it for stale).
 """
 
 from __future__ import annotations
 
 import contextlib
+import errno
 import grp
 import os
+import secrets
 import socket
 import stat
 from pathlib import Path
@@ -27,6 +33,8 @@ from iokit_host.errors import IOKitError
 __all__ = ["ListenError", "Listener", "resolve_group"]
 
 _BACKLOG = 128
+#: ``sun_path``'s size on Linux, the terminating NUL included.
+_SUN_PATH = 108
 
 
 class ListenError(IOKitError):
@@ -60,19 +68,25 @@ class Listener:
         _prepare_directory(path)
         _clear_stale(path)
         self.socket = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+        private = _private_name(path)
         try:
-            self._bind()
+            self._bind(private or path)
+            self.socket.listen(_BACKLOG)
+            if private is not None:
+                _publish(private, path)
         except BaseException:
             self.socket.close()
+            if private is not None:
+                with contextlib.suppress(OSError):
+                    os.unlink(private)
             raise
-        self.socket.listen(_BACKLOG)
         self.socket.setblocking(False)
         self._identity = os.stat(path)
 
-    def _bind(self) -> None:
+    def _bind(self, name: str) -> None:
         previous = os.umask(0o177)
         try:
-            self.socket.bind(self.path)
+            self.socket.bind(name)
         except OSError as error:
             raise ListenError(f"cannot create the kernel socket: {error.strerror or error}",
                               file=self.path,
@@ -80,8 +94,8 @@ class Listener:
         finally:
             os.umask(previous)
         if self.gid is not None:
-            os.chown(self.path, -1, self.gid)
-            os.chmod(self.path, 0o660)
+            os.chown(name, -1, self.gid)
+            os.chmod(name, 0o660)
 
     def fileno(self) -> int:
         return self.socket.fileno()
@@ -111,6 +125,34 @@ def _prepare_directory(path: str) -> None:
                           hint=f"chmod 700 {directory}, or pass --socket")
 
 
+def _private_name(path: str) -> str | None:
+    """A fresh name beside ``path`` to bind under before publishing; None when it would not
+    fit in ``sun_path`` (then the kernel binds the path itself)."""
+    name = os.path.join(os.path.dirname(path), f".{os.path.basename(path)}.{secrets.token_hex(4)}")
+    return name if len(os.fsencode(name)) < _SUN_PATH else None
+
+
+def _publish(private: str, path: str) -> None:
+    """Give the listening socket its path (``link``: fails if the path exists), then drop
+    the private name."""
+    try:
+        os.link(private, path)
+    except FileExistsError:
+        raise _taken(path) from None
+    except OSError as error:
+        raise ListenError(f"cannot create the kernel socket: {error.strerror or error}",
+                          file=path,
+                          hint="pass --socket with a path in a directory you own") from error
+    finally:
+        with contextlib.suppress(OSError):
+            os.unlink(private)
+
+
+def _taken(path: str) -> ListenError:
+    return ListenError("another iokit kernel is listening on this socket", file=path,
+                       hint="stop it first (SIGTERM), or pass --socket with another path")
+
+
 def _clear_stale(path: str) -> None:
     try:
         info = os.lstat(path)
@@ -120,12 +162,18 @@ def _clear_stale(path: str) -> None:
         raise ListenError("the socket path exists and is not a socket", file=path,
                           hint="remove it, or pass --socket with another path")
     probe = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+    probe.setblocking(False)  # a live kernel with a full backlog must not hold us up
     try:
-        probe.connect(path)
-    except OSError:
-        os.unlink(path)  # left by a kernel that is gone
-        return
+        code = probe.connect_ex(path)
     finally:
         probe.close()
-    raise ListenError("another iokit kernel is listening on this socket", file=path,
-                      hint="stop it first (SIGTERM), or pass --socket with another path")
+    if code in (errno.ECONNREFUSED, errno.ENOENT):  # left by a kernel that is gone
+        with contextlib.suppress(FileNotFoundError):
+            if os.lstat(path).st_ino == info.st_ino:  # still that file, not a new kernel's
+                os.unlink(path)
+        return
+    if code in (0, errno.EAGAIN, errno.EINPROGRESS):  # listening (maybe too busy to accept)
+        raise _taken(path)
+    raise ListenError(f"cannot tell whether a kernel listens on this socket: "
+                      f"{os.strerror(code)}", file=path,
+                      hint="remove it if no kernel runs, or pass --socket with another path")

@@ -132,7 +132,7 @@ def _hello(ctx: KernelContext, session: Session, message: dict[str, Any]) -> Non
     if protocol != PROTOCOL or version != PROTOCOL_VERSION:
         text = (f"protocol version mismatch: this kernel speaks {PROTOCOL} version "
                 f"{PROTOCOL_VERSION}, the client {protocol!r} version {version!r}")
-        ctx.host.kernel.report(Diagnostic(
+        ctx.log.append(Diagnostic(
             "protocol-version-mismatch", f"refused {session!r}: {text}",
             severity=Severity.WARNING, hint="the client needs an iokit-sdk of this protocol"))
         session.fatal("protocol-version-mismatch",

@@ -22,14 +22,14 @@ from collections import deque
 from typing import Any, ClassVar
 
 import msgpack
-from iokit_sdk.iokitlib.wire import MAX_REQUEST_FRAME, FrameReader, pack
+from iokit_sdk.iokitlib.wire import MAX_REQUEST_FRAME, FrameError, FrameReader, pack
 from iokit_sdk.userclient import OwningTask
 from iokit_sdk.wirecodec import HEADER, default
 
 from iokit_host.server.handles import HandleTable
 from iokit_host.server.peer import Peer
 
-__all__ = ["NOTE_QUEUE_LIMIT", "Outbox", "Session", "close_fds"]
+__all__ = ["FD_REPLY_LIMIT", "NOTE_QUEUE_LIMIT", "Outbox", "Session", "close_fds"]
 
 #: Notifications one connection may have waiting (IOKit's ``kMaxOutstanding`` is 1024 too).
 NOTE_QUEUE_LIMIT = 1024
@@ -37,6 +37,10 @@ NOTE_QUEUE_LIMIT = 1024
 INBOX_LIMIT = 256
 #: Reply bytes waiting to be written past which the connection's requests wait.
 REPLY_BACKLOG_LIMIT = 8 << 20
+#: Replies carrying descriptors (``IOConnectMapMemory``) waiting to be written past which the
+#: connection's requests wait: each holds an open descriptor of the kernel's, so a client that
+#: asks for memory and never reads must not take the kernel's every descriptor.
+FD_REPLY_LIMIT = 16
 _CHUNK = 256 << 10
 
 
@@ -85,8 +89,15 @@ class Outbox:
 
     @property
     def backlog(self) -> int:
-        """Reply bytes not yet written (what holds a connection's requests back)."""
+        """Reply bytes not yet written."""
         return len(self._buffer) + self._reply_bytes
+
+    @property
+    def full(self) -> bool:
+        """Too much waits to be written (bytes, or descriptors): the connection's requests
+        wait until the client reads."""
+        return len(self._buffer) + self._reply_bytes >= REPLY_BACKLOG_LIMIT or \
+            len(self._fds) >= FD_REPLY_LIMIT
 
     def has_data(self) -> bool:
         return bool(self._buffer or self._replies or self._notes or self._dropped)
@@ -186,6 +197,8 @@ class Session:
         self.reader = FrameReader(MAX_REQUEST_FRAME, sets=False)
         self.inbox: deque[dict[str, Any]] = deque()
         self.handles = HandleTable()
+        #: The handle of each assertion the client holds, by assertion id.
+        self.assertions: dict[int, int] = {}
         self.outbox = Outbox(note_limit)
         #: Packs this session's replies (:meth:`encode`; the front end's one-request round).
         self.packer = msgpack.Packer(default=default, strict_types=True, use_bin_type=True)
@@ -194,6 +207,9 @@ class Session:
         self.ready = False
         #: Why the session is ending; set, it is closed once its outbox is written.
         self.closing: str | None = None
+        #: A bad frame came after the requests in the inbox: they are served, then the client
+        #: is told this (reference, message) and disconnected (:meth:`bad_frame`).
+        self.doomed: tuple[str, str] | None = None
         self.gone = False
 
     def __repr__(self) -> str:
@@ -247,8 +263,24 @@ class Session:
             self.closing = message
             self.inbox.clear()
 
+    def bad_frame(self, error: FrameError) -> None:
+        """A frame that cannot be read: the intact requests that came before it are served
+        (as Mach delivers each message of a queue on its own), then the client is told why
+        and disconnected; nothing after the bad frame is read."""
+        self.inbox.extend(error.messages)
+        if self.inbox:
+            self.doomed = (error.reference, str(error))
+        else:
+            self.fatal(error.reference, str(error))
+
+    def served(self) -> None:
+        """The inbox was served: a doomed session is told and closed now."""
+        if self.doomed is not None and not self.inbox:
+            self.fatal(*self.doomed)
+
     @property
     def wants_read(self) -> bool:
-        if self.gone or self.closing is not None or len(self.inbox) >= INBOX_LIMIT:
+        if self.gone or self.closing is not None or self.doomed is not None \
+                or len(self.inbox) >= INBOX_LIMIT:
             return False
-        return self.outbox.backlog < REPLY_BACKLOG_LIMIT
+        return not self.outbox.full

@@ -1,10 +1,12 @@
-"""Stopping the running kernel: SIGTERM and SIGINT, seen by the front end's loop.
+"""Stopping the running kernel: SIGTERM, SIGINT and SIGHUP, seen by the front end's loop.
 
 A signal handler may only set a flag; the loop must also wake from ``select``. Python writes
 each signal's number to a wake-up socket (``signal.set_wakeup_fd``) that the loop watches, and
 the handler sets :attr:`StopSignals.requested`, which the loop reads before each round. They are
 installed before the boot, so a SIGTERM during boot, or right after the ready line, still ends
-the kernel in order with status 0. Driver code runs in this process and may install handlers
+the kernel in order with status 0. SIGHUP (the terminal that started the kernel went away)
+ends it in the same order: its default action would kill the kernel without telling a client,
+leaving its socket file and shared memory behind. Driver code runs in this process and may install handlers
 of its own (or ignore SIGTERM): :meth:`StopSignals.reclaim`, called before the loop waits,
 puts the kernel's back and says whose code had replaced them, so the kernel stays stoppable.
 """
@@ -18,7 +20,7 @@ from types import FrameType
 
 from iokit_host.errors import Diagnostic, Severity
 
-__all__ = ["StopSignals"]
+__all__ = ["STOP_SIGNALS", "StopSignals"]
 
 
 def _c_getsignal() -> Callable[[int], object]:
@@ -34,6 +36,8 @@ def _c_getsignal() -> Callable[[int], object]:
 
 
 _handler_of = _c_getsignal()
+#: The signals that stop the kernel in order.
+STOP_SIGNALS = (signal.SIGTERM, signal.SIGINT, signal.SIGHUP)
 
 
 class StopSignals:
@@ -45,28 +49,29 @@ class StopSignals:
         self._writer.setblocking(False)
 
     def install(self) -> None:
-        """Route SIGTERM and SIGINT here (main thread only, as Python requires)."""
+        """Route :data:`STOP_SIGNALS` here (main thread only, as Python requires)."""
         signal.set_wakeup_fd(self._writer.fileno(), warn_on_full_buffer=False)
-        signal.signal(signal.SIGTERM, self._handler)
-        signal.signal(signal.SIGINT, self._handler)
+        for number in STOP_SIGNALS:
+            signal.signal(number, self._handler)
 
     def reclaim(self) -> list[Diagnostic]:
-        """Put back the kernel's SIGTERM and SIGINT handlers where driver code replaced them
-        (two look-ups when none did); a warning for each one put back."""
-        if _handler_of(signal.SIGTERM) is self._handler and (
-                _handler_of(signal.SIGINT) is self._handler):
+        """Put back the kernel's stop handlers where driver code replaced them (three
+        look-ups when none did); a warning for each one put back."""
+        handler = self._handler
+        if _handler_of(signal.SIGTERM) is handler and _handler_of(signal.SIGINT) is handler \
+                and _handler_of(signal.SIGHUP) is handler:
             return []
         taken: list[Diagnostic] = []
-        for number in (signal.SIGTERM, signal.SIGINT):
-            handler = signal.getsignal(number)
-            if handler == self._handler:
+        for number in STOP_SIGNALS:
+            current = signal.getsignal(number)
+            if current == self._handler:
                 continue
             signal.signal(number, self._handler)
             name = signal.Signals(number).name
             taken.append(Diagnostic(
                 "kernel-signal-handler-replaced",
-                f"{name}'s handler had been replaced by {_whose(handler)}; the kernel's is "
-                "back", key=name, subject=_module_of(handler), severity=Severity.WARNING,
+                f"{name}'s handler had been replaced by {_whose(current)}; the kernel's is "
+                "back", key=name, subject=_module_of(current), severity=Severity.WARNING,
                 hint=f"a driver must not install signal handlers: {name} stops the kernel"))
         if taken:
             signal.set_wakeup_fd(self._writer.fileno(), warn_on_full_buffer=False)

@@ -16,8 +16,10 @@ and grants nothing, the rest still apply; only a file that cannot be read at all
 
 from __future__ import annotations
 
+import difflib
 import grp
 import pwd
+import reprlib
 import tomllib
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
@@ -25,7 +27,7 @@ from pathlib import Path
 from typing import Any
 
 from iokit_host.errors import Diagnostic, IOKitError, Severity
-from iokit_host.input_file import read_input_file
+from iokit_host.input_file import decode_text, read_input_file, undecodable_place
 
 __all__ = ["EntitlementPolicy", "EntitlementPolicyError", "Grant", "read_policy"]
 
@@ -77,74 +79,143 @@ def read_policy(path: str | Path, report: Report) -> EntitlementPolicy:
     try:
         # Opened without waiting: a FIFO nobody writes to would block the kernel's start
         # in open(), where even SIGTERM only restarts the wait.
-        text = read_input_file(path, limit=MAX_POLICY_BYTES).decode("utf-8-sig")
-        data = tomllib.loads(text)
+        raw = read_input_file(path, limit=MAX_POLICY_BYTES)
+        data = tomllib.loads(decode_text(raw))
+    except UnicodeDecodeError as error:
+        raise EntitlementPolicyError(
+            f"cannot read the entitlement policy: {undecodable_place(raw, error)}", file=file,
+            hint="save the policy as UTF-8") from None
     except RecursionError:
         raise EntitlementPolicyError(
             "cannot read the entitlement policy: its arrays or tables nest too deep to parse",
             file=file, hint="a UTF-8 TOML file of [entitlements.\"NAME\"] tables") from None
-    except (OSError, UnicodeDecodeError, tomllib.TOMLDecodeError, ValueError) as error:
+    except (OSError, tomllib.TOMLDecodeError, ValueError) as error:
         reason = error.strerror if isinstance(error, OSError) and error.strerror else error
         raise EntitlementPolicyError(f"cannot read the entitlement policy: {reason}", file=file,
                                      hint="a UTF-8 TOML file of [entitlements.\"NAME\"] tables"
                                      ) from error
+    _check_top_keys(data, file, report)
     table = data.get("entitlements", {})
     if not isinstance(table, Mapping):
         raise EntitlementPolicyError("'entitlements' must be a table", file=file,
                                      key="entitlements",
                                      hint='write [entitlements."com.example.name"] tables')
+    names = _Names()
     grants = []
     for name, entry in table.items():
-        grant = _grant(name, entry, file, report)
+        grant = _grant(name, entry, file, report, names)
         if grant is not None:
             grants.append(grant)
     return EntitlementPolicy(tuple(grants), file)
 
 
-def _grant(name: str, entry: object, file: str, report: Report) -> Grant | None:
+def _check_top_keys(data: Mapping[str, Any], file: str, report: Report) -> None:
+    """A misspelt table (``[entitlement."x"]``) would grant nothing, silently: say so."""
+    for key in sorted(set(data) - {"entitlements"}):
+        close = difflib.get_close_matches(key, ["entitlements"], n=1, cutoff=0.6)
+        guess = "; did you mean 'entitlements'?" if close else ""
+        report(_problem(file, key, f"unknown table or key, ignored{guess}",
+                        hint='a policy holds only [entitlements."NAME"] tables'))
+
+
+class _Names:
+    """User and group names looked up once each (a policy may repeat one thousands of times,
+    and a lookup of a name that is not there can reach a directory service)."""
+
+    def __init__(self) -> None:
+        self._found: dict[tuple[str, str], int | None] = {}
+
+    def resolve(self, kind: str, name: str) -> int | None:
+        key = (kind, name)
+        if key not in self._found:
+            lookup, field = _IDS[kind]
+            try:
+                self._found[key] = int(getattr(lookup(name), field))
+            except (KeyError, ValueError):  # ValueError: a NUL byte, which no name holds
+                self._found[key] = None
+        return self._found[key]
+
+
+def _grant(name: str, entry: object, file: str, report: Report,
+           names: _Names) -> Grant | None:
     key = f"entitlements.{name}"
     if not isinstance(entry, Mapping):
-        report(_problem(file, key, "an entitlement's grant must be a table"))
+        report(_problem(file, key, f"an entitlement's grant must be a table, not "
+                        f"{_shown(entry)}"))
         return None
     unknown = sorted(set(entry) - {"uids", "gids", "executables"})
     if unknown:
         report(_problem(file, f"{key}.{unknown[0]}", "unknown key; known: uids, gids, "
                         "executables"))
-    uids = _ids(entry.get("uids", []), "uids", f"{key}.uids", file, report)
-    gids = _ids(entry.get("gids", []), "gids", f"{key}.gids", file, report)
+    uids = _ids(entry.get("uids", []), "uids", f"{key}.uids", file, report, names)
+    gids = _ids(entry.get("gids", []), "gids", f"{key}.gids", file, report, names)
     executables = _paths(entry.get("executables", []), f"{key}.executables", file, report)
     return Grant(name, uids, gids, executables)
 
 
-def _ids(values: Any, kind: str, key: str, file: str, report: Report) -> frozenset[int]:
+def _ids(values: Any, kind: str, key: str, file: str, report: Report,
+         names: _Names) -> frozenset[int]:
     if not isinstance(values, list):
-        report(_problem(file, key, f"must be an array of ids or names, not {values!r}"))
+        report(_problem(file, key, f"must be an array of ids or names, not {_shown(values)}"))
         return frozenset()
-    lookup, field = _IDS[kind]
     found: set[int] = set()
+    bad: list[int] = []
+    missing: list[int] = []
     for index, value in enumerate(values):
         if isinstance(value, int) and not isinstance(value, bool) and 0 <= value < 1 << 32:
             found.add(value)
         elif isinstance(value, str):
-            try:
-                found.add(getattr(lookup(value), field))
-            except (KeyError, ValueError):  # ValueError: a NUL byte, which no name holds
-                report(_problem(file, f"{key}[{index}]", f"no such name {value!r} on this "
-                                "system", severity=Severity.WARNING))
+            ident = names.resolve(kind, value)
+            if ident is None:
+                missing.append(index)
+            else:
+                found.add(ident)
         else:
-            report(_problem(file, f"{key}[{index}]", f"not an id or a name: {value!r}"))
+            bad.append(index)
+    # One diagnostic per kind of problem in an array, however long: the first place, a count.
+    _report_items(report, file, key, values, bad, "not an id or a name")
+    _report_items(report, file, key, values, missing, "no such name on this system",
+                  severity=Severity.WARNING)
     return frozenset(found)
 
 
 def _paths(values: Any, key: str, file: str, report: Report) -> frozenset[str]:
-    if not isinstance(values, list) or not all(isinstance(v, str) and v for v in values):
-        report(_problem(file, key, f"must be an array of absolute paths, not {values!r}"))
+    if not isinstance(values, list):
+        report(_problem(file, key, f"must be an array of absolute paths, not "
+                        f"{_shown(values)}"))
         return frozenset()
-    return frozenset(values)
+    good = [i for i, v in enumerate(values)
+            if isinstance(v, str) and v.startswith("/") and "\0" not in v]
+    bad = sorted(set(range(len(values))) - set(good))
+    # /proc/PID/exe is always absolute: a relative path or a non-string would match nothing.
+    _report_items(report, file, key, values, bad, "not an absolute path")
+    return frozenset(values[i] for i in good)
 
 
-def _problem(file: str, key: str, message: str,
-             severity: Severity = Severity.ERROR) -> Diagnostic:
+def _report_items(report: Report, file: str, key: str, values: list[Any], indexes: list[int],
+                  what: str, severity: Severity = Severity.ERROR) -> None:
+    if not indexes:
+        return
+    first = indexes[0]
+    more = f" (and {len(indexes) - 1} more in this array)" if len(indexes) > 1 else ""
+    report(_problem(file, f"{key}[{first}]", f"{what}: {_shown(values[first])}{more}",
+                    severity=severity,
+                    hint="that value grants nothing; the rest of the policy applies"))
+
+
+_SHOWN = reprlib.Repr()
+_SHOWN.maxstring = _SHOWN.maxother = 60
+_SHOWN.maxlist = _SHOWN.maxdict = 4
+
+
+def _shown(value: object) -> str:
+    """A value as a diagnostic quotes it: short, whatever its size (a 5 MB string is not
+    echoed back)."""
+    return _SHOWN.repr(value)
+
+
+def _problem(file: str, key: str, message: str, severity: Severity = Severity.ERROR,
+             hint: str = "this entry grants nothing; the rest of the policy applies"
+             ) -> Diagnostic:
     return Diagnostic("entitlement-policy-invalid", message, file=file, key=key,
-                      severity=severity,
-                      hint="this entry grants nothing; the rest of the policy applies")
+                      severity=severity, hint=hint)

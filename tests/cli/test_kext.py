@@ -66,3 +66,22 @@ def test_ill_typed_keys_are_diagnosed_and_the_rest_kept(tmp_path: Path,
     assert [(d["reference"], d["key"]) for d in report["diagnostics"]] == [
         ("personality-unsupported-value", "IOKitPersonalities.P.IOPCIMatch"),
         ("manifest-bad-bundle-required", "OSBundleRequired")]
+
+
+def test_a_path_that_loops_is_a_path_not_a_bundle_id(tmp_path: Path,
+                                                    capsys: pytest.CaptureFixture[str]) -> None:
+    # A symlink loop "did not exist", so it was looked up as a bundle id: "no installed kext".
+    loop = tmp_path / "Loop.kext"
+    loop.symlink_to(loop)
+    assert main(["kext", "inspect", str(loop)]) == 1
+    out = capsys.readouterr().out
+    assert "error[manifest-not-found]" in out and "symbolic links" in out
+    assert "kext-not-installed" not in out
+
+
+def test_an_empty_manifest_says_it_is_empty(tmp_path: Path,
+                                            capsys: pytest.CaptureFixture[str]) -> None:
+    plist = tmp_path / "Info.plist"
+    plist.write_bytes(b"\n  \n")
+    assert main(["kext", "inspect", str(plist)]) == 1
+    assert "not a property list: the file is empty" in capsys.readouterr().out

@@ -52,6 +52,49 @@ def test_import_writes_a_model_that_reads_back(corpus: Path, tmp_path: Path,
     assert any(n.name == "ARPT" for _, n in model.nubs())
 
 
+def test_an_ioresources_subtree_dump_imports_to_a_model_that_reads_back(
+        tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    # `ioreg -r -c IOResources` imports with IOResources as the root; the model file written
+    # from it was refused by its own reader ("IOResources must be a child of the root").
+    pytest.importorskip("iokit_host.ioreg_import")
+    assert main(["ioreg", "-r", "-c", "IOResources", "-l", "-w0"]) == 0
+    dump = tmp_path / "resources.txt"
+    dump.write_text(capsys.readouterr().out)
+    out = tmp_path / "resources.toml"
+    assert main(["machine", "import", str(dump), "-o", str(out)]) == 0
+    capsys.readouterr()
+    assert main(["machine", "show", str(out)]) == 0
+    assert "<class IOResources" in capsys.readouterr().out
+
+
+def _damaged(lines: list[str], how: str) -> list[str]:
+    if how == "shuffled":
+        import random
+
+        return random.Random(7).sample(lines, len(lines))
+    if how == "every-7th-line-lost":
+        return [line for i, line in enumerate(lines) if i % 7]
+    return lines[len(lines) * 2 // 5:]  # the head cut off
+
+
+@pytest.mark.parametrize("how", ["shuffled", "every-7th-line-lost", "head-cut-off"])
+def test_whatever_a_damaged_dump_imports_to_reads_back(corpus: Path, tmp_path: Path,
+                                                       capsys: pytest.CaptureFixture[str],
+                                                       how: str) -> None:
+    # An import that succeeds must write a model the model reader accepts.
+    pytest.importorskip("iokit_host.ioreg_import")
+    source = corpus / "ioreg" / "khronokernel__DarwinDumped__MacBookPro_MacBookPro8_2_IORegDump_IORegDT.txt"
+    dump = tmp_path / "damaged.txt"
+    dump.write_text("\n".join(_damaged(source.read_text(errors="replace").split("\n"), how)))
+    out = tmp_path / "damaged.toml"
+    if main(["machine", "import", str(dump), "-o", str(out)]) != 0:
+        # Refused (a shuffled device-tree dump starts at no IOService): said, nothing written.
+        assert "nothing written" in capsys.readouterr().err and not out.exists()
+        return
+    capsys.readouterr()
+    assert read_machine(out) is not None
+
+
 POSTED_DUMP = """\
 $ ioreg -lw0\r
 +-o Root  <class IORegistryEntry, id 0x100000100, retain 10>\r

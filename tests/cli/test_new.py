@@ -357,3 +357,31 @@ def test_every_command_in_the_generated_readme_runs(iokit_venv: Venv, tmp_path: 
                 assert f"py3{minor}-hostlatest: OK" in done.stdout
     finally:
         iokit_venv.run(iokit_venv.python, "-m", "pip", "uninstall", "-y", "-q", name)
+
+
+@pytest.mark.parametrize(("name", "extra", "expected"), [
+    ("import", (), "'import' is a Python keyword"),  # `import import`: a syntax error
+    ("acme", ("--package", "class"), "'class' is a Python keyword"),
+    ("iokit-host", (), "'iokit_host' is the name of an installed module"),  # the host itself
+    ("pip", (), "'pip' is the name of an installed module"),
+    ("acme", ("--package", "json"), "'json' is"),  # the standard library
+])
+def test_a_package_python_cannot_import_as_the_drivers_is_refused(
+        tmp_path: Path, capsys: pytest.CaptureFixture[str], name: str,
+        extra: tuple[str, ...], expected: str) -> None:
+    status, _, err = new(capsys, name, "--defaults", "-o", str(tmp_path), *extra)
+    assert status == 1
+    assert "error[new-bad-package-name]" in err and expected in err and "--package" in err
+    assert _nothing_written(tmp_path)
+
+
+@pytest.mark.parametrize(("name", "expected"), [
+    ("", "NAME must name the new package's folder"),  # was "'.' already exists"
+    ("..", "NAME must name the new package's folder"),
+    ("a" * 300, "NAME is 300 bytes long"),  # was the OS's "File name too long"
+])
+def test_a_name_that_is_no_folder_of_its_own_is_refused(
+        tmp_path: Path, capsys: pytest.CaptureFixture[str], name: str, expected: str) -> None:
+    status, _, err = new(capsys, "--defaults", "-o", str(tmp_path), "--", name)
+    assert status == 1 and "error[new-invalid-answer]" in err and expected in err
+    assert _nothing_written(tmp_path)

@@ -4,6 +4,8 @@ says which path and why, exits 1, and writes nothing; a good ``-o`` still works.
 from __future__ import annotations
 
 import os
+import resource
+import signal
 import subprocess
 import sys
 from pathlib import Path
@@ -128,3 +130,40 @@ def test_a_fifo_nobody_reads_is_refused_at_once_and_one_read_is_written(tmp_path
         assert os.read(reader, 100) == b"x = 1\n"
     finally:
         os.close(reader)
+
+
+def test_the_input_itself_as_output_is_refused_and_left_whole(
+        dump: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    # `iokit machine import dump.txt -o dump.txt` replaced the only copy of the dump.
+    before = dump.read_bytes()
+    link = tmp_path / "link.txt"
+    link.symlink_to(dump)
+    for output in (dump, link):
+        status, _, err = _import(dump, output, capsys)
+        assert status == 1 and "error[output-is-input]" in err and "hint:" in err
+    assert dump.read_bytes() == before
+
+
+@pytest.mark.skipif(not hasattr(signal, "SIGXFSZ"), reason="needs RLIMIT_FSIZE")
+def test_a_write_that_fails_half_way_leaves_the_old_file_as_it_was(dump: Path,
+                                                                  tmp_path: Path) -> None:
+    # The output was opened with O_TRUNC and written in place: a full disk left half a model
+    # where the previous one had been. A file-size limit fails the write as a full disk does.
+    output = tmp_path / "m.toml"
+    output.write_text("previous model\n")
+    output.chmod(0o640)
+
+    def small_files() -> None:
+        signal.signal(signal.SIGXFSZ, signal.SIG_IGN)  # EFBIG instead of being killed
+        resource.setrlimit(resource.RLIMIT_FSIZE, (4096, 4096))
+    done = subprocess.run([sys.executable, "-m", "iokit_host", "machine", "import", str(dump),
+                           "-o", str(output)], capture_output=True, text=True, check=False,
+                          timeout=120, preexec_fn=small_files)
+    assert done.returncode == 1 and "cannot write the output file" in done.stderr
+    assert output.read_text() == "previous model\n"
+    assert [p.name for p in tmp_path.iterdir() if p.name.startswith(".")] == []
+    done = subprocess.run([sys.executable, "-m", "iokit_host", "machine", "import", str(dump),
+                           "-o", str(output)], capture_output=True, text=True, check=False,
+                          timeout=120)
+    assert done.returncode == 0 and "[[nub]]" in output.read_text()
+    assert output.stat().st_mode & 0o777 == 0o640  # replaced, with the mode it had

@@ -9,6 +9,7 @@ from iokit_sdk.service import IOService
 from iokit_sdk.values import OSNumber
 
 from iokit_host.ioreg import IoregOptions, render_archive
+from iokit_host.ioreg.archive import archive_value
 from iokit_host.registry import IORegistry
 
 from .conftest import Maker
@@ -78,3 +79,10 @@ def test_a_registry_thousands_deep_is_archived(registry: IORegistry, make: Maker
     data = render_archive(registry, IoregOptions())
     assert data.count(b"<string>IOService</string>") == 2000
     assert b"<string>n1999</string>" in data
+
+
+def test_set_members_that_print_alike_are_written_in_one_order() -> None:
+    # None of these names has a Mac OS Roman form, so each prints as nothing: the archive is
+    # ordered by what else they are, not by how this run hashed them.
+    names = ["\u0441\u0436\u0430", "\u2460", "\u4e2d\u6587", "\u00b2", "\u0e44\u0e17\u0e22"]
+    assert archive_value(frozenset(names)) == sorted(names)

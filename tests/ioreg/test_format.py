@@ -45,7 +45,8 @@ def test_hex_numbers() -> None:
     (b"\x00\x00\x00\x00", "<00000000>"),
     (b"\xe4\x14\x00\x00", "<e4140000>"),
     (b"", "<>"),
-    (b"abcd\xe9", '<"abcd\xe9">'),  # high-order symbols allowed when rare enough
+    (b"abcd\xe9", '<"abcd\udce9">'),  # high-order symbols allowed when rare enough,
+    # printed as the byte itself (a surrogate escape the iokit command writes as that byte)
     (b"abc\xe9", "<616263e9>"),  # ...but not more than 1 in 5
 ])
 def test_data(data: bytes, text: str) -> None:
@@ -87,3 +88,34 @@ def test_nul_separated_printable_strings_print_as_strings(parts: list[str]) -> N
     data = b"\x00".join(p.encode() for p in parts) + b"\x00"
     if len(data) > 1:
         assert data_strings(data) == parts
+
+
+@pytest.mark.parametrize(("value", "text"), [
+    ("Alexander\u2019s MacBook", '"Alexander\u2019s MacBook"'),  # Mac OS Roman holds it
+    ("MacBook Pro\u00a0\u2014 Sam", '"MacBook Pro\u00a0\u2014 Sam"'),
+    ("Apple UDIF, \u0441\u0436\u0430\u0442\u044b\u0439", ""),  # no C string: printed nothing
+    ("\ufffd", ""),  # what a value printed as nothing reads back as
+    ("", '""'),  # an empty string is a C string
+    ("IOHID\x00tail", '"IOHID"'),  # %s stops at a NUL
+])
+def test_strings_print_as_cfstringshow_does(value: str, text: str) -> None:
+    assert format_value(value) == text
+    assert format_value({"k": value}) == f'{{"k"={text}}}'
+
+
+def test_data_strings_print_their_bytes_so_utf8_text_reads_as_itself() -> None:
+    # ioreg prints each byte with %c: UTF-8 in NVRAM shows as the text it is.
+    assert format_value("Admin\u2019s MacBook Pro".encode() + b"\x00") == \
+        '<"Admin\u2019s MacBook Pro">'
+
+
+@given(st.text(min_size=1, max_size=12))
+def test_a_string_prints_as_itself_or_as_nothing(value: str) -> None:
+    text = format_value(value)
+    head = value.split("\x00", 1)[0]
+    assert text in ("", f'"{head}"')
+    assert (text == "") == (not value.isascii() and any(
+        char not in _MAC_ROMAN for char in value))
+
+
+_MAC_ROMAN = frozenset(bytes(range(256)).decode("mac_roman"))

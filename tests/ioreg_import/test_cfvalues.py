@@ -6,12 +6,19 @@ import datetime
 import plistlib
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
+from iokit_host.ioreg.format import format_value
 from iokit_host.ioreg_import.cfvalues import CFValueError, typed_properties, typed_value
 
 
 def test_numbers_take_their_width_and_negatives_their_unsigned_value() -> None:
     assert typed_value(5).bits == 32
+    assert typed_value((1 << 31) - 1).bits == 32
+    # A positive CF integer past an SInt32 was a wider OSNumber: as 32 bits it would print
+    # sign-extended (3758096384 as 18446744073172680704).
+    assert typed_value(1 << 31).bits == 64 and typed_value((1 << 32) - 1).bits == 64
     assert typed_value(1 << 40).bits == 64
     assert typed_value(-1) == 0xFFFFFFFF and typed_value(-1).bits == 32
     assert typed_value(-(1 << 40)) == (1 << 64) - (1 << 40)
@@ -47,3 +54,12 @@ def test_a_value_containing_itself_is_refused_not_recursed() -> None:
         deep = [deep]
     with pytest.raises(CFValueError):
         typed_value(deep)
+
+
+@settings(max_examples=200, deadline=None)
+@given(st.integers(-(1 << 63), (1 << 64) - 1))
+def test_an_archived_integer_prints_as_ioreg_prints_its_cf_number(number: int) -> None:
+    # ioreg -a wrote the CF number; ioreg printed the same number as %qu of its long long.
+    typed = typed_value(number)
+    assert format_value(typed) == str(number % (1 << 64))
+    assert format_value(typed, hex_numbers=True) == f"0x{number % (1 << 64):x}"

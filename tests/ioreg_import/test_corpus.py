@@ -4,6 +4,8 @@ one import with a warning per kind of damage and keep every entry the damage did
 from __future__ import annotations
 
 import re
+import subprocess
+import sys
 import textwrap
 import time
 from collections.abc import Callable
@@ -12,6 +14,7 @@ from pathlib import Path
 import pytest
 
 from iokit_host.ioreg_import import IoregDumpInvalid, import_dump, parse_dump
+from iokit_host.ioreg_import.redaction import looks_redacted
 from iokit_host.machine.model import MachineModel
 
 
@@ -226,3 +229,68 @@ def test_a_real_dump_whose_ids_were_all_edited_keeps_every_entry(
     lines = raw.count(b"+-o ") - 1  # every entry line but the root's, re-prints included
     assert _entries(model) == lines >= _entries(clean)
     assert [d.reference for d in model.diagnostics] == ["ioreg-dump-bad-id"]
+
+
+# -- fidelity: what `iokit ioreg --machine DUMP` prints of the dump's own entries -------------
+#: Properties a booted model sets itself on the dump's entries, so not the Mac's: its power
+#: management state, the HID idle clock, its user clients' creators, its console users, its
+#: planes and allocation counters.
+_OWN_KEYS = frozenset({"IOPowerManagement", "HIDIdleTime", "IOUserClientCreator",
+                       "IOConsoleUsers", "IORegistryPlanes", "IOKitDiagnostics"})
+_NODE_LINE = re.compile(r"^([ |]*)\+-o (.*?)  <class ")
+_PROPERTY_LINE = re.compile(r'^[ |]*  "(.*?)" = (.*)$')
+
+
+def _property_blocks(raw: bytes) -> dict[str, list[tuple[str, str]]]:
+    """Each entry's ``"key" = value`` lines by the entry's path of names (a repeated name
+    numbered), the lines read as the importer reads them."""
+    blocks: dict[str, list[tuple[str, str]]] = {}
+    path: list[str] = []
+    seen: dict[str, int] = {}
+    current: list[tuple[str, str]] = []
+    for line in raw.split(b"\n"):
+        text = _line_text(line)
+        node = _NODE_LINE.match(text)
+        if node:
+            del path[len(node.group(1)) // 2:]
+            name = "/".join([*path, node.group(2)])
+            seen[name] = seen.get(name, 0) + 1
+            path.append(f"{node.group(2)}#{seen[name]}")
+            current = blocks.setdefault("/".join(path), [])
+        elif (found := _PROPERTY_LINE.match(text)) is not None:
+            current.append((found.group(1), found.group(2)))
+    return blocks
+
+
+def _line_text(line: bytes) -> str:
+    try:
+        return line.decode("utf-8")
+    except UnicodeDecodeError:
+        return line.decode("utf-8", "surrogateescape")  # both sides alike: bytes compared
+
+
+@pytest.mark.parametrize(("name", "options"), [
+    ("khronokernel__DarwinDumped__MacBookPro_MacBookPro8_2_IORegDump_IOReg.txt", []),
+    ("khronokernel__DarwinDumped__MacBookPro_MacBookPro8_2_IORegDump_IORegDT.txt",
+     ["-x", "-p", "IODeviceTree"]),  # written by ioreg -x
+    ("khronokernel__DarwinDumped__MacMini_MacMini3_1_IORegDump_IOReg.txt", []),  # not UTF-8
+])
+def test_ioreg_of_a_dump_prints_its_properties_as_the_mac_printed_them(
+        corpus: Path, name: str, options: list[str]) -> None:
+    dump = corpus / "ioreg" / name
+    script = "import sys\nfrom iokit_host.cli import main\nsys.exit(main(sys.argv[1:]))"
+    done = subprocess.run(
+        [sys.executable, "-c", script, "ioreg", "-lw0", *options, "--machine", str(dump)],
+        capture_output=True, timeout=120, check=False)
+    assert done.returncode == 0, done.stderr
+    theirs, ours = _property_blocks(dump.read_bytes()), _property_blocks(done.stdout)
+    compared = 0
+    for path, lines in theirs.items():
+        printed = dict(ours[path])  # every entry of the dump is in the model
+        kept = [(key, value) for key, value in lines
+                if key not in _OWN_KEYS and (key in printed or not looks_redacted(value))]
+        assert [(key, printed.get(key)) for key, value in kept] == kept, path
+        order = [key for key, _ in ours[path] if key in dict(kept)]
+        assert order == [key for key, _ in kept], path  # in the order the Mac printed them
+        compared += len(kept)
+    assert compared > 1000

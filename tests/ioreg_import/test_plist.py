@@ -85,3 +85,25 @@ def test_damaged_entries_are_dropped_alone() -> None:
                                                         "ioreg-dump-bad-value"}
     with pytest.raises(ArchiveInvalid):
         parse_archive(plistlib.dumps(document), source="d.plist", strict=True)
+
+
+def test_an_entry_named_nothing_keeps_its_empty_name_as_the_text_shows_it() -> None:
+    # ioreg -p IODeviceTree prints a partition as ``+-o @1:0  <class IOMedia, ...>``; its
+    # archive holds the same empty name, which is no cue to name it after its class.
+    def node(name: str | None, cls: str, location: str | None = None,
+             *children: dict[str, object]) -> dict[str, object]:
+        table: dict[str, object] = {"IOObjectClass": cls, "IOServiceState": 0,
+                                    "IORegistryEntryChildren": list(children)}
+        if name is not None:
+            table["IORegistryEntryName"] = name
+        if location is not None:
+            table["IORegistryEntryLocation"] = location
+        return table
+
+    document = node("Root", "IORegistryEntry", None, node(
+        "device-tree", "IOPlatformExpertDevice", None,
+        node("", "IOMedia", "1:0"), node(None, "IOMedia", "1:1")))
+    model = parse_archive(plistlib.dumps(document), source="dt.plist")
+    named_nothing, unnamed = model.entries
+    assert (named_nothing.name, named_nothing.location) == ("", "1:0")
+    assert unnamed.name != "" and unnamed.location == "1:1"  # no name: its class's

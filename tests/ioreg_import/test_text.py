@@ -1,16 +1,20 @@
-"""A dump's bytes as lines: UTF-8, Latin-1 where it is not, CRLF, CR and byte-order marks."""
+"""A dump's bytes as lines: UTF-8, Mac OS Roman or Latin-1 where it is not, CRLF, CR and
+byte-order marks."""
 
 from __future__ import annotations
 
 import codecs
 
 import pytest
-from hypothesis import given, settings
+from hypothesis import example, given, settings
 from hypothesis import strategies as st
 
+from iokit_host.ioreg.format import format_value
+from iokit_host.ioreg_import import IoregDumpInvalid, parse_dump
 from iokit_host.ioreg_import import text as text_module
 from iokit_host.ioreg_import.damage import DumpDamage
 from iokit_host.ioreg_import.text import decode_dump, split_lines
+from iokit_host.ioreg_import.values import parse_value
 
 
 def test_utf8_is_read_as_is_without_warnings() -> None:
@@ -27,6 +31,27 @@ def test_lines_that_are_not_utf8_keep_their_bytes_as_latin1_and_are_named() -> N
     assert warning.reference == "ioreg-dump-not-utf8"
     assert warning.key == "line 3" and warning.context["count"] == 2
     assert "0xe9" in warning.message
+
+
+def test_names_ioreg_printed_in_mac_os_roman_read_as_their_text() -> None:
+    # CoreFoundation kept these strings in Mac OS Roman and ioreg printed that store: 0xD5 is
+    # the apostrophe, 0xCA 0xD1 a no-break space and an em dash (real dumps of 10.8 to 10.14).
+    damage = DumpDamage("d.txt", strict=False)
+    raw = (b'  |   "BluetoothLocalName" = "Alexander\xd5s MacBook"\n'
+           b'  |   "BluetoothLocalName" = "MacBook Pro\xca\xd1 Sam"\n')
+    assert decode_dump(raw, damage).split("\n")[:2] == [
+        '  |   "BluetoothLocalName" = "Alexander\u2019s MacBook"',
+        '  |   "BluetoothLocalName" = "MacBook Pro\u00a0\u2014 Sam"']
+    assert damage.diagnostics()[0].context["count"] == 2
+
+
+def test_data_printed_as_strings_keeps_its_bytes_on_a_line_that_is_not_utf8() -> None:
+    # ioreg printed a MAC address's bytes as they were: the model must hold those bytes.
+    damage = DumpDamage("d.txt", strict=False)
+    line = decode_dump(b'  |   "IOMACAddress" = <"|mbq\xfcK">\n', damage).split("\n")[0]
+    value = parse_value(line.split(" = ", 1)[1])
+    assert value == b"|mbq\xfcK\x00"
+    assert format_value(value).encode("utf-8", "surrogateescape") == b'<"|mbq\xfcK">'
 
 
 def test_utf16_with_a_byte_order_mark_is_decoded() -> None:
@@ -83,8 +108,13 @@ def _line_by_line(raw: bytes) -> tuple[str, list[int], str]:
         try:
             lines.append(line.decode("utf-8"))
         except UnicodeDecodeError as error:
-            cp1252 = not any(byte in line for byte in b"\x81\x8d\x8f\x90\x9d")  # undefined there
-            lines.append(line.decode("cp1252" if cp1252 else "latin-1"))
+            high = [byte for byte in line if byte >= 0x80]
+            if all(0x80 <= byte <= 0x90 or 0x95 <= byte <= 0x9F or 0xC7 <= byte <= 0xD5
+                   for byte in high):  # only what ioreg wrote in Mac OS Roman
+                lines.append(line.decode("mac_roman"))
+            else:
+                cp1252 = not any(byte in line for byte in b"\x81\x8d\x8f\x90\x9d")
+                lines.append(line.decode("cp1252" if cp1252 else "latin-1"))
             bad.append(number)
             first = first or f"byte 0x{line[error.start]:02x} at column {error.start + 1}"
     return "\n".join(lines), bad, first
@@ -120,3 +150,46 @@ def test_a_dump_made_of_lines_that_are_not_utf8_is_read_whole() -> None:
     raw = b"Andr\xe9\n" * 200_000
     assert decode_dump(raw, damage).count("Andr\u00e9") == 200_000
     assert damage.diagnostics()[0].context["count"] == 200_000
+
+
+_VALUE_BYTES = st.lists(st.sampled_from([b'<"', b'">', b'"', b"\xfc", b"\xd5", b"\xe9", b"a",
+                                         b",", b"=", b"(", b")", b"{", b"}", b"<", b">", b" ",
+                                         b"\xc3\xa9"]), max_size=14).map(b"".join)
+
+
+@settings(max_examples=200, deadline=None)
+@given(_VALUE_BYTES, _VALUE_BYTES)
+@example(b'"a=<"\xfc">"', b"")
+@example(b'{"a=<"\xfc">"=1}', b"")
+@example(b'<"">', b',<"\xfc')
+def test_bytes_kept_for_data_never_reach_a_string(value: bytes, key: bytes) -> None:
+    assert "\udcfc" not in decode_dump(b'+-o a=<"\xfc">  <class X, id 0x1>\n',
+                                        DumpDamage("d.txt", strict=False))  # a name is text
+    # A surrogate escape in a string could be written by nothing (a TOML model, a UTF-8
+    # file): only data may keep a byte that is not UTF-8.
+    dump = (b"+-o Root  <class IORegistryEntry, id 0x100000100, retain 4>\n"
+            b"  +-o Mac  <class IOPlatformExpertDevice, id 0x100000110, registered, retain 4>\n"
+            b'    | {\n    |   "k' + key + b'" = ' + value + b"\n    | }\n    | \n"
+            b"    +-o PCI0  <class IOPCIDevice, id 0x100000111, registered, retain 4>\n")
+    try:
+        model = parse_dump(dump, strict=False)
+    except IoregDumpInvalid:
+        return
+    for _, nub in model.nubs():
+        for key_text, item in nub.properties.items():
+            assert all(not any(0xDC80 <= ord(char) <= 0xDCFF for char in text)
+                       for text in _strings(item) + [key_text]), (key_text, item)
+
+
+def _strings(value: object) -> list[str]:
+    found, stack = [], [value]
+    while stack:
+        item = stack.pop()
+        if isinstance(item, str):
+            found.append(item)
+        elif isinstance(item, dict):
+            found += item.keys()
+            stack += item.values()
+        elif isinstance(item, (list, frozenset)):
+            stack += item
+    return found

@@ -11,8 +11,10 @@ from pathlib import Path
 
 import pytest
 from hostkit import driven_watchdog, kext, make_host, personality, wifi_nub
+from iokit_sdk import IOService
 
-from iokit_host.kernel.driver_calls import DriverCalls, DriverFault, describe_error
+from iokit_host.host import IOKitHost
+from iokit_host.kernel.driver_calls import MAX_NESTING, DriverCalls, DriverFault, describe_error
 from iokit_host.kernel.watchdog import Watchdog
 
 NUB = "pci14e4,4331"
@@ -214,3 +216,56 @@ def test_a_faulty_driver_in_any_phase_leaves_the_boot_finished_and_the_vendor_bo
             assert "SystemExit: 3" in found.message
     assert host.registry.plane_root("IOService").get_busy_state() == 0
     assert host.kernel.driver_calls.watchdog.stack == []
+
+
+def _reentrant(install_for: str) -> type[IOService]:
+    """A driver whose publish handler installs another publish handler, for services of class
+    ``install_for`` ("" for all of them), each time it is called: the new handler's delivery
+    of the services already published calls it again, inside its own call."""
+    calls = []
+
+    class Reentrant(IOService):
+        def start(self, provider: IOService) -> bool:
+            clock = getattr(sys.modules.get("iokit_test_driven_clock"), "CLOCK", None)
+
+            def handler(service: IOService) -> None:
+                calls.append(service)
+                if clock is not None:
+                    clock.advance(0.01)
+                self.add_matching_notification(
+                    "publish", {"IOProviderClass": install_for or "IOService"}, handler)
+            self.add_matching_notification("publish", {"IOProviderClass": "IOService"},
+                                           handler)
+            return False  # the vendor drives the nub
+
+    Reentrant.calls = calls  # type: ignore[attr-defined]
+    return Reentrant
+
+
+def _boot_reentrant(cls: type[IOService]) -> IOKitHost:
+    reentrant = kext("com.test.reentrant", {"r": personality("Reentrant", score=9000)})
+    vendor = kext("com.test.vendor", {"v": personality("VendorDriver", score=100)})
+    host = make_host([wifi_nub(), wifi_nub("1"), wifi_nub("2")], [reentrant, vendor],
+                     {"com.test.reentrant": [cls]})
+    return host
+
+
+def _assert_settled(host: IOKitHost) -> None:
+    assert len(host.drivers_of(NUB)) == 1  # drivers_of names the first of the three nubs
+    assert all(e.get_busy_state() == 0 for _, e in host.registry.walk("IOService")
+               if isinstance(e, IOService))
+    assert host.kernel.driver_calls.watchdog.stack == []
+
+
+def test_a_handler_that_re_enters_the_kernel_without_end_is_refused_at_a_depth() -> None:
+    """One new call per level (the handler installs one for a single nub): the call
+    MAX_NESTING deep is refused and named, every level above unwinds through the host's code
+    normally, and the boot ends with the vendor bound and no busy count left up."""
+    cls = _reentrant(install_for="IOPlatformExpertDevice")
+    host = _boot_reentrant(cls).boot()
+    _assert_settled(host)
+    nested = [d for d in host.diagnostics if d.reference == "driver-calls-nested"]
+    assert nested and all("Reentrant.start.<locals>.handler was refused: driver calls were "
+                          f"nested {MAX_NESTING} deep" in d.message for d in nested)
+    assert {d.reference for d in host.diagnostics} == {"driver-calls-nested"}
+    assert len(cls.calls) < 100 * MAX_NESTING  # type: ignore[attr-defined]

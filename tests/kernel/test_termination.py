@@ -6,6 +6,8 @@ from hostkit import Journal, kext, make_host, personality, wifi_nub
 from iokit_sdk import IOService
 from iokit_sdk.service import TERMINATE_WITH_REMATCH, ServiceState
 
+from iokit_host.machine.model import NubSpec
+
 
 def _chain_classes(journal: Journal) -> list[type[IOService]]:
     """B drives the PCI nub and publishes nub N; C drives N. Every call is journalled."""
@@ -143,3 +145,28 @@ def test_a_driver_exiting_or_hanging_while_terminated_does_not_stop_termination(
     assert [d.reference for d in host.diagnostics] == [
         "driver-will-terminate-raised", "driver-call-timeout", "driver-stop-raised"]
     assert "did_terminate did not return within 5 s" in host.diagnostics[1].message
+
+
+def test_a_terminate_from_inside_a_termination_waits_its_turn_instead_of_recursing() -> None:
+    """Each driver's stop terminates the next nub: 300 terminations asked from inside one
+    another. IOKit queues them on its terminate thread; here they are queued too and all done
+    before the first terminate returns, with no RecursionError cutting a phase short."""
+    count = 300
+
+    class Domino(IOService):
+        def stop(self, provider: IOService) -> None:
+            index = int(provider.get_name().rsplit("-", 1)[1])
+            if index + 1 < count:
+                (following,) = [n for n in self.get_provider().get_provider().get_clients()
+                                if n.get_name() == f"nub-{index + 1}"]
+                following.terminate()
+
+    nubs = [NubSpec("IOPCIDevice", name=f"nub-{i}", location=str(i)) for i in range(count)]
+    bundle = kext("com.test.domino", {"d": personality("Domino")})
+    host = make_host(nubs, [bundle], {"com.test.domino": [Domino]}).boot()
+    first = host.find("nub-0")
+    assert first is not None
+    assert host.kernel.terminate(first)
+    assert [host.find(f"nub-{i}") for i in range(count)] == [None] * count
+    assert host.diagnostics == []
+    assert host.registry.plane_root("IOService").get_busy_state() == 0

@@ -234,6 +234,33 @@ def test_unwritable_collection_is_a_warning_and_discovery_goes_on(
     assert not list(tmp_path.rglob(".kc-*"))  # no temporary file left behind
 
 
+@pytest.mark.parametrize("planted", ["fifo", "symlink-to-dev-zero", "sparse-3-GB"])
+def test_something_the_host_cannot_have_written_is_not_read(
+        site: Path, tmp_path: Path, expected: Discovery, planted: str) -> None:
+    # A FIFO at the collection's name hung every boot; a link to /dev/zero filled memory.
+    target = collection.collection_path(tmp_path, [str(site)])
+    tmp_path.mkdir(exist_ok=True)
+    if planted == "fifo":
+        os.mkfifo(target)
+    elif planted == "symlink-to-dev-zero":
+        target.symlink_to("/dev/zero")
+    else:
+        with open(target, "wb") as stream:
+            stream.truncate(3 << 30)
+    found = _discover(site, tmp_path)
+    _assert_rebuilt_with_note(found, expected)
+    assert _discover(site, tmp_path).cache_status == "fresh"  # replaced by a real collection
+
+
+def test_a_cache_folder_that_is_a_file_is_named_in_the_warning(
+        site: Path, tmp_path: Path) -> None:
+    cache = tmp_path / "cache"
+    cache.write_text("")
+    problem = _discover(site, cache).diagnostics[-1]
+    assert problem.reference == "kernel-collection-unwritable"
+    assert f"{cache} is not a folder" in problem.message  # not "File exists"
+
+
 def test_a_value_that_cannot_be_stored_is_a_warning(site: Path, tmp_path: Path) -> None:
     records = scan(path=[str(site)])
     kext = records[0].kexts[0]

@@ -14,7 +14,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from iokit_sdk.values import MAX_VALUE_DEPTH
+from iokit_sdk.values import MAX_VALUE_DEPTH, MAX_VALUE_ITEMS
 
 from iokit_host.kext import plistxml
 from iokit_host.kext.manifest import parse_info, read_manifest
@@ -240,3 +240,31 @@ def test_inspect_in_a_subprocess_refuses_without_a_traceback(tmp_path: Path) -> 
             if extra:
                 (diagnostic,) = json.loads(result.stdout)["diagnostics"]
                 assert diagnostic["reference"].startswith("plist-value-"), name
+
+
+def _many_values(count: int, *, tail: bytes = b"</array></dict></plist>") -> bytes:
+    return (b'<?xml version="1.0"?><plist version="1.0"><dict>'
+            b"<key>CFBundleIdentifier</key><string>a.b</string><key>X</key><array>"
+            + b"<true/>" * count + tail)
+
+
+@pytest.mark.parametrize("tail", [b"</array></dict></plist>", b"</array></plist>"])
+def test_a_manifest_of_millions_of_values_is_refused_in_bounded_memory(tmp_path: Path,
+                                                                        tail: bytes) -> None:
+    # 7 million <true/> (49 MB) took some 700 MB to build a tree of, then refused it (or, with
+    # a broken end, handed it to plistlib to build again). In a real process whose address
+    # space is capped far below that, it is refused as too large, and quickly.
+    path = tmp_path / "Info.plist"
+    path.write_bytes(_many_values(7_000_000, tail=tail))
+    script = ("import resource; resource.setrlimit(resource.RLIMIT_AS, (400 << 20, 400 << 20));"
+              "from iokit_host.cli import main; raise SystemExit(main(['kext', 'inspect', "
+              f"{str(path)!r}]))")
+    done = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True,
+                          check=False, timeout=120)
+    assert done.returncode == 1, done.stderr
+    assert "error[plist-value-too-large]" in done.stdout and "MemoryError" not in done.stderr
+
+
+def test_a_document_just_within_the_limit_still_reads() -> None:
+    value = plistxml.loads(_many_values(MAX_VALUE_ITEMS - 8))
+    assert len(value["X"]) == MAX_VALUE_ITEMS - 8

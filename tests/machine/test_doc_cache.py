@@ -3,6 +3,7 @@ damaged data, and changes nothing a user sees."""
 
 from __future__ import annotations
 
+import os
 import tomllib
 from pathlib import Path
 
@@ -166,3 +167,23 @@ def test_only_the_most_recently_written_models_are_kept(cache_dir: Path, tmp_pat
     last = paths[-1]
     cached_document(last.read_text(encoding="utf-8"), str(last), parse)  # type: ignore[arg-type]
     assert calls == []  # the newest is still there
+
+
+@pytest.mark.parametrize("planted", ["fifo", "symlink-to-dev-zero", "folder"])
+def test_something_else_at_the_cache_name_is_passed_over(cache_dir: Path, tmp_path: Path,
+                                                         planted: str) -> None:
+    # A FIFO where the cached document goes hung `iokit machine show`; /dev/zero filled memory.
+    path = tmp_path / "m.toml"
+    path.write_text(_model_text())
+    expected = _nubs(path)
+    (target,) = cache_dir.glob("machine-*.json")
+    target.unlink()
+    if planted == "fifo":
+        os.mkfifo(target)
+    elif planted == "symlink-to-dev-zero":
+        target.symlink_to("/dev/zero")
+    else:
+        target.mkdir()
+    assert _nubs(path) == expected
+    if planted != "folder":  # a folder in its place cannot be replaced; the rest are
+        assert target.is_file() and not target.is_symlink()

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import tomllib
 from pathlib import Path
 
 import pytest
@@ -418,3 +419,96 @@ def test_twenty_thousand_entries_chained_in_a_plane_read() -> None:
     model = parse("".join(parts))
     assert len(model.entries) == 20_000
     assert model.entries[-1].planes[0].parent == "e19998"
+
+
+# -- the file's bytes: encodings, and reasons a user can act on -------------------------------
+
+def test_a_model_saved_as_utf16_with_its_mark_is_read(tmp_path: Path) -> None:
+    # Notepad's "Unicode" is UTF-16 with a BOM; it was "'utf-8' codec can't decode byte 0xff".
+    path = tmp_path / "m.toml"
+    path.write_bytes(SMALL.encode("utf-16"))
+    assert read_machine(path) == parse_machine(SMALL, source=str(path))
+
+
+def test_bytes_that_are_not_utf8_are_named_by_line_and_column(tmp_path: Path) -> None:
+    lines = SMALL.split("\n")
+    lines[2] += ' # caf\xe9'
+    path = tmp_path / "m.toml"
+    path.write_bytes("\n".join(lines).encode("latin-1"))
+    with pytest.raises(MachineModelError) as caught:
+        read_machine(path)
+    text = str(caught.value)
+    assert "byte 0xe9 at line 3" in text and "codec" not in text
+    assert caught.value.diagnostic.hint == "save the file as UTF-8"
+
+
+def test_an_error_names_its_key_once_and_always_has_a_hint(tmp_path: Path) -> None:
+    # "classes.X: classes.X: expected a string", and no hint at all.
+    path = _write(tmp_path / "m.toml", SMALL.replace('MyBridge = "IOPCIBridge"',
+                                                      "MyBridge = 7"))
+    with pytest.raises(MachineModelError) as caught:
+        read_machine(path)
+    text = str(caught.value)
+    assert text.count("classes.MyBridge:") == 1 and "\n  hint: " in text
+    with pytest.raises(MachineModelError) as syntax:
+        read_machine(_write(tmp_path / "s.toml", SMALL + "\n[[nub]\n"))
+    assert syntax.value.diagnostic.hint
+
+
+def _write(path: Path, text: str) -> Path:
+    path.write_text(text, encoding="utf-8")
+    return path
+
+
+@pytest.mark.parametrize("where", ["name", "key", "parent", "plane"])
+def test_a_name_of_megabytes_is_not_echoed_back_whole(where: str) -> None:
+    # The node path, the key and the message quoted a 100,000-character name in full.
+    long = "N" * 100_000
+    head = '[[nub]]\nid = "r"\nclass = "IOPlatformExpertDevice"\n[[nub]]\nid = "a"\n'
+    text = {"name": head + f'parent = "r"\nclass = "IOService"\nname = "{long}"\n'
+                           "[nub.properties]\nx = 1.5\n",
+            "key": head + f'parent = "r"\nclass = "IOService"\n[nub.properties]\n"{long}" = 1.5\n',
+            "parent": head + f'parent = "{long}"\nclass = "IOService"\n',
+            "plane": head + f'parent = "r"\nclass = "IOService"\nplanes = [{{ plane = "{long}", '
+                            'parent = "r" }]\n'}[where]
+    with pytest.raises(MachineModelError) as caught:
+        parse_machine(text, source="f.toml")
+    assert len(str(caught.value)) < 1200 and "..." in str(caught.value)
+
+
+def test_a_property_of_millions_of_items_is_refused_before_any_is_made() -> None:
+    # 16 million numbers in one array took 4 GB and over a minute to turn into OSNumbers.
+    from iokit_sdk.values import MAX_VALUE_ITEMS
+
+    doc = tomllib.loads(SMALL)
+    doc["nub"][1]["properties"] = {"x": [1] * (MAX_VALUE_ITEMS + 1)}
+    with pytest.raises(MachineModelError) as caught:
+        parse_document(doc, source="big.toml")
+    assert caught.value.ref == "machine-model-too-large"
+    assert caught.value.diagnostic.key == "properties.x"
+    doc["nub"][1]["properties"] = {"x": [[1] * 1000] * (MAX_VALUE_ITEMS // 1000 - 1)}
+    parse_document(doc, source="big.toml")  # just under, counted through every level
+
+
+def test_a_model_of_more_nubs_than_any_machine_is_refused_before_toml_reads_it() -> None:
+    # 900,000 nubs took a gigabyte and half a minute before anything was said.
+    from iokit_host.machine.document import MAX_NODES
+
+    extra = '[[nub]]\nid = "n{0}"\nparent = "pe"\nclass = "IOService"\n'
+    text = SMALL + "".join(extra.format(i) for i in range(MAX_NODES + 1))
+    with pytest.raises(MachineModelError) as caught:
+        parse_machine(text, source="many.toml")
+    assert caught.value.ref == "machine-model-too-large" and "hint:" in str(caught.value)
+    doc = tomllib.loads(SMALL)
+    doc["nub"] = doc["nub"] + [{"id": f"n{i}", "parent": "pe", "class": "IOService"}
+                               for i in range(MAX_NODES)]
+    with pytest.raises(MachineModelError, match="more than the"):
+        parse_document(doc, source="many.toml")  # the same, reached as a document
+
+
+def test_a_model_cut_off_says_so_with_its_last_line() -> None:
+    text = SMALL + '\n[[nub]]\nid = "cut'
+    with pytest.raises(MachineModelError) as caught:
+        parse_machine(text, source="cut.toml")
+    assert f"at end of document, line {text.count(chr(10)) + 1})" in str(caught.value)
+    assert "cut off" in (caught.value.diagnostic.hint or "")

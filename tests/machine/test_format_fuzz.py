@@ -37,6 +37,16 @@ FUZZ = settings(max_examples=150, deadline=None,
 VALID: dict[str, Any] = tomllib.loads(SMALL)
 
 
+def assert_well_formed(error: MachineModelError) -> None:
+    """Every model error says what to do, names its key once, and stays short (a 5,000-digit
+    number or a long string is not echoed back whole)."""
+    found = error.diagnostic
+    assert found.hint, str(error)
+    if found.key:
+        assert str(error).count(f"{found.key}:") == 1, str(error)
+    assert len(str(error)) < 1000, str(error)[:300]
+
+
 def nested(depth: int, leaf: Any = 1) -> Any:
     value = leaf
     for _ in range(depth):
@@ -123,6 +133,7 @@ def test_mutated_models_give_a_model_or_our_error(doc: dict[str, Any]) -> None:
         model = parse_document(doc, source="fuzz.toml")
     except MachineModelError as error:
         assert error.diagnostic.file == "fuzz.toml"
+        assert_well_formed(error)
         return
     check_model(model)
 
@@ -149,6 +160,7 @@ def test_text_spliced_with_nasty_lines_gives_a_model_or_our_error(line: int,
         model = parse_machine(text, source="fuzz.toml")
     except MachineModelError as error:
         assert error.diagnostic.file == "fuzz.toml"
+        assert_well_formed(error)
         return
     check_model(model)
 
@@ -163,6 +175,7 @@ def test_random_bytes_in_a_file_give_our_error(tmp_path: Path, data: bytes) -> N
         check_model(read_machine(path))
     except MachineModelError as error:
         assert error.diagnostic.file == str(path)
+        assert_well_formed(error)
 
 
 # -- the CLI, in a subprocess, on a few nasty files --------------------------------------------

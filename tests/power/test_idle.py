@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from hostilekit import HostileInt
 from powerkit import PowerJournal, add_device, events, power_host
 
 from iokit_host.power.idle import INT_MAX
@@ -43,6 +44,18 @@ def test_a_tickle_raises_the_device_and_answers_whether_the_caller_must_wait() -
     host.power.run_until_idle()
     assert device.get_power_state() == 2
     assert device.activity_tickle(0, 2) is True  # kIOPMSubclassPolicy: not IOService's business
+
+
+def test_a_tickle_policy_of_the_drivers_own_int_type_is_compared_by_its_value() -> None:
+    """The policy is read as a plain int: the driver's ``__eq__``/``__ne__`` (raising
+    SystemExit here) never run, and its value still counts."""
+    host, device, _ = _idle_device()
+    host.advance(20_000)
+    assert device.get_power_state() == 0
+    assert device.activity_tickle(HostileInt(1), 2) is False  # IOService's policy: rise queued
+    host.power.run_until_idle()
+    assert device.get_power_state() == 2
+    assert device.activity_tickle(HostileInt(0), 2) is True
 
 
 def test_activity_within_the_period_postpones_the_drop() -> None:

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from hostilekit import HostileInt, HostileList, HostileTuple
 from hypothesis import given, settings
 from hypothesis import strategies as st
 from iokit_sdk.power import (
@@ -29,8 +30,8 @@ def _refused(states: Any) -> list[str]:
 def test_tables_with_fewer_than_two_states_are_refused() -> None:
     assert "has 0 state(s)" in _refused([])[0]
     assert "has 1 state(s)" in _refused([IOPMPowerState()])[0]
-    assert "not a sequence" in _refused(None)[0]
-    assert "not a sequence" in _refused("on off")[0]
+    assert "not a list or tuple" in _refused(None)[0]
+    assert "not a list or tuple" in _refused("on off")[0]
 
 
 def test_a_state_that_is_not_an_iopmpowerstate_is_named() -> None:
@@ -115,3 +116,18 @@ def test_any_table_is_either_accepted_or_refused_with_our_diagnostics(states: An
         assert table.by_rank[table.rank[table.highest]] == table.highest
         for flags in (0, kIOPMPowerOn, kIOPMSleep, 0xFFFFFFFF):
             assert 0 <= table.for_domain(flags) < len(table)
+
+
+def test_a_table_of_the_drivers_own_list_type_is_read_without_its_methods() -> None:
+    """A list or tuple subclass whose every method raises SystemExit is copied by the
+    built-in types' own code; a field of the driver's own int type is refused, named by its
+    type, without printing it (its repr is the driver's code too)."""
+    three = (IOPMPowerState(), IOPMPowerState(capability_flags=kIOPMPowerOn),
+             IOPMPowerState(capability_flags=kIOPMPowerOn | kIOPMDeviceUsable))
+    for hostile in (HostileList(three), HostileTuple(three)):
+        table, problems = check_table(hostile, "BadDriver")
+        assert problems == [] and table is not None and table.states == three
+    (problem,) = _refused([IOPMPowerState(), IOPMPowerState(capability_flags=HostileInt(2))])
+    assert problem == ("state[1].capability_flags: BadDriver's power-state table: "
+                       "state[1].capability_flags is <HostileInt object>; fields are "
+                       "integers 0..0xffffffff")

@@ -51,6 +51,21 @@ def test_over_the_limit_is_refused_from_the_header_alone() -> None:
     assert raised.value.reference == "frame-too-large"
 
 
+@settings(max_examples=100, deadline=None)
+@given(cut=st.integers(0, 200), bad=st.sampled_from([b"\x00\x00\x00\x01\xc1",
+                                                    struct.pack(">I", 1 << 30)]))
+def test_the_messages_before_a_bad_frame_are_kept_with_its_error(cut: int, bad: bytes) -> None:
+    good = b"".join(pack({"id": n}) for n in range(5))
+    stream = good + bad + pack({"id": 99})
+    reader = FrameReader(1 << 20)
+    got: list[dict[str, object]] = []
+    with pytest.raises(FrameError) as raised:
+        got += reader.feed(stream[:cut])  # the bytes in any two reads
+        got += reader.feed(stream[cut:])
+    got += raised.value.messages
+    assert [m["id"] for m in got] == [0, 1, 2, 3, 4]  # never the one after the bad frame
+
+
 def test_sets_are_refused_where_the_reader_does_not_take_them() -> None:
     with pytest.raises(FrameError, match="frame-malformed|unknown extension"):
         FrameReader(MAX_REQUEST_FRAME, sets=False).feed(pack({"s": frozenset({1})}))

@@ -13,6 +13,7 @@ from pathlib import Path
 
 import pytest
 from iokit_sdk.iokitlib import (
+    IOConnectMapMemory,
     IONotificationPortCreate,
     IONotificationPortDispatch,
     IOReturnError,
@@ -39,16 +40,18 @@ def test_ready_line_then_sigterm_shuts_down_with_status_0(kernel_factory: Kernel
     assert "shut down:" in kernel.stderr()
 
 
-def test_sigint_tells_clients_and_closes_their_user_clients(
-        kernel_factory: KernelFactory) -> None:
+@pytest.mark.parametrize("sig", [signal.SIGINT, signal.SIGHUP])
+def test_sigint_or_sighup_tells_clients_and_closes_their_user_clients(
+        kernel_factory: KernelFactory, sig: signal.Signals) -> None:
     kernel = kernel_factory.start()
     with MainPort(kernel.path) as port:
         service = IOServiceGetMatchingService(port, IOServiceMatching("TestUCDriver"))
         connect = IOServiceOpen(service, mach_task_self(), 0)
-        assert kernel.stop(signal.SIGINT) == 0
+        assert kernel.stop(sig) == 0
         assert "1 client(s) told, 1 user client(s) closed" in kernel.stderr()
         with pytest.raises(KernelConnectionError):
             IOConnectCallScalarMethod(connect, 1, [], 1)
+    assert not os.path.exists(kernel.path)  # SIGHUP too: no stale socket left behind
 
 
 def test_the_default_socket_is_per_user_and_private(kernel_factory: KernelFactory) -> None:
@@ -145,20 +148,9 @@ def test_a_client_of_another_uid_is_refused(kernel_factory: KernelFactory) -> No
 
 def _hello_answer(path: str) -> bytes:
     """What the kernel answers a hello from this process: its refusal, or 'accepted'."""
-    from iokit_sdk.iokitlib.wire import MAX_KERNEL_FRAME, FrameReader, pack
-
     with socket.socket(socket.AF_UNIX) as sock:
         sock.connect(path)
-        with contextlib.suppress(BrokenPipeError):  # a refused peer is closed at once
-            sock.sendall(pack({"op": "hello", "id": 0, "protocol": "iokit",
-                               "version": PROTOCOL_VERSION}))
-        reader = FrameReader(MAX_KERNEL_FRAME)
-        while not (messages := reader.feed(sock.recv(4096))):
-            pass
-    message = messages[0]
-    if "fatal" in message:
-        return f"{message['fatal']}: {message['message']}".encode()
-    return b"accepted"
+        return _hello_on(sock)
 
 
 def test_a_slow_client_loses_notifications_not_the_kernels_time(kernel: KernelProcess) -> None:
@@ -208,3 +200,196 @@ def test_the_kernel_log_names_a_failing_driver_method(kernel: KernelProcess) -> 
         with pytest.raises(IOReturnError, match="kIOReturnInternalError"):
             IOConnectCallScalarMethod(connect, 6, [], 0)
     assert "user-client-method-raised" in Path(kernel.log).read_text(encoding="utf-8")
+
+
+def test_clients_past_the_descriptor_limit_are_refused_and_the_others_served(
+        kernel_factory: KernelFactory) -> None:
+    kernel = kernel_factory.start(fd_limit=64)
+    with MainPort(kernel.path) as witness:
+        service = IOServiceGetMatchingService(witness, IOServiceMatching("TestUCDriver"))
+        connect = IOServiceOpen(service, mach_task_self(), 0)
+        flood: list[socket.socket] = []
+        refusal = b""
+        try:
+            while len(flood) < 200:  # far past what 64 descriptors allow
+                flood.append(socket.socket(socket.AF_UNIX))
+                flood[-1].connect(kernel.path)
+            answers = [_hello_on(sock) for sock in flood]
+            refusal = next(a for a in answers if a != b"accepted")
+            # A tool meanwhile is told why, in one line with what to do, not "start a kernel".
+            busy = subprocess.run([sys.executable, "-m", "iokit_host", "ioreg", "--kernel",
+                                   kernel.path], capture_output=True, text=True, timeout=120,
+                                  check=False)
+            assert busy.returncode == 1 and "error[kernel-refused]" in busy.stderr, busy
+            assert "at its client limit" in busy.stderr and "Traceback" not in busy.stderr
+        finally:
+            for sock in flood:
+                sock.close()
+        # Every client was answered (none left waiting in the backlog); those past the limit
+        # were told why, and the kernel kept serving the one it had.
+        assert refusal.startswith(b"peer-not-allowed: the kernel serves at most "), refusal
+        assert b"ulimit -n 64" in refusal
+        assert IOConnectCallScalarMethod(connect, 3, [41, 1], 1) == (42,)
+    assert kernel.proc.poll() is None
+    tools = subprocess.run([sys.executable, "-m", "iokit_host", "kextstat", "--kernel",
+                            kernel.path], capture_output=True, text=True, timeout=120,
+                           check=False)
+    assert tools.returncode == 0, tools.stderr
+    # A flood is logged in two lines (the first refusal, then the count), never one per
+    # connection, and a tool reading the kernel does not list connection events.
+    assert kernel.stop() == 0
+    log = kernel.stderr()
+    assert 1 <= log.count("kernel-peer-refused") <= 2, log[-3000:]
+    assert "more client(s) while at the limit" in log
+    assert "kernel-peer-refused" not in tools.stdout + tools.stderr
+
+
+def _hello_on(sock: socket.socket) -> bytes:
+    """What the kernel answers a hello on ``sock``: its refusal, or 'accepted'."""
+    from iokit_sdk.iokitlib.wire import MAX_KERNEL_FRAME, FrameReader, pack
+
+    with contextlib.suppress(OSError):  # a refused peer may be closed before it writes
+        sock.sendall(pack({"op": "hello", "id": 0, "protocol": "iokit",
+                           "version": PROTOCOL_VERSION}))
+    sock.settimeout(60)
+    reader = FrameReader(MAX_KERNEL_FRAME)
+    while not (messages := reader.feed(sock.recv(4096))):
+        pass
+    message = messages[0]
+    if "fatal" in message:
+        return f"{message['fatal']}: {message['message']}".encode()
+    return b"accepted"
+
+
+def test_requests_before_a_bad_frame_are_answered_then_the_client_is_told(
+        kernel: KernelProcess) -> None:
+    from iokit_sdk.iokitlib.wire import MAX_KERNEL_FRAME, FrameReader, pack
+
+    with socket.socket(socket.AF_UNIX) as sock:
+        sock.settimeout(60)
+        sock.connect(kernel.path)
+        sock.sendall(pack({"op": "hello", "id": 0, "protocol": "iokit",
+                           "version": PROTOCOL_VERSION})
+                     + pack({"op": "no-such-op", "id": 7})
+                     + b"\x00\x00\x00\x05\xdf\xff\xff\xff\xff")  # a map of 2**32 entries
+        reader = FrameReader(MAX_KERNEL_FRAME)
+        messages: list[dict[str, object]] = []
+        while data := sock.recv(4096):
+            messages += reader.feed(data)
+    assert [m.get("id") for m in messages[:2]] == [0, 7]
+    assert messages[1]["ret"] == IOReturnError(0xE00002C7).code  # kIOReturnUnsupported
+    assert messages[2]["fatal"] == "frame-malformed" and "max_map_len" in str(messages[2])
+    assert len(messages) == 3
+
+
+def test_a_client_asking_for_memory_and_never_reading_holds_few_descriptors(
+        kernel: KernelProcess) -> None:
+    from iokit_sdk.iokitlib.wire import pack
+
+    from iokit_host.server.session import FD_REPLY_LIMIT
+
+    def descriptors() -> int:
+        return len(os.listdir(f"/proc/{kernel.pid}/fd"))
+
+    with MainPort(kernel.path) as greedy:
+        service = IOServiceGetMatchingService(greedy, IOServiceMatching("TestUCDriver"))
+        connect = IOServiceOpen(service, mach_task_self(), 0)
+        IOConnectMapMemory(connect, 0, mach_task_self()).close()  # the memory exists now
+        before = descriptors()
+        frames = b"".join(pack({"op": "map_memory", "id": 1000 + i, "connect": int(connect),
+                                "type": 0}) for i in range(5000))
+        sock = greedy._sock
+        sock.setblocking(False)
+        sent = 0
+        with contextlib.suppress(BlockingIOError):  # until the kernel stops reading it
+            while sent < len(frames):
+                sent += sock.send(frames[sent:])
+        # The kernel stops serving it once its unread replies hold FD_REPLY_LIMIT
+        # descriptors; it serves everybody else meanwhile (each of whose rounds would have
+        # served some of the greedy client's requests, had it gone on).
+        with MainPort(kernel.path) as witness:
+            for _ in range(300):
+                assert witness.request("no-such-op")["ret"] == 0xE00002C7
+            assert descriptors() <= before + FD_REPLY_LIMIT + 1  # + the witness's socket
+        assert kernel.proc.poll() is None, kernel.stderr()
+
+
+def test_a_client_pipelining_thousands_of_requests_gets_every_reply_in_order(
+        kernel: KernelProcess) -> None:
+    """More requests at once than the kernel reads ahead (its inbox is bounded): it stops
+    reading that socket, serves, and reads again, without losing its place."""
+    import threading
+
+    from iokit_sdk.iokitlib.wire import MAX_KERNEL_FRAME, FrameReader, pack
+
+    count = 5000
+    with socket.socket(socket.AF_UNIX) as sock:
+        sock.settimeout(60)
+        sock.connect(kernel.path)
+        frames = pack({"op": "hello", "id": 0, "protocol": "iokit",
+                       "version": PROTOCOL_VERSION})
+        frames += b"".join(pack({"op": "no-such-op", "id": i}) for i in range(1, count + 1))
+        sender = threading.Thread(target=sock.sendall, args=(frames,))
+        sender.start()
+        reader = FrameReader(MAX_KERNEL_FRAME)
+        ids: list[object] = []
+        while len(ids) <= count and (data := sock.recv(1 << 16)):
+            ids += [m.get("id") for m in reader.feed(data)]
+        sender.join()
+    assert ids == list(range(count + 1)), kernel.stderr()[-2000:]
+    assert kernel.proc.poll() is None
+
+
+def test_sigterm_while_clients_are_mid_call_tells_each_of_them(
+        kernel_factory: KernelFactory) -> None:
+    kernel = kernel_factory.start()
+    code = ("import sys\nfrom iokit_sdk.iokitlib import *\n"
+            "s = IOServiceGetMatchingService(0, IOServiceMatching('TestUCDriver'))\n"
+            "c = IOServiceOpen(s, mach_task_self(), 0)\n"
+            "print('calling', flush=True)\n"
+            "try:\n"
+            "    while True:\n"
+            "        IOConnectCallScalarMethod(c, 3, [1, 2], 1)\n"
+            "except KernelConnectionError as error:\n"
+            "    print(error.reference, error, flush=True)\n")
+    env = dict(os.environ, IOKIT_KERNEL=kernel.path)
+    callers = [subprocess.Popen([sys.executable, "-c", code], env=env, text=True,
+                                stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+               for _ in range(8)]
+    for caller in callers:
+        assert caller.stdout is not None and caller.stdout.readline() == "calling\n"
+    assert kernel.stop() == 0
+    outputs = [caller.communicate(timeout=120) for caller in callers]
+    # Each was told, as it waited for a reply, that the kernel is shutting down (not a
+    # connection reset, and no traceback).
+    for out, err in outputs:
+        assert out.startswith("kernel-gone ") and "the kernel is shutting down" in out, (out, err)
+        assert err == ""
+    assert "8 client(s) told, 8 user client(s) closed" in kernel.stderr()
+
+
+def test_a_client_that_shuts_its_sending_side_gets_every_reply_then_eof(
+        kernel: KernelProcess) -> None:
+    import threading
+
+    from iokit_sdk.iokitlib.wire import MAX_KERNEL_FRAME, FrameReader, pack
+
+    count = 3000
+    frames = pack({"op": "hello", "id": 0, "protocol": "iokit", "version": PROTOCOL_VERSION})
+    frames += b"".join(pack({"op": "no-such-op", "id": i}) for i in range(1, count + 1))
+
+    def send_then_shut(sock: socket.socket) -> None:
+        sock.sendall(frames)
+        sock.shutdown(socket.SHUT_WR)  # done sending; still reading
+
+    with socket.socket(socket.AF_UNIX) as sock:
+        sock.settimeout(60)
+        sock.connect(kernel.path)
+        sender = threading.Thread(target=send_then_shut, args=(sock,))
+        sender.start()
+        reader = FrameReader(MAX_KERNEL_FRAME)
+        ids: list[object] = []
+        while data := sock.recv(1 << 16):  # until the kernel closes, having answered all
+            ids += [m.get("id") for m in reader.feed(data)]
+        sender.join()
+    assert ids == list(range(count + 1))

@@ -48,6 +48,49 @@ def test_a_live_socket_or_a_plain_file_is_refused(directory: str) -> None:
         Listener(path)
 
 
+def test_a_live_kernel_too_busy_to_accept_is_still_refused_at_once(directory: str) -> None:
+    """A kernel whose backlog is full (stuck in a long driver call): the probe must neither
+    wait for it nor take it for dead and steal its path."""
+    path = os.path.join(directory, "k.sock")
+    busy = Listener(path)
+    waiting: list[socket.socket] = []
+    try:
+        while True:  # fill its backlog: the next connect would block
+            client = socket.socket(socket.AF_UNIX)
+            client.setblocking(False)
+            waiting.append(client)
+            if client.connect_ex(path):
+                break
+        with pytest.raises(ListenError, match="another iokit kernel is listening"):
+            Listener(path)
+        assert os.stat(path).st_ino == busy._identity.st_ino  # still the busy kernel's
+    finally:
+        for client in waiting:
+            client.close()
+        busy.close()
+
+
+def test_the_socket_is_published_listening_and_leaves_no_private_name(directory: str) -> None:
+    path = os.path.join(directory, "k.sock")
+    listener = Listener(path)
+    with socket.socket(socket.AF_UNIX) as client:
+        client.connect(path)  # listening from the moment the path exists
+    assert os.listdir(directory) == ["k.sock"]
+    listener.close()
+    assert os.listdir(directory) == []
+
+
+def test_closing_leaves_a_socket_that_replaced_ours_in_place(directory: str) -> None:
+    path = os.path.join(directory, "k.sock")
+    ours = Listener(path)
+    os.unlink(path)  # deleted under the running kernel, and another one started there
+    other = Listener(path)
+    ours.close()
+    assert os.path.exists(path)  # the other kernel's, untouched
+    other.close()
+    assert not os.path.exists(path)
+
+
 def test_a_stale_socket_is_replaced(directory: str) -> None:
     path = os.path.join(directory, "k.sock")
     with socket.socket(socket.AF_UNIX) as dead:

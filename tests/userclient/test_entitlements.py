@@ -59,9 +59,12 @@ uids = ["no-such-user-here"]
 """)
     keys = {p.key for p in problems}
     assert {"entitlements.com.example.bad.uids", "entitlements.com.example.bad.gids[0]",
-            "entitlements.com.example.bad.gids[1]", "entitlements.com.example.bad.executables",
+            "entitlements.com.example.bad.executables",
             "entitlements.com.example.odd.users",
             "entitlements.com.example.odd.uids[0]"} <= keys
+    # Two bad ids in one array are one diagnostic at the first, with the count of the rest.
+    gids = [p for p in problems if p.key and ".bad.gids" in p.key]
+    assert len(gids) == 1 and "1 more" in gids[0].message
     assert all(p.reference == "entitlement-policy-invalid" and p.file for p in problems)
     assert policy.entitlements_for(1000, [], None) == {"com.example.good"}  # type: ignore[attr-defined]
     assert policy.entitlements_for(0, [0], "/bin/sh") == frozenset()  # type: ignore[attr-defined]
@@ -77,7 +80,8 @@ def test_an_unreadable_file_is_refused_whole(tmp_path: Path) -> None:
 
 
 toml_values = st.recursive(
-    st.integers(-(1 << 40), 1 << 40) | st.booleans() | st.text(max_size=12),
+    st.integers(-(1 << 40), 1 << 40) | st.booleans() | st.text(max_size=12)
+    | st.just("x" * 5000),
     lambda inner: st.lists(inner, max_size=4), max_leaves=8)
 grants = st.dictionaries(st.sampled_from(["uids", "gids", "executables", "other"]), toml_values,
                          max_size=4)
@@ -117,6 +121,7 @@ def test_any_policy_gives_only_our_own_diagnostics(tmp_path: Path,
             assert error.diagnostic.reference == "entitlement-policy-invalid"
             continue
         assert all(p.reference == "entitlement-policy-invalid" for p in problems)
+        assert all(p.hint and len(str(p)) < 600 for p in problems)  # short, whatever it read
         policy.entitlements_for(os.getuid(), [os.getgid()], None)  # type: ignore[attr-defined]
 
 
@@ -153,3 +158,51 @@ def test_a_policy_nested_too_deep_to_parse_is_refused_in_words(tmp_path: Path) -
     assert caught.value.diagnostic.file is not None
     assert "nest too deep" in caught.value.diagnostic.message
     assert "recursion" not in caught.value.diagnostic.message
+
+
+def test_a_huge_damaged_array_is_one_short_diagnostic_per_kind(tmp_path: Path) -> None:
+    # 200,000 floats gave 200,000 diagnostics, and a 5 MB string was echoed back whole.
+    long_text = "x" * 5_000_000
+    policy, problems = _policy(tmp_path, f"""
+[entitlements."com.example.floats"]
+uids = [{"1.5, " * 200_000} 0]
+gids = ["no-such-group-here", "no-such-group-here", "no-such-group-here"]
+[entitlements."com.example.long"]
+uids = "{long_text}"
+executables = ["relative/tool", "/usr/bin/ok"]
+""")
+    floats = [p for p in problems if p.key == "entitlements.com.example.floats.uids[0]"]
+    assert len(floats) == 1 and "199999 more" in floats[0].message
+    missing = [p for p in problems if p.key and ".floats.gids" in p.key]
+    assert len(missing) == 1 and "2 more" in missing[0].message
+    assert all(len(str(p)) < 400 for p in problems)
+    relative = [p for p in problems if p.key == "entitlements.com.example.long.executables[0]"]
+    assert relative and "absolute" in relative[0].message
+    assert policy.entitlements_for(0, [], None) == {"com.example.floats"}  # type: ignore[attr-defined]
+    assert policy.entitlements_for(5, [], "/usr/bin/ok") == {"com.example.long"}  # type: ignore[attr-defined]
+
+
+def test_a_misspelt_table_is_reported_not_silently_empty(tmp_path: Path) -> None:
+    # [entitlement."x"] (singular) granted nothing and said nothing.
+    policy, problems = _policy(tmp_path, """
+[entitlement."com.example.smc.write"]
+uids = [0]
+""")
+    assert [p.key for p in problems] == ["entitlement"]
+    assert "did you mean 'entitlements'" in problems[0].message
+    assert policy.entitlements_for(0, [], None) == frozenset()  # type: ignore[attr-defined]
+
+
+@pytest.mark.parametrize("encoding", ["utf-16", "utf-8-sig"])
+def test_a_policy_saved_with_a_byte_order_mark_is_read(tmp_path: Path, encoding: str) -> None:
+    path = tmp_path / "policy.toml"
+    path.write_bytes('[entitlements."com.example.x"]\nuids = [0]\n'.encode(encoding))
+    policy = read_policy(path, lambda d: None)
+    assert policy.entitlements_for(0, [], None) == {"com.example.x"}  # type: ignore[attr-defined]
+
+
+def test_bytes_that_are_not_text_are_refused_with_their_place(tmp_path: Path) -> None:
+    path = tmp_path / "policy.toml"
+    path.write_bytes(b'[entitlements."x"]\nuids = ["r\xc3\x28oot"]\n')
+    with pytest.raises(EntitlementPolicyError, match=r"byte 0xc3 at line 2, column 11"):
+        read_policy(path, lambda d: None)

@@ -156,9 +156,16 @@ def _call(connection: io_connect_t, selector: int, scalars: Sequence[int], struc
     reply = port.request_with("call", fields)
     code = reply.get("ret", _SUCCESS)
     if code != _SUCCESS:
+        if type(code) is not int:
+            raise port.garbled("call", "ret", code)
         message = reply.get("message")
         raise IOReturnError(code, message if isinstance(message, str) else None)
-    return tuple(reply.get("scalars", ())), bytes(reply.get("struct", b""))
+    scalars, data = reply.get("scalars", ()), reply.get("struct", b"")
+    if type(data) is not bytes:
+        raise port.garbled("call", "struct", data)
+    if type(scalars) is not list and type(scalars) is not tuple:
+        raise port.garbled("call", "scalars", scalars)
+    return tuple(scalars), data
 
 
 def _u64(value: int, what: str) -> int:

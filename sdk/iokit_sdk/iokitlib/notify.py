@@ -6,11 +6,15 @@ program's callbacks as messages arrive. There is no CFRunLoop here: :meth:`dispa
 (``IONotificationPortDispatch``) is the run loop's turn: it waits for messages up to a timeout
 and calls the callback of each. The kernel bounds what it queues for a process that does not
 read; what overflowed is dropped and counted in :attr:`IONotificationPort.dropped`, as Mach
-drops messages to a full port.
+drops messages to a full port. A message whose fields make no sense (a kernel gone wrong) is
+skipped and counted in :attr:`IONotificationPort.garbled`, as MIG's demultiplexer refuses a
+malformed message; the messages after it are delivered, and a callback is only ever called
+with fields of the types it is documented to take.
 """
 
 from __future__ import annotations
 
+import functools
 import itertools
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -51,6 +55,8 @@ class IONotificationPort:
         self.handle = handle
         #: Messages the kernel dropped because this process did not read them in time.
         self.dropped = 0
+        #: Messages skipped because their fields made no sense.
+        self.garbled = 0
         self._matching: dict[int, _Matching] = {}
         self._interest: dict[int, _Interest] = {}
         self._async: dict[int, tuple[AsyncCallback, Any]] = {}
@@ -88,37 +94,71 @@ class IONotificationPort:
         return delivered
 
     def _deliver(self, note: dict[str, Any]) -> bool:
+        """Call ``note``'s callback; False when there is none to call. Its fields are read
+        before the callback runs, so what the callback raises is the program's own."""
+        try:
+            callout = self._callout(note)
+        except (KeyError, TypeError, ValueError, IndexError, OverflowError):
+            self.garbled += 1
+            return False
+        if callout is None:
+            return False
+        callout()
+        return True
+
+    def _callout(self, note: dict[str, Any]) -> Callable[[], object] | None:
         kind = note.get("kind")
         if kind == "dropped":
-            self.dropped += int(note.get("count", 0))
-            return False
+            self.dropped += _count(note.get("count", 0))
+            return None
         if kind == "matching":
-            return self._deliver_matching(note)
+            return self._matching_callout(note)
         if kind == "interest":
-            interest = self._interest.get(note.get("notification", -1))
+            interest = self._interest.get(_count(note.get("notification", -1)))
             if interest is None:
-                return False
-            interest.callback(interest.refcon, interest.service, int(note["message"]),
-                              note.get("argument"))
-            return True
+                return None
+            return functools.partial(interest.callback, interest.refcon, interest.service,
+                                     _count(note["message"]), note.get("argument"))
         if kind == "async":
-            return self._deliver_async(note)
-        return False
+            return self._async_callout(note)
+        return None
 
-    def _deliver_matching(self, note: dict[str, Any]) -> bool:
-        matching = self._matching.get(note.get("notification", -1))
+    def _matching_callout(self, note: dict[str, Any]) -> Callable[[], object] | None:
+        matching = self._matching.get(_count(note.get("notification", -1)))
         if matching is None:
-            return False
+            return None
         port = self.main_port
-        matching.iterator.items.extend(io_object_t(h, port) for h in note.get("objects", ()))
-        matching.callback(matching.refcon, matching.iterator)
-        return True
+        objects = [io_object_t(_count(h), port) for h in _items(note.get("objects", []))]
+        matching.iterator.items.extend(objects)
+        return functools.partial(matching.callback, matching.refcon, matching.iterator)
 
-    def _deliver_async(self, note: dict[str, Any]) -> bool:
-        words: list[int] = note.get("reference") or []
-        entry = self._async.get(words[1]) if len(words) > 1 else None
+    def _async_callout(self, note: dict[str, Any]) -> Callable[[], object] | None:
+        words = _items(note.get("reference") or [])
+        entry = self._async.get(_count(words[1])) if len(words) > 1 else None
         if entry is None:  # a reference without a callout: nothing to call, as in C
-            return False
+            return None
         callback, refcon = entry
-        callback(refcon, int(note.get("result", 0)), tuple(note.get("args", ())))
-        return True
+        args = tuple(_count(value) for value in _items(note.get("args", [])))
+        return functools.partial(callback, refcon, _count(note.get("result", 0)), args)
+
+
+def _count(value: object) -> int:
+    """An integer field of a message.
+
+    :raises TypeError: it is not one.
+    """
+    if type(value) is int:
+        return value
+    if not isinstance(value, int) or isinstance(value, bool):
+        raise TypeError(f"{type(value).__name__} is not an integer")
+    return int(value)  # an OSNumber (extension type 1): its value
+
+
+def _items(value: object) -> list[Any]:
+    """An array field of a message.
+
+    :raises TypeError: it is not one.
+    """
+    if type(value) is not list:
+        raise TypeError(f"{type(value).__name__} is not an array")
+    return value

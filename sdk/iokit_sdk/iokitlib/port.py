@@ -58,7 +58,7 @@ class KernelConnectionError(IOReturnError):
     """The kernel cannot be reached, refused this process, or went away.
 
     :param reference: ``kernel-unreachable``, ``kernel-refused``, ``kernel-gone``,
-        ``kernel-timeout`` or ``protocol-version-mismatch``.
+        ``kernel-timeout``, ``kernel-garbled`` or ``protocol-version-mismatch``.
     """
 
     def __init__(self, message: str, *, reference: str = "kernel-unreachable",
@@ -163,9 +163,15 @@ class MainPort:
                         self._absorb(data)
             replies = self._replies
             while request_id not in replies:
+                if self.closed_reason is not None:  # told the kernel is shutting down
+                    raise self._lost(self.closed_reason)
                 reply = self._receive_reply(deadline, request_id)
                 if reply is not None:
                     return reply
+                if request_id not in replies and time.monotonic() >= deadline:
+                    # Bytes kept coming (notifications, or a kernel trickling a frame), but
+                    # not the reply: the wait is over all the same.
+                    raise self._timed_out()
             return replies.pop(request_id)
 
     def _decode(self, body: bytes) -> dict[str, Any]:
@@ -185,7 +191,11 @@ class MainPort:
             fds: list[int] = []
             try:
                 while request_id not in self._replies:
+                    if self.closed_reason is not None:  # told the kernel is shutting down
+                        raise self._lost(self.closed_reason)
                     self._receive_with_fds(deadline, fds)
+                    if request_id not in self._replies and time.monotonic() >= deadline:
+                        raise self._timed_out()
             except BaseException:
                 _close_all(fds)
                 raise
@@ -227,6 +237,8 @@ class MainPort:
         """:meth:`call` with the fields in a dictionary (which becomes the message)."""
         reply = self.request_with(op, fields)
         code = reply.get("ret", IOReturn.SUCCESS)
+        if type(code) is not int:  # a kernel (or something posing as one) gone wrong
+            raise self.garbled(op, "ret", code)
         if code != IOReturn.SUCCESS:
             message = reply.get("message")
             raise IOReturnError(code, message if isinstance(message, str) else None)
@@ -362,6 +374,19 @@ class MainPort:
             return ProtocolVersionError(text, reference=reference, code=IOReturn.UNSUPPORTED)
         return KernelConnectionError(text, reference="kernel-refused",
                                      code=IOReturn.NOT_PERMITTED)
+
+    def garbled(self, op: str, key: str, value: object) -> KernelConnectionError:
+        """What the caller is told when the kernel's reply to ``op`` holds a ``key`` that
+        makes no sense (a kernel gone wrong, or something posing as one)."""
+        shown = repr(value)
+        shown = shown if len(shown) <= 40 else shown[:39] + "…"
+        return KernelConnectionError(f"the kernel's reply to {op} is garbled: {key!r} is "
+                                     f"{shown}", reference="kernel-garbled",
+                                     code=IOReturn.IPC_ERROR)
+
+    def _timed_out(self) -> KernelConnectionError:
+        return KernelConnectionError(f"the kernel did not answer within {self.timeout:g} s",
+                                     reference="kernel-timeout", code=IOReturn.TIMEOUT)
 
     def _lost(self, text: str) -> KernelConnectionError:
         self._shut(text)

@@ -47,10 +47,13 @@ MAX_KERNEL_FRAME = 256 << 20
 
 class FrameError(ValueError):
     """A frame that cannot be read: too large, not msgpack, or not a map. The connection is
-    closed after it; ``reference`` names the reason (``frame-too-large``, ``frame-malformed``)."""
+    closed after it; ``reference`` names the reason (``frame-too-large``, ``frame-malformed``).
+    ``messages`` are the whole messages that came before it in the same bytes: they were
+    intact, and a reader serves them before it closes the connection."""
 
     def __init__(self, reference: str, message: str) -> None:
         self.reference = reference
+        self.messages: list[dict[str, Any]] = []
         super().__init__(message)
 
 
@@ -94,16 +97,20 @@ class FrameReader:
         buffer += data
         messages: list[dict[str, Any]] = []
         offset = 0
-        while len(buffer) - offset >= HEADER.size:
-            (size,) = HEADER.unpack_from(buffer, offset)
-            if size > self.limit:
-                raise FrameError("frame-too-large", f"a frame of {size} bytes is over the "
-                                 f"limit of {self.limit}")
-            end = offset + HEADER.size + size
-            if len(buffer) < end:
-                break
-            messages.append(self.decode(bytes(buffer[offset + HEADER.size:end])))
-            offset = end
+        try:
+            while len(buffer) - offset >= HEADER.size:
+                (size,) = HEADER.unpack_from(buffer, offset)
+                if size > self.limit:
+                    raise _too_large(size, self.limit)
+                end = offset + HEADER.size + size
+                if len(buffer) < end:
+                    break
+                messages.append(self.decode(bytes(buffer[offset + HEADER.size:end])))
+                offset = end
+        except FrameError as error:
+            error.messages = messages
+            buffer.clear()  # nothing after a bad frame can be trusted
+            raise
         del buffer[:offset]
         return messages
 
@@ -116,16 +123,19 @@ class FrameReader:
             return [self.decode(view[HEADER.size:])]  # exactly one frame
         messages: list[dict[str, Any]] = []
         offset = 0
-        while total - offset >= HEADER.size:
-            (size,) = HEADER.unpack_from(view, offset)
-            if size > self.limit:
-                raise FrameError("frame-too-large", f"a frame of {size} bytes is over the "
-                                 f"limit of {self.limit}")
-            end = offset + HEADER.size + size
-            if total < end:
-                break
-            messages.append(self.decode(view[offset + HEADER.size:end]))
-            offset = end
+        try:
+            while total - offset >= HEADER.size:
+                (size,) = HEADER.unpack_from(view, offset)
+                if size > self.limit:
+                    raise _too_large(size, self.limit)
+                end = offset + HEADER.size + size
+                if total < end:
+                    break
+                messages.append(self.decode(view[offset + HEADER.size:end]))
+                offset = end
+        except FrameError as error:
+            error.messages = messages
+            raise
         if offset < total:
             self.unread += view[offset:]
         return messages
@@ -156,6 +166,10 @@ class FrameReader:
             raise FrameError("frame-malformed",
                              f"a message is a map, not {type(message).__name__}")
         return message
+
+
+def _too_large(size: int, limit: int) -> FrameError:
+    return FrameError("frame-too-large", f"a frame of {size} bytes is over the limit of {limit}")
 
 
 #: A body this large (a registry snapshot) is decoded with the cyclic GC paused.

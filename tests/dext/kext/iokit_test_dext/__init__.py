@@ -49,6 +49,8 @@ class CameraDriver(IOService):
                 signal.pause()
                 os._exit(0)
             self.set_property("ChildPid", child)
+        if mode == "start-daemon":  # a helper that leaves the process group for good
+            self.set_property("DaemonPid", _daemon())
         self.set_property("DriverPid", os.getpid())
         self.set_property("ProviderName", provider.get_name())
         if mode in ("sleep-veto", "sleep-slow"):
@@ -203,3 +205,24 @@ class CameraUserClient(IOUserClient):
         if type == 2:
             os.kill(os.getpid(), signal.SIGKILL)
         return IOReturn.UNSUPPORTED
+
+
+def _daemon() -> int:
+    """A daemon's double fork: the helper calls ``setsid`` (out of the driver process's
+    group) and its parent exits (the helper is orphaned); its pid comes back on a pipe."""
+    read, write = os.pipe()
+    middle = os.fork()
+    if middle == 0:
+        os.setsid()
+        helper = os.fork()
+        if helper == 0:
+            os.close(read)
+            os.close(write)
+            while True:
+                signal.pause()
+        os.write(write, str(helper).encode())
+        os._exit(0)
+    os.close(write)
+    os.waitpid(middle, 0)
+    with os.fdopen(read) as pipe:
+        return int(pipe.read())

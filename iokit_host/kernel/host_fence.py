@@ -1,0 +1,257 @@
+"""The host fence: what a kext's code may not change in the process it shares with the kernel.
+
+A kext runs in the kernel's address space; IOKit has no process to fork, no interpreter limits
+and no shared module namespace a driver could rebind. Here a driver is Python code in the host's
+process, so a driver call could change what every later call and the host itself rely on. The
+guard of :mod:`.driver_calls` asks this module, for each call, about what is cheap to watch and
+refuses the rest outright:
+
+- ``os.fork()`` inside a driver call: the child is a copy of the whole host and would go on to
+  run the rest of the boot (printing the registry twice, stopping driver processes it shares
+  with its parent). Fork handlers (``os.register_at_fork``) notice it: the child leaves as soon
+  as the driver's code returns into the host's (and dies with its parent if it never does:
+  ``PR_SET_PDEATHSIG``); the parent stops and reaps it, and the call is the driver's fault,
+  ``driver-forked``. (``subprocess`` spawns without Python's fork handlers and stays allowed.)
+- the interpreter's recursion limit (``sys.setrecursionlimit``): read before and after each
+  call (tens of nanoseconds); a changed limit is put back and the call is the driver's fault,
+  ``driver-changed-host``.
+- the modules every driver and the host share, ``builtins`` and the SDK's ``iokit_sdk``
+  modules: their attributes cannot be rebound or deleted while a driver call runs (the
+  driver's assignment raises :class:`HostSealedError`, so the driver's call fails with its
+  reason and nothing changed). Adding a new name stays allowed: it changes nothing anyone
+  else reads;
+- the standard streams (fds 0, 1, 2), which a driver may close or redirect: too dear to
+  check per call, :class:`StdioGuard` checks them after each work-loop job and kext import,
+  puts them back and names the nub or kext whose drivers ran.
+"""
+
+from __future__ import annotations
+
+import builtins
+import ctypes
+import os
+import signal
+import sys
+import threading
+import weakref
+from pathlib import Path
+from types import ModuleType
+from typing import Any, ClassVar, Protocol
+
+__all__ = ["TRIPPED", "DriverMisdeed", "ForkWatch", "HostSealedError", "StdioGuard", "register_calls",
+           "seal_shared_modules"]
+
+#: Linux's ``prctl(PR_SET_PDEATHSIG)``: the child gets this signal when its parent exits.
+_PR_SET_PDEATHSIG = 1
+
+
+class _Calls(Protocol):
+    """What the fence reads of a :class:`~iokit_host.kernel.driver_calls.DriverCalls`."""
+
+    def active(self) -> bool: ...
+
+
+class DriverMisdeed(Exception):
+    """A driver call that returned, but changed the host process: the call's fault.
+
+    :param reference: the diagnostic's reference (``driver-forked``, ``driver-changed-host``).
+    """
+
+    def __init__(self, reference: str, what: str) -> None:
+        super().__init__(what)
+        self.reference = reference
+
+
+class HostSealedError(AttributeError):
+    """A driver tried to rebind or delete an attribute of a module every driver shares."""
+
+
+# -- which guards have a driver call running ---------------------------------------------------
+_CALLS: weakref.WeakSet[Any] = weakref.WeakSet()
+
+
+def register_calls(calls: _Calls) -> None:
+    """Count ``calls``'s running driver calls as driver code running (for the fork handlers
+    and the sealed modules); the first registration installs both."""
+    _CALLS.add(calls)
+    _install_fork_handlers()
+    seal_shared_modules()
+
+
+def _driver_code_running() -> bool:
+    return any(calls.active() for calls in list(_CALLS))
+
+
+# -- fork ---------------------------------------------------------------------------------------
+#: Not empty while a fork made during a driver call is not settled: the guard's one test per
+#: call (a list, mutated in place, so the guard's binding of it stays the same object).
+TRIPPED: list[bool] = []
+
+
+class ForkWatch:
+    """The forks made while a driver call ran, as the fork handlers saw them (per process)."""
+
+    #: Set in a child forked during a driver call: it must never run the host's code.
+    in_child: ClassVar[bool] = False
+    #: The parent's side: ``(thread id, child pids)`` of each fork not yet settled.
+    forks: ClassVar[list[tuple[int, list[int]]]] = []
+    _before: ClassVar[list[set[int]]] = []
+
+    @classmethod
+    def settle(cls) -> DriverMisdeed | None:
+        """Called by the guard when a call ends and :attr:`forks` or :attr:`in_child` is set:
+        in a forked child, leave at once; in the parent, stop and reap the child, and say why
+        the call failed."""
+        if cls.in_child:
+            os._exit(0)  # a copy of the host: its flushes, atexit handlers and output are not its own
+        forks, cls.forks = cls.forks, []
+        TRIPPED.clear()
+        pids = [pid for _, children in forks for pid in children]
+        for pid in pids:
+            _stop_child(pid)
+        which = f" (child pid {', '.join(map(str, pids))}, stopped)" if pids else ""
+        return DriverMisdeed("driver-forked", f"forked the host process{which}; a kext runs "
+                             "in the kernel and may not fork it: spawn a helper with "
+                             "subprocess, or make the driver a dext")
+
+
+def _stop_child(pid: int) -> None:
+    try:
+        os.kill(pid, signal.SIGKILL)
+        os.waitpid(pid, 0)
+    except (ProcessLookupError, ChildProcessError):  # gone already, or reaped by the driver
+        pass
+
+
+def _children() -> set[int]:
+    """This process's children, all threads' (Linux ``/proc``); empty elsewhere."""
+    found: set[int] = set()
+    try:
+        tasks = list(Path(f"/proc/{os.getpid()}/task").iterdir())
+    except OSError:
+        return found
+    for task in tasks:
+        try:
+            found.update(int(p) for p in (task / "children").read_text("ascii").split())
+        except (OSError, ValueError):  # a thread that ended since the listing
+            continue
+    return found
+
+
+def _before_fork() -> None:
+    ForkWatch._before.append(_children() if _driver_code_running() else set())
+
+
+def _after_fork_in_parent() -> None:
+    before = ForkWatch._before.pop() if ForkWatch._before else set()
+    if _driver_code_running():
+        ForkWatch.forks.append((threading.get_ident(), sorted(_children() - before)))
+        TRIPPED.append(True)
+
+
+def _after_fork_in_child() -> None:
+    ForkWatch._before.clear()
+    if not _driver_code_running():
+        return
+    ForkWatch.in_child = True
+    TRIPPED.append(True)
+    try:  # a child that loops in the driver's code for ever goes with its parent
+        ctypes.CDLL(None, use_errno=True).prctl(_PR_SET_PDEATHSIG, signal.SIGKILL, 0, 0, 0)
+    except (OSError, AttributeError):  # not Linux: the parent's SIGKILL still stops it
+        pass
+
+
+_installed = False
+
+
+def _install_fork_handlers() -> None:
+    global _installed
+    if _installed or not hasattr(os, "register_at_fork"):
+        return
+    os.register_at_fork(before=_before_fork, after_in_parent=_after_fork_in_parent,
+                        after_in_child=_after_fork_in_child)
+    _installed = True
+
+
+# -- the shared modules -------------------------------------------------------------------------
+_MISSING = object()
+
+
+class _SealedModule(ModuleType):
+    """A module whose attributes a running driver call cannot rebind or delete."""
+
+    def __setattr__(self, name: str, value: Any) -> None:
+        # A new name harms no one (the import system adds a package's submodules this way);
+        # rebinding one that is there changes what the host and the other drivers call.
+        current = self.__dict__.get(name, _MISSING)
+        if current is not _MISSING and current is not value and _driver_code_running():
+            raise _sealed(self, name, "replace")
+        super().__setattr__(name, value)
+
+    def __delattr__(self, name: str) -> None:
+        if name in self.__dict__ and _driver_code_running():
+            raise _sealed(self, name, "delete")
+        super().__delattr__(name)
+
+
+def _sealed(module: ModuleType, name: str, verb: str) -> HostSealedError:
+    return HostSealedError(f"a driver may not {verb} {module.__name__}.{name}: the host and "
+                           "every other driver share that module")
+
+
+def seal_shared_modules() -> None:
+    """Seal ``builtins`` and every ``iokit_sdk`` module loaded so far (idempotent)."""
+    for name, module in list(sys.modules.items()):
+        if (name == "builtins" or name == "iokit_sdk" or name.startswith("iokit_sdk.")) \
+                and type(module) is ModuleType:
+            module.__class__ = _SealedModule
+    if type(builtins) is ModuleType:  # not in sys.modules under its name (embedded use)
+        builtins.__class__ = _SealedModule
+
+
+# -- the standard streams ------------------------------------------------------------------------
+_STREAMS = ((0, "stdin"), (1, "stdout"), (2, "stderr"))
+
+
+def _identity(fd: int) -> tuple[int, int] | None:
+    try:
+        status = os.fstat(fd)
+    except OSError:
+        return None
+    return status.st_dev, status.st_ino
+
+
+class StdioGuard:
+    """The host's standard streams (fds 0, 1 and 2) as they were when the kernel was made,
+    kept by a private duplicate of each: a driver that closes or redirects one (a daemon's
+    habit) has it put back, and the host's output, diagnostics and ready line still reach the
+    user. Three ``fstat`` calls per :meth:`check` (about 2 µs): the kernel checks after each
+    work-loop job and each kext import, not after every driver call."""
+
+    def __init__(self) -> None:
+        self._kept: list[tuple[int, str, tuple[int, int], int]] = []
+        for fd, name in _STREAMS:
+            identity = _identity(fd)
+            if identity is not None:
+                self._kept.append((fd, name, identity, os.dup(fd)))
+                os.set_inheritable(self._kept[-1][3], False)
+
+    def check(self) -> list[str]:
+        """The streams found closed or replaced since, each put back (``stdout (fd 1)``)."""
+        changed: list[str] = []
+        for fd, name, identity, kept in self._kept:
+            if _identity(fd) != identity:
+                try:
+                    os.dup2(kept, fd, inheritable=True)
+                except OSError:  # the private copy went too (closed by number): nothing to put back
+                    continue
+                changed.append(f"{name} (fd {fd})")
+        return changed
+
+    def close(self) -> None:
+        for _, _, _, kept in self._kept:
+            try:
+                os.close(kept)
+            except OSError:
+                pass
+        self._kept.clear()

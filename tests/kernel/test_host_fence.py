@@ -1,0 +1,200 @@
+"""The host fence: a kext that forks the host, lowers the recursion limit, rebinds what every
+driver shares (``builtins``, the ``iokit_sdk`` modules) or closes the standard streams fails
+alone, with a diagnostic naming it, and the rest of the boot (and the running kernel) goes on.
+
+The in-process cases load a faulty package as a kext, as tests/kernel/test_driver_calls.py
+does; the fork and stream cases run the real ``iokit`` command (``boot`` and ``kernel``) in its
+own process, with the faulty kext installed as a distribution folder on ``PYTHONPATH``."""
+
+from __future__ import annotations
+
+import builtins
+import os
+import subprocess
+import sys
+import zlib
+from collections.abc import Iterator
+from pathlib import Path
+
+import iokit_sdk.keys
+import pytest
+from hostkit import kext, make_host, personality, wifi_nub
+from kernelkit import KernelFactory, kernel_env
+
+NUB = "pci14e4,4331"
+
+# -- in process ------------------------------------------------------------------------------
+SOURCE = '''\
+import builtins
+import sys
+import zlib
+
+import iokit_sdk.keys
+from iokit_sdk import IOService
+
+
+class Faulty(IOService):
+    def start(self, provider):
+        {body}
+        return True
+'''
+
+
+@pytest.fixture()
+def package_dir(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[Path]:
+    monkeypatch.syspath_prepend(str(tmp_path))
+    before = set(sys.modules)
+    yield tmp_path
+    for name in set(sys.modules) - before:
+        if name.startswith("fenced_"):
+            del sys.modules[name]
+
+
+def _boot_faulty(package_dir: Path, name: str, body: str) -> list[str]:
+    """Boot a machine whose wifi nub a faulty kext (``body`` in its start) outbids a vendor
+    driver for; the messages of the diagnostics the boot reported."""
+    (package_dir / name).mkdir()
+    (package_dir / name / "__init__.py").write_text(SOURCE.format(body=body))
+    faulty = kext("com.test.fenced", {"f": personality("Faulty", score=9000)}, package=name)
+    vendor = kext("com.test.vendor", {"v": personality("VendorDriver", score=100)})
+    host = make_host([wifi_nub()], [faulty, vendor]).boot()
+    assert [d.iokit_class_name for d in host.drivers_of(NUB)] == ["VendorDriver"]
+    assert host.kernel.driver_calls.watchdog.stack == []
+    return [f"{d.reference}: {d.message}" for d in host.diagnostics]
+
+
+def test_a_driver_that_lowers_the_recursion_limit_fails_and_the_limit_is_put_back(
+        package_dir: Path) -> None:
+    limit = sys.getrecursionlimit()
+    # Low enough to break the host's next deep call, high enough for Python to accept.
+    body = "import inspect\n        sys.setrecursionlimit(len(inspect.stack()) + 15)"
+    (message,) = _boot_faulty(package_dir, "fenced_limit", body)
+    assert message.startswith("driver-changed-host: ")
+    assert "Faulty (com.test.fenced)" in message and "start changed the interpreter's " \
+        f"recursion limit from {limit} to" in message
+    assert sys.getrecursionlimit() == limit
+
+
+@pytest.mark.parametrize(("body", "name"), [
+    ("builtins.len = lambda value: 0", "builtins.len"),
+    ("del builtins.isinstance", "builtins.isinstance"),
+    ("iokit_sdk.keys.PROVIDER_CLASS = 'Nothing'", "iokit_sdk.keys.PROVIDER_CLASS"),
+    ("import iokit_sdk\n        iokit_sdk.IOService = None", "iokit_sdk.IOService"),
+], ids=["replace-builtin", "delete-builtin", "replace-sdk-key", "replace-sdk-class"])
+def test_a_driver_cannot_rebind_what_the_host_and_every_driver_share(
+        package_dir: Path, body: str, name: str) -> None:
+    originals = (builtins.len, builtins.isinstance, iokit_sdk.keys.PROVIDER_CLASS)
+    (message,) = _boot_faulty(package_dir, f"fenced_{zlib.crc32(body.encode())}", body)
+    assert message.startswith("driver-changed-host: ") and "Faulty (com.test.fenced)" in message
+    assert "a driver may not " in message and name in message
+    assert (builtins.len, builtins.isinstance, iokit_sdk.keys.PROVIDER_CLASS) == originals
+
+
+def test_outside_driver_calls_the_shared_modules_stay_writable(
+        monkeypatch: pytest.MonkeyPatch) -> None:
+    """Sealing is for driver code only: the host, a test's monkeypatch, still rebind them."""
+    make_host([wifi_nub()], [])  # a kernel exists: the modules are sealed
+    monkeypatch.setattr(iokit_sdk.keys, "PROVIDER_CLASS", "Patched")
+    assert iokit_sdk.keys.PROVIDER_CLASS == "Patched"
+
+
+# -- in the iokit command's own process --------------------------------------------------------
+PLIST = """<?xml version="1.0" encoding="UTF-8"?>
+<plist version="1.0"><dict>
+<key>CFBundleExecutable</key><string>iokit_fenced</string>
+<key>CFBundleIdentifier</key><string>com.test.fenced</string>
+<key>CFBundleVersion</key><string>1.0.0</string>
+<key>IOKitPersonalities</key><dict><key>Fenced</key><dict>
+  <key>CFBundleIdentifier</key><string>com.test.fenced</string>
+  <key>IOClass</key><string>FencedDriver</string>
+  <key>IONameMatch</key><string>APP0001</string>
+  <key>IOProbeScore</key><integer>40000</integer>
+  <key>IOProviderClass</key><string>IOACPIPlatformDevice</string>
+</dict></dict>
+<key>OSBundleLibraries</key><dict><key>com.apple.kpi.iokit</key><string>9.0.0</string></dict>
+</dict></plist>
+"""
+DRIVER = '''\
+import os
+
+from iokit_sdk import IOService
+
+FAULT = os.environ.get("IOKIT_TEST_FENCE_FAULT", "")
+
+
+class FencedDriver(IOService):
+    def start(self, provider):
+        if FAULT == "fork":
+            os.fork()  # parent and child both go on: the child with the host's code after it
+        elif FAULT == "close-streams":
+            os.close(1)
+            os.close(2)
+        elif FAULT == "redirect-streams":
+            null = os.open(os.devnull, os.O_RDWR)
+            os.dup2(null, 1)
+            os.dup2(null, 2)
+        self.register_service()
+        return True
+'''
+
+
+@pytest.fixture(scope="module")
+def fenced_dist(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """The faulty kext as an installed distribution folder (package + ``.dist-info``)."""
+    root = tmp_path_factory.mktemp("fenced")
+    (root / "iokit_fenced").mkdir()
+    (root / "iokit_fenced" / "__init__.py").write_text(DRIVER, encoding="utf-8")
+    (root / "iokit_fenced" / "Info.plist").write_text(PLIST, encoding="utf-8")
+    info = root / "iokit_fenced-1.0.dist-info"
+    info.mkdir()
+    (info / "METADATA").write_text("Metadata-Version: 2.1\nName: iokit-fenced\nVersion: 1.0\n",
+                                   encoding="utf-8")
+    (info / "entry_points.txt").write_text("[iokit.kexts]\ncom.test.fenced = iokit_fenced\n",
+                                           encoding="utf-8")
+    return root
+
+
+def _boot(dist: Path, fault: str) -> subprocess.CompletedProcess[str]:
+    return subprocess.run([sys.executable, "-m", "iokit_host", "boot"], capture_output=True,
+                          text=True, timeout=120, check=False, stdin=subprocess.DEVNULL,
+                          env=kernel_env(dist, IOKIT_TEST_FENCE_FAULT=fault))
+
+
+def test_a_driver_that_forks_fails_and_its_child_never_runs_the_rest_of_the_boot(
+        fenced_dist: Path) -> None:
+    done = _boot(fenced_dist, "fork")
+    assert done.returncode == 0, done.stderr
+    assert "Traceback" not in done.stderr
+    assert done.stdout.count("+-o Root") == 1  # printed by the host, not by a copy of it too
+    assert "FencedDriver" not in done.stdout  # its start failed: the SMC is not its
+    (line,) = [x for x in done.stderr.splitlines() if "driver-forked" in x]
+    assert "FencedDriver (com.test.fenced) on SMC: start forked the host process" in line
+    child = int(line.split("child pid ")[1].split(",")[0])
+    assert not Path(f"/proc/{child}").exists()  # stopped and reaped
+
+
+@pytest.mark.parametrize("fault", ["close-streams", "redirect-streams"])
+def test_a_driver_that_closes_the_standard_streams_has_them_put_back(
+        fenced_dist: Path, fault: str) -> None:
+    done = _boot(fenced_dist, fault)
+    assert done.returncode == 0, done.stderr
+    assert "+-o SMC" in done.stdout and "FencedDriver" in done.stdout  # the output arrived
+    (line,) = [x for x in done.stderr.splitlines() if "driver-changed-host" in x]
+    assert "while the kernel matched SMC" in line
+    assert "stdout (fd 1), stderr (fd 2); put back" in line
+
+
+def test_the_running_kernel_serves_after_a_driver_closed_its_streams(
+        fenced_dist: Path) -> None:
+    factory = KernelFactory(fenced_dist)
+    try:
+        kernel = factory.start(env=kernel_env(fenced_dist, IOKIT_TEST_FENCE_FAULT="close-streams"))
+        env = {**os.environ, "IOKIT_KERNEL": kernel.path}
+        listed = subprocess.run([sys.executable, "-m", "iokit_host", "ioreg", "-c",
+                                 "FencedDriver"], capture_output=True, text=True, env=env,
+                                timeout=120, check=False)
+        assert listed.returncode == 0 and "FencedDriver" in listed.stdout, listed.stderr
+        assert kernel.stop() == 0
+        assert "driver-changed-host" in kernel.stderr()
+    finally:
+        factory.close()
