@@ -32,6 +32,7 @@ from iokit_host.power.assertions import ASSERTION_TYPES
 
 if TYPE_CHECKING:
     from iokit_host.host import IOKitHost
+    from iokit_host.power.rootdomain import Transition
 
 __all__ = ["MAX_AT_NS", "Event", "ScenarioError", "apply_events", "events_from_tables", "load_tables", "read_events"]
 
@@ -294,9 +295,7 @@ def apply_events(host: IOKitHost, events: list[Event]) -> list[str]:
     lines: list[str] = []
     for position, event in enumerate(events):
         index = event.index if event.index is not None else position
-        if event.at_ns is not None and event.at_ns > host.clock.now_ns():
-            host.clock.advance_to(event.at_ns)
-            host.power.advance(0)  # the PM work the timers on the way started, done
+        reach(host, event)
         try:
             lines.extend(_apply_one(host, event))
         except IOKitError as error:
@@ -308,6 +307,13 @@ def apply_events(host: IOKitHost, events: list[Event]) -> list[str]:
                 hint=error.diagnostic.hint or _HINTS.get(event.action, _HINTS["plug"]),
                 severity=Severity.WARNING))
     return lines
+
+
+def reach(host: IOKitHost, event: Event) -> None:
+    """Move the host clock to the event's ``at`` time, when it has one still ahead."""
+    if event.at_ns is not None and event.at_ns > host.clock.now_ns():
+        host.clock.advance_to(event.at_ns)
+        host.power.advance(0)  # the PM work the timers on the way started, done
 
 
 _HINTS = {
@@ -342,19 +348,25 @@ def _apply_one(host: IOKitHost, event: Event) -> list[str]:
 
 
 # -- power events -----------------------------------------------------------------------------
-def _sleep(host: IOKitHost, event: Event) -> str:
-    result = host.sleep(event.reason or "Software Sleep").result
-    return f"sleep ({event.reason or 'Software Sleep'}): {result}"
+#: Each system transition an event asks for: the power manager's name for it, the reason it
+#: gives by default (pmset's), and how its line names it.
+SYSTEM_TRANSITIONS = {"sleep": ("sleep", "Software Sleep", "sleep"),
+                      "wake": ("wake", "User Activity", "wake"),
+                      "idle": ("idle", "Idle Sleep", "idle sleep")}
 
 
-def _wake(host: IOKitHost, event: Event) -> str:
-    result = host.wake(event.reason or "User Activity").result
-    return f"wake ({event.reason or 'User Activity'}): {result}"
+def request_transition(host: IOKitHost, event: Event) -> tuple[Transition, str]:
+    """Ask for the system transition of a ``sleep``, ``wake`` or ``idle`` event, run as far
+    as it goes without moving the clock; with the start of its line (``transition_line``)."""
+    kind, default, label = SYSTEM_TRANSITIONS[event.action]
+    reason = event.reason or default
+    return host.power.request_transition(kind, reason), f"{label} ({reason})"
 
 
-def _idle(host: IOKitHost, event: Event) -> str:
-    result = host.power.idle_sleep(event.reason or "Idle Sleep").result
-    return f"idle sleep ({event.reason or 'Idle Sleep'}): {result}"
+def _system_transition(host: IOKitHost, event: Event) -> str:
+    transition, label = request_transition(host, event)
+    host.power.run_until_idle()  # to its end: late answers are waited for on the host clock
+    return f"{label}: {transition.result}"
 
 
 def _advance_clock(host: IOKitHost, event: Event) -> str:
@@ -397,5 +409,6 @@ def _release(host: IOKitHost, event: Event) -> str:
 
 
 _POWER_APPLIERS: dict[str, Callable[[IOKitHost, Event], str]] = {
-    "sleep": _sleep, "wake": _wake, "idle": _idle, "advance": _advance_clock,
+    "sleep": _system_transition, "wake": _system_transition, "idle": _system_transition,
+    "advance": _advance_clock,
     "tickle": _tickle_service, "assert": _assert, "release": _release}

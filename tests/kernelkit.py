@@ -168,6 +168,49 @@ def run_client(code: str, kernel: KernelProcess, *args: str,
                           env=environment, timeout=120, check=False, **options)  # type: ignore[call-overload]
 
 
+#: A program registered for system power (``IORegisterForSystemPower``) that allows each
+#: change the moment it is asked, printing ``told 0x...`` per message (``registered`` first).
+ANSWERING_PROGRAM = """
+import sys, threading
+from iokit_sdk.iokitlib import *
+from iokit_sdk.messages import kIOMessageCanSystemSleep, kIOMessageSystemWillSleep
+notify = IONotificationPortCreate(0)
+def told(refcon, service, message, argument):
+    print(f"told {message:#x}", flush=True)
+    if message in (kIOMessageCanSystemSleep, kIOMessageSystemWillSleep):
+        IOAllowPowerChange(root, argument)
+root = IORegisterForSystemPower(None, notify, told)
+print("registered", flush=True)
+threading.Thread(target=sys.stdin.read, daemon=True).start()
+while True:
+    IONotificationPortDispatch(notify, None)
+"""
+
+
+def start_program(kernel_path: str, code: str, ready: str) -> subprocess.Popen[str]:
+    """``code`` running in another Python process against the kernel at ``kernel_path``,
+    once it printed the line ``ready``."""
+    child = subprocess.Popen([sys.executable, "-c", code], stdin=subprocess.PIPE,
+                             stdout=subprocess.PIPE, text=True,
+                             env={**os.environ, "IOKIT_KERNEL": kernel_path})
+    assert child.stdout is not None
+    line = child.stdout.readline().strip()
+    if line != ready:
+        child.kill()
+        child.wait()
+    assert line == ready
+    return child
+
+
+def stop_program(child: subprocess.Popen[str]) -> None:
+    """SIGKILL a :func:`start_program` child and reap it."""
+    child.send_signal(signal.SIGKILL)
+    child.wait(timeout=60)
+    for stream in (child.stdin, child.stdout):
+        if stream is not None:
+            stream.close()
+
+
 def iokit(*args: str, env: dict[str, str] | None = None) -> subprocess.CompletedProcess[str]:
     """Run the ``iokit`` command in its own process."""
     return subprocess.run([sys.executable, "-m", "iokit_host", *args], capture_output=True,

@@ -4,7 +4,9 @@ The file is the one ``iokit boot --events`` reads (docs/lifecycle.md). It is rea
 damaged event is reported with its ``event[N].key`` and skipped, the others are sent to the
 kernel (``--kernel PATH``, ``$IOKIT_KERNEL``, else the per-user socket), which applies them in
 order on its work loop; each change prints one line, as ``iokit boot --events`` prints it, and
-an event the kernel could not apply is reported with its reason.
+an event the kernel could not apply is reported with its reason. A ``sleep``, ``wake`` or
+``idle`` event that the running programs have to answer (``IORegisterForSystemPower``) ends when
+they have, in wall time, and the events after it wait for it.
 """
 
 from __future__ import annotations

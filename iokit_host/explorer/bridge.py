@@ -17,6 +17,7 @@ from iokit_sdk.iokitlib.port import KernelConnectionError, MainPort
 from iokit_sdk.returns import IOReturnError
 
 from iokit_host.errors import IOKitError
+from iokit_host.server.client import await_transition, resume_of
 
 __all__ = ["BridgeError", "KernelBridge"]
 
@@ -38,6 +39,8 @@ class KernelBridge:
         self.timeout = timeout
         self._port: MainPort | None = None
         self._lock = threading.Lock()
+        #: Held while a scenario applies: the kernel keeps one waiting transition per connection.
+        self._applying = threading.Lock()
 
     def connect(self, client: str = CLIENT) -> MainPort:
         """A new connection of its own (the live watcher's)."""
@@ -89,8 +92,35 @@ class KernelBridge:
         return self.ask("tool.status")
 
     def apply(self, tables: list[Any], source: str) -> dict[str, Any]:
-        reply = self.ask("tool.events", events=tables, source=source)
-        return {"lines": reply.get("lines", []), "diagnostics": reply.get("diagnostics", [])}
+        """Apply scenario events, in order: a system transition that waits for programs'
+        answers is waited for (as ``iokit event`` does) before the events after it."""
+        lines: list[Any] = []
+        diagnostics: list[Any] = []
+        with self._applying:  # one scenario at a time on the shared connection
+            start: int | None = 0
+            while start is not None:
+                reply = self.ask("tool.events", events=tables[start:], source=source,
+                                 first=start)
+                lines += reply.get("lines", [])
+                diagnostics += reply.get("diagnostics", [])
+                try:
+                    start = resume_of(reply, start, len(tables))
+                except ValueError as error:
+                    raise BridgeError(str(error), file=self.path,
+                                      reference="kernel-reply-invalid") from error
+                if start is not None:
+                    lines.append(self._await_transition())
+        return {"lines": lines, "diagnostics": diagnostics}
+
+    def _await_transition(self) -> str:
+        try:
+            return await_transition(self.ask, self.path)
+        except BridgeError:
+            raise
+        except IOKitError as error:  # the wait's own timeout, said as the bridge says errors
+            raise BridgeError(error.diagnostic.message, file=self.path,
+                              reference=error.diagnostic.reference,
+                              hint=error.diagnostic.hint) from error
 
     def close(self) -> None:
         with self._lock:

@@ -16,6 +16,8 @@ from iokit_host.errors import Diagnostic, Severity
 from iokit_host.power.assertions import Assertion
 
 if TYPE_CHECKING:
+    from collections.abc import Callable
+
     from iokit_sdk.service import IOService
 
     from iokit_host.clock import HostClock
@@ -48,7 +50,7 @@ class _Manager(Protocol):
     def describe_waits(self) -> list[str]: ...
     def activity_tickle(self, service: IOService, policy: int, state: int) -> bool: ...
     def request_transition(self, kind: str, reason: str = "") -> Transition: ...
-    def run_until_idle(self) -> None: ...
+    def run_until_idle(self, until: Callable[[], bool] | None = None) -> None: ...
 
 
 class HostControls:
@@ -116,13 +118,14 @@ class HostControls:
         self.run_posted()
         self.kernel.run_until_quiet()
 
-    def run_until_idle(self: _Manager) -> None:
+    def run_until_idle(self: _Manager, until: Callable[[], bool] | None = None) -> None:
         """Run PM work until none is left, driving the clock to the next timer whenever
-        something waits for an acknowledgement."""
+        something waits for an acknowledgement; or, given ``until``, only until it is true
+        (what waits then is left to whoever moves the clock next)."""
         for _ in range(_MAX_STEPS):
             self.run_posted()
             self.kernel.run_until_quiet()
-            if not self.busy:
+            if not self.busy or (until is not None and until()):
                 return
             deadline = self.clock.next_deadline()
             if deadline is None:

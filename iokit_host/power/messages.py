@@ -123,6 +123,10 @@ class SleepWakeClients:
         context.kick()
         return IOReturn.SUCCESS
 
+    def owing(self) -> list[IOService]:
+        """The clients that owe an answer to a system power message, oldest question first."""
+        return [ack.who for _, ack in self._open.values()]
+
     def describe_open(self) -> list[str]:
         """The answers still owed, for the watchdog."""
         now = self._context.clock.now_ns()

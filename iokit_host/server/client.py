@@ -9,6 +9,7 @@ another protocol version is an :class:`~iokit_host.errors.IOKitError` naming the
 from __future__ import annotations
 
 import datetime
+import time
 from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from typing import Any, TypeVar
@@ -72,19 +73,25 @@ def kernel_port(path: str, tool: str) -> Iterator[MainPort]:
 def _ask(path: str, tool: str, op: str, read: Callable[[dict[str, Any]], T],
          **fields: Any) -> T:
     with kernel_port(path, tool) as port:
-        reply = port.request(op, **fields)
-        error = reply.get("error")
-        if isinstance(error, dict):
-            raise IOKitError(str(error.get("message")), reference=str(error.get("reference")),
-                             key=error.get("key"), hint=error.get("hint"), file=error.get("file"))
-        if reply.get("ret", 0) != 0:
-            raise IOReturnError(reply["ret"], str(reply.get("message") or op))
-        try:
-            return read(reply)
-        except (KeyError, TypeError, ValueError) as bad:
-            raise KernelToolError(f"the kernel's {op} reply is not one this tool reads: {bad}",
-                                  file=path, reference="kernel-reply-invalid",
-                                  hint="use an iokit-host of the kernel's version") from bad
+        return _ask_on(port, path, op, read, **fields)
+
+
+def _ask_on(port: MainPort, path: str, op: str, read: Callable[[dict[str, Any]], T],
+            **fields: Any) -> T:
+    """:func:`_ask` on a connection the caller holds."""
+    reply = port.request(op, **fields)
+    error = reply.get("error")
+    if isinstance(error, dict):
+        raise IOKitError(str(error.get("message")), reference=str(error.get("reference")),
+                         key=error.get("key"), hint=error.get("hint"), file=error.get("file"))
+    if reply.get("ret", 0) != 0:
+        raise IOReturnError(reply["ret"], str(reply.get("message") or op))
+    try:
+        return read(reply)
+    except (KeyError, TypeError, ValueError) as bad:
+        raise KernelToolError(f"the kernel's {op} reply is not one this tool reads: {bad}",
+                              file=path, reference="kernel-reply-invalid",
+                              hint="use an iokit-host of the kernel's version") from bad
 
 
 def fetch_registry(path: str) -> IORegistry:
@@ -122,19 +129,81 @@ def apply_events(path: str, tables: list[Any], *, source: str
     their ``event[N]`` numbers and still apply.
     """
     wired, sizes, unsendable = _wire_tables(tables, source)
-
-    def read(reply: dict[str, Any]) -> tuple[list[str], list[Diagnostic]]:
-        return [str(line) for line in reply["lines"]], diagnostics_from(reply["diagnostics"])
     lines: list[str] = []
     diagnostics = list(unsendable)
-    # In parts the kernel takes in one request, in order, each saying where it starts, so a
-    # scenario of any length applies and its diagnostics number events as the file does.
-    for first, part in _parts(wired, sizes):
-        part_lines, part_diagnostics = _ask(path, "iokit event", "tool.events", read,
-                                            events=part, source=source, first=first)
+    with kernel_port(path, "iokit event") as port:
+        start = 0
+        while start < len(wired):
+            part_lines, part_diagnostics, resume = _apply_from(port, path, wired, sizes,
+                                                               start, source)
+            lines += part_lines
+            diagnostics += part_diagnostics
+            if resume is None:
+                break
+            lines.append(await_transition(
+                lambda op: _ask_on(port, path, op, dict), path))
+            start = resume
+    return lines, diagnostics
+
+
+def _apply_from(port: MainPort, path: str, wired: list[Any], sizes: dict[int, int],
+                start: int, source: str) -> tuple[list[str], list[Diagnostic], int | None]:
+    """Send the tables from ``start`` on, in parts the kernel takes in one request, each
+    saying where it starts (so diagnostics number events as the file does); until a system
+    transition waits for programs' answers: then where the rest starts."""
+    def read(reply: dict[str, Any]) -> tuple[list[str], list[Diagnostic], int | None]:
+        return ([str(line) for line in reply["lines"]], diagnostics_from(reply["diagnostics"]),
+                resume_of(reply, start, len(wired)))
+    lines: list[str] = []
+    diagnostics: list[Diagnostic] = []
+    for first, part in _parts(wired[start:], {i - start: n for i, n in sizes.items()}):
+        part_lines, part_diagnostics, resume = _ask_on(
+            port, path, "tool.events", read, events=part, source=source, first=start + first)
         lines += part_lines
         diagnostics += part_diagnostics
-    return lines, diagnostics
+        if resume is not None:
+            return lines, diagnostics, resume
+    return lines, diagnostics, None
+
+
+def resume_of(reply: dict[str, Any], start: int, count: int) -> int | None:
+    """Where the rest of a scenario starts after a ``tool.events`` reply to the events from
+    ``start`` on (of ``count``), when a system transition there waits for answers.
+
+    :raises ValueError: a ``resume`` that is not an event after ``start``.
+    """
+    resume = reply.get("resume")
+    if resume is not None and not (type(resume) is int and start < resume <= count):
+        raise ValueError(f"'resume' {resume!r} is not an event after {start}")
+    return resume
+
+
+#: How long ``iokit event`` waits for a sleep the programs have to answer: IOPMrootDomain
+#: waits 30 s for their answers, and its drivers' acknowledgements may take as long again.
+EVENT_WAIT_S = 120.0
+#: How often it asks (the kernel's request model has no deferred replies).
+_EVENT_POLL_S = 0.02
+
+
+def await_transition(ask: Callable[[str], dict[str, Any]], path: str) -> str:
+    """The line of the system transition the kernel left waiting, once it ran, asked for
+    with ``ask`` (one request, its reply) until then.
+
+    :raises KernelToolError: ``kernel-timeout`` past :data:`EVENT_WAIT_S`;
+        ``kernel-reply-invalid`` for a reply without a line or None.
+    """
+    deadline = time.monotonic() + EVENT_WAIT_S
+    while (line := ask("tool.event_wait").get("line")) is None:
+        if time.monotonic() > deadline:
+            raise KernelToolError(f"a system transition did not end within {EVENT_WAIT_S:g} s",
+                                  file=path, reference="kernel-timeout",
+                                  hint="see 'iokit pmset -g log --kernel' for what it waits for")
+        time.sleep(_EVENT_POLL_S)
+    if not isinstance(line, str):
+        raise KernelToolError(f"the kernel's tool.event_wait reply is not one this tool reads: "
+                              f"line {line!r}", file=path, reference="kernel-reply-invalid",
+                              hint="use an iokit-host of the kernel's version")
+    return line
 
 
 #: The most event tables, and bytes of them, the kernel takes in one ``tool.events``

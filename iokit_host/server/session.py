@@ -19,7 +19,7 @@ from __future__ import annotations
 import os
 import socket
 from collections import deque
-from typing import Any, ClassVar
+from typing import TYPE_CHECKING, Any, ClassVar
 
 import msgpack
 from iokit_sdk.iokitlib.wire import MAX_REQUEST_FRAME, FrameError, FrameReader, pack
@@ -28,6 +28,9 @@ from iokit_sdk.wirecodec import HEADER, default
 
 from iokit_host.server.handles import HandleTable
 from iokit_host.server.peer import Peer
+
+if TYPE_CHECKING:
+    from iokit_host.server.live_events import Waiting
 
 __all__ = ["FD_REPLY_LIMIT", "NOTE_QUEUE_LIMIT", "Outbox", "Session", "close_fds"]
 
@@ -211,6 +214,8 @@ class Session:
         #: is told this (reference, message) and disconnected (:meth:`bad_frame`).
         self.doomed: tuple[str, str] | None = None
         self.gone = False
+        #: The system transition this client's scenario (``tool.events``) waits for.
+        self.scenario_wait: Waiting | None = None
 
     def __repr__(self) -> str:
         return f"<session pid {self.peer.pid} ({self.peer.name})>"

@@ -55,8 +55,11 @@ def status(ctx: KernelContext, session: Session, args: Args) -> dict[str, Any]:
 def events(ctx: KernelContext, session: Session, args: Args) -> dict[str, Any]:
     """Apply a scenario's ``[[event]]`` tables in order, as ``iokit boot --events``: each is
     checked by the scenario reader itself, so every action a file may hold applies here too,
-    and a damaged one is reported and skipped."""
-    from iokit_host.scenario import apply_events, events_from_tables
+    and a damaged one is reported and skipped. A system transition that waits for programs'
+    answers ends the request (:mod:`.live_events`): ``resume`` is where the rest starts, once
+    ``tool.event_wait`` gives its line."""
+    from iokit_host.scenario import events_from_tables
+    from iokit_host.server.live_events import apply_live
 
     raw = args.message.get("events")
     if not isinstance(raw, list) or len(raw) > EVENTS_PER_REQUEST:
@@ -64,15 +67,40 @@ def events(ctx: KernelContext, session: Session, args: Args) -> dict[str, Any]:
     source = args.message.get("source")
     # A long scenario comes in parts: where this one starts in the file.
     first = args.number("first", high=(1 << 31) - 1) if "first" in args.message else 0
-    damaged: list[Diagnostic] = []
-    decoded = events_from_tables(raw, file=source if isinstance(source, str) else "<client>",
-                                 report=damaged.append, first=first)
+    file = source if isinstance(source, str) else "<client>"
+    damaged: list[tuple[int, Diagnostic]] = []  # (file position, diagnostic)
+    decoded = []
+    for position, table in enumerate(raw, start=first):  # one at a time: the damage's place
+        def report(found: Diagnostic, at: int = position) -> None:
+            damaged.append((at, found))
+        decoded += events_from_tables([table], file=file, first=position, report=report)
     host = ctx.host
     before = len(host.diagnostics)
-    lines = apply_events(host, decoded)
-    return {"lines": lines,
-            "diagnostics": [d.to_json() for d in [*damaged, *host.diagnostics[before:]]]}
+    lines, waiting = apply_live(host, decoded)
+    session.scenario_wait = waiting
+    # What follows a waiting transition is sent again with the rest: its damage is told then.
+    end = waiting.resume if waiting is not None else first + len(raw)
+    told = [d for at, d in damaged if at < end]
+    reply: dict[str, Any] = {
+        "lines": lines,
+        "diagnostics": [d.to_json() for d in [*told, *host.diagnostics[before:]]]}
+    if waiting is not None:
+        reply["resume"] = waiting.resume
+    return reply
+
+
+def event_wait(ctx: KernelContext, session: Session, args: Args) -> dict[str, Any]:
+    """The line of the system transition this connection's last ``tool.events`` left
+    waiting for programs' answers; None while it still waits."""
+    waiting = session.scenario_wait
+    if waiting is None:
+        raise BadRequest("no scenario event of this connection waits")
+    line = waiting.line()
+    if line is not None:
+        session.scenario_wait = None
+    return {"line": line}
 
 
 OPS: dict[str, Op] = {"tool.registry": registry, "tool.explain": explain,
-                      "tool.kextstat": kextstat, "tool.status": status, "tool.events": events}
+                      "tool.kextstat": kextstat, "tool.status": status, "tool.events": events,
+                      "tool.event_wait": event_wait}

@@ -2,6 +2,6 @@
 test kext (tests/kernelkit.py)."""
 
 from explorerkit import explorer, explorer_factory, tardy_dist
-from kernelkit import kext_dist
+from kernelkit import kernel_factory, kext_dist
 
-__all__ = ["explorer", "explorer_factory", "kext_dist", "tardy_dist"]
+__all__ = ["explorer", "explorer_factory", "kernel_factory", "kext_dist", "tardy_dist"]

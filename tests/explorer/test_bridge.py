@@ -8,6 +8,8 @@ from pathlib import Path
 
 import pytest
 from explorerkit import Explorer
+from iokit_sdk.messages import kIOMessageSystemWillSleep
+from kernelkit import ANSWERING_PROGRAM, KernelFactory, start_program, stop_program
 
 import iokit_host.explorer
 from iokit_host.explorer.bridge import BridgeError, KernelBridge
@@ -54,3 +56,24 @@ def test_the_kernels_own_refusal_comes_back_with_its_reference(explorer: Explore
         assert bridge.snapshot()["entries"]  # the connection goes on after a refusal
     finally:
         bridge.close()
+
+
+def test_events_after_a_sleep_a_program_answers_apply_once_it_has(
+        kernel_factory: KernelFactory) -> None:
+    kernel = kernel_factory.start()
+    program = start_program(kernel.path, ANSWERING_PROGRAM, "registered")
+    bridge = KernelBridge(kernel.path)
+    try:
+        applied = bridge.apply([{"action": "sleep"}, {"action": "wake"},
+                                {"action": "bogus"}], source="<page>")
+        assert program.stdout is not None
+        told = program.stdout.readline().strip()
+    finally:
+        bridge.close()
+        stop_program(program)
+    assert [line.split("] ", 1)[1] for line in applied["lines"]] == [
+        "sleep (Software Sleep): asleep", "wake (User Activity): awake"]
+    assert told == f"told {kIOMessageSystemWillSleep:#x}"
+    # The damaged event after the wait is still numbered as the page sent it.
+    assert [(d["reference"], d["key"]) for d in applied["diagnostics"]] == [
+        ("scenario-invalid", "event[2].action")]

@@ -7,9 +7,7 @@ A real ``iokit kernel`` runs; programs are other processes using IOKitLib (IOPML
 from __future__ import annotations
 
 import os
-import signal
 import subprocess
-import sys
 from collections.abc import Iterator
 from typing import Any
 
@@ -43,7 +41,14 @@ from iokit_sdk.messages import (
     kIOMessageSystemWillPowerOn,
     kIOMessageSystemWillSleep,
 )
-from kernelkit import KernelFactory, KernelProcess, iokit
+from kernelkit import (
+    ANSWERING_PROGRAM,
+    KernelFactory,
+    KernelProcess,
+    iokit,
+    start_program,
+    stop_program,
+)
 
 PREVENT_IDLE = kIOPMAssertionTypePreventUserIdleSystemSleep
 
@@ -82,20 +87,10 @@ def port(kernel: KernelProcess) -> Iterator[MainPort]:
 
 
 def _child(kernel: KernelProcess, code: str, ready: str) -> subprocess.Popen[str]:
-    child = subprocess.Popen([sys.executable, "-c", code], stdin=subprocess.PIPE,
-                             stdout=subprocess.PIPE, text=True,
-                             env={**os.environ, "IOKIT_KERNEL": kernel.path})
-    assert child.stdout is not None
-    assert child.stdout.readline().strip() == ready
-    return child
+    return start_program(kernel.path, code, ready)
 
 
-def _kill(child: subprocess.Popen[str]) -> None:
-    child.send_signal(signal.SIGKILL)
-    child.wait(timeout=60)
-    for stream in (child.stdin, child.stdout):
-        if stream is not None:
-            stream.close()
+_kill = stop_program
 
 
 def _pmset(kernel: KernelProcess, *args: str) -> str:
@@ -207,3 +202,29 @@ def _root_domain_clients(port: MainPort) -> list[str]:
     root = IOServiceGetMatchingService(port, IOServiceMatching("IOPMrootDomain"))
     children = IORegistryEntryGetChildIterator(root, "IOService")
     return [IOObjectGetClass(c) for c in children if IOObjectGetClass(c) != "IORootParent"]
+
+
+
+def test_a_scenario_sleep_waits_for_a_program_that_answers_and_goes_on_after_it(
+        kernel: KernelProcess, tmp_path: Any) -> None:
+    child = _child(kernel, ANSWERING_PROGRAM, "registered")
+    scenario = tmp_path / "sleep.toml"
+    scenario.write_text('[[event]]\naction = "sleep"\n\n[[event]]\naction = "wake"\n\n'
+                        '[[event]]\naction = "advance"\nms = 5\n')
+    try:
+        done = iokit("event", str(scenario), "--kernel", kernel.path)
+        assert child.stdout is not None
+        told = child.stdout.readline().strip()
+    finally:
+        _kill(child)
+    assert done.returncode == 0, done.stderr
+    lines = done.stdout.splitlines()
+    # Every event applied, in order, the sleep once the program had answered.
+    assert [line.split("] ", 1)[1] for line in lines] == [
+        "sleep (Software Sleep): asleep", "wake (User Activity): awake",
+        lines[2].split("] ", 1)[1]]
+    assert lines[2].split("] ", 1)[1].startswith("advanced 5 ms")
+    assert told == f"told {kIOMessageSystemWillSleep:#x}"
+    log = _pmset(kernel, "-g", "log")
+    assert "tardy" not in log and "timed out" not in log, log  # its answer counted
+    assert _asleep(kernel)
