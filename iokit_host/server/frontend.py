@@ -40,6 +40,7 @@ from iokit_host.server.context import KernelContext
 from iokit_host.server.dext_ops import WATCH as DEXT_WATCH
 from iokit_host.server.dext_ops import DextWatch
 from iokit_host.server.fast_lane import NOTHING, one_request
+from iokit_host.server.greetings import Greetings
 from iokit_host.server.listener import Listener
 from iokit_host.server.live_clock import LiveClock
 from iokit_host.server.peer import Peer, peer_of
@@ -92,6 +93,8 @@ class FrontEnd:
         self._refused_quietly = 0
         self._listening = True
         self._stopping = False
+        #: The connections that have not said hello yet (closed when it is late).
+        self._greetings = Greetings()
         # One receive buffer for every socket: a read copies out what it frames at once.
         self._received = memoryview(bytearray(_READ))
 
@@ -139,6 +142,9 @@ class FrontEnd:
                 # After one request's round no session can be busy: none was before it, and
                 # it left nothing unserved.
                 wait = live.wait_s() if served is not None or not self._busy() else 0
+                if self._greetings:
+                    self._close_silent()
+                    wait = self._greetings.wait_s(wait)
                 if wait is None:
                     try:
                         ready = epoll_wait(-1.0, len(keys))
@@ -261,7 +267,21 @@ class FrontEnd:
             return
         session = Session(sock, peer, peer.task(self.ctx.policy))
         self.sessions[sock.fileno()] = session
+        self._greetings.expect(session)
         self._watch(session)
+
+    def _close_silent(self) -> None:
+        """Tell each connection whose hello is late why it is closed, and close it."""
+        for session in self._greetings.overdue():
+            reason = (f"no hello within {self._greetings.timeout_s:g} s of connecting "
+                      "(IOKIT_KERNEL_HELLO_TIMEOUT)")
+            self._log(Diagnostic("kernel-hello-timeout", f"closed pid {session.peer.pid} "
+                                 f"({session.peer.name}): {reason}", severity=Severity.WARNING))
+            try:
+                session.sock.send(pack({"fatal": "kernel-hello-timeout", "message": reason}))
+            except OSError:
+                pass
+            self._end(session)
 
     def _refuse(self, sock: socket.socket, peer: Peer | None, refusal: str) -> None:
         """Log the refusal (once per flood at the limit), tell the peer, close."""
@@ -384,6 +404,7 @@ class FrontEnd:
         if session.gone:
             return
         session.gone = True
+        self._greetings.forget(session)
         fd = session.sock.fileno()
         if self._registered.pop(fd, None) is not None:
             self._selector.unregister(session.sock)

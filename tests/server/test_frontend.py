@@ -393,3 +393,25 @@ def test_a_client_that_shuts_its_sending_side_gets_every_reply_then_eof(
             ids += [m.get("id") for m in reader.feed(data)]
         sender.join()
     assert ids == list(range(count + 1))
+
+
+def test_connections_that_never_say_hello_are_closed_and_the_others_served(
+        kernel_factory: KernelFactory, kext_dist: Path) -> None:
+    kernel = kernel_factory.start(env=kernel_env(kext_dist, IOKIT_KERNEL_HELLO_TIMEOUT="0.5"))
+    from iokit_sdk.iokitlib.wire import MAX_KERNEL_FRAME, FrameReader
+
+    silent, half = socket.socket(socket.AF_UNIX), socket.socket(socket.AF_UNIX)
+    with MainPort(kernel.path) as port, silent, half:  # the port said hello: it may idle
+        silent.connect(kernel.path)
+        half.connect(kernel.path)
+        half.sendall(b"\x00\x00\x01")  # a frame's length begun, then nothing
+        for sock in (silent, half):
+            sock.settimeout(60)  # the kernel closes it well before
+            reader, told = FrameReader(MAX_KERNEL_FRAME), []
+            while chunk := sock.recv(4096):
+                told += reader.feed(chunk)
+            assert [m.get("fatal") for m in told] == ["kernel-hello-timeout"]
+        # Idle for longer than the others had, the port is still served; new clients too.
+        assert IOServiceGetMatchingService(port, IOServiceMatching("IOResources"))
+        assert _hello_answer(kernel.path) == b"accepted"
+    assert kernel.stderr().count("kernel-hello-timeout") == 2
