@@ -29,8 +29,9 @@ from iokit_host.power.log import PowerEvent
 from iokit_host.registry import IORegistry
 from iokit_host.server import snapshot
 
-__all__ = ["KernelToolError", "apply_events", "fetch_assertions", "fetch_explanation",
-           "fetch_loaded", "fetch_power_log", "fetch_registry", "kernel_port", "request_power"]
+__all__ = ["KernelToolError", "apply_events", "await_transition", "fetch_assertions",
+           "fetch_explanation", "fetch_loaded", "fetch_power_log", "fetch_registry",
+           "kernel_port", "request_power", "resume_of"]
 
 T = TypeVar("T")
 
@@ -190,10 +191,14 @@ def await_transition(ask: Callable[[str], dict[str, Any]], path: str) -> str:
     with ``ask`` (one request, its reply) until then.
 
     :raises KernelToolError: ``kernel-timeout`` past :data:`EVENT_WAIT_S`;
-        ``kernel-reply-invalid`` for a reply without a line or None.
+        ``kernel-reply-invalid`` for a reply whose ``line`` is missing or not text.
     """
     deadline = time.monotonic() + EVENT_WAIT_S
-    while (line := ask("tool.event_wait").get("line")) is None:
+    while True:
+        reply = ask("tool.event_wait")
+        line = reply.get("line", _NO_LINE)
+        if line is not None:
+            break
         if time.monotonic() > deadline:
             raise KernelToolError(f"a system transition did not end within {EVENT_WAIT_S:g} s",
                                   file=path, reference="kernel-timeout",
@@ -201,9 +206,12 @@ def await_transition(ask: Callable[[str], dict[str, Any]], path: str) -> str:
         time.sleep(_EVENT_POLL_S)
     if not isinstance(line, str):
         raise KernelToolError(f"the kernel's tool.event_wait reply is not one this tool reads: "
-                              f"line {line!r}", file=path, reference="kernel-reply-invalid",
+                              f"{reply!r:.200}", file=path, reference="kernel-reply-invalid",
                               hint="use an iokit-host of the kernel's version")
     return line
+
+
+_NO_LINE = object()
 
 
 #: The most event tables, and bytes of them, the kernel takes in one ``tool.events``

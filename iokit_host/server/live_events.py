@@ -5,9 +5,10 @@ answer is one that never comes. In a running kernel the programs registered with
 ``IORegisterForSystemPower`` answer ``IOAllowPowerChange`` from their own processes, in wall
 time, while the kernel serves them; as IOPMrootDomain waits up to 30 s for those answers
 before it sleeps. So here a ``sleep``, ``wake`` or ``idle`` event runs on the host clock only
-until a program is asked; when it then waits for answers, the events after it wait too: the request ends there (:class:`Waiting`
-says where), the client asks ``tool.event_wait`` for the transition's line once it is done,
-then sends the rest. Every other event applies as in ``iokit boot --events``.
+until a program is asked; when it then waits for answers, the events after it wait too: the
+request ends there (:class:`Waiting` says where), the client asks ``tool.event_wait`` for the
+transition's line once it is done, then sends the rest. Every other event applies as in
+``iokit boot --events``.
 """
 
 from __future__ import annotations

@@ -169,3 +169,33 @@ def test_a_scenario_past_one_request_applies_whole_and_numbers_as_the_file(
     assert len(lines) == 10_004
     assert [line.split("] ")[1] for line in lines[10_001:]] == [
         f"published R{i}: started nothing" for i in range(3)]
+
+
+@pytest.mark.parametrize("reply", [{}, {"line": 3}, {"line": b"bytes"}])
+def test_a_wait_reply_without_a_line_of_text_is_a_clear_error(reply: dict[str, object]) -> None:
+    from iokit_host.server.client import KernelToolError, await_transition
+
+    asked: list[str] = []
+
+    def ask(op: str) -> dict[str, object]:
+        asked.append(op)
+        return reply
+
+    with pytest.raises(KernelToolError) as caught:
+        await_transition(ask, "/k.sock")
+    assert caught.value.diagnostic.reference == "kernel-reply-invalid"
+    assert asked == ["tool.event_wait"]  # at once: not waited on until the deadline
+
+
+@pytest.mark.parametrize(("reply", "expected"), [
+    ({"lines": []}, None), ({"resume": 5}, 5), ({"resume": 3}, None), ({"resume": 9}, None),
+    ({"resume": True}, None), ({"resume": "4"}, None)])
+def test_resume_must_name_an_event_after_the_part_sent(reply: dict[str, object],
+                                                       expected: int | None) -> None:
+    from iokit_host.server.client import resume_of
+
+    if expected is None and "resume" in reply:
+        with pytest.raises(ValueError, match="is not an event after 3"):
+            resume_of(reply, 3, 8)
+    else:
+        assert resume_of(reply, 3, 8) == expected
