@@ -9,11 +9,12 @@ cannot go on. Only the CLI renders them.
 
 from __future__ import annotations
 
+import reprlib
 from dataclasses import dataclass, field
 from enum import Enum
 from typing import Any
 
-__all__ = ["Diagnostic", "IOKitError", "Severity"]
+__all__ = ["Diagnostic", "IOKitError", "Severity", "quoted"]
 
 
 class Severity(str, Enum):
@@ -77,3 +78,15 @@ class IOKitError(Exception):
     @property
     def ref(self) -> str:
         return self.diagnostic.reference
+
+
+_QUOTED = reprlib.Repr()
+_QUOTED.maxstring = _QUOTED.maxother = 60
+_QUOTED.maxlist = _QUOTED.maxdict = 4
+
+
+def quoted(value: object) -> str:
+    """A value from a user's file as a diagnostic quotes it: short, whatever its size (a 5 MB
+    string is not echoed back). For plain values only: a driver's object may run its own
+    ``__repr__`` (see :func:`iokit_host.kernel.driver_results.short_repr`)."""
+    return _QUOTED.repr(value)

@@ -17,14 +17,13 @@ refuses the whole scenario.
 from __future__ import annotations
 
 import math
-import reprlib
 import tomllib
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from iokit_host.errors import Diagnostic, IOKitError, Severity
+from iokit_host.errors import Diagnostic, IOKitError, Severity, quoted
 from iokit_host.input_file import decode_text, read_input_file, undecodable_place
 from iokit_host.machine.model import NubSpec
 from iokit_host.machine.values import decode_value
@@ -50,19 +49,10 @@ Report = Callable[[Diagnostic], None]
 class ScenarioError(IOKitError):
     reference = "scenario-invalid"
 
+
 #: The hint of a damaged event whose reader gave none of its own.
 _SKIPPED_HINT = ("this event is skipped and the others still run; docs/lifecycle.md lists "
                  "each action's keys")
-
-
-_SHOWN = reprlib.Repr()
-_SHOWN.maxstring = _SHOWN.maxother = 60
-_SHOWN.maxlist = _SHOWN.maxdict = 4
-
-
-def _shown(value: object) -> str:
-    """A value as a diagnostic quotes it: short whatever its size (never a 5 MB string)."""
-    return _SHOWN.repr(value)
 
 
 @dataclass(frozen=True, slots=True)
@@ -165,7 +155,7 @@ def _event(raw: object, where: str, file: str) -> Event:
         raise ScenarioError("an event must be a table", file=file, key=where)
     action = raw.get("action")
     if not isinstance(action, str) or action not in _READERS:
-        raise ScenarioError(f"action must be one of {', '.join(_READERS)}, not {_shown(action)}",
+        raise ScenarioError(f"action must be one of {', '.join(_READERS)}, not {quoted(action)}",
                             file=file, key=f"{where}.action")
     at_ns = _at_ns(raw, where, file)
     return _READERS[action](raw, where, file, at_ns)
@@ -177,7 +167,7 @@ def _at_ns(raw: Mapping[str, Any], where: str, file: str) -> int | None:
         return None
     if isinstance(value, bool) or not isinstance(value, int) or not 0 <= value <= MAX_AT_NS:
         raise ScenarioError(f"'at-ns' must be a whole number of nanoseconds from 0 to 2**64-1, "
-                            f"not {_shown(value)}", file=file, key=f"{where}.at-ns")
+                            f"not {quoted(value)}", file=file, key=f"{where}.at-ns")
     return value
 
 
@@ -206,7 +196,7 @@ def _advance(raw: Mapping[str, Any], where: str, file: str, at_ns: int | None) -
     if isinstance(value, bool) or not isinstance(value, (int, float)) \
             or not (math.isfinite(value) and 0 <= value <= MAX_ADVANCE_MS):
         raise ScenarioError(f"'ms' must be milliseconds from 0 to {MAX_ADVANCE_MS}, not "
-                            f"{_shown(value)}", file=file, key=f"{where}.ms",
+                            f"{quoted(value)}", file=file, key=f"{where}.ms",
                             hint="advance moves the host clock: ms = 100")
     return Event("advance", ms=value, at_ns=at_ns)
 
@@ -215,7 +205,7 @@ def _tickle(raw: Mapping[str, Any], where: str, file: str, at_ns: int | None) ->
     state = raw.get("state")
     if state is not None and (isinstance(state, bool) or not isinstance(state, int)
                               or not 0 <= state <= _MAX_STATE):
-        raise ScenarioError(f"'state' must be a power-state ordinal, not {_shown(state)}", file=file,
+        raise ScenarioError(f"'state' must be a power-state ordinal, not {quoted(state)}", file=file,
                             key=f"{where}.state", hint="leave it out for the highest state")
     return Event("tickle", _text(raw, "path", where, file), state=state, at_ns=at_ns)
 
@@ -231,16 +221,16 @@ def _assertion(action: str) -> Callable[[Mapping[str, Any], str, str, int | None
                                 key=f"{where}.name")
         kind = raw.get("type")
         if kind not in ASSERTION_TYPES:
-            raise ScenarioError(f"'type' must be an assertion type, not {_shown(kind)}", file=file,
+            raise ScenarioError(f"'type' must be an assertion type, not {quoted(kind)}", file=file,
                                 key=f"{where}.type", hint=f"one of: {', '.join(ASSERTION_TYPES)}")
         if action == "release":
             return Event(action, name=name, assertion_type=kind, at_ns=at_ns)
         level, pid = raw.get("level", 255), raw.get("pid", 0)
         if level not in (0, 255) or isinstance(level, bool):
-            raise ScenarioError(f"'level' is 255 (on) or 0 (off), not {_shown(level)}", file=file,
+            raise ScenarioError(f"'level' is 255 (on) or 0 (off), not {quoted(level)}", file=file,
                                 key=f"{where}.level")
         if isinstance(pid, bool) or not isinstance(pid, int) or not 0 <= pid < 2**31:
-            raise ScenarioError(f"'pid' must be a process id, not {_shown(pid)}", file=file,
+            raise ScenarioError(f"'pid' must be a process id, not {quoted(pid)}", file=file,
                                 key=f"{where}.pid")
         owner = _text(raw, "owner", where, file, optional=True) or "iokit"
         return Event(action, name=name, assertion_type=kind, level=int(level), owner=owner,
@@ -260,7 +250,7 @@ def _text(raw: Mapping[str, Any], key: str, where: str, file: str, *,
     if value is None and optional:
         return None
     if not isinstance(value, str) or not value:
-        raise ScenarioError(f"'{key}' must be a non-empty string, not {_shown(value)}", file=file,
+        raise ScenarioError(f"'{key}' must be a non-empty string, not {quoted(value)}", file=file,
                             key=f"{where}.{key}")
     return value
 
@@ -379,7 +369,7 @@ def _tickle_service(host: IOKitHost, event: Event) -> str:
     assert event.target is not None
     service = host.find(event.target)
     if service is None:
-        raise ScenarioError(f"no service {_shown(event.target)} in the IOService plane",
+        raise ScenarioError(f"no service {quoted(event.target)} in the IOService plane",
                             key=event.target)
     pm = host.power.pm_of(service)
     if pm is None or pm.table is None:

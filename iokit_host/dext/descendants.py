@@ -18,7 +18,7 @@ import os
 import signal
 from pathlib import Path
 
-__all__ = ["become_subreaper", "descendants", "kill_descendants"]
+__all__ = ["become_subreaper", "children", "descendants", "kill_descendants"]
 
 _PR_SET_CHILD_SUBREAPER = 36
 
@@ -32,7 +32,8 @@ def become_subreaper() -> bool:
         return False
 
 
-def _children(pid: int) -> list[int]:
+def children(pid: int) -> list[int]:
+    """The processes ``pid`` forked, all its threads' (Linux ``/proc``); none elsewhere."""
     found: list[int] = []
     try:
         tasks = list(Path(f"/proc/{pid}/task").iterdir())
@@ -53,7 +54,7 @@ def descendants(pid: int) -> list[int]:
     seen = {pid}
     stack = [pid]
     while stack:
-        for child in _children(stack.pop()):
+        for child in children(stack.pop()):
             if child not in seen:
                 seen.add(child)
                 found.append(child)

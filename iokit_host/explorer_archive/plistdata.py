@@ -15,7 +15,11 @@ import struct
 from typing import Any
 from xml.parsers.expat import ExpatError
 
-from iokit_host.explorer_archive.xmldocument import XMLDocumentError, load_xml_document
+from iokit_host.explorer_archive.xmldocument import (
+    XMLDocumentError,
+    clip_text,
+    load_xml_document,
+)
 from iokit_host.kext.plistshape import PlistShapeError, check_binary
 from iokit_host.kext.plistxml import loads as loads_xml
 
@@ -24,6 +28,10 @@ __all__ = ["PlistUnreadable", "load_plist"]
 #: What ``plistlib`` raises on malformed input (``InvalidFileException`` is a ValueError).
 _PLISTLIB_ERRORS = (ValueError, TypeError, KeyError, IndexError, AttributeError,
                     OverflowError, RecursionError, MemoryError, struct.error, ExpatError)
+
+
+#: Longest reason quoted whole.
+_QUOTED = 160
 
 
 class PlistUnreadable(Exception):
@@ -53,14 +61,12 @@ def load_plist(data: bytes, *, values: bool = False, repairs: list[str] | None =
         # A whole document loses only the values whose text does not parse (xmldocument).
         return loads_xml(data) if values else load_xml_document(data, repairs=repairs)
     except XMLDocumentError as error:
-        raise PlistUnreadable(_clip(error.reason)) from None
+        raise PlistUnreadable(clip_text(error.reason, _QUOTED)) from None
     except PlistShapeError as error:
         raise PlistUnreadable(str(error)) from None
     except RecursionError:
         raise PlistUnreadable("nested too deeply") from None
     except _PLISTLIB_ERRORS as error:
-        raise PlistUnreadable(_clip(str(error).strip() or type(error).__name__)) from None
+        reason = str(error).strip() or type(error).__name__
+        raise PlistUnreadable(clip_text(reason, _QUOTED)) from None
 
-
-def _clip(text: str) -> str:
-    return text if len(text) <= 160 else text[:157] + "..."

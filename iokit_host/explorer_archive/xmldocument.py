@@ -28,7 +28,7 @@ from typing import Any
 from iokit_host.ioreg_import.cfvalues import UnreadableValue
 from iokit_host.ioreg_import.text import legacy_decode
 
-__all__ = ["UnreadableValue", "XMLDocumentError", "load_xml_document"]
+__all__ = ["UnreadableValue", "XMLDocumentError", "clip_text", "load_xml_document"]
 
 #: plistlib's date grammar: ``2020-01-02T03:04:05Z``, each field after the year optional.
 _DATE = re.compile(r"(?P<year>\d\d\d\d)(?:-(?P<month>\d\d)(?:-(?P<day>\d\d)"
@@ -177,8 +177,8 @@ def _scalar(element: ET.Element, restore: _Restore) -> Any:
         if tag == "date":
             return _date(text.strip())
     except (ValueError, UnicodeEncodeError, OverflowError):
-        return UnreadableValue(f"<{tag}>{_clip(text)}</{tag}> is not a valid {tag}")
-    return UnreadableValue(f"<{_clip(tag)}> is not a property-list element")
+        return UnreadableValue(f"<{tag}>{clip_text(text)}</{tag}> is not a valid {tag}")
+    return UnreadableValue(f"<{clip_text(tag)}> is not a property-list element")
 
 
 def _integer(text: str) -> int:
@@ -198,5 +198,6 @@ def _date(text: str) -> datetime.datetime:
     return datetime.datetime(year, month, day, hour, minute, second)
 
 
-def _clip(text: str, size: int = 40) -> str:
+def clip_text(text: str, size: int = 40) -> str:
+    """``text``, cut to ``size`` characters with ``...`` when longer (a message quotes it)."""
     return text if len(text) <= size else text[:size - 3] + "..."

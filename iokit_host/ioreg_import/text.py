@@ -15,6 +15,7 @@ at the right line. NUL characters, which ioreg never writes, are removed.
 from __future__ import annotations
 
 import codecs
+import itertools
 import re
 
 from iokit_host.ioreg_import.damage import LINE_ENDINGS, NOT_UTF8, NUL, DumpDamage
@@ -88,7 +89,7 @@ _HIGH = re.compile(rb"[\x80-\xff]")
 
 #: Data ioreg printed as strings, ``<"a","b">``, where a value starts (after ``= ``, ``=``,
 #: ``(`` or ``,``): ioreg printed each of its bytes as it was (``%c``).
-_DATA_STRINGS = re.compile(rb'(?:(?<== )|(?<=[=(,]))<"[^\n]*?">')
+_DATA_STRINGS = re.compile(rb'((?:(?<== )|(?<=[=(,]))<"[^\n]*?">)')
 #: A property line: its glyphs (or a pasted indent), then its key's quote.
 _PROPERTY_LINE = re.compile(rb'[ |\t]*"')
 #: A byte kept as a surrogate escape (:func:`line_decode`).
@@ -102,12 +103,9 @@ def line_decode(raw: bytes) -> str:
     are what ioreg wrote that way (see :data:`_MAC_ROMAN_TEXT`), else :func:`legacy_decode`."""
     if _PROPERTY_LINE.match(raw) is None:  # only a property's value holds data
         return _text_decode(raw)
-    parts = _DATA_STRINGS.split(raw)
-    spans = _DATA_STRINGS.findall(raw)
-    decoded = [_text_decode(parts[0])]
-    for span, part in zip(spans, parts[1:], strict=True):
-        decoded += (span.decode("utf-8", "surrogateescape"), _text_decode(part))
-    return "".join(decoded)
+    parts = _DATA_STRINGS.split(raw)  # text, data, text, ..., text
+    return "".join(part.decode("utf-8", "surrogateescape") if odd else _text_decode(part)
+                   for odd, part in zip(itertools.cycle((False, True)), parts))
 
 
 def has_escapes(text: str) -> bool:

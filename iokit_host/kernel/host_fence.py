@@ -34,9 +34,10 @@ import signal
 import sys
 import threading
 import weakref
-from pathlib import Path
 from types import ModuleType
 from typing import Any, ClassVar, Protocol
+
+from iokit_host.dext.descendants import children
 
 __all__ = ["TRIPPED", "DriverMisdeed", "ForkWatch", "HostSealedError", "StdioGuard", "register_calls",
            "seal_shared_modules"]
@@ -125,17 +126,7 @@ def _stop_child(pid: int) -> None:
 
 def _children() -> set[int]:
     """This process's children, all threads' (Linux ``/proc``); empty elsewhere."""
-    found: set[int] = set()
-    try:
-        tasks = list(Path(f"/proc/{os.getpid()}/task").iterdir())
-    except OSError:
-        return found
-    for task in tasks:
-        try:
-            found.update(int(p) for p in (task / "children").read_text("ascii").split())
-        except (OSError, ValueError):  # a thread that ended since the listing
-            continue
-    return found
+    return set(children(os.getpid()))
 
 
 def _before_fork() -> None:

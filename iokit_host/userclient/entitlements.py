@@ -19,14 +19,13 @@ from __future__ import annotations
 import difflib
 import grp
 import pwd
-import reprlib
 import tomllib
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from iokit_host.errors import Diagnostic, IOKitError, Severity
+from iokit_host.errors import Diagnostic, IOKitError, Severity, quoted
 from iokit_host.input_file import decode_text, read_input_file, undecodable_place
 
 __all__ = ["EntitlementPolicy", "EntitlementPolicyError", "Grant", "read_policy"]
@@ -141,7 +140,7 @@ def _grant(name: str, entry: object, file: str, report: Report,
     key = f"entitlements.{name}"
     if not isinstance(entry, Mapping):
         report(_problem(file, key, f"an entitlement's grant must be a table, not "
-                        f"{_shown(entry)}"))
+                        f"{quoted(entry)}"))
         return None
     unknown = sorted(set(entry) - {"uids", "gids", "executables"})
     if unknown:
@@ -156,7 +155,7 @@ def _grant(name: str, entry: object, file: str, report: Report,
 def _ids(values: Any, kind: str, key: str, file: str, report: Report,
          names: _Names) -> frozenset[int]:
     if not isinstance(values, list):
-        report(_problem(file, key, f"must be an array of ids or names, not {_shown(values)}"))
+        report(_problem(file, key, f"must be an array of ids or names, not {quoted(values)}"))
         return frozenset()
     found: set[int] = set()
     bad: list[int] = []
@@ -182,7 +181,7 @@ def _ids(values: Any, kind: str, key: str, file: str, report: Report,
 def _paths(values: Any, key: str, file: str, report: Report) -> frozenset[str]:
     if not isinstance(values, list):
         report(_problem(file, key, f"must be an array of absolute paths, not "
-                        f"{_shown(values)}"))
+                        f"{quoted(values)}"))
         return frozenset()
     good = [i for i, v in enumerate(values)
             if isinstance(v, str) and v.startswith("/") and "\0" not in v]
@@ -198,20 +197,9 @@ def _report_items(report: Report, file: str, key: str, values: list[Any], indexe
         return
     first = indexes[0]
     more = f" (and {len(indexes) - 1} more in this array)" if len(indexes) > 1 else ""
-    report(_problem(file, f"{key}[{first}]", f"{what}: {_shown(values[first])}{more}",
+    report(_problem(file, f"{key}[{first}]", f"{what}: {quoted(values[first])}{more}",
                     severity=severity,
                     hint="that value grants nothing; the rest of the policy applies"))
-
-
-_SHOWN = reprlib.Repr()
-_SHOWN.maxstring = _SHOWN.maxother = 60
-_SHOWN.maxlist = _SHOWN.maxdict = 4
-
-
-def _shown(value: object) -> str:
-    """A value as a diagnostic quotes it: short, whatever its size (a 5 MB string is not
-    echoed back)."""
-    return _SHOWN.repr(value)
 
 
 def _problem(file: str, key: str, message: str, severity: Severity = Severity.ERROR,
