@@ -155,7 +155,7 @@ def _event(raw: object, where: str, file: str) -> Event:
         raise ScenarioError("an event must be a table", file=file, key=where)
     action = raw.get("action")
     if not isinstance(action, str) or action not in _READERS:
-        raise ScenarioError(f"action must be one of {', '.join(_READERS)}, not {quoted(action)}",
+        raise ScenarioError(f"action must be one of {', '.join(_READERS)}{_given(raw, 'action')}",
                             file=file, key=f"{where}.action")
     at_ns = _at_ns(raw, where, file)
     return _READERS[action](raw, where, file, at_ns)
@@ -195,8 +195,8 @@ def _advance(raw: Mapping[str, Any], where: str, file: str, at_ns: int | None) -
     value = raw.get("ms")
     if isinstance(value, bool) or not isinstance(value, (int, float)) \
             or not (math.isfinite(value) and 0 <= value <= MAX_ADVANCE_MS):
-        raise ScenarioError(f"'ms' must be milliseconds from 0 to {MAX_ADVANCE_MS}, not "
-                            f"{quoted(value)}", file=file, key=f"{where}.ms",
+        raise ScenarioError(f"'ms' must be milliseconds from 0 to {MAX_ADVANCE_MS}"
+                            f"{_given(raw, 'ms')}", file=file, key=f"{where}.ms",
                             hint="advance moves the host clock: ms = 100")
     return Event("advance", ms=value, at_ns=at_ns)
 
@@ -221,7 +221,7 @@ def _assertion(action: str) -> Callable[[Mapping[str, Any], str, str, int | None
                                 key=f"{where}.name")
         kind = raw.get("type")
         if kind not in ASSERTION_TYPES:
-            raise ScenarioError(f"'type' must be an assertion type, not {quoted(kind)}", file=file,
+            raise ScenarioError(f"'type' must be an assertion type{_given(raw, 'type')}", file=file,
                                 key=f"{where}.type", hint=f"one of: {', '.join(ASSERTION_TYPES)}")
         if action == "release":
             return Event(action, name=name, assertion_type=kind, at_ns=at_ns)
@@ -244,13 +244,18 @@ _READERS = {"plug": _plug, "unplug": _unplug, "publish": _publish, "sleep": _sys
             "release": _assertion("release")}
 
 
+def _given(raw: Mapping[str, Any], key: str) -> str:
+    """The end of a message about ``key``: the value it was given, or that it was not given."""
+    return f", not {quoted(raw[key])}" if key in raw else "; it is missing"
+
+
 def _text(raw: Mapping[str, Any], key: str, where: str, file: str, *,
           optional: bool = False) -> str | None:
     value = raw.get(key)
     if value is None and optional:
         return None
     if not isinstance(value, str) or not value:
-        raise ScenarioError(f"'{key}' must be a non-empty string, not {quoted(value)}", file=file,
+        raise ScenarioError(f"'{key}' must be a non-empty string{_given(raw, key)}", file=file,
                             key=f"{where}.{key}")
     return value
 

@@ -373,3 +373,24 @@ def test_a_damaged_event_has_a_hint_and_quotes_a_huge_value_briefly(tmp_path: Pa
     assert event.action == "publish"
     (problem,) = reported
     assert problem.key == "event[0].action" and problem.hint and len(str(problem)) < 400
+
+
+@pytest.mark.parametrize(("text", "key", "said"), [
+    ('action = "advance"\n', "event[0].ms", "'ms' must be milliseconds from 0 to "),
+    ('ms = 5\n', "event[0].action", "action must be one of plug, "),
+    ('action = "unplug"\n', "event[0].path", "'path' must be a non-empty string"),
+    ('action = "assert"\nname = "n"\n', "event[0].type", "'type' must be an assertion type")])
+def test_a_missing_key_is_said_to_be_missing(tmp_path: Path, text: str, key: str,
+                                             said: str) -> None:
+    reported: list[Diagnostic] = []
+    assert read_events(write(tmp_path, "[[event]]\n" + text), report=reported.append) == []
+    (problem,) = reported
+    assert problem.key == key
+    assert said in problem.message and problem.message.endswith("; it is missing")
+
+
+def test_a_wrong_value_is_quoted(tmp_path: Path) -> None:
+    reported: list[Diagnostic] = []
+    read_events(write(tmp_path, '[[event]]\naction = "advance"\nms = "soon"\n'),
+                report=reported.append)
+    assert reported[0].message.endswith(", not 'soon'")

@@ -14,7 +14,7 @@ import importlib
 import sys
 from collections.abc import Sequence
 
-from iokit_host.cli.console import tolerate_any_text
+from iokit_host.cli.console import tolerate_any_text, visible_controls
 from iokit_host.cli.last_resort import exit_status, guard, silence_stdout
 from iokit_host.cli.parser import CommandParser
 
@@ -60,7 +60,15 @@ def main(argv: Sequence[str] | None = None) -> int:
     args = list(sys.argv[1:] if argv is None else argv)
     name = args[0] if args and args[0] in COMMANDS else None
     tolerate_any_text()  # a name that is not UTF-8 prints as the bytes it was
-    return guard(f"iokit {name}" if name else "iokit", lambda: _dispatch(args))
+    stdout = sys.stdout
+    # A name's escape codes do not reach a terminal; copier's questions draw on it themselves.
+    shown = stdout if name == "new" else visible_controls(stdout)
+    sys.stdout = shown
+    try:
+        return guard(f"iokit {name}" if name else "iokit", lambda: _dispatch(args))
+    finally:
+        if sys.stdout is shown:  # not silenced meanwhile (a closed pipe)
+            sys.stdout = stdout
 
 
 def _dispatch(args: list[str]) -> int:

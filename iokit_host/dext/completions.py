@@ -40,6 +40,8 @@ _U64 = (1 << 64) - 1
 
 @dataclass(eq=False, slots=True)
 class _Lent:
+    """An async reference lent to a driver process, and whose client it completes."""
+
     token: int
     server: str
     client: object

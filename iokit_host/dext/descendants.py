@@ -16,7 +16,6 @@ from __future__ import annotations
 import ctypes
 import os
 import signal
-from pathlib import Path
 
 __all__ = ["become_subreaper", "children", "descendants", "kill_descendants"]
 
@@ -35,13 +34,17 @@ def become_subreaper() -> bool:
 def children(pid: int) -> list[int]:
     """The processes ``pid`` forked, all its threads' (Linux ``/proc``); none elsewhere."""
     found: list[int] = []
+    # os.path, not pathlib: a driver process imports this module, and pathlib is a large
+    # share of what it would otherwise import before checking in.
+    folder = f"/proc/{pid}/task"
     try:
-        tasks = list(Path(f"/proc/{pid}/task").iterdir())
+        tasks = os.listdir(folder)
     except OSError:  # gone, or no /proc
         return found
     for task in tasks:
         try:
-            found += [int(child) for child in (task / "children").read_text("ascii").split()]
+            with open(os.path.join(folder, task, "children"), encoding="ascii") as file:
+                found += [int(child) for child in file.read().split()]
         except (OSError, ValueError):  # a thread that ended since the listing
             continue
     return found

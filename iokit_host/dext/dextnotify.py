@@ -52,6 +52,8 @@ Encode = Callable[[Any], Any]
 
 @dataclass(eq=False)
 class _Installed:
+    """A notifier a driver process installed, and what it watches."""
+
     process: DriverProcess
     notifier: Notifier | InterestNotifier | None = None
     #: An interest notifier's service: once it is terminated and detached (or freed), the

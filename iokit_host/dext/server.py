@@ -11,7 +11,6 @@ is doing.
 
 from __future__ import annotations
 
-import argparse
 import os
 import socket
 import sys
@@ -345,19 +344,53 @@ def _external_method_args(client: IOUserClient, args: list[Any],
         int(structure_size), reference, task=client.owning_task)
 
 
+_USAGE = ("usage: python -m iokit_host.dext.server --fd N --life-fd N --name NAME "
+          "[--package PACKAGE]")
+
+
+def _arguments(argv: list[str]) -> dict[str, str]:
+    """The options the kernel passes (``--option value`` or ``--option=value``).
+
+    Read by hand, not with argparse: this runs in every driver process before it checks in,
+    and argparse (with gettext and shutil, which it pulls in) is a large share of that.
+
+    :raises ValueError: an unknown option, one without a value, or a required one missing.
+    """
+    known = {"--fd", "--life-fd", "--name", "--package"}
+    found: dict[str, str] = {"--package": ""}
+    rest = iter(argv)
+    for word in rest:
+        option, equals, value = word.partition("=")
+        if option not in known:
+            raise ValueError(f"unrecognized argument: {word}")
+        if not equals:
+            following = next(rest, None)
+            if following is None:
+                raise ValueError(f"argument {option}: expected one argument")
+            value = following
+        found[option] = value
+    missing = sorted(known - {"--package"} - found.keys())
+    if missing:
+        raise ValueError(f"the following arguments are required: {', '.join(missing)}")
+    for option in ("--fd", "--life-fd"):
+        if not found[option].strip().lstrip("+-").isdigit():
+            raise ValueError(f"argument {option}: invalid int value: {found[option]!r}")
+    return found
+
+
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(prog="iokit_host.dext.server")
-    parser.add_argument("--fd", type=int, required=True)
-    parser.add_argument("--life-fd", type=int, required=True)
-    parser.add_argument("--name", required=True)
-    parser.add_argument("--package", default="")
-    args = parser.parse_args(argv)
+    try:
+        args = _arguments(sys.argv[1:] if argv is None else argv)
+    except ValueError as error:
+        print(f"{_USAGE}\niokit_host.dext.server: error: {error}", file=sys.stderr)
+        return 2
     become_subreaper()  # before the driver's code runs: its orphans stay in this tree
-    _watch_life(args.life_fd)
-    channel = Channel(socket.socket(fileno=args.fd))
-    server = DriverServer(channel, args.package or None)  # imports the driver: may crash
+    _watch_life(int(args["--life-fd"]))
+    channel = Channel(socket.socket(fileno=int(args["--fd"])))
+    package = args["--package"] or None
+    server = DriverServer(channel, package)  # imports the driver: may crash
     channel.send({"op": "checkin", "token": os.environ.get("IOKIT_DEXT_TOKEN", ""),
-                  "pid": os.getpid(), "name": args.name, "classes": sorted(server.classes)})
+                  "pid": os.getpid(), "name": args["--name"], "classes": sorted(server.classes)})
     try:
         server.serve()
     finally:  # the kernel said exit, or is gone: this process's buffers go with it

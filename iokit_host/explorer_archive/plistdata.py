@@ -25,8 +25,9 @@ from iokit_host.kext.plistxml import loads as loads_xml
 
 __all__ = ["PlistUnreadable", "load_plist"]
 
-#: What ``plistlib`` raises on malformed input (``InvalidFileException`` is a ValueError).
-_PLISTLIB_ERRORS = (ValueError, TypeError, KeyError, IndexError, AttributeError,
+#: What ``plistlib`` raises on malformed input (``InvalidFileException`` is a ValueError), and
+#: what the XML parser raises for an encoding it does not know (a LookupError, as KeyError).
+_PLISTLIB_ERRORS = (ValueError, TypeError, LookupError, AttributeError,
                     OverflowError, RecursionError, MemoryError, struct.error, ExpatError)
 
 

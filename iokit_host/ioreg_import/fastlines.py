@@ -12,7 +12,8 @@ string tests and a call per token; :func:`shape_value` gives a property's value,
 
 It only takes the common road, as :mod:`.fastvalues` does for values: each shape is written so
 that a line it matches reads exactly as the careful per-line code reads it (a key without a
-quote, no blank after the value or the header, a number of at most 19 digits or 16 hex ones,
+quote, no blank after the value or the header, a number of at most 20 digits (one from 2**64
+on is left to the careful reader by :data:`.fastvalues.NUMBERS`) or 16 hex ones,
 data of an even number of hex digits, a header with its id right after a class name without a
 ``:`` chain); any other line -- containers, damage, old headers, ``-i`` chains -- is left
 (``other``, ``UNREAD``, or no match) to that code, which says what is wrong and where.
@@ -23,7 +24,7 @@ from __future__ import annotations
 import re
 from typing import Any
 
-from iokit_host.ioreg_import.fastvalues import NUMBERS, os_number
+from iokit_host.ioreg_import.fastvalues import NUMBERS, Unusual, os_number
 from iokit_host.ioreg_import.redaction import looks_redacted
 from iokit_host.ioreg_import.text import text_of
 
@@ -32,7 +33,8 @@ __all__ = ["LINE", "UNREAD", "header_states", "remembered_redaction", "shape_val
 LINE = re.compile(
     r'(?P<lead>[ |]*+)(?:'  # possessive: no shape starts with a glyph
     r'"(?P<key>[^"]*)" = (?:'  # a property; its key cannot hold '" = ', so it splits alike
-    r'(?P<decimal>[0-9]{1,19})'  # below 2**64 whatever the digits
+    # 20 digits: 2**64 - 1 (an all-ones mask, a -1) is printed on every HID element's line
+    r'(?P<decimal>[0-9]{1,20})'
     r'|0x(?P<hexadecimal>[0-9a-fA-F]{1,16})'  # ioreg -x
     r'|(?P<yes>Yes)|(?P<no>No)'
     r'|"(?P<string>.*)"'  # a top-level string runs to the last quote of the line
@@ -83,10 +85,14 @@ UNREAD = object()
 
 def shape_value(shape: str, text: str) -> Any:
     """The value a property of ``shape`` whose group in :data:`LINE` holds ``text`` has, as
-    :func:`.values.parse_value` reads it; ``UNREAD`` for data that is not an even number of
-    hex digits alone (``fromhex`` refuses anything else but skips blanks: the length tells)."""
+    :func:`.values.parse_value` reads it; ``UNREAD`` for a number from 2**64 on, and for data
+    that is not an even number of hex digits alone (``fromhex`` refuses anything else but
+    skips blanks: the length tells)."""
     if shape == "decimal":
-        return NUMBERS[text]
+        try:
+            return NUMBERS[text]
+        except Unusual:  # from 2**64 on
+            return UNREAD
     if shape == "hexadecimal":
         return os_number(int(text, 16))
     if shape == "yes" or shape == "no":

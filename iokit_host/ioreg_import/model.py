@@ -112,7 +112,8 @@ def _build_specs(top: DumpNode, extra: dict[int, list[str]]) -> tuple[NubSpec, i
     for node in order:
         first_child.append(len(order))
         order.extend(node.children)
-    present = {node_id(node) for node in order} if extra else set()
+    ids = [node_id(node) for node in order]
+    present = set(ids) if extra else set()
     specs: list[Any] = [None] * len(order)
     drivers = 0
     for index in range(len(order) - 1, -1, -1):  # every child before its parent
@@ -133,7 +134,7 @@ def _build_specs(top: DumpNode, extra: dict[int, list[str]]) -> tuple[NubSpec, i
             location=node.location,
             properties=dict(node.properties) if node.properties else {},
             children=tuple(specs[start:start + count]) if count else (),
-            id=node_id(node),
+            id=ids[index],
             planes=links,
             recorded_driver=driver,
         )
@@ -155,7 +156,9 @@ def _collect_ancestry(root: DumpNode, damage: DumpDamage) -> dict[str, str]:
     stack = [root]
     while stack:
         node = stack.pop()
-        links.extend((child, parent, node.line) for child, parent in pairwise(node.inheritance))
+        if node.inheritance:  # only ``ioreg -i`` prints a chain
+            links.extend((child, parent, node.line)
+                         for child, parent in pairwise(node.inheritance))
         stack.extend(node.children)
     classes, refused = acyclic_ancestry((child, parent) for child, parent, _ in links)
     if refused:

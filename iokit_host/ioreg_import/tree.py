@@ -56,11 +56,11 @@ from iokit_host.ioreg_import.fastlines import (
     remembered_redaction,
     shape_value,
 )
-from iokit_host.ioreg_import.fastvalues import NUMBERS
+from iokit_host.ioreg_import.fastvalues import NUMBERS, Unusual
 from iokit_host.ioreg_import.layout import normalise_layout
 from iokit_host.ioreg_import.property_lines import read_property
 from iokit_host.ioreg_import.quotes import may_have_curly_quotes, straighten_quotes
-from iokit_host.ioreg_import.text import split_lines
+from iokit_host.ioreg_import.text import split_lines, text_of
 from iokit_host.ioreg_import.wrapping import unwrap_lines
 
 __all__ = ["MAX_ENTRIES", "MAX_TREE_DEPTH", "DumpNode", "read_tree"]
@@ -121,7 +121,7 @@ class _TreeReader:
         lines = self.lines
         count = len(lines)
         match = LINE.match
-        numbers, value_shapes = NUMBERS, _VALUE_SHAPES
+        numbers, value_shapes, redacted = NUMBERS, _VALUE_SHAPES, remembered_redaction
         properties = None  # the open block's, while its lines are read (not lost)
         index = 0
         while index < count:
@@ -132,12 +132,29 @@ class _TreeReader:
             if properties is not None and shape in value_shapes:
                 assert found is not None
                 if shape == "decimal":  # the commonest value, read here
-                    properties[found["key"]] = numbers[found["decimal"]]
+                    try:
+                        properties[found["key"]] = numbers[found["decimal"]]
+                        continue
+                    except Unusual:  # from 2**64 on: left to the careful reader
+                        pass
+                if shape == "string":  # the next commonest (shape_value, value_of)
+                    text = found["string"]
+                    properties[found["key"]] = text if text.isascii() else text_of(text)
+                    if redacted(line[found.end("key") + 4:]):
+                        self.note_redacted(index, found["key"])
                     continue
                 value = self.value_of(index, line, found)
                 if value is not UNREAD:
                     properties[found["key"]] = value
                     continue
+            elif shape == "other" and properties is not None:
+                # A container or anything unusual, in an open block: what read_slowly does
+                # with a property line there, without its tests.
+                assert found is not None
+                lead = found.end("lead")
+                index = read_property(lines, index, line[lead:], lead, properties,
+                                      self.pending)
+                continue
             elif shape == "blank":
                 continue
             elif shape == "close" and self.block is not None:
@@ -163,9 +180,13 @@ class _TreeReader:
         shape = found.lastgroup or ""
         value = shape_value(shape, found[shape])
         if shape in _STRING_SHAPES and remembered_redaction(line[found.end("key") + 4:]):
-            key = found["key"]
-            self.pending.append((REDACTED, number, f"property {key!r}, kept as printed"))
+            self.note_redacted(number, found["key"])
         return value
+
+    def note_redacted(self, number: int, key: str) -> None:
+        """A string that reads but looks redacted: kept as printed, reported when its block
+        closes (as :mod:`.property_lines` reports one)."""
+        self.pending.append((REDACTED, number, f"property {key!r}, kept as printed"))
 
     def entry(self, number: int, found: re.Match[str] | None) -> bool:
         """Place the entry of a modern header line (:mod:`.fastlines`) when nothing about it

@@ -30,6 +30,7 @@ from typing import TYPE_CHECKING, Any
 
 from pluggy import HookCaller
 
+from iokit_host.kernel.class_seal import ClassSeal, sdk_seal
 from iokit_host.kernel.host_fence import (
     TRIPPED,
     DriverMisdeed,
@@ -84,6 +85,8 @@ class DriverCalls:
     def __init__(self, watchdog: Watchdog) -> None:
         self.watchdog = watchdog
         register_calls(self)
+        self.seal = sdk_seal()
+        self.seal.refresh()
 
     def active(self) -> bool:
         """Whether a driver call is running (on any thread)."""
@@ -103,19 +106,24 @@ class DriverCalls:
             return DriverFault(_nested_too_deep())
         if not watchdog.ready:
             watchdog.prepare()
+        seal = self.seal
+        depth = len(stack)
+        if not seal.hot_watch.value:
+            _changed_between(seal, depth)
         limit = _recursion_limit()
         try:
             result = function(*args, **kwargs)
         except BaseException as error:  # noqa: BLE001 - driver code may raise anything
             stack.pop()
-            misdeed = _misdeed(limit)
+            misdeed = _misdeed(limit, seal, depth)
             if misdeed is not None:
                 return DriverFault(misdeed)
             return self._fault(watchdog, watchdog.fired is not None and watchdog.settle(token),
                                error)
         stack.pop()
-        if TRIPPED or _recursion_limit() != limit:
-            misdeed = _misdeed(limit)
+        if TRIPPED or _recursion_limit() != limit or not seal.hot_watch.value \
+                or seal.pending:
+            misdeed = _misdeed(limit, seal, depth)
             if misdeed is not None:
                 return DriverFault(misdeed)
         if watchdog.fired is not None and watchdog.settle(token):
@@ -160,10 +168,25 @@ def _nested_too_deep() -> DriverMisdeed:
                          "terminates a service each time it is called)")
 
 
-def _misdeed(limit: int) -> DriverMisdeed | None:
+def _changed_between(seal: ClassSeal, depth: int) -> None:
+    """The SDK's service classes changed since the last driver call ended: by the host (no
+    driver call running: the new state is the sealed one), or by the driver whose call this
+    one is nested in (put back, and that call's fault when it ends)."""
+    if depth == 1:
+        seal.refresh()
+        return
+    changes = seal.repair()
+    if changes:
+        seal.pending.append((depth - 1, changes))
+
+
+def _misdeed(limit: int, seal: ClassSeal, depth: int) -> DriverMisdeed | None:
     """What the call that just ended did to the host process, put right where it can be."""
     if TRIPPED:
         return ForkWatch.settle()
+    patched = _patched(seal, depth)
+    if patched is not None:
+        return patched
     changed = _recursion_limit()
     if changed == limit:
         return None
@@ -171,6 +194,17 @@ def _misdeed(limit: int) -> DriverMisdeed | None:
     return DriverMisdeed("driver-changed-host", f"changed the interpreter's recursion limit "
                          f"from {limit} to {changed}, which the host and every driver share "
                          "(put back)")
+
+
+def _patched(seal: ClassSeal, depth: int) -> DriverMisdeed | None:
+    """The SDK classes the call at ``depth`` changed (put back), as its fault."""
+    changes = [] if seal.hot_intact() else seal.repair()
+    while seal.pending and seal.pending[-1][0] >= depth:
+        changes.extend(seal.pending.pop()[1])
+    if not changes:
+        return None
+    return DriverMisdeed("driver-changed-host", f"changed the SDK's classes, which the host "
+                         f"and every driver share: {', '.join(changes)} (put back)")
 
 
 def _is_interrupt(error: BaseException) -> bool:

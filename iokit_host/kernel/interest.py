@@ -18,6 +18,8 @@ from typing import Any
 
 from iokit_sdk.service import IOService
 
+from iokit_host.kernel.notifier_quota import NotifierQuota
+
 __all__ = ["Interest", "InterestHandler", "InterestNotifier"]
 
 #: ``handler(message_type, service, argument)``; what it returns is not read.
@@ -31,6 +33,8 @@ class InterestNotifier:
     handler: InterestHandler
     _owner: Interest | None = field(default=None, repr=False)
     _service: weakref.ref[IOService] | None = field(default=None, repr=False)
+    #: The kext whose quota it counts against (None: the host's own).
+    kext: str | None = None
 
     def remove(self) -> None:
         service = self._service() if self._service is not None else None
@@ -46,14 +50,28 @@ Deliver = Callable[[InterestNotifier, int, IOService, Any], None]
 class Interest:
     """The interest notifiers of one kernel, per service, in install order."""
 
-    def __init__(self, deliver: Deliver | None = None) -> None:
+    def __init__(self, deliver: Deliver | None = None,
+                 quota: NotifierQuota | None = None) -> None:
         self._deliver = deliver or _call_handler
+        self.quota = quota or NotifierQuota()
         self._by_service: weakref.WeakKeyDictionary[IOService, list[InterestNotifier]] = \
             weakref.WeakKeyDictionary()
 
-    def install(self, service: IOService, handler: InterestHandler) -> InterestNotifier:
-        notifier = InterestNotifier(handler, self, weakref.ref(service))
-        self._by_service.setdefault(service, []).append(notifier)
+    def install(self, service: IOService, handler: InterestHandler, *,
+                kext: str | None = None) -> InterestNotifier:
+        """Add a notifier to ``service``'s list; ``kext``'s quota counts it.
+
+        :raises NotificationLimit: that kext holds its quota of notifiers already.
+        """
+        if kext is not None:
+            self.quota.take(kext, "interest notification")
+        notifier = InterestNotifier(handler, self, weakref.ref(service), kext)
+        notifiers = self._by_service.get(service)
+        if notifiers is None:
+            notifiers = self._by_service[service] = []
+            # A freed service takes its notifiers along, unremoved: their places come back.
+            weakref.finalize(service, _give_back, self.quota, notifiers)
+        notifiers.append(notifier)
         return notifier
 
     def deliver(self, service: IOService, message_type: int, argument: Any = None) -> int:
@@ -73,6 +91,8 @@ class Interest:
         notifiers = self._by_service.get(service)
         if notifiers is not None and notifier in notifiers:
             notifiers.remove(notifier)
+            if notifier.kext is not None:
+                self.quota.give(notifier.kext)
             if not notifiers:
                 del self._by_service[service]
 
@@ -80,3 +100,9 @@ class Interest:
 def _call_handler(notifier: InterestNotifier, message_type: int, service: IOService,
                   argument: Any) -> None:
     notifier.handler(message_type, service, argument)
+
+
+def _give_back(quota: NotifierQuota, notifiers: list[InterestNotifier]) -> None:
+    for notifier in notifiers:
+        if notifier.kext is not None:
+            quota.give(notifier.kext)

@@ -15,7 +15,9 @@ from __future__ import annotations
 from typing import TYPE_CHECKING, Any
 
 from iokit_host.errors import Diagnostic, IOKitError
+from iokit_host.kernel.class_seal import sdk_seal
 from iokit_host.kernel.driver_calls import DriverFault
+from iokit_host.kernel.host_fence import DriverMisdeed
 
 if TYPE_CHECKING:
     from iokit_host.kernel.protocol import WorkLoop
@@ -85,13 +87,25 @@ def _import_failure(bundle: KextBundle, fault: DriverFault) -> Diagnostic:
             "driver-call-timeout", fault.reason(f"importing {bundle.package}"),
             file=bundle.source, subject=bundle.bundle_id, key=bundle.package, hint="module code must not wait for hardware; do it in start. "
                  "IOKIT_DRIVER_TIMEOUT=<seconds> sets the limit")
+    reference = fault.reference("kext-import-failed")
     return Diagnostic(
-        "kext-import-failed", fault.reason(f"importing {bundle.package}"),
+        reference, fault.reason(f"importing {bundle.package}"),
         file=bundle.source, subject=bundle.bundle_id, key=bundle.package,
-        hint="fix the import error in the driver package")
+        hint="fix the import error in the driver package" if reference == "kext-import-failed"
+        else "a kext shares the kernel's process: subclass the SDK's classes and override "
+             "in the subclass, never assign to them")
 
 
 def _import_kext_classes(bundle: KextBundle) -> tuple[type[Any], ...]:
     from iokit_host.kext.loader import import_kext_classes
 
-    return tuple(import_kext_classes(bundle))
+    classes = tuple(import_kext_classes(bundle))
+    # Module code is where a class is patched most (``IOService.x = ...`` at import): every
+    # SDK class is checked here, not only the service classes each driver call checks.
+    seal = sdk_seal()
+    if not seal.intact():
+        changes = seal.repair()
+        if changes:
+            raise DriverMisdeed("driver-changed-host", "changed the SDK's classes, which the "
+                                f"host and every driver share: {', '.join(changes)} (put back)")
+    return classes

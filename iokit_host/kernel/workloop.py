@@ -27,6 +27,7 @@ from iokit_host.kernel.driver_calls import DriverCalls, DriverFault, service_nam
 from iokit_host.kernel.host_fence import StdioGuard
 from iokit_host.kernel.interest import Interest, InterestHandler, InterestNotifier
 from iokit_host.kernel.notifications import NOTIFICATION_TYPES, Notifications, Notifier
+from iokit_host.kernel.notifier_quota import NotificationLimit, NotifierQuota, handler_owner
 from iokit_host.kernel.plugins import make_plugin_manager
 from iokit_host.kernel.waiting import WaitingQueue
 from iokit_host.kernel.watchdog import Watchdog
@@ -49,6 +50,20 @@ _NOTIFICATION_HOOKS = {kind: f"iokit_{kind}" for kind in NOTIFICATION_TYPES}
 
 #: Said of a notifier whose handler hung: removed, as a dext that hangs is killed.
 _REMOVED = "; the handler hung, so its notifier was removed"
+#: Faults of a handler that re-enters the kernel without end: it meets them again at every
+#: delivery, thousands of times; each handler's first is reported, the rest only counted.
+_RUNAWAY = frozenset({"notification-limit", "driver-calls-nested"})
+
+
+def _runaway(fault: DriverFault) -> str | None:
+    error = fault.error
+    reference = error.ref if isinstance(error, NotificationLimit) else fault.reference("")
+    return reference if reference in _RUNAWAY else None
+
+
+def _runaway_note(fault: DriverFault) -> str:
+    return "; later refusals of this handler are counted, not reported" \
+        if _runaway(fault) is not None else ""
 
 class IOKernel:
     """The work loop of one host; services reach it as ``service._kernel``.
@@ -76,8 +91,11 @@ class IOKernel:
                 self.report(problem)
         #: Every call into driver code goes through it (exceptions, SystemExit, the watchdog).
         self.driver_calls = DriverCalls(watchdog)
-        self.notifications = Notifications(self._deliver_guarded)
-        self.interest = Interest(self._deliver_interest_guarded)
+        quota = NotifierQuota()  # one per kernel: a kext's matching and interest notifiers
+        #: (reference, handler) -> how often a handler re-entering without end was refused.
+        self.runaway_faults: dict[tuple[str, str], int] = {}
+        self.notifications = Notifications(self._deliver_guarded, quota)
+        self.interest = Interest(self._deliver_interest_guarded, quota)
         self.waiting = WaitingQueue()
         self.plugin_manager = make_plugin_manager(
             self, plugins=plugins, disable=disable_plugins, load_entry_points=load_entry_points,
@@ -122,14 +140,21 @@ class IOKernel:
     def add_matching_notification(self, kind: str, matching: Mapping[str, Any],
                                   handler: Callable[[IOService], None],
                                   priority: int = 0) -> Notifier:
-        """A driver's ``add_matching_notification``: existing services are delivered."""
+        """A driver's ``add_matching_notification``: existing services are delivered; the
+        handler's kext's quota counts it (:mod:`.notifier_quota`)."""
         return self.notifications.install(kind, matching, handler, priority=priority,
-                                          existing=self.services())
+                                          existing=self.services(),
+                                          kext=self._kext_of(handler))
 
     def register_interest(self, service: IOService, handler: InterestHandler
                           ) -> InterestNotifier:
         """A driver's ``register_interest`` (``registerInterest``, general interest)."""
-        return self.interest.install(service, handler)
+        return self.interest.install(service, handler, kext=self._kext_of(handler))
+
+    def _kext_of(self, handler: Callable[..., Any]) -> str:
+        packages = {bundle.package: bundle_id for bundle_id, bundle
+                    in self.binder.loaded_kexts.items() if bundle.package is not None}
+        return handler_owner(handler, packages)
 
     def message_clients(self, service: IOService, message_type: int,
                         argument: Any = None) -> None:
@@ -227,6 +252,9 @@ class IOKernel:
         if not jobs:
             return ran
         streams = StdioGuard()  # taken here, not once: a test harness swaps them between runs
+        seal = self.driver_calls.seal
+        if not seal.intact():  # changed by the host itself since: its to change
+            seal.refresh()
         try:
             with self.driver_calls.watchdog.armed():
                 while jobs:
@@ -236,15 +264,28 @@ class IOKernel:
                     changed = streams.check()
                     if changed:
                         self._report_streams(changed, job)
+                    if not seal.intact():  # the value classes: no driver call checks them
+                        self._report_patched(seal.repair(), job)
         finally:
             streams.close()
         return ran
 
+    def _report_patched(self, changes: list[str], job: Job) -> None:
+        """A driver called by ``job`` changed an SDK class no driver call checks (put back)."""
+        if not changes:
+            return
+        nub, where = _job_subject(job)
+        self.report(Diagnostic(
+            "driver-changed-host", f"driver code run {where} changed the SDK's classes, which "
+            f"the host and every driver share: {', '.join(changes)}; put back",
+            subject=nub.iokit_class_name if nub is not None else None,
+            hint="a kext shares the kernel's process: subclass the SDK's classes and override "
+                 "in the subclass, never assign to them (iokit explain names the drivers of "
+                 "that nub)"))
+
     def _report_streams(self, changed: list[str], job: Job) -> None:
         """A driver called by ``job`` closed or redirected the host's standard streams."""
-        nub = job.args[0] if isinstance(job, partial) and job.args else None
-        where = (f"while the kernel matched {service_name(nub)}" if isinstance(nub, IOService)
-                 else "during a work-loop job")
+        nub, where = _job_subject(job)
         self.report(Diagnostic(
             "driver-changed-host",
             f"driver code run {where} closed or redirected the host's {', '.join(changed)}; "
@@ -266,30 +307,41 @@ class IOKernel:
         """Call one notification handler as a driver call: its failure is reported and the
         other handlers, and the matching pass, go on."""
         fault = self.driver_calls.call(notifier.handler, service)
-        if isinstance(fault, DriverFault):
+        if isinstance(fault, DriverFault) and self._first_of_runaway(fault, notifier.handler):
             self.report(Diagnostic(
                 fault.reference("notification-handler-raised"),
                 f"{notifier.kind} notification for {service_name(service)}: "
                 f"{fault.reason(_handler_name(notifier.handler))}",
                 subject=service.iokit_class_name, key=notifier.kind,
                 hint="the other handlers were called and the boot went on"
-                     + _REMOVED * fault.timed_out, context={"exception": fault.error}))
+                     + _REMOVED * fault.timed_out + _runaway_note(fault),
+                context={"exception": fault.error}))
             if fault.timed_out:  # it would cost the limit again at every later service
                 notifier.remove()
 
     def _deliver_interest_guarded(self, notifier: InterestNotifier, message_type: int,
                                   service: IOService, argument: Any) -> None:
         fault = self.driver_calls.call(notifier.handler, message_type, service, argument)
-        if isinstance(fault, DriverFault):
+        if isinstance(fault, DriverFault) and self._first_of_runaway(fault, notifier.handler):
             self.report(Diagnostic(
                 fault.reference("notification-handler-raised"),
                 f"interest notification 0x{message_type & 0xFFFFFFFF:08x} for "
                 f"{service_name(service)}: {fault.reason(_handler_name(notifier.handler))}",
                 subject=service.iokit_class_name, key="interest",
-                hint="the other handlers were told" + _REMOVED * fault.timed_out,
-                context={"exception": fault.error}))
+                hint="the other handlers were told" + _REMOVED * fault.timed_out
+                     + _runaway_note(fault), context={"exception": fault.error}))
             if fault.timed_out:  # it would cost the limit again at every later message
                 notifier.remove()
+
+    def _first_of_runaway(self, fault: DriverFault, handler: Callable[..., Any]) -> bool:
+        """False for a handler's repeated refusal for re-entering without end (counted)."""
+        reference = _runaway(fault)
+        if reference is None:
+            return True
+        key = (reference, _handler_name(handler))
+        seen = self.runaway_faults.get(key, 0)
+        self.runaway_faults[key] = seen + 1
+        return not seen
 
     def forget(self, service: IOService) -> None:
         """Drop what the matching pass remembers of a freed ``service``."""
@@ -334,3 +386,11 @@ def _handler_name(handler: Callable[..., Any]) -> str:
         return f"the handler, a {type(handler).__name__}"
     module = function.__module__  # settable to anything; a qualname is always a str
     return f"handler {module if type(module) is str else '?'}.{function.__qualname__}"
+
+
+def _job_subject(job: Job) -> tuple[IOService | None, str]:
+    """The nub a work-loop job matched, and where its drivers ran, for a diagnostic."""
+    nub = job.args[0] if isinstance(job, partial) and job.args else None
+    if isinstance(nub, IOService):
+        return nub, f"while the kernel matched {service_name(nub)}"
+    return None, "during a work-loop job"

@@ -19,7 +19,6 @@ from typing import TYPE_CHECKING
 from iokit_sdk.hookspecs import PROJECT
 
 from iokit_host.kext import stamps
-from iokit_host.kext.distributions import group_entries
 from iokit_host.kext.stamps import FileStamp
 
 if TYPE_CHECKING:  # imported by a walk only: a boot from the install index never loads it
@@ -161,6 +160,8 @@ def _metadata_stamps(dist: metadata.Distribution, started: int) -> list[FileStam
 
 def _section(text: str) -> list[tuple[str, str]]:
     """``name = value`` lines of the ``[iokit]`` section, skipping damaged or nameless ones."""
+    from iokit_host.kext.distributions import group_entries  # a walk's: not a cached boot's
+
     return [(name, value) for name, value in group_entries(text, ENTRY_POINT_GROUP)
             if name and "\ufffd" not in name + value]
 

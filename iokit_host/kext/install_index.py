@@ -21,13 +21,14 @@ folder that cannot be written). ``IOKIT_NO_CACHE=1`` bypasses it, as it does the
 from __future__ import annotations
 
 import json
+import os
 import sys
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any, TypeVar
 
 from iokit_host.input_file import read_cache_file
-from iokit_host.kext import collection, distributions, stamps
+from iokit_host.kext import collection, stamps
 from iokit_host.kext import host_plugins as plugins
 from iokit_host.kext.host_plugins import DamagedEntryPoints, EntryPointPlugin, EntryPointScan
 from iokit_host.kext.stamps import FileStamp
@@ -79,11 +80,16 @@ def _parsed(kind: str, value: Any, parse: Callable[[Any], _T | None]) -> _T:
     return answer
 
 
+#: The walk's reader of ``entry_points.txt`` (:mod:`~iokit_host.kext.distributions`), named by
+#: its file: importing it only for its name would cost every cached boot its import.
+_DISTRIBUTIONS = os.path.join(os.path.dirname(__file__), "distributions.py")
+
+
 # -- host plugins ----------------------------------------------------------------------------
 def host_plugins(cache_dir: str | Path | None = None) -> EntryPointScan:
     """The ``iokit`` entry points, in the order the walk found them; never raises."""
     return cached("host-plugins", _walk_plugins, _parse_plugins,
-                  (plugins.__file__, distributions.__file__, __file__), cache_dir)
+                  (plugins.__file__, _DISTRIBUTIONS, __file__), cache_dir)
 
 
 def _walk_plugins(started: int) -> tuple[Any, tuple[FileStamp, ...] | None]:

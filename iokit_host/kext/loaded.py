@@ -36,6 +36,8 @@ _NAMESPACE_URL = bytes.fromhex("6ba7b8119dad11d180b400c04fd430c8")
 
 @dataclass(frozen=True, slots=True)
 class LoadedKext:
+    """One row of ``kextstat``: a loaded kext's index, references, addresses and links."""
+
     index: int
     refs: int
     address: int

@@ -14,15 +14,17 @@ from __future__ import annotations
 import importlib
 import os
 import stat
-from importlib import resources
-from importlib.resources.abc import Traversable
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from iokit_host.machine import errors as E
 from iokit_host.machine.errors import MachineModelError
 from iokit_host.machine.format import parse_machine, read_machine
 from iokit_host.machine.model import MachineModel
 from iokit_host.machine.sniff import file_kind
+
+if TYPE_CHECKING:
+    from importlib.resources.abc import Traversable
 
 __all__ = ["DEFAULT_MACHINE", "HOST_MACHINE", "import_archive", "import_dump", "list_machines",
            "load_machine", "read_machine_file"]
@@ -120,9 +122,22 @@ def import_archive(path: str | Path, *, strict: bool | None = None) -> MachineMo
 
 
 def _builtin_files() -> dict[str, Traversable]:
-    folder = resources.files(_BUILTIN_PACKAGE)
+    folder = _builtin_folder()
     return {entry.name[:-5]: entry for entry in folder.iterdir()
             if entry.name.endswith(".toml") and entry.is_file()}
+
+
+def _builtin_folder() -> Traversable:
+    """The built-in machines' folder: the package's own directory when it is one (what
+    ``importlib.resources`` answers then too, without its import, a share of a boot's
+    start-up), else what ``importlib.resources`` finds (a zipped install)."""
+    package = importlib.import_module(_BUILTIN_PACKAGE)
+    where = os.path.dirname(package.__file__ or "")
+    if where and os.path.isdir(where):
+        return Path(where)
+    from importlib import resources
+
+    return resources.files(_BUILTIN_PACKAGE)
 
 
 def _description(text: str) -> str:

@@ -49,6 +49,7 @@ from iokit_host.server.registry_ops import forget_object
 from iokit_host.server.requests import handle
 from iokit_host.server.session import Session
 from iokit_host.server.signals import StopSignals
+from iokit_host.server.socket_watch import SocketWatch
 from iokit_host.userclient.connections import Connection
 
 __all__ = ["MAX_SESSIONS", "FrontEnd", "session_limit"]
@@ -97,6 +98,8 @@ class FrontEnd:
         self._greetings = Greetings()
         # One receive buffer for every socket: a read copies out what it frames at once.
         self._received = memoryview(bytearray(_READ))
+        #: The socket's path checked now and then: a removed file is published again.
+        self.socket_watch = SocketWatch(listener)
 
     # -- the loop ------------------------------------------------------------------------
     def serve(self) -> None:
@@ -147,7 +150,8 @@ class FrontEnd:
                     wait = self._greetings.wait_s(wait)
                 if wait is None:
                     try:
-                        ready = epoll_wait(-1.0, len(keys))
+                        # Not for ever: the socket's path is checked now and then.
+                        ready = epoll_wait(self.socket_watch.interval_s, len(keys))
                     except InterruptedError:
                         ready = []
                     if len(ready) == 1 and ready[0][1] == EPOLLIN:
@@ -164,12 +168,15 @@ class FrontEnd:
                     events = poller.events(ready)
                 else:
                     served = None
-                    events = poller.select(wait)
+                    events = poller.select(min(wait, self.socket_watch.interval_s))
                 self._round(events, dexts, live)
 
     def _round(self, events: list[tuple[selectors.SelectorKey, int]], dexts: DextWatch,
                live: LiveClock) -> None:
         """The usual round: read what is ready, serve the inboxes, write what can be."""
+        now = time.monotonic()
+        if now >= self.socket_watch.next_at:
+            self._watch_socket(now)
         for key, mask in events:
             session = key.data  # a session's socket (the key's data), or one of ours
             if type(session) is Session:
@@ -236,6 +243,24 @@ class FrontEnd:
         self._refuse(sock, None, "the kernel is out of file descriptors (ulimit -n "
                      f"{_fd_limit()}); try again when a client disconnects")
         return True
+
+    def _watch_socket(self, now: float) -> None:
+        """Publish the socket again if its file was removed (:mod:`.socket_watch`)."""
+        previous, diagnostic = self.socket_watch.check(now)
+        if previous is not None:
+            if self._listening:
+                self._selector.unregister(previous)
+                self._selector.register(self.listener.socket, selectors.EVENT_READ,
+                                        "listener")
+            while True:  # clients that connected before the file went: still theirs to serve
+                try:
+                    sock, _ = previous.accept()
+                except OSError:
+                    break
+                self._admit(sock)
+            previous.close()
+        if diagnostic is not None:
+            self._log(diagnostic)
 
     def _stop_listening(self) -> None:
         if self._listening:

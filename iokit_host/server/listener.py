@@ -7,7 +7,10 @@ socket is created 0600 (umask set before ``bind``, so there is no moment when it
 ``--group`` makes it 0660 and hands it to that group. The kernel checks every peer again
 with ``SO_PEERCRED`` (:mod:`.session`), so a permissive path does not widen access.
 
-A socket file left by a kernel that died is replaced; one a live kernel still listens on is
+A kernel's socket file removed while it runs (a temp-directory cleaner, a user's ``rm``)
+is noticed by the front end and published again (:meth:`Listener.republish`): IOKit's main
+port cannot vanish from under a running kernel, so neither does this path. A socket file
+left by a kernel that died is replaced; one a live kernel still listens on is
 refused, naming the path, even when that kernel is too busy to accept (its backlog full: the
 probe never waits). The socket is bound and listening under a private name first, then
 published at the path with ``link``, which fails if the path exists: two kernels started at
@@ -67,26 +70,31 @@ class Listener:
         self.gid = gid
         _prepare_directory(path)
         _clear_stale(path)
-        self.socket = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
-        private = _private_name(path)
+        self.socket = self._listen()
+        self._identity = os.stat(path)
+
+    def _listen(self) -> socket.socket:
+        """A new socket listening at :attr:`path` (bound under a private name, then linked)."""
+        listening = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+        private = _private_name(self.path)
         try:
-            self._bind(private or path)
-            self.socket.listen(_BACKLOG)
+            self._bind(listening, private or self.path)
+            listening.listen(_BACKLOG)
             if private is not None:
-                _publish(private, path)
+                _publish(private, self.path)
         except BaseException:
-            self.socket.close()
+            listening.close()
             if private is not None:
                 with contextlib.suppress(OSError):
                     os.unlink(private)
             raise
-        self.socket.setblocking(False)
-        self._identity = os.stat(path)
+        listening.setblocking(False)
+        return listening
 
-    def _bind(self, name: str) -> None:
+    def _bind(self, listening: socket.socket, name: str) -> None:
         previous = os.umask(0o177)
         try:
-            self.socket.bind(name)
+            listening.bind(name)
         except OSError as error:
             raise ListenError(f"cannot create the kernel socket: {error.strerror or error}",
                               file=self.path,
@@ -96,6 +104,33 @@ class Listener:
         if self.gid is not None:
             os.chown(name, -1, self.gid)
             os.chmod(name, 0o660)
+
+    def state(self) -> str:
+        """``ours`` while the path is this kernel's socket; ``gone`` when nothing is there
+        (removed: a temp-directory cleaner, a user's ``rm``); ``taken`` when something else
+        is (another kernel's socket, a file)."""
+        try:
+            now = os.lstat(self.path)
+        except FileNotFoundError:
+            return "gone"
+        except OSError:
+            return "taken"
+        same = (now.st_dev, now.st_ino) == (self._identity.st_dev, self._identity.st_ino)
+        return "ours" if same else "taken"
+
+    def republish(self) -> socket.socket:
+        """Listen at :attr:`path` again on a new socket, now the listening one; the one
+        before (no longer reachable by its path) is returned, for its waiting clients to
+        be accepted before it is closed.
+
+        :raises ListenError: the path cannot be bound (taken meanwhile, or its directory).
+        """
+        _prepare_directory(self.path)
+        _clear_stale(self.path)
+        listening = self._listen()
+        previous, self.socket = self.socket, listening
+        self._identity = os.stat(self.path)
+        return previous
 
     def fileno(self) -> int:
         return self.socket.fileno()

@@ -15,7 +15,6 @@ from __future__ import annotations
 
 import mmap
 import os
-import tempfile
 from typing import ClassVar, Self
 
 __all__ = ["MAX_BUFFER", "IOBufferMemoryDescriptor", "IOMemoryDescriptor"]
@@ -45,6 +44,8 @@ class IOBufferMemoryDescriptor:
         if directory is None:
             self._map = mmap.mmap(-1, capacity)
             return
+        import tempfile  # here: a driver process that makes no buffer never pays for it
+
         fd, self.path = tempfile.mkstemp(prefix="mem-", dir=directory)
         try:
             os.ftruncate(fd, capacity)

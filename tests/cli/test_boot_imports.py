@@ -14,17 +14,22 @@ from pathlib import Path
 
 #: Never needed by a boot from fresh caches: the distribution walk (importlib.metadata, and
 #: the email package it reads METADATA with, packaging for versions), the crash report's
-#: traceback, and the host's other commands.
+#: traceback, importlib.resources (the built-in machines are a folder), ioreg's archive and
+#: JSON writers (a boot prints text), and the host's other commands.
 HOST_MUST_NOT_IMPORT = (
     "importlib.metadata", "email", "packaging", "traceback", "difflib",
+    "importlib.resources", "zipfile", "iokit_host.ioreg.archive", "iokit_host.ioreg.jsonout",
     "iokit_host.kext.manifest", "iokit_host.explorer", "iokit_host.explorer_archive",
     "iokit_host.ioreg_import", "iokit_host.scenario", "iokit_host.server",
     "iokit_host.conformance", "iokit_host.explain", "iokit_host.scaffold",
 )
 
-#: A driver process imports the SDK, its end of the socket and its driver, never the kernel.
+#: A driver process imports the SDK, its end of the socket and its driver, never the kernel;
+#: nor argparse (its options are read by hand), nor tempfile and shutil (a buffer's file
+#: imports them when one is made): each is a share of a dext's start.
 DRIVER_MUST_NOT_IMPORT = (
-    "pluggy", "importlib.metadata", "email", "tomllib", "iokit_host.host", "iokit_host.kernel",
+    "pluggy", "importlib.metadata", "email", "tomllib", "argparse", "gettext", "tempfile",
+    "shutil", "iokit_host.host", "iokit_host.kernel",
     "iokit_host.kext", "iokit_host.matching", "iokit_host.machine", "iokit_host.power",
     "iokit_host.registry", "iokit_host.cli", "iokit_host.dext.manager",
 )

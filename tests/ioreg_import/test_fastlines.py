@@ -79,6 +79,20 @@ def test_data_that_is_not_hex_digit_pairs_alone_reads_as_the_careful_reader_says
     assert reading(text, monkeypatch, fast=True) == reading(text, monkeypatch, fast=False)
 
 
+@pytest.mark.parametrize("number", ["18446744073709551615", "00000000000000000042",
+                                    "18446744073709551616", "99999999999999999999"])
+def test_a_twenty_digit_number_reads_as_the_careful_reader_says(
+        number: str, monkeypatch: pytest.MonkeyPatch) -> None:
+    # 2**64 - 1 is on every HID element's line: read on the fast road; from 2**64 on the
+    # careful reader refuses it, with its warning, on either road.
+    assert LINE.match(f'    "Usage" = {number}').lastgroup == "decimal"  # type: ignore[union-attr]
+    text = f'+-o Root  <class IORegistryEntry, id 0x1>\n  {{\n    "Usage" = {number}\n  }}\n'
+    fast = reading(text, monkeypatch, fast=True)
+    assert fast == reading(text, monkeypatch, fast=False)
+    refused = int(number) >> 64 > 0
+    assert ("Usage" in str(fast[1])) == refused
+
+
 def test_a_header_with_a_second_id_is_left_to_the_careful_reader() -> None:
     assert header_states(", registered, !matched, busy 0 (5 ms), retain 7") == (
         "registered", "!matched", "busy 0 (5 ms)")
@@ -96,8 +110,9 @@ _ENTRY = st.sampled_from([
     "    +-o Cut  <class IOPCIDevice, id 0x1", "  +-o Drv  <class IOService:Drv, id 0x7>",
 ])
 _VALUE = st.sampled_from([
-    "1", "18446744073709551615", "1234567890123456789", "0x10", "0x10000000000000000", "Yes",
-    "No", '"s"', '"a "b" c"', '"***"', '"<redacted>"', '"C02XXXXX"', '"', '"open', "<00ff>",
+    "1", "18446744073709551615", "18446744073709551616", "99999999999999999999",
+    "00000000000000000042", "123456789012345678901", "1234567890123456789", "0x10",
+    "0x10000000000000000", "Yes", "No", '"s"', '"a "b" c"', '"***"', '"<redacted>"', '"C02XXXXX"', '"', '"open', "<00ff>",
     "<0>", "<0 0>", "< 00 >", "<00 11>", "<>", '<"pci1,2">', '<"a","b">', '<"x***">', '("a",1)',
     '{"k"=0x1f,"b"=No}', "(1,", "1 ", "", "XXXX",
 ])

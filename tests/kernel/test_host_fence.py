@@ -13,7 +13,6 @@ import os
 import subprocess
 import sys
 import zlib
-from collections.abc import Iterator
 from pathlib import Path
 
 import iokit_sdk.keys
@@ -38,16 +37,6 @@ class Faulty(IOService):
         {body}
         return True
 '''
-
-
-@pytest.fixture()
-def package_dir(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[Path]:
-    monkeypatch.syspath_prepend(str(tmp_path))
-    before = set(sys.modules)
-    yield tmp_path
-    for name in set(sys.modules) - before:
-        if name.startswith("fenced_"):
-            del sys.modules[name]
 
 
 def _boot_faulty(package_dir: Path, name: str, body: str) -> list[str]:

@@ -163,3 +163,25 @@ def test_a_raising_handler_is_reported_and_the_others_and_the_boot_go_on() -> No
     assert seen == ["0", "1"]
     assert [d.reference for d in host.diagnostics] == ["notification-handler-raised"] * 2
     assert "raised SystemExit: handler gave up" in host.diagnostics[0].message
+
+
+def test_many_notifiers_of_many_classes_are_told_as_each_one_would_be_tried() -> None:
+    # Past a few notifiers a delivery reads only those whose IOProviderClass the service is
+    # one of (and those that name none): the same handlers, in the same priority order.
+    host = make_host([wifi_nub()], []).boot()
+    nub = host.find("pci14e4,4331")
+    told: list[int] = []
+    classes = ["IOPCIDevice", "IOService", "IOUSBHostDevice", None, "IOACPIPlatformDevice",
+               7]
+    installed = []
+    for number in range(60):
+        wanted = classes[number % len(classes)]
+        matching = {} if wanted is None else {"IOProviderClass": wanted}
+        installed.append((number, wanted, -(number % 5)))
+        host.add_matching_notification("terminated", matching,
+                                       lambda s, number=number: told.append(number),
+                                       priority=-(number % 5))
+    host.kernel.notifications.deliver("terminated", nub)
+    expected = [number for number, wanted, _ in sorted(installed, key=lambda i: (-i[2], i[0]))
+                if wanted is None or wanted in ("IOPCIDevice", "IOService")]
+    assert told == expected

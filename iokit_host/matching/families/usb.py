@@ -78,6 +78,8 @@ class USBMatch:
 
 @dataclass(frozen=True, slots=True)
 class _Key:
+    """The outcome of testing one key: present on the nub, matched, matched by wildcard."""
+
     present: bool
     matches: bool
     wildcard: bool = False

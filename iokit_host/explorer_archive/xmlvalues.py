@@ -1,0 +1,203 @@
+"""Property-list values built as the XML parser reports each element (what
+``CFPropertyListCreateWithData``'s XML reader does as it scans, keeping no document tree).
+
+``ioreg -a`` of a large machine is tens of megabytes; an ElementTree of it took seven times
+its size (a 50 MB document, 350 MB of elements) before one value was made. Here the C expat
+parser calls :class:`ValueBuilder` at each tag and each run of text, and the builder keeps
+only a frame per *open* element (an explicit stack: any depth, no recursion) and the values
+made so far, so memory is the values plus the parser's buffer.
+
+The values are those a walk of the whole tree made (``plistlib``'s, each unreadable scalar an
+:class:`UnreadableValue`): a scalar's text is what ElementTree calls its ``text`` (before its
+first child, whose subtree is not read), a dictionary keeps its keys in document order with
+the last duplicate's value, and of the faults that refuse the document the one a walk in
+document order meets first is reported (:meth:`ValueBuilder.result`), once the XML itself has
+proved well formed, as a tree's walk only began then.
+"""
+
+from __future__ import annotations
+
+import binascii
+import datetime
+import re
+from typing import Any
+
+from iokit_host.ioreg_import.cfvalues import UnreadableValue
+
+__all__ = ["NOT_A_PLIST", "Restore", "ValueBuilder", "clip_text"]
+
+#: plistlib's date grammar: ``2020-01-02T03:04:05Z``, each field after the year optional.
+_DATE = re.compile(r"(?P<year>\d\d\d\d)(?:-(?P<month>\d\d)(?:-(?P<day>\d\d)"
+                   r"(?:T(?P<hour>\d\d)(?::(?P<minute>\d\d)(?::(?P<second>\d\d))?)?)?)?)?Z$")
+NOT_A_PLIST = "the XML is not a property list (<plist> holding one value)"
+#: The table giving strings back their control characters (None: nothing stood in).
+Restore = dict[int, int] | None
+
+# Frame kinds, one per open element that is read.
+_PLIST, _DICT, _ARRAY, _SCALAR = range(4)
+
+
+class _Frame:
+    """One open element: its kind, what it builds, and for a dictionary its pairing."""
+
+    __slots__ = ("bad", "count", "key", "kind", "last_key", "last_tag", "order", "tag",
+                 "text", "value")
+
+    def __init__(self, kind: int, tag: str, value: Any = None, order: int = 0) -> None:
+        self.kind = kind
+        self.tag = tag
+        self.value = value
+        self.order = order  # a dictionary's place in document order, for its fault
+        self.count = 0  # children begun
+        self.key = ""  # a dictionary's key waiting for its value
+        self.bad = False  # a dictionary child where a <key> should be
+        self.last_tag = ""  # a dictionary's last child, for the fault's message
+        self.last_key: str | None = None
+        self.text: list[str] = []
+
+
+class ValueBuilder:
+    """An ElementTree ``XMLParser`` target making the document's value (see the module doc)."""
+
+    def __init__(self, restore: Restore) -> None:
+        self._restore = restore
+        self._frames: list[_Frame] = []
+        self._text: list[str] | None = None  # where the text of the open scalar goes
+        self._skipped = 0  # depth inside a subtree that is not read
+        self._dicts = 0
+        self._started = False
+        self._shape_ok = True  # a <plist> holding exactly one element
+        self._value: Any = None
+        self._fault: tuple[int, str] | None = None  # the first (in document order) bad <dict>
+
+    def start(self, tag: str, attrib: dict[str, str]) -> None:
+        self._text = None  # text after a child is its tail, no value's
+        if self._skipped:
+            self._skipped += 1
+            return
+        if not self._frames:
+            self._begin_document(tag)
+            return
+        parent = self._frames[-1]
+        kind = parent.kind
+        if kind == _SCALAR or (kind == _PLIST and parent.count):
+            # A scalar's children are not read; a second value in <plist> refuses the file.
+            self._shape_ok = self._shape_ok and kind == _SCALAR
+            self._skipped = 1
+            return
+        if kind == _DICT:
+            if not parent.count % 2 and tag != "key":
+                parent.bad = True
+            parent.last_tag = tag
+        parent.count += 1
+        if tag == "dict":
+            self._frames.append(_Frame(_DICT, tag, {}, self._dicts))
+            self._dicts += 1
+        elif tag == "array":
+            self._frames.append(_Frame(_ARRAY, tag, []))
+        else:
+            frame = _Frame(_SCALAR, tag)
+            self._text = frame.text
+            self._frames.append(frame)
+
+    def _begin_document(self, tag: str) -> None:
+        self._started = True
+        if tag == "plist":
+            self._frames.append(_Frame(_PLIST, tag))
+        else:
+            self._shape_ok = False
+            self._skipped = 1
+
+    def data(self, text: str) -> None:
+        if self._text is not None:
+            self._text.append(text)
+
+    def end(self, tag: str) -> None:
+        self._text = None
+        if self._skipped:
+            self._skipped -= 1
+            return
+        frame = self._frames.pop()
+        if not self._frames:
+            self._shape_ok = self._shape_ok and frame.count == 1
+            return
+        parent = self._frames[-1]
+        if frame.kind == _SCALAR:
+            raw = "".join(frame.text) if frame.text else None
+            if frame.tag == "key":
+                parent.last_key = raw
+            if parent.kind == _DICT and parent.count % 2:  # in a key's place
+                key = raw or ""
+                parent.key = key.translate(self._restore) if self._restore is not None \
+                    else key
+                return
+            value = scalar_value(frame.tag, raw or "", self._restore)
+        else:
+            if frame.kind == _DICT and (frame.bad or frame.count % 2):
+                self._note_fault(frame)
+            value = frame.value
+        if parent.kind == _DICT:
+            parent.value[parent.key] = value
+        elif parent.kind == _ARRAY:
+            parent.value.append(value)
+        else:
+            self._value = value
+
+    def _note_fault(self, frame: _Frame) -> None:
+        where = f"after key '{frame.last_key}'" if frame.last_tag == "key" \
+            else "a value without its <key>"
+        if self._fault is None or frame.order < self._fault[0]:
+            self._fault = (frame.order, f"a <dict> is not <key>, value pairs ({where})")
+
+    def close(self) -> None:
+        """Nothing: :meth:`result` gives the value once the parser has closed."""
+
+    def result(self) -> tuple[Any, str | None]:
+        """The document's value, or None and the reason the document is refused."""
+        if not (self._started and self._shape_ok):
+            return None, NOT_A_PLIST
+        if self._fault is not None:
+            return None, self._fault[1]
+        return self._value, None
+
+
+def scalar_value(tag: str, text: str, restore: Restore) -> Any:
+    """The value of a scalar element, or an :class:`UnreadableValue` saying why not."""
+    if tag == "string":
+        return text.translate(restore) if restore is not None else text
+    if tag in ("true", "false"):
+        return tag == "true"
+    try:
+        if tag == "integer":
+            return _integer(text.strip())
+        if tag == "real":
+            return float(text)
+        if tag == "data":
+            return binascii.a2b_base64(text.encode("ascii"))
+        if tag == "date":
+            return _date(text.strip())
+    except (ValueError, UnicodeEncodeError, OverflowError):
+        return UnreadableValue(f"<{tag}>{clip_text(text)}</{tag}> is not a valid {tag}")
+    return UnreadableValue(f"<{clip_text(tag)}> is not a property-list element")
+
+
+def _integer(text: str) -> int:
+    if len(text) > 64:  # 2^64 in binary digits: longer text is no 64-bit number
+        raise ValueError(text)
+    return int(text, 16) if text.lower().startswith(("0x", "-0x")) else int(text)
+
+
+def _date(text: str) -> datetime.datetime:
+    found = _DATE.match(text)
+    if found is None:
+        raise ValueError(text)
+    # Fields left out default as plistlib's do: the first month and day, midnight.
+    year, month, day, hour, minute, second = (
+        int(value) if value is not None else default
+        for value, default in zip(found.groups(), (0, 1, 1, 0, 0, 0), strict=True))
+    return datetime.datetime(year, month, day, hour, minute, second)
+
+
+def clip_text(text: str, size: int = 40) -> str:
+    """``text``, cut to ``size`` characters with ``...`` when longer (a message quotes it)."""
+    return text if len(text) <= size else text[:size - 3] + "..."
