@@ -8,8 +8,8 @@ each kext's notifiers, matching and interest alike, count against :data:`MAX_NOT
 the install past it raises :class:`NotificationLimit` in the driver's call (its
 ``add_matching_notification`` or ``register_interest``), so that call fails, named, and the
 kext's notifiers already installed keep working. A removed notifier gives its place back.
-The host's own notifiers (``iokit wait``, a client's or a dext's, each bounded where it comes
-from) do not count.
+Notifiers installed for others (a program's over the kernel's socket, a dext's, the host's
+own waits), each bounded where it comes from, do not count.
 """
 
 from __future__ import annotations
