@@ -373,8 +373,10 @@ def _arguments(argv: list[str]) -> dict[str, str]:
     if missing:
         raise ValueError(f"the following arguments are required: {', '.join(missing)}")
     for option in ("--fd", "--life-fd"):
-        if not found[option].strip().lstrip("+-").isdigit():
-            raise ValueError(f"argument {option}: invalid int value: {found[option]!r}")
+        try:
+            int(found[option])
+        except ValueError:
+            raise ValueError(f"argument {option}: invalid int value: {found[option]!r}") from None
     return found
 
 

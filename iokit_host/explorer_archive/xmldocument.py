@@ -9,8 +9,9 @@ A document of thousands of entries written by hand, cut and pasted or edited may
 ``'NoneType' object has no attribute 'groupdict'``). Here the C expat parser reads the XML
 in chunks and :mod:`.xmlvalues` makes ``plistlib``'s values as the elements arrive (no
 document tree, any depth: memory is the values), but each such scalar becomes an
-:class:`UnreadableValue` in its place, saying why; the readers of entries drop that value alone with their usual warning (a
-property) or treat it as a field of the wrong type (an entry's name, id or class). What
+:class:`UnreadableValue` in its place, saying why; the readers of entries drop that value
+alone with their usual warning (a property) or treat it as a field of the wrong type (an
+entry's name, id or class). What
 breaks the XML itself (a tag left open, a ``<key>`` without its value) still refuses the
 file: nothing past it can be placed. Two things expat refuses are not that: a control
 character in a string, which CoreFoundation writes as it is (kept), and bytes that are not

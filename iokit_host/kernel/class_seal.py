@@ -29,13 +29,22 @@ from __future__ import annotations
 import sys
 from typing import Any, Protocol
 
-__all__ = ["VALID", "ClassSeal", "Watch", "sdk_seal"]
+__all__ = ["SEALED_HINT", "ClassSeal", "Watch", "changed_classes", "sdk_seal"]
 
 #: CPython's ``Py_TPFLAGS_VALID_VERSION_TAG`` (set by 3.11 and 3.12).
-VALID = 1 << 19
+_VALID = 1 << 19
 _MISSING = object()
 #: A name looked up on a sentinel to give it (and its bases) a version tag again.
 _PROBE = "_iokit_class_seal_probe"
+#: What a kext that patched an SDK class is told to do instead.
+SEALED_HINT = ("a kext shares the kernel's process: subclass the SDK's classes and override "
+               "in the subclass, never assign to them")
+
+
+def changed_classes(changes: list[str]) -> str:
+    """What a driver did that :meth:`ClassSeal.repair` undid, as a diagnostic says it."""
+    return f"changed the SDK's classes, which the host and every driver share: " \
+        f"{', '.join(changes)}"
 
 
 class Watch(Protocol):
@@ -55,7 +64,7 @@ class _FlagWatch:
 
     @property
     def value(self) -> int:
-        return self._sentinel.__flags__ & VALID
+        return self._sentinel.__flags__ & _VALID
 
 
 class _Unwatched:
@@ -102,7 +111,7 @@ _OFFSET: list[int | None] = []
 def _watch(sentinel: type) -> Watch:
     """The cheapest reliable view of ``sentinel``'s version tag this interpreter allows."""
     getattr(sentinel, _PROBE, None)
-    if sentinel.__flags__ & VALID:
+    if sentinel.__flags__ & _VALID:
         return _FlagWatch(sentinel)
     if sys.implementation.name != "cpython":
         return _Unwatched()
@@ -117,7 +126,8 @@ def _watch(sentinel: type) -> Watch:
     return tag if tag.value else _Unwatched()
 
 
-def _revalidate(watch: Watch, sentinel: type) -> bool:
+def _tagged_again(watch: Watch, sentinel: type) -> bool:
+    """Look ``sentinel`` up so it has a version tag again; whether ``watch`` shows one."""
     getattr(sentinel, _PROBE, None)
     return bool(watch.value) and not isinstance(watch, _Unwatched)
 
@@ -196,7 +206,7 @@ class ClassSeal:
 
     def _revalidate(self) -> None:
         """Give every sentinel a tag again; unwatched when one cannot have one."""
-        self._tagged = all(_revalidate(watch, sentinel) for watch, sentinel in self._watches)
+        self._tagged = all(_tagged_again(watch, sentinel) for watch, sentinel in self._watches)
         self.hot_watch = self._watches[0][0] if self._tagged else _Unwatched()
 
     def hot_intact(self) -> bool:

@@ -30,7 +30,7 @@ from typing import TYPE_CHECKING, Any
 
 from pluggy import HookCaller
 
-from iokit_host.kernel.class_seal import ClassSeal, sdk_seal
+from iokit_host.kernel.class_seal import ClassSeal, changed_classes, sdk_seal
 from iokit_host.kernel.host_fence import (
     TRIPPED,
     DriverMisdeed,
@@ -201,10 +201,12 @@ def _patched(seal: ClassSeal, depth: int) -> DriverMisdeed | None:
     changes = [] if seal.hot_intact() else seal.repair()
     while seal.pending and seal.pending[-1][0] >= depth:
         changes.extend(seal.pending.pop()[1])
-    if not changes:
-        return None
-    return DriverMisdeed("driver-changed-host", f"changed the SDK's classes, which the host "
-                         f"and every driver share: {', '.join(changes)} (put back)")
+    return patched_misdeed(changes) if changes else None
+
+
+def patched_misdeed(changes: list[str]) -> DriverMisdeed:
+    """The fault of driver code that changed the SDK's classes (each change put back)."""
+    return DriverMisdeed("driver-changed-host", f"{changed_classes(changes)} (put back)")
 
 
 def _is_interrupt(error: BaseException) -> bool:

@@ -15,9 +15,8 @@ from __future__ import annotations
 from typing import TYPE_CHECKING, Any
 
 from iokit_host.errors import Diagnostic, IOKitError
-from iokit_host.kernel.class_seal import sdk_seal
-from iokit_host.kernel.driver_calls import DriverFault
-from iokit_host.kernel.host_fence import DriverMisdeed
+from iokit_host.kernel.class_seal import SEALED_HINT, sdk_seal
+from iokit_host.kernel.driver_calls import DriverFault, patched_misdeed
 
 if TYPE_CHECKING:
     from iokit_host.kernel.protocol import WorkLoop
@@ -92,8 +91,7 @@ def _import_failure(bundle: KextBundle, fault: DriverFault) -> Diagnostic:
         reference, fault.reason(f"importing {bundle.package}"),
         file=bundle.source, subject=bundle.bundle_id, key=bundle.package,
         hint="fix the import error in the driver package" if reference == "kext-import-failed"
-        else "a kext shares the kernel's process: subclass the SDK's classes and override "
-             "in the subclass, never assign to them")
+        else SEALED_HINT)
 
 
 def _import_kext_classes(bundle: KextBundle) -> tuple[type[Any], ...]:
@@ -106,6 +104,5 @@ def _import_kext_classes(bundle: KextBundle) -> tuple[type[Any], ...]:
     if not seal.intact():
         changes = seal.repair()
         if changes:
-            raise DriverMisdeed("driver-changed-host", "changed the SDK's classes, which the "
-                                f"host and every driver share: {', '.join(changes)} (put back)")
+            raise patched_misdeed(changes)
     return classes

@@ -23,6 +23,7 @@ from iokit_sdk.service import SYNCHRONOUS, IOResources, IOService, ServiceState
 from iokit_host.errors import Diagnostic, Severity
 from iokit_host.kernel import lifecycle, termination
 from iokit_host.kernel.binding import Binder
+from iokit_host.kernel.class_seal import SEALED_HINT, changed_classes
 from iokit_host.kernel.driver_calls import DriverCalls, DriverFault, service_name
 from iokit_host.kernel.host_fence import StdioGuard
 from iokit_host.kernel.interest import Interest, InterestHandler, InterestNotifier
@@ -276,12 +277,9 @@ class IOKernel:
             return
         nub, where = _job_subject(job)
         self.report(Diagnostic(
-            "driver-changed-host", f"driver code run {where} changed the SDK's classes, which "
-            f"the host and every driver share: {', '.join(changes)}; put back",
-            subject=nub.iokit_class_name if nub is not None else None,
-            hint="a kext shares the kernel's process: subclass the SDK's classes and override "
-                 "in the subclass, never assign to them (iokit explain names the drivers of "
-                 "that nub)"))
+            "driver-changed-host", f"driver code run {where} {changed_classes(changes)}; "
+            "put back", subject=nub.iokit_class_name if nub is not None else None,
+            hint=f"{SEALED_HINT} (iokit explain names the drivers of that nub)"))
 
     def _report_streams(self, changed: list[str], job: Job) -> None:
         """A driver called by ``job`` closed or redirected the host's standard streams."""
