@@ -109,21 +109,24 @@ _OFFSET: list[int | None] = []
 
 
 def _watch(sentinel: type) -> Watch:
-    """The cheapest reliable view of ``sentinel``'s version tag this interpreter allows."""
+    """The cheapest reliable view of ``sentinel``'s version tag this interpreter allows: the
+    tag itself where its place is proved on a probe (a driver call reads it twice, and a
+    ``ctypes`` field is read without a Python call), else the flag that says it is valid
+    (3.11, 3.12: a property), else none."""
     getattr(sentinel, _PROBE, None)
+    if sys.implementation.name == "cpython":
+        if not _OFFSET:
+            _OFFSET.append(_tag_offset())
+        if _OFFSET[0] is not None:
+            import ctypes
+
+            # The sentinel lives as long as the seal that holds this view of it.
+            tag = ctypes.c_uint.from_address(id(sentinel) + _OFFSET[0])
+            if tag.value:
+                return tag
     if sentinel.__flags__ & _VALID:
         return _FlagWatch(sentinel)
-    if sys.implementation.name != "cpython":
-        return _Unwatched()
-    if not _OFFSET:
-        _OFFSET.append(_tag_offset())
-    if _OFFSET[0] is None:
-        return _Unwatched()
-    import ctypes
-
-    # The sentinel lives as long as the seal that holds this view of it.
-    tag = ctypes.c_uint.from_address(id(sentinel) + _OFFSET[0])
-    return tag if tag.value else _Unwatched()
+    return _Unwatched()
 
 
 def _tagged_again(watch: Watch, sentinel: type) -> bool:

@@ -163,6 +163,9 @@ class HostPluginManager(pluggy.PluginManager):
         self.hints: dict[str, str] = {}
         self._report = report or (lambda diagnostic: None)
         self._fence = PluginFence(BUILTIN_PLUGIN_NAME, self._set_aside)
+        #: :meth:`builtin_alone`'s answers, for :attr:`generation` ``_alone_generation``.
+        self._alone: dict[str, bool] = {}
+        self._alone_generation = -1
         # pluggy's call loop, fenced; add_hookcall_monitoring wraps whatever is here.
         self._inner_hookexec = self._fence.multicall
 
@@ -214,6 +217,18 @@ class HostPluginManager(pluggy.PluginManager):
             return False
         impls = getattr(self.hook, hook_name).get_hookimpls()
         return len(impls) == 1 and impls[0].plugin_name == BUILTIN_PLUGIN_NAME
+
+    def builtin_alone(self, hook_name: str) -> bool:
+        """:meth:`only_builtin`, remembered until a plugin or a monitor comes or goes (each
+        bumps :attr:`generation`): a hot path asks it per call, and then calls the built-in
+        plugin's method itself, which is all the hook call would do."""
+        if self._alone_generation != self.generation:
+            self._alone.clear()
+            self._alone_generation = self.generation
+        alone = self._alone.get(hook_name)
+        if alone is None:
+            alone = self._alone[hook_name] = self.only_builtin(hook_name)
+        return alone
 
 
 def _what_happened(breach: Breach) -> str:

@@ -23,6 +23,7 @@ if TYPE_CHECKING:
     from iokit_host.kernel.driver_calls import DriverCalls
     from iokit_host.kernel.interest import Interest
     from iokit_host.kernel.notifications import Notifications
+    from iokit_host.kernel.plugins import HostPluginManager
     from iokit_host.kernel.waiting import WaitingQueue
     from iokit_host.kext.resolver import Resolution
     from iokit_host.matching.catalogue import IOCatalogue
@@ -52,6 +53,7 @@ class WorkLoop(Kernel, Reporter, Protocol):
     interest: Interest
     resources: IOService | None
     driver_calls: DriverCalls
+    plugin_manager: HostPluginManager
 
     @property
     def hook(self) -> pluggy.HookRelay:

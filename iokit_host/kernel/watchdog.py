@@ -168,6 +168,7 @@ class Watchdog:
         self._previous: Any = None
         self._installed = False
         self._signal_sent = False
+        self._handling = False  # _on_signal is running (it does not nest)
         self._sigint_noted = False  # our SIGINT handler is in place (see user_interrupt)
         self._sigint_seen = False
 
@@ -289,18 +290,33 @@ class Watchdog:
         raise KeyboardInterrupt
 
     def _on_signal(self, signum: int, frame: FrameType | None) -> None:
+        if self._handling:
+            # A tick's signal, run at a bytecode boundary of this very handler: the running
+            # one decides (nested, one per tick on a loaded machine, they would recurse
+            # without bound while the main thread is in host code).
+            return
+        self._handling = True
+        try:
+            again = self._signalled(signum, frame)
+        finally:
+            self._handling = False
+        if again:
+            # Host or library code, which returns to the driver soon: look again at the next
+            # bytecode boundary (a simulated signal, no system call). Last, once this handler
+            # no longer turns signals away: it would turn this one away too.
+            _thread.interrupt_main(WATCHDOG_SIGNAL)
+
+    def _signalled(self, signum: int, frame: FrameType | None) -> bool:
+        """What the handler does: True when it must look again at the next bytecode."""
         if not self._signal_sent:
             self._chain(signum, frame)
-            return
+            return False
         self._signal_sent = False
         if not self._in_fired_call():
-            return  # the call returned, or a nested call runs: the next tick looks again
+            return False  # the call returned, or a nested call runs: the next tick looks again
         if not _interruptible(frame):
-            # Host or library code, which returns to the driver soon: look again at the next
-            # bytecode boundary (a simulated signal, no system call).
             self._signal_sent = True
-            _thread.interrupt_main(signal.Signals(signum))
-            return
+            return True
         raise DriverCallTimeout(f"driver call abandoned after {self.limit_s:g} s")
 
     def _may_raise(self, frame: FrameType | None) -> bool:

@@ -110,8 +110,6 @@ class IOKernel:
         self._busy_since: dict[int, int] = {}
         #: Classes checked at attach (matching.sealed): True when they may be attached.
         self._attachable: dict[type, bool] = {}
-        self._quiet: frozenset[str] = frozenset()
-        self._quiet_generation = -1
         #: Power management (IOServicePM's work loop and IOPMrootDomain): ``service._kernel.power``.
         self.power = PowerManager(self, post=self._jobs.append)
 
@@ -233,14 +231,10 @@ class IOKernel:
         monitor traces hook calls, and no notifier of ``kind`` is installed -- as IOKit's
         ``deliverNotification`` walks an empty set. A boot fires four per nub, so this is a
         measurable share of it (the ``bench`` env)."""
-        manager = self.plugin_manager
-        if self._quiet_generation != manager.generation:
-            self._quiet = frozenset(kind for kind, name in _NOTIFICATION_HOOKS.items()
-                                    if manager.only_builtin(name))
-            self._quiet_generation = manager.generation
-        if kind in self._quiet and not self.notifications.installed(kind):
+        name = _NOTIFICATION_HOOKS[kind]
+        if not self.notifications.installed(kind) and self.plugin_manager.builtin_alone(name):
             return
-        getattr(self.hook, _NOTIFICATION_HOOKS[kind])(service=service)
+        getattr(self.hook, name)(service=service)
 
     # -- the work loop -------------------------------------------------------------------------
     def run_until_quiet(self) -> int:

@@ -23,15 +23,20 @@ one session's requests in a row.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
 import msgpack
+from iokit_sdk.iokitlib.callframe import CALL, MARK, REQUEST, SCALARS, pack_reply
 from iokit_sdk.iokitlib.wire import FrameError
+from iokit_sdk.userclient import MAX_SCALARS, kIOConnectMethodVarOutputSize
 from iokit_sdk.wirecodec import HEADER
 
 from iokit_host.server.requests import answer, failed, handle
 from iokit_host.server.session import Outbox, Session
 from iokit_host.server.userclient_ops import plain_call
+from iokit_host.userclient.calls import run_method
+from iokit_host.userclient.connections import Connection
 
 if TYPE_CHECKING:
     from iokit_host.server.frontend import FrontEnd
@@ -42,6 +47,10 @@ _HEADER_SIZE = HEADER.size
 _unpack_header = HEADER.unpack_from
 _pack_header = HEADER.pack
 _unpackb = msgpack.unpackb
+_KIND = _HEADER_SIZE + 1
+_REQUEST_END = REQUEST.size
+_unpack_request = REQUEST.unpack_from
+_U32 = 0xFFFFFFFF
 #: What :func:`_call` gives when the reply went to the session's outbox.
 _QUEUED = b""
 #: What :func:`one_request` gives when the socket held nothing to read.
@@ -70,23 +79,19 @@ def one_request(front: FrontEnd, session: Session, at_rest: bool = False) -> boo
             and _unpack_header(received)[0] == count - _HEADER_SIZE):
         _to_inbox(front, session, count)
         return False
-    reader = session.reader
-    try:  # FrameReader.decode's common case, without its call
-        message = _unpackb(received[_HEADER_SIZE:count], raw=False, ext_hook=reader.ext_hook,
-                           strict_map_key=True)
-    except Exception:  # noqa: BLE001 - decode says what is wrong with the frame
-        message = None
-    if type(message) is not dict:
-        try:
-            message = reader.decode(received[_HEADER_SIZE:count])
-        except FrameError as error:
-            session.fatal(error.reference, str(error))
-            return False
     queued = Outbox.queued
-    request_id = message.get("id")
-    frame = (_call(front, session, message, request_id)
-             if message.get("op") == "call" and type(request_id) is int else None)
+    if received[_HEADER_SIZE] == MARK:  # a call frame; another call it stands for is served
+        frame = _framed_call(front, session, count)  # as its map is
+        message = _decoded(session, received[_HEADER_SIZE:count]) if frame is None else None
+    else:
+        message = _decoded(session, received[_HEADER_SIZE:count])
+        request_id = message.get("id") if message is not None else None
+        frame = (_call(front, session, message, request_id)
+                 if message is not None and message.get("op") == "call"
+                 and type(request_id) is int else None)
     if frame is None:
+        if message is None:  # a bad frame: the session was told, and closes
+            return False
         handle(front.ctx, session, message)
         frame = _QUEUED
     if Outbox.queued != queued + (not frame) or session.closing is not None:
@@ -111,6 +116,73 @@ def one_request(front: FrontEnd, session: Session, at_rest: bool = False) -> boo
     return False
 
 
+def _decoded(session: Session, body: memoryview) -> dict[str, Any] | None:
+    """The message of a frame's body, as :meth:`FrameReader.decode` reads it; None when the
+    frame is bad (the session is then told so and closed)."""
+    reader = session.reader
+    if body[0] != MARK:
+        try:  # FrameReader.decode's common case, without its call
+            message = _unpackb(body, raw=False, ext_hook=reader.ext_hook, strict_map_key=True)
+        except Exception:  # noqa: BLE001 - decode says what is wrong with the frame
+            message = None
+        if type(message) is dict:
+            return message
+    try:
+        return reader.decode(body)
+    except FrameError as error:
+        session.fatal(error.reference, str(error))
+        return None
+
+
+def _framed_call(front: FrontEnd, session: Session, count: int) -> bytes | None:
+    """Serve a call frame (:mod:`iokit_sdk.iokitlib.callframe`) of a common call, as
+    :func:`_call` serves its map: the reply's call frame, or :data:`_QUEUED`; None, and
+    nothing done, for any other (a bad frame, an unknown handle, a count out of range)."""
+    received = front._received
+    if count < _REQUEST_END or received[_KIND] != CALL:
+        return None
+    (_, _, _, request_id, handle, selector, scalar_count, scalar_out,
+     struct_out) = _unpack_request(received)
+    scalars_end = _REQUEST_END + 8 * scalar_count
+    connection = session.handles.objects.get(handle)
+    # userclient_ops.plain_call's checks, written out (the layout made the rest so)
+    if not (type(connection) is Connection and scalar_count <= MAX_SCALARS
+            and count >= scalars_end and scalar_out <= MAX_SCALARS
+            and (0 <= struct_out <= _U32 or struct_out == kIOConnectMethodVarOutputSize)
+            and not connection.closed):
+        return None  # the map's checks say what is wrong, or that it is closed
+    kernel = front.ctx.host.kernel
+    result = _ran(front, session, request_id, run_method, kernel, connection.client,
+                  connection.task, selector,
+                  SCALARS[scalar_count].unpack_from(received, _REQUEST_END),
+                  bytes(received[scalars_end:count]) if count > scalars_end else b"",
+                  scalar_out, struct_out)
+    if not isinstance(result, tuple):  # not a common call (None), or answered (_QUEUED)
+        return result
+    ret, outputs, data = result
+    return pack_reply(request_id, ret, outputs, data) if not ret else \
+        pack_reply(request_id, ret, (), b"")
+
+
+def _ran(front: FrontEnd, session: Session, request_id: int,
+         run: Callable[..., tuple[int, list[int], bytes] | None], *args: Any
+         ) -> tuple[int, list[int], bytes] | bytes | None:
+    """``run(*args)``, a call's method, then the work it queued, as :func:`~.requests.handle`
+    runs a request: its result; None when it was not a common call (nothing done);
+    :data:`_QUEUED` when it failed, the failure answered."""
+    ctx = front.ctx
+    try:
+        result = run(*args)
+        if result is not None:
+            kernel = ctx.host.kernel
+            if kernel.pending_jobs():
+                kernel.run_until_quiet()
+    except Exception as error:  # noqa: BLE001 - the kernel outlives a failed request
+        answer(ctx, session, "call", request_id, failed(ctx, session, "call", error))
+        return _QUEUED
+    return result
+
+
 def _call(front: FrontEnd, session: Session, message: dict[str, Any], request_id: int
           ) -> bytes | None:
     """Serve a common call (``IOConnectCallMethod``) as :func:`~.requests.handle` does,
@@ -118,16 +190,9 @@ def _call(front: FrontEnd, session: Session, message: dict[str, Any], request_id
     when the reply went to the outbox (a failure); None, and nothing done, for any other
     call."""
     ctx = front.ctx
-    try:
-        result = plain_call(ctx, session, message)
-        if result is None:
-            return None
-        kernel = ctx.host.kernel
-        if kernel.pending_jobs():
-            kernel.run_until_quiet()
-    except Exception as error:  # noqa: BLE001 - the kernel outlives a failed request
-        answer(ctx, session, "call", request_id, failed(ctx, session, "call", error))
-        return _QUEUED
+    result = _ran(front, session, request_id, plain_call, ctx, session, message)
+    if not isinstance(result, tuple):  # not a common call (None), or answered (_QUEUED)
+        return result
     ret, outputs, data = result
     fields = ({"ret": ret, "id": request_id} if ret else
               {"ret": 0, "scalars": outputs, "struct": data, "id": request_id})

@@ -99,11 +99,17 @@ def run_method(kernel: WorkLoop, client: IOUserClient, task: OwningTask, selecto
     arguments = IOExternalMethodArguments(selector, scalars, structure, scalar_output_count,
                                           structure_output_size, async_reference, task,
                                           [0] * scalar_output_count)
-    ret = kernel.driver_calls.call_hook(kernel.hook.iokit_external_method,
-                                        {"service": client, "selector": selector,
-                                         "arguments": arguments})
+    if kernel.plugin_manager.builtin_alone("iokit_external_method"):
+        # What the hook call would run, and all it would do (no other plugin, no monitor).
+        ret = kernel.driver_calls.call(client.external_method, selector, arguments)
+    else:
+        ret = kernel.driver_calls.call_hook(kernel.hook.iokit_external_method,
+                                            {"service": client, "selector": selector,
+                                             "arguments": arguments})
     if type(ret) is not int:  # an IOReturn member, or not a code at all
-        code = plain_int(ret)  # the driver's value: an int subclass's own methods never run
+        # The driver's value: an int subclass's own methods never run (IOReturn, sealed
+        # with the SDK and without subclasses, keeps its value where plain_int reads it).
+        code = ret._value_ if type(ret) is IOReturn else plain_int(ret)
         if code is None:
             return _not_a_code(kernel, client, selector, ret), [], b""
         ret = code
@@ -112,7 +118,9 @@ def run_method(kernel: WorkLoop, client: IOUserClient, task: OwningTask, selecto
     # The outputs of the common call (a list of ints, bytes within the capacity) are taken
     # here; anything else is checked by _outputs.
     written, structure = arguments.scalar_output, arguments.structure_output
-    if type(written) is list and type(structure) is bytes and (
+    if type(written) is list and type(structure) is bytes \
+            and arguments.scalar_output_count == scalar_output_count \
+            and arguments.structure_output_size == structure_output_size and (
             len(structure) <= structure_output_size
             or structure_output_size == kIOConnectMethodVarOutputSize):
         outputs: list[int] = []
@@ -145,10 +153,23 @@ def _not_a_code(kernel: WorkLoop, client: IOUserClient, selector: int, ret: obje
 def _outputs(kernel: WorkLoop, client: IOUserClient, selector: int, scalar_output_count: int,
              structure_output_size: int, arguments: IOExternalMethodArguments,
              ) -> tuple[int, list[int], bytes]:
-    """The outputs of a call that wrote something else than a list of ints and bytes: read
-    through the built-in types' own methods, so none of the driver's code (a subclass's
-    ``__iter__``, ``__int__`` or ``__bytes__``) runs outside the guarded call."""
-    scalars = _scalars(arguments.scalar_output, scalar_output_count)
+    """The outputs of a call that wrote something else than a list of ints and bytes, or
+    lowered its counts: read through the built-in types' own methods, so none of the
+    driver's code (a subclass's ``__iter__``, ``__int__`` or ``__bytes__``) runs outside the
+    guarded call. As ``is_io_connect_method`` returns ``scalarOutputCount`` and
+    ``structureOutputSize`` as they are after the call, a method may lower them to what it
+    wrote (never past the caller's capacity)."""
+    count = _lowered(arguments.scalar_output_count, scalar_output_count)
+    size = (_lowered(arguments.structure_output_size, structure_output_size)
+            if structure_output_size != kIOConnectMethodVarOutputSize else MAX_VARIABLE_OUTPUT)
+    if count is None or size is None:
+        _report(kernel, client, "user-client-output-invalid",
+                f"method {selector} of {service_name(client)} set its output count to "
+                f"{short_repr(arguments.scalar_output_count)} and size to "
+                f"{short_repr(arguments.structure_output_size)}, past the caller's "
+                f"{scalar_output_count} and {structure_output_size}")
+        return IOReturn.INTERNAL_ERROR, [], b""
+    scalars = _scalars(arguments.scalar_output, count)
     if isinstance(scalars, str):
         _report(kernel, client, "user-client-output-invalid",
                 f"method {selector} of {service_name(client)} wrote {scalars} as scalar "
@@ -160,11 +181,18 @@ def _outputs(kernel: WorkLoop, client: IOUserClient, selector: int, scalar_outpu
                 f"method {selector} of {service_name(client)} wrote a structure output of "
                 f"type {type(arguments.structure_output).__name__}, not bytes")
         return IOReturn.INTERNAL_ERROR, [], b""
-    limit = (MAX_VARIABLE_OUTPUT if structure_output_size == kIOConnectMethodVarOutputSize
-             else structure_output_size)
-    if len(structure) > limit:
-        return IOReturn.NO_SPACE, [], b""
+    if len(structure) > size:
+        if size == structure_output_size or size == MAX_VARIABLE_OUTPUT:
+            return IOReturn.NO_SPACE, [], b""
+        structure = structure[:size]  # what the method said it wrote
     return IOReturn.SUCCESS, scalars, structure
+
+
+def _lowered(value: object, capacity: int) -> int | None:
+    """A count or size the method left at ``value``: a number from 0 to ``capacity``, else
+    None (read without running the driver's code)."""
+    number = plain_int(value)
+    return number if number is not None and 0 <= number <= capacity else None
 
 
 def _scalars(written: object, count: int) -> list[int] | str:

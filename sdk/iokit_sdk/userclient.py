@@ -310,21 +310,26 @@ class IOUserClient2022(IOUserClient):
     def dispatch_external_method(self, selector: int, arguments: IOExternalMethodArguments,
                                  table: Sequence[IOExternalMethodDispatch2022] | None,
                                  target: Any, reference: Any) -> int:
-        """``dispatchExternalMethod``, in xnu's order: no table is ``kIOReturnError``; a
-        selector past the table ``kIOReturnBadArgument``; an entitlement the caller lacks
-        ``kIOReturnNotPrivileged``; an async call to an entry without ``allow_async``
-        ``kIOReturnBadArgument``; then :meth:`IOUserClient.external_method`'s count and size
-        checks and the call."""
+        """``dispatchExternalMethod``, in xnu's order (``IOUserClient.cpp``, every release
+        since IOUserClient2022 came): no table is ``kIOReturnError``; a selector past the
+        table ``kIOReturnBadArgument``; then the counts and sizes (:func:`check_arguments`);
+        an async call to an entry without ``allow_async`` ``kIOReturnBadArgument``; an
+        entitlement the caller lacks ``kIOReturnNotPrivileged``; an entry without a function
+        ``kIOReturnNoCompletion``; then the call."""
         if table is None:
             return IOReturn.ERROR
         if not 0 <= selector < len(table):
             return IOReturn.BAD_ARGUMENT
         entry = table[selector]
+        checked = check_arguments(arguments, entry)
+        if checked:
+            return checked
+        if arguments.async_reference is not None and not entry.allow_async:
+            return IOReturn.BAD_ARGUMENT
         if entry.check_entitlement is not None:
             task = arguments.task
             if task is None or not task.has_entitlement(entry.check_entitlement):
                 return IOReturn.NOT_PRIVILEGED
-        if arguments.is_async and not entry.allow_async:
-            return IOReturn.BAD_ARGUMENT
-        return IOUserClient.external_method(self, selector, arguments, entry, target,
-                                            reference)
+        if entry.function is None:
+            return IOReturn.NO_COMPLETION
+        return entry.function(target, reference, arguments)

@@ -230,3 +230,25 @@ def test_iokit_boot_abandons_a_driver_sleeping_in_start_and_binds_the_next(
     assert "+-o VendorDriver  <class VendorDriver" in result.stdout
     assert " drivers started, " in result.stdout.splitlines()[-1]  # the summary, last
     assert took < 60  # not the driver's hour
+
+
+def test_a_tick_that_comes_while_the_signal_handler_runs_does_not_nest_it() -> None:
+    """On a loaded machine the watchdog's thread may signal again while the main thread's
+    handler still runs (its own Python code has bytecode boundaries too): that signal is the
+    running handler's to decide, not a new handler inside it, which nested once per tick
+    until RecursionError while the main thread was in host code."""
+    watchdog = Watchdog(5.0, clock=DrivenTime())
+    nested: list[int] = []
+
+    def in_fired_call() -> bool:
+        if len(nested) < 5_000:  # each tick's signal handled inside the last handler
+            nested.append(1)
+            watchdog._signal_sent = True
+            watchdog._on_signal(WATCHDOG_SIGNAL, None)
+        return False
+
+    watchdog._in_fired_call = in_fired_call  # type: ignore[method-assign]
+    watchdog._signal_sent = True
+    watchdog._on_signal(WATCHDOG_SIGNAL, None)
+    assert nested == [1]
+    assert not watchdog._handling  # and the next signal is handled again

@@ -73,6 +73,8 @@ def read_frame():
     body = b""
     while len(body) < size:
         body += conn.recv(size - len(body))
+    if body[:1] == b"\xc1":  # a call frame (iokit_sdk.iokitlib.callframe): its id will do
+        return {"id": struct.unpack_from(">I", body, 2)[0]}
     return msgpack.unpackb(body)
 
 def send(message):

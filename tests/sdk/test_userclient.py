@@ -45,22 +45,30 @@ def test_the_legacy_client_without_a_table_is_unsupported() -> None:
                                   IOExternalMethodDispatch(_ok, 0, 0, 1, 0)) == 0
 
 
-def test_2022_entitlement_before_async_before_counts() -> None:
+def test_2022_counts_before_async_before_entitlement_as_xnu() -> None:
+    """``IOUserClient2022::dispatchExternalMethod`` checks the counts, then async, then the
+    entitlement (xnu 8792 to 11417 alike)."""
+    def method(target: Any, reference: Any, args: IOExternalMethodArguments) -> int:
+        return 0x1234
+
     class Client(IOUserClient2022):
-        dispatch_table = (IOExternalMethodDispatch2022(_ok, 1, 0, 0, 0,
+        dispatch_table = (IOExternalMethodDispatch2022(method, 1, 0, 0, 0,
                                                        check_entitlement="com.x"),)
 
     client = Client()
     reference = OSAsyncReference64((0,), lambda result, args: 0)
     stranger = OwningTask(1, 1, 1, "s")
     insider = OwningTask(1, 1, 1, "s", entitlements=frozenset({"com.x"}))
-    wrong_counts = IOExternalMethodArguments(0, async_reference=reference, task=stranger)
-    assert client.external_method(0, wrong_counts) == IOReturn.NOT_PRIVILEGED
-    wrong_counts.task = insider
-    assert client.external_method(0, wrong_counts) == IOReturn.BAD_ARGUMENT  # not async
-    assert client.external_method(1, wrong_counts) == IOReturn.BAD_ARGUMENT  # past the table
-    assert client.dispatch_external_method(0, wrong_counts, None, client, None) == \
-        IOReturn.ERROR
+    call = IOExternalMethodArguments(0, async_reference=reference, task=stranger)
+    assert client.external_method(0, call) == IOReturn.BAD_ARGUMENT  # one scalar short
+    call.scalar_input = (1,)
+    assert client.external_method(0, call) == IOReturn.BAD_ARGUMENT  # async, not allowed
+    call.async_reference = None
+    assert client.external_method(0, call) == IOReturn.NOT_PRIVILEGED  # only now
+    call.task = insider
+    assert client.external_method(0, call) == 0x1234
+    assert client.external_method(1, call) == IOReturn.BAD_ARGUMENT  # past the table
+    assert client.dispatch_external_method(0, call, None, client, None) == IOReturn.ERROR
 
 
 _COUNTS = st.sampled_from([0, 1, 2, VAR])

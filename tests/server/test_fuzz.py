@@ -22,6 +22,7 @@ from iokit_sdk.iokitlib import (
     io_connect_t,
     mach_task_self,
 )
+from iokit_sdk.iokitlib.callframe import CALL, MARK
 from iokit_sdk.iokitlib.wire import PROTOCOL, PROTOCOL_VERSION, pack
 from kernelkit import KernelProcess
 
@@ -200,14 +201,7 @@ def test_well_formed_requests_on_real_handles_get_an_ioreturn(
         return data.draw(st.sampled_from(pool * 4 + [pool[0] + 1, 0]), label=kind)
 
     with socket.socket(socket.AF_UNIX) as sock:
-        sock.connect(kernel.path)
-        sock.settimeout(30)
-        reader = _Replies(sock)
-        reader.ask(_HELLO)
-        drivers = reader.ask(_frame({"op": "get_matching", "id": 0, "single": True,
-                                     "matching": {"IOProviderClass": "TestUCDriver"}}))
-        assert drivers is not None
-        handles[_DRIVERS] = list(drivers["objects"])
+        reader, handles[_DRIVERS] = _session(kernel, sock)
         ops = ["open", "port_create", *data.draw(st.lists(
             st.sampled_from(["open", "close", "call", "map_memory", "get_matching",
                              "port_create", "port_destroy", "add_matching", "add_interest",
@@ -231,6 +225,19 @@ def test_well_formed_requests_on_real_handles_get_an_ioreturn(
     assert "kernel-request-failed" not in kernel.stderr()
 
 
+def _session(kernel: KernelProcess, sock: socket.socket) -> tuple[_Replies, list[int]]:
+    """A raw session on ``sock`` that said hello: its reader, and the TestUCDriver services
+    it found (what opens succeed on)."""
+    sock.connect(kernel.path)
+    sock.settimeout(30)
+    reader = _Replies(sock)
+    reader.ask(_HELLO)
+    drivers = reader.ask(_frame({"op": "get_matching", "id": 1, "single": True,
+                                 "matching": {"IOProviderClass": "TestUCDriver"}}))
+    assert drivers is not None
+    return reader, list(drivers["objects"])
+
+
 class _Replies:
     """One request at a time on a raw socket: its reply (notifications are passed over)."""
 
@@ -252,3 +259,53 @@ class _Replies:
             if not chunk:
                 return None
             self.pending.extend(self.reader.feed(chunk))
+
+
+# -- call frames (iokit_sdk.iokitlib.callframe) on a connection the session opened ----------
+def _call_frame(draw: Any, request_id: int, connect: int) -> bytes:
+    """A call frame as a program could send it: a real call now and then, any counts, and now
+    and then cut short, its count lying, or its handle another."""
+    call = draw(_CALLS)
+    scalars = call["scalars"] + draw(st.lists(st.integers(0, (1 << 64) - 1), max_size=2))
+    body = struct.pack(">BBIIIBBq", MARK, CALL, request_id,
+                       draw(st.sampled_from([connect] * 6 + [0, connect + 1])),
+                       call["selector"], draw(st.sampled_from([len(scalars)] * 4 + [17, 255])),
+                       draw(st.sampled_from([call["scalar_out"]] * 4 + [17, 255])),
+                       draw(st.sampled_from([call["struct_out"]] * 4 + [-(1 << 63), -4])))
+    body += b"".join(struct.pack(">Q", value) for value in scalars) + call["struct"]
+    body += draw(st.sampled_from([b""] * 3 + [bytes(8 * 17), bytes(8 * 255 + 3)]))  # trailing
+    if not draw(st.integers(0, 5)):  # cut short
+        body = body[:draw(st.integers(0, len(body) - 1))]
+    return struct.pack(">I", len(body)) + body
+
+
+@_SETTINGS
+@given(data=st.data(), together=st.booleans())
+def test_call_frames_on_a_real_connection_get_an_ioreturn_or_a_closed_connection(
+        kernel: KernelProcess, witness: tuple[MainPort, io_connect_t], data: Any,
+        together: bool) -> None:
+    """One at a time (each read alone: the front end's one-request round) or all at once (its
+    usual round): each answer is an IOReturn, in a call frame or a map, or the connection is
+    closed for a bad frame."""
+    with socket.socket(socket.AF_UNIX) as sock:
+        reader, drivers = _session(kernel, sock)
+        opened = reader.ask(_frame({"op": "open", "id": 2, "service": drivers[0], "type": 0}))
+        assert opened is not None and isinstance(opened["connect"], int)
+        frames = [_call_frame(data.draw, number, opened["connect"])
+                  for number in range(3, 3 + data.draw(st.integers(1, 8)))]
+        answers: list[dict[str, Any] | None] = []
+        with contextlib.suppress(OSError):  # the kernel may close on us mid-way
+            if together:
+                sock.sendall(b"".join(frames))
+                sock.shutdown(socket.SHUT_WR)
+                answers = list(_read_all(sock))
+            else:
+                for frame in frames:
+                    answers.append(reader.ask(frame))
+                    if answers[-1] is None or "fatal" in answers[-1]:
+                        break
+        for answer in answers:
+            assert answer is None or answer.get("fatal") == "frame-malformed" \
+                or isinstance(answer.get("ret"), int), answer
+    _still_served(kernel, witness, len(frames))
+    assert "kernel-request-failed" not in kernel.stderr()

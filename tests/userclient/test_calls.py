@@ -187,3 +187,29 @@ def test_a_method_that_hangs_is_abandoned_and_the_kernel_goes_on(
     assert _call(user_clients, connection, 0).ret == IOReturn.INTERNAL_ERROR
     assert uc_host.diagnostics[-1].reference == "driver-call-timeout"
     assert _call(user_clients, connection, 1).ret == IOReturn.SUCCESS
+
+
+def test_a_method_may_lower_its_output_count_and_size_as_xnu_returns_them(
+        uc_host: IOKitHost, user_clients: UserClients, connection: Connection) -> None:
+    """``is_io_connect_method`` hands back ``scalarOutputCount`` and ``structureOutputSize``
+    as the method left them: the caller gets what the method said it wrote; a count past
+    the caller's capacity is the driver's bug, reported."""
+    def fewer(target: Any, reference: Any, args: IOExternalMethodArguments) -> int:
+        args.scalar_output[:] = [7, 8]
+        args.scalar_output_count = 1
+        args.structure_output = b"abcdef"
+        args.structure_output_size = 3
+        return IOReturn.SUCCESS
+
+    def more(target: Any, reference: Any, args: IOExternalMethodArguments) -> int:
+        args.scalar_output_count = 5
+        return IOReturn.SUCCESS
+
+    connection.client.dispatch_table = (  # type: ignore[attr-defined]
+        IOExternalMethodDispatch2022(fewer, 0, 0, 2, 6),
+        IOExternalMethodDispatch2022(more, 0, 0, 2, 0))
+    result = _call(user_clients, connection, 0, scalar_out=2, struct_out=6)
+    assert (result.ret, result.scalars, result.structure) == (IOReturn.SUCCESS, (7,), b"abc")
+    assert _call(user_clients, connection, 1, scalar_out=2).ret == IOReturn.INTERNAL_ERROR
+    assert uc_host.diagnostics[-1].reference == "user-client-output-invalid"
+    assert "past the caller's 2" in uc_host.diagnostics[-1].message

@@ -24,6 +24,8 @@ from typing import Any, Self
 
 import msgpack
 
+from iokit_sdk.iokitlib.errors import KernelConnectionError, ProtocolVersionError, send_cause
+from iokit_sdk.iokitlib.method_call import MethodCalls
 from iokit_sdk.iokitlib.wire import (
     MAX_KERNEL_FRAME,
     PROTOCOL,
@@ -54,24 +56,7 @@ _SMALL = 1 << 16
 Note = dict[str, Any]
 
 
-class KernelConnectionError(IOReturnError):
-    """The kernel cannot be reached, refused this process, or went away.
-
-    :param reference: ``kernel-unreachable``, ``kernel-refused``, ``kernel-gone``,
-        ``kernel-timeout``, ``kernel-garbled`` or ``protocol-version-mismatch``.
-    """
-
-    def __init__(self, message: str, *, reference: str = "kernel-unreachable",
-                 code: int = IOReturn.NOT_RESPONDING) -> None:
-        self.reference = reference
-        super().__init__(code, message)
-
-
-class ProtocolVersionError(KernelConnectionError):
-    """The kernel speaks another version of the protocol."""
-
-
-class MainPort:
+class MainPort(MethodCalls):
     """A connection to the kernel listening on ``path`` (``$IOKIT_KERNEL``, else the per-user
     default socket).
 
@@ -124,55 +109,58 @@ class MainPort:
     def request_with(self, op: str, fields: dict[str, Any]) -> dict[str, Any]:
         """:meth:`request` with the fields in a dictionary (which becomes the message)."""
         with self._lock:
-            # _send, inline (on a loaded machine each call costs more than its work here)
-            if self.closed_reason is not None:
-                raise KernelConnectionError(self.closed_reason, reference="kernel-gone")
-            request_id = next(self._ids)
-            fields["op"], fields["id"] = op, request_id
-            try:
-                body = self._packer.pack(fields)
-                self._sock.sendall(HEADER.pack(len(body)) + body)
-            except BaseException as error:  # noqa: BLE001 - re-raised as what the caller is told
-                raise self._send_failed(op, error) from _cause(error)
-            deadline = time.monotonic() + self.timeout
-            if not self._unread:
-                # The common case inline (on a loaded machine each call costs more than its
-                # work): the reply alone, one whole frame in one read.
-                try:
-                    data = self._sock.recv(_RECV) if self._poll.poll(self.timeout * 1e3) else None
-                except BlockingIOError:  # SO_RCVTIMEO passed without data
-                    data = None
-                except (OSError, ValueError) as error:  # ValueError: the socket is closed
-                    raise self._lost(f"the kernel went away ({error})") from error
-                if data is not None:
-                    size = len(data) - _HEADER_SIZE
-                    if 0 < size <= MAX_KERNEL_FRAME and _unpack_header(data)[0] == size:
+            request_id = self._send(op, fields)
+            if self._unread:
+                return self._reply(request_id, None, False)
+            data = self._read_now()
+            return self._reply(request_id, data, data is None)
+
+    def _read_now(self) -> bytes | None:
+        """Wait for the next bytes (``poll``, then one read): None when nothing came within
+        the timeout. (A ``recv`` blocked on the socket is woken each time the kernel reads a
+        request of ours, as the socket's sender, and sleeps again: ``poll`` sleeps until
+        there is something to read.)"""
+        try:
+            return self._sock.recv(_RECV) if self._poll.poll(self.timeout * 1e3) else None
+        except BlockingIOError:  # SO_RCVTIMEO passed without data
+            return None
+        except (OSError, ValueError) as error:  # ValueError: the socket is closed
+            raise self._lost(f"the kernel went away ({error})") from error
+
+    def _reply(self, request_id: int, data: bytes | None, waited: bool) -> dict[str, Any]:
+        """The reply to ``request_id``, given the bytes already read since it was sent (None:
+        none yet): routing whatever else comes meanwhile, until the timeout. ``waited``: the
+        first read waited the whole timeout already, and nothing came."""
+        deadline = time.monotonic() + (0.0 if waited else self.timeout)
+        if data is not None:
+            size = len(data) - _HEADER_SIZE
+            if 0 < size <= MAX_KERNEL_FRAME and _unpack_header(data)[0] == size:
+                message = None
+                if size < _SMALL:
+                    try:  # FrameReader.decode's common case, without its call
+                        message = _unpackb(data[_HEADER_SIZE:], raw=False,
+                                           ext_hook=self._ext_hook, strict_map_key=True)
+                    except Exception:  # noqa: BLE001 - decode says what is wrong
                         message = None
-                        if size < _SMALL:
-                            try:  # FrameReader.decode's common case, without its call
-                                message = _unpackb(data[_HEADER_SIZE:], raw=False,
-                                                   ext_hook=self._ext_hook, strict_map_key=True)
-                            except Exception:  # noqa: BLE001 - decode says what is wrong
-                                message = None
-                        if type(message) is not dict:
-                            message = self._decode(data[_HEADER_SIZE:])
-                        if message.get("id") == request_id and "fatal" not in message:
-                            return message
-                        self._route(message)
-                    else:
-                        self._absorb(data)
-            replies = self._replies
-            while request_id not in replies:
-                if self.closed_reason is not None:  # told the kernel is shutting down
-                    raise self._lost(self.closed_reason)
-                reply = self._receive_reply(deadline, request_id)
-                if reply is not None:
-                    return reply
-                if request_id not in replies and time.monotonic() >= deadline:
-                    # Bytes kept coming (notifications, or a kernel trickling a frame), but
-                    # not the reply: the wait is over all the same.
-                    raise self._timed_out()
-            return replies.pop(request_id)
+                if type(message) is not dict:
+                    message = self._decode(data[_HEADER_SIZE:])
+                if message.get("id") == request_id and "fatal" not in message:
+                    return message
+                self._route(message)
+            else:
+                self._absorb(data)
+        replies = self._replies
+        while request_id not in replies:
+            if self.closed_reason is not None:  # told the kernel is shutting down
+                raise self._lost(self.closed_reason)
+            reply = self._receive_reply(deadline, request_id)
+            if reply is not None:
+                return reply
+            if request_id not in replies and time.monotonic() >= deadline:
+                # Bytes kept coming (notifications, or a kernel trickling a frame), but
+                # not the reply: the wait is over all the same.
+                raise self._timed_out()
+        return replies.pop(request_id)
 
     def _decode(self, body: bytes) -> dict[str, Any]:
         """One frame's body as its message; a frame that is not a message ends the
@@ -212,7 +200,7 @@ class MainPort:
             body = packer.pack(fields)
             self._sock.sendall(HEADER.pack(len(body)) + body)
         except BaseException as error:  # noqa: BLE001 - re-raised as what the caller is told
-            raise self._send_failed(op, error) from _cause(error)
+            raise self._send_failed(op, error) from send_cause(error)
         return request_id
 
     def _send_failed(self, op: str, error: BaseException) -> BaseException:
@@ -426,11 +414,6 @@ def _connect(path: str, timeout: float) -> socket.socket:
     return sock
 
 
-def _cause(error: BaseException) -> BaseException | None:
-    """The cause a send failure's exception names: the socket's error; not the codec's."""
-    return error if isinstance(error, OSError) else None
-
-
 def _close_all(fds: list[int]) -> None:
     for fd in fds:
         try:
@@ -442,3 +425,4 @@ def _close_all(fds: list[int]) -> None:
 def _program_name() -> str:
     argv0 = sys.argv[0] if sys.argv and sys.argv[0] else "python"
     return os.path.basename(argv0) or "python"
+

@@ -2,7 +2,8 @@
 
 IOKitLib talks to the kernel with Mach messages on the task's IOKit main port. Here a program
 talks to a running ``iokit kernel`` over an ``AF_UNIX`` stream socket: each message is one
-frame, a 4-byte big-endian length then that many bytes of msgpack encoding one map. Registry
+frame, a 4-byte big-endian length then that many bytes of msgpack encoding one map (or, for a
+synchronous ``IOConnectCallMethod`` and its reply, a call frame: :mod:`.callframe`). Registry
 values keep their libkern types (:mod:`iokit_sdk.wirecodec`, shared with driver processes).
 docs/protocol.md documents the messages; this module frames and reads them, for the kernel and
 for its clients alike.
@@ -19,6 +20,8 @@ from typing import Any
 
 import msgpack
 
+from iokit_sdk.iokitlib import callframe
+from iokit_sdk.iokitlib.callframe import MARK, CallFrameError
 from iokit_sdk.wirecodec import HEADER, ext_hook, fit_integers, packb
 
 __all__ = [
@@ -39,7 +42,7 @@ __all__ = [
 #: other in the handshake (``hello``), each with a message naming both versions. Version 2:
 #: ``map_memory`` passes the memory as a descriptor (``SCM_RIGHTS``), no longer a path.
 PROTOCOL = "iokit"
-PROTOCOL_VERSION = 2
+PROTOCOL_VERSION = 3
 #: The largest frame a kernel reads from a client (a struct input is at most a few MiB) and the
 #: largest a client reads from a kernel (a registry snapshot of a large machine).
 MAX_REQUEST_FRAME = 4 << 20
@@ -146,10 +149,16 @@ class FrameReader:
         return len(self.unread)
 
     def decode(self, body: bytes | memoryview) -> dict[str, Any]:
-        """One frame's body (after its length) as its message.
+        """One frame's body (after its length) as its message: a msgpack map, or a call
+        frame (:mod:`.callframe`) as the map it stands for.
 
-        :raises FrameError: it is not a msgpack map.
+        :raises FrameError: it is neither.
         """
+        if len(body) and body[0] == MARK:
+            try:
+                return callframe.decode(body)
+            except CallFrameError as error:
+                raise FrameError("frame-malformed", str(error)) from error
         try:
             if len(body) < _LARGE:
                 message = msgpack.unpackb(body, raw=False, ext_hook=self.ext_hook,

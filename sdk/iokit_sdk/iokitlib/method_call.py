@@ -1,0 +1,166 @@
+"""``io_connect_method``: IOKitLib's one routine behind every ``IOConnectCall*Method``.
+
+IOKitLib's ``IOConnectCallMethod`` checks its arguments and sends the MIG message
+``io_connect_method``; the kernel's reply carries the IOReturn and the outputs. Here
+:meth:`MethodCalls.call_method` (a part of :class:`~iokit_sdk.iokitlib.port.MainPort`) does
+the same: C's argument rules (``uint64_t`` scalars, at most 16 in or out, a structure input of
+at most :data:`MAX_STRUCT_INPUT` bytes, ``outputStructCnt`` a size or
+``kIOConnectMethodVarOutputSize``), then a synchronous call as a call frame
+(:mod:`.callframe`), an async one (or one the frame cannot carry) as a ``call`` map, and the
+reply. It is written out in one method: a program calls it in a loop, and between two
+processes each Python call costs several times the work it does here.
+"""
+
+from __future__ import annotations
+
+import itertools
+import select
+import socket
+import struct
+import threading
+from collections.abc import Callable, Sequence
+from typing import Any
+
+from iokit_sdk.iokitlib.callframe import (
+    CALL,
+    CALL_REPLY,
+    MARK,
+    REPLY,
+    REQUEST_BODY,
+    REQUESTS,
+    SCALARS,
+)
+from iokit_sdk.iokitlib.errors import KernelConnectionError, send_cause
+from iokit_sdk.returns import IOReturn, IOReturnError
+from iokit_sdk.userclient import MAX_SCALARS, kIOConnectMethodVarOutputSize
+from iokit_sdk.wirecodec import HEADER
+
+__all__ = ["MAX_STRUCT_INPUT", "MethodCalls", "u32", "u64"]
+
+#: The largest structure input sent; larger ones fail with ``kIOReturnMessageTooLarge``.
+MAX_STRUCT_INPUT = 2 << 20
+_U64 = (1 << 64) - 1
+_U32 = 0xFFFFFFFF
+_SUCCESS = int(IOReturn.SUCCESS)  # a plain int: an enum member's lookup costs more
+_RECV = 1 << 16
+_HEADER_SIZE = HEADER.size
+_REPLY_END = REPLY.size
+_REQUEST_SIZE = REQUEST_BODY.size
+_unpack_reply = REPLY.unpack_from
+
+
+class MethodCalls:
+    """:class:`~iokit_sdk.iokitlib.port.MainPort`'s ``io_connect_method``; what it uses of
+    the port is declared here."""
+
+    timeout: float
+    closed_reason: str | None
+    _lock: threading.RLock
+    _ids: itertools.count[int]
+    _sock: socket.socket
+    _poll: select.poll
+    _unread: bytearray
+    request_with: Callable[[str, dict[str, Any]], dict[str, Any]]
+    _send_failed: Callable[[str, BaseException], BaseException]
+    _lost: Callable[[str], KernelConnectionError]
+    _reply: Callable[[int, bytes | None, bool], dict[str, Any]]
+    garbled: Callable[[str, str, object], KernelConnectionError]
+
+    def call_method(self, connection: int, selector: int, scalars: Sequence[int],
+                    structure: bytes, scalar_out: int, struct_out: int,
+                    async_: tuple[int, list[int]] | None = None
+                    ) -> tuple[tuple[int, ...], bytes]:
+        """``io_connect_method`` on ``connection`` (a handle of this port): the output
+        scalars and structure, or :class:`IOReturnError` for a failing IOReturn. ``async_``:
+        the notification port's handle and the reference words of an async call."""
+        # Plain ints take the short way; anything else is checked.
+        values: list[int] = []
+        for value in scalars:
+            values.append(value & _U64 if type(value) is int else u64(value, "input"))
+        count = len(values)
+        if count > MAX_SCALARS or not 0 <= scalar_out <= MAX_SCALARS:
+            raise IOReturnError(IOReturn.BAD_ARGUMENT, f"at most {MAX_SCALARS} scalars in or out")
+        data = structure if type(structure) is bytes else bytes(structure)
+        if len(data) > MAX_STRUCT_INPUT:
+            raise IOReturnError(IOReturn.MESSAGE_TOO_LARGE,
+                                f"a structure input of {len(data)} bytes is over "
+                                f"{MAX_STRUCT_INPUT}")
+        if struct_out != kIOConnectMethodVarOutputSize and not 0 <= struct_out <= _U32:
+            raise IOReturnError(IOReturn.BAD_ARGUMENT,
+                                f"outputStructCnt {struct_out} is not a size")
+        selector = selector & _U32 if type(selector) is int else u32(selector, "selector")
+        request_id = next(self._ids)
+        if async_ is not None or request_id > _U32 or not 0 <= connection <= _U32 \
+                or type(scalar_out) is not int or type(struct_out) is not int:
+            # Async, or what the call frame cannot carry (callframe.pack_request's test):
+            fields: dict[str, Any] = {
+                "connect": int(connection), "selector": selector, "scalars": values,
+                "struct": data, "scalar_out": scalar_out, "struct_out": struct_out}
+            if async_ is not None:
+                fields["port"], fields["reference"] = async_
+            return self.call_result(self.request_with("call", fields))  # its checks say
+        frame = REQUESTS[count].pack(  # callframe.pack_request, written out
+            _REQUEST_SIZE + 8 * count + len(data), MARK, CALL, request_id, connection,
+            selector, count, scalar_out, struct_out, *values) + data
+        self._lock.acquire()  # not `with`: half the cost, on every call
+        try:
+            if self.closed_reason is not None:
+                raise KernelConnectionError(self.closed_reason, reference="kernel-gone")
+            try:
+                self._sock.sendall(frame)
+            except BaseException as error:  # noqa: BLE001 - re-raised as what the caller is told
+                raise self._send_failed("call", error) from send_cause(error)
+            if self._unread:  # a frame begun: the port's usual reading goes on from it
+                return self.call_result(self._reply(request_id, None, False))
+            try:  # MainPort._read_now, inline
+                got = self._sock.recv(_RECV) if self._poll.poll(self.timeout * 1e3) else None
+            except BlockingIOError:  # SO_RCVTIMEO passed without data
+                got = None
+            except (OSError, ValueError) as error:  # ValueError: the socket is closed
+                raise self._lost(f"the kernel went away ({error})") from error
+            if got is not None:
+                try:  # the common reply, one whole call frame, read where it lies
+                    size, mark, kind, replied, ret, count = _unpack_reply(got)
+                    if mark == MARK and kind == CALL_REPLY and replied == request_id \
+                            and size == len(got) - _HEADER_SIZE:
+                        outputs = SCALARS[count].unpack_from(got, _REPLY_END)
+                        if ret:
+                            raise IOReturnError(ret)
+                        return outputs, got[_REPLY_END + 8 * count:]
+                except (struct.error, IndexError):  # not that: callframe.decode says why
+                    pass
+            return self.call_result(self._reply(request_id, got, got is None))
+        finally:
+            self._lock.release()
+
+    def call_result(self, reply: dict[str, Any]) -> tuple[tuple[int, ...], bytes]:
+        """A ``call``'s reply map as :meth:`call_method` gives it: the output scalars and
+        structure; :class:`IOReturnError` for a failing IOReturn, and ``kernel-garbled`` for a
+        reply that makes no sense."""
+        code = reply.get("ret", _SUCCESS)
+        if code != _SUCCESS:
+            if type(code) is not int:
+                raise self.garbled("call", "ret", code)
+            message = reply.get("message")
+            raise IOReturnError(code, message if isinstance(message, str) else None)
+        outputs, data = reply.get("scalars", ()), reply.get("struct", b"")
+        if type(data) is not bytes:
+            raise self.garbled("call", "struct", data)
+        if type(outputs) is not list and type(outputs) is not tuple:
+            raise self.garbled("call", "scalars", outputs)
+        return tuple(outputs), data
+
+
+def u64(value: int, what: str) -> int:
+    """``value`` as a ``uint64_t`` (``-1`` is ``0xFFFFFFFFFFFFFFFF``); a value that is not an
+    integer (a bool is not) is a TypeError, as Python's own calls say it."""
+    if isinstance(value, bool) or not isinstance(value, int):
+        raise TypeError(f"{what} scalars are integers, not {type(value).__name__}")
+    return value & _U64
+
+
+def u32(value: int, what: str) -> int:
+    """``value`` as a ``uint32_t``, checked as :func:`u64` checks."""
+    if isinstance(value, bool) or not isinstance(value, int):
+        raise TypeError(f"{what} is an integer, not {type(value).__name__}")
+    return value & _U32
