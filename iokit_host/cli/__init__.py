@@ -10,6 +10,7 @@ it with one line on stderr and an exit status, never a traceback.
 
 from __future__ import annotations
 
+import contextlib
 import importlib
 import sys
 from collections.abc import Sequence
@@ -17,6 +18,8 @@ from collections.abc import Sequence
 from iokit_host.cli.console import tolerate_any_text, visible_controls
 from iokit_host.cli.last_resort import exit_status, guard, silence_stdout
 from iokit_host.cli.parser import CommandParser
+from iokit_host.cli.stray_errors import report_stray_exceptions
+from iokit_host.kernel.collector import imports_settled
 
 __all__ = ["COMMANDS", "main", "run"]
 
@@ -55,8 +58,12 @@ def _usage() -> str:
     return "\n".join(lines)
 
 
-def main(argv: Sequence[str] | None = None) -> int:
-    """Run one subcommand and return its exit status; nothing escapes (see ``last_resort``)."""
+def main(argv: Sequence[str] | None = None, *, one_shot: bool = False) -> int:
+    """Run one subcommand and return its exit status; nothing escapes (see ``last_resort``).
+
+    :param one_shot: the process ends with the command (the console script): its modules are
+        imported with the collector held and then frozen (``kernel.collector``).
+    """
     args = list(sys.argv[1:] if argv is None else argv)
     name = args[0] if args and args[0] in COMMANDS else None
     tolerate_any_text()  # a name that is not UTF-8 prints as the bytes it was
@@ -65,13 +72,13 @@ def main(argv: Sequence[str] | None = None) -> int:
     shown = stdout if name == "new" else visible_controls(stdout)
     sys.stdout = shown
     try:
-        return guard(f"iokit {name}" if name else "iokit", lambda: _dispatch(args))
+        return guard(f"iokit {name}" if name else "iokit", lambda: _dispatch(args, one_shot))
     finally:
         if sys.stdout is shown:  # not silenced meanwhile (a closed pipe)
             sys.stdout = stdout
 
 
-def _dispatch(args: list[str]) -> int:
+def _dispatch(args: list[str], one_shot: bool) -> int:
     if not args or args[0] in ("-h", "--help"):
         print(_usage())
         return EXIT_OK if args else EXIT_USAGE
@@ -88,7 +95,8 @@ def _dispatch(args: list[str]) -> int:
         hint = f" (did you mean '{close[0]}'?)" if close else ""
         print(f"iokit: unknown command '{name}'{hint}\n\n{_usage()}", file=sys.stderr)
         return EXIT_USAGE
-    module = importlib.import_module(COMMANDS[name][0])
+    with imports_settled() if one_shot else contextlib.nullcontext():
+        module = importlib.import_module(COMMANDS[name][0])
     parser = CommandParser(prog=f"iokit {name}", description=COMMANDS[name][1])
     module.configure(parser)
     try:
@@ -99,8 +107,9 @@ def _dispatch(args: list[str]) -> int:
 
 
 def run() -> None:
-    """Console-script entry point."""
-    status = main()
+    """Console-script entry point: one command, then the process ends."""
+    report_stray_exceptions()  # the process is the command's: so are its threads' failures
+    status = main(one_shot=True)
     try:
         sys.stdout.flush()
     except BrokenPipeError:  # the reader left early (``iokit ioreg | head``): not an error

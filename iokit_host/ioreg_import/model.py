@@ -44,7 +44,7 @@ from iokit_host.ioreg_import.errors import IoregDumpInvalid
 from iokit_host.ioreg_import.occurrences import fold_occurrences, node_id
 from iokit_host.ioreg_import.planes import detect_plane, plane_entries, platform_name
 from iokit_host.ioreg_import.tree import DumpNode
-from iokit_host.machine.model import MachineModel, NubSpec, PlaneLink
+from iokit_host.machine.model import MachineModel, NubSpec, PlaneLink, imported_nub
 from iokit_host.matching.classes import acyclic_ancestry
 
 __all__ = ["build_model", "detect_plane", "is_recorded_driver"]
@@ -118,26 +118,22 @@ def _build_specs(top: DumpNode, extra: dict[int, list[str]]) -> tuple[NubSpec, i
     drivers = 0
     for index in range(len(order) - 1, -1, -1):  # every child before its parent
         node = order[index]
+        properties = node.properties
         links: tuple[PlaneLink, ...] = ()
         if extra and node.entry_id in extra:
             # A re-print under an entry that is not in the model (one beside the platform
             # entry, dropped) names no parent the model has.
             links = tuple(PlaneLink(plane=SERVICE_PLANE, parent=parent)
                           for parent in extra[node.entry_id] if parent in present)
-        driver = is_recorded_driver(node.properties)
+        driver = is_recorded_driver(properties) if properties else False
         drivers += driver
         count = len(node.children)
         start = first_child[index]
-        specs[index] = NubSpec(
-            class_name=node.class_name,
-            name=None if node.name == node.class_name else node.name,
-            location=node.location,
-            properties=dict(node.properties) if node.properties else {},
-            children=tuple(specs[start:start + count]) if count else (),
-            id=ids[index],
-            planes=links,
-            recorded_driver=driver,
-        )
+        name, class_name = node.name, node.class_name
+        specs[index] = imported_nub(  # (half the cost of NubSpec(...): once per entry)
+            class_name, None if name == class_name else name, node.location,
+            dict(properties) if properties else {},
+            tuple(specs[start:start + count]) if count else (), ids[index], links, driver)
     return specs[0], len(order), drivers
 
 

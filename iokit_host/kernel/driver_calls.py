@@ -33,6 +33,7 @@ from pluggy import HookCaller
 from iokit_host.kernel.class_seal import ClassSeal, changed_classes, sdk_seal
 from iokit_host.kernel.host_fence import (
     TRIPPED,
+    DriverExit,
     DriverMisdeed,
     ForkWatch,
     HostSealedError,
@@ -63,8 +64,9 @@ class DriverFault:
 
     def reference(self, raised: str) -> str:
         """``raised`` (``driver-start-raised``, ...), ``driver-call-timeout``, or the reference
-        of what the call did to the host (``driver-forked``, ``driver-changed-host``)."""
-        if isinstance(self.error, DriverMisdeed):
+        of what the call did to the host (``driver-forked``, ``driver-changed-host``,
+        ``driver-exited``)."""
+        if isinstance(self.error, (DriverMisdeed, DriverExit)):
             return self.error.reference
         if isinstance(self.error, HostSealedError):
             return "driver-changed-host"
@@ -74,7 +76,7 @@ class DriverFault:
         """One line for the outcome table: ``start raised RuntimeError: no firmware``."""
         if self.error is None:
             return f"{call} did not return within {self.limit_s or 0:g} s and was abandoned"
-        if isinstance(self.error, DriverMisdeed):
+        if isinstance(self.error, (DriverMisdeed, DriverExit)):
             return f"{call} {self.error}"
         return f"{call} raised {describe_error(self.error)}"
 

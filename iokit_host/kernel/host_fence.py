@@ -12,6 +12,11 @@ refuses the rest outright:
   as the driver's code returns into the host's (and dies with its parent if it never does:
   ``PR_SET_PDEATHSIG``); the parent stops and reaps it, and the call is the driver's fault,
   ``driver-forked``. (``subprocess`` spawns without Python's fork handlers and stays allowed.)
+- ``os._exit()`` inside a driver call, in the host's own process: it would end the kernel and
+  every command with the driver's status, and nothing after it would run. It raises
+  :class:`DriverExit` where the driver called it instead (a ``BaseException``, as
+  ``SystemExit`` is), so the call fails, ``driver-exited``, and the host goes on. A forked
+  child, a driver process and the host's own code outside driver calls exit as always;
 - the interpreter's recursion limit (``sys.setrecursionlimit``): read before and after each
   call (tens of nanoseconds); a changed limit is put back and the call is the driver's fault,
   ``driver-changed-host``.
@@ -35,12 +40,12 @@ import sys
 import threading
 import weakref
 from types import ModuleType
-from typing import Any, ClassVar, Protocol
+from typing import Any, ClassVar, NoReturn, Protocol
 
 from iokit_host.dext.descendants import children
 
-__all__ = ["TRIPPED", "DriverMisdeed", "ForkWatch", "HostSealedError", "StdioGuard", "register_calls",
-           "seal_shared_modules"]
+__all__ = ["TRIPPED", "DriverExit", "DriverMisdeed", "ForkWatch", "HostSealedError", "StdioGuard",
+           "register_calls", "seal_shared_modules"]
 
 #: Linux's ``prctl(PR_SET_PDEATHSIG)``: the child gets this signal when its parent exits.
 _PR_SET_PDEATHSIG = 1
@@ -67,6 +72,19 @@ class HostSealedError(AttributeError):
     """A driver tried to rebind or delete an attribute of a module every driver shares."""
 
 
+class DriverExit(BaseException):
+    """A driver called ``os._exit(status)`` in the host's process: raised there instead."""
+
+    reference = "driver-exited"
+
+    def __init__(self, status: object) -> None:
+        super().__init__(f"called os._exit({status!r}), which would have ended the kernel's "
+                         "process and every driver in it: a kext runs in the kernel and may "
+                         "not exit it; fail the call instead (raise, or return False from "
+                         "start), or make the driver a dext")
+        self.status = status
+
+
 # -- which guards have a driver call running ---------------------------------------------------
 _CALLS: weakref.WeakSet[Any] = weakref.WeakSet()
 
@@ -76,6 +94,7 @@ def register_calls(calls: _Calls) -> None:
     and the sealed modules); the first registration installs both."""
     _CALLS.add(calls)
     _install_fork_handlers()
+    _install_exit_guard()
     seal_shared_modules()
 
 
@@ -104,7 +123,7 @@ class ForkWatch:
         in a forked child, leave at once; in the parent, stop and reap the child, and say why
         the call failed."""
         if cls.in_child:
-            os._exit(0)  # a copy of the host: its flushes, atexit handlers and output are not its own
+            _real_exit(0)  # a copy of the host: its flushes, atexit handlers and output are not its own
         forks, cls.forks = cls.forks, []
         TRIPPED.clear()
         pids = [pid for _, children in forks for pid in children]
@@ -162,6 +181,31 @@ def _install_fork_handlers() -> None:
     os.register_at_fork(before=_before_fork, after_in_parent=_after_fork_in_parent,
                         after_in_child=_after_fork_in_child)
     _installed = True
+
+
+# -- os._exit -----------------------------------------------------------------------------------
+_real_exit = os._exit
+#: The process whose driver calls are guarded (a child forked later exits as it asks).
+_host_pid: list[int] = []
+
+
+def _guarded_exit(status: int) -> NoReturn:
+    """``os._exit``: refused (:class:`DriverExit`) while a driver call runs in the host's own
+    process, as it is; elsewhere the real one."""
+    if _host_pid and os.getpid() == _host_pid[0] and not ForkWatch.in_child \
+            and _driver_code_running():
+        raise DriverExit(status)
+    _real_exit(status)
+
+
+def _install_exit_guard() -> None:
+    if _host_pid:
+        return
+    _host_pid.append(os.getpid())
+    os._exit = _guarded_exit  # (the same function as posix._exit, which a driver may name)
+    posix = sys.modules.get("posix")
+    if posix is not None:
+        setattr(posix, "_exit", _guarded_exit)  # noqa: B010 - not in every platform's stubs
 
 
 # -- the shared modules -------------------------------------------------------------------------

@@ -30,9 +30,9 @@ another driver (that one has its own limit), not in the host's code nor in the s
 library's locking and importing (an exception there could leave a registry half-changed or a
 lock held); there the watchdog waits for the next tick. A call that swallows it is
 interrupted again at every tick, and whatever it returns afterwards is ignored: the call was
-abandoned. What no in-process watchdog can stop (``os._exit``, a C extension that never
-returns, a bare ``except:`` around a loop) is listed in docs/lifecycle.md; out-of-process
-drivers will be.
+abandoned. What no in-process watchdog can stop (``os.kill`` of its own process, a C
+extension that never returns, a bare ``except:`` around a loop) is listed in
+docs/lifecycle.md, with the driver processes that can.
 
 Time is a :class:`WatchdogClock`: :class:`RealTime` by default, :class:`DrivenTime` in tests,
 whose :meth:`~DrivenTime.advance` wakes the watchdog, so a test's hanging driver is abandoned

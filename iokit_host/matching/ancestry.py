@@ -25,13 +25,13 @@ dext) is kept apart and never consulted for kernel classes.
 
 from __future__ import annotations
 
-import json
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from functools import cache
 from pathlib import Path
 from typing import Any
 
+from iokit_host.matching.ancestry_file import read_knowledge
 from iokit_host.matching.releases import OSRelease
 
 __all__ = ["KINDS", "AncestryFact", "AncestryKnowledge", "FactKind", "describe_ancestry",
@@ -119,7 +119,7 @@ class AncestryKnowledge:
 
     @classmethod
     def from_file(cls, path: Path) -> AncestryKnowledge:
-        return cls(json.loads(path.read_text(encoding="utf-8")))
+        return cls(read_knowledge(path.read_text(encoding="utf-8")))
 
     def knows(self, name: str) -> bool:
         return name in self._kernel

@@ -92,8 +92,8 @@ def plain_call(ctx: KernelContext, session: Session, message: Mapping[str, Any]
     for value in scalars:
         if type(value) is not int or not 0 <= value <= _U64:
             return None
-    if connection.closed:
-        return IOReturn.NOT_OPEN, [], b""
+    if connection.closed:  # its client is terminated: see userclient.calls.run_method
+        return IOReturn.BAD_ARGUMENT, [], b""
     return run_method(ctx.user_clients.kernel, connection.client, connection.task, selector,
                       tuple(scalars), structure, scalar_out, struct_out)
 

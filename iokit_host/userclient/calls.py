@@ -6,8 +6,9 @@ The kernel checks what travels before the driver sees it: at most 16 scalars in 
 each failure is ``kIOReturnBadArgument``. The driver's method (the ``iokit_external_method``
 hook) then runs with an :class:`~iokit_sdk.userclient.IOExternalMethodArguments`, and what it
 wrote is checked on the way out: scalars are numbers, the structure fits the caller's
-capacity. A driver that raises is reported and the caller gets ``kIOReturnInternalError``; the
-kernel and every other client go on.
+capacity, a variable-size call (``kIOConnectMethodVarOutputSize``) that succeeds without
+setting an output is ``kIOReturnUnderrun``. A driver that raises is reported and the caller
+gets ``kIOReturnInternalError``; the kernel and every other client go on.
 """
 
 from __future__ import annotations
@@ -40,6 +41,15 @@ __all__ = ["MAX_VARIABLE_OUTPUT", "CallRequest", "CallResult", "call_method", "r
 MAX_VARIABLE_OUTPUT = 16 << 20
 _U64 = (1 << 64) - 1
 _SUCCESS = int(IOReturn.SUCCESS)
+_VAR_OUTPUT = kIOConnectMethodVarOutputSize
+
+
+class _NoVariableOutput(bytes):
+    """A variable-size call's output before the method sets one (``structureVariableOutputData``
+    still NULL): empty bytes a method can add to, told apart from an empty output it set."""
+
+
+_NO_VARIABLE_OUTPUT = _NoVariableOutput()
 
 
 @dataclass(frozen=True, slots=True)
@@ -95,10 +105,14 @@ def run_method(kernel: WorkLoop, client: IOUserClient, task: OwningTask, selecto
     kept free of per-call objects beyond the method's arguments, and of Python calls beyond
     the method's: between two processes each one costs several times its work."""
     if client.is_inactive():
-        return IOReturn.NOT_ATTACHED, [], b""
-    arguments = IOExternalMethodArguments(selector, scalars, structure, scalar_output_count,
-                                          structure_output_size, async_reference, task,
-                                          [0] * scalar_output_count)
+        # Terminated (with its provider, or closed): terminatePhase1's destroyUserReferences
+        # emptied its port, so is_io_connect_method's CHECK finds no IOUserClient there
+        # (xnu-8792 to xnu-11417).
+        return IOReturn.BAD_ARGUMENT, [], b""
+    arguments = IOExternalMethodArguments(
+        selector, scalars, structure, scalar_output_count, structure_output_size,
+        async_reference, task, [0] * scalar_output_count,
+        _NO_VARIABLE_OUTPUT if structure_output_size == _VAR_OUTPUT else b"")
     if kernel.plugin_manager.builtin_alone("iokit_external_method"):
         # What the hook call would run, and all it would do (no other plugin, no monitor).
         ret = kernel.driver_calls.call(client.external_method, selector, arguments)
@@ -175,6 +189,10 @@ def _outputs(kernel: WorkLoop, client: IOUserClient, selector: int, scalar_outpu
                 f"method {selector} of {service_name(client)} wrote {scalars} as scalar "
                 "output, not a number")
         return IOReturn.INTERNAL_ERROR, [], b""
+    if arguments.structure_output is _NO_VARIABLE_OUTPUT:
+        # is_io_connect_method_var_output: a method that succeeds without an OSData (or
+        # OSSerialize) in structureVariableOutputData (xnu-8792 to xnu-11417).
+        return IOReturn.UNDERRUN, [], b""
     structure = _bytes(arguments.structure_output)
     if structure is None:
         _report(kernel, client, "user-client-output-invalid",

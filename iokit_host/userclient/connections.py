@@ -22,7 +22,6 @@ from iokit_sdk.userclient import IOUserClient, OwningTask
 
 from iokit_host.errors import Diagnostic, Severity
 from iokit_host.kernel.driver_calls import DriverFault, service_name
-from iokit_host.kernel.driver_results import plain_int
 from iokit_host.userclient.calls import CallRequest, CallResult, call_method
 from iokit_host.userclient.opening import (
     check_entitlements,
@@ -92,7 +91,15 @@ class UserClients:
         if started != IOReturn.SUCCESS:
             return started
         connection = Connection(made, service, task, type)
-        refused = check_entitlements(made, task) or self._claim(connection)
+        # kIOReturnExclusiveAccess can only come from newUserClient (a family's override), so
+        # before is_io_service_open_extended's own checks; the family releases its client
+        # without clientClose. Those checks' refusals do clientClose it.
+        refused = self._claim(connection)
+        if refused != IOReturn.SUCCESS:
+            release_client(kernel, made, service)
+            kernel.run_until_quiet()
+            return refused
+        refused = check_entitlements(kernel, made, task)
         if refused != IOReturn.SUCCESS:
             self._close_client(connection)
             return refused
@@ -112,24 +119,28 @@ class UserClients:
 
     @_armed
     def call(self, connection: Connection, request: CallRequest) -> CallResult:
-        if connection.closed:
-            return CallResult(IOReturn.NOT_OPEN)
+        if connection.closed:  # its client is terminated: see calls.run_method
+            return CallResult(IOReturn.BAD_ARGUMENT)
         return call_method(self.kernel, connection.client, connection.task, request)
 
     @_armed
     def memory(self, connection: Connection, type: int) -> IOBufferMemoryDescriptor | int:
         """``IOConnectMapMemory``: the client's ``client_memory_for_type(type)``, when it is
-        memory a program can map; else the IOReturn (a driver fault is
-        ``kIOReturnInternalError``, reported)."""
-        if connection.closed:
-            return IOReturn.NOT_OPEN
+        memory a program can map. Whatever code the client refuses with, the caller gets
+        ``kIOReturnBadArgument``: ``mapClientMemory64`` gives no map and
+        ``is_io_connect_map_memory_into_task`` answers that (xnu-8792 to xnu-11417). A driver
+        fault is ``kIOReturnInternalError``, reported."""
+        if connection.closed or connection.client.is_inactive():
+            return IOReturn.BAD_ARGUMENT  # no IOUserClient behind the port any more (CHECK)
         made = self.kernel.driver_calls.call(connection.client.client_memory_for_type, type)
         if isinstance(made, DriverFault):
             self._check(connection, made, "client_memory_for_type")
             return IOReturn.INTERNAL_ERROR
-        code = plain_int(made)  # the driver's value: an int subclass's own methods never run
-        if code is not None:
-            return code & 0xFFFFFFFF if code != IOReturn.SUCCESS else IOReturn.BAD_ARGUMENT
+        if made is IOReturn.NOT_RESPONDING:
+            # The host's word that a driver process died mid-call (docs/driverkit.md), not a
+            # refusal xnu would flatten: it crosses as it does for every other call.
+            return IOReturn.NOT_RESPONDING
+        # An IOReturn (an int subclass is not asked anything) or any other non-memory value.
         if not isinstance(made, IOBufferMemoryDescriptor) or made.released:
             return IOReturn.BAD_ARGUMENT
         return made if made.path is not None else IOReturn.UNSUPPORTED
@@ -145,13 +156,19 @@ class UserClients:
 
     @_armed
     def died(self, connection: Connection) -> None:
-        """The owning process is gone: ``client_died``, then the close."""
+        """The owning process is gone: ``client_died``, then the close.
+
+        ``iokit_client_died`` calls only ``clientDied``, whose default closes the client once
+        (xnu-8792 to xnu-11417); an override often calls ``clientClose`` itself. So a client
+        that ``client_died`` already terminated (``client_close``'s work) is not
+        ``client_close``-d a second time."""
         if connection.closed:
             return
         died = self.kernel.driver_calls.call(self.kernel.hook.iokit_client_died,
                                              service=connection.client)
         self._check(connection, died, "client_died")
-        self.close(connection)
+        self._open.pop(id(connection), None)
+        self._close_client(connection, call_close=not connection.client.is_inactive())
 
     def close_all(self) -> int:
         """Close every open connection (kernel shutdown); returns how many."""
@@ -160,13 +177,14 @@ class UserClients:
             self.close(connection)
         return len(open_now)
 
-    def _close_client(self, connection: Connection) -> None:
+    def _close_client(self, connection: Connection, call_close: bool = True) -> None:
         connection.closed = True
         if self._exclusive.get(id(connection.service)) is connection:
             del self._exclusive[id(connection.service)]
         kernel, client = self.kernel, connection.client
-        closed = kernel.driver_calls.call(kernel.hook.iokit_client_close, service=client)
-        self._check(connection, closed, "client_close")
+        if call_close:
+            closed = kernel.driver_calls.call(kernel.hook.iokit_client_close, service=client)
+            self._check(connection, closed, "client_close")
         release_client(kernel, client, connection.service)
         kernel.run_until_quiet()
 

@@ -9,9 +9,11 @@ The order and the codes are IOKit's (IOKIT_SEMANTICS.md §7.1):
 2. ``initWithTask`` refused: ``kIOReturnBadArgument``; ``attach`` or ``start`` refused:
    ``kIOReturnUnsupported``; the client is then a child of the service in the IOService plane;
 3. ``IOUserClientCreator`` = ``"pid N, name"``; an ``IOUserClient2022`` without the three
-   default-locking properties: ``kIOReturnError``; the entitlement check
-   (``IOUserClientEntitlements``: a string the task must hold, False for anyone; an
-   ``IOUserClient2022`` without it is denied): ``kIOReturnNotPrivileged``;
+   default-locking properties: ``kIOReturnError`` (a client with none of them is given
+   ``IOUserClientDefaultLocking`` = true); the entitlement check (``IOUserClientEntitlements``:
+   a string the task must hold, False for anyone; an ``IOUserClient2022`` without it, or any
+   client with another value, is denied): ``kIOReturnNotPrivileged``, which wins over the
+   ``kIOReturnError`` of the locking check;
 4. on a failure after the client exists: ``clientClose`` and release, so it leaves.
 
 Exclusive access is the family policy of :attr:`IOUserClient.exclusive` (the provider's
@@ -112,18 +114,34 @@ def start_user_client(kernel: WorkLoop, client: IOUserClient, service: IOService
     return IOReturn.SUCCESS
 
 
-def check_entitlements(client: IOUserClient, task: OwningTask) -> int:
-    """Step 3: the default-locking properties of an ``IOUserClient2022``, then
-    ``IOUserClientEntitlements``."""
+def check_entitlements(kernel: WorkLoop, client: IOUserClient, task: OwningTask) -> int:
+    """Step 3, in ``is_io_service_open_extended``'s order (xnu-8792 to xnu-11417 alike).
+
+    The default-locking properties first: an ``IOUserClient2022`` missing any of the three
+    makes the result ``kIOReturnError``; a client that sets none of them is given
+    ``IOUserClientDefaultLocking`` = true, as the kernel sets it (the exception, a kext
+    linking IOSurface, is not modelled). Then ``IOUserClientEntitlements``, whose refusal
+    (``kIOReturnNotPrivileged``) replaces that ``kIOReturnError``, as xnu assigns it after.
+    """
     is_2022 = isinstance(client, IOUserClient2022)
-    if is_2022 and not all(client.has_property(key) for key in _LOCKING_KEYS):
-        return IOReturn.ERROR
+    present = [client.has_property(key) for key in _LOCKING_KEYS]
+    result = IOReturn.ERROR if is_2022 and not all(present) else IOReturn.SUCCESS
+    if not any(present):
+        client.set_property(kIOUserClientDefaultLockingKey, True)
     wanted = client.get_property(kIOUserClientEntitlementsKey)
     if wanted is False:
-        return IOReturn.SUCCESS
+        return result
     if isinstance(wanted, str):
-        return IOReturn.SUCCESS if task.has_entitlement(wanted) else IOReturn.NOT_PRIVILEGED
-    return IOReturn.NOT_PRIVILEGED if is_2022 else IOReturn.SUCCESS
+        return result if task.has_entitlement(wanted) else IOReturn.NOT_PRIVILEGED
+    if wanted is None:
+        return IOReturn.NOT_PRIVILEGED if is_2022 else result
+    # xnu refuses an IOUserClient2022 here (and logs it); for an older client it reads the
+    # value as a string it is not, a kernel panic: refused here too, and said.
+    _report(kernel, client, "user-client-entitlements-invalid",
+            f"{service_name(client)} sets {kIOUserClientEntitlementsKey} to "
+            f"{short_repr(wanted)}, neither an entitlement's name nor false",
+            severity=Severity.WARNING)
+    return IOReturn.NOT_PRIVILEGED
 
 
 def release_client(kernel: WorkLoop, client: IOUserClient, service: IOService) -> None:

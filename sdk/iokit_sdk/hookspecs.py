@@ -342,7 +342,8 @@ def iokit_client_close(service: IOService) -> int | None:
     :returns: an IOReturn (informational).
 
     Fires at most once per connection: on ``IOServiceClose``, after ``iokit_client_died`` when
-    the caller dies, when an open fails after the client was made, and at kernel shutdown.
+    the caller dies (unless that terminated the client), when an open fails after the client
+    was made, and at kernel shutdown.
     """
 
 
@@ -354,5 +355,6 @@ def iokit_client_died(service: IOService) -> int | None:
     :returns: an IOReturn (informational).
 
     Fires once per open connection of a process whose socket closed without
-    ``IOServiceClose``, right before that connection's ``iokit_client_close``.
+    ``IOServiceClose``, right before that connection's ``iokit_client_close`` (which does not
+    fire when this terminated the client, e.g. by calling ``client_close`` itself).
     """

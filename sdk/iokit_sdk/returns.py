@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from enum import IntEnum
 
-__all__ = ["IOReturn", "IOReturnError", "return_name"]
+__all__ = ["MIG_ARRAY_TOO_LARGE", "IOReturn", "IOReturnError", "return_name"]
 
 
 class IOReturn(IntEnum):
@@ -67,6 +67,11 @@ class IOReturn(IntEnum):
     INVALID = 0xE0000001
 
 
+#: A ``kern_return_t`` an ``IOConnectCall*Method`` returns without reaching the kernel: MIG's
+#: user stub refuses an inline array past its bound (``mach/mig_errors.h``, -307).
+MIG_ARRAY_TOO_LARGE = -307 & 0xFFFFFFFF
+_MIG_NAMES = {MIG_ARRAY_TOO_LARGE: "MIG_ARRAY_TOO_LARGE"}
+
 #: Apple's spelling where title case of the member name is not it (``kIOReturnIPCError``).
 _ACRONYMS = {"Ipc": "IPC", "Vm": "VM", "Io": "IO", "Rld": "RLD", "Dma": "DMA", "Id": "ID"}
 
@@ -76,7 +81,7 @@ def return_name(code: int) -> str:
     try:
         member = IOReturn(code)
     except ValueError:
-        return f"0x{code & 0xFFFFFFFF:08x}"
+        return _MIG_NAMES.get(code & 0xFFFFFFFF, f"0x{code & 0xFFFFFFFF:08x}")
     words = [_ACRONYMS.get(word.title(), word.title()) for word in member.name.split("_")]
     return "kIOReturn" + "".join(words)
 

@@ -190,7 +190,11 @@ def check_arguments(arguments: IOExternalMethodArguments,
                     dispatch: IOExternalMethodDispatch) -> int:
     """``IOUserClient::externalMethod``'s checks, in its order; each mismatch is
     ``kIOReturnBadArgument``: scalar-in count, struct-in size, scalar-out count (the caller's
-    capacity must equal it), struct-out size."""
+    capacity must equal it), struct-out size. A variable-size output
+    (``kIOConnectMethodVarOutputSize``) is checked as size 0: IOKitLib's
+    ``IOConnectCallMethod`` sends it to ``io_connect_method_var_output`` with an inband
+    capacity of 0, which is the ``structureOutputSize`` the check reads (IOKitUser-100222,
+    xnu-8792 to xnu-11417)."""
     # Written out, not looped over: this runs on every call of every user client.
     variable = kIOUCVariableStructureSize
     wanted = dispatch.check_scalar_input_count
@@ -203,8 +207,10 @@ def check_arguments(arguments: IOExternalMethodArguments,
     if wanted != variable and wanted != arguments.scalar_output_count:
         return IOReturn.BAD_ARGUMENT
     wanted = dispatch.check_structure_output_size
-    if wanted != variable and wanted != arguments.structure_output_size:
-        return IOReturn.BAD_ARGUMENT
+    if wanted != variable:
+        size = arguments.structure_output_size
+        if wanted != (0 if size == kIOConnectMethodVarOutputSize else size):
+            return IOReturn.BAD_ARGUMENT
     return IOReturn.SUCCESS
 
 
@@ -243,9 +249,15 @@ class IOUserClient(IOService):
         With ``dispatch``, the counts and sizes are checked (:func:`check_arguments`), then
         ``dispatch.function(target, reference, arguments)`` runs; without a function the
         result is ``kIOReturnNoCompletion``. Without ``dispatch`` (the legacy method lookup,
-        which finds nothing by default) the result is ``kIOReturnUnsupported``.
+        which finds nothing by default) the result is ``kIOReturnUnsupported``, or
+        ``kIOReturnIPCError`` for a call whose structures travel out of line (past
+        ``INBAND_STRUCT_MAX``), which the pre-Leopard methods cannot take and xnu refuses
+        first (``IOUserClient::externalMethod``, xnu-8792 to xnu-11417).
         """
         if dispatch is None:
+            if len(arguments.structure_input) > INBAND_STRUCT_MAX \
+                    or arguments.structure_output_size > INBAND_STRUCT_MAX:
+                return IOReturn.IPC_ERROR
             return IOReturn.UNSUPPORTED
         checked = check_arguments(arguments, dispatch)
         if checked != IOReturn.SUCCESS:
@@ -265,14 +277,17 @@ class IOUserClient(IOService):
 
     def client_died(self) -> int:
         """The caller's process died or dropped its connection (``clientDied``). The kernel
-        calls :meth:`client_close` right after, once, whatever this returns."""
+        calls :meth:`client_close` right after, once, whatever this returns, unless this
+        already terminated the client (an override that calls ``self.client_close()``, as C
+        drivers' ``clientDied`` returns ``clientClose()``: it is not closed twice)."""
         return IOReturn.SUCCESS
 
     def client_memory_for_type(self, type: int) -> Any:
         """Memory of ``type`` for the caller to map (``clientMemoryForType``, from
         ``IOConnectMapMemory``): an :class:`~iokit_sdk.memory.IOBufferMemoryDescriptor` the
         client keeps (it stays the driver's; the program maps it), or an IOReturn. The default
-        is ``kIOReturnUnsupported``."""
+        is ``kIOReturnUnsupported``; whatever the code, the program gets
+        ``kIOReturnBadArgument``, as ``is_io_connect_map_memory_into_task`` answers."""
         return IOReturn.UNSUPPORTED
 
     def send_async_result(self, reference: OSAsyncReference64, result: int,

@@ -65,3 +65,22 @@ def test_a_driver_process_imports_no_kernel_before_checking_in() -> None:
     imported = set(done.stdout.split())
     assert {"iokit_host.dext.server", "iokit_sdk.service"} <= imported
     assert _offending(imported, DRIVER_MUST_NOT_IMPORT) == []
+
+
+def test_the_console_script_freezes_its_commands_modules_but_main_leaves_a_program_alone(
+        ) -> None:
+    """``iokit`` (one command, then the process ends) freezes what importing its command made,
+    so the collector never walks it; a program that calls ``main`` keeps its collector and
+    nothing of its is frozen."""
+    probe = ("import contextlib, gc, io, sys\n"
+             "from iokit_host.cli import main\n"
+             "with contextlib.redirect_stdout(io.StringIO()):\n"
+             "    main(['kextstat', '--help'])\n"
+             "print(gc.isenabled(), gc.get_freeze_count())\n"
+             "with contextlib.redirect_stdout(io.StringIO()):\n"
+             "    main(['machine', '--help'], one_shot=True)\n"
+             "print(gc.isenabled(), gc.get_freeze_count() > 0,\n"
+             "      'iokit_host.cli.machine' in sys.modules)\n")
+    done = subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True,
+                          check=True, timeout=60)
+    assert done.stdout.split("\n")[:2] == ["True 0", "True True True"]

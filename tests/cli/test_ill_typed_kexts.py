@@ -6,12 +6,13 @@ from __future__ import annotations
 
 import datetime as dt
 import os
-import plistlib
 import subprocess
 import sys
 from pathlib import Path
 
 import pytest
+
+from tests.kext.dists import installed_kext
 
 ID = "com.example.illtyped"
 MANIFEST = {
@@ -39,17 +40,9 @@ EXPECTED = [  # (reference, key) of every warning
 @pytest.fixture(scope="module")
 def site(tmp_path_factory: pytest.TempPathFactory) -> Path:
     """A site directory with the kext installed (package, dist-info, entry point)."""
-    site = tmp_path_factory.mktemp("site")
-    package = site / "ill_typed"
-    package.mkdir()
-    (package / "__init__.py").write_text(
-        "from iokit_sdk import IOService\n\n\nclass IllTyped(IOService):\n    pass\n")
-    (package / "Info.plist").write_bytes(plistlib.dumps(MANIFEST))
-    info = site / "ill_typed-1.0.dist-info"
-    info.mkdir()
-    (info / "METADATA").write_text("Metadata-Version: 2.1\nName: ill-typed\nVersion: 1.0\n")
-    (info / "entry_points.txt").write_text(f"[iokit.kexts]\n{ID} = ill_typed\n")
-    return site
+    return installed_kext(tmp_path_factory.mktemp("site"), "ill_typed", ID,
+                          "from iokit_sdk import IOService\n\n\n"
+                          "class IllTyped(IOService):\n    pass\n", MANIFEST)
 
 
 def _iokit(site: Path, cache: Path, *args: str) -> subprocess.CompletedProcess[str]:

@@ -109,6 +109,8 @@ import os
 from iokit_sdk import IOService
 
 FAULT = os.environ.get("IOKIT_TEST_FENCE_FAULT", "")
+if FAULT == "exit-at-import":
+    os._exit(9)
 
 
 class FencedDriver(IOService):
@@ -118,6 +120,11 @@ class FencedDriver(IOService):
         elif FAULT == "close-streams":
             os.close(1)
             os.close(2)
+        elif FAULT == "exit":
+            os._exit(7)
+        elif FAULT == "posix-exit":
+            import posix
+            posix._exit(7)
         elif FAULT == "redirect-streams":
             null = os.open(os.devnull, os.O_RDWR)
             os.dup2(null, 1)
@@ -160,6 +167,26 @@ def test_a_driver_that_forks_fails_and_its_child_never_runs_the_rest_of_the_boot
     assert "FencedDriver (com.test.fenced) on SMC: start forked the host process" in line
     child = int(line.split("child pid ")[1].split(",")[0])
     assert not Path(f"/proc/{child}").exists()  # stopped and reaped
+
+
+@pytest.mark.parametrize("fault", ["exit", "posix-exit"])
+def test_a_driver_that_calls_os_exit_fails_and_the_boot_goes_on(fenced_dist: Path,
+                                                                fault: str) -> None:
+    done = _boot(fenced_dist, fault)
+    assert done.returncode == 0, done.stderr  # not the driver's 7: the command ended itself
+    assert "Traceback" not in done.stderr
+    assert "+-o SMC" in done.stdout and "FencedDriver" not in done.stdout
+    (line,) = [x for x in done.stderr.splitlines() if "driver-exited" in x]
+    assert "FencedDriver (com.test.fenced) on SMC: start called os._exit(7)" in line
+
+
+def test_a_kext_that_calls_os_exit_at_import_is_refused_and_the_boot_goes_on(
+        fenced_dist: Path) -> None:
+    done = _boot(fenced_dist, "exit-at-import")
+    assert done.returncode == 0, done.stderr
+    assert "Traceback" not in done.stderr and "+-o Root" in done.stdout
+    (line,) = [x for x in done.stderr.splitlines() if "os._exit(9)" in x]
+    assert "iokit_fenced" in line
 
 
 @pytest.mark.parametrize("fault", ["close-streams", "redirect-streams"])

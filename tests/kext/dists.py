@@ -81,3 +81,18 @@ def write_installed(site: Path, files: Mapping[str, bytes]) -> Path:
         target.parent.mkdir(parents=True, exist_ok=True)
         target.write_bytes(data)
     return site
+
+
+def installed_kext(site: Path, package: str, bundle_id: str, source: str,
+                   manifest: Mapping[str, Any]) -> Path:
+    """``package`` (``source`` and its Info.plist ``manifest``) installed in ``site`` as a
+    distribution of the same name with its ``iokit.kexts`` entry point, as pip leaves it:
+    what ``PYTHONPATH=site`` finds."""
+    name = package.replace("_", "-")
+    return write_installed(site, {
+        f"{package}/__init__.py": source.encode(),
+        f"{package}/Info.plist": plistlib.dumps(dict(manifest)),
+        f"{package}-1.0.dist-info/METADATA":
+            f"Metadata-Version: 2.1\nName: {name}\nVersion: 1.0\n".encode(),
+        f"{package}-1.0.dist-info/entry_points.txt":
+            f"[iokit.kexts]\n{bundle_id} = {package}\n".encode()})

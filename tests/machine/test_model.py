@@ -2,7 +2,13 @@
 
 from __future__ import annotations
 
-from iokit_host.machine.model import MachineModel, NubSpec
+import copy
+import pickle
+from dataclasses import FrozenInstanceError, fields
+
+import pytest
+
+from iokit_host.machine.model import MachineModel, NubSpec, PlaneLink, imported_nub
 
 
 def chain(depth: int, name: str = "n") -> NubSpec:
@@ -46,3 +52,16 @@ def test_repr_of_a_deep_model_is_short() -> None:
     assert "IOPlatformExpertDevice" in text
     assert "children=<1>" in text
     assert len(text) < 200
+
+
+def test_a_nub_made_by_an_importer_is_the_nub_its_fields_make() -> None:
+    link = PlaneLink("IOService", parent="0x1", order=2)
+    child = NubSpec("C", properties={})  # (the default properties, a mapping proxy, do not pickle)
+    made = imported_nub("IOPCIDevice", "GFX0", "2", {"k": 1}, (child,), "0x5", (link,), True)
+    expected = NubSpec("IOPCIDevice", "GFX0", "2", {"k": 1}, (child,), "0x5", (link,), True)
+    every = [spec.name for spec in fields(NubSpec)]
+    assert [getattr(made, name) for name in every] == [getattr(expected, name) for name in every]
+    assert made == expected and hash(made) == hash(expected) and repr(made) == repr(expected)
+    assert pickle.loads(pickle.dumps(made)) == expected and copy.deepcopy(made) == expected
+    with pytest.raises(FrozenInstanceError):
+        made.name = "other"  # type: ignore[misc]

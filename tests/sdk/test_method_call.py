@@ -10,6 +10,7 @@ from collections.abc import Iterator
 
 import pytest
 from iokit_sdk.iokitlib import (
+    MIG_ARRAY_TOO_LARGE,
     IOConnectCallMethod,
     IOConnectCallScalarMethod,
     IOConnectCallStructMethod,
@@ -59,16 +60,33 @@ def test_a_failing_ioreturn_is_raised_with_its_name(connection: io_connect_t, se
 
 
 def test_the_callers_own_checks_come_first(connection: io_connect_t) -> None:
-    with pytest.raises(IOReturnError, match="kIOReturnBadArgument"):
-        IOConnectCallScalarMethod(connection, 3, [0] * 17, 1)
-    with pytest.raises(IOReturnError, match="kIOReturnBadArgument"):
-        IOConnectCallScalarMethod(connection, 3, [1, 2], 17)
+    with pytest.raises(IOReturnError, match="MIG_ARRAY_TOO_LARGE") as raised:
+        IOConnectCallScalarMethod(connection, 3, [0] * 17, 1)  # MIG's stub: -307
+    assert raised.value.code == MIG_ARRAY_TOO_LARGE == 0xFFFFFECD
+    with pytest.raises(IOReturnError, match="kIOReturnIPCError"):
+        IOConnectCallStructMethod(connection, 2, b"", 1 << 32)  # a size_t past UINT_MAX
+    with pytest.raises(IOReturnError, match="kIOReturnIPCError"):
+        IOConnectCallStructMethod(connection, 2, b"", -1)  # (size_t)-1
     with pytest.raises(IOReturnError, match="kIOReturnMessageTooLarge"):
         IOConnectCallStructMethod(connection, 2, bytes(MAX_STRUCT_INPUT + 1), 0)
     with pytest.raises(TypeError, match="not bool"):
         IOConnectCallScalarMethod(connection, 3, [True, 2], 1)
     with pytest.raises(IOReturnError, match="kIOReturnBadArgument"):
         IOConnectCallScalarMethod(io_connect_t(0), 3, [1, 2], 1)  # IO_OBJECT_NULL
+
+
+def test_an_output_count_past_16_is_sent_as_16_as_mig_does(connection: io_connect_t) -> None:
+    """``scalar_output`` is a ``CountInOut`` array: MIG's stub sends the smaller of the
+    caller's count and 16, so the kernel checks 16 against the entry, not 17."""
+    with pytest.raises(IOReturnError, match="kIOReturnBadArgument"):
+        IOConnectCallScalarMethod(connection, 3, [1, 2], 17)  # the entry's count is 1, not 16
+    with pytest.raises(IOReturnError, match="kIOReturnBadArgument"):
+        IOConnectCallScalarMethod(connection, 3, [1, 2], -1)  # no uint32_t
+    connection_port = connection.main_port
+    assert connection_port is not None
+    service = IOServiceGetMatchingService(connection_port, IOServiceMatching("TestUCDriver"))
+    wide = IOServiceOpen(service, mach_task_self(), 0)
+    assert IOConnectCallScalarMethod(wide, 9, [], 40) == tuple(range(16))  # entry: 16 out
 
 
 def test_what_the_frame_cannot_carry_goes_as_a_map_with_the_same_outcome(

@@ -16,6 +16,7 @@ from iokit_sdk.userclient import (
     OSAsyncReference64,
     OwningTask,
     check_arguments,
+    kIOConnectMethodVarOutputSize,
     kIOUCVariableStructureSize,
 )
 
@@ -35,10 +36,27 @@ def test_checks_skip_variable_entries_and_zero_fill_outputs() -> None:
         IOReturn.BAD_ARGUMENT
 
 
+def test_a_variable_size_output_is_checked_as_size_zero() -> None:
+    """``io_connect_method_var_output`` carries an inband output capacity of 0 (IOKitLib)."""
+    args = IOExternalMethodArguments(0, structure_output_size=kIOConnectMethodVarOutputSize)
+    assert check_arguments(args, IOExternalMethodDispatch(_ok, 0, 0, 0, 0)) == 0
+    assert check_arguments(args, IOExternalMethodDispatch(_ok, 0, 0, 0, 3)) == \
+        IOReturn.BAD_ARGUMENT
+    assert check_arguments(args, IOExternalMethodDispatch(_ok, 0, 0, 0, VAR)) == 0
+
+
 def test_the_legacy_client_without_a_table_is_unsupported() -> None:
     client = IOUserClient()
     args = IOExternalMethodArguments(0)
     assert client.external_method(0, args) == IOReturn.UNSUPPORTED
+    # Out-of-line structures (past 4096 bytes) are refused before the method lookup.
+    assert client.external_method(0, IOExternalMethodArguments(0, (), bytes(4097))) == \
+        IOReturn.IPC_ERROR
+    assert client.external_method(0, IOExternalMethodArguments(
+        0, structure_output_size=4097)) == IOReturn.IPC_ERROR
+    assert client.external_method(0, IOExternalMethodArguments(
+        0, (), bytes(4096), structure_output_size=kIOConnectMethodVarOutputSize)) == \
+        IOReturn.UNSUPPORTED
     assert client.external_method(0, args, IOExternalMethodDispatch(None)) == \
         IOReturn.NO_COMPLETION
     assert client.external_method(0, IOExternalMethodArguments(0, scalar_output_count=1),

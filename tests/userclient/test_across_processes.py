@@ -107,8 +107,8 @@ def test_calls_check_selectors_entitlements_and_report_driver_faults(port: MainP
         with pytest.raises(IOReturnError) as raised:
             IOConnectCallScalarMethod(connect, selector, [1] if selector == 5 else [], 0)
         assert raised.value.name == name, selector
-    with pytest.raises(IOReturnError, match="kIOReturnBadArgument"):
-        IOConnectCallScalarMethod(connect, 1, list(range(17)), 1)  # 16 scalars at most
+    with pytest.raises(IOReturnError, match="MIG_ARRAY_TOO_LARGE"):
+        IOConnectCallScalarMethod(connect, 1, list(range(17)), 1)  # 16 scalars at most (MIG)
     IOServiceClose(connect)
 
 
@@ -139,6 +139,8 @@ def test_async_results_arrive_on_the_notification_port(port: MainPort) -> None:
     IOConnectCallAsyncScalarMethod(connect, 4, notify, reference, [], 0)
     with pytest.raises(IOReturnError, match="kIOReturnBadArgument"):  # not allow_async
         IOConnectCallAsyncScalarMethod(connect, 1, notify, [0], [], 1)
+    with pytest.raises(IOReturnError, match="MIG_ARRAY_TOO_LARGE"):  # io_async_ref64_t: 8
+        IOConnectCallAsyncScalarMethod(connect, 4, notify, [0] * 9, [], 0)
     IOConnectCallScalarMethod(connect, 0, [1234], 0)
     assert IONotificationPortDispatch(notify, 30.0) == 1
     assert got == [("mine", IOReturn.SUCCESS, (1234,))]

@@ -138,7 +138,7 @@ def test_values_a_method_hands_back_are_read_without_running_the_drivers_code(
         return returned
 
     connection.client.dispatch_table = (  # type: ignore[attr-defined]
-        IOExternalMethodDispatch2022(method, 0, 0, 1, kIOConnectMethodVarOutputSize),)
+        IOExternalMethodDispatch2022(method, 0, 0, 1, 0),)  # 0: as a C driver writes it
     result = _call(user_clients, connection, 0, scalar_out=1,
                    struct_out=kIOConnectMethodVarOutputSize)
     assert (result.ret, result.scalars, result.structure) == expected
@@ -150,11 +150,68 @@ def test_values_a_method_hands_back_are_read_without_running_the_drivers_code(
                  struct_out=kIOConnectMethodVarOutputSize).ret == expected[0]
 
 
-def test_a_call_after_the_provider_terminated_is_not_attached(
+def test_a_variable_size_output_is_checked_against_the_entry_as_size_zero(
+        user_clients: UserClients, connection: Connection) -> None:
+    """IOKitLib sends a ``kIOConnectMethodVarOutputSize`` call with an inband capacity of 0,
+    so an entry's ``checkStructureOutputSize`` of 0 admits it and any other size refuses it;
+    the method still learns it may answer any size."""
+    seen: list[int] = []
+
+    def method(target: Any, reference: Any, args: IOExternalMethodArguments) -> int:
+        seen.append(args.structure_output_size)
+        args.structure_output = b"x" * 5000
+        return IOReturn.SUCCESS
+
+    connection.client.dispatch_table = (  # type: ignore[attr-defined]
+        IOExternalMethodDispatch2022(method, 0, 0, 0, 0),
+        IOExternalMethodDispatch2022(method, 0, 0, 0, 16))
+    result = _call(user_clients, connection, 0, struct_out=kIOConnectMethodVarOutputSize)
+    assert (result.ret, result.structure) == (IOReturn.SUCCESS, b"x" * 5000)
+    assert seen == [kIOConnectMethodVarOutputSize]
+    assert _call(user_clients, connection, 1,
+                 struct_out=kIOConnectMethodVarOutputSize).ret == IOReturn.BAD_ARGUMENT
+    assert _call(user_clients, connection, 1, struct_out=16).ret == IOReturn.NO_SPACE
+
+
+def test_a_variable_size_call_whose_method_sets_no_output_is_underrun(
+        user_clients: UserClients, connection: Connection) -> None:
+    """``is_io_connect_method_var_output`` answers ``kIOReturnUnderrun`` for a method that
+    succeeds and leaves ``structureVariableOutputData`` unset; an empty output it sets is
+    an empty output, and one it builds up from the start is kept."""
+    def silent(target: Any, reference: Any, args: IOExternalMethodArguments) -> int:
+        return IOReturn.SUCCESS
+
+    def empty(target: Any, reference: Any, args: IOExternalMethodArguments) -> int:
+        args.structure_output = b""
+        return IOReturn.SUCCESS
+
+    def appends(target: Any, reference: Any, args: IOExternalMethodArguments) -> int:
+        args.structure_output += b"ab"
+        return IOReturn.SUCCESS
+
+    connection.client.dispatch_table = (  # type: ignore[attr-defined]
+        IOExternalMethodDispatch2022(silent, 0, 0, 0, 0),
+        IOExternalMethodDispatch2022(empty, 0, 0, 0, 0),
+        IOExternalMethodDispatch2022(appends, 0, 0, 0, 0))
+    var = kIOConnectMethodVarOutputSize
+    assert _call(user_clients, connection, 0, struct_out=var).ret == IOReturn.UNDERRUN
+    assert _call(user_clients, connection, 0).ret == IOReturn.SUCCESS  # not a var call
+    assert (_call(user_clients, connection, 1, struct_out=var).ret,
+            _call(user_clients, connection, 2, struct_out=var).structure) == (0, b"ab")
+
+
+def test_a_call_after_the_provider_terminated_finds_no_user_client(
         uc_host: IOKitHost, user_clients: UserClients, connection: Connection) -> None:
+    """Termination empties the client's port (``destroyUserReferences``): a call, or a map,
+    finds no IOUserClient there and ``CHECK`` answers ``kIOReturnBadArgument``; so does a
+    call on a connection closed in the meantime."""
     uc_host.unplug("SMC")
     assert connection.client.is_inactive()
-    assert _call(user_clients, connection, 1, scalar_out=1).ret == IOReturn.NOT_ATTACHED
+    assert _call(user_clients, connection, 1, scalar_out=1).ret == IOReturn.BAD_ARGUMENT
+    assert user_clients.memory(connection, 0) == IOReturn.BAD_ARGUMENT
+    user_clients.close(connection)
+    assert _call(user_clients, connection, 1, scalar_out=1).ret == IOReturn.BAD_ARGUMENT
+    assert user_clients.memory(connection, 0) == IOReturn.BAD_ARGUMENT
 
 
 def test_async_results_go_through_the_reference(user_clients: UserClients,

@@ -10,7 +10,7 @@ from types import ModuleType
 from hostilekit import HostileInt
 from hostkit import driven_watchdog
 from iokit_sdk import IOReturn, IOService
-from iokit_sdk.userclient import OwningTask
+from iokit_sdk.userclient import IOUserClient, OwningTask
 
 from iokit_host.host import IOKitHost
 from iokit_host.userclient.connections import Connection, UserClients
@@ -46,6 +46,25 @@ def test_death_is_client_died_then_client_close(user_clients: UserClients, drive
     assert _children(driver) == []
 
 
+def test_a_client_died_that_closes_the_client_itself_is_not_closed_twice(
+        user_clients: UserClients, driver: IOService, task: OwningTask) -> None:
+    """A C driver's ``clientDied`` override commonly returns ``clientClose()``; xnu's
+    ``iokit_client_died`` calls only ``clientDied``, so ``clientClose`` runs once."""
+    connection = _open(user_clients, driver, task)
+    client, closes = connection.client, []
+    close = client.client_close
+
+    def counted_close() -> int:
+        closes.append(client.is_inactive())
+        return close()
+
+    client.client_close = counted_close  # type: ignore[method-assign]
+    client.client_died = counted_close  # type: ignore[method-assign]
+    user_clients.died(connection)
+    assert closes == [False]  # once, while the client was still active
+    assert _children(driver) == [] and len(user_clients) == 0
+
+
 def test_a_client_close_that_forgets_to_terminate_still_leaves_no_client(
         user_clients: UserClients, driver: IOService, task: OwningTask) -> None:
     connection = _open(user_clients, driver, task)
@@ -63,6 +82,28 @@ def test_an_exclusive_client_refuses_a_second_open_until_closed(
     user_clients.close(first)
     user_clients.close(_open(user_clients, driver, task, 2))
     user_clients.close(shared)
+
+
+def test_exclusive_access_is_refused_before_the_entitlement_check_and_not_client_closed(
+        uc_host: IOKitHost, user_clients: UserClients, driver: IOService, task: OwningTask,
+        test_kext: ModuleType) -> None:
+    """``kIOReturnExclusiveAccess`` comes from ``newUserClient``, before
+    ``is_io_service_open_extended`` checks ``IOUserClientEntitlements``; the family releases
+    the refused client without ``clientClose``."""
+
+    class EntitledExclusiveClient(test_kext.ExclusiveClient):  # type: ignore[misc,name-defined]
+        user_client_properties = test_kext.EntitledOpenClient.user_client_properties
+
+    driver.new_user_client = lambda *args: EntitledExclusiveClient()  # type: ignore[method-assign]
+    entitled = OwningTask(1, 501, 20, "tester", entitlements=frozenset(
+        {"com.test.userclient.open"}))
+    first = _open(user_clients, driver, entitled)
+    assert user_clients.open(driver, task, 0) == IOReturn.EXCLUSIVE_ACCESS  # not entitled
+    assert driver.get_property("ClientEvents", []) == []  # the refused one: no client_close
+    assert _children(driver) == ["EntitledExclusiveClient"]
+    user_clients.close(first)
+    assert user_clients.open(driver, task, 0) == IOReturn.NOT_PRIVILEGED
+    assert driver.get_property("ClientEvents") == ["client_close", "client_close"]
 
 
 def test_close_all_closes_every_open_connection(uc_host: IOKitHost, user_clients: UserClients,
@@ -87,12 +128,19 @@ def test_a_raising_client_close_is_reported_and_the_client_still_leaves(
     assert _children(driver) == []
 
 
-def test_a_memory_type_refused_with_an_int_subclass_is_its_code_without_its_methods(
+def test_a_memory_type_refused_with_any_code_is_bad_argument_as_xnu_answers(
         user_clients: UserClients, driver: IOService, task: OwningTask) -> None:
+    """``is_io_connect_map_memory_into_task`` answers ``kIOReturnBadArgument`` whenever
+    ``clientMemoryForType`` gives no memory, whatever its code (an int subclass's own
+    methods are not run either)."""
     connection = _open(user_clients, driver, task)
     connection.client.client_memory_for_type = (  # type: ignore[method-assign]
         lambda type: HostileInt(int(IOReturn.NO_MEMORY)))
-    assert user_clients.memory(connection, 0) == IOReturn.NO_MEMORY
+    assert user_clients.memory(connection, 0) == IOReturn.BAD_ARGUMENT
+    connection.client.client_memory_for_type = (  # type: ignore[method-assign]
+        lambda type: IOUserClient.client_memory_for_type(connection.client, type))
+    assert IOUserClient.client_memory_for_type(connection.client, 0) == IOReturn.UNSUPPORTED
+    assert user_clients.memory(connection, 0) == IOReturn.BAD_ARGUMENT
     assert user_clients.close(connection) == IOReturn.SUCCESS
 
 

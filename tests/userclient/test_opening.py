@@ -10,6 +10,7 @@ from iokit_sdk.userclient import IOUserClient, OwningTask
 
 from iokit_host.host import IOKitHost
 from iokit_host.ioreg import render_text
+from iokit_host.ioreg.options import IoregOptions
 from iokit_host.userclient.connections import Connection, UserClients
 
 
@@ -88,6 +89,67 @@ def test_a_2022_client_needs_its_locking_properties_then_its_entitlement(
     assert _user_clients_in(uc_host) == []
 
 
+def test_a_2022_client_lacking_both_is_refused_for_its_entitlement_not_its_locking(
+        uc_host: IOKitHost, user_clients: UserClients, driver: IOService,
+        task: OwningTask) -> None:
+    """xnu's ``is_io_service_open_extended`` sets ``kIOReturnNotPrivileged`` after the
+    locking check's ``kIOReturnError``: the entitlement's refusal is what the caller sees."""
+    from iokit_sdk.userclient import IOUserClient2022
+
+    class Bare(IOUserClient2022):
+        pass
+
+    _register(uc_host, Bare)
+    driver.set_property("IOUserClientClass", "Bare")
+    assert user_clients.open(driver, task, 0) == IOReturn.NOT_PRIVILEGED
+    assert _user_clients_in(uc_host) == []
+
+
+def test_a_client_without_locking_properties_is_given_default_locking(
+        uc_host: IOKitHost, user_clients: UserClients, driver: IOService,
+        task: OwningTask) -> None:
+    """xnu sets ``IOUserClientDefaultLocking`` = true on a client that sets none of the three
+    properties; one that sets any keeps what it set."""
+
+    class LegacyClient(IOUserClient):
+        pass
+
+    class UnlockingClient(IOUserClient):
+        user_client_properties = {"IOUserClientDefaultLockingSetProperties": False}  # noqa: RUF012
+
+    _register(uc_host, LegacyClient, UnlockingClient)
+    driver.set_property("IOUserClientClass", "LegacyClient")
+    opened = user_clients.open(driver, task, 0)
+    assert isinstance(opened, Connection)
+    assert opened.client.get_property("IOUserClientDefaultLocking") is True
+    (line,) = _user_clients_in(uc_host)
+    assert "<class LegacyClient," in line
+    listed = render_text(uc_host.registry, IoregOptions(list_properties=True))
+    assert '"IOUserClientDefaultLocking" = Yes' in listed
+    driver.set_property("IOUserClientClass", "UnlockingClient")
+    opened = user_clients.open(driver, task, 0)
+    assert isinstance(opened, Connection)
+    assert not opened.client.has_property("IOUserClientDefaultLocking")
+
+
+def test_an_entitlements_value_that_is_neither_a_name_nor_false_refuses_any_client(
+        uc_host: IOKitHost, user_clients: UserClients, driver: IOService,
+        task: OwningTask) -> None:
+    """xnu refuses an ``IOUserClient2022`` for it and would read an older client's as a
+    string (a panic): both are refused, and the driver's author is told."""
+
+    class OddClient(IOUserClient):
+        user_client_properties = {"IOUserClientEntitlements": True}  # noqa: RUF012
+
+    _register(uc_host, OddClient)
+    driver.set_property("IOUserClientClass", "OddClient")
+    assert user_clients.open(driver, task, 0) == IOReturn.NOT_PRIVILEGED
+    (diagnostic,) = uc_host.diagnostics
+    assert diagnostic.reference == "user-client-entitlements-invalid"
+    assert "IOUserClientEntitlements to True" in diagnostic.message
+    assert _user_clients_in(uc_host) == []
+
+
 def test_a_named_entitlement_must_be_held(uc_host: IOKitHost, user_clients: UserClients,
                                           driver: IOService, task: OwningTask) -> None:
     assert user_clients.open(driver, task, 3) == IOReturn.NOT_PRIVILEGED
@@ -114,7 +176,8 @@ def test_what_new_user_client_returns_is_read_without_running_the_drivers_code(
         task: OwningTask) -> None:
     """An int subclass is its value as an IOReturn; another object is reported by its type,
     never printed with its own ``__repr__``, and the kernel goes on."""
-    driver.new_user_client = lambda *args: HostileInt(int(IOReturn.BUSY))  # type: ignore[method-assign]
+    busy = HostileInt(int(IOReturn.BUSY))
+    driver.new_user_client = lambda *args: busy  # type: ignore[method-assign]
     assert user_clients.open(driver, task, 0) == IOReturn.BUSY
     driver.new_user_client = lambda *args: HostileObject()  # type: ignore[method-assign]
     assert user_clients.open(driver, task, 0) == IOReturn.INTERNAL_ERROR

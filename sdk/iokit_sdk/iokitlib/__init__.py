@@ -109,12 +109,13 @@ from iokit_sdk.iokitlib.pmlib import (
     kIOPMAssertionTypePreventUserIdleSystemSleep,
 )
 from iokit_sdk.iokitlib.port import KernelConnectionError, MainPort, ProtocolVersionError
-from iokit_sdk.returns import IOReturn, IOReturnError, return_name
+from iokit_sdk.returns import MIG_ARRAY_TOO_LARGE, IOReturn, IOReturnError, return_name
 from iokit_sdk.userclient import kIOConnectMethodVarOutputSize
 
 __all__ = [
     "IO_OBJECT_NULL",
     "MAX_STRUCT_INPUT",
+    "MIG_ARRAY_TOO_LARGE",
     "IOConnectCallAsyncMethod",
     "IOConnectCallAsyncScalarMethod",
     "IOConnectCallAsyncStructMethod",

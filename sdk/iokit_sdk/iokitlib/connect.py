@@ -19,7 +19,7 @@ from iokit_sdk.iokitlib.method_call import MAX_STRUCT_INPUT, u32, u64
 from iokit_sdk.iokitlib.notify import IONotificationPort
 from iokit_sdk.iokitlib.objects import io_connect_t, io_object_t, io_service_t, task_t
 from iokit_sdk.iokitlib.port import MainPort
-from iokit_sdk.returns import IOReturn, IOReturnError
+from iokit_sdk.returns import MIG_ARRAY_TOO_LARGE, IOReturn, IOReturnError
 from iokit_sdk.userclient import kOSAsyncRef64Count
 
 __all__ = [
@@ -139,8 +139,8 @@ def _port(connection: io_connect_t) -> MainPort:
 
 def _reference_words(port: IONotificationPort, reference: Sequence[Any]) -> list[int]:
     items = list(reference) or [0]
-    if len(items) > kOSAsyncRef64Count:
-        raise IOReturnError(IOReturn.BAD_ARGUMENT,
+    if len(items) > kOSAsyncRef64Count:  # io_async_ref64_t: MIG's stub refuses more
+        raise IOReturnError(MIG_ARRAY_TOO_LARGE,
                             f"an async reference has at most {kOSAsyncRef64Count} words")
     callout = items[kIOAsyncCalloutFuncIndex] if len(items) > kIOAsyncCalloutFuncIndex else None
     if callable(callout):

@@ -3,10 +3,11 @@
 IOKitLib's ``IOConnectCallMethod`` checks its arguments and sends the MIG message
 ``io_connect_method``; the kernel's reply carries the IOReturn and the outputs. Here
 :meth:`MethodCalls.call_method` (a part of :class:`~iokit_sdk.iokitlib.port.MainPort`) does
-the same: C's argument rules (``uint64_t`` scalars, at most 16 in or out, a structure input of
-at most :data:`MAX_STRUCT_INPUT` bytes, ``outputStructCnt`` a size or
-``kIOConnectMethodVarOutputSize``), then a synchronous call as a call frame
-(:mod:`.callframe`), an async one (or one the frame cannot carry) as a ``call`` map, and the
+the same: C's argument rules (``uint64_t`` scalars; at most 16 in, else MIG's
+``MIG_ARRAY_TOO_LARGE``; an ``outputCnt`` past 16 sent as 16, as MIG's ``CountInOut`` does; a
+structure input of at most :data:`MAX_STRUCT_INPUT` bytes; ``outputStructCnt`` a size up to
+``UINT_MAX`` or ``kIOConnectMethodVarOutputSize``, else ``kIOReturnIPCError``), then a
+synchronous call as a call frame (:mod:`.callframe`), an async one (or one the frame cannot carry) as a ``call`` map, and the
 reply. It is written out in one method: a program calls it in a loop, and between two
 processes each Python call costs several times the work it does here.
 """
@@ -31,11 +32,11 @@ from iokit_sdk.iokitlib.callframe import (
     SCALARS,
 )
 from iokit_sdk.iokitlib.errors import KernelConnectionError, send_cause
-from iokit_sdk.returns import IOReturn, IOReturnError
+from iokit_sdk.returns import MIG_ARRAY_TOO_LARGE, IOReturn, IOReturnError
 from iokit_sdk.userclient import MAX_SCALARS, kIOConnectMethodVarOutputSize
 from iokit_sdk.wirecodec import HEADER
 
-__all__ = ["MAX_STRUCT_INPUT", "MethodCalls", "u32", "u64"]
+__all__ = ["MAX_STRUCT_INPUT", "MIG_ARRAY_TOO_LARGE", "MethodCalls", "u32", "u64"]
 
 #: The largest structure input sent; larger ones fail with ``kIOReturnMessageTooLarge``.
 MAX_STRUCT_INPUT = 2 << 20
@@ -78,16 +79,20 @@ class MethodCalls:
         for value in scalars:
             values.append(value & _U64 if type(value) is int else u64(value, "input"))
         count = len(values)
-        if count > MAX_SCALARS or not 0 <= scalar_out <= MAX_SCALARS:
-            raise IOReturnError(IOReturn.BAD_ARGUMENT, f"at most {MAX_SCALARS} scalars in or out")
+        if count > MAX_SCALARS:  # MIG's stub refuses an inline array past its bound
+            raise IOReturnError(MIG_ARRAY_TOO_LARGE, f"at most {MAX_SCALARS} scalars in")
+        if not 0 <= scalar_out <= MAX_SCALARS:
+            scalar_out = _output_count(scalar_out)
         data = structure if type(structure) is bytes else bytes(structure)
         if len(data) > MAX_STRUCT_INPUT:
             raise IOReturnError(IOReturn.MESSAGE_TOO_LARGE,
                                 f"a structure input of {len(data)} bytes is over "
                                 f"{MAX_STRUCT_INPUT}")
         if struct_out != kIOConnectMethodVarOutputSize and not 0 <= struct_out <= _U32:
-            raise IOReturnError(IOReturn.BAD_ARGUMENT,
-                                f"outputStructCnt {struct_out} is not a size")
+            # As a size_t past UINT_MAX (a negative one too) travels out of line, and
+            # is_io_connect_method refuses it (xnu-8792 to xnu-11417).
+            raise IOReturnError(IOReturn.IPC_ERROR,
+                                f"outputStructCnt {struct_out} is past UINT_MAX")
         selector = selector & _U32 if type(selector) is int else u32(selector, "selector")
         request_id = next(self._ids)
         if async_ is not None or request_id > _U32 or not 0 <= connection <= _U32 \
@@ -149,6 +154,16 @@ class MethodCalls:
         if type(outputs) is not list and type(outputs) is not tuple:
             raise self.garbled("call", "scalars", outputs)
         return tuple(outputs), data
+
+
+def _output_count(requested: int) -> int:
+    """An ``outputCnt`` past 16 as MIG's stub sends it (``CountInOut``: the smaller of the
+    caller's count and the array's 16); a negative one, which no ``uint32_t`` is, refused."""
+    if type(requested) is int and requested > MAX_SCALARS:
+        return MAX_SCALARS
+    if type(requested) is int:
+        raise IOReturnError(IOReturn.BAD_ARGUMENT, f"outputCnt {requested} is not a count")
+    return requested  # not an integer: the kernel's checks say so
 
 
 def u64(value: int, what: str) -> int:

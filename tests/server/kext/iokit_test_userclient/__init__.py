@@ -99,6 +99,11 @@ def _poke(target: IOUserClient, reference: Any, args: IOExternalMethodArguments)
         IOReturn.BAD_ARGUMENT
 
 
+def _sixteen(target: IOUserClient, reference: Any, args: IOExternalMethodArguments) -> int:
+    args.scalar_output[:] = range(16)
+    return IOReturn.SUCCESS
+
+
 def _raise(target: IOUserClient, reference: Any, args: IOExternalMethodArguments) -> int:
     raise RuntimeError("the test driver fails on purpose")
 
@@ -116,6 +121,7 @@ class TestUserClient(IOUserClient2022):
         IOExternalMethodDispatch2022(_raise, 0, 0, 0, 0),  # 6: the driver raises
         IOExternalMethodDispatch2022(None, 0, 0, 0, 0),  # 7: no function
         IOExternalMethodDispatch2022(_poke, 2, 0, 0, 0),  # 8: write a byte to shared memory
+        IOExternalMethodDispatch2022(_sixteen, 0, 0, 16, 0),  # 9: as many scalars out as fit
     )
 
     def client_memory_for_type(self, type: int) -> Any:
