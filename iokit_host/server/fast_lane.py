@@ -9,7 +9,8 @@ costs more than the request. :func:`one_request` serves such a round directly: i
 socket once, and when the read is exactly one whole frame and the session is at rest (said
 hello, nothing queued, nothing pending either way), hands it to
 :func:`~.requests.handle` as the usual round would, prints the log and writes the reply at
-once. Whenever anything else happens (a partial or several frames, a hang-up, a request that
+once; a call frame (:mod:`iokit_sdk.iokitlib.callframe`) is served so too, and answered with
+one. Whenever anything else happens (a partial or several frames, a hang-up, a request that
 queued a notification for some client, a reply the socket does not take whole) it leaves the
 rest of the round to the usual path, having done exactly what the usual read does, so the
 order of everything the kernel does is the same either way.
