@@ -21,7 +21,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
-from iokit_sdk.returns import IOReturn
+from iokit_sdk.returns import MACH_SEND_INVALID_DEST, IOReturn
 from iokit_sdk.userclient import OSAsyncReference64, kMaxAsyncArgs
 
 from iokit_host.errors import Diagnostic, Severity
@@ -116,7 +116,7 @@ class Completions:
             return
         assert isinstance(values, list) and isinstance(result, int)
         sent = lent.reference.deliver(result & _U32, tuple(v & _U64 for v in values))
-        if sent == IOReturn.NOT_ATTACHED:  # the program or its port is gone
+        if sent == MACH_SEND_INVALID_DEST:  # the program or its port is gone
             self.drop(lent.token)
 
     def abort(self, server: str) -> int:

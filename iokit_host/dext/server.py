@@ -20,7 +20,7 @@ from functools import partial
 from typing import Any
 
 from iokit_sdk.pm import IOPowerStateChangeNotification
-from iokit_sdk.returns import IOReturn
+from iokit_sdk.returns import MACH_SEND_INVALID_DEST, IOReturn
 from iokit_sdk.service import IOService
 from iokit_sdk.userclient import (
     IOExternalMethodArguments,
@@ -271,12 +271,13 @@ class DriverServer:
 
     def _complete(self, obj: int, token: int, result: int, values: tuple[int, ...]) -> int:
         """``send_async_result`` on a reference the kernel lent: a one-way message (from any
-        thread); ``kIOReturnNotAttached`` once the client is gone or the kernel is."""
+        thread); ``MACH_SEND_INVALID_DEST`` once the client is gone or the kernel is, as
+        ``sendAsyncResult64``'s Mach send says it."""
         if obj not in self.table.objects:
-            return IOReturn.NOT_ATTACHED
+            return MACH_SEND_INVALID_DEST
         sent = self.link.notify({"op": "async", "ref": token, "result": result,
                                  "args": list(values)})
-        return IOReturn.SUCCESS if sent else IOReturn.NOT_ATTACHED
+        return IOReturn.SUCCESS if sent else MACH_SEND_INVALID_DEST
 
     def _client_memory(self, obj: int, client: IOUserClient, args: list[Any]
                        ) -> dict[str, Any]:

@@ -12,7 +12,7 @@ from collections.abc import Callable, Mapping
 from typing import Any
 
 from iokit_sdk.iokitlib.wire import MAX_REQUEST_FRAME
-from iokit_sdk.returns import IOReturn
+from iokit_sdk.returns import MACH_SEND_INVALID_DEST, IOReturn
 from iokit_sdk.service import IOService
 from iokit_sdk.userclient import (
     MAX_SCALARS,
@@ -124,7 +124,7 @@ def _async_reference(session: Session, args: Args) -> OSAsyncReference64 | None:
 
     def deliver(result: int, values: tuple[int, ...]) -> int:
         if port.destroyed or port.session.gone:
-            return IOReturn.NOT_ATTACHED
+            return MACH_SEND_INVALID_DEST  # the Mach send sendAsyncResult64 makes, failed
         sent = port.send({"kind": "async", "reference": list(words), "result": result & _U32,
                           "args": [v & _U64 for v in values]})
         return IOReturn.SUCCESS if sent else IOReturn.NO_RESOURCES

@@ -8,7 +8,8 @@ from __future__ import annotations
 
 from enum import IntEnum
 
-__all__ = ["MIG_ARRAY_TOO_LARGE", "IOReturn", "IOReturnError", "return_name"]
+__all__ = ["MACH_SEND_INVALID_DEST", "MIG_ARRAY_TOO_LARGE", "IOReturn", "IOReturnError",
+           "return_name"]
 
 
 class IOReturn(IntEnum):
@@ -70,7 +71,12 @@ class IOReturn(IntEnum):
 #: A ``kern_return_t`` an ``IOConnectCall*Method`` returns without reaching the kernel: MIG's
 #: user stub refuses an inline array past its bound (``mach/mig_errors.h``, -307).
 MIG_ARRAY_TOO_LARGE = -307 & 0xFFFFFFFF
-_MIG_NAMES = {MIG_ARRAY_TOO_LARGE: "MIG_ARRAY_TOO_LARGE"}
+#: What ``sendAsyncResult64`` returns when the caller's port is gone (the process died, or
+#: destroyed its notification port): the ``kern_return_t`` of the Mach send it makes
+#: (``mach/message.h``; ``IOUserClient::_sendAsyncResult64`` returns it as it is).
+MACH_SEND_INVALID_DEST = 0x10000003
+_MACH_NAMES = {MIG_ARRAY_TOO_LARGE: "MIG_ARRAY_TOO_LARGE",
+               MACH_SEND_INVALID_DEST: "MACH_SEND_INVALID_DEST"}
 
 #: Apple's spelling where title case of the member name is not it (``kIOReturnIPCError``).
 _ACRONYMS = {"Ipc": "IPC", "Vm": "VM", "Io": "IO", "Rld": "RLD", "Dma": "DMA", "Id": "ID"}
@@ -81,7 +87,7 @@ def return_name(code: int) -> str:
     try:
         member = IOReturn(code)
     except ValueError:
-        return _MIG_NAMES.get(code & 0xFFFFFFFF, f"0x{code & 0xFFFFFFFF:08x}")
+        return _MACH_NAMES.get(code & 0xFFFFFFFF, f"0x{code & 0xFFFFFFFF:08x}")
     words = [_ACRONYMS.get(word.title(), word.title()) for word in member.name.split("_")]
     return "kIOReturn" + "".join(words)
 

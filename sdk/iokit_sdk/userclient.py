@@ -295,8 +295,9 @@ class IOUserClient(IOService):
         """Complete an async call (``sendAsyncResult64``): ``result`` and up to
         ``kMaxAsyncArgs`` numbers go to the caller's notification port.
 
-        :returns: ``kIOReturnMessageTooLarge`` for too many arguments, ``kIOReturnNotAttached``
-            when the caller is gone, else success.
+        :returns: ``kIOReturnMessageTooLarge`` for too many arguments,
+            ``MACH_SEND_INVALID_DEST`` (:mod:`iokit_sdk.returns`) when the caller's port is
+            gone, as the Mach send ``sendAsyncResult64`` makes fails, else success.
         """
         if len(args) > kMaxAsyncArgs:
             return IOReturn.MESSAGE_TOO_LARGE

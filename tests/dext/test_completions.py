@@ -11,6 +11,7 @@ from typing import Any
 from hypothesis import given, settings
 from hypothesis import strategies as st
 from iokit_sdk import IOReturn
+from iokit_sdk.returns import MACH_SEND_INVALID_DEST
 from iokit_sdk.userclient import OSAsyncReference64, OwningTask, kMaxAsyncArgs
 
 from iokit_host.dext.completions import MAX_REFERENCES_PER_CLIENT, Completions
@@ -33,7 +34,7 @@ class Port:
     def reference(self, *words: int) -> OSAsyncReference64:
         def deliver(result: int, values: tuple[int, ...]) -> int:
             if self.gone:
-                return IOReturn.NOT_ATTACHED
+                return MACH_SEND_INVALID_DEST
             self.got.append((result, values))
             return IOReturn.SUCCESS
         return OSAsyncReference64(words or (1,), deliver)

@@ -7,6 +7,7 @@ import subprocess
 import sys
 import time
 from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 import pytest
@@ -92,6 +93,13 @@ if mode == "badnotes":  # notifications whose fields make no sense, then a good 
         send({"port": 9, **note})
     conn.recv(1)
     sys.exit()
+if mode == "shutdown":  # a stopping kernel: its note, then closed before the next request
+    sys.stdin.readline()  # once the client is past its hello
+    send({"kind": "shutdown"})
+    conn.close()
+    print("closed", flush=True)
+    import signal
+    signal.pause()
 request = read_frame()
 if mode == "trickle":  # a frame that never ends, one byte at a time
     conn.sendall(struct.pack(">I", 1 << 20))
@@ -120,22 +128,30 @@ conn.recv(1)
 """
 
 
-@pytest.fixture
-def fake_kernel(request: pytest.FixtureRequest) -> Iterator[str]:
+@contextmanager
+def _running_fake(mode: str) -> Iterator[tuple[subprocess.Popen[str], str]]:
+    """The fake kernel in ``mode``, listening: the process and its socket's path."""
     directory = short_dir()
     path = str(Path(directory) / "k.sock")
-    proc = subprocess.Popen([sys.executable, "-c", _FAKE_KERNEL, path, request.param],
-                            stdout=subprocess.PIPE, text=True)
+    proc = subprocess.Popen([sys.executable, "-c", _FAKE_KERNEL, path, mode],
+                            stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True)
     try:
         assert proc.stdout is not None and proc.stdout.readline() == "ready\n"
-        yield path
+        yield proc, path
     finally:
         proc.kill()
         proc.wait()
-        if proc.stdout is not None:
-            proc.stdout.close()
+        for stream in (proc.stdin, proc.stdout):
+            if stream is not None:
+                stream.close()
         Path(path).unlink(missing_ok=True)
         Path(directory).rmdir()
+
+
+@pytest.fixture
+def fake_kernel(request: pytest.FixtureRequest) -> Iterator[str]:
+    with _running_fake(request.param) as (_, path):
+        yield path
 
 
 @pytest.mark.parametrize(("fake_kernel", "reference", "code"), [
@@ -182,3 +198,18 @@ def test_garbled_notifications_are_skipped_and_counted_the_others_delivered(
             delivered += IONotificationPortDispatch(notification_port, 1.0)
         assert got == [("refcon", 0, (7,))]
         assert notification_port.garbled == 3 and notification_port.dropped == 0
+
+
+def test_a_call_sent_after_the_kernel_said_it_is_shutting_down_and_closed_says_so() -> None:
+    """The kernel tells each client it is shutting down, then closes: a call sent after the
+    close fails to send, and reads the note then (not "the kernel went away")."""
+    with _running_fake("shutdown") as (proc, path), MainPort(path, timeout=5.0) as port:
+        assert proc.stdin is not None and proc.stdout is not None
+        proc.stdin.write("go\n")  # past the hello: the kernel stops
+        proc.stdin.flush()
+        assert proc.stdout.readline() == "closed\n"
+        for _ in range(3):
+            with pytest.raises(KernelConnectionError) as raised:
+                IOConnectCallScalarMethod(io_connect_t(5, port), 0, [], 1)
+            assert raised.value.reference == "kernel-gone"
+            assert "the kernel is shutting down" in str(raised.value)

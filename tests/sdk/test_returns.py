@@ -11,7 +11,8 @@ def test_names_are_apples() -> None:
     assert return_name(IOReturn.IPC_ERROR) == "kIOReturnIPCError"
     assert return_name(IOReturn.BAD_MESSAGE_ID) == "kIOReturnBadMessageID"
     assert return_name(IOReturn.NOT_FOUND) == "kIOReturnNotFound"
-    assert return_name(0x10000003) == "0x10000003"
+    assert return_name(0x10000009) == "0x10000009"  # no IOReturn, no Mach error we name
+    assert return_name(0x10000003) == "MACH_SEND_INVALID_DEST"  # sendAsyncResult64, caller gone
 
 
 def test_the_error_carries_code_name_and_message() -> None:

@@ -30,6 +30,7 @@ from iokit_sdk.power import (
     kIOPMPowerOn,
     kIOPMSuperclassPolicy1,
 )
+from iokit_sdk.returns import MACH_SEND_INVALID_DEST
 from iokit_sdk.userclient import (
     DEFAULT_LOCKING,
     IOExternalMethodArguments,
@@ -94,7 +95,7 @@ class SampleCameraDext(IOService):
         self.frame_buffer.write_bytes(0, header + pixels)
         for client, reference in list(self.watchers):
             if client.send_async_result(reference, IOReturn.SUCCESS,
-                                        [self.frames, FRAME_BYTES]) == IOReturn.NOT_ATTACHED:
+                                        [self.frames, FRAME_BYTES]) == MACH_SEND_INVALID_DEST:
                 self.forget(client)
         return self.frames
 

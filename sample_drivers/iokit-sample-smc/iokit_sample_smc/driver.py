@@ -15,6 +15,7 @@ from __future__ import annotations
 
 from iokit_sdk import IOReturn, IOService
 from iokit_sdk.power import IOPMPowerState, kIOPMAckImplied, kIOPMDeviceUsable, kIOPMPowerOn
+from iokit_sdk.returns import MACH_SEND_INVALID_DEST
 from iokit_sdk.userclient import IOUserClient, OSAsyncReference64
 
 from iokit_sample_smc.keys import SMCKey, fourcc, key_table
@@ -90,5 +91,5 @@ class AppleSMC(IOService):
                 continue
             ret = client.send_async_result(reference, IOReturn.SUCCESS,
                                            [fourcc(name), int.from_bytes(data, "big"), len(data)])
-            if ret == IOReturn.NOT_ATTACHED:  # the program is gone
+            if ret == MACH_SEND_INVALID_DEST:  # the program is gone
                 self.forget(client)

@@ -54,6 +54,8 @@ _unpackb = msgpack.unpackb
 _SMALL = 1 << 16
 
 Note = dict[str, Any]
+#: What a call is told once the kernel said it is shutting down (its ``shutdown`` note).
+_SHUTTING_DOWN = "the kernel is shutting down"
 
 
 class MainPort(MethodCalls):
@@ -208,7 +210,8 @@ class MainPort(MethodCalls):
         self._packer.reset()  # what a failed pack left in the packer's buffer goes
         if isinstance(error, OSError):
             self._read_refusal()  # a kernel that refused us said why before it closed
-            return self._lost(f"the kernel went away ({error.strerror or error})")
+            return self._lost(self.closed_reason  # told it was shutting down, then closed
+                              or f"the kernel went away ({error.strerror or error})")
         if isinstance(error, (OverflowError, TypeError, ValueError)):
             # A value with no wire form (an integer past 64 bits, an object msgpack cannot
             # carry): nothing was sent, and the caller is told as IOKitLib tells a bad
@@ -328,7 +331,8 @@ class MainPort(MethodCalls):
             self._route(message)
 
     def _read_refusal(self) -> None:
-        """Read what the kernel sent before closing; raises its refusal if there is one."""
+        """Read what the kernel sent before closing: raises its refusal if there is one, and
+        notes its shutdown (:attr:`closed_reason`) if it said so."""
         try:
             readable = self._selector.select(1.0)
             data = self._sock.recv(_RECV) if readable else b""
@@ -338,6 +342,8 @@ class MainPort(MethodCalls):
         for message in messages:
             if "fatal" in message:
                 raise self._refused(message)
+            if message.get("kind") == "shutdown":
+                self.closed_reason = _SHUTTING_DOWN
 
     def _route(self, message: dict[str, Any]) -> None:
         if "fatal" in message:
@@ -350,7 +356,7 @@ class MainPort(MethodCalls):
         if isinstance(port, int):
             self.queue_for(port).append(message)
         elif message.get("kind") == "shutdown":
-            self.closed_reason = "the kernel is shutting down"
+            self.closed_reason = _SHUTTING_DOWN
         elif self.on_unrouted is not None:
             self.on_unrouted(message)
 
