@@ -30,14 +30,11 @@ from typing import TYPE_CHECKING, Any
 import msgpack
 from iokit_sdk.iokitlib.callframe import CALL, MARK, REQUEST, SCALARS, pack_reply
 from iokit_sdk.iokitlib.wire import FrameError
-from iokit_sdk.userclient import MAX_SCALARS, kIOConnectMethodVarOutputSize
 from iokit_sdk.wirecodec import HEADER
 
 from iokit_host.server.requests import answer, failed, handle
 from iokit_host.server.session import Outbox, Session
-from iokit_host.server.userclient_ops import plain_call
-from iokit_host.userclient.calls import run_method
-from iokit_host.userclient.connections import Connection
+from iokit_host.server.userclient_ops import plain_call, plain_run
 
 if TYPE_CHECKING:
     from iokit_host.server.frontend import FrontEnd
@@ -51,7 +48,6 @@ _unpackb = msgpack.unpackb
 _KIND = _HEADER_SIZE + 1
 _REQUEST_END = REQUEST.size
 _unpack_request = REQUEST.unpack_from
-_U32 = 0xFFFFFFFF
 #: What :func:`_call` gives when the reply went to the session's outbox.
 _QUEUED = b""
 #: What :func:`one_request` gives when the socket held nothing to read.
@@ -145,24 +141,16 @@ def _framed_call(front: FrontEnd, session: Session, count: int) -> bytes | None:
     (_, _, _, request_id, handle, selector, scalar_count, scalar_out,
      struct_out) = _unpack_request(received)
     scalars_end = _REQUEST_END + 8 * scalar_count
-    connection = session.handles.objects.get(handle)
-    # userclient_ops.plain_call's checks, written out (the layout made the rest so)
-    if not (type(connection) is Connection and scalar_count <= MAX_SCALARS
-            and count >= scalars_end and scalar_out <= MAX_SCALARS
-            and (0 <= struct_out <= _U32 or struct_out == kIOConnectMethodVarOutputSize)
-            and not connection.closed):
-        return None  # the map's checks say what is wrong, or that it is closed
-    kernel = front.ctx.host.kernel
-    result = _ran(front, session, request_id, run_method, kernel, connection.client,
-                  connection.task, selector,
+    if scalar_count >= len(SCALARS) or count < scalars_end:
+        return None  # the map's checks say what is wrong
+    ctx = front.ctx
+    result = _ran(front, session, request_id, plain_run, ctx, session, handle, selector,
                   SCALARS[scalar_count].unpack_from(received, _REQUEST_END),
                   bytes(received[scalars_end:count]) if count > scalars_end else b"",
                   scalar_out, struct_out)
     if not isinstance(result, tuple):  # not a common call (None), or answered (_QUEUED)
         return result
-    ret, outputs, data = result
-    return pack_reply(request_id, ret, outputs, data) if not ret else \
-        pack_reply(request_id, ret, (), b"")
+    return pack_reply(request_id, *result)  # a failure's outputs are empty
 
 
 def _ran(front: FrontEnd, session: Session, request_id: int,

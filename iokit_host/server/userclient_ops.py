@@ -30,7 +30,7 @@ from iokit_host.server.shared_memory import memory_fd
 from iokit_host.userclient.calls import CallRequest, run_method
 from iokit_host.userclient.connections import Connection
 
-__all__ = ["OPS", "plain_call"]
+__all__ = ["OPS", "plain_call", "plain_run"]
 
 Op = Callable[[KernelContext, Session, Args], dict[str, Any]]
 _U32 = 0xFFFFFFFF
@@ -76,26 +76,37 @@ def plain_call(ctx: KernelContext, session: Session, message: Mapping[str, Any]
     """Run a common call: (IOReturn, output scalars, output structure); None, and nothing
     done, when ``message`` is anything else (async, a field missing, mistyped or out of
     range: :func:`_checked_call` says which)."""
-    handle = message.get("connect")  # HandleTable.get's checks, written out
-    connection = session.handles.objects.get(handle) if type(handle) is int else None
-    selector, scalars = message.get("selector"), message.get("scalars", ())
-    structure = message.get("struct", b"")
+    handle, selector = message.get("connect"), message.get("selector")
+    scalars, structure = message.get("scalars", ()), message.get("struct", b"")
     scalar_out, struct_out = message.get("scalar_out"), message.get("struct_out")
-    if not (type(connection) is Connection and "port" not in message
+    if not (type(handle) is int and "port" not in message
             and type(selector) is int and 0 <= selector <= _U32
             and type(scalars) is list and len(scalars) <= MAX_SCALARS
             and type(structure) is bytes and len(structure) <= MAX_REQUEST_FRAME
-            and type(scalar_out) is int and 0 <= scalar_out <= MAX_SCALARS
-            and type(struct_out) is int
-            and (0 <= struct_out <= _U32 or struct_out == kIOConnectMethodVarOutputSize)):
+            and type(scalar_out) is int and type(struct_out) is int):
         return None
     for value in scalars:
         if type(value) is not int or not 0 <= value <= _U64:
             return None
+    return plain_run(ctx, session, handle, selector, tuple(scalars), structure, scalar_out,
+                     struct_out)
+
+
+def plain_run(ctx: KernelContext, session: Session, handle: int, selector: int,
+              scalars: tuple[int, ...], structure: bytes, scalar_out: int, struct_out: int
+              ) -> tuple[int, list[int], bytes] | None:
+    """:func:`plain_call` of fields of their types, the selector and each scalar in range
+    (a call frame's are by its layout): None, and nothing done, when the handle, a count or
+    the capacity is wrong."""
+    connection = session.handles.objects.get(handle)  # HandleTable.get's checks, written out
+    if not (type(connection) is Connection and len(scalars) <= MAX_SCALARS
+            and 0 <= scalar_out <= MAX_SCALARS
+            and (0 <= struct_out <= _U32 or struct_out == kIOConnectMethodVarOutputSize)):
+        return None
     if connection.closed:  # its client is terminated: see userclient.calls.run_method
         return IOReturn.BAD_ARGUMENT, [], b""
     return run_method(ctx.user_clients.kernel, connection.client, connection.task, selector,
-                      tuple(scalars), structure, scalar_out, struct_out)
+                      scalars, structure, scalar_out, struct_out)
 
 
 def _checked_call(ctx: KernelContext, session: Session, args: Args) -> dict[str, Any]:

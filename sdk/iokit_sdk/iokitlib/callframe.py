@@ -72,8 +72,8 @@ def pack_request(request_id: int, connect: int, selector: int, scalars: Sequence
                  structure: bytes, scalar_out: int, struct_out: int) -> bytes | None:
     """The whole frame (length prefix included) of a synchronous call; None when a value does
     not fit the layout (an id or handle past 32 bits, more than 16 scalars in or out, a
-    capacity out of range or not an integer), and the call goes as a msgpack map instead (whose checks say
-    what is wrong). The scalars are already ``uint64_t``."""
+    capacity out of range or not an integer), and the call goes as a msgpack map instead
+    (whose checks say what is wrong). The scalars are already ``uint64_t``."""
     count = len(scalars)
     if type(scalar_out) is not int or type(struct_out) is not int or request_id > _U32 \
             or not 0 <= connect <= _U32 or count > MAX_SCALARS \

@@ -22,15 +22,7 @@ import threading
 from collections.abc import Callable, Sequence
 from typing import Any
 
-from iokit_sdk.iokitlib.callframe import (
-    CALL,
-    CALL_REPLY,
-    MARK,
-    REPLY,
-    REQUEST_BODY,
-    REQUESTS,
-    SCALARS,
-)
+from iokit_sdk.iokitlib.callframe import CALL_REPLY, MARK, REPLY, SCALARS, pack_request
 from iokit_sdk.iokitlib.errors import KernelConnectionError, send_cause
 from iokit_sdk.returns import MIG_ARRAY_TOO_LARGE, IOReturn, IOReturnError
 from iokit_sdk.userclient import MAX_SCALARS, kIOConnectMethodVarOutputSize
@@ -46,7 +38,6 @@ _SUCCESS = int(IOReturn.SUCCESS)  # a plain int: an enum member's lookup costs m
 _RECV = 1 << 16
 _HEADER_SIZE = HEADER.size
 _REPLY_END = REPLY.size
-_REQUEST_SIZE = REQUEST_BODY.size
 _unpack_reply = REPLY.unpack_from
 
 
@@ -95,18 +86,15 @@ class MethodCalls:
                                 f"outputStructCnt {struct_out} is past UINT_MAX")
         selector = selector & _U32 if type(selector) is int else u32(selector, "selector")
         request_id = next(self._ids)
-        if async_ is not None or request_id > _U32 or not 0 <= connection <= _U32 \
-                or type(scalar_out) is not int or type(struct_out) is not int:
-            # Async, or what the call frame cannot carry (callframe.pack_request's test):
+        frame = None if async_ is not None else pack_request(
+            request_id, connection, selector, values, data, scalar_out, struct_out)
+        if frame is None:  # async, or what the call frame cannot carry
             fields: dict[str, Any] = {
                 "connect": int(connection), "selector": selector, "scalars": values,
                 "struct": data, "scalar_out": scalar_out, "struct_out": struct_out}
             if async_ is not None:
                 fields["port"], fields["reference"] = async_
             return self.call_result(self.request_with("call", fields))  # its checks say
-        frame = REQUESTS[count].pack(  # callframe.pack_request, written out
-            _REQUEST_SIZE + 8 * count + len(data), MARK, CALL, request_id, connection,
-            selector, count, scalar_out, struct_out, *values) + data
         self._lock.acquire()  # not `with`: half the cost, on every call
         try:
             if self.closed_reason is not None:
