@@ -34,15 +34,15 @@ def check_writable(path: Path, *, inputs: Sequence[Path] = ()) -> None:
 
     Anything else that exists (``/dev/stdout``, a pipe) is the user's choice and is allowed.
     """
+    if path.is_dir():  # first: a folder has no name to suggest a file beside ('', '.', '/')
+        raise OutputError("cannot write the output file: it is a folder", file=str(path),
+                          hint=f"name a file inside it, e.g. {path / 'out.toml'}")
     for source in inputs:
         if _same_file(path, source):
             raise OutputError("cannot write the output file: it is the input file "
                               f"{source}, which writing would destroy", file=str(path),
                               reference="output-is-input",
                               hint=f"give -o another file, e.g. {_beside(path)}")
-    if path.is_dir():
-        raise OutputError("cannot write the output file: it is a folder", file=str(path),
-                          hint=f"name a file inside it, e.g. {path / 'out.toml'}")
     parent = path.parent
     if not parent.exists():
         raise OutputError(f"cannot write the output file: the folder {parent} does not exist",
