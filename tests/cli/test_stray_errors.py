@@ -22,8 +22,9 @@ MANIFEST = {
                                      "IOProbeScore": 10000}},
 }
 STARTS = {
-    "thread": "threading.Thread(target=lambda: 1 / 0, name='stray-worker').start()\n"
-              "        threading.enumerate()[-1].join()",
+    # joined by name: the last of threading.enumerate() may be the watchdog's own thread
+    "thread": "worker = threading.Thread(target=lambda: 1 / 0, name='stray-worker')\n"
+              "        worker.start()\n        worker.join()",
     "finalizer": "class Dropped:\n            def __del__(self):\n"
                  "                raise ValueError('in del')\n        Dropped()",
     "atexit": "atexit.register(lambda: {}['missing'])",
