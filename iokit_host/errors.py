@@ -83,10 +83,15 @@ class IOKitError(Exception):
 _QUOTED = reprlib.Repr()
 _QUOTED.maxstring = _QUOTED.maxother = 60
 _QUOTED.maxlist = _QUOTED.maxdict = 4
+#: The longest quotation: reprlib bounds each level (4 items of 60 characters), not the whole,
+#: which nested lists multiply (4 x 4 x 4 strings of 60 characters, 4 KB).
+_QUOTED_MAX = 160
 
 
 def quoted(value: object) -> str:
-    """A value from a user's file as a diagnostic quotes it: short, whatever its size (a 5 MB
-    string is not echoed back). For plain values only: a driver's object may run its own
-    ``__repr__`` (see :func:`iokit_host.kernel.driver_results.short_repr`)."""
-    return _QUOTED.repr(value)
+    """A value from a user's file as a diagnostic quotes it: short, whatever its size or
+    nesting (a 5 MB string is not echoed back, nor a list of lists of them). For plain values
+    only: a driver's object may run its own ``__repr__`` (see
+    :func:`iokit_host.kernel.driver_results.short_repr`)."""
+    text = _QUOTED.repr(value)
+    return text if len(text) <= _QUOTED_MAX else text[:_QUOTED_MAX - 3] + "..."

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import json
 
-from iokit_host.errors import Diagnostic, IOKitError, Severity
+from iokit_host.errors import Diagnostic, IOKitError, Severity, quoted
 
 
 def test_diagnostic_text_names_reference_file_key_and_hint() -> None:
@@ -30,3 +30,10 @@ def test_error_subclass_carries_its_reference_and_can_override_it() -> None:
 
     assert MachineError("bad").ref == "machine-model-invalid"
     assert MachineError("bad", reference="machine-plane-unknown").ref == "machine-plane-unknown"
+
+
+def test_a_quoted_value_is_short_however_it_nests() -> None:
+    assert quoted(["uid", 501]) == "['uid', 501]"  # short values whole
+    deep = [[["x" * 2000] * 4] * 4] * 4  # each level within reprlib's bounds, 4 KB in all
+    text = quoted(deep)
+    assert len(text) <= 160 and text.startswith("[[['xxx") and text.endswith("...")

@@ -32,6 +32,7 @@ from iokit_host.explorer_archive.entries import read_entries
 from iokit_host.explorer_archive.errors import ArchiveInvalid
 from iokit_host.explorer_archive.keyed import ArchiveFault, KeyedArchive
 from iokit_host.explorer_archive.plistdata import PlistUnreadable, load_plist
+from iokit_host.explorer_archive.xmldocument import Repair
 from iokit_host.input_file import read_input_file
 from iokit_host.ioreg_import.errors import IoregDumpInvalid
 from iokit_host.ioreg_import.plist import is_ioreg_plist, plist_model
@@ -73,21 +74,19 @@ def parse_archive(data: bytes, *, source: str = "<archive>",
                   strict: bool | None = None) -> MachineModel:
     """The machine model of an archive's (or ``ioreg -a`` output's) bytes."""
     strict = env_flag("IOKIT_STRICT") if strict is None else strict
-    repairs: list[str] = []
+    repairs: list[Repair] = []
     document = _load(data, source, repairs)
     if repairs and strict:
-        raise ArchiveInvalid(f"the XML holds {repairs[0]}", file=source,
-                             hint=f"{_REPAIR_HINT}; strict mode refuses a damaged file")
+        first = repairs[0]
+        raise ArchiveInvalid(f"the XML {first.what}", file=source,
+                             hint=f"{first.hint}; strict mode refuses a damaged file")
     model = _document_model(document, source, strict)
     if repairs:
-        notes = tuple(Diagnostic("ioreg-dump-not-utf8", f"the XML holds {note}; values kept",
-                                 file=source, hint=_REPAIR_HINT, severity=Severity.WARNING)
-                      for note in repairs)
+        notes = tuple(Diagnostic(repair.reference, f"the XML {repair.what}; {repair.outcome}",
+                                 file=source, hint=repair.hint, severity=Severity.WARNING)
+                      for repair in repairs)
         model = replace(model, diagnostics=(*model.diagnostics, *notes))
     return model
-
-
-_REPAIR_HINT = "the file was edited or saved in another encoding; ioreg -a writes UTF-8"
 
 
 def _document_model(document: Any, source: str, strict: bool) -> MachineModel:
@@ -105,7 +104,7 @@ def _document_model(document: Any, source: str, strict: bool) -> MachineModel:
                               "with ioreg -a -l > FILE.plist")
 
 
-def _load(data: bytes, source: str, repairs: list[str]) -> Any:
+def _load(data: bytes, source: str, repairs: list[Repair]) -> Any:
     if data.startswith((codecs.BOM_UTF16_LE, codecs.BOM_UTF16_BE)):
         data = data.decode("utf-16", errors="replace").encode("utf-8")
     elif not data.startswith(b"bplist") and data[:4096].count(0) * 4 >= len(data[:4096]) > 0:

@@ -8,8 +8,8 @@ walks, most derived first), ``bundleID`` (``IOObjectCopyBundleIdentifierForClass
 ``isRegistered``/``isMatched``/``isActive`` and ``busyCount`` (``IOServiceGetBusyState``), and
 ``properties`` (``IORegistryEntryCreateCFProperties`` as an XML property list).
 
-:func:`read_entries` finds every entry (the data store's ``registryEntries``, and anything a
-link reaches) on an explicit stack, and reads each on its own: a field that cannot be read is
+:func:`read_entries` finds every entry (the data store's ``registryEntries``, or, when that list
+cannot be read, every object archived as an entry; and anything a link reaches) on an explicit stack, and reads each on its own: a field that cannot be read is
 left at its default, an entry without a class chain or name is dropped, a link to an object
 that is no entry is dropped; each is reported once per kind (:mod:`.damage`).
 """
@@ -96,8 +96,9 @@ def _listed(archive: KeyedArchive, damage: ArchiveDamage) -> list[int]:
         store = archive.record(archive.index(archive.top.get("root"), "$top.root"))
         refs = archive.array(store.get("registryEntries"), "$top.root.registryEntries")
     except ArchiveFault as fault:
-        damage.note(BAD_ENTRY, fault.where, fault.reason)
-        return []
+        damage.note(BAD_ENTRY, fault.where, f"{fault.reason}; the entries were found by their "
+                    "class instead")
+        return _by_class(archive)
     found: list[int] = []
     for number, ref in enumerate(refs):
         try:
@@ -105,6 +106,20 @@ def _listed(archive: KeyedArchive, damage: ArchiveDamage) -> list[int]:
         except ArchiveFault as fault:
             damage.note(BAD_LINK, fault.where, fault.reason)
     return list(dict.fromkeys(found))
+
+
+def _by_class(archive: KeyedArchive) -> list[int]:
+    """Every object archived as a ``RexRegistryEntry``, in order: what the data store's list
+    refers to, found without it when it cannot be read."""
+    found: list[int] = []
+    for index, item in enumerate(archive.objects):
+        if isinstance(item, Mapping) and "$class" in item:
+            try:
+                if archive.class_name(item, f"$objects[{index}]") == _ENTRY_CLASS:
+                    found.append(index)
+            except ArchiveFault:  # its class cannot be told: not taken for an entry
+                continue
+    return found
 
 
 def _read_entry(archive: KeyedArchive, index: int, damage: ArchiveDamage

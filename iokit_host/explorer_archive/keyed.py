@@ -18,6 +18,8 @@ import plistlib
 from collections.abc import Mapping
 from typing import Any
 
+from iokit_host.ioreg_import.cfvalues import UnreadableValue
+
 __all__ = ["NULL", "ArchiveFault", "KeyedArchive"]
 
 #: ``$objects[0]``: what a nil reference points to.
@@ -157,6 +159,8 @@ def _uid(ref: Any) -> Any:
 def _kind(value: Any) -> str:
     if isinstance(value, plistlib.UID):
         return "a reference"
+    if isinstance(value, UnreadableValue):  # a damaged object of a binary plist
+        return f"nothing readable: {value.reason}"
     return {dict: "a dictionary", list: "an array", str: "a string", int: "a number",
             bool: "a boolean", bytes: "data", float: "a number"}.get(type(value),
                                                                    type(value).__name__)

@@ -2,7 +2,9 @@
 as IORegistryExplorer calls it on an archive and on each entry's properties).
 
 A binary plist is checked for its shape first (:func:`iokit_host.kext.plistshape.check_binary`:
-nesting, cycles, items), because ``plistlib``'s binary reader recurses and builds cycles; the
+nesting, cycles, items), because ``plistlib``'s binary reader recurses and builds cycles; one
+too damaged to check, or that ``plistlib`` refuses, is read object by object
+(:mod:`.bplist`), so a damaged object loses only itself. The
 XML reader keeps its own stack and refuses entity declarations (XML goes through the kext
 reader's fast path, :func:`iokit_host.kext.plistxml.loads`, which gives ``plistlib``'s values). Every failure, whatever
 ``plistlib`` raised, becomes one :class:`PlistUnreadable` with a short reason.
@@ -15,7 +17,9 @@ import struct
 from typing import Any
 from xml.parsers.expat import ExpatError
 
+from iokit_host.explorer_archive.bplist import BinaryPlistError, load_tolerant
 from iokit_host.explorer_archive.xmldocument import (
+    Repair,
     XMLDocumentError,
     clip_text,
     load_xml_document,
@@ -43,7 +47,8 @@ class PlistUnreadable(Exception):
         self.reason = reason
 
 
-def load_plist(data: bytes, *, values: bool = False, repairs: list[str] | None = None) -> Any:
+def load_plist(data: bytes, *, values: bool = False, repairs: list[Repair] | None = None
+               ) -> Any:
     """The value of a property list's bytes (binary or XML).
 
     :param values: the plist is one entry's property table, held to the limits of property
@@ -52,15 +57,21 @@ def load_plist(data: bytes, *, values: bool = False, repairs: list[str] | None =
         as deep as the registry: read by :func:`~iokit_host.explorer_archive.xmldocument.load_xml_document`,
         which keeps its own stack and leaves an ``UnreadableValue`` where a value's text
         does not parse.
-    :param repairs: for a whole XML document, where the encoding repairs made are noted
-        (:func:`~iokit_host.explorer_archive.xmldocument.load_xml_document`).
+    :param repairs: for a whole XML document, where the repairs made are noted (encoding,
+        a break in the XML: :func:`~iokit_host.explorer_archive.xmldocument.load_xml_document`).
     """
     try:
         if data[:8] == b"bplist00":
-            check_binary(data)
-            return plistlib.loads(data)
+            if check_binary(data):
+                try:
+                    return plistlib.loads(data)
+                except _PLISTLIB_ERRORS:  # a damaged scalar: read again, object by object
+                    pass
+            return load_tolerant(data)  # damaged: each object on its own, depth bounded
         # A whole document loses only the values whose text does not parse (xmldocument).
         return loads_xml(data) if values else load_xml_document(data, repairs=repairs)
+    except BinaryPlistError as error:
+        raise PlistUnreadable(clip_text(str(error), _QUOTED)) from None
     except XMLDocumentError as error:
         raise PlistUnreadable(clip_text(error.reason, _QUOTED)) from None
     except PlistShapeError as error:

@@ -12,8 +12,10 @@ document tree, any depth: memory is the values), but each such scalar becomes an
 :class:`UnreadableValue` in its place, saying why; the readers of entries drop that value
 alone with their usual warning (a property) or treat it as a field of the wrong type (an
 entry's name, id or class). What
-breaks the XML itself (a tag left open, a ``<key>`` without its value) still refuses the
-file: nothing past it can be placed. Two things expat refuses are not that: a control
+breaks the XML itself (cut short, a tag left open or mismatched, junk after the end) loses
+what follows the break: nothing past it can be placed, but what came before is read as if
+the document ended there (when the caller takes repairs; else, and in strict mode, it refuses
+the file). Two things expat refuses are not that: a control
 character in a string, which CoreFoundation writes as it is (kept), and bytes that are not
 UTF-8 in a file an editor saved (read as Windows-1252, else Latin-1, and noted).
 """
@@ -23,13 +25,15 @@ from __future__ import annotations
 import re
 import xml.etree.ElementTree as ET
 from collections.abc import Iterator
+from dataclasses import dataclass
 from typing import Any
 
 from iokit_host.explorer_archive.xmlvalues import Restore, ValueBuilder, clip_text
 from iokit_host.ioreg_import.cfvalues import UnreadableValue
 from iokit_host.ioreg_import.text import legacy_decode
 
-__all__ = ["UnreadableValue", "XMLDocumentError", "clip_text", "load_xml_document"]
+__all__ = ["BROKEN", "NOT_UTF8", "Repair", "UnreadableValue", "XMLDocumentError", "clip_text",
+           "load_xml_document"]
 
 #: How much of the document the parser is given at a time (its buffer, not the values').
 _CHUNK = 1 << 20
@@ -43,16 +47,37 @@ class XMLDocumentError(Exception):
         self.reason = reason
 
 
-def load_xml_document(data: bytes, *, repairs: list[str] | None = None) -> Any:
+@dataclass(frozen=True, slots=True)
+class Repair:
+    """Damage a document was read past: its stable reference, what it was (``"holds 3
+    byte(s) that are not UTF-8 ..."``, to follow "the XML"), what the reader did about it,
+    and what the user can."""
+
+    reference: str
+    what: str
+    outcome: str
+    hint: str
+
+
+NOT_UTF8 = "ioreg-dump-not-utf8"
+BROKEN = "ioreg-dump-xml-broken"
+_NOT_UTF8_HINT = "the file was edited or saved in another encoding; ioreg -a writes UTF-8"
+_BROKEN_HINT = "the file was cut short or edited; attach the whole file ioreg -a wrote"
+
+
+def load_xml_document(data: bytes, *, repairs: list[Repair] | None = None) -> Any:
     """The document's value, each unreadable scalar an :class:`UnreadableValue`.
 
     :param repairs: when given, a document that is not well formed only for control
         characters in its strings (CoreFoundation writes them as they are) or for bytes that
         are not UTF-8 is read: the characters kept, the bytes read as Windows-1252 (else
-        Latin-1) as the text-dump reader reads them, and a line added here for the latter,
-        for the caller's warnings.
-    :raises XMLDocumentError: the XML is not well formed, declares entities, or its root is
-        not ``<plist>`` holding one value.
+        Latin-1) as the text-dump reader reads them, and a :class:`Repair` added here for the
+        latter, for the caller's warnings. One whose XML breaks (cut short, a tag left open
+        or mismatched, junk after it) is read up to the break: every element still open
+        there closed with what it held whole, the rest lost, and a :class:`Repair` added.
+    :raises XMLDocumentError: the XML is not well formed (``repairs`` not given, or nothing
+        before the break), declares entities, or its root is not ``<plist>`` holding one
+        value.
     """
     if b"<!ENTITY" in data:  # as plistlib: no entity expansion from untrusted files
         raise XMLDocumentError("XML entity declarations are not supported in plist files")
@@ -62,39 +87,55 @@ def load_xml_document(data: bytes, *, repairs: list[str] | None = None) -> Any:
     return value
 
 
-def _parse(data: bytes, repairs: list[str] | None) -> ValueBuilder:
+def _parse(data: bytes, repairs: list[Repair] | None) -> ValueBuilder:
     """The builder that read the whole document; when the XML does not parse as it is, the
-    one that read it with control characters stood in for (its strings given them back)."""
-    try:
-        return _read(data, None)
-    except (ET.ParseError, LookupError) as error:
+    one that read it with control characters stood in for (its strings given them back),
+    as far as it could."""
+    builder, error = _read(data, None)
+    if error is None:
+        return builder
+    if "encoding" in str(error):
         # A UTF-16 file the reader already made UTF-8 still declares encoding="UTF-16", and
         # an edited one may declare an encoding Python does not know (a LookupError): read
         # as text, the declaration is not consulted.
-        if "encoding" in str(error):
-            try:
-                return _read(data.decode("utf-8"), None)
-            except (UnicodeDecodeError, ET.ParseError):
-                pass
-        if repairs is not None:
-            text, notes, restore = _readable(data)
-            try:
-                builder = _read(text, restore)
-            except ET.ParseError:
-                pass  # broken beyond its characters: the first error says where
-            else:
-                repairs.extend(notes)
-                return builder
-        raise XMLDocumentError(str(error)) from None
-
-
-def _read(document: bytes | str, restore: Restore) -> ValueBuilder:
-    builder = ValueBuilder(restore)
-    parser = ET.XMLParser(target=builder)
-    for chunk in _chunks(document):
-        parser.feed(chunk)
-    parser.close()
+        try:
+            text_builder, text_error = _read(data.decode("utf-8"), None)
+        except UnicodeDecodeError:
+            pass
+        else:
+            if text_error is None:
+                return text_builder
+    if repairs is None:
+        raise XMLDocumentError(str(error))
+    text, notes, restore = _readable(data)
+    builder, broken = _read(text, restore)
+    if broken is not None:
+        if not builder.salvage():  # broken before any value: the first error says where
+            raise XMLDocumentError(str(error))
+        notes.append(Repair(BROKEN, f"breaks at {_where(broken)}",
+                            "what came before is kept, what follows is lost", _BROKEN_HINT))
+    repairs.extend(notes)
     return builder
+
+
+def _read(document: bytes | str, restore: Restore) -> tuple[ValueBuilder, Exception | None]:
+    """A builder given the document, and the error that stopped the parser (None: none)."""
+    builder = ValueBuilder(restore)
+    try:
+        parser = ET.XMLParser(target=builder)
+        for chunk in _chunks(document):
+            parser.feed(chunk)
+        parser.close()
+    except (ET.ParseError, LookupError) as error:  # LookupError: an unknown encoding
+        return builder, error
+    return builder, None
+
+
+def _where(error: Exception) -> str:
+    """``line 12, column 4 (mismatched tag)`` from the parser's message."""
+    text = str(error)
+    reason, _, place = text.partition(": line ")
+    return f"line {place} ({reason})" if place else text
 
 
 def _chunks(document: bytes | str) -> Iterator[bytes | str]:
@@ -117,17 +158,18 @@ _STAND_INS = range(0xF0000, 0x10FF00, 0x1000)
 _NOT_UTF8 = re.compile("[\udc80-\udcff]")
 
 
-def _readable(data: bytes) -> tuple[str, list[str], dict[int, int]]:
+def _readable(data: bytes) -> tuple[str, list[Repair], dict[int, int]]:
     """The document's text with control characters stood in for and bytes that are not UTF-8
     read as Windows-1252 (else Latin-1); a line for the latter, which is damage; and the
     table that gives the control characters back."""
-    notes = []
+    notes: list[Repair] = []
     text = data.decode("utf-8", errors="surrogateescape")
     escaped = len(_NOT_UTF8.findall(text))
     if escaped:
         text = _NOT_UTF8.sub(lambda found: legacy_decode(bytes([ord(found.group()) - 0xDC00])),
                              text)
-        notes.append(f"{escaped} byte(s) that are not UTF-8, read as Windows-1252 or Latin-1")
+        notes.append(Repair(NOT_UTF8, f"holds {escaped} byte(s) that are not UTF-8, read as "
+                            "Windows-1252 or Latin-1", "values kept", _NOT_UTF8_HINT))
     base = next((start for start in _STAND_INS
                  if not re.search(f"[{chr(start)}-{chr(start + len(_CONTROLS) - 1)}]", text)),
                 None)

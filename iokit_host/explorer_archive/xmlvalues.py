@@ -152,6 +152,29 @@ class ValueBuilder:
     def close(self) -> None:
         """Nothing: :meth:`result` gives the value once the parser has closed."""
 
+    def salvage(self) -> bool:
+        """After the XML broke: close every element still open where it broke, keeping each
+        container with what was read whole inside it (the value being read there, and a key
+        without its value, left out), as if the document had ended there. True when that
+        leaves the document a value (:meth:`result` gives it)."""
+        self._skipped = 0
+        self._text = None
+        while len(self._frames) > 1:
+            frame = self._frames.pop()
+            parent = self._frames[-1]
+            if frame.kind == _DICT and frame.bad:
+                self._note_fault(frame)  # as its end would have
+            if frame.kind == _SCALAR or (parent.kind == _DICT and parent.count % 2):
+                continue  # a value cut short, or a container in a key's place
+            if parent.kind == _DICT:
+                parent.value[parent.key] = frame.value
+            elif parent.kind == _ARRAY:
+                parent.value.append(frame.value)
+            else:
+                self._value = frame.value
+        return self._started and self._shape_ok and self._fault is None and \
+            self._value is not None
+
     def result(self) -> tuple[Any, str | None]:
         """The document's value, or None and the reason the document is refused."""
         if not (self._started and self._shape_ok):

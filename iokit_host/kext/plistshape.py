@@ -86,13 +86,15 @@ def _shape_error(key: str, reason: str) -> PlistShapeError:
 
 # -- binary plists ---------------------------------------------------------------------------
 
-def check_binary(data: bytes) -> None:
+def check_binary(data: bytes) -> bool:
     """Refuse a binary plist whose containers nest too deep, contain themselves or expand to
-    too many items. A file too damaged to read is left for ``plistlib`` to report."""
+    too many items. True when every container was checked; False when the file is too
+    damaged to read them all (for ``plistlib`` to report, or a reader that bounds its own
+    depth to read around)."""
     try:
         table = _ObjectTable(data)
     except (IndexError, ValueError, struct.error):
-        return
+        return False
     # Each stack item: an object ref, its depth, and a crumb (parent crumb, key, parent ref)
     # to spell the way there should it be refused.
     stack: list[tuple[int, int, _Crumb | None]] = [(table.top, 0, None)]
@@ -102,7 +104,7 @@ def check_binary(data: bytes) -> None:
         try:
             children = table.children(ref)
         except (IndexError, ValueError, struct.error):
-            return
+            return False
         if children is None:
             continue
         if depth >= MAX_VALUE_DEPTH:
@@ -112,6 +114,7 @@ def check_binary(data: bytes) -> None:
             raise PlistShapeError("plist-value-too-large", _spell(_trail(crumb)),
                                   f"holds more than {MAX_VALUE_ITEMS} items")
         stack.extend((child, depth + 1, (crumb, key, ref)) for key, child in children)
+    return True
 
 
 _Crumb = tuple[object, str, int]

@@ -12,7 +12,7 @@ from hypothesis import example, given, settings
 from hypothesis import strategies as st
 
 from iokit_host.explorer_archive import ArchiveInvalid, parse_archive
-from iokit_host.explorer_archive.xmldocument import XMLDocumentError, load_xml_document
+from iokit_host.explorer_archive.xmldocument import Repair, XMLDocumentError, load_xml_document
 from iokit_host.ioreg_import.cfvalues import UnreadableValue
 
 SCALARS = st.one_of(
@@ -118,7 +118,7 @@ def test_control_characters_written_as_corefoundation_writes_them_read_back(
     # refuses it, and the whole document was refused ("not well-formed (invalid token)").
     from iokit_host.ioreg.plisttext import dumps
 
-    repairs: list[str] = []
+    repairs: list[Repair] = []
     assert load_xml_document(dumps(value), repairs=repairs) == value
     assert repairs == []
 
@@ -134,3 +134,80 @@ def test_bytes_that_are_not_utf8_are_read_as_windows_1252_and_warned_of() -> Non
     with pytest.raises(ArchiveInvalid, match="not UTF-8"):
         parse_archive(_ioreg_a("<key>who</key><string>Andr\xe9</string>").decode()
                       .encode("latin-1"), source="edited.plist", strict=True)
+
+
+# -- a document whose XML breaks: what came before the break is kept -------------------------
+
+def test_a_document_cut_short_keeps_what_came_before_the_break() -> None:
+    whole = _ioreg_a("<key>a</key><integer>1</integer><key>b</key><string>two</string>")
+    cut = whole[:whole.index(b"<string>two") + 9]  # inside the second value
+    model = parse_archive(cut, source="cut.plist")
+    (mac,) = [nub for _, nub in model.nubs() if nub.name == "Mac"]
+    assert set(mac.properties) == {"a"}
+    (warning,) = model.diagnostics
+    assert warning.reference == "ioreg-dump-xml-broken" and warning.file == "cut.plist"
+    assert "breaks at line 1, column" in warning.message and "what follows is lost" in \
+        warning.message
+    with pytest.raises(ArchiveInvalid, match="breaks at line 1") as caught:
+        parse_archive(cut, source="cut.plist", strict=True)
+    assert "is kept" not in caught.value.diagnostic.message  # strict keeps nothing
+
+
+def test_a_mismatched_tag_loses_what_follows_it_alone() -> None:
+    whole = _ioreg_a("<key>a</key><integer>1</integer><key>b</key><integer>2</integer>"
+                     "<key>c</key><integer>3</integer>")
+    model = parse_archive(whole.replace(b"<integer>2</integer>", b"<integer>2</real>"),
+                          source="edited.plist")
+    (mac,) = [nub for _, nub in model.nubs() if nub.name == "Mac"]
+    assert set(mac.properties) == {"a"}
+    assert "mismatched tag" in model.diagnostics[-1].message
+
+
+def test_junk_after_the_document_loses_nothing() -> None:
+    whole = _ioreg_a("<key>a</key><integer>1</integer>")
+    model = parse_archive(whole + b"\n% ioreg -a > dump.plist\n", source="pasted.plist")
+    assert model.root == parse_archive(whole).root
+    assert "junk after document element" in model.diagnostics[-1].message
+
+
+def _is_prefix(whole: Any, read: Any) -> bool:
+    """``read`` is ``whole`` as far as some place in its document: every container holds the
+    first items of its counterpart, all equal but the last, which is a prefix itself."""
+    stack = [(whole, read)]
+    while stack:
+        was, now = stack.pop()
+        if isinstance(was, dict):
+            if not isinstance(now, dict) or list(now) != list(was)[:len(now)]:
+                return False
+            pairs = list(zip(was.values(), now.values()))
+        elif isinstance(was, list):
+            if not isinstance(now, list) or len(now) > len(was):
+                return False
+            pairs = list(zip(was, now))
+        else:
+            if type(now) is not type(was) or now != was:
+                return False
+            continue
+        if any(item != other for item, other in pairs[:-1]):
+            return False
+        stack.extend(pairs[-1:])
+    return True
+
+
+@settings(max_examples=200, deadline=None)
+@given(VALUES, st.data())
+def test_a_document_cut_anywhere_reads_as_a_prefix_of_the_whole(value: Any,
+                                                                  data: st.DataObject) -> None:
+    document = plistlib.dumps({"value": value, "after": [1, 2]})
+    cut = document[:data.draw(st.integers(0, len(document) - 1))]
+    repairs: list[Repair] = []
+    try:
+        read = load_xml_document(cut, repairs=repairs)
+    except XMLDocumentError:
+        assert b"<dict>" not in cut  # refused only when no value had begun
+        return
+    whole = plistlib.loads(document)
+    assert _is_prefix(whole, read)
+    # Only a cut in the whitespace after the end loses nothing and breaks nothing.
+    assert (repairs and repairs[-1].reference == "ioreg-dump-xml-broken") or (
+        read == whole and cut.rstrip() == document.rstrip())
