@@ -24,7 +24,7 @@ from typing import TYPE_CHECKING, Any
 from iokit_sdk.returns import MACH_SEND_INVALID_DEST, IOReturn
 from iokit_sdk.userclient import OSAsyncReference64, kMaxAsyncArgs
 
-from iokit_host.errors import Diagnostic, Severity
+from iokit_host.errors import Diagnostic, Severity, quoted
 
 if TYPE_CHECKING:
     from iokit_host.kernel.protocol import WorkLoop
@@ -100,9 +100,9 @@ class Completions:
         lent = self._lent.get(token) if type(token) is int else None
         problem = None
         if lent is None or lent.server != server:
-            problem = f"names async reference {token!r}, which it was not lent"
+            problem = f"names async reference {quoted(token)}, which it was not lent"
         elif type(result) is not int:
-            problem = f"sent result {result!r}, not an IOReturn"
+            problem = f"sent result {quoted(result)}, not an IOReturn"
         elif not isinstance(values, list) or not all(type(v) is int for v in values):
             problem = "sent arguments that are not a list of numbers"
         elif len(values) > kMaxAsyncArgs:

@@ -30,7 +30,7 @@ from iokit_sdk.values import PropertyTypeError, check_value
 
 from iokit_host.dext.channel import ChannelClosed
 from iokit_host.dext.kobjects import KernelObjects
-from iokit_host.errors import Diagnostic, Severity
+from iokit_host.errors import Diagnostic, Severity, quoted
 from iokit_host.kernel.notifications import NOTIFICATION_TYPES
 from iokit_host.settings import env_seconds
 
@@ -89,11 +89,11 @@ class ProcessNotifiers:
         for held in [n for n, i in mine.items() if i.process is not process]:
             self._remove(mine, held)  # a previous process's, under the same record
         if type(number) is not int or number in mine:
-            return {"refused": f"notification id {number!r} is not a new number"}
+            return {"refused": f"notification id {quoted(number)} is not a new number"}
         if not isinstance(kind, str) or kind not in NOTIFICATION_TYPES:
-            return {"refused": f"unknown notification type {kind!r}"}
+            return {"refused": f"unknown notification type {quoted(kind)}"}
         if type(priority) is not int or priority not in _PRIORITY:
-            return {"refused": f"priority {priority!r} is not a 32-bit number"}
+            return {"refused": f"priority {quoted(priority)} is not a 32-bit number"}
         if not isinstance(matching, dict):
             return {"refused": "the matching dictionary is not a dictionary"}
         try:
@@ -118,7 +118,7 @@ class ProcessNotifiers:
         """Interest in ``target``'s messages (``registerInterest``); ``{}`` or refused."""
         mine = self._pruned(name)
         if type(number) is not int or number in mine:
-            return {"refused": f"notification id {number!r} is not a new number"}
+            return {"refused": f"notification id {quoted(number)} is not a new number"}
         if len(mine) >= MAX_NOTIFIERS:
             return {"refused": f"the process holds {MAX_NOTIFIERS} notifications already"}
         installed = mine[number] = _Installed(process, target=weakref.ref(target))

@@ -20,6 +20,7 @@ from typing import Any
 from iokit_sdk.keys import SERVICE_PLANE
 from iokit_sdk.service import IOService
 
+from iokit_host.errors import quoted
 from iokit_host.registry.path import get_path
 
 __all__ = ["KernelObjects", "Refused", "answer"]
@@ -67,7 +68,7 @@ def answer(objects: KernelObjects, registry: Any, question: Mapping[str, Any]) -
     """
     method = question.get("method")
     if method not in ("get_property", "copy_properties", "get_provider"):
-        raise Refused(f"asked the registry for {method!r}")
+        raise Refused(f"asked the registry for {quoted(method)}")
     service = objects.get(question.get("kobj"))
     if service is None:
         return {"gone": True}  # freed, or never given: the process keeps its copy

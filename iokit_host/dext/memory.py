@@ -19,7 +19,7 @@ from typing import TYPE_CHECKING, Any
 from iokit_sdk.memory import MAX_BUFFER, IOBufferMemoryDescriptor
 from iokit_sdk.returns import IOReturn
 
-from iokit_host.errors import Diagnostic, Severity
+from iokit_host.errors import Diagnostic, Severity, quoted
 
 if TYPE_CHECKING:
     from iokit_host.kernel.protocol import WorkLoop
@@ -119,7 +119,7 @@ def _check(fd: int | None, claimed: Any) -> str | None:
     if fd is None:
         return "no memory descriptor"
     if type(claimed) is not int or not 0 < claimed <= MAX_BUFFER:
-        return f"a length of {claimed!r} (1 to {MAX_BUFFER} bytes)"
+        return f"a length of {quoted(claimed)} (1 to {MAX_BUFFER} bytes)"
     try:
         info = os.fstat(fd)
     except OSError as error:

@@ -31,7 +31,7 @@ from iokit_host.dext.dextnotify import ProcessNotifiers
 from iokit_host.dext.driverside import POWER_METHODS
 from iokit_host.dext.kobjects import KernelObjects, Refused, answer
 from iokit_host.dext.memory import MemoryGrants
-from iokit_host.errors import Diagnostic, Severity
+from iokit_host.errors import Diagnostic, Severity, quoted
 
 if TYPE_CHECKING:
     from iokit_host.dext.process import DriverProcess
@@ -73,7 +73,7 @@ class Upcalls:
             if record.process is not None:
                 record.process.answer(message.get("seq"), result)
         else:
-            self._refuse(record, f"sent a message the kernel does not know ({op!r})")
+            self._refuse(record, f"sent a message the kernel does not know ({quoted(op)})")
 
     def gone(self, record: ServerRecord) -> None:
         """``record``'s process died: its programs' waits end, its memory is released, its
@@ -139,11 +139,11 @@ class Upcalls:
         if message.get("kind") == "registry":
             return self._registry(record, message)
         if message.get("kind") != "power":
-            return self._refuse(record, f"asked for {message.get('kind')!r}, which does not "
+            return self._refuse(record, f"asked for {quoted(message.get('kind'))}, which does not "
                                         "cross")
         method, args = message.get("method"), message.get("args")
         if method not in POWER_METHODS or not isinstance(args, list) or len(args) > _MAX_ARGS:
-            return self._refuse(record, f"asked for power request {method!r} with arguments "
+            return self._refuse(record, f"asked for power request {quoted(method)} with arguments "
                                         "that do not read")
         assert isinstance(method, str)
         try:
@@ -237,13 +237,13 @@ class Upcalls:
         if isinstance(value, dict) and "obj" in value:
             proxy = record.proxies.get(value["obj"]) if type(value["obj"]) is int else None
             if proxy is None or proxy.is_inactive():
-                raise _Refused(f"object {value['obj']!r} is not one of the process's live "
+                raise _Refused(f"object {quoted(value['obj'])} is not one of the process's live "
                                "objects")
             return proxy
         if isinstance(value, dict) and "kobj" in value and record.process is not None:
             found = self._objects_of(record.process).get(value["kobj"])
             if found is None or found.is_inactive():
-                raise _Refused(f"kernel object {value['kobj']!r} is not one it was given")
+                raise _Refused(f"kernel object {quoted(value['kobj'])} is not one it was given")
             return found
         if isinstance(value, dict) and value.get("provider") is True:
             return _PROVIDER

@@ -39,6 +39,7 @@ from typing import Any
 
 from iokit_sdk.keys import CLASS, PROVIDER_CLASS, SERVICE_PLANE, STANDARD_PLANES
 
+from iokit_host.errors import quoted
 from iokit_host.ioreg_import.damage import BAD_CLASS_CHAIN, BAD_ENTRY, DumpDamage
 from iokit_host.ioreg_import.errors import IoregDumpInvalid
 from iokit_host.ioreg_import.occurrences import fold_occurrences, node_id
@@ -75,8 +76,8 @@ def build_model(root: DumpNode, *, source: str, plane: str | None = None,
     entries: tuple[NubSpec, ...] = ()
     if plane == SERVICE_PLANE:
         for beside in root.children[1:]:
-            damage.note(BAD_ENTRY, beside.line, f"{beside.name!r} sits beside the platform "
-                        f"entry {platform_node.name!r} under Root")
+            damage.note(BAD_ENTRY, beside.line, f"{quoted(beside.name)} sits beside the platform "
+                        f"entry {quoted(platform_node.name)} under Root")
             damage.lose(BAD_ENTRY, _count_below(beside))
         top, nubs, drivers = _build_specs(platform_node, extra)
     else:

@@ -34,6 +34,7 @@ from itertools import repeat
 
 from iokit_sdk.keys import CLASS, PROVIDER_CLASS, RESOURCES_CLASS
 
+from iokit_host.errors import quoted
 from iokit_host.ioreg_import.damage import BAD_ID, REPEATED, DumpDamage
 from iokit_host.ioreg_import.tree import DumpNode
 
@@ -63,8 +64,8 @@ def fold_occurrences(root: DumpNode, damage: DumpDamage) -> dict[int, list[str]]
         unnumbered = node.entry_id is None  # printed without one (not an edited one)
         known = first.get(node.entry_id) if node.entry_id is not None else None
         if known is not None and not _same_entry(known, node):
-            damage.note(BAD_ID, node.line, f"{node.name!r} has the id {node_id(node)} of "
-                        f"{known.name!r} ({known.class_name}, line {known.line})")
+            damage.note(BAD_ID, node.line, f"{quoted(node.name)} has the id {node_id(node)} of "
+                        f"{quoted(known.name)} ({known.class_name}, line {known.line})")
             node.entry_id = known = None
         if unnumbered and parent is not None:
             known = _unnumbered_first(node, parent, echo, singles)
@@ -86,7 +87,7 @@ def fold_occurrences(root: DumpNode, damage: DumpDamage) -> dict[int, list[str]]
             target = known
             if echo or _repeated(known, parent, parent_of):
                 if not echo:
-                    damage.note(REPEATED, node.line, f"{node.name!r} (id {node_id(node)}) "
+                    damage.note(REPEATED, node.line, f"{quoted(node.name)} (id {node_id(node)}) "
                                 f"printed again under the same parent, first at line "
                                 f"{known.line}")
                 _merge_properties(known, node)

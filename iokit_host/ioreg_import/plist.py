@@ -21,6 +21,7 @@ from collections.abc import Mapping
 from dataclasses import replace
 from typing import Any
 
+from iokit_host.errors import quoted
 from iokit_host.ioreg_import.cfvalues import CFValueError, typed_value
 from iokit_host.ioreg_import.damage import BAD_ENTRY, BAD_VALUE, NO_ROOT, TOO_LARGE, DumpDamage
 from iokit_host.ioreg_import.errors import IoregDumpInvalid
@@ -101,7 +102,7 @@ class _Reader:
             table, node = stack.pop()
             children = table.get(CHILDREN, [])
             if not isinstance(children, list):
-                self.damage.note(BAD_ENTRY, node.line, f"{CHILDREN} of {node.name!r} is not "
+                self.damage.note(BAD_ENTRY, node.line, f"{CHILDREN} of {quoted(node.name)} is not "
                                  "an array")
                 continue
             made: list[tuple[Any, DumpNode]] = []

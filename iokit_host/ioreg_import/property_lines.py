@@ -13,6 +13,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from iokit_host.errors import quoted
 from iokit_host.ioreg_import.damage import BAD_VALUE, REDACTED, DamageKind
 from iokit_host.ioreg_import.errors import ValueSyntaxError
 from iokit_host.ioreg_import.redaction import looks_masked, looks_redacted
@@ -53,7 +54,7 @@ def read_property(lines: list[str], number: int, content: str, lead: int,
             _bad_value(number, key, text, error, pending)
             return following
         if looks_redacted(text):
-            pending.append((REDACTED, number, f"property {key!r}, kept as printed"))
+            pending.append((REDACTED, number, f"property {quoted(key)}, kept as printed"))
         properties[key] = value
         return following
 
@@ -61,9 +62,9 @@ def read_property(lines: list[str], number: int, content: str, lead: int,
 def _bad_value(number: int, key: str, text: str, error: ValueSyntaxError,
                pending: Pending) -> None:
     if looks_masked(text):
-        pending.append((REDACTED, number, f"property {key!r}, dropped: {error}"))
+        pending.append((REDACTED, number, f"property {quoted(key)}, dropped: {error}"))
     else:
-        pending.append((BAD_VALUE, number, f"property {key!r}: {error}"))
+        pending.append((BAD_VALUE, number, f"property {quoted(key)}: {error}"))
 
 
 def _next_in_block(line: str, lead: int) -> bool:

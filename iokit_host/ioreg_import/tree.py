@@ -33,6 +33,7 @@ from __future__ import annotations
 import re
 from typing import Any
 
+from iokit_host.errors import quoted
 from iokit_host.ioreg_import.damage import (
     BAD_ENTRY,
     BAD_ID,
@@ -186,7 +187,7 @@ class _TreeReader:
     def note_redacted(self, number: int, key: str) -> None:
         """A string that reads but looks redacted: kept as printed, reported when its block
         closes (as :mod:`.property_lines` reports one)."""
-        self.pending.append((REDACTED, number, f"property {key!r}, kept as printed"))
+        self.pending.append((REDACTED, number, f"property {quoted(key)}, kept as printed"))
 
     def entry(self, number: int, found: re.Match[str] | None) -> bool:
         """Place the entry of a modern header line (:mod:`.fastlines`) when nothing about it
@@ -282,7 +283,7 @@ class _TreeReader:
     def node(self, number: int, column: int, rest: str) -> None:
         if self.block is not None:
             self.damage.note(CUT_BLOCK, number, "entry line inside the unclosed property block "
-                             f"of {self.block.name!r} (line {self.block.line})")
+                             f"of {quoted(self.block.name)} (line {self.block.line})")
             self.close_block()
         depth = column // 2
         node, clipped, bad_id = parse_node_line(rest, number, depth)
@@ -292,7 +293,7 @@ class _TreeReader:
             if clipped:
                 self.damage.note(CLIPPED, number, f"the header of {node.name!r} is clipped")
             if bad_id:
-                self.damage.note(BAD_ID, number, f"the id of {node.name!r} cannot be read: "
+                self.damage.note(BAD_ID, number, f"the id of {quoted(node.name)} cannot be read: "
                                  f"{bad_id[:40]!r}")
             self.place(node, depth)
             return
@@ -356,7 +357,7 @@ class _TreeReader:
         if self.block is not None:
             owner = self.block
             self.pending.clear()
-            self.damage.note(TRUNCATED, owner.line, f"the property block of {owner.name!r} "
+            self.damage.note(TRUNCATED, owner.line, f"the property block of {quoted(owner.name)} "
                              "never closes: the dump ends inside it")
             self.block = None
             if owner is not self.root:
@@ -365,7 +366,7 @@ class _TreeReader:
               and not last.dropped and self.blocks == self.entries - 1 > 0):
             # Every other entry printed its block (ioreg -l), so the end cut this one's off.
             self.damage.note(TRUNCATED, last.line, f"the dump ends after the entry line of "
-                             f"{last.name!r}, before its property block")
+                             f"{quoted(last.name)}, before its property block")
             self.drop_last()
         for kind, node in self.dropped:
             self.damage.lose(kind, _count_kept_below(node))
@@ -391,7 +392,7 @@ class _TreeReader:
         """The registry root: ``root`` itself, or a synthesised one above a headless dump."""
         if root.class_name == ROOT_CLASS:
             return root
-        self.damage.note(NO_ROOT, root.line, f"the first entry is {root.name!r} "
+        self.damage.note(NO_ROOT, root.line, f"the first entry is {quoted(root.name)} "
                          f"({root.class_name}), not Root")
         return DumpNode(name="Root", location=None, class_name=ROOT_CLASS, line=root.line,
                         depth=0, children=[root])

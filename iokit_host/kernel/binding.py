@@ -38,7 +38,7 @@ from iokit_sdk.service import IOService, ServiceState
 from iokit_host.dext.placement import admit as admit_out_of_process
 from iokit_host.dext.placement import entitlement_refusal, proxy_for
 from iokit_host.dext.rematch import REMATCH_PERSONALITY, count_dext_matches, rematch_candidates
-from iokit_host.errors import Diagnostic
+from iokit_host.errors import Diagnostic, quoted
 from iokit_host.kernel.candidates import (
     Candidate,
     by_score,
@@ -254,7 +254,8 @@ class Binder(StartPhase):
         return (resolved if issubclass(resolved, IOService) else None), True
 
     def _class_unknown(self, nub: IOService, entry: CatalogueEntry) -> None:
-        message = f"IOClass {entry.io_class!r} of personality {entry.name!r} is not defined"
+        message = (f"IOClass {quoted(entry.io_class)} of personality {quoted(entry.name)} is "
+                   "not defined")
         self.kernel.report(Diagnostic(
             "class-unknown", message, key=f"IOKitPersonalities.{entry.name}.IOClass",
             subject=entry.bundle_id,

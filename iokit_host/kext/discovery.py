@@ -30,7 +30,7 @@ from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from iokit_host.errors import Diagnostic, Severity
+from iokit_host.errors import Diagnostic, Severity, quoted
 from iokit_host.kext import distributions, stamps
 from iokit_host.kext.bundle import DistributionInfo, KextBundle
 from iokit_host.kext.stamps import FileStamp
@@ -194,7 +194,7 @@ def _read_entry(dist: metadata.Distribution, name: str, value: str, info: Distri
     if why:
         return KextRecord(name, package, None, None, (Diagnostic(
             "kext-entry-point-bad-value",
-            f"{info.name} declares kext {name!r} = {value!r}, which {why}", file=file,
+            f"{info.name} declares kext {quoted(name)} = {quoted(value)}, which {why}", file=file,
             key=f"{GROUP}.{name}", subject=name or info.name, severity=Severity.WARNING,
             hint="an iokit.kexts entry point reads <bundle id> = <import package>, e.g. "
                  "com.example.driver = example_driver"),))

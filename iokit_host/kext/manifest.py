@@ -22,7 +22,7 @@ from typing import Any
 
 from iokit_sdk import keys
 
-from iokit_host.errors import Diagnostic, Severity
+from iokit_host.errors import Diagnostic, Severity, quoted
 from iokit_host.input_file import read_input_file
 from iokit_host.kext import plistxml
 from iokit_host.kext.bundle import DistributionInfo, KextBundle
@@ -297,7 +297,7 @@ class _Reader:
             return None, INVALID
         parsed = try_parse_version(value)
         if parsed == INVALID:
-            self.error("manifest-bad-version", f"{key} {value!r} is not a valid kext version",
+            self.error("manifest-bad-version", f"{key} {quoted(value)} is not a valid kext version",
                        key, "use MAJOR[.MINOR[.REVISION]][d|a|b|fc LEVEL], at most 4 digits "
                        "per part and a level of 1..255, e.g. 1.2.3b4", subject)
             return None, INVALID
@@ -356,8 +356,8 @@ class _Reader:
                       "use one of " + ", ".join(sorted(BUNDLE_REQUIRED_VALUES)), bundle_id)
             return None
         if value not in BUNDLE_REQUIRED_VALUES:
-            self.warn("manifest-bad-bundle-required", f"{key} {value!r} is not recognised", key,
-                      "use one of " + ", ".join(sorted(BUNDLE_REQUIRED_VALUES)), bundle_id)
+            self.warn("manifest-bad-bundle-required", f"{key} {quoted(value)} is not recognised",
+                      key, "use one of " + ", ".join(sorted(BUNDLE_REQUIRED_VALUES)), bundle_id)
             return None
         return value
 

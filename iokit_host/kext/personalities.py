@@ -32,7 +32,7 @@ from typing import Any
 
 from iokit_sdk import keys
 
-from iokit_host.errors import Diagnostic, Severity
+from iokit_host.errors import Diagnostic, Severity, quoted
 from iokit_host.kext.match_key_types import MATCH_KEYS, check_match_keys
 from iokit_host.kext.plist_types import KeyType, describe, find_unsupported, is_integer
 
@@ -107,7 +107,7 @@ def fix_up_personalities(
         if not isinstance(personality, Mapping):
             found.append(Diagnostic(
                 "personality-not-a-dictionary",
-                f"personality {name!r} is {describe(personality)}, expected a dictionary",
+                f"personality {quoted(name)} is {describe(personality)}, expected a dictionary",
                 file=file, key=where, subject=bundle_id, severity=Severity.WARNING,
                 hint="each IOKitPersonalities entry must be a <dict>; this one is skipped",
                 context={"expected": "a dictionary", "got": describe(personality)}))

@@ -30,7 +30,7 @@ from types import MappingProxyType
 
 from iokit_sdk import keys
 
-from iokit_host.errors import Diagnostic, Severity
+from iokit_host.errors import Diagnostic, Severity, quoted
 from iokit_host.kext.bundle import KextBundle
 from iokit_host.kext.kpi import builtin_bundles
 from iokit_host.kext.version import INVALID, Rule, is_compatible, try_parse_version
@@ -212,7 +212,7 @@ class _Resolver:
         key = f"{keys.BUNDLE_LIBRARIES}.{library}"
         if not isinstance(requested, str) or try_parse_version(requested) == INVALID:
             return _diag("kext-bad-library-version", bundle, Severity.ERROR,
-                         f"requested version {requested!r} of {library} is invalid",
+                         f"requested version {quoted(requested)} of {library} is invalid",
                          "write a kext version such as 1.0.0", key=key)
         target = self.known.get(library)
         if target is None:

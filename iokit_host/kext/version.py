@@ -18,7 +18,7 @@ from __future__ import annotations
 import re
 from typing import Literal
 
-from iokit_host.errors import IOKitError
+from iokit_host.errors import IOKitError, quoted
 
 __all__ = [
     "INVALID",
@@ -177,7 +177,7 @@ def parse_version(text: str, *, file: str | None = None, key: str | None = None)
     value = try_parse_version(text)
     if value == INVALID:
         raise KextVersionError(
-            f"{text!r} is not a valid kext version", file=file, key=key,
+            f"{quoted(text)} is not a valid kext version", file=file, key=key,
             hint="use MAJOR[.MINOR[.REVISION]][d|a|b|fc LEVEL], at most 4 digits per part, "
                  "a level of 1..255 (fc0 is invalid), e.g. 1.2.3b4")
     return value

@@ -32,6 +32,7 @@ from iokit_sdk.keys import (
 from iokit_sdk.service import IOService, ServiceState
 from iokit_sdk.values import PropertyTypeError
 
+from iokit_host.errors import quoted
 from iokit_host.machine import errors as E
 from iokit_host.machine.errors import MachineModelError
 from iokit_host.machine.model import EntryRecord, MachineModel, NubSpec
@@ -186,8 +187,8 @@ class _Builder:
             parent = self.registry.root if link.parent is None else self.by_id.get(link.parent)
             if parent is None:
                 raise MachineModelError(
-                    f"a {link.plane} link names parent {link.parent!r}, which no entry has as "
-                    "its id", reference=E.UNKNOWN_ID, file=self.source, key="planes.parent")
+                    f"a {link.plane} link names parent {quoted(link.parent)}, which no entry has "
+                    "as its id", reference=E.UNKNOWN_ID, file=self.source, key="planes.parent")
             self.registry.attach(entry, parent, link.plane)
             if link.name is not None:
                 entry.set_name(link.name, plane=link.plane)

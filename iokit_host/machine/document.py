@@ -16,6 +16,7 @@ from typing import Any, NoReturn, TypeAlias
 
 from iokit_sdk.keys import RESOURCES_CLASS, SERVICE_PLANE, STANDARD_PLANES
 
+from iokit_host.errors import quoted
 from iokit_host.machine import errors as E
 from iokit_host.machine.errors import MachineModelError
 from iokit_host.machine.links import find_loop
@@ -254,7 +255,7 @@ class DocumentParser:
             entry_id = self.optional_text(table, "id", label)
             if entry_id is not None:
                 if not entry_id or entry_id in ids:
-                    self.fail(E.DUPLICATE_ID, f"id {entry_id!r} is empty or already used",
+                    self.fail(E.DUPLICATE_ID, f"id {quoted(entry_id)} is empty or already used",
                               node=label, key="id", hint="ids are unique within a model")
                 ids[entry_id] = raw.index
                 raw.id = entry_id

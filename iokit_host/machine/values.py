@@ -38,6 +38,7 @@ from iokit_sdk.values import (
     number_bits,
 )
 
+from iokit_host.errors import quoted
 from iokit_host.machine import errors as E
 from iokit_host.machine.errors import MachineModelError
 
@@ -167,7 +168,7 @@ def _decode_form(raw: dict[str, Any], keys: frozenset[str], site: _Site, depth: 
 
 def _explicit_number(number: Any, bits: Any, site: _Site) -> OSNumber:
     if isinstance(bits, bool) or not isinstance(bits, int) or bits not in _WIDTHS:
-        site.at(".bits").fail(E.BAD_BITS, f"bit width must be 8, 16, 32 or 64, not {bits!r}")
+        site.at(".bits").fail(E.BAD_BITS, f"bit width must be 8, 16, 32 or 64, not {quoted(bits)}")
     if isinstance(number, str):
         number = _number_text(number, site.at(".number"))
     if isinstance(number, bool) or not isinstance(number, int):
@@ -193,7 +194,7 @@ def _hex_data(text: Any, site: _Site) -> bytes:
     digits = "".join(text.split())
     bad = next((c for c in digits if c not in _HEX), None)
     if bad is not None:
-        site.fail(E.BAD_HEX, f"{bad!r} is not a hex digit", "data is hex, e.g. \"e4140000\"")
+        site.fail(E.BAD_HEX, f"{quoted(bad)} is not a hex digit", "data is hex, e.g. \"e4140000\"")
     if len(digits) % 2:
         site.fail(E.BAD_HEX, f"odd number of hex digits ({len(digits)})",
                   "each byte takes two digits; add the missing leading 0")

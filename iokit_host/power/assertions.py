@@ -14,7 +14,7 @@ from __future__ import annotations
 import itertools
 from dataclasses import dataclass
 
-from iokit_host.errors import IOKitError
+from iokit_host.errors import IOKitError, quoted
 
 __all__ = ["AGGREGATED_AS", "ASSERTION_TYPES", "IDLE_SLEEP_PREVENTERS", "SYSTEM_SLEEP_PREVENTERS", "Assertion",
            "AssertionError_", "Assertions", "kIOPMAssertionLevelOff", "kIOPMAssertionLevelOn"]
@@ -88,16 +88,16 @@ class Assertions:
             than 0 or 255, a negative pid.
         """
         if type not in ASSERTION_TYPES:
-            raise AssertionError_(f"unknown assertion type {type!r}", key="type",
+            raise AssertionError_(f"unknown assertion type {quoted(type)}", key="type",
                                   hint=f"one of: {', '.join(ASSERTION_TYPES)}")
         if not isinstance(name, str) or not name or len(name) > _MAX_NAME:
             raise AssertionError_(f"an assertion name is 1 to {_MAX_NAME} characters",
                                   key="name", hint="name what the assertion is for")
         if level not in (kIOPMAssertionLevelOff, kIOPMAssertionLevelOn) or isinstance(level, bool):
-            raise AssertionError_(f"level {level!r} is neither 0 (off) nor 255 (on)",
+            raise AssertionError_(f"level {quoted(level)} is neither 0 (off) nor 255 (on)",
                                   key="level", hint="use kIOPMAssertionLevelOn (255)")
         if not isinstance(pid, int) or pid < 0:
-            raise AssertionError_(f"pid {pid!r} is not a process id", key="pid")
+            raise AssertionError_(f"pid {quoted(pid)} is not a process id", key="pid")
         assertion_id = (pid << 32) | (0x10000 + next(self._serial))
         assertion = Assertion(assertion_id, type, name, level, owner, pid, now_ns)
         self._by_id[assertion_id] = assertion

@@ -9,6 +9,7 @@ from typing import Any
 from iokit_sdk.returns import IOReturn
 from iokit_sdk.service import IOService
 
+from iokit_host.errors import quoted
 from iokit_host.server.args import Args, BadRequest
 from iokit_host.server.context import KernelContext
 from iokit_host.server.notifications import INTEREST_TYPES, MATCHING_TYPES, NotificationPort
@@ -39,7 +40,7 @@ def add_matching(ctx: KernelContext, session: Session, args: Args) -> dict[str, 
     port = args.handle(session, "port", NotificationPort)
     kind = MATCHING_TYPES.get(args.text("type") or "")
     if kind is None:
-        raise BadRequest(f"not a notification type: {args.message.get('type')!r}; one of "
+        raise BadRequest(f"not a notification type: {quoted(args.message.get('type'))}; one of "
                          f"{', '.join(MATCHING_TYPES)}", IOReturn.UNSUPPORTED)
     matching = args.table("matching")
     try:
@@ -60,7 +61,7 @@ def add_interest(ctx: KernelContext, session: Session, args: Args) -> dict[str, 
     service = args.handle(session, "service", IOService)
     interest = args.text("type")
     if interest not in INTEREST_TYPES:
-        raise BadRequest(f"not an interest type: {interest!r}; one of "
+        raise BadRequest(f"not an interest type: {quoted(interest)}; one of "
                          f"{', '.join(sorted(INTEREST_TYPES))}")
     record = ctx.notifications.add_interest(port, service, interest, int(args.message["service"]))
     try:

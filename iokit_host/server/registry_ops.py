@@ -13,6 +13,7 @@ from typing import Any
 from iokit_sdk.entry import IORegistryEntry
 from iokit_sdk.returns import IOReturn
 
+from iokit_host.errors import quoted
 from iokit_host.registry import get_path
 from iokit_host.server.args import Args, BadRequest
 from iokit_host.server.context import KernelContext
@@ -86,7 +87,7 @@ def _entry(session: Session, args: Args) -> IORegistryEntry:
 def _plane(ctx: KernelContext, args: Args, *, optional: bool = False) -> str | None:
     plane = args.text("plane", optional=optional)
     if plane is not None and not ctx.host.registry.has_plane(plane):
-        raise BadRequest(f"no plane named {plane!r}")
+        raise BadRequest(f"no plane named {quoted(plane)}")
     return plane
 
 

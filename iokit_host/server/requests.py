@@ -19,7 +19,7 @@ from typing import Any
 from iokit_sdk.iokitlib.wire import PROTOCOL, PROTOCOL_VERSION, fit_integers
 from iokit_sdk.returns import IOReturn
 
-from iokit_host.errors import Diagnostic, Severity
+from iokit_host.errors import Diagnostic, Severity, quoted
 from iokit_host.server import (
     dext_ops,
     notify_ops,
@@ -53,7 +53,8 @@ def handle(ctx: KernelContext, session: Session, message: dict[str, Any]) -> Non
         return
     function = OPS.get(op)
     if function is None:
-        session.reply(request_id, {"ret": IOReturn.UNSUPPORTED, "message": f"unknown op {op!r}"})
+        session.reply(request_id, {"ret": IOReturn.UNSUPPORTED,
+                                   "message": f"unknown op {quoted(op)}"})
         return
     answer(ctx, session, op, request_id, _run(ctx, session, op, function, message))
 
@@ -131,7 +132,7 @@ def _hello(ctx: KernelContext, session: Session, message: dict[str, Any]) -> Non
     protocol, version = message.get("protocol"), message.get("version")
     if protocol != PROTOCOL or version != PROTOCOL_VERSION:
         text = (f"protocol version mismatch: this kernel speaks {PROTOCOL} version "
-                f"{PROTOCOL_VERSION}, the client {protocol!r} version {version!r}")
+                f"{PROTOCOL_VERSION}, the client {quoted(protocol)} version {quoted(version)}")
         ctx.log.append(Diagnostic(
             "protocol-version-mismatch", f"refused {session!r}: {text}",
             severity=Severity.WARNING, hint="the client needs an iokit-sdk of this protocol"))

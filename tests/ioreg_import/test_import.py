@@ -123,3 +123,14 @@ def test_an_ioreg_archive_is_refused_for_what_it_is(fmt: plistlib.PlistFormat,
     path = tmp_path / "mac.ioreg"
     path.write_bytes(plistlib.dumps([{"IORegistryEntryName": "Root"}], fmt=fmt))
     assert "this is a property list (ioreg -a" in _refusal(path)
+
+
+def test_a_huge_entry_name_is_quoted_short_in_its_warning() -> None:
+    name = "N" * 100_000  # a line of a damaged or hostile dump
+    model = parse_dump(f"+-o {name}  <class IOPlatformExpertDevice, id 0x100000100, registered, "
+                       "matched, active, busy 0 (1 ms), retain 20>\n"
+                       "  +-o Child  <class IOService, id 0x100000101, registered, matched, "
+                       "active, busy 0 (0 ms), retain 5>\n", source="huge.txt")
+    (warning,) = model.diagnostics
+    assert warning.reference == "ioreg-dump-no-root"
+    assert "'NNNN" in warning.message and len(str(warning)) < 600

@@ -25,6 +25,7 @@ class Wire:
     def __init__(self, ctx: KernelContext) -> None:
         self.ctx = ctx
         self.kernel_end, self.client_end = socket.socketpair()
+        self.kernel_end.setblocking(False)  # as the front end's: a large reply never blocks
         peer = peer_of(self.kernel_end)
         self.session = Session(self.kernel_end, peer, peer.task(ctx.policy))
         self.reader = FrameReader(MAX_KERNEL_FRAME)
@@ -82,6 +83,22 @@ def test_bad_fields_are_bad_argument_and_unknown_ops_unsupported(wire: Wire) -> 
         IOReturn.BAD_ARGUMENT  # the port is checked first
     handle(wire.ctx, wire.session, {"op": "class", "id": "one"})
     assert wire.take()[-1]["fatal"] == "request-malformed"
+
+
+def test_what_a_client_sent_is_quoted_short_in_replies_and_the_log(uc_host: IOKitHost,
+                                                                     wire: Wire) -> None:
+    huge = "x" * 1_000_000
+    assert len(wire.ask(huge)["message"]) < 200  # "unknown op 'xxx...'"
+    (entry,) = wire.ask("get_matching", single=True,
+                        matching={"IOProviderClass": "IOService"})["objects"]
+    refused = wire.ask("parent", object=entry, plane=huge)
+    assert refused["ret"] == IOReturn.BAD_ARGUMENT and len(refused["message"]) < 200
+    ctx = KernelContext.for_host(uc_host)
+    other = Wire(ctx)
+    handle(ctx, other.session, {"op": "hello", "id": 0, "protocol": huge, "version": huge})
+    assert other.take()[0]["fatal"] == "protocol-version-mismatch"
+    assert len(str(ctx.log[-1])) < 600  # the kernel's log line, not a megabyte of it
+    other.close()
 
 
 def test_lookups_return_handles_counted_per_session(wire: Wire, driver: IOService) -> None:
