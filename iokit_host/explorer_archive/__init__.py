@@ -32,7 +32,7 @@ from iokit_host.explorer_archive.entries import read_entries
 from iokit_host.explorer_archive.errors import ArchiveInvalid
 from iokit_host.explorer_archive.keyed import ArchiveFault, KeyedArchive
 from iokit_host.explorer_archive.plistdata import PlistUnreadable, load_plist
-from iokit_host.explorer_archive.xmldocument import Repair
+from iokit_host.explorer_archive.repair import Repair
 from iokit_host.input_file import read_input_file
 from iokit_host.ioreg_import.errors import IoregDumpInvalid
 from iokit_host.ioreg_import.plist import is_ioreg_plist, plist_model
@@ -78,11 +78,11 @@ def parse_archive(data: bytes, *, source: str = "<archive>",
     document = _load(data, source, repairs)
     if repairs and strict:
         first = repairs[0]
-        raise ArchiveInvalid(f"the XML {first.what}", file=source,
+        raise ArchiveInvalid(first.what, file=source,
                              hint=f"{first.hint}; strict mode refuses a damaged file")
     model = _document_model(document, source, strict)
     if repairs:
-        notes = tuple(Diagnostic(repair.reference, f"the XML {repair.what}; {repair.outcome}",
+        notes = tuple(Diagnostic(repair.reference, f"{repair.what}; {repair.outcome}",
                                  file=source, hint=repair.hint, severity=Severity.WARNING)
                       for repair in repairs)
         model = replace(model, diagnostics=(*model.diagnostics, *notes))

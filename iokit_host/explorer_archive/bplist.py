@@ -29,9 +29,14 @@ from typing import Any
 
 from iokit_sdk.values import MAX_VALUE_DEPTH
 
+from iokit_host.explorer_archive.repair import Repair
 from iokit_host.ioreg_import.cfvalues import UnreadableValue
 
-__all__ = ["BinaryPlistError", "load_tolerant"]
+__all__ = ["CUT_SHORT", "BinaryPlistError", "load_tolerant"]
+
+CUT_SHORT = "ioreg-dump-binary-cut-short"
+_CUT_SHORT_HINT = ("the file was cut short (a download or copy that stopped, a size limit): "
+                   "attach the whole file")
 
 _TRAILER = struct.Struct(">6xBBQQQ")
 #: What reading one object raises in ``plistlib`` (InvalidFileException and
@@ -45,13 +50,25 @@ class BinaryPlistError(Exception):
     """The file's index (trailer, offset table, top object) cannot be read."""
 
 
-def load_tolerant(data: bytes) -> Any:
+def load_tolerant(data: bytes, repairs: list[Repair] | None = None) -> Any:
     """The value of a binary plist whose objects may be damaged (see the module doc).
 
-    :raises BinaryPlistError: the trailer, the offset table or the top object is unreadable.
+    :param repairs: when given, a file whose index cannot be read (cut short: its trailer
+        and offset table were its last bytes) is read as far as it goes, its objects found one
+        after another (:func:`_rebuilt`), and a :class:`Repair` added here.
+    :raises BinaryPlistError: the top object is unreadable, or the index is (and no object
+        could be found without it, or ``repairs`` was not given).
     """
     if len(data) < 8 + _TRAILER.size:
-        raise BinaryPlistError("too short for a binary property list")
+        return _cut_short(data, BinaryPlistError("too short for a binary property list"),
+                          repairs)
+    try:
+        return _read(data)
+    except BinaryPlistError as error:
+        return _cut_short(data, error, repairs)
+
+
+def _read(data: bytes) -> Any:
     offset_size, ref_size, count, top, table = _TRAILER.unpack_from(data, len(data) - 32)
     if not (offset_size and ref_size and top < count and table >= 8
             and table + count * offset_size <= len(data) - 32):
@@ -67,6 +84,112 @@ def load_tolerant(data: bytes) -> Any:
     if isinstance(value, UnreadableValue):
         raise BinaryPlistError(value.reason)
     return value
+
+
+def _cut_short(data: bytes, error: BinaryPlistError, repairs: list[Repair] | None) -> Any:
+    """``data`` read through the index its objects give (:func:`_rebuilt`), noted in
+    ``repairs``; ``error`` when that is not asked for or finds nothing."""
+    rebuilt = _rebuilt(data) if repairs is not None and data.startswith(b"bplist0") else None
+    if rebuilt is None:
+        raise error
+    whole, objects, end = rebuilt
+    try:
+        value = _read(whole)
+    except BinaryPlistError:
+        raise error from None
+    assert repairs is not None
+    repairs.append(Repair(
+        CUT_SHORT, f"the binary plist has no readable index ({error}): {objects} objects were "
+        f"found one after another, up to byte {end} of {len(data)}",
+        "what they hold is kept, what the rest held is lost", _CUT_SHORT_HINT))
+    return value
+
+
+#: The kinds of object by their marker's high nibble (CFBinaryPList.c): those of a size the
+#: marker gives (null, booleans and fill; integers, reals, dates; UIDs), and those that hold
+#: a count of items of this many bytes (data, ASCII, UTF-16; arrays and dictionaries, 0: the
+#: reference size).
+_FIXED = {0x00: 0, 0x10: 1, 0x20: 1, 0x30: 8, 0x80: 1}
+_ITEMS = {0x40: 1, 0x50: 1, 0x60: 2, 0xA0: 0, 0xD0: 0}
+
+
+def _rebuilt(data: bytes) -> tuple[bytes, int, int] | None:
+    """A binary plist cut short (or whose index is damaged) with an index made from its
+    objects: CoreFoundation and ``plistlib`` write the objects in reference order, one after
+    another from byte 8, the top object first, so the object table is where each begins. Read
+    with the reference size (1, 2, 4 or 8 bytes, the smallest that numbers every object)
+    that finds the most whole objects; None when none is found."""
+    best: list[int] = []
+    best_size = 0
+    for ref_size in (1, 2, 4, 8):
+        offsets = _objects(data, ref_size)
+        if len(offsets) > len(best) and len(offsets) <= 1 << (8 * ref_size):
+            best, best_size = offsets, ref_size
+    if not best:
+        return None
+    end = best.pop()  # where the last whole object ends
+    if not best:
+        return None
+    offset_size = 8 if end >= 1 << 32 else 4
+    table = b"".join(offset.to_bytes(offset_size, "big") for offset in best)
+    trailer = _TRAILER.pack(offset_size, best_size, len(best), 0, end)
+    return data[:end] + table + trailer, len(best), end
+
+
+def _objects(data: bytes, ref_size: int) -> list[int]:
+    """Where each whole object begins, read one after another from byte 8 until one is cut
+    short or is none, and (last) where the last whole one ends; empty when none is whole."""
+    offsets: list[int] = []
+    at = 8
+    limit = len(data)
+    while at < limit:
+        if len(offsets) > 1 and _table_starts(data, at, offsets):
+            break  # the objects end where the offset table begins
+        end = _object_end(data, at, ref_size)
+        if end is None or end > limit:
+            break
+        offsets.append(at)
+        at = end
+    return [*offsets, at] if offsets else []
+
+
+def _table_starts(data: bytes, at: int, offsets: list[int]) -> bool:
+    """Whether the offset table begins at ``at``: the first two objects' offsets, in one of
+    the widths a table has (an object's bytes holding exactly those is all but impossible)."""
+    first, second = offsets[0], offsets[1]
+    for width in (1, 2, 4, 8):
+        if second < 1 << (8 * width) and data[at:at + 2 * width] == \
+                first.to_bytes(width, "big") + second.to_bytes(width, "big"):
+            return True
+    return False
+
+
+def _object_end(data: bytes, at: int, ref_size: int) -> int | None:
+    """Where the object beginning at ``at`` ends; None when no object begins with its byte."""
+    token = data[at]
+    high, low = token & 0xF0, token & 0x0F
+    fixed = _FIXED.get(high)
+    if fixed is not None:
+        if high == 0x00:  # false and true; null and fill, which no writer writes, are not
+            return at + 1 if token in (0x08, 0x09) else None
+        if high == 0x30:
+            return at + 9 if token == 0x33 else None
+        if high == 0x80:
+            return at + 2 + low
+        # An integer of 1 to 16 bytes, a real of 4 or 8.
+        return at + 1 + (1 << low) if low <= 4 and (high == 0x10 or low in (2, 3)) else None
+    width = _ITEMS.get(high)
+    if width is None:
+        return None
+    count, start = low, at + 1
+    if low == 0x0F:  # the count follows as an integer object
+        if start >= len(data) or data[start] & 0xF0 != 0x10:
+            return None
+        size = 1 << (data[start] & 0x0F)
+        count = int.from_bytes(data[start + 1:start + 1 + size], "big")
+        start += 1 + size
+    items = ref_size * (2 if high == 0xD0 else 1) if width == 0 else width
+    return start + count * items
 
 
 class _Tolerant(_Parser or object):  # type: ignore[misc]

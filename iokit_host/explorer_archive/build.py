@@ -6,9 +6,11 @@ The rules, each a choice documented here:
 - **Root.** The entry marked ``isRegistryRoot`` (else the one named ``Root`` with no parents)
   is the registry root; its properties become the model's ``root_properties`` (the OS build
   that chooses among class facts). Its first child in the IOService plane is the platform
-  device, the model's root nub.
+  device, the model's root nub (in a damaged archive that lost that list, the entry of class
+  ``IOPlatformExpertDevice``).
 - **IOService.** The IOService tree is walked from the platform device through each entry's
-  ordered ``childrenInPlanes``. An entry is placed where it is first reached (as ``ioreg``
+  ordered ``childrenInPlanes`` (and, where a damaged archive kept only the child's side of
+  a link, its ``parentsInPlanes``: the child comes after the listed ones). An entry is placed where it is first reached (as ``ioreg``
   prints it first there); each further IOService parent becomes a :class:`PlaneLink` into
   IOService, as the text importer does for re-printed entries. A child that is already above
   its parent is a damaged link and is dropped. IOService-plane entries that hold a matched
@@ -27,6 +29,7 @@ The rules, each a choice documented here:
 
 from __future__ import annotations
 
+from dataclasses import replace
 from itertools import pairwise
 
 from iokit_sdk.keys import SERVICE_PLANE, STANDARD_PLANES
@@ -52,8 +55,9 @@ def build_archive_model(entries: dict[int, ArchiveEntry], *, source: str,
 
     :raises ArchiveInvalid: when no registry root with an IOService child is left.
     """
+    entries = _both_sides(entries)
     root = _root(entries, source)
-    service = root.children.get(SERVICE_PLANE, ())
+    service = root.children.get(SERVICE_PLANE, ()) or _platform_by_class(entries)
     if not service:
         raise ArchiveInvalid("the registry root has no child in the IOService plane",
                              file=source, key=f"$objects[{root.index}].childrenInPlanes",
@@ -79,6 +83,44 @@ def build_archive_model(entries: dict[int, ArchiveEntry], *, source: str,
         root=specs, classes=_classes(entries), planes=tuple(planes), source=source,
         root_properties=dict(root.properties), diagnostics=damage.diagnostics(),
         entries=outside)
+
+
+def _both_sides(entries: dict[int, ArchiveEntry]) -> dict[int, ArchiveEntry]:
+    """``entries`` with each link on both sides: a parent's children in a plane name every
+    entry that names it as its parent there, those missing added after the others, in object
+    order. A whole archive records each link twice; a damaged one may keep only the child's
+    side (a list of children unreadable, or cut off with the end of the file)."""
+    listed: dict[tuple[int, str], set[int]] = {}
+    missing: dict[int, dict[str, list[int]]] = {}
+    for index, entry in entries.items():
+        for plane, parents in entry.parents.items():
+            for parent in parents:
+                if parent not in entries:
+                    continue
+                key = (parent, plane)
+                known = listed.get(key)
+                if known is None:
+                    known = listed[key] = set(entries[parent].children.get(plane, ()))
+                if index not in known:
+                    known.add(index)
+                    missing.setdefault(parent, {}).setdefault(plane, []).append(index)
+    if not missing:
+        return entries
+    fixed = dict(entries)
+    for parent, planes in missing.items():
+        children = dict(entries[parent].children)
+        for plane, added in planes.items():
+            children[plane] = (*children.get(plane, ()), *added)
+        fixed[parent] = replace(entries[parent], children=children)
+    return fixed
+
+
+def _platform_by_class(entries: dict[int, ArchiveEntry]) -> tuple[int, ...]:
+    """The platform device found by its class, where the root's list of IOService children
+    is lost (it is one of the last things NSKeyedArchiver writes, so a file cut short loses
+    it first): the one ``IOPlatformExpertDevice`` a registry has, the first if several."""
+    return tuple(index for index, entry in entries.items()
+                 if "IOPlatformExpertDevice" in entry.inheritance)[:1]
 
 
 def _root(entries: dict[int, ArchiveEntry], source: str) -> ArchiveEntry:

@@ -42,12 +42,18 @@ class KeyedArchive:
     """
 
     def __init__(self, document: Any) -> None:
-        if not isinstance(document, Mapping) or document.get("$archiver") != "NSKeyedArchiver":
+        archiver = document.get("$archiver") if isinstance(document, Mapping) else None
+        objects = document.get("$objects") if isinstance(document, Mapping) else None
+        # A binary archive cut short loses what CoreFoundation wrote last: the archiver's name
+        # and $top. Its objects are what matters, and the entries are found without $top.
+        if archiver != "NSKeyedArchiver" and not (isinstance(archiver, UnreadableValue)
+                                                  and isinstance(objects, list)):
             raise ArchiveFault("$archiver", "not an NSKeyedArchiver archive")
-        objects = document.get("$objects")
         if not isinstance(objects, list) or not objects:
             raise ArchiveFault("$objects", "missing or not an array")
         top = document.get("$top")
+        if isinstance(top, UnreadableValue):
+            top = {}  # its root is then missing, and said so where it is looked for
         if not isinstance(top, Mapping):
             raise ArchiveFault("$top", "missing or not a dictionary")
         self.objects: list[Any] = objects

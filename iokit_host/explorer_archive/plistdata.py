@@ -18,8 +18,8 @@ from typing import Any
 from xml.parsers.expat import ExpatError
 
 from iokit_host.explorer_archive.bplist import BinaryPlistError, load_tolerant
+from iokit_host.explorer_archive.repair import Repair
 from iokit_host.explorer_archive.xmldocument import (
-    Repair,
     XMLDocumentError,
     clip_text,
     load_xml_document,
@@ -67,7 +67,8 @@ def load_plist(data: bytes, *, values: bool = False, repairs: list[Repair] | Non
                     return plistlib.loads(data)
                 except _PLISTLIB_ERRORS:  # a damaged scalar: read again, object by object
                     pass
-            return load_tolerant(data)  # damaged: each object on its own, depth bounded
+            # Damaged: each object on its own, depth bounded; cut short: as far as it goes.
+            return load_tolerant(data, repairs)
         # A whole document loses only the values whose text does not parse (xmldocument).
         return loads_xml(data) if values else load_xml_document(data, repairs=repairs)
     except BinaryPlistError as error:

@@ -25,14 +25,14 @@ from __future__ import annotations
 import re
 import xml.etree.ElementTree as ET
 from collections.abc import Iterator
-from dataclasses import dataclass
 from typing import Any
 
+from iokit_host.explorer_archive.repair import Repair
 from iokit_host.explorer_archive.xmlvalues import Restore, ValueBuilder, clip_text
 from iokit_host.ioreg_import.cfvalues import UnreadableValue
 from iokit_host.ioreg_import.text import legacy_decode
 
-__all__ = ["BROKEN", "NOT_UTF8", "Repair", "UnreadableValue", "XMLDocumentError", "clip_text",
+__all__ = ["BROKEN", "NOT_UTF8", "UnreadableValue", "XMLDocumentError", "clip_text",
            "load_xml_document"]
 
 #: How much of the document the parser is given at a time (its buffer, not the values').
@@ -45,18 +45,6 @@ class XMLDocumentError(Exception):
     def __init__(self, reason: str) -> None:
         super().__init__(reason)
         self.reason = reason
-
-
-@dataclass(frozen=True, slots=True)
-class Repair:
-    """Damage a document was read past: its stable reference, what it was (``"holds 3
-    byte(s) that are not UTF-8 ..."``, to follow "the XML"), what the reader did about it,
-    and what the user can."""
-
-    reference: str
-    what: str
-    outcome: str
-    hint: str
 
 
 NOT_UTF8 = "ioreg-dump-not-utf8"
@@ -112,7 +100,7 @@ def _parse(data: bytes, repairs: list[Repair] | None) -> ValueBuilder:
     if broken is not None:
         if not builder.salvage():  # broken before any value: the first error says where
             raise XMLDocumentError(str(error))
-        notes.append(Repair(BROKEN, f"breaks at {_where(broken)}",
+        notes.append(Repair(BROKEN, f"the XML breaks at {_where(broken)}",
                             "what came before is kept, what follows is lost", _BROKEN_HINT))
     repairs.extend(notes)
     return builder
@@ -168,8 +156,8 @@ def _readable(data: bytes) -> tuple[str, list[Repair], dict[int, int]]:
     if escaped:
         text = _NOT_UTF8.sub(lambda found: legacy_decode(bytes([ord(found.group()) - 0xDC00])),
                              text)
-        notes.append(Repair(NOT_UTF8, f"holds {escaped} byte(s) that are not UTF-8, read as "
-                            "Windows-1252 or Latin-1", "values kept", _NOT_UTF8_HINT))
+        notes.append(Repair(NOT_UTF8, f"the XML holds {escaped} byte(s) that are not UTF-8, "
+                            "read as Windows-1252 or Latin-1", "values kept", _NOT_UTF8_HINT))
     base = next((start for start in _STAND_INS
                  if not re.search(f"[{chr(start)}-{chr(start + len(_CONTROLS) - 1)}]", text)),
                 None)

@@ -17,6 +17,7 @@ from iokit_sdk.values import MAX_VALUE_DEPTH
 
 from iokit_host.explorer_archive import ArchiveInvalid, import_archive, parse_archive
 from iokit_host.explorer_archive.bplist import BinaryPlistError, load_tolerant
+from iokit_host.explorer_archive.repair import Repair
 from iokit_host.ioreg_import.cfvalues import UnreadableValue
 from iokit_host.machine.model import MachineModel
 from tests.explorer_archive.archivekit import archive_bytes, small_machine
@@ -216,3 +217,52 @@ def test_a_damaged_object_loses_only_the_places_that_hold_it(value: Any, data: A
             load_tolerant(_damaged(clean, ref))
         return
     assert _kept_or_unreadable(value, load_tolerant(_damaged(clean, ref))) >= 1
+
+
+# -- a binary plist cut short: its index is lost, its objects are read as far as they go ---
+
+@pytest.mark.skipif(not CORPUS.is_dir(), reason="the shared corpus is absent")
+def test_a_real_archive_cut_short_keeps_the_entries_it_still_holds() -> None:
+    path = next(CORPUS.glob("*Macmini6,2.ioreg"), None)
+    if path is None:
+        pytest.skip("the Macmini6,2 archive is absent")
+    data = path.read_bytes()
+    whole = import_archive(path)
+    # Cut in the offset table: every object is there, so is every entry.
+    table = struct.unpack(">6xBBQQQ", data[-32:])[4]
+    model = parse_archive(data[:table + 100], source="cut.ioreg")
+    assert _ids(model) == _ids(whole)
+    (warning,) = model.diagnostics
+    assert warning.reference == "ioreg-dump-binary-cut-short" and warning.file == "cut.ioreg"
+    assert "no readable index" in warning.message and "is lost" in warning.message
+    # Cut in half: what NSKeyedArchiver wrote first is kept (it writes links last).
+    half = parse_archive(data[:len(data) // 2], source="cut.ioreg")
+    assert 50 <= len(_ids(half)) < len(_ids(whole))
+    assert set(_ids(half)) <= set(_ids(whole))
+    assert "ioreg-dump-binary-cut-short" in {d.reference for d in half.diagnostics}
+    with pytest.raises(ArchiveInvalid, match="no readable index"):
+        parse_archive(data[:len(data) // 2], source="cut.ioreg", strict=True)
+
+
+def test_without_repairs_asked_for_a_file_cut_short_is_refused() -> None:
+    data = plistlib.dumps({"a": [1, 2, 3]}, fmt=plistlib.FMT_BINARY)
+    with pytest.raises(BinaryPlistError, match="trailer"):
+        load_tolerant(data[:-10])
+    repairs: list[Repair] = []
+    assert load_tolerant(data[:-10], repairs) == {"a": [1, 2, 3]}
+    (repair,) = repairs
+    assert repair.reference == "ioreg-dump-binary-cut-short"
+
+
+@settings(max_examples=200, deadline=None)
+@given(PLIST.filter(lambda v: isinstance(v, list | dict)), st.data())
+def test_a_plist_cut_anywhere_keeps_only_what_it_read_whole(value: Any, data: Any) -> None:
+    clean = plistlib.dumps(value, fmt=plistlib.FMT_BINARY)
+    cut = clean[:data.draw(st.integers(9, len(clean) - 1))]
+    repairs: list[Repair] = []
+    try:
+        read = load_tolerant(cut, repairs)
+    except BinaryPlistError:
+        return  # cut inside the top object: nothing to place anything in
+    _kept_or_unreadable(value, read)  # every place is the original's, or unreadable
+    assert [repair.reference for repair in repairs] == ["ioreg-dump-binary-cut-short"]

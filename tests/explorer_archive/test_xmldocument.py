@@ -12,7 +12,8 @@ from hypothesis import example, given, settings
 from hypothesis import strategies as st
 
 from iokit_host.explorer_archive import ArchiveInvalid, parse_archive
-from iokit_host.explorer_archive.xmldocument import Repair, XMLDocumentError, load_xml_document
+from iokit_host.explorer_archive.repair import Repair
+from iokit_host.explorer_archive.xmldocument import XMLDocumentError, load_xml_document
 from iokit_host.ioreg_import.cfvalues import UnreadableValue
 
 SCALARS = st.one_of(
