@@ -15,9 +15,13 @@ place, and its container keeps the rest; the readers of entries then drop what u
 their usual warnings. Objects are read at most :data:`MAX_VALUE_DEPTH` deep (deeper ones are
 unreadable too): the reader recurses once per level, and this bounds it.
 
-The trailer and the offset table are the file's index: when they are damaged, nothing can be
-placed and the file is refused (:class:`BinaryPlistError`), as it is when a Python without
-that reader runs (it is private to ``plistlib``).
+The trailer and the offset table are the file's index, its last bytes: a file cut short has
+lost them. Its objects are then found one after another from byte 8, as CoreFoundation and
+``plistlib`` write them, the index is made again from where each begins, and the file is read
+through it as far as it goes, with one :class:`~.repair.Repair` saying so (the importer's
+warning). A file whose index is unreadable and whose objects cannot be found that way is
+refused (:class:`BinaryPlistError`), as every damaged file is when a Python without
+``plistlib``'s reader runs (the reader is private to ``plistlib``).
 """
 
 from __future__ import annotations
