@@ -10,10 +10,11 @@ The rules, each a choice documented here:
   ``IOPlatformExpertDevice``).
 - **IOService.** The IOService tree is walked from the platform device through each entry's
   ordered ``childrenInPlanes`` (and, where a damaged archive kept only the child's side of
-  a link, its ``parentsInPlanes``: the child comes after the listed ones). An entry is placed where it is first reached (as ``ioreg``
-  prints it first there); each further IOService parent becomes a :class:`PlaneLink` into
-  IOService, as the text importer does for re-printed entries. A child that is already above
-  its parent is a damaged link and is dropped. IOService-plane entries that hold a matched
+  a link, its ``parentsInPlanes``: the child comes after the listed ones). An entry is
+  placed where it is first reached (as ``ioreg`` prints it first there); each further
+  IOService parent becomes a :class:`PlaneLink` into IOService, as the text importer does for
+  re-printed entries. A child that is already above its parent is a damaged link and is
+  dropped. IOService-plane entries that hold a matched
   personality's copy are recorded drivers (:func:`~iokit_host.ioreg_import.is_recorded_driver`).
 - **Other planes.** Every entry's parents in every other plane (IODeviceTree, IOPower,
   IOACPIPlane, IOUSB, IOFireWire, ...) become links with its name and location there (when

@@ -8,10 +8,11 @@ walks, most derived first), ``bundleID`` (``IOObjectCopyBundleIdentifierForClass
 ``isRegistered``/``isMatched``/``isActive`` and ``busyCount`` (``IOServiceGetBusyState``), and
 ``properties`` (``IORegistryEntryCreateCFProperties`` as an XML property list).
 
-:func:`read_entries` finds every entry (the data store's ``registryEntries``, or, when that list
-cannot be read, every object archived as an entry; and anything a link reaches) on an explicit stack, and reads each on its own: a field that cannot be read is
-left at its default, an entry without a class chain or name is dropped, a link to an object
-that is no entry is dropped; each is reported once per kind (:mod:`.damage`).
+:func:`read_entries` finds every entry (the data store's ``registryEntries``, or, when that
+list cannot be read, every object archived as an entry; and anything a link reaches) on an
+explicit stack, and reads each on its own: a field that cannot be read is left at its
+default, an entry without a class chain or name is dropped, a link to an object that is no
+entry is dropped; each is reported once per kind (:mod:`.damage`).
 """
 
 from __future__ import annotations

@@ -44,7 +44,7 @@ class KeyedArchive:
     def __init__(self, document: Any) -> None:
         archiver = document.get("$archiver") if isinstance(document, Mapping) else None
         objects = document.get("$objects") if isinstance(document, Mapping) else None
-        # A binary archive cut short loses what CoreFoundation wrote last: the archiver's name
+        # A binary archive cut short loses what NSKeyedArchiver numbered last: the archiver's name
         # and $top. Its objects are what matters, and the entries are found without $top.
         if archiver != "NSKeyedArchiver" and not (isinstance(archiver, UnreadableValue)
                                                   and isinstance(objects, list)):

@@ -4,10 +4,10 @@ as IORegistryExplorer calls it on an archive and on each entry's properties).
 A binary plist is checked for its shape first (:func:`iokit_host.kext.plistshape.check_binary`:
 nesting, cycles, items), because ``plistlib``'s binary reader recurses and builds cycles; one
 too damaged to check, or that ``plistlib`` refuses, is read object by object
-(:mod:`.bplist`), so a damaged object loses only itself. The
-XML reader keeps its own stack and refuses entity declarations (XML goes through the kext
-reader's fast path, :func:`iokit_host.kext.plistxml.loads`, which gives ``plistlib``'s values). Every failure, whatever
-``plistlib`` raised, becomes one :class:`PlistUnreadable` with a short reason.
+(:mod:`.bplist`), so a damaged object loses only itself. The XML reader keeps its own stack
+and refuses entity declarations (XML goes through the kext reader's fast path,
+:func:`iokit_host.kext.plistxml.loads`, which gives ``plistlib``'s values). Every failure,
+whatever ``plistlib`` raised, becomes one :class:`PlistUnreadable` with a short reason.
 """
 
 from __future__ import annotations
