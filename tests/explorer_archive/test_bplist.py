@@ -266,3 +266,32 @@ def test_a_plist_cut_anywhere_keeps_only_what_it_read_whole(value: Any, data: An
         return  # cut inside the top object: nothing to place anything in
     _kept_or_unreadable(value, read)  # every place is the original's, or unreadable
     assert [repair.reference for repair in repairs] == ["ioreg-dump-binary-cut-short"]
+
+
+def test_ioreg_a_in_binary_with_a_damaged_entry_loses_that_entry_and_its_children() -> None:
+    def entry(name: str, *children: dict[str, Any]) -> dict[str, Any]:
+        return {"IOObjectClass": "IOService", "IORegistryEntryName": name,
+                "IORegistryEntryChildren": list(children)}
+
+    document = {"IOObjectClass": "IORegistryEntry", "IORegistryEntryName": "Root",
+                "IORegistryEntryChildren": [entry(
+                    "Mac", entry("kept-1"), entry("lost", entry("lost-child")),
+                    entry("kept-2"))]}
+    data = plistlib.dumps(document, fmt=plistlib.FMT_BINARY)
+    names = {nub.name for _, nub in parse_archive(data).nubs()}
+    subtrees = [{nub.name for _, nub in top.walk()} for _, top in parse_archive(data).nubs()]
+    losses = []
+    for ref, offset in enumerate(_offsets(data)):
+        if data[offset] & 0xF0 != 0xD0 or ref == 0:
+            continue  # each entry's dictionary but Root's
+        try:
+            model = parse_archive(_damaged(data, ref), source="dump.plist")
+        except ArchiveInvalid as refused:  # Mac's: every entry hangs from it
+            assert "no entries below it" in refused.diagnostic.message
+            losses.append(names)
+            continue
+        lost = names - {nub.name for _, nub in model.nubs()}
+        assert any(lost == below for below in subtrees), lost  # an entry and what is below
+        assert {d.reference for d in model.diagnostics} == {"ioreg-dump-bad-entry"}
+        losses.append(lost)
+    assert {"lost", "lost-child"} in losses and {"kept-2"} in losses
