@@ -35,6 +35,7 @@ from iokit_sdk.values import MAX_VALUE_DEPTH
 
 from iokit_host.explorer_archive.repair import Repair
 from iokit_host.ioreg_import.cfvalues import UnreadableValue
+from iokit_host.kext.plistshape import check_binary
 
 __all__ = ["CUT_SHORT", "BinaryPlistError", "load_tolerant"]
 
@@ -62,6 +63,8 @@ def load_tolerant(data: bytes, repairs: list[Repair] | None = None) -> Any:
         after another (:func:`_rebuilt`), and a :class:`Repair` added here.
     :raises BinaryPlistError: the top object is unreadable, or the index is (and no object
         could be found without it, or ``repairs`` was not given).
+    :raises PlistShapeError: what can be read nests too deep, contains itself or stands for
+        too many items (:func:`~iokit_host.kext.plistshape.check_binary`).
     """
     if len(data) < 8 + _TRAILER.size:
         return _cut_short(data, BinaryPlistError("too short for a binary property list"),
@@ -73,6 +76,9 @@ def load_tolerant(data: bytes, repairs: list[Repair] | None = None) -> Any:
 
 
 def _read(data: bytes) -> Any:
+    # Held to the bounds of every plist read (nesting, cycles, items as a tree), damaged
+    # objects passed over: a small file may stand for an enormous tree.
+    check_binary(data)
     offset_size, ref_size, count, top, table = _TRAILER.unpack_from(data, len(data) - 32)
     if not (offset_size and ref_size and top < count and table >= 8
             and table + count * offset_size <= len(data) - 32):

@@ -57,8 +57,9 @@ def load_plist(data: bytes, *, values: bool = False, repairs: list[Repair] | Non
         as deep as the registry: read by :func:`~iokit_host.explorer_archive.xmldocument.load_xml_document`,
         which keeps its own stack and leaves an ``UnreadableValue`` where a value's text
         does not parse.
-    :param repairs: for a whole XML document, where the repairs made are noted (encoding,
-        a break in the XML: :func:`~iokit_host.explorer_archive.xmldocument.load_xml_document`).
+    :param repairs: for a whole document, where the repairs made are noted: an XML's
+        encoding or break (:func:`~iokit_host.explorer_archive.xmldocument.load_xml_document`),
+        a binary plist cut short (:func:`~iokit_host.explorer_archive.bplist.load_tolerant`).
     """
     try:
         if data[:8] == b"bplist00":

@@ -88,13 +88,15 @@ def _shape_error(key: str, reason: str) -> PlistShapeError:
 
 def check_binary(data: bytes) -> bool:
     """Refuse a binary plist whose containers nest too deep, contain themselves or expand to
-    too many items. True when every container was checked; False when the file is too
-    damaged to read them all (for ``plistlib`` to report, or a reader that bounds its own
-    depth to read around)."""
+    too many items. True when every container could be read; False when some are damaged
+    (each is passed over, and the rest checked: a reader that reads around damage builds no
+    more than was checked) or the file has no readable index (nothing checked: its reader
+    must make one, and check that)."""
     try:
         table = _ObjectTable(data)
     except (IndexError, ValueError, struct.error):
         return False
+    damaged = False
     # Each stack item: an object ref, its depth, and a crumb (parent crumb, key, parent ref)
     # to spell the way there should it be refused.
     stack: list[tuple[int, int, _Crumb | None]] = [(table.top, 0, None)]
@@ -104,7 +106,8 @@ def check_binary(data: bytes) -> bool:
         try:
             children = table.children(ref)
         except (IndexError, ValueError, struct.error):
-            return False
+            damaged = True  # an unreadable container holds nothing that is read
+            continue
         if children is None:
             continue
         if depth >= MAX_VALUE_DEPTH:
@@ -114,7 +117,7 @@ def check_binary(data: bytes) -> bool:
             raise PlistShapeError("plist-value-too-large", _spell(_trail(crumb)),
                                   f"holds more than {MAX_VALUE_ITEMS} items")
         stack.extend((child, depth + 1, (crumb, key, ref)) for key, child in children)
-    return True
+    return not damaged
 
 
 _Crumb = tuple[object, str, int]
@@ -180,8 +183,16 @@ class _ObjectTable:
         values = [self._int(start + i * self.ref_size, self.ref_size) for i in range(refs)]
         if kind == 0xA0:
             return [(f"[{index}]", child) for index, child in enumerate(values)]
-        return [(f".{self._key(key)}", child) for key, child in zip(values[:count],
-                                                                      values[count:])]
+        return [(f".{self._key_or_ref(key)}", child) for key, child in zip(values[:count],
+                                                                             values[count:])]
+
+    def _key_or_ref(self, ref: int) -> str:
+        """A key's text for a path; its ref when the key object is damaged (the value under
+        it is still read, so still checked)."""
+        try:
+            return self._key(ref)
+        except (IndexError, ValueError):
+            return f"<key #{ref}>"
 
     def _size(self, size: int, position: int) -> tuple[int, int]:
         if size != 0x0F:

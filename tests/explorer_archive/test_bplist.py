@@ -64,14 +64,16 @@ def test_a_string_that_is_not_utf16_loses_only_itself() -> None:
     assert "utf-16" in value["a"].reason
 
 
-def test_objects_past_the_depth_limit_are_unreadable_and_not_recursed_into() -> None:
-    deep: Any = "bottom"
+def test_a_damaged_plist_nested_past_the_limit_is_refused_not_recursed_into() -> None:
+    from iokit_host.kext.plistshape import PlistShapeError
+
+    deep: Any = ["bottom", "damaged"]
     for _ in range(MAX_VALUE_DEPTH * 3):
         deep = [deep]
-    value = load_tolerant(plistlib.dumps(deep, fmt=plistlib.FMT_BINARY))
-    for _ in range(MAX_VALUE_DEPTH - 1):
-        value = value[0]
-    assert isinstance(value[0], UnreadableValue) and "deeper" in value[0].reason
+    data = plistlib.dumps(deep, fmt=plistlib.FMT_BINARY)
+    damaged = _damaged(data, len(_offsets(data)) - 1)  # the last object: "damaged"
+    with pytest.raises(PlistShapeError, match="nested"):
+        load_tolerant(damaged)
 
 
 @pytest.mark.parametrize(("cut", "words"), [
@@ -295,3 +297,21 @@ def test_ioreg_a_in_binary_with_a_damaged_entry_loses_that_entry_and_its_childre
         assert {d.reference for d in model.diagnostics} == {"ioreg-dump-bad-entry"}
         losses.append(lost)
     assert {"lost", "lost-child"} in losses and {"kept-2"} in losses
+
+
+def test_damage_does_not_let_a_small_file_stand_for_an_enormous_tree() -> None:
+    from iokit_host.explorer_archive.plistdata import PlistUnreadable, load_plist
+    from iokit_host.kext.plistshape import PlistShapeError
+
+    shared = list(range(1000))
+    data = plistlib.dumps([shared] * 1000, fmt=plistlib.FMT_BINARY)  # one array, 1000 times
+    assert len(data) < 10_000
+    offsets = _offsets(data)
+    scalar = next(ref for ref, offset in enumerate(offsets) if data[offset] & 0xF0 == 0x10)
+    damaged = _damaged(data, scalar)  # read object by object: still a million items
+    with pytest.raises(PlistShapeError, match="items"):
+        load_tolerant(damaged)
+    with pytest.raises(PlistUnreadable, match="items"):
+        load_plist(damaged)
+    with pytest.raises(PlistShapeError, match="items"):  # cut short, its index made again
+        load_tolerant(damaged[:-40], [])
