@@ -44,15 +44,17 @@ class KeyedArchive:
     def __init__(self, document: Any) -> None:
         archiver = document.get("$archiver") if isinstance(document, Mapping) else None
         objects = document.get("$objects") if isinstance(document, Mapping) else None
-        # A binary archive cut short loses what NSKeyedArchiver numbered last: the archiver's name
-        # and $top. Its objects are what matters, and the entries are found without $top.
+        # An archive cut short loses what was written last: in binary, the archiver's name
+        # and $top (NSKeyedArchiver numbers them last); in XML, $top (its keys are sorted, and
+        # it follows $objects). The objects are what matters: the entries are found by their
+        # class without $top.
         if archiver != "NSKeyedArchiver" and not (isinstance(archiver, UnreadableValue)
                                                   and isinstance(objects, list)):
             raise ArchiveFault("$archiver", "not an NSKeyedArchiver archive")
         if not isinstance(objects, list) or not objects:
             raise ArchiveFault("$objects", "missing or not an array")
         top = document.get("$top")
-        if isinstance(top, UnreadableValue):
+        if top is None or isinstance(top, UnreadableValue):
             top = {}  # its root is then missing, and said so where it is looked for
         if not isinstance(top, Mapping):
             raise ArchiveFault("$top", "missing or not a dictionary")

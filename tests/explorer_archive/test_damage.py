@@ -132,3 +132,20 @@ def test_a_self_referencing_binary_plist_is_refused_not_recursed() -> None:
     with pytest.raises(ArchiveInvalid) as caught:
         parse_archive(data, source="loop.ioreg")
     assert caught.value.diagnostic.file == "loop.ioreg"
+
+
+def test_an_archive_saved_as_xml_and_cut_short_keeps_the_entries_before_the_cut() -> None:
+    data = archive_bytes(small_machine(), fmt=plistlib.FMT_XML)
+    whole = {nub.id for _, nub in parse_archive(data).nubs()}
+    kept = []
+    for cut in range(len(data) // 2, len(data), len(data) // 20):
+        model = parse_archive(data[:cut], source="cut.ioreg")  # $top, after $objects, is lost
+        ids = {nub.id for _, nub in model.nubs()}
+        assert ids <= whole
+        references = {d.reference for d in model.diagnostics}
+        assert "ioreg-dump-xml-broken" in references and all(
+            reference.startswith(("ioreg-archive-", "ioreg-dump-")) for reference in references)
+        kept.append(len(ids))
+    assert kept == sorted(kept) and kept[-1] == len(whole)  # the later the cut, the more kept
+    with pytest.raises(ArchiveInvalid, match="breaks at line"):
+        parse_archive(data[:len(data) // 2], source="cut.ioreg", strict=True)
