@@ -116,11 +116,13 @@ def _cut_short(data: bytes, error: BinaryPlistError, repairs: list[Repair] | Non
 
 
 #: The kinds of object by their marker's high nibble (CFBinaryPList.c): those of a size the
-#: marker gives (null, booleans and fill; integers, reals, dates; UIDs), and those that hold
-#: a count of items of this many bytes (data, ASCII, UTF-16; arrays and dictionaries, 0: the
-#: reference size).
-_FIXED = {0x00: 0, 0x10: 1, 0x20: 1, 0x30: 8, 0x80: 1}
+#: marker gives (booleans; integers, reals, dates; UIDs), and those that hold a count of items
+#: of this many bytes (data, ASCII, UTF-16; arrays and dictionaries, 0: the reference size).
+_SIZED = frozenset({0x00, 0x10, 0x20, 0x30, 0x80})
 _ITEMS = {0x40: 1, 0x50: 1, 0x60: 2, 0xA0: 0, 0xD0: 0}
+#: How many of the first objects' offsets must follow one another where an offset table is
+#: taken to begin (fewer when fewer objects were found).
+_TABLE_PROOF = 4
 
 
 def _rebuilt(data: bytes) -> tuple[bytes, int, int] | None:
@@ -164,12 +166,13 @@ def _objects(data: bytes, ref_size: int) -> list[int]:
 
 
 def _table_starts(data: bytes, at: int, offsets: list[int]) -> bool:
-    """Whether the offset table begins at ``at``: the first two objects' offsets, in one of
-    the widths a table has (an object's bytes holding exactly those is all but impossible)."""
-    first, second = offsets[0], offsets[1]
+    """Whether the offset table begins at ``at``: the first objects' offsets (up to
+    :data:`_TABLE_PROOF` of them) one after another, in one of the widths a table has (an
+    object beginning with exactly those bytes is all but impossible)."""
+    first = offsets[:_TABLE_PROOF]
     for width in (1, 2, 4, 8):
-        if second < 1 << (8 * width) and data[at:at + 2 * width] == \
-                first.to_bytes(width, "big") + second.to_bytes(width, "big"):
+        if first[-1] < 1 << (8 * width) and data[at:at + len(first) * width] == b"".join(
+                offset.to_bytes(width, "big") for offset in first):
             return True
     return False
 
@@ -178,8 +181,7 @@ def _object_end(data: bytes, at: int, ref_size: int) -> int | None:
     """Where the object beginning at ``at`` ends; None when no object begins with its byte."""
     token = data[at]
     high, low = token & 0xF0, token & 0x0F
-    fixed = _FIXED.get(high)
-    if fixed is not None:
+    if high in _SIZED:
         if high == 0x00:  # false and true; null and fill, which no writer writes, are not
             return at + 1 if token in (0x08, 0x09) else None
         if high == 0x30:
