@@ -8,12 +8,14 @@ An IORegistryExplorer archive holds tens of thousands of objects in one table, a
 unreadable (a marker no plist has, a size past the end, a reference out of the table, a
 string that does not decode), and ``plistlib`` refuses the whole file for it.
 :func:`load_tolerant` reads such a file with ``plistlib``'s own reader (its
-``_BinaryPlistParser``, the same on Python 3.10 to 3.13), wrapping only its step that reads
-one object: an object that cannot be read becomes an
+``_BinaryPlistParser``, the same on every Python this project supports), wrapping only its
+step that reads one object: an object that cannot be read becomes an
 :class:`~iokit_host.ioreg_import.cfvalues.UnreadableValue` naming the object and why, in its
 place, and its container keeps the rest; the readers of entries then drop what used it, with
-their usual warnings. Objects are read at most :data:`MAX_VALUE_DEPTH` deep (deeper ones are
-unreadable too): the reader recurses once per level, and this bounds it.
+their usual warnings. What it reads is first held to the bounds every binary plist is
+(:func:`~iokit_host.kext.plistshape.check_binary`: nesting, cycles, items as a tree, damaged
+containers passed over), so a small file cannot stand for an enormous tree; and as the reader
+recurses once per level, it stops at :data:`MAX_VALUE_DEPTH` itself too.
 
 The trailer and the offset table are the file's index, its last bytes: a file cut short has
 lost them. Its objects are then found one after another from byte 8, as CoreFoundation and
