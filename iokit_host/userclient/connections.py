@@ -96,8 +96,7 @@ class UserClients:
         # without clientClose. Those checks' refusals do clientClose it.
         refused = self._claim(connection)
         if refused != IOReturn.SUCCESS:
-            release_client(kernel, made, service)
-            kernel.run_until_quiet()
+            self._close_client(connection, call_close=False)
             return refused
         refused = check_entitlements(kernel, made, task)
         if refused != IOReturn.SUCCESS:
