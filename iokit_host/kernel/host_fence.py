@@ -78,7 +78,10 @@ class DriverExit(BaseException):
     reference = "driver-exited"
 
     def __init__(self, status: object) -> None:
-        super().__init__(f"called os._exit({status!r}), which would have ended the kernel's "
+        # Not the status's repr: a driver's object runs its own code there (raise, hang, 1 MB).
+        shown = status if type(status) is int and status.bit_length() <= 64 \
+            else f"<{type(status).__name__}>"
+        super().__init__(f"called os._exit({shown}), which would have ended the kernel's "
                          "process and every driver in it: a kext runs in the kernel and may "
                          "not exit it; fail the call instead (raise, or return False from "
                          "start), or make the driver a dext")

@@ -20,6 +20,8 @@ import pytest
 from hostkit import kext, make_host, personality, wifi_nub
 from kernelkit import KernelFactory, kernel_env
 
+from iokit_host.kernel.host_fence import DriverExit
+
 NUB = "pci14e4,4331"
 
 # -- in process ------------------------------------------------------------------------------
@@ -214,3 +216,13 @@ def test_the_running_kernel_serves_after_a_driver_closed_its_streams(
         assert "driver-changed-host" in kernel.stderr()
     finally:
         factory.close()
+
+
+def test_an_exit_status_that_is_no_small_int_is_named_by_its_type_not_printed() -> None:
+    class Loud:
+        def __repr__(self) -> str:
+            raise RuntimeError("a driver's repr")
+
+    assert "os._exit(3)" in str(DriverExit(3))
+    assert "os._exit(<Loud>)" in str(DriverExit(Loud()))
+    assert "os._exit(<int>)" in str(DriverExit(10 ** 5000))  # past the digit limit's repr
