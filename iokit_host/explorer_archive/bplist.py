@@ -58,7 +58,8 @@ class BinaryPlistError(Exception):
 
 
 def load_tolerant(data: bytes, repairs: list[Repair] | None = None) -> Any:
-    """The value of a binary plist whose objects may be damaged (see the module doc).
+    """The value of a binary plist whose objects may be damaged (see the module doc): one
+    whose containers all read is read by ``plistlib`` at full speed.
 
     :param repairs: when given, a file whose index cannot be read (cut short: its trailer
         and offset table were its last bytes) is read as far as it goes, its objects found one
@@ -80,18 +81,19 @@ def load_tolerant(data: bytes, repairs: list[Repair] | None = None) -> Any:
 def _read(data: bytes) -> Any:
     # Held to the bounds of every plist read (nesting, cycles, items as a tree), damaged
     # objects passed over: a small file may stand for an enormous tree.
-    check_binary(data)
+    intact = check_binary(data)
     offset_size, ref_size, count, top, table = _TRAILER.unpack_from(data, len(data) - 32)
     if not (offset_size and ref_size and top < count and table >= 8
             and table + count * offset_size <= len(data) - 32):
         # The check plistlib leaves to a list of ``count`` items, which a damaged count makes
         # as large as memory.
         raise BinaryPlistError("its trailer does not describe its object table")
-    if _Parser is None:  # pragma: no cover - a Python whose plistlib has no such reader
+    if intact or _Parser is None:  # plistlib itself (no call per object), unless it refuses
         try:
             return plistlib.loads(data, fmt=plistlib.FMT_BINARY)
         except (*_OBJECT_ERRORS, plistlib.InvalidFileException) as error:
-            raise BinaryPlistError(str(error) or type(error).__name__) from None
+            if _Parser is None:  # pragma: no cover - a Python whose plistlib has no reader
+                raise BinaryPlistError(str(error) or type(error).__name__) from None
     value = _Tolerant().parse_bytes(data)
     if isinstance(value, UnreadableValue):
         raise BinaryPlistError(value.reason)

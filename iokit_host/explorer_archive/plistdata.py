@@ -12,7 +12,6 @@ whatever ``plistlib`` raised, becomes one :class:`PlistUnreadable` with a short 
 
 from __future__ import annotations
 
-import plistlib
 import struct
 from typing import Any
 from xml.parsers.expat import ExpatError
@@ -24,7 +23,7 @@ from iokit_host.explorer_archive.xmldocument import (
     clip_text,
     load_xml_document,
 )
-from iokit_host.kext.plistshape import PlistShapeError, check_binary
+from iokit_host.kext.plistshape import PlistShapeError
 from iokit_host.kext.plistxml import loads as loads_xml
 
 __all__ = ["PlistUnreadable", "load_plist"]
@@ -63,12 +62,8 @@ def load_plist(data: bytes, *, values: bool = False, repairs: list[Repair] | Non
     """
     try:
         if data[:8] == b"bplist00":
-            if check_binary(data):
-                try:
-                    return plistlib.loads(data)
-                except _PLISTLIB_ERRORS:  # a damaged scalar: read again, object by object
-                    pass
-            # Damaged: each object on its own, depth bounded; cut short: as far as it goes.
+            # Its shape checked, then read by plistlib; damaged, each object on its own; cut
+            # short, as far as it goes.
             return load_tolerant(data, repairs)
         # A whole document loses only the values whose text does not parse (xmldocument).
         return loads_xml(data) if values else load_xml_document(data, repairs=repairs)
