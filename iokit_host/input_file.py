@@ -5,7 +5,8 @@ kext manifests, ioreg dumps). ``open()`` on a named FIFO waits until something o
 writing, which may never happen (``mkfifo f; iokit boot --events f``), and a file can be far
 larger than anything the command means to read. :func:`read_input_file` opens without waiting
 (``O_NONBLOCK``), then reads as usual: a pipe with a writer (``--events <(generate)``) is read
-to its end, a FIFO nobody writes to reads as empty at once. A folder raises
+to its end; a FIFO nobody writes to is refused at once (``ENODATA``), not read as an empty
+file. A folder raises
 ``IsADirectoryError``, a file larger than ``limit`` bytes ``OSError(EFBIG)`` (or, with
 :func:`read_input_head`, is read only that far); both, like every other failure, are
 ``OSError`` naming the path, which each reader turns into its own diagnostic. Devices are refused earlier, where the command line is parsed
@@ -66,6 +67,11 @@ def read_input_head(path: str | os.PathLike[str], size: int) -> bytes:
             chunks.append(chunk)
             size -= len(chunk)
             want = _CHUNK
+        if not chunks and stat.S_ISFIFO(status.st_mode):
+            # A FIFO nobody writes to (or a writer that wrote nothing): not an empty file,
+            # which a reader might take for "no events" or "no entitlements".
+            raise OSError(errno.ENODATA, "a pipe that gave nothing to read (nobody writes "
+                          "to it); give a file", name)
         return b"".join(chunks)
     finally:
         os.close(descriptor)

@@ -28,6 +28,7 @@ from iokit_host.input_file import decode_text, read_input_file, undecodable_plac
 from iokit_host.machine.model import NubSpec
 from iokit_host.machine.values import decode_value
 from iokit_host.power.assertions import ASSERTION_TYPES
+from iokit_host.toml_keys import deep_key_reason
 
 if TYPE_CHECKING:
     from iokit_host.host import IOKitHost
@@ -132,7 +133,12 @@ def _load(path: str | Path) -> dict[str, Any]:
                             hint="a scenario is a UTF-8 TOML file of [[event]] tables"
                             ) from error
     try:
-        return tomllib.loads(decode_text(data))
+        text = decode_text(data)
+        deep = deep_key_reason(text)  # before tomllib, quadratic in a key's parts
+        if deep is not None:
+            raise ScenarioError(f"cannot read scenario: {deep}", file=str(path),
+                                hint="a scenario is a UTF-8 TOML file of [[event]] tables")
+        return tomllib.loads(text)
     except UnicodeDecodeError as error:
         raise ScenarioError(f"cannot read scenario: {undecodable_place(data, error)}",
                             file=str(path), hint="save the scenario as UTF-8") from None

@@ -23,10 +23,13 @@ needs_fifo = pytest.mark.skipif(not hasattr(os, "mkfifo"), reason="no FIFOs here
 
 
 @needs_fifo
-def test_a_fifo_nobody_writes_to_reads_as_empty_at_once(tmp_path: Path) -> None:
+def test_a_fifo_nobody_writes_to_is_refused_at_once_not_read_as_empty(tmp_path: Path) -> None:
+    """An empty read would pass for an empty file: no events, an empty entitlement policy."""
     fifo = tmp_path / "events.fifo"
     os.mkfifo(fifo)
-    assert read_input_file(fifo, limit=100) == b""
+    with pytest.raises(OSError, match="nobody writes to it") as caught:
+        read_input_file(fifo, limit=100)
+    assert caught.value.filename == str(fifo)
 
 
 def test_a_pipe_is_read_to_its_end() -> None:

@@ -16,7 +16,15 @@ import sys
 from collections.abc import Sequence
 
 from iokit_host.cli.console import tolerate_any_text, visible_controls
-from iokit_host.cli.last_resort import exit_status, guard, silence_stdout
+from iokit_host.cli.last_resort import (
+    end_despite_threads,
+    exit_status,
+    guard,
+    lingering_threads,
+    reopen_closed_streams,
+    silence_stdout,
+    stdout_closed,
+)
 from iokit_host.cli.parser import CommandParser
 from iokit_host.cli.stray_errors import report_stray_exceptions
 from iokit_host.kernel.collector import imports_settled
@@ -67,15 +75,17 @@ def main(argv: Sequence[str] | None = None, *, one_shot: bool = False) -> int:
     args = list(sys.argv[1:] if argv is None else argv)
     name = args[0] if args and args[0] in COMMANDS else None
     tolerate_any_text()  # a name that is not UTF-8 prints as the bytes it was
-    stdout = sys.stdout
-    # A name's escape codes do not reach a terminal; copier's questions draw on it themselves.
+    stdout, stderr = sys.stdout, sys.stderr
+    # A name's escape codes do not reach a terminal, in the output or in a diagnostic (a file
+    # or key named by the input); copier's questions draw on it themselves.
     shown = stdout if name == "new" else visible_controls(stdout)
-    sys.stdout = shown
+    sys.stdout, sys.stderr = shown, visible_controls(stderr)
     try:
         return guard(f"iokit {name}" if name else "iokit", lambda: _dispatch(args, one_shot))
     finally:
         if sys.stdout is shown:  # not silenced meanwhile (a closed pipe)
             sys.stdout = stdout
+        sys.stderr = stderr
 
 
 def _dispatch(args: list[str], one_shot: bool) -> int:
@@ -108,10 +118,15 @@ def _dispatch(args: list[str], one_shot: bool) -> int:
 
 def run() -> None:
     """Console-script entry point: one command, then the process ends."""
+    if reopen_closed_streams():  # first: before anything opens a file on a free number
+        sys.exit(stdout_closed())
     report_stray_exceptions()  # the process is the command's: so are its threads' failures
     status = main(one_shot=True)
     try:
         sys.stdout.flush()
     except BrokenPipeError:  # the reader left early (``iokit ioreg | head``): not an error
         silence_stdout()
+    lingering = lingering_threads()
+    if lingering:  # the interpreter would wait for them, forever if they never end
+        end_despite_threads(status, lingering)
     sys.exit(status)

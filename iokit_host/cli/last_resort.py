@@ -22,13 +22,16 @@ from __future__ import annotations
 import errno
 import os
 import sys
+import threading
 from collections.abc import Callable
+from typing import NoReturn
 
-from iokit_host.errors import Diagnostic, IOKitError
+from iokit_host.errors import Diagnostic, IOKitError, Severity, quoted
 from iokit_host.settings import env_flag
 
-__all__ = ["EXIT_FAILURE", "EXIT_INTERNAL", "EXIT_INTERRUPTED", "EXIT_OK", "exit_status",
-           "guard", "silence_stdout"]
+__all__ = ["EXIT_FAILURE", "EXIT_INTERNAL", "EXIT_INTERRUPTED", "EXIT_OK", "end_despite_threads",
+           "exit_status", "guard", "lingering_threads", "reopen_closed_streams",
+           "silence_stdout", "stdout_closed"]
 
 EXIT_OK = 0
 EXIT_FAILURE = 1
@@ -115,6 +118,61 @@ def _report(text: str, status: int) -> int:
     except (OSError, ValueError):
         pass  # nowhere left to say it; the status still says it
     return status
+
+
+def reopen_closed_streams() -> bool:
+    """Give each standard stream the command was started without (``iokit ioreg >&-``) the
+    null device, so that no file or socket the command opens takes its number (nor a driver
+    process's output with it) and writing to it is harmless; True when standard output was
+    one, which the command's output then cannot reach (see :func:`stdout_closed`)."""
+    closed = False
+    for fd, name, mode in ((0, "stdin", "r"), (1, "stdout", "w"), (2, "stderr", "w")):
+        if getattr(sys, name) is not None:
+            continue
+        try:
+            os.fstat(fd)
+        except OSError:  # closed: the next open would take its number
+            null = os.open(os.devnull, os.O_RDWR)
+            if null != fd:
+                os.dup2(null, fd)
+                os.close(null)
+        setattr(sys, name, open(fd, mode, closefd=False, encoding="utf-8"))  # noqa: SIM115
+        closed = closed or fd == 1
+    return closed
+
+
+def stdout_closed() -> int:
+    """What a command started with standard output closed ends with, as ``ls >&-`` does: a
+    line on stderr, exit 1, and nothing run (its output could go nowhere)."""
+    return _report("iokit: " + str(Diagnostic(
+        "output-write-failed", "cannot write the output: standard output is closed",
+        hint="run the command with its output open (a file, a pipe or the terminal)")),
+        EXIT_FAILURE)
+
+
+def lingering_threads() -> list[str]:
+    """The names of the threads still running that the interpreter would wait for at exit
+    (not daemons): after a command returns, a driver's (the host's own are daemons or
+    joined), which would keep ``iokit boot`` from ever ending."""
+    return [thread.name for thread in threading.enumerate()
+            if thread is not threading.main_thread() and not thread.daemon and thread.is_alive()]
+
+
+def end_despite_threads(status: int, names: list[str]) -> NoReturn:
+    """End the process with ``status`` now, not waiting for the threads ``names`` (a driver
+    left them running): said on stderr, what was printed flushed, then ``os._exit``."""
+    shown = ", ".join(quoted(name) for name in names[:5]) + (" ..." if len(names) > 5 else "")
+    _report("iokit: " + str(Diagnostic(
+        "driver-thread-left-running", f"{len(names)} thread(s) a driver started still run "
+        f"at the end of the command ({shown}); it ends without waiting for them",
+        severity=Severity.WARNING,
+        hint="a driver's threads end in its stop (join them there), or are daemon threads")),
+        status)
+    try:
+        sys.stderr.flush()
+    except (OSError, ValueError):
+        pass
+    os._exit(status)
 
 
 def silence_stdout() -> None:

@@ -14,6 +14,7 @@ from __future__ import annotations
 from collections.abc import Iterable
 from urllib.parse import urlsplit
 
+from h11 import LocalProtocolError
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from iokit_host.errors import Diagnostic
@@ -58,7 +59,13 @@ class Guard:
             if message["type"] == "http.response.start":
                 extra = [(k.encode(), v.encode()) for k, v in SECURITY_HEADERS.items()]
                 message = {**message, "headers": [*message.get("headers", []), *extra]}
-            await send(message)
+            try:
+                await send(message)
+            except LocalProtocolError:
+                # The request's body broke HTTP (a chunk size that is no number): uvicorn
+                # answered 400 itself and the connection closes, so this answer has nowhere
+                # to go. Raised on, it was a traceback in the kernel's log per request.
+                return
 
         await self.app(scope, receive, send_with_headers)
 

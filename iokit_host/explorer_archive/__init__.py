@@ -32,10 +32,10 @@ from iokit_host.explorer_archive.entries import read_entries
 from iokit_host.explorer_archive.errors import ArchiveInvalid
 from iokit_host.explorer_archive.keyed import ArchiveFault, KeyedArchive
 from iokit_host.explorer_archive.plistdata import PlistUnreadable, load_plist
-from iokit_host.explorer_archive.repair import Repair
 from iokit_host.input_file import read_input_file
 from iokit_host.ioreg_import.errors import IoregDumpInvalid
 from iokit_host.ioreg_import.plist import is_ioreg_plist, plist_model
+from iokit_host.kext.plistrepair import Repair
 from iokit_host.machine.model import MachineModel
 from iokit_host.settings import env_flag
 

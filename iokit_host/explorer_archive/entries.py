@@ -21,6 +21,8 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
+from iokit_sdk.keys import SERVICE_PLANE
+
 from iokit_host.explorer_archive.damage import (
     BAD_ENTRY,
     BAD_FIELD,
@@ -132,15 +134,19 @@ def _read_entry(archive: KeyedArchive, index: int, damage: ArchiveDamage
             raise ArchiveFault(where, "not a registry entry "
                                f"({archive.class_name(record, where)})")
         inheritance = _inheritance(archive, record, where)
-        name = archive.string(record.get("name"), f"{where}.name") or inheritance[0]
     except ArchiveFault as fault:
         damage.note(BAD_ENTRY, fault.where, fault.reason)
         return None
     fields = _Fields(archive, record, where, damage)
+    names = fields.strings_in_planes("namesInPlanes")
+    # A damaged name costs the entry only its name (and not its children with it): the one
+    # it has in a plane stands in, else its class's, as IORegistryEntry::getName gives it.
+    name = (fields.optional_string("name") or names.get(SERVICE_PLANE)
+            or next(iter(names.values()), None) or inheritance[0])
     return ArchiveEntry(
         index=index, name=name, inheritance=inheritance,
         location=fields.optional_string("location"),
-        names=fields.strings_in_planes("namesInPlanes"),
+        names=names,
         locations=fields.strings_in_planes("locationsInPlanes"),
         parents=fields.links("parentsInPlanes"), children=fields.links("childrenInPlanes"),
         properties=_properties(archive, record, where, damage),

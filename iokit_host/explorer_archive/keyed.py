@@ -18,7 +18,7 @@ import plistlib
 from collections.abc import Mapping
 from typing import Any
 
-from iokit_host.ioreg_import.cfvalues import UnreadableValue
+from iokit_host.kext.plistvalues import UnreadableValue
 
 __all__ = ["NULL", "ArchiveFault", "KeyedArchive"]
 

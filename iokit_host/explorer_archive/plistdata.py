@@ -4,7 +4,7 @@ as IORegistryExplorer calls it on an archive and on each entry's properties).
 A binary plist is checked for its shape first (:func:`iokit_host.kext.plistshape.check_binary`:
 nesting, cycles, items), because ``plistlib``'s binary reader recurses and builds cycles; one
 too damaged to check, or that ``plistlib`` refuses, is read object by object
-(:mod:`.bplist`), so a damaged object loses only itself. The XML reader keeps its own stack
+(:mod:`~iokit_host.kext.plistbinary`), so a damaged object loses only itself. The XML reader keeps its own stack
 and refuses entity declarations (XML goes through the kext reader's fast path,
 :func:`iokit_host.kext.plistxml.loads`, which gives ``plistlib``'s values). Every failure,
 whatever ``plistlib`` raised, becomes one :class:`PlistUnreadable` with a short reason.
@@ -16,13 +16,13 @@ import struct
 from typing import Any
 from xml.parsers.expat import ExpatError
 
-from iokit_host.explorer_archive.bplist import BinaryPlistError, load_tolerant
-from iokit_host.explorer_archive.repair import Repair
 from iokit_host.explorer_archive.xmldocument import (
     XMLDocumentError,
     clip_text,
     load_xml_document,
 )
+from iokit_host.kext.plistbinary import BinaryPlistError, load_tolerant
+from iokit_host.kext.plistrepair import Repair
 from iokit_host.kext.plistshape import PlistShapeError
 from iokit_host.kext.plistxml import loads as loads_xml
 
@@ -58,7 +58,7 @@ def load_plist(data: bytes, *, values: bool = False, repairs: list[Repair] | Non
         does not parse.
     :param repairs: for a whole document, where the repairs made are noted: an XML's
         encoding or break (:func:`~iokit_host.explorer_archive.xmldocument.load_xml_document`),
-        a binary plist cut short (:func:`~iokit_host.explorer_archive.bplist.load_tolerant`).
+        a binary plist cut short (:func:`~iokit_host.kext.plistbinary.load_tolerant`).
     """
     try:
         if data[:8] == b"bplist00":

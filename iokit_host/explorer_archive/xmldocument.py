@@ -7,7 +7,7 @@ A document of thousands of entries written by hand, cut and pasted or edited may
 ``<data>`` that is not base64, a ``<real>`` that is no number or an element no plist has.
 ``plistlib`` refuses the whole document for any one of them (with reasons such as
 ``'NoneType' object has no attribute 'groupdict'``). Here the C expat parser reads the XML
-in chunks and :mod:`.xmlvalues` makes ``plistlib``'s values as the elements arrive (no
+in chunks and :mod:`~iokit_host.kext.plistvalues` makes ``plistlib``'s values as the elements arrive (no
 document tree, any depth: memory is the values), but each such scalar becomes an
 :class:`UnreadableValue` in its place, saying why; the readers of entries drop that value
 alone with their usual warning (a property) or treat it as a field of the wrong type (an
@@ -27,10 +27,10 @@ import xml.etree.ElementTree as ET
 from collections.abc import Iterator
 from typing import Any
 
-from iokit_host.explorer_archive.repair import Repair
-from iokit_host.explorer_archive.xmlvalues import Restore, ValueBuilder, clip_text
-from iokit_host.ioreg_import.cfvalues import UnreadableValue
 from iokit_host.ioreg_import.text import legacy_decode
+from iokit_host.kext.plistrepair import Repair
+from iokit_host.kext.plistvalues import Restore, UnreadableValue, ValueBuilder, clip_text
+from iokit_host.kext.plistxml import declares_entities
 
 __all__ = ["BROKEN", "NOT_UTF8", "UnreadableValue", "XMLDocumentError", "clip_text",
            "load_xml_document"]
@@ -67,7 +67,7 @@ def load_xml_document(data: bytes, *, repairs: list[Repair] | None = None) -> An
         before the break), declares entities, or its root is not ``<plist>`` holding one
         value.
     """
-    if b"<!ENTITY" in data:  # as plistlib: no entity expansion from untrusted files
+    if declares_entities(data):  # as plistlib: no entity expansion from untrusted files
         raise XMLDocumentError("XML entity declarations are not supported in plist files")
     value, fault = _parse(data, repairs).result()
     if fault is not None:

@@ -31,6 +31,7 @@ from typing import Any
 from iokit_sdk.values import MAX_VALUE_DEPTH, MAX_VALUE_ITEMS, OSNumber
 
 from iokit_host.ioreg_import.widths import printed_width
+from iokit_host.kext.plistvalues import UnreadableValue
 
 __all__ = ["CFValueError", "UnreadableValue", "typed_properties", "typed_value"]
 
@@ -42,20 +43,6 @@ class CFValueError(ValueError):
         super().__init__(f"{path}: {reason}")
         self.path = path
         self.reason = reason
-
-
-class UnreadableValue:
-    """Where a document's value did not parse as its element says (``<integer>12x</integer>``,
-    a ``<date>`` that is no date); ``reason`` says so. Kept in its place, so the reader drops
-    that value alone and names it."""
-
-    __slots__ = ("reason",)
-
-    def __init__(self, reason: str) -> None:
-        self.reason = reason
-
-    def __repr__(self) -> str:
-        return f"UnreadableValue({self.reason!r})"
 
 
 def typed_properties(table: Any, path: str = "properties") -> dict[str, Any]:

@@ -14,6 +14,7 @@ code. Everything found comes back as :class:`~iokit_host.errors.Diagnostic`; not
 
 from __future__ import annotations
 
+import errno
 import platform
 from collections.abc import Mapping
 from pathlib import Path
@@ -32,6 +33,7 @@ from iokit_host.kext.placeholders import expand
 from iokit_host.kext.plist_types import describe
 from iokit_host.kext.plistfile import load_plist, shape_diagnostic
 from iokit_host.kext.plistshape import check_tree
+from iokit_host.kext.plistvalues import without_unreadable
 from iokit_host.kext.version import INVALID, try_parse_version
 
 __all__ = ["KMOD_MAX_NAME", "MAX_MANIFEST_BYTES", "host_arch", "locate_manifest", "parse_info",
@@ -93,6 +95,10 @@ def read_plist_file(
     try:
         data = read_input_file(plist, limit=MAX_MANIFEST_BYTES)  # a FIFO does not block
     except OSError as error:
+        if error.errno == errno.EFBIG:  # there, but past what any manifest holds
+            return None, [Diagnostic(
+                "manifest-too-large", f"cannot read {Path(plist).name}: {error.strerror}",
+                file=str(plist), hint="an Info.plist is a few kilobytes; give the kext's own")]
         return None, [Diagnostic(
             "manifest-not-found", f"cannot read {Path(plist).name}: {error.strerror or error}",
             file=str(plist), hint="give a kext folder, its Contents/Info.plist or a bare plist")]
@@ -159,7 +165,9 @@ def parse_info(
         is_interface=reader.flag(info, keys.BUNDLE_IS_INTERFACE),
         is_kernel_resource=reader.flag(info, keys.KERNEL_RESOURCE),
         is_dext=is_dext,
-        source=source, distribution=distribution, info=MappingProxyType(info),
+        # What could not be read was named above; what is kept (and stored) is readable.
+        source=source, distribution=distribution,
+        info=MappingProxyType(without_unreadable(info)),
         diagnostics=tuple(reader.found))
     return bundle, reader.found
 

@@ -92,7 +92,7 @@ def _is_dictionary(value: object) -> bool:
 
 _HEX = r"(?:0[xX])?[0-9a-fA-F]+"
 #: A well-formed list, which nearly every real personality holds: no need to parse it here.
-_WELL_FORMED_PCI = re.compile(rf"\s*{_HEX}(?: *& *{_HEX})?(?:\s+{_HEX}(?: *& *{_HEX})?)*\s*")
+_WELL_FORMED_PCI = re.compile(rf"\s*{_HEX}(?: *& *{_HEX})?(?:\s+{_HEX}(?: *& *{_HEX})?)*+\s*")
 
 
 def _pci_string(key: str, value: Any) -> list[MatchKeyProblem]:

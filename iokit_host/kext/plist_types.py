@@ -17,12 +17,14 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from typing import Any
 
+from iokit_host.kext.plistvalues import UnreadableValue
+
 __all__ = ["Unsupported", "describe", "find_unsupported", "kind"]
 
 _KINDS: tuple[tuple[type, str], ...] = (
     (str, "string"), (bool, "boolean"), (int, "integer"), (float, "real"), (bytes, "data"),
     (dt.datetime, "date"), (list, "array"), (tuple, "array"), (Mapping, "dictionary"),
-    (plistlib.UID, "UID"),
+    (plistlib.UID, "UID"), (UnreadableValue, "unreadable value"),
 )
 #: Kinds the kernel's containers can hold (OSString, OSBoolean, OSNumber, OSData, OSArray,
 #: OSDictionary).
@@ -52,6 +54,8 @@ def describe(value: object) -> str:
     article = "an" if name[0] in "aeiou" else "a"
     if name in ("array", "dictionary"):
         return f"{article} {name}"
+    if isinstance(value, UnreadableValue):  # its reason quotes the text, clipped
+        return f"{article} {name} ({value.reason})"
     shown = value.isoformat() if isinstance(value, dt.datetime) else repr(value)
     if len(shown) > _SHOWN:
         shown = shown[:_SHOWN - 1] + "…"

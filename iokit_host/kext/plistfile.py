@@ -15,6 +15,7 @@ from iokit_sdk.values import MAX_VALUE_DEPTH, MAX_VALUE_ITEMS
 
 from iokit_host.errors import Diagnostic
 from iokit_host.kext import plistxml
+from iokit_host.kext.plist_types import describe
 
 __all__ = ["load_plist", "shape_diagnostic"]
 
@@ -29,13 +30,16 @@ def load_plist(plist: str | Path, data: bytes) -> tuple[Any, Diagnostic | None]:
         info = plistxml.loads(data)
     except plistxml.PlistShapeError as error:
         return None, shape_diagnostic(error, str(plist))
+    except plistxml.PlistUnreadableError as error:
+        return None, Diagnostic("manifest-unreadable", f"not a property list: {error}",
+                                file=str(plist), hint="the file must be an XML or binary plist")
     except Exception as error:  # noqa: BLE001 - any parser failure is the file's fault
         return None, Diagnostic(
             "manifest-unreadable", f"not a property list: {type(error).__name__}: {error}",
             file=str(plist), hint="the file must be an XML or binary plist")
     if not isinstance(info, dict):
         return None, Diagnostic(
-            "manifest-not-a-dictionary", f"the top level is a {type(info).__name__}",
+            "manifest-not-a-dictionary", f"the top level is {describe(info)}",
             file=str(plist), hint="an Info.plist's top level must be a <dict>")
     return info, None
 

@@ -1,76 +1,136 @@
-"""Fast reading of XML property lists (CoreFoundation's ``CFPropertyListCreateWithData``).
+"""Fast reading of property lists (CoreFoundation's ``CFPropertyListCreateWithData``).
 
 Manifests are read on every cold boot, and ``plistlib``'s parser calls back into Python for
 every XML event. Here the C ElementTree builder makes the tree and one walk turns it into
 Python values, the same values ``plistlib.loads`` gives (a test checks the whole corpus).
-Anything unusual (binary plists, entity declarations, unknown tags, malformed values) goes
-to ``plistlib`` itself, so its errors and its results stay the reference.
+Anything unusual (unknown tags, malformed values, other encodings, any depth) goes to the
+careful reader, :mod:`~iokit_host.kext.plistvalues`, which makes the same values but leaves an
+:class:`~iokit_host.kext.plistvalues.UnreadableValue` where a value's text does not parse
+(``<date>soon</date>``), so that the manifest's reader drops that key alone and names it; a
+binary plist is read by :mod:`~iokit_host.kext.plistbinary`, where a damaged object loses only
+itself. Entity declarations are refused in any encoding, as ``plistlib`` refuses them.
 
 What the kernel would refuse for its shape (nesting past ``MAX_VALUE_DEPTH``, a binary plist
 containing itself, more than ``MAX_VALUE_ITEMS`` values, integers beyond 64 bits) raises
-:class:`PlistShapeError` naming the key path, the same in XML and binary form, checked before anything recursive walks the value (:mod:`iokit_host.kext.plistshape`).
+:class:`PlistShapeError` naming the key path, the same in XML and binary form, checked before
+anything recursive walks the value (:mod:`iokit_host.kext.plistshape`).
 """
 
 from __future__ import annotations
 
-import base64
 import binascii
-import plistlib
+import re
 import xml.etree.ElementTree as ET
 from typing import Any
 
 from iokit_sdk.values import MAX_VALUE_DEPTH, MAX_VALUE_ITEMS
 
-from iokit_host.kext.plistshape import PlistShapeError, check_binary, check_tree
+from iokit_host.kext.plistbinary import BinaryPlistError, load_tolerant
+from iokit_host.kext.plistshape import PlistShapeError, check_tree
+from iokit_host.kext.plistvalues import ValueBuilder, base64_data
 
-__all__ = ["PlistShapeError", "loads"]
+__all__ = ["PlistShapeError", "PlistUnreadableError", "declares_entities", "loads"]
 
 _INT64_MIN = -(1 << 63)
 _UINT64_END = 1 << 64
 
 
 class _Unusual(Exception):
-    """Something this fast path does not handle; plistlib decides."""
+    """Something this fast path does not handle; the careful reader decides."""
+
+
+class PlistUnreadableError(ValueError):
+    """The bytes are no property list; the message says why, in the file's terms."""
 
 
 def loads(data: bytes) -> Any:
-    """Parse a plist like ``plistlib.loads`` (XML fast path, plistlib for the rest).
+    """Parse a plist like ``plistlib.loads``, each value whose text does not parse an
+    :class:`~iokit_host.kext.plistvalues.UnreadableValue` in its place.
 
     :raises PlistShapeError: for a value too deep, cyclic, too large or out of range.
+    :raises PlistUnreadableError: for bytes that are no property list at all.
     """
     if data[:8] == b"bplist00":
-        check_binary(data)  # first: plistlib's binary reader recurses, and builds cycles
-        return _checked(data)
-    if b"<!ENTITY" in data:
-        return _checked(data)
+        try:  # its shape checked first, then read; a damaged object loses only itself
+            value = load_tolerant(data)
+        except BinaryPlistError as error:
+            raise PlistUnreadableError(f"a damaged binary plist: {error}") from None
+        check_tree(value)  # what it holds, as of an XML one (integers, keys)
+        return value
+    if declares_entities(data):
+        raise PlistUnreadableError("XML entity declarations are not supported in plist files")
     _check_size(data)
-    try:
-        root = ET.fromstring(data)
-        if root.tag != "plist" or len(root) != 1:
-            raise _Unusual
-        _check_items(root)
-        return _value(root[0], 0)
-    except PlistShapeError:
-        raise  # a ValueError, but the file's own shape: plistlib would only say it again
-    except (ET.ParseError, _Unusual, ValueError, TypeError, StopIteration, RecursionError):
-        # plistlib's XML reader keeps its own stack: it reads any depth, then it is checked.
-        return _checked(data)
+    if _encoding(data) is None:
+        try:
+            root = ET.fromstring(data)
+            if root.tag != "plist" or len(root) != 1:
+                raise _Unusual
+            _check_items(root)
+            return _value(root[0], 0)
+        except PlistShapeError:
+            raise  # a ValueError, but the file's own shape: the careful reader says it again
+        except (ET.ParseError, _Unusual, ValueError, TypeError, StopIteration, RecursionError):
+            pass
+    return _careful(data)
 
 
-def _checked(data: bytes) -> Any:
+def _careful(data: bytes) -> Any:
+    """The document read by the careful reader (its own stack: any depth), then checked."""
+    builder = ValueBuilder(None)
     try:
-        value = plistlib.loads(data)
-    except RecursionError:
-        raise PlistShapeError("plist-value-too-deep", "",
-                              f"nested deeper than {MAX_VALUE_DEPTH} levels") from None
-    except ValueError as error:
-        if "digits" not in str(error):  # int()'s limit on decimal text (4300 digits)
-            raise
-        raise PlistShapeError("plist-integer-out-of-range", "",
-                              "an <integer> has thousands of digits; integers fit in 64 "
-                              "bits") from None
+        parser = ET.XMLParser(target=builder)
+        parser.feed(data)
+        parser.close()
+    except ET.ParseError as error:
+        reason, _, place = str(error).partition(": line ")
+        where = f"line {place} ({reason})" if place else str(error)
+        raise PlistUnreadableError(f"the XML breaks at {where}") from None
+    except LookupError as error:  # an encoding no codec has
+        raise PlistUnreadableError(f"the XML declares an unknown encoding ({error})") from None
+    value, fault = builder.result()
+    if fault is not None:
+        raise PlistUnreadableError(fault)
     check_tree(value)
     return value
+
+
+#: The XML declaration's encoding, when it names one.
+_DECLARED = re.compile(rb"""<\?xml[^>]*?encoding\s*=\s*["']([^"']*)["']""")
+_PLAIN = frozenset({"utf-8", "utf8", "us-ascii", "ascii"})
+_BOMS = ((b"\xff\xfe\x00\x00", "utf-32"), (b"\x00\x00\xfe\xff", "utf-32"),
+         (b"\xff\xfe", "utf-16"), (b"\xfe\xff", "utf-16"))
+
+
+def declares_entities(data: bytes) -> bool:
+    """Whether the XML document declares entities (``<!ENTITY``), whatever its encoding:
+    CoreFoundation's reader does not expand them and ``plistlib`` refuses them, but the C
+    ElementTree builder expands them, so every XML reader here asks this first."""
+    if b"<!ENTITY" in data:
+        return True
+    encoding = _encoding(data)
+    if encoding is None:
+        return False
+    try:
+        return "<!ENTITY" in data.decode(encoding, errors="replace")
+    except LookupError:  # a name no codec has: the parser refuses the document itself
+        return False
+
+
+def _encoding(data: bytes) -> str | None:
+    """The document's encoding when it is not UTF-8 (in which ``<!ENTITY`` shows as those
+    bytes): from its byte-order mark, its zero bytes, or its declaration; None for UTF-8."""
+    for mark, name in _BOMS:
+        if data.startswith(mark):
+            return name
+    head = data[:4]
+    if b"\x00" in head:  # UTF-16 or UTF-32 without a mark: '<' is 3C with zeros about it
+        wide = "utf-32" if head.count(b"\x00") == 3 else "utf-16"
+        return f"{wide}-{'le' if head[0] else 'be'}"
+    declared = _DECLARED.match(data, 3 if data.startswith(b"\xef\xbb\xbf") else 0)
+    if declared is None:
+        return None
+    name = declared[1].decode("ascii", errors="replace").lower()
+    return None if name in _PLAIN else name
 
 
 #: Below this many ``<``, a document cannot hold more values than a plist may (each value
@@ -148,7 +208,7 @@ def _value(element: ET.Element, depth: int) -> Any:
     if tag == "string":
         return element.text or ""
     if tag in ("dict", "array") and depth >= MAX_VALUE_DEPTH:
-        raise _Unusual  # plistlib reads it, and check_tree names the place
+        raise _Unusual  # the careful reader reads it, and check_tree names the place
     if tag == "dict":
         result: dict[str, Any] = {}
         children = iter(element)
@@ -175,9 +235,9 @@ def _value(element: ET.Element, depth: int) -> Any:
         return float(element.text or "")
     if tag == "data":
         try:
-            return base64.b64decode((element.text or "").encode("ascii"))
-        except (binascii.Error, UnicodeEncodeError) as error:
+            return base64_data(element.text or "")
+        except (binascii.Error, ValueError) as error:
             raise _Unusual from error
     if tag == "date":
-        raise _Unusual  # rare in manifests; plistlib's date grammar is the reference
+        raise _Unusual  # rare in manifests: the careful reader reads plistlib's grammar
     raise _Unusual

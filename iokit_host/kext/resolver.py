@@ -35,7 +35,7 @@ from iokit_host.kext.bundle import KextBundle
 from iokit_host.kext.kpi import builtin_bundles
 from iokit_host.kext.version import INVALID, Rule, is_compatible, try_parse_version
 
-__all__ = ["Resolution", "resolve"]
+__all__ = ["MAX_LINK_DEPTH", "Resolution", "resolve"]
 
 _OK = "ok"
 _VISITING = "visiting"
@@ -77,6 +77,11 @@ def resolve(
     """Resolve ``bundles`` against each other and the host's ``builtin`` libraries."""
     return _Resolver(tuple(bundles), tuple(builtin_bundles() if builtin is None else builtin),
                      rule).run()
+
+
+#: How many libraries deep a chain of links may go (each link is a level of the walk, and
+#: no real kext is more than a few deep).
+MAX_LINK_DEPTH = 256
 
 
 class _Resolver:
@@ -174,6 +179,13 @@ class _Resolver:
                 return problem
             if library in self.stack:
                 return self._cycle(library)
+            if len(self.stack) >= MAX_LINK_DEPTH and self.state.get(library) is None:
+                return _diag(  # the walk recurses once per link: a bound, not a crash
+                    "kext-dependency-chain-too-long", bundle, Severity.ERROR,
+                    f"{bundle.bundle_id} is {len(self.stack)} links down a chain of libraries "
+                    f"(longer than {MAX_LINK_DEPTH}) and links against {library} deeper still",
+                    "link against the libraries you use directly, not through long chains",
+                    key=f"{keys.BUNDLE_LIBRARIES}.{library}")
             outcome = self._visit(library)
             if isinstance(outcome, Diagnostic):
                 if isinstance(self.state[bundle.bundle_id], Diagnostic):
@@ -265,9 +277,18 @@ def _incompatible(bundle: KextBundle, library: str, requested: str, target: Kext
                  key=f"{keys.BUNDLE_LIBRARIES}.{library}")
 
 
+#: What a refusal for a refused library says of the refusal that began the chain.
+_BEGAN = " (the refusal it follows from: "
+
+
 def _refused_dependency(bundle: KextBundle, library: str, cause: Diagnostic) -> Diagnostic:
+    # Down a chain of libraries each says the first refusal, not every one between: nested,
+    # a chain of n kexts said n^2 words.
+    began = cause.message[cause.message.index(_BEGAN):] \
+        if cause.reference == "kext-dependency-refused" and _BEGAN in cause.message \
+        else f"{_BEGAN}{cause.reference}: {cause.message})"
     return _diag("kext-dependency-refused", bundle, Severity.ERROR,
-                 f"library {library} was refused ({cause.reference}: {cause.message})",
+                 f"library {library} was refused{began}",
                  f"fix {library} first", key=f"{keys.BUNDLE_LIBRARIES}.{library}")
 
 

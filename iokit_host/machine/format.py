@@ -25,6 +25,7 @@ from iokit_host.machine.errors import MachineModelError
 from iokit_host.machine.model import MachineModel
 from iokit_host.machine.nesting import too_deep_error
 from iokit_host.machine.nodes import node_path
+from iokit_host.toml_keys import deep_key_reason
 
 __all__ = ["dump_machine", "node_path", "parse_document", "parse_machine", "read_machine"]
 
@@ -79,6 +80,10 @@ def _load_toml(text: str, source: str | None) -> dict[str, Any]:
     """``tomllib.loads``, with every way it fails turned into a model error naming the file."""
     import tomllib  # only on a miss of the document cache (machine.doc_cache)
 
+    deep = deep_key_reason(text)  # before tomllib, quadratic in a key's parts
+    if deep is not None:
+        raise MachineModelError(deep, reference=E.TOO_DEEP, file=source, hint="write nested "
+                                "tables as [[nub]] entries and property tables, a few deep")
     try:
         return tomllib.loads(text)
     except tomllib.TOMLDecodeError as error:

@@ -21,7 +21,9 @@ but not fooled by a long head:
 from __future__ import annotations
 
 import codecs
+import os
 import re
+import stat
 from pathlib import Path
 from typing import Literal
 
@@ -45,8 +47,13 @@ _TOML_HEADER = re.compile(rb"\[\[?\s*[A-Za-z0-9_.\"' -]+\s*\]\]?\s*(#.*)?\r?")
 
 def file_kind(path: Path) -> FileKind:
     """The kind of the file at ``path`` (see the module doc); ``model`` when unreadable, so
-    the model reader reports why."""
+    the model reader reports why. A pipe (``<(ssh mac ioreg -lw0)``) is a dump, told
+    without reading it: what a look at its start took would be gone for its reader, which
+    would read only the rest (and an ``ioreg -a`` archive piped in is refused by name)."""
     try:
+        mode = os.stat(path).st_mode
+        if stat.S_ISFIFO(mode) or stat.S_ISCHR(mode):
+            return "dump"
         head = read_input_head(path, _FIRST_LOOK)
         kind = kind_of_head(head, complete=len(head) < _FIRST_LOOK)
         if kind is None:

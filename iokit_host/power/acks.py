@@ -5,7 +5,8 @@ As IOServicePM.cpp (``driverSetPowerState``, ``notifyControllingDriverDone``,
 them, on the host clock:
 
 - ``kIOPMAckImplied`` (0) or a negative value: done;
-- a positive value: microseconds the driver may take; raised to at least 10 s
+- a positive value: microseconds the driver may take (an ``IOReturn``, a 32-bit ``int``: one
+  past ``2**31 - 1`` is negative there, done); raised to at least 10 s
   (``kMinAckTimeoutTicks``) and counted in 100 ms ticks, ``µs / 100000 + 1`` of them;
 - an acknowledgement that arrives during the call counts, and the return value is ignored;
 - when the ticks run out, ``IOPMTardyAckSetPowerState`` (or ``IOPMTardyAckPowerStateChange``
@@ -41,6 +42,8 @@ ACK_TICK_NS = 100_000_000
 MIN_ACK_US = 10_000_000
 TARDY_SET = "IOPMTardyAckSetPowerState"
 TARDY_CHANGE = "IOPMTardyAckPowerStateChange"
+_INT32_MAX = (1 << 31) - 1
+_UINT32_MAX = (1 << 32) - 1
 _CALL_NAMES = {"set-power-state": "set_power_state", "will-change": "power_state_will_change_to",
                "did-change": "power_state_did_change_to"}
 
@@ -68,13 +71,16 @@ class Answers:
             self._answer(pm, ack, "raised")
         elif ack.done:
             return  # acknowledged during the call: the return value is ignored
-        elif (wait_us := plain_int(result)) is not None and wait_us > 0:
+        elif (wait_us := plain_int(result)) is not None and 0 < wait_us <= _INT32_MAX:
             deadline = context.clock.now_ns() + ack_window_ns(wait_us)
             ack.timer = context.clock.call_at(deadline, partial(self.timeout, pm, ack))
         else:
-            if result is not None and wait_us is None:
-                self.fault(ack.who, f"{self.call_text(ack)} returned {_show(result)}, not an "
-                                    "integer; treated as acknowledged", ack.ordinal)
+            # 2**31 to 2**32 - 1 is a negative IOReturn to IOServicePM: done, as there. Past
+            # 32 bits no IOReturn holds it (C would have cut it): a fault, not a wait of ages.
+            if result is not None and (wait_us is None or
+                                       not -_INT32_MAX - 1 <= wait_us <= _UINT32_MAX):
+                self.fault(ack.who, f"{self.call_text(ack)} returned {_show(result)}, not a "
+                                    "32-bit IOReturn; treated as acknowledged", ack.ordinal)
             self._answer(pm, ack, "")
 
     def timeout(self, pm: ServicePM, ack: Ack) -> None:

@@ -40,6 +40,13 @@ __all__ = ["MAX_VARIABLE_OUTPUT", "CallRequest", "CallResult", "call_method", "r
 #: The largest variable-size output structure returned (``structureVariableOutputData``).
 MAX_VARIABLE_OUTPUT = 16 << 20
 _U64 = (1 << 64) - 1
+#: The most negative number a C int32_t (an IOReturn) holds: a method may return a code as
+#: C's int, -536870206 for kIOReturnBadArgument.
+_INT32_MIN = -(1 << 31)
+#: Scalars wrap as a uint64_t does (-1 is 0xFFFFFFFFFFFFFFFF, a sum of two past 2**64 wraps),
+#: as far as C's arithmetic on 64-bit operands reaches (a product: 128 bits); a number wider
+#: than that is no result of C arithmetic (10**100 read as its low bits was 0), reported.
+_WRAPS = 1 << 128
 _SUCCESS = int(IOReturn.SUCCESS)
 _VAR_OUTPUT = kIOConnectMethodVarOutputSize
 
@@ -128,6 +135,8 @@ def run_method(kernel: WorkLoop, client: IOUserClient, task: OwningTask, selecto
             return _not_a_code(kernel, client, selector, ret), [], b""
         ret = code
     if ret:
+        if not _INT32_MIN <= ret <= 0xFFFFFFFF:  # no IOReturn: its low bits may even be 0
+            return _not_a_code(kernel, client, selector, ret), [], b""
         return ret & 0xFFFFFFFF, [], b""
     # The outputs of the common call (a list of ints, bytes within the capacity) are taken
     # here; anything else is checked by _outputs.
@@ -139,8 +148,8 @@ def run_method(kernel: WorkLoop, client: IOUserClient, task: OwningTask, selecto
             or structure_output_size == kIOConnectMethodVarOutputSize):
         outputs: list[int] = []
         for value in written[:scalar_output_count]:
-            if type(value) is not int:
-                break
+            if type(value) is not int or not -_WRAPS < value < _WRAPS:
+                break  # _outputs says what it is
             outputs.append(value & _U64)
         else:
             if len(structure) <= MAX_VARIABLE_OUTPUT:
@@ -151,7 +160,8 @@ def run_method(kernel: WorkLoop, client: IOUserClient, task: OwningTask, selecto
 
 def _not_a_code(kernel: WorkLoop, client: IOUserClient, selector: int, ret: object) -> int:
     """The IOReturn for a method that gave no IOReturn code: it raised, hung, or returned
-    something else (None: the method is not implemented)."""
+    something else (None: the method is not implemented; a number past 32 bits, which no
+    ``IOReturn`` is, whatever its low bits)."""
     if isinstance(ret, DriverFault):
         _report(kernel, client, ret.reference("user-client-method-raised"),
                 ret.reason(f"external_method {selector} of {service_name(client)}"))
@@ -187,7 +197,7 @@ def _outputs(kernel: WorkLoop, client: IOUserClient, selector: int, scalar_outpu
     if isinstance(scalars, str):
         _report(kernel, client, "user-client-output-invalid",
                 f"method {selector} of {service_name(client)} wrote {scalars} as scalar "
-                "output, not a number")
+                "output, not a 64-bit number")
         return IOReturn.INTERNAL_ERROR, [], b""
     if arguments.structure_output is _NO_VARIABLE_OUTPUT:
         # is_io_connect_method_var_output: a method that succeeds without an OSData (or
@@ -224,7 +234,7 @@ def _scalars(written: object, count: int) -> list[int] | str:
     numbers: list[int] = []
     for value in values:
         number = plain_int(value)
-        if number is None:
+        if number is None or not -_WRAPS < number < _WRAPS:  # past what C arithmetic makes
             return short_repr(value)
         numbers.append(number & _U64)
     return numbers

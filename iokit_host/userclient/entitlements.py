@@ -27,6 +27,7 @@ from typing import Any
 
 from iokit_host.errors import Diagnostic, IOKitError, Severity, quoted
 from iokit_host.input_file import decode_text, read_input_file, undecodable_place
+from iokit_host.toml_keys import deep_key_reason
 
 __all__ = ["EntitlementPolicy", "EntitlementPolicyError", "Grant", "read_policy"]
 
@@ -69,6 +70,9 @@ class EntitlementPolicy:
         return frozenset(g.entitlement for g in self.grants if g.holds(uid, groups, executable))
 
 
+_POLICY_HINT = 'a UTF-8 TOML file of [entitlements."NAME"] tables'
+
+
 def read_policy(path: str | Path, report: Report) -> EntitlementPolicy:
     """The policy in ``path``; damaged entries go to ``report`` and grant nothing.
 
@@ -79,7 +83,12 @@ def read_policy(path: str | Path, report: Report) -> EntitlementPolicy:
         # Opened without waiting: a FIFO nobody writes to would block the kernel's start
         # in open(), where even SIGTERM only restarts the wait.
         raw = read_input_file(path, limit=MAX_POLICY_BYTES)
-        data = tomllib.loads(decode_text(raw))
+        text = decode_text(raw)
+        deep = deep_key_reason(text)  # before tomllib, quadratic in a key's parts
+        if deep is not None:
+            raise EntitlementPolicyError(f"cannot read the entitlement policy: {deep}",
+                                         file=file, hint=_POLICY_HINT)
+        data = tomllib.loads(text)
     except UnicodeDecodeError as error:
         raise EntitlementPolicyError(
             f"cannot read the entitlement policy: {undecodable_place(raw, error)}", file=file,
@@ -87,11 +96,11 @@ def read_policy(path: str | Path, report: Report) -> EntitlementPolicy:
     except RecursionError:
         raise EntitlementPolicyError(
             "cannot read the entitlement policy: its arrays or tables nest too deep to parse",
-            file=file, hint="a UTF-8 TOML file of [entitlements.\"NAME\"] tables") from None
+            file=file, hint=_POLICY_HINT) from None
     except (OSError, tomllib.TOMLDecodeError, ValueError) as error:
         reason = error.strerror if isinstance(error, OSError) and error.strerror else error
         raise EntitlementPolicyError(f"cannot read the entitlement policy: {reason}", file=file,
-                                     hint="a UTF-8 TOML file of [entitlements.\"NAME\"] tables"
+                                     hint=_POLICY_HINT
                                      ) from error
     _check_top_keys(data, file, report)
     table = data.get("entitlements", {})

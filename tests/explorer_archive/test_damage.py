@@ -40,6 +40,24 @@ def test_unreadable_properties_lose_only_those_properties() -> None:
     assert warning.file == "x.ioreg"
 
 
+@pytest.mark.parametrize("damage", [5, True, b"GFX0", plistlib.UID(10**6)],
+                         ids=["number", "boolean", "data", "missing-object"])
+def test_an_unreadable_name_costs_the_entry_only_its_name(damage: Any) -> None:
+    """A name of the wrong type dropped the entry and its subtree (the platform entry's: the
+    whole archive refused, its error pointing elsewhere). The entry's name in its plane, or
+    its class, stands in, with a warning naming the field."""
+    document = _document()
+    entry = _entry(document, "GFX0")
+    entry["name"] = damage
+    model = _load(document)
+    gfx = model.root.children[0]
+    assert len(gfx.children) == 2  # its subtree kept
+    assert gfx.name in ("GFX0", None)  # None: named by its class
+    (warning,) = model.diagnostics
+    assert warning.reference == "ioreg-archive-bad-field" and (warning.key or "").endswith(
+        ".name")
+
+
 def test_entry_without_a_class_is_dropped_with_its_links() -> None:
     document = _document()
     _entry(document, "Hub")["inheritance"] = plistlib.UID(0)

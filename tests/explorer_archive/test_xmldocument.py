@@ -12,9 +12,9 @@ from hypothesis import example, given, settings
 from hypothesis import strategies as st
 
 from iokit_host.explorer_archive import ArchiveInvalid, parse_archive
-from iokit_host.explorer_archive.repair import Repair
 from iokit_host.explorer_archive.xmldocument import XMLDocumentError, load_xml_document
-from iokit_host.ioreg_import.cfvalues import UnreadableValue
+from iokit_host.kext.plistrepair import Repair
+from iokit_host.kext.plistvalues import UnreadableValue
 
 SCALARS = st.one_of(
     st.booleans(), st.integers(-(1 << 63), (1 << 64) - 1), st.text(max_size=8).filter(
@@ -37,9 +37,10 @@ def test_a_sound_document_reads_as_plistlib_reads_it(value: Any) -> None:
 
 #: What a hand edit, a paste or a cut leaves inside one scalar element.
 DAMAGE = st.sampled_from([
-    "<integer>12x</integer>", "<integer>" + "9" * 5000 + "</integer>", "<integer></integer>",
+    "<integer>12x</integer>", "<integer>" + "9" * 5000 + "x</integer>", "<integer></integer>",
     "<real>one</real>", "<date>yesterday</date>", "<date>2020-13-45T99:00:00Z</date>",
-    "<data>\u00e9\u00e9</data>", "<data>AAA</data>", "<uid>3</uid>", "<float>1</float>"])
+    "<data>\u00e9\u00e9</data>", "<data>AAA</data>", "<data>!!!@@@</data>", "<uid>3</uid>",
+    "<float>1</float>"])
 
 
 @settings(max_examples=150, deadline=None)
@@ -56,6 +57,14 @@ def test_an_unreadable_scalar_loses_only_itself(numbers: list[int], data: st.Dat
     assert len(bad) == 1
     assert [item for item in value["numbers"] if not isinstance(item, UnreadableValue)] == [
         number for i, number in enumerate(numbers) if i != bad[0]]
+
+
+@pytest.mark.parametrize("digits", ["9" * 5000, "-" + "9" * 5000, "0x" + "f" * 5000])
+def test_an_integer_of_thousands_of_digits_reads_as_past_64_bits(digits: str) -> None:
+    """Not unreadable: a number, out of range, which the property's type check names so."""
+    value = load_xml_document(plistlib.dumps({"n": 1}).replace(b"<integer>1<",
+                                                               f"<integer>{digits}<".encode()))
+    assert not -(1 << 63) <= value["n"] < 1 << 64
 
 
 @pytest.mark.parametrize(("text", "reason"), [

@@ -33,10 +33,10 @@ def test_a_folder_a_missing_file_and_an_empty_file_are_refused(tmp_path: Path) -
 
 
 @pytest.mark.skipif(not hasattr(os, "mkfifo"), reason="no FIFOs here")
-def test_a_fifo_nobody_writes_to_is_read_as_empty_without_waiting(tmp_path: Path) -> None:
+def test_a_fifo_nobody_writes_to_is_refused_without_waiting(tmp_path: Path) -> None:
     fifo = tmp_path / "dump.fifo"
     os.mkfifo(fifo)
-    assert "no entry lines" in _refusal(fifo)
+    assert "nobody writes to it" in _refusal(fifo)
 
 
 @pytest.mark.skipif(not Path("/dev/fd").is_dir(), reason="no /dev/fd here")

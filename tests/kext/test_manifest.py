@@ -12,7 +12,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from iokit_host.errors import Severity
-from iokit_host.kext.manifest import parse_info, read_manifest
+from iokit_host.kext.manifest import MAX_MANIFEST_BYTES, parse_info, read_manifest
 
 
 def _write(tmp_path: Path, info: Any, name: str = "Info.plist") -> Path:
@@ -219,6 +219,27 @@ def test_unreadable_and_missing(tmp_path: Path) -> None:
     assert _refs(read_manifest(tmp_path / "nope.plist")[1]) == ["manifest-not-found"]
     assert _refs(read_manifest(_write(tmp_path, [1, 2], "a.plist"))[1]) == [
         "manifest-not-a-dictionary"]
+
+
+def test_a_manifest_past_the_size_limit_is_too_large_not_missing(tmp_path: Path) -> None:
+    huge = tmp_path / "Info.plist"
+    with huge.open("wb") as file:  # sparse: no disk is used
+        file.truncate(MAX_MANIFEST_BYTES + 1)
+    found = read_manifest(huge)[1]
+    assert _refs(found) == ["manifest-too-large"] and str(MAX_MANIFEST_BYTES) in found[0].message
+
+
+def test_a_value_that_cannot_be_read_is_dropped_and_named(tmp_path: Path) -> None:
+    """Its key alone is lost, with a warning naming it and why; nothing of it is kept in the
+    info that a kernel collection stores."""
+    plist = tmp_path / "Info.plist"
+    plist.write_bytes(plistlib.dumps({**BASE, "Stamp": 1}).replace(
+        b"<integer>1</integer>", b"<date>soon</date>"))
+    bundle, found = read_manifest(plist)
+    assert bundle is not None and "Stamp" not in bundle.info
+    (warning,) = [d for d in found if d.key == "Stamp"]
+    assert warning.reference == "manifest-unsupported-value"
+    assert "<date>soon</date> is not a valid date" in warning.message
 
 
 def test_dext_has_no_kernel_executable(corpus: Path) -> None:

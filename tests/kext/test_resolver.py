@@ -6,7 +6,7 @@ from typing import Any
 
 from iokit_host.kext.bundle import DistributionInfo, KextBundle
 from iokit_host.kext.manifest import parse_info
-from iokit_host.kext.resolver import resolve
+from iokit_host.kext.resolver import MAX_LINK_DEPTH, resolve
 
 KPI = {"com.apple.kpi.iokit": "9.0"}
 
@@ -131,3 +131,22 @@ def test_builtin_shadowing_is_reported() -> None:
     result = resolve([kext("com.apple.kpi.iokit", "99.0", "1.0")])
     assert [d.reference for d in result.diagnostics] == ["kext-shadows-builtin"]
     assert result.bundle("com.apple.kpi.iokit").version == "23.6.0"  # type: ignore[union-attr]
+
+
+def test_a_chain_of_libraries_past_the_walk_s_bound_is_refused_in_words() -> None:
+    """Each link was a level of recursion: 2,000 kexts each linking the next ended the
+    command with an internal RecursionError. Now the link past the bound is refused, and
+    every kext above it names that first refusal (not every one between: n^2 words)."""
+    count = MAX_LINK_DEPTH + 200
+
+    def name(i: int) -> str:  # the top of the chain sorts first, so the walk starts there
+        return f"ch.{count - i:04d}"
+
+    chain = [kext(name(i), "1.0", "1.0", {name(i - 1): "1.0", **KPI} if i else None)
+             for i in range(count)]
+    result = resolve(chain)
+    assert name(0) in ids(result.load_order) and name(count - 1) in result.refused
+    assert any(d.reference == "kext-dependency-chain-too-long"
+               for d in result.refused.values())
+    assert all(len(d.message) < 400 for d in result.refused.values())
+    assert "kext-dependency-chain-too-long" in result.refused[name(count - 1)].message

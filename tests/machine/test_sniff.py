@@ -4,6 +4,7 @@ without a mark, a model quoting a dump, a property list whatever its name."""
 from __future__ import annotations
 
 import codecs
+import os
 import plistlib
 from pathlib import Path
 
@@ -83,3 +84,22 @@ def test_loading_any_such_file_gives_only_our_errors(tmp_path_factory: pytest.Te
         load_machine(path)
     except IOKitError:
         pass
+
+
+@pytest.mark.skipif(not hasattr(os, "mkfifo"), reason="no FIFOs here")
+def test_a_pipe_is_a_dump_told_without_reading_it(tmp_path: Path) -> None:
+    """A look at a pipe's start would take it from its reader, which then read only the rest
+    (`iokit machine import <(cat dump)` wrote 107 of 667 nubs, exit 0)."""
+    fifo = tmp_path / "dump"
+    os.mkfifo(fifo)
+    writer = os.open(fifo, os.O_RDWR)  # holds it open; nothing read from it may be lost
+    try:
+        os.write(writer, b"+-o Root  <class IORegistryEntry, id 0x100000100, retain 9>\n")
+        assert file_kind(fifo) == "dump"
+        reader = os.open(fifo, os.O_RDONLY | os.O_NONBLOCK)
+        try:
+            assert os.read(reader, 100).startswith(b"+-o Root")
+        finally:
+            os.close(reader)
+    finally:
+        os.close(writer)

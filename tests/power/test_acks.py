@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from typing import Any
 
+import pytest
 from hostilekit import HostileInt, HostileObject
 from iokit_sdk import IOReturn, IOService, hookimpl
 from powerkit import PMDevice, PowerJournal, add_device, chain, events, power_host
@@ -133,7 +134,7 @@ def test_an_answer_that_is_not_a_number_is_taken_as_an_ack() -> None:
     odd.answer = lambda ordinal: "done"  # type: ignore[assignment,return-value]
     assert host.sleep().result == "asleep" and host.clock.now_ns() == 0
     (fault,) = events(host, "fault")
-    assert "returned 'done', not an integer" in fault.detail
+    assert "returned 'done', not a 32-bit IOReturn" in fault.detail
 
 
 def test_answers_are_read_without_running_the_drivers_code() -> None:
@@ -151,7 +152,7 @@ def test_answers_are_read_without_running_the_drivers_code() -> None:
     assert sleep.done and counted.has_property(TARDY_SET) and not enum.has_property(TARDY_SET)
     (fault,) = events(host, "fault")
     assert fault.path is not None and fault.path.endswith("/Odd")
-    assert "returned <HostileObject object>, not an integer" in fault.detail
+    assert "returned <HostileObject object>, not a 32-bit IOReturn" in fault.detail
     assert host.wake().result == "awake"
 
 
@@ -226,3 +227,20 @@ def test_pm_device_defaults_ack_at_once() -> None:
     device = add_device(host, None, "Plain", cls=PMDevice)
     host.sleep()
     assert host.clock.now_ns() == 0 and device.get_power_state() == 0
+
+
+@pytest.mark.parametrize(("answer", "fault"), [
+    (10 ** 30, True), (10 ** 100_000, True), (1 << 32, True),
+    ((1 << 31) + 5, False),  # a negative IOReturn to IOServicePM: done, as there
+], ids=["10**30", "10**100000", "2**32", "2**31+5"])
+def test_an_answer_no_ioreturn_holds_is_an_ack_not_a_wait_of_ages(answer: int,
+                                                                   fault: bool) -> None:
+    """10**30 µs moved the host clock by 10**24 s; 10**100000 failed the whole request."""
+    host = power_host()
+    odd = add_device(host, None, "Odd")
+    odd.answer = lambda ordinal: answer  # type: ignore[assignment,return-value]
+    assert host.sleep().result == "asleep" and host.clock.now_ns() == 0
+    found = events(host, "fault")
+    assert len(found) == fault
+    if fault:
+        assert "not a 32-bit IOReturn; treated as acknowledged" in found[0].detail

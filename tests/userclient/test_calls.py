@@ -270,3 +270,30 @@ def test_a_method_may_lower_its_output_count_and_size_as_xnu_returns_them(
     assert _call(user_clients, connection, 1, scalar_out=2).ret == IOReturn.INTERNAL_ERROR
     assert uc_host.diagnostics[-1].reference == "user-client-output-invalid"
     assert "past the caller's 2" in uc_host.diagnostics[-1].message
+
+
+@pytest.mark.parametrize(("returned", "scalar", "expected", "reference"), [
+    (10 ** 100_000, 0, (IOReturn.INTERNAL_ERROR, ()), "user-client-method-invalid"),
+    (1 << 32, 0, (IOReturn.INTERNAL_ERROR, ()), "user-client-method-invalid"),
+    (0, 10 ** 100, (IOReturn.INTERNAL_ERROR, ()), "user-client-output-invalid"),
+    (0, -(1 << 200), (IOReturn.INTERNAL_ERROR, ()), "user-client-output-invalid"),
+    (0, -1, (IOReturn.SUCCESS, ((1 << 64) - 1,)), None),
+    (0, ((1 << 64) - 1) * 3, (IOReturn.SUCCESS, ((1 << 64) - 3,)), None),  # C's product wraps
+    (-536870206, 0, (IOReturn.BAD_ARGUMENT, ()), None),  # a code written as C's int
+], ids=["huge-code", "code-past-32-bits", "scalar-past-128-bits", "scalar-below-minus-2**128",
+        "minus-one-as-C-writes-it", "a-product-wraps-as-in-C", "negative-code"])
+def test_numbers_past_what_C_holds_are_reported_not_truncated(
+        uc_host: IOKitHost, user_clients: UserClients, connection: Connection,
+        returned: int, scalar: int, expected: tuple[int, tuple[int, ...]],
+        reference: str | None) -> None:
+    """A code of 10**100000 read as its low 32 bits was kIOReturnSuccess; a scalar of 10**100
+    reached the caller as 0. C cannot hold either: the method's fault, said so."""
+    def method(target: Any, ref: Any, args: IOExternalMethodArguments) -> int:
+        args.scalar_output[0] = scalar
+        return returned
+
+    connection.client.dispatch_table = (  # type: ignore[attr-defined]
+        IOExternalMethodDispatch2022(method, 0, 0, 1, 0),)
+    result = _call(user_clients, connection, 0, scalar_out=1)
+    assert (result.ret, result.scalars) == expected
+    assert [d.reference for d in uc_host.diagnostics] == ([reference] if reference else [])

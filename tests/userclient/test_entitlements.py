@@ -136,20 +136,27 @@ uids = [0]
     assert len(named) == 1 and named[0] is not None and named[0].endswith("gids[0]")
 
 
-def test_a_fifo_nobody_writes_to_reads_as_an_empty_policy_at_once(tmp_path: Path) -> None:
+def test_a_fifo_nobody_writes_to_is_refused_at_once(tmp_path: Path) -> None:
     # open() waited for a writer: `iokit kernel --entitlements FIFO` never started, and its
-    # SIGTERM handler only restarted the wait.
+    # SIGTERM handler only restarted the wait; then it started with an empty policy, saying
+    # nothing.
     import threading
 
     fifo = tmp_path / "policy.toml"
     os.mkfifo(fifo)
-    read: list[object] = []
-    reader = threading.Thread(target=lambda: read.append(read_policy(fifo, lambda d: None)),
-                              daemon=True)
+    refused: list[EntitlementPolicyError] = []
+
+    def read() -> None:
+        try:
+            read_policy(fifo, lambda d: None)
+        except EntitlementPolicyError as error:
+            refused.append(error)
+
+    reader = threading.Thread(target=read, daemon=True)
     reader.start()
     reader.join(timeout=10)
     assert not reader.is_alive()
-    assert read and read[0].grants == ()  # type: ignore[attr-defined]
+    assert refused and "nobody writes to it" in str(refused[0])
 
 
 def test_a_policy_nested_too_deep_to_parse_is_refused_in_words(tmp_path: Path) -> None:

@@ -6,7 +6,7 @@ import pytest
 
 from iokit_host.explorer_archive import parse_archive
 from iokit_host.explorer_archive.xmldocument import XMLDocumentError, load_xml_document
-from iokit_host.ioreg_import.cfvalues import UnreadableValue
+from iokit_host.kext.plistvalues import UnreadableValue
 
 
 def test_a_string_longer_than_what_the_parser_is_given_at_once_reads_whole() -> None:
@@ -67,3 +67,25 @@ def test_an_entry_table_declaring_an_unknown_encoding_is_unreadable_not_an_error
     with pytest.raises(PlistUnreadable, match="unknown encoding"):
         load_plist(b'<?xml version="1.0" encoding="UTFx-8"?><plist><dict/></plist>',
                    values=True)
+
+
+def test_what_cannot_be_kept_is_left_out_and_the_rest_shared() -> None:
+    """What a manifest keeps (and a kernel collection stores) holds no unreadable value and
+    no key that is not a string: a damaged binary plist made both, and the collection could
+    not be written (every later boot cold)."""
+    from plistlib import UID
+
+    from iokit_host.kext.plistvalues import without_unreadable
+
+    bad = UnreadableValue("object 9 cannot be read")
+    shared = [1, bad]
+    untouched = {"e": [1, 2]}
+    value = {"a": [1, bad, {"b": bad, UID(3): 2, "c": shared}], "d": untouched, "s": shared,
+             "OSBundleLibraries": {UID(16): "9.0", "com.apple.kpi.iokit": "9.0"}}
+    kept = without_unreadable(value)
+    assert kept == {"a": [1, {"c": [1]}], "d": {"e": [1, 2]}, "s": [1],
+                    "OSBundleLibraries": {"com.apple.kpi.iokit": "9.0"}}
+    assert kept["d"] is untouched and kept["a"][1]["c"] is kept["s"]  # shared stays shared
+    assert value["s"] == [1, bad]  # the read value itself is not changed
+    plain = {"x": [1, {"y": b""}]}
+    assert without_unreadable(plain) is plain

@@ -2,7 +2,7 @@
 
 No IOKit counterpart: CoreFoundation's ``CFPropertyListCreateWithData`` refuses a damaged
 document whole, and IORegistryExplorer then opens nothing. The readers here keep what the
-damage left readable (:mod:`.xmldocument`: XML cut short or not UTF-8; :mod:`.bplist`: a
+damage left readable (:mod:`.xmldocument`: XML cut short or not UTF-8; :mod:`~iokit_host.kext.plistbinary`: a
 binary plist cut short) and say so with one :class:`Repair` each, which the importer turns
 into a warning (or, strict, a refusal).
 """

@@ -10,7 +10,7 @@ string that does not decode), and ``plistlib`` refuses the whole file for it.
 :func:`load_tolerant` reads such a file with ``plistlib``'s own reader (its
 ``_BinaryPlistParser``, the same on every Python this project supports), wrapping only its
 step that reads one object: an object that cannot be read becomes an
-:class:`~iokit_host.ioreg_import.cfvalues.UnreadableValue` naming the object and why, in its
+:class:`~iokit_host.kext.plistvalues.UnreadableValue` naming the object and why, in its
 place, and its container keeps the rest; the readers of entries then drop what used it, with
 their usual warnings. What it reads is first held to the bounds every binary plist is
 (:func:`~iokit_host.kext.plistshape.check_binary`: nesting, cycles, items as a tree, damaged
@@ -35,9 +35,9 @@ from typing import Any
 
 from iokit_sdk.values import MAX_VALUE_DEPTH
 
-from iokit_host.explorer_archive.repair import Repair
-from iokit_host.ioreg_import.cfvalues import UnreadableValue
+from iokit_host.kext.plistrepair import Repair
 from iokit_host.kext.plistshape import check_binary
+from iokit_host.kext.plistvalues import UnreadableValue
 
 __all__ = ["CUT_SHORT", "BinaryPlistError", "load_tolerant"]
 
@@ -201,7 +201,7 @@ def _object_end(data: bytes, at: int, ref_size: int) -> int | None:
     if low == 0x0F:  # the count follows as an integer object
         if start >= len(data) or data[start] & 0xF0 != 0x10:
             return None
-        size = 1 << (data[start] & 0x0F)
+        size = 1 << (data[start] & 0x3)  # as plistlib reads a count's width
         count = int.from_bytes(data[start + 1:start + 1 + size], "big")
         start += 1 + size
     items = ref_size * (2 if high == 0xD0 else 1) if width == 0 else width
@@ -241,5 +241,9 @@ def _reason(error: BaseException) -> str:
         return f"a string that is not {error.encoding}"
     if isinstance(error, IndexError | struct.error):
         return "it runs past the end of the file"
+    if isinstance(error, OverflowError):  # a date, a size or a count past what fits
+        return "a value out of range"
     text = str(error).strip()
+    if text == "Invalid file":  # plistlib's one word for a marker no plist has
+        return "no plist object begins with its byte"
     return text if text and len(text) <= 80 else type(error).__name__

@@ -16,9 +16,9 @@ from hypothesis import strategies as st
 from iokit_sdk.values import MAX_VALUE_DEPTH
 
 from iokit_host.explorer_archive import ArchiveInvalid, import_archive, parse_archive
-from iokit_host.explorer_archive.bplist import BinaryPlistError, load_tolerant
-from iokit_host.explorer_archive.repair import Repair
-from iokit_host.ioreg_import.cfvalues import UnreadableValue
+from iokit_host.kext.plistbinary import BinaryPlistError, load_tolerant
+from iokit_host.kext.plistrepair import Repair
+from iokit_host.kext.plistvalues import UnreadableValue
 from iokit_host.machine.model import MachineModel
 from tests.explorer_archive.archivekit import archive_bytes, small_machine
 

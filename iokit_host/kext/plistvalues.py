@@ -22,9 +22,8 @@ import datetime
 import re
 from typing import Any
 
-from iokit_host.ioreg_import.cfvalues import UnreadableValue
-
-__all__ = ["NOT_A_PLIST", "Restore", "ValueBuilder", "clip_text"]
+__all__ = ["NOT_A_PLIST", "Restore", "UnreadableValue", "ValueBuilder", "base64_data",
+           "clip_text", "without_unreadable"]
 
 #: plistlib's date grammar: ``2020-01-02T03:04:05Z``, each field after the year optional.
 _DATE = re.compile(r"(?P<year>\d\d\d\d)(?:-(?P<month>\d\d)(?:-(?P<day>\d\d)"
@@ -32,6 +31,70 @@ _DATE = re.compile(r"(?P<year>\d\d\d\d)(?:-(?P<month>\d\d)(?:-(?P<day>\d\d)"
 NOT_A_PLIST = "the XML is not a property list (<plist> holding one value)"
 #: The table giving strings back their control characters (None: nothing stood in).
 Restore = dict[int, int] | None
+
+
+
+class UnreadableValue:
+    """Where a document's value did not parse as its element says (``<integer>12x</integer>``,
+    a ``<date>`` that is no date, a binary object that cannot be read); ``reason`` says so.
+    Kept in its place, so the reader drops that value alone and names it."""
+
+    __slots__ = ("reason",)
+
+    def __init__(self, reason: str) -> None:
+        self.reason = reason
+
+    def __repr__(self) -> str:
+        return f"UnreadableValue({self.reason!r})"
+
+
+def without_unreadable(value: Any) -> Any:
+    """``value`` with every :class:`UnreadableValue` left out, and every dictionary key that
+    is not a string (a damaged binary plist can make either; no OSDictionary key is other than
+    a string), each container holding one copied and the rest shared; ``value`` itself when
+    it holds none. For what is kept after the readers have
+    named each one (a kernel collection stores a manifest as read). Iterative; a value
+    reached twice (a binary plist shares objects) is copied once."""
+    if not _holds_unreadable(value):
+        return value
+    copies: dict[int, Any] = {}
+    order: list[Any] = []  # containers holding one, parents before children
+    stack = [value]
+    while stack:
+        item = stack.pop()
+        if id(item) in copies or not isinstance(item, dict | list) or \
+                not _holds_unreadable(item):
+            continue
+        copies[id(item)] = {} if isinstance(item, dict) else []
+        order.append(item)
+        stack.extend(item.values() if isinstance(item, dict) else item)
+    for item in reversed(order):  # children first: each copy takes its children's copies
+        copy = copies[id(item)]
+        if isinstance(item, dict):
+            copy.update((key, copies.get(id(child), child)) for key, child in item.items()
+                        if type(key) is str and not isinstance(child, UnreadableValue))
+        else:
+            copy.extend(copies.get(id(child), child) for child in item
+                        if not isinstance(child, UnreadableValue))
+    return copies[id(value)]
+
+
+def _holds_unreadable(value: Any) -> bool:
+    stack, seen = [value], set()
+    while stack:
+        item = stack.pop()
+        if isinstance(item, UnreadableValue):
+            return True
+        if isinstance(item, dict | list) and id(item) not in seen:
+            seen.add(id(item))
+            if isinstance(item, dict):
+                if any(type(key) is not str for key in item):
+                    return True
+                stack.extend(item.values())
+            else:
+                stack.extend(item)
+    return False
+
 
 # Frame kinds, one per open element that is read.
 _PLIST, _DICT, _ARRAY, _SCALAR = range(4)
@@ -196,17 +259,40 @@ def scalar_value(tag: str, text: str, restore: Restore) -> Any:
         if tag == "real":
             return float(text)
         if tag == "data":
-            return binascii.a2b_base64(text.encode("ascii"))
+            return base64_data(text)
         if tag == "date":
             return _date(text.strip())
-    except (ValueError, UnicodeEncodeError, OverflowError):
-        return UnreadableValue(f"<{tag}>{clip_text(text)}</{tag}> is not a valid {tag}")
+    except (ValueError, OverflowError):  # binascii.Error is a ValueError
+        what = "base64" if tag == "data" else f"a valid {tag}"
+        return UnreadableValue(f"<{tag}>{clip_text(text)}</{tag}> is not {what}")
     return UnreadableValue(f"<{clip_text(tag)}> is not a property-list element")
+
+
+#: What a ``<data>`` may hold: base64's alphabet, its padding, and white space between.
+_BASE64 = re.compile(r"[A-Za-z0-9+/=\s]*", re.ASCII)
+
+
+def base64_data(text: str) -> bytes:
+    """A ``<data>`` element's bytes. Python's decoder passes over characters outside the
+    alphabet, which would read ``<data>!!!</data>`` as empty data; CoreFoundation refuses
+    them ("should be base64-encoded"), so here they are a ValueError."""
+    if not _BASE64.fullmatch(text):
+        raise ValueError("not base64")
+    return binascii.a2b_base64(text.encode("ascii"))
+
+
+#: An integer's text: decimal or hex, signed.
+_INTEGER = re.compile(r"-?(?:0[xX][0-9a-fA-F]+|[0-9]+)", re.ASCII)
+#: What stands for an integer too long to be a 64-bit number, so that the checks of range
+#: (:func:`~iokit_host.kext.plistshape.check_tree`, a property's type) name it as such.
+_PAST_64_BITS = 1 << 64
 
 
 def _integer(text: str) -> int:
     if len(text) > 64:  # 2^64 in binary digits: longer text is no 64-bit number
-        raise ValueError(text)
+        if not _INTEGER.fullmatch(text):
+            raise ValueError(text)
+        return -_PAST_64_BITS if text.startswith("-") else _PAST_64_BITS
     return int(text, 16) if text.lower().startswith(("0x", "-0x")) else int(text)
 
 
