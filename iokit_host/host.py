@@ -20,7 +20,7 @@ from iokit_sdk.service import IOService, ServiceState
 from iokit_host.clock import HostClock
 from iokit_host.errors import Diagnostic, IOKitError, Severity
 from iokit_host.kernel.collector import young_collections_only
-from iokit_host.kernel.workloop import IOKernel
+from iokit_host.kernel.workloop import MAX_SERVICE_DEPTH, IOKernel, depth_past
 from iokit_host.matching.catalogue import IOCatalogue
 from iokit_host.matching.classes import ClassRegistry
 from iokit_host.registry import IORegistry, PathError, from_path, get_path
@@ -38,7 +38,7 @@ if TYPE_CHECKING:
     from iokit_host.power.rootdomain import Transition
 
 __all__ = ["BootFailedError", "BootSummary", "IOKitHost", "NoSuchServiceError",
-           "NotUnpluggableError"]
+           "NotUnpluggableError", "PlugTooDeepError"]
 
 class BootFailedError(IOKitError):
     reference = "boot-failed-strict"
@@ -46,6 +46,13 @@ class BootFailedError(IOKitError):
 
 class NoSuchServiceError(IOKitError):
     reference = "service-not-found"
+
+
+class PlugTooDeepError(IOKitError):
+    """A nub plugged deeper than any registry is (each plug below the last one plugged): its
+    path, busy count and lookups cost its depth, so a chain of them cost its square."""
+
+    reference = "plug-too-deep"
 
 
 class NotUnpluggableError(IOKitError):
@@ -303,6 +310,11 @@ class IOKitHost:
         from iokit_host.kernel.lifecycle import build_nub
 
         provider = self._service(parent)
+        if depth_past(provider, MAX_SERVICE_DEPTH - 1):
+            raise PlugTooDeepError(
+                f"{provider.get_name()} is {MAX_SERVICE_DEPTH} providers deep already; no nub "
+                "is plugged below it", key=provider.get_name(),
+                hint="plug devices under a bus nub, as a machine's tree has them (a few levels)")
         children: tuple[NubSpec, ...]
         if isinstance(spec, IOService):
             nub, children = spec, ()

@@ -76,6 +76,7 @@ def render_driver(destination: str | Path, answers: Mapping[str, Any], *,
         raise ScaffoldError(f"{destination} already exists; not overwriting it",
                             reference="new-destination-exists",
                             hint="pick another NAME or --output, or remove the folder first")
+    made = _missing_folders(destination.parent)
     staging = _staging_folder(destination)
     # Rendered one level down, so the package folder gets ordinary permissions, not mkdtemp's.
     rendered = staging / destination.name
@@ -84,11 +85,26 @@ def render_driver(destination: str | Path, answers: Mapping[str, Any], *,
         _check_all_asked(rendered, data, questions)
         _check_package_name(rendered)
         rendered.rename(destination)
+        made = []  # they hold the package now
     except OSError as error:
         raise _unwritable(destination, error) from None
     finally:
         shutil.rmtree(staging, ignore_errors=True)
+        for folder in made:  # a refused answer leaves nothing behind (`iokit new a/b`: `a`)
+            try:
+                folder.rmdir()
+            except OSError:  # not empty: something else was put there meanwhile
+                break
     return destination
+
+
+def _missing_folders(folder: Path) -> list[Path]:
+    """The folders above the package that do not exist yet, deepest first."""
+    missing: list[Path] = []
+    while not folder.exists() and folder != folder.parent:
+        missing.append(folder)
+        folder = folder.parent
+    return missing
 
 
 #: A folder name holds 255 bytes; the staging folder adds a prefix and a random suffix.

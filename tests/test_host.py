@@ -10,7 +10,8 @@ from hostkit import kext, machine, make_host, personality, wifi_nub
 from iokit_sdk import IOService
 from iokit_sdk.keys import SERVICE_PLANE
 
-from iokit_host.host import IOKitHost, NotUnpluggableError
+from iokit_host.host import IOKitHost, NotUnpluggableError, PlugTooDeepError
+from iokit_host.kernel.workloop import MAX_SERVICE_DEPTH
 from iokit_host.machine.model import NubSpec
 
 NUB = "pci14e4,4331"
@@ -94,6 +95,19 @@ def test_plug_matches_at_once_and_unplug_removes_the_subtree() -> None:
     assert host.find("pci8086,1") is None
     assert host.summary().drivers_started == 1
     assert root.get_busy_state() == 0
+
+
+def test_a_chain_of_plugs_stops_below_any_real_depth() -> None:
+    """Each plug under the last cost its depth (path, busy count, lookup): a scenario of
+    thousands took minutes. Past the bound a plug is refused, naming the provider."""
+    host = _seed_host().boot()
+    parent: IOService = host.registry.plane_root(SERVICE_PLANE)  # type: ignore[assignment]
+    with pytest.raises(PlugTooDeepError) as refused:
+        for number in range(MAX_SERVICE_DEPTH + 10):
+            parent = host.plug(NubSpec("IOService", name=f"c{number}"), parent)
+    assert refused.value.reference == "plug-too-deep"
+    assert f"is {MAX_SERVICE_DEPTH} providers deep" in str(refused.value)
+    assert host.find(f"c{MAX_SERVICE_DEPTH - 3}") is not None
 
 
 @pytest.mark.parametrize("target", ["IOService:/", "TestMac", "IOResources"])

@@ -113,10 +113,15 @@ def _report(text: str, status: int) -> int:
         sys.stdout.flush()  # what the command printed so far comes first
     except (OSError, ValueError):
         silence_stdout()
+    except AttributeError:  # not a stream at all (None: a driver's doing)
+        sys.stdout = sys.__stdout__
     try:
         print(text, file=sys.stderr)
-    except (OSError, ValueError):
-        pass  # nowhere left to say it; the status still says it
+    except (OSError, ValueError, AttributeError):  # AttributeError: stderr is no stream
+        try:
+            print(text, file=sys.__stderr__)
+        except (OSError, ValueError, AttributeError):
+            pass  # nowhere left to say it; the status still says it
     return status
 
 

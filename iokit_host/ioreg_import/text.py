@@ -153,7 +153,25 @@ def split_lines(text: str, damage: DumpDamage) -> list[str]:
     if ended:
         damage.note(LINE_ENDINGS, ended[0] + 1, "lines end in CRLF", count=len(ended))
         lines = [line.removesuffix("\r") for line in lines]
-    return lines
+    return _split_lone_cr(lines, damage) if "\r" in text.replace("\r\n", "") else lines
+
+
+#: A lone CR that ends a line of the dump: what follows it is a line of its own (an entry,
+#: a brace, a property), not text of a string value, which may hold a CR.
+_LONE_CR = re.compile(r"\r(?=[ |]*(?:\+-o |[{}]|\"))")
+
+
+def _split_lone_cr(lines: list[str], damage: DumpDamage) -> list[str]:
+    """``lines`` with each line that holds lone CR line endings (an edit in another editor,
+    mixed endings) split there: read whole, the entry after it was merged into the line
+    before, silently."""
+    out: list[str] = []
+    for number, line in enumerate(lines, 1):
+        parts = _LONE_CR.split(line) if "\r" in line else [line]
+        if len(parts) > 1:
+            damage.note(LINE_ENDINGS, number, "lines end in CR only", count=len(parts) - 1)
+        out += parts
+    return out
 
 
 def _without_nul(text: str, damage: DumpDamage) -> str:

@@ -44,7 +44,8 @@ from typing import Any, ClassVar, NoReturn, Protocol
 
 from iokit_host.dext.descendants import children
 
-__all__ = ["TRIPPED", "DriverExit", "DriverMisdeed", "ForkWatch", "HostSealedError", "StdioGuard",
+__all__ = ["TRIPPED", "DriverExit", "DriverMisdeed", "ForkWatch", "HostSealedError",
+           "ModuleGuard", "StdioGuard",
            "register_calls", "seal_shared_modules"]
 
 #: Linux's ``prctl(PR_SET_PDEATHSIG)``: the child gets this signal when its parent exits.
@@ -247,6 +248,36 @@ def seal_shared_modules() -> None:
         builtins.__class__ = _SealedModule
 
 
+# -- the shared modules' entries in sys.modules ---------------------------------------------------
+#: Looked at after every work-loop job (a lookup each): a driver that deletes the SDK from
+#: ``sys.modules`` deletes its package and the modules its classes come from.
+_CORE_MODULES = ("iokit_sdk", "iokit_sdk.service", "iokit_sdk.entry", "iokit_sdk.userclient")
+
+
+class ModuleGuard:
+    """The SDK's and the host's entries in ``sys.modules`` as they were when it was made: a
+    driver that deletes or replaces one (``del sys.modules["iokit_sdk"]``) has it put back.
+    Left out, the next kext to import the SDK got a second copy of it, whose ``IOService`` is
+    not the kernel's: its classes were refused as unknown, and the culprit never named.
+    :meth:`check` looks at a few core modules (after each work-loop job) and, when one is off
+    or ``full`` is asked (after each kext import), at every one."""
+
+    def __init__(self) -> None:
+        self._kept = {name: module for name, module in list(sys.modules.items())
+                      if name.partition(".")[0] in ("iokit_sdk", "iokit_host")}
+        self._core = [(name, self._kept[name]) for name in _CORE_MODULES if name in self._kept]
+
+    def check(self, *, full: bool = False) -> list[str]:
+        """The entries found deleted or replaced since, each put back."""
+        modules = sys.modules
+        if not full and all(modules.get(name) is module for name, module in self._core):
+            return []
+        changed = [name for name, module in self._kept.items() if modules.get(name) is not module]
+        for name in changed:
+            modules[name] = self._kept[name]
+        return changed
+
+
 # -- the standard streams ------------------------------------------------------------------------
 _STREAMS = ((0, "stdin"), (1, "stdout"), (2, "stderr"))
 
@@ -273,10 +304,18 @@ class StdioGuard:
             if identity is not None:
                 self._kept.append((fd, name, identity, os.dup(fd)))
                 os.set_inheritable(self._kept[-1][3], False)
+        # The Python objects too: a driver that sets sys.stdout to None, a StringIO or any
+        # object took every later line of the host's output (and its error report) with it.
+        self._objects = [(name, getattr(sys, name)) for _, name in _STREAMS]
 
     def check(self) -> list[str]:
-        """The streams found closed or replaced since, each put back (``stdout (fd 1)``)."""
+        """The streams found closed or replaced since, each put back (``stdout (fd 1)``,
+        ``sys.stdout``)."""
         changed: list[str] = []
+        for name, kept_object in self._objects:
+            if getattr(sys, name) is not kept_object:
+                setattr(sys, name, kept_object)
+                changed.append(f"sys.{name}")
         for fd, name, identity, kept in self._kept:
             if _identity(fd) != identity:
                 try:

@@ -17,6 +17,7 @@ from typing import TYPE_CHECKING, Any
 from iokit_host.errors import Diagnostic, IOKitError
 from iokit_host.kernel.class_seal import SEALED_HINT, sdk_seal
 from iokit_host.kernel.driver_calls import DriverFault, patched_misdeed
+from iokit_host.kernel.host_fence import DriverMisdeed, ModuleGuard
 
 if TYPE_CHECKING:
     from iokit_host.kernel.protocol import WorkLoop
@@ -97,7 +98,12 @@ def _import_failure(bundle: KextBundle, fault: DriverFault) -> Diagnostic:
 def _import_kext_classes(bundle: KextBundle) -> tuple[type[Any], ...]:
     from iokit_host.kext.loader import import_kext_classes
 
+    modules = ModuleGuard()
     classes = tuple(import_kext_classes(bundle))
+    lost = modules.check(full=True)
+    if lost:  # the next kext to import the SDK would get a copy of it: refused as unknown
+        raise DriverMisdeed("driver-changed-host", f"deleted or replaced {len(lost)} of the "
+                            f"shared modules in sys.modules ({', '.join(lost[:4])}; put back)")
     # Module code is where a class is patched most (``IOService.x = ...`` at import): every
     # SDK class is checked here, not only the service classes each driver call checks.
     seal = sdk_seal()

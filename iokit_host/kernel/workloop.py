@@ -18,15 +18,15 @@ from types import FunctionType, MethodType
 from typing import TYPE_CHECKING, Any
 
 from iokit_sdk import keys
+from iokit_sdk.entry import IORegistryEntry
 from iokit_sdk.service import SYNCHRONOUS, IOResources, IOService, ServiceState
 
-from iokit_host.errors import Diagnostic, Severity
+from iokit_host.errors import Diagnostic, Severity, quoted
 from iokit_host.kernel import lifecycle, termination
 from iokit_host.kernel.binding import Binder
-from iokit_host.kernel.class_seal import SEALED_HINT, changed_classes
 from iokit_host.kernel.driver_calls import DriverCalls, DriverFault, service_name
-from iokit_host.kernel.host_fence import StdioGuard
 from iokit_host.kernel.interest import Interest, InterestHandler, InterestNotifier
+from iokit_host.kernel.job_checks import JobChecks
 from iokit_host.kernel.notifications import NOTIFICATION_TYPES, Notifications, Notifier
 from iokit_host.kernel.notifier_quota import NotificationLimit, NotifierQuota, handler_owner
 from iokit_host.kernel.plugins import make_plugin_manager
@@ -43,7 +43,7 @@ if TYPE_CHECKING:
     from iokit_host.matching.classes import ClassRegistry
     from iokit_host.registry import IORegistry
 
-__all__ = ["IOKernel"]
+__all__ = ["MAX_DRIVER_CHAIN", "MAX_SERVICE_DEPTH", "IOKernel", "depth_past"]
 
 Job = Callable[[], None]
 _NOTIFICATION_HOOKS = {kind: f"iokit_{kind}" for kind in NOTIFICATION_TYPES}
@@ -65,6 +65,38 @@ def _runaway(fault: DriverFault) -> str | None:
 def _runaway_note(fault: DriverFault) -> str:
     return "; later refusals of this handler are counted, not reported" \
         if _runaway(fault) is not None else ""
+
+#: How many providers deep a nub may be plugged: no Mac's IOService plane is more than a few
+#: dozen (a dump's reader keeps 256 levels too; a model may be deeper, built whole).
+MAX_SERVICE_DEPTH = 256
+#: How many drivers may stand on one another, each matched on the one before, and the last
+#: still be matched: a real stack is a dozen or two (USB's: host controller, hub, device,
+#: interface, function).
+MAX_DRIVER_CHAIN = 256
+
+
+def _driver_chain_past(service: IOService, limit: int) -> bool:
+    """Whether ``service`` and the providers right above it are more than ``limit`` drivers
+    (entries a personality made: they carry its ``CFBundleIdentifier``). A model's nubs
+    carry none, so a model of any depth matches; the walk stops at the first of them."""
+    node: IORegistryEntry | None = service
+    for _ in range(limit + 1):
+        if node is None or not isinstance(node.get_property("CFBundleIdentifier"), str):
+            return False
+        node = node.get_parent_entry()
+    return True
+
+
+def depth_past(service: IOService, limit: int) -> bool:
+    """Whether ``service`` has more than ``limit`` providers above it (a walk up of at most
+    ``limit`` steps)."""
+    node = service.get_parent_entry()
+    for _ in range(limit):
+        if node is None:
+            return False
+        node = node.get_parent_entry()
+    return node is not None
+
 
 class IOKernel:
     """The work loop of one host; services reach it as ``service._kernel``.
@@ -222,7 +254,23 @@ class IOKernel:
 
     def _run_match_job(self, service: IOService) -> None:
         self._queued.discard(id(service))
+        if _driver_chain_past(service, MAX_DRIVER_CHAIN):
+            self._refuse_too_deep(service)
+            return
         self.binder.match_nub(service)
+
+    def _refuse_too_deep(self, service: IOService) -> None:
+        """A nub deeper than any registry is, not matched: a driver that registers itself and
+        matches its own class (or a chain of such) would otherwise match without end."""
+        bundle = service.get_property("CFBundleIdentifier")
+        by = f" (started from {quoted(bundle)})" if isinstance(bundle, str) else ""
+        self.report(Diagnostic(
+            "matching-too-deep", f"{service.iokit_class_name}{by} is the last of a chain of "
+            f"more than {MAX_DRIVER_CHAIN} drivers, each started on the one before; it is not "
+            "matched",
+            subject=service.iokit_class_name, severity=Severity.WARNING,
+            hint="a driver that registers itself must not match its own class (its "
+                 "IOProviderClass), or every instance makes another"))
 
     def notify(self, kind: str, service: IOService) -> None:
         """Fire the ``iokit_<kind>`` matching notification on ``service``.
@@ -246,45 +294,17 @@ class IOKernel:
         jobs = self._jobs
         if not jobs:
             return ran
-        streams = StdioGuard()  # taken here, not once: a test harness swaps them between runs
-        seal = self.driver_calls.seal
-        if not seal.intact():  # changed by the host itself since: its to change
-            seal.refresh()
+        checks = JobChecks(self.driver_calls.seal, self.report)
         try:
             with self.driver_calls.watchdog.armed():
                 while jobs:
                     job = jobs.popleft()
                     job()
                     ran += 1
-                    changed = streams.check()
-                    if changed:
-                        self._report_streams(changed, job)
-                    if not seal.intact():  # the value classes: no driver call checks them
-                        self._report_patched(seal.repair(), job)
+                    checks.after(job)
         finally:
-            streams.close()
+            checks.close()
         return ran
-
-    def _report_patched(self, changes: list[str], job: Job) -> None:
-        """A driver called by ``job`` changed an SDK class no driver call checks (put back)."""
-        if not changes:
-            return
-        nub, where = _job_subject(job)
-        self.report(Diagnostic(
-            "driver-changed-host", f"driver code run {where} {changed_classes(changes)}; "
-            "put back", subject=nub.iokit_class_name if nub is not None else None,
-            hint=f"{SEALED_HINT} (iokit explain names the drivers of that nub)"))
-
-    def _report_streams(self, changed: list[str], job: Job) -> None:
-        """A driver called by ``job`` closed or redirected the host's standard streams."""
-        nub, where = _job_subject(job)
-        self.report(Diagnostic(
-            "driver-changed-host",
-            f"driver code run {where} closed or redirected the host's {', '.join(changed)}; "
-            "put back", subject=nub.iokit_class_name if isinstance(nub, IOService) else None,
-            hint="a kext shares the kernel's process: it must not close or redirect fds 0-2 "
-                 "(iokit explain names the drivers of that nub)",
-            severity=Severity.WARNING))
 
     def pending_jobs(self) -> int:
         return len(self._jobs)
@@ -378,11 +398,3 @@ def _handler_name(handler: Callable[..., Any]) -> str:
         return f"the handler, a {type(handler).__name__}"
     module = function.__module__  # settable to anything; a qualname is always a str
     return f"handler {module if type(module) is str else '?'}.{function.__qualname__}"
-
-
-def _job_subject(job: Job) -> tuple[IOService | None, str]:
-    """The nub a work-loop job matched, and where its drivers ran, for a diagnostic."""
-    nub = job.args[0] if isinstance(job, partial) and job.args else None
-    if isinstance(nub, IOService):
-        return nub, f"while the kernel matched {service_name(nub)}"
-    return None, "during a work-loop job"

@@ -13,6 +13,7 @@ kept as the nub's model id (``dump_machine`` writes such labels for parents that
 
 from __future__ import annotations
 
+import re
 from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
@@ -97,9 +98,18 @@ def _load_toml(text: str, source: str | None) -> dict[str, Any]:
         # tomllib reads inline arrays and tables by recursion; find the place ourselves.
         raise too_deep_error(text, source) from None
     except ValueError as error:  # an integer literal past int()'s digit limit, and the like
-        raise MachineModelError(f"not a usable TOML value: {error}", reference=E.BAD_VALUE,
-                                file=source,
+        raise MachineModelError(_unusable(text, error), reference=E.BAD_VALUE, file=source,
                                 hint="integers in a model are at most 64 bits") from None
+
+
+def _unusable(text: str, error: ValueError) -> str:
+    """What ``tomllib`` could not make a value of, in the file's terms: for an integer past
+    ``int()``'s digit limit (whose message names a Python setting), its line and length."""
+    digits = re.search(r"[0-9_]{4000,}", text) if "digits" in str(error) else None
+    if digits is None:
+        return f"not a usable TOML value: {error}"
+    line = text.count("\n", 0, digits.start()) + 1
+    return f"line {line}: an integer of {len(digits[0])} digits, far past 64 bits"
 
 
 def parse_document(doc: Mapping[str, Any], *, source: str | None = None) -> MachineModel:

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import functools
 import inspect
+from collections import Counter
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Concatenate, ParamSpec, TypeVar
@@ -66,6 +67,13 @@ def _armed(method: Callable[Concatenate[UserClients, P], R],
     return armed
 
 
+#: How many user clients the processes of one user may hold open at once. Each is a Mach
+#: port of its task in xnu, whose port space is bounded; unbounded here, one local program
+#: opened a million (1.3 GB of kernel memory, and a minute and more closing them while no
+#: one else was served). Past it, ``IOServiceOpen`` fails with ``kIOReturnNoResources``.
+MAX_OPEN_PER_USER = 16_384
+
+
 class UserClients:
     """The open connections of one kernel, and the exclusive opens of its services."""
 
@@ -73,6 +81,7 @@ class UserClients:
         self.kernel = kernel
         self._open: dict[int, Connection] = {}
         self._exclusive: dict[int, Connection] = {}
+        self._per_user: Counter[int] = Counter()
 
     def __len__(self) -> int:
         return len(self._open)
@@ -84,6 +93,8 @@ class UserClients:
     def open(self, service: IOService, task: OwningTask, type: int) -> Connection | int:
         """``IOServiceOpen``: the connection, or the IOReturn that refused it."""
         kernel = self.kernel
+        if self._per_user[task.uid] >= MAX_OPEN_PER_USER:
+            return IOReturn.NO_RESOURCES
         made = make_user_client(kernel, service, task, type)
         if isinstance(made, int):
             return made
@@ -103,6 +114,7 @@ class UserClients:
             self._close_client(connection)
             return refused
         self._open[id(connection)] = connection
+        self._per_user[task.uid] += 1
         return connection
 
     def _claim(self, connection: Connection) -> int:
@@ -149,7 +161,7 @@ class UserClients:
         """``IOServiceClose``: ``client_close`` once; a second close is ignored."""
         if connection.closed:
             return IOReturn.SUCCESS
-        self._open.pop(id(connection), None)
+        self._forget(connection)
         self._close_client(connection)
         return IOReturn.SUCCESS
 
@@ -166,8 +178,15 @@ class UserClients:
         died = self.kernel.driver_calls.call(self.kernel.hook.iokit_client_died,
                                              service=connection.client)
         self._check(connection, died, "client_died")
-        self._open.pop(id(connection), None)
+        self._forget(connection)
         self._close_client(connection, call_close=not connection.client.is_inactive())
+
+    def _forget(self, connection: Connection) -> None:
+        if self._open.pop(id(connection), None) is not None:
+            uid = connection.task.uid
+            self._per_user[uid] -= 1
+            if self._per_user[uid] <= 0:
+                del self._per_user[uid]
 
     def close_all(self) -> int:
         """Close every open connection (kernel shutdown); returns how many."""

@@ -385,3 +385,11 @@ def test_a_name_that_is_no_folder_of_its_own_is_refused(
     status, _, err = new(capsys, "--defaults", "-o", str(tmp_path), "--", name)
     assert status == 1 and "error[new-invalid-answer]" in err and expected in err
     assert _nothing_written(tmp_path)
+
+
+def test_a_refused_name_leaves_no_folder_behind(tmp_path: Path,
+                                                capsys: pytest.CaptureFixture[str]) -> None:
+    """`iokit new a/b` was refused but left an empty folder `a`."""
+    assert main(["new", "a/b", "--defaults", "--output", str(tmp_path / "out")]) == 1
+    assert "error[new-" in capsys.readouterr().err
+    assert list(tmp_path.iterdir()) == []

@@ -70,6 +70,20 @@ def test_crlf_and_cr_line_endings_keep_line_numbers() -> None:
     assert damage.kinds() == {"ioreg-dump-line-endings"}
 
 
+def test_a_lone_cr_among_lf_lines_ends_a_line_but_not_inside_a_string() -> None:
+    """One line's LF turned into a CR merged the next entry into it: silently one nub less,
+    even with --strict. A CR inside a string value (ioreg prints it raw) is kept."""
+    damage = DumpDamage("d.txt", strict=False)
+    text = ('+-o A  <class IOService>\r  +-o B  <class IOService>\n'
+            '    "note" = "one\rtwo"\n    }\r  +-o C  <class IOService>\n')
+    assert split_lines(text, damage) == [
+        "+-o A  <class IOService>", "  +-o B  <class IOService>", '    "note" = "one\rtwo"',
+        "    }", "  +-o C  <class IOService>", ""]
+    (warning,) = damage.diagnostics()
+    assert (warning.reference, warning.key) == ("ioreg-dump-line-endings", "line 1")
+    assert warning.context["count"] == 2
+
+
 def test_lf_text_is_not_damage() -> None:
     damage = DumpDamage("d.txt", strict=True)
     assert split_lines("\ufeffa\nb", damage) == ["a", "b"]

@@ -11,6 +11,7 @@ from iokit_sdk import IOService
 
 from iokit_host.errors import Diagnostic
 from iokit_host.host import BootFailedError
+from iokit_host.kernel.workloop import MAX_DRIVER_CHAIN
 
 NUB = "pci14e4,4331"
 
@@ -369,3 +370,23 @@ def test_a_driver_terminating_its_provider_leaves_the_boot_consistent(phase: str
     assert host.summary().drivers_started == 0
     assert host.registry.plane_root("IOService").get_busy_state() == 0
     assert [d.reference for d in host.diagnostics] == []
+
+
+def test_a_driver_matching_its_own_class_makes_a_chain_that_ends() -> None:
+    """A driver that registers itself and matches its own class: each instance matched the
+    next without end (`iokit boot` never returned). Matching stops below any real depth."""
+    class Echo(IOService):
+        def start(self, provider: IOService) -> bool:
+            self.register_service()
+            return True
+
+    bundle = kext("com.test.echo", {"Wifi": personality("Echo"),
+                                    "Again": personality("Echo", provider="Echo")})
+    host = make_host([wifi_nub()], [bundle], {"com.test.echo": [Echo]}).boot()
+    depth = 0
+    node = next(s for s in host.kernel.services() if s.iokit_class_name == "IOPCIDevice")
+    while (child := next(iter(node.get_child_entries()), None)) is not None:  # one each
+        node, depth = child, depth + 1
+    assert MAX_DRIVER_CHAIN - 5 <= depth <= MAX_DRIVER_CHAIN + 2
+    (warning,) = [d for d in host.diagnostics if d.reference == "matching-too-deep"]
+    assert "Echo (started from 'com.test.echo')" in warning.message

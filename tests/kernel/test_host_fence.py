@@ -113,6 +113,10 @@ from iokit_sdk import IOService
 FAULT = os.environ.get("IOKIT_TEST_FENCE_FAULT", "")
 if FAULT == "exit-at-import":
     os._exit(9)
+if FAULT == "drop-sdk-modules-at-import":
+    import sys
+    for name in [n for n in sys.modules if n.startswith("iokit_sdk")]:
+        del sys.modules[name]
 
 
 class FencedDriver(IOService):
@@ -131,6 +135,19 @@ class FencedDriver(IOService):
             null = os.open(os.devnull, os.O_RDWR)
             os.dup2(null, 1)
             os.dup2(null, 2)
+        elif FAULT == "replace-stream-objects":
+            import io
+            import sys
+            sys.stdout = None
+            sys.stderr = io.StringIO()
+        elif FAULT == "drop-sdk-modules":
+            import sys
+            for name in [n for n in sys.modules if n.startswith("iokit_sdk")]:
+                del sys.modules[name]
+        elif FAULT == "thread-left-running":
+            import threading
+            import time
+            threading.Thread(target=time.sleep, args=(3600,), name="poller").start()
         self.register_service()
         return True
 '''
@@ -200,6 +217,45 @@ def test_a_driver_that_closes_the_standard_streams_has_them_put_back(
     (line,) = [x for x in done.stderr.splitlines() if "driver-changed-host" in x]
     assert "while the kernel matched SMC" in line
     assert "stdout (fd 1), stderr (fd 2); put back" in line
+
+
+def test_a_driver_that_replaces_the_stream_objects_has_them_put_back(
+        fenced_dist: Path) -> None:
+    """sys.stdout = None ended the boot in a traceback; a StringIO took all its output."""
+    done = _boot(fenced_dist, "replace-stream-objects")
+    assert done.returncode == 0 and "Traceback" not in done.stderr, done.stderr
+    assert "+-o SMC" in done.stdout and "FencedDriver" in done.stdout  # the output arrived
+    (line,) = [x for x in done.stderr.splitlines() if "driver-changed-host" in x]
+    assert "sys.stdout, sys.stderr; put back" in line
+
+
+def test_a_driver_that_deletes_the_sdk_from_sys_modules_has_it_put_back(
+        fenced_dist: Path) -> None:
+    """The next kext to import the SDK got a second copy, and its classes were refused as
+    unknown (blamed on it). The culprit is named, the modules put back."""
+    done = _boot(fenced_dist, "drop-sdk-modules")
+    assert done.returncode == 0 and "Traceback" not in done.stderr, done.stderr
+    (line,) = [x for x in done.stderr.splitlines() if "driver-changed-host" in x]
+    assert "while the kernel matched SMC deleted or replaced" in line
+    assert "shared modules in sys.modules (iokit_sdk" in line and "put back" in line
+
+
+def test_a_kext_that_deletes_the_sdk_from_sys_modules_at_import_is_refused(
+        fenced_dist: Path) -> None:
+    done = _boot(fenced_dist, "drop-sdk-modules-at-import")
+    assert done.returncode == 0 and "Traceback" not in done.stderr, done.stderr
+    assert "+-o SMC" in done.stdout and "FencedDriver" not in done.stdout
+    (line,) = [x for x in done.stderr.splitlines() if "deleted or replaced" in x]
+    assert "importing iokit_fenced" in line and "sys.modules (iokit_sdk" in line
+
+
+def test_a_thread_a_driver_leaves_running_does_not_keep_the_command_alive(
+        fenced_dist: Path) -> None:
+    done = _boot(fenced_dist, "thread-left-running")  # it sleeps an hour: the timeout is 120 s
+    assert done.returncode == 0, done.stderr
+    assert done.stdout.rstrip().splitlines()[-1].endswith("0 waiting")
+    (line,) = [x for x in done.stderr.splitlines() if "driver-thread-left-running" in x]
+    assert "'poller'" in line
 
 
 def test_the_running_kernel_serves_after_a_driver_closed_its_streams(

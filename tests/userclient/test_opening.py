@@ -186,3 +186,23 @@ def test_what_new_user_client_returns_is_read_without_running_the_drivers_code(
     assert "returned <HostileObject object>" in diagnostic.message
     del driver.new_user_client
     assert isinstance(user_clients.open(driver, task, 0), Connection)
+
+
+def test_one_user_opens_at_most_its_share_of_user_clients(
+        user_clients: UserClients, driver: IOService, task: OwningTask,
+        monkeypatch: Any) -> None:
+    """A local program opened a million user clients (1.3 GB, a minute closing them while
+    nobody else was served): past its share, IOServiceOpen fails, and closing frees it."""
+    from iokit_host.userclient import connections
+
+    monkeypatch.setattr(connections, "MAX_OPEN_PER_USER", 3)
+    opened = [user_clients.open(driver, task, 0) for _ in range(3)]
+    assert all(isinstance(c, Connection) for c in opened)
+    assert user_clients.open(driver, task, 0) == IOReturn.NO_RESOURCES
+    other = OwningTask(77, task.uid + 1, 20, "other")
+    assert isinstance(user_clients.open(driver, other, 0), Connection)  # another user's own
+    user_clients.close(opened[0])  # type: ignore[arg-type]
+    assert isinstance(user_clients.open(driver, task, 0), Connection)
+    user_clients.died(opened[1])  # type: ignore[arg-type]
+    assert isinstance(user_clients.open(driver, task, 0), Connection)
+    assert user_clients.open(driver, task, 0) == IOReturn.NO_RESOURCES

@@ -385,11 +385,23 @@ _REGISTER_NAMES = {
 }
 
 
+_SHOWN_WORDS = 8
+_SHOWN_CHARS = 160
+
+
 def _register_reason(key: str, wanted: object, registers: PCIRegisters) -> str:
     if not isinstance(wanted, str):
-        return (f"not a string of hex value&mask words but {type(wanted).__name__} {wanted!r}, "
+        small = type(wanted) in (bool, float) or (type(wanted) is int
+                                                 and wanted.bit_length() <= 64)
+        shown = f" {wanted!r}" if small else ""  # a container or a huge int: its type alone
+        return (f"not a string of hex value&mask words but {type(wanted).__name__}{shown}, "
                 "so it matches nothing")
-    values = " ".join(wanted.split()) or "nothing"
+    words = wanted.split()
+    values = " ".join(words[:_SHOWN_WORDS]) or "nothing"
+    if len(values) > _SHOWN_CHARS:  # a message quotes a value, never megabytes of it
+        values = values[:_SHOWN_CHARS] + "..."
+    if len(words) > _SHOWN_WORDS:
+        values += f" (and {len(words) - _SHOWN_WORDS} more)"
     actual = ", ".join(f"{label} register is 0x{getattr(registers, field):08x}"
                        for label, field in _REGISTER_NAMES[key])
     return f"wants {values}; {actual}"

@@ -150,6 +150,14 @@ def test_a_match_key_that_is_not_a_string_says_so() -> None:
     assert why == "not a string of hex value&mask words but int 305430662, so it matches nothing"
 
 
+def test_a_refusal_quotes_a_huge_match_list_clipped() -> None:
+    """`iokit conformance` printed a 100,000-character line for one long IOPCIMatch."""
+    key, reason = pci_reason(pci_nub(vendor=0x8086), {"IOPCIMatch": " ".join(
+        ["0x" + "f" * 100_000] + ["0x12345678"] * 50_000)})
+    assert key == "IOPCIMatch" and len(reason) < 400
+    assert reason.startswith("wants 0xfff") and "(and 49993 more)" in reason
+
+
 def test_a_match_has_no_failure() -> None:
     assert pci_failure(pci_nub(), {"IOPCIMatch": "0x12348086"}) is None
 

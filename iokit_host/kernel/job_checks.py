@@ -1,0 +1,79 @@
+"""What a work-loop job's driver code changed in the host, looked at after each job (the
+command gate's ``runAction`` returning: the kernel's own state is checked before the next
+action, here because kexts share the host's Python process).
+
+Each check puts back what it finds and says so, naming the nub the job matched: the standard
+streams (fds 0-2 and the ``sys`` objects, :class:`~.host_fence.StdioGuard`), the SDK's and
+host's entries in ``sys.modules`` (:class:`~.host_fence.ModuleGuard`) and the SDK's value
+classes, which no driver call checks (:mod:`.class_seal`).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from functools import partial
+from typing import Any
+
+from iokit_sdk.service import IOService
+
+from iokit_host.errors import Diagnostic, Severity
+from iokit_host.kernel.class_seal import SEALED_HINT, ClassSeal, changed_classes
+from iokit_host.kernel.driver_calls import service_name
+from iokit_host.kernel.host_fence import ModuleGuard, StdioGuard
+
+__all__ = ["JobChecks"]
+
+Job = Callable[[], Any]
+_EXPLAIN = "(iokit explain names the drivers of that nub)"
+
+
+class JobChecks:
+    """The checks of one run of the work loop, taken when it begins (a test harness swaps
+    the streams between runs); :meth:`close` when it ends."""
+
+    def __init__(self, seal: ClassSeal, report: Callable[[Diagnostic], None]) -> None:
+        self._streams = StdioGuard()
+        self._modules = ModuleGuard()
+        self._seal = seal
+        self._report = report
+        if not seal.intact():  # changed by the host itself since: its to change
+            seal.refresh()
+
+    def after(self, job: Job) -> None:
+        """Look for what ``job`` changed; put each back and report it."""
+        changed = self._streams.check()
+        if changed:
+            self._say(job, f"closed or redirected the host's {', '.join(changed)}",
+                      "a kext shares the kernel's process: it must not close or redirect fds "
+                      "0-2, nor replace sys.stdin, sys.stdout or sys.stderr")
+        lost = self._modules.check()
+        if lost:
+            shown = ", ".join(lost[:4]) + (f" and {len(lost) - 4} more" if len(lost) > 4
+                                           else "")
+            self._say(job, f"deleted or replaced {len(lost)} of the shared modules in "
+                           f"sys.modules ({shown})",
+                      "a kext shares the kernel's process: the SDK's modules are every "
+                      "driver's")
+        if not self._seal.intact():  # the value classes: no driver call checks them
+            changes = self._seal.repair()
+            if changes:
+                self._say(job, changed_classes(changes), SEALED_HINT, Severity.ERROR)
+
+    def close(self) -> None:
+        self._streams.close()
+
+    def _say(self, job: Job, what: str, hint: str,
+             severity: Severity = Severity.WARNING) -> None:
+        nub, where = _job_subject(job)
+        self._report(Diagnostic(
+            "driver-changed-host", f"driver code run {where} {what}; put back",
+            subject=nub.iokit_class_name if nub is not None else None,
+            hint=f"{hint} {_EXPLAIN}", severity=severity))
+
+
+def _job_subject(job: Job) -> tuple[IOService | None, str]:
+    """The nub a work-loop job matched, and where its drivers ran, for a diagnostic."""
+    nub = job.args[0] if isinstance(job, partial) and job.args else None
+    if isinstance(nub, IOService):
+        return nub, f"while the kernel matched {service_name(nub)}"
+    return None, "during a work-loop job"
