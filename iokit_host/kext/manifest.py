@@ -102,13 +102,14 @@ def read_plist_file(
         return None, [Diagnostic(
             "manifest-not-found", f"cannot read {Path(plist).name}: {error.strerror or error}",
             file=str(plist), hint="give a kext folder, its Contents/Info.plist or a bare plist")]
-    info, problem = load_plist(plist, data)
+    careful: list[bool] = []
+    info, problem = load_plist(plist, data, careful=careful)
     if problem is not None:
         return None, [problem]
     return parse_info(info, source=str(plist), defines=defines, package=package,
                       distribution=distribution, arch=arch,
                       deep_placeholders=b"$" in data or b"###" in data,
-                      shape_checked=True)
+                      shape_checked=True, readable=not careful)
 
 
 def parse_info(
@@ -121,6 +122,7 @@ def parse_info(
     arch: str | None = None,
     deep_placeholders: bool = True,
     shape_checked: bool = False,
+    readable: bool = False,
 ) -> tuple[KextBundle | None, list[Diagnostic]]:
     """Validate an info dictionary already in memory (see :func:`read_manifest`).
 
@@ -129,6 +131,9 @@ def parse_info(
         for bare macro names).
     :param shape_checked: ``info`` comes straight from :func:`load_plist`, which refused any
         value too deep, cyclic or out of range; other callers' dictionaries are checked here.
+    :param readable: ``info`` holds no unreadable value and no key that is not a string (its
+        plist's fast path read it): the walk that would leave them out of what is kept is
+        spared.
     """
     if not shape_checked:
         try:  # before anything walks it: _expand and matching recurse into values
@@ -167,7 +172,7 @@ def parse_info(
         is_dext=is_dext,
         # What could not be read was named above; what is kept (and stored) is readable.
         source=source, distribution=distribution,
-        info=MappingProxyType(without_unreadable(info)),
+        info=MappingProxyType(info if readable else without_unreadable(info)),
         diagnostics=tuple(reader.found))
     return bundle, reader.found
 

@@ -20,14 +20,17 @@ from iokit_host.kext.plist_types import describe
 __all__ = ["load_plist", "shape_diagnostic"]
 
 
-def load_plist(plist: str | Path, data: bytes) -> tuple[Any, Diagnostic | None]:
-    """The plist's top-level dictionary, or a diagnostic saying why there is none."""
+def load_plist(plist: str | Path, data: bytes, *, careful: list[bool] | None = None
+               ) -> tuple[Any, Diagnostic | None]:
+    """The plist's top-level dictionary, or a diagnostic saying why there is none.
+
+    :param careful: see :func:`~iokit_host.kext.plistxml.loads`."""
     if not data.strip():  # plistlib says only "Invalid file"
         return None, Diagnostic(
             "manifest-unreadable", "not a property list: the file is empty",
             file=str(plist), hint="the file must be an XML or binary plist")
     try:
-        info = plistxml.loads(data)
+        info = plistxml.loads(data, careful=careful)
     except plistxml.PlistShapeError as error:
         return None, shape_diagnostic(error, str(plist))
     except plistxml.PlistUnreadableError as error:

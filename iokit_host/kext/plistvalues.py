@@ -79,19 +79,30 @@ def without_unreadable(value: Any) -> Any:
     return copies[id(value)]
 
 
+#: What a plist value is when it holds nothing to look into.
+_SCALAR_TYPES = frozenset({str, bool, int, float, bytes, datetime.datetime})
+_STRING_TYPE = frozenset({str})
+
+
 def _holds_unreadable(value: Any) -> bool:
+    """Whether ``value`` holds an :class:`UnreadableValue` or a key that is not a string. A
+    cold boot asks it of every manifest: a dictionary's keys and scalars are told by their
+    types in C, and only containers are walked."""
     stack, seen = [value], set()
     while stack:
         item = stack.pop()
-        if isinstance(item, UnreadableValue):
+        kind = type(item)
+        if kind in _SCALAR_TYPES:
+            continue
+        if kind is UnreadableValue:
             return True
         if isinstance(item, dict | list) and id(item) not in seen:
             seen.add(id(item))
             if isinstance(item, dict):
-                if any(type(key) is not str for key in item):
+                if not _STRING_TYPE.issuperset(map(type, item)):
                     return True
-                stack.extend(item.values())
-            else:
+                item = item.values()
+            if not _SCALAR_TYPES.issuperset(map(type, item)):
                 stack.extend(item)
     return False
 

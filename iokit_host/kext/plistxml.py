@@ -43,24 +43,31 @@ class PlistUnreadableError(ValueError):
     """The bytes are no property list; the message says why, in the file's terms."""
 
 
-def loads(data: bytes) -> Any:
+def loads(data: bytes, *, careful: list[bool] | None = None) -> Any:
     """Parse a plist like ``plistlib.loads``, each value whose text does not parse an
     :class:`~iokit_host.kext.plistvalues.UnreadableValue` in its place.
 
+    :param careful: given, True is put in it when the value was not read by the fast path
+        (so may hold an unreadable value, or a key that is not a string); a reader that
+        keeps the value then leaves those out, and one that knows the fast path read it
+        spares the walk (a cold boot reads hundreds of manifests).
     :raises PlistShapeError: for a value too deep, cyclic, too large or out of range.
     :raises PlistUnreadableError: for bytes that are no property list at all.
     """
     if data[:8] == b"bplist00":
+        if careful is not None:
+            careful.append(True)  # read by the careful reader, whatever it finds
         try:  # its shape checked first, then read; a damaged object loses only itself
             value = load_tolerant(data)
         except BinaryPlistError as error:
             raise PlistUnreadableError(f"a damaged binary plist: {error}") from None
         check_tree(value)  # what it holds, as of an XML one (integers, keys)
         return value
-    if declares_entities(data):
+    encoding = _encoding(data)
+    if b"<!ENTITY" in data or (encoding is not None and _declared_in(data, encoding)):
         raise PlistUnreadableError("XML entity declarations are not supported in plist files")
     _check_size(data)
-    if _encoding(data) is None:
+    if encoding is None:
         try:
             root = ET.fromstring(data)
             if root.tag != "plist" or len(root) != 1:
@@ -71,6 +78,8 @@ def loads(data: bytes) -> Any:
             raise  # a ValueError, but the file's own shape: the careful reader says it again
         except (ET.ParseError, _Unusual, ValueError, TypeError, StopIteration, RecursionError):
             pass
+        if careful is not None:
+            careful.append(True)
     return _careful(data)
 
 
@@ -97,6 +106,7 @@ def _careful(data: bytes) -> Any:
 #: The XML declaration's encoding, when it names one.
 _DECLARED = re.compile(rb"""<\?xml[^>]*?encoding\s*=\s*["']([^"']*)["']""")
 _PLAIN = frozenset({"utf-8", "utf8", "us-ascii", "ascii"})
+_USUAL_DECLARATION = b'<?xml version="1.0" encoding="UTF-8"?>'
 _BOMS = ((b"\xff\xfe\x00\x00", "utf-32"), (b"\x00\x00\xfe\xff", "utf-32"),
          (b"\xff\xfe", "utf-16"), (b"\xfe\xff", "utf-16"))
 
@@ -108,8 +118,10 @@ def declares_entities(data: bytes) -> bool:
     if b"<!ENTITY" in data:
         return True
     encoding = _encoding(data)
-    if encoding is None:
-        return False
+    return encoding is not None and _declared_in(data, encoding)
+
+
+def _declared_in(data: bytes, encoding: str) -> bool:
     try:
         return "<!ENTITY" in data.decode(encoding, errors="replace")
     except LookupError:  # a name no codec has: the parser refuses the document itself
@@ -119,6 +131,8 @@ def declares_entities(data: bytes) -> bool:
 def _encoding(data: bytes) -> str | None:
     """The document's encoding when it is not UTF-8 (in which ``<!ENTITY`` shows as those
     bytes): from its byte-order mark, its zero bytes, or its declaration; None for UTF-8."""
+    if data.startswith(_USUAL_DECLARATION):  # what Xcode and plistlib write: no search
+        return None
     for mark, name in _BOMS:
         if data.startswith(mark):
             return name
