@@ -32,7 +32,7 @@ from iokit_host.kext.plistrepair import Repair
 from iokit_host.kext.plistvalues import Restore, UnreadableValue, ValueBuilder, clip_text
 from iokit_host.kext.plistxml import declares_entities
 
-__all__ = ["BROKEN", "NOT_UTF8", "UnreadableValue", "XMLDocumentError", "clip_text",
+__all__ = ["BROKEN", "NOT_UTF8", "UNPAIRED", "UnreadableValue", "XMLDocumentError", "clip_text",
            "load_xml_document"]
 
 #: How much of the document the parser is given at a time (its buffer, not the values').
@@ -49,6 +49,7 @@ class XMLDocumentError(Exception):
 
 NOT_UTF8 = "ioreg-dump-not-utf8"
 BROKEN = "ioreg-dump-xml-broken"
+UNPAIRED = "ioreg-dump-xml-unpaired"
 _NOT_UTF8_HINT = "the file was edited or saved in another encoding; ioreg -a writes UTF-8"
 _BROKEN_HINT = "the file was cut short or edited; attach the whole file ioreg -a wrote"
 
@@ -69,10 +70,16 @@ def load_xml_document(data: bytes, *, repairs: list[Repair] | None = None) -> An
     """
     if declares_entities(data):  # as plistlib: no entity expansion from untrusted files
         raise XMLDocumentError("XML entity declarations are not supported in plist files")
-    value, fault = _parse(data, repairs).result()
-    if fault is not None:
+    builder = _parse(data, repairs)
+    value, fault = builder.result()
+    if fault is None:
+        return value
+    kept = builder.despite_fault() if repairs is not None else None
+    if kept is None or repairs is None:
         raise XMLDocumentError(fault)
-    return value
+    repairs.append(Repair(UNPAIRED, fault, "the pairs around it are kept, what has no "
+                          "partner is lost", _BROKEN_HINT))
+    return kept
 
 
 def _parse(data: bytes, repairs: list[Repair] | None) -> ValueBuilder:

@@ -134,13 +134,20 @@ def _rebuilt(data: bytes) -> tuple[bytes, int, int] | None:
     objects: CoreFoundation and ``plistlib`` write the objects in reference order, one after
     another from byte 8, the top object first, so the object table is where each begins. Read
     with the reference size (1, 2, 4 or 8 bytes, the smallest that numbers every object)
-    that finds the most whole objects; None when none is found."""
+    whose containers refer most to objects it found (written in reference order, a
+    container's first items follow it; read with another size, its references are other
+    bytes, numbers far past the objects), then that finds the most; None when none is
+    found."""
     best: list[int] = []
     best_size = 0
+    best_score = (-1, -1)
     for ref_size in (1, 2, 4, 8):
         offsets = _objects(data, ref_size)
-        if len(offsets) > len(best) and len(offsets) <= 1 << (8 * ref_size):
-            best, best_size = offsets, ref_size
+        if not offsets or len(offsets) > 1 << (8 * ref_size):
+            continue
+        score = (_linked(data, offsets, ref_size), len(offsets))
+        if score > best_score:
+            best, best_size, best_score = offsets, ref_size, score
     if not best:
         return None
     end = best.pop()  # where the last whole object ends
@@ -167,6 +174,26 @@ def _objects(data: bytes, ref_size: int) -> list[int]:
         offsets.append(at)
         at = end
     return [*offsets, at] if offsets else []
+
+
+def _linked(data: bytes, offsets: list[int], ref_size: int) -> int:
+    """How many references of the containers among ``offsets`` (the last is an end) name
+    one of those objects."""
+    found = len(offsets) - 1
+    linked = 0
+    for at in offsets[:-1]:
+        high = data[at] & 0xF0
+        if high not in (0xA0, 0xD0):
+            continue
+        end = _object_end(data, at, ref_size)
+        count = (data[at] & 0x0F) * (2 if high == 0xD0 else 1)
+        start = end - count * ref_size if end is not None and data[at] & 0x0F != 0x0F \
+            else None
+        if start is None:  # a long container: its count is an object of its own
+            continue
+        for ref in range(start, start + count * ref_size, ref_size):
+            linked += int.from_bytes(data[ref:ref + ref_size], "big") < found
+    return linked
 
 
 def _table_starts(data: bytes, at: int, offsets: list[int]) -> bool:

@@ -114,8 +114,8 @@ _PLIST, _DICT, _ARRAY, _SCALAR = range(4)
 class _Frame:
     """One open element: its kind, what it builds, and for a dictionary its pairing."""
 
-    __slots__ = ("bad", "count", "key", "kind", "last_key", "last_tag", "order", "tag",
-                 "text", "value")
+    __slots__ = ("bad", "count", "key", "key_ok", "kind", "last_key", "last_tag", "order",
+                 "tag", "text", "value")
 
     def __init__(self, kind: int, tag: str, value: Any = None, order: int = 0) -> None:
         self.kind = kind
@@ -125,6 +125,7 @@ class _Frame:
         self.count = 0  # children begun
         self.key = ""  # a dictionary's key waiting for its value
         self.bad = False  # a dictionary child where a <key> should be
+        self.key_ok = True  # the waiting key came from a <key> (else its value is not kept)
         self.last_tag = ""  # a dictionary's last child, for the fault's message
         self.last_key: str | None = None
         self.text: list[str] = []
@@ -160,8 +161,14 @@ class ValueBuilder:
             self._skipped = 1
             return
         if kind == _DICT:
-            if not parent.count % 2 and tag != "key":
+            if parent.count % 2 and tag == "key":
+                # A <key> where a value should be: the key before it has none (lost), and
+                # this one begins the next pair, so the pairs after it stay pairs.
+                parent.count += 1
                 parent.bad = True
+            if not parent.count % 2:  # in a key's place
+                parent.key_ok = tag == "key"
+                parent.bad = parent.bad or not parent.key_ok
             parent.last_tag = tag
         parent.count += 1
         if tag == "dict":
@@ -209,9 +216,12 @@ class ValueBuilder:
         else:
             if frame.kind == _DICT and (frame.bad or frame.count % 2):
                 self._note_fault(frame)
+            if parent.kind == _DICT and parent.count % 2:
+                return  # a container in a key's place (a fault of the parent's): not kept
             value = frame.value
         if parent.kind == _DICT:
-            parent.value[parent.key] = value
+            if parent.key_ok:  # a value whose key was no <key> is not kept
+                parent.value[parent.key] = value
         elif parent.kind == _ARRAY:
             parent.value.append(value)
         else:
@@ -248,6 +258,12 @@ class ValueBuilder:
                 self._value = frame.value
         return self._started and self._shape_ok and self._fault is None and \
             self._value is not None
+
+    def despite_fault(self) -> Any:
+        """The document's value when a ``<dict>`` was not ``<key>``, value pairs: each pair
+        read kept, a key without its value and a value without its ``<key>`` left out (the
+        repair a reader that takes repairs makes); None when the document is no plist."""
+        return self._value if self._started and self._shape_ok else None
 
     def result(self) -> tuple[Any, str | None]:
         """The document's value, or None and the reason the document is refused."""

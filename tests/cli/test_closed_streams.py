@@ -32,3 +32,29 @@ def test_threads_left_running_do_not_keep_the_command_alive() -> None:
     assert done.returncode == 3  # the command's own status, not the thread's
     assert "warning[driver-thread-left-running]" in done.stderr and "driver-poller" in \
         done.stderr
+
+
+def test_escape_codes_in_a_diagnostic_do_not_reach_a_terminal() -> None:
+    """A name from the input, echoed in a diagnostic's file or key, set the terminal's title
+    (`iokit explain $'\\e]0;PWNED\\a'`): on a terminal, stderr shows it escaped as stdout does."""
+    import pty
+
+    leader, follower = pty.openpty()
+    try:
+        done = subprocess.run([sys.executable, "-m", "iokit_host", "explain", "\x1b]0;PWNED\a"],
+                              stdout=subprocess.DEVNULL, stderr=follower, env=_CHILD_ENV,
+                              timeout=120, check=False)
+        os.close(follower)
+        said = b""
+        while True:
+            try:
+                chunk = os.read(leader, 4096)
+            except OSError:  # the terminal's other end closed: all was read
+                break
+            if not chunk:
+                break
+            said += chunk
+    finally:
+        os.close(leader)
+    assert done.returncode == 1 and b"service-not-found" in said
+    assert b"\x1b" not in said and b"\\x1b]0;PWNED\\x07" in said

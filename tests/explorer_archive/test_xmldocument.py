@@ -221,3 +221,21 @@ def test_a_document_cut_anywhere_reads_as_a_prefix_of_the_whole(value: Any,
     # Only a cut in the whitespace after the end loses nothing and breaks nothing.
     assert (repairs and repairs[-1].reference == "ioreg-dump-xml-broken") or (
         read == whole and cut.rstrip() == document.rstrip())
+
+
+@pytest.mark.parametrize("damage", [
+    "<key>dangling</key>",  # a key without its value: it alone is lost
+    "<integer>7</integer>",  # a value without its key: it alone is lost
+    "<array><integer>7</integer></array>",  # a container without its key, the same
+])
+def test_a_dict_that_is_not_pairs_keeps_its_pairs_when_repairs_are_taken(damage: str) -> None:
+    """One stray element refused the whole `ioreg -a` document (and named `$objects`, a key
+    no such file has); the pairs around it stay pairs."""
+    document = plistlib.dumps({"a": 1, "b": {"c": 2}, "d": [3]}).decode().replace(
+        "<key>b</key>", damage + "<key>b</key>", 1).encode()
+    with pytest.raises(XMLDocumentError, match="not <key>, value pairs"):
+        load_xml_document(document)
+    repairs: list[Repair] = []
+    value = load_xml_document(document, repairs=repairs)
+    assert value == {"a": 1, "b": {"c": 2}, "d": [3]}
+    assert [repair.reference for repair in repairs] == ["ioreg-dump-xml-unpaired"]

@@ -36,3 +36,19 @@ def test_text_that_is_not_deep_still_gets_a_diagnostic() -> None:
     error = too_deep_error("a = 1\n", "f.toml")
     assert error.ref == "machine-model-too-deep"
     assert error.diagnostic.file == "f.toml"
+
+
+def test_a_long_string_before_the_deep_value_costs_no_memory_per_character() -> None:
+    """The scanner's string patterns kept state per character: a 5 MB string in a model too
+    deep to parse took 720 MB to say where."""
+    import tracemalloc
+
+    text = 'a = "' + "x" * 2_000_000 + '"\nb = """\n' + "y\n" * 500_000 + '"""\nc = ' \
+        + "[" * 200 + "]" * 200 + "\n"
+    tracemalloc.start()
+    try:
+        error = too_deep_error(text, "m.toml")
+        peak = tracemalloc.get_traced_memory()[1]
+    finally:
+        tracemalloc.stop()
+    assert "c: line 500004:" in str(error) and peak < 1 << 20  # the line after the strings

@@ -146,6 +146,36 @@ def test_a_client_of_another_uid_is_refused(kernel_factory: KernelFactory) -> No
     assert "kernel-peer-refused" in kernel.stderr()
 
 
+@pytest.mark.skipif(os.geteuid() != 0, reason="needs root to connect as another uid")
+def test_a_socket_that_refuses_the_user_is_not_called_no_kernel(
+        kernel_factory: KernelFactory) -> None:
+    """The 0600 socket refused another uid, and IOKitLib said "no iokit kernel at ... start
+    one": there is one, and starting another would not help."""
+    kernel = kernel_factory.start()
+    os.chmod(os.path.dirname(kernel.path), 0o755)  # the socket itself stays its owner's
+    read, write = os.pipe()
+    child = os.fork()
+    if child == 0:  # pragma: no cover - the child reports through the pipe
+        os.close(read)
+        answer = "?"
+        try:
+            os.setgid(65534)
+            os.setuid(65534)
+            from iokit_sdk.iokitlib import MainPort
+            MainPort(kernel.path).close()
+            answer = "connected"
+        except Exception as error:  # noqa: BLE001 - reported to the parent, which checks
+            answer = str(error)
+        finally:
+            os.write(write, answer.encode())
+            os._exit(0)
+    os.close(write)
+    with os.fdopen(read, "rb") as pipe:
+        answer = pipe.read().decode()
+    os.waitpid(child, 0)
+    assert "does not admit this user" in answer and "no iokit kernel" not in answer, answer
+
+
 def _hello_answer(path: str) -> bytes:
     """What the kernel answers a hello from this process: its refusal, or 'accepted'."""
     with socket.socket(socket.AF_UNIX) as sock:

@@ -414,6 +414,11 @@ def _connect(path: str, timeout: float) -> socket.socket:
     except OSError as error:
         sock.close()
         reason = error.strerror or type(error).__name__
+        if isinstance(error, PermissionError):  # a kernel is there: its socket refuses us
+            raise KernelConnectionError(
+                f"the iokit kernel at {path} does not admit this user: {reason} (its socket "
+                "is its owner's; ask who runs it for --group, or run as its user)"
+            ) from error
         raise KernelConnectionError(
             f"no iokit kernel at {path}: {reason} (start one with 'iokit kernel', or point "
             "IOKIT_KERNEL at its socket)") from error
