@@ -16,7 +16,7 @@ import re
 
 from iokit_sdk.values import MAX_VALUE_DEPTH
 
-__all__ = ["MAX_KEY_PARTS", "deep_dotted_key", "deep_key_reason"]
+__all__ = ["MAX_KEY_PARTS", "STRINGS_AND_COMMENTS", "deep_dotted_key", "deep_key_reason"]
 
 #: The most parts a dotted key or table header may have.
 MAX_KEY_PARTS = MAX_VALUE_DEPTH
@@ -25,11 +25,15 @@ _PART = r"""(?:[A-Za-z0-9_-]++|"(?:[^"\\\n]|\\.)*+"|'[^'\n]*+')"""
 # again at each character of a long word (hex data), each start reading the rest of it.
 _RUN = rf"(?<![A-Za-z0-9_-]){_PART}(?:[ \t]*+\.[ \t]*+{_PART}){{{MAX_KEY_PARTS},}}+"
 _FLAGGED = re.compile(_RUN)
-# A run of parts, or a string or comment passed over whole (possessive: linear, no state per
-# character). The run is tried first: a quoted first part is a key's, not a string value's.
-_TOKENS = re.compile(rf"""(?P<run>{_RUN})
-    | \"\"\"(?:[^"\\]|\\.|"(?!""))*+\"\"\""{{0,2}} | '''.*?''''{{0,2}}
-    | "(?:[^"\\\n]|\\.)*+" | '[^'\n]*+' | \#[^\n]*+""", re.VERBOSE | re.DOTALL)
+#: A TOML string (basic or literal, one line or several) or comment, matched whole, for a
+#: scanner that must not read into them (a pattern for ``re.VERBOSE | re.DOTALL``).
+#: Possessive: a loop of alternatives keeps no state per character, so a string of
+#: megabytes costs no memory (a plain loop kept about 150 bytes a character).
+STRINGS_AND_COMMENTS = r"""\"\"\"(?:[^"\\]|\\.|"(?!""))*+\"\"\""{0,2} | '''.*?''''{0,2}
+    | "(?:[^"\\\n]|\\.)*+" | '[^'\n]*+' | \#[^\n]*+"""
+# A run of parts, or a string or comment passed over whole. The run is tried first: a quoted
+# first part is a key's, not a string value's.
+_TOKENS = re.compile(rf"(?P<run>{_RUN}) | {STRINGS_AND_COMMENTS}", re.VERBOSE | re.DOTALL)
 
 
 def deep_key_reason(text: str) -> str | None:

@@ -23,21 +23,21 @@ UTF-8 in a file an editor saved (read as Windows-1252, else Latin-1, and noted).
 from __future__ import annotations
 
 import re
-import xml.etree.ElementTree as ET
-from collections.abc import Iterator
 from typing import Any
 
 from iokit_host.ioreg_import.text import legacy_decode
 from iokit_host.kext.plistrepair import Repair
-from iokit_host.kext.plistvalues import Restore, UnreadableValue, ValueBuilder, clip_text
+from iokit_host.kext.plistvalues import (
+    UnreadableValue,
+    ValueBuilder,
+    break_place,
+    clip_text,
+    read_values,
+)
 from iokit_host.kext.plistxml import declares_entities
 
 __all__ = ["BROKEN", "NOT_UTF8", "UNPAIRED", "UnreadableValue", "XMLDocumentError", "clip_text",
            "load_xml_document"]
-
-#: How much of the document the parser is given at a time (its buffer, not the values').
-_CHUNK = 1 << 20
-
 
 class XMLDocumentError(Exception):
     """The XML itself is broken, or is no property list; ``reason`` says why, briefly."""
@@ -86,7 +86,7 @@ def _parse(data: bytes, repairs: list[Repair] | None) -> ValueBuilder:
     """The builder that read the whole document; when the XML does not parse as it is, the
     one that read it with control characters stood in for (its strings given them back),
     as far as it could."""
-    builder, error = _read(data, None)
+    builder, error = read_values(data, None)
     if error is None:
         return builder
     if "encoding" in str(error):
@@ -94,7 +94,7 @@ def _parse(data: bytes, repairs: list[Repair] | None) -> ValueBuilder:
         # an edited one may declare an encoding Python does not know (a LookupError): read
         # as text, the declaration is not consulted.
         try:
-            text_builder, text_error = _read(data.decode("utf-8"), None)
+            text_builder, text_error = read_values(data.decode("utf-8"), None)
         except UnicodeDecodeError:
             pass
         else:
@@ -103,41 +103,14 @@ def _parse(data: bytes, repairs: list[Repair] | None) -> ValueBuilder:
     if repairs is None:
         raise XMLDocumentError(str(error))
     text, notes, restore = _readable(data)
-    builder, broken = _read(text, restore)
+    builder, broken = read_values(text, restore)
     if broken is not None:
         if not builder.salvage():  # broken before any value: the first error says where
             raise XMLDocumentError(str(error))
-        notes.append(Repair(BROKEN, f"the XML breaks at {_where(broken)}",
+        notes.append(Repair(BROKEN, f"the XML breaks at {break_place(broken)}",
                             "what came before is kept, what follows is lost", _BROKEN_HINT))
     repairs.extend(notes)
     return builder
-
-
-def _read(document: bytes | str, restore: Restore) -> tuple[ValueBuilder, Exception | None]:
-    """A builder given the document, and the error that stopped the parser (None: none)."""
-    builder = ValueBuilder(restore)
-    try:
-        parser = ET.XMLParser(target=builder)
-        for chunk in _chunks(document):
-            parser.feed(chunk)
-        parser.close()
-    except (ET.ParseError, LookupError) as error:  # LookupError: an unknown encoding
-        return builder, error
-    return builder, None
-
-
-def _where(error: Exception) -> str:
-    """``line 12, column 4 (mismatched tag)`` from the parser's message."""
-    text = str(error)
-    reason, _, place = text.partition(": line ")
-    return f"line {place} ({reason})" if place else text
-
-
-def _chunks(document: bytes | str) -> Iterator[bytes | str]:
-    # Slices, not a memoryview: the parser takes bytes or str (a str is cut between
-    # characters, never inside one).
-    for start in range(0, len(document), _CHUNK):
-        yield document[start:start + _CHUNK]
 
 
 #: Characters XML 1.0 cannot hold, even escaped, that CoreFoundation writes as they are in a

@@ -20,10 +20,11 @@ from __future__ import annotations
 import binascii
 import datetime
 import re
+import xml.etree.ElementTree as ET
 from typing import Any
 
 __all__ = ["NOT_A_PLIST", "Restore", "UnreadableValue", "ValueBuilder", "base64_data",
-           "clip_text", "without_unreadable"]
+           "break_place", "clip_text", "read_values", "without_unreadable"]
 
 #: plistlib's date grammar: ``2020-01-02T03:04:05Z``, each field after the year optional.
 _DATE = re.compile(r"(?P<year>\d\d\d\d)(?:-(?P<month>\d\d)(?:-(?P<day>\d\d)"
@@ -52,31 +53,42 @@ def without_unreadable(value: Any) -> Any:
     """``value`` with every :class:`UnreadableValue` left out, and every dictionary key that
     is not a string (a damaged binary plist can make either; no OSDictionary key is other than
     a string), each container holding one copied and the rest shared; ``value`` itself when
-    it holds none. For what is kept after the readers have
-    named each one (a kernel collection stores a manifest as read). Iterative; a value
-    reached twice (a binary plist shares objects) is copied once."""
+    it holds none. For what is kept after the readers have named each one (a kernel
+    collection stores a manifest as read). One pass over the containers, children before
+    their parents, iterative; a value reached twice (a binary plist shares objects) is copied
+    once."""
     if not _holds_unreadable(value):
         return value
     copies: dict[int, Any] = {}
-    order: list[Any] = []  # containers holding one, parents before children
-    stack = [value]
-    while stack:
-        item = stack.pop()
-        if id(item) in copies or not isinstance(item, dict | list) or \
-                not _holds_unreadable(item):
-            continue
-        copies[id(item)] = {} if isinstance(item, dict) else []
-        order.append(item)
-        stack.extend(item.values() if isinstance(item, dict) else item)
-    for item in reversed(order):  # children first: each copy takes its children's copies
-        copy = copies[id(item)]
+    for item in _containers_children_first(value):
         if isinstance(item, dict):
-            copy.update((key, copies.get(id(child), child)) for key, child in item.items()
-                        if type(key) is str and not isinstance(child, UnreadableValue))
-        else:
-            copy.extend(copies.get(id(child), child) for child in item
-                        if not isinstance(child, UnreadableValue))
-    return copies[id(value)]
+            pairs = item.items()
+            if all(type(key) is str and id(child) not in copies
+                   and not isinstance(child, UnreadableValue) for key, child in pairs):
+                continue
+            copies[id(item)] = {key: copies.get(id(child), child) for key, child in pairs
+                                if type(key) is str and not isinstance(child, UnreadableValue)}
+        elif any(id(child) in copies or isinstance(child, UnreadableValue) for child in item):
+            copies[id(item)] = [copies.get(id(child), child) for child in item
+                                if not isinstance(child, UnreadableValue)]
+    return copies.get(id(value), value)
+
+
+def _containers_children_first(value: Any) -> list[Any]:
+    """Every dictionary and list in ``value``, each once, after every container it holds."""
+    order: list[Any] = []
+    seen: set[int] = set()
+    stack: list[tuple[Any, bool]] = [(value, False)]
+    while stack:
+        item, children_done = stack.pop()
+        if children_done:
+            order.append(item)
+        elif isinstance(item, dict | list) and id(item) not in seen:
+            seen.add(id(item))
+            stack.append((item, True))
+            stack.extend((child, False)
+                         for child in (item.values() if isinstance(item, dict) else item))
+    return order
 
 
 #: What a plist value is when it holds nothing to look into.
@@ -106,6 +118,9 @@ def _holds_unreadable(value: Any) -> bool:
                 stack.extend(item)
     return False
 
+
+#: How much of a document the parser is given at a time (its buffer, not the values').
+_CHUNK = 1 << 20
 
 # Frame kinds, one per open element that is read.
 _PLIST, _DICT, _ARRAY, _SCALAR = range(4)
@@ -272,6 +287,31 @@ class ValueBuilder:
         if self._fault is not None:
             return None, self._fault[1]
         return self._value, None
+
+
+def read_values(document: bytes | str, restore: Restore
+                ) -> tuple[ValueBuilder, Exception | None]:
+    """A :class:`ValueBuilder` given the document in chunks (memory is the values and the
+    parser's buffer), and the error that stopped the parser (None: none; a LookupError is
+    an encoding no codec has)."""
+    builder = ValueBuilder(restore)
+    try:
+        parser = ET.XMLParser(target=builder)
+        # Slices, not a memoryview: the parser takes bytes or str (a str is cut between
+        # characters, never inside one).
+        for start in range(0, len(document), _CHUNK):
+            parser.feed(document[start:start + _CHUNK])
+        parser.close()
+    except (ET.ParseError, LookupError) as error:
+        return builder, error
+    return builder, None
+
+
+def break_place(error: Exception) -> str:
+    """``line 12, column 4 (mismatched tag)`` from the parser's message."""
+    text = str(error)
+    reason, _, place = text.partition(": line ")
+    return f"line {place} ({reason})" if place else text
 
 
 def scalar_value(tag: str, text: str, restore: Restore) -> Any:

@@ -27,7 +27,7 @@ from iokit_sdk.values import MAX_VALUE_DEPTH, MAX_VALUE_ITEMS
 
 from iokit_host.kext.plistbinary import BinaryPlistError, load_tolerant
 from iokit_host.kext.plistshape import PlistShapeError, check_tree
-from iokit_host.kext.plistvalues import ValueBuilder, base64_data
+from iokit_host.kext.plistvalues import base64_data, break_place, read_values
 
 __all__ = ["PlistShapeError", "PlistUnreadableError", "declares_entities", "loads"]
 
@@ -64,7 +64,7 @@ def loads(data: bytes, *, careful: list[bool] | None = None) -> Any:
         check_tree(value)  # what it holds, as of an XML one (integers, keys)
         return value
     encoding = _encoding(data)
-    if b"<!ENTITY" in data or (encoding is not None and _declared_in(data, encoding)):
+    if _declares(data, encoding):
         raise PlistUnreadableError("XML entity declarations are not supported in plist files")
     _check_size(data)
     if encoding is None:
@@ -85,17 +85,11 @@ def loads(data: bytes, *, careful: list[bool] | None = None) -> Any:
 
 def _careful(data: bytes) -> Any:
     """The document read by the careful reader (its own stack: any depth), then checked."""
-    builder = ValueBuilder(None)
-    try:
-        parser = ET.XMLParser(target=builder)
-        parser.feed(data)
-        parser.close()
-    except ET.ParseError as error:
-        reason, _, place = str(error).partition(": line ")
-        where = f"line {place} ({reason})" if place else str(error)
-        raise PlistUnreadableError(f"the XML breaks at {where}") from None
-    except LookupError as error:  # an encoding no codec has
-        raise PlistUnreadableError(f"the XML declares an unknown encoding ({error})") from None
+    builder, error = read_values(data, None)
+    if isinstance(error, LookupError):  # an encoding no codec has
+        raise PlistUnreadableError(f"the XML declares an unknown encoding ({error})")
+    if error is not None:
+        raise PlistUnreadableError(f"the XML breaks at {break_place(error)}")
     value, fault = builder.result()
     if fault is not None:
         raise PlistUnreadableError(fault)
@@ -115,13 +109,15 @@ def declares_entities(data: bytes) -> bool:
     """Whether the XML document declares entities (``<!ENTITY``), whatever its encoding:
     CoreFoundation's reader does not expand them and ``plistlib`` refuses them, but the C
     ElementTree builder expands them, so every XML reader here asks this first."""
+    return _declares(data, _encoding(data))
+
+
+def _declares(data: bytes, encoding: str | None) -> bool:
+    """:func:`declares_entities`, the document's encoding (:func:`_encoding`) known."""
     if b"<!ENTITY" in data:
         return True
-    encoding = _encoding(data)
-    return encoding is not None and _declared_in(data, encoding)
-
-
-def _declared_in(data: bytes, encoding: str) -> bool:
+    if encoding is None:
+        return False
     try:
         return "<!ENTITY" in data.decode(encoding, errors="replace")
     except LookupError:  # a name no codec has: the parser refuses the document itself

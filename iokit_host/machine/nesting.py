@@ -14,20 +14,15 @@ from iokit_sdk.values import MAX_VALUE_DEPTH
 
 from iokit_host.machine import errors as E
 from iokit_host.machine.errors import MachineModelError
+from iokit_host.toml_keys import STRINGS_AND_COMMENTS
 
 __all__ = ["too_deep_error"]
 
 # Strings and comments are skipped whole; brackets, '=' and newlines drive the scan.
-# (Possessive: a loop of alternatives keeps no state per character, so a string of
-# megabytes costs no memory; a plain loop kept about 150 bytes a character.)
-_TOKEN = re.compile(r'''
-      (?P<skip> """ (?: [^"\\] | \\. | "(?!"") )*+ """"{0,2}
-              | \'\'\' .*? \'\'\'\'{0,2}
-              | " (?: [^"\\\n] | \\. )*+ "
-              | ' [^'\n]* '
-              | \# [^\n]* )
-    | (?P<open> [\[{] )
-    | (?P<close> [\]}] )
+_TOKEN = re.compile(rf'''
+      (?P<skip> {STRINGS_AND_COMMENTS} )
+    | (?P<open> [\[{{] )
+    | (?P<close> [\]}}] )
     | (?P<equals> = )
     | (?P<newline> \n )
 ''', re.VERBOSE | re.DOTALL)
