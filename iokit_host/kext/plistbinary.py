@@ -145,7 +145,10 @@ def _rebuilt(data: bytes) -> tuple[bytes, int, int] | None:
         offsets = _objects(data, ref_size)
         if not offsets or len(offsets) > 1 << (8 * ref_size):
             continue
-        score = (_linked(data, offsets, ref_size), len(offsets))
+        linked = _linked(data, offsets, ref_size)
+        if linked is None:  # a container that holds itself: not how the file was written
+            continue
+        score = (linked, len(offsets))
         if score > best_score:
             best, best_size, best_score = offsets, ref_size, score
     if not best:
@@ -176,12 +179,13 @@ def _objects(data: bytes, ref_size: int) -> list[int]:
     return [*offsets, at] if offsets else []
 
 
-def _linked(data: bytes, offsets: list[int], ref_size: int) -> int:
+def _linked(data: bytes, offsets: list[int], ref_size: int) -> int | None:
     """How many references of the containers among ``offsets`` (the last is an end) name
-    one of those objects."""
+    one of those objects; None when a container refers to itself, which no writer writes
+    (its references are then other bytes: the size is not the file's)."""
     found = len(offsets) - 1
     linked = 0
-    for at in offsets[:-1]:
+    for index, at in enumerate(offsets[:-1]):
         high = data[at] & 0xF0
         if high not in (0xA0, 0xD0):
             continue
@@ -192,7 +196,10 @@ def _linked(data: bytes, offsets: list[int], ref_size: int) -> int:
         if start is None:  # a long container: its count is an object of its own
             continue
         for ref in range(start, start + count * ref_size, ref_size):
-            linked += int.from_bytes(data[ref:ref + ref_size], "big") < found
+            named = int.from_bytes(data[ref:ref + ref_size], "big")
+            if named == index:
+                return None
+            linked += named < found
     return linked
 
 

@@ -270,6 +270,19 @@ def test_a_plist_cut_anywhere_keeps_only_what_it_read_whole(value: Any, data: An
     assert [repair.reference for repair in repairs] == ["ioreg-dump-binary-cut-short"]
 
 
+@pytest.mark.parametrize(("value", "cut"), [
+    ([151808, False, 0], 24),  # read with 2-byte references, the array named objects 258, 770
+    ([5e-324, [False, True, -6797], ["--kext"]], 18),  # ... and itself: a cycle, refused
+])
+def test_a_cut_plist_is_read_with_the_reference_size_it_was_written_with(value: Any,
+                                                                          cut: int) -> None:
+    """Cases hypothesis found: the size that found the most objects was a misreading."""
+    repairs: list[Repair] = []
+    read = load_tolerant(plistlib.dumps(value, fmt=plistlib.FMT_BINARY)[:cut], repairs)
+    _kept_or_unreadable(value, read)
+    assert [repair.reference for repair in repairs] == ["ioreg-dump-binary-cut-short"]
+
+
 def test_ioreg_a_in_binary_with_a_damaged_entry_loses_that_entry_and_its_children() -> None:
     def entry(name: str, *children: dict[str, Any]) -> dict[str, Any]:
         return {"IOObjectClass": "IOService", "IORegistryEntryName": name,
