@@ -24,17 +24,24 @@ one session's requests in a row.
 
 from __future__ import annotations
 
-from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
 import msgpack
-from iokit_sdk.iokitlib.callframe import CALL, MARK, REQUEST, SCALARS, pack_reply
+from iokit_sdk.iokitlib.callframe import (
+    CALL,
+    CALL_REPLY,
+    MARK,
+    REPLIES,
+    REPLY_SIZES,
+    REQUEST,
+    SCALARS,
+)
 from iokit_sdk.iokitlib.wire import FrameError
 from iokit_sdk.wirecodec import HEADER
 
 from iokit_host.server.requests import answer, failed, handle
 from iokit_host.server.session import Outbox, Session
-from iokit_host.server.userclient_ops import plain_call, plain_run
+from iokit_host.server.userclient_ops import plain_fields, plain_run
 
 if TYPE_CHECKING:
     from iokit_host.server.frontend import FrontEnd
@@ -48,6 +55,10 @@ _unpackb = msgpack.unpackb
 _KIND = _HEADER_SIZE + 1
 _REQUEST_END = REQUEST.size
 _unpack_request = REQUEST.unpack_from
+_SCALARS = SCALARS
+_COUNTS = len(SCALARS)
+_REPLIES = REPLIES
+_REPLY_SIZES = REPLY_SIZES
 #: What :func:`_call` gives when the reply went to the session's outbox.
 _QUEUED = b""
 #: What :func:`one_request` gives when the socket held nothing to read.
@@ -141,27 +152,30 @@ def _framed_call(front: FrontEnd, session: Session, count: int) -> bytes | None:
     (_, _, _, request_id, handle, selector, scalar_count, scalar_out,
      struct_out) = _unpack_request(received)
     scalars_end = _REQUEST_END + 8 * scalar_count
-    if scalar_count >= len(SCALARS) or count < scalars_end:
+    if scalar_count >= _COUNTS or count < scalars_end:
         return None  # the map's checks say what is wrong
-    ctx = front.ctx
-    result = _ran(front, session, request_id, plain_run, ctx, session, handle, selector,
-                  SCALARS[scalar_count].unpack_from(received, _REQUEST_END),
+    result = _run(front, session, request_id, handle, selector,
+                  _SCALARS[scalar_count].unpack_from(received, _REQUEST_END),
                   bytes(received[scalars_end:count]) if count > scalars_end else b"",
                   scalar_out, struct_out)
     if not isinstance(result, tuple):  # not a common call (None), or answered (_QUEUED)
         return result
-    return pack_reply(request_id, *result)  # a failure's outputs are empty
+    ret, outputs, data = result  # pack_reply, written out; a failure's outputs are empty
+    scalars = len(outputs)
+    return _REPLIES[scalars].pack(_REPLY_SIZES[scalars] + len(data), MARK, CALL_REPLY,
+                                  request_id, ret, scalars, *outputs) + data
 
 
-def _ran(front: FrontEnd, session: Session, request_id: int,
-         run: Callable[..., tuple[int, list[int], bytes] | None], *args: Any
+def _run(front: FrontEnd, session: Session, request_id: int, handle: int, selector: int,
+         scalars: tuple[int, ...], structure: bytes, scalar_out: int, struct_out: int
          ) -> tuple[int, list[int], bytes] | bytes | None:
-    """``run(*args)``, a call's method, then the work it queued, as :func:`~.requests.handle`
-    runs a request: its result; None when it was not a common call (nothing done);
-    :data:`_QUEUED` when it failed, the failure answered."""
+    """A common call's method (:func:`~.userclient_ops.plain_run`), then the work it queued,
+    as :func:`~.requests.handle` runs a request: its result; None when it was not a common
+    call (nothing done); :data:`_QUEUED` when it failed, the failure answered."""
     ctx = front.ctx
     try:
-        result = run(*args)
+        result = plain_run(ctx, session, handle, selector, scalars, structure, scalar_out,
+                           struct_out)
         if result is not None:
             kernel = ctx.host.kernel
             if kernel.pending_jobs():
@@ -178,8 +192,8 @@ def _call(front: FrontEnd, session: Session, message: dict[str, Any], request_id
     without its generic steps: the reply's frame, to be written now, or :data:`_QUEUED`
     when the reply went to the outbox (a failure); None, and nothing done, for any other
     call."""
-    ctx = front.ctx
-    result = _ran(front, session, request_id, plain_call, ctx, session, message)
+    plain = plain_fields(message)
+    result = None if plain is None else _run(front, session, request_id, *plain)
     if not isinstance(result, tuple):  # not a common call (None), or answered (_QUEUED)
         return result
     ret, outputs, data = result
@@ -190,7 +204,7 @@ def _call(front: FrontEnd, session: Session, message: dict[str, Any], request_id
         body = packer.pack(fields)  # a call's reply passes no descriptors
     except (TypeError, ValueError, OverflowError):  # the usual reply says why
         packer.reset()  # what a failed pack left in the packer's buffer goes
-        answer(ctx, session, "call", request_id, fields)
+        answer(front.ctx, session, "call", request_id, fields)
         return _QUEUED
     frame: bytes = _pack_header(len(body)) + body
     return frame

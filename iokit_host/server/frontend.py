@@ -61,7 +61,10 @@ _FD_HEADROOM = 16
 #: Requests of one session served per round before the next session's.
 _PER_ROUND = 32
 #: One-request rounds after which reading a session's next request ahead is tried again,
-#: once it found nothing (the client runs on another core, and answers later).
+#: at most, once it found nothing (the client runs on another core, and answers later).
+#: The wait doubles with each read in a row that found nothing, from none: a client on the
+#: kernel's core has mostly sent its next request by the time the kernel looks, and missing
+#: one costs a read, while waiting for readiness instead costs a read and a wait.
 _IDLE_ROUNDS = 64
 _READ = 1 << 16
 _READS_PER_ROUND = 8
@@ -123,6 +126,7 @@ class FrontEnd:
             served: Session | None = None
             ahead = 0  # its requests read ahead in a row: at most a usual round's share
             idle = 0  # one-request rounds to go before reading ahead again (it found nothing)
+            backoff = 0  # the wait after the next read ahead that finds nothing
             while not signals.requested:
                 if served is not None and ahead < _PER_ROUND and not idle:
                     # Its next request is most likely there already: read it without
@@ -131,12 +135,13 @@ class FrontEnd:
                     outcome = one_request(self, served, True)
                     if outcome:
                         ahead += 1
+                        backoff = 0
                         continue
                     if outcome is not NOTHING:  # read: the round goes on as usual
                         served = None
                         self._round([], dexts, live)
                         continue
-                    idle = _IDLE_ROUNDS
+                    idle, backoff = backoff, min(2 * backoff + 2, _IDLE_ROUNDS)
                 ahead = 0
                 dexts.sync()
                 for taken in signals.reclaim():  # before waiting: SIGTERM must wake it

@@ -30,7 +30,7 @@ from iokit_host.server.shared_memory import memory_fd
 from iokit_host.userclient.calls import CallRequest, run_method
 from iokit_host.userclient.connections import Connection
 
-__all__ = ["OPS", "plain_call", "plain_run"]
+__all__ = ["OPS", "plain_call", "plain_fields", "plain_run"]
 
 Op = Callable[[KernelContext, Session, Args], dict[str, Any]]
 _U32 = 0xFFFFFFFF
@@ -76,6 +76,15 @@ def plain_call(ctx: KernelContext, session: Session, message: Mapping[str, Any]
     """Run a common call: (IOReturn, output scalars, output structure); None, and nothing
     done, when ``message`` is anything else (async, a field missing, mistyped or out of
     range: :func:`_checked_call` says which)."""
+    fields = plain_fields(message)
+    return None if fields is None else plain_run(ctx, session, *fields)
+
+
+def plain_fields(message: Mapping[str, Any]
+                 ) -> tuple[int, int, tuple[int, ...], bytes, int, int] | None:
+    """A common call's fields, as :func:`plain_run` takes them: the connection's handle, the
+    selector, the scalars, the structure and both capacities; None when ``message`` is
+    anything else (async, a field missing, mistyped or out of range)."""
     handle, selector = message.get("connect"), message.get("selector")
     scalars, structure = message.get("scalars", ()), message.get("struct", b"")
     scalar_out, struct_out = message.get("scalar_out"), message.get("struct_out")
@@ -88,8 +97,7 @@ def plain_call(ctx: KernelContext, session: Session, message: Mapping[str, Any]
     for value in scalars:
         if type(value) is not int or not 0 <= value <= _U64:
             return None
-    return plain_run(ctx, session, handle, selector, tuple(scalars), structure, scalar_out,
-                     struct_out)
+    return handle, selector, tuple(scalars), structure, scalar_out, struct_out
 
 
 def plain_run(ctx: KernelContext, session: Session, handle: int, selector: int,

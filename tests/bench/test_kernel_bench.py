@@ -110,28 +110,20 @@ def _unpin(pid: int) -> None:
             continue
 
 
-@pytest.mark.xfail(strict=False, reason=(
-    "the 2x target is not reached robustly: with every process on one CPU "
-    "(tests/bench/placement.py) a call measures 1.93-2.09x the echo over repeated runs "
-    "(about 20-22 us against 10-11 us; median about 2.0), down from 2.6-2.9x (27-28 us) "
-    "since a synchronous call and its reply travel as a call frame, a fixed binary layout "
-    "(iokit_sdk/iokitlib/callframe.py, docs/protocol.md) instead of msgpack maps, the "
-    "kernel calls the user client's external_method itself when the built-in plugin alone "
-    "implements the hook and no monitor watches (what the hook call would do), and IOKitLib's "
-    "io_connect_method is one written-out method (iokit_sdk/iokitlib/method_call.py). What "
-    "is left is Python work the echo does not do: per call, the client's argument checks "
-    "and one poll more than the echo's client (a blocking recv would be woken, and switched "
-    "to, each time the kernel reads the request); the kernel's request checks, "
-    "IOExternalMethodArguments, the driver-call guard (watchdog slot, class seal, recursion "
-    "limit), dispatchExternalMethod's checks and the output checks. Between two processes "
-    "on one CPU each Python operation costs several times its cost alone (an A/B run with "
-    "the client's checks and calls folded into one function measured 1.83-1.92x)"))
 def test_a_scalar_call_round_trip_costs_at_most_2x_a_raw_echo(kernel: KernelProcess,
                                                               tmp_path: Path) -> None:
     """Both round trips run with every process on one CPU (:mod:`tests.bench.placement`):
     this one, the echo peer (started inside, so it inherits the CPU) and the kernel (pinned).
     Each variant then pays the same two same-core wake-ups, and the ratio compares the work
-    each side does per request instead of where the scheduler happened to put the peers."""
+    each side does per request instead of where the scheduler happened to put the peers.
+
+    What the call pays beyond the echo is Python work: the client's checks and one poll (a
+    blocking recv would be woken, and switched to, each time the kernel reads the request);
+    the kernel's request checks, IOExternalMethodArguments, the driver-call guard,
+    dispatchExternalMethod's checks and the output checks. It measured 1.81-1.94x over
+    repeated runs, idle and beside two busy processes, since the client packs a common
+    call's frame from its own values (method_call.py) and the kernel reads a client's next
+    request ahead with a back-off that starts at nothing (frontend.py); 1.93-2.09x before."""
     payload = bytes(64)
     with one_cpu() as cpu:
         peer, sock = _echo_peer(tempfile.mkdtemp(dir="/tmp", prefix="iokecho"))

@@ -23,6 +23,7 @@ from iokit_sdk.iokitlib import (
     mach_task_self,
 )
 from iokit_sdk.iokitlib.method_call import MAX_STRUCT_INPUT
+from iokit_sdk.returns import IOReturn
 from iokit_sdk.userclient import kIOConnectMethodVarOutputSize
 from kernelkit import KernelProcess, kernel, kext_dist
 
@@ -42,6 +43,18 @@ def test_scalars_and_structures_travel_both_ways(connection: io_connect_t) -> No
     assert IOConnectCallStructMethod(connection, 2, b"abc", kIOConnectMethodVarOutputSize) \
         == b"cba"
     assert IOConnectCallMethod(connection, 2, (), b"x" * 5000, 0, 5000) == ((), b"x" * 5000)
+
+
+def test_scalars_of_any_integer_kind_and_container_arrive_as_uint64(
+        connection: io_connect_t) -> None:
+    """The call frame is packed from the caller's own values when they are plain ints in a
+    list or tuple; anything else (an iterator, an int subclass, a value past 64 bits) takes
+    the checked way and arrives the same."""
+    assert IOConnectCallScalarMethod(connection, 3, iter([40, 2]), 1) == (42,)  # type: ignore[arg-type]
+    assert IOConnectCallScalarMethod(connection, 3, (IOReturn.NOT_READY, 0), 1) == \
+        (int(IOReturn.NOT_READY),)
+    assert IOConnectCallScalarMethod(connection, 3, [(1 << 64) + 5, 1], 1) == (6,)
+    assert IOConnectCallScalarMethod(connection, 3 - (1 << 32), [1, 1], 1) == (2,)  # uint32_t
 
 
 @pytest.mark.parametrize(("selector", "scalars", "count", "name"), [

@@ -32,9 +32,11 @@ __all__ = [
     "REPLIES",
     "REPLY",
     "REPLY_BODY",
+    "REPLY_SIZES",
     "REQUEST",
     "REQUESTS",
     "REQUEST_BODY",
+    "REQUEST_SIZES",
     "SCALARS",
     "CallFrameError",
     "decode",
@@ -61,6 +63,10 @@ SCALARS = tuple(struct.Struct(f">{count}Q") for count in range(MAX_SCALARS + 1))
 REQUESTS = tuple(struct.Struct(f">I{_REQUEST_FIELDS}{count}Q")
                  for count in range(MAX_SCALARS + 1))
 REPLIES = tuple(struct.Struct(f">I{_REPLY_FIELDS}{count}Q") for count in range(MAX_SCALARS + 1))
+#: A request's and a reply's body size (the length prefix's value) for each count of
+#: scalars, before its structure.
+REQUEST_SIZES = tuple(REQUEST_BODY.size + 8 * count for count in range(MAX_SCALARS + 1))
+REPLY_SIZES = tuple(REPLY_BODY.size + 8 * count for count in range(MAX_SCALARS + 1))
 _U32 = 0xFFFFFFFF
 
 
@@ -79,8 +85,7 @@ def pack_request(request_id: int, connect: int, selector: int, scalars: Sequence
             or not 0 <= connect <= _U32 or count > MAX_SCALARS \
             or not 0 <= scalar_out <= MAX_SCALARS or not -(1 << 63) <= struct_out < 1 << 63:
         return None
-    size = REQUEST_BODY.size + 8 * count + len(structure)
-    return REQUESTS[count].pack(size, MARK, CALL, request_id, connect, selector, count,
+    return REQUESTS[count].pack(REQUEST_SIZES[count] + len(structure), MARK, CALL, request_id, connect, selector, count,
                                 scalar_out, struct_out, *scalars) + structure
 
 
@@ -88,8 +93,7 @@ def pack_reply(request_id: int, ret: int, scalars: Sequence[int], structure: byt
     """The whole frame of a call's reply: ``ret`` is an IOReturn (32 bits), the scalars are
     ``uint64_t`` (at most 16), ``structure`` the output structure."""
     count = len(scalars)
-    size = REPLY_BODY.size + 8 * count + len(structure)
-    return REPLIES[count].pack(size, MARK, CALL_REPLY, request_id, ret, count,
+    return REPLIES[count].pack(REPLY_SIZES[count] + len(structure), MARK, CALL_REPLY, request_id, ret, count,
                                *scalars) + structure
 
 

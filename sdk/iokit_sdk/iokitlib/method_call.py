@@ -7,9 +7,12 @@ the same: C's argument rules (``uint64_t`` scalars; at most 16 in, else MIG's
 ``MIG_ARRAY_TOO_LARGE``; an ``outputCnt`` past 16 sent as 16, as MIG's ``CountInOut`` does; a
 structure input of at most :data:`MAX_STRUCT_INPUT` bytes; ``outputStructCnt`` a size up to
 ``UINT_MAX`` or ``kIOConnectMethodVarOutputSize``, else ``kIOReturnIPCError``), then a
-synchronous call as a call frame (:mod:`.callframe`), an async one (or one the frame cannot carry) as a ``call`` map, and the
-reply. It is written out in one method: a program calls it in a loop, and between two
-processes each Python call costs several times the work it does here.
+synchronous call as a call frame (:mod:`.callframe`), an async one (or one the frame cannot
+carry) as a ``call`` map, and the reply. The common call (plain ints in a list or tuple,
+bytes, counts in range) is packed straight from the caller's values, the layout's widths
+refusing whatever else; only other calls go through :func:`_checked`. The rest is written
+out in one method: a program calls it in a loop, and each Python call costs more than the
+work it does here.
 """
 
 from __future__ import annotations
@@ -22,7 +25,16 @@ import threading
 from collections.abc import Callable, Sequence
 from typing import Any
 
-from iokit_sdk.iokitlib.callframe import CALL_REPLY, MARK, REPLY, SCALARS, pack_request
+from iokit_sdk.iokitlib.callframe import (
+    CALL,
+    CALL_REPLY,
+    MARK,
+    REPLY,
+    REQUEST_SIZES,
+    REQUESTS,
+    SCALARS,
+    pack_request,
+)
 from iokit_sdk.iokitlib.errors import KernelConnectionError, send_cause
 from iokit_sdk.returns import MIG_ARRAY_TOO_LARGE, IOReturn, IOReturnError
 from iokit_sdk.userclient import MAX_SCALARS, kIOConnectMethodVarOutputSize
@@ -39,6 +51,8 @@ _RECV = 1 << 16
 _HEADER_SIZE = HEADER.size
 _REPLY_END = REPLY.size
 _unpack_reply = REPLY.unpack_from
+_REQUESTS = REQUESTS
+_REQUEST_SIZES = REQUEST_SIZES
 
 
 class MethodCalls:
@@ -65,36 +79,41 @@ class MethodCalls:
         """``io_connect_method`` on ``connection`` (a handle of this port): the output
         scalars and structure, or :class:`IOReturnError` for a failing IOReturn. ``async_``:
         the notification port's handle and the reference words of an async call."""
-        # Plain ints take the short way; anything else is checked.
-        values: list[int] = []
-        for value in scalars:
-            values.append(value & _U64 if type(value) is int else u64(value, "input"))
-        count = len(values)
-        if count > MAX_SCALARS:  # MIG's stub refuses an inline array past its bound
-            raise IOReturnError(MIG_ARRAY_TOO_LARGE, f"at most {MAX_SCALARS} scalars in")
-        if not 0 <= scalar_out <= MAX_SCALARS:
-            scalar_out = _output_count(scalar_out)
-        data = structure if type(structure) is bytes else bytes(structure)
-        if len(data) > MAX_STRUCT_INPUT:
-            raise IOReturnError(IOReturn.MESSAGE_TOO_LARGE,
-                                f"a structure input of {len(data)} bytes is over "
-                                f"{MAX_STRUCT_INPUT}")
-        if struct_out != kIOConnectMethodVarOutputSize and not 0 <= struct_out <= _U32:
-            # As a size_t past UINT_MAX (a negative one too) travels out of line, and
-            # is_io_connect_method refuses it (xnu-8792 to xnu-11417).
-            raise IOReturnError(IOReturn.IPC_ERROR,
-                                f"outputStructCnt {struct_out} is past UINT_MAX")
-        selector = selector & _U32 if type(selector) is int else u32(selector, "selector")
         request_id = next(self._ids)
-        frame = None if async_ is not None else pack_request(
-            request_id, connection, selector, values, data, scalar_out, struct_out)
-        if frame is None:  # async, or what the call frame cannot carry
-            fields: dict[str, Any] = {
-                "connect": int(connection), "selector": selector, "scalars": values,
-                "struct": data, "scalar_out": scalar_out, "struct_out": struct_out}
-            if async_ is not None:
-                fields["port"], fields["reference"] = async_
-            return self.call_result(self.request_with("call", fields))  # its checks say
+        frame = None
+        # The common call is packed as it is: the layout's own range checks (each field's
+        # width, uint64_t scalars, at most 16) refuse anything else, which _checked then
+        # converts or refuses as C's rules say.
+        if async_ is None and (type(scalars) is list or type(scalars) is tuple) \
+                and type(selector) is int and type(structure) is bytes \
+                and type(scalar_out) is int and 0 <= scalar_out <= MAX_SCALARS \
+                and type(struct_out) is int \
+                and (0 <= struct_out <= _U32 or struct_out == kIOConnectMethodVarOutputSize) \
+                and len(structure) <= MAX_STRUCT_INPUT:
+            for value in scalars:
+                if type(value) is not int:  # a bool, a float, an int subclass: _checked
+                    break
+            else:
+                try:
+                    count = len(scalars)
+                    frame = _REQUESTS[count].pack(
+                        _REQUEST_SIZES[count] + len(structure), MARK, CALL, request_id,
+                        connection, selector, count, scalar_out, struct_out,
+                        *scalars) + structure
+                except (struct.error, IndexError):  # a value past its field's width
+                    pass
+        if frame is None:
+            selector, values, structure, scalar_out = _checked(selector, scalars, structure,
+                                                               scalar_out, struct_out)
+            frame = None if async_ is not None else pack_request(
+                request_id, connection, selector, values, structure, scalar_out, struct_out)
+            if frame is None:  # async, or what the call frame cannot carry
+                fields: dict[str, Any] = {
+                    "connect": int(connection), "selector": selector, "scalars": values,
+                    "struct": structure, "scalar_out": scalar_out, "struct_out": struct_out}
+                if async_ is not None:
+                    fields["port"], fields["reference"] = async_
+                return self.call_result(self.request_with("call", fields))  # its checks say
         self._lock.acquire()  # not `with`: half the cost, on every call
         try:
             if self.closed_reason is not None:
@@ -142,6 +161,33 @@ class MethodCalls:
         if type(outputs) is not list and type(outputs) is not tuple:
             raise self.garbled("call", "scalars", outputs)
         return tuple(outputs), data
+
+
+def _checked(selector: int, scalars: Sequence[int], structure: bytes, scalar_out: int,
+             struct_out: int) -> tuple[int, list[int], bytes, int]:
+    """A call's arguments by C's rules, as MIG's stub sends them: the selector and the
+    scalars as ``uint32_t`` and ``uint64_t`` (``-1`` is all ones; what is not an integer is a
+    TypeError), at most 16 scalars in (else ``MIG_ARRAY_TOO_LARGE``), an ``outputCnt`` past
+    16 sent as 16, a structure input of at most :data:`MAX_STRUCT_INPUT` bytes and an
+    ``outputStructCnt`` up to ``UINT_MAX`` or ``kIOConnectMethodVarOutputSize`` (else
+    ``kIOReturnIPCError``)."""
+    values: list[int] = []
+    for value in scalars:
+        values.append(value & _U64 if type(value) is int else u64(value, "input"))
+    if len(values) > MAX_SCALARS:  # MIG's stub refuses an inline array past its bound
+        raise IOReturnError(MIG_ARRAY_TOO_LARGE, f"at most {MAX_SCALARS} scalars in")
+    if not 0 <= scalar_out <= MAX_SCALARS:
+        scalar_out = _output_count(scalar_out)
+    data = structure if type(structure) is bytes else bytes(structure)
+    if len(data) > MAX_STRUCT_INPUT:
+        raise IOReturnError(IOReturn.MESSAGE_TOO_LARGE,
+                            f"a structure input of {len(data)} bytes is over {MAX_STRUCT_INPUT}")
+    if struct_out != kIOConnectMethodVarOutputSize and not 0 <= struct_out <= _U32:
+        # As a size_t past UINT_MAX (a negative one too) travels out of line, and
+        # is_io_connect_method refuses it (xnu-8792 to xnu-11417).
+        raise IOReturnError(IOReturn.IPC_ERROR, f"outputStructCnt {struct_out} is past UINT_MAX")
+    return (selector & _U32 if type(selector) is int else u32(selector, "selector"), values, data,
+            scalar_out)
 
 
 def _output_count(requested: int) -> int:
