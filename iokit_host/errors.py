@@ -10,6 +10,7 @@ cannot go on. Only the CLI renders them.
 from __future__ import annotations
 
 import reprlib
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from enum import Enum
 from typing import Any
@@ -86,6 +87,15 @@ _QUOTED.maxlist = _QUOTED.maxdict = 4
 #: The longest quotation: reprlib bounds each level (4 items of 60 characters), not the whole,
 #: which nested lists multiply (4 x 4 x 4 strings of 60 characters, 4 KB).
 _QUOTED_MAX = 160
+
+
+def did_you_mean(word: str, known: Sequence[str]) -> str | None:
+    """The hint for an unknown name: ``did you mean 'x'?`` with the known name it looks most
+    like; None when none looks like it."""
+    import difflib  # only for a misspelt name
+
+    close = difflib.get_close_matches(word, known, n=1)
+    return f"did you mean '{close[0]}'?" if close else None
 
 
 def quoted(value: object) -> str:

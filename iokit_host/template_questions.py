@@ -10,13 +10,12 @@ is an ``int`` too), naming the question when it cannot.
 
 from __future__ import annotations
 
-import difflib
 from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from iokit_host.errors import IOKitError
+from iokit_host.errors import IOKitError, did_you_mean
 
 __all__ = ["Question", "TemplateAnswerError", "check_answers", "read_questions"]
 
@@ -79,9 +78,9 @@ def check_answers(answers: Mapping[str, Any], questions: Mapping[str, Question]
 
 
 def _unknown(key: str, questions: Mapping[str, Question]) -> TemplateAnswerError:
-    close = difflib.get_close_matches(key, list(questions), n=1)
+    guess = did_you_mean(key, list(questions))
     known = ", ".join(questions)
-    hint = (f"did you mean '{close[0]}'? " if close else "") + f"the questions are: {known}"
+    hint = (f"{guess} " if guess else "") + f"the questions are: {known}"
     return TemplateAnswerError(f"the driver template has no question '{key}'", key=key,
                                reference="new-unknown-question", hint=hint)
 

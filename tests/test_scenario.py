@@ -42,6 +42,9 @@ def write(tmp_path: Path, text: str) -> Path:
      "event[0].nub.properties"),
     ('action = "plug"\nparent = "TestMac"\nnub = { class = "IOService", name = 3 }\n',
      "event[0].nub.name"),
+    ('action = "sleep"\nreson = "lid"\n', "event[0].reson"),  # a key sleep does not take
+    ('action = "plug"\nparent = "TestMac"\nnub = { class = "IOService", propertes = {} }\n',
+     "event[0].nub.propertes"),
 ])
 def test_a_damaged_event_is_reported_and_the_rest_are_read(tmp_path: Path, damage: str,
                                                            key: str) -> None:
@@ -53,6 +56,24 @@ def test_a_damaged_event_is_reported_and_the_rest_are_read(tmp_path: Path, damag
         ("scenario-invalid", str(path), key)]
     with pytest.raises(ScenarioError):
         read_events(path)
+
+
+@pytest.mark.parametrize(("text", "said", "hint"), [
+    ('action = "tickle"\npath = "Keys"\nstat = 2\n', ("unknown key 'stat'; tickle takes "
+     "action, at-ns, path, state"), "did you mean 'state'?"),
+    ('action = "unplug"\npaht = "ARPT"\n', ("unknown key 'paht'; unplug takes action, at-ns, "
+     "path"), "did you mean 'path'?"),
+    ('action = "wake"\nwhy = "lid"\n', "unknown key 'why'; wake takes action, at-ns, reason",
+     "this event is skipped"),
+])
+def test_a_key_the_action_does_not_take_is_named_not_dropped(tmp_path: Path, text: str,
+                                                             said: str, hint: str) -> None:
+    """A misspelt optional key would otherwise leave the event to run without it (a tickle
+    to the highest state instead of state 2): the event is refused, and the key named."""
+    reported: list[Diagnostic] = []
+    assert read_events(write(tmp_path, "[[event]]\n" + text), report=reported.append) == []
+    (found,) = reported
+    assert said in found.message and found.hint is not None and hint in found.hint
 
 
 @pytest.mark.parametrize("text", [

@@ -27,6 +27,7 @@ from iokit_host.cli.last_resort import (
 )
 from iokit_host.cli.parser import CommandParser
 from iokit_host.cli.stray_errors import report_stray_exceptions
+from iokit_host.errors import did_you_mean
 from iokit_host.kernel.collector import imports_settled
 
 __all__ = ["COMMANDS", "main", "run"]
@@ -99,10 +100,8 @@ def _dispatch(args: list[str], one_shot: bool) -> int:
         return EXIT_OK
     name, rest = args[0], args[1:]
     if name not in COMMANDS:
-        import difflib  # only for a mistyped command
-
-        close = difflib.get_close_matches(name, COMMANDS, n=1)
-        hint = f" (did you mean '{close[0]}'?)" if close else ""
+        guess = did_you_mean(name, list(COMMANDS))
+        hint = f" ({guess})" if guess else ""
         print(f"iokit: unknown command '{name}'{hint}\n\n{_usage()}", file=sys.stderr)
         return EXIT_USAGE
     with imports_settled() if one_shot else contextlib.nullcontext():

@@ -26,7 +26,7 @@ from collections.abc import Callable, Iterator
 import pluggy
 from iokit_sdk.hookspecs import PROJECT
 
-from iokit_host.errors import Diagnostic, Severity
+from iokit_host.errors import Diagnostic, Severity, did_you_mean
 from iokit_host.kext.host_plugins import ENTRY_POINT_GROUP, DamagedEntryPoints, EntryPointPlugin
 
 __all__ = ["ENTRY_POINT_GROUP", "EntryPointPlugin", "admit", "describe_plugin",
@@ -144,11 +144,9 @@ def _unknown_hooks(manager: pluggy.PluginManager, plugin: object) -> list[str]:
         if caller.has_spec() or all(i.optionalhook for i in caller.get_hookimpls()
                                     if i.plugin is plugin):
             continue
-        import difflib  # only for a misspelt hook
-
-        close = difflib.get_close_matches(caller.name, known, n=1)
+        guess = did_you_mean(caller.name, known)
         problems.append(f"implements {caller.name!r}, which is not a hook"
-                        + (f" (did you mean {close[0]!r}?)" if close else ""))
+                        + (f" ({guess})" if guess else ""))
     return problems
 
 

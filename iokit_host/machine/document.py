@@ -16,7 +16,7 @@ from typing import Any, NoReturn, TypeAlias
 
 from iokit_sdk.keys import RESOURCES_CLASS, SERVICE_PLANE, STANDARD_PLANES
 
-from iokit_host.errors import quoted
+from iokit_host.errors import did_you_mean, quoted
 from iokit_host.machine import errors as E
 from iokit_host.machine.errors import MachineModelError
 from iokit_host.machine.links import find_loop
@@ -94,10 +94,7 @@ class DocumentParser:
                    prefix: str) -> None:
         for key in table:
             if key not in allowed:
-                import difflib  # only for a misspelt key
-
-                close = difflib.get_close_matches(key, allowed, n=1)
-                hint = f"did you mean '{close[0]}'?" if close else f"known keys: {', '.join(allowed)}"
+                hint = did_you_mean(key, allowed) or f"known keys: {', '.join(allowed)}"
                 self.fail(E.UNKNOWN_KEY, f"unknown key '{key}'", node=node,
                           key=f"{prefix}{key}", hint=hint)
 

@@ -17,6 +17,7 @@ import stat
 from pathlib import Path
 from typing import TYPE_CHECKING
 
+from iokit_host.errors import did_you_mean
 from iokit_host.machine import errors as E
 from iokit_host.machine.errors import MachineModelError
 from iokit_host.machine.format import parse_machine, read_machine
@@ -166,11 +167,9 @@ def _not_a_file(text: str) -> str | None:
 
 
 def _unknown(text: str) -> MachineModelError:
-    import difflib  # only for an unknown machine
-
     known = [name for name, _ in list_machines()]
-    close = difflib.get_close_matches(text, known, n=1)
-    hint = f"did you mean '{close[0]}'? " if close else ""
+    guess = did_you_mean(text, known)
+    hint = f"{guess} " if guess else ""
     hint += f"known machines: {', '.join(known)}; or give a .toml model or an ioreg dump path"
     looks_like_path = text.endswith((".toml", ".txt")) or "/" in text
     kind = _not_a_file(text)

@@ -16,7 +16,6 @@ and grants nothing, the rest still apply; only a file that cannot be read at all
 
 from __future__ import annotations
 
-import difflib
 import grp
 import pwd
 import tomllib
@@ -25,7 +24,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from iokit_host.errors import Diagnostic, IOKitError, Severity, quoted
+from iokit_host.errors import Diagnostic, IOKitError, Severity, did_you_mean, quoted
 from iokit_host.input_file import decode_text, read_input_file, undecodable_place
 from iokit_host.toml_keys import deep_key_reason
 
@@ -120,9 +119,8 @@ def read_policy(path: str | Path, report: Report) -> EntitlementPolicy:
 def _check_top_keys(data: Mapping[str, Any], file: str, report: Report) -> None:
     """A misspelt table (``[entitlement."x"]``) would grant nothing, silently: say so."""
     for key in sorted(set(data) - {"entitlements"}):
-        close = difflib.get_close_matches(key, ["entitlements"], n=1, cutoff=0.6)
-        guess = "; did you mean 'entitlements'?" if close else ""
-        report(_problem(file, key, f"unknown table or key, ignored{guess}",
+        guess = did_you_mean(key, ["entitlements"])
+        report(_problem(file, key, "unknown table or key, ignored" + (f"; {guess}" if guess else ""),
                         hint='a policy holds only [entitlements."NAME"] tables'))
 
 
