@@ -8,12 +8,7 @@ decodes frames into the session's inbox, hands requests to :func:`~.requests.han
 takes. A client that sends faster than it reads is not read until its replies drain; one that
 never reads loses notifications past its queue's bound, never the kernel's time.
 
-Descriptors are finite (``ulimit -n``): the kernel serves at most as many clients as its limit
-leaves room for beside its own files (:func:`session_limit`), and refuses the next one with a
-``fatal`` saying so. When a driver's files took the last descriptor anyway, a spare one kept
-for the purpose is given up to accept the connection and refuse it, so a client never waits
-unanswered in the backlog and the kernel never spins on a listener it cannot accept from.
-Refusals of a flood are logged once, then counted; the count is logged when room returns.
+Who may connect, and how many at once, is :mod:`.admission`'s.
 
 SIGTERM, SIGINT and SIGHUP end :meth:`FrontEnd.serve`; :meth:`FrontEnd.shutdown` then stops listening,
 tells every client, closes every user client, terminates the services and returns.
@@ -21,9 +16,7 @@ tells every client, closes every user client, terminates the services and return
 
 from __future__ import annotations
 
-import errno
 import os
-import resource
 import select
 import selectors
 import socket
@@ -35,7 +28,8 @@ from iokit_sdk.iokitlib.wire import FrameError, pack
 from iokit_sdk.keys import SERVICE_PLANE
 from iokit_sdk.service import IOService
 
-from iokit_host.errors import Diagnostic, Severity
+from iokit_host.errors import Diagnostic
+from iokit_host.server.admission import Admission, open_spare, session_limit
 from iokit_host.server.context import KernelContext
 from iokit_host.server.dext_ops import WATCH as DEXT_WATCH
 from iokit_host.server.dext_ops import DextWatch
@@ -43,7 +37,6 @@ from iokit_host.server.fast_lane import NOTHING, one_request
 from iokit_host.server.greetings import Greetings
 from iokit_host.server.listener import Listener
 from iokit_host.server.live_clock import LiveClock
-from iokit_host.server.peer import Peer, peer_of
 from iokit_host.server.poller import EPOLLIN, HANGUP, Poller
 from iokit_host.server.registry_ops import forget_object
 from iokit_host.server.requests import handle
@@ -52,12 +45,8 @@ from iokit_host.server.signals import StopSignals
 from iokit_host.server.socket_watch import SocketWatch
 from iokit_host.userclient.connections import Connection
 
-__all__ = ["MAX_SESSIONS", "FrontEnd", "session_limit"]
+__all__ = ["FrontEnd"]
 
-MAX_SESSIONS = 1024
-#: Descriptors kept free beside the sessions' (shared memory passed in replies, driver
-#: processes, the explorer, a tool's snapshot file): at least this many, or an eighth.
-_FD_HEADROOM = 16
 #: Requests of one session served per round before the next session's.
 _PER_ROUND = 32
 #: One-request rounds after which reading a session's next request ahead is tried again,
@@ -72,7 +61,7 @@ _READS_PER_ROUND = 8
 _FLUSH_S = 2.0
 
 
-class FrontEnd:
+class FrontEnd(Admission):
     """Serves ``ctx``'s kernel on ``listener``; ``log`` receives the kernel's diagnostics."""
 
     def __init__(self, ctx: KernelContext, listener: Listener, *, gid: int | None = None,
@@ -90,7 +79,7 @@ class FrontEnd:
         #: The most clients served at once (:func:`session_limit`).
         self.max_sessions = session_limit()
         #: Given up to accept (and refuse) a client when descriptors ran out (``EMFILE``).
-        self._spare: int | None = _open_spare()
+        self._spare: int | None = open_spare()
         #: A refusal at the limit was logged; those after it are counted, not logged, until
         #: room returns (a flood of connections logs two lines, not one per connection).
         self._flooded = False
@@ -211,135 +200,6 @@ class FrontEnd:
             self._read(session, mask & HANGUP)
         if mask & selectors.EVENT_WRITE and not session.gone:
             self._write(session)
-
-    # -- connections -----------------------------------------------------------------------
-    def _accept(self) -> None:
-        while True:
-            try:
-                sock, _ = self.listener.socket.accept()
-            except (BlockingIOError, InterruptedError):
-                return
-            except OSError as error:
-                if error.errno in (errno.EMFILE, errno.ENFILE) and self._refuse_without_fds():
-                    continue
-                # Nothing to accept with: stop watching the listener (it would be ready
-                # again at once, every round) until a session ends and frees a descriptor.
-                self._log(Diagnostic(
-                    "kernel-accept-failed", f"cannot accept clients: {error.strerror or error}",
-                    severity=Severity.WARNING,
-                    hint="new clients wait until one disconnects; raise 'ulimit -n'"))
-                self._stop_listening()
-                return
-            self._admit(sock)
-
-    def _refuse_without_fds(self) -> bool:
-        """Out of descriptors: give up the spare one to accept the next client and tell it
-        why, then take the spare back. False when there is no spare (or it did not help)."""
-        if self._spare is None:
-            return False
-        os.close(self._spare)
-        self._spare = None
-        try:
-            sock, _ = self.listener.socket.accept()
-        except OSError:
-            return False
-        finally:
-            self._spare = _open_spare()
-        self._refuse(sock, None, "the kernel is out of file descriptors (ulimit -n "
-                     f"{_fd_limit()}); try again when a client disconnects")
-        return True
-
-    def _watch_socket(self, now: float) -> None:
-        """Publish the socket again if its file was removed (:mod:`.socket_watch`)."""
-        previous, diagnostic = self.socket_watch.check(now)
-        if previous is not None:
-            if self._listening:
-                self._selector.unregister(previous)
-                self._selector.register(self.listener.socket, selectors.EVENT_READ,
-                                        "listener")
-            while True:  # clients that connected before the file went: still theirs to serve
-                try:
-                    sock, _ = previous.accept()
-                except OSError:
-                    break
-                self._admit(sock)
-            previous.close()
-        if diagnostic is not None:
-            self._log(diagnostic)
-
-    def _stop_listening(self) -> None:
-        if self._listening:
-            self._listening = False
-            self._selector.unregister(self.listener.socket)
-
-    def _room_again(self) -> None:
-        """A session ended: listen again if descriptors had run out; log the flood."""
-        if not self._listening and not self._stopping:
-            self._listening = True
-            self._selector.register(self.listener.socket, selectors.EVENT_READ, "listener")
-        if self._refused_quietly:
-            self._log(Diagnostic(
-                "kernel-peer-refused", f"refused {self._refused_quietly} more client(s) while "
-                f"at the limit of {self.max_sessions}", severity=Severity.WARNING))
-        self._refused_quietly = 0
-        self._flooded = False
-
-    def _admit(self, sock: socket.socket) -> None:
-        sock.setblocking(False)
-        try:
-            peer = peer_of(sock)
-        except OSError:
-            sock.close()
-            return
-        refusal = self._refusal(peer)
-        if refusal is not None:
-            self._refuse(sock, peer, refusal)
-            return
-        session = Session(sock, peer, peer.task(self.ctx.policy))
-        self.sessions[sock.fileno()] = session
-        self._greetings.expect(session)
-        self._watch(session)
-
-    def _close_silent(self) -> None:
-        """Tell each connection whose hello is late why it is closed, and close it."""
-        for session in self._greetings.overdue():
-            reason = (f"no hello within {self._greetings.timeout_s:g} s of connecting "
-                      "(IOKIT_KERNEL_HELLO_TIMEOUT)")
-            self._log(Diagnostic("kernel-hello-timeout", f"closed pid {session.peer.pid} "
-                                 f"({session.peer.name}): {reason}", severity=Severity.WARNING))
-            try:
-                session.sock.send(pack({"fatal": "kernel-hello-timeout", "message": reason}))
-            except OSError:
-                pass
-            self._end(session)
-
-    def _refuse(self, sock: socket.socket, peer: Peer | None, refusal: str) -> None:
-        """Log the refusal (once per flood at the limit), tell the peer, close."""
-        at_limit = peer is None or len(self.sessions) >= self.max_sessions
-        if at_limit and self._flooded:
-            self._refused_quietly += 1
-        else:
-            who = "a client" if peer is None else f"pid {peer.pid} ({peer.name}, uid {peer.uid})"
-            self._log(Diagnostic("kernel-peer-refused", f"refused {who}: {refusal}",
-                                 severity=Severity.WARNING))
-            self._flooded = at_limit  # those after it, until room returns, are counted
-        try:
-            sock.setblocking(False)
-            sock.send(pack({"fatal": "peer-not-allowed", "message": refusal}))
-        except OSError:
-            pass
-        sock.close()
-
-    def _refusal(self, peer: Peer) -> str | None:
-        if len(self.sessions) >= self.max_sessions:
-            return (f"the kernel serves at most {self.max_sessions} clients at once "
-                    f"(ulimit -n {_fd_limit()}); try again when a client disconnects")
-        if peer.uid == self._uid:
-            return None
-        if self.gid is not None and self.gid in peer.all_groups():
-            return None
-        return (f"uid {peer.uid} is not the kernel's (uid {self._uid})"
-                + ("" if self.gid is None else f" and not in group {self.gid}"))
 
     def _read(self, session: Session, hung_up: int) -> None:
         """Read what the socket holds (a few reads at most, for fairness), so that a peer that
@@ -533,24 +393,6 @@ class FrontEnd:
         return len(victims)
 
 
-def _fd_limit() -> int:
-    """The kernel's soft descriptor limit (``ulimit -n``)."""
-    soft, _hard = resource.getrlimit(resource.RLIMIT_NOFILE)
-    return soft if soft != resource.RLIM_INFINITY else 1 << 20
-
-
-def session_limit() -> int:
-    """The most clients the kernel serves at once: :data:`MAX_SESSIONS`, or fewer when the
-    descriptor limit leaves less room beside the descriptors open now and the headroom."""
-    limit = _fd_limit()
-    try:
-        open_now = len(os.listdir("/proc/self/fd"))
-    except OSError:
-        open_now = 16
-    room = limit - open_now - max(_FD_HEADROOM, limit // 8)
-    return max(1, min(MAX_SESSIONS, room))
-
-
 def _peer_gone(sock: socket.socket) -> bool:
     """The peer closed both directions (``POLLHUP``), not only its sending side."""
     poll = select.poll()
@@ -559,10 +401,3 @@ def _peer_gone(sock: socket.socket) -> bool:
         return any(events & (select.POLLHUP | select.POLLERR) for _, events in poll.poll(0))
     except OSError:
         return True
-
-
-def _open_spare() -> int | None:
-    try:
-        return os.open(os.devnull, os.O_RDONLY | os.O_CLOEXEC)
-    except OSError:
-        return None

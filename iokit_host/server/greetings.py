@@ -1,7 +1,7 @@
 """Hellos owed: a connection that has not said hello in time is closed.
 
 A Mach port costs its task nothing until it sends; a socket costs the kernel's process a
-descriptor and a client slot (:func:`.frontend.session_limit`) from the moment it connects.
+descriptor and a client slot (:func:`.admission.session_limit`) from the moment it connects.
 A peer that connects and never says hello (or sends half of one and stops) would keep its slot
 for good, and enough of them would leave none for the programs that talk. Each new connection
 has :data:`HELLO_TIMEOUT_S` of wall time (``IOKIT_KERNEL_HELLO_TIMEOUT`` seconds, if set) to
