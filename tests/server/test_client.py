@@ -158,7 +158,8 @@ def test_a_scenario_past_one_request_applies_whole_and_numbers_as_the_file(
     kernel = kernel_factory.start()
     scenario = tmp_path / "long.toml"
     advance = '[[event]]\naction = "advance"\nms = 1\n'
-    noted = '[[event]]\naction = "publish"\nresource = "R{}"\nnote = "' + "x" * (3 << 20) + '"\n'
+    long_name = "x" * (3 << 20)  # each event 3 MiB: no two fit in one request
+    noted = '[[event]]\naction = "publish"\nresource = "R{}' + long_name + '"\n'
     scenario.write_text(advance * 10_001 + "".join(noted.format(i) for i in range(3))
                         + '[[event]]\naction = "nope"\n', encoding="utf-8")
     applied = iokit("event", str(scenario), "--kernel", kernel.path)
@@ -168,7 +169,7 @@ def test_a_scenario_past_one_request_applies_whole_and_numbers_as_the_file(
     lines = applied.stdout.splitlines()
     assert len(lines) == 10_004
     assert [line.split("] ")[1] for line in lines[10_001:]] == [
-        f"published R{i}: started nothing" for i in range(3)]
+        f"published R{i}{long_name}: started nothing" for i in range(3)]
 
 
 @pytest.mark.parametrize("reply", [{}, {"line": 3}, {"line": b"bytes"}])
