@@ -31,6 +31,7 @@ from typing import TYPE_CHECKING, Any
 from pluggy import HookCaller
 
 from iokit_host.kernel.class_seal import ClassSeal, changed_classes, sdk_seal
+from iokit_host.kernel.exit_handlers import hold_driver_exit_handlers
 from iokit_host.kernel.host_fence import (
     TRIPPED,
     DriverExit,
@@ -87,6 +88,7 @@ class DriverCalls:
     def __init__(self, watchdog: Watchdog) -> None:
         self.watchdog = watchdog
         register_calls(self)
+        hold_driver_exit_handlers(self)
         self.seal = sdk_seal()
         self.seal.refresh()
 

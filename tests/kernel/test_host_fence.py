@@ -17,10 +17,13 @@ from pathlib import Path
 
 import iokit_sdk.keys
 import pytest
+from fencekit import boot_fenced, fenced_dist
 from hostkit import kext, make_host, personality, wifi_nub
 from kernelkit import KernelFactory, kernel_env
 
 from iokit_host.kernel.host_fence import DriverExit
+
+__all__ = ["fenced_dist"]  # the fixture the command's tests use
 
 NUB = "pci14e4,4331"
 
@@ -89,95 +92,10 @@ def test_outside_driver_calls_the_shared_modules_stay_writable(
     assert iokit_sdk.keys.PROVIDER_CLASS == "Patched"
 
 
-# -- in the iokit command's own process --------------------------------------------------------
-PLIST = """<?xml version="1.0" encoding="UTF-8"?>
-<plist version="1.0"><dict>
-<key>CFBundleExecutable</key><string>iokit_fenced</string>
-<key>CFBundleIdentifier</key><string>com.test.fenced</string>
-<key>CFBundleVersion</key><string>1.0.0</string>
-<key>IOKitPersonalities</key><dict><key>Fenced</key><dict>
-  <key>CFBundleIdentifier</key><string>com.test.fenced</string>
-  <key>IOClass</key><string>FencedDriver</string>
-  <key>IONameMatch</key><string>APP0001</string>
-  <key>IOProbeScore</key><integer>40000</integer>
-  <key>IOProviderClass</key><string>IOACPIPlatformDevice</string>
-</dict></dict>
-<key>OSBundleLibraries</key><dict><key>com.apple.kpi.iokit</key><string>9.0.0</string></dict>
-</dict></plist>
-"""
-DRIVER = '''\
-import os
-
-from iokit_sdk import IOService
-
-FAULT = os.environ.get("IOKIT_TEST_FENCE_FAULT", "")
-if FAULT == "exit-at-import":
-    os._exit(9)
-if FAULT == "drop-sdk-modules-at-import":
-    import sys
-    for name in [n for n in sys.modules if n.startswith("iokit_sdk")]:
-        del sys.modules[name]
-
-
-class FencedDriver(IOService):
-    def start(self, provider):
-        if FAULT == "fork":
-            os.fork()  # parent and child both go on: the child with the host's code after it
-        elif FAULT == "close-streams":
-            os.close(1)
-            os.close(2)
-        elif FAULT == "exit":
-            os._exit(7)
-        elif FAULT == "posix-exit":
-            import posix
-            posix._exit(7)
-        elif FAULT == "redirect-streams":
-            null = os.open(os.devnull, os.O_RDWR)
-            os.dup2(null, 1)
-            os.dup2(null, 2)
-        elif FAULT == "replace-stream-objects":
-            import io
-            import sys
-            sys.stdout = None
-            sys.stderr = io.StringIO()
-        elif FAULT == "drop-sdk-modules":
-            import sys
-            for name in [n for n in sys.modules if n.startswith("iokit_sdk")]:
-                del sys.modules[name]
-        elif FAULT == "thread-left-running":
-            import threading
-            import time
-            threading.Thread(target=time.sleep, args=(3600,), name="poller").start()
-        self.register_service()
-        return True
-'''
-
-
-@pytest.fixture(scope="module")
-def fenced_dist(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    """The faulty kext as an installed distribution folder (package + ``.dist-info``)."""
-    root = tmp_path_factory.mktemp("fenced")
-    (root / "iokit_fenced").mkdir()
-    (root / "iokit_fenced" / "__init__.py").write_text(DRIVER, encoding="utf-8")
-    (root / "iokit_fenced" / "Info.plist").write_text(PLIST, encoding="utf-8")
-    info = root / "iokit_fenced-1.0.dist-info"
-    info.mkdir()
-    (info / "METADATA").write_text("Metadata-Version: 2.1\nName: iokit-fenced\nVersion: 1.0\n",
-                                   encoding="utf-8")
-    (info / "entry_points.txt").write_text("[iokit.kexts]\ncom.test.fenced = iokit_fenced\n",
-                                           encoding="utf-8")
-    return root
-
-
-def _boot(dist: Path, fault: str) -> subprocess.CompletedProcess[str]:
-    return subprocess.run([sys.executable, "-m", "iokit_host", "boot"], capture_output=True,
-                          text=True, timeout=120, check=False, stdin=subprocess.DEVNULL,
-                          env=kernel_env(dist, IOKIT_TEST_FENCE_FAULT=fault))
-
-
+# -- in the iokit command's own process (tests/fencekit.py) ------------------------------------
 def test_a_driver_that_forks_fails_and_its_child_never_runs_the_rest_of_the_boot(
         fenced_dist: Path) -> None:
-    done = _boot(fenced_dist, "fork")
+    done = boot_fenced(fenced_dist, "fork")
     assert done.returncode == 0, done.stderr
     assert "Traceback" not in done.stderr
     assert done.stdout.count("+-o Root") == 1  # printed by the host, not by a copy of it too
@@ -191,7 +109,7 @@ def test_a_driver_that_forks_fails_and_its_child_never_runs_the_rest_of_the_boot
 @pytest.mark.parametrize("fault", ["exit", "posix-exit"])
 def test_a_driver_that_calls_os_exit_fails_and_the_boot_goes_on(fenced_dist: Path,
                                                                 fault: str) -> None:
-    done = _boot(fenced_dist, fault)
+    done = boot_fenced(fenced_dist, fault)
     assert done.returncode == 0, done.stderr  # not the driver's 7: the command ended itself
     assert "Traceback" not in done.stderr
     assert "+-o SMC" in done.stdout and "FencedDriver" not in done.stdout
@@ -201,7 +119,7 @@ def test_a_driver_that_calls_os_exit_fails_and_the_boot_goes_on(fenced_dist: Pat
 
 def test_a_kext_that_calls_os_exit_at_import_is_refused_and_the_boot_goes_on(
         fenced_dist: Path) -> None:
-    done = _boot(fenced_dist, "exit-at-import")
+    done = boot_fenced(fenced_dist, "exit-at-import")
     assert done.returncode == 0, done.stderr
     assert "Traceback" not in done.stderr and "+-o Root" in done.stdout
     (line,) = [x for x in done.stderr.splitlines() if "os._exit(9)" in x]
@@ -211,7 +129,7 @@ def test_a_kext_that_calls_os_exit_at_import_is_refused_and_the_boot_goes_on(
 @pytest.mark.parametrize("fault", ["close-streams", "redirect-streams"])
 def test_a_driver_that_closes_the_standard_streams_has_them_put_back(
         fenced_dist: Path, fault: str) -> None:
-    done = _boot(fenced_dist, fault)
+    done = boot_fenced(fenced_dist, fault)
     assert done.returncode == 0, done.stderr
     assert "+-o SMC" in done.stdout and "FencedDriver" in done.stdout  # the output arrived
     (line,) = [x for x in done.stderr.splitlines() if "driver-changed-host" in x]
@@ -222,7 +140,7 @@ def test_a_driver_that_closes_the_standard_streams_has_them_put_back(
 def test_a_driver_that_replaces_the_stream_objects_has_them_put_back(
         fenced_dist: Path) -> None:
     """sys.stdout = None ended the boot in a traceback; a StringIO took all its output."""
-    done = _boot(fenced_dist, "replace-stream-objects")
+    done = boot_fenced(fenced_dist, "replace-stream-objects")
     assert done.returncode == 0 and "Traceback" not in done.stderr, done.stderr
     assert "+-o SMC" in done.stdout and "FencedDriver" in done.stdout  # the output arrived
     (line,) = [x for x in done.stderr.splitlines() if "driver-changed-host" in x]
@@ -233,7 +151,7 @@ def test_a_driver_that_deletes_the_sdk_from_sys_modules_has_it_put_back(
         fenced_dist: Path) -> None:
     """The next kext to import the SDK got a second copy, and its classes were refused as
     unknown (blamed on it). The culprit is named, the modules put back."""
-    done = _boot(fenced_dist, "drop-sdk-modules")
+    done = boot_fenced(fenced_dist, "drop-sdk-modules")
     assert done.returncode == 0 and "Traceback" not in done.stderr, done.stderr
     (line,) = [x for x in done.stderr.splitlines() if "driver-changed-host" in x]
     assert "while the kernel matched SMC deleted or replaced" in line
@@ -242,7 +160,7 @@ def test_a_driver_that_deletes_the_sdk_from_sys_modules_has_it_put_back(
 
 def test_a_kext_that_deletes_the_sdk_from_sys_modules_at_import_is_refused(
         fenced_dist: Path) -> None:
-    done = _boot(fenced_dist, "drop-sdk-modules-at-import")
+    done = boot_fenced(fenced_dist, "drop-sdk-modules-at-import")
     assert done.returncode == 0 and "Traceback" not in done.stderr, done.stderr
     assert "+-o SMC" in done.stdout and "FencedDriver" not in done.stdout
     (line,) = [x for x in done.stderr.splitlines() if "deleted or replaced" in x]
@@ -251,7 +169,7 @@ def test_a_kext_that_deletes_the_sdk_from_sys_modules_at_import_is_refused(
 
 def test_a_thread_a_driver_leaves_running_does_not_keep_the_command_alive(
         fenced_dist: Path) -> None:
-    done = _boot(fenced_dist, "thread-left-running")  # it sleeps an hour: the timeout is 120 s
+    done = boot_fenced(fenced_dist, "thread-left-running")  # it sleeps an hour: the timeout is 120 s
     assert done.returncode == 0, done.stderr
     assert done.stdout.rstrip().splitlines()[-1].endswith("0 waiting")
     (line,) = [x for x in done.stderr.splitlines() if "driver-thread-left-running" in x]

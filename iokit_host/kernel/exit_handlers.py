@@ -1,0 +1,112 @@
+"""Exit handlers a driver registers: held by the host, run at exit as guarded driver calls.
+
+A kext has no process to outlive: its cleanup is ``stop`` and ``free`` (and its module's
+``kmod_stop``), never a hook on the kernel's own end. Here a kext's code runs in the host's
+process, and ``atexit.register`` from a driver call (its ``start``, or a library its import
+brings in, as ``logging`` registers its ``shutdown``) would have Python run the handler when
+the command ends, unguarded: a handler that sleeps would hold the command for ever, one that
+calls ``os._exit(7)`` would replace the command's exit status, one that prints would add to
+its output after the summary.
+
+So while a driver call runs, ``atexit.register`` keeps the handler here instead; when the
+process exits, each runs (last registered first, as ``atexit`` runs them) through the
+:class:`~iokit_host.kernel.driver_calls.DriverCalls` guard it was registered under: bounded by
+the watchdog, ``os._exit`` refused, whatever it raises caught. A failing handler is one
+warning line on stderr (``driver-exit-handler-failed``), and the exit goes on. The host's
+own handlers, registered outside driver calls, go to ``atexit`` as always.
+"""
+
+from __future__ import annotations
+
+import atexit
+import sys
+import threading
+import weakref
+from collections.abc import Callable
+from contextlib import AbstractContextManager
+from typing import Any, Protocol
+
+__all__ = ["hold_driver_exit_handlers", "run_held"]
+
+
+class _Watchdog(Protocol):
+    def armed(self) -> AbstractContextManager[None]: ...
+
+
+class _Calls(Protocol):
+    """What this module uses of a :class:`~iokit_host.kernel.driver_calls.DriverCalls`."""
+
+    @property
+    def watchdog(self) -> _Watchdog: ...
+
+    def active(self) -> bool: ...
+
+    def call(self, function: Callable[..., Any], /, *args: Any, **kwargs: Any) -> Any: ...
+
+
+#: A held handler: the function, its arguments, and the guard whose driver call registered it.
+_Held = tuple[Callable[..., Any], tuple[Any, ...], dict[str, Any], _Calls]
+_HELD: list[_Held] = []
+#: Every guard whose driver calls hold exit handlers (weakly: a kernel that is gone has none
+#: running, and its held handlers keep their own guard).
+_GUARDS: weakref.WeakSet[Any] = weakref.WeakSet()
+_installed: list[bool] = []
+_lock = threading.Lock()
+_real_register = atexit.register
+_real_unregister = atexit.unregister
+
+
+def hold_driver_exit_handlers(calls: _Calls) -> None:
+    """Hold the exit handlers registered during ``calls``'s driver calls (the first call
+    installs the hold, and registers :func:`run_held` with ``atexit`` itself)."""
+    with _lock:
+        if not _installed:
+            atexit.register = _register
+            atexit.unregister = _unregister
+            _real_register(run_held)
+            _installed.append(True)
+        _GUARDS.add(calls)
+
+
+def _register(func: Callable[..., Any], /, *args: Any, **kwargs: Any) -> Callable[..., Any]:
+    """``atexit.register``: held when a driver call is running, on any guard; else Python's."""
+    running = next((calls for calls in list(_GUARDS) if calls.active()), None)
+    if running is None:
+        return _real_register(func, *args, **kwargs)
+    _HELD.append((func, args, kwargs, running))
+    return func
+
+
+def _unregister(func: Callable[..., Any]) -> None:
+    """``atexit.unregister``: a held handler too (compared with ``==``, as ``atexit`` does)."""
+    _HELD[:] = [held for held in _HELD if held[0] is not func and held[0] != func]
+    _real_unregister(func)
+
+
+def run_held() -> None:
+    """Run the held handlers, the last registered first, each as a guarded driver call; a
+    failure is reported on stderr and the next one runs."""
+    from iokit_host.kernel.driver_calls import DriverFault  # at exit only (no import cycle)
+
+    while _HELD:
+        func, args, kwargs, calls = _HELD.pop()
+        with calls.watchdog.armed():  # a signal interrupts a handler blocked in a sleep
+            result = calls.call(func, *args, **kwargs)
+        if isinstance(result, DriverFault):
+            _report(func, result)
+
+
+def _report(func: Callable[..., Any], fault: Any) -> None:
+    from iokit_host.errors import Diagnostic, Severity
+
+    name = getattr(func, "__qualname__", None)
+    what = f"exit handler {name[:120] if isinstance(name, str) else 'of a driver'}"
+    diagnostic = Diagnostic(
+        fault.reference("driver-exit-handler-failed"), fault.reason(what),
+        severity=Severity.WARNING,
+        hint="a driver's exit handler runs as a driver call when the command ends; clean up "
+             "in stop or free instead")
+    try:
+        print(diagnostic, file=sys.__stderr__ or sys.stderr, flush=True)
+    except (OSError, ValueError, AttributeError):
+        pass  # no stderr left to say it on
