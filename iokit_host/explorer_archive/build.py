@@ -35,12 +35,13 @@ from itertools import pairwise
 
 from iokit_sdk.keys import SERVICE_PLANE, STANDARD_PLANES
 
-from iokit_host.explorer_archive.damage import BAD_LINK, ArchiveDamage
+from iokit_host.explorer_archive.damage import BAD_CLASS_CHAIN, BAD_LINK, ArchiveDamage
 from iokit_host.explorer_archive.entries import ArchiveEntry
 from iokit_host.explorer_archive.errors import ArchiveInvalid
 from iokit_host.ioreg_import import is_recorded_driver
 from iokit_host.machine.links import find_loop
 from iokit_host.machine.model import MachineModel, NubSpec, PlaneLink
+from iokit_host.matching.recorded_ancestry import acyclic_ancestry
 
 __all__ = ["build_archive_model", "entry_id"]
 
@@ -81,7 +82,7 @@ def build_archive_model(entries: dict[int, ArchiveEntry], *, source: str,
         description=f"{platform.name} from an IORegistryExplorer archive ({len(tree_parent)} "
                     f"IOService entries, {len(outside)} in other planes only, {drivers} "
                     "recorded drivers)",
-        root=specs, classes=_classes(entries), planes=tuple(planes), source=source,
+        root=specs, classes=_classes(entries, damage), planes=tuple(planes), source=source,
         root_properties=dict(root.properties), diagnostics=damage.diagnostics(),
         entries=outside)
 
@@ -247,9 +248,15 @@ def _spec(entry: ArchiveEntry, links: tuple[PlaneLink, ...], children: tuple[Nub
         record=entry.record)
 
 
-def _classes(entries: dict[int, ArchiveEntry]) -> dict[str, str]:
-    classes: dict[str, str] = {}
+def _classes(entries: dict[int, ArchiveEntry], damage: ArchiveDamage) -> dict[str, str]:
+    """The entries' chains as the machine's ancestry (:mod:`~iokit_host.matching.
+    recorded_ancestry`): a link that closes a loop or overruns IOKit's chains is noted."""
+    where: dict[tuple[str, str], int] = {}
     for entry in entries.values():
-        for child, parent in pairwise(entry.inheritance):
-            classes.setdefault(child, parent)
+        for link in pairwise(entry.inheritance):
+            where.setdefault(link, entry.index)
+    classes, refused = acyclic_ancestry(where)
+    for child, parent, why in refused:
+        damage.note(BAD_CLASS_CHAIN, f"$objects[{where[child, parent]}].inheritance",
+                    f"{child} : {parent} {why}")
     return classes

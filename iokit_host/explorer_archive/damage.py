@@ -13,7 +13,7 @@ from dataclasses import dataclass
 from iokit_host.errors import Diagnostic, Severity
 from iokit_host.explorer_archive.errors import ArchiveInvalid
 
-__all__ = ["BAD_ENTRY", "BAD_FIELD", "BAD_LINK", "BAD_PROPERTIES", "TOO_LARGE", "ArchiveDamage",
+__all__ = ["BAD_CLASS_CHAIN", "BAD_ENTRY", "BAD_FIELD", "BAD_LINK", "BAD_PROPERTIES", "TOO_LARGE", "ArchiveDamage",
            "ArchiveDamageKind"]
 
 
@@ -34,6 +34,10 @@ BAD_ENTRY = ArchiveDamageKind(
 BAD_LINK = ArchiveDamageKind(
     "ioreg-archive-bad-link", "plane links to entries the archive does not hold, or that "
     "would put an entry below itself", "those links dropped", _SAVE_AGAIN)
+BAD_CLASS_CHAIN = ArchiveDamageKind(
+    "ioreg-archive-bad-class-chain", "class chains (an entry's inheritance) that name a class "
+    "twice, so that it would be its own ancestor, or run longer than 256 classes",
+    "those links left out; the classes keep the superclass first recorded", _SAVE_AGAIN)
 BAD_PROPERTIES = ArchiveDamageKind(
     "ioreg-archive-bad-properties", "property tables or values that cannot be read",
     "those properties dropped, the entries kept", _SAVE_AGAIN)

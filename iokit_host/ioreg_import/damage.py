@@ -91,7 +91,7 @@ BAD_ENTRY = DamageKind(
     "those entries dropped", "dump with ioreg -lw0 and attach the file unedited")
 BAD_CLASS_CHAIN = DamageKind(
     "ioreg-dump-bad-class-chain", "class chains (ioreg -i) that name a class twice, so that "
-    "it would be its own ancestor",
+    "it would be its own ancestor, or run longer than 256 classes",
     "those links left out; the classes keep the superclass first recorded",
     "dump with ioreg -lw0 -i and attach the file unedited")
 BAD_ID = DamageKind(

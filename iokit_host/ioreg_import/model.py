@@ -46,7 +46,7 @@ from iokit_host.ioreg_import.occurrences import fold_occurrences, node_id
 from iokit_host.ioreg_import.planes import detect_plane, plane_entries, platform_name
 from iokit_host.ioreg_import.tree import DumpNode
 from iokit_host.machine.model import MachineModel, NubSpec, PlaneLink, imported_nub
-from iokit_host.matching.classes import acyclic_ancestry
+from iokit_host.matching.recorded_ancestry import acyclic_ancestry
 
 __all__ = ["build_model", "detect_plane", "is_recorded_driver"]
 
@@ -148,7 +148,8 @@ def _count_below(node: DumpNode) -> int:
 
 def _collect_ancestry(root: DumpNode, damage: DumpDamage) -> dict[str, str]:
     """The recorded chains as the machine's ancestry; a link that would make a class its own
-    ancestor (a chain naming a class twice) is left out and noted."""
+    ancestor (a chain naming a class twice) or a chain longer than any IOKit's is left out
+    and noted."""
     links: list[tuple[str, str, int]] = []
     stack = [root]
     while stack:
@@ -160,7 +161,6 @@ def _collect_ancestry(root: DumpNode, damage: DumpDamage) -> dict[str, str]:
     classes, refused = acyclic_ancestry((child, parent) for child, parent, _ in links)
     if refused:
         lines = {(child, parent): line for child, parent, line in reversed(links)}
-        for child, parent in refused:
-            damage.note(BAD_CLASS_CHAIN, lines[child, parent],
-                        f"{child} : {parent} would make {child} its own ancestor")
+        for child, parent, why in refused:
+            damage.note(BAD_CLASS_CHAIN, lines[child, parent], f"{child} : {parent} {why}")
     return classes

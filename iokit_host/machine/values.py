@@ -85,12 +85,19 @@ def decode_value(raw: Any, *, file: str | None = None, node: str | None = None,
 
 
 def _holds_more_than(raw: Any, limit: int) -> bool:
-    """Whether ``raw`` has more than ``limit`` members in all (an explicit stack: any depth);
-    stops counting as soon as it is over."""
+    """Whether the property value ``raw`` stands for has more than ``limit`` members in all
+    (an explicit stack: any depth), counted as the value's own arrays and dictionaries, as a
+    dump's reader counts them: a typed form's table is its value's notation, not a member
+    (``{ data = "..." }`` is one data value). Stops counting as soon as it is over."""
     stack = [raw]
     count = 0
     while stack:
         value = stack.pop()
+        if isinstance(value, dict) and len(value) <= 2 and frozenset(value) in TYPED_FORMS:
+            inner = value.get("set", value.get("dict"))
+            if inner is None:  # a number, or data (bytes, little-endian, strings): one value
+                continue
+            value = inner  # a set's or a dictionary's members are the value's
         if isinstance(value, list):
             count += len(value)
             if count > limit:

@@ -45,7 +45,6 @@ __all__ = [
     "ClassRegistry",
     "DuplicateClassError",
     "UnknownClassError",
-    "acyclic_ancestry",
 ]
 
 #: Standard IOKit family classes and their superclasses (from Apple's headers and
@@ -152,31 +151,6 @@ MAX_CLASS_DEPTH = 256
 
 #: Classes a chain may synthesise between a class and the IOService that ends it.
 _SYNTHESISED_DEPTH = MAX_CLASS_DEPTH - 1 - len(IOService.class_chain)
-
-
-def acyclic_ancestry(links: Iterable[tuple[str, str]]
-                     ) -> tuple[dict[str, str], list[tuple[str, str]]]:
-    """Recorded ``(class, superclass)`` links as a machine's ancestry: the first link of each
-    class, without those that would close a loop (a chain naming a class twice, ``A : B : A``,
-    as a damaged or edited dump can), which would stop every class on the loop from
-    resolving, and with it the boot. Returns the ancestry and the links left out.
-    Each check walks up at most :data:`MAX_CLASS_DEPTH` links, so any input costs linear time.
-    """
-    kept: dict[str, str] = {}
-    refused: list[tuple[str, str]] = []
-    for name, superclass in links:
-        if name in kept:
-            continue  # as IOKit's own records: the first chain that names a class decides
-        node: str | None = superclass
-        for _ in range(MAX_CLASS_DEPTH):
-            if node is None or node == name:
-                break
-            node = kept.get(node)
-        if node == name:
-            refused.append((name, superclass))
-        else:
-            kept[name] = superclass
-    return kept, refused
 
 
 class UnknownClassError(IOKitError):

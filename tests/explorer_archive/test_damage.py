@@ -167,3 +167,22 @@ def test_an_archive_saved_as_xml_and_cut_short_keeps_the_entries_before_the_cut(
     assert kept == sorted(kept) and kept[-1] == len(whole)  # the later the cut, the more kept
     with pytest.raises(ArchiveInvalid, match="breaks at line"):
         parse_archive(data[:len(data) // 2], source="cut.ioreg", strict=True)
+
+
+def test_a_class_chain_longer_than_any_of_iokits_costs_only_the_link_that_overruns() -> None:
+    """An entry's chain of 300 classes was kept as recorded, and the imported model's reader
+    refused the whole machine for it; the link that overruns IOKit's chains (256 classes)
+    is left out, the rest kept, and the model reads back."""
+    from iokit_host.machine import dump_machine, parse_machine
+    from tests.explorer_archive.archivekit import Entry
+
+    entries = [*small_machine(), Entry("Deep", [*(f"C{i}" for i in range(300)), "IOService",
+                                                "IORegistryEntry"],
+                                       parents={"IOService": ["Mac-1"]})]
+    model = parse_archive(archive_bytes(entries), source="mac.ioreg")
+    (found,) = [d for d in model.diagnostics if d.reference == "ioreg-archive-bad-class-chain"]
+    assert "would make the class chain of C0 more than 256 classes long" in found.message
+    assert model.classes["C0"] == "C1" and model.classes["C299"] == "IOService"
+    again = parse_machine(dump_machine(model), source="mac.toml")
+    assert dict(again.classes) == dict(model.classes)
+    assert [nub.name for _, nub in again.nubs()][-1] == "Deep"

@@ -46,3 +46,36 @@ def test_a_class_chain_naming_a_class_twice_costs_only_the_closing_link() -> Non
     host = IOKitHost(model, kexts=[]).boot()
     widget = host.find("X")
     assert widget is not None and widget.meta_cast("A") and widget.meta_cast("IOService")
+
+
+HEAD = """\
++-o Root  <class IORegistryEntry, id 0x100000100, retain 10>
+  +-o Mac  <class IORegistryEntry:IOService:IOPlatformExpertDevice, id 0x100000110, registered, retain 4>
+"""
+
+
+def _entry(name: str, chain: str, number: int) -> str:
+    return f"    +-o {name}  <class {chain}, id 0x{0x100000200 + number:x}, registered, retain 4>\n"
+
+
+def test_what_a_dump_boots_with_its_imported_model_reads_back() -> None:
+    """A class chain of 300, a ring of 300 classes and a property of 100,000 dictionaries
+    each made 'iokit machine import' refuse the whole dump ('imports to no bootable
+    machine'), while booting the dump itself took them: the model reader counted a chain,
+    a loop and a value's items otherwise than the dump's reader did."""
+    from iokit_host.machine import dump_machine
+    from iokit_host.machine.format import parse_machine
+
+    long_chain = ":".join(["IORegistryEntry", "IOService", *(f"C{i}" for i in range(300))])
+    ring = "".join(_entry(f"R{i}", f"IORegistryEntry:IOService:K{(i + 1) % 300}:K{i}", i)
+                   for i in range(300))
+    items = "{" + ",".join(['{"v"=<86800000>}'] * 100_000)
+    text = (HEAD + _entry("Deep", long_chain, 400) + ring
+            + _entry("Big", "IORegistryEntry:IOService", 401)
+            + f'      {{\n        "k" = ({items[1:]})\n      }}\n')
+    model = parse_dump(text, source="d.txt")
+    assert {d.reference for d in model.diagnostics} == {"ioreg-dump-bad-class-chain"}
+    written = parse_machine(dump_machine(model), source="m.toml")  # its reader takes it
+    assert written.classes == model.classes
+    big = next(nub for _, nub in written.nubs() if nub.name == "Big")
+    assert len(big.properties["k"]) == 100_000

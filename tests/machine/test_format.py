@@ -488,6 +488,16 @@ def test_a_property_of_millions_of_items_is_refused_before_any_is_made() -> None
     assert caught.value.diagnostic.key == "properties.x"
     doc["nub"][1]["properties"] = {"x": [[1] * 1000] * (MAX_VALUE_ITEMS // 1000 - 1)}
     parse_document(doc, source="big.toml")  # just under, counted through every level
+    # A typed form's table is its value's notation: data in dictionaries counts as a dump's
+    # reader counts it (each dictionary's one member), a set's and a dictionary's members
+    # count as they are.
+    doc["nub"][1]["properties"] = {"x": [{"v": {"data": "00"}}] * (MAX_VALUE_ITEMS // 2)}
+    parse_document(doc, source="big.toml")
+    for hidden in ({"set": [1] * (MAX_VALUE_ITEMS + 1)},
+                   {"dict": {f"k{i}": 1 for i in range(MAX_VALUE_ITEMS + 1)}}):
+        doc["nub"][1]["properties"] = {"x": hidden}
+        with pytest.raises(MachineModelError, match="holds more than"):
+            parse_document(doc, source="big.toml")
 
 
 def test_a_model_of_more_nubs_than_any_machine_is_refused_before_toml_reads_it() -> None:
