@@ -55,8 +55,12 @@ def _register_exit_handler(kind):
         elif kind == "raise":
             raise RuntimeError("no device to park")
         elif kind == "write":
-            with open(os.environ["IOKIT_TEST_FENCE_FILE"], "w") as written:
+            with open(os.environ["IOKIT_TEST_FENCE_FILE"], "a") as written:
                 written.write("parked")
+        elif kind == "again":
+            with open(os.environ["IOKIT_TEST_FENCE_FILE"], "a") as written:
+                written.write("parked")
+            atexit.register(handler)  # for ever, if each registration ran
     atexit.register(handler)
     if kind == "unregistered":
         atexit.register(os._exit, 8)

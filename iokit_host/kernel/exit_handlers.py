@@ -24,6 +24,7 @@ import threading
 import weakref
 from collections.abc import Callable
 from contextlib import AbstractContextManager
+from types import MethodType
 from typing import Any, Protocol
 
 __all__ = ["hold_driver_exit_handlers", "run_held"]
@@ -71,16 +72,25 @@ def hold_driver_exit_handlers(calls: _Calls) -> None:
 def _register(func: Callable[..., Any], /, *args: Any, **kwargs: Any) -> Callable[..., Any]:
     """``atexit.register``: held when a driver call is running, on any guard; else Python's."""
     running = next((calls for calls in list(_GUARDS) if calls.active()), None)
-    if running is None:
+    if running is None or not callable(func):  # not callable: Python's own TypeError
         return _real_register(func, *args, **kwargs)
     _HELD.append((func, args, kwargs, running))
     return func
 
 
 def _unregister(func: Callable[..., Any]) -> None:
-    """``atexit.unregister``: a held handler too (compared with ``==``, as ``atexit`` does)."""
-    _HELD[:] = [held for held in _HELD if held[0] is not func and held[0] != func]
+    """``atexit.unregister``: a held handler too (the same function, or the same method of
+    the same object, as ``atexit`` compares them; a driver's own ``__eq__`` is not run)."""
+    _HELD[:] = [held for held in _HELD if not _same(held[0], func)]
     _real_unregister(func)
+
+
+def _same(held: object, func: object) -> bool:
+    if held is func:
+        return True
+    # A bound method is made anew on each attribute access; methods compare their object
+    # by identity (Python 3.8 on), so == runs no driver code here.
+    return type(held) is MethodType and type(func) is MethodType and held == func
 
 
 def run_held() -> None:
@@ -88,8 +98,10 @@ def run_held() -> None:
     failure is reported on stderr and the next one runs."""
     from iokit_host.kernel.driver_calls import DriverFault  # at exit only (no import cycle)
 
-    while _HELD:
-        func, args, kwargs, calls = _HELD.pop()
+    # Those held now: one registered while they run is not run, as atexit runs only the
+    # handlers it held when the exit began (a handler that registers itself again ends).
+    held, _HELD[:] = list(_HELD), []
+    for func, args, kwargs, calls in reversed(held):
         with calls.watchdog.armed():  # a signal interrupts a handler blocked in a sleep
             result = calls.call(func, *args, **kwargs)
         if isinstance(result, DriverFault):

@@ -53,3 +53,12 @@ def test_an_exit_handler_that_works_still_runs_and_an_unregistered_one_does_not(
     assert written.read_text(encoding="utf-8") == "parked"
     done = boot_fenced(fenced_dist, "atexit-unregistered")
     assert done.returncode == 0 and "exit handler" not in done.stderr, done.stderr
+
+
+def test_an_exit_handler_that_registers_itself_again_runs_once(fenced_dist: Path,
+                                                               tmp_path: Path) -> None:
+    """As atexit runs only the handlers it held when the exit began."""
+    written = tmp_path / "parked"
+    done = boot_fenced(fenced_dist, "atexit-again", IOKIT_TEST_FENCE_FILE=str(written))
+    assert done.returncode == 0 and "exit handler" not in done.stderr, done.stderr
+    assert written.read_text(encoding="utf-8") == "parked"
