@@ -4,7 +4,8 @@ action, here because kexts share the host's Python process).
 
 Each check puts back what it finds and says so, naming the nub the job matched: the standard
 streams (fds 0-2 and the ``sys`` objects, :class:`~.host_fence.StdioGuard`), the SDK's and
-host's entries in ``sys.modules`` (:class:`~.host_fence.ModuleGuard`) and the SDK's value
+host's entries in ``sys.modules`` (:class:`~.host_fence.ModuleGuard`), the import system's
+finders and path hooks (:mod:`.import_guard`) and the SDK's value
 classes, which no driver call checks (:mod:`.class_seal`).
 """
 
@@ -20,6 +21,7 @@ from iokit_host.errors import Diagnostic, Severity
 from iokit_host.kernel.class_seal import SEALED_HINT, ClassSeal, changed_classes
 from iokit_host.kernel.driver_calls import service_name
 from iokit_host.kernel.host_fence import ModuleGuard, StdioGuard
+from iokit_host.kernel.import_guard import ImportGuard
 
 __all__ = ["JobChecks"]
 
@@ -34,6 +36,7 @@ class JobChecks:
     def __init__(self, seal: ClassSeal, report: Callable[[Diagnostic], None]) -> None:
         self._streams = StdioGuard()
         self._modules = ModuleGuard()
+        self._imports = ImportGuard()
         self._seal = seal
         self._report = report
         if not seal.intact():  # changed by the host itself since: its to change
@@ -54,6 +57,11 @@ class JobChecks:
                            f"sys.modules ({shown})",
                       "a kext shares the kernel's process: the SDK's modules are every "
                       "driver's")
+        removed = self._imports.check(_job_subject(job)[1], self._report)
+        if removed:
+            self._say(job, f"removed the host's {', '.join(removed[:4])}",
+                      "a kext shares the kernel's import system: it may add a finder, never "
+                      "remove the host's")
         if not self._seal.intact():  # the value classes: no driver call checks them
             changes = self._seal.repair()
             if changes:

@@ -18,6 +18,7 @@ from iokit_host.errors import Diagnostic, IOKitError
 from iokit_host.kernel.class_seal import SEALED_HINT, sdk_seal
 from iokit_host.kernel.driver_calls import DriverFault, patched_misdeed
 from iokit_host.kernel.host_fence import DriverMisdeed, ModuleGuard
+from iokit_host.kernel.import_guard import ImportGuard
 
 if TYPE_CHECKING:
     from iokit_host.kernel.protocol import WorkLoop
@@ -52,7 +53,9 @@ class KextLoader:
                 return False
         if bundle.package is not None:
             # Importing runs the package's module code: a driver call like any other.
+            imports = ImportGuard()
             classes = self.kernel.driver_calls.call(_import_kext_classes, bundle)
+            self._check_imports(imports, bundle)
             if isinstance(classes, DriverFault):
                 return self._load_failed(bundle, _import_failure(bundle, classes))
             try:
@@ -61,6 +64,17 @@ class KextLoader:
                 return self._load_failed(bundle, error.diagnostic)
         self.loaded[bundle.bundle_id] = bundle
         return True
+
+    def _check_imports(self, imports: ImportGuard, bundle: KextBundle) -> None:
+        """Guard the import finders and hooks the kext's module code added; put back the
+        host's it removed (:mod:`.import_guard`)."""
+        restored = imports.check(f"by kext {bundle.bundle_id}", self.kernel.report)
+        if restored:
+            self.kernel.report(Diagnostic(
+                "driver-changed-host", f"importing {bundle.package} removed the host's "
+                f"{', '.join(restored[:4])}; put back", subject=bundle.bundle_id,
+                file=bundle.source, hint="a kext shares the kernel's import system: it may "
+                "add a finder, never remove the host's"))
 
     def _load_failed(self, bundle: KextBundle, diagnostic: Diagnostic) -> bool:
         self.failed[bundle.bundle_id] = diagnostic
