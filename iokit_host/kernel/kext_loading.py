@@ -105,8 +105,18 @@ def _import_failure(bundle: KextBundle, fault: DriverFault) -> Diagnostic:
     return Diagnostic(
         reference, fault.reason(f"importing {bundle.package}"),
         file=bundle.source, subject=bundle.bundle_id, key=bundle.package,
-        hint="fix the import error in the driver package" if reference == "kext-import-failed"
-        else SEALED_HINT)
+        hint=_IMPORT_HINTS.get(reference, SEALED_HINT))
+
+
+#: What to do about each way a kext's import can fail; what else it did to the host (it
+#: patched the SDK's classes, rebound what every driver shares) is :data:`SEALED_HINT`'s.
+_IMPORT_HINTS = {
+    "kext-import-failed": "fix the import error in the driver package",
+    "driver-exited": "a kext's module code runs in the kernel's process: fail the import by "
+                     "raising, never exit the process (or make the driver a dext)",
+    "driver-forked": "a kext's module code must not fork the kernel's process: spawn a helper "
+                     "with subprocess in start, or make the driver a dext",
+}
 
 
 def _import_kext_classes(bundle: KextBundle) -> tuple[type[Any], ...]:
