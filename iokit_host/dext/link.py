@@ -32,6 +32,12 @@ _OTHER_THREAD_WAIT_S = 30.0
 Handler = Callable[[dict[str, Any]], "dict[str, Any] | None"]
 
 
+class _Ended(BaseException):
+    """The link's end (the kernel said exit, or is gone), unwinding whatever serves, a
+    driver's code included, to :meth:`DriverLink.serve`. Not ``SystemExit``: a driver's own
+    ``sys.exit(5)`` is the process's exit with that status, which the kernel reports."""
+
+
 class DriverLink:
     """One driver process's socket to its kernel.
 
@@ -91,7 +97,7 @@ class DriverLink:
         self._reader = threading.get_ident()
         try:
             self._serve_until(None)
-        except SystemExit:
+        except _Ended:
             pass
 
     def _serve_until(self, seq: int | None) -> Any:
@@ -106,7 +112,7 @@ class DriverLink:
                 self._close()
                 if seq is None:
                     return NOT_ANSWERED
-                raise SystemExit(0) from None  # the kernel is gone: so is this process
+                raise _Ended from None  # the kernel is gone: so is this process
             if message.get("op") == "answer":
                 answered = message.get("seq")
                 if answered == seq:
@@ -124,7 +130,7 @@ class DriverLink:
                 self.depth -= 1
             if reply is None:  # exit
                 self._close()
-                raise SystemExit(0)
+                raise _Ended
             if reply is not NO_REPLY:  # a one-way message (a notification): nothing goes back
                 self._reply(message, reply)
             if self.depth == 0 and self.settled is not None:
@@ -139,7 +145,7 @@ class DriverLink:
             os.close(fd)
         if not sent:
             self._close()
-            raise SystemExit(0)
+            raise _Ended
 
     def _close(self) -> None:
         with self._waiting:

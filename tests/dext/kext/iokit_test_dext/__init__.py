@@ -32,6 +32,8 @@ class CameraDriver(IOService):
         mode = os.environ.get("IOKIT_TEST_DEXT_MODE", "")
         if mode == "start-exit":
             os._exit(3)
+        if mode == "start-sys-exit":
+            raise SystemExit(5)
         if mode == "start-raise":
             raise RuntimeError("no firmware")
         if mode == "start-hang":
