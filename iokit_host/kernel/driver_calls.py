@@ -45,7 +45,8 @@ from iokit_host.kernel.watchdog import DriverCallTimeout, Watchdog
 if TYPE_CHECKING:
     from iokit_sdk.service import IOService
 
-__all__ = ["MAX_NESTING", "DriverCalls", "DriverFault", "describe_error", "service_name"]
+__all__ = ["MAX_NESTING", "DriverCalls", "DriverFault", "describe_error", "described",
+           "service_name"]
 
 
 @dataclass(frozen=True, slots=True)
@@ -232,6 +233,21 @@ def describe_error(error: BaseException) -> str:
     if len(text) > 500:
         text = text[:500] + "..."
     return f"{name}: {text}" if text else name
+
+
+def described(service: IOService) -> str:
+    """A driver as a diagnostic names it: its class and name, its kext (the personality's
+    ``CFBundleIdentifier`` it was made from) and its provider, read from the registry's own
+    tables rather than through the driver's methods: ``Evil 'Evil' (com.example.evil) on
+    SMC``."""
+    text = f"{service.iokit_class_name} {service_name(service)!r}"
+    bundle = service._props.get("CFBundleIdentifier")
+    if type(bundle) is str:
+        text += f" ({bundle[:120]})"
+    parents = service._parents.get("IOService") if service._parents else None
+    if parents:
+        text += f" on {service_name(parents[0])}"  # type: ignore[arg-type]  # an IOService's
+    return text
 
 
 def service_name(service: IOService) -> str:

@@ -19,7 +19,7 @@ from iokit_sdk.keys import SERVICE_PLANE
 from iokit_sdk.service import IOService
 
 from iokit_host.errors import Diagnostic, IOKitError
-from iokit_host.kernel.driver_calls import DriverFault, service_name
+from iokit_host.kernel.driver_calls import DriverFault, described
 
 if TYPE_CHECKING:
     from iokit_host.clock import HostClock
@@ -90,6 +90,5 @@ def guarded_call(kernel: WorkLoop, reference: str, what: str, service: IOService
     fault = kernel.driver_calls.call(call)
     if isinstance(fault, DriverFault):
         kernel.report(Diagnostic(
-            fault.reference(reference), f"{service.iokit_class_name} "
-            f"{service_name(service)!r}: {fault.reason(what)}",
+            fault.reference(reference), f"{described(service)}: {fault.reason(what)}",
             subject=service.iokit_class_name, hint=hint, context={"exception": fault.error}))
