@@ -241,12 +241,17 @@ def described(service: IOService) -> str:
     tables rather than through the driver's methods: ``Evil 'Evil' (com.example.evil) on
     SMC``."""
     text = f"{service.iokit_class_name} {service_name(service)!r}"
-    bundle = service._props.get("CFBundleIdentifier")
+    try:  # the entry's own slots, past any attribute hook of the driver's class
+        props = object.__getattribute__(service, "_props")
+        parents = object.__getattribute__(service, "_parents")
+    except AttributeError:  # an entry its class never initialised
+        return text
+    bundle = props.get("CFBundleIdentifier") if type(props) is dict else None
     if type(bundle) is str:
         text += f" ({bundle[:120]})"
-    parents = service._parents.get("IOService") if service._parents else None
-    if parents:
-        text += f" on {service_name(parents[0])}"  # type: ignore[arg-type]  # an IOService's
+    providers = parents.get("IOService") if type(parents) is dict else None
+    if type(providers) is list and providers:
+        text += f" on {service_name(providers[0])}"
     return text
 
 

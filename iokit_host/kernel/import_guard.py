@@ -37,10 +37,14 @@ class ImportGuard:
         self._finders = list(sys.meta_path)
         self._hooks = list(sys.path_hooks)
 
+    def changed(self) -> bool:
+        """Whether a finder or hook was added or removed since (two identity scans)."""
+        return not (_same(sys.meta_path, self._finders) and _same(sys.path_hooks, self._hooks))
+
     def check(self, where: str, report: Report) -> list[str]:
         """Guard the finders and hooks added since (``where`` names the kext or job for their
         warnings); the host's own that were removed, put back and named."""
-        if _same(sys.meta_path, self._finders) and _same(sys.path_hooks, self._hooks):
+        if not self.changed():
             return []
         restored = _restore(sys.meta_path, self._finders, "import finder")
         restored += _restore(sys.path_hooks, self._hooks, "path hook")

@@ -57,7 +57,8 @@ class JobChecks:
                            f"sys.modules ({shown})",
                       "a kext shares the kernel's process: the SDK's modules are every "
                       "driver's")
-        removed = self._imports.check(_job_subject(job)[1], self._report)
+        removed = self._imports.check(_job_subject(job)[1], self._report) \
+            if self._imports.changed() else []
         if removed:
             self._say(job, f"removed the host's {', '.join(removed[:4])}",
                       "a kext shares the kernel's import system: it may add a finder, never "
