@@ -6,7 +6,8 @@ the rest itself, with a traceback on stderr: an exception that ends a thread
 an ``atexit`` handler (``sys.unraisablehook``). In the ``iokit`` command the code that raises
 them is a driver's (a kext runs in the host's process, as in the kernel's address space): a
 thread its ``start`` spawned, an object it dropped, an exit handler its thread registered
-(one registered in a driver call runs as one: :mod:`iokit_host.kernel.exit_handlers`). The command goes
+(one registered in a driver call runs as one: :mod:`iokit_host.kernel.exit_handlers`). The
+command goes
 on, as IOKit goes on past a kext thread's failure it cannot attribute; here each one is a
 one-line warning, ``stray-exception``, naming where it was raised and what, never a
 traceback (``IOKIT_DEBUG=1`` adds the traceback).

@@ -13,7 +13,8 @@ from dataclasses import dataclass
 from iokit_host.errors import Diagnostic, Severity
 from iokit_host.explorer_archive.errors import ArchiveInvalid
 
-__all__ = ["BAD_CLASS_CHAIN", "BAD_ENTRY", "BAD_FIELD", "BAD_LINK", "BAD_PROPERTIES", "TOO_LARGE", "ArchiveDamage",
+__all__ = ["BAD_CLASS_CHAIN", "BAD_ENTRY", "BAD_FIELD", "BAD_LINK", "BAD_PROPERTIES",
+           "TOO_LARGE", "ArchiveDamage",
            "ArchiveDamageKind"]
 
 

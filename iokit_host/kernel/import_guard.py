@@ -24,7 +24,11 @@ from typing import Any
 
 from iokit_host.errors import Diagnostic, Severity
 
-__all__ = ["ImportGuard"]
+__all__ = ["REMOVED_HINT", "ImportGuard"]
+
+#: The hint of a report that a kext removed the host's finder or hook (put back).
+REMOVED_HINT = ("a kext shares the kernel's import system: it may add a finder, never remove "
+                "the host's")
 
 Report = Callable[[Diagnostic], None]
 

@@ -21,7 +21,7 @@ from iokit_host.errors import Diagnostic, Severity
 from iokit_host.kernel.class_seal import SEALED_HINT, ClassSeal, changed_classes
 from iokit_host.kernel.driver_calls import service_name
 from iokit_host.kernel.host_fence import ModuleGuard, StdioGuard
-from iokit_host.kernel.import_guard import ImportGuard
+from iokit_host.kernel.import_guard import REMOVED_HINT, ImportGuard
 
 __all__ = ["JobChecks"]
 
@@ -60,9 +60,7 @@ class JobChecks:
         removed = self._imports.check(_job_subject(job)[1], self._report) \
             if self._imports.changed() else []
         if removed:
-            self._say(job, f"removed the host's {', '.join(removed[:4])}",
-                      "a kext shares the kernel's import system: it may add a finder, never "
-                      "remove the host's")
+            self._say(job, f"removed the host's {', '.join(removed[:4])}", REMOVED_HINT)
         if not self._seal.intact():  # the value classes: no driver call checks them
             changes = self._seal.repair()
             if changes:

@@ -18,7 +18,7 @@ from iokit_host.errors import Diagnostic, IOKitError
 from iokit_host.kernel.class_seal import SEALED_HINT, sdk_seal
 from iokit_host.kernel.driver_calls import DriverFault, patched_misdeed
 from iokit_host.kernel.host_fence import DriverMisdeed, ModuleGuard
-from iokit_host.kernel.import_guard import ImportGuard
+from iokit_host.kernel.import_guard import REMOVED_HINT, ImportGuard
 
 if TYPE_CHECKING:
     from iokit_host.kernel.protocol import WorkLoop
@@ -73,8 +73,7 @@ class KextLoader:
             self.kernel.report(Diagnostic(
                 "driver-changed-host", f"importing {bundle.package} removed the host's "
                 f"{', '.join(restored[:4])}; put back", subject=bundle.bundle_id,
-                file=bundle.source, hint="a kext shares the kernel's import system: it may "
-                "add a finder, never remove the host's"))
+                file=bundle.source, hint=REMOVED_HINT))
 
     def _load_failed(self, bundle: KextBundle, diagnostic: Diagnostic) -> bool:
         self.failed[bundle.bundle_id] = diagnostic

@@ -27,15 +27,7 @@ from __future__ import annotations
 from typing import TYPE_CHECKING, Any
 
 import msgpack
-from iokit_sdk.iokitlib.callframe import (
-    CALL,
-    CALL_REPLY,
-    MARK,
-    REPLIES,
-    REPLY_SIZES,
-    REQUEST,
-    SCALARS,
-)
+from iokit_sdk.iokitlib.callframe import CALL, MARK, REQUEST, SCALARS, pack_reply
 from iokit_sdk.iokitlib.wire import FrameError
 from iokit_sdk.wirecodec import HEADER
 
@@ -55,10 +47,6 @@ _unpackb = msgpack.unpackb
 _KIND = _HEADER_SIZE + 1
 _REQUEST_END = REQUEST.size
 _unpack_request = REQUEST.unpack_from
-_SCALARS = SCALARS
-_COUNTS = len(SCALARS)
-_REPLIES = REPLIES
-_REPLY_SIZES = REPLY_SIZES
 #: What :func:`_call` gives when the reply went to the session's outbox.
 _QUEUED = b""
 #: What :func:`one_request` gives when the socket held nothing to read.
@@ -152,18 +140,15 @@ def _framed_call(front: FrontEnd, session: Session, count: int) -> bytes | None:
     (_, _, _, request_id, handle, selector, scalar_count, scalar_out,
      struct_out) = _unpack_request(received)
     scalars_end = _REQUEST_END + 8 * scalar_count
-    if scalar_count >= _COUNTS or count < scalars_end:
+    if scalar_count >= len(SCALARS) or count < scalars_end:
         return None  # the map's checks say what is wrong
     result = _run(front, session, request_id, handle, selector,
-                  _SCALARS[scalar_count].unpack_from(received, _REQUEST_END),
+                  SCALARS[scalar_count].unpack_from(received, _REQUEST_END),
                   bytes(received[scalars_end:count]) if count > scalars_end else b"",
                   scalar_out, struct_out)
     if not isinstance(result, tuple):  # not a common call (None), or answered (_QUEUED)
         return result
-    ret, outputs, data = result  # pack_reply, written out; a failure's outputs are empty
-    scalars = len(outputs)
-    return _REPLIES[scalars].pack(_REPLY_SIZES[scalars] + len(data), MARK, CALL_REPLY,
-                                  request_id, ret, scalars, *outputs) + data
+    return pack_reply(request_id, *result)  # a failure's outputs are empty
 
 
 def _run(front: FrontEnd, session: Session, request_id: int, handle: int, selector: int,

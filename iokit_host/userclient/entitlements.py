@@ -120,7 +120,8 @@ def _check_top_keys(data: Mapping[str, Any], file: str, report: Report) -> None:
     """A misspelt table (``[entitlement."x"]``) would grant nothing, silently: say so."""
     for key in sorted(set(data) - {"entitlements"}):
         guess = did_you_mean(key, ["entitlements"])
-        report(_problem(file, key, "unknown table or key, ignored" + (f"; {guess}" if guess else ""),
+        said = "unknown table or key, ignored" + (f"; {guess}" if guess else "")
+        report(_problem(file, key, said,
                         hint='a policy holds only [entitlements."NAME"] tables'))
 
 

@@ -50,7 +50,8 @@ def test_scalars_of_any_integer_kind_and_container_arrive_as_uint64(
     """The call frame is packed from the caller's own values when they are plain ints in a
     list or tuple; anything else (an iterator, an int subclass, a value past 64 bits) takes
     the checked way and arrives the same."""
-    assert IOConnectCallScalarMethod(connection, 3, iter([40, 2]), 1) == (42,)  # type: ignore[arg-type]
+    scalars = iter([40, 2])  # an iterator, which the Sequence annotation does not admit
+    assert IOConnectCallScalarMethod(connection, 3, scalars, 1) == (42,)  # type: ignore[arg-type]
     assert IOConnectCallScalarMethod(connection, 3, (IOReturn.NOT_READY, 0), 1) == \
         (int(IOReturn.NOT_READY),)
     assert IOConnectCallScalarMethod(connection, 3, [(1 << 64) + 5, 1], 1) == (6,)

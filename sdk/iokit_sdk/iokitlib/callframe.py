@@ -85,16 +85,17 @@ def pack_request(request_id: int, connect: int, selector: int, scalars: Sequence
             or not 0 <= connect <= _U32 or count > MAX_SCALARS \
             or not 0 <= scalar_out <= MAX_SCALARS or not -(1 << 63) <= struct_out < 1 << 63:
         return None
-    return REQUESTS[count].pack(REQUEST_SIZES[count] + len(structure), MARK, CALL, request_id, connect, selector, count,
-                                scalar_out, struct_out, *scalars) + structure
+    return REQUESTS[count].pack(REQUEST_SIZES[count] + len(structure), MARK, CALL, request_id,
+                                connect, selector, count, scalar_out, struct_out,
+                                *scalars) + structure
 
 
 def pack_reply(request_id: int, ret: int, scalars: Sequence[int], structure: bytes) -> bytes:
     """The whole frame of a call's reply: ``ret`` is an IOReturn (32 bits), the scalars are
     ``uint64_t`` (at most 16), ``structure`` the output structure."""
     count = len(scalars)
-    return REPLIES[count].pack(REPLY_SIZES[count] + len(structure), MARK, CALL_REPLY, request_id, ret, count,
-                               *scalars) + structure
+    return REPLIES[count].pack(REPLY_SIZES[count] + len(structure), MARK, CALL_REPLY,
+                               request_id, ret, count, *scalars) + structure
 
 
 def decode(body: bytes | memoryview) -> dict[str, Any]:
