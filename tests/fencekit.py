@@ -92,6 +92,17 @@ class FencedDriver(IOService):
             import sys
             for name in [n for n in sys.modules if n.startswith("iokit_sdk")]:
                 del sys.modules[name]
+        elif FAULT.startswith("atexit-thread-"):
+            import threading
+
+            def later():  # registers when told, between driver calls, then says so
+                fifo = os.environ["IOKIT_TEST_FENCE_FILE"]
+                with open(fifo) as go:
+                    go.readline()
+                _register_exit_handler(FAULT.removeprefix("atexit-thread-"))
+                with open(fifo + ".done", "w") as done:
+                    done.write("registered\\n")
+            threading.Thread(target=later, name="late-registrar", daemon=True).start()
         elif FAULT.startswith("atexit-"):
             _register_exit_handler(FAULT.removeprefix("atexit-"))
         elif FAULT == "thread-left-running":

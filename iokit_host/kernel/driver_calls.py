@@ -43,7 +43,7 @@ from iokit_host.kernel.host_fence import (
 from iokit_host.kernel.watchdog import DriverCallTimeout, Watchdog
 
 if TYPE_CHECKING:
-    from iokit_sdk.service import IOService
+    from iokit_sdk.entry import IORegistryEntry
 
 __all__ = ["MAX_NESTING", "DriverCalls", "DriverFault", "describe_error", "described",
            "service_name"]
@@ -235,7 +235,7 @@ def describe_error(error: BaseException) -> str:
     return f"{name}: {text}" if text else name
 
 
-def described(service: IOService) -> str:
+def described(service: IORegistryEntry) -> str:
     """A driver as a diagnostic names it: its class and name, its kext (the personality's
     ``CFBundleIdentifier`` it was made from) and its provider, read from the registry's own
     tables rather than through the driver's methods: ``Evil 'Evil' (com.example.evil) on
@@ -255,7 +255,7 @@ def described(service: IOService) -> str:
     return text
 
 
-def service_name(service: IOService) -> str:
+def service_name(service: IORegistryEntry) -> str:
     """``service``'s name for a diagnostic; its class name when a driver's ``get_name``
     override fails."""
     try:

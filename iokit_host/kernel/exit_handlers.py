@@ -8,7 +8,8 @@ the command ends, unguarded: a handler that sleeps would hold the command for ev
 calls ``os._exit(7)`` would replace the command's exit status, one that prints would add to
 its output after the summary.
 
-So while a driver call runs, ``atexit.register`` keeps the handler here instead; when the
+So while a driver call runs, or from a thread other than the main one (a driver's own, which
+may register between driver calls), ``atexit.register`` keeps the handler here instead; when the
 process exits, each runs (last registered first, as ``atexit`` runs them) through the
 :class:`~iokit_host.kernel.driver_calls.DriverCalls` guard it was registered under: bounded by
 the watchdog, ``os._exit`` refused, whatever it raises caught. A failing handler is one
@@ -70,8 +71,15 @@ def hold_driver_exit_handlers(calls: _Calls) -> None:
 
 
 def _register(func: Callable[..., Any], /, *args: Any, **kwargs: Any) -> Callable[..., Any]:
-    """``atexit.register``: held when a driver call is running, on any guard; else Python's."""
-    running = next((calls for calls in list(_GUARDS) if calls.active()), None)
+    """``atexit.register``: held when a driver call is running, on any guard, or when a
+    thread other than the main one registers while a guard exists (a driver's own thread,
+    between driver calls); else Python's."""
+    guards = list(_GUARDS)
+    running = next((calls for calls in guards if calls.active()), None)
+    if running is None and guards and threading.current_thread() is not threading.main_thread():
+        # The host registers nothing from its own threads; a driver's thread may, at any
+        # time (even once the exit began, as a thread joining the main one does).
+        running = guards[-1]
     if running is None or not callable(func):  # not callable: Python's own TypeError
         return _real_register(func, *args, **kwargs)
     _HELD.append((func, args, kwargs, running))

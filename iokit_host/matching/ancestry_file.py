@@ -86,6 +86,8 @@ def _class_lines(block: str) -> dict[str, str] | None:
     if "\\" in block or block[:1] != '"' or block.count('\n"') != len(lines) - 1:
         return None
     try:
-        return dict(line.split('":', 1) for line in lines)
+        keyed = dict(line.split('":', 1) for line in lines)
     except ValueError:  # a line without its key
         return None
+    # A line whose first '":' is its opening quote (a damaged '":/ass11":[...]') has no key.
+    return keyed if all(key[:1] == '"' for key in keyed) else None

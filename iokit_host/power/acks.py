@@ -26,7 +26,7 @@ from typing import TYPE_CHECKING, Any
 from iokit_sdk.entry import IORegistryEntry
 
 from iokit_host.errors import Diagnostic, Severity
-from iokit_host.kernel.driver_calls import DriverFault, service_name
+from iokit_host.kernel.driver_calls import DriverFault, described, service_name
 from iokit_host.kernel.driver_results import plain_int, short_repr
 
 if TYPE_CHECKING:
@@ -169,7 +169,8 @@ class Answers:
         context.log.add(context.clock.now_ns(), "fault", service, detail, to_state=ordinal)
         if error is not None:
             context.kernel.report(Diagnostic(
-                error.reference("driver-power-call-raised"), f"{_class(who)}: {detail}",
+                error.reference("driver-power-call-raised"),
+                f"{described(service) if service is not None else _class(who)}: {detail}",
                 subject=_class(who), severity=Severity.WARNING,
                 hint="the power change went on as if the driver had acknowledged",
                 context={"exception": error.error}))

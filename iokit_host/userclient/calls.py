@@ -29,7 +29,7 @@ from iokit_sdk.userclient import (
 )
 
 from iokit_host.errors import Diagnostic
-from iokit_host.kernel.driver_calls import DriverFault, service_name
+from iokit_host.kernel.driver_calls import DriverFault, described
 from iokit_host.kernel.driver_results import plain_int, short_repr
 
 if TYPE_CHECKING:
@@ -166,12 +166,12 @@ def _not_a_code(kernel: WorkLoop, client: IOUserClient, selector: int, ret: obje
     ``IOReturn`` is, whatever its low bits)."""
     if isinstance(ret, DriverFault):
         _report(kernel, client, ret.reference("user-client-method-raised"),
-                ret.reason(f"external_method {selector} of {service_name(client)}"))
+                ret.reason(f"external_method {selector} of {described(client)}"))
         return IOReturn.INTERNAL_ERROR
     if ret is None:
         return IOReturn.UNSUPPORTED
     _report(kernel, client, "user-client-method-invalid",
-            f"external_method {selector} of {service_name(client)} returned "
+            f"external_method {selector} of {described(client)} returned "
             f"{short_repr(ret)}, not an IOReturn code")
     return IOReturn.INTERNAL_ERROR
 
@@ -190,7 +190,7 @@ def _outputs(kernel: WorkLoop, client: IOUserClient, selector: int, scalar_outpu
             if structure_output_size != kIOConnectMethodVarOutputSize else MAX_VARIABLE_OUTPUT)
     if count is None or size is None:
         _report(kernel, client, "user-client-output-invalid",
-                f"method {selector} of {service_name(client)} set its output count to "
+                f"method {selector} of {described(client)} set its output count to "
                 f"{short_repr(arguments.scalar_output_count)} and size to "
                 f"{short_repr(arguments.structure_output_size)}, past the caller's "
                 f"{scalar_output_count} and {structure_output_size}")
@@ -198,7 +198,7 @@ def _outputs(kernel: WorkLoop, client: IOUserClient, selector: int, scalar_outpu
     scalars = _scalars(arguments.scalar_output, count)
     if isinstance(scalars, str):
         _report(kernel, client, "user-client-output-invalid",
-                f"method {selector} of {service_name(client)} wrote {scalars} as scalar "
+                f"method {selector} of {described(client)} wrote {scalars} as scalar "
                 "output, not a 64-bit number")
         return IOReturn.INTERNAL_ERROR, [], b""
     if arguments.structure_output is _NO_VARIABLE_OUTPUT:
@@ -208,7 +208,7 @@ def _outputs(kernel: WorkLoop, client: IOUserClient, selector: int, scalar_outpu
     structure = _bytes(arguments.structure_output)
     if structure is None:
         _report(kernel, client, "user-client-output-invalid",
-                f"method {selector} of {service_name(client)} wrote a structure output of "
+                f"method {selector} of {described(client)} wrote a structure output of "
                 f"type {type(arguments.structure_output).__name__}, not bytes")
         return IOReturn.INTERNAL_ERROR, [], b""
     if len(structure) > size:

@@ -22,7 +22,7 @@ from iokit_sdk.returns import IOReturn
 from iokit_sdk.userclient import IOUserClient, OwningTask
 
 from iokit_host.errors import Diagnostic, Severity
-from iokit_host.kernel.driver_calls import DriverFault, service_name
+from iokit_host.kernel.driver_calls import DriverFault, described
 from iokit_host.userclient.calls import CallRequest, CallResult, call_method
 from iokit_host.userclient.opening import (
     check_entitlements,
@@ -210,6 +210,6 @@ class UserClients:
         if isinstance(result, DriverFault):
             self.kernel.report(Diagnostic(
                 result.reference(f"user-client-{call.replace('_', '-')}-raised"),
-                result.reason(f"{call} of {service_name(connection.client)}"),
+                result.reason(f"{call} of {described(connection.client)}"),
                 subject=connection.client.iokit_class_name, severity=Severity.WARNING,
                 hint="the connection is closed all the same and the client left the registry"))

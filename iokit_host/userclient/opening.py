@@ -38,7 +38,7 @@ from iokit_sdk.userclient import (
 )
 
 from iokit_host.errors import Diagnostic, Severity
-from iokit_host.kernel.driver_calls import DriverFault, service_name
+from iokit_host.kernel.driver_calls import DriverFault, described
 from iokit_host.kernel.driver_results import plain_int, short_repr
 
 if TYPE_CHECKING:
@@ -60,7 +60,7 @@ def make_user_client(kernel: WorkLoop, service: IOService, task: OwningTask,
                                     properties=None)
     if isinstance(made, DriverFault):
         _report(kernel, service, made.reference("user-client-new-raised"),
-                made.reason(f"new_user_client of {service_name(service)}"))
+                made.reason(f"new_user_client of {described(service)}"))
         return IOReturn.INTERNAL_ERROR
     if made is None:
         return _from_class(kernel, service)
@@ -70,7 +70,7 @@ def make_user_client(kernel: WorkLoop, service: IOService, task: OwningTask,
     if code is not None and code != IOReturn.SUCCESS:
         return code & 0xFFFFFFFF
     _report(kernel, service, "user-client-new-invalid",
-            f"new_user_client of {service_name(service)} returned {short_repr(made)}, not an "
+            f"new_user_client of {described(service)} returned {short_repr(made)}, not an "
             "IOUserClient or an IOReturn code")
     return IOReturn.INTERNAL_ERROR
 
@@ -138,7 +138,7 @@ def check_entitlements(kernel: WorkLoop, client: IOUserClient, task: OwningTask)
     # xnu refuses an IOUserClient2022 here (and logs it); for an older client it reads the
     # value as a string it is not, a kernel panic: refused here too, and said.
     _report(kernel, client, "user-client-entitlements-invalid",
-            f"{service_name(client)} sets {kIOUserClientEntitlementsKey} to "
+            f"{described(client)} sets {kIOUserClientEntitlementsKey} to "
             f"{short_repr(wanted)}, neither an entitlement's name nor false",
             severity=Severity.WARNING)
     return IOReturn.NOT_PRIVILEGED
@@ -158,7 +158,7 @@ def release_client(kernel: WorkLoop, client: IOUserClient, service: IOService) -
 def _fault(kernel: WorkLoop, client: IOUserClient, result: object, call: str) -> None:
     if isinstance(result, DriverFault):
         _report(kernel, client, result.reference(f"user-client-{call.replace('_', '-')}-raised"),
-                result.reason(f"{call} of {service_name(client)}"))
+                result.reason(f"{call} of {described(client)}"))
 
 
 def _report(kernel: WorkLoop, subject: IOService, reference: str, message: str,

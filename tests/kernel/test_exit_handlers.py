@@ -4,10 +4,13 @@ a hang or a traceback; one that works still does its work (tests/fencekit.py's k
 
 from __future__ import annotations
 
+import os
+import select
 import time
 from pathlib import Path
 
 from fencekit import boot_fenced, fenced_dist
+from kernelkit import KernelFactory, kernel_env
 
 __all__ = ["fenced_dist"]  # the fixture this module uses
 
@@ -25,6 +28,29 @@ def test_an_exit_handler_that_calls_os_exit_does_not_set_the_commands_status(
     assert _warning(done.stderr).startswith(
         "warning[driver-exited]: exit handler _register_exit_handler.<locals>.handler called "
         "os._exit(7), which would have ended the kernel's process")
+
+
+def test_an_exit_handler_a_drivers_own_thread_registers_between_calls_is_held_too(
+        fenced_dist: Path, tmp_path: Path) -> None:
+    """In a running kernel, a driver's thread registers a handler long after its start."""
+    fifo = tmp_path / "go"
+    os.mkfifo(fifo)
+    os.mkfifo(f"{fifo}.done")
+    go = os.open(fifo, os.O_RDWR)  # opened both ways: neither side's open blocks
+    done = os.open(f"{fifo}.done", os.O_RDWR)
+    factory = KernelFactory(fenced_dist)
+    try:
+        kernel = factory.start(env=kernel_env(fenced_dist, IOKIT_TEST_FENCE_FILE=str(fifo),
+                                              IOKIT_TEST_FENCE_FAULT="atexit-thread-exit"))
+        os.write(go, b"go\n")
+        assert select.select([done], [], [], 60)[0], kernel.stderr()
+        assert os.read(done, 64) == b"registered\n"
+        assert kernel.stop() == 0, kernel.stderr()  # the handler wanted 7
+        assert "called os._exit(7)" in _warning(kernel.stderr())
+    finally:
+        factory.close()
+        os.close(go)
+        os.close(done)
 
 
 def test_an_exit_handler_that_hangs_is_abandoned_at_the_watchdogs_limit(

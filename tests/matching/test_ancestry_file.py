@@ -8,7 +8,7 @@ from pathlib import Path
 from types import ModuleType
 from typing import Any
 
-from hypothesis import given, settings
+from hypothesis import example, given, settings
 from hypothesis import strategies as st
 
 from iokit_host.matching.ancestry import DATA_FILE, AncestryKnowledge
@@ -84,6 +84,7 @@ def test_any_rendered_base_reads_as_its_whole_decode(
 
 @settings(max_examples=150, deadline=None)
 @given(cut=st.integers(0, 10_000), junk=st.text(max_size=3))
+@example(cut=8916, junk=":/")  # a line's key cut down to its quote: '":/ass11":[...]'
 def test_a_damaged_file_reads_or_fails_as_json_does(cut: int, junk: str) -> None:
     """Where the whole file decodes, the same values; where it does not, ValueError as
     ``json.loads`` raises, or the classes whose lines still read."""

@@ -124,7 +124,8 @@ def test_a_driver_that_raises_in_set_power_state_does_not_stop_the_sleep() -> No
     (fault,) = events(host, "fault")
     assert "PMDevice::set_power_state(0) raised RuntimeError: firmware gone" in fault.detail
     assert fault.path is not None and fault.path.endswith("/Bad")
-    assert any(d.reference == "driver-power-call-raised" for d in host.diagnostics)
+    (raised,) = [d for d in host.diagnostics if d.reference == "driver-power-call-raised"]
+    assert raised.message.startswith("PMDevice 'Bad' on ")  # which device, not only its class
     assert host.wake().result == "awake" and good.get_power_state() == 2
 
 

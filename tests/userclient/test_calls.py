@@ -100,6 +100,9 @@ def test_a_driver_that_raises_or_returns_nonsense_is_reported_and_the_kernel_goe
         uc_host: IOKitHost, user_clients: UserClients, connection: Connection) -> None:
     assert _call(user_clients, connection, 6).ret == IOReturn.INTERNAL_ERROR
     assert uc_host.diagnostics[-1].reference == "user-client-method-raised"
+    provider = connection.client.get_provider()
+    assert provider is not None  # the diagnostic names the client's provider, not only a class
+    assert f" on {provider.get_name()}" in uc_host.diagnostics[-1].message
 
     def bad_output(target: Any, reference: Any, args: IOExternalMethodArguments) -> int:
         args.scalar_output[0] = "seven"  # type: ignore[call-overload]
