@@ -15,7 +15,7 @@ from dataclasses import dataclass, field
 from enum import Enum
 from typing import Any
 
-__all__ = ["Diagnostic", "IOKitError", "Severity", "quoted"]
+__all__ = ["Diagnostic", "IOKitError", "Severity", "printable", "quoted"]
 
 
 class Severity(str, Enum):
@@ -45,10 +45,11 @@ class Diagnostic:
     context: dict[str, Any] = field(default_factory=dict, compare=False, hash=False)
 
     def __str__(self) -> str:
-        where = ": ".join(part for part in (self.file, self.key) if part)
+        where = ": ".join(printable(part) for part in (self.file, self.key) if part)
+        message = printable(self.message)
         text = f"{self.severity.value}[{self.reference}]: "
-        text += f"{where}: {self.message}" if where else self.message
-        return text + (f"\n  hint: {self.hint}" if self.hint else "")
+        text += f"{where}: {message}" if where else message
+        return text + (f"\n  hint: {printable(self.hint)}" if self.hint else "")
 
     def to_json(self) -> dict[str, Any]:
         data: dict[str, Any] = {"reference": self.reference, "severity": self.severity.value,
@@ -87,6 +88,15 @@ _QUOTED.maxlist = _QUOTED.maxdict = 4
 #: The longest quotation: reprlib bounds each level (4 items of 60 characters), not the whole,
 #: which nested lists multiply (4 x 4 x 4 strings of 60 characters, 4 KB).
 _QUOTED_MAX = 160
+
+
+def printable(text: str) -> str:
+    """``text`` with each character a terminal would act on rather than show (a newline, an
+    escape sequence's ESC, a line separator) written as its escape: a name from a file cannot
+    forge a line of its own (``\\nerror[fake]: ...``) or retitle the terminal."""
+    if text.isprintable():  # nearly always: one C loop
+        return text
+    return "".join(char if char.isprintable() else repr(char)[1:-1] for char in text)
 
 
 def did_you_mean(word: str, known: Sequence[str]) -> str | None:

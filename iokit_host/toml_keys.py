@@ -20,7 +20,10 @@ __all__ = ["MAX_KEY_PARTS", "STRINGS_AND_COMMENTS", "deep_dotted_key", "deep_key
 
 #: The most parts a dotted key or table header may have.
 MAX_KEY_PARTS = MAX_VALUE_DEPTH
-_PART = r"""(?:[A-Za-z0-9_-]++|"(?:[^"\\\n]|\\.)*+"|'[^'\n]*+')"""
+# A quoted part never starts right after a backslash: there its quote is an escaped one
+# inside a string or comment (no key follows a backslash in TOML), and a search restarting
+# at each escaped quote of '"\"\"...' would read the rest of the line from each: quadratic.
+_PART = r"""(?:[A-Za-z0-9_-]++|(?<!\\)"(?:[^"\\\n]|\\.)*+"|'[^'\n]*+')"""
 # A run starts where no bare part goes on from before it: a search would otherwise start
 # again at each character of a long word (hex data), each start reading the rest of it.
 _RUN = rf"(?<![A-Za-z0-9_-]){_PART}(?:[ \t]*+\.[ \t]*+{_PART}){{{MAX_KEY_PARTS},}}+"
@@ -29,8 +32,8 @@ _FLAGGED = re.compile(_RUN)
 #: scanner that must not read into them (a pattern for ``re.VERBOSE | re.DOTALL``).
 #: Possessive: a loop of alternatives keeps no state per character, so a string of
 #: megabytes costs no memory (a plain loop kept about 150 bytes a character).
-STRINGS_AND_COMMENTS = r"""\"\"\"(?:[^"\\]|\\.|"(?!""))*+\"\"\""{0,2} | '''.*?''''{0,2}
-    | "(?:[^"\\\n]|\\.)*+" | '[^'\n]*+' | \#[^\n]*+"""
+STRINGS_AND_COMMENTS = r"""(?<!\\)\"\"\"(?:[^"\\]|\\.|"(?!""))*+\"\"\""{0,2}
+    | '''.*?''''{0,2} | (?<!\\)"(?:[^"\\\n]|\\.)*+" | '[^'\n]*+' | \#[^\n]*+"""
 # A run of parts, or a string or comment passed over whole. The run is tried first: a quoted
 # first part is a key's, not a string value's.
 _TOKENS = re.compile(rf"(?P<run>{_RUN}) | {STRINGS_AND_COMMENTS}", re.VERBOSE | re.DOTALL)

@@ -17,6 +17,17 @@ def test_diagnostic_text_names_reference_file_key_and_hint() -> None:
     assert "hint: write <integer>100</integer>" in text
 
 
+def test_text_from_a_file_cannot_forge_a_line_or_drive_the_terminal() -> None:
+    diagnostic = Diagnostic("kext-library-missing", "com.evil\nerror[fake]: all is well",
+                            file="k/\u2028Info.plist", key="IOKitPersonalities.P\x1b]0;pwned\x07",
+                            hint="\x9bcheck")
+    text = str(diagnostic)
+    assert text.splitlines() == [
+        ("error[kext-library-missing]: k/\\u2028Info.plist: IOKitPersonalities.P\\x1b]0;pwned"
+         "\\x07: com.evil\\nerror[fake]: all is well"), "  hint: \\x9bcheck"]
+    assert str(Diagnostic("x", "Grüße, 名前 'quoted'")) == "error[x]: Grüße, 名前 'quoted'"
+
+
 def test_diagnostic_json_leaves_out_what_it_does_not_know() -> None:
     data = Diagnostic("kext-library-missing", "no such library",
                       severity=Severity.WARNING).to_json()

@@ -13,7 +13,7 @@ from typing import Any
 
 from iokit_host.cli.common import parse_defines
 from iokit_host.cli.input_path import input_path
-from iokit_host.errors import Diagnostic, Severity
+from iokit_host.errors import Diagnostic, Severity, printable
 from iokit_host.kext.bundle import KextBundle
 
 __all__ = ["configure", "run"]
@@ -112,6 +112,7 @@ def _render(bundle: KextBundle | None, found: list[Diagnostic], target: str) -> 
         for name, personality in bundle.personalities.items():
             lines.append(f"    {name}: {personality.get('IOClass', '?')} on "
                          f"{personality.get('IOProviderClass', '?')}")
+    lines = [printable(line) for line in lines]  # ids, names and paths from the file
     if found:
         lines.append(f"diagnostics ({len(found)}):")
         lines += ["  " + str(d).replace("\n", "\n  ") for d in found]

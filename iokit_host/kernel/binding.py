@@ -254,11 +254,17 @@ class Binder(StartPhase):
         return (resolved if issubclass(resolved, IOService) else None), True
 
     def _class_unknown(self, nub: IOService, entry: CatalogueEntry) -> None:
-        message = (f"IOClass {quoted(entry.io_class)} of personality {quoted(entry.name)} is "
-                   "not defined")
+        found = self.kernel.classes.lookup(entry.io_class) if entry.io_class else None
+        what = ("is not a subclass of IOService" if found is not None
+                and not getattr(found, "synthesised", False) and not issubclass(found, IOService)
+                else "is not defined")  # as allocClassWithName finds no metaclass
+        message = (f"IOClass {quoted(entry.io_class)} of personality {quoted(entry.name)} "
+                   f"{what}")
+        bundle = entry.bundle
         self.kernel.report(Diagnostic(
-            "class-unknown", message, key=f"IOKitPersonalities.{entry.name}.IOClass",
-            subject=entry.bundle_id,
+            "class-unknown", f"{entry.bundle_id or 'a kext'}: {message}",
+            file=bundle.source if bundle is not None else None,
+            key=f"IOKitPersonalities.{entry.name}.IOClass", subject=entry.bundle_id,
             hint="define the class in the kext's package (a subclass of IOService)"))
         self._record(nub, entry, None, Outcome.CLASS_UNKNOWN, message)
 

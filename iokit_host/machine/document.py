@@ -248,7 +248,7 @@ class DocumentParser:
             raw = Raw(len(raws) + number, table, None, None,
                       self.text(table["class"], label, "class", empty=False),
                       self.optional_text(table, "name", label),
-                      self.optional_text(table, "location", label))
+                      self.optional_text(table, "location", label), label)
             entry_id = self.optional_text(table, "id", label)
             if entry_id is not None:
                 if not entry_id or entry_id in ids:

@@ -41,6 +41,8 @@ class Raw:
     class_name: str
     name: str | None
     location: str | None
+    #: What errors call a node outside the IOService tree (``entry[3]``); None for a nub.
+    label: str | None = None
 
     @property
     def parent(self) -> int | None:
@@ -50,6 +52,8 @@ class Raw:
     def path(self) -> str:
         """The node's path, spelt only when an error needs it: a chain of thousands of nubs
         would otherwise cost a path of thousands of components per nub."""
+        if self.label is not None:
+            return self.label
         parts: list[str] = []
         raw: Raw | None = self
         while raw is not None and raw.up is not None:

@@ -85,3 +85,19 @@ def test_an_empty_manifest_says_it_is_empty(tmp_path: Path,
     plist.write_bytes(b"\n  \n")
     assert main(["kext", "inspect", str(plist)]) == 1
     assert "not a property list: the file is empty" in capsys.readouterr().out
+
+
+def test_names_from_the_manifest_cannot_drive_the_terminal(tmp_path: Path,
+                                                           capsys: pytest.CaptureFixture[str]) -> None:
+    import plistlib
+
+    plist = tmp_path / "Info.plist"  # binary: an XML plist cannot hold an ESC
+    plist.write_bytes(plistlib.dumps({
+        "CFBundleIdentifier": "com.example.titles", "CFBundleVersion": "1.0",
+        "IOKitPersonalities": {"P\x1b]0;pwned\x07": {
+            "IOProviderClass": "IOPCIDevice", "IOClass": "Evil\u2028Twin"}}},
+        fmt=plistlib.FMT_BINARY))
+    main(["kext", "inspect", str(plist)])
+    out = capsys.readouterr().out
+    assert "\x1b" not in out and "\u2028" not in out  # shown as escapes, not acted on
+    assert "P\\x1b]0;pwned\\x07: Evil\\u2028Twin on IOPCIDevice" in out

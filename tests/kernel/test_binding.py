@@ -141,8 +141,25 @@ def test_unknown_class_of_a_kext_with_code_is_skipped(tmp_path: Path,
     bundle = kext("com.test.empty", {"p": personality("Missing", score=900)},
                   package="emptykext")
     host = make_host([wifi_nub()], [bundle]).boot()
-    assert "class-unknown" in _references(host.diagnostics)
+    (unknown,) = [d for d in host.diagnostics if d.reference == "class-unknown"]
+    assert unknown.message.startswith("com.test.empty: IOClass 'Missing' of personality 'p' "
+                                      "is not defined")  # which kext, not only the class
     assert host.explain(NUB).outcome_of("Missing").outcome == "class-unknown"
+    assert host.drivers_of(NUB) == []
+
+
+def test_an_ioclass_that_is_no_ioservice_is_said_to_be_so(tmp_path: Path,
+                                                         monkeypatch: pytest.MonkeyPatch) -> None:
+    (tmp_path / "entrykext").mkdir()
+    (tmp_path / "entrykext" / "__init__.py").write_text(
+        "from iokit_sdk.entry import IORegistryEntry\n\n\nclass Plain(IORegistryEntry):\n"
+        "    pass\n")
+    monkeypatch.syspath_prepend(str(tmp_path))
+    bundle = kext("com.test.entry", {"p": personality("Plain", score=900)}, package="entrykext")
+    host = make_host([wifi_nub()], [bundle]).boot()
+    (unknown,) = [d for d in host.diagnostics if d.reference == "class-unknown"]
+    assert unknown.message.endswith("IOClass 'Plain' of personality 'p' is not a subclass of "
+                                    "IOService"), unknown.message
     assert host.drivers_of(NUB) == []
 
 

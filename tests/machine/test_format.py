@@ -99,6 +99,19 @@ def test_errors_name_file_node_path_key_and_reason() -> None:
     assert "root/PCI0@0/MyBridge/ARPT@1C,1" in str(error) and "hex" in str(error)
 
 
+@pytest.mark.parametrize(("entry", "key"), [
+    ('[entry.properties]\nx = 1.5\n', "properties.x"),
+    ('planes = [{ plane = "IODeviceTree", parent = "e1" }]\n', "planes[0].parent"),
+])
+def test_errors_in_an_entry_name_the_entry_not_the_root(entry: str, key: str) -> None:
+    error = error_for('[[nub]]\nid = "pe"\nclass = "IOPlatformExpertDevice"\n'
+                      '[[entry]]\nid = "e0"\nclass = "IOService"\n'
+                      '[[entry]]\nid = "e1"\nclass = "IOService"\n'
+                      'planes = [{ plane = "IODeviceTree", parent = "e2" }]\n'
+                      '[[entry]]\nid = "e2"\nclass = "IOService"\n' + entry)
+    assert (error.diagnostic.subject, error.diagnostic.key) == ("entry[2]", key), str(error)
+
+
 @pytest.mark.parametrize(("change", "reference", "key"), [
     (('name = "ARPT"\n', 'name = "ARPT"\ncolour = "red"\n'), "machine-model-unknown-key",
      "colour"),
