@@ -88,6 +88,14 @@ class FencedDriver(IOService):
             import sys
             sys.stdout = None
             sys.stderr = io.StringIO()
+        elif FAULT in ("close-stream-object", "reencode-streams"):
+            import sys
+            if FAULT == "close-stream-object":
+                sys.stderr.close()
+                raise RuntimeError("caf\u00e9 gone")
+            sys.__stdout__.reconfigure(encoding="ascii", errors="strict")
+            sys.stderr.reconfigure(encoding="ascii", errors="strict")
+            self.set_name("Caf\u00e9")
         elif FAULT == "drop-sdk-modules":
             import sys
             for name in [n for n in sys.modules if n.startswith("iokit_sdk")]:

@@ -40,6 +40,7 @@ from iokit_host.kernel.host_fence import (
     HostSealedError,
     register_calls,
 )
+from iokit_host.kernel.trace_fence import Tracers
 from iokit_host.kernel.watchdog import DriverCallTimeout, Watchdog
 
 if TYPE_CHECKING:
@@ -59,6 +60,11 @@ class DriverFault:
 
     error: BaseException | None
     limit_s: float | None = None
+    #: The error's message, read once inside a guarded call (its ``__str__`` is driver code);
+    #: None when it was not read there (a host-made error), or could not be read (then
+    #: ``unprintable``, and it is never asked for again).
+    text: str | None = None
+    unprintable: bool = False
 
     @property
     def timed_out(self) -> bool:
@@ -80,7 +86,9 @@ class DriverFault:
             return f"{call} did not return within {self.limit_s or 0:g} s and was abandoned"
         if isinstance(self.error, (DriverMisdeed, DriverExit)):
             return f"{call} {self.error}"
-        return f"{call} raised {describe_error(self.error)}"
+        if self.unprintable:
+            return f"{call} raised {_type_name(self.error)} {_UNPRINTABLE}"
+        return f"{call} raised {describe_error(self.error, self.text)}"
 
 
 class DriverCalls:
@@ -116,11 +124,21 @@ class DriverCalls:
         if not seal.hot_watch.value:
             _changed_between(seal, depth)
         limit = _recursion_limit()
+        tracers = Tracers.now()
         try:
             result = function(*args, **kwargs)
+            tracers.check()  # while the watchdog still guards what they run
         except BaseException as error:  # noqa: BLE001 - driver code may raise anything
+            for _ in range(4):  # a tracer the driver left may run, and raise, even here
+                try:
+                    tracers.put_back()
+                    break
+                except BaseException:  # noqa: BLE001, S112 - the interpreter removed it
+                    continue
             stack.pop()
-            misdeed = _misdeed(limit, seal, depth)
+            misdeed = _misdeed(limit, seal, depth, tracers)
+            if misdeed is None and isinstance(error, DriverMisdeed):
+                misdeed = error  # what put_back found
             if misdeed is not None:
                 return DriverFault(misdeed)
             return self._fault(watchdog, watchdog.fired is not None and watchdog.settle(token),
@@ -128,7 +146,7 @@ class DriverCalls:
         stack.pop()
         if TRIPPED or _recursion_limit() != limit or not seal.hot_watch.value \
                 or seal.pending:
-            misdeed = _misdeed(limit, seal, depth)
+            misdeed = _misdeed(limit, seal, depth, tracers)
             if misdeed is not None:
                 return DriverFault(misdeed)
         if watchdog.fired is not None and watchdog.settle(token):
@@ -145,8 +163,7 @@ class DriverCalls:
         firstresult = bool(spec.opts.get("firstresult", False)) if spec is not None else False
         return self.call(hook._hookexec, hook.name, hook._hookimpls.copy(), kwargs, firstresult)
 
-    @staticmethod
-    def _fault(watchdog: Watchdog, abandoned: bool, error: BaseException) -> DriverFault:
+    def _fault(self, watchdog: Watchdog, abandoned: bool, error: BaseException) -> DriverFault:
         if _is_interrupt(error) and watchdog.user_interrupt():
             raise error
         if abandoned or (isinstance(error, DriverCallTimeout) and watchdog.outer_abandoned()):
@@ -154,7 +171,12 @@ class DriverCalls:
             # never crossing the host's code in between; the enclosing call is abandoned when
             # it returns, or interrupted again in its own code.
             return DriverFault(None, watchdog.limit_s)
-        return DriverFault(error)
+        # Its message is driver code too (an __str__ that hangs, or exits): read it now, as a
+        # driver call of its own, bounded by the watchdog.
+        text = self.call(error_message, error)
+        if type(text) is str:
+            return DriverFault(error, text=text)
+        return DriverFault(error, unprintable=True)
 
 
 _recursion_limit = sys.getrecursionlimit
@@ -185,13 +207,17 @@ def _changed_between(seal: ClassSeal, depth: int) -> None:
         seal.pending.append((depth - 1, changes))
 
 
-def _misdeed(limit: int, seal: ClassSeal, depth: int) -> DriverMisdeed | None:
+def _misdeed(limit: int, seal: ClassSeal, depth: int,
+             tracers: Tracers) -> DriverMisdeed | None:
     """What the call that just ended did to the host process, put right where it can be."""
     if TRIPPED:
         return ForkWatch.settle()
     patched = _patched(seal, depth)
     if patched is not None:
         return patched
+    traced = tracers.put_back()
+    if traced is not None:
+        return traced
     changed = _recursion_limit()
     if changed == limit:
         return None
@@ -221,18 +247,40 @@ def _is_interrupt(error: BaseException) -> bool:
     return isinstance(error, BaseExceptionGroup) and error.subgroup(KeyboardInterrupt) is not None
 
 
-def describe_error(error: BaseException) -> str:
-    """``Type: message``, even for an exception whose ``str`` raises or is huge."""
-    name = type(error).__name__
+def describe_error(error: BaseException, text: str | None = None) -> str:
+    """``Type: message``, even for an exception whose ``str`` raises or is huge, or whose
+    class's ``__name__`` is a property of its metaclass; ``text``: its message, when it was
+    read already (:func:`error_message`)."""
+    name = _type_name(error)
+    text = text if text is not None else error_message(error)
+    if text is None:
+        return f"{name} {_UNPRINTABLE}"
+    if len(text) > 500:
+        text = text[:500] + "..."
+    return f"{name}: {text}" if text else name
+
+
+_UNPRINTABLE = "(its message could not be printed)"
+#: ``type.__name__`` itself: reads a class's name where the class cannot intervene.
+_TYPE_NAME = type.__dict__["__name__"]
+
+
+def _type_name(error: BaseException) -> str:
+    """The class's own name: a metaclass's ``__name__`` property is driver code."""
+    name: str = _TYPE_NAME.__get__(type(error))
+    return name
+
+
+def error_message(error: BaseException) -> str | None:
+    """``str(error)`` as a plain ``str`` (a subclass's ``__len__`` or slicing never runs
+    later, in the host), or None when it raises or gives something else."""
     try:
         text = str(error)
     except KeyboardInterrupt:
         raise
     except BaseException:  # noqa: BLE001 - a driver's exception may not even print
-        return f"{name} (its message could not be printed)"
-    if len(text) > 500:
-        text = text[:500] + "..."
-    return f"{name}: {text}" if text else name
+        return None
+    return str.__str__(text) if issubclass(type(text), str) else None
 
 
 def described(service: IORegistryEntry) -> str:

@@ -26,7 +26,7 @@ refuses the rest outright:
   reason and nothing changed). Adding a new name stays allowed: it changes nothing anyone
   else reads;
 - the standard streams (fds 0, 1, 2), which a driver may close or redirect: too dear to
-  check per call, :class:`StdioGuard` checks them after each work-loop job and kext import,
+  check per call, :class:`~.stdio_guard.StdioGuard` checks them after each work-loop job and kext import,
   puts them back and names the nub or kext whose drivers ran.
 """
 
@@ -45,8 +45,7 @@ from typing import Any, ClassVar, NoReturn, Protocol
 from iokit_host.dext.descendants import children
 
 __all__ = ["TRIPPED", "DriverExit", "DriverMisdeed", "ForkWatch", "HostSealedError",
-           "ModuleGuard", "StdioGuard",
-           "register_calls", "seal_shared_modules"]
+           "ModuleGuard", "register_calls", "seal_shared_modules"]
 
 #: Linux's ``prctl(PR_SET_PDEATHSIG)``: the child gets this signal when its parent exits.
 _PR_SET_PDEATHSIG = 1
@@ -276,59 +275,3 @@ class ModuleGuard:
         for name in changed:
             modules[name] = self._kept[name]
         return changed
-
-
-# -- the standard streams ------------------------------------------------------------------------
-_STREAMS = ((0, "stdin"), (1, "stdout"), (2, "stderr"))
-
-
-def _identity(fd: int) -> tuple[int, int] | None:
-    try:
-        status = os.fstat(fd)
-    except OSError:
-        return None
-    return status.st_dev, status.st_ino
-
-
-class StdioGuard:
-    """The host's standard streams (fds 0, 1 and 2) as they were when the kernel was made,
-    kept by a private duplicate of each: a driver that closes or redirects one (a daemon's
-    habit) has it put back, and the host's output, diagnostics and ready line still reach the
-    user. Three ``fstat`` calls per :meth:`check` (about 2 µs): the kernel checks after each
-    work-loop job and each kext import, not after every driver call."""
-
-    def __init__(self) -> None:
-        self._kept: list[tuple[int, str, tuple[int, int], int]] = []
-        for fd, name in _STREAMS:
-            identity = _identity(fd)
-            if identity is not None:
-                self._kept.append((fd, name, identity, os.dup(fd)))
-                os.set_inheritable(self._kept[-1][3], False)
-        # The Python objects too: a driver that sets sys.stdout to None, a StringIO or any
-        # object took every later line of the host's output (and its error report) with it.
-        self._objects = [(name, getattr(sys, name)) for _, name in _STREAMS]
-
-    def check(self) -> list[str]:
-        """The streams found closed or replaced since, each put back (``stdout (fd 1)``,
-        ``sys.stdout``)."""
-        changed: list[str] = []
-        for name, kept_object in self._objects:
-            if getattr(sys, name) is not kept_object:
-                setattr(sys, name, kept_object)
-                changed.append(f"sys.{name}")
-        for fd, name, identity, kept in self._kept:
-            if _identity(fd) != identity:
-                try:
-                    os.dup2(kept, fd, inheritable=True)
-                except OSError:  # the private copy went too (closed by number): nothing to put back
-                    continue
-                changed.append(f"{name} (fd {fd})")
-        return changed
-
-    def close(self) -> None:
-        for _, _, _, kept in self._kept:
-            try:
-                os.close(kept)
-            except OSError:
-                pass
-        self._kept.clear()

@@ -3,7 +3,7 @@ command gate's ``runAction`` returning: the kernel's own state is checked before
 action, here because kexts share the host's Python process).
 
 Each check puts back what it finds and says so, naming the nub the job matched: the standard
-streams (fds 0-2 and the ``sys`` objects, :class:`~.host_fence.StdioGuard`), the SDK's and
+streams (fds 0-2 and the ``sys`` objects, :class:`~.stdio_guard.StdioGuard`), the SDK's and
 host's entries in ``sys.modules`` (:class:`~.host_fence.ModuleGuard`), the import system's
 finders and path hooks (:mod:`.import_guard`) and the SDK's value
 classes, which no driver call checks (:mod:`.class_seal`).
@@ -20,8 +20,9 @@ from iokit_sdk.service import IOService
 from iokit_host.errors import Diagnostic, Severity
 from iokit_host.kernel.class_seal import SEALED_HINT, ClassSeal, changed_classes
 from iokit_host.kernel.driver_calls import service_name
-from iokit_host.kernel.host_fence import ModuleGuard, StdioGuard
+from iokit_host.kernel.host_fence import ModuleGuard
 from iokit_host.kernel.import_guard import REMOVED_HINT, ImportGuard
+from iokit_host.kernel.stdio_guard import StdioGuard
 
 __all__ = ["JobChecks"]
 
@@ -46,9 +47,11 @@ class JobChecks:
         """Look for what ``job`` changed; put each back and report it."""
         changed = self._streams.check()
         if changed:
-            self._say(job, f"closed or redirected the host's {', '.join(changed)}",
-                      "a kext shares the kernel's process: it must not close or redirect fds "
-                      "0-2, nor replace sys.stdin, sys.stdout or sys.stderr")
+            self._say(job, f"closed, redirected or reconfigured the host's standard streams "
+                           f"({', '.join(changed)})",
+                      "a kext shares the kernel's process: it must not close, redirect or "
+                      "reconfigure fds 0-2 or sys.stdin, sys.stdout and sys.stderr, nor "
+                      "replace them")
         lost = self._modules.check()
         if lost:
             shown = ", ".join(lost[:4]) + (f" and {len(lost) - 4} more" if len(lost) > 4

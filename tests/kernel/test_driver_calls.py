@@ -15,7 +15,7 @@ from iokit_sdk import IOService
 
 from iokit_host.host import IOKitHost
 from iokit_host.kernel.driver_calls import MAX_NESTING, DriverCalls, DriverFault, describe_error
-from iokit_host.kernel.watchdog import Watchdog
+from iokit_host.kernel.watchdog import DrivenTime, Watchdog
 
 NUB = "pci14e4,4331"
 
@@ -101,6 +101,50 @@ def test_an_exception_that_cannot_print_itself_is_still_described() -> None:
 
     assert describe_error(Unprintable()) == "Unprintable (its message could not be printed)"
     assert describe_error(ValueError("x" * 5000)).endswith("...")
+
+
+def test_an_exceptions_message_and_name_run_no_driver_code_in_the_host() -> None:
+    class Sly(str):
+        def __len__(self) -> int:
+            raise SystemExit("len")  # would end the host, were it asked there
+
+    class Named(type):
+        @property
+        def __name__(cls) -> str:  # type: ignore[override]
+            raise SystemExit("name")
+
+    class Quiet(Exception, metaclass=Named):
+        def __str__(self) -> str:
+            return Sly("boom")
+
+    def driver() -> None:
+        raise Quiet()
+
+    fault = _calls().call(driver)
+    assert isinstance(fault, DriverFault)
+    assert fault.reason("start") == "start raised Quiet: boom"
+
+
+def test_a_message_that_never_prints_is_abandoned_at_the_watchdogs_limit() -> None:
+    calls = DriverCalls(Watchdog(None))
+    clock = DrivenTime()
+    calls.watchdog = Watchdog(5.0, clock=clock)
+
+    class Endless(Exception):
+        def __str__(self) -> str:
+            while clock.now() < 36_000:  # the watchdog's 5 s come first, where it is asked
+                clock.advance(0.01)
+            return "printed, unguarded, hours later"
+
+    def driver() -> None:
+        raise Endless()
+
+    try:
+        fault = calls.call(driver)
+    finally:
+        calls.watchdog.close()
+    assert isinstance(fault, DriverFault)
+    assert fault.reason("start") == "start raised Endless (its message could not be printed)"
 
 
 # -- a faulty driver in every phase ----------------------------------------------------------

@@ -137,7 +137,7 @@ def test_a_driver_that_closes_the_standard_streams_has_them_put_back(
     assert "+-o SMC" in done.stdout and "FencedDriver" in done.stdout  # the output arrived
     (line,) = [x for x in done.stderr.splitlines() if "driver-changed-host" in x]
     assert "while the kernel matched SMC" in line
-    assert "stdout (fd 1), stderr (fd 2); put back" in line
+    assert "standard streams (stdout (fd 1), stderr (fd 2)); put back" in line
 
 
 def test_a_driver_that_replaces_the_stream_objects_has_them_put_back(
@@ -147,7 +147,25 @@ def test_a_driver_that_replaces_the_stream_objects_has_them_put_back(
     assert done.returncode == 0 and "Traceback" not in done.stderr, done.stderr
     assert "+-o SMC" in done.stdout and "FencedDriver" in done.stdout  # the output arrived
     (line,) = [x for x in done.stderr.splitlines() if "driver-changed-host" in x]
-    assert "sys.stdout, sys.stderr; put back" in line
+    assert "(sys.stdout, sys.stderr); put back" in line
+
+
+def test_a_driver_that_closes_the_stderr_object_has_it_put_back(fenced_dist: Path) -> None:
+    """sys.stderr.close() lost every diagnostic after it, and the exit status with them."""
+    done = boot_fenced(fenced_dist, "close-stream-object")
+    assert done.returncode == 0 and "internal error" not in done.stderr, done.stderr
+    assert "start raised RuntimeError: caf\u00e9 gone" in done.stderr  # its fault is said
+    (line,) = [x for x in done.stderr.splitlines() if "driver-changed-host" in x]
+    assert "(sys.stderr (closed)" in line
+
+
+def test_a_driver_that_reencodes_the_streams_has_them_put_back(fenced_dist: Path) -> None:
+    """An ASCII sys.__stdout__ could not print the driver's name: the boot ended there."""
+    done = boot_fenced(fenced_dist, "reencode-streams")
+    assert done.returncode == 0 and "internal error" not in done.stderr, done.stderr
+    assert "+-o Caf\u00e9  <class FencedDriver" in done.stdout
+    (line,) = [x for x in done.stderr.splitlines() if "driver-changed-host" in x]
+    assert "sys.stderr's encoding" in line and "sys.__stdout__'s encoding" in line
 
 
 def test_a_driver_that_deletes_the_sdk_from_sys_modules_has_it_put_back(
