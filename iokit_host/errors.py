@@ -96,7 +96,8 @@ def printable(text: str) -> str:
     forge a line of its own (``\\nerror[fake]: ...``) or retitle the terminal."""
     if text.isprintable():  # nearly always: one C loop
         return text
-    return "".join(char if char.isprintable() else repr(char)[1:-1] for char in text)
+    return "".join(char if char.isprintable() or "\udc80" <= char <= "\udcff"  # a byte kept
+                   else repr(char)[1:-1] for char in text)  # by surrogateescape: printed as is
 
 
 def did_you_mean(word: str, known: Sequence[str]) -> str | None:

@@ -76,6 +76,20 @@ def test_a_key_the_action_does_not_take_is_named_not_dropped(tmp_path: Path, tex
     assert said in found.message and found.hint is not None and hint in found.hint
 
 
+@pytest.mark.parametrize(("text", "key", "hint"), [
+    ('[[events]]\naction = "sleep"\n', "events", "did you mean 'event'?"),
+    ('[[event]]\naction = "sleep"\n[[evnet]]\naction = "wake"\n', "evnet",
+     "did you mean 'event'?"),
+    ('title = "nightly"\n', "title", "a scenario holds only [[event]] tables"),
+])
+def test_a_table_that_is_not_event_is_refused_not_ignored(tmp_path: Path, text: str, key: str,
+                                                         hint: str) -> None:
+    """A misspelt [[events]] ran no event at all, without a word."""
+    with pytest.raises(ScenarioError) as caught:
+        read_events(write(tmp_path, text))
+    assert caught.value.diagnostic.key == key and caught.value.diagnostic.hint == hint
+
+
 @pytest.mark.parametrize("text", [
     "event = 3\n", "[[event\n", "a = " + "[" * 3000 + "]" * 3000 + "\n",
     "a = 1" + "0" * 5000 + "\n"])

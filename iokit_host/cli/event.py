@@ -16,6 +16,7 @@ import argparse
 from iokit_sdk.iokitlib.wire import kernel_socket_path
 
 from iokit_host.cli.common import print_diagnostics
+from iokit_host.cli.input_path import input_path
 from iokit_host.cli.kernel_option import add_kernel_argument, kernel_path
 from iokit_host.errors import Severity
 
@@ -23,7 +24,8 @@ __all__ = ["configure", "run"]
 
 
 def configure(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument("file", metavar="FILE", help="a scenario of [[event]] tables (TOML)")
+    parser.add_argument("file", metavar="FILE", type=input_path,
+                        help="a scenario of [[event]] tables (TOML)")
     add_kernel_argument(parser, doing="change the running kernel ('iokit kernel')", instead="")
 
 

@@ -37,7 +37,7 @@ def run(args: argparse.Namespace) -> int:
 
 
 def _create(args: argparse.Namespace) -> int:
-    from iokit_host.kext import collection, stamps
+    from iokit_host.kext import collection, install_index, stamps
     from iokit_host.kext.discovery import scan
 
     started = stamps.scan_clock()
@@ -45,6 +45,7 @@ def _create(args: argparse.Namespace) -> int:
     records = scan(started=started)
     target = collection.collection_path(args.cache_dir)
     problem = collection.write(target, records, watched)
+    install_index.refresh(args.cache_dir)
     # What was left out: unreadable distributions and entries whose kext could not be read.
     left_out = [d for r in records for d in (
         *r.diagnostics, *(d for k in r.kexts if k.bundle is None for d in k.diagnostics))]

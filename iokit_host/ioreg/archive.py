@@ -19,7 +19,7 @@ from typing import Any, BinaryIO
 
 from iokit_sdk.entry import IORegistryEntry
 
-from iokit_host.ioreg.format import cf_number, member_key
+from iokit_host.ioreg.format import cf_number, member_key, snapshot
 from iokit_host.ioreg.node import inheritance, retain_count, service_facts
 from iokit_host.ioreg.options import IoregOptions, check_plane
 from iokit_host.ioreg.plisttext import dump, dumps
@@ -57,7 +57,8 @@ def _document(registry: IORegistry, options: IoregOptions | None) -> Any:
 def _node(entry: IORegistryEntry, options: IoregOptions) -> dict[str, Any]:
     node: dict[str, Any] = {}
     if options.shows_properties(entry):
-        node.update((key, archive_value(value)) for key, value in entry.properties.items())
+        # A snapshot: a driver's own thread may set properties while they are archived.
+        node.update((key, archive_value(value)) for key, value in entry.copy_properties().items())
     node["IORegistryEntryName"] = entry.get_name(options.plane)
     location = entry.get_location(options.plane)
     if location is not None:
@@ -86,10 +87,10 @@ def archive_value(value: Any) -> Any:
     if isinstance(value, (str, bytes)):
         return value
     if isinstance(value, Mapping):
-        return {key: archive_value(item) for key, item in value.items()}
+        return {key: archive_value(item) for key, item in snapshot(value)}
     if isinstance(value, (frozenset, set)):
         # CFSet order is unspecified; sorting by printed form keeps the archive stable.
         return [archive_value(item) for item in sorted(value, key=member_key)]
     if isinstance(value, (list, tuple)):
-        return [archive_value(item) for item in value]
+        return [archive_value(item) for item in tuple(value)]
     return str(value)

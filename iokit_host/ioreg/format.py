@@ -32,7 +32,7 @@ from typing import Any
 from iokit_sdk.values import number_bits
 
 __all__ = ["cf_number", "data_strings", "format_data", "format_number", "format_string",
-           "format_value", "member_key"]
+           "format_value", "member_key", "snapshot"]
 
 _U64 = 1 << 64
 _U32 = 1 << 32
@@ -136,6 +136,14 @@ def member_key(item: Any) -> tuple[str, str]:
     return format_value(item), repr(item)
 
 
+def snapshot(mapping: Mapping[Any, Any]) -> list[tuple[Any, Any]]:
+    """``mapping``'s items as they are now. A driver's own thread may change a property while
+    it is printed (the registry's copy of a container is reachable through ``properties``);
+    copying a ``dict`` is one C call the thread cannot interleave (under the GIL), where
+    iterating it would raise "dictionary changed size during iteration"."""
+    return list((mapping.copy() if type(mapping) is dict else dict(mapping)).items())
+
+
 def format_value(value: Any, hex_numbers: bool = False) -> str:
     """One property value exactly as ioreg prints it after ``"key" = ``."""
     parts: list[str] = []
@@ -161,7 +169,7 @@ def _append(parts: list[str], value: Any, hex_numbers: bool) -> None:
         parts.append("[" + ",".join(items) + "]")
     elif isinstance(value, (list, tuple)):
         parts.append("(")
-        for index, item in enumerate(value):
+        for index, item in enumerate(tuple(value)):  # a snapshot, as in :func:`snapshot`
             if index:
                 parts.append(",")
             _append(parts, item, hex_numbers)
@@ -172,7 +180,7 @@ def _append(parts: list[str], value: Any, hex_numbers: bool) -> None:
 
 def _append_dict(parts: list[str], value: Mapping[Any, Any], hex_numbers: bool) -> None:
     parts.append("{")
-    for index, (key, item) in enumerate(value.items()):
+    for index, (key, item) in enumerate(snapshot(value)):
         if index:
             parts.append(",")
         parts.append(f'"{key}"=')

@@ -39,7 +39,7 @@ from iokit_sdk.entry import IORegistryEntry
 from iokit_sdk.values import MAX_VALUE_DEPTH, OSNumber, number_bits
 
 from iokit_host.errors import IOKitError
-from iokit_host.ioreg.format import member_key
+from iokit_host.ioreg.format import member_key, snapshot
 from iokit_host.ioreg.jsontext import dump, dumps
 from iokit_host.ioreg.node import inheritance, retain_count, service_facts
 from iokit_host.ioreg.options import IoregOptions, check_plane
@@ -89,7 +89,8 @@ def _node(entry: IORegistryEntry, options: IoregOptions) -> dict[str, Any]:
         "registered": facts.registered, "matched": facts.matched, "active": facts.active,
         "busy": facts.busy, "busy_time_ns": facts.busy_time_ns, "bits": facts.state}
     node["retain"] = retain_count(entry)
-    node["properties"] = ({key: encode_json_value(value) for key, value in entry.properties.items()}
+    node["properties"] = ({key: encode_json_value(value)  # a snapshot: see format.snapshot
+                           for key, value in entry.copy_properties().items()}
                           if options.shows_properties(entry) else None)
     node["children"] = []
     return node
@@ -105,11 +106,11 @@ def encode_json_value(value: Any) -> Any:
     if isinstance(value, (bytes, bytearray)):
         return {"data": bytes(value).hex()}
     if isinstance(value, Mapping):
-        return {"dict": {key: encode_json_value(item) for key, item in value.items()}}
+        return {"dict": {key: encode_json_value(item) for key, item in snapshot(value)}}
     if isinstance(value, (frozenset, set)):
         return {"set": [encode_json_value(item) for item in sorted(value, key=member_key)]}
     if isinstance(value, (list, tuple)):
-        return [encode_json_value(item) for item in value]
+        return [encode_json_value(item) for item in tuple(value)]
     raise JsonValueError(f"{type(value).__name__} is not a registry property type")
 
 

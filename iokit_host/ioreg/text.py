@@ -89,7 +89,8 @@ def _entry_lines(entry: IORegistryEntry, depth: int, bits: int,
     if options.shows_properties(entry):
         prefix = _guides(bits, depth + 2)
         yield prefix + "{"
-        for key, value in entry.properties.items():
+        # A snapshot: a driver's own thread may set properties while they are printed.
+        for key, value in entry.copy_properties().items():
             yield f'{prefix}  "{key}" = {format_value(value, options.hex_numbers)}'
         yield prefix + "}"
         yield prefix

@@ -155,12 +155,20 @@ class Binder(StartPhase):
                 continue
             loaded = self._ensure_loaded(entry, nub)
             view.forget()  # a kext's code ran on loading: read the nub again
-            if not loaded:
+            if not loaded or not self._admit(nub, entry):
                 continue
             survivors.append(Candidate(entry, match))
         if len(survivors) > 1:
             survivors.sort(key=by_score)
         return survivors
+
+    def _admit(self, nub: IOService, entry: CatalogueEntry) -> bool:
+        """Whether ``entry`` may be tried on ``nub`` once more (:mod:`.rematch_limit`)."""
+        refusal = self.rematches.admit(nub, entry)
+        if refusal is None:
+            return True
+        self._record(nub, entry, None, Outcome.NO_MATCH, refusal)
+        return False
 
     def _compile_plan(self, entry: CatalogueEntry) -> MatchPlan:
         """Compile and keep the plan of ``entry`` (the pass looks kept ones up inline)."""

@@ -20,6 +20,7 @@ from iokit_host.kernel.driver_results import Reading
 from iokit_host.kernel.kext_loading import KextLoader
 from iokit_host.kernel.lifecycle import guarded_call
 from iokit_host.kernel.outcomes import CandidateOutcome, OutcomeBook
+from iokit_host.kernel.rematch_limit import RematchLimit
 from iokit_host.matching.passive import MatchPlan, PassiveMatch, match_passive
 
 if TYPE_CHECKING:
@@ -62,6 +63,8 @@ class CandidateWork:
         self.started: dict[IOService, None] = {}
         # One compiled match plan per catalogue entry (by its never-reused seq).
         self._plans: dict[int, MatchPlan] = {}
+        #: How often each personality was tried on each nub: a rematch loop ends there.
+        self.rematches = RematchLimit(kernel)
 
     def _stop_quietly(self, instance: IOService, nub: IOService) -> None:
         """Stop a driver that raised or hung; a second failure is only reported."""
@@ -112,6 +115,7 @@ class CandidateWork:
     def forget(self, service: IOService) -> None:
         self.outcomes.forget(service)
         self.started.pop(service, None)
+        self.rematches.forget(service)
 
 
 

@@ -40,7 +40,6 @@ from iokit_host.kernel.host_fence import (
     HostSealedError,
     register_calls,
 )
-from iokit_host.kernel.trace_fence import Tracers
 from iokit_host.kernel.watchdog import DriverCallTimeout, Watchdog
 
 if TYPE_CHECKING:
@@ -124,21 +123,11 @@ class DriverCalls:
         if not seal.hot_watch.value:
             _changed_between(seal, depth)
         limit = _recursion_limit()
-        tracers = Tracers.now()
         try:
             result = function(*args, **kwargs)
-            tracers.check()  # while the watchdog still guards what they run
         except BaseException as error:  # noqa: BLE001 - driver code may raise anything
-            for _ in range(4):  # a tracer the driver left may run, and raise, even here
-                try:
-                    tracers.put_back()
-                    break
-                except BaseException:  # noqa: BLE001, S112 - the interpreter removed it
-                    continue
             stack.pop()
-            misdeed = _misdeed(limit, seal, depth, tracers)
-            if misdeed is None and isinstance(error, DriverMisdeed):
-                misdeed = error  # what put_back found
+            misdeed = _misdeed(limit, seal, depth)
             if misdeed is not None:
                 return DriverFault(misdeed)
             return self._fault(watchdog, watchdog.fired is not None and watchdog.settle(token),
@@ -146,7 +135,7 @@ class DriverCalls:
         stack.pop()
         if TRIPPED or _recursion_limit() != limit or not seal.hot_watch.value \
                 or seal.pending:
-            misdeed = _misdeed(limit, seal, depth, tracers)
+            misdeed = _misdeed(limit, seal, depth)
             if misdeed is not None:
                 return DriverFault(misdeed)
         if watchdog.fired is not None and watchdog.settle(token):
@@ -207,17 +196,13 @@ def _changed_between(seal: ClassSeal, depth: int) -> None:
         seal.pending.append((depth - 1, changes))
 
 
-def _misdeed(limit: int, seal: ClassSeal, depth: int,
-             tracers: Tracers) -> DriverMisdeed | None:
+def _misdeed(limit: int, seal: ClassSeal, depth: int) -> DriverMisdeed | None:
     """What the call that just ended did to the host process, put right where it can be."""
     if TRIPPED:
         return ForkWatch.settle()
     patched = _patched(seal, depth)
     if patched is not None:
         return patched
-    traced = tracers.put_back()
-    if traced is not None:
-        return traced
     changed = _recursion_limit()
     if changed == limit:
         return None

@@ -13,7 +13,10 @@ IOKit's ``terminate`` runs in phases (IOService.cpp ``terminatePhase1``, ``termi
 The three phases run here inside the ``terminate`` call, in that order, on the kernel's
 single work loop (IOKit hands phase 2 to a terminate thread; the order is the same).
 ``TERMINATE_WITH_REMATCH`` re-registers the victim's provider after it detaches, which is
-how IOKit re-runs matching after a driver is replaced.
+how IOKit re-runs matching after a driver is replaced. A driver that does it from its own
+``start`` would be matched again without end: the matching pass bounds how often one
+personality is tried on one nub (:mod:`iokit_host.kernel.rematch_limit`), so the rematch here
+needs no bound of its own.
 """
 
 from __future__ import annotations

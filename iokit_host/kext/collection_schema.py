@@ -166,6 +166,8 @@ def _stamp_in(data: Any) -> FileStamp:
             or not (type(data[1]) is type(data[2]) is type(data[3]) is int)
             or not (data[4] is None or type(data[4]) is str)):
         raise ShapeError("", "not [file, mtime_ns, size, ctime_ns, digest or null]")
+    if "\0" in data[0]:  # no file has one: os.stat refuses it with ValueError
+        raise ShapeError("", "a file name holds a NUL character")
     return FileStamp(*data)
 
 
@@ -199,7 +201,7 @@ def _bundle_in(data: Any, info: DistributionInfo,
 
 def _plist(data: dict[str, Any], where: str) -> dict[str, Any]:
     try:
-        decoded = plistjson.decode(data)
+        decoded = plistjson.decode(data, reals=False)  # the manifest reader drops <real>s
     except plistjson.ValueShapeError as error:
         raise ShapeError(where, str(error)) from None
     if type(decoded) is not dict:  # {"$data": ...} at the top is not a dictionary

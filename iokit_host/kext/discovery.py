@@ -20,6 +20,7 @@ rebuilds it when the installed set changed.
 
 from __future__ import annotations
 
+import errno
 import functools
 import importlib.machinery
 import importlib.util
@@ -204,15 +205,14 @@ def _read_entry(dist: metadata.Distribution, name: str, value: str, info: Distri
         manifest, searched, status = None, [], None
         reason = f"looking for package {package} raised {type(error).__name__}: {error}"
     else:
-        reason = f"package {package} has no Info.plist"
+        reason = _missing_reason(package, searched)
     watched += [s for s in (stamps.take(d, started) for d in searched) if s is not None]
     if manifest is None:
         return KextRecord(name, package, None, None, (Diagnostic(
             "kext-manifest-not-found",
             f"{info.name} declares kext {name} = {value} but {reason}", file=file,
             key=f"{GROUP}.{name}", subject=name,
-            hint=f"ship {package.replace('.', '/')}/Info.plist as package data "
-                 "(tool.setuptools.package-data)"),))
+            hint=_missing_hint(package, reason)),))
     # Stamped before reading (a later write makes it stale), from the stat that found it.
     stamp = stamps.take(manifest, started) if status is None else stamps.stamp_of(
         manifest, status, started)
@@ -291,6 +291,38 @@ def _locate(dist: metadata.Distribution, package: str, path: Sequence[str] | Non
             return candidate, [], status
         searched.append(os.path.dirname(candidate))
     return None, searched, None
+
+
+def _missing_hint(package: str, reason: str) -> str:
+    if reason.endswith("not a file"):
+        return "put the kext's Info.plist, a regular file, in that place"
+    return (f"ship {package.replace('.', '/')}/Info.plist as package data "
+            "(tool.setuptools.package-data)")
+
+
+def _missing_reason(package: str, searched: list[str]) -> str:
+    """Why no manifest was found: what stands where an Info.plist was looked for, if anything
+    (a folder or a pipe is no missing file, and the usual hint would mislead)."""
+    for folder in searched:
+        what = _not_a_file(os.path.join(folder, "Info.plist"))
+        if what is not None:
+            return f"its Info.plist ({os.path.join(folder, 'Info.plist')}) is {what}, not a file"
+    return f"package {package} has no Info.plist"
+
+
+_KINDS = ((stat.S_ISDIR, "a folder"), (stat.S_ISFIFO, "a pipe"), (stat.S_ISCHR, "a device"),
+          (stat.S_ISBLK, "a device"), (stat.S_ISSOCK, "a socket"))
+
+
+def _not_a_file(path: str) -> str | None:
+    """What ``path`` is when something other than a regular file is there, else None."""
+    try:
+        status = os.stat(path)
+    except OSError as error:
+        return "a symlink loop" if error.errno == errno.ELOOP else None
+    except ValueError:
+        return None
+    return next((name for test, name in _KINDS if test(status.st_mode)), None)
 
 
 def _regular_file(path: str) -> os.stat_result | None:

@@ -85,6 +85,20 @@ def _parsed(kind: str, value: Any, parse: Callable[[Any], _T | None]) -> _T:
 _DISTRIBUTIONS = os.path.join(os.path.dirname(__file__), "distributions.py")
 
 
+def refresh(cache_dir: str | Path | None = None) -> None:
+    """Drop the index's answers and walk the host plugins again (``iokit kmutil create``):
+    rebuilding the caches must also mend one that a damaged file kept being refused."""
+    for kind in _KINDS:
+        try:
+            index_path(kind, cache_dir).unlink()
+        except OSError:  # absent, or a folder in its place: the next write reports nothing
+            pass
+    host_plugins(cache_dir)
+
+
+_KINDS = ("host-plugins", "sdk-interface")
+
+
 # -- host plugins ----------------------------------------------------------------------------
 def host_plugins(cache_dir: str | Path | None = None) -> EntryPointScan:
     """The ``iokit`` entry points, in the order the walk found them; never raises."""
@@ -141,6 +155,7 @@ def _stamps(raw: object) -> tuple[FileStamp, ...] | None:
     out: list[FileStamp] = []
     for item in raw:
         if not (isinstance(item, list) and len(item) == 5 and isinstance(item[0], str)
+                and "\0" not in item[0]  # no file has one (os.stat raises ValueError)
                 and all(type(n) is int for n in item[1:4])
                 and (item[4] is None or isinstance(item[4], str))):
             return None

@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import errno
 import platform
+import re
 from collections.abc import Mapping
 from pathlib import Path
 from types import MappingProxyType
@@ -183,6 +184,14 @@ def _is_dext(info: Mapping[str, Any], personalities: Mapping[str, Mapping[str, A
     return any(keys.USER_SERVER_NAME in p for p in personalities.values())
 
 
+#: A character Apple's bundle identifiers do not hold.
+_ID_OUTSIDE = re.compile(r"[^A-Za-z0-9._-]")
+
+
+def _char_name(char: str) -> str:
+    return f"{quoted(char)} (U+{ord(char):04X})"
+
+
 class _Reader:
     """Validation state for one manifest: where it came from and what was found."""
 
@@ -291,7 +300,23 @@ class _Reader:
                        f"CFBundleIdentifier is {size} bytes in UTF-8; the limit is "
                        f"{KMOD_MAX_NAME - 1}", key, "shorten the identifier (KMOD_MAX_NAME)")
             return None
-        return None if key in self.unresolved else value
+        if key in self.unresolved:
+            return None
+        return value if self._id_characters_ok(value) else None
+
+    def _id_characters_ok(self, value: str) -> bool:
+        """Apple's rule for CFBundleIdentifier: ASCII letters, digits, ``-`` and ``.`` (``_``
+        too, which shipping kexts use). A control character or a space would also forge
+        lines and columns in every listing that prints the id."""
+        bad = _ID_OUTSIDE.search(value)
+        if bad is None:
+            return True
+        self.error("manifest-bad-bundle-identifier",
+                   f"CFBundleIdentifier {quoted(value)} holds {_char_name(bad[0])} at "
+                   f"offset {bad.start()}", keys.BUNDLE_IDENTIFIER,
+                   "use only letters, digits, '-' and '.' (reverse-DNS, e.g. "
+                   "com.example.driver)")
+        return False
 
     def version(self, info: Mapping[str, Any], key: str, subject: str | None,
                 *, required: bool) -> tuple[str | None, int]:

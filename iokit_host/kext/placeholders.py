@@ -68,27 +68,24 @@ def _name(match: re.Match[str]) -> str:
     return match.group("p") or match.group("b") or match.group("s") or match.group("h")
 
 
+#: How deep a define may refer to another (Xcode expands build settings recursively), and the
+#: longest text an expansion may grow to: ``A=$(B)$(B)``, ``B=$(C)$(C)``... doubles each step.
+MAX_NESTING = 16
+MAX_EXPANDED = 4096
+
+
 def expand(text: str, defines: Mapping[str, str], *, bare_macros: bool = False) -> Expansion:
     """Substitute every placeholder whose name is in ``defines``; report the rest.
 
+    A define's value may hold placeholders itself; they are expanded in turn, as Xcode
+    expands build settings. A name that refers back to itself (directly or not), nests past
+    :data:`MAX_NESTING` or grows past :data:`MAX_EXPANDED` is left in place and reported.
     With ``bare_macros`` (bundle identity and version keys only, where an all-caps token is
     never a real value), a whole value that is a preprocessor macro name counts too.
     """
     names: list[str] = []
     unresolved: list[str] = []
-
-    def replace(match: re.Match[str]) -> str:
-        name = _name(match)
-        names.append(name)
-        if name not in defines:
-            unresolved.append(name)
-            return match.group(0)
-        value = defines[name]
-        for modifier in (match.group("pm") or match.group("bm") or "").split(","):
-            value = _MODIFIERS.get(modifier, _keep)(value) if modifier else value
-        return value
-
-    result = _PLACEHOLDER.sub(replace, text)
+    result = _expand(text, defines, (), names, unresolved)
     if bare_macros and not names and looks_like_macro(text):
         names.append(text)
         if text in defines:
@@ -96,6 +93,28 @@ def expand(text: str, defines: Mapping[str, str], *, bare_macros: bool = False) 
         else:
             unresolved.append(text)
     return Expansion(result, tuple(dict.fromkeys(names)), tuple(dict.fromkeys(unresolved)))
+
+
+def _expand(text: str, defines: Mapping[str, str], within: tuple[str, ...],
+            names: list[str], unresolved: list[str]) -> str:
+    """``text`` with its placeholders substituted; ``within`` the names being expanded."""
+
+    def replace(match: re.Match[str]) -> str:
+        name = _name(match)
+        names.append(name)
+        if name not in defines or name in within or len(within) >= MAX_NESTING:
+            unresolved.append(name)
+            return match.group(0)
+        value = _expand(defines[name], defines, (*within, name), names, unresolved)
+        for modifier in (match.group("pm") or match.group("bm") or "").split(","):
+            value = _MODIFIERS.get(modifier, _keep)(value) if modifier else value
+        return value
+
+    result = _PLACEHOLDER.sub(replace, text)
+    if len(result) > MAX_EXPANDED:
+        unresolved.extend(find_placeholders(text) or ("(expansion too long)",))
+        return text
+    return result
 
 
 def _keep(value: str) -> str:

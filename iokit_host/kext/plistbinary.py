@@ -260,6 +260,11 @@ class _Tolerant(_Parser or object):  # type: ignore[misc]
             return UnreadableValue(f"object {ref} is nested deeper than {MAX_VALUE_DEPTH}")
         self._depth += 1
         try:
+            marker = self._marker(ref)
+            if marker == _FILL:  # plistlib reads it as b''; CF creates no object from it
+                raise ValueError("a fill byte, no object")
+            if marker is not None and marker & 0xF0 == _DICT:
+                return self._read_dict(ref, marker)
             return super()._read_object(ref)
         except _OBJECT_ERRORS as error:
             unreadable = UnreadableValue(f"object {ref} cannot be read ({_reason(error)})")
@@ -268,6 +273,34 @@ class _Tolerant(_Parser or object):  # type: ignore[misc]
             return unreadable
         finally:
             self._depth -= 1
+
+
+    def _marker(self, ref: int) -> int | None:
+        """The object's first byte, the file positioned after it; None once it was read."""
+        if self._objects[ref] is not _UNDEFINED:
+            return None
+        self._fp.seek(self._object_offsets[ref])
+        marker: int = self._fp.read(1)[0]
+        return marker
+
+    def _read_dict(self, ref: int, marker: int) -> dict[Any, Any]:
+        """``plistlib``'s dictionary step, except that a key that is an array or a dictionary
+        (unhashable: plistlib refuses the whole file for it) is an unreadable key in its
+        place, so the reader drops that pair alone, as it drops an integer key."""
+        size = self._get_size(marker & 0x0F)
+        key_refs, value_refs = self._read_refs(size), self._read_refs(size)
+        result: dict[Any, Any] = self._dict_type()
+        self._objects[ref] = result
+        for key_ref, value_ref in zip(key_refs, value_refs, strict=True):
+            key = self._read_object(key_ref)
+            if isinstance(key, list | dict):
+                key = UnreadableValue(f"a key is {'an array' if type(key) is list else 'a dict'}")
+            result[key] = self._read_object(value_ref)
+        return result
+
+
+_FILL, _DICT = 0x0F, 0xD0
+_UNDEFINED = getattr(plistlib, "_undefined", object())
 
 
 def _reason(error: BaseException) -> str:

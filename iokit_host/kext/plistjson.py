@@ -35,6 +35,11 @@ _DATA, _DATE, _NUMBER, _UID, _DICT = "$data", "$date", "$number", "$uid", "$dict
 TAGS = frozenset({_DATA, _DATE, _NUMBER, _UID, _DICT})
 _WIDTHS = (8, 16, 32, 64)
 _JSON_SCALARS = frozenset({str, int, float, bool})
+#: Without float: what :func:`decode` takes with ``reals=False`` (a manifest's ``<real>`` is
+#: dropped where it is read, the kernel having no type for it, so one stored is damage).
+_NO_REALS = frozenset({str, int, bool})
+#: What a plist ``<integer>`` can hold (CoreFoundation: 64-bit signed or unsigned).
+_INT_MIN, _INT_END = -(1 << 63), 1 << 64
 _STRINGS = frozenset({str})
 
 
@@ -110,12 +115,12 @@ def _encoded(item: Any, depth: int, stack: list[tuple[Any, int]]) -> Any:
     return _tag(item)
 
 
-def _slots(container: Any) -> Any:
+def _slots(container: Any, scalars: frozenset[type] = _JSON_SCALARS) -> Any:
     """(slot, child) pairs of a container with something to convert, else nothing."""
     if type(container) is dict:
         values = container.values()
-        return () if _JSON_SCALARS.issuperset(map(type, values)) else container.items()
-    return () if _JSON_SCALARS.issuperset(map(type, container)) else enumerate(container)
+        return () if scalars.issuperset(map(type, values)) else container.items()
+    return () if scalars.issuperset(map(type, container)) else enumerate(container)
 
 
 def _tag(item: Any) -> Any:
@@ -137,19 +142,22 @@ def _check_depth(depth: int) -> None:
         raise ValueShapeError(f"nested deeper than {MAX_DEPTH} levels")
 
 
-def decode(value: Any) -> Any:
+def decode(value: Any, *, reals: bool = True) -> Any:
     """The inverse of :func:`encode`, on data fresh from ``json.loads`` (changed in place).
 
-    :raises ValueShapeError: for ``null``, a malformed tag, or nesting deeper than
-        :data:`MAX_DEPTH`; the message says what and at which depth.
+    :param reals: False refuses a JSON number with a fraction or exponent (a ``<real>``).
+    :raises ValueShapeError: for ``null``, a malformed tag, an integer past 64 bits, or
+        nesting deeper than :data:`MAX_DEPTH`; the message says what and at which depth.
     """
+    scalars = _JSON_SCALARS if reals else _NO_REALS
     root = [value]
     stack: list[tuple[Any, int]] = [(root, -1)]
     while stack:
         container, depth = stack.pop()
-        for slot, child in _slots(container):
+        _check_integers(container, depth + 1)
+        for slot, child in _slots(container, scalars):
             kind = type(child)
-            if kind in _JSON_SCALARS:
+            if kind in scalars:
                 continue
             if kind is dict and len(child) == 1 and (tag := next(iter(child))) in TAGS:
                 container[slot] = child = _untag(tag, child[tag], depth + 1)
@@ -161,6 +169,13 @@ def decode(value: Any) -> Any:
             _check_depth(depth + 1)
             stack.append((child, depth + 1))
     return root[0]
+
+
+def _check_integers(container: Any, depth: int) -> None:
+    """Refuse an integer no plist can hold (JSON's have no range): one C-level pass."""
+    values = container.values() if type(container) is dict else container
+    if any(type(v) is int and not _INT_MIN <= v < _INT_END for v in values):
+        raise ValueShapeError(f"an integer at depth {depth} is beyond 64 bits")
 
 
 def _untag(tag: str, payload: Any, depth: int) -> Any:

@@ -69,11 +69,17 @@ def _path_to(root: object, target: object) -> str:
     return ""
 
 
+#: Widths past this are :data:`~iokit_host.kext.plistvalues.FAR_PAST_64_BITS`, whose digits
+#: were never converted: no true width to give.
+_FAR_BITS = 128
+
+
 def check_integer(value: int, key: str) -> None:
     """Refuse an ``<integer>`` that fits neither a signed nor an unsigned 64-bit number."""
     if not _INT64_MIN <= value < _UINT64_END:
-        raise PlistShapeError("plist-integer-out-of-range", key,
-                              f"a {value.bit_length()}-bit integer does not fit in 64 bits")
+        reason = ("an integer far past 64 bits" if value.bit_length() > _FAR_BITS
+                  else f"a {value.bit_length() + (value < 0)}-bit integer does not fit in 64 bits")
+        raise PlistShapeError("plist-integer-out-of-range", key, reason)
 
 
 def _shape_error(key: str, reason: str) -> PlistShapeError:
@@ -174,6 +180,8 @@ class _ObjectTable:
         offset = self._int(self.table + ref * self.offset_size, self.offset_size)
         token = self.data[offset]
         kind, size = token & 0xF0, token & 0x0F
+        if token == 0x0F:  # fill: no object (plistlib would make it b''), so damage
+            raise ValueError("a fill byte")
         if kind not in (0xA0, 0xD0):
             return None
         count, start = self._size(size, offset + 1)

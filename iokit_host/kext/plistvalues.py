@@ -48,6 +48,9 @@ class UnreadableValue:
     def __repr__(self) -> str:
         return f"UnreadableValue({self.reason!r})"
 
+    def __str__(self) -> str:
+        return "(unreadable)"  # as a key in a key path; the diagnostic gives the reason
+
 
 def without_unreadable(value: Any) -> Any:
     """``value`` with every :class:`UnreadableValue` left out, and every dictionary key that
@@ -138,7 +141,8 @@ class _Frame:
         self.value = value
         self.order = order  # a dictionary's place in document order, for its fault
         self.count = 0  # children begun
-        self.key = ""  # a dictionary's key waiting for its value
+        self.key: str | UnreadableValue = ""  # a dictionary's key waiting for its value (an
+        # unreadable one when the <key> held an element)
         self.bad = False  # a dictionary child where a <key> should be
         self.key_ok = True  # the waiting key came from a <key> (else its value is not kept)
         self.last_tag = ""  # a dictionary's last child, for the fault's message
@@ -171,8 +175,11 @@ class ValueBuilder:
         parent = self._frames[-1]
         kind = parent.kind
         if kind == _SCALAR or (kind == _PLIST and parent.count):
-            # A scalar's children are not read; a second value in <plist> refuses the file.
+            # A scalar's children are not read, and make it unreadable (plistlib would join
+            # the text around them); a second value in <plist> refuses the file.
             self._shape_ok = self._shape_ok and kind == _SCALAR
+            if kind == _SCALAR and not parent.last_tag:
+                parent.last_tag = tag  # its first child, named in the reason
             self._skipped = 1
             return
         if kind == _DICT:
@@ -223,11 +230,9 @@ class ValueBuilder:
             if frame.tag == "key":
                 parent.last_key = raw
             if parent.kind == _DICT and parent.count % 2:  # in a key's place
-                key = raw or ""
-                parent.key = key.translate(self._restore) if self._restore is not None \
-                    else key
+                parent.key = _nested(frame) or self._key(raw or "")
                 return
-            value = scalar_value(frame.tag, raw or "", self._restore)
+            value = _nested(frame) or scalar_value(frame.tag, raw or "", self._restore)
         else:
             if frame.kind == _DICT and (frame.bad or frame.count % 2):
                 self._note_fault(frame)
@@ -241,6 +246,9 @@ class ValueBuilder:
             parent.value.append(value)
         else:
             self._value = value
+
+    def _key(self, key: str) -> str:
+        return key.translate(self._restore) if self._restore is not None else key
 
     def _note_fault(self, frame: _Frame) -> None:
         where = f"after key '{frame.last_key}'" if frame.last_tag == "key" \
@@ -314,6 +322,15 @@ def break_place(error: Exception) -> str:
     return f"line {place} ({reason})" if place else text
 
 
+def _nested(frame: _Frame) -> UnreadableValue | None:
+    """A scalar holding an element (``<string>a<b>c</b>d</string>``): CoreFoundation refuses
+    it, ``plistlib`` joins the text around it; here that value alone is unreadable."""
+    if not frame.last_tag:
+        return None
+    return UnreadableValue(f"<{frame.tag}> holds an element <{clip_text(frame.last_tag)}>, "
+                           "not text only")
+
+
 def scalar_value(tag: str, text: str, restore: Restore) -> Any:
     """The value of a scalar element, or an :class:`UnreadableValue` saying why not."""
     if tag == "string":
@@ -322,7 +339,7 @@ def scalar_value(tag: str, text: str, restore: Restore) -> Any:
         return tag == "true"
     try:
         if tag == "integer":
-            return _integer(text.strip())
+            return parse_integer(text)
         if tag == "real":
             return float(text)
         if tag == "data":
@@ -348,19 +365,34 @@ def base64_data(text: str) -> bytes:
     return binascii.a2b_base64(text.encode("ascii"))
 
 
-#: An integer's text: decimal or hex, signed.
-_INTEGER = re.compile(r"-?(?:0[xX][0-9a-fA-F]+|[0-9]+)", re.ASCII)
-#: What stands for an integer too long to be a 64-bit number, so that the checks of range
+#: An ``<integer>``'s text as CoreFoundation's XML reader takes it (``parseIntegerTag``):
+#: white space, a sign, white space, then ``0x`` and hex digits or decimal digits, ASCII only
+#: (no ``_``, no other scripts' digits, nothing after the digits).
+_INTEGER = re.compile(r"[ \t\n\r]*([-+]?)[ \t\n\r]*(?:0[xX]0*([0-9a-fA-F]+)|0*([0-9]+))",
+                      re.ASCII)
+#: Significant digits past which a number is no 64-bit one, whatever they are: not converted
+#: (a million digits would take seconds), but read as :data:`FAR_PAST_64_BITS`.
+_MAX_DIGITS = 24
+#: What stands for such an integer, so the checks of range
 #: (:func:`~iokit_host.kext.plistshape.check_tree`, a property's type) name it as such.
-_PAST_64_BITS = 1 << 64
+FAR_PAST_64_BITS = 1 << 256
 
 
-def _integer(text: str) -> int:
-    if len(text) > 64:  # 2^64 in binary digits: longer text is no 64-bit number
-        if not _INTEGER.fullmatch(text):
-            raise ValueError(text)
-        return -_PAST_64_BITS if text.startswith("-") else _PAST_64_BITS
-    return int(text, 16) if text.lower().startswith(("0x", "-0x")) else int(text)
+def parse_integer(text: str) -> int:
+    """An ``<integer>``'s value (range not checked: the caller names a value past 64 bits).
+
+    :raises ValueError: for text CoreFoundation would not read as an integer.
+    """
+    match = _INTEGER.fullmatch(text)
+    if match is None:
+        raise ValueError(text)
+    sign, hex_digits, digits = match.groups()
+    significant = (hex_digits or digits).lstrip("0") or "0"
+    if len(significant) > _MAX_DIGITS:
+        value = FAR_PAST_64_BITS
+    else:
+        value = int(significant, 16 if hex_digits else 10)
+    return -value if sign == "-" else value
 
 
 def _date(text: str) -> datetime.datetime:

@@ -27,7 +27,7 @@ from iokit_sdk.values import MAX_VALUE_DEPTH, MAX_VALUE_ITEMS
 
 from iokit_host.kext.plistbinary import BinaryPlistError, load_tolerant
 from iokit_host.kext.plistshape import PlistShapeError, check_tree
-from iokit_host.kext.plistvalues import base64_data, break_place, read_values
+from iokit_host.kext.plistvalues import base64_data, break_place, parse_integer, read_values
 
 __all__ = ["PlistShapeError", "PlistUnreadableError", "declares_entities", "loads"]
 
@@ -165,7 +165,8 @@ def _check_size(data: bytes) -> None:
             parser.feed(data[start:start + _CHUNK])
     except _TooMany:
         raise PlistShapeError("plist-value-too-large", "",
-                              f"holds more than {MAX_VALUE_ITEMS} values") from None
+                              f"holds more than {MAX_VALUE_ITEMS} values (or as many keys"
+                              " again)") from None
     except ET.ParseError:
         if counter.items > MAX_VALUE_ITEMS // 2:
             raise  # too large to build a tree of only to have plistlib say this again
@@ -180,12 +181,21 @@ class _TooMany(Exception):
 
 
 class _ValueCounter:
-    """An expat target that counts values (every element but ``<key>``), keeping none."""
+    """An expat target that counts values and keys, keeping none.
+
+    Keys count too: a ``<dict>`` holds one key a value, so ``2 * MAX_VALUE_ITEMS`` elements
+    clear any plist the limit allows, and a flood of keys (no values) is refused here rather
+    than built into a tree first.
+    """
 
     def __init__(self) -> None:
         self.items = -2  # the <plist> and its top value are not items
+        self.elements = 0
 
     def start(self, tag: str, attrib: dict[str, str]) -> None:
+        self.elements += 1
+        if self.elements > _FEW_TAGS:
+            raise _TooMany
         if tag != "key":
             self.items += 1
             if self.items > MAX_VALUE_ITEMS:
@@ -204,7 +214,8 @@ class _ValueCounter:
 def _check_items(root: ET.Element) -> None:
     """Refuse, as the other readers do (:func:`check_tree`, :func:`check_binary`), a plist
     holding more than ``MAX_VALUE_ITEMS`` values in its arrays and dictionaries: every element
-    but the ``<plist>``, the top value and the ``<key>``s is one."""
+    but the ``<plist>``, the top value and the ``<key>``s is one (keys are bounded by
+    :func:`_check_size`, before the tree)."""
     if len(list(root.iter())) - 2 <= MAX_VALUE_ITEMS:
         return  # keys included, in C, it is not over: counting one by one costs a cold boot 3%
     items = sum(1 for element in root.iter() if element.tag != "key") - 2
@@ -215,6 +226,8 @@ def _check_items(root: ET.Element) -> None:
 
 def _value(element: ET.Element, depth: int) -> Any:
     tag = element.tag
+    if len(element) and tag not in ("dict", "array"):
+        raise _Unusual  # a scalar holding an element: the careful reader names it
     if tag == "string":
         return element.text or ""
     if tag in ("dict", "array") and depth >= MAX_VALUE_DEPTH:
@@ -223,19 +236,18 @@ def _value(element: ET.Element, depth: int) -> Any:
         result: dict[str, Any] = {}
         children = iter(element)
         for key in children:
-            if key.tag != "key":
+            if key.tag != "key" or len(key):
                 raise _Unusual
             child = next(children)
             # A string (most values) without the call: what _value returns for it first.
-            result[key.text or ""] = (child.text or "" if child.tag == "string"
+            result[key.text or ""] = (child.text or "" if child.tag == "string" and not len(child)
                                       else _value(child, depth + 1))
         return result
     if tag == "array":
-        return [child.text or "" if child.tag == "string" else _value(child, depth + 1)
-                for child in element]
+        return [child.text or "" if child.tag == "string" and not len(child)
+                else _value(child, depth + 1) for child in element]
     if tag == "integer":
-        text = (element.text or "").strip()
-        number = int(text, 16) if text.lower().startswith(("0x", "-0x")) else int(text)
+        number = parse_integer(element.text or "")  # one grammar with the careful reader
         if not _INT64_MIN <= number < _UINT64_END:
             raise _Unusual
         return number

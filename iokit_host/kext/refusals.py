@@ -27,8 +27,9 @@ from iokit_host.errors import Diagnostic, Severity
 
 __all__ = ["Publishes", "count_refusals", "personality_published", "refused_items"]
 
-#: References of the readers and loaders that refuse a whole kext when they report an error.
-_KEXT_LEVEL = ("manifest-", "kext-")
+#: References of the readers and loaders that refuse a whole kext when they report an error
+#: (``plist-*``: the manifest's shape, too deep or too large, refuses it as a whole).
+_KEXT_LEVEL = ("manifest-", "kext-", "plist-")
 
 #: ``publishes(bundle_id, key)``: True when the kext ``bundle_id`` was accepted and publishes
 #: the personality ``key`` (``IOKitPersonalities.<name>...``) names; False when it was accepted

@@ -53,6 +53,8 @@ class FileStamp:
         """True while the file still has this stamp (and, if racy, this content)."""
         try:
             status = os.stat(self.file)
+        except ValueError:  # a NUL in a cached name: no file the scan can have stamped
+            return False
         except OSError:
             return self.size == -1
         if (status.st_mtime_ns != self.mtime_ns or status.st_size != self.size
@@ -74,7 +76,7 @@ def take(file: str, scan_start_ns: int) -> FileStamp | None:
     """
     try:
         status = os.stat(file)
-    except OSError:
+    except (OSError, ValueError):  # ValueError: a NUL in the name, which no file has
         return None
     return stamp_of(file, status, scan_start_ns)
 

@@ -49,7 +49,13 @@ def load_tables(path: str | Path) -> list[Any]:
 
     :raises ScenarioError: the file cannot be read or is not a scenario at all.
     """
-    raw_events = _load(path).get("event", [])
+    document = _load(path)
+    for key in document:
+        if key != "event":  # a misspelt [[events]] would otherwise run no event at all
+            raise ScenarioError(f"unknown table or key {key!r}", file=str(path), key=key,
+                                hint=did_you_mean(key, ["event"])
+                                or "a scenario holds only [[event]] tables")
+    raw_events = document.get("event", [])
     if not isinstance(raw_events, list):
         raise ScenarioError("'event' must be an array of tables ([[event]])", file=str(path),
                             hint="write each event as a [[event]] table")

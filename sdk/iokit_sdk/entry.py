@@ -18,7 +18,7 @@ from typing import Any, ClassVar
 
 from iokit_sdk.keys import SERVICE_PLANE
 from iokit_sdk.plain import plain_value
-from iokit_sdk.values import SCALAR_TYPES, PropertyValue
+from iokit_sdk.values import SCALAR_TYPES, PropertyValue, check_text
 
 __all__ = ["IORegistryEntry"]
 
@@ -109,8 +109,12 @@ class IORegistryEntry:
             if not isinstance(key, str):
                 raise TypeError(f"property keys are strings, not {type(key).__name__}")
             key = str.__str__(key)
+        if not key.isascii():
+            check_text(key, f"property key {key!r}")
         if type(value) not in SCALAR_TYPES:  # scalars are valid as they are: skip the call
             value = plain_value(value, key)
+        elif type(value) is str and not value.isascii():  # but text must be encodable
+            check_text(value, key)
         self._props[key] = value
 
     def remove_property(self, key: str) -> None:
@@ -217,9 +221,10 @@ class IORegistryEntry:
 
 def _text(value: object, what: str) -> str:
     """A name as the built-in ``str``: a subclass's methods (``__format__``, ``__eq__``) would
-    otherwise run wherever the registry prints or compares it."""
+    otherwise run wherever the registry prints or compares it. An ``OSSymbol`` holds text:
+    a lone surrogate is refused (:class:`~iokit_sdk.values.PropertyTextError`)."""
     if type(value) is str:
-        return value
+        return check_text(value, f"a registry entry's {what}")
     if isinstance(value, str):
-        return str.__str__(value)
+        return check_text(str.__str__(value), f"a registry entry's {what}")
     raise TypeError(f"a registry entry's {what} is a string, not {type(value).__name__}")

@@ -28,6 +28,7 @@ from iokit_sdk.values import (
     _Crumb,
     _spell,
     _too_deep,
+    check_text,
 )
 
 __all__ = ["plain_value"]
@@ -45,7 +46,7 @@ def plain_value(value: object, path: str = "value") -> Any:
         return flat
     leaf = _plain_scalar(value)
     if leaf is not None:
-        return leaf
+        return check_text(leaf, path) if type(leaf) is str else leaf
     if not isinstance(value, _VALUE_CONTAINERS):
         raise PropertyTypeError(path, value)
     # Copies are made top-down as lists and dicts, each filled as its items are met; tuples
@@ -69,8 +70,12 @@ def plain_value(value: object, path: str = "value") -> Any:
                 if not isinstance(key, str):
                     raise PropertyTypeError(f"{_spell(path, crumb)} key {key!r}", key)
                 key = str.__str__(key)
+                if not key.isascii():
+                    check_text(key, f"{_spell(path, crumb)} key {key!r}")
             if type(child) in SCALAR_TYPES:
                 plain = child
+                if type(child) is str and not child.isascii():
+                    check_text(child, _spell(path, (crumb, key, item)))
             elif depth + 1 < MAX_VALUE_DEPTH and (plain := _flat_copy(child)) is not None:
                 items += len(plain)
                 if items > MAX_VALUE_ITEMS:
@@ -82,6 +87,8 @@ def plain_value(value: object, path: str = "value") -> Any:
                 plain = _empty(child)
                 made.append((child, plain, copy, key))
                 stack.append((child, plain, depth + 1, (crumb, key, item)))
+            elif type(plain) is str and not plain.isascii():  # a str subclass's value
+                check_text(plain, _spell(path, (crumb, key, item)))
             if is_map:
                 copy[key] = plain
             else:
@@ -100,14 +107,15 @@ def _flat_copy(value: object) -> Any:
         if len(value) > MAX_VALUE_ITEMS:  # type: ignore[arg-type]
             return None
         for key, item in value.items():  # type: ignore[attr-defined]
-            if type(key) is not str or type(item) not in scalars:
-                return None
+            if type(key) is not str or not key.isascii() or type(item) not in scalars \
+                    or type(item) is str and not item.isascii():
+                return None  # the walk checks non-ASCII text (a lone surrogate) and says where
         return dict(value)  # type: ignore[call-overload]
     if kind is list or kind is tuple or kind is frozenset:
         if len(value) > MAX_VALUE_ITEMS:  # type: ignore[arg-type]
             return None
         for item in value:  # type: ignore[attr-defined]
-            if type(item) not in scalars:
+            if type(item) not in scalars or type(item) is str and not item.isascii():
                 return None
         return list(value) if kind is list else value  # type: ignore[call-overload]
     return None

@@ -35,9 +35,11 @@ __all__ = [
     "SCALAR_TYPES",
     "OSNumber",
     "PropertyShapeError",
+    "PropertyTextError",
     "PropertyTypeError",
     "PropertyValue",
     "check_shape",
+    "check_text",
     "check_value",
     "equality_key",
     "number_bits",
@@ -110,6 +112,34 @@ class PropertyShapeError(PropertyTypeError):
         self.depth = depth
 
 
+class PropertyTextError(PropertyTypeError, ValueError):
+    """A string no ``OSString`` or ``OSSymbol`` can hold: one with a lone surrogate (a code
+    point from U+D800 to U+DFFF that is not half of a pair, as ``"\\ud800"`` or a
+    ``surrogateescape``-decoded byte gives), which UTF-8, the registry's encoding, cannot
+    encode: every printer, and the running kernel's protocol, would fail on it. A value error
+    by nature, a :class:`PropertyTypeError` for those that catch what a property refuses."""
+
+    def __init__(self, path: str, value: str) -> None:
+        index = next(i for i, char in enumerate(value) if "\ud800" <= char <= "\udfff")
+        ValueError.__init__(self, f"{path}: the string has a lone surrogate ({value[index]!r} at "
+                            f"index {index}), which is not text: UTF-8 cannot encode it")
+        self.path = path
+        self.value = value
+
+
+def check_text(value: str, path: str = "value") -> str:
+    """``value`` when it is text an ``OSString`` can hold, else :class:`PropertyTextError`.
+    An ASCII string (nearly every one) costs one flag read; ``str``'s own methods are used, as
+    a subclass's may be a driver's code."""
+    if str.isascii(value):
+        return value
+    try:
+        str.encode(value, "utf-8")
+    except UnicodeEncodeError:
+        raise PropertyTextError(path, value) from None
+    return value
+
+
 def number_bits(value: int) -> int:
     """The bit width of a number property: its own for an :class:`OSNumber`, else 64."""
     return value.bits if isinstance(value, OSNumber) else 64
@@ -149,7 +179,9 @@ _VALUE_CONTAINERS = (Mapping, list, tuple, frozenset)
 def _walk(value: object, path: str, *, typed: bool) -> None:
     containers = _VALUE_CONTAINERS if typed else _CONTAINERS
     if not isinstance(value, containers):
-        if typed and not isinstance(value, (str, bytes, bool, int)):
+        if typed and isinstance(value, str):
+            check_text(value, path)
+        elif typed and not isinstance(value, (bytes, bool, int)):
             raise PropertyTypeError(path, value)
         return
     # Only containers go on the stack; leaves are checked where they are met.
@@ -170,11 +202,12 @@ def _walk(value: object, path: str, *, typed: bool) -> None:
         else:
             pairs = enumerate(item)
         for key, child in pairs:
-            if type(child) in SCALAR_TYPES:
-                continue
-            if isinstance(child, containers):
+            if type(child) in SCALAR_TYPES or isinstance(child, (str, bytes, bool, int)):
+                if typed and isinstance(child, str) and not str.isascii(child):
+                    check_text(child, _spell(path, (crumb, key, item)))  # spelt only here
+            elif isinstance(child, containers):
                 stack.append((child, depth + 1, (crumb, key, item)))
-            elif typed and not isinstance(child, (str, bytes, bool, int)):
+            elif typed:
                 raise PropertyTypeError(_spell(path, (crumb, key, item)), child)
 
 
@@ -182,6 +215,8 @@ def _check_keys(item: Mapping[Any, Any], path: str, crumb: _Crumb | None) -> Non
     for key in item:
         if not isinstance(key, str):
             raise PropertyTypeError(f"{_spell(path, crumb)} key {key!r}", key)
+        if not str.isascii(key):
+            check_text(key, f"{_spell(path, crumb)} key {key!r}")
 
 
 def _too_deep(path: str, crumb: _Crumb | None, item: object, depth: int) -> PropertyShapeError:

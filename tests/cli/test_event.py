@@ -28,3 +28,9 @@ def test_without_a_running_kernel_it_says_where_it_looked(tmp_path: Path) -> Non
     assert result.returncode == 1
     assert "kernel-unreachable" in result.stderr and "/nonexistent/k.sock" in result.stderr
     assert "Traceback" not in result.stderr
+
+
+def test_a_device_is_refused_before_it_is_read() -> None:
+    """It read 64 MiB of /dev/zero before refusing it, where boot --events refuses at once."""
+    result = _event("/dev/zero", "--kernel", "/nonexistent/k.sock")
+    assert result.returncode == 2 and "/dev/zero is a device, not a file" in result.stderr

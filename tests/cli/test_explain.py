@@ -109,7 +109,7 @@ def test_manifest_text_is_printed_as_is_one_candidate_per_line(tmp_path: Path,
     # in a manifest string split a candidate over two lines.
     plist = tmp_path / "Info.plist"
     plist.write_bytes(plistlib.dumps({
-        "CFBundleIdentifier": "com.acme.[/]", "CFBundleVersion": "1.0",
+        "CFBundleIdentifier": "com.acme.x", "CFBundleVersion": "1.0",  # '[' is refused in an id
         "IOKitPersonalities": {"P": {"IOClass": "[bold]Evil\nLine", "IOProviderClass":
                                      "IOPCIDevice", "IOMatchCategory": "[/red]",
                                      "IONameMatch": "nothing"}}}))
@@ -121,4 +121,4 @@ def test_manifest_text_is_printed_as_is_one_candidate_per_line(tmp_path: Path,
     _, header, row = done.stdout.splitlines()
     assert header.split() == ["bundle", "class", "category", "initial", "score", "outcome",
                               "reason"]
-    assert row.split()[:3] == ["com.acme.[/]", "[bold]Evil\\nLine", "[/red]"]
+    assert row.split()[:3] == ["com.acme.x", "[bold]Evil\\nLine", "[/red]"]
