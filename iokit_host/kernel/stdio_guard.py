@@ -12,6 +12,7 @@ same descriptor; a changed encoding or error handler is set back).
 
 from __future__ import annotations
 
+import io
 import os
 import sys
 from typing import Any, TextIO
@@ -97,7 +98,7 @@ _Settings = tuple[str, str, bool]
 def _settings(stream: Any) -> _Settings | None:
     """What to keep of a stream the host began with: only a plain ``TextIOWrapper`` (whose
     attributes run no driver code); None for anything else (a test's capture)."""
-    if type(stream).__name__ != "TextIOWrapper" or type(stream).__module__ != "_io":
+    if type(stream) is not io.TextIOWrapper:
         return None
     return stream.encoding, stream.errors, stream.line_buffering
 
