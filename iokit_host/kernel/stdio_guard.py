@@ -100,7 +100,7 @@ def _settings(stream: Any) -> _Settings | None:
     attributes run no driver code); None for anything else (a test's capture)."""
     if type(stream) is not io.TextIOWrapper:
         return None
-    return stream.encoding, stream.errors, stream.line_buffering
+    return stream.encoding, stream.errors or "strict", stream.line_buffering
 
 
 def _reopened(fd: int, settings: _Settings) -> TextIO | None:
