@@ -96,7 +96,7 @@ BAD_CLASS_CHAIN = DamageKind(
     "dump with ioreg -lw0 -i and attach the file unedited")
 BAD_ID = DamageKind(
     "ioreg-dump-bad-id", "entry ids that cannot be read, or that a different entry already has",
-    "those entries kept without an id (named by their line)",
+    "those entries kept without an id (named by where they are printed)",
     "the ids were edited; an entry printed under several parents is only recognised by its id")
 CLIPPED = DamageKind(
     "ioreg-dump-clipped", "entry lines clipped before the end of their '<class ...>' header",

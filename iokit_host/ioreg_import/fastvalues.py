@@ -27,7 +27,8 @@ from iokit_sdk.values import MAX_VALUE_ITEMS, OSNumber
 from iokit_host.ioreg_import.text import has_escapes
 from iokit_host.ioreg_import.widths import printed_width
 
-__all__ = ["MAX_DEPTH", "NUMBERS", "UNPRINTED", "Unusual", "fast_value", "os_number"]
+__all__ = ["MAX_DEPTH", "NUMBERS", "UNPRINTED", "Unusual", "as_set", "fast_value",
+           "os_number"]
 
 #: What a value ioreg printed as nothing reads as: a string CoreFoundation could not give it
 #: as a C string (``ioreg.format.format_string``), whose text is lost. U+FFFD is Unicode's
@@ -134,7 +135,7 @@ def _read(text: str) -> Any:
             if char == _CLOSERS[opener]:
                 pos += 1
                 stack.pop()
-                value = _as_set(container) if opener == "[" else container
+                value = as_set(container) if opener == "[" else container
                 continue
             if char != ",":
                 raise Unusual
@@ -352,8 +353,20 @@ def _string_data(text: str, pos: int) -> tuple[bytes, int]:
         pos += 1  # the ',' of ',"'
 
 
-def _as_set(items: list[Any]) -> frozenset[Any] | list[Any]:
+def as_set(items: list[Any]) -> frozenset[Any] | list[Any]:
+    """A set's members as a frozenset; as the array they were printed as when a frozenset
+    cannot hold them: a member is not hashable (a dictionary, an array), or Python's equality
+    would merge two that IOKit keeps apart (``Yes`` and ``1``, ``No`` and ``0``: an OSBoolean
+    is never equal to an OSNumber)."""
     try:
-        return frozenset(items)
+        members = frozenset(items)
     except TypeError:
         return items
+    if len(members) < len(items) and _booleans_and_numbers(items):
+        return items
+    return members
+
+
+def _booleans_and_numbers(items: list[Any]) -> bool:
+    kinds = {type(item) is bool for item in items if isinstance(item, int)}
+    return len(kinds) == 2

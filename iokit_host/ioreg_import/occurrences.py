@@ -55,8 +55,9 @@ def fold_occurrences(root: DumpNode, damage: DumpDamage) -> dict[int, list[str]]
     """
     first: dict[int, DumpNode] = {}
     parent_of: dict[int, DumpNode] = {}  # id() of a kept entry -> its parent
-    extra: dict[int, list[str]] = {}
+    extra: dict[int, dict[str, None]] = {}  # (ordered sets: a parent is named once)
     singles: dict[tuple[str, str | None, str], DumpNode] = {}
+    kept = _KeptChildren()
     stack: list[tuple[DumpNode, DumpNode | None, bool]] = [(root, None, False)]
     while stack:
         node, parent, echo = stack.pop()
@@ -65,10 +66,10 @@ def fold_occurrences(root: DumpNode, damage: DumpDamage) -> dict[int, list[str]]
         known = first.get(node.entry_id) if node.entry_id is not None else None
         if known is not None and not _same_entry(known, node):
             damage.note(BAD_ID, node.line, f"{quoted(node.name)} has the id {node_id(node)} of "
-                        f"{quoted(known.name)} ({known.class_name}, line {known.line})")
+                        f"{quoted(known.name)} ({known.class_name}, {damage.unit} {known.line})")
             node.entry_id = known = None
         if unnumbered and parent is not None:
-            known = _unnumbered_first(node, parent, echo, singles)
+            known = _unnumbered_first(node, parent, echo, singles, kept)
             if known is not None:
                 if known.entry_id is None:
                     known.entry_id = -(known.line + 1)  # never a registry id
@@ -81,6 +82,7 @@ def fold_occurrences(root: DumpNode, damage: DumpDamage) -> dict[int, list[str]]
             if parent is not None:
                 parent.children.append(node)
                 parent_of[id(node)] = parent
+                kept.add(parent, node)
             node.children = []
             target = node
         else:
@@ -88,32 +90,60 @@ def fold_occurrences(root: DumpNode, damage: DumpDamage) -> dict[int, list[str]]
             if echo or _repeated(known, parent, parent_of):
                 if not echo:
                     damage.note(REPEATED, node.line, f"{quoted(node.name)} (id {node_id(node)}) "
-                                f"printed again under the same parent, first at line "
-                                f"{known.line}")
+                                f"printed again under the same parent, first at "
+                                f"{damage.unit} {known.line}")
                 _merge_properties(known, node)
             else:
-                parents = extra.setdefault(entry_id, [])
-                if node_id(parent) not in parents:
-                    parents.append(node_id(parent))
+                extra.setdefault(entry_id, {})[node_id(parent)] = None
                 echo = True
         if printed:
             stack.extend(zip(reversed(printed), repeat(target), repeat(echo)))
-    return extra
+    return {entry_id: list(parents) for entry_id, parents in extra.items()}
+
+
+class _KeptChildren:
+    """The first kept child of each name, location and class, per parent: what a re-print's
+    child is matched to (:func:`_unnumbered_first`). A parent's index is made when a
+    re-print under it is first matched, and kept up as children join it, so matching costs
+    a lookup, not a walk of the children (a re-print of thousands)."""
+
+    __slots__ = ("_indexes",)
+
+    def __init__(self) -> None:
+        self._indexes: dict[int, dict[tuple[str, str | None, str], DumpNode]] = {}
+
+    def add(self, parent: DumpNode, child: DumpNode) -> None:
+        if self._indexes:  # (none at all in a dump with ids: nothing to do per entry)
+            index = self._indexes.get(id(parent))
+            if index is not None:
+                index.setdefault(_identity(child), child)
+
+    def first(self, parent: DumpNode, child: DumpNode) -> DumpNode | None:
+        index = self._indexes.get(id(parent))
+        if index is None:
+            index = self._indexes[id(parent)] = {}
+            for kept in reversed(parent.children):
+                index[_identity(kept)] = kept  # (the first of each ends up kept)
+        return index.get(_identity(child))
+
+
+def _identity(node: DumpNode) -> tuple[str, str | None, str]:
+    return node.name, node.location, node.class_name
 
 
 def _unnumbered_first(node: DumpNode, parent: DumpNode, echo: bool,
-                      singles: dict[tuple[str, str | None, str], DumpNode]) -> DumpNode | None:
+                      singles: dict[tuple[str, str | None, str], DumpNode],
+                      kept: _KeptChildren) -> DumpNode | None:
     """The first print of an entry printed without an id, when this print is known to repeat
     it (see the module doc): inside a re-print, the first's child of the same name, location
     and class; else a driver of IOResources printed before with the same properties."""
     if echo:
-        return next((child for child in parent.children if _same_entry(child, node)), None)
+        return kept.first(parent, node)
     properties = node.properties
     if properties is None or properties.get(PROVIDER_CLASS) != RESOURCES_CLASS or \
             CLASS not in properties:
         return None
-    key = (node.name, node.location, node.class_name)
-    seen = singles.setdefault(key, node)
+    seen = singles.setdefault(_identity(node), node)
     if seen is node or seen.properties is None:
         return None
     # The personality it matched with, not live values (IOHIDSystem's idle time moves on).
@@ -129,8 +159,7 @@ _PERSONALITY_KEYS = (CLASS, PROVIDER_CLASS, "IOMatchCategory", "CFBundleIdentifi
 def _same_entry(known: DumpNode, later: DumpNode) -> bool:
     """True when ``later`` prints the entry ``known`` is: a re-print or a repeated line shows
     the same name, location and class; anything else sharing its id has an edited id."""
-    return (known.name, known.location, known.class_name) == (
-        later.name, later.location, later.class_name)
+    return _identity(known) == _identity(later)
 
 
 def _repeated(known: DumpNode, parent: DumpNode, parent_of: dict[int, DumpNode]) -> bool:

@@ -51,7 +51,8 @@ def read_property(lines: list[str], number: int, content: str, lead: int,
                 text += "\n" + lines[following]
                 following += 1
                 continue
-            _bad_value(number, key, text, error, pending)
+            where = _position(number, lead + split + 4, text, error.column)
+            _bad_value(number, key, text, f"{error.reason} at {where}", pending)
             return following
         if looks_redacted(text):
             pending.append((REDACTED, number, f"property {quoted(key)}, kept as printed"))
@@ -59,8 +60,19 @@ def read_property(lines: list[str], number: int, content: str, lead: int,
         return following
 
 
-def _bad_value(number: int, key: str, text: str, error: ValueSyntaxError,
-               pending: Pending) -> None:
+def _position(number: int, start: int, text: str, column: int) -> str:
+    """Where the character at ``column`` of a value's ``text`` (which starts at the 0-based
+    column ``start`` of line ``number``, and may go on over the lines after it) is in the
+    file, as an editor counts: the column on its line, and that line when it is a later one."""
+    before = text[:column]
+    later = before.count("\n")
+    if not later:
+        return f"column {start + column + 1}"
+    line_start = before.rfind("\n") + 1
+    return f"line {number + later}, column {column - line_start + 1}"
+
+
+def _bad_value(number: int, key: str, text: str, error: str, pending: Pending) -> None:
     if looks_masked(text):
         pending.append((REDACTED, number, f"property {quoted(key)}, dropped: {error}"))
     else:

@@ -87,9 +87,10 @@ _MAC_ROMAN_TEXT = re.compile(rb"[\x80-\x90\x95-\x9f\xc7-\xd5]")
 _HIGH = re.compile(rb"[\x80-\xff]")
 
 
-#: Data ioreg printed as strings, ``<"a","b">``, where a value starts (after ``= ``, ``=``,
-#: ``(`` or ``,``): ioreg printed each of its bytes as it was (``%c``).
-_DATA_STRINGS = re.compile(rb'((?:(?<== )|(?<=[=(,]))<"[^\n]*?">)')
+#: Where data ioreg printed as strings, ``<"a","b">``, starts: where a value starts (after
+#: ``= ``, ``=``, ``(`` or ``,``). ioreg printed each of its bytes as it was (``%c``); the
+#: data runs to the first ``">`` after its start.
+_DATA_STRINGS_START = re.compile(rb'(?:(?<== )|(?<=[=(,]))<"')
 #: A property line: its glyphs (or a pasted indent), then its key's quote.
 _PROPERTY_LINE = re.compile(rb'[ |\t]*"')
 #: A byte kept as a surrogate escape (:func:`line_decode`).
@@ -103,9 +104,27 @@ def line_decode(raw: bytes) -> str:
     are what ioreg wrote that way (see :data:`_MAC_ROMAN_TEXT`), else :func:`legacy_decode`."""
     if _PROPERTY_LINE.match(raw) is None:  # only a property's value holds data
         return _text_decode(raw)
-    parts = _DATA_STRINGS.split(raw)  # text, data, text, ..., text
+    parts = _split_data_strings(raw)  # text, data, text, ..., text
     return "".join(part.decode("utf-8", "surrogateescape") if odd else _text_decode(part)
                    for odd, part in zip(itertools.cycle((False, True)), parts))
+
+
+def _split_data_strings(raw: bytes) -> list[bytes]:
+    """``raw`` split around its data printed as strings: text, data, text, ..., text. Each
+    data's end is searched for once, from its start; past the last ``">`` no data can end,
+    so a line of openers without one (``,<"x,<"x...``) is read once, not once per opener."""
+    parts: list[bytes] = []
+    done = 0  # raw[:done] is in parts
+    start = _DATA_STRINGS_START.search(raw)
+    while start is not None:
+        end = raw.find(b'">', start.end())
+        if end < 0:
+            break
+        parts += (raw[done:start.start()], raw[start.start():end + 2])
+        done = end + 2
+        start = _DATA_STRINGS_START.search(raw, done)
+    parts.append(raw[done:])
+    return parts
 
 
 def has_escapes(text: str) -> bool:

@@ -18,7 +18,8 @@ Rules where the text is lossy (documented because they are choices, not IOKit fa
 - ioreg prints nothing for a string CoreFoundation would not give it as a C string (text past
   ASCII that Mac OS Roman cannot hold, e.g. a device name in Cyrillic); such an empty value
   reads as :data:`~.fastvalues.UNPRINTED` (U+FFFD), which prints as nothing again.
-- A set whose members are not hashable (dictionaries, arrays) reads as an array.
+- A set whose members are not hashable (dictionaries, arrays), or that holds ``Yes`` and ``1``
+  (or ``No`` and ``0``), which Python's sets would merge, reads as an array.
 - Numbers printed with a fraction (CF floats) read as strings: there is no float property type.
 
 Well-formed values are read by :mod:`.fastvalues` (one loop, same results); this reader takes
@@ -42,7 +43,13 @@ from typing import Any
 from iokit_sdk.values import MAX_VALUE_ITEMS, OSNumber
 
 from iokit_host.ioreg_import.errors import ValueSyntaxError
-from iokit_host.ioreg_import.fastvalues import MAX_DEPTH, UNPRINTED, Unusual, fast_value
+from iokit_host.ioreg_import.fastvalues import (
+    MAX_DEPTH,
+    UNPRINTED,
+    Unusual,
+    as_set,
+    fast_value,
+)
 from iokit_host.ioreg_import.text import text_of
 from iokit_host.ioreg_import.widths import printed_width
 
@@ -127,7 +134,7 @@ class _Reader:
         if char == "(":
             return self.sequence(")", depth)
         if char == "[":
-            return _as_set(self.sequence("]", depth))
+            return as_set(self.sequence("]", depth))
         if char == "{":
             return self.dictionary(depth)
         if char == "<":
@@ -264,9 +271,3 @@ class _Reader:
         after = match.end() if match else end
         return after >= len(self.text) or self.text[after] in _DELIMITERS
 
-
-def _as_set(items: list[Any]) -> frozenset[Any] | list[Any]:
-    try:
-        return frozenset(items)
-    except TypeError:
-        return items

@@ -32,6 +32,8 @@ MIN_FRAGMENTS = 3
 _GLYPHS = " |\t"
 _STRUCTURE = ("+-o ", '"', "{", "}")
 _BLANK_AFTER = ("<class", '" =')
+#: How much of the text before a fragment :func:`_separator` looks at.
+_LOOK_BACK = max(map(len, _BLANK_AFTER))
 #: What certainly starts a dump line (see _continues): one test for most lines of a dump.
 _STARTS_A_LINE = re.compile(r'[ |\t]+(?:\+-o |["{}])|\+-o ')
 
@@ -47,16 +49,34 @@ def unwrap_lines(lines: list[str], damage: DumpDamage) -> list[str]:
                  and _continues(lines[n]) and _did_not_fit(lines[n - 1], lines[n], width)]
     if len(fragments) < MIN_FRAGMENTS:
         return lines
-    result = list(lines)
-    for number in fragments:
-        head = number - 1
-        while not result[head] and head > 0:  # joined already: join to what it was joined to
-            head -= 1
-        full = len(lines[number - 1]) >= width  # broken mid-word, not at a blank
-        result[head] = _joined(result[head], result[number], full=full)
-        result[number] = ""
     damage.note(WRAPPED, fragments[0] + 1, f"lines broken at about {width} columns",
                 count=len(fragments))
+    return _join_fragments(lines, fragments, width)
+
+
+def _join_fragments(lines: list[str], fragments: list[int], width: int) -> list[str]:
+    """``lines`` with each fragment (in order) joined to the last line before it that is not
+    empty (a fragment joined already is), and left empty itself. Each line's pieces are
+    joined once at the end: a line broken into thousands (a 400 KB ``IOKitDiagnostics``) is
+    not copied once per piece."""
+    result = list(lines)
+    pieces: dict[int, list[str]] = {}  # a line fragments join -> its text, piece by piece
+    ends: dict[int, str] = {}  # ... and the end of that text, as far as _separator looks
+    head = 0  # the last line so far that is not empty (or the first line)
+    fragment_set = set(fragments)
+    for number in range(fragments[-1] + 1):
+        if number not in fragment_set:
+            if result[number]:
+                head = number
+            continue
+        tail = result[number]
+        full = len(lines[number - 1]) >= width  # broken mid-word, not at a blank
+        piece = _separator(ends.get(head, result[head]), tail, full=full) + tail
+        pieces.setdefault(head, [result[head]]).append(piece)
+        ends[head] = (ends.get(head, result[head]) + piece)[-_LOOK_BACK:]
+        result[number] = ""
+    for number, joined in pieces.items():
+        result[number] = "".join(joined)
     return result
 
 
@@ -79,12 +99,13 @@ def _continues(line: str) -> bool:
     return not content.startswith(_STRUCTURE)
 
 
-def _joined(head: str, tail: str, *, full: bool) -> str:
-    """``head`` continued by ``tail``. A line broken before it was ``full`` was broken at a
-    blank, which a client may have dropped: one is put back where neither side has it; so it
-    is after ``<class`` and `` =``, which ioreg always follows with a blank."""
+def _separator(head: str, tail: str, *, full: bool) -> str:
+    """What goes between ``head`` (the text before, or its last piece) and ``tail``, which
+    continues it. A line broken before it was ``full`` was broken at a blank, which a client
+    may have dropped: one is put back where neither side has it; so it is after ``<class``
+    and `` =``, which ioreg always follows with a blank."""
     if head[-1:].isspace() or tail[:1].isspace():
-        return head + tail
+        return ""
     if full and not head.endswith(_BLANK_AFTER):
-        return head + tail
-    return f"{head} {tail}"
+        return ""
+    return " "

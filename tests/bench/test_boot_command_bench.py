@@ -21,6 +21,12 @@ interpreter and site, the rest the SDK (its dataclasses again), the socket, msgp
 driver; starting it with ``-S`` would save about 5 ms but lose what ``site`` gives a driver
 (``.pth`` hooks, ``sitecustomize``, ``exit``). Both interpreters' start alone is about 2x.
 tests/cli/test_boot_imports.py pins what a boot must not import.
+
+The floor is measured too, in the same rounds: a process that starts a second interpreter, as
+the host starts the dext's, after importing pluggy, which the hook contract requires. It is
+2.8x ``python -c pass`` on its own (51 ms against 18), so 3x leaves 0.2x (under 4 ms) for the
+host's own imports, the boot's work and nine drivers: the target is below what this design
+can reach in CPython. The boot is 3.2x that floor (165 ms CPU, 9.1x ``python -c pass``).
 """
 
 from __future__ import annotations
@@ -39,6 +45,11 @@ pytestmark = pytest.mark.bench
 
 ROUNDS = 15
 BOUND = 3.0
+#: What a boot of the default machine cannot avoid, as a process of its own: its interpreter,
+#: pluggy (the hook contract), and a second interpreter for the camera sample's dext
+#: (DriverKit runs each dext in a process of its own), started as the host starts one.
+_FLOOR = ("import subprocess, sys, pluggy; "
+          "subprocess.run([sys.executable, '-c', 'pass'], check=True)")
 
 
 def _run(command: list[str], env: dict[str, str]) -> tuple[float, float]:
@@ -62,6 +73,7 @@ def test_iokit_boot_within_3x_python_pass(tmp_path: Path) -> None:
     env.pop("PYTHONDONTWRITEBYTECODE", None)
     env.pop("IOKIT_NO_CACHE", None)
     commands = {"pass": [sys.executable, "-c", "pass"],
+                "floor": [sys.executable, "-c", _FLOOR],
                 "boot": [sys.executable, "-m", "iokit_host", "boot"]}
     for command in commands.values():
         _run(command, env)  # compile the bytecode, write the caches
@@ -78,5 +90,7 @@ def test_iokit_boot_within_3x_python_pass(tmp_path: Path) -> None:
     print(f"\npython -c pass {median['pass'] * 1e3:.0f} ms CPU ({median_wall['pass'] * 1e3:.0f} "
           f"ms wall); iokit boot {median['boot'] * 1e3:.0f} ms CPU "
           f"({median_wall['boot'] * 1e3:.0f} ms wall): ratio {ratio:.1f} CPU, "
-          f"{median_wall['boot'] / median_wall['pass']:.1f} wall (bound {BOUND})")
+          f"{median_wall['boot'] / median_wall['pass']:.1f} wall (bound {BOUND}); the floor "
+          f"{median['floor'] * 1e3:.0f} ms CPU ({median['floor'] / median['pass']:.1f}x pass; "
+          f"boot {median['boot'] / median['floor']:.1f}x the floor)")
     assert ratio <= BOUND

@@ -45,6 +45,7 @@ def _agrees(text: str) -> None:
 @pytest.mark.parametrize("text", [
     '{"a"=1,"b"={"c"=No},"d"=(1,2)}', "[1,2]", '[{"a"=1}]', '<"pci106b,dc","pci8086,104">',
     "( 0x10 , < 00ff > , Yes )", '{"k"="v, with = and ) inside"}', '("",,"x")', "(,)",
+    '( 1 , "a" )', '{ "k" = (Yes,No) }', '("a",1.5)', '("mac","00:1b:63")',
     '{"IOKitDiagnostics"={"Instance allocation"=123,"Container allocation"=0x0}}', "1.5",
     '<"a>b","c">', "{ }", "[ ]", "( )", "18446744073709551615",
 ])
@@ -55,6 +56,7 @@ def test_well_formed_values_read_as_the_careful_reader_reads_them(text: str) -> 
 @pytest.mark.parametrize("text", [
     "18446744073709551616", "0x10000000000000000", "{1=2}", '{("a")=1}', "(" * (MAX_DEPTH + 2),
     '"unterminated', "<abc>", "Yesterday", "(1 2)", '{"a" 1}', "<\"a\"", "12 34",
+    "(true)", '{"a"=null}', "(-1)", "(1e5)", "(NaN)", "(-Infinity)", '{"a":1}',
 ])
 def test_unusual_text_is_left_to_the_careful_reader(text: str) -> None:
     with pytest.raises(Unusual):
@@ -98,7 +100,9 @@ _PLAIN_PIECES = st.sampled_from(['"a"', '"Yes"', '"a:Yes"', '"\u00e9 b"', '""', 
                                  "4294967296", "18446744073709551616", "Yes", "No", "(", ")",
                                  "{", "}", "=", ",", '"k"=', '"t\tab"', '"b\\\\s"', "1.5",
                                  "0x1F", "0x", "0x0000000000000000001", "0x10000000000000000",
-                                 "10x5", '"0x1"', "x"])
+                                 "10x5", '"0x1"', "x", " ", "true", "false", "null", "NaN",
+                                 "Infinity", "-1", "-0", "1e5", "2E3", "-", ":", '"a:b"',
+                                 '"t"=', "\u00e9"])
 
 
 @settings(max_examples=200, deadline=None)

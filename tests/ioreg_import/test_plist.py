@@ -107,3 +107,18 @@ def test_an_entry_named_nothing_keeps_its_empty_name_as_the_text_shows_it() -> N
     named_nothing, unnamed = model.entries
     assert (named_nothing.name, named_nothing.location) == ("", "1:0")
     assert unnamed.name != "" and unnamed.location == "1:1"  # no name: its class's
+
+
+def test_an_edited_id_in_an_archive_is_placed_by_entry_not_by_line() -> None:
+    # An archive has no lines: its warnings count entries, and so do the places they name.
+    document = {"IOObjectClass": "IORegistryEntry", "IORegistryEntryName": "Root",
+                "IORegistryEntryChildren": [{
+                    "IOObjectClass": "IOPlatformExpertDevice", "IORegistryEntryName": "Mac",
+                    "IORegistryEntryID": 5, "IORegistryEntryChildren": [{
+                        "IOObjectClass": "IOService", "IORegistryEntryName": "Dev",
+                        "IORegistryEntryID": 5}]}]}
+    model = parse_archive(plistlib.dumps(document), source="a.plist")
+    (warning,) = model.diagnostics
+    assert warning.key == "entry 3"
+    assert "(IOPlatformExpertDevice, entry 2)" in warning.message
+    assert "line" not in warning.message

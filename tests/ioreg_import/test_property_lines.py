@@ -47,3 +47,11 @@ def test_masked_values_are_reported_as_redacted_and_plain_damage_as_bad() -> Non
     assert properties == {} and pending[0][0] is BAD_VALUE
     properties, pending, _ = _read(['| | no key here'])
     assert pending == [(BAD_VALUE, 1, "property line without '\"key\" = value'")]
+
+
+def test_a_bad_value_is_placed_at_its_column_of_the_line_as_an_editor_counts() -> None:
+    _, pending, _ = _read(['| | "caps" = (1,2,x,4)'])
+    assert pending[0][2] == "property 'caps': unexpected 'x' at column 19"
+    # On a line a raw string went on to, that line and its column.
+    _, pending, _ = _read(['| | "s" = ("a', 'b",x)'])
+    assert pending[0][2] == "property 's': unexpected 'x' at line 2, column 4"

@@ -54,6 +54,18 @@ def test_data_printed_as_strings_keeps_its_bytes_on_a_line_that_is_not_utf8() ->
     assert format_value(value).encode("utf-8", "surrogateescape") == b'<"|mbq\xfcK">'
 
 
+def test_a_line_of_data_openers_that_never_close_reads_once_not_once_per_opener() -> None:
+    # Each opener's end used to be searched for to the end of the line: 100,000 openers on
+    # a line that is not UTF-8 took minutes. The line is text (its data never ends) and the
+    # data printed before the openers keeps its bytes.
+    damage = DumpDamage("d.txt", strict=False)
+    raw = b'    "k" = (<"\xfc">' + b',<"x' * 100_000 + b"\xff)\n"
+    line = decode_dump(raw, damage).split("\n")[0]
+    assert line.startswith('    "k" = (<"\udcfc">,<"x,<"x')  # the data's byte kept
+    assert line.endswith(',<"x\u00ff)')  # the rest read as the line's legacy text
+    assert damage.diagnostics()[0].reference == "ioreg-dump-not-utf8"
+
+
 def test_utf16_with_a_byte_order_mark_is_decoded() -> None:
     damage = DumpDamage("d.txt", strict=False)
     assert decode_dump("+-o Root\n".encode("utf-16"), damage) == "+-o Root\n"
