@@ -220,19 +220,25 @@ def read_classes(path: str | Path) -> dict[str, str]:
 
 
 def check_dump(path: str | Path, *, classes: Mapping[str, str] | None = None) -> DumpConformance:
-    """Import the dump or archive at ``path`` and replay its recorded bindings.
+    """Import the dump or archive (or the zip holding one) at ``path`` and replay its
+    recorded bindings.
 
     :raises IOKitError: it cannot be read (``ioreg-dump-invalid``, or the archive reader's
         reference).
     """
     from iokit_host.machine.loader import import_archive, import_dump
     from iokit_host.machine.sniff import file_kind
+    from iokit_host.machine.zipped import read_zipped
 
-    # A text dump, an IORegistryExplorer archive or ioreg -a output: each records bindings.
-    # A machine model records none, so anything else is read as a dump and refused as one
-    # (ioreg-dump-invalid), not as a model with a TOML error.
-    archive = file_kind(Path(path)) == "plist"
-    model = import_archive(path) if archive else import_dump(path)
+    # A text dump, an IORegistryExplorer archive or ioreg -a output, or a zip holding one (as
+    # boot reads it): each records bindings. A machine model records none, so anything else
+    # is read as a dump and refused as one (ioreg-dump-invalid), not as a model with a TOML
+    # error.
+    kind = file_kind(Path(path))
+    if kind == "zip":
+        model = read_zipped(Path(path))
+    else:
+        model = import_archive(path) if kind == "plist" else import_dump(path)
     result = check_model(model, file=str(path), classes=classes)
     return replace(result, warnings=model.diagnostics)
 

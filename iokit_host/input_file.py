@@ -45,6 +45,8 @@ def read_input_head(path: str | os.PathLike[str], size: int) -> bytes:
     :raises OSError: with ``filename`` set: it cannot be opened or read, or it is a folder.
     """
     name = os.fspath(path)
+    if not name:  # os.open says only "No such file or directory", naming nothing
+        raise FileNotFoundError(errno.ENOENT, "an empty path names no file", name)
     descriptor = os.open(name, _FLAGS)
     try:
         status = os.fstat(descriptor)

@@ -9,8 +9,10 @@ imported only when rendering.
 
 from __future__ import annotations
 
+import errno
 import importlib.util
 import keyword
+import os
 import shutil
 import sys
 import tempfile
@@ -72,7 +74,7 @@ def render_driver(destination: str | Path, answers: Mapping[str, Any], *,
     questions = read_questions(source)
     data = check_answers(answers, questions)
     _check_folder_name(str(data.get("name", destination.name)))
-    if destination.exists():
+    if destination.exists() or destination.is_symlink():  # a link to nothing is there too
         raise ScaffoldError(f"{destination} already exists; not overwriting it",
                             reference="new-destination-exists",
                             hint="pick another NAME or --output, or remove the folder first")
@@ -165,15 +167,29 @@ def _staging_folder(destination: Path) -> Path:
 
 
 def _unwritable(destination: Path, error: OSError) -> ScaffoldError:
-    reason = error.strerror or type(error).__name__
+    reason = _reason(error)
     where = f" ({error.filename})" if error.filename else ""
     return ScaffoldError(f"cannot create {destination}: {reason}{where}",
                          reference="new-destination-unwritable", file=str(destination),
                          hint="give --output a folder you may write to")
 
 
+def _reason(error: OSError) -> str:
+    """The OS's reason, but for mkdir's "File exists" on a folder to be: the name is taken by
+    a file, or by a symbolic link that leads nowhere (which reads as if all were well)."""
+    if error.errno == errno.EEXIST and error.filename is not None:
+        taken = Path(os.fsdecode(error.filename))
+        if taken.is_symlink() and not taken.exists():  # to nothing, or a loop of links
+            return "it is a symbolic link that leads nowhere"
+        if not taken.is_dir():
+            return "it exists and is not a folder"
+    return error.strerror or type(error).__name__
+
+
 def _render(source: Path, target: Path, data: dict[str, Any], *, defaults: bool) -> None:
     import copier  # lazy: copier and its dependencies cost ~0.3 s to import
+    import pydantic
+    import yaml
 
     try:
         with warnings.catch_warnings():
@@ -181,11 +197,44 @@ def _render(source: Path, target: Path, data: dict[str, Any], *, defaults: bool)
             warnings.simplefilter("ignore")
             copier.run_copy(str(source), str(target), data=data, defaults=defaults,
                             quiet=True, unsafe=False, overwrite=False, cleanup_on_error=False)
+    except (yaml.YAMLError, pydantic.ValidationError) as error:
+        # Our template's YAML is checked by the tests: what else copier reads is its settings.
+        raise _bad_settings(error) from None
     except ValueError as error:
         # copier reports a failed validator as ValueError("Validation error for question ...").
         raise TemplateAnswerError(str(error).strip(),
                                   hint="see `iokit new --help` for each option's syntax"
                                   ) from None
+    except OSError as error:
+        command = getattr(error, "argv", None)  # plumbum's ProcessExecutionError: git failed
+        if command is None:
+            raise
+        raise _git_failed(command, error) from None
+
+
+def _bad_settings(error: Exception) -> ScaffoldError:
+    """copier's settings file (``COPIER_SETTINGS_PATH``, else ``settings.yml`` in copier's
+    config folder) cannot be read as copier settings."""
+    from platformdirs import user_config_path
+
+    path = os.environ.get("COPIER_SETTINGS_PATH") or str(
+        user_config_path("copier", appauthor=False) / "settings.yml")
+    reason = " ".join(str(error).split())[:300]
+    return ScaffoldError(f"copier's settings file is not valid: {reason}",
+                         reference="new-copier-settings-invalid", file=path,
+                         hint="fix or remove that file (copier reads it on every render)")
+
+
+def _git_failed(command: Any, error: OSError) -> ScaffoldError:
+    """copier runs ``git`` (to tell a template folder from a git bundle), and git stops at a
+    configuration it cannot read (``HOME`` or ``XDG_CONFIG_HOME`` leading nowhere)."""
+    said = (getattr(error, "stderr", None) or "").strip().splitlines()
+    reason = said[-1] if said else f"exit status {getattr(error, 'retcode', '?')}"
+    shown = " ".join(str(part) for part in command)
+    return ScaffoldError(f"copier ran '{shown}' to read the template, and git failed: {reason}",
+                         reference="new-git-failed",
+                         hint="git must be able to read its configuration: check HOME, "
+                              "XDG_CONFIG_HOME and GIT_CONFIG_GLOBAL")
 
 
 def _check_all_asked(rendered: Path, data: Mapping[str, Any],

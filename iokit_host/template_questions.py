@@ -5,11 +5,14 @@ copier itself takes any key as data: a misspelt question (``id_vender``) is sile
 and its default (Apple's vendor id) used, and ``probe_score=abc`` fails with Python's
 ``int()`` message that names no question. :func:`check_answers` refuses an unknown key with
 the nearest question's name and converts each text answer to its question's type (``0x46d``
-is an ``int`` too), naming the question when it cannot.
+is an ``int`` too), naming the question when it cannot. A text answer is one line of UTF-8
+(no control characters): the template writes it into TOML, Python and plist strings, where a
+newline or a byte the shell could not decode would break the file.
 """
 
 from __future__ import annotations
 
+import unicodedata
 from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
@@ -106,7 +109,24 @@ def _convert(question: Question, value: Any) -> Any:
         if text.lower() in _TRUE | _FALSE:
             return text.lower() in _TRUE
         raise _wrong_type(question, value)
+    if question.type == "str":
+        _check_text(question, value)
     return value
+
+
+def _check_text(question: Question, value: str) -> None:
+    """A text answer must be one line of UTF-8 the rendered files can hold."""
+    try:
+        value.encode("utf-8")
+    except UnicodeEncodeError:  # argv bytes the locale could not decode (surrogate escapes)
+        raise TemplateAnswerError(
+            f"{value[:80]!r} is not UTF-8 text (\\udcXX: a byte the shell could not decode)",
+            key=question.name, hint="give the answer in UTF-8") from None
+    control = next((char for char in value if unicodedata.category(char) == "Cc"), None)
+    if control is not None:
+        raise TemplateAnswerError(
+            f"{value[:80]!r} holds the control character {control!r}", key=question.name,
+            hint="an answer is one line of printable text")
 
 
 def _wrong_type(question: Question, value: Any) -> TemplateAnswerError:

@@ -285,3 +285,18 @@ def test_corpus_archives_recall_with_their_own_recorded_chains(corpus: Path) -> 
         # The machine's own chains decide; the public tables are not needed for them.
         kinds = {fact.kind for use in dump.ancestry for fact in use.facts}
         assert kinds == {"recorded"}
+
+
+def test_a_zipped_dump_is_measured_as_the_dump_it_holds(tmp_path: Path) -> None:
+    # Boot read a zipped dump; conformance read the zip's bytes as a dump and refused them.
+    import zipfile
+
+    plain = tmp_path / "mini.txt"
+    plain.write_text(DUMP)
+    zipped = tmp_path / "mini.zip"
+    with zipfile.ZipFile(zipped, "w", compression=zipfile.ZIP_DEFLATED) as archive:
+        archive.writestr("Mac/IOReg.txt", DUMP)
+    plain_report, zipped_report = run_conformance([plain, zipped]).dumps
+    assert zipped_report.error is None
+    assert (zipped_report.attachments, zipped_report.accepted) == (
+        plain_report.attachments, plain_report.accepted) == (4, 2)

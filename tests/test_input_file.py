@@ -54,6 +54,12 @@ def test_a_folder_and_a_file_too_large_are_os_errors_naming_the_path(tmp_path: P
     assert read_input_head(big, 10) == b"x" * 10
 
 
+def test_an_empty_path_is_a_missing_file_that_says_it_is_empty() -> None:
+    """A scenario read from code (``read_events("")``) says why, not only "No such file"."""
+    with pytest.raises(FileNotFoundError, match="an empty path names no file"):
+        read_input_file("", limit=100)
+
+
 @needs_fifo
 @pytest.mark.parametrize("argv", [["boot", "--only-kexts", "--events", "{fifo}"],
                                   ["boot", "--only-kexts", "--kext", "{fifo}"],

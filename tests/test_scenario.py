@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import datetime
 import json
 import math
 from pathlib import Path
@@ -144,13 +145,15 @@ def toml_value(value: Any) -> str:
             if math.isinf(value) else repr(value)
     if isinstance(value, (int, str)):
         return json.dumps(value) if isinstance(value, str) else str(value)
+    if isinstance(value, (datetime.date, datetime.time)):
+        return value.isoformat()  # TOML's local date, time and date-time
     if isinstance(value, list):
         return "[" + ", ".join(toml_value(v) for v in value) + "]"
     return "{" + ", ".join(f"{json.dumps(k)} = {toml_value(v)}" for k, v in value.items()) + "}"
 
 
 scalars = st.one_of(st.booleans(), st.integers(min_value=-(2**70), max_value=2**70),
-                    st.floats(), st.text(max_size=12),
+                    st.floats(), st.text(max_size=12), st.dates(), st.times(), st.datetimes(),
                     st.sampled_from(["plug", "unplug", "publish", "TestMac", "ARPT", "IOService",
                                      "IOPCIDevice", "pci14e4,4331@0", "IOService:/TestMac",
                                      "sleep", "wake", "idle", "advance", "tickle", "assert",
@@ -183,9 +186,52 @@ def test_any_scenario_reads_and_applies_with_only_our_diagnostics(
     assert len(parsed) + len(reported) == len(raw)
     # each says what to do, and quotes what it read briefly
     assert all(d.hint and len(str(d)) < 600 for d in reported), reported
+    # no date or time reaches an event (IOKit has no date value): each is refused, named
+    assert not any(isinstance(value, (datetime.date, datetime.time))
+                   for event in parsed for value in _event_values(event)), parsed
     host = make_host([wifi_nub()], []).boot()
     lines = apply_events(host, parsed)
     assert len(lines) == len(parsed)
+
+
+def _event_values(event: Event) -> list[Any]:
+    """Every value an event holds, its nub's properties through every level."""
+    found: list[Any] = [getattr(event, name) for name in Event.__slots__]
+    stack = list(event.nub.properties.values()) if event.nub is not None else []
+    while stack:
+        value = stack.pop()
+        found.append(value)
+        if isinstance(value, dict):
+            stack.extend(value.values())
+        elif isinstance(value, (list, tuple, frozenset)):
+            stack.extend(value)
+    return found
+
+
+@pytest.mark.parametrize(("value", "words"), [
+    ("1979-05-27T07:32:00Z", "a TOML date-time (1979-05-27T07:32:00+00:00)"),
+    ("1979-05-27", "a TOML date (1979-05-27)"), ("07:32:00", "a TOML time (07:32:00)")])
+def test_a_toml_date_anywhere_in_an_event_is_refused_by_its_key(tmp_path: Path, value: str,
+                                                                words: str) -> None:
+    # A date property was refused, but by the table ("event[0].nub.properties"), not its key
+    path = write(tmp_path, f"""
+[[event]]
+action = "plug"
+parent = "IOService:/"
+[event.nub]
+class = "IOService"
+[event.nub.properties]
+list = [1, {{ when = {value} }}]
+
+[[event]]
+action = "sleep"
+""")
+    reported: list[Diagnostic] = []
+    assert [e.action for e in read_events(path, report=reported.append)] == ["sleep"]
+    (refused,) = reported
+    assert refused.key == "event[0].nub.properties.list[1].when"
+    assert refused.message == f"{words} is not a value an event takes"
+    assert refused.file == str(path) and refused.hint
 
 
 @settings(max_examples=60, deadline=None,
@@ -315,7 +361,8 @@ _ASCII = st.text(st.characters(min_codepoint=32, max_codepoint=126), max_size=6)
 _POWER_ACTIONS = st.sampled_from(["sleep", "wake", "idle", "advance", "tickle", "assert",
                                   "release", "bogus"])
 _POWER_FIELDS = st.fixed_dictionaries({"action": _POWER_ACTIONS}, optional={
-    "ms": st.one_of(st.integers(-5, 40_000), st.floats(allow_nan=True), _ASCII),
+    "ms": st.one_of(st.integers(-5, 40_000), st.floats(allow_nan=True), _ASCII,
+                    st.integers(18_446_744_073_000, 18_446_744_073_709)),  # the clock's end
     "path": st.sampled_from(["Keys", "Disk", "IOService:/Keys", "Nowhere", "", "IOService:/"]),
     "state": st.one_of(st.integers(-2, 4), st.booleans()),
     "name": st.sampled_from(["a", "b", "", "x" * 200]),
@@ -324,7 +371,8 @@ _POWER_FIELDS = st.fixed_dictionaries({"action": _POWER_ACTIONS}, optional={
     "level": st.sampled_from([0, 255, 7, True]),
     "pid": st.one_of(st.integers(-1, 2**32), _ASCII),
     "reason": st.one_of(_ASCII, st.integers()),
-    "at-ns": st.integers(-1, 60_000_000_000),
+    "at-ns": st.one_of(st.integers(-1, 60_000_000_000),
+                       st.integers(2**64 - 100_000_000_000, 2**64 - 1)),
 })
 
 
@@ -348,12 +396,36 @@ def test_any_power_event_file_runs_to_the_end_with_only_our_diagnostics(
     lines = apply_events(host, parsed)
     assert len(lines) == len(parsed)
     assert {d.reference for d in host.diagnostics} <= {"scenario-event-failed"}
+    assert host.clock.now_ns() <= 2**64 - 1  # mach_absolute_time's 64 bits
     log = host.power.log
     assert log.unfinished() == 0
     times = [e.t_ms for e in log.events()]
     assert times == sorted(times)
     if not host.power.asleep:  # awake: every device back at what it asks for
         assert disk.get_power_state() == 2
+
+
+def test_advances_past_the_end_of_the_clock_are_skipped_with_their_reason(
+        tmp_path: Path) -> None:
+    # Two long advances took the clock past 2**64 ns (the log printed the year 3723).
+    path = write(tmp_path, """
+[[event]]
+action = "advance"
+ms = 18446744073709
+[[event]]
+action = "advance"
+ms = 18446744073709
+[[event]]
+action = "sleep"
+""")
+    host = make_host([wifi_nub()], []).boot()
+    lines = apply_events(host, read_events(path))
+    assert host.clock.now_ns() <= 2**64 - 1
+    assert lines[1].startswith("[t=18446744073709000000ns] skipped advance: the host clock "
+                               "would pass 2**64-1 ns")
+    failed = [d for d in host.diagnostics if d.reference == "scenario-event-failed"]
+    assert [d.message.split(":")[0] for d in failed] == ["advance event 1"]
+    assert "sleep (Software Sleep)" in lines[2]
 
 
 def test_a_scenario_saved_with_a_byte_order_mark_reads(tmp_path: Path) -> None:

@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 
 from iokit_host.host import IOKitHost
-from iokit_host.settings import env_flag, env_seconds
+from iokit_host.settings import MAX_SECONDS, env_flag, env_seconds
 
 
 @pytest.mark.parametrize(("value", "on"), [("", False), ("0", False), ("1", True),
@@ -38,3 +38,13 @@ def test_a_bad_driver_timeout_is_a_warning_on_the_host_not_a_crash(
     assert host.kernel.driver_calls.watchdog.limit_s == 10.0
     monkeypatch.setenv("IOKIT_DRIVER_TIMEOUT", " 2.5 ")
     assert env_seconds("IOKIT_DRIVER_TIMEOUT", 10.0) == 2.5
+
+
+@pytest.mark.parametrize("value", ["inf", "1e999", "1e9", "1000001"])
+def test_more_seconds_than_a_timer_holds_reads_as_the_most_it_may_wait(
+        monkeypatch: pytest.MonkeyPatch, value: str) -> None:
+    # epoll waits at most 2**31 ms: a longer wait stopped the kernel at its first wait.
+    monkeypatch.setenv("IOKIT_KERNEL_HELLO_TIMEOUT", value)
+    assert env_seconds("IOKIT_KERNEL_HELLO_TIMEOUT", 10.0) == MAX_SECONDS
+    monkeypatch.setenv("IOKIT_KERNEL_HELLO_TIMEOUT", "999999.5")
+    assert env_seconds("IOKIT_KERNEL_HELLO_TIMEOUT", 10.0) == 999_999.5

@@ -40,7 +40,7 @@ def run(args: argparse.Namespace) -> int:
     # reported with the boot's diagnostics and only that event is lost.
     damaged: list[Diagnostic] = []
     events: list[Event] = []
-    if args.events:  # the scenario reader is imported only for a boot that has one
+    if args.events is not None:  # the scenario reader is imported only for a boot that has one
         from iokit_host.scenario import read_events
 
         events = read_events(args.events, report=damaged.append)

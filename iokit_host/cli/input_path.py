@@ -2,7 +2,9 @@
 device is refused where the arguments are parsed.
 
 A reader reads a file to its end; a device such as ``/dev/zero`` or ``/dev/urandom`` has none
-(the command would fill memory), and ``/dev/tty`` waits for a keyboard. Everything else, a
+(the command would fill memory), and ``/dev/tty`` waits for a keyboard. An empty path names no
+file at all (``--events ""``, an unset variable in a script): a command that tested the option
+for truth would take it for the option left out and quietly run without it. Everything else, a
 missing path included, goes on to the reader, whose diagnostic names the file and the reason;
 ``/dev/null`` (empty) and pipes (``--events <(generate)``) end, and are read.
 """
@@ -17,7 +19,10 @@ __all__ = ["input_path"]
 
 
 def input_path(text: str) -> str:
-    """argparse ``type`` for a path the command reads; refuses a character or block device."""
+    """argparse ``type`` for a path the command reads; refuses an empty path and a character
+    or block device."""
+    if not text:
+        raise argparse.ArgumentTypeError("an empty path names no file (an unset variable?)")
     try:
         mode = os.stat(text).st_mode
     except (OSError, ValueError):

@@ -10,8 +10,11 @@ macOS 11 and later.
 from __future__ import annotations
 
 import argparse
+import dataclasses
 import json
 import sys
+
+from iokit_host.errors import Severity
 
 __all__ = ["configure", "run"]
 
@@ -59,6 +62,8 @@ def _create(args: argparse.Namespace) -> int:
     for diagnostic in left_out:
         print(f"iokit kmutil: {diagnostic}", file=sys.stderr)
     if problem is not None:
-        print(f"iokit kmutil: {problem}", file=sys.stderr)
+        # A boot goes on without its cache (a warning there); writing it is this command's job.
+        failed = dataclasses.replace(problem, severity=Severity.ERROR)
+        print(f"iokit kmutil: {failed}", file=sys.stderr)
         return 1
     return 0

@@ -5,7 +5,9 @@
   sleep/wake log: every system transition and every driver's power change with its host-clock
   time and duration, tardy and vetoing drivers named. ``--json`` prints
   ``{"events": [{"t_ms", "kind", "path", "class", "from", "to", "detail"}]}`` (with
-  ``duration_ms`` where the event lasts).
+  ``duration_ms`` where the event lasts). The log keeps the most recent records
+  (``iokit_host.power.log.MAX_LOG_RECORDS``): when it dropped earlier ones the text says how
+  many on its first line and the JSON adds ``"dropped"`` and ``"dropped_sleeps"``.
 - ``iokit pmset -g assertions [--events FILE]``: the assertions held at the scenario's end.
 - ``iokit pmset sleepnow``: sleeps a running system, so it needs ``--kernel`` (each other
   ``iokit`` command boots its own machine); without one it says so and fails.
@@ -87,6 +89,7 @@ def run(args: argparse.Namespace) -> int:
 
 def _run_on_kernel(args: argparse.Namespace, path: str) -> int:
     """The running kernel's log or assertions, or a sleep of it."""
+    from iokit_host.power.log import read_to_json
     from iokit_host.power.pmset_text import render_assertions, render_log
     from iokit_host.server.client import fetch_assertions, fetch_power_log, request_power
 
@@ -94,17 +97,19 @@ def _run_on_kernel(args: argparse.Namespace, path: str) -> int:
         request_power(path, "sleep")
         print("Sleeping now...")
         return 0
-    if args.get is None or (args.json and args.get != "log") or args.events:
+    if args.get is None or (args.json and args.get != "log") or args.events is not None:
         print("iokit pmset: with --kernel, say -g log [--json], -g assertions or sleepnow "
               "(--events applies to a booted machine; use iokit event)", file=sys.stderr)
         return EXIT_USAGE
     if args.get == "assertions":
         sys.stdout.write(render_assertions(*fetch_assertions(path)))
     elif args.json:
-        json.dump({"events": [e.to_json() for e in fetch_power_log(path)]}, sys.stdout, indent=1)
+        json.dump(read_to_json(fetch_power_log(path)), sys.stdout, indent=1)
         sys.stdout.write("\n")
     else:
-        sys.stdout.write(render_log(fetch_power_log(path)))
+        read = fetch_power_log(path)
+        sys.stdout.write(render_log(read.events, dropped=read.dropped,
+                                    dropped_sleeps=read.dropped_sleeps))
     return 0
 
 
@@ -114,7 +119,7 @@ def _run_scenario(args: argparse.Namespace) -> IOKitHost:
     # As ``iokit boot``: an unreadable scenario fails before the boot; a damaged event is
     # reported with the boot's diagnostics and only that event is lost.
     damaged: list[Diagnostic] = []
-    events = read_events(args.events, report=damaged.append) if args.events else []
+    events = read_events(args.events, report=damaged.append) if args.events is not None else []
     host = host_from_args(args).boot()
     for diagnostic in damaged:
         host.kernel.report(diagnostic)
@@ -131,7 +136,9 @@ def _print_log(host: IOKitHost, *, as_json: bool) -> None:
         json.dump(log.to_json(), sys.stdout, indent=1)
         sys.stdout.write("\n")
     else:
-        sys.stdout.write(render_log(log.events()))
+        read = log.read()
+        sys.stdout.write(render_log(read.events, dropped=read.dropped,
+                                    dropped_sleeps=read.dropped_sleeps))
 
 
 def _print_assertions(host: IOKitHost) -> None:

@@ -152,7 +152,7 @@ def match(request: Request, state: ExplorerState) -> dict[str, Any]:
         raise ApiError(422, "explorer-not-a-nub",
                        f"{nub.get_name()} is not a service in the IOService plane",
                        hint="only services are matched; pick one in the IOService plane")
-    return picture(nub, state.live.bridge.explain(path))
+    return picture(nub, state.live.bridge.explain(entry_id))
 
 
 def power(request: Request, state: ExplorerState) -> dict[str, Any]:

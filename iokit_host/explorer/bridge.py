@@ -82,8 +82,10 @@ class KernelBridge:
     def snapshot(self) -> dict[str, Any]:
         return dict(self.ask("tool.registry")["snapshot"])
 
-    def explain(self, target: str) -> dict[str, Any]:
-        return dict(self.ask("tool.explain", target=target)["explanation"])
+    def explain(self, entry_id: int) -> dict[str, Any]:
+        """The matching picture of the service with registry entry id ``entry_id`` (by id, as
+        IORegistryExplorer asks: a name holding a ``/`` has no path that finds it)."""
+        return dict(self.ask("tool.explain", entry=entry_id)["explanation"])
 
     def power_log(self) -> list[dict[str, Any]]:
         return list(self.ask("tool.pmset_log")["log"]["events"])

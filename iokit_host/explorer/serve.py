@@ -5,11 +5,13 @@ host defaults to 127.0.0.1, and an address that is not a loopback one is allowed
 it was asked for. The socket is bound before the kernel boots, so a taken port fails at once
 (``explorer-address-unusable``), not after the boot. In ``iokit kernel --http`` uvicorn runs
 in a thread of the kernel's process (signals stay the kernel's); in ``iokit explore --kernel``
-it runs in a thread too, and the main thread waits for Ctrl-C or SIGTERM.
+it runs in a thread too, and the main thread waits for Ctrl-C, SIGTERM or SIGHUP (its
+terminal closed), the signals that stop ``iokit kernel``.
 """
 
 from __future__ import annotations
 
+import copy
 import ipaddress
 import os
 import signal
@@ -26,7 +28,7 @@ __all__ = ["DEFAULT_HOST", "AddressError", "ExplorerServer", "bind", "parse_addr
 DEFAULT_HOST = "127.0.0.1"
 _STOP_S = 10.0
 _TURN_S = 0.5
-_STOP_SIGNALS = (signal.SIGINT, signal.SIGTERM)
+_STOP_SIGNALS = (signal.SIGINT, signal.SIGTERM, signal.SIGHUP)
 
 
 class AddressError(IOKitError):
@@ -107,6 +109,7 @@ class ExplorerServer:
         from iokit_host.explorer.bridge import KernelBridge
         from iokit_host.explorer.connections import GuardedH11Protocol
         from iokit_host.explorer.live import LiveRegistry
+        from iokit_host.explorer.logs import LOG_CONFIG
 
         self.sock = sock
         host, port = sock.getsockname()[:2]
@@ -118,7 +121,8 @@ class ExplorerServer:
         # Connections bounded in number and in the time a request may take to arrive: they
         # cost descriptors of the kernel's own process (:mod:`.connections`).
         config = uvicorn.Config(make_app(self.state, hosts), log_level="warning",
-                                access_log=False, lifespan="off", http=GuardedH11Protocol,
+                                log_config=copy.deepcopy(LOG_CONFIG), access_log=False,
+                                lifespan="off", http=GuardedH11Protocol,
                                 timeout_graceful_shutdown=2)
         self.server = uvicorn.Server(config)
         self._thread: threading.Thread | None = None
@@ -151,8 +155,8 @@ class ExplorerServer:
         self._thread.start()
 
     def run(self) -> None:
-        """Serve until SIGINT or SIGTERM, which end it in order (exit status 0, as ``iokit
-        kernel``): uvicorn runs in its thread and this one waits for a signal."""
+        """Serve until SIGINT, SIGTERM or SIGHUP, which end it in order (exit status 0, as
+        ``iokit kernel``): uvicorn runs in its thread and this one waits for a signal."""
         stop = threading.Event()
 
         def on_signal(signum: int, frame: FrameType | None) -> None:

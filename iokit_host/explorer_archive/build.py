@@ -33,13 +33,18 @@ from __future__ import annotations
 from dataclasses import replace
 from itertools import pairwise
 
-from iokit_sdk.keys import SERVICE_PLANE, STANDARD_PLANES
+from iokit_sdk.keys import RESOURCES_CLASS, SERVICE_PLANE, STANDARD_PLANES
 
-from iokit_host.explorer_archive.damage import BAD_CLASS_CHAIN, BAD_LINK, ArchiveDamage
+from iokit_host.explorer_archive.damage import (
+    BAD_CLASS_CHAIN,
+    BAD_LINK,
+    MISPLACED_RESOURCES,
+    ArchiveDamage,
+)
 from iokit_host.explorer_archive.entries import ArchiveEntry
 from iokit_host.explorer_archive.errors import ArchiveInvalid
 from iokit_host.ioreg_import import is_recorded_driver
-from iokit_host.machine.links import find_loop
+from iokit_host.machine.links import loop_links
 from iokit_host.machine.model import MachineModel, NubSpec, PlaneLink
 from iokit_host.matching.recorded_ancestry import acyclic_ancestry
 
@@ -66,6 +71,7 @@ def build_archive_model(entries: dict[int, ArchiveEntry], *, source: str,
                              hint="save the whole registry (all planes) in IORegistryExplorer")
     platform = entries[service[0]]
     tree_parent = _service_tree(platform, entries, damage)
+    _lift_resources(platform, entries, tree_parent, damage)
     links = _plane_links(entries, root, tree_parent, damage)
     specs = _specs(platform, entries, tree_parent, links)
     # Entries outside the IOService tree that link somewhere, or that a link names as parent
@@ -152,6 +158,19 @@ def _service_tree(platform: ArchiveEntry, entries: dict[int, ArchiveEntry],
     return parent_of
 
 
+def _lift_resources(platform: ArchiveEntry, entries: dict[int, ArchiveEntry],
+                    tree_parent: dict[int, int | None], damage: ArchiveDamage) -> None:
+    """Put each IOResources the archive links below another entry than the platform device
+    under the platform device, with its subtree: where IOKit attaches it, and where the
+    file format holds it (a damaged link would otherwise cost the whole machine)."""
+    for index, parent in tree_parent.items():
+        if parent not in (None, platform.index) and entries[index].class_name == RESOURCES_CLASS:
+            damage.note(MISPLACED_RESOURCES, f"$objects[{index}].parentsInPlanes.IOService",
+                        f"{entries[index].name!r} below object {parent} "
+                        f"({entries[parent].class_name})")
+            tree_parent[index] = platform.index
+
+
 def _plane_links(entries: dict[int, ArchiveEntry], root: ArchiveEntry,
                  tree_parent: dict[int, int | None], damage: ArchiveDamage
                  ) -> dict[int, tuple[PlaneLink, ...]]:
@@ -162,8 +181,11 @@ def _plane_links(entries: dict[int, ArchiveEntry], root: ArchiveEntry,
             continue
         for plane, parents in entry.parents.items():
             for parent in parents:
-                in_tree = plane == SERVICE_PLANE and (tree_parent.get(index) == parent
-                                                     or parent == root.index)
+                # (IOResources has one IOService parent: a link beside it is one it was
+                # moved back from, see _lift_resources.)
+                in_tree = plane == SERVICE_PLANE and (
+                    tree_parent.get(index) == parent or parent == root.index
+                    or entry.class_name == RESOURCES_CLASS)
                 if not in_tree and not (plane == SERVICE_PLANE and index not in tree_parent):
                     raw.setdefault(index, []).append((plane, parent))
     _drop_loops(raw, tree_parent, damage)
@@ -188,27 +210,25 @@ def _link(entry: ArchiveEntry, plane: str, parent: int, entries: dict[int, Archi
 
 def _drop_loops(raw: dict[int, list[tuple[str, int]]], tree_parent: dict[int, int | None],
                 damage: ArchiveDamage) -> None:
-    """Remove, one at a time, each link that closes a loop in its plane (the registry would
-    refuse it), counting the IOService tree's own links."""
-    for plane in {plane for pairs in raw.values() for plane, _ in pairs}:
-        while True:
-            edges: dict[int, list[tuple[int, int]]] = {}
-            for index, pairs in raw.items():
-                for number, (link_plane, parent) in enumerate(pairs):
-                    if link_plane == plane:
-                        edges.setdefault(index, []).append((parent, number))
-            if plane == SERVICE_PLANE:
-                for child, above in tree_parent.items():
-                    if above is not None:
-                        edges.setdefault(child, []).append((above, -1))
-            found = find_loop(edges)
-            if found is None:
-                break
-            index, number = found
+    """Remove each link that closes a loop in its plane (the registry would refuse it),
+    counting the IOService tree's own links: one search per plane, however many loops."""
+    edges_of: dict[str, dict[int, list[tuple[int, int]]]] = {}
+    for index, pairs in raw.items():
+        for number, (plane, parent) in enumerate(pairs):
+            edges_of.setdefault(plane, {}).setdefault(index, []).append((parent, number))
+    dropped: dict[int, set[int]] = {}
+    for plane, edges in edges_of.items():
+        if plane == SERVICE_PLANE:
+            for child, above in tree_parent.items():
+                if above is not None:
+                    edges.setdefault(child, []).append((above, -1))
+        for index, number in loop_links(edges):
             damage.note(BAD_LINK, f"$objects[{index}].parentsInPlanes.{plane}",
                         f"links object {index} below object {raw[index][number][1]}, which "
                         "is below it already")
-            del raw[index][number]
+            dropped.setdefault(index, set()).add(number)
+    for index, numbers in dropped.items():
+        raw[index] = [pair for number, pair in enumerate(raw[index]) if number not in numbers]
 
 
 def _specs(platform: ArchiveEntry, entries: dict[int, ArchiveEntry],
@@ -233,8 +253,13 @@ def _specs(platform: ArchiveEntry, entries: dict[int, ArchiveEntry],
 
 
 def _in_order(entry: ArchiveEntry, children: dict[int, list[int]]) -> list[int]:
+    """The children placed under ``entry``: those it lists, in its order, then any placed
+    under it that it does not list (an IOResources moved back), in object order."""
     placed = set(children.get(entry.index, ()))
-    return [child for child in entry.children.get(SERVICE_PLANE, ()) if child in placed]
+    listed = [child for child in entry.children.get(SERVICE_PLANE, ()) if child in placed]
+    if len(listed) == len(placed):
+        return listed
+    return listed + sorted(placed.difference(listed))
 
 
 def _spec(entry: ArchiveEntry, links: tuple[PlaneLink, ...], children: tuple[NubSpec, ...],

@@ -14,7 +14,7 @@ from iokit_host.errors import Diagnostic, Severity
 from iokit_host.explorer_archive.errors import ArchiveInvalid
 
 __all__ = ["BAD_CLASS_CHAIN", "BAD_ENTRY", "BAD_FIELD", "BAD_LINK", "BAD_PROPERTIES",
-           "TOO_LARGE", "ArchiveDamage",
+           "PROPERTIES_TOO_LARGE", "TOO_LARGE", "ArchiveDamage",
            "ArchiveDamageKind"]
 
 
@@ -33,8 +33,9 @@ BAD_ENTRY = ArchiveDamageKind(
     "ioreg-archive-bad-entry", "registry entries that cannot be read (no name or class chain, "
     "or not an entry at all)", "those entries dropped, with their links", _SAVE_AGAIN)
 BAD_LINK = ArchiveDamageKind(
-    "ioreg-archive-bad-link", "plane links to entries the archive does not hold, or that "
-    "would put an entry below itself", "those links dropped", _SAVE_AGAIN)
+    "ioreg-archive-bad-link", "plane links to entries the archive does not hold, that "
+    "would put an entry below itself, or in a plane with no name", "those links dropped",
+    _SAVE_AGAIN)
 BAD_CLASS_CHAIN = ArchiveDamageKind(
     "ioreg-archive-bad-class-chain", "class chains (an entry's inheritance) that name a class "
     "twice, so that it would be its own ancestor, or run longer than 256 classes",
@@ -48,6 +49,14 @@ BAD_FIELD = ArchiveDamageKind(
 TOO_LARGE = ArchiveDamageKind(
     "ioreg-archive-too-large", "more entries than any registry holds",
     "the rest was not read", "a registry holds a few thousand entries")
+MISPLACED_RESOURCES = ArchiveDamageKind(
+    "ioreg-archive-misplaced-resources", "IOResources linked below another entry than the "
+    "platform device", "moved back under the platform device, with its subtree",
+    "IOKit attaches IOResources to the platform-expert device: save the registry again")
+PROPERTIES_TOO_LARGE = ArchiveDamageKind(
+    "ioreg-archive-properties-too-large", "entries whose property tables would take the "
+    "archive's properties past what any registry holds", "those entries kept without their "
+    "properties", "a registry's entries hold a few tens of thousands of property items")
 
 
 @dataclass(slots=True)

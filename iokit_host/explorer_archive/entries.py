@@ -32,8 +32,8 @@ from iokit_host.explorer_archive.damage import (
     ArchiveDamage,
 )
 from iokit_host.explorer_archive.keyed import ArchiveFault, KeyedArchive
-from iokit_host.explorer_archive.plistdata import PlistUnreadable, load_plist
-from iokit_host.ioreg_import.cfvalues import CFValueError, typed_value
+from iokit_host.explorer_archive.properties import PropertyTables
+from iokit_host.machine.bootable import MAX_BUSY
 from iokit_host.machine.model import EntryRecord
 
 __all__ = ["MAX_ENTRIES", "ArchiveEntry", "read_entries"]
@@ -76,12 +76,13 @@ def read_entries(archive: KeyedArchive, damage: ArchiveDamage) -> dict[int, Arch
     pending.reverse()
     seen = set(pending)
     entries: dict[int, ArchiveEntry] = {}
+    tables = PropertyTables(damage)
     while pending:
         index = pending.pop()
         if len(entries) >= MAX_ENTRIES:
             damage.note(TOO_LARGE, f"$objects[{index}]", f"more than {MAX_ENTRIES} entries")
             break
-        entry = _read_entry(archive, index, damage)
+        entry = _read_entry(archive, index, damage, tables)
         if entry is None:
             continue
         entries[index] = entry
@@ -125,8 +126,8 @@ def _by_class(archive: KeyedArchive) -> list[int]:
     return found
 
 
-def _read_entry(archive: KeyedArchive, index: int, damage: ArchiveDamage
-                ) -> ArchiveEntry | None:
+def _read_entry(archive: KeyedArchive, index: int, damage: ArchiveDamage,
+                tables: PropertyTables) -> ArchiveEntry | None:
     where = f"$objects[{index}]"
     try:
         record = archive.record(index)
@@ -149,7 +150,7 @@ def _read_entry(archive: KeyedArchive, index: int, damage: ArchiveDamage
         names=names,
         locations=fields.strings_in_planes("locationsInPlanes"),
         parents=fields.links("parentsInPlanes"), children=fields.links("childrenInPlanes"),
-        properties=_properties(archive, record, where, damage),
+        properties=_properties(archive, record, where, tables),
         record=fields.entry_record(),
         is_root=fields.flag("isRegistryRoot", False))
 
@@ -197,14 +198,14 @@ class _Fields:
         return default if value is None else bool(value)
 
     def entry_record(self) -> EntryRecord:
-        try:
+        try:  # IOServiceGetBusyState counts in 32 bits: a larger count (edited) is held
             busy = self.archive.scalar(self.record, "busyCount", int, self.where) or 0
         except ArchiveFault as fault:
             self.fault(fault)
             busy = 0
         return EntryRecord(
             registered=self.flag("isRegistered", True), matched=self.flag("isMatched", True),
-            active=self.flag("isActive", True), busy=max(0, min(busy, 1 << 31)),
+            active=self.flag("isActive", True), busy=max(0, min(busy, MAX_BUSY)),
             bundle_id=self.optional_string("bundleID"))
 
     def strings_in_planes(self, key: str) -> dict[str, str]:
@@ -216,6 +217,9 @@ class _Fields:
             return {}
         found: dict[str, str] = {}
         for plane, ref in refs.items():
+            if not plane:  # a plane IORegistryEntry::makePlane could not have made
+                self.fault(ArchiveFault(f"{where}.<empty>", "a plane with no name"))
+                continue
             try:
                 text = self.archive.string(ref, f"{where}.{plane}")
             except ArchiveFault as fault:
@@ -234,6 +238,10 @@ class _Fields:
             return {}
         found: dict[str, tuple[int, ...]] = {}
         for plane, ref in refs.items():
+            if not plane:  # a plane IORegistryEntry::makePlane could not have made
+                self.fault(ArchiveFault(f"{where}.<empty>", "links in a plane with no name"),
+                           BAD_LINK)
+                continue
             try:
                 items = self.archive.array(ref, f"{where}.{plane}")
             except ArchiveFault as fault:
@@ -250,36 +258,22 @@ class _Fields:
 
 
 def _properties(archive: KeyedArchive, record: Mapping[str, Any], where: str,
-                damage: ArchiveDamage) -> dict[str, Any]:
+                tables: PropertyTables) -> dict[str, Any]:
     """The entry's properties, typed; a value that cannot be read is dropped alone."""
     key = f"{where}.properties"
     try:
         blob = archive.get(record.get("properties"), key)
     except ArchiveFault as fault:
-        damage.note(BAD_PROPERTIES, fault.where, fault.reason)
+        tables.damage.note(BAD_PROPERTIES, fault.where, fault.reason)
         return {}
     if blob is None or blob == "$null":
         return {}
     if isinstance(blob, Mapping) and isinstance(blob.get("NS.data"), bytes):
         blob = blob["NS.data"]  # an NSMutableData
     if not isinstance(blob, bytes):
-        damage.note(BAD_PROPERTIES, key, "expected a property list's data")
+        tables.damage.note(BAD_PROPERTIES, key, "expected a property list's data")
         return {}
-    try:
-        table = load_plist(blob, values=True)
-    except PlistUnreadable as error:
-        damage.note(BAD_PROPERTIES, key, f"not a property list ({error.reason})")
-        return {}
-    if not isinstance(table, dict):
-        damage.note(BAD_PROPERTIES, key, "the property list is not a dictionary")
-        return {}
-    properties: dict[str, Any] = {}
-    for name, value in table.items():
-        try:
-            properties[name] = typed_value(value, name)
-        except CFValueError as error:
-            damage.note(BAD_PROPERTIES, f"{key}.{error.path}", error.reason)
-    return properties
+    return tables.table(blob, key)
 
 
 def _without_dangling(entries: dict[int, ArchiveEntry], damage: ArchiveDamage

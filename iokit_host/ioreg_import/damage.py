@@ -119,6 +119,11 @@ REPEATED = DamageKind(
 HTML_ESCAPED = DamageKind(
     "ioreg-dump-html-escaped", "a dump saved from a web page, its markup escaped "
     "('&lt;class ...&gt;')", "unescaped", "attach the file ioreg wrote, not a web page's text")
+MISPLACED_RESOURCES = DamageKind(
+    "ioreg-dump-misplaced-resources", "IOResources printed below another entry than the "
+    "platform entry", "moved back under the platform entry, with its subtree",
+    "IOKit attaches IOResources to the platform-expert device; the dump's indentation was "
+    "edited: attach the file ioreg wrote")
 NO_ROOT = DamageKind(
     "ioreg-dump-no-root", "dump does not start at the registry root ('+-o Root')",
     "its first entry read as the platform entry",

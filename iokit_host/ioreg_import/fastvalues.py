@@ -22,7 +22,7 @@ import re
 from collections.abc import Callable
 from typing import Any
 
-from iokit_sdk.values import MAX_VALUE_ITEMS, OSNumber
+from iokit_sdk.values import MAX_VALUE_ITEMS, OSNumber, merges_in_a_set
 
 from iokit_host.ioreg_import.text import has_escapes
 from iokit_host.ioreg_import.widths import printed_width
@@ -362,11 +362,6 @@ def as_set(items: list[Any]) -> frozenset[Any] | list[Any]:
         members = frozenset(items)
     except TypeError:
         return items
-    if len(members) < len(items) and _booleans_and_numbers(items):
+    if len(members) < len(items) and merges_in_a_set(items):
         return items
     return members
-
-
-def _booleans_and_numbers(items: list[Any]) -> bool:
-    kinds = {type(item) is bool for item in items if isinstance(item, int)}
-    return len(kinds) == 2

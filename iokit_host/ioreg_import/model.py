@@ -25,6 +25,11 @@ into the first (see :mod:`iokit_host.ioreg_import.occurrences`, which also tells
 from a line repeated by damage). The dump does not say which parent came first (the provider),
 so the order is print order. Planes other than IOService keep one parent per entry.
 
+**IOResources.** IOKit attaches it to the platform-expert device, and the file format holds
+it there. A dump whose indentation was edited may print it below another entry: it is moved
+back under the platform entry, with its subtree (``ioreg-dump-misplaced-resources``), which
+loses nothing, where refusing the dump would lose the machine.
+
 **Class ancestry.** Only ``ioreg -i`` prints it (``IORegistryEntry:IOService:IOPCIDevice``);
 those chains become ``MachineModel.classes``. Without ``-i`` nothing is inferred: the host's
 built-in table of standard family classes supplies the rest.
@@ -37,10 +42,21 @@ from itertools import pairwise
 from pathlib import PurePath
 from typing import Any
 
-from iokit_sdk.keys import CLASS, PROVIDER_CLASS, SERVICE_PLANE, STANDARD_PLANES
+from iokit_sdk.keys import (
+    CLASS,
+    PROVIDER_CLASS,
+    RESOURCES_CLASS,
+    SERVICE_PLANE,
+    STANDARD_PLANES,
+)
 
 from iokit_host.errors import quoted
-from iokit_host.ioreg_import.damage import BAD_CLASS_CHAIN, BAD_ENTRY, DumpDamage
+from iokit_host.ioreg_import.damage import (
+    BAD_CLASS_CHAIN,
+    BAD_ENTRY,
+    MISPLACED_RESOURCES,
+    DumpDamage,
+)
 from iokit_host.ioreg_import.errors import IoregDumpInvalid
 from iokit_host.ioreg_import.occurrences import fold_occurrences, node_id
 from iokit_host.ioreg_import.planes import detect_plane, plane_entries, platform_name
@@ -79,6 +95,7 @@ def build_model(root: DumpNode, *, source: str, plane: str | None = None,
             damage.note(BAD_ENTRY, beside.line, f"{quoted(beside.name)} sits beside the platform "
                         f"entry {quoted(platform_node.name)} under Root")
             damage.lose(BAD_ENTRY, _count_below(beside))
+        _lift_resources(platform_node, damage)
         top, nubs, drivers = _build_specs(platform_node, extra)
     else:
         top, entries = plane_entries(root, plane)
@@ -98,6 +115,25 @@ def build_model(root: DumpNode, *, source: str, plane: str | None = None,
         diagnostics=damage.diagnostics(),
         entries=entries,
     )
+
+
+def _lift_resources(platform: DumpNode, damage: DumpDamage) -> None:
+    """Move each IOResources printed deeper than the platform entry's children back under
+    the platform entry (see the module rules)."""
+    misplaced: list[tuple[DumpNode, DumpNode]] = []
+    stack = [child for child in platform.children if child.class_name != RESOURCES_CLASS]
+    while stack:  # (iterative: a dump's tree may be deep)
+        parent = stack.pop()
+        for child in parent.children:
+            if child.class_name == RESOURCES_CLASS:
+                misplaced.append((parent, child))
+            else:
+                stack.append(child)
+    for parent, resources in misplaced:
+        parent.children.remove(resources)
+        platform.children.append(resources)
+        damage.note(MISPLACED_RESOURCES, resources.line, f"{quoted(resources.name)} under "
+                    f"{quoted(parent.name)} ({parent.class_name})")
 
 
 def _stem(source: str) -> str:

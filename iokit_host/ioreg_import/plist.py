@@ -184,10 +184,16 @@ def _records(root: DumpNode) -> dict[str, EntryRecord]:
         node = stack.pop()
         stack.extend(node.children)
         if node.states:
-            busy = node.states[3].removeprefix("busy ")
+            digits = node.states[3].removeprefix("busy ")
+            # IOServiceGetBusyState's count is a 32-bit int, as a model's is: a larger one
+            # (an edited file) is held to the most a model takes, as the archive reader does;
+            # its digits are not converted past that.
+            busy = 0
+            if digits.isascii() and digits.isdigit():
+                busy = min(int(digits.lstrip("0")[:11] or "0"), (1 << 31) - 1)
             records[node_id(node)] = EntryRecord(
                 registered=node.states[0] == "registered", matched=node.states[1] == "matched",
-                active=node.states[2] == "active", busy=int(busy) if busy.isdigit() else 0)
+                active=node.states[2] == "active", busy=busy)
     return records
 
 

@@ -4,7 +4,9 @@ Design (as ``dd.c`` opens with its own): IOKit's lifecycle is 1:1 (one driver ob
 provider) while pluggy is 1:N, so every call below goes through a hook whose built-in
 implementation calls the driver's own method (pytest's ``item.runtest()`` pattern); host
 plugins wrap or replace it. The hook callers are cached once per host; the per-call cost is
-one pluggy call plus the method (tests/bench/test_hook_bench.py).
+one pluggy call plus the method (tests/bench/test_hook_bench.py), and while the built-in plugin
+is alone (no host plugin implements the hook, no monitor watches) the pass calls the built-in
+implementation itself, all the hook call would run (:meth:`.HostPluginManager.caller`).
 
 A pass runs in IOKit's three phases:
 
@@ -33,6 +35,7 @@ from __future__ import annotations
 from typing import TYPE_CHECKING, Any
 
 from iokit_sdk import keys
+from iokit_sdk.plain import copied
 from iokit_sdk.service import IOService, ServiceState
 
 from iokit_host.dext.placement import admit as admit_out_of_process
@@ -128,7 +131,8 @@ class Binder(StartPhase):
             return
         start_lists = self._probe_phase(nub, survivors)
         for category, ordered in start_lists.items():
-            ordered.sort(key=by_score)
+            if len(ordered) > 1:
+                ordered.sort(key=by_score)
             self._start_category(nub, category, ordered)
 
     # -- phase A -------------------------------------------------------------------------------
@@ -143,12 +147,13 @@ class Binder(StartPhase):
         taken = _taken_categories(nub)
         registry = kernel.registry
         plans = self._plans
+        passive = match_passive
         for entry in candidates:
-            if entry.category in taken:
+            if taken and entry.category in taken:
                 continue
             plan = plans.get(entry.seq) or self._compile_plan(entry)
-            match = match_passive(entry.table, nub, registry=registry,
-                                  check_provider_class=False, plan=plan, view=view)
+            match = passive(entry.table, nub, registry=registry, check_provider_class=False,
+                            plan=plan, view=view)
             if not match.matched:
                 if is_resources and match.failed_key == keys.RESOURCE_MATCH:
                     self._note_resource_wait(nub, entry, match)
@@ -219,7 +224,9 @@ class Binder(StartPhase):
         if cls is None:
             self._class_unknown(nub, entry)
             return False
-        props = dict(entry.table)
+        # The personality's copy, its containers too: a driver's init may change what it is
+        # given, never the catalogue's personality the next nub matches against.
+        props: dict[str, Any] = copied(dict(entry.table))
         if candidate.match.name_matched is not None:
             props[keys.NAME_MATCHED] = candidate.match.name_matched
         props[keys.MATCH_CATEGORY] = entry.category
@@ -230,6 +237,8 @@ class Binder(StartPhase):
             self._driver_fault("driver-init-raised", "init", nub, candidate, result)
             self._record(nub, entry, None, Outcome.INIT_FAILED, result.reason("init"))
             return False
+        if result is True:
+            return True  # the common answer, read as read_success reads it
         reading = read_success("init", result, self.calls)
         self._report_reading(nub, candidate, reading)
         if not reading.ok:
@@ -242,7 +251,7 @@ class Binder(StartPhase):
         instance = cls()
         instance._kernel = self.kernel
         candidate.instance = instance
-        return self.hook.iokit_init(service=instance, properties=properties)
+        return self.caller("iokit_init")(service=instance, properties=properties)
 
     def _class_for(self, entry: CatalogueEntry) -> tuple[type[IOService] | None, bool]:
         name = entry.io_class
@@ -279,17 +288,17 @@ class Binder(StartPhase):
     def _probe_one(self, nub: IOService, candidate: Candidate) -> bool:
         instance = candidate.instance
         assert instance is not None
-        hook = self.hook
-        if not hook.iokit_attach(service=instance, provider=nub):
+        caller = self.caller
+        if not caller("iokit_attach")(service=instance, provider=nub):
             self._record(nub, candidate.entry, None, Outcome.PROBE_FAILED,
                          "attach to the provider was refused")
             self._free(instance)
             return False
-        result = self.calls.call(hook.iokit_probe, service=instance, provider=nub,
+        result = self.calls.call(caller("iokit_probe"), service=instance, provider=nub,
                                  score=candidate.score)
         if isinstance(result, DriverFault) and not instance.is_inactive():
             self._stop_quietly(instance, nub)
-        hook.iokit_detach(service=instance, provider=nub)
+        caller("iokit_detach")(service=instance, provider=nub)
         if instance.is_inactive():  # termination already stopped, detached and freed it
             self._record(nub, candidate.entry, None, Outcome.PROBE_FAILED,
                          terminated_reason("probe", nub))

@@ -19,7 +19,7 @@ from iokit_host.kernel.driver_calls import DriverFault, service_name
 from iokit_host.kernel.driver_results import Reading
 from iokit_host.kernel.kext_loading import KextLoader
 from iokit_host.kernel.lifecycle import guarded_call
-from iokit_host.kernel.outcomes import CandidateOutcome, OutcomeBook
+from iokit_host.kernel.outcomes import OutcomeBook
 from iokit_host.kernel.rematch_limit import RematchLimit
 from iokit_host.matching.passive import MatchPlan, PassiveMatch, match_passive
 
@@ -53,6 +53,8 @@ class CandidateWork:
     def __init__(self, kernel: WorkLoop) -> None:
         self.kernel = kernel
         self.hook = kernel.hook
+        #: A lifecycle hook's caller, or the built-in plugin's method while it is alone.
+        self.caller = kernel.plugin_manager.caller
         self.calls = kernel.driver_calls
         self.kexts = KextLoader(kernel)
         #: Kexts loaded and kexts refused, by bundle id (the loader's own maps).
@@ -69,12 +71,12 @@ class CandidateWork:
     def _stop_quietly(self, instance: IOService, nub: IOService) -> None:
         """Stop a driver that raised or hung; a second failure is only reported."""
         guarded_call(self.kernel, "driver-stop-raised", "stop", instance,
-                     partial(self.hook.iokit_stop, service=instance, provider=nub),
+                     partial(self.caller("iokit_stop"), service=instance, provider=nub),
                      hint="the candidate was dropped")
 
     def _free(self, instance: IOService) -> None:
         guarded_call(self.kernel, "driver-free-raised", "free", instance,
-                     partial(self.hook.iokit_free, service=instance),
+                     partial(self.caller("iokit_free"), service=instance),
                      hint="the candidate was dropped")
 
     def _driver_fault(self, reference: str, call: str, nub: IOService, candidate: Candidate,
@@ -108,9 +110,7 @@ class CandidateWork:
             initial = match_passive(entry.table, nub, registry=self.kernel.registry,
                                     check_provider_class=False,
                                     plan=self._plans.get(entry.seq)).score
-        record = CandidateOutcome(entry.name, entry.bundle_id, entry.io_class, entry.category,
-                                  initial, score, outcome, reason, entry.seq)
-        self.outcomes.keep(nub, record)
+        self.outcomes.note(nub, entry, initial, score, outcome, reason)
 
     def forget(self, service: IOService) -> None:
         self.outcomes.forget(service)

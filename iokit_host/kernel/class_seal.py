@@ -220,7 +220,10 @@ class ClassSeal:
         """Whether every SDK class is as sealed."""
         if not self._tagged:
             return not self._changed()
-        return all(watch.value for watch, _ in self._watches)
+        for watch, _ in self._watches:  # a loop, not all(): read after every work-loop job
+            if not watch.value:
+                return False
+        return True
 
     def repair(self) -> list[str]:
         """What changed since sealed (``IOService.get_name replaced``), each put back."""

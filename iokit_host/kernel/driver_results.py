@@ -65,10 +65,14 @@ class Reading:
     error: BaseException | None = None
 
 
+#: A success to report nothing about: one value, shared (a boot reads thousands).
+_SUCCEEDED = Reading(True)
+
+
 def read_success(call: str, result: Any, calls: DriverCalls) -> Reading:
     """What ``init`` or ``start`` (``call``) returning ``result`` means."""
     if result is True:
-        return Reading(True)
+        return _SUCCEEDED
     if result is None:
         return Reading(True, f"{call} returned None; counted as success",
                        reference=f"driver-{call}-returned-none", severity=Severity.WARNING,
@@ -84,7 +88,7 @@ def read_success(call: str, result: Any, calls: DriverCalls) -> Reading:
                        hint=f"return True or False from {call}; the candidate was dropped",
                        error=truth.error)
     if truth:
-        return Reading(True)
+        return _SUCCEEDED
     return Reading(False, f"{call} returned {type(result).__name__} {short_repr(result)}, "
                           "which is false")
 

@@ -269,9 +269,15 @@ class ModuleGuard:
     def check(self, *, full: bool = False) -> list[str]:
         """The entries found deleted or replaced since, each put back."""
         modules = sys.modules
-        if not full and all(modules.get(name) is module for name, module in self._core):
+        if not full and self._core_intact(modules):
             return []
         changed = [name for name, module in self._kept.items() if modules.get(name) is not module]
         for name in changed:
             modules[name] = self._kept[name]
         return changed
+
+    def _core_intact(self, modules: dict[str, ModuleType]) -> bool:
+        for name, module in self._core:  # a loop, not all(): read after every work-loop job
+            if modules.get(name) is not module:
+                return False
+        return True

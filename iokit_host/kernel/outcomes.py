@@ -14,6 +14,8 @@ from typing import TYPE_CHECKING, Any
 if TYPE_CHECKING:
     from iokit_sdk.service import IOService
 
+    from iokit_host.matching.catalogue import CatalogueEntry
+
 __all__ = ["CandidateOutcome", "Outcome", "OutcomeBook"]
 
 
@@ -65,30 +67,67 @@ class CandidateOutcome:
                 "outcome": self.outcome, "reason": self.reason}
 
 
+#: A fate as :meth:`OutcomeBook.note` keeps it: (entry, initial score, score, outcome, reason).
+_Fate = tuple["CatalogueEntry", int, "int | None", str, str]
+_Kept = CandidateOutcome | _Fate
+
+
 class OutcomeBook:
-    """Each nub's candidates' latest fates, in the order they were first recorded."""
+    """Each nub's candidates' latest fates, in the order they were first recorded.
+
+    A boot records a fate or a few for each of its thousands of nubs and hardly reads one
+    back (``explain`` does), so a fate is kept as :meth:`note` gives it and made a
+    :class:`CandidateOutcome` when read; a nub with one fate keeps it without a list."""
 
     def __init__(self) -> None:
-        self._by_nub: dict[IOService, list[CandidateOutcome]] = {}
+        self._by_nub: dict[IOService, _Kept | list[_Kept]] = {}
 
     def keep(self, nub: IOService, record: CandidateOutcome) -> None:
         """Record ``record``, replacing the same personality's earlier fate on ``nub``."""
-        records = self._by_nub.get(nub)
-        if records is None:
-            self._by_nub[nub] = [record]
-            return
-        for index, old in enumerate(records):
-            if old.seq == record.seq:
-                records[index] = record
-                return
-        records.append(record)
+        self._put(nub, record.seq, record)
+
+    def note(self, nub: IOService, entry: CatalogueEntry, initial: int, score: int | None,
+             outcome: str, reason: str) -> None:
+        """:meth:`keep` the fate of ``entry`` on ``nub`` (its record is made when read)."""
+        self._put(nub, entry.seq, (entry, initial, score, outcome, reason))
+
+    def _put(self, nub: IOService, seq: int, kept: _Kept) -> None:
+        held = self._by_nub.get(nub)
+        if held is None:
+            self._by_nub[nub] = kept
+        elif not isinstance(held, list):
+            self._by_nub[nub] = kept if _seq(held) == seq else [held, kept]
+        else:
+            for index, old in enumerate(held):
+                if _seq(old) == seq:
+                    held[index] = kept
+                    return
+            held.append(kept)
 
     def of(self, nub: IOService) -> tuple[CandidateOutcome, ...]:
-        return tuple(self._by_nub.get(nub, ()))
+        return tuple(map(_record, self._kept(nub)))
 
     def has(self, nub: IOService, seq: int) -> bool:
         """True when the personality with catalogue ``seq`` has a fate on ``nub``."""
-        return any(record.seq == seq for record in self._by_nub.get(nub, ()))
+        return any(_seq(kept) == seq for kept in self._kept(nub))
 
     def forget(self, nub: IOService) -> None:
         self._by_nub.pop(nub, None)
+
+    def _kept(self, nub: IOService) -> list[_Kept]:
+        held = self._by_nub.get(nub)
+        if held is None:
+            return []
+        return held if isinstance(held, list) else [held]
+
+
+def _seq(kept: _Kept) -> int:
+    return kept.seq if isinstance(kept, CandidateOutcome) else kept[0].seq
+
+
+def _record(kept: _Kept) -> CandidateOutcome:
+    if isinstance(kept, CandidateOutcome):
+        return kept
+    entry, initial, score, outcome, reason = kept
+    return CandidateOutcome(entry.name, entry.bundle_id, entry.io_class, entry.category,
+                            initial, score, outcome, reason, entry.seq)

@@ -18,7 +18,9 @@ One manager per host, built once: the per-call path is a cached ``HookCaller`` a
 implementation, never ``call_extra`` or a manager per call (see DESIGN.md's measured costs).
 :class:`HostPluginManager` counts the changes that can make a hook call observable
 (registering, unregistering, hook-call monitoring), so the kernel can skip a matching
-notification that only the built-in plugin implements while no notifier is installed.
+notification that only the built-in plugin implements while no notifier is installed, and make
+a lifecycle call the built-in plugin alone implements as the method call it comes to
+(:meth:`HostPluginManager.caller`).
 """
 
 from __future__ import annotations
@@ -163,8 +165,10 @@ class HostPluginManager(pluggy.PluginManager):
         self.hints: dict[str, str] = {}
         self._report = report or (lambda diagnostic: None)
         self._fence = PluginFence(BUILTIN_PLUGIN_NAME, self._set_aside)
-        #: :meth:`builtin_alone`'s answers, for :attr:`generation` ``_alone_generation``.
+        #: :meth:`builtin_alone`'s and :meth:`caller`'s answers, for :attr:`generation`
+        #: ``_alone_generation``.
         self._alone: dict[str, bool] = {}
+        self._callers: dict[str, Callable[..., Any]] = {}
         self._alone_generation = -1
         # pluggy's call loop, fenced; add_hookcall_monitoring wraps whatever is here.
         self._inner_hookexec = self._fence.multicall
@@ -223,12 +227,33 @@ class HostPluginManager(pluggy.PluginManager):
         bumps :attr:`generation`): a hot path asks it per call, and then calls the built-in
         plugin's method itself, which is all the hook call would do."""
         if self._alone_generation != self.generation:
-            self._alone.clear()
-            self._alone_generation = self.generation
+            self._forget_answers()
         alone = self._alone.get(hook_name)
         if alone is None:
             alone = self._alone[hook_name] = self.only_builtin(hook_name)
         return alone
+
+    def caller(self, hook_name: str) -> Callable[..., Any]:
+        """What to call for ``hook_name``, with the hook's keyword arguments: its hook caller,
+        or while the built-in plugin is alone (:meth:`builtin_alone`) the built-in plugin's
+        implementation itself, which is all the hook call would run (the fence runs it so,
+        :mod:`.plugin_fence`). A matching pass makes several lifecycle calls per driver; each
+        is then a method call instead of pluggy's argument checks and call loop. (A hook
+        that is not ``firstresult``, as ``iokit_stop``, gives its list through the caller
+        and None through the method; the kernel reads neither.)"""
+        if self._alone_generation != self.generation:
+            self._forget_answers()
+        found = self._callers.get(hook_name)
+        if found is None:
+            hook = getattr(self.hook, hook_name)
+            found = hook.get_hookimpls()[0].function if self.builtin_alone(hook_name) else hook
+            self._callers[hook_name] = found
+        return found
+
+    def _forget_answers(self) -> None:
+        self._alone.clear()
+        self._callers.clear()
+        self._alone_generation = self.generation
 
 
 def _what_happened(breach: Breach) -> str:

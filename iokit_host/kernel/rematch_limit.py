@@ -34,23 +34,37 @@ MAX_REMATCHES = DEFAULT_RELAUNCH_MAX
 
 
 class RematchLimit:
-    """Per nub, how often each personality (by catalogue entry) was tried there."""
+    """Per nub, how often each personality (by catalogue entry) was tried there.
+
+    A boot tries one personality or a few on each of its thousands of nubs, once: so a nub's
+    first try is kept as the entry's ``seq`` alone (an int the entry holds already: no object
+    per nub), and a nub gets its own counts only when a second try comes, of any entry."""
 
     def __init__(self, reporter: Reporter, limit: int = MAX_REMATCHES) -> None:
         self.reporter = reporter
         self.limit = limit
-        self._tries: dict[IOService, dict[int, int]] = {}
+        #: nub -> the seq of the one entry tried there once, or tries by entry seq.
+        self._tries: dict[IOService, int | dict[int, int]] = {}
 
     def admit(self, nub: IOService, entry: CatalogueEntry) -> str | None:
         """Count one try of ``entry`` on ``nub``; None when it may be tried, else why not
         (said once, as ``driver-rematch-loop``, when the limit is first passed)."""
-        tries = self._tries.setdefault(nub, {})
-        done = tries.get(entry.seq, 0)
+        seq = entry.seq
+        kept = self._tries.get(nub)
+        if kept is None:
+            self._tries[nub] = seq  # the nub's first try
+            return None
+        if isinstance(kept, int):  # a second try on the nub: it gets counts of its own
+            tries: dict[int, int] = {kept: 1}
+            self._tries[nub] = tries
+        else:
+            tries = kept
+        done = tries.get(seq, 0)
         if done <= self.limit:
-            tries[entry.seq] = done + 1
+            tries[seq] = done + 1
             return None
         if done == self.limit + 1:
-            tries[entry.seq] = done + 1  # reported; later passes only record the refusal
+            tries[seq] = done + 1  # reported; later passes only record the refusal
             self._report(nub, entry)
         return (f"not tried again: matched again {self.limit} times on this nub, and each "
                 "time its driver was terminated, failed or declined (a rematch loop)")

@@ -69,13 +69,13 @@ class StartPhase(CandidateWork):
     def _start_one(self, nub: IOService, candidate: Candidate) -> bool:
         instance = candidate.instance
         assert instance is not None
-        hook = self.hook
+        caller = self.caller
         if instance.is_inactive():  # terminated since its probe (by another driver, say)
             return self._start_failed(nub, candidate, "terminated before start")
-        if not hook.iokit_attach(service=instance, provider=nub):
+        if not caller("iokit_attach")(service=instance, provider=nub):
             self._free(instance)
             return self._start_failed(nub, candidate, "attach to the provider was refused")
-        result = self.calls.call(hook.iokit_start, service=instance, provider=nub)
+        result = self.calls.call(caller("iokit_start"), service=instance, provider=nub)
         started, reason = (True, "") if result is True else \
             self._start_result(nub, candidate, result)
         if instance.is_inactive():
@@ -119,10 +119,12 @@ class StartPhase(CandidateWork):
         """A failed start: terminate nubs it published, detach it, free it."""
         for client in instance.get_clients():
             self.kernel.terminate(client)
-        self.hook.iokit_detach(service=instance, provider=nub)
+        self.caller("iokit_detach")(service=instance, provider=nub)
         self._free(instance)
 
     def _record_losers(self, nub: IOService, winner: Candidate, losers: list[Candidate]) -> None:
+        if not losers:
+            return  # most categories have one candidate
         reason = (f"lost to {winner.entry.bundle_id} {winner.entry.io_class} "
                   f"(score {winner.score})")
         for loser in losers:

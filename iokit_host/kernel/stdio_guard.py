@@ -45,6 +45,8 @@ class StdioGuard:
         """The streams found closed, replaced or reconfigured since, each put back
         (``stdout (fd 1)``, ``sys.stdout``, ``sys.stderr (closed)``, ``sys.stderr's
         encoding``)."""
+        if self._as_kept():
+            return []  # the common case, after every job: nothing to put back or say
         changed = self._check_fds()
         fresh: dict[int, TextIO] = {}  # a closed stream's replacement, by the closed one
         for index, (fd, name, kept, settings) in enumerate(self._objects):
@@ -62,6 +64,26 @@ class StdioGuard:
                 kept.reconfigure(encoding=settings[0], errors=settings[1])
                 changed.append(f"sys.{name}'s encoding")
         return changed
+
+    def _as_kept(self) -> bool:
+        """Whether every descriptor and stream is as kept: :meth:`check`'s tests, read only
+        (the same descriptor identities; each ``sys`` name on its object, open, with its
+        encoding and error handler)."""
+        fstat = os.fstat
+        for fd, _, (device, inode), _ in self._kept:
+            try:
+                status = fstat(fd)
+            except OSError:
+                return False
+            if status.st_ino != inode or status.st_dev != device:
+                return False
+        for _, name, kept, settings in self._objects:
+            if getattr(sys, name) is not kept:
+                return False
+            if settings is not None and (kept.closed or kept.encoding != settings[0]
+                                         or kept.errors != settings[1]):
+                return False
+        return True
 
     def _check_fds(self) -> list[str]:
         changed: list[str] = []

@@ -14,6 +14,8 @@ from collections.abc import Iterator, Mapping
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
+from iokit_host.clock import MAX_NS
+
 if TYPE_CHECKING:
     from iokit_sdk.service import IOService
 
@@ -125,7 +127,8 @@ def wait_for_matching_service(kernel: WorkLoop, matching: Mapping[str, Any],
     if existing:
         return existing[0]
     clock = kernel.clock
-    deadline = None if timeout_ns is None else clock.now_ns() + timeout_ns
+    # (A timeout past the clock's end waits to its end: mach_absolute_time stops at 2**64-1.)
+    deadline = None if timeout_ns is None else min(clock.now_ns() + timeout_ns, MAX_NS)
     arrived: list[IOService] = []
     notifier = kernel.notifications.install("matched", matching, arrived.append)
     token = id(notifier)

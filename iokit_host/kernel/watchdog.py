@@ -55,7 +55,7 @@ from types import FrameType
 from typing import Any, Protocol
 
 from iokit_host.errors import Diagnostic, Severity
-from iokit_host.settings import env_seconds
+from iokit_host.settings import MAX_SECONDS, env_seconds
 
 __all__ = ["DEFAULT_LIMIT_S", "TIMEOUT_ENV", "DrivenTime", "DriverCallTimeout", "RealTime",
            "Watchdog", "WatchdogClock"]
@@ -183,7 +183,7 @@ class Watchdog:
                 "driver-timeout-invalid", f"{error}; using {DEFAULT_LIMIT_S:g} s",
                 key=TIMEOUT_ENV, severity=Severity.WARNING,
                 hint="give the limit in seconds (10, 0.5); 0 turns the watchdog off")
-        return cls(None if limit == 0 or math.isinf(limit) else limit), None
+        return cls(None if limit == 0 or limit >= MAX_SECONDS else limit), None
 
     # -- the calling thread, after a call popped its token ---------------------------------
     def settle(self, token: int) -> bool:

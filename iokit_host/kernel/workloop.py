@@ -146,14 +146,17 @@ class IOKernel:
         self.power = PowerManager(self, post=self._jobs.append)
 
     # -- the Kernel protocol: what services ask ---------------------------------------------
+    # Each leaves through its hook (plugin_manager.caller: the built-in plugin's method itself
+    # while nothing else could see the call).
     def attach(self, service: IOService, provider: IOService) -> bool:
-        return bool(self.hook.iokit_attach(service=service, provider=provider))
+        return bool(self.plugin_manager.caller("iokit_attach")(service=service,
+                                                               provider=provider))
 
     def detach(self, service: IOService, provider: IOService) -> None:
-        self.hook.iokit_detach(service=service, provider=provider)
+        self.plugin_manager.caller("iokit_detach")(service=service, provider=provider)
 
     def register_service(self, service: IOService, options: int = 0) -> None:
-        self.hook.iokit_register_service(service=service, options=options)
+        self.plugin_manager.caller("iokit_register_service")(service=service, options=options)
 
     def terminate(self, service: IOService, options: int = 0) -> bool:
         termination.terminate(self, service, options)

@@ -141,8 +141,11 @@ def write(target: Path, records: Sequence[DistributionRecord],
                *_host_modules(started))
     try:
         # json.dumps (one shot) uses the C encoder; json.dump streams through pure Python.
+        # The document is built here from parsed manifests, so it holds no cycle: not
+        # checking for one spares the encoder a table of every container (a cycle would
+        # still end, as RecursionError).
         text = json.dumps(collection_schema.dump(_key(path, defines), watched, records),
-                          separators=(",", ":"))
+                          separators=(",", ":"), check_circular=False)
     except (plistjson.ValueShapeError, ValueError, TypeError, RecursionError) as error:
         return Diagnostic(
             "kernel-collection-unwritable",

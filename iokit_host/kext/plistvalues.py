@@ -383,6 +383,8 @@ def parse_integer(text: str) -> int:
 
     :raises ValueError: for text CoreFoundation would not read as an integer.
     """
+    if text.isdigit() and text.isascii() and len(text) <= _MAX_DIGITS:
+        return int(text)  # plain decimal digits, as nearly every manifest writes them
     match = _INTEGER.fullmatch(text)
     if match is None:
         raise ValueError(text)

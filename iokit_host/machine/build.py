@@ -34,6 +34,7 @@ from iokit_sdk.values import PropertyTypeError
 
 from iokit_host.errors import quoted
 from iokit_host.machine import errors as E
+from iokit_host.machine.bootable import check_bootable
 from iokit_host.machine.errors import MachineModelError
 from iokit_host.machine.model import EntryRecord, MachineModel, NubSpec
 from iokit_host.matching.classes import ClassRegistry
@@ -58,7 +59,8 @@ def populate(host: _Host, model: MachineModel) -> list[IOService]:
 
     :raises MachineModelError: for a model the registry cannot hold (a root that is not an
         IOService, a plane link that loops, a value that is not a property value): a model
-        made in code or imported skips the file format's checks.
+        made in code or imported skips the file format's checks, but not those
+        :func:`~iokit_host.machine.bootable.check_bootable` makes.
     """
     try:
         return _populate(host, model)
@@ -72,6 +74,9 @@ def populate(host: _Host, model: MachineModel) -> list[IOService]:
 
 
 def _populate(host: _Host, model: MachineModel) -> list[IOService]:
+    # What the file format refuses, refused here too: booting a model and importing it
+    # (written and read back) agree.
+    check_bootable(model)
     registry = host.registry
     for plane in model.planes:
         registry.make_plane(plane)

@@ -18,6 +18,7 @@ from iokit_sdk.keys import RESOURCES_CLASS, SERVICE_PLANE, STANDARD_PLANES
 
 from iokit_host.errors import did_you_mean, quoted
 from iokit_host.machine import errors as E
+from iokit_host.machine.bootable import RESOURCES_HINT, RESOURCES_MESSAGE
 from iokit_host.machine.errors import MachineModelError
 from iokit_host.machine.links import find_loop
 from iokit_host.machine.model import MachineModel, NubSpec, PlaneLink
@@ -381,10 +382,8 @@ class DocumentParser:
         for raw in raws:
             # The root itself may be IOResources: an `ioreg -r -c IOResources` dump imports so.
             if raw.class_name == RESOURCES_CLASS and raw.parent not in (0, None):
-                self.fail(E.RESOURCES_PLACEMENT, "IOResources must be a child of the root",
-                          node=raw, key="parent",
-                          hint="IOKit attaches IOResources directly under the platform-expert "
-                               "device (setPlatform)")
+                self.fail(E.RESOURCES_PLACEMENT, RESOURCES_MESSAGE, node=raw, key="parent",
+                          hint=RESOURCES_HINT)
 
 
 def _shorten_chain(names: list[str], keep: int = 8) -> str:

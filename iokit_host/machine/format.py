@@ -67,10 +67,19 @@ def parse_machine(text: str, *, source: str | None = None) -> MachineModel:
     return parse_document(doc, source=source)
 
 
+#: A ``[[nub]]`` or ``[[entry]]`` header however TOML lets it be spelt (blanks, quotes).
+_NODE_HEADER = re.compile(
+    r"""^[ \t]*\[\[[ \t]*(?:nub|entry|"nub"|"entry"|'nub'|'entry')[ \t]*\]\]""", re.MULTILINE)
+
+
 def _check_node_count(text: str, source: str | None) -> None:
     """Refuse a model of more nubs than any can hold before TOML builds a table of each (the
     count of table headers is a scan in C; :class:`DocumentParser` counts exactly later)."""
     headers = text.count("[[nub]]") + text.count("[[entry]]")
+    if "[[ " in text or "[[\t" in text or "[[\"" in text or "[['" in text:
+        # TOML lets a header space or quote its key (``[[ nub ]]``, ``[["nub"]]``): counted
+        # by a scan that takes those too, only when the file holds such a spelling.
+        headers = max(headers, len(_NODE_HEADER.findall(text)))
     if headers > MAX_NODES:
         raise MachineModelError(f"{headers} [[nub]] and [[entry]] tables, more than the "
                                 f"{MAX_NODES} a model holds", reference=E.TOO_LARGE,

@@ -13,7 +13,7 @@ from typing import Any
 
 from iokit_host.machine.model import NubSpec
 
-__all__ = ["Raw", "node_path"]
+__all__ = ["Raw", "node_path", "spec_components", "spelt_path"]
 
 
 def node_path(chain: Iterable[NubSpec]) -> str:
@@ -59,6 +59,19 @@ class Raw:
         while raw is not None and raw.up is not None:
             parts.append(_component(raw.name, raw.class_name, raw.location))
             raw = raw.up
-        if len(parts) > 12:
-            parts = [*parts[:3], f"…({len(parts) - 9} more)…", *parts[-6:]]
-        return "/".join(["root", *reversed(parts)])
+        parts.reverse()
+        return spelt_path(parts)
+
+
+def spelt_path(parts: list[str]) -> str:
+    """``root/`` and the components below the root nub, the middle of a long chain left
+    out (``root/a/b/c/…(91 more)…/x/y/z``)."""
+    if len(parts) > 12:
+        parts = [*parts[:3], f"…({len(parts) - 9} more)…", *parts[-6:]]
+    return "/".join(["root", *parts])
+
+
+def spec_components(chain: Iterable[NubSpec]) -> list[str]:
+    """``name[@location]`` of each nub of ``chain`` below its first (the root nub)."""
+    return [_component(nub.name, nub.class_name, nub.location)
+            for index, nub in enumerate(chain) if index]

@@ -12,6 +12,7 @@ from collections.abc import Callable
 from typing import Any, NoReturn
 
 from iokit_host.machine import errors as E
+from iokit_host.machine.bootable import BUSY_MESSAGE, MAX_BUSY
 from iokit_host.machine.model import EntryRecord
 
 __all__ = ["RECORD_KEYS", "parse_record", "record_table"]
@@ -37,8 +38,8 @@ def parse_record(value: Any, fail: Fail) -> EntryRecord:
             fail(E.WRONG_TYPE, "expected true or false", f"record.{key}")
         flags[key] = flag
     busy = value.get("busy", 0)
-    if isinstance(busy, bool) or not isinstance(busy, int) or not 0 <= busy < 1 << 31:
-        fail(E.BAD_VALUE, "expected a busy count from 0 to 2147483647", "record.busy")
+    if isinstance(busy, bool) or not isinstance(busy, int) or not 0 <= busy <= MAX_BUSY:
+        fail(E.BAD_VALUE, BUSY_MESSAGE, "record.busy")
     bundle = value.get("bundle-id")
     if bundle is not None and not isinstance(bundle, str):
         fail(E.WRONG_TYPE, "expected a string", "record.bundle-id")

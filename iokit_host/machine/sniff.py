@@ -8,10 +8,11 @@ but not fooled by a long head:
 - a property list starts, after a byte-order mark and blanks, with ``bplist``, ``<?xml``,
   ``<plist`` or ``<!DOCTYPE plist``;
 - a dump holds an entry line (``+-o Name  <class ...``, after any ``| `` guides, a pasted
-  indent or a quoting ``>``) before any TOML table header (``[machine]``, ``[[nub]]`` at the
-  start of a line, which no dump line is): so a dump whose first entry comes after a huge
-  property block (a Root ``IOKitDiagnostics`` line of hundreds of kilobytes, a pasted prompt)
-  is still one, and a model whose multi-line string quotes a dump is still a model;
+  indent or a quoting ``>``) before any of a model's table headers (``[machine]``,
+  ``[[nub]]`` at the start of a line, which no dump line is; a forum's ``[code]`` is none):
+  so a dump whose first entry comes after a huge property block (a Root
+  ``IOKitDiagnostics`` line of hundreds of kilobytes, a pasted prompt) is still one, and a
+  model whose multi-line string quotes a dump is still a model;
 - UTF-16 text, with or without its byte-order mark (NUL bytes between ASCII ones), is looked
   at as the characters it holds;
 - a zip (``PK\x03\x04``, or ``PK\x05\x06`` when empty) is one, whose registry :mod:`.zipped` picks;
@@ -41,8 +42,13 @@ _PLIST_STARTS = (b"bplist", b"<?xml", b"<plist", b"<!DOCTYPE plist")
 _ZIP_STARTS = (b"PK\x03\x04", b"PK\x05\x06")
 _ENTRY_MARK = b"+-o "
 _ENTRY_GLYPHS = b"\xef\xbb\xbf \t|>"
-#: A TOML table header alone on its line (a comment may follow).
-_TOML_HEADER = re.compile(rb"\[\[?\s*[A-Za-z0-9_.\"' -]+\s*\]\]?\s*(#.*)?\r?")
+#: A model's table header alone on its line (a comment may follow): its first key is one of a
+#: model's tables (``document._TOP_KEYS``), as in ``[machine]``, ``[[ nub ]]`` or
+#: ``[nub.properties]``. A line such as ``[code]`` (a forum's markup around a pasted dump) or
+#: ``[quote]`` is no model's.
+_TOML_HEADER = re.compile(
+    rb"\[\[?\s*(?P<q>[\"']?)(?:machine|classes|root-properties|nub|entry)(?P=q)"
+    rb"\s*(?:\.[A-Za-z0-9_.\"' -]*)?\]\]?\s*(#.*)?\r?")
 
 
 def file_kind(path: Path) -> FileKind:

@@ -35,6 +35,7 @@ from iokit_sdk.values import (
     OSNumber,
     PropertyShapeError,
     check_shape,
+    merges_in_a_set,
     number_bits,
 )
 
@@ -234,6 +235,10 @@ def _set(items: Any, site: _Site, depth: int) -> frozenset[Any]:
     members = [_decode(item, site.at(f"[{i}]"), depth) for i, item in enumerate(items)]
     if any(isinstance(m, (list, dict)) for m in members):
         site.fail(E.WRONG_TYPE, "a set holds strings, numbers, booleans or data only")
+    if merges_in_a_set(members):
+        site.fail(E.BAD_VALUE, "a set holding true and 1 (or false and 0) cannot be kept as "
+                  "one: Python's sets merge them, where IOKit's OSSet keeps both; write an "
+                  "array")
     return frozenset(members)
 
 

@@ -8,8 +8,11 @@ skipped. When several qualify, the first is read and a warning names the others
 (``machine-zip-several``). A member larger than :data:`MAX_MEMBER_BYTES` is not read (a zip
 can claim or expand to anything), nor is a damaged one (a bad CRC or compressed stream, an
 encrypted member): the others are still read, and a warning names it
-(``machine-zip-member-unreadable``). A zip that cannot be read, or holds no readable registry,
-is a ``machine-zip-unreadable`` error naming the file and the reason.
+(``machine-zip-member-unreadable``). A dump member is held to the bound a dump file is
+(:data:`~iokit_host.ioreg_import.MAX_DUMP_BYTES`): only that much is expanded, cut after its
+last whole line, with the same ``ioreg-dump-too-large`` warning. A zip that cannot be read,
+or holds no readable registry, is a ``machine-zip-unreadable`` error naming the file and the
+reason.
 """
 
 from __future__ import annotations
@@ -28,6 +31,7 @@ from iokit_host.machine import errors as E
 from iokit_host.machine.errors import MachineModelError
 from iokit_host.machine.model import MachineModel
 from iokit_host.machine.sniff import kind_of_head
+from iokit_host.settings import env_flag
 
 __all__ = ["MAX_MEMBER_BYTES", "read_zipped"]
 
@@ -49,7 +53,7 @@ def read_zipped(path: Path, *, strict: bool | None = None) -> MachineModel:
         chosen: tuple[str, zipfile.ZipInfo, bytes] | None = None
         for kind, info in found:
             try:
-                chosen = kind, info, _read_member(archive, info)
+                chosen = kind, info, _read_member(archive, info, kind)
                 break
             except _ZIP_ERRORS as error:  # a damaged member costs only itself
                 skipped.append((info.filename, _reason(error)))
@@ -111,14 +115,15 @@ def _candidates(archive: zipfile.ZipFile
         name = info.filename
         if info.is_dir() or name.startswith("__MACOSX/") or "/._" in f"/{name}":
             continue
-        if info.file_size > MAX_MEMBER_BYTES:
-            skipped.append((name, f"larger than {MAX_MEMBER_BYTES >> 20} MiB"))
-            continue
         try:
             with archive.open(info) as stream:
                 kind = kind_of_head(stream.read(_HEAD), complete=info.file_size <= _HEAD)
         except _ZIP_ERRORS as error:
             skipped.append((name, _reason(error)))
+            continue
+        if kind == "plist" and info.file_size > MAX_MEMBER_BYTES:
+            # A dump is cut, as a dump file is; an archive cut short loses its index.
+            skipped.append((name, f"larger than {MAX_MEMBER_BYTES >> 20} MiB"))
             continue
         if kind in ("plist", "dump") or (kind is None and name.lower().endswith(".txt")):
             # Property lists first; among each kind a ``.ioreg`` (what IORegistryExplorer
@@ -129,12 +134,21 @@ def _candidates(archive: zipfile.ZipFile
     return [(kind, info) for _, _, kind, info in found], skipped
 
 
-def _read_member(archive: zipfile.ZipFile, info: zipfile.ZipInfo) -> bytes:
+def _read_member(archive: zipfile.ZipFile, info: zipfile.ZipInfo, kind: str) -> bytes:
+    """The member's bytes: a dump's first bytes past its bound (to be cut, :func:`_parse`),
+    an archive's whole, refused past :data:`MAX_MEMBER_BYTES`."""
+    limit = _member_limit(kind)
     with archive.open(info) as stream:
-        data = stream.read(MAX_MEMBER_BYTES + 1)
-    if len(data) > MAX_MEMBER_BYTES:
-        raise _TooLarge(f"it expands past {MAX_MEMBER_BYTES >> 20} MiB")
+        data = stream.read(limit + 1)
+    if kind == "plist" and len(data) > limit:
+        raise _TooLarge(f"it expands past {limit >> 20} MiB")
     return data
+
+
+def _member_limit(kind: str) -> int:
+    if kind == "plist":
+        return MAX_MEMBER_BYTES
+    return int(importlib.import_module("iokit_host.ioreg_import").MAX_DUMP_BYTES)
 
 
 def _parse(kind: str, data: bytes, source: str, strict: bool | None) -> MachineModel:
@@ -142,12 +156,33 @@ def _parse(kind: str, data: bytes, source: str, strict: bool | None) -> MachineM
         module = importlib.import_module("iokit_host.explorer_archive")
         model = module.parse_archive(data, source=source, strict=strict)
     else:
+        cut: Diagnostic | None = None
+        limit = _member_limit(kind)
+        if len(data) > limit:
+            data, cut = _cut_dump(data, limit, source, strict)
         module = importlib.import_module("iokit_host.ioreg_import")
         model = module.parse_dump(data, source=source, strict=strict)
+        if cut is not None and isinstance(model, MachineModel):
+            model = replace(model, diagnostics=(cut, *model.diagnostics))
     if not isinstance(model, MachineModel):
         raise MachineModelError(f"the reader returned {type(model).__name__}",
                                 reference=E.IMPORT_UNAVAILABLE, file=source)
     return model
+
+
+def _cut_dump(data: bytes, limit: int, source: str, strict: bool | None
+              ) -> tuple[bytes, Diagnostic]:
+    """The dump's first ``limit`` bytes cut after a whole line, and the warning a dump file
+    that long gets (``ioreg_import.import_dump``); strict, the refusal it gets."""
+    damage_module = importlib.import_module("iokit_host.ioreg_import.damage")
+    strict = env_flag("IOKIT_STRICT") if strict is None else strict
+    damage = damage_module.DumpDamage(source, strict=strict)
+    head = data[:data.rfind(b"\n", 0, limit) + 1]
+    lines = head.count(b"\n")
+    damage.note(damage_module.TOO_LARGE, lines + 1, f"the file is larger than {limit >> 20} "
+                f"MiB; what follows line {lines} was not read")
+    (warning,) = damage.diagnostics()
+    return head, warning
 
 
 def _unreadable(path: Path, reason: str) -> MachineModelError:

@@ -11,10 +11,17 @@ spelt once per service, from its parent's, so a log of a deep tree reads in line
 An event with a duration (a system transition, a driver call waiting for its acknowledgement)
 is reserved when it starts and filled in when it ends, so the log stays in time order; a
 reserved slot that is never filled is an unfinished change (:meth:`PowerLog.unfinished`).
+
+The log is bounded, as the kernel's and powerd's are (IOPMrootDomain keeps its trace points
+and wake reasons in fixed buffers; powerd's log rotates): it keeps the most recent
+:data:`MAX_LOG_RECORDS` records and counts the ones it dropped, so a scenario of thousands of
+sleeps does not fill memory, and ``pmset -g log`` says how many earlier records are gone.
 """
 
 from __future__ import annotations
 
+import itertools
+from collections import deque
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
@@ -27,7 +34,11 @@ if TYPE_CHECKING:
 
     from iokit_host.registry import IORegistry
 
-__all__ = ["KINDS", "PowerEvent", "PowerLog"]
+__all__ = ["KINDS", "MAX_LOG_RECORDS", "LogRead", "PowerEvent", "PowerLog"]
+
+#: The most records the log keeps: a sleep and wake of a 10,000-node tree whole (about four
+#: records a node); each record read is a few hundred bytes, so the log stays in tens of MB.
+MAX_LOG_RECORDS = 100_000
 
 #: Event kinds, in the words ``iokit pmset -g log`` shows.
 KINDS = frozenset({
@@ -77,17 +88,45 @@ class PowerEvent:
         return data
 
 
-class PowerLog:
-    """The events of one host, in time order.
+@dataclass(frozen=True, slots=True)
+class LogRead:
+    """The log as read: its events, and what was dropped to keep it bounded.
 
-    :param registry: where paths are read from when the log is read.
+    :param events: the finished events kept, in order.
+    :param dropped: how many earlier records the log dropped (0 when it holds them all).
+    :param dropped_sleeps: how many of those were completed system sleeps, so the total of
+        sleeps since boot stays right.
     """
 
-    def __init__(self, registry: IORegistry) -> None:
+    events: tuple[PowerEvent, ...]
+    dropped: int = 0
+    dropped_sleeps: int = 0
+
+
+class PowerLog:
+    """The events of one host, in time order; the most recent ``capacity`` of them.
+
+    :param registry: where paths are read from when the log is read.
+    :param capacity: the most records kept (:data:`MAX_LOG_RECORDS`); older ones are dropped
+        and counted.
+    """
+
+    def __init__(self, registry: IORegistry, capacity: int | None = None) -> None:
+        capacity = MAX_LOG_RECORDS if capacity is None else capacity
+        if capacity < 1:
+            raise ValueError("a log keeps at least one record")
         self._registry = registry
-        self._records: list[_Record | None] = []
+        self._capacity = capacity
+        # Records by absolute slot number: _records[0] is slot _first (those before it were
+        # dropped). A deque drops from its front in constant time.
+        self._records: deque[_Record | None] = deque()
+        self._first = 0
+        self._dropped_sleeps = 0
+        self._dropped_open: set[int] = set()  # dropped slots still waiting for their end
         self._services: dict[int, IORegistryEntry] = {}
-        self._events: list[PowerEvent] = []
+        # Converted events of slots [_converted - len(_events), _converted).
+        self._events: deque[PowerEvent] = deque()
+        self._converted = 0
         self._open = 0
         # Paths captured for services that left the registry before the log was read.
         self._kept_paths: dict[int, str] = {}
@@ -95,25 +134,59 @@ class PowerLog:
     def __len__(self) -> int:
         return len(self._records)
 
+    @property
+    def dropped(self) -> int:
+        """How many records were dropped to keep the log within its capacity."""
+        return self._first
+
     # -- writing (hot path) -------------------------------------------------------------------
     def add(self, t_ns: int, kind: str, service: IORegistryEntry | None, detail: str = "",
             from_state: int | None = None, to_state: int | None = None,
             duration_ns: int | None = None) -> None:
+        if len(self._records) >= self._capacity:
+            self._drop_oldest()
         self._records.append((t_ns, kind, self._key(service), from_state, to_state, detail,
                               duration_ns))
 
     def begin(self) -> int:
         """Reserve the slot of an event that lasts; fill it with :meth:`end`."""
+        if len(self._records) >= self._capacity:
+            self._drop_oldest()
         self._records.append(None)
         self._open += 1
-        return len(self._records) - 1
+        return self._first + len(self._records) - 1
 
     def end(self, slot: int, t_ns: int, kind: str, service: IORegistryEntry | None,
             detail: str, from_state: int | None, to_state: int | None, now_ns: int) -> None:
-        if self._records[slot] is None:
+        index = slot - self._first
+        if index < 0:  # its slot was dropped while it lasted: the event is counted, not kept
+            if slot in self._dropped_open:
+                self._dropped_open.discard(slot)
+                self._open -= 1
+                self._dropped_sleeps += _is_sleep(kind, detail)
+            return
+        if self._records[index] is None:
             self._open -= 1
-        self._records[slot] = (t_ns, kind, self._key(service), from_state, to_state, detail,
-                               now_ns - t_ns)
+        self._records[index] = (t_ns, kind, self._key(service), from_state, to_state, detail,
+                                now_ns - t_ns)
+
+    def _drop_oldest(self) -> None:
+        """Drop the oldest record: counted, and a completed sleep counted as one."""
+        record = self._records.popleft()
+        if record is None:
+            self._dropped_open.add(self._first)
+        else:
+            self._dropped_sleeps += _is_sleep(record[1], record[5])
+        self._first += 1
+        if self._first % self._capacity == 0:
+            self._forget_services()
+
+    def _forget_services(self) -> None:
+        """Let go of the services (and kept paths) only dropped records named: once per
+        ``capacity`` records dropped, so constant time a record."""
+        keys = {record[2] for record in self._records if record is not None}
+        self._services = {k: v for k, v in self._services.items() if k in keys}
+        self._kept_paths = {k: v for k, v in self._kept_paths.items() if k in keys}
 
     def _key(self, service: IORegistryEntry | None) -> int | None:
         if service is None:
@@ -135,29 +208,53 @@ class PowerLog:
 
     # -- reading ----------------------------------------------------------------------------------
     def events(self) -> tuple[PowerEvent, ...]:
-        """Every finished event so far, in order (events still open are left out)."""
+        """Every finished event kept, in order (events still open are left out)."""
         paths = _Paths(self._registry, self._kept_paths)
-        done = len(self._events)
-        finished: list[PowerEvent] = []
+        converted = self._events
+        while converted and self._converted - len(converted) < self._first:
+            converted.popleft()  # its record was dropped since the last read
+        start = max(self._converted, self._first) - self._first
         # Records before the first open slot are final and converted once; the rest are
         # converted afresh on each read.
-        stable = done
-        for index in range(done, len(self._records)):
-            record = self._records[index]
+        finished: list[PowerEvent] = []
+        stable = 0  # records converted for good this time
+        for record in itertools.islice(self._records, start, None):
             if record is None:
-                break
-            stable = index + 1
-        for index in range(done, stable):
-            record = self._records[index]
-            assert record is not None
-            self._events.append(_event(record, paths, self._services))
-        for record in self._records[stable:]:
-            if record is not None:
+                finished.append(_UNFINISHED)
+            elif not finished:
+                converted.append(_event(record, paths, self._services))
+                stable += 1
+            else:
                 finished.append(_event(record, paths, self._services))
-        return (*self._events, *finished)
+        self._converted = self._first + start + stable
+        return (*converted, *(event for event in finished if event is not _UNFINISHED))
+
+    def read(self) -> LogRead:
+        """The events kept, with how many records (and completed sleeps) were dropped."""
+        return LogRead(self.events(), self._first, self._dropped_sleeps)
 
     def to_json(self) -> dict[str, Any]:
-        return {"events": [event.to_json() for event in self.events()]}
+        """``{"events": [...]}``; with ``"dropped"`` and ``"dropped_sleeps"`` when the log
+        dropped earlier records."""
+        return read_to_json(self.read())
+
+
+def read_to_json(read: LogRead) -> dict[str, Any]:
+    """A :class:`LogRead` as ``pmset -g log --json`` prints it (and the kernel sends it)."""
+    data: dict[str, Any] = {"events": [event.to_json() for event in read.events]}
+    if read.dropped:
+        data["dropped"] = read.dropped
+        data["dropped_sleeps"] = read.dropped_sleeps
+    return data
+
+
+#: Marks an open slot while a read converts the records after it.
+_UNFINISHED = PowerEvent(0.0, "", None, None, None, None, "")
+
+
+def _is_sleep(kind: str, detail: str) -> int:
+    """1 for a completed system sleep (what ``pmset``'s sleep total counts), else 0."""
+    return int(kind == "system-sleep" and detail.endswith(": asleep"))
 
 
 def _event(record: _Record, paths: _Paths, services: dict[int, IORegistryEntry]) -> PowerEvent:

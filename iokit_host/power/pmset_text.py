@@ -58,15 +58,22 @@ def stamp(t_ns: int, *, millis: bool = False) -> str:
 
 
 # -- pmset -g log ---------------------------------------------------------------------------------
-def render_log(events: Sequence[PowerEvent]) -> str:
-    """The sleep/wake log as ``pmset -g log`` prints it."""
+def render_log(events: Sequence[PowerEvent], *, dropped: int = 0,
+               dropped_sleeps: int = 0) -> str:
+    """The sleep/wake log as ``pmset -g log`` prints it; first, when the bounded log dropped
+    ``dropped`` earlier records (``dropped_sleeps`` of them sleeps, still in the total), a
+    line saying so."""
     header = (f"{'Time stamp':<{_STAMP_WIDTH}} {'Domain':<{_DOMAIN_WIDTH}}\t"
               f"{'Message':<{_MESSAGE_WIDTH}}\t{'Duration':<10}\t{'Delay':<10}")
     rule = (f"{'==========':<{_STAMP_WIDTH}} {'======':<{_DOMAIN_WIDTH}}\t"
             f"{'=======':<{_MESSAGE_WIDTH}}\t{'========':<10}\t{'=====':<10}")
     lines = [header, rule]
+    if dropped:
+        lines.append(f"({dropped} earlier records dropped: the log keeps only the most "
+                     "recent ones)")
     lines.extend(_line(event) for event in events)
-    sleeps = sum(1 for e in events if e.kind == "system-sleep" and e.detail.endswith(": asleep"))
+    sleeps = dropped_sleeps + sum(
+        1 for e in events if e.kind == "system-sleep" and e.detail.endswith(": asleep"))
     lines += ["", f"Total Sleep/Wakes since boot at {stamp(0)} :{sleeps}", ""]
     return "\n".join(lines)
 

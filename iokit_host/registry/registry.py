@@ -156,12 +156,16 @@ class IORegistry:
         Entries found rooted are remembered until the next detach in ``plane``, so checking
         each nub of a chain 100,000 deep as it registers costs linear time, not quadratic.
         """
-        known = self._rooted.setdefault(plane, {})
+        known = self._rooted.get(plane)
+        if known is None:
+            known = self._rooted[plane] = {}
+        root = self.root
         path: list[IORegistryEntry] = []
         node: IORegistryEntry | None = entry
         while node is not None:
-            if node is self.root or known.get(id(node)) is node:
-                known.update((id(step), step) for step in path)
+            if node is root or known.get(id(node)) is node:
+                for step in path:
+                    known[id(step)] = step
                 return True
             path.append(node)
             node = node.get_parent_entry(plane)

@@ -16,6 +16,7 @@ from iokit_host.input_file import decode_text, read_input_file, undecodable_plac
 from iokit_host.machine.model import NubSpec
 from iokit_host.machine.values import decode_value
 from iokit_host.power.assertions import ASSERTION_TYPES
+from iokit_host.scenario.datetimes import refuse_datetimes
 from iokit_host.scenario.events import MAX_AT_NS, Event, ScenarioError
 from iokit_host.toml_keys import deep_key_reason
 
@@ -118,6 +119,7 @@ def _load(path: str | Path) -> dict[str, Any]:
 def _event(raw: object, where: str, file: str) -> Event:
     if not isinstance(raw, Mapping):
         raise ScenarioError("an event must be a table", file=file, key=where)
+    refuse_datetimes(raw, where, file)  # first: ``iokit event`` checks it before sending
     action = raw.get("action")
     if not isinstance(action, str) or action not in _READERS:
         raise ScenarioError(f"action must be one of {', '.join(_READERS)}{_given(raw, 'action')}",

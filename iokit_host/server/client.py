@@ -8,7 +8,6 @@ another protocol version is an :class:`~iokit_host.errors.IOKitError` naming the
 
 from __future__ import annotations
 
-import datetime
 import time
 from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
@@ -25,7 +24,7 @@ from iokit_host.explain import Explanation
 from iokit_host.kernel.outcomes import CandidateOutcome
 from iokit_host.kext.loaded import LoadedKext
 from iokit_host.power.assertions import Assertion
-from iokit_host.power.log import PowerEvent
+from iokit_host.power.log import LogRead, PowerEvent
 from iokit_host.registry import IORegistry
 from iokit_host.server import snapshot
 
@@ -238,18 +237,18 @@ def _parts(wired: list[Any], sizes: dict[int, int]) -> Iterator[tuple[int, list[
 
 def _wire_tables(tables: list[Any], source: str
                  ) -> tuple[list[Any], dict[int, int], list[Diagnostic]]:
-    """Tables as msgpack carries them, and the bytes each encodes in: TOML's dates and times,
-    which no event key takes, become their text (the kernel's reader then refuses them as the
-    wrong type, naming the key); a table nested too deep or too large, or holding an integer
-    msgpack cannot carry, becomes ``None`` and a diagnostic. Each is shape-checked before it
-    is walked."""
+    """Tables as msgpack carries them, and the bytes each encodes in. A table nested too deep
+    or too large, holding an integer msgpack cannot carry, or a TOML date or time (which no
+    event takes: refused as ``iokit boot --events`` refuses it, in the same words) becomes
+    ``None`` and a diagnostic. Each is shape-checked before it is walked."""
+    from iokit_host.scenario import ScenarioError
+    from iokit_host.scenario.datetimes import refuse_datetimes
+
     def plain(value: Any, key: str) -> Any:
         if isinstance(value, dict):
             return {str(k): plain(v, f"{key}.{k}") for k, v in value.items()}
         if isinstance(value, list):
             return [plain(v, f"{key}[{i}]") for i, v in enumerate(value)]
-        if isinstance(value, (datetime.date, datetime.time)):
-            return value.isoformat()
         if isinstance(value, int) and not _WIRE_MIN <= value <= _WIRE_MAX:
             raise _Unsendable(key, value)
         return value
@@ -268,6 +267,12 @@ def _wire_tables(tables: list[Any], source: str
                 key=f"event[{index}]", hint="event values nest at most "
                 f"{MAX_VALUE_DEPTH} arrays or tables deep and hold at most "
                 f"{MAX_VALUE_ITEMS} items"))
+            continue
+        try:
+            refuse_datetimes(table, f"event[{index}]", source)
+        except ScenarioError as error:
+            wired.append(None)
+            unsendable.append(error.diagnostic)
             continue
         try:
             wired.append(plain(table, f"event[{index}]"))
@@ -300,11 +305,17 @@ class _Unsendable(Exception):
         self.key, self.value = key, value
 
 
-def fetch_power_log(path: str) -> tuple[PowerEvent, ...]:
-    """The running kernel's sleep/wake log (``pmset -g log``)."""
-    def read(reply: dict[str, Any]) -> tuple[PowerEvent, ...]:
-        return tuple(PowerEvent(**{_LOG_FIELDS.get(k, k): v for k, v in event.items()})
-                     for event in reply["log"]["events"])
+def fetch_power_log(path: str) -> LogRead:
+    """The running kernel's sleep/wake log (``pmset -g log``), with what it dropped."""
+    def read(reply: dict[str, Any]) -> LogRead:
+        log = reply["log"]
+        events = tuple(PowerEvent(**{_LOG_FIELDS.get(k, k): v for k, v in event.items()})
+                       for event in log["events"])
+        dropped, sleeps = log.get("dropped", 0), log.get("dropped_sleeps", 0)
+        if type(dropped) is not int or type(sleeps) is not int:
+            raise ValueError(f"'dropped' {dropped!r:.40} and 'dropped_sleeps' {sleeps!r:.40} "
+                             "are not counts")
+        return LogRead(events, dropped, sleeps)
     return _ask(path, "iokit pmset", "tool.pmset_log", read)
 
 

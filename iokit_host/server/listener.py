@@ -152,12 +152,25 @@ def _prepare_directory(path: str) -> None:
         directory.mkdir(mode=0o700, parents=True, exist_ok=True)
         info = directory.stat()
     except OSError as error:
-        raise ListenError(f"cannot make the socket's directory: {error.strerror or error}",
+        reason = _why_not_folder(directory, error)
+        raise ListenError(f"cannot make the socket's directory: {reason}",
                           file=str(directory), hint="pass --socket with another path") from error
     if private and (info.st_uid != os.getuid() or info.st_mode & 0o077):
         raise ListenError("the per-user socket directory is not private (owned by you, mode "
                           "0700)", file=str(directory),
                           hint=f"chmod 700 {directory}, or pass --socket")
+
+
+def _why_not_folder(directory: Path, error: OSError) -> str:
+    """Why ``directory`` cannot be made: mkdir says "File exists" for a file or a symbolic
+    link that leads nowhere, which reads as if all were well."""
+    if error.errno == errno.EEXIST:
+        try:
+            directory.stat()
+        except OSError as broken:  # a link to nothing, or a loop of links
+            return f"it is a symbolic link that leads nowhere ({broken.strerror or broken})"
+        return "it exists and is not a folder"
+    return error.strerror or str(error)
 
 
 def _private_name(path: str) -> str | None:

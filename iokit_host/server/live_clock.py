@@ -17,6 +17,7 @@ from __future__ import annotations
 import time
 from collections.abc import Callable
 
+from iokit_host.clock import MAX_NS
 from iokit_host.host import IOKitHost
 
 __all__ = ["LiveClock"]
@@ -56,7 +57,7 @@ class LiveClock:
         deadline = clock.next_deadline()
         if deadline is None:
             return False
-        reached = self._reached()
+        reached = min(self._reached(), MAX_NS)  # (the clock ends there; wall time does not)
         if deadline > reached:
             return False
         self._power.advance(max(0, reached - clock.now_ns()) / 1e6)

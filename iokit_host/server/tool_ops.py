@@ -11,9 +11,11 @@ import dataclasses
 from collections.abc import Callable
 from typing import Any
 
+from iokit_sdk import IOService
 from iokit_sdk.returns import IOReturn
 
 from iokit_host.errors import Diagnostic, IOKitError
+from iokit_host.host import NoSuchServiceError
 from iokit_host.server import snapshot
 from iokit_host.server.args import Args, BadRequest
 from iokit_host.server.client import EVENTS_PER_REQUEST
@@ -30,14 +32,27 @@ def registry(ctx: KernelContext, session: Session, args: Args) -> dict[str, Any]
 
 
 def explain(ctx: KernelContext, session: Session, args: Args) -> dict[str, Any]:
-    target = args.text("target")
-    assert target is not None
     try:
-        explanation = ctx.host.explain(target)
+        explanation = ctx.host.explain(_explained(ctx, args))
     except IOKitError as error:
         return {"ret": IOReturn.NOT_FOUND, "error": error.diagnostic.to_json()}
     return {"explanation": dataclasses.asdict(explanation),
             "diagnostics": [d.to_json() for d in ctx.host.diagnostics]}
+
+
+def _explained(ctx: KernelContext, args: Args) -> str | IOService:
+    """The service ``entry`` (a registry entry id, as IORegistryExplorer names an entry: a
+    name holding a ``/`` has no path that finds it) else the path or name ``target``."""
+    if args.message.get("entry") is None:
+        target = args.text("target")
+        assert target is not None
+        return target
+    entry_id = args.number("entry")
+    found = ctx.host.registry.entry_for_id(entry_id)
+    if not isinstance(found, IOService):
+        raise NoSuchServiceError(f"no service with registry entry id {entry_id:#x}",
+                                 key="entry", hint="it may have left the registry")
+    return found
 
 
 def kextstat(ctx: KernelContext, session: Session, args: Args) -> dict[str, Any]:

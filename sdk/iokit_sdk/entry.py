@@ -13,11 +13,10 @@ itself up to ``IORegistryEntry``, which ``meta_cast`` walks as ``OSDynamicCast``
 from __future__ import annotations
 
 from collections.abc import Iterator, Mapping
-from types import MappingProxyType
 from typing import Any, ClassVar
 
 from iokit_sdk.keys import SERVICE_PLANE
-from iokit_sdk.plain import plain_value
+from iokit_sdk.plain import PropertyView, copied, plain_value
 from iokit_sdk.values import SCALAR_TYPES, PropertyValue, check_text
 
 __all__ = ["IORegistryEntry"]
@@ -122,11 +121,18 @@ class IORegistryEntry:
 
     @property
     def properties(self) -> Mapping[str, Any]:
-        """A read-only view of the property table, in insertion order."""
-        return MappingProxyType(self._props)
+        """A read-only view of the property table, in insertion order; a container read
+        through it is a copy (changing it changes nothing: ``set_property`` does)."""
+        return PropertyView(self._props)
 
     def copy_properties(self) -> dict[str, Any]:
-        return dict(self._props)
+        """A copy of the property table, its containers copied too: the caller may change it
+        (a list it appends to itself) and the registry never holds a cycle."""
+        props = self._props
+        if SCALAR_TYPES.issuperset(map(type, props.values())):
+            return dict(props)  # the common table, nothing to copy inside: read at C speed
+        return {key: value if type(value) in SCALAR_TYPES else copied(value)
+                for key, value in props.items()}
 
     # -- names and locations -------------------------------------------------------------
     def get_name(self, plane: str | None = None) -> str:

@@ -13,7 +13,7 @@ the registry.
 from __future__ import annotations
 
 import operator
-from collections.abc import Mapping
+from collections.abc import Iterator, Mapping
 from typing import Any
 
 from iokit_sdk.values import (
@@ -31,7 +31,7 @@ from iokit_sdk.values import (
     check_text,
 )
 
-__all__ = ["plain_value"]
+__all__ = ["PropertyView", "copied", "plain_value"]
 
 
 def plain_value(value: object, path: str = "value") -> Any:
@@ -149,3 +149,78 @@ def _finished(original: object, copy: Any) -> Any:
     if isinstance(original, frozenset):
         return frozenset(copy)
     return copy
+
+
+# -- handing stored values out ----------------------------------------------------------------
+def copied(value: Any) -> Any:
+    """A value the registry keeps, as handed to a reader: every list and dictionary in it a
+    fresh copy, so changing what was read (``l.append(l)``) never changes the registry, which
+    could then hold a cycle no printer ends. Scalars and frozensets (whose members are hashable,
+    so hold no list) are shared; another ``Mapping`` (a host's own) is copied by
+    :func:`plain_value`. A value is checked when it is set, so this walk is plain. What only
+    writing an entry's table behind the checks can make (a list inside itself, one list in
+    many places, an object no reader knows) is handed on as it is past
+    :data:`~iokit_sdk.values.MAX_VALUE_DEPTH` levels or :data:`~iokit_sdk.values.MAX_VALUE_ITEMS`
+    items, or where it stands, for its reader to refuse or repair: the walk is bounded, and
+    never fails."""
+    if type(value) in SCALAR_TYPES or type(value) is frozenset:
+        return value
+    return _Copy().of(value, 0)
+
+
+class _Copy:
+    """One walk of :func:`copied`, with the items it may still copy."""
+
+    __slots__ = ("left",)
+
+    def __init__(self) -> None:
+        self.left = MAX_VALUE_ITEMS
+
+    def of(self, value: Any, depth: int) -> Any:
+        kind = type(value)
+        if kind in SCALAR_TYPES or kind is frozenset or depth >= MAX_VALUE_DEPTH or (
+                self.left <= 0):
+            return value
+        inner = depth + 1
+        if kind is dict:
+            self.left -= len(value)
+            return {key: item if type(item) in SCALAR_TYPES else self.of(item, inner)
+                    for key, item in value.items()}
+        if kind is list or kind is tuple:
+            self.left -= len(value)
+            items = [item if type(item) in SCALAR_TYPES else self.of(item, inner)
+                     for item in value]
+            return items if kind is list else tuple(items)
+        if isinstance(value, Mapping):
+            try:
+                return plain_value(value)
+            except (PropertyTypeError, RecursionError):
+                return value
+        return value
+
+
+class PropertyView(Mapping[str, Any]):
+    """An entry's property table, read-only, as a driver reads it (``properties``): each
+    container comes out as a copy (:func:`copied`), as ``OSSerialize`` copies an ``OSArray``
+    read out of the registry; only ``set_property`` changes a value."""
+
+    __slots__ = ("_table",)
+
+    def __init__(self, table: dict[str, Any]) -> None:
+        self._table = table
+
+    def __getitem__(self, key: str) -> Any:
+        value = self._table[key]
+        return value if type(value) in SCALAR_TYPES else copied(value)
+
+    def __iter__(self) -> Iterator[str]:
+        return iter(self._table)
+
+    def __len__(self) -> int:
+        return len(self._table)
+
+    def __contains__(self, key: object) -> bool:
+        return key in self._table
+
+    def __repr__(self) -> str:
+        return f"PropertyView({len(self._table)} properties)"

@@ -42,6 +42,7 @@ __all__ = [
     "check_text",
     "check_value",
     "equality_key",
+    "merges_in_a_set",
     "number_bits",
     "values_equal",
 ]
@@ -254,6 +255,14 @@ def _spell(path: str, steps: list[tuple[object, object]] | _Crumb | None) -> str
     if len(parts) > 12:
         parts = [*parts[:6], f"…({len(parts) - 9} more)…", *parts[-3:]]
     return path + "".join(parts)
+
+
+def merges_in_a_set(members: list[Any]) -> bool:
+    """True when a ``frozenset`` of ``members`` would lose one that an ``OSSet`` keeps: Python
+    takes ``True`` for ``1`` and ``False`` for ``0``, but an OSBoolean is never equal to an
+    OSNumber (``[1, Yes]`` is a set of two)."""
+    kinds = {type(member) is bool for member in members if isinstance(member, int)}
+    return len(kinds) == 2 and len(frozenset(members)) < len(members)
 
 
 def values_equal(a: object, b: object) -> bool:

@@ -27,8 +27,8 @@ def explore(tmp_path: Path, *args: str, env: dict[str, str] | None = None
     return proc
 
 
-def interrupt(proc: subprocess.Popen[bytes]) -> int:
-    proc.send_signal(signal.SIGINT)
+def interrupt(proc: subprocess.Popen[bytes], sig: int = signal.SIGINT) -> int:
+    proc.send_signal(sig)
     try:
         return proc.wait(timeout=STOP_TIMEOUT_S)
     finally:
@@ -85,6 +85,16 @@ def test_an_explorer_whose_kernel_is_not_there_says_so(tmp_path: Path) -> None:
                            + "api/meta")
     assert status == 503 and body["error"]["reference"] == "kernel-unreachable"
     assert interrupt(proc) == 0
+
+
+@pytest.mark.parametrize("sig", [signal.SIGTERM, signal.SIGHUP])
+def test_sigterm_or_a_closed_terminal_ends_an_explorer_as_ctrl_c_does(
+        tmp_path: Path, sig: signal.Signals) -> None:
+    """SIGHUP (the terminal closed) killed ``iokit explore --kernel`` mid-request (status
+    129), where ``iokit kernel`` stops in order on it."""
+    proc = explore(tmp_path, "--kernel", str(tmp_path / "none.sock"))
+    read_lines(proc, 1, tmp_path / "explore.log")
+    assert interrupt(proc, sig) == 0
 
 
 @pytest.mark.parametrize(("args", "reference"), [

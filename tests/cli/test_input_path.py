@@ -31,6 +31,17 @@ def test_a_device_is_a_usage_error_naming_it(argv: list[str],
         capsys.readouterr().err
 
 
+@pytest.mark.parametrize("argv", [
+    ["boot", "--events", ""], ["pmset", "-g", "log", "--events", ""], ["event", ""],
+    ["boot", "--kext", ""], ["ioreg", "--machine", ""], ["machine", "show", ""],
+    ["conformance", "--classes", "", "x.txt"], ["kernel", "--entitlements", ""]])
+def test_an_empty_path_is_a_usage_error_not_the_option_left_out(
+        argv: list[str], capsys: pytest.CaptureFixture[str]) -> None:
+    # ``--events ""`` (an unset variable in a script) once booted with no scenario at all
+    assert main(argv) == 2
+    assert "an empty path names no file" in capsys.readouterr().err
+
+
 def test_dev_null_is_an_empty_file(capsys: pytest.CaptureFixture[str]) -> None:
     assert main(["boot", "--events", os.devnull]) == 0
     assert "internal error" not in capsys.readouterr().err

@@ -41,7 +41,9 @@ def test_create_unwritable_fails_loudly(tmp_path: Path,
     blocker = tmp_path / "file"
     blocker.write_text("")
     assert main(["kmutil", "create", "--cache-dir", str(blocker / "x")]) == 1
-    assert "kernel-collection-unwritable" in capsys.readouterr().err
+    # an error, not a warning: the command failed at what it is for (it said "warning" and
+    # exited 1)
+    assert "iokit kmutil: error[kernel-collection-unwritable]: " in capsys.readouterr().err
 
 
 def test_showloaded_matches_kextstat(monkeypatch: pytest.MonkeyPatch,

@@ -101,6 +101,11 @@ def test_an_existing_folder_is_never_overwritten(tmp_path: Path,
     ("--kext-version", "1.0fc0", "version must be an OSKext version"),
     ("--kext-version", "1.0-beta", "version must be an OSKext version"),
     ("--class-name", "acme", "class_name must be a Python class name"),
+    # numbers a personality cannot hold: the kext was refused at load, or could never match
+    ("--data", "probe_score=99999999999999999999999",
+     "probe_score must be an IOProbeScore (SInt32) from -2147483648 to 2147483647"),
+    ("--data", "interface_class=300", "interface_class must be a USB descriptor byte"),
+    ("--data", "interface_protocol=-1", "interface_protocol must be a USB descriptor byte"),
 ])
 def test_invalid_answers_are_refused_and_nothing_is_written(
         tmp_path: Path, capsys: pytest.CaptureFixture[str], option: str, value: str,
@@ -139,6 +144,20 @@ def test_a_bad_data_answer_is_refused_by_name_and_nothing_is_written(
     assert _nothing_written(tmp_path)
 
 
+@pytest.mark.parametrize(("extra", "data", "message"), [
+    (("--provider-class", "IOUSBHostDevice"), "id_vendor=0x10000",
+     "id_vendor must be a 16-bit USB id from 0 to 65535 (got 65536)"),
+    (("--dext",), "transport_vendor=70000", "transport_vendor must be a 16-bit USB id"),
+])
+def test_a_usb_id_past_16_bits_is_refused(tmp_path: Path, capsys: pytest.CaptureFixture[str],
+                                          extra: tuple[str, ...], data: str,
+                                          message: str) -> None:
+    status, _, err = new(capsys, "acme-keyboard", "--defaults", "-o", str(tmp_path), *extra,
+                         "--data", data)
+    assert status == 1 and "new-invalid-answer" in err and message in err, err
+    assert _nothing_written(tmp_path)
+
+
 def test_data_integers_may_be_hexadecimal(tmp_path: Path,
                                           capsys: pytest.CaptureFixture[str]) -> None:
     status, _, err = new(capsys, "logi-mouse", "--defaults", "-o", str(tmp_path),
@@ -156,7 +175,8 @@ def test_an_output_that_cannot_hold_the_package_is_a_clear_error(
     a_file.write_text("")
     status, _, err = new(capsys, "acme-keyboard", "--defaults", "-o", str(a_file))
     assert status == 1
-    assert f"error[new-destination-unwritable]: {a_file / 'acme-keyboard'}: cannot create" in err
+    assert (f"error[new-destination-unwritable]: {a_file / 'acme-keyboard'}: cannot create "
+            f"{a_file / 'acme-keyboard'}: it exists and is not a folder ({a_file})") in err
     assert "Traceback" not in err and "Warning" not in err
     assert [p.name for p in tmp_path.iterdir()] == ["a-file"]
 
@@ -357,39 +377,3 @@ def test_every_command_in_the_generated_readme_runs(iokit_venv: Venv, tmp_path: 
                 assert f"py3{minor}-hostlatest: OK" in done.stdout
     finally:
         iokit_venv.run(iokit_venv.python, "-m", "pip", "uninstall", "-y", "-q", name)
-
-
-@pytest.mark.parametrize(("name", "extra", "expected"), [
-    ("import", (), "'import' is a Python keyword"),  # `import import`: a syntax error
-    ("acme", ("--package", "class"), "'class' is a Python keyword"),
-    ("iokit-host", (), "'iokit_host' is the name of an installed module"),  # the host itself
-    ("pip", (), "'pip' is the name of an installed module"),
-    ("acme", ("--package", "json"), "'json' is"),  # the standard library
-])
-def test_a_package_python_cannot_import_as_the_drivers_is_refused(
-        tmp_path: Path, capsys: pytest.CaptureFixture[str], name: str,
-        extra: tuple[str, ...], expected: str) -> None:
-    status, _, err = new(capsys, name, "--defaults", "-o", str(tmp_path), *extra)
-    assert status == 1
-    assert "error[new-bad-package-name]" in err and expected in err and "--package" in err
-    assert _nothing_written(tmp_path)
-
-
-@pytest.mark.parametrize(("name", "expected"), [
-    ("", "NAME must name the new package's folder"),  # was "'.' already exists"
-    ("..", "NAME must name the new package's folder"),
-    ("a" * 300, "NAME is 300 bytes long"),  # was the OS's "File name too long"
-])
-def test_a_name_that_is_no_folder_of_its_own_is_refused(
-        tmp_path: Path, capsys: pytest.CaptureFixture[str], name: str, expected: str) -> None:
-    status, _, err = new(capsys, "--defaults", "-o", str(tmp_path), "--", name)
-    assert status == 1 and "error[new-invalid-answer]" in err and expected in err
-    assert _nothing_written(tmp_path)
-
-
-def test_a_refused_name_leaves_no_folder_behind(tmp_path: Path,
-                                                capsys: pytest.CaptureFixture[str]) -> None:
-    """`iokit new a/b` was refused but left an empty folder `a`."""
-    assert main(["new", "a/b", "--defaults", "--output", str(tmp_path / "out")]) == 1
-    assert "error[new-" in capsys.readouterr().err
-    assert list(tmp_path.iterdir()) == []

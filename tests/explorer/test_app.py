@@ -3,6 +3,8 @@ page reads, and every hostile request refused with a clear 4xx diagnostic, never
 
 from __future__ import annotations
 
+import json
+import urllib.parse
 from pathlib import Path
 
 import pytest
@@ -208,3 +210,35 @@ def test_an_unplug_from_the_page_takes_the_card_away(writable: Explorer) -> None
     assert "unplugged ARPT" in answer["lines"][0]
     status, body = writable.get(f"/api/entries/{arpt}")
     assert (status, body["error"]["reference"]) == (404, "explorer-no-such-entry")
+
+
+#: A name with markup, quotes, a '/', control characters and bidi and line separators.
+HOSTILE = "<script>alert(1)</script>\"'</textarea>\x01\x1b[31m\u2028\u202e"
+
+
+def test_hostile_names_and_properties_come_back_exactly_and_have_a_matching_picture(
+        explorer_factory: ExplorerFactory) -> None:
+    """The matching picture was looked up by path: a name holding '/' had none (404)."""
+    running = explorer_factory.start("--allow-events")
+    nub = {"class": "IOACPIPlatformDevice", "name": HOSTILE, "location": "</title>\x07",
+           "properties": {f"<img src=x onerror=alert(1)>\x00{HOSTILE}": HOSTILE}}
+    body = json.dumps({"events": [{"action": "plug", "parent": "AppleACPIPlatformExpert",
+                                   "nub": nub}]}).encode()
+    got, answer = running.post("/api/events", body,
+                               headers={"Content-Type": "application/json"})
+    assert got == 200, answer
+    status, tree = running.get("/api/planes/IOService")
+    assert status == 200
+    (found,) = [int(key) for key, node in tree["nodes"].items() if node[0] == HOSTILE]
+    status, entry = running.get(f"/api/entries/{found}")
+    assert status == 200, entry
+    assert (entry["name"], entry["location"]) == (HOSTILE, "</title>\x07")
+    assert [f"<img src=x onerror=alert(1)>\x00{HOSTILE}", {"t": "string", "v": HOSTILE}] \
+        in entry["properties"]
+    status, hits = running.get("/api/search?q=" + urllib.parse.quote("</textarea>"))
+    assert status == 200 and [hit["id"] for hit in hits["hits"]] == [found]
+    status, matching = running.get(f"/api/match/{found}")
+    assert status == 200, matching
+    assert matching["nub"]["name"] == HOSTILE
+    assert "Traceback" not in running.stderr()
+    assert running.stop() == 0

@@ -50,9 +50,9 @@ def test_the_kernels_own_refusal_comes_back_with_its_reference(explorer: Explore
     bridge = KernelBridge(explorer.socket)
     try:
         with pytest.raises(BridgeError) as raised:
-            bridge.explain("IOService:/NoSuchNub")
+            bridge.explain(0xDEAD)
         assert raised.value.ref != "kernel-unreachable"
-        assert "NoSuchNub" in str(raised.value)
+        assert "no service with registry entry id 0xdead" in str(raised.value)
         assert bridge.snapshot()["entries"]  # the connection goes on after a refusal
     finally:
         bridge.close()

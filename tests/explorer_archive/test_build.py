@@ -9,7 +9,7 @@ from iokit_host.explorer_archive import parse_archive
 from iokit_host.host import IOKitHost
 from iokit_host.ioreg import IoregOptions, render_text
 from iokit_host.machine import dump_machine, parse_machine
-from tests.explorer_archive.archivekit import archive_bytes, small_machine
+from tests.explorer_archive.archivekit import Entry, archive_bytes, small_machine
 
 
 def test_small_archive_has_its_planes_chains_and_records() -> None:
@@ -74,3 +74,70 @@ def test_ioreg_a_saved_as_utf16_without_its_mark_reads() -> None:
     for codec in ("utf-16-le", "utf-16-be"):
         model = parse_archive(text.encode(codec), source="u.plist")
         assert model.name == "mac"
+
+
+class _CountingLinks(dict[int, list[tuple[str, int]]]):
+    """An entry's extra links that count how often all of them are read."""
+
+    reads = 0
+
+    def items(self):  # type: ignore[no-untyped-def]
+        self.reads += 1
+        return super().items()
+
+
+def test_many_looping_links_are_dropped_in_one_pass() -> None:
+    # Pairs of entries that are each other's IODeviceTree parent: each pair is a loop. The
+    # links were rebuilt and searched again after each one dropped (quadratic: 2,000 pairs
+    # took 4 s); now one search per plane finds them all.
+    from iokit_host.explorer_archive.build import _drop_loops
+    from iokit_host.explorer_archive.damage import ArchiveDamage
+
+    pairs = 300
+    raw = _CountingLinks()
+    for pair in range(pairs):
+        first, second = 10 + 2 * pair, 11 + 2 * pair
+        raw[first] = [("IODeviceTree", second)]
+        raw[second] = [("IODeviceTree", first)]
+    damage = ArchiveDamage("loops.ioreg", strict=False)
+    _drop_loops(raw, {}, damage)
+    assert raw.reads <= 2  # not once per loop found
+    assert sum(len(links) for links in raw.values()) == pairs  # one link of each pair kept
+    (warning,) = damage.diagnostics()
+    assert warning.reference == "ioreg-archive-bad-link" and warning.context["count"] == pairs
+
+
+def test_an_archive_of_looping_pairs_keeps_one_link_of_each() -> None:
+    service, dt = "IOService", "IODeviceTree"
+    entries = small_machine()
+    for pair in range(40):
+        entries += [Entry(f"a{pair}", ["IOService", "IORegistryEntry"],
+                          parents={service: ["Mac-1"], dt: [f"b{pair}"]}),
+                    Entry(f"b{pair}", ["IOService", "IORegistryEntry"],
+                          parents={service: ["Mac-1"], dt: [f"a{pair}"]})]
+    model = parse_archive(archive_bytes(entries), source="loops.ioreg")
+    linked = [nub for _, nub in model.nubs() if (nub.name or "")[:1] in "ab" and nub.planes]
+    assert len(linked) == 40
+    (warning,) = [d for d in model.diagnostics if d.reference == "ioreg-archive-bad-link"]
+    assert warning.context["count"] == 40
+    IOKitHost(machine=model).boot()  # what is kept loops nowhere
+
+
+def test_an_iokit_resources_linked_below_a_device_is_moved_back_under_the_platform() -> None:
+    # IOKit attaches IOResources to the platform device; a damaged link below a device must
+    # not cost the machine (the file format refuses IOResources anywhere else).
+    service = "IOService"
+    entries = [*small_machine(),
+               Entry("Dev", ["IOService", "IORegistryEntry"], parents={service: ["Mac-1"]}),
+               Entry("IOResources", ["IOResources", "IOService", "IORegistryEntry"],
+                     parents={service: ["Dev"]}),
+               Entry("IODisplayWrangler", ["IODisplayWrangler", "IOService", "IORegistryEntry"],
+                     parents={service: ["IOResources"]})]
+    model = parse_archive(archive_bytes(entries), source="moved.ioreg")
+    (resources,) = [nub for nub in model.root.children if nub.class_name == "IOResources"]
+    assert [child.class_name for child in resources.children] == ["IODisplayWrangler"]
+    assert resources.planes == ()  # no IOService link left to the device
+    (warning,) = model.diagnostics
+    assert warning.reference == "ioreg-archive-misplaced-resources"
+    assert parse_machine(dump_machine(model)).root == model.root  # imports, reads back
+    IOKitHost(machine=model).boot()

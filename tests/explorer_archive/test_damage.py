@@ -186,3 +186,35 @@ def test_a_class_chain_longer_than_any_of_iokits_costs_only_the_link_that_overru
     again = parse_machine(dump_machine(model), source="mac.toml")
     assert dict(again.classes) == dict(model.classes)
     assert [nub.name for _, nub in again.nubs()][-1] == "Deep"
+
+
+@pytest.mark.parametrize(("recorded", "kept"), [(1 << 31, (1 << 31) - 1),
+                                                (1 << 40, (1 << 31) - 1), (5, 5)])
+def test_a_busy_count_past_32_bits_is_held_to_the_largest(recorded: int, kept: int) -> None:
+    # A model holds a 32-bit busy count: 2**31 booted but was refused by machine import.
+    from iokit_host.machine import dump_machine, parse_machine
+
+    document = _document()
+    _entry(document, "AppleIntelFramebuffer")["busyCount"] = recorded
+    model = _load(document)
+    driver = model.root.children[0].children[0]
+    assert driver.record is not None and driver.record.busy == kept
+    parse_machine(dump_machine(model), source="x.toml")  # what import writes reads back
+
+
+def test_links_in_a_plane_with_no_name_are_dropped_alone() -> None:
+    # IORegistryEntry::makePlane takes a name: boot refused the plane, import another way.
+    from iokit_host.machine import dump_machine, parse_machine
+
+    document = _document()
+    objects = document["$objects"]
+    hub = _entry(document, "Hub")
+    links = objects[hub["parentsInPlanes"].data]
+    plane_key = next(k for k in links["NS.keys"] if objects[k.data] == "IOUSB")
+    objects[plane_key.data] = ""
+    model = _load(document)
+    assert "" not in model.planes
+    assert all(link.plane for _, nub in model.nubs() for link in nub.planes)
+    (warning,) = [d for d in model.diagnostics if d.reference == "ioreg-archive-bad-link"]
+    assert "no name" in warning.message and warning.key is not None
+    parse_machine(dump_machine(model), source="x.toml")

@@ -9,6 +9,7 @@ without bound: damaged references, cycles, deep nesting, wrong types, cut-off by
 from __future__ import annotations
 
 import plistlib
+from types import SimpleNamespace
 from typing import Any
 
 from hypothesis import given, settings
@@ -18,7 +19,12 @@ from iokit_host.conformance import check_model
 from iokit_host.errors import IOKitError, Severity
 from iokit_host.explorer_archive import ArchiveInvalid, parse_archive
 from iokit_host.ioreg.plisttext import dumps
-from tests.explorer_archive.archivekit import archive_bytes, small_machine
+from iokit_host.machine import dump_machine, parse_machine
+from iokit_host.machine.build import populate
+from iokit_host.machine.errors import MachineModelError
+from iokit_host.matching.classes import ClassRegistry
+from iokit_host.registry import IORegistry
+from tests.explorer_archive.archivekit import Entry, archive_bytes, small_machine
 
 GOOD = archive_bytes(small_machine())
 OBJECTS = len(plistlib.loads(GOOD)["$objects"])
@@ -116,3 +122,45 @@ def test_a_deep_ioreg_a_document_is_read_without_recursion() -> None:
             "IORegistryEntryChildren": [node]}
     model = parse_archive(dumps(root), source="deep.plist")
     assert sum(1 for _ in model.nubs()) == 3001
+
+
+_NAMES = [f"e{n}" for n in range(6)]
+ENTRIES = st.lists(st.tuples(
+    st.sampled_from(["IOService", "IOResources", "IOPCIDevice"]),
+    st.dictionaries(st.sampled_from(["IOService", "IODeviceTree", "IOPower", ""]),
+                    st.lists(st.sampled_from(["Mac-1", "Root", *_NAMES]), min_size=1,
+                             max_size=2, unique=True), min_size=1, max_size=3),
+    st.sampled_from([0, 3, (1 << 31) - 1, 1 << 31, 1 << 41]),
+    st.booleans()), min_size=1, max_size=len(_NAMES))
+
+
+def _verdict(run: Any) -> tuple[str, str | None, str | None] | None:
+    try:
+        run()
+    except MachineModelError as error:
+        return error.ref, error.diagnostic.key, error.node
+    return None
+
+
+@settings(max_examples=150, deadline=None)
+@given(ENTRIES)
+def test_boot_and_import_give_one_verdict(drawn: list[tuple[str, dict[str, list[str]], int,
+                                                              bool]]) -> None:
+    # Links anywhere (loops, planes with no name), IOResources anywhere, any busy count:
+    # boot and machine import (which writes the model and reads it back) agree.
+    entries = small_machine()
+    known = {"Root", "Mac-1", *_NAMES[:len(drawn)]}
+    for (cls, parents, busy, registered), name in zip(drawn, _NAMES, strict=False):
+        chain = ["IOService", "IORegistryEntry"]
+        entries.append(Entry(name, chain if cls == "IOService" else [cls, *chain],
+                             parents={plane: [p for p in names if p in known]
+                                      for plane, names in parents.items()},
+                             busy=busy, registered=registered))
+    try:
+        model = parse_archive(archive_bytes(entries), source="fuzz.ioreg")
+    except ArchiveInvalid:
+        return
+    booted = _verdict(lambda: populate(SimpleNamespace(
+        classes=ClassRegistry(), registry=IORegistry(), kernel=None), model))
+    imported = _verdict(lambda: parse_machine(dump_machine(model), source="fuzz.ioreg"))
+    assert booted == imported

@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 from iokit_host.conformance import check_model
+from iokit_host.host import IOKitHost
 from iokit_host.ioreg_import import parse_dump
+from iokit_host.machine import dump_machine, parse_machine
 
 TEXT = """\
 +-o Root  <class IORegistryEntry, id 0x100000100, retain 10>
@@ -79,3 +81,26 @@ def test_what_a_dump_boots_with_its_imported_model_reads_back() -> None:
     assert written.classes == model.classes
     big = next(nub for _, nub in written.nubs() if nub.name == "Big")
     assert len(big.properties["k"]) == 100_000
+
+
+def test_an_iokit_resources_printed_below_a_device_is_moved_back_under_the_platform() -> None:
+    # Edited indentation put IOResources under a device; the file format (and a boot) hold
+    # it under the platform device, as IOKit attaches it: moved back, nothing lost.
+    text = """\
++-o Root  <class IORegistryEntry, id 0x100000100, retain 10>
+  +-o Mac  <class IOPlatformExpertDevice, id 0x100000110, registered, retain 4>
+    +-o Dev  <class IOService, id 0x100000111, registered, retain 4>
+      +-o IOResources  <class IOResources, id 0x100000113, registered, retain 4>
+        +-o IODisplayWrangler  <class IODisplayWrangler, id 0x100000114, registered, retain 4>
+    +-o B  <class IOService, id 0x100000112, registered, retain 4>
+"""
+    model = parse_dump(text, source="d.txt")
+    assert [nub.name or nub.class_name for nub in model.root.children] == ["Dev", "B",
+                                                                           "IOResources"]
+    (resources,) = [nub for nub in model.root.children if nub.class_name == "IOResources"]
+    assert [child.class_name for child in resources.children] == ["IODisplayWrangler"]
+    (warning,) = model.diagnostics
+    assert (warning.reference, warning.key) == ("ioreg-dump-misplaced-resources", "line 4")
+    assert "under 'Dev'" in warning.message
+    assert parse_machine(dump_machine(model)).root == model.root  # imports, reads back
+    IOKitHost(machine=model).boot()

@@ -122,3 +122,25 @@ def test_an_edited_id_in_an_archive_is_placed_by_entry_not_by_line() -> None:
     assert warning.key == "entry 3"
     assert "(IOPlatformExpertDevice, entry 2)" in warning.message
     assert "line" not in warning.message
+
+
+@pytest.mark.parametrize(("recorded", "kept"), [
+    (1 << 31, (1 << 31) - 1), (1 << 40, (1 << 31) - 1), (-4, 0), (7, 7)])
+def test_a_busy_count_past_32_bits_is_held_to_the_largest_and_the_dump_imports(
+        recorded: int, kept: int) -> None:
+    # IOServiceGetBusyState counts in 32 bits: a larger count (an edited file) made a model
+    # that booted but that iokit machine import refused to write.
+    from iokit_host.machine import dump_machine, parse_machine
+
+    document = {"IOObjectClass": "IORegistryEntry", "IORegistryEntryName": "Root",
+                "IORegistryEntryChildren": [{
+                    "IOObjectClass": "IOPlatformExpertDevice", "IORegistryEntryName": "Mac",
+                    "IOServiceState": 0, "IOServiceBusyState": 0,
+                    "IORegistryEntryChildren": [{
+                        "IOObjectClass": "IOService", "IORegistryEntryName": "Dev",
+                        "IOServiceState": 0, "IOServiceBusyState": recorded}]}]}
+    model = parse_archive(plistlib.dumps(document, fmt=plistlib.FMT_BINARY),
+                          source="busy.plist")
+    (dev,) = model.root.children
+    assert dev.record is not None and dev.record.busy == kept
+    parse_machine(dump_machine(model), source="busy.toml")  # what import writes reads back

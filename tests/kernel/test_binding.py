@@ -407,3 +407,28 @@ def test_a_driver_matching_its_own_class_makes_a_chain_that_ends() -> None:
     assert MAX_DRIVER_CHAIN - 5 <= depth <= MAX_DRIVER_CHAIN + 2
     (warning,) = [d for d in host.diagnostics if d.reference == "matching-too-deep"]
     assert "Echo (started from 'com.test.echo')" in warning.message
+
+
+def test_a_driver_changing_the_personality_its_init_is_given_changes_no_later_driver() -> None:
+    # init gets the personality's copy, containers too: a driver that changed a table in it
+    # once changed the catalogue's personality, and so every later driver's properties.
+    class Greedy(IOService):
+        spoiled = False
+
+        def init(self, properties: dict[str, object]) -> bool:  # type: ignore[override]
+            if not Greedy.spoiled:
+                Greedy.spoiled = True
+                wanted = properties["IOPropertyMatch"]
+                assert isinstance(wanted, dict)
+                wanted["model"] = "spoiled"
+            return super().init(properties)
+
+    bundle = kext("com.test.greedy", {"g": personality(
+        "Greedy", score=900, IOPropertyMatch={"model": "mine"})})
+    host = make_host([wifi_nub(model="mine"), wifi_nub(location="1", model="mine")],
+                     [bundle], {"com.test.greedy": [Greedy]}).boot()
+    first, second = (host.drivers_of(path)[0] for path in (NUB, f"{NUB}@1"))
+    assert first.get_property("IOPropertyMatch") == {"model": "spoiled"}  # its own copy
+    assert second.get_property("IOPropertyMatch") == {"model": "mine"}
+    (entry,) = host.catalogue
+    assert entry.table["IOPropertyMatch"] == {"model": "mine"}

@@ -8,6 +8,7 @@ from pathlib import Path
 import pytest
 from hostkit import kext, make_host, personality, wifi_nub
 from iokit_sdk import IOService, hookimpl
+from iokit_sdk.service import TERMINATE_WITH_REMATCH
 
 from iokit_host.host import IOKitHost
 from iokit_host.kernel.plugins import BUILTIN_PLUGIN_NAME
@@ -119,3 +120,43 @@ def test_a_broken_host_plugin_is_reported_and_the_others_still_load(
     assert "_Driver" in tracing_iokit_plugin.STARTED  # a stand-in: the kext is codeless
     monkeypatch.setenv("IOKIT_DISABLE_PLUGINS", "broken_iokit_plugin")
     assert not [d for d in IOKitHost().diagnostics if d.reference == "host-plugin-failed"]
+
+
+def test_a_plugin_registered_after_boot_sees_the_next_pass_and_leaving_ends_it() -> None:
+    """While the built-in plugin is alone a lifecycle call skips pluggy (plugins.caller);
+    a plugin or monitor that arrives later sees every call after it, as one given at boot."""
+    host = make_host([wifi_nub()], [_bundle()], {"com.test.plug": [_Driver]}).boot()
+    manager = host.kernel.plugin_manager
+    tracer = _Tracer()
+    manager.register(tracer)
+    (driver,) = host.drivers_of("pci14e4,4331")
+    driver.terminate(TERMINATE_WITH_REMATCH)
+    host.kernel.run_until_quiet()
+    assert tracer.calls == ["before _Driver", "after _Driver: True"]
+    manager.unregister(tracer)
+    seen: list[str] = []
+    undo = manager.add_hookcall_monitoring(lambda name, impls, kwargs: seen.append(name),
+                                           lambda *args: None)
+    (driver,) = host.drivers_of("pci14e4,4331")
+    driver.terminate(TERMINATE_WITH_REMATCH)
+    host.kernel.run_until_quiet()
+    assert {"iokit_init", "iokit_attach", "iokit_probe", "iokit_start"} <= set(seen)
+    undo()
+    (driver,) = host.drivers_of("pci14e4,4331")
+    driver.terminate(TERMINATE_WITH_REMATCH)
+    host.kernel.run_until_quiet()
+    assert tracer.calls == ["before _Driver", "after _Driver: True"]
+    assert len(host.drivers_of("pci14e4,4331")) == 1
+
+
+def test_caller_is_the_builtin_method_only_while_nothing_else_could_see_the_call() -> None:
+    manager = make_host([wifi_nub()], []).kernel.plugin_manager
+    builtin = manager.get_plugin(BUILTIN_PLUGIN_NAME)
+    assert builtin is not None
+    assert manager.caller("iokit_start") == builtin.iokit_start
+    tracer = _Tracer()
+    manager.register(tracer)
+    assert manager.caller("iokit_start") is manager.hook.iokit_start
+    assert manager.caller("iokit_probe") == builtin.iokit_probe  # the tracer wraps start only
+    manager.unregister(tracer)
+    assert manager.caller("iokit_start") == builtin.iokit_start

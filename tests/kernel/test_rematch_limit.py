@@ -140,3 +140,30 @@ def test_other_drivers_still_match_the_nub_and_a_new_nub_starts_afresh() -> None
     host.kernel.run_until_quiet()
     assert tries.count("start") == 2 * (1 + MAX_REMATCHES)  # the new nub's own count
     assert [d.reference for d in host.diagnostics] == ["driver-rematch-loop"] * 2
+
+
+def test_each_personality_is_counted_on_its_own_from_a_nubs_first_try() -> None:
+    """The counts a nub gets on its second try (of any personality) carry its first."""
+    from iokit_host.errors import Diagnostic
+    from iokit_host.kernel.rematch_limit import RematchLimit
+    from iokit_host.matching.catalogue import IOCatalogue
+
+    reported: list[Diagnostic] = []
+
+    class _Reporter:
+        def report(self, diagnostic: Diagnostic) -> None:
+            reported.append(diagnostic)
+
+    first, second = IOCatalogue().add_personalities(
+        [("A", personality("A")), ("B", personality("B", IOMatchCategory="b"))],
+        bundle=kext(BUNDLE, {}))
+    limit, nub, other = RematchLimit(_Reporter(), limit=2), IOService(), IOService()
+    assert [limit.admit(nub, first) for _ in range(3)] == [None] * 3  # a try, 2 rematches
+    assert limit.admit(nub, second) is None and limit.admit(other, first) is None
+    refusals = [limit.admit(nub, first) for _ in range(2)]
+    assert all(r is not None and "rematch loop" in r for r in refusals)
+    assert [d.reference for d in reported] == ["driver-rematch-loop"]
+    assert [limit.admit(nub, second) for _ in range(2)] == [None, None]
+    assert limit.admit(nub, second) is not None and len(reported) == 2
+    limit.forget(nub)
+    assert limit.admit(nub, first) is None

@@ -76,3 +76,16 @@ def test_wait_for_matching_service_uses_the_driven_clock() -> None:
     assert host.waiting == ()
     # an existing matched service is returned at once, without moving the clock
     assert host.wait_for_matching_service(matching, timeout_ns=0) is found
+
+
+def test_a_timeout_past_the_end_of_the_clock_waits_to_its_end() -> None:
+    # mach_absolute_time stops at 2**64-1 ns: a longer timeout waited there, not past it
+    # (which raised ClockOverflowError out of the wait).
+    from iokit_host.clock import MAX_NS
+
+    host = make_host([wifi_nub()], []).boot()
+    matching = {"IOProviderClass": "IOService", "IONameMatch": "never"}
+    host.clock.call_at(MAX_NS - 5, lambda: None)  # a timer, so the wait moves the clock
+    assert host.wait_for_matching_service(matching, timeout_ns=1 << 70) is None
+    assert host.clock.now_ns() == MAX_NS
+    assert host.waiting == ()

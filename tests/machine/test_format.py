@@ -535,3 +535,21 @@ def test_a_model_cut_off_says_so_with_its_last_line() -> None:
         parse_machine(text, source="cut.toml")
     assert f"at end of document, line {text.count(chr(10)) + 1})" in str(caught.value)
     assert "cut off" in (caught.value.diagnostic.hint or "")
+
+
+@pytest.mark.parametrize("header", ["[[ nub ]]", '[["nub"]]', "[[\tentry ]]"])
+def test_more_nubs_than_any_machine_are_refused_however_their_headers_are_spelt(
+        monkeypatch: pytest.MonkeyPatch, header: str) -> None:
+    # TOML lets a header space or quote its key: '[[ nub ]]' went past the count, and TOML
+    # built a table of each of 300,000 nubs before the model was refused.
+    from iokit_host.machine import format as model_format
+    from iokit_host.machine.document import MAX_NODES
+
+    def unreached(text: str, source: str | None) -> None:
+        raise AssertionError("TOML read a model the count refuses")
+
+    monkeypatch.setattr(model_format, "_load_toml", unreached)
+    extra = f'{header}\nclass = "IOService"\n'
+    with pytest.raises(MachineModelError) as caught:
+        parse_machine(SMALL + extra * (MAX_NODES + 1), source="many.toml")
+    assert caught.value.ref == "machine-model-too-large"

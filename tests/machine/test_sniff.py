@@ -103,3 +103,30 @@ def test_a_pipe_is_a_dump_told_without_reading_it(tmp_path: Path) -> None:
             os.close(reader)
     finally:
         os.close(writer)
+
+
+@pytest.mark.parametrize("markup", ["[code]", "[quote]", "[spoiler]", "[CODE]", "[ code ]"])
+def test_a_dump_pasted_inside_forum_markup_is_a_dump(tmp_path: Path, markup: str) -> None:
+    # A dump copied out of a forum post keeps its [code] ... [/code]: the opening line was
+    # taken for a TOML table header, and the dump read as a broken model.
+    path = tmp_path / "pasted.txt"
+    path.write_text(f"{markup}\n{DUMP}[/code]\n")
+    assert file_kind(path) == "dump"
+    assert load_machine(path).name
+
+
+@pytest.mark.parametrize("header", ["[machine]", "[[nub]]", "[[ nub ]]", '[ "machine" ]',
+                                    "[nub.properties]", "[[entry]]", "[root-properties]",
+                                    "[classes]  # ancestry"])
+def test_a_models_table_header_before_any_entry_makes_a_model(header: str) -> None:
+    assert kind_of_head(f"{header}\n{DUMP}".encode()) == "model"
+
+
+@settings(max_examples=200, deadline=None)
+@given(st.from_regex(r"\A\[\[?\s*[A-Za-z0-9_.\"' -]{1,12}\s*\]\]?\Z"))
+def test_a_bracketed_line_that_is_no_models_table_leaves_a_dump_a_dump(line: str) -> None:
+    # [code], [quote], [ spoiler ] ... before a dump: a dump (a model's tables, whose first
+    # key is machine, classes, root-properties, nub or entry, are tested above).
+    head = line.strip("[] \t\"'").split(".")[0].strip(" \t\"'")
+    if head not in ("machine", "classes", "root-properties", "nub", "entry"):
+        assert kind_of_head(f"{line}\n{DUMP}".encode()) == "dump"

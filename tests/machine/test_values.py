@@ -60,6 +60,8 @@ def test_sets_arrays_and_dictionaries() -> None:
     ("{ le32 = 0x100000000 }", "machine-model-bad-value"),
     ("{ strings = [1] }", "machine-model-wrong-type"),
     ("{ set = [[1]] }", "machine-model-wrong-type"),
+    ("{ set = [1, true] }", "machine-model-bad-value"),  # a frozenset would keep one
+    ('{ set = [false, "x", 0] }', "machine-model-bad-value"),
 ])
 def test_bad_values_name_the_node_and_key(text: str, reference: str) -> None:
     with pytest.raises(MachineModelError) as caught:

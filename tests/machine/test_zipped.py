@@ -7,6 +7,7 @@ from pathlib import Path
 
 import pytest
 
+from iokit_host.errors import IOKitError
 from iokit_host.machine import MachineModelError
 from iokit_host.machine.loader import load_machine
 from tests.explorer_archive.archivekit import archive_bytes, small_machine
@@ -86,3 +87,28 @@ def test_a_zip_whose_only_registry_is_damaged_says_why(tmp_path: Path) -> None:
     assert caught.value.diagnostic.reference == "machine-zip-unreadable"
     assert "IOReg.txt: " in caught.value.diagnostic.message
     assert "internal error" not in caught.value.diagnostic.message
+
+
+def test_a_zipped_dump_is_cut_where_the_same_dump_file_is(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    # A zip of 130 KB expanded to a 128 MiB dump, read whole (78 s, 3.4 GB): the bound a
+    # dump file has, 64 MiB, was not applied to a zip's member.
+    from iokit_host import ioreg_import
+    from iokit_host.machine.loader import import_dump
+
+    monkeypatch.setattr(ioreg_import, "MAX_DUMP_BYTES", 4096)
+    extra = "".join(f"    +-o Dev{n}  <class IOService, id 0x{0x100000200 + n:x}, registered, "
+                    "retain 4>\n" for n in range(200))
+    text = DUMP + extra
+    assert len(text) > 3 * 4096
+    plain = tmp_path / "IOReg.txt"
+    plain.write_text(text)
+    expected = import_dump(plain)
+    model = load_machine(_zip(tmp_path / "d.zip", {"IOReg.txt": text.encode()}))
+    (warning,) = model.diagnostics
+    (wanted,) = expected.diagnostics
+    assert warning.reference == wanted.reference == "ioreg-dump-too-large"
+    assert (warning.message, warning.key) == (wanted.message, wanted.key)
+    assert sum(1 for _ in model.nubs()) == sum(1 for _ in expected.nubs()) < 200
+    with pytest.raises(IOKitError, match="larger than"):
+        load_machine(tmp_path / "d.zip", strict=True)

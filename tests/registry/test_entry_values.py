@@ -4,6 +4,7 @@
 from __future__ import annotations
 
 import pickle
+from typing import Any
 
 import pytest
 from hostilekit import HostileInt, HostileStr
@@ -192,6 +193,70 @@ def test_a_driver_changing_a_value_after_setting_it_does_not_change_the_registry
     assert entry.get_property("List") == [1, {"k": [2]}]
     assert type(entry.get_property("Table")["a"]) is tuple
     check_value(entry.properties)  # every reader's precondition
+
+
+def test_a_driver_changing_what_properties_hands_it_does_not_change_the_registry() -> None:
+    # `properties` was a read-only view over the table itself: its lists and dicts were the
+    # registry's, so `l.append(l)` made a cycle and `iokit ioreg -l` a RecursionError.
+    entry = IORegistryEntry()
+    entry.set_property("List", [1, (2, [3])])
+    entry.set_property("Table", {"k": [4]})
+    listed = entry.properties["List"]
+    listed.append(listed)
+    listed[1][1].append(listed)
+    entry.properties["Table"]["k"].append(entry.properties)
+    for value in entry.properties.values():
+        if isinstance(value, dict):
+            value["self"] = value
+    table = entry.copy_properties()
+    table["List"].append(table)
+    table["Table"]["k"].append(table)
+    assert entry.copy_properties() == {"List": [1, (2, [3])], "Table": {"k": [4]}}
+    check_value(dict(entry.properties))  # no cycle for any reader to recurse into
+    with pytest.raises(TypeError):
+        entry.properties["New"] = 1  # type: ignore[index]
+
+
+def _change_every_container(value: object) -> None:
+    """What a careless driver does to what it read: each list and dict made to hold itself."""
+    stack = [value]
+    while stack:
+        item = stack.pop()
+        if isinstance(item, list):
+            stack.extend(item)
+            item.append(item)
+        elif isinstance(item, dict):
+            stack.extend(item.values())
+            item["self"] = item
+        elif isinstance(item, tuple):
+            stack.extend(item)
+
+
+@given(_VALUES)
+def test_any_value_read_back_and_changed_leaves_the_property_as_set(value: Any) -> None:
+    entry = IORegistryEntry()
+    entry.set_property("V", value)
+    for read in (entry.properties["V"], entry.copy_properties()["V"], entry.get_property("V"),
+                 dict(entry.properties.items())["V"]):
+        _change_every_container(read)
+    assert values_equal(entry.get_property("V"), value)
+    check_value(entry.properties)
+
+
+def test_a_table_spoiled_behind_the_checks_is_still_read_out_in_bounded_work() -> None:
+    # Only writing the private table can put a list inside itself a thousand times (or one
+    # list in many places): reading it out copies a bounded amount and hands the rest on as
+    # it is, for its reader to repair (server/repair.py), instead of walking it forever.
+    entry = IORegistryEntry()
+    spoiled: list[Any] = []
+    spoiled.extend([spoiled] * 1000)
+    fan: list[Any] = [1]
+    for _ in range(200):
+        fan = [fan, fan]
+    entry._props.update(spoiled=spoiled, fan=fan, odd=object())
+    copy = entry.copy_properties()
+    assert copy["spoiled"] is not spoiled and copy["odd"] is entry._props["odd"]
+    assert entry.properties["fan"] is not fan
 
 
 def test_subclasses_of_the_value_types_are_kept_as_the_built_in_value() -> None:

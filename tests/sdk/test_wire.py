@@ -95,7 +95,7 @@ def test_random_bodies_give_a_map_or_a_frame_error(body: bytes) -> None:
 
 def test_deep_nesting_is_a_frame_error() -> None:
     body = b"\x91" * 100_000 + b"\x00"
-    with pytest.raises(FrameError):
+    with pytest.raises(FrameError, match="nested deeper than msgpack reads"):
         FrameReader(MAX_REQUEST_FRAME).feed(struct.pack(">I", len(body)) + body)
 
 
@@ -107,6 +107,8 @@ def test_socket_paths(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("IOKIT_KERNEL", "/tmp/k.sock")
     assert kernel_socket_path() == "/tmp/k.sock" and kernel_socket_path("/x") == "/x"
     monkeypatch.delenv("XDG_RUNTIME_DIR")
+    assert user_socket_path().endswith(f"iokit-{os.getuid()}/kernel.sock")
+    monkeypatch.setenv("XDG_RUNTIME_DIR", "run/user")  # relative: the XDG spec ignores it
     assert user_socket_path().endswith(f"iokit-{os.getuid()}/kernel.sock")
 
 

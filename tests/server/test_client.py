@@ -8,7 +8,14 @@ import textwrap
 from pathlib import Path
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+from iokit_sdk.wirecodec import packb
 from kernelkit import KernelFactory, KernelProcess, iokit, kernel_env
+
+from iokit_host.errors import Diagnostic
+from iokit_host.scenario import events_from_tables
+from iokit_host.server.client import _wire_tables
 
 
 @pytest.mark.parametrize("flags", [["-l"], ["-a"], ["--json"], ["-l", "-p", "IODeviceTree"],
@@ -149,6 +156,67 @@ def test_an_event_nested_too_deep_costs_only_itself(kernel_factory: KernelFactor
         "[t=0ns] published Before: started nothing",
         "[t=0ns] plugged IOService:/AppleACPIPlatformExpert/SMC4@8: no driver"]
 
+
+_DATED = """\
+    [[event]]
+    action = "plug"
+    parent = "AppleACPIPlatformExpert"
+    [event.nub]
+    class = "IOACPIPlatformDevice"
+    name = "Dated"
+    [event.nub.properties]
+    when = 1979-05-27T07:32:00Z
+
+    [[event]]
+    action = "wake"
+    reason = 07:32:00
+
+    [[event]]
+    action = "publish"
+    resource = "After"
+    """
+
+
+def test_a_toml_date_is_refused_by_iokit_event_as_by_iokit_boot(kernel_factory: KernelFactory,
+                                                                tmp_path: Path) -> None:
+    # `iokit event` sent a date as its text: the nub was plugged with a string property that
+    # `iokit boot --events` refused, and a time became a wake's reason.
+    kernel = kernel_factory.start()
+    scenario = tmp_path / "dated.toml"
+    scenario.write_text(textwrap.dedent(_DATED), encoding="utf-8")
+    applied = iokit("event", str(scenario), "--kernel", kernel.path)
+    booted = iokit("boot", "--events", str(scenario))
+    refusals = [
+        ("event[0].nub.properties.when: a TOML date-time (1979-05-27T07:32:00+00:00) is not a "
+         "value an event takes"),
+        "event[1].reason: a TOML time (07:32:00) is not a value an event takes"]
+    for refusal in refusals:
+        assert refusal in applied.stderr and refusal in booted.stderr
+    assert applied.returncode == 1 and "internal error" not in applied.stderr
+    assert applied.stdout.splitlines() == ["[t=0ns] published After: started nothing"]
+    assert "published After: started nothing" in booted.stdout
+    assert "Dated" not in iokit("ioreg", "--kernel", kernel.path).stdout
+
+
+@settings(max_examples=60, deadline=None)
+@given(tables=st.lists(st.dictionaries(
+    st.sampled_from(["action", "reason", "resource", "x"]),
+    st.recursive(st.one_of(st.sampled_from(["publish", "wake", "R"]), st.integers(0, 9),
+                           st.dates(), st.times(), st.datetimes()),
+                 lambda inner: st.one_of(st.lists(inner, max_size=3),
+                                         st.dictionaries(st.text(max_size=3), inner,
+                                                         max_size=3)),
+                 max_leaves=6), max_size=4), max_size=4))
+def test_a_table_with_a_date_is_not_sent_and_named_as_the_reader_names_it(
+        tables: list[dict[str, object]]) -> None:
+    wired, _sizes, unsent = _wire_tables(tables, "f.toml")
+    read: list[Diagnostic] = []
+    events_from_tables(tables, file="f.toml", report=read.append)
+    dated = [d for d in read if "is not a value an event takes" in d.message]
+    assert unsent == dated  # the same events, the same words
+    for table in wired:
+        packb(table)  # every table sent is one msgpack carries: no date left in it
+    assert sum(table is None for table in wired) == len(dated)
 
 
 def test_a_scenario_past_one_request_applies_whole_and_numbers_as_the_file(

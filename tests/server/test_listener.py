@@ -112,3 +112,17 @@ def test_groups_by_name_or_number() -> None:
     assert resolve_group("0") == 0
     with pytest.raises(ListenError, match="no group named"):
         resolve_group("no-such-group-here")
+
+
+def test_a_socket_directory_that_is_a_file_or_a_link_loop_says_so(directory: str) -> None:
+    """Both were "cannot make the socket's directory: File exists", as if all were well."""
+    a_file = os.path.join(directory, "file")
+    with open(a_file, "w", encoding="utf-8"):
+        pass
+    with pytest.raises(ListenError, match="directory: it exists and is not a folder\\n"):
+        Listener(os.path.join(a_file, "k.sock"))
+    loop = os.path.join(directory, "loop")
+    os.symlink(loop + "2", loop)
+    os.symlink(loop, loop + "2")
+    with pytest.raises(ListenError, match="it is a symbolic link that leads nowhere"):
+        Listener(os.path.join(loop, "k.sock"))

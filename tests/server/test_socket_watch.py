@@ -72,3 +72,14 @@ def test_a_path_something_else_took_is_reported_once_and_taken_back_when_free(
     assert log.count("kernel-socket-lost") == 1  # logged once, not at every check
     assert "not a socket" in log
     assert kernel.stop() == 0
+
+
+def test_a_check_interval_past_what_the_poller_can_wait_keeps_the_kernel_serving(
+        kernel_factory: KernelFactory) -> None:
+    """``IOKIT_KERNEL_SOCKET_CHECK=3e6`` (35 days) stopped the kernel at its first wait with
+    ``internal error: OverflowError: timeout is too large``; it now waits what a timer holds."""
+    kernel = kernel_factory.start(
+        env=kernel_env(kernel_factory.kext_dist, IOKIT_KERNEL_SOCKET_CHECK="3e6"))
+    assert _ioreg(kernel.path) == 0, kernel.stderr()
+    assert kernel.stop() == 0
+    assert "internal error" not in kernel.stderr()

@@ -167,6 +167,9 @@ class FrameReader:
                 with gc_paused():
                     message = msgpack.unpackb(body, raw=False, ext_hook=self.ext_hook,
                                               strict_map_key=True)
+        except msgpack.StackError as error:  # (it says nothing of itself)
+            raise FrameError("frame-malformed", "not a msgpack message: nested deeper than "
+                             "msgpack reads (1,024 levels)") from error
         except Exception as error:  # any decoding failure is the frame's fault
             raise FrameError("frame-malformed",
                              f"not a msgpack message: {type(error).__name__}: {error}"
@@ -214,7 +217,7 @@ def user_socket_path() -> str:
     """The per-user default: ``$XDG_RUNTIME_DIR/iokit/kernel.sock``, else
     ``<tmp>/iokit-<uid>/kernel.sock`` (the kernel makes that directory 0700)."""
     runtime = os.environ.get("XDG_RUNTIME_DIR")
-    if runtime:
+    if runtime and os.path.isabs(runtime):  # the XDG spec: a relative one is ignored
         return os.path.join(runtime, "iokit", "kernel.sock")
     return os.path.join(tempfile.gettempdir(), f"iokit-{os.getuid()}", "kernel.sock")
 

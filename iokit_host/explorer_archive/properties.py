@@ -1,0 +1,119 @@
+"""Entries' property tables, read once per archive (``IORegistryEntryCreateCFProperties`` as
+IORegistryExplorer saved it: an XML property list in an ``NSData``, one per entry).
+
+A binary archive stores equal data once: every entry whose table is the same bytes names the
+same object (two empty tables do, in real archives), and a hostile one can make thousands of
+entries name one large table. :class:`PropertyTables` decodes each table once, by its bytes,
+and holds the whole archive to :data:`MAX_PROPERTY_ITEMS` items: every entry gets its own copy
+(entries' properties are theirs to change once booted), and each copy is charged, so a table
+that N entries share costs at most the budget, not N decodings. Real archives hold about
+30,000 items in all; an entry past the budget loses its
+properties (``ioreg-archive-properties-too-large``).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import Any
+
+from iokit_host.explorer_archive.damage import (
+    BAD_PROPERTIES,
+    PROPERTIES_TOO_LARGE,
+    ArchiveDamage,
+)
+from iokit_host.explorer_archive.plistdata import PlistUnreadable, load_plist
+from iokit_host.ioreg_import.cfvalues import CFValueError, typed_value
+
+__all__ = ["MAX_PROPERTY_ITEMS", "PropertyTables"]
+
+#: Most property items (keys, and members of arrays and dictionaries) one archive's entries
+#: hold in all: real ones hold ~30,000; this leaves room for 50,000 entries of 80 each.
+MAX_PROPERTY_ITEMS = 1 << 22
+
+#: A decoded table: its typed properties, its items, and (path, reason) of each value dropped.
+_Table = tuple[dict[str, Any], int, list[tuple[str, str]]]
+
+
+class PropertyTables:
+    """The property tables of one archive's entries (see the module doc)."""
+
+    __slots__ = ("_decoded", "_spent", "damage", "decodings")
+
+    def __init__(self, damage: ArchiveDamage) -> None:
+        self.damage = damage
+        # Bytes -> the typed table, its items and the values dropped from it; or why it
+        # cannot be read. Its damage is noted for each entry that names it.
+        self._decoded: dict[bytes, _Table | str] = {}
+        self._spent = 0
+        #: How many tables were decoded (each distinct table once).
+        self.decodings = 0
+
+    def table(self, blob: bytes, key: str) -> dict[str, Any]:
+        """The typed properties of the entry whose table is ``blob`` (at ``key``): its own
+        copy; empty when the table cannot be read or the archive's budget is spent."""
+        if blob not in self._decoded:
+            self._decoded[blob] = self._decode(blob)
+        found = self._decoded[blob]
+        if isinstance(found, str):
+            self.damage.note(BAD_PROPERTIES, key, found)
+            return {}
+        properties, items, faults = found
+        for path, reason in faults:
+            self.damage.note(BAD_PROPERTIES, f"{key}.{path}", reason)
+        if self._spent + items > MAX_PROPERTY_ITEMS:
+            self.damage.note(PROPERTIES_TOO_LARGE, key, f"the entries' properties hold more than "
+                              f"{MAX_PROPERTY_ITEMS} items in all")
+            return {}
+        self._spent += items
+        return _copy(properties)
+
+    def _decode(self, blob: bytes) -> _Table | str:
+        self.decodings += 1
+        try:
+            table = load_plist(blob, values=True)
+        except PlistUnreadable as error:
+            return f"not a property list ({error.reason})"
+        if not isinstance(table, dict):
+            return "the property list is not a dictionary"
+        properties: dict[str, Any] = {}
+        faults: list[tuple[str, str]] = []
+        for name, value in table.items():
+            try:
+                properties[name] = typed_value(value, name)
+            except CFValueError as error:
+                faults.append((error.path, error.reason))
+        return properties, _items(properties), faults
+
+
+def _items(value: Any) -> int:
+    """Keys and members of the containers in ``value``, the table itself counted as one."""
+    count, stack = 1, [value]
+    while stack:
+        item = stack.pop()
+        if isinstance(item, Mapping):
+            count += len(item)
+            stack.extend(item.values())
+        elif isinstance(item, list):
+            count += len(item)
+            stack.extend(item)
+    return count
+
+
+def _copy(table: dict[str, Any]) -> dict[str, Any]:
+    """A deep copy of a typed table (dictionaries and lists; the rest is immutable), made
+    without recursion."""
+    top: dict[str, Any] = {}
+    tasks: list[tuple[Any, Any]] = [(table, top)]
+    while tasks:
+        source, target = tasks.pop()
+        pairs = source.items() if isinstance(source, dict) else enumerate(source)
+        for key, item in pairs:
+            if isinstance(item, (dict, list)):
+                fresh: Any = {} if isinstance(item, dict) else []
+                tasks.append((item, fresh))
+                item = fresh
+            if isinstance(target, dict):
+                target[key] = item
+            else:
+                target.append(item)
+    return top
