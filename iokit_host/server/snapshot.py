@@ -36,27 +36,28 @@ def take(registry: IORegistry) -> dict[str, Any]:
 
 
 def _record(entry: IORegistryEntry) -> Record:
-    planes = entry.planes()
+    # The entry's own fields, read as its accessors read them (they are sealed: no class
+    # overrides them): a snapshot reads thousands of entries, and ioreg over a kernel waits
+    # for it.
+    parents, children = entry._parents or {}, entry._children or {}
+    planes = dict.fromkeys([*parents, *children])  # as entry.planes() orders them
     record: Record = {
-        "id": entry.get_registry_entry_id(), "chain": list(entry.class_chain),
-        "name": entry.get_name(), "location": entry.get_location(),
-        "properties": entry.copy_properties(),
-        "parents": {p: [_id(e) for e in entry.get_parent_entries(p)] for p in planes},
-        "children": {p: [_id(e) for e in entry.get_child_entries(p)] for p in planes},
+        "id": entry._entry_id, "chain": list(entry.class_chain),
+        "name": entry._name if entry._name is not None else entry.iokit_class_name,
+        "location": entry._location, "properties": entry.copy_properties(),
+        "parents": {p: [e._entry_id or 0 for e in parents.get(p, ())] for p in planes},
+        "children": {p: [e._entry_id or 0 for e in children.get(p, ())] for p in planes},
     }
-    naming = {p: [entry.get_name(p), entry.get_location(p)] for p in planes
-              if (entry.get_name(p), entry.get_location(p))
-              != (record["name"], record["location"])}
-    if naming:
-        record["naming"] = naming
+    if entry._plane_naming:
+        naming = {p: [entry.get_name(p), entry.get_location(p)] for p in planes
+                  if (entry.get_name(p), entry.get_location(p))
+                  != (record["name"], record["location"])}
+        if naming:
+            record["naming"] = naming
     facts = service_facts(entry)
     if facts is not None:
         record["state"] = [facts.state, facts.busy, facts.busy_time_ns]
     return record
-
-
-def _id(entry: IORegistryEntry) -> int:
-    return entry.get_registry_entry_id() or 0
 
 
 def rebuild(snapshot: Mapping[str, Any]) -> IORegistry:
