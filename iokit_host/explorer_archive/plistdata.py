@@ -4,26 +4,21 @@ as IORegistryExplorer calls it on an archive and on each entry's properties).
 A binary plist is checked for its shape first (:func:`iokit_host.kext.plistshape.check_binary`:
 nesting, cycles, items), because ``plistlib``'s binary reader recurses and builds cycles; one
 too damaged to check, or that ``plistlib`` refuses, is read object by object
-(:mod:`~iokit_host.kext.plistbinary`), so a damaged object loses only itself. That check holds
-a plist to one property value's items (262,144), which the archive of a large Mac (a few
-thousand entries of ~90 items each) exceeds: a whole document past it is read by ``plistlib``
-(which builds each object once, however often it is referred to, so memory follows the
-file's size) and then held to :data:`MAX_DOCUMENT_ITEMS` items as a tree, nesting and cycles
-as before. The XML reader keeps its own stack and refuses entity declarations (XML goes
-through the kext reader's fast path, :func:`iokit_host.kext.plistxml.loads`, which gives
-``plistlib``'s values). Every failure, whatever ``plistlib`` raised, becomes one
-:class:`PlistUnreadable` with a short reason.
+(:mod:`~iokit_host.kext.plistbinary`), so a damaged object loses only itself. An entry's
+property table is held to one property value's items (262,144); a whole document past that
+(the archive of a large Mac: a few thousand entries of ~90 items each) to
+:data:`MAX_DOCUMENT_ITEMS`, by the same check, and is then read by ``plistlib``. The XML reader keeps its own stack and refuses
+entity declarations (XML goes through the kext reader's fast path,
+:func:`iokit_host.kext.plistxml.loads`, which gives ``plistlib``'s values). Every failure,
+whatever ``plistlib`` raised, becomes one :class:`PlistUnreadable` with a short reason.
 """
 
 from __future__ import annotations
 
 import plistlib
 import struct
-from collections.abc import Mapping
 from typing import Any
 from xml.parsers.expat import ExpatError
-
-from iokit_sdk.values import MAX_VALUE_DEPTH
 
 from iokit_host.explorer_archive.xmldocument import (
     XMLDocumentError,
@@ -32,7 +27,7 @@ from iokit_host.explorer_archive.xmldocument import (
 )
 from iokit_host.kext.plistbinary import BinaryPlistError, load_tolerant
 from iokit_host.kext.plistrepair import Repair
-from iokit_host.kext.plistshape import PlistShapeError
+from iokit_host.kext.plistshape import PlistShapeError, check_binary
 from iokit_host.kext.plistxml import loads as loads_xml
 
 __all__ = ["MAX_DOCUMENT_ITEMS", "PlistUnreadable", "load_plist"]
@@ -100,62 +95,15 @@ def load_plist(data: bytes, *, values: bool = False, repairs: list[Repair] | Non
 
 
 def _large_document(data: bytes, refused: PlistShapeError) -> Any:
-    """A whole binary document larger than one value may be: read by ``plistlib`` and held
-    to :data:`MAX_DOCUMENT_ITEMS` (see the module doc). Damaged, it is refused as it was."""
+    """A whole binary document past one value's items: held to a document's bounds
+    (:func:`~iokit_host.kext.plistshape.check_binary` with :data:`MAX_DOCUMENT_ITEMS`:
+    nesting, cycles, items as a tree), then read by ``plistlib``, which builds each object
+    once however often it is referred to, so memory follows the file's size. Damaged, it is
+    refused as it was (reading it object by object would build every reference anew)."""
+    check_binary(data, MAX_DOCUMENT_ITEMS)
     try:
-        document = plistlib.loads(data, fmt=plistlib.FMT_BINARY)
-    except RecursionError:
-        raise PlistUnreadable("nested too deeply") from None
+        return plistlib.loads(data, fmt=plistlib.FMT_BINARY)
     except (*_PLISTLIB_ERRORS, plistlib.InvalidFileException) as error:
         reason = str(error).strip() or type(error).__name__
         raise PlistUnreadable(clip_text(f"{refused}, and is damaged ({reason})", _QUOTED)
                               ) from None
-    _check_document(document)
-    return document
-
-
-#: A step back to the top: (the parent's crumb, the key or index that led here).
-_Crumb = tuple[Any, str] | None
-
-
-def _check_document(document: Any) -> None:
-    """Refuse a document that holds more than :data:`MAX_DOCUMENT_ITEMS` items as a tree,
-    nests deeper than ``MAX_VALUE_DEPTH`` or contains itself. Without recursion."""
-    items = 0
-    on_path: set[int] = set()
-    # Each task: a container, the crumb to it and its depth; or (None, None, its id) once
-    # its members are done, to leave the path.
-    tasks: list[tuple[Any, _Crumb, int]] = [(document, None, 0)]
-    while tasks:
-        value, crumb, depth = tasks.pop()
-        if value is None:
-            on_path.discard(depth)
-            continue
-        if id(value) in on_path:
-            raise PlistUnreadable(f"{_spell(crumb)}: contains itself (a cycle)")
-        if depth >= MAX_VALUE_DEPTH:
-            raise PlistUnreadable(f"{_spell(crumb)}: nested deeper than {MAX_VALUE_DEPTH}")
-        pairs = (((f".{key}", item) for key, item in value.items())
-                 if isinstance(value, Mapping) else
-                 ((f"[{index}]", item) for index, item in enumerate(value)))
-        items += len(value)
-        if items > MAX_DOCUMENT_ITEMS:
-            raise PlistUnreadable(f"{_spell(crumb)}: holds more than {MAX_DOCUMENT_ITEMS} "
-                                  "items")
-        on_path.add(id(value))
-        tasks.append((None, None, id(value)))
-        tasks.extend((item, (crumb, key), depth + 1) for key, item in pairs
-                     if isinstance(item, (Mapping, list)))
-
-
-def _spell(crumb: _Crumb) -> str:
-    """The key path a crumb stands for (``$objects[12].NS.objects``), its middle left out
-    when long."""
-    parts: list[str] = []
-    while crumb is not None:
-        crumb, key = crumb
-        parts.append(key)
-    parts.reverse()
-    if len(parts) > 12:
-        parts = [*parts[:6], f"…({len(parts) - 9} more)…", *parts[-3:]]
-    return "".join(parts).lstrip(".") or "the document"

@@ -16,6 +16,8 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any
 
+from iokit_sdk.plain import copied
+
 from iokit_host.explorer_archive.damage import (
     BAD_PROPERTIES,
     PROPERTIES_TOO_LARGE,
@@ -65,7 +67,8 @@ class PropertyTables:
                               f"{MAX_PROPERTY_ITEMS} items in all")
             return {}
         self._spent += items
-        return _copy(properties)
+        own: dict[str, Any] = copied(properties)  # each entry's own, as read out of it
+        return own
 
     def _decode(self, blob: bytes) -> _Table | str:
         self.decodings += 1
@@ -97,23 +100,3 @@ def _items(value: Any) -> int:
             count += len(item)
             stack.extend(item)
     return count
-
-
-def _copy(table: dict[str, Any]) -> dict[str, Any]:
-    """A deep copy of a typed table (dictionaries and lists; the rest is immutable), made
-    without recursion."""
-    top: dict[str, Any] = {}
-    tasks: list[tuple[Any, Any]] = [(table, top)]
-    while tasks:
-        source, target = tasks.pop()
-        pairs = source.items() if isinstance(source, dict) else enumerate(source)
-        for key, item in pairs:
-            if isinstance(item, (dict, list)):
-                fresh: Any = {} if isinstance(item, dict) else []
-                tasks.append((item, fresh))
-                item = fresh
-            if isinstance(target, dict):
-                target[key] = item
-            else:
-                target.append(item)
-    return top

@@ -35,7 +35,7 @@ from __future__ import annotations
 from typing import TYPE_CHECKING, Any
 
 from iokit_sdk import keys
-from iokit_sdk.plain import copied
+from iokit_sdk.plain import copied_table
 from iokit_sdk.service import IOService, ServiceState
 
 from iokit_host.dext.placement import admit as admit_out_of_process
@@ -226,7 +226,7 @@ class Binder(StartPhase):
             return False
         # The personality's copy, its containers too: a driver's init may change what it is
         # given, never the catalogue's personality the next nub matches against.
-        props: dict[str, Any] = copied(dict(entry.table))
+        props = copied_table(entry.table)
         if candidate.match.name_matched is not None:
             props[keys.NAME_MATCHED] = candidate.match.name_matched
         props[keys.MATCH_CATEGORY] = entry.category

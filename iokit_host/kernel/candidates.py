@@ -52,7 +52,6 @@ class CandidateWork:
 
     def __init__(self, kernel: WorkLoop) -> None:
         self.kernel = kernel
-        self.hook = kernel.hook
         #: A lifecycle hook's caller, or the built-in plugin's method while it is alone.
         self.caller = kernel.plugin_manager.caller
         self.calls = kernel.driver_calls

@@ -92,12 +92,14 @@ def _shape_error(key: str, reason: str) -> PlistShapeError:
 
 # -- binary plists ---------------------------------------------------------------------------
 
-def check_binary(data: bytes) -> bool:
+def check_binary(data: bytes, items: int | None = None) -> bool:
     """Refuse a binary plist whose containers nest too deep, contain themselves or expand to
-    too many items. True when every container could be read; False when some are damaged
-    (each is passed over, and the rest checked: a reader that reads around damage builds no
-    more than was checked) or the file has no readable index (nothing checked: its reader
-    must make one, and check that)."""
+    more than ``items`` items as a tree (default ``MAX_VALUE_ITEMS``, one property value's;
+    a whole document, such as an archive of a registry, may hold more). True when every
+    container could be read; False when some are damaged (each is passed over, and the rest
+    checked: a reader that reads around damage builds no more than was checked) or the file
+    has no readable index (nothing checked: its reader must make one, and check that)."""
+    limit = MAX_VALUE_ITEMS if items is None else items
     try:
         table = _ObjectTable(data)
     except (IndexError, ValueError, struct.error):
@@ -106,7 +108,7 @@ def check_binary(data: bytes) -> bool:
     # Each stack item: an object ref, its depth, and a crumb (parent crumb, key, parent ref)
     # to spell the way there should it be refused.
     stack: list[tuple[int, int, _Crumb | None]] = [(table.top, 0, None)]
-    items = 0
+    count = 0
     while stack:
         ref, depth, crumb = stack.pop()
         try:
@@ -118,10 +120,10 @@ def check_binary(data: bytes) -> bool:
             continue
         if depth >= MAX_VALUE_DEPTH:
             raise _binary_problem(_trail(crumb), ref, depth + 1)
-        items += len(children)
-        if items > MAX_VALUE_ITEMS:
+        count += len(children)
+        if count > limit:
             raise PlistShapeError("plist-value-too-large", _spell(_trail(crumb)),
-                                  f"holds more than {MAX_VALUE_ITEMS} items")
+                                  f"holds more than {limit} items")
         stack.extend((child, depth + 1, (crumb, key, ref)) for key, child in children)
     return not damaged
 

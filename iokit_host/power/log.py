@@ -34,7 +34,8 @@ if TYPE_CHECKING:
 
     from iokit_host.registry import IORegistry
 
-__all__ = ["KINDS", "MAX_LOG_RECORDS", "LogRead", "PowerEvent", "PowerLog"]
+__all__ = ["KINDS", "MAX_LOG_RECORDS", "LogRead", "PowerEvent", "PowerLog",
+           "is_completed_sleep"]
 
 #: The most records the log keeps: a sleep and wake of a 10,000-node tree whole (about four
 #: records a node); each record read is a few hundred bytes, so the log stays in tens of MB.
@@ -163,7 +164,7 @@ class PowerLog:
             if slot in self._dropped_open:
                 self._dropped_open.discard(slot)
                 self._open -= 1
-                self._dropped_sleeps += _is_sleep(kind, detail)
+                self._dropped_sleeps += is_completed_sleep(kind, detail)
             return
         if self._records[index] is None:
             self._open -= 1
@@ -176,7 +177,7 @@ class PowerLog:
         if record is None:
             self._dropped_open.add(self._first)
         else:
-            self._dropped_sleeps += _is_sleep(record[1], record[5])
+            self._dropped_sleeps += is_completed_sleep(record[1], record[5])
         self._first += 1
         if self._first % self._capacity == 0:
             self._forget_services()
@@ -252,8 +253,9 @@ def read_to_json(read: LogRead) -> dict[str, Any]:
 _UNFINISHED = PowerEvent(0.0, "", None, None, None, None, "")
 
 
-def _is_sleep(kind: str, detail: str) -> int:
-    """1 for a completed system sleep (what ``pmset``'s sleep total counts), else 0."""
+def is_completed_sleep(kind: str, detail: str) -> int:
+    """1 for a completed system sleep (what ``pmset -g log``'s sleep total counts), else 0:
+    the one test for kept and dropped records alike."""
     return int(kind == "system-sleep" and detail.endswith(": asleep"))
 
 

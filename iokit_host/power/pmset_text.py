@@ -24,7 +24,7 @@ from collections.abc import Iterable, Sequence
 from datetime import UTC, datetime, timedelta
 
 from iokit_host.power.assertions import Assertion
-from iokit_host.power.log import PowerEvent
+from iokit_host.power.log import PowerEvent, is_completed_sleep
 
 __all__ = ["DOMAINS", "render_assertions", "render_log", "stamp"]
 
@@ -72,8 +72,7 @@ def render_log(events: Sequence[PowerEvent], *, dropped: int = 0,
         lines.append(f"({dropped} earlier records dropped: the log keeps only the most "
                      "recent ones)")
     lines.extend(_line(event) for event in events)
-    sleeps = dropped_sleeps + sum(
-        1 for e in events if e.kind == "system-sleep" and e.detail.endswith(": asleep"))
+    sleeps = dropped_sleeps + sum(is_completed_sleep(e.kind, e.detail) for e in events)
     lines += ["", f"Total Sleep/Wakes since boot at {stamp(0)} :{sleeps}", ""]
     return "\n".join(lines)
 

@@ -16,7 +16,7 @@ from collections.abc import Iterator, Mapping
 from typing import Any, ClassVar
 
 from iokit_sdk.keys import SERVICE_PLANE
-from iokit_sdk.plain import PropertyView, copied, plain_value
+from iokit_sdk.plain import PropertyView, copied_table, plain_value
 from iokit_sdk.values import SCALAR_TYPES, PropertyValue, check_text
 
 __all__ = ["IORegistryEntry"]
@@ -128,11 +128,7 @@ class IORegistryEntry:
     def copy_properties(self) -> dict[str, Any]:
         """A copy of the property table, its containers copied too: the caller may change it
         (a list it appends to itself) and the registry never holds a cycle."""
-        props = self._props
-        if SCALAR_TYPES.issuperset(map(type, props.values())):
-            return dict(props)  # the common table, nothing to copy inside: read at C speed
-        return {key: value if type(value) in SCALAR_TYPES else copied(value)
-                for key, value in props.items()}
+        return copied_table(self._props)
 
     # -- names and locations -------------------------------------------------------------
     def get_name(self, plane: str | None = None) -> str:

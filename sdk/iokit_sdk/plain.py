@@ -31,7 +31,7 @@ from iokit_sdk.values import (
     check_text,
 )
 
-__all__ = ["PropertyView", "copied", "plain_value"]
+__all__ = ["PropertyView", "copied", "copied_table", "plain_value"]
 
 
 def plain_value(value: object, path: str = "value") -> Any:
@@ -166,6 +166,15 @@ def copied(value: Any) -> Any:
     if type(value) in SCALAR_TYPES or type(value) is frozenset:
         return value
     return _Copy().of(value, 0)
+
+
+def copied_table(table: Mapping[str, Any]) -> dict[str, Any]:
+    """A property table as handed to a reader: a new ``dict``, each container in it
+    :func:`copied`; a table of scalars alone (the common one) is copied at C speed."""
+    if SCALAR_TYPES.issuperset(map(type, table.values())):
+        return dict(table)
+    return {key: value if type(value) in SCALAR_TYPES else copied(value)
+            for key, value in table.items()}
 
 
 class _Copy:
