@@ -237,8 +237,8 @@ def _set(items: Any, site: _Site, depth: int) -> frozenset[Any]:
         site.fail(E.WRONG_TYPE, "a set holds strings, numbers, booleans or data only")
     if merges_in_a_set(members):
         site.fail(E.BAD_VALUE, "a set holding true and 1 (or false and 0) cannot be kept as "
-                  "one: Python's sets merge them, where IOKit's OSSet keeps both; write an "
-                  "array")
+                  "one: Python's sets merge them, where IOKit's OSSet keeps both",
+                  "write the members as a plain array: [...] rather than { set = [...] }")
     return frozenset(members)
 
 
