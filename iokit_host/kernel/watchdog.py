@@ -290,13 +290,10 @@ class Watchdog:
         raise KeyboardInterrupt
 
     def _on_signal(self, signum: int, frame: FrameType | None) -> None:
-        if self._handling or (frame is not None and frame.f_code is _ON_SIGNAL_CODE):
+        if self._handling:
             # A tick's signal, run at a bytecode boundary of this very handler: the running
             # one decides (nested, one per tick on a loaded machine, they would recurse
-            # without bound while the main thread is in host code). Or its own look-again
-            # (below), run before it returned: the code it interrupted has not moved, so the
-            # answer would be the same and look again one frame deeper, without bound; the
-            # signal stays noted as sent, and the next tick looks again.
+            # without bound while the main thread is in host code).
             return
         self._handling = True
         try:
@@ -402,10 +399,6 @@ class Watchdog:
             else:
                 return  # a nested call or the host is running: the next tick tries again
             self.interruptions += 1
-
-
-#: The handler's code: a frame running it is the handler, not the code it interrupted.
-_ON_SIGNAL_CODE = Watchdog._on_signal.__code__
 
 
 def _on_main_thread() -> bool:

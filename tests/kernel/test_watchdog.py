@@ -10,7 +10,6 @@ import subprocess
 import sys
 import threading
 import time
-import types
 from pathlib import Path
 from types import FrameType
 from typing import Any
@@ -253,29 +252,3 @@ def test_a_tick_that_comes_while_the_signal_handler_runs_does_not_nest_it() -> N
     watchdog._on_signal(WATCHDOG_SIGNAL, None)
     assert nested == [1]
     assert not watchdog._handling  # and the next signal is handled again
-
-
-def test_the_handlers_look_again_in_host_code_does_not_recurse() -> None:
-    # A fired call's signal arrived while the main thread ran host code (here a frame of an
-    # iokit_host module): the handler looks again at the next bytecode boundary, which came
-    # before it returned, inside itself, so each look ran one frame deeper until a
-    # RecursionError (seen in CI, in a weakref callback). Now the next tick looks again.
-    from iokit_host.kernel import watchdog as module
-
-    def here() -> FrameType:
-        return sys._getframe()
-
-    # The same code run as an iokit_host module's: its frame is host code to the watchdog.
-    hosted = types.FunctionType(here.__code__, {"__name__": "iokit_host.hosted", "sys": sys})
-    host_frame = hosted()
-    watchdog = module.Watchdog(1.0)
-    watchdog.stack.append(7)
-    watchdog.fired = 7
-    watchdog._signal_sent = True
-    watchdog._installed = True
-    previous = signal.signal(module.WATCHDOG_SIGNAL, watchdog._on_signal)
-    try:
-        watchdog._on_signal(module.WATCHDOG_SIGNAL, host_frame)
-    finally:
-        signal.signal(module.WATCHDOG_SIGNAL, previous)
-    assert watchdog._signal_sent  # still the watchdog's: the next tick's signal decides
