@@ -32,6 +32,11 @@ MAX_FRAME = 256 << 20
 MAX_FDS = 4
 _HEADER = HEADER
 _TIMEVAL = struct.Struct("@ll")
+#: Read by the driver-call watchdog (:mod:`iokit_host.kernel.watchdog`): a driver call it
+#: abandons while the kernel blocks here for the process's reply ends here at once. Safe
+#: because the one caller inside a driver call, ``DriverProcess.call``, kills the process that
+#: owes the reply when anything cuts its wait short.
+DRIVER_WAITS = frozenset({"_read_some"})
 
 
 class ChannelClosed(Exception):

@@ -124,6 +124,11 @@ class DriverProcess:
             raise self._fail(f"did not check in within {timeout_s:g} s and was killed") from None
         except ChannelClosed:
             raise self._fail(self._exit_reason("before checking in")) from None
+        except BaseException:
+            # Cut short (the driver-call watchdog, Ctrl-C): a process left waiting for its
+            # check-in to be read would outlive every record of it.
+            self._fail("was abandoned before checking in and was killed")
+            raise
         if message.get("op") != "checkin" or not secrets.compare_digest(
                 str(message.get("token", "")), token):
             raise self._fail("check-in token verification failed; the process was killed")

@@ -18,7 +18,15 @@ around it wait for it) it interrupts the calling thread:
 - the main thread, inside :meth:`Watchdog.armed` periods (the kernel's work loop), with a
   signal (``SIGUSR2``) whose handler raises :class:`DriverCallTimeout`: a signal also breaks
   a blocking ``time.sleep`` or ``select``. The previous handler is restored when the period
-  ends and receives every ``SIGUSR2`` the watchdog did not send;
+  ends and receives every ``SIGUSR2`` the watchdog did not send (but one that comes while an
+  abandoned call is being interrupted, which cannot be told from the watchdog's own second
+  signal of a tick: two that the system did not merge). A signal that finds the
+  host's code running (the driver called it) leaves it alone and marks the driver's frame
+  nearest it with a trace function, which raises when the driver's code resumes there, on
+  the next line it runs. (It once signalled itself to look again, which ran the handler
+  inside itself, nested, once per look, until RecursionError broke the host's code;
+  signalling again from the thread is no better: a hung driver that keeps calling the host
+  is signalled in the host's code each time, locked in step with it.);
 - any other thread, or the main thread outside an armed period, with an asynchronous
   exception (``PyThreadState_SetAsyncExc``), which arrives at the thread's next bytecode
   (not inside a blocking call). Where it lands is checked when it is sent, not when it
@@ -28,8 +36,11 @@ around it wait for it) it interrupts the calling thread:
 swallow it. It is raised only in the abandoned call's own code: not in a call it made into
 another driver (that one has its own limit), not in the host's code nor in the standard
 library's locking and importing (an exception there could leave a registry half-changed or a
-lock held); there the watchdog waits for the next tick. A call that swallows it is
-interrupted again at every tick, and whatever it returns afterwards is ignored: the call was
+lock held); there it is raised when the call's own code resumes. The exception: host code
+that only waits for the abandoned call's answer and gives up cleanly when cut short (a dext
+call blocked on its process's channel, which kills the process that owes the reply) names
+those functions in its module's ``DRIVER_WAITS``; a call abandoned there ends at once rather
+than when the process answers. A call that swallows it is interrupted again at every tick, and whatever it returns afterwards is ignored: the call was
 abandoned. What no in-process watchdog can stop (``os.kill`` of its own process, a C
 extension that never returns, a bare ``except:`` around a loop) is listed in
 docs/lifecycle.md, with the driver processes that can.
@@ -41,20 +52,19 @@ without the test sleeping.
 
 from __future__ import annotations
 
-import _thread
 import ctypes
 import itertools
 import math
 import signal
 import sys
 import threading
-import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 from types import FrameType
-from typing import Any, Protocol
+from typing import Any
 
 from iokit_host.errors import Diagnostic, Severity
+from iokit_host.kernel.watchdog_clock import DrivenTime, RealTime, WatchdogClock
 from iokit_host.settings import MAX_SECONDS, env_seconds
 
 __all__ = ["DEFAULT_LIMIT_S", "TIMEOUT_ENV", "DrivenTime", "DriverCallTimeout", "RealTime",
@@ -68,69 +78,16 @@ WATCHDOG_SIGNAL = signal.SIGUSR2
 #: termination phases stay consistent), and the standard library's locking and importing,
 #: which an exception between acquiring a lock and entering its ``with`` block would leak.
 _UNINTERRUPTIBLE = ("iokit_host.", "threading", "importlib.", "_weakrefset")
-#: Real seconds a watchdog thread on a driven clock waits before looking for an idle stack.
-_DRIVEN_IDLE_POLL_S = 0.25
+#: The module whose frame guards each driver call: a search for the abandoned call's own code
+#: stops there (beyond it is the kernel, or whoever called the kernel).
+_GUARD_MODULE = "iokit_host.kernel.driver_calls"
+#: How many frames that search looks at, at most.
+_MAX_FRAMES = 1000
 
 
 class DriverCallTimeout(BaseException):
     """Raised inside a driver call the watchdog abandoned (not an ``Exception``, so a driver's
     ``except Exception`` lets it through)."""
-
-
-class WatchdogClock(Protocol):
-    """The time a watchdog measures calls with."""
-
-    def now(self) -> float:
-        """Seconds on this clock (any origin)."""
-
-    def wait(self, condition: threading.Condition, seconds: float) -> None:
-        """Called by the watchdog thread holding ``condition``: wait about ``seconds`` of this
-        clock's time, or less when ``condition`` is notified."""
-
-
-class RealTime:
-    """Monotonic wall time."""
-
-    def now(self) -> float:
-        return time.monotonic()
-
-    def wait(self, condition: threading.Condition, seconds: float) -> None:
-        condition.wait(seconds)
-
-
-class DrivenTime:
-    """Time that moves only when :meth:`advance` is called; advancing past the time a
-    watchdog waits for wakes it, so a test drives a timeout without sleeping. A hanging test
-    driver loops on ``advance`` with small steps: most calls are one addition."""
-
-    def __init__(self) -> None:
-        self._now = 0.0
-        self._wake_at = math.inf
-        self._waiting: list[threading.Condition] = []
-        self._lock = threading.Lock()
-
-    def now(self) -> float:
-        return self._now
-
-    def advance(self, seconds: float) -> None:
-        self._now += seconds
-        if self._now >= self._wake_at:
-            self._wake()
-
-    def wait(self, condition: threading.Condition, seconds: float) -> None:
-        with self._lock:
-            self._waiting.append(condition)
-            self._wake_at = min(self._wake_at, self._now + seconds)
-        # Driven time alone would wake the thread only on advance; the real-time poll lets
-        # it notice that no call is in progress any more and retire.
-        condition.wait(_DRIVEN_IDLE_POLL_S)
-
-    def _wake(self) -> None:
-        with self._lock:
-            waiting, self._waiting, self._wake_at = self._waiting, [], math.inf
-        for condition in waiting:
-            with condition:
-                condition.notify_all()
 
 
 class Watchdog:
@@ -169,6 +126,12 @@ class Watchdog:
         self._installed = False
         self._signal_sent = False
         self._handling = False  # _on_signal is running (it does not nest)
+        # The driver frame traced to raise when it resumes; whether the thread's trace was
+        # changed for it, and what it was before.
+        self._traced: FrameType | None = None
+        self._tracing = False
+        self._trace_before: Any = None
+        self._async_sent = False  # an asynchronous exception went to the calling thread
         self._sigint_noted = False  # our SIGINT handler is in place (see user_interrupt)
         self._sigint_seen = False
 
@@ -193,7 +156,10 @@ class Watchdog:
             fired = self.fired
             if fired == token or (fired is not None and fired not in self.stack):
                 self.fired = None
-                _cancel_async(self.owner)
+                if self._async_sent:  # not delivered, or its call would not have returned
+                    self._async_sent = False
+                    _cancel_async(self.owner)
+                self._untrace()
             return fired == token
 
     def user_interrupt(self) -> bool:
@@ -297,27 +263,64 @@ class Watchdog:
             return
         self._handling = True
         try:
-            again = self._signalled(signum, frame)
+            self._signalled(signum, frame)
         finally:
             self._handling = False
-        if again:
-            # Host or library code, which returns to the driver soon: look again at the next
-            # bytecode boundary (a simulated signal, no system call). Last, once this handler
-            # no longer turns signals away: it would turn this one away too.
-            _thread.interrupt_main(WATCHDOG_SIGNAL)
 
-    def _signalled(self, signum: int, frame: FrameType | None) -> bool:
-        """What the handler does: True when it must look again at the next bytecode."""
+    def _signalled(self, signum: int, frame: FrameType | None) -> None:
+        """What the handler does."""
         if not self._signal_sent:
-            self._chain(signum, frame)
-            return False
+            if self.fired is None:
+                self._chain(signum, frame)
+            # else a late twin of a signal already handled (two ticks' signals that did not
+            # merge): the previous handler must not take it for its own (SIG_DFL would end
+            # the process).
+            return
         self._signal_sent = False
         if not self._in_fired_call():
-            return False  # the call returned, or a nested call runs: the next tick looks again
+            return  # the call returned, or a nested call runs: the next tick looks again
         if not _interruptible(frame):
-            self._signal_sent = True
-            return True
-        raise DriverCallTimeout(f"driver call abandoned after {self.limit_s:g} s")
+            self._raise_on_return(frame)
+            return
+        self._untrace()
+        raise DriverCallTimeout(self._message())
+
+    def _message(self) -> str:
+        return f"driver call abandoned after {self.limit_s:g} s"
+
+    def _raise_on_return(self, frame: FrameType | None) -> None:
+        """The host's code runs for the abandoned call: trace the call's own frame nearest
+        it, to raise at the next line it runs, once the host's code has returned to it."""
+        target = _driver_frame(frame)
+        if target is None:
+            return  # the guard itself runs: the next tick looks again
+        if not self._tracing:
+            self._trace_before, self._tracing = sys.gettrace(), True
+        if self._traced is not None and self._traced is not target:
+            self._traced.f_trace = None
+        self._traced = target
+        # Line events (a new line, or a loop's jump back) come soon enough.
+        target.f_trace = self._on_driver_resumed
+        # A frame's own trace runs only while its thread's is on: one that traces no new
+        # frame, for the moment the host's code takes.
+        sys.settrace(_trace_no_calls)
+
+    def _on_driver_resumed(self, frame: FrameType, event: str, arg: Any) -> Any:
+        if frame is self._traced and self._in_fired_call():
+            self._traced, frame.f_trace = None, None
+            # CPython turns the thread's trace off when a trace function raises; settle()
+            # puts the one from before back when the call ends.
+            raise DriverCallTimeout(self._message())
+        return self._on_driver_resumed
+
+    def _untrace(self) -> None:
+        """Put the thread's trace back as it was before :meth:`_raise_on_return`."""
+        traced = self._traced
+        if traced is not None:
+            self._traced, traced.f_trace = None, None
+        if self._tracing:
+            before, self._trace_before, self._tracing = self._trace_before, None, False
+            sys.settrace(before)
 
     def _may_raise(self, frame: FrameType | None) -> bool:
         """True when the abandoned call is running its own code in ``frame``: not a call it
@@ -396,6 +399,7 @@ class Watchdog:
                     return
             elif self._may_raise(sys._current_frames().get(owner)):
                 _raise_async(owner)  # delivered at its next bytecode: racy, see the docstring
+                self._async_sent = True
             else:
                 return  # a nested call or the host is running: the next tick tries again
             self.interruptions += 1
@@ -410,8 +414,29 @@ def _interruptible(frame: FrameType | None) -> bool:
     on a call into the driver, and take an exception from it like any other)."""
     if frame is None:
         return False
-    name = str(frame.f_globals.get("__name__", ""))
-    return not name.startswith(_UNINTERRUPTIBLE)
+    globals_ = frame.f_globals
+    name = str(globals_.get("__name__", ""))
+    if not name.startswith(_UNINTERRUPTIBLE):
+        return True
+    # Host code that only waits for the driver's answer (see the module docstring).
+    waits = globals_.get("DRIVER_WAITS")
+    return isinstance(waits, frozenset) and frame.f_code.co_name in waits
+
+
+def _driver_frame(frame: FrameType | None) -> FrameType | None:
+    """The abandoned call's own frame nearest ``frame`` (host code it called), or None when
+    the search reaches the guard of the call first."""
+    for _ in range(_MAX_FRAMES):
+        if frame is None or frame.f_globals.get("__name__") == _GUARD_MODULE:
+            return None
+        if _interruptible(frame):
+            return frame
+        frame = frame.f_back
+    return None
+
+
+def _trace_no_calls(frame: FrameType, event: str, arg: Any) -> None:
+    """A thread's trace that traces no frame of its own (see ``_raise_on_return``)."""
 
 
 def _raise_async(thread_id: int) -> None:
@@ -420,5 +445,27 @@ def _raise_async(thread_id: int) -> None:
 
 
 def _cancel_async(thread_id: int) -> None:
-    """Withdraw an asynchronous exception not yet delivered (NULL clears it)."""
+    """Withdraw an asynchronous exception not yet delivered (NULL clears it); called on that
+    thread."""
     ctypes.pythonapi.PyThreadState_SetAsyncExc(ctypes.c_ulong(thread_id), None)
+    if thread_id == threading.get_ident():
+        # CPython (3.11 at least) clears the exception but leaves the interpreter's
+        # "pending" flag set: every later bytecode check takes the slow path, and in 3.11,
+        # under a trace function (a debugger, coverage, ``_raise_on_return``), a function's
+        # first instruction checks again for ever. Only a delivered exception lowers the
+        # flag: deliver one here, where it is caught.
+        try:
+            ctypes.pythonapi.PyThreadState_SetAsyncExc(ctypes.c_ulong(thread_id),
+                                                       ctypes.py_object(_FlagLowered))
+            while True:  # its next bytecode check delivers it
+                _checkpoint()
+        except _FlagLowered:
+            pass
+
+
+class _FlagLowered(BaseException):
+    """The asynchronous exception that lowers CPython 3.11's pending flag (``_cancel_async``)."""
+
+
+def _checkpoint() -> None:
+    """A function call: its first instruction is a bytecode check."""

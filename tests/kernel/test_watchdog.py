@@ -252,3 +252,118 @@ def test_a_tick_that_comes_while_the_signal_handler_runs_does_not_nest_it() -> N
     watchdog._on_signal(WATCHDOG_SIGNAL, None)
     assert nested == [1]
     assert not watchdog._handling  # and the next signal is handled again
+
+
+def _host_function(name: str, source: str, **namespace: Any) -> Any:
+    """A function whose code the watchdog takes for the host's (its module is iokit_host's)."""
+    scope: dict[str, Any] = {"__name__": "iokit_host.test_host_code", **namespace}
+    exec(compile(source, "<host code>", "exec"), scope)  # noqa: S102 - the test's own source
+    return scope[name]
+
+
+def test_a_signal_that_finds_host_code_running_leaves_it_alone_and_a_later_one_ends_the_call(
+        ) -> None:
+    """Most of this hung driver's time goes to host code it calls. A signal landing there must
+    not raise into it (a registry half-changed); the handler once looked again by signalling
+    itself, which ran inside the handler, nested, until RecursionError hit the host code.
+    The watchdog thread signals again a moment later instead, until one lands in the
+    driver's own code."""
+    calls, clock = _calls(5.0)
+    escaped: list[BaseException] = []
+    host_work = _host_function("host_work", (
+        "def host_work():\n"
+        "    try:\n"
+        "        total = 0\n"
+        "        for i in range(20):\n"
+        "            total += i\n"
+        "    except BaseException as error:\n"
+        "        escaped.append(error)\n"
+        "        raise\n"), escaped=escaped)
+    deadline = time.monotonic() + 60  # a bound for a broken watchdog, not a measure
+
+    finished: list[bool] = []
+
+    def driver() -> None:
+        while time.monotonic() < deadline:
+            clock.advance(0.01)
+            host_work()
+        finished.append(True)  # never interrupted in its own code
+
+    try:
+        with calls.watchdog.armed():
+            fault = calls.call(driver)
+    finally:
+        calls.watchdog.close()
+    assert isinstance(fault, DriverFault) and fault.limit_s == 5.0
+    assert escaped == [] and finished == []
+
+
+def test_a_signal_handled_in_host_code_returns_to_it_and_the_driver_gets_it_on_resuming(
+        ) -> None:
+    """The handler, called as Python calls it with a frame of host code, returns normally,
+    the host's code runs to its end, and the timeout comes at the driver's next
+    line after it; the thread's trace function is back as it was."""
+    watchdog = Watchdog(5.0, clock=DrivenTime())
+    outcome: list[str] = []
+    host_code = _host_function(
+        "host_code", "def host_code(deliver):\n"
+                     "    deliver(sys._getframe())\n"
+                     "    outcome.append('host returned')\n", sys=sys, outcome=outcome)
+
+    def deliver(frame: FrameType) -> None:  # the signal, as Python delivers it there
+        watchdog._signal_sent = True
+        watchdog._on_signal(WATCHDOG_SIGNAL, frame)
+        outcome.append("handler returned")
+
+    def driver() -> None:
+        host_code(deliver)
+        outcome.append("driver went on")
+
+    def debugger(frame: FrameType, event: str, arg: Any) -> None:  # a trace already on
+        return None
+
+    sys.settrace(debugger)
+    try:
+        with watchdog.armed():
+            watchdog.prepare()  # the handler installed, as for the first call
+            watchdog.owner, watchdog.fired = threading.get_ident(), 7
+            watchdog.stack.append(7)
+            with pytest.raises(DriverCallTimeout):
+                driver()
+            watchdog.stack.pop()
+            assert watchdog.settle(7)
+    finally:
+        watchdog.close()
+        trace_after = sys.gettrace()
+        sys.settrace(None)
+    assert outcome == ["handler returned", "host returned"]
+    assert trace_after is debugger
+
+
+_TRACED_AFTER_AN_ABANDONED_CALL = """
+import sys
+from iokit_host.kernel.driver_calls import DriverCalls
+from iokit_host.kernel.watchdog import DrivenTime, Watchdog
+clock = DrivenTime()
+calls = DriverCalls(Watchdog(5.0, clock=clock))
+def hang():
+    while True:
+        clock.advance(0.01)
+fault = calls.call(hang)  # not armed: an asynchronous exception abandons it
+calls.watchdog.close()
+sys.settrace(lambda frame, event, arg: None)  # a debugger, coverage
+def traced():
+    return "traced"
+print(type(fault).__name__, fault.limit_s, traced())
+sys.settrace(None)
+"""
+
+
+def test_a_debugger_still_runs_after_the_watchdog_abandoned_a_call() -> None:
+    """Withdrawing an undelivered asynchronous exception left CPython 3.11's pending flag
+    up: the process ran every later bytecode check the slow way, and a trace function (pdb,
+    coverage) set afterwards spun for ever at the next function's first instruction."""
+    result = subprocess.run([sys.executable, "-c", _TRACED_AFTER_AN_ABANDONED_CALL],
+                            capture_output=True, text=True, timeout=120, check=False)
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.split() == ["DriverFault", "5.0", "traced"]
