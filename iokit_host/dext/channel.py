@@ -34,8 +34,8 @@ _HEADER = HEADER
 _TIMEVAL = struct.Struct("@ll")
 #: Read by the driver-call watchdog (:mod:`iokit_host.kernel.watchdog`): a driver call it
 #: abandons while the kernel blocks here for the process's reply ends here at once. Safe
-#: because the one caller inside a driver call, ``DriverProcess.call``, kills the process that
-#: owes the reply when anything cuts its wait short.
+#: because the kernel's readers (``DriverProcess.call`` and the launch's check-in) kill the
+#: process that owes the reply when anything cuts their wait short.
 DRIVER_WAITS = frozenset({"_read_some"})
 
 
