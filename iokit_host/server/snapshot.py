@@ -16,7 +16,6 @@ from iokit_sdk.entry import IORegistryEntry
 from iokit_sdk.iokitlib.wire import gc_paused
 from iokit_sdk.service import IOService
 
-from iokit_host.ioreg.node import service_facts
 from iokit_host.registry import IORegistry
 
 __all__ = ["SnapshotError", "rebuild", "take"]
@@ -54,9 +53,8 @@ def _record(entry: IORegistryEntry) -> Record:
                   != (record["name"], record["location"])}
         if naming:
             record["naming"] = naming
-    facts = service_facts(entry)
-    if facts is not None:
-        record["state"] = [facts.state, facts.busy, facts.busy_time_ns]
+    if isinstance(entry, IOService):  # service_facts' fields, without making its value
+        record["state"] = [entry._state, entry._busy, entry._busy_time_ns]
     return record
 
 
@@ -101,7 +99,9 @@ def _entry(record: Record, classes: dict[tuple[str, ...], type[IORegistryEntry]]
             entry.set_location(location, plane)
     state = record.get("state")
     if state is not None and isinstance(entry, IOService):
-        entry._state, entry._busy, entry._busy_time_ns = (int(v) for v in state)
+        busy_state, busy, busy_time_ns = state
+        entry._state, entry._busy, entry._busy_time_ns = (
+            int(busy_state), int(busy), int(busy_time_ns))
     return entry
 
 
