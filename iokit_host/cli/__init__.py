@@ -125,6 +125,8 @@ def run() -> None:
         sys.stdout.flush()
     except BrokenPipeError:  # the reader left early (``iokit ioreg | head``): not an error
         silence_stdout()
+    except (AttributeError, OSError, ValueError):  # a driver left it unusable: said already
+        pass
     lingering = lingering_threads()
     if lingering:  # the interpreter would wait for them, forever if they never end
         end_despite_threads(status, lingering)

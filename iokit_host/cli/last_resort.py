@@ -158,9 +158,29 @@ def stdout_closed() -> int:
 def lingering_threads() -> list[str]:
     """The names of the threads still running that the interpreter would wait for at exit
     (not daemons): after a command returns, a driver's (the host's own are daemons or
-    joined), which would keep ``iokit boot`` from ever ending."""
-    return [thread.name for thread in threading.enumerate()
-            if thread is not threading.main_thread() and not thread.daemon and thread.is_alive()]
+    joined), which would keep ``iokit boot`` from ever ending.
+
+    Read through :class:`threading.Thread`'s own accessors: a driver's subclass may override
+    ``name``, ``daemon`` or ``is_alive`` with code that raises or never returns, and this
+    runs after every driver call has ended, unguarded. A thread that cannot be read is
+    counted: waiting for it could be for ever."""
+    main = threading.main_thread()
+    return [name for thread in threading.enumerate() if thread is not main
+            for name in _lingering_name(thread)]
+
+
+def _lingering_name(thread: threading.Thread) -> list[str]:
+    try:
+        if _THREAD_DAEMON(thread) or not threading.Thread.is_alive(thread):
+            return []
+        name = _THREAD_NAME(thread)
+        return [name if type(name) is str else "(unnamed)"]
+    except Exception:  # noqa: BLE001 - a driver's thread object: anything may be wrong in it
+        return ["(unreadable)"]
+
+
+_THREAD_NAME = threading.Thread.name.fget  # type: ignore[attr-defined]
+_THREAD_DAEMON = threading.Thread.daemon.fget  # type: ignore[attr-defined]
 
 
 def end_despite_threads(status: int, names: list[str]) -> NoReturn:

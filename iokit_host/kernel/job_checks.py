@@ -24,7 +24,7 @@ from iokit_host.kernel.host_fence import ModuleGuard
 from iokit_host.kernel.import_guard import REMOVED_HINT, ImportGuard
 from iokit_host.kernel.stdio_guard import StdioGuard
 
-__all__ = ["JobChecks"]
+__all__ = ["JobChecks", "Work"]
 
 Job = Callable[[], Any]
 _EXPLAIN = "(iokit explain names the drivers of that nub)"
@@ -78,11 +78,25 @@ class JobChecks:
         self._report(Diagnostic(
             "driver-changed-host", f"driver code run {where} {what}; put back",
             subject=nub.iokit_class_name if nub is not None else None,
-            hint=f"{hint} {_EXPLAIN}", severity=severity))
+            hint=f"{hint} {_EXPLAIN}" if nub is not None else hint, severity=severity))
+
+
+class Work:
+    """Driver code the kernel runs outside its work loop's jobs (power changes), to be checked
+    as a job is: :meth:`JobChecks.after` says ``where`` it ran."""
+
+    def __init__(self, run: Job, where: str) -> None:
+        self.run = run
+        self.where = where
+
+    def __call__(self) -> Any:
+        return self.run()
 
 
 def _job_subject(job: Job) -> tuple[IOService | None, str]:
     """The nub a work-loop job matched, and where its drivers ran, for a diagnostic."""
+    if isinstance(job, Work):
+        return None, job.where
     nub = job.args[0] if isinstance(job, partial) and job.args else None
     if isinstance(nub, IOService):
         return nub, f"while the kernel matched {service_name(nub)}"

@@ -26,7 +26,7 @@ from iokit_host.kernel import lifecycle, termination
 from iokit_host.kernel.binding import Binder
 from iokit_host.kernel.driver_calls import DriverCalls, DriverFault, service_name
 from iokit_host.kernel.interest import Interest, InterestHandler, InterestNotifier
-from iokit_host.kernel.job_checks import JobChecks
+from iokit_host.kernel.job_checks import JobChecks, Work
 from iokit_host.kernel.notifications import NOTIFICATION_TYPES, Notifications, Notifier
 from iokit_host.kernel.notifier_quota import NotificationLimit, NotifierQuota, handler_owner
 from iokit_host.kernel.plugins import make_plugin_manager
@@ -308,6 +308,17 @@ class IOKernel:
         finally:
             checks.close()
         return ran
+
+    def run_checked(self, work: Callable[[], object], where: str) -> None:
+        """Run ``work``, driver code run outside the work loop's jobs (the PM work queue),
+        then check what it changed in the host and put it back, as after a job."""
+        job = Work(work, where)
+        checks = JobChecks(self.driver_calls.seal, self.report)
+        try:
+            job()
+            checks.after(job)
+        finally:
+            checks.close()
 
     def pending_jobs(self) -> int:
         return len(self._jobs)

@@ -332,8 +332,12 @@ class PowerManager(HostControls):
         # Armed as the work loop is: a power call that blocks (a driver's message handler
         # in time.sleep) is interrupted too, when the change was asked for from outside it
         # (host.sleep(), a scenario's events).
+        if not self.queue:
+            return
         with self.kernel.driver_calls.watchdog.armed():
-            self.queue.run()
+            # Checked as a work-loop job is: a driver's power callback may replace the
+            # standard streams, or a shared module, as any driver code may.
+            self.kernel.run_checked(self.queue.run, "during power management")
 
     # -- helpers ---------------------------------------------------------------------------------------------
     def _request(self, service: IOService, client: str, ordinal: object, call: str) -> int:

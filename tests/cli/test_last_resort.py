@@ -7,12 +7,14 @@ import os
 import signal
 import subprocess
 import sys
+import threading
 import time
 from pathlib import Path
 
 import pytest
 
 from iokit_host.cli import main
+from iokit_host.cli.last_resort import lingering_threads
 
 IOKIT = Path(sys.executable).with_name("iokit")
 PROC = Path("/proc")
@@ -155,3 +157,30 @@ def test_output_that_cannot_be_written_is_a_clear_error_not_a_bug(args: list[str
     assert "error[output-write-failed]: cannot write the output: No space left on device" \
         in done.stderr
     assert "internal error" not in done.stderr and "Traceback" not in done.stderr
+
+
+class _HostileThread(threading.Thread):
+    """A driver's thread whose accessors raise: the end-of-command check must still see it."""
+
+    @property  # type: ignore[override]
+    def name(self) -> str:
+        raise RuntimeError("no name today")
+
+    @name.setter
+    def name(self, value: str) -> None:
+        pass
+
+    def is_alive(self) -> bool:
+        raise RuntimeError("not telling")
+
+
+def test_a_lingering_thread_is_found_whatever_its_class_overrides() -> None:
+    release = threading.Event()
+    thread = _HostileThread(target=release.wait)
+    thread.start()
+    try:
+        found = lingering_threads()
+    finally:
+        release.set()
+        threading.Thread.join(thread)
+    assert len([name for name in found if name.startswith("Thread-")]) == 1
