@@ -165,18 +165,19 @@ def lingering_threads() -> list[str]:
     runs after every driver call has ended, unguarded. A thread that cannot be read is
     counted: waiting for it could be for ever."""
     main = threading.main_thread()
-    return [name for thread in threading.enumerate() if thread is not main
-            for name in _lingering_name(thread)]
+    names = (_lingering_name(thread) for thread in threading.enumerate() if thread is not main)
+    return [name for name in names if name is not None]
 
 
-def _lingering_name(thread: threading.Thread) -> list[str]:
+def _lingering_name(thread: threading.Thread) -> str | None:
+    """The name of ``thread`` if the interpreter would wait for it, else None."""
     try:
         if _THREAD_DAEMON(thread) or not threading.Thread.is_alive(thread):
-            return []
+            return None
         name = _THREAD_NAME(thread)
-        return [name if type(name) is str else "(unnamed)"]
+        return name if type(name) is str else "(unnamed)"
     except Exception:  # noqa: BLE001 - a driver's thread object: anything may be wrong in it
-        return ["(unreadable)"]
+        return "(unreadable)"
 
 
 _THREAD_NAME = threading.Thread.name.fget  # type: ignore[attr-defined]
