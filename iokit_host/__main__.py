@@ -1,5 +1,5 @@
 """``python -m iokit_host``: the ``iokit`` command."""
 
-from iokit_host.cli import run
+from iokit_host.console import run
 
 run()

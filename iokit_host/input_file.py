@@ -11,6 +11,9 @@ file. A folder raises
 :func:`read_input_head`, is read only that far); both, like every other failure, are
 ``OSError`` naming the path, which each reader turns into its own diagnostic. Devices are refused earlier, where the command line is parsed
 (:mod:`iokit_host.cli.input_path`).
+
+The host's own caches are read by :func:`read_cache_file`, which refuses what the host cannot
+have written, and written by :func:`write_cache_file`, which readers never see half done.
 """
 
 from __future__ import annotations
@@ -20,7 +23,7 @@ import os
 import stat
 
 __all__ = ["decode_text", "read_cache_file", "read_input_file", "read_input_head",
-           "undecodable_place"]
+           "undecodable_place", "write_cache_file"]
 
 _FLAGS = os.O_RDONLY | getattr(os, "O_NONBLOCK", 0) | getattr(os, "O_BINARY", 0)
 _CHUNK = 1 << 16
@@ -157,3 +160,28 @@ def _cache_refusal(status: os.stat_result, limit: int) -> str | None:
     if status.st_size > limit:
         return f"larger than {limit} bytes, more than a cache ever holds"
     return None
+
+
+def write_cache_file(path: str | os.PathLike[str], data: bytes, *, prefix: str) -> None:
+    """Write a cache file atomically: to a temporary file (named ``prefix`` and more) in the
+    same folder, made first if need be, then renamed over ``path``, so that a reader sees the
+    old file or the new one, never half of it.
+
+    :raises OSError: the folder or the file cannot be written (nothing is left behind).
+    """
+    import tempfile  # here: a driver process reads caches, and tempfile is a share of its start
+
+    folder = os.path.dirname(os.fspath(path)) or "."
+    os.makedirs(folder, exist_ok=True)
+    handle, temporary = tempfile.mkstemp(prefix=prefix, dir=folder)
+    try:
+        with os.fdopen(handle, "wb") as stream:
+            stream.write(data)
+        os.chmod(temporary, 0o644)  # public metadata: every user of the prefix may read it
+        os.replace(temporary, path)
+    except BaseException:
+        try:
+            os.unlink(temporary)
+        except OSError:
+            pass
+        raise

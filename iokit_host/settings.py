@@ -3,7 +3,8 @@
 ``IOKIT_STRICT``, ``IOKIT_NO_CACHE``, ``IOKIT_TRACE_HOOKS`` and ``IOKIT_DEBUG`` (the traceback
 of an ``iokit: internal error``) are on/off switches: unset,
 empty or ``0`` is off, anything else is on. ``IOKIT_DISABLE_PLUGINS`` (comma-separated plugin
-names) and ``IOKIT_CACHE_DIR`` (a folder) carry values and are read where they are used;
+names) and ``IOKIT_CACHE_DIR`` (the folder of the host's caches, :func:`cache_dir`) carry
+values and are read where they are used;
 ``IOKIT_DRIVER_TIMEOUT`` (seconds a driver call may run, 0 for no limit) through
 :func:`env_seconds`, which reads more than :data:`MAX_SECONDS` (``inf`` too) as that:
 a wait longer than the system's timers hold (``epoll`` counts in 32-bit milliseconds, under
@@ -15,8 +16,10 @@ from __future__ import annotations
 
 import math
 import os
+import sys
+from pathlib import Path
 
-__all__ = ["MAX_SECONDS", "env_flag", "env_seconds"]
+__all__ = ["MAX_SECONDS", "cache_dir", "env_flag", "env_seconds"]
 
 
 #: What turns a switch off, spaces and case aside: ``IOKIT_STRICT=false`` (or ``no``, ``off``)
@@ -50,3 +53,10 @@ def env_seconds(name: str, default: float) -> float:
     if math.isnan(seconds) or seconds < 0:
         raise ValueError(f"{name}={text[:40]!r} is not a number of seconds")
     return min(seconds, MAX_SECONDS)
+
+
+def cache_dir() -> Path:
+    """The folder of the host's caches (the kernel collection, parsed models): ``IOKIT_CACHE_DIR``,
+    else ``<sys.prefix>/var/iokit-host`` (one per environment, as kextcache's is per system)."""
+    override = os.environ.get("IOKIT_CACHE_DIR")
+    return Path(override) if override else Path(sys.prefix, "var", "iokit-host")

@@ -2,8 +2,9 @@
 
 IOKit asks kernelmanagerd to spawn a dext (``OSKext::requestDaemonLaunch``) and waits up to
 120 s for it to check in with the token it was given (``IOUserServerCheckInToken``). Here the
-kernel spawns ``python -m iokit_host.dext.server`` itself with a socket pair (its calls) and a
-life pipe whose closing ends the child when the kernel's process dies, however it dies. The
+kernel spawns ``python -m iokit_host.dext.driver_process`` (:mod:`.server`) itself with a
+socket pair (its calls) and a life pipe whose closing ends the child when the kernel's process
+dies, however it dies. The
 check-in and every call wait in **real** time (the peer is a real process; the host clock moves
 only when driven): ``IOKIT_DEXT_CHECKIN_TIMEOUT`` (10 s) and ``IOKIT_DEXT_CALL_TIMEOUT`` (10 s).
 A child is always reaped (``wait``), so no zombie stays behind.
@@ -89,7 +90,8 @@ class DriverProcess:
                                            dir=IOBufferMemoryDescriptor.backing_directory)
         env = dict(os.environ, IOKIT_DEXT_TOKEN=token, IOKIT_DEXT_MEMORY_DIR=self.memory_dir,
                    PYTHONPATH=os.pathsep.join(_import_path(self.paths)))
-        command = [sys.executable, "-m", "iokit_host.dext.server", "--fd", str(theirs.fileno()),
+        command = [sys.executable, "-m", "iokit_host.dext.driver_process",
+                   "--fd", str(theirs.fileno()),
                    "--life-fd", str(life_r), "--name", self.name,
                    "--package", self.package or ""]
         try:

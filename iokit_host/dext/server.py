@@ -381,7 +381,13 @@ def _arguments(argv: list[str]) -> dict[str, str]:
     return found
 
 
-def main(argv: list[str] | None = None) -> int:
+def main(argv: list[str] | None = None, *,
+         checked_in: Callable[[], object] | None = None) -> int:
+    """Serve the kernel's calls until it says exit or is gone.
+
+    :param checked_in: called once the kernel has the check-in (work the kernel need not wait
+        for: :mod:`~iokit_host.dext.driver_process` keeps the compiled code then).
+    """
     try:
         args = _arguments(sys.argv[1:] if argv is None else argv)
     except ValueError as error:
@@ -394,6 +400,8 @@ def main(argv: list[str] | None = None) -> int:
     server = DriverServer(channel, package)  # imports the driver: may crash
     channel.send({"op": "checkin", "token": os.environ.get("IOKIT_DEXT_TOKEN", ""),
                   "pid": os.getpid(), "name": args["--name"], "classes": sorted(server.classes)})
+    if checked_in is not None:
+        checked_in()
     try:
         server.serve()
     finally:  # the kernel said exit, or is gone: this process's buffers go with it

@@ -29,21 +29,20 @@ from __future__ import annotations
 
 import hashlib
 import json
-import os
 import sys
-import tempfile
 from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
+from iokit_host import settings
 from iokit_host.errors import Diagnostic, Severity
-from iokit_host.input_file import read_cache_file
+from iokit_host.input_file import read_cache_file, write_cache_file
 from iokit_host.kext import collection_schema, plistjson, stamps
 from iokit_host.kext.collection_schema import FORMAT
 from iokit_host.kext.discovery import DistributionRecord
 from iokit_host.kext.stamps import FileStamp
 
-__all__ = ["FORMAT", "collection_path", "default_cache_dir", "load", "watch", "write",
+__all__ = ["FORMAT", "collection_path", "load", "watch", "write",
            "write_atomically"]
 
 _HOST_PACKAGES = ("iokit_host", "iokit_sdk")
@@ -53,18 +52,13 @@ _HINT = ("set IOKIT_CACHE_DIR to a writable directory, or IOKIT_NO_CACHE=1 to sc
          "installed distributions on every boot")
 
 
-def default_cache_dir() -> Path:
-    override = os.environ.get("IOKIT_CACHE_DIR")
-    return Path(override) if override else Path(sys.prefix, "var", "iokit-host")
-
-
 def collection_path(cache_dir: str | Path | None = None,
                     path: Sequence[str] | None = None) -> Path:
     """The collection file for this interpreter and path (one per combination, no thrashing)."""
     digest = hashlib.sha256("\0".join(
         [sys.executable, sys.prefix, *_scan_path(path)]).encode(
             "utf-8", "surrogateescape")).hexdigest()[:16]
-    return Path(cache_dir or default_cache_dir(), f"kernel-collection-{digest}.json")
+    return Path(cache_dir or settings.cache_dir(), f"kernel-collection-{digest}.json")
 
 
 def _scan_path(path: Sequence[str] | None) -> list[str]:
@@ -173,16 +167,4 @@ def _write_reason(target: Path, error: OSError) -> str:
 
 def write_atomically(target: Path, text: str) -> None:
     """Write ``text`` to a temporary file beside ``target`` and rename it over (atomic)."""
-    target.parent.mkdir(parents=True, exist_ok=True)
-    handle, temporary = tempfile.mkstemp(prefix=".kc-", dir=target.parent)
-    try:
-        with os.fdopen(handle, "w", encoding="utf-8") as stream:
-            stream.write(text)
-        os.chmod(temporary, 0o644)  # public metadata: every user of the prefix may read it
-        os.replace(temporary, target)
-    except BaseException:
-        try:
-            os.unlink(temporary)
-        except OSError:
-            pass
-        raise
+    write_cache_file(target, text.encode("utf-8"), prefix=".kc-")

@@ -26,13 +26,12 @@ import hashlib
 import json
 import os
 import sys
-import tempfile
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
-from iokit_host.input_file import read_cache_file
-from iokit_host.settings import env_flag
+from iokit_host.input_file import read_cache_file, write_cache_file
+from iokit_host.settings import cache_dir, env_flag
 
 __all__ = ["MAX_FILES", "cached_document"]
 
@@ -66,8 +65,7 @@ def cached_document(text: str, source: str | None,
 
 
 def _cache_file(source: str | None) -> Path:
-    override = os.environ.get("IOKIT_CACHE_DIR")
-    folder = Path(override) if override else Path(sys.prefix, "var", "iokit-host")
+    folder = cache_dir()
     where = source if source is None or source.startswith("<") else os.path.abspath(source)
     name = hashlib.sha256(f"{sys.executable}\0{where}".encode(
         "utf-8", "surrogateescape")).hexdigest()[:16]
@@ -100,19 +98,8 @@ def _write(target: Path, digest: str, doc: dict[str, Any]) -> None:
                          "doc-sha256": hashlib.sha256(encoded).hexdigest()})
     data = header.encode() + b"\n" + encoded
     try:
-        target.parent.mkdir(parents=True, exist_ok=True)
-        handle, temporary = tempfile.mkstemp(dir=target.parent, prefix=".machine-",
-                                             suffix=".tmp")
+        write_cache_file(target, data, prefix=".machine-")
     except OSError:  # a read-only or missing folder: the boot goes on from the parse
-        return
-    try:
-        with os.fdopen(handle, "wb") as stream:
-            stream.write(data)
-        os.chmod(temporary, 0o644)  # as the kernel collection: every user of the prefix reads it
-        os.replace(temporary, target)  # readers see the old file or the new, never half
-    except OSError:
-        with contextlib.suppress(OSError):
-            os.unlink(temporary)
         return
     _prune(target.parent)
 

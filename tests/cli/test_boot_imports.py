@@ -58,7 +58,8 @@ def test_a_boot_from_fresh_caches_imports_only_what_it_uses(tmp_path: Path) -> N
 def test_a_driver_process_imports_no_kernel_before_checking_in() -> None:
     """The driver process's module and a dext's package (the Quickstart's camera sample):
     what the child imports before its check-in."""
-    probe = ("import sys, iokit_host.dext.server, iokit_sample_camera_dext\n"
+    probe = ("import sys, iokit_host.dext.driver_process, iokit_host.dext.server, "
+             "iokit_sample_camera_dext\n"
              "print('\\n'.join(sys.modules))")
     done = subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True,
                           check=True, timeout=60)
