@@ -74,8 +74,8 @@ def run(args: argparse.Namespace) -> int:
 def _explore_running(args: argparse.Namespace, kernel: str) -> int:
     server = explorer_for(args, kernel)
     assert server is not None
-    print(f"iokit explore: explorer on {server.url} for the kernel at {kernel}", flush=True)
-    server.run()
+    server.run(ready=lambda: print(f"iokit explore: explorer on {server.url} for the kernel "
+                                   f"at {kernel}", flush=True))
     return 0
 
 

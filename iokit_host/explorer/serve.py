@@ -18,6 +18,7 @@ import signal
 import socket
 import sys
 import threading
+from collections.abc import Callable
 from dataclasses import dataclass
 from types import FrameType
 
@@ -154,9 +155,14 @@ class ExplorerServer:
                                         name="iokit-explorer-http", daemon=True)
         self._thread.start()
 
-    def run(self) -> None:
+    def run(self, ready: Callable[[], object] | None = None) -> None:
         """Serve until SIGINT, SIGTERM or SIGHUP, which end it in order (exit status 0, as
-        ``iokit kernel``): uvicorn runs in its thread and this one waits for a signal."""
+        ``iokit kernel``): uvicorn runs in its thread and this one waits for a signal.
+
+        :param ready: called once the signals are routed here and the explorer serves (its
+            announcement: a SIGTERM sent on reading it must find the explorer's handler, not
+            the default one that kills the process mid-start).
+        """
         stop = threading.Event()
 
         def on_signal(signum: int, frame: FrameType | None) -> None:
@@ -165,6 +171,8 @@ class ExplorerServer:
         previous = {sig: signal.signal(sig, on_signal) for sig in _STOP_SIGNALS}
         try:
             self.start()
+            if ready is not None:
+                ready()
             thread = self._thread
             while thread is not None and thread.is_alive() and not stop.wait(_TURN_S):
                 pass

@@ -162,7 +162,8 @@ $("search").addEventListener("submit", async (event) => {
       const button = el("button", { type: "button", class: "hit" },
         el("span", { class: "name", text: hit.label }), el("span", { class: "class", text: hit.class }),
         el("span", { class: "why", text: hit.why }));
-      button.addEventListener("click", () => {
+      button.addEventListener("click", async () => {
+        await started; // a result chosen before the first tree arrived is revealed in it
         if (!tree.reveal(hit.id)) log(`${hit.label} is not in the ${state.plane} plane`, "error");
       });
       list.append(el("li", {}, button));
@@ -202,4 +203,6 @@ async function refresh(changes) {
   if (touched || state.tab === "power") await showTab(state.tab);
 }
 
-start();
+// Settles once the first tree is shown or could not be (a search may be answered before it).
+const started = start().catch((error) => setStatus(`cannot read the kernel: ${error.message}`,
+                                                   "error"));
