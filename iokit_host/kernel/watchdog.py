@@ -64,6 +64,7 @@ from types import FrameType
 from typing import Any
 
 from iokit_host.errors import Diagnostic, Severity
+from iokit_host.kernel.stdlib_waits import waiting_frames
 from iokit_host.kernel.watchdog_clock import DrivenTime, RealTime, WatchdogClock
 from iokit_host.settings import MAX_SECONDS, env_seconds
 
@@ -279,7 +280,7 @@ class Watchdog:
         self._signal_sent = False
         if not self._in_fired_call():
             return  # the call returned, or a nested call runs: the next tick looks again
-        if not _interruptible(frame):
+        if not (_interruptible(frame) or _waits_for_driver(frame)):
             self._raise_on_return(frame)
             return
         self._untrace()
@@ -421,6 +422,14 @@ def _interruptible(frame: FrameType | None) -> bool:
     # Host code that only waits for the driver's answer (see the module docstring).
     waits = globals_.get("DRIVER_WAITS")
     return isinstance(waits, frozenset) and frame.f_code.co_name in waits
+
+
+def _waits_for_driver(frame: FrameType | None) -> bool:
+    """True when ``frame`` is one of ``threading``'s waits, blocked where an exception ends it
+    cleanly, and the driver's own code waits in it (an ``Event`` nobody sets): not host code
+    the driver called (:mod:`~iokit_host.kernel.stdlib_waits`)."""
+    caller = waiting_frames(frame, _MAX_FRAMES)
+    return caller is not None and _interruptible(caller)
 
 
 def _driver_frame(frame: FrameType | None) -> FrameType | None:

@@ -157,6 +157,7 @@ class _nothing:
 
 # -- the real path: `iokit boot` in a subprocess, a driver sleeping in start -------------------
 HANGING_DRIVER = """\
+import threading
 import time
 
 from iokit_sdk import IOService
@@ -164,9 +165,13 @@ from iokit_sdk import IOService
 
 class SleepyDriver(IOService):
     def start(self, provider):
-        time.sleep(3600)  # waits for hardware that never answers
+        {wait}
         return True
 """
+#: How the driver hangs: a sleep, or (once a hang for ever: threading is code the watchdog
+#: must not cut short) a completion the hardware never signals.
+HANGS = {"sleep": "time.sleep(3600)  # waits for hardware that never answers",
+         "event": "threading.Event().wait()  # a completion that never comes"}
 MACHINE = """\
 [machine]
 name = "one-card"
@@ -187,11 +192,11 @@ location = "0"
 """
 
 
-def _install_sleepy_kext(site: Path) -> None:
+def _install_sleepy_kext(site: Path, hang: str) -> None:
     """An installed distribution: the package, its Info.plist, dist-info with the entry point."""
     package = site / "sleepy_kext"
     package.mkdir(parents=True)
-    (package / "__init__.py").write_text(HANGING_DRIVER)
+    (package / "__init__.py").write_text(HANGING_DRIVER.format(wait=HANGS[hang]))
     (package / "Info.plist").write_bytes(plistlib.dumps({
         "CFBundleIdentifier": "com.example.sleepy", "CFBundleVersion": "1.0",
         "OSBundleLibraries": {"com.apple.kpi.iokit": "9.0"},
@@ -204,9 +209,10 @@ def _install_sleepy_kext(site: Path) -> None:
     (info / "entry_points.txt").write_text("[iokit.kexts]\ncom.example.sleepy = sleepy_kext\n")
 
 
-def test_iokit_boot_abandons_a_driver_sleeping_in_start_and_binds_the_next(
-        tmp_path: Path) -> None:
-    _install_sleepy_kext(tmp_path / "site")
+@pytest.mark.parametrize("hang", list(HANGS))
+def test_iokit_boot_abandons_a_driver_hanging_in_start_and_binds_the_next(
+        tmp_path: Path, hang: str) -> None:
+    _install_sleepy_kext(tmp_path / "site", hang)
     (tmp_path / "machine.toml").write_text(MACHINE)
     vendor = tmp_path / "Vendor.plist"
     vendor.write_bytes(plistlib.dumps({
