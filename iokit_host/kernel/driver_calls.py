@@ -16,20 +16,27 @@ which turns whatever goes wrong into a :class:`DriverFault` value, the caller's 
   call returned after all: its result is ignored);
 - a call that changed the host process (:mod:`.host_fence`): it forked it, or changed the
   interpreter's recursion limit (put back). Its result is ignored too;
+- what a call left installed in the interpreter (a trace or profile function, a handler of
+  the watchdog's or a timer's signal, :mod:`.interpreter_hooks`): put back before the host runs
+  code of its own, with a warning naming the driver; the call's result stands;
 - a call nested :data:`MAX_NESTING` driver calls deep is not made: a driver re-entering the
   kernel without end fails there, not with a RecursionError in the host's own code.
 """
 
 from __future__ import annotations
 
+import signal
 import sys
 from collections.abc import Callable
 from dataclasses import dataclass
 from threading import get_ident
-from typing import TYPE_CHECKING, Any
+from types import MethodType
+from typing import Any
 
+from iokit_sdk.entry import IORegistryEntry
 from pluggy import HookCaller
 
+from iokit_host.errors import Diagnostic, Severity
 from iokit_host.kernel.class_seal import ClassSeal, changed_classes, sdk_seal
 from iokit_host.kernel.exit_handlers import hold_driver_exit_handlers
 from iokit_host.kernel.host_fence import (
@@ -40,10 +47,8 @@ from iokit_host.kernel.host_fence import (
     HostSealedError,
     register_calls,
 )
+from iokit_host.kernel.interpreter_hooks import HOOKS_HINT, Hooks, handler_of, put_back
 from iokit_host.kernel.watchdog import DriverCallTimeout, Watchdog
-
-if TYPE_CHECKING:
-    from iokit_sdk.entry import IORegistryEntry
 
 __all__ = ["MAX_NESTING", "DriverCalls", "DriverFault", "describe_error", "described",
            "service_name"]
@@ -93,8 +98,13 @@ class DriverFault:
 class DriverCalls:
     """Guards the driver calls of one kernel; :attr:`watchdog` may be replaced (tests)."""
 
-    def __init__(self, watchdog: Watchdog) -> None:
+    def __init__(self, watchdog: Watchdog,
+                 report: Callable[[Diagnostic], None] | None = None) -> None:
         self.watchdog = watchdog
+        #: What a call left installed and was put back (:meth:`_hooks_changed`) is said here;
+        #: kept in :attr:`reported` when no one else is told.
+        self.reported: list[Diagnostic] = []
+        self.report = report if report is not None else self.reported.append
         register_calls(self)
         hold_driver_exit_handlers(self)
         self.seal = sdk_seal()
@@ -123,16 +133,43 @@ class DriverCalls:
         if not seal.hot_watch.value:
             _changed_between(seal, depth)
         limit = _recursion_limit()
+        trace, profile = _gettrace(), _getprofile()
+        usr2, alrm = _handler_of(_USR2), _handler_of(_ALRM)
+        vtalrm, prof = _handler_of(_VTALRM), _handler_of(_PROF)
         try:
             result = function(*args, **kwargs)
+            # Still the call's: a profile function it left sees these C calls, and may raise.
+            hooked = _gettrace() is not trace or _getprofile() is not profile \
+                or _handler_of(_USR2) is not usr2 or _handler_of(_ALRM) is not alrm \
+                or _handler_of(_VTALRM) is not vtalrm or _handler_of(_PROF) is not prof
         except BaseException as error:  # noqa: BLE001 - driver code may raise anything
-            stack.pop()
+            raised: BaseException | None = error
+            hooked = True
+        else:
+            raised = None
+        if hooked:  # put back before the host calls anything a trace function would see
+            hooks = (trace, profile, usr2, alrm, vtalrm, prof)
+            slipped: BaseException | None = None
+            for _ in _ATTEMPTS:  # a hook that raises is dropped: the next attempt goes on
+                try:
+                    left = _gettrace(), _getprofile()
+                    if left[0] is not trace:
+                        _settrace(trace)  # C calls only: a trace function sees none
+                    if left[1] is not profile:
+                        _setprofile(profile)
+                    self._hooks_changed(hooks, left, slipped, function, args, kwargs)
+                    break
+                except BaseException as error:  # noqa: BLE001 - see above
+                    slipped = error
+            if raised is None and isinstance(slipped, _INTERRUPTIONS):
+                raised = slipped  # the user's Ctrl-C, or the watchdog's: not lost here
+        stack.pop()
+        if raised is not None:
             misdeed = _misdeed(limit, seal, depth)
             if misdeed is not None:
                 return DriverFault(misdeed)
             return self._fault(watchdog, watchdog.fired is not None and watchdog.settle(token),
-                               error)
-        stack.pop()
+                               raised)
         if TRIPPED or _recursion_limit() != limit or not seal.hot_watch.value \
                 or seal.pending:
             misdeed = _misdeed(limit, seal, depth)
@@ -141,6 +178,31 @@ class DriverCalls:
         if watchdog.fired is not None and watchdog.settle(token):
             return DriverFault(None, watchdog.limit_s)
         return result
+
+    def _hooks_changed(self, hooks: Hooks, left: tuple[Any, Any], slipped: BaseException | None,
+                       function: Callable[..., Any], args: tuple[Any, ...],
+                       kwargs: dict[str, Any]) -> None:
+        """Put back what the call installed in the interpreter (:mod:`.interpreter_hooks`;
+        ``left``: the trace and profile functions it left, already put back; ``slipped``: what
+        one raised in the guard's code); a warning naming its driver."""
+        changed = []
+        if left[0] is not hooks[0] and not self.watchdog.keeps_trace(left[0], hooks[0]):
+            changed.append("set a trace function (sys.settrace)")
+        if left[1] is not hooks[1]:
+            changed.append("set a profile function (sys.setprofile)")
+        if slipped is not None and not isinstance(slipped, _INTERRUPTIONS):
+            changed.append(f"set a trace or profile function that raised {_type_name(slipped)}"
+                           " in the host's code (the interpreter dropped it)")
+        changed.extend(put_back(hooks))
+        if not changed:
+            return
+        entry = _entry_of(function, args, kwargs)
+        who = f"driver code called for {described(entry)}" if entry is not None \
+            else "a driver call"
+        self.report(Diagnostic(
+            "driver-changed-host", f"{who} {', '.join(changed)}; put back",
+            subject=entry.iokit_class_name if entry is not None else None,
+            hint=HOOKS_HINT, severity=Severity.WARNING))
 
     def call_hook(self, hook: HookCaller, kwargs: dict[str, Any]) -> Any:
         """:meth:`call` of ``hook(**kwargs)`` for a hook call that gives every argument of
@@ -169,6 +231,24 @@ class DriverCalls:
 
 
 _recursion_limit = sys.getrecursionlimit
+_gettrace, _settrace, _getprofile, _setprofile = \
+    sys.gettrace, sys.settrace, sys.getprofile, sys.setprofile
+_handler_of = handler_of
+_USR2, _ALRM, _VTALRM, _PROF = signal.SIGUSR2, signal.SIGALRM, signal.SIGVTALRM, signal.SIGPROF
+#: How often the hooks a call left are put back: each trace or profile function that raises
+#: there is dropped by the interpreter, so the third attempt meets neither.
+_ATTEMPTS = (1, 2, 3)
+#: What may reach the guard's own code and is no hook's doing.
+_INTERRUPTIONS = (KeyboardInterrupt, DriverCallTimeout)
+
+
+def _entry_of(function: Callable[..., Any], args: tuple[Any, ...],
+              kwargs: dict[str, Any]) -> IORegistryEntry | None:
+    """The driver a call was made for: a hook's ``service``, a bound method's object, or a
+    handler's first argument."""
+    candidates = (kwargs.get("service"), getattr(function, "__self__", None) if
+                  isinstance(function, MethodType) else None, args[0] if args else None)
+    return next((c for c in candidates if isinstance(c, IORegistryEntry)), None)
 #: Driver calls inside driver calls (a handler that installs a notification, whose delivery
 #: calls a handler ...): past this depth the next is refused, so a driver re-entering the
 #: kernel without end fails in its own call, with the interpreter's stack to spare, instead of

@@ -25,6 +25,8 @@ refuses the rest outright:
   driver's assignment raises :class:`HostSealedError`, so the driver's call fails with its
   reason and nothing changed). Adding a new name stays allowed: it changes nothing anyone
   else reads;
+- trace and profile functions, some signal handlers and interval timers: read before and after
+  each call and put back by the guard itself (:mod:`.interpreter_hooks`);
 - the standard streams (fds 0, 1, 2), which a driver may close or redirect: too dear to
   check per call, :class:`~.stdio_guard.StdioGuard` checks them after each work-loop job and kext import,
   puts them back and names the nub or kext whose drivers ran.

@@ -5,8 +5,9 @@ action, here because kexts share the host's Python process).
 Each check puts back what it finds and says so, naming the nub the job matched: the standard
 streams (fds 0-2 and the ``sys`` objects, :class:`~.stdio_guard.StdioGuard`), the SDK's and
 host's entries in ``sys.modules`` (:class:`~.host_fence.ModuleGuard`), the import system's
-finders and path hooks (:mod:`.import_guard`) and the SDK's value
-classes, which no driver call checks (:mod:`.class_seal`).
+finders and path hooks (:mod:`.import_guard`), the interval timers a driver armed (too dear to
+read after each driver call, :mod:`.interpreter_hooks`) and the SDK's value classes, which no
+driver call checks (:mod:`.class_seal`).
 """
 
 from __future__ import annotations
@@ -22,6 +23,7 @@ from iokit_host.kernel.class_seal import SEALED_HINT, ClassSeal, changed_classes
 from iokit_host.kernel.driver_calls import service_name
 from iokit_host.kernel.host_fence import ModuleGuard
 from iokit_host.kernel.import_guard import REMOVED_HINT, ImportGuard
+from iokit_host.kernel.interpreter_hooks import HOOKS_HINT, disarm_timers, pending_timers
 from iokit_host.kernel.stdio_guard import StdioGuard
 
 __all__ = ["JobChecks", "Work"]
@@ -38,6 +40,7 @@ class JobChecks:
         self._streams = StdioGuard()
         self._modules = ModuleGuard()
         self._imports = ImportGuard()
+        self._timers = pending_timers()  # the host's (or a harness's): left alone
         self._seal = seal
         self._report = report
         if not seal.intact():  # changed by the host itself since: its to change
@@ -64,6 +67,9 @@ class JobChecks:
             if self._imports.changed() else []
         if removed:
             self._say(job, f"removed the host's {', '.join(removed[:4])}", REMOVED_HINT)
+        cancelled = disarm_timers(keep=self._timers)
+        if cancelled:
+            self._say(job, ", ".join(cancelled), HOOKS_HINT)
         if not self._seal.intact():  # the value classes: no driver call checks them
             changes = self._seal.repair()
             if changes:

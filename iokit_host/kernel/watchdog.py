@@ -26,7 +26,10 @@ around it wait for it) it interrupts the calling thread:
   the next line it runs. (It once signalled itself to look again, which ran the handler
   inside itself, nested, once per look, until RecursionError broke the host's code;
   signalling again from the thread is no better: a hung driver that keeps calling the host
-  is signalled in the host's code each time, locked in step with it.);
+  is signalled in the host's code each time, locked in step with it.) A driver that took
+  ``SIGUSR2`` for a handler of its own gets the asynchronous exception below instead, and the
+  signal as well to break a blocking call: its handler is driver code, where the exception
+  lands at the first bytecode (the driver call's guard puts the watchdog's handler back);
 - any other thread, or the main thread outside an armed period, with an asynchronous
   exception (``PyThreadState_SetAsyncExc``), which arrives at the thread's next bytecode
   (not inside a blocking call). Where it lands is checked when it is sent, not when it
@@ -64,6 +67,7 @@ from types import FrameType
 from typing import Any
 
 from iokit_host.errors import Diagnostic, Severity
+from iokit_host.kernel.interpreter_hooks import handler_of as _handler_of
 from iokit_host.kernel.stdlib_waits import waiting_frames
 from iokit_host.kernel.watchdog_clock import DrivenTime, RealTime, WatchdogClock
 from iokit_host.settings import MAX_SECONDS, env_seconds
@@ -127,6 +131,7 @@ class Watchdog:
         self._installed = False
         self._signal_sent = False
         self._handling = False  # _on_signal is running (it does not nest)
+        self._handler = self._on_signal  # one bound method: installed, and compared with is
         # The driver frame traced to raise when it resumes; whether the thread's trace was
         # changed for it, and what it was before.
         self._traced: FrameType | None = None
@@ -233,7 +238,7 @@ class Watchdog:
         if previous is None:  # a handler not set from Python: it could not be restored
             return
         try:
-            signal.signal(WATCHDOG_SIGNAL, self._on_signal)
+            signal.signal(WATCHDOG_SIGNAL, self._handler)
         except (ValueError, OSError):
             return
         self._previous, self._installed = previous, True
@@ -323,6 +328,15 @@ class Watchdog:
             before, self._trace_before, self._tracing = self._trace_before, None, False
             sys.settrace(before)
 
+    def keeps_trace(self, left: Any, before: Any) -> bool:
+        """Whether ``left``, the trace a driver call ended with, is the watchdog's own
+        (:meth:`_raise_on_return`); :meth:`settle` then puts back ``before``, the trace from
+        before the call, whatever the call set meanwhile."""
+        if not self._tracing or left is not _trace_no_calls:
+            return False
+        self._trace_before = before
+        return True
+
     def _may_raise(self, frame: FrameType | None) -> bool:
         """True when the abandoned call is running its own code in ``frame``: not a call it
         made into another driver (which has its own limit), not code an exception must not
@@ -392,7 +406,9 @@ class Watchdog:
                 self.fired = None
                 return
             owner = self.owner
-            if self._installed and owner == threading.main_thread().ident:
+            main = owner == threading.main_thread().ident
+            handler = _handler_of(WATCHDOG_SIGNAL) if main else None
+            if self._installed and main and handler is self._handler:
                 self._signal_sent = True
                 try:
                     signal.pthread_kill(owner, WATCHDOG_SIGNAL)
@@ -401,6 +417,10 @@ class Watchdog:
             elif self._may_raise(sys._current_frames().get(owner)):
                 _raise_async(owner)  # delivered at its next bytecode: racy, see the docstring
                 self._async_sent = True
+                if self._installed and callable(handler):
+                    # The driver took the signal: its handler is driver code, and the
+                    # exception is raised at its first bytecode (the signal breaks a sleep).
+                    _kick(owner)
             else:
                 return  # a nested call or the host is running: the next tick tries again
             self.interruptions += 1
@@ -446,6 +466,15 @@ def _driver_frame(frame: FrameType | None) -> FrameType | None:
 
 def _trace_no_calls(frame: FrameType, event: str, arg: Any) -> None:
     """A thread's trace that traces no frame of its own (see ``_raise_on_return``)."""
+
+
+def _kick(thread_id: int) -> None:
+    """Break the main thread's blocking call (a sleep) with the watchdog's signal, whose
+    handler a driver replaced with a Python function of its own."""
+    try:
+        signal.pthread_kill(thread_id, WATCHDOG_SIGNAL)
+    except OSError:  # pragma: no cover - the main thread is gone: the interpreter is exiting
+        pass
 
 
 def _raise_async(thread_id: int) -> None:

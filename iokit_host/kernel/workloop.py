@@ -123,7 +123,7 @@ class IOKernel:
             if problem is not None:
                 self.report(problem)
         #: Every call into driver code goes through it (exceptions, SystemExit, the watchdog).
-        self.driver_calls = DriverCalls(watchdog)
+        self.driver_calls = DriverCalls(watchdog, self.report)
         quota = NotifierQuota()  # one per kernel: a kext's matching and interest notifiers
         #: (reference, handler) -> how often a handler re-entering without end was refused.
         self.runaway_faults: dict[tuple[str, str], int] = {}

@@ -119,6 +119,48 @@ def test_an_armed_period_gives_the_previous_signal_handler_back_and_chains_to_it
         signal.signal(WATCHDOG_SIGNAL, old)
 
 
+def _taking_the_signal(clock: DrivenTime, block: bool) -> str:
+    """A driver that takes the watchdog's signal with a handler of its own (which returns),
+    then hangs: in its own loop, or blocked in a sleep."""
+    signal.signal(WATCHDOG_SIGNAL, lambda signum, frame: None)
+    if block:
+        time.sleep(10)  # interrupted at once: 10 s only where the fault is not fixed
+    else:
+        while clock.now() < 60.0:
+            clock.advance(0.01)
+            time.sleep(0)  # lets the watchdog's thread run: this loop ends otherwise first
+    return "survived"
+
+
+@pytest.mark.parametrize("block", [False, True], ids=["looping", "sleeping"])
+def test_a_hung_call_that_took_the_watchdogs_signal_is_abandoned_all_the_same(
+        block: bool) -> None:
+    """The driver's handler got the watchdog's signal and nothing interrupted the call: a
+    sleep ran its course (31 s at a limit of 0.5 s), a loop for ever."""
+    calls, clock = _calls(5.0)
+    done = threading.Event()
+
+    def drive() -> None:  # the sleeping driver does not advance the clock itself
+        while not done.is_set():
+            clock.advance(0.05)
+
+    driver = threading.Thread(target=drive, daemon=True)
+    old = signal.getsignal(WATCHDOG_SIGNAL)
+    try:
+        if block:
+            driver.start()
+        with calls.watchdog.armed():
+            fault = calls.call(_taking_the_signal, clock, block)
+            assert signal.getsignal(WATCHDOG_SIGNAL) == calls.watchdog._on_signal  # put back
+    finally:
+        done.set()
+        signal.signal(WATCHDOG_SIGNAL, old)
+    assert isinstance(fault, DriverFault) and fault.timed_out
+    (said,) = calls.reported
+    assert said.reference == "driver-changed-host" and said.severity.value == "warning"
+    assert "replaced the handler of SIGUSR2 (the watchdog's); put back" in said.message
+
+
 def test_a_closed_or_unlimited_watchdog_guards_without_watching() -> None:
     calls = DriverCalls(Watchdog(None))
     assert calls.call(lambda: 1) == 1
