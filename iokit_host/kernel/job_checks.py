@@ -20,7 +20,7 @@ from iokit_sdk.service import IOService
 
 from iokit_host.errors import Diagnostic, Severity
 from iokit_host.kernel.class_seal import SEALED_HINT, ClassSeal, changed_classes
-from iokit_host.kernel.driver_calls import service_name
+from iokit_host.kernel.driver_calls import described, service_name
 from iokit_host.kernel.host_fence import ModuleGuard
 from iokit_host.kernel.import_guard import REMOVED_HINT, ImportGuard
 from iokit_host.kernel.interpreter_hooks import HOOKS_HINT, disarm_timers, pending_timers
@@ -81,19 +81,25 @@ class JobChecks:
     def _say(self, job: Job, what: str, hint: str,
              severity: Severity = Severity.WARNING) -> None:
         nub, where = _job_subject(job)
+        driver = job.service if isinstance(job, Work) else None
+        subject = driver if driver is not None else nub
         self._report(Diagnostic(
             "driver-changed-host", f"driver code run {where} {what}; put back",
-            subject=nub.iokit_class_name if nub is not None else None,
+            subject=subject.iokit_class_name if subject is not None else None,
             hint=f"{hint} {_EXPLAIN}" if nub is not None else hint, severity=severity))
 
 
 class Work:
-    """Driver code the kernel runs outside its work loop's jobs (power changes), to be checked
-    as a job is: :meth:`JobChecks.after` says ``where`` it ran."""
+    """Driver code the kernel runs outside its work loop's jobs (power changes, a client's
+    request), to be checked as a job is: :meth:`JobChecks.after` says ``where`` it ran and,
+    when it is known, the ``service`` whose driver code it was."""
 
-    def __init__(self, run: Job, where: str) -> None:
+    __slots__ = ("run", "service", "where")
+
+    def __init__(self, run: Job, where: str, service: IOService | None = None) -> None:
         self.run = run
         self.where = where
+        self.service = service
 
     def __call__(self) -> Any:
         return self.run()
@@ -102,6 +108,8 @@ class Work:
 def _job_subject(job: Job) -> tuple[IOService | None, str]:
     """The nub a work-loop job matched, and where its drivers ran, for a diagnostic."""
     if isinstance(job, Work):
+        if job.service is not None:
+            return None, f"in {described(job.service)} {job.where}"
         return None, job.where
     nub = job.args[0] if isinstance(job, partial) and job.args else None
     if isinstance(nub, IOService):

@@ -10,7 +10,7 @@ can hand a part anything that does.
 from __future__ import annotations
 
 from collections.abc import Callable, Mapping
-from typing import TYPE_CHECKING, Any, Protocol
+from typing import TYPE_CHECKING, Any, Protocol, TypeVar
 
 from iokit_sdk.service import Kernel
 
@@ -31,6 +31,8 @@ if TYPE_CHECKING:
     from iokit_host.registry import IORegistry
 
 __all__ = ["Reporter", "WorkLoop"]
+
+T = TypeVar("T")
 
 
 class Reporter(Protocol):
@@ -65,7 +67,8 @@ class WorkLoop(Kernel, Reporter, Protocol):
     def ensure_resources(self) -> IOService: ...
     def copy_matching_services(self, matching: Mapping[str, Any]) -> list[IOService]: ...
     def run_until_quiet(self) -> int: ...
-    def run_checked(self, work: Callable[[], object], where: str) -> None: ...
+    def run_checked(self, work: Callable[[], T], where: str,
+                    service: IOService | None = None) -> T: ...
     def link(self, service: IOService, provider: IOService) -> bool: ...
     def unlink(self, service: IOService, provider: IOService) -> None: ...
     def start_matching(self, service: IOService, options: int = 0) -> bool: ...

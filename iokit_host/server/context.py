@@ -3,11 +3,17 @@
 One :class:`KernelContext` per running kernel: the host (registry, catalogue, work loop), the
 open user-client connections, the programs' notifications and the entitlement policy. The
 front end makes it; every request handler receives it with the session that sent the request.
+A request's driver code runs through :class:`DriverWork`, the kernel as the server needs it.
 """
 
 from __future__ import annotations
 
+from collections.abc import Callable
+from contextlib import AbstractContextManager
 from dataclasses import dataclass, field
+from typing import Protocol, TypeVar
+
+from iokit_sdk.service import IOService
 
 from iokit_host.errors import Diagnostic
 from iokit_host.host import IOKitHost
@@ -15,7 +21,21 @@ from iokit_host.server.notifications import UserNotifications
 from iokit_host.userclient.connections import UserClients
 from iokit_host.userclient.entitlements import EntitlementPolicy
 
-__all__ = ["KernelContext"]
+__all__ = ["DriverWork", "KernelContext"]
+
+T = TypeVar("T")
+
+
+class DriverWork(Protocol):
+    """The kernel as the server runs a request's driver code through it (the command gate's
+    ``runAction``): checked as a work-loop job is, so what a driver changed in the host (the
+    standard streams, shared modules, import hooks, the SDK's classes) is put back and the
+    driver named. :class:`~iokit_host.kernel.workloop.IOKernel` is one."""
+
+    def run_checked(self, work: Callable[[], T], where: str,
+                    service: IOService | None = None) -> T: ...
+
+    def checking(self) -> AbstractContextManager[None]: ...
 
 
 @dataclass(eq=False)
@@ -28,6 +48,11 @@ class KernelContext:
     #: and forgets them, unlike the host's diagnostics, which tools list and which must not
     #: grow with every client a flood brings.
     log: list[Diagnostic] = field(default_factory=list)
+
+    @property
+    def driver_work(self) -> DriverWork:
+        """The kernel, as a request's driver code runs through it."""
+        return self.host.kernel
 
     @classmethod
     def for_host(cls, host: IOKitHost,

@@ -24,6 +24,7 @@ one session's requests in a row.
 
 from __future__ import annotations
 
+from functools import partial
 from typing import TYPE_CHECKING, Any
 
 import msgpack
@@ -31,11 +32,12 @@ from iokit_sdk.iokitlib.callframe import CALL, MARK, REQUEST, SCALARS, pack_repl
 from iokit_sdk.iokitlib.wire import FrameError
 from iokit_sdk.wirecodec import HEADER
 
-from iokit_host.server.requests import answer, failed, handle
+from iokit_host.server.requests import answer, driver_of, failed, handle
 from iokit_host.server.session import Outbox, Session
 from iokit_host.server.userclient_ops import plain_fields, plain_run
 
 if TYPE_CHECKING:
+    from iokit_host.server.context import KernelContext
     from iokit_host.server.frontend import FrontEnd
 
 __all__ = ["NOTHING", "one_request"]
@@ -159,15 +161,28 @@ def _run(front: FrontEnd, session: Session, request_id: int, handle: int, select
     call (nothing done); :data:`_QUEUED` when it failed, the failure answered."""
     ctx = front.ctx
     try:
-        result = plain_run(ctx, session, handle, selector, scalars, structure, scalar_out,
-                           struct_out)
-        if result is not None:
-            kernel = ctx.host.kernel
-            if kernel.pending_jobs():
-                kernel.run_until_quiet()
+        # Checked as :func:`~.requests.handle` checks a request: an external method is
+        # driver code.
+        result = ctx.driver_work.run_checked(
+            partial(_plain, ctx, session, handle, selector, scalars, structure, scalar_out,
+                    struct_out), "while serving a client's call request",
+            driver_of(session, {"connect": handle}))
     except Exception as error:  # noqa: BLE001 - the kernel outlives a failed request
         answer(ctx, session, "call", request_id, failed(ctx, session, "call", error))
         return _QUEUED
+    return result
+
+
+def _plain(ctx: KernelContext, session: Session, handle: int, selector: int,
+           scalars: tuple[int, ...], structure: bytes, scalar_out: int, struct_out: int
+           ) -> tuple[int, list[int], bytes] | None:
+    """:func:`~.userclient_ops.plain_run`, then the work it queued."""
+    result = plain_run(ctx, session, handle, selector, scalars, structure, scalar_out,
+                       struct_out)
+    if result is not None:
+        kernel = ctx.host.kernel
+        if kernel.pending_jobs():
+            kernel.run_until_quiet()
     return result
 
 

@@ -22,6 +22,7 @@ import selectors
 import socket
 import sys
 import time
+from functools import partial
 from typing import TextIO
 
 from iokit_sdk.iokitlib.wire import FrameError, pack
@@ -104,7 +105,9 @@ class FrontEnd(Admission):
         live = LiveClock(self.ctx.host)
         # One armed period for the whole loop: the watchdog's signal handler stays installed
         # instead of being swapped in and out around every request (two system calls each).
-        with self.ctx.host.kernel.driver_calls.watchdog.armed():
+        # One set of checks too: what a request's driver code changed is put back after it.
+        with self.ctx.host.kernel.driver_calls.watchdog.armed(), \
+                self.ctx.driver_work.checking():
             signals = self.signals
             # The common round, one client's one request and nothing else, is told from the
             # raw readiness (one descriptor, EPOLLIN alone) before any is converted.
@@ -303,6 +306,11 @@ class FrontEnd(Admission):
         if not self._listening or self._flooded:
             self._room_again()
         session.outbox.discard()
+        self.ctx.driver_work.run_checked(partial(self._forget_all, session),
+                                         "while the kernel closed a departed client's objects")
+
+    def _forget_all(self, session: Session) -> None:
+        """Drop the handles of ``session``, which is gone (a driver's ``client_died``)."""
         handles = list(session.handles.items())
         # Connections first: a client_died or client_close may still complete async calls,
         # which are dropped now that the session is gone.
@@ -356,7 +364,8 @@ class FrontEnd(Admission):
                 session.outbox.reply(pack({"kind": "shutdown"}))
                 told += 1
         self._flush_all()
-        closed = self.ctx.user_clients.close_all()
+        closed = self.ctx.driver_work.run_checked(self.ctx.user_clients.close_all,
+                                                  "while the kernel closed its user clients")
         for session in list(self.sessions.values()):
             self._end(session)
         terminated = self._terminate_services()

@@ -13,11 +13,13 @@ from __future__ import annotations
 
 import os
 import traceback
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
+from functools import partial
 from typing import Any
 
 from iokit_sdk.iokitlib.wire import PROTOCOL, PROTOCOL_VERSION, fit_integers
 from iokit_sdk.returns import IOReturn
+from iokit_sdk.service import IOService
 
 from iokit_host.errors import Diagnostic, Severity, quoted
 from iokit_host.server import (
@@ -33,8 +35,9 @@ from iokit_host.server.context import KernelContext
 from iokit_host.server.repair import repaired, where
 from iokit_host.server.session import Session, close_fds
 from iokit_host.settings import env_flag
+from iokit_host.userclient.connections import Connection
 
-__all__ = ["OPS", "answer", "failed", "handle"]
+__all__ = ["OPS", "answer", "driver_of", "failed", "handle"]
 
 Op = Callable[[KernelContext, Session, Args], dict[str, Any]]
 OPS: dict[str, Op] = {**registry_ops.OPS, **userclient_ops.OPS, **notify_ops.OPS,
@@ -106,16 +109,42 @@ def _send_repaired(ctx: KernelContext, session: Session, op: str, request_id: in
 def _run(ctx: KernelContext, session: Session, op: str, function: Op,
          message: dict[str, Any]) -> dict[str, Any]:
     try:
-        fields = function(ctx, session, Args(message))
-        kernel = ctx.host.kernel
-        if kernel.pending_jobs():  # most requests queue nothing: skip arming the watchdog
-            kernel.run_until_quiet()
+        # Checked as a work-loop job is: the request may run a driver's code (an external
+        # method, client_close), which may replace the standard streams as any driver code may.
+        fields = ctx.driver_work.run_checked(
+            partial(_serve, ctx, session, function, message), f"while serving a client's {op} request",
+            driver_of(session, message))
     except BadRequest as error:
         return {"ret": error.code, "message": str(error)}
     except Exception as error:  # noqa: BLE001 - the kernel outlives a failed request
         return failed(ctx, session, op, error)
     fields.setdefault("ret", IOReturn.SUCCESS)
     return fields
+
+
+def _serve(ctx: KernelContext, session: Session, function: Op,
+           message: dict[str, Any]) -> dict[str, Any]:
+    """Run one request's handler, then the work it queued."""
+    fields = function(ctx, session, Args(message))
+    kernel = ctx.host.kernel
+    if kernel.pending_jobs():  # most requests queue nothing: skip arming the watchdog
+        kernel.run_until_quiet()
+    return fields
+
+
+def driver_of(session: Session, message: Mapping[str, Any]) -> IOService | None:
+    """The service whose driver code a request runs, for a diagnostic: the user client of
+    its connection, or the service (or entry) it names; None when it names neither."""
+    objects = session.handles.objects
+    for key in ("connect", "service", "object"):
+        handle = message.get(key)
+        if type(handle) is int:
+            found = objects.get(handle)
+            if type(found) is Connection:
+                return found.client
+            if isinstance(found, IOService):
+                return found
+    return None
 
 
 def failed(ctx: KernelContext, session: Session, op: str, error: Exception

@@ -165,3 +165,22 @@ def test_a_client_calling_without_pause_holds_back_no_other_client_nor_a_stop(
             busy.wait()
             if busy.stdout is not None:
                 busy.stdout.close()
+
+
+def test_a_method_dropping_the_standard_streams_leaves_the_kernel_its_output(
+        kernel_factory: KernelFactory) -> None:
+    """A call served by the one-request round is checked as a work-loop job is: the kernel
+    puts the streams back and names the driver, the next call is answered and the kernel
+    stops cleanly (it ended in a traceback, the driver unnamed)."""
+    kernel = kernel_factory.start()
+    with MainPort(kernel.path) as port:
+        connect = IOServiceOpen(IOServiceGetMatchingService(
+            port, IOServiceMatching("TestUCDriver")), mach_task_self(), 0)
+        assert IOConnectCallScalarMethod(connect, 10, [0x57D_0FF_57D], 0) == ()
+        assert IOConnectCallScalarMethod(connect, 3, [40, 2], 1) == (42,)
+    assert kernel.stop() == 0
+    log = kernel.stderr()
+    assert "warning[driver-changed-host]: driver code run in TestUserClient" in log
+    assert "while serving a client's call request" in log
+    assert "Traceback" not in log and "stray-exception" not in log
+    assert "shut down:" in log

@@ -4,6 +4,7 @@ replies that always encode (in-process, on a socket pair)."""
 from __future__ import annotations
 
 import socket
+import sys
 from collections.abc import Iterator
 from typing import Any
 
@@ -139,3 +140,27 @@ def test_power_events_apply_to_the_running_kernel(wire: Wire) -> None:
     reply = wire.ask("tool.events", events=[{"action": "sleep"}, {"action": "wake"}])
     assert len(reply["lines"]) == 2 and reply["diagnostics"] == []
     assert "sleep" in reply["lines"][0] and "wake" in reply["lines"][1]
+
+
+def test_a_method_dropping_the_standard_streams_has_them_put_back_and_is_named(
+        wire: Wire, uc_host: IOKitHost, test_kext: Any) -> None:
+    """A request runs driver code outside the work loop's jobs; it is checked as a job is,
+    so the kernel's output survives a driver's ``sys.stdout = None``, and the driver is
+    named (it ended in a traceback at the kernel's exit)."""
+    (service,) = wire.ask("get_matching", matching={"IOProviderClass": "TestUCDriver"},
+                          single=True)["objects"]
+    connect = wire.ask("open", service=service, type=0)["connect"]
+    kept = sys.stdout, sys.stderr
+    try:
+        reply = wire.ask("call", connect=connect, selector=10, scalars=[test_kext.UNPLUG],
+                         struct=b"", scalar_out=0, struct_out=0)
+        restored = sys.stdout, sys.stderr
+    finally:
+        sys.stdout, sys.stderr = kept
+    assert reply["ret"] == IOReturn.SUCCESS
+    assert restored[0] is kept[0] and restored[1] is kept[1]
+    (found,) = [d for d in uc_host.diagnostics if d.reference == "driver-changed-host"]
+    assert found.subject == "TestUserClient"
+    assert found.message.startswith("driver code run in TestUserClient ")
+    assert "while serving a client's call request" in found.message
+    assert "(sys.stdout, sys.stderr)" in found.message

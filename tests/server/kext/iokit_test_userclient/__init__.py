@@ -8,6 +8,7 @@ folder the tests put on ``PYTHONPATH``.
 
 from __future__ import annotations
 
+import sys
 from collections.abc import Mapping
 from typing import Any, ClassVar
 
@@ -108,6 +109,19 @@ def _raise(target: IOUserClient, reference: Any, args: IOExternalMethodArguments
     raise RuntimeError("the test driver fails on purpose")
 
 
+#: The scalar selector 10 must be given to do its harm (a fuzzer's calls never give it).
+UNPLUG = 0x57D_0FF_57D
+
+
+def _unplug(target: IOUserClient, reference: Any, args: IOExternalMethodArguments) -> int:
+    """A faulty driver's method: it drops the process's standard streams, as a daemon
+    might."""
+    if args.scalar_input[0] == UNPLUG:
+        sys.stdout = None  # type: ignore[assignment]
+        sys.stderr = None  # type: ignore[assignment]
+    return IOReturn.SUCCESS
+
+
 class TestUserClient(IOUserClient2022):
     user_client_properties: ClassVar[Mapping[str, Any]] = {
         **DEFAULT_LOCKING, kIOUserClientEntitlementsKey: False}
@@ -122,6 +136,7 @@ class TestUserClient(IOUserClient2022):
         IOExternalMethodDispatch2022(None, 0, 0, 0, 0),  # 7: no function
         IOExternalMethodDispatch2022(_poke, 2, 0, 0, 0),  # 8: write a byte to shared memory
         IOExternalMethodDispatch2022(_sixteen, 0, 0, 16, 0),  # 9: as many scalars out as fit
+        IOExternalMethodDispatch2022(_unplug, 1, 0, 0, 0),  # 10: drops sys.stdout and stderr
     )
 
     def client_memory_for_type(self, type: int) -> Any:
