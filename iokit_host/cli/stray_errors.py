@@ -44,6 +44,12 @@ def _thread_raised(args: threading.ExceptHookArgs) -> None:
 
 
 def _unraisable(args: Any) -> None:  # sys.UnraisableHookArgs: not a public type before 3.12
+    from iokit_host.kernel.watchdog import DriverCallTimeout  # only when one happens
+
+    if args.exc_type is DriverCallTimeout:
+        # The watchdog's own interruption of a driver call hung in a finalizer (a dropped
+        # result's __del__): the call is abandoned, and that fault names the driver.
+        return
     # Python's own words, "Exception ignored in atexit callback", less what our line says
     kind = _text(args.err_msg).removeprefix("Exception ignored").strip(" :")
     where = f"{kind.removeprefix('in ')} {_name(args.object)}".strip() or "a finalizer"

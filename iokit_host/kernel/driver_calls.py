@@ -204,6 +204,15 @@ class DriverCalls:
             subject=entry.iokit_class_name if entry is not None else None,
             hint=HOOKS_HINT, severity=Severity.WARNING))
 
+    def call_discarding(self, function: Callable[..., Any], /, *args: Any,
+                        **kwargs: Any) -> DriverFault | None:
+        """:meth:`call` of driver code whose result the host has no use for (a ``stop``, a
+        notification handler, an exit handler): the result is dropped inside the call, so
+        what dropping it runs (an object's ``__del__`` that sleeps or raises) is the
+        driver's call, under the watchdog's limit. None, or the :class:`DriverFault`."""
+        fault = self.call(_discarded, function, *args, **kwargs)
+        return fault if isinstance(fault, DriverFault) else None
+
     def call_hook(self, hook: HookCaller, kwargs: dict[str, Any]) -> Any:
         """:meth:`call` of ``hook(**kwargs)`` for a hook call that gives every argument of
         the spec (the kernel's own calls on a hot path: a user client's method). pluggy's
@@ -230,6 +239,11 @@ class DriverCalls:
         return DriverFault(error, unprintable=True)
 
 
+def _discarded(function: Callable[..., Any], /, *args: Any, **kwargs: Any) -> None:
+    """Call ``function`` and drop its result here, inside the guarded call."""
+    function(*args, **kwargs)
+
+
 _recursion_limit = sys.getrecursionlimit
 _gettrace, _settrace, _getprofile, _setprofile = \
     sys.gettrace, sys.settrace, sys.getprofile, sys.setprofile
@@ -246,6 +260,8 @@ def _entry_of(function: Callable[..., Any], args: tuple[Any, ...],
               kwargs: dict[str, Any]) -> IORegistryEntry | None:
     """The driver a call was made for: a hook's ``service``, a bound method's object, or a
     handler's first argument."""
+    if function is _discarded and args:  # call_discarding: the driver's function is first
+        function, args = args[0], args[1:]
     candidates = (kwargs.get("service"), getattr(function, "__self__", None) if
                   isinstance(function, MethodType) else None, args[0] if args else None)
     return next((c for c in candidates if isinstance(c, IORegistryEntry)), None)

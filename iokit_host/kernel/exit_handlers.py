@@ -45,6 +45,9 @@ class _Calls(Protocol):
 
     def call(self, function: Callable[..., Any], /, *args: Any, **kwargs: Any) -> Any: ...
 
+    def call_discarding(self, function: Callable[..., Any], /, *args: Any,
+                        **kwargs: Any) -> Any: ...
+
 
 #: A held handler: the function, its arguments, and the guard whose driver call registered it.
 _Held = tuple[Callable[..., Any], tuple[Any, ...], dict[str, Any], _Calls]
@@ -104,16 +107,14 @@ def _same(held: object, func: object) -> bool:
 def run_held() -> None:
     """Run the held handlers, the last registered first, each as a guarded driver call; a
     failure is reported on stderr and the next one runs."""
-    from iokit_host.kernel.driver_calls import DriverFault  # at exit only (no import cycle)
-
     # Those held now: one registered while they run is not run, as atexit runs only the
     # handlers it held when the exit began (a handler that registers itself again ends).
     held, _HELD[:] = list(_HELD), []
     for func, args, kwargs, calls in reversed(held):
         with calls.watchdog.armed():  # a signal interrupts a handler blocked in a sleep
-            result = calls.call(func, *args, **kwargs)
-        if isinstance(result, DriverFault):
-            _report(func, result)
+            fault = calls.call_discarding(func, *args, **kwargs)
+        if fault is not None:
+            _report(func, fault)
 
 
 def _report(func: Callable[..., Any], fault: Any) -> None:

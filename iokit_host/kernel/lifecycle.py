@@ -19,7 +19,7 @@ from iokit_sdk.keys import SERVICE_PLANE
 from iokit_sdk.service import IOService
 
 from iokit_host.errors import Diagnostic, IOKitError
-from iokit_host.kernel.driver_calls import DriverFault, described
+from iokit_host.kernel.driver_calls import described
 
 if TYPE_CHECKING:
     from iokit_host.clock import HostClock
@@ -87,8 +87,8 @@ def guarded_call(kernel: WorkLoop, reference: str, what: str, service: IOService
     the way out), guarded by the kernel's :class:`~iokit_host.kernel.driver_calls.DriverCalls`:
     an exception is reported under ``reference``, a hung call as ``driver-call-timeout``
     (``what`` names the call), and the caller goes on."""
-    fault = kernel.driver_calls.call(call)
-    if isinstance(fault, DriverFault):
+    fault = kernel.driver_calls.call_discarding(call)
+    if fault is not None:
         kernel.report(Diagnostic(
             fault.reference(reference), f"{described(service)}: {fault.reason(what)}",
             subject=service.iokit_class_name, hint=hint, context={"exception": fault.error}))

@@ -199,7 +199,7 @@ class IOKernel:
         """``messageClients``: each client's ``message`` (through the hook), then the
         interest notifiers; a driver that raises or hangs is reported, the others told."""
         for client in service.get_clients():
-            fault = self.driver_calls.call(partial(
+            fault = self.driver_calls.call_discarding(partial(
                 self.hook.iokit_message, service=client, provider=service,
                 message_type=message_type, argument=argument))
             if isinstance(fault, DriverFault):
@@ -360,7 +360,7 @@ class IOKernel:
     def _deliver_guarded(self, notifier: Notifier, service: IOService) -> None:
         """Call one notification handler as a driver call: its failure is reported and the
         other handlers, and the matching pass, go on."""
-        fault = self.driver_calls.call(notifier.handler, service)
+        fault = self.driver_calls.call_discarding(notifier.handler, service)
         if isinstance(fault, DriverFault) and self._first_of_runaway(fault, notifier.handler):
             self.report(Diagnostic(
                 fault.reference("notification-handler-raised"),
@@ -375,7 +375,8 @@ class IOKernel:
 
     def _deliver_interest_guarded(self, notifier: InterestNotifier, message_type: int,
                                   service: IOService, argument: Any) -> None:
-        fault = self.driver_calls.call(notifier.handler, message_type, service, argument)
+        fault = self.driver_calls.call_discarding(notifier.handler, message_type, service,
+                                                  argument)
         if isinstance(fault, DriverFault) and self._first_of_runaway(fault, notifier.handler):
             self.report(Diagnostic(
                 fault.reference("notification-handler-raised"),

@@ -175,8 +175,8 @@ class UserClients:
         ``client_close``-d a second time."""
         if connection.closed:
             return
-        died = self.kernel.driver_calls.call(self.kernel.hook.iokit_client_died,
-                                             service=connection.client)
+        died = self.kernel.driver_calls.call_discarding(self.kernel.hook.iokit_client_died,
+                                                        service=connection.client)
         self._check(connection, died, "client_died")
         self._forget(connection)
         self._close_client(connection, call_close=not connection.client.is_inactive())
@@ -201,7 +201,8 @@ class UserClients:
             del self._exclusive[id(connection.service)]
         kernel, client = self.kernel, connection.client
         if call_close:
-            closed = kernel.driver_calls.call(kernel.hook.iokit_client_close, service=client)
+            closed = kernel.driver_calls.call_discarding(kernel.hook.iokit_client_close,
+                                                         service=client)
             self._check(connection, closed, "client_close")
         release_client(kernel, client, connection.service)
         kernel.run_until_quiet()

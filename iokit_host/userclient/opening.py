@@ -152,7 +152,7 @@ def release_client(kernel: WorkLoop, client: IOUserClient, service: IOService) -
     if client.get_provider() is not None:
         kernel.terminate(client)
         return
-    kernel.driver_calls.call(kernel.hook.iokit_free, service=client)
+    kernel.driver_calls.call_discarding(kernel.hook.iokit_free, service=client)
 
 
 def _fault(kernel: WorkLoop, client: IOUserClient, result: object, call: str) -> None:

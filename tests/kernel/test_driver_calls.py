@@ -313,3 +313,27 @@ def test_a_handler_that_re_enters_the_kernel_without_end_is_refused_at_a_depth()
                           f"nested {MAX_NESTING} deep" in d.message for d in nested)
     assert {d.reference for d in host.diagnostics} == {"driver-calls-nested"}
     assert len(cls.calls) < 100 * MAX_NESTING  # type: ignore[attr-defined]
+
+
+def test_a_discarded_result_is_dropped_inside_the_call_under_the_limit(
+        monkeypatch: pytest.MonkeyPatch) -> None:
+    """A result the host has no use for is dropped inside the driver call: its ``__del__``
+    that hangs is abandoned at the limit, instead of stalling the host unwatched."""
+    calls = DriverCalls(Watchdog(None))
+    clock = DrivenTime()
+    calls.watchdog = Watchdog(5.0, clock=clock)
+    stray: list[object] = []  # the interruption of the finalizer, which Python cannot raise
+    monkeypatch.setattr(sys, "unraisablehook", stray.append)
+
+    class Lingering:
+        def __del__(self) -> None:
+            while clock.now() < 36_000:
+                clock.advance(0.01)
+
+    try:
+        fault = calls.call_discarding(Lingering)
+    finally:
+        calls.watchdog.close()
+    assert isinstance(fault, DriverFault) and fault.timed_out
+    assert clock.now() < 36_000
+    assert _calls().call_discarding(dict) is None  # a result dropped quietly: no fault

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import sys
+
 import pytest
 from hostilekit import HostileBytes, HostileInt, HostileStr
 from hostkit import BCM_VENDOR, driven_watchdog, kext, make_host, personality, wifi_nub
@@ -185,3 +187,25 @@ def test_many_notifiers_of_many_classes_are_told_as_each_one_would_be_tried() ->
     expected = [number for number, wanted, _ in sorted(installed, key=lambda i: (-i[2], i[0]))
                 if wanted is None or wanted in ("IOPCIDevice", "IOService")]
     assert told == expected
+
+
+def test_a_handlers_result_is_dropped_inside_its_call_under_the_limit(
+        monkeypatch: pytest.MonkeyPatch) -> None:
+    """A handler returned an object whose ``__del__`` hangs: dropped outside the watched
+    call, it stalled the host, silently; dropped inside, the handler is abandoned and named."""
+    host = make_host([wifi_nub()], [])
+    clock = driven_watchdog(host)
+    monkeypatch.setattr(sys, "unraisablehook", lambda args: None)  # the interruption
+
+    class Lingering:
+        def __del__(self) -> None:
+            while clock.now() < 36_000:
+                clock.advance(0.01)
+
+    host.kernel.notifications.install("publish", {"IOProviderClass": "IOPCIDevice"},
+                                      lambda service: Lingering())
+    host.boot()
+    assert clock.now() < 36_000
+    (timeout,) = host.diagnostics
+    assert timeout.reference == "driver-call-timeout"
+    assert "publish notification for" in timeout.message
