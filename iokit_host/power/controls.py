@@ -13,6 +13,7 @@ from __future__ import annotations
 from typing import TYPE_CHECKING, Protocol
 
 from iokit_host.errors import Diagnostic, Severity
+from iokit_host.kernel.driver_calls import described
 from iokit_host.power.assertions import Assertion
 
 if TYPE_CHECKING:
@@ -25,12 +26,16 @@ if TYPE_CHECKING:
     from iokit_host.power.assertions import Assertions
     from iokit_host.power.log import PowerLog
     from iokit_host.power.pm import ServicePM
+    from iokit_host.power.queue import WorkQueue
+    from iokit_host.power.request_budget import RequestBudget
     from iokit_host.power.rootdomain import SystemPower, Transition
 
 __all__ = ["HostControls"]
 
 #: How many clock steps ``run_until_idle`` takes before it reports PM work that never ends.
 _MAX_STEPS = 100_000
+#: How often it runs work that came in with no timer set before it reports it.
+_MAX_RETRIES = 1_000
 
 
 class _Manager(Protocol):
@@ -41,6 +46,8 @@ class _Manager(Protocol):
     log: PowerLog
     assertions: Assertions
     system: SystemPower
+    queue: WorkQueue
+    requests: RequestBudget
 
     @property
     def busy(self) -> bool: ...
@@ -121,20 +128,45 @@ class HostControls:
     def run_until_idle(self: _Manager, until: Callable[[], bool] | None = None) -> None:
         """Run PM work until none is left, driving the clock to the next timer whenever
         something waits for an acknowledgement; or, given ``until``, only until it is true
-        (what waits then is left to whoever moves the clock next)."""
-        for _ in range(_MAX_STEPS):
+        (what waits then is left to whoever moves the clock next). Work that came in with
+        no timer set (a driver's own thread asking) is run again, a few times at most."""
+        steps = retries = 0
+        deadline: int | None = None
+        self.requests.watch()  # whose requests keep it busy, should it never end
+        while steps < _MAX_STEPS:
+            steps += 1
             self.run_posted()
             self.kernel.run_until_quiet()
             if not self.busy or (until is not None and until()):
                 return
             deadline = self.clock.next_deadline()
-            if deadline is None:
+            if deadline is not None:
+                self.clock.advance_to(deadline)
+            elif not (self.queue or self.queue.running) or retries >= _MAX_RETRIES:
                 break
-            self.clock.advance_to(deadline)
-        self.kernel.report(Diagnostic(
-            "power-stalled", "power management still has work waiting after "
-            f"{_MAX_STEPS} timer steps: {'; '.join(self.describe_waits()[:5]) or 'no timer'}",
-            severity=Severity.WARNING, hint="see the sleep/wake log (iokit pmset -g log)"))
+            else:
+                retries += 1
+        _report_stall(self, steps, deadline is None)
+
+
+def _report_stall(manager: _Manager, steps: int, no_timer: bool) -> None:
+    """``power-stalled``: what still waits, said as it is, and the driver whose requests kept
+    power management busy, when one did."""
+    waits = "; ".join(manager.describe_waits()[:5])
+    text = f"power management still has work waiting after {steps} step(s)"
+    if no_timer:
+        text += " and no timer that could end the wait"
+    busiest = manager.requests.busiest()
+    subject = None
+    if busiest is not None:
+        service, count = busiest
+        subject = service.iokit_class_name
+        text += f"; {described(service)} made {count} power requests meanwhile"
+    manager.kernel.report(Diagnostic(
+        "power-stalled", text + (f": {waits}" if waits else ""), subject=subject,
+        severity=Severity.WARNING,
+        hint="see the sleep/wake log (iokit pmset -g log); a driver that asks for power "
+             "changes without end (in a loop of its own thread) keeps power management busy"))
 
 
 def _run(manager: _Manager, kind: str, reason: str) -> Transition:

@@ -37,6 +37,7 @@ from iokit_host.power.log import PowerLog
 from iokit_host.power.messages import SleepWakeClients
 from iokit_host.power.pm import CHILD_PROXY, DEVICE, DRIVER, POWER_MANAGEMENT, ServicePM
 from iokit_host.power.queue import Task, WorkQueue
+from iokit_host.power.request_budget import RequestBudget
 from iokit_host.power.rootdomain import IOPMrootDomain, SystemPower
 from iokit_host.power.tables import check_table
 from iokit_host.power.tree import IOPowerConnection, IORootParent, link, power_parent_for, unlink
@@ -82,6 +83,8 @@ class PowerManager(HostControls):
         self.system.idle_preventers = self.idle_sleep_preventers
         self._post = post
         self._posted = False
+        #: Each service's requests while PM has work: a driver asking without end is refused.
+        self.requests = RequestBudget(kernel.report)
         kernel.classes.register_kext_classes(
             KERNEL_BUNDLE, (IOPMrootDomain, IORootParent, IOPowerConnection,
                             RootDomainUserClient))
@@ -282,6 +285,8 @@ class PowerManager(HostControls):
         pm = self._pms.get(id(service))
         if pm is None or pm.stopped:
             return False
+        if not self.requests.take(service, "activity_tickle"):
+            return False
         if pm.calling and type(state) is int:
             self._note_nested(pm, "activity_tickle", state)
         queued_rise = not self.idle.tickle(pm, policy, state)
@@ -338,6 +343,8 @@ class PowerManager(HostControls):
             # Checked as a work-loop job is: a driver's power callback may replace the
             # standard streams, or a shared module, as any driver code may.
             self.kernel.run_checked(self.queue.run, "during power management")
+        if not (self.busy or self.queue.running):  # done: the requests count afresh
+            self.requests.reset()
 
     # -- helpers ---------------------------------------------------------------------------------------------
     def _request(self, service: IOService, client: str, ordinal: object, call: str) -> int:
@@ -346,6 +353,8 @@ class PowerManager(HostControls):
             return kIOPMNotYetInitialized
         if type(ordinal) is not int or ordinal < 0:
             return IOReturn.BAD_ARGUMENT
+        if not self.requests.take(service, call):
+            return IOReturn.BUSY
         if pm.calling:
             self._note_nested(pm, call, ordinal)
         value = pm.table.clamp(ordinal) if pm.table is not None else min(ordinal, _STATE_MAX)

@@ -98,7 +98,8 @@ def request_transition(host: IOKitHost, event: Event) -> tuple[Transition, str]:
 def _system_transition(host: IOKitHost, event: Event) -> str:
     transition, label = request_transition(host, event)
     host.power.run_until_idle()  # to its end: late answers are waited for on the host clock
-    return f"{label}: {transition.result}"
+    # Not done when power management stalled (``power-stalled`` says why and names whom).
+    return f"{label}: {transition.result or 'unfinished (power management stalled)'}"
 
 
 def _advance_clock(host: IOKitHost, event: Event) -> str:

@@ -4,10 +4,14 @@ does not manage (the rest of the controls: test_rootdomain, test_idle, test_asse
 from __future__ import annotations
 
 import sys
+import threading
 
 import pytest
-from iokit_sdk import IOService
+from iokit_sdk import IOReturn, IOService
 from powerkit import add_device, events, power_host
+
+from iokit_host.scenario.applying import apply_events
+from iokit_host.scenario.events import Event
 
 
 def test_a_transition_of_another_name_is_refused_and_nothing_happens() -> None:
@@ -46,3 +50,59 @@ def test_a_driver_replacing_stdout_in_a_power_change_has_it_put_back_and_is_told
     assert found.message.startswith("driver code run during power management closed, "
                                     "redirected or reconfigured the host's standard streams")
     assert "sys.stdout" in found.message
+
+
+def test_a_stall_with_no_timer_is_said_as_it_is_naming_the_driver_that_asks() -> None:
+    """A driver's own thread runs the PM queue (its request found it idle) and, from its
+    set_power_state, asks for changes until told to stop; the host's sleep meanwhile cannot
+    finish, and nothing on the clock can end the wait. The stall says so and names that
+    driver, and the scenario's line says the sleep is unfinished (it said ``None``, and the
+    warning claimed 100000 timer steps with 'no timer', naming no driver)."""
+    host = power_host()
+    device = add_device(host, None, "hammer")
+    inside, release = threading.Event(), threading.Event()
+
+    def answer(ordinal: int) -> int:
+        if threading.current_thread() is not threading.main_thread() and not inside.is_set():
+            inside.set()
+            while not release.is_set():  # holds the PM queue on its thread, asking
+                device.change_power_state_to(1)
+        return 0
+
+    device.answer = answer
+    thread = threading.Thread(target=device.change_power_state_to, args=(1,), daemon=True)
+    thread.start()
+    try:
+        assert inside.wait(30)
+        (line,) = apply_events(host, [Event("sleep")])
+    finally:
+        release.set()
+        thread.join(30)
+    assert line == "[t=0ns] sleep (Software Sleep): unfinished (power management stalled)"
+    (stall,) = [d for d in host.diagnostics if d.reference == "power-stalled"]
+    assert "no timer that could end the wait" in stall.message
+    assert "100000" not in stall.message
+    assert "PMDevice 'hammer' on " in stall.message and stall.subject == "PMDevice"
+
+
+def test_a_driver_asking_for_its_state_without_end_is_refused_and_named() -> None:
+    """A driver whose set_power_state asks for the state it just left flips for ever: the
+    PM queue never empties, and the host hung. Past a budget its requests are refused."""
+    host = power_host()
+    device = add_device(host, None, "flipper")
+    flips = [0]
+
+    def answer(ordinal: int) -> int:
+        flips[0] += 1
+        if flips[0] < 5_000:  # bounded here only so that the old code ends
+            assert device.change_power_state_to(0 if ordinal else 2) in (0, IOReturn.BUSY)
+        return 0
+
+    device.answer = answer
+    device.change_power_state_to(0)
+    host.power.run_until_idle()
+    assert flips[0] < 5_000
+    (runaway,) = [d for d in host.diagnostics if d.reference == "power-requests-runaway"]
+    assert runaway.message.startswith("PMDevice 'flipper' on ")
+    assert runaway.subject == "PMDevice"
+    assert host.sleep().result == "asleep"  # the rest of power management goes on
