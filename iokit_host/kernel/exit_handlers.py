@@ -25,7 +25,7 @@ import threading
 import weakref
 from collections.abc import Callable
 from contextlib import AbstractContextManager
-from types import MethodType
+from types import BuiltinFunctionType, FrameType, MethodType
 from typing import Any, Protocol
 
 __all__ = ["hold_driver_exit_handlers", "run_held"]
@@ -49,8 +49,9 @@ class _Calls(Protocol):
                         **kwargs: Any) -> Any: ...
 
 
-#: A held handler: the function, its arguments, and the guard whose driver call registered it.
-_Held = tuple[Callable[..., Any], tuple[Any, ...], dict[str, Any], _Calls]
+#: A held handler: the function, its arguments, the guard whose driver call registered it,
+#: and the driver code that registered it (``hk_kext.Hk.start``), which its warning names.
+_Held = tuple[Callable[..., Any], tuple[Any, ...], dict[str, Any], _Calls, str]
 _HELD: list[_Held] = []
 #: Every guard whose driver calls hold exit handlers (weakly: a kernel that is gone has none
 #: running, and its held handlers keep their own guard).
@@ -58,6 +59,11 @@ _GUARDS: weakref.WeakSet[Any] = weakref.WeakSet()
 _installed: list[bool] = []
 _lock = threading.Lock()
 _real_register = atexit.register
+#: Modules whose frames are the host's, not the driver that registered a handler.
+_HOST = "iokit_host."
+_HOST_FENCE = "iokit_host.kernel.host_fence"
+#: Frames looked through for the registering driver's (a library's registration is deep).
+_MAX_FRAMES = 64
 _real_unregister = atexit.unregister
 
 
@@ -85,8 +91,38 @@ def _register(func: Callable[..., Any], /, *args: Any, **kwargs: Any) -> Callabl
         running = guards[-1]
     if running is None or not callable(func):  # not callable: Python's own TypeError
         return _real_register(func, *args, **kwargs)
-    _HELD.append((func, args, kwargs, running))
+    _HELD.append((func, args, kwargs, running, _registrant(sys._getframe(1))))
     return func
+
+
+def _registrant(frame: FrameType | None) -> str:
+    """The code that called ``atexit.register``: the nearest frame outside the host (a
+    driver's ``start``, or a library it called), as ``module.qualified.name``."""
+    for _ in range(_MAX_FRAMES):
+        if frame is None:
+            break
+        module = frame.f_globals.get("__name__")
+        if not (isinstance(module, str) and (module == "atexit" or module.startswith(_HOST))):
+            name = f"{module}.{frame.f_code.co_qualname}" if isinstance(module, str) \
+                else frame.f_code.co_qualname
+            return name[:160]
+        frame = frame.f_back
+    return "a driver's code"
+
+
+def _handler_name(func: Callable[..., Any]) -> str:
+    """A held handler's name for its warning: ``os._exit`` for the host's guard of it (which
+    ``os._exit`` is while drivers run), a builtin's with its module (``time.sleep``)."""
+    if getattr(func, "__module__", None) == _HOST_FENCE and \
+            getattr(func, "__name__", None) == "_guarded_exit":
+        return "os._exit"
+    name = getattr(func, "__qualname__", None)
+    if not isinstance(name, str):
+        return "of a driver"
+    module = getattr(func, "__module__", None)
+    if isinstance(func, BuiltinFunctionType) and isinstance(module, str):
+        name = f"{module}.{name}"
+    return name[:120]
 
 
 def _unregister(func: Callable[..., Any]) -> None:
@@ -110,21 +146,20 @@ def run_held() -> None:
     # Those held now: one registered while they run is not run, as atexit runs only the
     # handlers it held when the exit began (a handler that registers itself again ends).
     held, _HELD[:] = list(_HELD), []
-    for func, args, kwargs, calls in reversed(held):
+    for func, args, kwargs, calls, registrant in reversed(held):
         with calls.watchdog.armed():  # a signal interrupts a handler blocked in a sleep
             fault = calls.call_discarding(func, *args, **kwargs)
         if fault is not None:
-            _report(func, fault)
+            _report(func, registrant, fault)
 
 
-def _report(func: Callable[..., Any], fault: Any) -> None:
+def _report(func: Callable[..., Any], registrant: str, fault: Any) -> None:
     from iokit_host.errors import Diagnostic, Severity
 
-    name = getattr(func, "__qualname__", None)
-    what = f"exit handler {name[:120] if isinstance(name, str) else 'of a driver'}"
+    what = f"exit handler {_handler_name(func)} (registered by {registrant})"
     diagnostic = Diagnostic(
         fault.reference("driver-exit-handler-failed"), fault.reason(what),
-        severity=Severity.WARNING,
+        subject=registrant.partition(".")[0], severity=Severity.WARNING,
         hint="a driver's exit handler runs as a driver call when the command ends; clean up "
              "in stop or free instead")
     try:

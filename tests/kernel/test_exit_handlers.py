@@ -26,8 +26,22 @@ def test_an_exit_handler_that_calls_os_exit_does_not_set_the_commands_status(
     assert done.returncode == 0, done.stderr  # the driver's handler wanted 7
     assert "+-o FencedDriver" in done.stdout  # its start did nothing wrong
     assert _warning(done.stderr).startswith(
-        "warning[driver-exited]: exit handler _register_exit_handler.<locals>.handler called "
-        "os._exit(7), which would have ended the kernel's process")
+        "warning[driver-exited]: exit handler _register_exit_handler.<locals>.handler "
+        "(registered by iokit_fenced._register_exit_handler) called os._exit(7), which would "
+        "have ended the kernel's process")
+
+
+def test_os_exit_registered_itself_is_named_with_the_driver_that_registered_it(
+        fenced_dist: Path) -> None:
+    """``atexit.register(os._exit, 3)``: the handler is the host's guard of ``os._exit``,
+    and the warning named that (``_guarded_exit``), as if the host had registered it."""
+    done = boot_fenced(fenced_dist, "atexit-os-exit")
+    assert done.returncode == 0, done.stderr  # the driver's handler wanted 3
+    assert _warning(done.stderr).startswith(
+        "warning[driver-exited]: exit handler os._exit (registered by "
+        "iokit_fenced._register_exit_handler) called os._exit(3), which would have ended the "
+        "kernel's process")
+    assert "_guarded_exit" not in done.stderr
 
 
 def test_an_exit_handler_a_drivers_own_thread_registers_between_calls_is_held_too(
