@@ -35,7 +35,7 @@ EXPECTED = {
                  "ValueError: in del",
     # registered in start: held by the host and run as a driver call (kernel/exit_handlers.py)
     "atexit": "warning[driver-exit-handler-failed]: exit handler Stray.start.<locals>.<lambda> "
-              "raised KeyError: 'missing'",
+              "(registered by stray_kext.Stray.start) raised KeyError: 'missing'",
 }
 
 
