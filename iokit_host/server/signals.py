@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import signal
 import socket
+import threading
 from collections.abc import Callable
 from types import FrameType
 
@@ -96,6 +97,14 @@ class StopSignals:
             pass
 
     def close(self) -> None:
+        """Close the wake-up socket, first no longer the signals' wake-up descriptor: a
+        signal after it (the watchdog's, interrupting a driver's exit-time call) wrote to a
+        closed descriptor ("Exception ignored when trying to write to the signal wakeup fd"),
+        or to whatever file reused its number."""
+        if threading.current_thread() is threading.main_thread():
+            previous = signal.set_wakeup_fd(-1)
+            if previous not in (-1, self._writer.fileno()):  # not ours: left as it was
+                signal.set_wakeup_fd(previous, warn_on_full_buffer=False)
         self.wake.close()
         self._writer.close()
 

@@ -8,6 +8,8 @@ from __future__ import annotations
 import os
 import re
 import signal
+import subprocess
+import sys
 from pathlib import Path
 
 import pytest
@@ -30,6 +32,8 @@ PLIST = """<?xml version="1.0" encoding="UTF-8"?>
 """
 SOURCE = '''
 import signal
+import subprocess
+import sys
 from iokit_sdk import IOService
 
 __all__ = ["SignalTaker"]
@@ -105,3 +109,22 @@ def test_a_drivers_own_keyboard_interrupt_fails_its_call_not_the_kernel(
                          r"\S+ raised KeyboardInterrupt", kernel.stderr()), kernel.stderr()
     finally:
         factory.close()
+
+
+def test_a_signal_after_the_stop_signals_closed_writes_to_no_closed_descriptor() -> None:
+    """Closed, they leave no wake-up descriptor behind: a signal at the kernel's exit (the
+    watchdog's, interrupting a driver's hung call) wrote to the closed socket, and Python
+    printed 'Exception ignored when trying to write to the signal wakeup fd'."""
+    code = ("import os, signal\n"
+            "from iokit_host.server.signals import StopSignals\n"
+            "stops = StopSignals()\n"
+            "stops.install()\n"
+            "stops.close()\n"
+            "signal.signal(signal.SIGUSR1, lambda *_: None)\n"
+            "os.kill(os.getpid(), signal.SIGUSR1)\n"
+            "print(signal.set_wakeup_fd(-1))\n")
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
+                          timeout=60, check=False)
+    assert done.returncode == 0, done.stderr
+    assert done.stdout.strip() == "-1"
+    assert done.stderr == ""
