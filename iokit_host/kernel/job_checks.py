@@ -14,7 +14,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from functools import partial
-from typing import Any
+from typing import Any, TypeVar
 
 from iokit_sdk.service import IOService
 
@@ -26,7 +26,9 @@ from iokit_host.kernel.import_guard import REMOVED_HINT, ImportGuard
 from iokit_host.kernel.interpreter_hooks import HOOKS_HINT, disarm_timers, pending_timers
 from iokit_host.kernel.stdio_guard import StdioGuard
 
-__all__ = ["JobChecks", "Work"]
+__all__ = ["CHECK_EVERY", "JobChecks", "Period", "Work"]
+
+T = TypeVar("T")
 
 Job = Callable[[], Any]
 _EXPLAIN = "(iokit explain names the drivers of that nub)"
@@ -75,6 +77,10 @@ class JobChecks:
             if changes:
                 self._say(job, changed_classes(changes), SEALED_HINT, Severity.ERROR)
 
+    def streams_kept(self) -> bool:
+        """The cheapest check, of the ``sys`` stream objects alone (no system call)."""
+        return self._streams.objects_kept()
+
     def close(self) -> None:
         self._streams.close()
 
@@ -103,6 +109,66 @@ class Work:
 
     def __call__(self) -> Any:
         return self.run()
+
+
+#: Runs a :class:`Period` lets pass between checks (each costs a few microseconds, a
+#: client's call into the kernel about fifteen).
+CHECK_EVERY = 16
+
+
+class Period:
+    """Checks shared by many runs of driver code (a running kernel's requests): taken after
+    every :data:`CHECK_EVERY`-th run, after a run that reported something (its diagnostic is
+    printed next: the streams must be the host's by then), after one that replaced or closed
+    a ``sys`` stream (a test without system calls) and when the period ends. What a check
+    finds is said of the drivers run since the one before."""
+
+    def __init__(self, checks: JobChecks, diagnostics: list[Diagnostic]) -> None:
+        self.checks = checks
+        self._diagnostics = diagnostics
+        self._runs: list[tuple[str, IOService | None]] = []
+
+    def run(self, work: Callable[[], T], where: str, service: IOService | None) -> T:
+        reported = len(self._diagnostics)
+        try:
+            return work()
+        finally:
+            runs = self._runs
+            runs.append((where, service))
+            if not self.checks.streams_kept():  # this run's doing: they were before it
+                del runs[:-1]
+                self.check()
+            elif len(runs) >= CHECK_EVERY or len(self._diagnostics) != reported:
+                self.check()
+
+    def check(self) -> None:
+        """Check now, for the runs since the last check."""
+        if self._runs:
+            job = _blamed(self._runs)
+            self._runs.clear()
+            self.checks.after(job)
+
+    def close(self) -> None:
+        self.check()
+        self.checks.close()
+
+
+def _blamed(runs: list[tuple[str, IOService | None]]) -> Work:
+    """The runs since the last check as one, for a diagnostic: where they ran (each place
+    once) and the one driver whose code they all were, or the drivers among them."""
+    wheres = sorted({where for where, _ in runs})
+    where = wheres[0] if len(wheres) == 1 else f"({'; '.join(wheres[:3])})"
+    services = {id(service): service for _, service in runs if service is not None}
+    if len(services) == 1 and all(service is not None for _, service in runs):
+        return Work(_nothing, where, next(iter(services.values())))
+    if not services:
+        return Work(_nothing, where)
+    names = ", ".join(sorted({service_name(service) for service in services.values()})[:4])
+    return Work(_nothing, f"in one of {names} or the host {where}")
+
+
+def _nothing() -> None:
+    """What a :class:`Work` that only names runs already made does."""
 
 
 def _job_subject(job: Job) -> tuple[IOService | None, str]:

@@ -65,6 +65,14 @@ class StdioGuard:
                 changed.append(f"sys.{name}'s encoding")
         return changed
 
+    def objects_kept(self) -> bool:
+        """Whether each ``sys`` stream is its object, open: :meth:`check`'s cheapest part,
+        with no system call (a driver's ``sys.stdout = None`` or ``sys.stderr.close()``)."""
+        for _, name, kept, settings in self._objects:
+            if getattr(sys, name) is not kept or (settings is not None and kept.closed):
+                return False
+        return True
+
     def _as_kept(self) -> bool:
         """Whether every descriptor and stream is as kept: :meth:`check`'s tests, read only
         (the same descriptor identities; each ``sys`` name on its object, open, with its

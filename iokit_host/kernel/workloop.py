@@ -27,7 +27,7 @@ from iokit_host.kernel import lifecycle, termination
 from iokit_host.kernel.binding import Binder
 from iokit_host.kernel.driver_calls import DriverCalls, DriverFault, service_name
 from iokit_host.kernel.interest import Interest, InterestHandler, InterestNotifier
-from iokit_host.kernel.job_checks import JobChecks, Work
+from iokit_host.kernel.job_checks import JobChecks, Period, Work
 from iokit_host.kernel.notifications import NOTIFICATION_TYPES, Notifications, Notifier
 from iokit_host.kernel.notifier_quota import NotificationLimit, NotifierQuota, handler_owner
 from iokit_host.kernel.plugins import make_plugin_manager
@@ -144,8 +144,8 @@ class IOKernel:
         self._busy_since: dict[int, int] = {}
         #: Classes checked at attach (matching.sealed): True when they may be attached.
         self._attachable: dict[type, bool] = {}
-        #: The checks :meth:`run_checked` reuses within :meth:`checking`.
-        self._checks: JobChecks | None = None
+        #: The checks :meth:`run_checked` shares within :meth:`checking`.
+        self._period: Period | None = None
         #: Power management (IOServicePM's work loop and IOPMrootDomain): ``service._kernel.power``.
         self.power = PowerManager(self, post=self._jobs.append)
 
@@ -318,14 +318,12 @@ class IOKernel:
         """Run ``work``, driver code run outside the work loop's jobs (the PM work queue, a
         client's request), then check what it changed in the host and put it back, as after
         a job; the warning says ``where`` it ran and, when given, whose driver code it was
-        (``service``). Returns what ``work`` returns."""
+        (``service``). Returns what ``work`` returns. Within :meth:`checking` the period's
+        checks are used (:class:`~.job_checks.Period`)."""
+        period = self._period
+        if period is not None:
+            return period.run(work, where, service)
         job = Work(work, where, service)
-        checks = self._checks
-        if checks is not None:  # within checking(): compared with the state at its start
-            try:
-                return work()
-            finally:
-                checks.after(job)
         checks = JobChecks(self.driver_calls.seal, self.report)
         try:
             return work()
@@ -335,18 +333,18 @@ class IOKernel:
 
     @contextmanager
     def checking(self) -> Iterator[None]:
-        """One set of checks for a period of many :meth:`run_checked` calls (a running
-        kernel's requests): each compares with the host as it was when the period began,
-        instead of taking its own picture of it (tens of microseconds, more than a call)."""
-        if self._checks is not None:
+        """A period of many :meth:`run_checked` calls (a running kernel's requests) sharing
+        one set of checks, compared with the host as it was when the period began instead of
+        taking a picture of it each time (tens of microseconds, more than a call)."""
+        if self._period is not None:
             yield
             return
-        self._checks = JobChecks(self.driver_calls.seal, self.report)
+        self._period = Period(JobChecks(self.driver_calls.seal, self.report), self.diagnostics)
         try:
             yield
         finally:
-            self._checks.close()
-            self._checks = None
+            self._period.close()
+            self._period = None
 
     def pending_jobs(self) -> int:
         return len(self._jobs)

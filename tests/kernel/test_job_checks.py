@@ -1,0 +1,60 @@
+"""What driver code run outside the work loop's jobs changed in the host, checked as a job is:
+one run at a time, or a period of many runs (a running kernel's requests) sharing its
+checks."""
+
+from __future__ import annotations
+
+import os
+import sys
+
+from iokit_sdk import IOService
+from powerkit import power_host
+
+from iokit_host.kernel.job_checks import CHECK_EVERY
+
+
+def _drop_stdout() -> None:
+    sys.stdout = None  # type: ignore[assignment]
+
+
+def test_a_run_that_replaces_a_stream_is_named_at_once_within_a_period() -> None:
+    """A ``sys`` stream replaced is seen after the run that did it (no system call needed),
+    and blamed on it alone, not on the runs before it."""
+    host = power_host()
+    innocent, culprit = IOService(name="innocent"), IOService(name="culprit")
+    kept = sys.stdout
+    try:
+        with host.kernel.checking():
+            host.kernel.run_checked(lambda: None, "while serving a client's open request",
+                                    innocent)
+            host.kernel.run_checked(_drop_stdout, "while serving a client's call request",
+                                    culprit)
+            restored = sys.stdout
+    finally:
+        sys.stdout = kept
+    assert restored is kept
+    (found,) = [d for d in host.diagnostics if d.reference == "driver-changed-host"]
+    assert found.message.startswith("driver code run in IOService 'culprit' while serving a "
+                                    "client's call request closed, redirected")
+
+
+def test_a_descriptor_changed_within_a_period_is_put_back_and_its_driver_named() -> None:
+    """A descriptor is looked at every few runs and when the period ends (a system call
+    each): a driver that points fd 1 elsewhere has it put back, and is named."""
+    host = power_host()
+    driver = IOService(name="redirector")
+    before = os.fstat(1)
+    null = os.open(os.devnull, os.O_WRONLY)
+    try:
+        with host.kernel.checking():
+            host.kernel.run_checked(lambda: os.dup2(null, 1), "while serving a client's "
+                                    "call request", driver)
+            for _ in range(CHECK_EVERY - 1):
+                host.kernel.run_checked(lambda: None, "while serving a client's call request",
+                                        driver)
+            after = os.fstat(1)
+    finally:
+        os.close(null)
+    assert (after.st_dev, after.st_ino) == (before.st_dev, before.st_ino)
+    (found,) = [d for d in host.diagnostics if d.reference == "driver-changed-host"]
+    assert "IOService 'redirector'" in found.message and "stdout (fd 1)" in found.message
