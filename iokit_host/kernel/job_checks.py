@@ -8,6 +8,9 @@ host's entries in ``sys.modules`` (:class:`~.host_fence.ModuleGuard`), the impor
 finders and path hooks (:mod:`.import_guard`), the interval timers a driver armed (too dear to
 read after each driver call, :mod:`.interpreter_hooks`) and the SDK's value classes, which no
 driver call checks (:mod:`.class_seal`).
+
+Driver code run outside the jobs is checked so too (:class:`Work`: power changes, a running
+kernel's requests); a :class:`Period` shares one set of checks among many such runs.
 """
 
 from __future__ import annotations
@@ -120,7 +123,7 @@ class Period:
     """Checks shared by many runs of driver code (a running kernel's requests): taken after
     every :data:`CHECK_EVERY`-th run, after a run that reported something (its diagnostic is
     printed next: the streams must be the host's by then), after one that replaced or closed
-    a ``sys`` stream (a test without system calls) and when the period ends. What a check
+    a ``sys`` stream (seen without a system call) and when the period ends. What a check
     finds is said of the drivers run since the one before."""
 
     def __init__(self, checks: JobChecks, diagnostics: list[Diagnostic]) -> None:
@@ -164,7 +167,7 @@ def _blamed(runs: list[tuple[str, IOService | None]]) -> Work:
     if not services:
         return Work(_nothing, where)
     names = ", ".join(sorted({service_name(service) for service in services.values()})[:4])
-    return Work(_nothing, f"in one of {names} or the host {where}")
+    return Work(_nothing, f"in one of {names} {where}")
 
 
 def _nothing() -> None:

@@ -112,8 +112,8 @@ def _run(ctx: KernelContext, session: Session, op: str, function: Op,
         # Checked as a work-loop job is: the request may run a driver's code (an external
         # method, client_close), which may replace the standard streams as any driver code may.
         fields = ctx.driver_work.run_checked(
-            partial(_serve, ctx, session, function, message), f"while serving a client's {op} request",
-            driver_of(session, message))
+            partial(_serve, ctx, session, function, message),
+            f"while serving a client's {op} request", driver_of(session, message))
     except BadRequest as error:
         return {"ret": error.code, "message": str(error)}
     except Exception as error:  # noqa: BLE001 - the kernel outlives a failed request
