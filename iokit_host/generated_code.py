@@ -15,18 +15,19 @@ file name, no ``__future__`` flags), so every class is made exactly as before.
 
 The file: one per interpreter (its cache tag, and its version inside) and role, in the host's
 cache folder (``$IOKIT_CACHE_DIR``), read only when the host can have written it
-(:func:`~iokit_host.input_file.read_cache_file`); a header line with the SHA-256 of the body,
-then a ``marshal`` dict from each text's SHA-256 to its code. Only time is saved, so it never
-speaks: a missing, damaged or foreign file is not used, one that cannot be written is not
-kept. Written only where Python would write bytecode (not under ``PYTHONDONTWRITEBYTECODE``),
+(:func:`~iokit_host.input_file.read_cache_file`); a header line with the CRC-32 of the body,
+then a ``marshal`` dict from each text to its code (keyed by the text itself: ``hashlib``
+would cost a driver process more to import than the file saves it). Only time is saved, so
+it never speaks: a missing, damaged or foreign file is not used, one that cannot be written
+is not kept. Written only where Python would write bytecode (not under ``PYTHONDONTWRITEBYTECODE``),
 and ``IOKIT_NO_CACHE=1`` leaves ``dataclasses`` alone.
 """
 
 from __future__ import annotations
 
+import binascii
 import builtins
 import dataclasses
-import hashlib
 import itertools
 import marshal
 import sys
@@ -48,10 +49,10 @@ MAX_ENTRIES = 4096
 class CompiledCode:
     """Code compiled from generated source text, kept between runs in one file."""
 
-    def __init__(self, target: Path, kept: dict[bytes, CodeType]) -> None:
+    def __init__(self, target: Path, kept: dict[str, CodeType]) -> None:
         self.target = target
         self._kept = kept
-        self._used: dict[bytes, CodeType] = {}
+        self._used: dict[str, CodeType] = {}
         self._compiled = 0
 
     @property
@@ -64,28 +65,27 @@ class CompiledCode:
         if not isinstance(source, str):  # code or bytes: not what is kept here
             builtins.exec(source, scope, local)  # noqa: S102 - dataclasses' own call
             return
-        key = hashlib.sha256(source.encode("utf-8", "surrogatepass")).digest()
-        code = self._kept.get(key)
+        code = self._kept.get(source)
         if code is None:
             # As exec compiles it: its file name; dont_inherit, as dataclasses has no
             # __future__ import (this module's annotations flag would change __annotations__).
             code = compile(source, "<string>", "exec", dont_inherit=True)
-            self._kept[key] = code
+            self._kept[source] = code
             self._compiled += 1
-        self._used[key] = code
+        self._used[source] = code
         builtins.exec(code, scope, local)  # noqa: S102 - what dataclasses wrote
 
     def save(self) -> None:
         """Write the file when this run compiled anything (and Python writes bytecode)."""
         if not self._compiled or sys.dont_write_bytecode:
             return
-        keep: dict[bytes, CodeType] = {}
+        keep: dict[str, CodeType] = {}
         for key, code in itertools.chain(self._used.items(), self._kept.items()):
             if len(keep) >= MAX_ENTRIES:
                 break
             keep.setdefault(key, code)
         body = marshal.dumps(keep)
-        header = f"{_version()} {hashlib.sha256(body).hexdigest()}\n".encode()
+        header = f"{_header(body)}\n".encode()
         try:
             write_cache_file(self.target, header + body, prefix=".generated-")
         except (OSError, ValueError):  # read-only, full, a folder in its place: not kept
@@ -106,18 +106,20 @@ def keep_compiled(role: str) -> CompiledCode | None:
     return store
 
 
-def _version() -> str:
-    return "".join(sys.version.split())  # one word: the header's first
+def _header(body: bytes) -> str:
+    """This Python's version (one word) and the body's CRC-32: a damaged or foreign file's
+    code is never run (a bad code object can crash the interpreter)."""
+    return f"{''.join(sys.version.split())} {binascii.crc32(body):08x}"
 
 
-def _load(target: Path) -> dict[bytes, CodeType]:
+def _load(target: Path) -> dict[str, CodeType]:
     """The kept code, or nothing when the file is missing, damaged or not this Python's."""
     try:
         data = read_cache_file(target, limit=MAX_BYTES)
     except (OSError, ValueError):
         return {}
     header, _, body = data.partition(b"\n")
-    if header != f"{_version()} {hashlib.sha256(body).hexdigest()}".encode():
+    if header != _header(body).encode():
         return {}
     try:
         kept = marshal.loads(body)
@@ -126,5 +128,5 @@ def _load(target: Path) -> dict[bytes, CodeType]:
     if not isinstance(kept, dict):  # pragma: no cover - only this module writes it
         return {}
     return {key: code for key, code in kept.items()
-            if isinstance(key, bytes) and isinstance(code, CodeType)}
+            if isinstance(key, str) and isinstance(code, CodeType)}
 
