@@ -119,8 +119,10 @@ def _large_frame() -> bytes:
 def test_a_large_message_leaves_the_collector_on_and_its_objects_collectable() -> None:
     frame = _large_frame()
     assert len(frame) > (1 << 16)  # decoded with the collector paused
+    # Not 0: Python 3.12 starts with objects of its own in the permanent generation.
+    frozen = gc.get_freeze_count()
     (decoded,) = FrameReader(MAX_REQUEST_FRAME).feed(frame)
-    assert gc.isenabled() and gc.get_freeze_count() == 0  # nothing left frozen
+    assert gc.isenabled() and gc.get_freeze_count() == frozen  # nothing left frozen
     assert gc.is_tracked(decoded) and len(decoded["entries"]) == 20_000
 
 
