@@ -5,9 +5,10 @@ action, here because kexts share the host's Python process).
 Each check puts back what it finds and says so, naming the nub the job matched: the standard
 streams (fds 0-2 and the ``sys`` objects, :class:`~.stdio_guard.StdioGuard`), the SDK's and
 host's entries in ``sys.modules`` (:class:`~.host_fence.ModuleGuard`), the import system's
-finders and path hooks (:mod:`.import_guard`), the interval timers a driver armed (too dear to
-read after each driver call, :mod:`.interpreter_hooks`) and the SDK's value classes, which no
-driver call checks (:mod:`.class_seal`).
+finders and path hooks (:mod:`.import_guard`), the working directory (:mod:`.workdir_guard`),
+the interval timers a driver armed (too dear to read after each driver call,
+:mod:`.interpreter_hooks`) and the SDK's value classes, which no driver call checks
+(:mod:`.class_seal`).
 
 Driver code run outside the jobs is checked so too (:class:`Work`: power changes, a running
 kernel's requests); a :class:`Period` shares one set of checks among many such runs.
@@ -28,6 +29,7 @@ from iokit_host.kernel.host_fence import ModuleGuard
 from iokit_host.kernel.import_guard import REMOVED_HINT, ImportGuard
 from iokit_host.kernel.interpreter_hooks import HOOKS_HINT, disarm_timers, pending_timers
 from iokit_host.kernel.stdio_guard import StdioGuard
+from iokit_host.kernel.workdir_guard import WORKDIR_HINT, WorkdirGuard
 
 __all__ = ["CHECK_EVERY", "JobChecks", "Period", "Work"]
 
@@ -45,6 +47,7 @@ class JobChecks:
         self._streams = StdioGuard()
         self._modules = ModuleGuard()
         self._imports = ImportGuard()
+        self._workdir = WorkdirGuard()
         self._timers = pending_timers()  # the host's (or a harness's): left alone
         self._seal = seal
         self._report = report
@@ -72,6 +75,9 @@ class JobChecks:
             if self._imports.changed() else []
         if removed:
             self._say(job, f"removed the host's {', '.join(removed[:4])}", REMOVED_HINT)
+        moved = self._workdir.check()
+        if moved:
+            self._say(job, moved.what, WORKDIR_HINT, done=moved.done)
         cancelled = disarm_timers(keep=self._timers)
         if cancelled:
             self._say(job, ", ".join(cancelled), HOOKS_HINT)
@@ -87,13 +93,13 @@ class JobChecks:
     def close(self) -> None:
         self._streams.close()
 
-    def _say(self, job: Job, what: str, hint: str,
-             severity: Severity = Severity.WARNING) -> None:
+    def _say(self, job: Job, what: str, hint: str, severity: Severity = Severity.WARNING,
+             *, done: str = "put back") -> None:
         nub, where = _job_subject(job)
         driver = job.service if isinstance(job, Work) else None
         subject = driver if driver is not None else nub
         self._report(Diagnostic(
-            "driver-changed-host", f"driver code run {where} {what}; put back",
+            "driver-changed-host", f"driver code run {where} {what}; {done}",
             subject=subject.iokit_class_name if subject is not None else None,
             hint=f"{hint} {_EXPLAIN}" if nub is not None else hint, severity=severity))
 

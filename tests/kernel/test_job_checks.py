@@ -6,7 +6,10 @@ from __future__ import annotations
 
 import os
 import sys
+from pathlib import Path
 
+import pytest
+from hostkit import kext, make_host, personality, wifi_nub
 from iokit_sdk import IOService
 from powerkit import power_host
 
@@ -58,3 +61,55 @@ def test_a_descriptor_changed_within_a_period_is_put_back_and_its_driver_named()
     assert (after.st_dev, after.st_ino) == (before.st_dev, before.st_ino)
     (found,) = [d for d in host.diagnostics if d.reference == "driver-changed-host"]
     assert "IOService 'redirector'" in found.message and "stdout (fd 1)" in found.message
+
+
+MOVER = '''\
+import os
+
+from iokit_sdk import IOService
+
+
+class Mover(IOService):
+    def start(self, provider):
+        os.chdir({elsewhere!r})
+        return True
+'''
+
+
+def test_a_driver_that_changes_the_working_directory_has_it_put_back(
+        package_dir: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """A kext's ``os.chdir`` (to read firmware beside its module) moved the host: a running
+    kernel's relative ``--socket`` was republished in the driver's directory, out of its
+    clients' reach, and left there at shutdown. It is put back after the job, the nub named."""
+    home, elsewhere = tmp_path / "home", tmp_path / "elsewhere"
+    home.mkdir()
+    elsewhere.mkdir()
+    monkeypatch.chdir(home)
+    (package_dir / "mover").mkdir()
+    (package_dir / "mover" / "__init__.py").write_text(MOVER.format(elsewhere=str(elsewhere)))
+    mover = kext("com.test.mover", {"m": personality("Mover", score=9000)}, package="mover")
+    host = make_host([wifi_nub()], [mover]).boot()
+    assert Path.cwd() == home
+    assert [d.iokit_class_name for d in host.drivers_of("pci14e4,4331")] == ["Mover"]
+    (found,) = [str(d) for d in host.diagnostics if d.reference == "driver-changed-host"]
+    assert found.startswith("warning[driver-changed-host]: driver code run while the kernel "
+                            f"matched pci14e4,4331 changed the working directory from {home} "
+                            f"to {elsewhere}; put back")
+    assert "hint: a kext shares the kernel's process and its working directory" in found
+
+
+def test_a_working_directory_changed_within_a_period_is_put_back_and_its_driver_named(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """A running kernel's requests share one check, taken every few requests and when the
+    period ends: the directory is back by then, and the driver named."""
+    monkeypatch.chdir(tmp_path)
+    host = power_host()
+    driver = IOService(name="wanderer")
+    with host.kernel.checking():
+        host.kernel.run_checked(lambda: os.chdir("/"), "while serving a client's call request",
+                                driver)
+    assert Path.cwd() == tmp_path
+    (found,) = [d for d in host.diagnostics if d.reference == "driver-changed-host"]
+    assert found.message == ("driver code run in IOService 'wanderer' while serving a client's "
+                             f"call request changed the working directory from {tmp_path} to "
+                             "/; put back")
