@@ -135,20 +135,21 @@ class DriverCalls:
         limit = _recursion_limit()
         trace, profile = _gettrace(), _getprofile()
         usr2, alrm = _handler_of(_USR2), _handler_of(_ALRM)
-        vtalrm, prof = _handler_of(_VTALRM), _handler_of(_PROF)
+        vtalrm, prof, pipe = _handler_of(_VTALRM), _handler_of(_PROF), _handler_of(_PIPE)
         try:
             result = function(*args, **kwargs)
             # Still the call's: a profile function it left sees these C calls, and may raise.
             hooked = _gettrace() is not trace or _getprofile() is not profile \
                 or _handler_of(_USR2) is not usr2 or _handler_of(_ALRM) is not alrm \
-                or _handler_of(_VTALRM) is not vtalrm or _handler_of(_PROF) is not prof
+                or _handler_of(_VTALRM) is not vtalrm or _handler_of(_PROF) is not prof \
+                or _handler_of(_PIPE) is not pipe
         except BaseException as error:  # noqa: BLE001 - driver code may raise anything
             raised: BaseException | None = error
             hooked = True
         else:
             raised = None
         if hooked:  # put back before the host calls anything a trace function would see
-            hooks = (trace, profile, usr2, alrm, vtalrm, prof)
+            hooks = (trace, profile, usr2, alrm, vtalrm, prof, pipe)
             slipped: BaseException | None = None
             for _ in _ATTEMPTS:  # a hook that raises is dropped: the next attempt goes on
                 try:
@@ -249,6 +250,7 @@ _gettrace, _settrace, _getprofile, _setprofile = \
     sys.gettrace, sys.settrace, sys.getprofile, sys.setprofile
 _handler_of = handler_of
 _USR2, _ALRM, _VTALRM, _PROF = signal.SIGUSR2, signal.SIGALRM, signal.SIGVTALRM, signal.SIGPROF
+_PIPE = signal.SIGPIPE
 #: How often the hooks a call left are put back: each trace or profile function that raises
 #: there is dropped by the interpreter, so the third attempt meets neither.
 _ATTEMPTS = (1, 2, 3)

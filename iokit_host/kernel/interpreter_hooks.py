@@ -8,7 +8,11 @@ function (``sys.settrace``, ``sys.setprofile``) at each of the host's function c
 raises breaks the host's code, one that sleeps hangs it); a ``SIGUSR2`` handler takes the
 signal the watchdog interrupts a hung call with; a ``SIGALRM``, ``SIGVTALRM`` or ``SIGPROF``
 handler that raises does so in whatever host code its timer finds running, and a timer left
-pending with no handler ends the process ("Alarm clock").
+pending with no handler ends the process ("Alarm clock"). ``SIGPIPE`` is ignored in the host,
+as Python sets it: a driver that gives it back its default action (the command-line idiom
+``signal.signal(signal.SIGPIPE, signal.SIG_DFL)``) made the next write to a peer gone away (a
+client that left before its reply, a crashed driver process) end the running kernel silently,
+with status 141.
 
 The guard of :mod:`.driver_calls` reads these hooks (:data:`Hooks`) before each call and again
 when it ends (C calls, a hundred-odd nanoseconds, no system call); when one changed, it puts the
@@ -44,14 +48,15 @@ def _c_getsignal() -> Callable[[int], object]:
 #: A signal's handler as Python stored it (tens of nanoseconds).
 handler_of = _handler_of = _c_getsignal()
 _USR2, _ALRM, _VTALRM, _PROF = signal.SIGUSR2, signal.SIGALRM, signal.SIGVTALRM, signal.SIGPROF
+_PIPE = signal.SIGPIPE
 #: The signals whose handlers are put back, in :data:`Hooks` order after trace and profile.
-SIGNALS: tuple[int, ...] = (_USR2, _ALRM, _VTALRM, _PROF)
+SIGNALS: tuple[int, ...] = (_USR2, _ALRM, _VTALRM, _PROF, _PIPE)
 #: Each interval timer and the signal it sends.
 TIMERS = ((signal.ITIMER_REAL, "ITIMER_REAL", _ALRM),
           (signal.ITIMER_VIRTUAL, "ITIMER_VIRTUAL", _VTALRM),
           (signal.ITIMER_PROF, "ITIMER_PROF", _PROF))
 #: The trace function, the profile function and the handlers of :data:`SIGNALS`.
-Hooks = tuple[Any, Any, Any, Any, Any, Any]
+Hooks = tuple[Any, Any, Any, Any, Any, Any, Any]
 HOOKS_HINT = ("a kext shares the kernel's process and thread: it must not install trace or "
               "profile functions, signal handlers or interval timers; use a thread or timer "
               "of its own (threading.Timer), or make the driver a dext")
@@ -81,6 +86,9 @@ def _restore_handlers(replaced: list[int], handlers: dict[int, Any]) -> str:
         return f"replaced the handler of {names} (not put back: not the main thread)"
     if _USR2 in replaced:
         names = names.replace("SIGUSR2", "SIGUSR2 (the watchdog's)")
+    if _PIPE in replaced:
+        names = names.replace("SIGPIPE", "SIGPIPE (ignored by the host: a peer gone away would "
+                                         "have ended the process)")
     return f"replaced the handler of {names}"
 
 

@@ -53,7 +53,7 @@ def hooks_kept() -> Iterator[None]:
     """Put back whatever a failing test left installed."""
     trace, profile = sys.gettrace(), sys.getprofile()
     handlers = {number: signal.getsignal(number)
-                for number in (signal.SIGUSR2, signal.SIGALRM, signal.SIGVTALRM)}
+                for number in (signal.SIGUSR2, signal.SIGALRM, signal.SIGVTALRM, signal.SIGPIPE)}
     try:
         yield
     finally:
@@ -108,6 +108,21 @@ def test_a_signal_handler_a_driver_installs_is_put_back(package_dir: Path) -> No
                               "signal.signal(signal.SIGUSR2, raise_on_signal)")
     assert signal.getsignal(signal.SIGUSR2) is before
     assert "replaced the handler of SIGUSR2 (the watchdog's); put back" in message
+
+
+@pytest.mark.usefixtures("hooks_kept")
+def test_sigpipe_given_back_its_default_action_is_ignored_again(package_dir: Path) -> None:
+    """``signal.signal(signal.SIGPIPE, signal.SIG_DFL)``, a command-line idiom, made the next
+    write to a peer gone away (a client that left before its reply, a crashed driver process)
+    end the running kernel silently, with status 141."""
+    before = signal.getsignal(signal.SIGPIPE)
+    (message,) = _boot_faulty(package_dir, "hooked_pipe",
+                              "signal.signal(signal.SIGPIPE, signal.SIG_DFL)")
+    assert signal.getsignal(signal.SIGPIPE) is before is signal.SIG_IGN
+    assert message.startswith("warning[driver-changed-host]: driver code called for Faulty "
+                              f"'Faulty' (com.test.hooked) on {NUB} replaced the handler of "
+                              "SIGPIPE (ignored by the host: a peer gone away would have ended "
+                              "the process); put back")
 
 
 @pytest.mark.usefixtures("hooks_kept")
