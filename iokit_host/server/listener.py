@@ -66,7 +66,7 @@ class Listener:
     """
 
     def __init__(self, path: str, gid: int | None = None) -> None:
-        self.path = path
+        self.path = _resolved(path)
         self.gid = gid
         _prepare_directory(path)
         _clear_stale(path)
@@ -142,6 +142,14 @@ class Listener:
             now = os.stat(self.path)
             if (now.st_dev, now.st_ino) == (self._identity.st_dev, self._identity.st_ino):
                 os.unlink(self.path)
+
+
+def _resolved(path: str) -> str:
+    """``path`` made absolute, when that still fits in ``sun_path``: a kext's ``os.chdir``
+    while the kernel runs (put back after the request, :mod:`iokit_host.kernel.workdir_guard`)
+    moved the socket the front end checks, republishes and removes at shutdown."""
+    absolute = os.path.abspath(path)
+    return absolute if len(os.fsencode(absolute)) < _SUN_PATH else path
 
 
 def _prepare_directory(path: str) -> None:

@@ -30,6 +30,23 @@ def test_the_socket_is_0600_and_removed_on_close(directory: str) -> None:
     assert not os.path.exists(path)
 
 
+def test_a_relative_socket_path_stays_put_when_the_working_directory_moves(
+        directory: str, monkeypatch: pytest.MonkeyPatch) -> None:
+    """A kext's ``os.chdir`` in a request is put back only after it: meanwhile the socket watch
+    found a relative path gone, republished the socket in the driver's directory (new clients
+    were refused at the old file) and shutdown removed neither file."""
+    monkeypatch.chdir(directory)
+    listener = Listener("k.sock")
+    elsewhere = short_dir()
+    try:
+        os.chdir(elsewhere)
+        assert listener.state() == "ours"
+        listener.close()
+        assert os.listdir(directory) == [] and os.listdir(elsewhere) == []
+    finally:
+        shutil.rmtree(elsewhere, ignore_errors=True)
+
+
 def test_a_group_socket_is_0660(directory: str) -> None:
     listener = Listener(os.path.join(directory, "k.sock"), gid=os.getgid())
     assert stat.S_IMODE(os.stat(listener.path).st_mode) == 0o660
