@@ -19,6 +19,7 @@ from iokit_host.cli.console import tolerate_any_text, visible_controls
 from iokit_host.cli.last_resort import (
     end_despite_threads,
     exit_status,
+    flush_output,
     guard,
     lingering_threads,
     reopen_closed_streams,
@@ -82,11 +83,17 @@ def main(argv: Sequence[str] | None = None, *, one_shot: bool = False) -> int:
     shown = stdout if name == "new" else visible_controls(stdout)
     sys.stdout, sys.stderr = shown, visible_controls(stderr)
     try:
-        return guard(f"iokit {name}" if name else "iokit", lambda: _dispatch(args, one_shot))
+        return guard(f"iokit {name}" if name else "iokit",
+                     lambda: _flushed(_dispatch(args, one_shot)))
     finally:
         if sys.stdout is shown:  # not silenced meanwhile (a closed pipe)
             sys.stdout = stdout
         sys.stderr = stderr
+
+
+def _flushed(status: int) -> int:
+    flush_output()  # inside the guard: a full disk is output-write-failed, not a stray error
+    return status
 
 
 def _dispatch(args: list[str], one_shot: bool) -> int:

@@ -30,7 +30,7 @@ from iokit_host.errors import Diagnostic, IOKitError, Severity, quoted
 from iokit_host.settings import env_flag
 
 __all__ = ["EXIT_FAILURE", "EXIT_INTERNAL", "EXIT_INTERRUPTED", "EXIT_OK", "end_despite_threads",
-           "exit_status", "guard", "lingering_threads", "reopen_closed_streams",
+           "exit_status", "flush_output", "guard", "lingering_threads", "reopen_closed_streams",
            "silence_stdout", "stdout_closed"]
 
 EXIT_OK = 0
@@ -67,6 +67,20 @@ def guard(prefix: str, command: Callable[[], int]) -> int:
         return _report(f"{prefix}: {_file_error(error)}", EXIT_FAILURE)
     except BaseException as error:  # noqa: BLE001 - every other escape is a bug, SystemExit too
         return _internal_error(error)
+
+
+def flush_output() -> None:
+    """Write out what the command printed, inside its guard: stdout is block-buffered when it
+    is not a terminal, and a full disk found at exit was a stray error and status 120
+    (``iokit kextstat > /dev/full``). A stream a driver left unusable is passed over (said
+    already); a full disk or a closed pipe raises, for :func:`guard` to report."""
+    try:
+        sys.stdout.flush()
+    except (AttributeError, ValueError):  # None, or closed
+        pass
+    except OSError as error:
+        if isinstance(error, BrokenPipeError) or error.errno in _OUTPUT_ERRNOS:
+            raise
 
 
 def _file_error(error: OSError) -> Diagnostic:

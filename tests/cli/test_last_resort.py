@@ -150,9 +150,13 @@ def test_a_bad_define_is_a_clear_error(capsys: pytest.CaptureFixture[str]) -> No
 def test_output_that_cannot_be_written_is_a_clear_error_not_a_bug(args: list[str]) -> None:
     # `iokit kextstat > /dev/full` (or a full disk) was reported as an internal error, and
     # a command's `--help` there exited 0: argparse drops the write error of its help.
+    # Block-buffered, as a user's stdout is when not a terminal: under PYTHONUNBUFFERED the
+    # write failed at once, but buffered the full disk was found at exit, a stray error.
+    env = {k: v for k, v in os.environ.items() if k != "PYTHONUNBUFFERED"}
     with open("/dev/full", "w") as full:
         done = subprocess.run([sys.executable, "-m", "iokit_host", *args], stdout=full,
-                              stderr=subprocess.PIPE, text=True, check=False, timeout=120)
+                              stderr=subprocess.PIPE, text=True, check=False, timeout=120,
+                              env=env)
     assert done.returncode == 1, done.stderr
     assert "error[output-write-failed]: cannot write the output: No space left on device" \
         in done.stderr
