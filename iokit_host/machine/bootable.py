@@ -15,14 +15,15 @@ from __future__ import annotations
 
 from typing import NoReturn
 
-from iokit_sdk.keys import RESOURCES_CLASS
+from iokit_sdk.keys import RESOURCES_CLASS, SERVICE_PLANE
 
 from iokit_host.machine import errors as E
 from iokit_host.machine.errors import MachineModelError
+from iokit_host.machine.links import MAX_SHOWN, overfull_link
 from iokit_host.machine.model import MachineModel, NubSpec
 from iokit_host.machine.nodes import spec_components, spelt_path
 
-__all__ = ["BUSY_MESSAGE", "MAX_BUSY", "RESOURCES_HINT", "RESOURCES_MESSAGE",
+__all__ = ["BUSY_MESSAGE", "MAX_BUSY", "RESOURCES_HINT", "RESOURCES_MESSAGE", "SHOWN_HINT",
            "check_bootable"]
 
 #: The largest busy count (``IOServiceGetBusyState``'s is a 32-bit int).
@@ -30,6 +31,8 @@ MAX_BUSY = (1 << 31) - 1
 RESOURCES_MESSAGE = "IOResources must be a child of the root"
 RESOURCES_HINT = ("IOKit attaches IOResources directly under the platform-expert device "
                   "(setPlatform)")
+SHOWN_HINT = ("give a nub a second parent only where the Mac's registry does; an entry's "
+              "subtree is shown once per path down to it")
 BUSY_MESSAGE = f"expected a busy count from 0 to {MAX_BUSY}"
 
 
@@ -61,6 +64,33 @@ def check_bootable(model: MachineModel) -> None:
         key = _bad_key(entry)
         if key is not None:
             _fail(model, E.BAD_VALUE, _message(key), f"entry[{number}]", key)
+    _check_plane_sizes(model, seen)
+
+
+def _check_plane_sizes(model: MachineModel, seen: list[tuple[NubSpec, int]]) -> None:
+    """Refuse, as the file reader does, extra parents that show a plane along too many
+    paths (:func:`~iokit_host.machine.links.overfull_link`)."""
+    nodes = [nub for nub, _ in seen] + list(model.entries)
+    index = {nub.id: at for at, nub in enumerate(nodes) if nub.id is not None}
+    planes: dict[str, dict[int, list[tuple[int, int]]]] = {}
+    for at, nub in enumerate(nodes):
+        for number, link in enumerate(nub.planes):
+            if link.parent in index:
+                edges = planes.setdefault(link.plane, {})
+                edges.setdefault(at, []).append((index[link.parent], number))
+    for plane, edges in planes.items():
+        if plane == SERVICE_PLANE:
+            for at, (_, parent) in enumerate(seen):
+                if parent >= 0:
+                    edges.setdefault(at, []).append((parent, -1))
+        found = overfull_link(edges)
+        if found is not None:
+            at, number = found
+            node = _path(seen, at) if at < len(seen) else f"entry[{at - len(seen)}]"
+            _fail(model, E.TOO_LARGE, f"plane {plane} would show more than {MAX_SHOWN} "
+                  "entries: each is shown again under each parent, and the extra parents "
+                  "above this nub multiply them", node,
+                  "parent" if number < 0 else f"planes[{number}].parent", SHOWN_HINT)
 
 
 def _bad_key(nub: NubSpec) -> str | None:

@@ -18,9 +18,9 @@ from iokit_sdk.keys import RESOURCES_CLASS, SERVICE_PLANE, STANDARD_PLANES
 
 from iokit_host.errors import did_you_mean, quoted
 from iokit_host.machine import errors as E
-from iokit_host.machine.bootable import RESOURCES_HINT, RESOURCES_MESSAGE
+from iokit_host.machine.bootable import RESOURCES_HINT, RESOURCES_MESSAGE, SHOWN_HINT
 from iokit_host.machine.errors import MachineModelError
-from iokit_host.machine.links import find_loop
+from iokit_host.machine.links import MAX_SHOWN, find_loop, overfull_link
 from iokit_host.machine.model import MachineModel, NubSpec, PlaneLink
 from iokit_host.machine.nodes import Raw
 from iokit_host.machine.records import parse_record
@@ -377,6 +377,20 @@ class DocumentParser:
                           key=f"planes[{number}].parent",
                           hint="a plane is a tree (or a DAG): link a nub under an ancestor "
                                "or a sibling, never under itself or its descendants")
+            self.check_plane_size(plane, edges, raws)
+
+    def check_plane_size(self, plane: str, edges: dict[int, list[tuple[int, int]]],
+                         raws: list[Raw]) -> None:
+        """Refuse extra parents that would show the plane along too many paths (see
+        :mod:`~iokit_host.machine.links`): booting, printing or walking it would not end."""
+        found = overfull_link(edges)
+        if found is not None:
+            raw, number = raws[found[0]], found[1]
+            self.fail(E.TOO_LARGE, f"plane {plane} would show more than {MAX_SHOWN} entries: "
+                      "each is shown again under each parent, and the extra parents above "
+                      "this nub multiply them", node=raw,
+                      key="parent" if number < 0 else f"planes[{number}].parent",
+                      hint=SHOWN_HINT)
 
     def check_resources(self, raws: list[Raw]) -> None:
         for raw in raws:

@@ -1,11 +1,20 @@
 """Loops through a model's extra plane links: IORegistryEntry refuses a link that would make a
-plane's parents circular, so the model reader does too, naming the link to blame."""
+plane's parents circular, so the model reader does too, naming the link to blame.
+
+Extra parents without a loop can still make a plane enormous: ``ioreg`` (and IOKit's walk of a
+plane) shows an entry, with all below it, under each of its parents, so a chain of nubs each
+linked under the two before it is printed along exponentially many paths (forty nubs, a
+hundred million lines). :func:`overfull_link` finds where a plane passes a bound."""
 
 from __future__ import annotations
 
 from collections.abc import Iterator
 
-__all__ = ["find_loop", "loop_links"]
+__all__ = ["MAX_SHOWN", "find_loop", "loop_links", "overfull_link"]
+
+#: The most entries a plane may show, counting an entry once under each of its parents (and
+#: again under each of theirs): two and a half times the most nubs a model holds.
+MAX_SHOWN = 500_000
 
 #: One DFS frame: a nub, its parents still to follow, and the step (nub, link) that led to it.
 _Frame = tuple[int, Iterator[tuple[int, int]], tuple[int, int]]
@@ -70,3 +79,37 @@ def _extra_link_in_loop(stack: list[_Frame], top: int, closing: tuple[int, int]
             break
         steps.append(via)
     return next(step for step in steps if step[1] >= 0)
+
+
+def overfull_link(edges: dict[int, list[tuple[int, int]]], limit: int = MAX_SHOWN
+                  ) -> tuple[int, int] | None:
+    """The ``(nub, link number)`` where the plane of ``edges`` (child -> parents with the
+    link's number, -1 for the tree's own link) passes ``limit`` entries shown, or None.
+
+    An entry is shown once along each path down to it (a nub with no parent here, once). The
+    counts are summed in topological order (Kahn's), each capped just past ``limit``, so the
+    work is linear in the links; the link blamed is the nub's last extra one (its tree link
+    when it has none: then the extra links above it made the plane this large). Nubs in a
+    loop are skipped: :func:`loop_links` reports those.
+    """
+    below: dict[int, list[int]] = {}
+    waiting: dict[int, int] = {}
+    for child, parents in edges.items():
+        waiting[child] = len(parents)
+        for parent, _ in parents:
+            below.setdefault(parent, []).append(child)
+            waiting.setdefault(parent, len(edges.get(parent, ())))
+    shown = {node: 1 for node, count in waiting.items() if count == 0}
+    ready = list(shown)
+    total = 0
+    while ready:
+        node = ready.pop()
+        total += shown[node]
+        if total > limit:
+            return node, max(number for _, number in edges.get(node, [(node, -1)]))
+        for child in below.get(node, ()):
+            shown[child] = min(shown.get(child, 0) + shown[node], limit + 1)
+            waiting[child] -= 1
+            if not waiting[child]:
+                ready.append(child)
+    return None

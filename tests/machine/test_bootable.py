@@ -86,3 +86,30 @@ def test_an_entrys_busy_count_is_refused_alike() -> None:
 def test_a_plane_without_a_name_is_refused_alike() -> None:
     found = _same(_model(planes=("",)))
     assert (found.reference, found.key) == ("machine-model-bad-value", "machine.planes[0]")
+
+
+def _braid(count: int, plane: str) -> NubSpec:
+    """A chain of ``count`` nubs below the expert, each also linked in ``plane`` under the
+    nub two above it (in a plane but IOService, under the one above it too): shown along
+    Fibonacci-many paths (forty nubs, a hundred million)."""
+    nub: NubSpec | None = None
+    for number in reversed(range(count)):
+        above = [] if plane == "IOService" or not number else [f"n{number - 1}"]
+        above += [f"n{number - 2}"] if number >= 2 else []
+        links = tuple(PlaneLink(plane, parent) for parent in above)
+        nub = NubSpec("IOService", id=f"n{number}", children=(nub,) if nub else (),
+                      planes=links)
+    assert nub is not None
+    return nub
+
+
+@pytest.mark.parametrize("plane", ["IOService", "IODeviceTree"])
+def test_extra_parents_that_show_a_plane_without_end_are_refused_alike(plane: str) -> None:
+    found = _same(_model(_braid(40, plane)))
+    assert found.reference == "machine-model-too-large"
+    assert found.key.endswith("].parent") and f"plane {plane}" in found.message
+
+
+def test_a_few_extra_parents_boot() -> None:
+    host = SimpleNamespace(classes=ClassRegistry(), registry=IORegistry(), kernel=None)
+    populate(host, _model(_braid(12, "IOService")))

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 
-from iokit_host.machine.links import find_loop, loop_links
+from iokit_host.machine.links import find_loop, loop_links, overfull_link
 
 
 class _Followed(list[tuple[int, int]]):
@@ -44,3 +44,23 @@ def test_a_link_on_the_path_dropped_leaves_the_rest_searched() -> None:
     # gone, 3's extra link under 0 loops nowhere, and 4's under itself does.
     edges = {0: [(1, 0)], 1: [(2, -1)], 2: [(0, -1)], 3: [(0, 0)], 4: [(4, 0)]}
     assert list(loop_links(edges)) == [(0, 0), (4, 0)]
+
+
+def test_a_plane_shown_along_too_many_paths_is_found_in_one_pass() -> None:
+    # Each nub below the one before it (the tree) and the one before that (an extra link):
+    # nub n is shown fib(n) times; 200 nubs would show some 10**41 entries.
+    edges: dict[int, list[tuple[int, int]]] = {1: _Followed([(0, -1)])}
+    for nub in range(2, 200):
+        edges[nub] = _Followed([(nub - 1, -1), (nub - 2, 0)])
+    _Followed.follows = 0
+    nub, number = overfull_link(edges, limit=1000)  # type: ignore[misc]
+    assert number == 0 and nub < 20
+    assert _Followed.follows <= 2 * len(edges)
+
+
+def test_a_tree_or_a_few_second_parents_is_not_overfull() -> None:
+    tree = {nub: [(nub - 1, -1)] for nub in range(1, 5000)}
+    assert overfull_link(tree, limit=5000) is None
+    tree[3].append((1, 0))  # 3 and all below it shown twice
+    assert overfull_link(tree, limit=5000) == (2501, -1)  # 0 to 2 once, then twice
+    assert overfull_link(tree, limit=10_000) is None
