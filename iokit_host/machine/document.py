@@ -85,7 +85,7 @@ class DocumentParser:
                 ) -> tuple[NubSpec, ...]:
         # The ids once, not once per entry: a model of 50,000 entries reads in linear time.
         model_ids = self.model_ids(raws + extra)
-        known_planes = (*STANDARD_PLANES, *planes)
+        known_planes = frozenset((*STANDARD_PLANES, *planes))
         return tuple(self.nub(raw, (), model_ids, known_planes) for raw in extra)
 
     def default_name(self) -> str:
@@ -283,7 +283,7 @@ class DocumentParser:
 
     def build(self, raws: list[Raw], planes: tuple[str, ...], extra: list[Raw]) -> NubSpec:
         model_ids = self.model_ids(raws + extra)
-        known_planes = (*STANDARD_PLANES, *planes)
+        known_planes = frozenset((*STANDARD_PLANES, *planes))
         children: list[list[NubSpec]] = [[] for _ in raws]
         built: NubSpec | None = None
         for raw in reversed(raws):
@@ -297,7 +297,7 @@ class DocumentParser:
         return built
 
     def nub(self, raw: Raw, children: tuple[NubSpec, ...], model_ids: set[str],
-            known_planes: tuple[str, ...]) -> NubSpec:
+            known_planes: frozenset[str]) -> NubSpec:
         recorded = raw.table.get("recorded-driver", False)
         if not isinstance(recorded, bool):
             self.fail(E.WRONG_TYPE, f"expected true or false, not {_type(recorded)}",
@@ -313,7 +313,7 @@ class DocumentParser:
                 raw.table["record"], lambda ref, message, key: self.fail(ref, message,
                                                                          node=raw, key=key)))
 
-    def links(self, raw: Raw, model_ids: set[str], known_planes: tuple[str, ...]
+    def links(self, raw: Raw, model_ids: set[str], known_planes: frozenset[str]
               ) -> tuple[PlaneLink, ...]:
         value = raw.table.get("planes", [])
         if not isinstance(value, list):
@@ -323,7 +323,7 @@ class DocumentParser:
                      for i, item in enumerate(value))
 
     def link(self, raw: Raw, i: int, item: Any, model_ids: set[str],
-             known_planes: tuple[str, ...]) -> PlaneLink:
+             known_planes: frozenset[str]) -> PlaneLink:
         prefix = f"planes[{i}]."
         table = self.table(item, raw, f"planes[{i}]")
         self.check_keys(table, _LINK_KEYS, raw, prefix)

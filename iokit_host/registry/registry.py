@@ -35,7 +35,11 @@ class IORegistry:
 
     def __init__(self, planes: Iterable[str] = ()) -> None:
         self._last_id = REGISTRY_ID_RESERVED
-        self._planes: list[str] = []
+        # Plane names in creation order (a dict: membership in constant time, so a model of
+        # thousands of planes and links builds in linear time), and the root's property
+        # listing them, extended in place rather than rebuilt per plane.
+        self._planes: dict[str, None] = {}
+        self._planes_property: dict[str, str] = {}
         self._by_id: dict[int, IORegistryEntry] = {}
         # Per plane, entries known to be linked up to the root through first parents; an
         # attach only adds links, so only a detach makes an entry known here stale.
@@ -52,8 +56,9 @@ class IORegistry:
             raise RegistryError(f"a plane needs a non-empty name, not {name!r}")
         if name in self._planes:
             return
-        self._planes.append(name)
-        self.root._props["IORegistryPlanes"] = {p: p for p in self._planes}
+        self._planes[name] = None
+        self._planes_property[name] = name
+        self.root._props["IORegistryPlanes"] = self._planes_property
 
     @property
     def planes(self) -> tuple[str, ...]:
