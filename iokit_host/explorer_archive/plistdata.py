@@ -4,7 +4,8 @@ as IORegistryExplorer calls it on an archive and on each entry's properties).
 A binary plist is checked for its shape first (:func:`iokit_host.kext.plistshape.check_binary`:
 nesting, cycles, items), because ``plistlib``'s binary reader recurses and builds cycles; one
 too damaged to check, or that ``plistlib`` refuses, is read object by object
-(:mod:`~iokit_host.kext.plistbinary`), so a damaged object loses only itself. An entry's
+(:mod:`~iokit_host.kext.plistbinary`), so a damaged object loses only itself; in a whole
+document that includes a container a damaged reference puts inside itself. An entry's
 property table is held to one property value's items (262,144); a whole document past that
 (the archive of a large Mac: a few thousand entries of ~90 items each) to
 :data:`MAX_DOCUMENT_ITEMS`, by the same check, and is then read by ``plistlib``. The XML reader keeps its own stack and refuses
@@ -74,7 +75,8 @@ def load_plist(data: bytes, *, values: bool = False, repairs: list[Repair] | Non
             # Its shape checked, then read by plistlib; damaged, each object on its own; cut
             # short, as far as it goes.
             try:
-                return load_tolerant(data, repairs)
+                # A container inside itself in a whole document is one object's damage.
+                return load_tolerant(data, repairs, cycles_damaged=not values)
             except PlistShapeError as error:
                 if values or error.reference != "plist-value-too-large":
                     raise

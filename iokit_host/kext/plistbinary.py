@@ -57,13 +57,16 @@ class BinaryPlistError(Exception):
     """The file's index (trailer, offset table, top object) cannot be read."""
 
 
-def load_tolerant(data: bytes, repairs: list[Repair] | None = None) -> Any:
+def load_tolerant(data: bytes, repairs: list[Repair] | None = None, *,
+                  cycles_damaged: bool = False) -> Any:
     """The value of a binary plist whose objects may be damaged (see the module doc): one
     whose containers all read is read by ``plistlib`` at full speed.
 
     :param repairs: when given, a file whose index cannot be read (cut short: its trailer
         and offset table were its last bytes) is read as far as it goes, its objects found one
         after another (:func:`_rebuilt`), and a :class:`Repair` added here.
+    :param cycles_damaged: a container inside itself is damage, unreadable where it recurs
+        (a whole document's), not a reason to refuse the file (a kext manifest's).
     :raises BinaryPlistError: the top object is unreadable, or the index is (and no object
         could be found without it, or ``repairs`` was not given).
     :raises PlistShapeError: what can be read nests too deep, contains itself or stands for
@@ -71,17 +74,17 @@ def load_tolerant(data: bytes, repairs: list[Repair] | None = None) -> Any:
     """
     if len(data) < 8 + _TRAILER.size:
         return _cut_short(data, BinaryPlistError("too short for a binary property list"),
-                          repairs)
+                          repairs, cycles_damaged)
     try:
-        return _read(data)
+        return _read(data, cycles_damaged)
     except BinaryPlistError as error:
-        return _cut_short(data, error, repairs)
+        return _cut_short(data, error, repairs, cycles_damaged)
 
 
-def _read(data: bytes) -> Any:
+def _read(data: bytes, cycles_damaged: bool) -> Any:
     # Held to the bounds of every plist read (nesting, cycles, items as a tree), damaged
     # objects passed over: a small file may stand for an enormous tree.
-    intact = check_binary(data)
+    intact = check_binary(data, cycles_damaged=cycles_damaged)
     offset_size, ref_size, count, top, table = _TRAILER.unpack_from(data, len(data) - 32)
     if not (offset_size and ref_size and top < count and table >= 8
             and table + count * offset_size <= len(data) - 32):
@@ -100,7 +103,8 @@ def _read(data: bytes) -> Any:
     return value
 
 
-def _cut_short(data: bytes, error: BinaryPlistError, repairs: list[Repair] | None) -> Any:
+def _cut_short(data: bytes, error: BinaryPlistError, repairs: list[Repair] | None,
+               cycles_damaged: bool) -> Any:
     """``data`` read through the index its objects give (:func:`_rebuilt`), noted in
     ``repairs``; ``error`` when that is not asked for or finds nothing."""
     rebuilt = _rebuilt(data) if repairs is not None and data.startswith(b"bplist0") else None
@@ -108,7 +112,7 @@ def _cut_short(data: bytes, error: BinaryPlistError, repairs: list[Repair] | Non
         raise error
     whole, objects, end = rebuilt
     try:
-        value = _read(whole)
+        value = _read(whole, cycles_damaged)
     except BinaryPlistError:
         raise error from None
     assert repairs is not None
@@ -248,6 +252,9 @@ class _Tolerant(_Parser or object):  # type: ignore[misc]
     def __init__(self) -> None:
         super().__init__(dict)
         self._depth = 0
+        # The objects being read, outer first: one referred to again inside itself is
+        # unreadable there (plistlib would build a list that holds itself).
+        self._reading: set[int] = set()
 
     def parse_bytes(self, data: bytes) -> Any:
         try:
@@ -258,7 +265,10 @@ class _Tolerant(_Parser or object):  # type: ignore[misc]
     def _read_object(self, ref: int) -> Any:
         if self._depth >= MAX_VALUE_DEPTH:
             return UnreadableValue(f"object {ref} is nested deeper than {MAX_VALUE_DEPTH}")
+        if ref in self._reading:
+            return UnreadableValue(f"object {ref} contains itself")
         self._depth += 1
+        self._reading.add(ref)
         try:
             marker = self._marker(ref)
             if marker == _FILL:  # plistlib reads it as b''; CF creates no object from it
@@ -273,6 +283,7 @@ class _Tolerant(_Parser or object):  # type: ignore[misc]
             return unreadable
         finally:
             self._depth -= 1
+            self._reading.discard(ref)
 
 
     def _marker(self, ref: int) -> int | None:

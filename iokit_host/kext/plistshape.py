@@ -92,13 +92,19 @@ def _shape_error(key: str, reason: str) -> PlistShapeError:
 
 # -- binary plists ---------------------------------------------------------------------------
 
-def check_binary(data: bytes, items: int | None = None) -> bool:
+def check_binary(data: bytes, items: int | None = None, *, cycles_damaged: bool = False
+                 ) -> bool:
     """Refuse a binary plist whose containers nest too deep, contain themselves or expand to
     more than ``items`` items as a tree (default ``MAX_VALUE_ITEMS``, one property value's;
     a whole document, such as an archive of a registry, may hold more). True when every
     container could be read; False when some are damaged (each is passed over, and the rest
     checked: a reader that reads around damage builds no more than was checked) or the file
-    has no readable index (nothing checked: its reader must make one, and check that)."""
+    has no readable index (nothing checked: its reader must make one, and check that).
+
+    :param cycles_damaged: a container inside itself is damage, passed over as an unreadable
+        one is (a whole document's reader drops it alone), not a reason to refuse the file
+        (as a kext's manifest is refused, as the kernel refuses it).
+    """
     limit = MAX_VALUE_ITEMS if items is None else items
     try:
         table = _ObjectTable(data)
@@ -118,6 +124,9 @@ def check_binary(data: bytes, items: int | None = None) -> bool:
             continue
         if children is None:
             continue
+        if cycles_damaged and _inside_itself(ref, crumb):
+            damaged = True  # the reader leaves it unreadable where it recurs
+            continue
         if depth >= MAX_VALUE_DEPTH:
             raise _binary_problem(_trail(crumb), ref, depth + 1)
         count += len(children)
@@ -129,6 +138,17 @@ def check_binary(data: bytes, items: int | None = None) -> bool:
 
 
 _Crumb = tuple[object, str, int]
+
+
+def _inside_itself(ref: int, crumb: _Crumb | None) -> bool:
+    """Whether ``ref`` is one of the containers on the way down to it (at most the nesting
+    limit of them: the walk stops there)."""
+    while crumb is not None:
+        parent, _, above = crumb
+        if above == ref:
+            return True
+        crumb = parent  # type: ignore[assignment]
+    return False
 
 
 def _trail(crumb: _Crumb | None) -> list[tuple[str, int]]:

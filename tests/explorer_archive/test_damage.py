@@ -4,6 +4,7 @@ and key; strict refuses it; a file that is no archive is refused naming file and
 from __future__ import annotations
 
 import plistlib
+import struct
 from typing import Any
 
 import pytest
@@ -218,3 +219,40 @@ def test_links_in_a_plane_with_no_name_are_dropped_alone() -> None:
     (warning,) = [d for d in model.diagnostics if d.reference == "ioreg-archive-bad-link"]
     assert "no name" in warning.message and warning.key is not None
     parse_machine(dump_machine(model), source="x.toml")
+
+
+def _pointed_at_itself(data: bytes, sentinel: str) -> bytes:
+    """``data`` with the array that refers to the string ``sentinel`` referring to itself
+    there instead: a damaged reference no writer makes (``plistlib`` cannot write a cycle)."""
+    offset_size, ref_size, count, _, table = struct.unpack(">6xBBQQQ", data[-32:])
+    offsets = [int.from_bytes(data[table + n * offset_size:table + (n + 1) * offset_size],
+                              "big") for n in range(count)]
+    wanted = bytes([0x50 | len(sentinel)]) + sentinel.encode()
+    target = next(n for n, at in enumerate(offsets) if data[at:at + len(wanted)] == wanted)
+    patched = bytearray(data)
+    for number, at in enumerate(offsets):
+        if data[at] & 0xF0 == 0xA0 and data[at] & 0x0F != 0x0F:
+            for item in range(data[at] & 0x0F):
+                place = at + 1 + item * ref_size
+                if int.from_bytes(data[place:place + ref_size], "big") == target:
+                    patched[place:place + ref_size] = number.to_bytes(ref_size, "big")
+                    return bytes(patched)
+    raise AssertionError("no array refers to the sentinel")
+
+
+def test_an_array_that_contains_itself_loses_only_itself() -> None:
+    # One damaged reference made an array of a 1.7 MB archive contain itself: the whole
+    # archive was refused (ioreg-archive-invalid, "contains itself (a cycle)").
+    document = _document()
+    hub = _entry(document, "Hub")
+    chain = document["$objects"][hub["inheritance"].data]["NS.objects"]
+    chain.append("cycle-here")
+    data = _pointed_at_itself(plistlib.dumps(document, fmt=plistlib.FMT_BINARY), "cycle-here")
+    model = parse_archive(data, source="x.ioreg")
+    kept = [nub.class_name for _, nub in model.nubs()]
+    assert kept == ["IOPlatformExpertDevice", "IOPCIDevice", "AppleIntelFramebuffer",
+                    "RootDomainUserClient"]  # all but the entry whose chain it was
+    warning = model.diagnostics[0]
+    assert warning.reference == "ioreg-archive-bad-entry" and "contains itself" in warning.message
+    with pytest.raises(ArchiveInvalid):
+        parse_archive(data, source="x.ioreg", strict=True)

@@ -1,6 +1,7 @@
 """A whole binary document is held to a document's bounds, not one property value's: the
-archive of a large Mac loads; a small file that stands for an enormous tree, or contains
-itself, is still refused."""
+archive of a large Mac loads; a small file that stands for an enormous tree, or a large one
+that contains itself, is still refused; a container inside itself is otherwise one damaged
+reference."""
 
 from __future__ import annotations
 
@@ -12,6 +13,7 @@ import pytest
 from iokit_host.explorer_archive import ArchiveInvalid, parse_archive, plistdata
 from iokit_host.explorer_archive.plistdata import PlistUnreadable, load_plist
 from iokit_host.kext import plistshape
+from iokit_host.kext.plistvalues import UnreadableValue
 from tests.explorer_archive.archivekit import Entry, archive_bytes, small_machine
 
 #: One property value's item limit, made small so that a small archive is past it.
@@ -72,16 +74,32 @@ def _bplist(objects: list[bytes]) -> bytes:
             + bytes(8) + table.to_bytes(8, "big"))
 
 
+def _self_containing(strings: int) -> bytes:
+    """Object 0: an array of ``strings`` strings (object 1), then itself."""
+    refs = [1] * strings + [0]
+    body = b"bplist00" + bytes([0xAF, 0x11, *len(refs).to_bytes(2, "big"), *refs])
+    offsets = (8).to_bytes(2, "big") + len(body).to_bytes(2, "big")  # two-byte offsets
+    body += bytes([0x51]) + b"s"
+    return (body + offsets + bytes(6) + bytes([2, 1]) + (2).to_bytes(8, "big") + bytes(8)
+            + (len(body)).to_bytes(8, "big"))
+
+
 @pytest.mark.usefixtures("small_value_limit")
 def test_a_large_document_that_contains_itself_is_refused() -> None:
-    # Object 0: an array of 199 strings (object 1), then itself.
-    refs = [1] * 199 + [0]
-    top = bytes([0xAF, 0x10, len(refs), *refs])
-    data = _bplist([top, bytes([0x51]) + b"s"])
-    with pytest.raises(PlistUnreadable, match=r"\[199\]: contains itself"):
+    data = _self_containing(VALUE_ITEMS + 99)
+    with pytest.raises(PlistUnreadable, match=rf"\[{VALUE_ITEMS + 99}\]: contains itself"):
         load_plist(data)
     with pytest.raises(ArchiveInvalid, match="contains itself"):
         parse_archive(data, source="cycle.ioreg")
+
+
+def test_a_document_that_contains_itself_loses_only_that_reference() -> None:
+    # A whole document's cycle is one damaged reference: it was refused whole.
+    value = load_plist(_self_containing(199))
+    assert value[:199] == ["s"] * 199 and len(value) == 200
+    assert isinstance(value[199], UnreadableValue) and "contains itself" in value[199].reason
+    with pytest.raises(PlistUnreadable, match=r"\[199\]: contains itself"):
+        load_plist(_self_containing(199), values=True)  # a property table: refused as ever
 
 
 @pytest.mark.usefixtures("small_value_limit")
