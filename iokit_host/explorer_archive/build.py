@@ -37,6 +37,7 @@ from iokit_sdk.keys import RESOURCES_CLASS, SERVICE_PLANE, STANDARD_PLANES
 
 from iokit_host.explorer_archive.damage import (
     BAD_CLASS_CHAIN,
+    BAD_ENTRY,
     BAD_LINK,
     MISPLACED_RESOURCES,
     ArchiveDamage,
@@ -63,7 +64,7 @@ def build_archive_model(entries: dict[int, ArchiveEntry], *, source: str,
     :raises ArchiveInvalid: when no registry root with an IOService child is left.
     """
     entries = _both_sides(entries)
-    root = _root(entries, source)
+    root = _root(entries, source, damage)
     service = root.children.get(SERVICE_PLANE, ()) or _platform_by_class(entries)
     if not service:
         raise ArchiveInvalid("the registry root has no child in the IOService plane",
@@ -131,16 +132,29 @@ def _platform_by_class(entries: dict[int, ArchiveEntry]) -> tuple[int, ...]:
                  if "IOPlatformExpertDevice" in entry.inheritance)[:1]
 
 
-def _root(entries: dict[int, ArchiveEntry], source: str) -> ArchiveEntry:
+def _root(entries: dict[int, ArchiveEntry], source: str, damage: ArchiveDamage
+          ) -> ArchiveEntry:
+    """The registry root; when its object is unreadable but a platform device was read, an
+    empty root in its place (one damaged object, where the machine below it survived: the
+    platform device is then found by its class, :func:`_platform_by_class`)."""
     marked = [entry for entry in entries.values() if entry.is_root]
     if not marked:
         marked = [entry for entry in entries.values()
                   if entry.name == "Root" and not any(entry.parents.values())]
-    if not marked:
+    if marked:
+        return marked[0]
+    if not _platform_by_class(entries):
         raise ArchiveInvalid("the archive holds no registry root", file=source,
                              key="$top.root.registryEntries",
                              hint="save the whole registry in IORegistryExplorer")
-    return marked[0]
+    damage.note(BAD_ENTRY, "$top.root.registryEntries", "the registry root is not among the "
+                "entries that can be read; an empty root stands in its place")
+    return ArchiveEntry(index=_MADE_UP_ROOT, name="Root", inheritance=("IORegistryEntry",),
+                        is_root=True)
+
+
+#: The index of a root made up for an unreadable one: no object's.
+_MADE_UP_ROOT = -1
 
 
 def _service_tree(platform: ArchiveEntry, entries: dict[int, ArchiveEntry],

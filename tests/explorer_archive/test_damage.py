@@ -256,3 +256,21 @@ def test_an_array_that_contains_itself_loses_only_itself() -> None:
     assert warning.reference == "ioreg-archive-bad-entry" and "contains itself" in warning.message
     with pytest.raises(ArchiveInvalid):
         parse_archive(data, source="x.ioreg", strict=True)
+
+
+def test_an_unreadable_root_loses_only_itself() -> None:
+    # The root entry's object damaged (here: no entry at all): the whole archive was refused
+    # ("the archive holds no registry root") though the machine below it read whole.
+    document = _document()
+    whole = [nub.class_name for _, nub in _load(document).nubs()]
+    root = _entry(document, "Root")
+    document["$objects"][document["$objects"].index(root)] = "not an entry"
+    model = _load(document)
+    assert [nub.class_name for _, nub in model.nubs()] == whole
+    found = {d.reference: d for d in model.diagnostics}
+    # Counted twice: the object that is no entry, and the root made up in its place.
+    assert found["ioreg-archive-bad-entry"].message.startswith(
+        "registry entries that cannot be read (no name or class chain, or not an entry at "
+        "all): 2,")
+    with pytest.raises(ArchiveInvalid):
+        _load(document, strict=True)
