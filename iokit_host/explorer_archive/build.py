@@ -45,7 +45,7 @@ from iokit_host.explorer_archive.damage import (
 from iokit_host.explorer_archive.entries import ArchiveEntry
 from iokit_host.explorer_archive.errors import ArchiveInvalid
 from iokit_host.ioreg_import import is_recorded_driver
-from iokit_host.machine.links import loop_links
+from iokit_host.machine.links import MAX_SHOWN, loop_links, overfull_link
 from iokit_host.machine.model import MachineModel, NubSpec, PlaneLink
 from iokit_host.matching.recorded_ancestry import acyclic_ancestry
 
@@ -241,8 +241,48 @@ def _drop_loops(raw: dict[int, list[tuple[str, int]]], tree_parent: dict[int, in
                         f"links object {index} below object {raw[index][number][1]}, which "
                         "is below it already")
             dropped.setdefault(index, set()).add(number)
+            edges[index] = [step for step in edges[index] if step[1] != number]
+        for index, number in _overfull_links(edges, tree_parent):
+            damage.note(BAD_LINK, f"$objects[{index}].parentsInPlanes.{plane}",
+                        f"links object {index} below object {raw[index][number][1]} as well, "
+                        f"which would show {plane} along more than {MAX_SHOWN} paths")
+            dropped.setdefault(index, set()).add(number)
     for index, numbers in dropped.items():
         raw[index] = [pair for number, pair in enumerate(raw[index]) if number not in numbers]
+
+
+#: Second parents dropped one by one, looking again after each, before the rest of a plane's
+#: go at once: a few make a plane overfull in any archive seen, and each look is a pass.
+_MAX_OVERFULL_LOOKS = 64
+
+
+def _overfull_links(edges: dict[int, list[tuple[int, int]]],
+                    tree_parent: dict[int, int | None]) -> list[tuple[int, int]]:
+    """The second parents to drop so that the plane of ``edges`` shows at most
+    :data:`~iokit_host.machine.links.MAX_SHOWN` entries (removed from ``edges``): each that
+    :func:`~iokit_host.machine.links.overfull_link` blames, or, blamed a tree link, the last
+    second parent of the nearest entry above it that has one."""
+    found: list[tuple[int, int]] = []
+    while (blamed := overfull_link(edges)) is not None:
+        index, number = blamed
+        while number < 0 and index in tree_parent:
+            extra = [step[1] for step in edges.get(index, ()) if step[1] >= 0]
+            if extra:
+                number = extra[-1]
+                break
+            above = tree_parent[index]
+            if above is None:
+                break
+            index = above
+        if number < 0 or len(found) >= _MAX_OVERFULL_LOOKS:
+            rest = [(child, step[1]) for child, steps in edges.items() for step in steps
+                    if step[1] >= 0]
+            edges.update({child: [step for step in steps if step[1] < 0]
+                          for child, steps in edges.items()})
+            return found + rest
+        found.append((index, number))
+        edges[index] = [step for step in edges[index] if step[1] != number]
+    return found
 
 
 def _specs(platform: ArchiveEntry, entries: dict[int, ArchiveEntry],

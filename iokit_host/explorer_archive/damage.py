@@ -34,7 +34,8 @@ BAD_ENTRY = ArchiveDamageKind(
     "or not an entry at all)", "those entries dropped, with their links", _SAVE_AGAIN)
 BAD_LINK = ArchiveDamageKind(
     "ioreg-archive-bad-link", "plane links to entries the archive does not hold, that "
-    "would put an entry below itself, or in a plane with no name", "those links dropped",
+    "would put an entry below itself or in a plane with no name, or whose second parents "
+    "would show a plane along too many paths", "those links dropped",
     _SAVE_AGAIN)
 BAD_CLASS_CHAIN = ArchiveDamageKind(
     "ioreg-archive-bad-class-chain", "class chains (an entry's inheritance) that name a class "

@@ -9,6 +9,7 @@ from iokit_host.explorer_archive import parse_archive
 from iokit_host.host import IOKitHost
 from iokit_host.ioreg import IoregOptions, render_text
 from iokit_host.machine import dump_machine, parse_machine
+from iokit_host.machine.bootable import check_bootable
 from tests.explorer_archive.archivekit import Entry, archive_bytes, small_machine
 
 
@@ -141,3 +142,21 @@ def test_an_iokit_resources_linked_below_a_device_is_moved_back_under_the_platfo
     assert warning.reference == "ioreg-archive-misplaced-resources"
     assert parse_machine(dump_machine(model)).root == model.root  # imports, reads back
     IOKitHost(machine=model).boot()
+
+
+def test_second_parents_that_show_a_plane_without_end_are_dropped_alone() -> None:
+    # Forty entries each below the one before and the one before that (a damaged or forged
+    # archive): printed along some 10**8 paths, the boot hung; now the links past the bound
+    # are dropped with a warning and every entry is kept.
+    entries = small_machine()
+    above = ["Mac-1", "Mac-1"]
+    for number in range(40):
+        parents = [above[-1], above[-2]] if number else ["Mac-1"]
+        entries.append(Entry(f"n{number}", ["IOService", "IORegistryEntry"],
+                             parents={"IOService": parents}))
+        above.append(f"n{number}")
+    model = parse_archive(archive_bytes(entries), source="braid.ioreg")
+    assert sum(1 for _, nub in model.nubs() if (nub.name or "").startswith("n")) == 40
+    (warning,) = model.diagnostics
+    assert warning.reference == "ioreg-archive-bad-link" and "paths" in warning.message
+    check_bootable(model)  # what is left shows the plane within the bound
