@@ -29,8 +29,10 @@ class Moved(NamedTuple):
 
 
 class WorkdirGuard:
-    """The working directory when it was made: its path, and its identity (device and inode)
-    to tell a move without resolving a path (``os.stat(".")``, one system call per check)."""
+    """The working directory when it was made: its path, read again after each job
+    (``getcwd``, a third of an ``os.stat(".")``, which is looked at only when the path
+    differs), and its identity (device and inode), which tells a driver's move from the
+    directory's own rename."""
 
     def __init__(self) -> None:
         try:
@@ -45,9 +47,9 @@ class WorkdirGuard:
         if kept is None:
             return None
         try:
-            if _identity(".") == self._identity:
-                return None
             moved = os.getcwd()
+            if moved == kept or _identity(".") == self._identity:  # there, or renamed
+                return None
         except OSError:  # the driver's directory was removed under it
             moved = "a directory since removed"
         what = f"changed the working directory from {kept} to {moved}"
