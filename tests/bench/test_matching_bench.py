@@ -7,9 +7,11 @@ same registry and calling one hook per node; memory per registry entry (tracemal
 one small property) at most 2 KiB.
 
 Measured (medians of five runs, CPU time, two cores shared with other work): the 10k boot is
-8.2x the baseline (8.1-8.6; it was 11.0-11.3x) and 3.7x the minimal boot (3.5-3.8; it was
-4.5-4.6x); 10k/1k 6.9 (6.6-7.2); 100k/10k 9.8 (9.6-10.0; it was 10.3); 1,460 B per registry
-entry (it was 1,627 B).
+9.2-9.5x the baseline (8.6-8.9 before the driver-call guard put back what a call leaves
+installed in the interpreter and the job checks looked at the working directory and the
+interval timers, about 3 us a nub; it was 11.0-11.3x before that) and 3.8-4.1x the minimal
+boot (3.5-3.8; it was 4.5-4.6x); 10k/1k 6.9-7.2; 100k/10k 9.8 (9.6-10.0; it was 10.3); 1,460 B
+per registry entry (it was 1,627 B).
 What brought it down: a lifecycle call that only the built-in plugin implements, with no
 monitor, is its method call, not a pluggy call (kernel/plugins.py ``caller``: seven per nub);
 a candidate's fate is kept as a tuple and made a record only when read (kernel/outcomes.py);

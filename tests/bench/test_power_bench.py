@@ -8,8 +8,11 @@ compared.
 No garbage is collected before a run, as none is before a user's sleep: the collections a
 sleep and a wake set off are theirs to pay. Measured so, the full collection each cycle set
 off (walking the whole registry to free nothing) made it 13.1-13.9x; the PM work queue now
-holds full collections back while it runs (``kernel.collector``): 8.7-8.8x. (Collecting
-before each run, as this benchmark did, hid it: 9.0x.)
+holds full collections back while it runs (``kernel.collector``): 8.7-8.8x, and 9.4-9.7x in
+later runs, after the guards against faulty drivers grew (each driver call puts back the trace
+and profile functions and signal handlers it left; an A/B of the cycle alone put them at a few
+percent, within the machine's noise). (Collecting before each run, as this benchmark did, hid
+it: 9.0x.)
 """
 
 from __future__ import annotations
