@@ -30,11 +30,13 @@ from typing import TYPE_CHECKING, Any
 import msgpack
 from iokit_sdk.iokitlib.callframe import CALL, MARK, REQUEST, SCALARS, pack_reply
 from iokit_sdk.iokitlib.wire import FrameError
+from iokit_sdk.service import IOService
 from iokit_sdk.wirecodec import HEADER
 
-from iokit_host.server.requests import answer, driver_of, failed, handle
+from iokit_host.server.requests import answer, failed, handle
 from iokit_host.server.session import Outbox, Session
 from iokit_host.server.userclient_ops import plain_fields, plain_run
+from iokit_host.userclient.connections import Connection
 
 if TYPE_CHECKING:
     from iokit_host.server.context import KernelContext
@@ -166,11 +168,18 @@ def _run(front: FrontEnd, session: Session, request_id: int, handle: int, select
         result = ctx.driver_work.run_checked(
             partial(_plain, ctx, session, handle, selector, scalars, structure, scalar_out,
                     struct_out), "while serving a client's call request",
-            driver_of(session, {"connect": handle}))
+            _client_of(session, handle))
     except Exception as error:  # noqa: BLE001 - the kernel outlives a failed request
         answer(ctx, session, "call", request_id, failed(ctx, session, "call", error))
         return _QUEUED
     return result
+
+
+def _client_of(session: Session, handle: int) -> IOService | None:
+    """The user client a call's connection is to (:func:`~.requests.driver_of` of a call,
+    without its map and its search: this runs for every call)."""
+    found = session.handles.objects.get(handle)
+    return found.client if type(found) is Connection else None
 
 
 def _plain(ctx: KernelContext, session: Session, handle: int, selector: int,
