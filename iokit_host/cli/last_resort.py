@@ -23,7 +23,7 @@ import errno
 import os
 import sys
 import threading
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from typing import NoReturn
 
 from iokit_host.errors import Diagnostic, IOKitError, Severity, quoted
@@ -169,17 +169,21 @@ def stdout_closed() -> int:
         EXIT_FAILURE)
 
 
-def lingering_threads() -> list[str]:
+def lingering_threads(threads: Iterable[threading.Thread] | None = None) -> list[str]:
     """The names of the threads still running that the interpreter would wait for at exit
     (not daemons): after a command returns, a driver's (the host's own are daemons or
     joined), which would keep ``iokit boot`` from ever ending.
+
+    :param threads: the threads to look at (the pytest plugin's: those started while a test's
+        host ran); every thread but the main one when None.
 
     Read through :class:`threading.Thread`'s own accessors: a driver's subclass may override
     ``name``, ``daemon`` or ``is_alive`` with code that raises or never returns, and this
     runs after every driver call has ended, unguarded. A thread that cannot be read is
     counted: waiting for it could be for ever."""
     main = threading.main_thread()
-    names = (_lingering_name(thread) for thread in threading.enumerate() if thread is not main)
+    names = (_lingering_name(thread) for thread in
+             (threading.enumerate() if threads is None else threads) if thread is not main)
     return [name for name in names if name is not None]
 
 

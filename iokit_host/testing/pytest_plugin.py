@@ -14,11 +14,18 @@ is installed, so it imports nothing heavy at collection time. The fixtures are f
   (slow: created once per session, on first use).
 
 Assertions on what became of a driver live in :mod:`iokit_host.testing`.
+
+A driver's thread that a test's host left running, not a daemon, would keep the interpreter
+from ever ending once the tests are over (as it would ``iokit boot``): the test's teardown warns,
+``driver-thread-left-running``, naming the threads, and the run ends with pytest's own status
+without waiting for them, as the ``iokit`` command does.
 """
 
 from __future__ import annotations
 
 import sys
+import threading
+import warnings
 from collections.abc import Callable, Iterable, Iterator, Mapping
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -30,7 +37,11 @@ if TYPE_CHECKING:
     from iokit_host.machine.model import MachineModel
     from iokit_host.testing.venv import Venv
 
-__all__ = ["iokit_host", "iokit_machine", "iokit_venv"]
+__all__ = ["iokit_host", "iokit_machine", "iokit_venv", "pytest_sessionfinish"]
+
+#: The threads the session's hosts left running, and the session's exit status.
+_LEFT_RUNNING = pytest.StashKey[list[threading.Thread]]()
+_EXIT_STATUS = pytest.StashKey[int]()
 
 
 @pytest.fixture
@@ -42,7 +53,8 @@ def iokit_machine() -> Callable[..., MachineModel]:
 
 
 @pytest.fixture
-def iokit_host(monkeypatch: pytest.MonkeyPatch) -> Iterator[Callable[..., IOKitHost]]:
+def iokit_host(monkeypatch: pytest.MonkeyPatch,
+               request: pytest.FixtureRequest) -> Iterator[Callable[..., IOKitHost]]:
     """Factory: ``iokit_host(machine=None, kexts=(), *, boot=True, **options) -> IOKitHost``.
 
     :param machine: None (the built-in default machine), a built-in name, a model file,
@@ -76,12 +88,56 @@ def iokit_host(monkeypatch: pytest.MonkeyPatch) -> Iterator[Callable[..., IOKitH
 
     path_packages: set[str] = set()
     before = set(sys.modules)
+    threads_before = set(threading.enumerate())
     yield make
+    _threads_left(request.config, [thread for thread in threading.enumerate()
+                                   if thread not in threads_before])
     # Forget folder-loaded packages, so the next test can load another copy of the same name
     # (two versions of one library, say) from another folder.
     for name in set(sys.modules) - before:
         if name.partition(".")[0] in path_packages:
             del sys.modules[name]
+
+
+def _threads_left(config: pytest.Config, started: list[threading.Thread]) -> None:
+    """Warn of the threads a test's drivers ``started`` that still run (not daemons), and have
+    the run end without waiting for them."""
+    from iokit_host.cli.last_resort import lingering_threads
+    from iokit_host.errors import Diagnostic, Severity, quoted
+
+    names = lingering_threads(started)
+    if not names:
+        return
+    if _LEFT_RUNNING not in config.stash:
+        config.stash[_LEFT_RUNNING] = []
+        # Run by the interpreter before it waits for the threads it would wait for for ever.
+        register = getattr(threading, "_register_atexit", None)
+        if register is not None:
+            register(_end_without_threads, config)
+    config.stash[_LEFT_RUNNING] += started
+    shown = ", ".join(quoted(name) for name in names[:5]) + (" ..." if len(names) > 5 else "")
+    warnings.warn(pytest.PytestWarning(str(Diagnostic(
+        "driver-thread-left-running", f"{len(names)} thread(s) a driver started in this "
+        f"test still run after it ({shown}); the test run ends without waiting for them",
+        severity=Severity.WARNING,
+        hint="a driver's threads end in its stop (join them there), or are daemon threads"))),
+        stacklevel=1)
+
+
+def _end_without_threads(config: pytest.Config) -> None:
+    """At the interpreter's exit: end the process with the session's status, not waiting for
+    the driver threads still running."""
+    from iokit_host.cli.last_resort import end_despite_threads, lingering_threads
+
+    names = lingering_threads(config.stash.get(_LEFT_RUNNING, []))
+    if names:
+        end_despite_threads(config.stash.get(_EXIT_STATUS, 1), names)
+
+
+@pytest.hookimpl(trylast=True)
+def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:
+    """Keep the session's exit status for a run that must end without its drivers' threads."""
+    session.config.stash[_EXIT_STATUS] = int(exitstatus)
 
 
 @pytest.fixture(scope="session")
