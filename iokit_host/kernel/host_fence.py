@@ -30,6 +30,9 @@ refuses the rest outright:
 - the standard streams (fds 0, 1, 2), which a driver may close or redirect: too dear to
   check per call, :class:`~.stdio_guard.StdioGuard` checks them after each work-loop job and kext import,
   puts them back and names the nub or kext whose drivers ran.
+  A stream it cannot open again once closed (a test's capture, whose file pytest reads at
+  the end) is sealed instead by whoever set it up (:func:`seal_stream_close`): its ``close``
+  raises :class:`HostSealedError` while a driver call runs.
 """
 
 from __future__ import annotations
@@ -41,13 +44,14 @@ import signal
 import sys
 import threading
 import weakref
+from collections.abc import Callable
 from types import ModuleType
 from typing import Any, ClassVar, NoReturn, Protocol
 
 from iokit_host.dext.descendants import children
 
 __all__ = ["TRIPPED", "DriverExit", "DriverMisdeed", "ForkWatch", "HostSealedError",
-           "ModuleGuard", "register_calls", "seal_shared_modules"]
+           "ModuleGuard", "register_calls", "seal_shared_modules", "seal_stream_close"]
 
 #: Linux's ``prctl(PR_SET_PDEATHSIG)``: the child gets this signal when its parent exits.
 _PR_SET_PDEATHSIG = 1
@@ -283,3 +287,34 @@ class ModuleGuard:
             if modules.get(name) is not module:
                 return False
         return True
+
+
+# -- streams that cannot be reopened --------------------------------------------------------------
+def seal_stream_close(stream: Any, name: str) -> Callable[[], None] | None:
+    """Make ``stream.close()`` raise :class:`HostSealedError` while a driver call runs (a
+    driver's ``sys.stdout.close()``), for a stream that could not be opened again once closed:
+    a test's capture, which pytest reads after the test (closed, it ended the whole run with a
+    traceback). Outside driver calls it closes as always.
+
+    :param name: the stream's name in ``sys`` (``stdout``), for the driver's error.
+    :returns: the undo (the stream's own ``close`` again), or None for a stream that takes no
+        attribute of its own.
+    """
+    close = stream.close
+
+    def guarded_close() -> None:
+        if _driver_code_running():
+            raise HostSealedError(f"a driver may not close sys.{name}: the host's output and "
+                                  "every test's go through it")
+        close()
+
+    try:
+        stream.close = guarded_close
+    except (AttributeError, TypeError):
+        return None
+
+    def undo() -> None:
+        if getattr(stream, "__dict__", {}).get("close") is guarded_close:
+            del stream.close
+
+    return undo

@@ -18,7 +18,9 @@ Assertions on what became of a driver live in :mod:`iokit_host.testing`.
 A driver's thread that a test's host left running, not a daemon, would keep the interpreter
 from ever ending once the tests are over (as it would ``iokit boot``): the test's teardown warns,
 ``driver-thread-left-running``, naming the threads, and the run ends with pytest's own status
-without waiting for them, as the ``iokit`` command does.
+without waiting for them, as the ``iokit`` command does. While a test's hosts run, the test's
+captured ``sys.stdout`` and ``sys.stderr`` cannot be closed by a driver (the driver's call fails,
+``driver-changed-host``): closed, they ended the whole run with pytest's traceback.
 """
 
 from __future__ import annotations
@@ -73,6 +75,7 @@ def iokit_host(monkeypatch: pytest.MonkeyPatch,
 
         if isinstance(machine, Mapping):
             machine = build_machine(machine)
+        _seal_captured_streams(unseal)
         bundles = None
         if kexts is not None:
             bundles = kext_bundles(kexts)
@@ -87,9 +90,12 @@ def iokit_host(monkeypatch: pytest.MonkeyPatch,
         return host.boot() if boot else host
 
     path_packages: set[str] = set()
+    unseal: dict[int, Callable[[], None]] = {}
     before = set(sys.modules)
     threads_before = set(threading.enumerate())
     yield make
+    for undo in unseal.values():
+        undo()
     _threads_left(request.config, [thread for thread in threading.enumerate()
                                    if thread not in threads_before])
     # Forget folder-loaded packages, so the next test can load another copy of the same name
@@ -97,6 +103,22 @@ def iokit_host(monkeypatch: pytest.MonkeyPatch,
     for name in set(sys.modules) - before:
         if name.partition(".")[0] in path_packages:
             del sys.modules[name]
+
+
+def _seal_captured_streams(unseal: dict[int, Callable[[], None]]) -> None:
+    """Seal the ``close`` of ``sys.stdout`` and ``sys.stderr``: pytest reads a test's capture
+    after the test, and its terminal writes through the stream it began with (``-s``), so
+    neither may be closed, even to be reopened by the host's stream guard; ``unseal`` gets
+    each undo, by the stream's id."""
+    from iokit_host.kernel.host_fence import seal_stream_close
+
+    for name in ("stdout", "stderr"):
+        stream = getattr(sys, name)
+        if stream is None or id(stream) in unseal:
+            continue
+        undo = seal_stream_close(stream, name)
+        if undo is not None:
+            unseal[id(stream)] = undo
 
 
 def _threads_left(config: pytest.Config, started: list[threading.Thread]) -> None:

@@ -9,6 +9,7 @@ own process, with the faulty kext installed as a distribution folder on ``PYTHON
 from __future__ import annotations
 
 import builtins
+import io
 import os
 import subprocess
 import sys
@@ -21,7 +22,7 @@ from fencekit import boot_fenced, fenced_dist
 from hostkit import kext, make_host, personality, wifi_nub
 from kernelkit import KernelFactory, kernel_env
 
-from iokit_host.kernel.host_fence import DriverExit
+from iokit_host.kernel.host_fence import DriverExit, seal_stream_close
 
 __all__ = ["fenced_dist"]  # the fixture the command's tests use
 
@@ -221,3 +222,14 @@ def test_an_exit_status_that_is_no_small_int_is_named_by_its_type_not_printed() 
     assert "os._exit(3)" in str(DriverExit(3))
     assert "os._exit(<Loud>)" in str(DriverExit(Loud()))
     assert "os._exit(<int>)" in str(DriverExit(10 ** 5000))  # past the digit limit's repr
+
+
+def test_a_sealed_stream_closes_outside_driver_calls_and_its_undo_removes_the_seal() -> None:
+    stream = io.StringIO()
+    undo = seal_stream_close(stream, "stdout")
+    assert undo is not None and "close" in vars(stream)
+    undo()
+    assert "close" not in vars(stream)
+    seal_stream_close(stream, "stdout")
+    stream.close()  # no driver call runs: the stream's own close
+    assert stream.closed
