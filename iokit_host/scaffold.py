@@ -9,6 +9,8 @@ imported only when rendering.
 
 from __future__ import annotations
 
+import ast
+import builtins
 import errno
 import importlib.util
 import keyword
@@ -67,7 +69,9 @@ def render_driver(destination: str | Path, answers: Mapping[str, Any], *,
         ask, ``new-invalid-answer`` for a value of the wrong type or one the template's
         validator refuses, ``new-answer-not-asked`` for a question the other answers skip,
         ``new-bad-package-name`` for an import package that could never be imported as the
-        driver's (a keyword, a standard-library or installed module's name).
+        driver's (a keyword, a standard-library or installed module's name),
+        ``new-bad-class-name`` for a driver class the generated code could not define as its
+        own (a keyword, a builtin's name or one the generated modules already bind).
     """
     destination = Path(destination)
     source = Path(template) if template is not None else template_path()
@@ -86,6 +90,7 @@ def render_driver(destination: str | Path, answers: Mapping[str, Any], *,
         _render(source, rendered, data, defaults=defaults)
         _check_all_asked(rendered, data, questions)
         _check_package_name(rendered)
+        _check_class_name(rendered)
         rendered.rename(destination)
         made = []  # they hold the package now
     except OSError as error:
@@ -156,6 +161,74 @@ def _check_package_name(rendered: Path) -> None:
                                   reference="new-bad-package-name",
                                   hint="pick another NAME, or name the package with "
                                        "--package, e.g. --package acme_" + package.strip("_"))
+
+
+def _check_class_name(rendered: Path) -> None:
+    """The driver class must be one the generated modules can define and use as theirs: not
+    a keyword (``class None`` is a syntax error), not a builtin's name (``Exception``: every
+    ``except Exception`` in the module would mean the driver) and not a name a generated
+    module already binds (``IOService``, ``POWER_STATES``), which it would replace or be
+    replaced by."""
+    import yaml  # copier's own dependency; no stubs here
+
+    recorded = yaml.safe_load((rendered / ANSWERS_FILE).read_text(encoding="utf-8")) or {}
+    name = recorded.get("class_name")
+    if not isinstance(name, str):
+        return
+    reason = None
+    if keyword.iskeyword(name):
+        reason = "is a Python keyword, so no class can have it"
+    elif hasattr(builtins, name):
+        reason = "is a Python builtin's name: the driver's module would hide it"
+    else:
+        for module in sorted(rendered.rglob("*.py")):
+            what = _binds_elsewhere(module, name, recorded.get("package"))
+            if what is not None:
+                reason = (f"is already {what} in the generated "
+                          f"{module.relative_to(rendered).as_posix()}: one of the two would "
+                          "replace the other")
+                break
+    if reason:
+        raise TemplateAnswerError(f"driver class '{name}' {reason}", key="class_name",
+                                  reference="new-bad-class-name",
+                                  hint="pick another --class-name, e.g. --class-name Acme"
+                                       + name.strip("_"))
+
+
+def _binds_elsewhere(module: Path, name: str, package: object) -> str | None:
+    """What else binds ``name`` at the top of ``module`` (``imported from iokit_sdk``,
+    ``assigned``) when the module also has the driver class (defines it, or imports it from
+    ``package``); None when nothing else does, when the class is not there, or when the module
+    cannot be read (the author's problem to see)."""
+    try:
+        tree = ast.parse(module.read_text(encoding="utf-8"))
+    except (OSError, SyntaxError, UnicodeDecodeError, ValueError):
+        return None
+    has_class = False
+    other: str | None = None
+    for node in tree.body:
+        if isinstance(node, (ast.Import, ast.ImportFrom)):
+            source = node.module if isinstance(node, ast.ImportFrom) else None
+            ours = isinstance(node, ast.ImportFrom) and (
+                node.level > 0 or (isinstance(package, str) and source is not None
+                                   and source.partition(".")[0] == package))
+            for alias in node.names:
+                if (alias.asname or alias.name.partition(".")[0]) != name:
+                    continue
+                if ours:
+                    has_class = True
+                else:
+                    other = other or f"imported from {source or alias.name}"
+        elif isinstance(node, (ast.Assign, ast.AnnAssign, ast.AugAssign)):
+            targets = node.targets if isinstance(node, ast.Assign) else [node.target]
+            if any(isinstance(leaf, ast.Name) and isinstance(leaf.ctx, ast.Store)
+                   and leaf.id == name for target in targets for leaf in ast.walk(target)):
+                other = other or "assigned"
+        elif isinstance(node, ast.ClassDef) and node.name == name:
+            has_class = True
+        elif isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef)) and node.name == name:
+            other = other or "a function"
+    return other if has_class else None
 
 
 def _staging_folder(destination: Path) -> Path:

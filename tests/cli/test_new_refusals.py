@@ -34,6 +34,34 @@ def test_a_package_python_cannot_import_as_the_drivers_is_refused(
     assert _nothing_written(tmp_path)
 
 
+@pytest.mark.parametrize(("extra", "expected"), [
+    (("--class-name", "None"), "'None' is a Python keyword"),  # `class None`: a syntax error
+    (("--class-name", "Exception"), "'Exception' is a Python builtin's name"),
+    # Imported, or assigned, in the module that defines the class: one replaced the other.
+    (("--class-name", "IOService"), "already imported from iokit_sdk in the generated acme/"),
+    (("--class-name", "POWER_STATES"), "already assigned in the generated acme/driver.py"),
+])
+def test_a_driver_class_the_generated_code_cannot_define_as_its_own_is_refused(
+        tmp_path: Path, capsys: pytest.CaptureFixture[str], extra: tuple[str, ...],
+        expected: str) -> None:
+    status, _, err = new(capsys, "acme", "--defaults", "-o", str(tmp_path), *extra)
+    assert status == 1
+    assert "error[new-bad-class-name]: class_name:" in err and expected in err
+    assert "--class-name" in err  # the hint
+    assert _nothing_written(tmp_path)
+
+
+@pytest.mark.parametrize("class_name", ["Any", "Mapping", "IOReturn", "Driver"])
+def test_a_driver_class_named_as_something_its_module_does_not_bind_is_made(
+        tmp_path: Path, capsys: pytest.CaptureFixture[str], class_name: str) -> None:
+    """Only a module with the driver class in it counts (``typing.Any`` is the tests')."""
+    status, _, err = new(capsys, "acme", "--defaults", "-o", str(tmp_path), "--class-name",
+                         class_name, "--data", "user_client=true")
+    assert status == 0, err
+    for module in (tmp_path / "acme").rglob("*.py"):
+        ast.parse(module.read_text(encoding="utf-8"))
+
+
 @pytest.mark.parametrize(("name", "expected"), [
     ("", "NAME must name the new package's folder"),  # was "'.' already exists"
     ("..", "NAME must name the new package's folder"),
