@@ -24,6 +24,7 @@ from pathlib import Path
 from typing import Any
 
 from iokit_host.errors import IOKitError
+from iokit_host.matching.classes import ClassRegistry
 from iokit_host.template_questions import (
     Question,
     TemplateAnswerError,
@@ -71,7 +72,8 @@ def render_driver(destination: str | Path, answers: Mapping[str, Any], *,
         ``new-bad-package-name`` for an import package that could never be imported as the
         driver's (a keyword, a standard-library or installed module's name),
         ``new-bad-class-name`` for a driver class the generated code could not define as its
-        own (a keyword, a builtin's name or one the generated modules already bind).
+        own (a keyword, a builtin's name, one of IOKit's classes or one the generated modules
+        already bind).
     """
     destination = Path(destination)
     source = Path(template) if template is not None else template_path()
@@ -166,7 +168,8 @@ def _check_package_name(rendered: Path) -> None:
 def _check_class_name(rendered: Path) -> None:
     """The driver class must be one the generated modules can define and use as theirs: not
     a keyword (``class None`` is a syntax error), not a builtin's name (``Exception``: every
-    ``except Exception`` in the module would mean the driver) and not a name a generated
+    ``except Exception`` in the module would mean the driver), not one of IOKit's own classes
+    (``IOUSBHostInterface``: the host's, and the kext clashes with it) and not a name a generated
     module already binds (``IOService``, ``POWER_STATES``), which it would replace or be
     replaced by."""
     import yaml  # copier's own dependency; no stubs here
@@ -180,6 +183,10 @@ def _check_class_name(rendered: Path) -> None:
         reason = "is a Python keyword, so no class can have it"
     elif hasattr(builtins, name):
         reason = "is a Python builtin's name: the driver's module would hide it"
+    elif (fact := ClassRegistry().fact(name)) is not None:
+        reason = (f"is a class IOKit has already (a subclass of {fact.superclass}, known from "
+                  f"{fact.where}): the host registers it for a machine's nubs, and the "
+                  "driver's kext would fail to load beside it")
     else:
         for module in sorted(rendered.rglob("*.py")):
             what = _binds_elsewhere(module, name, recorded.get("package"))
