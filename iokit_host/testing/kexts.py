@@ -29,10 +29,13 @@ class KextNotFoundError(IOKitError):
 def kext_bundles(specs: Iterable[KextSpec]) -> list[KextBundle]:
     """One :class:`KextBundle` per spec, in order.
 
-    :param specs: bundle ids (``com.example.driver.Foo``), paths, or bundles.
+    :param specs: bundle ids (``com.example.driver.Foo``), paths, or bundles; one of them
+        alone (``kexts="com.example.driver.Foo"``) is that one kext, not its characters.
     :raises KextNotFoundError: for an id no installed distribution declares, or a path
         whose manifest is refused (the message carries the manifest's diagnostics).
     """
+    if isinstance(specs, (str, Path, KextBundle)):
+        specs = [specs]
     discovery: Discovery | None = None
     bundles: list[KextBundle] = []
     for spec in specs:
@@ -77,7 +80,10 @@ def _from_path(path: Path) -> KextBundle:
     package = manifest.parent.name if (manifest.parent / "__init__.py").is_file() else None
     bundle, diagnostics = read_manifest(manifest, package=package)
     if bundle is None:
+        # Each diagnostic's reference and message, its hint as the error's: str() of one
+        # ends in a hint line, which the error's own line showed as a literal "\n".
         raise KextNotFoundError(
             f"the manifest at {manifest} was refused: "
-            + "; ".join(str(d) for d in diagnostics), file=str(manifest))
+            + "; ".join(f"{d.reference}: {d.message}" for d in diagnostics),
+            file=str(manifest), hint=next((d.hint for d in diagnostics if d.hint), None))
     return bundle

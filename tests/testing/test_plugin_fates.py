@@ -197,3 +197,18 @@ def test_not_matched_gives_the_pci_registers(iokit_host: Any, wifi: list[Path]) 
     result = assert_not_matched(host, "AppleBCM43xx", nub="GIGE", key="IOPCIMatch")
     assert result.reason is not None
     assert "device register is 0x16b414e4" in result.reason
+
+
+def test_one_kext_given_alone_is_that_kext(iokit_host: Any, sample_kext: Folder) -> None:
+    """``kexts="..."`` was taken as its characters: 'no installed distribution declares
+    kext /' for a path."""
+    host = iokit_host(kexts=str(sample_kext("thirdparty-wifi")))
+    assert_bound(host, "ThirdPartyWiFiKext")
+    assert_bound(iokit_host(kexts=sample_kext("thirdparty-wifi")), "ThirdPartyWiFiKext")
+
+
+def test_a_refused_manifest_is_one_line_with_its_hint(iokit_host: Any, tmp_path: Path) -> None:
+    with pytest.raises(KextNotFoundError) as caught:
+        iokit_host(kexts=[tmp_path / "missing"])
+    assert "manifest-not-found: " in str(caught.value) and "\\n" not in str(caught.value)
+    assert "\n  hint: give a kext folder" in str(caught.value)
