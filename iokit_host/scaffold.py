@@ -138,11 +138,8 @@ def _check_package_name(rendered: Path) -> None:
     """The import package must be one Python can import as this driver's: not a keyword
     (``import class`` is a syntax error) and not a module that already exists, which the
     driver would shadow or be shadowed by (``test``, ``pip``, ``iokit_host`` itself)."""
-    import yaml  # type: ignore[import-untyped]  # copier's own dependency; no stubs here
-
-    recorded = yaml.safe_load((rendered / ANSWERS_FILE).read_text(encoding="utf-8")) or {}
-    package = recorded.get("package")
-    if not isinstance(package, str):
+    package = _recorded(rendered, "package")
+    if package is None:
         return
     reason = None
     if keyword.iskeyword(package):
@@ -165,6 +162,15 @@ def _check_package_name(rendered: Path) -> None:
                                        "--package, e.g. --package acme_" + package.strip("_"))
 
 
+def _recorded(rendered: Path, key: str) -> str | None:
+    """The answer to ``key`` copier recorded in the rendered project, when it is text."""
+    import yaml  # type: ignore[import-untyped]  # copier's own dependency; no stubs here
+
+    recorded = yaml.safe_load((rendered / ANSWERS_FILE).read_text(encoding="utf-8")) or {}
+    answer = recorded.get(key) if isinstance(recorded, dict) else None
+    return answer if isinstance(answer, str) else None
+
+
 def _check_class_name(rendered: Path) -> None:
     """The driver class must be one the generated modules can define and use as theirs: not
     a keyword (``class None`` is a syntax error), not a builtin's name (``Exception``: every
@@ -172,11 +178,8 @@ def _check_class_name(rendered: Path) -> None:
     (``IOUSBHostInterface``: the host's, and the kext clashes with it) and not a name a generated
     module already binds (``IOService``, ``POWER_STATES``), which it would replace or be
     replaced by."""
-    import yaml  # copier's own dependency; no stubs here
-
-    recorded = yaml.safe_load((rendered / ANSWERS_FILE).read_text(encoding="utf-8")) or {}
-    name = recorded.get("class_name")
-    if not isinstance(name, str):
+    name = _recorded(rendered, "class_name")
+    if name is None:
         return
     reason = None
     if keyword.iskeyword(name):
@@ -188,8 +191,9 @@ def _check_class_name(rendered: Path) -> None:
                   f"{fact.where}): the host registers it for a machine's nubs, and the "
                   "driver's kext would fail to load beside it")
     else:
+        package = _recorded(rendered, "package")
         for module in sorted(rendered.rglob("*.py")):
-            what = _binds_elsewhere(module, name, recorded.get("package"))
+            what = _binds_elsewhere(module, name, package)
             if what is not None:
                 reason = (f"is already {what} in the generated "
                           f"{module.relative_to(rendered).as_posix()}: one of the two would "

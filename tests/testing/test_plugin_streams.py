@@ -6,13 +6,11 @@ capture used to end the whole run with pytest's own traceback.
 
 from __future__ import annotations
 
-import os
-import plistlib
-import subprocess
-import sys
 from pathlib import Path
 
 import pytest
+
+from tests.testing.child_suite import run_child_suite
 
 SUITE = '''
 from iokit_host.testing import assert_failed
@@ -42,22 +40,7 @@ class Closer(IOService):
                                                  ("stdout", ["-s"])])
 def test_closing_the_tests_output_fails_the_driver_and_the_run_reports(
         tmp_path: Path, stream: str, options: list[str]) -> None:
-    folder = tmp_path / "closer"
-    folder.mkdir()
-    (folder / "Info.plist").write_bytes(plistlib.dumps({
-        "CFBundleIdentifier": "com.test.Closer", "CFBundleVersion": "1.0.0",
-        "CFBundleExecutable": "closer",
-        "OSBundleLibraries": {"com.apple.kpi.iokit": "9.0.0"},
-        "IOKitPersonalities": {"Closer": {
-            "CFBundleIdentifier": "com.test.Closer", "IOClass": "Closer",
-            "IOProviderClass": "IOUSBHostInterface", "bInterfaceClass": 3,
-            "bInterfaceSubClass": 1, "bInterfaceProtocol": 1}}}))
-    (folder / "__init__.py").write_text(DRIVER.format(stream=stream), encoding="utf-8")
-    (tmp_path / "test_closer.py").write_text(SUITE, encoding="utf-8")
-    env = {**os.environ, "PYTHONPATH": os.pathsep.join(sys.path)}
-    done = subprocess.run([sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider",
-                           *options, "test_closer.py"], cwd=tmp_path, env=env,
-                          capture_output=True, text=True, timeout=60, check=False)
+    done = run_child_suite(tmp_path, "Closer", DRIVER.format(stream=stream), SUITE, *options)
     assert done.returncode == 1, done.stdout + done.stderr
     assert "1 failed, 1 passed" in done.stdout, done.stdout + done.stderr
     assert "Traceback" not in done.stderr, done.stderr

@@ -6,11 +6,10 @@ left running would otherwise keep the interpreter waiting for it for ever.
 
 from __future__ import annotations
 
-import os
-import plistlib
 import subprocess
-import sys
 from pathlib import Path
+
+from tests.testing.child_suite import run_child_suite
 
 SUITE = '''
 import threading
@@ -38,22 +37,7 @@ class Lingerer(IOService):
 
 
 def _suite(tmp_path: Path, *, passes: bool) -> subprocess.CompletedProcess[str]:
-    folder = tmp_path / "lingerer"
-    folder.mkdir()
-    (folder / "Info.plist").write_bytes(plistlib.dumps({
-        "CFBundleIdentifier": "com.test.Lingerer", "CFBundleVersion": "1.0.0",
-        "CFBundleExecutable": "lingerer",
-        "OSBundleLibraries": {"com.apple.kpi.iokit": "9.0.0"},
-        "IOKitPersonalities": {"Lingerer": {
-            "CFBundleIdentifier": "com.test.Lingerer", "IOClass": "Lingerer",
-            "IOProviderClass": "IOUSBHostInterface", "bInterfaceClass": 3,
-            "bInterfaceSubClass": 1, "bInterfaceProtocol": 1}}}))
-    (folder / "__init__.py").write_text(DRIVER, encoding="utf-8")
-    (tmp_path / "test_lingerer.py").write_text(SUITE.format(outcome=passes), encoding="utf-8")
-    env = {**os.environ, "PYTHONPATH": os.pathsep.join(sys.path)}
-    return subprocess.run([sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider",
-                           "test_lingerer.py"], cwd=tmp_path, env=env, capture_output=True,
-                          text=True, timeout=60, check=False)
+    return run_child_suite(tmp_path, "Lingerer", DRIVER, SUITE.format(outcome=passes))
 
 
 def test_a_thread_left_running_is_warned_of_and_the_run_ends_with_its_status(
