@@ -306,6 +306,7 @@ class FrontEnd(Admission):
         if not self._listening or self._flooded:
             self._room_again()
         session.outbox.discard()
+        session.release_grant()  # its unfinished frame's share of UNFINISHED_LIMIT
         self.ctx.driver_work.run_checked(partial(self._forget_all, session),
                                          "while the kernel closed a departed client's objects")
 

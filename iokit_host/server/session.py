@@ -32,7 +32,8 @@ from iokit_host.server.peer import Peer
 if TYPE_CHECKING:
     from iokit_host.server.live_events import Waiting
 
-__all__ = ["FD_REPLY_LIMIT", "NOTE_QUEUE_LIMIT", "Outbox", "Session", "close_fds"]
+__all__ = ["FD_REPLY_LIMIT", "NOTE_QUEUE_LIMIT", "UNFINISHED_LIMIT", "Outbox", "Session",
+           "close_fds"]
 
 #: Notifications one connection may have waiting (IOKit's ``kMaxOutstanding`` is 1024 too).
 NOTE_QUEUE_LIMIT = 1024
@@ -44,6 +45,15 @@ REPLY_BACKLOG_LIMIT = 8 << 20
 #: connection's requests wait: each holds an open descriptor of the kernel's, so a client that
 #: asks for memory and never reads must not take the kernel's every descriptor.
 FD_REPLY_LIMIT = 16
+#: Bytes of unfinished frames (a request's length read, not yet all its bytes) the kernel
+#: holds for all its clients at once. Each frame may take :data:`MAX_REQUEST_FRAME`, and a
+#: client may leave one unfinished on each of its connections: unbounded, 1024 of them held
+#: 4 GiB. A frame larger than :data:`_UNGRANTED` is read on only once its size is granted
+#: from this budget (until then its connection is not read: the client's send waits, as Mach's
+#: does on a full queue); a frame that completes gives its share back.
+UNFINISHED_LIMIT = 64 << 20
+#: An unfinished frame this size or smaller needs no grant (one read's worth).
+_UNGRANTED = 64 << 10
 _CHUNK = 256 << 10
 
 
@@ -190,6 +200,9 @@ def close_fds(fds: list[int]) -> None:
 class Session:
     """One client connection."""
 
+    #: Bytes of :data:`UNFINISHED_LIMIT` granted to the sessions' unfinished frames.
+    granted_total: ClassVar[int] = 0
+
     def __init__(self, sock: socket.socket, peer: Peer, task: OwningTask, *,
                  note_limit: int = NOTE_QUEUE_LIMIT) -> None:
         self.sock = sock
@@ -198,6 +211,8 @@ class Session:
         self.peer = peer
         self.task = task
         self.reader = FrameReader(MAX_REQUEST_FRAME, sets=False)
+        #: The size of the unfinished frame :attr:`reader` holds, once granted (0: none).
+        self.granted = 0
         self.inbox: deque[dict[str, Any]] = deque()
         self.handles = HandleTable()
         #: The handle of each assertion the client holds, by assertion id.
@@ -285,7 +300,32 @@ class Session:
 
     @property
     def wants_read(self) -> bool:
+        """The socket may be read now; an unfinished frame's grant is settled on the way
+        (:meth:`settle_grant`: a frame granted nothing is not read on until room returns)."""
         if self.gone or self.closing is not None or self.doomed is not None \
                 or len(self.inbox) >= INBOX_LIMIT:
             return False
-        return not self.outbox.full
+        return not self.outbox.full and self.settle_grant()
+
+    def settle_grant(self) -> bool:
+        """Give back the grant of a frame that completed; ask one for the unfinished frame
+        the reader holds now, when it is over :data:`_UNGRANTED`. False when that frame is
+        refused a grant: more of it may not be read yet."""
+        unread = self.reader.unread
+        size = HEADER.unpack_from(unread)[0] if len(unread) >= HEADER.size else 0
+        if size <= _UNGRANTED:
+            size = 0
+        if size == self.granted:
+            return True
+        self.release_grant()
+        if Session.granted_total + size > UNFINISHED_LIMIT:
+            return False
+        Session.granted_total += size
+        self.granted = size
+        return True
+
+    def release_grant(self) -> None:
+        """Give back what this session's unfinished frame was granted (it completed, or the
+        session ended)."""
+        Session.granted_total -= self.granted
+        self.granted = 0

@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+import contextlib
 import os
 import socket
 
 import pytest
 from iokit_sdk.iokitlib.wire import MAX_KERNEL_FRAME, FrameReader, pack
+from kernelkit import KernelProcess
 
 from iokit_host.server.session import Outbox
 
@@ -81,3 +83,69 @@ def test_descriptors_never_sent_are_closed_when_the_session_ends() -> None:
     with pytest.raises(OSError):
         os.fstat(read_end)
     os.close(write_end)
+
+
+def _rss_kib(pid: int) -> int:
+    with open(f"/proc/{pid}/status", encoding="ascii") as status:
+        for line in status:
+            if line.startswith("VmRSS:"):
+                return int(line.split()[1])
+    raise AssertionError("no VmRSS")
+
+
+def test_unfinished_frames_on_many_connections_hold_a_bounded_total(
+        kernel: KernelProcess) -> None:
+    """Each connection leaves a 4 MiB request three quarters sent: the kernel buffers at most
+    UNFINISHED_LIMIT of them all (it held every byte: 60 such clients took 190 MiB, 1024
+    would take 4 GiB), answers everybody else meanwhile, and reads a held-back frame whole
+    once room returns."""
+    import select
+    import threading
+
+    from iokit_sdk.iokitlib import MainPort
+    from iokit_sdk.iokitlib.wire import MAX_REQUEST_FRAME, PROTOCOL_VERSION
+
+    from iokit_host.server.session import UNFINISHED_LIMIT
+
+    hello = pack({"op": "hello", "id": 0, "protocol": "iokit", "version": PROTOCOL_VERSION})
+    with MainPort(kernel.path) as witness:
+        assert witness.request("no-such-op")["ret"] == 0xE00002C7
+        before = _rss_kib(kernel.pid)
+        hostile: list[socket.socket] = []
+        unsent: dict[socket.socket, bytes] = {}
+        try:
+            for _ in range(60):
+                sock = socket.socket(socket.AF_UNIX)
+                hostile.append(sock)
+                sock.connect(kernel.path)
+                sock.setblocking(False)
+                unsent[sock] = hello + MAX_REQUEST_FRAME.to_bytes(4, "big") \
+                    + bytes(3 * MAX_REQUEST_FRAME // 4)
+            while unsent:  # send what the kernel reads, until it reads no more
+                _, writable, _ = select.select([], list(unsent), [], 1.0)
+                if not writable:
+                    break
+                for sock in writable:
+                    with contextlib.suppress(BlockingIOError):
+                        sent = sock.send(unsent[sock][:1 << 20])
+                        unsent[sock] = unsent[sock][sent:]
+                        if not unsent[sock]:
+                            del unsent[sock]
+            grown_mib = (_rss_kib(kernel.pid) - before) >> 10
+            assert grown_mib < (UNFINISHED_LIMIT >> 20) + 40, kernel.stderr()[-2000:]
+            assert witness.request("no-such-op")["ret"] == 0xE00002C7
+            # A request of a megabyte waits while the budget is taken, and is answered once
+            # the unfinished frames' clients leave.
+            replies: list[dict[str, object]] = []
+            with MainPort(kernel.path) as big:
+                asker = threading.Thread(target=lambda: replies.append(
+                    big.request("no-such-op", pad=bytes(1 << 20))), daemon=True)
+                asker.start()
+                for sock in hostile:
+                    sock.close()
+                asker.join(30)
+                assert replies and replies[0]["ret"] == 0xE00002C7, kernel.stderr()[-2000:]
+        finally:
+            for sock in hostile:
+                sock.close()
+    assert kernel.proc.poll() is None
