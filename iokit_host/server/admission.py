@@ -143,7 +143,7 @@ class Admission:
         if refusal is not None:
             self._refuse(sock, peer, refusal)
             return
-        session = Session(sock, peer, peer.task(self.ctx.policy))
+        session = Session(sock, peer, peer.task(self.ctx.policy), quota=self.ctx.handle_quota)
         self.sessions[sock.fileno()] = session
         self._greetings.expect(session)
         self._watch(session)

@@ -17,6 +17,7 @@ from iokit_sdk.service import IOService
 
 from iokit_host.errors import Diagnostic
 from iokit_host.host import IOKitHost
+from iokit_host.server.handles import UserQuota
 from iokit_host.server.notifications import UserNotifications
 from iokit_host.userclient.connections import UserClients
 from iokit_host.userclient.entitlements import EntitlementPolicy
@@ -48,6 +49,8 @@ class KernelContext:
     #: and forgets them, unlike the host's diagnostics, which tools list and which must not
     #: grow with every client a flood brings.
     log: list[Diagnostic] = field(default_factory=list)
+    #: The objects each user's connections hold together (``MAX_HANDLES_PER_USER``).
+    handle_quota: UserQuota = field(default_factory=UserQuota)
 
     @property
     def driver_work(self) -> DriverWork:

@@ -5,29 +5,52 @@ kernel object always has the same name in one task. Here a :class:`HandleTable` 
 connection: :meth:`HandleTable.add` gives an object its handle (the same one again, with one
 more reference), :meth:`HandleTable.release` drops a reference and forgets the object at zero.
 A client can only name objects through its own handles, and the table is bounded, so a client
-cannot make the kernel hold unbounded memory.
+cannot make the kernel hold unbounded memory: a connection holds at most
+:data:`DEFAULT_HANDLE_LIMIT` objects, and the connections of one user together at most
+:data:`MAX_HANDLES_PER_USER` (a :class:`UserQuota` the front end's tables share), as xnu bounds
+a task's port space and each user's tasks.
 """
 
 from __future__ import annotations
 
 import itertools
+from collections import Counter
 from collections.abc import Iterator
 from typing import TypeVar
 
-__all__ = ["DEFAULT_HANDLE_LIMIT", "HandleTable"]
+__all__ = ["DEFAULT_HANDLE_LIMIT", "MAX_HANDLES_PER_USER", "HandleTable", "UserQuota"]
 
 #: Distinct objects one connection may hold at once.
 DEFAULT_HANDLE_LIMIT = 1 << 16
 #: References one connection may hold on one object (Mach's ``MACH_PORT_UREFS_MAX`` bounds
 #: them too).
 _MAX_REFS = (1 << 31) - 1
+#: Distinct objects the connections of one user may hold at once, together. Unbounded, a
+#: client's 1024 connections could each hold 65,536 objects it made (assertions, notification
+#: ports): 65,536 assertions took the kernel 75 MB, so 1024 connections' worth took tens of
+#: gigabytes. Four connections' full tables.
+MAX_HANDLES_PER_USER = 1 << 18
+
+
+class UserQuota:
+    """The objects each user's connections hold together (by uid), shared by their tables."""
+
+    def __init__(self, limit: int = MAX_HANDLES_PER_USER) -> None:
+        self.limit = limit
+        self.held: Counter[int] = Counter()
 
 T = TypeVar("T")
 
 
 class HandleTable:
-    def __init__(self, limit: int = DEFAULT_HANDLE_LIMIT) -> None:
+    """One connection's handles; ``quota`` (with the peer's ``uid``) bounds them together
+    with the other connections of the same user."""
+
+    def __init__(self, limit: int = DEFAULT_HANDLE_LIMIT, *, quota: UserQuota | None = None,
+                 uid: int = 0) -> None:
         self.limit = limit
+        self.quota = quota
+        self.uid = uid
         self._names = itertools.count(0x1003, 4)  # shaped like Mach port names
         #: Each handle's object (read it; change it through the methods): a hot path reads
         #: it directly instead of calling :meth:`get`.
@@ -46,11 +69,24 @@ class HandleTable:
             return handle
         if len(self.objects) >= self.limit:
             return None
+        quota = self.quota
+        if quota is not None:
+            if quota.held[self.uid] >= quota.limit:
+                return None
+            quota.held[self.uid] += 1
         handle = next(self._names)
         self.objects[handle] = obj
         self._refs[handle] = 1
         self._handle_of[id(obj)] = handle
         return handle
+
+    def full(self) -> str:
+        """Why :meth:`add` refused a new object (the message of ``kIOReturnNoResources``)."""
+        if len(self.objects) >= self.limit:
+            return f"this client holds {self.limit} objects; release some (IOObjectRelease)"
+        limit = self.quota.limit if self.quota is not None else self.limit
+        return (f"the connections of uid {self.uid} hold {limit} objects together; release "
+                "some (IOObjectRelease), or close connections")
 
     def get(self, handle: object, kind: type[T]) -> T | None:
         """The object ``handle`` names if it is a ``kind``, else None (``CHECK`` in xnu)."""
@@ -83,6 +119,8 @@ class HandleTable:
         self._refs.pop(handle, None)
         if obj is not None:
             self._handle_of.pop(id(obj), None)
+            if self.quota is not None:
+                self.quota.held[self.uid] -= 1
         return obj
 
     def items(self) -> Iterator[tuple[int, object]]:

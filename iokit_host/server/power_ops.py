@@ -49,8 +49,7 @@ def create(ctx: KernelContext, session: Session, args: Args) -> dict[str, Any]:
     handle = session.handles.add(HeldAssertion(assertion.assertion_id))
     if handle is None:
         ctx.host.power.release_assertion(assertion.assertion_id)
-        raise BadRequest(f"this client holds {session.handles.limit} objects; release some",
-                         IOReturn.NO_RESOURCES)
+        raise BadRequest(session.handles.full(), IOReturn.NO_RESOURCES)
     session.assertions[assertion.assertion_id] = handle
     return {"assertion_id": assertion.assertion_id}
 

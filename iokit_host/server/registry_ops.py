@@ -40,8 +40,7 @@ def add_handles(session: Session, objects: Iterable[object]) -> list[int]:
         if handle is None:
             for taken in handles:
                 session.handles.release(taken)
-            raise BadRequest(f"this client holds {session.handles.limit} objects; release "
-                             "some (IOObjectRelease)", IOReturn.NO_RESOURCES)
+            raise BadRequest(session.handles.full(), IOReturn.NO_RESOURCES)
         handles.append(handle)
     return handles
 

@@ -26,7 +26,7 @@ from iokit_sdk.iokitlib.wire import MAX_REQUEST_FRAME, FrameError, FrameReader, 
 from iokit_sdk.userclient import OwningTask
 from iokit_sdk.wirecodec import HEADER, default
 
-from iokit_host.server.handles import HandleTable
+from iokit_host.server.handles import HandleTable, UserQuota
 from iokit_host.server.peer import Peer
 
 if TYPE_CHECKING:
@@ -204,7 +204,9 @@ class Session:
     granted_total: ClassVar[int] = 0
 
     def __init__(self, sock: socket.socket, peer: Peer, task: OwningTask, *,
-                 note_limit: int = NOTE_QUEUE_LIMIT) -> None:
+                 note_limit: int = NOTE_QUEUE_LIMIT, quota: UserQuota | None = None) -> None:
+        """``quota``: what the peer's user may hold across its connections (none: only the
+        connection's own bound)."""
         self.sock = sock
         #: The socket's descriptor number, while the session lives.
         self.fd = sock.fileno()
@@ -214,7 +216,7 @@ class Session:
         #: The size of the unfinished frame :attr:`reader` holds, once granted (0: none).
         self.granted = 0
         self.inbox: deque[dict[str, Any]] = deque()
-        self.handles = HandleTable()
+        self.handles = HandleTable(quota=quota, uid=peer.uid)
         #: The handle of each assertion the client holds, by assertion id.
         self.assertions: dict[int, int] = {}
         self.outbox = Outbox(note_limit)
