@@ -149,14 +149,23 @@ class Admission:
         self._watch(session)
 
     def _close_silent(self) -> None:
-        """Tell each connection whose hello is late why it is closed, and close it."""
+        """Tell each connection whose hello, or the rest of a granted frame, is late why it
+        is closed, and close it."""
         for session in self._greetings.overdue():
-            reason = (f"no hello within {self._greetings.timeout_s:g} s of connecting "
-                      "(IOKIT_KERNEL_HELLO_TIMEOUT)")
-            self._log(Diagnostic("kernel-hello-timeout", f"closed pid {session.peer.pid} "
-                                 f"({session.peer.name}): {reason}", severity=Severity.WARNING))
+            if session.ready:  # a frame it began and did not finish
+                reference = "kernel-frame-timeout"
+                reason = (f"a frame of {session.granted} bytes did not arrive whole within "
+                          f"{self._greetings.timeout_s:g} s (IOKIT_KERNEL_HELLO_TIMEOUT)")
+            else:
+                reference = "kernel-hello-timeout"
+                reason = (f"no hello within {self._greetings.timeout_s:g} s of connecting "
+                          "(IOKIT_KERNEL_HELLO_TIMEOUT)")
+            self._log(Diagnostic(reference, f"closed pid {session.peer.pid} "
+                                 f"({session.peer.name}): {reason}", severity=Severity.WARNING,
+                                 hint="a client sends each request whole, at once"
+                                 if session.ready else None))
             try:
-                session.sock.send(pack({"fatal": "kernel-hello-timeout", "message": reason}))
+                session.sock.send(pack({"fatal": reference, "message": reason}))
             except OSError:
                 pass
             self._end(session)

@@ -264,6 +264,8 @@ class FrontEnd(Admission):
         fd = session.fd
         events = ((selectors.EVENT_READ if session.wants_read else 0)
                   | (selectors.EVENT_WRITE if session.outbox.has_data() else 0))
+        if session.granted or self._greetings:  # a granted frame is due (:class:`Greetings`)
+            self._greetings.frame(session)
         current = self._registered.get(fd)
         if events == current:
             return

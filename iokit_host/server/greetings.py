@@ -7,6 +7,11 @@ for good, and enough of them would leave none for the programs that talk. Each n
 has :data:`HELLO_TIMEOUT_S` of wall time (``IOKIT_KERNEL_HELLO_TIMEOUT`` seconds, if set) to
 say hello; past it the kernel tells it ``kernel-hello-timeout`` and closes it. A connection
 that said hello may stay idle as long as it likes, as an IOKit client may.
+
+A frame granted a share of :data:`.session.UNFINISHED_LIMIT` (:meth:`.Session.settle_grant`)
+has as long again to arrive whole: a client that began a large request and stopped would keep
+its share for good, and a few of them would leave none for anybody else's large request. Past
+it the kernel tells it ``kernel-frame-timeout`` and closes it.
 """
 
 from __future__ import annotations
@@ -36,9 +41,19 @@ class Greetings:
         except ValueError:  # a bad setting is not a reason to serve nobody
             self.timeout_s = HELLO_TIMEOUT_S
         self._due: dict[Session, float] = {}  # in the order they connected: deadlines rise
+        #: The granted frames' deadlines, by session (in the order they were granted).
+        self._frames: dict[Session, float] = {}
 
     def __bool__(self) -> bool:
-        return bool(self._due)
+        return bool(self._due or self._frames)
+
+    def frame(self, session: Session) -> None:
+        """``session``'s grant was settled: a granted frame is due (from its grant on), a
+        finished one is not."""
+        if not session.granted:
+            self._frames.pop(session, None)
+        elif session not in self._frames:
+            self._frames[session] = self._now() + self.timeout_s
 
     def expect(self, session: Session) -> None:
         """``session`` just connected: its hello is due."""
@@ -47,6 +62,7 @@ class Greetings:
     def forget(self, session: Session) -> None:
         """``session`` ended."""
         self._due.pop(session, None)
+        self._frames.pop(session, None)
 
     def overdue(self) -> list[Session]:
         """The sessions whose hello is late (forgotten here); those that said it are
@@ -59,12 +75,19 @@ class Greetings:
             elif due <= now:
                 del self._due[session]
                 late.append(session)
+        for session, due in list(self._frames.items()):
+            if not session.granted or session.gone:
+                del self._frames[session]
+            elif due <= now:
+                del self._frames[session]
+                late.append(session)
         return late
 
     def wait_s(self, wait: float | None) -> float | None:
         """``wait`` (seconds the loop would wait, None for ever), no longer than until the
         next hello is due."""
         waiting = [due for session, due in self._due.items() if not session.ready]
+        waiting += [due for session, due in self._frames.items() if session.granted]
         if not waiting:
             return wait
         until = max(min(waiting) - self._now(), 0.0)
