@@ -8,11 +8,14 @@ runs IOKitLib code in another process, ``iokit`` the command.
 
 from __future__ import annotations
 
+import contextlib
 import importlib.util
 import os
+import select
 import selectors
 import shutil
 import signal
+import socket
 import subprocess
 import sys
 import tempfile
@@ -23,6 +26,7 @@ from types import ModuleType
 
 import pytest
 from hostkit import kext, make_host, personality
+from iokit_sdk.iokitlib.wire import MAX_REQUEST_FRAME, PROTOCOL_VERSION, pack
 from iokit_sdk.service import IOService
 from iokit_sdk.userclient import OwningTask
 
@@ -215,6 +219,32 @@ def iokit(*args: str, env: dict[str, str] | None = None) -> subprocess.Completed
     """Run the ``iokit`` command in its own process."""
     return subprocess.run([sys.executable, "-m", "iokit_host", *args], capture_output=True,
                           text=True, env=env, timeout=120, check=False)
+
+
+def begin_large_frames(path: str, count: int) -> list[socket.socket]:
+    """``count`` connections that say hello, then send three quarters of a 4 MiB request
+    (as much of it as the kernel reads) and stop."""
+    hello = pack({"op": "hello", "id": 0, "protocol": "iokit", "version": PROTOCOL_VERSION})
+    socks: list[socket.socket] = []
+    unsent: dict[socket.socket, bytes] = {}
+    for _ in range(count):
+        sock = socket.socket(socket.AF_UNIX)
+        socks.append(sock)
+        sock.connect(path)
+        sock.setblocking(False)
+        unsent[sock] = hello + MAX_REQUEST_FRAME.to_bytes(4, "big") \
+            + bytes(3 * MAX_REQUEST_FRAME // 4)
+    while unsent:
+        _, writable, _ = select.select([], list(unsent), [], 1.0)
+        if not writable:
+            break
+        for sock in writable:
+            with contextlib.suppress(BlockingIOError):
+                sent = sock.send(unsent[sock][:1 << 20])
+                unsent[sock] = unsent[sock][sent:]
+                if not unsent[sock]:
+                    del unsent[sock]
+    return socks
 
 
 # -- fixtures (conftest modules import them) -----------------------------------------------

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import contextlib
-import select
 import socket
 import threading
 from pathlib import Path
@@ -12,12 +11,11 @@ from typing import Any
 import pytest
 from iokit_sdk.iokitlib.wire import (
     MAX_KERNEL_FRAME,
-    MAX_REQUEST_FRAME,
     PROTOCOL_VERSION,
     FrameReader,
     pack,
 )
-from kernelkit import KernelFactory, kernel_env
+from kernelkit import KernelFactory, begin_large_frames, kernel_env
 
 from iokit_host.server.greetings import HELLO_TIMEOUT_S, Greetings
 
@@ -76,39 +74,13 @@ def test_the_timeout_is_a_setting_and_a_bad_one_keeps_the_default(
     assert Greetings().timeout_s == HELLO_TIMEOUT_S
 
 
-def _begin_frames(path: str, count: int) -> list[socket.socket]:
-    """``count`` connections that say hello, then send three quarters of a 4 MiB request
-    (as much of it as the kernel reads) and stop."""
-    hello = pack({"op": "hello", "id": 0, "protocol": "iokit", "version": PROTOCOL_VERSION})
-    socks: list[socket.socket] = []
-    unsent: dict[socket.socket, bytes] = {}
-    for _ in range(count):
-        sock = socket.socket(socket.AF_UNIX)
-        socks.append(sock)
-        sock.connect(path)
-        sock.setblocking(False)
-        unsent[sock] = hello + MAX_REQUEST_FRAME.to_bytes(4, "big") \
-            + bytes(3 * MAX_REQUEST_FRAME // 4)
-    while unsent:
-        _, writable, _ = select.select([], list(unsent), [], 1.0)
-        if not writable:
-            break
-        for sock in writable:
-            with contextlib.suppress(BlockingIOError):
-                sent = sock.send(unsent[sock][:1 << 20])
-                unsent[sock] = unsent[sock][sent:]
-                if not unsent[sock]:
-                    del unsent[sock]
-    return socks
-
-
 def test_a_frame_begun_and_never_finished_is_closed_in_time_and_gives_its_share_back(
         kernel_factory: KernelFactory, kext_dist: Path) -> None:
     """Clients that began large requests and stopped held the kernel's whole budget of
     unfinished frames for good: nobody else's large request was read until they left. Each
     is told ``kernel-frame-timeout`` and closed, and the large request waiting is answered."""
     kernel = kernel_factory.start(env=kernel_env(kext_dist, IOKIT_KERNEL_HELLO_TIMEOUT="1"))
-    stalled = _begin_frames(kernel.path, 20)
+    stalled = begin_large_frames(kernel.path, 20)
     big = socket.socket(socket.AF_UNIX)
     try:
         big.settimeout(10)

@@ -2,13 +2,12 @@
 
 from __future__ import annotations
 
-import contextlib
 import os
 import socket
 
 import pytest
 from iokit_sdk.iokitlib.wire import MAX_KERNEL_FRAME, FrameReader, pack
-from kernelkit import KernelProcess
+from kernelkit import KernelProcess, begin_large_frames
 
 from iokit_host.server.session import Outbox
 
@@ -99,38 +98,18 @@ def test_unfinished_frames_on_many_connections_hold_a_bounded_total(
     UNFINISHED_LIMIT of them all (it held every byte: 60 such clients took 190 MiB, 1024
     would take 4 GiB), answers everybody else meanwhile, and reads a held-back frame whole
     once room returns."""
-    import select
     import threading
 
     from iokit_sdk.iokitlib import MainPort
-    from iokit_sdk.iokitlib.wire import MAX_REQUEST_FRAME, PROTOCOL_VERSION
 
     from iokit_host.server.session import UNFINISHED_LIMIT
 
-    hello = pack({"op": "hello", "id": 0, "protocol": "iokit", "version": PROTOCOL_VERSION})
     with MainPort(kernel.path) as witness:
         assert witness.request("no-such-op")["ret"] == 0xE00002C7
         before = _rss_kib(kernel.pid)
         hostile: list[socket.socket] = []
-        unsent: dict[socket.socket, bytes] = {}
         try:
-            for _ in range(60):
-                sock = socket.socket(socket.AF_UNIX)
-                hostile.append(sock)
-                sock.connect(kernel.path)
-                sock.setblocking(False)
-                unsent[sock] = hello + MAX_REQUEST_FRAME.to_bytes(4, "big") \
-                    + bytes(3 * MAX_REQUEST_FRAME // 4)
-            while unsent:  # send what the kernel reads, until it reads no more
-                _, writable, _ = select.select([], list(unsent), [], 1.0)
-                if not writable:
-                    break
-                for sock in writable:
-                    with contextlib.suppress(BlockingIOError):
-                        sent = sock.send(unsent[sock][:1 << 20])
-                        unsent[sock] = unsent[sock][sent:]
-                        if not unsent[sock]:
-                            del unsent[sock]
+            hostile += begin_large_frames(kernel.path, 60)
             grown_mib = (_rss_kib(kernel.pid) - before) >> 10
             assert grown_mib < (UNFINISHED_LIMIT >> 20) + 40, kernel.stderr()[-2000:]
             assert witness.request("no-such-op")["ret"] == 0xE00002C7
