@@ -67,8 +67,13 @@ from types import FrameType
 from typing import Any
 
 from iokit_host.errors import Diagnostic, Severity
+from iokit_host.kernel.driver_frames import (
+    driver_frame,
+    interruptible,
+    trace_no_calls,
+    waits_for_driver,
+)
 from iokit_host.kernel.interpreter_hooks import handler_of as _handler_of
-from iokit_host.kernel.stdlib_waits import waiting_frames
 from iokit_host.kernel.watchdog_clock import DrivenTime, RealTime, WatchdogClock
 from iokit_host.settings import MAX_SECONDS, env_seconds
 
@@ -79,15 +84,6 @@ DEFAULT_LIMIT_S = 10.0
 TIMEOUT_ENV = "IOKIT_DRIVER_TIMEOUT"
 #: The signal that interrupts the main thread; its previous handler gets every other one.
 WATCHDOG_SIGNAL = signal.SIGUSR2
-#: Code an exception must never cut short: the host's own (its registry, busy counts and
-#: termination phases stay consistent), and the standard library's locking and importing,
-#: which an exception between acquiring a lock and entering its ``with`` block would leak.
-_UNINTERRUPTIBLE = ("iokit_host.", "threading", "importlib.", "_weakrefset")
-#: The module whose frame guards each driver call: a search for the abandoned call's own code
-#: stops there (beyond it is the kernel, or whoever called the kernel).
-_GUARD_MODULE = "iokit_host.kernel.driver_calls"
-#: How many frames that search looks at, at most.
-_MAX_FRAMES = 1000
 
 
 class DriverCallTimeout(BaseException):
@@ -285,7 +281,7 @@ class Watchdog:
         self._signal_sent = False
         if not self._in_fired_call():
             return  # the call returned, or a nested call runs: the next tick looks again
-        if not (_interruptible(frame) or _waits_for_driver(frame)):
+        if not (interruptible(frame) or waits_for_driver(frame)):
             self._raise_on_return(frame)
             return
         self._untrace()
@@ -297,7 +293,7 @@ class Watchdog:
     def _raise_on_return(self, frame: FrameType | None) -> None:
         """The host's code runs for the abandoned call: trace the call's own frame nearest
         it, to raise at the next line it runs, once the host's code has returned to it."""
-        target = _driver_frame(frame)
+        target = driver_frame(frame)
         if target is None:
             return  # the guard itself runs: the next tick looks again
         if not self._tracing:
@@ -309,7 +305,7 @@ class Watchdog:
         target.f_trace = self._on_driver_resumed
         # A frame's own trace runs only while its thread's is on: one that traces no new
         # frame, for the moment the host's code takes.
-        sys.settrace(_trace_no_calls)
+        sys.settrace(trace_no_calls)
 
     def _on_driver_resumed(self, frame: FrameType, event: str, arg: Any) -> Any:
         if frame is self._traced and self._in_fired_call():
@@ -332,7 +328,7 @@ class Watchdog:
         """Whether ``left``, the trace a driver call ended with, is the watchdog's own
         (:meth:`_raise_on_return`); :meth:`settle` then puts back ``before``, the trace from
         before the call, whatever the call set meanwhile."""
-        if not self._tracing or left is not _trace_no_calls:
+        if not self._tracing or left is not trace_no_calls:
             return False
         self._trace_before = before
         return True
@@ -340,8 +336,8 @@ class Watchdog:
     def _may_raise(self, frame: FrameType | None) -> bool:
         """True when the abandoned call is running its own code in ``frame``: not a call it
         made into another driver (which has its own limit), not code an exception must not
-        cut short mid-way (see ``_UNINTERRUPTIBLE``)."""
-        return self._in_fired_call() and _interruptible(frame)
+        cut short mid-way (see :mod:`.driver_frames`)."""
+        return self._in_fired_call() and interruptible(frame)
 
     def _in_fired_call(self) -> bool:
         fired, stack = self.fired, self.stack
@@ -428,44 +424,6 @@ class Watchdog:
 
 def _on_main_thread() -> bool:
     return threading.current_thread() is threading.main_thread()
-
-
-def _interruptible(frame: FrameType | None) -> bool:
-    """True when the innermost ``frame`` runs driver code (the frames beneath it are waiting
-    on a call into the driver, and take an exception from it like any other)."""
-    if frame is None:
-        return False
-    globals_ = frame.f_globals
-    name = str(globals_.get("__name__", ""))
-    if not name.startswith(_UNINTERRUPTIBLE):
-        return True
-    # Host code that only waits for the driver's answer (see the module docstring).
-    waits = globals_.get("DRIVER_WAITS")
-    return isinstance(waits, frozenset) and frame.f_code.co_name in waits
-
-
-def _waits_for_driver(frame: FrameType | None) -> bool:
-    """True when ``frame`` is one of ``threading``'s waits, blocked where an exception ends it
-    cleanly, and the driver's own code waits in it (an ``Event`` nobody sets): not host code
-    the driver called (:mod:`~iokit_host.kernel.stdlib_waits`)."""
-    caller = waiting_frames(frame, _MAX_FRAMES)
-    return caller is not None and _interruptible(caller)
-
-
-def _driver_frame(frame: FrameType | None) -> FrameType | None:
-    """The abandoned call's own frame nearest ``frame`` (host code it called), or None when
-    the search reaches the guard of the call first."""
-    for _ in range(_MAX_FRAMES):
-        if frame is None or frame.f_globals.get("__name__") == _GUARD_MODULE:
-            return None
-        if _interruptible(frame):
-            return frame
-        frame = frame.f_back
-    return None
-
-
-def _trace_no_calls(frame: FrameType, event: str, arg: Any) -> None:
-    """A thread's trace that traces no frame of its own (see ``_raise_on_return``)."""
 
 
 def _kick(thread_id: int) -> None:

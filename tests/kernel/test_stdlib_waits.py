@@ -15,6 +15,7 @@ import pytest
 
 from iokit_host.kernel import watchdog as watchdog_module
 from iokit_host.kernel.driver_calls import DriverCalls, DriverFault
+from iokit_host.kernel.driver_frames import waits_for_driver
 from iokit_host.kernel.stdlib_waits import blocked_in_wait, waiting_frames
 from iokit_host.kernel.watchdog import DrivenTime, DriverCallTimeout, Watchdog
 
@@ -109,7 +110,7 @@ def test_a_driver_waiting_on_an_event_is_found_waiting_and_its_own_frame_named(
     assert frame.f_code is threading.Condition.wait.__code__
     caller = waiting_frames(frame, 100)
     assert caller is not None and caller.f_code is driver.__code__  # Event.wait skipped over
-    assert watchdog_module._waits_for_driver(frame)
+    assert waits_for_driver(frame)
 
 
 def test_a_wait_the_hosts_code_makes_is_not_the_drivers(
@@ -117,7 +118,7 @@ def test_a_wait_the_hosts_code_makes_is_not_the_drivers(
     frame = blocked(_as_host(_host_waiter))
     caller = waiting_frames(frame, 100)
     assert caller is not None and caller.f_globals["__name__"] == "iokit_host.test_host_code"
-    assert not watchdog_module._waits_for_driver(frame)
+    assert not waits_for_driver(frame)
 
 
 def test_a_frame_running_rather_than_waiting_is_no_wait() -> None:
