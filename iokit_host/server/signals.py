@@ -16,27 +16,14 @@ from __future__ import annotations
 import signal
 import socket
 import threading
-from collections.abc import Callable
 from types import FrameType
 
 from iokit_host.errors import Diagnostic, Severity
+from iokit_host.kernel.interpreter_hooks import handler_of as _handler_of
 
 __all__ = ["STOP_SIGNALS", "StopSignals"]
 
 
-def _c_getsignal() -> Callable[[int], object]:
-    """``signal.getsignal`` without its conversion to a ``Handlers`` member, which for a
-    Python handler raises and catches a ValueError (about 2 us; the loop asks twice before
-    each wait, as often as a client's requests come): the C function it wraps (20 ns)."""
-    try:
-        import _signal  # type: ignore[import-not-found,unused-ignore]
-    except ImportError:  # pragma: no cover - a Python without CPython's module
-        return signal.getsignal
-    getter: Callable[[int], object] = _signal.getsignal
-    return getter
-
-
-_handler_of = _c_getsignal()
 #: The signals that stop the kernel in order.
 STOP_SIGNALS = (signal.SIGTERM, signal.SIGINT, signal.SIGHUP)
 
