@@ -68,6 +68,7 @@ class DriverProcess:
         self._life_w: int | None = None
         self._log = tempfile.TemporaryFile()  # noqa: SIM115 - lives as long as the process
         self.dead_reason: str | None = None
+        self._status_lost = False  # the system reaped the process (see _reap)
         #: Set once the kernel has counted this process's death as a crash.
         self.crash_counted = False
         self._seq = 0
@@ -277,8 +278,29 @@ class DriverProcess:
         try:
             os.killpg(self.proc.pid, signal.SIGKILL)
         except (ProcessLookupError, PermissionError):  # all gone (or the pid reused): the
-            if self.proc.poll() is None:             # process itself, by its handle
+            if not self._reap(os.WNOHANG):           # process itself, by its handle
                 self.proc.kill()
+
+    def _reap(self, flags: int) -> bool:
+        """Reap the process if it has exited (``waitpid`` with ``flags``), setting
+        ``returncode`` (negative for a signal); True once it is reaped. With SIGCHLD ignored (a
+        kext's ``signal.signal(SIGCHLD, SIG_IGN)``) the system reaps children itself and
+        ``waitpid`` fails, which ``Popen`` reports as a clean exit, status 0: here the status
+        is noted as lost instead."""
+        proc = self.proc
+        assert proc is not None
+        if proc.returncode is not None:
+            return True
+        try:
+            pid, status = os.waitpid(proc.pid, flags)
+        except ChildProcessError:
+            self._status_lost = True
+            proc.returncode = 0  # reaped: its number must never be signalled again
+            return True
+        if pid == 0:  # still running
+            return False
+        proc.returncode = os.waitstatus_to_exitcode(status)
+        return True
 
     def _kill_and_reap(self) -> None:
         proc = self.proc
@@ -319,9 +341,10 @@ class DriverProcess:
                 last = self.last_error()
                 return f"the driver process closed its channel {when} and did not exit; it " \
                        "was killed" + (f" ({last})" if last else "")
-            status = proc.wait(_REAP_S)
+            self._reap(0)  # at once: it has exited
+            status = None if self._status_lost else proc.returncode
         if status is None:
-            how = "exited"
+            how = "exited" if proc is None else _STATUS_LOST
         elif status < 0:
             how = f"was killed by {_signal_name(-status)}"
         else:
@@ -337,6 +360,11 @@ class DriverProcess:
         except (OSError, ValueError):
             return ""
         return lines[-1][:300] if lines else ""
+
+
+#: Said of a process whose exit status the system discarded (Popen would read it as 0).
+_STATUS_LOST = ("exited; its exit status could not be read (the system reaped it first: "
+                "SIGCHLD was ignored in the host process)")
 
 
 def _signal_name(number: int) -> str:

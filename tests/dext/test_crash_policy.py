@@ -124,3 +124,21 @@ def test_a_server_that_never_checks_in_is_killed_and_counted(dext_host):
     assert "did not check in within 0.5 s" in crashed.message
     row, = dexts(host).rows()
     assert (row.launches, row.crashes, row.pid) == (0, 1, None)
+
+
+def test_a_server_killed_while_sigchld_is_ignored_is_not_reported_as_a_clean_exit(dext_host):
+    """With SIGCHLD ignored (a kext's ``signal.signal(SIGCHLD, SIG_IGN)`` at the moment it
+    died) the system reaps the server itself and its status is gone: ``Popen.wait`` would say
+    "exited with status 0". The crash says the status could not be read, and still counts."""
+    host = dext_host()
+    old = dexts(host).rows()[0].pid
+    before = signal.signal(signal.SIGCHLD, signal.SIG_IGN)
+    try:
+        _kill_and_notice(host, old)
+    finally:
+        signal.signal(signal.SIGCHLD, before)
+    crash = next(d.message for d in host.diagnostics if d.reference == "dext-client-crashed")
+    assert "status 0" not in crash
+    assert "exit status could not be read" in crash and "SIGCHLD was ignored" in crash
+    row, = dexts(host).rows()
+    assert row.crashes == 1 and row.pid not in (None, old)
