@@ -7,7 +7,8 @@ streams (fds 0-2 and the ``sys`` objects, :class:`~.stdio_guard.StdioGuard`), th
 host's entries in ``sys.modules`` (:class:`~.host_fence.ModuleGuard`), the import system's
 finders and path hooks (:mod:`.import_guard`), the working directory (:mod:`.workdir_guard`),
 the interval timers a driver armed (too dear to read after each driver call,
-:mod:`.interpreter_hooks`) and the SDK's value classes, which no driver call checks
+:mod:`.interpreter_hooks`), the process-wide settings (signal mask, warning filters, hooks,
+builtins, environment, umask, limits: :mod:`.process_state`) and the SDK's value classes, which no driver call checks
 (:mod:`.class_seal`).
 
 Driver code run outside the jobs is checked so too (:class:`Work`: power changes, a running
@@ -28,6 +29,7 @@ from iokit_host.kernel.driver_calls import described, service_name
 from iokit_host.kernel.host_fence import ModuleGuard
 from iokit_host.kernel.import_guard import REMOVED_HINT, ImportGuard
 from iokit_host.kernel.interpreter_hooks import HOOKS_HINT, disarm_timers, pending_timers
+from iokit_host.kernel.process_state import PROCESS_HINT, ProcessState
 from iokit_host.kernel.stdio_guard import StdioGuard
 from iokit_host.kernel.workdir_guard import WORKDIR_HINT, WorkdirGuard
 
@@ -49,6 +51,7 @@ class JobChecks:
         self._imports = ImportGuard()
         self._workdir = WorkdirGuard()
         self._timers = pending_timers()  # the host's (or a harness's): left alone
+        self._process = ProcessState()
         self._seal = seal
         self._report = report
         if not seal.intact():  # changed by the host itself since: its to change
@@ -81,6 +84,11 @@ class JobChecks:
         cancelled = disarm_timers(keep=self._timers)
         if cancelled:
             self._say(job, ", ".join(cancelled), HOOKS_HINT)
+        settings = self._process.check()
+        if settings:
+            kept = [phrase for phrase in settings if "(not put back" in phrase]
+            self._say(job, ", ".join(settings), PROCESS_HINT,
+                      done="put back" if not kept else "the rest put back")
         if not self._seal.intact():  # the value classes: no driver call checks them
             changes = self._seal.repair()
             if changes:
