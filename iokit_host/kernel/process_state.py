@@ -147,8 +147,14 @@ def _set_gc_enabled(enabled: bool) -> None:
         gc.disable()
 
 
-def _set_threshold(threshold: tuple[int, ...]) -> None:
-    gc.set_threshold(*threshold)
+def _young_threshold() -> int:
+    """The youngest generation's threshold (0 turns automatic collection off); the older ones
+    are the host's to hold back during a boot (:mod:`.collector`)."""
+    return gc.get_threshold()[0]
+
+
+def _set_young_threshold(young: int) -> None:
+    gc.set_threshold(young, *gc.get_threshold()[1:])
 
 
 def _gc_callbacks() -> tuple[Any, ...]:
@@ -278,8 +284,8 @@ SETTINGS: tuple[Setting, ...] = (
             _from_to(lambda value: f"{value:g} s")),
     Setting("whether the garbage collector runs (gc.disable leaks every cycle)", _gc_enabled,
             _set_gc_enabled, _equal, _from_to(lambda enabled: "on" if enabled else "off")),
-    Setting("the garbage collector's thresholds", gc.get_threshold, _set_threshold, _equal,
-            _from_to(str)),
+    Setting("the young collections' threshold (gc.set_threshold: 0 turns them off)",
+            _young_threshold, _set_young_threshold, _equal, _from_to(str)),
     Setting("the garbage collector's callbacks (gc.callbacks: driver code run by every "
             "collection)", _gc_callbacks, _set_gc_callbacks, _same_items),
     Setting("sys.excepthook, sys.unraisablehook, threading.excepthook or the trace or "

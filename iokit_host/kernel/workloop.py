@@ -25,6 +25,7 @@ from iokit_sdk.service import SYNCHRONOUS, IOResources, IOService, ServiceState
 from iokit_host.errors import Diagnostic, Severity, quoted
 from iokit_host.kernel import lifecycle, termination
 from iokit_host.kernel.binding import Binder
+from iokit_host.kernel.collection_watch import collections_watched
 from iokit_host.kernel.driver_calls import DriverCalls, DriverFault, service_name
 from iokit_host.kernel.interest import Interest, InterestHandler, InterestNotifier
 from iokit_host.kernel.job_checks import JobChecks, Period, Work
@@ -303,7 +304,8 @@ class IOKernel:
             return ran
         checks = JobChecks(self.driver_calls.seal, self.report)
         try:
-            with self.driver_calls.watchdog.armed():
+            watchdog = self.driver_calls.watchdog
+            with watchdog.armed(), collections_watched(watchdog, self.report):
                 while jobs:
                     job = jobs.popleft()
                     job()

@@ -1,0 +1,70 @@
+"""A driver object's finalizer that the cyclic garbage collector runs in the host's own code,
+between driver calls, is watched as a driver call: one that hangs is abandoned at the limit,
+named in a warning, and the boot goes on."""
+
+from __future__ import annotations
+
+import gc
+from typing import Any
+
+import pytest
+from hostkit import driven_watchdog, kext, make_host, personality, wifi_nub
+from iokit_sdk import IOService
+
+from iokit_host.kernel.watchdog_clock import DrivenTime
+
+NUB = "pci14e4,4331"
+_CLOCK: list[DrivenTime] = []  # the test's driven time, which the finalizer advances
+
+
+class Lingering:
+    """Cyclic garbage whose ``__del__`` never returns (on driven time: for 10 hours)."""
+
+    def __init__(self) -> None:
+        self.me = self
+
+    def __del__(self) -> None:
+        clock = _CLOCK[0]
+        while clock.now() < 36_000:
+            clock.advance(0.01)
+
+
+class Litterer(IOService):
+    def start(self, provider: IOService | None) -> bool:
+        Lingering()  # unreachable at once: a cycle, left for the collector
+        young = gc.get_threshold()[0]
+        self.filler: list[Any] = []
+        while gc.get_count()[0] < young - 1:  # the next allocations set a collection off:
+            self.filler.append([])               # the host's, after this call returned
+        return True
+
+
+@pytest.fixture()
+def collector_on() -> Any:
+    enabled = gc.isenabled()
+    gc.enable()
+    yield
+    if not enabled:
+        gc.disable()
+
+
+@pytest.mark.usefixtures("collector_on")
+def test_a_finalizer_that_hangs_in_the_hosts_code_is_abandoned_and_named(
+        capfd: pytest.CaptureFixture[str]) -> None:
+    """It ran outside any driver call, where no watchdog looked: the boot hung."""
+    host = make_host([wifi_nub()], [kext("com.test.litter", {"l": personality("Litterer")})],
+                     {"com.test.litter": [Litterer]})
+    clock = driven_watchdog(host)
+    _CLOCK[:] = [clock]
+    gc.collect()
+    host.boot()
+    gc.collect()
+    assert clock.now() < 36_000  # abandoned, not waited out
+    assert [d.iokit_class_name for d in host.drivers_of(NUB)] == ["Litterer"]
+    (found,) = [str(d) for d in host.diagnostics if d.reference == "driver-call-timeout"]
+    assert found.startswith("warning[driver-call-timeout]: ")
+    assert ("a finalizer the garbage collector ran outside any driver call (" in found)
+    assert ("test_collection_watch.Lingering.__del__) did not return within 5 s and was "
+            "abandoned; the collection went on") in found
+    assert host.kernel.driver_calls.watchdog.stack == []
+    assert "Traceback" not in capfd.readouterr().err
