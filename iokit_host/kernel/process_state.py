@@ -22,6 +22,7 @@ left alone.
 from __future__ import annotations
 
 import builtins
+import faulthandler
 import gc
 import os
 import resource
@@ -302,6 +303,28 @@ SETTINGS: tuple[Setting, ...] = (
 )
 
 
+#: The signals the host handles that ``faulthandler.register`` may take from it, below Python
+#: (no handler read shows it): the watchdog's, the kernel's stop signals, SIGCHLD and SIGPIPE.
+FAULT_SIGNALS = (signal.SIGUSR2, signal.SIGTERM, signal.SIGINT, signal.SIGHUP, signal.SIGCHLD,
+                 signal.SIGPIPE)
+
+
+#: True when a handler was registered (typeshed says None).
+_unregister: Callable[[int], bool] = faulthandler.unregister  # type: ignore[assignment]
+
+
+def _faulthandlers_dropped() -> list[str]:
+    """Unregister ``faulthandler`` from the host's signals (a C call each, no system call
+    when none is registered): what was dropped, one phrase."""
+    dropped = [signal.Signals(number).name for number in FAULT_SIGNALS
+               if _unregister(number)]
+    if not dropped:
+        return []
+    said = (f"registered faulthandler on {', '.join(dropped)} (it dumps tracebacks instead "
+            "of running the host's handler: a hung call went on unabandoned)")
+    return [said]
+
+
 class ProcessState:
     """:data:`SETTINGS` as they were when taken; :meth:`check` puts back what changed."""
 
@@ -310,7 +333,7 @@ class ProcessState:
 
     def check(self) -> list[str]:
         """What changed since the settings were taken, one phrase each; each put back."""
-        changed: list[str] = []
+        changed = _faulthandlers_dropped()
         for setting, before in zip(SETTINGS, self._taken, strict=True):
             now = setting.read()
             if setting.same(now, before):

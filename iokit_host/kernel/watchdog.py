@@ -56,6 +56,7 @@ without the test sleeping.
 from __future__ import annotations
 
 import ctypes
+import faulthandler
 import itertools
 import math
 import signal
@@ -406,6 +407,10 @@ class Watchdog:
             handler = _handler_of(WATCHDOG_SIGNAL) if main else None
             if self._installed and main and handler is self._handler:
                 self._signal_sent = True
+                # A driver's faulthandler.register(SIGUSR2), in this very call, took the
+                # signal below Python (no handler read shows it): it would print tracebacks
+                # and let the call sleep on. Given back here, when the signal is sent.
+                faulthandler.unregister(WATCHDOG_SIGNAL)
                 try:
                     signal.pthread_kill(owner, WATCHDOG_SIGNAL)
                 except OSError:  # the main thread is gone: the interpreter is exiting

@@ -3,6 +3,7 @@ nested calls, swallowed interruptions, the signal handler given back, the real p
 
 from __future__ import annotations
 
+import faulthandler
 import os
 import plistlib
 import signal
@@ -159,6 +160,27 @@ def test_a_hung_call_that_took_the_watchdogs_signal_is_abandoned_all_the_same(
     (said,) = calls.reported
     assert said.reference == "driver-changed-host" and said.severity.value == "warning"
     assert "replaced the handler of SIGUSR2 (the watchdog's); put back" in said.message
+
+
+def _registering_faulthandler(clock: DrivenTime, dump: Any) -> None:
+    faulthandler.register(WATCHDOG_SIGNAL, file=dump)
+    _hang(clock)
+
+
+def test_a_hung_call_that_gave_the_watchdogs_signal_to_faulthandler_is_abandoned(
+        tmp_path: Path) -> None:
+    """``faulthandler.register(SIGUSR2)`` takes the signal below Python, where no handler read
+    sees it: each of the watchdog's signals dumped the tracebacks of every thread on stderr
+    and the call went on for ever. It is given back when the signal is sent."""
+    calls, clock = _calls(5.0)
+    with (tmp_path / "dump").open("w") as dump:
+        try:
+            with calls.watchdog.armed():
+                fault = calls.call(_registering_faulthandler, clock, dump)
+        finally:
+            faulthandler.unregister(WATCHDOG_SIGNAL)
+    assert isinstance(fault, DriverFault) and fault.timed_out
+    assert (tmp_path / "dump").read_text() == ""  # no tracebacks
 
 
 def test_a_closed_or_unlimited_watchdog_guards_without_watching() -> None:
