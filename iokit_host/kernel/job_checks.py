@@ -8,8 +8,8 @@ host's entries in ``sys.modules`` (:class:`~.host_fence.ModuleGuard`), the impor
 finders and path hooks (:mod:`.import_guard`), the working directory (:mod:`.workdir_guard`),
 the interval timers a driver armed (too dear to read after each driver call,
 :mod:`.interpreter_hooks`), the process-wide settings (signal mask, warning filters, hooks,
-builtins, environment, umask, limits: :mod:`.process_state`) and the SDK's value classes, which no driver call checks
-(:mod:`.class_seal`).
+builtins, environment, umask, limits: :mod:`.process_state`) and the SDK's value classes,
+which no driver call checks (:mod:`.class_seal`).
 
 Driver code run outside the jobs is checked so too (:class:`Work`: power changes, a running
 kernel's requests); a :class:`Period` shares one set of checks among many such runs.
@@ -84,11 +84,7 @@ class JobChecks:
         cancelled = disarm_timers(keep=self._timers)
         if cancelled:
             self._say(job, ", ".join(cancelled), HOOKS_HINT)
-        settings = self._process.check()
-        if settings:
-            kept = [phrase for phrase in settings if "(not put back" in phrase]
-            self._say(job, ", ".join(settings), PROCESS_HINT,
-                      done="put back" if not kept else "the rest put back")
+        self._settings(job, self._process.check())
         if not self._seal.intact():  # the value classes: no driver call checks them
             changes = self._seal.repair()
             if changes:
@@ -100,6 +96,15 @@ class JobChecks:
 
     def close(self) -> None:
         self._streams.close()
+        # Builtins are compared every few jobs (:mod:`.process_state`): the last ones now.
+        self._settings(Work(_nothing, "during the work loop's last jobs"),
+                       self._process.check(last=True))
+
+    def _settings(self, job: Job, changed: list[str]) -> None:
+        if changed:
+            kept = any("(not put back" in phrase for phrase in changed)
+            self._say(job, ", ".join(changed), PROCESS_HINT,
+                      done="the rest put back" if kept else "put back")
 
     def _say(self, job: Job, what: str, hint: str, severity: Severity = Severity.WARNING,
              *, done: str = "put back") -> None:

@@ -11,9 +11,10 @@ every cycle, ``sys.setswitchinterval(1000)`` starves the watchdog's thread, an e
 descriptor for its next socket, a blocked ``SIGUSR2`` silences the watchdog.
 
 :class:`ProcessState` takes these once per run of jobs (:class:`~.job_checks.JobChecks`) and
-compares them after each job: tens of C calls and three system calls (umask, the file limit,
-the signal mask), a few microseconds, nothing on a driver call's own path (the recursion limit,
-trace functions and the watchdog's signals are put back after each call, :mod:`.driver_calls`).
+compares them after each job: one tuple of tens of C calls and three system calls (umask, the
+file limit, the signal mask), about 5 us, builtins every few jobs; nothing on a driver call's
+path (the recursion limit, trace functions and the watchdog's signals are put back after each
+call, :mod:`.driver_calls`).
 What changed is put back, and said. Settings that are a driver's own business (a module's
 globals, environment variables outside :data:`ENVIRON_PREFIXES`, locale, ``gc.freeze``) are
 left alone.
@@ -325,17 +326,47 @@ def _faulthandlers_dropped() -> list[str]:
     return [said]
 
 
+def _fingerprint() -> tuple[Any, ...]:
+    """All of :data:`SETTINGS` but builtins in one tuple of numbers, objects' identities and
+    bytes, compared with ``==`` (no driver ``__eq__`` can run): the common case, nothing
+    changed, costs a few microseconds. Identities stay valid: the picture holds the objects."""
+    filters, callbacks = warnings.filters, gc.callbacks
+    return (
+        id(handler_of(signal.SIGCHLD)), signal.pthread_sigmask(signal.SIG_BLOCK, ()),
+        id(filters), tuple(map(id, filters)), id(warnings.showwarning),
+        id(warnings.formatwarning), sys.get_int_max_str_digits(), sys.getswitchinterval(),
+        gc.isenabled(), gc.get_threshold()[0], tuple(map(id, callbacks)), id(sys.excepthook),
+        id(sys.unraisablehook), id(threading.excepthook), id(threading.gettrace()),
+        id(threading.getprofile()), _environ(), _umask(), _nofile(), socket.getdefaulttimeout())
+
+
+#: Builtins are compared one by one (157 identities, about 2 us): after every
+#: :data:`BUILTINS_EVERY`-th job and when the run ends. ``builtins.print = ...`` fails in the
+#: call itself (the module is sealed, :mod:`.host_fence`); only ``vars(builtins)`` reaches here.
+BUILTINS_EVERY = 16
+_BUILTINS = next(setting for setting in SETTINGS if setting.read is _builtins)
+
+
 class ProcessState:
     """:data:`SETTINGS` as they were when taken; :meth:`check` puts back what changed."""
 
     def __init__(self) -> None:
-        self._taken = tuple(setting.read() for setting in SETTINGS)
+        self._taken = [setting.read() for setting in SETTINGS]
+        self._print = _fingerprint()
+        self._checks = 0
 
-    def check(self) -> list[str]:
-        """What changed since the settings were taken, one phrase each; each put back."""
+    def check(self, *, last: bool = False) -> list[str]:
+        """What changed since the settings were taken, one phrase each; each put back.
+        ``last``: the run ends (builtins are compared now)."""
         changed = _faulthandlers_dropped()
-        for setting, before in zip(SETTINGS, self._taken, strict=True):
-            now = setting.read()
+        self._checks += 1
+        builtins_due = last or not self._checks % BUILTINS_EVERY
+        if _fingerprint() == self._print and not builtins_due:
+            return changed
+        for index, setting in enumerate(SETTINGS):
+            if setting is _BUILTINS and not builtins_due:
+                continue
+            before, now = self._taken[index], setting.read()
             if setting.same(now, before):
                 continue
             phrase = f"changed {setting.what}"
@@ -345,5 +376,7 @@ class ProcessState:
                 setting.write(before)
             except (ValueError, OSError) as error:  # a raised hard limit; not the main thread
                 phrase += f" (not put back: {error})"
+                self._taken[index] = now  # said once: the new value stands from here
             changed.append(phrase)
+        self._print = _fingerprint()
         return changed
