@@ -122,6 +122,18 @@ def _dispatch(args: list[str], one_shot: bool) -> int:
     return int(module.run(parsed))
 
 
+def _say_held_output() -> None:
+    """Name the processes a driver started that hold the command's output pipe open past its
+    end (:mod:`iokit_host.cli.held_output`), so a reader's wait is explained."""
+    from iokit_host.cli.held_output import held_output  # only when the command ends
+
+    for warning in held_output():
+        try:
+            print(warning, file=sys.stderr, flush=True)
+        except (AttributeError, OSError, ValueError):  # stderr gone: nowhere to say it
+            return
+
+
 def run() -> None:
     """Console-script entry point: one command, then the process ends."""
     if reopen_closed_streams():  # first: before anything opens a file on a free number
@@ -134,6 +146,7 @@ def run() -> None:
         silence_stdout()
     except (AttributeError, OSError, ValueError):  # a driver left it unusable: said already
         pass
+    _say_held_output()
     lingering = lingering_threads()
     if lingering:  # the interpreter would wait for them, forever if they never end
         end_despite_threads(status, lingering)
