@@ -39,6 +39,7 @@ from pluggy import HookCaller
 from iokit_host.errors import Diagnostic, Severity
 from iokit_host.kernel.class_seal import ClassSeal, changed_classes, sdk_seal
 from iokit_host.kernel.exit_handlers import hold_driver_exit_handlers
+from iokit_host.kernel.fault_timer import hold_fault_timers
 from iokit_host.kernel.host_fence import (
     TRIPPED,
     DriverExit,
@@ -107,6 +108,7 @@ class DriverCalls:
         self.report = report if report is not None else self.reported.append
         register_calls(self)
         hold_driver_exit_handlers(self)
+        hold_fault_timers(self)
         self.seal = sdk_seal()
         self.seal.refresh()
 

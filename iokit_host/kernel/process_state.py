@@ -38,6 +38,7 @@ from dataclasses import dataclass
 from operator import is_not
 from typing import Any
 
+from iokit_host.kernel.fault_timer import take_refused
 from iokit_host.kernel.interpreter_hooks import handler_of
 
 __all__ = ["ENVIRON_PREFIXES", "PROCESS_HINT", "SETTINGS", "ProcessState", "Setting"]
@@ -358,7 +359,7 @@ class ProcessState:
     def check(self, *, last: bool = False) -> list[str]:
         """What changed since the settings were taken, one phrase each; each put back.
         ``last``: the run ends (builtins are compared now)."""
-        changed = _faulthandlers_dropped()
+        changed = _faulthandlers_dropped() + take_refused()
         self._checks += 1
         builtins_due = last or not self._checks % BUILTINS_EVERY
         if _fingerprint() == self._print and not builtins_due:

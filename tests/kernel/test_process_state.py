@@ -78,9 +78,11 @@ _LOW_FILES = "resource.setrlimit(resource.RLIMIT_NOFILE, (64, resource.getrlimit
     (_LOW_FILES, "changed the open-file limit (RLIMIT_NOFILE"),
     ("socket.setdefaulttimeout(0.001)", "changed the default socket timeout"),
     ("faulthandler.register(signal.SIGUSR2)", "registered faulthandler on SIGUSR2 (it dumps"),
+    ("faulthandler.dump_traceback_later(0.5, exit=True)",
+     "dump_traceback_later(0.5 s, exit=True), which would have printed every thread's"),
 ], ids=["sigchld", "sigmask", "warnings", "int-digits", "switch-interval", "gc-disable",
         "gc-callbacks", "excepthook", "environ", "umask", "nofile", "sockets",
-        "faulthandler"])
+        "faulthandler", "faulthandler-timer"])
 def test_a_process_wide_setting_a_driver_changes_is_put_back_after_its_job(
         package_dir: Path, state_kept: ProcessState, body: str, said: str) -> None:
     os.umask(0o022)  # the values the messages show
