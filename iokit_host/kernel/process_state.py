@@ -36,10 +36,12 @@ import warnings
 from collections.abc import Callable
 from dataclasses import dataclass
 from operator import is_not
+from types import MethodType
 from typing import Any
 
 from iokit_host.kernel.fault_timer import take_refused
 from iokit_host.kernel.interpreter_hooks import handler_of
+from iokit_host.kernel.watchdog import Watchdog
 
 __all__ = ["ENVIRON_PREFIXES", "PROCESS_HINT", "SETTINGS", "ProcessState", "Setting"]
 
@@ -94,9 +96,32 @@ def _set_sigchld(handler: Any) -> None:
 
 
 def _handler_name(handler: Any) -> str:
+    if handler is signal.default_int_handler:
+        return "Python's (KeyboardInterrupt)"
     if type(handler) is int:
         return "SIG_IGN" if handler == signal.SIG_IGN else "SIG_DFL"
     return "a handler" if handler is not None else "a handler set outside Python"
+
+
+def _sigint() -> Any:
+    """SIGINT's handler, the watchdog's stand-in for Python's own (it notes each real Ctrl-C
+    in an armed period, :meth:`~.watchdog.Watchdog.user_interrupt`) read as Python's."""
+    handler = handler_of(signal.SIGINT)
+    if type(handler) is MethodType and handler.__func__ is _WATCHDOG_SIGINT:
+        return signal.default_int_handler
+    return handler
+
+
+def _same_sigint(now: Any, before: Any) -> bool:
+    """Only Python's own handler is kept here: a running kernel's stop handler (its own, for
+    SIGTERM and SIGHUP too) is put back by the kernel, naming the handler that replaced it
+    (:class:`~iokit_host.server.signals.StopSignals`)."""
+    return now is before or before is not signal.default_int_handler
+
+
+def _set_sigint(handler: Any) -> None:
+    if handler is not None:
+        signal.signal(signal.SIGINT, handler)
 
 
 def _mask() -> frozenset[int]:
@@ -273,6 +298,8 @@ SETTINGS: tuple[Setting, ...] = (
     Setting("SIGCHLD's handler (ignored, the system reaps the host's child processes itself "
             "and a driver process's death reads as a clean exit)", _sigchld, _set_sigchld,
             _identical, _from_to(_handler_name)),
+    Setting("SIGINT's handler (ignored or taken, Ctrl-C no longer stops the command)",
+            _sigint, _set_sigint, _same_sigint, _from_to(_handler_name)),
     Setting("the signal mask (a blocked SIGUSR2 silences the watchdog, a blocked SIGTERM "
             "the kernel's stop)", _mask, _set_mask, _equal, _from_to(_mask_shown)),
     Setting("the warning filters (warnings.simplefilter: 'error' turns the host's own "
@@ -305,6 +332,7 @@ SETTINGS: tuple[Setting, ...] = (
 )
 
 
+_WATCHDOG_SIGINT = Watchdog._on_sigint
 #: The signals the host handles that ``faulthandler.register`` may take from it, below Python
 #: (no handler read shows it): the watchdog's, the kernel's stop signals, SIGCHLD and SIGPIPE.
 FAULT_SIGNALS = (signal.SIGUSR2, signal.SIGTERM, signal.SIGINT, signal.SIGHUP, signal.SIGCHLD,
@@ -333,7 +361,7 @@ def _fingerprint() -> tuple[Any, ...]:
     changed, costs a few microseconds. Identities stay valid: the picture holds the objects."""
     filters, callbacks = warnings.filters, gc.callbacks
     return (
-        id(handler_of(signal.SIGCHLD)), signal.pthread_sigmask(signal.SIG_BLOCK, ()),
+        id(handler_of(signal.SIGCHLD)), id(_sigint()), signal.pthread_sigmask(signal.SIG_BLOCK, ()),
         id(filters), tuple(map(id, filters)), id(warnings.showwarning),
         id(warnings.formatwarning), sys.get_int_max_str_digits(), sys.getswitchinterval(),
         gc.isenabled(), gc.get_threshold()[0], tuple(map(id, callbacks)), id(sys.excepthook),

@@ -65,6 +65,8 @@ _LOW_FILES = "resource.setrlimit(resource.RLIMIT_NOFILE, (64, resource.getrlimit
 @pytest.mark.parametrize(("body", "said"), [
     ("signal.signal(signal.SIGCHLD, signal.SIG_IGN)",
      "a driver process's death reads as a clean exit) from SIG_DFL to SIG_IGN"),
+    ("signal.signal(signal.SIGINT, signal.SIG_IGN)",
+     "Ctrl-C no longer stops the command) from Python's (KeyboardInterrupt) to SIG_IGN"),
     ("signal.pthread_sigmask(signal.SIG_BLOCK, [signal.SIGUSR2, signal.SIGTERM])",
      "a blocked SIGTERM the kernel's stop) from {} to {SIGTERM, SIGUSR2}"),
     ("warnings.simplefilter('error')", "changed the warning filters"),
@@ -80,7 +82,7 @@ _LOW_FILES = "resource.setrlimit(resource.RLIMIT_NOFILE, (64, resource.getrlimit
     ("faulthandler.register(signal.SIGUSR2)", "registered faulthandler on SIGUSR2 (it dumps"),
     ("faulthandler.dump_traceback_later(0.5, exit=True)",
      "dump_traceback_later(0.5 s, exit=True), which would have printed every thread's"),
-], ids=["sigchld", "sigmask", "warnings", "int-digits", "switch-interval", "gc-disable",
+], ids=["sigchld", "sigint", "sigmask", "warnings", "int-digits", "switch-interval", "gc-disable",
         "gc-callbacks", "excepthook", "environ", "umask", "nofile", "sockets",
         "faulthandler", "faulthandler-timer"])
 def test_a_process_wide_setting_a_driver_changes_is_put_back_after_its_job(
