@@ -12,7 +12,7 @@ import pytest
 
 from iokit_host.dext.crashes import WINDOW_NS
 
-from .conftest import DEXT_ID, EXIT_WAIT_S, camera, camera_driver, dexts, pid_alive
+from .conftest import DEXT, DEXT_ID, EXIT_WAIT_S, camera, camera_driver, dexts, pid_alive
 
 
 def _codes(host: object) -> list[str]:
@@ -142,3 +142,42 @@ def test_a_server_killed_while_sigchld_is_ignored_is_not_reported_as_a_clean_exi
     assert "exit status could not be read" in crash and "SIGCHLD was ignored" in crash
     row, = dexts(host).rows()
     assert row.crashes == 1 and row.pid not in (None, old)
+
+
+_IGNORER = '''\
+import signal
+
+from iokit_sdk import IOService
+
+
+class ChildIgnorer(IOService):
+    def start(self, provider):
+        signal.signal(signal.SIGCHLD, signal.SIG_IGN)
+        return True
+'''
+
+
+def test_a_kext_ignoring_sigchld_does_not_hide_how_a_server_died_later(dext_host, tmp_path,
+                                                                      monkeypatch):
+    """A kext's ``signal.signal(SIGCHLD, SIG_IGN)`` in its start made every later death of a
+    driver process read "exited with status 0": it is put back after the kext's job, and
+    the server killed afterwards is reported as killed."""
+    import plistlib
+
+    kext = tmp_path / "iokit_test_chld_ignorer"
+    kext.mkdir()
+    (kext / "__init__.py").write_text(_IGNORER)
+    (kext / "Info.plist").write_bytes(plistlib.dumps({
+        "CFBundleIdentifier": "com.example.test.chldignorer", "CFBundleVersion": "1.0",
+        "OSBundleLibraries": {"com.apple.kpi.iokit": "8.0"},
+        "IOKitPersonalities": {"Ignorer": {
+            "IOClass": "ChildIgnorer", "IOProviderClass": "IOResources",
+            "IOResourceMatch": "IOKit", "IOMatchCategory": "ChildIgnorer"}}}))
+    monkeypatch.syspath_prepend(str(tmp_path))
+    host = dext_host(DEXT, kext)
+    assert signal.getsignal(signal.SIGCHLD) == signal.SIG_DFL
+    assert any(d.reference == "driver-changed-host" and "SIGCHLD" in d.message
+               for d in host.diagnostics)
+    _kill_and_notice(host, dexts(host).rows()[0].pid)
+    crash = next(d.message for d in host.diagnostics if d.reference == "dext-client-crashed")
+    assert "killed by SIGKILL" in crash
