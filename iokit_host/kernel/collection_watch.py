@@ -6,8 +6,9 @@ last reference, in the kext's own call. Here CPython's collector runs a driver o
 often in the host's own code between driver calls, where no watchdog looked, so a finalizer
 that never returned hung the boot for good.
 
-While the work loop runs (:func:`collections_watched`, inside :meth:`Watchdog.armed`), a
-collection that begins on the loop's thread with no driver call in progress is watched as a
+While the work loop runs (:func:`collections_watched`, inside :meth:`Watchdog.armed`), and
+while a running kernel serves its clients (:meth:`~.workloop.IOKernel.checking`), a
+collection that begins on that thread with no driver call in progress is watched as a
 driver call of its own: a ``gc.callbacks`` entry pushes a token on the watchdog's stack when
 the collection starts and pops it when it stops, as :class:`~.driver_calls.DriverCalls` does
 inline. A finalizer still running at the limit is abandoned in its own code

@@ -343,7 +343,8 @@ class IOKernel:
             return
         self._period = Period(JobChecks(self.driver_calls.seal, self.report), self.diagnostics)
         try:
-            yield
+            with collections_watched(self.driver_calls.watchdog, self.report):
+                yield
         finally:
             self._period.close()
             self._period = None

@@ -68,3 +68,25 @@ def test_a_finalizer_that_hangs_in_the_hosts_code_is_abandoned_and_named(
             "abandoned; the collection went on") in found
     assert host.kernel.driver_calls.watchdog.stack == []
     assert "Traceback" not in capfd.readouterr().err
+
+
+def _litter() -> None:
+    Litterer().start(None)
+
+
+@pytest.mark.usefixtures("collector_on")
+def test_a_finalizer_that_hangs_between_a_running_kernels_requests_is_abandoned() -> None:
+    """A running kernel serves its clients outside the work loop (no armed period): there the
+    finalizer is interrupted by an asynchronous exception, at its next bytecode."""
+    host = make_host([wifi_nub()], [])
+    clock = driven_watchdog(host)
+    _CLOCK[:] = [clock]
+    gc.collect()
+    with host.kernel.checking():
+        host.kernel.run_checked(_litter, "while serving a client's call request")
+        junk = [[] for _ in range(gc.get_threshold()[0])]  # the host's next allocations
+    del junk
+    gc.collect()
+    assert clock.now() < 36_000
+    (found,) = [d.message for d in host.diagnostics if d.reference == "driver-call-timeout"]
+    assert found.startswith("a finalizer the garbage collector ran outside any driver call (")
