@@ -17,7 +17,7 @@ kernel's requests); a :class:`Period` shares one set of checks among many such r
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from functools import partial
 from typing import Any, TypeVar
 
@@ -45,20 +45,31 @@ class JobChecks:
     """The checks of one run of the work loop, taken when it begins (a test harness swaps
     the streams between runs); :meth:`close` when it ends."""
 
-    def __init__(self, seal: ClassSeal, report: Callable[[Diagnostic], None]) -> None:
+    def __init__(self, seal: ClassSeal, report: Callable[[Diagnostic], None],
+                 calls: Iterator[int] | None = None) -> None:
         self._streams = StdioGuard()
         self._modules = ModuleGuard()
         self._imports = ImportGuard()
         self._workdir = WorkdirGuard()
         self._timers = pending_timers()  # the host's (or a harness's): left alone
         self._process = ProcessState()
+        #: The jobs since the process-wide settings were compared that ran driver code, to
+        #: blame: they are compared every :data:`CHECK_EVERY` jobs (after each, they cost 12%
+        #: of a boot's work loop). ``calls`` counts driver calls (the watchdog's tokens): a
+        #: job that made none changed nothing.
+        self._unsettled: list[Job] = []
+        self._since = 0
+        self._calls = calls
+        self._mark = next(calls) if calls is not None else 0
         self._seal = seal
         self._report = report
         if not seal.intact():  # changed by the host itself since: its to change
             seal.refresh()
 
-    def after(self, job: Job) -> None:
-        """Look for what ``job`` changed; put each back and report it."""
+    def after(self, job: Job, *, settings: bool = False) -> None:
+        """Look for what ``job`` changed; put each back and report it. The process-wide
+        settings are compared after every :data:`CHECK_EVERY`-th job, or now when
+        ``settings`` (``job`` stands for many: :class:`Period`)."""
         changed = self._streams.check()
         if changed:
             self._say(job, f"closed, redirected or reconfigured the host's standard streams "
@@ -84,7 +95,17 @@ class JobChecks:
         cancelled = disarm_timers(keep=self._timers)
         if cancelled:
             self._say(job, ", ".join(cancelled), HOOKS_HINT)
-        self._settings(job, self._process.check())
+        calls = self._calls
+        if calls is None or settings:
+            self._unsettled.append(job)
+        else:
+            mark = next(calls)
+            if mark != self._mark + 1:  # driver calls took tokens in between
+                self._unsettled.append(job)
+            self._mark = mark
+        self._since += 1
+        if settings or self._since >= CHECK_EVERY:
+            self._settings()
         if not self._seal.intact():  # the value classes: no driver call checks them
             changes = self._seal.repair()
             if changes:
@@ -96,15 +117,18 @@ class JobChecks:
 
     def close(self) -> None:
         self._streams.close()
-        # Builtins are compared every few jobs (:mod:`.process_state`): the last ones now.
-        self._settings(Work(_nothing, "during the work loop's last jobs"),
-                       self._process.check(last=True))
+        if self._since:
+            self._settings()
 
-    def _settings(self, job: Job, changed: list[str]) -> None:
+    def _settings(self) -> None:
+        """Compare the process-wide settings, blaming the jobs since they last were."""
+        changed = self._process.check()
         if changed:
             kept = any("(not put back" in phrase for phrase in changed)
-            self._say(job, ", ".join(changed), PROCESS_HINT,
+            self._say(_jobs_blamed(self._unsettled), ", ".join(changed), PROCESS_HINT,
                       done="the rest put back" if kept else "put back")
+        self._unsettled.clear()
+        self._since = 0
 
     def _say(self, job: Job, what: str, hint: str, severity: Severity = Severity.WARNING,
              *, done: str = "put back") -> None:
@@ -168,7 +192,7 @@ class Period:
         if self._runs:
             job = _blamed(self._runs)
             self._runs.clear()
-            self.checks.after(job)
+            self.checks.after(job, settings=True)
 
     def close(self) -> None:
         self.check()
@@ -187,6 +211,22 @@ def _blamed(runs: list[tuple[str, IOService | None]]) -> Work:
         return Work(_nothing, where)
     names = ", ".join(sorted({service_name(service) for service in services.values()})[:4])
     return Work(_nothing, f"in one of {names} {where}")
+
+
+def _jobs_blamed(jobs: list[Job]) -> Job:
+    """The work-loop jobs that ran driver code since the settings were last compared, as
+    one for a diagnostic: the one job, or the nubs they matched."""
+    if len(jobs) == 1:
+        return jobs[0]
+    if not jobs:  # a driver's thread, or a finalizer the collector ran
+        return Work(_nothing, "outside any driver call during the work loop's jobs")
+    subjects = [_job_subject(job) for job in jobs]
+    # In the jobs' order, each once: at most CHECK_EVERY, all said (the culprit is one).
+    nubs = list(dict.fromkeys(service_name(nub) for nub, _ in subjects if nub is not None))
+    if not nubs:
+        return Work(_nothing, "during the work loop's jobs")
+    shown = ", ".join(nubs)
+    return Work(_nothing, f"while the kernel matched one of {shown}")
 
 
 def _nothing() -> None:

@@ -11,10 +11,11 @@ every cycle, ``sys.setswitchinterval(1000)`` starves the watchdog's thread, an e
 descriptor for its next socket, a blocked ``SIGUSR2`` silences the watchdog.
 
 :class:`ProcessState` takes these once per run of jobs (:class:`~.job_checks.JobChecks`) and
-compares them after each job: one tuple of tens of C calls and three system calls (umask, the
-file limit, the signal mask), about 5 us, builtins every few jobs; nothing on a driver call's
-path (the recursion limit, trace functions and the watchdog's signals are put back after each
-call, :mod:`.driver_calls`).
+compares them after every :data:`~.job_checks.CHECK_EVERY`-th job and when the run ends: one
+tuple of tens of C calls and three system calls (umask, the file limit, the signal mask) and
+the builtins, about 5 us, a third of a microsecond a job (every job's, 12% of a boot's work
+loop); nothing on a driver call's path (the recursion limit, trace functions and the
+watchdog's signals are put back after each call, :mod:`.driver_calls`).
 What changed is put back, and said. Settings that are a driver's own business (a module's
 globals, environment variables outside :data:`ENVIRON_PREFIXES`, locale, ``gc.freeze``) are
 left alone.
@@ -361,7 +362,8 @@ def _fingerprint() -> tuple[Any, ...]:
     changed, costs a few microseconds. Identities stay valid: the picture holds the objects."""
     filters, callbacks = warnings.filters, gc.callbacks
     return (
-        id(handler_of(signal.SIGCHLD)), id(_sigint()), signal.pthread_sigmask(signal.SIG_BLOCK, ()),
+        id(handler_of(signal.SIGCHLD)), id(_sigint()),
+        signal.pthread_sigmask(signal.SIG_BLOCK, ()),
         id(filters), tuple(map(id, filters)), id(warnings.showwarning),
         id(warnings.formatwarning), sys.get_int_max_str_digits(), sys.getswitchinterval(),
         gc.isenabled(), gc.get_threshold()[0], tuple(map(id, callbacks)), id(sys.excepthook),
@@ -369,11 +371,11 @@ def _fingerprint() -> tuple[Any, ...]:
         id(threading.getprofile()), _environ(), _umask(), _nofile(), socket.getdefaulttimeout())
 
 
-#: Builtins are compared one by one (157 identities, about 2 us): after every
-#: :data:`BUILTINS_EVERY`-th job and when the run ends. ``builtins.print = ...`` fails in the
-#: call itself (the module is sealed, :mod:`.host_fence`); only ``vars(builtins)`` reaches here.
-BUILTINS_EVERY = 16
-_BUILTINS = next(setting for setting in SETTINGS if setting.read is _builtins)
+#: Builtins are compared one by one (157 identities, about 2 us). ``builtins.print = ...``
+#: fails in the call itself (the module is sealed, :mod:`.host_fence`); only
+#: ``vars(builtins)`` reaches here.
+_BUILTINS_AT = next(index for index, setting in enumerate(SETTINGS)
+                    if setting.read is _builtins)
 
 
 class ProcessState:
@@ -382,19 +384,15 @@ class ProcessState:
     def __init__(self) -> None:
         self._taken = [setting.read() for setting in SETTINGS]
         self._print = _fingerprint()
-        self._checks = 0
 
-    def check(self, *, last: bool = False) -> list[str]:
-        """What changed since the settings were taken, one phrase each; each put back.
-        ``last``: the run ends (builtins are compared now)."""
+    def check(self) -> list[str]:
+        """What changed since the settings were taken, one phrase each; each put back."""
         changed = _faulthandlers_dropped() + take_refused()
-        self._checks += 1
-        builtins_due = last or not self._checks % BUILTINS_EVERY
-        if _fingerprint() == self._print and not builtins_due:
+        builtins_setting = SETTINGS[_BUILTINS_AT]
+        if _fingerprint() == self._print and builtins_setting.same(
+                builtins_setting.read(), self._taken[_BUILTINS_AT]):
             return changed
         for index, setting in enumerate(SETTINGS):
-            if setting is _BUILTINS and not builtins_due:
-                continue
             before, now = self._taken[index], setting.read()
             if setting.same(now, before):
                 continue

@@ -302,9 +302,9 @@ class IOKernel:
         jobs = self._jobs
         if not jobs:
             return ran
-        checks = JobChecks(self.driver_calls.seal, self.report)
+        watchdog = self.driver_calls.watchdog
+        checks = JobChecks(self.driver_calls.seal, self.report, watchdog.tokens)
         try:
-            watchdog = self.driver_calls.watchdog
             with watchdog.armed(), collections_watched(watchdog, self.report):
                 while jobs:
                     job = jobs.popleft()

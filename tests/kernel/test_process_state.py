@@ -19,7 +19,9 @@ from pathlib import Path
 import pytest
 from hostkit import kext, make_host, personality, wifi_nub
 
+from iokit_host.kernel.job_checks import CHECK_EVERY
 from iokit_host.kernel.process_state import ProcessState
+from iokit_host.machine import NubSpec
 
 NUB = "pci14e4,4331"
 
@@ -102,12 +104,11 @@ def test_a_process_wide_setting_a_driver_changes_is_put_back_after_its_job(
 def test_builtins_a_driver_replaced_through_their_dict_are_put_back_when_the_run_ends(
         package_dir: Path, state_kept: ProcessState) -> None:
     """``builtins.print = ...`` fails in the call (the module is sealed); through
-    ``vars(builtins)`` it reached the host's own output. Compared every few jobs (157 of
-    them): put back when the run ends at the latest."""
+    ``vars(builtins)`` it reached the host's own output."""
     (message,) = _boot(package_dir, "vars(builtins)['print'] = vars(builtins)['open'] = None")
     assert callable(print) and callable(open)
-    assert message.startswith("warning[driver-changed-host]: driver code run during the work "
-                              "loop's last jobs changed builtins (the host's print, open and "
+    assert message.startswith(f"warning[driver-changed-host]: driver code run while the kernel "
+                              f"matched {NUB} changed builtins (the host's print, open and "
                               "the like); put back")
 
 
@@ -132,3 +133,43 @@ def test_a_limit_the_driver_lowered_below_reach_is_said_not_put_back(
     (message,) = _boot(package_dir, "resource.setrlimit(resource.RLIMIT_NOFILE, (64, 64))")
     assert "(not put back: " in message and message.count("the rest put back") == 1
     assert gc.isenabled() and signal.getsignal(signal.SIGCHLD) == signal.SIG_DFL
+
+
+WINDOW_SOURCE = '''\
+import warnings
+
+from iokit_sdk import IOService
+
+SEEN = []
+
+
+class Careless(IOService):
+    def start(self, provider):
+        SEEN.append(bool(warnings.filters) and warnings.filters[0][0] == "error")
+        if len(SEEN) == 20:
+            warnings.simplefilter("error")
+        return True
+'''
+
+
+def test_a_setting_changed_among_many_jobs_is_put_back_within_a_few_and_its_nub_named(
+        package_dir: Path, state_kept: ProcessState) -> None:
+    """Compared every few jobs (after each, they cost an eighth of a boot's work loop): the
+    change stands for a few jobs at most, and the warning names the nubs of the jobs since
+    the last comparison that ran driver code, the culprit's among them."""
+    (package_dir / "window").mkdir()
+    (package_dir / "window" / "__init__.py").write_text(WINDOW_SOURCE)
+    careless = kext("com.test.window", {"c": personality("Careless", score=9000)},
+                    package="window")
+    nubs = [wifi_nub(location=str(n)) for n in range(60)]
+    nubs = [NubSpec(nub.class_name, name=f"dev{n}", location=nub.location,
+                    properties=nub.properties) for n, nub in enumerate(nubs)]
+    host = make_host(nubs, [careless]).boot()
+    seen = sys.modules["window"].SEEN
+    assert len(seen) == 60 and seen[:20] == [False] * 20
+    assert 1 <= sum(seen) <= CHECK_EVERY  # the starts after the 20th that ran under it
+    assert seen[-1] is False
+    (message,) = [str(d) for d in host.diagnostics if d.reference == "driver-changed-host"]
+    assert message.startswith("warning[driver-changed-host]: driver code run while the kernel "
+                              "matched one of ")
+    assert "dev19" in message.split(" changed the warning filters")[0]
