@@ -12,6 +12,7 @@ goes ahead regardless, as on a Mac.
 from __future__ import annotations
 
 import itertools
+from bisect import bisect_right
 from dataclasses import dataclass
 
 from iokit_host.errors import IOKitError, quoted
@@ -79,6 +80,11 @@ class Assertions:
     def __init__(self) -> None:
         self._by_id: dict[int, Assertion] = {}
         self._serial = itertools.count(1)
+        #: Every assertion in creation order, released ones too until the list is compacted
+        #: (when they are half of it): what :meth:`page` seeks in by an id's serial.
+        self._order: list[Assertion] = []
+        #: Assertions at level On, by the type the system-wide status counts them under.
+        self._on: dict[str, int] = {}
 
     def create(self, type: str, name: str, *, level: int = kIOPMAssertionLevelOn,
                owner: str = "iokit", pid: int = 0, now_ns: int = 0) -> Assertion:
@@ -101,11 +107,39 @@ class Assertions:
         assertion_id = (pid << 32) | (0x10000 + next(self._serial))
         assertion = Assertion(assertion_id, type, name, level, owner, pid, now_ns)
         self._by_id[assertion_id] = assertion
+        self._order.append(assertion)
+        if assertion.on:
+            counted = AGGREGATED_AS.get(type, type)
+            self._on[counted] = self._on.get(counted, 0) + 1
         return assertion
 
     def release(self, assertion_id: int) -> Assertion | None:
         """Drop an assertion; None when no assertion has that id."""
-        return self._by_id.pop(assertion_id, None)
+        assertion = self._by_id.pop(assertion_id, None)
+        if assertion is None:
+            return None
+        if assertion.on:
+            self._on[AGGREGATED_AS.get(assertion.type, assertion.type)] -= 1
+        if len(self._order) > 2 * len(self._by_id) + 64:
+            self._order = list(self._by_id.values())
+        return assertion
+
+    def page(self, after: int, limit: int) -> tuple[list[Assertion], bool]:
+        """At most ``limit`` assertions created after the one whose id is ``after`` (0: from
+        the first; it may have been released since), in creation order, and whether more
+        follow. Costs the page, not every assertion: a listing of a quarter million goes in
+        parts, and whoever else asks the kernel something meanwhile is served between them."""
+        order, active = self._order, self._by_id
+        index = bisect_right(order, after & _SERIAL, key=_serial_of) if after else 0
+        found: list[Assertion] = []
+        while index < len(order) and len(found) < limit:
+            assertion = order[index]
+            if active.get(assertion.assertion_id) is assertion:
+                found.append(assertion)
+            index += 1
+        while index < len(order) and active.get(order[index].assertion_id) is not order[index]:
+            index += 1
+        return found, index < len(order)
 
     def active(self) -> tuple[Assertion, ...]:
         return tuple(self._by_id.values())
@@ -117,8 +151,13 @@ class Assertions:
     def system_wide(self) -> dict[str, int]:
         """``Assertion status system-wide``: per type, 1 when an assertion of it is on; a
         deprecated type counts under its current name (:data:`AGGREGATED_AS`)."""
-        status = {name: 0 for name in ASSERTION_TYPES if name not in AGGREGATED_AS}
-        for assertion in self._by_id.values():
-            if assertion.on:
-                status[AGGREGATED_AS.get(assertion.type, assertion.type)] = 1
-        return status
+        return {name: int(self._on.get(name, 0) > 0) for name in ASSERTION_TYPES
+                if name not in AGGREGATED_AS}
+
+
+#: The bits of an assertion id that count its creation (the pid is above them).
+_SERIAL = 0xFFFFFFFF
+
+
+def _serial_of(assertion: Assertion) -> int:
+    return assertion.assertion_id & _SERIAL

@@ -13,6 +13,7 @@ from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from typing import Any, TypeVar
 
+from iokit_sdk.iokitlib.pmlib import all_assertions
 from iokit_sdk.iokitlib.port import KernelConnectionError, MainPort
 from iokit_sdk.iokitlib.wire import MAX_REQUEST_FRAME
 from iokit_sdk.returns import IOReturnError
@@ -86,6 +87,11 @@ def _ask_on(port: MainPort, path: str, op: str, read: Callable[[dict[str, Any]],
                          key=error.get("key"), hint=error.get("hint"), file=error.get("file"))
     if reply.get("ret", 0) != 0:
         raise IOReturnError(reply["ret"], str(reply.get("message") or op))
+    return _read(path, op, read, reply)
+
+
+def _read(path: str, op: str, read: Callable[[dict[str, Any]], T], reply: dict[str, Any]) -> T:
+    """``read(reply)``; a reply it cannot read is ``kernel-reply-invalid``."""
     try:
         return read(reply)
     except (KeyError, TypeError, ValueError) as bad:
@@ -330,7 +336,15 @@ def fetch_assertions(path: str) -> tuple[tuple[Assertion, ...], dict[str, int], 
         return (tuple(Assertion(**a) for a in reply["assertions"]),
                 {str(k): int(v) for k, v in reply["system_wide"].items()},
                 [str(name) for name in reply["idle_sleep_preventers"]], int(reply["now_ns"]))
-    return _ask(path, "iokit pmset", "pm_assertions", read)
+
+    def page(reply: dict[str, Any]) -> dict[str, Any]:  # what all_assertions reads of it
+        if not isinstance(reply["assertions"], list) or \
+                not all(isinstance(a, dict) and "assertion_id" in a for a in reply["assertions"]):
+            raise ValueError("'assertions' is not a list of records")
+        return reply
+    with kernel_port(path, "iokit pmset") as port:
+        whole = all_assertions(lambda op, **fields: _ask_on(port, path, op, page, **fields))
+    return _read(path, "pm_assertions", read, whole)
 
 
 def request_power(path: str, kind: str) -> str | None:

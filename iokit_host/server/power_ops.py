@@ -10,7 +10,6 @@ domain's user client (:mod:`iokit_host.userclient.rootdomain`), as in IOKit.
 
 from __future__ import annotations
 
-import dataclasses
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
@@ -22,10 +21,13 @@ from iokit_host.server.args import Args, BadRequest
 from iokit_host.server.context import KernelContext
 from iokit_host.server.session import Session
 
-__all__ = ["OPS", "HeldAssertion", "release_held"]
+__all__ = ["ASSERTIONS_PER_REPLY", "OPS", "HeldAssertion", "release_held"]
 
 Op = Callable[[KernelContext, Session, Args], dict[str, Any]]
 _MAX_NAME = 1024
+#: The most assertions one ``pm_assertions`` reply lists (a few milliseconds of the loop's
+#: time); a client asks again from the last one for the rest.
+ASSERTIONS_PER_REPLY = 4096
 
 
 @dataclass(frozen=True, eq=False)
@@ -73,11 +75,20 @@ def release_held(ctx: KernelContext, held: HeldAssertion) -> None:
 
 
 def assertions(ctx: KernelContext, session: Session, args: Args) -> dict[str, Any]:
-    """Everything ``pmset -g assertions`` shows (and ``IOPMCopyAssertionsByProcess``)."""
+    """Everything ``pmset -g assertions`` shows (and ``IOPMCopyAssertionsByProcess``), the
+    assertions a page at a time: at most ``limit`` (:data:`ASSERTIONS_PER_REPLY`) created
+    after the assertion ``after`` (0: from the first), and ``more`` when others follow. One
+    request listing a quarter million held every other client's requests back 1.7 s."""
     power = ctx.host.power
+    after = args.number("after") if "after" in args.message else 0
+    limit = args.number("limit", high=ASSERTIONS_PER_REPLY) if "limit" in args.message \
+        else ASSERTIONS_PER_REPLY
+    page, more = power.assertions.page(after, limit)
     return {"now_ns": ctx.host.clock.now_ns(),
-            "assertions": [dataclasses.asdict(a) for a in power.assertions.active()],
-            "system_wide": power.assertions.system_wide(),
+            "assertions": [{"assertion_id": a.assertion_id, "type": a.type, "name": a.name,
+                            "level": a.level, "owner": a.owner, "pid": a.pid,
+                            "created_ns": a.created_ns} for a in page],
+            "more": more, "system_wide": power.assertions.system_wide(),
             "idle_sleep_preventers": [s.get_name() for s in _idle_preventers(ctx)]}
 
 

@@ -86,3 +86,23 @@ def test_a_service_in_a_prevent_idle_sleep_state_holds_idle_sleep_off_but_not_a_
     display.change_power_state_to(0)
     host.power.run_until_idle()
     assert host.power.idle_sleep().result == "asleep"
+
+
+def test_a_listing_goes_a_page_at_a_time_whatever_is_released_meanwhile() -> None:
+    assertions = power_host().power.assertions
+    made = [assertions.create("PreventUserIdleSystemSleep", f"a{i}", pid=i % 3)
+            for i in range(300)]
+    first, more = assertions.page(0, 100)
+    assert first == made[:100] and more
+    for gone in made[95:250]:  # its cursor among them, then the compaction they cause
+        assertions.release(gone.assertion_id)
+    rest, more = assertions.page(first[-1].assertion_id, 100)
+    assert rest == made[250:300] and not more
+    for gone in made[250:]:
+        assertions.release(gone.assertion_id)
+    assert assertions.page(made[94].assertion_id, 100) == ([], False)
+    assert assertions.page(0, 1000)[0] == made[:95]
+    assert assertions.system_wide()["PreventUserIdleSystemSleep"] == 1
+    for gone in made[:95]:
+        assertions.release(gone.assertion_id)
+    assert assertions.system_wide()["PreventUserIdleSystemSleep"] == 0

@@ -42,7 +42,8 @@ values = st.recursive(
 fields = st.sampled_from(["id", "op", "object", "objects", "service", "connect", "selector",
                           "scalars", "struct", "scalar_out", "struct_out", "port", "reference",
                           "matching", "type", "plane", "key", "class", "single", "events",
-                          "target", "protocol", "version", "first", "source"])
+                          "target", "protocol", "version", "first", "source", "after",
+                          "limit"])
 requests = st.fixed_dictionaries(
     {"op": st.sampled_from(sorted(OPS)) | st.text(max_size=8), "id": values}
 ).flatmap(lambda base: st.dictionaries(fields, values, max_size=6).map(

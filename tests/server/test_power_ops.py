@@ -50,6 +50,8 @@ from kernelkit import (
     stop_program,
 )
 
+from iokit_host.server.power_ops import ASSERTIONS_PER_REPLY
+
 PREVENT_IDLE = kIOPMAssertionTypePreventUserIdleSystemSleep
 
 HOLDER = """
@@ -228,3 +230,20 @@ def test_a_scenario_sleep_waits_for_a_program_that_answers_and_goes_on_after_it(
     log = _pmset(kernel, "-g", "log")
     assert "tardy" not in log and "timed out" not in log, log  # its answer counted
     assert _asleep(kernel)
+
+
+def test_a_long_listing_comes_in_pages_and_every_assertion_is_in_it(
+        port: MainPort, kernel: KernelProcess) -> None:
+    """One request listing 262,144 assertions held every other client's requests back for
+    1.7 s; a reply lists at most ASSERTIONS_PER_REPLY and IOPMLib asks on from the last."""
+    count = ASSERTIONS_PER_REPLY * 2 + 5
+    for i in range(count):
+        IOPMAssertionCreateWithName(PREVENT_IDLE, kIOPMAssertionLevelOn, f"n{i}", port)
+    first = port.call("pm_assertions")
+    assert len(first["assertions"]) == ASSERTIONS_PER_REPLY and first["more"]
+    assert port.call("pm_assertions", limit=0)["assertions"] == []
+    listed = IOPMCopyAssertionsByProcess(port)[os.getpid()]
+    assert [a["AssertName"] for a in listed] == [f"n{i}" for i in range(count)]
+    assert f'named: "n{count - 1}"' in _pmset(kernel, "-g", "assertions")
+    with pytest.raises(IOReturnError, match="kIOReturnBadArgument"):
+        port.call("pm_assertions", limit=ASSERTIONS_PER_REPLY + 1)

@@ -107,7 +107,7 @@ def IOPMCopyAssertionsByProcess(mainPort: MainPortArg = 0) -> dict[int, list[dic
     """Every assertion, by owning pid (``AssertType``, ``AssertName``, ``AssertLevel``,
     ``GlobalUniqueID``, ``Process Name``)."""
     by_pid: dict[int, list[dict[str, Any]]] = {}
-    for record in _port(mainPort).call("pm_assertions")["assertions"]:
+    for record in all_assertions(_port(mainPort).call)["assertions"]:
         by_pid.setdefault(int(record["pid"]), []).append({
             "AssertType": record["type"], "AssertName": record["name"],
             "AssertLevel": record["level"], "GlobalUniqueID": record["assertion_id"],
@@ -117,7 +117,22 @@ def IOPMCopyAssertionsByProcess(mainPort: MainPortArg = 0) -> dict[int, list[dic
 
 def IOPMCopyAssertionsStatus(mainPort: MainPortArg = 0) -> dict[str, int]:
     """Per assertion type, 1 when an assertion of it is on (``Assertion status system-wide``)."""
-    return dict(_port(mainPort).call("pm_assertions")["system_wide"])
+    return dict(_port(mainPort).call("pm_assertions", limit=0)["system_wide"])
+
+
+def all_assertions(call: Callable[..., dict[str, Any]]) -> dict[str, Any]:
+    """The kernel's ``pm_assertions`` reply with every assertion, asked for a page at a
+    time with ``call(op, **fields)`` (the kernel lists a few thousand per reply, so that a
+    long list holds no other program's request back). The last reply's other fields stand
+    (the status when the listing ended)."""
+    listed: list[dict[str, Any]] = []
+    while True:
+        reply = call("pm_assertions", **({"after": listed[-1]["assertion_id"]}
+                                          if listed else {}))
+        page = reply["assertions"]
+        listed += page
+        if not (page and reply.get("more")):
+            return {**reply, "assertions": listed}
 
 
 def IOPMFindPowerManagement(mainPort: MainPortArg = 0) -> io_connect_t:
