@@ -299,3 +299,44 @@ def test_a_client_that_shuts_its_sending_side_gets_every_reply_then_eof(
             ids += [m.get("id") for m in reader.feed(data)]
         sender.join()
     assert ids == list(range(count + 1))
+
+
+def test_another_client_is_served_between_one_client_s_pipelined_long_requests(
+        kernel: KernelProcess) -> None:
+    """A session's requests served in a row stop after a slice of time (_SLICE_S), not only
+    after 32 of them: 32 pipelined requests of 0.1 s each held another client back 3 s.
+    Client A pipelines 16 listings of the 4,096 assertions after its first (a few ms
+    each); client B's assertion, made meanwhile, is in some of A's replies."""
+    import threading
+
+    from iokit_sdk.iokitlib.wire import MAX_KERNEL_FRAME, FrameReader, pack
+
+    count, listings = 4096, 16
+    with socket.socket(socket.AF_UNIX) as sock, MainPort(kernel.path) as witness:
+        sock.settimeout(60)
+        sock.connect(kernel.path)
+        reader = FrameReader(MAX_KERNEL_FRAME)
+
+        def replies(wanted: int) -> list[dict[str, object]]:
+            got: list[dict[str, object]] = []
+            while len(got) < wanted and (data := sock.recv(1 << 20)):
+                got += reader.feed(data)
+            return got
+        sock.sendall(pack({"op": "hello", "id": 0, "protocol": "iokit",
+                           "version": PROTOCOL_VERSION}) + b"".join(
+            pack({"op": "pm_assertion_create", "id": i, "type": "PreventSystemSleep",
+                  "name": "a", "level": 255}) for i in range(1, count + 1)))
+        made = replies(count + 1)[1:]
+        assert all(m["ret"] == 0 for m in made)
+        after = made[0]["assertion_id"]
+        listed: list[dict[str, object]] = []
+        taker = threading.Thread(target=lambda: listed.extend(replies(listings)))
+        taker.start()  # A reads as it goes: its replies never back up
+        sock.sendall(b"".join(pack({"op": "pm_assertions", "id": 10_000 + i, "after": after})
+                              for i in range(listings)))
+        mine = witness.call("pm_assertion_create", type="PreventSystemSleep", level=255,
+                            name="B")["assertion_id"]
+        taker.join(60)
+    assert len(listed) == listings
+    seen = [any(a["assertion_id"] == mine for a in reply["assertions"]) for reply in listed]
+    assert any(seen), "B's request waited for every one of A's"
