@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import itertools
 from typing import Any
 
 import pytest
@@ -110,6 +111,43 @@ def test_parent_match_walks_ancestors_not_the_nub() -> None:
     assert match_passive({"IOParentMatch": {"IOPropertyMatch": {"bus": 1}}}, nub).matched
     result = match_passive({"IOParentMatch": {"IOPropertyMatch": {"bus": 2}}}, nub)
     assert result.failed_key == "IOParentMatch"
+
+
+NESTING = 30
+
+
+def test_nested_parent_matches_take_one_walk_up_whatever_their_nesting(
+        monkeypatch: pytest.MonkeyPatch) -> None:
+    """Each IOParentMatch table matched against every ancestor, each walking up again for
+    the next, cost depth ** nesting: six deep over forty levels took 95 s."""
+    from iokit_host.matching import passive
+
+    registry = IORegistry()
+    chain = [_entry("IOService", props={"level": i}) for i in range(40)]
+    registry.attach(chain[0], registry.root, "IOService")
+    for parent, child in itertools.pairwise(chain):
+        registry.attach(child, parent, "IOService")
+    calls = []
+    real = passive.match_passive
+    monkeypatch.setattr(passive, "match_passive",
+                        lambda *a, **k: calls.append(1) or real(*a, **k))
+
+    def nested(levels: list[int | None]) -> dict[str, Any]:
+        table: dict[str, Any] = {}
+        for level in reversed(levels):
+            table = {"IOParentMatch": {**table, **(
+                {"IOPropertyMatch": {"level": level}} if level is not None else
+                {"IOProviderClass": "NoSuchClass"})}}
+        return table
+    deep: dict[str, Any] = {"IOProviderClass": "NoSuchClass"}  # no ancestor is one
+    for _ in range(NESTING):
+        deep = {"IOParentMatch": deep}
+    assert not real(deep, chain[-1]).matched
+    assert len(calls) <= len(chain)  # one per ancestor (the root among them)
+    assert real(nested([30, 29, 2]), chain[-1]).matched  # nearest first, then on up
+    assert not real(nested([30, 31]), chain[-1]).matched  # 31 is below 30, not above
+    assert real(nested([38, 1, 0]), chain[-1]).matched
+    assert not real(nested([38, 1, 0, 0]), chain[-1]).matched
 
 
 def test_resource_match_on_iokit_resources_needs_all_names() -> None:
