@@ -127,10 +127,13 @@ def test_nested_parent_matches_take_one_walk_up_whatever_their_nesting(
     registry.attach(chain[0], registry.root, "IOService")
     for parent, child in itertools.pairwise(chain):
         registry.attach(child, parent, "IOService")
-    calls = []
+    calls: list[IOService] = []
     real = passive.match_passive
-    monkeypatch.setattr(passive, "match_passive",
-                        lambda *a, **k: calls.append(1) or real(*a, **k))
+
+    def counted(table: Any, nub: IOService, **options: Any) -> passive.PassiveMatch:
+        calls.append(nub)
+        return real(table, nub, **options)
+    monkeypatch.setattr(passive, "match_passive", counted)
 
     def nested(levels: list[int | None]) -> dict[str, Any]:
         table: dict[str, Any] = {}
