@@ -34,7 +34,7 @@ from iokit_host.kernel.notifier_quota import NotificationLimit, NotifierQuota, h
 from iokit_host.kernel.plugins import make_plugin_manager
 from iokit_host.kernel.waiting import WaitingQueue
 from iokit_host.kernel.watchdog import Watchdog
-from iokit_host.matching.passive import match_passive
+from iokit_host.matching.passive import compile_plan, match_passive
 from iokit_host.matching.sealed import SealedMethodError, check_class
 from iokit_host.power.manager import PowerManager
 
@@ -428,10 +428,32 @@ class IOKernel:
                 if isinstance(e, IOService)]
 
     def copy_matching_services(self, matching: Mapping[str, Any]) -> list[IOService]:
-        """Matched, active services that passively match (``getMatchingServices``)."""
-        return [s for s in self.services()
+        """Matched, active services that passively match (``getMatchingServices``).
+
+        The dictionary is compiled once, not once per service (an ``IOPropertyMatch`` of
+        200,000 keys cost 0.5 s over 59 services); an ``IOPathMatch`` path is looked up once
+        and only what it finds (or what records that ``IOPath``) is matched further, as xnu's
+        ``copyExistingServices`` does (a 3 MB path was parsed again for every service)."""
+        services = self.services()
+        path = matching.get(keys.PATH_MATCH)
+        if isinstance(path, str):
+            found = _path_entry(self.registry, path)
+            services = [s for s in services
+                        if s is found or s.get_property("IOPath") == path]
+        plan = compile_plan(matching)
+        return [s for s in services
                 if s.get_state() & ServiceState.MATCHED and not s.is_inactive()
-                and match_passive(matching, s, registry=self.registry).matched]
+                and match_passive(matching, s, registry=self.registry, plan=plan).matched]
+
+
+def _path_entry(registry: IORegistry, path: str) -> IORegistryEntry | None:
+    """What ``path`` names in the IOService plane (the plane a path without one is read in
+    by ``IOPathMatch``), or None."""
+    from iokit_host.registry import PathError, from_path
+    try:
+        return from_path(registry, path, keys.SERVICE_PLANE)
+    except PathError:
+        return None
 
 
 def _handler_name(handler: Callable[..., Any]) -> str:
