@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import sys
+from collections.abc import Mapping
+from typing import Any
 
 import pytest
 from hostilekit import HostileBytes, HostileInt, HostileStr
@@ -112,6 +114,29 @@ def test_a_notifier_installed_after_boot_is_called_for_later_nubs() -> None:
                                       lambda service: seen.append(service.get_name()))
     host.plug(IOService(name="late"), host.find("pci14e4,4331"))
     assert seen == ["late"]
+
+
+def test_a_notifier_s_dictionary_is_compiled_once_not_for_each_new_service(
+        monkeypatch: pytest.MonkeyPatch) -> None:
+    """A program's IOPropertyMatch of 200,000 keys was compiled again for every service
+    published, for every notifier holding one."""
+    from iokit_host.matching import passive
+
+    host = make_host([wifi_nub()], [kext("com.test.n", {})]).boot()
+    seen: list[str] = []
+    host.kernel.notifications.install(
+        "publish", {"IOPropertyMatch": {"late": True, **{str(i): i for i in range(1000)}}},
+        lambda service: seen.append(service.get_name()))
+    compiled: list[Mapping[str, Any]] = []
+    real = passive.compile_plan
+
+    def compile_plan(table: Mapping[str, Any]) -> passive.MatchPlan:
+        compiled.append(table)
+        return real(table)
+    monkeypatch.setattr(passive, "compile_plan", compile_plan)
+    for name in ("one", "two", "three"):
+        host.plug(IOService(name=name), "pci14e4,4331")
+    assert seen == [] and not any("IOPropertyMatch" in table for table in compiled)
 
 
 def test_a_drivers_matching_values_are_kept_as_built_in_values() -> None:
