@@ -42,7 +42,7 @@ def add_matching(ctx: KernelContext, session: Session, args: Args) -> dict[str, 
     if kind is None:
         raise BadRequest(f"not a notification type: {quoted(args.message.get('type'))}; one of "
                          f"{', '.join(MATCHING_TYPES)}", IOReturn.UNSUPPORTED)
-    matching = args.table("matching")
+    matching = args.matching()
     try:
         record, existing = ctx.notifications.add_matching(port, kind, matching)
     except Exception as error:  # an odd dictionary must not stop the kernel

@@ -46,7 +46,7 @@ def add_handles(session: Session, objects: Iterable[object]) -> list[int]:
 
 
 def get_matching(ctx: KernelContext, session: Session, args: Args) -> dict[str, Any]:
-    matching = args.table("matching")
+    matching = args.matching()
     try:
         found = ctx.host.kernel.copy_matching_services(matching)
     except Exception as error:  # an odd dictionary must not stop the kernel
