@@ -252,7 +252,13 @@ class FrontEnd(Admission):
             until = monotonic() + _SLICE_S
             while (session.inbox and served < _PER_ROUND and not session.gone
                    and not session.outbox.full):
-                handle(ctx, session, session.inbox.popleft())
+                try:  # a large frame is decoded now (:class:`~.session.Deferred`)
+                    message = session.reader.take(session.inbox.popleft())
+                except FrameError as error:  # nothing after it can be trusted
+                    session.fatal(error.reference, str(error))
+                    break
+                handle(ctx, session, message)
+                del message  # gone before the next is built
                 served += 1
                 if monotonic() >= until:  # its slice is spent: the others' turn, and
                     # its next after theirs (the last in order), those read meanwhile too

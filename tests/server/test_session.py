@@ -6,7 +6,14 @@ import os
 import socket
 
 import pytest
-from iokit_sdk.iokitlib.wire import MAX_KERNEL_FRAME, FrameReader, pack
+from iokit_sdk.iokitlib.wire import (
+    MAX_KERNEL_FRAME,
+    MAX_REQUEST_FRAME,
+    PROTOCOL_VERSION,
+    FrameError,
+    FrameReader,
+    pack,
+)
 from kernelkit import KernelProcess, begin_large_frames
 
 from iokit_host.server.session import Outbox
@@ -84,12 +91,86 @@ def test_descriptors_never_sent_are_closed_when_the_session_ends() -> None:
     os.close(write_end)
 
 
-def _rss_kib(pid: int) -> int:
+def _rss_kib(pid: int, field: str = "VmRSS") -> int:
+    """The process's resident memory (``VmHWM``: its peak so far) in KiB."""
     with open(f"/proc/{pid}/status", encoding="ascii") as status:
         for line in status:
-            if line.startswith("VmRSS:"):
+            if line.startswith(f"{field}:"):
                 return int(line.split()[1])
-    raise AssertionError("no VmRSS")
+    raise AssertionError(f"no {field}")
+
+
+def _empty_maps(size: int) -> bytes:
+    """The frame of a request padded with an array of empty maps, ``size`` bytes in all: a
+    msgpack body that builds some 70 times its size in objects."""
+    head = b"\x83\xa2op\xa3nop\xa2id\x01\xa1x\xdd"
+    count = size - 4 - len(head) - 4
+    body = head + count.to_bytes(4, "big") + b"\x80" * count
+    return len(body).to_bytes(4, "big") + body
+
+
+def test_a_large_frame_is_decoded_when_served_and_a_bad_one_ends_the_session_there() -> None:
+    from iokit_host.server.session import INBOX_BYTES_LIMIT, Deferred, RequestReader
+
+    reader = RequestReader()
+    small = pack({"op": "nop", "id": 1})
+    large = _empty_maps(1 << 20)
+    bad = (1 << 17).to_bytes(4, "big") + bytes(1 << 17)  # a 0, then what follows it
+    first, second, third = reader.feed(small + large + bad)
+    assert first == {"op": "nop", "id": 1} and type(second) is Deferred
+    assert reader.deferred_bytes == (1 << 20) - 4 + (1 << 17)
+    taken = reader.take(second)
+    assert taken["op"] == "nop" and len(taken["x"]) > 1_000_000
+    assert reader.deferred_bytes == 1 << 17
+    with pytest.raises(FrameError) as refused:
+        reader.take(third)
+    assert refused.value.reference == "frame-malformed"
+    assert INBOX_BYTES_LIMIT <= 16 << 20
+
+
+def test_large_requests_arriving_together_are_built_one_at_a_time(
+        kernel: KernelProcess) -> None:
+    """Sixteen clients each send a 4 MiB request of empty maps at once: decoded as they
+    arrived, they waited in the inboxes together and the kernel grew by 1.8 GB; decoded
+    when served, one is built at a time (~300 MB) and freed before the next."""
+    import contextlib
+    import select
+
+    from iokit_sdk.iokitlib import MainPort
+
+    hello = pack({"op": "hello", "id": 0, "protocol": "iokit", "version": PROTOCOL_VERSION})
+    frame = _empty_maps(MAX_REQUEST_FRAME)
+    before = _rss_kib(kernel.pid)
+    socks = [socket.socket(socket.AF_UNIX) for _ in range(16)]
+    try:
+        unsent = {}
+        for sock in socks:
+            sock.connect(kernel.path)
+            sock.setblocking(False)
+            unsent[sock] = hello + frame
+        while unsent:
+            _, writable, _ = select.select([], list(unsent), [], 30.0)
+            assert writable, kernel.stderr()[-2000:]
+            for sock in writable:
+                with contextlib.suppress(BlockingIOError):
+                    sent = sock.send(unsent[sock][:1 << 20])
+                    unsent[sock] = unsent[sock][sent:]
+                    if not unsent[sock]:
+                        del unsent[sock]
+        with MainPort(kernel.path) as witness:  # served after the sixteen, in order
+            assert witness.request("no-such-op")["ret"] == 0xE00002C7
+        for sock in socks:
+            sock.settimeout(60)
+            replies = FrameReader(MAX_KERNEL_FRAME)
+            got: list[dict[str, object]] = []
+            while len(got) < 2:
+                got += replies.feed(sock.recv(1 << 16))
+            assert got[1]["ret"] == 0xE00002C7
+    finally:
+        for sock in socks:
+            sock.close()
+    grown_mib = (_rss_kib(kernel.pid, "VmHWM") - before) >> 10
+    assert grown_mib < 600, grown_mib
 
 
 def test_unfinished_frames_on_many_connections_hold_a_bounded_total(
