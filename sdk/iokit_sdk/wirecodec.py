@@ -19,7 +19,7 @@ import msgpack
 
 from iokit_sdk.values import OSNumber
 
-__all__ = ["HEADER", "default", "ext_hook", "fit_integers", "packb"]
+__all__ = ["HEADER", "MAX_SET_DEPTH", "default", "ext_hook", "fit_integers", "packb"]
 
 #: The frame's length prefix.
 HEADER = struct.Struct(">I")
@@ -79,13 +79,24 @@ def fit_integers(value: Any, depth: int = 0) -> Any:
 
 def ext_hook(sets: bool = True) -> Callable[[int, bytes], object]:
     """msgpack's ``ext_hook`` for the two extension types; ``sets=False`` refuses type 2 (a
-    kernel reading a client's request takes no sets)."""
-    def hook(code: int, data: bytes) -> object:
-        if code == _EXT_NUMBER and len(data) == _NUMBER.size:
-            bits, value = _NUMBER.unpack(data)
-            return OSNumber(value, bits)
-        if code == _EXT_SET and sets:
-            items = msgpack.unpackb(data, raw=False, ext_hook=hook)
-            return frozenset(items) if isinstance(items, list) else items
-        raise ValueError(f"unknown extension type {code}")
-    return hook
+    kernel reading a client's request takes no sets). A set's members are decoded by a
+    msgpack call of their own, so sets nest at most :data:`MAX_SET_DEPTH` deep."""
+    def at(depth: int) -> Callable[[int, bytes], object]:
+        def hook(code: int, data: bytes) -> object:
+            if code == _EXT_NUMBER and len(data) == _NUMBER.size:
+                bits, value = _NUMBER.unpack(data)
+                return OSNumber(value, bits)
+            if code == _EXT_SET and sets:
+                if depth >= MAX_SET_DEPTH:
+                    raise ValueError(f"sets nested more than {MAX_SET_DEPTH} deep")
+                items = msgpack.unpackb(data, raw=False, ext_hook=at(depth + 1))
+                return frozenset(items) if isinstance(items, list) else items
+            raise ValueError(f"unknown extension type {code}")
+        return hook
+    return at(0)
+
+
+#: How deep sets may nest in sets on the wire. Each level's members are decoded by a msgpack
+#: call of its own, holding some 40 KB of the C stack: 200 levels overflowed it (a
+#: segmentation fault: one frame of a driver process's crashed the kernel reading it).
+MAX_SET_DEPTH = 16

@@ -4,10 +4,14 @@ from __future__ import annotations
 
 import os
 import socket
+import subprocess
+import sys
 
+import msgpack
 import pytest
 from iokit_sdk.iokitlib.wire import pack
 from iokit_sdk.values import OSNumber
+from iokit_sdk.wirecodec import MAX_SET_DEPTH
 
 from iokit_host.dext.channel import Channel, ChannelClosed, ChannelTimeout
 
@@ -86,3 +90,35 @@ def test_drain_returns_what_came_before_the_peer_closed(pair):
     left.close()
     assert right.drain() == [{"op": "async", "ref": 1}]
     assert right.eof and right.drain() == []
+
+
+_READER = """
+import socket, sys
+from iokit_host.dext.channel import Channel, ChannelClosed
+channel = Channel(socket.socket(fileno=int(sys.argv[1])))
+try:
+    print(sorted(channel.receive(30)))
+except ChannelClosed as error:
+    print(error)
+"""
+
+
+@pytest.mark.parametrize(("depth", "said"), [
+    (MAX_SET_DEPTH, "['set']"),
+    (MAX_SET_DEPTH + 1, f"unreadable frame: sets nested more than {MAX_SET_DEPTH} deep"),
+    (5000, f"unreadable frame: sets nested more than {MAX_SET_DEPTH} deep")])
+def test_sets_nested_past_the_bound_close_the_channel_not_the_reader(depth: int,
+                                                                     said: str) -> None:
+    """Each set's members are decoded by a msgpack call of their own: a driver process's
+    frame of sets nested 200 deep overflowed the kernel's stack (killed by SIGSEGV)."""
+    ours, theirs = socket.socketpair()
+    with ours, theirs:
+        reader = subprocess.Popen([sys.executable, "-c", _READER, str(theirs.fileno())],
+                                  pass_fds=[theirs.fileno()], stdout=subprocess.PIPE, text=True)
+        value = msgpack.packb([])
+        for _ in range(depth):
+            value = msgpack.packb(msgpack.ExtType(2, value))
+        body = b"\x81\xa3set" + value
+        ours.sendall(len(body).to_bytes(4, "big") + body)
+        out, _ = reader.communicate(timeout=60)
+    assert (reader.returncode, out.strip()) == (0, said)
