@@ -21,13 +21,23 @@ import time
 from typing import Any
 
 import msgpack
+from iokit_sdk.iokitlib.wire import gc_paused
 
 from iokit_host.dext.codec import HEADER, ext_hook, fit_integers, new_packer
 
-__all__ = ["MAX_FRAME", "Channel", "ChannelClosed", "ChannelTimeout"]
+__all__ = ["DRIVER_FRAME", "MAX_CONTAINERS", "MAX_FRAME", "Channel", "ChannelClosed",
+           "ChannelTimeout"]
 
 #: The largest frame either end reads (the kernel socket's ``MAX_KERNEL_FRAME``).
 MAX_FRAME = 256 << 20
+#: The largest frame the kernel reads from a driver process: what it sends is replies and
+#: property values (memory travels as descriptors), and what msgpack builds of a frame may
+#: be 70 times its size (an array of empty maps).
+DRIVER_FRAME = 64 << 20
+#: A frame larger than this has its arrays and maps counted as they are built: at most
+#: :data:`MAX_CONTAINERS` (a 256 MiB frame of empty maps built 18 GB of them).
+_COUNTED = 1 << 20
+MAX_CONTAINERS = 1 << 20
 #: The most descriptors one read accepts; more are cut off by the socket layer and closed.
 MAX_FDS = 4
 _HEADER = HEADER
@@ -50,9 +60,12 @@ class ChannelTimeout(Exception):
 class Channel:
     """One end of a socket carrying frames."""
 
-    def __init__(self, sock: socket.socket) -> None:
+    def __init__(self, sock: socket.socket, *, limit: int = MAX_FRAME) -> None:
+        """``limit``: the largest frame read (the kernel reads a driver process's frames
+        with :data:`DRIVER_FRAME`)."""
         sock.setblocking(True)
         self.sock = sock
+        self.limit = limit
         self._buffer = bytearray()
         self._queued: list[dict[str, Any]] = []
         # One packer per channel, not one per message: a third of a forwarded call otherwise.
@@ -190,8 +203,8 @@ class Channel:
         buffer += data
         while len(buffer) >= _HEADER.size:
             (size,) = _HEADER.unpack_from(buffer)
-            if size > MAX_FRAME:
-                raise self._unreadable(f"{size} bytes is over the limit of {MAX_FRAME}")
+            if size > self.limit:
+                raise self._unreadable(f"{size} bytes is over the limit of {self.limit}")
             end = _HEADER.size + size
             if len(buffer) < end:
                 break
@@ -200,8 +213,11 @@ class Channel:
 
     def _decode(self, frame: bytes) -> dict[str, Any]:
         try:
-            message = msgpack.unpackb(memoryview(frame)[_HEADER.size:], raw=False,
-                                      ext_hook=ext_hook, strict_map_key=True)
+            if len(frame) <= _COUNTED:
+                message = msgpack.unpackb(memoryview(frame)[_HEADER.size:], raw=False,
+                                          ext_hook=ext_hook, strict_map_key=True)
+            else:
+                message = _unpack_counted(memoryview(frame)[_HEADER.size:])
         except Exception as error:
             raise self._unreadable(str(error)) from error
         if not isinstance(message, dict):
@@ -211,3 +227,19 @@ class Channel:
     def _unreadable(self, why: str) -> ChannelClosed:
         self.garbled = why[:200]
         return ChannelClosed(f"unreadable frame: {self.garbled}")
+
+
+def _unpack_counted(body: memoryview) -> Any:
+    """``body`` decoded, refusing (``ValueError``) past :data:`MAX_CONTAINERS` arrays and
+    maps: each costs 56 bytes or more however few it took on the wire."""
+    left = MAX_CONTAINERS
+
+    def counted(container: Any) -> Any:
+        nonlocal left
+        left -= 1
+        if left < 0:
+            raise ValueError(f"holds more than {MAX_CONTAINERS} arrays and maps")
+        return container
+    with gc_paused():
+        return msgpack.unpackb(body, raw=False, ext_hook=ext_hook, strict_map_key=True,
+                               list_hook=counted, object_hook=counted)

@@ -28,7 +28,7 @@ from typing import Any
 
 from iokit_sdk.memory import IOBufferMemoryDescriptor
 
-from iokit_host.dext.channel import Channel, ChannelClosed, ChannelTimeout
+from iokit_host.dext.channel import DRIVER_FRAME, Channel, ChannelClosed, ChannelTimeout
 from iokit_host.dext.descendants import kill_descendants
 
 __all__ = ["DextProcessError", "DriverProcess", "Events"]
@@ -116,7 +116,7 @@ class DriverProcess:
         except (AttributeError, OSError):  # no pidfds here: its socket's end must do
             self.exit_fd = None
         self._life_w = life_w
-        self.channel = Channel(ours)
+        self.channel = Channel(ours, limit=DRIVER_FRAME)
         self._check_in(token, checkin_timeout_s)
 
     def _check_in(self, token: str, timeout_s: float | None) -> None:

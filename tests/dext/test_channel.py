@@ -13,7 +13,13 @@ from iokit_sdk.iokitlib.wire import pack
 from iokit_sdk.values import OSNumber
 from iokit_sdk.wirecodec import MAX_SET_DEPTH
 
-from iokit_host.dext.channel import Channel, ChannelClosed, ChannelTimeout
+from iokit_host.dext.channel import (
+    DRIVER_FRAME,
+    MAX_CONTAINERS,
+    Channel,
+    ChannelClosed,
+    ChannelTimeout,
+)
 
 
 @pytest.fixture
@@ -122,3 +128,27 @@ def test_sets_nested_past_the_bound_close_the_channel_not_the_reader(depth: int,
         ours.sendall(len(body).to_bytes(4, "big") + body)
         out, _ = reader.communicate(timeout=60)
     assert (reader.returncode, out.strip()) == (0, said)
+
+
+def test_a_frame_building_too_many_arrays_and_maps_closes_the_channel(pair):
+    """A 256 MiB frame of empty maps built some 18 GB of them in the kernel; past
+    MAX_CONTAINERS the frame is unreadable, and the kernel reads a driver process's frames
+    up to DRIVER_FRAME only."""
+    import threading
+
+    left, right = pair
+    count = MAX_CONTAINERS + 1
+    body = b"\x81\xa1x\xdd" + count.to_bytes(4, "big") + b"\x80" * count
+    sender = threading.Thread(target=left.sock.sendall,
+                              args=(len(body).to_bytes(4, "big") + body,), daemon=True)
+    sender.start()
+    with pytest.raises(ChannelClosed, match=f"holds more than {MAX_CONTAINERS} arrays"):
+        right.receive(30)
+    sender.join(30)
+    a, b = socket.socketpair()
+    kernel_end = Channel(b, limit=DRIVER_FRAME)
+    with a:
+        a.sendall((DRIVER_FRAME + 1).to_bytes(4, "big"))
+        with pytest.raises(ChannelClosed, match=f"over the limit of {DRIVER_FRAME}"):
+            kernel_end.receive(5)
+    kernel_end.close()
