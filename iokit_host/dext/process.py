@@ -73,6 +73,10 @@ class DriverProcess:
         self.crash_counted = False
         self._seq = 0
         self._replies: dict[int, dict[str, Any]] = {}
+        #: The calls waiting for their replies (nested calls: more than one). A reply to any
+        #: other is dropped: one kept for a call nobody waits on (a reply sent twice, or to
+        #: a call never made) was kept for ever, and a process sending them grew the kernel.
+        self._waiting: set[int] = set()
         #: Where the process's shared buffers are files (``IOKIT_DEXT_MEMORY_DIR``).
         self.memory_dir: str | None = None
 
@@ -155,6 +159,7 @@ class DriverProcess:
         self._seq += 1
         seq = message["seq"] = self._seq
         deadline = None if timeout_s is None else time.monotonic() + timeout_s
+        self._waiting.add(seq)
         try:
             channel.send(message)
             remaining = timeout_s  # the whole time, for the first wait: the call just began
@@ -168,12 +173,15 @@ class DriverProcess:
                 else:
                     answered = got.get("seq")
                     if answered == seq or type(answered) is not int:
+                        self._waiting.discard(seq)  # a copy of it behind it is dropped
                         if channel.has_queued():
                             self._after(events)
                         return got
-                    self._replies[answered] = got
+                    if answered in self._waiting:
+                        self._replies[answered] = got
                 reply = self._replies.pop(seq, None)  # answered during a nested call
                 if reply is not None:
+                    self._waiting.discard(seq)
                     self._after(events)
                     return reply
                 remaining = None if deadline is None else deadline - time.monotonic()
@@ -197,6 +205,9 @@ class DriverProcess:
             self._fail(f"did not answer {what} before the kernel abandoned the call, and was "
                        "killed")
             raise
+        finally:
+            self._waiting.discard(seq)
+            self._replies.pop(seq, None)
 
     def _after(self, events: Events | None) -> None:
         """What arrived behind a reply, in the same read: replies wait for their callers,
@@ -206,7 +217,7 @@ class DriverProcess:
             got = channel.receive(0)
             if "op" not in got:
                 answered = got.get("seq")
-                if type(answered) is int:
+                if type(answered) is int and answered in self._waiting:
                     self._replies[answered] = got
             elif events is not None:
                 events(got)

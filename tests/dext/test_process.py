@@ -54,3 +54,42 @@ def test_a_stopped_server_is_reaped(dext_host):
     assert not pid_alive(pid)
     assert not Path(f"/proc/{pid}").exists()  # reaped, not a zombie
     assert dexts(host).rows()[0].state == "stopped"
+
+
+_UNRULY = textwrap.dedent("""
+    import socket, sys
+    from iokit_host.dext.channel import Channel
+    channel = Channel(socket.socket(fileno=int(sys.argv[1])))
+    while True:
+        asked = channel.receive(None)
+        seq = asked["seq"]
+        for stray in range(seq * 1000 + 10, seq * 1000 + 510):  # calls never made
+            channel.send({"seq": stray, "result": "stray"})
+        channel.send({"seq": seq, "result": asked["n"]})
+        channel.send({"seq": seq, "result": "again"})  # the same reply twice
+""")
+
+
+def test_replies_to_calls_nobody_waits_for_are_dropped_not_kept():
+    """A driver process answering calls never made, or twice, had each reply kept by the
+    kernel for ever (a process sending them grew it without bound)."""
+    import socket
+
+    from iokit_host.dext.channel import Channel
+    from iokit_host.dext.process import DriverProcess
+
+    ours, theirs = socket.socketpair()
+    peer = subprocess.Popen([sys.executable, "-c", _UNRULY, str(theirs.fileno())],
+                            pass_fds=[theirs.fileno()])
+    theirs.close()
+    process = DriverProcess("unruly", None)
+    process.channel = Channel(ours)
+    try:
+        for n in range(1, 6):
+            assert process.call({"op": "x", "n": n}, 30, "a call") == {"seq": n, "result": n}
+        assert process._replies == {} and process._waiting == set()
+    finally:
+        peer.kill()
+        peer.wait(EXIT_WAIT_S)
+        process.channel.close()
+        process._log.close()  # what stopping a process it launched closes
