@@ -38,6 +38,8 @@ DRIVER_FRAME = 64 << 20
 #: :data:`MAX_CONTAINERS` (a 256 MiB frame of empty maps built 18 GB of them).
 _COUNTED = 1 << 20
 MAX_CONTAINERS = 1 << 20
+#: Reads one :meth:`Channel.drain` makes at most (of 64 KiB each).
+_DRAIN_READS = 16
 #: The most descriptors one read accepts; more are cut off by the socket layer and closed.
 MAX_FDS = 4
 _HEADER = HEADER
@@ -133,9 +135,13 @@ class Channel:
         return self.receive(timeout_s)
 
     def drain(self) -> list[dict[str, Any]]:
-        """The messages that have arrived, read without waiting; sets :attr:`eof` when the
-        peer closed its end (after returning what it sent before)."""
-        while not self.eof:
+        """The messages that have arrived, read without waiting, a megabyte's worth at most
+        (a peer that sends without pause never holds its reader here: the rest is read on
+        its next turn); sets :attr:`eof` when the peer closed its end (after returning what
+        it sent before)."""
+        for _ in range(_DRAIN_READS):
+            if self.eof:
+                break
             try:
                 data = self._recv(socket.MSG_DONTWAIT)
             except BlockingIOError:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import os
 import socket
 import subprocess
@@ -152,3 +153,31 @@ def test_a_frame_building_too_many_arrays_and_maps_closes_the_channel(pair):
         with pytest.raises(ChannelClosed, match=f"over the limit of {DRIVER_FRAME}"):
             kernel_end.receive(5)
     kernel_end.close()
+
+
+def test_a_peer_sending_without_pause_never_holds_drain(pair):
+    """drain read until nothing was left: a driver process sending faster than the kernel
+    decoded held the kernel's loop there for as long as it went on."""
+    import threading
+
+    left, right = pair
+    frame = pack({"op": "flood", "pad": bytes(100)})
+    stop = threading.Event()
+
+    def flood() -> None:
+        with contextlib.suppress(OSError):  # its reader closed
+            while not stop.is_set():
+                left.sock.sendall(frame * 64)
+    sender = threading.Thread(target=flood, daemon=True)
+    sender.start()
+    try:
+        total = 0
+        for _ in range(50):
+            got = right.drain()
+            assert len(got) * len(frame) <= (16 << 16) + len(frame)
+            total += len(got)
+        assert total and not right.eof
+    finally:
+        stop.set()
+        right.close()  # the sender's next write fails: it ends
+        sender.join(10)
