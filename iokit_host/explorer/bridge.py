@@ -17,7 +17,7 @@ from iokit_sdk.iokitlib.port import KernelConnectionError, MainPort
 from iokit_sdk.returns import IOReturnError
 
 from iokit_host.errors import IOKitError
-from iokit_host.server.client import await_transition, resume_of
+from iokit_host.server.client import await_transition, next_of, resume_of
 
 __all__ = ["BridgeError", "KernelBridge"]
 
@@ -106,12 +106,15 @@ class KernelBridge:
                 lines += reply.get("lines", [])
                 diagnostics += reply.get("diagnostics", [])
                 try:
+                    rest = next_of(reply, start, len(tables))
                     start = resume_of(reply, start, len(tables))
                 except ValueError as error:
                     raise BridgeError(str(error), file=self.path,
                                       reference="kernel-reply-invalid") from error
                 if start is not None:
                     lines.append(self._await_transition())
+                else:  # the kernel's time for one request ran out: the rest at once
+                    start = rest
         return {"lines": lines, "diagnostics": diagnostics}
 
     def _await_transition(self) -> str:

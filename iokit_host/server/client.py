@@ -11,6 +11,7 @@ from __future__ import annotations
 import time
 from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
+from functools import partial
 from typing import Any, TypeVar
 
 from iokit_sdk.iokitlib.pmlib import all_assertions
@@ -31,7 +32,7 @@ from iokit_host.server import snapshot
 
 __all__ = ["KernelToolError", "apply_events", "await_transition", "fetch_assertions",
            "fetch_explanation", "fetch_loaded", "fetch_power_log", "fetch_registry",
-           "kernel_port", "request_power", "resume_of"]
+           "kernel_port", "next_of", "request_power", "resume_of"]
 
 T = TypeVar("T")
 
@@ -155,21 +156,46 @@ def apply_events(path: str, tables: list[Any], *, source: str
 def _apply_from(port: MainPort, path: str, wired: list[Any], sizes: dict[int, int],
                 start: int, source: str) -> tuple[list[str], list[Diagnostic], int | None]:
     """Send the tables from ``start`` on, in parts the kernel takes in one request, each
-    saying where it starts (so diagnostics number events as the file does); until a system
+    saying where it starts (so diagnostics number events as the file does), the rest of a
+    part again when the kernel's time for one request ran out (``next``); until a system
     transition waits for programs' answers: then where the rest starts."""
-    def read(reply: dict[str, Any]) -> tuple[list[str], list[Diagnostic], int | None]:
-        return ([str(line) for line in reply["lines"]], diagnostics_from(reply["diagnostics"]),
-                resume_of(reply, start, len(wired)))
     lines: list[str] = []
     diagnostics: list[Diagnostic] = []
     for first, part in _parts(wired[start:], {i - start: n for i, n in sizes.items()}):
-        part_lines, part_diagnostics, resume = _ask_on(
-            port, path, "tool.events", read, events=part, source=source, first=start + first)
-        lines += part_lines
-        diagnostics += part_diagnostics
-        if resume is not None:
-            return lines, diagnostics, resume
+        at, end = start + first, start + first + len(part)
+        while True:
+            part_lines, part_diagnostics, resume, rest = _ask_on(
+                port, path, "tool.events", partial(_read_events, at=at, end=end,
+                                                   count=len(wired)),
+                events=part[at - start - first:], source=source, first=at)
+            lines += part_lines
+            diagnostics += part_diagnostics
+            if resume is not None:
+                return lines, diagnostics, resume
+            if rest is None:
+                break
+            at = rest
     return lines, diagnostics, None
+
+
+def _read_events(reply: dict[str, Any], *, at: int, end: int, count: int
+                 ) -> tuple[list[str], list[Diagnostic], int | None, int | None]:
+    """A ``tool.events`` reply to the tables from ``at`` to ``end`` (of ``count``)."""
+    return ([str(line) for line in reply["lines"]], diagnostics_from(reply["diagnostics"]),
+            resume_of(reply, at, count), next_of(reply, at, end))
+
+
+def next_of(reply: dict[str, Any], start: int, end: int) -> int | None:
+    """Where the events a ``tool.events`` reply (to those from ``start`` to ``end``) left
+    unapplied start, when the kernel's time for one request ran out; the client sends them
+    again at once.
+
+    :raises ValueError: a ``next`` that is not an event after ``start`` and before ``end``.
+    """
+    rest = reply.get("next")
+    if rest is not None and not (type(rest) is int and start < rest < end):
+        raise ValueError(f"'next' {rest!r} is not an event after {start} and before {end}")
+    return rest
 
 
 def resume_of(reply: dict[str, Any], start: int, count: int) -> int | None:

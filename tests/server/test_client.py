@@ -268,3 +268,33 @@ def test_resume_must_name_an_event_after_the_part_sent(reply: dict[str, object],
             resume_of(reply, 3, 8)
     else:
         assert resume_of(reply, 3, 8) == expected
+
+
+def test_a_long_scenario_is_applied_in_slices_and_every_event_reported_once(
+        kernel_factory: KernelFactory, tmp_path: Path) -> None:
+    """One tool.events request applied all its events: 10,000 plugs held every other
+    client back 7.7 s. Each request now applies events for EVENTS_SLICE_S and says where
+    the rest starts (``next``); ``iokit event`` sends it at once."""
+    from iokit_sdk.iokitlib import MainPort
+
+    from iokit_host.server.tool_ops import EVENTS_SLICE_S
+
+    kernel = kernel_factory.start()
+    count = 1500
+
+    def plug(i: int) -> str:
+        return (f'[[event]]\naction = "plug"\nparent = "IOService:/AppleACPIPlatformExpert"\n'
+                f'[event.nub]\nclass = "IOService"\nname = "P{i}"\nlocation = "{i:x}"\n')
+    tables = [plug(i) for i in range(count)]
+    tables.insert(700, '[[event]]\naction = "beam"\n')  # damaged: reported once
+    scenario = tmp_path / "many.toml"
+    scenario.write_text("\n".join(tables), encoding="utf-8")
+    applied = iokit("event", str(scenario), "--kernel", kernel.path)
+    assert applied.returncode == 1  # the damaged event, said once
+    plugged = [line for line in applied.stdout.splitlines() if " plugged " in line]
+    assert len(plugged) == count and f"/P{count - 1}@{count - 1:x}: " in plugged[-1]
+    assert applied.stderr.count("event[700].action") == 1
+    with MainPort(kernel.path) as port:
+        reply = port.call("tool.events", events=[
+            {"action": "unplug", "path": f"P{i}@{i:x}"} for i in range(count)])
+    assert 0 < reply["next"] == len(reply["lines"]) < count, EVENTS_SLICE_S
