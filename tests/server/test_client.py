@@ -270,6 +270,18 @@ def test_resume_must_name_an_event_after_the_part_sent(reply: dict[str, object],
         assert resume_of(reply, 3, 8) == expected
 
 
+@given(value=st.none() | st.booleans() | st.integers() | st.floats() | st.text(max_size=4))
+def test_next_must_name_an_event_inside_the_part_sent(value: object) -> None:
+    from iokit_host.server.client import next_of
+
+    good = type(value) is int and 3 < value < 8
+    if value is None or good:
+        assert next_of({"next": value}, 3, 8) == value
+    else:
+        with pytest.raises(ValueError, match="is not an event after 3 and before 8"):
+            next_of({"next": value}, 3, 8)
+
+
 def test_a_long_scenario_is_applied_in_slices_and_every_event_reported_once(
         kernel_factory: KernelFactory, tmp_path: Path) -> None:
     """One tool.events request applied all its events: 10,000 plugs held every other
