@@ -3,7 +3,8 @@
 - a lifecycle hook call into a dext (``iokit_probe`` through the kernel's hooks, forwarded to
   the server and answered) within 3x a raw ``AF_UNIX`` echo round trip to another process;
 - launching 20 driver processes (spawn, import, check in, stop) within 2x launching 20 bare
-  Python processes that import the SDK.
+  Python processes that import the SDK, in the CPU time of this process and its children
+  (medians of interleaved rounds): in wall time the same code swung 1.4-2.1x with the load.
 
 Both baselines are measured in the same run; each ratio is printed (``-s`` shows it). The
 round trips run with the benchmark, the driver process and the echo on one CPU
@@ -13,11 +14,13 @@ cross cores, which swings either variant by 3-4x from run to run.
 
 from __future__ import annotations
 
+import resource
 import socket
 import statistics
 import subprocess
 import sys
 import time
+from collections.abc import Callable
 from pathlib import Path
 
 import pytest
@@ -34,6 +37,7 @@ DEXT = Path(__file__).parents[1] / "dext" / "kext" / "iokit_test_dext"
 CALLS = 250
 ROUNDS = 41
 LAUNCHES = 20
+LAUNCH_ROUNDS = 5
 _ECHO = ("import socket,sys\ns=socket.socket(fileno=int(sys.argv[1]))\n"
          "while (d:=s.recv(65536)):\n    s.sendall(d)\n")
 
@@ -87,26 +91,34 @@ def _hook_call_against_echo() -> None:
         manager_for(host.kernel).shutdown()
 
 
+def _cpu_with_children(run: Callable[[], object]) -> float:
+    """CPU seconds ``run`` took in this process and in the children it waited for: a
+    launch's work on both sides of the boundary, which other load on the machine hardly
+    changes (its wall time, the scheduler's choice, swung 1.4-2.1x between runs)."""
+    before, own = resource.getrusage(resource.RUSAGE_CHILDREN), time.process_time()
+    run()
+    after = resource.getrusage(resource.RUSAGE_CHILDREN)
+    children = (after.ru_utime - before.ru_utime) + (after.ru_stime - before.ru_stime)
+    return children + time.process_time() - own
+
+
 def test_launching_driver_processes_is_within_2x_bare_python_importing_the_sdk():
-    def launch_drivers() -> float:
-        start = time.perf_counter()
+    def launch_drivers() -> None:
         for index in range(LAUNCHES):
             process = DriverProcess(f"bench{index}", "iokit_test_dext", (str(DEXT.parent),))
             process.launch(30.0)
             process.stop()
-        return time.perf_counter() - start
 
-    def launch_bare() -> float:
-        start = time.perf_counter()
+    def launch_bare() -> None:
         for _ in range(LAUNCHES):
             subprocess.run([sys.executable, "-c", "import iokit_sdk"], check=True)
-        return time.perf_counter() - start
 
     drivers, bare = [], []
-    for _ in range(3):
-        bare.append(launch_bare())
-        drivers.append(launch_drivers())
-    ratio = min(drivers) / min(bare)
-    print(f"\n{LAUNCHES} driver processes {min(drivers):.2f} s, {LAUNCHES} bare Python + SDK "
-          f"{min(bare):.2f} s: ratio {ratio:.2f} (target <= 2)")
+    for _ in range(LAUNCH_ROUNDS):
+        bare.append(_cpu_with_children(launch_bare))
+        drivers.append(_cpu_with_children(launch_drivers))
+    ratio = statistics.median(drivers) / statistics.median(bare)
+    print(f"\n{LAUNCHES} driver processes {statistics.median(drivers):.2f} s CPU, {LAUNCHES} "
+          f"bare Python + SDK {statistics.median(bare):.2f} s CPU: ratio {ratio:.2f} of the "
+          f"medians of {LAUNCH_ROUNDS} rounds (target <= 2)")
     assert ratio <= 2.0
