@@ -21,7 +21,7 @@ import time
 from typing import Any
 
 import msgpack
-from iokit_sdk.iokitlib.wire import gc_paused
+from iokit_sdk.wirecodec import gc_paused
 
 from iokit_host.dext.codec import HEADER, ext_hook, fit_integers, new_packer
 

@@ -13,8 +13,8 @@ from collections.abc import Mapping
 from typing import Any
 
 from iokit_sdk.entry import IORegistryEntry
-from iokit_sdk.iokitlib.wire import gc_paused
 from iokit_sdk.service import IOService
+from iokit_sdk.wirecodec import gc_paused
 
 from iokit_host.registry import IORegistry
 

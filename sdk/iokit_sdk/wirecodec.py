@@ -11,15 +11,17 @@ never talks to the kernel as a program does starts without it.
 
 from __future__ import annotations
 
+import gc
 import struct
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Iterator, Mapping
+from contextlib import contextmanager
 from typing import Any
 
 import msgpack
 
 from iokit_sdk.values import OSNumber
 
-__all__ = ["HEADER", "MAX_SET_DEPTH", "default", "ext_hook", "fit_integers", "packb"]
+__all__ = ["HEADER", "MAX_SET_DEPTH", "default", "ext_hook", "fit_integers", "gc_paused", "packb"]
 
 #: The frame's length prefix.
 HEADER = struct.Struct(">I")
@@ -100,3 +102,28 @@ def ext_hook(sets: bool = True) -> Callable[[int, bytes], object]:
 #: call of its own, holding some 40 KB of the C stack: 200 levels overflowed it (a
 #: segmentation fault: one frame of a driver process's crashed the kernel reading it).
 MAX_SET_DEPTH = 16
+
+
+@contextmanager
+def gc_paused() -> Iterator[None]:
+    """Pause the cyclic garbage collector while a large message is built or decoded: its
+    thousands of new containers would otherwise trigger collections that walk the whole heap
+    (a running kernel's is large), several times per message. Nothing cyclic is made.
+
+    What was made meanwhile then joins the oldest generation without being walked
+    (``gc.freeze`` and ``gc.unfreeze``: the generations' lists spliced, as before a fork):
+    left young, the first allocation after the pause would start a collection walking all of
+    it, and the older generations' collections it cascades into, costing more than the
+    decoding did. A program that froze objects itself (before forking workers) keeps them
+    frozen: then they are left young, as before."""
+    if not gc.isenabled():
+        yield
+        return
+    gc.disable()
+    try:
+        yield
+    finally:
+        if not gc.get_freeze_count():  # unfreeze would thaw what the program froze
+            gc.freeze()
+            gc.unfreeze()
+        gc.enable()

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import contextlib
 import os
+import select
 import socket
 import subprocess
 import sys
@@ -173,6 +174,8 @@ def test_a_peer_sending_without_pause_never_holds_drain(pair):
     try:
         total = 0
         for _ in range(50):
+            # Something to read first: the sender's thread may not have begun yet.
+            assert select.select([right.sock], [], [], 10)[0]
             got = right.drain()
             assert len(got) * len(frame) <= (16 << 16) + len(frame)
             total += len(got)

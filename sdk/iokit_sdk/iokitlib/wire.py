@@ -11,18 +11,15 @@ for its clients alike.
 
 from __future__ import annotations
 
-import gc
 import os
 import tempfile
-from collections.abc import Iterator
-from contextlib import contextmanager
 from typing import Any
 
 import msgpack
 
 from iokit_sdk.iokitlib import callframe
 from iokit_sdk.iokitlib.callframe import MARK, CallFrameError
-from iokit_sdk.wirecodec import HEADER, ext_hook, fit_integers, packb
+from iokit_sdk.wirecodec import HEADER, ext_hook, fit_integers, gc_paused, packb
 
 __all__ = [
     "MAX_KERNEL_FRAME",
@@ -186,31 +183,6 @@ def _too_large(size: int, limit: int) -> FrameError:
 
 #: A body this large (a registry snapshot) is decoded with the cyclic GC paused.
 _LARGE = 1 << 16
-
-
-@contextmanager
-def gc_paused() -> Iterator[None]:
-    """Pause the cyclic garbage collector while a large message is built or decoded: its
-    thousands of new containers would otherwise trigger collections that walk the whole heap
-    (a running kernel's is large), several times per message. Nothing cyclic is made.
-
-    What was made meanwhile then joins the oldest generation without being walked
-    (``gc.freeze`` and ``gc.unfreeze``: the generations' lists spliced, as before a fork):
-    left young, the first allocation after the pause would start a collection walking all of
-    it, and the older generations' collections it cascades into, costing more than the
-    decoding did. A program that froze objects itself (before forking workers) keeps them
-    frozen: then they are left young, as before."""
-    if not gc.isenabled():
-        yield
-        return
-    gc.disable()
-    try:
-        yield
-    finally:
-        if not gc.get_freeze_count():  # unfreeze would thaw what the program froze
-            gc.freeze()
-            gc.unfreeze()
-        gc.enable()
 
 
 def user_socket_path() -> str:
