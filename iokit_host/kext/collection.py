@@ -29,6 +29,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import os
 import sys
 from collections.abc import Mapping, Sequence
 from pathlib import Path
@@ -157,10 +158,12 @@ def write(target: Path, records: Sequence[DistributionRecord],
 
 def _write_reason(target: Path, error: OSError) -> str:
     """Why the write failed, in words: a cache folder that is a file says so, not EEXIST."""
+    # os.path's tests, not Path's: those raise what they cannot tell (a name too long for the
+    # system, a folder not to be searched), and a cache that cannot be written is a warning.
     for folder in (target.parent, *target.parent.parents):
-        if folder.is_dir():
+        if os.path.isdir(folder):
             break
-        if folder.exists() or folder.is_symlink():
+        if os.path.lexists(folder):
             return f"{folder} is not a folder"
     return error.strerror or str(error)
 

@@ -212,7 +212,8 @@ def _kind(value: Any) -> str:
 
 
 # -- a collection that cannot be written ---------------------------------------------------------
-@pytest.mark.parametrize("where", ["parent-is-a-file", "target-is-a-directory", "read-only"])
+@pytest.mark.parametrize("where", ["parent-is-a-file", "target-is-a-directory", "read-only",
+                                   "name-too-long"])
 def test_unwritable_collection_is_a_warning_and_discovery_goes_on(
         site: Path, tmp_path: Path, expected: Discovery, where: str) -> None:
     cache = tmp_path / "cache"
@@ -221,6 +222,8 @@ def test_unwritable_collection_is_a_warning_and_discovery_goes_on(
         cache = cache / "sub"
     elif where == "target-is-a-directory":  # a full disk cannot be made; this fails as late
         collection.collection_path(cache, [str(site)]).mkdir(parents=True)
+    elif where == "name-too-long":  # IOKIT_CACHE_DIR=<5000 characters> stopped every boot
+        cache = tmp_path / ("a" * 300) / "sub"
     else:
         if os.geteuid() == 0:
             pytest.skip("root writes to a read-only directory")
