@@ -15,6 +15,7 @@ code. Everything found comes back as :class:`~iokit_host.errors.Diagnostic`; not
 from __future__ import annotations
 
 import errno
+import os
 import platform
 import re
 from collections.abc import Mapping
@@ -58,9 +59,11 @@ def host_arch() -> str:
 def locate_manifest(path: str | Path) -> Path:
     """The Info.plist for a path: itself, ``<kext>/Contents/Info.plist`` or ``<dir>/Info.plist``."""
     path = Path(path)
-    if path.is_dir():
+    # os.path's tests: Path's raise what they cannot tell (a name too long for the system),
+    # which the reader reports as this kext's refusal instead.
+    if os.path.isdir(path):
         for candidate in (path / "Contents" / "Info.plist", path / "Info.plist"):
-            if candidate.is_file():
+            if os.path.isfile(candidate):
                 return candidate
         return path / "Contents" / "Info.plist"
     return path

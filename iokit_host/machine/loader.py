@@ -66,7 +66,7 @@ def load_machine(spec: MachineModel | str | Path | None = None, *,
             return parse_machine(builtin.read_text(encoding="utf-8"),
                                  source=f"<builtin>/{text}.toml")
     path = Path(text)
-    if path.is_file():
+    if os.path.isfile(path):  # Path.is_file raises on a name too long for the system
         return read_machine_file(path, strict=strict)
     raise _unknown(text)
 

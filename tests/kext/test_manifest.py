@@ -217,6 +217,9 @@ def test_unreadable_and_missing(tmp_path: Path) -> None:
     garbage.write_bytes(b"<plist><dict><key>x</key>")
     assert _refs(read_manifest(garbage)[1]) == ["manifest-unreadable"]
     assert _refs(read_manifest(tmp_path / "nope.plist")[1]) == ["manifest-not-found"]
+    # Path.is_dir raised ENAMETOOLONG: one `--kext <long name>` stopped the whole boot.
+    for name in ("k" * 300, "/".join(["k" * 200] * 30)):
+        assert _refs(read_manifest(tmp_path / name)[1]) == ["manifest-not-found"]
     assert _refs(read_manifest(_write(tmp_path, [1, 2], "a.plist"))[1]) == [
         "manifest-not-a-dictionary"]
 

@@ -51,6 +51,14 @@ def test_a_missing_file_path_is_not_found() -> None:
     assert caught.value.ref == "machine-model-not-found"
 
 
+@pytest.mark.parametrize("path", ["m" * 300, "/".join(["m" * 200] * 30)])
+def test_a_name_too_long_for_the_system_is_not_found(path: str) -> None:
+    # Path.is_file raised ENAMETOOLONG: `iokit boot -M <long name>` was a bare file-error.
+    with pytest.raises(MachineModelError) as caught:
+        load_machine(path)
+    assert caught.value.ref in ("machine-unknown", "machine-model-not-found")
+
+
 def test_an_ioreg_dump_is_detected_by_content(corpus: Path) -> None:
     pytest.importorskip("iokit_host.ioreg_import")
     dump = corpus / "ioreg" / "khronokernel__DarwinDumped__MacBookPro_MacBookPro8_2_IORegDump_IOReg.txt"
