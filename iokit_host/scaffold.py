@@ -84,8 +84,8 @@ def render_driver(destination: str | Path, answers: Mapping[str, Any], *,
         raise ScaffoldError(f"{destination} already exists; not overwriting it",
                             reference="new-destination-exists",
                             hint="pick another NAME or --output, or remove the folder first")
-    made = _missing_folders(destination.parent)
-    staging = _staging_folder(destination)
+    made = _make_folders(destination)
+    staging = _staging_folder(destination, made)
     # Rendered one level down, so the package folder gets ordinary permissions, not mkdtemp's.
     rendered = staging / destination.name
     try:
@@ -99,21 +99,37 @@ def render_driver(destination: str | Path, answers: Mapping[str, Any], *,
         raise _unwritable(destination, error) from None
     finally:
         shutil.rmtree(staging, ignore_errors=True)
-        for folder in made:  # a refused answer leaves nothing behind (`iokit new a/b`: `a`)
-            try:
-                folder.rmdir()
-            except OSError:  # not empty: something else was put there meanwhile
-                break
+        _remove_folders(made)  # a refused answer leaves nothing behind (`iokit new a/b`: `a`)
     return destination
 
 
-def _missing_folders(folder: Path) -> list[Path]:
-    """The folders above the package that do not exist yet, deepest first."""
-    missing: list[Path] = []
-    while not folder.exists() and folder != folder.parent:
-        missing.append(folder)
-        folder = folder.parent
-    return missing
+def _make_folders(destination: Path) -> list[Path]:
+    """Make the folders above the package that are not there yet, one at a time from the
+    top; the ones made, deepest first. Only what mkdir made is listed: a path through ``..``
+    (``-o x/../mine``) names ``mine`` only once ``x`` exists, and taking every folder that
+    did not exist beforehand for one to remove again removed the user's own empty ``mine``."""
+    made: list[Path] = []
+    try:
+        for folder in reversed(destination.parents):
+            try:
+                folder.mkdir()
+            except FileExistsError:
+                if os.path.isdir(folder):
+                    continue
+                raise  # a file, or a link to nothing: _reason says which
+            made.insert(0, folder)
+    except OSError as error:
+        _remove_folders(made)
+        raise _unwritable(destination, error) from None
+    return made
+
+
+def _remove_folders(made: list[Path]) -> None:
+    for folder in made:
+        try:
+            folder.rmdir()
+        except OSError:  # not empty: something else was put there meanwhile
+            break
 
 
 #: A folder name holds 255 bytes; the staging folder adds a prefix and a random suffix.
@@ -242,11 +258,11 @@ def _binds_elsewhere(module: Path, name: str, package: object) -> str | None:
     return other if has_class else None
 
 
-def _staging_folder(destination: Path) -> Path:
+def _staging_folder(destination: Path, made: list[Path]) -> Path:
     try:
-        destination.parent.mkdir(parents=True, exist_ok=True)
         return Path(tempfile.mkdtemp(prefix=f".{destination.name}-", dir=destination.parent))
     except OSError as error:
+        _remove_folders(made)
         raise _unwritable(destination, error) from None
 
 

@@ -86,6 +86,18 @@ def test_a_refused_name_leaves_no_folder_behind(tmp_path: Path,
     assert list(tmp_path.iterdir()) == []
 
 
+def test_a_refused_answer_under_an_output_through_dotdot_removes_only_what_it_made(
+        tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    """`-o x/../mine` with a refused answer removed the user's own empty `mine` (it did not
+    exist before `x` was made, so it was taken for one of the folders made) and left `x`."""
+    (tmp_path / "mine").mkdir()
+    status, _, err = new(capsys, "acme", "--defaults", "--package", "json",
+                         "-o", str(tmp_path / "x" / ".." / "mine"))
+    assert status == 1 and "error[new-bad-package-name]" in err
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["mine"]
+    assert _nothing_written(tmp_path / "mine")
+
+
 def test_quotes_backslashes_and_markup_in_text_answers_render_valid_files(
         tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
     """Answers were pasted raw into TOML, Python and plist strings: a quote ended the string."""
