@@ -22,8 +22,13 @@ import errno
 import os
 import stat
 
-__all__ = ["decode_text", "read_cache_file", "read_input_file", "read_input_head",
-           "undecodable_place", "write_cache_file"]
+__all__ = ["MAX_CACHE_FILES", "decode_text", "prune_cache_files", "read_cache_file",
+           "read_input_file", "read_input_head", "undecodable_place", "write_cache_file"]
+
+#: Cache files of one kind kept in a folder (one per interpreter and ``sys.path``, or per
+#: model); past it the least recently written go. Every new ``sys.path`` (a virtual
+#: environment, ``python -m`` from another folder, each test's) otherwise left files forever.
+MAX_CACHE_FILES = 32
 
 _FLAGS = os.O_RDONLY | getattr(os, "O_NONBLOCK", 0) | getattr(os, "O_BINARY", 0)
 _CHUNK = 1 << 16
@@ -185,3 +190,24 @@ def write_cache_file(path: str | os.PathLike[str], data: bytes, *, prefix: str) 
         except OSError:
             pass
         raise
+
+
+def prune_cache_files(folder: str | os.PathLike[str], prefix: str, suffix: str = ".json",
+                      *, keep: int = MAX_CACHE_FILES) -> None:
+    """Remove the least recently written files named ``prefix*suffix`` in ``folder`` past
+    ``keep``. Called after a write (a stale cache, off the common path); never raises."""
+    try:
+        with os.scandir(folder) as entries:
+            found = [(entry.stat(follow_symlinks=False).st_mtime_ns, entry.path)
+                     for entry in entries
+                     if entry.name.startswith(prefix) and entry.name.endswith(suffix)]
+    except OSError:
+        return
+    if len(found) <= keep:
+        return
+    found.sort()
+    for _, path in found[:-keep] if keep else found:
+        try:
+            os.unlink(path)
+        except OSError:
+            pass

@@ -37,7 +37,7 @@ from typing import Any
 
 from iokit_host import settings
 from iokit_host.errors import Diagnostic, Severity
-from iokit_host.input_file import read_cache_file, write_cache_file
+from iokit_host.input_file import prune_cache_files, read_cache_file, write_cache_file
 from iokit_host.kext import collection_schema, plistjson, stamps
 from iokit_host.kext.collection_schema import FORMAT
 from iokit_host.kext.discovery import DistributionRecord
@@ -153,6 +153,7 @@ def write(target: Path, records: Sequence[DistributionRecord],
             "kernel-collection-unwritable",
             f"cannot write the kernel collection: {_write_reason(target, error)}",
             file=str(target), severity=Severity.WARNING, hint=_HINT)
+    prune_cache_files(target.parent, "kernel-collection-")
     return None
 
 

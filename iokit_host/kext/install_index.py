@@ -27,7 +27,7 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any, TypeVar
 
-from iokit_host.input_file import read_cache_file
+from iokit_host.input_file import prune_cache_files, read_cache_file
 from iokit_host.kext import collection, stamps
 from iokit_host.kext import host_plugins as plugins
 from iokit_host.kext.host_plugins import DamagedEntryPoints, EntryPointPlugin, EntryPointScan
@@ -171,4 +171,5 @@ def _write(target: Path, value: Any, watched: tuple[FileStamp, ...]) -> None:
     try:
         collection.write_atomically(target, text)
     except (OSError, ValueError):  # read-only, full, a directory in its place, a NUL in a name
-        pass
+        return
+    prune_cache_files(target.parent, target.name.rsplit("-", 1)[0] + "-")

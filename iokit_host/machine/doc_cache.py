@@ -21,7 +21,6 @@ problems). At most :data:`MAX_FILES` models are kept, the least recently written
 
 from __future__ import annotations
 
-import contextlib
 import hashlib
 import json
 import os
@@ -30,7 +29,12 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
-from iokit_host.input_file import read_cache_file, write_cache_file
+from iokit_host.input_file import (
+    MAX_CACHE_FILES,
+    prune_cache_files,
+    read_cache_file,
+    write_cache_file,
+)
 from iokit_host.settings import cache_dir, env_flag
 
 __all__ = ["MAX_FILES", "cached_document"]
@@ -44,7 +48,7 @@ FORMAT = 2
 _MIN_CHARS = 4096
 #: Cached models kept; past it the least recently written go (temporary model files would
 #: otherwise leave one each, forever).
-MAX_FILES = 32
+MAX_FILES = MAX_CACHE_FILES
 #: A cached document is JSON of a model of at most 256 MiB of TOML; past this it is not one.
 _MAX_BYTES = 1 << 30
 
@@ -106,12 +110,4 @@ def _write(target: Path, digest: str, doc: dict[str, Any]) -> None:
 
 def _prune(folder: Path) -> None:
     """Remove the least recently written cached models past :data:`MAX_FILES`."""
-    try:
-        found = [(entry.stat().st_mtime_ns, entry.path) for entry in os.scandir(folder)
-                 if entry.name.startswith("machine-") and entry.name.endswith(".json")]
-    except OSError:
-        return
-    found.sort()
-    for _, path in found[:-MAX_FILES]:
-        with contextlib.suppress(OSError):
-            os.unlink(path)
+    prune_cache_files(folder, "machine-", keep=MAX_FILES)

@@ -19,6 +19,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from iokit_host.errors import Severity
+from iokit_host.input_file import MAX_CACHE_FILES
 from iokit_host.kext import collection
 from iokit_host.kext.discovery import Discovery, DistributionRecord, discover, scan
 from tests.kext.dists import info_plist, write_installed
@@ -262,6 +263,21 @@ def test_a_cache_folder_that_is_a_file_is_named_in_the_warning(
     problem = _discover(site, cache).diagnostics[-1]
     assert problem.reference == "kernel-collection-unwritable"
     assert f"{cache} is not a folder" in problem.message  # not "File exists"
+
+
+def test_only_the_most_recently_written_collections_are_kept(
+        site: Path, tmp_path: Path, expected: Discovery) -> None:
+    # One per interpreter and sys.path, never removed: every venv and folder left one.
+    tmp_path.mkdir(exist_ok=True)
+    for number in range(MAX_CACHE_FILES + 8):
+        old = tmp_path / f"kernel-collection-{number:016x}.json"
+        old.write_text("{}")
+        os.utime(old, ns=(number * 10**9, number * 10**9))
+    assert _discover(site, tmp_path).bundles == expected.bundles
+    kept = sorted(p.name for p in tmp_path.glob("kernel-collection-*.json"))
+    assert len(kept) == MAX_CACHE_FILES
+    assert f"kernel-collection-{0:016x}.json" not in kept  # the oldest went first
+    assert _discover(site, tmp_path).cache_status == "fresh"  # the one just written stays
 
 
 def test_a_value_that_cannot_be_stored_is_a_warning(site: Path, tmp_path: Path) -> None:

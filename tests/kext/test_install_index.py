@@ -12,6 +12,7 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
+from iokit_host.input_file import MAX_CACHE_FILES
 from iokit_host.kext import install_index, kpi
 from iokit_host.kext.host_plugins import DamagedEntryPoints, EntryPointPlugin
 
@@ -172,3 +173,25 @@ def test_an_index_with_our_key_and_any_content_never_raises(site: Path, tmp_path
         json.dumps({"key": install_index._key(), "watch": watch, "value": value}))
     found = install_index.host_plugins(cache)
     assert all(isinstance(i, EntryPointPlugin | DamagedEntryPoints) for i in found.found)
+
+
+@pytest.mark.parametrize("kind", ["host-plugins", "sdk-interface"])
+def test_only_the_most_recently_written_answers_are_kept(
+        site: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, kind: str) -> None:
+    # One file per interpreter and sys.path, never removed: the default cache folder of a
+    # venv used for a day held 3,600 of each.
+    cache = tmp_path / "cache"
+    cache.mkdir()
+    for number in range(MAX_CACHE_FILES + 8):
+        old = cache / f"{kind}-{number:016x}.json"
+        old.write_text("{}")
+        os.utime(old, ns=(number * 10**9, number * 10**9))
+    (cache / "machine-0000000000000000.json").write_text("{}")  # not this kind's to prune
+    monkeypatch.setenv("IOKIT_CACHE_DIR", str(cache))
+    install_index.host_plugins() if kind == "host-plugins" else kpi.sdk_interface_version()
+    kept = sorted(p.name for p in cache.glob(f"{kind}-*.json"))
+    assert len(kept) == MAX_CACHE_FILES
+    assert install_index.index_path(kind).name in kept  # the answer just written
+    assert f"{kind}-{MAX_CACHE_FILES + 7:016x}.json" in kept  # the newest old one
+    assert f"{kind}-{0:016x}.json" not in kept  # the oldest went first
+    assert (cache / "machine-0000000000000000.json").exists()
