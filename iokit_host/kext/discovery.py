@@ -153,7 +153,7 @@ def scan(*, path: Sequence[str] | None = None, defines: Mapping[str, str] | None
     records: list[DistributionRecord] = []
     from importlib import metadata
 
-    found = metadata.distributions() if path is None else metadata.distributions(path=list(path))
+    found = metadata.distributions(path=stamps.search_path(path))
     for dist in distributions.each(found, lambda problem: records.append(DistributionRecord(
             DistributionInfo("?", "?", ""), (), (), (problem,)))):
         key = distributions.dedupe_key(dist)

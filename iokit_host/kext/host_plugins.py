@@ -104,7 +104,7 @@ def _distributions(on_failure: Callable[[], None]) -> Iterator[metadata.Distribu
     finder fails (kext discovery, which walks the same list first, reports that)."""
     from importlib import metadata
 
-    found = iter(metadata.distributions())
+    found = iter(metadata.distributions(path=stamps.search_path()))
     while True:
         try:
             yield next(found)

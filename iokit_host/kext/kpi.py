@@ -75,9 +75,9 @@ def _sdk_interface_read(started: int) -> tuple[list[str], tuple[FileStamp, ...] 
     """The SDK interface's (version, compatible version), and the files it was read from."""
     from importlib import metadata
 
-    try:
-        dist = metadata.distribution("iokit-sdk")
-    except metadata.PackageNotFoundError:
+    dist = next(iter(metadata.distributions(name="iokit-sdk", path=stamps.search_path())),
+                None)
+    if dist is None:
         return ["0.1.0", "0.1"], ()  # installing it changes a path entry's folder
     where = getattr(dist, "_path", None)
     read: tuple[FileStamp, ...] | None = None

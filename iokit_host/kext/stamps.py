@@ -21,10 +21,13 @@ from __future__ import annotations
 import hashlib
 import os
 import stat
+import sys
 import time
+from collections.abc import Sequence
 from dataclasses import dataclass
 
-__all__ = ["RACY_NS", "FileStamp", "content_digest", "read_stamped", "scan_clock", "stamp_of",
+__all__ = ["RACY_NS", "FileStamp", "content_digest", "read_stamped", "scan_clock", "search_path",
+           "stamp_of",
            "take"]
 
 #: A file touched this close to the scan (sub-second filesystems) gets a content digest.
@@ -111,12 +114,33 @@ def content_digest(data: bytes) -> str:
 
 
 def _digest_of(file: str, status: os.stat_result) -> str:
-    """The content's digest; a directory's is of its sorted entry names (what installs change)."""
+    """The content's digest; a directory's is of its sorted entry names (what installs change).
+    A FIFO or a device has none: opening one waits for a writer, reading one never ends."""
     try:
         if stat.S_ISDIR(status.st_mode):
             return content_digest("\0".join(sorted(os.listdir(file))).encode(
                 "utf-8", "surrogateescape"))
+        if not stat.S_ISREG(status.st_mode):
+            return ""
         with open(file, "rb") as stream:
             return content_digest(stream.read())
     except OSError:
         return ""  # unreadable at the scan and still unreadable: unchanged as far as we know
+
+
+def search_path(path: Sequence[str] | None = None) -> list[str]:
+    """``path`` (``sys.path`` when None) for ``importlib.metadata`` to search: without the
+    entries that are there but neither a folder nor a file (a FIFO, a device, a socket).
+    It opens an entry that is no folder as a zip archive: a FIFO in ``PYTHONPATH`` made every
+    scan wait for a writer forever, ``/dev/zero`` filled memory. Missing entries stay (it
+    passes over them, and installing one changes the scan's stamps)."""
+    kept: list[str] = []
+    for entry in sys.path if path is None else path:
+        try:
+            mode = os.stat(entry or ".").st_mode
+        except (OSError, ValueError):  # not there, or not a path at all
+            kept.append(entry)
+            continue
+        if stat.S_ISDIR(mode) or stat.S_ISREG(mode):
+            kept.append(entry)
+    return kept

@@ -15,6 +15,7 @@ import pytest
 
 from iokit_host.kext.discovery import discover
 from iokit_host.kext.resolver import resolve
+from tests.kernelkit import iokit
 
 
 @pytest.mark.slow
@@ -232,3 +233,18 @@ def test_kextstat_and_inspect_finish(tmp_path: Path) -> None:
     assert "damaged_kexts" in _warned(listed.stderr, "kext-distribution-unreadable")[0]
     shown = _iokit(site, tmp_path / "cache", "kext", "inspect", "com.example.garbled")
     assert "com.example.garbled" in shown.stdout
+
+
+def test_a_path_entry_that_is_a_pipe_or_a_device_is_passed_over(tmp_path: Path) -> None:
+    # importlib.metadata opens an entry that is no folder as a zip: a FIFO in PYTHONPATH made
+    # every cold boot wait for a writer forever, a link to /dev/zero filled memory.
+    fifo, zero = tmp_path / "fifo", tmp_path / "zero"
+    os.mkfifo(fifo)  # made just now: a stamp would digest its content, opening it
+    zero.symlink_to(os.devnull.replace("null", "zero"))
+    root = Path(__file__).resolve().parents[2]
+    env = {**os.environ, "IOKIT_CACHE_DIR": str(tmp_path / "cache"),
+           "PYTHONPATH": os.pathsep.join([str(fifo), str(zero), str(root), str(root / "sdk")])}
+    env.pop("IOKIT_NO_CACHE", None)
+    done = iokit("boot", env=env)
+    assert done.returncode == 0, done.stderr
+    assert " 0 refusals" in done.stdout and "kexts loaded" in done.stdout
