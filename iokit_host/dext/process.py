@@ -391,6 +391,8 @@ def _import_path(extra: tuple[str, ...]) -> list[str]:
     seen: list[str] = []
     for entry in (*extra, *sys.path):
         path = str(Path(entry or ".").resolve())
-        if path not in seen and Path(path).is_dir():
+        # os.path.isdir: Path.is_dir raised on a name too long for the system (a PYTHONPATH
+        # entry of 6,000 characters), and no dext could start.
+        if path not in seen and os.path.isdir(path):
             seen.append(path)
     return seen

@@ -10,7 +10,7 @@ import sys
 import textwrap
 from pathlib import Path
 
-from .conftest import DEXT, EXIT_WAIT_S, pid_alive
+from .conftest import DEXT, EXIT_WAIT_S, dexts, pid_alive
 
 _HOST = textwrap.dedent(f"""
     import os, sys
@@ -46,8 +46,6 @@ def test_servers_exit_when_the_host_process_is_killed():
 
 
 def test_a_stopped_server_is_reaped(dext_host):
-    from .conftest import dexts
-
     host = dext_host()
     pid = dexts(host).rows()[0].pid
     dexts(host).shutdown()
@@ -93,3 +91,12 @@ def test_replies_to_calls_nobody_waits_for_are_dropped_not_kept():
         peer.wait(EXIT_WAIT_S)
         process.channel.close()
         process._log.close()  # what stopping a process it launched closes
+
+
+def test_a_path_entry_too_long_for_the_system_does_not_stop_servers(dext_host, monkeypatch):
+    # Path.is_dir raised ENAMETOOLONG on such a sys.path entry (PYTHONPATH of 6,000
+    # characters): every dext's probe raised OSError and none started.
+    monkeypatch.setattr(sys, "path", [*sys.path, "/".join(["p" * 200] * 30)])
+    host = dext_host()
+    assert dexts(host).rows()[0].pid is not None
+    assert not [d for d in host.diagnostics if d.reference == "driver-probe-raised"]
