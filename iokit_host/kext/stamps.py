@@ -18,6 +18,7 @@ Not covered: a network filesystem whose clock runs behind this machine's by more
 
 from __future__ import annotations
 
+import errno
 import hashlib
 import os
 import stat
@@ -90,14 +91,26 @@ def stamp_of(file: str, status: os.stat_result, scan_start_ns: int) -> FileStamp
     return FileStamp(file, status.st_mtime_ns, status.st_size, status.st_ctime_ns, digest)
 
 
+#: The most :func:`read_stamped` reads: an ``entry_points.txt`` is a few kilobytes.
+MAX_READ_BYTES = 16 << 20
+
+
 def read_stamped(file: str, scan_start_ns: int) -> tuple[FileStamp, bytes]:
     """Stat, then read ``file``: its stamp and the very bytes the digest (if any) is of.
 
-    :raises OSError: when it cannot be read.
+    :raises OSError: when it cannot be read, is not a regular file or holds more than
+        :data:`MAX_READ_BYTES`.
     """
-    with open(file, "rb") as stream:
+    # O_NONBLOCK: opening a FIFO does not wait for a writer; it is then refused, as a device
+    # is, for what it is (reading /dev/zero never ends); a file past MAX_READ_BYTES too.
+    descriptor = os.open(file, os.O_RDONLY | getattr(os, "O_NONBLOCK", 0))
+    with open(descriptor, "rb") as stream:
         status = os.fstat(stream.fileno())  # the stamp is taken before the bytes are read
-        data = stream.read()
+        if not stat.S_ISREG(status.st_mode):
+            raise OSError(errno.EINVAL, "not a regular file", file)
+        data = stream.read(MAX_READ_BYTES + 1)
+    if len(data) > MAX_READ_BYTES:
+        raise OSError(errno.EFBIG, f"larger than {MAX_READ_BYTES} bytes", file)
     digest = content_digest(data) if _is_racy(status, scan_start_ns) else None
     return FileStamp(file, status.st_mtime_ns, status.st_size, status.st_ctime_ns, digest), data
 

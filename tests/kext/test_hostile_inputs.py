@@ -225,6 +225,28 @@ def test_an_info_plist_that_is_no_file_says_what_it_is(tmp_path: Path, make: Any
     assert "package-data" not in (notes[0].hint or "")
 
 
+@pytest.mark.parametrize("make", [os.mkfifo, lambda p: os.symlink("/dev/zero", p)],
+                         ids=["fifo", "dev-zero"])
+def test_an_entry_points_file_that_is_no_file_costs_only_its_distribution(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch, make: Any) -> None:
+    # Read whole with open(): a FIFO waited for a writer forever, /dev/zero filled memory,
+    # in the kext scan and in the host-plugin walk alike.
+    site = _odd_site(tmp_path, lambda p: Path(p).write_bytes(info_plist("com.example.odd")))
+    write_installed(site, {
+        "good-1.0.dist-info/METADATA": b"Metadata-Version: 2.1\nName: good\nVersion: 1.0\n",
+        "good-1.0.dist-info/entry_points.txt": b"[iokit.kexts]\ncom.example.good = good\n",
+        "good/Info.plist": info_plist("com.example.good")})
+    entry_points = site / "odd-1.0.dist-info" / "entry_points.txt"
+    entry_points.unlink()
+    make(str(entry_points))
+    found = discover(path=[str(site)], use_cache=False)
+    assert [b.bundle_id for b in found.bundles] == ["com.example.good"]
+    (note,) = [d for d in found.diagnostics if d.reference == "kext-distribution-unreadable"]
+    assert "entry_points.txt: not a regular file" in note.message
+    monkeypatch.syspath_prepend(str(site))
+    install_index.host_plugins(tmp_path / "cache")  # ends: the odd one declares none
+
+
 # -- 7: binary plists: a container as a key, a fill byte --------------------------------------
 def _bplist(objects: list[bytes], top_keys: list[int], top_values: list[int]) -> bytes:
     """A bplist00 of one-byte refs whose object 0 is the top dict of the given refs."""
