@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import os
 import re
+import stat
 from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -24,7 +25,7 @@ from iokit_host.kext.stamps import FileStamp
 if TYPE_CHECKING:  # imported by the scan only: a boot from the caches never loads it
     from importlib import metadata
 
-__all__ = ["EntryPointsFile", "dedupe_key", "describe", "each", "group_entries",
+__all__ = ["EntryPointsFile", "dedupe_key", "describe", "each", "group_entries", "metadata_field",
            "read_entry_points", "unreadable"]
 
 _T = TypeVar("_T")
@@ -74,7 +75,7 @@ def dedupe_key(dist: metadata.Distribution) -> str:
             return _SEPARATORS.sub("_", stem_name).lower()
     name = _quietly(lambda: getattr(dist, "_normalized_name", None))
     if not isinstance(name, str) or not name:
-        name = _metadata_field(dist, "Name")
+        name = metadata_field(dist, "Name")
     if name:
         return _SEPARATORS.sub("_", name).lower()
     return f"path:{where if where is not None else id(dist)}"
@@ -90,8 +91,8 @@ def describe(dist: metadata.Distribution) -> DistributionInfo:
         name, sep, version = stem.partition("-")
         if sep and version and where.suffix == ".dist-info":
             return DistributionInfo(name, version, str(where))
-    return DistributionInfo(_metadata_field(dist, "Name") or stem,
-                            _metadata_field(dist, "Version") or "?", str(where or ""))
+    return DistributionInfo(metadata_field(dist, "Name") or stem,
+                            metadata_field(dist, "Version") or "?", str(where or ""))
 
 
 def read_entry_points(dist: metadata.Distribution, header: str,
@@ -174,6 +175,27 @@ def _quietly(read: Callable[[], _T]) -> _T | None:
         return None
 
 
-def _metadata_field(dist: metadata.Distribution, name: str) -> str | None:
+def metadata_field(dist: metadata.Distribution, name: str) -> str | None:
+    """A field of the distribution's metadata; None when it has none or it cannot be read.
+
+    ``importlib.metadata`` reads ``METADATA``, else ``PKG-INFO``, else the ``.egg-info``
+    itself, whole, with ``open()``: one that is a FIFO waited for a writer forever, one linked
+    to ``/dev/zero`` filled memory. Such a distribution's metadata is not read."""
+    where = getattr(dist, "_path", None)
+    if isinstance(where, Path) and not _plain_metadata(where):
+        return None
     value = _quietly(lambda: dist.metadata[name])
     return value if isinstance(value, str) and value else None
+
+
+def _plain_metadata(where: Path) -> bool:
+    """Whether each file ``importlib.metadata`` may read the metadata from is a regular file
+    (or absent), as an installer writes it."""
+    for candidate in (where / "METADATA", where / "PKG-INFO", where):
+        try:
+            mode = os.stat(candidate).st_mode
+        except (OSError, ValueError):
+            continue
+        if not (stat.S_ISREG(mode) or stat.S_ISDIR(mode)):
+            return False
+    return True

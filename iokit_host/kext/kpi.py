@@ -79,12 +79,17 @@ def _sdk_interface_read(started: int) -> tuple[list[str], tuple[FileStamp, ...] 
                 None)
     if dist is None:
         return ["0.1.0", "0.1"], ()  # installing it changes a path entry's folder
+    from iokit_host.kext.distributions import metadata_field  # the walk's own, as here
+
+    version = metadata_field(dist, "Version")
+    if version is None:  # unreadable (a FIFO in its place): as if it were not installed
+        return ["0.1.0", "0.1"], None
     where = getattr(dist, "_path", None)
     read: tuple[FileStamp, ...] | None = None
     if isinstance(where, os.PathLike):
         files = (os.path.join(where, name) for name in ("METADATA", "PKG-INFO"))
         read = tuple(stamps.take(file, started) or FileStamp.absent(file) for file in files)
-    return list(_interface_of(dist.version)), read
+    return list(_interface_of(version)), read
 
 
 def _sdk_interface_parse(raw: Any) -> tuple[str, str] | None:

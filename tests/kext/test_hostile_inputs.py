@@ -15,7 +15,7 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from iokit_host.errors import Diagnostic, Severity
-from iokit_host.kext import install_index, plistxml
+from iokit_host.kext import install_index, kpi, plistxml
 from iokit_host.kext.discovery import discover
 from iokit_host.kext.manifest import read_plist_file
 from iokit_host.kext.placeholders import expand
@@ -245,6 +245,25 @@ def test_an_entry_points_file_that_is_no_file_costs_only_its_distribution(
     assert "entry_points.txt: not a regular file" in note.message
     monkeypatch.syspath_prepend(str(site))
     install_index.host_plugins(tmp_path / "cache")  # ends: the odd one declares none
+
+
+def test_metadata_that_is_a_pipe_is_not_read(tmp_path: Path,
+                                             monkeypatch: pytest.MonkeyPatch) -> None:
+    # importlib.metadata reads METADATA (else PKG-INFO, else an .egg-info itself) with open():
+    # for a name not in the folder's name, and for iokit-sdk's version, a FIFO hung the boot.
+    site = write_installed(tmp_path / "site", {
+        "odd.dist-info/entry_points.txt": b"[iokit.kexts]\ncom.example.odd = odd\n",
+        "odd/Info.plist": info_plist("com.example.odd")})
+    os.mkfifo(site / "odd.dist-info" / "METADATA")
+    os.mkfifo(site / "piped.egg-info")
+    (site / "iokit_sdk-9.9.dist-info").mkdir()
+    os.mkfifo(site / "iokit_sdk-9.9.dist-info" / "METADATA")
+    found = discover(path=[str(site)], use_cache=False)
+    assert [b.bundle_id for b in found.bundles] == ["com.example.odd"]
+    monkeypatch.syspath_prepend(str(site))
+    monkeypatch.setenv("IOKIT_CACHE_DIR", str(tmp_path / "cache"))
+    monkeypatch.delenv("IOKIT_NO_CACHE", raising=False)
+    assert kpi.sdk_interface_version() == ("0.1.0", "0.1")  # as if not installed
 
 
 # -- 7: binary plists: a container as a key, a fill byte --------------------------------------
