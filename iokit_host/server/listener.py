@@ -214,6 +214,10 @@ def _clear_stale(path: str) -> None:
         info = os.lstat(path)
     except FileNotFoundError:
         return
+    except OSError as error:  # a name too long for the system
+        raise ListenError(f"cannot create the kernel socket: {error.strerror or error}",
+                          file=path,
+                          hint="pass --socket with a path in a directory you own") from error
     if not stat.S_ISSOCK(info.st_mode):
         raise ListenError("the socket path exists and is not a socket", file=path,
                           hint="remove it, or pass --socket with another path")

@@ -65,6 +65,12 @@ def test_a_live_socket_or_a_plain_file_is_refused(directory: str) -> None:
         Listener(path)
 
 
+def test_a_name_too_long_for_the_system_is_said_so(directory: str) -> None:
+    # lstat's ENAMETOOLONG escaped as a bare file-error, not kernel-socket-unusable.
+    with pytest.raises(ListenError, match="cannot create the kernel socket: File name too"):
+        Listener(os.path.join(directory, "a" * 300))
+
+
 def test_a_live_kernel_too_busy_to_accept_is_still_refused_at_once(directory: str) -> None:
     """A kernel whose backlog is full (stuck in a long driver call): the probe must neither
     wait for it nor take it for dead and steal its path."""
