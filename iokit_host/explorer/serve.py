@@ -81,7 +81,8 @@ def bind(address: Address) -> socket.socket:
         infos = socket.getaddrinfo(address.host, address.port, type=socket.SOCK_STREAM)
         family, _, _, _, where = infos[0]
         sock = socket.socket(family, socket.SOCK_STREAM)
-    except (OSError, IndexError) as error:
+    except (OSError, IndexError, ValueError) as error:  # ValueError: the idna codec's
+        # UnicodeError for a name DNS cannot carry (a label past 63 characters, an empty one)
         raise AddressError(f"cannot serve on {address.host}:{address.port}: {error}",
                            key="--http", reference="explorer-address-unusable",
                            hint="give an address of this machine, e.g. 127.0.0.1:8080") from None

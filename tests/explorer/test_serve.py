@@ -45,3 +45,11 @@ def test_a_taken_port_is_refused_naming_the_address() -> None:
         assert f"127.0.0.1:{port}" in str(raised.value)
     finally:
         taken.close()
+
+
+@pytest.mark.parametrize("host", ["h" * 300, "a..b", "x" * 64 + ".example"])
+def test_a_host_name_dns_cannot_carry_is_unusable_not_a_crash(host: str) -> None:
+    # The idna codec's UnicodeError (label too long or empty) was an internal error.
+    with pytest.raises(AddressError) as raised:
+        bind(parse_address(f"{host}:80"))
+    assert raised.value.ref == "explorer-address-unusable"
