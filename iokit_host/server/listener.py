@@ -44,12 +44,22 @@ class ListenError(IOKitError):
     reference = "kernel-socket-unusable"
 
 
+#: chown's "no change" gid, (gid_t)-1; every real gid is below it.
+_NO_GID = (1 << 32) - 1
+
+
 def resolve_group(group: str) -> int:
     """A group name or number as a gid.
 
     :raises ListenError: no such group.
     """
-    if group.isdigit():
+    if group.isascii() and group.isdigit():
+        # (gid_t)-1 is chown's "leave the group": the socket would be 0660 to the owner's own
+        # group; past it OverflowError was an internal error.
+        if int(group) >= _NO_GID:
+            raise ListenError(f"group number {group[:40]} is past the largest gid "
+                              f"({_NO_GID - 1})", key="--group",
+                              hint="give a group name or number from /etc/group")
         return int(group)
     try:
         return grp.getgrnam(group).gr_gid

@@ -135,6 +135,9 @@ def test_groups_by_name_or_number() -> None:
     assert resolve_group("0") == 0
     with pytest.raises(ListenError, match="no group named"):
         resolve_group("no-such-group-here")
+    for number in ("4294967295", "99999999999999999999999"):  # chown's -1; an OverflowError
+        with pytest.raises(ListenError, match="past the largest gid"):
+            resolve_group(number)
 
 
 def test_a_socket_directory_that_is_a_file_or_a_link_loop_says_so(directory: str) -> None:
