@@ -204,22 +204,30 @@ def _plane_links(entries: dict[int, ArchiveEntry], root: ArchiveEntry,
                     raw.setdefault(index, []).append((plane, parent))
     _drop_loops(raw, tree_parent, damage)
     links: dict[int, tuple[PlaneLink, ...]] = {}
+    orders: dict[tuple[int, str], dict[int, int]] = {}
     for index, pairs in raw.items():
         entry = entries[index]
-        links[index] = tuple(_link(entry, plane, parent, entries, root) for plane, parent in pairs)
+        links[index] = tuple(_link(entry, plane, parent, entries, root, orders)
+                             for plane, parent in pairs)
     return links
 
 
 def _link(entry: ArchiveEntry, plane: str, parent: int, entries: dict[int, ArchiveEntry],
-          root: ArchiveEntry) -> PlaneLink:
+          root: ArchiveEntry, orders: dict[tuple[int, str], dict[int, int]]) -> PlaneLink:
+    """The link of ``entry`` below ``parent``; ``orders`` keeps each parent's children's
+    positions, found once (a parent of 50,000 children is not searched once a child)."""
     name = entry.names.get(plane)
     location = entry.locations.get(plane)
-    siblings = entries[parent].children.get(plane, ())
+    order = orders.get((parent, plane))
+    if order is None:
+        siblings = entries[parent].children.get(plane, ())
+        order = orders[parent, plane] = {child: number for number, child
+                                         in reversed(list(enumerate(siblings)))}
     return PlaneLink(
         plane=plane, parent=None if parent == root.index else entry_id(parent),
         name=name if name is not None and name != entry.name else None,
         location=location if location is not None and location != entry.location else None,
-        order=siblings.index(entry.index) if entry.index in siblings else None)
+        order=order.get(entry.index))
 
 
 def _drop_loops(raw: dict[int, list[tuple[str, int]]], tree_parent: dict[int, int | None],
@@ -236,12 +244,15 @@ def _drop_loops(raw: dict[int, list[tuple[str, int]]], tree_parent: dict[int, in
             for child, above in tree_parent.items():
                 if above is not None:
                     edges.setdefault(child, []).append((above, -1))
+        looped: dict[int, set[int]] = {}
         for index, number in loop_links(edges):
             damage.note(BAD_LINK, f"$objects[{index}].parentsInPlanes.{plane}",
                         f"links object {index} below object {raw[index][number][1]}, which "
                         "is below it already")
             dropped.setdefault(index, set()).add(number)
-            edges[index] = [step for step in edges[index] if step[1] != number]
+            looped.setdefault(index, set()).add(number)
+        for index, numbers in looped.items():  # once each: one a loop would cost a dense plane
+            edges[index] = [step for step in edges[index] if step[1] not in numbers]
         for index, number in _overfull_links(edges, tree_parent):
             damage.note(BAD_LINK, f"$objects[{index}].parentsInPlanes.{plane}",
                         f"links object {index} below object {raw[index][number][1]} as well, "
@@ -254,6 +265,9 @@ def _drop_loops(raw: dict[int, list[tuple[str, int]]], tree_parent: dict[int, in
 #: Second parents dropped one by one, looking again after each, before the rest of a plane's
 #: go at once: a few make a plane overfull in any archive seen, and each look is a pass.
 _MAX_OVERFULL_LOOKS = 64
+#: The links those looks may pass over in all: a plane of many links (an archive's hundreds
+#: of thousands, :data:`~.entries.MAX_LINKS`) is looked at fewer times.
+_MAX_OVERFULL_WORK = 1 << 20
 
 
 def _overfull_links(edges: dict[int, list[tuple[int, int]]],
@@ -263,6 +277,7 @@ def _overfull_links(edges: dict[int, list[tuple[int, int]]],
     :func:`~iokit_host.machine.links.overfull_link` blames, or, blamed a tree link, the last
     second parent of the nearest entry above it that has one."""
     found: list[tuple[int, int]] = []
+    looks = min(_MAX_OVERFULL_LOOKS, _MAX_OVERFULL_WORK // (sum(map(len, edges.values())) + 1))
     while (blamed := overfull_link(edges)) is not None:
         index, number = blamed
         while number < 0 and index in tree_parent:
@@ -274,7 +289,7 @@ def _overfull_links(edges: dict[int, list[tuple[int, int]]],
             if above is None:
                 break
             index = above
-        if number < 0 or len(found) >= _MAX_OVERFULL_LOOKS:
+        if number < 0 or len(found) >= looks:
             rest = [(child, step[1]) for child, steps in edges.items() for step in steps
                     if step[1] >= 0]
             edges.update({child: [step for step in steps if step[1] < 0]

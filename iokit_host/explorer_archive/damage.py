@@ -14,7 +14,7 @@ from iokit_host.errors import Diagnostic, Severity
 from iokit_host.explorer_archive.errors import ArchiveInvalid
 
 __all__ = ["BAD_CLASS_CHAIN", "BAD_ENTRY", "BAD_FIELD", "BAD_LINK", "BAD_PROPERTIES",
-           "PROPERTIES_TOO_LARGE", "TOO_LARGE", "ArchiveDamage",
+           "LINKS_TOO_LARGE", "PROPERTIES_TOO_LARGE", "TOO_LARGE", "ArchiveDamage",
            "ArchiveDamageKind"]
 
 
@@ -50,6 +50,11 @@ BAD_FIELD = ArchiveDamageKind(
 TOO_LARGE = ArchiveDamageKind(
     "ioreg-archive-too-large", "more entries than any registry holds",
     "the rest was not read", "a registry holds a few thousand entries")
+LINKS_TOO_LARGE = ArchiveDamageKind(
+    "ioreg-archive-too-many-links", "lists of plane links that would take the archive past "
+    "the links any registry holds (an array of links shared by many entries)",
+    "those links left out", "a registry's entries hold one or two links each: save the "
+    "registry again in IORegistryExplorer")
 MISPLACED_RESOURCES = ArchiveDamageKind(
     "ioreg-archive-misplaced-resources", "IOResources linked below another entry than the "
     "platform device", "moved back under the platform device, with its subtree",

@@ -28,6 +28,7 @@ from iokit_host.explorer_archive.damage import (
     BAD_FIELD,
     BAD_LINK,
     BAD_PROPERTIES,
+    LINKS_TOO_LARGE,
     TOO_LARGE,
     ArchiveDamage,
 )
@@ -36,10 +37,16 @@ from iokit_host.explorer_archive.properties import PropertyTables
 from iokit_host.machine.bootable import MAX_BUSY
 from iokit_host.machine.model import EntryRecord
 
-__all__ = ["MAX_ENTRIES", "ArchiveEntry", "read_entries"]
+__all__ = ["MAX_ENTRIES", "MAX_LINKS", "ArchiveEntry", "read_entries"]
 
 #: Far above any registry (real archives hold under a thousand entries).
 MAX_ENTRIES = 50_000
+#: Most links (parents and children, in every plane) one archive's entries hold in all: real
+#: ones hold about 1.3 parents per entry, ~2,000 in all. A binary archive stores an array
+#: once however many entries name it, so a file of a few kilobytes could otherwise give each
+#: of thousands of entries thousands of links (a million from 100 KB, each followed while
+#: the planes are built).
+MAX_LINKS = 1 << 18
 _ENTRY_CLASS = "RexRegistryEntry"
 
 
@@ -77,12 +84,13 @@ def read_entries(archive: KeyedArchive, damage: ArchiveDamage) -> dict[int, Arch
     seen = set(pending)
     entries: dict[int, ArchiveEntry] = {}
     tables = PropertyTables(damage)
+    links_left = [MAX_LINKS]  # shared by every entry's _Fields
     while pending:
         index = pending.pop()
         if len(entries) >= MAX_ENTRIES:
             damage.note(TOO_LARGE, f"$objects[{index}]", f"more than {MAX_ENTRIES} entries")
             break
-        entry = _read_entry(archive, index, damage, tables)
+        entry = _read_entry(archive, index, damage, tables, links_left)
         if entry is None:
             continue
         entries[index] = entry
@@ -127,7 +135,7 @@ def _by_class(archive: KeyedArchive) -> list[int]:
 
 
 def _read_entry(archive: KeyedArchive, index: int, damage: ArchiveDamage,
-                tables: PropertyTables) -> ArchiveEntry | None:
+                tables: PropertyTables, links_left: list[int]) -> ArchiveEntry | None:
     where = f"$objects[{index}]"
     try:
         record = archive.record(index)
@@ -138,7 +146,7 @@ def _read_entry(archive: KeyedArchive, index: int, damage: ArchiveDamage,
     except ArchiveFault as fault:
         damage.note(BAD_ENTRY, fault.where, fault.reason)
         return None
-    fields = _Fields(archive, record, where, damage)
+    fields = _Fields(archive, record, where, damage, links_left)
     names = fields.strings_in_planes("namesInPlanes")
     # A damaged name costs the entry only its name (and not its children with it): the one
     # it has in a plane stands in, else its class's, as IORegistryEntry::getName gives it.
@@ -176,8 +184,9 @@ class _Fields:
     """Reading an entry's optional fields, each on its own: damage leaves a default."""
 
     def __init__(self, archive: KeyedArchive, record: Mapping[str, Any], where: str,
-                 damage: ArchiveDamage) -> None:
+                 damage: ArchiveDamage, links_left: list[int]) -> None:
         self.archive, self.record, self.where, self.damage = archive, record, where, damage
+        self.links_left = links_left  # the archive's links still to be read (MAX_LINKS)
 
     def fault(self, fault: ArchiveFault, kind: Any = BAD_FIELD) -> None:
         self.damage.note(kind, fault.where, fault.reason)
@@ -247,6 +256,12 @@ class _Fields:
             except ArchiveFault as fault:
                 self.fault(fault, BAD_LINK)
                 continue
+            if len(items) > self.links_left[0]:
+                self.damage.note(LINKS_TOO_LARGE, f"{where}.{plane}", f"{len(items)} links, "
+                                 f"{len(items) - self.links_left[0]} past the archive's "
+                                 f"first {MAX_LINKS}")
+                items = items[:self.links_left[0]]
+            self.links_left[0] -= len(items)
             indexes: list[int] = []
             for number, item in enumerate(items):
                 try:

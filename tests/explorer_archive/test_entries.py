@@ -1,0 +1,68 @@
+"""An archive's links are held to an archive-wide budget: a binary archive stores an array
+once however many entries name it, so a file of kilobytes could give thousands of entries
+thousands of links each."""
+
+from __future__ import annotations
+
+import plistlib
+import time
+from typing import Any
+
+import pytest
+
+from iokit_host.explorer_archive import ArchiveInvalid, entries, parse_archive
+from tests.explorer_archive.archivekit import Entry, archive_bytes, small_machine
+
+
+def _sharing(count: int) -> bytes:
+    """The small machine and ``count`` devices below its platform device, each of which names
+    one array of parents (in IOService and IODeviceTree): every device, itself included."""
+    devices = [Entry(f"dev{n}", ["IOService", "IORegistryEntry"],
+                     parents={"IOService": ["Mac-1"]}) for n in range(count)]
+    document = plistlib.loads(archive_bytes([*small_machine(), *devices]))
+    objects: list[Any] = document["$objects"]
+    slots = [plistlib.UID(i) for i, o in enumerate(objects)
+             if isinstance(o, dict) and "inheritance" in o
+             and str(objects[o["name"].data]).startswith("dev")]
+    array_class = objects[objects[slots[0].data]["inheritance"].data]["$class"]
+    dict_class = objects[objects[slots[0].data]["parentsInPlanes"].data]["$class"]
+
+    def add(value: Any) -> plistlib.UID:
+        objects.append(value)
+        return plistlib.UID(len(objects) - 1)
+
+    every = add({"NS.objects": slots, "$class": array_class})
+    shared = add({"NS.keys": [add("IOService"), add("IODeviceTree")],
+                  "NS.objects": [every, every], "$class": dict_class})
+    for slot in slots:
+        objects[slot.data]["parentsInPlanes"] = shared
+    return plistlib.dumps(document, fmt=plistlib.FMT_BINARY)
+
+
+def test_links_past_the_archive_budget_are_left_out(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(entries, "MAX_LINKS", 400)
+    model = parse_archive(_sharing(30), source="shared.ioreg")
+    (warning,) = [d for d in model.diagnostics if d.reference == "ioreg-archive-too-many-links"]
+    assert "past the archive's first 400" in warning.message
+    assert warning.key is not None and ".parentsInPlanes." in warning.key
+    assert warning.file == "shared.ioreg" and warning.hint
+    assert model.root.class_name == "IOPlatformExpertDevice"  # the rest imports
+    with pytest.raises(ArchiveInvalid, match="past the archive's first 400"):
+        parse_archive(_sharing(30), source="shared.ioreg", strict=True)
+
+
+def test_an_array_of_links_thousands_of_entries_share_imports_in_seconds() -> None:
+    # 2,000 entries naming one array of 2,000 parents (a 1 MB file, most of it the entries):
+    # eight million links, each loop among them searched along a path thousands long; it did
+    # not end in minutes (1,000 such entries in a 110 KB file took 33 s).
+    data = _sharing(2000)
+    started = time.process_time()
+    model = parse_archive(data, source="shared.ioreg")
+    assert time.process_time() - started < 20
+    kinds = {d.reference for d in model.diagnostics}
+    assert kinds == {"ioreg-archive-too-many-links", "ioreg-archive-bad-link"}
+
+
+def test_real_archives_hold_far_fewer_links_than_the_budget() -> None:
+    # The budget is not what limits a real registry: about 1.3 parents an entry.
+    assert entries.MAX_LINKS >= 4 * entries.MAX_ENTRIES
