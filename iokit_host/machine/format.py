@@ -33,7 +33,13 @@ __all__ = ["dump_machine", "node_path", "parse_document", "parse_machine", "read
 def read_machine(path: str | Path) -> MachineModel:
     """Read a model file; its stem is the machine's name unless ``[machine] name`` says."""
     path = Path(path)
-    return parse_machine(_read_text(path, "machine-model"), source=str(path))
+    text = _read_text(path, "machine-model")
+    if not text.strip():  # what a failed ``ioreg -lw0 > FILE`` (no ioreg there) leaves
+        raise MachineModelError("the file is empty: it holds no machine model and no ioreg "
+                                "dump", reference=E.STRUCTURE, file=str(path),
+                                hint="give a machine model, the file ioreg -lw0 wrote on "
+                                     "the Mac, or an IORegistryExplorer archive")
+    return parse_machine(text, source=str(path))
 
 
 #: Far above any model (a 10,000-nub import is a few MB); past it the file is not one.

@@ -93,6 +93,17 @@ def test_a_missing_file_is_reported(tmp_path: Path) -> None:
     assert caught.value.ref == "machine-model-not-found"
 
 
+@pytest.mark.parametrize("text", ["", "\n\n  \n", "\ufeff"])
+def test_an_empty_file_is_said_to_be_empty(tmp_path: Path, text: str) -> None:
+    # A failed ``ioreg -lw0 > dump.txt`` leaves one; it was told to add a [[nub]].
+    path = tmp_path / "dump.txt"
+    path.write_text(text, encoding="utf-8")
+    with pytest.raises(MachineModelError) as caught:
+        read_machine(path)
+    assert "the file is empty" in caught.value.diagnostic.message
+    assert caught.value.diagnostic.file == str(path) and "ioreg" in str(caught.value)
+
+
 def test_errors_name_file_node_path_key_and_reason() -> None:
     error = error_for(SMALL.replace('vendor-id = { le32 = 0x14e4 }', 'vendor-id = { data = "xyz" }'))
     assert error.ref == "machine-model-bad-hex"
