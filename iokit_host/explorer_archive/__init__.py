@@ -30,12 +30,14 @@ from iokit_host.explorer_archive.build import build_archive_model
 from iokit_host.explorer_archive.damage import ArchiveDamage
 from iokit_host.explorer_archive.entries import read_entries
 from iokit_host.explorer_archive.errors import ArchiveInvalid
-from iokit_host.explorer_archive.keyed import ArchiveFault, KeyedArchive
+from iokit_host.explorer_archive.keyed import NULL, ArchiveFault, KeyedArchive
 from iokit_host.explorer_archive.plistdata import PlistUnreadable, load_plist
 from iokit_host.input_file import read_input_file
 from iokit_host.ioreg_import.errors import IoregDumpInvalid
 from iokit_host.ioreg_import.plist import is_ioreg_plist, plist_model
+from iokit_host.kext.plistbinary import array_from_bytes
 from iokit_host.kext.plistrepair import Repair
+from iokit_host.kext.plistvalues import UnreadableValue
 from iokit_host.machine.model import MachineModel
 from iokit_host.settings import env_flag
 
@@ -76,6 +78,7 @@ def parse_archive(data: bytes, *, source: str = "<archive>",
     strict = env_flag("IOKIT_STRICT") if strict is None else strict
     repairs: list[Repair] = []
     document = _load(data, source, repairs)
+    document = _with_objects_salvaged(document, data, repairs)
     if repairs and strict:
         first = repairs[0]
         raise ArchiveInvalid(first.what, file=source,
@@ -118,6 +121,32 @@ def _load(data: bytes, source: str, repairs: list[Repair]) -> Any:
         raise ArchiveInvalid(f"not a readable property list ({error.reason})", file=source,
                              key="$objects", hint="the file is damaged or not an archive; "
                              "attach the file IORegistryExplorer or ioreg -a wrote") from None
+
+
+OBJECTS_SALVAGED = "ioreg-archive-objects-salvaged"
+
+
+def _with_objects_salvaged(document: Any, data: bytes, repairs: list[Repair]) -> Any:
+    """A binary archive whose ``$objects`` array cannot be read (its marker or count
+    damaged, one object of tens of thousands), with the array read from its bytes instead
+    (:func:`~iokit_host.kext.plistbinary.array_from_bytes`, sure of its place only when its
+    first item is ``"$null"``), noted in ``repairs``; ``document`` as it is otherwise."""
+    if not isinstance(document, dict) or "$archiver" not in document:
+        return document
+    objects = document.get("$objects")
+    if isinstance(objects, list) and objects:
+        return document
+    found = array_from_bytes(data, "$objects", NULL)
+    if found is None:
+        return document
+    items, count = found
+    why = objects.reason if isinstance(objects, UnreadableValue) else "not an array"
+    repairs.append(Repair(
+        OBJECTS_SALVAGED, f"the archive's object list ($objects) cannot be read ({why})",
+        f"its {count} references were read from its bytes, and the objects through them; "
+        "any object damaged with it is lost", "the file was damaged (a changed byte in mail "
+        "or on a disk): attach the file IORegistryExplorer wrote, unedited"))
+    return {**document, "$objects": items}
 
 
 def _keyed_model(document: Any, source: str, strict: bool) -> MachineModel:

@@ -39,7 +39,7 @@ from iokit_host.kext.plistrepair import Repair
 from iokit_host.kext.plistshape import check_binary
 from iokit_host.kext.plistvalues import UnreadableValue
 
-__all__ = ["CUT_SHORT", "BinaryPlistError", "load_tolerant"]
+__all__ = ["CUT_SHORT", "BinaryPlistError", "array_from_bytes", "load_tolerant"]
 
 CUT_SHORT = "ioreg-dump-binary-cut-short"
 _CUT_SHORT_HINT = ("the file was cut short (a download or copy that stopped, a size limit): "
@@ -101,6 +101,61 @@ def _read(data: bytes, cycles_damaged: bool) -> Any:
     if isinstance(value, UnreadableValue):
         raise BinaryPlistError(value.reason)
     return value
+
+
+def array_from_bytes(data: bytes, key: str, first: Any) -> tuple[list[Any], int] | None:
+    """The array the top dictionary's ``key`` refers to, read from its bytes when its own
+    header (marker, count) cannot be: its references are what lies between where the offset
+    table says it begins and where the next object begins (both writers put an array's
+    references right after its header, and the next object right after them), after a
+    header of one of the lengths a header has; the length taken is the one whose first
+    reference is to ``first`` (an archive's ``$objects`` begins with ``"$null"``), so a
+    guess that is not certain is not taken. Each item is read as :func:`load_tolerant` reads
+    it (damaged, unreadable in its place). Returns the items and how many there are, or None
+    when the file's index, its top dictionary or the array's place cannot be read."""
+    if _Parser is None or not data.startswith(b"bplist00") or len(data) < 8 + _TRAILER.size:
+        return None
+    offset_size, ref_size, count, top, table = _TRAILER.unpack_from(data, len(data) - 32)
+    if not (offset_size and ref_size and top < count and table >= 8
+            and table + count * offset_size <= len(data) - 32):
+        return None
+    parser = _Tolerant()
+    try:
+        parser.parse_bytes(data)
+        found = _top_value_ref(parser, top, key)
+    except (BinaryPlistError, *_OBJECT_ERRORS):
+        return None
+    if found is None:
+        return None
+    offsets: tuple[int, ...] = parser._object_offsets
+    start = offsets[found]
+    end = min((at for at in offsets if start < at <= table), default=table)
+    for header in (1, 3, 4, 6, 10):  # a count in the marker, or after it in 1-8 bytes
+        size = end - start - header
+        if size < ref_size or size % ref_size:
+            continue
+        refs = [int.from_bytes(data[at:at + ref_size], "big")
+                for at in range(start + header, end, ref_size)]
+        if refs[0] < count and parser._read_object(refs[0]) == first:
+            return [parser._read_object(ref) if ref < count
+                    else UnreadableValue(f"object {ref} is past the file's {count}")
+                    for ref in refs], len(refs)
+    return None
+
+
+def _top_value_ref(parser: Any, top: int, key: str) -> int | None:
+    """The object number the top dictionary's ``key`` refers to (None: no such key)."""
+    parser._fp.seek(parser._object_offsets[top])
+    marker = parser._fp.read(1)[0]
+    if marker & 0xF0 != _DICT:
+        return None
+    size = parser._get_size(marker & 0x0F)
+    keys, values = parser._read_refs(size), parser._read_refs(size)
+    for key_ref, value_ref in zip(keys, values, strict=True):
+        if parser._read_object(key_ref) == key:
+            found: int = value_ref
+            return found if found < len(parser._object_offsets) else None
+    return None
 
 
 def _cut_short(data: bytes, error: BinaryPlistError, repairs: list[Repair] | None,

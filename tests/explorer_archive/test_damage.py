@@ -8,6 +8,8 @@ import struct
 from typing import Any
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from iokit_host.explorer_archive import ArchiveInvalid, parse_archive
 from tests.explorer_archive.archivekit import archive_bytes, small_machine
@@ -274,3 +276,71 @@ def test_an_unreadable_root_loses_only_itself() -> None:
         "all): 2,")
     with pytest.raises(ArchiveInvalid):
         _load(document, strict=True)
+
+
+def _objects_header(data: bytes) -> tuple[int, int]:
+    """Where the ``$objects`` array of a binary archive begins, and its header's length."""
+    offset_size, ref_size, _, top, table = struct.unpack(">6xBBQQQ", data[-32:])
+
+    def offset(ref: int) -> int:
+        at = table + ref * offset_size
+        return int.from_bytes(data[at:at + offset_size], "big")
+
+    def ref(at: int) -> int:
+        return int.from_bytes(data[at:at + ref_size], "big")
+
+    def sized(at: int) -> tuple[int, int]:  # an object's count and where its body begins
+        if data[at] & 0x0F != 0x0F:
+            return data[at] & 0x0F, at + 1
+        width = 1 << (data[at + 1] & 0x0F)
+        return int.from_bytes(data[at + 2:at + 2 + width], "big"), at + 2 + width
+
+    pairs, body = sized(offset(top))
+    for number in range(pairs):
+        key_count, key_body = sized(offset(ref(body + number * ref_size)))
+        if data[key_body:key_body + key_count] == b"$objects":
+            start = offset(ref(body + (pairs + number) * ref_size))
+            return start, sized(start)[1] - start
+    raise AssertionError("no $objects")
+
+
+def test_an_archive_whose_object_list_is_damaged_is_read_through_its_bytes() -> None:
+    # One changed byte (the marker of the array every reference indexes) refused a 1.7 MB
+    # archive whole ("$objects: missing or not an array"); its references are all still there.
+    data = archive_bytes(small_machine())
+    start, _ = _objects_header(data)
+    damaged = data[:start] + b"\x7f" + data[start + 1:]  # no plist object begins with 0x7f
+    whole, model = parse_archive(data, source="x.ioreg"), parse_archive(damaged, source="x.ioreg")
+    assert [n.name for _, n in model.nubs()] == [n.name for _, n in whole.nubs()]
+    assert model.entries == whole.entries and model.planes == whole.planes
+    (warning,) = model.diagnostics
+    assert warning.reference == "ioreg-archive-objects-salvaged" and "$objects" in warning.message
+    with pytest.raises(ArchiveInvalid, match=r"\$objects"):
+        parse_archive(damaged, source="x.ioreg", strict=True)
+
+
+def test_an_object_list_whose_first_reference_is_lost_too_is_refused_not_guessed() -> None:
+    data = archive_bytes(small_machine())
+    start, header = _objects_header(data)
+    damaged = data[:start] + b"\x7f" * (header + 1) + data[start + header + 1:]
+    with pytest.raises(ArchiveInvalid, match=r"\$objects: missing or not an array"):
+        parse_archive(damaged, source="x.ioreg")
+
+
+@settings(max_examples=200, deadline=None)
+@given(st.binary(min_size=1, max_size=6), st.integers(0, 5))
+def test_any_damage_to_the_object_lists_header_is_salvaged_or_refused(junk: bytes,
+                                                                      at: int) -> None:
+    # Whatever its marker and count become: the same machine with the salvage noted (the
+    # references were found) or the archive's own refusal (they were not); nothing else.
+    data = archive_bytes(small_machine())
+    start, header = _objects_header(data)
+    at = min(at, header - 1)
+    damaged = data[:start + at] + junk + data[start + at + len(junk):]
+    try:
+        model = parse_archive(damaged, source="x.ioreg")
+    except ArchiveInvalid:
+        return
+    if any(d.reference == "ioreg-archive-objects-salvaged" for d in model.diagnostics):
+        whole = parse_archive(data, source="x.ioreg")
+        assert [n.name for _, n in model.nubs()] == [n.name for _, n in whole.nubs()]
