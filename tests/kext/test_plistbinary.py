@@ -7,7 +7,6 @@ from __future__ import annotations
 import plistlib
 import random
 import struct
-from pathlib import Path
 from typing import Any
 
 import pytest
@@ -20,9 +19,10 @@ from iokit_host.kext.plistbinary import BinaryPlistError, load_tolerant
 from iokit_host.kext.plistrepair import Repair
 from iokit_host.kext.plistvalues import UnreadableValue
 from iokit_host.machine.model import MachineModel
+from tests.conftest import CORPUS as CORPUS_ROOT
 from tests.explorer_archive.archivekit import archive_bytes, small_machine
 
-CORPUS = Path(__file__).resolve().parents[3] / "shared" / "corpus" / "archives"
+CORPUS = CORPUS_ROOT / "archives"  # $IOKIT_CORPUS, as every corpus test
 #: A marker byte no binary plist object has (0x7X is unused in CFBinaryPList.c).
 NO_OBJECT = 0x70
 
