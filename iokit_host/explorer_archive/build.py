@@ -128,8 +128,14 @@ def _platform_by_class(entries: dict[int, ArchiveEntry]) -> tuple[int, ...]:
     """The platform device found by its class, where the root's list of IOService children
     is lost (it is one of the last things NSKeyedArchiver writes, so a file cut short loses
     it first): the one ``IOPlatformExpertDevice`` a registry has, the first if several."""
-    return tuple(index for index, entry in entries.items()
-                 if "IOPlatformExpertDevice" in entry.inheritance)[:1]
+    holds: dict[int, bool] = {}  # by chain object: entries may share one (entries._inheritance)
+    for index, entry in entries.items():
+        chain = entry.inheritance
+        if id(chain) not in holds:
+            holds[id(chain)] = "IOPlatformExpertDevice" in chain
+        if holds[id(chain)]:
+            return (index,)
+    return ()
 
 
 def _root(entries: dict[int, ArchiveEntry], source: str, damage: ArchiveDamage
@@ -346,7 +352,11 @@ def _classes(entries: dict[int, ArchiveEntry], damage: ArchiveDamage) -> dict[st
     """The entries' chains as the machine's ancestry (:mod:`~iokit_host.matching.
     recorded_ancestry`): a link that closes a loop or overruns IOKit's chains is noted."""
     where: dict[tuple[str, str], int] = {}
+    seen: set[int] = set()  # chain objects taken: entries may share one (entries._inheritance)
     for entry in entries.values():
+        if id(entry.inheritance) in seen:
+            continue  # its links are in, with the index of an entry before
+        seen.add(id(entry.inheritance))
         for link in pairwise(entry.inheritance):
             where.setdefault(link, entry.index)
     classes, refused = acyclic_ancestry(where)

@@ -50,6 +50,11 @@ MAX_LINKS = 1 << 18
 _ENTRY_CLASS = "RexRegistryEntry"
 
 
+#: The class chains read, by the index of their array: (True, the chain), or (False, (where
+#: in it after ``.inheritance``, why it cannot be read)).
+_Chains = dict[int, tuple[bool, tuple[str, ...]]]
+
+
 @dataclass(frozen=True, slots=True)
 class ArchiveEntry:
     """One registry entry as the archive recorded it.
@@ -85,12 +90,13 @@ def read_entries(archive: KeyedArchive, damage: ArchiveDamage) -> dict[int, Arch
     entries: dict[int, ArchiveEntry] = {}
     tables = PropertyTables(damage)
     links_left = [MAX_LINKS]  # shared by every entry's _Fields
+    chains: _Chains = {}
     while pending:
         index = pending.pop()
         if len(entries) >= MAX_ENTRIES:
             damage.note(TOO_LARGE, f"$objects[{index}]", f"more than {MAX_ENTRIES} entries")
             break
-        entry = _read_entry(archive, index, damage, tables, links_left)
+        entry = _read_entry(archive, index, damage, tables, links_left, chains)
         if entry is None:
             continue
         entries[index] = entry
@@ -135,14 +141,15 @@ def _by_class(archive: KeyedArchive) -> list[int]:
 
 
 def _read_entry(archive: KeyedArchive, index: int, damage: ArchiveDamage,
-                tables: PropertyTables, links_left: list[int]) -> ArchiveEntry | None:
+                tables: PropertyTables, links_left: list[int], chains: _Chains
+                ) -> ArchiveEntry | None:
     where = f"$objects[{index}]"
     try:
         record = archive.record(index)
         if archive.class_name(record, where) not in (_ENTRY_CLASS, None):
             raise ArchiveFault(where, "not a registry entry "
                                f"({archive.class_name(record, where)})")
-        inheritance = _inheritance(archive, record, where)
+        inheritance = _inheritance(archive, record, where, chains)
     except ArchiveFault as fault:
         damage.note(BAD_ENTRY, fault.where, fault.reason)
         return None
@@ -163,12 +170,33 @@ def _read_entry(archive: KeyedArchive, index: int, damage: ArchiveDamage,
         is_root=fields.flag("isRegistryRoot", False))
 
 
-def _inheritance(archive: KeyedArchive, record: Mapping[str, Any], where: str
-                 ) -> tuple[str, ...]:
+def _inheritance(archive: KeyedArchive, record: Mapping[str, Any], where: str,
+                 chains: _Chains) -> tuple[str, ...]:
+    """The entry's class chain, each array read once: a binary archive stores an array once
+    however many entries name it (real ones share none; a hostile one of thousands of names,
+    named by thousands of entries, was read once an entry, quadratic). The consumers of
+    chains (:func:`~.build._classes`) take a chain object once, however many entries hold it."""
     key = f"{where}.inheritance"
+    ref = record.get("inheritance")
+    try:
+        shared = archive.index(ref, key)
+    except ArchiveFault:
+        return _read_chain(archive, ref, key)  # says why, as it says it for any array
+    if shared not in chains:
+        try:
+            chains[shared] = True, _read_chain(archive, ref, key)
+        except ArchiveFault as fault:
+            chains[shared] = False, (fault.where.removeprefix(key), fault.reason)
+    ok, chain = chains[shared]
+    if not ok:
+        raise ArchiveFault(key + chain[0], chain[1])
+    return chain
+
+
+def _read_chain(archive: KeyedArchive, ref: Any, key: str) -> tuple[str, ...]:
     chain: list[str] = []
-    for number, ref in enumerate(archive.array(record.get("inheritance"), key)):
-        name = archive.string(ref, f"{key}[{number}]")
+    for number, item in enumerate(archive.array(ref, key)):
+        name = archive.string(item, f"{key}[{number}]")
         if not name:
             raise ArchiveFault(f"{key}[{number}]", "a class chain holds an empty name")
         if name != "OSObject":
@@ -176,7 +204,8 @@ def _inheritance(archive: KeyedArchive, record: Mapping[str, Any], where: str
     if not chain:
         raise ArchiveFault(key, "the entry records no class")
     if len(set(chain)) != len(chain):
-        raise ArchiveFault(key, f"the class chain {':'.join(chain)} names a class twice")
+        shown = ":".join(chain) if len(chain) <= 32 else f"of {len(chain)} classes"
+        raise ArchiveFault(key, f"the class chain {shown} names a class twice")
     return tuple(chain)
 
 

@@ -66,3 +66,44 @@ def test_an_array_of_links_thousands_of_entries_share_imports_in_seconds() -> No
 def test_real_archives_hold_far_fewer_links_than_the_budget() -> None:
     # The budget is not what limits a real registry: about 1.3 parents an entry.
     assert entries.MAX_LINKS >= 4 * entries.MAX_ENTRIES
+
+
+def _one_chain(count: int, chain: list[str]) -> bytes:
+    """The small machine and ``count`` devices below its platform device that all name one
+    array as their class chain: ``chain``, then IOService, IORegistryEntry and OSObject."""
+    devices = [Entry(f"dev{n}", ["IOService", "IORegistryEntry"],
+                     parents={"IOService": ["Mac-1"]}) for n in range(count)]
+    document = plistlib.loads(archive_bytes([*small_machine(), *devices]))
+    objects: list[Any] = document["$objects"]
+    records = [o for o in objects if isinstance(o, dict) and "inheritance" in o
+               and str(objects[o["name"].data]).startswith("dev")]
+    shared = records[0]["inheritance"]
+    names = [*chain, "IOService", "IORegistryEntry", "OSObject"]
+    objects[shared.data]["NS.objects"] = [plistlib.UID(len(objects) + n)
+                                          for n in range(len(names))]
+    objects.extend(names)
+    for record in records:
+        record["inheritance"] = shared
+    return plistlib.dumps(document, fmt=plistlib.FMT_BINARY)
+
+
+def test_a_class_chain_thousands_of_entries_share_is_read_once() -> None:
+    # 2,000 entries naming one chain of 20,000 classes (a 1 MB file): read once an entry,
+    # and its links taken once an entry, it took minutes (1,000 x 10,000: 7 s).
+    chain = [f"C{n}" for n in range(20_000)]
+    started = time.process_time()
+    model = parse_archive(_one_chain(2000, chain), source="chain.ioreg")
+    assert time.process_time() - started < 20
+    devices = [nub for _, nub in model.nubs() if (nub.name or "").startswith("dev")]
+    assert len(devices) == 2000 and {nub.class_name for nub in devices} == {"C0"}
+    assert model.classes["C0"] == "C1"
+    (warning,) = [d for d in model.diagnostics if d.reference == "ioreg-archive-bad-class-chain"]
+    assert "more than 256 classes long" in warning.message  # as for one such entry
+
+
+def test_an_unreadable_chain_many_entries_share_drops_each_of_them() -> None:
+    model = parse_archive(_one_chain(5, ["AppleThing", ""]), source="chain.ioreg")
+    assert not [nub for _, nub in model.nubs() if (nub.name or "").startswith("dev")]
+    (warning,) = [d for d in model.diagnostics if d.reference == "ioreg-archive-bad-entry"]
+    assert warning.context["count"] == 5 and "empty name" in warning.message
+    assert warning.key is not None and warning.key.endswith(".inheritance[1]")
