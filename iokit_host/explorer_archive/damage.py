@@ -35,7 +35,8 @@ BAD_ENTRY = ArchiveDamageKind(
 BAD_LINK = ArchiveDamageKind(
     "ioreg-archive-bad-link", "plane links to entries the archive does not hold, that "
     "would put an entry below itself or in a plane with no name, or whose second parents "
-    "would show a plane along too many paths", "those links dropped",
+    "would show a plane along too many paths, or in planes past the 64 an entry may name",
+    "those links dropped",
     _SAVE_AGAIN)
 BAD_CLASS_CHAIN = ArchiveDamageKind(
     "ioreg-archive-bad-class-chain", "class chains (an entry's inheritance) that name a class "
@@ -46,7 +47,8 @@ BAD_PROPERTIES = ArchiveDamageKind(
     "those properties dropped, the entries kept", _SAVE_AGAIN)
 BAD_FIELD = ArchiveDamageKind(
     "ioreg-archive-bad-field", "entry fields (state, busy count, bundle, location, plane "
-    "names) that cannot be read", "those fields left at their defaults", _SAVE_AGAIN)
+    "names) that cannot be read, or name more planes than any registry has",
+    "those fields left at their defaults (the first 64 planes kept)", _SAVE_AGAIN)
 TOO_LARGE = ArchiveDamageKind(
     "ioreg-archive-too-large", "more entries than any registry holds",
     "the rest was not read", "a registry holds a few thousand entries")

@@ -32,15 +32,18 @@ from iokit_host.explorer_archive.damage import (
     TOO_LARGE,
     ArchiveDamage,
 )
-from iokit_host.explorer_archive.keyed import ArchiveFault, KeyedArchive
+from iokit_host.explorer_archive.keyed import ArchiveFault, KeyedArchive, TooMany
 from iokit_host.explorer_archive.properties import PropertyTables
 from iokit_host.machine.bootable import MAX_BUSY
 from iokit_host.machine.model import EntryRecord
 
-__all__ = ["MAX_ENTRIES", "MAX_LINKS", "ArchiveEntry", "read_entries"]
+__all__ = ["MAX_ENTRIES", "MAX_LINKS", "MAX_PLANES", "ArchiveEntry", "read_entries"]
 
 #: Far above any registry (real archives hold under a thousand entries).
 MAX_ENTRIES = 50_000
+#: Most planes an entry's tables by plane (names, locations, parents, children) hold: a
+#: registry has about ten (IOService, IODeviceTree, IOPower, IOACPIPlane, IOUSB, ...).
+MAX_PLANES = 64
 #: Most links (parents and children, in every plane) one archive's entries hold in all: real
 #: ones hold about 1.3 parents per entry, ~2,000 in all. A binary archive stores an array
 #: once however many entries name it, so a file of a few kilobytes could otherwise give each
@@ -246,10 +249,23 @@ class _Fields:
             active=self.flag("isActive", True), busy=max(0, min(busy, MAX_BUSY)),
             bundle_id=self.optional_string("bundleID"))
 
+    def in_planes(self, key: str, kind: Any) -> dict[str, Any]:
+        """The entry's table ``key`` by plane, values left as references: its first
+        :data:`MAX_PLANES` planes (a binary archive stores a table once, and thousands of
+        entries naming one of thousands of planes cost millions of reads)."""
+        where = f"{self.where}.{key}"
+        try:
+            return self.archive.strings_by_key(self.record.get(key), where, MAX_PLANES)
+        except TooMany as past:
+            self.damage.note(kind, where, f"{past.count} planes, more than the {MAX_PLANES} "
+                             "any registry has; the first kept")
+            found: dict[str, Any] = past.kept
+            return found
+
     def strings_in_planes(self, key: str) -> dict[str, str]:
         where = f"{self.where}.{key}"
         try:
-            refs = self.archive.strings_by_key(self.record.get(key), where)
+            refs = self.in_planes(key, BAD_FIELD)
         except ArchiveFault as fault:
             self.fault(fault)
             return {}
@@ -270,7 +286,7 @@ class _Fields:
     def links(self, key: str) -> dict[str, tuple[int, ...]]:
         where = f"{self.where}.{key}"
         try:
-            refs = self.archive.strings_by_key(self.record.get(key), where)
+            refs = self.in_planes(key, BAD_LINK)
         except ArchiveFault as fault:
             self.fault(fault, BAD_LINK)
             return {}

@@ -20,7 +20,7 @@ from typing import Any
 
 from iokit_host.kext.plistvalues import UnreadableValue
 
-__all__ = ["NULL", "ArchiveFault", "KeyedArchive"]
+__all__ = ["NULL", "ArchiveFault", "KeyedArchive", "TooMany"]
 
 #: ``$objects[0]``: what a nil reference points to.
 NULL = "$null"
@@ -33,6 +33,16 @@ class ArchiveFault(Exception):
         super().__init__(f"{where}: {reason}")
         self.where = where
         self.reason = reason
+
+
+class TooMany(ArchiveFault):
+    """A dictionary of more pairs than asked for: ``kept`` holds the first of them (read as
+    the call that raised reads them)."""
+
+    def __init__(self, where: str, count: int, kept: Any) -> None:
+        super().__init__(where, f"{count} items")
+        self.count = count
+        self.kept = kept
 
 
 class KeyedArchive:
@@ -117,8 +127,9 @@ class KeyedArchive:
             raise ArchiveFault(where, f"expected an array, found {_kind(value)}")
         return items
 
-    def pairs(self, ref: Any, where: str) -> list[tuple[Any, Any]]:
-        """The ``(key reference, value reference)`` pairs of an ``NSDictionary``."""
+    def pairs(self, ref: Any, where: str, limit: int | None = None) -> list[tuple[Any, Any]]:
+        """The ``(key reference, value reference)`` pairs of an ``NSDictionary``; with
+        ``limit``, a dictionary of more pairs raises :class:`TooMany` holding its first."""
         value = self.get(ref, where)
         if value == NULL:
             return []
@@ -129,12 +140,23 @@ class KeyedArchive:
         if len(keys) != len(items):
             raise ArchiveFault(where, f"a dictionary of {len(keys)} keys and {len(items)} "
                                "values")
+        if limit is not None and len(keys) > limit:
+            raise TooMany(where, len(keys), list(zip(keys[:limit], items[:limit], strict=True)))
         return list(zip(keys, items, strict=True))
 
-    def strings_by_key(self, ref: Any, where: str) -> dict[str, Any]:
-        """An ``NSDictionary`` keyed by strings, values left as references."""
+    def strings_by_key(self, ref: Any, where: str, limit: int | None = None) -> dict[str, Any]:
+        """An ``NSDictionary`` keyed by strings, values left as references; with ``limit``,
+        one of more pairs raises :class:`TooMany` holding the first read this way."""
+        try:
+            pairs = self.pairs(ref, where, limit)
+        except TooMany as past:
+            past.kept = self._by_string(past.kept, where)
+            raise
+        return self._by_string(pairs, where)
+
+    def _by_string(self, pairs: list[tuple[Any, Any]], where: str) -> dict[str, Any]:
         found: dict[str, Any] = {}
-        for number, (key, value) in enumerate(self.pairs(ref, where)):
+        for number, (key, value) in enumerate(pairs):
             name = self.string(key, f"{where}.NS.keys[{number}]")
             if name is not None:
                 found[name] = value
