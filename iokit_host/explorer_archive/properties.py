@@ -26,27 +26,32 @@ from iokit_host.explorer_archive.damage import (
 from iokit_host.explorer_archive.plistdata import PlistUnreadable, load_plist
 from iokit_host.ioreg_import.cfvalues import CFValueError, typed_value
 
-__all__ = ["MAX_PROPERTY_ITEMS", "PropertyTables"]
+__all__ = ["MAX_PROPERTY_BYTES", "MAX_PROPERTY_ITEMS", "PropertyTables"]
 
 #: Most property items (keys, and members of arrays and dictionaries) one archive's entries
 #: hold in all: real ones hold ~30,000; this leaves room for 50,000 entries of 80 each.
 MAX_PROPERTY_ITEMS = 1 << 22
+#: Most bytes of strings and data one archive's entries hold in all, charged as the items
+#: are: real ones hold under 500 KB. (A table of one string of a megabyte, that a thousand
+#: entries share, held them to four items each, and its machine took a gigabyte to write.)
+MAX_PROPERTY_BYTES = 1 << 25
 
-#: A decoded table: its typed properties, its items, and (path, reason) of each value dropped.
-_Table = tuple[dict[str, Any], int, list[tuple[str, str]]]
+#: A decoded table: its typed properties, its items, the bytes of its strings and data, and
+#: (path, reason) of each value dropped.
+_Table = tuple[dict[str, Any], int, int, list[tuple[str, str]]]
 
 
 class PropertyTables:
     """The property tables of one archive's entries (see the module doc)."""
 
-    __slots__ = ("_decoded", "_spent", "damage", "decodings")
+    __slots__ = ("_decoded", "_spent", "_spent_bytes", "damage", "decodings")
 
     def __init__(self, damage: ArchiveDamage) -> None:
         self.damage = damage
         # Bytes -> the typed table, its items and the values dropped from it; or why it
         # cannot be read. Its damage is noted for each entry that names it.
         self._decoded: dict[bytes, _Table | str] = {}
-        self._spent = 0
+        self._spent = self._spent_bytes = 0
         #: How many tables were decoded (each distinct table once).
         self.decodings = 0
 
@@ -59,14 +64,19 @@ class PropertyTables:
         if isinstance(found, str):
             self.damage.note(BAD_PROPERTIES, key, found)
             return {}
-        properties, items, faults = found
+        properties, items, size, faults = found
         for path, reason in faults:
             self.damage.note(BAD_PROPERTIES, f"{key}.{path}", reason)
         if self._spent + items > MAX_PROPERTY_ITEMS:
             self.damage.note(PROPERTIES_TOO_LARGE, key, f"the entries' properties hold more than "
                               f"{MAX_PROPERTY_ITEMS} items in all")
             return {}
+        if self._spent_bytes + size > MAX_PROPERTY_BYTES:
+            self.damage.note(PROPERTIES_TOO_LARGE, key, f"the entries' properties hold more than "
+                              f"{MAX_PROPERTY_BYTES} bytes of strings and data in all")
+            return {}
         self._spent += items
+        self._spent_bytes += size
         own: dict[str, Any] = copied(properties)  # each entry's own, as read out of it
         return own
 
@@ -85,12 +95,13 @@ class PropertyTables:
                 properties[name] = typed_value(value, name)
             except CFValueError as error:
                 faults.append((error.path, error.reason))
-        return properties, _items(properties), faults
+        return (properties, *_items(properties), faults)
 
 
-def _items(value: Any) -> int:
-    """Keys and members of the containers in ``value``, the table itself counted as one."""
-    count, stack = 1, [value]
+def _items(value: Any) -> tuple[int, int]:
+    """Keys and members of the containers in ``value``, the table itself counted as one; and
+    the length of its strings and data."""
+    count, size, stack = 1, 0, [value]
     while stack:
         item = stack.pop()
         if isinstance(item, Mapping):
@@ -99,4 +110,6 @@ def _items(value: Any) -> int:
         elif isinstance(item, list):
             count += len(item)
             stack.extend(item)
-    return count
+        elif isinstance(item, str | bytes):
+            size += len(item)
+    return count, size

@@ -78,3 +78,19 @@ def test_an_unreadable_shared_table_is_noted_for_each_entry() -> None:
     (warning,) = [d for d in model.diagnostics if d.reference == "ioreg-archive-bad-properties"]
     assert warning.context["count"] == 5
     assert all(not dev.properties for dev in _devices(model))
+
+
+def test_a_large_string_many_entries_share_is_charged_to_each(
+        monkeypatch: pytest.MonkeyPatch) -> None:
+    # A table of one string of 1 MB that 1,000 entries share held them to two items each:
+    # the machine took 600 MB and a 200 MB file to write. Its bytes are charged too.
+    monkeypatch.setattr(properties, "MAX_PROPERTY_BYTES", 5000)
+    entries = small_machine() + [Entry(f"dev{n}", ["IOService", "IORegistryEntry"],
+                                       parents={"IOService": ["Mac-1"]},
+                                       properties={"text": "v" * 1000}) for n in range(10)]
+    model = parse_archive(archive_bytes(entries), source="shared.ioreg")
+    kept = [dev for dev in _devices(model) if dev.properties]
+    assert 0 < len(kept) < 10 and len(_devices(model)) == 10
+    (warning,) = [d for d in model.diagnostics
+                  if d.reference == "ioreg-archive-properties-too-large"]
+    assert "more than 5000 bytes of strings and data" in warning.message
