@@ -46,8 +46,9 @@ BAD_PROPERTIES = ArchiveDamageKind(
     "ioreg-archive-bad-properties", "property tables or values that cannot be read",
     "those properties dropped, the entries kept", _SAVE_AGAIN)
 BAD_FIELD = ArchiveDamageKind(
-    "ioreg-archive-bad-field", "entry fields (state, busy count, bundle, location, plane "
-    "names) that cannot be read, or name more planes than any registry has",
+    "ioreg-archive-bad-field", "entry fields (state, busy count, bundle, name, location, "
+    "plane names) that cannot be read or are longer than IOKit gives, or name more planes "
+    "than any registry has",
     "those fields left at their defaults (the first 64 planes kept)", _SAVE_AGAIN)
 TOO_LARGE = ArchiveDamageKind(
     "ioreg-archive-too-large", "more entries than any registry holds",

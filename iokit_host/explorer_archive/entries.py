@@ -160,11 +160,11 @@ def _read_entry(archive: KeyedArchive, index: int, damage: ArchiveDamage,
     names = fields.strings_in_planes("namesInPlanes")
     # A damaged name costs the entry only its name (and not its children with it): the one
     # it has in a plane stands in, else its class's, as IORegistryEntry::getName gives it.
-    name = (fields.optional_string("name") or names.get(SERVICE_PLANE)
+    name = (fields.io_name("name") or names.get(SERVICE_PLANE)
             or next(iter(names.values()), None) or inheritance[0])
     return ArchiveEntry(
         index=index, name=name, inheritance=inheritance,
-        location=fields.optional_string("location"),
+        location=fields.io_name("location"),
         names=names,
         locations=fields.strings_in_planes("locationsInPlanes"),
         parents=fields.links("parentsInPlanes"), children=fields.links("childrenInPlanes"),
@@ -210,6 +210,22 @@ def _read_chain(archive: KeyedArchive, ref: Any, key: str) -> tuple[str, ...]:
         shown = ":".join(chain) if len(chain) <= 32 else f"of {len(chain)} classes"
         raise ArchiveFault(key, f"the class chain {shown} names a class twice")
     return tuple(chain)
+
+
+#: The longest name or location IOKitLib gives: an ``io_name_t`` (``char[128]``) holds it,
+#: with its NUL (``IORegistryEntryGetNameInPlane``, ``GetLocationInPlane``).
+MAX_NAME_BYTES = 127
+
+
+def _io_name(text: str | None, where: str) -> str | None:
+    """``text``, a name or location IOKitLib gave, unless it is longer than any it gives: an
+    edited or damaged one (a string a thousand entries share, of a megabyte, made the
+    machine's tree a gigabyte)."""
+    if text is not None and len(text) > MAX_NAME_BYTES // 4 and (
+            len(text.encode("utf-8", "surrogatepass")) > MAX_NAME_BYTES):
+        raise ArchiveFault(where, f"a name of {len(text)} characters, longer than the "
+                           f"{MAX_NAME_BYTES} bytes IOKit's names hold (io_name_t)")
+    return text
 
 
 class _Fields:
@@ -275,13 +291,22 @@ class _Fields:
                 self.fault(ArchiveFault(f"{where}.<empty>", "a plane with no name"))
                 continue
             try:
-                text = self.archive.string(ref, f"{where}.{plane}")
+                text = _io_name(self.archive.string(ref, f"{where}.{plane}"), f"{where}.{plane}")
             except ArchiveFault as fault:
                 self.fault(fault)
                 continue
             if text is not None:
                 found[plane] = text
         return found
+
+    def io_name(self, key: str) -> str | None:
+        """A name or location (:func:`_io_name`); None when absent or damaged."""
+        try:
+            return _io_name(self.archive.string(self.record.get(key), f"{self.where}.{key}"),
+                            f"{self.where}.{key}")
+        except ArchiveFault as fault:
+            self.fault(fault)
+            return None
 
     def links(self, key: str) -> dict[str, tuple[int, ...]]:
         where = f"{self.where}.{key}"

@@ -143,3 +143,19 @@ def test_a_table_of_thousands_of_planes_many_entries_share_keeps_its_first() -> 
 def test_an_entry_of_a_registrys_planes_keeps_them_all() -> None:
     model = parse_archive(_one_table_of_planes(3, entries.MAX_PLANES), source="planes.ioreg")
     assert not [d for d in model.diagnostics if d.reference == "ioreg-archive-bad-field"]
+
+
+def test_a_name_longer_than_iokit_gives_costs_the_entry_only_its_name() -> None:
+    # io_name_t holds 127 bytes: 2,000 entries sharing a name of 100 KB (560 KB) made a
+    # machine file of 200 MB.
+    document = plistlib.loads(archive_bytes(small_machine()))
+    objects: list[Any] = document["$objects"]
+    gfx = next(o for o in objects if isinstance(o, dict) and "inheritance" in o
+               and objects[o["name"].data] == "GFX0")
+    objects[gfx["name"].data] = "N" * 100_000
+    model = parse_archive(plistlib.dumps(document, fmt=plistlib.FMT_BINARY), source="x.ioreg")
+    (pci,) = [nub for _, nub in model.nubs() if nub.class_name == "IOPCIDevice"]
+    assert pci.name is None  # its class's name stands in, as for any damaged name
+    (warning,) = [d for d in model.diagnostics if d.reference == "ioreg-archive-bad-field"]
+    assert "longer than the 127 bytes" in warning.message
+    assert warning.key is not None and warning.key.endswith(".name")
