@@ -199,8 +199,8 @@ def _inheritance(archive: KeyedArchive, record: Mapping[str, Any], where: str,
 def _read_chain(archive: KeyedArchive, ref: Any, key: str) -> tuple[str, ...]:
     chain: list[str] = []
     for number, item in enumerate(archive.array(ref, key)):
-        name = archive.string(item, f"{key}[{number}]")
-        if not name:
+        name = _io_name(archive.string(item, f"{key}[{number}]"), f"{key}[{number}]")
+        if not name:  # (IOObjectGetClass gives a class's name as an io_name_t too)
             raise ArchiveFault(f"{key}[{number}]", "a class chain holds an empty name")
         if name != "OSObject":
             chain.append(name)

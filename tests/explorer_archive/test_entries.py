@@ -159,3 +159,12 @@ def test_a_name_longer_than_iokit_gives_costs_the_entry_only_its_name() -> None:
     (warning,) = [d for d in model.diagnostics if d.reference == "ioreg-archive-bad-field"]
     assert "longer than the 127 bytes" in warning.message
     assert warning.key is not None and warning.key.endswith(".name")
+
+
+def test_a_class_name_longer_than_iokit_gives_drops_the_entries_naming_it() -> None:
+    # IOObjectGetClass gives an io_name_t: a chain of one 100 KB class that 2,000 entries
+    # share would be written once a nub.
+    model = parse_archive(_one_chain(3, ["C" * 100_000]), source="chain.ioreg")
+    assert not [nub for _, nub in model.nubs() if (nub.name or "").startswith("dev")]
+    (warning,) = [d for d in model.diagnostics if d.reference == "ioreg-archive-bad-entry"]
+    assert warning.context["count"] == 3 and "longer than the 127 bytes" in warning.message
