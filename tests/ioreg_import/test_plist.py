@@ -144,3 +144,24 @@ def test_a_busy_count_past_32_bits_is_held_to_the_largest_and_the_dump_imports(
     (dev,) = model.root.children
     assert dev.record is not None and dev.record.busy == kept
     parse_machine(dump_machine(model), source="busy.toml")  # what import writes reads back
+
+
+def test_an_entry_a_binary_file_lists_under_many_parents_is_read_once() -> None:
+    # ioreg builds each entry's dictionary anew; a binary file can store one list of 100
+    # entries once and list it under 700 parents: 70,000 entries from 60 KB (25 s, 2 GB).
+    kids = [{"IOObjectClass": "IOService", "IORegistryEntryName": f"k{n}", "p": n}
+            for n in range(10)]
+    parents = [{"IOObjectClass": "IOService", "IORegistryEntryName": f"P{n}",
+                "IORegistryEntryChildren": kids} for n in range(30)]
+    platform = {"IOObjectClass": "IOPlatformExpertDevice", "IORegistryEntryName": "Mac",
+                "IORegistryEntryChildren": parents}
+    root = {"IOObjectClass": "IORegistryEntry", "IORegistryEntryName": "Root",
+            "IORegistryEntryChildren": [platform]}
+    model = parse_archive(plistlib.dumps(root, fmt=plistlib.FMT_BINARY), source="a.plist")
+    names = [nub.name for _, nub in model.nubs()]
+    assert len(names) == 1 + 30 + 10 and names.count("k0") == 1  # under its first parent
+    (warning,) = [d for d in model.diagnostics if d.reference == "ioreg-dump-bad-entry"]
+    assert warning.context["count"] == 29 * 10 and "listed again" in warning.message
+    # The same document in XML holds each entry's own dictionary: all 330 are read.
+    xml = parse_archive(plistlib.dumps(root), source="a.plist")
+    assert sum(1 for _ in xml.nubs()) == 1 + 30 + 300 and not xml.diagnostics
