@@ -16,9 +16,9 @@ from typing import Any
 import pytest
 from iokit_sdk.values import MAX_VALUE_DEPTH, MAX_VALUE_ITEMS
 
-from iokit_host.kext import plistxml
+from iokit_host.kext import plistshape, plistxml
 from iokit_host.kext.manifest import parse_info, read_manifest
-from iokit_host.kext.plistshape import PlistShapeError
+from iokit_host.kext.plistshape import PlistShapeError, check_binary
 
 HEAD = {"CFBundleIdentifier": "com.example.deep", "CFBundleVersion": "1.0"}
 PERSONALITY = "<key>IOClass</key><string>X</string><key>IOProviderClass</key><string>IOPCIDevice</string>"
@@ -268,3 +268,23 @@ def test_a_manifest_of_millions_of_values_is_refused_in_bounded_memory(tmp_path:
 def test_a_document_just_within_the_limit_still_reads() -> None:
     value = plistxml.loads(_many_values(MAX_VALUE_ITEMS - 8))
     assert len(value["X"]) == MAX_VALUE_ITEMS - 8
+
+
+def test_a_container_referred_to_many_times_is_read_once(
+        monkeypatch: pytest.MonkeyPatch) -> None:
+    # A binary file stores one list once however many containers name it: 700 parents naming
+    # one list of 100 entries of 100 items each were read 70,000 times (9 s for 60 KB).
+    kids = [{f"p{n}": n for n in range(20)} for _ in range(10)]
+    data = plistlib.dumps([{"children": kids} for _ in range(50)], fmt=plistlib.FMT_BINARY)
+    reads: list[int] = []
+    real = plistshape._ObjectTable._children
+
+    def counting(table: Any, ref: int) -> Any:
+        reads.append(ref)
+        return real(table, ref)
+
+    monkeypatch.setattr(plistshape._ObjectTable, "_children", counting)
+    assert check_binary(data, 1 << 20) is True  # still counted as a tree: 50 x 10 x 20
+    assert len(reads) == len(set(reads))
+    with pytest.raises(PlistShapeError, match="holds more than 10000 items"):
+        check_binary(data, 10_000)
