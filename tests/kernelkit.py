@@ -234,17 +234,24 @@ def begin_large_frames(path: str, count: int) -> list[socket.socket]:
         sock.setblocking(False)
         unsent[sock] = hello + MAX_REQUEST_FRAME.to_bytes(4, "big") \
             + bytes(3 * MAX_REQUEST_FRAME // 4)
+    send_all(unsent, 1.0)
+    return socks
+
+
+def send_all(unsent: dict[socket.socket, bytes], timeout_s: float) -> bool:
+    """Send each non-blocking socket its bytes, as each can take them; False when none could
+    take more for ``timeout_s`` (``unsent`` keeps what is left)."""
     while unsent:
-        _, writable, _ = select.select([], list(unsent), [], 1.0)
+        _, writable, _ = select.select([], list(unsent), [], timeout_s)
         if not writable:
-            break
+            return False
         for sock in writable:
             with contextlib.suppress(BlockingIOError):
                 sent = sock.send(unsent[sock][:1 << 20])
                 unsent[sock] = unsent[sock][sent:]
                 if not unsent[sock]:
                     del unsent[sock]
-    return socks
+    return True
 
 
 # -- fixtures (conftest modules import them) -----------------------------------------------

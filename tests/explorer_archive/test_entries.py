@@ -68,15 +68,22 @@ def test_real_archives_hold_far_fewer_links_than_the_budget() -> None:
     assert entries.MAX_LINKS >= 4 * entries.MAX_ENTRIES
 
 
-def _one_chain(count: int, chain: list[str]) -> bytes:
-    """The small machine and ``count`` devices below its platform device that all name one
-    array as their class chain: ``chain``, then IOService, IORegistryEntry and OSObject."""
+def _devices(count: int) -> tuple[dict[str, Any], list[Any], list[dict[str, Any]]]:
+    """The small machine's archive with ``count`` devices below its platform device: the
+    document, its ``$objects`` and the devices' records."""
     devices = [Entry(f"dev{n}", ["IOService", "IORegistryEntry"],
                      parents={"IOService": ["Mac-1"]}) for n in range(count)]
     document = plistlib.loads(archive_bytes([*small_machine(), *devices]))
     objects: list[Any] = document["$objects"]
     records = [o for o in objects if isinstance(o, dict) and "inheritance" in o
                and str(objects[o["name"].data]).startswith("dev")]
+    return document, objects, records
+
+
+def _one_chain(count: int, chain: list[str]) -> bytes:
+    """The small machine and ``count`` devices below its platform device that all name one
+    array as their class chain: ``chain``, then IOService, IORegistryEntry and OSObject."""
+    document, objects, records = _devices(count)
     shared = records[0]["inheritance"]
     names = [*chain, "IOService", "IORegistryEntry", "OSObject"]
     objects[shared.data]["NS.objects"] = [plistlib.UID(len(objects) + n)
@@ -112,12 +119,7 @@ def test_an_unreadable_chain_many_entries_share_drops_each_of_them() -> None:
 def _one_table_of_planes(count: int, planes: int) -> bytes:
     """The small machine and ``count`` devices that all name one table of ``planes`` plane
     names (``P0``, ``P1``, ...) as their names in planes, and as their locations."""
-    devices = [Entry(f"dev{n}", ["IOService", "IORegistryEntry"],
-                     parents={"IOService": ["Mac-1"]}) for n in range(count)]
-    document = plistlib.loads(archive_bytes([*small_machine(), *devices]))
-    objects: list[Any] = document["$objects"]
-    records = [o for o in objects if isinstance(o, dict) and "inheritance" in o
-               and str(objects[o["name"].data]).startswith("dev")]
+    document, objects, records = _devices(count)
     table = records[0]["namesInPlanes"]
     keys = [plistlib.UID(len(objects) + n) for n in range(planes)]
     objects.extend(f"P{n}" for n in range(planes))

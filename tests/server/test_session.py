@@ -14,7 +14,7 @@ from iokit_sdk.iokitlib.wire import (
     FrameReader,
     pack,
 )
-from kernelkit import KernelProcess, begin_large_frames
+from kernelkit import KernelProcess, begin_large_frames, send_all
 
 from iokit_host.server.session import Outbox
 
@@ -133,8 +133,6 @@ def test_large_requests_arriving_together_are_built_one_at_a_time(
     """Sixteen clients each send a 4 MiB request of empty maps at once: decoded as they
     arrived, they waited in the inboxes together and the kernel grew by 1.8 GB; decoded
     when served, one is built at a time (~300 MB) and freed before the next."""
-    import contextlib
-    import select
 
     from iokit_sdk.iokitlib import MainPort
 
@@ -148,15 +146,7 @@ def test_large_requests_arriving_together_are_built_one_at_a_time(
             sock.connect(kernel.path)
             sock.setblocking(False)
             unsent[sock] = hello + frame
-        while unsent:
-            _, writable, _ = select.select([], list(unsent), [], 30.0)
-            assert writable, kernel.stderr()[-2000:]
-            for sock in writable:
-                with contextlib.suppress(BlockingIOError):
-                    sent = sock.send(unsent[sock][:1 << 20])
-                    unsent[sock] = unsent[sock][sent:]
-                    if not unsent[sock]:
-                        del unsent[sock]
+        assert send_all(unsent, 30.0), kernel.stderr()[-2000:]
         with MainPort(kernel.path) as witness:  # served after the sixteen, in order
             assert witness.request("no-such-op")["ret"] == 0xE00002C7
         for sock in socks:
