@@ -62,15 +62,14 @@ def run(args: argparse.Namespace) -> int:
 
 
 def write_plane(host: IOKitHost) -> None:
-    """Print the IOService plane line by line: a machine thousands of levels deep prints
+    """Print the IOService plane in chunks: a machine thousands of levels deep prints
     gigabytes of guides, which are never held in memory at once."""
     try:
-        from iokit_host.ioreg import IoregOptions, iter_text_lines
+        from iokit_host.ioreg import IoregOptions, write_text
     except ImportError:  # the ioreg renderer is optional for a boot printout
         print(_simple_tree(host))
         return
-    sys.stdout.writelines(f"{line}\n" for line in iter_text_lines(host.registry,
-                                                                   IoregOptions()))
+    write_text(sys.stdout, host.registry, IoregOptions())
 
 
 def _simple_tree(host: IOKitHost) -> str:

@@ -20,7 +20,7 @@ from iokit_host.cli.common import (
     print_diagnostics,
 )
 from iokit_host.cli.kernel_option import add_kernel_argument, kernel_path
-from iokit_host.ioreg import IoregOptions, iter_text_lines
+from iokit_host.ioreg import IoregOptions, write_text
 from iokit_host.ioreg.archive import write_archive
 from iokit_host.ioreg.jsonout import write_json
 from iokit_host.registry import IORegistry
@@ -109,4 +109,4 @@ def write_registry(registry: IORegistry, args: argparse.Namespace,
         write_json(registry, sys.stdout, options)  # streamed: deep registries make huge text
         sys.stdout.write("\n")
     else:  # streamed too: a registry thousands of levels deep prints gigabytes of guides
-        sys.stdout.writelines(f"{line}\n" for line in iter_text_lines(registry, options))
+        write_text(sys.stdout, registry, options)

@@ -10,14 +10,15 @@ from typing import TYPE_CHECKING, Any
 
 from iokit_host.ioreg.format import format_value
 from iokit_host.ioreg.options import IoregOptions, UnknownPlaneError
-from iokit_host.ioreg.text import iter_text_lines, render_text
+from iokit_host.ioreg.text import iter_text_lines, render_text, write_text
 
 if TYPE_CHECKING:
     from iokit_host.ioreg.archive import render_archive
     from iokit_host.ioreg.jsonout import decode_json_value, encode_json_value, render_json
 
 __all__ = ["IoregOptions", "UnknownPlaneError", "decode_json_value", "encode_json_value",
-           "format_value", "iter_text_lines", "render_archive", "render_json", "render_text"]
+           "format_value", "iter_text_lines", "render_archive", "render_json", "render_text",
+           "write_text"]
 
 #: Imported on first use (PEP 562): ``iokit boot`` prints the text layout only, and the archive
 #: and JSON writers' imports would be a share of its start-up.

@@ -1,7 +1,7 @@
 """ioreg's text layout: node lines, ``| `` guides and property blocks (``ioreg.c`` ``scan``, ``show``).
 
 Each entry is a node line ``<guides>+-o Name@loc  <class C, id 0x.., state, retain N>``.
-The guides come from a bit stack as in ioreg's ``indent``: for an entry at depth n, bit i
+The guides are those of ioreg's ``indent`` bit stack: for an entry at depth n, bit i
 (i <= n) says whether the entry at depth i on the path has more siblings below it, bit n+1
 whether this entry has (shown) children. A node line prints bits 0..n-1 then ``+-o ``; a
 property block prints bits 0..n+1 before each of ``{``, ``  "key" = value``, ``}`` and a
@@ -13,6 +13,7 @@ ioreg's ``printva``.
 from __future__ import annotations
 
 from collections.abc import Callable, Iterator
+from typing import TextIO
 
 from iokit_sdk.entry import IORegistryEntry
 
@@ -22,96 +23,125 @@ from iokit_host.ioreg.options import IoregOptions, check_plane
 from iokit_host.ioreg.select import Subtree, children, subtrees
 from iokit_host.registry import IORegistry
 
-__all__ = ["iter_text_lines", "render_text"]
+__all__ = ["CHUNK_CHARS", "iter_text_lines", "render_text", "write_text"]
 
 def render_text(registry: IORegistry, options: IoregOptions | None = None) -> str:
     """The whole output of ``ioreg`` with ``options``, each line ending in a newline.
 
     :raises UnknownPlaneError: when ``options.plane`` is not a plane of ``registry``.
     """
-    lines = list(iter_text_lines(registry, options))
-    return "\n".join(lines) + "\n" if lines else ""
+    return "".join(_chunks(registry, options))
+
+
+def write_text(stream: TextIO, registry: IORegistry, options: IoregOptions | None = None) -> None:
+    """Write the output of ``ioreg`` to ``stream`` as :func:`render_text` makes it, in chunks
+    of about :data:`CHUNK_CHARS` characters: a registry thousands of levels deep prints
+    gigabytes of guides, which are never held in memory at once, and a line a write would
+    cost a machine of short lines more than making them.
+
+    :raises UnknownPlaneError: when ``options.plane`` is not a plane of ``registry``.
+    """
+    write = stream.write
+    for chunk in _chunks(registry, options):
+        write(chunk)
 
 
 def iter_text_lines(registry: IORegistry, options: IoregOptions | None = None) -> Iterator[str]:
     """The output lines, without newlines, already clipped to ``options.width``."""
+    for batch in _batches(registry, options):
+        yield from batch
+
+
+#: About how many characters :func:`write_text` hands its stream at a time.
+CHUNK_CHARS = 1 << 16
+
+
+def _chunks(registry: IORegistry, options: IoregOptions | None) -> Iterator[str]:
+    for batch in _batches(registry, options):
+        batch.append("")  # the last line's newline
+        yield "\n".join(batch)
+
+
+def _batches(registry: IORegistry, options: IoregOptions | None) -> Iterator[list[str]]:
+    """The output lines, clipped, in lists of about :data:`CHUNK_CHARS` characters (a line
+    longer than that is a list of its own)."""
     options = options or IoregOptions()
     check_plane(registry, options.plane)
     clip = _clipper(options.width)
+    batch: list[str] = []
+    size = 0
     for subtree in subtrees(registry, options):
         for line in _subtree_lines(subtree, options):
-            yield clip(line)
+            batch.append(line)
+            size += len(line)
+            if size >= CHUNK_CHARS:
+                yield batch if clip is None else [clip(line) for line in batch]
+                batch, size = [], 0
         if options.root:
-            yield ""
+            batch.append("")
+    if batch:
+        yield batch if clip is None else [clip(line) for line in batch]
 
 
 def _subtree_lines(subtree: Subtree, options: IoregOptions) -> Iterator[str]:
     for depth, ancestor in enumerate(subtree.ancestors):
-        # ioreg shows each ancestor with only its has-children bit set (``2 << index``).
-        yield from _entry_lines(ancestor, depth, 2 << depth, options)
+        # ioreg shows each ancestor with only its has-children bit set (``2 << index``):
+        # its line has no guides, its property block only the one below it.
+        blank = _NO_MORE * depth
+        yield from _entry_lines(ancestor, blank, blank + _NO_MORE + _MORE, options)
     yield from _scan(subtree, options)
 
 
 def _scan(subtree: Subtree, options: IoregOptions) -> Iterator[str]:
+    # Column i of a line (ioreg's ``indent`` bit i) is "| " when the entry at depth i on the
+    # path has siblings still to come. An entry's guides are its parent's and the parent's
+    # own column, so each visit carries its guides, made once from its parent's: a line costs
+    # the characters it has, where making each line's guides afresh from a bit stack cost
+    # minutes for a machine thousands of levels deep. The guides of a property block add the
+    # entry's column and whether it has (shown) children.
     plane, limit = options.plane, subtree.depth_limit
     on_path: set[int] = set()
-    # A visit is (entry, has more siblings, depth, parent's bits); a bare int marks leaving
-    # the entry with that id, so a link cycle (a bug elsewhere) cannot make output endless.
-    stack: list[tuple[IORegistryEntry, bool, int, int] | int] = [
-        (subtree.entry, False, subtree.depth, 0)]
+    # A visit is (entry, has more siblings, depth, guides); a bare int marks leaving the
+    # entry with that id, so a link cycle (a bug elsewhere) cannot make output endless.
+    stack: list[tuple[IORegistryEntry, bool, int, str] | int] = [
+        (subtree.entry, False, subtree.depth, _NO_MORE * subtree.depth)]
     while stack:
         item = stack.pop()
         if isinstance(item, int):
             on_path.discard(item)
             continue
-        entry, more_siblings, depth, bits = item
-        bits = _set_bit(bits, depth, more_siblings)
+        entry, more_siblings, depth, guides = item
+        below = guides + (_MORE if more_siblings else _NO_MORE)
         kids: tuple[IORegistryEntry, ...] = ()
         if options.expands(depth, limit):
             on_path.add(id(entry))
             kids = children(entry, plane, on_path)
-            bits = _set_bit(bits, depth + 1, bool(kids))
             stack.append(id(entry))
-        yield from _entry_lines(entry, depth, bits, options)
+        yield from _entry_lines(entry, guides, below + (_MORE if kids else _NO_MORE), options)
         last = len(kids) - 1
-        stack.extend((kid, index != last, depth + 1, bits)
+        stack.extend((kid, index != last, depth + 1, below)
                      for index, kid in reversed(list(enumerate(kids))))
 
 
-def _set_bit(bits: int, index: int, value: bool) -> int:
-    return bits | (1 << index) if value else bits & ~(1 << index)
+_MORE = "| "
+_NO_MORE = "  "
 
 
-def _entry_lines(entry: IORegistryEntry, depth: int, bits: int,
+def _entry_lines(entry: IORegistryEntry, guides: str, block_guides: str,
                  options: IoregOptions) -> Iterator[str]:
-    yield _guides(bits, depth) + "+-o " + node_label(
-        entry, options.plane, options.inheritance, options.state)
+    yield guides + "+-o " + node_label(entry, options.plane, options.inheritance, options.state)
     if options.shows_properties(entry):
-        prefix = _guides(bits, depth + 2)
-        yield prefix + "{"
+        yield block_guides + "{"
         # A snapshot: a driver's own thread may set properties while they are printed.
         for key, value in entry.copy_properties().items():
-            yield f'{prefix}  "{key}" = {format_value(value, options.hex_numbers)}'
-        yield prefix + "}"
-        yield prefix
+            yield f'{block_guides}  "{key}" = {format_value(value, options.hex_numbers)}'
+        yield block_guides + "}"
+        yield block_guides
 
 
-def _guides(bits: int, count: int) -> str:
-    # Bit i (least significant first) is column i; the digits of ``bits`` read backwards,
-    # each widened to two characters by a translation table: a line thousands of levels deep
-    # is made at C speed, where a loop per column made deep machines print in minutes.
-    if count <= 0:
-        return ""
-    digits = format(bits & ((1 << count) - 1), f"0{count}b")[::-1]
-    return digits.translate(_GUIDE_COLUMNS)
-
-
-_GUIDE_COLUMNS = str.maketrans({"1": "| ", "0": "  "})
-
-
-def _clipper(width: int) -> Callable[[str], str]:
+def _clipper(width: int) -> Callable[[str], str] | None:
     if width <= 0:
-        return str
+        return None
 
     def clip(line: str) -> str:
         line = line.replace("\n", " ")
