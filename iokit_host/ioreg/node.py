@@ -66,11 +66,15 @@ def retain_count(entry: IORegistryEntry) -> int:
     machinery's reference (1). For the dumps' typical nub with one provider and one client in
     two planes this lands in the 5..12 range the real dumps show.
     """
-    links = sum(len(entry.get_parent_entries(plane)) + len(entry.get_child_entries(plane))
-                for plane in entry.planes())
-    facts = service_facts(entry)
-    registered = 1 if facts is not None and facts.registered else 0
-    return 2 + links + registered
+    return _retain_count(entry, service_facts(entry))
+
+
+def _retain_count(entry: IORegistryEntry, facts: ServiceFacts | None) -> int:
+    # A loop, not sum() over a generator: the text output counts for every entry it prints.
+    count = 3 if facts is not None and facts.registered else 2
+    for plane in entry.planes():
+        count += len(entry.get_parent_entries(plane)) + len(entry.get_child_entries(plane))
+    return count
 
 
 def state_text(facts: ServiceFacts) -> str:
@@ -103,6 +107,6 @@ def node_label(entry: IORegistryEntry, plane: str, with_inheritance: bool = Fals
         facts = service_facts(entry)
         if facts is not None:
             parts.append(", " + state_text(facts))
-        parts.append(f", retain {retain_count(entry)}")
+        parts.append(f", retain {_retain_count(entry, facts)}")
     parts.append(">")
     return "".join(parts)

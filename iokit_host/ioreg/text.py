@@ -68,37 +68,37 @@ def _batches(registry: IORegistry, options: IoregOptions | None) -> Iterator[lis
     options = options or IoregOptions()
     check_plane(registry, options.plane)
     clip = _clipper(options.width)
-    batch: list[str] = []
+    # The walk appends each entry's lines here and yields their characters: a generator per
+    # entry, or a yield per line, would cost more than a line of a registry's text takes.
+    lines: list[str] = []
     size = 0
     for subtree in subtrees(registry, options):
-        for line in _subtree_lines(subtree, options):
-            batch.append(line)
-            size += len(line)
+        for added in _subtree_lines(subtree, options, lines):
+            size += added
             if size >= CHUNK_CHARS:
-                yield batch if clip is None else [clip(line) for line in batch]
-                batch, size = [], 0
+                yield lines.copy() if clip is None else [clip(line) for line in lines]
+                lines.clear()
+                size = 0
         if options.root:
-            batch.append("")
-    if batch:
-        yield batch if clip is None else [clip(line) for line in batch]
+            lines.append("")
+    if lines:
+        yield lines if clip is None else [clip(line) for line in lines]
 
 
-def _subtree_lines(subtree: Subtree, options: IoregOptions) -> Iterator[str]:
+def _subtree_lines(subtree: Subtree, options: IoregOptions, lines: list[str]) -> Iterator[int]:
     for depth, ancestor in enumerate(subtree.ancestors):
         # ioreg shows each ancestor with only its has-children bit set (``2 << index``):
         # its line has no guides, its property block only the one below it.
-        blank = _NO_MORE * depth
-        yield from _entry_lines(ancestor, blank, blank + _NO_MORE + _MORE, options)
-    yield from _scan(subtree, options)
+        yield _entry_lines(ancestor, _NO_MORE * depth, False, True, options, lines)
+    yield from _scan(subtree, options, lines)
 
 
-def _scan(subtree: Subtree, options: IoregOptions) -> Iterator[str]:
+def _scan(subtree: Subtree, options: IoregOptions, lines: list[str]) -> Iterator[int]:
     # Column i of a line (ioreg's ``indent`` bit i) is "| " when the entry at depth i on the
     # path has siblings still to come. An entry's guides are its parent's and the parent's
     # own column, so each visit carries its guides, made once from its parent's: a line costs
     # the characters it has, where making each line's guides afresh from a bit stack cost
-    # minutes for a machine thousands of levels deep. The guides of a property block add the
-    # entry's column and whether it has (shown) children.
+    # minutes for a machine thousands of levels deep.
     plane, limit = options.plane, subtree.depth_limit
     on_path: set[int] = set()
     # A visit is (entry, has more siblings, depth, guides); a bare int marks leaving the
@@ -111,32 +111,43 @@ def _scan(subtree: Subtree, options: IoregOptions) -> Iterator[str]:
             on_path.discard(item)
             continue
         entry, more_siblings, depth, guides = item
-        below = guides + (_MORE if more_siblings else _NO_MORE)
         kids: tuple[IORegistryEntry, ...] = ()
         if options.expands(depth, limit):
             on_path.add(id(entry))
             kids = children(entry, plane, on_path)
             stack.append(id(entry))
-        yield from _entry_lines(entry, guides, below + (_MORE if kids else _NO_MORE), options)
-        last = len(kids) - 1
-        stack.extend((kid, index != last, depth + 1, below)
-                     for index, kid in reversed(list(enumerate(kids))))
+        yield _entry_lines(entry, guides, more_siblings, bool(kids), options, lines)
+        if kids:
+            below = guides + (_MORE if more_siblings else _NO_MORE)
+            last = len(kids) - 1
+            stack.extend((kid, index != last, depth + 1, below)
+                         for index, kid in reversed(list(enumerate(kids))))
 
 
 _MORE = "| "
 _NO_MORE = "  "
 
 
-def _entry_lines(entry: IORegistryEntry, guides: str, block_guides: str,
-                 options: IoregOptions) -> Iterator[str]:
-    yield guides + "+-o " + node_label(entry, options.plane, options.inheritance, options.state)
-    if options.shows_properties(entry):
-        yield block_guides + "{"
-        # A snapshot: a driver's own thread may set properties while they are printed.
-        for key, value in entry.copy_properties().items():
-            yield f'{block_guides}  "{key}" = {format_value(value, options.hex_numbers)}'
-        yield block_guides + "}"
-        yield block_guides
+def _entry_lines(entry: IORegistryEntry, guides: str, more_siblings: bool, has_kids: bool,
+                 options: IoregOptions, lines: list[str]) -> int:
+    """Append the entry's lines to ``lines``; their characters, newlines left out."""
+    line = guides + "+-o " + node_label(entry, options.plane, options.inheritance, options.state)
+    lines.append(line)
+    if not options.shows_properties(entry):
+        return len(line)
+    # A property block's guides add the entry's own column and whether it has (shown)
+    # children: made only for an entry that shows one, as they are as long as the line.
+    block = (guides + (_MORE if more_siblings else _NO_MORE)
+             + (_MORE if has_kids else _NO_MORE))
+    start = len(lines) - 1
+    lines.append(block + "{")
+    # A snapshot: a driver's own thread may set properties while they are printed.
+    hex_numbers = options.hex_numbers
+    lines.extend(f'{block}  "{key}" = {format_value(value, hex_numbers)}'
+                 for key, value in entry.copy_properties().items())
+    lines.append(block + "}")
+    lines.append(block)
+    return sum(map(len, lines[start:]))
 
 
 def _clipper(width: int) -> Callable[[str], str] | None:
