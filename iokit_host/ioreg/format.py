@@ -29,7 +29,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any
 
-from iokit_sdk.values import number_bits
+from iokit_sdk.values import OSNumber, number_bits
 
 __all__ = ["cf_number", "data_strings", "format_data", "format_number", "format_string",
            "format_value", "member_key", "snapshot"]
@@ -146,6 +146,13 @@ def snapshot(mapping: Mapping[Any, Any]) -> list[tuple[Any, Any]]:
 
 def format_value(value: Any, hex_numbers: bool = False) -> str:
     """One property value exactly as ioreg prints it after ``"key" = ``."""
+    kind = type(value)
+    # The common scalars without the parts list and the isinstance chain: ``ioreg -l``
+    # formats every property of every entry.
+    if kind is str and value.isascii() and "\x00" not in value:
+        return f'"{value}"'
+    if kind is int or kind is OSNumber:
+        return format_number(value, hex_numbers)
     parts: list[str] = []
     _append(parts, value, hex_numbers)
     return "".join(parts)
