@@ -131,7 +131,8 @@ _NO_MORE = "  "
 def _entry_lines(entry: IORegistryEntry, guides: str, more_siblings: bool, has_kids: bool,
                  options: IoregOptions, lines: list[str]) -> int:
     """Append the entry's lines to ``lines``; their characters, newlines left out."""
-    line = guides + "+-o " + node_label(entry, options.plane, options.inheritance, options.state)
+    # One f-string: ``guides + "+-o " + label`` would copy the guides twice.
+    line = f"{guides}+-o {node_label(entry, options.plane, options.inheritance, options.state)}"
     lines.append(line)
     if not options.shows_properties(entry):
         return len(line)

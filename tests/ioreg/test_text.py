@@ -2,12 +2,21 @@
 
 from __future__ import annotations
 
+import io
+
 import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from iokit_sdk.service import ServiceState
 
-from iokit_host.ioreg import IoregOptions, UnknownPlaneError, iter_text_lines, render_text
+from iokit_host.ioreg import (
+    IoregOptions,
+    UnknownPlaneError,
+    iter_text_lines,
+    render_text,
+    write_text,
+)
+from iokit_host.ioreg import text as text_output
 from iokit_host.registry import IORegistry
 
 from .conftest import Maker
@@ -205,6 +214,27 @@ def test_guides_deeper_than_a_machine_word_show_every_sibling_still_to_come(
         node = first
     deepest = max(iter_text_lines(registry, IoregOptions(state=False)), key=len)
     assert deepest == "  " + "| " * 99 + "+-o A  <class IOService>"
+
+
+
+@pytest.mark.parametrize("chunk", [1, 30, 1 << 16])
+@pytest.mark.parametrize("options", [IoregOptions(list_properties=True),
+                                     IoregOptions(root=True, tree=True, name="B", width=20)])
+def test_written_in_chunks_as_rendered(registry: IORegistry, make: Maker, chunk: int,
+                                       options: IoregOptions,
+                                       monkeypatch: pytest.MonkeyPatch) -> None:
+    # write_text hands its stream chunks of whole lines; cut anywhere, the text is the same.
+    monkeypatch.setattr(text_output, "CHUNK_CHARS", chunk)
+    node = None
+    for _ in range(5):
+        first = make(node, name="A", props={"k": 1})
+        make(node, name="B")
+        node = first
+    stream = io.StringIO()
+    write_text(stream, registry, options)
+    assert stream.getvalue() == render_text(registry, options)
+    assert stream.getvalue() == "".join(
+        f"{line}\n" for line in iter_text_lines(registry, options))
 
 
 trees = st.recursive(st.just([]), lambda kids: st.lists(kids, max_size=3), max_leaves=12)
