@@ -96,17 +96,16 @@ def state_text(facts: ServiceFacts) -> str:
 def node_label(entry: IORegistryEntry, plane: str, with_inheritance: bool = False,
                with_state: bool = True) -> str:
     """Everything after ``+-o ``: ``Name@loc  <class C, id 0x.., state, retain N>``."""
-    name = entry.get_name(plane)
+    # f-strings, not a list of parts joined: the text output makes one label per line.
     location = entry.get_location(plane)
-    parts = [name, f"@{location}" if location is not None else "", "  <class ",
-             class_label(entry, with_inheritance)]
-    if with_state:
-        entry_id = entry.get_registry_entry_id()
-        if entry_id is not None:
-            parts.append(f", id 0x{entry_id:x}")
-        facts = service_facts(entry)
-        if facts is not None:
-            parts.append(", " + state_text(facts))
-        parts.append(f", retain {_retain_count(entry, facts)}")
-    parts.append(">")
-    return "".join(parts)
+    label = (f"{entry.get_name(plane)}{'' if location is None else '@' + location}"
+             f"  <class {class_label(entry, with_inheritance)}")
+    if not with_state:
+        return label + ">"
+    entry_id = entry.get_registry_entry_id()
+    if entry_id is not None:
+        label = f"{label}, id 0x{entry_id:x}"
+    facts = service_facts(entry)
+    if facts is not None:
+        label = f"{label}, {state_text(facts)}"
+    return f"{label}, retain {_retain_count(entry, facts)}>"

@@ -73,7 +73,7 @@ def children(entry: IORegistryEntry, plane: str,
     bug elsewhere, but ioreg's output must still end.
     """
     kids = entry.get_child_entries(plane)
-    if not exclude:
+    if not kids or not exclude:
         return kids
     return tuple(kid for kid in kids if id(kid) not in exclude)
 
