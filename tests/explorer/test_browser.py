@@ -5,6 +5,7 @@ changed by real ``iokit event`` processes. Skipped, saying why, where no browser
 
 from __future__ import annotations
 
+import json
 import os
 import re
 import shutil
@@ -13,7 +14,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from explorerkit import Explorer, ExplorerFactory, iokit, write_events
+from explorerkit import Explorer, ExplorerFactory, entry_id, iokit, write_events
 
 playwright = pytest.importorskip(
     "playwright.sync_api",
@@ -131,11 +132,11 @@ def test_a_plugged_nub_appears_highlighted_and_its_html_is_shown_as_text(
     expect(plugged).to_have_count(0)
 
 
-def choose_search_result(page: Any, text: str, result: str) -> None:
-    """Search the classes for ``text`` and click the result named ``result``."""
+def choose_search_result(page: Any, text: str, result: str, field: str = "class") -> None:
+    """Search the classes (or ``field``) for ``text`` and click the result named ``result``."""
     search = page.get_by_role("search", name="Search the registry")
     search.get_by_role("searchbox").fill(text)
-    search.get_by_role("combobox", name="Search in").select_option("class")
+    search.get_by_role("combobox", name="Search in").select_option(field)
     search.get_by_role("button", name="Search").click()
     results = page.get_by_role("region", name="Search results")
     results.get_by_role("button", name=re.compile(re.escape(result))).click()
@@ -231,3 +232,67 @@ def test_a_read_only_explorer_offers_no_events(page: Any, explorer: Explorer) ->
     select(treeitem(page, "ARPT@0"))
     expect(page.get_by_role("table", name="Properties")).to_be_visible()
     expect(page.get_by_role("button", name="Unplug")).to_have_count(0)
+
+
+#: Markup that runs script wherever a registry string reaches the page as HTML.
+HOSTILE = '<img src=x onerror="window.pwned=1"></script><svg onload="window.pwned=2">'
+#: Its start, for Playwright's name patterns (which cannot hold its "/").
+SHOWN = '<img src=x onerror="window.pwned'
+#: Deeper than the page could nest elements before (Chromium's renderer crashed from ~1,500).
+CHAIN = 2000
+
+
+@pytest.fixture(scope="module")
+def hostile(explorer_factory: ExplorerFactory, tmp_path_factory: pytest.TempPathFactory
+            ) -> Explorer:
+    """A machine from an untrusted model: markup in a name, location, key and value, and a
+    chain of entries :data:`CHAIN` deep."""
+    quoted = json.dumps(HOSTILE)
+    nubs = [
+        ('[machine]\nname = "hostile"\n\n[[nub]]\nid = "platform"\n'
+         'class = "IOPlatformExpertDevice"\nname = "Plat"\n'),
+        (f'[[nub]]\nid = "h"\nparent = "platform"\nclass = "IOService"\nname = {quoted}\n'
+         f'location = {quoted}\n[nub.properties]\n{quoted} = {quoted}\n'),
+    ]
+    for level in range(CHAIN):
+        parent = f"d{level - 1}" if level else "platform"
+        nubs.append(f'[[nub]]\nid = "d{level}"\nparent = "{parent}"\nclass = "IOService"\n'
+                    f'name = "d{level}"\n')
+    model = tmp_path_factory.mktemp("hostile-machine") / "hostile.toml"
+    model.write_text("\n".join(nubs), encoding="utf-8")
+    return explorer_factory.start("--machine", str(model))
+
+
+def test_markup_in_names_keys_and_values_is_shown_as_text(page: Any, hostile: Explorer
+                                                          ) -> None:
+    expect = playwright.expect
+    page.goto(hostile.url)
+    choose_search_result(page, "onerror", "onerror", field="name")
+    expect(page.locator("#entry-title")).to_have_text(f"{HOSTILE}@{HOSTILE}")
+    row = page.get_by_role("table", name="Properties").get_by_role(
+        "row", name=re.compile(f"^{re.escape(SHOWN)}"))
+    expect(row.locator(".value")).to_have_text(f'"{HOSTILE}"')
+    expect(treeitem(page, SHOWN)).to_have_attribute("aria-selected", "true")
+    assert page.locator("img, svg").count() == 0
+    assert page.evaluate("window.pwned") is None
+
+
+def test_a_chain_deeper_than_the_tree_draws_neither_crashes_the_page_nor_hides_its_end(
+        page: Any, hostile: Explorer) -> None:
+    """A link to the deepest entry opened the tree 2,000 levels down and crashed the tab."""
+    expect = playwright.expect
+    deepest = entry_id(hostile, f"d{CHAIN - 1}")
+    page.goto(f"{hostile.url}#plane=IOService&entry={deepest}")
+    expect(page.get_by_role("heading", name=f"d{CHAIN - 1}")).to_be_visible()
+    tree = page.get_by_role("tree", name="IOService plane")
+    expect(tree).to_contain_text("1 child below the 256 levels drawn: search for them")
+    expect(treeitem(page, "d253")).to_be_visible()  # level 256: the root, Plat, d0...
+    expect(treeitem(page, "d254")).to_have_count(0)
+
+    choose_search_result(page, f"d{CHAIN // 2}", f"d{CHAIN // 2}", field="name")
+    expect(page.get_by_role("heading", name=f"d{CHAIN // 2}", exact=True)).to_be_visible()
+    expect(page.get_by_role("log", name="Changes")).to_contain_text(
+        f"d{CHAIN // 2} lies below the 256 levels the tree draws: it is shown beside the tree")
+    page.keyboard.press("End")  # the page still answers
+    choose_search_result(page, "d200", "d200", field="name")
+    expect(treeitem(page, "d200")).to_have_attribute("aria-selected", "true")

@@ -5,7 +5,7 @@ import { el, clear, getJSON, postJSON } from "./api.js";
 import { renderEntry, renderGone } from "./inspector.js";
 import { renderMatching } from "./matching.js";
 import { renderPower } from "./power.js";
-import { RegistryTree } from "./tree.js";
+import { MAX_DEPTH, RegistryTree } from "./tree.js";
 
 const FLASH_MS = 2500;
 const LOG_LINES = 200;
@@ -164,7 +164,12 @@ $("search").addEventListener("submit", async (event) => {
         el("span", { class: "why", text: hit.why }));
       button.addEventListener("click", async () => {
         await started; // a result chosen before the first tree arrived is revealed in it
-        if (!tree.reveal(hit.id)) log(`${hit.label} is not in the ${state.plane} plane`, "error");
+        const shown = tree.reveal(hit.id);
+        if (!shown) log(`${hit.label} is not in the ${state.plane} plane`, "error");
+        else if (shown === "deep") {
+          log(`${hit.label} lies below the ${MAX_DEPTH} levels the tree draws: `
+              + "it is shown beside the tree", "error");
+        }
       });
       list.append(el("li", {}, button));
     }

@@ -7,7 +7,11 @@ import { el, clear, label } from "./api.js";
 
 const AUTO_EXPAND_ENTRIES = 3000; // smaller planes open fully, as the default machine does
 const AUTO_EXPAND_DEPTH = 3;
-const MAX_DEPTH = 4096;
+// Each level nests an item and a group in the page, and Chromium's renderer crashes laying out
+// a few thousand nested elements (a 1,500-deep chain from a hostile dump, revealed by a search
+// or a #entry= link, took the tab down). Entries deeper than this are not drawn: the last
+// drawn level says how many are below, and one chosen from search opens in the inspector.
+export const MAX_DEPTH = 256;
 
 export class RegistryTree {
   constructor(root, onSelect) {
@@ -56,6 +60,7 @@ export class RegistryTree {
       const [name, location, cls, children] = node;
       const key = `${above}/${id}`;
       const expandable = children.length > 0 && level < MAX_DEPTH;
+      const cut = children.length > 0 && !expandable;
       const opened = expandable && this.isOpen(key, level);
       const item = el("li", {
         role: "treeitem", "aria-level": level, "aria-setsize": count, "aria-posinset": position,
@@ -68,7 +73,10 @@ export class RegistryTree {
         el("span", { class: "twisty", "aria-hidden": "true",
                      text: expandable ? (opened ? "▾" : "▸") : "" }),
         el("span", { class: "name", text: label(name, location) }),
-        el("span", { class: "class", text: cls })));
+        el("span", { class: "class", text: cls }),
+        cut ? el("span", { class: "deeper", text: `${children.length} `
+                           + `${children.length === 1 ? "child" : "children"} below the `
+                           + `${MAX_DEPTH} levels drawn: search for them` }) : null));
       into.append(item);
       if (opened) {
         const group = el("ul", { role: "group" });
@@ -181,7 +189,9 @@ export class RegistryTree {
     }
   }
 
-  /** Open the ancestors of ``id`` and select it (a search result, a link). */
+  /** Open the ancestors of ``id`` and select it (a search result, a link): true, ``"deep"``
+   *  when it lies below the levels drawn (selected for the inspector, not shown in the tree),
+   *  or false when it is not in this plane. */
   reveal(id) {
     if (!this.data || !this.data.nodes[id]) return false;
     const parents = new Map();
@@ -199,15 +209,24 @@ export class RegistryTree {
     for (let at = id; at !== undefined && at !== this.data.root; at = parents.get(at)) {
       chain.unshift(at);
     }
+    const deep = chain.length >= MAX_DEPTH; // the root is level 1, chain[i] level i + 2
     let key = `/${this.data.root}`;
     this.open.add(key);
     this.shut.delete(key);
-    for (const step of chain.slice(0, -1)) {
+    for (const step of chain.slice(0, deep ? MAX_DEPTH - 2 : -1)) {
       key += `/${step}`;
       this.open.add(key);
       this.shut.delete(key);
     }
     this.render(this.data);
+    if (deep) {
+      const last = this.root.querySelector(
+        `[data-entry-id="${CSS.escape(String(chain[MAX_DEPTH - 2]))}"]`);
+      if (last) last.scrollIntoView({ block: "center" });
+      this.selected = id;
+      this.onSelect(id);
+      return "deep";
+    }
     const item = this.root.querySelector(`[data-entry-id="${CSS.escape(String(id))}"]`);
     if (!item) return false;
     this.choose(item);
