@@ -197,3 +197,24 @@ def entry_id(explorer: Explorer, name: str) -> int:
     assert status == 200, found
     (hit,) = [h for h in found["hits"] if h["label"].split("@")[0] == name]
     return int(hit["id"])
+
+
+def nub(nub_id: str, parent: str, name: str, *, location: str | None = None,
+        properties: dict[str, str] | None = None) -> str:
+    """One ``[[nub]]`` table of a machine model (every text quoted, whatever it holds)."""
+    lines = [(f"[[nub]]\nid = {json.dumps(nub_id)}\nparent = {json.dumps(parent)}\n"
+              f'class = "IOService"\nname = {json.dumps(name)}\n')]
+    if location is not None:
+        lines.append(f"location = {json.dumps(location)}\n")
+    if properties:
+        lines.append("[nub.properties]\n")
+        lines += [f"{json.dumps(k)} = {json.dumps(v)}\n" for k, v in properties.items()]
+    return "".join(lines)
+
+
+def machine_model(path: Path, nubs: list[str]) -> Path:
+    """A machine model at ``path``: a platform nub (id ``platform``) and ``nubs`` below it."""
+    path.write_text('[machine]\nname = "hostile"\n\n[[nub]]\nid = "platform"\n'
+                    'class = "IOPlatformExpertDevice"\nname = "Plat"\n\n' + "\n".join(nubs),
+                    encoding="utf-8")
+    return path

@@ -21,7 +21,7 @@ from collections.abc import Callable
 from typing import Any
 
 from iokit_sdk.iokitlib.port import KernelConnectionError, MainPort
-from iokit_sdk.returns import IOReturnError
+from iokit_sdk.returns import IOReturn, IOReturnError
 
 from iokit_host.explorer.bridge import BridgeError, KernelBridge
 from iokit_host.explorer.changes import compare
@@ -174,19 +174,29 @@ class LiveRegistry:
             self._broadcast({"kind": "changes", **changes.to_json()})
 
 
-def _subscribe(port: MainPort) -> int:
-    """A notification port with publish and terminate notifications for every service."""
+def _subscribe(port: MainPort) -> int | None:
+    """A notification port with publish and terminate notifications for every service; None
+    when the registry holds more services than one connection may hold objects (a publish
+    notification hands over every existing one): the poll alone then sees the changes."""
     handle = int(port.call("port_create")["port"])
     for kind in _NOTIFICATIONS:
-        reply = port.call("add_matching", port=handle, type=kind,
-                          matching={"IOProviderClass": "IOService"})
+        try:
+            reply = port.call("add_matching", port=handle, type=kind,
+                              matching={"IOProviderClass": "IOService"})
+        except IOReturnError as error:
+            if error.code != IOReturn.NO_RESOURCES:
+                raise
+            port.call("port_destroy", port=handle)
+            return None
         _release(port, reply.get("objects") or [])
     return handle
 
 
-def _drain(port: MainPort, handle: int) -> bool:
+def _drain(port: MainPort, handle: int | None) -> bool:
     """True when notifications came; the objects they hand over are released at once (the
     snapshot says everything about them)."""
+    if handle is None:
+        return False
     queue = port.queue_for(handle)
     if not queue:
         return False

@@ -5,7 +5,6 @@ changed by real ``iokit event`` processes. Skipped, saying why, where no browser
 
 from __future__ import annotations
 
-import json
 import os
 import re
 import shutil
@@ -14,7 +13,15 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from explorerkit import Explorer, ExplorerFactory, entry_id, iokit, write_events
+from explorerkit import (
+    Explorer,
+    ExplorerFactory,
+    entry_id,
+    iokit,
+    machine_model,
+    nub,
+    write_events,
+)
 
 playwright = pytest.importorskip(
     "playwright.sync_api",
@@ -247,19 +254,11 @@ def hostile(explorer_factory: ExplorerFactory, tmp_path_factory: pytest.TempPath
             ) -> Explorer:
     """A machine from an untrusted model: markup in a name, location, key and value, and a
     chain of entries :data:`CHAIN` deep."""
-    quoted = json.dumps(HOSTILE)
-    nubs = [
-        ('[machine]\nname = "hostile"\n\n[[nub]]\nid = "platform"\n'
-         'class = "IOPlatformExpertDevice"\nname = "Plat"\n'),
-        (f'[[nub]]\nid = "h"\nparent = "platform"\nclass = "IOService"\nname = {quoted}\n'
-         f'location = {quoted}\n[nub.properties]\n{quoted} = {quoted}\n'),
-    ]
-    for level in range(CHAIN):
-        parent = f"d{level - 1}" if level else "platform"
-        nubs.append(f'[[nub]]\nid = "d{level}"\nparent = "{parent}"\nclass = "IOService"\n'
-                    f'name = "d{level}"\n')
-    model = tmp_path_factory.mktemp("hostile-machine") / "hostile.toml"
-    model.write_text("\n".join(nubs), encoding="utf-8")
+    chain = [nub(f"d{level}", f"d{level - 1}" if level else "platform", f"d{level}")
+             for level in range(CHAIN)]
+    model = machine_model(tmp_path_factory.mktemp("hostile-machine") / "hostile.toml", [
+        nub("h", "platform", HOSTILE, location=HOSTILE, properties={HOSTILE: HOSTILE}),
+        *chain])
     return explorer_factory.start("--machine", str(model))
 
 

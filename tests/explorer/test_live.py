@@ -10,7 +10,15 @@ from contextlib import contextmanager
 from pathlib import Path
 from urllib.parse import urlsplit
 
-from explorerkit import Explorer, ExplorerFactory, entry_id, iokit, write_events
+from explorerkit import (
+    Explorer,
+    ExplorerFactory,
+    entry_id,
+    iokit,
+    machine_model,
+    nub,
+    write_events,
+)
 from iokit_sdk.iokitlib import (
     IOServiceClose,
     IOServiceGetMatchingService,
@@ -101,3 +109,36 @@ def test_a_sleep_is_streamed_as_power_states_that_changed(explorer_factory: Expl
     power = dict(dict(entry["properties"])["IOPowerManagement"]["entries"])
     assert power["CurrentPowerState"]["dec"] == "0"
     assert explorer.stop() == 0
+
+
+def test_more_services_than_a_connection_may_hold_are_explored_and_streamed(
+        explorer_factory: ExplorerFactory, tmp_path: Path) -> None:
+    """A publish notification hands over every existing service, more than the 65,536 objects
+    one connection may hold: the watcher's subscription failed, and the explorer said the
+    kernel went away (503) on every request, though the kernel ran on."""
+    children = 70_000
+    model = machine_model(tmp_path / "wide.toml", [
+        nub(f"c{i}", "platform", f"c{i}", location=str(i)) for i in range(children)])
+    explorer = explorer_factory.start("--machine", str(model))
+    try:
+        see_a_wide_registry(explorer, tmp_path, children)
+    finally:  # terminating 70,000 services takes the kernel past the test's stop timeout
+        explorer.proc.kill()
+        explorer.stop()
+
+
+def see_a_wide_registry(explorer: Explorer, tmp_path: Path, children: int) -> None:
+    status, meta = explorer.get("/api/meta")
+    assert status == 200, meta
+    assert meta["entries"] > children
+    status, plane = explorer.get("/api/planes/IOService")
+    assert status == 200, plane
+    with open_stream(explorer) as stream:
+        events = write_events(tmp_path, "unplug.toml",
+                              '[[event]]\naction = "unplug"\npath = "c69999@69999"\n')
+        assert iokit("event", events, "--kernel", explorer.socket).returncode == 0
+        kind, changes = next_event(stream)
+    assert kind == "changes"
+    removed = changes["removed"]
+    assert isinstance(removed, list)
+    assert "c69999@69999 (IOService)" in [e["label"] for e in removed]
