@@ -12,6 +12,10 @@ const AUTO_EXPAND_DEPTH = 3;
 // or a #entry= link, took the tab down). Entries deeper than this are not drawn: the last
 // drawn level says how many are below, and one chosen from search opens in the inspector.
 export const MAX_DEPTH = 256;
+// Children drawn at once under one entry: 100,000 children of one entry (a hostile dump) took
+// the page 15 seconds to draw, and as long again at each change. A last row shows the next
+// page of them.
+export const CHILD_PAGE = 1000;
 
 export class RegistryTree {
   constructor(root, onSelect) {
@@ -21,6 +25,8 @@ export class RegistryTree {
     this.selected = null;
     this.open = new Set(); // path keys the user opened
     this.shut = new Set(); // path keys the user closed
+    this.shown = new Map(); // path key -> how many of its children are drawn
+    this.pinned = new Map(); // path key -> a child beyond those, drawn as search revealed it
     root.addEventListener("click", (event) => this.clicked(event));
     root.addEventListener("keydown", (event) => this.key(event));
   }
@@ -48,13 +54,33 @@ export class RegistryTree {
     return !this.big || depth < AUTO_EXPAND_DEPTH;
   }
 
+  limitOf(key) {
+    return this.shown.get(key) ?? CHILD_PAGE;
+  }
+
+  /** Push the children ``ids`` of the entry at ``key`` so that they pop in order: the page
+   *  drawn, a row for the rest, and after it an entry beyond the page that was revealed. */
+  pushPage(stack, into, ids, level, key) {
+    const drawn = Math.min(ids.length, this.limitOf(key));
+    const pinned = this.pinned.get(key);
+    const at = pinned === undefined ? -1 : ids.indexOf(pinned);
+    if (at >= drawn) stack.push([into, pinned, level, key, at + 1, ids.length]);
+    if (drawn < ids.length) {
+      const hidden = ids.length - drawn - (at >= drawn ? 1 : 0);
+      stack.push([into, null, level, key, drawn + 1, ids.length, hidden]);
+    }
+    for (let i = drawn - 1; i >= 0; i--) stack.push([into, ids[i], level, key, i + 1, ids.length]);
+  }
+
   build(container, ids, depth, parentKey, flash) {
     const stack = [];
-    for (let i = ids.length - 1; i >= 0; i--) {
-      stack.push([container, ids[i], depth, parentKey, i + 1, ids.length]);
-    }
+    this.pushPage(stack, container, ids, depth, parentKey);
     while (stack.length) {
-      const [into, id, level, above, position, count] = stack.pop();
+      const [into, id, level, above, position, count, hidden] = stack.pop();
+      if (id === null) {
+        into.append(this.moreItem(above, level, position, count, hidden));
+        continue;
+      }
       const node = this.data.nodes[id];
       if (!node) continue;
       const [name, location, cls, children] = node;
@@ -81,11 +107,30 @@ export class RegistryTree {
       if (opened) {
         const group = el("ul", { role: "group" });
         item.append(group);
-        for (let i = children.length - 1; i >= 0; i--) {
-          stack.push([group, children[i], level + 1, key, i + 1, children.length]);
-        }
+        this.pushPage(stack, group, children, level + 1, key);
       }
     }
+  }
+
+  moreItem(key, level, position, count, hidden) {
+    const text = `${hidden} more: show ${Math.min(hidden, CHILD_PAGE)} more`;
+    return el("li", {
+      role: "treeitem", "aria-level": level, "aria-setsize": count, "aria-posinset": position,
+      "aria-label": text, tabindex: "-1", "data-more": key, class: "more" },
+    el("span", { class: "row" }, el("span", { class: "twisty", "aria-hidden": "true" }),
+       el("span", { class: "name", text })));
+  }
+
+  /** Draw the next page of children in place of the "more" row ``item``. */
+  showMore(item) {
+    const key = item.dataset.more;
+    const from = this.limitOf(key);
+    this.shown.set(key, from + CHILD_PAGE);
+    this.render(this.data);
+    const owner = this.root.querySelector(`[data-key="${CSS.escape(key)}"]`);
+    const next = owner && owner.querySelector(
+      `:scope > [role="group"] > [aria-posinset="${from + 1}"]`);
+    if (next) this.moveTabStop(next);
   }
 
   items() {
@@ -156,7 +201,8 @@ export class RegistryTree {
     const item = event.target.closest('[role="treeitem"]');
     if (!item) return;
     event.stopPropagation();
-    if (event.target.classList.contains("twisty")) this.toggle(item);
+    if (item.dataset.more !== undefined) this.showMore(item);
+    else if (event.target.classList.contains("twisty")) this.toggle(item);
     else this.choose(item);
   }
 
@@ -183,7 +229,8 @@ export class RegistryTree {
         break;
       case "Enter": case " ":
         event.preventDefault();
-        this.choose(item);
+        if (item.dataset.more !== undefined) this.showMore(item);
+        else this.choose(item);
         break;
       default:
     }
@@ -213,6 +260,15 @@ export class RegistryTree {
     let key = `/${this.data.root}`;
     this.open.add(key);
     this.shut.delete(key);
+    let parent = this.data.root;
+    let pageKey = key;
+    for (const step of chain) { // each step drawn, though past its siblings' page
+      if (this.data.nodes[parent][3].indexOf(step) >= this.limitOf(pageKey)) {
+        this.pinned.set(pageKey, step);
+      }
+      pageKey += `/${step}`;
+      parent = step;
+    }
     for (const step of chain.slice(0, deep ? MAX_DEPTH - 2 : -1)) {
       key += `/${step}`;
       this.open.add(key);
