@@ -4,9 +4,9 @@ The explorer binds 127.0.0.1 by default, but a page on another site can still ma
 browser send requests there (and a DNS rebinding can make such a page look same-origin). So
 every request must name the host the explorer serves as (``127.0.0.1``, ``localhost``,
 ``[::1]`` or the address it was bound to), a request that changes anything must come from the
-explorer's own page (its ``Origin``) with a JSON body, and every response forbids framing and
-inline scripts (``Content-Security-Policy``): property values are shown as text, and even a
-value that looks like HTML cannot run.
+explorer's own page (its ``Origin``, port included) with a JSON body, and every response
+forbids framing and inline scripts (``Content-Security-Policy``): property values are shown
+as text, and even a value that looks like HTML cannot run.
 """
 
 from __future__ import annotations
@@ -79,7 +79,10 @@ class Guard:
         if scope["method"] in ("GET", "HEAD", "OPTIONS"):
             return None
         origin = headers.get("origin")
-        if origin is not None and _hostname(urlsplit(origin).netloc) != host:
+        # The whole origin, port too: another site on this machine (a dev server on
+        # 127.0.0.1:3000) is another origin, and may not change the kernel either.
+        if origin is not None and urlsplit(origin).netloc.strip().lower() != headers.get(
+                "host", "").strip().lower():
             return Diagnostic("explorer-origin-refused",
                               f"a request from {origin!r} may not change this kernel",
                               hint="use the explorer's own page")

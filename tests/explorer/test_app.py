@@ -129,6 +129,15 @@ def test_a_foreign_host_or_origin_is_refused(explorer: Explorer) -> None:
     status, body = explorer.post("/api/events", b"{}", headers={
         "Origin": "http://attacker.example", "Content-Type": "application/json"})
     assert (status, body["error"]["reference"]) == (403, "explorer-origin-refused")
+    # Another site on this machine (its port differs) is another origin.
+    port = urllib.parse.urlsplit(explorer.url).port or 80
+    status, body = explorer.post("/api/events", b"{}", headers={
+        "Origin": f"http://127.0.0.1:{port + 1 if port != 65535 else 1}",
+        "Content-Type": "application/json"})
+    assert (status, body["error"]["reference"]) == (403, "explorer-origin-refused")
+    status, body = explorer.post("/api/events", b"{}", headers={
+        "Origin": explorer.url.rstrip("/"), "Content-Type": "application/json"})
+    assert (status, body["error"]["reference"]) == (403, "explorer-read-only")  # its own page
 
 
 def test_the_page_forbids_inline_scripts_and_framing(explorer: Explorer) -> None:
