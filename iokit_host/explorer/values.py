@@ -16,7 +16,7 @@ from typing import Any
 
 from iokit_sdk.values import OSNumber
 
-__all__ = ["MAX_DATA_BYTES", "MAX_DEPTH", "MAX_ITEMS", "typed", "typed_properties"]
+__all__ = ["MAX_DATA_BYTES", "MAX_DEPTH", "MAX_ITEMS", "MAX_TEXT", "typed", "typed_properties"]
 
 #: Nesting past this is shown as elided (real registries nest a handful of levels).
 MAX_DEPTH = 32
@@ -24,6 +24,9 @@ MAX_DEPTH = 32
 MAX_ITEMS = 20_000
 #: Bytes of one data value shown in hex; the length is always given in full.
 MAX_DATA_BYTES = 4096
+#: Characters of one string (a value, a key) shown; the length is given when it is longer. A
+#: string of megabytes (a hostile driver's or dump's) was sent whole at every selection.
+MAX_TEXT = 8192
 
 Typed = dict[str, Any]
 
@@ -44,7 +47,9 @@ def typed(value: Any, depth: int = 0, budget: _Budget | None = None) -> Typed:
         return {"t": "number", "bits": bits, "dec": str(int(value)),
                 "hex": f"0x{int(value) & ((1 << bits) - 1):x}"}
     if isinstance(value, str):
-        return {"t": "string", "v": value}
+        if len(value) <= MAX_TEXT:
+            return {"t": "string", "v": value}
+        return {"t": "string", "v": value[:MAX_TEXT], "len": len(value), "truncated": True}
     if isinstance(value, (bytes, bytearray)):
         shown = bytes(value[:MAX_DATA_BYTES])
         record: Typed = {"t": "data", "len": len(value), "hex": shown.hex()}
@@ -68,7 +73,7 @@ def _container(value: Any, depth: int, budget: _Budget) -> Typed:
         for key, item in value.items():
             if budget.left <= 0:
                 break
-            entries.append([str(key), typed(item, depth + 1, budget)])
+            entries.append([_key(key), typed(item, depth + 1, budget)])
         return _counted({"t": kind, "count": len(value), "entries": entries}, len(entries))
     members = sorted(value, key=repr) if kind == "set" else list(value)
     items = []
@@ -92,8 +97,13 @@ def typed_properties(properties: Mapping[str, Any]) -> list[list[Any]]:
     rows: list[list[Any]] = []
     for key in sorted(properties, key=str):
         if budget.left <= 0:
-            rows.append([str(key), {"t": "unknown", "v": "not shown",
+            rows.append([_key(key), {"t": "unknown", "v": "not shown",
                                     "elided": f"more than {MAX_ITEMS} values in this entry"}])
             break
-        rows.append([str(key), typed(properties[key], 1, budget)])
+        rows.append([_key(key), typed(properties[key], 1, budget)])
     return rows
+
+
+def _key(key: Any) -> str:
+    text = str(key)
+    return text if len(text) <= MAX_TEXT else f"{text[:MAX_TEXT]}… ({len(text)} characters)"

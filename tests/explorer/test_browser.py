@@ -259,7 +259,8 @@ def hostile(explorer_factory: ExplorerFactory, tmp_path_factory: pytest.TempPath
     chain = [nub(f"d{level}", f"d{level - 1}" if level else "platform", f"d{level}")
              for level in range(CHAIN)]
     model = machine_model(tmp_path_factory.mktemp("hostile-machine") / "hostile.toml", [
-        nub("h", "platform", HOSTILE, location=HOSTILE, properties={HOSTILE: HOSTILE}),
+        nub("h", "platform", HOSTILE, location=HOSTILE,
+            properties={HOSTILE: HOSTILE, "big": "x" * (1 << 20)}),
         *chain, nub("wide", "platform", "wide"),
         *(nub(f"c{i}", "wide", f"c{i}", location=str(i)) for i in range(WIDE))])
     return explorer_factory.start("--machine", str(model))
@@ -275,6 +276,10 @@ def test_markup_in_names_keys_and_values_is_shown_as_text(page: Any, hostile: Ex
         "row", name=re.compile(f"^{re.escape(SHOWN)}"))
     expect(row.locator(".value")).to_have_text(f'"{HOSTILE}"')
     expect(treeitem(page, SHOWN)).to_have_attribute("aria-selected", "true")
+    big = page.get_by_role("table", name="Properties").get_by_role(
+        "row", name=re.compile(r"^big\b"))  # a megabyte: its start, and its length
+    expect(big.locator(".type")).to_have_text(f"String ({1 << 20} characters)")
+    expect(big.locator(".value")).to_have_text(f'"{"x" * 8192}…"')
     assert page.locator("img, svg").count() == 0
     assert page.evaluate("window.pwned") is None
 

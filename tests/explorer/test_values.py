@@ -14,6 +14,7 @@ from iokit_host.explorer.values import (
     MAX_DATA_BYTES,
     MAX_DEPTH,
     MAX_ITEMS,
+    MAX_TEXT,
     typed,
     typed_properties,
 )
@@ -34,6 +35,16 @@ def test_data_is_hex_with_its_whole_length() -> None:
     big = typed(bytes(MAX_DATA_BYTES + 10))
     assert big["len"] == MAX_DATA_BYTES + 10 and big["truncated"] is True
     assert len(big["hex"]) == 2 * MAX_DATA_BYTES
+
+
+def test_a_long_string_or_key_is_cut_with_its_whole_length() -> None:
+    assert typed("x" * MAX_TEXT) == {"t": "string", "v": "x" * MAX_TEXT}
+    long = typed("y" * (1 << 20))
+    assert long == {"t": "string", "v": "y" * MAX_TEXT, "len": 1 << 20, "truncated": True}
+    ((key, value),) = typed_properties({"k" * (1 << 20): "v"})
+    assert key == f"{'k' * MAX_TEXT}… ({1 << 20} characters)" and value["v"] == "v"
+    assert typed({"k" * (MAX_TEXT + 1): 1})["entries"][0][0].endswith(
+        f"({MAX_TEXT + 1} characters)")
 
 
 def test_containers_keep_their_order_and_sets_are_sorted() -> None:

@@ -8,7 +8,7 @@ export function typeText(value) {
   switch (value.t) {
     case "number": return `Number (${value.bits}-bit)`;
     case "data": return `Data (${value.len} byte${value.len === 1 ? "" : "s"})`;
-    case "string": return "String";
+    case "string": return value.truncated ? `String (${value.len} characters)` : "String";
     case "boolean": return "Boolean";
     case "array": return `Array (${value.count})`;
     case "set": return `Set (${value.count})`;
@@ -54,7 +54,7 @@ export function valueText(value) {
       const more = value.truncated ? "…" : "";
       return `<${value.hex}${more}>` + (strings ? `  ${strings}` : "");
     }
-    case "string": return `"${value.v}"`;
+    case "string": return `"${value.v}${value.truncated ? "…" : ""}"`;
     case "boolean": return value.v ? "True" : "False";
     case "unknown": case "note": return String(value.v);
     default: return value.elided ? `(${value.elided})` : "";
