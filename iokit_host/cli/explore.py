@@ -44,8 +44,9 @@ def explorer_for(args: argparse.Namespace, kernel: str) -> ExplorerServer | None
         return None
     from iokit_host.explorer.serve import ExplorerServer, bind, parse_address
 
-    server = ExplorerServer(kernel, bind(parse_address(args.http)),
-                            allow_events=args.allow_events)
+    address = parse_address(args.http)
+    server = ExplorerServer(kernel, bind(address), allow_events=args.allow_events,
+                            names=(address.host,))
     server.open_browser = getattr(args, "open", False)
     return server
 

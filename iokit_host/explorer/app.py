@@ -254,8 +254,10 @@ async def _not_found(request: Request, exc: Exception) -> Response:
                                              hint="the API is described in docs/explorer.md"))
 
 
-def make_app(state: ExplorerState, hosts: tuple[str, ...] = ()) -> Guard:
-    """The explorer as an ASGI application behind its :class:`~.guard.Guard`."""
+def make_app(state: ExplorerState, hosts: tuple[str, ...] = (), *,
+             any_ip: bool = False) -> Guard:
+    """The explorer as an ASGI application behind its :class:`~.guard.Guard` (``hosts`` and
+    ``any_ip``: the hosts it answers for besides the local ones)."""
     routes = [
         Route("/", index),
         Route("/api/meta", _endpoint(meta)),
@@ -270,4 +272,4 @@ def make_app(state: ExplorerState, hosts: tuple[str, ...] = ()) -> Guard:
     ]
     app = Starlette(routes=routes, exception_handlers={HTTPException: _not_found})
     app.state.explorer = state
-    return Guard(app, hosts)
+    return Guard(app, hosts, any_ip=any_ip)

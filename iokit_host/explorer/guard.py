@@ -11,6 +11,7 @@ as text, and even a value that looks like HTML cannot run.
 
 from __future__ import annotations
 
+import ipaddress
 from collections.abc import Iterable
 from urllib.parse import urlsplit
 
@@ -36,13 +37,17 @@ SECURITY_HEADERS = {
 class Guard:
     """ASGI middleware: refuses foreign hosts and origins, adds :data:`SECURITY_HEADERS`.
 
-    :param hosts: the host names accepted besides :data:`LOCAL_HOSTS`; ``"*"`` accepts any
-        (an explorer bound to a non-local address on purpose).
+    :param hosts: the host names accepted besides :data:`LOCAL_HOSTS`; ``"*"`` accepts any.
+    :param any_ip: accept any IP address as the host too (an explorer bound to a non-local
+        address on purpose, reached by one of the machine's addresses). A name is accepted only
+        when listed: a page's DNS rebinding names the attacker's domain, never an address.
     """
 
-    def __init__(self, app: ASGIApp, hosts: Iterable[str] = ()) -> None:
+    def __init__(self, app: ASGIApp, hosts: Iterable[str] = (), *,
+                 any_ip: bool = False) -> None:
         self.app = app
         self.hosts = LOCAL_HOSTS | {h.strip("[]").lower() for h in hosts}
+        self.any_ip = any_ip
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http":
@@ -71,7 +76,7 @@ class Guard:
 
     def _refusal(self, scope: Scope, headers: dict[str, str]) -> Diagnostic | None:
         host = _hostname(headers.get("host", ""))
-        if "*" not in self.hosts and host not in self.hosts:
+        if not self._answers_for(host):
             return Diagnostic("explorer-host-refused",
                               f"this explorer does not answer for host {host!r}",
                               hint="open it as http://127.0.0.1:PORT/ (or the address it "
@@ -87,6 +92,18 @@ class Guard:
                               f"a request from {origin!r} may not change this kernel",
                               hint="use the explorer's own page")
         return None
+
+
+    def _answers_for(self, host: str) -> bool:
+        if "*" in self.hosts or host in self.hosts:
+            return True
+        if not self.any_ip:
+            return False
+        try:
+            ipaddress.ip_address(host)
+        except ValueError:
+            return False
+        return True
 
 
 def _hostname(netloc: str) -> str:

@@ -101,10 +101,11 @@ def bind(address: Address) -> socket.socket:
 
 
 class ExplorerServer:
-    """The explorer for the kernel at ``kernel_path``, on the bound ``sock``."""
+    """The explorer for the kernel at ``kernel_path``, on the bound ``sock``; ``names``: host
+    names it was asked to serve as (``--http NAME:PORT``), answered besides its addresses."""
 
     def __init__(self, kernel_path: str, sock: socket.socket, *,
-                 allow_events: bool = False) -> None:
+                 allow_events: bool = False, names: tuple[str, ...] = ()) -> None:
         import uvicorn
 
         from iokit_host.explorer.app import ExplorerState, make_app
@@ -118,13 +119,19 @@ class ExplorerServer:
         self.url = f"http://{f'[{host}]' if ':' in host else host}:{port}/"
         self.state = ExplorerState(LiveRegistry(KernelBridge(kernel_path)),
                                    allow_events=allow_events)
-        # Bound to a non-loopback address on purpose: answer for whatever name reached it.
-        hosts = (host,) if is_loopback(host) else ("*",)
+        # Bound to a non-loopback address on purpose: answer for any of the machine's addresses
+        # and for its own names (and the one --http gave), never for a name a DNS rebinding
+        # points here (any host name used to be answered: a page on attacker.example, its
+        # name resolved to this machine, read the registry and, with --allow-events, sent
+        # events).
+        any_ip = not is_loopback(host)
+        machine = socket.gethostname()
+        hosts = (host, *names, machine, f"{machine}.local") if any_ip else (host,)
         # Connections bounded in number and in the time a request may take to arrive: they
         # cost descriptors of the kernel's own process (:mod:`.connections`).
-        config = uvicorn.Config(make_app(self.state, hosts), log_level="warning",
-                                log_config=copy.deepcopy(LOG_CONFIG), access_log=False,
-                                lifespan="off", http=GuardedH11Protocol,
+        config = uvicorn.Config(make_app(self.state, hosts, any_ip=any_ip),
+                                log_level="warning", log_config=copy.deepcopy(LOG_CONFIG),
+                                access_log=False, lifespan="off", http=GuardedH11Protocol,
                                 timeout_graceful_shutdown=2)
         self.server = uvicorn.Server(config)
         self._thread: threading.Thread | None = None

@@ -4,6 +4,7 @@ page reads, and every hostile request refused with a clear 4xx diagnostic, never
 from __future__ import annotations
 
 import json
+import socket
 import urllib.parse
 from pathlib import Path
 
@@ -251,3 +252,17 @@ def test_hostile_names_and_properties_come_back_exactly_and_have_a_matching_pict
     assert matching["nub"]["name"] == HOSTILE
     assert "Traceback" not in running.stderr()
     assert running.stop() == 0
+
+
+def test_bound_to_the_network_it_answers_for_addresses_and_its_names_not_a_rebound_one(
+        explorer_factory: ExplorerFactory) -> None:
+    """Bound to 0.0.0.0 it answered for any host name: a page on attacker.example, its name
+    rebound to this machine, read the registry (and sent events with --allow-events)."""
+    explorer = explorer_factory.start("--http", "0.0.0.0:0")
+    for host in ("attacker.example", "127.0.0.1.attacker.example"):
+        status, body = explorer.get("/api/meta", headers={"Host": host})
+        assert (status, body["error"]["reference"]) == (403, "explorer-host-refused"), host
+    port = urllib.parse.urlsplit(explorer.url).port
+    for host in ("192.0.2.7", "[2001:db8::1]", socket.gethostname(), "localhost"):
+        status, body = explorer.get("/api/meta", headers={"Host": f"{host}:{port}"})
+        assert status == 200, (host, body)
