@@ -18,7 +18,12 @@ from iokit_sdk.entry import IORegistryEntry
 from iokit_host.explorer.values import typed
 from iokit_host.kernel.outcomes import Outcome
 
-__all__ = ["ID_KEYS", "STEPS", "picture"]
+__all__ = ["ID_KEYS", "MAX_SHOWN", "STEPS", "picture"]
+
+#: Personalities drawn at most, of those that competed (best first; a winner always) and of
+#: those that did not: a kext of 20,000 personalities for one class made the matching tab
+#: 7 MB and 3 seconds to draw, and the page says how many more there were.
+MAX_SHOWN = 200
 
 #: The properties families match on (PCI, USB, ACPI, device tree), shown as the nub's ids.
 ID_KEYS = ("vendor-id", "device-id", "subsystem-vendor-id", "subsystem-id", "revision-id",
@@ -73,7 +78,8 @@ def picture(nub: IORegistryEntry, explanation: Mapping[str, Any]) -> dict[str, A
     """``{"nub": {id, name, class, path, ids}, "candidates": [...], "unmatched": [...],
     "winners": [...]}``: the personalities whose passive match succeeded compete
     (``candidates``, best first); those that failed it did not (``unmatched``, each with the
-    first key that failed), and are drawn apart.
+    first key that failed), and are drawn apart. Each list holds at most :data:`MAX_SHOWN`
+    (and every winner); ``more_candidates`` and ``more_unmatched`` count the rest.
 
     :param explanation: the ``explanation`` of a ``tool.explain`` reply.
     """
@@ -89,9 +95,13 @@ def picture(nub: IORegistryEntry, explanation: Mapping[str, Any]) -> dict[str, A
             "reason": raw.get("reason"),
             "winner": outcome in (Outcome.STARTED, Outcome.TERMINATED),
             "steps": _steps(outcome, score if isinstance(score, int) else None)})
+    competed = [c for c in candidates if c["outcome"] != Outcome.NO_MATCH]
+    unmatched = [c for c in candidates if c["outcome"] == Outcome.NO_MATCH]
+    shown = competed[:MAX_SHOWN] + [c for c in competed[MAX_SHOWN:] if c["winner"]]
     return {"nub": {"id": nub.get_registry_entry_id(), "name": nub.get_name(),
                     "location": nub.get_location(), "class": nub.class_name(),
                     "path": explanation.get("provider"), "ids": ids},
-            "candidates": [c for c in candidates if c["outcome"] != Outcome.NO_MATCH],
-            "unmatched": [c for c in candidates if c["outcome"] == Outcome.NO_MATCH],
+            "candidates": shown, "more_candidates": len(competed) - len(shown),
+            "unmatched": unmatched[:MAX_SHOWN],
+            "more_unmatched": max(0, len(unmatched) - MAX_SHOWN),
             "steps": list(STEPS), "winners": [c for c in candidates if c["winner"]]}

@@ -6,7 +6,7 @@ from __future__ import annotations
 import pytest
 from iokit_sdk.service import IOService
 
-from iokit_host.explorer.matching import picture
+from iokit_host.explorer.matching import MAX_SHOWN, picture
 
 
 def candidate(io_class: str, outcome: str, score: int | None) -> dict[str, object]:
@@ -45,3 +45,14 @@ def test_personalities_that_did_not_match_are_drawn_apart_and_ids_shown() -> Non
     assert [c["class"] for c in shown["unmatched"]] == ["Other"]
     assert [w["class"] for w in shown["winners"]] == ["Win"]
     assert shown["nub"]["ids"] == [["vendor-id", {"t": "data", "len": 4, "hex": "e4140000"}]]
+
+
+def test_past_the_limit_the_rest_are_counted_and_a_winner_kept() -> None:
+    nub = IOService(name="ARPT", location="0")
+    lost = [candidate(f"L{i}", "lost", 9000 - i) for i in range(MAX_SHOWN + 5)]
+    shown = picture(nub, {"provider": "IOService:/ARPT@0", "candidates": [
+        *lost, candidate("Win", "started", 10), *(candidate(f"N{i}", "no-match", None)
+                                                   for i in range(MAX_SHOWN + 3))]})
+    assert len(shown["candidates"]) == MAX_SHOWN + 1 and shown["candidates"][-1]["class"] == "Win"
+    assert shown["more_candidates"] == 5
+    assert len(shown["unmatched"]) == MAX_SHOWN and shown["more_unmatched"] == 3

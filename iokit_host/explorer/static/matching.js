@@ -25,7 +25,7 @@ export function renderMatching(panel, data) {
   if (!data.candidates.length) {
     panel.append(el("p", { class: "hint", text: "No personality matched this nub passively: "
                                                 + "nothing competed for it." }));
-    renderUnmatched(panel, data.unmatched);
+    renderUnmatched(panel, data.unmatched, data.more_unmatched);
     return;
   }
   const winners = data.winners.map((w) => `${w.class} (${w.bundle}) at ${w.score}`);
@@ -62,17 +62,24 @@ export function renderMatching(panel, data) {
   }
   table.append(body);
   panel.append(table);
-  renderUnmatched(panel, data.unmatched);
+  if (data.more_candidates) {
+    panel.append(el("p", { class: "hint more-candidates",
+                           text: `${data.more_candidates} more personalities competed with `
+                                 + "lower scores: not shown" }));
+  }
+  renderUnmatched(panel, data.unmatched, data.more_unmatched);
 }
 
-function renderUnmatched(panel, unmatched) {
+function renderUnmatched(panel, unmatched, more = 0) {
   if (!unmatched.length) return;
   const list = el("ul", { class: "unmatched" });
   for (const c of unmatched) {
     list.append(el("li", {}, el("span", { class: "who", text: c.class ?? c.personality }),
                    el("span", { class: "reason", text: ` (${c.bundle ?? ""}): ${c.reason}` })));
   }
+  if (more) list.append(el("li", { class: "hint", text: `${more} more not shown` }));
+  const count = unmatched.length + more;
   panel.append(el("details", { class: "unmatched-list" },
-    el("summary", { text: `${unmatched.length} personalit${unmatched.length === 1 ? "y" : "ies"} `
+    el("summary", { text: `${count} personalit${count === 1 ? "y" : "ies"} `
                           + "of this class did not match" }), list));
 }
