@@ -261,7 +261,7 @@ def make_app(state: ExplorerState, hosts: tuple[str, ...] = (), *,
     routes = [
         Route("/", index),
         Route("/api/meta", _endpoint(meta)),
-        Route("/api/planes/{plane}", _endpoint(plane)),
+        Route("/api/planes/{plane:path}", _endpoint(plane)),  # a plane name may hold a /
         Route("/api/entries/{entry_id}", _endpoint(entry)),
         Route("/api/search", _endpoint(search)),
         Route("/api/match/{entry_id}", _endpoint(match)),

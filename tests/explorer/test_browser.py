@@ -5,6 +5,7 @@ changed by real ``iokit event`` processes. Skipped, saying why, where no browser
 
 from __future__ import annotations
 
+import json
 import os
 import plistlib
 import re
@@ -355,3 +356,20 @@ def test_a_kext_of_hundreds_of_personalities_shows_the_best_and_counts_the_rest(
     expect(picture.locator(".unmatched li").last).to_have_text("101 more not shown")
     expect(competing.get_by_role("row", name="<b>C599</b> lost")).to_have_count(1)
     assert page.locator("b").count() == 0
+
+
+def test_a_plane_whose_name_holds_a_slash_or_markup_is_a_tree_of_its_own(
+        page: Any, explorer_factory: ExplorerFactory, tmp_path: Path) -> None:
+    """A plane named "A/B" (a dump's) was 404 Not Found: its tree never came."""
+    expect = playwright.expect
+    model = tmp_path / "planes.toml"
+    model.write_text(f'[machine]\nname = "planes"\nplanes = ["A/B", {json.dumps(HOSTILE)}]\n'
+                     '\n[[nub]]\nid = "platform"\nclass = "IOPlatformExpertDevice"\n'
+                     'name = "Plat"\n', encoding="utf-8")
+    explorer = explorer_factory.start("--machine", str(model))
+    page.goto(explorer.url)
+    for plane in ("A/B", HOSTILE):
+        page.get_by_role("combobox", name="Plane").select_option(plane)
+        tree = page.get_by_role("tree", name=f"{plane} plane")
+        expect(tree.get_by_role("treeitem", name=re.compile(r"^Root\b"))).to_have_count(1)
+    assert page.evaluate("window.pwned") is None

@@ -57,7 +57,12 @@ async function start() {
   chooser.value = state.plane;
   chooser.addEventListener("change", async () => {
     state.plane = chooser.value;
-    await loadPlane();
+    try {
+      await loadPlane();
+    } catch (error) { // said in the status line, not an uncaught error
+      setStatus(`cannot show the ${state.plane} plane: ${error.message}`, "error");
+      return;
+    }
     if (state.selected !== null) tree.reveal(state.selected);
   });
   await loadPlane();
