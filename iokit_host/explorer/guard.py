@@ -29,6 +29,9 @@ SECURITY_HEADERS = {
                                 "img-src 'self' data:; object-src 'none'; base-uri 'none'; "
                                 "frame-ancestors 'none'; form-action 'none'"),
     "x-content-type-options": "nosniff",
+    # No other site's page may load these answers, not even as an image or a script (whose
+    # bytes a side channel could read): the registry is the user's.
+    "cross-origin-resource-policy": "same-origin",
     "referrer-policy": "no-referrer",
     "cache-control": "no-store",
 }

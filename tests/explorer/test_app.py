@@ -147,6 +147,9 @@ def test_the_page_forbids_inline_scripts_and_framing(explorer: Explorer) -> None
     with urllib.request.urlopen(explorer.url, timeout=30) as response:
         policy = response.headers["content-security-policy"]
         page = response.read().decode()
+        assert response.headers["x-content-type-options"] == "nosniff"
+        assert response.headers["cross-origin-resource-policy"] == "same-origin"
+        assert "access-control-allow-origin" not in response.headers
     assert "script-src 'self'" in policy and "frame-ancestors 'none'" in policy
     assert 'role="tree"' in page
 
