@@ -44,11 +44,14 @@ def _thread_raised(args: threading.ExceptHookArgs) -> None:
 
 
 def _unraisable(args: Any) -> None:  # sys.UnraisableHookArgs: not a public type before 3.12
+    from iokit_host.kernel.collection_watch import ctrl_c_redelivered
     from iokit_host.kernel.watchdog import DriverCallTimeout  # only when one happens
 
     if args.exc_type is DriverCallTimeout:
         # The watchdog's own interruption of a driver call hung in a finalizer (a dropped
         # result's __del__): the call is abandoned, and that fault names the driver.
+        return
+    if ctrl_c_redelivered(args):  # the user's Ctrl-C, not dropped: the command ends 130
         return
     # Python's own words, "Exception ignored in atexit callback", less what our line says
     kind = _text(args.err_msg).removeprefix("Exception ignored").strip(" :")

@@ -23,7 +23,9 @@ tens of microseconds of the youngest collection itself. Nothing is added to a dr
 
 from __future__ import annotations
 
+import _thread
 import gc
+import signal
 import sys
 import threading
 from collections.abc import Callable, Iterator
@@ -34,7 +36,7 @@ from typing import Any
 from iokit_host.errors import Diagnostic, Severity
 from iokit_host.kernel.watchdog import DriverCallTimeout, Watchdog
 
-__all__ = ["collections_watched"]
+__all__ = ["collections_watched", "ctrl_c_redelivered"]
 
 Report = Callable[[Diagnostic], None]
 
@@ -74,15 +76,20 @@ def collections_watched(watchdog: Watchdog, report: Report) -> Iterator[None]:
 
 def _on_collection(phase: str, info: dict[str, Any]) -> None:
     """The ``gc.callbacks`` entry: begins and ends a collection's watch."""
-    watch = _WATCH
-    watchdog = watch.watchdog
-    if watchdog is None:
-        return
-    if phase == "start":
-        if not watchdog.stack and threading.get_ident() == watch.thread:
-            _begin(watch, watchdog)
-    elif watch.token:
-        _end(watch, watchdog)
+    try:
+        watch = _WATCH
+        watchdog = watch.watchdog
+        if watchdog is None:
+            return
+        if phase == "start":
+            if not watchdog.stack and threading.get_ident() == watch.thread:
+                _begin(watch, watchdog)
+        elif watch.token:
+            _end(watch, watchdog)
+    except KeyboardInterrupt:
+        # The user's Ctrl-C, landed in this callback: Python would report it as unraisable
+        # and drop it (a boot went on, exit status 0).
+        _redeliver_ctrl_c()
 
 
 def _begin(watch: _Watch, watchdog: Watchdog) -> None:
@@ -120,13 +127,42 @@ def _end(watch: _Watch, watchdog: Watchdog) -> None:
 
 
 def _unraisable(unraisable: Any) -> None:
-    """The hook of a watched collection: an abandoned finalizer is noted, anything else goes
-    to the hook there was."""
+    """The hook of a watched collection: an abandoned finalizer is noted, the user's Ctrl-C
+    raised again in the main thread, anything else goes to the hook there was."""
     if isinstance(unraisable.exc_value, DriverCallTimeout):
         _WATCH.abandoned.append(_named(unraisable.object))
         return
+    if ctrl_c_redelivered(unraisable):
+        return
     before = _WATCH.hook_before
     (before if before is not None else sys.__unraisablehook__)(unraisable)
+
+
+def ctrl_c_redelivered(unraisable: Any) -> bool:
+    """Raise the user's Ctrl-C again in the main thread, at its next safe point, when it is
+    what ``unraisable`` (``sys.unraisablehook``'s argument) reports: a ``KeyboardInterrupt``
+    that landed in this module's collection callback (only a signal raises one there), or in
+    a finalizer while the watchdog saw a real SIGINT. Python drops those (a boot went on to
+    exit 0); a driver's own ``raise KeyboardInterrupt`` in ``__del__`` stays dropped."""
+    if not isinstance(unraisable.exc_value, KeyboardInterrupt):
+        return False
+    watchdog = _WATCH.watchdog
+    if unraisable.object is not _on_collection and (
+            watchdog is None or not watchdog.user_interrupt()):
+        return False
+    _redeliver_ctrl_c()
+    return True
+
+
+def _redeliver_ctrl_c() -> None:
+    """SIGINT again for the main thread, sent from another thread: raised from here, the
+    next safe point would still be in the callback (or the hook) that cannot raise. The other
+    thread needs the interpreter's lock, which this one keeps until it has left (should it
+    land in another callback, it is handed on again); a real signal, not ``interrupt_main``'s
+    flag, so a main thread blocked in a system call wakes to it."""
+    main = threading.main_thread().ident
+    if main is not None:
+        _thread.start_new_thread(signal.pthread_kill, (main, signal.SIGINT))
 
 
 def _named(finalizer: object) -> str:

@@ -5,6 +5,7 @@ named in a warning, and the boot goes on."""
 from __future__ import annotations
 
 import gc
+import threading
 from typing import Any
 
 import pytest
@@ -90,3 +91,43 @@ def test_a_finalizer_that_hangs_between_a_running_kernels_requests_is_abandoned(
     assert clock.now() < 36_000
     (found,) = [d.message for d in host.diagnostics if d.reference == "driver-call-timeout"]
     assert found.startswith("a finalizer the garbage collector ran outside any driver call (")
+
+
+def _interrupted_callback(*_: Any) -> None:
+    raise KeyboardInterrupt  # as the SIGINT handler does, wherever the signal finds it
+
+
+def test_ctrl_c_landing_in_the_collection_callback_is_raised_again_not_dropped(
+        monkeypatch: pytest.MonkeyPatch) -> None:
+    """Python drops what a ``gc.callbacks`` entry raises (unraisable): the user's Ctrl-C
+    landing there let a boot go on to exit 0. It is raised again in the main thread."""
+    from iokit_host.kernel import collection_watch
+    from iokit_host.kernel.watchdog import Watchdog
+
+    gc.collect()  # earlier tests' garbage: its finalizers would drop the interrupt in turn
+    monkeypatch.setattr(collection_watch, "_begin", _interrupted_callback)
+    with collection_watch.collections_watched(Watchdog(5.0), lambda diagnostic: None), \
+            pytest.raises(KeyboardInterrupt):
+        gc.collect()  # the callback runs, is interrupted, and has it said again
+        threading.Event().wait(30)  # until the main thread's next safe point raises it
+
+
+def test_only_a_ctrl_c_the_host_did_not_raise_itself_is_redelivered() -> None:
+    """A driver's own ``raise KeyboardInterrupt`` in ``__del__`` (no SIGINT came, no watched
+    collection) stays the stray exception it was; one reported from the host's callback is
+    the user's."""
+    from types import SimpleNamespace
+
+    from iokit_host.kernel.collection_watch import _on_collection, ctrl_c_redelivered
+
+    def finalizer() -> None:
+        """A driver's ``__del__``."""
+
+    assert not ctrl_c_redelivered(SimpleNamespace(exc_value=KeyboardInterrupt(),
+                                                  object=finalizer))
+    assert not ctrl_c_redelivered(SimpleNamespace(exc_value=ValueError(),
+                                                  object=_on_collection))
+    with pytest.raises(KeyboardInterrupt):
+        assert ctrl_c_redelivered(SimpleNamespace(exc_value=KeyboardInterrupt(),
+                                                  object=_on_collection))
+        threading.Event().wait(30)
