@@ -221,6 +221,20 @@ def iokit(*args: str, env: dict[str, str] | None = None) -> subprocess.Completed
                           text=True, env=env, timeout=120, check=False)
 
 
+def big_machine(path: Path, count: int = 10_000) -> Path:
+    """A machine of ``count`` registry entries: the platform (``Big1,1``) and nubs eight to a
+    parent, each with two properties."""
+    lines = ['[machine]\nname = "big"\n',
+             '[[nub]]\nid = "n0"\nclass = "IOPlatformExpertDevice"\nname = "Big1,1"\n']
+    for index in range(1, count - 1):
+        lines.append(f'[[nub]]\nid = "n{index}"\nparent = "n{(index - 1) // 8}"\n'
+                     f'class = "IOService"\nname = "N{index}"\nlocation = "{index:x}"\n'
+                     '[nub.properties]\nvendor-id = 32902\nreg = { data = "00e100e100e1" }\n'
+                     )
+    path.write_text("\n".join(lines), encoding="utf-8")
+    return path
+
+
 def begin_large_frames(path: str, count: int) -> list[socket.socket]:
     """``count`` connections that say hello, then send three quarters of a 4 MiB request
     (as much of it as the kernel reads) and stop."""

@@ -18,6 +18,7 @@ from iokit_sdk.returns import IOReturnError
 
 from iokit_host.errors import IOKitError
 from iokit_host.server.client import await_transition, next_of, resume_of
+from iokit_host.server.snapshot import fetch
 
 __all__ = ["BridgeError", "KernelBridge"]
 
@@ -80,7 +81,10 @@ class KernelBridge:
         return reply
 
     def snapshot(self) -> dict[str, Any]:
-        return dict(self.ask("tool.registry")["snapshot"])
+        """The registry's snapshot, asked for in parts (:func:`.snapshot.fetch`).
+
+        :raises SnapshotError: the kernel's parts do not make one."""
+        return fetch(lambda **fields: self.ask("tool.registry", **fields))
 
     def explain(self, entry_id: int) -> dict[str, Any]:
         """The matching picture of the service with registry entry id ``entry_id`` (by id, as

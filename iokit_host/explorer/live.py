@@ -18,6 +18,7 @@ import asyncio
 import threading
 import time
 from collections.abc import Callable
+from functools import partial
 from typing import Any
 
 from iokit_sdk.iokitlib.port import KernelConnectionError, MainPort
@@ -26,7 +27,7 @@ from iokit_sdk.returns import IOReturn, IOReturnError
 from iokit_host.explorer.bridge import BridgeError, KernelBridge
 from iokit_host.explorer.changes import compare
 from iokit_host.explorer.view import RegistryView
-from iokit_host.server.snapshot import SnapshotError
+from iokit_host.server.snapshot import SnapshotError, fetch
 
 __all__ = ["LiveRegistry"]
 
@@ -141,7 +142,7 @@ class LiveRegistry:
             polling = bool(self._subscribers) or self._view is None
             if (polling and time.monotonic() >= due) or _drain(port, notifications):
                 started = time.monotonic()
-                self._refresh(lambda: dict(port.call("tool.registry")["snapshot"]))
+                self._refresh(lambda: fetch(partial(port.call, "tool.registry")))
                 cost = time.monotonic() - started
                 self._period = min(max(20 * cost, _MIN_POLL_S), _MAX_POLL_S)
                 due = time.monotonic() + self._period

@@ -41,6 +41,11 @@ class IORegistry:
         self._planes: dict[str, None] = {}
         self._planes_property: dict[str, str] = {}
         self._by_id: dict[int, IORegistryEntry] = {}
+        #: Bumped by every change of the registry's shape (a plane, an entry or a link made or
+        #: removed), as xnu's ``gIORegistryGenerationCount``: a reader taking the registry in
+        #: parts (a snapshot's) knows its parts fit together while it stays the same.
+        #: Properties, names and service states are not counted (IOKit's is not either).
+        self.generation = 0
         # Per plane, entries known to be linked up to the root through first parents; an
         # attach only adds links, so only a detach makes an entry known here stale.
         self._rooted: dict[str, dict[int, IORegistryEntry]] = {}
@@ -57,6 +62,7 @@ class IORegistry:
         if name in self._planes:
             return
         self._planes[name] = None
+        self.generation += 1
         self._planes_property[name] = name
         self.root._props["IORegistryPlanes"] = self._planes_property
 
@@ -74,6 +80,7 @@ class IORegistry:
 
     # -- ids -----------------------------------------------------------------------------
     def _assign_id(self, entry: IORegistryEntry) -> None:
+        self.generation += 1
         if entry._entry_id is None:
             self._last_id += 1
             entry._entry_id = self._last_id
@@ -110,6 +117,7 @@ class IORegistry:
         elif parent in parents:
             return
         parents.append(parent)
+        self.generation += 1
         if parent._children is None:
             parent._children = {}
         children = parent._children.get(plane)
@@ -138,6 +146,7 @@ class IORegistry:
     def detach(self, child: IORegistryEntry, parent: IORegistryEntry, plane: str) -> None:
         """Remove the ``parent``-``child`` link in ``plane`` (``detachFromParent``)."""
         self._rooted.pop(plane, None)
+        self.generation += 1
         for links, other in ((child._parents, parent), (parent._children, child)):
             linked = links.get(plane) if links else None
             if not linked:
@@ -159,6 +168,7 @@ class IORegistry:
             for child in entry.get_child_entries(plane):
                 self.detach(child, entry, plane)
         self._by_id.pop(entry._entry_id or -1, None)
+        self.generation += 1
 
     # -- walking -------------------------------------------------------------------------
     def is_rooted(self, entry: IORegistryEntry, plane: str) -> bool:

@@ -103,9 +103,15 @@ def _read(path: str, op: str, read: Callable[[dict[str, Any]], T], reply: dict[s
 
 def fetch_registry(path: str) -> IORegistry:
     """The running kernel's registry, rebuilt for the ``ioreg`` renderers."""
-    def read(reply: dict[str, Any]) -> IORegistry:
-        return snapshot.rebuild(reply["snapshot"])
-    return _ask(path, "iokit ioreg", "tool.registry", read)
+    with kernel_port(path, "iokit ioreg") as port:
+        def ask(**fields: Any) -> dict[str, Any]:
+            return _ask_on(port, path, "tool.registry", dict, **fields)
+        try:  # in parts (snapshot.fetch), then rebuilt: either may find the reply unreadable
+            return snapshot.rebuild(snapshot.fetch(ask))
+        except snapshot.SnapshotError as bad:
+            raise KernelToolError(f"the kernel's tool.registry reply is not one this tool "
+                                  f"reads: {bad}", file=path, reference="kernel-reply-invalid",
+                                  hint="use an iokit-host of the kernel's version") from bad
 
 
 def fetch_explanation(path: str, target: str) -> tuple[Explanation, list[Diagnostic]]:

@@ -31,6 +31,7 @@ from iokit_host.server.peer import Peer
 
 if TYPE_CHECKING:
     from iokit_host.server.live_events import Waiting
+    from iokit_host.server.snapshot import Walk
 
 __all__ = ["FD_REPLY_LIMIT", "NOTE_QUEUE_LIMIT", "UNFINISHED_LIMIT", "Outbox", "Session",
            "close_fds"]
@@ -276,6 +277,8 @@ class Session:
         self.gone = False
         #: The system transition this client's scenario (``tool.events``) waits for.
         self.scenario_wait: Waiting | None = None
+        #: The registry snapshot this client takes in parts (``tool.registry``).
+        self.registry_walk: Walk | None = None
 
     def __repr__(self) -> str:
         return f"<session pid {self.peer.pid} ({self.peer.name})>"

@@ -5,11 +5,25 @@ asks a running kernel for a snapshot (every entry's id, class chain, names, type
 state and links in every plane, in order) and rebuilds an :class:`IORegistry` of stand-in
 entries from it, which the ``ioreg`` renderers print exactly as they print the kernel's own:
 every flag works, ids and order are the kernel's.
+
+A kernel sends a big registry in parts (:func:`take_part`, :func:`fetch`): taking 20,000
+entries at once held every other client back a quarter of a second. Each part is the entries
+after the last one sent, in the snapshot's order, for :data:`PART_BUDGET_S` of the kernel's
+time. The parts fit together while the registry's shape stays the same
+(:attr:`IORegistry.generation`, bumped by every entry, link and plane made or removed, as
+IOKit's iterators are invalidated): a part asked for under another generation is answered
+``stale`` and the tool starts again from the first entry, as an IOKit iterator's user resets
+it when ``IOIteratorIsValid`` says false. Properties, names and service states are read as
+each part is taken (as ``ioreg`` on a Mac reads each entry's as it reaches it). A connection
+whose walks went stale :data:`RESTARTS` times in a row has its next one taken whole, in one
+request: a registry that keeps changing costs that client's peers one long request at
+worst, and the tool always ends.
 """
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+import time
+from collections.abc import Callable, Mapping
 from typing import Any
 
 from iokit_sdk.entry import IORegistryEntry
@@ -18,7 +32,8 @@ from iokit_sdk.wirecodec import gc_paused
 
 from iokit_host.registry import IORegistry
 
-__all__ = ["SnapshotError", "rebuild", "take"]
+__all__ = ["PART_BUDGET_S", "RESTARTS", "SnapshotError", "Walk", "fetch", "rebuild", "take",
+           "take_part"]
 
 Record = dict[str, Any]
 
@@ -32,6 +47,135 @@ def take(registry: IORegistry) -> dict[str, Any]:
     with gc_paused():  # thousands of records: no collection walks the kernel's heap meanwhile
         return {"planes": list(registry.planes), "root": registry.root.get_registry_entry_id(),
                 "entries": [_record(entry) for entry in registry.entries()]}
+
+
+#: The kernel's time one part of a snapshot is taken for (the entries' records; packing them
+#: costs about as much again, so a part holds the kernel some 20 ms): 20,000 entries come in
+#: some ten parts.
+PART_BUDGET_S = 0.01
+#: Walks of one connection that may go stale in a row before its next is taken whole.
+RESTARTS = 4
+#: Records taken between two looks at the clock.
+_CLOCK_EVERY = 32
+
+
+class Walk:
+    """A connection's snapshot being taken in parts: the entries of one generation of the
+    registry, in order, and where the next part starts."""
+
+    __slots__ = ("entries", "generation", "position", "restarts")
+
+    def __init__(self, registry: IORegistry, restarts: int) -> None:
+        self.generation = registry.generation
+        self.entries = list(registry.entries())
+        self.position = 0
+        #: How many walks of this connection went stale in a row before this one.
+        self.restarts = restarts
+
+
+def take_part(registry: IORegistry, walk: Walk | None, after: int | None,
+              generation: int | None, budget_s: float | None = PART_BUDGET_S
+              ) -> tuple[dict[str, Any], Walk | None]:
+    """The next part of a snapshot, and the connection's walk from then on.
+
+    ``generation`` None begins a snapshot; else the part holds the entries after the one
+    whose id is ``after``, provided the registry's generation is still ``generation`` (else
+    the reply is ``stale``: the caller begins again). A part is a snapshot whose ``entries``
+    are some of the whole's; ``more`` says others follow. ``budget_s`` None takes the rest
+    whole.
+
+    :raises ValueError: ``after`` is not an entry of the walk.
+    """
+    restarts = walk.restarts if walk is not None else 0
+    if generation is not None and generation != registry.generation:
+        return {"stale": True, "generation": registry.generation}, _Stale(restarts + 1)
+    if generation is None or walk is None or isinstance(walk, _Stale) \
+            or walk.generation != registry.generation:
+        walk = Walk(registry, restarts)
+        if generation is not None:  # a walk of this generation, left by another request
+            walk.position = _after(walk.entries, after)
+    elif walk.position == 0 or walk.entries[walk.position - 1]._entry_id != after:
+        walk.position = _after(walk.entries, after)
+    if generation is None and walk.restarts >= RESTARTS:
+        budget_s = None  # the registry kept changing under this connection's walks
+    entries, start = walk.entries, walk.position
+    records: list[Record] = []
+    with gc_paused():
+        if budget_s is None:
+            records = [_record(entry) for entry in entries[start:]]
+            end = len(entries)
+        else:
+            until = time.monotonic() + budget_s
+            end = start
+            while end < len(entries):
+                stop = min(end + _CLOCK_EVERY, len(entries))
+                records += [_record(entry) for entry in entries[end:stop]]
+                end = stop
+                if time.monotonic() >= until:
+                    break
+    part: dict[str, Any] = {"entries": records}
+    if start == 0:
+        part = {"planes": list(registry.planes), "root": registry.root.get_registry_entry_id(),
+                **part}
+    more = end < len(entries)
+    walk.position = end
+    reply = {"snapshot": part, "generation": walk.generation, "more": more}
+    return reply, (walk if more else None)
+
+
+class _Stale(Walk):
+    """No walk, after ``restarts`` went stale in a row."""
+
+    __slots__ = ()
+
+    def __init__(self, restarts: int) -> None:
+        self.restarts = restarts
+
+
+def _after(entries: list[IORegistryEntry], after: int | None) -> int:
+    """The position following the entry whose id is ``after``."""
+    for position, entry in enumerate(entries):
+        if entry._entry_id == after:
+            return position + 1
+    raise ValueError(f"'after' {after!r} is no entry of the registry's generation")
+
+
+def fetch(ask: Callable[..., Mapping[str, Any]]) -> dict[str, Any]:
+    """A whole snapshot, asked for in parts with ``ask(**fields)`` (a ``tool.registry``
+    request; its reply), each asked for the moment the last came; begun again from the first
+    entry when the registry's shape changed meanwhile (``stale``).
+
+    :raises SnapshotError: a reply that is not a part of a snapshot, or a kernel that kept
+        answering ``stale`` past the walk it owes a connection whose walks went stale.
+    """
+    for _ in range(RESTARTS + 2):
+        reply = ask()
+        whole = _part(reply, first=True)
+        entries: list[Record] = whole["entries"]
+        generation = reply.get("generation")
+        while reply.get("more"):
+            if not entries:
+                raise SnapshotError("not a registry snapshot: a part without entries")
+            reply = ask(after=entries[-1]["id"], generation=generation)
+            if reply.get("stale"):
+                break
+            entries += _part(reply, first=False)["entries"]
+        else:
+            return whole
+    raise SnapshotError("the registry kept changing while it was read, and the kernel did "
+                        "not send it whole")
+
+
+def _part(reply: Mapping[str, Any], *, first: bool) -> dict[str, Any]:
+    try:
+        part = dict(reply["snapshot"])
+        if not isinstance(part["entries"], list) or not isinstance(reply.get("more", False), bool) \
+                or (first and not {"planes", "root"} <= part.keys()):
+            raise ValueError("its parts are not ones this tool reads")
+    except (KeyError, TypeError, ValueError) as error:
+        raise SnapshotError(f"not a registry snapshot: {type(error).__name__}: {error}"
+                            ) from error
+    return part
 
 
 def _record(entry: IORegistryEntry) -> Record:

@@ -29,7 +29,19 @@ Op = Callable[[KernelContext, Session, Args], dict[str, Any]]
 
 
 def registry(ctx: KernelContext, session: Session, args: Args) -> dict[str, Any]:
-    return {"snapshot": snapshot.take(ctx.host.registry)}
+    """A part of the registry's snapshot (:func:`.snapshot.take_part`): the first without
+    ``generation``, else the one after the entry ``after``."""
+    if "generation" in args.message:
+        generation: int | None = args.number("generation")
+        after: int | None = args.number("after")
+    else:
+        generation = after = None
+    try:
+        reply, session.registry_walk = snapshot.take_part(
+            ctx.host.registry, session.registry_walk, after, generation)
+    except ValueError as error:
+        raise BadRequest(str(error)) from None
+    return reply
 
 
 def explain(ctx: KernelContext, session: Session, args: Args) -> dict[str, Any]:

@@ -34,7 +34,7 @@ from iokit_sdk.iokitlib import (
     MainPort,
     mach_task_self,
 )
-from kernelkit import KEXT_SOURCE, KernelFactory, KernelProcess
+from kernelkit import KEXT_SOURCE, KernelFactory, KernelProcess, big_machine
 
 from tests.bench.placement import one_cpu, pin
 
@@ -192,26 +192,13 @@ def test_50_clients_at_once_each_get_their_own_replies(kernel: KernelProcess) ->
     assert all(proc.returncode == 0 for proc in procs)
 
 
-def _big_machine(path: Path, count: int = 10_000) -> Path:
-    """A machine of ``count`` registry entries: the platform and nubs eight to a parent."""
-    lines = ['[machine]\nname = "big"\n',
-             '[[nub]]\nid = "n0"\nclass = "IOPlatformExpertDevice"\nname = "Big1,1"\n']
-    for index in range(1, count - 1):
-        lines.append(f'[[nub]]\nid = "n{index}"\nparent = "n{(index - 1) // 8}"\n'
-                     f'class = "IOService"\nname = "N{index}"\nlocation = "{index:x}"\n'
-                     '[nub.properties]\nvendor-id = 32902\nreg = { data = "00e100e100e1" }\n'
-                     )
-    path.write_text("\n".join(lines), encoding="utf-8")
-    return path
-
-
 def test_ioreg_of_a_10k_registry_over_the_kernel_within_3x_in_process(
         kernels: KernelFactory, tmp_path: Path) -> None:
     from iokit_host.host import IOKitHost
     from iokit_host.ioreg import IoregOptions, render_text
     from iokit_host.server.client import fetch_registry
 
-    machine = _big_machine(tmp_path / "big.toml")
+    machine = big_machine(tmp_path / "big.toml")
     kernel = kernels.start("--machine", str(machine), "--only-kexts")
     host = IOKitHost(machine, kexts=[]).boot()
     options = IoregOptions(list_properties=True)

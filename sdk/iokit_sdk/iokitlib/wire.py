@@ -38,8 +38,10 @@ __all__ = [
 #: The protocol's name and version; a client and a kernel of different versions refuse each
 #: other in the handshake (``hello``), each with a message naming both versions. Version 2:
 #: ``map_memory`` passes the memory as a descriptor (``SCM_RIGHTS``), no longer a path.
+#: Version 3: the call frame. Version 4: ``tool.registry`` answers in parts (``more``), which
+#: a version-3 tool would have taken for the whole registry.
 PROTOCOL = "iokit"
-PROTOCOL_VERSION = 3
+PROTOCOL_VERSION = 4
 #: The largest frame a kernel reads from a client (a struct input is at most a few MiB) and the
 #: largest a client reads from a kernel (a registry snapshot of a large machine).
 MAX_REQUEST_FRAME = 4 << 20
