@@ -28,6 +28,7 @@ from typing import Any
 
 from iokit_sdk.entry import IORegistryEntry
 from iokit_sdk.service import IOService
+from iokit_sdk.values import MAX_VALUE_DEPTH, PropertyShapeError, check_shape
 from iokit_sdk.wirecodec import gc_paused
 
 from iokit_host.registry import IORegistry
@@ -252,10 +253,27 @@ def _entry(record: Record, classes: dict[tuple[str, ...], type[IORegistryEntry]]
 def _restore(registry: IORegistry, entry: IORegistryEntry, record: Record) -> None:
     # The snapshot's values were checked when the kernel's drivers set them, and ids are the
     # kernel's: both are restored as they are rather than set and assigned anew.
-    entry._props = dict(record["properties"])
+    properties = dict(record["properties"])
+    for key, value in properties.items():
+        if isinstance(value, _NESTING):
+            _check_value(value, record, key)
+    entry._props = properties
     entry._entry_id = int(record["id"])
     registry._by_id[entry._entry_id] = entry
     registry._last_id = max(registry._last_id, entry._entry_id)
+
+
+_NESTING = (dict, list, frozenset, tuple)
+
+
+def _check_value(value: object, record: Record, key: object) -> None:
+    """A value the kernel could not have held (its drivers' values were checked): one nested
+    past :data:`MAX_VALUE_DEPTH` would make the renderers, which recurse, die."""
+    try:
+        check_shape(value, f"property {key!r}")
+    except PropertyShapeError as error:
+        raise ValueError(f"entry {record.get('id')!r}'s {error}; a registry value nests at "
+                         f"most {MAX_VALUE_DEPTH} deep") from None
 
 
 def _link(entry: IORegistryEntry, record: Record, by_id: Mapping[int, IORegistryEntry]) -> None:

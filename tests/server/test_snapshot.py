@@ -2,9 +2,13 @@
 
 from __future__ import annotations
 
+import os
+from pathlib import Path
+
 import msgpack
 import pytest
 from iokit_sdk.iokitlib.wire import MAX_KERNEL_FRAME, FrameReader, pack
+from iokit_sdk.values import MAX_VALUE_DEPTH
 
 from iokit_host.host import IOKitHost
 from iokit_host.ioreg import IoregOptions, render_archive, render_json, render_text
@@ -40,3 +44,77 @@ def test_something_that_is_not_a_snapshot_is_refused() -> None:
         rebuild({"planes": ["IOService"], "root": 1, "entries": [{"id": 1}]})
     with pytest.raises(SnapshotError):
         rebuild(msgpack.unpackb(msgpack.packb({"planes": 3})))
+
+
+def _deep_snapshot_frame(request_id: int, depth: int) -> bytes:
+    """A tool.registry reply whose root holds a property ``deep`` nested ``depth`` arrays
+    deep: the bytes are written by hand (msgpack's packer stops at 512 levels), as a peer
+    posing as a kernel may write them."""
+    marker = "DEEP-VALUE-HERE"
+    body = msgpack.packb({"id": request_id, "ret": 0, "generation": 1, "more": False,
+                          "snapshot": {"planes": ["IOService"], "root": 1, "entries": [
+                              {"id": 1, "chain": ["IORegistryEntry"], "name": "Root",
+                               "location": None, "properties": {"deep": marker},
+                               "parents": {}, "children": {}}]}})
+    body = body.replace(msgpack.packb(marker), b"\x91" * depth + b"\x01")
+    return len(body).to_bytes(4, "big") + body
+
+
+def test_a_peer_serving_a_value_nested_1000_deep_is_refused_not_a_recursion_error(
+        tmp_path: Path) -> None:
+    """snapshot.rebuild restored properties from the socket unchecked, and format_value
+    recurses: a peer posing as a kernel and serving a property nested 1,000 deep made
+    ``iokit ioreg --kernel`` die with RecursionError. The rebuilt values are shape-checked
+    (at most MAX_VALUE_DEPTH deep, as the SDK's checks keep a kernel's): the tool says what
+    is wrong and exits 1."""
+    import socket
+    import threading
+
+    from iokit_sdk.iokitlib.wire import PROTOCOL, PROTOCOL_VERSION
+    from kernelkit import iokit, short_dir
+
+    path = os.path.join(short_dir(), "fake.sock")
+    server = socket.socket(socket.AF_UNIX)
+    server.bind(path)
+    server.listen(1)
+
+    def serve() -> None:  # hello, then one tool.registry request
+        conn, _ = server.accept()
+        reader = FrameReader(MAX_KERNEL_FRAME)
+        with conn:
+            while (data := conn.recv(1 << 16)):
+                for message in reader.feed(data):
+                    if message["op"] == "hello":
+                        conn.sendall(pack({"id": message["id"], "ret": 0, "protocol": PROTOCOL,
+                                           "version": PROTOCOL_VERSION, "kernel_pid": 1,
+                                           "client_pid": 2}))
+                    else:
+                        conn.sendall(_deep_snapshot_frame(message["id"], 1000))
+
+    peer = threading.Thread(target=serve, daemon=True)
+    peer.start()
+    try:
+        shown = iokit("ioreg", "-l", "--kernel", path)
+    finally:
+        server.close()
+    assert shown.returncode == 1 and "Traceback" not in shown.stderr, shown.stderr
+    assert "RecursionError" not in shown.stderr
+    assert "kernel-reply-invalid" in shown.stderr
+    assert "property 'deep'" in shown.stderr and f"at most {MAX_VALUE_DEPTH} deep" in shown.stderr
+
+
+def test_a_value_at_the_sdk_s_depth_is_rebuilt_and_one_past_it_refused() -> None:
+    def deep(depth: int) -> object:
+        value: object = 1
+        for _ in range(depth):
+            value = [value]
+        return value
+
+    def snapshot(value: object) -> dict[str, object]:
+        return {"planes": ["IOService"], "root": 1, "entries": [
+            {"id": 1, "chain": ["IORegistryEntry"], "name": "Root", "location": None,
+             "properties": {"deep": value}, "parents": {}, "children": {}}]}
+    rebuilt = rebuild(snapshot(deep(MAX_VALUE_DEPTH)))
+    assert render_text(rebuilt, IoregOptions(list_properties=True)).count("(") == MAX_VALUE_DEPTH
+    with pytest.raises(SnapshotError, match="entry 1's property 'deep'"):
+        rebuild(snapshot(deep(MAX_VALUE_DEPTH + 1)))
