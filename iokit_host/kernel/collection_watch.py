@@ -25,6 +25,7 @@ from __future__ import annotations
 
 import _thread
 import gc
+import itertools
 import signal
 import sys
 import threading
@@ -57,6 +58,10 @@ class _Watch:
 
 
 _WATCH = _Watch()
+#: A collection's tokens: negative, never a driver call's (the watchdog's count up from 1),
+#: so a job during which the collector ran still reads as one that made no driver call
+#: (:class:`~.job_checks.JobChecks` blames the jobs that did).
+_TOKENS = itertools.count(-1, -1)
 
 
 @contextmanager
@@ -94,7 +99,7 @@ def _on_collection(phase: str, info: dict[str, Any]) -> None:
 
 def _begin(watch: _Watch, watchdog: Watchdog) -> None:
     watchdog.owner = watch.thread
-    token = next(watchdog.tokens)
+    token = next(_TOKENS)
     watchdog.stack.append(token)
     if not watchdog.ready:
         watchdog.prepare()
