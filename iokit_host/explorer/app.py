@@ -221,6 +221,10 @@ async def live(request: Request) -> Response:
 
 
 async def _stream(state: ExplorerState) -> AsyncIterator[str]:
+    # From the first view on: a change made before it (a program opening a user client while
+    # the watcher took its first snapshot) is in that view, never a change, and a stream
+    # subscribed earlier waited for its event for ever (seen under tox, Python 3.12).
+    await asyncio.to_thread(state.live.first_view)
     queue = state.live.subscribe()
     try:
         yield "retry: 2000\n\n"

@@ -70,6 +70,12 @@ class LiveRegistry:
             self._refresh_if_older(self._period)
         return self._view
 
+    def first_view(self, timeout: float = 60.0) -> bool:
+        """Wait until the first view is taken (or the kernel is known gone): True when it
+        is. A stream's changes are told against a view; one begun before the first would
+        miss what that view already holds."""
+        return self._ready.wait(timeout)
+
     def refresh_now(self) -> None:
         """Take a snapshot now, on the bridge's connection (after events this server applied:
         the page reads what it just did)."""
