@@ -114,6 +114,7 @@ class LiveRegistry:
 
     def stop(self) -> None:
         self._stop.set()
+        self._ready.set()  # a stream still waiting for the first view goes, and the exit too
         if self._thread is not None:
             self._thread.join(timeout=10)
 
