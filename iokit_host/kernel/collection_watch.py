@@ -95,6 +95,9 @@ def _on_collection(phase: str, info: dict[str, Any]) -> None:
         # The user's Ctrl-C, landed in this callback: Python would report it as unraisable
         # and drop it (a boot went on, exit status 0).
         _redeliver_ctrl_c()
+        watchdog = _WATCH.watchdog
+        if watchdog is not None and not _WATCH.token:  # a watch half begun: no token of
+            watchdog.stack[:] = [t for t in watchdog.stack if t > 0]  # ours left behind
 
 
 def _begin(watch: _Watch, watchdog: Watchdog) -> None:
