@@ -38,7 +38,8 @@ def held_output() -> list[Diagnostic]:
         return []
     found: list[Diagnostic] = []
     for pid in _descendants(os.getpid()):
-        streams = [name for name, ident in held.items() if ident in _open_files(pid)]
+        files = _open_files(pid)  # once a process: a stat of each of its descriptors
+        streams = [name for name, ident in held.items() if ident in files]
         if streams:
             found.append(_warning(pid, streams))
     return found
