@@ -35,7 +35,7 @@ from iokit_host.explorer_archive.plistdata import PlistUnreadable, load_plist
 from iokit_host.input_file import read_input_file
 from iokit_host.ioreg_import.errors import IoregDumpInvalid
 from iokit_host.ioreg_import.plist import is_ioreg_plist, plist_model
-from iokit_host.kext.plistbinary import array_from_bytes
+from iokit_host.kext.plistbinary import array_count_disagrees, array_from_bytes
 from iokit_host.kext.plistrepair import Repair
 from iokit_host.kext.plistvalues import UnreadableValue
 from iokit_host.machine.model import MachineModel
@@ -78,7 +78,7 @@ def parse_archive(data: bytes, *, source: str = "<archive>",
     strict = env_flag("IOKIT_STRICT") if strict is None else strict
     repairs: list[Repair] = []
     document = _load(data, source, repairs)
-    document = _with_objects_salvaged(document, data, repairs)
+    document = _with_objects_salvaged(document, data, source, repairs)
     if repairs and strict:
         first = repairs[0]
         raise ArchiveInvalid(first.what, file=source,
@@ -126,27 +126,47 @@ def _load(data: bytes, source: str, repairs: list[Repair]) -> Any:
 OBJECTS_SALVAGED = "ioreg-archive-objects-salvaged"
 
 
-def _with_objects_salvaged(document: Any, data: bytes, repairs: list[Repair]) -> Any:
-    """A binary archive whose ``$objects`` array cannot be read (its marker or count
-    damaged, one object of tens of thousands), with the array read from its bytes instead
-    (:func:`~iokit_host.kext.plistbinary.array_from_bytes`, sure of its place only when its
-    first item is ``"$null"``), noted in ``repairs``; ``document`` as it is otherwise."""
+def _with_objects_salvaged(document: Any, data: bytes, source: str,
+                           repairs: list[Repair]) -> Any:
+    """A binary archive whose ``$objects`` array cannot be read as written (its marker
+    damaged, or its count: one byte of tens of thousands of objects), with the array read
+    from its bytes instead (:func:`~iokit_host.kext.plistbinary.array_from_bytes`, sure of
+    its place only when its first item is ``"$null"``), noted in ``repairs``; ``document``
+    as it is otherwise.
+
+    :raises ArchiveInvalid: its count is damaged and its references cannot be found (read
+        as its count says, the array takes in other objects' bytes as references, or loses
+        its last ones: every entry would be read wrong, many warnings for one damage)."""
     if not isinstance(document, dict) or "$archiver" not in document:
         return document
     objects = document.get("$objects")
+    claimed = None
     if isinstance(objects, list) and objects:
-        return document
+        claimed = array_count_disagrees(data, "$objects")
+        if claimed is None:
+            return document
     found = array_from_bytes(data, "$objects", NULL)
     if found is None:
-        return document
+        if claimed is None:
+            return document
+        raise ArchiveInvalid(
+            f"the archive's object list ($objects) is damaged: its count ({claimed}) does not "
+            "fit its bytes, and its references cannot be told from them", file=source,
+            key="$objects", hint=_DAMAGED_HINT)
     items, count = found
-    why = objects.reason if isinstance(objects, UnreadableValue) else "not an array"
+    if claimed is not None:
+        why = f"its count, {claimed}, does not fit its bytes"
+    else:
+        why = objects.reason if isinstance(objects, UnreadableValue) else "not an array"
     repairs.append(Repair(
         OBJECTS_SALVAGED, f"the archive's object list ($objects) cannot be read ({why})",
         f"its {count} references were read from its bytes, and the objects through them; "
-        "any object damaged with it is lost", "the file was damaged (a changed byte in mail "
-        "or on a disk): attach the file IORegistryExplorer wrote, unedited"))
+        "any object damaged with it is lost", _DAMAGED_HINT))
     return {**document, "$objects": items}
+
+
+_DAMAGED_HINT = ("the file was damaged (a changed byte in mail or on a disk): attach the file "
+                 "IORegistryExplorer wrote, unedited")
 
 
 def _keyed_model(document: Any, source: str, strict: bool) -> MachineModel:

@@ -39,7 +39,8 @@ from iokit_host.kext.plistrepair import Repair
 from iokit_host.kext.plistshape import check_binary
 from iokit_host.kext.plistvalues import UnreadableValue
 
-__all__ = ["CUT_SHORT", "BinaryPlistError", "array_from_bytes", "load_tolerant"]
+__all__ = ["CUT_SHORT", "BinaryPlistError", "array_count_disagrees", "array_from_bytes",
+           "load_tolerant"]
 
 CUT_SHORT = "ioreg-dump-binary-cut-short"
 _CUT_SHORT_HINT = ("the file was cut short (a download or copy that stopped, a size limit): "
@@ -113,6 +114,53 @@ def array_from_bytes(data: bytes, key: str, first: Any) -> tuple[list[Any], int]
     guess that is not certain is not taken. Each item is read as :func:`load_tolerant` reads
     it (damaged, unreadable in its place). Returns the items and how many there are, or None
     when the file's index, its top dictionary or the array's place cannot be read."""
+    place = _array_place(data, key)
+    if place is None:
+        return None
+    parser, start, end = place
+    ref_size, count = parser._ref_size, len(parser._object_offsets)
+    for header in (1, 3, 4, 6, 10):  # a count in the marker, or after it in 1-8 bytes
+        size = end - start - header
+        if size < ref_size or size % ref_size:
+            continue
+        refs = [int.from_bytes(data[at:at + ref_size], "big")
+                for at in range(start + header, end, ref_size)]
+        try:
+            found = refs[0] < count and parser._read_object(refs[0]) == first
+        except _OBJECT_ERRORS:
+            found = False
+        if found:
+            return [parser._read_object(ref) if ref < count
+                    else UnreadableValue(f"object {ref} is past the file's {count}")
+                    for ref in refs], len(refs)
+    return None
+
+
+def array_count_disagrees(data: bytes, key: str) -> int | None:
+    """The count the header of the array the top dictionary's ``key`` refers to gives, when
+    its references would not end where the next object begins (its count damaged, its
+    marker intact: read as written, the array takes in the next objects' bytes as
+    references, or leaves its own last ones out); None when they agree or the file's index,
+    top dictionary or array cannot be read. Cheap: the objects are not read."""
+    place = _array_place(data, key)
+    if place is None:
+        return None
+    parser, start, end = place
+    try:
+        parser._fp.seek(start)
+        marker = parser._fp.read(1)[0]
+        if marker & 0xF0 != _ARRAY:
+            return None
+        claimed: int = parser._get_size(marker & 0x0F)
+    except _OBJECT_ERRORS:
+        return None
+    return claimed if parser._fp.tell() + claimed * parser._ref_size != end else None
+
+
+def _array_place(data: bytes, key: str) -> tuple[Any, int, int] | None:
+    """A parser holding the file's index (no object read yet), and where the object the top
+    dictionary's ``key`` refers to begins and where the next object begins (or the offset
+    table); None when they cannot be read."""
     if _Parser is None or not data.startswith(b"bplist00") or len(data) < 8 + _TRAILER.size:
         return None
     offset_size, ref_size, count, top, table = _TRAILER.unpack_from(data, len(data) - 32)
@@ -121,7 +169,7 @@ def array_from_bytes(data: bytes, key: str, first: Any) -> tuple[list[Any], int]
         return None
     parser = _Tolerant()
     try:
-        parser.parse_bytes(data)
+        parser.index(data)
         found = _top_value_ref(parser, top, key)
     except (BinaryPlistError, *_OBJECT_ERRORS):
         return None
@@ -129,18 +177,7 @@ def array_from_bytes(data: bytes, key: str, first: Any) -> tuple[list[Any], int]
         return None
     offsets: tuple[int, ...] = parser._object_offsets
     start = offsets[found]
-    end = min((at for at in offsets if start < at <= table), default=table)
-    for header in (1, 3, 4, 6, 10):  # a count in the marker, or after it in 1-8 bytes
-        size = end - start - header
-        if size < ref_size or size % ref_size:
-            continue
-        refs = [int.from_bytes(data[at:at + ref_size], "big")
-                for at in range(start + header, end, ref_size)]
-        if refs[0] < count and parser._read_object(refs[0]) == first:
-            return [parser._read_object(ref) if ref < count
-                    else UnreadableValue(f"object {ref} is past the file's {count}")
-                    for ref in refs], len(refs)
-    return None
+    return parser, start, min((at for at in offsets if start < at <= table), default=table)
 
 
 def _top_value_ref(parser: Any, top: int, key: str) -> int | None:
@@ -311,6 +348,18 @@ class _Tolerant(_Parser or object):  # type: ignore[misc]
         # unreadable there (plistlib would build a list that holds itself).
         self._reading: set[int] = set()
 
+    def index(self, data: bytes) -> None:
+        """Take the file's index (trailer, offset table) as ``parse`` does, reading no
+        object: a reader of one object or a few then costs only those."""
+        self._fp = io.BytesIO(data)
+        offset_size, self._ref_size, count, _, table = _TRAILER.unpack_from(data, len(data) - 32)
+        self._fp.seek(table)
+        try:
+            self._object_offsets = self._read_ints(count, offset_size)
+        except _OBJECT_ERRORS as error:
+            raise BinaryPlistError(str(error) or "its offset table cannot be read") from None
+        self._objects = [_UNDEFINED] * count
+
     def parse_bytes(self, data: bytes) -> Any:
         try:
             return self.parse(io.BytesIO(data))
@@ -365,7 +414,7 @@ class _Tolerant(_Parser or object):  # type: ignore[misc]
         return result
 
 
-_FILL, _DICT = 0x0F, 0xD0
+_FILL, _ARRAY, _DICT = 0x0F, 0xA0, 0xD0
 _UNDEFINED = getattr(plistlib, "_undefined", object())
 
 

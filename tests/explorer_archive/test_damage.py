@@ -327,6 +327,40 @@ def test_an_object_list_whose_first_reference_is_lost_too_is_refused_not_guessed
         parse_archive(damaged, source="x.ioreg")
 
 
+def _with_count(data: bytes, count: int) -> bytes:
+    """``data`` with its ``$objects`` array's count (its marker intact) made ``count``."""
+    start, header = _objects_header(data)
+    assert header > 1, "the test machine's object list has a count after its marker"
+    return data[:start + 2] + count.to_bytes(header - 2, "big") + data[start + header:]
+
+
+@pytest.mark.parametrize("change", [-1, 1, -100, 100, -130])
+def test_an_object_list_whose_count_is_damaged_is_read_through_its_bytes(change: int) -> None:
+    # Its marker intact, a damaged count was believed: the array took in the next objects'
+    # bytes as references, or lost its last ones, and the archive gave a warning of every
+    # kind (bad entries, fields, links, properties) or a refusal about the root's children.
+    data = archive_bytes(small_machine())
+    start, header = _objects_header(data)
+    count = int.from_bytes(data[start + 2:start + header], "big")
+    damaged = _with_count(data, count + change)
+    whole, model = parse_archive(data, source="x.ioreg"), parse_archive(damaged, source="x.ioreg")
+    assert model.entries == whole.entries and model.planes == whole.planes
+    (warning,) = model.diagnostics
+    assert warning.reference == "ioreg-archive-objects-salvaged"
+    assert f"its count, {count + change}, does not fit its bytes" in warning.message
+    with pytest.raises(ArchiveInvalid, match=r"\$objects"):
+        parse_archive(damaged, source="x.ioreg", strict=True)
+
+
+def test_an_object_list_whose_count_and_first_reference_are_damaged_is_refused_once() -> None:
+    data = archive_bytes(small_machine())
+    start, header = _objects_header(data)
+    damaged = _with_count(data, 39)
+    damaged = damaged[:start + header] + b"\xff" + damaged[start + header + 1:]
+    with pytest.raises(ArchiveInvalid, match=r"\(\$objects\) is damaged: its count \(39\)"):
+        parse_archive(damaged, source="x.ioreg")
+
+
 @settings(max_examples=200, deadline=None)
 @given(st.binary(min_size=1, max_size=6), st.integers(0, 5))
 def test_any_damage_to_the_object_lists_header_is_salvaged_or_refused(junk: bytes,
