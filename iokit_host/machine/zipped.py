@@ -113,6 +113,9 @@ def _candidates(archive: zipfile.ZipFile
     skipped: list[tuple[str, str]] = []
     for order, info in enumerate(infos):
         name = info.filename
+        if not name:  # ZipInfo.is_dir() raises IndexError on it; no writer names none
+            skipped.append(("(a member with no name)", "it has no name: the zip is damaged"))
+            continue
         if info.is_dir() or name.startswith("__MACOSX/") or "/._" in f"/{name}":
             continue
         try:

@@ -112,3 +112,16 @@ def test_a_zipped_dump_is_cut_where_the_same_dump_file_is(
     assert sum(1 for _ in model.nubs()) == sum(1 for _ in expected.nubs()) < 200
     with pytest.raises(IOKitError, match="larger than"):
         load_machine(tmp_path / "d.zip", strict=True)
+
+
+def test_a_member_with_no_name_costs_only_itself(tmp_path: Path) -> None:
+    # zipfile's is_dir() indexes the last character of the name: a damaged zip whose member
+    # has none was an internal error (IndexError), the dump beside it never read.
+    path = tmp_path / "nameless.zip"
+    with zipfile.ZipFile(path, "w") as archive:
+        archive.writestr(zipfile.ZipInfo(""), b"junk")
+        archive.writestr("IOReg.txt", DUMP)
+    model = load_machine(path)
+    assert model.name == "mac-2"
+    (warning,) = model.diagnostics
+    assert warning.reference == "machine-zip-member-unreadable" and "no name" in warning.message
