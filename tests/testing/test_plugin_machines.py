@@ -6,10 +6,12 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 from iokit_sdk import OSNumber
 
 from iokit_host.machine.errors import MachineModelError
-from iokit_host.testing import machine_toml
+from iokit_host.testing import build_machine, machine_toml
 
 KEYBOARD = {
     "machine": {"name": "one-keyboard", "description": "a root and a keyboard"},
@@ -55,3 +57,65 @@ def test_a_machine_boots_with_its_nubs(iokit_host: Any, iokit_machine: Any) -> N
     assert interface is not None
     assert interface.class_name() == "IOUSBHostInterface"
     assert interface.get_provider() is host.find("Keyboard")
+
+
+def _with_property(value: Any) -> dict[str, Any]:
+    return {"nub": [{"id": "root", "class": "IOPlatformExpertDevice", "name": "TestMac"},
+                    {"parent": "root", "class": "IOService", "properties": {"x": value}}]}
+
+
+def _chain(depth: int) -> dict[str, Any]:
+    value: dict[str, Any] = {}
+    for _ in range(depth):
+        value = {"x": value}
+    return value
+
+
+_SELF: list[Any] = []
+_SELF.append(_SELF)
+
+
+@pytest.mark.parametrize(("value", "said"), [
+    (None, "NoneType is not a value"), (b"\x01", "bytes is not a value"),
+    ({1, 2}, "set is not a value"), (object(), "object is not a value"),
+    ({1: 2}, "the key 1 is not text"), ("\udcff", "lone surrogate"),
+    (_chain(5_000), "nests more than"), (_SELF, "nests more than")],
+    ids=["none", "bytes", "set", "object", "int-key", "surrogate", "deep", "holds-itself"])
+def test_what_no_toml_file_holds_is_refused_by_key(iokit_machine: Any, value: Any,
+                                                   said: str) -> None:
+    # The dict was written out as TOML first: these were a bare ValueError, TypeError or
+    # RecursionError from the writer, naming neither key nor fixture.
+    with pytest.raises(MachineModelError) as caught:
+        iokit_machine(_with_property(value))
+    assert said in str(caught.value) and "nub[1].properties" in str(caught.value)
+
+
+def test_a_float_is_refused_where_a_file_s_would_be(iokit_machine: Any) -> None:
+    with pytest.raises(MachineModelError, match="a float is not a property value"):
+        iokit_machine(_with_property(float("nan")))
+
+
+@pytest.mark.parametrize("source", [None, ["nub"], 5])
+def test_a_machine_that_is_no_dict_or_path_is_refused_in_words(iokit_machine: Any,
+                                                               source: Any) -> None:
+    with pytest.raises(MachineModelError, match="a machine is a dict, a model file's path"):
+        iokit_machine(source)
+
+
+_VALUES = st.recursive(
+    st.none() | st.booleans() | st.integers() | st.floats() | st.text() | st.binary()
+    | st.sets(st.integers(), max_size=2) | st.dates(),
+    lambda inner: st.lists(inner, max_size=3) | st.tuples(inner)
+    | st.dictionaries(st.text() | st.integers(), inner, max_size=3), max_leaves=12)
+
+
+@settings(max_examples=200, deadline=None)
+@given(st.dictionaries(st.sampled_from(["machine", "nub", "classes", "root-properties", "x"])
+                       | st.text(max_size=4), _VALUES, max_size=3),
+       _VALUES)
+def test_any_dict_is_a_machine_or_our_error(document: dict[str, Any], value: Any) -> None:
+    for source in (document, _with_property(value)):
+        try:
+            build_machine(source)
+        except MachineModelError:
+            pass
