@@ -2,9 +2,9 @@
 
 ``IOConnectMapMemory`` maps a driver's :class:`~iokit_sdk.memory.IOBufferMemoryDescriptor`
 into the program (IOKit maps the descriptor's pages into the task). A running kernel backs
-every such buffer with a file in a directory made for it at start (``$XDG_RUNTIME_DIR`` or the
-temp dir, mode 0700, each file 0600: nobody but the kernel's user may open one by name) and
-removes the directory when it stops. A program never opens it by name: the kernel passes it a
+every such buffer with a file in a directory made for it at start (``$XDG_RUNTIME_DIR``, or the
+temp dir when that cannot hold it; mode 0700, each file 0600: nobody but the kernel's user may
+open one by name) and removes the directory when it stops. A program never opens it by name: the kernel passes it a
 descriptor of the buffer with the ``map_memory`` reply (``SCM_RIGHTS``, as a Mach reply
 carries a memory entry's port right), so any peer the socket admits, a ``--group`` member of
 another uid included, maps exactly the memory it was given and nothing else.
@@ -28,16 +28,33 @@ _PREFIX = "iokit-mem-"
 @contextmanager
 def shared_memory_directory() -> Iterator[str]:
     """Back the kernel's shared buffers with files in a fresh private directory."""
-    runtime = os.environ.get("XDG_RUNTIME_DIR")
-    parent = runtime if runtime and os.path.isdir(runtime) else tempfile.gettempdir()
-    _remove_stale(parent)
-    directory = tempfile.mkdtemp(prefix=f"{_PREFIX}{os.getpid()}-", dir=parent)
+    directory = _made_directory()
     IOBufferMemoryDescriptor.backing_directory = directory
     try:
         yield directory
     finally:
         IOBufferMemoryDescriptor.backing_directory = None
         shutil.rmtree(directory, ignore_errors=True)
+
+
+def _made_directory() -> str:
+    """A fresh directory in ``$XDG_RUNTIME_DIR``, or the temp dir when that cannot be used:
+    the variable is a preference another session may leave behind (``su``, ``sudo -E``: a
+    folder of another user's, or one gone read-only), and a kernel that refused to start for
+    it named a path the user never gave (file-error: /run/user/1000/iokit-mem-...).
+
+    :raises OSError: neither can hold one (the temp dir's error)."""
+    runtime = os.environ.get("XDG_RUNTIME_DIR")
+    parents = [runtime] if runtime and os.path.isdir(runtime) else []
+    parents.append(tempfile.gettempdir())
+    for number, parent in enumerate(parents, 1):
+        _remove_stale(parent)
+        try:
+            return tempfile.mkdtemp(prefix=f"{_PREFIX}{os.getpid()}-", dir=parent)
+        except OSError:
+            if number == len(parents):
+                raise
+    raise AssertionError("unreachable: the temp dir is always tried")  # pragma: no cover
 
 
 def memory_fd(memory: IOBufferMemoryDescriptor) -> int | None:

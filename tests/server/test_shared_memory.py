@@ -23,7 +23,7 @@ from iokit_sdk.iokitlib import (
     kIOMapAnywhere,
     mach_task_self,
 )
-from kernelkit import KernelFactory, KernelProcess
+from kernelkit import KernelFactory, KernelProcess, kernel_env
 
 OTHER_UID = 65534  # nobody; its group (nogroup) is what --group admits
 
@@ -103,3 +103,20 @@ def test_a_group_peer_of_another_uid_maps_memory_it_could_never_open(
         assert peer.stdout.split() == [str(OTHER_UID), "4096", "0x5c", "denied"]
         assert mine[301] == 0x3E  # what it wrote is in the same memory as ours
         assert IOConnectCallScalarMethod(connect, 1, [], 1) == (0,)  # the kernel goes on
+
+
+@pytest.mark.skipif(not os.path.isdir("/proc/self"), reason="needs /proc: a folder that no "
+                    "uid, root included, may make a folder in")
+def test_a_runtime_dir_that_cannot_hold_the_memory_falls_back_to_the_temp_dir(
+        kernel_factory: KernelFactory) -> None:
+    # XDG_RUNTIME_DIR left by another session (su, sudo -E) or gone read-only: the kernel
+    # refused to start, 'file-error: /proc/iokit-mem-...', a path the user never gave.
+    kernel = kernel_factory.start(env=kernel_env(kernel_factory.kext_dist,
+                                                 XDG_RUNTIME_DIR="/proc"))
+    with MainPort(kernel.path) as port:
+        service = IOServiceGetMatchingService(port, IOServiceMatching("TestUCDriver"))
+        connect = IOServiceOpen(service, mach_task_self(), 0)
+        mapping = IOConnectMapMemory(connect, 0, mach_task_self(), kIOMapAnywhere)
+        IOConnectCallScalarMethod(connect, 8, [5, 0x7A], 0)
+        assert mapping[5] == 0x7A
+    assert glob.glob(os.path.join(tempfile.gettempdir(), f"iokit-mem-{kernel.pid}-*"))
