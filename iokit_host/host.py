@@ -9,6 +9,7 @@ kernel's job queue is quiet.
 
 from __future__ import annotations
 
+import os
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -181,11 +182,18 @@ class IOKitHost:
             found = discover(defines=self.defines or None)
             bundles = list(found.bundles)
             self.diagnostics.extend(found.diagnostics)
-        for path in self.kext_paths:
-            # Imported here: a boot from the kernel collection reads no manifest itself.
-            from iokit_host.kext.manifest import read_manifest
+        # Imported here: a boot from the kernel collection reads no manifest itself.
+        from iokit_host.kext.manifest import locate_manifest, read_plist_file
 
-            bundle, problems = read_manifest(path, defines=self.defines or None)
+        read: set[str] = set()
+        for path in self.kext_paths:
+            manifest = locate_manifest(path)
+            # One manifest given twice (a folder and its Info.plist, a shell glob, a symlink)
+            # is one kext: read again, it claimed its own bundle id against itself.
+            if (seen := os.path.realpath(manifest)) in read:
+                continue
+            read.add(seen)
+            bundle, problems = read_plist_file(manifest, defines=self.defines or None)
             self.diagnostics.extend(problems)
             if bundle is not None:
                 bundles.append(bundle)

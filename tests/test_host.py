@@ -197,3 +197,18 @@ def test_refusals_add_up_and_warnings_that_refuse_nothing_do_not_count(tmp_path:
     host = IOKitHost(machine(wifi_nub()), kexts=[], kext_paths=[*paths, dropped_key]).boot()
     assert host.summary().refusals == len(_REFUSED) + 1
     assert "personality-ill-typed-number" in [d.reference for d in host.diagnostics]
+
+
+def test_one_manifest_given_twice_is_one_kext(tmp_path: Path) -> None:
+    # 'iokit boot --kext k --kext k/Info.plist': the kext claimed its bundle id against
+    # itself, 'com.x.twice is claimed by k/Info.plist and k/Info.plist', once per extra copy.
+    folder = tmp_path / "k"
+    folder.mkdir()
+    (folder / "Info.plist").write_bytes(plistlib.dumps({
+        "CFBundleIdentifier": "com.x.twice", "CFBundleVersion": "1.0", "OSBundleLibraries": _LIBS,
+        "IOKitPersonalities": {"T": {"IOClass": "T", "IOProviderClass": "IOPCIDevice"}}}))
+    (tmp_path / "link").symlink_to(folder)
+    host = IOKitHost(machine(wifi_nub()), kexts=[], kext_paths=[
+        folder, folder / "Info.plist", tmp_path / "link", folder]).boot()
+    assert [d.reference for d in host.diagnostics if d.reference.startswith("kext-")] == []
+    assert [b.bundle_id for b in host.resolution.load_order] == ["com.x.twice"]
