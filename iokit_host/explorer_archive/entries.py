@@ -218,13 +218,15 @@ MAX_NAME_BYTES = 127
 
 
 def _io_name(text: str | None, where: str) -> str | None:
-    """``text``, a name or location IOKitLib gave, unless it is longer than any it gives: an
-    edited or damaged one (a string a thousand entries share, of a megabyte, made the
-    machine's tree a gigabyte)."""
+    """``text``, a name or location IOKitLib gave, unless it is longer than any it gives (a
+    string a thousand entries share, of a megabyte, made the machine's tree a gigabyte) or
+    holds a NUL: an edited or damaged one."""
     if text is not None and len(text) > MAX_NAME_BYTES // 4 and (
             len(text.encode("utf-8", "surrogatepass")) > MAX_NAME_BYTES):
         raise ArchiveFault(where, f"a name of {len(text)} characters, longer than the "
                            f"{MAX_NAME_BYTES} bytes IOKit's names hold (io_name_t)")
+    if text is not None and "\0" in text:  # an io_name_t ends at its first NUL
+        raise ArchiveFault(where, "a name holding a NUL character, which no io_name_t holds")
     return text
 
 

@@ -24,7 +24,7 @@ from iokit_host.explorer_archive.damage import (
     ArchiveDamage,
 )
 from iokit_host.explorer_archive.plistdata import PlistUnreadable, load_plist
-from iokit_host.ioreg_import.cfvalues import CFValueError, typed_value
+from iokit_host.ioreg_import.cfvalues import CFValueError, check_key, typed_value
 
 __all__ = ["MAX_PROPERTY_BYTES", "MAX_PROPERTY_ITEMS", "PropertyTables"]
 
@@ -92,6 +92,7 @@ class PropertyTables:
         faults: list[tuple[str, str]] = []
         for name, value in table.items():
             try:
+                check_key(name, "a property key")
                 properties[name] = typed_value(value, name)
             except CFValueError as error:
                 faults.append((error.path, error.reason))

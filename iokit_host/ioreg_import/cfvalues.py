@@ -33,7 +33,7 @@ from iokit_sdk.values import MAX_VALUE_DEPTH, MAX_VALUE_ITEMS, OSNumber
 from iokit_host.ioreg_import.widths import printed_width
 from iokit_host.kext.plistvalues import UnreadableValue
 
-__all__ = ["CFValueError", "UnreadableValue", "typed_properties", "typed_value"]
+__all__ = ["CFValueError", "UnreadableValue", "check_key", "typed_properties", "typed_value"]
 
 
 class CFValueError(ValueError):
@@ -88,11 +88,21 @@ def typed_value(value: Any, path: str = "value") -> Any:
 _CONTAINER = object()
 
 
+def check_key(key: Any, where: str) -> None:
+    """Refuse a dictionary key no kernel could have made: one that is not a string, or holds
+    a NUL (an ``OSSymbol`` is a C string; ``ioreg`` would print it raw).
+
+    :raises CFValueError: naming ``where``."""
+    if not isinstance(key, str):
+        raise CFValueError(where, f"a dictionary key is {_kind(key)}, not a string")
+    if "\0" in key:
+        raise CFValueError(where, "a dictionary key holds a NUL character")
+
+
 def _pairs(source: Any, where: str) -> list[tuple[Any, Any]]:
     if isinstance(source, Mapping):
         for key in source:
-            if not isinstance(key, str):
-                raise CFValueError(where, f"a dictionary key is {_kind(key)}, not a string")
+            check_key(key, where)
         return list(source.items())
     return list(enumerate(source))
 

@@ -22,8 +22,15 @@ from dataclasses import replace
 from typing import Any
 
 from iokit_host.errors import quoted
-from iokit_host.ioreg_import.cfvalues import CFValueError, typed_value
-from iokit_host.ioreg_import.damage import BAD_ENTRY, BAD_VALUE, NO_ROOT, TOO_LARGE, DumpDamage
+from iokit_host.ioreg_import.cfvalues import CFValueError, check_key, typed_value
+from iokit_host.ioreg_import.damage import (
+    BAD_ENTRY,
+    BAD_VALUE,
+    NO_ROOT,
+    NUL,
+    TOO_LARGE,
+    DumpDamage,
+)
 from iokit_host.ioreg_import.errors import IoregDumpInvalid
 from iokit_host.ioreg_import.model import build_model
 from iokit_host.ioreg_import.occurrences import node_id
@@ -88,7 +95,7 @@ def read_plist_tree(document: Any, source: str, damage: DumpDamage) -> DumpNode:
 def _is_entry(table: Any) -> bool:
     """A dictionary with a non-empty ``IOObjectClass`` string: what an entry needs."""
     return isinstance(table, Mapping) and isinstance(table.get(_CLASS), str) and \
-        bool(table[_CLASS])
+        bool(table[_CLASS].replace("\0", ""))
 
 
 class _Reader:
@@ -135,9 +142,9 @@ class _Reader:
             self.damage.note(BAD_ENTRY, number, "an entry that is not a dictionary with an "
                              "IOObjectClass string")
             return None
-        class_name = table[_CLASS]
-        name = table.get(_NAME)
-        location = table.get(_LOCATION)
+        class_name = self.io_name(table, _CLASS, number)
+        name = self.io_name(table, _NAME, number)
+        location = self.io_name(table, _LOCATION, number)
         entry_id = table.get(_ID)
         node = DumpNode(
             # An empty name is a name (an IOMedia's in the device tree plane, ``@1:0``), as
@@ -151,15 +158,22 @@ class _Reader:
             properties=self.properties(table, number))
         return node
 
+    def io_name(self, table: Mapping[str, Any], key: str, number: int) -> Any:
+        """The entry's class, name or location without the NUL characters it holds, which
+        no io_name_t holds (``ioreg`` writes none; printed, they would be raw NULs)."""
+        value = table.get(key)
+        if isinstance(value, str) and "\0" in value:
+            self.damage.note(NUL, number, f"{key} holds a NUL character")
+            return value.replace("\0", "")
+        return value
+
     def properties(self, table: Mapping[str, Any], number: int) -> dict[str, Any]:
         properties: dict[str, Any] = {}
         for key, value in table.items():
             if key in _META:
                 continue
-            if not isinstance(key, str):
-                self.damage.note(BAD_VALUE, number, f"a property key that is {type(key)}")
-                continue
             try:
+                check_key(key, "a property key")
                 properties[key] = typed_value(value, key)
             except CFValueError as error:
                 self.damage.note(BAD_VALUE, number, str(error))

@@ -109,6 +109,8 @@ class DocumentParser:
             self.fail(E.WRONG_TYPE, f"expected a string, not {_type(value)}", node=node, key=key)
         if not empty and not value:
             self.fail(E.BAD_VALUE, "must not be empty", node=node, key=key)
+        if "\0" in value:  # IOKit's names, classes and planes are C strings
+            self.fail(E.BAD_VALUE, "must not contain NUL", node=node, key=key)
         return value
 
     def optional_text(self, table: Mapping[str, Any], key: str, node: _Node,
@@ -125,6 +127,10 @@ class DocumentParser:
 
     def properties(self, value: Any, node: _Node, key: str) -> Mapping[str, Any]:
         table = self.table(value, node, key)
+        for name in table:
+            if "\0" in name:  # property keys are OSSymbols: C strings
+                self.fail(E.BAD_VALUE, "a key must not contain NUL", node=node,
+                          key=f"{key}.{name}")
         try:
             decoded = {k: decode_value(v, file=self.file, key=f"{key}.{k}")
                        for k, v in table.items()}
@@ -139,8 +145,9 @@ class DocumentParser:
         declared = {}
         for name, superclass in table.items():
             self.text(superclass, None, f"classes.{name}", empty=False)
-            if not name:
-                self.fail(E.BAD_VALUE, "a class name must not be empty", key="classes")
+            if not name or "\0" in name:
+                self.fail(E.BAD_VALUE, "a class name must not be empty or contain NUL",
+                          key="classes")
             declared[name] = superclass
         self.check_class_loops(declared)
         return declared

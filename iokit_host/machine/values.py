@@ -125,7 +125,7 @@ def _decode(raw: Any, site: _Site, depth: int) -> Any:
         if keys in TYPED_FORMS:
             return _decode_form(raw, keys, site, depth)
         depth = _deeper(site, depth)
-        return {k: _decode(v, site.at(f".{k}"), depth) for k, v in raw.items()}
+        return {_key(k, site): _decode(v, site.at(f".{k}"), depth) for k, v in raw.items()}
     site.fail(E.WRONG_TYPE, f"a {type(raw).__name__} is not a property value",
               "use a string, boolean, integer, array, table or one of the typed forms "
               "({ number, bits }, { data }, { le32 }, { strings }, { set })")
@@ -171,7 +171,15 @@ def _decode_form(raw: dict[str, Any], keys: frozenset[str], site: _Site, depth: 
     if not isinstance(body, dict):
         site.at(".dict").fail(E.WRONG_TYPE, f"expected a table, not {type(body).__name__}")
     depth = _deeper(site, depth)
-    return {k: _decode(v, site.at(f".{k}"), depth) for k, v in body.items()}
+    return {_key(k, site): _decode(v, site.at(f".{k}"), depth) for k, v in body.items()}
+
+
+def _key(key: str, site: _Site) -> str:
+    """A dictionary key: an OSSymbol, a C string, so never one holding NUL (``ioreg`` would
+    print it raw, and no kernel could have made it)."""
+    if "\0" in key:
+        site.at(f".{key}").fail(E.BAD_VALUE, "a key must not contain NUL")
+    return key
 
 
 def _explicit_number(number: Any, bits: Any, site: _Site) -> OSNumber:

@@ -17,7 +17,7 @@ from typing import Any, ClassVar
 
 from iokit_sdk.keys import SERVICE_PLANE
 from iokit_sdk.plain import PropertyView, copied_table, plain_value
-from iokit_sdk.values import SCALAR_TYPES, PropertyValue, check_text
+from iokit_sdk.values import SCALAR_TYPES, PropertyValue, check_symbol, check_text
 
 __all__ = ["IORegistryEntry"]
 
@@ -108,8 +108,8 @@ class IORegistryEntry:
             if not isinstance(key, str):
                 raise TypeError(f"property keys are strings, not {type(key).__name__}")
             key = str.__str__(key)
-        if not key.isascii():
-            check_text(key, f"property key {key!r}")
+        if not key.isascii() or "\0" in key:
+            check_symbol(key, f"property key {key!r}")
         if type(value) not in SCALAR_TYPES:  # scalars are valid as they are: skip the call
             value = plain_value(value, key)
         elif type(value) is str and not value.isascii():  # but text must be encodable
@@ -226,7 +226,7 @@ def _text(value: object, what: str) -> str:
     otherwise run wherever the registry prints or compares it. An ``OSSymbol`` holds text:
     a lone surrogate is refused (:class:`~iokit_sdk.values.PropertyTextError`)."""
     if type(value) is str:
-        return check_text(value, f"a registry entry's {what}")
+        return check_symbol(value, f"a registry entry's {what}")
     if isinstance(value, str):
-        return check_text(str.__str__(value), f"a registry entry's {what}")
+        return check_symbol(str.__str__(value), f"a registry entry's {what}")
     raise TypeError(f"a registry entry's {what} is a string, not {type(value).__name__}")

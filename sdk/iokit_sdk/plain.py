@@ -28,6 +28,7 @@ from iokit_sdk.values import (
     _Crumb,
     _spell,
     _too_deep,
+    check_symbol,
     check_text,
 )
 
@@ -70,8 +71,8 @@ def plain_value(value: object, path: str = "value") -> Any:
                 if not isinstance(key, str):
                     raise PropertyTypeError(f"{_spell(path, crumb)} key {key!r}", key)
                 key = str.__str__(key)
-                if not key.isascii():
-                    check_text(key, f"{_spell(path, crumb)} key {key!r}")
+                if not key.isascii() or "\0" in key:
+                    check_symbol(key, f"{_spell(path, crumb)} key {key!r}")
             if type(child) in SCALAR_TYPES:
                 plain = child
                 if type(child) is str and not child.isascii():
@@ -107,7 +108,8 @@ def _flat_copy(value: object) -> Any:
         if len(value) > MAX_VALUE_ITEMS:  # type: ignore[arg-type]
             return None
         for key, item in value.items():  # type: ignore[attr-defined]
-            if type(key) is not str or not key.isascii() or type(item) not in scalars \
+            if type(key) is not str or not key.isascii() or "\0" in key \
+                    or type(item) not in scalars \
                     or type(item) is str and not item.isascii():
                 return None  # the walk checks non-ASCII text (a lone surrogate) and says where
         return dict(value)  # type: ignore[call-overload]

@@ -34,11 +34,13 @@ __all__ = [
     "MAX_VALUE_ITEMS",
     "SCALAR_TYPES",
     "OSNumber",
+    "PropertyNulError",
     "PropertyShapeError",
     "PropertyTextError",
     "PropertyTypeError",
     "PropertyValue",
     "check_shape",
+    "check_symbol",
     "check_text",
     "check_value",
     "equality_key",
@@ -126,6 +128,26 @@ class PropertyTextError(PropertyTypeError, ValueError):
                             f"index {index}), which is not text: UTF-8 cannot encode it")
         self.path = path
         self.value = value
+
+
+class PropertyNulError(PropertyTextError):
+    """A key or name holding a NUL character: an ``OSSymbol`` is a C string, which ends at
+    its first NUL (``setName("a\\0b")`` names the entry ``a``), and ``ioreg`` would print
+    the rest raw. Refused rather than cut, as a cut name is a driver's bug made silent."""
+
+    def __init__(self, path: str, value: str) -> None:
+        ValueError.__init__(self, f"{path}: {value[:40]!r} holds a NUL character at index "
+                            f"{value.index(chr(0))}; keys and names are C strings")
+        self.path = path
+        self.value = value
+
+
+def check_symbol(value: str, path: str = "key") -> str:
+    """:func:`check_text` for a key or name (an ``OSSymbol``): a NUL is refused too
+    (:class:`PropertyNulError`)."""
+    if "\0" in value:
+        raise PropertyNulError(path, value)
+    return check_text(value, path)
 
 
 def check_text(value: str, path: str = "value") -> str:
@@ -216,8 +238,8 @@ def _check_keys(item: Mapping[Any, Any], path: str, crumb: _Crumb | None) -> Non
     for key in item:
         if not isinstance(key, str):
             raise PropertyTypeError(f"{_spell(path, crumb)} key {key!r}", key)
-        if not str.isascii(key):
-            check_text(key, f"{_spell(path, crumb)} key {key!r}")
+        if not str.isascii(key) or "\0" in key:
+            check_symbol(key, f"{_spell(path, crumb)} key {key!r}")
 
 
 def _too_deep(path: str, crumb: _Crumb | None, item: object, depth: int) -> PropertyShapeError:

@@ -163,6 +163,21 @@ def test_a_name_longer_than_iokit_gives_costs_the_entry_only_its_name() -> None:
     assert warning.key is not None and warning.key.endswith(".name")
 
 
+def test_a_name_holding_a_nul_costs_the_entry_only_its_name() -> None:
+    # An io_name_t ends at its first NUL: no IOKitLib gives one, and ioreg printed it raw.
+    document = plistlib.loads(archive_bytes(small_machine()))
+    objects: list[Any] = document["$objects"]
+    gfx = next(o for o in objects if isinstance(o, dict) and "inheritance" in o
+               and objects[o["name"].data] == "GFX0")
+    objects[gfx["name"].data] = "GF\0X0"
+    model = parse_archive(plistlib.dumps(document, fmt=plistlib.FMT_BINARY), source="x.ioreg")
+    (pci,) = [nub for _, nub in model.nubs() if nub.class_name == "IOPCIDevice"]
+    assert pci.name is None
+    (warning,) = [d for d in model.diagnostics if d.reference == "ioreg-archive-bad-field"]
+    assert "NUL" in warning.message and warning.key is not None
+    assert warning.key.endswith(".name")
+
+
 def test_a_class_name_longer_than_iokit_gives_drops_the_entries_naming_it() -> None:
     # IOObjectGetClass gives an io_name_t: a chain of one 100 KB class that 2,000 entries
     # share would be written once a nub.

@@ -20,7 +20,7 @@ from iokit_host.ioreg import text as text_output
 from iokit_host.registry import IORegistry
 
 from .conftest import Maker
-from .test_format import values
+from .test_format import keys, values
 
 
 @pytest.fixture
@@ -241,7 +241,7 @@ trees = st.recursive(st.just([]), lambda kids: st.lists(kids, max_size=3), max_l
 
 
 @settings(max_examples=60, suppress_health_check=[HealthCheck.function_scoped_fixture])
-@given(shape=trees, props=st.dictionaries(st.text(), values, max_size=3),
+@given(shape=trees, props=st.dictionaries(keys, values, max_size=3),
        width=st.integers(0, 40), depth=st.integers(0, 4), hex_numbers=st.booleans())
 def test_render_never_raises(shape: list, props: dict, width: int, depth: int,
                              hex_numbers: bool) -> None:

@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import plistlib
+import subprocess
+import sys
 from pathlib import Path
 
 import pytest
@@ -85,6 +87,29 @@ def test_damaged_entries_are_dropped_alone() -> None:
                                                         "ioreg-dump-bad-value"}
     with pytest.raises(ArchiveInvalid):
         parse_archive(plistlib.dumps(document), source="d.plist", strict=True)
+
+
+def test_a_nul_in_a_name_or_key_is_damage_that_costs_only_it(tmp_path: Path) -> None:
+    # ioreg writes no NUL (names and keys are C strings); a binary plist can hold one. The
+    # name loses the NUL, the key its property, and the import writes a model that reads back.
+    document = {"IOObjectClass": "IORegistryEntry", "IORegistryEntryName": "Root",
+                "IORegistryEntryChildren": [{
+                    "IOObjectClass": "IOPlatformExpertDevice", "IORegistryEntryName": "Mac",
+                    "IORegistryEntryChildren": [{
+                        "IOObjectClass": "IOSer\0vice", "IORegistryEntryName": "a\0b",
+                        "k\0": 1, "kept": {"x\0": 2}, "ok": 3}]}]}
+    dump = tmp_path / "nul.plist"
+    dump.write_bytes(plistlib.dumps(document, fmt=plistlib.FMT_BINARY))
+    model = parse_archive(dump.read_bytes(), source=str(dump))
+    (nub,) = model.root.children
+    assert (nub.name, nub.class_name, dict(nub.properties)) == ("ab", "IOService", {"ok": 3})
+    assert {d.reference for d in model.diagnostics} == {"ioreg-dump-nul", "ioreg-dump-bad-value"}
+    output = tmp_path / "nul.toml"
+    run = subprocess.run([sys.executable, "-m", "iokit_host", "machine", "import", str(dump),
+                          "-o", str(output)], check=False, capture_output=True, text=True,
+                         timeout=120)
+    assert run.returncode == 0, run.stderr
+    assert "\0" not in output.read_text() and "\\u0000" not in output.read_text()
 
 
 def test_an_entry_named_nothing_keeps_its_empty_name_as_the_text_shows_it() -> None:

@@ -148,6 +148,22 @@ def test_each_kind_of_mistake_has_its_reference(change: tuple[str, str], referen
     assert error.diagnostic.file == "m.toml"
 
 
+@pytest.mark.parametrize(("change", "key"), [
+    (('name = "ARPT"', 'name = "AR\\u0000PT"'), "name"),
+    (('location = "1C,1"', 'location = "1C\\u0000"'), "location"),
+    (('class = "IOPCIDevice"', 'class = "IOPCI\\u0000Device"'), "class"),
+    (('vendor-id = {', '"vendor\\u0000id" = {'), "properties.vendor\x00id"),
+    (('vendor-id = { le32 = 0x14e4 }', 'vendor-id = { a = { "b\\u0000" = 1 } }'),
+     "properties.vendor-id.a.b\x00"),
+])
+def test_a_nul_in_a_name_or_key_is_refused_naming_it(change: tuple[str, str], key: str) -> None:
+    # IOKit's names, classes and keys are C strings: no kernel holds "AR\0PT", and ioreg
+    # printed the NUL raw to the user's terminal.
+    error = error_for(SMALL.replace(*change, 1))
+    assert error.ref == "machine-model-bad-value"
+    assert error.diagnostic.key == key and "NUL" in str(error)
+
+
 def test_unknown_keys_suggest_the_near_one() -> None:
     error = error_for(SMALL.replace('class = "IOPCIDevice"', 'clas = "IOPCIDevice"\nclass = "IOPCIDevice"'))
     assert error.diagnostic.hint == "did you mean 'class'?"
@@ -190,9 +206,11 @@ def test_parents_without_ids_get_labels_that_do_not_become_ids() -> None:
 
 # -- hypothesis: writing then reading gives the same model; nothing but our error escapes ----
 
-names = st.text(alphabet=st.characters(exclude_categories=("Cs",)), min_size=1, max_size=8)
+#: Text a model holds: no lone surrogate, no NUL (names and keys are C strings).
+_TEXT = st.characters(exclude_categories=("Cs",), exclude_characters="\0")
+names = st.text(alphabet=_TEXT, min_size=1, max_size=8)
 props = st.dictionaries(
-    st.text(alphabet=st.characters(exclude_categories=("Cs",)), max_size=8),
+    st.text(alphabet=_TEXT, max_size=8),
     st.one_of(st.booleans(), names, st.binary(max_size=8),
               st.builds(OSNumber, st.integers(0, (1 << 64) - 1),
                         st.sampled_from([8, 16, 32, 64])),

@@ -10,7 +10,13 @@ from collections.abc import Callable
 import pytest
 from iokit_sdk.entry import IORegistryEntry
 from iokit_sdk.service import IOService
-from iokit_sdk.values import PropertyTextError, PropertyTypeError, check_text, check_value
+from iokit_sdk.values import (
+    PropertyNulError,
+    PropertyTextError,
+    PropertyTypeError,
+    check_text,
+    check_value,
+)
 
 LONE = "bad\ud800name"
 
@@ -57,6 +63,22 @@ def test_a_lone_surrogate_is_refused_where_the_driver_gives_it(place: str) -> No
     assert message.encode("utf-8") and "UTF-8 cannot encode it" in message
     assert service.get_name() == "before" and dict(service.properties) == {"k": "before"}
     assert service.get_name("IODeviceTree") == "before"
+
+
+@pytest.mark.parametrize("act", [
+    lambda s: s.set_name("a\0b"), lambda s: s.set_name("a\0", "IODeviceTree"),
+    lambda s: s.set_location("1\0"), lambda s: s.set_property("k\0", 1),
+    lambda s: s.set_property("k", {"a": {"b\0": 1}}), lambda s: s.set_property("k", {"\0": 1}),
+])
+def test_a_nul_in_a_name_or_key_is_refused_where_the_driver_gives_it(
+        act: Callable[[IOService], object]) -> None:
+    # An OSSymbol is a C string: setName("a\0b") names the entry "a" in IOKit, a bug the
+    # cut would hide; ioreg printed the NUL raw. A NUL in a string value is kept (OSData-like).
+    service = IOService({"k": "before"}, name="before")
+    with pytest.raises(PropertyNulError, match="holds a NUL character") as refused:
+        act(service)
+    assert isinstance(refused.value, PropertyTypeError)
+    assert service.get_name() == "before" and dict(service.properties) == {"k": "before"}
 
 
 def test_a_class_named_with_a_lone_surrogate_is_refused() -> None:
