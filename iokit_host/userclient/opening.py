@@ -65,13 +65,23 @@ def make_user_client(kernel: WorkLoop, service: IOService, task: OwningTask,
     if made is None:
         return _from_class(kernel, service)
     if isinstance(made, IOUserClient):
-        return made
+        return made if not made.is_inactive() else _reused(kernel, service, made)
     code = plain_int(made)  # the driver's value: an int subclass's own methods never run
     if code is not None and code != IOReturn.SUCCESS:
         return code & 0xFFFFFFFF
     _report(kernel, service, "user-client-new-invalid",
             f"new_user_client of {described(service)} returned {short_repr(made)}, not an "
             "IOUserClient or an IOReturn code")
+    return IOReturn.INTERNAL_ERROR
+
+
+def _reused(kernel: WorkLoop, service: IOService, client: IOUserClient) -> int:
+    """A client a closed connection already terminated (a driver that keeps its client and
+    hands it out again): attached anew it would open a connection whose every call is
+    ``kIOReturnBadArgument`` and stay in the registry inactive for ever after its close."""
+    _report(kernel, service, "user-client-new-invalid",
+            f"new_user_client of {described(service)} returned {described(client)}, which "
+            "a closed connection already terminated; make a new user client for each open")
     return IOReturn.INTERNAL_ERROR
 
 

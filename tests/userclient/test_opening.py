@@ -206,3 +206,22 @@ def test_one_user_opens_at_most_its_share_of_user_clients(
     user_clients.died(opened[1])  # type: ignore[arg-type]
     assert isinstance(user_clients.open(driver, task, 0), Connection)
     assert user_clients.open(driver, task, 0) == IOReturn.NO_RESOURCES
+
+
+def test_a_client_the_driver_hands_out_again_after_its_close_is_refused_and_named(
+        uc_host: IOKitHost, user_clients: UserClients, driver: IOService,
+        task: OwningTask, test_kext: Any) -> None:
+    """A driver that keeps the user client it made and returns it from every
+    ``new_user_client``: the first connection's close terminated it, so a second open would
+    get a connection whose every call fails, the client left in the registry inactive for
+    ever. That open fails, naming the driver; the first open and its close are as ever."""
+    kept = test_kext.TestUserClient()
+    driver.new_user_client = lambda *args: kept  # type: ignore[method-assign]
+    first = user_clients.open(driver, task, 5)
+    assert isinstance(first, Connection)
+    user_clients.close(first)
+    assert user_clients.open(driver, task, 5) == IOReturn.INTERNAL_ERROR
+    (diagnostic,) = uc_host.diagnostics
+    assert diagnostic.reference == "user-client-new-invalid"
+    assert "already terminated" in diagnostic.message and "TestUCDriver" in diagnostic.message
+    assert _user_clients_in(uc_host) == []
