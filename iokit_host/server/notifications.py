@@ -16,8 +16,10 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
+from iokit_sdk.plain import plain_value
 from iokit_sdk.service import IOService
-from iokit_sdk.values import PropertyTypeError, check_value
+from iokit_sdk.values import PropertyTypeError
+from iokit_sdk.wirecodec import fit_integers
 
 from iokit_host.server.session import Session
 
@@ -135,9 +137,13 @@ class UserNotifications:
         """A message the service sent its clients and interested parties, termination's
         ``kIOMessageServiceIsTerminated`` among them: in phase 2, after every client's
         ``willTerminate``, as ``terminateWorker`` sends it. An argument that is not a
-        registry value (a service, an object) reaches the program as None."""
+        registry value (a service, an object) reaches the program as None. A value is sent
+        as the registry keeps one (built-in types, a number past 64 bits cut to an OSNumber's):
+        packed as the driver made it, an ``int`` subclass's ``__int__`` (its code) ran in the
+        kernel's handler and a number past 64 bits did not encode, and the program lost the
+        message."""
         try:
-            check_value(argument, "argument")
+            argument = fit_integers(plain_value(argument, "argument"))
         except PropertyTypeError:
             argument = None
         record.port.send({"kind": "interest", "notification": record.handle,

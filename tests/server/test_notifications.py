@@ -7,6 +7,7 @@ from __future__ import annotations
 import socket
 from typing import Any
 
+from hostilekit import HostileInt
 from hostkit import make_host, wifi_nub
 from iokit_sdk import IOService
 from iokit_sdk.iokitlib.wire import MAX_KERNEL_FRAME, FrameReader
@@ -49,5 +50,29 @@ def test_a_program_hears_termination_after_what_clients_said_in_will_terminate()
     host.unplug("pci14e4,4331")
     assert _messages(session, program_end) == [(_GOING, {"from": "willTerminate"}),
                                                (kIOMessageServiceIsTerminated, None)]
+    kernel_end.close()
+    program_end.close()
+
+
+def test_an_argument_of_a_drivers_own_int_or_past_64_bits_reaches_the_program() -> None:
+    """A driver's ``message_clients`` argument of an ``int`` subclass (its ``__int__`` its own
+    code) or a number past 64 bits is a registry value: the program hears it as the registry
+    would send it, and no code of the driver runs in the kernel's handler. Packed as given,
+    the program lost each message and the kernel blamed its own handler."""
+    host = make_host([wifi_nub()], []).boot()
+    device = host.find("pci14e4,4331")
+    assert device is not None
+    ctx = KernelContext.for_host(host)
+    kernel_end, program_end = socket.socketpair()
+    peer = peer_of(kernel_end)
+    session = Session(kernel_end, peer, peer.task(ctx.policy))
+    port = NotificationPort(session, handle=1)
+    ctx.notifications.add_interest(port, device, "IOGeneralInterest", 7)
+    device.message_clients(_GOING, HostileInt(5))
+    device.message_clients(_GOING, {"frames": [HostileInt(6)]})
+    device.message_clients(_GOING, (1 << 70) + 9)  # cut to the 64 bits an OSNumber holds
+    assert _messages(session, program_end) == [(_GOING, 5), (_GOING, {"frames": [6]}),
+                                               (_GOING, 9)]
+    assert not host.diagnostics
     kernel_end.close()
     program_end.close()
