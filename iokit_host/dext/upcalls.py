@@ -21,6 +21,7 @@ import weakref
 from collections.abc import Mapping
 from typing import TYPE_CHECKING, Any
 
+from iokit_sdk.plain import plain_value
 from iokit_sdk.power import IOPMPowerState
 from iokit_sdk.returns import IOReturn
 from iokit_sdk.service import IOService
@@ -105,7 +106,9 @@ class Upcalls:
             spec = self.object_spec(record, argument)
             return {"object": spec} if spec is not None else None
         try:
-            check_value(argument, "argument")
+            # Copied as the registry keeps a value: an int subclass's methods are the
+            # sending driver's code, which the channel's packing would otherwise run here.
+            argument = plain_value(argument, "argument")
         except PropertyTypeError as error:
             seen = (record.bundle_id, type(argument).__name__)
             if seen not in self._dropped:

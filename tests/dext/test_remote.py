@@ -6,6 +6,7 @@ from __future__ import annotations
 import os
 import select
 
+from hostilekit import HostileInt
 from iokit_sdk.values import OSNumber
 
 from iokit_host.dext.remote import RemoteObjects
@@ -74,6 +75,19 @@ def test_an_argument_that_cannot_cross_is_reported_and_the_driver_gets_none(dext
     assert remote_driver(host).get_property("Message") == [REPORT, "value", "none"]
     dropped = [d for d in host.diagnostics if d.reference == "dext-message-argument-dropped"]
     assert len(dropped) == 1 and "object" in dropped[0].message  # once per type
+
+
+def test_an_int_of_the_senders_own_class_crosses_as_its_value_its_code_unrun(dext_host):
+    """An in-process driver's message argument of an ``int`` subclass is a registry value:
+    the dext gets the number, and the subclass's methods (the sender's code) never run in the
+    kernel, which packed it for the channel with ``int()`` (here: SystemExit)."""
+    host = dext_host(REMOTE)
+    pid = pid_of(host)
+    assert message(host, REPORT, HostileInt(5)) == 0
+    assert remote_driver(host).get_property("Message") == [REPORT, "value", 5]
+    assert message(host, REPORT, [HostileInt(6)]) == 0
+    assert remote_driver(host).get_property("Message") == [REPORT, "value", [6]]
+    assert pid_of(host) == pid and not host.diagnostics
 
 
 def test_sigkill_during_a_message_relaunches_and_the_caller_gets_an_ioreturn(dext_host):
