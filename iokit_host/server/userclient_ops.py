@@ -159,12 +159,14 @@ def map_memory(ctx: KernelContext, session: Session, args: Args) -> dict[str, An
     found = ctx.user_clients.memory(connection, args.number("type", high=_U32))
     if isinstance(found, int):
         return {"ret": found}
-    fd = memory_fd(found)
-    if fd is None:
+    granted = ctx.user_clients.grant(connection, found, memory_fd)
+    if granted == IOReturn.NO_RESOURCES:
         return {"ret": IOReturn.NO_RESOURCES,
                 "message": "the kernel could not make a descriptor of the memory"}
-    session.attach_fd(fd)
-    return {"size": found.length}
+    if isinstance(granted, int):
+        return {"ret": granted}
+    session.attach_fd(granted.fd)
+    return {"size": granted.size}
 
 
 OPS: dict[str, Op] = {"open": open_, "close": close, "call": call, "map_memory": map_memory}

@@ -24,6 +24,7 @@ from iokit_sdk.userclient import IOUserClient, OwningTask
 from iokit_host.errors import Diagnostic, Severity
 from iokit_host.kernel.driver_calls import DriverFault, described
 from iokit_host.userclient.calls import CallRequest, CallResult, call_method
+from iokit_host.userclient.memory_grant import DescriptorOf, MemoryGrant, grant, shareable
 from iokit_host.userclient.opening import (
     check_entitlements,
     make_user_client,
@@ -152,9 +153,19 @@ class UserClients:
             # refusal xnu would flatten: it crosses as it does for every other call.
             return IOReturn.NOT_RESPONDING
         # An IOReturn (an int subclass is not asked anything) or any other non-memory value.
-        if not isinstance(made, IOBufferMemoryDescriptor) or made.released:
+        if not isinstance(made, IOBufferMemoryDescriptor):
             return IOReturn.BAD_ARGUMENT
-        return made if made.path is not None else IOReturn.UNSUPPORTED
+        usable = self.kernel.driver_calls.call(shareable, made)  # the driver's object's reads
+        if isinstance(usable, DriverFault):
+            self._check(connection, usable, "client_memory_for_type")
+            return IOReturn.INTERNAL_ERROR
+        return made if usable == IOReturn.SUCCESS else usable
+
+    @_armed
+    def grant(self, connection: Connection, memory: IOBufferMemoryDescriptor,
+              descriptor_of: DescriptorOf) -> MemoryGrant | int:
+        """What :meth:`memory` gave, as the program maps it (:mod:`.memory_grant`)."""
+        return grant(self.kernel, connection.client, memory, descriptor_of)
 
     @_armed
     def close(self, connection: Connection) -> int:

@@ -120,3 +120,21 @@ def test_a_runtime_dir_that_cannot_hold_the_memory_falls_back_to_the_temp_dir(
         IOConnectCallScalarMethod(connect, 8, [5, 0x7A], 0)
         assert mapping[5] == 0x7A
     assert glob.glob(os.path.join(tempfile.gettempdir(), f"iokit-mem-{kernel.pid}-*"))
+
+
+def test_a_drivers_faulty_buffer_fails_its_map_and_the_kernel_goes_on(
+        kernel: KernelProcess) -> None:
+    """The buffer a driver hands out is its object: one whose ``fileno`` raises SystemExit
+    (read in the request handler, it stopped the kernel) or that claims more bytes than it
+    holds fails that map with kIOReturnInternalError, named on the kernel's log; the kernel
+    and the next map go on."""
+    with MainPort(kernel.path) as port:
+        service = IOServiceGetMatchingService(port, IOServiceMatching("TestUCDriver"))
+        connect = IOServiceOpen(service, mach_task_self(), 0)
+        for faulty in (2, 3):
+            with pytest.raises(IOReturnError, match="kIOReturnInternalError"):
+                IOConnectMapMemory(connect, faulty, mach_task_self(), kIOMapAnywhere)
+        assert len(IOConnectMapMemory(connect, 0, mach_task_self(), kIOMapAnywhere)) == 4096
+    log = kernel.stderr()
+    assert "user-client-memory-raised" in log and "SystemExit: the buffer's fileno" in log
+    assert "user-client-memory-invalid" in log and "TestUserClient" in log

@@ -144,6 +144,27 @@ def test_a_memory_type_refused_with_any_code_is_bad_argument_as_xnu_answers(
     assert user_clients.close(connection) == IOReturn.SUCCESS
 
 
+def test_a_buffer_whose_released_is_the_drivers_failing_code_is_reported(
+        uc_host: IOKitHost, user_clients: UserClients, driver: IOService,
+        task: OwningTask) -> None:
+    """The kernel asks the buffer a driver handed out whether it is released inside a guarded
+    call: a subclass's ``released`` that raises SystemExit is the driver's fault (it escaped
+    the kernel's request handler and stopped the kernel)."""
+    from iokit_sdk.memory import IOBufferMemoryDescriptor
+
+    class Exiting(IOBufferMemoryDescriptor):
+        @property
+        def released(self) -> bool:
+            raise SystemExit("released exits")
+
+    connection = _open(user_clients, driver, task)
+    connection.client.client_memory_for_type = (  # type: ignore[method-assign]
+        lambda type: Exiting(4096))
+    assert user_clients.memory(connection, 0) == IOReturn.INTERNAL_ERROR
+    assert uc_host.diagnostics[-1].reference == "user-client-client-memory-for-type-raised"
+    assert "SystemExit: released exits" in uc_host.diagnostics[-1].message
+
+
 def test_an_exclusive_flag_that_is_the_drivers_code_is_not_run_by_the_kernel(
         user_clients: UserClients, driver: IOService, task: OwningTask,
         test_kext: ModuleType) -> None:

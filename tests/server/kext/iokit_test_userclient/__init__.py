@@ -122,6 +122,13 @@ def _unplug(target: IOUserClient, reference: Any, args: IOExternalMethodArgument
     return IOReturn.SUCCESS
 
 
+class _ExitingBuffer(IOBufferMemoryDescriptor):
+    """A faulty driver's buffer: the kernel asking it for its pages makes it exit."""
+
+    def fileno(self) -> int:
+        raise SystemExit("the buffer's fileno exits")
+
+
 class TestUserClient(IOUserClient2022):
     user_client_properties: ClassVar[Mapping[str, Any]] = {
         **DEFAULT_LOCKING, kIOUserClientEntitlementsKey: False}
@@ -140,7 +147,14 @@ class TestUserClient(IOUserClient2022):
     )
 
     def client_memory_for_type(self, type: int) -> Any:
-        """Type 0: the driver's one shared page; any other type is not ours."""
+        """Type 0: the driver's one shared page; 2: a buffer whose ``fileno`` raises
+        SystemExit; 3: a buffer claiming more than it holds; any other type is not ours."""
+        if type == 2:
+            return _ExitingBuffer.with_capacity(4096)
+        if type == 3:
+            claimed = IOBufferMemoryDescriptor.with_capacity(4096)
+            claimed.length = 1 << 70
+            return claimed
         if type != 0:
             return IOReturn.BAD_ARGUMENT
         return _driver(self).shared_page()
