@@ -182,9 +182,16 @@ class IOKitHost:
             found = discover(defines=self.defines or None)
             bundles = list(found.bundles)
             self.diagnostics.extend(found.diagnostics)
+        if self.kext_paths:
+            bundles += self._given_kexts()
+        return bundles
+
+    def _given_kexts(self) -> list[KextBundle]:
+        """The kexts given by path (``--kext``), each manifest read once."""
         # Imported here: a boot from the kernel collection reads no manifest itself.
         from iokit_host.kext.manifest import locate_manifest, read_plist_file
 
+        bundles: list[KextBundle] = []
         read: set[str] = set()
         for path in self.kext_paths:
             manifest = locate_manifest(path)
