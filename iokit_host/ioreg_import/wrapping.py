@@ -34,12 +34,18 @@ _STRUCTURE = ("+-o ", '"', "{", "}")
 _BLANK_AFTER = ("<class", '" =')
 #: How much of the text before a fragment :func:`_separator` looks at.
 _LOOK_BACK = max(map(len, _BLANK_AFTER))
+#: Lines looked at first for one longer than a mail's: with ``-l``, the registry root's
+#: property block (the tenth line or so) holds one, and measuring every line of a large dump
+#: costs more than its other tests here.
+_HEAD = 32
 #: What certainly starts a dump line (see _continues): one test for most lines of a dump.
 _STARTS_A_LINE = re.compile(r'[ |\t]+(?:\+-o |["{}])|\+-o ')
 
 
 def unwrap_lines(lines: list[str], damage: DumpDamage) -> list[str]:
     """The lines with continuations joined back (see the module doc)."""
+    if any(map(MAX_WRAPPED_WIDTH.__lt__, map(len, lines[:_HEAD]))):
+        return lines  # (told at once in a dump with properties: Root's IOKitDiagnostics)
     width = max(map(len, lines), default=0)
     if width > MAX_WRAPPED_WIDTH:
         return lines
