@@ -57,10 +57,11 @@ from iokit_host.ioreg_import.fastlines import (
     remembered_redaction,
     shape_value,
 )
-from iokit_host.ioreg_import.fastvalues import NUMBERS, Unusual
+from iokit_host.ioreg_import.fastvalues import NOT_PLAIN, NUMBERS, Unusual, plain_container
 from iokit_host.ioreg_import.layout import normalise_layout
 from iokit_host.ioreg_import.property_lines import read_property
 from iokit_host.ioreg_import.quotes import may_have_curly_quotes, straighten_quotes
+from iokit_host.ioreg_import.redaction import looks_redacted
 from iokit_host.ioreg_import.text import split_lines, text_of
 from iokit_host.ioreg_import.wrapping import unwrap_lines
 
@@ -79,6 +80,11 @@ MAX_ENTRIES = 50_000
 #: The property shapes :mod:`.fastlines` reads whole (``other`` is read by :meth:`property`).
 _VALUE_SHAPES = frozenset({"decimal", "hexadecimal", "yes", "no", "string", "data", "cstring"})
 _STRING_SHAPES = frozenset({"string", "cstring"})
+#: Groups of :data:`LINE` the reading loop takes on most lines, by number: a name is looked
+#: up on each access, which more than doubles what taking the group costs.
+_LEAD, _KEY, _DECIMAL, _STRING, _OTHER, _LABEL, _CLASS, _ID, _TAIL = (
+    LINE.groupindex[name]
+    for name in ("lead", "key", "decimal", "string", "other", "label", "cls", "id", "tail"))
 
 
 def read_tree(text: str, source: str, *, damage: DumpDamage | None = None) -> DumpNode:
@@ -123,6 +129,7 @@ class _TreeReader:
         count = len(lines)
         match = LINE.match
         numbers, value_shapes, redacted = NUMBERS, _VALUE_SHAPES, remembered_redaction
+        plain, not_plain = plain_container, NOT_PLAIN
         properties = None  # the open block's, while its lines are read (not lost)
         index = 0
         while index < count:
@@ -134,25 +141,33 @@ class _TreeReader:
                 assert found is not None
                 if shape == "decimal":  # the commonest value, read here
                     try:
-                        properties[found["key"]] = numbers[found["decimal"]]
+                        properties[found[_KEY]] = numbers[found[_DECIMAL]]
                         continue
                     except Unusual:  # from 2**64 on: left to the careful reader
                         pass
                 if shape == "string":  # the next commonest (shape_value, value_of)
-                    text = found["string"]
-                    properties[found["key"]] = text if text.isascii() else text_of(text)
-                    if redacted(line[found.end("key") + 4:]):
-                        self.note_redacted(index, found["key"])
+                    text = found[_STRING]
+                    properties[found[_KEY]] = text if text.isascii() else text_of(text)
+                    if redacted(line[found.end(_KEY) + 4:]):
+                        self.note_redacted(index, found[_KEY])
                     continue
                 value = self.value_of(index, line, found)
                 if value is not UNREAD:
-                    properties[found["key"]] = value
+                    properties[found[_KEY]] = value
                     continue
             elif shape == "other" and properties is not None:
                 # A container or anything unusual, in an open block: what read_slowly does
-                # with a property line there, without its tests.
+                # with a property line there, without its tests; a plain container (most)
+                # as read_property reads it, without its steps.
                 assert found is not None
-                lead = found.end("lead")
+                text = found[_OTHER]
+                value = plain(text)
+                if value is not not_plain:
+                    properties[found[_KEY]] = value
+                    if looks_redacted(text):
+                        self.note_redacted(index, found[_KEY])
+                    continue
+                lead = found.end(_LEAD)
                 index = read_property(lines, index, line[lead:], lead, properties,
                                       self.pending)
                 continue
@@ -180,8 +195,8 @@ class _TreeReader:
         :meth:`property`."""
         shape = found.lastgroup or ""
         value = shape_value(shape, found[shape])
-        if shape in _STRING_SHAPES and remembered_redaction(line[found.end("key") + 4:]):
-            self.note_redacted(number, found["key"])
+        if shape in _STRING_SHAPES and remembered_redaction(line[found.end(_KEY) + 4:]):
+            self.note_redacted(number, found[_KEY])
         return value
 
     def note_redacted(self, number: int, key: str) -> None:
@@ -193,12 +208,12 @@ class _TreeReader:
         """Place the entry of a modern header line (:mod:`.fastlines`) when nothing about it
         or its place needs a diagnostic (see :meth:`node`); False leaves it to that."""
         assert found is not None
-        depth, odd = divmod(found.end("lead"), 2)
+        depth, odd = divmod(found.end(_LEAD), 2)
         stack = self.stack
         if (odd or depth > len(stack) or self.block is not None or self.entries >= MAX_ENTRIES
                 or depth > MAX_TREE_DEPTH or (depth == 0 and self.root is not None)):
             return False
-        label, class_name, digits, tail = found.group("label", "cls", "id", "tail")
+        label, class_name, digits, tail = found.group(_LABEL, _CLASS, _ID, _TAIL)
         states = header_states(tail)
         if states is None:
             return False
