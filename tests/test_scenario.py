@@ -496,6 +496,27 @@ def test_a_missing_key_is_said_to_be_missing(tmp_path: Path, text: str, key: str
     assert said in problem.message and problem.message.endswith("; it is missing")
 
 
+@pytest.mark.parametrize(("nub", "key"), [
+    ('name = "a\\u0000b"', "event[0].nub.name"),
+    ('class = "IO\\u0000Service"', "event[0].nub.class"),
+    ('[event.nub.properties]\n"k\\u0000" = 1', "event[0].nub.properties"),
+])
+def test_a_nul_in_a_plugged_nubs_name_or_key_damages_that_event_alone(
+        tmp_path: Path, nub: str, key: str) -> None:
+    # Names and keys are C strings: a driver's set_name refuses a NUL, and a NUL key reached
+    # the kernel as a request it failed ('kernel-request-failed: this is a bug').
+    table = {"name": 'name = "ok"', "class": 'class = "IOService"'}
+    head = "\n".join(line for field, line in table.items() if field not in nub)
+    text = (f'[[event]]\naction = "plug"\nparent = "Mac"\n[event.nub]\n{head}\n{nub}\n'
+            '[[event]]\naction = "publish"\nresource = "Radio"\n')
+    reported: list[Diagnostic] = []
+    (event,) = read_events(write(tmp_path, text), report=reported.append)
+    assert event.action == "publish"
+    (problem,) = reported
+    assert problem.key is not None and problem.key.startswith(key), problem
+    assert "NUL" in problem.message
+
+
 def test_a_wrong_value_is_quoted(tmp_path: Path) -> None:
     reported: list[Diagnostic] = []
     read_events(write(tmp_path, '[[event]]\naction = "advance"\nms = "soon"\n'),

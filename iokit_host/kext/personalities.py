@@ -43,8 +43,9 @@ PROVIDER_PARENT_MERGE_PROPERTIES = "IOProviderParentUSBNubMergeProperties"
 
 _NUMBER = KeyType("personality-ill-typed-number", "an integer", is_integer,
                    "write <integer>…</integer>")
-_STRING = KeyType("personality-ill-typed-string", "a string", lambda v: isinstance(v, str),
-                   "write <string>…</string>")
+#: (A class, category or bundle name holding NUL is no C string: it names nothing.)
+_STRING = KeyType("personality-ill-typed-string", "a string without NUL",
+                   lambda v: isinstance(v, str) and "\0" not in v, "write <string>…</string>")
 _BOOLEAN = KeyType("personality-ill-typed-boolean", "a boolean",
                     lambda v: isinstance(v, bool), "write <true/> or <false/>")
 _DICTIONARY = KeyType("personality-ill-typed-dictionary", "a dictionary",
@@ -75,7 +76,8 @@ _WELL_TYPED: Mapping[str, type] = {
 def _well_typed(key: str, value: object) -> bool:
     """True for a judged key whose value ``judge`` keeps without a word (a kernel value of
     exactly the type the key takes); False sends it to ``judge``, which decides."""
-    return type(value) is _WELL_TYPED[key]
+    typed = _WELL_TYPED[key]
+    return type(value) is typed and (typed is not str or "\0" not in value)  # type: ignore[operator]
 
 
 class _Verdict(Enum):
@@ -171,17 +173,18 @@ class _Checker:
         return table
 
     def judge(self, key: object, value: object, suspect: bool = True) -> _Verdict:
-        if not isinstance(key, str):
+        if not isinstance(key, str) or "\0" in key:
             self.warn("personality-unsupported-value", f"a key is {describe(key)}, which "
-                      "the kernel cannot hold (its keys are strings); it is dropped", str(key),
-                      "write every <key> as text", "a string", describe(key))
+                      "the kernel cannot hold (its keys are strings without NUL); it is "
+                      "dropped", str(key), "write every <key> as text", "a string",
+                      describe(key))
             return _Verdict.DROP
         bad = find_unsupported(value, key) if suspect else None
         if bad is not None:
             return self._unsupported(key, bad.path, bad.got)
-        if key in _CLASS_KEYS and not isinstance(value, str):
+        if key in _CLASS_KEYS and (not isinstance(value, str) or "\0" in value):
             self.warn("personality-ill-typed-class", f"{key} is {describe(value)}, expected a "
-                      "string (a class name); the personality is not published", key,
+                      "string without NUL (a class name); the personality is not published", key,
                       "write <string>ClassName</string>", "a string", describe(value))
             return _Verdict.REFUSE
         typed = _KEY_TYPES.get(key)

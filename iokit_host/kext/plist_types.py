@@ -3,7 +3,8 @@
 An Info.plist is written for CoreFoundation, which also knows ``<real>`` and ``<date>``; a binary
 plist can further hold NSKeyedArchiver UIDs and dictionary keys that are not strings. The
 kernel's containers hold none of these (OSNumber is an integer, there is no date object, and
-an OSDictionary's keys are symbols: IOKIT_SEMANTICS.md §4.5), so a personality carrying one
+an OSDictionary's keys are symbols, C strings without NUL: IOKIT_SEMANTICS.md §4.5), so a
+personality carrying one
 cannot become a driver's property table. :func:`find_unsupported` finds the first such value,
 and :func:`describe` names any value in the plist vocabulary for diagnostics
 ("an array", "an integer (5)").
@@ -104,7 +105,8 @@ def find_unsupported(value: object, path: str) -> Unsupported | None:
 def _holds_only_kernel_values(value: object) -> bool:
     """The first pass: no paths, plain dictionaries and lists on the fast path."""
     if (type(value) is dict and _STRINGS.issuperset(map(type, value))
-            and _KERNEL_SCALARS.issuperset(map(type, value.values()))):
+            and _KERNEL_SCALARS.issuperset(map(type, value.values()))
+            and "\0" not in "".join(value)):
         return True  # most personalities: string keys to scalars, told in C
     stack = [value]
     seen: set[int] = set()
@@ -117,7 +119,7 @@ def _holds_only_kernel_values(value: object) -> bool:
                 continue
             seen.add(id(item))
             for key in item:  # a loop, not any(<generator>): this runs on every cold boot
-                if type(key) is not str:
+                if type(key) is not str or "\0" in key:
                     return False
             stack.extend(item.values())
         elif type(item) is list and isinstance(item, list):
@@ -147,9 +149,10 @@ def _walk(value: object, report: tuple[str, list[Unsupported]] | None) -> bool:
         seen.add(id(item))
         if isinstance(item, Mapping):
             # A list, not next(..., None): a binary plist's null object can be a key itself.
-            bad_keys = [k for k in item if type(k) is not str][:1]
+            bad_keys = [k for k in item if type(k) is not str or "\0" in k][:1]
             if bad_keys:
-                return _found(report, where, f"a dictionary key that is {describe(bad_keys[0])}")
+                return _found(report, where, f"a dictionary key that is {describe(bad_keys[0])}"
+                              + (" holding a NUL" if isinstance(bad_keys[0], str) else ""))
             children = list(item.items())
             if report is None:
                 stack += [(v, "") for _, v in children]

@@ -24,7 +24,7 @@ from iokit_host.machine.links import MAX_SHOWN, find_loop, overfull_link
 from iokit_host.machine.model import MachineModel, NubSpec, PlaneLink
 from iokit_host.machine.nodes import Raw
 from iokit_host.machine.records import parse_record
-from iokit_host.machine.values import decode_value
+from iokit_host.machine.values import decode_properties
 from iokit_host.matching.classes import MAX_CLASS_DEPTH, STANDARD_CLASSES
 
 __all__ = ["DocumentParser"]
@@ -127,13 +127,8 @@ class DocumentParser:
 
     def properties(self, value: Any, node: _Node, key: str) -> Mapping[str, Any]:
         table = self.table(value, node, key)
-        for name in table:
-            if "\0" in name:  # property keys are OSSymbols: C strings
-                self.fail(E.BAD_VALUE, "a key must not contain NUL", node=node,
-                          key=f"{key}.{name}")
         try:
-            decoded = {k: decode_value(v, file=self.file, key=f"{key}.{k}")
-                       for k, v in table.items()}
+            decoded = decode_properties(table, file=self.file, prefix=f"{key}.")
         except MachineModelError as error:
             if node is None:
                 raise

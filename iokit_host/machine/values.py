@@ -43,7 +43,7 @@ from iokit_host.errors import quoted
 from iokit_host.machine import errors as E
 from iokit_host.machine.errors import MachineModelError
 
-__all__ = ["TYPED_FORMS", "decode_value", "default_bits", "encode_value"]
+__all__ = ["TYPED_FORMS", "decode_properties", "decode_value", "default_bits", "encode_value"]
 
 _WIDTHS = (8, 16, 32, 64)
 _LE = {"le16": 2, "le32": 4, "le64": 8}
@@ -83,6 +83,17 @@ def decode_value(raw: Any, *, file: str | None = None, node: str | None = None,
         site.fail(E.TOO_LARGE, f"holds more than {MAX_VALUE_ITEMS} items (arrays' and "
                   "tables' members, counted through every level)", "split or shorten it")
     return _decode(raw, site, 0)
+
+
+def decode_properties(table: Mapping[str, Any], *, file: str | None = None,
+                      node: str | None = None, prefix: str = "") -> dict[str, Any]:
+    """A property table's values decoded (:func:`decode_value`), each named
+    ``prefix + key``; a key holding NUL is refused (an ``OSSymbol`` is a C string)."""
+    for name in table:
+        if "\0" in name:
+            _Site(file, node, prefix + name).fail(E.BAD_VALUE, "a key must not contain NUL")
+    return {name: decode_value(raw, file=file, node=node, key=prefix + name)
+            for name, raw in table.items()}
 
 
 def _holds_more_than(raw: Any, limit: int) -> bool:

@@ -14,7 +14,7 @@ from typing import Any
 from iokit_host.errors import Diagnostic, IOKitError, did_you_mean, quoted
 from iokit_host.input_file import decode_text, read_input_file, undecodable_place
 from iokit_host.machine.model import NubSpec
-from iokit_host.machine.values import decode_value
+from iokit_host.machine.values import decode_properties
 from iokit_host.power.assertions import ASSERTION_TYPES
 from iokit_host.scenario.datetimes import refuse_datetimes
 from iokit_host.scenario.events import MAX_AT_NS, Event, ScenarioError
@@ -240,9 +240,9 @@ def _text(raw: Mapping[str, Any], key: str, where: str, file: str, *,
     value = raw.get(key)
     if value is None and optional:
         return None
-    if not isinstance(value, str) or not value:
-        raise ScenarioError(f"'{key}' must be a non-empty string{_given(raw, key)}", file=file,
-                            key=f"{where}.{key}")
+    if not isinstance(value, str) or not value or "\0" in value:  # names are C strings
+        raise ScenarioError(f"'{key}' must be a non-empty string without NUL"
+                            f"{_given(raw, key)}", file=file, key=f"{where}.{key}")
     return value
 
 
@@ -258,8 +258,7 @@ def _nub(raw: Mapping[str, Any], where: str, file: str) -> NubSpec:
     if not isinstance(properties, Mapping):
         raise ScenarioError("'properties' must be a table", file=file, key=f"{at}.properties")
     try:
-        props = {key: decode_value(value, file=file, node=at, key=key)
-                 for key, value in properties.items()}
+        props = decode_properties(properties, file=file, node=at)
     except IOKitError as error:
         raise ScenarioError(error.diagnostic.message, file=file,
                             key=f"{at}.properties") from error

@@ -234,7 +234,7 @@ def test_hostile_names_and_properties_come_back_exactly_and_have_a_matching_pict
     """The matching picture was looked up by path: a name holding '/' had none (404)."""
     running = explorer_factory.start("--allow-events")
     nub = {"class": "IOACPIPlatformDevice", "name": HOSTILE, "location": "</title>\x07",
-           "properties": {f"<img src=x onerror=alert(1)>\x00{HOSTILE}": HOSTILE}}
+           "properties": {f"<img src=x onerror=alert(1)>\x7f{HOSTILE}": HOSTILE}}
     body = json.dumps({"events": [{"action": "plug", "parent": "AppleACPIPlatformExpert",
                                    "nub": nub}]}).encode()
     got, answer = running.post("/api/events", body,
@@ -246,7 +246,7 @@ def test_hostile_names_and_properties_come_back_exactly_and_have_a_matching_pict
     status, entry = running.get(f"/api/entries/{found}")
     assert status == 200, entry
     assert (entry["name"], entry["location"]) == (HOSTILE, "</title>\x07")
-    assert [f"<img src=x onerror=alert(1)>\x00{HOSTILE}", {"t": "string", "v": HOSTILE}] \
+    assert [f"<img src=x onerror=alert(1)>\x7f{HOSTILE}", {"t": "string", "v": HOSTILE}] \
         in entry["properties"]
     status, hits = running.get("/api/search?q=" + urllib.parse.quote("</textarea>"))
     assert status == 200 and [hit["id"] for hit in hits["hits"]] == [found]

@@ -98,6 +98,23 @@ def test_non_string_keys_are_dropped() -> None:
     assert [d.reference for d in found] == ["personality-unsupported-value"] * 2
 
 
+def test_a_nul_in_a_name_or_key_costs_what_holds_it() -> None:
+    # Class names and keys are C strings: a binary plist's "Dri\0ver" was synthesised as a
+    # class and the boot ended in an internal error (the SDK refuses such a class name).
+    bundle, found = _read({**GOOD, "IOClass": "Dri\0ver"})
+    assert list(bundle.personalities) == ["Other"]
+    assert [d.reference for d in found] == ["personality-ill-typed-class"]
+    bundle, found = _read({**GOOD, "IOUserClientClass": "U\0C", "k\0": 1, "Extra": {"a\0": 1}})
+    assert set(bundle.personalities["P"]) >= set(GOOD)
+    assert not {"IOUserClientClass", "k\0", "Extra"} & set(bundle.personalities["P"])
+    assert sorted(d.reference for d in found) == ["personality-ill-typed-string",
+                                                  "personality-unsupported-value",
+                                                  "personality-unsupported-value"]
+    bundle, found = _read({**GOOD, "IOPropertyMatch": {"a\0": 1}})
+    assert "P" not in bundle.personalities  # the match table could never be held
+    assert [d.key for d in found] == ["IOKitPersonalities.P.IOPropertyMatch"]
+
+
 class Driver(IOService):
     pass
 
