@@ -9,7 +9,9 @@ older than the poll's period takes a fresh snapshot instead. Each snapshot that 
 last becomes the current :class:`~.view.RegistryView`, and its :class:`~.changes.Changes` go to
 every browser watching (server-sent events). The poll's period grows with the snapshot's cost
 (20 times it, at least one second), so a big registry does not keep the kernel's work loop
-busy.
+busy. The services a notification finds there already are taken from its iterator a batch at
+a time and released as they come, so a registry of more services than one connection may hold
+objects (65,536) is watched by notifications too, not by the slow poll alone.
 """
 
 from __future__ import annotations
@@ -32,6 +34,8 @@ from iokit_host.server.snapshot import SnapshotError, fetch
 __all__ = ["LiveRegistry"]
 
 _NOTIFICATIONS = ("IOServicePublish", "IOServiceTerminate")
+#: Services taken from a notification's iterator at once (the kernel's most).
+_BATCH = 4096
 _TURN_S = 0.25
 _MIN_POLL_S = 1.0
 _MAX_POLL_S = 30.0
@@ -183,26 +187,45 @@ class LiveRegistry:
 
 
 def _subscribe(port: MainPort) -> int | None:
-    """A notification port with publish and terminate notifications for every service; None
-    when the registry holds more services than one connection may hold objects (a publish
-    notification hands over every existing one): the poll alone then sees the changes."""
+    """A notification port with publish and terminate notifications for every service. The
+    services a publish notification finds there already (every one) are drained from its
+    iterator a batch at a time, each batch released with the request for the next, so the
+    connection never holds more than a batch of them, however big the registry. None when
+    the kernel refuses even that (``kIOReturnNoResources``: this user's connections hold
+    too much already): the poll alone then sees the changes."""
     handle = int(port.call("port_create")["port"])
     for kind in _NOTIFICATIONS:
         try:
-            reply = port.call("add_matching", port=handle, type=kind,
+            reply = port.call("add_matching", port=handle, type=kind, count=_BATCH,
                               matching={"IOProviderClass": "IOService"})
+            _drain_existing(port, reply)
         except IOReturnError as error:
             if error.code != IOReturn.NO_RESOURCES:
                 raise
             port.call("port_destroy", port=handle)
             return None
-        _release(port, reply.get("objects") or [])
     return handle
 
 
+def _drain_existing(port: MainPort, reply: dict[str, Any]) -> None:
+    """Take and release the services a notification's iterator holds (the snapshot says
+    everything about them); ``reply`` is ``add_matching``'s, with the first batch."""
+    notification = reply.get("notification")
+    objects = _handles(reply)
+    while reply.get("more") is True:
+        reply = port.call("iterator_next", iterator=notification, count=_BATCH,
+                          release=objects)
+        objects = _handles(reply)
+    _release(port, objects)
+
+
+def _handles(reply: dict[str, Any]) -> list[int]:
+    return [o for o in reply.get("objects") or () if type(o) is int]
+
+
 def _drain(port: MainPort, handle: int | None) -> bool:
-    """True when notifications came; the objects they hand over are released at once (the
-    snapshot says everything about them)."""
+    """True when notifications came; the objects they hand over (one each) are released at
+    once, in one request (the snapshot says everything about them)."""
     if handle is None:
         return False
     queue = port.queue_for(handle)

@@ -40,12 +40,11 @@ from iokit_host.server.greetings import Greetings
 from iokit_host.server.listener import Listener
 from iokit_host.server.live_clock import LiveClock
 from iokit_host.server.poller import EPOLLIN, HANGUP, Poller
-from iokit_host.server.registry_ops import forget_object
+from iokit_host.server.registry_ops import forget_session
 from iokit_host.server.requests import handle
 from iokit_host.server.session import Session
 from iokit_host.server.signals import StopSignals
 from iokit_host.server.socket_watch import SocketWatch
-from iokit_host.userclient.connections import Connection
 
 __all__ = ["FrontEnd"]
 
@@ -335,12 +334,7 @@ class FrontEnd(Admission):
 
     def _forget_all(self, session: Session) -> None:
         """Drop the handles of ``session``, which is gone (a driver's ``client_died``)."""
-        handles = list(session.handles.items())
-        # Connections first: a client_died or client_close may still complete async calls,
-        # which are dropped now that the session is gone.
-        for handle_, obj in sorted(handles, key=lambda item: not isinstance(item[1], Connection)):
-            session.handles.forget(handle_)
-            forget_object(self.ctx, session, obj)
+        forget_session(self.ctx, session)
         self.ctx.host.kernel.run_until_quiet()
 
     # -- the log -------------------------------------------------------------------------

@@ -8,7 +8,9 @@ A client can only name objects through its own handles, and the table is bounded
 cannot make the kernel hold unbounded memory: a connection holds at most
 :data:`DEFAULT_HANDLE_LIMIT` objects, and the connections of one user together at most
 :data:`MAX_HANDLES_PER_USER` (a :class:`UserQuota` the front end's tables share), as xnu bounds
-a task's port space and each user's tasks.
+a task's port space and each user's tasks. An iterator is one object however many services it
+holds (:mod:`.iterators`); what its list holds is charged to the user too (:meth:`HandleTable.
+charge`), at most :data:`MAX_ITERATOR_ITEMS_PER_USER` services together.
 """
 
 from __future__ import annotations
@@ -18,7 +20,8 @@ from collections import Counter
 from collections.abc import Iterator
 from typing import TypeVar
 
-__all__ = ["DEFAULT_HANDLE_LIMIT", "MAX_HANDLES_PER_USER", "HandleTable", "UserQuota"]
+__all__ = ["DEFAULT_HANDLE_LIMIT", "MAX_HANDLES_PER_USER", "MAX_ITERATOR_ITEMS_PER_USER",
+           "HandleTable", "UserQuota"]
 
 #: Distinct objects one connection may hold at once.
 DEFAULT_HANDLE_LIMIT = 1 << 16
@@ -30,14 +33,23 @@ _MAX_REFS = (1 << 31) - 1
 #: ports): 65,536 assertions took the kernel 75 MB, so 1024 connections' worth took tens of
 #: gigabytes. Four connections' full tables.
 MAX_HANDLES_PER_USER = 1 << 18
+#: Services the iterators of one user's connections may hold together, not yet handed over
+#: or kept for a reset (a reference each, 8 bytes). An iterator counts as one object, so
+#: without this a client's 65,536 iterators of a 70,000-service registry would have held 4.6
+#: billion references: sixty such lists.
+MAX_ITERATOR_ITEMS_PER_USER = 1 << 22
 
 
 class UserQuota:
-    """The objects each user's connections hold together (by uid), shared by their tables."""
+    """The objects each user's connections hold together (by uid), shared by their tables,
+    and the services their iterators hold (:attr:`items`)."""
 
-    def __init__(self, limit: int = MAX_HANDLES_PER_USER) -> None:
+    def __init__(self, limit: int = MAX_HANDLES_PER_USER,
+                 item_limit: int = MAX_ITERATOR_ITEMS_PER_USER) -> None:
         self.limit = limit
         self.held: Counter[int] = Counter()
+        self.item_limit = item_limit
+        self.items: Counter[int] = Counter()
 
 T = TypeVar("T")
 
@@ -57,6 +69,8 @@ class HandleTable:
         self.objects: dict[int, object] = {}
         self._refs: dict[int, int] = {}
         self._handle_of: dict[int, int] = {}
+        #: Services this connection's iterators hold (:meth:`charge`).
+        self.items = 0
 
     def __len__(self) -> int:
         return len(self.objects)
@@ -123,5 +137,25 @@ class HandleTable:
                 self.quota.held[self.uid] -= 1
         return obj
 
-    def items(self) -> Iterator[tuple[int, object]]:
+    def charge(self, count: int) -> bool:
+        """Count ``count`` more services held by this connection's iterators against the
+        user's :data:`MAX_ITERATOR_ITEMS_PER_USER`; False (nothing counted) past it."""
+        quota = self.quota
+        if quota is None:
+            if self.items + count > MAX_ITERATOR_ITEMS_PER_USER:
+                return False
+        elif quota.items[self.uid] + count > quota.item_limit:
+            return False
+        else:
+            quota.items[self.uid] += count
+        self.items += count
+        return True
+
+    def refund(self, count: int) -> None:
+        """An iterator let go of ``count`` services it was charged for."""
+        self.items -= count
+        if self.quota is not None:
+            self.quota.items[self.uid] -= count
+
+    def pairs(self) -> Iterator[tuple[int, object]]:
         return iter(list(self.objects.items()))

@@ -29,6 +29,7 @@ if TYPE_CHECKING:
     from iokit_host.kernel.interest import InterestNotifier
     from iokit_host.kernel.notifications import Notifier
     from iokit_host.kernel.workloop import IOKernel
+    from iokit_host.server.iterators import ServiceIterator
 
 __all__ = ["INTEREST_TYPES", "MATCHING_TYPES", "InterestNotification", "MatchingNotification",
            "NotificationPort", "UserNotifications"]
@@ -66,6 +67,9 @@ class MatchingNotification:
     kind: str
     notifier: Notifier | None = None
     handle: int = 0
+    #: The services that qualified when it was installed, not yet taken by the program
+    #: (``iterator_next`` on its handle, as IOKit's notification is its own iterator).
+    existing: ServiceIterator | None = None
 
 
 @dataclass(eq=False)
@@ -169,6 +173,8 @@ class UserNotifications:
             if record.notifier is not None:
                 record.notifier.remove()
                 record.notifier = None
+            if record.existing is not None:
+                record.existing.free()
         else:
             if record.notifier is not None:
                 record.notifier.remove()

@@ -12,6 +12,7 @@ from iokit_sdk.service import IOService
 from iokit_host.errors import quoted
 from iokit_host.server.args import Args, BadRequest
 from iokit_host.server.context import KernelContext
+from iokit_host.server.iterators import ServiceIterator, batch_size, first_batch
 from iokit_host.server.notifications import INTEREST_TYPES, MATCHING_TYPES, NotificationPort
 from iokit_host.server.registry_ops import add_handles
 from iokit_host.server.session import Session
@@ -37,6 +38,9 @@ def port_destroy(ctx: KernelContext, session: Session, args: Args) -> dict[str, 
 
 
 def add_matching(ctx: KernelContext, session: Session, args: Args) -> dict[str, Any]:
+    """Install a matching notification: ``notification`` (its handle, which is also the
+    iterator of the services there already), their first batch (``objects``) and
+    ``more``."""
     port = args.handle(session, "port", NotificationPort)
     kind = MATCHING_TYPES.get(args.text("type") or "")
     if kind is None:
@@ -48,12 +52,15 @@ def add_matching(ctx: KernelContext, session: Session, args: Args) -> dict[str, 
     except Exception as error:  # an odd dictionary must not stop the kernel
         raise BadRequest(f"the matching dictionary cannot be used: {error}") from error
     try:
+        # The services there already wait in the notification's iterator, handed over as
+        # the program iterates (a registry may hold more than its table may).
+        record.existing = ServiceIterator.holding(session, existing, rewinds=False)
         (record.handle,) = add_handles(session, [record])
-        objects = add_handles(session, existing)
     except BadRequest:
         ctx.notifications.remove(record)
         raise
-    return {"notification": record.handle, "objects": objects}
+    return {"notification": record.handle,
+            **first_batch(session, record.existing, batch_size(args))}
 
 
 def add_interest(ctx: KernelContext, session: Session, args: Args) -> dict[str, Any]:

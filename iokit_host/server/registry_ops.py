@@ -2,12 +2,14 @@
 ``is_io_registry_entry_get_properties``, ``is_io_object_get_class``, ...).
 
 Each returns the fields of the reply; the objects it names travel as the session's handles
-(one more reference each, dropped by ``release``, which is ``IOObjectRelease``).
+(one more reference each, dropped by ``release``, which is ``IOObjectRelease``). A lookup of
+many services (``get_matching``, ``children``) answers with an iterator the kernel keeps
+(:mod:`.iterators`) and its first batch.
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Sequence
 from typing import Any
 
 from iokit_sdk.entry import IORegistryEntry
@@ -17,6 +19,7 @@ from iokit_host.errors import quoted
 from iokit_host.registry import get_path
 from iokit_host.server.args import Args, BadRequest
 from iokit_host.server.context import KernelContext
+from iokit_host.server.iterators import ServiceIterator, batch_size, first_batch
 from iokit_host.server.notifications import (
     InterestNotification,
     MatchingNotification,
@@ -26,7 +29,7 @@ from iokit_host.server.power_ops import HeldAssertion, release_held
 from iokit_host.server.session import Session
 from iokit_host.userclient.connections import Connection
 
-__all__ = ["OPS", "add_handles", "forget_object"]
+__all__ = ["OPS", "add_handles", "forget_object", "forget_session", "iterate"]
 
 Op = Callable[[KernelContext, Session, Args], dict[str, Any]]
 
@@ -51,7 +54,21 @@ def get_matching(ctx: KernelContext, session: Session, args: Args) -> dict[str, 
         found = ctx.host.kernel.copy_matching_services(matching)
     except Exception as error:  # an odd dictionary must not stop the kernel
         raise BadRequest(f"the matching dictionary cannot be used: {error}") from error
-    return {"objects": add_handles(session, found[:1] if args.flag("single") else found)}
+    if args.flag("single"):
+        return {"objects": add_handles(session, found[:1])}
+    return iterate(session, found, batch_size(args))
+
+
+def iterate(session: Session, services: Sequence[IORegistryEntry], count: int) -> dict[str, Any]:
+    """The reply of a lookup: ``iterator`` (a handle: the kernel keeps ``services``),
+    ``objects`` (the first ``count`` of them) and ``more``."""
+    iterator = ServiceIterator.holding(session, services)
+    try:
+        (handle,) = add_handles(session, [iterator])
+    except BadRequest:
+        iterator.free()
+        raise
+    return {"iterator": handle, **first_batch(session, iterator, count)}
 
 
 def release(ctx: KernelContext, session: Session, args: Args) -> dict[str, Any]:
@@ -69,8 +86,20 @@ def forget_object(ctx: KernelContext, session: Session, obj: object) -> None:
         ctx.notifications.remove_port(obj)
     elif isinstance(obj, (MatchingNotification, InterestNotification)):
         ctx.notifications.remove(obj)
+    elif isinstance(obj, ServiceIterator):
+        obj.free()
     elif isinstance(obj, HeldAssertion):  # powerd releases a dead process's assertions
         release_held(ctx, obj)
+
+
+def forget_session(ctx: KernelContext, session: Session) -> None:
+    """Drop every handle of ``session``, which is gone: its connections die first
+    (``clientDied``; an async call they complete then is dropped), then the rest go, its
+    iterators' lists among them."""
+    handles = list(session.handles.pairs())
+    for handle_, obj in sorted(handles, key=lambda item: not isinstance(item[1], Connection)):
+        session.handles.forget(handle_)
+        forget_object(ctx, session, obj)
 
 
 def retain(ctx: KernelContext, session: Session, args: Args) -> dict[str, Any]:
@@ -138,7 +167,7 @@ def parent(ctx: KernelContext, session: Session, args: Args) -> dict[str, Any]:
 def children(ctx: KernelContext, session: Session, args: Args) -> dict[str, Any]:
     entry, plane = _entry(session, args), _plane(ctx, args)
     assert plane is not None
-    return {"objects": add_handles(session, entry.get_child_entries(plane))}
+    return iterate(session, entry.get_child_entries(plane), batch_size(args))
 
 
 OPS: dict[str, Op] = {

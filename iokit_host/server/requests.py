@@ -6,7 +6,9 @@ is told so and disconnected, and the kernel logs it), then one handler per ``op`
 request holds, the kernel answers with an IOReturn: a malformed field is
 ``kIOReturnBadArgument``, an unknown op ``kIOReturnUnsupported``, and a failure of the kernel's
 own code ``kIOReturnInternalError`` with a diagnostic on the kernel's log; the kernel and the
-other sessions go on. Matching jobs a request queued run before the next request.
+other sessions go on. Matching jobs a request queued run before the next request. A request
+marked ``oneway`` (a MIG simpleroutine: IOKitLib's release of an iterator, which in C is
+``mach_port_deallocate`` and waits for nobody) is served in its turn and not answered.
 """
 
 from __future__ import annotations
@@ -24,6 +26,7 @@ from iokit_sdk.service import IOService
 from iokit_host.errors import Diagnostic, Severity, quoted
 from iokit_host.server import (
     dext_ops,
+    iterators,
     notify_ops,
     power_ops,
     registry_ops,
@@ -41,11 +44,11 @@ __all__ = ["OPS", "answer", "driver_of", "failed", "handle"]
 
 Op = Callable[[KernelContext, Session, Args], dict[str, Any]]
 OPS: dict[str, Op] = {**registry_ops.OPS, **userclient_ops.OPS, **notify_ops.OPS,
-                      **tool_ops.OPS, **power_ops.OPS, **dext_ops.OPS}
+                      **tool_ops.OPS, **power_ops.OPS, **dext_ops.OPS, **iterators.OPS}
 
 
 def handle(ctx: KernelContext, session: Session, message: dict[str, Any]) -> None:
-    """Serve one request of ``session`` and queue its reply."""
+    """Serve one request of ``session`` and queue its reply (none for a ``oneway`` one)."""
     if not session.ready:
         _hello(ctx, session, message)
         return
@@ -59,7 +62,11 @@ def handle(ctx: KernelContext, session: Session, message: dict[str, Any]) -> Non
         session.reply(request_id, {"ret": IOReturn.UNSUPPORTED,
                                    "message": f"unknown op {quoted(op)}"})
         return
-    answer(ctx, session, op, request_id, _run(ctx, session, op, function, message))
+    fields = _run(ctx, session, op, function, message)
+    if message.get("oneway") is True:  # a simpleroutine (IOObjectRelease): no reply
+        close_fds(session.detach_fds())
+        return
+    answer(ctx, session, op, request_id, fields)
 
 
 def answer(ctx: KernelContext, session: Session, op: str, request_id: int,

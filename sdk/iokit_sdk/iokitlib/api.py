@@ -21,6 +21,7 @@ from iokit_sdk.iokitlib.notify import (
     MatchingCallback,
 )
 from iokit_sdk.iokitlib.objects import (
+    BATCH,
     IO_OBJECT_NULL,
     io_iterator_t,
     io_object_t,
@@ -155,10 +156,20 @@ def IOServiceGetMatchingService(mainPort: MainPortArg,
 
 def IOServiceGetMatchingServices(mainPort: MainPortArg,
                                  matching: Mapping[str, Any]) -> io_iterator_t:
-    """An iterator over every matched service matching ``matching``."""
+    """An iterator over every matched service matching ``matching``: the kernel keeps the
+    set, and ``IOIteratorNext`` takes its services a batch at a time (however many there
+    are: more than the 65,536 objects a program may hold at once are fine, taken and
+    released as it goes)."""
     port = _port(mainPort)
-    reply = port.call("get_matching", matching=dict(matching), single=False)
-    return io_iterator_t.local(port, [io_object_t(h, port) for h in reply.get("objects", ())])
+    reply = port.call("get_matching", matching=dict(matching), single=False, count=BATCH)
+    return _iterator(port, reply)
+
+
+def _iterator(port: MainPort, reply: Mapping[str, Any]) -> io_iterator_t:
+    handle = reply.get("iterator")
+    if type(handle) is not int or not handle:
+        raise port.garbled("get_matching", "iterator", handle)
+    return io_iterator_t.kernel(port, handle, reply)
 
 
 # -- objects and iterators ------------------------------------------------------------------
@@ -168,11 +179,18 @@ def IOIteratorNext(iterator: io_iterator_t) -> io_object_t:
 
 
 def IOIteratorReset(iterator: io_iterator_t) -> None:
-    iterator.position = 0
+    """Start over at the first object; the objects come again, each a new reference. A
+    notification's iterator is left as it is (IOKit's does nothing either)."""
+    iterator.reset()
 
 
 def IOIteratorIsValid(iterator: io_iterator_t) -> bool:
-    return True
+    """False once the iterator is released or its kernel gone. A lookup's iterator holds a
+    set of its own, which nothing changes, so it never goes invalid otherwise (IOKit's is
+    an ``OSCollectionIterator`` over such a set); nor does a notification's."""
+    port = iterator.main_port
+    return bool(iterator) and not iterator.released and port is not None \
+        and port.closed_reason is None
 
 
 def IOObjectRelease(obj: io_object_t) -> int:
@@ -180,13 +198,12 @@ def IOObjectRelease(obj: io_object_t) -> int:
     if not obj:
         return IOReturn.SUCCESS
     port = _owner(obj)
-    if isinstance(obj, io_iterator_t):
-        handles = [int(o) for o in obj.unread()]
-        if obj.kernel_handle is not None:
-            handles.append(obj.kernel_handle)
-        obj.items, obj.position = [], 0
-        if handles and port.closed_reason is None:
-            port.call("release", objects=handles)
+    if isinstance(obj, io_iterator_t):  # with the objects it took and did not hand out
+        handles = [*(int(o) for o in obj.items), int(obj)]
+        obj.items.clear()
+        obj.more, obj.released = False, True
+        if port.closed_reason is None:  # as mach_port_deallocate: nobody waits for it
+            port.post("release", objects=handles)
         return IOReturn.SUCCESS
     if port.closed_reason is None:
         port.call("release", objects=[int(obj)])
@@ -251,9 +268,11 @@ def IORegistryEntryGetParentEntry(entry: io_registry_entry_t,
 
 def IORegistryEntryGetChildIterator(entry: io_registry_entry_t,
                                     plane: str) -> io_iterator_t:
+    """The children in ``plane``, in attach order: an iterator over the kernel's copy of
+    them, taken a batch at a time as for ``IOServiceGetMatchingServices``."""
     port = _owner(entry)
-    reply = port.call("children", object=int(entry), plane=plane)
-    return io_iterator_t.local(port, [io_object_t(h, port) for h in reply.get("objects", ())])
+    return _iterator(port, port.call("children", object=int(entry), plane=plane,
+                                     count=BATCH))
 
 
 # -- notification ports ---------------------------------------------------------------------
@@ -290,14 +309,14 @@ def IOServiceAddMatchingNotification(notifyPort: IONotificationPort,
     """Call ``callback(refCon, iterator)`` when services matching ``matching`` are published,
     matched (``kIOFirstMatchNotification``, ...) or terminated (``kIOTerminatedNotification``).
 
-    The iterator returned already holds the services that qualify now (none for terminated);
-    iterate it to the end to arm the notification, as in C.
+    The iterator returned already holds the services that qualify now (none for terminated),
+    taken from the kernel a batch at a time however many there are; iterate it to the end to
+    arm the notification, as in C.
     """
     port = notifyPort.main_port
     reply = port.call("add_matching", port=notifyPort.handle, type=notificationType,
-                      matching=dict(matching))
-    iterator = io_iterator_t.notification(port, int(reply["notification"]))
-    iterator.items.extend(io_object_t(h, port) for h in reply.get("objects", ()))
+                      matching=dict(matching), count=BATCH)
+    iterator = io_iterator_t.kernel(port, int(reply["notification"]), reply, rewinds=False)
     notifyPort.add_matching(iterator, callback, refCon)
     return iterator
 

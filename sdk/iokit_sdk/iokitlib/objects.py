@@ -9,9 +9,9 @@ Mach counts send rights: ``IOObjectRelease`` drops one.
 
 from __future__ import annotations
 
-import itertools
-from collections.abc import Iterator
-from typing import TYPE_CHECKING, Self
+from collections import deque
+from collections.abc import Iterator, Mapping
+from typing import TYPE_CHECKING, Any, Self
 
 if TYPE_CHECKING:
     from iokit_sdk.iokitlib.port import MainPort
@@ -19,9 +19,8 @@ if TYPE_CHECKING:
 __all__ = ["IO_OBJECT_NULL", "io_connect_t", "io_iterator_t", "io_object_t",
            "io_registry_entry_t", "io_service_t", "task_t"]
 
-#: Iterators of matching services live in the program only; their names are drawn from a
-#: range the kernel never gives out, so they never equal a kernel handle.
-_LOCAL_NAMES = itertools.count(0x40000000)
+#: Objects an iterator takes from the kernel at once (its first batch comes with the lookup).
+BATCH = 256
 
 
 class io_object_t(int):
@@ -51,40 +50,76 @@ class io_connect_t(io_object_t):
 
 
 class io_iterator_t(io_object_t):
-    """An iterator: ``IOIteratorNext`` gives each object once, then ``IO_OBJECT_NULL``.
+    """An iterator the kernel keeps (a port right in C): ``IOIteratorNext`` gives each object
+    once, then ``IO_OBJECT_NULL``.
 
-    A notification's iterator (``IOServiceAddMatchingNotification``) has a kernel handle and
-    is refilled as notifications arrive; the others hold a list the kernel sent at once.
+    The kernel hands its objects over a batch at a time (``iterator_next``), kept in
+    :attr:`items` until the program takes them, so a loop of ``IOIteratorNext`` costs one
+    round trip a batch, and a lookup of a few services none past the lookup's own (its reply
+    brings the first batch). A matching notification's iterator (``rewinds`` False) is also
+    refilled as its notifications arrive, and ``IOIteratorReset`` leaves it as it is, as
+    IOKit's ``IOUserNotification::reset`` does.
     """
 
-    items: list[io_object_t]
-    position: int
-    kernel_handle: int | None
+    #: Objects taken from the kernel, not yet handed to the program (each holds a reference).
+    items: deque[io_object_t]
+    #: The kernel holds objects not yet taken.
+    more: bool
+    rewinds: bool
+    #: ``IOObjectRelease`` let go of it.
+    released: bool
 
     @classmethod
-    def local(cls, main_port: MainPort, items: list[io_object_t]) -> io_iterator_t:
-        iterator = cls(next(_LOCAL_NAMES), main_port)
-        iterator.items, iterator.position, iterator.kernel_handle = items, 0, None
-        return iterator
-
-    @classmethod
-    def notification(cls, main_port: MainPort, handle: int) -> io_iterator_t:
+    def kernel(cls, main_port: MainPort, handle: int, reply: Mapping[str, Any], *,
+               rewinds: bool = True) -> io_iterator_t:
+        """The iterator ``handle`` names, with the first batch ``reply`` brought."""
         iterator = cls(handle, main_port)
-        iterator.items, iterator.position, iterator.kernel_handle = [], 0, handle
+        iterator.items, iterator.more = deque(), False
+        iterator.rewinds, iterator.released = rewinds, False
+        iterator.take(reply)
         return iterator
+
+    def take(self, reply: Mapping[str, Any]) -> None:
+        """Keep the objects of a batch (``objects``, ``more``)."""
+        port = self.main_port
+        self.items.extend(io_object_t(h, port) for h in reply.get("objects") or ()
+                          if type(h) is int)
+        self.more = reply.get("more") is True
 
     def next_object(self) -> io_object_t:
-        if self.position >= len(self.items):
-            return IO_OBJECT_NULL
-        item = self.items[self.position]
-        self.position += 1
-        if self.kernel_handle is not None:  # a notification iterator does not rewind
-            del self.items[:self.position]
-            self.position = 0
-        return item
+        items = self.items
+        if not items:
+            if not self.more or self.released:
+                return IO_OBJECT_NULL
+            self.refill()
+            if not items:
+                return IO_OBJECT_NULL
+        return items.popleft()
+
+    def refill(self) -> None:
+        """Take the next batch from the kernel.
+
+        :raises KernelConnectionError: the kernel is gone. :raises IOReturnError: the
+            program holds too many objects (``kIOReturnNoResources``).
+        """
+        port = self.main_port
+        assert port is not None
+        self.take(port.call("iterator_next", iterator=int(self), count=BATCH))
+
+    def reset(self) -> None:
+        """Start over at the first object (the kernel's list, unchanged since the lookup);
+        what was taken but not handed out is released on the way."""
+        if not self.rewinds or self.released:
+            return
+        port = self.main_port
+        assert port is not None
+        unread = [int(item) for item in self.items]
+        self.items.clear()
+        self.take(port.call("iterator_reset", iterator=int(self), release=unread,
+                            count=BATCH))
 
     def unread(self) -> list[io_object_t]:
-        return self.items[self.position:]
+        return list(self.items)
 
     def __iter__(self) -> Iterator[io_object_t]:
         while item := self.next_object():

@@ -220,6 +220,14 @@ class MainPort(MethodCalls):
                                  f"{op}: a value cannot be sent to the kernel ({error})")
         return error
 
+    def post(self, op: str, **fields: Any) -> None:
+        """Send one request the kernel does not answer (a MIG simpleroutine, as
+        ``mach_port_deallocate`` is for ``IOObjectRelease``): it is served in its turn,
+        before any request sent after it, and its failure is nobody's to hear."""
+        fields["oneway"] = True
+        with self._lock:
+            self._send(op, fields)
+
     def call(self, op: str, **fields: Any) -> dict[str, Any]:
         """:meth:`request`, raising :class:`IOReturnError` for a failing IOReturn."""
         return self.call_with(op, fields)

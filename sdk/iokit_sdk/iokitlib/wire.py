@@ -39,9 +39,12 @@ __all__ = [
 #: other in the handshake (``hello``), each with a message naming both versions. Version 2:
 #: ``map_memory`` passes the memory as a descriptor (``SCM_RIGHTS``), no longer a path.
 #: Version 3: the call frame. Version 4: ``tool.registry`` answers in parts (``more``), which
-#: a version-3 tool would have taken for the whole registry.
+#: a version-3 tool would have taken for the whole registry. Version 5: a lookup
+#: (``get_matching``, ``children``) and a matching notification's existing services answer
+#: with a kernel-side iterator and its first batch (``iterator_next`` for the rest), which a
+#: version-4 client would have taken for every service.
 PROTOCOL = "iokit"
-PROTOCOL_VERSION = 4
+PROTOCOL_VERSION = 5
 #: The largest frame a kernel reads from a client (a struct input is at most a few MiB) and the
 #: largest a client reads from a kernel (a registry snapshot of a large machine).
 MAX_REQUEST_FRAME = 4 << 20

@@ -1,0 +1,177 @@
+"""Kernel-side iterators, in-process on a socket pair: a lookup is one object of the session
+however many services it matched, handed over a batch at a time; reset starts it over on the
+same services; release, and the session's end, let go of what it holds; what iterators hold is
+bounded per user; a ``oneway`` request is served and not answered."""
+
+from __future__ import annotations
+
+import socket
+from collections.abc import Iterator
+from typing import Any
+
+import pytest
+from iokit_sdk import IOReturn
+from iokit_sdk.iokitlib.wire import MAX_KERNEL_FRAME, PROTOCOL_VERSION, FrameReader
+
+from iokit_host.host import IOKitHost
+from iokit_host.server.context import KernelContext
+from iokit_host.server.handles import UserQuota
+from iokit_host.server.peer import peer_of
+from iokit_host.server.registry_ops import forget_session
+from iokit_host.server.requests import handle
+from iokit_host.server.session import Session
+
+EVERY_SERVICE = {"IOProviderClass": "IOService"}
+
+
+class Wire:
+    """A session (of a user sharing ``quota``) whose replies this test reads back."""
+
+    def __init__(self, ctx: KernelContext, quota: UserQuota | None = None) -> None:
+        self.ctx = ctx
+        self.kernel_end, self.client_end = socket.socketpair()
+        self.kernel_end.setblocking(False)
+        peer = peer_of(self.kernel_end)
+        self.session = Session(self.kernel_end, peer, peer.task(ctx.policy), quota=quota)
+        self.reader = FrameReader(MAX_KERNEL_FRAME)
+        self.ids = 0
+        handle(ctx, self.session, {"op": "hello", "id": 0, "protocol": "iokit",
+                                   "version": PROTOCOL_VERSION})
+        assert self.take()[0]["version"] == PROTOCOL_VERSION
+
+    def ask(self, op: str, **fields: Any) -> dict[str, Any]:
+        self.ids += 1
+        handle(self.ctx, self.session, {"op": op, "id": self.ids, **fields})
+        return self.take()[-1]
+
+    def take(self) -> list[dict[str, Any]]:
+        self.session.outbox.send(self.kernel_end)
+        self.client_end.settimeout(5)
+        return self.reader.feed(self.client_end.recv(1 << 24))
+
+    def services(self, handles: list[int]) -> list[object]:
+        return [self.session.handles.objects[h] for h in handles]
+
+    def close(self) -> None:
+        self.kernel_end.close()
+        self.client_end.close()
+
+
+@pytest.fixture
+def ctx(uc_host: IOKitHost) -> KernelContext:
+    return KernelContext.for_host(uc_host)
+
+
+@pytest.fixture
+def wire(ctx: KernelContext) -> Iterator[Wire]:
+    connection = Wire(ctx)
+    yield connection
+    connection.close()
+
+
+def test_a_lookup_is_one_object_handed_over_a_batch_at_a_time(ctx: KernelContext,
+                                                              wire: Wire) -> None:
+    every = ctx.host.kernel.copy_matching_services(EVERY_SERVICE)
+    assert len(every) > 4
+    first = wire.ask("get_matching", matching=EVERY_SERVICE, count=2)
+    assert first["ret"] == IOReturn.SUCCESS and first["more"] is True
+    assert len(wire.session.handles) == 3  # the iterator and the first batch
+    taken = wire.services(first["objects"])
+    more, last = True, first["objects"]
+    while more:  # released as it goes: the session never holds more than a batch
+        reply = wire.ask("iterator_next", iterator=first["iterator"], count=2, release=last)
+        last, more = reply["objects"], reply["more"]
+        taken += wire.services(last)
+        assert len(wire.session.handles) <= 3
+    assert taken == every
+    end = wire.ask("iterator_next", iterator=first["iterator"])
+    assert end["objects"] == [] and end["more"] is False
+
+
+def test_reset_starts_over_on_the_same_services_though_the_registry_changed(
+        ctx: KernelContext, wire: Wire) -> None:
+    """IOKit's iterator runs over a set of its own: it stays valid and rewinds onto it."""
+    first = wire.ask("get_matching", matching=EVERY_SERVICE, count=3)
+    before = wire.services(first["objects"])
+    ctx.host.unplug("SMC")  # the registry changes; the iterator's set does not
+    again = wire.ask("iterator_reset", iterator=first["iterator"], count=3,
+                     release=first["objects"])
+    assert wire.services(again["objects"]) == before
+
+
+def test_releasing_an_iterator_or_ending_the_session_lets_go_of_its_services(
+        ctx: KernelContext) -> None:
+    quota = UserQuota()
+    wire = Wire(ctx, quota)
+    uid = wire.session.peer.uid
+    count = len(ctx.host.kernel.copy_matching_services(EVERY_SERVICE))
+    one = wire.ask("get_matching", matching=EVERY_SERVICE, count=1)
+    two = wire.ask("get_matching", matching=EVERY_SERVICE, count=1)
+    assert quota.items[uid] == 2 * count
+    assert wire.ask("release", objects=[one["iterator"]]) == {"ret": 0, "id": wire.ids}
+    assert quota.items[uid] == count
+    port = wire.ask("port_create")["port"]
+    wire.ask("add_matching", port=port, type="IOServicePublish", matching=EVERY_SERVICE,
+             count=1)
+    assert quota.items[uid] == 2 * count
+    forget_session(ctx, wire.session)  # what the front end does when the client goes
+    assert quota.items[uid] == 0 and quota.held[uid] == 0
+    assert two["more"] is True
+    wire.close()
+
+
+def test_what_one_users_iterators_hold_is_bounded(ctx: KernelContext) -> None:
+    count = len(ctx.host.kernel.copy_matching_services(EVERY_SERVICE))
+    quota = UserQuota(item_limit=2 * count)
+    first, second = Wire(ctx, quota), Wire(ctx, quota)
+    kept = first.ask("get_matching", matching=EVERY_SERVICE)
+    assert second.ask("get_matching", matching=EVERY_SERVICE)["ret"] == IOReturn.SUCCESS
+    refused = first.ask("get_matching", matching=EVERY_SERVICE)
+    assert refused["ret"] == IOReturn.NO_RESOURCES
+    assert "release them (IOObjectRelease)" in refused["message"]
+    first.ask("release", objects=[kept["iterator"]])
+    assert first.ask("get_matching", matching=EVERY_SERVICE)["ret"] == IOReturn.SUCCESS
+    first.close()
+    second.close()
+
+
+def test_a_notifications_existing_services_are_drained_from_its_iterator(
+        ctx: KernelContext, wire: Wire) -> None:
+    every = ctx.host.kernel.copy_matching_services(EVERY_SERVICE)
+    port = wire.ask("port_create")["port"]
+    added = wire.ask("add_matching", port=port, type="IOServicePublish",
+                     matching=EVERY_SERVICE, count=1)
+    taken = wire.services(added["objects"])
+    more = added["more"]
+    while more:
+        reply = wire.ask("iterator_next", iterator=added["notification"], count=2)
+        taken += wire.services(reply["objects"])
+        more = reply["more"]
+    assert sorted(map(id, taken)) == sorted(map(id, every))
+    # Drained, it does not rewind (IOUserNotification::reset does nothing).
+    assert wire.ask("iterator_reset", iterator=added["notification"])["objects"] == []
+    assert wire.session.handles.items == 0  # its list went once drained
+
+
+def test_a_oneway_request_is_served_and_not_answered(wire: Wire) -> None:
+    found = wire.ask("get_matching", matching=EVERY_SERVICE)
+    handle(wire.ctx, wire.session, {"op": "release", "id": 99, "oneway": True,
+                                    "objects": [found["iterator"]]})
+    assert not wire.session.outbox.has_data()
+    assert wire.session.handles.items == 0
+    assert wire.ask("iterator_next", iterator=found["iterator"])["ret"] == \
+        IOReturn.BAD_ARGUMENT
+
+
+def test_a_child_iterator_is_a_copy_of_the_children(wire: Wire) -> None:
+    (root,) = wire.ask("get_matching", single=True,
+                       matching={"IOProviderClass": "IOPlatformExpertDevice"})["objects"]
+    first = wire.ask("children", object=root, plane="IOService", count=1)
+    service = wire.session.handles.objects[root]
+    children = list(service.get_child_entries("IOService"))  # type: ignore[attr-defined]
+    assert len(children) > 1
+    taken, reply = wire.services(first["objects"]), first
+    while reply["more"]:
+        reply = wire.ask("iterator_next", iterator=first["iterator"], count=1)
+        taken += wire.services(reply["objects"])
+    assert taken == children
