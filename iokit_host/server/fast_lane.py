@@ -88,7 +88,7 @@ def one_request(front: FrontEnd, session: Session, at_rest: bool = False) -> boo
         request_id = message.get("id") if message is not None else None
         frame = (_call(front, session, message, request_id)
                  if message is not None and message.get("op") == "call"
-                 and type(request_id) is int else None)
+                 and type(request_id) is int and "release_first" not in message else None)
     if frame is None:
         if message is None:  # a bad frame: the session was told, and closes
             return False

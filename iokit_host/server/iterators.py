@@ -41,11 +41,11 @@ Op = Callable[[KernelContext, Session, Args], dict[str, Any]]
 
 #: Services one ``iterator_next`` hands over at most (a batch's reply stays small).
 BATCH_LIMIT = 4096
-#: A batch's size when the request names none.
+#: A batch's size when the request names none (IOKitLib's ``BATCH``: a lookup need not say it).
 DEFAULT_BATCH = 256
 
 
-@dataclass(eq=False)
+@dataclass(eq=False, slots=True)
 class ServiceIterator:
     """The services of one lookup, in order, and how far the client has taken them.
 
@@ -82,17 +82,17 @@ class ServiceIterator:
 
         :raises BadRequest: ``kIOReturnNoResources``, not even one fits.
         """
-        table, services = self.session.handles, self.services
+        table, services, position = self.session.handles, self.services, self.position
+        add = table.add
         handles: list[int] = []
-        end = min(self.position + count, len(services))
-        while self.position < end:
-            handle = table.add(services[self.position])
+        for service in services[position:position + count]:
+            handle = add(service)
             if handle is None:
                 if not handles:
                     raise BadRequest(table.full(), IOReturn.NO_RESOURCES)
                 break
             handles.append(handle)
-            self.position += 1
+        self.position = position + len(handles)
         if not self.rewinds and not self.more:
             self.free()  # drained for good: its list goes now
         return handles
@@ -118,12 +118,11 @@ def batch_size(args: Args) -> int:
 def first_batch(session: Session, iterator: ServiceIterator, count: int) -> dict[str, Any]:
     """The reply fields of a batch: ``objects`` and ``more``. A first batch the table has no
     room for is no error (the iterator is there; ``iterator_next`` says so when asked)."""
-    if count and iterator.more and len(session.handles) < session.handles.limit:
-        try:
-            return {"objects": iterator.take(count), "more": iterator.more}
-        except BadRequest:
-            pass
-    return {"objects": [], "more": iterator.more}
+    try:
+        objects = iterator.take(count)
+    except BadRequest:
+        objects = []
+    return {"objects": objects, "more": iterator.more}
 
 
 def held_by(session: Session, args: Args) -> ServiceIterator:
@@ -146,10 +145,9 @@ def held_by(session: Session, args: Args) -> ServiceIterator:
 
 def _release(ctx: KernelContext, session: Session, args: Args) -> None:
     if "release" in args.message:
-        from iokit_host.server.registry_ops import forget_object  # a cycle, else
+        from iokit_host.server.registry_ops import release_all  # a cycle, else
 
-        for handle in args.numbers("release", limit=BATCH_LIMIT):
-            forget_object(ctx, session, session.handles.release(handle))
+        release_all(ctx, session, args.numbers("release", limit=BATCH_LIMIT))
 
 
 def iterator_next(ctx: KernelContext, session: Session, args: Args) -> dict[str, Any]:

@@ -29,7 +29,7 @@ from iokit_host.server.power_ops import HeldAssertion, release_held
 from iokit_host.server.session import Session
 from iokit_host.userclient.connections import Connection
 
-__all__ = ["OPS", "add_handles", "forget_object", "forget_session", "iterate"]
+__all__ = ["OPS", "add_handles", "forget_object", "forget_session", "iterate", "release_all"]
 
 Op = Callable[[KernelContext, Session, Args], dict[str, Any]]
 
@@ -63,18 +63,27 @@ def iterate(session: Session, services: Sequence[IORegistryEntry], count: int) -
     """The reply of a lookup: ``iterator`` (a handle: the kernel keeps ``services``),
     ``objects`` (the first ``count`` of them) and ``more``."""
     iterator = ServiceIterator.holding(session, services)
-    try:
-        (handle,) = add_handles(session, [iterator])
-    except BadRequest:
+    handle = session.handles.add(iterator)
+    if handle is None:
         iterator.free()
-        raise
-    return {"iterator": handle, **first_batch(session, iterator, count)}
+        raise BadRequest(session.handles.full(), IOReturn.NO_RESOURCES)
+    fields = first_batch(session, iterator, count)
+    fields["iterator"] = handle
+    return fields
 
 
 def release(ctx: KernelContext, session: Session, args: Args) -> dict[str, Any]:
-    for handle in args.numbers("objects", limit=1 << 16):
-        forget_object(ctx, session, session.handles.release(handle))
+    release_all(ctx, session, args.numbers("objects", limit=1 << 16))
     return {}
+
+
+def release_all(ctx: KernelContext, session: Session, handles: Iterable[int]) -> None:
+    """Drop one reference to each of ``handles`` (one the client does not hold: nothing)."""
+    release = session.handles.release
+    for handle in handles:
+        obj = release(handle)
+        if obj is not None:  # its last reference
+            forget_object(ctx, session, obj)
 
 
 def forget_object(ctx: KernelContext, session: Session, obj: object) -> None:

@@ -7,8 +7,10 @@ request holds, the kernel answers with an IOReturn: a malformed field is
 ``kIOReturnBadArgument``, an unknown op ``kIOReturnUnsupported``, and a failure of the kernel's
 own code ``kIOReturnInternalError`` with a diagnostic on the kernel's log; the kernel and the
 other sessions go on. Matching jobs a request queued run before the next request. A request
-marked ``oneway`` (a MIG simpleroutine: IOKitLib's release of an iterator, which in C is
-``mach_port_deallocate`` and waits for nobody) is served in its turn and not answered.
+may carry ``release_first``, handles the kernel releases before it serves the request: IOKitLib
+releases an iterator so, with the request that follows, as C's ``mach_port_deallocate``
+releases a right without a message to IOKit (a message of its own cost a lookup of a few
+services some 10% more).
 """
 
 from __future__ import annotations
@@ -48,7 +50,7 @@ OPS: dict[str, Op] = {**registry_ops.OPS, **userclient_ops.OPS, **notify_ops.OPS
 
 
 def handle(ctx: KernelContext, session: Session, message: dict[str, Any]) -> None:
-    """Serve one request of ``session`` and queue its reply (none for a ``oneway`` one)."""
+    """Serve one request of ``session`` and queue its reply."""
     if not session.ready:
         _hello(ctx, session, message)
         return
@@ -62,11 +64,7 @@ def handle(ctx: KernelContext, session: Session, message: dict[str, Any]) -> Non
         session.reply(request_id, {"ret": IOReturn.UNSUPPORTED,
                                    "message": f"unknown op {quoted(op)}"})
         return
-    fields = _run(ctx, session, op, function, message)
-    if message.get("oneway") is True:  # a simpleroutine (IOObjectRelease): no reply
-        close_fds(session.detach_fds())
-        return
-    answer(ctx, session, op, request_id, fields)
+    answer(ctx, session, op, request_id, _run(ctx, session, op, function, message))
 
 
 def answer(ctx: KernelContext, session: Session, op: str, request_id: int,
@@ -131,8 +129,12 @@ def _run(ctx: KernelContext, session: Session, op: str, function: Op,
 
 def _serve(ctx: KernelContext, session: Session, function: Op,
            message: dict[str, Any]) -> dict[str, Any]:
-    """Run one request's handler, then the work it queued."""
-    fields = function(ctx, session, Args(message))
+    """Run one request's handler (after the releases it carries), then the work it
+    queued."""
+    args = Args(message)
+    if "release_first" in message:
+        registry_ops.release_all(ctx, session, args.numbers("release_first", limit=1 << 16))
+    fields = function(ctx, session, args)
     kernel = ctx.host.kernel
     if kernel.pending_jobs():  # most requests queue nothing: skip arming the watchdog
         kernel.run_until_quiet()

@@ -153,14 +153,14 @@ def test_a_notifications_existing_services_are_drained_from_its_iterator(
     assert wire.session.handles.items == 0  # its list went once drained
 
 
-def test_a_oneway_request_is_served_and_not_answered(wire: Wire) -> None:
-    found = wire.ask("get_matching", matching=EVERY_SERVICE)
-    handle(wire.ctx, wire.session, {"op": "release", "id": 99, "oneway": True,
-                                    "objects": [found["iterator"]]})
-    assert not wire.session.outbox.has_data()
-    assert wire.session.handles.items == 0
-    assert wire.ask("iterator_next", iterator=found["iterator"])["ret"] == \
-        IOReturn.BAD_ARGUMENT
+def test_handles_a_request_carries_are_released_before_it_is_served(wire: Wire) -> None:
+    """IOKitLib releases an iterator with its next request (no message of its own)."""
+    found = wire.ask("get_matching", matching=EVERY_SERVICE, count=1)
+    (service,) = found["objects"]
+    again = wire.ask("iterator_next", iterator=found["iterator"],
+                     release_first=[found["iterator"], service])
+    assert again["ret"] == IOReturn.BAD_ARGUMENT  # the iterator went first
+    assert wire.session.handles.items == 0 and len(wire.session.handles) == 0
 
 
 def test_a_child_iterator_is_a_copy_of_the_children(wire: Wire) -> None:

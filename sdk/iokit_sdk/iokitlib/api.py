@@ -21,7 +21,6 @@ from iokit_sdk.iokitlib.notify import (
     MatchingCallback,
 )
 from iokit_sdk.iokitlib.objects import (
-    BATCH,
     IO_OBJECT_NULL,
     io_iterator_t,
     io_object_t,
@@ -161,7 +160,7 @@ def IOServiceGetMatchingServices(mainPort: MainPortArg,
     are: more than the 65,536 objects a program may hold at once are fine, taken and
     released as it goes)."""
     port = _port(mainPort)
-    reply = port.call("get_matching", matching=dict(matching), single=False, count=BATCH)
+    reply = port.call("get_matching", matching=dict(matching), single=False)
     return _iterator(port, reply)
 
 
@@ -203,7 +202,7 @@ def IOObjectRelease(obj: io_object_t) -> int:
         obj.items.clear()
         obj.more, obj.released = False, True
         if port.closed_reason is None:  # as mach_port_deallocate: nobody waits for it
-            port.post("release", objects=handles)
+            port.release_later(handles)
         return IOReturn.SUCCESS
     if port.closed_reason is None:
         port.call("release", objects=[int(obj)])
@@ -271,8 +270,7 @@ def IORegistryEntryGetChildIterator(entry: io_registry_entry_t,
     """The children in ``plane``, in attach order: an iterator over the kernel's copy of
     them, taken a batch at a time as for ``IOServiceGetMatchingServices``."""
     port = _owner(entry)
-    return _iterator(port, port.call("children", object=int(entry), plane=plane,
-                                     count=BATCH))
+    return _iterator(port, port.call("children", object=int(entry), plane=plane))
 
 
 # -- notification ports ---------------------------------------------------------------------
@@ -315,7 +313,7 @@ def IOServiceAddMatchingNotification(notifyPort: IONotificationPort,
     """
     port = notifyPort.main_port
     reply = port.call("add_matching", port=notifyPort.handle, type=notificationType,
-                      matching=dict(matching), count=BATCH)
+                      matching=dict(matching))
     iterator = io_iterator_t.kernel(port, int(reply["notification"]), reply, rewinds=False)
     notifyPort.add_matching(iterator, callback, refCon)
     return iterator

@@ -19,7 +19,8 @@ if TYPE_CHECKING:
 __all__ = ["IO_OBJECT_NULL", "io_connect_t", "io_iterator_t", "io_object_t",
            "io_registry_entry_t", "io_service_t", "task_t"]
 
-#: Objects an iterator takes from the kernel at once (its first batch comes with the lookup).
+#: Objects an iterator takes from the kernel at once; the kernel's default, so a lookup (whose
+#: reply brings the first batch) need not say it.
 BATCH = 256
 
 

@@ -44,6 +44,9 @@ DEFAULT_TIMEOUT_S = 60.0
 _RECV = 1 << 16
 #: Reads one ``wait`` makes after the first, taking what has already arrived.
 _MORE_READS = 256
+#: Handles :meth:`MainPort.release_later` keeps for the next request at most (the kernel
+#: takes at most 4,096 in one).
+_RELEASE_LATER = 4096
 #: Descriptors one read takes (a reply passes one: ``map_memory``'s memory).
 _MAX_FDS = 4
 _HEADER_SIZE = HEADER.size
@@ -80,6 +83,8 @@ class MainPort(MethodCalls):
         self._ids = itertools.count(1)
         self._lock = threading.RLock()
         self._replies: dict[int, dict[str, Any]] = {}
+        #: Handles to release with the next request (:meth:`release_later`).
+        self._unreleased: list[int] = []
         self._queues: dict[int, deque[Note]] = {}
         self.on_unrouted: Callable[[Note], None] | None = None
         self.closed_reason: str | None = None
@@ -197,6 +202,8 @@ class MainPort(MethodCalls):
             raise KernelConnectionError(self.closed_reason, reference="kernel-gone")
         request_id = next(self._ids)
         fields["op"], fields["id"] = op, request_id
+        if self._unreleased:
+            fields["release_first"], self._unreleased = self._unreleased, []
         packer = self._packer
         try:
             body = packer.pack(fields)
@@ -220,13 +227,17 @@ class MainPort(MethodCalls):
                                  f"{op}: a value cannot be sent to the kernel ({error})")
         return error
 
-    def post(self, op: str, **fields: Any) -> None:
-        """Send one request the kernel does not answer (a MIG simpleroutine, as
-        ``mach_port_deallocate`` is for ``IOObjectRelease``): it is served in its turn,
-        before any request sent after it, and its failure is nobody's to hear."""
-        fields["oneway"] = True
+    def release_later(self, handles: list[int]) -> None:
+        """Release ``handles`` with the next request (its ``release_first``), as
+        ``mach_port_deallocate`` releases a right without a message to IOKit: the kernel
+        drops them before it serves that request, so nothing this program asks next can
+        see them held. Past :data:`_RELEASE_LATER` of them, released now."""
         with self._lock:
-            self._send(op, fields)
+            self._unreleased.extend(handles)
+            if len(self._unreleased) > _RELEASE_LATER:
+                unreleased, self._unreleased = self._unreleased, []
+                for start in range(0, len(unreleased), _RELEASE_LATER):
+                    self.call("release", objects=unreleased[start:start + _RELEASE_LATER])
 
     def call(self, op: str, **fields: Any) -> dict[str, Any]:
         """:meth:`request`, raising :class:`IOReturnError` for a failing IOReturn."""
