@@ -18,6 +18,12 @@ services of a matching notification wait in such an iterator too, one that does 
 (``IOUserNotification::reset`` does nothing) and lets go of its list once drained. What an
 iterator holds is charged to its user (:meth:`~.handles.HandleTable.charge`): the matched
 list, and no more, is what a client that never drains makes the kernel keep.
+
+One difference from xnu: ``IOServiceUserNotification::handler`` keeps at most
+``kMaxOutstanding`` (1,024) services waiting and drops the rest, existing ones included, so on a
+Mac a notification installed over a bigger registry hands over only 1,024 of those already
+there. Here every one waits in the iterator (it is the matched list, charged as above), as
+programs and the explorer's watcher expect to be told of every service.
 """
 
 from __future__ import annotations

@@ -231,7 +231,9 @@ class MainPort(MethodCalls):
         """Release ``handles`` with the next request (its ``release_first``), as
         ``mach_port_deallocate`` releases a right without a message to IOKit: the kernel
         drops them before it serves that request, so nothing this program asks next can
-        see them held. Past :data:`_RELEASE_LATER` of them, released now."""
+        see them held (a method call's frame does not carry them: they wait for the next
+        other request, or the connection's end). Past :data:`_RELEASE_LATER` of them,
+        released now."""
         with self._lock:
             self._unreleased.extend(handles)
             if len(self._unreleased) > _RELEASE_LATER:
