@@ -1,7 +1,7 @@
 """Kernel-side iterators, in-process on a socket pair: a lookup is one object of the session
 however many services it matched, handed over a batch at a time; reset starts it over on the
 same services; release, and the session's end, let go of what it holds; what iterators hold is
-bounded per user; a ``oneway`` request is served and not answered."""
+bounded per user; the handles a request carries in ``release_first`` go before it is served."""
 
 from __future__ import annotations
 
