@@ -42,7 +42,6 @@ class ServicePM:
 
     __slots__ = (
         "_desired",
-        "_max_for",
         "_published",
         "_reshape",
         "adjust_queued",
@@ -104,10 +103,9 @@ class ServicePM:
         self.pending_informees: dict[int, Ack] = {}
         self.idle: IdleState | None = None
         self.stopped = False
-        # Caches: the desire (until a client, the floor or the override changes) and the
-        # state allowed for the last parent flags seen. A system sleep asks both per node.
+        # Cache: the desire (until a client, the floor or the override changes). A system
+        # sleep asks it per node.
         self._desired: int | None = None
-        self._max_for: tuple[int | None, int] | None = None
         #: The dictionary last published, and whether its keys must be rebuilt.
         self._published: dict[str, Any] | None = None
         self._reshape = True
@@ -151,13 +149,15 @@ class ServicePM:
         """The highest state the parents' power allows (``fMaxPowerState``)."""
         table = self.table
         assert table is not None
-        flags = self.parent_flags()
-        cached = self._max_for
-        if cached is not None and cached[0] == flags:
-            return cached[1]
-        allowed = table.highest if flags is None else table.for_domain(flags)
-        self._max_for = (flags, allowed)
-        return allowed
+        # parent_flags() inlined for one power parent: a system sleep or wake asks this of
+        # every node, twice or more (the table remembers its answer for each flags).
+        flags = self.parent_flags_fixed
+        if flags is None:
+            parents = self.parents
+            flags = parents[0].parent_flags if len(parents) == 1 else self.parent_flags()
+            if flags is None:
+                return table.highest
+        return table.for_domain(flags)
 
     def desired(self) -> int:
         """The maximum over power clients, raised by the floor, capped by an override
@@ -182,7 +182,6 @@ class ServicePM:
     def changed(self) -> None:
         """Forget cached answers: a client, the floor, the override or the table changed."""
         self._desired = None
-        self._max_for = None
         self._reshape = True
 
     def set_override(self, ceiling: int | None) -> None:

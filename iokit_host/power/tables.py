@@ -14,7 +14,7 @@ of ``getPowerStateForDomainFlags`` and the parent's answer to a child's power re
 from __future__ import annotations
 
 from collections.abc import Sequence
-from dataclasses import dataclass, fields
+from dataclasses import dataclass, field, fields
 
 from iokit_sdk.power import IOPMPowerState, kIOPMDeviceUsable
 
@@ -26,6 +26,8 @@ __all__ = ["POWER_TABLE_INVALID", "StateTable", "check_table", "state_for_domain
 POWER_TABLE_INVALID = "power-table-invalid"
 _FIELDS = tuple(f.name for f in fields(IOPMPowerState))
 _MAX_FIELD = 0xFFFF_FFFF
+#: How many distinct parent flags a table remembers its state for (:meth:`StateTable.for_domain`).
+_MAX_REMEMBERED = 64
 #: More states than any real driver has; a bigger table is refused rather than walked.
 MAX_STATES = 1024
 _HINT = ("a power-state table is a sequence of at least two IOPMPowerState, lowest power "
@@ -42,6 +44,10 @@ class StateTable:
     by_rank: tuple[int, ...]
     #: ``(ordinal, input requirement)`` from the highest-ordered state down.
     inputs: tuple[tuple[int, int], ...] = ()
+    #: :meth:`for_domain`'s answers by parent flags: a system sleep or wake asks it of every
+    #: node with flags that just changed, and a table sees only a few distinct flags.
+    _for_flags: dict[int, int] = field(default_factory=dict, compare=False, hash=False,
+                                       repr=False)
 
     @classmethod
     def of(cls, states: Sequence[IOPMPowerState]) -> StateTable:
@@ -83,10 +89,17 @@ class StateTable:
 
     def for_domain(self, parent_flags: int) -> int:
         """:func:`state_for_domain` on this table, in rank order."""
+        known = self._for_flags.get(parent_flags)
+        if known is not None:
+            return known
+        found = self.lowest
         for ordinal, need in self.inputs:
             if need & parent_flags == need:
-                return ordinal
-        return self.lowest
+                found = ordinal
+                break
+        if len(self._for_flags) < _MAX_REMEMBERED:  # flags are a driver's: bound the memo
+            self._for_flags[parent_flags] = found
+        return found
 
     def supplying(self, need: int) -> int:
         """The lowest-ordered state whose output covers ``need``: what this service must be in
