@@ -266,9 +266,18 @@ def _entry_of(function: Callable[..., Any], args: tuple[Any, ...],
     handler's first argument."""
     if function is _discarded and args:  # call_discarding: the driver's function is first
         function, args = args[0], args[1:]
+    elif _is_hook_exec(function, args):  # call_hook: the hook's arguments come third
+        kwargs = args[2]
     candidates = (kwargs.get("service"), getattr(function, "__self__", None) if
                   isinstance(function, MethodType) else None, args[0] if args else None)
     return next((c for c in candidates if isinstance(c, IORegistryEntry)), None)
+def _is_hook_exec(function: Callable[..., Any], args: tuple[Any, ...]) -> bool:
+    """Whether a guarded call is :meth:`DriverCalls.call_hook`'s: a plugin manager's hook
+    execution, given the hook's name, implementations, arguments and ``firstresult``."""
+    return isinstance(function, MethodType) and function.__name__ == "_hookexec" \
+        and len(args) == 4 and type(args[2]) is dict
+
+
 #: Driver calls inside driver calls (a handler that installs a notification, whose delivery
 #: calls a handler ...): past this depth the next is refused, so a driver re-entering the
 #: kernel without end fails in its own call, with the interpreter's stack to spare, instead of

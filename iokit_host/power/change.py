@@ -220,7 +220,7 @@ class Changes:
         capabilities = pm.table.states[target].capability_flags
         hook = (context.kernel.hook.iokit_power_state_will_change_to if kind == "will-change"
                 else context.kernel.hook.iokit_power_state_did_change_to)
-        call = context.kernel.driver_calls.call
+        call_hook = context.kernel.driver_calls.call_hook
         for driver in tuple(pm.informees):
             if pm.stopped:
                 break
@@ -230,8 +230,8 @@ class Changes:
             ack.origin = old
             ack.slot = context.log.begin()
             pm.pending_informees[id(driver)] = ack
-            result = call(hook, service=driver, capabilities=capabilities, ordinal=target,
-                          device=pm.service)
+            result = call_hook(hook, {"service": driver, "capabilities": capabilities,
+                                      "ordinal": target, "device": pm.service})
             self._answers.settle(pm, ack, result)
         return wait
 
@@ -246,10 +246,10 @@ class Changes:
         ack.slot = context.log.begin()
         pm.pending_set = ack
         pm.calling = True
-        try:
-            result = context.kernel.driver_calls.call(
-                context.kernel.hook.iokit_set_power_state, service=driver, ordinal=target,
-                device=pm.service)
+        try:  # call_hook: pluggy's argument checks skipped, as for a user client's method
+            result = context.kernel.driver_calls.call_hook(
+                context.kernel.hook.iokit_set_power_state,
+                {"service": driver, "ordinal": target, "device": pm.service})
         finally:
             pm.calling = False
         self._answers.settle(pm, ack, result)

@@ -3,6 +3,7 @@ survives: late, missing, doubled and misdirected acknowledgements, raises, odd r
 
 from __future__ import annotations
 
+import signal
 from typing import Any
 
 import pytest
@@ -127,6 +128,30 @@ def test_a_driver_that_raises_in_set_power_state_does_not_stop_the_sleep() -> No
     (raised,) = [d for d in host.diagnostics if d.reference == "driver-power-call-raised"]
     assert raised.message.startswith("PMDevice 'Bad' on ")  # which device, not only its class
     assert host.wake().result == "awake" and good.get_power_state() == 2
+
+
+def test_a_driver_whose_set_power_state_replaces_a_signal_handler_is_named() -> None:
+    """The kernel calls ``set_power_state`` through its hook execution directly (pluggy's
+    argument checks skipped, a system sleep makes one call per node): the warning still
+    names the device whose call it was, not ``a driver call``."""
+    host = power_host()
+    add_device(host, None, "Good")
+    bad = add_device(host, None, "Bad")
+    before = signal.getsignal(signal.SIGPIPE)
+
+    def default_sigpipe(ordinal: int) -> int:
+        signal.signal(signal.SIGPIPE, signal.SIG_DFL)
+        return 0
+
+    bad.answer = default_sigpipe
+    try:
+        assert host.sleep().result == "asleep"
+        assert signal.getsignal(signal.SIGPIPE) is before
+    finally:
+        signal.signal(signal.SIGPIPE, before)
+    (warning,) = [d for d in host.diagnostics if d.reference == "driver-changed-host"]
+    assert warning.message.startswith("driver code called for PMDevice 'Bad' on ")
+    assert "replaced the handler of SIGPIPE" in warning.message
 
 
 def test_an_answer_that_is_not_a_number_is_taken_as_an_ack() -> None:
