@@ -172,6 +172,11 @@ class Period:
     def __init__(self, checks: JobChecks, diagnostics: list[Diagnostic]) -> None:
         self.checks = checks
         self._diagnostics = diagnostics
+        #: How many runs since the last check; the first one's place and driver; and every
+        #: run's, once one differs from the first (a client calling one driver's methods
+        #: makes none: nothing per run but a count, and no list to sum up at each check).
+        self._count = 0
+        self._first: tuple[str, IOService | None] = ("", None)
         self._runs: list[tuple[str, IOService | None]] = []
 
     def run(self, work: Callable[[], T], where: str, service: IOService | None) -> T:
@@ -179,18 +184,27 @@ class Period:
         try:
             return work()
         finally:
-            runs = self._runs
-            runs.append((where, service))
+            self._count += 1
+            first = self._first
+            if self._count == 1:
+                self._first = (where, service)
+            elif self._runs:
+                self._runs.append((where, service))
+            elif first[0] is not where or first[1] is not service:
+                self._runs.extend([first] * (self._count - 1))
+                self._runs.append((where, service))
             if not self.checks.streams_kept():  # this run's doing: they were before it
-                del runs[:-1]
+                self._count, self._first = 1, (where, service)
+                self._runs.clear()
                 self.check()
-            elif len(runs) >= CHECK_EVERY or len(self._diagnostics) != reported:
+            elif self._count >= CHECK_EVERY or len(self._diagnostics) != reported:
                 self.check()
 
     def check(self) -> None:
         """Check now, for the runs since the last check."""
-        if self._runs:
-            job = _blamed(self._runs)
+        if self._count:
+            job = _blamed(self._runs) if self._runs else Work(_nothing, *self._first)
+            self._count = 0
             self._runs.clear()
             self.checks.after(job, settings=True)
 

@@ -113,3 +113,44 @@ def test_a_working_directory_changed_within_a_period_is_put_back_and_its_driver_
     assert found.message == ("driver code run in IOService 'wanderer' while serving a client's "
                              f"call request changed the working directory from {tmp_path} to "
                              "/; put back")
+
+
+@pytest.mark.parametrize("culprit_at", [0, 5, CHECK_EVERY - 1])
+def test_a_change_found_among_runs_of_two_drivers_names_both(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch, culprit_at: int) -> None:
+    """The period counts its runs while they are one driver's in one place, and lists them
+    only once one differs: whichever run is another driver's, the check that finds the
+    change names the drivers of every run since the last check, not the first one's alone."""
+    monkeypatch.chdir(tmp_path)
+    host = power_host()
+    regular, wanderer = IOService(name="regular"), IOService(name="wanderer")
+    where = "while serving a client's call request"
+    with host.kernel.checking():
+        for index in range(CHECK_EVERY):
+            if index == culprit_at:
+                host.kernel.run_checked(lambda: os.chdir("/"), where, wanderer)
+            else:
+                host.kernel.run_checked(lambda: None, where, regular)
+        assert Path.cwd() == tmp_path  # checked at the CHECK_EVERY-th run
+    (found,) = [d for d in host.diagnostics if d.reference == "driver-changed-host"]
+    assert found.message.startswith(f"driver code run in one of regular, wanderer {where} "
+                                    "changed the working directory")
+
+
+def test_a_change_found_among_runs_of_one_driver_names_it() -> None:
+    host = power_host()
+    driver = IOService(name="wanderer")
+    kept = os.getcwd()
+    try:
+        with host.kernel.checking():
+            for _ in range(CHECK_EVERY - 1):
+                host.kernel.run_checked(lambda: None, "while serving a client's call request",
+                                        driver)
+            host.kernel.run_checked(lambda: os.chdir("/"), "while serving a client's call "
+                                    "request", driver)
+            assert os.getcwd() == kept
+    finally:
+        os.chdir(kept)
+    (found,) = [d for d in host.diagnostics if d.reference == "driver-changed-host"]
+    assert found.message.startswith("driver code run in IOService 'wanderer' while serving a "
+                                    "client's call request changed the working directory")
