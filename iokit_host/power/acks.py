@@ -151,7 +151,10 @@ class Answers:
             del pm.pending_informees[id(ack.who)]
         if ack.slot is not None:
             context = self._context
-            detail = self.call_text(ack) + (f": {how}" if how else "")
+            # call_text, inline: this ends every driver call of a system sleep.
+            detail = f"{_class(ack.who)}::{_CALL_NAMES.get(ack.kind, ack.kind)}({ack.ordinal})"
+            if how:
+                detail += f": {how}"
             context.log.end(ack.slot, ack.started_ns, ack.kind, ack.who, detail,
                             ack.origin, ack.ordinal, context.clock.now_ns())
             ack.slot = None

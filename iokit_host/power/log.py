@@ -166,17 +166,22 @@ class PowerLog:
                 self._open -= 1
                 self._dropped_sleeps += is_completed_sleep(kind, detail)
             return
-        if self._records[index] is None:
+        records = self._records
+        if records[index] is None:
             self._open -= 1
-        self._records[index] = (t_ns, kind, self._key(service), from_state, to_state, detail,
-                                now_ns - t_ns)
+        key = None
+        if service is not None:  # _key, inline: this ends every driver call of a sleep
+            key = id(service)
+            if key not in self._services:
+                self._services[key] = service
+        records[index] = (t_ns, kind, key, from_state, to_state, detail, now_ns - t_ns)
 
     def _drop_oldest(self) -> None:
         """Drop the oldest record: counted, and a completed sleep counted as one."""
         record = self._records.popleft()
         if record is None:
             self._dropped_open.add(self._first)
-        else:
+        elif record[1] == "system-sleep":  # is_completed_sleep's first test, inline
             self._dropped_sleeps += is_completed_sleep(record[1], record[5])
         self._first += 1
         if self._first % self._capacity == 0:
