@@ -218,9 +218,13 @@ class Changes:
         assert pm.table is not None
         wait = Wait(context.queue)
         capabilities = pm.table.states[target].capability_flags
-        hook = (context.kernel.hook.iokit_power_state_will_change_to if kind == "will-change"
-                else context.kernel.hook.iokit_power_state_did_change_to)
-        call_hook = context.kernel.driver_calls.call_hook
+        name = "iokit_power_state_will_change_to" if kind == "will-change" \
+            else "iokit_power_state_did_change_to"
+        hook = getattr(context.kernel.hook, name)
+        # The built-in plugin's implementation when it is alone (as in _set_power_state).
+        plugins = context.kernel.plugin_manager
+        alone = plugins.caller(name) if plugins.builtin_alone(name) else None
+        calls = context.kernel.driver_calls
         for driver in tuple(pm.informees):
             if pm.stopped:
                 break
@@ -230,8 +234,11 @@ class Changes:
             ack.origin = old
             ack.slot = context.log.begin()
             pm.pending_informees[id(driver)] = ack
-            result = call_hook(hook, {"service": driver, "capabilities": capabilities,
-                                      "ordinal": target, "device": pm.service})
+            if alone is not None:
+                result = calls.call(alone, driver, capabilities, target, pm.service)
+            else:
+                result = calls.call_hook(hook, {"service": driver, "capabilities": capabilities,
+                                                "ordinal": target, "device": pm.service})
             self._answers.settle(pm, ack, result)
         return wait
 
@@ -246,10 +253,19 @@ class Changes:
         ack.slot = context.log.begin()
         pm.pending_set = ack
         pm.calling = True
-        try:  # call_hook: pluggy's argument checks skipped, as for a user client's method
-            result = context.kernel.driver_calls.call_hook(
-                context.kernel.hook.iokit_set_power_state,
-                {"service": driver, "ordinal": target, "device": pm.service})
+        kernel = context.kernel
+        plugins = kernel.plugin_manager
+        try:
+            if plugins.builtin_alone("iokit_set_power_state"):
+                # What the hook call would run, and all it would do (no other plugin, no
+                # monitor): the built-in plugin's implementation, given the arguments in its
+                # order (a system sleep makes one call per node).
+                result = kernel.driver_calls.call(plugins.caller("iokit_set_power_state"),
+                                                  driver, target, pm.service)
+            else:  # pluggy's argument checks skipped, as for a user client's method
+                result = kernel.driver_calls.call_hook(
+                    kernel.hook.iokit_set_power_state,
+                    {"service": driver, "ordinal": target, "device": pm.service})
         finally:
             pm.calling = False
         self._answers.settle(pm, ack, result)

@@ -130,11 +130,23 @@ def test_a_driver_that_raises_in_set_power_state_does_not_stop_the_sleep() -> No
     assert host.wake().result == "awake" and good.get_power_state() == 2
 
 
-def test_a_driver_whose_set_power_state_replaces_a_signal_handler_is_named() -> None:
-    """The kernel calls ``set_power_state`` through its hook execution directly (pluggy's
-    argument checks skipped, a system sleep makes one call per node): the warning still
-    names the device whose call it was, not ``a driver call``."""
-    host = power_host()
+class _Bystander:
+    """A host plugin that answers no power call: set_power_state goes through the hook."""
+
+    @hookimpl(tryfirst=True)
+    def iokit_set_power_state(self, service: IOService, ordinal: int,
+                              device: IOService) -> Any:
+        return None
+
+
+@pytest.mark.parametrize("plugins", [[], [_Bystander()]], ids=["builtin-alone", "hooked"])
+def test_a_driver_whose_set_power_state_replaces_a_signal_handler_is_named(
+        plugins: list[object]) -> None:
+    """The kernel calls ``set_power_state`` through the built-in plugin's implementation
+    when it is alone, else through the hook's execution directly (pluggy's argument checks
+    skipped): a system sleep makes one call per node. Either way the warning names the
+    device whose call it was, not ``a driver call``."""
+    host = power_host(plugins=plugins)
     add_device(host, None, "Good")
     bad = add_device(host, None, "Bad")
     before = signal.getsignal(signal.SIGPIPE)
