@@ -21,7 +21,7 @@ from iokit_host.machine import errors as E
 from iokit_host.machine.errors import MachineModelError
 from iokit_host.machine.links import MAX_SHOWN, overfull_link
 from iokit_host.machine.model import MachineModel, NubSpec
-from iokit_host.machine.nodes import spec_components, spelt_path
+from iokit_host.machine.nodes import node_path, nub_label
 
 __all__ = ["BUSY_MESSAGE", "MAX_BUSY", "RESOURCES_HINT", "RESOURCES_MESSAGE", "SHOWN_HINT",
            "check_bootable"]
@@ -109,12 +109,15 @@ def _message(key: str) -> str:
 
 
 def _path(seen: list[tuple[NubSpec, int]], at: int) -> str:
+    """The nub's label as the file reader gives it: its pre-order position is its
+    ``[[nub]]`` table's in the file ``iokit machine import`` writes (see ``writer``)."""
+    here = at
     chain: list[NubSpec] = []
     while at >= 0:
         nub, at = seen[at]
         chain.append(nub)
     chain.reverse()
-    return spelt_path(spec_components(chain))
+    return nub_label(here, node_path(chain))
 
 
 def _fail(model: MachineModel, reference: str, message: str, node: str | None, key: str,

@@ -37,6 +37,7 @@ from iokit_host.machine import errors as E
 from iokit_host.machine.bootable import check_bootable
 from iokit_host.machine.errors import MachineModelError
 from iokit_host.machine.model import EntryRecord, MachineModel, NubSpec
+from iokit_host.machine.nodes import node_path, nub_label
 from iokit_host.matching.classes import ClassRegistry
 from iokit_host.registry import IORegistry, RegistryError
 
@@ -116,7 +117,8 @@ class _Builder:
             # without one, and nothing could match under a plain registry entry.
             raise MachineModelError(
                 f"the root nub's class {root_spec.class_name} is not an IOService",
-                reference=E.ROOT_NOT_SERVICE, file=self.source, node="root", key="class",
+                reference=E.ROOT_NOT_SERVICE, file=self.source,
+                node=nub_label(0, node_path([root_spec])), key="class",
                 hint="the first nub is the platform-expert device: use "
                      "IOPlatformExpertDevice or another IOService subclass")
         self.registry.attach(root, registry_root, SERVICE_PLANE)

@@ -22,7 +22,7 @@ from iokit_host.machine.bootable import RESOURCES_HINT, RESOURCES_MESSAGE, SHOWN
 from iokit_host.machine.errors import MachineModelError
 from iokit_host.machine.links import MAX_SHOWN, find_loop, overfull_link
 from iokit_host.machine.model import MachineModel, NubSpec, PlaneLink
-from iokit_host.machine.nodes import Raw
+from iokit_host.machine.nodes import Raw, nub_label
 from iokit_host.machine.records import parse_record
 from iokit_host.machine.values import decode_properties
 from iokit_host.matching.classes import MAX_CLASS_DEPTH, STANDARD_CLASSES
@@ -209,7 +209,7 @@ class DocumentParser:
         return raws
 
     def raw_nub(self, index: int, table: Any, raws: list[Raw], ids: dict[str, int]) -> Raw:
-        label = f"nub[{index}]"
+        label = nub_label(index)  # its path is made of the keys checked here
         table = self.table(table, label, "nub")
         self.check_keys(table, _NUB_KEYS, label, "")
         if "class" not in table:

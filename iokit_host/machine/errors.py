@@ -2,7 +2,8 @@
 a Mac's hardware tree comes from firmware, which cannot be wrong in a file).
 
 Every error is a :class:`MachineModelError` with a stable kebab-case ``reference``; the
-diagnostic names the file, the node's path (``root/PCI0@0/ARPT@1C,1``), the key and the reason.
+diagnostic names the file, the node (``nub[3] Mac/PCI0@0/ARPT@1C,1``: see
+:mod:`~iokit_host.machine.nodes`), the key and the reason.
 """
 
 from __future__ import annotations
@@ -92,8 +93,8 @@ def default_hint(reference: str) -> str:
 class MachineModelError(IOKitError):
     """A machine model that cannot be read, written or found.
 
-    ``subject`` is the node's path in the model (``root/PCI0@0/ARPT@1C,1``) when the problem
-    is in a node; ``key`` the key within it (``properties.vendor-id``).
+    ``subject`` is the node (``nub[3] Mac/PCI0@0/ARPT@1C,1``, ``entry[2]``) when the problem
+    is in one; ``key`` the key within it (``properties.vendor-id``).
     """
 
     reference = "machine-model-invalid"
@@ -102,8 +103,8 @@ class MachineModelError(IOKitError):
                  node: str | None = None, key: str | None = None,
                  hint: str | None = None) -> None:
         # The key is the diagnostic's own field (printed after the file); the node goes in
-        # the message, once: "f.toml: properties.x: bad hex (in nub root/PCI0@0/ARPT@1C,1)".
-        text = _clip(message, 400) + (f" (in nub {_clip(node)})" if node else "")
+        # the message, once: "f.toml: properties.x: bad hex (in nub[3] Mac/PCI0@0/ARPT@1C,1)".
+        text = _clip(message, 400) + (f" (in {_clip(node)})" if node else "")
         key = _clip(key) if key else key
         reference = reference or self.reference
         super().__init__(text, file=file, key=key,

@@ -13,16 +13,18 @@ from typing import Any
 
 from iokit_host.machine.model import NubSpec
 
-__all__ = ["Raw", "node_path", "spec_components", "spelt_path"]
+__all__ = ["Raw", "node_path", "nub_label", "spec_components", "spelt_path"]
 
 
 def node_path(chain: Iterable[NubSpec]) -> str:
-    """``root/PCI0@0/ARPT@1C,1``: the root nub, then ``name[@location]`` of each below it."""
-    parts = ["root"]
-    for index, nub in enumerate(chain):
-        if index:
-            parts.append(_component(nub.name, nub.class_name, nub.location))
-    return "/".join(parts)
+    """``Mac/PCI0@0/ARPT@1C,1``: ``name[@location]`` of each nub from the root nub down."""
+    return spelt_path(spec_components(chain))
+
+
+def nub_label(index: int, path: str | None = None) -> str:
+    """``nub[3] Mac/PCI0@0/ARPT@1C,1``: the nub's ``[[nub]]`` table, then its path when known
+    (not yet while the keys that make it are being checked)."""
+    return f"nub[{index}]" if path is None else f"nub[{index}] {path}"
 
 
 def _component(name: str | None, class_name: str, location: str | None) -> str:
@@ -50,28 +52,28 @@ class Raw:
 
     @property
     def path(self) -> str:
-        """The node's path, spelt only when an error needs it: a chain of thousands of nubs
-        would otherwise cost a path of thousands of components per nub."""
+        """What errors call the node (:func:`nub_label`, or ``entry[3]``), spelt only when an
+        error needs it: a chain of thousands of nubs would otherwise cost a path of
+        thousands of components per nub."""
         if self.label is not None:
             return self.label
         parts: list[str] = []
         raw: Raw | None = self
-        while raw is not None and raw.up is not None:
+        while raw is not None:
             parts.append(_component(raw.name, raw.class_name, raw.location))
             raw = raw.up
         parts.reverse()
-        return spelt_path(parts)
+        return nub_label(self.index, spelt_path(parts))
 
 
 def spelt_path(parts: list[str]) -> str:
-    """``root/`` and the components below the root nub, the middle of a long chain left
-    out (``root/a/b/c/…(91 more)…/x/y/z``)."""
+    """The components from the root nub down, the middle of a long chain left out
+    (``Mac/a/b/…(91 more)…/x/y/z``)."""
     if len(parts) > 12:
         parts = [*parts[:3], f"…({len(parts) - 9} more)…", *parts[-6:]]
-    return "/".join(["root", *parts])
+    return "/".join(parts)
 
 
 def spec_components(chain: Iterable[NubSpec]) -> list[str]:
-    """``name[@location]`` of each nub of ``chain`` below its first (the root nub)."""
-    return [_component(nub.name, nub.class_name, nub.location)
-            for index, nub in enumerate(chain) if index]
+    """``name[@location]`` of each nub of ``chain``, the root nub first."""
+    return [_component(nub.name, nub.class_name, nub.location) for nub in chain]

@@ -14,6 +14,7 @@ from typing import Any
 from iokit_host.machine import errors as E
 from iokit_host.machine.errors import MachineModelError
 from iokit_host.machine.model import MachineModel, NubSpec, PlaneLink
+from iokit_host.machine.nodes import node_path, nub_label
 from iokit_host.machine.records import record_table
 from iokit_host.machine.tomltext import format_inline, format_key
 from iokit_host.machine.values import encode_value
@@ -28,10 +29,16 @@ def write_model(model: MachineModel) -> str:
         order = _preorder(model.root)
         labels = _labels(order)
         for position, (nub, parent) in enumerate(order):
-            _nub(nub, labels.get(position), labels.get(parent) if parent is not None else None,
-                 lines)
-        for entry in model.entries:
-            _nub(entry, entry.id, None, lines, table="entry")
+            try:
+                _nub(nub, labels.get(position),
+                     labels.get(parent) if parent is not None else None, lines)
+            except MachineModelError as error:  # named as the file would name it
+                raise error.at_node(_where(order, position)) from None
+        for number, entry in enumerate(model.entries):
+            try:
+                _nub(entry, entry.id, None, lines, table="entry")
+            except MachineModelError as error:
+                raise error.at_node(f"entry[{number}]") from None
     except ValueError as error:
         raise MachineModelError(f"cannot write the model: {error}", reference=E.BAD_VALUE,
                                 file=model.source) from None
@@ -49,7 +56,7 @@ def _header(model: MachineModel, lines: list[str]) -> None:
         lines += [f"{format_key(k)} = {format_inline(v)}" for k, v in model.classes.items()]
     if model.root_properties:
         lines += ["", "[root-properties]"]
-        _properties(model.root_properties, "root", lines)
+        _properties(model.root_properties, lines, "root-properties")
 
 
 def _preorder(root: NubSpec) -> list[tuple[NubSpec, int | None]]:
@@ -64,6 +71,18 @@ def _preorder(root: NubSpec) -> list[tuple[NubSpec, int | None]]:
     return order
 
 
+def _where(order: list[tuple[NubSpec, int | None]], position: int) -> str:
+    """The label the file reader gives the nub written at ``position`` (its pre-order
+    place is its ``[[nub]]`` table's): ``nub[3] Mac/PCI0@0/ARPT@1C,1``."""
+    chain: list[NubSpec] = []
+    at: int | None = position
+    while at is not None:
+        nub, at = order[at]
+        chain.append(nub)
+    chain.reverse()
+    return nub_label(position, node_path(chain))
+
+
 def _labels(order: list[tuple[NubSpec, int | None]]) -> dict[int, str]:
     """Position -> the id each nub is written with: its model id, or ``_N`` for a parent."""
     labels: dict[int, str] = {}
@@ -74,7 +93,8 @@ def _labels(order: list[tuple[NubSpec, int | None]]) -> dict[int, str]:
             if not nub.id or nub.id.startswith("_") or nub.id in used:
                 raise MachineModelError(
                     f"id {nub.id!r} cannot be written: ids are unique, non-empty and do not "
-                    "start with '_'", reference=E.DUPLICATE_ID, key="id")
+                    "start with '_'", reference=E.DUPLICATE_ID, key="id",
+                    node=_where(order, position))
             labels[position] = nub.id
             used.add(nub.id)
         elif nub.children:
@@ -102,7 +122,7 @@ def _nub(nub: NubSpec, label: str | None, parent: str | None, lines: list[str],
         lines.append(f"record = {format_inline(record_table(nub.record))}")
     if nub.properties:
         lines.append(f"[{table}.properties]")
-        _properties(nub.properties, label or nub.class_name, lines)
+        _properties(nub.properties, lines)
 
 
 def _link(link: PlaneLink) -> dict[str, str | int]:
@@ -111,7 +131,8 @@ def _link(link: PlaneLink) -> dict[str, str | int]:
     return {k: v for k, v in fields.items() if v is not None}
 
 
-def _properties(props: Mapping[str, Any], node: str, lines: list[str]) -> None:
+def _properties(props: Mapping[str, Any], lines: list[str], table: str = "properties") -> None:
+    # No node here: the caller places the error (write_model), as the file reader would.
     for key, value in props.items():
-        encoded = encode_value(value, node=node, key=f"properties.{key}")
+        encoded = encode_value(value, key=f"{table}.{key}")
         lines.append(f"{format_key(key)} = {format_inline(encoded)}")

@@ -50,7 +50,7 @@ def test_iokit_resources_below_a_device_is_refused_alike() -> None:
     resources = NubSpec("IOResources", id="res")
     found = _same(_model(NubSpec("IOService", name="Dev", id="dev", children=(resources,))))
     assert found.reference == "machine-model-resources-placement"
-    assert found.key == "parent" and "root/Dev/IOResources" in found.message
+    assert found.key == "parent" and "(in nub[2] IOPlatformExpertDevice/Dev/IOResources)" in found.message
 
 
 def test_iokit_resources_beside_the_expert_boots() -> None:
@@ -65,7 +65,7 @@ def test_a_busy_count_past_32_bits_is_refused_alike(busy: int) -> None:
     found = _same(_model(NubSpec("IOService", name="Dev", id="dev",
                                  record=EntryRecord(registered=False, busy=busy))))
     assert found.reference == "machine-model-bad-value"
-    assert found.key == "record.busy" and "root/Dev" in found.message
+    assert found.key == "record.busy" and "(in nub[1] IOPlatformExpertDevice/Dev)" in found.message
 
 
 def test_the_largest_busy_count_boots() -> None:

@@ -108,9 +108,9 @@ def test_errors_name_file_node_path_key_and_reason() -> None:
     error = error_for(SMALL.replace('vendor-id = { le32 = 0x14e4 }', 'vendor-id = { data = "xyz" }'))
     assert error.ref == "machine-model-bad-hex"
     assert error.diagnostic.file == "m.toml"
-    assert error.diagnostic.subject == "root/PCI0@0/MyBridge/ARPT@1C,1"
+    assert error.diagnostic.subject == "nub[3] Mac/PCI0@0/MyBridge/ARPT@1C,1"
     assert error.diagnostic.key == "properties.vendor-id.data"
-    assert "root/PCI0@0/MyBridge/ARPT@1C,1" in str(error) and "hex" in str(error)
+    assert "(in nub[3] Mac/PCI0@0/MyBridge/ARPT@1C,1)" in str(error) and "hex" in str(error)
 
 
 @pytest.mark.parametrize(("entry", "key"), [
@@ -322,7 +322,7 @@ def test_an_error_deep_in_a_long_chain_names_a_shortened_path() -> None:
     assert error.ref == "machine-model-wrong-type"
     assert error.diagnostic.key == "properties.x"
     assert error.diagnostic.subject is not None
-    assert error.diagnostic.subject.startswith("root/n1/n2/n3/")
+    assert error.diagnostic.subject.startswith("nub[3001] IOPlatformExpertDevice/n1/n2/")
     assert "more)…" in error.diagnostic.subject
     assert error.diagnostic.subject.endswith("/n3000/IOService")
     assert len(error.diagnostic.subject) < 200
