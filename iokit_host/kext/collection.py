@@ -29,7 +29,6 @@ from __future__ import annotations
 
 import hashlib
 import json
-import os
 import sys
 from collections.abc import Mapping, Sequence
 from pathlib import Path
@@ -42,6 +41,7 @@ from iokit_host.kext import collection_schema, plistjson, stamps
 from iokit_host.kext.collection_schema import FORMAT
 from iokit_host.kext.discovery import DistributionRecord
 from iokit_host.kext.stamps import FileStamp
+from iokit_host.path_reason import MISSING, folder_problem
 
 __all__ = ["FORMAT", "collection_path", "load", "watch", "write",
            "write_atomically"]
@@ -99,6 +99,8 @@ def load(target: Path, *, path: Sequence[str] | None = None,
     except (FileNotFoundError, NotADirectoryError):  # none yet (or no folder: write says so)
         return None, None
     except OSError as error:
+        if folder_problem(target.parent) not in (None, MISSING):
+            return None, None  # the folder is what is wrong (a loop of links): write says so
         return None, _invalid(target, f"it cannot be read ({error.strerror or error})")
     try:
         collection = collection_schema.read(json.loads(raw))
@@ -158,15 +160,17 @@ def write(target: Path, records: Sequence[DistributionRecord],
 
 
 def _write_reason(target: Path, error: OSError) -> str:
-    """Why the write failed, in words: a cache folder that is a file says so, not EEXIST."""
-    # os.path's tests, not Path's: those raise what they cannot tell (a name too long for the
-    # system, a folder not to be searched), and a cache that cannot be written is a warning.
+    """Why the write failed, in words: a cache folder that is a file (or a loop of links)
+    says so, not EEXIST (or "not a folder")."""
+    found = error.strerror or str(error)
+    # The highest folder at fault: a loop at cache/ makes cache/sub a loop too.
     for folder in (target.parent, *target.parent.parents):
-        if os.path.isdir(folder):
+        problem = folder_problem(folder)
+        if problem is None:
             break
-        if os.path.lexists(folder):
-            return f"{folder} is not a folder"
-    return error.strerror or str(error)
+        if problem != MISSING:
+            found = f"{folder}: {problem}"
+    return found
 
 
 def write_atomically(target: Path, text: str) -> None:

@@ -8,6 +8,7 @@ The site directories are laid out as an installer leaves them (a ``.dist-info`` 
 from __future__ import annotations
 
 import copy
+import errno
 import json
 import os
 import plistlib
@@ -262,7 +263,19 @@ def test_a_cache_folder_that_is_a_file_is_named_in_the_warning(
     cache.write_text("")
     problem = _discover(site, cache).diagnostics[-1]
     assert problem.reference == "kernel-collection-unwritable"
-    assert f"{cache} is not a folder" in problem.message  # not "File exists"
+    assert f"{cache}: it exists and is not a folder" in problem.message  # not "File exists"
+
+
+@pytest.mark.parametrize("below", ["", "sub"])
+def test_a_cache_folder_that_is_a_loop_of_links_says_so(
+        site: Path, tmp_path: Path, below: str) -> None:
+    # It was "cache is not a folder", and a note that the collection could not be read.
+    loop = tmp_path / "cache"
+    loop.symlink_to(loop)
+    diagnostics = _discover(site, loop / below if below else loop).diagnostics
+    [problem] = [d for d in diagnostics if d.reference.startswith("kernel-collection")]
+    assert problem.reference == "kernel-collection-unwritable"
+    assert f"{loop}: {os.strerror(errno.ELOOP)}" in problem.message
 
 
 def test_only_the_most_recently_written_collections_are_kept(
