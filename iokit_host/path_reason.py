@@ -13,11 +13,11 @@ import errno
 import os
 import stat
 
-__all__ = ["MISSING", "NOT_A_FOLDER", "folder_problem", "os_reason", "path_problem"]
+__all__ = ["LEADS_NOWHERE", "MISSING", "NOT_A_FOLDER", "folder_problem", "os_reason", "path_problem"]
 
 NOT_A_FOLDER = "it exists and is not a folder"
 MISSING = "it does not exist"
-_NOWHERE = "it is a symbolic link that leads nowhere"
+LEADS_NOWHERE = "it is a symbolic link that leads nowhere"
 
 
 def os_reason(error: OSError) -> str:
@@ -35,7 +35,7 @@ def path_problem(path: str | os.PathLike[str]) -> str | None:
         return "a name cannot hold NUL"
     except OSError as error:
         if error.errno in (errno.ENOENT, errno.ENOTDIR):
-            return _NOWHERE if os.path.lexists(path) else None
+            return LEADS_NOWHERE if os.path.lexists(path) else None
         return os_reason(error)
     return None
 

@@ -25,6 +25,7 @@ from typing import Any
 
 from iokit_host.errors import IOKitError
 from iokit_host.matching.classes import ClassRegistry
+from iokit_host.path_reason import folder_problem, os_reason
 from iokit_host.template_questions import (
     Question,
     TemplateAnswerError,
@@ -276,14 +277,13 @@ def _unwritable(destination: Path, error: OSError) -> ScaffoldError:
 
 def _reason(error: OSError) -> str:
     """The OS's reason, but for mkdir's "File exists" on a folder to be: the name is taken by
-    a file, or by a symbolic link that leads nowhere (which reads as if all were well)."""
+    a file, a symbolic link that leads nowhere or a loop of links (which reads as if all
+    were well)."""
     if error.errno == errno.EEXIST and error.filename is not None:
-        taken = Path(os.fsdecode(error.filename))
-        if taken.is_symlink() and not taken.exists():  # to nothing, or a loop of links
-            return "it is a symbolic link that leads nowhere"
-        if not taken.is_dir():
-            return "it exists and is not a folder"
-    return error.strerror or type(error).__name__
+        problem = folder_problem(os.fsdecode(error.filename))
+        if problem is not None:
+            return problem
+    return os_reason(error)
 
 
 def _render(source: Path, target: Path, data: dict[str, Any], *, defaults: bool) -> None:

@@ -17,6 +17,7 @@ from collections.abc import Sequence
 from pathlib import Path
 
 from iokit_host.errors import IOKitError
+from iokit_host.path_reason import LEADS_NOWHERE, MISSING, folder_problem, path_problem
 
 __all__ = ["OutputError", "check_writable", "write_text"]
 
@@ -44,12 +45,17 @@ def check_writable(path: Path, *, inputs: Sequence[Path] = ()) -> None:
                               reference="output-is-input",
                               hint=f"give -o another file, e.g. {_beside(path)}")
     parent = path.parent
-    if not parent.exists():
+    problem = folder_problem(parent)  # stat's reason: a loop of links is not "missing"
+    if problem == MISSING:
         raise OutputError(f"cannot write the output file: the folder {parent} does not exist",
                           file=str(path), hint=f"create it first (mkdir -p {parent}) or {_HINT}")
-    if not parent.is_dir():
-        raise OutputError(f"cannot write the output file: {parent} is not a folder",
+    if problem is not None:
+        raise OutputError(f"cannot write the output file: {parent}: {problem}",
                           file=str(path), hint=_HINT)
+    problem = path_problem(path)
+    if problem is not None and problem != LEADS_NOWHERE:  # that is written through, as '>'
+        raise OutputError(f"cannot write the output file: {problem}", file=str(path),
+                          hint=_HINT)
     if path.exists() and not os.access(path, os.W_OK):
         raise OutputError("cannot write the output file: it is read-only", file=str(path),
                           hint=_HINT)

@@ -23,6 +23,7 @@ from iokit_host.machine.errors import MachineModelError
 from iokit_host.machine.format import parse_machine, read_machine
 from iokit_host.machine.model import MachineModel
 from iokit_host.machine.sniff import file_kind
+from iokit_host.path_reason import path_problem
 
 if TYPE_CHECKING:
     from importlib.resources.abc import Traversable
@@ -172,6 +173,10 @@ def _unknown(text: str) -> MachineModelError:
     hint = f"{guess} " if guess else ""
     hint += f"known machines: {', '.join(known)}; or give a .toml model or an ioreg dump path"
     looks_like_path = text.endswith((".toml", ".txt")) or "/" in text
+    problem = path_problem(text)
+    if problem is not None:  # a loop of links, a link to nothing, a folder not to be searched
+        return MachineModelError(f"cannot read {text}: {problem}", reference=E.NOT_FOUND,
+                                 file=text, hint="give a model file or dump that can be read")
     kind = _not_a_file(text)
     if kind is not None:  # there, but nothing a machine is read from
         return MachineModelError(f"{text} is {kind}, not a machine-model file or dump",

@@ -32,6 +32,7 @@ from pathlib import Path
 from iokit_sdk.iokitlib.wire import user_socket_path
 
 from iokit_host.errors import IOKitError
+from iokit_host.path_reason import folder_problem, os_reason, path_problem
 
 __all__ = ["ListenError", "Listener", "resolve_group"]
 
@@ -180,15 +181,11 @@ def _prepare_directory(path: str) -> None:
 
 
 def _why_not_folder(directory: Path, error: OSError) -> str:
-    """Why ``directory`` cannot be made: mkdir says "File exists" for a file or a symbolic
-    link that leads nowhere, which reads as if all were well."""
+    """Why ``directory`` cannot be made: mkdir says "File exists" for a file, a symbolic
+    link that leads nowhere or a loop of links, which reads as if all were well."""
     if error.errno == errno.EEXIST:
-        try:
-            directory.stat()
-        except OSError as broken:  # a link to nothing, or a loop of links
-            return f"it is a symbolic link that leads nowhere ({broken.strerror or broken})"
-        return "it exists and is not a folder"
-    return error.strerror or str(error)
+        return folder_problem(directory) or os_reason(error)
+    return os_reason(error)
 
 
 def _private_name(path: str) -> str | None:
@@ -229,7 +226,10 @@ def _clear_stale(path: str) -> None:
                           file=path,
                           hint="pass --socket with a path in a directory you own") from error
     if not stat.S_ISSOCK(info.st_mode):
-        raise ListenError("the socket path exists and is not a socket", file=path,
+        # A link is never followed (bind does not): say what it is, and where it leads.
+        problem = path_problem(path) if stat.S_ISLNK(info.st_mode) else None
+        what = f"a symbolic link ({problem})" if problem else "not a socket"
+        raise ListenError(f"the socket path exists and is {what}", file=path,
                           hint="remove it, or pass --socket with another path")
     probe = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
     probe.setblocking(False)  # a live kernel with a full backlog must not hold us up

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import errno
 import os
 import shutil
 import socket
@@ -150,5 +151,11 @@ def test_a_socket_directory_that_is_a_file_or_a_link_loop_says_so(directory: str
     loop = os.path.join(directory, "loop")
     os.symlink(loop + "2", loop)
     os.symlink(loop, loop + "2")
-    with pytest.raises(ListenError, match="it is a symbolic link that leads nowhere"):
+    with pytest.raises(ListenError, match=f"directory: {os.strerror(errno.ELOOP)}\n"):
         Listener(os.path.join(loop, "k.sock"))
+    with pytest.raises(ListenError, match="is a symbolic link \\(Too many levels"):
+        Listener(loop)  # the socket's own name a loop: not "not a socket"
+    nowhere = os.path.join(directory, "nowhere")
+    os.symlink(os.path.join(directory, "gone"), nowhere)
+    with pytest.raises(ListenError, match="directory: it is a symbolic link that leads nowhere"):
+        Listener(os.path.join(nowhere, "k.sock"))
