@@ -28,7 +28,8 @@ from iokit_host.cli.last_resort import (
 )
 from iokit_host.cli.parser import CommandParser
 from iokit_host.cli.stray_errors import report_stray_exceptions
-from iokit_host.errors import did_you_mean
+from iokit_host.dependencies import REFERENCE as DEPENDENCY_MISSING
+from iokit_host.errors import IOKitError, did_you_mean
 from iokit_host.kernel.collector import imports_settled
 
 __all__ = ["COMMANDS", "main", "run"]
@@ -101,10 +102,7 @@ def _dispatch(args: list[str], one_shot: bool) -> int:
         print(_usage())
         return EXIT_OK if args else EXIT_USAGE
     if args[0] == "--version":
-        from importlib.metadata import version
-
-        print(f"iokit-host {version('iokit-host')}")
-        return EXIT_OK
+        return _version()
     name, rest = args[0], args[1:]
     if name not in COMMANDS:
         guess = did_you_mean(name, list(COMMANDS))
@@ -120,6 +118,20 @@ def _dispatch(args: list[str], one_shot: bool) -> int:
     except SystemExit as usage:  # argparse printed the usage error or the help
         return exit_status(usage)
     return int(module.run(parsed))
+
+
+def _version() -> int:
+    from importlib import metadata
+
+    try:
+        print(f"iokit-host {metadata.version('iokit-host')}")
+    except metadata.PackageNotFoundError:  # run from a checkout, never installed
+        raise IOKitError("iokit-host's version is unknown: it is not installed as a "
+                         "distribution (no metadata), only found on the import path",
+                         reference=DEPENDENCY_MISSING,
+                         hint=f"install it: {sys.executable} -m pip install iokit-host "
+                              "(in a checkout: pip install -e .)") from None
+    return EXIT_OK
 
 
 def _say_held_output() -> None:

@@ -8,6 +8,8 @@ command runs inside :func:`guard`, which turns each way out into such a line:
 - an ``OSError`` about a file (missing, unreadable, a folder, no space): the path and the
   reason, exit 1; writing the output failing for want of space or for a device error
   (``iokit boot > /dev/full``): that reason, exit 1;
+- an ``ImportError`` of a distribution the host needs (a broken install): which one, and
+  the ``pip`` command that mends it (:mod:`iokit_host.dependencies`), exit 1;
 - Ctrl-C: ``iokit: interrupted``, exit 130 (128 + SIGINT, as a shell reports it);
 - a closed stdout (``iokit ioreg | head``): quiet, exit 0; ``head`` got what it wanted;
 - anything else, ``SystemExit`` and other ``BaseException`` kinds included (argparse's own
@@ -26,6 +28,7 @@ import threading
 from collections.abc import Callable, Iterable
 from typing import NoReturn
 
+from iokit_host.dependencies import missing_distribution
 from iokit_host.errors import Diagnostic, IOKitError, Severity, quoted
 from iokit_host.settings import env_flag
 
@@ -65,6 +68,11 @@ def guard(prefix: str, command: Callable[[], int]) -> int:
         if error.filename is None:
             return _internal_error(error)
         return _report(f"{prefix}: {_file_error(error)}", EXIT_FAILURE)
+    except ImportError as error:  # a broken install, not a bug: name what to reinstall
+        found = missing_distribution(error)
+        if found is None:
+            return _internal_error(error)
+        return _report(f"{prefix}: {found}", EXIT_FAILURE)
     except BaseException as error:  # noqa: BLE001 - every other escape is a bug, SystemExit too
         return _internal_error(error)
 
