@@ -23,8 +23,8 @@ from iokit_host.machine.links import MAX_SHOWN, overfull_link
 from iokit_host.machine.model import MachineModel, NubSpec
 from iokit_host.machine.nodes import node_path, nub_label
 
-__all__ = ["BUSY_MESSAGE", "MAX_BUSY", "RESOURCES_HINT", "RESOURCES_MESSAGE", "SHOWN_HINT",
-           "check_bootable"]
+__all__ = ["BUSY_MESSAGE", "LOOP_HINT", "MAX_BUSY", "RESOURCES_HINT", "RESOURCES_MESSAGE", "SHOWN_HINT",
+           "check_bootable", "nub_where"]
 
 #: The largest busy count (``IOServiceGetBusyState``'s is a 32-bit int).
 MAX_BUSY = (1 << 31) - 1
@@ -33,6 +33,8 @@ RESOURCES_HINT = ("IOKit attaches IOResources directly under the platform-expert
                   "(setPlatform)")
 SHOWN_HINT = ("give a nub a second parent only where the Mac's registry does; an entry's "
               "subtree is shown once per path down to it")
+LOOP_HINT = ("a plane is a tree (or a DAG): link a nub under an ancestor or a sibling, never "
+             "under itself or its descendants")
 BUSY_MESSAGE = f"expected a busy count from 0 to {MAX_BUSY}"
 
 
@@ -65,6 +67,23 @@ def check_bootable(model: MachineModel) -> None:
         if key is not None:
             _fail(model, E.BAD_VALUE, _message(key), f"entry[{number}]", key)
     _check_plane_sizes(model, seen)
+
+
+def nub_where(model: MachineModel, spec: NubSpec) -> str | None:
+    """What the file reader would call ``spec`` (the first place it holds it): ``nub[N] path``
+    by its pre-order position, or ``entry[N]``; for an error found while building."""
+    for number, entry in enumerate(model.entries):
+        if entry is spec:
+            return f"entry[{number}]"
+    seen: list[tuple[NubSpec, int]] = []
+    stack: list[tuple[NubSpec, int]] = [(model.root, -1)]
+    while stack:
+        nub, parent = stack.pop()
+        seen.append((nub, parent))
+        if nub is spec:
+            return _path(seen, len(seen) - 1)
+        stack.extend((child, len(seen) - 1) for child in reversed(nub.children))
+    return None  # not in the model: no place to name
 
 
 def _check_plane_sizes(model: MachineModel, seen: list[tuple[NubSpec, int]]) -> None:

@@ -34,7 +34,7 @@ from iokit_sdk.values import PropertyTypeError
 
 from iokit_host.errors import quoted
 from iokit_host.machine import errors as E
-from iokit_host.machine.bootable import check_bootable
+from iokit_host.machine.bootable import LOOP_HINT, check_bootable, nub_where
 from iokit_host.machine.errors import MachineModelError
 from iokit_host.machine.model import EntryRecord, MachineModel, NubSpec
 from iokit_host.machine.nodes import node_path, nub_label
@@ -67,8 +67,7 @@ def populate(host: _Host, model: MachineModel) -> list[IOService]:
         return _populate(host, model)
     except PropertyTypeError as error:
         raise MachineModelError(str(error), reference=E.BAD_VALUE, file=model.source,
-                                hint="property values are strings, numbers, booleans, data, "
-                                     "arrays, dictionaries and sets") from None
+                                hint=_VALUE_HINT) from None
     except RegistryError as error:
         raise MachineModelError(error.diagnostic.message, reference=E.STRUCTURE,
                                 file=model.source, hint=error.diagnostic.hint) from None
@@ -85,8 +84,11 @@ def _populate(host: _Host, model: MachineModel) -> list[IOService]:
     # follows the OS build its root records.
     host.classes.use_machine(model.classes, model.root_properties, model.source)
     for key, value in model.root_properties.items():
-        registry.root.set_property(key, value)
-    builder = _Builder(host, getattr(host, "kernel", None), model.source)
+        try:
+            registry.root.set_property(key, value)
+        except PropertyTypeError as error:
+            raise _bad_value(model, error, None, "root-properties") from None
+    builder = _Builder(host, getattr(host, "kernel", None), model)
     builder.recorded = dict(model.classes)
     root = builder.build(model.root, registry.root)
     for spec in model.entries:
@@ -99,8 +101,9 @@ def _populate(host: _Host, model: MachineModel) -> list[IOService]:
 
 
 class _Builder:
-    def __init__(self, host: _Host, kernel: Any, source: str | None) -> None:
-        self.source = source
+    def __init__(self, host: _Host, kernel: Any, model: MachineModel) -> None:
+        self.model = model
+        self.source = model.source
         self.classes = host.classes
         self.registry = host.registry
         self.kernel = kernel
@@ -137,7 +140,10 @@ class _Builder:
         if spec.record is not None and not (in_service and not spec.recorded_driver
                                             and spec.record.registered):
             cls = self.as_recorded(cls, spec.class_name)
-        entry = _instantiate(cls, spec)
+        try:
+            entry = _instantiate(cls, spec)
+        except PropertyTypeError as error:  # a model made in code: named as its file would be
+            raise _bad_value(self.model, error, nub_where(self.model, spec)) from None
         if isinstance(entry, IOService):
             entry._kernel = self.kernel
             if spec.recorded_driver:
@@ -184,23 +190,44 @@ class _Builder:
 
     def link_planes(self) -> None:
         live_power = self.kernel is not None and getattr(self.kernel, "power", None) is not None
-        links = [(entry, link) for entry, spec in self.pending_links for link in spec.planes
+        links = [(entry, spec, number, link) for entry, spec in self.pending_links
+                 for number, link in enumerate(spec.planes)
                  if not (live_power and link.plane == POWER_PLANE)]
         # Attaching appends to the parent's children, so recorded positions go first, in
         # order (a stable sort keeps the model's order for links that record none).
-        links.sort(key=lambda pair: -1 if pair[1].order is None else pair[1].order)
-        for entry, link in links:
+        links.sort(key=lambda item: -1 if item[3].order is None else item[3].order)
+        for entry, spec, number, link in links:
             self.registry.make_plane(link.plane)
             parent = self.registry.root if link.parent is None else self.by_id.get(link.parent)
             if parent is None:
                 raise MachineModelError(
                     f"a {link.plane} link names parent {quoted(link.parent)}, which no entry has "
-                    "as its id", reference=E.UNKNOWN_ID, file=self.source, key="planes.parent")
-            self.registry.attach(entry, parent, link.plane)
+                    "as its id", reference=E.UNKNOWN_ID, file=self.source,
+                    node=nub_where(self.model, spec), key=f"planes[{number}].parent")
+            try:
+                self.registry.attach(entry, parent, link.plane)
+            except RegistryError:  # a loop (planes are made): the registry names entries
+                raise MachineModelError(
+                    f"this link makes a loop in plane {link.plane}: the nub would sit below "
+                    "itself", reference=E.STRUCTURE, file=self.source,
+                    node=nub_where(self.model, spec), key=f"planes[{number}].parent",
+                    hint=LOOP_HINT) from None
             if link.name is not None:
                 entry.set_name(link.name, plane=link.plane)
             if link.location is not None:
                 entry.set_location(link.location, plane=link.plane)
+
+
+def _bad_value(model: MachineModel, error: PropertyTypeError, node: str | None,
+               table: str = "properties") -> MachineModelError:
+    """A property value the registry refuses, at its key, as the file reader names it."""
+    reason = str(error).removeprefix(f"{error.path}: ")
+    return MachineModelError(reason, reference=E.BAD_VALUE, file=model.source, node=node,
+                             key=f"{table}.{error.path}", hint=_VALUE_HINT)
+
+
+_VALUE_HINT = ("property values are strings, numbers, booleans, data, arrays, dictionaries "
+               "and sets")
 
 
 def _restore(entry: IOService, record: EntryRecord) -> None:

@@ -18,7 +18,7 @@ from iokit_sdk.keys import RESOURCES_CLASS, SERVICE_PLANE, STANDARD_PLANES
 
 from iokit_host.errors import did_you_mean, quoted
 from iokit_host.machine import errors as E
-from iokit_host.machine.bootable import RESOURCES_HINT, RESOURCES_MESSAGE, SHOWN_HINT
+from iokit_host.machine.bootable import LOOP_HINT, RESOURCES_HINT, RESOURCES_MESSAGE, SHOWN_HINT
 from iokit_host.machine.errors import MachineModelError
 from iokit_host.machine.links import MAX_SHOWN, find_loop, overfull_link
 from iokit_host.machine.model import MachineModel, NubSpec, PlaneLink
@@ -377,8 +377,7 @@ class DocumentParser:
                 self.fail(E.STRUCTURE, f"this link makes a loop in plane {plane}: the nub "
                           "would sit below itself", node=raw,
                           key=f"planes[{number}].parent",
-                          hint="a plane is a tree (or a DAG): link a nub under an ancestor "
-                               "or a sibling, never under itself or its descendants")
+                          hint=LOOP_HINT)
             self.check_plane_size(plane, edges, raws)
 
     def check_plane_size(self, plane: str, edges: dict[int, list[tuple[int, int]]],

@@ -113,3 +113,21 @@ def test_extra_parents_that_show_a_plane_without_end_are_refused_alike(plane: st
 def test_a_few_extra_parents_boot() -> None:
     host = SimpleNamespace(classes=ClassRegistry(), registry=IORegistry(), kernel=None)
     populate(host, _model(_braid(12, "IOService")))
+
+
+def test_a_plane_loop_is_refused_alike_naming_the_nub() -> None:
+    # Boot named two registry entries ("<IOService 'B' 0x...> under <IOService 'A' ...>").
+    a = NubSpec("IOService", name="A", id="a", planes=(PlaneLink("IODeviceTree", "b"),))
+    b = NubSpec("IOService", name="B", id="b", planes=(PlaneLink("IODeviceTree", "a"),))
+    found = _same(_model(a, b))
+    assert (found.reference, found.key) == ("machine-model-structure", "planes[0].parent")
+    assert found.subject == "nub[2] IOPlatformExpertDevice/B"
+
+
+def test_a_value_the_registry_refuses_names_the_nub_and_key_alike() -> None:
+    # Boot named neither ("m.ioreg: x: float is not a registry property type").
+    model = _model(NubSpec("IOService", name="Dev"),
+                   NubSpec("IOService", name="Bad", properties={"x": 1.5}))
+    booted, imported = _boot_error(model).diagnostic, _import_error(model).diagnostic
+    assert (booted.subject, booted.key) == (imported.subject, imported.key) == (
+        "nub[2] IOPlatformExpertDevice/Bad", "properties.x")
