@@ -113,8 +113,9 @@ class MachineModelError(IOKitError):
         self.node = node
         self.reason = message
 
-    def at_node(self, node: str) -> MachineModelError:
-        """The same error placed at ``node``, for one raised where the node was not known."""
+    def at_node(self, node: str, file: str | None = None) -> MachineModelError:
+        """The same error placed at ``node`` (and in ``file``, when it had none), for one
+        raised where the node was not known."""
         found = self.diagnostic
-        return MachineModelError(self.reason, reference=found.reference, file=found.file,
+        return MachineModelError(self.reason, reference=found.reference, file=found.file or file,
                                  node=node, key=found.key, hint=found.hint)

@@ -33,12 +33,12 @@ def write_model(model: MachineModel) -> str:
                 _nub(nub, labels.get(position),
                      labels.get(parent) if parent is not None else None, lines)
             except MachineModelError as error:  # named as the file would name it
-                raise error.at_node(_where(order, position)) from None
+                raise error.at_node(_where(order, position), model.source) from None
         for number, entry in enumerate(model.entries):
             try:
                 _nub(entry, entry.id, None, lines, table="entry")
             except MachineModelError as error:
-                raise error.at_node(f"entry[{number}]") from None
+                raise error.at_node(f"entry[{number}]", model.source) from None
     except ValueError as error:
         raise MachineModelError(f"cannot write the model: {error}", reference=E.BAD_VALUE,
                                 file=model.source) from None

@@ -100,8 +100,10 @@ def test_writing_a_model_names_the_nub_as_reading_it_would() -> None:
     # nub the file it writes would hold, not its id or its class alone.
     bad = NubSpec("IOService", name="Dev", properties={"x": 1.5})
     model = MachineModel("m", "", NubSpec("IOPlatformExpertDevice", name="Mac", children=(
-        NubSpec("IOService"), NubSpec("IOService", id="bus", children=(bad,)))))
+        NubSpec("IOService"), NubSpec("IOService", id="bus", children=(bad,)))),
+        source="dump.txt")
     with pytest.raises(MachineModelError) as caught:
         dump_machine(model)
     assert caught.value.diagnostic.subject == "nub[3] Mac/IOService/Dev"
     assert caught.value.diagnostic.key == "properties.x"
+    assert caught.value.diagnostic.file == "dump.txt"  # the import's source: it had none
