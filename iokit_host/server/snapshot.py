@@ -18,6 +18,11 @@ each part is taken (as ``ioreg`` on a Mac reads each entry's as it reaches it). 
 whose walks went stale :data:`RESTARTS` times in a row has its next one taken whole, in one
 request: a registry that keeps changing costs that client's peers one long request at
 worst, and the tool always ends.
+
+A tool rebuilds the parts as they come (:class:`Rebuild`), asking for the next one before it
+rebuilds the last (:mod:`.snapshot_pipeline`), so the kernel takes a part while the tool
+makes the last one's entries; the first part is taken for a quarter of the budget, so both
+begin sooner.
 """
 
 from __future__ import annotations
@@ -27,14 +32,15 @@ from collections.abc import Callable, Mapping
 from typing import Any
 
 from iokit_sdk.entry import IORegistryEntry
+from iokit_sdk.plain import copied_table
 from iokit_sdk.service import IOService
 from iokit_sdk.values import MAX_VALUE_DEPTH, PropertyShapeError, check_shape
 from iokit_sdk.wirecodec import gc_paused
 
 from iokit_host.registry import IORegistry
 
-__all__ = ["PART_BUDGET_S", "RESTARTS", "SnapshotError", "Walk", "fetch", "rebuild", "take",
-           "take_part"]
+__all__ = ["PART_BUDGET_S", "RESTARTS", "Rebuild", "SnapshotError", "Walk", "fetch", "part_of",
+           "rebuild", "take", "take_part"]
 
 Record = dict[str, Any]
 
@@ -54,6 +60,10 @@ def take(registry: IORegistry) -> dict[str, Any]:
 #: costs about as much again, so a part holds the kernel some 20 ms): 20,000 entries come in
 #: some ten parts.
 PART_BUDGET_S = 0.01
+#: The share of :data:`PART_BUDGET_S` the first part is taken for: a tool decodes and rebuilds
+#: each part while the kernel takes the next (:mod:`.snapshot_pipeline`), so the sooner the
+#: first comes, the sooner both processes work at once.
+FIRST_PART_SHARE = 0.25
 #: Walks of one connection that may go stale in a row before its next is taken whole.
 RESTARTS = 4
 #: Records taken between two looks at the clock.
@@ -83,7 +93,7 @@ def take_part(registry: IORegistry, walk: Walk | None, after: int | None,
     whose id is ``after``, provided the registry's generation is still ``generation`` (else
     the reply is ``stale``: the caller begins again). A part is a snapshot whose ``entries``
     are some of the whole's; ``more`` says others follow. ``budget_s`` None takes the rest
-    whole.
+    whole; the first part is taken for :data:`FIRST_PART_SHARE` of it.
 
     :raises ValueError: ``after`` is not an entry of the walk.
     """
@@ -100,20 +110,10 @@ def take_part(registry: IORegistry, walk: Walk | None, after: int | None,
     if generation is None and walk.restarts >= RESTARTS:
         budget_s = None  # the registry kept changing under this connection's walks
     entries, start = walk.entries, walk.position
+    if start == 0 and budget_s is not None:
+        budget_s *= FIRST_PART_SHARE
     records: list[Record] = []
-    with gc_paused():
-        if budget_s is None:
-            records = [_record(entry) for entry in entries[start:]]
-            end = len(entries)
-        else:
-            until = time.monotonic() + budget_s
-            end = start
-            while end < len(entries):
-                stop = min(end + _CLOCK_EVERY, len(entries))
-                records += [_record(entry) for entry in entries[end:stop]]
-                end = stop
-                if time.monotonic() >= until:
-                    break
+    end = _taken(entries, start, budget_s, records)
     part: dict[str, Any] = {"entries": records}
     if start == 0:
         part = {"planes": list(registry.planes), "root": registry.root.get_registry_entry_id(),
@@ -122,6 +122,25 @@ def take_part(registry: IORegistry, walk: Walk | None, after: int | None,
     walk.position = end
     reply = {"snapshot": part, "generation": walk.generation, "more": more}
     return reply, (walk if more else None)
+
+
+def _taken(entries: list[IORegistryEntry], start: int, budget_s: float | None,
+           records: list[Record]) -> int:
+    """Take the records of ``entries`` from ``start`` for ``budget_s`` (None: all of them)
+    into ``records``; where the part ends."""
+    with gc_paused():
+        if budget_s is None:
+            records += [_record(entry) for entry in entries[start:]]
+            return len(entries)
+        until = time.monotonic() + budget_s
+        end = start
+        while end < len(entries):
+            stop = min(end + _CLOCK_EVERY, len(entries))
+            records += [_record(entry) for entry in entries[end:stop]]
+            end = stop
+            if time.monotonic() >= until:
+                break
+        return end
 
 
 class _Stale(Walk):
@@ -151,7 +170,7 @@ def fetch(ask: Callable[..., Mapping[str, Any]]) -> dict[str, Any]:
     """
     for _ in range(RESTARTS + 2):
         reply = ask()
-        whole = _part(reply, first=True)
+        whole = part_of(reply, first=True)
         entries: list[Record] = whole["entries"]
         generation = reply.get("generation")
         while reply.get("more"):
@@ -160,14 +179,19 @@ def fetch(ask: Callable[..., Mapping[str, Any]]) -> dict[str, Any]:
             reply = ask(after=entries[-1]["id"], generation=generation)
             if reply.get("stale"):
                 break
-            entries += _part(reply, first=False)["entries"]
+            entries += part_of(reply, first=False)["entries"]
         else:
             return whole
     raise SnapshotError("the registry kept changing while it was read, and the kernel did "
                         "not send it whole")
 
 
-def _part(reply: Mapping[str, Any], *, first: bool) -> dict[str, Any]:
+def part_of(reply: Mapping[str, Any], *, first: bool) -> dict[str, Any]:
+    """The ``snapshot`` of a ``tool.registry`` reply that is a part (the first: with
+    ``planes`` and ``root``).
+
+    :raises SnapshotError: it is not.
+    """
     try:
         part = dict(reply["snapshot"])
         if not isinstance(part["entries"], list) or not isinstance(reply.get("more", False), bool) \
@@ -183,14 +207,21 @@ def _record(entry: IORegistryEntry) -> Record:
     # The entry's own fields, read as its accessors read them (they are sealed: no class
     # overrides them): a snapshot reads thousands of entries, and ioreg over a kernel waits
     # for it.
-    parents, children = entry._parents or {}, entry._children or {}
-    planes = dict.fromkeys([*parents, *children])  # as entry.planes() orders them
+    parents, children = entry._parents or {}, entry._children
+    planes: Mapping[str, Any]
+    if children:
+        planes = dict.fromkeys([*parents, *children])  # as entry.planes() orders them
+        parent_ids = {p: [e._entry_id or 0 for e in parents.get(p, ())] for p in planes}
+        child_ids = {p: [e._entry_id or 0 for e in children.get(p, ())] for p in planes}
+    else:  # a leaf (most entries): its planes are its parents'
+        planes = parents
+        parent_ids = {p: [e._entry_id or 0 for e in es] for p, es in parents.items()}
+        child_ids = {p: [] for p in parents}
     record: Record = {
         "id": entry._entry_id, "chain": list(entry.class_chain),
         "name": entry._name if entry._name is not None else entry.iokit_class_name,
-        "location": entry._location, "properties": entry.copy_properties(),
-        "parents": {p: [e._entry_id or 0 for e in parents.get(p, ())] for p in planes},
-        "children": {p: [e._entry_id or 0 for e in children.get(p, ())] for p in planes},
+        "location": entry._location, "properties": copied_table(entry._props),
+        "parents": parent_ids, "children": child_ids,
     }
     if entry._plane_naming:
         naming = {p: [entry.get_name(p), entry.get_location(p)] for p in planes
@@ -208,46 +239,111 @@ def rebuild(snapshot: Mapping[str, Any]) -> IORegistry:
 
     :raises SnapshotError: the snapshot is not one :func:`take` makes.
     """
-    try:
-        with gc_paused():
-            return _rebuild(snapshot)
-    except (KeyError, TypeError, ValueError, AttributeError) as error:
-        raise SnapshotError(f"not a registry snapshot: {type(error).__name__}: {error}"
-                            ) from error
+    rebuilding = Rebuild(snapshot)
+    rebuilding.add(snapshot.get("entries") if isinstance(snapshot, Mapping) else None)
+    return rebuilding.finish()
 
 
-def _rebuild(snapshot: Mapping[str, Any]) -> IORegistry:
-    planes = list(snapshot["planes"])
-    registry = IORegistry(planes=planes)
-    root_id = snapshot["root"]
-    classes: dict[tuple[str, ...], type[IORegistryEntry]] = {}
-    by_id: dict[int, IORegistryEntry] = {}
-    records = snapshot["entries"]
-    for record in records:
-        entry = (registry.root if record["id"] == root_id
-                 else _entry(record, classes))
-        _restore(registry, entry, record)
-        by_id[record["id"]] = entry
-    for record in records:
-        _link(by_id[record["id"]], record, by_id)
-    return registry
+class Rebuild:
+    """A registry being rebuilt from a snapshot's parts as they come (:func:`rebuild` of a
+    whole one): each part's entries are made when it comes, and linked then when the
+    entries they link to are made (a leaf's, most of a registry's); the others at
+    :meth:`finish`, when every entry is made. ``first`` is the first part (``planes``,
+    ``root``).
+
+    :raises SnapshotError: a part that is not one :func:`take_part` makes.
+    """
+
+    __slots__ = ("_by_id", "_classes", "_later", "_root_id", "registry")
+
+    def __init__(self, first: Mapping[str, Any]) -> None:
+        try:
+            self.registry = IORegistry(planes=list(first["planes"]))
+            self._root_id = first["root"]
+        except (KeyError, TypeError, ValueError, AttributeError) as error:
+            raise _not_a_snapshot(error) from error
+        self._classes: dict[tuple[str, ...], type[IORegistryEntry]] = {}
+        self._by_id: dict[int, IORegistryEntry] = {}
+        #: Entries linking to entries not made yet, with their records.
+        self._later: list[tuple[IORegistryEntry, Record]] = []
+
+    def add(self, records: Any) -> None:
+        """Make the entries of one part's ``records`` (in the snapshot's order)."""
+        try:
+            with gc_paused():
+                self._add(records)
+        except (KeyError, TypeError, ValueError, AttributeError) as error:
+            raise _not_a_snapshot(error) from error
+
+    def finish(self) -> IORegistry:
+        """The registry, once every part was added."""
+        try:
+            with gc_paused():
+                for entry, record in self._later:
+                    _link(entry, record, self._by_id)
+        except (KeyError, TypeError, ValueError, AttributeError) as error:
+            raise _not_a_snapshot(error) from error
+        self._later = []
+        return self.registry
+
+    def _add(self, records: list[Record]) -> None:
+        registry, root_id, classes, by_id = self.registry, self._root_id, self._classes, \
+            self._by_id
+        made = []
+        for record in records:
+            entry = (registry.root if record["id"] == root_id
+                     else _entry(record, classes))
+            _restore(registry, entry, record)
+            by_id[record["id"]] = entry
+            made.append(entry)
+        if made:
+            registry._last_id = max(registry._last_id, *[e._entry_id or 0 for e in made])
+        later = self._later
+        for entry, record in zip(made, records):
+            if not _link_made(entry, record, by_id):
+                later.append((entry, record))
+
+
+def _not_a_snapshot(error: Exception) -> SnapshotError:
+    return SnapshotError(f"not a registry snapshot: {type(error).__name__}: {error}")
 
 
 def _entry(record: Record, classes: dict[tuple[str, ...], type[IORegistryEntry]]
            ) -> IORegistryEntry:
-    entry = _class_for(tuple(record["chain"]), classes)(
-        name=record["name"], location=record["location"])
-    for plane, (name, location) in (record.get("naming") or {}).items():
-        if name is not None:
-            entry.set_name(name, plane)
-        if location is not None:
-            entry.set_location(location, plane)
-    state = record.get("state")
-    if state is not None and isinstance(entry, IOService):
-        busy_state, busy, busy_time_ns = state
-        entry._state, entry._busy, entry._busy_time_ns = (
-            int(busy_state), int(busy), int(busy_time_ns))
+    chain = tuple(record["chain"])
+    cls = classes.get(chain) or _class_for(chain, classes)
+    # Made without __init__, every field set here (_props and _entry_id by _restore, the
+    # links by _link): the fields are the kernel's, read back, and ioreg over a kernel waits
+    # for ten thousand of these. (tests/server/test_snapshot.py checks that no field of an
+    # entry's is left unset.)
+    entry = object.__new__(cls)
+    entry._name = _text_of(record["name"], "name")
+    entry._location = _text_of(record["location"], "location")
+    entry._plane_naming = entry._parents = entry._children = None
+    if isinstance(entry, IOService):
+        entry._kernel = entry._instance_data = None
+        state = record.get("state")
+        if state is None:
+            entry._state = entry._busy = entry._busy_time_ns = 0
+        else:
+            busy_state, busy, busy_time_ns = state
+            entry._state, entry._busy, entry._busy_time_ns = (
+                int(busy_state), int(busy), int(busy_time_ns))
+    naming = record.get("naming")
+    if naming:
+        for plane, (name, location) in naming.items():
+            if name is not None:
+                entry.set_name(name, plane)
+            if location is not None:
+                entry.set_location(location, plane)
     return entry
+
+
+def _text_of(value: Any, what: str) -> str | None:
+    """A name or location as read from the wire (valid UTF-8, so a ``str`` is text)."""
+    if value is None or type(value) is str:
+        return value
+    raise TypeError(f"an entry's {what} is a string, not {type(value).__name__}")
 
 
 def _restore(registry: IORegistry, entry: IORegistryEntry, record: Record) -> None:
@@ -258,9 +354,8 @@ def _restore(registry: IORegistry, entry: IORegistryEntry, record: Record) -> No
         if isinstance(value, _NESTING):
             _check_value(value, record, key)
     entry._props = properties
-    entry._entry_id = int(record["id"])
-    registry._by_id[entry._entry_id] = entry
-    registry._last_id = max(registry._last_id, entry._entry_id)
+    entry._entry_id = entry_id = int(record["id"])
+    registry._by_id[entry_id] = entry
 
 
 _NESTING = (dict, list, frozenset, tuple)
@@ -285,6 +380,22 @@ def _link(entry: IORegistryEntry, record: Record, by_id: Mapping[int, IORegistry
                 for plane, ids in record["children"].items() if ids}
     entry._parents = parents or None
     entry._children = children or None
+
+
+def _link_made(entry: IORegistryEntry, record: Record,
+               by_id: Mapping[int, IORegistryEntry]) -> bool:
+    """:func:`_link` when every entry ``record`` links to is made already; else False, and
+    nothing linked."""
+    try:
+        parents = {plane: [by_id[i] for i in ids]
+                   for plane, ids in record["parents"].items() if ids}
+        children = {plane: [by_id[i] for i in ids]
+                    for plane, ids in record["children"].items() if ids}
+    except KeyError:
+        return False
+    entry._parents = parents or None
+    entry._children = children or None
+    return True
 
 
 def _class_for(chain: tuple[str, ...],

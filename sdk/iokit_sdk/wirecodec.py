@@ -33,12 +33,24 @@ _U64 = (1 << 64) - 1
 _FIT_DEPTH = 160
 
 
+#: Numbers packed, by value and width: a registry snapshot holds the same few thousands of
+#: times (every nub's vendor-id), and their packed form is made once.
+_EXT_NUMBERS: dict[tuple[int, int], msgpack.ExtType] = {}
+
+
 def default(value: object) -> Any:
     """msgpack's ``default`` under ``strict_types``: OSNumber (an int subclass), tuples and
     sets arrive here instead of being packed as their base type, so their libkern type
     survives."""
     if isinstance(value, OSNumber):
-        return msgpack.ExtType(_EXT_NUMBER, _NUMBER.pack(value.bits, int(value)))
+        key = (value, value.bits)  # (5 bits=16 equals 5 bits=64 as an int, not here)
+        ext = _EXT_NUMBERS.get(key)
+        if ext is None:
+            ext = msgpack.ExtType(_EXT_NUMBER, _NUMBER.pack(value.bits, int(value)))
+            if len(_EXT_NUMBERS) >= _NUMBERS_KEPT:
+                _EXT_NUMBERS.clear()
+            _EXT_NUMBERS[key] = ext
+        return ext
     if isinstance(value, (frozenset, set)):
         return msgpack.ExtType(_EXT_SET, packb(list(value)))
     if isinstance(value, tuple):
@@ -83,11 +95,23 @@ def ext_hook(sets: bool = True) -> Callable[[int, bytes], object]:
     """msgpack's ``ext_hook`` for the two extension types; ``sets=False`` refuses type 2 (a
     kernel reading a client's request takes no sets). A set's members are decoded by a
     msgpack call of their own, so sets nest at most :data:`MAX_SET_DEPTH` deep."""
+    #: Numbers decoded, by their bytes: a registry snapshot holds the same few thousands of
+    #: times (every nub's vendor-id), and an OSNumber is immutable, so one serves them all.
+    numbers: dict[bytes, OSNumber] = {}
+
     def at(depth: int) -> Callable[[int, bytes], object]:
         def hook(code: int, data: bytes) -> object:
+            if code == _EXT_NUMBER:
+                number = numbers.get(data)
+                if number is not None:
+                    return number
             if code == _EXT_NUMBER and len(data) == _NUMBER.size:
                 bits, value = _NUMBER.unpack(data)
-                return OSNumber(value, bits)
+                number = OSNumber(value, bits)
+                if len(numbers) >= _NUMBERS_KEPT:
+                    numbers.clear()
+                numbers[data] = number
+                return number
             if code == _EXT_SET and sets:
                 if depth >= MAX_SET_DEPTH:
                     raise ValueError(f"sets nested more than {MAX_SET_DEPTH} deep")
@@ -97,6 +121,9 @@ def ext_hook(sets: bool = True) -> Callable[[int, bytes], object]:
         return hook
     return at(0)
 
+
+#: Distinct numbers an :func:`ext_hook` keeps for reuse (then it begins again).
+_NUMBERS_KEPT = 4096
 
 #: How deep sets may nest in sets on the wire. Each level's members are decoded by a msgpack
 #: call of its own, holding some 40 KB of the C stack: 200 levels overflowed it (a
