@@ -28,7 +28,7 @@ from iokit_host.kext.loaded import LoadedKext
 from iokit_host.power.assertions import Assertion
 from iokit_host.power.log import LogRead, PowerEvent
 from iokit_host.registry import IORegistry
-from iokit_host.server import snapshot
+from iokit_host.server import snapshot, snapshot_pipeline
 
 __all__ = ["KernelToolError", "apply_events", "await_transition", "fetch_assertions",
            "fetch_explanation", "fetch_loaded", "fetch_power_log", "fetch_registry",
@@ -81,14 +81,18 @@ def _ask(path: str, tool: str, op: str, read: Callable[[dict[str, Any]], T],
 def _ask_on(port: MainPort, path: str, op: str, read: Callable[[dict[str, Any]], T],
             **fields: Any) -> T:
     """:func:`_ask` on a connection the caller holds."""
-    reply = port.request(op, **fields)
+    return _read(path, op, read, _checked(port.request(op, **fields), op))
+
+
+def _checked(reply: dict[str, Any], op: str) -> dict[str, Any]:
+    """``reply`` to ``op``, unless it says the request failed (raised as what it says)."""
     error = reply.get("error")
     if isinstance(error, dict):
         raise IOKitError(str(error.get("message")), reference=str(error.get("reference")),
                          key=error.get("key"), hint=error.get("hint"), file=error.get("file"))
     if reply.get("ret", 0) != 0:
         raise IOReturnError(reply["ret"], str(reply.get("message") or op))
-    return _read(path, op, read, reply)
+    return reply
 
 
 def _read(path: str, op: str, read: Callable[[dict[str, Any]], T], reply: dict[str, Any]) -> T:
@@ -104,10 +108,11 @@ def _read(path: str, op: str, read: Callable[[dict[str, Any]], T], reply: dict[s
 def fetch_registry(path: str) -> IORegistry:
     """The running kernel's registry, rebuilt for the ``ioreg`` renderers."""
     with kernel_port(path, "iokit ioreg") as port:
-        def ask(**fields: Any) -> dict[str, Any]:
-            return _ask_on(port, path, "tool.registry", dict, **fields)
-        try:  # in parts (snapshot.fetch), then rebuilt: either may find the reply unreadable
-            return snapshot.rebuild(snapshot.fetch(ask))
+        def receive(request_id: int) -> dict[str, Any]:
+            return _checked(port.receive(request_id), "tool.registry")
+        asker = snapshot_pipeline.Asker(partial(port.send, "tool.registry"), receive)
+        try:  # in parts, each rebuilt while the kernel takes the next: either may be unreadable
+            return snapshot_pipeline.fetch_rebuilt(asker)
         except snapshot.SnapshotError as bad:
             raise KernelToolError(f"the kernel's tool.registry reply is not one this tool "
                                   f"reads: {bad}", file=path, reference="kernel-reply-invalid",

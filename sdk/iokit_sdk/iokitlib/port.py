@@ -122,6 +122,24 @@ class MainPort(MethodCalls):
             data = self._read_now()
             return self._reply(request_id, data, data is None)
 
+    def send(self, op: str, **fields: Any) -> int:
+        """Send one request without waiting for its reply; its id, for :meth:`receive`. (A
+        client may send several requests before reading replies: the kernel answers them in
+        order, so a tool asks for the next part of something while it reads the last.)"""
+        with self._lock:
+            return self._send(op, fields)
+
+    def receive(self, request_id: int) -> dict[str, Any]:
+        """The reply to the request :meth:`send` sent as ``request_id``, waited for up to the
+        timeout (``ret`` is the IOReturn, not raised)."""
+        with self._lock:
+            if request_id in self._replies:
+                return self._replies.pop(request_id)
+            if self._unread:
+                return self._reply(request_id, None, False)
+            data = self._read_now()
+            return self._reply(request_id, data, data is None)
+
     def _read_now(self) -> bytes | None:
         """Wait for the next bytes (``poll``, then one read): None when nothing came within
         the timeout. (A ``recv`` blocked on the socket is woken each time the kernel reads a
