@@ -213,10 +213,10 @@ def _record(entry: IORegistryEntry) -> Record:
         planes = dict.fromkeys([*parents, *children])  # as entry.planes() orders them
         parent_ids = {p: [e._entry_id or 0 for e in parents.get(p, ())] for p in planes}
         child_ids = {p: [e._entry_id or 0 for e in children.get(p, ())] for p in planes}
-    else:  # a leaf (most entries): its planes are its parents'
-        planes = parents
+    else:  # a leaf (most entries): its planes are its parents', and it has no child lists
+        planes = parents  # (empty ones link nothing: a tool skips them)
         parent_ids = {p: [e._entry_id or 0 for e in es] for p, es in parents.items()}
-        child_ids = {p: [] for p in parents}
+        child_ids = {}
     record: Record = {
         "id": entry._entry_id, "chain": list(entry.class_chain),
         "name": entry._name if entry._name is not None else entry.iokit_class_name,
@@ -311,7 +311,9 @@ def _not_a_snapshot(error: Exception) -> SnapshotError:
 def _entry(record: Record, classes: dict[tuple[str, ...], type[IORegistryEntry]]
            ) -> IORegistryEntry:
     chain = tuple(record["chain"])
-    cls = classes.get(chain) or _class_for(chain, classes)
+    cls = classes.get(chain)
+    if cls is None:
+        cls = classes[chain] = _class_for(chain, classes)
     # Made without __init__, every field set here (_props and _entry_id by _restore, the
     # links by _link): the fields are the kernel's, read back, and ioreg over a kernel waits
     # for ten thousand of these. (tests/server/test_snapshot.py checks that no field of an
@@ -389,8 +391,10 @@ def _link_made(entry: IORegistryEntry, record: Record,
     try:
         parents = {plane: [by_id[i] for i in ids]
                    for plane, ids in record["parents"].items() if ids}
-        children = {plane: [by_id[i] for i in ids]
-                    for plane, ids in record["children"].items() if ids}
+        children = record["children"]
+        if children:  # (a leaf's are none: most entries')
+            children = {plane: [by_id[i] for i in ids]
+                        for plane, ids in children.items() if ids}
     except KeyError:
         return False
     entry._parents = parents or None
