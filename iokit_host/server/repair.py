@@ -19,6 +19,8 @@ from typing import Any
 
 from iokit_sdk.values import MAX_VALUE_DEPTH, MAX_VALUE_ITEMS, OSNumber
 
+from iokit_host.server.snapshot import ROW_FIELDS, record_of
+
 __all__ = ["repaired", "where"]
 
 _SCALARS = (type(None), bool, int, float, str, bytes)
@@ -64,17 +66,24 @@ def repaired(fields: dict[str, Any]) -> tuple[dict[str, Any], list[tuple[Any, ..
     return top, replaced
 
 
+#: Where a row (a part's entry) holds its properties.
+_PROPERTIES = ROW_FIELDS.index("properties")
+
+
 def where(fields: Mapping[str, Any], path: tuple[Any, ...]) -> str:
     """``path`` as a reader of the kernel's log wants it: a snapshot entry by its class and
     name (``HostileDriver 'HostileDriver' property Stats[0]``), else the steps."""
     steps = list(path)
     prefix = ""
-    if steps[:2] == ["snapshot", "entries"] and len(steps) > 3 and steps[3] == "properties":
+    if steps[:2] == ["snapshot", "entries"] and len(steps) > 3 and steps[3] in (
+            "properties", _PROPERTIES):  # a record's, or a row's (a part of tool.registry)
         try:
             record = fields["snapshot"]["entries"][steps[2]]
+            if isinstance(record, list):
+                record = record_of(record)
             prefix = f"{record['chain'][0]} {record['name']!r} property "
             steps = steps[4:]
-        except (KeyError, IndexError, TypeError):
+        except (KeyError, IndexError, TypeError, ValueError):
             prefix = ""
     text = "".join(f"[{s}]" if isinstance(s, int) else f".{s}" for s in steps).lstrip(".")
     return prefix + text

@@ -39,10 +39,12 @@ from iokit_sdk.wirecodec import gc_paused
 
 from iokit_host.registry import IORegistry
 
-__all__ = ["PART_BUDGET_S", "RESTARTS", "Rebuild", "SnapshotError", "Walk", "fetch", "part_of",
-           "rebuild", "take", "take_part"]
+__all__ = ["PART_BUDGET_S", "RESTARTS", "ROW_FIELDS", "Rebuild", "SnapshotError", "Walk",
+           "fetch", "part_of", "rebuild", "record_of", "row_of", "take", "take_part"]
 
 Record = dict[str, Any]
+#: A record as a part carries it: its fields in :data:`ROW_FIELDS`' order.
+Row = list[Any]
 
 
 class SnapshotError(ValueError):
@@ -53,7 +55,7 @@ def take(registry: IORegistry) -> dict[str, Any]:
     """The snapshot of ``registry``: its planes and one record per entry, in id order."""
     with gc_paused():  # thousands of records: no collection walks the kernel's heap meanwhile
         return {"planes": list(registry.planes), "root": registry.root.get_registry_entry_id(),
-                "entries": [_record(entry) for entry in registry.entries()]}
+                "entries": [record_of(_row(entry)) for entry in registry.entries()]}
 
 
 #: The kernel's time one part of a snapshot is taken for (the entries' records; packing them
@@ -112,9 +114,9 @@ def take_part(registry: IORegistry, walk: Walk | None, after: int | None,
     entries, start = walk.entries, walk.position
     if start == 0 and budget_s is not None:
         budget_s *= FIRST_PART_SHARE
-    records: list[Record] = []
-    end = _taken(entries, start, budget_s, records)
-    part: dict[str, Any] = {"entries": records}
+    rows: list[Row] = []
+    end = _taken(entries, start, budget_s, rows)
+    part: dict[str, Any] = {"entries": rows}
     if start == 0:
         part = {"planes": list(registry.planes), "root": registry.root.get_registry_entry_id(),
                 **part}
@@ -125,18 +127,18 @@ def take_part(registry: IORegistry, walk: Walk | None, after: int | None,
 
 
 def _taken(entries: list[IORegistryEntry], start: int, budget_s: float | None,
-           records: list[Record]) -> int:
-    """Take the records of ``entries`` from ``start`` for ``budget_s`` (None: all of them)
-    into ``records``; where the part ends."""
+           rows: list[Row]) -> int:
+    """Take the rows of ``entries`` from ``start`` for ``budget_s`` (None: all of them)
+    into ``rows``; where the part ends."""
     with gc_paused():
         if budget_s is None:
-            records += [_record(entry) for entry in entries[start:]]
+            rows += [_row(entry) for entry in entries[start:]]
             return len(entries)
         until = time.monotonic() + budget_s
         end = start
         while end < len(entries):
             stop = min(end + _CLOCK_EVERY, len(entries))
-            records += [_record(entry) for entry in entries[end:stop]]
+            rows += [_row(entry) for entry in entries[end:stop]]
             end = stop
             if time.monotonic() >= until:
                 break
@@ -171,7 +173,8 @@ def fetch(ask: Callable[..., Mapping[str, Any]]) -> dict[str, Any]:
     for _ in range(RESTARTS + 2):
         reply = ask()
         whole = part_of(reply, first=True)
-        entries: list[Record] = whole["entries"]
+        entries: list[Record] = _records(whole["entries"])
+        whole["entries"] = entries
         generation = reply.get("generation")
         while reply.get("more"):
             if not entries:
@@ -179,7 +182,7 @@ def fetch(ask: Callable[..., Mapping[str, Any]]) -> dict[str, Any]:
             reply = ask(after=entries[-1]["id"], generation=generation)
             if reply.get("stale"):
                 break
-            entries += part_of(reply, first=False)["entries"]
+            entries += _records(part_of(reply, first=False)["entries"])
         else:
             return whole
     raise SnapshotError("the registry kept changing while it was read, and the kernel did "
@@ -203,7 +206,16 @@ def part_of(reply: Mapping[str, Any], *, first: bool) -> dict[str, Any]:
     return part
 
 
-def _record(entry: IORegistryEntry) -> Record:
+#: A record's fields, in the order a row holds them (a part's entries travel as rows: a
+#: map's keys, ten thousand times over, made a third of a snapshot's bytes and of the time a
+#: tool took to decode it). ``state`` is None for an entry that is no service, ``naming``
+#: None when no plane names it otherwise.
+ROW_FIELDS = ("id", "chain", "name", "location", "properties", "parents", "children", "state",
+              "naming")
+_OPTIONAL = ("state", "naming")
+
+
+def _row(entry: IORegistryEntry) -> Row:
     # The entry's own fields, read as its accessors read them (they are sealed: no class
     # overrides them): a snapshot reads thousands of entries, and ioreg over a kernel waits
     # for it.
@@ -217,21 +229,43 @@ def _record(entry: IORegistryEntry) -> Record:
         planes = parents  # (empty ones link nothing: a tool skips them)
         parent_ids = {p: [e._entry_id or 0 for e in es] for p, es in parents.items()}
         child_ids = {}
-    record: Record = {
-        "id": entry._entry_id, "chain": list(entry.class_chain),
-        "name": entry._name if entry._name is not None else entry.iokit_class_name,
-        "location": entry._location, "properties": copied_table(entry._props),
-        "parents": parent_ids, "children": child_ids,
-    }
+    name = entry._name if entry._name is not None else entry.iokit_class_name
+    naming = None
     if entry._plane_naming:
         naming = {p: [entry.get_name(p), entry.get_location(p)] for p in planes
-                  if (entry.get_name(p), entry.get_location(p))
-                  != (record["name"], record["location"])}
-        if naming:
-            record["naming"] = naming
-    if isinstance(entry, IOService):  # service_facts' fields, without making its value
-        record["state"] = [entry._state, entry._busy, entry._busy_time_ns]
-    return record
+                  if (entry.get_name(p), entry.get_location(p)) != (name, entry._location)
+                  } or None
+    state = ([entry._state, entry._busy, entry._busy_time_ns] if isinstance(entry, IOService)
+             else None)  # service_facts' fields, without making its value
+    return [entry._entry_id, list(entry.class_chain), name, entry._location,
+            copied_table(entry._props), parent_ids, child_ids, state, naming]
+
+
+def record_of(row: Row) -> Record:
+    """A row as a record: a map of :data:`ROW_FIELDS` (the optional ones left out when
+    None), as the explorer reads and compares them.
+
+    :raises ValueError: it is no row.
+    """
+    if type(row) is not list or len(row) != len(ROW_FIELDS):
+        raise ValueError(f"an entry is a row of {len(ROW_FIELDS)} fields, not "
+                         f"{type(row).__name__}")
+    return {key: value for key, value in zip(ROW_FIELDS, row)
+            if value is not None or key not in _OPTIONAL}
+
+
+def row_of(record: Record | Row) -> Row:
+    """A record as a row (a row as it is)."""
+    if isinstance(record, list):
+        return record
+    return [record[key] if key not in _OPTIONAL else record.get(key) for key in ROW_FIELDS]
+
+
+def _records(rows: list[Row]) -> list[Record]:
+    try:
+        return [record_of(row) for row in rows]
+    except ValueError as error:
+        raise _not_a_snapshot(error) from error
 
 
 def rebuild(snapshot: Mapping[str, Any]) -> IORegistry:
@@ -240,7 +274,11 @@ def rebuild(snapshot: Mapping[str, Any]) -> IORegistry:
     :raises SnapshotError: the snapshot is not one :func:`take` makes.
     """
     rebuilding = Rebuild(snapshot)
-    rebuilding.add(snapshot.get("entries") if isinstance(snapshot, Mapping) else None)
+    try:
+        rows = [row_of(record) for record in snapshot["entries"]]
+    except (KeyError, TypeError) as error:
+        raise _not_a_snapshot(error) from error
+    rebuilding.add(rows)
     return rebuilding.finish()
 
 
@@ -264,53 +302,58 @@ class Rebuild:
             raise _not_a_snapshot(error) from error
         self._classes: dict[tuple[str, ...], type[IORegistryEntry]] = {}
         self._by_id: dict[int, IORegistryEntry] = {}
-        #: Entries linking to entries not made yet, with their records.
-        self._later: list[tuple[IORegistryEntry, Record]] = []
+        #: Entries linking to entries not made yet, with their rows.
+        self._later: list[tuple[IORegistryEntry, Row]] = []
 
-    def add(self, records: Any) -> None:
-        """Make the entries of one part's ``records`` (in the snapshot's order)."""
+    def add(self, rows: Any) -> None:
+        """Make the entries of one part's rows (in the snapshot's order)."""
         try:
             with gc_paused():
-                self._add(records)
-        except (KeyError, TypeError, ValueError, AttributeError) as error:
+                self._add(rows)
+        except (KeyError, IndexError, TypeError, ValueError, AttributeError) as error:
             raise _not_a_snapshot(error) from error
 
     def finish(self) -> IORegistry:
         """The registry, once every part was added."""
         try:
             with gc_paused():
-                for entry, record in self._later:
-                    _link(entry, record, self._by_id)
-        except (KeyError, TypeError, ValueError, AttributeError) as error:
+                for entry, row in self._later:
+                    _link(entry, row, self._by_id)
+        except (KeyError, IndexError, TypeError, ValueError, AttributeError) as error:
             raise _not_a_snapshot(error) from error
         self._later = []
         return self.registry
 
-    def _add(self, records: list[Record]) -> None:
+    def _add(self, rows: list[Row]) -> None:
         registry, root_id, classes, by_id = self.registry, self._root_id, self._classes, \
             self._by_id
         made = []
-        for record in records:
-            entry = (registry.root if record["id"] == root_id
-                     else _entry(record, classes))
-            _restore(registry, entry, record)
-            by_id[record["id"]] = entry
+        for row in rows:
+            entry = registry.root if row[_ID] == root_id else _entry(row, classes)
+            _restore(registry, entry, row)
+            by_id[row[_ID]] = entry
             made.append(entry)
         if made:
             registry._last_id = max(registry._last_id, *[e._entry_id or 0 for e in made])
         later = self._later
-        for entry, record in zip(made, records):
-            if not _link_made(entry, record, by_id):
-                later.append((entry, record))
+        for entry, row in zip(made, rows):
+            if not _link_made(entry, row, by_id):
+                later.append((entry, row))
 
 
 def _not_a_snapshot(error: Exception) -> SnapshotError:
     return SnapshotError(f"not a registry snapshot: {type(error).__name__}: {error}")
 
 
-def _entry(record: Record, classes: dict[tuple[str, ...], type[IORegistryEntry]]
+#: Where a row holds each field (:data:`ROW_FIELDS`).
+_ID, _CHAIN, _NAME, _LOCATION, _PROPERTIES, _PARENTS, _CHILDREN, _STATE, _NAMING = range(9)
+
+
+def _entry(row: Row, classes: dict[tuple[str, ...], type[IORegistryEntry]]
            ) -> IORegistryEntry:
-    chain = tuple(record["chain"])
+    if len(row) != len(ROW_FIELDS):
+        raise ValueError(f"an entry is a row of {len(ROW_FIELDS)} fields, not {len(row)}")
+    chain = tuple(row[_CHAIN])
     cls = classes.get(chain)
     if cls is None:
         cls = classes[chain] = _class_for(chain, classes)
@@ -319,19 +362,19 @@ def _entry(record: Record, classes: dict[tuple[str, ...], type[IORegistryEntry]]
     # for ten thousand of these. (tests/server/test_snapshot.py checks that no field of an
     # entry's is left unset.)
     entry = object.__new__(cls)
-    entry._name = _text_of(record["name"], "name")
-    entry._location = _text_of(record["location"], "location")
+    entry._name = _text_of(row[_NAME], "name")
+    entry._location = _text_of(row[_LOCATION], "location")
     entry._plane_naming = entry._parents = entry._children = None
     if isinstance(entry, IOService):
         entry._kernel = entry._instance_data = None
-        state = record.get("state")
+        state = row[_STATE]
         if state is None:
             entry._state = entry._busy = entry._busy_time_ns = 0
         else:
             busy_state, busy, busy_time_ns = state
             entry._state, entry._busy, entry._busy_time_ns = (
                 int(busy_state), int(busy), int(busy_time_ns))
-    naming = record.get("naming")
+    naming = row[_NAMING]
     if naming:
         for plane, (name, location) in naming.items():
             if name is not None:
@@ -348,50 +391,50 @@ def _text_of(value: Any, what: str) -> str | None:
     raise TypeError(f"an entry's {what} is a string, not {type(value).__name__}")
 
 
-def _restore(registry: IORegistry, entry: IORegistryEntry, record: Record) -> None:
+def _restore(registry: IORegistry, entry: IORegistryEntry, row: Row) -> None:
     # The snapshot's values were checked when the kernel's drivers set them, and ids are the
     # kernel's: both are restored as they are rather than set and assigned anew.
-    properties = dict(record["properties"])
+    properties = dict(row[_PROPERTIES])
     for key, value in properties.items():
         if isinstance(value, _NESTING):
-            _check_value(value, record, key)
+            _check_value(value, row, key)
     entry._props = properties
-    entry._entry_id = entry_id = int(record["id"])
+    entry._entry_id = entry_id = int(row[_ID])
     registry._by_id[entry_id] = entry
 
 
 _NESTING = (dict, list, frozenset, tuple)
 
 
-def _check_value(value: object, record: Record, key: object) -> None:
+def _check_value(value: object, row: Row, key: object) -> None:
     """A value the kernel could not have held (its drivers' values were checked): one nested
     past :data:`MAX_VALUE_DEPTH` would make the renderers, which recurse, die."""
     try:
         check_shape(value, f"property {key!r}")
     except PropertyShapeError as error:
-        raise ValueError(f"entry {record.get('id')!r}'s {error}; a registry value nests at "
+        raise ValueError(f"entry {row[_ID]!r}'s {error}; a registry value nests at "
                          f"most {MAX_VALUE_DEPTH} deep") from None
 
 
-def _link(entry: IORegistryEntry, record: Record, by_id: Mapping[int, IORegistryEntry]) -> None:
+def _link(entry: IORegistryEntry, row: Row, by_id: Mapping[int, IORegistryEntry]) -> None:
     # Links are restored as ordered lists, as the kernel's registry holds them: attach order
     # decides both ioreg's child order and which parent is the provider.
     parents = {plane: [by_id[i] for i in ids if i in by_id]
-               for plane, ids in record["parents"].items() if ids}
+               for plane, ids in row[_PARENTS].items() if ids}
     children = {plane: [by_id[i] for i in ids if i in by_id]
-                for plane, ids in record["children"].items() if ids}
+                for plane, ids in row[_CHILDREN].items() if ids}
     entry._parents = parents or None
     entry._children = children or None
 
 
-def _link_made(entry: IORegistryEntry, record: Record,
+def _link_made(entry: IORegistryEntry, row: Row,
                by_id: Mapping[int, IORegistryEntry]) -> bool:
-    """:func:`_link` when every entry ``record`` links to is made already; else False, and
+    """:func:`_link` when every entry ``row`` links to is made already; else False, and
     nothing linked."""
     try:
         parents = {plane: [by_id[i] for i in ids]
-                   for plane, ids in record["parents"].items() if ids}
-        children = record["children"]
+                   for plane, ids in row[_PARENTS].items() if ids}
+        children = row[_CHILDREN]
         if children:  # (a leaf's are none: most entries')
             children = {plane: [by_id[i] for i in ids]
                         for plane, ids in children.items() if ids}

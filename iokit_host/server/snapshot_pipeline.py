@@ -77,7 +77,7 @@ def _walk(asker: Asker[Any]) -> IORegistry | None:
 def _last_id(entries: list[Any]) -> Any:
     """The id of a part's last entry, which the next part follows."""
     try:
-        return entries[-1]["id"]
+        return entries[-1][0]  # (a row's first field)
     except (IndexError, KeyError, TypeError) as error:
         raise SnapshotError("not a registry snapshot: a part that does not end with an "
                             "entry's record") from error

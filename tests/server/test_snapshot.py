@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import os
 from pathlib import Path
+from typing import Any
 
 import msgpack
 import pytest
@@ -12,7 +13,7 @@ from iokit_sdk.values import MAX_VALUE_DEPTH, OSNumber
 
 from iokit_host.host import IOKitHost
 from iokit_host.ioreg import IoregOptions, render_archive, render_json, render_text
-from iokit_host.server.snapshot import Rebuild, SnapshotError, rebuild, take
+from iokit_host.server.snapshot import Rebuild, SnapshotError, rebuild, row_of, take
 
 OPTIONS = [IoregOptions(list_properties=True), IoregOptions(plane="IODeviceTree",
                                                             list_properties=True),
@@ -25,7 +26,7 @@ def booted() -> IOKitHost:
     return IOKitHost().boot()
 
 
-def _over_the_wire(snapshot: dict[str, object]) -> dict[str, object]:
+def _over_the_wire(snapshot: dict[str, Any]) -> dict[str, Any]:
     (message,) = FrameReader(MAX_KERNEL_FRAME).feed(pack({"snapshot": snapshot}))
     return message["snapshot"]  # type: ignore[no-any-return]
 
@@ -53,9 +54,8 @@ def _deep_snapshot_frame(request_id: int, depth: int) -> bytes:
     marker = "DEEP-VALUE-HERE"
     body = msgpack.packb({"id": request_id, "ret": 0, "generation": 1, "more": False,
                           "snapshot": {"planes": ["IOService"], "root": 1, "entries": [
-                              {"id": 1, "chain": ["IORegistryEntry"], "name": "Root",
-                               "location": None, "properties": {"deep": marker},
-                               "parents": {}, "children": {}}]}})
+                              [1, ["IORegistryEntry"], "Root", None, {"deep": marker}, {}, {},
+                               None, None]]}})
     body = body.replace(msgpack.packb(marker), b"\x91" * depth + b"\x01")
     return len(body).to_bytes(4, "big") + body
 
@@ -125,8 +125,8 @@ def test_a_snapshot_rebuilt_part_by_part_renders_like_the_whole(booted: IOKitHos
                                                                 parts: int) -> None:
     """A tool rebuilds each part as it comes (Rebuild): an entry whose children come in a
     later part is linked once they are made, so the registry prints as the whole one's."""
-    whole = _over_the_wire(take(booted.registry))
-    entries = whole["entries"]
+    whole = take(booted.registry)
+    entries = _over_the_wire({"rows": [row_of(record) for record in whole["entries"]]})["rows"]
     assert isinstance(entries, list)
     size = -(-len(entries) // parts)
     rebuilding = Rebuild(whole)

@@ -38,7 +38,7 @@ def host() -> IOKitHost:
 def _parts(registry: IORegistry, count: int, generation: int = 1) -> list[dict[str, Any]]:
     """The registry's snapshot as ``count`` replies of a kernel's, in order."""
     whole = snapshot.take(registry)
-    entries = whole["entries"]
+    entries = [snapshot.row_of(record) for record in whole["entries"]]
     size = -(-len(entries) // count)
     replies = []
     for index in range(count):
@@ -54,8 +54,9 @@ class Peer:
     """A peer posing as a kernel on a fresh socket: it says hello, then answers each request
     as ``script`` says, and notes each request it read (:attr:`requests`, :attr:`read`)."""
 
-    def __init__(self, script: Script) -> None:
+    def __init__(self, script: Script, version: int = PROTOCOL_VERSION) -> None:
         self.script = script
+        self.version = version
         self.path = os.path.join(short_dir(), "fake.sock")
         self.requests: list[dict[str, Any]] = []
         self.read = threading.Condition()
@@ -85,7 +86,7 @@ class Peer:
     def _answer(self, conn: socket.socket, message: dict[str, Any]) -> bool:
         if message["op"] == "hello":
             conn.sendall(pack({"id": message["id"], "ret": 0, "protocol": PROTOCOL,
-                               "version": PROTOCOL_VERSION, "kernel_pid": 1,
+                               "version": self.version, "kernel_pid": 1,
                                "client_pid": 2}))
             return True
         with self.read:
@@ -134,7 +135,7 @@ def test_the_next_part_is_asked_for_before_the_last_is_rebuilt(
     assert asked_first == [True, True, True]
     assert [sorted(r) for r in peer.requests] == [["id", "op"]] + [
         ["after", "generation", "id", "op"]] * 2
-    assert peer.requests[1]["after"] == replies[0]["snapshot"]["entries"][-1]["id"]
+    assert peer.requests[1]["after"] == replies[0]["snapshot"]["entries"][-1][0]
     assert render_text(fetched, OPTIONS) == render_text(host.registry, OPTIONS)
 
 
@@ -187,3 +188,16 @@ def test_a_kernel_that_dies_or_damages_a_part_mid_fetch_is_reported_not_a_traceb
     assert shown.returncode == 1 and "Traceback" not in shown.stderr, shown.stderr
     reference = "kernel-gone" if damage == "gone" else "kernel-reply-invalid"
     assert reference in shown.stderr, shown.stderr
+
+
+def test_a_kernel_of_the_version_before_rows_is_refused_clearly(host: IOKitHost) -> None:
+    """Version 5 sends a part's entries as rows; a version-4 kernel's maps are not read as
+    damaged parts: the tool refuses the kernel at hello, naming both versions."""
+    peer = Peer(lambda message, index: _parts(host.registry, 1)[0], PROTOCOL_VERSION - 1)
+    try:
+        shown = iokit("ioreg", "-l", "--kernel", peer.path)
+    finally:
+        peer.close()
+    assert shown.returncode == 1 and "Traceback" not in shown.stderr, shown.stderr
+    assert "protocol-version-mismatch" in shown.stderr
+    assert f"version {PROTOCOL_VERSION - 1}" in shown.stderr, shown.stderr

@@ -121,7 +121,7 @@ def test_a_snapshot_whose_registry_changed_between_parts_starts_again_and_ends(
             assert first["more"] and first["snapshot"]["entries"], first.keys()
             _plug(b, index)
             reply = a.call("tool.registry", generation=first["generation"],
-                           after=first["snapshot"]["entries"][-1]["id"])
+                           after=first["snapshot"]["entries"][-1][0])  # a row's id
             assert reply["stale"] and reply["generation"] != first["generation"]
             assert "snapshot" not in reply
         whole = a.call("tool.registry")  # the walk it owes after RESTARTS stale ones

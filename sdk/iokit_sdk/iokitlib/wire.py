@@ -42,7 +42,8 @@ __all__ = [
 #: a version-3 tool would have taken for the whole registry. Version 5: a lookup
 #: (``get_matching``, ``children``) and a matching notification's existing services answer
 #: with a kernel-side iterator and its first batch (``iterator_next`` for the rest), which a
-#: version-4 client would have taken for every service.
+#: version-4 client would have taken for every service; and a ``tool.registry`` part's
+#: entries are rows (arrays of the record's fields), no longer maps.
 PROTOCOL = "iokit"
 PROTOCOL_VERSION = 5
 #: The largest frame a kernel reads from a client (a struct input is at most a few MiB) and the
