@@ -5,6 +5,7 @@ naming the distribution and how to mend it, never "internal error" nor a traceba
 from __future__ import annotations
 
 import os
+import shutil
 import subprocess
 import sys
 from pathlib import Path
@@ -100,14 +101,18 @@ def test_a_bug_raising_import_error_is_still_an_internal_error() -> None:
 
 
 def test_version_from_a_checkout_never_installed(tmp_path: Path) -> None:
-    # No site-packages (-S): iokit-host runs from its folder with no distribution metadata.
+    # No site-packages (-S): iokit-host runs from a folder with no distribution metadata (a
+    # copy of the packages: an editable install keeps iokit_host.egg-info in the checkout).
     import iokit_sdk
 
     import iokit_host
 
-    folders = {str(Path(str(m.__file__)).parents[1]) for m in (iokit_host, iokit_sdk)}
-    if any(next(Path(f).glob("iokit_host-*.dist-info"), None) for f in folders):
-        pytest.skip("iokit-host is installed in the folder it runs from")
+    folders = []
+    for module in (iokit_host, iokit_sdk):
+        package = Path(str(module.__file__)).parent
+        copy = tmp_path / "checkout" / module.__name__ / package.name
+        shutil.copytree(package, copy, ignore=shutil.ignore_patterns("__pycache__"))
+        folders.append(str(copy.parent))
     code = (f"import sys; sys.path[:0] = {sorted(folders)!r}; sys.argv = ['iokit', '--version']"
             "; from iokit_host.console import run; run()")
     done = subprocess.run([sys.executable, "-S", "-c", code], capture_output=True, text=True,
