@@ -97,6 +97,9 @@ class FrontEnd(Admission):
         self._received = memoryview(bytearray(_READ))
         #: The socket's path checked now and then: a removed file is published again.
         self.socket_watch = SocketWatch(listener)
+        #: Notifications drivers' own threads send, run by this (the loop's) thread.
+        self.mail = ctx.notifications.mail
+        self.mail.attach(self.signals.wake_loop)
 
     # -- the loop ------------------------------------------------------------------------
     def serve(self) -> None:
@@ -150,6 +153,8 @@ class FrontEnd(Admission):
                 # After one request's round no session can be busy: none was before it, and
                 # it left nothing unserved.
                 wait = live.wait_s() if served is not None or not self._busy() else 0
+                if self.mail.pending:  # a driver's thread sent one since the round began
+                    wait = 0
                 if self._greetings:
                     self._close_silent()
                     wait = self._greetings.wait_s(wait)
@@ -178,7 +183,10 @@ class FrontEnd(Admission):
 
     def _round(self, events: list[tuple[selectors.SelectorKey, int]], dexts: DextWatch,
                live: LiveClock) -> None:
-        """The usual round: read what is ready, serve the inboxes, write what can be."""
+        """The usual round: what drivers' threads sent first, then read what is ready, serve
+        the inboxes, write what can be."""
+        if self.mail.pending:
+            self.mail.run()
         now = time.monotonic()
         if now >= self.socket_watch.next_at:
             self._watch_socket(now)
@@ -376,6 +384,7 @@ class FrontEnd(Admission):
         if self._spare is not None:
             os.close(self._spare)
             self._spare = None
+        self.mail.run()  # what drivers' threads sent before the stop reaches its programs
         told = 0
         for session in list(self.sessions.values()):
             if not session.gone:
@@ -387,6 +396,7 @@ class FrontEnd(Admission):
         for session in list(self.sessions.values()):
             self._end(session)
         terminated = self._terminate_services()
+        self.mail.close()  # a driver's thread sending later is refused, quietly
         self.print_log()
         self._selector.close()
         return (f"shut down: {told} client(s) told, {closed} user client(s) closed, "

@@ -9,11 +9,14 @@ in termination's phase 2), and whatever another part of the kernel posts with
 :meth:`UserNotifications.message`.
 Everything a port holds goes when the port is destroyed, the notification released or the
 program gone; what the program does not read in time is dropped and counted (:mod:`.session`).
+A notification a driver makes on a thread of its own (``message_clients``, a service it
+registers there, an async completion) reaches the port through the loop (:mod:`.loop_mail`).
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from functools import partial
 from typing import TYPE_CHECKING, Any
 
 from iokit_sdk.plain import plain_value
@@ -21,6 +24,7 @@ from iokit_sdk.service import IOService
 from iokit_sdk.values import PropertyTypeError
 from iokit_sdk.wirecodec import fit_integers
 
+from iokit_host.server.loop_mail import LoopMail
 from iokit_host.server.session import Session
 
 if TYPE_CHECKING:
@@ -60,6 +64,11 @@ class NotificationPort:
             return False
         return self.session.notify(self.handle, note)
 
+    def dropped(self, count: int) -> None:
+        """Count ``count`` notifications that never reached the queue (the program is told)."""
+        if not self.destroyed and not self.session.gone:
+            self.session.outbox.drop(self.handle, count)
+
 
 @dataclass(eq=False)
 class MatchingNotification:
@@ -89,6 +98,18 @@ class UserNotifications:
     def __init__(self, kernel: IOKernel) -> None:
         self.kernel = kernel
         self._interest: dict[int, dict[InterestNotification, None]] = {}
+        #: What drivers' own threads send, on its way to the loop.
+        self.mail = LoopMail()
+
+    def send(self, port: NotificationPort, note: dict[str, Any]) -> bool:
+        """Queue ``note`` on ``port``, from any thread: on the loop's at once, from another
+        through :attr:`mail` (the outboxes are the loop's). False when dropped, or when the
+        port is gone now."""
+        if self.mail.on_loop():
+            return port.send(note)
+        if port.destroyed or port.session.gone:
+            return False
+        return self.mail.post(partial(port.send, note), port)
 
     # -- matching --------------------------------------------------------------------------
     def add_matching(self, port: NotificationPort, kind: str,
@@ -101,8 +122,10 @@ class UserNotifications:
         def handler(service: IOService) -> None:
             if installing:
                 existing.append(service)
-            else:
+            elif self.mail.on_loop():
                 self._deliver(record, service)
+            else:  # registered on a driver's thread: the handle is made on the loop
+                self.mail.post(partial(self._deliver, record, service), port)
 
         kernel = self.kernel
         record.notifier = kernel.notifications.install(kind, matching, handler,
@@ -150,20 +173,20 @@ class UserNotifications:
             argument = fit_integers(plain_value(argument, "argument"))
         except PropertyTypeError:
             argument = None
-        record.port.send({"kind": "interest", "notification": record.handle,
-                          "service": record.service_handle, "message": message_type,
-                          "argument": argument})
+        self.send(record.port, {"kind": "interest", "notification": record.handle,
+                                "service": record.service_handle, "message": message_type,
+                                "argument": argument})
 
     def message(self, service: IOService, message_type: int, argument: Any = None,
                 interest: str = "IOGeneralInterest") -> int:
-        """Post ``message_type`` to the programs interested in ``service``; returns how many
-        were told."""
+        """Post ``message_type`` to the programs interested in ``service``, from any thread;
+        returns how many were told (from a driver's thread: how many it was queued for)."""
         told = 0
         for record in list(self._interest.get(id(service), ())):
-            if record.interest == interest and record.port.send(
-                    {"kind": "interest", "notification": record.handle,
-                     "service": record.service_handle, "message": message_type,
-                     "argument": argument}):
+            if record.interest == interest and self.send(record.port, {
+                    "kind": "interest", "notification": record.handle,
+                    "service": record.service_handle, "message": message_type,
+                    "argument": argument}):
                 told += 1
         return told
 

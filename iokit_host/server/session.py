@@ -139,10 +139,10 @@ class Outbox:
     def has_room(self) -> bool:
         return len(self._notes) < self.note_limit
 
-    def drop(self, port: int) -> None:
-        """Count a notification for ``port`` that could not be queued."""
+    def drop(self, port: int, count: int = 1) -> None:
+        """Count ``count`` notifications for ``port`` that could not be queued."""
         Outbox.queued += 1  # the ``dropped`` message it makes is written in time
-        self._dropped[port] = self._dropped.get(port, 0) + 1
+        self._dropped[port] = self._dropped.get(port, 0) + count
 
     @property
     def backlog(self) -> int:

@@ -9,6 +9,8 @@ ends it in the same order: its default action would kill the kernel without tell
 leaving its socket file and shared memory behind. Driver code runs in this process and may install handlers
 of its own (or ignore SIGTERM): :meth:`StopSignals.reclaim`, called before the loop waits,
 puts the kernel's back and says whose code had replaced them, so the kernel stays stoppable.
+The same socket wakes the loop for notifications a driver's own thread sent
+(:meth:`StopSignals.wake_loop`); its bytes are never read as a stop, only the flag is.
 """
 
 from __future__ import annotations
@@ -73,6 +75,15 @@ class StopSignals:
         self.requested = True
         try:
             self._writer.send(b"\0")
+        except OSError:
+            pass
+
+    def wake_loop(self) -> None:
+        """Wake the loop for work posted from another thread (:mod:`.loop_mail`), without
+        asking it to stop: only :attr:`requested` stops it, whatever the socket holds. Never
+        blocks: a full socket wakes the loop already, and a closed one has no loop left."""
+        try:
+            self._writer.send(b"\1")
         except OSError:
             pass
 

@@ -126,14 +126,18 @@ def _checked_call(ctx: KernelContext, session: Session, args: Args) -> dict[str,
     request = CallRequest(
         args.number("selector", high=_U32), args.numbers("scalars", limit=MAX_SCALARS),
         args.data("struct", limit=MAX_REQUEST_FRAME), args.number("scalar_out", high=MAX_SCALARS),
-        struct_out, _async_reference(session, args))
+        struct_out, _async_reference(ctx, session, args))
     result = ctx.user_clients.call(connection, request)
     if result.ret != IOReturn.SUCCESS:
         return {"ret": result.ret}
     return {"scalars": list(result.scalars), "struct": result.structure}
 
 
-def _async_reference(session: Session, args: Args) -> OSAsyncReference64 | None:
+def _async_reference(ctx: KernelContext, session: Session, args: Args
+                     ) -> OSAsyncReference64 | None:
+    """The reference a driver completes the call with (``sendAsyncResult64``), from any
+    thread: a driver's own thread's completion goes through the loop (:mod:`.loop_mail`),
+    and says at once what the Mach send would (the port's state now)."""
     if "port" not in args.message:
         return None
     port = args.handle(session, "port", NotificationPort)
@@ -141,11 +145,14 @@ def _async_reference(session: Session, args: Args) -> OSAsyncReference64 | None:
     if not words:
         raise BadRequest("an async reference has at least one word")
 
+    notifications = ctx.notifications
+
     def deliver(result: int, values: tuple[int, ...]) -> int:
-        if port.destroyed or port.session.gone:
+        if port.destroyed or port.session.gone or notifications.mail.closed:
             return MACH_SEND_INVALID_DEST  # the Mach send sendAsyncResult64 makes, failed
-        sent = port.send({"kind": "async", "reference": list(words), "result": result & _U32,
-                          "args": [v & _U64 for v in values]})
+        sent = notifications.send(port, {
+            "kind": "async", "reference": list(words), "result": result & _U32,
+            "args": [v & _U64 for v in values]})
         return IOReturn.SUCCESS if sent else IOReturn.NO_RESOURCES
 
     return OSAsyncReference64(words, deliver)

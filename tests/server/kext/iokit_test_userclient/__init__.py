@@ -8,7 +8,10 @@ folder the tests put on ``PYTHONPATH``.
 
 from __future__ import annotations
 
+import os
+import stat
 import sys
+import threading
 from collections.abc import Mapping
 from typing import Any, ClassVar
 
@@ -122,6 +125,43 @@ def _unplug(target: IOUserClient, reference: Any, args: IOExternalMethodArgument
     return IOReturn.SUCCESS
 
 
+def _from_threads(target: IOUserClient, reference: Any, args: IOExternalMethodArguments
+                  ) -> int:
+    """Complete the call from threads of the driver's own, as a timer or interrupt thread
+    does: once the FIFO named by the structure input is written and closed, each of
+    ``scalar_input[0]`` threads sends ``scalar_input[1]`` results ``[thread, n]`` in turn.
+    What each send returned is written to the FIFO's path + ``.sent`` (one per line)."""
+    assert args.async_reference is not None
+    async_reference = args.async_reference
+    path = os.fsdecode(args.structure_input)
+    threads, each = args.scalar_input
+    try:  # a fuzzer's call names no FIFO, and starts no thread
+        if not stat.S_ISFIFO(os.stat(path).st_mode) or threads > 16 or each > 10_000:
+            return IOReturn.BAD_ARGUMENT
+    except (OSError, ValueError):
+        return IOReturn.BAD_ARGUMENT
+
+    def complete(index: int, sent: list[int]) -> None:
+        for n in range(each):
+            sent.append(target.send_async_result(async_reference, IOReturn.SUCCESS, [index, n]))
+
+    def start() -> None:
+        with open(path, "rb") as fifo:
+            fifo.read()
+        sent: list[int] = []
+        workers = [threading.Thread(target=complete, args=(index, sent))
+                   for index in range(threads)]
+        for worker in workers:
+            worker.start()
+        for worker in workers:
+            worker.join()
+        with open(path + ".sent", "w", encoding="utf-8") as out:
+            out.writelines(f"{code}\n" for code in sent)
+
+    threading.Thread(target=start, name="test-driver-completions").start()
+    return IOReturn.SUCCESS
+
+
 class _ExitingBuffer(IOBufferMemoryDescriptor):
     """A faulty driver's buffer: the kernel asking it for its pages makes it exit."""
 
@@ -144,6 +184,8 @@ class TestUserClient(IOUserClient2022):
         IOExternalMethodDispatch2022(_poke, 2, 0, 0, 0),  # 8: write a byte to shared memory
         IOExternalMethodDispatch2022(_sixteen, 0, 0, 16, 0),  # 9: as many scalars out as fit
         IOExternalMethodDispatch2022(_unplug, 1, 0, 0, 0),  # 10: drops sys.stdout and stderr
+        # 11: async, completed from threads of the driver's own (a FIFO's path in)
+        IOExternalMethodDispatch2022(_from_threads, 2, VAR, 0, 0, allow_async=True),
     )
 
     def client_memory_for_type(self, type: int) -> Any:
