@@ -11,6 +11,7 @@ request a service makes arrives here and leaves as a hook call, so host plugins 
 
 from __future__ import annotations
 
+import threading
 from collections import deque
 from collections.abc import Callable, Iterable, Iterator, Mapping
 from contextlib import contextmanager
@@ -141,6 +142,10 @@ class IOKernel:
         self.resources: IOService | None = None
         self.resource_generation = 0
         self._jobs: deque[Job] = deque()
+        #: The work loop's thread, and what wakes it when another thread queues a job
+        #: (:meth:`wake_for_threads`); none: the next :meth:`run_until_quiet` runs it.
+        self._loop_thread = threading.get_ident()
+        self._waker: Callable[[], None] | None = None
         self._queued: set[int] = set()
         self._busy_since: dict[int, int] = {}
         #: Classes checked at attach (matching.sealed): True when they may be attached.
@@ -148,7 +153,7 @@ class IOKernel:
         #: The checks :meth:`run_checked` shares within :meth:`checking`.
         self._period: Period | None = None
         #: Power management (IOServicePM's work loop and IOPMrootDomain): ``service._kernel.power``.
-        self.power = PowerManager(self, post=self._jobs.append)
+        self.power = PowerManager(self, post=self.post)
 
     # -- the Kernel protocol: what services ask ---------------------------------------------
     # Each leaves through its hook (plugin_manager.caller: the built-in plugin's method itself
@@ -173,7 +178,7 @@ class IOKernel:
         resources.set_property(key, value if value is not None else "IOService")
         self.resource_generation += 1
         for parked in self.waiting.release_ready(resources.properties):
-            self._jobs.append(partial(self.binder.resume, parked))
+            self.post(partial(self.binder.resume, parked))
         self.register_service(resources)
 
     def add_matching_notification(self, kind: str, matching: Mapping[str, Any],
@@ -257,7 +262,7 @@ class IOKernel:
         elif id(service) not in self._queued:
             self.adjust_busy(service, +1)
             self._queued.add(id(service))
-            self._jobs.append(partial(self._run_match_job, service))
+            self.post(partial(self._run_match_job, service))
         return True
 
     def _run_match_job(self, service: IOService) -> None:
@@ -351,6 +356,21 @@ class IOKernel:
 
     def pending_jobs(self) -> int:
         return len(self._jobs)
+
+    def post(self, job: Job) -> None:
+        """Queue ``job`` on the work loop, from any thread: a driver's own thread (its
+        ``register_service``, a power change it asks for) wakes the loop, as xnu's matching
+        thread and PM work loop run what any thread schedules, not when a client next asks."""
+        self._jobs.append(job)  # a deque: safe from any thread
+        waker = self._waker
+        if waker is not None and threading.get_ident() != self._loop_thread:
+            waker()
+
+    def wake_for_threads(self, waker: Callable[[], None] | None) -> None:
+        """The calling thread is the work loop's; ``waker`` (never blocking) wakes it when
+        another thread queues a job (None: nothing to wake)."""
+        self._loop_thread = threading.get_ident()
+        self._waker = waker
 
     def adjust_busy(self, service: IOService, delta: int) -> None:
         lifecycle.adjust_busy(service, delta, self.clock, self._busy_since)

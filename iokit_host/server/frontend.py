@@ -100,6 +100,7 @@ class FrontEnd(Admission):
         #: Notifications drivers' own threads send, run by this (the loop's) thread.
         self.mail = ctx.notifications.mail
         self.mail.attach(self.signals.wake_loop)
+        ctx.host.kernel.wake_for_threads(self.mail.nudge)  # a driver's register_service...
 
     # -- the loop ------------------------------------------------------------------------
     def serve(self) -> None:
@@ -187,6 +188,9 @@ class FrontEnd(Admission):
         the inboxes, write what can be."""
         if self.mail.pending:
             self.mail.run()
+            kernel = self.ctx.host.kernel
+            if kernel.pending_jobs():  # queued on a driver's thread (IOKernel.post)
+                kernel.run_until_quiet()
         now = time.monotonic()
         if now >= self.socket_watch.next_at:
             self._watch_socket(now)
@@ -397,6 +401,7 @@ class FrontEnd(Admission):
             self._end(session)
         terminated = self._terminate_services()
         self.mail.close()  # a driver's thread sending later is refused, quietly
+        self.ctx.host.kernel.wake_for_threads(None)
         self.print_log()
         self._selector.close()
         return (f"shut down: {told} client(s) told, {closed} user client(s) closed, "

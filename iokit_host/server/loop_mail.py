@@ -7,7 +7,8 @@ on a thread of its own (an async completion, a ``message_clients`` interest mess
 service it registers there matching a program's notification) is queued here instead, in
 the order it was made, and the loop is woken (:meth:`LoopMail.attach`'s ``wake``: a byte on
 the stop signals' wake-up socket, never a stop request). The loop runs what waits at the
-start of its next round (:meth:`LoopMail.run`). Once the kernel stopped (:meth:`close`), a
+start of its next round (:meth:`LoopMail.run`), then the kernel's jobs such a thread queued
+(its ``register_service``: :meth:`LoopMail.nudge` wakes the loop for them). Once the kernel stopped (:meth:`close`), a
 late send is refused, quietly: the driver's thread neither raises nor waits.
 """
 
@@ -80,6 +81,16 @@ class LoopMail:
             if self._wake is not None:  # under the lock: never after close()
                 self._wake()
             return True
+
+    def nudge(self) -> None:
+        """Wake the loop with nothing posted here: work another queue holds for it (the
+        kernel's jobs a driver's thread queued, :meth:`IOKernel.wake_for_threads`)."""
+        with self._lock:
+            if self._closed or self.pending:
+                return
+            self.pending = True
+            if self._wake is not None:
+                self._wake()
 
     def run(self) -> int:
         """Run what waits, in the order it was posted (the loop's thread only); how many.

@@ -16,14 +16,20 @@ from hostkit import make_host, wifi_nub
 from iokit_sdk import IOService
 from iokit_sdk.iokitlib import (
     IOConnectCallAsyncMethod,
+    IOConnectCallStructMethod,
     IONotificationPortCreate,
     IONotificationPortDispatch,
+    IORegistryEntryGetName,
     IOReturn,
+    IOServiceAddMatchingNotification,
     IOServiceGetMatchingService,
     IOServiceMatching,
+    IOServiceNameMatching,
     IOServiceOpen,
     MainPort,
     io_connect_t,
+    io_iterator_t,
+    kIOPublishNotification,
     mach_task_self,
 )
 from iokit_sdk.iokitlib.notify import IONotificationPort
@@ -49,7 +55,8 @@ Wired = tuple[KernelContext, Session, socket.socket, IOService]
 #: its socket's path once an hour, so without the loop being woken for a driver's thread the
 #: completion would wait that long (it used to wait for the next check: a second).
 ARRIVAL_S = 60.0
-FROM_THREADS = 11  # the test kext's selector
+FROM_THREADS = 11  # the test kext's selectors
+PUBLISH_FROM_THREAD = 12
 
 
 @pytest.fixture
@@ -124,6 +131,26 @@ def test_completions_from_several_threads_all_arrive_each_threads_in_order(
     assert idle_kernel.stop() == 0
     sent = (fifo.parent / "go.fifo.sent").read_text().split()
     assert sent == [str(int(IOReturn.SUCCESS))] * (threads * each)
+
+
+def test_a_service_a_drivers_thread_registers_is_matched_and_published_at_once(
+        idle_kernel: KernelProcess, fifo: Path) -> None:
+    """Its matching job wakes the idle loop: it used to wait for the next request."""
+    with MainPort(idle_kernel.path) as port:
+        connect = _connect(port)
+        notify = IONotificationPortCreate(port)
+        published: list[str] = []
+
+        def arrived(refcon: object, iterator: io_iterator_t) -> None:
+            published.extend(IORegistryEntryGetName(service) for service in iterator)
+
+        iterator = IOServiceAddMatchingNotification(
+            notify, kIOPublishNotification, IOServiceNameMatching("ThreadNub"), arrived)
+        assert list(iterator) == []  # armed
+        IOConnectCallStructMethod(connect, PUBLISH_FROM_THREAD, os.fsencode(fifo), 0)
+        _release(fifo)
+        _dispatch(notify, published, 1)
+        assert published == ["ThreadNub"]
 
 
 # -- in one process: what a driver's thread touches, and a late send ----------------------
@@ -243,6 +270,15 @@ def test_past_its_bound_and_on_failure_a_notification_is_dropped_and_counted() -
     assert not mail.post(lambda: ran.append(2), port)
     mail.run()
     assert ran == [1] and port.count == 2
+
+
+def test_a_job_queued_on_another_thread_wakes_the_work_loop() -> None:
+    kernel = make_host([wifi_nub()], []).boot().kernel
+    woken: list[int] = []
+    kernel.wake_for_threads(lambda: woken.append(1))
+    kernel.post(lambda: None)  # the loop's own thread: nothing to wake
+    _on_thread(lambda: kernel.post(lambda: None))
+    assert woken == [1] and kernel.run_until_quiet() == 2
 
 
 def test_once_closed_a_post_is_refused_without_waking() -> None:

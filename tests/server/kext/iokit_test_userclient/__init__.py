@@ -162,6 +162,29 @@ def _from_threads(target: IOUserClient, reference: Any, args: IOExternalMethodAr
     return IOReturn.SUCCESS
 
 
+def _publish_from_thread(target: IOUserClient, reference: Any,
+                         args: IOExternalMethodArguments) -> int:
+    """Once the FIFO named by the structure input is written and closed, a thread of the
+    driver's own attaches a nub named ``ThreadNub`` to the driver and registers it."""
+    path = os.fsdecode(args.structure_input)
+    try:  # a fuzzer's call names no FIFO, and starts no thread
+        if not stat.S_ISFIFO(os.stat(path).st_mode):
+            return IOReturn.BAD_ARGUMENT
+    except (OSError, ValueError):
+        return IOReturn.BAD_ARGUMENT
+    driver = _driver(target)
+
+    def publish() -> None:
+        with open(path, "rb") as fifo:
+            fifo.read()
+        nub = IOService(name="ThreadNub")
+        if nub.attach(driver):
+            nub.register_service()
+
+    threading.Thread(target=publish, name="test-driver-publish").start()
+    return IOReturn.SUCCESS
+
+
 class _ExitingBuffer(IOBufferMemoryDescriptor):
     """A faulty driver's buffer: the kernel asking it for its pages makes it exit."""
 
@@ -186,6 +209,7 @@ class TestUserClient(IOUserClient2022):
         IOExternalMethodDispatch2022(_unplug, 1, 0, 0, 0),  # 10: drops sys.stdout and stderr
         # 11: async, completed from threads of the driver's own (a FIFO's path in)
         IOExternalMethodDispatch2022(_from_threads, 2, VAR, 0, 0, allow_async=True),
+        IOExternalMethodDispatch2022(_publish_from_thread, 0, VAR, 0, 0),  # 12: the same
     )
 
     def client_memory_for_type(self, type: int) -> Any:
