@@ -12,6 +12,7 @@ from iokit_sdk import IOReturn, IOService, hookimpl
 from powerkit import PMDevice, PowerJournal, add_device, chain, events, power_host
 
 from iokit_host.power.acks import TARDY_CHANGE, TARDY_SET, ack_window_ns
+from iokit_host.power.rootdomain import Transition
 
 
 def test_the_ack_window_is_at_least_ten_seconds_in_100ms_ticks() -> None:
@@ -282,3 +283,25 @@ def test_an_answer_no_ioreturn_holds_is_an_ack_not_a_wait_of_ages(answer: int,
     assert len(found) == fault
     if fault:
         assert "not a 32-bit IOReturn; treated as acknowledged" in found[0].detail
+
+
+def test_a_sleep_asked_for_inside_set_power_state_is_queued_not_run_inside_it() -> None:
+    """What a program's ``IOPMSleepSystem`` asks (the root domain's ``request_transition``),
+    asked while a driver's ``set_power_state(0)`` runs in a sleep: queued, as IOKit queues
+    a sleep request, never run inside the callback. It finds the system asleep already
+    (unchanged); the wake brings every device back, and nothing stalls."""
+    host = power_host()
+    devices = [add_device(host, None, f"Dev{index}") for index in range(3)]
+    asked: list[Transition] = []
+
+    def ask_for_sleep(ordinal: int) -> int:
+        if ordinal == 0 and not asked:
+            asked.append(host.power.request_transition("sleep", "from set_power_state"))
+        return 0
+
+    devices[0].answer = ask_for_sleep
+    assert host.sleep().result == "asleep"
+    assert asked[0].done and asked[0].result == "unchanged"
+    assert host.wake().result == "awake"
+    assert [device.get_power_state() for device in devices] == [2, 2, 2]
+    assert not [d for d in host.diagnostics if d.reference == "power-stalled"]
