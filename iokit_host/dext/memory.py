@@ -13,13 +13,13 @@ the kernel. What a client was given is released when the client goes or its proc
 from __future__ import annotations
 
 import os
-import stat
 from typing import TYPE_CHECKING, Any
 
-from iokit_sdk.memory import MAX_BUFFER, IOBufferMemoryDescriptor
+from iokit_sdk.memory import IOBufferMemoryDescriptor
 from iokit_sdk.returns import IOReturn
 
-from iokit_host.errors import Diagnostic, Severity, quoted
+from iokit_host.errors import Diagnostic, Severity
+from iokit_host.userclient.memory_grant import buffer_problem
 
 if TYPE_CHECKING:
     from iokit_host.kernel.protocol import WorkLoop
@@ -116,19 +116,7 @@ class MemoryGrants:
 
 
 def _check(fd: int | None, claimed: Any) -> str | None:
-    if fd is None:
-        return "no memory descriptor"
-    if type(claimed) is not int or not 0 < claimed <= MAX_BUFFER:
-        return f"a length of {quoted(claimed)} (1 to {MAX_BUFFER} bytes)"
-    try:
-        info = os.fstat(fd)
-    except OSError as error:
-        return f"a descriptor that cannot be read ({error.strerror})"
-    if not stat.S_ISREG(info.st_mode):
-        return "a descriptor that is not a memory buffer"
-    if info.st_size < claimed:
-        return f"a buffer of {info.st_size} bytes claimed as {claimed}"
-    return None
+    return "no memory descriptor" if fd is None else buffer_problem(fd, claimed)
 
 
 def _path_in(fd: int, directory: str | None) -> str | None:

@@ -30,7 +30,7 @@ from iokit_host.kernel.driver_results import short_repr
 if TYPE_CHECKING:
     from iokit_host.kernel.protocol import WorkLoop
 
-__all__ = ["MemoryGrant", "grant", "shareable"]
+__all__ = ["MemoryGrant", "buffer_problem", "grant", "shareable"]
 
 #: Makes a new descriptor of a buffer's pages (the caller closes it), or None.
 DescriptorOf = Callable[[IOBufferMemoryDescriptor], "int | None"]
@@ -64,7 +64,7 @@ def grant(kernel: WorkLoop, client: IOUserClient, memory: IOBufferMemoryDescript
     size, fd = read
     if fd is None:
         return IOReturn.NO_RESOURCES
-    problem = _problem(fd, size)
+    problem = buffer_problem(fd, size)
     if problem is not None:
         os.close(fd)
         _report(kernel, client, "user-client-memory-invalid",
@@ -79,7 +79,10 @@ def _read(memory: IOBufferMemoryDescriptor, descriptor_of: DescriptorOf
     return size, descriptor_of(memory)
 
 
-def _problem(fd: int, size: object) -> str | None:
+def buffer_problem(fd: int, size: object) -> str | None:
+    """What is wrong with a buffer handed out as ``size`` bytes in ``fd`` (a program maps
+    it: a size past the file faults it), said for a diagnostic; None when nothing is. The
+    size may be a driver's object: it is named without running its code."""
     if type(size) is not int or not 0 < size <= MAX_BUFFER:
         return f"a length of {short_repr(size)} (1 to {MAX_BUFFER} bytes)"
     try:
