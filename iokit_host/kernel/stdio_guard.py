@@ -47,9 +47,14 @@ class StdioGuard:
         order, each name then its ``__dunder__`` twin), and the streams that can be closed,
         each once."""
         self._kept6 = tuple(kept for _, _, kept, _ in self._objects)
-        closable = {id(kept): kept for _, _, kept, settings in self._objects
-                    if settings is not None}
-        self._closable = tuple(closable.values())
+        closable = {id(kept): (kept, settings[0], settings[1])
+                    for _, _, kept, settings in self._objects if settings is not None}
+        self._closable = tuple(kept for kept, _, _ in closable.values())
+        #: Each stream that can be closed, with its encoding and error handler.
+        self._encodings = tuple(closable.values())
+        #: Each descriptor kept, with its identity (device, inode).
+        self._identities = tuple((fd, device, inode)
+                                 for fd, _, (device, inode), _ in self._kept)
 
     def check(self) -> list[str]:
         """The streams found closed, replaced or reconfigured since, each put back
@@ -96,19 +101,21 @@ class StdioGuard:
         """Whether every descriptor and stream is as kept: :meth:`check`'s tests, read only
         (the same descriptor identities; each ``sys`` name on its object, open, with its
         encoding and error handler)."""
+        # After every work-loop job: the objects by objects_kept's spelled-out reads, and
+        # each stream's settings once (not once per name), a third less than a loop of
+        # getattr over the six names.
         fstat = os.fstat
-        for fd, _, (device, inode), _ in self._kept:
-            try:
+        try:
+            for fd, device, inode in self._identities:
                 status = fstat(fd)
-            except OSError:
-                return False
-            if status.st_ino != inode or status.st_dev != device:
-                return False
-        for _, name, kept, settings in self._objects:
-            if getattr(sys, name) is not kept:
-                return False
-            if settings is not None and (kept.closed or kept.encoding != settings[0]
-                                         or kept.errors != settings[1]):
+                if status.st_ino != inode or status.st_dev != device:
+                    return False
+        except OSError:
+            return False
+        if not self.objects_kept():
+            return False
+        for kept, encoding, errors in self._encodings:
+            if kept.encoding != encoding or kept.errors != errors:
                 return False
         return True
 
@@ -130,6 +137,7 @@ class StdioGuard:
             except OSError:
                 pass
         self._kept.clear()
+        self._identities = ()
 
 
 def _identity(fd: int) -> tuple[int, int] | None:

@@ -14,7 +14,7 @@ from types import MappingProxyType
 from typing import TYPE_CHECKING, Any
 
 from iokit_sdk import keys
-from iokit_sdk.values import values_equal
+from iokit_sdk.values import SCALAR_TYPES, values_equal
 
 from iokit_host.matching import families
 from iokit_host.matching.families.names import compared_names
@@ -71,6 +71,8 @@ def _match_location_string(wanted: Any, nub: IORegistryEntry,
     return None
 
 
+_NO_VALUE = object()  # a property the nub lacks
+
 #: Concrete mapping types first: an ``isinstance`` against them is far cheaper than the ABC.
 _MAPPINGS = (dict, MappingProxyType, Mapping)
 
@@ -85,21 +87,24 @@ def property_tables(wanted: Any) -> tuple[tuple[tuple[str, Any], ...], ...]:
 
 def _match_property(tables: tuple[tuple[tuple[str, Any], ...], ...], nub: IORegistryEntry,
                     _: IORegistry | None) -> Failure | None:
-    props = _properties_for_matching(nub)
+    # The nub's properties merged with IOUserServiceProperties (_copyPropertiesForMatching);
+    # the host's own read, _props: the public view would cost a proxy per candidate.
+    props = nub._props
+    user = props.get("IOUserServiceProperties")
+    if user is not None and isinstance(user, _MAPPINGS):
+        props = {**props, **user}
     for items in tables:
         for key, value in items:
-            if key not in props or not values_equal(value, props[key]):
+            found = props.get(key, _NO_VALUE)
+            kind = type(value)
+            if kind is type(found) and kind in SCALAR_TYPES:  # values_equal's common case
+                if value != found:
+                    break
+            elif found is _NO_VALUE or not values_equal(value, found):
                 break
         else:
             return None
     return keys.PROPERTY_MATCH, partial(_property_mismatch, tables, props)
-
-
-def _properties_for_matching(nub: IORegistryEntry) -> Mapping[str, Any]:
-    """The nub's properties merged with ``IOUserServiceProperties`` (``_copyPropertiesForMatching``)."""
-    props = nub._props  # the host's own read: the public view would cost a proxy per candidate
-    user = props.get("IOUserServiceProperties")
-    return {**props, **user} if user is not None and isinstance(user, _MAPPINGS) else props
 
 
 def _property_mismatch(tables: tuple[tuple[tuple[str, Any], ...], ...],

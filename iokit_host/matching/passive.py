@@ -122,19 +122,27 @@ class MatchPlan:
     rules: tuple[tuple[Rule, Any], ...]
     family: bool
     after_family: bool
+    #: Whether ``rules`` decide the match alone (no IONameMatch, family hook or key checked
+    #: after it): the binder then runs them inline, with no :class:`PassiveMatch` made for the
+    #: candidates that fail (most of a boot's).
+    rules_alone: bool
     #: The personality's family keys compiled by each family that met it (by family name).
     forms: dict[str, Any] = field(default_factory=dict, compare=False, repr=False)
 
 
 def compile_plan(personality: Mapping[str, Any]) -> MatchPlan:
     """The :class:`MatchPlan` for ``personality`` (pure; the personality is not kept)."""
+    name_match = personality.get(keys.NAME_MATCH, _ABSENT)
+    family = any(key not in _CONSUMED for key in personality)
+    after_family = any(key in personality for key in _AFTER_FAMILY_KEYS)
     return MatchPlan(
         score=probe_score(personality),
         provider_class=personality.get(keys.PROVIDER_CLASS, _ABSENT),
-        name_match=personality.get(keys.NAME_MATCH, _ABSENT),
+        name_match=name_match,
         rules=compile_rules(personality),
-        family=any(key not in _CONSUMED for key in personality),
-        after_family=any(key in personality for key in _AFTER_FAMILY_KEYS))
+        family=family,
+        after_family=after_family,
+        rules_alone=name_match is _ABSENT and not family and not after_family)
 
 
 def match_passive(personality: Mapping[str, Any], nub: IORegistryEntry, *,
