@@ -152,15 +152,16 @@ class Binder(StartPhase):
             if taken and entry.category in taken:
                 continue
             plan = plans.get(entry.seq) or self._compile_plan(entry)
-            if plan.rules_alone and not is_resources:
-                # match_passive's answer, inline: its call and a PassiveMatch for each failing
-                # candidate (nine in ten) were a tenth of a boot.
-                failure = None
-                for rule, wanted in plan.rules:
-                    failure = rule(wanted, nub, registry)
-                    if failure is not None:
+            tests = plan.tests
+            if tests is not None and not is_resources:
+                # match_passive's answer, inline: its call and a PassiveMatch and a failure for
+                # each failing candidate (nine in ten) were a tenth of a boot.
+                failed = None
+                for test, wanted in tests:
+                    failed = test(wanted, nub, registry)
+                    if failed is not None:
                         break
-                if failure is not None:
+                if failed is not None:
                     continue
                 match = PassiveMatch(True, plan.score)
             else:

@@ -98,6 +98,10 @@ class IOCatalogue:
         # whose keys bound no vendor are not here), and how many entries are indexed.
         self._by_vendor: dict[str, dict[int, list[CatalogueEntry]]] = {}
         self._vendor_bound: dict[str, set[int]] = {}
+        #: find_drivers' answers by class chain, for the generation they were found in: a
+        #: boot asks once per nub, and nubs of one class are many.
+        self._found: dict[tuple[str, ...], list[CatalogueEntry]] = {}
+        self._found_in = -1
 
     def add_bundle(self, bundle: KextBundle) -> list[CatalogueEntry]:
         """Add every personality of ``bundle`` (``addDrivers``); returns those kept."""
@@ -167,9 +171,19 @@ class IOCatalogue:
         Invariant of the result: descending score; among equal scores, personalities for the
         more derived provider class first, then insertion order (a stable sort keeps that).
         """
+        chain = nub.class_chain
+        if self._found_in != self.generation:
+            self._found.clear()
+            self._found_in = self.generation
+        found = self._found.get(chain)
+        if found is None:
+            found = self._found[chain] = self._drivers_for(chain)
+        return list(found)  # the caller's to change
+
+    def _drivers_for(self, chain: tuple[str, ...]) -> list[CatalogueEntry]:
         found: list[CatalogueEntry] = []
         by_provider = self._by_provider
-        for class_name in nub.class_chain:
+        for class_name in chain:
             entries = by_provider.get(class_name)
             if entries:
                 found.extend(entries)

@@ -24,14 +24,16 @@ if TYPE_CHECKING:
 
     from iokit_host.registry import IORegistry
 
-__all__ = ["BSD_KEYS", "Failure", "Rule", "bsd_rule", "compile_rules", "match_name",
-           "match_provider_class", "property_tables"]
+__all__ = ["BSD_KEYS", "Failure", "Rule", "Test", "bsd_rule", "compile_rules", "match_name",
+           "match_provider_class", "property_tables", "property_unmatched", "rule_tests"]
 
 BSD_KEYS = ("BSD Name", "BSD Major", "BSD Minor", "BSD Unit")
 
 #: One key failed: the key, and why (or a function that says so, worked out when read).
 Failure = tuple[str, "str | Callable[[], str]"]
 Rule = Callable[[Any, "IORegistryEntry", "IORegistry | None"], "Failure | None"]
+#: A rule's answer alone: None when the key matched, anything else when it failed.
+Test = Callable[[Any, "IORegistryEntry", "IORegistry | None"], object]
 
 
 def bsd_rule(key: str) -> Rule:
@@ -85,10 +87,13 @@ def property_tables(wanted: Any) -> tuple[tuple[tuple[str, Any], ...], ...]:
     return tuple(tuple(t.items()) for t in tables if isinstance(t, _MAPPINGS))
 
 
-def _match_property(tables: tuple[tuple[tuple[str, Any], ...], ...], nub: IORegistryEntry,
-                    _: IORegistry | None) -> Failure | None:
-    # The nub's properties merged with IOUserServiceProperties (_copyPropertiesForMatching);
-    # the host's own read, _props: the public view would cost a proxy per candidate.
+def property_unmatched(tables: tuple[tuple[tuple[str, Any], ...], ...], nub: IORegistryEntry,
+                       _: IORegistry | None) -> bool | None:
+    """``IOPropertyMatch``'s test alone: None when one of ``tables`` matches, True when none
+    does, and no :data:`Failure` made (the binder's inline pass reads no reason, and most
+    candidates of a boot fail here)."""
+    # The nub's properties merged with IOUserServiceProperties (_copyPropertiesForMatching),
+    # inline: this runs once per candidate.
     props = nub._props
     user = props.get("IOUserServiceProperties")
     if user is not None and isinstance(user, _MAPPINGS):
@@ -104,7 +109,22 @@ def _match_property(tables: tuple[tuple[tuple[str, Any], ...], ...], nub: IORegi
                 break
         else:
             return None
-    return keys.PROPERTY_MATCH, partial(_property_mismatch, tables, props)
+    return True
+
+
+def _match_property(tables: tuple[tuple[tuple[str, Any], ...], ...], nub: IORegistryEntry,
+                    registry: IORegistry | None) -> Failure | None:
+    if property_unmatched(tables, nub, registry) is None:
+        return None
+    return keys.PROPERTY_MATCH, partial(_property_mismatch, tables,
+                                        _properties_for_matching(nub))
+
+
+def _properties_for_matching(nub: IORegistryEntry) -> Mapping[str, Any]:
+    """The nub's properties merged with ``IOUserServiceProperties`` (``_copyPropertiesForMatching``)."""
+    props = nub._props  # the host's own read: the public view would cost a proxy per candidate
+    user = props.get("IOUserServiceProperties")
+    return {**props, **user} if user is not None and isinstance(user, _MAPPINGS) else props
 
 
 def _property_mismatch(tables: tuple[tuple[tuple[str, Any], ...], ...],
@@ -175,6 +195,16 @@ _RULES: tuple[tuple[str, Rule], ...] = (
     (keys.REGISTRY_ENTRY_ID_MATCH, _match_entry_id),
     (keys.MATCHED_SERVICE_COUNT_MATCH, _match_service_count),
 )
+
+
+#: Rules with a twin that says only whether the key failed (True) or not (None).
+_TESTS: dict[Rule, Test] = {_match_property: property_unmatched}
+
+
+def rule_tests(rules: tuple[tuple[Rule, Any], ...]) -> tuple[tuple[Test, Any], ...]:
+    """``rules`` with each rule that has one replaced by its test (:func:`property_unmatched`):
+    the same answer, None or not, for less."""
+    return tuple((_TESTS.get(rule, rule), wanted) for rule, wanted in rules)
 
 
 def compile_rules(personality: Mapping[str, Any]) -> tuple[tuple[Rule, Any], ...]:

@@ -26,9 +26,11 @@ from iokit_host.matching.generic_keys import (
     BSD_KEYS,
     Failure,
     Rule,
+    Test,
     compile_rules,
     match_name,
     match_provider_class,
+    rule_tests,
 )
 
 if TYPE_CHECKING:
@@ -122,10 +124,11 @@ class MatchPlan:
     rules: tuple[tuple[Rule, Any], ...]
     family: bool
     after_family: bool
-    #: Whether ``rules`` decide the match alone (no IONameMatch, family hook or key checked
-    #: after it): the binder then runs them inline, with no :class:`PassiveMatch` made for the
-    #: candidates that fail (most of a boot's).
-    rules_alone: bool
+    #: When ``rules`` decide the match alone (no IONameMatch, family hook or key checked
+    #: after it), the same rules as tests (:func:`~.generic_keys.rule_tests`): the binder runs
+    #: them inline, with no :class:`PassiveMatch` nor failure made for the candidates that
+    #: fail (most of a boot's); None otherwise.
+    tests: tuple[tuple[Test, Any], ...] | None
     #: The personality's family keys compiled by each family that met it (by family name).
     forms: dict[str, Any] = field(default_factory=dict, compare=False, repr=False)
 
@@ -135,14 +138,16 @@ def compile_plan(personality: Mapping[str, Any]) -> MatchPlan:
     name_match = personality.get(keys.NAME_MATCH, _ABSENT)
     family = any(key not in _CONSUMED for key in personality)
     after_family = any(key in personality for key in _AFTER_FAMILY_KEYS)
+    rules = compile_rules(personality)
     return MatchPlan(
         score=probe_score(personality),
         provider_class=personality.get(keys.PROVIDER_CLASS, _ABSENT),
         name_match=name_match,
-        rules=compile_rules(personality),
+        rules=rules,
         family=family,
         after_family=after_family,
-        rules_alone=name_match is _ABSENT and not family and not after_family)
+        tests=rule_tests(rules) if name_match is _ABSENT and not family and not after_family
+        else None)
 
 
 def match_passive(personality: Mapping[str, Any], nub: IORegistryEntry, *,

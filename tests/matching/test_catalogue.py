@@ -64,6 +64,26 @@ def test_exact_duplicates_are_dropped_but_supersets_kept_and_generation_counts()
     assert len(catalogue) == 2
 
 
+def test_the_candidates_found_follow_every_change_and_are_the_callers_to_change() -> None:
+    """The answer for a class chain is kept until the catalogue changes (a boot asks once
+    per nub); a kext added or removed since is seen, and a list changed by its caller is
+    not handed to the next."""
+    catalogue = IOCatalogue()
+    catalogue.add_personalities([
+        ("a", {"IOProviderClass": "IOPCIDevice", "IOClass": "A", "CFBundleIdentifier": "x.a",
+               "IOProbeScore": 1})])
+    found = catalogue.find_drivers(_nub("IOPCIDevice"))
+    found.clear()
+    assert _names(catalogue.find_drivers(_nub("IOPCIDevice"))) == ["a"]
+    catalogue.add_personalities([
+        ("b", {"IOProviderClass": "IOService", "IOClass": "B", "CFBundleIdentifier": "x.b",
+               "IOProbeScore": 2})])
+    assert _names(catalogue.find_drivers(_nub("IOPCIDevice"))) == ["b", "a"]
+    assert catalogue.remove_bundle("x.b") == 1
+    assert _names(catalogue.find_drivers(_nub("IOPCIDevice"))) == ["a"]
+    assert _names(catalogue.find_drivers(_nub("IOService"))) == []
+
+
 def test_remove_bundle_drops_its_personalities() -> None:
     catalogue = IOCatalogue()
     catalogue.add_personalities([

@@ -2,9 +2,16 @@
 
 from __future__ import annotations
 
+import pytest
 from iokit_sdk import IOService
+from iokit_sdk.values import OSNumber
 
-from iokit_host.matching.generic_keys import compile_rules, match_name, match_provider_class
+from iokit_host.matching.generic_keys import (
+    compile_rules,
+    match_name,
+    match_provider_class,
+    rule_tests,
+)
 
 
 def _run(personality: dict[str, object], nub: IOService) -> list[str]:
@@ -68,3 +75,20 @@ def test_a_name_failure_names_what_the_family_compared_not_the_entry_name() -> N
     _, plain = match_name("y", IOService(name="x"))
     assert plain is not None and callable(plain[1]) and plain[1]() == (
         "none of ['y'] matches: the entry name 'x'")
+
+
+@pytest.mark.parametrize("wanted", [
+    {"kind": 1}, {"kind": 2}, {"kind": OSNumber(1, 8)}, {"kind": "1"}, {"absent": 1},
+    {"user": b"yes\0"}, {"user": "no"}, [{"kind": 2}, {"user": "yes"}], [], {},
+    {"list": [1, 2]}, {"list": [2, 1]}])
+def test_the_tests_the_binder_runs_inline_answer_as_the_rules_do(wanted: object) -> None:
+    """The binder's inline pass runs each rule's test (no failure made) where one exists:
+    it must fail exactly where the rule does, merged user properties and libkern's equality
+    across widths and types included."""
+    nub = IOService({"kind": 1, "list": [1, 2], "IOUserServiceProperties": {"user": "yes"}},
+                    name="nub")
+    rules = compile_rules({"IOPropertyMatch": wanted, "IOLocationMatch": "3"})
+    tests = rule_tests(rules)
+    assert [test is not rule for (test, _), (rule, _) in zip(tests, rules)] == [False, True]
+    assert [test(value, nub, None) is None for test, value in tests] == \
+        [rule(value, nub, None) is None for rule, value in rules]
