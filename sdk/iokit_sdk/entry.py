@@ -116,6 +116,20 @@ class IORegistryEntry:
             check_text(value, key)
         self._props[key] = value
 
+    def _set_each(self, properties: Mapping[str, Any]) -> None:
+        """:meth:`set_property` for each item, in order, its checks inline for the common item
+        (an ASCII key, a scalar value): a driver's ``init`` sets its personality's keys, and a
+        call each was a twentieth of a boot."""
+        props = self._props
+        scalars = SCALAR_TYPES
+        for key, value in properties.items():
+            kind = type(value)
+            if type(key) is str and key.isascii() and "\0" not in key and kind in scalars \
+                    and (kind is not str or value.isascii()):
+                props[key] = value
+            else:
+                self.set_property(key, value)
+
     def remove_property(self, key: str) -> None:
         self._props.pop(key, None)
 

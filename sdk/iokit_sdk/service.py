@@ -124,8 +124,11 @@ class IOService(IORegistryEntry, PowerManagement):
         Called once, right after the kernel allocates the class named by ``IOClass`` and
         before ``attach``/``probe``. Return False to refuse; the candidate is dropped.
         """
-        for key, value in properties.items():
-            self.set_property(key, value)
+        if type(self).set_property is IORegistryEntry.set_property:
+            self._set_each(properties)  # the same, for less
+        else:  # a driver's own set_property sees each key
+            for key, value in properties.items():
+                self.set_property(key, value)
         return True
 
     def probe(self, provider: IOService, score: int) -> int | None:

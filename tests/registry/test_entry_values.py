@@ -17,6 +17,7 @@ from iokit_sdk.values import (
     MAX_VALUE_DEPTH,
     MAX_VALUE_ITEMS,
     OSNumber,
+    PropertyNulError,
     PropertyShapeError,
     PropertyTypeError,
     check_shape,
@@ -273,6 +274,42 @@ def test_subclasses_of_the_value_types_are_kept_as_the_built_in_value() -> None:
     assert type(key) is str and [type(v) for v in value] == [str, int] and value == ["text", 7]
     assert type(width) is OSNumber and (width, width.bits) == (5, 16)
     assert plain_value((HostileInt(1), [b"x"])) == (1, [b"x"])
+
+
+def test_init_keeps_what_set_property_keeps_and_refuses_what_it_refuses() -> None:
+    """``IOService.init`` checks its common items inline (an ASCII key, a scalar): each item
+    is kept, copied or refused as ``set_property`` would, in order; a driver's own
+    ``set_property`` still sees every key."""
+    class Text(str):
+        pass
+
+    class Number(int):
+        pass
+
+    table = {"IOClass": "Driver", "caf\u00e9": "th\u00e9", Text("Key"): Number(7),
+             "Width": OSNumber(5, 16), "On": True, "Data": b"\x00", "List": [1, {"k": "v"}]}
+    by_init, by_set = IOService(), IOService()
+    assert by_init.init(table) is True
+    for key, value in table.items():
+        by_set.set_property(key, value)
+    assert list(by_init.properties.items()) == list(by_set.properties.items())
+    assert [type(k) for k in by_init.properties] == [str] * len(table)
+    assert type(by_init.get_property("Key")) is int
+    assert by_init.get_property("Width").bits == 16
+    with pytest.raises(PropertyTypeError):
+        IOService().init({"ok": 1, "bad": 1.5})
+    with pytest.raises(PropertyNulError):
+        IOService().init({"nul\0key": 1})
+
+    seen: list[str] = []
+
+    class Watching(IOService):
+        def set_property(self, key: str, value: Any) -> None:
+            seen.append(key)
+            super().set_property(key, value)
+
+    Watching().init({"a": 1, "b": "x"})
+    assert seen == ["a", "b"]
 
 
 def test_a_value_containing_itself_is_refused_as_a_cycle() -> None:
