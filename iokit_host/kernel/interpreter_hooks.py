@@ -50,6 +50,7 @@ def _c_getsignal() -> Callable[[int], object]:
 handler_of = _handler_of = _c_getsignal()
 _USR2, _ALRM, _VTALRM, _PROF = signal.SIGUSR2, signal.SIGALRM, signal.SIGVTALRM, signal.SIGPROF
 _PIPE = signal.SIGPIPE
+_IGN = signal.SIG_IGN
 #: The signals whose handlers are put back, in :data:`Hooks` order after trace and profile.
 SIGNALS: tuple[int, ...] = (_USR2, _ALRM, _VTALRM, _PROF, _PIPE)
 #: Each interval timer and the signal it sends.
@@ -105,10 +106,9 @@ def disarm_timers(handlers: dict[int, Any] | None = None,
     a host or test harness runs with a handler of its own is left alone, and so are those in
     ``keep`` (pending before the driver's code ran)."""
     cancelled: list[str] = []
-    for which, name, number in TIMERS:
+    for which, name, number in TIMERS:  # after every work-loop job: each name read once
         handler = handlers[number] if handlers is not None else _handler_of(number)
-        if which in keep or callable(handler) \
-                or (type(handler) is int and handler == signal.SIG_IGN):
+        if which in keep or callable(handler) or (type(handler) is int and handler == _IGN):
             continue
         if _pending(which):
             signal.setitimer(which, 0)

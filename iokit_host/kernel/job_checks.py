@@ -70,7 +70,8 @@ class JobChecks:
         """Look for what ``job`` changed; put each back and report it. The process-wide
         settings are compared after every :data:`CHECK_EVERY`-th job, or now when
         ``settings`` (``job`` stands for many: :class:`Period`)."""
-        changed = self._streams.check()
+        streams = self._streams
+        changed = [] if streams.kept() else streams.check()
         if changed:
             self._say(job, f"closed, redirected or reconfigured the host's standard streams "
                            f"({', '.join(changed)})",

@@ -60,7 +60,7 @@ class StdioGuard:
         """The streams found closed, replaced or reconfigured since, each put back
         (``stdout (fd 1)``, ``sys.stdout``, ``sys.stderr (closed)``, ``sys.stderr's
         encoding``)."""
-        if self._as_kept():
+        if self.kept():
             return []  # the common case, after every job: nothing to put back or say
         changed = self._check_fds()
         fresh: dict[int, TextIO] = {}  # a closed stream's replacement, by the closed one
@@ -97,10 +97,10 @@ class StdioGuard:
                 return False
         return True
 
-    def _as_kept(self) -> bool:
+    def kept(self) -> bool:
         """Whether every descriptor and stream is as kept: :meth:`check`'s tests, read only
         (the same descriptor identities; each ``sys`` name on its object, open, with its
-        encoding and error handler)."""
+        encoding and error handler), asked first after each work-loop job."""
         # After every work-loop job: the objects by objects_kept's spelled-out reads, and
         # each stream's settings once (not once per name), a third less than a loop of
         # getattr over the six names.
