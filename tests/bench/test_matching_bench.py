@@ -7,20 +7,29 @@ same registry and calling one hook per node; memory per registry entry (tracemal
 one small property) at most 2 KiB.
 
 Measured (medians of five runs, CPU time, two cores shared with other work): the 10k boot is
-9.2-9.5x the baseline (8.6-8.9 before the driver-call guard put back what a call leaves
-installed in the interpreter and the job checks looked at the working directory and the
-interval timers, about 3 us a nub; it was 11.0-11.3x before that) and 3.8-4.1x the minimal
-boot (3.5-3.8; it was 4.5-4.6x); 10k/1k 6.9-7.2; 100k/10k 9.8 (9.6-10.0; it was 10.3); 1,460 B
-per registry entry (it was 1,627 B).
-What brought it down: a lifecycle call that only the built-in plugin implements, with no
-monitor, is its method call, not a pluggy call (kernel/plugins.py ``caller``: seven per nub);
-a candidate's fate is kept as a tuple and made a record only when read (kernel/outcomes.py);
-the rematch limit keeps a nub's first try as the entry's number, no dict per nub
-(kernel/rematch_limit.py); the per-job checks skip their bookkeeping when nothing changed.
-Where a 10k boot's time goes now (py-spy): passive matching of the ten candidates per nub
-about 25% (matching/passive.py, generic_keys.py); the checks after each work-loop job about
-13%, most of it the three ``fstat`` calls on fds 0-2 (kernel/stdio_guard.py); the guarded
-driver calls (init, probe, start) about 13%; building the machine about 6%.
+8.1-8.5x the baseline (9.3-10.2x before the changes named below, now and then over the bound;
+8.6-8.9 before the driver-call guard put back what a call leaves installed in the interpreter
+and the job checks looked at the working directory and the interval timers, about 3 us a nub;
+11.0-11.3x before that) and 3.4-3.6x the minimal boot (3.8-4.1; it was 4.5-4.6x); 10k/1k
+6.5-6.8 (6.9-7.2); 100k/10k 10.0 (9.6-10.0; it was 10.3); 1,474 B per registry entry (1,460 B
+before the compiled tests below; it was 1,627 B).
+What brought it down: a candidate whose generic keys alone decide its match (no IONameMatch,
+family keys or keys checked after them) is matched by the binder inline, with no
+``match_passive`` call nor a result or failure made for the nine candidates in ten that fail
+(``MatchPlan.tests``; ``IOPropertyMatch`` as ``generic_keys.property_unmatched``, which compares
+scalars of one type inline); the catalogue keeps its candidates per class chain until it changes
+(no sort per nub); a driver's ``init`` sets its personality's scalars with ``set_property``'s
+checks inline (``IORegistryEntry._set_each``); a lifecycle call that only the built-in plugin
+implements, with no monitor, is its method call, not a pluggy call (kernel/plugins.py ``caller``:
+seven per nub); a candidate's fate is kept as a tuple and made a record only when read
+(kernel/outcomes.py); the rematch limit keeps a nub's first try as the entry's number, no dict per
+nub (kernel/rematch_limit.py); the per-job checks skip their bookkeeping when nothing changed.
+Where a 10k boot's time goes now (py-spy): the checks after each work-loop job about 17%, most
+of it system calls (three ``fstat`` on fds 0-2, kernel/stdio_guard.py, about 8%; ``getcwd``;
+three ``getitimer``); passive matching of the ten candidates per nub about 17%; the guarded
+driver calls (init, probe, start) about 12%; building the machine about 7%. The descriptors are
+still compared after each job, not every few: a check every CHECK_EVERY jobs could blame only
+"one of" the nubs matched since, where the driver that closed or redirected fd 1 is named now.
 """
 
 from __future__ import annotations
