@@ -25,13 +25,16 @@ from pathlib import Path
 from types import ModuleType
 
 import pytest
-from hostkit import kext, make_host, personality
+from hostkit import kext, make_host, personality, wifi_nub
 from iokit_sdk.iokitlib.wire import MAX_REQUEST_FRAME, PROTOCOL_VERSION, pack
 from iokit_sdk.service import IOService
 from iokit_sdk.userclient import OwningTask
 
 from iokit_host.host import IOKitHost
 from iokit_host.machine.model import NubSpec
+from iokit_host.server.context import KernelContext
+from iokit_host.server.peer import peer_of
+from iokit_host.server.session import Session
 from iokit_host.userclient.connections import UserClients
 
 KEXT_SOURCE = Path(__file__).parent / "server" / "kext" / "iokit_test_userclient"
@@ -338,3 +341,22 @@ def driver(uc_host: IOKitHost) -> IOService:
 @pytest.fixture
 def user_clients(uc_host: IOKitHost) -> UserClients:
     return UserClients(uc_host.kernel)
+
+
+#: A kernel context, one program's session in it, the program's end of its socket, and the
+#: wifi device (:func:`wired`).
+Wired = tuple[KernelContext, Session, socket.socket, IOService]
+
+
+@pytest.fixture
+def wired() -> Iterator[Wired]:
+    """A kernel context with one program's session (its end returned) and the wifi device."""
+    host = make_host([wifi_nub()], []).boot()
+    device = host.find("pci14e4,4331")
+    assert device is not None
+    ctx = KernelContext.for_host(host)
+    kernel_end, program_end = socket.socketpair()
+    peer = peer_of(kernel_end)
+    yield ctx, Session(kernel_end, peer, peer.task(ctx.policy)), program_end, device
+    kernel_end.close()
+    program_end.close()

@@ -9,7 +9,8 @@ from kernelkit import (
     test_kext,
     uc_host,
     user_clients,
+    wired,
 )
 
 __all__ = ["driver", "kernel", "kernel_factory", "kext_dist", "task", "test_kext", "uc_host",
-           "user_clients"]
+           "user_clients", "wired"]

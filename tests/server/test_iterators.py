@@ -5,56 +5,35 @@ bounded per user; the handles a request carries in ``release_first`` go before i
 
 from __future__ import annotations
 
-import socket
 from collections.abc import Iterator
-from typing import Any
 
 import pytest
 from iokit_sdk import IOReturn
-from iokit_sdk.iokitlib.wire import MAX_KERNEL_FRAME, PROTOCOL_VERSION, FrameReader
+from iokit_sdk.iokitlib.wire import PROTOCOL_VERSION
 
 from iokit_host.host import IOKitHost
 from iokit_host.server.context import KernelContext
 from iokit_host.server.handles import UserQuota
-from iokit_host.server.peer import peer_of
 from iokit_host.server.registry_ops import forget_session
 from iokit_host.server.requests import handle
-from iokit_host.server.session import Session
+
+from . import test_requests as requests
 
 EVERY_SERVICE = {"IOProviderClass": "IOService"}
 
 
-class Wire:
-    """A session (of a user sharing ``quota``) whose replies this test reads back."""
+class Wire(requests.Wire):
+    """A session (of a user sharing ``quota``) that said hello, whose replies this test reads
+    back."""
 
     def __init__(self, ctx: KernelContext, quota: UserQuota | None = None) -> None:
-        self.ctx = ctx
-        self.kernel_end, self.client_end = socket.socketpair()
-        self.kernel_end.setblocking(False)
-        peer = peer_of(self.kernel_end)
-        self.session = Session(self.kernel_end, peer, peer.task(ctx.policy), quota=quota)
-        self.reader = FrameReader(MAX_KERNEL_FRAME)
-        self.ids = 0
+        super().__init__(ctx, quota)
         handle(ctx, self.session, {"op": "hello", "id": 0, "protocol": "iokit",
                                    "version": PROTOCOL_VERSION})
         assert self.take()[0]["version"] == PROTOCOL_VERSION
 
-    def ask(self, op: str, **fields: Any) -> dict[str, Any]:
-        self.ids += 1
-        handle(self.ctx, self.session, {"op": op, "id": self.ids, **fields})
-        return self.take()[-1]
-
-    def take(self) -> list[dict[str, Any]]:
-        self.session.outbox.send(self.kernel_end)
-        self.client_end.settimeout(5)
-        return self.reader.feed(self.client_end.recv(1 << 24))
-
     def services(self, handles: list[int]) -> list[object]:
         return [self.session.handles.objects[h] for h in handles]
-
-    def close(self) -> None:
-        self.kernel_end.close()
-        self.client_end.close()
 
 
 @pytest.fixture

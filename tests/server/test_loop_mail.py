@@ -7,7 +7,7 @@ import os
 import socket
 import threading
 import time
-from collections.abc import Callable, Iterator, Sized
+from collections.abc import Callable, Sized
 from pathlib import Path
 from typing import Any
 
@@ -37,19 +37,16 @@ from iokit_sdk.iokitlib.wire import MAX_KERNEL_FRAME, FrameReader
 from iokit_sdk.returns import MACH_SEND_INVALID_DEST
 from iokit_sdk.service import SYNCHRONOUS
 from iokit_sdk.userclient import OSAsyncReference64
-from kernelkit import KernelFactory, KernelProcess, kernel_env
+from kernelkit import KernelFactory, KernelProcess, Wired, kernel_env
 
 from iokit_host.server.args import Args
 from iokit_host.server.context import KernelContext
 from iokit_host.server.loop_mail import LoopMail
 from iokit_host.server.notifications import NotificationPort
-from iokit_host.server.peer import peer_of
 from iokit_host.server.registry_ops import add_handles
 from iokit_host.server.session import Session
 from iokit_host.server.signals import StopSignals
 from iokit_host.server.userclient_ops import _async_reference
-
-Wired = tuple[KernelContext, Session, socket.socket, IOService]
 
 #: The completions' deadline: generous, as the machine may be loaded. The kernel below checks
 #: its socket's path once an hour, so without the loop being woken for a driver's thread the
@@ -155,20 +152,6 @@ def test_a_service_a_drivers_thread_registers_is_matched_and_published_at_once(
 
 # -- in one process: what a driver's thread touches, and a late send ----------------------
 _TOLD = 0xE0005678
-
-
-@pytest.fixture
-def wired() -> Iterator[Wired]:
-    """A kernel context with one program's session (its end returned) and the wifi device."""
-    host = make_host([wifi_nub()], []).boot()
-    device = host.find("pci14e4,4331")
-    assert device is not None
-    ctx = KernelContext.for_host(host)
-    kernel_end, program_end = socket.socketpair()
-    peer = peer_of(kernel_end)
-    yield ctx, Session(kernel_end, peer, peer.task(ctx.policy)), program_end, device
-    kernel_end.close()
-    program_end.close()
 
 
 def _on_thread(work: Callable[[], object]) -> list[object]:

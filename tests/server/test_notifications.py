@@ -8,14 +8,12 @@ import socket
 from typing import Any
 
 from hostilekit import HostileInt
-from hostkit import make_host, wifi_nub
 from iokit_sdk import IOService
 from iokit_sdk.iokitlib.wire import MAX_KERNEL_FRAME, FrameReader
 from iokit_sdk.messages import kIOMessageServiceIsTerminated
+from kernelkit import Wired
 
-from iokit_host.server.context import KernelContext
 from iokit_host.server.notifications import NotificationPort
-from iokit_host.server.peer import peer_of
 from iokit_host.server.session import Session
 
 _GOING = 0xE0001234  # a family's own message, sent while the service goes
@@ -36,36 +34,24 @@ def _messages(session: Session, end: socket.socket) -> list[tuple[int, Any]]:
     return [(n["message"], n["argument"]) for n in notes if n.get("kind") == "interest"]
 
 
-def test_a_program_hears_termination_after_what_clients_said_in_will_terminate() -> None:
-    host = make_host([wifi_nub()], []).boot()
-    device = host.find("pci14e4,4331")
-    assert device is not None
-    host.plug(_Closer(name="closer"), device)
-    ctx = KernelContext.for_host(host)
-    kernel_end, program_end = socket.socketpair()
-    peer = peer_of(kernel_end)
-    session = Session(kernel_end, peer, peer.task(ctx.policy))
+def test_a_program_hears_termination_after_what_clients_said_in_will_terminate(
+        wired: Wired) -> None:
+    ctx, session, program_end, device = wired
+    ctx.host.plug(_Closer(name="closer"), device)
     port = NotificationPort(session, handle=1)
     ctx.notifications.add_interest(port, device, "IOGeneralInterest", 7)
-    host.unplug("pci14e4,4331")
+    ctx.host.unplug("pci14e4,4331")
     assert _messages(session, program_end) == [(_GOING, {"from": "willTerminate"}),
                                                (kIOMessageServiceIsTerminated, None)]
-    kernel_end.close()
-    program_end.close()
 
 
-def test_an_argument_of_a_drivers_own_int_or_past_64_bits_reaches_the_program() -> None:
+def test_an_argument_of_a_drivers_own_int_or_past_64_bits_reaches_the_program(
+        wired: Wired) -> None:
     """A driver's ``message_clients`` argument of an ``int`` subclass (its ``__int__`` its own
     code) or a number past 64 bits is a registry value: the program hears it as the registry
     would send it, and no code of the driver runs in the kernel's handler. Packed as given,
     the program lost each message and the kernel blamed its own handler."""
-    host = make_host([wifi_nub()], []).boot()
-    device = host.find("pci14e4,4331")
-    assert device is not None
-    ctx = KernelContext.for_host(host)
-    kernel_end, program_end = socket.socketpair()
-    peer = peer_of(kernel_end)
-    session = Session(kernel_end, peer, peer.task(ctx.policy))
+    ctx, session, program_end, device = wired
     port = NotificationPort(session, handle=1)
     ctx.notifications.add_interest(port, device, "IOGeneralInterest", 7)
     device.message_clients(_GOING, HostileInt(5))
@@ -73,6 +59,4 @@ def test_an_argument_of_a_drivers_own_int_or_past_64_bits_reaches_the_program() 
     device.message_clients(_GOING, (1 << 70) + 9)  # cut to the 64 bits an OSNumber holds
     assert _messages(session, program_end) == [(_GOING, 5), (_GOING, {"frames": [6]}),
                                                (_GOING, 9)]
-    assert not host.diagnostics
-    kernel_end.close()
-    program_end.close()
+    assert not ctx.host.diagnostics

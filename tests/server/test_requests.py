@@ -15,6 +15,7 @@ from iokit_sdk.iokitlib.wire import MAX_KERNEL_FRAME, PROTOCOL_VERSION, FrameRea
 from iokit_host.host import IOKitHost
 from iokit_host.server.args import MAX_MATCHING_CHOICES
 from iokit_host.server.context import KernelContext
+from iokit_host.server.handles import UserQuota
 from iokit_host.server.peer import peer_of
 from iokit_host.server.requests import handle
 from iokit_host.server.session import Session
@@ -22,14 +23,14 @@ from iokit_host.server.snapshot import rebuild
 
 
 class Wire:
-    """A session whose replies this test reads back."""
+    """A session (of a user sharing ``quota``) whose replies this test reads back."""
 
-    def __init__(self, ctx: KernelContext) -> None:
+    def __init__(self, ctx: KernelContext, quota: UserQuota | None = None) -> None:
         self.ctx = ctx
         self.kernel_end, self.client_end = socket.socketpair()
         self.kernel_end.setblocking(False)  # as the front end's: a large reply never blocks
         peer = peer_of(self.kernel_end)
-        self.session = Session(self.kernel_end, peer, peer.task(ctx.policy))
+        self.session = Session(self.kernel_end, peer, peer.task(ctx.policy), quota=quota)
         self.reader = FrameReader(MAX_KERNEL_FRAME)
         self.ids = 0
 
