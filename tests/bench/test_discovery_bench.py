@@ -10,9 +10,11 @@ in the CPU time of that process (tests/bench/timing.py says why):
 - cold: ``discover()`` with no kernel collection (scan, validate, write the collection);
 - warm: ``discover()`` from a fresh kernel collection.
 
-Targets: cold <= 1.3 x baseline, warm <= 0.3 x cold. The first is not reliably met: 1.28-1.33x
-over runs on a loaded machine (xfail, ratio printed); a cold discovery checks each manifest's
-types and shapes and writes the kernel collection, which the bare scan does not.
+Targets: cold <= 1.3 x baseline, warm <= 0.3 x cold. The first is not met (xfail, ratio
+printed): 1.28-1.33x over earlier runs on a loaded machine; 1.61-1.64x on 2026-11-29, the same
+in an interleaved A/B against the tree of the run before (e8e874d: 1.61-1.63x), so a change
+of the machine's, not the code's; a cold discovery checks each manifest's types and shapes and
+writes the kernel collection, which the bare scan does not.
 """
 
 from __future__ import annotations
@@ -120,8 +122,9 @@ def test_warm_discovery_within_0_3x_cold(medians: dict[str, float]) -> None:
     assert medians["warm"] / medians["cold"] <= 0.3
 
 
-@pytest.mark.xfail(strict=False, reason="1.3x is not reliably met: 1.28-1.33x over runs on a "
-                   "loaded machine (the manifests' type and shape checks, and writing the "
-                   "collection, which the bare scan does not do); the ratio is printed")
+@pytest.mark.xfail(strict=False, reason="1.3x is not met: 1.28-1.33x in earlier runs, 1.6x "
+                   "now in this tree and the one before alike (the manifests' type and shape "
+                   "checks, and writing the collection, which the bare scan does not do); the "
+                   "ratio is printed")
 def test_cold_discovery_within_1_3x_a_bare_scan(medians: dict[str, float]) -> None:
     assert medians["cold"] / medians["baseline"] <= 1.3
