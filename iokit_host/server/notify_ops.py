@@ -47,6 +47,7 @@ def add_matching(ctx: KernelContext, session: Session, args: Args) -> dict[str, 
         raise BadRequest(f"not a notification type: {quoted(args.message.get('type'))}; one of "
                          f"{', '.join(MATCHING_TYPES)}", IOReturn.UNSUPPORTED)
     matching = args.matching()
+    count = batch_size(args)  # checked before anything is installed: a refusal leaves nothing
     try:
         record, existing = ctx.notifications.add_matching(port, kind, matching)
     except Exception as error:  # an odd dictionary must not stop the kernel
@@ -60,7 +61,7 @@ def add_matching(ctx: KernelContext, session: Session, args: Args) -> dict[str, 
         ctx.notifications.remove(record)
         raise
     return {"notification": record.handle,
-            **first_batch(session, record.existing, batch_size(args))}
+            **first_batch(session, record.existing, count)}
 
 
 def add_interest(ctx: KernelContext, session: Session, args: Args) -> dict[str, Any]:

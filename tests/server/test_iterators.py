@@ -154,3 +154,12 @@ def test_a_child_iterator_is_a_copy_of_the_children(wire: Wire) -> None:
         reply = wire.ask("iterator_next", iterator=first["iterator"], count=1)
         taken += wire.services(reply["objects"])
     assert taken == children
+
+
+def test_a_notification_refused_for_its_batch_size_installs_nothing(wire: Wire) -> None:
+    """The program got no handle, so nothing may be left behind for it to release."""
+    port = wire.ask("port_create")["port"]
+    refused = wire.ask("add_matching", port=port, type="IOServicePublish",
+                       matching=EVERY_SERVICE, count=0)
+    assert refused["ret"] == IOReturn.BAD_ARGUMENT and "'count'" in refused["message"]
+    assert len(wire.session.handles) == 1 and wire.session.handles.items == 0  # the port only
