@@ -59,11 +59,7 @@ def handle(ctx: KernelContext, session: Session, message: dict[str, Any]) -> Non
         session.fatal("request-malformed", "a request is a map with an integer 'id' and a "
                       "string 'op'")
         return
-    function = OPS.get(op)
-    if function is None:
-        session.reply(request_id, {"ret": IOReturn.UNSUPPORTED,
-                                   "message": f"unknown op {quoted(op)}"})
-        return
+    function = OPS.get(op, _unknown)
     answer(ctx, session, op, request_id, _run(ctx, session, op, function, message))
 
 
@@ -139,6 +135,13 @@ def _serve(ctx: KernelContext, session: Session, function: Op,
     if kernel.pending_jobs():  # most requests queue nothing: skip arming the watchdog
         kernel.run_until_quiet()
     return fields
+
+
+def _unknown(ctx: KernelContext, session: Session, args: Args) -> dict[str, Any]:
+    """An op this kernel does not serve: ``kIOReturnUnsupported``, the request's
+    ``release_first`` released all the same (they are the client's ``mach_port_deallocate``,
+    not part of the request: kept, they would stay held until the connection ends)."""
+    raise BadRequest(f"unknown op {quoted(args.message.get('op'))}", IOReturn.UNSUPPORTED)
 
 
 def driver_of(session: Session, message: Mapping[str, Any]) -> IOService | None:

@@ -163,3 +163,15 @@ def test_a_notification_refused_for_its_batch_size_installs_nothing(wire: Wire) 
                        matching=EVERY_SERVICE, count=0)
     assert refused["ret"] == IOReturn.BAD_ARGUMENT and "'count'" in refused["message"]
     assert len(wire.session.handles) == 1 and wire.session.handles.items == 0  # the port only
+
+
+def test_an_unknown_op_still_releases_what_it_carries(wire: Wire) -> None:
+    """``release_first`` is the client's deallocation, not the request's: an op this kernel
+    does not serve is refused, and its handles go all the same (else they stayed held until
+    the connection ended, the iterator's services charged to the user)."""
+    found = wire.ask("get_matching", matching=EVERY_SERVICE, count=1)
+    refused = wire.ask("iterator_rewind", iterator=found["iterator"],
+                       release_first=[found["iterator"], *found["objects"]])
+    assert refused["ret"] == IOReturn.UNSUPPORTED
+    assert refused["message"] == "unknown op 'iterator_rewind'"
+    assert len(wire.session.handles) == 0 and wire.session.handles.items == 0
