@@ -39,6 +39,7 @@ from iokit_host.server.fast_lane import NOTHING, one_request
 from iokit_host.server.greetings import Greetings
 from iokit_host.server.listener import Listener
 from iokit_host.server.live_clock import LiveClock
+from iokit_host.server.loop_mail import ROUND_SHARE
 from iokit_host.server.poller import EPOLLIN, HANGUP, Poller
 from iokit_host.server.registry_ops import forget_session
 from iokit_host.server.requests import handle
@@ -187,7 +188,7 @@ class FrontEnd(Admission):
         """The usual round: what drivers' threads sent first, then read what is ready, serve
         the inboxes, write what can be."""
         if self.mail.pending:
-            self.mail.run()
+            self.mail.run(ROUND_SHARE)  # the rest next round: requests are served between
             kernel = self.ctx.host.kernel
             if kernel.pending_jobs():  # queued on a driver's thread (IOKernel.post)
                 kernel.run_until_quiet()
@@ -388,7 +389,7 @@ class FrontEnd(Admission):
         if self._spare is not None:
             os.close(self._spare)
             self._spare = None
-        self.mail.run()  # what drivers' threads sent before the stop reaches its programs
+        self.mail.run()  # all that drivers' threads sent before the stop reaches its programs
         told = 0
         for session in list(self.sessions.values()):
             if not session.gone:

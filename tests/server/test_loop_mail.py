@@ -243,6 +243,21 @@ def test_the_loop_is_woken_once_per_batch_and_runs_it_in_order() -> None:
     assert mail.post(lambda: None, port) and woken == [1, 1]
 
 
+def test_a_round_runs_a_share_of_a_flood_and_leaves_the_rest_pending_in_order() -> None:
+    """A driver's threads that filled the mail do not hold the loop (and every client) for
+    all 65,536 at once: a round runs a share, and the loop, still pending, serves its
+    clients before the next."""
+    mail, port, ran, woken = LoopMail(), _Port(), [], []
+    mail.attach(lambda: woken.append(1))
+    for n in range(5):
+        mail.post(lambda n=n: ran.append(n), port)  # type: ignore[misc]
+    assert mail.run(2) == 2 and ran == [0, 1] and mail.pending
+    mail.post(lambda: ran.append(5), port)  # still pending: no second wake is needed
+    assert woken == [1]
+    assert mail.run(2) == 2 and mail.run(2) == 2 and ran == list(range(6))
+    assert not mail.pending and mail.run(2) == 0
+
+
 def test_past_its_bound_and_on_failure_a_notification_is_dropped_and_counted() -> None:
     mail, port, ran = LoopMail(limit=2), _Port(), []
 
