@@ -14,7 +14,9 @@ import pytest
 from iokit_sdk.iokitlib import (
     IOConnectCallScalarMethod,
     IONotificationPortDispatch,
+    IOObjectRelease,
     IOServiceGetMatchingService,
+    IOServiceGetMatchingServices,
     IOServiceMatching,
     IOServiceOpen,
     KernelConnectionError,
@@ -40,6 +42,22 @@ def test_a_value_with_no_wire_form_is_a_bad_argument_and_the_port_goes_on(
         assert raised.value.code == IOReturn.BAD_ARGUMENT
         assert "cannot be sent to the kernel" in str(raised.value)
         assert IOConnectCallScalarMethod(connect, 3, [40, 2], 1) == (42,)
+
+
+def test_releases_waiting_for_a_request_that_could_not_be_sent_go_with_the_next(
+        kernel: KernelProcess) -> None:
+    """An iterator released (IOKitLib's ``mach_port_deallocate``: carried by the next
+    request) before a request with no wire form stayed held until the connection ended."""
+    with MainPort(kernel.path) as port:
+        iterator = IOServiceGetMatchingServices(port, IOServiceMatching("IOService"))
+        handle = int(iterator)
+        IOObjectRelease(iterator)  # waits for the next request
+        with pytest.raises(IOReturnError):
+            IOServiceGetMatchingServices(port, {"IOProviderClass": "IOService", "x": 1 << 70})
+        IOServiceGetMatchingService(port, IOServiceMatching("TestUCDriver"))  # carries them
+        with pytest.raises(IOReturnError) as gone:
+            port.call("retain", object=handle)
+        assert gone.value.code == IOReturn.BAD_ARGUMENT
 
 
 def test_a_kernel_that_went_away_is_a_connection_error(kernel_factory: KernelFactory) -> None:

@@ -220,11 +220,14 @@ class MainPort(MethodCalls):
             raise KernelConnectionError(self.closed_reason, reference="kernel-gone")
         request_id = next(self._ids)
         fields["op"], fields["id"] = op, request_id
-        if self._unreleased:
-            fields["release_first"], self._unreleased = self._unreleased, []
+        unreleased = self._unreleased
+        if unreleased:
+            fields["release_first"] = unreleased
         packer = self._packer
         try:
             body = packer.pack(fields)
+            if unreleased:  # carried now; a request that cannot be packed leaves them waiting
+                self._unreleased = []
             self._sock.sendall(HEADER.pack(len(body)) + body)
         except BaseException as error:  # noqa: BLE001 - re-raised as what the caller is told
             raise self._send_failed(op, error) from send_cause(error)
