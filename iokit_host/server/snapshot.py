@@ -101,7 +101,11 @@ def take_part(registry: IORegistry, walk: Walk | None, after: int | None,
     """
     restarts = walk.restarts if walk is not None else 0
     if generation is not None and generation != registry.generation:
-        return {"stale": True, "generation": registry.generation}, _Stale(restarts + 1)
+        # Counted only when it is this connection's walk that went stale: generations it was
+        # never given (or asked again) would earn a client a whole walk at will.
+        ours = type(walk) is Walk and walk.generation == generation
+        return ({"stale": True, "generation": registry.generation},
+                _Stale(restarts + 1 if ours else restarts))
     if generation is None or walk is None or isinstance(walk, _Stale) \
             or walk.generation != registry.generation:
         walk = Walk(registry, restarts)

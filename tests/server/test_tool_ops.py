@@ -148,3 +148,17 @@ def test_a_snapshot_asked_for_the_old_way_gets_its_first_part_and_more(
         assert reply["more"] is False and reply["snapshot"]["planes"][0] == "IOService"
         bad = port.request("tool.registry", generation=reply["generation"])
         assert bad["ret"] == IOReturn.BAD_ARGUMENT
+
+
+def test_stale_answers_to_forged_generations_do_not_earn_a_whole_walk(
+        big_kernel: KernelProcess) -> None:
+    """Only a walk of this connection's that went stale counts toward the whole walk owed
+    after RESTARTS: a client naming generations it was never given (the registry unchanged)
+    made the kernel take all 20,000 entries in one request, holding every other client back,
+    every RESTARTS + 1 requests."""
+    with MainPort(big_kernel.path) as port:
+        current = port.call("tool.registry")["generation"]
+        for forged in range(RESTARTS + 1):
+            reply = port.call("tool.registry", generation=current + 1 + forged, after=1)
+            assert reply["stale"] and reply["generation"] == current
+        assert port.call("tool.registry")["more"] is True  # a part, as for anyone
