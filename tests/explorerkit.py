@@ -84,6 +84,19 @@ def request(url: str, *, data: bytes | None = None,
         return status, raw.decode("utf-8", "replace")
 
 
+def explore_kernel(kernel_path: str, kext_dist: Path, log: Path) -> Explorer:
+    """``iokit explore --kernel kernel_path``: an explorer in a process of its own, which
+    outlives the kernel it shows; its stderr goes to ``log``."""
+    with open(log, "wb") as stderr:
+        proc = subprocess.Popen([sys.executable, "-m", "iokit_host", "explore", "--no-open",
+                                 "--http", "127.0.0.1:0", "--kernel", kernel_path],
+                                stdout=subprocess.PIPE, stderr=stderr,
+                                env=kernel_env(kext_dist))
+    (line,) = read_lines(proc, 1, log)
+    url = line.removeprefix("iokit explore: explorer on ").split(" ")[0]
+    return Explorer(proc, kernel_path, url, log)
+
+
 def read_lines(proc: subprocess.Popen[bytes], count: int, log: Path) -> list[str]:
     """The first ``count`` stdout lines, or a failure with the kernel's log."""
     assert proc.stdout is not None

@@ -228,6 +228,12 @@ async def _stream(state: ExplorerState) -> AsyncIterator[str]:
     queue = state.live.subscribe()
     try:
         yield "retry: 2000\n\n"
+        # Told once when the kernel went away: a stream begun after that (a page opened, an
+        # EventSource reconnecting) heard nothing, and the page said "live" over a dead kernel.
+        # Subscribed first, so a return after this check still comes as a message.
+        gone = state.live.gone
+        if gone is not None:
+            yield _event({"kind": "gone", "message": gone})
         idle = 0.0
         while not state.closing.is_set():
             try:
@@ -239,9 +245,13 @@ async def _stream(state: ExplorerState) -> AsyncIterator[str]:
                     yield ": keepalive\n\n"
                 continue
             idle = 0.0
-            yield f"event: {message['kind']}\ndata: {json.dumps(message)}\n\n"
+            yield _event(message)
     finally:
         state.live.unsubscribe(queue)
+
+
+def _event(message: dict[str, Any]) -> str:
+    return f"event: {message['kind']}\ndata: {json.dumps(message)}\n\n"
 
 
 async def index(request: Request) -> Response:

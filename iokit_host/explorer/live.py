@@ -179,6 +179,8 @@ class LiveRegistry:
         if old is None:
             self._view = view
             self._ready.set()
+            if was_gone:  # a page told the kernel was gone, before any view: it reads it all
+                self._broadcast({"kind": "resync"})
             return
         changes = compare(old.records, view.records, generation)
         if changes or was_gone:

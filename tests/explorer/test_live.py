@@ -5,15 +5,19 @@ from __future__ import annotations
 
 import http.client
 import json
+import os
+import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
 from urllib.parse import urlsplit
 
+import pytest
 from explorerkit import (
     Explorer,
     ExplorerFactory,
     entry_id,
+    explore_kernel,
     iokit,
     machine_model,
     nub,
@@ -27,6 +31,7 @@ from iokit_sdk.iokitlib import (
     MainPort,
     mach_task_self,
 )
+from kernelkit import KernelFactory, short_dir
 
 STREAM_TIMEOUT_S = 60.0
 
@@ -48,8 +53,13 @@ def open_stream(explorer: Explorer) -> Iterator[http.client.HTTPResponse]:
 
 
 def next_event(stream: http.client.HTTPResponse) -> tuple[str, dict[str, object]]:
+    """The next event; a failure when none came in :data:`STREAM_TIMEOUT_S` (the stream's
+    keepalive comments would keep a read waiting for ever)."""
     kind, data = "", ""
+    deadline = time.monotonic() + STREAM_TIMEOUT_S
     while True:
+        if time.monotonic() > deadline:
+            pytest.fail(f"no event within {STREAM_TIMEOUT_S:g} s")
         line = stream.readline().decode()
         if line.startswith("event: "):
             kind = line.removeprefix("event: ").strip()
@@ -142,3 +152,23 @@ def see_a_wide_registry(explorer: Explorer, tmp_path: Path, children: int) -> No
     removed = changes["removed"]
     assert isinstance(removed, list)
     assert "c69999@69999 (IOService)" in [e["label"] for e in removed]
+
+
+def test_a_stream_begun_while_the_kernel_is_gone_says_so_and_hears_it_come_back(
+        kernel_factory: KernelFactory, kext_dist: Path, tmp_path: Path) -> None:
+    """Only the streams open when the kernel went were told: a page opened (or an
+    EventSource reconnecting) afterwards heard nothing and said "live" over a dead kernel;
+    and a kernel that came back before the explorer had any view was announced to nobody."""
+    kernel_path = os.path.join(short_dir(), "k.sock")
+    explorer = explore_kernel(kernel_path, kext_dist, tmp_path / "explore.log")
+    try:
+        with open_stream(explorer) as stream:
+            kind, gone = next_event(stream)
+            assert kind == "gone" and "no iokit kernel at" in str(gone["message"])
+            kernel_factory.start(path=kernel_path)
+            kind, _ = next_event(stream)
+            assert kind == "resync"
+        status, meta = explorer.get("/api/meta")
+        assert status == 200 and meta["machine"] == "default"
+    finally:
+        explorer.stop()
