@@ -19,11 +19,13 @@ from explorerkit import (
     Explorer,
     ExplorerFactory,
     entry_id,
+    explore_kernel,
     iokit,
     machine_model,
     nub,
     write_events,
 )
+from kernelkit import KernelFactory, short_dir
 
 playwright = pytest.importorskip(
     "playwright.sync_api",
@@ -373,3 +375,20 @@ def test_a_plane_whose_name_holds_a_slash_or_markup_is_a_tree_of_its_own(
         tree = page.get_by_role("tree", name=f"{plane} plane")
         expect(tree.get_by_role("treeitem", name=re.compile(r"^Root\b"))).to_have_count(1)
     assert page.evaluate("window.pwned") is None
+
+
+def test_a_page_opened_while_the_kernel_is_gone_says_so_and_shows_it_once_it_is_back(
+        page: Any, kernel_factory: KernelFactory, tardy_dist: Path, tmp_path: Path) -> None:
+    """The page stayed on "cannot read the kernel" for good, however soon the kernel came."""
+    expect = playwright.expect
+    kernel_path = os.path.join(short_dir(), "k.sock")
+    explorer = explore_kernel(kernel_path, tardy_dist, tmp_path / "explore.log")
+    try:
+        page.goto(explorer.url)
+        status = page.get_by_role("status", name="Connection")
+        expect(status).to_contain_text(re.compile("kernel gone|cannot read the kernel"))
+        kernel_factory.start(path=kernel_path)
+        expect(treeitem(page, "ARPT@0")).to_have_count(1)
+        expect(status).to_contain_text("live")
+    finally:
+        explorer.stop()

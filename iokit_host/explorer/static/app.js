@@ -43,12 +43,18 @@ async function loadPlane() {
 }
 
 async function start() {
+  let meta;
   try {
-    state.meta = await getJSON("/api/meta");
+    meta = await getJSON("/api/meta");
   } catch (error) {
     setStatus(`cannot read the kernel: ${error.message}`, "error");
+    // Listened to all the same: the stream says when the kernel is back, and the page starts
+    // then (it stayed on this error for good, however soon the kernel came).
+    listen();
     return;
   }
+  if (state.meta !== null) return; // a second start, racing the first: the first shows it
+  state.meta = meta;
   $("machine").textContent = state.meta.machine ?? "";
   const chooser = $("plane");
   for (const plane of state.meta.planes) chooser.append(el("option", { value: plane, text: plane }));
@@ -185,9 +191,14 @@ $("search").addEventListener("submit", async (event) => {
 });
 
 // -- live updates --------------------------------------------------------------------------------
+let listening = false;
+
 function listen() {
+  if (listening) return;
+  listening = true;
   const source = new EventSource("/api/live");
   source.addEventListener("changes", async (event) => {
+    if (state.meta === null) { await restart(); return; }
     const changes = JSON.parse(event.data);
     for (const entry of changes.added) { state.flash.set(String(entry.id), "added"); log(`+ ${entry.label}`, "added"); }
     for (const entry of changes.changed) { state.flash.set(String(entry.id), "changed"); }
@@ -196,7 +207,7 @@ function listen() {
     setTimeout(() => { state.flash.clear(); for (const item of document.querySelectorAll(".flash")) item.classList.remove("flash", "flash-added", "flash-changed"); }, FLASH_MS);
     await refresh(changes);
   });
-  source.addEventListener("resync", () => refresh(null));
+  source.addEventListener("resync", () => (state.meta === null ? restart() : refresh(null)));
   source.addEventListener("gone", (event) => {
     setStatus(`kernel gone: ${JSON.parse(event.data).message}`, "error");
   });
@@ -213,6 +224,8 @@ async function refresh(changes) {
   if (touched || state.tab === "power") await showTab(state.tab);
 }
 
+// A start that failed begins again when the kernel is back.
+const restart = () => start().catch((error) => setStatus(`cannot read the kernel: ${error.message}`,
+                                                         "error"));
 // Settles once the first tree is shown or could not be (a search may be answered before it).
-const started = start().catch((error) => setStatus(`cannot read the kernel: ${error.message}`,
-                                                   "error"));
+const started = restart();
