@@ -132,7 +132,9 @@ class LiveRegistry:
                 continue
             try:
                 self._watch(port)
-            except (KernelConnectionError, BridgeError, IOReturnError) as error:
+            except BridgeError as error:  # it answered, but not with a registry
+                self._lost(f"{error.diagnostic.message} [{error.diagnostic.reference}]")
+            except (KernelConnectionError, IOReturnError) as error:
                 self._lost(f"the kernel went away: {error}")
             finally:
                 port.close()
@@ -166,11 +168,13 @@ class LiveRegistry:
             self._refresh_locked(take)
 
     def _refresh_locked(self, take: Callable[[], dict[str, Any]]) -> None:
-        snapshot = take()
-        self._taken_at = time.monotonic()
         old = self._view
         generation = (old.generation + 1) if old is not None else 1
         try:
+            # A damaged part is refused by the fetch itself: uncaught there, it ended the
+            # watcher thread with a traceback, and the page was never updated again.
+            snapshot = take()
+            self._taken_at = time.monotonic()
             view = RegistryView(snapshot, generation)
         except SnapshotError as error:
             raise BridgeError(f"the kernel's snapshot cannot be read: {error}",
