@@ -126,6 +126,13 @@ def entry(request: Request, state: ExplorerState) -> dict[str, Any]:
 
 
 def search(request: Request, state: ExplorerState) -> dict[str, Any]:
+    for name in ("q", "field"):
+        # Given twice, the last one was searched for, silently: which one a link or a script
+        # meant cannot be told, so it is asked to say.
+        given = len(request.query_params.getlist(name))
+        if given > 1:
+            raise ApiError(400, "explorer-bad-search", f"{name} is given {given} times",
+                           key=name, hint=f"give {name} once")
     query = request.query_params.get("q", "")
     where = request.query_params.get("field", "any")
     if len(query) > MAX_QUERY:

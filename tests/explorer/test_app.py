@@ -105,6 +105,8 @@ def test_a_registry_entry_that_is_not_a_service_has_no_matching_picture(
     ("/api/search?q=", 400, "explorer-bad-search"),
     ("/api/search?q=%20%20", 400, "explorer-bad-search"),
     ("/api/search?q=ARPT&field=bogus", 400, "explorer-bad-search"),
+    ("/api/search?q=ARPT&q=IOPCIDevice", 400, "explorer-bad-search"),
+    ("/api/search?field=name&q=ARPT&field=class", 400, "explorer-bad-search"),
     ("/api/nothing", 404, "explorer-not-found"),
     ("/static/../iokit_host/explorer/app.py", 404, "explorer-not-found"),
     ("/static/%2e%2e/app.py", 404, "explorer-not-found"),
