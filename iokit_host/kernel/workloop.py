@@ -142,6 +142,9 @@ class IOKernel:
         self.resources: IOService | None = None
         self.resource_generation = 0
         self._jobs: deque[Job] = deque()
+        #: Jobs other threads queued: each :meth:`run_until_quiet` takes those already there
+        #: when it begins, so a driver's thread queueing without end cannot keep it running.
+        self._from_threads: deque[Job] = deque()
         #: The work loop's thread, and what wakes it when another thread queues a job
         #: (:meth:`wake_for_threads`); none: the next :meth:`run_until_quiet` runs it.
         self._loop_thread = threading.get_ident()
@@ -305,6 +308,9 @@ class IOKernel:
         in a blocking sleep, is interrupted (and the signal handler put back afterwards)."""
         ran = 0
         jobs = self._jobs
+        arrived = self._from_threads
+        for _ in range(len(arrived)):  # what other threads queued so far, in their order
+            jobs.append(arrived.popleft())
         if not jobs:
             return ran
         watchdog = self.driver_calls.watchdog
@@ -355,15 +361,23 @@ class IOKernel:
             self._period = None
 
     def pending_jobs(self) -> int:
-        return len(self._jobs)
+        return len(self._jobs) + len(self._from_threads)
+
+    def on_loop_thread(self) -> bool:
+        """Is the calling thread the work loop's (the running kernel's loop, or else the
+        thread that made this kernel and drives it)?"""
+        return threading.get_ident() == self._loop_thread
 
     def post(self, job: Job) -> None:
         """Queue ``job`` on the work loop, from any thread: a driver's own thread (its
         ``register_service``, a power change it asks for) wakes the loop, as xnu's matching
         thread and PM work loop run what any thread schedules, not when a client next asks."""
-        self._jobs.append(job)  # a deque: safe from any thread
+        if threading.get_ident() == self._loop_thread:
+            self._jobs.append(job)
+            return
+        self._from_threads.append(job)  # a deque: safe from any thread
         waker = self._waker
-        if waker is not None and threading.get_ident() != self._loop_thread:
+        if waker is not None:
             waker()
 
     def wake_for_threads(self, waker: Callable[[], None] | None) -> None:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import threading
 from typing import Any
 
 import pytest
@@ -44,3 +45,22 @@ def test_matching_services_compile_the_dictionary_once_and_look_a_path_up_once(
     assert kernel.copy_matching_services({"IOPathMatch": path}) == [target]
     assert len(looked_up) <= 2
     assert kernel.copy_matching_services({"IOPathMatch": "IOService:" + "/a" * 100_000}) == []
+
+
+def test_jobs_a_thread_queues_while_the_loop_runs_wait_for_its_next_round() -> None:
+    """A driver's thread queueing jobs without end (a power request in a loop) kept
+    ``run_until_quiet`` running for ever: each run takes what other threads queued before it
+    began, the rest at the next, so the kernel's loop goes back to its clients between."""
+    kernel = IOKitHost().boot().kernel
+    ran: list[str] = []
+
+    def from_a_thread(name: str) -> None:
+        thread = threading.Thread(target=kernel.post, args=(lambda: ran.append(name),))
+        thread.start()
+        thread.join()
+
+    from_a_thread("first")
+    kernel.post(lambda: from_a_thread("later"))  # queued by a thread while the loop runs
+    assert kernel.run_until_quiet() == 2 and ran == ["first"]
+    assert kernel.pending_jobs() == 1
+    assert kernel.run_until_quiet() == 1 and ran == ["first", "later"]
