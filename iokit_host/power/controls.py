@@ -129,7 +129,8 @@ class HostControls:
         """Run PM work until none is left, driving the clock to the next timer whenever
         something waits for an acknowledgement; or, given ``until``, only until it is true
         (what waits then is left to whoever moves the clock next). Work that came in with
-        no timer set (a driver's own thread asking) is run again, a few times at most."""
+        no timer set (a request a driver's own thread submitted meanwhile, queued on the work
+        loop) is run again, a few times at most."""
         steps = retries = 0
         deadline: int | None = None
         self.requests.watch()  # whose requests keep it busy, should it never end
@@ -142,7 +143,8 @@ class HostControls:
             deadline = self.clock.next_deadline()
             if deadline is not None:
                 self.clock.advance_to(deadline)
-            elif not (self.queue or self.queue.running) or retries >= _MAX_RETRIES:
+            elif not (self.queue or self.queue.running or self.kernel.pending_jobs()) \
+                    or retries >= _MAX_RETRIES:
                 break
             else:
                 retries += 1

@@ -17,7 +17,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from functools import partial
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, TypeGuard
 
 from iokit_sdk.power import kIOPMSuperclassPolicy1
 from iokit_sdk.returns import IOReturn
@@ -66,8 +66,12 @@ class IdleTimers:
         self.suspended = False
 
     # -- requests ------------------------------------------------------------------------------
+    @staticmethod
+    def period_ok(seconds: object) -> TypeGuard[int]:
+        return type(seconds) is int and 0 <= seconds <= INT_MAX
+
     def set_period(self, pm: ServicePM, seconds: object) -> int:
-        if type(seconds) is not int or not 0 <= seconds <= INT_MAX:
+        if not self.period_ok(seconds):
             return IOReturn.BAD_ARGUMENT
         idle = self._state(pm)
         idle.period_s = seconds
@@ -104,6 +108,17 @@ class IdleTimers:
         if idle.period_s and idle.timer is None and not self.suspended:
             self._arm(pm, idle.last_activity_ns + idle.period_s * _S)
         return False
+
+    @staticmethod
+    def is_at(pm: ServicePM, policy: object, state: object) -> bool:
+        """What ``activityTickle`` answers a driver's thread, its tickle queued for the work
+        loop: True when no rise is needed (the device is in ``state`` or above), read only."""
+        if plain_int(policy) != kIOPMSuperclassPolicy1:
+            return True
+        table = pm.table
+        if table is None or type(state) is not int or state < 0:
+            return False
+        return table.rank[table.clamp(state)] <= table.rank[pm.current]
 
     def forget_tickles(self, pm: ServicePM) -> None:
         """The desire changed for another reason: the next tickle counts again."""

@@ -10,8 +10,14 @@ what the machine recorded (:mod:`.boot`).
 
 PM work never runs inside a driver's call: a request made from driver code (``start``,
 ``set_power_state``, ``message``) is queued and the work runs when that call has returned, as
-IOKit's PM work loop runs beside the driver's thread; a request from elsewhere (a test, the
-host) runs at once. ``run_until_idle`` drives the host clock from timer to timer while a change
+IOKit's PM work loop runs beside the driver's thread; a request from elsewhere on the work
+loop's thread (a test, the host) runs at once. Nor does it run on a thread of the driver's own:
+``changePowerStateTo`` there only checks its arguments and submits the request
+(``submitPMRequest``) for the PM work loop, and so here a request from any thread but the work
+loop's is checked, answered and queued whole on the kernel's work loop (:meth:`_submitted`),
+which it wakes: the running kernel's loop runs it at once, a host with no loop running (a test,
+a script) at its next ``run_until_quiet`` (``run_until_idle``, ``advance``, ``sleep`` ...), never
+the asking thread beside the one driving the host. ``run_until_idle`` drives the host clock from timer to timer while a change
 waits for an acknowledgement, so ``host.sleep()`` returns with the sleep complete, late drivers
 flagged.
 """
@@ -19,6 +25,7 @@ flagged.
 from __future__ import annotations
 
 from collections.abc import Callable, Sequence
+from functools import partial
 from typing import TYPE_CHECKING
 
 from iokit_sdk.power import IOPMPowerState, kIOPMNotYetInitialized, kIOPMPreventIdleSleep
@@ -83,6 +90,8 @@ class PowerManager(HostControls):
         self.system.idle_preventers = self.idle_sleep_preventers
         self._post = post
         self._posted = False
+        #: Services whose ``pm_init`` a driver's thread queued for the loop, by id.
+        self._initialising: set[int] = set()
         #: Each service's requests while PM has work: a driver asking without end is refused.
         self.requests = RequestBudget(kernel.report)
         kernel.classes.register_kext_classes(
@@ -139,12 +148,28 @@ class PowerManager(HostControls):
 
     # -- PowerRequests: joining and leaving -----------------------------------------------------------
     def pm_init(self, service: IOService) -> None:
+        if id(service) in self._pms:
+            return
+        if not self.kernel.on_loop_thread():  # the loop walks the blocks: it adds them too
+            self._initialising.add(id(service))
+            self._post(partial(self._init_submitted, service))
+            return
         if id(service) not in self._pms:
             pm = ServicePM(service)
             self._pms[id(service)] = pm
             pm.publish()
 
+    def _init_submitted(self, service: IOService) -> None:
+        self._initialising.discard(id(service))
+        self.pm_init(service)
+
+    def _known(self, service: IOService) -> bool:
+        """Power managed, or about to be (its ``pm_init`` queued from a driver's thread)."""
+        return id(service) in self._pms or id(service) in self._initialising
+
     def join_pm_tree(self, provider: IOService, driver: IOService) -> None:
+        if self._submitted(partial(self.join_pm_tree, provider, driver)):
+            return
         if not isinstance(driver, IOService):
             self._answers.fault(provider, f"join_pm_tree({driver!r}): not an IOService", None)
             return
@@ -169,6 +194,11 @@ class PowerManager(HostControls):
 
     def register_power_driver(self, service: IOService, driver: IOService,
                               states: Sequence[IOPMPowerState]) -> int:
+        if self._known(service) and self._submitted(
+                partial(self.register_power_driver, service, driver, states)):
+            valid = isinstance(driver, IOService) and check_table(
+                states, driver.iokit_class_name)[0] is not None  # said when the loop runs it
+            return IOReturn.SUCCESS if valid else IOReturn.BAD_ARGUMENT
         pm = self._pms.get(id(service))
         if pm is None:
             return kIOPMNotYetInitialized
@@ -200,6 +230,8 @@ class PowerManager(HostControls):
         return IOReturn.SUCCESS
 
     def pm_stop(self, service: IOService) -> None:
+        if self._submitted(partial(self.pm_stop, service)):
+            return
         self.clients.forget(service)
         for watched in self._interest.pop(id(service), ()):
             self._drop_informee(watched, service)
@@ -231,6 +263,8 @@ class PowerManager(HostControls):
 
     # -- PowerRequests: the controlling driver and interested drivers ---------------------------------
     def acknowledge_set_power_state(self, service: IOService, ordinal: int | None = None) -> int:
+        if self._submitted(partial(self.acknowledge_set_power_state, service, ordinal)):
+            return IOReturn.SUCCESS if self._known(service) else kIOPMNotYetInitialized
         pm = self._pms.get(id(service))
         if pm is None:
             self._answers.fault(service, "acknowledge_set_power_state on a service that is not "
@@ -245,6 +279,8 @@ class PowerManager(HostControls):
             self._answers.fault(service, "register_interested_driver on a service that is not "
                                          "power managed, or with no driver; ignored", None)
             return 0
+        if self._submitted(partial(self.register_interested_driver, service, driver)):
+            return pm.capability_flags()
         if driver not in pm.informees:
             self._add_informee(pm, driver)
         return pm.capability_flags()
@@ -253,6 +289,8 @@ class PowerManager(HostControls):
         pm = self._pms.get(id(service))
         if pm is None or driver not in pm.informees:
             return IOReturn.BAD_ARGUMENT
+        if self._submitted(partial(self.deregister_interested_driver, service, driver)):
+            return IOReturn.SUCCESS
         self._drop_informee(pm, driver)
         watched = self._interest.get(id(driver))
         if watched is not None and pm in watched:
@@ -260,6 +298,8 @@ class PowerManager(HostControls):
         return IOReturn.SUCCESS
 
     def acknowledge_power_change(self, service: IOService, driver: IOService) -> int:
+        if self._submitted(partial(self.acknowledge_power_change, service, driver)):
+            return IOReturn.SUCCESS if self._known(service) else kIOPMNotYetInitialized
         pm = self._pms.get(id(service))
         if pm is None:
             self._answers.fault(driver, "acknowledge_power_change on a service that is not "
@@ -282,6 +322,10 @@ class PowerManager(HostControls):
         return self._request(service, CHILD_PROXY, _STATE_MAX, "temporary_power_clamp_on")
 
     def activity_tickle(self, service: IOService, policy: int, state: int) -> bool:
+        if self._known(service) and self._submitted(
+                partial(self.activity_tickle, service, policy, state)):
+            pm = self._pms.get(id(service))
+            return pm is not None and self.idle.is_at(pm, policy, state)
         pm = self._pms.get(id(service))
         if pm is None or pm.stopped:
             return False
@@ -294,6 +338,9 @@ class PowerManager(HostControls):
         return not queued_rise
 
     def set_idle_timer_period(self, service: IOService, seconds: int) -> int:
+        if self._known(service) and self._submitted(
+                partial(self.set_idle_timer_period, service, seconds)):
+            return IOReturn.SUCCESS if self.idle.period_ok(seconds) else IOReturn.BAD_ARGUMENT
         pm = self._pms.get(id(service))
         if pm is None:
             return kIOPMNotYetInitialized
@@ -304,12 +351,18 @@ class PowerManager(HostControls):
 
     # -- PowerRequests: system messages ----------------------------------------------------------------
     def register_priority_sleep_wake_interest(self, service: IOService) -> int:
+        if self._submitted(partial(self.register_priority_sleep_wake_interest, service)):
+            return IOReturn.SUCCESS
         return self.clients.register(service)
 
     def allow_power_change(self, service: IOService, ref: int) -> int:
+        if self._submitted(partial(self.allow_power_change, service, ref)):
+            return IOReturn.SUCCESS
         return self.clients.answer(service, ref, allow=True)
 
     def cancel_power_change(self, service: IOService, ref: int) -> int:
+        if self._submitted(partial(self.cancel_power_change, service, ref)):
+            return IOReturn.SUCCESS
         return self.clients.answer(service, ref, allow=False)
 
     @property
@@ -321,6 +374,9 @@ class PowerManager(HostControls):
     def kick(self) -> None:
         if self.queue.running:
             return  # the loop already running picks the work up
+        if not self.kernel.on_loop_thread():
+            self._post(self.run_posted)  # what else a driver's thread set off: the loop's
+            return
         if self.kernel.driver_calls.watchdog.stack:
             if not self._posted:  # inside a driver call: run once it has returned
                 self._posted = True
@@ -348,11 +404,15 @@ class PowerManager(HostControls):
 
     # -- helpers ---------------------------------------------------------------------------------------------
     def _request(self, service: IOService, client: str, ordinal: object, call: str) -> int:
-        pm = self._pms.get(id(service))
-        if pm is None:
+        if not self._known(service):
             return kIOPMNotYetInitialized
         if type(ordinal) is not int or ordinal < 0:
             return IOReturn.BAD_ARGUMENT
+        if self._submitted(partial(self._request, service, client, ordinal, call)):
+            return IOReturn.SUCCESS
+        pm = self._pms.get(id(service))
+        if pm is None:
+            return kIOPMNotYetInitialized
         if not self.requests.take(service, call):
             return IOReturn.BUSY
         if pm.calling:
@@ -363,6 +423,16 @@ class PowerManager(HostControls):
             self.changes.request_adjust(pm)
             self.kick()
         return IOReturn.SUCCESS
+
+    def _submitted(self, request: Callable[[], object]) -> bool:
+        """Called on a thread other than the work loop's (a driver's own), queue ``request``
+        whole on the work loop, which is woken, and say so (True): the power tree, the PM
+        work queue and the log are the loop's alone (``submitPMRequest``); its caller
+        answers as IOKit does once a request is queued (``kIOPMNoErr``)."""
+        if self.kernel.on_loop_thread():
+            return False
+        self._post(partial(_answer_dropped, request))
+        return True
 
     def _note_nested(self, pm: ServicePM, call: str, ordinal: int) -> None:
         pending = pm.pending_set
@@ -416,6 +486,11 @@ class PowerManager(HostControls):
             context={"exception": error}))
         self.log.add(self.clock.now_ns(), "fault", None,
                      f"{task.label} abandoned: {type(error).__name__}: {error}")
+
+
+def _answer_dropped(request: Callable[[], object]) -> None:
+    """Run a request submitted from a driver's thread: its answer was given when queued."""
+    request()
 
 
 def _overrides_notifications(driver: IOService) -> bool:

@@ -10,6 +10,7 @@ import pytest
 from iokit_sdk import IOReturn, IOService
 from powerkit import add_device, events, power_host
 
+from iokit_host.power.request_budget import MAX_REQUESTS
 from iokit_host.scenario.applying import apply_events
 from iokit_host.scenario.events import Event
 
@@ -52,37 +53,43 @@ def test_a_driver_replacing_stdout_in_a_power_change_has_it_put_back_and_is_told
     assert "sys.stdout" in found.message
 
 
-def test_a_stall_with_no_timer_is_said_as_it_is_naming_the_driver_that_asks() -> None:
-    """A driver's own thread runs the PM queue (its request found it idle) and, from its
-    set_power_state, asks for changes until told to stop; the host's sleep meanwhile cannot
-    finish, and nothing on the clock can end the wait. The stall says so and names that
-    driver, and the scenario's line says the sleep is unfinished (it said ``None``, and the
-    warning claimed 100000 timer steps with 'no timer', naming no driver)."""
+def test_a_drivers_thread_asking_without_end_cannot_hold_a_sleep_and_is_named() -> None:
+    """A driver's own thread asks for a change again and again while the host sleeps. Its
+    requests are submitted to the work loop, the host's thread, which runs the PM queue: the
+    asking thread used to run it, beside the host's sleep (a data race on the power tree), and
+    held it, so the sleep stalled. Now the sleep completes, every power call runs on the host's
+    thread, and the driver that asks without end is named."""
     host = power_host()
     device = add_device(host, None, "hammer")
-    inside, release = threading.Event(), threading.Event()
+    ran_on: set[threading.Thread] = set()
+    asked, release = threading.Event(), threading.Event()
 
     def answer(ordinal: int) -> int:
-        if threading.current_thread() is not threading.main_thread() and not inside.is_set():
-            inside.set()
-            while not release.is_set():  # holds the PM queue on its thread, asking
-                device.change_power_state_to(1)
+        ran_on.add(threading.current_thread())
         return 0
 
+    def hammer() -> None:
+        count = 0
+        while not release.is_set():
+            assert device.change_power_state_to(1) == IOReturn.SUCCESS  # queued: kIOPMNoErr
+            count += 1
+            if count == 2 * MAX_REQUESTS:
+                asked.set()
+
     device.answer = answer
-    thread = threading.Thread(target=device.change_power_state_to, args=(1,), daemon=True)
+    thread = threading.Thread(target=hammer, name="hammer", daemon=True)
     thread.start()
     try:
-        assert inside.wait(30)
+        assert asked.wait(30)
         (line,) = apply_events(host, [Event("sleep")])
     finally:
         release.set()
         thread.join(30)
-    assert line == "[t=0ns] sleep (Software Sleep): unfinished (power management stalled)"
-    (stall,) = [d for d in host.diagnostics if d.reference == "power-stalled"]
-    assert "no timer that could end the wait" in stall.message
-    assert "100000" not in stall.message
-    assert "PMDevice 'hammer' on " in stall.message and stall.subject == "PMDevice"
+    assert line == "[t=0ns] sleep (Software Sleep): asleep"
+    assert ran_on == {threading.main_thread()}
+    (runaway,) = [d for d in host.diagnostics if d.reference == "power-requests-runaway"]
+    assert runaway.message.startswith("PMDevice 'hammer' on ")
+    assert not [d for d in host.diagnostics if d.reference == "power-stalled"]
 
 
 def test_a_driver_asking_for_its_state_without_end_is_refused_and_named() -> None:

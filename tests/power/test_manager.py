@@ -5,10 +5,13 @@ from __future__ import annotations
 
 import threading
 import time
+from collections.abc import Callable
 from typing import Any
 
 from hostkit import driven_watchdog
-from powerkit import add_device, events, power_host
+from iokit_sdk import IOReturn, IOService
+from iokit_sdk.keys import SERVICE_PLANE
+from powerkit import THREE, PMDevice, add_device, events, power_host
 
 
 def test_a_driver_blocking_in_a_system_message_is_abandoned_and_the_sleep_goes_on() -> None:
@@ -42,3 +45,61 @@ def test_a_driver_blocking_in_a_system_message_is_abandoned_and_the_sleep_goes_o
     assert any("message(kIOMessageSystemWillSleep) did not return within 5 s" in e.detail
                for e in events(host, "fault"))
     assert host.kernel.driver_calls.watchdog.stack == []
+
+
+def _on_thread(work: Callable[[], object]) -> list[object]:
+    """What ``work`` returned, run on a thread of its own (a driver's)."""
+    returned: list[object] = []
+    thread = threading.Thread(target=lambda: returned.append(work()), name="driver-thread")
+    thread.start()
+    thread.join()
+    return returned
+
+
+def test_a_change_a_drivers_thread_asks_for_runs_once_on_the_hosts_thread() -> None:
+    """``change_power_state_to`` on a driver's own thread is answered and queued for the work
+    loop (``submitPMRequest``); it ran the PM queue on that thread, beside the host's. With no
+    loop running, the host's next ``run_until_quiet`` applies it, once, on the host's thread."""
+    host = power_host()
+    device = add_device(host, None, "threaded")
+    ran_on: list[tuple[str, int]] = []
+
+    def answer(ordinal: int) -> int:
+        ran_on.append((threading.current_thread().name, ordinal))
+        return 0
+
+    device.answer = answer
+    assert _on_thread(lambda: device.change_power_state_to(0)) == [IOReturn.SUCCESS]
+    assert ran_on == [] and host.power.power_state(device) == 2  # the loop's to do
+    assert _on_thread(lambda: device.change_power_state_to(-1)) == [IOReturn.BAD_ARGUMENT]
+    assert host.kernel.pending_jobs() == 1  # checked on the thread; nothing queued
+    host.kernel.run_until_quiet()
+    assert ran_on == [(threading.main_thread().name, 0)]
+    assert host.power.power_state(device) == 0
+    host.kernel.run_until_quiet()
+    assert ran_on == [(threading.main_thread().name, 0)]  # applied once
+
+
+def test_a_driver_joining_power_management_on_its_thread_is_joined_by_the_loop_in_order() -> None:
+    """``pm_init``, ``join_pm_tree``, ``register_power_driver`` and a change, all from a
+    driver's thread: the loop runs them in the order asked, and the device gets there."""
+    host = power_host()
+    provider = host.registry.plane_root(SERVICE_PLANE)
+    assert isinstance(provider, IOService)
+    device = PMDevice(name="late")
+    assert host.kernel.attach(device, provider)
+    ran_on: set[threading.Thread] = set()
+    device.answer = lambda ordinal: ran_on.add(threading.current_thread()) or 0
+
+    def start() -> list[int]:
+        device.pm_init()
+        provider.join_pm_tree(device)
+        return [device.register_power_driver(device, THREE), device.change_power_state_to(1)]
+
+    assert _on_thread(start) == [[IOReturn.SUCCESS, IOReturn.SUCCESS]]
+    assert host.power.pm_of(device) is None  # the loop's to do: it walks the blocks
+    host.power.run_until_idle()
+    pm = host.power.pm_of(device)
+    assert pm is not None and pm.table is not None and pm.parents
+    assert host.power.power_state(device) == 1
+    assert ran_on == {threading.main_thread()}

@@ -7,7 +7,8 @@ import os
 import socket
 import threading
 import time
-from collections.abc import Callable, Sized
+from collections.abc import Callable, Iterator, Sized
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
@@ -16,11 +17,14 @@ from hostkit import make_host, wifi_nub
 from iokit_sdk import IOService
 from iokit_sdk.iokitlib import (
     IOConnectCallAsyncMethod,
+    IOConnectCallMethod,
     IOConnectCallStructMethod,
     IONotificationPortCreate,
     IONotificationPortDispatch,
+    IORegistryEntryCreateCFProperty,
     IORegistryEntryGetName,
     IOReturn,
+    IOServiceAddInterestNotification,
     IOServiceAddMatchingNotification,
     IOServiceGetMatchingService,
     IOServiceMatching,
@@ -29,6 +33,8 @@ from iokit_sdk.iokitlib import (
     MainPort,
     io_connect_t,
     io_iterator_t,
+    io_service_t,
+    kIOGeneralInterest,
     kIOPublishNotification,
     mach_task_self,
 )
@@ -54,6 +60,8 @@ from iokit_host.server.userclient_ops import _async_reference
 ARRIVAL_S = 60.0
 FROM_THREADS = 11  # the test kext's selectors
 PUBLISH_FROM_THREAD = 12
+POWER_FROM_THREAD = 13
+POWER_CHANGED = 0xE0009999  # what the driver tells its clients, the state as argument
 
 
 @pytest.fixture
@@ -148,6 +156,73 @@ def test_a_service_a_drivers_thread_registers_is_matched_and_published_at_once(
         _release(fifo)
         _dispatch(notify, published, 1)
         assert published == ["ThreadNub"]
+
+
+def test_a_power_change_a_drivers_thread_asks_for_runs_once_on_the_loop_and_is_told_at_once(
+        idle_kernel: KernelProcess, fifo: Path) -> None:
+    """A driver's own thread asks for a power state while another program keeps calling the
+    driver: the change runs on the kernel's loop (it ran the PM queue on the asking thread,
+    beside the loop's client calls), once, and the idle loop is woken for it, so the driver's
+    message about it reaches a program without another request."""
+    with MainPort(idle_kernel.path) as port:
+        connect = _connect(port)
+        notify = IONotificationPortCreate(port)
+        driver = IOServiceGetMatchingService(port, IOServiceMatching("TestUCDriver"))
+        told: list[int] = []
+        IOServiceAddInterestNotification(
+            notify, driver, kIOGeneralInterest,
+            lambda refcon, service, message, state: told.append(state)
+            if message == POWER_CHANGED else None)
+        _ask_power_from_thread(connect, fifo, notify, told, 2)  # now power managed, on
+        before = len(_power_calls(driver))
+        told.clear()
+        with _calling_meanwhile(idle_kernel.path) as calls:
+            _ask_power_from_thread(connect, fifo, notify, told, 1)
+        assert calls and set(calls) == {b"ohce"}  # the echo, reversed
+        assert told == [1]
+        after = _power_calls(driver)
+        assert [ordinal for _, ordinal in after[before:]] == [1]  # applied once
+        assert "test-driver-power" not in {name for name, _ in after}  # all on the loop
+        power = IORegistryEntryCreateCFProperty(driver, "IOPowerManagement")
+        assert power["CurrentPowerState"] == 1
+
+
+def _ask_power_from_thread(connect: io_connect_t, fifo: Path, notify: IONotificationPort,
+                           told: list[int], ordinal: int) -> None:
+    """Have the driver's thread ask for ``ordinal``; wait (dispatching) until it is told."""
+    IOConnectCallMethod(connect, POWER_FROM_THREAD, [ordinal], os.fsencode(fifo))
+    _release(fifo)
+    deadline = time.monotonic() + ARRIVAL_S
+    while ordinal not in told and time.monotonic() < deadline:
+        IONotificationPortDispatch(notify, deadline - time.monotonic())
+
+
+def _power_calls(driver: io_service_t) -> list[tuple[str, int]]:
+    return [(name, ordinal) for name, ordinal in
+            IORegistryEntryCreateCFProperty(driver, "PowerCalls") or []]
+
+
+@contextmanager
+def _calling_meanwhile(path: str) -> Iterator[list[bytes]]:
+    """Another program's thread calls the driver (selector 2, an echo reversed) until the block ends."""
+    calls: list[bytes] = []
+    calling, stop = threading.Event(), threading.Event()
+
+    def call() -> None:
+        with MainPort(path) as port:
+            connect = _connect(port)
+            while not stop.is_set():
+                calls.append(IOConnectCallStructMethod(connect, 2, b"echo", 64))
+                calling.set()
+
+    thread = threading.Thread(target=call)
+    thread.start()
+    try:
+        assert calling.wait(ARRIVAL_S)
+        yield calls
+    finally:
+        stop.set()
+        thread.join(ARRIVAL_S)
 
 
 # -- in one process: what a driver's thread touches, and a late send ----------------------

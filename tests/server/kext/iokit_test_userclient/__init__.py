@@ -17,6 +17,7 @@ from typing import Any, ClassVar
 
 from iokit_sdk import IOReturn, IOService
 from iokit_sdk.memory import IOBufferMemoryDescriptor
+from iokit_sdk.power import IOPMPowerState, kIOPMDeviceUsable, kIOPMPowerOn
 from iokit_sdk.userclient import (
     DEFAULT_LOCKING,
     IOExternalMethodArguments,
@@ -36,6 +37,8 @@ WRITE = "com.test.userclient.write"
 
 
 class TestUCDriver(IOService):
+    power_managed = False
+
     def start(self, provider: IOService) -> bool:
         self.value = 0
         self.watchers: list[tuple[IOUserClient, OSAsyncReference64]] = []
@@ -48,6 +51,12 @@ class TestUCDriver(IOService):
             return None  # the IOUserClientClass path
         factory = {1: NoEntitlementsClient, 2: ExclusiveClient, 3: EntitledOpenClient}
         return factory[type]() if type in factory else IOReturn.BAD_ARGUMENT
+
+    def set_power_state(self, ordinal: int, device: IOService) -> int:
+        calls = list(self.get_property("PowerCalls", []))
+        self.set_property("PowerCalls", [*calls, [threading.current_thread().name, ordinal]])
+        self.message_clients(POWER_CHANGED, ordinal)
+        return 0
 
     def shared_page(self) -> IOBufferMemoryDescriptor:
         page = getattr(self, "_page", None)
@@ -185,6 +194,48 @@ def _publish_from_thread(target: IOUserClient, reference: Any,
     return IOReturn.SUCCESS
 
 
+#: The driver's power states once selector 13 made it power managed: off, low, on.
+_STATES = (IOPMPowerState(),
+           IOPMPowerState(output_power_character=kIOPMPowerOn,
+                          input_power_requirement=kIOPMPowerOn),
+           IOPMPowerState(capability_flags=kIOPMPowerOn | kIOPMDeviceUsable,
+                          output_power_character=kIOPMPowerOn,
+                          input_power_requirement=kIOPMPowerOn))
+#: What the driver tells its interested clients when it has moved to a state (the argument).
+POWER_CHANGED = 0xE0009999
+
+
+def _power_from_thread(target: IOUserClient, reference: Any,
+                       args: IOExternalMethodArguments) -> int:
+    """Make the driver power managed (once), then, once the FIFO named by the structure
+    input is written and closed, a thread of the driver's own asks for state
+    ``scalar_input[0]`` (``change_power_state_to``). Its ``set_power_state`` records where
+    each call ran (``PowerCalls``: [thread, ordinal]) and tells its clients."""
+    path = os.fsdecode(args.structure_input)
+    (ordinal,) = args.scalar_input
+    try:  # a fuzzer's call names no FIFO, and starts no thread
+        if not stat.S_ISFIFO(os.stat(path).st_mode) or ordinal >= len(_STATES):
+            return IOReturn.BAD_ARGUMENT
+    except (OSError, ValueError):
+        return IOReturn.BAD_ARGUMENT
+    driver = _driver(target)
+    if not driver.power_managed:
+        driver.power_managed = True
+        driver.pm_init()
+        provider = driver.get_provider()
+        assert provider is not None
+        provider.join_pm_tree(driver)
+        driver.register_power_driver(driver, _STATES)
+
+    def ask() -> None:
+        with open(path, "rb") as fifo:
+            fifo.read()
+        driver.change_power_state_to(ordinal)
+
+    threading.Thread(target=ask, name="test-driver-power").start()
+    return IOReturn.SUCCESS
+
+
 class _ExitingBuffer(IOBufferMemoryDescriptor):
     """A faulty driver's buffer: the kernel asking it for its pages makes it exit."""
 
@@ -210,6 +261,7 @@ class TestUserClient(IOUserClient2022):
         # 11: async, completed from threads of the driver's own (a FIFO's path in)
         IOExternalMethodDispatch2022(_from_threads, 2, VAR, 0, 0, allow_async=True),
         IOExternalMethodDispatch2022(_publish_from_thread, 0, VAR, 0, 0),  # 12: the same
+        IOExternalMethodDispatch2022(_power_from_thread, 1, VAR, 0, 0),  # 13: the same
     )
 
     def client_memory_for_type(self, type: int) -> Any:
