@@ -322,6 +322,8 @@ class PowerManager(HostControls):
         return self._request(service, CHILD_PROXY, _STATE_MAX, "temporary_power_clamp_on")
 
     def activity_tickle(self, service: IOService, policy: int, state: int) -> bool:
+        if self.requests.spent(service) and not self.kernel.on_loop_thread():
+            return False  # a thread tickling without end: nothing more queued
         if self._known(service) and self._submitted(
                 partial(self.activity_tickle, service, policy, state)):
             pm = self._pms.get(id(service))
@@ -408,6 +410,8 @@ class PowerManager(HostControls):
             return kIOPMNotYetInitialized
         if type(ordinal) is not int or ordinal < 0:
             return IOReturn.BAD_ARGUMENT
+        if self.requests.spent(service) and not self.kernel.on_loop_thread():
+            return IOReturn.BUSY  # a thread asking without end: nothing more queued
         if self._submitted(partial(self._request, service, client, ordinal, call)):
             return IOReturn.SUCCESS
         pm = self._pms.get(id(service))

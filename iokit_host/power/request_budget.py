@@ -51,6 +51,11 @@ class RequestBudget:
             return False
         return True
 
+    def spent(self, service: IOService) -> bool:
+        """Is ``service`` past its budget? Read only, so a driver's thread may ask: its
+        requests are refused there, not queued without end for the loop to refuse."""
+        return self._counts.get(id(service), 0) > MAX_REQUESTS
+
     def reset(self) -> None:
         """Power management has nothing left to do: every service starts afresh (a service
         :meth:`watch` counts is still known by name)."""

@@ -13,6 +13,8 @@ from iokit_sdk import IOReturn, IOService
 from iokit_sdk.keys import SERVICE_PLANE
 from powerkit import THREE, PMDevice, add_device, events, power_host
 
+from iokit_host.power.request_budget import MAX_REQUESTS
+
 
 def test_a_driver_blocking_in_a_system_message_is_abandoned_and_the_sleep_goes_on() -> None:
     """``host.sleep()`` runs the power queue outside the kernel's work loop: the watchdog must
@@ -103,3 +105,16 @@ def test_a_driver_joining_power_management_on_its_thread_is_joined_by_the_loop_i
     assert pm is not None and pm.table is not None and pm.parents
     assert host.power.power_state(device) == 1
     assert ran_on == {threading.main_thread()}
+
+
+def test_a_drivers_thread_past_its_budget_is_refused_there_and_queues_nothing() -> None:
+    """Its requests were queued for the loop without end, each refused only there: a thread
+    in a loop grew the queue by hundreds of thousands a second."""
+    host = power_host()
+    device = add_device(host, None, "asker")
+    many = MAX_REQUESTS + 100
+    assert _on_thread(lambda: {device.change_power_state_to(1) for _ in range(many)}) == [
+        {IOReturn.SUCCESS}]
+    host.kernel.run_until_quiet()  # the loop counts them: past the budget
+    assert _on_thread(lambda: device.change_power_state_to(2)) == [IOReturn.BUSY]
+    assert host.kernel.pending_jobs() == 0
