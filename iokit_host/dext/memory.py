@@ -19,7 +19,6 @@ from iokit_sdk.memory import IOBufferMemoryDescriptor
 from iokit_sdk.returns import IOReturn
 
 from iokit_host.errors import Diagnostic, Severity
-from iokit_host.userclient.memory_grant import buffer_problem
 
 if TYPE_CHECKING:
     from iokit_host.kernel.protocol import WorkLoop
@@ -116,6 +115,9 @@ class MemoryGrants:
 
 
 def _check(fd: int | None, claimed: Any) -> str | None:
+    # Imported here: a boot that maps no dext memory does not load user clients' grants.
+    from iokit_host.userclient.memory_grant import buffer_problem
+
     return "no memory descriptor" if fd is None else buffer_problem(fd, claimed)
 
 
