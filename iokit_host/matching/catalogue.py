@@ -109,9 +109,12 @@ class IOCatalogue:
 
     def add_personalities(self, personalities: Iterable[tuple[str, Mapping[str, Any]]], *,
                           bundle: KextBundle | None = None) -> list[CatalogueEntry]:
-        added = [entry for name, table in personalities
-                 if (entry := self._add_one(name, table, bundle)) is not None]
-        self.generation += 1
+        added: list[CatalogueEntry] = []
+        try:
+            added += [entry for name, table in personalities
+                      if (entry := self._add_one(name, table, bundle)) is not None]
+        finally:  # what was added before a raise is in the catalogue: find_drivers' answers
+            self.generation += 1  # kept for the generation before are stale
         return added
 
     def _add_one(self, name: str, table: Mapping[str, Any],
