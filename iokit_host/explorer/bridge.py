@@ -18,7 +18,7 @@ from iokit_sdk.returns import IOReturnError
 
 from iokit_host.errors import IOKitError
 from iokit_host.server.client import await_transition, next_of, resume_of
-from iokit_host.server.snapshot import fetch
+from iokit_host.server.snapshot_pipeline import fetch
 
 __all__ = ["BridgeError", "KernelBridge"]
 
@@ -81,7 +81,7 @@ class KernelBridge:
         return reply
 
     def snapshot(self) -> dict[str, Any]:
-        """The registry's snapshot, asked for in parts (:func:`.snapshot.fetch`).
+        """The registry's snapshot, asked for in parts (:func:`.snapshot_pipeline.fetch`).
 
         :raises SnapshotError: the kernel's parts do not make one."""
         return fetch(lambda **fields: self.ask("tool.registry", **fields))

@@ -29,7 +29,8 @@ from iokit_sdk.returns import IOReturn, IOReturnError
 from iokit_host.explorer.bridge import BridgeError, KernelBridge
 from iokit_host.explorer.changes import compare
 from iokit_host.explorer.view import RegistryView
-from iokit_host.server.snapshot import SnapshotError, fetch
+from iokit_host.server.snapshot import SnapshotError
+from iokit_host.server.snapshot_pipeline import fetch
 
 __all__ = ["LiveRegistry"]
 

@@ -19,7 +19,7 @@ from iokit_host.explorer.values import typed_properties
 from iokit_host.ioreg.node import inheritance, service_facts, state_text
 from iokit_host.registry import IORegistry
 from iokit_host.registry.path import format_component, get_path
-from iokit_host.server import snapshot as snapshots
+from iokit_host.server.snapshot_rebuild import rebuild
 
 __all__ = ["MAX_QUERY", "MAX_RESULTS", "RegistryView", "SearchHit"]
 
@@ -52,7 +52,7 @@ class RegistryView:
     """
 
     def __init__(self, snapshot: Mapping[str, Any], generation: int = 0) -> None:
-        self.registry: IORegistry = snapshots.rebuild(snapshot)
+        self.registry: IORegistry = rebuild(snapshot)
         self.generation = generation
         self.records: dict[int, Mapping[str, Any]] = {int(r["id"]): r
                                                       for r in snapshot["entries"]}

@@ -11,7 +11,8 @@ from iokit_sdk.iokitlib.wire import pack
 
 from iokit_host.host import IOKitHost
 from iokit_host.server.repair import repaired, where
-from iokit_host.server.snapshot import rebuild, take
+from iokit_host.server.snapshot import take
+from iokit_host.server.snapshot_rebuild import rebuild
 
 from .test_requests import Wire, wire  # noqa: F401 - the fixture, said hello
 

@@ -19,7 +19,7 @@ from iokit_host.server.handles import UserQuota
 from iokit_host.server.peer import peer_of
 from iokit_host.server.requests import handle
 from iokit_host.server.session import Session
-from iokit_host.server.snapshot import rebuild
+from iokit_host.server.snapshot_rebuild import rebuild
 
 
 class Wire:

@@ -13,7 +13,8 @@ from iokit_sdk.values import MAX_VALUE_DEPTH, OSNumber
 
 from iokit_host.host import IOKitHost
 from iokit_host.ioreg import IoregOptions, render_archive, render_json, render_text
-from iokit_host.server.snapshot import Rebuild, SnapshotError, rebuild, row_of, take
+from iokit_host.server.snapshot import SnapshotError, row_of, take
+from iokit_host.server.snapshot_rebuild import Rebuild, rebuild
 
 OPTIONS = [IoregOptions(list_properties=True), IoregOptions(plane="IODeviceTree",
                                                             list_properties=True),

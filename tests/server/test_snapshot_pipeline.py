@@ -18,7 +18,7 @@ from kernelkit import iokit, short_dir
 from iokit_host.host import IOKitHost
 from iokit_host.ioreg import IoregOptions, render_text
 from iokit_host.registry import IORegistry
-from iokit_host.server import snapshot
+from iokit_host.server import snapshot, snapshot_rebuild
 from iokit_host.server.client import fetch_registry
 
 #: How long a test waits for something the peer or the tool owes it, at most (never a sleep).
@@ -123,14 +123,14 @@ def test_the_next_part_is_asked_for_before_the_last_is_rebuilt(
     once the peer has read the request for the part after it, and the registry is the same."""
     replies = _parts(host.registry, 3)
     peer = peers(lambda message, index: replies[index])
-    added = snapshot.Rebuild.add
+    added = snapshot_rebuild.Rebuild.add
     asked_first: list[bool] = []
 
-    def add(self: snapshot.Rebuild, records: Any) -> None:
+    def add(self: snapshot_rebuild.Rebuild, records: Any) -> None:
         part = len(asked_first)
         asked_first.append(part == len(replies) - 1 or peer.wait_for(part + 2))
         added(self, records)
-    monkeypatch.setattr(snapshot.Rebuild, "add", add)
+    monkeypatch.setattr(snapshot_rebuild.Rebuild, "add", add)
     fetched = fetch_registry(peer.path)
     assert asked_first == [True, True, True]
     assert [sorted(r) for r in peer.requests] == [["id", "op"]] + [

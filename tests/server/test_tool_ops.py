@@ -20,7 +20,8 @@ from iokit_sdk.returns import IOReturn
 from kernelkit import KernelFactory, KernelProcess, big_machine
 
 from iokit_host.server.client import fetch_registry
-from iokit_host.server.snapshot import PART_BUDGET_S, RESTARTS, fetch
+from iokit_host.server.snapshot import PART_BUDGET_S, RESTARTS
+from iokit_host.server.snapshot_pipeline import fetch
 
 #: Entries of the big kernel's registry (the machine's nubs and the root).
 BIG = 20_000
